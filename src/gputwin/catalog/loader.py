@@ -1,0 +1,136 @@
+"""Load the catalog from the bundled YAML files (and optional user files).
+
+The catalog is read once per process (see :func:`default_catalog`) and is immutable.
+Lookups by an unknown name raise :class:`UnknownNameError` with close matches.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from gputwin.catalog.schema import (
+    Accelerator,
+    CatalogEntry,
+    Fabric,
+    ModelSpec,
+    StorageTier,
+    System,
+)
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+
+DATA_DIR = Path(__file__).parent / "data"
+
+#: YAML top-level key → (kind label, schema class)
+SECTIONS: dict[str, tuple[str, type[CatalogEntry]]] = {
+    "accelerators": ("accelerator", Accelerator),
+    "systems": ("system", System),
+    "fabrics": ("fabric", Fabric),
+    "storage": ("storage tier", StorageTier),
+    "models": ("model", ModelSpec),
+}
+
+E = TypeVar("E", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All catalog entries by kind and name."""
+
+    accelerators: dict[str, Accelerator] = field(default_factory=dict)
+    systems: dict[str, System] = field(default_factory=dict)
+    fabrics: dict[str, Fabric] = field(default_factory=dict)
+    storage: dict[str, StorageTier] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+
+    def section(self, key: str) -> dict[str, Any]:
+        if key not in SECTIONS:
+            raise UnknownNameError("catalog section", key, list(SECTIONS))
+        table: dict[str, Any] = getattr(self, key)
+        return table
+
+    def accelerator(self, name: str) -> Accelerator:
+        return _lookup(self.accelerators, "accelerator", name)
+
+    def system(self, name: str) -> System:
+        return _lookup(self.systems, "system", name)
+
+    def fabric(self, name: str) -> Fabric:
+        return _lookup(self.fabrics, "fabric", name)
+
+    def storage_tier(self, name: str) -> StorageTier:
+        return _lookup(self.storage, "storage tier", name)
+
+    def model(self, name_or_path: str) -> ModelSpec:
+        """A catalog model by name, or a Hugging Face ``config.json`` (file or folder)."""
+        if name_or_path in self.models:
+            return self.models[name_or_path]
+        path = Path(name_or_path)
+        if name_or_path.endswith(".json") or path.is_dir() or "/" in name_or_path:
+            from gputwin.catalog.hf_config import model_from_hf_config
+
+            return model_from_hf_config(path)
+        return _lookup(self.models, "model", name_or_path)
+
+    def all_names(self) -> dict[str, list[str]]:
+        return {key: sorted(self.section(key)) for key in SECTIONS}
+
+    def find(self, name: str) -> tuple[str, CatalogEntry]:
+        """Find ``name`` in any section; returns ``(section, entry)``."""
+        for key in SECTIONS:
+            table = self.section(key)
+            if name in table:
+                return key, table[name]
+        every = [n for names in self.all_names().values() for n in names]
+        raise UnknownNameError("catalog entry", name, every)
+
+
+def _lookup(table: dict[str, E], kind: str, name: str) -> E:
+    try:
+        return table[name]
+    except KeyError:
+        raise UnknownNameError(kind, name, list(table)) from None
+
+
+def load_catalog(paths: Iterable[Path]) -> Catalog:
+    """Read catalog YAML files; each maps section keys to lists of entries."""
+    tables: dict[str, dict[str, Any]] = {key: {} for key in SECTIONS}
+    origin: dict[tuple[str, str], str] = {}
+    for path in paths:
+        data, lines = load_yaml_with_lines(path)
+        if not isinstance(data, dict):
+            raise InputError("expected a mapping of catalog sections", where=str(path))
+        for key, entries in data.items():
+            if key not in SECTIONS:
+                raise UnknownNameError("catalog section", str(key), list(SECTIONS), where=str(path))
+            kind, schema = SECTIONS[key]
+            if not isinstance(entries, list):
+                raise InputError(f"{key}: expected a list of entries", where=str(path))
+            for index, raw in enumerate(entries):
+                try:
+                    entry = schema.model_validate(raw)
+                except ValidationError as exc:
+                    raise validation_error_to_input_error(
+                        exc, str(path), lines, prefix=(key, index)
+                    ) from None
+                if entry.name in tables[key]:
+                    raise InputError(
+                        f"{key}: duplicate {kind} {entry.name!r} "
+                        f"(first defined in {origin[(key, entry.name)]})",
+                        where=str(path),
+                    )
+                tables[key][entry.name] = entry
+                origin[(key, entry.name)] = str(path)
+    return Catalog(**tables)
+
+
+@functools.cache
+def default_catalog() -> Catalog:
+    """The bundled catalog (cached for the life of the process)."""
+    return load_catalog(sorted(DATA_DIR.glob("*.yaml")))

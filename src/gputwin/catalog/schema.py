@@ -1,0 +1,165 @@
+"""Typed schema of the catalog: accelerators, systems, fabrics, storage tiers, models.
+
+Entries are written in YAML with human units (``"80GB"``, ``"3.35TB/s"``, ``"700W"``),
+parsed here into SI floats. Every entry must carry a ``source`` (the citation that backs
+its numbers); ``sources`` may name a different citation for individual fields.
+All models are frozen and reject unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from gputwin.units import parse_bandwidth, parse_bytes, parse_duration, parse_flops, parse_power
+
+Bytes = Annotated[float, BeforeValidator(parse_bytes)]
+BytesPerS = Annotated[float, BeforeValidator(parse_bandwidth)]
+FlopPerS = Annotated[float, BeforeValidator(parse_flops)]
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+Watts = Annotated[float, BeforeValidator(parse_power)]
+
+DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp6", "fp4", "int4"]
+
+
+class CatalogEntry(BaseModel):
+    """Common fields: a unique kebab-case ``name`` and the ``source`` of its numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    description: str = ""
+    source: str = Field(min_length=8, description="Citation (document + URL) for the numbers")
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="Per-field citations overriding `source`"
+    )
+    notes: str = ""
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_name_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(cls.model_fields))
+        if unknown:
+            raise ValueError(f"`sources` names unknown field(s): {', '.join(unknown)}")
+        return value
+
+    def source_of(self, field: str) -> str:
+        """The citation backing ``field``."""
+        return self.sources.get(field, self.source)
+
+
+class Accelerator(CatalogEntry):
+    """One accelerator package (GPU, TPU chip, ...). FLOP rates are dense (no sparsity)."""
+
+    vendor: str
+    peak_flop_per_s: dict[DType, FlopPerS]
+    memory_bytes: Bytes
+    memory_bandwidth_bytes_per_s: BytesPerS
+    scale_up_bandwidth_bytes_per_s: BytesPerS = Field(
+        description="Scale-up (NVLink/ICI/Infinity Fabric) bandwidth per accelerator, per "
+        "direction; 0 when the part has none"
+    )
+    scale_up_fabric: str | None = None
+    tdp_w: Watts
+    idle_w: Watts
+
+    @field_validator("peak_flop_per_s")
+    @classmethod
+    def _needs_a_training_dtype(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("needs at least one dtype")
+        return value
+
+    def peak_for(self, dtype: str) -> float:
+        """Dense peak FLOP/s for ``dtype``; raises ``KeyError`` if the part lacks it."""
+        return self.peak_flop_per_s[dtype]  # type: ignore[index]
+
+
+class System(CatalogEntry):
+    """A node (server, tray or host) type, and the scale-up domain it belongs to."""
+
+    accelerator: str
+    num_accelerators: int = Field(gt=0, description="Accelerators per node")
+    scale_up_domain_size: int = Field(
+        gt=0, description="Accelerators sharing one scale-up domain (8 in a DGX H100, 72 in a "
+        "GB200 NVL72 rack); may span several nodes"
+    )
+    scale_up_fabric: str | None = None
+    scale_up_topology: Literal["switched", "torus3d", "mesh", "none"] = "switched"
+    num_nics: int = Field(ge=0, description="Scale-out NICs per node")
+    nic_bandwidth_bytes_per_s: BytesPerS = Field(description="Per NIC, per direction")
+    scale_out_fabric: str
+    host_power_w: Watts = Field(description="Power of everything but the accelerators at load")
+    max_power_w: Watts = Field(description="Nameplate maximum power of one node")
+    cooling: Literal["air", "liquid", "air-or-liquid"] = "air"
+
+
+class Fabric(CatalogEntry):
+    """A link technology with the figures the collective model needs."""
+
+    kind: Literal["scale_up", "scale_out"]
+    technology: str
+    link_bandwidth_bytes_per_s: BytesPerS = Field(description="Per port, per direction")
+    latency_s: Seconds = Field(description="Base latency of one message across this fabric")
+    efficiency_frac: float = Field(
+        gt=0, le=1, description="Achievable share of link bandwidth for large collectives"
+    )
+    in_network_reduction: bool = Field(
+        default=False, description="Switch-side reduction (NVLS, SHARP) available"
+    )
+    in_network_efficiency_frac: float | None = Field(
+        default=None, gt=0, le=1, description="Achievable share of link bandwidth with NVLS/SHARP"
+    )
+
+
+class StorageTier(CatalogEntry):
+    """A storage tier as seen by one node and by the whole cluster."""
+
+    kind: Literal["object", "parallel_fs", "local_nvme"]
+    read_bandwidth_bytes_per_s_per_node: BytesPerS
+    write_bandwidth_bytes_per_s_per_node: BytesPerS
+    aggregate_read_bandwidth_bytes_per_s: BytesPerS | None = None
+    aggregate_write_bandwidth_bytes_per_s: BytesPerS | None = None
+    latency_s: Seconds
+
+
+class ModelSpec(CatalogEntry):
+    """Transformer architecture, enough to count FLOPs, parameters and activations."""
+
+    family: str = ""
+    num_layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    num_kv_heads: int | None = Field(default=None, gt=0, description="None = same as heads (MHA)")
+    head_dim: int | None = Field(default=None, gt=0, description="None = hidden / heads")
+    ffn_hidden_size: int = Field(gt=0, description="Intermediate size of the dense MLP")
+    vocab_size: int = Field(gt=0)
+    max_seq_len: int = Field(gt=0)
+    mlp_kind: Literal["gelu", "swiglu"] = "swiglu"
+    tied_embeddings: bool = False
+    # Mixture of experts (num_experts == 0 means dense).
+    num_experts: int = Field(default=0, ge=0)
+    num_experts_per_token: int = Field(default=0, ge=0)
+    moe_ffn_hidden_size: int | None = Field(default=None, gt=0)
+    num_shared_experts: int = Field(default=0, ge=0)
+    num_dense_layers: int = Field(default=0, ge=0, description="Leading layers with a dense MLP")
+    # Multi-head latent attention (DeepSeek-V2/V3); None for standard MHA/GQA.
+    attention_kind: Literal["mha", "mla"] = "mha"
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_nope_head_dim: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def kv_heads(self) -> int:
+        return self.num_kv_heads or self.num_attention_heads
+
+    @property
+    def attn_head_dim(self) -> int:
+        return self.head_dim or self.hidden_size // self.num_attention_heads

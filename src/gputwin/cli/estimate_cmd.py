@@ -1,0 +1,17 @@
+"""``gputwin estimate``: analytical estimates (each subcommand in its own module)."""
+
+from __future__ import annotations
+
+import click
+
+from gputwin.cli.estimate_collective import collective
+from gputwin.cli.estimate_train import train
+
+
+@click.group()
+def estimate() -> None:
+    """Analytical estimates from the performance models (no simulation)."""
+
+
+estimate.add_command(collective)
+estimate.add_command(train)

@@ -1,0 +1,94 @@
+"""The ``gputwin`` command line.
+
+Subcommands are imported only when invoked, so ``gputwin --help`` stays fast. Any
+:class:`gputwin.errors.InputError` becomes a one-line ``error:`` message on stderr and
+exit code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from gputwin import __version__
+from gputwin.errors import InputError
+
+#: subcommand → (module, attribute, one-line help shown by ``gputwin --help``)
+_SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "simulate": ("gputwin.cli.simulate_cmd", "simulate", "Run a scenario over simulated time."),
+    "estimate": ("gputwin.cli.estimate_cmd", "estimate",
+                 "Analytical estimates: training step, collectives."),
+    "catalog": ("gputwin.cli.catalog_cmd", "catalog",
+                "List and show accelerators, systems, fabrics, storage and models."),
+    "validate": ("gputwin.cli.validate_cmd", "validate",
+                 "Compare the models with published measurements."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands live in modules imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy:
+            module_name, attr, _ = self._lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self._lazy[name][2]) for name in sorted(self._lazy)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=_SUBCOMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="gputwin")
+def cli() -> None:
+    """gputwin: a digital twin of the cloud that powers generative AI.
+
+    \b
+    Quick start:
+      gputwin simulate                      run the bundled default scenario
+      gputwin estimate train --model gpt3-175b --gpu a100-sxm-80gb --num-gpus 64 --tp 8 --pp 8 \\
+          --global-batch-size 64
+      gputwin estimate collective --op all_reduce --size 1GiB --num-gpus 16 --gpu h100-sxm-80gb
+      gputwin catalog list
+      gputwin validate
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: maps :class:`InputError` to exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="gputwin", standalone_mode=False)
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

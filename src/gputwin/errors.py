@@ -1,0 +1,42 @@
+"""Error types shared by every layer.
+
+A :class:`InputError` is a problem with what the user gave us (a file, a field, a CLI
+option). The CLI turns it into a one-line message and exit code 2, with no traceback.
+Anything else that escapes is a bug in gputwin.
+"""
+
+from __future__ import annotations
+
+
+class GputwinError(Exception):
+    """Base class of all errors gputwin raises on purpose."""
+
+
+class InputError(GputwinError):
+    """Bad user input: names *where* (file, field, line) and *what* was expected."""
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        self.where = where
+        self.detail = message
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnknownNameError(InputError):
+    """A catalog (or registry) name that does not exist; suggests close matches."""
+
+    def __init__(self, kind: str, name: str, known: list[str], *, where: str | None = None):
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        if not close:
+            close = [k for k in known if name.lower() in k.lower() or k.lower() in name.lower()][:3]
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listing = "" if close else f"; known: {', '.join(sorted(known))}"
+        super().__init__(f"unknown {kind} {name!r}{hint}{listing}", where=where)
+        self.kind = kind
+        self.name = name
+        self.suggestions = close
+
+
+class DoesNotFitError(InputError):
+    """A configuration that cannot run, e.g. it needs more memory than a GPU has."""

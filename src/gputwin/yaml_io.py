@@ -1,0 +1,100 @@
+"""YAML reading that remembers where each value came from.
+
+``load_yaml_with_lines`` returns the plain data plus a map from a key path such as
+``("jobs", 0, "num_gpus")`` to its 1-based line, so validation errors can name the
+line as well as the field. ``validation_error_to_input_error`` turns a pydantic
+``ValidationError`` into a one-line :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from gputwin.errors import InputError
+
+KeyPath = tuple[str | int, ...]
+
+
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines)
+
+
+def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse YAML text; raise :class:`InputError` naming ``where`` and the line on errors."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"invalid YAML: {exc.problem}", where=f"{where}{line}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", where=where) from None
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return data, lines
+
+
+def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+    """Read and parse a YAML file (see :func:`parse_yaml_with_lines`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", where=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", where=str(path)) from None
+    return parse_yaml_with_lines(text, str(path))
+
+
+def format_key_path(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_error_to_input_error(
+    exc: ValidationError,
+    where: str,
+    lines: dict[KeyPath, int] | None = None,
+    prefix: KeyPath = (),
+) -> InputError:
+    """First error of ``exc`` as one line: ``file:line: field: message (got value)``."""
+    err = exc.errors()[0]
+    loc: KeyPath = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
+    # pydantic appends validator tags (e.g. "function-before[...]") to union locations
+    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+    line = None
+    if lines:
+        probe = loc
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        line = lines.get(probe)
+    place = f"{where}:{line}" if line else where
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    got = ""
+    if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+        shown = repr(err["input"])
+        got = f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+    field = format_key_path(loc) or "(top level)"
+    more = len(exc.errors()) - 1
+    tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
+    return InputError(f"{field}: {msg}{got}{tail}", where=place)
