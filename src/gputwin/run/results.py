@@ -1,0 +1,82 @@
+"""What a simulation run produces: per-job records, timelines and the summary.
+
+These are plain data (no behaviour beyond derived properties and serialisation) so the
+report, the CLI and tests can read them without knowing how the run was wired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+JobStatus = Literal["completed", "failed", "running", "queued"]
+
+JOB_STATUSES: tuple[JobStatus, ...] = ("completed", "failed", "running", "queued")
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One job's fate. Times are simulated seconds; ``None`` when it never happened."""
+
+    job_id: str
+    kind: str  # "pretrain" | "finetune" | trace-specific
+    model: str
+    tenant: str
+    num_gpus: int
+    submit_time_s: float
+    start_time_s: float | None
+    end_time_s: float | None
+    status: JobStatus
+    reason: str = ""  # why it failed, or why it is still queued
+    num_nodes: int = 0
+    num_leaves: int = 0
+    step_time_s: float | None = None
+    num_steps: float | None = None
+    tokens: float | None = None
+    mfu: float | None = None
+    energy_j: float | None = None
+
+    @property
+    def wait_time_s(self) -> float | None:
+        return None if self.start_time_s is None else self.start_time_s - self.submit_time_s
+
+    @property
+    def run_time_s(self) -> float | None:
+        if self.start_time_s is None or self.end_time_s is None:
+            return None
+        return self.end_time_s - self.start_time_s
+
+    @property
+    def jct_s(self) -> float | None:
+        """Job completion time: submit to end."""
+        return None if self.end_time_s is None else self.end_time_s - self.submit_time_s
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["wait_time_s"] = self.wait_time_s
+        row["run_time_s"] = self.run_time_s
+        row["jct_s"] = self.jct_s
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Step functions sampled at every change: value ``v[i]`` holds from ``time_s[i]``."""
+
+    time_s: list[float] = field(default_factory=list)
+    gpus_allocated: list[int] = field(default_factory=list)
+    queue_length: list[int] = field(default_factory=list)
+    running_jobs: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    scenario_name: str
+    seed: int
+    total_gpus: int
+    end_time_s: float
+    jobs: list[JobRecord]
+    timeline: Timeline
+    summary: dict[str, Any]
+    wall_time_s: float = 0.0
+    num_events: int = 0
