@@ -1,0 +1,100 @@
+"""``gputwin validate``: predicted vs published figures, with citations and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from gputwin.validation.runner import CaseResult
+
+
+def _fmt(value: float) -> str:
+    mag = abs(value)
+    if mag >= 1e4 or (0 < mag < 1e-2):
+        return f"{value:.3e}"
+    return f"{value:.4g}"
+
+
+@click.command()
+@click.option("--kind", type=click.Choice(["training", "collective"]), default=None,
+              help="Only cases of this kind.")
+@click.option("--cases", "case_files", type=click.Path(path_type=Path), multiple=True,
+              help="Case file(s) to run instead of the bundled suites.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--citations/--no-citations", default=False, help="Print each case's citation.")
+def validate(kind: str | None, case_files: tuple[Path, ...], as_json: bool,
+             citations: bool) -> None:
+    """Run the validation suite: each published figure, the model's prediction, the error.
+
+    Exit code 1 when a case is outside its tolerance or fails to evaluate.
+    """
+    from gputwin.validation.runner import error_stats, load_cases, run_cases
+
+    cases = load_cases(case_files or None)
+    if kind:
+        cases = [c for c in cases if c.kind == kind]
+    results = run_cases(cases)
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        from gputwin.cli.options import emit_json
+
+        emit_json({
+            "cases": [
+                {"id": r.case.id, "kind": r.case.kind, "title": r.case.title,
+                 "metric": r.case.metric, "published": r.case.published,
+                 "predicted": r.predicted, "rel_error": r.rel_error,
+                 "tolerance_frac": r.case.tolerance_frac, "passed": r.passed,
+                 "calibration": r.case.calibration, "citation": r.case.citation,
+                 "url": r.case.url, "error": r.error}
+                for r in results
+            ],
+            "num_failed": len(failed),
+        })
+    else:
+        _print_table(results, citations)
+        for label, subset in (
+            ("all", results),
+            ("hold-out", [r for r in results if not r.case.calibration]),
+            ("calibration", [r for r in results if r.case.calibration]),
+        ):
+            stats = error_stats(subset)
+            if stats:
+                click.echo(
+                    f"{label:>11}: {stats.count} cases, median |error| "
+                    f"{stats.median_abs_error:.1%}, worst {stats.worst_abs_error:.1%} "
+                    f"({stats.worst_case})"
+                )
+        click.echo(f"{len(results) - len(failed)}/{len(results)} within tolerance")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _print_table(results: Sequence[CaseResult], citations: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="gputwin validate: predicted vs published", show_lines=citations)
+    for col in ("case", "metric", "published", "predicted", "error", "tol", ""):
+        table.add_column(col, justify="right" if col in ("published", "predicted", "error",
+                                                         "tol") else "left")
+    for r in results:
+        case = r.case
+        name = case.id + (" *" if case.calibration else "")
+        if citations:
+            name += f"\n[dim]{case.citation}[/dim]"
+        if r.predicted is None:
+            table.add_row(name, case.metric, _fmt(case.published), "-", "-",
+                          f"{case.tolerance_frac:.0%}", f"[red]ERROR {r.error}[/red]")
+            continue
+        err = r.rel_error or 0.0
+        mark = "[green]ok[/green]" if r.passed else "[red]FAIL[/red]"
+        table.add_row(name, case.metric, _fmt(case.published), _fmt(r.predicted),
+                      f"{err:+.1%}", f"{case.tolerance_frac:.0%}", mark)
+    console = Console()
+    console.print(table)
+    console.print("[dim]* = used to set a model coefficient (calibration); "
+                  "others are hold-out[/dim]")

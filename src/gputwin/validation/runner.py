@@ -1,0 +1,129 @@
+"""Run validation cases against the performance models and summarise the errors.
+
+Cases live in ``validation/cases/*.yaml`` (one file per area). Each kind maps to an
+evaluator: a function taking the case's ``inputs`` as keyword arguments and returning an
+object with ``to_dict()``; the case's ``metric`` is read from that dict.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from gputwin.errors import GputwinError, InputError
+from gputwin.validation.schema import ValidationCase
+from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+
+CASES_DIR = Path(__file__).parent / "cases"
+
+
+class _HasToDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+Evaluator = Callable[..., _HasToDict]
+
+
+def _evaluate_training(**inputs: Any) -> _HasToDict:
+    from gputwin.run.estimate_train import estimate_train
+
+    return estimate_train(**inputs)
+
+
+def _evaluate_collective(**inputs: Any) -> _HasToDict:
+    from gputwin.run.estimate_collective import estimate_collective
+
+    return estimate_collective(**inputs)
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    "training": _evaluate_training,
+    "collective": _evaluate_collective,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    case: ValidationCase
+    predicted: float | None
+    error: str = ""  # set when the model could not evaluate the case
+
+    @property
+    def rel_error(self) -> float | None:
+        """Signed relative error (predicted − published) / published."""
+        if self.predicted is None:
+            return None
+        return (self.predicted - self.case.published) / self.case.published
+
+    @property
+    def passed(self) -> bool:
+        err = self.rel_error
+        return err is not None and abs(err) <= self.case.tolerance_frac
+
+
+def load_cases(paths: Iterable[Path] | None = None) -> list[ValidationCase]:
+    """Read cases from YAML files (default: every bundled suite). Ids must be unique."""
+    files = sorted(CASES_DIR.glob("*.yaml")) if paths is None else list(paths)
+    cases: list[ValidationCase] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        data, lines = load_yaml_with_lines(path)
+        if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+            raise InputError("expected a mapping with a list under `cases`", where=str(path))
+        for index, raw in enumerate(data["cases"]):
+            try:
+                case = ValidationCase.model_validate(raw)
+            except ValidationError as exc:
+                raise validation_error_to_input_error(
+                    exc, str(path), lines, prefix=("cases", index)
+                ) from None
+            if case.id in seen:
+                raise InputError(f"duplicate case id {case.id!r} (also in {seen[case.id]})",
+                                 where=str(path))
+            seen[case.id] = str(path)
+            cases.append(case)
+    return cases
+
+
+def run_case(case: ValidationCase) -> CaseResult:
+    """Evaluate one case; model errors are recorded on the result, not raised."""
+    try:
+        payload = EVALUATORS[case.kind](**case.inputs).to_dict()
+    except GputwinError as exc:
+        return CaseResult(case, None, error=str(exc))
+    except TypeError as exc:  # inputs that do not match the evaluator's keywords
+        return CaseResult(case, None, error=f"bad inputs: {exc}")
+    if case.metric not in payload:
+        return CaseResult(case, None, error=f"metric {case.metric!r} not in the estimate")
+    return CaseResult(case, float(payload[case.metric]))
+
+
+def run_cases(cases: Sequence[ValidationCase]) -> list[CaseResult]:
+    return [run_case(case) for case in cases]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorStats:
+    count: int
+    median_abs_error: float
+    worst_abs_error: float
+    worst_case: str
+
+
+def error_stats(results: Sequence[CaseResult]) -> ErrorStats | None:
+    """Median and worst absolute relative error over the results that evaluated."""
+    scored = [(abs(r.rel_error), r.case.id) for r in results if r.rel_error is not None]
+    if not scored:
+        return None
+    worst = max(scored)
+    return ErrorStats(
+        count=len(scored),
+        median_abs_error=statistics.median(e for e, _ in scored),
+        worst_abs_error=worst[0],
+        worst_case=worst[1],
+    )

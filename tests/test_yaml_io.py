@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gputwin.errors import InputError
+from gputwin.yaml_io import (
+    load_yaml_with_lines,
+    parse_yaml_with_lines,
+    validation_error_to_input_error,
+)
+
+
+class _Inner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(gt=0)
+
+
+class _Outer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[_Inner]
+
+
+def test_lines_are_recorded_for_nested_keys() -> None:
+    data, lines = parse_yaml_with_lines("a:\n  b:\n    - x: 1\n    - x: 2\n", "f.yaml")
+    assert data == {"a": {"b": [{"x": 1}, {"x": 2}]}}
+    assert lines[("a", "b", 1, "x")] == 4
+
+
+def test_validation_error_names_line_and_field() -> None:
+    text = "items:\n  - size: 3\n  - size: -4\n"
+    data, lines = parse_yaml_with_lines(text, "s.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Outer.model_validate(data)
+    err = validation_error_to_input_error(info.value, "s.yaml", lines)
+    assert str(err).startswith("s.yaml:3: items[1].size:")
+    assert "-4" in str(err)
+
+
+def test_unknown_field_reported_as_such() -> None:
+    data, lines = parse_yaml_with_lines("items:\n  - size: 3\n    colour: red\n", "s.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Outer.model_validate(data)
+    assert str(
+        validation_error_to_input_error(info.value, "s.yaml", lines)
+    ) == "s.yaml:3: items[0].colour: unknown field"
+
+
+def test_syntax_error_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("a: 1\nb: [unclosed\nc: 2\n")
+    with pytest.raises(InputError, match=r"broken\.yaml:\d+: invalid YAML"):
+        load_yaml_with_lines(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        load_yaml_with_lines(tmp_path / "nope.yaml")

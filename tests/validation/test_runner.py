@@ -1,0 +1,68 @@
+"""The validation runner's own behaviour: loading, errors, statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gputwin.errors import InputError
+from gputwin.validation.runner import CaseResult, error_stats, load_cases
+from gputwin.validation.schema import ValidationCase
+
+
+def _case(**over: object) -> ValidationCase:
+    base: dict[str, object] = dict(
+        id="x", kind="training", title="t", citation="Someone, 2024, Table 1",
+        inputs={}, metric="mfu", published=0.5, tolerance_frac=0.1,
+    )
+    base.update(over)
+    return ValidationCase.model_validate(base)
+
+
+def test_rel_error_and_pass() -> None:
+    assert CaseResult(_case(), 0.54).passed
+    assert not CaseResult(_case(), 0.56).passed
+    assert CaseResult(_case(), 0.45).rel_error == pytest.approx(-0.1)
+    assert not CaseResult(_case(), None, error="boom").passed
+
+
+def test_error_stats_median_and_worst() -> None:
+    results = [CaseResult(_case(id=f"c{i}"), 0.5 * (1 + e)) for i, e in
+               enumerate([0.01, -0.05, 0.2])]
+    stats = error_stats(results)
+    assert stats is not None
+    assert stats.median_abs_error == pytest.approx(0.05)
+    assert stats.worst_abs_error == pytest.approx(0.2)
+    assert stats.worst_case == "c2"
+    assert error_stats([]) is None
+
+
+def test_bad_case_file_names_file_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "cases:\n"
+        "  - id: a\n"
+        "    kind: training\n"
+        "    title: t\n"
+        "    citation: Someone 2024 Table 1\n"
+        "    inputs: {}\n"
+        "    metric: mfu\n"
+        "    published: 0.5\n"
+        "    tolerance_frac: -0.1\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_cases([path])
+    msg = str(info.value)
+    assert f"{path}:9" in msg and "tolerance_frac" in msg
+
+
+def test_duplicate_ids_rejected(tmp_path: Path) -> None:
+    entry = (
+        "  - {id: a, kind: training, title: t, citation: Someone 2024 Table 1, inputs: {},"
+        " metric: mfu, published: 0.5, tolerance_frac: 0.1}\n"
+    )
+    path = tmp_path / "dup.yaml"
+    path.write_text("cases:\n" + entry + entry)
+    with pytest.raises(InputError, match="duplicate case id"):
+        load_cases([path])
