@@ -1,0 +1,58 @@
+"""The curated public Python API of gputwin.
+
+Everything a notebook or another tool needs, importable from one place::
+
+    from gputwin.api import estimate_train, estimate_collective, simulate, load_scenario
+
+Each function returns typed objects (``TrainingEstimate``, ``CollectiveEstimate``,
+``SimulationResult``) with the same numbers the CLI prints; ``.to_dict()`` gives the
+CLI's JSON. Names are resolved lazily so ``import gputwin.api`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name → module that defines it
+_EXPORTS: dict[str, str] = {
+    "estimate_train": "gputwin.run.estimate_train",
+    "estimate_collective": "gputwin.run.estimate_collective",
+    "estimate_training": "gputwin.perf.training",
+    "TrainingEstimate": "gputwin.perf.training",
+    "ParallelConfig": "gputwin.perf.training",
+    "TrainingConfig": "gputwin.perf.training",
+    "MemoryBreakdown": "gputwin.perf.training",
+    "collective_time": "gputwin.topology.collectives",
+    "CollectiveEstimate": "gputwin.topology.collectives",
+    "CollectiveOp": "gputwin.topology.collectives",
+    "resolve_hardware": "gputwin.topology.hardware",
+    "HardwareSpec": "gputwin.topology.hardware",
+    "NetworkTopology": "gputwin.topology.hardware",
+    "default_catalog": "gputwin.catalog.loader",
+    "load_catalog": "gputwin.catalog.loader",
+    "Catalog": "gputwin.catalog.loader",
+    "model_from_hf_config": "gputwin.catalog.hf_config",
+    "load_scenario": "gputwin.scenario.load",
+    "simulate": "gputwin.run.simulate",
+    "write_outputs": "gputwin.run.simulate",
+    "SimulationResult": "gputwin.run.results",
+    "JobRecord": "gputwin.run.results",
+    "InputError": "gputwin.errors",
+    "DoesNotFitError": "gputwin.errors",
+    "UnknownNameError": "gputwin.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'gputwin.api' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
