@@ -136,8 +136,23 @@ class ModelSpec(CatalogEntry):
     ffn_hidden_size: int = Field(gt=0, description="Intermediate size of the dense MLP")
     vocab_size: int = Field(gt=0)
     max_seq_len: int = Field(gt=0)
-    mlp_kind: Literal["gelu", "swiglu"] = "swiglu"
+    mlp_kind: Literal["gelu", "swiglu"] = Field(
+        default="swiglu",
+        description="'swiglu' = gated MLP with three matrices (SwiGLU/GeGLU); 'gelu' = plain "
+        "two-matrix MLP (GELU or ReLU)",
+    )
     tied_embeddings: bool = False
+    # Details that only move the parameter count by <1 % (exact counts in model_math).
+    norm_kind: Literal["rmsnorm", "layernorm"] = Field(
+        default="rmsnorm", description="LayerNorm has a bias vector, RMSNorm does not"
+    )
+    linear_bias: bool = Field(
+        default=False, description="Biases on every attention and MLP projection (GPT-2/3, OPT)"
+    )
+    qkv_bias: bool = Field(default=False, description="Biases on Q/K/V projections only (Qwen2)")
+    position_embedding: Literal["rope", "learned", "none"] = Field(
+        default="rope", description="'learned' adds a max_seq_len x hidden table (GPT-2/3, OPT)"
+    )
     # Mixture of experts (num_experts == 0 means dense).
     num_experts: int = Field(default=0, ge=0)
     num_experts_per_token: int = Field(default=0, ge=0)
