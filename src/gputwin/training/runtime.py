@@ -1,0 +1,117 @@
+"""How long a job runs on a given placement, and how much energy it uses.
+
+A modelled job runs ``num_steps = ceil(tokens / (global_batch_size · seq_len))`` steps of
+``step_time_s`` from :func:`gputwin.perf.training.estimate_training` *for its actual
+placement* (``num_leaves_spanned`` is passed through, so a gang spread over more leaves of
+an oversubscribed fabric is slower), after a start-up (storage load + template overhead).
+Energy is the model's per-step energy × steps (start-up energy is not counted).
+A fixed-duration job (trace replay) runs exactly its recorded duration; its energy is
+unknown (``None``).
+
+Estimates are cached by (model, parallel, training config, num_gpus, num_leaves), so
+thousands of jobs cost a handful of model evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gputwin.catalog.schema import ModelSpec
+from gputwin.cluster.ledger import Placement
+from gputwin.errors import InputError
+from gputwin.perf.training import (
+    ParallelConfig,
+    TrainingConfig,
+    TrainingEstimate,
+    estimate_training,
+)
+from gputwin.topology.hardware import HardwareSpec
+from gputwin.training.startup import load_time_s, weights_bytes
+from gputwin.workload.job import JobSpec
+
+_Key = tuple[str, ParallelConfig, TrainingConfig, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What starting a job on a placement means. Times in seconds, energy in joules."""
+
+    duration_s: float  # start-up + training (or the fixed duration)
+    startup_s: float
+    step_time_s: float | None = None
+    num_steps: float | None = None
+    mfu: float | None = None
+    energy_j: float | None = None
+
+
+class TrainingRuntime:
+    """Turns (job, placement) into a :class:`RunPlan`; no simulation state."""
+
+    __slots__ = ("_check_cache", "_estimates", "_hw", "_models", "_weights", "num_estimates")
+
+    def __init__(self, hw: HardwareSpec, models: Mapping[str, ModelSpec]) -> None:
+        self._hw = hw
+        self._models = dict(models)
+        self._estimates: dict[_Key, TrainingEstimate] = {}
+        self._check_cache: dict[tuple[str, ParallelConfig, TrainingConfig, int], str | None] = {}
+        self._weights: dict[str, float] = {}
+        self.num_estimates = 0  # model evaluations done (cache misses)
+
+    def infeasible_reason(self, job: JobSpec) -> str | None:
+        """Why ``job`` can never run on this hardware (e.g. out of memory), else ``None``."""
+        if job.training is None:
+            return None
+        key = (job.model, job.parallel, job.training, job.num_gpus)
+        if key not in self._check_cache:
+            try:
+                self._estimate(job, num_leaves=1)
+                reason = None
+            except InputError as exc:  # includes DoesNotFitError
+                reason = exc.detail
+            self._check_cache[key] = reason
+        return self._check_cache[key]
+
+    def plan(self, job: JobSpec, placement: Placement) -> RunPlan:
+        """Run plan for ``job`` on ``placement``; raises :class:`InputError` if infeasible."""
+        if job.training is None:
+            assert job.fixed_duration_s is not None
+            return RunPlan(duration_s=job.fixed_duration_s, startup_s=0.0)
+        est = self._estimate(job, num_leaves=placement.num_leaves)
+        cfg = job.training
+        tokens_per_step = cfg.global_batch_size * cfg.seq_len
+        num_steps = float(math.ceil((job.tokens or 0.0) / tokens_per_step))
+        startup = job.startup_overhead_s + load_time_s(
+            self._model_weights(job.model), job.parallel.tp * job.parallel.pp, placement,
+            self._hw.storage,
+        )
+        energy = None if est.energy_j is None else est.energy_j * num_steps
+        return RunPlan(
+            duration_s=startup + num_steps * est.step_time_s,
+            startup_s=startup,
+            step_time_s=est.step_time_s,
+            num_steps=num_steps,
+            mfu=est.mfu,
+            energy_j=energy,
+        )
+
+    def _estimate(self, job: JobSpec, num_leaves: int) -> TrainingEstimate:
+        cfg = job.training
+        assert cfg is not None
+        key: _Key = (job.model, job.parallel, cfg, job.num_gpus, num_leaves)
+        est = self._estimates.get(key)
+        if est is None:
+            est = estimate_training(
+                self._models[job.model], self._hw, job.num_gpus, job.parallel, cfg,
+                tokens=float(cfg.global_batch_size * cfg.seq_len),  # one step → energy per step
+                num_leaves_spanned=num_leaves,
+            )
+            self.num_estimates += 1
+            self._estimates[key] = est
+        return est
+
+    def _model_weights(self, name: str) -> float:
+        if name not in self._weights:
+            self._weights[name] = weights_bytes(self._models[name])
+        return self._weights[name]
