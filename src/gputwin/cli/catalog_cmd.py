@@ -243,7 +243,7 @@ def _print_entry(section: str, entry: Any, data: dict[str, Any], derived: dict[s
     table.add_column("source (if not the entry's)", overflow="fold")
     skip = {"name", "source", "sources"}
     for field, value in data.items():
-        if field in skip or value in ("", None) and field in ("description", "notes"):
+        if field in skip or (value in ("", None) and field in ("description", "notes")):
             continue
         table.add_row(field, fmt_field(field, value), entry.sources.get(field, ""))
     for field, value in derived.items():
