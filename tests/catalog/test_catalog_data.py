@@ -1,0 +1,164 @@
+"""The bundled catalog: every entry sourced, names resolve, figures physically sane."""
+
+from __future__ import annotations
+
+import pytest
+
+from gputwin.catalog.loader import SECTIONS, default_catalog
+from gputwin.catalog.schema import Accelerator, System
+from gputwin.topology.hardware import resolve_hardware
+
+CAT = default_catalog()
+ACCELS = list(CAT.accelerators.values())
+SYSTEMS = list(CAT.systems.values())
+
+REQUIRED = {
+    "accelerators": ["a100-sxm-80gb", "h100-sxm-80gb", "h200-sxm-141gb", "b200", "gb200",
+                     "mi300x", "tpu-v5p", "gaudi3", "trn2", "l4", "l40s"],
+    "systems": ["dgx-a100", "dgx-h100", "hgx-h200", "dgx-b200", "gb200-nvl72",
+                "mi300x-platform", "tpu-v5p-slice", "gaudi3-server", "trn2-server",
+                "l4-server", "l40s-server"],
+    "storage": ["object-store", "lustre", "gpfs", "local-nvme"],
+    "models": ["gpt3-175b", "llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "llama3-70b",
+               "llama3.1-8b", "llama3.1-70b", "llama3.1-405b", "mixtral-8x7b", "mixtral-8x22b",
+               "deepseek-v3", "mistral-7b", "qwen2.5-72b"],
+}
+
+
+@pytest.mark.parametrize(("section", "name"), [(s, n) for s, ns in REQUIRED.items() for n in ns])
+def test_required_entries_exist(section: str, name: str) -> None:
+    assert name in CAT.section(section)
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_every_entry_cites_a_source(section: str) -> None:
+    for entry in CAT.section(section).values():
+        assert entry.source.strip(), entry.name
+        assert all(text.strip() for text in entry.sources.values()), entry.name
+
+
+def test_vendor_figures_cite_a_url_or_are_marked_as_estimates() -> None:
+    for section in ("accelerators", "systems", "storage", "models"):
+        for entry in CAT.section(section).values():
+            assert "http" in entry.source, f"{section}/{entry.name} source has no URL"
+
+
+@pytest.mark.parametrize("system", SYSTEMS, ids=lambda s: s.name)
+def test_system_names_resolve(system: System) -> None:
+    accel = CAT.accelerator(system.accelerator)
+    out = CAT.fabric(system.scale_out_fabric)
+    assert out.kind == "scale_out"
+    if system.scale_up_fabric is None:
+        assert system.scale_up_domain_size == 1
+        assert system.scale_up_topology == "none"
+        assert accel.scale_up_bandwidth_bytes_per_s == 0
+    else:
+        up = CAT.fabric(system.scale_up_fabric)
+        assert up.kind == "scale_up"
+        assert accel.scale_up_fabric == system.scale_up_fabric
+        assert system.scale_up_topology != "none"
+        # a domain holds whole nodes
+        assert system.scale_up_domain_size % system.num_accelerators == 0
+    hardware = resolve_hardware(CAT, system=system.name)
+    assert hardware.gpus_per_node == system.num_accelerators
+
+
+@pytest.mark.parametrize("accel", ACCELS, ids=lambda a: a.name)
+def test_accelerator_scale_up_fabric_resolves(accel: Accelerator) -> None:
+    if accel.scale_up_fabric is not None:
+        assert CAT.fabric(accel.scale_up_fabric).kind == "scale_up"
+        assert accel.scale_up_bandwidth_bytes_per_s > 0
+
+
+@pytest.mark.parametrize("accel", ACCELS, ids=lambda a: a.name)
+def test_precision_ladder(accel: Accelerator) -> None:
+    """Lower precision is never slower: fp64 <= fp32 <= tf32 <= bf16 <= fp8 <= fp4."""
+    peaks = accel.peak_flop_per_s
+    ladder = [d for d in ("fp64", "fp32", "tf32", "bf16", "fp8", "fp4") if d in peaks]
+    for low, high in zip(ladder, ladder[1:], strict=False):
+        assert peaks[low] <= peaks[high], (low, high)
+    assert "bf16" in peaks
+    if "fp16" in peaks:
+        assert peaks["fp16"] == peaks["bf16"]
+    if "int8" in peaks:
+        assert peaks["int8"] >= peaks["bf16"]
+
+
+@pytest.mark.parametrize("accel", ACCELS, ids=lambda a: a.name)
+def test_accelerator_physics(accel: Accelerator) -> None:
+    assert 0 < accel.idle_w < accel.tdp_w
+    # ridge point of the roofline (FLOP per byte of HBM) of every real part is 100..1000
+    ridge = accel.peak_flop_per_s["bf16"] / accel.memory_bandwidth_bytes_per_s
+    assert 100 < ridge < 1000
+    assert accel.scale_up_bandwidth_bytes_per_s < accel.memory_bandwidth_bytes_per_s
+    assert 8 * 2**30 <= accel.memory_bytes <= 512 * 2**30
+    # energy efficiency below 10 TFLOP/s per watt (dense bf16) for every shipping part
+    assert accel.peak_flop_per_s["bf16"] / accel.tdp_w < 10e12
+
+
+# Datasheet figures quoted WITH 2:4 sparsity: the catalog must hold half of them.
+SPARSE_DATASHEET = [
+    ("a100-sxm-80gb", "bf16", 624e12), ("a100-sxm-80gb", "int8", 1248e12),
+    ("h100-sxm-80gb", "bf16", 1979e12), ("h100-sxm-80gb", "fp8", 3958e12),
+    ("h100-pcie-80gb", "fp8", 3026e12), ("h200-sxm-141gb", "fp8", 3958e12),
+    ("l4", "fp8", 485e12), ("l40s", "fp8", 1466e12), ("mi300x", "fp8", 5229.8e12),
+    ("gb200", "fp4", 1440e15 / 72), ("b200", "fp8", 72e15 / 8),
+]
+
+
+@pytest.mark.parametrize(("name", "dtype", "sparse"), SPARSE_DATASHEET)
+def test_flops_are_dense_not_sparse(name: str, dtype: str, sparse: float) -> None:
+    assert CAT.accelerator(name).peak_for(dtype) == pytest.approx(sparse / 2, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("name", "bidirectional"),
+    [("a100-sxm-80gb", 600e9), ("h100-sxm-80gb", 900e9), ("h200-sxm-141gb", 900e9),
+     ("b200", 1800e9), ("gb200", 1800e9), ("mi300x", 896e9), ("tpu-v5p", 1200e9)],
+)
+def test_scale_up_bandwidth_is_per_direction(name: str, bidirectional: float) -> None:
+    assert CAT.accelerator(name).scale_up_bandwidth_bytes_per_s == pytest.approx(bidirectional / 2)
+
+
+def test_memory_sizes_are_binary_units() -> None:
+    assert CAT.accelerator("h100-sxm-80gb").memory_bytes == 80 * 2**30
+    assert CAT.accelerator("mi300x").memory_bytes == 8 * 24 * 2**30  # 8 HBM3 stacks of 24 GiB
+
+
+def test_generation_ordering() -> None:
+    bw = {a.name: a.memory_bandwidth_bytes_per_s for a in ACCELS}
+    assert bw["gb200"] >= bw["b200"] > bw["h200-sxm-141gb"] > bw["h100-sxm-80gb"]
+    assert bw["h100-sxm-80gb"] > bw["a100-sxm-80gb"] > bw["l40s"] > bw["l4"]
+    assert bw["mi325x"] > bw["mi300x"]
+    mem = {a.name: a.memory_bytes for a in ACCELS}
+    assert mem["h200-sxm-141gb"] > mem["h100-sxm-80gb"]
+    bf16 = {a.name: a.peak_for("bf16") for a in ACCELS}
+    assert bf16["gb200"] >= bf16["b200"] > bf16["h100-sxm-80gb"] > bf16["a100-sxm-80gb"]
+    assert bf16["h100-sxm-80gb"] > bf16["h100-pcie-80gb"]
+
+
+@pytest.mark.parametrize("system", SYSTEMS, ids=lambda s: s.name)
+def test_system_power_and_network(system: System) -> None:
+    accel = CAT.accelerator(system.accelerator)
+    assert system.max_power_w >= system.num_accelerators * accel.tdp_w
+    assert 0 < system.host_power_w < system.max_power_w
+    # per-direction NIC speed between 25 Gb/s and 800 Gb/s
+    assert 25e9 / 8 <= system.nic_bandwidth_bytes_per_s <= 800e9 / 8
+    if system.scale_up_fabric is not None:
+        # scale-up beats scale-out per accelerator
+        per_gpu_out = system.num_nics * system.nic_bandwidth_bytes_per_s / system.num_accelerators
+        assert accel.scale_up_bandwidth_bytes_per_s > per_gpu_out
+
+
+def test_gb200_nvl72_shape() -> None:
+    tray = CAT.system("gb200-nvl72")
+    assert (tray.num_accelerators, tray.scale_up_domain_size, tray.cooling) == (4, 72, "liquid")
+
+
+def test_storage_tiers_sane() -> None:
+    for tier in CAT.storage.values():
+        assert tier.write_bandwidth_bytes_per_s_per_node <= tier.read_bandwidth_bytes_per_s_per_node
+        if tier.aggregate_read_bandwidth_bytes_per_s is not None:
+            assert tier.aggregate_read_bandwidth_bytes_per_s > tier.read_bandwidth_bytes_per_s_per_node
+    lat = {t.name: t.latency_s for t in CAT.storage.values()}
+    assert lat["local-nvme"] < lat["lustre"] < lat["object-store"]
