@@ -53,6 +53,10 @@ class Scheduler(Protocol):
         """Jobs still waiting, in queue order."""
         ...
 
+    def num_queued(self) -> int:
+        """How many jobs are waiting (cheap)."""
+        ...
+
     def waiting_reason(self, job: JobSpec) -> str:
         """Why ``job`` is still queued (for the report)."""
         ...

@@ -58,6 +58,9 @@ class FifoScheduler:
     def queued(self) -> list[JobSpec]:
         return list(self._queue)
 
+    def num_queued(self) -> int:
+        return len(self._queue)
+
     def waiting_reason(self, job: JobSpec) -> str:
         if self._queue and self._queue[0] is job:
             return f"head of queue: waiting for {job.num_gpus} GPUs in a gang-placeable shape"

@@ -1,0 +1,100 @@
+"""Load a scenario file: YAML → ``--set`` overrides → schema → catalog cross-check.
+
+Every problem becomes one :class:`InputError` line naming where it came from, e.g.
+``scenario.yaml:12: cluster.num_nodes: Input should be greater than 0 (got -4)`` or
+``--set cluster.num_nodes=-4: cluster.num_nodes: ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.errors import InputError
+from gputwin.scenario.check import check_against_catalog
+from gputwin.scenario.overrides import Override, apply_overrides, parse_override
+from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scenarios, data_dir
+from gputwin.scenario.schema import Scenario
+from gputwin.yaml_io import KeyPath, load_yaml_with_lines, validation_error_to_input_error
+
+
+def resolve_scenario_path(path: str | Path | None) -> Path:
+    """``None`` → the bundled default; a bundled name (``philly-sample``) → its file."""
+    if path is None:
+        return DEFAULT_SCENARIO
+    candidate = Path(path)
+    if not candidate.exists() and str(path) in bundled_scenarios():
+        return SCENARIOS_DIR / f"{path}.yaml"
+    return candidate
+
+
+def load_scenario(
+    path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    catalog: Catalog | None = None,
+) -> Scenario:
+    """Read, override, validate and cross-check a scenario. Raises :class:`InputError`."""
+    file = resolve_scenario_path(path)
+    data, lines = load_yaml_with_lines(file)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping (key: value) at the top level", where=f"{file}:1")
+    parsed = [parse_override(text) for text in overrides]
+    data = apply_overrides(data, parsed)
+
+    def locate(key_path: KeyPath) -> str:
+        ov = _override_for(key_path, parsed)
+        if ov is not None:
+            return f"--set {ov.text}"
+        probe = key_path
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        return f"{file}:{lines[probe]}" if probe in lines else str(file)
+
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        loc = _error_loc(exc)
+        ov = _override_for(loc, parsed)
+        if ov is not None:
+            raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
+        raise validation_error_to_input_error(exc, str(file), lines) from None
+    scenario = _resolve_trace_path(scenario, file.parent, locate)
+    check_against_catalog(scenario, catalog or default_catalog(), locate)
+    return scenario
+
+
+def _error_loc(exc: ValidationError) -> KeyPath:
+    loc = exc.errors()[0]["loc"]
+    return tuple(p for p in loc if isinstance(p, int) or "[" not in p)
+
+
+def _override_for(key_path: KeyPath, overrides: list[Override]) -> Override | None:
+    """The last override whose path is a prefix of ``key_path`` (it set that value)."""
+    for ov in reversed(overrides):
+        if key_path[: len(ov.path)] == ov.path:
+            return ov
+    return None
+
+
+def _resolve_trace_path(
+    scenario: Scenario, base: Path, locate: Callable[[KeyPath], str]
+) -> Scenario:
+    trace = scenario.workload.trace
+    if trace is None:
+        return scenario
+    raw = Path(trace.path).expanduser()
+    candidates = [raw] if raw.is_absolute() else [base / raw, data_dir() / raw]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        looked = ", ".join(str(c) for c in candidates)
+        raise InputError(f"workload.trace.path: file not found (looked in {looked})",
+                         where=locate(("workload", "trace", "path")))
+    new_trace = trace.model_copy(update={"path": str(found.resolve())})
+    new_workload = scenario.workload.model_copy(update={"trace": new_trace})
+    return scenario.model_copy(update={"workload": new_workload})

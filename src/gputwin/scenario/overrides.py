@@ -1,0 +1,80 @@
+"""``--set key.path=value`` overrides applied to the raw scenario data before validation.
+
+The value is parsed as YAML (``--set cluster.num_nodes=64``, ``--set seed=7``,
+``--set 'cluster.network={nodes_per_leaf: 4}'``); path segments that are integers index
+lists (``workload.synthetic.templates.0.weight=2``). Unknown keys are reported by the
+schema (unknown field), with the override named as the place of the error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from gputwin.errors import InputError
+from gputwin.yaml_io import KeyPath
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    text: str  # as given, for error messages
+    path: KeyPath
+    value: Any
+
+
+def parse_override(text: str) -> Override:
+    """Parse ``key.path=value``; raises :class:`InputError` naming the ``--set`` option."""
+    where = f"--set {text}"
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise InputError("expected key.path=value", where=where)
+    parts = key.split(".")
+    if any(not p for p in parts):
+        raise InputError(f"empty segment in key path {key!r}", where=where)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise InputError(f"value is not valid YAML: {exc}", where=where) from None
+    path: KeyPath = tuple(int(p) if p.isdigit() else p for p in parts)
+    return Override(text=text, path=path, value=value)
+
+
+def apply_overrides(data: Any, overrides: list[Override]) -> Any:
+    """Return ``data`` with each override applied in order (the input is not mutated)."""
+    import copy
+
+    out = copy.deepcopy(data) if data is not None else {}
+    for ov in overrides:
+        out = _set(out, ov)
+    return out
+
+
+def _set(root: Any, ov: Override) -> Any:
+    where = f"--set {ov.text}"
+    node = root
+    for depth, part in enumerate(ov.path):
+        last = depth == len(ov.path) - 1
+        here = ".".join(str(p) for p in ov.path[: depth + 1])
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise InputError(f"{here}: not a list, cannot index it", where=where)
+            if part >= len(node):
+                raise InputError(f"{here}: index out of range (list has {len(node)} items)",
+                                 where=where)
+            if last:
+                node[part] = ov.value
+            else:
+                node = node[part]
+            continue
+        if not isinstance(node, dict):
+            raise InputError(f"{here}: parent is not a mapping", where=where)
+        if last:
+            node[part] = ov.value
+        else:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+    return root

@@ -1,0 +1,179 @@
+"""The scenario tree: what to simulate, as typed, validated, frozen pydantic models.
+
+Human units are parsed here (``"14d"``, ``"20min"``, ``"5e9"``/``"5B"`` tokens) with
+:mod:`gputwin.units`; everything inside is SI floats. Unknown fields are errors. Names
+(system, GPU, model, storage tier, fabric) are checked against the catalog separately, in
+:mod:`gputwin.scenario.check`, so the error can name the field and its line.
+See docs/scenario.md for the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from gputwin.errors import InputError
+from gputwin.topology.hardware import TopologyKind
+from gputwin.units import parse_count, parse_duration
+
+
+def _as_value_error(parse: Callable[[Any], float]) -> Callable[[Any], Any]:
+    """Let pydantic report unit errors with the field and line (it only catches ValueError).
+
+    Non-string, non-number inputs pass through so pydantic's own type error is shown.
+    """
+
+    def wrapped(value: Any) -> Any:
+        if not isinstance(value, str | int | float):
+            return value
+        try:
+            return parse(value)
+        except InputError as exc:
+            raise ValueError(exc.detail) from None
+
+    return wrapped
+
+
+Seconds = Annotated[float, BeforeValidator(_as_value_error(parse_duration))]
+Count = Annotated[float, BeforeValidator(_as_value_error(parse_count))]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveSeconds = Annotated[Seconds, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NetworkConfig(_Model):
+    """Scale-out network shape (see :class:`gputwin.topology.hardware.NetworkTopology`)."""
+
+    topology: TopologyKind = "fat_tree"
+    nodes_per_leaf: PositiveInt = 32
+    oversubscription: float = Field(default=1.0, ge=1.0, description="Leaf down:up ratio")
+
+
+class ClusterConfig(_Model):
+    """``num_nodes`` nodes of one catalog ``system`` (or the default system of ``gpu``)."""
+
+    system: str | None = None
+    gpu: str | None = None
+    num_nodes: PositiveInt
+    network: NetworkConfig = NetworkConfig()
+    storage: str | None = Field(default=None, description="Storage tier models load from")
+    scale_out_fabric: str | None = Field(default=None, description="Override the system's")
+
+    @model_validator(mode="after")
+    def _system_or_gpu(self) -> ClusterConfig:
+        if self.system is None and self.gpu is None:
+            raise ValueError("name a `system` (e.g. dgx-h100) or a `gpu`")
+        return self
+
+
+class ArrivalConfig(_Model):
+    """Submit times: ``poisson`` (exponential gaps) or ``fixed`` (equal gaps)."""
+
+    process: Literal["poisson", "fixed"] = "poisson"
+    mean_interarrival: Seconds = Field(gt=0)
+    start: Seconds = 0.0
+
+
+class TemplateConfig(_Model):
+    """A weighted kind of training job drawn by the synthetic generator.
+
+    ``num_gpus``: one count or a list of choices (uniform). ``tokens``: a number or a
+    ``[min, max]`` range (log-uniform). Every GPU count must be a multiple of ``tp·pp·cp``.
+    """
+
+    weight: float = Field(default=1.0, gt=0)
+    kind: str = "finetune"
+    model: str
+    tenant: str = "default"
+    num_gpus: PositiveInt | list[PositiveInt]
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    cp: PositiveInt = 1
+    ep: PositiveInt = 1
+    zero_stage: int = Field(default=1, ge=0, le=3)
+    sequence_parallel: bool = False
+    global_batch_size: PositiveInt
+    micro_batch_size: PositiveInt = 1
+    seq_len: PositiveInt = 2048
+    dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
+    recompute: Literal["none", "selective", "full"] = "selective"
+    tokens: Count | tuple[Count, Count]
+    startup_overhead: Seconds = Field(default=0.0, description="Container start, NCCL init...")
+
+    @property
+    def num_gpus_choices(self) -> tuple[int, ...]:
+        return tuple(self.num_gpus) if isinstance(self.num_gpus, list) else (self.num_gpus,)
+
+    @property
+    def tokens_range(self) -> tuple[float, float]:
+        return self.tokens if isinstance(self.tokens, tuple) else (self.tokens, self.tokens)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TemplateConfig:
+        if isinstance(self.num_gpus, list) and not self.num_gpus:
+            raise ValueError("num_gpus: give at least one GPU count")
+        split = self.tp * self.pp * self.cp
+        bad = [n for n in self.num_gpus_choices if n % split]
+        if bad:
+            raise ValueError(f"num_gpus {bad} not a multiple of tp*pp*cp = {split}")
+        lo, hi = self.tokens_range
+        if lo <= 0 or hi < lo:
+            raise ValueError(f"tokens must be > 0 with min <= max, got {self.tokens!r}")
+        return self
+
+
+class SyntheticConfig(_Model):
+    num_jobs: PositiveInt
+    arrival: ArrivalConfig
+    templates: list[TemplateConfig] = Field(min_length=1)
+
+
+class TraceConfig(_Model):
+    """Replay a job trace; each job runs for its recorded duration.
+
+    A relative ``path`` is looked up beside the scenario file, then in the data folder
+    (``$GPUTWIN_DATA_DIR``, default /work/shared/data).
+    """
+
+    format: Literal["philly_csv"]
+    path: str
+    model: str | None = Field(default=None, description="Catalog model to label jobs with")
+    kind: str = "trace"
+    cluster: str | None = Field(default=None, description="Keep one virtual cluster only")
+    max_jobs: PositiveInt | None = None
+    max_gpus: PositiveInt | None = Field(default=None, description="Drop larger jobs")
+
+
+class WorkloadConfig(_Model):
+    """A synthetic mix, a trace, or both (merged by submit time)."""
+
+    synthetic: SyntheticConfig | None = None
+    trace: TraceConfig | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> WorkloadConfig:
+        if self.synthetic is None and self.trace is None:
+            raise ValueError("give `synthetic` and/or `trace`")
+        return self
+
+
+class SchedulerConfig(_Model):
+    policy: Literal["fifo"] = "fifo"
+    placement: Literal["first_fit", "leaf_pack"] = "first_fit"
+
+
+class Scenario(_Model):
+    """The root of a scenario file."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    horizon: PositiveSeconds | None = Field(default=None, description="None = run until done")
+    cluster: ClusterConfig
+    workload: WorkloadConfig
+    scheduler: SchedulerConfig = SchedulerConfig()
