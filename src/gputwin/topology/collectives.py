@@ -1,98 +1,177 @@
-"""Collective communication cost model (PLACEHOLDER: being rewritten; keep the API).
+"""Collective communication cost model.
 
-Public API (stable, used by perf/ and the CLI):
+Public API (stable, used by perf/, the simulator and the CLI):
 
-- ``CollectiveOp``: all_reduce, all_gather, reduce_scatter, all_to_all, send_recv.
-- ``CommGroup``: who communicates and over which links.
+- ``CollectiveOp``: all_reduce, all_gather, reduce_scatter, all_to_all, send_recv,
+  broadcast, reduce.
+- ``LinkLevel``, ``CommGroup``: who communicates and over which links.
 - ``group_for_ranks(hw, group_size, rank_stride, num_leaves_spanned=None)``.
 - ``collective_time(op, size_bytes, group, algorithm="auto") -> CollectiveEstimate``.
 
 ``size_bytes`` follows nccl-tests: the full buffer of the collective (the all-reduce
 buffer; the *output* of all-gather; the *input* of reduce-scatter; the total per-rank
-buffer of all-to-all; the message of send/recv).
+buffer of all-to-all; the message of send/recv). ``algbw = size / time`` and
+``busbw = algbw * factor`` with nccl-tests' factors (2(n-1)/n for all-reduce, (n-1)/n for
+all-gather/reduce-scatter/all-to-all, 1 otherwise).
+
+The model: time = launch + latency (steps x per-hop latency, scaled by the protocol) +
+bytes on the busiest link / its effective bandwidth, for ring, double-binary tree, NVLS
+(NVLSTree across nodes), hierarchical and direct algorithms over the LL, LL128 and
+Simple protocols; ``auto`` takes the fastest, like NCCL's tuner. See docs/collectives.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+import math
+from collections.abc import Callable
 
-from gputwin.topology.hardware import HardwareSpec
+from gputwin.errors import InputError
+from gputwin.topology import algorithms as alg
+from gputwin.topology.comm_group import group_for_ranks, torus_shape
+from gputwin.topology.comm_types import (
+    CollectiveEstimate,
+    CollectiveOp,
+    CommGroup,
+    LinkLevel,
+    busbw_factor,
+)
+from gputwin.topology.protocol import PROTOCOLS, SIMPLE, Protocol
 
+__all__ = [
+    "ALGORITHMS",
+    "CollectiveEstimate",
+    "CollectiveOp",
+    "CommGroup",
+    "LinkLevel",
+    "applicable_algorithms",
+    "busbw_factor",
+    "collective_time",
+    "group_for_ranks",
+    "torus_shape",
+]
 
-class CollectiveOp(StrEnum):
-    ALL_REDUCE = "all_reduce"
-    ALL_GATHER = "all_gather"
-    REDUCE_SCATTER = "reduce_scatter"
-    ALL_TO_ALL = "all_to_all"
-    SEND_RECV = "send_recv"
+#: Algorithm names accepted by :func:`collective_time` (besides ``auto``).
+ALGORITHMS: tuple[str, ...] = ("ring", "tree", "nvls", "hierarchical", "direct")
 
-
-@dataclass(frozen=True, slots=True)
-class LinkLevel:
-    """One level of the hierarchy as seen by one GPU (bandwidth per direction)."""
-
-    bandwidth_bytes_per_s: float
-    latency_s: float
-    efficiency_frac: float
-    in_network_reduction: bool = False
-    in_network_efficiency_frac: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CommGroup:
-    """A communicator: ``num_gpus`` members, ``gpus_per_domain`` of them per scale-up domain."""
-
-    num_gpus: int
-    gpus_per_domain: int
-    scale_up: LinkLevel | None
-    scale_out: LinkLevel | None
-
-    @property
-    def num_domains(self) -> int:
-        return max(1, -(-self.num_gpus // self.gpus_per_domain))
+_AR = CollectiveOp.ALL_REDUCE
+_GATHER_LIKE = (CollectiveOp.ALL_GATHER, CollectiveOp.REDUCE_SCATTER)
+_PIPELINE = (CollectiveOp.BROADCAST, CollectiveOp.REDUCE)
+_DIRECT = (CollectiveOp.ALL_TO_ALL, CollectiveOp.SEND_RECV)
 
 
-@dataclass(frozen=True, slots=True)
-class CollectiveEstimate:
-    op: CollectiveOp
-    size_bytes: float
-    num_gpus: int
-    algorithm: str
-    time_s: float
-    algbw_bytes_per_s: float
-    busbw_bytes_per_s: float
+def applicable_algorithms(op: CollectiveOp, group: CommGroup) -> tuple[str, ...]:
+    """Algorithms that exist for ``op`` on ``group`` (what ``auto`` chooses among)."""
+    return _applicable(op, alg.Ctx(group))
 
 
-def group_for_ranks(
-    hw: HardwareSpec, group_size: int, rank_stride: int, num_leaves_spanned: int | None = None
-) -> CommGroup:
-    """Communicator of ``group_size`` ranks ``r, r+stride, ...`` with ranks packed onto nodes."""
-    domain = hw.scale_up_domain_size
-    per_domain = 1 if rank_stride >= domain else max(1, min(group_size, domain // rank_stride))
-    up = hw.scale_up_fabric
-    out = hw.scale_out_fabric
-    return CommGroup(
-        num_gpus=group_size,
-        gpus_per_domain=per_domain,
-        scale_up=LinkLevel(hw.accelerator.scale_up_bandwidth_bytes_per_s, up.latency_s,
-                           up.efficiency_frac) if up else None,
-        scale_out=LinkLevel(hw.scale_out_bandwidth_per_gpu_bytes_per_s, out.latency_s,
-                            out.efficiency_frac),
-    )
+def _applicable(op: CollectiveOp, c: alg.Ctx) -> tuple[str, ...]:
+    multi = c.d > 1 and c.g > 1
+    if op is _AR:
+        names = ["ring", "tree"]
+        if c.nvls > 0.0 and c.g > 1 and not c.torus:
+            names.append("nvls")
+        if multi:
+            names.append("hierarchical")
+        return tuple(names)
+    if op in _GATHER_LIKE:
+        return ("ring", "hierarchical") if multi else ("ring",)
+    if op in _PIPELINE:
+        return ("ring",)
+    return ("direct",)
+
+
+def _cost(op: CollectiveOp, name: str, s: float, c: alg.Ctx) -> alg.Cost:
+    if name == "ring":
+        if op in _PIPELINE:
+            return alg.pipeline(s, c)
+        return alg.ring(s, c, 2 if op is _AR else 1)
+    if name == "tree":
+        return alg.tree(s, c)
+    if name == "nvls":
+        return alg.nvls(s, c)
+    if name == "hierarchical":
+        return alg.hierarchical(s, c, op is _AR)
+    if op is CollectiveOp.ALL_TO_ALL:
+        return alg.all_to_all(s, c)
+    return alg.send_recv(s, c)
+
+
+def _best_protocol(name: str, cost: alg.Cost) -> tuple[float, Protocol]:
+    lat, bw = cost[0], cost[1]
+    if name == "nvls":
+        return SIMPLE.base_s + lat * SIMPLE.latency_mult + bw, SIMPLE
+    best_t, best_p = math.inf, SIMPLE
+    for p in PROTOCOLS:
+        t = p.base_s + lat * p.latency_mult + bw / p.bandwidth_frac
+        if t < best_t:
+            best_t, best_p = t, p
+    return best_t, best_p
+
+
+def _peer_overhead(op: CollectiveOp, n: int) -> float:
+    if op is CollectiveOp.ALL_TO_ALL:
+        from gputwin.topology.protocol import ALL_TO_ALL_PEER_OVERHEAD_S
+
+        return (n - 1) * ALL_TO_ALL_PEER_OVERHEAD_S
+    return 0.0
 
 
 def collective_time(
-    op: CollectiveOp, size_bytes: float, group: CommGroup, algorithm: str = "auto"
+    op: CollectiveOp | str, size_bytes: float, group: CommGroup, algorithm: str = "auto"
 ) -> CollectiveEstimate:
-    """Placeholder flat ring model."""
+    """Time of one collective of ``size_bytes`` (nccl-tests convention) on ``group``.
+
+    ``algorithm``: ``auto`` (fastest applicable) or one of :data:`ALGORITHMS`. Raises
+    :class:`InputError` for an unknown op/algorithm, one that does not apply to this op
+    or hardware, or a negative size. A group of one GPU costs nothing (bandwidths inf).
+    """
+    try:
+        op = CollectiveOp(op)
+    except ValueError:
+        raise InputError(f"unknown collective op {op!r}; expected one of "
+                         f"{', '.join(o.value for o in CollectiveOp)}") from None
+    if not size_bytes >= 0.0:
+        raise InputError(f"collective size must be >= 0 bytes, got {size_bytes}")
     n = group.num_gpus
-    if n <= 1:
-        return CollectiveEstimate(op, size_bytes, n, "none", 0.0, float("inf"), float("inf"))
-    level = group.scale_out if group.num_domains > 1 else group.scale_up
-    assert level is not None
-    factor = {"all_reduce": 2 * (n - 1) / n, "all_gather": (n - 1) / n,
-              "reduce_scatter": (n - 1) / n, "all_to_all": (n - 1) / n, "send_recv": 1.0}[op]
-    bw = level.bandwidth_bytes_per_s * level.efficiency_frac
-    t = level.latency_s * (n - 1) + size_bytes * factor / bw
-    return CollectiveEstimate(op, size_bytes, n, "ring", t, size_bytes / t, size_bytes * factor / t)
+    if n <= 1 or size_bytes == 0.0:
+        return CollectiveEstimate(op, size_bytes, n, "none", 0.0, math.inf, math.inf,
+                                  num_domains=group.num_domains, num_nodes=group.num_nodes)
+    c = alg.Ctx(group)
+    names = _applicable(op, c)
+    if algorithm != "auto":
+        if algorithm not in ALGORITHMS:
+            raise InputError(f"unknown algorithm {algorithm!r}; expected auto or one of "
+                             f"{', '.join(ALGORITHMS)}")
+        if algorithm not in names:
+            raise InputError(f"algorithm {algorithm!r} does not apply to {op.value} on this "
+                             f"group ({n} GPUs, {c.g} per scale-up domain); "
+                             f"applicable: {', '.join(names)}")
+        names = (algorithm,)
+    extra = _peer_overhead(op, n)
+    best: tuple[float, str, Protocol, alg.Cost] | None = None
+    for name in names:
+        cost = _cost(op, name, size_bytes, c)
+        t, proto = _best_protocol(name, cost)
+        if best is None or t < best[0]:
+            best = (t, name, proto, cost)
+    assert best is not None
+    return _estimate(op, size_bytes, group, c, best, extra)
+
+
+def _estimate(
+    op: CollectiveOp, s: float, group: CommGroup, c: alg.Ctx,
+    best: tuple[float, str, Protocol, alg.Cost], extra_s: float,
+) -> CollectiveEstimate:
+    t, name, proto, cost = best
+    t += extra_s
+    scale = 1.0 / proto.bandwidth_frac
+    label = "nvls_tree" if name == "nvls" and c.d > 1 else name
+    algbw = s / t
+    return CollectiveEstimate(
+        op=op, size_bytes=s, num_gpus=c.n, algorithm=label, time_s=t,
+        algbw_bytes_per_s=algbw, busbw_bytes_per_s=algbw * busbw_factor(op, c.n),
+        protocol=proto.name, num_domains=c.d, num_nodes=group.num_nodes,
+        base_s=proto.base_s, latency_s=cost[0] * proto.latency_mult + extra_s,
+        bandwidth_s=cost[1] * scale, scale_up_bytes=cost[2], scale_out_bytes=cost[3],
+        scale_up_time_s=cost[4] * scale, scale_out_time_s=cost[5] * scale,
+    )
