@@ -155,8 +155,8 @@ def job_times_figure(
 ) -> tuple[Figure | None, int]:
     """Wait time vs run time per finished job, coloured by kind; failed jobs as crosses.
 
-    Returns ``(figure, stride)``: beyond ``max_points`` jobs every ``stride``-th job (in
-    record order, deterministic) is drawn, and the title says so.
+    Returns ``(figure, stride)``: beyond ``max_points`` jobs only every ``stride``-th job
+    (in record order, deterministic) is drawn; the caller tells the reader.
     """
     done = [j for j in result.jobs
             if j.wait_time_s is not None and j.run_time_s is not None
@@ -193,12 +193,9 @@ def job_times_figure(
                               "%{customdata[3]} GPUs)<br>run %{customdata[4]}, "
                               "wait %{customdata[5]}<extra></extra>"),
         })
-    title = "Wait vs run time per job"
-    if stride > 1:
-        title += f" (every {stride}th of {len(done):,} jobs shown)"
     return {
         "data": traces,
-        "layout": _layout(title, "", "", xaxis=xaxis, yaxis=yaxis),
+        "layout": _layout("Wait vs run time per job", "", "", xaxis=xaxis, yaxis=yaxis),
     }, stride
 
 

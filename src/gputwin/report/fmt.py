@@ -68,6 +68,8 @@ def fmt_energy(energy_j: float | None) -> str:
     if energy_j is None or not math.isfinite(energy_j):
         return MISSING
     mwh = energy_j / 3.6e9
+    if abs(mwh) >= 100.0:
+        return f"{mwh:,.0f} MWh"
     if abs(mwh) >= 1.0:
         return f"{mwh:,.2f} MWh"
     return f"{energy_j / 3.6e6:,.1f} kWh"

@@ -112,11 +112,14 @@ def _plots(result: SimulationResult, max_points: int) -> tuple[str, bool]:
             f"The timeline has {n_samples:,} samples; plots show at most {max_points:,} per "
             "series (first, last, lowest and highest sample of each interval kept). The key "
             "figures above use every sample.")
-    scatter, _ = figures.job_times_figure(result)
+    scatter, stride = figures.job_times_figure(result)
     jobs = _grid(
         panel("fig-job-times", scatter, "No job has both started and finished yet."),
         panel("fig-jct-cdf", figures.jct_cdf_figure(result), "No job completed in this run."),
     )
+    if stride > 1:
+        jobs += note_html(f"Wait vs run time shows 1 in {stride} finished jobs (in record "
+                          "order) to keep the page responsive; the CDF and key figures use all.")
     hours = _grid(
         panel("fig-gpu-hours-kind", figures.gpu_hours_figure(result, "kind"),
               "No GPU time was used by any job."),

@@ -43,7 +43,11 @@ table.sortable th::after { content:" \\2195"; color:#9aa3af; }
 table.sortable th.asc::after { content:" \\2191"; color:var(--fg); }
 table.sortable th.desc::after { content:" \\2193"; color:var(--fg); }
 table.kv th { width:35%; font-weight:500; color:var(--muted); }
-.tablewrap { overflow-x:auto; }
+.tablewrap { overflow:auto; max-height:520px; margin-bottom:16px;
+             border:1px solid var(--line); border-radius:8px; background:var(--card); }
+.tablewrap table { margin:0; border:0; }
+.tablewrap caption { padding:8px 10px; }
+table.sortable thead th { position:sticky; top:0; z-index:1; }
 details summary { cursor:pointer; font-weight:600; margin:20px 0 8px; }
 footer { color:var(--muted); font-size:12px; margin-top:28px; }
 """
