@@ -23,7 +23,6 @@ Simple protocols; ``auto`` takes the fastest, like NCCL's tuner. See docs/collec
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from gputwin.errors import InputError
 from gputwin.topology import algorithms as alg
