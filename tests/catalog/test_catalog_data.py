@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from gputwin.catalog.loader import SECTIONS, default_catalog
@@ -75,7 +77,7 @@ def test_precision_ladder(accel: Accelerator) -> None:
     """Lower precision is never slower: fp64 <= fp32 <= tf32 <= bf16 <= fp8 <= fp4."""
     peaks = accel.peak_flop_per_s
     ladder = [d for d in ("fp64", "fp32", "tf32", "bf16", "fp8", "fp4") if d in peaks]
-    for low, high in zip(ladder, ladder[1:], strict=False):
+    for low, high in itertools.pairwise(ladder):
         assert peaks[low] <= peaks[high], (low, high)
     assert "bf16" in peaks
     if "fp16" in peaks:
@@ -157,8 +159,10 @@ def test_gb200_nvl72_shape() -> None:
 
 def test_storage_tiers_sane() -> None:
     for tier in CAT.storage.values():
-        assert tier.write_bandwidth_bytes_per_s_per_node <= tier.read_bandwidth_bytes_per_s_per_node
+        read, write = (tier.read_bandwidth_bytes_per_s_per_node,
+                       tier.write_bandwidth_bytes_per_s_per_node)
+        assert write <= read
         if tier.aggregate_read_bandwidth_bytes_per_s is not None:
-            assert tier.aggregate_read_bandwidth_bytes_per_s > tier.read_bandwidth_bytes_per_s_per_node
+            assert tier.aggregate_read_bandwidth_bytes_per_s > read
     lat = {t.name: t.latency_s for t in CAT.storage.values()}
     assert lat["local-nvme"] < lat["lustre"] < lat["object-store"]

@@ -29,7 +29,7 @@ PUBLISHED = [
     ("llama3.1-405b", 405.9e9, None),   # HF card: 406B (405.9B)
     ("mistral-7b", 7.24e9, None),       # HF card: 7.24B
     ("qwen2.5-72b", 72.7e9, None),      # Qwen2.5 report: 72.7B
-    ("mixtral-8x7b", 46.7e9, 12.9e9),   # Mixtral paper: 47B total, 13B active; Mistral blog 46.7/12.9
+    ("mixtral-8x7b", 46.7e9, 12.9e9),   # Mistral blog: 46.7B total, 12.9B active
     ("mixtral-8x22b", 141e9, 39e9),     # Mistral blog: 141B total, 39B active
     ("deepseek-v3", 671e9, 37e9),       # DeepSeek-V3 report: 671B total, 37B activated
     ("gpt3-175b", 175e9, None),         # GPT-3 paper
