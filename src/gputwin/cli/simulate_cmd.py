@@ -1,0 +1,120 @@
+"""``gputwin simulate``: run a scenario and write summary.json, jobs.csv and report.html."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from gputwin.run.results import SimulationResult
+
+
+@click.command()
+@click.argument("scenario", required=False)
+@click.option("--out", "out_dir", default="gputwin-out", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario field, e.g. --set cluster.num_nodes=64 (repeatable).")
+@click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+def simulate(scenario: str | None, out_dir: Path, overrides: tuple[str, ...],
+             seed: int | None, as_json: bool, quiet: bool) -> None:
+    """Run SCENARIO (a YAML file or a bundled name; default: the bundled 'default')."""
+    from gputwin.run.outputs import summary_json, write_outputs
+    from gputwin.run.simulate import simulate as run_simulation
+    from gputwin.scenario.loader import load_scenario
+
+    sets = list(overrides)
+    if seed is not None:
+        sets.append(f"seed={seed}")
+    sc = load_scenario(scenario, sets)
+    show_progress = not (quiet or as_json) and sys.stderr.isatty()
+    result = _run_with_progress(sc, run_simulation) if show_progress else run_simulation(sc)
+    paths = write_outputs(result, out_dir, render_html)
+    if as_json:
+        click.echo(summary_json(result), nl=False)
+    elif not quiet:
+        _print_summary(result, paths)
+
+
+def render_html(result: SimulationResult) -> str:
+    """The HTML report (from :mod:`gputwin.report.html`)."""
+    try:
+        from gputwin.report.html import render_report
+    except ModuleNotFoundError as exc:
+        if exc.name != "gputwin.report.html":
+            raise
+        # TODO(report helper): remove once gputwin.report.html exists. This placeholder is
+        # flagged by tests/run/test_cli_simulate.py::test_real_report_renderer_is_used.
+        import html
+        import warnings
+
+        warnings.warn("gputwin.report.html is missing; writing a placeholder report.html",
+                      stacklevel=2)
+        return ("<!doctype html><meta charset='utf-8'><title>gputwin report</title>"
+                "<h1>TODO: report renderer missing</h1><pre>"
+                f"{html.escape(repr(result.summary))}</pre>\n")
+    text: str = render_report(result)
+    return text
+
+
+def _run_with_progress(sc: Any, run_simulation: Any) -> SimulationResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gputwin.units import format_duration
+
+    total = sc.horizon
+    columns: list[Any] = [TextColumn("[bold]simulating[/] {task.fields[now]}")]
+    if total is not None:
+        columns += [BarColumn(), TextColumn("{task.percentage:>3.0f}%")]
+    columns.append(TimeElapsedColumn())
+    from rich.console import Console
+
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sim", total=total, now="")
+
+        def report(now_s: float) -> None:
+            bar.update(task, completed=now_s, now=f"t = {format_duration(now_s)}")
+
+        result: SimulationResult = run_simulation(sc, progress=report)
+    return result
+
+
+def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gputwin.units import format_duration
+
+    s = result.summary
+    console = Console()
+
+    def dur(value: float | None) -> str:
+        return "-" if value is None else format_duration(value)
+
+    table = Table(title=f"gputwin simulate: {result.scenario_name} (seed {result.seed})",
+                  show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    counts = s["jobs_by_status"]
+    table.add_row("jobs", f"{s['num_jobs']}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    for key, label in (("jct_s", "JCT"), ("wait_s", "wait")):
+        d = s[key]
+        table.add_row(label, f"mean {dur(d['mean'])}, p50 {dur(d['p50'])}, "
+                             f"p95 {dur(d['p95'])}, p99 {dur(d['p99'])}")
+    alloc = s["gpu_allocation_mean_frac"]
+    table.add_row("GPU allocation", "-" if alloc is None else
+                  f"{alloc:.1%} mean of {result.total_gpus} GPUs, {s['gpu_hours']:,.0f} GPU-h")
+    table.add_row("makespan", dur(s["makespan_s"]))
+    table.add_row("simulated", f"{dur(result.end_time_s)} in {result.wall_time_s:.2f} s wall "
+                               f"({result.num_events:,} events)")
+    energy = s["energy_j"]
+    table.add_row("energy", "-" if energy is None else
+                  f"{energy / 3.6e9:,.1f} MWh ({s['energy_jobs_counted']} modelled jobs)")
+    console.print(table)
+    for path in paths.values():
+        console.print(f"wrote {path}")
