@@ -66,7 +66,8 @@ def applicable_algorithms(op: CollectiveOp, group: CommGroup) -> tuple[str, ...]
 def _applicable(op: CollectiveOp, c: alg.Ctx) -> tuple[str, ...]:
     multi = c.d > 1 and c.g > 1
     if op is _AR:
-        names = ["ring", "tree"]
+        # NCCL uses trees across nodes only (inside a node a "tree" is a chain).
+        names = ["ring", "tree"] if c.d > 1 else ["ring"]
         if c.nvls > 0.0 and c.g > 1 and not c.torus:
             names.append("nvls")
         if multi:
