@@ -15,8 +15,8 @@ SRC = "test fixture, not a real product figure"
 
 def _fabric(name: str, kind: str, bw: str, lat: str, eff: float,
             inr: bool = False, inr_eff: float | None = None) -> Fabric:
-    return Fabric(name=name, kind=kind, technology="t", link_bandwidth_bytes_per_s=bw,  # type: ignore[arg-type]
-                  latency_s=lat, efficiency_frac=eff, in_network_reduction=inr,  # type: ignore[arg-type]
+    return Fabric(name=name, kind=kind, technology="t", link_bandwidth_bytes_per_s=bw,
+                  latency_s=lat, efficiency_frac=eff, in_network_reduction=inr,
                   in_network_efficiency_frac=inr_eff, source=SRC)
 
 
@@ -40,8 +40,8 @@ def make_catalog() -> Catalog:
                domain: int = 8, per_node: int = 8, topo: str = "switched") -> System:
         return System(name=name, accelerator=accel_name, num_accelerators=per_node,
                       scale_up_domain_size=domain, scale_up_fabric=up,
-                      scale_up_topology=topo, num_nics=nics,  # type: ignore[arg-type]
-                      nic_bandwidth_bytes_per_s=nic, scale_out_fabric=out,  # type: ignore[arg-type]
+                      scale_up_topology=topo, num_nics=nics,
+                      nic_bandwidth_bytes_per_s=nic, scale_out_fabric=out,
                       host_power_w=1000, max_power_w=8000, source=SRC)
 
     systems = [
@@ -65,7 +65,7 @@ def make_hw(catalog: Catalog) -> Callable[..., HardwareSpec]:
     def build(system: str = "node-8nic", *, fabric: str | None = None,
               kind: str = "rail_optimized", nodes_per_leaf: int = 32,
               oversubscription: float = 1.0) -> HardwareSpec:
-        net = NetworkTopology(kind=kind, nodes_per_leaf=nodes_per_leaf,  # type: ignore[arg-type]
+        net = NetworkTopology(kind=kind, nodes_per_leaf=nodes_per_leaf,
                               oversubscription=oversubscription)
         return resolve_hardware(catalog, system=system, fabric=fabric, network=net)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -40,7 +41,7 @@ def test_busbw_rises_with_size_and_saturates_below_line_rate(make_hw: HW, op: st
     sizes = [2.0**k for k in range(3, 35)]
     ests = [collective_time(op, s, group) for s in sizes]
     times = [e.time_s for e in ests]
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(times))
     busbw = [e.busbw_bytes_per_s for e in ests]
     assert busbw[-1] > 50 * busbw[0]
     assert busbw[-1] == pytest.approx(busbw[-2], rel=0.02)  # saturated at 8-16 GiB
@@ -67,7 +68,7 @@ def test_latency_grows_with_group_size_for_tiny_messages(make_hw: HW) -> None:
     hw = make_hw()
     t = [collective_time("all_reduce", 8, group_for_ranks(hw, n, 1), "ring").time_s
          for n in (2, 8, 64, 512)]
-    assert all(b > a for a, b in zip(t, t[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(t))
 
 
 def test_tree_latency_scales_logarithmically(make_hw: HW) -> None:
