@@ -65,7 +65,7 @@ def make_hw(catalog: Catalog) -> Callable[..., HardwareSpec]:
     def build(system: str = "node-8nic", *, fabric: str | None = None,
               kind: str = "rail_optimized", nodes_per_leaf: int = 32,
               oversubscription: float = 1.0) -> HardwareSpec:
-        net = NetworkTopology(kind=kind, nodes_per_leaf=nodes_per_leaf,
+        net = NetworkTopology(kind=kind, nodes_per_leaf=nodes_per_leaf,  # type: ignore[arg-type]
                               oversubscription=oversubscription)
         return resolve_hardware(catalog, system=system, fabric=fabric, network=net)
 
