@@ -170,28 +170,41 @@ def simulate(
     """
     wall_start = time.perf_counter()
     world = build_world(scenario, catalog or default_catalog(), RandomStreams(scenario.seed))
+    return simulate_world(world, name=scenario.name, seed=scenario.seed,
+                          horizon_s=scenario.horizon, progress=progress, wall_start=wall_start)
+
+
+def simulate_world(
+    world: World,
+    *,
+    name: str,
+    seed: int,
+    horizon_s: float | None,
+    progress: Callable[[float], None] | None = None,
+    wall_start: float | None = None,
+) -> SimulationResult:
+    """Run an already wired :class:`World` (lets tests and sweeps swap components)."""
+    wall_start = time.perf_counter() if wall_start is None else wall_start
     run = _Run(world)
-    horizon = scenario.horizon
     num_events = 0
     while True:
-        fired = run.sim.run(until_s=horizon, max_events=_CHUNK_EVENTS)
+        fired = run.sim.run(until_s=horizon_s, max_events=_CHUNK_EVENTS)
         num_events += fired
         if progress is not None:
             progress(run.sim.now)
         if fired < _CHUNK_EVENTS:
             break
     unfinished = run.sim.num_pending > 0 or world.scheduler.num_queued() > 0
-    end_s = horizon if (horizon is not None and unfinished) else run.last_event_s
+    end_s = horizon_s if (horizon_s is not None and unfinished) else run.last_event_s
     jobs = run.records(end_s)
     total_gpus = world.layout.total_gpus
     wall = time.perf_counter() - wall_start
     summary = summarize(
-        scenario_name=scenario.name, seed=scenario.seed, jobs=jobs, timeline=run.timeline,
+        scenario_name=name, seed=seed, jobs=jobs, timeline=run.timeline,
         total_gpus=total_gpus, end_time_s=end_s, wall_time_s=wall, num_events=num_events,
         num_estimates=world.runtime.num_estimates,
     )
     return SimulationResult(
-        scenario_name=scenario.name, seed=scenario.seed, total_gpus=total_gpus,
-        end_time_s=end_s, jobs=jobs, timeline=run.timeline, summary=summary,
-        wall_time_s=wall, num_events=num_events,
+        scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,
+        timeline=run.timeline, summary=summary, wall_time_s=wall, num_events=num_events,
     )

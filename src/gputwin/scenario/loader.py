@@ -64,9 +64,8 @@ def load_scenario(
         if ov is not None:
             raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
-    scenario = _resolve_trace_path(scenario, file.parent, locate)
     check_against_catalog(scenario, catalog or default_catalog(), locate)
-    return scenario
+    return _resolve_trace_path(scenario, file.parent, locate)
 
 
 def _error_loc(exc: ValidationError) -> KeyPath:

@@ -15,7 +15,7 @@ thousands of jobs cost a handful of model evaluations.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gputwin.catalog.schema import ModelSpec
@@ -32,6 +32,8 @@ from gputwin.training.startup import load_time_s, weights_bytes
 from gputwin.workload.job import JobSpec
 
 _Key = tuple[str, ParallelConfig, TrainingConfig, int, int]
+#: Same signature as :func:`gputwin.perf.training.estimate_training` (injectable for tests).
+Estimator = Callable[..., TrainingEstimate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +51,17 @@ class RunPlan:
 class TrainingRuntime:
     """Turns (job, placement) into a :class:`RunPlan`; no simulation state."""
 
-    __slots__ = ("_check_cache", "_estimates", "_hw", "_models", "_weights", "num_estimates")
+    __slots__ = ("_check_cache", "_estimates", "_estimator", "_hw", "_models", "_weights",
+                 "num_estimates")
 
-    def __init__(self, hw: HardwareSpec, models: Mapping[str, ModelSpec]) -> None:
+    def __init__(
+        self,
+        hw: HardwareSpec,
+        models: Mapping[str, ModelSpec],
+        estimator: Estimator = estimate_training,
+    ) -> None:
         self._hw = hw
+        self._estimator = estimator
         self._models = dict(models)
         self._estimates: dict[_Key, TrainingEstimate] = {}
         self._check_cache: dict[tuple[str, ParallelConfig, TrainingConfig, int], str | None] = {}
@@ -102,7 +111,7 @@ class TrainingRuntime:
         key: _Key = (job.model, job.parallel, cfg, job.num_gpus, num_leaves)
         est = self._estimates.get(key)
         if est is None:
-            est = estimate_training(
+            est = self._estimator(
                 self._models[job.model], self._hw, job.num_gpus, job.parallel, cfg,
                 tokens=float(cfg.global_batch_size * cfg.seq_len),  # one step → energy per step
                 num_leaves_spanned=num_leaves,

@@ -1,0 +1,101 @@
+"""Layout arithmetic and the allocation ledger (never over-allocates)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gputwin.cluster import ClusterLayout, Ledger, LedgerError, make_placement
+from gputwin.errors import InputError
+
+
+def make_layout(num_nodes: int = 8, gpus: int = 8, per_leaf: int = 4,
+                domain: int = 0) -> ClusterLayout:
+    return ClusterLayout(num_nodes, gpus, per_leaf, domain)
+
+
+def test_layout_counts() -> None:
+    layout = make_layout(num_nodes=10, per_leaf=4)
+    assert layout.total_gpus == 80
+    assert layout.num_leaves == 3  # 4 + 4 + 2 nodes
+    assert list(layout.leaf_nodes(2)) == [8, 9]
+    assert layout.num_leaves_spanned([0, 3]) == 1
+    assert layout.num_leaves_spanned([3, 4, 9]) == 3
+
+
+def test_scale_up_domain_spanning_nodes() -> None:
+    # GB200 NVL72: 4-GPU trays, 72-GPU NVLink domain → 18 trays per domain.
+    layout = ClusterLayout(num_nodes=36, gpus_per_node=4, nodes_per_leaf=18,
+                           scale_up_domain_size=72)
+    assert layout.nodes_per_domain == 18
+    assert layout.num_domains_spanned([0, 17]) == 1
+    assert layout.num_domains_spanned([17, 18]) == 2
+    assert make_layout().num_domains_spanned([0, 1]) == 2  # DGX: one node per domain
+
+
+@pytest.mark.parametrize("field", ["num_nodes", "gpus_per_node", "nodes_per_leaf"])
+def test_layout_rejects_non_positive(field: str) -> None:
+    args = {"num_nodes": 2, "gpus_per_node": 8, "nodes_per_leaf": 2, field: 0}
+    with pytest.raises(InputError, match=field):
+        ClusterLayout(**args)
+
+
+def test_allocate_and_release() -> None:
+    layout = make_layout()
+    ledger = Ledger(layout)
+    p = make_placement(layout, {0: 8, 5: 4})
+    assert (p.num_gpus, p.num_nodes, p.num_leaves) == (12, 2, 2)
+    ledger.allocate("a", p)
+    assert ledger.free_total == 64 - 12
+    assert ledger.free_on(0) == 0 and ledger.free_on(5) == 4
+    assert ledger.placement_of("a") == p
+    assert ledger.release("a") == p
+    assert ledger.free_total == 64 and ledger.allocated_total == 0
+
+
+def test_over_allocation_is_refused_and_leaves_ledger_unchanged() -> None:
+    layout = make_layout()
+    ledger = Ledger(layout)
+    ledger.allocate("a", make_placement(layout, {0: 6}))
+    before = ledger.free_per_node()
+    with pytest.raises(LedgerError, match="wants 4 GPUs on node 0, 2 free"):
+        ledger.allocate("b", make_placement(layout, {1: 8, 0: 4}))
+    assert ledger.free_per_node() == before
+    with pytest.raises(LedgerError, match="already holds"):
+        ledger.allocate("a", make_placement(layout, {2: 1}))
+    with pytest.raises(LedgerError, match="holds no GPUs"):
+        ledger.release("zzz")
+    with pytest.raises(LedgerError, match="no node"):
+        ledger.allocate("c", make_placement(layout, {99: 1}))
+
+
+ops = st.lists(
+    st.tuples(st.booleans(), st.dictionaries(st.integers(0, 5), st.integers(1, 8), max_size=3)),
+    max_size=60,
+)
+
+
+@settings(max_examples=150)
+@given(ops)
+def test_property_never_over_allocates(sequence: list[tuple[bool, dict[int, int]]]) -> None:
+    """Random allocate/release: free counts stay in [0, gpus_per_node] and add up."""
+    layout = make_layout(num_nodes=6)
+    ledger = Ledger(layout)
+    held: list[str] = []
+    for index, (do_alloc, request) in enumerate(sequence):
+        if do_alloc or not held:
+            if not request:
+                continue
+            try:
+                ledger.allocate(f"j{index}", make_placement(layout, request))
+                held.append(f"j{index}")
+            except LedgerError:
+                pass
+        else:
+            ledger.release(held.pop(0))
+        free = ledger.free_per_node()
+        assert all(0 <= f <= layout.gpus_per_node for f in free)
+        assert sum(free) == ledger.free_total
+        used = sum(ledger.placement_of(j).num_gpus for j in held)  # type: ignore[union-attr]
+        assert used == ledger.allocated_total
