@@ -124,3 +124,29 @@ def test_progress_is_reported_up_to_the_end(small: Scenario) -> None:
     result = simulate(small, progress=seen.append)
     assert seen and seen == sorted(seen)
     assert seen[-1] == pytest.approx(result.end_time_s)
+
+
+def test_trace_jobs_run_their_recorded_duration_fifo(tmp_path: Path) -> None:
+    """Hand-worked example on one 8-GPU node: A(8 GPUs, 100 s) at t=0 blocks B and C."""
+    (tmp_path / "t.csv").write_text(
+        "timestamp,duration,num_gpus,gpu_time,cluster\n"
+        "2017-10-01 00:00:00,100,8,800,x\n"
+        "2017-10-01 00:00:10,50,4,200,x\n"
+        "2017-10-01 00:00:20,30,4,120,x\n"
+        "2017-10-01 00:00:30,5,16,80,x\n"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "cluster: {system: dgx-h100, num_nodes: 1}\n"
+        "workload: {trace: {format: philly_csv, path: t.csv}}\n"
+    )
+    result = simulate(load_scenario(tmp_path / "s.yaml"))
+    got = {j.job_id: (j.status, j.start_time_s, j.end_time_s) for j in result.jobs}
+    assert got == {
+        "philly-00001": ("completed", 0.0, 100.0),
+        "philly-00002": ("completed", 100.0, 150.0),  # waits for A's GPUs
+        "philly-00003": ("completed", 100.0, 130.0),  # fits beside B on the same node
+        "philly-00004": ("failed", None, 30.0),  # 16 GPUs > 8 in the cluster
+    }
+    # 800 + 200 + 120 GPU·s over 150 s on 8 GPUs
+    assert result.summary["gpu_allocation_mean_frac"] == pytest.approx(1120 / (8 * 150))
+    assert result.summary["energy_j"] is None  # trace jobs have no energy model

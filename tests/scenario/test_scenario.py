@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.scenario import DEFAULT_SCENARIO, bundled_scenarios, load_scenario
+from gputwin.scenario import DEFAULT_SCENARIO, bundled_scenarios, data_dir, load_scenario
 
 BASE = """\
 name: t
@@ -155,10 +155,23 @@ def test_trace_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert ":10: workload.trace.path: file not found" in _error(tmp_path, missing)
 
 
+PHILLY = data_dir() / "traces/philly-adaptdl/philly.csv"
+
+
 @pytest.mark.parametrize("name", bundled_scenarios())
 def test_bundled_scenarios_load(name: str) -> None:
+    if name == "philly-sample" and not PHILLY.is_file():
+        pytest.skip(f"needs the Philly trace at {PHILLY}")
     sc = load_scenario(name)
-    assert sc.name
+    assert sc.name == name
+
+
+def test_numeric_looking_labels_stay_text(tmp_path: Path) -> None:
+    text = BASE.split("workload:")[0] + (
+        "workload:\n  trace: {format: philly_csv, path: t.csv, cluster: 103959}\n")
+    (tmp_path / "t.csv").write_text("timestamp,duration,num_gpus,gpu_time,cluster\n")
+    sc = load_scenario(write(tmp_path, text))
+    assert sc.workload.trace is not None and sc.workload.trace.cluster == "103959"
 
 
 def test_default_is_bundled() -> None:

@@ -36,7 +36,13 @@ def _as_value_error(parse: Callable[[Any], float]) -> Callable[[Any], Any]:
     return wrapped
 
 
+def _number_to_str(value: Any) -> Any:
+    """YAML reads ids such as ``103959`` as numbers; keep them as the text they are."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 Seconds = Annotated[float, BeforeValidator(_as_value_error(parse_duration))]
+Label = Annotated[str, BeforeValidator(_number_to_str)]
 Count = Annotated[float, BeforeValidator(_as_value_error(parse_count))]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
@@ -144,7 +150,7 @@ class TraceConfig(_Model):
     path: str
     model: str | None = Field(default=None, description="Catalog model to label jobs with")
     kind: str = "trace"
-    cluster: str | None = Field(default=None, description="Keep one virtual cluster only")
+    cluster: Label | None = Field(default=None, description="Keep one virtual cluster only")
     max_jobs: PositiveInt | None = None
     max_gpus: PositiveInt | None = Field(default=None, description="Drop larger jobs")
 
