@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import gputwin.perf.training as perf_training
 from gputwin.catalog.loader import default_catalog
 from gputwin.catalog.model_math import total_params
 from gputwin.cluster import ClusterLayout, make_placement
@@ -125,3 +126,32 @@ def test_aggregate_bandwidth_caps_large_gangs() -> None:
     expected = 64 * 100e9 / tier.aggregate_read_bandwidth_bytes_per_s
     assert math.isclose(t, expected + tier.latency_s)
     assert t > 100e9 / tier.read_bandwidth_bytes_per_s_per_node
+
+
+_PLACEHOLDER = "PLACEHOLDER" in (perf_training.__doc__ or "")
+real_model = pytest.mark.skipif(_PLACEHOLDER, reason="perf/training.py is still the placeholder "
+                                "stub (ignores the fabric and memory); runs once it is real")
+
+
+@real_model
+def test_spanning_leaves_of_an_oversubscribed_fabric_is_slower() -> None:
+    """Same gang, same GPUs: inside one leaf vs spread over 8 leaves of a 2:1 fat-tree."""
+    rt = TrainingRuntime(HW, {"llama3-8b": CAT.model("llama3-8b")})
+    wide = ClusterLayout(num_nodes=16, gpus_per_node=8, nodes_per_leaf=8)
+    inside = make_placement(wide, {n: 8 for n in range(8)})  # leaf 0 only
+    spread = make_placement(ClusterLayout(num_nodes=16, gpus_per_node=8, nodes_per_leaf=2),
+                            {n: 8 for n in range(0, 16, 2)})  # one node in each of 8 leaves
+    assert (inside.num_leaves, spread.num_leaves) == (1, 8)
+    job = JobSpec("j", "pretrain", "t", "llama3-8b", 64, 0.0,
+                  training=TrainingConfig(global_batch_size=64, seq_len=4096), tokens=1e9)
+    assert rt.plan(job, spread).step_time_s > rt.plan(job, inside).step_time_s  # type: ignore[operator]
+
+
+@real_model
+def test_70b_full_finetune_on_one_node_without_model_parallelism_does_not_fit() -> None:
+    # bf16 weights alone are 2 B x 70.6e9 = 141 GB per GPU with tp=pp=1 (> 80 GB HBM).
+    rt = TrainingRuntime(HW, {"llama3-70b": CAT.model("llama3-70b")})
+    job = JobSpec("j", "finetune", "t", "llama3-70b", 8, 0.0,
+                  training=TrainingConfig(global_batch_size=8, seq_len=4096), tokens=1e8)
+    reason = rt.infeasible_reason(job)
+    assert reason is not None and "GiB" in reason
