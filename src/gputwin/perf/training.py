@@ -1,4 +1,4 @@
-"""Training step-time model (PLACEHOLDER body: being rewritten; keep the API).
+"""Training step-time, memory, throughput and energy model (the heart of gputwin's fidelity).
 
 Public API (stable, used by the CLI, the validation suite and the simulator):
 
@@ -6,18 +6,33 @@ Public API (stable, used by the CLI, the validation suite and the simulator):
 - ``estimate_training(model, hw, num_gpus, parallel, config, *, tokens=None,
   num_leaves_spanned=None, check_memory=True) -> TrainingEstimate``.
 
+The step is ``m·t_max + (p−1)/v·t_avg + exposed PP/DP communication + optimizer``, where
+``t`` is one micro-batch on one pipeline stage (compute plus the exposed TP/CP/EP
+communication of its layers). See docs/training-model.md for the equations and sources.
+
 Raises :class:`gputwin.errors.InputError` for impossible splits and
 :class:`gputwin.errors.DoesNotFitError` when memory per GPU exceeds the accelerator's.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from gputwin.catalog.schema import ModelSpec
-from gputwin.errors import InputError
+from gputwin.errors import DoesNotFitError, InputError
+from gputwin.perf import communication as comm
+from gputwin.perf.calibration import default_calibration
+from gputwin.perf.compute import layer_times, logits_time_s, optimizer_time_s
+from gputwin.perf.energy import gpu_power_w, run_energy_j
+from gputwin.perf.flops import arch_of, hardware_flops_per_token, model_flops_per_token
+from gputwin.perf.io import io_estimate
+from gputwin.perf.memory import peak_memory, stage_params
+from gputwin.perf.pipeline import bubble_frac, bubble_s
+from gputwin.perf.plan import Plan
 from gputwin.topology.hardware import HardwareSpec
+from gputwin.units import format_bytes
 
 Recompute = Literal["none", "selective", "full"]
 
@@ -42,6 +57,7 @@ class TrainingConfig:
     seq_len: int = 2048
     dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
     recompute: Recompute = "selective"
+    checkpoint_interval_s: float = 3600.0  # training time between two checkpoint saves
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +90,75 @@ class TrainingEstimate:
     energy_j: float | None = None
     num_steps: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    hw_tflops_per_gpu: float = 0.0
+    memory_capacity_bytes: float = 0.0
 
     @property
     def memory_per_gpu_bytes(self) -> float:
         return self.memory.total_bytes
+
+    @property
+    def tokens_per_s_per_gpu(self) -> float:
+        return self.tokens_per_s / self.num_gpus
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (SI units; keys name their unit)."""
+        out: dict[str, Any] = {
+            "step_time_s": self.step_time_s,
+            "mfu": self.mfu,
+            "hfu": self.hfu,
+            "tokens_per_s": self.tokens_per_s,
+            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+            "tflops_per_gpu": self.tflops_per_gpu,
+            "hw_tflops_per_gpu": self.hw_tflops_per_gpu,
+            "memory_per_gpu_bytes": self.memory_per_gpu_bytes,
+            "memory_capacity_bytes": self.memory_capacity_bytes,
+            "memory": {
+                "weights_bytes": self.memory.weights_bytes,
+                "gradients_bytes": self.memory.gradients_bytes,
+                "optimizer_bytes": self.memory.optimizer_bytes,
+                "activations_bytes": self.memory.activations_bytes,
+                "other_bytes": self.memory.other_bytes,
+            },
+            "breakdown": dict(self.breakdown),
+            "num_gpus": self.num_gpus,
+            "dp": self.dp,
+            "model_flops_per_step": self.model_flops_per_step,
+            **self.extra,
+        }
+        if self.num_steps is not None:
+            out["num_steps"] = self.num_steps
+            out["time_to_train_s"] = self.time_to_train_s
+            out["energy_j"] = self.energy_j
+        return out
+
+
+def _check_split(model: ModelSpec, num_gpus: int, p: ParallelConfig,
+                 cfg: TrainingConfig) -> int:
+    """Validate the split; return dp. Raises :class:`InputError`."""
+    for name, value in (("num_gpus", num_gpus), ("tp", p.tp), ("pp", p.pp), ("cp", p.cp),
+                        ("ep", p.ep), ("interleave", p.interleave),
+                        ("global_batch_size", cfg.global_batch_size),
+                        ("micro_batch_size", cfg.micro_batch_size), ("seq_len", cfg.seq_len)):
+        if value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value}")
+    denom = p.tp * p.pp * p.cp
+    if num_gpus % denom:
+        raise InputError(f"num_gpus {num_gpus} is not a multiple of tp*pp*cp = {denom}")
+    dp = num_gpus // denom
+    if cfg.global_batch_size % (cfg.micro_batch_size * dp):
+        raise InputError(
+            f"global_batch_size {cfg.global_batch_size} must be a multiple of "
+            f"micro_batch_size x dp = {cfg.micro_batch_size} x {dp}")
+    if p.pp * p.interleave > model.num_layers:
+        raise InputError(f"pp x interleave = {p.pp * p.interleave} exceeds the "
+                         f"{model.num_layers} layers of {model.name}")
+    if p.zero_stage not in (0, 1, 2, 3):
+        raise InputError(f"zero_stage must be 0, 1, 2 or 3, got {p.zero_stage}")
+    if p.ep > 1 and (not model.is_moe or model.num_experts % p.ep or (dp * p.cp) % p.ep):
+        raise InputError(f"ep {p.ep} must divide the experts ({model.num_experts}) "
+                         f"and dp x cp ({dp * p.cp})")
+    return dp
 
 
 def estimate_training(
@@ -91,23 +172,119 @@ def estimate_training(
     num_leaves_spanned: int | None = None,
     check_memory: bool = True,
 ) -> TrainingEstimate:
-    """Placeholder: 6·N·D at 40 % of peak."""
-    denom = parallel.tp * parallel.pp * parallel.cp
-    if num_gpus % denom:
-        raise InputError(f"--num-gpus {num_gpus} is not a multiple of tp*pp*cp = {denom}")
-    dp = num_gpus // denom
-    n_params = 12 * model.num_layers * model.hidden_size**2
-    tokens_per_step = config.global_batch_size * config.seq_len
-    flops = 6.0 * n_params * tokens_per_step
-    peak = hw.accelerator.peak_for(config.dtype)
-    step = flops / (num_gpus * peak * 0.4)
-    mem = MemoryBreakdown(16.0 * n_params / num_gpus, 0.0, 0.0, 0.0, 0.0)
-    steps = tokens / tokens_per_step if tokens else None
-    return TrainingEstimate(
-        step_time_s=step, mfu=0.4, hfu=0.4, tokens_per_s=tokens_per_step / step,
-        tflops_per_gpu=flops / step / num_gpus / 1e12, memory=mem,
-        breakdown={"compute_s": step}, num_gpus=num_gpus, dp=dp, model_flops_per_step=flops,
-        time_to_train_s=steps * step if steps else None,
-        energy_j=steps * step * num_gpus * hw.accelerator.tdp_w if steps else None,
-        num_steps=steps,
+    """Estimate one training step of ``model`` on ``num_gpus`` GPUs of ``hw``.
+
+    ``tokens`` (optional) adds ``num_steps``, ``time_to_train_s`` and ``energy_j``.
+    ``num_leaves_spanned``: leaf switches the job's nodes sit under (the simulator passes the
+    real placement; default: nodes packed under as few leaves as possible).
+    """
+    dp = _check_split(model, num_gpus, parallel, config)
+    accel = hw.accelerator
+    for dt in {config.dtype, "bf16" if config.dtype != "fp16" else "fp16"}:
+        if dt not in accel.peak_flop_per_s:
+            raise InputError(f"dtype {dt} is not supported by {accel.name}")
+    c = default_calibration()
+    coeff = c.for_accelerator(accel.name)
+    arch = arch_of(model)
+    plan = Plan(arch, num_gpus, parallel.tp, parallel.pp, parallel.cp, parallel.ep, dp,
+                parallel.interleave, parallel.sequence_parallel, parallel.zero_stage,
+                config.micro_batch_size, config.seq_len, config.global_batch_size,
+                config.dtype, config.recompute)
+    ctx = comm.make_context(hw, num_gpus, num_leaves_spanned)
+    m = plan.num_microbatches
+    layers = float(plan.layers_per_stage)
+
+    # One micro-batch on the busiest stage.
+    fwd = bwd = attn = 0.0
+    for lt, share in layer_times(plan, accel, coeff, c):
+        fwd += share * layers * lt.fwd_s
+        bwd += share * layers * lt.bwd_s(plan.recompute)
+        attn += share * (lt.attn_fwd_s * 3.5)
+    tp_mb = layers * comm.tp_exposed_per_layer(plan, ctx, c)
+    cp_mb = layers * comm.cp_exposed_per_layer(plan, ctx, c, attn)
+    ep_mb = layers * plan.moe_layer_frac * comm.ep_exposed_per_moe_layer(plan, ctx, c)
+    logits = logits_time_s(plan, accel, coeff, c)
+    comm_mb = tp_mb + cp_mb + ep_mb
+    t_max = fwd + bwd + logits + comm_mb
+    t_avg = fwd + bwd + logits / plan.pp + comm_mb
+
+    bubble = bubble_s(plan.pp, plan.interleave, t_avg)
+    params = stage_params(plan, first=plan.pp == 1, last=True)
+    dpc = comm.dp_comm(plan, params, ctx, c, fwd, bwd, bubble)
+    local = params.total if plan.zero_stage == 0 else (
+        params.dense / plan.dp_cp + params.expert / plan.expert_dp)
+    opt = optimizer_time_s(local, accel, c)
+    pp_exp = comm.pp_exposed_per_step(plan, ctx, c)
+    compute = m * (fwd + bwd + logits)
+    nodes = ctx.job_nodes
+    io = io_estimate(hw.storage, tokens_per_step=plan.tokens_per_step, num_nodes=nodes,
+                     total_params=_total_params(arch), compute_step_s=m * t_max)
+    step = m * t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
+
+    mem = peak_memory(plan, c)
+    capacity = accel.memory_bytes
+    if check_memory and mem.total_bytes > capacity:
+        raise DoesNotFitError(
+            f"{model.name} needs {format_bytes(mem.total_bytes)} per GPU but {accel.name} "
+            f"has {format_bytes(capacity)} (weights {format_bytes(mem.weights_bytes)}, "
+            f"gradients {format_bytes(mem.gradients_bytes)}, optimizer "
+            f"{format_bytes(mem.optimizer_bytes)}, activations "
+            f"{format_bytes(mem.activations_bytes)}); use more GPUs, tp/pp, zero_stage or "
+            f"recompute")
+
+    tps = plan.tokens_per_step
+    model_flops = model_flops_per_token(arch, plan.seq_len) * tps
+    hw_flops = hardware_flops_per_token(arch, plan.seq_len, plan.recompute) * tps
+    peak = accel.peak_for(config.dtype) * num_gpus
+    ckpt_per_step = io.checkpoint_write_s * step / config.checkpoint_interval_s
+    breakdown = {
+        "compute_s": compute,
+        "tp_comm_s": m * tp_mb,
+        "cp_comm_s": m * cp_mb,
+        "ep_comm_s": m * ep_mb,
+        "pp_comm_s": pp_exp,
+        "dp_comm_s": dpc.exposed_s,
+        "bubble_s": bubble,
+        "stage_imbalance_s": m * (t_max - t_avg) if plan.pp > 1 else 0.0,
+        "optimizer_s": opt,
+        "data_loading_s": io.data_exposed_s,
+        "checkpoint_s": ckpt_per_step,
+    }
+    compute_frac = (compute + opt) / step
+    extra = {
+        "num_microbatches": float(m),
+        "bubble_frac": bubble_frac(plan.pp, plan.interleave, m),
+        "hardware_flops_per_step": hw_flops,
+        "dp_comm_total_s": dpc.total_s,
+        "checkpoint_bytes": io.checkpoint_bytes,
+        "checkpoint_write_s": io.checkpoint_write_s,
+        "data_read_s": io.data_read_s,
+        "gpu_power_w": gpu_power_w(hw, compute_frac, c.idle_activity_frac),
+        "num_nodes": float(nodes),
+    }
+    est = dict(
+        step_time_s=step, mfu=model_flops / (step * peak), hfu=hw_flops / (step * peak),
+        tokens_per_s=tps / step, tflops_per_gpu=model_flops / step / num_gpus / 1e12,
+        memory=MemoryBreakdown(mem.weights_bytes, mem.gradients_bytes, mem.optimizer_bytes,
+                               mem.activations_bytes, mem.other_bytes),
+        breakdown=breakdown, num_gpus=num_gpus, dp=dp, model_flops_per_step=model_flops,
+        extra=extra, hw_tflops_per_gpu=hw_flops / step / num_gpus / 1e12,
+        memory_capacity_bytes=capacity,
     )
+    if tokens is not None:
+        if tokens <= 0 or not math.isfinite(tokens):
+            raise InputError(f"tokens must be a positive number, got {tokens}")
+        steps = tokens / tps
+        duration = steps * (step + ckpt_per_step)
+        energy = run_energy_j(hw, num_gpus=num_gpus, num_nodes=nodes, duration_s=duration,
+                              compute_frac=compute_frac,
+                              idle_activity_frac=c.idle_activity_frac)
+        return TrainingEstimate(**est, time_to_train_s=duration, energy_j=energy,  # type: ignore[arg-type]
+                                num_steps=steps)
+    return TrainingEstimate(**est)  # type: ignore[arg-type]
+
+
+def _total_params(arch: Any) -> float:
+    from gputwin.perf.flops import total_params
+
+    return total_params(arch)

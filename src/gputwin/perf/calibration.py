@@ -1,0 +1,112 @@
+"""Coefficients of the training model, read once from ``perf/calibration.yaml``.
+
+Each accelerator family (matched by the longest name prefix) has its achievable GEMM
+fraction per dtype, an attention-kernel fraction and a sustained fraction (what a real
+framework keeps of the per-kernel model: launch gaps, stream syncs, power capping).
+Global coefficients (overlap shares, overheads) sit at the top level. Every value in the
+YAML carries a source; see docs/training-model.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gputwin.errors import InputError
+from gputwin.yaml_io import load_yaml_with_lines
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.yaml")
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: usable as a cache key
+class AcceleratorCoefficients:
+    """Per-family efficiency fractions (all in (0, 1])."""
+
+    family: str
+    gemm_max_frac: dict[str, float]
+    attention_frac: float
+    sustained_frac: float
+
+    def gemm_frac(self, dtype: str) -> float:
+        """Achievable fraction of the ``dtype`` dense peak for large GEMMs."""
+        if dtype in self.gemm_max_frac:
+            return self.gemm_max_frac[dtype]
+        return min(self.gemm_max_frac.values())
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: usable as a cache key
+class Calibration:
+    """All coefficients of the model (see calibration.yaml for meaning and sources)."""
+
+    accelerators: dict[str, AcceleratorCoefficients]
+    gemm_half_dim: float
+    memory_bw_frac: float
+    layer_overhead_s: float
+    tp_overlap_frac_sp: float
+    tp_overlap_frac_no_sp: float
+    dp_overlap_frac: float
+    dp_bucket_params: float
+    pp_overlap_frac: float
+    cp_overlap_frac: float
+    ep_overlap_frac: float
+    moe_imbalance: float
+    fp8_cast_bytes_per_gemm_input: float
+    runtime_overhead_bytes: float
+    fragmentation_frac: float
+    optimizer_bytes_per_param: float
+    idle_activity_frac: float
+
+    def for_accelerator(self, name: str) -> AcceleratorCoefficients:
+        """Coefficients of the family whose key is the longest prefix of ``name``."""
+        best = ""
+        for key in self.accelerators:
+            if key != "default" and name.startswith(key) and len(key) > len(best):
+                best = key
+        return self.accelerators[best or "default"]
+
+
+_FLOAT_KEYS = (
+    "gemm_half_dim", "memory_bw_frac", "layer_overhead_s", "tp_overlap_frac_sp",
+    "tp_overlap_frac_no_sp", "dp_overlap_frac", "dp_bucket_params", "pp_overlap_frac",
+    "cp_overlap_frac", "ep_overlap_frac", "moe_imbalance", "fp8_cast_bytes_per_gemm_input",
+    "runtime_overhead_bytes", "fragmentation_frac", "optimizer_bytes_per_param",
+    "idle_activity_frac",
+)
+
+
+def _accelerator(family: str, raw: Any, where: str) -> AcceleratorCoefficients:
+    if not isinstance(raw, dict) or "source" not in raw:
+        raise InputError(f"accelerators.{family}: needs gemm_max_frac, ... and a source",
+                         where=where)
+    try:
+        return AcceleratorCoefficients(
+            family=family,
+            gemm_max_frac={str(k): float(v) for k, v in raw["gemm_max_frac"].items()},
+            attention_frac=float(raw["attention_frac"]),
+            sustained_frac=float(raw["sustained_frac"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"accelerators.{family}: bad entry ({exc})", where=where) from None
+
+
+def load_calibration(path: Path = CALIBRATION_PATH) -> Calibration:
+    """Parse a calibration file; raises :class:`InputError` naming the bad key."""
+    data, _ = load_yaml_with_lines(path)
+    where = str(path)
+    if not isinstance(data, dict) or "default" not in data.get("accelerators", {}):
+        raise InputError("needs an `accelerators` mapping with a `default` entry", where=where)
+    accels = {k: _accelerator(k, v, where) for k, v in data["accelerators"].items()}
+    values: dict[str, float] = {}
+    for key in _FLOAT_KEYS:
+        if key not in data:
+            raise InputError(f"missing coefficient {key!r}", where=where)
+        values[key] = float(data[key])
+    return Calibration(accelerators=accels, **values)
+
+
+@functools.cache
+def default_calibration() -> Calibration:
+    """The bundled calibration (read once per process)."""
+    return load_calibration()

@@ -1,0 +1,147 @@
+"""Compute time of one micro-batch on one GPU: GEMMs, attention, memory-bound kernels.
+
+Per layer and micro-batch (``T = mbs·seq/cp`` tokens on each TP rank after the
+sequence-parallel all-gather):
+
+- GEMM time = FLOP / (peak[dtype] · gemm_max_frac[dtype] · g(M)·g(N)·g(K)) with
+  ``g(x) = x/(x + half_dim)`` for small per-rank slices (TP-split dims, tokens per expert).
+  FP8 training runs only the GEMMs at the FP8 rate.
+- Attention core (flash, causal ≈ half the full score matrix) at ``attention_frac`` of the
+  BF16 peak; backward does 2.5× the forward work (five matmuls vs two).
+- Memory-bound work (norms, residual adds, activation functions, dropout, rotary, FP8
+  casts, MoE permutes) = bytes / (HBM bandwidth · memory_bw_frac); without sequence
+  parallelism the hidden-size-wide ops are replicated on every TP rank.
+- A fixed launch/sync gap per layer per micro-batch.
+All of it is divided by the accelerator's ``sustained_frac``. Backward GEMMs cost twice the
+forward; recomputation adds a forward (``full``) or the attention core (``selective``).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from gputwin.catalog.schema import Accelerator
+from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
+from gputwin.perf.flops import CAUSAL_WORK_FRAC, Arch, Gemm, LayerShape, layer_shapes
+from gputwin.perf.plan import Plan
+
+#: Backward flash attention work relative to forward (5 matmuls vs 2).
+ATTN_BWD_FACTOR = 2.5
+_ROW_PARALLEL = ("attn_out", "mlp_fc2", "expert_fc2", "shared_fc2")
+
+
+@dataclass(frozen=True, slots=True)
+class LayerTime:
+    """Seconds for one layer and one micro-batch on one GPU."""
+
+    gemm_fwd_s: float
+    attn_fwd_s: float
+    elem_fwd_s: float
+    overhead_s: float
+
+    @property
+    def fwd_s(self) -> float:
+        return self.gemm_fwd_s + self.attn_fwd_s + self.elem_fwd_s + self.overhead_s / 3
+
+    def bwd_s(self, recompute: str) -> float:
+        base = (2 * self.gemm_fwd_s + ATTN_BWD_FACTOR * self.attn_fwd_s
+                + 2 * self.elem_fwd_s + 2 * self.overhead_s / 3)
+        if recompute == "full":
+            return base + self.fwd_s
+        if recompute == "selective":
+            return base + self.attn_fwd_s
+        return base
+
+
+def _g(x: float, half: float) -> float:
+    return x / (x + half) if x > 0 else 0.0
+
+
+def _gemm_time(g: Gemm, plan: Plan, tokens: float, rate: float, half: float) -> float:
+    """Forward seconds of one GEMM (all ``count`` copies) on one rank."""
+    tp = plan.tp if g.tp_split else 1
+    if g.expert:
+        local_experts = max(1, g.count // plan.ep)
+        m_dim = tokens * plan.ep * g.tokens_frac
+        flops = 2.0 * g.n * g.k * m_dim * local_experts / tp
+    else:
+        m_dim = tokens
+        flops = g.flops_per_token * tokens / tp
+    n, k = (g.n, g.k / tp) if g.name in _ROW_PARALLEL else (g.n / tp, g.k)
+    eff = _g(m_dim, half) * _g(n, half) * _g(k, half)
+    return flops / (rate * eff) if flops > 0 else 0.0
+
+
+def _elementwise_bytes_per_token(shape: LayerShape, a: Arch, plan: Plan, c: Calibration) -> float:
+    """Forward HBM traffic of memory-bound kernels for one token of one layer, one rank."""
+    h = a.hidden_size
+    wide = 20.0 * h + (10.0 * h if a.mlp_kind == "gelu" else 0.0)  # norms, residuals, dropout
+    wide /= plan.tp if plan.sp else 1
+    sliced = 0.0
+    for g in shape.gemms:
+        if g.name.endswith("fc1"):
+            ffn = g.n // 2 if a.mlp_kind == "swiglu" else g.n
+            act = (6.0 if a.mlp_kind == "swiglu" else 4.0) * ffn * g.count * g.tokens_frac
+            sliced += act
+    if a.mlp_kind == "swiglu":  # rotary embedding on Q and K
+        sliced += 4.0 * (shape.q_dim + shape.kv_dim / 2)
+    if plan.dtype == "fp8":
+        gemm_inputs = sum(g.k * g.count * g.tokens_frac for g in shape.gemms if g.tp_split)
+        sliced += c.fp8_cast_bytes_per_gemm_input * gemm_inputs
+    if shape.is_moe:  # permute + unpermute of top-k copies (read + write, twice)
+        sliced += 8.0 * h * max(1, a.num_experts_per_token)
+    return wide + sliced / plan.tp
+
+
+@functools.lru_cache(maxsize=1024)
+def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float, act_peak: float,
+                       hbm_bw: float, coeff: AcceleratorCoefficients,
+                       c: Calibration) -> LayerTime:
+    tokens = float(plan.tokens_per_microbatch)
+    half = c.gemm_half_dim
+    rate = accel_peak * coeff.gemm_frac(plan.compute_dtype)
+    gemm = 0.0
+    for g in shape.gemms:
+        t = _gemm_time(g, plan, tokens, rate, half)
+        gemm += t * (c.moe_imbalance if g.expert else 1.0)
+    attn_flops = (shape.attn_core_flops_per_token(plan.seq_len) * CAUSAL_WORK_FRAC
+                  * tokens / plan.tp)
+    attn = attn_flops / (act_peak * coeff.attention_frac)
+    elem = (_elementwise_bytes_per_token(shape, plan.arch, plan, c) * tokens
+            / (hbm_bw * c.memory_bw_frac))
+    s = coeff.sustained_frac
+    return LayerTime(gemm / s, attn / s, elem / s, c.layer_overhead_s / s)
+
+
+def layer_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,
+                c: Calibration) -> tuple[tuple[LayerTime, float], ...]:
+    """``((time, share_of_layers), ...)`` per layer type (dense, MoE)."""
+    peak = accel.peak_for(plan.compute_dtype)
+    act_peak = accel.peak_for(plan.act_dtype)
+    total = plan.arch.num_layers
+    return tuple(
+        (_layer_time_cached(shape, plan, peak, act_peak, accel.memory_bandwidth_bytes_per_s,
+                            coeff, c), n / total)
+        for shape, n in layer_shapes(plan.arch)
+    )
+
+
+def logits_time_s(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,
+                  c: Calibration) -> float:
+    """Forward + backward seconds of the output layer and loss for one micro-batch."""
+    a = plan.arch
+    tokens = float(plan.tokens_per_microbatch)
+    gemm = Gemm("logits", a.vocab_size, a.hidden_size)
+    rate = accel.peak_for(plan.act_dtype) * coeff.gemm_frac(plan.act_dtype)
+    fwd = _gemm_time(gemm, plan, tokens, rate, c.gemm_half_dim)
+    # cross-entropy in fp32 over the vocab slice: read logits, write/read softmax, grads
+    ce_bytes = 14.0 * tokens * a.vocab_size / plan.tp
+    ce = ce_bytes / (accel.memory_bandwidth_bytes_per_s * c.memory_bw_frac)
+    return (3.0 * fwd + ce) / coeff.sustained_frac
+
+
+def optimizer_time_s(local_params: float, accel: Accelerator, c: Calibration) -> float:
+    """Seconds of the (sharded) Adam step over ``local_params`` parameters."""
+    return (local_params * c.optimizer_bytes_per_param
+            / (accel.memory_bandwidth_bytes_per_s * c.memory_bw_frac))

@@ -1,0 +1,175 @@
+"""Memory per GPU: weights, gradients, optimizer state, activations, runtime overhead.
+
+- Weights in BF16 (2 B/param), gradient buffer in BF16 (Megatron-Core DDP with
+  ``grad_reduce_in_fp32=False``), Adam state in FP32 (master copy + two moments, 12 B/param).
+  ZeRO-1 (Megatron's distributed optimizer) shards the optimizer state over the ranks that
+  hold the same weights (DP×CP for dense, expert-DP for experts); ZeRO-2 also the gradients;
+  ZeRO-3/FSDP also the weights (plus two layers gathered at a time).
+- Activations follow Korthikanti et al. 2022 (arXiv:2205.05198) with flash attention (no
+  ``s²`` terms): per layer and token the norm inputs, GEMM inputs, Q/K/V, attention output,
+  MLP intermediate and dropout masks; the hidden-size-wide tensors are split across TP only
+  with sequence parallelism. FP8 keeps GEMM inputs in 1 byte. ``full`` recomputation keeps
+  only each layer's input (plus one layer's working set).
+- 1F1B: the first stage holds ``min(m, p)`` micro-batches in flight; interleaving multiplies
+  by ``1 + (p-1)/(p·v)``. The last stage holds the fp32 logits of one micro-batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gputwin.perf.calibration import Calibration
+from gputwin.perf.flops import LayerShape, embedding_params, layer_shapes
+from gputwin.perf.plan import Plan
+
+WEIGHT_BYTES = 2.0
+GRAD_BYTES = 2.0
+OPTIMIZER_BYTES = 12.0
+
+
+@dataclass(frozen=True, slots=True)
+class StageMemory:
+    """Bytes on one GPU of a given pipeline stage."""
+
+    weights_bytes: float
+    gradients_bytes: float
+    optimizer_bytes: float
+    activations_bytes: float
+    other_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return (self.weights_bytes + self.gradients_bytes + self.optimizer_bytes
+                + self.activations_bytes + self.other_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalParams:
+    """Parameters held by one GPU of a stage: dense (replicated over DP×CP) and expert."""
+
+    dense: float
+    expert: float
+
+    @property
+    def total(self) -> float:
+        return self.dense + self.expert
+
+
+def _shape_params(shape: LayerShape, plan: Plan) -> LocalParams:
+    dense = float(shape.norm_params)
+    expert = 0.0
+    for g in shape.gemms:
+        if g.expert:
+            expert += g.params / (plan.ep * plan.tp)
+        else:
+            dense += g.params / (plan.tp if g.tp_split else 1)
+    return LocalParams(dense, expert)
+
+
+def stage_params(plan: Plan, *, first: bool, last: bool) -> LocalParams:
+    """Parameters on one GPU of the busiest stage, with embeddings on the first/last."""
+    a = plan.arch
+    dense = expert = 0.0
+    per_stage = plan.layers_per_stage
+    for shape, n in layer_shapes(a):
+        p = _shape_params(shape, plan)
+        dense += p.dense * per_stage * n / a.num_layers
+        expert += p.expert * per_stage * n / a.num_layers
+    emb, out = embedding_params(a)
+    if first:
+        dense += emb / plan.tp
+    if last:
+        dense += (out or (emb if plan.pp > 1 else 0)) / plan.tp + a.hidden_size
+    return LocalParams(dense, expert)
+
+
+def activation_bytes_per_token(shape: LayerShape, plan: Plan) -> float:
+    """Stored activation bytes of one layer for one token on one rank (no recompute)."""
+    a = plan.arch
+    h = a.hidden_size
+    gemm_in = 1.0 if plan.dtype == "fp8" else 2.0
+    wide = (2.0 + 2.0 + gemm_in + gemm_in) * h  # 2 norm inputs, qkv and fc1 inputs
+    if a.mlp_kind == "gelu":
+        wide += 2.0 * h  # two dropout masks (1 B each)
+    wide /= plan.tp if plan.sp else 1
+    sliced = 2.0 * (shape.q_dim + shape.kv_dim) + 2.0 * shape.v_dim
+    for g in shape.gemms:
+        if g.name.endswith("fc1"):
+            share = g.count * g.tokens_frac
+            ffn = g.n // 2 if a.mlp_kind == "swiglu" else g.n
+            sliced += share * (2.0 * g.n + gemm_in * ffn)
+            if g.expert:
+                sliced += share * 2.0 * h  # permuted copy of the token per expert
+    return wide + sliced / plan.tp
+
+
+def activations_per_microbatch(plan: Plan, layers: float) -> float:
+    """Stored activations of ``layers`` layers for one micro-batch on one rank."""
+    a = plan.arch
+    tokens = plan.tokens_per_microbatch
+    per_layer = [(activation_bytes_per_token(s, plan), n / a.num_layers)
+                 for s, n in layer_shapes(a)]
+    if plan.recompute == "full":
+        layer_input = 2.0 * a.hidden_size / (plan.tp if plan.sp else 1)
+        return tokens * layer_input * layers
+    return tokens * layers * sum(b * share for b, share in per_layer)
+
+
+def working_set_bytes(plan: Plan) -> float:
+    """One layer's full activations, live while it is recomputed (``full`` only)."""
+    if plan.recompute != "full":
+        return 0.0
+    a = plan.arch
+    tokens = plan.tokens_per_microbatch
+    return tokens * max(activation_bytes_per_token(s, plan) for s, _ in layer_shapes(a))
+
+
+def inflight_microbatches(plan: Plan) -> float:
+    """Micro-batches whose activations the first stage holds at its peak (1F1B)."""
+    p, v = plan.pp, plan.interleave
+    base = float(min(plan.num_microbatches, p))
+    return base * (1.0 + (p - 1) / (p * v)) if v > 1 else base
+
+
+def logits_bytes(plan: Plan) -> float:
+    """BF16 logits plus the fp32 softmax of the loss for one micro-batch (last stage)."""
+    return 6.0 * plan.tokens_per_microbatch * plan.arch.vocab_size / plan.tp
+
+
+def _state_bytes(params: LocalParams, plan: Plan) -> tuple[float, float, float]:
+    """(weights, gradients, optimizer) bytes after ZeRO sharding."""
+    dense_shard, expert_shard = plan.dp_cp, plan.expert_dp
+    z = plan.zero_stage
+
+    def sharded(per_param: float, on: bool) -> float:
+        if not on:
+            return per_param * params.total
+        return per_param * (params.dense / dense_shard + params.expert / expert_shard)
+
+    return (sharded(WEIGHT_BYTES, z >= 3), sharded(GRAD_BYTES, z >= 2),
+            sharded(OPTIMIZER_BYTES, z >= 1))
+
+
+def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool) -> StageMemory:
+    """Peak bytes on one GPU of the first or last pipeline stage."""
+    params = stage_params(plan, first=first, last=last)
+    weights, grads, opt = _state_bytes(params, plan)
+    if plan.zero_stage >= 3:  # two layers' full weights gathered at a time
+        per_layer = params.total / max(1, plan.layers_per_stage)
+        weights += 2 * WEIGHT_BYTES * per_layer
+    layers = float(plan.layers_per_stage)
+    inflight = inflight_microbatches(plan) if first else 1.0
+    acts = activations_per_microbatch(plan, layers) * inflight + working_set_bytes(plan)
+    if last:
+        acts += logits_bytes(plan)
+    other = c.runtime_overhead_bytes + c.fragmentation_frac * (acts + weights + grads)
+    return StageMemory(weights, grads, opt, acts, other)
+
+
+def peak_memory(plan: Plan, c: Calibration) -> StageMemory:
+    """The larger of the first- and last-stage memory (the single stage when pp = 1)."""
+    if plan.pp == 1:
+        return stage_memory(plan, c, first=True, last=True)
+    first = stage_memory(plan, c, first=True, last=False)
+    last = stage_memory(plan, c, first=False, last=True)
+    return first if first.total_bytes >= last.total_bytes else last

@@ -1,0 +1,21 @@
+"""Pipeline schedule: 1F1B and interleaved 1F1B (Narayanan et al., SC'21).
+
+With ``m`` micro-batches, ``p`` stages and ``v`` virtual chunks per stage, the step takes
+``(m + (p − 1)/v) · t_mb``; the bubble is the ``(p − 1)/v · t_mb`` part, i.e. a fraction
+``(p − 1)/(v·m)`` of the ideal time. The steady state runs at the pace of the slowest
+stage (``t_max``), the fill and drain at the average stage.
+"""
+
+from __future__ import annotations
+
+
+def bubble_s(pp: int, interleave: int, t_mb_avg_s: float) -> float:
+    """Idle seconds per step caused by filling and draining the pipeline."""
+    if pp <= 1:
+        return 0.0
+    return (pp - 1) / interleave * t_mb_avg_s
+
+
+def bubble_frac(pp: int, interleave: int, num_microbatches: int) -> float:
+    """Bubble relative to the ideal (bubble-free) step time."""
+    return (pp - 1) / (interleave * num_microbatches) if pp > 1 else 0.0

@@ -1,0 +1,87 @@
+"""The derived shape of one training job: the numbers every sub-model needs.
+
+A :class:`Plan` is built once per estimate from the model architecture, the parallel split
+and the batch; the memory, compute and communication models read it. Rank order follows
+Megatron-Core: TP innermost, then CP, then DP (EP carved out of DP×CP), PP outermost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gputwin.perf.flops import Arch
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Derived quantities of a job (all counts per pipeline unless stated)."""
+
+    arch: Arch
+    num_gpus: int
+    tp: int
+    pp: int
+    cp: int
+    ep: int
+    dp: int
+    interleave: int
+    sequence_parallel: bool
+    zero_stage: int
+    micro_batch_size: int
+    seq_len: int
+    global_batch_size: int
+    dtype: str
+    recompute: str
+
+    @property
+    def num_microbatches(self) -> int:
+        """Micro-batches each pipeline runs per step (gradient-accumulation steps)."""
+        return self.global_batch_size // (self.micro_batch_size * self.dp)
+
+    @property
+    def tokens_per_microbatch(self) -> int:
+        """Tokens one CP rank processes per micro-batch (``mbs × seq / cp``)."""
+        return self.micro_batch_size * self.seq_len // self.cp
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.global_batch_size * self.seq_len
+
+    @property
+    def sp(self) -> bool:
+        """Sequence parallelism in effect (only meaningful with TP > 1)."""
+        return self.sequence_parallel and self.tp > 1
+
+    @property
+    def layers_per_stage(self) -> int:
+        """Layers on the busiest pipeline stage (uneven splits round up per chunk)."""
+        chunks = self.pp * self.interleave
+        return math.ceil(self.arch.num_layers / chunks) * self.interleave
+
+    @property
+    def moe_layer_frac(self) -> float:
+        """Share of layers with a mixture-of-experts MLP."""
+        a = self.arch
+        if not a.is_moe:
+            return 0.0
+        return (a.num_layers - min(a.num_dense_layers, a.num_layers)) / a.num_layers
+
+    @property
+    def dp_cp(self) -> int:
+        """Ranks holding the same dense weights (gradients are reduced over them)."""
+        return self.dp * self.cp
+
+    @property
+    def expert_dp(self) -> int:
+        """Ranks holding the same expert weights."""
+        return max(1, self.dp_cp // self.ep)
+
+    @property
+    def compute_dtype(self) -> str:
+        """Dtype of the GEMMs (FP8 for fp8 training; otherwise the training dtype)."""
+        return self.dtype
+
+    @property
+    def act_dtype(self) -> str:
+        """Dtype of attention and elementwise work (BF16 even in FP8 training)."""
+        return "fp16" if self.dtype == "fp16" else "bf16"
