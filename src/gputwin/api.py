@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "model_from_hf_config": "gputwin.catalog.hf_config",
     "load_scenario": "gputwin.scenario.load",
     "simulate": "gputwin.run.simulate",
-    "write_outputs": "gputwin.run.simulate",
+    "write_outputs": "gputwin.run.outputs",
     "SimulationResult": "gputwin.run.results",
     "JobRecord": "gputwin.run.results",
     "InputError": "gputwin.errors",
