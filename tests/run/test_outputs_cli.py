@@ -140,3 +140,9 @@ def test_cli_bundled_default_end_to_end(tmp_path: Path) -> None:
     assert sum(summary["jobs_by_status"].values()) == summary["num_jobs"]
     assert "JCT" in proc.stdout and "wrote" in proc.stdout
     assert summary["wait_s"]["mean"] > 0  # the default scenario shows queueing
+
+
+def test_without_renderer_only_data_files(tmp_path: Path, small: Scenario) -> None:
+    paths = write_outputs(simulate(small), tmp_path / "o")
+    assert sorted(paths) == ["jobs.csv", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["jobs.csv", "summary.json"]

@@ -26,7 +26,7 @@ def simulate(scenario: str | None, out_dir: Path, overrides: tuple[str, ...],
     """Run SCENARIO (a YAML file or a bundled name; default: the bundled 'default')."""
     from gputwin.run.outputs import summary_json, write_outputs
     from gputwin.run.simulate import simulate as run_simulation
-    from gputwin.scenario.loader import load_scenario
+    from gputwin.scenario.load import load_scenario
 
     sets = list(overrides)
     if seed is not None:

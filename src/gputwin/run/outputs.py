@@ -54,9 +54,12 @@ def jobs_csv(jobs: list[JobRecord]) -> str:
 def write_outputs(
     result: SimulationResult,
     out_dir: Path,
-    render_html: Callable[[SimulationResult], str],
+    render_html: Callable[[SimulationResult], str] | None = None,
 ) -> dict[str, Path]:
-    """Write the three files into ``out_dir``; returns ``{name: path}``.
+    """Write summary.json, jobs.csv and (given a renderer) report.html; returns their paths.
+
+    ``render_html`` is :func:`gputwin.report.html.render_report` in the CLI; it is a
+    parameter because ``run/`` may not import the report layer. ``None`` skips the report.
 
     Raises :class:`InputError` if ``out_dir`` exists and is not a folder, or cannot be
     written.
@@ -64,11 +67,9 @@ def write_outputs(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("exists and is not a folder", where=str(out_dir))
-    contents = {
-        SUMMARY_FILE: summary_json(result),
-        JOBS_FILE: jobs_csv(result.jobs),
-        REPORT_FILE: render_html(result),
-    }
+    contents = {SUMMARY_FILE: summary_json(result), JOBS_FILE: jobs_csv(result.jobs)}
+    if render_html is not None:
+        contents[REPORT_FILE] = render_html(result)
     parent = out_dir.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Ledger, Placement
+from gputwin.run.outputs import write_outputs
 from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
 from gputwin.run.summary import summarize
 from gputwin.run.world import World, build_world
@@ -22,6 +23,8 @@ from gputwin.sim.kernel import Simulator
 from gputwin.sim.rng import RandomStreams
 from gputwin.training.runtime import RunPlan
 from gputwin.workload.job import JobSpec
+
+__all__ = ["simulate", "simulate_world", "write_outputs"]
 
 PRIORITY_COMPLETION = 0
 PRIORITY_ARRIVAL = 1

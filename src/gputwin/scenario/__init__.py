@@ -1,6 +1,6 @@
 """Scenarios: the typed, validated description of what to simulate (see docs/scenario.md)."""
 
-from gputwin.scenario.loader import load_scenario, resolve_scenario_path
+from gputwin.scenario.load import load_scenario, resolve_scenario_path
 from gputwin.scenario.paths import DEFAULT_SCENARIO, bundled_scenarios, data_dir
 from gputwin.scenario.schema import (
     ArrivalConfig,
