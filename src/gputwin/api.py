@@ -35,7 +35,6 @@ _EXPORTS: dict[str, str] = {
     "model_from_hf_config": "gputwin.catalog.hf_config",
     "load_scenario": "gputwin.scenario.load",
     "simulate": "gputwin.run.simulate",
-    "write_outputs": "gputwin.run.outputs",
     "SimulationResult": "gputwin.run.results",
     "JobRecord": "gputwin.run.results",
     "InputError": "gputwin.errors",
@@ -43,7 +42,21 @@ _EXPORTS: dict[str, str] = {
     "UnknownNameError": "gputwin.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "write_outputs"])
+
+
+def write_outputs(result: Any, out_dir: Any) -> Any:
+    """Write ``summary.json``, ``jobs.csv`` and ``report.html`` of a run into ``out_dir``.
+
+    Returns the paths written (a dict name → Path). Writes atomically: on error nothing
+    half-written is left behind.
+    """
+    from pathlib import Path
+
+    from gputwin.report.html import render_report
+    from gputwin.run.outputs import write_outputs as _write
+
+    return _write(result, Path(out_dir), render_html=render_report)
 
 
 def __getattr__(name: str) -> Any:
