@@ -1,11 +1,123 @@
-"""``gputwin estimate train`` (minimal placeholder; full version follows)."""
+"""``gputwin estimate train``: step time, MFU, memory and time-to-train of a training job."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+from gputwin.cli.options import COUNT, DURATION, emit_json, positive_int
+
+if TYPE_CHECKING:
+    from gputwin.perf.training import TrainingEstimate
+
+
+def _summary(est: TrainingEstimate, title: str) -> None:
+    """Print a short readable summary (rich imported only here)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gputwin.units import format_bytes, format_duration
+
+    d = est.to_dict()
+    console = Console()
+    console.print(f"[bold]{title}[/bold]")
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="dim")
+    head.add_column()
+    head.add_row("step time", format_duration(est.step_time_s))
+    head.add_row("MFU / HFU", f"{est.mfu:.1%} / {est.hfu:.1%}")
+    head.add_row("throughput", f"{est.tokens_per_s:,.0f} tokens/s "
+                               f"({est.tokens_per_s_per_gpu:,.0f} per GPU)")
+    head.add_row("model TFLOP/s per GPU", f"{est.tflops_per_gpu:.0f}")
+    cap = est.memory_capacity_bytes
+    head.add_row("memory per GPU", f"{format_bytes(est.memory_per_gpu_bytes)} of "
+                                   f"{format_bytes(cap)} ({est.memory_per_gpu_bytes / cap:.0%})")
+    mem = d["memory"]
+    head.add_row("", "  ".join(f"{k.removesuffix('_bytes')} {format_bytes(v)}"
+                               for k, v in mem.items()))
+    head.add_row("data parallel", f"{est.dp} (micro-batches per step: "
+                                  f"{int(d['num_microbatches'])})")
+    if est.num_steps is not None and est.time_to_train_s is not None:
+        head.add_row("steps", f"{est.num_steps:,.0f}")
+        head.add_row("time to train", format_duration(est.time_to_train_s))
+        if est.energy_j is not None:
+            head.add_row("energy", f"{est.energy_j / 3.6e9:,.1f} MWh")
+    console.print(head)
+    table = Table(title="step time breakdown", show_edge=False)
+    table.add_column("component")
+    table.add_column("seconds", justify="right")
+    table.add_column("share", justify="right")
+    for key, value in est.breakdown.items():
+        if value > 0:
+            table.add_row(key.removesuffix("_s"), f"{value:.4g}",
+                          f"{value / est.step_time_s:.1%}")
+    console.print(table)
 
 
 @click.command()
-def train() -> None:
+@click.option("--model", required=True, help="Model name (catalog) or HF config.json path.")
+@click.option("--gpu", default=None, help="Accelerator name (catalog).")
+@click.option("--system", default=None, help="System (node) name (catalog).")
+@click.option("--num-gpus", type=int, required=True, callback=positive_int)
+@click.option("--global-batch-size", type=int, required=True, callback=positive_int,
+              help="Sequences per optimizer step.")
+@click.option("--micro-batch-size", type=int, default=1, show_default=True,
+              callback=positive_int)
+@click.option("--seq-len", type=int, default=None, callback=positive_int,
+              help="Sequence length [default: the model's maximum].")
+@click.option("--tp", type=int, default=1, show_default=True, callback=positive_int,
+              help="Tensor parallel size.")
+@click.option("--pp", type=int, default=1, show_default=True, callback=positive_int,
+              help="Pipeline parallel size.")
+@click.option("--cp", type=int, default=1, show_default=True, callback=positive_int,
+              help="Context parallel size.")
+@click.option("--ep", type=int, default=1, show_default=True, callback=positive_int,
+              help="Expert parallel size (MoE).")
+@click.option("--interleave", type=int, default=1, show_default=True, callback=positive_int,
+              help="Virtual pipeline stages per rank (interleaved 1F1B).")
+@click.option("--recompute", type=click.Choice(["none", "selective", "full"]),
+              default="selective", show_default=True, help="Activation recomputation.")
+@click.option("--sequence-parallel", is_flag=True, help="Megatron sequence parallelism.")
+@click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp8"]), default="bf16",
+              show_default=True)
+@click.option("--zero-stage", type=click.IntRange(0, 3), default=1, show_default=True,
+              help="0 DDP, 1 distributed optimizer, 2 +gradients, 3 FSDP.")
+@click.option("--fabric", default=None, help="Scale-out fabric overriding the system's.")
+@click.option("--storage", default=None, help="Storage tier for data and checkpoints.")
+@click.option("--tokens", type=COUNT, default=None,
+              help="Training tokens (e.g. 300e9 or 1.2T): adds time to train and energy.")
+@click.option("--checkpoint-interval", "checkpoint_interval_s", type=DURATION, default=3600.0,
+              show_default=True, help="Training time between checkpoints (e.g. 30min).")
+@click.option("--oversubscription", type=float, default=1.0, show_default=True,
+              help="Leaf down/up bandwidth ratio (>= 1).")
+@click.option("--nodes-per-leaf", type=int, default=32, show_default=True,
+              callback=positive_int)
+@click.option("--num-leaves-spanned", type=int, default=None, callback=positive_int,
+              help="Leaf switches the job's nodes sit under [default: packed].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def train(model: str, gpu: str | None, system: str | None, num_gpus: int,
+          global_batch_size: int, micro_batch_size: int, seq_len: int | None, tp: int,
+          pp: int, cp: int, ep: int, interleave: int, recompute: str,
+          sequence_parallel: bool, dtype: str, zero_stage: int, fabric: str | None,
+          storage: str | None, tokens: float | None, checkpoint_interval_s: float,
+          oversubscription: float, nodes_per_leaf: int, num_leaves_spanned: int | None,
+          as_json: bool) -> None:
     """Step time, MFU, memory and time-to-train of one training job."""
-    raise click.UsageError("not implemented yet")
+    from gputwin.run.estimate_train import estimate_train
+
+    est = estimate_train(
+        model=model, num_gpus=num_gpus, global_batch_size=global_batch_size, gpu=gpu,
+        system=system, tp=tp, pp=pp, cp=cp, ep=ep, interleave=interleave,
+        micro_batch_size=micro_batch_size, seq_len=seq_len, recompute=recompute,
+        sequence_parallel=sequence_parallel, dtype=dtype, zero_stage=zero_stage,
+        fabric=fabric, storage=storage, tokens=tokens, oversubscription=oversubscription,
+        nodes_per_leaf=nodes_per_leaf, num_leaves_spanned=num_leaves_spanned,
+        checkpoint_interval_s=checkpoint_interval_s,
+    )
+    if as_json:
+        emit_json(est.to_dict())
+        return
+    where = gpu or system
+    _summary(est, f"{model} on {num_gpus} x {where}: tp={tp} pp={pp} cp={cp} ep={ep} "
+                  f"dp={est.dp}, {dtype}")

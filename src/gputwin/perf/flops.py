@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-
 from typing import Literal
 
 from gputwin.catalog.schema import ModelSpec

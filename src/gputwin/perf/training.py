@@ -215,7 +215,7 @@ def estimate_training(
         params.dense / plan.dp_cp + params.expert / plan.expert_dp)
     opt = optimizer_time_s(local, accel, c)
     pp_exp = comm.pp_exposed_per_step(plan, ctx, c)
-    compute = m * (fwd + bwd + logits)
+    compute = m * (fwd + bwd + logits / plan.pp)  # the average stage; the rest is imbalance
     nodes = ctx.job_nodes
     io = io_estimate(hw.storage, tokens_per_step=plan.tokens_per_step, num_nodes=nodes,
                      total_params=_total_params(arch), compute_step_s=m * t_max)

@@ -1,0 +1,69 @@
+"""``gputwin estimate train``: output and exit codes for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gputwin.cli.main import main
+
+BASE = ["estimate", "train", "--model", "gpt3-175b", "--gpu", "a100-sxm-80gb",
+        "--num-gpus", "64", "--tp", "8", "--pp", "8", "--global-batch-size", "64",
+        "--seq-len", "2048"]
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*BASE, "--tokens", "300e9", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["num_steps"] == pytest.approx(300e9 / (64 * 2048))
+    assert 0 < data["mfu"] < 1
+
+
+def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*BASE, "--tokens", "1.2T"], capsys)
+    assert code == 0
+    for word in ("step time", "MFU", "tokens/s", "TFLOP/s", "memory per GPU", "bubble"):
+        assert word in out
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--tp", "5"], "--tp 5 does not divide 96 attention heads"),
+    (["--global-batch-size", "63", "--pp", "4"], "--global-batch-size 63 must be a multiple"),
+    (["--ep", "2"], "mixture-of-experts"),
+    (["--interleave", "7", "--pp", "1"], "--interleave needs --pp > 1"),
+    (["--dtype", "fp8"], "--dtype fp8 is not supported by a100-sxm-80gb"),
+    (["--num-gpus", "8", "--pp", "1"], "needs"),
+    (["--model", "gpt3-175"], "unknown model"),
+])
+def test_bad_input_exits_2_with_one_line(extra: list[str], needle: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run([*BASE, *extra], capsys)
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err and err.count("\n") <= 2
+
+
+def test_click_level_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run([*BASE, "--tp", "0"], capsys)
+    assert code == 2 and "positive" in err
+    code, _, _ = _run([*BASE, "--recompute", "sometimes"], capsys)
+    assert code == 2
+
+
+def test_console_script_runs() -> None:
+    proc = subprocess.run([sys.executable, "-m", "gputwin.cli.main", *BASE, "--json"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["dp"] == 1

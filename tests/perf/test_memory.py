@@ -1,0 +1,82 @@
+"""Memory model: Korthikanti et al. activation formulas, ZeRO sharding, capacity checks."""
+
+from __future__ import annotations
+
+import pytest
+from perf_builders import train
+
+from gputwin.catalog.loader import Catalog
+from gputwin.errors import DoesNotFitError
+from gputwin.perf.flops import arch_of, layer_shapes
+from gputwin.perf.memory import activation_bytes_per_token, inflight_microbatches
+from gputwin.perf.plan import Plan
+
+
+def _plan(arch, **kw):  # type: ignore[no-untyped-def]
+    base = dict(arch=arch, num_gpus=64, tp=8, pp=8, cp=1, ep=1, dp=1, interleave=1,
+                sequence_parallel=True, zero_stage=1, micro_batch_size=1, seq_len=2048,
+                global_batch_size=64, dtype="bf16", recompute="selective")
+    base.update(kw)
+    return Plan(**base)
+
+
+def test_korthikanti_activation_formula(catalog: Catalog) -> None:
+    # Korthikanti et al. 2022: with SP and selective recompute, 34·s·b·h/t bytes per layer;
+    # without SP, s·b·h·(10 + 24/t).
+    arch = arch_of(catalog.model("gpt3-175b"))
+    shape = layer_shapes(arch)[0][0]
+    h, t = arch.hidden_size, 8
+    assert activation_bytes_per_token(shape, _plan(arch)) == pytest.approx(34 * h / t)
+    no_sp = _plan(arch, sequence_parallel=False)
+    assert activation_bytes_per_token(shape, no_sp) == pytest.approx(h * (10 + 24 / t))
+
+
+def test_interleaving_adds_inflight_activations(catalog: Catalog) -> None:
+    arch = arch_of(catalog.model("gpt3-175b"))
+    plain = inflight_microbatches(_plan(arch))
+    inter = inflight_microbatches(_plan(arch, interleave=3))
+    assert plain == 8
+    assert inter == pytest.approx(8 * (1 + 7 / 24))
+
+
+def test_zero_stages_shrink_memory() -> None:
+    mems = [train(zero_stage=z, num_gpus=512, global_batch_size=1024, check_memory=False).memory
+            for z in (0, 1, 2, 3)]
+    assert mems[0].optimizer_bytes > mems[1].optimizer_bytes
+    assert mems[1].gradients_bytes > mems[2].gradients_bytes
+    assert mems[2].weights_bytes > mems[3].weights_bytes
+    totals = [m.total_bytes for m in mems]
+    assert totals == sorted(totals, reverse=True)
+
+
+def test_more_recompute_less_memory_more_time() -> None:
+    est = {r: train(recompute=r) for r in ("none", "selective", "full")}
+    assert est["full"].memory.activations_bytes < est["selective"].memory.activations_bytes
+    assert est["selective"].memory.activations_bytes <= est["none"].memory.activations_bytes
+    assert est["full"].step_time_s > est["selective"].step_time_s > est["none"].step_time_s
+
+
+def test_sequence_parallel_saves_activation_memory() -> None:
+    sp = train(sequence_parallel=True).memory.activations_bytes
+    no = train(sequence_parallel=False, check_memory=False).memory.activations_bytes
+    assert no > 1.5 * sp
+
+
+def test_175b_does_not_fit_on_8_gpus() -> None:
+    with pytest.raises(DoesNotFitError) as info:
+        train(num_gpus=8, tp=8, pp=1, interleave=1, global_batch_size=8)
+    text = str(info.value)
+    assert "per GPU" in text and "80.0 GiB" in text
+
+
+def test_check_memory_false_reports_instead_of_raising() -> None:
+    from gputwin.run.estimate_train import estimate_train
+
+    est = estimate_train(model="gpt3-175b", gpu="h100-sxm-80gb", num_gpus=8, tp=8,
+                         global_batch_size=8, check_memory=False)
+    assert est.memory_per_gpu_bytes > est.memory_capacity_bytes
+
+
+def test_memory_of_a_published_config_fits() -> None:
+    est = train(dtype="fp8")
+    assert 40e9 < est.memory_per_gpu_bytes < est.memory_capacity_bytes
