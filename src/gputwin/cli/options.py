@@ -11,7 +11,7 @@ from gputwin.errors import InputError
 from gputwin.units import parse_bandwidth, parse_bytes, parse_count, parse_duration
 
 
-class _Quantity(click.ParamType):
+class _Quantity(click.ParamType[float]):
     def __init__(self, name: str, parse: Callable[[Any], float]) -> None:
         self.name = name
         self._parse = parse

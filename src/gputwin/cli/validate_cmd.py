@@ -95,6 +95,8 @@ def _print_table(results: Sequence[CaseResult], citations: bool) -> None:
         table.add_row(name, case.metric, _fmt(case.published), _fmt(r.predicted),
                       f"{err:+.1%}", f"{case.tolerance_frac:.0%}", mark)
     console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze case ids to 80 columns
+        console = Console(width=160)
     console.print(table)
     console.print("[dim]* = used to set a model coefficient (calibration); "
                   "others are hold-out[/dim]")

@@ -74,6 +74,7 @@ def write_outputs(
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the output folder is an ordinary one
     except OSError as exc:
         raise InputError(f"cannot create output folder: {exc.strerror}",
                          where=str(out_dir)) from None
