@@ -7,7 +7,8 @@ sequence-parallel all-gather):
   ``g(x) = x/(x + half_dim)`` for small per-rank slices (TP-split dims, tokens per expert).
   FP8 training runs only the GEMMs at the FP8 rate.
 - Attention core (flash, causal ≈ half the full score matrix) at ``attention_frac`` of the
-  BF16 peak; backward does 2.5× the forward work (five matmuls vs two).
+  BF16 peak; backward does 2.5× the forward work (five matmuls vs two) at 0.75 of the
+  forward's rate.
 - Memory-bound work (norms, residual adds, activation functions, dropout, rotary, FP8
   casts, MoE permutes) = bytes / (HBM bandwidth · memory_bw_frac); without sequence
   parallelism the hidden-size-wide ops are replicated on every TP rank.
@@ -26,8 +27,10 @@ from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
 from gputwin.perf.flops import CAUSAL_WORK_FRAC, Arch, Gemm, LayerShape, layer_shapes
 from gputwin.perf.plan import Plan
 
-#: Backward flash attention work relative to forward (5 matmuls vs 2).
-ATTN_BWD_FACTOR = 2.5
+#: Backward flash attention work relative to forward (5 matmuls vs 2), and its lower
+#: efficiency (FlashAttention-3 paper, Shah et al. 2024: backward reaches ~0.75 of the
+#: forward's TFLOP/s on H100 at head dim 128).
+ATTN_BWD_FACTOR = 2.5 / 0.75
 _ROW_PARALLEL = ("attn_out", "mlp_fc2", "expert_fc2", "shared_fc2")
 
 
@@ -39,6 +42,11 @@ class LayerTime:
     attn_fwd_s: float
     elem_fwd_s: float
     overhead_s: float
+
+    @property
+    def attn_total_s(self) -> float:
+        """Attention-core seconds, forward plus backward."""
+        return self.attn_fwd_s * (1.0 + ATTN_BWD_FACTOR)
 
     @property
     def fwd_s(self) -> float:

@@ -199,7 +199,7 @@ def estimate_training(
     for lt, share in layer_times(plan, accel, coeff, c):
         fwd += share * layers * lt.fwd_s
         bwd += share * layers * lt.bwd_s(plan.recompute)
-        attn += share * (lt.attn_fwd_s * 3.5)
+        attn += share * lt.attn_total_s
     tp_mb = layers * comm.tp_exposed_per_layer(plan, ctx, c)
     cp_mb = layers * comm.cp_exposed_per_layer(plan, ctx, c, attn)
     ep_mb = layers * plan.moe_layer_frac * comm.ep_exposed_per_moe_layer(plan, ctx, c)
