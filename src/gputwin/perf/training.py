@@ -17,7 +17,7 @@ Raises :class:`gputwin.errors.InputError` for impossible splits and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gputwin.catalog.schema import ModelSpec
@@ -26,7 +26,12 @@ from gputwin.perf import communication as comm
 from gputwin.perf.calibration import default_calibration
 from gputwin.perf.compute import layer_times, logits_time_s, optimizer_time_s
 from gputwin.perf.energy import gpu_power_w, run_energy_j
-from gputwin.perf.flops import arch_of, hardware_flops_per_token, model_flops_per_token
+from gputwin.perf.flops import (
+    arch_of,
+    hardware_flops_per_token,
+    model_flops_per_token,
+    total_params,
+)
 from gputwin.perf.io import io_estimate
 from gputwin.perf.memory import peak_memory, stage_params
 from gputwin.perf.pipeline import bubble_frac, bubble_s
@@ -218,7 +223,7 @@ def estimate_training(
     compute = m * (fwd + bwd + logits / plan.pp)  # the average stage; the rest is imbalance
     nodes = ctx.job_nodes
     io = io_estimate(hw.storage, tokens_per_step=plan.tokens_per_step, num_nodes=nodes,
-                     total_params=_total_params(arch), compute_step_s=m * t_max)
+                     total_params=total_params(arch), compute_step_s=m * t_max)
     step = m * t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
 
     mem = peak_memory(plan, c)
@@ -262,7 +267,7 @@ def estimate_training(
         "gpu_power_w": gpu_power_w(hw, compute_frac, c.idle_activity_frac),
         "num_nodes": float(nodes),
     }
-    est = dict(
+    est = TrainingEstimate(
         step_time_s=step, mfu=model_flops / (step * peak), hfu=hw_flops / (step * peak),
         tokens_per_s=tps / step, tflops_per_gpu=model_flops / step / num_gpus / 1e12,
         memory=MemoryBreakdown(mem.weights_bytes, mem.gradients_bytes, mem.optimizer_bytes,
@@ -279,12 +284,5 @@ def estimate_training(
         energy = run_energy_j(hw, num_gpus=num_gpus, num_nodes=nodes, duration_s=duration,
                               compute_frac=compute_frac,
                               idle_activity_frac=c.idle_activity_frac)
-        return TrainingEstimate(**est, time_to_train_s=duration, energy_j=energy,  # type: ignore[arg-type]
-                                num_steps=steps)
-    return TrainingEstimate(**est)  # type: ignore[arg-type]
-
-
-def _total_params(arch: Any) -> float:
-    from gputwin.perf.flops import total_params
-
-    return total_params(arch)
+        return replace(est, time_to_train_s=duration, energy_j=energy, num_steps=steps)
+    return est
