@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -58,3 +59,25 @@ def test_syntax_error_names_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="file not found"):
         load_yaml_with_lines(tmp_path / "nope.yaml")
+
+
+class _Union(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    num_gpus: int | list[Annotated[int, Field(gt=0)]] = Field(default=1)
+    name: str
+
+
+def test_union_error_points_at_the_member_the_user_meant() -> None:
+    data, lines = parse_yaml_with_lines("name: a\nnum_gpus: [-8, 16]\n", "u.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Union.model_validate(data)
+    msg = str(validation_error_to_input_error(info.value, "u.yaml", lines))
+    assert msg.startswith("u.yaml:2: num_gpus[0]: Input should be greater than 0 (got -8)")
+
+
+def test_misspelt_key_reported_before_the_missing_one() -> None:
+    data, lines = parse_yaml_with_lines("nmae: a\n", "u.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Union.model_validate(data)
+    msg = str(validation_error_to_input_error(info.value, "u.yaml", lines))
+    assert msg.startswith("u.yaml:1: nmae: unknown field")

@@ -67,17 +67,48 @@ def format_key_path(path: KeyPath) -> str:
     return out
 
 
+def _real_path(loc: KeyPath, lines: dict[KeyPath, int] | None, last_may_be_new: bool) -> KeyPath:
+    """Drop pydantic's union/validator tags from ``loc``, keeping keys present in the YAML.
+
+    Without line information, parts that look like tags (``list[int]``, ``constrained-int``)
+    are dropped. A missing field's name is kept as the last part.
+    """
+    if lines is None:
+        return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or "-" in p)))
+    out: KeyPath = ()
+    for index, part in enumerate(loc):
+        candidate = (*out, part)
+        is_last = index == len(loc) - 1
+        if candidate in lines or (is_last and last_may_be_new and isinstance(part, str)):
+            out = candidate
+    return out
+
+
+def _most_useful(errors: list[Any]) -> Any:
+    """Pick the error that best explains the failure.
+
+    An unknown field first (a misspelt key also makes the real key "missing"); otherwise
+    the deepest location: for a union such as ``int | list[int]`` that is the member the
+    user meant (``num_gpus[0]: greater than 0``), not "should be a valid integer".
+    """
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            return err
+    return max(errors, key=lambda e: len(e["loc"]))
+
+
 def validation_error_to_input_error(
     exc: ValidationError,
     where: str,
     lines: dict[KeyPath, int] | None = None,
     prefix: KeyPath = (),
 ) -> InputError:
-    """First error of ``exc`` as one line: ``file:line: field: message (got value)``."""
-    err = exc.errors()[0]
-    loc: KeyPath = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
-    # pydantic appends validator tags (e.g. "function-before[...]") to union locations
-    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+    """The most useful error of ``exc`` as one line: ``file:line: field: message (got ...)``."""
+    errors = exc.errors()
+    err = _most_useful(errors)
+    raw_loc: KeyPath = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
+    loc = _real_path(raw_loc, lines, last_may_be_new=err["type"] in ("missing",
+                                                                      "extra_forbidden"))
     line = None
     if lines:
         probe = loc
@@ -95,6 +126,6 @@ def validation_error_to_input_error(
         shown = repr(err["input"])
         got = f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     field = format_key_path(loc) or "(top level)"
-    more = len(exc.errors()) - 1
+    more = len(errors) - 1
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     return InputError(f"{field}: {msg}{got}{tail}", where=place)

@@ -2,12 +2,14 @@
 
 The value is parsed as YAML (``--set cluster.num_nodes=64``, ``--set seed=7``,
 ``--set 'cluster.network={nodes_per_leaf: 4}'``); path segments that are integers index
-lists (``workload.synthetic.templates.0.weight=2``). Unknown keys are reported by the
-schema (unknown field), with the override named as the place of the error.
+lists (``workload.synthetic.templates.0.weight=2`` or ``templates[0].weight=2``). Unknown
+keys are reported by the schema (unknown field), with the override named as the place of
+the error.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +33,8 @@ def parse_override(text: str) -> Override:
     key = key.strip()
     if not sep or not key:
         raise InputError("expected key.path=value", where=where)
-    parts = key.split(".")
+    # accept list indices written either way: templates.0.model or templates[0].model
+    parts = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
     if any(not p for p in parts):
         raise InputError(f"empty segment in key path {key!r}", where=where)
     try:
