@@ -20,7 +20,7 @@ def _fmt(value: float) -> str:
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["training", "collective"]), default=None,
+@click.option("--kind", type=click.Choice(["training", "collective", "serving", "energy"]), default=None,
               help="Only cases of this kind.")
 @click.option("--cases", "case_files", type=click.Path(path_type=Path), multiple=True,
               help="Case file(s) to run instead of the bundled suites.")

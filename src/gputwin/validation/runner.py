@@ -41,9 +41,25 @@ def _evaluate_collective(**inputs: Any) -> _HasToDict:
     return estimate_collective(**inputs)
 
 
+def _evaluate_serving(**inputs: Any) -> _HasToDict:
+    from gputwin.run.estimate_serve import estimate_serve  # type: ignore[import-not-found,unused-ignore]
+
+    result: _HasToDict = estimate_serve(**inputs)
+    return result
+
+
+def _evaluate_energy(**inputs: Any) -> _HasToDict:
+    from gputwin.run.estimate_energy import estimate_energy  # type: ignore[import-not-found,unused-ignore]
+
+    result: _HasToDict = estimate_energy(**inputs)
+    return result
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "training": _evaluate_training,
     "collective": _evaluate_collective,
+    "serving": _evaluate_serving,
+    "energy": _evaluate_energy,
 }
 
 
