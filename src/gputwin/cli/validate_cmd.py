@@ -25,9 +25,11 @@ def _fmt(value: float) -> str:
 @click.option("--cases", "case_files", type=click.Path(path_type=Path), multiple=True,
               help="Case file(s) to run instead of the bundled suites.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="A Markdown table per kind (used for docs/validation.md).")
 @click.option("--citations/--no-citations", default=False, help="Print each case's citation.")
 def validate(kind: str | None, case_files: tuple[Path, ...], as_json: bool,
-             citations: bool) -> None:
+             as_markdown: bool, citations: bool) -> None:
     """Run the validation suite: each published figure, the model's prediction, the error.
 
     Exit code 1 when a case is outside its tolerance or fails to evaluate.
@@ -54,6 +56,10 @@ def validate(kind: str | None, case_files: tuple[Path, ...], as_json: bool,
             ],
             "num_failed": len(failed),
         })
+    elif as_markdown:
+        from gputwin.validation.markdown import results_markdown
+
+        click.echo(results_markdown(results))
     else:
         _print_table(results, citations)
         for label, subset in (
