@@ -28,6 +28,19 @@ class JobSpec:
     tokens: float | None = None
     fixed_duration_s: float | None = None
     startup_overhead_s: float = 0.0
+    # --- resource request and trace metadata (optional; readers of real traces fill them)
+    #: share of each of the ``num_gpus`` GPUs the job asks for, in milli-GPU (1..1000);
+    #: < 1000 is a fractional (shared-GPU) request, e.g. Alibaba openb ``gpu_milli``
+    gpu_milli: int = 1000
+    gpu_type: str | None = None  #: required GPU model(s) as in the trace ("V100M16|V100M32")
+    num_cpus: float | None = None  #: CPU cores requested (whole job)
+    memory_bytes: float | None = None  #: host memory requested (whole job)
+    priority: int = 0  #: larger = more important (trace- or scenario-defined)
+    qos: str | None = None  #: QoS class from the trace (e.g. LS, BE, Burstable)
+    user: str | None = None  #: (hashed) user id from the trace
+    runtime_limit_s: float | None = None  #: the user's requested wall-time limit
+    status_in_trace: str | None = None  #: final status recorded in the trace (Pass, FAILED...)
+    wait_time_in_trace_s: float | None = None  #: queueing delay the trace recorded
 
     def __post_init__(self) -> None:
         if self.num_gpus <= 0:
@@ -36,6 +49,8 @@ class JobSpec:
             raise ValueError(f"job {self.job_id}: give exactly one of training / fixed_duration_s")
         if self.training is not None and not (self.tokens and self.tokens > 0):
             raise ValueError(f"job {self.job_id}: a modelled job needs tokens > 0")
+        if not 0 < self.gpu_milli <= 1000:
+            raise ValueError(f"job {self.job_id}: gpu_milli must be in 1..1000")
 
     @property
     def is_modelled(self) -> bool:
