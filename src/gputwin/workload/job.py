@@ -28,6 +28,15 @@ class JobSpec:
     tokens: float | None = None
     fixed_duration_s: float | None = None
     startup_overhead_s: float = 0.0
+    # -- scheduling hints (all optional; defaults = a plain batch job) ----------------------
+    priority: int = 0  # larger = more important (strict priority, preemption)
+    queue: str = ""  # scheduler queue / partition ("" = the default queue)
+    qos: str = ""  # quality-of-service class ("" = normal); multifactor QoS weight
+    runtime_limit_s: float | None = None  # user's wall-time request (backfill estimates)
+    checkpoint_interval_s: float | None = None  # training seconds between checkpoints
+    gpu_milli: int = 0  # 1..999: a fraction of ONE GPU (num_gpus must be 1); 0 = whole GPUs
+    gpu_type: str | None = None  # required GPU type (None = any)
+    min_members: int | None = None  # gang minimum (None = all num_gpus at once)
     # --- resource request and trace metadata (optional; readers of real traces fill them)
     #: share of each of the ``num_gpus`` GPUs the job asks for, in milli-GPU (1..1000);
     #: < 1000 is a fractional (shared-GPU) request, e.g. Alibaba openb ``gpu_milli``
@@ -49,6 +58,8 @@ class JobSpec:
             raise ValueError(f"job {self.job_id}: give exactly one of training / fixed_duration_s")
         if self.training is not None and not (self.tokens and self.tokens > 0):
             raise ValueError(f"job {self.job_id}: a modelled job needs tokens > 0")
+        if self.gpu_milli and not (0 < self.gpu_milli < 1000 and self.num_gpus == 1):
+            raise ValueError(f"job {self.job_id}: gpu_milli must be in 1..999 with num_gpus 1")
         if not 0 < self.gpu_milli <= 1000:
             raise ValueError(f"job {self.job_id}: gpu_milli must be in 1..1000")
 
