@@ -28,26 +28,21 @@ class JobSpec:
     tokens: float | None = None
     fixed_duration_s: float | None = None
     startup_overhead_s: float = 0.0
-    # -- scheduling hints (all optional; defaults = a plain batch job) ----------------------
-    priority: int = 0  # larger = more important (strict priority, preemption)
-    queue: str = ""  # scheduler queue / partition ("" = the default queue)
-    qos: str = ""  # quality-of-service class ("" = normal); multifactor QoS weight
-    runtime_limit_s: float | None = None  # user's wall-time request (backfill estimates)
-    checkpoint_interval_s: float | None = None  # training seconds between checkpoints
-    gpu_milli: int = 0  # 1..999: a fraction of ONE GPU (num_gpus must be 1); 0 = whole GPUs
-    gpu_type: str | None = None  # required GPU type (None = any)
-    min_members: int | None = None  # gang minimum (None = all num_gpus at once)
-    # --- resource request and trace metadata (optional; readers of real traces fill them)
-    #: share of each of the ``num_gpus`` GPUs the job asks for, in milli-GPU (1..1000);
-    #: < 1000 is a fractional (shared-GPU) request, e.g. Alibaba openb ``gpu_milli``
+    # -- scheduling hints and resource request (all optional; defaults = a plain batch job).
+    # Shared by the schedulers and the trace readers: ONE definition per field.
+    priority: int = 0  #: larger = more important (strict priority, preemption, traces)
+    queue: str = ""  #: scheduler queue / partition / virtual cluster ("" = default queue)
+    qos: str = ""  #: quality-of-service class ("" = normal; traces: LS, BE, Burstable...)
+    runtime_limit_s: float | None = None  #: the user's wall-time request (backfill)
+    checkpoint_interval_s: float | None = None  #: training seconds between checkpoints
+    #: share of each requested GPU in milli-GPU, 1..1000. 1000 = whole GPUs (default);
+    #: < 1000 is a fractional (shared-GPU) request, e.g. Alibaba openb, and needs num_gpus 1.
     gpu_milli: int = 1000
-    gpu_type: str | None = None  #: required GPU model(s) as in the trace ("V100M16|V100M32")
+    gpu_type: str | None = None  #: required GPU model(s), e.g. "V100M16|V100M32" (None = any)
+    min_members: int | None = None  #: gang minimum (None = all num_gpus at once)
     num_cpus: float | None = None  #: CPU cores requested (whole job)
     memory_bytes: float | None = None  #: host memory requested (whole job)
-    priority: int = 0  #: larger = more important (trace- or scenario-defined)
-    qos: str | None = None  #: QoS class from the trace (e.g. LS, BE, Burstable)
     user: str | None = None  #: (hashed) user id from the trace
-    runtime_limit_s: float | None = None  #: the user's requested wall-time limit
     status_in_trace: str | None = None  #: final status recorded in the trace (Pass, FAILED...)
     wait_time_in_trace_s: float | None = None  #: queueing delay the trace recorded
 
@@ -58,10 +53,20 @@ class JobSpec:
             raise ValueError(f"job {self.job_id}: give exactly one of training / fixed_duration_s")
         if self.training is not None and not (self.tokens and self.tokens > 0):
             raise ValueError(f"job {self.job_id}: a modelled job needs tokens > 0")
-        if self.gpu_milli and not (0 < self.gpu_milli < 1000 and self.num_gpus == 1):
-            raise ValueError(f"job {self.job_id}: gpu_milli must be in 1..999 with num_gpus 1")
         if not 0 < self.gpu_milli <= 1000:
             raise ValueError(f"job {self.job_id}: gpu_milli must be in 1..1000")
+        if self.gpu_milli < 1000 and self.num_gpus != 1:
+            raise ValueError(f"job {self.job_id}: a fractional GPU request needs num_gpus 1")
+
+    @property
+    def is_fractional(self) -> bool:
+        """True for a request of part of one GPU (``gpu_milli`` < 1000)."""
+        return self.gpu_milli < 1000
+
+    @property
+    def gpu_demand(self) -> float:
+        """GPUs requested, counting a fractional request as its share of one GPU."""
+        return self.num_gpus * self.gpu_milli / 1000.0
 
     @property
     def is_modelled(self) -> bool:
