@@ -28,8 +28,8 @@ OPTIMIZER_BYTES = 12.0
 
 
 @dataclass(frozen=True, slots=True)
-class StageMemory:
-    """Bytes on one GPU of a given pipeline stage."""
+class MemoryBreakdown:
+    """Bytes on one GPU (of a given pipeline stage), by what holds them."""
 
     weights_bytes: float
     gradients_bytes: float
@@ -150,7 +150,7 @@ def _state_bytes(params: LocalParams, plan: Plan) -> tuple[float, float, float]:
             sharded(OPTIMIZER_BYTES, z >= 1))
 
 
-def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool) -> StageMemory:
+def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool) -> MemoryBreakdown:
     """Peak bytes on one GPU of the first or last pipeline stage."""
     params = stage_params(plan, first=first, last=last)
     weights, grads, opt = _state_bytes(params, plan)
@@ -163,10 +163,10 @@ def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool) -> Stag
     if last:
         acts += logits_bytes(plan)
     other = c.runtime_overhead_bytes + c.fragmentation_frac * (acts + weights + grads)
-    return StageMemory(weights, grads, opt, acts, other)
+    return MemoryBreakdown(weights, grads, opt, acts, other)
 
 
-def peak_memory(plan: Plan, c: Calibration) -> StageMemory:
+def peak_memory(plan: Plan, c: Calibration) -> MemoryBreakdown:
     """The larger of the first- and last-stage memory (the single stage when pp = 1)."""
     if plan.pp == 1:
         return stage_memory(plan, c, first=True, last=True)

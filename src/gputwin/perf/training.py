@@ -33,7 +33,7 @@ from gputwin.perf.flops import (
     total_params,
 )
 from gputwin.perf.io import io_estimate
-from gputwin.perf.memory import peak_memory, stage_params
+from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_params
 from gputwin.perf.pipeline import bubble_frac, bubble_s
 from gputwin.perf.plan import Plan
 from gputwin.topology.hardware import HardwareSpec
@@ -63,20 +63,6 @@ class TrainingConfig:
     dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
     recompute: Recompute = "selective"
     checkpoint_interval_s: float = 3600.0  # training time between two checkpoint saves
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryBreakdown:
-    weights_bytes: float
-    gradients_bytes: float
-    optimizer_bytes: float
-    activations_bytes: float
-    other_bytes: float
-
-    @property
-    def total_bytes(self) -> float:
-        return (self.weights_bytes + self.gradients_bytes + self.optimizer_bytes
-                + self.activations_bytes + self.other_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,8 +256,7 @@ def estimate_training(
     est = TrainingEstimate(
         step_time_s=step, mfu=model_flops / (step * peak), hfu=hw_flops / (step * peak),
         tokens_per_s=tps / step, tflops_per_gpu=model_flops / step / num_gpus / 1e12,
-        memory=MemoryBreakdown(mem.weights_bytes, mem.gradients_bytes, mem.optimizer_bytes,
-                               mem.activations_bytes, mem.other_bytes),
+        memory=mem,
         breakdown=breakdown, num_gpus=num_gpus, dp=dp, model_flops_per_step=model_flops,
         extra=extra, hw_tflops_per_gpu=hw_flops / step / num_gpus / 1e12,
         memory_capacity_bytes=capacity,
