@@ -1,0 +1,407 @@
+"""Inference step-time model of one serving replica (vLLM/TensorRT-LLM style engine).
+
+Public API (stable; the serving simulator calls it once per engine step):
+
+- ``ServingConfig``: model, hardware, ``tp``/``pp``/``ep``, weight and KV-cache dtypes,
+  speculative decoding (``num_speculative_tokens``, ``draft_model``, ``draft_kind``).
+- ``prepare_serving(config, calibration=None) -> ServingPerf``: precomputes the per-GPU
+  constants once; the methods below are then a few dozen float operations.
+- ``ServingPerf.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
+  prefill_attn_pairs, num_decode_seqs, decode_context_tokens_sum)``: one continuous-batching
+  step mixing prefill chunks and decode tokens.
+- ``ServingPerf.spec_step_time_s(...)``, ``expected_tokens_per_step(alpha)``: speculative
+  decoding (draft + verification of ``k+1`` tokens per sequence).
+- memory: ``kv_bytes_per_token_per_gpu``, ``kv_bytes_per_token_total``,
+  ``weights_bytes_per_gpu``, ``num_kv_blocks(block_size, gpu_memory_utilization)``,
+  ``max_batch_size_by_memory(context_tokens)``; disaggregation: ``kv_transfer_time_s``.
+- ``expected_accepted_tokens(alpha, k)``.
+
+Model of one step (per layer, per GPU, summed over all layers — a step traverses every
+pipeline stage): weight GEMMs ``max(FLOP/(peak·eff·g(T)), weight bytes/(bw·bw_frac))`` with
+the weights read once per step (MoE: only the experts the batch's tokens touch); prefill
+attention ``max(pairs·flop_per_pair/attn_rate, KV bytes/bw)``; decode attention reads each
+sequence's KV once; elementwise traffic; per-layer overhead; two TP all-reduces (the
+collective model, latency-dominated at small batch). Plus the LM head for the sampled
+tokens, PP hand-offs and a host overhead per step and per sequence. See
+docs/serving-model.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gputwin.catalog.schema import ModelSpec
+from gputwin.errors import InputError
+from gputwin.perf.calibration import default_calibration
+from gputwin.perf.serving_calib import ServingCalibration, default_serving_calibration
+from gputwin.perf.serving_shapes import KV_BYTES, WEIGHT_BYTES, ReplicaShape, replica_shape
+from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
+from gputwin.topology.hardware import HardwareSpec
+
+WEIGHT_DTYPES = tuple(WEIGHT_BYTES)
+KV_DTYPES = ("bf16", "fp8")
+DRAFT_KINDS = ("draft_model", "eagle", "ngram")
+
+
+@dataclass(frozen=True, slots=True)
+class ServingConfig:
+    """One inference replica (``tp × pp`` GPUs) and its engine limits."""
+
+    model: ModelSpec
+    hw: HardwareSpec
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    weights_dtype: str = "bf16"
+    kv_cache_dtype: str = "bf16"
+    num_speculative_tokens: int = 0
+    draft_model: ModelSpec | None = None
+    draft_kind: str | None = None
+    max_num_batched_tokens: int = 8192
+    max_num_seqs: int = 256
+    acceptance_rate: float = 0.7
+
+    @property
+    def num_gpus(self) -> int:
+        return self.tp * self.pp
+
+
+def expected_accepted_tokens(alpha: float, k: int) -> float:
+    """Tokens emitted per verification step: ``(1 − α^{k+1})/(1 − α)`` (k+1 when α = 1)."""
+    if k <= 0:
+        return 1.0
+    if alpha >= 1.0:
+        return float(k + 1)
+    return (1.0 - alpha ** (k + 1)) / (1.0 - alpha)
+
+
+def check_config(c: ServingConfig) -> None:
+    """Raise :class:`InputError` naming the option when the split or dtypes are invalid."""
+    m = c.model
+    for name, v in (("tp", c.tp), ("pp", c.pp), ("ep", c.ep),
+                    ("max-num-batched-tokens", c.max_num_batched_tokens),
+                    ("max-num-seqs", c.max_num_seqs)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"--{name} must be a positive integer, got {v!r}")
+    if m.num_attention_heads % c.tp:
+        raise InputError(f"--tp {c.tp} does not divide the {m.num_attention_heads} attention "
+                         f"heads of {m.name}")
+    if m.kv_heads % c.tp and c.tp % m.kv_heads:
+        raise InputError(f"--tp {c.tp} and the {m.kv_heads} key/value heads of {m.name} must "
+                         "divide one another")
+    if c.pp > m.num_layers:
+        raise InputError(f"--pp {c.pp} exceeds the {m.num_layers} layers of {m.name}")
+    if c.ep > 1 and (not m.is_moe or m.num_experts % c.ep or c.tp % c.ep):
+        raise InputError(f"--ep {c.ep} needs a MoE model whose experts it divides and must "
+                         f"divide --tp {c.tp}")
+    if c.weights_dtype not in WEIGHT_DTYPES:
+        raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
+                         f"{c.weights_dtype!r}")
+    if c.kv_cache_dtype not in KV_DTYPES:
+        raise InputError(f"--kv-cache must be one of {', '.join(KV_DTYPES)}, got "
+                         f"{c.kv_cache_dtype!r}")
+    k = c.num_speculative_tokens
+    if k < 0:
+        raise InputError(f"--spec-tokens must be >= 0, got {k}")
+    if k > 0:
+        if c.draft_kind not in DRAFT_KINDS:
+            raise InputError(f"speculative decoding needs a draft kind ({', '.join(DRAFT_KINDS)}),"
+                             f" got {c.draft_kind!r}")
+        if c.draft_kind == "draft_model" and c.draft_model is None:
+            raise InputError("--draft-model is required for draft-model speculative decoding")
+    if not 0.0 <= c.acceptance_rate <= 1.0:
+        raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
+
+
+def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
+    """(GEMM peak FLOP/s, dtype it runs in, extra compute multiplier)."""
+    peaks = c.hw.accelerator.peak_flop_per_s
+    base = "bf16" if "bf16" in peaks else next(iter(peaks))
+    w = c.weights_dtype
+    if w in ("fp8", "int8") and w in peaks:
+        return peaks[w], w, 1.0  # W8A8
+    return peaks[base], base, 1.0  # weight-only or bf16
+
+
+class ServingPerf:
+    """Precomputed constants of one replica; methods are pure and fast (no allocation)."""
+
+    __slots__ = (
+        "_ar",
+        "_ar_cache",
+        "_attn_rate",
+        "_bw",
+        "_draft",
+        "_gemm_mult",
+        "_gemm_rate",
+        "_half",
+        "_hbm_bytes",
+        "_k",
+        "_layer_oh",
+        "_num_layers",
+        "_pp",
+        "_pp_cache",
+        "_pp_group",
+        "_seq_oh",
+        "_step_oh",
+        "_tp",
+        "calibration",
+        "config",
+        "shape",
+    )
+
+    def __init__(self, config: ServingConfig, calibration: ServingCalibration) -> None:
+        check_config(config)
+        c, cal = config, calibration
+        accel = c.hw.accelerator
+        self.config = c
+        self.calibration = cal
+        self.shape: ReplicaShape = replica_shape(
+            c.model, tp=c.tp, pp=c.pp, ep=c.ep, weights_dtype=c.weights_dtype,
+            kv_cache_dtype=c.kv_cache_dtype)
+        train = default_calibration().for_accelerator(accel.name)
+        coeff = cal.for_accelerator(accel.name)
+        peak, dtype, _ = _compute_peak(c)
+        self._gemm_rate = peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
+        self._gemm_mult = cal.int4_dequant_compute_mult if c.weights_dtype == "int4" else 1.0
+        bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
+        self._attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult)
+        self._bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
+        self._hbm_bytes = accel.memory_bytes
+        self._half = cal.gemm_half_tokens
+        self._layer_oh = cal.layer_overhead_s
+        self._step_oh = cal.step_overhead_s
+        self._seq_oh = cal.per_seq_overhead_s
+        self._tp, self._pp = c.tp, c.pp
+        self._num_layers = c.model.num_layers
+        self._ar = group_for_ranks(c.hw, c.tp, 1) if c.tp > 1 else None
+        self._ar_cache: dict[int, float] = {}
+        self._pp_group = group_for_ranks(c.hw, 2, c.tp) if c.pp > 1 else None
+        self._pp_cache: dict[int, float] = {}
+        self._k = c.num_speculative_tokens
+        self._draft: ServingPerf | None = None
+        if self._k > 0 and c.draft_kind == "draft_model" and c.draft_model is not None:
+            dcfg = ServingConfig(c.draft_model, c.hw, tp=_draft_tp(c.draft_model, c.tp),
+                                 weights_dtype="bf16" if c.weights_dtype == "int4"
+                                 else c.weights_dtype, kv_cache_dtype=c.kv_cache_dtype,
+                                 max_num_batched_tokens=c.max_num_batched_tokens,
+                                 max_num_seqs=c.max_num_seqs)
+            self._draft = ServingPerf(dcfg, cal)
+
+    # ---- communication (cached by token count: batch sizes repeat) -----------------
+    def _allreduce_s(self, tokens: int) -> float:
+        t = self._ar_cache.get(tokens)
+        if t is None:
+            size = tokens * self.shape.hidden_size * 2.0
+            assert self._ar is not None
+            t = (collective_time(CollectiveOp.ALL_REDUCE, size, self._ar).time_s
+                 * self.calibration.tp_comm_mult)
+            self._ar_cache[tokens] = t
+        return t
+
+    def _handoff_s(self, tokens: int) -> float:
+        t = self._pp_cache.get(tokens)
+        if t is None:
+            assert self._pp_group is not None
+            t = collective_time(CollectiveOp.SEND_RECV, tokens * self.shape.hidden_size * 2.0,
+                                self._pp_group).time_s
+            self._pp_cache[tokens] = t
+        return t
+
+    # ---- the step ------------------------------------------------------------------
+    def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
+                    decode_pairs: float, decode_kv_tokens: float, num_logits: int) -> float:
+        """Device seconds of one forward over all layers (no host overhead)."""
+        if tokens <= 0:
+            return 0.0
+        bw, attn_rate = self._bw, self._attn_rate
+        rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
+        comm = 2.0 * self._allreduce_s(tokens) if self._tp > 1 else 0.0
+        total = 0.0
+        for g in self.shape.groups:
+            w_bytes = g.dense_weight_bytes
+            flop = g.dense_flop_per_token * tokens
+            if g.local_experts:
+                touched = g.local_experts * (1.0 - math.exp(g.log_miss * tokens))
+                w_bytes += touched * g.expert_weight_bytes
+                flop += g.expert_flop_per_token * tokens
+            gemm = max(flop / rate, w_bytes / bw)
+            kv = g.kv_bytes_per_token
+            pre = max(prefill_pairs * g.prefill_attn_flop_per_pair / attn_rate,
+                      prefill_kv_tokens * kv / bw) if prefill_pairs > 0.0 else 0.0
+            dec = max(decode_pairs * g.decode_attn_flop_per_pair / attn_rate,
+                      decode_kv_tokens * kv / bw) if decode_kv_tokens > 0.0 else 0.0
+            elem = tokens * g.elem_bytes_per_token / bw
+            total += g.num_layers * (gemm + pre + dec + elem + self._layer_oh + comm)
+        s = self.shape
+        total /= 1.0  # every stage runs its layers in turn: latency covers all of them
+        lm = max(num_logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / bw)
+        total += lm
+        if self._pp > 1:
+            total += (self._pp - 1) * self._handoff_s(tokens)
+        return total
+
+    def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
+                    prefill_attn_pairs: float, num_decode_seqs: int,
+                    decode_context_tokens_sum: float) -> float:
+        """Seconds of one engine step (prefill chunks + one token for each decode sequence).
+
+        ``prefill_context_tokens_sum``: Σ over prefill chunks of the tokens already in the
+        cache before the chunk; ``prefill_attn_pairs``: Σ new·(past + new/2) query–key
+        pairs; ``decode_context_tokens_sum``: Σ context length of the decode sequences.
+        An empty step costs 0.
+        """
+        tokens = num_prefill_tokens + num_decode_seqs
+        if tokens <= 0:
+            return 0.0
+        gpu = self._gpu_time_s(tokens, prefill_attn_pairs,
+                               prefill_context_tokens_sum + num_prefill_tokens,
+                               decode_context_tokens_sum, decode_context_tokens_sum,
+                               num_decode_seqs + (1 if num_prefill_tokens else 0))
+        return gpu + self._step_oh + self._seq_oh * num_decode_seqs
+
+    # ---- speculative decoding --------------------------------------------------------
+    def expected_tokens_per_step(self, acceptance_rate: float | None = None) -> float:
+        """Tokens a sequence emits per (verification) step; 1 without speculation."""
+        a = self.config.acceptance_rate if acceptance_rate is None else acceptance_rate
+        return expected_accepted_tokens(a, self._k)
+
+    def draft_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float) -> float:
+        """Device seconds to propose ``k`` tokens for each decode sequence."""
+        k, n = self._k, num_decode_seqs
+        if k <= 0 or n <= 0:
+            return 0.0
+        kind = self.config.draft_kind
+        if kind == "ngram":
+            return k * n * self._seq_oh  # prompt lookup on the host
+        if kind == "eagle":
+            # one decoder layer of the target's width + its LM head, per proposed token
+            g = self.shape.groups[0]
+            s = self.shape
+            rate = self._gemm_rate * n / (n + self._half)
+            one = (max(g.dense_flop_per_token * n / rate, g.dense_weight_bytes / self._bw)
+                   + max(decode_context_tokens_sum * g.decode_attn_flop_per_pair
+                         / self._attn_rate, decode_context_tokens_sum
+                         * g.kv_bytes_per_token / self._bw)
+                   + self._layer_oh
+                   + max(n * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / self._bw))
+            return k * one
+        assert self._draft is not None
+        d = self._draft
+        return k * d._gpu_time_s(n, 0.0, 0.0, decode_context_tokens_sum,
+                                 decode_context_tokens_sum, n)
+
+    def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
+                         num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
+                         prefill_attn_pairs: float = 0.0) -> float:
+        """Seconds of one speculative step: draft ``k`` tokens, verify ``k+1`` per sequence.
+
+        Without speculation this equals :meth:`step_time_s`. Verification scores ``k+1``
+        query tokens per sequence (compute grows ``k+1``-fold, the KV is read once).
+        """
+        k = self._k
+        if k <= 0:
+            return self.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
+                                    prefill_attn_pairs, num_decode_seqs,
+                                    decode_context_tokens_sum)
+        n = num_decode_seqs
+        tokens = num_prefill_tokens + n * (k + 1)
+        if tokens <= 0:
+            return 0.0
+        verify = self._gpu_time_s(
+            tokens, prefill_attn_pairs + (k + 1) * decode_context_tokens_sum,
+            prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
+            n * (k + 1) + (1 if num_prefill_tokens else 0))
+        return (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
+                + self._seq_oh * n)
+
+    # ---- memory ----------------------------------------------------------------------
+    @property
+    def weights_bytes_per_gpu(self) -> float:
+        return self.shape.weights_bytes_per_gpu + (
+            self._draft.weights_bytes_per_gpu if self._draft is not None else 0.0)
+
+    @property
+    def kv_bytes_per_token_per_gpu(self) -> float:
+        """KV-cache bytes one token occupies on one GPU (all layers of its stage)."""
+        own = self.shape.kv_bytes_per_token_per_gpu
+        return own + (self._draft.kv_bytes_per_token_per_gpu if self._draft else 0.0)
+
+    @property
+    def kv_bytes_per_token_total(self) -> float:
+        """Unique KV bytes of one token over all layers of the model (this replica)."""
+        return self.shape.kv_bytes_per_token_total
+
+    def activation_peak_bytes(self) -> float:
+        """Peak activation bytes per GPU of the profiling pass (``max_num_batched_tokens``)."""
+        c = self.config
+        acts = (c.max_num_batched_tokens * self.shape.act_peak_bytes_per_token
+                * self.calibration.activation_peak_mult)
+        logits = c.max_num_seqs * self.shape.vocab_size / c.tp * 4.0  # fp32 for sampling
+        return acts + logits
+
+    def num_kv_blocks(self, block_size: int = 16, gpu_memory_utilization: float = 0.9) -> int:
+        """KV blocks per replica as vLLM derives them (0 when nothing is left).
+
+        ``memory × utilization − weights − activation peak − runtime overhead``, divided by
+        the bytes of one block on one GPU.
+        """
+        if block_size < 1:
+            raise InputError(f"block_size must be >= 1, got {block_size}")
+        if not 0.0 < gpu_memory_utilization <= 1.0:
+            raise InputError(f"gpu_memory_utilization must be in (0, 1], got "
+                             f"{gpu_memory_utilization}")
+        free = self.free_kv_bytes_per_gpu(gpu_memory_utilization)
+        return max(0, int(free // (block_size * self.kv_bytes_per_token_per_gpu)))
+
+    def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
+        """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""
+        return (self._hbm_bytes * gpu_memory_utilization - self.weights_bytes_per_gpu
+                - self.activation_peak_bytes() - self.calibration.runtime_overhead_bytes)
+
+    def max_batch_size_by_memory(self, context_tokens: int, block_size: int = 16,
+                                 gpu_memory_utilization: float = 0.9) -> int:
+        """Sequences of ``context_tokens`` whose KV fits at once (block-rounded)."""
+        blocks_per_seq = max(1, -(-int(context_tokens) // block_size))
+        return self.num_kv_blocks(block_size, gpu_memory_utilization) // blocks_per_seq
+
+    # ---- disaggregated prefill/decode -----------------------------------------------
+    def kv_transfer_time_s(self, num_tokens: int,
+                           bandwidth_bytes_per_s: float | None = None) -> float:
+        """Seconds to move the KV of ``num_tokens`` from a prefill to a decode replica.
+
+        Default bandwidth: every GPU of the replica sends its shard over its share of the
+        node's scale-out NICs (fabric efficiency applied) plus one fabric latency.
+        """
+        if num_tokens <= 0:
+            return 0.0
+        hw = self.config.hw
+        fabric = hw.scale_out_fabric
+        if bandwidth_bytes_per_s is None:
+            bandwidth_bytes_per_s = (hw.scale_out_bandwidth_per_gpu_bytes_per_s
+                                     * self.config.num_gpus * fabric.efficiency_frac)
+        if not bandwidth_bytes_per_s > 0:
+            raise InputError(f"KV transfer bandwidth must be positive, got "
+                             f"{bandwidth_bytes_per_s}")
+        return fabric.latency_s + num_tokens * self.kv_bytes_per_token_total / bandwidth_bytes_per_s
+
+
+def _draft_tp(draft: ModelSpec, tp: int) -> int:
+    """Largest TP ≤ the target's that the draft's heads allow (vLLM default: same TP)."""
+    t = tp
+    while t > 1 and (draft.num_attention_heads % t or (draft.kv_heads % t and t % draft.kv_heads)):
+        t //= 2
+    return max(1, t)
+
+
+def prepare_serving(config: ServingConfig,
+                    calibration: ServingCalibration | None = None) -> ServingPerf:
+    """Validate ``config`` and precompute its constants (raises :class:`InputError`)."""
+    return ServingPerf(config, calibration or default_serving_calibration())
+
+
+__all__ = [
+    "DRAFT_KINDS", "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES", "WEIGHT_DTYPES", "ServingConfig",
+    "ServingPerf", "check_config", "expected_accepted_tokens", "prepare_serving",
+]

@@ -1,0 +1,149 @@
+"""Coefficients of the serving step-time model, read from ``serving_calibration.yaml``.
+
+A user calibration file (written by ``gputwin calibrate``) has the same shape and may set
+any subset of keys; :func:`load_serving_calibration` overlays it on the bundled defaults.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from gputwin.errors import InputError
+from gputwin.yaml_io import load_yaml_with_lines
+
+SERVING_CALIBRATION_PATH = Path(__file__).with_name("serving_calibration.yaml")
+
+#: Per-accelerator coefficients (fitted per GPU family).
+ACCEL_KEYS = ("compute_eff_mult", "bandwidth_frac")
+#: Global coefficients.
+GLOBAL_KEYS = (
+    "step_overhead_s", "per_seq_overhead_s", "layer_overhead_s", "attention_eff_mult",
+    "gemm_half_tokens", "tp_comm_mult", "int4_dequant_compute_mult",
+    "runtime_overhead_bytes", "activation_peak_mult",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServingAccelCoefficients:
+    """Efficiency of one accelerator family (both in (0, 1.5])."""
+
+    family: str
+    compute_eff_mult: float
+    bandwidth_frac: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: usable as a cache key
+class ServingCalibration:
+    """All serving coefficients (see serving_calibration.yaml for meaning and sources)."""
+
+    accelerators: dict[str, ServingAccelCoefficients]
+    step_overhead_s: float
+    per_seq_overhead_s: float
+    layer_overhead_s: float
+    attention_eff_mult: float
+    gemm_half_tokens: float
+    tp_comm_mult: float
+    int4_dequant_compute_mult: float
+    runtime_overhead_bytes: float
+    activation_peak_mult: float
+    origin: str = ""
+
+    def for_accelerator(self, name: str) -> ServingAccelCoefficients:
+        """Coefficients of the family whose key is the longest prefix of ``name``."""
+        best = ""
+        for key in self.accelerators:
+            if key != "default" and name.startswith(key) and len(key) > len(best):
+                best = key
+        return self.accelerators[best or "default"]
+
+    def as_mapping(self) -> dict[str, Any]:
+        """Plain data in the YAML file's shape (without sources)."""
+        out: dict[str, Any] = {"accelerators": {
+            k: {"compute_eff_mult": v.compute_eff_mult, "bandwidth_frac": v.bandwidth_frac}
+            for k, v in self.accelerators.items()}}
+        for f in fields(self):
+            if f.name in GLOBAL_KEYS:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+
+def _float(raw: Any, key: str, where: str, *, low: float = 0.0, high: float = 1e12) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"{key}: expected a number, got {raw!r}", where=where) from None
+    if not low <= value <= high:
+        raise InputError(f"{key}: {value} outside [{low}, {high}]", where=where)
+    return value
+
+
+def _accelerators(raw: Any, base: dict[str, ServingAccelCoefficients], where: str,
+                  ) -> dict[str, ServingAccelCoefficients]:
+    if raw is None:
+        return dict(base)
+    if not isinstance(raw, dict):
+        raise InputError("accelerators: expected a mapping of family -> coefficients",
+                         where=where)
+    out = dict(base)
+    for family, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise InputError(f"accelerators.{family}: expected a mapping", where=where)
+        unknown = sorted(set(entry) - {*ACCEL_KEYS, "source"})
+        if unknown:
+            raise InputError(f"accelerators.{family}: unknown key(s) {', '.join(unknown)}",
+                             where=where)
+        prev = out.get(str(family)) or out.get("default")
+        vals = {k: _float(entry[k], f"accelerators.{family}.{k}", where, low=1e-3, high=1.5)
+                for k in ACCEL_KEYS if k in entry}
+        if prev is None and len(vals) < len(ACCEL_KEYS):
+            raise InputError(f"accelerators.{family}: needs {', '.join(ACCEL_KEYS)}",
+                             where=where)
+        merged = {k: vals[k] if k in vals else getattr(prev, k) for k in ACCEL_KEYS}
+        out[str(family)] = ServingAccelCoefficients(str(family), **merged)
+    return out
+
+
+def parse_serving_calibration(data: Any, where: str,
+                              base: ServingCalibration | None = None) -> ServingCalibration:
+    """Build a calibration from parsed YAML, overlaying ``base`` (all keys needed if None)."""
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping of coefficients", where=where)
+    known = {*GLOBAL_KEYS, "accelerators"}
+    unknown = sorted(k for k in data if k not in known and not str(k).endswith("source")
+                     and k not in ("fit", "notes"))
+    if unknown:
+        raise InputError(f"unknown coefficient(s) {', '.join(map(str, unknown))}; expected "
+                         f"{', '.join(sorted(known))}", where=where)
+    accels = _accelerators(data.get("accelerators"), base.accelerators if base else {}, where)
+    if "default" not in accels:
+        raise InputError("accelerators: needs a `default` entry", where=where)
+    values: dict[str, float] = {}
+    for key in GLOBAL_KEYS:
+        if key in data:
+            values[key] = _float(data[key], key, where)
+        elif base is not None:
+            values[key] = getattr(base, key)
+        else:
+            raise InputError(f"missing coefficient {key!r}", where=where)
+    return ServingCalibration(accelerators=accels, origin=where, **values)
+
+
+def load_serving_calibration(path: str | Path | None = None) -> ServingCalibration:
+    """The bundled coefficients, overlaid with the file at ``path`` when given.
+
+    Raises :class:`InputError` naming the file and the bad key.
+    """
+    if path is None:
+        return default_serving_calibration()
+    data, _ = load_yaml_with_lines(Path(path))
+    return parse_serving_calibration(data, str(path), base=default_serving_calibration())
+
+
+@functools.cache
+def default_serving_calibration() -> ServingCalibration:
+    """The bundled calibration (read once per process)."""
+    data, _ = load_yaml_with_lines(SERVING_CALIBRATION_PATH)
+    return parse_serving_calibration(data, str(SERVING_CALIBRATION_PATH))

@@ -1,0 +1,141 @@
+"""Per-GPU constants of an inference replica: weights, FLOP, KV bytes per layer group.
+
+Everything here is computed once per :class:`~gputwin.perf.serving.ServingConfig`, so the
+per-step model only multiplies token counts by these constants. Conventions:
+
+- A replica runs on ``tp × pp`` GPUs. Each GPU holds ``1/pp`` of the layers and ``1/tp`` of
+  every split weight (vLLM/TensorRT-LLM Megatron-style TP). With ``ep > 1`` (MoE) the
+  experts are spread over ``ep`` of the ``tp`` ranks and each expert is TP-split over the
+  remaining ``tp/ep`` (same bytes per GPU; fewer, whole experts per GPU).
+- Weight bytes per element: bf16/fp16 2, fp8/int8 1, int4 0.5 plus one fp16 scale per
+  group of 128 (AWQ/GPTQ). Embedding and LM head stay in bf16 (vLLM and TensorRT-LLM do
+  not quantise them by default).
+- KV cache per token and layer: ``2·kv_heads·head_dim`` values (MLA: the latent
+  ``kv_lora_rank + rope_dim``, replicated on every TP rank as in vLLM). When ``tp`` exceeds
+  the KV heads each rank keeps one (replicated) head.
+- Attention FLOP per query–key pair: ``2·(d_qk + d_v)`` per head (QKᵀ and PV). MLA decode
+  runs the absorbed form over the latent (``d_qk = kv_rank + rope``, ``d_v = kv_rank``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gputwin.catalog.schema import ModelSpec
+from gputwin.perf.flops import Arch, arch_of, layer_shapes
+
+#: Bytes per weight element by quantisation (int4: 0.5 + fp16 scale per 128 weights).
+WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0,
+                                  "int4": 0.5 + 2.0 / 128}
+#: Bytes per KV-cache element.
+KV_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+ACT_BYTES = 2.0  # bf16 activations
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConsts:
+    """One layer type (dense or MoE) as one GPU sees it, per layer."""
+
+    num_layers: int  # in the whole model (a step traverses all of them)
+    dense_weight_bytes: float  # non-expert weights on this GPU
+    dense_flop_per_token: float  # non-expert GEMM FLOP per token on this GPU
+    expert_weight_bytes: float  # one local expert's bytes on this GPU (0 if dense)
+    expert_flop_per_token: float  # routed-expert FLOP per token on this GPU (avg)
+    local_experts: int
+    log_miss: float  # log(1 - k/E): P(expert untouched by one token) (0 if dense)
+    prefill_attn_flop_per_pair: float
+    decode_attn_flop_per_pair: float
+    kv_bytes_per_token: float  # this layer, this GPU
+    elem_bytes_per_token: float  # memory-bound elementwise traffic per token
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaShape:
+    groups: tuple[GroupConsts, ...]
+    hidden_size: int
+    lm_head_weight_bytes: float  # per GPU (last stage)
+    lm_head_flop_per_token: float  # per GPU
+    weights_bytes_per_gpu: float  # the heaviest stage
+    kv_bytes_per_token_per_gpu: float  # all layers of the heaviest stage
+    kv_bytes_per_token_total: float  # all layers, all GPUs of the replica
+    layers_per_stage: int
+    act_peak_bytes_per_token: float  # per GPU, before the calibration multiplier
+    vocab_size: int
+
+
+def _kv_width_per_gpu(a: Arch, kv_dim: int, tp: int) -> float:
+    if a.attention_kind == "mla":
+        return float(kv_dim)
+    per_head = kv_dim / a.kv_heads
+    return per_head * math.ceil(a.kv_heads / tp)
+
+
+def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float,
+           kvbytes: float) -> GroupConsts:
+    from gputwin.perf.flops import LayerShape
+
+    shape, n = shape_n
+    assert isinstance(shape, LayerShape)
+    dense_params = float(shape.norm_params)
+    dense_flop = 0.0
+    expert_params = 0.0
+    expert_flop = 0.0
+    for g in shape.gemms:
+        if g.expert:
+            expert_params += g.n * g.k  # one expert
+            expert_flop += g.flops_per_token / tp
+        else:
+            split = tp if g.tp_split else 1
+            dense_params += g.params / split
+            dense_flop += g.flops_per_token / split
+    e, k = a.num_experts, max(1, a.num_experts_per_token)
+    local = e // ep if shape.is_moe else 0
+    log_miss = math.log1p(-min(k / e, 0.999999)) if shape.is_moe else 0.0
+    expert_bytes = expert_params * wbytes * ep / tp if shape.is_moe else 0.0
+    prefill_pair = 2.0 * (shape.q_dim + shape.v_dim) / tp
+    if a.attention_kind == "mla":
+        kvr = a.kv_lora_rank or 512
+        rope = a.qk_rope_head_dim or 64
+        decode_pair = 2.0 * a.num_attention_heads * (2 * kvr + rope) / tp
+    else:
+        decode_pair = prefill_pair
+    kv = _kv_width_per_gpu(a, shape.kv_dim, tp) * kvbytes
+    ffn = a.moe_ffn_hidden_size or a.ffn_hidden_size if shape.is_moe else a.ffn_hidden_size
+    act_ffn = ffn * (k if shape.is_moe else 1) / tp
+    elem = ACT_BYTES * (10.0 * a.hidden_size + 3.0 * act_ffn
+                        + 2.0 * (shape.q_dim + shape.kv_dim / 2) / tp)
+    return GroupConsts(n, dense_params * wbytes, dense_flop, expert_bytes, expert_flop,
+                       local, log_miss, prefill_pair, decode_pair, kv, elem)
+
+
+def replica_shape(model: ModelSpec, *, tp: int, pp: int, ep: int, weights_dtype: str,
+                  kv_cache_dtype: str) -> ReplicaShape:
+    """Constants of ``model`` split ``tp × pp`` (``ep`` inside tp) with the given dtypes."""
+    a = arch_of(model)
+    wbytes = WEIGHT_BYTES[weights_dtype]
+    kvbytes = KV_BYTES[kv_cache_dtype]
+    groups = tuple(_group(sn, a, tp, ep, wbytes, kvbytes) for sn in layer_shapes(a))
+    per_layer_weights = sum(g.num_layers * (g.dense_weight_bytes
+                                            + g.local_experts * g.expert_weight_bytes)
+                            for g in groups) / a.num_layers
+    per_layer_kv = sum(g.num_layers * g.kv_bytes_per_token for g in groups) / a.num_layers
+    layers_per_stage = math.ceil(a.num_layers / pp)
+    emb = a.vocab_size * a.hidden_size * ACT_BYTES / tp
+    lm_head = 0.0 if (a.tied_embeddings and pp == 1) else emb
+    stage_extra = emb + lm_head if pp == 1 else max(emb, lm_head if lm_head else emb)
+    weights = layers_per_stage * per_layer_weights + stage_extra
+    # unique KV bytes (what a prefill replica ships to a decode replica)
+    kv_total = sum(n * shape.kv_dim for shape, n in layer_shapes(a)) * kvbytes
+    ffn_local = max(a.ffn_hidden_size, (a.moe_ffn_hidden_size or 0)
+                    * max(1, a.num_experts_per_token)) / tp
+    act_peak = ACT_BYTES * (4.0 * a.hidden_size + 2.0 * ffn_local)
+    return ReplicaShape(
+        groups=groups, hidden_size=a.hidden_size,
+        lm_head_weight_bytes=a.vocab_size * a.hidden_size * ACT_BYTES / tp,
+        lm_head_flop_per_token=2.0 * a.vocab_size * a.hidden_size / tp,
+        weights_bytes_per_gpu=weights,
+        kv_bytes_per_token_per_gpu=layers_per_stage * per_layer_kv,
+        kv_bytes_per_token_total=kv_total, layers_per_stage=layers_per_stage,
+        act_peak_bytes_per_token=act_peak, vocab_size=a.vocab_size,
+    )
