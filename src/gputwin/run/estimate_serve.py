@@ -1,0 +1,245 @@
+"""Facade for ``gputwin estimate serve`` and the validation suite: names in, estimate out.
+
+Metrics (one replica of ``tp × pp`` GPUs unless stated):
+
+- ``prefill_time_s``: prefill of the whole batch arriving together (chunked by
+  ``max_num_batched_tokens``); ``ttft_s`` the mean time to first token over that batch
+  (``ttft_max_s`` the last one); ``prefill_time_single_s`` one prompt alone.
+- ``decode_step_time_s``: one pure decode step of the batch at the mean context
+  ``input + output/2``.
+- ``tpot_s``: time per output token in steady-state continuous batching (each step also
+  carries the prompts of newly admitted requests as prefill chunks), divided by the tokens
+  a speculative step emits; ``throughput_tokens_per_s`` = output tokens/s of the batch.
+- ``max_throughput_tokens_per_s``: the same at the largest batch memory (and
+  ``max_num_seqs``) allows, times ``num_replicas``.
+- ``e2e_latency_s`` = ``ttft_s + (output − 1)·tpot_s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.errors import DoesNotFitError, InputError
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving_calib import load_serving_calibration
+from gputwin.perf.serving_load import (
+    StepLoad,
+    decode_load,
+    prefill_batch_loads,
+    steady_state_load,
+)
+from gputwin.run.estimate_train import _with_overrides
+from gputwin.topology.hardware import resolve_hardware
+from gputwin.units import format_bytes
+
+BLOCK_SIZE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ServingEstimate:
+    """Latency, throughput and memory of one serving configuration (SI units)."""
+
+    prefill_time_s: float
+    prefill_time_single_s: float
+    ttft_s: float
+    ttft_max_s: float
+    decode_step_time_s: float
+    tpot_s: float
+    throughput_tokens_per_s: float
+    e2e_latency_s: float
+    max_batch_size_by_memory: int
+    max_throughput_batch_size: int
+    max_throughput_tokens_per_s: float
+    memory: dict[str, float]
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (keys name their unit)."""
+        return {
+            "prefill_time_s": self.prefill_time_s,
+            "prefill_time_single_s": self.prefill_time_single_s,
+            "ttft_s": self.ttft_s,
+            "ttft_max_s": self.ttft_max_s,
+            "decode_step_time_s": self.decode_step_time_s,
+            "tpot_s": self.tpot_s,
+            "throughput_tokens_per_s": self.throughput_tokens_per_s,
+            "e2e_latency_s": self.e2e_latency_s,
+            "max_batch_size_by_memory": self.max_batch_size_by_memory,
+            "max_throughput_batch_size": self.max_throughput_batch_size,
+            "max_throughput_tokens_per_s": self.max_throughput_tokens_per_s,
+            "memory": dict(self.memory),
+            **self.memory,
+            **self.extra,
+        }
+
+
+def _positive(option: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"--{option} must be a positive integer, got {value!r}")
+
+
+def loads_time_s(perf: ServingPerf, loads: list[StepLoad], *, spec: bool = False) -> list[float]:
+    """Seconds of each step load (speculative steps when ``spec``)."""
+    out = []
+    for ld in loads:
+        if spec:
+            out.append(perf.spec_step_time_s(ld.num_decode_seqs, ld.decode_context_tokens_sum,
+                                             ld.num_prefill_tokens,
+                                             ld.prefill_context_tokens_sum,
+                                             ld.prefill_attn_pairs))
+        else:
+            out.append(perf.step_time_s(ld.num_prefill_tokens, ld.prefill_context_tokens_sum,
+                                        ld.prefill_attn_pairs, ld.num_decode_seqs,
+                                        ld.decode_context_tokens_sum))
+    return out
+
+
+def _prefill(perf: ServingPerf, batch: int, input_tokens: int) -> tuple[float, float, float]:
+    """(total, mean TTFT, last TTFT) of prefilling ``batch`` prompts arriving together."""
+    loads, done_at = prefill_batch_loads(batch, input_tokens,
+                                         perf.config.max_num_batched_tokens)
+    times = loads_time_s(perf, loads)
+    ends = []
+    acc = 0.0
+    for t in times:
+        acc += t
+        ends.append(acc)
+    ttfts = [ends[i] for i in done_at]
+    return acc, sum(ttfts) / len(ttfts), ttfts[-1]
+
+
+def _steady_step_s(perf: ServingPerf, batch: int, input_tokens: int, output_tokens: int,
+                   tokens_per_step: float) -> float:
+    load = steady_state_load(batch, input_tokens, output_tokens, tokens_per_step)
+    return loads_time_s(perf, [load], spec=perf.config.num_speculative_tokens > 0)[0]
+
+
+def _memory(perf: ServingPerf, gpu_memory_utilization: float) -> dict[str, float]:
+    blocks = perf.num_kv_blocks(BLOCK_SIZE, gpu_memory_utilization)
+    return {
+        "weights_bytes_per_gpu": perf.weights_bytes_per_gpu,
+        "kv_bytes_per_token_per_gpu": perf.kv_bytes_per_token_per_gpu,
+        "kv_bytes_per_token_total": perf.kv_bytes_per_token_total,
+        "activation_peak_bytes_per_gpu": perf.activation_peak_bytes(),
+        "num_kv_blocks": float(blocks),
+        "kv_capacity_tokens": float(blocks * BLOCK_SIZE),
+        "memory_capacity_bytes": perf.config.hw.accelerator.memory_bytes,
+    }
+
+
+def estimate_serve(
+    *,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    gpu: str | None = None,
+    system: str | None = None,
+    tp: int = 1,
+    pp: int = 1,
+    ep: int = 1,
+    batch_size: int = 1,
+    weights: str = "bf16",
+    kv_cache: str = "bf16",
+    spec_tokens: int = 0,
+    acceptance: float = 0.7,
+    draft_model: str | None = None,
+    spec_kind: str | None = None,
+    calibration: str | None = None,
+    catalog: Catalog | None = None,
+    num_replicas: int = 1,
+    max_num_seqs: int = 256,
+    max_num_batched_tokens: int = 8192,
+    gpu_memory_utilization: float = 0.9,
+    model_overrides: Mapping[str, Any] | None = None,
+) -> ServingEstimate:
+    """Resolve names, validate every option and estimate one serving configuration.
+
+    Raises :class:`InputError` naming the option, and :class:`DoesNotFitError` (need vs
+    capacity) when the weights or the batch's KV cache do not fit.
+    """
+    cat = catalog or default_catalog()
+    spec = _with_overrides(cat.model(model), model_overrides)
+    for option, value in (("input-tokens", input_tokens), ("output-tokens", output_tokens),
+                          ("batch-size", batch_size), ("num-replicas", num_replicas),
+                          ("tp", tp), ("pp", pp), ("ep", ep)):
+        _positive(option, value)
+    if input_tokens + output_tokens > spec.max_seq_len:
+        raise InputError(f"--input-tokens + --output-tokens = {input_tokens + output_tokens} "
+                         f"exceeds the {spec.max_seq_len}-token context of {spec.name}")
+    if not 0.0 < gpu_memory_utilization <= 1.0:
+        raise InputError(f"--gpu-memory-utilization must be in (0, 1], got "
+                         f"{gpu_memory_utilization}")
+    draft = cat.model(draft_model) if draft_model else None
+    kind = spec_kind or ("draft_model" if draft is not None else None)
+    if spec_tokens and kind is None:
+        raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
+    hw = resolve_hardware(cat, gpu=gpu, system=system)
+    if tp * pp > hw.scale_up_domain_size and tp > hw.gpus_per_node:
+        raise InputError(f"--tp {tp} exceeds the {hw.gpus_per_node} GPUs of a "
+                         f"{hw.system.name} node")
+    config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, weights_dtype=weights,
+                           kv_cache_dtype=kv_cache, num_speculative_tokens=spec_tokens,
+                           draft_model=draft, draft_kind=kind if spec_tokens else None,
+                           max_num_batched_tokens=max_num_batched_tokens,
+                           max_num_seqs=max_num_seqs, acceptance_rate=acceptance)
+    perf = prepare_serving(config, load_serving_calibration(calibration))
+    return _estimate(perf, batch_size, input_tokens, output_tokens, num_replicas,
+                     gpu_memory_utilization)
+
+
+def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
+               max_batch: int) -> None:
+    free = perf.free_kv_bytes_per_gpu(util)
+    name = perf.config.model.name
+    accel = perf.config.hw.accelerator
+    if free <= 0:
+        need = perf.weights_bytes_per_gpu + perf.activation_peak_bytes() + (
+            perf.calibration.runtime_overhead_bytes)
+        raise DoesNotFitError(
+            f"{name} needs {format_bytes(need)} per GPU before any KV cache (weights "
+            f"{format_bytes(perf.weights_bytes_per_gpu)}) but {accel.name} offers "
+            f"{format_bytes(accel.memory_bytes * util)} at utilisation {util}; raise --tp/--pp "
+            "or quantise --weights")
+    if batch > max_batch:
+        need = batch * context * perf.kv_bytes_per_token_per_gpu
+        raise DoesNotFitError(
+            f"--batch-size {batch} x {context} tokens needs {format_bytes(need)} of KV cache "
+            f"per GPU but {format_bytes(free)} is free (at most {max_batch} sequences); "
+            "lower --batch-size or use --kv-cache fp8")
+
+
+def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
+              util: float) -> ServingEstimate:
+    max_batch = perf.max_batch_size_by_memory(inp + out, BLOCK_SIZE, util)
+    _check_fit(perf, batch, inp + out, util, max_batch)
+    per_step = perf.expected_tokens_per_step()
+    total, ttft, ttft_max = _prefill(perf, batch, inp)
+    single = _prefill(perf, 1, inp)[0]
+    decode = loads_time_s(perf, [decode_load(batch, inp + out / 2.0)],
+                          spec=perf.config.num_speculative_tokens > 0)[0]
+    steady = _steady_step_s(perf, batch, inp, out, per_step)
+    tpot = steady / per_step
+    # steady state keeps sequences at every age: the average holds input + output/2 tokens
+    mean_ctx = int(inp + out / 2)
+    cap = perf.max_batch_size_by_memory(mean_ctx, BLOCK_SIZE, util)
+    best_batch = max(1, min(perf.config.max_num_seqs, cap))
+    best_step = _steady_step_s(perf, best_batch, inp, out, per_step)
+    max_tput = replicas * best_batch * per_step / best_step
+    extra = {
+        "decode_tokens_per_step": per_step,
+        "kv_transfer_time_s": perf.kv_transfer_time_s(inp),
+        "num_gpus": float(perf.config.num_gpus * replicas),
+        "steady_step_time_s": steady,
+        "max_throughput_tokens_per_s_per_gpu": max_tput / (perf.config.num_gpus * replicas),
+    }
+    return ServingEstimate(
+        prefill_time_s=total, prefill_time_single_s=single, ttft_s=ttft, ttft_max_s=ttft_max,
+        decode_step_time_s=decode, tpot_s=tpot,
+        throughput_tokens_per_s=batch * per_step / steady,
+        e2e_latency_s=ttft + (out - 1) * tpot, max_batch_size_by_memory=max_batch,
+        max_throughput_batch_size=best_batch, max_throughput_tokens_per_s=max_tput,
+        memory=_memory(perf, util), extra=extra,
+    )
