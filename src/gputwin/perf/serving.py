@@ -119,8 +119,8 @@ def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
     peaks = c.hw.accelerator.peak_flop_per_s
     base = "bf16" if "bf16" in peaks else next(iter(peaks))
     w = c.weights_dtype
-    if w in ("fp8", "int8") and w in peaks:
-        return peaks[w], w, 1.0  # W8A8
+    if w in ("fp8", "int8", "fp4") and w in peaks:
+        return peaks[w], w, 1.0  # W8A8 / W4A4 (NVFP4 on Blackwell)
     return peaks[base], base, 1.0  # weight-only or bf16
 
 

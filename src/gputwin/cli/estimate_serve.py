@@ -1,0 +1,101 @@
+"""``gputwin estimate serve``: TTFT, TPOT, throughput and memory of an inference replica."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from gputwin.cli.options import emit_json, positive_int
+
+if TYPE_CHECKING:
+    from gputwin.run.estimate_serve import ServingEstimate
+
+
+def _summary(est: ServingEstimate, title: str) -> None:
+    """Print a short readable summary (rich imported only here)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gputwin.units import format_bytes, format_duration
+
+    d = est.to_dict()
+    console = Console()
+    console.print(f"[bold]{title}[/bold]")
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="dim")
+    t.add_column()
+    t.add_row("TTFT (mean / last of batch)",
+              f"{format_duration(est.ttft_s)} / {format_duration(est.ttft_max_s)}")
+    t.add_row("prefill, one prompt", format_duration(est.prefill_time_single_s))
+    t.add_row("TPOT (steady state)", format_duration(est.tpot_s))
+    t.add_row("decode step (pure)", format_duration(est.decode_step_time_s))
+    t.add_row("end-to-end latency", format_duration(est.e2e_latency_s))
+    t.add_row("throughput", f"{est.throughput_tokens_per_s:,.0f} output tokens/s")
+    t.add_row("max throughput", f"{est.max_throughput_tokens_per_s:,.0f} output tokens/s at "
+                                f"batch {est.max_throughput_batch_size}")
+    t.add_row("max batch (memory)", f"{est.max_batch_size_by_memory}")
+    t.add_row("weights per GPU", format_bytes(d["weights_bytes_per_gpu"]))
+    t.add_row("KV per token", f"{format_bytes(d['kv_bytes_per_token_total'])} "
+                              f"({format_bytes(d['kv_bytes_per_token_per_gpu'])} per GPU)")
+    t.add_row("KV capacity", f"{d['kv_capacity_tokens']:,.0f} tokens")
+    if d["decode_tokens_per_step"] > 1:
+        t.add_row("tokens per spec step", f"{d['decode_tokens_per_step']:.2f}")
+    console.print(t)
+
+
+@click.command()
+@click.option("--model", required=True, help="Model name (catalog) or HF config.json path.")
+@click.option("--gpu", default=None, help="Accelerator name (catalog).")
+@click.option("--system", default=None, help="System (node) name (catalog).")
+@click.option("--tp", type=int, default=1, show_default=True, callback=positive_int,
+              help="Tensor parallel size of one replica.")
+@click.option("--pp", type=int, default=1, show_default=True, callback=positive_int,
+              help="Pipeline parallel size of one replica.")
+@click.option("--ep", type=int, default=1, show_default=True, callback=positive_int,
+              help="Expert parallel size inside the TP group (MoE).")
+@click.option("--input-tokens", type=int, required=True, callback=positive_int)
+@click.option("--output-tokens", type=int, required=True, callback=positive_int)
+@click.option("--batch-size", type=int, default=1, show_default=True, callback=positive_int,
+              help="Concurrent sequences.")
+@click.option("--num-replicas", type=int, default=1, show_default=True, callback=positive_int,
+              help="Replicas (multiplies the max throughput).")
+@click.option("--weights", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4"]),
+              default="bf16", show_default=True, help="Weight quantisation.")
+@click.option("--kv-cache", type=click.Choice(["bf16", "fp8"]), default="bf16",
+              show_default=True, help="KV-cache dtype.")
+@click.option("--spec-tokens", type=click.IntRange(0, 16), default=0, show_default=True,
+              help="Speculative tokens per step (0 = off).")
+@click.option("--acceptance", type=click.FloatRange(0.0, 1.0), default=0.7,
+              show_default=True, help="Per-token acceptance rate of the proposals.")
+@click.option("--draft-model", default=None, help="Draft model (catalog) for speculation.")
+@click.option("--spec-kind", type=click.Choice(["draft_model", "eagle", "ngram"]),
+              default=None, help="Proposer [default: draft_model with --draft-model].")
+@click.option("--max-num-seqs", type=int, default=256, show_default=True,
+              callback=positive_int, help="Engine batch limit.")
+@click.option("--max-num-batched-tokens", type=int, default=8192, show_default=True,
+              callback=positive_int, help="Token budget of one step (chunked prefill).")
+@click.option("--calibration", type=click.Path(dir_okay=False), default=None,
+              help="Calibration YAML from `gputwin calibrate`.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep: int,
+          input_tokens: int, output_tokens: int, batch_size: int, num_replicas: int,
+          weights: str, kv_cache: str, spec_tokens: int, acceptance: float,
+          draft_model: str | None, spec_kind: str | None, max_num_seqs: int,
+          max_num_batched_tokens: int, calibration: str | None, as_json: bool) -> None:
+    """TTFT, TPOT, throughput and memory of one inference replica."""
+    from gputwin.run.estimate_serve import estimate_serve
+
+    est = estimate_serve(
+        model=model, gpu=gpu, system=system, tp=tp, pp=pp, ep=ep, input_tokens=input_tokens,
+        output_tokens=output_tokens, batch_size=batch_size, num_replicas=num_replicas,
+        weights=weights, kv_cache=kv_cache, spec_tokens=spec_tokens, acceptance=acceptance,
+        draft_model=draft_model, spec_kind=spec_kind, max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max_num_batched_tokens, calibration=calibration,
+    )
+    if as_json:
+        emit_json(est.to_dict())
+        return
+    where = gpu or system
+    _summary(est, f"{model} on {tp * pp} x {where} (tp={tp} pp={pp}), weights {weights}, "
+                  f"KV {kv_cache}, batch {batch_size}, {input_tokens}->{output_tokens} tokens")
