@@ -172,7 +172,8 @@ class MigGeometry:
         try:
             return self.profiles[name]
         except KeyError:
-            raise UnknownNameError(f"MIG profile of {self.name}", name, list(self.profiles)) from None
+            known = list(self.profiles)
+            raise UnknownNameError(f"MIG profile of {self.name}", name, known) from None
 
     def valid_starts(self, profile: str) -> tuple[int, ...]:
         """The placement table's start memory slices of ``profile``."""
@@ -208,12 +209,11 @@ class MigGeometry:
     def place(self, state: MigState, profile: str, start: int) -> MigState:
         """A new state with ``profile`` created at ``start``; raises :class:`MigError`."""
         prof = self.profile(profile)
-        for s, mem, comp in prof.placements:
-            if s == start:
-                break
-        else:
+        found = [(mem, comp) for s, mem, comp in prof.placements if s == start]
+        if not found:
             raise MigError(f"{self.name}: {profile} cannot start at slice {start}; "
                            f"valid starts {list(prof.starts)}")
+        mem, comp = found[0]
         if mem & state.memory_mask:
             raise MigError(f"{self.name}: {profile}@{start} overlaps an existing instance")
         if state.count(profile) >= prof.max_instances:
@@ -274,11 +274,13 @@ class MigGeometry:
                 return ReconfigPlan((), inst, state, 0.0, reused=True)
         if state.count(wanted) >= prof.max_instances:
             return None  # every instance of the profile is busy
-        cost = self.reconfiguration_time_s if reconfiguration_time_s is None else reconfiguration_time_s
+        cost = (self.reconfiguration_time_s if reconfiguration_time_s is None
+                else reconfiguration_time_s)
         best: tuple[tuple[int, int, int], tuple[MigInstance, ...]] | None = None
         for start, mem, _ in prof.placements:
             victims = tuple(
-                i for i in state.instances if mem & _mask(i.start, self.profiles[i.profile].memory_slices)
+                i for i in state.instances
+                if mem & _mask(i.start, self.profiles[i.profile].memory_slices)
             )
             if any(v in busy_set for v in victims):
                 continue
