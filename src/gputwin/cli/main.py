@@ -25,6 +25,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                 "List and show accelerators, systems, fabrics, storage and models."),
     "validate": ("gputwin.cli.validate_cmd", "validate",
                  "Compare the models with published measurements."),
+    "calibrate": ("gputwin.cli.calibrate_cmd", "calibrate",
+                  "Fit serving-model coefficients to measured step or request times."),
 }
 
 

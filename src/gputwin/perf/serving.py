@@ -235,12 +235,68 @@ class ServingPerf:
             elem = tokens * g.elem_bytes_per_token / bw
             total += g.num_layers * (gemm + pre + dec + elem + self._layer_oh + comm)
         s = self.shape
-        total /= 1.0  # every stage runs its layers in turn: latency covers all of them
         lm = max(num_logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / bw)
         total += lm
         if self._pp > 1:
             total += (self._pp - 1) * self._handoff_s(tokens)
         return total
+
+    def step_components(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
+                        prefill_attn_pairs: float, num_decode_seqs: int,
+                        decode_context_tokens_sum: float) -> dict[str, float]:
+        """The step split into the calibratable parts (for fitting; not a hot path).
+
+        ``step_time_s = steps·step_overhead + seqs·per_seq_overhead + layers·layer_overhead
+        + compute_unit_s/compute_eff_mult + memory_unit_s/bandwidth_frac + fixed_s``, where
+        each kernel counts on the side of its roofline that binds with the current
+        coefficients (``*_unit_s``: seconds at a multiplier/fraction of 1).
+        """
+        out = {"steps": 0.0, "seqs": 0.0, "layers": 0.0, "compute_unit_s": 0.0,
+               "memory_unit_s": 0.0, "fixed_s": 0.0}
+        tokens = num_prefill_tokens + num_decode_seqs
+        if tokens <= 0:
+            return out
+        coeff = self.calibration.for_accelerator(self.config.hw.accelerator.name)
+        cem, bwf = coeff.compute_eff_mult, coeff.bandwidth_frac
+        bw, attn_rate = self._bw, self._attn_rate
+        rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
+
+        def roof(compute_s: float, memory_s: float, n: float, fixed: bool = False) -> None:
+            if compute_s >= memory_s:
+                key = "fixed_s" if fixed else "compute_unit_s"
+                out[key] += n * compute_s * (1.0 if fixed else cem)
+            else:
+                out["memory_unit_s"] += n * memory_s * bwf
+
+        kv_tokens = prefill_context_tokens_sum + num_prefill_tokens
+        for g in self.shape.groups:
+            n = float(g.num_layers)
+            w_bytes = g.dense_weight_bytes
+            flop = g.dense_flop_per_token * tokens
+            if g.local_experts:
+                w_bytes += g.local_experts * (1.0 - math.exp(g.log_miss * tokens)) * (
+                    g.expert_weight_bytes)
+                flop += g.expert_flop_per_token * tokens
+            roof(flop / rate, w_bytes / bw, n)
+            kv = g.kv_bytes_per_token
+            if prefill_attn_pairs > 0.0:
+                roof(prefill_attn_pairs * g.prefill_attn_flop_per_pair / attn_rate,
+                     kv_tokens * kv / bw, n, fixed=True)
+            if decode_context_tokens_sum > 0.0:
+                roof(decode_context_tokens_sum * g.decode_attn_flop_per_pair / attn_rate,
+                     decode_context_tokens_sum * kv / bw, n, fixed=True)
+            out["memory_unit_s"] += n * tokens * g.elem_bytes_per_token / bw * bwf
+            out["layers"] += n
+            if self._tp > 1:
+                out["fixed_s"] += n * 2.0 * self._allreduce_s(tokens)
+        s = self.shape
+        logits = num_decode_seqs + (1 if num_prefill_tokens else 0)
+        roof(logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / bw, 1.0)
+        if self._pp > 1:
+            out["fixed_s"] += (self._pp - 1) * self._handoff_s(tokens)
+        out["steps"] = 1.0
+        out["seqs"] = float(num_decode_seqs)
+        return out
 
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
                     prefill_attn_pairs: float, num_decode_seqs: int,

@@ -1,0 +1,180 @@
+"""``gputwin calibrate``: fit the serving model's coefficients to measured times.
+
+Two CSV layouts are accepted (header line required, extra columns ignored):
+
+- step times: ``num_prefill_tokens, prefill_context_tokens_sum, prefill_attn_pairs,
+  num_decode_seqs, decode_context_tokens_sum, step_time_s``;
+- per request pattern: ``input_tokens, output_tokens, batch_size, ttft_s, tpot_s`` (either
+  time may be empty): the TTFT is the mean over a batch arriving together, the TPOT a
+  steady-state continuous-batching step (see ``run/estimate_serve``).
+
+The result is written as a YAML calibration file usable with ``estimate serve
+--calibration``; the per-GPU coefficients are stored under the accelerator's name.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.errors import InputError
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving_calib import ServingCalibration, load_serving_calibration
+from gputwin.perf.serving_fit import DEFAULT_FIT, FitResult, Observation, fit_with_holdout
+from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_load
+from gputwin.run.estimate_serve import _positive
+from gputwin.topology.hardware import resolve_hardware
+
+STEP_COLUMNS = ("num_prefill_tokens", "prefill_context_tokens_sum", "prefill_attn_pairs",
+                "num_decode_seqs", "decode_context_tokens_sum", "step_time_s")
+REQUEST_COLUMNS = ("input_tokens", "output_tokens", "batch_size", "ttft_s", "tpot_s")
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationReport:
+    """Fitted coefficients, errors, and the configuration they belong to."""
+
+    fit: FitResult
+    accelerator: str
+    model: str
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.fit
+        return {
+            "accelerator": self.accelerator, "model": self.model, "measurements": self.source,
+            "coefficients": dict(f.coefficients),
+            "num_observations": f.num_observations, "num_folds": f.num_folds,
+            "fit_median_abs_error": f.fit_median_abs_error,
+            "fit_max_abs_error": f.fit_max_abs_error,
+            "holdout_median_abs_error": f.holdout_median_abs_error,
+            "holdout_max_abs_error": f.holdout_max_abs_error,
+        }
+
+
+def _number(row: dict[str, str], col: str, where: str, *, integer: bool = False,
+            optional: bool = False) -> float | None:
+    raw = (row.get(col) or "").strip()
+    if raw == "" and optional:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"column {col!r}: expected a number, got {raw!r}", where=where) from None
+    if not math.isfinite(value) or value < 0 or (integer and value != int(value)):
+        kind = "a non-negative integer" if integer else "a non-negative number"
+        raise InputError(f"column {col!r}: expected {kind}, got {raw!r}", where=where)
+    return value
+
+
+def _step_obs(row: dict[str, str], where: str) -> list[Observation]:
+    vals = [_number(row, c, where, integer=c.startswith("num_")) for c in STEP_COLUMNS]
+    p, pctx, pairs, d, dctx, t = (v or 0.0 for v in vals)
+    if t <= 0 or p + d <= 0:
+        raise InputError("a step needs tokens and a positive step_time_s", where=where)
+    load = StepLoad(int(p), pctx, pairs, int(d), dctx)
+    return [Observation(t, ((1.0, load),), where)]
+
+
+def _request_obs(row: dict[str, str], where: str, chunk: int) -> list[Observation]:
+    inp, out, batch = (int(_number(row, c, where, integer=True) or 0)
+                       for c in REQUEST_COLUMNS[:3])
+    if min(inp, out, batch) < 1:
+        raise InputError("input_tokens, output_tokens and batch_size must be >= 1", where=where)
+    obs = []
+    ttft = _number(row, "ttft_s", where, optional=True)
+    if ttft:
+        loads, done_at = prefill_batch_loads(batch, inp, chunk)
+        # mean TTFT = Σ_s t_s · (requests finishing at or after step s) / batch
+        weights = [sum(1 for d in done_at if d >= s) / batch for s in range(len(loads))]
+        obs.append(Observation(ttft, tuple(zip(weights, loads, strict=True)), where + " ttft"))
+    tpot = _number(row, "tpot_s", where, optional=True)
+    if tpot:
+        obs.append(Observation(tpot, ((1.0, steady_state_load(batch, inp, out)),),
+                               where + " tpot"))
+    if not obs:
+        raise InputError("needs ttft_s or tpot_s", where=where)
+    return obs
+
+
+def read_measurements(path: Path, chunk_tokens: int = 8192) -> list[Observation]:
+    """Parse a measurements CSV; raises :class:`InputError` with the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", where=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", where=str(path)) from None
+    reader = csv.DictReader(text.splitlines())
+    cols = {c.strip() for c in (reader.fieldnames or [])}
+    if set(STEP_COLUMNS) <= cols:
+        kind = "step"
+    elif set(REQUEST_COLUMNS[:3]) <= cols and cols & {"ttft_s", "tpot_s"}:
+        kind = "request"
+    else:
+        raise InputError(f"header must name the step columns ({', '.join(STEP_COLUMNS)}) or "
+                         f"the request columns ({', '.join(REQUEST_COLUMNS)})",
+                         where=f"{path}:1")
+    obs: list[Observation] = []
+    for i, raw in enumerate(reader, start=2):
+        row = {k.strip(): v for k, v in raw.items() if k is not None}
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        where = f"{path}:{i}"
+        obs += _step_obs(row, where) if kind == "step" else _request_obs(row, where,
+                                                                          chunk_tokens)
+    if not obs:
+        raise InputError("no measurements in the file", where=str(path))
+    return obs
+
+
+def calibrate(measurements: str | Path, *, model: str, gpu: str | None = None,
+              system: str | None = None, tp: int = 1, pp: int = 1, ep: int = 1,
+              weights: str = "bf16", kv_cache: str = "bf16",
+              fit: Sequence[str] = DEFAULT_FIT, folds: int = 5,
+              calibration: str | None = None, max_num_batched_tokens: int = 8192,
+              catalog: Catalog | None = None) -> CalibrationReport:
+    """Fit ``fit`` coefficients for one model/GPU/split to the measurements CSV."""
+    for option, value in (("tp", tp), ("pp", pp), ("ep", ep), ("folds", folds)):
+        _positive(option, value)
+    cat = catalog or default_catalog()
+    spec = cat.model(model)
+    hw = resolve_hardware(cat, gpu=gpu, system=system)
+    config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, weights_dtype=weights,
+                           kv_cache_dtype=kv_cache,
+                           max_num_batched_tokens=max_num_batched_tokens)
+    base = load_serving_calibration(calibration)
+    prepare_serving(config, base)  # validate the split before reading data
+
+    def make(cal: ServingCalibration) -> ServingPerf:
+        return prepare_serving(config, cal)
+
+    obs = read_measurements(Path(measurements), max_num_batched_tokens)
+    result = fit_with_holdout(obs, make, base, hw.accelerator.name, tuple(fit), folds)
+    return CalibrationReport(result, hw.accelerator.name, spec.name, str(measurements))
+
+
+def write_calibration(report: CalibrationReport, out: str | Path) -> None:
+    """Write the fitted calibration as YAML, atomically (no half-written file)."""
+    data = report.fit.calibration.as_mapping()
+    data["source"] = (f"gputwin calibrate: {report.model} on {report.accelerator}, fitted to "
+                      f"{report.source}")
+    data["fit"] = {k: v for k, v in report.to_dict().items() if k != "coefficients"}
+    text = yaml.safe_dump(data, sort_keys=False)
+    path = Path(out)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"cannot write calibration: {exc.strerror}", where=str(out)) from None
