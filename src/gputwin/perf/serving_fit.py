@@ -20,6 +20,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def _with(cal: ServingCalibration, accel: str, values: dict[str, float]) -> Serv
     acc = ServingAccelCoefficients(
         accel, values.get("compute_eff_mult", base.compute_eff_mult),
         values.get("bandwidth_frac", base.bandwidth_frac))
-    glob = {k: v for k, v in values.items() if k not in _INVERSE}
+    glob: dict[str, Any] = {k: v for k, v in values.items() if k not in _INVERSE}
     return replace(cal, accelerators={**cal.accelerators, accel: acc}, **glob)
 
 
@@ -127,10 +128,7 @@ def _solve(rows: list[dict[str, float]], targets: list[float], names: Sequence[s
         clipped = False
         for j, n in enumerate(free):
             lo, hi = _BOUNDS[n]
-            if n in _INVERSE:
-                v = 1.0 / x[j] if x[j] > 0 else math.inf
-            else:
-                v = float(x[j])
+            v = (1.0 / x[j] if x[j] > 0 else math.inf) if n in _INVERSE else float(x[j])
             if not lo <= v <= hi:
                 fixed_vals[n] = min(max(v, lo), hi)
                 clipped = True
