@@ -42,6 +42,8 @@ from gputwin.topology.hardware import HardwareSpec
 WEIGHT_DTYPES = tuple(WEIGHT_BYTES)
 KV_DTYPES = ("bf16", "fp8")
 DRAFT_KINDS = ("draft_model", "eagle", "ngram")
+#: Largest all-reduce vLLM's custom kernel handles (8 MiB); bigger ones go to NCCL.
+CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class ServingConfig:
     max_num_batched_tokens: int = 8192
     max_num_seqs: int = 256
     acceptance_rate: float = 0.7
+    engine: str = "vllm"  # host-overhead profile (calibration `engines`)
 
     @property
     def num_gpus(self) -> int:
@@ -171,8 +174,7 @@ class ServingPerf:
         self._hbm_bytes = accel.memory_bytes
         self._half = cal.gemm_half_tokens
         self._layer_oh = cal.layer_overhead_s
-        self._step_oh = cal.step_overhead_s
-        self._seq_oh = cal.per_seq_overhead_s
+        self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
         self._tp, self._pp = c.tp, c.pp
         self._num_layers = c.model.num_layers
         self._ar = group_for_ranks(c.hw, c.tp, 1) if c.tp > 1 else None
@@ -186,7 +188,7 @@ class ServingPerf:
                                  weights_dtype="bf16" if c.weights_dtype == "int4"
                                  else c.weights_dtype, kv_cache_dtype=c.kv_cache_dtype,
                                  max_num_batched_tokens=c.max_num_batched_tokens,
-                                 max_num_seqs=c.max_num_seqs)
+                                 max_num_seqs=c.max_num_seqs, engine=c.engine)
             self._draft = ServingPerf(dcfg, cal)
 
     # ---- communication (cached by token count: batch sizes repeat) -----------------
@@ -195,8 +197,9 @@ class ServingPerf:
         if t is None:
             size = tokens * self.shape.hidden_size * 2.0
             assert self._ar is not None
-            t = (collective_time(CollectiveOp.ALL_REDUCE, size, self._ar).time_s
-                 * self.calibration.tp_comm_mult)
+            t = collective_time(CollectiveOp.ALL_REDUCE, size, self._ar).time_s
+            if size <= CUSTOM_ALLREDUCE_MAX_BYTES:  # one-shot custom kernel, not NCCL
+                t *= self.calibration.tp_comm_mult
             self._ar_cache[tokens] = t
         return t
 
@@ -345,8 +348,10 @@ class ServingPerf:
             return k * one
         assert self._draft is not None
         d = self._draft
-        return k * d._gpu_time_s(n, 0.0, 0.0, decode_context_tokens_sum,
-                                 decode_context_tokens_sum, n)
+        # each proposal is a separate forward of the draft model with its own host launch
+        # (vLLM v0.6 spec_decode runs the proposer's k passes through its model runner)
+        return k * (d._gpu_time_s(n, 0.0, 0.0, decode_context_tokens_sum,
+                                  decode_context_tokens_sum, n) + d._step_oh)
 
     def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
                          num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,

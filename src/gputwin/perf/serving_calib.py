@@ -7,7 +7,7 @@ any subset of keys; :func:`load_serving_calibration` overlays it on the bundled 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ SERVING_CALIBRATION_PATH = Path(__file__).with_name("serving_calibration.yaml")
 
 #: Per-accelerator coefficients (fitted per GPU family).
 ACCEL_KEYS = ("compute_eff_mult", "bandwidth_frac")
+#: Per-engine host overheads (override the global ones for that engine).
+ENGINE_KEYS = ("step_overhead_s", "per_seq_overhead_s")
 #: Global coefficients.
 GLOBAL_KEYS = (
     "step_overhead_s", "per_seq_overhead_s", "layer_overhead_s", "attention_eff_mult",
@@ -50,6 +52,7 @@ class ServingCalibration:
     runtime_overhead_bytes: float
     activation_peak_mult: float
     origin: str = ""
+    engines: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def for_accelerator(self, name: str) -> ServingAccelCoefficients:
         """Coefficients of the family whose key is the longest prefix of ``name``."""
@@ -59,11 +62,18 @@ class ServingCalibration:
                 best = key
         return self.accelerators[best or "default"]
 
+    def host_overheads(self, engine: str) -> tuple[float, float]:
+        """(per-step, per-sequence) host seconds of ``engine`` (global values if unlisted)."""
+        e = self.engines.get(engine, {})
+        return (e.get("step_overhead_s", self.step_overhead_s),
+                e.get("per_seq_overhead_s", self.per_seq_overhead_s))
+
     def as_mapping(self) -> dict[str, Any]:
         """Plain data in the YAML file's shape (without sources)."""
         out: dict[str, Any] = {"accelerators": {
             k: {"compute_eff_mult": v.compute_eff_mult, "bandwidth_frac": v.bandwidth_frac}
-            for k, v in self.accelerators.items()}}
+            for k, v in self.accelerators.items()},
+            "engines": {k: dict(v) for k, v in self.engines.items()}}
         for f in fields(self):
             if f.name in GLOBAL_KEYS:
                 out[f.name] = getattr(self, f.name)
@@ -106,12 +116,32 @@ def _accelerators(raw: Any, base: dict[str, ServingAccelCoefficients], where: st
     return out
 
 
+def _engines(raw: Any, base: dict[str, dict[str, float]], where: str,
+             ) -> dict[str, dict[str, float]]:
+    out = {k: dict(v) for k, v in base.items()}
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        raise InputError("engines: expected a mapping of engine -> host overheads", where=where)
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise InputError(f"engines.{name}: expected a mapping", where=where)
+        unknown = sorted(set(entry) - {*ENGINE_KEYS, "source"})
+        if unknown:
+            raise InputError(f"engines.{name}: unknown key(s) {', '.join(unknown)}",
+                             where=where)
+        vals = {k: _float(entry[k], f"engines.{name}.{k}", where, high=1.0)
+                for k in ENGINE_KEYS if k in entry}
+        out[str(name)] = {**out.get(str(name), {}), **vals}
+    return out
+
+
 def parse_serving_calibration(data: Any, where: str,
                               base: ServingCalibration | None = None) -> ServingCalibration:
     """Build a calibration from parsed YAML, overlaying ``base`` (all keys needed if None)."""
     if not isinstance(data, dict):
         raise InputError("expected a mapping of coefficients", where=where)
-    known = {*GLOBAL_KEYS, "accelerators"}
+    known = {*GLOBAL_KEYS, "accelerators", "engines"}
     unknown = sorted(k for k in data if k not in known and not str(k).endswith("source")
                      and k not in ("fit", "notes"))
     if unknown:
@@ -128,7 +158,8 @@ def parse_serving_calibration(data: Any, where: str,
             values[key] = getattr(base, key)
         else:
             raise InputError(f"missing coefficient {key!r}", where=where)
-    return ServingCalibration(accelerators=accels, origin=where, **values)
+    engines = _engines(data.get("engines"), base.engines if base else {}, where)
+    return ServingCalibration(accelerators=accels, origin=where, engines=engines, **values)
 
 
 def load_serving_calibration(path: str | Path | None = None) -> ServingCalibration:

@@ -102,7 +102,11 @@ def _with(cal: ServingCalibration, accel: str, values: dict[str, float]) -> Serv
         accel, values.get("compute_eff_mult", base.compute_eff_mult),
         values.get("bandwidth_frac", base.bandwidth_frac))
     glob: dict[str, Any] = {k: v for k, v in values.items() if k not in _INVERSE}
-    return replace(cal, accelerators={**cal.accelerators, accel: acc}, **glob)
+    # fitted host overheads hold for whatever engine was measured: drop per-engine values
+    engines = {name: {k: v for k, v in e.items() if k not in glob}
+               for name, e in cal.engines.items()}
+    return replace(cal, accelerators={**cal.accelerators, accel: acc}, engines=engines,
+                   **glob)
 
 
 def _solve(rows: list[dict[str, float]], targets: list[float], names: Sequence[str],

@@ -18,7 +18,7 @@ Metrics (one replica of ``tp × pp`` GPUs unless stated):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
@@ -154,6 +154,8 @@ def estimate_serve(
     max_num_batched_tokens: int = 8192,
     gpu_memory_utilization: float = 0.9,
     model_overrides: Mapping[str, Any] | None = None,
+    draft_model_overrides: Mapping[str, Any] | None = None,
+    engine: str = "vllm",
 ) -> ServingEstimate:
     """Resolve names, validate every option and estimate one serving configuration.
 
@@ -172,7 +174,8 @@ def estimate_serve(
     if not 0.0 < gpu_memory_utilization <= 1.0:
         raise InputError(f"--gpu-memory-utilization must be in (0, 1], got "
                          f"{gpu_memory_utilization}")
-    draft = cat.model(draft_model) if draft_model else None
+    draft = (_with_overrides(cat.model(draft_model), draft_model_overrides)
+             if draft_model else None)
     kind = spec_kind or ("draft_model" if draft is not None else None)
     if spec_tokens and kind is None:
         raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
@@ -184,10 +187,21 @@ def estimate_serve(
                            kv_cache_dtype=kv_cache, num_speculative_tokens=spec_tokens,
                            draft_model=draft, draft_kind=kind if spec_tokens else None,
                            max_num_batched_tokens=max_num_batched_tokens,
-                           max_num_seqs=max_num_seqs, acceptance_rate=acceptance)
-    perf = prepare_serving(config, load_serving_calibration(calibration))
-    return _estimate(perf, batch_size, input_tokens, output_tokens, num_replicas,
-                     gpu_memory_utilization)
+                           max_num_seqs=max_num_seqs, acceptance_rate=acceptance,
+                           engine=engine)
+    cal = load_serving_calibration(calibration)
+    perf = prepare_serving(config, cal)
+    est = _estimate(perf, batch_size, input_tokens, output_tokens, num_replicas,
+                    gpu_memory_utilization)
+    if spec_tokens:  # the same replica without speculation, for the speed-up
+        plain = prepare_serving(replace(config, num_speculative_tokens=0, draft_model=None,
+                                        draft_kind=None), cal)
+        base = _estimate(plain, batch_size, input_tokens, output_tokens, num_replicas,
+                         gpu_memory_utilization)
+        est.extra["spec_speedup"] = base.tpot_s / est.tpot_s
+        est.extra["spec_throughput_speedup"] = (est.throughput_tokens_per_s
+                                                / base.throughput_tokens_per_s)
+    return est
 
 
 def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
@@ -234,6 +248,8 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
         "num_gpus": float(perf.config.num_gpus * replicas),
         "steady_step_time_s": steady,
         "max_throughput_tokens_per_s_per_gpu": max_tput / (perf.config.num_gpus * replicas),
+        # static batching (all prompts, then all decode steps), as TensorRT-LLM's tables
+        "static_throughput_tokens_per_s": batch * out / (total + out / per_step * decode),
     }
     return ServingEstimate(
         prefill_time_s=total, prefill_time_single_s=single, ttft_s=ttft, ttft_max_s=ttft_max,
