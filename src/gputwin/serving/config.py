@@ -1,0 +1,60 @@
+"""Engine limits and options of one replica (vLLM names where they exist)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gputwin.errors import InputError
+
+PreemptionMode = Literal["recompute", "swap"]
+SchedulingPolicy = Literal["fcfs", "priority"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What the replica scheduler needs (token counts are integers).
+
+    ``num_kv_blocks``: from :meth:`gputwin.perf.serving.ServingPerf.num_kv_blocks`.
+    ``kv_block_bytes``: bytes of one block on one GPU (swap cost). ``swap_bandwidth``:
+    host↔GPU copy rate per GPU for swap preemption. ``tokens_per_step``: tokens a decode
+    sequence emits per step (speculative decoding's expected acceptance, 1 without).
+    ``skip_decode_steps``: advance decode-only stretches in closed form (same results as
+    step by step within float rounding; off = reference mode).
+    """
+
+    num_kv_blocks: int
+    block_size: int = 16
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int = 8192
+    max_model_len: int = 131072
+    enable_chunked_prefill: bool = True
+    enable_prefix_caching: bool = True
+    preemption_mode: PreemptionMode = "recompute"
+    scheduling_policy: SchedulingPolicy = "fcfs"
+    kv_block_bytes: float = 0.0
+    swap_bandwidth_bytes_per_s: float = 25e9
+    num_speculative_tokens: int = 0
+    tokens_per_step: float = 1.0
+    skip_decode_steps: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("num_kv_blocks", "block_size", "max_num_seqs", "max_num_batched_tokens",
+                     "max_model_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        decode_tokens = self.max_num_seqs * (1 + self.num_speculative_tokens)
+        if self.max_num_batched_tokens < decode_tokens:
+            raise InputError(
+                f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be >= "
+                f"max_num_seqs × (1 + speculative tokens) = {decode_tokens} so every running "
+                "sequence can decode in each step")
+        if not self.enable_chunked_prefill and self.max_num_batched_tokens < self.max_model_len:
+            raise InputError(
+                f"without chunked prefill max_num_batched_tokens ({self.max_num_batched_tokens})"
+                f" must be >= max_model_len ({self.max_model_len}) so every prompt fits a step")
+        if self.tokens_per_step < 1.0:
+            raise InputError(f"tokens_per_step must be >= 1, got {self.tokens_per_step}")
+        if self.swap_bandwidth_bytes_per_s <= 0:
+            raise InputError("swap bandwidth must be positive")

@@ -1,0 +1,555 @@
+"""One serving replica: a vLLM-v1-style engine driven by the event kernel.
+
+A step is *plan → time → update*: the scheduler (:meth:`Replica._plan`) decides how many
+tokens each request computes (decodes first, then running prefill chunks, then new
+requests from the waiting queue, all within ``max_num_batched_tokens`` and
+``max_num_seqs``), the step model prices it, and at the step's end the update samples
+tokens, finishes requests and frees their KV blocks. Running out of KV blocks preempts
+the newest running request (FCFS; the lowest-priority one under priority scheduling) by
+recompute or swap, and no new request is admitted in that step (as vLLM v1).
+
+**Decode skipping.** A decoding request's counters are not touched per step: with the
+replica's step index ``S``, its KV length is ``x0 + (S − s0)``, so a step costs O(1) for
+all decoders together. When a planned step is decode-only (nothing to prefill, nothing
+admissible, no preemption) the batch cannot change until a request finishes, the KV
+cache runs out or a request arrives. The replica then plans ``n`` steps at once: ``n``
+is the distance to the next finish and to KV exhaustion (block allocations repeat with
+period ``block_size``: a per-phase count gives them in O(block_size)); step ``j`` costs
+``a + b·j`` (the decode context grows by one token per sequence per step and the step
+model is linear in it — checked, and the run is split otherwise), so the stretch ends
+at ``Σ = n·a + b·n(n−1)/2``. An arrival cuts it at the first step boundary at or after
+the arrival time. ``EngineConfig.skip_decode_steps = False`` runs step by step; both
+give the same results within float rounding (tested).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from gputwin.serving.config import EngineConfig
+from gputwin.serving.histogram import LogHistogram
+from gputwin.serving.kv_cache import BlockPool
+from gputwin.serving.request import (
+    DECODE,
+    DROPPED,
+    FINISHED,
+    PREFILL,
+    WAITING,
+    ReqState,
+    prefix_keys,
+)
+from gputwin.sim.kernel import EventHandle, Simulator
+
+PRIORITY_STEP = 1  # arrivals (0) at the same instant are seen by the next plan
+
+
+class StepModel(Protocol):
+    """What the engine needs from :class:`gputwin.perf.serving.ServingPerf`."""
+
+    def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
+                    prefill_attn_pairs: float, num_decode_seqs: int,
+                    decode_context_tokens_sum: float) -> float: ...
+
+    def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
+                         num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
+                         prefill_attn_pairs: float = 0.0) -> float: ...
+
+
+class EngineSink(Protocol):
+    """Told about requests leaving a replica (the fleet records them)."""
+
+    def on_finish(self, req: ReqState, replica: Replica, now_s: float) -> None: ...
+
+    def on_drop(self, req: ReqState, replica: Replica, now_s: float) -> None: ...
+
+
+class Replica:
+    """One engine. ``submit`` hands it a request; the kernel runs its steps."""
+
+    def __init__(self, replica_id: int, cfg: EngineConfig, model: StepModel, sim: Simulator,
+                 sink: EngineSink, *, name: str = "") -> None:
+        self.id = replica_id
+        self.name = name or f"replica-{replica_id}"
+        self.cfg = cfg
+        self.model = model
+        self.sim = sim
+        self.sink = sink
+        self.bs = cfg.block_size
+        self.pool = BlockPool(cfg.num_kv_blocks, cfg.block_size)
+        self._priority = cfg.scheduling_policy == "priority"
+        self.waiting: deque[ReqState] = deque()
+        self._wheap: list[tuple[int, float, int, ReqState]] = []
+        self.running: dict[int, ReqState] = {}
+        self.prefilling: dict[int, ReqState] = {}
+        self.cnt = [0] * self.bs
+        self.n_dec = 0
+        self.dec_off_sum = 0  # Σ (x0 − s0) over decoders
+        self._fin: list[tuple[int, int, int, ReqState]] = []
+        self.S = 0  # index of the next step to plan
+        self._dec_allocated = False  # decoders already hold their block for step S
+        self._seq = 0
+        self.spec = cfg.num_speculative_tokens > 0
+        self._tps = cfg.tokens_per_step
+        # current step / stretch
+        self.in_step = False
+        self._handle: EventHandle | None = None
+        self._start_s = 0.0
+        self._n = 1
+        self._a = 0.0
+        self._b = 0.0
+        self._dur = 0.0
+        self._chunks: list[tuple[ReqState, int]] = []
+        self.on_idle: Callable[[Replica], None] | None = None
+        # statistics
+        self.busy_s = 0.0
+        self.num_steps = 0
+        self.num_preemptions = 0
+        self.tokens_out = 0
+        self.prefill_tokens = 0
+        self.itl = LogHistogram()
+        self.waiting_prompt_tokens = 0
+        self.accepting = True  # False while draining (autoscaler scale-down)
+        self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
+
+    # ---- queries (the router and the timeline) --------------------------------------
+    @property
+    def num_waiting(self) -> int:
+        return len(self._wheap) if self._priority else len(self.waiting)
+
+    @property
+    def num_running(self) -> int:
+        return len(self.running)
+
+    @property
+    def num_outstanding(self) -> int:
+        return self.num_waiting + len(self.running)
+
+    def steps_done_at(self, t: float) -> int:
+        """Steps of the current stretch finished by ``t`` (0 when idle)."""
+        if not self.in_step:
+            return 0
+        dt = t - self._start_s
+        return self._n if dt >= self._dur else self._k_at(dt, strict=False)
+
+    def kv_used_blocks_at(self, t: float) -> int:
+        """Blocks in use at ``t`` (includes the allocations of a stretch so far)."""
+        used = self.pool.num_used
+        if self.in_step and self._n > 1:
+            started = min(self._n, self._k_at(t - self._start_s, strict=True))
+            used += self._alloc_between(self.S + 1, self.S + started)
+        return used
+
+    def tokens_out_at(self, t: float) -> float:
+        extra = 0
+        if self.in_step and self._n > 1:
+            extra = self.n_dec * self.steps_done_at(t)
+        return float(self.tokens_out + extra)
+
+    def busy_s_at(self, t: float) -> float:
+        if not self.in_step:
+            return self.busy_s
+        return self.busy_s + min(max(0.0, t - self._start_s), self._dur)
+
+    # ---- submission -------------------------------------------------------------------
+    def submit(self, req: ReqState, now: float) -> None:
+        """Queue ``req`` (or drop it if it can never fit); start a step if idle."""
+        cfg = self.cfg
+        spec = req.spec
+        req.replica = self.id
+        req.engine_arrival_s = now
+        if req.computed == 0:  # a new request (not a KV hand-off)
+            if spec.num_prompt_tokens + 1 > cfg.max_model_len:
+                req.status, req.reason = DROPPED, (
+                    f"prompt of {spec.num_prompt_tokens} tokens exceeds max_model_len "
+                    f"{cfg.max_model_len}")
+                self.sink.on_drop(req, self, now)
+                return
+            if spec.num_prompt_tokens + req.output > cfg.max_model_len:
+                req.output = cfg.max_model_len - spec.num_prompt_tokens
+                req.truncated = True
+            req.num_tokens = spec.num_prompt_tokens + req.generated
+        out = 1 if self.prefill_only else req.output
+        need = -(-(spec.num_prompt_tokens + out) // self.bs)
+        if need > cfg.num_kv_blocks:
+            req.status, req.reason = DROPPED, (
+                f"needs {need} KV blocks for prompt + output, the replica has "
+                f"{cfg.num_kv_blocks}")
+            self.sink.on_drop(req, self, now)
+            return
+        req.status = WAITING
+        self._push_waiting(req, front=False)
+        if not self.in_step:
+            self._start_step(now)
+        elif self._n > 1:
+            self._truncate(now)
+
+    def _push_waiting(self, req: ReqState, *, front: bool) -> None:
+        self.waiting_prompt_tokens += req.num_tokens - req.computed
+        if self._priority:
+            heapq.heappush(self._wheap, (req.spec.priority, req.spec.arrival_time_s,
+                                         req.rid, req))
+        elif front:
+            self.waiting.appendleft(req)
+        else:
+            self.waiting.append(req)
+
+    def _peek_waiting(self) -> ReqState | None:
+        if self._priority:
+            return self._wheap[0][3] if self._wheap else None
+        return self.waiting[0] if self.waiting else None
+
+    def _pop_waiting(self) -> ReqState:
+        req = heapq.heappop(self._wheap)[3] if self._priority else self.waiting.popleft()
+        self.waiting_prompt_tokens -= req.num_tokens - req.computed
+        return req
+
+    # ---- planning ---------------------------------------------------------------------
+    def _start_step(self, now: float) -> None:
+        chunks, swap_s, preempted = self._plan()
+        n_dec = self.n_dec
+        if not chunks and n_dec == 0:
+            self.in_step = False
+            if self.on_idle is not None:
+                self.on_idle(self)
+            return
+        self.in_step = True
+        self._start_s = now
+        self._chunks = chunks
+        ctx = self.dec_off_sum + n_dec * (self.S + 1)
+        n = 1
+        if not chunks and not preempted and self.cfg.skip_decode_steps:
+            n = self._max_stretch()
+        if n > 1:
+            n, a, b = self._stretch_costs(n, ctx)
+            self._n, self._a, self._b = n, a, b
+            self._dur = n * a + b * n * (n - 1) / 2.0
+        else:
+            self._n = 1
+            self._dur = self._single_cost(chunks, n_dec, ctx) + swap_s
+            self._a, self._b = self._dur, 0.0
+        self._handle = self.sim.schedule_at(now + self._dur, self._step_end, PRIORITY_STEP)
+
+    def _decode_cost(self, n_dec: int, ctx: float) -> float:
+        if self.spec:
+            return self.model.spec_step_time_s(n_dec, ctx) / self._tps
+        return self.model.step_time_s(0, 0.0, 0.0, n_dec, ctx)
+
+    def _single_cost(self, chunks: list[tuple[ReqState, int]], n_dec: int, ctx: float) -> float:
+        if not chunks:
+            return self._decode_cost(n_dec, ctx)
+        p_tokens = 0
+        p_ctx = 0.0
+        pairs = 0.0
+        for req, chunk in chunks:
+            p_tokens += chunk
+            past = req.computed
+            p_ctx += past
+            pairs += chunk * (past + chunk / 2.0)
+        if not self.spec:
+            return self.model.step_time_s(p_tokens, p_ctx, pairs, n_dec, ctx)
+        full = self.model.spec_step_time_s(n_dec, ctx, p_tokens, p_ctx, pairs)
+        if n_dec == 0:
+            return full
+        # decoders emit tokens_per_step per real step: only 1/tps of their share counts
+        return full - self.model.spec_step_time_s(n_dec, ctx) * (1.0 - 1.0 / self._tps)
+
+    def _stretch_costs(self, n: int, ctx: float) -> tuple[int, float, float]:
+        """(n, a, b): step j of the stretch costs a + b·j; n halves until that is exact."""
+        n_dec = self.n_dec
+        a = self._decode_cost(n_dec, ctx)
+        while n > 1:
+            last = self._decode_cost(n_dec, ctx + n_dec * (n - 1))
+            b = (last - a) / (n - 1)
+            mid = (n - 1) // 2
+            if mid == 0:
+                return n, a, b
+            at_mid = self._decode_cost(n_dec, ctx + n_dec * mid)
+            if abs(at_mid - (a + b * mid)) <= 1e-9 * max(a, 1e-12):
+                return n, a, b
+            n = mid + 1
+        return 1, a, 0.0
+
+    def _max_stretch(self) -> int:
+        """Steps until the next finish or KV exhaustion (≥ 1), counting the planned one."""
+        fin = self._fin
+        while fin and fin[0][2] != fin[0][3].version:
+            heapq.heappop(fin)
+        n_fin = fin[0][0] - self.S + 1 if fin else 1
+        if n_fin <= 1 or self.n_dec == 0:
+            return 1
+        free = self.pool.num_free
+        n_dec, bs, cnt = self.n_dec, self.bs, self.cnt
+        cycles = free // n_dec
+        if cycles >= n_fin // bs + 1:
+            return n_fin
+        base = cycles * bs  # steps S+1 .. S+base allocate cycles·n_dec blocks
+        m = base
+        used = cycles * n_dec
+        for j in range(1, bs):
+            add = cnt[(-(self.S + base + j)) % bs]
+            if used + add > free:
+                break
+            used += add
+            m += 1
+        return max(1, min(n_fin, m + 1))
+
+    def _alloc_between(self, first: int, last: int) -> int:
+        """Decoder block allocations of steps ``first .. last − 1``."""
+        n = last - first
+        if n <= 0 or self.n_dec == 0:
+            return 0
+        total = (n // self.bs) * self.n_dec
+        cnt, bs = self.cnt, self.bs
+        for j in range(first + (n // bs) * bs, last):
+            total += cnt[(-j) % bs]
+        return total
+
+    def _k_at(self, dt: float, *, strict: bool) -> int:
+        """Steps of the stretch finished by ``dt`` (strict: started by ``dt``)."""
+        a, b = self._a, self._b
+        if strict:
+            # steps started by dt: 1 + (steps finished strictly before or at dt)
+            return 1 + self._k_at(dt, strict=False)
+        if dt <= 0:
+            return 0
+        if b == 0.0:
+            k = int(dt // a) if a > 0 else self._n
+        else:
+            h = a - b / 2.0
+            k = int((-h + math.sqrt(h * h + 2.0 * b * dt)) / b)
+        k = max(0, min(self._n, k))
+        while k < self._n and self._t_of(k + 1) <= dt:
+            k += 1
+        while k > 0 and self._t_of(k) > dt:
+            k -= 1
+        return k
+
+    def _t_of(self, k: int) -> float:
+        return k * self._a + self._b * k * (k - 1) / 2.0
+
+    def _truncate(self, now: float) -> None:
+        """Cut the stretch at the first step boundary at or after ``now``."""
+        dt = now - self._start_s
+        k = self._k_at(dt, strict=False)
+        if k < self._n and self._t_of(k) < dt:
+            k += 1  # the step in progress finishes first
+        k = max(1, k)
+        if k >= self._n:
+            return
+        self._n = k
+        self._dur = self._t_of(k)
+        if self._handle is not None:
+            self.sim.cancel(self._handle)
+        self._handle = self.sim.schedule_at(self._start_s + self._dur, self._step_end,
+                                            PRIORITY_STEP)
+
+    # ---- the scheduler --------------------------------------------------------------------
+    def _plan(self) -> tuple[list[tuple[ReqState, int]], float, bool]:
+        """Decide step ``S``: returns (prefill chunks, swap-in seconds, preempted?)."""
+        cfg, pool, bs = self.cfg, self.pool, self.bs
+        preempted = False
+        budget = cfg.max_num_batched_tokens - self.n_dec * (1 + cfg.num_speculative_tokens)
+        need = self.cnt[(-self.S) % bs] if self.n_dec else 0
+        while need > pool.num_free:
+            victim = self._victim()
+            if victim.status == DECODE and (victim.phase + self.S) % bs == 0:
+                need -= 1
+            self._preempt(victim)
+            preempted = True
+        pool.take(need)
+        self._dec_allocated = True
+        chunks: list[tuple[ReqState, int]] = []
+        for req in list(self.prefilling.values()):
+            if budget <= 0:
+                break
+            chunk = min(req.num_tokens - req.computed, budget)
+            more = -(-(req.computed + chunk) // bs) - req.blocks
+            while more > pool.num_free and req.status == PREFILL:
+                victim = self._victim()
+                self._preempt(victim)
+                preempted = True
+            if req.status != PREFILL:
+                break
+            pool.take(more)
+            req.blocks += more
+            chunks.append((req, chunk))
+            budget -= chunk
+        swap_s = 0.0
+        if not preempted:
+            swap_s = self._admit(chunks, budget)
+        return chunks, swap_s, preempted
+
+    def _admit(self, chunks: list[tuple[ReqState, int]], budget: int) -> float:
+        cfg, pool, bs = self.cfg, self.pool, self.bs
+        swap_s = 0.0
+        while budget > 0 and len(self.running) < cfg.max_num_seqs:
+            req = self._peek_waiting()
+            if req is None:
+                break
+            hits = in_lru = 0
+            keys: list[int] = []
+            if req.computed == 0 and cfg.enable_prefix_caching and req.spec.prefix_hashes:
+                if req.keys is None:
+                    req.keys = prefix_keys(req.spec, bs, req.spec.num_prompt_tokens)
+                keys = req.keys
+                hits, in_lru = pool.lookup(keys, (req.num_tokens - 1) // bs)
+            start = req.computed if req.computed else hits * bs
+            remaining = req.num_tokens - start
+            chunk = min(remaining, budget)
+            if chunk < remaining and not cfg.enable_chunked_prefill:
+                break
+            more = -(-(start + chunk) // bs) - hits
+            if more + in_lru > pool.num_free:
+                break
+            self._pop_waiting()
+            if hits:
+                pool.acquire(keys[:hits])
+                req.keyed = keys[:hits]
+                if req.num_preemptions == 0 and req.cached_tokens == 0:
+                    req.cached_tokens = hits * bs
+            pool.take(more)
+            req.blocks = hits + more
+            req.computed = start
+            if req.swapped_blocks:
+                swap_s += req.swapped_blocks * cfg.kv_block_bytes / cfg.swap_bandwidth_bytes_per_s
+                req.swapped_blocks = 0
+            req.status = PREFILL
+            self._seq += 1
+            req.seq = self._seq
+            self.running[req.rid] = req
+            self.prefilling[req.rid] = req
+            chunks.append((req, chunk))
+            budget -= chunk
+        return swap_s
+
+    def _victim(self) -> ReqState:
+        if not self._priority:
+            return next(reversed(self.running.values()))
+        return max(self.running.values(),
+                   key=lambda r: (r.spec.priority, r.spec.arrival_time_s, r.rid))
+
+    def _held_blocks(self, req: ReqState) -> int:
+        if req.status == DECODE:
+            x = req.dec_x0 + self.S - req.dec_s0 + (1 if self._dec_allocated else 0)
+            return -(-x // self.bs)
+        return req.blocks
+
+    def _preempt(self, req: ReqState) -> None:
+        held = self._held_blocks(req)
+        if req.status == DECODE:
+            req.generated = req.dec_g0 + (self.S - req.dec_s0)
+            req.num_tokens = req.spec.num_prompt_tokens + req.generated
+            req.computed = req.dec_x0 + self.S - req.dec_s0
+            self._leave_decode(req)
+        else:
+            del self.prefilling[req.rid]
+        del self.running[req.rid]
+        self.pool.release(req.keyed)
+        self.pool.give(held - len(req.keyed))
+        req.keyed = []
+        req.blocks = 0
+        req.num_preemptions += 1
+        self.num_preemptions += 1
+        if self.cfg.preemption_mode == "swap":
+            req.swapped_blocks = held
+        else:
+            req.computed = 0
+        req.status = WAITING
+        self._push_waiting(req, front=True)
+
+    def _leave_decode(self, req: ReqState) -> None:
+        self.cnt[req.phase] -= 1
+        self.n_dec -= 1
+        self.dec_off_sum -= req.dec_x0 - req.dec_s0
+        req.version += 1
+
+    # ---- update at the end of a step (or stretch) -------------------------------------------
+    def _step_end(self) -> None:
+        now = self.sim.now
+        n = self._n
+        first = self.S
+        last = first + n - 1
+        if n > 1:
+            self.pool.take(self._alloc_between(first + 1, last + 1))
+            n_dec = self.n_dec
+            self.itl.add_uniform(self._a, self._a + self._b * (n - 1), n_dec * n)
+        elif self.n_dec:
+            self.itl.add(self._dur, self.n_dec)
+        self.tokens_out += self.n_dec * n
+        self.busy_s += self._dur
+        self.num_steps += n
+        self.in_step = False
+        self._handle = None
+        self._dec_allocated = False
+        self.S = last + 1
+        self._finish_decoders(last, now)
+        for req, chunk in self._chunks:
+            if req.status == PREFILL:
+                self._after_chunk(req, chunk, now)
+        self._chunks = []
+        self._start_step(now)
+
+    def _finish_decoders(self, last: int, now: float) -> None:
+        fin = self._fin
+        while fin and fin[0][0] <= last:
+            _, _, version, req = heapq.heappop(fin)
+            if version != req.version:
+                continue
+            held = -(-(req.dec_x0 + last + 1 - req.dec_s0) // self.bs)
+            req.generated = req.output
+            self._leave_decode(req)
+            self._release(req, held, now)
+
+    def _release(self, req: ReqState, held: int, now: float) -> None:
+        del self.running[req.rid]
+        self.pool.release(req.keyed)
+        self.pool.give(held - len(req.keyed))
+        req.keyed = []
+        req.blocks = 0
+        req.status = FINISHED
+        req.finish_s = now
+        self.sink.on_finish(req, self, now)
+
+    def _after_chunk(self, req: ReqState, chunk: int, now: float) -> None:
+        req.computed += chunk
+        self.prefill_tokens += chunk
+        if req.keys and self.cfg.enable_prefix_caching:
+            self._register(req)
+        if req.computed < req.num_tokens:
+            return
+        req.generated += 1
+        self.tokens_out += 1
+        if req.first_token_s is None:
+            req.first_token_s = now
+        del self.prefilling[req.rid]
+        if req.generated >= req.output or self.prefill_only:
+            self._release(req, req.blocks, now)
+            return
+        req.num_tokens += 1
+        req.status = DECODE
+        req.dec_x0 = req.computed
+        req.dec_s0 = self.S
+        req.dec_g0 = req.generated
+        req.phase = (req.dec_x0 - req.dec_s0) % self.bs
+        req.finish_step = req.dec_s0 + (req.output - req.generated) - 1
+        self.cnt[req.phase] += 1
+        self.n_dec += 1
+        self.dec_off_sum += req.dec_x0 - req.dec_s0
+        heapq.heappush(self._fin, (req.finish_step, req.rid, req.version, req))
+
+    def _register(self, req: ReqState) -> None:
+        keys = req.keys
+        assert keys is not None
+        full = min(len(keys), req.computed // self.bs)
+        start = len(req.keyed)
+        if start >= full or start < 0:
+            return
+        registered = req.keyed
+        for j in range(start, full):
+            if not self.pool.register(keys[j]):
+                break  # an identical block is cached already; ours stays anonymous
+            registered.append(keys[j])

@@ -1,0 +1,327 @@
+"""A fleet of serving replicas: services, pools, routers, autoscaling, disaggregation.
+
+A *service* (one model behind one endpoint, with its SLO) owns a pool of replicas, or
+two pools when prefill and decode are disaggregated: the prefill pool computes the
+prompt and the first token, the KV cache then travels to a decode replica (a delay from
+the step model's ``kv_transfer_time_s``), which generates the rest. Several services may
+share a cluster (``max_total_gpus`` caps the GPUs all their replicas hold).
+
+Event order at one instant (kernel priority): arrivals and hand-offs (0) → replica step
+ends (1) → autoscaler evaluations and timeline samples (2). Every request ends
+*finished*, *dropped* (with the reason) or *in flight* at the horizon — never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from gputwin.errors import InputError
+from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas
+from gputwin.serving.config import EngineConfig
+from gputwin.serving.engine import Replica, StepModel
+from gputwin.serving.histogram import LogHistogram
+from gputwin.serving.request import DROPPED, FINISHED, ReqState
+from gputwin.serving.router import Router, make_router
+from gputwin.sim.kernel import Simulator
+from gputwin.workload.llm_request import LlmRequest
+
+PRIORITY_ARRIVAL = 0
+PRIORITY_TICK = 2
+_CHUNK_EVENTS = 20000
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """Identical replicas behind one router."""
+
+    engine: EngineConfig
+    model: StepModel
+    num_replicas: int
+    gpus_per_replica: int
+    router: str = "least_outstanding"
+    autoscaler: AutoscalerSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_replicas < 1:
+            raise InputError(f"a pool needs at least one replica, got {self.num_replicas}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    pool: PoolSpec  # the serving pool (the decode pool when disaggregated)
+    prefill_pool: PoolSpec | None = None
+    kv_transfer_s: Callable[[int], float] | None = None  # prompt tokens → seconds
+    slo_ttft_s: float | None = None
+    slo_tpot_s: float | None = None
+
+
+@dataclass(slots=True)
+class ReplicaLife:
+    """When a replica existed: requested at ``start_s``, serving from ``ready_s``."""
+
+    replica: Replica
+    service: str
+    role: str  # "serve" | "prefill" | "decode"
+    gpus: int
+    start_s: float
+    ready_s: float
+    end_s: float | None = None
+
+
+@dataclass(slots=True)
+class ServiceTimeline:
+    """Samples every ``sample_interval_s``: value ``v[i]`` observed at ``time_s[i]``."""
+
+    time_s: list[float] = field(default_factory=list)
+    replicas: list[int] = field(default_factory=list)
+    running: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+    kv_used_frac: list[float] = field(default_factory=list)
+    tokens_out: list[float] = field(default_factory=list)  # cumulative output tokens
+
+
+@dataclass(slots=True)
+class FleetOutcome:
+    states: list[ReqState]
+    lives: list[ReplicaLife]
+    timelines: dict[str, ServiceTimeline]
+    itl: dict[str, LogHistogram]
+    end_s: float
+    num_events: int
+    num_preemptions: dict[str, int]
+
+
+class _Pool:
+    def __init__(self, fleet: Fleet, service: ServiceSpec, spec: PoolSpec, role: str) -> None:
+        self.fleet, self.service, self.spec, self.role = fleet, service, spec, role
+        self.router: Router = make_router(spec.router)
+        self.accepting: list[Replica] = []
+        self.alive: list[Replica] = []
+        self.pending = 0  # provisioning
+        self.last_busy: dict[int, float] = {}
+        self.last_tick_s = 0.0
+
+
+class Fleet:
+    """Wires services and requests onto one :class:`Simulator` and runs them."""
+
+    def __init__(self, services: Sequence[ServiceSpec], requests: Sequence[LlmRequest], *,
+                 horizon_s: float | None = None, sample_interval_s: float | None = None,
+                 max_total_gpus: int | None = None) -> None:
+        if not services:
+            raise InputError("a fleet needs at least one service")
+        self.sim = Simulator()
+        self.horizon_s = horizon_s
+        self.max_total_gpus = max_total_gpus
+        self.services = {s.name: s for s in services}
+        self.states = [ReqState(r, output=r.num_output_tokens) for r in requests]
+        self._order = sorted(range(len(requests)),
+                             key=lambda i: (requests[i].arrival_time_s + requests[i].pre_delay_s,
+                                            i))
+        self._next = 0
+        self._in_transit = 0
+        self.lives: list[ReplicaLife] = []
+        self._life_of: dict[int, ReplicaLife] = {}
+        self._next_id = 0
+        self.timelines = {s.name: ServiceTimeline() for s in services}
+        self.entry: dict[str, _Pool] = {}
+        self.decode: dict[str, _Pool] = {}
+        self.pools: list[_Pool] = []
+        for s in services:
+            main = _Pool(self, s, s.pool, "decode" if s.prefill_pool else "serve")
+            self.decode[s.name] = main
+            self.pools.append(main)
+            if s.prefill_pool is not None:
+                if s.kv_transfer_s is None:
+                    raise InputError(f"service {s.name!r}: disaggregation needs a KV transfer "
+                                     "time")
+                pre = _Pool(self, s, s.prefill_pool, "prefill")
+                self.entry[s.name] = pre
+                self.pools.append(pre)
+            else:
+                self.entry[s.name] = main
+        unknown = {r.service for r in requests} - set(self.services)
+        if unknown:
+            raise InputError(f"requests name unknown service(s) {sorted(unknown)}; known: "
+                             f"{sorted(self.services)}")
+        gpus = sum(p.spec.num_replicas * p.spec.gpus_per_replica for p in self.pools)
+        if max_total_gpus is not None and gpus > max_total_gpus:
+            raise InputError(f"the initial replicas need {gpus} GPUs, the cluster has "
+                             f"{max_total_gpus}")
+        for pool in self.pools:
+            for _ in range(pool.spec.num_replicas):
+                self._add_replica(pool, 0.0, 0.0)
+        last = max((r.arrival_time_s for r in requests), default=0.0)
+        self.sample_interval_s = sample_interval_s or min(60.0, max(0.1, last / 400.0))
+
+    # ---- replica lifecycle -------------------------------------------------------------
+    def _add_replica(self, pool: _Pool, now: float, ready: float) -> None:
+        rid = self._next_id
+        self._next_id += 1
+        svc = pool.service.name
+        rep = Replica(rid, pool.spec.engine, pool.spec.model, self.sim, self,
+                      name=f"{svc}/{pool.role}-{rid}")
+        rep.prefill_only = pool.role == "prefill"
+        rep.on_idle = self._on_idle
+        life = ReplicaLife(rep, svc, pool.role, pool.spec.gpus_per_replica, now, ready)
+        self.lives.append(life)
+        self._life_of[rid] = life
+        pool.alive.append(rep)
+        pool.last_busy[rid] = 0.0
+        if ready <= now:
+            pool.accepting.append(rep)
+        else:
+            pool.pending += 1
+            rep.accepting = False
+            self.sim.schedule_at(ready, lambda: self._ready(pool, rep), PRIORITY_ARRIVAL)
+
+    def _ready(self, pool: _Pool, rep: Replica) -> None:
+        pool.pending -= 1
+        rep.accepting = True
+        pool.accepting.append(rep)
+
+    def _on_idle(self, rep: Replica) -> None:
+        life = self._life_of[rep.id]
+        if not rep.accepting and life.ready_s <= self.sim.now and life.end_s is None:
+            self._retire(rep)
+
+    def _retire(self, rep: Replica) -> None:
+        life = self._life_of[rep.id]
+        life.end_s = self.sim.now
+        for pool in self.pools:
+            if rep in pool.alive:
+                pool.alive.remove(rep)
+
+    def _gpus_in_use(self) -> int:
+        return sum(life.gpus for life in self.lives if life.end_s is None)
+
+    # ---- requests ----------------------------------------------------------------------
+    def _arrive(self) -> None:
+        now = self.sim.now
+        state = self.states[self._order[self._next]]
+        self._next += 1
+        self._schedule_next_arrival()
+        self._route(self.entry[state.spec.service], state, now)
+
+    def _schedule_next_arrival(self) -> None:
+        if self._next < len(self._order):
+            spec = self.states[self._order[self._next]].spec
+            self.sim.schedule_at(spec.arrival_time_s + spec.pre_delay_s, self._arrive,
+                                 PRIORITY_ARRIVAL)
+
+    def _route(self, pool: _Pool, state: ReqState, now: float) -> None:
+        rep = pool.router.choose(state.spec, pool.accepting, now)
+        rep.submit(state, now)
+
+    # EngineSink
+    def on_finish(self, req: ReqState, replica: Replica, now_s: float) -> None:
+        if getattr(replica, "prefill_only", False) and req.generated < req.output:
+            service = self.services[req.spec.service]
+            assert service.kv_transfer_s is not None
+            req.prefill_replica = replica.id
+            req.status = 0
+            req.computed = req.spec.num_prompt_tokens
+            req.num_tokens = req.computed + 1
+            req.finish_s = None
+            self._in_transit += 1
+            delay = service.kv_transfer_s(req.spec.num_prompt_tokens)
+            self.sim.schedule_at(now_s + delay, lambda: self._handoff(req), PRIORITY_ARRIVAL)
+
+    def _handoff(self, req: ReqState) -> None:
+        self._in_transit -= 1
+        self._route(self.decode[req.spec.service], req, self.sim.now)
+
+    def on_drop(self, req: ReqState, replica: Replica, now_s: float) -> None:
+        req.finish_s = now_s
+
+    # ---- periodic work -----------------------------------------------------------------
+    def _busy(self) -> bool:
+        if self._next < len(self._order) or self._in_transit:
+            return True
+        return any(rep.in_step or rep.num_waiting for p in self.pools for rep in p.alive)
+
+    def _sample(self) -> None:
+        now = self.sim.now
+        for name, tl in self.timelines.items():
+            reps = [r for p in self.pools if p.service.name == name for r in p.alive]
+            tl.time_s.append(now)
+            tl.replicas.append(len(reps))
+            tl.running.append(sum(r.num_running for r in reps))
+            tl.waiting.append(sum(r.num_waiting for r in reps))
+            blocks = sum(r.pool.num_blocks for r in reps)
+            used = sum(r.kv_used_blocks_at(now) for r in reps)
+            tl.kv_used_frac.append(used / blocks if blocks else 0.0)
+            done = sum(life.replica.tokens_out for life in self.lives
+                       if life.service == name and life.replica not in reps)
+            tl.tokens_out.append(done + sum(r.tokens_out_at(now) for r in reps))
+        if self._busy():
+            self.sim.schedule_in(self.sample_interval_s, self._sample, PRIORITY_TICK)
+
+    def _autoscale(self, pool: _Pool) -> None:
+        spec = pool.spec.autoscaler
+        assert spec is not None
+        now = self.sim.now
+        serving = [r for r in pool.alive if r.accepting]
+        current = len(serving) + pool.pending
+        if spec.metric == "queue":
+            metric = sum(r.num_waiting for r in serving) / max(1, len(serving))
+        else:
+            span = max(1e-9, now - pool.last_tick_s)
+            metric = sum(min(1.0, (r.busy_s_at(now) - pool.last_busy.get(r.id, 0.0)) / span)
+                         for r in serving) / max(1, len(serving))
+        for r in pool.alive:
+            pool.last_busy[r.id] = r.busy_s_at(now)
+        pool.last_tick_s = now
+        want = desired_replicas(spec, current, metric)
+        if want > current:
+            for _ in range(want - current):
+                if (self.max_total_gpus is not None and self._gpus_in_use()
+                        + pool.spec.gpus_per_replica > self.max_total_gpus):
+                    break
+                self._add_replica(pool, now, now + spec.provision_delay_s)
+        elif want < current:
+            for rep in sorted(serving, key=lambda r: -r.id)[: current - want]:
+                if len(pool.accepting) <= 1:
+                    break
+                rep.accepting = False
+                pool.accepting.remove(rep)
+                if not rep.in_step and rep.num_outstanding == 0:
+                    self._retire(rep)
+        if self._busy():
+            self.sim.schedule_in(spec.interval_s, lambda: self._autoscale(pool), PRIORITY_TICK)
+
+    # ---- run ------------------------------------------------------------------------------
+    def run(self, progress: Callable[[float], None] | None = None) -> FleetOutcome:
+        """Simulate until every request is done (or the horizon). Deterministic."""
+        self._schedule_next_arrival()
+        self.sim.schedule_at(0.0, self._sample, PRIORITY_TICK)
+        for pool in self.pools:
+            if pool.spec.autoscaler is not None:
+                interval = pool.spec.autoscaler.interval_s
+                self.sim.schedule_at(interval, lambda p=pool: self._autoscale(p), PRIORITY_TICK)
+        num_events = 0
+        while True:
+            fired = self.sim.run(until_s=self.horizon_s, max_events=_CHUNK_EVENTS)
+            num_events += fired
+            if progress is not None:
+                progress(self.sim.now)
+            if fired < _CHUNK_EVENTS:
+                break
+        unfinished = any(s.status not in (FINISHED, DROPPED) for s in self.states)
+        if self.horizon_s is not None and unfinished:
+            end = self.horizon_s
+        else:
+            end = max((st.finish_s for st in self.states if st.finish_s is not None),
+                      default=self.sim.now)
+        itl: dict[str, LogHistogram] = {}
+        pre: dict[str, int] = {}
+        for life in self.lives:
+            hist = itl.setdefault(life.service, LogHistogram())
+            for i, w in life.replica.itl.bins.items():
+                hist.bins[i] = hist.bins.get(i, 0.0) + w
+            hist.total += life.replica.itl.total
+            pre[life.service] = pre.get(life.service, 0) + life.replica.num_preemptions
+        return FleetOutcome(states=self.states, lives=self.lives, timelines=self.timelines,
+                            itl=itl, end_s=end, num_events=num_events, num_preemptions=pre)

@@ -1,0 +1,72 @@
+"""Mutable state of one request inside the serving simulation (slots, plain numbers).
+
+Token accounting follows vLLM: ``num_tokens`` = prompt + generated so far; ``computed`` =
+tokens whose KV is in the cache. A step schedules ``num_tokens − computed`` tokens (a
+prefill chunk, or 1 for decode); when ``computed`` reaches ``num_tokens`` a token is
+sampled. While a request is *decoding* on a replica its counters are implicit (the
+replica's step index advances them all at once, see :mod:`gputwin.serving.engine`).
+
+Prefix keys: engine block ``j`` (tokens ``[j·bs, (j+1)·bs)``) of a prompt with chained
+prefix ids of ``H`` tokens each gets key ``id · H + offset`` where ``id`` is the prefix id
+of the ``H``-block holding the block's last token and ``offset`` that token's position in
+it. Chained ids identify the whole prefix, so equal keys mean equal KV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gputwin.workload.llm_request import LlmRequest
+
+WAITING, PREFILL, DECODE, FINISHED, DROPPED = 0, 1, 2, 3, 4
+
+
+@dataclass(slots=True, eq=False)
+class ReqState:
+    spec: LlmRequest
+    output: int  # target output tokens (may be capped by max_model_len)
+    num_tokens: int = 0
+    computed: int = 0
+    generated: int = 0
+    blocks: int = 0  # blocks held while not decoding
+    keyed: list[int] = field(default_factory=list)  # cached block keys held (refcounted)
+    keys: list[int] | None = None  # prefix keys of the prompt's full blocks (lazy)
+    status: int = WAITING
+    # implicit decode state: x = dec_x0 + (S - dec_s0) tokens in KV at step S
+    dec_x0: int = 0
+    dec_s0: int = 0
+    dec_g0: int = 0
+    phase: int = 0
+    finish_step: int = -1
+    version: int = 0  # invalidates stale finish-heap entries after preemption
+    swapped_blocks: int = 0  # blocks to swap back in (swap preemption)
+    seq: int = 0  # admission order (victim choice under priority scheduling)
+    # metrics
+    engine_arrival_s: float = 0.0
+    first_token_s: float | None = None
+    finish_s: float | None = None
+    num_preemptions: int = 0
+    cached_tokens: int = 0
+    replica: int = -1
+    prefill_replica: int = -1
+    truncated: bool = False
+    reason: str = ""
+
+    @property
+    def rid(self) -> int:
+        return self.spec.request_id
+
+
+def prefix_keys(spec: LlmRequest, block_size: int, num_tokens: int) -> list[int]:
+    """Keys of the full engine blocks of ``spec``'s prompt covered by its prefix ids."""
+    hashes = spec.prefix_hashes
+    if not hashes:
+        return []
+    h = spec.hash_block_tokens
+    covered = min(num_tokens, spec.num_prompt_tokens, len(hashes) * h)
+    n = covered // block_size
+    out = []
+    for j in range(n):
+        last = (j + 1) * block_size - 1
+        out.append(hashes[last // h] * h + last % h)
+    return out

@@ -1,0 +1,66 @@
+"""What an LLM inference request asks for: :class:`LlmRequest` (hot-path data, slots).
+
+``prefix_hashes`` are ids of consecutive prompt blocks of ``hash_block_tokens`` tokens
+each, *chained*: equal ids at position ``i`` mean the whole prompt prefix up to the end of
+block ``i`` is identical (Mooncake's ``hash_ids`` are of this kind, 512-token blocks). An
+empty tuple means the prompt shares nothing with any other request. The serving engine
+maps these ids onto its own (smaller) KV blocks for prefix caching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gputwin.errors import InputError
+
+#: Mooncake's prefix-hash block size (tokens per ``hash_ids`` entry).
+MOONCAKE_HASH_BLOCK_TOKENS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class LlmRequest:
+    """One request. ``arrival_time_s`` is simulated seconds from the start of the run.
+
+    ``pre_delay_s`` is spent before the request reaches an engine (e.g. RAG embedding and
+    vector search); TTFT is still measured from ``arrival_time_s``. ``session_id`` groups
+    the turns of a conversation (for session-affinity routing); ``priority``: lower value
+    is served first under priority scheduling (vLLM's convention).
+    """
+
+    request_id: int
+    arrival_time_s: float
+    num_prompt_tokens: int
+    num_output_tokens: int
+    prefix_hashes: tuple[int, ...] = ()
+    hash_block_tokens: int = MOONCAKE_HASH_BLOCK_TOKENS
+    session_id: int | None = None
+    priority: int = 0
+    service: str = "default"
+    pre_delay_s: float = 0.0
+
+    @property
+    def num_total_tokens(self) -> int:
+        return self.num_prompt_tokens + self.num_output_tokens
+
+
+def check_lengths(prompt: int, output: int, where: str) -> None:
+    """Raise :class:`InputError` unless prompt >= 1 and output >= 1 tokens."""
+    if prompt < 1:
+        raise InputError(f"prompt length must be >= 1 token, got {prompt}", where=where)
+    if output < 1:
+        raise InputError(f"output length must be >= 1 token, got {output}", where=where)
+
+
+def renumber(requests: Sequence[LlmRequest], *, start_id: int = 0) -> list[LlmRequest]:
+    """Requests sorted by arrival (stable), with ids ``start_id, start_id + 1, ...``."""
+    from dataclasses import replace
+
+    ordered = sorted(requests, key=lambda r: r.arrival_time_s)
+    return [replace(r, request_id=start_id + i) for i, r in enumerate(ordered)]
+
+
+def merge_streams(streams: Sequence[Sequence[LlmRequest]]) -> list[LlmRequest]:
+    """Merge several request lists by arrival time and renumber them (0, 1, ...)."""
+    merged: list[LlmRequest] = [r for s in streams for r in s]
+    return renumber(merged)

@@ -1,0 +1,145 @@
+"""Synthetic LLM request streams: arrival processes and length distributions.
+
+Arrivals (rate in requests/s): ``poisson`` (exponential gaps), ``gamma`` (gamma gaps with
+coefficient of variation ``cv``; cv = 1 is Poisson, > 1 burstier), ``bursty`` (a
+Markov-modulated Poisson process: exponential *on* periods of mean ``on_s`` at
+``rate · burst_factor`` and *off* periods of mean ``off_s`` at the rate that keeps the
+long-run mean equal to ``rate``, floored at 0). Lengths: ``fixed``, ``uniform``
+(integers in [low, high]) or ``lognormal`` fitted to a mean and a median
+(σ² = 2·ln(mean/median), μ = ln(median)), clipped to [low, high].
+
+Every draw comes from a named stream of :class:`RandomStreams` (``llm/<name>/arrivals``,
+``.../prompt``, ``.../output``), so changing a length distribution never moves the
+arrival times and the same seed gives the same requests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from gputwin.errors import InputError
+from gputwin.sim.rng import RandomStreams
+from gputwin.workload.llm_request import LlmRequest
+
+ArrivalKind = Literal["poisson", "gamma", "bursty", "fixed"]
+LengthKind = Literal["fixed", "uniform", "lognormal"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalProcess:
+    """How requests arrive. ``rate_per_s`` is the long-run mean rate (> 0)."""
+
+    kind: ArrivalKind = "poisson"
+    rate_per_s: float = 1.0
+    cv: float = 1.0  # gamma only
+    burst_factor: float = 4.0  # bursty only: on-rate / mean rate
+    on_s: float = 10.0  # bursty only: mean on-period
+    off_s: float = 30.0  # bursty only: mean off-period
+    start_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.rate_per_s > 0 and math.isfinite(self.rate_per_s)):
+            raise InputError(f"arrival rate must be > 0 requests/s, got {self.rate_per_s!r}")
+        if self.cv <= 0:
+            raise InputError(f"arrival cv must be > 0, got {self.cv!r}")
+        if self.burst_factor < 1 or self.on_s <= 0 or self.off_s < 0:
+            raise InputError("bursty arrivals need burst_factor >= 1, on_s > 0, off_s >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class LengthDist:
+    """A token-length distribution; draws are integers in [max(1, low), high]."""
+
+    kind: LengthKind = "fixed"
+    value: int = 128  # fixed
+    low: int = 1
+    high: int = 1_000_000
+    mean: float = 0.0  # lognormal
+    median: float = 0.0  # lognormal
+
+    def __post_init__(self) -> None:
+        if self.low < 1 or self.high < self.low:
+            raise InputError(f"length bounds need 1 <= low <= high, got [{self.low}, "
+                             f"{self.high}]")
+        if self.kind == "fixed" and self.value < 1:
+            raise InputError(f"fixed length must be >= 1 token, got {self.value}")
+        if self.kind == "lognormal" and not (0 < self.median <= self.mean):
+            raise InputError("lognormal lengths need 0 < median <= mean, got "
+                             f"mean {self.mean}, median {self.median}")
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` integer lengths (int64 array)."""
+        if self.kind == "fixed":
+            values = np.full(n, float(self.value))
+        elif self.kind == "uniform":
+            values = rng.integers(self.low, self.high + 1, size=n).astype(float)
+        else:
+            sigma = math.sqrt(2.0 * math.log(self.mean / self.median))
+            values = np.round(rng.lognormal(math.log(self.median), sigma, size=n))
+        return np.clip(values, self.low, self.high).astype(np.int64)
+
+
+def arrival_times(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` non-decreasing arrival times (seconds), the first at ``start_s``."""
+    if n <= 0:
+        return np.zeros(0)
+    mean_gap = 1.0 / proc.rate_per_s
+    if proc.kind == "fixed":
+        gaps = np.full(n - 1, mean_gap)
+    elif proc.kind == "poisson":
+        gaps = rng.exponential(mean_gap, size=n - 1)
+    elif proc.kind == "gamma":
+        shape = 1.0 / (proc.cv * proc.cv)
+        gaps = rng.gamma(shape, mean_gap / shape, size=n - 1)
+    else:
+        return proc.start_s + _bursty(proc, n, rng)
+    return proc.start_s + np.concatenate(([0.0], np.cumsum(gaps)))
+
+
+def _bursty(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.ndarray:
+    on_rate = proc.rate_per_s * proc.burst_factor
+    total = proc.on_s + proc.off_s
+    off_rate = max(0.0, (proc.rate_per_s * total - on_rate * proc.on_s) / proc.off_s) \
+        if proc.off_s > 0 else 0.0
+    out = np.empty(n)
+    count, t, on = 0, 0.0, True
+    while count < n:
+        period = rng.exponential(proc.on_s if on else proc.off_s) if (on or proc.off_s) else 0
+        rate = on_rate if on else off_rate
+        if rate > 0 and period > 0:
+            k = int(rng.poisson(rate * period))
+            if k:
+                pts = np.sort(rng.uniform(t, t + period, size=k))
+                take = min(k, n - count)
+                out[count:count + take] = pts[:take]
+                count += take
+        t += period
+        on = not on
+    return out - out[0]
+
+
+def generate_requests(
+    n: int,
+    arrivals: ArrivalProcess,
+    prompt: LengthDist,
+    output: LengthDist,
+    streams: RandomStreams,
+    *,
+    name: str = "synthetic",
+    service: str = "default",
+    priority: int = 0,
+) -> list[LlmRequest]:
+    """``n`` requests with unique prompts (no shared prefixes), ids 0..n-1 by arrival."""
+    if n < 0:
+        raise InputError(f"number of requests must be >= 0, got {n}")
+    times = arrival_times(arrivals, n, streams.stream(f"llm/{name}/arrivals"))
+    prompts = prompt.draw(streams.stream(f"llm/{name}/prompt"), n)
+    outputs = output.draw(streams.stream(f"llm/{name}/output"), n)
+    return [LlmRequest(request_id=i, arrival_time_s=float(t), num_prompt_tokens=int(p),
+                       num_output_tokens=int(o), service=service, priority=priority)
+            for i, (t, p, o) in enumerate(zip(times.tolist(), prompts.tolist(),
+                                              outputs.tolist(), strict=True))]

@@ -1,0 +1,61 @@
+"""Shared helpers of the LLM trace readers: open a file, parse numbers with ``file:line``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import IO
+
+from gputwin.errors import InputError
+
+
+def open_trace(path: Path) -> IO[str]:
+    """Open ``path`` for reading text; missing/unreadable files raise :class:`InputError`."""
+    try:
+        return Path(path).open(newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("trace file not found", where=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, expected a trace file", where=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read trace: {exc.strerror}", where=str(path)) from None
+
+
+def parse_int(text: object, column: str, where: str, *, minimum: int = 0) -> int:
+    """An integer >= ``minimum`` (``"12"``, ``12``, ``"12.0"``) or an :class:`InputError`."""
+    value: float
+    try:
+        value = float(text) if not isinstance(text, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value.is_integer() and value >= minimum):
+        raise InputError(f"column {column!r}: expected an integer >= {minimum}, got {text!r}",
+                         where=where)
+    return int(value)
+
+
+def parse_float(text: object, column: str, where: str, *, minimum: float = 0.0) -> float:
+    """A finite number >= ``minimum`` or an :class:`InputError`."""
+    try:
+        value = float(text) if not isinstance(text, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value >= minimum):
+        raise InputError(f"column {column!r}: expected a number >= {minimum:g}, got {text!r}",
+                         where=where)
+    return value
+
+
+def apply_window(times_s: list[float], *, speedup: float, max_requests: int | None
+                 ) -> tuple[list[int], list[float]]:
+    """Indices kept (sorted by time, stable) and their times relative to the first, divided
+    by ``speedup`` (> 0; 2 = replay twice as fast)."""
+    if speedup <= 0 or not math.isfinite(speedup):
+        raise InputError(f"speedup must be a positive number, got {speedup!r}")
+    order = sorted(range(len(times_s)), key=lambda i: times_s[i])
+    if max_requests is not None:
+        order = order[:max_requests]
+    if not order:
+        return [], []
+    origin = times_s[order[0]]
+    return order, [(times_s[i] - origin) / speedup for i in order]
