@@ -35,6 +35,13 @@ class JobRecord:
     tokens: float | None = None
     mfu: float | None = None
     energy_j: float | None = None
+    # -- scheduling (optional; defaults = never preempted) ----------------------------------
+    queue: str = ""
+    priority: int = 0
+    preemptions: int = 0  # times stopped and re-queued
+    migrations: int = 0  # times moved by the defragmenter (checkpoint + restart)
+    lost_gpu_hours: float = 0.0  # GPU-hours whose work was lost (since the last checkpoint)
+    gpu_hours: float | None = None  # GPU-hours held over all run segments (None: never ran)
 
     @property
     def wait_time_s(self) -> float | None:
@@ -67,6 +74,9 @@ class Timeline:
     gpus_allocated: list[int] = field(default_factory=list)
     queue_length: list[int] = field(default_factory=list)
     running_jobs: list[int] = field(default_factory=list)
+    #: (time_s, share of free GPUs no waiting job can use), one sample per scheduling cycle
+    #: that had free GPUs and waiting jobs.
+    fragmentation: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
