@@ -17,6 +17,7 @@ from gputwin.errors import InputError
 from gputwin.scenario.check import check_against_catalog
 from gputwin.scenario.overrides import Override, apply_overrides, parse_override
 from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scenarios, data_dir
+from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines, validation_error_to_input_error
 
@@ -65,6 +66,7 @@ def load_scenario(
             raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
     check_against_catalog(scenario, catalog or default_catalog(), locate)
+    scheduler_profile(scenario.scheduler, locate)
     return _resolve_trace_path(scenario, file.parent, locate)
 
 

@@ -58,6 +58,8 @@ class NetworkConfig(_Model):
     topology: TopologyKind = "fat_tree"
     nodes_per_leaf: PositiveInt = 32
     oversubscription: float = Field(default=1.0, ge=1.0, description="Leaf down:up ratio")
+    leaves_per_pod: int = Field(default=0, ge=0,
+                                description="Leaves per spine group (pod); 0 = one pod")
 
 
 class ClusterConfig(_Model):
@@ -169,8 +171,26 @@ class WorkloadConfig(_Model):
 
 
 class SchedulerConfig(_Model):
-    policy: Literal["fifo"] = "fifo"
-    placement: Literal["first_fit", "leaf_pack"] = "first_fit"
+    """The scheduling framework's profile (see docs/scheduling.md).
+
+    ``profile``: a built-in named profile (``fifo``, ``backfill-easy``, ...); ``plugins``:
+    override extension points (``{queue_sort: fifo, score: [{name: binpack, weight: 1}]}``);
+    ``args``: typed args per plugin, keyed by plugin name. Plugin names and args are checked
+    in :mod:`gputwin.scenario.check`. Legacy form: ``policy: fifo`` with ``placement:
+    first_fit | leaf_pack`` (``leaf_pack`` = topology placement).
+    """
+
+    profile: str | None = None
+    plugins: dict[str, Any] | None = None
+    args: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    policy: Literal["fifo"] | None = None
+    placement: Literal["first_fit", "leaf_pack"] | None = None
+    checkpoint_interval: Seconds | None = Field(
+        default=None, gt=0, description="Default checkpoint interval of jobs (preemption)")
+    restart_overhead: Seconds = Field(
+        default=0.0, ge=0, description="Extra start-up paid when a preempted job restarts")
+    tenant_shares: dict[str, float] = Field(
+        default_factory=dict, description="Entitlement per tenant (summary; DRF/fair-share)")
 
 
 class Scenario(_Model):
