@@ -27,6 +27,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                  "Compare the models with published measurements."),
     "calibrate": ("gputwin.cli.calibrate_cmd", "calibrate",
                   "Fit serving-model coefficients to measured step or request times."),
+    "workload": ("gputwin.cli.workload_cmd", "workload",
+                 "Read cluster traces (stats) and fit synthetic generators to them."),
 }
 
 

@@ -1,0 +1,130 @@
+"""``gputwin workload stats|fit TRACE --format F``: what a trace holds, and a fitted generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from gputwin.errors import InputError
+
+
+@click.group("workload")
+def workload() -> None:
+    """Read real cluster traces; fit synthetic generators to them."""
+
+
+_FORMAT = click.option("--format", "fmt", required=True,
+                       help="philly_csv | philly_json | openb | pai2020 | helios | swf")
+_SET = click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE",
+                    help="reader option (YAML value), e.g. --set cluster=0e4a51, "
+                         "--set end=7d; repeatable")
+_JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
+
+
+@workload.command("stats")
+@click.argument("trace", type=click.Path(path_type=Path))
+@_FORMAT
+@_SET
+@_JSON
+def stats(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool) -> None:
+    """Jobs, GPU-hours, share by GPU count, median duration and queueing of TRACE."""
+    from gputwin.workload.trace_stats import trace_stats
+
+    w = _read(trace, fmt, settings)
+    out = {"format": w.format, "path": w.path, "skipped": w.skipped,
+           "nodes": len(w.nodes), "node_gpus": w.num_node_gpus, **trace_stats(w.jobs)}
+    click.echo(json.dumps(out, indent=2) if as_json else _stats_text(out))
+
+
+@workload.command("fit")
+@click.argument("trace", type=click.Path(path_type=Path))
+@_FORMAT
+@_SET
+@_JSON
+@click.option("--duration-method", type=click.Choice(["median_mean", "log_moments"]),
+              default="median_mean", show_default=True, help="lognormal fitting method")
+def fit(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool,
+        duration_method: str) -> None:
+    """Fit a synthetic generator to TRACE; print its parameters and the trace statistics."""
+    from gputwin.workload.fit import fit_workload
+    from gputwin.workload.trace_stats import trace_stats
+
+    w = _read(trace, fmt, settings)
+    fitted = fit_workload(w.jobs, origin_s_of_day=w.origin_s_of_day,
+                          duration_method=duration_method)  # type: ignore[arg-type]
+    out = {"trace": {"format": w.format, "path": w.path, **trace_stats(w.jobs)},
+           "fit": fitted.to_dict()}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(_stats_text(out["trace"]))
+    click.echo("")
+    click.echo(_fit_text(out["fit"]))
+
+
+def _read(trace: Path, fmt: str, settings: tuple[str, ...]) -> Any:
+    from gputwin.workload.traces import read_trace
+
+    options: dict[str, Any] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"expected OPTION=VALUE, got {item!r}", where="--set")
+        try:
+            options[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            raise InputError(f"not a YAML value: {value!r}", where=f"--set {item}") from None
+    return read_trace(fmt, trace, **options)
+
+
+def _fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    from gputwin.units import format_duration
+
+    return format_duration(seconds)
+
+
+def _stats_text(s: dict[str, Any]) -> str:
+    if not s.get("num_jobs"):
+        return f"{s.get('path', '')}: no jobs"
+    shares = ", ".join(f"{g}: {v:.1%}" for g, v in s["share_by_num_gpus"].items())
+    lines = [
+        f"trace        {s['path']} ({s['format']})",
+        f"jobs         {s['num_jobs']:,} over {_fmt_s(s['span_s'])}"
+        + (f"  (skipped: {s['skipped']})" if s.get("skipped") else ""),
+        f"GPU-hours    {s['gpu_hours']:,.0f}",
+        f"by GPUs      {shares}",
+        f"fractional   {s['fractional_share']:.1%} of jobs",
+        f"duration     median {_fmt_s(s['median_duration_s'])}, "
+        f"mean {_fmt_s(s['mean_duration_s'])}, p90 {_fmt_s(s['p90_duration_s'])}",
+        f"queueing     median {_fmt_s(s['median_wait_s'])}, mean {_fmt_s(s['mean_wait_s'])}",
+    ]
+    if s.get("nodes"):
+        lines.append(f"nodes        {s['nodes']:,} with {s['node_gpus']:,} GPUs")
+    return "\n".join(lines)
+
+
+def _fit_text(f: dict[str, Any]) -> str:
+    a = f["arrival"]
+    unit = "operational time" if a["hourly_rate_per_s"] else "s"
+    lines = [f"arrivals     {a['family']} gaps, mean {a['mean']:.4g} ({unit}), "
+             f"CV {a['cv']:.3g}, shape {a['shape']:.3g}"]
+    if a["hourly_rate_per_s"]:
+        rates = " ".join(f"{r * 3600:.0f}" for r in a["hourly_rate_per_s"])
+        lines.append(f"per hour     {rates}  (jobs/h, hours 0-23)")
+    gpus = ", ".join(f"{g}: {p:.1%}" for g, p in f["num_gpus"].items())
+    lines.append(f"GPU counts   {gpus}")
+    lines.append(f"fractional   {f['fractional_share']:.1%} of 1-GPU jobs "
+                 f"({len(f['gpu_milli'])} distinct gpu_milli values)")
+    for d in [*f["durations"], f["overall_duration"]]:
+        hi = "+" if d["max_gpus"] > 1 << 20 else f"-{d['max_gpus']}"
+        label = "all" if d is f["overall_duration"] else (
+            "1 GPU" if d["max_gpus"] == 1 else f"{d['min_gpus']}{hi} GPUs")
+        lines.append(f"duration     {label:<10} lognormal median {_fmt_s(d['median_s'])}, "
+                     f"sigma {d['sigma']:.2f}, mean {_fmt_s(d['mean_s'])} (n={d['n']:,})")
+    return "\n".join(lines)
