@@ -72,8 +72,8 @@ class TargetWorkload:
         """From ``{gpus: weight}`` with GPUs as a float (0.25, 0.5, 1, 2, 8; 0 = CPU-only)."""
         out: dict[GpuRequest, float] = {}
         for gpus, weight in weights.items():
-            if gpus < 1:
-                req = GpuRequest(1 if gpus > 0 else 0, max(1, round(gpus * MILLI_PER_GPU)))
+            if 0 < gpus < 1:
+                req = GpuRequest(1, max(1, round(gpus * MILLI_PER_GPU)))
             elif float(gpus).is_integer():
                 req = GpuRequest(int(gpus))
             else:
@@ -223,6 +223,8 @@ class FragmentationIndex:
         cpu2 = self._cpu[idx] - req.cpu_milli
         cpu_ok = cpu2 >= 0
         base = self.frag[idx]
+        if req.is_fractional and a.shape[1] == 0:  # no node has a GPU slot
+            return np.full(idx.size, INF), np.full(idx.size, -1, dtype=np.int64)
         if req.is_fractional:
             d = req.gpu_milli
             b = a - d
