@@ -1,0 +1,18 @@
+"""Builders for the serving-model tests (imported by module name, like perf_builders)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.topology.hardware import resolve_hardware
+
+
+def make_perf(model: str = "llama3.1-8b", gpu: str = "h100-sxm-80gb", **kw: Any) -> ServingPerf:
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu=gpu)
+    draft = kw.pop("draft_model", None)
+    spec = cat.model(draft) if isinstance(draft, str) else None
+    return prepare_serving(ServingConfig(cat.model(model), hw, draft_model=spec,
+                                         **kw))

@@ -1,0 +1,117 @@
+"""Calibration: recovers known coefficients from synthetic data; bad CSVs name the line."""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.errors import InputError
+from gputwin.perf.serving import ServingConfig, prepare_serving
+from gputwin.perf.serving_calib import (
+    ServingAccelCoefficients,
+    ServingCalibration,
+    default_serving_calibration,
+    load_serving_calibration,
+)
+from gputwin.run.calibrate import STEP_COLUMNS, calibrate, write_calibration
+from gputwin.run.estimate_serve import estimate_serve
+from gputwin.topology.hardware import resolve_hardware
+
+GPU = "a100-sxm-80gb"
+
+
+def _truth() -> ServingCalibration:
+    base = default_serving_calibration()
+    acc = ServingAccelCoefficients(GPU, 0.55, 0.62)
+    return replace(base, step_overhead_s=0.004, engines={},
+                   accelerators={**base.accelerators, GPU: acc})
+
+
+def _write_steps(path: Path, n: int, noise: float, seed: int = 7) -> None:
+    cat = default_catalog()
+    perf = prepare_serving(ServingConfig(cat.model("llama3.1-8b"),
+                                         resolve_hardware(cat, gpu=GPU)), _truth())
+    rng = random.Random(seed)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(STEP_COLUMNS)
+        for _ in range(n):
+            p = rng.choice([0, 0, 256, 1024, 4096])
+            d = rng.randint(1, 256)
+            ctx = rng.randint(64, 4000)
+            args = (p, 0.0, p * p / 2.0, d, float(d * ctx))
+            w.writerow([*args, perf.step_time_s(*args) * (1 + rng.gauss(0, noise))])
+
+
+def test_recovers_known_coefficients_and_reports_holdout(tmp_path: Path) -> None:
+    csv_path = tmp_path / "steps.csv"
+    _write_steps(csv_path, 40, noise=0.01)
+    report = calibrate(csv_path, model="llama3.1-8b", gpu=GPU, folds=4)
+    got = report.fit.coefficients
+    assert got["step_overhead_s"] == pytest.approx(0.004, rel=0.1)
+    assert got["compute_eff_mult"] == pytest.approx(0.55, rel=0.05)
+    assert got["bandwidth_frac"] == pytest.approx(0.62, rel=0.05)
+    d = report.to_dict()
+    assert d["num_folds"] == 4
+    assert d["fit_median_abs_error"] < 0.02
+    assert d["holdout_median_abs_error"] is not None and d["holdout_median_abs_error"] < 0.03
+    assert d["holdout_max_abs_error"] >= d["holdout_median_abs_error"]
+
+
+def test_written_calibration_is_used_by_estimate(tmp_path: Path) -> None:
+    csv_path = tmp_path / "steps.csv"
+    _write_steps(csv_path, 25, noise=0.0)
+    out = tmp_path / "calib.yaml"
+    write_calibration(calibrate(csv_path, model="llama3.1-8b", gpu=GPU), out)
+    cal = load_serving_calibration(out)
+    assert cal.for_accelerator(GPU).bandwidth_frac == pytest.approx(0.62, rel=0.02)
+    kw = {"model": "llama3.1-8b", "gpu": GPU, "input_tokens": 500, "output_tokens": 100}
+    slow = estimate_serve(**kw, calibration=str(out)).tpot_s  # type: ignore[arg-type]
+    fast = estimate_serve(**kw).tpot_s  # type: ignore[arg-type]
+    assert slow > fast  # the synthetic GPU is less efficient than the defaults
+
+
+def test_request_csv(tmp_path: Path) -> None:
+    path = tmp_path / "req.csv"
+    rows = []
+    for inp, out, b in [(128, 128, 1), (512, 128, 8), (2048, 256, 16), (1024, 64, 32),
+                        (256, 256, 64), (4096, 128, 4)]:
+        est = estimate_serve(model="llama3.1-8b", gpu=GPU, input_tokens=inp,
+                             output_tokens=out, batch_size=b)
+        rows.append(f"{inp},{out},{b},{est.ttft_s},{est.tpot_s}")
+    path.write_text("input_tokens,output_tokens,batch_size,ttft_s,tpot_s\n" + "\n".join(rows))
+    report = calibrate(path, model="llama3.1-8b", gpu=GPU)
+    # the measurements came from the defaults: the fit must keep them (errors ~0)
+    assert report.fit.fit_max_abs_error < 0.01
+    base = default_serving_calibration().for_accelerator(GPU)
+    assert report.fit.coefficients["bandwidth_frac"] == pytest.approx(base.bandwidth_frac,
+                                                                      rel=0.03)
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    ("a,b\n1,2\n", ":1", "header"),
+    (",".join(STEP_COLUMNS) + "\n0,0,0,4,4000,0.01\n0,0,0,x,4000,0.01\n", ":3", "expected a"),
+    (",".join(STEP_COLUMNS) + "\n0,0,0,4,4000,-1\n", ":2", "non-negative"),
+    ("input_tokens,output_tokens,batch_size,ttft_s,tpot_s\n10,10,1,,\n", ":2", "ttft_s or"),
+])
+def test_bad_csv_names_the_line(tmp_path: Path, text: str, where: str, what: str) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=what) as info:
+        calibrate(path, model="llama3.1-8b", gpu=GPU)
+    assert f"{path}{where}" in str(info.value)
+
+
+def test_bad_calibration_file_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("step_overhead_s: fast\n")
+    with pytest.raises(InputError, match="step_overhead_s"):
+        load_serving_calibration(path)
+    path.write_text("typo_s: 1\n")
+    with pytest.raises(InputError, match="unknown coefficient"):
+        load_serving_calibration(path)

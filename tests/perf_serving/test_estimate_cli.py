@@ -1,0 +1,81 @@
+"""``estimate serve`` facade and CLI: metrics, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gputwin.cli.main import main
+from gputwin.errors import DoesNotFitError, InputError
+from gputwin.run.estimate_serve import estimate_serve
+
+BASE = ["estimate", "serve", "--model", "llama2-70b", "--gpu", "h100-sxm-80gb", "--tp", "8",
+        "--input-tokens", "2048", "--output-tokens", "128", "--batch-size", "64"]
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def test_json_has_the_promised_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*BASE, "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    for key in ("prefill_time_s", "decode_step_time_s", "ttft_s", "tpot_s",
+                "throughput_tokens_per_s", "max_batch_size_by_memory", "e2e_latency_s",
+                "weights_bytes_per_gpu", "kv_bytes_per_token_total", "kv_capacity_tokens",
+                "max_throughput_tokens_per_s"):
+        assert d[key] > 0, key
+    assert d["e2e_latency_s"] == pytest.approx(d["ttft_s"] + 127 * d["tpot_s"])
+    assert d["throughput_tokens_per_s"] == pytest.approx(64 / d["tpot_s"])
+
+
+def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*BASE, "--weights", "fp8", "--kv-cache", "fp8"], capsys)
+    assert code == 0
+    for word in ("TTFT", "TPOT", "throughput", "KV capacity"):
+        assert word in out
+
+
+@pytest.mark.parametrize(("extra", "word"), [
+    (["--tp", "3"], "--tp 3"), (["--spec-tokens", "3"], "--draft-model"),
+    (["--input-tokens", "5000"], "context"), (["--batch-size", "5000"], "--batch-size"),
+])
+def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
+                          word: str) -> None:
+    code, _, err = _run([*BASE, *extra], capsys)
+    assert code == 2 and err.startswith("error:") and word in err
+    assert "Traceback" not in err
+
+
+def test_does_not_fit_states_need_and_capacity() -> None:
+    with pytest.raises(DoesNotFitError, match=r"needs .* per GPU .* offers"):
+        estimate_serve(model="llama2-70b", gpu="h100-sxm-80gb", input_tokens=100,
+                       output_tokens=10)
+
+
+def test_ttft_grows_with_prompt_and_batch() -> None:
+    kw = {"model": "llama3.1-8b", "gpu": "a100-sxm-80gb", "output_tokens": 64}
+    t = [estimate_serve(input_tokens=n, **kw).ttft_s for n in (256, 1024, 4096)]  # type: ignore[arg-type]
+    assert t == sorted(t)
+    b = [estimate_serve(input_tokens=1024, batch_size=n, **kw).ttft_s  # type: ignore[arg-type]
+         for n in (1, 8, 32)]
+    assert b == sorted(b)
+
+
+def test_speculation_speedup_reported() -> None:
+    est = estimate_serve(model="llama3-70b", gpu="h100-sxm-80gb", tp=4, input_tokens=512,
+                         output_tokens=128, spec_tokens=3, spec_kind="eagle", acceptance=0.8)
+    d = est.to_dict()
+    assert d["decode_tokens_per_step"] == pytest.approx(1 + 0.8 + 0.64 + 0.512)
+    assert d["spec_speedup"] > 1.5
+
+
+def test_unknown_model_suggests() -> None:
+    with pytest.raises(InputError, match="did you mean"):
+        estimate_serve(model="llama2-70", gpu="h100-sxm-80gb", input_tokens=10, output_tokens=10)

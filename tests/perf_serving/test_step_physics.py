@@ -1,0 +1,159 @@
+"""Physics and invariants of the serving step-time model."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from serving_builders import make_perf
+
+from gputwin.errors import InputError
+from gputwin.perf.serving import ServingPerf, expected_accepted_tokens
+
+
+def _decode(perf: ServingPerf, batch: int, ctx: int = 1024) -> float:
+    return perf.step_time_s(0, 0.0, 0.0, batch, float(batch * ctx))
+
+
+def test_decode_is_memory_bound_at_small_batch() -> None:
+    p = make_perf()
+    t1, t8 = _decode(p, 1), _decode(p, 8)
+    # 8x the tokens but the weights are read once: far less than 8x the time
+    assert t8 < 1.3 * t1
+    # and a step cannot beat streaming the weights once from HBM
+    hbm = p.config.hw.accelerator.memory_bandwidth_bytes_per_s
+    assert t1 > p.weights_bytes_per_gpu / hbm
+
+
+def test_decode_grows_linearly_only_when_compute_bound() -> None:
+    p = make_perf()
+    small = _decode(p, 16, 0) / _decode(p, 8, 0)
+    big = _decode(p, 4096, 0) / _decode(p, 2048, 0)
+    assert small < 1.2 < 1.7 < big <= 2.05
+
+
+def test_ttft_grows_with_prompt() -> None:
+    p = make_perf()
+    times = [p.step_time_s(n, 0.0, n * n / 2.0, 0, 0.0) for n in (128, 512, 2048, 8192)]
+    assert times == sorted(times)
+    assert times[-1] / times[-2] > 3.5  # compute-bound: ~linear plus quadratic attention
+
+
+def test_fp8_kv_doubles_kv_capacity() -> None:
+    bf16, fp8 = make_perf(), make_perf(kv_cache_dtype="fp8")
+    assert fp8.kv_bytes_per_token_per_gpu == pytest.approx(bf16.kv_bytes_per_token_per_gpu / 2)
+    assert fp8.num_kv_blocks() == pytest.approx(2 * bf16.num_kv_blocks(), rel=1e-3)
+
+
+def test_llama2_70b_kv_bytes_per_token() -> None:
+    # 80 layers x 2 (K,V) x 8 KV heads x 128 dims x 2 bytes = 320 KiB (GQA)
+    p = make_perf("llama2-70b", tp=8)
+    assert p.kv_bytes_per_token_total == 80 * 2 * 8 * 128 * 2
+    assert p.kv_bytes_per_token_per_gpu == p.kv_bytes_per_token_total / 8
+
+
+def test_weight_quantisation_halves_weight_bytes_and_speeds_decode() -> None:
+    bf16, fp8, int4 = (make_perf("llama2-70b", tp=4, weights_dtype=w)
+                       for w in ("bf16", "fp8", "int4"))
+    assert fp8.weights_bytes_per_gpu < 0.55 * bf16.weights_bytes_per_gpu
+    assert int4.weights_bytes_per_gpu < 0.6 * fp8.weights_bytes_per_gpu
+    assert _decode(int4, 1) < _decode(fp8, 1) < _decode(bf16, 1)
+    # prefill: FP8 W8A8 runs at the FP8 peak, int4 weight-only at bf16 plus dequant
+    pre = [q.step_time_s(8192, 0.0, 8192 * 4096.0, 0, 0.0) for q in (bf16, fp8, int4)]
+    assert pre[1] < 0.75 * pre[0] and pre[2] >= pre[0]
+
+
+def test_more_tp_is_faster_but_adds_communication() -> None:
+    tps = [make_perf("llama2-70b", tp=t) for t in (2, 4, 8)]
+    steps = [_decode(p, 8) for p in tps]
+    assert steps == sorted(steps, reverse=True)
+    # scaling is sub-linear: two all-reduces per layer at microsecond latency each
+    assert steps[0] / steps[2] < 4.0
+    comps = [p.step_components(0, 0.0, 0.0, 8, 8192.0)["fixed_s"] for p in tps]
+    assert 0 < comps[0] < comps[2]
+
+
+def test_moe_reads_only_touched_experts() -> None:
+    p = make_perf("mixtral-8x7b", tp=2)
+    one, many = _decode(p, 1), _decode(p, 256)
+    # a single token touches 2 of 8 experts: much less than all the weights
+    hbm = p.config.hw.accelerator.memory_bandwidth_bytes_per_s
+    assert one < 0.6 * p.weights_bytes_per_gpu / hbm + 0.01
+    assert many > 2.0 * one
+
+
+def test_speculative_decoding_helps_at_batch_1_and_hurts_at_large_batch() -> None:
+    plain = make_perf("llama3-70b", tp=4)
+    spec = make_perf("llama3-70b", tp=4, num_speculative_tokens=4, draft_kind="draft_model",
+                     draft_model="llama3.1-8b", acceptance_rate=0.8)
+    def speedup(batch: int) -> float:
+        ctx = float(batch * 1000)
+        per_tok = spec.spec_step_time_s(batch, ctx) / spec.expected_tokens_per_step()
+        return plain.step_time_s(0, 0.0, 0.0, batch, ctx) / per_tok
+    assert speedup(1) > 1.3
+    assert speedup(512) < 1.0
+
+
+def test_eagle_and_ngram_are_cheaper_than_a_draft_model() -> None:
+    kw: dict[str, Any] = {"tp": 4, "num_speculative_tokens": 3}
+    eagle = make_perf("llama3-70b", draft_kind="eagle", **kw)
+    ngram = make_perf("llama3-70b", draft_kind="ngram", **kw)
+    draft = make_perf("llama3-70b", draft_kind="draft_model", draft_model="llama3.1-8b", **kw)
+    costs = [p.draft_time_s(4, 4000.0) for p in (ngram, eagle, draft)]
+    assert costs == sorted(costs) and costs[0] < 1e-3
+
+
+@given(st.floats(0.0, 0.99), st.integers(1, 8))
+def test_expected_accepted_tokens_bounds(alpha: float, k: int) -> None:
+    e = expected_accepted_tokens(alpha, k)
+    assert 1.0 <= e <= k + 1
+    assert e == pytest.approx(sum(alpha**i for i in range(k + 1)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 4096), st.integers(0, 512), st.integers(0, 4000))
+def test_components_sum_to_step_time(prefill: int, decode: int, ctx: int) -> None:
+    p = make_perf("mixtral-8x7b", tp=2)
+    args = (prefill, float(ctx * (prefill > 0)), prefill * (ctx + prefill / 2.0), decode,
+            float(decode * ctx))
+    t = p.step_time_s(*args)
+    c = p.step_components(*args)
+    cal = p.calibration
+    a = cal.for_accelerator(p.config.hw.accelerator.name)
+    step_oh, seq_oh = cal.host_overheads(p.config.engine)
+    total = (c["steps"] * step_oh + c["seqs"] * seq_oh + c["layers"] * cal.layer_overhead_s
+             + c["compute_unit_s"] / a.compute_eff_mult + c["memory_unit_s"] / a.bandwidth_frac
+             + c["fixed_s"])
+    assert total == pytest.approx(t, rel=1e-9, abs=1e-12)
+    assert t >= 0.0
+
+
+def test_step_time_is_fast() -> None:
+    p = make_perf("llama2-70b", tp=8)
+    p.step_time_s(512, 1000.0, 512 * 1500.0, 64, 64 * 1500.0)  # warm the comm cache
+    n = 20000
+    start = time.perf_counter()
+    for _ in range(n):
+        p.step_time_s(512, 1000.0, 512 * 1500.0, 64, 64 * 1500.0)
+    assert (time.perf_counter() - start) / n < 20e-6
+
+
+def test_kv_transfer_scales_with_tokens() -> None:
+    p = make_perf("llama2-70b", tp=8)
+    t1, t2 = p.kv_transfer_time_s(1000), p.kv_transfer_time_s(2000)
+    assert 0 < t1 < t2 < 2 * t1 + 1e-9
+    assert p.kv_transfer_time_s(1000, bandwidth_bytes_per_s=1e9) == pytest.approx(
+        p.config.hw.scale_out_fabric.latency_s + 1000 * p.kv_bytes_per_token_total / 1e9)
+
+
+@pytest.mark.parametrize(("kw", "word"), [
+    ({"tp": 3}, "--tp"), ({"weights_dtype": "int3"}, "--weights"),
+    ({"kv_cache_dtype": "int8"}, "--kv-cache"), ({"ep": 2}, "--ep"),
+    ({"num_speculative_tokens": 2}, "draft kind"),
+])
+def test_bad_config_names_the_option(kw: dict[str, Any], word: str) -> None:
+    with pytest.raises(InputError, match=word):
+        make_perf("llama2-70b", **kw)
