@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gputwin.cli.estimate_collective import collective
+from gputwin.cli.estimate_energy import energy
 from gputwin.cli.estimate_serve import serve
 from gputwin.cli.estimate_train import train
 
@@ -17,3 +18,4 @@ def estimate() -> None:
 estimate.add_command(collective)
 estimate.add_command(train)
 estimate.add_command(serve)
+estimate.add_command(energy)

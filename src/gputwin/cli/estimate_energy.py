@@ -1,0 +1,113 @@
+"""``gputwin estimate energy``: energy, carbon, water and cost of a training run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gputwin.cli.options import COUNT, emit_json, positive_int
+
+_COOLING = ["air", "air-legacy", "liquid", "immersion"]
+
+
+def _summary(d: dict[str, Any], title: str) -> None:
+    """Readable summary (rich imported only here)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gputwin.units import format_duration
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    table.add_row("run time", f"{format_duration(d['duration_s'])} "
+                              f"({d['gpu_hours']:,.0f} GPU-hours)")
+    table.add_row("IT power", f"{d['it_power_w'] / 1e3:,.1f} kW "
+                              f"({d['gpu_power_w']:.0f} W per GPU)")
+    table.add_row("energy", f"IT {d['it_energy_j'] / 3.6e9:,.2f} MWh, facility "
+                            f"{d['facility_energy_j'] / 3.6e9:,.2f} MWh (PUE {d['pue']:.3f})")
+    table.add_row("carbon", f"operational {d['co2e_operational_g'] / 1e6:,.2f} t + embodied "
+                            f"{d['co2e_embodied_g'] / 1e6:,.2f} t CO2e "
+                            f"(grid {d['carbon_intensity_mean_g_per_kwh']:.0f} g/kWh)")
+    table.add_row("water", f"{d['water_total_l']:,.0f} L")
+    cost = d["cost_usd"]
+    compute = "n/a" if cost["compute"] is None else f"${cost['compute']:,.0f}"
+    table.add_row("cost", f"compute {compute}, energy ${cost['energy']:,.0f} ({cost['basis']})")
+    if "cost_usd_per_million_tokens" in d:
+        table.add_row("cost per 1M tokens", f"${d['cost_usd_per_million_tokens']:.4f}")
+    rack = d["rack"]
+    table.add_row("rack", f"{rack['nodes']} x {d['system']} in a {d['cooling']} rack: "
+                          f"{'ok' if rack['ok'] else rack['reason']}")
+    table.add_row("grid", d["grid_origin"])
+    console = Console()
+    console.print(f"[bold]{title}[/bold]")
+    console.print(table)
+
+
+@click.command()
+@click.option("--model", default=None, help="Model name (catalog) or HF config.json path.")
+@click.option("--gpu", default=None, help="Accelerator name (catalog).")
+@click.option("--system", default=None, help="System (node) name (catalog).")
+@click.option("--num-gpus", type=int, required=True, callback=positive_int)
+@click.option("--tokens", type=COUNT, default=None,
+              help="Training tokens (e.g. 1.2T): run time from the training model.")
+@click.option("--gpu-hours", type=COUNT, default=None,
+              help="Reported GPU-hours instead of --tokens.")
+@click.option("--tp", type=int, default=None, callback=positive_int,
+              help="Tensor parallel size [default: searched].")
+@click.option("--pp", type=int, default=None, callback=positive_int,
+              help="Pipeline parallel size [default: searched].")
+@click.option("--global-batch-size", type=int, default=None, callback=positive_int,
+              help="Sequences per step [default: ~4M tokens].")
+@click.option("--seq-len", type=int, default=None, callback=positive_int)
+@click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp8"]), default="bf16",
+              show_default=True)
+@click.option("--region", default="US-CAL-CISO", show_default=True,
+              help="Grid region (e.g. GB, SG, US-CAL-CISO, CA-ON).")
+@click.option("--cooling", type=click.Choice(_COOLING), default=None,
+              help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
+@click.option("--provider", type=click.Choice(["hyperscaler", "neocloud", "marketplace",
+                                               "owned"]), default="neocloud",
+              show_default=True, help="Who provides the GPUs ('owned' = capex).")
+@click.option("--pricing", type=click.Choice(["on-demand", "reserved", "spot"]),
+              default="on-demand", show_default=True)
+@click.option("--start", default="2023-06-01T00:00", show_default=True,
+              help="Start time within the grid year (UTC).")
+@click.option("--grid-data", type=click.Path(file_okay=False), default=None,
+              help="Data folder holding grid/carbon-2023 and grid/price-2023 (real 2023 CSVs) "
+                   "instead of the bundled synthetic profiles.")
+@click.option("--power-cap", "power_cap_w", type=float, default=None,
+              help="Per-GPU power cap in watts.")
+@click.option("--pue", type=float, default=None, help="Fixed PUE instead of the weather model.")
+@click.option("--carbon-intensity", "carbon_intensity_g_per_kwh", type=float, default=None,
+              help="Flat grid intensity in g CO2e/kWh instead of the region's series.")
+@click.option("--grid-water", "include_grid_water", is_flag=True,
+              help="Add the water consumed upstream by power generation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def energy(model: str | None, gpu: str | None, system: str | None, num_gpus: int,
+           tokens: float | None, gpu_hours: float | None, tp: int | None, pp: int | None,
+           global_batch_size: int | None, seq_len: int | None, dtype: str, region: str,
+           cooling: str | None, provider: str, pricing: str, start: str,
+           grid_data: str | None, power_cap_w: float | None, pue: float | None,
+           carbon_intensity_g_per_kwh: float | None, include_grid_water: bool,
+           as_json: bool) -> None:
+    """Energy, carbon (operational + embodied), water and cost of a training run."""
+    from gputwin.run.estimate_energy import estimate_energy
+
+    extra: dict[str, Any] = {"dtype": dtype}
+    if seq_len is not None:
+        extra["seq_len"] = seq_len
+    est = estimate_energy(
+        model=model, gpu=gpu, system=system, num_gpus=num_gpus, tokens=tokens,
+        gpu_hours=gpu_hours, tp=tp, pp=pp, global_batch_size=global_batch_size,
+        region=region, cooling=cooling, provider=provider, pricing=pricing, start=start,
+        grid_data=grid_data, power_cap_w=power_cap_w, pue=pue,
+        carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh,
+        include_grid_water=include_grid_water, **extra,
+    )
+    d = est.to_dict()
+    if as_json:
+        emit_json(d)
+        return
+    _summary(d, f"{model or 'job'} on {num_gpus} x {d['gpu']} in {region}")

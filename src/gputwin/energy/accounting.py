@@ -1,0 +1,231 @@
+"""Energy, carbon, water and cost accounting: the ledger the simulator and estimates feed.
+
+For an interval ``[t0, t1]`` at constant IT power ``P`` (W) on a site (region + facility):
+
+- IT energy ``P·Δt``; facility energy ``P·∫PUE(t)dt`` (>= IT energy);
+- operational carbon, location-based: ``P·∫PUE(t)·CI(t)dt`` (direct intensity; the
+  life-cycle (LCA) figure is kept alongside);
+- water: on site ``P·∫WUE(t)dt`` plus, optionally, upstream ``facility energy × grid water``;
+- energy cost ``P·∫PUE(t)·price(t)dt``;
+- per allocated GPU-second: embodied carbon (manufacturing amortised over the lifetime) and
+  compute cost (rental price book or owned-hardware capex amortisation).
+
+Every integral is O(1) (prefix sums of hourly products, see :mod:`gputwin.energy.grid`).
+Invariants (tested): nothing is negative; facility >= IT energy; the totals equal the sum
+of the per-job records plus the idle record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from gputwin.energy.facility import Facility
+from gputwin.energy.grid import GridSeries, RegionGrid
+from gputwin.energy.tables import Pricing, Provider, default_tables
+from gputwin.errors import InputError, UnknownNameError
+
+HOURS_PER_YEAR = 8760.0
+IDLE = "(idle)"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Site:
+    """One region's grid in one facility, with the hourly products precomputed."""
+
+    name: str
+    grid: RegionGrid
+    facility: Facility
+    include_grid_water: bool = False
+    pue: GridSeries = field(init=False)
+    pue_carbon: GridSeries = field(init=False)
+    pue_carbon_lca: GridSeries = field(init=False)
+    pue_price: GridSeries = field(init=False)
+    wue: GridSeries = field(init=False)
+
+    def __post_init__(self) -> None:
+        g, f = self.grid, self.facility
+        n = min(g.carbon_g_per_j.values.size, f.pue_series.values.size)
+
+        def cut(s: GridSeries) -> GridSeries:
+            return GridSeries(s.values[:n], s.step_s, g.carbon_g_per_j.offset_s, s.name, s.unit)
+
+        pue = cut(f.pue_series)
+        object.__setattr__(self, "pue", pue)
+        object.__setattr__(self, "pue_carbon", pue.product(cut(g.carbon_g_per_j)))
+        object.__setattr__(self, "pue_carbon_lca", pue.product(cut(g.carbon_lca_g_per_j)))
+        object.__setattr__(self, "pue_price", pue.product(cut(g.price_usd_per_j)))
+        object.__setattr__(self, "wue", cut(f.wue_l_per_j))
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationRates:
+    """Per allocated GPU-second: embodied carbon (g) and compute cost (USD)."""
+
+    embodied_g_per_gpu_s: float
+    compute_usd_per_gpu_s: float
+    cost_basis: str  # "rental: neocloud/on-demand (as of ...)" or "owned: capex ..."
+    energy_in_price: bool  # True for rentals: the price already pays for the energy
+
+
+def embodied_kg_per_gpu(accelerator: str, tdp_w: float) -> tuple[float, str]:
+    """Manufacturing carbon (accelerator + host share) in kg and where it comes from."""
+    table = default_tables().embodied
+    entry = table.accelerators.get(accelerator)
+    if entry is not None:
+        return entry.accelerator_kg + entry.host_share_kg, entry.source
+    a100 = table.accelerators.get("a100-sxm-80gb")
+    host = a100.host_share_kg if a100 else 0.0
+    return tdp_w * table.per_tdp_kg_per_w + host, table.per_tdp_source
+
+
+def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neocloud",
+                     pricing: str = "on-demand") -> AllocationRates:
+    """Rates for ``accelerator``; ``provider='owned'`` amortises capex instead of renting.
+
+    Raises :class:`UnknownNameError` for an unknown provider/pricing, :class:`InputError`
+    when the price book lacks the accelerator.
+    """
+    emb = default_tables().embodied
+    kg, _ = embodied_kg_per_gpu(accelerator, tdp_w)
+    life_s = emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac
+    embodied = kg * 1e3 / life_s
+    book = default_tables().price_book
+    entry = book.accelerators.get(accelerator)
+    if entry is None:
+        raise InputError(f"no price book entry for {accelerator} (known: "
+                         f"{', '.join(sorted(book.accelerators))})", where="--gpu")
+    if provider == "owned":
+        cap_s = book.capex_lifetime_years * HOURS_PER_YEAR * 3600.0 * book.capex_utilisation_frac
+        return AllocationRates(embodied, entry.capex_usd_per_gpu / cap_s,
+                               f"owned: capex ${entry.capex_usd_per_gpu:,.0f}/GPU over "
+                               f"{book.capex_lifetime_years:g} y at "
+                               f"{book.capex_utilisation_frac:.0%} use", False)
+    providers: tuple[Provider, ...] = ("hyperscaler", "neocloud", "marketplace")
+    if provider not in providers:
+        raise UnknownNameError("provider", provider, [*providers, "owned"], where="--provider")
+    pricings: tuple[Pricing, ...] = ("on-demand", "reserved", "spot")
+    if pricing not in pricings:
+        raise UnknownNameError("pricing", pricing, list(pricings), where="--pricing")
+    usd_h = entry.usd_per_gpu_hour[provider][pricing]  # type: ignore[index]
+    return AllocationRates(embodied, usd_h / 3600.0,
+                           f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
+                           f"(as of {entry.as_of})", True)
+
+
+@dataclass(slots=True)
+class Account:
+    """Totals of one job (or of idle time). All fields non-negative except costs of
+    negative-price hours, which may lower ``energy_cost_usd``."""
+
+    it_energy_j: float = 0.0
+    facility_energy_j: float = 0.0
+    co2e_operational_g: float = 0.0
+    co2e_operational_lca_g: float = 0.0
+    co2e_embodied_g: float = 0.0
+    water_onsite_l: float = 0.0
+    water_grid_l: float = 0.0
+    energy_cost_usd: float = 0.0
+    compute_cost_usd: float = 0.0
+    gpu_seconds: float = 0.0
+    busy_seconds: float = 0.0
+
+    def add(self, other: Account) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def pue(self) -> float:
+        """Energy-weighted PUE over everything recorded (1.0 when nothing was)."""
+        return self.facility_energy_j / self.it_energy_j if self.it_energy_j > 0 else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["pue"] = self.pue
+        return out
+
+
+class EnergyLedger:
+    """Accumulates intervals of power per job and site; returns per-job and total accounts.
+
+    ``rates`` maps an accelerator name to its :class:`AllocationRates` (embodied carbon and
+    compute cost per GPU-second); intervals with ``num_gpus == 0`` carry neither.
+    """
+
+    __slots__ = ("_idle", "_jobs", "_rates", "_sites", "_total")
+
+    def __init__(self, sites: dict[str, Site] | None = None,
+                 rates: dict[str, AllocationRates] | None = None) -> None:
+        self._sites: dict[str, Site] = dict(sites or {})
+        self._rates: dict[str, AllocationRates] = dict(rates or {})
+        self._jobs: dict[str, Account] = {}
+        self._idle = Account()
+        self._total = Account()
+
+    def add_site(self, site: Site) -> None:
+        if site.name in self._sites:
+            raise InputError(f"duplicate site {site.name!r}")
+        self._sites[site.name] = site
+
+    def set_rates(self, accelerator: str, rates: AllocationRates) -> None:
+        self._rates[accelerator] = rates
+
+    def interval(self, site: str, t0_s: float, t1_s: float, power_w: float, *,
+                 num_gpus: int = 0, accelerator: str | None = None) -> Account:
+        """The account of one interval (not recorded). Raises InputError on bad input."""
+        if not t1_s >= t0_s:
+            raise InputError(f"interval end {t1_s} s before start {t0_s} s")
+        if not power_w >= 0:
+            raise InputError(f"power must be non-negative, got {power_w} W")
+        if num_gpus < 0:
+            raise InputError(f"num_gpus must be non-negative, got {num_gpus}")
+        s = self._sites.get(site)
+        if s is None:
+            raise UnknownNameError("site", site, list(self._sites))
+        dt = t1_s - t0_s
+        fac = power_w * s.pue.integral(t0_s, t1_s)
+        acc = Account(
+            it_energy_j=power_w * dt,
+            facility_energy_j=fac,
+            co2e_operational_g=power_w * s.pue_carbon.integral(t0_s, t1_s),
+            co2e_operational_lca_g=power_w * s.pue_carbon_lca.integral(t0_s, t1_s),
+            water_onsite_l=power_w * s.wue.integral(t0_s, t1_s),
+            water_grid_l=fac * s.grid.water_l_per_j if s.include_grid_water else 0.0,
+            energy_cost_usd=power_w * s.pue_price.integral(t0_s, t1_s),
+            gpu_seconds=num_gpus * dt,
+            busy_seconds=dt,
+        )
+        if num_gpus:
+            r = self._rates.get(accelerator or "")
+            if r is None:
+                raise InputError(f"no allocation rates for accelerator {accelerator!r}")
+            acc.co2e_embodied_g = num_gpus * dt * r.embodied_g_per_gpu_s
+            acc.compute_cost_usd = num_gpus * dt * r.compute_usd_per_gpu_s
+        return acc
+
+    def record(self, job_id: str | None, site: str, t0_s: float, t1_s: float, power_w: float,
+               *, num_gpus: int = 0, accelerator: str | None = None) -> Account:
+        """Add an interval to ``job_id`` (``None`` = idle/unallocated); returns its account."""
+        acc = self.interval(site, t0_s, t1_s, power_w, num_gpus=num_gpus,
+                            accelerator=accelerator)
+        target = self._idle if job_id is None else self._jobs.setdefault(job_id, Account())
+        target.add(acc)
+        self._total.add(acc)
+        return acc
+
+    @property
+    def total(self) -> Account:
+        return self._total
+
+    @property
+    def idle(self) -> Account:
+        return self._idle
+
+    def jobs(self) -> dict[str, Account]:
+        return dict(self._jobs)
+
+    def job(self, job_id: str) -> Account:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise UnknownNameError("job", job_id, list(self._jobs)) from None
