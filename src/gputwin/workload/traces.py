@@ -120,8 +120,9 @@ def trace_formats() -> list[str]:
 def read_trace(format: str, path: Path | str, **options: Any) -> TraceWorkload:
     """Read the trace at ``path`` in ``format`` with ``options`` (see the module doc).
 
-    Raises :class:`UnknownNameError` for an unknown format/option and :class:`InputError`
-    for a bad option value or a malformed file.
+    Options whose value is ``None`` are ignored (unset), whatever their name. Raises
+    :class:`UnknownNameError` for an unknown format/option and :class:`InputError` for a bad
+    option value or a malformed file.
     """
     fmt = FORMATS.get(format)
     if fmt is None:
@@ -129,11 +130,12 @@ def read_trace(format: str, path: Path | str, **options: Any) -> TraceWorkload:
     specs = {o.name: o for o in (*COMMON_OPTIONS, *fmt.options)}
     values: dict[str, Any] = {}
     for name, raw in options.items():
+        if raw is None:
+            continue  # unset (so callers may pass e.g. cluster=None to any format)
         spec = specs.get(name)
         if spec is None:
             raise UnknownNameError(f"option of trace format {format!r}", name, list(specs))
-        if raw is not None:
-            values[name] = _coerce(spec, raw)
+        values[name] = _coerce(spec, raw)
     sel = Selection(
         model=values.pop("model", "unknown"), kind=values.pop("kind", "trace"),
         id_prefix=values.pop("id_prefix", format.split("_")[0]),
