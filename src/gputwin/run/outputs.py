@@ -64,12 +64,21 @@ def write_outputs(
     Raises :class:`InputError` if ``out_dir`` exists and is not a folder, or cannot be
     written.
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("exists and is not a folder", where=str(out_dir))
     contents = {SUMMARY_FILE: summary_json(result), JOBS_FILE: jobs_csv(result.jobs)}
     if render_html is not None:
         contents[REPORT_FILE] = render_html(result)
+    return write_files(contents, out_dir)
+
+
+def write_files(contents: dict[str, str], out_dir: Path) -> dict[str, Path]:
+    """Write ``{file name: text}`` into ``out_dir`` atomically (see the module docstring).
+
+    Shared by every kind of run (training simulation, serving simulation). Raises
+    :class:`InputError` if ``out_dir`` exists and is not a folder, or cannot be written.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("exists and is not a folder", where=str(out_dir))
     parent = out_dir.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
