@@ -1,7 +1,9 @@
 """Static shape of a GPU cluster: nodes, leaves (leaf switches) and scale-up domains.
 
 Nodes are numbered ``0 .. num_nodes-1``. Node ``n`` hangs off leaf ``n // nodes_per_leaf``
-(the last leaf may be partly filled). A scale-up domain (NVLink island) holds
+(the last leaf may be partly filled); a leaf switch is one rack (top-of-rack). Leaves are
+grouped into pods of ``leaves_per_pod`` under one spine group (``0`` = a single pod: every
+leaf reaches every other through the spine layer). A scale-up domain (NVLink island) holds
 ``scale_up_domain_size`` GPUs; when it is larger than a node (e.g. GB200 NVL72 with 4-GPU
 trays) consecutive nodes share a domain, otherwise each node is its own domain.
 """
@@ -13,6 +15,10 @@ from dataclasses import dataclass
 from gputwin.errors import InputError
 
 
+#: Topology levels, innermost first (see :meth:`ClusterLayout.level_ids`).
+TOPOLOGY_LEVELS = ("node", "domain", "leaf", "pod", "cluster")
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterLayout:
     """Counts only; no state. Raises :class:`InputError` for non-positive sizes."""
@@ -21,6 +27,7 @@ class ClusterLayout:
     gpus_per_node: int
     nodes_per_leaf: int
     scale_up_domain_size: int = 0  # GPUs per scale-up domain; 0 = one node
+    leaves_per_pod: int = 0  # leaves under one spine group; 0 = all leaves in one pod
 
     def __post_init__(self) -> None:
         for name in ("num_nodes", "gpus_per_node", "nodes_per_leaf"):
@@ -40,6 +47,14 @@ class ClusterLayout:
         """Nodes sharing one scale-up domain (1 when the domain is a single node)."""
         return max(1, self.scale_up_domain_size // self.gpus_per_node)
 
+    @property
+    def num_pods(self) -> int:
+        per = self.leaves_per_pod
+        return 1 if per <= 0 else -(-self.num_leaves // per)
+
+    def pod_of_leaf(self, leaf: int) -> int:
+        return 0 if self.leaves_per_pod <= 0 else leaf // self.leaves_per_pod
+
     def leaf_of(self, node: int) -> int:
         return node // self.nodes_per_leaf
 
@@ -57,3 +72,25 @@ class ClusterLayout:
     def num_domains_spanned(self, nodes: tuple[int, ...] | list[int]) -> int:
         per = self.nodes_per_domain
         return len({n // per for n in nodes})
+
+    def num_pods_spanned(self, nodes: tuple[int, ...] | list[int]) -> int:
+        return len({self.pod_of_leaf(n // self.nodes_per_leaf) for n in nodes})
+
+    def level_ids(self, level: str) -> list[int]:
+        """Group id of every node at a topology ``level``.
+
+        Levels, innermost first: ``node``, ``domain`` (scale-up/NVLink), ``leaf`` (rack),
+        ``pod`` (spine group), ``cluster``. Raises :class:`InputError` for other names.
+        """
+        n = self.num_nodes
+        if level == "node":
+            return list(range(n))
+        if level == "domain":
+            return [i // self.nodes_per_domain for i in range(n)]
+        if level in ("leaf", "rack"):
+            return [i // self.nodes_per_leaf for i in range(n)]
+        if level in ("pod", "spine"):
+            return [self.pod_of_leaf(i // self.nodes_per_leaf) for i in range(n)]
+        if level == "cluster":
+            return [0] * n
+        raise InputError(f"unknown topology level {level!r}; expected one of {TOPOLOGY_LEVELS}")

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Ledger, Placement
+from gputwin.cluster.snapshot import take_snapshot
 from gputwin.run.outputs import write_outputs
 from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
 from gputwin.run.summary import summarize
 from gputwin.run.world import World, build_world
 from gputwin.scenario.schema import Scenario
-from gputwin.sim.kernel import Simulator
+from gputwin.sim.kernel import EventHandle, Simulator
 from gputwin.sim.rng import RandomStreams
 from gputwin.training.runtime import RunPlan
 from gputwin.workload.job import JobSpec
@@ -38,10 +39,18 @@ class _JobState:
     status: JobStatus = "queued"
     reason: str = ""
     arrived: bool = False
-    start_s: float | None = None
+    start_s: float | None = None  # first start
     end_s: float | None = None
-    placement: Placement | None = None
-    plan: RunPlan | None = None
+    placement: Placement | None = None  # current (or last) placement
+    plan: RunPlan | None = None  # current (or last) segment's plan
+    seg_start_s: float = 0.0  # current segment
+    remaining_frac: float = 1.0  # work left at the start of the current segment
+    gpu_s: float = 0.0  # GPU-seconds held in finished segments
+    lost_gpu_s: float = 0.0
+    energy_j: float | None = None  # energy of finished segments
+    preemptions: int = 0
+    migrations: int = 0
+    handle: EventHandle | None = None  # pending completion
 
 
 class _Run:
@@ -70,16 +79,21 @@ class _Run:
             rejection = self.world.scheduler.submit(job, now)
             reason = None if rejection is None else rejection.reason
         if reason is not None:
-            state = self.states[job.job_id]
-            state.status, state.reason, state.end_s = "failed", reason, now
+            self.fail(job, reason, now)
         self.request_pass()
+
+    def fail(self, job: JobSpec, reason: str, now: float) -> None:
+        state = self.states[job.job_id]
+        state.status, state.reason, state.end_s = "failed", reason, now
 
     def complete(self, job: JobSpec) -> None:
         now = self.last_event_s = self.sim.now
         self.ledger.release(job.job_id)
         state = self.states[job.job_id]
-        state.status, state.end_s = "completed", now
+        self._close_segment(state, now, done=True)
+        state.status, state.end_s, state.handle = "completed", now, None
         self.running -= 1
+        self.world.scheduler.finished(job.job_id, now)
         self.request_pass()
 
     def request_pass(self) -> None:
@@ -90,20 +104,79 @@ class _Run:
     def schedule_pass(self) -> None:
         self.pass_pending = False
         now = self.sim.now
-        layout = self.world.layout
-        for decision in self.world.scheduler.schedule(now, layout, self.ledger.free_per_node()):
-            self.start(decision.job, decision.placement)
+        scheduler = self.world.scheduler
+        result = scheduler.schedule(now, take_snapshot(self.ledger))
+        for preemption in result.preemptions:
+            self.stop(preemption.job, preemption.reason, preemption.migrate_to)
+        for decision in result.starts:
+            self.start(decision.job, decision.placement, decision.remaining_frac)
+        for rejection in result.rejections:
+            self.fail(rejection.job, rejection.reason, now)
+        frag = scheduler.fragmentation_frac
+        if frag is not None:
+            samples = self.timeline.fragmentation
+            if samples and samples[-1][0] == now:
+                samples[-1] = (now, frag)
+            else:
+                samples.append((now, frag))
         self.sample()
 
-    def start(self, job: JobSpec, placement: Placement) -> None:
+    def start(self, job: JobSpec, placement: Placement, remaining_frac: float = 1.0) -> None:
         now = self.sim.now
         self.ledger.allocate(job.job_id, placement)
-        plan = self.world.runtime.plan(job, placement)
+        plan = self.world.runtime.plan(job, placement, remaining_frac,
+                                       self.world.restart_overhead_s)
         state = self.states[job.job_id]
-        state.status, state.start_s, state.placement, state.plan = "running", now, placement, plan
+        if state.start_s is None:
+            state.start_s = now
+        state.status, state.placement, state.plan = "running", placement, plan
+        state.seg_start_s, state.remaining_frac = now, remaining_frac
         self.running += 1
-        self.sim.schedule_at(now + plan.duration_s, _bind(self.complete, job),
-                             PRIORITY_COMPLETION)
+        state.handle = self.sim.schedule_at(now + plan.duration_s, _bind(self.complete, job),
+                                            PRIORITY_COMPLETION)
+
+    def stop(self, job: JobSpec, reason: str, migrate_to: Placement | None) -> None:
+        """Preempt (re-queue from the last checkpoint) or migrate (checkpoint, restart)."""
+        now = self.sim.now
+        state = self.states[job.job_id]
+        assert state.handle is not None and state.plan is not None
+        self.sim.cancel(state.handle)
+        self.ledger.release(job.job_id)
+        self.running -= 1
+        left = self._close_segment(state, now, done=False, checkpoint_now=migrate_to is not None)
+        if migrate_to is not None:
+            state.migrations += 1
+            self.start(job, migrate_to, left)
+            return
+        state.preemptions += 1
+        state.status, state.reason, state.handle = "queued", reason, None
+        rejection = self.world.scheduler.submit(job, now, left)
+        if rejection is not None:
+            self.fail(job, rejection.reason, now)
+
+    def _close_segment(self, state: _JobState, now: float, *, done: bool,
+                       checkpoint_now: bool = False) -> float:
+        """Account the segment that ends now; returns the work fraction left."""
+        plan, placement = state.plan, state.placement
+        assert plan is not None and placement is not None
+        held_s = now - state.seg_start_s
+        state.gpu_s += placement.num_gpus * held_s
+        train_s = plan.duration_s - plan.startup_s
+        trained_s = min(max(0.0, held_s - plan.startup_s), train_s)
+        if done:
+            kept_s = trained_s
+        elif checkpoint_now:
+            kept_s = trained_s
+        else:
+            interval = state.spec.checkpoint_interval_s or self.world.checkpoint_interval_s
+            kept_s = (trained_s // interval) * interval if interval else 0.0
+        if not done:
+            state.lost_gpu_s += placement.num_gpus * (held_s - kept_s)
+        if plan.energy_j is not None:
+            used = plan.energy_j * (trained_s / train_s if train_s > 0 else 1.0)
+            state.energy_j = (state.energy_j or 0.0) + used
+        kept_frac = kept_s / train_s if train_s > 0 else (1.0 if done else 0.0)
+        return state.remaining_frac * (1.0 - kept_frac)
 
     def sample(self) -> None:
         """Record the step functions if something changed (one sample per instant)."""
@@ -129,7 +202,7 @@ class _Run:
         for job in self.world.jobs:
             state = self.states[job.job_id]
             if state.status == "queued":
-                state.reason = (scheduler.waiting_reason(job) if state.arrived
+                state.reason = (scheduler.waiting_reason(job) or state.reason if state.arrived
                                 else "not submitted yet: arrives after the horizon")
             out.append(_record(state, end_s))
         return out
@@ -141,13 +214,18 @@ def _bind(method: Callable[[JobSpec], None], job: JobSpec) -> Callable[[], None]
 
 def _record(state: _JobState, end_s: float) -> JobRecord:
     job, plan, placement = state.spec, state.plan, state.placement
-    energy = None if plan is None else plan.energy_j
-    if state.status == "running" and plan is not None and energy is not None:
-        # Charge the training time elapsed inside the window (start-up draws no energy here).
-        assert state.start_s is not None
-        train_s = plan.duration_s - plan.startup_s
-        done_s = min(max(0.0, end_s - state.start_s - plan.startup_s), train_s)
-        energy = energy * (done_s / train_s) if train_s > 0 else 0.0
+    energy = state.energy_j
+    gpu_s = state.gpu_s
+    if state.status == "running" and plan is not None and placement is not None:
+        # Charge the part of the current segment inside the window.
+        held_s = max(0.0, end_s - state.seg_start_s)
+        gpu_s += placement.num_gpus * held_s
+        if plan.energy_j is not None:
+            train_s = plan.duration_s - plan.startup_s
+            done_s = min(max(0.0, held_s - plan.startup_s), train_s)
+            part = plan.energy_j * (done_s / train_s) if train_s > 0 else 0.0
+            energy = (energy or 0.0) + part
+    ran = state.start_s is not None
     return JobRecord(
         job_id=job.job_id, kind=job.kind, model=job.model, tenant=job.tenant,
         num_gpus=job.num_gpus, submit_time_s=job.submit_time_s, start_time_s=state.start_s,
@@ -155,8 +233,12 @@ def _record(state: _JobState, end_s: float) -> JobRecord:
         num_nodes=0 if placement is None else placement.num_nodes,
         num_leaves=0 if placement is None else placement.num_leaves,
         step_time_s=None if plan is None else plan.step_time_s,
-        num_steps=None if plan is None else plan.num_steps,
+        num_steps=None if plan is None or plan.num_steps is None
+        else plan.num_steps / max(state.remaining_frac, 1e-12),
         tokens=job.tokens, mfu=None if plan is None else plan.mfu, energy_j=energy,
+        queue=job.queue, priority=job.priority, preemptions=state.preemptions,
+        migrations=state.migrations, lost_gpu_hours=state.lost_gpu_s / 3600.0,
+        gpu_hours=gpu_s / 3600.0 if ran else None,
     )
 
 
@@ -205,7 +287,7 @@ def simulate_world(
     summary = summarize(
         scenario_name=name, seed=seed, jobs=jobs, timeline=run.timeline,
         total_gpus=total_gpus, end_time_s=end_s, wall_time_s=wall, num_events=num_events,
-        num_estimates=world.runtime.num_estimates,
+        num_estimates=world.runtime.num_estimates, tenant_shares=world.tenant_shares,
     )
     return SimulationResult(
         scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,

@@ -5,6 +5,15 @@ submit → start of jobs that started; GPU allocation is the time-weighted mean 
 allocated-GPU step function over ``[0, end_time_s]``; GPU-hours are its integral; energy
 counts completed jobs plus the part of running jobs inside the window (modelled jobs only;
 trace jobs have no energy). All values are SI (seconds, joules) or fractions.
+
+Scheduling metrics: ``bounded_slowdown`` = max(1, JCT / max(run time, τ)) over completed
+jobs with τ = ``BSLD_TAU_S`` (10 s) and run time = GPU-hours held / GPUs (all segments);
+``fragmentation_mean_frac`` = mean over scheduling cycles (with free GPUs and waiting jobs)
+of the share of free GPUs no waiting job can use; ``preemptions``/``migrations`` = totals,
+``lost_gpu_hours`` = GPU-hours whose work was lost (since the last checkpoint, start-up
+included); ``tenants``: per tenant jobs, GPU-hours held, share of all GPU-hours and, when
+shares are given, the entitlement (share × cluster GPU-hours over the window) and usage /
+entitlement. See docs/scheduling.md for every key.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from gputwin.run.results import JOB_STATUSES, JobRecord, Timeline
+
+BSLD_TAU_S = 10.0  # bounded-slowdown threshold (Feitelson et al.)
 
 
 def distribution(values: Sequence[float]) -> dict[str, float | None]:
@@ -49,6 +60,7 @@ def summarize(
     wall_time_s: float,
     num_events: int,
     num_estimates: int,
+    tenant_shares: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready dict; see the module docstring for definitions."""
     counts = {status: 0 for status in JOB_STATUSES}
@@ -62,6 +74,7 @@ def summarize(
     energies = [j.energy_j for j in jobs if j.energy_j is not None]
     first_submit = min((j.submit_time_s for j in jobs), default=None)
     last_end = max((j.end_time_s for j in completed if j.end_time_s is not None), default=None)
+    frag = [f for _, f in timeline.fragmentation]
     return {
         "scenario": scenario_name,
         "seed": seed,
@@ -79,7 +92,49 @@ def summarize(
         "energy_j": sum(energies) if energies else None,
         "energy_jobs_counted": len(energies),
         "jobs_per_day": len(completed) / (end_time_s / 86400.0) if end_time_s > 0 else None,
+        "bounded_slowdown": distribution(bounded_slowdowns(completed)),
+        "fragmentation_mean_frac": float(np.mean(frag)) if frag else None,
+        "fragmentation_samples": len(frag),
+        "preemptions": sum(j.preemptions for j in jobs),
+        "migrations": sum(j.migrations for j in jobs),
+        "lost_gpu_hours": sum(j.lost_gpu_hours for j in jobs),
+        "tenants": tenant_usage(jobs, total_gpus, window, tenant_shares),
         "num_events": num_events,
         "num_perf_estimates": num_estimates,
         "wall_time_s": wall_time_s,
     }
+
+
+def bounded_slowdowns(completed: Sequence[JobRecord], tau_s: float = BSLD_TAU_S) -> list[float]:
+    """max(1, JCT / max(run, τ)) per completed job; run = GPU-hours held / GPUs."""
+    out = []
+    for j in completed:
+        jct = j.jct_s
+        if jct is None:
+            continue
+        run = (j.gpu_hours * 3600.0 / j.num_gpus) if j.gpu_hours is not None else (
+            j.run_time_s or 0.0)
+        out.append(max(1.0, jct / max(run, tau_s)))
+    return out
+
+
+def tenant_usage(jobs: Sequence[JobRecord], total_gpus: int, window_s: float,
+                 shares: dict[str, float] | None) -> dict[str, dict[str, Any]]:
+    """Per tenant: jobs, GPU-hours held, share of the total, entitlement if shares given."""
+    per: dict[str, dict[str, Any]] = {}
+    for j in jobs:
+        t = per.setdefault(j.tenant, {"num_jobs": 0, "gpu_hours": 0.0})
+        t["num_jobs"] += 1
+        t["gpu_hours"] += j.gpu_hours or 0.0
+    total = sum(t["gpu_hours"] for t in per.values())
+    share_sum = sum(shares.values()) if shares else 0.0
+    capacity_h = total_gpus * window_s / 3600.0
+    for name, t in sorted(per.items()):
+        t["gpu_hours_frac"] = t["gpu_hours"] / total if total > 0 else None
+        if shares:
+            frac = shares.get(name, 0.0) / share_sum if share_sum > 0 else 0.0
+            t["entitlement_frac"] = frac
+            t["entitled_gpu_hours"] = frac * capacity_h
+            t["usage_vs_entitlement"] = (t["gpu_hours"] / (frac * capacity_h)
+                                         if frac > 0 and capacity_h > 0 else None)
+    return dict(sorted(per.items()))

@@ -14,9 +14,10 @@ from gputwin.catalog.schema import ModelSpec
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.perf.training import ParallelConfig, TrainingConfig
 from gputwin.scenario.schema import Scenario, TemplateConfig
+from gputwin.scenario.scheduler import scheduler_profile
+from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
-from gputwin.scheduling.fifo import FifoScheduler
-from gputwin.scheduling.placement import PLACERS
+from gputwin.scheduling.profiles import build_framework
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
 from gputwin.training.runtime import TrainingRuntime
@@ -34,6 +35,9 @@ class World:
     jobs: list[JobSpec]
     scheduler: Scheduler
     runtime: TrainingRuntime
+    checkpoint_interval_s: float | None = None  # default for jobs without their own
+    restart_overhead_s: float = 0.0  # extra start-up of a resumed job
+    tenant_shares: dict[str, float] | None = None  # entitlements (summary)
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -52,6 +56,7 @@ def build_layout(scenario: Scenario, hw: HardwareSpec) -> ClusterLayout:
         gpus_per_node=hw.gpus_per_node,
         nodes_per_leaf=hw.network.nodes_per_leaf,
         scale_up_domain_size=hw.scale_up_domain_size,
+        leaves_per_pod=scenario.cluster.network.leaves_per_pod,
     )
 
 
@@ -95,6 +100,22 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) ->
     models: dict[str, ModelSpec] = {
         name: catalog.model(name) for name in sorted({j.model for j in jobs if j.is_modelled})
     }
-    placer = PLACERS[scenario.scheduler.placement]
-    scheduler = FifoScheduler(layout, placer)
-    return World(hw, layout, jobs, scheduler, TrainingRuntime(hw, models))
+    runtime = TrainingRuntime(hw, models)
+    scheduler = build_scheduler(scenario, layout, hw, runtime)
+    sched = scenario.scheduler
+    return World(hw, layout, jobs, scheduler, runtime,
+                 checkpoint_interval_s=sched.checkpoint_interval,
+                 restart_overhead_s=sched.restart_overhead,
+                 tenant_shares=dict(sched.tenant_shares) or None)
+
+
+def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
+                    runtime: TrainingRuntime) -> Scheduler:
+    """The scheduling framework for the scenario's profile (plugins with typed args)."""
+    gpn, per_leaf = layout.gpus_per_node, layout.nodes_per_leaf
+
+    def estimate(job: JobSpec) -> float:
+        return runtime.expected_duration_s(job, gpn, per_leaf)
+
+    ctx = PluginContext(layout=layout, estimate_runtime=estimate, gpu_type=hw.accelerator.name)
+    return build_framework(scheduler_profile(scenario.scheduler), ctx)

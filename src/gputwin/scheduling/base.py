@@ -1,56 +1,43 @@
-"""The scheduler interface the simulation drives.
+"""The scheduler interface the simulation drives (implemented by :class:`Framework`).
 
-The simulation calls :meth:`Scheduler.submit` on each arrival, then
-:meth:`Scheduler.schedule` after every batch of arrivals/completions at one instant.
-``schedule`` looks at the free GPUs (a read-only snapshot) and returns placements; the
-simulation applies them to the ledger. Outcomes that are not errors (a job can never run)
-are returned as :class:`Rejection` values, never raised, so no job is lost.
-
-This is deliberately small: the plugin framework (queue-sort, filter, score, permit,
-backfill, preemption) will implement the same two calls.
+The simulation calls :meth:`Scheduler.submit` on each arrival (and again when a preempted
+job goes back to the queue), :meth:`Scheduler.schedule` once per instant with a read-only
+snapshot, and :meth:`Scheduler.finished` when a job ends. ``schedule`` returns a
+:class:`CycleResult` (preemptions, then starts, then rejections) that is valid against the
+snapshot; the simulation applies it to the ledger. Outcomes that are not errors (a job can
+never run) are returned as :class:`Rejection` values, never raised, so no job is lost.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-from gputwin.cluster.layout import ClusterLayout
-from gputwin.cluster.ledger import Placement
+from gputwin.cluster.snapshot import ClusterSnapshot
+from gputwin.scheduling.api import CycleResult, Decision, Preemption, Rejection
 from gputwin.workload.job import JobSpec
 
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Start ``job`` on ``placement`` now."""
-
-    job: JobSpec
-    placement: Placement
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """``job`` can never run here; ``reason`` says why (ends the job as ``failed``)."""
-
-    job: JobSpec
-    reason: str
+__all__ = ["CycleResult", "Decision", "Preemption", "Rejection", "Scheduler"]
 
 
 class Scheduler(Protocol):
     """What the simulation needs from a scheduling policy."""
 
-    def submit(self, job: JobSpec, now_s: float) -> Rejection | None:
+    fragmentation_frac: float | None  # last cycle's sample (None: nothing free/waiting)
+
+    def submit(self, job: JobSpec, now_s: float, remaining_frac: float = 1.0) -> Rejection | None:
         """Queue ``job``; return a :class:`Rejection` if it can never be placed."""
         ...
 
-    def schedule(
-        self, now_s: float, layout: ClusterLayout, free: tuple[int, ...]
-    ) -> list[Decision]:
-        """Jobs to start now, given free GPUs per node; removes them from the queue."""
+    def schedule(self, now_s: float, snapshot: ClusterSnapshot) -> CycleResult:
+        """Decisions for now; started jobs leave the queue."""
+        ...
+
+    def finished(self, job_id: str, now_s: float) -> None:
+        """A running job ended (completed or failed)."""
         ...
 
     def queued(self) -> list[JobSpec]:
-        """Jobs still waiting, in queue order."""
+        """Jobs still waiting."""
         ...
 
     def num_queued(self) -> int:

@@ -1,4 +1,4 @@
-"""Gang placement: choose nodes for all of a job's GPUs at once, or nothing.
+"""Gang placement algorithms: choose nodes for all of a job's GPUs at once, or nothing.
 
 Rules shared by every placer:
 
@@ -8,15 +8,18 @@ Rules shared by every placer:
   on one more node;
 - ``None`` means "not now" (not enough free GPUs in the right shape).
 
-``first_fit`` scans nodes in id order (ids are grouped by leaf, so it tends to pack
-leaves). ``leaf_pack`` is topology-aware: it picks the leaves that minimise the number of
-leaves spanned (the tightest leaf that fits the whole job, otherwise the leaves with the
-most free whole nodes first).
+``free`` is a numpy vector (or any sequence) of free GPUs per node; nodes the job may not
+use must already be 0. ``rank`` (optional) orders candidate nodes: higher first, ties by
+node id. :func:`first_fit` scans node ids (grouped by leaf, so it tends to pack leaves);
+:func:`leaf_pack` / :func:`group_pack` are topology-aware (fewest groups spanned, tightest
+group that holds the whole gang).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.cluster.ledger import Placement, make_placement
@@ -24,58 +27,87 @@ from gputwin.cluster.ledger import Placement, make_placement
 Placer = Callable[[ClusterLayout, Sequence[int], int], Placement | None]
 
 
+def _arr(free: Sequence[int] | np.ndarray) -> np.ndarray:
+    return free if isinstance(free, np.ndarray) else np.asarray(free, dtype=np.int64)
+
+
+def place_ranked(layout: ClusterLayout, free: np.ndarray, num_gpus: int,
+                 rank: np.ndarray | None = None, best_fit: bool = False) -> Placement | None:
+    """Place by node rank (``None`` = node id order). ``best_fit``: a single-node job takes
+    the node with the fewest free GPUs that still fits (fights fragmentation)."""
+    gpn = layout.gpus_per_node
+    if num_gpus <= gpn:
+        cand = np.flatnonzero(free >= num_gpus)
+        if cand.size == 0:
+            return None
+        if rank is not None:
+            best = cand[np.argmax(rank[cand])]  # argmax: first of ties = lowest id
+        elif best_fit:
+            best = cand[np.argmin(free[cand])]
+        else:
+            best = cand[0]
+        return make_placement(layout, {int(best): num_gpus})
+    whole, rest = divmod(num_gpus, gpn)
+    full = np.flatnonzero(free == gpn)
+    if full.size < whole:
+        return None
+    if rank is not None and full.size > whole:
+        full = full[np.argsort(-rank[full], kind="stable")]
+    chosen = {int(n): gpn for n in full[:whole]}
+    if rest:
+        cand = np.flatnonzero(free >= rest)
+        cand = cand[~np.isin(cand, full[:whole])]
+        if cand.size == 0:
+            return None
+        if rank is not None:
+            tail = cand[np.argmax(rank[cand])]
+        else:  # best fit for the remainder, then lowest id
+            tail = cand[np.argmin(free[cand])] if best_fit else cand[0]
+        chosen[int(tail)] = rest
+    return make_placement(layout, chosen)
+
+
 def first_fit(layout: ClusterLayout, free: Sequence[int], num_gpus: int) -> Placement | None:
     """First nodes in id order that hold the gang; ``free`` = free GPUs per node."""
-    return _place(layout, free, num_gpus, range(layout.num_nodes))
+    return place_ranked(layout, _arr(free), num_gpus)
+
+
+def group_pack(layout: ClusterLayout, free: np.ndarray, num_gpus: int, groups: np.ndarray,
+               *, allow_span: bool = True) -> Placement | None:
+    """Topology-aware gang placement over node ``groups`` (e.g. leaf id per node).
+
+    Single-node jobs: best fit. Multi-node jobs: the tightest group that holds the whole
+    gang (fewest whole free nodes that suffice); otherwise, if ``allow_span``, the groups
+    with the most whole free nodes first (fewest groups spanned), else ``None``.
+    """
+    gpn = layout.gpus_per_node
+    if num_gpus <= gpn:
+        return place_ranked(layout, free, num_gpus, best_fit=True)
+    whole, rest = divmod(num_gpus, gpn)
+    is_full = free == gpn
+    num_groups = int(groups.max()) + 1 if groups.size else 0
+    full_per = np.bincount(groups, weights=is_full, minlength=num_groups)
+    partial = np.where(is_full, 0, free)
+    best_partial = np.zeros(num_groups, dtype=np.int64)
+    np.maximum.at(best_partial, groups, partial)
+    fits = full_per >= whole
+    if rest:
+        fits &= (full_per > whole) | (best_partial >= rest)
+    if fits.any():
+        cand = np.flatnonzero(fits)
+        group = cand[np.argmin(full_per[cand])]  # tightest group; ties → lowest id
+        return place_ranked(layout, np.where(groups == group, free, 0), num_gpus,
+                            best_fit=True)
+    if not allow_span:
+        return None
+    # Span: prefer nodes of the groups with the most whole free nodes.
+    return place_ranked(layout, free, num_gpus, rank=full_per[groups].astype(float))
 
 
 def leaf_pack(layout: ClusterLayout, free: Sequence[int], num_gpus: int) -> Placement | None:
-    """Like :func:`first_fit` but visits nodes leaf by leaf, fewest leaves spanned first."""
-    gpn = layout.gpus_per_node
-    if num_gpus <= gpn:
-        # Best fit inside a node: the fullest node that still has room (fights fragmentation).
-        best = min((n for n in range(layout.num_nodes) if free[n] >= num_gpus),
-                   key=lambda n: (free[n], n), default=None)
-        return None if best is None else make_placement(layout, {best: num_gpus})
-    need_nodes = -(-num_gpus // gpn)
-    capacity = []
-    for leaf in range(layout.num_leaves):
-        nodes = layout.leaf_nodes(leaf)
-        capacity.append((sum(1 for n in nodes if free[n] == gpn), leaf))
-    fitting = sorted((c, leaf) for c, leaf in capacity if c >= need_nodes)
-    if fitting:
-        order = [fitting[0][1]]  # tightest single leaf that holds the whole job
-    else:
-        order = [leaf for _, leaf in sorted(capacity, key=lambda x: (-x[0], x[1]))]
-    visit = [n for leaf in order for n in layout.leaf_nodes(leaf)]
-    visit += [n for n in range(layout.num_nodes) if layout.leaf_of(n) not in set(order)]
-    return _place(layout, free, num_gpus, visit)
-
-
-def _place(
-    layout: ClusterLayout, free: Sequence[int], num_gpus: int, order: Sequence[int]
-) -> Placement | None:
-    gpn = layout.gpus_per_node
-    if num_gpus <= gpn:
-        for node in order:
-            if free[node] >= num_gpus:
-                return make_placement(layout, {node: num_gpus})
-        return None
-    whole, rest = divmod(num_gpus, gpn)
-    chosen: dict[int, int] = {}
-    for node in order:
-        if free[node] == gpn:
-            chosen[node] = gpn
-            if len(chosen) == whole:
-                break
-    if len(chosen) < whole:
-        return None
-    if rest:
-        tail = next((n for n in order if n not in chosen and free[n] >= rest), None)
-        if tail is None:
-            return None
-        chosen[tail] = rest
-    return make_placement(layout, chosen)
+    """Fewest leaves spanned: tightest single leaf, else the emptiest leaves first."""
+    groups = np.asarray(layout.level_ids("leaf"), dtype=np.int64)
+    return group_pack(layout, _arr(free), num_gpus, groups)
 
 
 PLACERS: dict[str, Placer] = {"first_fit": first_fit, "leaf_pack": leaf_pack}

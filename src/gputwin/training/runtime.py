@@ -82,16 +82,23 @@ class TrainingRuntime:
             self._check_cache[key] = reason
         return self._check_cache[key]
 
-    def plan(self, job: JobSpec, placement: Placement) -> RunPlan:
-        """Run plan for ``job`` on ``placement``; raises :class:`InputError` if infeasible."""
+    def plan(self, job: JobSpec, placement: Placement, remaining_frac: float = 1.0,
+             restart_overhead_s: float = 0.0) -> RunPlan:
+        """Run plan for ``job`` on ``placement``; raises :class:`InputError` if infeasible.
+
+        ``remaining_frac`` < 1: the job resumes from a checkpoint with that share of its
+        training left; it pays its start-up again plus ``restart_overhead_s``.
+        """
+        extra = restart_overhead_s if remaining_frac < 1.0 else 0.0
         if job.training is None:
             assert job.fixed_duration_s is not None
-            return RunPlan(duration_s=job.fixed_duration_s, startup_s=0.0)
+            return RunPlan(duration_s=extra + job.fixed_duration_s * remaining_frac,
+                           startup_s=extra)
         est = self._estimate(job, num_leaves=placement.num_leaves)
         cfg = job.training
         tokens_per_step = cfg.global_batch_size * cfg.seq_len
-        num_steps = float(math.ceil((job.tokens or 0.0) / tokens_per_step))
-        startup = job.startup_overhead_s + load_time_s(
+        num_steps = float(math.ceil((job.tokens or 0.0) / tokens_per_step)) * remaining_frac
+        startup = extra + job.startup_overhead_s + load_time_s(
             self._model_weights(job.model), job.parallel.tp * job.parallel.pp, placement,
             self._hw.storage,
         )
@@ -104,6 +111,18 @@ class TrainingRuntime:
             mfu=est.mfu,
             energy_j=energy,
         )
+
+    def expected_duration_s(self, job: JobSpec, gpus_per_node: int, nodes_per_leaf: int) -> float:
+        """Run time on the most compact placement (fewest leaves), without start-up
+        storage load; the perf model's prediction used for backfill estimates."""
+        if job.training is None:
+            assert job.fixed_duration_s is not None
+            return job.fixed_duration_s
+        num_nodes = -(-job.num_gpus // gpus_per_node)
+        est = self._estimate(job, num_leaves=-(-num_nodes // nodes_per_leaf))
+        cfg = job.training
+        num_steps = math.ceil((job.tokens or 0.0) / (cfg.global_batch_size * cfg.seq_len))
+        return job.startup_overhead_s + num_steps * est.step_time_s
 
     def _estimate(self, job: JobSpec, num_leaves: int) -> TrainingEstimate:
         cfg = job.training

@@ -1,0 +1,392 @@
+"""The scheduling framework: a queue of jobs (gangs) and plugins at extension points.
+
+The simulator drives it through four calls (the :class:`~gputwin.scheduling.base.Scheduler`
+protocol): :meth:`Framework.submit` on arrival (or re-queue after a preemption),
+:meth:`Framework.schedule` once per instant with a fresh read-only snapshot,
+:meth:`Framework.finished` when a job ends, and the read-only queue queries. A cycle never
+touches the ledger: it returns a :class:`CycleResult` (preemptions, then starts) that is
+valid against the snapshot, and the simulator applies it.
+
+Cost: a static queue order (FIFO, priority) is kept sorted incrementally; a time-varying
+one (multifactor) is re-sorted at most every ``refresh_period_s``; the expected-release
+list used by backfill is a sorted list updated on start/finish.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gputwin.cluster.ledger import Placement
+from gputwin.cluster.snapshot import ClusterSnapshot
+from gputwin.scheduling.api import (
+    BindPlugin,
+    CycleResult,
+    CycleState,
+    Decision,
+    FilterPlugin,
+    PermitPlugin,
+    PlacementPlugin,
+    Plugin,
+    PluginContext,
+    PostFilterPlugin,
+    Preemption,
+    PreFilterPlugin,
+    QueuedJob,
+    QueueingPlugin,
+    QueueSortPlugin,
+    Rejection,
+    ReservePlugin,
+    RunningJob,
+    ScorePlugin,
+)
+from gputwin.scheduling.status import Code, Status
+from gputwin.workload.job import JobSpec
+
+
+@dataclass(slots=True)
+class FrameworkPlugins:
+    """The plugins of one profile, one list per extension point (in call order)."""
+
+    queue_sort: QueueSortPlugin
+    queueing: QueueingPlugin
+    placement: PlacementPlugin
+    pre_filter: list[PreFilterPlugin] = field(default_factory=list)
+    filter: list[FilterPlugin] = field(default_factory=list)
+    score: list[tuple[ScorePlugin, float]] = field(default_factory=list)
+    reserve: list[ReservePlugin] = field(default_factory=list)
+    permit: list[PermitPlugin] = field(default_factory=list)
+    bind: list[BindPlugin] = field(default_factory=list)
+    post_filter: list[PostFilterPlugin] = field(default_factory=list)
+
+    def all(self) -> list[Plugin]:
+        out: list[Plugin] = [self.queue_sort, self.queueing, self.placement]
+        out += [*self.pre_filter, *self.filter, *(p for p, _ in self.score), *self.reserve,
+                *self.permit, *self.bind, *self.post_filter]
+        return out
+
+
+class Framework:
+    """A job-level scheduler assembled from plugins (see docs/scheduling.md)."""
+
+    def __init__(self, plugins: FrameworkPlugins, ctx: PluginContext, *,
+                 profile: str = "custom") -> None:
+        self.plugins = plugins
+        self.ctx = ctx
+        self.profile = profile
+        self._hooks = [p for p in plugins.all()
+                       if type(p).on_start is not Plugin.on_start
+                       or type(p).on_stop is not Plugin.on_stop]
+        self._queue: dict[str, QueuedJob] = {}
+        self._sizes: Counter[int] = Counter()  # GPU requests waiting (fragmentation)
+        self._seq = 0
+        self.running: dict[str, RunningJob] = {}
+        self.tenant_gpus: dict[str, int] = {}
+        #: Expected releases, sorted: (est_end_s, seq, job_id) — backfill's time profile.
+        self.ends: list[tuple[float, int, str]] = []
+        self._end_key: dict[str, tuple[float, int, str]] = {}
+        sort = plugins.queue_sort
+        self._custom_order = type(sort).order is not QueueSortPlugin.order
+        self._sorted: list[tuple[Any, int, QueuedJob]] = []
+        self._sorted_at = -math.inf
+        self._refresh_s = float(getattr(sort, "refresh_period_s", math.inf))
+        qargs = plugins.queueing.args
+        self._est_mode = str(getattr(qargs, "runtime_estimate", "oracle"))
+        self._est_factor = float(getattr(qargs, "runtime_factor", 1.0))
+        self._default_limit_s = float(getattr(qargs, "default_limit_s", math.inf))
+        self.version = 0  # bumped when the running set changes (backfill caches)
+        self.fragmentation_frac: float | None = None  # last cycle's sample
+        self.num_cycles = 0
+
+    # -- the Scheduler protocol ----------------------------------------------------------------
+
+    def submit(self, job: JobSpec, now_s: float, remaining_frac: float = 1.0) -> Rejection | None:
+        """Queue ``job`` (``remaining_frac`` < 1: resumed after a preemption)."""
+        total = self.ctx.layout.total_gpus
+        if job.num_gpus > total:
+            return Rejection(job, f"needs {job.num_gpus} GPUs, the cluster has {total}")
+        est = self._estimate(job) * remaining_frac
+        self._seq += 1
+        qjob = QueuedJob(spec=job, seq=self._seq, enqueue_s=now_s, est_runtime_s=est,
+                         remaining_frac=remaining_frac)
+        self._queue[job.job_id] = qjob
+        self._sizes[job.num_gpus] += 1
+        if not self._custom_order and self._sorted_at > -math.inf:
+            item = (self.plugins.queue_sort.key(qjob, self._dummy_state(now_s)), qjob.seq, qjob)
+            bisect.insort(self._sorted, item, key=lambda x: (x[0], x[1]))
+        return None
+
+    def _estimate(self, job: JobSpec) -> float:
+        """Expected run time: ``user_limit`` (the job's limit, else the default limit),
+        ``predicted`` (the estimator × factor) or ``oracle`` (the estimator)."""
+        mode = self._est_mode
+        if mode == "user_limit":
+            return job.runtime_limit_s if job.runtime_limit_s is not None else self._default_limit_s
+        est = self.ctx.estimate_runtime(job)
+        return est * self._est_factor if mode == "predicted" else est
+
+    def schedule(self, now_s: float, snapshot: ClusterSnapshot) -> CycleResult:
+        """One scheduling cycle against ``snapshot``."""
+        self.num_cycles += 1
+        state = self._state(now_s, snapshot)
+        if self._queue:
+            self._expire_holds(state)
+            self.plugins.queueing.walk(self, self._order(state), state)
+        self.fragmentation_frac = self._fragmentation(state)
+        return state.result
+
+    def finished(self, job_id: str, now_s: float) -> None:
+        """``job_id`` completed (or failed) at ``now_s``."""
+        job = self.running.pop(job_id, None)
+        if job is None:
+            return
+        self._forget_running(job)
+        for plugin in self._hooks:
+            plugin.on_stop(job, now_s, False)
+
+    def queued(self) -> list[JobSpec]:
+        return [q.spec for q in self._queue.values()]
+
+    def num_queued(self) -> int:
+        return len(self._queue)
+
+    def waiting_reason(self, job: JobSpec) -> str:
+        q = self._queue.get(job.job_id)
+        if q is None:
+            return ""
+        return q.reason or "waiting: not yet considered by the scheduler"
+
+    # -- services for queueing walkers and plugins --------------------------------------------
+
+    def try_place(self, job: QueuedJob, state: CycleState,
+                  free: np.ndarray | None = None) -> tuple[Status, Placement | None]:
+        """pre-filter → filter → score → placement, against ``free`` (default the scratch)."""
+        if job.hold is not None:
+            return Status(), job.hold
+        for plugin in self.plugins.pre_filter:
+            status = plugin.pre_filter(job, state)
+            if not status.ok:
+                return status, None
+        if free is None:
+            free, free_total = state.free, state.free_total
+        else:
+            free_total = int(free.sum())
+        need = job.spec.num_gpus
+        if need > free_total:
+            return Status.unschedulable(f"needs {need} GPUs, {free_total} free"), None
+        for flt in self.plugins.filter:
+            mask = flt.filter(job, state, free)
+            if mask is not None:
+                free = np.where(mask, free, 0)
+        scores = None
+        if self.plugins.score:
+            scores = np.zeros(len(free))
+            for plugin, weight in self.plugins.score:
+                scores += weight * plugin.score(job, state, free)
+        placement = self.plugins.placement.place(job, state, free, scores)
+        if placement is None:
+            return Status.unschedulable(
+                f"no gang placement for {need} GPUs ({free_total} free, "
+                f"placement {self.plugins.placement.name})"), None
+        return Status(), placement
+
+    def start(self, job: QueuedJob, placement: Placement, state: CycleState) -> Status:
+        """reserve → permit → bind; on success the start is recorded in ``state``."""
+        held = job.hold is not None
+        if held:
+            self._give_back(state, placement)
+            job.hold = None
+        done: list[ReservePlugin] = []
+        for plugin in self.plugins.reserve:
+            status = plugin.reserve(job, placement, state)
+            if not status.ok:
+                for undo in reversed(done):
+                    undo.unreserve(job, placement, state)
+                return status
+            done.append(plugin)
+        for permit in self.plugins.permit:
+            status = permit.permit(job, placement, state)
+            if status.code == Code.WAIT:
+                if not held:
+                    job.hold_until_s = state.now_s + status.timeout_s
+                if state.now_s <= job.hold_until_s:
+                    job.hold = placement
+                    self._take(state, placement)
+                    return status
+                status = Status.unschedulable(f"permit timed out: {status.reason}",
+                                              permit.name)
+            if not status.ok:
+                for undo in reversed(done):
+                    undo.unreserve(job, placement, state)
+                return status
+        for binder in self.plugins.bind:
+            binder.bind(job, placement, state)
+        self._take(state, placement)
+        self._record_start(job, placement, state)
+        return Status()
+
+    def post_filter(self, job: QueuedJob, state: CycleState) -> bool:
+        """Run post-filter plugins for an unplaceable job; apply the first proposal.
+        Returns True if something was freed (the caller should retry the job)."""
+        for plugin in self.plugins.post_filter:
+            proposal = plugin.post_filter(self, job, state)
+            if proposal is None or not (proposal.preempt or proposal.migrate):
+                continue
+            for victim in proposal.preempt:
+                self.preempt(victim, state, proposal.reason or f"preempted by {job.job_id}")
+            for moved, target in proposal.migrate:
+                self.migrate(moved, target, state, proposal.reason or "defragmentation")
+            return True
+        return False
+
+    def preempt(self, victim: RunningJob, state: CycleState, reason: str) -> None:
+        """Stop ``victim`` now (its GPUs are free for the rest of the cycle)."""
+        self.running.pop(victim.job_id)
+        self._forget_running(victim)
+        self._give_back(state, victim.placement)
+        state.result.preemptions.append(Preemption(victim.spec, reason))
+        for plugin in self._hooks:
+            plugin.on_stop(victim, state.now_s, True)
+
+    def migrate(self, job: RunningJob, target: Placement, state: CycleState,
+                reason: str) -> None:
+        """Move running ``job`` to ``target`` (checkpoint + restart; the simulator charges it)."""
+        self._give_back(state, job.placement)
+        self._take(state, target)
+        job.placement = target
+        state.result.preemptions.append(Preemption(job.spec, reason, migrate_to=target))
+        self.version += 1
+
+    def queued_jobs(self) -> list[QueuedJob]:
+        """The queue in submission order (read-only use)."""
+        return list(self._queue.values())
+
+    def smallest_request(self) -> int | None:
+        """Fewest GPUs any waiting job asks for."""
+        return min(self._sizes) if self._sizes else None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _state(self, now_s: float, snapshot: ClusterSnapshot) -> CycleState:
+        free = snapshot.free.copy()
+        return CycleState(now_s=now_s, snapshot=snapshot, free=free,
+                          free_total=snapshot.free_total, running=self.running,
+                          tenant_gpus=self.tenant_gpus, result=CycleResult())
+
+    def _dummy_state(self, now_s: float) -> CycleState:
+        return CycleState(now_s=now_s, snapshot=None, free=np.zeros(0, dtype=np.int64),  # type: ignore[arg-type]
+                          free_total=0, running=self.running, tenant_gpus=self.tenant_gpus,
+                          result=CycleResult())
+
+    def _order(self, state: CycleState) -> Iterator[QueuedJob]:
+        sort = self.plugins.queue_sort
+        queue = self._queue
+        if self._custom_order:
+            yield from sort.order(list(queue.values()), state)
+            return
+        if state.now_s - self._sorted_at >= self._refresh_s or self._sorted_at == -math.inf:
+            items = [(sort.key(q, state), q.seq, q) for q in queue.values()]
+            items.sort(key=lambda x: (x[0], x[1]))
+            self._sorted = items
+            self._sorted_at = state.now_s
+        elif len(self._sorted) > 2 * len(queue) + 64:
+            self._sorted = [x for x in self._sorted if queue.get(x[2].job_id) is x[2]]
+        for _, _, q in list(self._sorted):
+            if queue.get(q.job_id) is q:
+                yield q
+
+    def _expire_holds(self, state: CycleState) -> None:
+        for q in self._queue.values():
+            if q.hold is None:
+                continue
+            if state.now_s > q.hold_until_s:
+                for plugin in self.plugins.reserve:
+                    plugin.unreserve(q, q.hold, state)
+                q.hold = None
+                q.reason = "permit wait timed out; re-queued"
+            else:
+                self._take(state, q.hold)
+
+    def _take(self, state: CycleState, placement: Placement) -> None:
+        free = state.free
+        for node, count in zip(placement.nodes, placement.gpus, strict=True):
+            free[node] -= count
+        opened = {s.node for s in placement.shares}  # conservative: a share blocks its GPU
+        for node in opened:
+            free[node] = max(0, free[node] - 1)
+        state.free_total = int(free.sum()) if placement.shares else (
+            state.free_total - placement.num_gpus)
+
+    def _give_back(self, state: CycleState, placement: Placement) -> None:
+        up = state.snapshot.health
+        free = state.free
+        for node, count in zip(placement.nodes, placement.gpus, strict=True):
+            if up[node] == 0:
+                free[node] += count
+                state.free_total += count
+
+    def _record_start(self, job: QueuedJob, placement: Placement, state: CycleState) -> None:
+        spec = job.spec
+        del self._queue[spec.job_id]
+        self._sizes[spec.num_gpus] -= 1
+        if not self._sizes[spec.num_gpus]:
+            del self._sizes[spec.num_gpus]
+        now = state.now_s
+        run = RunningJob(spec, placement, now, now + job.est_runtime_s)
+        self.running[spec.job_id] = run
+        self._seq += 1
+        key = (run.est_end_s, self._seq, spec.job_id)
+        bisect.insort(self.ends, key)
+        self._end_key[spec.job_id] = key
+        self.tenant_gpus[spec.tenant] = self.tenant_gpus.get(spec.tenant, 0) + placement.num_gpus
+        self.version += 1
+        state.result.starts.append(Decision(spec, placement, job.remaining_frac))
+        for plugin in self._hooks:
+            plugin.on_start(run, now)
+
+    def _forget_running(self, job: RunningJob) -> None:
+        key = self._end_key.pop(job.job_id)
+        i = bisect.bisect_left(self.ends, key)
+        del self.ends[i]
+        left = self.tenant_gpus[job.spec.tenant] - job.placement.num_gpus
+        if left:
+            self.tenant_gpus[job.spec.tenant] = left
+        else:
+            del self.tenant_gpus[job.spec.tenant]
+        self.version += 1
+
+    def _fragmentation(self, state: CycleState) -> float | None:
+        """Share of free GPUs no waiting job can use (``None``: nothing free or waiting)."""
+        smallest = self.smallest_request()
+        if smallest is None or state.free_total <= 0:
+            return None
+        return stranded_frac(state.free, smallest, self.ctx.layout.gpus_per_node)
+
+    def remove_queued(self, job_ids: Sequence[str]) -> None:
+        """Drop jobs from the queue (rejections decided by plugins)."""
+        for job_id in job_ids:
+            q = self._queue.pop(job_id, None)
+            if q is not None:
+                self._sizes[q.spec.num_gpus] -= 1
+                if not self._sizes[q.spec.num_gpus]:
+                    del self._sizes[q.spec.num_gpus]
+
+
+def stranded_frac(free: np.ndarray, smallest: int, gpus_per_node: int) -> float:
+    """Fraction of ``free`` GPUs that a job of ``smallest`` GPUs cannot use: on a node with
+    fewer free GPUs than the request (single-node jobs), or on a partly used node when every
+    waiting job spans whole nodes."""
+    total = int(free.sum())
+    if total <= 0:
+        return 0.0
+    if smallest <= gpus_per_node:
+        stranded = int(free[free < smallest].sum())
+    else:
+        stranded = int(free[free < gpus_per_node].sum())
+    return stranded / total

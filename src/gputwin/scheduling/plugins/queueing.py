@@ -1,0 +1,299 @@
+"""Queueing plugins: how a cycle walks the ordered queue.
+
+- ``strict``: start jobs in order; the first job that does not fit blocks the rest
+  (head-of-line blocking; Kueue StrictFIFO).
+- ``best-effort``: try every job in order, skip the ones that do not fit (Kueue
+  BestEffortFIFO); no reservation, so large jobs can starve.
+- ``backfill``: Slurm-style. ``mode: easy`` (EASY, Lifka 1995): the first blocked job gets
+  a reservation at its *shadow time* (earliest time it fits, from the expected releases of
+  running jobs); later jobs may start now if they end before the shadow time or use only
+  capacity the reservation does not need. ``mode: conservative`` (Mu'alem & Feitelson
+  2001): every blocked job in the window gets a reservation, and a job may start only if it
+  delays none of them. Expected run times: ``runtime_estimate`` = ``user_limit`` (the job's
+  ``runtime_limit_s``, else ``default_limit_s``), ``predicted`` (perf model estimate, or
+  trace duration, × ``runtime_factor``) or ``oracle`` (the true duration). At most
+  ``max_job_test`` queued jobs are considered per cycle (Slurm ``bf_max_job_test``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field
+
+from gputwin.cluster.ledger import Placement
+from gputwin.scheduling.api import (
+    CycleState,
+    PluginArgs,
+    PluginContext,
+    QueuedJob,
+    QueueingPlugin,
+    Rejection,
+)
+from gputwin.scheduling.registry import register
+from gputwin.scheduling.status import Code, Status
+
+if TYPE_CHECKING:
+    from gputwin.scheduling.framework import Framework
+
+
+def attempt(fw: Framework, job: QueuedJob, state: CycleState,
+            free: np.ndarray | None = None) -> Status:
+    """Place and start ``job``; on failure run post-filter (preemption...) and retry once."""
+    status, placement = fw.try_place(job, state, free)
+    if placement is not None:
+        status = fw.start(job, placement, state)
+        if status.ok:
+            return status
+    if status.code == Code.REJECT:
+        state.result.rejections.append(Rejection(job.spec, status.reason))
+        fw.remove_queued([job.job_id])
+        return status
+    if status.code == Code.UNSCHEDULABLE and free is None and fw.plugins.post_filter \
+            and fw.post_filter(job, state):
+        status, placement = fw.try_place(job, state)
+        if placement is not None:
+            status = fw.start(job, placement, state)
+    if not status.ok:
+        job.reason = status.reason
+    return status
+
+
+class WindowArgs(PluginArgs):
+    max_job_test: int = Field(default=1000, gt=0, description="jobs considered per cycle")
+
+
+@register
+class StrictQueueing(QueueingPlugin):
+    """Head-of-line blocking."""
+
+    name = "queueing/strict"
+    Args = WindowArgs
+
+    def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
+        blocked: QueuedJob | None = None
+        for job in order:
+            if blocked is not None:
+                job.reason = f"waiting behind {blocked.job_id} (strict order)"
+                continue
+            status = attempt(fw, job, state)
+            if status.code in (Code.UNSCHEDULABLE, Code.WAIT):
+                blocked = job
+                job.reason = f"head of queue: {status.reason}"
+
+
+@register
+class BestEffortQueueing(QueueingPlugin):
+    """Skip jobs that do not fit; a failed size is not retried in the same cycle."""
+
+    name = "queueing/best-effort"
+    Args = WindowArgs
+
+    def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
+        assert isinstance(self.args, WindowArgs)
+        failed_size = math.inf
+        plain = not fw.plugins.pre_filter and not fw.plugins.post_filter
+        for tried, job in enumerate(order):
+            if tried >= self.args.max_job_test or state.free_total <= 0:
+                job.reason = job.reason or "not considered this cycle (window/no free GPUs)"
+                break
+            if plain and job.spec.num_gpus >= failed_size:
+                job.reason = f"no room for {job.spec.num_gpus} GPUs"
+                continue
+            status = attempt(fw, job, state)
+            if status.code == Code.UNSCHEDULABLE and plain:
+                failed_size = min(failed_size, job.spec.num_gpus)
+
+
+class BackfillArgs(PluginArgs):
+    mode: Literal["easy", "conservative"] = "easy"
+    runtime_estimate: Literal["user_limit", "predicted", "oracle"] = "user_limit"
+    runtime_factor: float = Field(default=1.0, gt=0, description="× the estimate")
+    default_limit_s: float = Field(default=7 * 86400.0, gt=0,
+                                   description="limit of jobs without runtime_limit_s")
+    max_job_test: int = Field(default=500, gt=0, description="Slurm bf_max_job_test")
+
+
+@register
+class BackfillQueueing(QueueingPlugin):
+    """EASY or conservative backfill (see module docstring)."""
+
+    name = "queueing/backfill"
+    Args = BackfillArgs
+
+    def __init__(self, args: PluginArgs, ctx: PluginContext) -> None:
+        super().__init__(args, ctx)
+        assert isinstance(args, BackfillArgs)
+        self.a = args
+        self._cache: tuple[str, int, float, np.ndarray] | None = None
+
+    def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
+        if self.a.mode == "easy":
+            self._easy(fw, order, state)
+        else:
+            self._conservative(fw, order, state)
+
+    # -- EASY ---------------------------------------------------------------------------------
+
+    def _easy(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
+        head: QueuedJob | None = None
+        shadow = math.inf
+        extra: np.ndarray | None = None  # per node: free now that the reservation spares
+        fail_now = fail_extra = math.inf  # smallest sizes that failed (memo)
+        plain = not fw.plugins.pre_filter and not fw.plugins.post_filter
+        for tried, job in enumerate(order):
+            if tried >= self.a.max_job_test:
+                job.reason = job.reason or "beyond the backfill window (max_job_test)"
+                break
+            size = job.spec.num_gpus
+            if head is None:
+                status = attempt(fw, job, state)
+                if status.code != Code.UNSCHEDULABLE:
+                    continue
+                head = job
+                shadow, extra = self._reservation(fw, job, state)
+                job.reason = f"reserved: expected start in {shadow - state.now_s:.0f} s" \
+                    if math.isfinite(shadow) else f"head of queue: {status.reason}"
+                continue
+            if state.free_total <= 0:
+                job.reason = f"waiting for resources behind {head.job_id}"
+                break
+            assert extra is not None
+            if state.now_s + job.est_runtime_s <= shadow:
+                if plain and size >= fail_now:
+                    continue
+                status = attempt(fw, job, state)
+                if status.code == Code.UNSCHEDULABLE and plain:
+                    fail_now = min(fail_now, size)
+            else:
+                if plain and size >= fail_extra:
+                    job.reason = f"would delay the reservation of {head.job_id}"
+                    continue
+                limited = np.minimum(state.free, extra)
+                status, placement = fw.try_place(job, state, limited)
+                if placement is not None and fw.start(job, placement, state).ok:
+                    for node, count in zip(placement.nodes, placement.gpus, strict=True):
+                        extra[node] -= count
+                    continue
+                job.reason = f"would delay the reservation of {head.job_id}"
+                if plain:
+                    fail_extra = min(fail_extra, size)
+        if head is not None and extra is not None:
+            self._cache = (head.job_id, fw.version, shadow, extra.copy())
+
+    def _reservation(self, fw: Framework, job: QueuedJob,
+                     state: CycleState) -> tuple[float, np.ndarray]:
+        """Shadow time and per-node spare capacity at it, from the expected releases."""
+        cache = self._cache
+        if cache is not None and cache[0] == job.job_id and cache[1] == fw.version:
+            return cache[2], cache[3].copy()
+        layout = state.layout
+        gpn = layout.gpus_per_node
+        need = job.spec.num_gpus
+        whole_need = need // gpn if need > gpn else 0
+        scratch = state.free.copy()
+        total = state.free_total
+        health = state.snapshot.health
+        running = fw.running
+        now = state.now_s
+        ends = fw.ends
+        i, n = 0, len(ends)
+        while i < n:
+            t = max(ends[i][0], now)
+            while i < n and max(ends[i][0], now) <= t:  # every release at this instant
+                run = running[ends[i][2]]
+                for node, count in zip(run.placement.nodes, run.placement.gpus, strict=True):
+                    if health[node] == 0:
+                        scratch[node] += count
+                        total += count
+                i += 1
+            if total < need or (whole_need and int((scratch == gpn).sum()) < whole_need):
+                continue
+            status, placement = fw.try_place(job, state, scratch)
+            if placement is not None:
+                return t, _spare(scratch, placement)
+        return math.inf, state.free.copy()
+
+    # -- conservative --------------------------------------------------------------------------
+
+    def _conservative(self, fw: Framework, order: Iterator[QueuedJob],
+                      state: CycleState) -> None:
+        now = state.now_s
+        times, avail = self._profile(fw, state)
+        for tried, job in enumerate(order):
+            if tried >= self.a.max_job_test:
+                job.reason = job.reason or "beyond the backfill window (max_job_test)"
+                break
+            need = job.spec.num_gpus
+            dur = max(job.est_runtime_s, 1e-9)
+            start = _earliest(times, avail, need, dur, now)
+            if start <= now:
+                status = attempt(fw, job, state)
+                if status.ok:
+                    times, avail = _reserve(times, avail, now, now + dur, need)
+                    continue
+                # fits by count but not by shape: reserve from the next release on
+                nxt = times[times > now]
+                start = _earliest(times, avail, need, dur, float(nxt[0])) if nxt.size else math.inf
+            if math.isfinite(start):
+                times, avail = _reserve(times, avail, start, start + dur, need)
+                job.reason = f"reserved: expected start in {start - now:.0f} s"
+            else:
+                job.reason = "no reservation possible (exceeds capacity)"
+
+    def _profile(self, fw: Framework, state: CycleState) -> tuple[np.ndarray, np.ndarray]:
+        """Free GPUs (count) as a step function of time from now: ``avail[i]`` on
+        ``[times[i], times[i+1])``."""
+        now = state.now_s
+        t = [now]
+        a = [state.free_total]
+        health = state.snapshot.health
+        for end, _, job_id in fw.ends:
+            run = fw.running[job_id]
+            gained = sum(c for node, c in zip(run.placement.nodes, run.placement.gpus,
+                                              strict=True) if health[node] == 0)
+            te = max(end, now)
+            if te == t[-1]:
+                a[-1] += gained
+            else:
+                t.append(te)
+                a.append(a[-1] + gained)
+        return np.asarray(t, dtype=float), np.asarray(a, dtype=np.int64)
+
+
+def _spare(free_at_shadow: np.ndarray, placement: Placement) -> np.ndarray:
+    spare = free_at_shadow.copy()
+    for node, count in zip(placement.nodes, placement.gpus, strict=True):
+        spare[node] -= count
+    return spare
+
+
+def _earliest(times: np.ndarray, avail: np.ndarray, need: int, dur: float,
+              not_before: float) -> float:
+    """Earliest ``t >= not_before`` with ``avail >= need`` throughout ``[t, t + dur)``;
+    candidates are ``not_before`` and the later profile steps (where capacity grows)."""
+    i0 = max(0, int(np.searchsorted(times, not_before, side="right")) - 1)
+    later = np.flatnonzero(avail[i0 + 1:] >= need) + i0 + 1
+    for i, t0 in [(i0, not_before), *((int(k), float(times[k])) for k in later)]:
+        j = int(np.searchsorted(times, t0 + dur, side="left"))
+        if avail[i:max(j, i + 1)].min() >= need:
+            return t0
+    return math.inf
+
+
+def _reserve(times: np.ndarray, avail: np.ndarray, t0: float, t1: float,
+             need: int) -> tuple[np.ndarray, np.ndarray]:
+    """Subtract ``need`` GPUs from the profile over ``[t0, t1)`` (inserting steps)."""
+    for t in (t0, t1):
+        i = int(np.searchsorted(times, t, side="right")) - 1
+        if i < 0 or times[i] != t:
+            base = avail[i] if i >= 0 else avail[0]
+            times = np.insert(times, i + 1, t)
+            avail = np.insert(avail, i + 1, base)
+    mask = (times >= t0) & (times < t1)
+    avail = avail.copy()
+    avail[mask] -= need
+    return times, avail
