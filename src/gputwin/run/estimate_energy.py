@@ -256,10 +256,12 @@ def estimate_energy(
         "co2e_operational_lca_g": run.co2e_operational_lca_g,
         "co2e_embodied_g": run.co2e_embodied_g,
         "co2e_total_g": run.co2e_operational_g + run.co2e_embodied_g,
-        "co2e_gpu_only_g": power.gpus_w * grid.carbon_g_per_j.integral(0.0, duration),
+        "co2e_gpu_only_g": power.gpus_w * site.pue_carbon.integral(0.0, duration),
         "water_onsite_l": run.water_onsite_l,
         "water_grid_l": run.water_grid_l,
         "water_total_l": run.water_onsite_l + run.water_grid_l,
+        "wue_l_per_kwh": run.water_onsite_l / (run.it_energy_j / J_PER_KWH)
+        if run.it_energy_j > 0 else 0.0,
         "cost_energy_usd": run.energy_cost_usd,
         "carbon_intensity_mean_g_per_kwh": grid.carbon_g_per_j.mean_over(0.0, duration)
         * J_PER_KWH,
