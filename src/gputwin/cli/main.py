@@ -20,7 +20,7 @@ from gputwin.errors import InputError
 _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "simulate": ("gputwin.cli.simulate_cmd", "simulate", "Run a scenario over simulated time."),
     "estimate": ("gputwin.cli.estimate_cmd", "estimate",
-                 "Analytical estimates: training step, collectives."),
+                 "Analytical estimates: training step, collectives, serving, energy."),
     "catalog": ("gputwin.cli.catalog_cmd", "catalog",
                 "List and show accelerators, systems, fabrics, storage and models."),
     "validate": ("gputwin.cli.validate_cmd", "validate",
