@@ -1,4 +1,10 @@
-"""``gputwin simulate``: run a scenario and write summary.json, jobs.csv and report.html."""
+"""``gputwin simulate``: run a scenario (training cluster or LLM serving) and write outputs.
+
+``gputwin simulate [SCENARIO] ...`` runs a scenario file or bundled name as before (a file
+with a top-level ``serving:`` section is a serving scenario); ``gputwin simulate serve
+...`` builds a serving scenario from options. The group falls back to the scenario
+command whenever the first argument is not a subcommand name.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,30 @@ import click
 
 if TYPE_CHECKING:
     from gputwin.run.results import SimulationResult
+    from gputwin.run.serving_results import ServingResult
 
 
-@click.command()
+class DefaultCommandGroup(click.Group):
+    """A group whose default subcommand (``scenario``) runs when no subcommand is named."""
+
+    default_command = "scenario"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[SCENARIO] [OPTIONS] | serve [OPTIONS]")
+
+
+@click.group(cls=DefaultCommandGroup)
+def simulate() -> None:
+    """Run SCENARIO (a YAML file or a bundled name; default: the bundled 'default'), or
+    `serve` an LLM fleet built from options. See `gputwin simulate scenario --help`."""
+
+
+@simulate.command("scenario")
 @click.argument("scenario", required=False)
 @click.option("--out", "out_dir", default="gputwin-out", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
@@ -21,16 +48,25 @@ if TYPE_CHECKING:
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
-def simulate(scenario: str | None, out_dir: Path, overrides: tuple[str, ...],
-             seed: int | None, as_json: bool, quiet: bool) -> None:
+def scenario_cmd(scenario: str | None, out_dir: Path, overrides: tuple[str, ...],
+                 seed: int | None, as_json: bool, quiet: bool) -> None:
     """Run SCENARIO (a YAML file or a bundled name; default: the bundled 'default')."""
-    from gputwin.run.outputs import summary_json, write_outputs
-    from gputwin.run.simulate import simulate as run_simulation
-    from gputwin.scenario.load import load_scenario
+    from gputwin.scenario.load import resolve_scenario_path
+    from gputwin.scenario.serving import is_serving_file
 
     sets = list(overrides)
     if seed is not None:
         sets.append(f"seed={seed}")
+    path = resolve_scenario_path(scenario)
+    if path.is_file() and is_serving_file(path):
+        from gputwin.scenario.serving import load_serving_scenario
+
+        run_serving(load_serving_scenario(path, sets), out_dir, as_json, quiet)
+        return
+    from gputwin.run.outputs import summary_json, write_outputs
+    from gputwin.run.simulate import simulate as run_simulation
+    from gputwin.scenario.load import load_scenario
+
     sc = load_scenario(scenario, sets)
     show_progress = not (quiet or as_json) and sys.stderr.isatty()
     result = _run_with_progress(sc, run_simulation) if show_progress else run_simulation(sc)
@@ -41,23 +77,40 @@ def simulate(scenario: str | None, out_dir: Path, overrides: tuple[str, ...],
         _print_summary(result, paths)
 
 
+def _serve_command() -> click.Command:
+    from gputwin.cli.serve_cmd import serve
+
+    return serve
+
+
+simulate.add_command(_serve_command(), "serve")
+
+
+def run_serving(sc: Any, out_dir: Path, as_json: bool, quiet: bool) -> None:
+    """Run a validated serving scenario, write its outputs and print the summary."""
+    from gputwin.run.serving_outputs import serving_summary_json, write_serving_outputs
+    from gputwin.run.simulate_serve import simulate_serving
+
+    result = simulate_serving(sc)
+    paths = write_serving_outputs(result, out_dir, render_serving_html)
+    if as_json:
+        click.echo(serving_summary_json(result), nl=False)
+    elif not quiet:
+        from gputwin.cli.serve_cmd import print_serving_summary
+
+        print_serving_summary(result, paths)
+
+
+def render_serving_html(result: ServingResult) -> str:
+    from gputwin.report.serving import render_serving_report
+
+    return render_serving_report(result)
+
+
 def render_html(result: SimulationResult) -> str:
     """The HTML report (from :mod:`gputwin.report.html`)."""
-    try:
-        from gputwin.report.html import render_report
-    except ModuleNotFoundError as exc:
-        if exc.name != "gputwin.report.html":
-            raise
-        # TODO(report helper): remove once gputwin.report.html exists. This placeholder is
-        # flagged by tests/run/test_cli_simulate.py::test_real_report_renderer_is_used.
-        import html
-        import warnings
+    from gputwin.report.html import render_report
 
-        warnings.warn("gputwin.report.html is missing; writing a placeholder report.html",
-                      stacklevel=2)
-        return ("<!doctype html><meta charset='utf-8'><title>gputwin report</title>"
-                "<h1>TODO: report renderer missing</h1><pre>"
-                f"{html.escape(repr(result.summary))}</pre>\n")
     text: str = render_report(result)
     return text
 

@@ -1,0 +1,206 @@
+"""``gputwin simulate serve``: an LLM serving fleet built from command-line options.
+
+The options become a serving scenario (:mod:`gputwin.scenario.serving`), so the CLI and
+scenario files share one validated path. Lengths accept ``512`` (fixed), ``100-2000``
+(uniform) or ``lognormal:MEAN/MEDIAN``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gputwin.cli.options import DURATION, positive_int
+from gputwin.errors import InputError
+
+if TYPE_CHECKING:
+    from gputwin.run.serving_results import ServingResult
+
+ROUTER_CHOICES = ("round_robin", "least_outstanding", "kv_aware", "prefix_affinity")
+
+
+def parse_length(text: str, option: str) -> dict[str, Any]:
+    """``"512"`` → fixed, ``"100-2000"`` → uniform, ``"lognormal:1000/600"`` → lognormal."""
+    s = text.strip()
+    if m := re.fullmatch(r"(\d+)", s):
+        return {"dist": "fixed", "value": int(m[1])}
+    if m := re.fullmatch(r"(\d+)\s*-\s*(\d+)", s):
+        return {"dist": "uniform", "low": int(m[1]), "high": int(m[2])}
+    if m := re.fullmatch(r"lognormal:([\d.]+)/([\d.]+)(?::(\d+))?", s):
+        out: dict[str, Any] = {"dist": "lognormal", "mean": float(m[1]), "median": float(m[2])}
+        if m[3]:
+            out["high"] = int(m[3])
+        return out
+    raise InputError(f"expected N, LOW-HIGH or lognormal:MEAN/MEDIAN[:MAX], got {text!r}",
+                     where=option)
+
+
+@click.command()
+@click.option("--model", required=True, help="Catalog model name (or HF config.json).")
+@click.option("--gpu", default=None, help="Accelerator, e.g. h100-sxm-80gb.")
+@click.option("--system", default=None, help="System (node type) instead of --gpu.")
+@click.option("--tp", default=1, show_default=True, type=int, callback=positive_int)
+@click.option("--pp", default=1, show_default=True, type=int, callback=positive_int)
+@click.option("--ep", default=1, show_default=True, type=int, callback=positive_int)
+@click.option("--weights", "weights_dtype", default="bf16", show_default=True,
+              type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]))
+@click.option("--kv-cache", "kv_cache_dtype", default="bf16", show_default=True,
+              type=click.Choice(["bf16", "fp8"]))
+@click.option("--replicas", default=1, show_default=True, type=int, callback=positive_int)
+@click.option("--trace", "trace", default=None, type=click.Path(path_type=Path),
+              help="Replay a request trace instead of synthetic arrivals.")
+@click.option("--trace-format", default="azure", show_default=True,
+              type=click.Choice(["azure", "mooncake", "burstgpt"]))
+@click.option("--max-requests", default=None, type=int, callback=positive_int,
+              help="Keep the first N requests of the trace.")
+@click.option("--speedup", default=1.0, show_default=True, type=float,
+              help="Replay the trace this many times faster.")
+@click.option("--rate", default=None, type=float, help="Synthetic arrivals per second.")
+@click.option("--num-requests", default=1000, show_default=True, type=int,
+              callback=positive_int)
+@click.option("--arrival", default="poisson", show_default=True,
+              type=click.Choice(["poisson", "gamma", "bursty", "fixed"]))
+@click.option("--cv", default=1.0, show_default=True, type=float, help="Gamma arrivals' CV.")
+@click.option("--input-tokens", default="lognormal:1000/600:16000", show_default=True,
+              help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX]")
+@click.option("--output-tokens", default="lognormal:250/150:4000", show_default=True,
+              help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX]")
+@click.option("--spec-tokens", default=0, show_default=True, type=int,
+              help="Speculative decoding: draft tokens per step (0 = off).")
+@click.option("--acceptance", default=0.7, show_default=True, type=float)
+@click.option("--draft-kind", default="eagle", show_default=True,
+              type=click.Choice(["eagle", "draft_model", "ngram"]))
+@click.option("--draft-model", default=None)
+@click.option("--router", default="least_outstanding", show_default=True,
+              type=click.Choice(ROUTER_CHOICES))
+@click.option("--max-num-seqs", default=256, show_default=True, type=int,
+              callback=positive_int)
+@click.option("--max-num-batched-tokens", default=8192, show_default=True, type=int,
+              callback=positive_int)
+@click.option("--block-size", default=16, show_default=True, type=int, callback=positive_int)
+@click.option("--gpu-memory-utilization", default=0.9, show_default=True, type=float)
+@click.option("--no-prefix-caching", is_flag=True)
+@click.option("--no-chunked-prefill", is_flag=True)
+@click.option("--preemption", default="recompute", show_default=True,
+              type=click.Choice(["recompute", "swap"]))
+@click.option("--disaggregate", default=None, metavar="P:D",
+              help="Disaggregated prefill/decode with P prefill and D decode replicas.")
+@click.option("--ttft-slo", default=None, type=DURATION, help="e.g. 2s")
+@click.option("--tpot-slo", default=None, type=DURATION, help="e.g. 100ms")
+@click.option("--gpu-cost", default=None, type=float, help="USD per GPU-hour.")
+@click.option("--horizon", default=None, type=DURATION, help="Stop at this simulated time.")
+@click.option("--no-skip", is_flag=True, help="Step by step (reference; slower).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", "out_dir", default="gputwin-out", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True)
+def serve(**opts: Any) -> None:
+    """Simulate an LLM serving fleet: TTFT, TPOT, throughput, goodput, energy, cost."""
+    from gputwin.cli.simulate_cmd import run_serving
+
+    sc = build_scenario(opts)
+    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"])
+
+
+def build_scenario(o: dict[str, Any]) -> Any:
+    """The :class:`ServingScenario` the options describe (raises :class:`InputError`)."""
+    from pydantic import ValidationError
+
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.scenario.serving import ServingScenario, check_serving, resolve_trace_paths
+    from gputwin.yaml_io import validation_error_to_input_error
+
+    service: dict[str, Any] = {
+        "name": "default", "model": o["model"], "gpu": o["gpu"], "system": o["system"],
+        "tp": o["tp"], "pp": o["pp"], "ep": o["ep"], "weights_dtype": o["weights_dtype"],
+        "kv_cache_dtype": o["kv_cache_dtype"], "replicas": o["replicas"], "router": o["router"],
+        "engine": {"block_size": o["block_size"], "max_num_seqs": o["max_num_seqs"],
+                   "max_num_batched_tokens": o["max_num_batched_tokens"],
+                   "gpu_memory_utilization": o["gpu_memory_utilization"],
+                   "enable_prefix_caching": not o["no_prefix_caching"],
+                   "enable_chunked_prefill": not o["no_chunked_prefill"],
+                   "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"]},
+        "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
+    }
+    if o["gpu"] is None and o["system"] is None:
+        raise InputError("name a GPU (--gpu) or a system (--system)", where="options")
+    if o["spec_tokens"]:
+        service["speculative"] = {"num_tokens": o["spec_tokens"], "acceptance": o["acceptance"],
+                                  "kind": o["draft_kind"], "draft_model": o["draft_model"]}
+    if o["disaggregate"]:
+        m = re.fullmatch(r"(\d+):(\d+)", o["disaggregate"].strip())
+        if not m:
+            raise InputError(f"expected P:D, got {o['disaggregate']!r}", where="--disaggregate")
+        service["disaggregation"] = {"prefill_replicas": int(m[1]),
+                                     "decode_replicas": int(m[2])}
+    if o["trace"] is not None:
+        source: dict[str, Any] = {"kind": "trace", "format": o["trace_format"],
+                                  "path": str(o["trace"]), "speedup": o["speedup"],
+                                  "max_requests": o["max_requests"]}
+    else:
+        if o["rate"] is None:
+            raise InputError("give --trace FILE or --rate QPS (with --num-requests)",
+                             where="options")
+        source = {"kind": "synthetic", "num_requests": o["num_requests"],
+                  "arrival": {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]},
+                  "prompt": parse_length(o["input_tokens"], "--input-tokens"),
+                  "output": parse_length(o["output_tokens"], "--output-tokens")}
+    section: dict[str, Any] = {"services": [service], "workload": [source]}
+    if o["gpu_cost"] is not None:
+        section["gpu_cost_per_hour"] = o["gpu_cost"]
+    data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "serving": section}
+    try:
+        sc = ServingScenario.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error_to_input_error(exc, "options") from None
+
+    def where(key: tuple[Any, ...]) -> str:
+        return f"--{key[-1]}".replace("_", "-")
+
+    check_serving(sc, default_catalog(), where)
+    return resolve_trace_paths(sc, Path.cwd(), lambda key: "--trace")
+
+
+def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for name, s in result.summary["services"].items():
+        table = Table(title=f"gputwin serve: {result.scenario_name} / {name} "
+                            f"(seed {result.seed})", show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+
+        def ms(d: dict[str, Any]) -> str:
+            return ", ".join(f"{k} {v * 1e3:,.1f} ms" if v is not None else f"{k} -"
+                             for k, v in d.items() if k in ("mean", "p50", "p90", "p99"))
+
+        table.add_row("requests", f"{s['num_requests']:,}: {s['finished']:,} finished, "
+                                  f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight")
+        table.add_row("TTFT", ms(s["ttft_s"]))
+        table.add_row("TPOT", ms(s["tpot_s"]))
+        table.add_row("ITL", ms(s["itl_s"]))
+        table.add_row("end-to-end", ms(s["e2e_s"]))
+        table.add_row("throughput", f"{s['output_tokens_per_s']:,.0f} output tok/s, "
+                                    f"{s['throughput_rps']:,.2f} req/s")
+        att = s["slo_attainment_frac"]
+        table.add_row("goodput", f"{s['goodput_rps']:,.2f} req/s meeting the SLO"
+                      + (f" ({att:.1%})" if att is not None else ""))
+        table.add_row("KV cache", f"mean {s['kv_used_frac_mean'] or 0:.1%}, peak "
+                                  f"{s['kv_used_frac_peak'] or 0:.1%}; prefix hits "
+                                  f"{s['prefix_cache_hit_frac']:.1%}; "
+                                  f"{s['num_preemptions']:,} preemptions")
+        e = s["energy_per_output_token_j"]
+        c = s["cost_per_million_output_tokens_usd"]
+        table.add_row("energy / cost", ("-" if e is None else f"{e:.3f} J/output token")
+                      + ", " + ("-" if c is None else f"${c:,.2f} per M output tokens"))
+        console.print(table)
+    console.print(f"simulated {result.end_time_s:,.1f} s in {result.wall_time_s:.2f} s wall "
+                  f"({result.num_events:,} events)")
+    for path in paths.values():
+        console.print(f"wrote {path}")

@@ -1,0 +1,209 @@
+"""The serving section of the HTML report: one self-contained page per serving run.
+
+Key-figure cards per service, latency CDFs (TTFT, TPOT, end-to-end), TTFT/TPOT
+percentiles against the SLO, and fleet timelines (output tokens/s, KV-cache usage,
+running/waiting requests, replicas). Deterministic (no clock, fixed element ids), plotly.js
+embedded once so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from gputwin import __version__
+from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
+from gputwin.run.serving_results import ServiceTimelineData, ServingResult
+
+Figure = dict[str, Any]
+_MAX_CDF = 2000
+_MAX_SERIES = 2000
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+def _r(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left"},
+        "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}, "rangemode": "tozero"},
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "height": 360,
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1,
+                   "xanchor": "right"},
+        "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff"}
+    out.update(extra)
+    return out
+
+
+def _cdf(values: list[float]) -> tuple[list[float], list[float]]:
+    v = sorted(values)
+    n = len(v)
+    if n == 0:
+        return [], []
+    stride = max(1, n // _MAX_CDF)
+    idx = list(range(0, n, stride))
+    if idx[-1] != n - 1:
+        idx.append(n - 1)
+    return [_r(v[i]) for i in idx], [_r((i + 1) / n) for i in idx]
+
+
+def latency_cdf_figure(result: ServingResult, service: str) -> Figure | None:
+    fin = [r for r in result.requests if r.service == service and r.status == "finished"]
+    if not fin:
+        return None
+    data = []
+    for i, (label, key) in enumerate((("TTFT", "ttft_s"), ("TPOT", "tpot_s"),
+                                      ("end-to-end", "e2e_s"))):
+        xs, ys = _cdf([getattr(r, key) for r in fin if getattr(r, key) is not None])
+        if xs:
+            data.append({"type": "scatter", "mode": "lines", "name": label, "x": xs, "y": ys,
+                         "line": {"color": _COLORS[i]}})
+    return {"data": data, "layout": _layout(f"{service}: latency CDFs (finished requests)",
+                                            "seconds (log)", "fraction of requests",
+                                            xaxis={"type": "log",
+                                                   "title": {"text": "seconds (log)"}})}
+
+
+def slo_figure(summary: dict[str, Any], service: str) -> Figure | None:
+    data = []
+    shapes = []
+    for i, (label, key, slo_key) in enumerate((("TTFT", "ttft_s", "ttft_s"),
+                                               ("TPOT", "tpot_s", "tpot_s"))):
+        d = summary[key]
+        if d["p50"] is None:
+            continue
+        xs = ["p50", "p90", "p99"]
+        data.append({"type": "bar", "name": label, "x": [f"{label} {x}" for x in xs],
+                     "y": [_r(d[x] * 1e3) for x in xs], "marker": {"color": _COLORS[i]}})
+        slo = summary["slo"][slo_key]
+        if slo is not None:
+            shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": slo * 1e3,
+                           "y1": slo * 1e3, "line": {"color": _COLORS[i], "dash": "dash"}})
+    if not data:
+        return None
+    return {"data": data, "layout": _layout(f"{service}: percentiles vs SLO (dashed)", "",
+                                            "milliseconds", shapes=shapes,
+                                            yaxis={"type": "log",
+                                                   "title": {"text": "ms (log)"}})}
+
+
+def _thin(n: int) -> list[int]:
+    stride = max(1, n // _MAX_SERIES)
+    idx = list(range(0, n, stride))
+    if idx and idx[-1] != n - 1:
+        idx.append(n - 1)
+    return idx
+
+
+def timeline_figure(tl: ServiceTimelineData, service: str, what: str) -> Figure | None:
+    if len(tl.time_s) < 2:
+        return None
+    idx = _thin(len(tl.time_s))
+    t = [_r(tl.time_s[i]) for i in idx]
+    series: list[tuple[str, list[float]]]
+    if what == "throughput":
+        series = [("output tokens/s", [_r(x) for x in tl.output_tokens_per_s])]
+        title, unit = "output throughput", "tokens/s"
+    elif what == "kv":
+        series = [("KV cache used", [_r(100 * x) for x in tl.kv_used_frac])]
+        title, unit = "KV-cache usage (mean over replicas)", "%"
+    elif what == "queue":
+        series = [("running", [float(x) for x in tl.running]),
+                  ("waiting", [float(x) for x in tl.waiting])]
+        title, unit = "running and waiting requests (fleet)", "requests"
+    else:
+        series = [("replicas", [float(x) for x in tl.replicas])]
+        title, unit = "replicas", "replicas"
+    data = [{"type": "scatter", "mode": "lines", "name": name, "x": t,
+             "y": [vals[i] for i in idx], "line": {"color": _COLORS[k], "shape": "hv"}}
+            for k, (name, vals) in enumerate(series)]
+    return {"data": data, "layout": _layout(f"{service}: {title}", "simulated time (s)", unit)}
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1e3:,.1f} ms"
+
+
+def _cards(s: dict[str, Any]) -> str:
+    att = s["slo_attainment_frac"]
+    e = s["energy_per_output_token_j"]
+    c = s["cost_per_million_output_tokens_usd"]
+    cards = [
+        ("requests", f"{s['num_requests']:,}",
+         f"{s['finished']:,} finished · {s['dropped']:,} dropped · {s['in_flight']:,} in flight",
+         s["dropped"] > 0),
+        ("TTFT p50 / p99", f"{_fmt_ms(s['ttft_s']['p50'])}", f"p99 {_fmt_ms(s['ttft_s']['p99'])}",
+         False),
+        ("TPOT p50 / p99", f"{_fmt_ms(s['tpot_s']['p50'])}", f"p99 {_fmt_ms(s['tpot_s']['p99'])}",
+         False),
+        ("output throughput", f"{s['output_tokens_per_s']:,.0f} tok/s",
+         f"{s['throughput_rps']:,.2f} req/s", False),
+        ("goodput", f"{s['goodput_rps']:,.2f} req/s",
+         "" if att is None else f"{att:.1%} meet the SLO", att is not None and att < 0.9),
+        ("KV cache", f"{(s['kv_used_frac_mean'] or 0):.1%}",
+         f"mean; peak {(s['kv_used_frac_peak'] or 0):.1%}; {s['num_preemptions']:,} preemptions",
+         s["num_preemptions"] > 0),
+        ("prefix-cache hits", f"{s['prefix_cache_hit_frac']:.1%}", "of prompt tokens", False),
+        ("energy", "-" if e is None else f"{e:.3f} J/token", "per output token", False),
+        ("cost", "-" if c is None else f"${c:,.2f}", "per million output tokens", False),
+        ("replicas", f"{s['replicas_mean'] or 0:,.1f}",
+         f"mean; peak {s['replicas_peak']}; {s['gpu_hours']:,.2f} GPU-h", False),
+    ]
+    out = []
+    for label, value, sub, bad in cards:
+        cls = "card bad" if bad else "card"
+        out.append(f'<div class="{cls}"><div class="label">{html.escape(label)}</div>'
+                   f'<div class="value">{html.escape(value)}</div>'
+                   f'<div class="sub">{html.escape(sub)}</div></div>')
+    return '<div class="cards">' + "".join(out) + "</div>"
+
+
+def render_serving_report(result: ServingResult) -> str:
+    """One self-contained HTML page describing a serving run (never raises on empty runs)."""
+    drawn = False
+    fig_no = 0
+
+    def panel(fig: Figure | None, missing: str) -> str:
+        nonlocal drawn, fig_no
+        if fig is None:
+            return note_html(missing)
+        drawn = True
+        fig_no += 1
+        return figure_html(f"fig-serving-{fig_no}", fig)
+
+    sections = []
+    for name, s in result.summary.get("services", {}).items():
+        tl = result.timelines.get(name, ServiceTimelineData())
+        body = _cards(s)
+        body += '<div class="grid2">' + panel(latency_cdf_figure(result, name),
+                                              "No request finished.")
+        body += panel(slo_figure(s, name), "No latency to compare.") + "</div>"
+        body += '<div class="grid2">'
+        for what in ("throughput", "kv", "queue", "replicas"):
+            body += panel(timeline_figure(tl, name, what), "Too few timeline samples.")
+        body += "</div>"
+        sections.append(f'<section id="service-{html.escape(name)}"><h2>Service '
+                        f"{html.escape(name)} — {html.escape(str(s['model']))} on "
+                        f"{s['gpus_per_replica']}× {html.escape(str(s['gpu']))}</h2>{body}"
+                        "</section>")
+    plotly_js = ""
+    if drawn:
+        from plotly.offline import get_plotlyjs
+
+        plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    meta = (f"<span>seed <b>{result.seed}</b></span><span>requests "
+            f"<b>{len(result.requests):,}</b></span><span>simulated <b>{result.end_time_s:,.1f}"
+            f" s</b></span><span>wall <b>{result.wall_time_s:,.2f} s</b></span>")
+    title = html.escape(f"gputwin serving report — {result.scenario_name}")
+    return ("<!DOCTYPE html>\n"
+            f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{CSS}</style>{plotly_js}</head><body>"
+            f"<header><h1>gputwin serving run: {html.escape(result.scenario_name)}</h1>"
+            f'<div class="meta">{meta}</div></header><main>'
+            + "".join(sections)
+            + f"<footer>gputwin {html.escape(__version__)} · TTFT = first token − arrival; "
+            "TPOT = (finish − first token)/(output − 1); goodput = finished requests meeting "
+            "every SLO per second; energy and cost per output token of finished requests."
+            f"</footer></main><script>{SORT_JS}</script></body></html>\n")

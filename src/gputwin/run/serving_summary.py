@@ -1,0 +1,198 @@
+"""Per-request records and the summary metrics of a serving run.
+
+Definitions (per service and for the whole run):
+
+- TTFT = first token − arrival (includes any RAG pre-delay and queueing); TPOT =
+  (finish − first token) / (output − 1) for requests with ≥ 2 output tokens; end-to-end
+  = finish − arrival. ITL percentiles come from a log-binned histogram of step durations
+  weighted by the decode sequences in each step (±0.5 %).
+- Throughput = output tokens of finished requests / duration (first arrival → end).
+  Goodput = finished requests meeting *both* SLOs (TTFT and TPOT, where set) per second.
+- Energy: each GPU draws ``idle + (TDP − idle) · busy`` (busy = the replica is running a
+  step; catalog ``idle_w``/``tdp_w``) over the replica's life, plus its share of the
+  node's host power. Cost = GPU-hours (replica lifetimes, provisioning included) ×
+  ``gpu_cost_per_hour``. Both are per output token of finished requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gputwin.run.serving_results import ReplicaRecord, RequestRecord, ServiceTimelineData
+from gputwin.serving.fleet import FleetOutcome, ServiceTimeline
+from gputwin.serving.histogram import LogHistogram
+from gputwin.serving.request import DROPPED, FINISHED, ReqState
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceMeta:
+    """Per-service facts the summary needs besides the simulation outcome."""
+
+    name: str
+    model: str
+    gpu: str
+    gpus_per_replica: int
+    gpu_idle_w: float
+    gpu_tdp_w: float
+    host_w_per_gpu: float
+    slo_ttft_s: float | None
+    slo_tpot_s: float | None
+    num_kv_blocks: int
+    block_size: int
+
+
+def _meets(ttft: float | None, tpot: float | None, meta: ServiceMeta) -> bool:
+    if ttft is None:
+        return False
+    if meta.slo_ttft_s is not None and ttft > meta.slo_ttft_s:
+        return False
+    return not (meta.slo_tpot_s is not None and tpot is not None and tpot > meta.slo_tpot_s)
+
+
+def request_record(st: ReqState, meta: ServiceMeta) -> RequestRecord:
+    spec = st.spec
+    arrival = spec.arrival_time_s
+    if st.status == FINISHED:
+        status = "finished"
+    elif st.status == DROPPED:
+        status = "dropped"
+    else:
+        status = "in_flight"
+    first, fin = st.first_token_s, (st.finish_s if st.status == FINISHED else None)
+    ttft = None if first is None else first - arrival
+    tpot = None
+    if fin is not None and first is not None and st.output > 1:
+        tpot = (fin - first) / (st.output - 1)
+    e2e = None if fin is None else fin - arrival
+    slo = None if status != "finished" else _meets(ttft, tpot, meta)
+    reason = st.reason
+    if status == "in_flight":
+        reason = "waiting" if st.status == 0 and first is None else "running"
+    return RequestRecord(
+        request_id=spec.request_id, service=spec.service, status=status, reason=reason,
+        arrival_s=arrival, prompt_tokens=spec.num_prompt_tokens,
+        output_tokens=st.output if status == "finished" else st.generated,
+        cached_tokens=st.cached_tokens, first_token_s=first, finish_s=fin, ttft_s=ttft,
+        tpot_s=tpot, e2e_s=e2e, num_preemptions=st.num_preemptions, replica=st.replica,
+        prefill_replica=st.prefill_replica, truncated=st.truncated, meets_slo=slo)
+
+
+def _dist(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    a = np.asarray(values, dtype=float)
+    p50, p90, p99 = np.percentile(a, [50, 90, 99])
+    return {"mean": float(a.mean()), "p50": float(p50), "p90": float(p90),
+            "p99": float(p99), "max": float(a.max())}
+
+
+def _itl(h: LogHistogram | None) -> dict[str, float | None]:
+    if h is None or h.total <= 0:
+        return {"mean": None, "p50": None, "p90": None, "p99": None}
+    return {"mean": h.mean(), "p50": h.quantile(0.5), "p90": h.quantile(0.9),
+            "p99": h.quantile(0.99)}
+
+
+def _time_mean(t: list[float], v: list[float] | list[int], end: float) -> float | None:
+    if not t:
+        return None
+    tt = np.asarray([*t, max(end, t[-1])], dtype=float)
+    w = np.diff(tt)
+    if w.sum() <= 0:
+        return float(np.mean(v))
+    return float(np.dot(np.asarray(v, dtype=float), w) / w.sum())
+
+
+def timeline_data(tl: ServiceTimeline) -> ServiceTimelineData:
+    t = tl.time_s
+    rate: list[float] = []
+    for i in range(len(t)):
+        if i == 0:
+            rate.append(0.0)
+        else:
+            dt = t[i] - t[i - 1]
+            rate.append((tl.tokens_out[i] - tl.tokens_out[i - 1]) / dt if dt > 0 else 0.0)
+    return ServiceTimelineData(time_s=list(t), replicas=list(tl.replicas),
+                               running=list(tl.running), waiting=list(tl.waiting),
+                               kv_used_frac=list(tl.kv_used_frac), output_tokens_per_s=rate)
+
+
+def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
+    recs = []
+    for life in out.lives:
+        rep = life.replica
+        end = life.end_s if life.end_s is not None else out.end_s
+        recs.append(ReplicaRecord(
+            replica_id=rep.id, service=life.service, role=life.role, gpus=life.gpus,
+            start_s=life.start_s, ready_s=life.ready_s, end_s=max(end, life.start_s),
+            busy_s=rep.busy_s_at(out.end_s), num_steps=rep.num_steps,
+            num_preemptions=rep.num_preemptions, output_tokens=rep.tokens_out))
+    return recs
+
+
+def summarize_service(meta: ServiceMeta, recs: list[RequestRecord],
+                      replicas: list[ReplicaRecord], tl: ServiceTimelineData,
+                      itl: LogHistogram | None, *, start_s: float, end_s: float,
+                      gpu_cost_per_hour: float, num_preemptions: int) -> dict[str, Any]:
+    """The metrics of one service (see the module docstring for definitions)."""
+    fin = [r for r in recs if r.status == "finished"]
+    dropped = [r for r in recs if r.status == "dropped"]
+    duration = max(1e-12, end_s - start_s)
+    out_tokens = sum(r.output_tokens for r in fin)
+    in_tokens = sum(r.prompt_tokens for r in fin)
+    reasons: dict[str, int] = {}
+    for r in dropped:
+        key = r.reason.split(" exceeds")[0].split(" for prompt")[0]
+        reasons[key] = reasons.get(key, 0) + 1
+    good = sum(1 for r in fin if r.meets_slo)
+    gpu_s = sum(rr.gpus * (rr.end_s - rr.start_s) for rr in replicas)
+    energy = sum(rr.gpus * (meta.gpu_idle_w * (rr.end_s - rr.start_s)
+                            + (meta.gpu_tdp_w - meta.gpu_idle_w) * min(rr.busy_s,
+                                                                        rr.end_s - rr.start_s)
+                            + meta.host_w_per_gpu * (rr.end_s - rr.start_s))
+                 for rr in replicas)
+    cost = gpu_s / 3600.0 * gpu_cost_per_hour
+    prompt_all = sum(r.prompt_tokens for r in recs if r.status != "dropped")
+    cached = sum(r.cached_tokens for r in recs if r.status != "dropped")
+    return {
+        "model": meta.model, "gpu": meta.gpu, "gpus_per_replica": meta.gpus_per_replica,
+        "num_kv_blocks_per_replica": meta.num_kv_blocks, "block_size": meta.block_size,
+        "num_requests": len(recs), "finished": len(fin), "dropped": len(dropped),
+        "in_flight": sum(1 for r in recs if r.status == "in_flight"),
+        "dropped_by_reason": reasons,
+        "truncated": sum(1 for r in recs if r.truncated),
+        "ttft_s": _dist([r.ttft_s for r in fin if r.ttft_s is not None]),
+        "tpot_s": _dist([r.tpot_s for r in fin if r.tpot_s is not None]),
+        "itl_s": _itl(itl),
+        "e2e_s": _dist([r.e2e_s for r in fin if r.e2e_s is not None]),
+        "slo": {"ttft_s": meta.slo_ttft_s, "tpot_s": meta.slo_tpot_s},
+        "slo_attainment_frac": good / len(fin) if fin else None,
+        "goodput_rps": good / duration,
+        "throughput_rps": len(fin) / duration,
+        "output_tokens_per_s": out_tokens / duration,
+        "input_tokens_per_s": in_tokens / duration,
+        "output_tokens": out_tokens,
+        "prefix_cache_hit_frac": cached / prompt_all if prompt_all else 0.0,
+        "num_preemptions": num_preemptions,
+        "requests_preempted": sum(1 for r in recs if r.num_preemptions),
+        "kv_used_frac_mean": _time_mean(tl.time_s, tl.kv_used_frac, end_s),
+        "kv_used_frac_peak": max(tl.kv_used_frac, default=None),
+        "batch_size_mean": _batch_mean(tl, end_s),
+        "replicas_mean": _time_mean(tl.time_s, tl.replicas, end_s),
+        "replicas_peak": max(tl.replicas, default=0),
+        "gpu_hours": gpu_s / 3600.0,
+        "energy_j": energy,
+        "energy_per_output_token_j": energy / out_tokens if out_tokens else None,
+        "cost_usd": cost,
+        "cost_per_million_output_tokens_usd": cost / out_tokens * 1e6 if out_tokens else None,
+        "cost_per_million_tokens_usd": (cost / (out_tokens + in_tokens) * 1e6
+                                        if out_tokens + in_tokens else None),
+    }
+
+
+def _batch_mean(tl: ServiceTimelineData, end_s: float) -> float | None:
+    per = [r / n if n else 0.0 for r, n in zip(tl.running, tl.replicas, strict=True)]
+    return _time_mean(tl.time_s, per, end_s)

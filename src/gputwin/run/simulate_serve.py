@@ -1,0 +1,236 @@
+"""Composition root of a serving simulation: scenario → services + requests → fleet → result.
+
+``simulate_serving(scenario)`` resolves catalog names, prepares the step-time model of
+each service (:func:`gputwin.perf.serving.prepare_serving`), sizes the KV cache
+(``num_kv_blocks``: memory − weights − activation peak − overhead), builds the request
+stream (traces, synthetic, RAG; seeded named streams), runs the
+:class:`~gputwin.serving.fleet.Fleet` and summarises. Deterministic: the same scenario
+and seed give the same result (except wall time).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.catalog.schema import StorageTier
+from gputwin.errors import DoesNotFitError
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.run.serving_results import REQUEST_COLUMNS, RequestRecord, ServingResult
+from gputwin.run.serving_summary import (
+    ServiceMeta,
+    replica_records,
+    request_record,
+    summarize_service,
+    timeline_data,
+)
+from gputwin.scenario.serving import (
+    ArrivalOptions,
+    LengthOptions,
+    RagSource,
+    ServiceOptions,
+    ServingScenario,
+    SyntheticSource,
+    TraceSource,
+)
+from gputwin.serving.autoscaler import AutoscalerSpec
+from gputwin.serving.config import EngineConfig
+from gputwin.serving.fleet import Fleet, PoolSpec, ServiceSpec
+from gputwin.sim.rng import RandomStreams
+from gputwin.topology.hardware import resolve_hardware
+from gputwin.workload.llm_azure import read_azure_llm_csv
+from gputwin.workload.llm_burstgpt import read_burstgpt_csv
+from gputwin.workload.llm_mooncake import read_mooncake_jsonl
+from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
+from gputwin.workload.llm_request import LlmRequest, merge_streams
+from gputwin.workload.llm_synthetic import ArrivalProcess, LengthDist, generate_requests
+
+
+def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
+    hw = resolve_hardware(catalog, gpu=opts.gpu, system=opts.system)
+    spec = opts.speculative
+    cfg = ServingConfig(
+        model=catalog.model(opts.model), hw=hw, tp=opts.tp, pp=opts.pp, ep=opts.ep,
+        weights_dtype=opts.weights_dtype, kv_cache_dtype=opts.kv_cache_dtype,
+        num_speculative_tokens=spec.num_tokens if spec else 0,
+        draft_model=catalog.model(spec.draft_model) if spec and spec.draft_model else None,
+        draft_kind=spec.kind if spec else None,
+        max_num_batched_tokens=opts.engine.max_num_batched_tokens,
+        max_num_seqs=opts.engine.max_num_seqs,
+        acceptance_rate=spec.acceptance if spec else 0.7)
+    return prepare_serving(cfg)
+
+
+def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int) -> EngineConfig:
+    """The replica engine's limits; raises :class:`DoesNotFitError` without KV room."""
+    e = opts.engine
+    blocks = perf.num_kv_blocks(e.block_size, e.gpu_memory_utilization)
+    if blocks < 1:
+        free = perf.free_kv_bytes_per_gpu(e.gpu_memory_utilization)
+        raise DoesNotFitError(
+            f"service {opts.name!r}: {opts.model} on {opts.tp}x{opts.pp} {opts.gpu or opts.system}"
+            f" leaves no memory for the KV cache ({free / 2**30:.1f} GiB per GPU after weights "
+            "and activations); use more GPUs (tp/pp) or quantised weights")
+    k = opts.speculative.num_tokens if opts.speculative else 0
+    return EngineConfig(
+        num_kv_blocks=blocks, block_size=e.block_size, max_num_seqs=e.max_num_seqs,
+        max_num_batched_tokens=e.max_num_batched_tokens,
+        max_model_len=e.max_model_len or model_max_len,
+        enable_chunked_prefill=e.enable_chunked_prefill,
+        enable_prefix_caching=e.enable_prefix_caching, preemption_mode=e.preemption_mode,
+        scheduling_policy=e.scheduling_policy,
+        kv_block_bytes=e.block_size * perf.kv_bytes_per_token_per_gpu,
+        swap_bandwidth_bytes_per_s=e.swap_bandwidth, num_speculative_tokens=k,
+        tokens_per_step=perf.expected_tokens_per_step(), skip_decode_steps=e.skip_decode_steps)
+
+
+def provision_delay_s(perf: ServingPerf, gpus_per_node: int, tier: StorageTier | None,
+                      startup_overhead_s: float) -> float:
+    """Weight loading: each node reads its GPUs' shards at the tier's per-node rate (and
+    the replica's total at the aggregate rate), plus latency and a fixed overhead."""
+    if tier is None:
+        return startup_overhead_s
+    gpus = perf.config.num_gpus
+    per_node = perf.weights_bytes_per_gpu * min(gpus, gpus_per_node)
+    t = per_node / tier.read_bandwidth_bytes_per_s_per_node
+    if tier.aggregate_read_bandwidth_bytes_per_s:
+        t = max(t, perf.weights_bytes_per_gpu * gpus / tier.aggregate_read_bandwidth_bytes_per_s)
+    return t + tier.latency_s + startup_overhead_s
+
+
+def build_service(opts: ServiceOptions, catalog: Catalog) -> tuple[ServiceSpec, ServiceMeta]:
+    perf = _perf(opts, catalog)
+    model = catalog.model(opts.model)
+    eng = engine_config(opts, perf, model.max_seq_len)
+    hw = perf.config.hw
+    gpus = perf.config.num_gpus
+    auto = None
+    if opts.autoscaler is not None:
+        a = opts.autoscaler
+        tier = catalog.storage_tier(a.storage) if a.storage else None
+        auto = AutoscalerSpec(metric=a.metric, target=a.target, interval_s=a.interval,
+                              min_replicas=a.min_replicas, max_replicas=a.max_replicas,
+                              provision_delay_s=provision_delay_s(perf, hw.gpus_per_node, tier,
+                                                                  a.startup_overhead))
+    meta = ServiceMeta(
+        name=opts.name, model=opts.model, gpu=hw.accelerator.name, gpus_per_replica=gpus,
+        gpu_idle_w=hw.accelerator.idle_w, gpu_tdp_w=hw.accelerator.tdp_w,
+        host_w_per_gpu=hw.system.host_power_w / hw.gpus_per_node,
+        slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot, num_kv_blocks=eng.num_kv_blocks,
+        block_size=eng.block_size)
+    d = opts.disaggregation
+    if d is None:
+        pool = PoolSpec(eng, perf, opts.replicas, gpus, opts.router, auto)
+        return ServiceSpec(opts.name, pool, slo_ttft_s=opts.slo.ttft,
+                           slo_tpot_s=opts.slo.tpot), meta
+    bw = d.transfer_bandwidth
+    decode = PoolSpec(eng, perf, d.decode_replicas, gpus, "least_outstanding")
+    prefill = PoolSpec(eng, perf, d.prefill_replicas, gpus, opts.router)
+    return ServiceSpec(opts.name, decode, prefill_pool=prefill,
+                       kv_transfer_s=lambda n: perf.kv_transfer_time_s(n, bw),
+                       slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot), meta
+
+
+def _arrivals(a: ArrivalOptions) -> ArrivalProcess:
+    return ArrivalProcess(kind=a.process, rate_per_s=a.rate, cv=a.cv,
+                          burst_factor=a.burst_factor, on_s=a.on, off_s=a.off, start_s=a.start)
+
+
+def _lengths(o: LengthOptions) -> LengthDist:
+    return LengthDist(kind=o.dist, value=o.value, low=o.low, high=o.high, mean=o.mean,
+                      median=o.median)
+
+
+def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmRequest]:
+    """Every source's requests merged by arrival time (ids 0, 1, ...)."""
+    parts: list[list[LlmRequest]] = []
+    for i, src in enumerate(sc.serving.workload):
+        name = f"source{i}"
+        if isinstance(src, SyntheticSource):
+            parts.append(generate_requests(src.num_requests, _arrivals(src.arrival),
+                                           _lengths(src.prompt), _lengths(src.output), streams,
+                                           name=name, service=src.service,
+                                           priority=src.priority))
+        elif isinstance(src, RagSource):
+            spec = RagSpec(num_chunks=src.num_chunks, chunks_per_request=src.chunks_per_request,
+                           chunk_tokens=src.chunk_tokens, system_tokens=src.system_tokens,
+                           zipf_s=src.zipf_s, query=_lengths(src.query),
+                           output=_lengths(src.output), retrieval_s=src.retrieval)
+            parts.append(generate_rag_requests(src.num_requests, _arrivals(src.arrival), spec,
+                                               streams, name=name, service=src.service))
+        else:
+            parts.append(_read_trace(src))
+    return parts[0] if len(parts) == 1 else merge_streams(parts)
+
+
+def _read_trace(src: TraceSource) -> list[LlmRequest]:
+    path = Path(src.path)
+    if src.format == "azure":
+        return read_azure_llm_csv(path, max_requests=src.max_requests, speedup=src.speedup,
+                                  service=src.service)
+    if src.format == "mooncake":
+        return read_mooncake_jsonl(path, max_requests=src.max_requests, speedup=src.speedup,
+                                   service=src.service, use_hash_ids=src.use_prefix_hashes)
+    return read_burstgpt_csv(path, max_requests=src.max_requests, speedup=src.speedup,
+                             service=src.service, model=src.model_filter,
+                             log_type=src.log_type)
+
+
+def simulate_serving(sc: ServingScenario, *, catalog: Catalog | None = None,
+                     progress: Callable[[float], None] | None = None,
+                     requests: list[LlmRequest] | None = None) -> ServingResult:
+    """Run a serving scenario (``requests`` overrides its workload). Raises InputError."""
+    wall0 = time.perf_counter()
+    cat = catalog or default_catalog()
+    built = [build_service(s, cat) for s in sc.serving.services]
+    reqs = requests if requests is not None else build_requests(sc, RandomStreams(sc.seed))
+    fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
+                  sample_interval_s=sc.serving.sample_interval,
+                  max_total_gpus=sc.serving.max_total_gpus)
+    out = fleet.run(progress)
+    metas = {m.name: m for _, m in built}
+    records = [request_record(st, metas[st.spec.service]) for st in out.states]
+    replicas = replica_records(out)
+    timelines = {name: timeline_data(tl) for name, tl in out.timelines.items()}
+    start = min((r.arrival_time_s for r in reqs), default=0.0)
+    services: dict[str, Any] = {}
+    for name, meta in metas.items():
+        services[name] = summarize_service(
+            meta, [r for r in records if r.service == name],
+            [r for r in replicas if r.service == name], timelines[name], out.itl.get(name),
+            start_s=start, end_s=out.end_s, gpu_cost_per_hour=sc.serving.gpu_cost_per_hour,
+            num_preemptions=out.num_preemptions.get(name, 0))
+    wall = time.perf_counter() - wall0
+    summary = _summary(sc, records, services, out.end_s, wall, out.num_events)
+    return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,
+                         requests=records, replicas=replicas, timelines=timelines,
+                         summary=summary, wall_time_s=wall, num_events=out.num_events)
+
+
+def _summary(sc: ServingScenario, records: list[RequestRecord], services: dict[str, Any],
+             end_s: float, wall_s: float, num_events: int) -> dict[str, Any]:
+    counts = {"finished": 0, "dropped": 0, "in_flight": 0}
+    for r in records:
+        counts[r.status] += 1
+    first = next(iter(services.values()))
+    flat = dict(first) if len(services) == 1 else {}
+    total_cost = sum(s["cost_usd"] for s in services.values())
+    total_out = sum(s["output_tokens"] for s in services.values())
+    return {
+        "kind": "serving", "scenario": sc.name, "seed": sc.seed,
+        "num_requests": len(records), "requests_by_status": counts,
+        "end_time_s": end_s, "gpu_cost_per_hour_usd": sc.serving.gpu_cost_per_hour,
+        **{k: v for k, v in flat.items() if k not in ("num_requests",)},
+        "total_cost_usd": total_cost,
+        "total_output_tokens": total_out,
+        "services": services,
+        "wall_time_s": wall_s, "num_events": num_events,
+        "requests_per_wall_s": len(records) / wall_s if wall_s > 0 else math.inf,
+    }
+
+
+__all__ = ["REQUEST_COLUMNS", "build_requests", "build_service", "simulate_serving"]

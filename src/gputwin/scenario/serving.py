@@ -1,0 +1,294 @@
+"""Serving scenarios: LLM services on GPU replicas and the requests they receive.
+
+A serving scenario file has a top-level ``serving:`` section (see docs/serving-simulation.md)::
+
+    name: serve-default
+    seed: 0
+    serving:
+      services:
+        - name: chat
+          model: llama3.1-8b
+          gpu: h100-sxm-80gb
+          replicas: 2
+          slo: {ttft: 2s, tpot: 100ms}
+      workload:
+        - kind: synthetic
+          num_requests: 2000
+          arrival: {process: poisson, rate: 10}
+          prompt: {dist: lognormal, mean: 1000, median: 600}
+          output: {dist: lognormal, mean: 250, median: 150}
+
+Human units are parsed here (``"2s"``, ``"100ms"``, ``"25GB/s"``); names are checked
+against the catalog by :func:`load_serving_scenario` with ``file:line`` locations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.scenario.overrides import apply_overrides, parse_override
+from gputwin.scenario.paths import data_dir
+from gputwin.units import parse_bandwidth, parse_duration
+from gputwin.yaml_io import KeyPath, format_key_path, load_yaml_with_lines, validation_error_to_input_error
+
+
+def _unit(parse: Any) -> Any:
+    def wrapped(value: Any) -> Any:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return value
+        try:
+            return parse(value)
+        except InputError as exc:
+            raise ValueError(exc.detail) from None
+    return wrapped
+
+
+Seconds = Annotated[float, BeforeValidator(_unit(parse_duration))]
+BytesPerS = Annotated[float, BeforeValidator(_unit(parse_bandwidth))]
+PosInt = Annotated[int, Field(gt=0)]
+
+#: Default GPU price when the scenario gives none. ASSUMPTION (no price book yet): a
+#: round figure in the range of 2024-25 on-demand H100 cloud list prices per GPU-hour.
+DEFAULT_GPU_COST_PER_HOUR_USD = 2.50
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EngineOptions(_M):
+    block_size: PosInt = 16
+    max_num_seqs: PosInt = 256
+    max_num_batched_tokens: PosInt = 8192
+    max_model_len: PosInt | None = Field(default=None, description="None = the model's")
+    enable_chunked_prefill: bool = True
+    enable_prefix_caching: bool = True
+    preemption_mode: Literal["recompute", "swap"] = "recompute"
+    scheduling_policy: Literal["fcfs", "priority"] = "fcfs"
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    swap_bandwidth: BytesPerS = Field(default=25e9, gt=0, description="Host↔GPU per GPU")
+    skip_decode_steps: bool = True
+
+
+class SpeculativeOptions(_M):
+    num_tokens: PosInt
+    acceptance: float = Field(default=0.7, ge=0, le=1)
+    kind: Literal["draft_model", "eagle", "ngram"] = "eagle"
+    draft_model: str | None = None
+
+
+class DisaggregationOptions(_M):
+    prefill_replicas: PosInt
+    decode_replicas: PosInt
+    transfer_bandwidth: BytesPerS | None = Field(default=None, description="None = NICs")
+
+
+class AutoscalerOptions(_M):
+    metric: Literal["queue", "utilization"] = "queue"
+    target: float = Field(default=4.0, gt=0)
+    interval: Seconds = Field(default=15.0, gt=0)
+    min_replicas: PosInt = 1
+    max_replicas: PosInt = 8
+    storage: str | None = Field(default=None, description="Tier weights load from")
+    startup_overhead: Seconds = Field(default=0.0, description="Container start etc.")
+
+
+class SloOptions(_M):
+    ttft: Seconds | None = None
+    tpot: Seconds | None = None
+
+
+class ServiceOptions(_M):
+    name: str = "default"
+    model: str
+    gpu: str | None = None
+    system: str | None = None
+    tp: PosInt = 1
+    pp: PosInt = 1
+    ep: PosInt = 1
+    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
+    kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
+    replicas: PosInt = 1
+    router: Literal["round_robin", "least_outstanding", "kv_aware",
+                    "prefix_affinity"] = "least_outstanding"
+    engine: EngineOptions = EngineOptions()
+    speculative: SpeculativeOptions | None = None
+    disaggregation: DisaggregationOptions | None = None
+    autoscaler: AutoscalerOptions | None = None
+    slo: SloOptions = SloOptions()
+
+    @model_validator(mode="after")
+    def _hardware(self) -> ServiceOptions:
+        if self.gpu is None and self.system is None:
+            raise ValueError("name a `gpu` (e.g. h100-sxm-80gb) or a `system`")
+        if self.disaggregation is not None and self.autoscaler is not None:
+            raise ValueError("autoscaling a disaggregated service is not supported yet")
+        return self
+
+
+class LengthOptions(_M):
+    dist: Literal["fixed", "uniform", "lognormal"] = "fixed"
+    value: PosInt = 128
+    low: PosInt = 1
+    high: PosInt = 1_000_000
+    mean: float = 0.0
+    median: float = 0.0
+
+
+class ArrivalOptions(_M):
+    process: Literal["poisson", "gamma", "bursty", "fixed"] = "poisson"
+    rate: float = Field(gt=0, description="Mean requests per second")
+    cv: float = Field(default=1.0, gt=0)
+    burst_factor: float = Field(default=4.0, ge=1)
+    on: Seconds = Field(default=10.0, gt=0)
+    off: Seconds = 30.0
+    start: Seconds = 0.0
+
+
+class SyntheticSource(_M):
+    kind: Literal["synthetic"]
+    service: str = "default"
+    num_requests: PosInt
+    arrival: ArrivalOptions
+    prompt: LengthOptions = LengthOptions(value=512)
+    output: LengthOptions = LengthOptions(value=128)
+    priority: int = 0
+
+
+class TraceSource(_M):
+    kind: Literal["trace"]
+    service: str = "default"
+    format: Literal["azure", "mooncake", "burstgpt"]
+    path: str
+    max_requests: PosInt | None = None
+    speedup: float = Field(default=1.0, gt=0)
+    use_prefix_hashes: bool = True
+    model_filter: str | None = Field(default=None, description="BurstGPT Model column")
+    log_type: str | None = Field(default=None, description="BurstGPT Log Type column")
+
+
+class RagSource(_M):
+    kind: Literal["rag"]
+    service: str = "default"
+    num_requests: PosInt
+    arrival: ArrivalOptions
+    num_chunks: PosInt = 1000
+    chunks_per_request: PosInt = 4
+    chunk_tokens: PosInt = 512
+    system_tokens: int = Field(default=512, ge=0)
+    zipf_s: float = Field(default=1.1, ge=0)
+    query: LengthOptions = LengthOptions(dist="uniform", low=16, high=128)
+    output: LengthOptions = LengthOptions(dist="lognormal", low=16, high=2048, mean=250,
+                                          median=180)
+    retrieval: Seconds = Field(default=0.03, description="Embedding + vector search")
+
+
+Source = Annotated[SyntheticSource | TraceSource | RagSource, Field(discriminator="kind")]
+
+
+class ServingSection(_M):
+    services: list[ServiceOptions] = Field(min_length=1)
+    workload: list[Source] = Field(min_length=1)
+    gpu_cost_per_hour: float = Field(default=DEFAULT_GPU_COST_PER_HOUR_USD, ge=0,
+                                     description="USD per GPU-hour (assumption by default)")
+    max_total_gpus: PosInt | None = None
+    sample_interval: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _names(self) -> ServingSection:
+        names = [s.name for s in self.services]
+        if len(set(names)) != len(names):
+            raise ValueError(f"service names must be unique, got {names}")
+        unknown = sorted({w.service for w in self.workload} - set(names))
+        if unknown:
+            raise ValueError(f"workload names unknown service(s) {unknown}; services: {names}")
+        return self
+
+
+class ServingScenario(_M):
+    """The root of a serving scenario file."""
+
+    name: str = "serving"
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    horizon: Seconds | None = Field(default=None, gt=0, description="None = until done")
+    serving: ServingSection
+
+
+def is_serving_file(path: Path) -> bool:
+    """True when the YAML at ``path`` has a top-level ``serving:`` section."""
+    try:
+        data, _ = load_yaml_with_lines(path)
+    except InputError:
+        return False
+    return isinstance(data, dict) and "serving" in data
+
+
+def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
+                          catalog: Catalog | None = None) -> ServingScenario:
+    """Read, override, validate and catalog-check a serving scenario (raises InputError).
+
+    Relative trace paths are resolved beside the file, then in the data folder."""
+    file = Path(path)
+    data, lines = load_yaml_with_lines(file)
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping at the top level", where=f"{file}:1")
+    parsed = [parse_override(t) for t in overrides]
+    data = apply_overrides(data, parsed)
+    try:
+        sc = ServingScenario.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error_to_input_error(exc, str(file), lines) from None
+
+    def where(key: KeyPath) -> str:
+        probe = key
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        line = f"{file}:{lines[probe]}" if probe in lines else str(file)
+        return f"{line}: {format_key_path(key)}"
+
+    check_serving(sc, catalog or default_catalog(), where)
+    return resolve_trace_paths(sc, file.parent, where)
+
+
+def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
+    """Raise :class:`UnknownNameError` for the first catalog name that does not exist."""
+
+    def known(section: str, kind: str, name: str | None, key: KeyPath) -> None:
+        if name is not None and name not in catalog.section(section):
+            raise UnknownNameError(kind, name, list(catalog.section(section)), where=where(key))
+
+    for i, s in enumerate(sc.serving.services):
+        base: KeyPath = ("serving", "services", i)
+        known("models", "model", s.model, (*base, "model"))
+        known("accelerators", "GPU", s.gpu, (*base, "gpu"))
+        known("systems", "system", s.system, (*base, "system"))
+        if s.speculative is not None:
+            known("models", "model", s.speculative.draft_model,
+                  (*base, "speculative", "draft_model"))
+        if s.autoscaler is not None:
+            known("storage", "storage tier", s.autoscaler.storage,
+                  (*base, "autoscaler", "storage"))
+
+
+def resolve_trace_paths(sc: ServingScenario, base: Path, where: Any) -> ServingScenario:
+    sources: list[Any] = []
+    for i, src in enumerate(sc.serving.workload):
+        if isinstance(src, TraceSource):
+            raw = Path(src.path).expanduser()
+            cands = [raw] if raw.is_absolute() else [base / raw, data_dir() / raw]
+            found = next((c for c in cands if c.is_file()), None)
+            if found is None:
+                looked = ", ".join(str(c) for c in cands)
+                raise InputError(f"file not found (looked in {looked})",
+                                 where=where(("serving", "workload", i, "path")))
+            src = src.model_copy(update={"path": str(found.resolve())})
+        sources.append(src)
+    section = sc.serving.model_copy(update={"workload": sources})
+    return sc.model_copy(update={"serving": section})
