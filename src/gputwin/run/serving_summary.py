@@ -21,7 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from gputwin.run.serving_results import ReplicaRecord, RequestRecord, ServiceTimelineData
+from gputwin.run.serving_results import (
+    ReplicaRecord,
+    RequestRecord,
+    RequestStatus,
+    ServiceTimelineData,
+)
 from gputwin.serving.fleet import FleetOutcome, ServiceTimeline
 from gputwin.serving.histogram import LogHistogram
 from gputwin.serving.request import DROPPED, FINISHED, ReqState
@@ -55,6 +60,7 @@ def _meets(ttft: float | None, tpot: float | None, meta: ServiceMeta) -> bool:
 def request_record(st: ReqState, meta: ServiceMeta) -> RequestRecord:
     spec = st.spec
     arrival = spec.arrival_time_s
+    status: RequestStatus
     if st.status == FINISHED:
         status = "finished"
     elif st.status == DROPPED:

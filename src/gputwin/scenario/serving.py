@@ -35,7 +35,12 @@ from gputwin.errors import InputError, UnknownNameError
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import data_dir
 from gputwin.units import parse_bandwidth, parse_duration
-from gputwin.yaml_io import KeyPath, format_key_path, load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import (
+    KeyPath,
+    format_key_path,
+    load_yaml_with_lines,
+    validation_error_to_input_error,
+)
 
 
 def _unit(parse: Any) -> Any:

@@ -292,6 +292,9 @@ class Fleet:
         if self._busy():
             self.sim.schedule_in(spec.interval_s, lambda: self._autoscale(pool), PRIORITY_TICK)
 
+    def _autoscaler_for(self, pool: _Pool) -> Callable[[], None]:
+        return lambda: self._autoscale(pool)
+
     # ---- run ------------------------------------------------------------------------------
     def run(self, progress: Callable[[float], None] | None = None) -> FleetOutcome:
         """Simulate until every request is done (or the horizon). Deterministic."""
@@ -300,7 +303,7 @@ class Fleet:
         for pool in self.pools:
             if pool.spec.autoscaler is not None:
                 interval = pool.spec.autoscaler.interval_s
-                self.sim.schedule_at(interval, lambda p=pool: self._autoscale(p), PRIORITY_TICK)
+                self.sim.schedule_at(interval, self._autoscaler_for(pool), PRIORITY_TICK)
         num_events = 0
         while True:
             fired = self.sim.run(until_s=self.horizon_s, max_events=_CHUNK_EVENTS)

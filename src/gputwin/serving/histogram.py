@@ -22,7 +22,7 @@ class LogHistogram:
 
     @staticmethod
     def _index(x: float) -> int:
-        return int(math.floor(math.log(max(x, _MIN_S)) / _LOG_RATIO))
+        return math.floor(math.log(max(x, _MIN_S)) / _LOG_RATIO)
 
     def add(self, x: float, weight: float = 1.0) -> None:
         if weight <= 0:
@@ -67,4 +67,7 @@ class LogHistogram:
     def mean(self) -> float | None:
         if self.total <= 0:
             return None
-        return sum(w * _RATIO ** (i + 0.5) for i, w in self.bins.items()) / self.total
+        acc = 0.0
+        for i, w in self.bins.items():
+            acc += w * _RATIO ** (i + 0.5)
+        return acc / self.total

@@ -20,6 +20,9 @@ from gputwin.sim.rng import RandomStreams
 from gputwin.workload.llm_request import LlmRequest
 from gputwin.workload.llm_synthetic import ArrivalProcess, LengthDist, arrival_times
 
+_QUERY = LengthDist("uniform", low=16, high=128)
+_OUTPUT = LengthDist("lognormal", low=16, high=2048, mean=250, median=180)
+
 
 @dataclass(frozen=True, slots=True)
 class RagSpec:
@@ -30,8 +33,8 @@ class RagSpec:
     chunk_tokens: int = 512
     system_tokens: int = 512  # rounded up to whole chunk_tokens blocks
     zipf_s: float = 1.1
-    query: LengthDist = LengthDist("uniform", low=16, high=128)
-    output: LengthDist = LengthDist("lognormal", low=16, high=2048, mean=250, median=180)
+    query: LengthDist = _QUERY
+    output: LengthDist = _OUTPUT
     retrieval_s: float = 0.03  # embedding + vector search (assumption)
 
     def __post_init__(self) -> None:

@@ -80,7 +80,8 @@ class LengthDist:
         else:
             sigma = math.sqrt(2.0 * math.log(self.mean / self.median))
             values = np.round(rng.lognormal(math.log(self.median), sigma, size=n))
-        return np.clip(values, self.low, self.high).astype(np.int64)
+        out: np.ndarray = np.clip(values, self.low, self.high).astype(np.int64)
+        return out
 
 
 def arrival_times(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -119,7 +120,8 @@ def _bursty(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.ndarra
                 count += take
         t += period
         on = not on
-    return out - out[0]
+    rel: np.ndarray = out - out[0]
+    return rel
 
 
 def generate_requests(
