@@ -107,7 +107,7 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neoclou
     pricings: tuple[Pricing, ...] = ("on-demand", "reserved", "spot")
     if pricing not in pricings:
         raise UnknownNameError("pricing", pricing, list(pricings), where="--pricing")
-    usd_h = entry.usd_per_gpu_hour[provider][pricing]  # type: ignore[index]
+    usd_h = entry.usd_per_gpu_hour[provider][pricing]
     return AllocationRates(embodied, usd_h / 3600.0,
                            f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
                            f"(as of {entry.as_of})", True)

@@ -74,7 +74,7 @@ class GridSeries:
 
     def index(self, t_s: float) -> int:
         """Index of the sample holding at simulation time ``t_s``."""
-        return int(math.floor((t_s + self.offset_s) / self.step_s)) % self.values.size
+        return math.floor((t_s + self.offset_s) / self.step_s) % self.values.size
 
     def at(self, t_s: float) -> float:
         """Value at simulation time ``t_s``."""
@@ -104,7 +104,7 @@ class GridSeries:
     def window(self, t0_s: float, num_steps: int) -> FloatArray:
         """``num_steps`` consecutive samples starting with the one holding at ``t0``."""
         idx = (self.index(t0_s) + np.arange(num_steps)) % self.values.size
-        return self.values[idx]
+        return np.asarray(self.values[idx], dtype=np.float64)
 
     def product(self, other: GridSeries, name: str = "") -> GridSeries:
         """Element-wise product of two aligned series (same step, length and offset)."""
@@ -158,7 +158,7 @@ class PersistenceForecast:
         k = np.arange(n)
         back = lag_steps * (k // lag_steps + 1)
         idx = (self.series.index(now_s) + k - back) % self.series.values.size
-        return self.series.values[idx]
+        return np.asarray(self.series.values[idx], dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)

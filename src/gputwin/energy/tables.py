@@ -205,7 +205,7 @@ class EnergyTables:
         return _lookup(self.regions, "region", name)
 
 
-def _lookup(table: dict[str, Any], kind: str, name: str) -> Any:
+def _lookup(table: dict[str, M], kind: str, name: str) -> M:
     try:
         return table[name]
     except KeyError:

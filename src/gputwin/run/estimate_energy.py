@@ -192,9 +192,10 @@ def estimate_energy(
 
     est: TrainingEstimate | None = None
     if model is not None and compute_frac is None:
-        est, tp_used, pp_used = _train(model, gpu=gpu, system=system, num_gpus=num_gpus, catalog=cat, tp=tp,
-                     pp=pp, global_batch_size=global_batch_size, tokens=tokens,
-                     train_kw=train_kw)
+        est, tp_used, pp_used = _train(model, gpu=gpu, system=system, num_gpus=num_gpus,
+                                       catalog=cat, tp=tp, pp=pp,
+                                       global_batch_size=global_batch_size, tokens=tokens,
+                                       train_kw=train_kw)
         b = est.breakdown
         compute_frac = (b["compute_s"] + b["optimizer_s"]) / est.step_time_s
         info["parallel"] = {"tp": tp_used, "pp": pp_used, "dp": est.dp}

@@ -1,0 +1,83 @@
+"""``estimate_energy`` facade and the ``gputwin estimate energy`` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests.energy.conftest import GRID_DIR, needs_grid_data
+
+from gputwin.cli.main import main
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.run.estimate_energy import estimate_energy
+
+BASE = {"gpu": "h100-sxm-80gb", "num_gpus": 8, "gpu_hours": 80.0, "compute_frac": 0.9}
+
+
+def test_outputs_are_consistent() -> None:
+    d = estimate_energy(**BASE, region="GB").to_dict()
+    assert d["facility_energy_j"] >= d["it_energy_j"] >= d["gpu_energy_j"] > 0
+    assert d["gpu_hours"] == pytest.approx(80.0)
+    assert d["co2e_g"]["total"] == pytest.approx(d["co2e_operational_g"] + d["co2e_embodied_g"])
+    assert d["pue"] == pytest.approx(d["facility_energy_j"] / d["it_energy_j"])
+    assert d["cost_usd"]["compute"] == pytest.approx(80.0 * 3.00)  # neocloud on-demand
+    assert d["water_l"]["total"] >= d["water_l"]["onsite"] >= 0
+
+
+def test_cleaner_region_and_better_cooling_lower_carbon() -> None:
+    dirty = estimate_energy(**BASE, region="IN-WE").to_dict()["co2e_operational_g"]
+    clean = estimate_energy(**BASE, region="CA-ON").to_dict()["co2e_operational_g"]
+    assert clean < dirty / 5
+    air = estimate_energy(**BASE, region="SG", cooling="air").to_dict()
+    liquid = estimate_energy(**BASE, region="SG", cooling="liquid").to_dict()
+    assert liquid["facility_energy_j"] < air["facility_energy_j"]
+
+
+def test_power_cap_lowers_power_and_stretches_a_modelled_run() -> None:
+    kw = {"model": "llama3-8b", "gpu": "h100-sxm-80gb", "num_gpus": 8, "tokens": 1e9}
+    free = estimate_energy(**kw).to_dict()
+    capped = estimate_energy(**kw, power_cap_w=450.0).to_dict()
+    assert capped["gpu_power_w"] <= 450.0 < free["gpu_power_w"]
+    assert capped["duration_s"] > free["duration_s"]
+    assert capped["gpu_energy_j"] < free["gpu_energy_j"]
+
+
+def test_bad_options_raise_input_errors() -> None:
+    with pytest.raises(InputError, match="exactly one"):
+        estimate_energy(gpu="h100-sxm-80gb", num_gpus=8, compute_frac=1.0)
+    with pytest.raises(InputError, match="--start"):
+        estimate_energy(**BASE, start="June")
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        estimate_energy(**BASE, region="US-CAL-CSO")
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(["estimate", "energy", *args])
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+CLI = ["--gpu", "h100-sxm-80gb", "--num-gpus", "8", "--gpu-hours", "80", "--model",
+       "llama3-8b"]
+
+
+def test_cli_json_summary_and_error_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*CLI, "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    for key in ("energy_j", "co2e_g", "water_l", "cost_usd", "gpu_hours", "pue"):
+        assert key in d
+    code, out, _ = _run(CLI, capsys)
+    assert code == 0 and "facility" in out and "embodied" in out
+    code, _, err = _run([*CLI, "--region", "Mars"], capsys)
+    assert code == 2 and err.startswith("error:") and "unknown region" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@needs_grid_data
+def test_real_grid_data_is_used_when_asked() -> None:
+    d = estimate_energy(**BASE, region="GB", grid_data=str(GRID_DIR.parents[1])).to_dict()
+    assert d["grid_origin"].startswith("real 2023 data")
+    assert 20 < d["carbon_intensity_mean_g_per_kwh"] < 400

@@ -1,0 +1,90 @@
+"""Readers of the real 2023 grid CSVs and the synthetic profiles fitted to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.energy.conftest import GRID_DIR, PRICE_DIR, needs_grid_data, write
+
+from gputwin.energy.grid_readers import read_carbon_csv, read_price_csv
+from gputwin.energy.profiles import ProfileParams, fit_profile, synthesize
+from gputwin.energy.regions import known_regions, region_grid, synthetic_region
+from gputwin.energy.tables import default_tables
+from gputwin.errors import InputError, UnknownNameError
+
+HEADER = ("Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
+          "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage\n")
+
+
+def _carbon_rows(n: int) -> str:
+    return "".join(f"2023-01-{1 + h // 24:02d} {h % 24:02d}:00:00,X,X,X,{100 + h},{150 + h},1\n"
+                   for h in range(n))
+
+
+def test_carbon_reader_bad_number_names_file_and_line(tmp_path: Path) -> None:
+    text = HEADER + _carbon_rows(3) + "2023-01-01 03:00:00,X,X,X,abc,1,1\n"
+    with pytest.raises(InputError, match=r"carbon\.csv:5: direct intensity: expected a number"):
+        read_carbon_csv(write(tmp_path, "carbon.csv", text))
+
+
+def test_carbon_reader_bad_time_and_missing_column(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r":2: expected a time"):
+        read_carbon_csv(write(tmp_path, "c.csv", HEADER + "yesterday,X,X,X,1,1,1\n"))
+    with pytest.raises(InputError, match="missing column"):
+        read_carbon_csv(write(tmp_path, "d.csv", "Datetime (UTC),foo\n2023-01-01,1\n"))
+
+
+def test_reader_refuses_a_mostly_empty_year(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="hours of 2023 have data"):
+        read_carbon_csv(write(tmp_path, "c.csv", HEADER + _carbon_rows(48)))
+
+
+def test_price_reader_converts_currency_and_rejects_unknown(tmp_path: Path) -> None:
+    rows = "".join(f"2023-{1 + d // 28:02d}-{1 + d % 28:02d} {h:02d}:00:00,92.4\n"
+                   for d in range(365) for h in range(24) if 1 + d // 28 <= 12)
+    data = read_price_csv(write(tmp_path, "p.csv", "Datetime,Price (EUR/MWh)\n" + rows))
+    assert data.currency == "EUR"
+    assert data.usd_per_mwh.mean() == pytest.approx(92.4 / 0.924)
+    with pytest.raises(UnknownNameError, match="currency"):
+        read_price_csv(write(tmp_path, "q.csv", "Datetime,Price (XYZ/MWh)\n" + rows))
+
+
+def test_fit_recovers_a_known_profile() -> None:
+    truth = ProfileParams(200.0, ((0.3, 13.0), (0.05, 4.0)), ((0.2, 30.0),), 0.0, 0.0)
+    fitted = fit_profile(synthesize(truth, "t", floor=None))
+    assert fitted.mean == pytest.approx(200.0, rel=1e-3)
+    assert fitted.diurnal[0] == pytest.approx((0.3, 13.0), abs=0.01)
+    assert fitted.seasonal[0] == pytest.approx((0.2, 30.0), abs=0.5)
+
+
+def test_synthetic_regions_keep_their_annual_mean_and_are_deterministic() -> None:
+    for region in known_regions():
+        grid = synthetic_region(region)
+        target = default_tables().region(region).carbon.mean_g_per_kwh
+        assert grid.carbon_g_per_j.mean * 3.6e6 == pytest.approx(target, rel=0.03), region
+        assert np.all(grid.carbon_g_per_j.values >= 0)
+    synthetic_region.cache_clear()
+    assert np.array_equal(synthetic_region("GB").carbon_g_per_j.values,
+                          synthetic_region("GB").carbon_g_per_j.values)
+
+
+@needs_grid_data
+def test_real_files_read_as_a_full_year_with_sensible_means() -> None:
+    gb = read_carbon_csv(GRID_DIR / "GB_2023_hourly.csv")
+    assert gb.year == 2023 and gb.direct_g_per_kwh.size == 8760
+    assert 100 < gb.direct_g_per_kwh.mean() < 160  # GB 2023: ~129 g/kWh (Electricity Maps)
+    assert np.all(gb.lca_g_per_kwh >= gb.direct_g_per_kwh)
+    caiso = read_price_csv(PRICE_DIR / "US-CAL-CISO_electricity_prices_2023.csv")
+    assert caiso.usd_per_mwh.size == 8760 and caiso.filled_hours == 0
+
+
+@needs_grid_data
+def test_bundled_profiles_match_a_refit_of_the_real_data() -> None:
+    for region in ("GB", "SG", "US-CAL-CISO", "DE-LU"):
+        real = region_grid(region, GRID_DIR.parents[1]).carbon_g_per_j.values * 3.6e6
+        fitted = fit_profile(real)
+        bundled = default_tables().region(region).carbon
+        assert fitted.mean == pytest.approx(bundled.mean_g_per_kwh, rel=0.01)
+        assert fitted.diurnal[0][0] == pytest.approx(bundled.diurnal[0][0], abs=0.01)
