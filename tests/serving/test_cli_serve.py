@@ -1,0 +1,71 @@
+"""`gputwin simulate serve` and serving scenario files through the real CLI entry point."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from gputwin.cli.main import main
+
+
+def _main(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_serve_options_json_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    code = _main(["simulate", "serve", "--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb",
+                  "--rate", "5", "--num-requests", "100", "--input-tokens", "200-800",
+                  "--output-tokens", "64", "--replicas", "2", "--ttft-slo", "1s",
+                  "--out", str(out), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["requests_by_status"] == {"finished": 100, "dropped": 0, "in_flight": 0}
+    assert summary["slo"]["ttft_s"] == 1.0
+    rows = list(csv.DictReader((out / "requests.csv").open()))
+    assert len(rows) == 100 and all(r["output_tokens"] == "64" for r in rows)
+    assert (out / "report.html").read_text().count("fig-serving-") >= 6
+
+
+def test_bundled_serving_scenario_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["simulate", "serve-default", "--out", str(tmp_path / "o"), "--json",
+                  "--set", "serving.workload.0.num_requests=200"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["num_requests"] == 200 and summary["scenario"] == "serve-default"
+
+
+def test_training_scenarios_still_run_through_the_group(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    assert _main(["simulate", "--out", str(tmp_path / "o"), "--json"]) == 0
+    assert "jobs_by_status" in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--model", "llama3.1-8bx", "--gpu", "h100-sxm-80gb", "--rate", "1"], "did you mean"),
+    (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb"], "--rate"),
+    (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb", "--rate", "1", "--input-tokens",
+      "abc"], "--input-tokens"),
+    (["--model", "llama3.1-70b", "--gpu", "h100-sxm-80gb", "--rate", "1"], "KV cache"),
+])
+def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          argv: list[str], needle: str) -> None:
+    assert _main(["simulate", "serve", *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and needle in err and "\n" not in err
+
+
+def test_bad_scenario_file_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("serving:\n  services:\n    - model: llama3.1-8b\n      gpu: h100-sxm-80gb\n"
+                    "      replicas: 0\n  workload:\n    - kind: synthetic\n"
+                    "      num_requests: 5\n      arrival: {rate: 1}\n")
+    assert _main(["simulate", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert f"{path}:5" in capsys.readouterr().err

@@ -1,0 +1,70 @@
+"""Synthetic LLM arrivals and lengths, and the RAG generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gputwin.errors import InputError
+from gputwin.sim.rng import RandomStreams
+from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
+from gputwin.workload.llm_synthetic import (
+    ArrivalProcess,
+    LengthDist,
+    arrival_times,
+    generate_requests,
+)
+
+
+@pytest.mark.parametrize("proc", [ArrivalProcess("poisson", 5.0),
+                                  ArrivalProcess("gamma", 5.0, cv=3.0),
+                                  ArrivalProcess("bursty", 5.0, burst_factor=3.0, on_s=5,
+                                                 off_s=10)])
+def test_long_run_rate_matches(proc: ArrivalProcess) -> None:
+    t = arrival_times(proc, 40000, np.random.default_rng(1))
+    assert np.all(np.diff(t) >= 0) and t[0] == 0.0
+    assert len(t) / t[-1] == pytest.approx(5.0, rel=0.1)
+
+
+def test_gamma_cv_is_the_coefficient_of_variation_of_gaps() -> None:
+    gaps = np.diff(arrival_times(ArrivalProcess("gamma", 2.0, cv=2.5), 50000,
+                                 np.random.default_rng(2)))
+    assert gaps.std() / gaps.mean() == pytest.approx(2.5, rel=0.05)
+
+
+def test_lognormal_fitted_to_mean_and_median() -> None:
+    x = LengthDist("lognormal", mean=1000, median=600).draw(np.random.default_rng(3), 200000)
+    assert np.median(x) == pytest.approx(600, rel=0.03)
+    assert x.mean() == pytest.approx(1000, rel=0.03)
+
+
+def test_bad_parameters_are_input_errors() -> None:
+    with pytest.raises(InputError):
+        ArrivalProcess("poisson", 0.0)
+    with pytest.raises(InputError):
+        LengthDist("lognormal", mean=100, median=200)
+
+
+def test_same_seed_same_requests_and_streams_are_independent() -> None:
+    a = generate_requests(50, ArrivalProcess("poisson", 3.0), LengthDist(value=10),
+                          LengthDist(value=5), RandomStreams(7))
+    b = generate_requests(50, ArrivalProcess("poisson", 3.0),
+                          LengthDist("uniform", low=1, high=99), LengthDist(value=5),
+                          RandomStreams(7))
+    assert [r.arrival_time_s for r in a] == [r.arrival_time_s for r in b]
+    assert a == generate_requests(50, ArrivalProcess("poisson", 3.0), LengthDist(value=10),
+                                  LengthDist(value=5), RandomStreams(7))
+
+
+def test_rag_requests_share_chained_prefixes() -> None:
+    spec = RagSpec(num_chunks=20, chunks_per_request=3, chunk_tokens=256, system_tokens=256)
+    reqs = generate_rag_requests(200, ArrivalProcess("poisson", 1.0), spec, RandomStreams(1))
+    assert all(r.num_prompt_tokens >= 4 * 256 + 16 for r in reqs)
+    assert all(len(r.prefix_hashes) == 4 and r.hash_block_tokens == 256 for r in reqs)
+    assert len({r.prefix_hashes[0] for r in reqs}) == 1  # same system prompt block
+    # chained: equal ids at position i imply equal ids before i
+    by_id: dict[int, tuple[int, ...]] = {}
+    for r in reqs:
+        for i, h in enumerate(r.prefix_hashes):
+            assert by_id.setdefault(h, r.prefix_hashes[:i]) == r.prefix_hashes[:i]
+    assert all(r.pre_delay_s == spec.retrieval_s for r in reqs)
