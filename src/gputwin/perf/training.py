@@ -250,7 +250,7 @@ def estimate_training(
         "checkpoint_bytes": io.checkpoint_bytes,
         "checkpoint_write_s": io.checkpoint_write_s,
         "data_read_s": io.data_read_s,
-        "gpu_power_w": gpu_power_w(hw, compute_frac, c.idle_activity_frac),
+        "gpu_power_w": gpu_power_w(hw, compute_frac),
         "num_nodes": float(nodes),
     }
     est = TrainingEstimate(
@@ -267,7 +267,6 @@ def estimate_training(
         steps = tokens / tps
         duration = steps * (step + ckpt_per_step)
         energy = run_energy_j(hw, num_gpus=num_gpus, num_nodes=nodes, duration_s=duration,
-                              compute_frac=compute_frac,
-                              idle_activity_frac=c.idle_activity_frac)
+                              compute_frac=compute_frac)
         return replace(est, time_to_train_s=duration, energy_j=energy, num_steps=steps)
     return est
