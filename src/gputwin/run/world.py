@@ -12,11 +12,14 @@ from pathlib import Path
 from gputwin.catalog.loader import Catalog
 from gputwin.catalog.schema import ModelSpec
 from gputwin.cluster.layout import ClusterLayout
+from gputwin.errors import InputError
 from gputwin.perf.training import ParallelConfig, TrainingConfig
-from gputwin.scenario.schema import Scenario, TemplateConfig
 from gputwin.scenario.scheduler import scheduler_profile
+from gputwin.scenario.schema import Scenario, TemplateConfig
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
+from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.plugins.sharing import NodeInventory, inventory_layout
 from gputwin.scheduling.profiles import build_framework
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
@@ -24,6 +27,8 @@ from gputwin.training.runtime import TrainingRuntime
 from gputwin.workload.job import JobSpec
 from gputwin.workload.philly_csv import read_philly_csv
 from gputwin.workload.synthetic import ArrivalSpec, JobTemplate, generate_synthetic
+from gputwin.workload.trace_common import TraceNode, TraceWorkload
+from gputwin.workload.traces import FORMATS, read_trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,12 @@ def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
     )
 
 
-def build_layout(scenario: Scenario, hw: HardwareSpec) -> ClusterLayout:
+def build_layout(scenario: Scenario, hw: HardwareSpec,
+                 trace_nodes: list[TraceNode] | None = None) -> ClusterLayout:
+    """Uniform nodes of the system, or the trace's node list (``cluster.from_trace``)."""
+    if scenario.cluster.from_trace:
+        return trace_layout(scenario, hw, trace_nodes or [])
+    assert scenario.cluster.num_nodes is not None  # schema: required unless from_trace
     return ClusterLayout(
         num_nodes=scenario.cluster.num_nodes,
         gpus_per_node=hw.gpus_per_node,
@@ -75,7 +85,54 @@ def job_template(cfg: TemplateConfig) -> JobTemplate:
     )
 
 
-def build_jobs(scenario: Scenario, streams: RandomStreams) -> list[JobSpec]:
+def trace_layout(scenario: Scenario, hw: HardwareSpec,
+                 nodes: list[TraceNode]) -> ClusterLayout:
+    """A heterogeneous layout from a trace's node list (GPUs, model, CPU, memory each).
+    Raises :class:`InputError` when the trace lists no GPU node."""
+    if not any(n.num_gpus > 0 for n in nodes):
+        raise InputError("cluster.from_trace: the trace lists no GPU nodes (openb reads "
+                         "openb_node_list_gpu_node.csv beside the pod list, or the "
+                         "node_list option)")
+    inf = float("inf")
+    inventory = NodeInventory(
+        gpus=tuple(n.num_gpus for n in nodes),
+        models=tuple(n.gpu_model or "" for n in nodes),
+        cpu_milli=tuple(inf if n.num_cpus is None else n.num_cpus * 1000.0 for n in nodes),
+        memory_bytes=tuple(inf if n.memory_bytes is None else n.memory_bytes for n in nodes),
+        names=tuple(n.name for n in nodes))
+    return inventory_layout(inventory, nodes_per_leaf=hw.network.nodes_per_leaf,
+                            leaves_per_pod=scenario.cluster.network.leaves_per_pod)
+
+
+def read_scenario_trace(scenario: Scenario) -> TraceWorkload | None:
+    """The scenario's trace through the format registry (``None`` without a trace, or for
+    the legacy ``philly_csv`` reader when no ``options`` are given)."""
+    trace = scenario.workload.trace
+    if trace is None or (trace.format == "philly_csv" and not trace.options
+                         and not scenario.cluster.from_trace):
+        return None
+    path = Path(trace.path)
+    options = dict(trace.options)
+    kinds = {o.name: o.kind for o in FORMATS[trace.format].options}
+    for key, value in options.items():  # relative paths: beside the trace
+        if kinds.get(key) == "path" and isinstance(value, str) and not Path(value).is_absolute():
+            beside = path.parent / value
+            options[key] = str(beside) if beside.exists() else value
+    options.update(model=trace.model, kind=trace.kind, max_jobs=trace.max_jobs,
+                   max_gpus=trace.max_gpus)
+    if trace.cluster is not None:
+        options["cluster"] = trace.cluster
+    try:
+        return read_trace(trace.format, path, **options)
+    except InputError as exc:
+        if exc.where is not None and not exc.where.startswith("option"):
+            raise
+        where = "workload.trace" + (f".options ({exc.where})" if exc.where else "")
+        raise InputError(exc.detail, where=where) from None
+
+
+def build_jobs(scenario: Scenario, streams: RandomStreams,
+               trace_workload: TraceWorkload | None = None) -> list[JobSpec]:
     """All jobs of the run, sorted by (submit time, id)."""
     jobs: list[JobSpec] = []
     syn = scenario.workload.synthetic
@@ -85,7 +142,9 @@ def build_jobs(scenario: Scenario, streams: RandomStreams) -> list[JobSpec]:
         jobs += generate_synthetic(syn.num_jobs, arrival,
                                    [job_template(t) for t in syn.templates], streams)
     trace = scenario.workload.trace
-    if trace is not None:
+    if trace_workload is not None:
+        jobs += trace_workload.jobs
+    elif trace is not None:
         jobs += read_philly_csv(Path(trace.path), model=trace.model or "unknown",
                                 kind=trace.kind, cluster=trace.cluster,
                                 max_jobs=trace.max_jobs, max_gpus=trace.max_gpus)
@@ -95,13 +154,15 @@ def build_jobs(scenario: Scenario, streams: RandomStreams) -> list[JobSpec]:
 
 def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) -> World:
     hw = build_hardware(scenario, catalog)
-    layout = build_layout(scenario, hw)
-    jobs = build_jobs(scenario, streams)
+    trace_workload = read_scenario_trace(scenario)
+    layout = build_layout(scenario, hw, None if trace_workload is None else trace_workload.nodes)
+    jobs = build_jobs(scenario, streams, trace_workload)
     models: dict[str, ModelSpec] = {
         name: catalog.model(name) for name in sorted({j.model for j in jobs if j.is_modelled})
     }
     runtime = TrainingRuntime(hw, models)
     scheduler = build_scheduler(scenario, layout, hw, runtime)
+    observe_workload(scheduler, jobs)
     sched = scenario.scheduler
     return World(hw, layout, jobs, scheduler, runtime,
                  checkpoint_interval_s=sched.checkpoint_interval,
@@ -119,3 +180,13 @@ def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
 
     ctx = PluginContext(layout=layout, estimate_runtime=estimate, gpu_type=hw.accelerator.name)
     return build_framework(scheduler_profile(scenario.scheduler), ctx)
+
+
+def observe_workload(scheduler: Scheduler, jobs: list[JobSpec]) -> None:
+    """Hand the run's jobs to plugins that estimate the offered workload before the run
+    (``observe_workload(jobs)``, e.g. FGD's target workload)."""
+    if isinstance(scheduler, Framework):
+        for plugin in scheduler.plugins.all():
+            hook = getattr(plugin, "observe_workload", None)
+            if callable(hook):
+                hook(jobs)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gputwin.errors import InputError
+from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
 from gputwin.units import parse_count, parse_duration
 
@@ -67,15 +68,22 @@ class ClusterConfig(_Model):
 
     system: str | None = None
     gpu: str | None = None
-    num_nodes: PositiveInt
+    num_nodes: PositiveInt | None = Field(
+        default=None, description="Required unless from_trace (then the trace's node count)")
     network: NetworkConfig = NetworkConfig()
     storage: str | None = Field(default=None, description="Storage tier models load from")
     scale_out_fabric: str | None = Field(default=None, description="Override the system's")
+    from_trace: bool = Field(
+        default=False, description="Nodes from the trace's node list (GPUs, model, CPU, "
+        "memory per node; e.g. openb), replacing num_nodes x the system's GPUs")
 
     @model_validator(mode="after")
     def _system_or_gpu(self) -> ClusterConfig:
         if self.system is None and self.gpu is None:
             raise ValueError("name a `system` (e.g. dgx-h100) or a `gpu`")
+        if self.num_nodes is None and not self.from_trace:
+            raise ValueError("give `num_nodes` (or `from_trace: true` with a trace that "
+                             "lists its nodes)")
         return self
 
 
@@ -148,13 +156,16 @@ class TraceConfig(_Model):
     (``$GPUTWIN_DATA_DIR``, default /work/shared/data).
     """
 
-    format: Literal["philly_csv"]
+    format: Literal["philly_csv", "philly_json", "openb", "pai2020", "helios", "swf"]
     path: str
     model: str | None = Field(default=None, description="Catalog model to label jobs with")
     kind: str = "trace"
     cluster: Label | None = Field(default=None, description="Keep one virtual cluster only")
     max_jobs: PositiveInt | None = None
     max_gpus: PositiveInt | None = Field(default=None, description="Drop larger jobs")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="More options of gputwin.workload.traces."
+        "read_trace for this format (docs/workloads.md); relative paths: beside the trace")
 
 
 class WorkloadConfig(_Model):
@@ -203,3 +214,12 @@ class Scenario(_Model):
     cluster: ClusterConfig
     workload: WorkloadConfig
     scheduler: SchedulerConfig = SchedulerConfig()
+    tenancy: TenancyConfig | None = Field(
+        default=None, description="Kueue-style queues, quotas, priority classes "
+        "(docs/multi-tenancy.md)")
+
+    @model_validator(mode="after")
+    def _trace_nodes(self) -> Scenario:
+        if self.cluster.from_trace and self.workload.trace is None:
+            raise ValueError("cluster.from_trace needs a workload.trace")
+        return self

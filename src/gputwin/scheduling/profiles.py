@@ -30,6 +30,7 @@ from gputwin.scheduling.api import (
     ScorePlugin,
 )
 from gputwin.scheduling.framework import Framework, FrameworkPlugins
+from gputwin.scheduling.plugins import fractional as _fractional  # noqa: F401  (registers)
 from gputwin.scheduling.registry import POINTS, full_name, lookup
 
 SINGLE_POINTS = ("queue_sort", "queueing", "placement")
@@ -74,6 +75,13 @@ PROFILES: dict[str, ProfileSpec] = {
     "topology": ProfileSpec(placement="topology"),
     "drf": ProfileSpec(queue_sort="drf", queueing="best-effort"),
     "defrag": ProfileSpec(placement="topology", post_filter=("defragment",)),
+    # GPU sharing (plugins/fractional.py, docs/fractional-and-mig.md): every waiting pod is
+    # tried each cycle (the pre-filter rejects pods no node can ever hold).
+    "fgd": ProfileSpec(queueing="best-effort", placement="fgd", pre_filter=("feasible",)),
+    "bestfit": ProfileSpec(queueing="best-effort", placement="bestfit",
+                           pre_filter=("feasible",)),
+    "gpu-packing": ProfileSpec(queueing="best-effort", placement="gpu-packing",
+                               pre_filter=("feasible",)),
 }
 
 
