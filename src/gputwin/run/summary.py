@@ -14,6 +14,11 @@ of the share of free GPUs no waiting job can use; ``preemptions``/``migrations``
 included); ``tenants``: per tenant jobs, GPU-hours held, share of all GPU-hours and, when
 shares are given, the entitlement (share × cluster GPU-hours over the window) and usage /
 entitlement. See docs/scheduling.md for every key.
+
+Multi-tenancy (only with a ``tenancy:`` section, i.e. a ``quota`` book): ``queues`` maps
+each cluster queue to its quota, jobs, waits, admissions, preemptions by reason and
+GPU-hours used / borrowed / lent / lost (:func:`gputwin.scheduling.quota.queue_report`;
+docs/multi-tenancy.md).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from gputwin.run.results import JOB_STATUSES, JobRecord, Timeline
+from gputwin.scheduling.quota import QuotaBook, queue_report
 
 BSLD_TAU_S = 10.0  # bounded-slowdown threshold (Feitelson et al.)
 
@@ -61,6 +67,7 @@ def summarize(
     num_events: int,
     num_estimates: int,
     tenant_shares: dict[str, float] | None = None,
+    quota: QuotaBook | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready dict; see the module docstring for definitions."""
     counts = {status: 0 for status in JOB_STATUSES}
@@ -75,7 +82,7 @@ def summarize(
     first_submit = min((j.submit_time_s for j in jobs), default=None)
     last_end = max((j.end_time_s for j in completed if j.end_time_s is not None), default=None)
     frag = [f for _, f in timeline.fragmentation]
-    return {
+    out: dict[str, Any] = {
         "scenario": scenario_name,
         "seed": seed,
         "total_gpus": total_gpus,
@@ -103,6 +110,9 @@ def summarize(
         "num_perf_estimates": num_estimates,
         "wall_time_s": wall_time_s,
     }
+    if quota is not None:
+        out["queues"] = queue_report(quota, jobs, end_time_s)
+    return out
 
 
 def bounded_slowdowns(completed: Sequence[JobRecord], tau_s: float = BSLD_TAU_S) -> list[float]:

@@ -16,11 +16,13 @@ from gputwin.errors import InputError
 from gputwin.perf.training import ParallelConfig, TrainingConfig
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario, TemplateConfig
+from gputwin.scenario.tenancy import tenancy_model
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
 from gputwin.scheduling.framework import Framework
 from gputwin.scheduling.plugins.sharing import NodeInventory, inventory_layout
 from gputwin.scheduling.profiles import build_framework
+from gputwin.scheduling.quota import QuotaBook, TenancyContext, with_tenancy
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
 from gputwin.training.runtime import TrainingRuntime
@@ -43,6 +45,7 @@ class World:
     checkpoint_interval_s: float | None = None  # default for jobs without their own
     restart_overhead_s: float = 0.0  # extra start-up of a resumed job
     tenant_shares: dict[str, float] | None = None  # entitlements (summary)
+    quota: QuotaBook | None = None  # Kueue-style queues (scenario `tenancy:`; summary)
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -161,24 +164,37 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) ->
         name: catalog.model(name) for name in sorted({j.model for j in jobs if j.is_modelled})
     }
     runtime = TrainingRuntime(hw, models)
-    scheduler = build_scheduler(scenario, layout, hw, runtime)
+    quota = build_quota(scenario, hw)
+    scheduler = build_scheduler(scenario, layout, hw, runtime, quota)
     observe_workload(scheduler, jobs)
     sched = scenario.scheduler
     return World(hw, layout, jobs, scheduler, runtime,
                  checkpoint_interval_s=sched.checkpoint_interval,
                  restart_overhead_s=sched.restart_overhead,
-                 tenant_shares=dict(sched.tenant_shares) or None)
+                 tenant_shares=dict(sched.tenant_shares) or None, quota=quota)
+
+
+def build_quota(scenario: Scenario, hw: HardwareSpec) -> QuotaBook | None:
+    """The quota book of the scenario's ``tenancy:`` section (``None`` without one)."""
+    if scenario.tenancy is None:
+        return None
+    return QuotaBook(tenancy_model(scenario.tenancy, hw.accelerator.name))
 
 
 def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
-                    runtime: TrainingRuntime) -> Scheduler:
-    """The scheduling framework for the scenario's profile (plugins with typed args)."""
+                    runtime: TrainingRuntime, quota: QuotaBook | None = None) -> Scheduler:
+    """The scheduling framework for the scenario's profile (plugins with typed args);
+    with a ``quota`` book, in its Kueue form (:func:`gputwin.scheduling.quota.with_tenancy`)."""
     gpn, per_leaf = layout.gpus_per_node, layout.nodes_per_leaf
 
     def estimate(job: JobSpec) -> float:
         return runtime.expected_duration_s(job, gpn, per_leaf)
 
     ctx = PluginContext(layout=layout, estimate_runtime=estimate, gpu_type=hw.accelerator.name)
+    if quota is not None:
+        ctx = TenancyContext(layout=layout, estimate_runtime=estimate,
+                             gpu_type=hw.accelerator.name, quota=quota)
+        return build_framework(with_tenancy(scheduler_profile(scenario.scheduler)), ctx)
     return build_framework(scheduler_profile(scenario.scheduler), ctx)
 
 
