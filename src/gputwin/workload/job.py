@@ -45,6 +45,12 @@ class JobSpec:
     user: str | None = None  #: (hashed) user id from the trace
     status_in_trace: str | None = None  #: final status recorded in the trace (Pass, FAILED...)
     wait_time_in_trace_s: float | None = None  #: queueing delay the trace recorded
+    # -- carbon-aware scheduling (docs/carbon-aware.md) -------------------------------------
+    #: how much later than its submission the job may start (None = not deferrable)
+    deferrable_slack_s: float | None = None
+    interruptible: bool = False  #: may be suspended (at a checkpoint) and resumed later
+    data_bytes: float = 0.0  #: dataset to move if the job runs outside ``region``
+    region: str | None = None  #: where the job's data lives (None = anywhere / home region)
 
     def __post_init__(self) -> None:
         if self.num_gpus <= 0:
@@ -57,6 +63,10 @@ class JobSpec:
             raise ValueError(f"job {self.job_id}: gpu_milli must be in 1..1000")
         if self.gpu_milli < 1000 and self.num_gpus != 1:
             raise ValueError(f"job {self.job_id}: a fractional GPU request needs num_gpus 1")
+        if self.deferrable_slack_s is not None and not self.deferrable_slack_s >= 0:
+            raise ValueError(f"job {self.job_id}: deferrable_slack_s must be >= 0")
+        if not self.data_bytes >= 0:
+            raise ValueError(f"job {self.job_id}: data_bytes must be >= 0")
 
     @property
     def is_fractional(self) -> bool:
