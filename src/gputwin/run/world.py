@@ -85,6 +85,8 @@ def job_template(cfg: TemplateConfig) -> JobTemplate:
                                 micro_batch_size=cfg.micro_batch_size, seq_len=cfg.seq_len,
                                 dtype=cfg.dtype, recompute=cfg.recompute),
         startup_overhead_s=cfg.startup_overhead,
+        deferrable_slack_s=cfg.deferrable_slack, interruptible=cfg.interruptible,
+        data_bytes=cfg.data_bytes, region=cfg.region,
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from gputwin.errors import InputError
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
-from gputwin.units import parse_count, parse_duration
+from gputwin.units import parse_bytes, parse_count, parse_duration
 
 
 def _as_value_error(parse: Callable[[Any], float]) -> Callable[[Any], Any]:
@@ -45,6 +45,7 @@ def _number_to_str(value: Any) -> Any:
 Seconds = Annotated[float, BeforeValidator(_as_value_error(parse_duration))]
 Label = Annotated[str, BeforeValidator(_number_to_str)]
 Count = Annotated[float, BeforeValidator(_as_value_error(parse_count))]
+Bytes = Annotated[float, BeforeValidator(_as_value_error(parse_bytes))]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 
@@ -120,6 +121,12 @@ class TemplateConfig(_Model):
     recompute: Literal["none", "selective", "full"] = "selective"
     tokens: Count | tuple[Count, Count]
     startup_overhead: Seconds = Field(default=0.0, description="Container start, NCCL init...")
+    deferrable_slack: Seconds | None = Field(
+        default=None, ge=0, description="Carbon-aware: the job may start this much later "
+        "than its submission (None = not deferrable; docs/carbon-aware.md)")
+    interruptible: bool = Field(default=False, description="Carbon-aware: may be suspended")
+    data_bytes: Bytes = Field(default=0.0, ge=0, description="Dataset moved if run elsewhere")
+    region: str | None = Field(default=None, description="Where the job's data lives")
 
     @property
     def num_gpus_choices(self) -> tuple[int, ...]:

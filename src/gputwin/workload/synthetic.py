@@ -37,6 +37,10 @@ class JobTemplate:
     parallel: ParallelConfig
     training: TrainingConfig
     startup_overhead_s: float = 0.0
+    deferrable_slack_s: float | None = None  #: carbon-aware: start may be this much later
+    interruptible: bool = False  #: carbon-aware: may be suspended and resumed
+    data_bytes: float = 0.0  #: dataset moved when run outside ``region``
+    region: str | None = None  #: where the data lives
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,10 @@ def generate_synthetic(
                 training=tpl.training,
                 tokens=_draw_tokens(tpl, token_rng),
                 startup_overhead_s=tpl.startup_overhead_s,
+                deferrable_slack_s=tpl.deferrable_slack_s,
+                interruptible=tpl.interruptible,
+                data_bytes=tpl.data_bytes,
+                region=tpl.region,
             )
         )
     return jobs
