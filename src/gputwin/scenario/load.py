@@ -19,6 +19,7 @@ from gputwin.scenario.overrides import Override, apply_overrides, parse_override
 from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scenarios, data_dir
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
+from gputwin.scenario.site import check_site
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines, validation_error_to_input_error
 
 
@@ -67,6 +68,8 @@ def load_scenario(
         raise validation_error_to_input_error(exc, str(file), lines) from None
     check_against_catalog(scenario, catalog or default_catalog(), locate)
     scheduler_profile(scenario.scheduler, locate)
+    check_site(scenario.site, catalog or default_catalog(), scenario.cluster.system,
+               scenario.cluster.gpu, locate)
     return _resolve_trace_path(scenario, file.parent, locate)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gputwin.errors import InputError
+from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
 from gputwin.units import parse_bytes, parse_count, parse_duration
@@ -224,6 +225,9 @@ class Scenario(_Model):
     tenancy: TenancyConfig | None = Field(
         default=None, description="Kueue-style queues, quotas, priority classes "
         "(docs/multi-tenancy.md)")
+    site: SiteConfig | None = Field(
+        default=None, description="Region, cooling, racks, power budget, grid data, pricing "
+        "(energy, carbon, water and cost accounting; docs/energy.md)")
 
     @model_validator(mode="after")
     def _trace_nodes(self) -> Scenario:
