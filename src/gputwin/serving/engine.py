@@ -103,6 +103,7 @@ class Replica:
         self._b = 0.0
         self._dur = 0.0
         self._chunks: list[tuple[ReqState, int]] = []
+        self._slopes: dict[int, float] = {}  # batch size -> step-time increase per step
         self.on_idle: Callable[[Replica], None] | None = None
         # statistics
         self.busy_s = 0.0
@@ -114,6 +115,7 @@ class Replica:
         self.waiting_prompt_tokens = 0
         self.accepting = True  # False while draining (autoscaler scale-down)
         self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
+        self.outstanding = 0  # waiting + running (kept as a counter for the routers)
 
     # ---- queries (the router and the timeline) --------------------------------------
     @property
@@ -126,7 +128,7 @@ class Replica:
 
     @property
     def num_outstanding(self) -> int:
-        return self.num_waiting + len(self.running)
+        return self.outstanding
 
     def steps_done_at(self, t: float) -> int:
         """Steps of the current stretch finished by ``t`` (0 when idle)."""
@@ -181,6 +183,7 @@ class Replica:
             self.sink.on_drop(req, self, now)
             return
         req.status = WAITING
+        self.outstanding += 1
         self._push_waiting(req, front=False)
         if not self.in_step:
             self._start_step(now)
@@ -258,9 +261,17 @@ class Replica:
         return full - self.model.spec_step_time_s(n_dec, ctx) * (1.0 - 1.0 / self._tps)
 
     def _stretch_costs(self, n: int, ctx: float) -> tuple[int, float, float]:
-        """(n, a, b): step j of the stretch costs a + b·j; n halves until that is exact."""
+        """(n, a, b): step j of the stretch costs a + b·j; n halves until that is exact.
+
+        The step model is linear in the decode context for a fixed batch; the slope found
+        for a batch size is reused once the end point confirms it (one model call)."""
         n_dec = self.n_dec
         a = self._decode_cost(n_dec, ctx)
+        slope = self._slopes.get(n_dec)
+        if slope is not None and n > 1:
+            last = self._decode_cost(n_dec, ctx + n_dec * (n - 1))
+            if abs(last - (a + slope * (n - 1))) <= 1e-9 * max(a, 1e-12):
+                return n, a, slope
         while n > 1:
             last = self._decode_cost(n_dec, ctx + n_dec * (n - 1))
             b = (last - a) / (n - 1)
@@ -269,6 +280,7 @@ class Replica:
                 return n, a, b
             at_mid = self._decode_cost(n_dec, ctx + n_dec * mid)
             if abs(at_mid - (a + b * mid)) <= 1e-9 * max(a, 1e-12):
+                self._slopes[n_dec] = b
                 return n, a, b
             n = mid + 1
         return 1, a, 0.0
@@ -512,6 +524,7 @@ class Replica:
         req.blocks = 0
         req.status = FINISHED
         req.finish_s = now
+        self.outstanding -= 1
         self.sink.on_finish(req, self, now)
 
     def _after_chunk(self, req: ReqState, chunk: int, now: float) -> None:

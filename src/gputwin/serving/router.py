@@ -14,6 +14,7 @@ A router sees only replicas that accept new requests (not draining, provisioned)
 from __future__ import annotations
 
 import bisect
+import operator
 import zlib
 from collections.abc import Sequence
 from typing import Protocol
@@ -22,6 +23,7 @@ from gputwin.errors import InputError
 from gputwin.serving.engine import Replica
 from gputwin.workload.llm_request import LlmRequest
 
+_OUTSTANDING = operator.attrgetter("outstanding")
 ROUTERS = ("round_robin", "least_outstanding", "kv_aware", "prefix_affinity")
 
 
@@ -45,13 +47,7 @@ class LeastOutstanding:
     __slots__ = ()
 
     def choose(self, req: LlmRequest, replicas: Sequence[Replica], now_s: float) -> Replica:
-        best = replicas[0]
-        best_n = best.num_outstanding
-        for rep in replicas:
-            n = rep.num_outstanding
-            if n < best_n:
-                best, best_n = rep, n
-        return best
+        return min(replicas, key=_OUTSTANDING)  # first of the least loaded
 
 
 class KvAware:
