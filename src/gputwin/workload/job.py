@@ -45,6 +45,8 @@ class JobSpec:
     user: str | None = None  #: (hashed) user id from the trace
     status_in_trace: str | None = None  #: final status recorded in the trace (Pass, FAILED...)
     wait_time_in_trace_s: float | None = None  #: queueing delay the trace recorded
+    #: MIG profile the job runs in (e.g. "3g.40gb"; one instance of one GPU), None = none
+    mig_profile: str | None = None
     # -- carbon-aware scheduling (docs/carbon-aware.md) -------------------------------------
     #: how much later than its submission the job may start (None = not deferrable)
     deferrable_slack_s: float | None = None
@@ -63,6 +65,8 @@ class JobSpec:
             raise ValueError(f"job {self.job_id}: gpu_milli must be in 1..1000")
         if self.gpu_milli < 1000 and self.num_gpus != 1:
             raise ValueError(f"job {self.job_id}: a fractional GPU request needs num_gpus 1")
+        if self.mig_profile is not None and (self.num_gpus != 1 or self.gpu_milli < 1000):
+            raise ValueError(f"job {self.job_id}: a MIG job asks for num_gpus 1, whole GPUs")
         if self.deferrable_slack_s is not None and not self.deferrable_slack_s >= 0:
             raise ValueError(f"job {self.job_id}: deferrable_slack_s must be >= 0")
         if not self.data_bytes >= 0:
