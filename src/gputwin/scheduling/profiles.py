@@ -30,6 +30,9 @@ from gputwin.scheduling.api import (
     ScorePlugin,
 )
 from gputwin.scheduling.framework import Framework, FrameworkPlugins
+from gputwin.scheduling.plugins import carbon as _carbon  # noqa: F401  (registers)
+from gputwin.scheduling.plugins import carbon_cap as _carbon_cap  # noqa: F401  (registers)
+from gputwin.scheduling.plugins import carbon_spatial as _carbon_spatial  # noqa: F401
 from gputwin.scheduling.plugins import fractional as _fractional  # noqa: F401  (registers)
 from gputwin.scheduling.registry import POINTS, full_name, lookup
 
@@ -82,6 +85,18 @@ PROFILES: dict[str, ProfileSpec] = {
                            pre_filter=("feasible",)),
     "gpu-packing": ProfileSpec(queueing="best-effort", placement="gpu-packing",
                                pre_filter=("feasible",)),
+    # Carbon-aware (plugins/carbon*.py, docs/carbon-aware.md): best-effort queueing so a job
+    # held for a cleaner hour never blocks the jobs behind it.
+    "carbon-threshold": ProfileSpec(queueing="best-effort", pre_filter=("carbon-threshold",),
+                                    args={"carbon-threshold": {"percentile": 25.0}}),
+    "carbon-window": ProfileSpec(queueing="best-effort", pre_filter=("carbon-window",)),
+    "carbon-suspend": ProfileSpec(queueing="best-effort", pre_filter=("carbon-suspend",),
+                                  args={"carbon-suspend": {"percentile": 25.0}}),
+    "carbon-spatial": ProfileSpec(queueing="best-effort", pre_filter=("carbon-spatial",),
+                                  filter=("node-healthy", "carbon-region")),
+    "carbon-cap": ProfileSpec(queueing="best-effort", bind=("carbon-power-cap",),
+                              args={"carbon-power-cap": {"threshold_g_per_kwh": 200.0,
+                                                         "cap_frac_of_tdp": 0.6}}),
 }
 
 
