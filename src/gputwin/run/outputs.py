@@ -32,6 +32,7 @@ JOB_COLUMNS: tuple[str, ...] = (
     "job_id", "kind", "model", "tenant", "num_gpus", "status", "reason", "submit_time_s",
     "start_time_s", "end_time_s", "wait_time_s", "run_time_s", "jct_s", "num_nodes",
     "num_leaves", "step_time_s", "num_steps", "tokens", "mfu", "energy_j",
+    "co2e_g", "cost_usd", "water_l",
 )
 
 

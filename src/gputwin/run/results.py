@@ -42,6 +42,10 @@ class JobRecord:
     migrations: int = 0  # times moved by the defragmenter (checkpoint + restart)
     lost_gpu_hours: float = 0.0  # GPU-hours whose work was lost (since the last checkpoint)
     gpu_hours: float | None = None  # GPU-hours held over all run segments (None: never ran)
+    # -- energy accounting (scenario `site:`; None without one) ------------------------------
+    co2e_g: float | None = None  # operational (location-based) + embodied CO2e, grams
+    cost_usd: float | None = None  # compute (rental or capex) + energy if not in the price
+    water_l: float | None = None  # on-site cooling water (+ grid water if enabled), litres
 
     @property
     def wait_time_s(self) -> float | None:
@@ -90,3 +94,6 @@ class SimulationResult:
     summary: dict[str, Any]
     wall_time_s: float = 0.0
     num_events: int = 0
+    #: energy accounting of a run with a ``site:`` (run/energy_accounting.py,
+    #: ``EnergyResult.to_dict()``: totals, idle account, hourly timeline); ``None`` without
+    energy: dict[str, Any] | None = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Ledger, Placement
 from gputwin.cluster.snapshot import take_snapshot
+from gputwin.run.energy_accounting import EnergyRecorder, attach_job_energy, empty_summary
 from gputwin.run.outputs import write_outputs
 from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
 from gputwin.run.summary import summarize
@@ -64,6 +65,8 @@ class _Run:
         self.running = 0
         self.pass_pending = False
         self.last_event_s = 0.0
+        self.energy = None if world.site is None else EnergyRecorder(
+            world.site, world.layout.total_gpus)
         self.timeline = Timeline(time_s=[0.0], gpus_allocated=[0], queue_length=[0],
                                  running_jobs=[0])
         for job in world.jobs:
@@ -126,6 +129,8 @@ class _Run:
         self.ledger.allocate(job.job_id, placement)
         plan = self.world.runtime.plan(job, placement, remaining_frac,
                                        self.world.restart_overhead_s)
+        if self.energy is not None:
+            plan = self.energy.start(job, placement, plan, now)
         state = self.states[job.job_id]
         if state.start_s is None:
             state.start_s = now
@@ -159,6 +164,8 @@ class _Run:
         """Account the segment that ends now; returns the work fraction left."""
         plan, placement = state.plan, state.placement
         assert plan is not None and placement is not None
+        if self.energy is not None:
+            self.energy.stop(state.spec.job_id, now)
         held_s = now - state.seg_start_s
         state.gpu_s += placement.num_gpus * held_s
         train_s = plan.duration_s - plan.startup_s
@@ -283,13 +290,18 @@ def simulate_world(
     end_s = horizon_s if (horizon_s is not None and unfinished) else run.last_event_s
     jobs = run.records(end_s)
     total_gpus = world.layout.total_gpus
+    energy = None if run.energy is None else run.energy.finish(end_s, [j.job_id for j in jobs])
+    if energy is not None:
+        jobs = attach_job_energy(jobs, energy)
     wall = time.perf_counter() - wall_start
     summary = summarize(
         scenario_name=name, seed=seed, jobs=jobs, timeline=run.timeline,
         total_gpus=total_gpus, end_time_s=end_s, wall_time_s=wall, num_events=num_events,
         num_estimates=world.runtime.num_estimates, tenant_shares=world.tenant_shares,
     )
+    summary.update(empty_summary() if energy is None else energy.totals)
     return SimulationResult(
         scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,
         timeline=run.timeline, summary=summary, wall_time_s=wall, num_events=num_events,
+        energy=None if energy is None else energy.to_dict(),
     )

@@ -14,14 +14,16 @@ from gputwin.catalog.schema import ModelSpec
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.errors import InputError
 from gputwin.perf.training import ParallelConfig, TrainingConfig
+from gputwin.run.energy_setup import SiteSetup, add_site_plugins, build_site_setup
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario, TemplateConfig
 from gputwin.scenario.tenancy import tenancy_model
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
 from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.plugins.power import attach_site_power
 from gputwin.scheduling.plugins.sharing import NodeInventory, inventory_layout
-from gputwin.scheduling.profiles import build_framework
+from gputwin.scheduling.profiles import ResolvedProfile, build_framework
 from gputwin.scheduling.quota import QuotaBook, TenancyContext, with_tenancy
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
@@ -46,6 +48,7 @@ class World:
     restart_overhead_s: float = 0.0  # extra start-up of a resumed job
     tenant_shares: dict[str, float] | None = None  # entitlements (summary)
     quota: QuotaBook | None = None  # Kueue-style queues (scenario `tenancy:`; summary)
+    site: SiteSetup | None = None  # scenario `site:` (energy accounting, power plugins)
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -167,13 +170,15 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) ->
     }
     runtime = TrainingRuntime(hw, models)
     quota = build_quota(scenario, hw)
-    scheduler = build_scheduler(scenario, layout, hw, runtime, quota)
+    site = None if scenario.site is None else build_site_setup(
+        scenario.site, hw, layout, runtime, scenario.seed)
+    scheduler = build_scheduler(scenario, layout, hw, runtime, quota, site)
     observe_workload(scheduler, jobs)
     sched = scenario.scheduler
     return World(hw, layout, jobs, scheduler, runtime,
                  checkpoint_interval_s=sched.checkpoint_interval,
                  restart_overhead_s=sched.restart_overhead,
-                 tenant_shares=dict(sched.tenant_shares) or None, quota=quota)
+                 tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site)
 
 
 def build_quota(scenario: Scenario, hw: HardwareSpec) -> QuotaBook | None:
@@ -184,7 +189,8 @@ def build_quota(scenario: Scenario, hw: HardwareSpec) -> QuotaBook | None:
 
 
 def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
-                    runtime: TrainingRuntime, quota: QuotaBook | None = None) -> Scheduler:
+                    runtime: TrainingRuntime, quota: QuotaBook | None = None,
+                    site: SiteSetup | None = None) -> Scheduler:
     """The scheduling framework for the scenario's profile (plugins with typed args);
     with a ``quota`` book, in its Kueue form (:func:`gputwin.scheduling.quota.with_tenancy`)."""
     gpn, per_leaf = layout.gpus_per_node, layout.nodes_per_leaf
@@ -196,8 +202,10 @@ def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
     if quota is not None:
         ctx = TenancyContext(layout=layout, estimate_runtime=estimate,
                              gpu_type=hw.accelerator.name, quota=quota)
-        return build_framework(with_tenancy(scheduler_profile(scenario.scheduler)), ctx)
-    return build_framework(scheduler_profile(scenario.scheduler), ctx)
+        return with_site(build_framework(
+            with_tenancy(site_profile(scheduler_profile(scenario.scheduler), site)), ctx), site)
+    return with_site(build_framework(site_profile(scheduler_profile(scenario.scheduler), site),
+                                     ctx), site)
 
 
 def observe_workload(scheduler: Scheduler, jobs: list[JobSpec]) -> None:
@@ -208,3 +216,14 @@ def observe_workload(scheduler: Scheduler, jobs: list[JobSpec]) -> None:
             hook = getattr(plugin, "observe_workload", None)
             if callable(hook):
                 hook(jobs)
+
+
+def site_profile(profile: ResolvedProfile, site: SiteSetup | None) -> ResolvedProfile:
+    """Add the site's rack-power / site-budget plugins when they matter (energy_setup)."""
+    return profile if site is None else add_site_plugins(profile, site)
+
+
+def with_site(fw: Framework, site: SiteSetup | None) -> Framework:
+    """Attach the site's live power state to the power plugins (InputError without one)."""
+    attach_site_power(fw.plugins.all(), None if site is None else site.power)
+    return fw

@@ -34,6 +34,7 @@ from gputwin.scheduling.plugins import carbon as _carbon  # noqa: F401  (registe
 from gputwin.scheduling.plugins import carbon_cap as _carbon_cap  # noqa: F401  (registers)
 from gputwin.scheduling.plugins import carbon_spatial as _carbon_spatial  # noqa: F401
 from gputwin.scheduling.plugins import fractional as _fractional  # noqa: F401  (registers)
+from gputwin.scheduling.plugins import mig as _mig  # noqa: F401  (registers)
 from gputwin.scheduling.registry import POINTS, full_name, lookup
 
 SINGLE_POINTS = ("queue_sort", "queueing", "placement")
@@ -85,6 +86,7 @@ PROFILES: dict[str, ProfileSpec] = {
                            pre_filter=("feasible",)),
     "gpu-packing": ProfileSpec(queueing="best-effort", placement="gpu-packing",
                                pre_filter=("feasible",)),
+    "mig": ProfileSpec(queueing="best-effort", placement="mig", permit=("mig-reconfigure",)),
     # Carbon-aware (plugins/carbon*.py, docs/carbon-aware.md): best-effort queueing so a job
     # held for a cleaner hour never blocks the jobs behind it.
     "carbon-threshold": ProfileSpec(queueing="best-effort", pre_filter=("carbon-threshold",),
