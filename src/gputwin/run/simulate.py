@@ -21,6 +21,7 @@ from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
 from gputwin.run.summary import summarize
 from gputwin.run.world import World, build_world
 from gputwin.scenario.schema import Scenario
+from gputwin.scheduling.plugins.carbon_hooks import plugin_hooks
 from gputwin.sim.kernel import EventHandle, Simulator
 from gputwin.sim.rng import RandomStreams
 from gputwin.training.runtime import RunPlan
@@ -52,6 +53,14 @@ class _JobState:
     preemptions: int = 0
     migrations: int = 0
     handle: EventHandle | None = None  # pending completion
+    # speed of the current segment (power caps): progress since ``mark_s`` runs at
+    # ``speed_frac`` of uncapped speed and draws ``power_frac`` of uncapped power; work before
+    # it is ``work_s`` (uncapped training seconds), energy ``energy_work_s`` (same, × power).
+    speed_frac: float = 1.0
+    power_frac: float = 1.0
+    mark_s: float = 0.0
+    work_s: float = 0.0
+    energy_work_s: float = 0.0
 
 
 class _Run:
@@ -65,6 +74,8 @@ class _Run:
         self.running = 0
         self.pass_pending = False
         self.last_event_s = 0.0
+        self.hooks = plugin_hooks(world.scheduler)  # time-driven plugins (carbon_hooks.py)
+        self.wakes: set[float] = set()
         self.energy = None if world.site is None else EnergyRecorder(
             world.site, world.layout.total_gpus)
         self.timeline = Timeline(time_s=[0.0], gpus_allocated=[0], queue_length=[0],
@@ -108,13 +119,23 @@ class _Run:
         self.pass_pending = False
         now = self.sim.now
         scheduler = self.world.scheduler
-        result = scheduler.schedule(now, take_snapshot(self.ledger))
+        snapshot = take_snapshot(self.ledger)
+        result = scheduler.schedule(now, snapshot)
+        hooks = self.hooks
+        suspended = hooks is not None and hooks.after_cycle(now, snapshot, result)
         for preemption in result.preemptions:
-            self.stop(preemption.job, preemption.reason, preemption.migrate_to)
+            self.stop(preemption.job, preemption.reason, preemption.migrate_to,
+                      getattr(preemption, "checkpoint_now", False))
         for decision in result.starts:
             self.start(decision.job, decision.placement, decision.remaining_frac)
         for rejection in result.rejections:
             self.fail(rejection.job, rejection.reason, now)
+        if hooks is not None:
+            for change in hooks.speed_changes(now):
+                self.set_speed(change.job_id, change.throughput_frac, change.power_frac)
+            self.wake_at(hooks.next_wakeup_s(now))
+            if suspended:  # GPUs freed after the walk: offer them at once
+                self.request_pass()
         frag = scheduler.fragmentation_frac
         if frag is not None:
             samples = self.timeline.fragmentation
@@ -136,19 +157,24 @@ class _Run:
             state.start_s = now
         state.status, state.placement, state.plan = "running", placement, plan
         state.seg_start_s, state.remaining_frac = now, remaining_frac
+        state.speed_frac = state.power_frac = 1.0
+        state.mark_s, state.work_s, state.energy_work_s = now, 0.0, 0.0
         self.running += 1
         state.handle = self.sim.schedule_at(now + plan.duration_s, _bind(self.complete, job),
                                             PRIORITY_COMPLETION)
 
-    def stop(self, job: JobSpec, reason: str, migrate_to: Placement | None) -> None:
-        """Preempt (re-queue from the last checkpoint) or migrate (checkpoint, restart)."""
+    def stop(self, job: JobSpec, reason: str, migrate_to: Placement | None,
+             checkpoint_now: bool = False) -> None:
+        """Preempt (re-queue from the last checkpoint; ``checkpoint_now``: suspend at a
+        checkpoint, nothing lost) or migrate (checkpoint, restart)."""
         now = self.sim.now
         state = self.states[job.job_id]
         assert state.handle is not None and state.plan is not None
         self.sim.cancel(state.handle)
         self.ledger.release(job.job_id)
         self.running -= 1
-        left = self._close_segment(state, now, done=False, checkpoint_now=migrate_to is not None)
+        left = self._close_segment(state, now, done=False,
+                                   checkpoint_now=checkpoint_now or migrate_to is not None)
         if migrate_to is not None:
             state.migrations += 1
             self.start(job, migrate_to, left)
@@ -169,7 +195,8 @@ class _Run:
         held_s = now - state.seg_start_s
         state.gpu_s += placement.num_gpus * held_s
         train_s = plan.duration_s - plan.startup_s
-        trained_s = min(max(0.0, held_s - plan.startup_s), train_s)
+        work_s, full_power_s = _progress(state, now)
+        trained_s = min(work_s, train_s)
         if done:
             kept_s = trained_s
         elif checkpoint_now:
@@ -180,10 +207,40 @@ class _Run:
         if not done:
             state.lost_gpu_s += placement.num_gpus * (held_s - kept_s)
         if plan.energy_j is not None:
-            used = plan.energy_j * (trained_s / train_s if train_s > 0 else 1.0)
+            used = plan.energy_j * (min(full_power_s, train_s) / train_s if train_s > 0 else 1.0)
             state.energy_j = (state.energy_j or 0.0) + used
         kept_frac = kept_s / train_s if train_s > 0 else (1.0 if done else 0.0)
         return state.remaining_frac * (1.0 - kept_frac)
+
+    def set_speed(self, job_id: str, throughput_frac: float, power_frac: float) -> None:
+        """From now on ``job_id`` runs at ``throughput_frac`` of its uncapped speed drawing
+        ``power_frac`` of its power (a power cap changed): its end is recomputed."""
+        state = self.states[job_id]
+        plan = state.plan
+        if state.status != "running" or state.handle is None or plan is None:
+            return
+        now = self.sim.now
+        state.work_s, state.energy_work_s = _progress(state, now)
+        state.mark_s = max(now, state.seg_start_s + plan.startup_s)
+        state.speed_frac, state.power_frac = throughput_frac, power_frac
+        left_s = max(0.0, plan.duration_s - plan.startup_s - state.work_s)
+        self.sim.cancel(state.handle)
+        state.handle = self.sim.schedule_at(state.mark_s + left_s / throughput_frac,
+                                            _bind(self.complete, state.spec),
+                                            PRIORITY_COMPLETION)
+
+    def wake_at(self, t_s: float | None) -> None:
+        """Run a scheduling pass at ``t_s`` (a plugin asked); skipped when an earlier
+        wake-up is pending (the plugin is asked again then)."""
+        now = self.sim.now
+        if t_s is None or t_s <= now or any(now < w <= t_s for w in self.wakes):
+            return
+        self.wakes.add(t_s)
+        self.sim.schedule_at(t_s, lambda: self._woken(t_s), PRIORITY_SCHEDULE)
+
+    def _woken(self, t_s: float) -> None:
+        self.wakes.discard(t_s)
+        self.request_pass()
 
     def sample(self) -> None:
         """Record the step functions if something changed (one sample per instant)."""
@@ -219,6 +276,15 @@ def _bind(method: Callable[[JobSpec], None], job: JobSpec) -> Callable[[], None]
     return lambda: method(job)
 
 
+def _progress(state: _JobState, now: float) -> tuple[float, float]:
+    """Training done in the current segment at ``now``, in uncapped seconds: (work,
+    work weighted by the power drawn). Both are ``held - startup`` without speed changes."""
+    plan = state.plan
+    assert plan is not None
+    run = max(0.0, now - max(state.seg_start_s + plan.startup_s, state.mark_s))
+    return state.work_s + run * state.speed_frac, state.energy_work_s + run * state.power_frac
+
+
 def _record(state: _JobState, end_s: float) -> JobRecord:
     job, plan, placement = state.spec, state.plan, state.placement
     energy = state.energy_j
@@ -229,7 +295,7 @@ def _record(state: _JobState, end_s: float) -> JobRecord:
         gpu_s += placement.num_gpus * held_s
         if plan.energy_j is not None:
             train_s = plan.duration_s - plan.startup_s
-            done_s = min(max(0.0, held_s - plan.startup_s), train_s)
+            done_s = min(_progress(state, end_s)[1], train_s)
             part = plan.energy_j * (done_s / train_s) if train_s > 0 else 0.0
             energy = (energy or 0.0) + part
     ran = state.start_s is not None
