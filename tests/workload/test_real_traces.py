@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,7 @@ PHILLY = DATA / "philly-adaptdl/philly.csv"
 @pytest.mark.skipif(not (OPENB / "openb_pod_list_default.csv").is_file(),
                     reason=f"openb trace not present in {OPENB}")
 def test_openb_default_matches_published_figures() -> None:
-    start = time.perf_counter()
     w = read_trace("openb", OPENB / "openb_pod_list_default.csv")
-    assert time.perf_counter() - start < 1.0
     # FGD (ATC'23) / README: 8,152 pods; cluster of 6,212 GPUs (1,213 GPU nodes)
     assert len(w.jobs) + w.skipped["no GPU"] == 8152
     assert w.num_node_gpus == 6212 and len(w.nodes) == 1213
@@ -45,9 +42,7 @@ def test_openb_variants() -> None:
 
 @pytest.mark.skipif(not PHILLY.is_file(), reason=f"real Philly trace not present at {PHILLY}")
 def test_philly_csv_through_the_registry() -> None:
-    start = time.perf_counter()
     w = read_trace("philly_csv", PHILLY)
-    assert time.perf_counter() - start < 2.5
     stats = trace_stats(w.jobs)
     assert stats["num_jobs"] == 82_247
     assert stats["share_by_num_gpus"][1] == pytest.approx(0.932, abs=0.001)
@@ -56,3 +51,18 @@ def test_philly_csv_through_the_registry() -> None:
     assert big == pytest.approx(0.62, abs=0.01)
     vc = read_trace("philly_csv", PHILLY, cluster="0e4a51")
     assert len(vc.jobs) == 1435 and vc.origin_s_of_day is not None
+
+
+@pytest.mark.bench
+@pytest.mark.skipif(not PHILLY.is_file() or not (OPENB / "openb_pod_list_default.csv").is_file(),
+                    reason="real traces not present")
+def test_reader_speed() -> None:
+    """Wall-clock bounds (benchmark marker: a loaded machine must not fail the suite)."""
+    import time
+
+    start = time.perf_counter()
+    read_trace("openb", OPENB / "openb_pod_list_default.csv")
+    assert time.perf_counter() - start < 1.0
+    start = time.perf_counter()
+    read_trace("philly_csv", PHILLY)
+    assert time.perf_counter() - start < 2.5
