@@ -154,6 +154,11 @@ class EnergyRecorder:
         ts = min(seg.ts, now_s)
         self._seg.append((job_id, seg.t0, ts, now_s, seg.gpus, seg.p_start_w, seg.p_train_w))
 
+    @property
+    def segments(self) -> list[tuple[str, float, float, float, float, float, float]]:
+        """Closed segments: (job id, t0, training start, t1, GPU slots, start-up W, train W)."""
+        return list(self._seg)
+
     # -- the end of the run -------------------------------------------------------------------
     def finish(self, end_s: float, job_ids: list[str]) -> EnergyResult:
         """Close open segments at ``end_s`` and integrate everything over ``[0, end_s]``."""
@@ -258,15 +263,9 @@ def _timeline(setup: SiteSetup, total_gpus: int, t0: FloatArray, ts: FloatArray,
     """Hourly bins over ``[0, end_s]``: mean IT/facility power, carbon intensity, emission
     rate, cumulative CO2e (operational + embodied) and cumulative cost."""
     site = setup.site
-    idle_w = setup.power.idle_gpu_w
     if end_s <= 0:
         return {}
-    times = np.concatenate(([0.0], t0, ts, t1))
-    delta = np.concatenate(([total_gpus * idle_w], ps - g * idle_w, pt - ps, g * idle_w - pt))
-    order = np.argsort(times, kind="stable")
-    times, level = times[order], np.cumsum(delta[order])
-    if times[-1] < end_s:
-        times, level = np.append(times, end_s), np.append(level, level[-1])
+    times, level = _steps(setup.power.idle_gpu_w, total_gpus, t0, ts, t1, g, ps, pt, end_s)
     # cumulative IT energy at each breakpoint (power `level[k]` holds on [times[k], times[k+1]))
     energy = np.concatenate(([0.0], np.cumsum(level[:-1] * np.diff(times))))
     edges = np.append(np.arange(0.0, end_s, HOUR_S), end_s)
@@ -297,6 +296,27 @@ def _timeline(setup: SiteSetup, total_gpus: int, t0: FloatArray, ts: FloatArray,
         "cost_cumulative_usd": np.cumsum(cost).tolist(),
         "cost_energy_cumulative_usd": np.cumsum(cost_e).tolist(),
     }
+
+
+def _steps(idle_w: float, total_gpus: int, t0: FloatArray, ts: FloatArray, t1: FloatArray,
+           g: FloatArray, ps: FloatArray, pt: FloatArray,
+           end_s: float) -> tuple[FloatArray, FloatArray]:
+    """IT power of the site as a step function: ``level[k]`` W on ``[times[k], times[k+1])``
+    (last time = ``end_s``)."""
+    times = np.concatenate(([0.0], t0, ts, t1))
+    delta = np.concatenate(([total_gpus * idle_w], ps - g * idle_w, pt - ps, g * idle_w - pt))
+    order = np.argsort(times, kind="stable")
+    times, level = times[order], np.cumsum(delta[order])
+    if times[-1] < end_s:
+        times, level = np.append(times, end_s), np.append(level, level[-1])
+    return times, level
+
+
+def it_power_steps(recorder: EnergyRecorder, end_s: float) -> tuple[FloatArray, FloatArray]:
+    """The recorded (closed) segments as the site's IT power step function (W)."""
+    segs = recorder.segments
+    cols = [np.array([s[k] for s in segs], dtype=np.float64) for k in range(1, 7)]
+    return _steps(recorder.setup.power.idle_gpu_w, recorder.total_gpus, *cols, end_s)
 
 
 def _site_extras(setup: SiteSetup, totals: dict[str, float], idle: dict[str, float],

@@ -99,12 +99,13 @@ def build_site_setup(config: SiteConfig, hw: HardwareSpec, layout: ClusterLayout
         acc=acc, system=system, gpus_per_node=layout.gpus_per_node, num_nodes=layout.num_nodes,
         nodes_per_rack=racks.nodes_per_rack, rack_limit_w=racks.power_limit_w,
         activity_of=activity, pue_at=pue_series.at, pue_min=float(pue_series.values.min()),
+        pue_max=float(pue_series.values.max()),
         budget_w=config.power_budget)
-    if config.power_budget is not None and power.idle_site_it_w * power.pue_min \
+    if config.power_budget is not None and power.idle_site_it_w * power.pue_max \
             >= config.power_budget:
         raise InputError(f"{config.power_budget / 1e6:.3f} MW does not cover the idle draw "
-                         f"of the cluster ({power.idle_site_it_w * power.pue_min / 1e6:.3f} "
-                         "MW)", where="site.power_budget")
+                         f"of the cluster ({power.idle_site_it_w * power.pue_max / 1e6:.3f} "
+                         "MW at the design PUE)", where="site.power_budget")
     carbon = grid.carbon_g_per_j
     forecast: Forecast
     if config.forecast == "persistence":

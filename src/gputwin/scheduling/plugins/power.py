@@ -15,15 +15,17 @@ Power of a GPU slot, including its share ``host / gpus_per_node`` of the node's 
 
 Plugins:
 
-- ``filter/rack-power``: a node whose rack cannot take ``min(need, free)`` more busy GPUs
-  under the rack limit is masked out (optimistic per node);
+- ``filter/rack-power``: a node is masked out when its rack cannot take the GPUs it could
+  contribute (single-node jobs: ``need``; gangs: the running sum of ``min(need, free)``
+  over the rack's nodes in index order);
 - ``reserve/rack-power``: exact check of the whole gang against every rack it touches
   (so a rack never exceeds its limit);
-- ``reserve/site-budget``: facility power ``IT × PUE(now)`` after the start must stay under
-  the budget; otherwise the job waits (``policy: queue``) or, with ``policy: cap``, its GPUs
-  are capped (``perf.power.apply_power_cap``; the simulator stretches its compute time) if
-  a cap at or above the driver minimum makes it fit. A job that cannot fit even on an
-  otherwise idle site (at the lowest PUE of the year) is rejected.
+- ``reserve/site-budget``: facility power ``IT × PUE`` after the start must stay under the
+  budget, with PUE at its design point (the highest hour of the year, so the budget holds
+  at every hour while jobs run); otherwise the job waits (``policy: queue``) or, with
+  ``policy: cap``, its GPUs are capped (``perf.power.apply_power_cap``; the simulator
+  stretches its compute time) if a cap at or above the driver minimum makes it fit. A job
+  that cannot fit even on an otherwise idle site is rejected.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class SitePower:
     activity_of: Callable[[JobSpec], float]  # accelerator activity of a job (0..1)
     pue_at: Callable[[float], float]  # PUE at simulation time t
     pue_min: float = 1.0
+    pue_max: float = 1.0  # design PUE: the budget holds at every hour against it
     budget_w: float | None = None
     coeff: PowerCoefficients = field(default_factory=default_power_coefficients)
     caps: dict[str, CapDecision] = field(default_factory=dict)
@@ -141,6 +144,14 @@ class SitePower:
     def it_power_w(self) -> float:
         """Modelled IT power of the site now."""
         return self.idle_site_it_w + self.busy_modelled_w
+
+    def within_rack_cumsum(self, values: np.ndarray) -> np.ndarray:
+        """Running sum of per-node ``values`` within each rack (racks are node blocks)."""
+        total = np.cumsum(values, dtype=np.float64)
+        first = np.arange(self.num_racks) * self.nodes_per_rack
+        before = np.concatenate(([0.0], total))[first]
+        out: np.ndarray = total - before[self.rack_of]
+        return out
 
     # -- live updates -----------------------------------------------------------------------
     def started(self, job: JobSpec, placement: Placement) -> None:
@@ -232,10 +243,15 @@ class RackPowerFilter(SitePowerPlugin, FilterPlugin):
         inc = site.job_gpu_w(job.spec, basis) - site.idle_gpu_w
         if inc <= 0:
             return None
-        headroom = site.rack_limit_w - site.rack_power_w(basis)
-        take = np.minimum(free, job.spec.num_gpus if job.spec.num_gpus > 0 else 1)
-        mask: np.ndarray = headroom[site.rack_of] + 1e-6 >= take * inc
-        return mask
+        room = np.floor((site.rack_limit_w - site.rack_power_w(basis) + 1e-6) / inc)
+        need = max(1, job.spec.num_gpus)
+        take = np.minimum(free, need).astype(np.float64)
+        if need <= site.gpus_per_node:  # one node: that node's rack must take it all
+            mask: np.ndarray = take <= room[site.rack_of]
+            return mask
+        # a gang over several nodes: within each rack keep nodes (in index order) while
+        # the GPUs they could contribute fit the rack's room
+        return site.within_rack_cumsum(take) <= room[site.rack_of]  # type: ignore[no-any-return]
 
 
 @register
@@ -269,7 +285,7 @@ class SiteBudgetArgs(PluginArgs):
 
 @register
 class SiteBudgetReserve(SitePowerPlugin, ReservePlugin):
-    """Keeps facility power (modelled IT × PUE(now)) under the site budget."""
+    """Keeps facility power (modelled IT × design PUE) under the site budget."""
 
     name = "reserve/site-budget"
     Args = SiteBudgetArgs
@@ -284,7 +300,7 @@ class SiteBudgetReserve(SitePowerPlugin, ReservePlugin):
         a = site.activity_of(spec)
         idle = site.idle_gpu_w
         inc = site.gpu_power_w(a) - idle
-        pue = site.pue_at(state.now_s)
+        pue = site.pue_max
         allowed_it = site.budget_w / pue
         now_it = site.it_power_w()
         if now_it + n * inc <= allowed_it + 1e-6:
@@ -294,9 +310,9 @@ class SiteBudgetReserve(SitePowerPlugin, ReservePlugin):
         min_cap = site.coeff.min_cap_frac * site.acc.tdp_w
         floor_inc = (site.gpu_power_w(a, CapDecision(min_cap, 1.0, 1.0)) - idle
                      if policy == "cap" else inc)
-        if site.idle_site_it_w + n * floor_inc > site.budget_w / site.pue_min + 1e-6:
+        if site.idle_site_it_w + n * floor_inc > allowed_it + 1e-6:
             return Status.reject(
-                f"needs {(site.idle_site_it_w + n * floor_inc) * site.pue_min / 1e6:.3f} MW "
+                f"needs {(site.idle_site_it_w + n * floor_inc) * pue / 1e6:.3f} MW "
                 f"even on an otherwise idle site, above the {site.budget_w / 1e6:.3f} MW "
                 "site power budget", self.name)
         if policy == "cap":
