@@ -3,6 +3,7 @@
 Everything a notebook or another tool needs, importable from one place::
 
     from gputwin.api import estimate_train, estimate_collective, simulate, load_scenario
+    from gputwin.api import estimate_serve, estimate_energy, load_serving_scenario, simulate_serving
 
 Each function returns typed objects (``TrainingEstimate``, ``CollectiveEstimate``,
 ``SimulationResult``) with the same numbers the CLI prints; ``.to_dict()`` gives the
@@ -36,6 +37,13 @@ _EXPORTS: dict[str, str] = {
     "load_scenario": "gputwin.scenario.load",
     "simulate": "gputwin.run.simulate",
     "SimulationResult": "gputwin.run.results",
+    "estimate_serve": "gputwin.run.estimate_serve",
+    "ServingEstimate": "gputwin.run.estimate_serve",
+    "estimate_energy": "gputwin.run.estimate_energy",
+    "EnergyEstimate": "gputwin.run.estimate_energy",
+    "load_serving_scenario": "gputwin.scenario.serving",
+    "simulate_serving": "gputwin.run.simulate_serve",
+    "ServingResult": "gputwin.run.serving_results",
     "JobRecord": "gputwin.run.results",
     "InputError": "gputwin.errors",
     "DoesNotFitError": "gputwin.errors",
