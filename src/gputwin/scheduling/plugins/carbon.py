@@ -12,7 +12,7 @@ block the queue behind it.
 
 - ``pre-filter/carbon-threshold``: start only while the current intensity is at or below
   ``threshold_g_per_kwh``, or below the ``percentile`` of the forecast over the job's
-  window ``[now, latest start + run time]``.
+  window ``[now, latest start + run time]`` (default: the 25th percentile).
 - ``pre-filter/carbon-window``: at its first cycle, plan the start in ``[now, latest
   start]`` that minimises the forecast emissions of the run time; hold it until then.
 - ``pre-filter/carbon-suspend``: the threshold rule, plus *suspend* running interruptible
@@ -139,6 +139,9 @@ class _Deferral(PreFilterPlugin):
         return "waiting for lower carbon intensity"
 
 
+DEFAULT_PERCENTILE = 25.0  # threshold rule when neither is given
+
+
 class ThresholdArgs(DeferralArgs):
     threshold_g_per_kwh: float | None = Field(default=None, gt=0,
                                               description="absolute threshold (g CO2e/kWh)")
@@ -147,8 +150,10 @@ class ThresholdArgs(DeferralArgs):
 
     @model_validator(mode="after")
     def _one_rule(self) -> ThresholdArgs:
-        if (self.threshold_g_per_kwh is None) == (self.percentile is None):
-            raise ValueError("give exactly one of threshold_g_per_kwh or percentile")
+        if self.threshold_g_per_kwh is not None and self.percentile is not None:
+            raise ValueError("give one of threshold_g_per_kwh or percentile, not both")
+        if self.threshold_g_per_kwh is None and self.percentile is None:
+            object.__setattr__(self, "percentile", DEFAULT_PERCENTILE)
         return self
 
 

@@ -2,7 +2,7 @@
 
 ``bind/carbon-power-cap``: while the grid intensity is above ``threshold_g_per_kwh``, every
 running job (or only deferrable ones) runs with its GPUs capped at ``cap_w`` (or
-``cap_frac_of_tdp`` × TDP). The operating point comes from
+``cap_frac_of_tdp`` × TDP; default 0.6 × TDP above 200 g/kWh). The operating point comes from
 :func:`gputwin.perf.power.apply_power_cap` at the training activity of a step that is
 ``compute_bound_frac`` compute: the job progresses at ``throughput_frac`` of its speed and
 its GPUs draw ``power_frac`` of their uncapped power. The simulator recomputes the job's
@@ -36,7 +36,8 @@ WHERE = "scheduler.args.carbon-power-cap"
 
 
 class PowerCapArgs(GridArgs):
-    threshold_g_per_kwh: float = Field(gt=0, description="cap while intensity is above")
+    threshold_g_per_kwh: float = Field(default=200.0, gt=0,
+                                       description="cap while intensity is above")
     cap_w: float | None = Field(default=None, gt=0, description="per-GPU cap (W)")
     cap_frac_of_tdp: float | None = Field(default=None, gt=0, le=1)
     compute_bound_frac: float = Field(default=0.8, ge=0, le=1,
@@ -45,8 +46,10 @@ class PowerCapArgs(GridArgs):
 
     @model_validator(mode="after")
     def _one_cap(self) -> PowerCapArgs:
-        if (self.cap_w is None) == (self.cap_frac_of_tdp is None):
-            raise ValueError("give exactly one of cap_w or cap_frac_of_tdp")
+        if self.cap_w is not None and self.cap_frac_of_tdp is not None:
+            raise ValueError("give one of cap_w or cap_frac_of_tdp, not both")
+        if self.cap_w is None and self.cap_frac_of_tdp is None:
+            object.__setattr__(self, "cap_frac_of_tdp", 0.6)
         return self
 
 

@@ -61,7 +61,9 @@ class RegionGroup(PluginArgs):
 
 
 class SpatialArgs(GridArgs):
-    regions: list[RegionGroup] = Field(min_length=1, description="node groups in node order")
+    regions: list[RegionGroup] | None = Field(
+        default=None, min_length=1, description="node groups in node order (None: all "
+        "nodes in `region`)")
     wan_bandwidth: float = Field(default=DEFAULT_WAN_BYTES_PER_S, gt=0,
                                  description="bytes/s (or '10Gbps')")
     egress_usd_per_gb: float = Field(default=DEFAULT_EGRESS_USD_PER_GB, ge=0)
@@ -101,7 +103,8 @@ class CarbonSpatial(PreFilterPlugin):
         super().__init__(args, ctx)
         assert isinstance(args, SpatialArgs)
         self.a = args
-        self.node_region = node_regions(args.regions, ctx.layout.num_nodes)
+        groups = args.regions or [RegionGroup(name=args.region, nodes=ctx.layout.num_nodes)]
+        self.node_region = node_regions(groups, ctx.layout.num_nodes)
         names = list(dict.fromkeys(self.node_region))
         self.home = names[0]
         gpus = np.full(ctx.layout.num_nodes, ctx.layout.gpus_per_node)
