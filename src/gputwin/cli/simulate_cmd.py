@@ -168,6 +168,11 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     energy = s["energy_j"]
     table.add_row("energy", "-" if energy is None else
                   f"{energy / 3.6e9:,.1f} MWh ({s['energy_jobs_counted']} modelled jobs)")
+    from gputwin.report.energy import energy_cli_line
+
+    site_line = energy_cli_line(s)
+    if site_line is not None:
+        table.add_row("site", site_line)
     console.print(table)
     for path in paths.values():
         console.print(f"wrote {path}")

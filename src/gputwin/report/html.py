@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from gputwin import __version__
 from gputwin.report import figures, tables
 from gputwin.report.downsample import DEFAULT_MAX_POINTS
+from gputwin.report.energy import energy_section
 from gputwin.report.fmt import fmt_count, fmt_duration, fmt_energy, fmt_pct
 from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
 from gputwin.report.stats import KeyFigures, key_figures
@@ -157,6 +158,8 @@ def render_report(result: SimulationResult, *, max_points: int = DEFAULT_MAX_POI
     if not result.jobs:
         cards += note_html("This run has no jobs.")
     plots, drawn = _plots(result, max_points)
+    power_carbon, drawn_energy = energy_section(result, max_points)  # "" without a site
+    drawn = drawn or drawn_energy
     summary = tables.summary_table(result.summary)
     summary_html = (f"<details><summary>Run summary (raw values, SI units)</summary>{summary}"
                     "</details>" if summary else "")
@@ -174,6 +177,7 @@ def render_report(result: SimulationResult, *, max_points: int = DEFAULT_MAX_POI
         f"{_header(result)}<main>"
         + _section("Key figures", cards, "key-figures")
         + plots
+        + power_carbon
         + _tables(result)
         + summary_html
         + f"<footer>gputwin {html.escape(__version__)} · times are simulated unless marked "
