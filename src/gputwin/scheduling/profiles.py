@@ -89,16 +89,12 @@ PROFILES: dict[str, ProfileSpec] = {
     "mig": ProfileSpec(queueing="best-effort", placement="mig", permit=("mig-reconfigure",)),
     # Carbon-aware (plugins/carbon*.py, docs/carbon-aware.md): best-effort queueing so a job
     # held for a cleaner hour never blocks the jobs behind it.
-    "carbon-threshold": ProfileSpec(queueing="best-effort", pre_filter=("carbon-threshold",),
-                                    args={"carbon-threshold": {"percentile": 25.0}}),
+    "carbon-threshold": ProfileSpec(queueing="best-effort", pre_filter=("carbon-threshold",)),
     "carbon-window": ProfileSpec(queueing="best-effort", pre_filter=("carbon-window",)),
-    "carbon-suspend": ProfileSpec(queueing="best-effort", pre_filter=("carbon-suspend",),
-                                  args={"carbon-suspend": {"percentile": 25.0}}),
+    "carbon-suspend": ProfileSpec(queueing="best-effort", pre_filter=("carbon-suspend",)),
     "carbon-spatial": ProfileSpec(queueing="best-effort", pre_filter=("carbon-spatial",),
                                   filter=("node-healthy", "carbon-region")),
-    "carbon-cap": ProfileSpec(queueing="best-effort", bind=("carbon-power-cap",),
-                              args={"carbon-power-cap": {"threshold_g_per_kwh": 200.0,
-                                                         "cap_frac_of_tdp": 0.6}}),
+    "carbon-cap": ProfileSpec(queueing="best-effort", bind=("carbon-power-cap",)),
 }
 
 
