@@ -169,7 +169,7 @@ class CarbonThreshold(_Deferral):
         if self.a.threshold_g_per_kwh is not None:
             return self.a.threshold_g_per_kwh / J_PER_KWH
         pred = self.forecast.predict(now_s, max(window_end_s - now_s, self.series.step_s))
-        return float(np.percentile(pred, self.a.percentile))
+        return float(np.percentile(pred, self.a.percentile or DEFAULT_PERCENTILE))
 
     def go(self, job: QueuedJob, now_s: float, latest_s: float) -> bool:
         thr = self.threshold_g_per_j(now_s, latest_s + job.est_runtime_s)
