@@ -113,3 +113,24 @@ def test_examples_validate() -> None:
         for name in ("openb-fgd", "openb-bestfit", "openb-binpack"):
             sc = load_scenario(EXAMPLES / f"{name}.yaml")
             assert sc.cluster.from_trace and sc.workload.trace is not None
+
+
+def test_from_trace_needs_a_trace_with_nodes_and_num_nodes_otherwise(tmp_path: Path) -> None:
+    from gputwin.errors import InputError
+    from gputwin.run.simulate import simulate
+
+    base = "name: x\ncluster: {system: dgx-a100%s}\nworkload:\n  %s\n"
+    no_nodes = tmp_path / "a.yaml"
+    no_nodes.write_text(base % ("", "synthetic: {num_jobs: 1, arrival: {mean_interarrival: 1h}, "
+                                "templates: [{model: llama3-8b, num_gpus: 8, "
+                                "global_batch_size: 8, tokens: 1e6}]}"))
+    with pytest.raises(InputError, match="num_nodes"):
+        load_scenario(no_nodes)
+    csv = tmp_path / "philly.csv"
+    csv.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n"
+                   "2017-10-03 10:00:00,60,1,60,c1\n")
+    philly = tmp_path / "b.yaml"
+    philly.write_text(base % (", from_trace: true",
+                              f"trace: {{format: philly_csv, path: {csv}}}"))
+    with pytest.raises(InputError, match="no GPU nodes"):
+        simulate(load_scenario(philly))
