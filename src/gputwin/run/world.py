@@ -21,6 +21,7 @@ from gputwin.scenario.tenancy import tenancy_model
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
 from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.plugins.carbon_hooks import attach_site_grid
 from gputwin.scheduling.plugins.power import attach_site_power
 from gputwin.scheduling.plugins.sharing import NodeInventory, inventory_layout
 from gputwin.scheduling.profiles import ResolvedProfile, build_framework
@@ -226,4 +227,6 @@ def site_profile(profile: ResolvedProfile, site: SiteSetup | None) -> ResolvedPr
 def with_site(fw: Framework, site: SiteSetup | None) -> Framework:
     """Attach the site's live power state to the power plugins (InputError without one)."""
     attach_site_power(fw.plugins.all(), None if site is None else site.power)
+    if site is not None:  # carbon plugins optimise the grid the accounting charges
+        attach_site_grid(fw.plugins.all(), site.site.grid.carbon_g_per_j, site.forecast)
     return fw

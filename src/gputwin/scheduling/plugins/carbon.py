@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from gputwin.cluster.snapshot import ClusterSnapshot
-from gputwin.energy.grid import J_PER_KWH
+from gputwin.energy.grid import J_PER_KWH, Forecast, GridSeries
 from gputwin.scheduling.api import (
     CycleResult,
     CycleState,
@@ -115,6 +115,10 @@ class _Deferral(PreFilterPlugin):
 
     def next_wakeup_s(self, now_s: float) -> float | None:
         return self.wakeups.next_after(now_s)
+
+    def attach_grid(self, series: GridSeries, forecast: Forecast) -> None:
+        """Use the site's grid and forecast instead of the args' (carbon_hooks)."""
+        self.series, self.forecast = series, forecast
 
     def on_start(self, job: RunningJob, now_s: float) -> None:
         latest = self._latest.get(job.job_id)

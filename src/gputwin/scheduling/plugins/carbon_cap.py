@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pydantic import Field, model_validator
 
 from gputwin.catalog.loader import default_catalog
+from gputwin.energy.grid import Forecast, GridSeries
 from gputwin.errors import InputError
 from gputwin.perf.power import (
     accelerator_power_w,
@@ -82,6 +83,10 @@ class CarbonPowerCap(BindPlugin):
         self.log: list[tuple[float, str, float]] = []  # (time, job id, power_frac)
         self.wakeups = Wakeups()
         self.changes = 0
+
+    def attach_grid(self, series: GridSeries, forecast: Forecast) -> None:
+        """Use the site's grid instead of the args' (carbon_hooks.attach_site_grid)."""
+        self.series = series
 
     def on_start(self, job: RunningJob, now_s: float) -> None:
         self.current[job.job_id] = (1.0, 1.0)  # every segment starts uncapped

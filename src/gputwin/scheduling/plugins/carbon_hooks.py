@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gputwin.cluster.snapshot import ClusterSnapshot
+from gputwin.energy.grid import Forecast, GridSeries
 from gputwin.scheduling.api import CycleResult, CycleState, Preemption, RunningJob
 from gputwin.scheduling.framework import Framework
 
@@ -84,6 +85,16 @@ class PluginHooks:
     def next_wakeup_s(self, now_s: float) -> float | None:
         times = [t for t in (hook(now_s) for hook in self._wake) if t is not None]
         return min(times) if times else None
+
+
+def attach_site_grid(plugins: list[Any], series: GridSeries, forecast: Forecast) -> None:
+    """Make carbon plugins use the scenario's ``site:`` grid (carbon intensity in g/J with
+    simulation time 0 at ``site.start``, and the site's forecast) instead of their args, so
+    that what they optimise is what the energy accounting charges."""
+    for plugin in plugins:
+        attach = getattr(plugin, "attach_grid", None)
+        if callable(attach):
+            attach(series, forecast)
 
 
 def plugin_hooks(scheduler: object) -> PluginHooks | None:
