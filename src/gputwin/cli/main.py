@@ -29,6 +29,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                   "Fit serving-model coefficients to measured step or request times."),
     "workload": ("gputwin.cli.workload_cmd", "workload",
                  "Read cluster traces (stats) and fit synthetic generators to them."),
+    "compare": ("gputwin.cli.compare_cmd", "compare",
+                "Run scenario variants over several seeds and compare them (95 % CI)."),
 }
 
 
