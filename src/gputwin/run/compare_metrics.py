@@ -40,6 +40,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("lost_gpu_hours", "lost GPU-hours", "gpu_h", ("lost_gpu_hours",)),
     Metric("jobs_completed", "jobs completed", "count", ("jobs_by_status", "completed"),
            higher_is_better=True),
+    # energy accounting (runs with a `site:` section; absent otherwise)
+    Metric("co2e_operational_g", "operational CO2e (g)", "count", ("co2e_operational_g",)),
 )
 
 METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
