@@ -7,7 +7,8 @@ running job (or only deferrable ones) runs with its GPUs capped at ``cap_w`` (or
 ``compute_bound_frac`` compute: the job progresses at ``throughput_frac`` of its speed and
 its GPUs draw ``power_frac`` of their uncapped power. The simulator recomputes the job's
 remaining time whenever the cap changes (``speed_changes`` hook, checked every hour while
-jobs run). Host power is not capped (the factor applies to GPU power).
+jobs run). ``power_frac`` is that of a GPU slot with its host share (the host is not
+capped), so it applies to the job's whole modelled energy.
 
 ``bind/carbon-meter``: records every run segment (start, stop, nodes, GPUs) from the
 framework's start/stop hooks, for the carbon report (run/carbon_report.py).
@@ -26,12 +27,14 @@ from gputwin.perf.power import (
     accelerator_power_w,
     apply_power_cap,
     default_power_coefficients,
+    host_power_w,
     training_activity_frac,
 )
 from gputwin.scheduling.api import BindPlugin, PluginArgs, PluginContext, RunningJob
 from gputwin.scheduling.plugins.carbon_grid import GridArgs, Wakeups, next_step_s, series_for
 from gputwin.scheduling.plugins.carbon_hooks import SpeedChange
 from gputwin.scheduling.registry import register
+from gputwin.topology.hardware import default_system_for
 
 WHERE = "scheduler.args.carbon-power-cap"
 
@@ -77,7 +80,10 @@ class CarbonPowerCap(BindPlugin):
             point = apply_power_cap(acc, activity, cap, compute_bound_frac=args.compute_bound_frac)
         except InputError as exc:
             raise InputError(exc.detail, where=f"{WHERE}.cap_w") from None
-        self.capped = (point.throughput_frac, point.power_w / accelerator_power_w(acc, activity))
+        system = default_system_for(default_catalog(), acc.name)
+        host = host_power_w(system, activity, k) / system.num_accelerators  # not capped
+        uncapped = accelerator_power_w(acc, activity) + host
+        self.capped = (point.throughput_frac, (point.power_w + host) / uncapped)
         self.current: dict[str, tuple[float, float]] = {}
         self.specs: dict[str, bool] = {}  # job id -> deferrable
         self.log: list[tuple[float, str, float]] = []  # (time, job id, power_frac)
