@@ -97,7 +97,6 @@ def print_comparison(result: Comparison, paths: dict[str, Path]) -> None:
     from rich.text import Text
 
     from gputwin.report.compare import fmt_diff, fmt_estimate, verdict
-    from gputwin.run.compare_metrics import METRICS
 
     plan = result.plan
     console = Console()
@@ -107,7 +106,7 @@ def print_comparison(result: Comparison, paths: dict[str, Path]) -> None:
     table.add_column("metric", style="bold")
     for i, v in enumerate(result.variants):
         table.add_column(v.label + (" (baseline)" if i == 0 else ""), justify="right")
-    for m in METRICS:
+    for m in result.shown_metrics():
         row: list[Text | str] = [m.label]
         for vi in range(len(result.variants)):
             cell = result.cells[vi][m.key]

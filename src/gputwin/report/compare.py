@@ -19,7 +19,7 @@ from gputwin.report.figures import PALETTE
 from gputwin.report.fmt import MISSING, axis_unit, fmt_count, fmt_duration, time_axis
 from gputwin.report.page import CSS, figure_html, note_html
 from gputwin.run.compare import Comparison
-from gputwin.run.compare_metrics import METRICS, Metric
+from gputwin.run.compare_metrics import Metric
 from gputwin.run.compare_stats import Difference, Estimate
 
 MAX_CDF_POINTS = 2_000
@@ -103,7 +103,7 @@ def _table(c: Comparison) -> str:
     heads = "".join(f"<th>{html.escape(v.label)}{' (baseline)' if i == 0 else ''}</th>"
                     for i, v in enumerate(c.variants))
     rows = []
-    for m in METRICS:
+    for m in c.shown_metrics():
         cells = []
         for vi in range(len(c.variants)):
             cell = c.cells[vi][m.key]
@@ -226,7 +226,7 @@ def render_compare(c: Comparison) -> str:
         return figure_html(div_id, fig)
 
     bars = "".join(panel(f"fig-metric-{m.key}", metric_figure(c, m),
-                         f"{m.label}: no value in any run.") for m in METRICS)
+                         f"{m.label}: no value in any run.") for m in c.shown_metrics())
     curves = (panel("fig-jct-cdf", jct_cdf_figure(c), "No job completed in any run.")
               + panel("fig-allocation", allocation_figure(c), "No allocation timeline."))
     plotly_js = ""

@@ -33,7 +33,13 @@ from typing import Any
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError
-from gputwin.run.compare_metrics import METRIC_KEYS, METRICS, metric_values
+from gputwin.run.compare_metrics import (
+    METRIC_KEYS,
+    METRICS,
+    Metric,
+    derived_values,
+    metric_values,
+)
 from gputwin.run.compare_stats import Difference, Estimate, mean_ci, paired_difference
 from gputwin.run.compare_variants import Variant, expand_variants
 from gputwin.scenario.load import load_scenario, resolve_scenario_path
@@ -92,6 +98,11 @@ class Comparison:
     @property
     def variants(self) -> list[Variant]:
         return self.plan.variants
+
+    def shown_metrics(self) -> list[Metric]:
+        """The metrics with a value in at least one run (others do not apply here, e.g.
+        CO2e without a ``site:`` section); JSON and CSV keep every metric."""
+        return [m for m in METRICS if any(r.metrics.get(m.key) is not None for r in self.runs)]
 
     def runs_of(self, variant: int) -> list[SeedRun]:
         return [r for r in self.runs if r.variant == variant]
@@ -190,7 +201,8 @@ def _run_task(task: tuple[int, Scenario, bool]) -> SeedRun | str:
             if not g_out or g != g_out[-1]:
                 t_out.append(t)
                 g_out.append(g)
-    return SeedRun(variant, scenario.seed, result.summary, metric_values(result.summary), jct,
+    metrics = metric_values(result.summary, derived_values(result.jobs))
+    return SeedRun(variant, scenario.seed, result.summary, metrics, jct,
                    result.total_gpus, result.end_time_s, result.wall_time_s, t_out, g_out)
 
 

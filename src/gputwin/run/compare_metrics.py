@@ -1,15 +1,18 @@
 """The figures a comparison tabulates, read from each run's summary (run/summary.py).
 
-Every metric is a path into the summary dict, a unit (``s``, ``frac``, ``count``,
-``gpu_h``, ``ratio``) and whether higher is better (used only to colour a difference;
-the significance test does not depend on it).
+Every metric is a path into the summary dict (or, for the few figures the summary does not
+have, a value derived from the per-job records: :func:`derived_values`), a unit (``s``,
+``frac``, ``count``, ``gpu_h``, ``ratio``) and whether higher is better (used only to
+colour a difference; the significance test does not depend on it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from gputwin.run.results import JobRecord
 
 Unit = Literal["s", "frac", "count", "gpu_h", "ratio"]
 
@@ -19,7 +22,7 @@ class Metric:
     key: str  # flat name used in JSON/CSV
     label: str
     unit: Unit
-    path: tuple[str, ...]  # into the run summary
+    path: tuple[str, ...]  # into the run summary; () = derived from the job records
     higher_is_better: bool = False
 
 
@@ -32,6 +35,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("wait_p95_s", "queueing delay p95", "s", ("wait_s", "p95")),
     Metric("bounded_slowdown_mean", "bounded slowdown mean", "ratio",
            ("bounded_slowdown", "mean")),
+    Metric("jct_multinode_mean_s", "JCT mean, multi-node jobs", "s", ()),
     Metric("makespan_s", "makespan", "s", ("makespan_s",)),
     Metric("gpu_allocation_frac", "GPU allocation", "frac", ("gpu_allocation_mean_frac",),
            higher_is_better=True),
@@ -48,7 +52,9 @@ METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
 
 
 def metric_value(summary: Mapping[str, Any], metric: Metric) -> float | None:
-    """The metric's value in ``summary`` (``None`` if absent or not a number)."""
+    """The metric's value in ``summary`` (``None`` if absent, not a number or derived)."""
+    if not metric.path:
+        return None
     node: Any = summary
     for part in metric.path:
         if not isinstance(node, Mapping) or part not in node:
@@ -59,6 +65,17 @@ def metric_value(summary: Mapping[str, Any], metric: Metric) -> float | None:
     return float(node)
 
 
-def metric_values(summary: Mapping[str, Any]) -> dict[str, float | None]:
-    """Every metric of one run, by key."""
-    return {m.key: metric_value(summary, m) for m in METRICS}
+def derived_values(jobs: Sequence[JobRecord]) -> dict[str, float | None]:
+    """Figures computed from the job records: mean JCT of completed jobs whose (last)
+    placement spanned two or more nodes (``None`` if there is none)."""
+    multi = [j.jct_s for j in jobs
+             if j.status == "completed" and j.num_nodes >= 2 and j.jct_s is not None]
+    return {"jct_multinode_mean_s": sum(multi) / len(multi) if multi else None}
+
+
+def metric_values(summary: Mapping[str, Any],
+                  derived: Mapping[str, float | None] | None = None) -> dict[str, float | None]:
+    """Every metric of one run, by key (derived ones from ``derived``, else ``None``)."""
+    extra = derived or {}
+    return {m.key: (metric_value(summary, m) if m.path else extra.get(m.key))
+            for m in METRICS}
