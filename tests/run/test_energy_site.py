@@ -42,9 +42,9 @@ def test_gb200_nvl72_without_liquid_cooling_is_an_input_error(tmp_path: Path) ->
 def test_unknown_region_suggests_close_names(tmp_path: Path) -> None:
     path = tmp_path / "g.yaml"
     path.write_text(GB200.replace("cooling: air", "cooling: liquid"))
-    with pytest.raises(InputError, match="site.region.*did you mean 'US-CAL-CISO'"):
+    with pytest.raises(InputError, match=r"site.region.*did you mean 'US-CAL-CISO'"):
         load_scenario(path, ["site.region=US-CAL-CISX"])
-    with pytest.raises(InputError, match="site.power_budget"):
+    with pytest.raises(InputError, match=r"site\.power_budget"):
         load_scenario(path, ["site.power_budget=lots"])
 
 
@@ -69,7 +69,7 @@ def test_grid_data_resolution(tmp_path: Path) -> None:
     (tmp_path / "grid" / "carbon-2023").mkdir(parents=True)
     assert resolve_grid_dir(str(tmp_path)) == tmp_path
     assert resolve_grid_dir(str(tmp_path / "grid")) == tmp_path
-    with pytest.raises(InputError, match="site.grid_data"):
+    with pytest.raises(InputError, match=r"site\.grid_data"):
         resolve_grid_dir(str(tmp_path / "nowhere"))
 
 

@@ -85,9 +85,9 @@ def test_full_stack_of_dgx_h100_does_not_fit_an_air_rack(base: Path,
 
 
 def test_rack_layout_that_fits_adds_no_rack_plugins(base: Path) -> None:
+    from gputwin.catalog.loader import default_catalog
     from gputwin.run.world import build_world
     from gputwin.sim.rng import RandomStreams
-    from gputwin.catalog.loader import default_catalog
 
     fits = build_world(load_scenario(base, ["site.racks.nodes_per_rack=3"]),
                        default_catalog(), RandomStreams(0))
@@ -209,7 +209,7 @@ def test_power_plugin_without_site_is_an_input_error(base: Path) -> None:
                                     "racks: {nodes_per_rack: 4}}\n", "")
     base.write_text(text)
     sc = load_scenario(base, ["scheduler.plugins={filter: [node-healthy, rack-power]}"])
-    with pytest.raises(InputError, match="rack-power.*site"):
+    with pytest.raises(InputError, match=r"rack-power.*site"):
         simulate(sc)
 
 

@@ -315,8 +315,10 @@ def _steps(idle_w: float, total_gpus: int, t0: FloatArray, ts: FloatArray, t1: F
 def it_power_steps(recorder: EnergyRecorder, end_s: float) -> tuple[FloatArray, FloatArray]:
     """The recorded (closed) segments as the site's IT power step function (W)."""
     segs = recorder.segments
-    cols = [np.array([s[k] for s in segs], dtype=np.float64) for k in range(1, 7)]
-    return _steps(recorder.setup.power.idle_gpu_w, recorder.total_gpus, *cols, end_s)
+    t0, ts, t1, g, ps, pt = (np.array([s[k] for s in segs], dtype=np.float64)
+                             for k in range(1, 7))
+    return _steps(recorder.setup.power.idle_gpu_w, recorder.total_gpus, t0, ts, t1, g, ps, pt,
+                  end_s)
 
 
 def _site_extras(setup: SiteSetup, totals: dict[str, float], idle: dict[str, float],

@@ -96,6 +96,7 @@ class SitePower:
     busy_modelled_w: float = field(init=False, default=0.0)  # sum over running jobs
     _placed: dict[str, tuple[Placement, float, float]] = field(init=False,
                                                                default_factory=dict)
+    _rack_idle: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         if self.nodes_per_rack < 1:
@@ -104,6 +105,7 @@ class SitePower:
         self.num_racks = int(self.rack_of[-1]) + 1 if self.num_nodes else 0
         self.rack_busy_w = {"nameplate": np.zeros(self.num_racks),
                             "modelled": np.zeros(self.num_racks)}
+        self._rack_idle = self.rack_idle_w()
 
     # -- per-GPU powers -------------------------------------------------------------------
     @property
@@ -135,11 +137,13 @@ class SitePower:
 
     def rack_idle_w(self) -> np.ndarray:
         counts = np.bincount(self.rack_of, minlength=self.num_racks)
-        return counts * (self.gpus_per_node * self.idle_gpu_w)
+        out: np.ndarray = counts * (self.gpus_per_node * self.idle_gpu_w)
+        return out
 
     def rack_power_w(self, basis: Basis = "nameplate") -> np.ndarray:
         """Power of every rack now (idle + busy increments) on ``basis``."""
-        return self.rack_idle_w() + self.rack_busy_w[basis]
+        out: np.ndarray = self._rack_idle + self.rack_busy_w[basis]
+        return out
 
     def it_power_w(self) -> float:
         """Modelled IT power of the site now."""
