@@ -104,6 +104,15 @@ class Replica:
         self._dur = 0.0
         self._chunks: list[tuple[ReqState, int]] = []
         self._slopes: dict[int, float] = {}  # batch size -> step-time increase per step
+        # batch size -> (ctx0, cost at ctx0, slope per context token) of the decode-only
+        # step cost, or None when the model is not linear in the context for that batch
+        self._lines: dict[int, tuple[float, float, float] | None] = {}
+        self._skip = cfg.skip_decode_steps
+        self._blocked = False  # the stretch's waiting queue cannot be admitted before it ends
+        self._budget0 = cfg.max_num_batched_tokens
+        self._dec_tokens = 1 + cfg.num_speculative_tokens
+        self._fcfs = not self._priority
+        self._end_cb = self._step_end
         self.on_idle: Callable[[Replica], None] | None = None
         # statistics
         self.busy_s = 0.0
@@ -187,7 +196,7 @@ class Replica:
         self._push_waiting(req, front=False)
         if not self.in_step:
             self._start_step(now)
-        elif self._n > 1:
+        elif self._n > 1 and not self._blocked:
             self._truncate(now)
 
     def _push_waiting(self, req: ReqState, *, front: bool) -> None:
@@ -223,18 +232,51 @@ class Replica:
         self._start_s = now
         self._chunks = chunks
         ctx = self.dec_off_sum + n_dec * (self.S + 1)
-        n = 1
-        if not chunks and not preempted and self.cfg.skip_decode_steps:
+        if not chunks and not preempted and self._skip:
             n = self._max_stretch()
-        if n > 1:
-            n, a, b = self._stretch_costs(n, ctx)
+            line = self._lines.get(n_dec, False)
+            if line is False:
+                line = self._decode_line(n_dec)
+            if line is not None:
+                # a decode-only stretch on the verified line: no model call
+                a = line[1] + line[2] * (ctx - line[0])
+                b = line[2] * n_dec
+            elif n > 1:
+                n, a, b = self._stretch_costs(n, ctx)
+            else:
+                a, b = self._decode_cost(n_dec, ctx), 0.0
             self._n, self._a, self._b = n, a, b
-            self._dur = n * a + b * n * (n - 1) / 2.0
+            self._dur = n * a + b * n * (n - 1) / 2.0 if n > 1 else a
+            # FCFS: a queue head that could not be admitted stays blocked until a finish
+            # (budget and sequence cap are fixed, free KV only shrinks during a stretch)
+            self._blocked = n > 1 and (
+                len(self.running) >= self.cfg.max_num_seqs
+                or self._budget0 - n_dec * self._dec_tokens <= 0
+                or (self._fcfs and bool(self.waiting)))
         else:
             self._n = 1
             self._dur = self._single_cost(chunks, n_dec, ctx) + swap_s
             self._a, self._b = self._dur, 0.0
-        self._handle = self.sim.schedule_at(now + self._dur, self._step_end, PRIORITY_STEP)
+            self._blocked = False
+        self._handle = self.sim.schedule_at(now + self._dur, self._end_cb, PRIORITY_STEP)
+
+    def _decode_line(self, n_dec: int) -> tuple[float, float, float] | None:
+        """(ctx0, cost(ctx0), slope) when the decode-only cost of ``n_dec`` sequences is
+        linear in the context over its whole feasible range, else None (cached).
+
+        The roofline step model is a sum of maxima of linear terms, hence convex in the
+        context; a convex function equal to its chord at the midpoint is linear on the
+        whole interval, so three calls prove it (within 1e-9 relative)."""
+        lo = float(n_dec)
+        hi = float(n_dec) * (self.cfg.max_model_len + 1)
+        f_lo = self._decode_cost(n_dec, lo)
+        f_hi = self._decode_cost(n_dec, hi)
+        f_mid = self._decode_cost(n_dec, (lo + hi) / 2.0)
+        line: tuple[float, float, float] | None = None
+        if abs(f_mid - (f_lo + f_hi) / 2.0) <= 1e-9 * max(f_mid, 1e-12):
+            line = (lo, f_lo, (f_hi - f_lo) / (hi - lo))
+        self._lines[n_dec] = line
+        return line
 
     def _decode_cost(self, n_dec: int, ctx: float) -> float:
         if self.spec:
@@ -356,25 +398,30 @@ class Replica:
         self._dur = self._t_of(k)
         if self._handle is not None:
             self.sim.cancel(self._handle)
-        self._handle = self.sim.schedule_at(self._start_s + self._dur, self._step_end,
+        self._handle = self.sim.schedule_at(self._start_s + self._dur, self._end_cb,
                                             PRIORITY_STEP)
 
     # ---- the scheduler --------------------------------------------------------------------
     def _plan(self) -> tuple[list[tuple[ReqState, int]], float, bool]:
         """Decide step ``S``: returns (prefill chunks, swap-in seconds, preempted?)."""
-        cfg, pool, bs = self.cfg, self.pool, self.bs
+        pool, bs = self.pool, self.bs
         preempted = False
-        budget = cfg.max_num_batched_tokens - self.n_dec * (1 + cfg.num_speculative_tokens)
+        budget = self._budget0 - self.n_dec * self._dec_tokens
         need = self.cnt[(-self.S) % bs] if self.n_dec else 0
-        while need > pool.num_free:
-            victim = self._victim()
-            if victim.status == DECODE and (victim.phase + self.S) % bs == 0:
-                need -= 1
-            self._preempt(victim)
-            preempted = True
-        pool.take(need)
+        if need:
+            while need > pool.num_free:
+                victim = self._victim()
+                if victim.status == DECODE and (victim.phase + self.S) % bs == 0:
+                    need -= 1
+                self._preempt(victim)
+                preempted = True
+            pool.take(need)
         self._dec_allocated = True
         chunks: list[tuple[ReqState, int]] = []
+        if not self.prefilling:
+            if preempted or not (self._wheap if self._priority else self.waiting):
+                return chunks, 0.0, preempted
+            return chunks, self._admit(chunks, budget), False
         for req in list(self.prefilling.values()):
             if budget <= 0:
                 break
