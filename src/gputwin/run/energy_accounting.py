@@ -35,7 +35,6 @@ from gputwin.cluster.ledger import Placement
 from gputwin.energy.grid import J_PER_KWH, GridSeries
 from gputwin.perf.power import default_power_coefficients, training_activity_frac
 from gputwin.run.energy_setup import SiteSetup, activity_from_slot_power
-from gputwin.run.results import JobRecord
 from gputwin.training.runtime import RunPlan
 from gputwin.workload.job import JobSpec
 
@@ -168,16 +167,6 @@ class EnergyRecorder:
                           self.num_capped)
 
 
-def attach_job_energy(jobs: list[JobRecord], energy: EnergyResult) -> list[JobRecord]:
-    """Copies of ``jobs`` with ``co2e_g``, ``cost_usd`` and ``water_l`` filled in."""
-    out = []
-    for job in jobs:
-        acc = energy.jobs.get(job.job_id)
-        out.append(job if acc is None else replace(
-            job, co2e_g=acc["co2e_g"], cost_usd=acc["cost_usd"], water_l=acc["water_l"]))
-    return out
-
-
 def _integrate(setup: SiteSetup, total_gpus: int,
                segs: list[tuple[str, float, float, float, float, float, float]],
                end_s: float, job_ids: list[str], num_capped: int = 0) -> EnergyResult:
@@ -204,10 +193,16 @@ def _integrate(setup: SiteSetup, total_gpus: int,
     a0, a1, free = a0[keep], a1[keep], free[keep]
     p_idle = free * idle_w
 
-    def integrals(lo: FloatArray, hi: FloatArray) -> dict[str, FloatArray]:
-        return {k: cumulative(v, hi) - cumulative(v, lo) for k, v in series.items()}
-
-    i_start, i_train, i_idle = integrals(t0, ts), integrals(ts, t1), integrals(a0, a1)
+    n_seg, n_idle = t0.size, a0.size
+    cum = {k: cumulative(v, np.concatenate((t0, ts, t1, a0, a1))) for k, v in series.items()}
+    c_t0 = {k: c[:n_seg] for k, c in cum.items()}
+    c_ts = {k: c[n_seg:2 * n_seg] for k, c in cum.items()}
+    c_t1 = {k: c[2 * n_seg:3 * n_seg] for k, c in cum.items()}
+    c_a0 = {k: c[3 * n_seg:3 * n_seg + n_idle] for k, c in cum.items()}
+    c_a1 = {k: c[3 * n_seg + n_idle:] for k, c in cum.items()}
+    i_start = {k: c_ts[k] - c_t0[k] for k in series}
+    i_train = {k: c_t1[k] - c_ts[k] for k in series}
+    i_idle = {k: c_a1[k] - c_a0[k] for k in series}
     grid_water = site.grid.water_l_per_j if site.include_grid_water else 0.0
     rates = setup.rates
     emb = setup.embodied_g_per_gpu_s
@@ -271,10 +266,10 @@ def _timeline(setup: SiteSetup, total_gpus: int, t0: FloatArray, ts: FloatArray,
     edges = np.append(np.arange(0.0, end_s, HOUR_S), end_s)
     e_it = np.diff(np.interp(edges, times, energy))
     width = np.diff(edges)
-    lo, hi = edges[:-1], edges[1:]
+    lo = edges[:-1]
 
     def mean(s: GridSeries) -> FloatArray:
-        return (cumulative(s, hi) - cumulative(s, lo)) / np.maximum(width, 1e-12)
+        return np.diff(cumulative(s, edges)) / np.maximum(width, 1e-12)
 
     pue = mean(site.pue)
     e_fac = e_it * pue

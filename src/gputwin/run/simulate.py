@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Ledger, Placement
 from gputwin.cluster.snapshot import take_snapshot
-from gputwin.run.energy_accounting import EnergyRecorder, attach_job_energy, empty_summary
+from gputwin.run.energy_accounting import EnergyRecorder, empty_summary
 from gputwin.run.outputs import write_outputs
 from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
 from gputwin.run.summary import summarize
@@ -223,6 +223,8 @@ class _Run:
         state.work_s, state.energy_work_s = _progress(state, now)
         state.mark_s = max(now, state.seg_start_s + plan.startup_s)
         state.speed_frac, state.power_frac = throughput_frac, power_frac
+        if self.energy is not None:  # accounting: training power changes from now
+            self.energy.speed_change(job_id, now, power_frac)
         left_s = max(0.0, plan.duration_s - plan.startup_s - state.work_s)
         self.sim.cancel(state.handle)
         state.handle = self.sim.schedule_at(state.mark_s + left_s / throughput_frac,
@@ -260,7 +262,9 @@ class _Run:
 
     # -- results ----------------------------------------------------------------------------
 
-    def records(self, end_s: float) -> list[JobRecord]:
+    def records(self, end_s: float,
+                energy: dict[str, dict[str, float]] | None = None) -> list[JobRecord]:
+        """One record per job; ``energy``: per-job accounts (co2e_g, cost_usd, water_l)."""
         scheduler = self.world.scheduler
         out = []
         for job in self.world.jobs:
@@ -268,7 +272,8 @@ class _Run:
             if state.status == "queued":
                 state.reason = (scheduler.waiting_reason(job) or state.reason if state.arrived
                                 else "not submitted yet: arrives after the horizon")
-            out.append(_record(state, end_s))
+            out.append(_record(state, end_s, None if energy is None
+                               else energy.get(job.job_id)))
         return out
 
 
@@ -285,7 +290,8 @@ def _progress(state: _JobState, now: float) -> tuple[float, float]:
     return state.work_s + run * state.speed_frac, state.energy_work_s + run * state.power_frac
 
 
-def _record(state: _JobState, end_s: float) -> JobRecord:
+def _record(state: _JobState, end_s: float,
+            account: dict[str, float] | None = None) -> JobRecord:
     job, plan, placement = state.spec, state.plan, state.placement
     energy = state.energy_j
     gpu_s = state.gpu_s
@@ -312,6 +318,9 @@ def _record(state: _JobState, end_s: float) -> JobRecord:
         queue=job.queue, priority=job.priority, preemptions=state.preemptions,
         migrations=state.migrations, lost_gpu_hours=state.lost_gpu_s / 3600.0,
         gpu_hours=gpu_s / 3600.0 if ran else None,
+        co2e_g=None if account is None else account["co2e_g"],
+        cost_usd=None if account is None else account["cost_usd"],
+        water_l=None if account is None else account["water_l"],
     )
 
 
@@ -354,11 +363,10 @@ def simulate_world(
             break
     unfinished = run.sim.num_pending > 0 or world.scheduler.num_queued() > 0
     end_s = horizon_s if (horizon_s is not None and unfinished) else run.last_event_s
-    jobs = run.records(end_s)
+    energy = None if run.energy is None else run.energy.finish(
+        end_s, [j.job_id for j in world.jobs])
+    jobs = run.records(end_s, None if energy is None else energy.jobs)
     total_gpus = world.layout.total_gpus
-    energy = None if run.energy is None else run.energy.finish(end_s, [j.job_id for j in jobs])
-    if energy is not None:
-        jobs = attach_job_energy(jobs, energy)
     wall = time.perf_counter() - wall_start
     summary = summarize(
         scenario_name=name, seed=seed, jobs=jobs, timeline=run.timeline,
