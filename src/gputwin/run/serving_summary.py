@@ -16,6 +16,7 @@ Definitions (per service and for the whole run):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from gputwin.run.serving_results import (
     ReplicaRecord,
     RequestRecord,
     RequestStatus,
+    RequestTable,
     ServiceTimelineData,
 )
 from gputwin.serving.fleet import FleetOutcome, ServiceTimeline
@@ -86,8 +88,59 @@ def request_record(st: ReqState, meta: ServiceMeta) -> RequestRecord:
         prefill_replica=st.prefill_replica, truncated=st.truncated, meets_slo=slo)
 
 
-def _dist(values: list[float]) -> dict[str, float | None]:
-    if not values:
+def request_table(states: Sequence[ReqState], metas: Mapping[str, ServiceMeta]
+                  ) -> RequestTable:
+    """The per-request records of a run as columns (same values as :func:`request_record`,
+    computed with numpy: one pass per field, no per-request objects)."""
+    n = len(states)
+    f8, i8 = np.float64, np.int64
+    specs = [st.spec for st in states]
+    arrival = np.fromiter((sp.arrival_time_s for sp in specs), f8, n)
+    raw = np.fromiter((st.status for st in states), np.int8, n)
+    fin_mask = raw == FINISHED
+    status = np.where(fin_mask, 0, np.where(raw == DROPPED, 1, 2)).astype(np.int8)
+    first = np.array([st.first_token_s for st in states], dtype=f8).reshape(n)
+    fin = np.array([st.finish_s for st in states], dtype=f8).reshape(n)
+    fin[~fin_mask] = np.nan
+    target = np.fromiter((st.output for st in states), i8, n)
+    output = np.where(fin_mask, target, np.fromiter((st.generated for st in states), i8, n))
+    ttft = first - arrival
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(fin_mask & (target > 1), (fin - first) / (target - 1), np.nan)
+    e2e = fin - arrival
+    service = [sp.service for sp in specs]
+    meets = np.full(n, -1, dtype=np.int8)
+    for name, meta in metas.items():
+        ok = fin_mask & ~np.isnan(ttft)
+        if len(metas) > 1:
+            ok &= np.fromiter((s == name for s in service), bool, n)
+        good = ok.copy()
+        if meta.slo_ttft_s is not None:
+            good &= ~(ttft > meta.slo_ttft_s)
+        if meta.slo_tpot_s is not None:
+            good &= ~(tpot > meta.slo_tpot_s)
+        sel = fin_mask if len(metas) == 1 else fin_mask & np.fromiter(
+            (s == name for s in service), bool, n)
+        meets[sel] = good[sel].astype(np.int8)
+    reason = [st.reason for st in states]
+    for i in np.flatnonzero(status == 2).tolist():
+        st = states[i]
+        reason[i] = "waiting" if st.status == 0 and st.first_token_s is None else "running"
+    return RequestTable(
+        request_id=np.fromiter((sp.request_id for sp in specs), i8, n), service=service,
+        status=status, reason=reason, arrival_s=arrival,
+        prompt_tokens=np.fromiter((sp.num_prompt_tokens for sp in specs), i8, n),
+        output_tokens=output,
+        cached_tokens=np.fromiter((st.cached_tokens for st in states), i8, n),
+        first_token_s=first, finish_s=fin, ttft_s=ttft, tpot_s=tpot, e2e_s=e2e,
+        num_preemptions=np.fromiter((st.num_preemptions for st in states), i8, n),
+        replica=np.fromiter((st.replica for st in states), i8, n),
+        prefill_replica=np.fromiter((st.prefill_replica for st in states), i8, n),
+        truncated=np.fromiter((st.truncated for st in states), bool, n), meets_slo=meets)
+
+
+def _dist(values: list[float] | np.ndarray) -> dict[str, float | None]:
+    if len(values) == 0:
         return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
     a = np.asarray(values, dtype=float)
     p50, p90, p99 = np.percentile(a, [50, 90, 99])
@@ -139,21 +192,31 @@ def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
     return recs
 
 
-def summarize_service(meta: ServiceMeta, recs: list[RequestRecord],
+def summarize_service(meta: ServiceMeta, table: RequestTable,
                       replicas: list[ReplicaRecord], tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
-                      gpu_cost_per_hour: float, num_preemptions: int) -> dict[str, Any]:
-    """The metrics of one service (see the module docstring for definitions)."""
-    fin = [r for r in recs if r.status == "finished"]
-    dropped = [r for r in recs if r.status == "dropped"]
+                      gpu_cost_per_hour: float, num_preemptions: int,
+                      only_service: bool = False) -> dict[str, Any]:
+    """The metrics of one service (see the module docstring for definitions).
+
+    ``only_service``: every row of ``table`` belongs to this service (skips the filter)."""
+    n = len(table)
+    if only_service:
+        mine = np.ones(n, dtype=bool)
+    else:
+        mine = np.fromiter((s == meta.name for s in table.service), bool, n)
+    fin = mine & (table.status == 0)
+    dropped = mine & (table.status == 1)
+    kept = mine & ~dropped
     duration = max(1e-12, end_s - start_s)
-    out_tokens = sum(r.output_tokens for r in fin)
-    in_tokens = sum(r.prompt_tokens for r in fin)
+    out_tokens = int(table.output_tokens[fin].sum())
+    in_tokens = int(table.prompt_tokens[fin].sum())
     reasons: dict[str, int] = {}
-    for r in dropped:
-        key = r.reason.split(" exceeds")[0].split(" for prompt")[0]
+    for i in np.flatnonzero(dropped).tolist():
+        key = table.reason[i].split(" exceeds")[0].split(" for prompt")[0]
         reasons[key] = reasons.get(key, 0) + 1
-    good = sum(1 for r in fin if r.meets_slo)
+    num_fin = int(fin.sum())
+    good = int((fin & (table.meets_slo == 1)).sum())
     gpu_s = sum(rr.gpus * (rr.end_s - rr.start_s) for rr in replicas)
     energy = sum(rr.gpus * (meta.gpu_idle_w * (rr.end_s - rr.start_s)
                             + (meta.gpu_tdp_w - meta.gpu_idle_w) * min(rr.busy_s,
@@ -161,29 +224,35 @@ def summarize_service(meta: ServiceMeta, recs: list[RequestRecord],
                             + meta.host_w_per_gpu * (rr.end_s - rr.start_s))
                  for rr in replicas)
     cost = gpu_s / 3600.0 * gpu_cost_per_hour
-    prompt_all = sum(r.prompt_tokens for r in recs if r.status != "dropped")
-    cached = sum(r.cached_tokens for r in recs if r.status != "dropped")
+    prompt_all = int(table.prompt_tokens[kept].sum())
+    cached = int(table.cached_tokens[kept].sum())
+
+    def finite(col: np.ndarray) -> np.ndarray:
+        v: np.ndarray = col[fin]
+        out: np.ndarray = v[~np.isnan(v)]
+        return out
+
     return {
         "model": meta.model, "gpu": meta.gpu, "gpus_per_replica": meta.gpus_per_replica,
         "num_kv_blocks_per_replica": meta.num_kv_blocks, "block_size": meta.block_size,
-        "num_requests": len(recs), "finished": len(fin), "dropped": len(dropped),
-        "in_flight": sum(1 for r in recs if r.status == "in_flight"),
+        "num_requests": int(mine.sum()), "finished": num_fin, "dropped": int(dropped.sum()),
+        "in_flight": int((mine & (table.status == 2)).sum()),
         "dropped_by_reason": reasons,
-        "truncated": sum(1 for r in recs if r.truncated),
-        "ttft_s": _dist([r.ttft_s for r in fin if r.ttft_s is not None]),
-        "tpot_s": _dist([r.tpot_s for r in fin if r.tpot_s is not None]),
+        "truncated": int((mine & table.truncated).sum()),
+        "ttft_s": _dist(finite(table.ttft_s)),
+        "tpot_s": _dist(finite(table.tpot_s)),
         "itl_s": _itl(itl),
-        "e2e_s": _dist([r.e2e_s for r in fin if r.e2e_s is not None]),
+        "e2e_s": _dist(finite(table.e2e_s)),
         "slo": {"ttft_s": meta.slo_ttft_s, "tpot_s": meta.slo_tpot_s},
-        "slo_attainment_frac": good / len(fin) if fin else None,
+        "slo_attainment_frac": good / num_fin if num_fin else None,
         "goodput_rps": good / duration,
-        "throughput_rps": len(fin) / duration,
+        "throughput_rps": num_fin / duration,
         "output_tokens_per_s": out_tokens / duration,
         "input_tokens_per_s": in_tokens / duration,
         "output_tokens": out_tokens,
         "prefix_cache_hit_frac": cached / prompt_all if prompt_all else 0.0,
         "num_preemptions": num_preemptions,
-        "requests_preempted": sum(1 for r in recs if r.num_preemptions),
+        "requests_preempted": int((mine & (table.num_preemptions > 0)).sum()),
         "kv_used_frac_mean": _time_mean(tl.time_s, tl.kv_used_frac, end_s),
         "kv_used_frac_peak": max(tl.kv_used_frac, default=None),
         "batch_size_mean": _batch_mean(tl, end_s),

@@ -16,15 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import StorageTier
 from gputwin.errors import DoesNotFitError
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
-from gputwin.run.serving_results import REQUEST_COLUMNS, RequestRecord, ServingResult
+from gputwin.run.serving_results import REQUEST_COLUMNS, RequestTable, ServingResult
 from gputwin.run.serving_summary import (
     ServiceMeta,
     replica_records,
-    request_record,
+    request_table,
     summarize_service,
     timeline_data,
 )
@@ -193,29 +195,29 @@ def simulate_serving(sc: ServingScenario, *, catalog: Catalog | None = None,
                   max_total_gpus=sc.serving.max_total_gpus)
     out = fleet.run(progress)
     metas = {m.name: m for _, m in built}
-    records = [request_record(st, metas[st.spec.service]) for st in out.states]
+    table = request_table(out.states, metas)
     replicas = replica_records(out)
     timelines = {name: timeline_data(tl) for name, tl in out.timelines.items()}
     start = min((r.arrival_time_s for r in reqs), default=0.0)
     services: dict[str, Any] = {}
     for name, meta in metas.items():
         services[name] = summarize_service(
-            meta, [r for r in records if r.service == name],
-            [r for r in replicas if r.service == name], timelines[name], out.itl.get(name),
-            start_s=start, end_s=out.end_s, gpu_cost_per_hour=sc.serving.gpu_cost_per_hour,
-            num_preemptions=out.num_preemptions.get(name, 0))
+            meta, table, [r for r in replicas if r.service == name], timelines[name],
+            out.itl.get(name), start_s=start, end_s=out.end_s,
+            gpu_cost_per_hour=sc.serving.gpu_cost_per_hour,
+            num_preemptions=out.num_preemptions.get(name, 0), only_service=len(metas) == 1)
     wall = time.perf_counter() - wall0
-    summary = _summary(sc, records, services, out.end_s, wall, out.num_events)
+    summary = _summary(sc, table, services, out.end_s, wall, out.num_events)
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,
-                         requests=records, replicas=replicas, timelines=timelines,
+                         requests=table, replicas=replicas, timelines=timelines,
                          summary=summary, wall_time_s=wall, num_events=out.num_events)
 
 
-def _summary(sc: ServingScenario, records: list[RequestRecord], services: dict[str, Any],
+def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],
              end_s: float, wall_s: float, num_events: int) -> dict[str, Any]:
-    counts = {"finished": 0, "dropped": 0, "in_flight": 0}
-    for r in records:
-        counts[r.status] += 1
+    codes = np.bincount(table.status, minlength=3).tolist()
+    counts = {"finished": codes[0], "dropped": codes[1], "in_flight": codes[2]}
+    records = table
     first = next(iter(services.values()))
     flat = dict(first) if len(services) == 1 else {}
     total_cost = sum(s["cost_usd"] for s in services.values())

@@ -234,9 +234,8 @@ class Replica:
         ctx = self.dec_off_sum + n_dec * (self.S + 1)
         if not chunks and not preempted and self._skip:
             n = self._max_stretch()
-            line = self._lines.get(n_dec, False)
-            if line is False:
-                line = self._decode_line(n_dec)
+            lines = self._lines
+            line = lines[n_dec] if n_dec in lines else self._decode_line(n_dec)
             if line is not None:
                 # a decode-only stretch on the verified line: no model call
                 a = line[1] + line[2] * (ctx - line[0])
