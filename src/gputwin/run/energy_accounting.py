@@ -96,8 +96,8 @@ class EnergyResult:
 class EnergyRecorder:
     """Collects job segments during a run; see the module docstring."""
 
-    __slots__ = ("_idle_gpu_w", "_open", "_seg", "_wait", "num_capped", "setup",
-                 "total_gpus")
+    __slots__ = ("_idle_gpu_w", "_open", "_seg", "_trace_slot_w", "_wait", "num_capped",
+                 "setup", "total_gpus")
 
     def __init__(self, setup: SiteSetup, total_gpus: int) -> None:
         self.setup = setup
@@ -108,6 +108,8 @@ class EnergyRecorder:
         self._idle_gpu_w = setup.power.idle_gpu_w
         self._wait = default_power_coefficients().wait_activity_frac
         self.num_capped = 0  # segments started under a power cap
+        self._trace_slot_w = setup.power.gpu_power_w(
+            training_activity_frac(setup.config.trace_compute_frac, self._wait))
 
     # -- hooks called by the simulator ------------------------------------------------------
     def start(self, job: JobSpec, placement: Placement, plan: RunPlan, now_s: float) -> RunPlan:
@@ -118,7 +120,9 @@ class EnergyRecorder:
         cap = power.caps.get(job.job_id)
         modelled = plan.energy_j is not None and train_s > 0 and job.num_gpus > 0
         slot_w = plan.energy_j / train_s / job.num_gpus if modelled else 0.0  # type: ignore[operator]
-        if cap is not None or not modelled:
+        if cap is None and not modelled:
+            slot_w = self._trace_slot_w
+        elif cap is not None:
             a = (activity_from_slot_power(power, slot_w) if modelled else
                  training_activity_frac(self.setup.config.trace_compute_frac, self._wait))
             slot_w = power.gpu_power_w(a, cap)
@@ -235,15 +239,16 @@ def _integrate(setup: SiteSetup, total_gpus: int,
         totals[k] = float(v.sum()) + idle[k]
     totals["cost_usd"] = totals["cost_compute_usd"] + (
         0.0 if energy_in_price else totals["cost_energy_usd"])
-    jobs: dict[str, dict[str, float]] = {}
-    for job_id, i in index.items():
-        cost = per_job["cost_compute_usd"][i] + (
-            0.0 if energy_in_price else per_job["cost_energy_usd"][i])
-        jobs[job_id] = {
-            "co2e_g": float(per_job["co2e_operational_g"][i] + per_job["co2e_embodied_g"][i]),
-            "cost_usd": float(cost), "water_l": float(per_job["water_l"][i]),
-            "energy_it_j": float(per_job["energy_it_j"][i]),
-            "energy_facility_j": float(per_job["energy_facility_j"][i])}
+    cols = {
+        "co2e_g": (per_job["co2e_operational_g"] + per_job["co2e_embodied_g"]).tolist(),
+        "cost_usd": (per_job["cost_compute_usd"] + (
+            0.0 if energy_in_price else per_job["cost_energy_usd"])).tolist(),
+        "water_l": per_job["water_l"].tolist(),
+        "energy_it_j": per_job["energy_it_j"].tolist(),
+        "energy_facility_j": per_job["energy_facility_j"].tolist()}
+    names = tuple(cols)
+    rows = list(zip(*cols.values(), strict=True))
+    jobs = {job_id: dict(zip(names, rows[i], strict=True)) for job_id, i in index.items()}
     timeline = _timeline(setup, total_gpus, t0, ts, t1, g, ps, pt, end_s, energy_in_price)
     summary = {k: totals[k] for k in SUMMARY_KEYS}
     busy_gpu_h = float(per_job["gpu_seconds"].sum()) / 3600.0
