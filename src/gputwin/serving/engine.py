@@ -37,6 +37,7 @@ from gputwin.serving.request import (
     DECODE,
     DROPPED,
     FINISHED,
+    NO_KEYS,
     PREFILL,
     WAITING,
     ReqState,
@@ -508,7 +509,7 @@ class Replica:
         del self.running[req.rid]
         self.pool.release(req.keyed)
         self.pool.give(held - len(req.keyed))
-        req.keyed = []
+        req.keyed = NO_KEYS
         req.blocks = 0
         req.num_preemptions += 1
         self.num_preemptions += 1
@@ -566,7 +567,7 @@ class Replica:
         del self.running[req.rid]
         self.pool.release(req.keyed)
         self.pool.give(held - len(req.keyed))
-        req.keyed = []
+        req.keyed = NO_KEYS
         req.blocks = 0
         req.status = FINISHED
         req.finish_s = now
@@ -608,6 +609,8 @@ class Replica:
         if start >= full or start < 0:
             return
         registered = req.keyed
+        if not isinstance(registered, list):
+            registered = req.keyed = list(registered)
         for j in range(start, full):
             if not self.pool.register(keys[j]):
                 break  # an identical block is cached already; ours stays anonymous

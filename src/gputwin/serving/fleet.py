@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from gputwin.errors import InputError
 from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas
 from gputwin.serving.config import EngineConfig
@@ -116,11 +118,12 @@ class Fleet:
         self.horizon_s = horizon_s
         self.max_total_gpus = max_total_gpus
         self.services = {s.name: s for s in services}
-        self.states = [ReqState(r, output=r.num_output_tokens) for r in requests]
-        self._order = sorted(range(len(requests)),
-                             key=lambda i: (requests[i].arrival_time_s + requests[i].pre_delay_s,
-                                            i))
+        self._requests = requests
+        # request states are created at arrival (fewer live objects, cheaper set-up)
+        self.states: list[ReqState | None] = [None] * len(requests)
+        self._order = _arrival_order(requests)
         self._next = 0
+        self._arrive_cb = self._arrive
         self._in_transit = 0
         self.lives: list[ReplicaLife] = []
         self._life_of: dict[int, ReplicaLife] = {}
@@ -200,15 +203,17 @@ class Fleet:
     # ---- requests ----------------------------------------------------------------------
     def _arrive(self) -> None:
         now = self.sim.now
-        state = self.states[self._order[self._next]]
+        i = self._order[self._next]
+        spec = self._requests[i]
+        state = self.states[i] = ReqState(spec, output=spec.num_output_tokens)
         self._next += 1
         self._schedule_next_arrival()
-        self._route(self.entry[state.spec.service], state, now)
+        self._route(self.entry[spec.service], state, now)
 
     def _schedule_next_arrival(self) -> None:
         if self._next < len(self._order):
-            spec = self.states[self._order[self._next]].spec
-            self.sim.schedule_at(spec.arrival_time_s + spec.pre_delay_s, self._arrive,
+            spec = self._requests[self._order[self._next]]
+            self.sim.schedule_at(spec.arrival_time_s + spec.pre_delay_s, self._arrive_cb,
                                  PRIORITY_ARRIVAL)
 
     def _route(self, pool: _Pool, state: ReqState, now: float) -> None:
@@ -217,7 +222,7 @@ class Fleet:
 
     # EngineSink
     def on_finish(self, req: ReqState, replica: Replica, now_s: float) -> None:
-        if getattr(replica, "prefill_only", False) and req.generated < req.output:
+        if replica.prefill_only and req.generated < req.output:
             service = self.services[req.spec.service]
             assert service.kv_transfer_s is not None
             req.prefill_replica = replica.id
@@ -292,6 +297,15 @@ class Fleet:
         if self._busy():
             self.sim.schedule_in(spec.interval_s, lambda: self._autoscale(pool), PRIORITY_TICK)
 
+    def _all_states(self) -> list[ReqState]:
+        """Every request's state (those that never arrived: fresh, waiting)."""
+        states = self.states
+        for i, st in enumerate(states):
+            if st is None:
+                spec = self._requests[i]
+                states[i] = ReqState(spec, output=spec.num_output_tokens)
+        return states  # type: ignore[return-value]
+
     def _autoscaler_for(self, pool: _Pool) -> Callable[[], None]:
         return lambda: self._autoscale(pool)
 
@@ -312,11 +326,12 @@ class Fleet:
                 progress(self.sim.now)
             if fired < _CHUNK_EVENTS:
                 break
-        unfinished = any(s.status not in (FINISHED, DROPPED) for s in self.states)
+        states = self._all_states()
+        unfinished = any(s.status not in (FINISHED, DROPPED) for s in states)
         if self.horizon_s is not None and unfinished:
             end = self.horizon_s
         else:
-            end = max((st.finish_s for st in self.states if st.finish_s is not None),
+            end = max((st.finish_s for st in states if st.finish_s is not None),
                       default=self.sim.now)
         itl: dict[str, LogHistogram] = {}
         pre: dict[str, int] = {}
@@ -326,5 +341,15 @@ class Fleet:
                 hist.bins[i] = hist.bins.get(i, 0.0) + w
             hist.total += life.replica.itl.total
             pre[life.service] = pre.get(life.service, 0) + life.replica.num_preemptions
-        return FleetOutcome(states=self.states, lives=self.lives, timelines=self.timelines,
+        return FleetOutcome(states=states, lives=self.lives, timelines=self.timelines,
                             itl=itl, end_s=end, num_events=num_events, num_preemptions=pre)
+
+
+def _arrival_order(requests: Sequence[LlmRequest]) -> Sequence[int]:
+    """Indices by (arrival + pre-delay, index): stable; ``range`` when already sorted."""
+    n = len(requests)
+    t = np.fromiter((r.arrival_time_s + r.pre_delay_s for r in requests), np.float64, n)
+    if n < 2 or bool(np.all(t[1:] >= t[:-1])):
+        return range(n)
+    order: list[int] = np.argsort(t, kind="stable").tolist()
+    return order

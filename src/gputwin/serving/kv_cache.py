@@ -13,6 +13,7 @@ block it does not have — :meth:`take` raises :class:`KvCacheError` instead.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 
 class KvCacheError(RuntimeError):
@@ -114,7 +115,7 @@ class BlockPool:
         self._active[key] = 1
         return True
 
-    def release(self, keys: list[int]) -> None:
+    def release(self, keys: Sequence[int]) -> None:
         """Drop one reference on each keyed block; unreferenced ones become cached-free.
 
         ``keys`` are released in reverse so a request's tail blocks are evicted first."""

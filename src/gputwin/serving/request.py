@@ -14,11 +14,13 @@ it. Chained ids identify the whole prefix, so equal keys mean equal KV.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gputwin.workload.llm_request import LlmRequest
 
 WAITING, PREFILL, DECODE, FINISHED, DROPPED = 0, 1, 2, 3, 4
+#: "No cached blocks held": a request costs no list of its own until it holds some.
+NO_KEYS: tuple[int, ...] = ()
 
 
 @dataclass(slots=True, eq=False)
@@ -29,7 +31,7 @@ class ReqState:
     computed: int = 0
     generated: int = 0
     blocks: int = 0  # blocks held while not decoding
-    keyed: list[int] = field(default_factory=list)  # cached block keys held (refcounted)
+    keyed: list[int] | tuple[int, ...] = NO_KEYS  # cached block keys held (refcounted)
     keys: list[int] | None = None  # prefix keys of the prompt's full blocks (lazy)
     status: int = WAITING
     # implicit decode state: x = dec_x0 + (S - dec_s0) tokens in KV at step S
