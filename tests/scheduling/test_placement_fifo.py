@@ -1,4 +1,4 @@
-"""Gang placement (first_fit, leaf_pack) and the FIFO scheduler."""
+"""Gang placement (first_fit, leaf_pack) and the FIFO profile."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ from hypothesis import strategies as st
 
 from gputwin.cluster import ClusterLayout, Ledger
 from gputwin.perf.training import TrainingConfig
-from gputwin.scheduling import FifoScheduler, first_fit, leaf_pack
+from gputwin.scheduling import first_fit, leaf_pack
 from gputwin.workload import JobSpec
 
-LAYOUT = ClusterLayout(num_nodes=8, gpus_per_node=8, nodes_per_leaf=4)
-
-
-def job(job_id: str, num_gpus: int, t: float = 0.0) -> JobSpec:
-    return JobSpec(job_id=job_id, kind="finetune", tenant="t", model="m", num_gpus=num_gpus,
-                   submit_time_s=t, fixed_duration_s=10.0)
+from sched_builders import LAYOUT, cycle, job, make_fw, started
 
 
 @pytest.mark.parametrize("placer", [first_fit, leaf_pack])
@@ -73,31 +68,31 @@ def test_property_placements_respect_free_counts(free: list[int], n: int) -> Non
 
 
 def test_fifo_is_strict_and_head_of_line_blocks() -> None:
-    sched = FifoScheduler(LAYOUT, first_fit)
+    fw = make_fw("fifo")
+    ledger = Ledger(LAYOUT)
     for j in (job("a", 48), job("b", 32), job("c", 8)):
-        assert sched.submit(j, 0.0) is None
-    decisions = sched.schedule(0.0, LAYOUT, (8,) * 8)
-    assert [d.job.job_id for d in decisions] == ["a"]  # b (32) does not fit in 16; c waits
-    assert [j.job_id for j in sched.queued()] == ["b", "c"]
-    assert sched.num_queued() == 2
-    assert "head of queue" in sched.waiting_reason(sched.queued()[0])
-    assert "behind" in sched.waiting_reason(sched.queued()[1])
+        assert fw.submit(j, 0.0) is None
+    assert started(cycle(fw, ledger, 0.0)) == ["a"]  # b (32) does not fit in 16; c waits
+    assert [j.job_id for j in fw.queued()] == ["b", "c"]
+    assert fw.num_queued() == 2
+    assert "head of queue" in fw.waiting_reason(fw.queued()[0])
+    assert "behind b" in fw.waiting_reason(fw.queued()[1])
 
 
 def test_fifo_places_several_jobs_in_one_pass_without_overlap() -> None:
-    sched = FifoScheduler(LAYOUT, first_fit)
+    fw = make_fw("fifo")
     for i in range(9):
-        sched.submit(job(f"j{i}", 8), 0.0)
-    decisions = sched.schedule(0.0, LAYOUT, (8,) * 8)
-    assert len(decisions) == 8
-    assert sorted(d.placement.nodes[0] for d in decisions) == list(range(8))
+        fw.submit(job(f"j{i}", 8), 0.0)
+    result = cycle(fw, Ledger(LAYOUT), 0.0)
+    assert len(result.starts) == 8
+    assert sorted(d.placement.nodes[0] for d in result.starts) == list(range(8))
 
 
 def test_fifo_rejects_jobs_larger_than_the_cluster() -> None:
-    sched = FifoScheduler(LAYOUT, first_fit)
-    rejection = sched.submit(job("huge", 65), 0.0)
+    fw = make_fw("fifo")
+    rejection = fw.submit(job("huge", 65), 0.0)
     assert rejection is not None and "needs 65 GPUs, the cluster has 64" in rejection.reason
-    assert sched.num_queued() == 0
+    assert fw.num_queued() == 0
 
 
 def test_jobspec_validation() -> None:

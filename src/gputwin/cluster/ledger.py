@@ -136,7 +136,8 @@ class Ledger:
         return self._health.copy()
 
     def health_of(self, node: int) -> NodeHealth:
-        return ("up", "draining", "down")[int(self._health[node])]  # type: ignore[return-value]
+        names: tuple[NodeHealth, ...] = ("up", "draining", "down")
+        return names[int(self._health[node])]
 
     def milli_used(self) -> dict[tuple[int, int], int]:
         """A copy of ``{(node, gpu): milli used}`` for GPUs in fractional mode."""

@@ -160,10 +160,10 @@ class Plugin:
         self.ctx = ctx
 
     # Lifecycle hooks (optional): fair-share usage, DRF shares, quotas...
-    def on_start(self, job: RunningJob, now_s: float) -> None:  # noqa: B027
+    def on_start(self, job: RunningJob, now_s: float) -> None:
         """Called once a start decision is taken."""
 
-    def on_stop(self, job: RunningJob, now_s: float, preempted: bool) -> None:  # noqa: B027
+    def on_stop(self, job: RunningJob, now_s: float, preempted: bool) -> None:
         """Called when a job finishes or is preempted."""
 
 

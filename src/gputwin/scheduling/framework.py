@@ -84,6 +84,7 @@ class Framework:
                        if type(p).on_start is not Plugin.on_start
                        or type(p).on_stop is not Plugin.on_stop]
         self._queue: dict[str, QueuedJob] = {}
+        self._held: set[str] = set()  # jobs holding resources after a permit WAIT
         self._sizes: Counter[int] = Counter()  # GPU requests waiting (fragmentation)
         self._seq = 0
         self.running: dict[str, RunningJob] = {}
@@ -102,6 +103,7 @@ class Framework:
         self._default_limit_s = float(getattr(qargs, "default_limit_s", math.inf))
         self.version = 0  # bumped when the running set changes (backfill caches)
         self.fragmentation_frac: float | None = None  # last cycle's sample
+        self.blocked_by: str | None = None  # job blocking a strict queue (reasons)
         self.num_cycles = 0
 
     # -- the Scheduler protocol ----------------------------------------------------------------
@@ -118,8 +120,8 @@ class Framework:
         self._queue[job.job_id] = qjob
         self._sizes[job.num_gpus] += 1
         if not self._custom_order and self._sorted_at > -math.inf:
-            item = (self.plugins.queue_sort.key(qjob, self._dummy_state(now_s)), qjob.seq, qjob)
-            bisect.insort(self._sorted, item, key=lambda x: (x[0], x[1]))
+            qjob.data["_key"] = key = self.plugins.queue_sort.key(qjob, self._dummy_state(now_s))
+            bisect.insort(self._sorted, (key, qjob.seq, qjob), key=_sort_key)
         return None
 
     def _estimate(self, job: JobSpec) -> float:
@@ -136,7 +138,8 @@ class Framework:
         self.num_cycles += 1
         state = self._state(now_s, snapshot)
         if self._queue:
-            self._expire_holds(state)
+            if self._held:
+                self._expire_holds(state)
             self.plugins.queueing.walk(self, self._order(state), state)
         self.fragmentation_frac = self._fragmentation(state)
         return state.result
@@ -160,7 +163,11 @@ class Framework:
         q = self._queue.get(job.job_id)
         if q is None:
             return ""
-        return q.reason or "waiting: not yet considered by the scheduler"
+        if q.reason:
+            return q.reason
+        if self.blocked_by is not None and self.blocked_by in self._queue:
+            return f"waiting behind {self.blocked_by} (queue order)"
+        return "waiting: not considered in the last cycle (backfill window / no room)"
 
     # -- services for queueing walkers and plugins --------------------------------------------
 
@@ -187,8 +194,8 @@ class Framework:
         scores = None
         if self.plugins.score:
             scores = np.zeros(len(free))
-            for plugin, weight in self.plugins.score:
-                scores += weight * plugin.score(job, state, free)
+            for scorer, weight in self.plugins.score:
+                scores += weight * scorer.score(job, state, free)
         placement = self.plugins.placement.place(job, state, free, scores)
         if placement is None:
             return Status.unschedulable(
@@ -217,6 +224,7 @@ class Framework:
                     job.hold_until_s = state.now_s + status.timeout_s
                 if state.now_s <= job.hold_until_s:
                     job.hold = placement
+                    self._held.add(job.job_id)
                     self._take(state, placement)
                     return status
                 status = Status.unschedulable(f"permit timed out: {status.reason}",
@@ -267,6 +275,24 @@ class Framework:
         """The queue in submission order (read-only use)."""
         return list(self._queue.values())
 
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the latest submission (or start)."""
+        return self._seq
+
+    def queued_job(self, job_id: str) -> QueuedJob | None:
+        return self._queue.get(job_id)
+
+    def queued_after(self, seq: int) -> list[QueuedJob]:
+        """Waiting jobs submitted after sequence number ``seq``, in submission order."""
+        out = []
+        for q in reversed(self._queue.values()):
+            if q.seq <= seq:
+                break
+            out.append(q)
+        out.reverse()
+        return out
+
     def smallest_request(self) -> int | None:
         """Fewest GPUs any waiting job asks for."""
         return min(self._sizes) if self._sizes else None
@@ -291,24 +317,47 @@ class Framework:
             yield from sort.order(list(queue.values()), state)
             return
         if state.now_s - self._sorted_at >= self._refresh_s or self._sorted_at == -math.inf:
-            items = [(sort.key(q, state), q.seq, q) for q in queue.values()]
-            items.sort(key=lambda x: (x[0], x[1]))
+            items = []
+            for q in queue.values():
+                q.data["_key"] = key = sort.key(q, state)
+                items.append((key, q.seq, q))
+            items.sort(key=_sort_key)
             self._sorted = items
             self._sorted_at = state.now_s
-        elif len(self._sorted) > 2 * len(queue) + 64:
-            self._sorted = [x for x in self._sorted if queue.get(x[2].job_id) is x[2]]
-        for _, _, q in list(self._sorted):
-            if queue.get(q.job_id) is q:
-                yield q
+        items = self._sorted
+        i = 0
+        while i < len(items):  # started/removed jobs are deleted from ``items`` in place
+            q = items[i][2]
+            yield q
+            if i < len(items) and items[i][2] is q:
+                i += 1
+
+    def _unsort(self, q: QueuedJob) -> None:
+        """Delete ``q`` from the sorted queue (binary search on its stored key)."""
+        items = self._sorted
+        if not items or self._custom_order:
+            return
+        i = bisect.bisect_left(items, (q.data.get("_key", None), q.seq), key=_sort_key) \
+            if "_key" in q.data else 0
+        if i < len(items) and items[i][2] is q:
+            del items[i]
+            return
+        for j, item in enumerate(items):  # key changed since (refresh): linear fallback
+            if item[2] is q:
+                del items[j]
+                return
 
     def _expire_holds(self, state: CycleState) -> None:
-        for q in self._queue.values():
-            if q.hold is None:
+        for job_id in list(self._held):
+            q = self._queue.get(job_id)
+            if q is None or q.hold is None:
+                self._held.discard(job_id)
                 continue
             if state.now_s > q.hold_until_s:
                 for plugin in self.plugins.reserve:
                     plugin.unreserve(q, q.hold, state)
                 q.hold = None
+                self._held.discard(job_id)
                 q.reason = "permit wait timed out; re-queued"
             else:
                 self._take(state, q.hold)
@@ -334,6 +383,7 @@ class Framework:
     def _record_start(self, job: QueuedJob, placement: Placement, state: CycleState) -> None:
         spec = job.spec
         del self._queue[spec.job_id]
+        self._unsort(job)
         self._sizes[spec.num_gpus] -= 1
         if not self._sizes[spec.num_gpus]:
             del self._sizes[spec.num_gpus]
@@ -373,9 +423,14 @@ class Framework:
         for job_id in job_ids:
             q = self._queue.pop(job_id, None)
             if q is not None:
+                self._unsort(q)
                 self._sizes[q.spec.num_gpus] -= 1
                 if not self._sizes[q.spec.num_gpus]:
                     del self._sizes[q.spec.num_gpus]
+
+
+def _sort_key(item: tuple[Any, int, QueuedJob]) -> tuple[Any, int]:
+    return (item[0], item[1])
 
 
 def stranded_frac(free: np.ndarray, smallest: int, gpus_per_node: int) -> float:

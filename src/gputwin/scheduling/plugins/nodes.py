@@ -35,7 +35,7 @@ class FitsFilter(FilterPlugin):
     def filter(self, job: QueuedJob, state: CycleState, free: np.ndarray) -> np.ndarray | None:
         need = _need(job)
         gpn = state.layout.gpus_per_node
-        return free >= (need if need <= gpn else 1)  # type: ignore[no-any-return]
+        return free >= (need if need <= gpn else 1)
 
 
 @register
@@ -46,7 +46,7 @@ class NodeHealthyFilter(FilterPlugin):
 
     def filter(self, job: QueuedJob, state: CycleState, free: np.ndarray) -> np.ndarray | None:
         health = state.snapshot.health
-        return None if not health.any() else health == 0  # type: ignore[no-any-return]
+        return None if not health.any() else health == 0
 
 
 @register
@@ -57,7 +57,7 @@ class BinpackScore(ScorePlugin):
 
     def score(self, job: QueuedJob, state: CycleState, free: np.ndarray) -> np.ndarray:
         gpn = state.layout.gpus_per_node
-        return 100.0 * (1.0 - free / gpn)  # type: ignore[no-any-return]
+        return 100.0 * (1.0 - free / gpn)
 
 
 @register
@@ -68,7 +68,7 @@ class SpreadScore(ScorePlugin):
 
     def score(self, job: QueuedJob, state: CycleState, free: np.ndarray) -> np.ndarray:
         gpn = state.layout.gpus_per_node
-        return 100.0 * free / gpn  # type: ignore[no-any-return]
+        return 100.0 * free / gpn
 
 
 @register

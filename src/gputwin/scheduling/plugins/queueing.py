@@ -74,15 +74,13 @@ class StrictQueueing(QueueingPlugin):
     Args = WindowArgs
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
-        blocked: QueuedJob | None = None
         for job in order:
-            if blocked is not None:
-                job.reason = f"waiting behind {blocked.job_id} (strict order)"
-                continue
             status = attempt(fw, job, state)
             if status.code in (Code.UNSCHEDULABLE, Code.WAIT):
-                blocked = job
                 job.reason = f"head of queue: {status.reason}"
+                fw.blocked_by = job.job_id
+                return
+        fw.blocked_by = None
 
 
 @register
@@ -96,9 +94,9 @@ class BestEffortQueueing(QueueingPlugin):
         assert isinstance(self.args, WindowArgs)
         failed_size = math.inf
         plain = not fw.plugins.pre_filter and not fw.plugins.post_filter
+        smallest = fw.smallest_request() or 1
         for tried, job in enumerate(order):
-            if tried >= self.args.max_job_test or state.free_total <= 0:
-                job.reason = job.reason or "not considered this cycle (window/no free GPUs)"
+            if tried >= self.args.max_job_test or state.free_total <= 0 or failed_size <= smallest:
                 break
             if plain and job.spec.num_gpus >= failed_size:
                 job.reason = f"no room for {job.spec.num_gpus} GPUs"
@@ -129,6 +127,9 @@ class BackfillQueueing(QueueingPlugin):
         assert isinstance(args, BackfillArgs)
         self.a = args
         self._cache: tuple[str, int, float, np.ndarray] | None = None
+        self._seen_version: tuple[int, int] = (-1, -1)
+        self._seen_seq = 0
+        self._window_hit = False
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         if self.a.mode == "easy":
@@ -139,50 +140,84 @@ class BackfillQueueing(QueueingPlugin):
     # -- EASY ---------------------------------------------------------------------------------
 
     def _easy(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
+        shortcut = self._arrivals_only(fw, state)
+        if shortcut is not None:  # nothing started or ended since the last cycle
+            head_id, shadow, extra, new_jobs = shortcut
+            self._backfill(fw, iter(new_jobs), state, head_id, shadow, extra)
+            return
         head: QueuedJob | None = None
-        shadow = math.inf
-        extra: np.ndarray | None = None  # per node: free now that the reservation spares
+        for tried, job in enumerate(order):
+            status = attempt(fw, job, state)
+            if status.code != Code.UNSCHEDULABLE:
+                if tried + 1 >= self.a.max_job_test:
+                    break
+                continue
+            head = job
+            shadow, extra = self._reservation(fw, job, state)
+            job.reason = (f"reserved: expected start in {shadow - state.now_s:.0f} s"
+                          if math.isfinite(shadow) else f"head of queue: {status.reason}")
+            fw.blocked_by = job.job_id
+            self._backfill(fw, order, state, job.job_id, shadow, extra, tried + 1)
+            break
+        if head is None:
+            fw.blocked_by = None
+            self._cache = None
+
+    def _arrivals_only(self, fw: Framework, state: CycleState
+                       ) -> tuple[str, float, np.ndarray, list[QueuedJob]] | None:
+        """If the cluster and running set are as the last cycle left them, only jobs
+        submitted since need a look (as backfill candidates behind the same head)."""
+        cache = self._cache
+        if cache is None or cache[1] != fw.version or self._seen_version != (
+                state.snapshot.version, fw.version) or self._window_hit:
+            return None
+        head_id = cache[0]
+        head = fw.queued_job(head_id)
+        if head is None or head.hold is not None:
+            return None
+        new_jobs = fw.queued_after(self._seen_seq)
+        head_key = (head.data.get("_key"), head.seq)
+        for q in new_jobs:
+            if "_key" not in q.data or (q.data["_key"], q.seq) < head_key:
+                return None  # sorts before the head: full walk
+        return head_id, cache[2], cache[3].copy(), new_jobs
+
+    def _backfill(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState,
+                  head_id: str, shadow: float, extra: np.ndarray, tried: int = 0) -> None:
+        """Start jobs behind the blocked head without delaying its reservation."""
         fail_now = fail_extra = math.inf  # smallest sizes that failed (memo)
         plain = not fw.plugins.pre_filter and not fw.plugins.post_filter
-        for tried, job in enumerate(order):
+        smallest = fw.smallest_request() or 1
+        self._window_hit = False
+        for job in order:
             if tried >= self.a.max_job_test:
-                job.reason = job.reason or "beyond the backfill window (max_job_test)"
+                self._window_hit = True
+                break
+            tried += 1
+            if state.free_total <= 0 or (fail_now <= smallest and fail_extra <= smallest):
                 break
             size = job.spec.num_gpus
-            if head is None:
-                status = attempt(fw, job, state)
-                if status.code != Code.UNSCHEDULABLE:
-                    continue
-                head = job
-                shadow, extra = self._reservation(fw, job, state)
-                job.reason = f"reserved: expected start in {shadow - state.now_s:.0f} s" \
-                    if math.isfinite(shadow) else f"head of queue: {status.reason}"
-                continue
-            if state.free_total <= 0:
-                job.reason = f"waiting for resources behind {head.job_id}"
-                break
-            assert extra is not None
             if state.now_s + job.est_runtime_s <= shadow:
                 if plain and size >= fail_now:
                     continue
                 status = attempt(fw, job, state)
                 if status.code == Code.UNSCHEDULABLE and plain:
                     fail_now = min(fail_now, size)
-            else:
-                if plain and size >= fail_extra:
-                    job.reason = f"would delay the reservation of {head.job_id}"
-                    continue
-                limited = np.minimum(state.free, extra)
-                status, placement = fw.try_place(job, state, limited)
-                if placement is not None and fw.start(job, placement, state).ok:
-                    for node, count in zip(placement.nodes, placement.gpus, strict=True):
-                        extra[node] -= count
-                    continue
-                job.reason = f"would delay the reservation of {head.job_id}"
-                if plain:
-                    fail_extra = min(fail_extra, size)
-        if head is not None and extra is not None:
-            self._cache = (head.job_id, fw.version, shadow, extra.copy())
+                continue
+            if plain and size >= fail_extra:
+                continue
+            limited = np.minimum(state.free, extra)
+            _, placement = fw.try_place(job, state, limited)
+            if placement is not None and fw.start(job, placement, state).ok:
+                for node, count in zip(placement.nodes, placement.gpus, strict=True):
+                    extra[node] -= count
+                continue
+            job.reason = f"would delay the reservation of {head_id}"
+            if plain:
+                fail_extra = min(fail_extra, size)
+        self._cache = (head_id, fw.version, shadow, extra.copy())
+        self._seen_version = (state.snapshot.version, fw.version)
+        self._seen_seq = fw.last_seq
 
     def _reservation(self, fw: Framework, job: QueuedJob,
                      state: CycleState) -> tuple[float, np.ndarray]:
@@ -212,7 +247,7 @@ class BackfillQueueing(QueueingPlugin):
                 i += 1
             if total < need or (whole_need and int((scratch == gpn).sum()) < whole_need):
                 continue
-            status, placement = fw.try_place(job, state, scratch)
+            _status, placement = fw.try_place(job, state, scratch)
             if placement is not None:
                 return t, _spare(scratch, placement)
         return math.inf, state.free.copy()
@@ -222,24 +257,31 @@ class BackfillQueueing(QueueingPlugin):
     def _conservative(self, fw: Framework, order: Iterator[QueuedJob],
                       state: CycleState) -> None:
         now = state.now_s
-        times, avail = self._profile(fw, state)
+        profile: tuple[np.ndarray, np.ndarray] | None = None
         for tried, job in enumerate(order):
             if tried >= self.a.max_job_test:
-                job.reason = job.reason or "beyond the backfill window (max_job_test)"
                 break
+            failed_now = False
+            if profile is None:  # no reservation yet: start in order while jobs fit
+                status = attempt(fw, job, state)
+                if status.ok or status.code == Code.REJECT:
+                    continue
+                profile = self._profile(fw, state)  # includes this cycle's starts
+                failed_now = True
+            times, avail = profile
             need = job.spec.num_gpus
             dur = max(job.est_runtime_s, 1e-9)
             start = _earliest(times, avail, need, dur, now)
             if start <= now:
-                status = attempt(fw, job, state)
+                status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
                 if status.ok:
-                    times, avail = _reserve(times, avail, now, now + dur, need)
+                    profile = _reserve(times, avail, now, now + dur, need)
                     continue
                 # fits by count but not by shape: reserve from the next release on
                 nxt = times[times > now]
                 start = _earliest(times, avail, need, dur, float(nxt[0])) if nxt.size else math.inf
             if math.isfinite(start):
-                times, avail = _reserve(times, avail, start, start + dur, need)
+                profile = _reserve(times, avail, start, start + dur, need)
                 job.reason = f"reserved: expected start in {start - now:.0f} s"
             else:
                 job.reason = "no reservation possible (exceeds capacity)"
