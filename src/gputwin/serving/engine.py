@@ -545,11 +545,14 @@ class Replica:
         self._handle = None
         self._dec_allocated = False
         self.S = last + 1
-        self._finish_decoders(last, now)
-        for req, chunk in self._chunks:
-            if req.status == PREFILL:
-                self._after_chunk(req, chunk, now)
-        self._chunks = []
+        fin = self._fin
+        if fin and fin[0][0] <= last:
+            self._finish_decoders(last, now)
+        if self._chunks:
+            for req, chunk in self._chunks:
+                if req.status == PREFILL:
+                    self._after_chunk(req, chunk, now)
+            self._chunks = []
         self._start_step(now)
 
     def _finish_decoders(self, last: int, now: float) -> None:

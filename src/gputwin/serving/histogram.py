@@ -11,6 +11,7 @@ import math
 _RATIO = 1.01
 _LOG_RATIO = math.log(_RATIO)
 _MIN_S = 1e-7
+_floor, _log = math.floor, math.log
 
 
 class LogHistogram:
@@ -27,8 +28,9 @@ class LogHistogram:
     def add(self, x: float, weight: float = 1.0) -> None:
         if weight <= 0:
             return
-        i = self._index(x)
-        self.bins[i] = self.bins.get(i, 0.0) + weight
+        i = _floor(_log(x if x > _MIN_S else _MIN_S) / _LOG_RATIO)  # = _index(x), inlined
+        bins = self.bins
+        bins[i] = bins.get(i, 0.0) + weight
         self.total += weight
 
     def add_uniform(self, lo: float, hi: float, weight: float) -> None:
