@@ -144,3 +144,96 @@ def test_horizon_leaves_requests_in_flight() -> None:
     assert out.end_s == 1.0
     assert out.states[0].status not in (FINISHED, DROPPED)
     assert out.states[1].status not in (FINISHED, DROPPED)
+
+
+class ConvexStepModel:
+    """Decode cost convex but not linear in the context (quadratic term)."""
+
+    def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
+                    prefill_attn_pairs: float, num_decode_seqs: int,
+                    decode_context_tokens_sum: float) -> float:
+        return (2e-3 + 2e-5 * num_prefill_tokens + 1e-9 * prefill_attn_pairs
+                + 5e-5 * num_decode_seqs + 2e-8 * decode_context_tokens_sum
+                + 1e-13 * decode_context_tokens_sum ** 2)
+
+    def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
+                         num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
+                         prefill_attn_pairs: float = 0.0) -> float:
+        return self.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
+                                prefill_attn_pairs, num_decode_seqs, decode_context_tokens_sum)
+
+
+def _assert_same(fast: object, slow: object) -> None:
+    a, b = finish_times(fast), finish_times(slow)  # type: ignore[arg-type]
+    assert all(x is not None and y is not None for x, y in zip(a, b, strict=True))
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-6  # type: ignore[operator]
+    assert [s.first_token_s for s in fast.states] == pytest.approx(  # type: ignore[attr-defined]
+        [s.first_token_s for s in slow.states], rel=1e-9, abs=1e-9)  # type: ignore[attr-defined]
+    assert [s.num_preemptions for s in fast.states] == [  # type: ignore[attr-defined]
+        s.num_preemptions for s in slow.states]  # type: ignore[attr-defined]
+    assert sum(life.replica.num_steps for life in fast.lives) == sum(  # type: ignore[attr-defined]
+        life.replica.num_steps for life in slow.lives)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("kw", "blocks"), [
+    ({"max_num_seqs": 4}, 5000),  # full batch: arrivals queue without cutting stretches
+    ({"max_num_seqs": 4, "scheduling_policy": "priority"}, 5000),
+    ({"max_num_seqs": 32}, 60),  # KV-blocked queue head (free KV only shrinks in a stretch)
+    ({"max_num_seqs": 32, "preemption_mode": "swap"}, 60),
+])
+def test_blocked_arrivals_do_not_cut_stretches_and_match_step_by_step(
+        kw: dict[str, object], blocks: int) -> None:
+    rows = _random_rows(7, 200, 40.0, 400, 300)
+    reqs = [LlmRequest(i, t, p, o, priority=i % 3) for i, (t, p, o) in enumerate(rows)]
+    fast = run_fleet(reqs, engine(blocks, **kw))
+    slow = run_fleet(reqs, engine(blocks, skip_decode_steps=False, **kw))
+    _assert_same(fast, slow)
+    assert fast.num_events < slow.num_events
+
+
+def test_blocked_queue_skips_the_cut() -> None:
+    """With the batch full, a burst of arrivals never cuts the decoders' stretch."""
+    early = [(0.0, 50, 400)] * 4
+    burst = [(0.1 + 0.01 * i, 50, 5) for i in range(40)]  # all while the 4 decode
+    cuts = 0
+    original = Replica._truncate
+
+    def spy(self: Replica, now: float) -> None:
+        nonlocal cuts
+        cuts += 1
+        original(self, now)
+
+    Replica._truncate = spy  # type: ignore[method-assign]
+    try:
+        full = run_fleet(requests_from(early + burst), engine(5000, max_num_seqs=4))
+    finally:
+        Replica._truncate = original  # type: ignore[method-assign]
+    slow = run_fleet(requests_from(early + burst),
+                     engine(5000, max_num_seqs=4, skip_decode_steps=False))
+    _assert_same(full, slow)
+    assert cuts == 0
+    assert min(s.first_token_s for s in full.states[4:]) > max(  # type: ignore[type-var]
+        s.spec.arrival_time_s for s in full.states)
+
+
+def test_nonlinear_decode_cost_falls_back_and_still_matches() -> None:
+    rows = _random_rows(11, 150, 15.0, 1500, 300)
+    reqs = requests_from(rows)
+    fast = run_fleet(reqs, engine(5000), model=ConvexStepModel())
+    slow = run_fleet(reqs, engine(5000, skip_decode_steps=False), model=ConvexStepModel())
+    _assert_same(fast, slow)
+    rep = fast.lives[0].replica
+    assert rep._lines and all(v is None for v in rep._lines.values())
+
+
+def test_linear_model_uses_the_verified_cost_line() -> None:
+    from serving_builders import real_perf
+
+    reqs = requests_from(_random_rows(5, 150, 10.0, 1500, 300))
+    fast = run_fleet(reqs, engine(20000, max_num_seqs=64), model=real_perf())
+    slow = run_fleet(reqs, engine(20000, max_num_seqs=64, skip_decode_steps=False),
+                     model=real_perf())
+    _assert_same(fast, slow)
+    lines = fast.lives[0].replica._lines
+    assert lines and all(v is not None for v in lines.values())
+    assert not slow.lives[0].replica._lines  # the reference never uses the shortcut
