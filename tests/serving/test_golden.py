@@ -82,12 +82,11 @@ def test_same_seed_same_summary_json() -> None:
 
 def test_request_table_rows_equal_the_per_request_records() -> None:
     """The columnar table (numpy) and the per-object record builder agree row by row."""
-    from gputwin.run.simulate_serve import build_service
     from gputwin.catalog.loader import default_catalog
     from gputwin.run.serving_summary import request_table
+    from gputwin.run.simulate_serve import build_requests, build_service
     from gputwin.serving.fleet import Fleet
     from gputwin.sim.rng import RandomStreams
-    from gputwin.run.simulate_serve import build_requests
 
     sc = load_serving_scenario(resolve_scenario_path("serve-default"),
                                ["serving.workload.0.num_requests=400", "horizon=15"])
