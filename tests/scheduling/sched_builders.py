@@ -13,7 +13,7 @@ LAYOUT = ClusterLayout(num_nodes=8, gpus_per_node=8, nodes_per_leaf=4)
 
 
 def job(job_id: str, num_gpus: int, t: float = 0.0, dur: float = 10.0, **kw: Any) -> JobSpec:
-    return JobSpec(job_id=job_id, kind="k", tenant=kw.pop("tenant", "t"), model="m",
+    return JobSpec(job_id=job_id, kind=kw.pop("kind", "k"), tenant=kw.pop("tenant", "t"), model="m",
                    num_gpus=num_gpus, submit_time_s=t, fixed_duration_s=dur, **kw)
 
 

@@ -131,7 +131,10 @@ class Defragment(PostFilterPlugin):
                    if 0 < scratch[n] < gpn and health[n] == 0 and n not in multi]
         moves: list[tuple[RunningJob, Placement]] = []
         cleared: set[int] = set()
+        receivers: set[int] = set()
         for node in targets:
+            if node in receivers:
+                continue
             plan: list[tuple[RunningJob, Placement]] = []
             trial = scratch.copy()
             trial[node] += sum(r.placement.num_gpus for r in on_node.get(node, []))
@@ -149,6 +152,7 @@ class Defragment(PostFilterPlugin):
                 scratch = trial
                 moves += plan
                 cleared.add(node)
+                receivers.update(t.nodes[0] for _, t in plan)
                 if fw.try_place(job, state, scratch)[1] is not None:
                     self._last_s = state.now_s
                     return PostFilterResult(migrate=tuple(moves),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -77,6 +76,7 @@ class MultifactorSort(QueueSortPlugin):
         self.usage: dict[str, float] = {}
         self._usage_at = 0.0
         self._alloc: dict[str, int] = {}
+        self._seen: set[str] = set()  # tenants met so far (normalise shares over them)
 
     def on_start(self, job: RunningJob, now_s: float) -> None:
         self._decay(now_s)
@@ -103,7 +103,8 @@ class MultifactorSort(QueueSortPlugin):
         total_usage = sum(self.usage.values())
         shares = self.a.tenant_shares
         share = shares.get(tenant, self.a.default_share)
-        tenants = set(shares) | set(self.usage) | {tenant}
+        self._seen.add(tenant)
+        tenants = set(shares) | set(self.usage) | self._seen
         total_share = sum(shares.get(t, self.a.default_share) for t in tenants)
         u = self.usage.get(tenant, 0.0) / total_usage if total_usage > 0 else 0.0
         return float(2.0 ** (-u / (share / total_share)))
@@ -168,7 +169,3 @@ class DrfSort(QueueSortPlugin):
                 nxt = queue[pos[tenant]]
                 heapq.heappush(heap, (self.dominant_share(tenant, state),
                                       nxt.spec.submit_time_s, tenant))
-
-
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else 0.0
