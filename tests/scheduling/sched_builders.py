@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from gputwin.cluster import ClusterLayout, Ledger, take_snapshot
-from gputwin.scheduling import CycleResult, Framework, PluginContext, build_framework
-from gputwin.scheduling import resolve_profile
+from gputwin.scheduling import (
+    CycleResult,
+    Framework,
+    PluginContext,
+    build_framework,
+    resolve_profile,
+)
 from gputwin.workload import JobSpec
 
 LAYOUT = ClusterLayout(num_nodes=8, gpus_per_node=8, nodes_per_leaf=4)

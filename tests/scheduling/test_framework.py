@@ -22,7 +22,6 @@ from gputwin.scheduling import (
 )
 from gputwin.scheduling.registry import unregister
 
-
 CORE = ("fifo", "priority", "multifactor", "backfill-easy", "backfill-conservative",
         "best-effort", "binpack", "spread", "topology", "drf", "defrag")
 

@@ -182,7 +182,7 @@ def test_defragmenter_moves_small_jobs_for_a_blocked_gang() -> None:
     for j in fw.running.values():  # hand the running jobs to a defrag framework
         fw2.running[j.job_id] = j
         fw2.ends.append((j.est_end_s, 0, j.job_id))
-        fw2._end_key[j.job_id] = (j.est_end_s, 0, j.job_id)  # noqa: SLF001
+        fw2._end_key[j.job_id] = (j.est_end_s, 0, j.job_id)
         fw2.tenant_gpus[j.spec.tenant] = fw2.tenant_gpus.get(j.spec.tenant, 0) + 4
     fw2.ends.sort()
     fw2.submit(job("gang", 16), 1.0)
