@@ -28,6 +28,9 @@ MAX_TIMELINE_POINTS = 5_000
 EXTRA_CSS = """
 .grid3 { display:grid; grid-template-columns:repeat(auto-fit,minmax(400px,1fr)); gap:12px; }
 td.better { color:#2ca02c; } td.worse { color:#d62728; }
+.cmpwrap { overflow:auto; margin-bottom:8px; border:1px solid var(--line); border-radius:8px;
+           background:var(--card); }
+.cmpwrap table { margin:0; border:0; }
 table.cmp td { white-space:nowrap; } table.cmp td .d { display:block; font-size:12px; }
 """
 
@@ -113,7 +116,7 @@ def _table(c: Comparison) -> str:
             cells.append(f'<td class="num {cls}">{html.escape(fmt_estimate(cell.estimate, m.unit))}'
                          f"{sub}</td>")
         rows.append(f"<tr><th>{html.escape(m.label)}</th>{''.join(cells)}</tr>")
-    return (f'<div class="tablewrap"><table class="cmp"><thead><tr><th>metric</th>{heads}'
+    return (f'<div class="cmpwrap"><table class="cmp"><thead><tr><th>metric</th>{heads}'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
