@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from gputwin.errors import InputError
 
-
 #: Topology levels, innermost first (see :meth:`ClusterLayout.level_ids`).
 TOPOLOGY_LEVELS = ("node", "domain", "leaf", "pod", "cluster")
 

@@ -197,9 +197,7 @@ class _Run:
         train_s = plan.duration_s - plan.startup_s
         work_s, full_power_s = _progress(state, now)
         trained_s = min(work_s, train_s)
-        if done:
-            kept_s = trained_s
-        elif checkpoint_now:
+        if done or checkpoint_now:
             kept_s = trained_s
         else:
             interval = state.spec.checkpoint_interval_s or self.world.checkpoint_interval_s

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gputwin.errors import InputError
-from gputwin.scheduling.profiles import ResolvedProfile, resolve_profile
 from gputwin.scenario.schema import SchedulerConfig
+from gputwin.scheduling.profiles import ResolvedProfile, resolve_profile
 from gputwin.yaml_io import KeyPath, format_key_path
 
 Locator = Callable[[KeyPath], str]
