@@ -99,3 +99,69 @@ def test_property_never_over_allocates(sequence: list[tuple[bool, dict[int, int]
         assert sum(free) == ledger.free_total
         used = sum(ledger.placement_of(j).num_gpus for j in held)  # type: ignore[union-attr]
         assert used == ledger.allocated_total
+
+
+def test_fractional_shares_take_one_gpu_from_the_whole_pool() -> None:
+    from gputwin.cluster import GpuShare
+
+    layout = make_layout(num_nodes=2)
+    ledger = Ledger(layout)
+    a = make_placement(layout, {}, (GpuShare(0, 3, 600),))
+    b = make_placement(layout, {}, (GpuShare(0, 3, 400),))
+    ledger.allocate("a", a)
+    ledger.allocate("b", b)  # 600 + 400 = a full GPU, still one GPU out of the pool
+    assert ledger.free_on(0) == 7 and ledger.milli_used() == {(0, 3): 1000}
+    with pytest.raises(LedgerError, match="would hold 1100 milli"):
+        ledger.allocate("c", make_placement(layout, {}, (GpuShare(0, 3, 100),)))
+    with pytest.raises(LedgerError, match="no free GPU on node 0"):  # 8 whole + 1 shared
+        ledger.allocate("d", make_placement(layout, {0: 7}, (GpuShare(0, 5, 100),)))
+    ledger.release("a")
+    assert ledger.free_on(0) == 7  # b still shares GPU 3
+    ledger.release("b")
+    assert ledger.free_on(0) == 8 and ledger.milli_used() == {}
+
+
+def test_mig_slices_must_not_overlap_or_mix_with_shares() -> None:
+    from gputwin.cluster import GpuShare
+
+    layout = make_layout(num_nodes=1)
+    ledger = Ledger(layout)
+    ledger.allocate("m1", make_placement(layout, {}, (GpuShare(0, 0, 430, 0, 4),)))
+    ledger.allocate("m2", make_placement(layout, {}, (GpuShare(0, 0, 290, 4, 3),)))
+    assert ledger.free_on(0) == 7
+    with pytest.raises(LedgerError, match="overlaps"):
+        ledger.allocate("m3", make_placement(layout, {}, (GpuShare(0, 0, 140, 3, 1),)))
+    with pytest.raises(LedgerError, match="MIG mode"):
+        ledger.allocate("f", make_placement(layout, {}, (GpuShare(0, 0, 100),)))
+    ledger.release("m1")
+    ledger.release("m2")
+    assert ledger.free_total == 8 and ledger.mig_slices() == {}
+
+
+def test_snapshot_is_read_only_and_hides_unhealthy_nodes() -> None:
+    from gputwin.cluster import take_snapshot
+
+    layout = make_layout(num_nodes=4)
+    ledger = Ledger(layout)
+    ledger.allocate("a", make_placement(layout, {0: 3}))
+    ledger.set_health(1, "draining")
+    ledger.set_health(2, "down")
+    snap = take_snapshot(ledger)
+    assert list(snap.free) == [5, 0, 0, 8] and snap.free_total == 13
+    assert list(snap.up) == [True, False, False, True]
+    with pytest.raises(ValueError):
+        snap.free[0] = 1
+    ledger.release("a")  # the snapshot does not move with the ledger
+    assert snap.free[0] == 5 and snap.version < ledger.version
+    assert ledger.health_of(2) == "down"
+
+
+def test_topology_levels() -> None:
+    layout = ClusterLayout(num_nodes=8, gpus_per_node=4, nodes_per_leaf=2,
+                           scale_up_domain_size=8, leaves_per_pod=2)
+    assert layout.level_ids("domain") == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert layout.level_ids("leaf") == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert layout.level_ids("pod") == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert layout.num_pods == 2 and layout.num_pods_spanned([0, 7]) == 2
+    with pytest.raises(InputError, match="unknown topology level"):
+        layout.level_ids("row")
