@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sched_builders import LAYOUT, cycle, job, make_fw, started
 
-from gputwin.cluster import ClusterLayout, Ledger
+from gputwin.cluster import Ledger
 from gputwin.perf.training import TrainingConfig
 from gputwin.scheduling import first_fit, leaf_pack
 from gputwin.workload import JobSpec
-
-from sched_builders import LAYOUT, cycle, job, make_fw, started
 
 
 @pytest.mark.parametrize("placer", [first_fit, leaf_pack])
