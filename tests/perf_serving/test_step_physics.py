@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from serving_builders import make_perf
+from perf_serving_builders import make_perf
 
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingPerf, expected_accepted_tokens

@@ -8,6 +8,7 @@ import pytest
 
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.scenario import DEFAULT_SCENARIO, bundled_scenarios, data_dir, load_scenario
+from gputwin.scenario.load import resolve_scenario_path
 
 BASE = """\
 name: t
@@ -162,6 +163,13 @@ PHILLY = data_dir() / "traces/philly-adaptdl/philly.csv"
 def test_bundled_scenarios_load(name: str) -> None:
     if name == "philly-sample" and not PHILLY.is_file():
         pytest.skip(f"needs the Philly trace at {PHILLY}")
+    from gputwin.scenario.serving import is_serving_file, load_serving_scenario
+
+    if is_serving_file(resolve_scenario_path(name)):
+        with pytest.raises(InputError, match="serving scenario"):
+            load_scenario(name)
+        assert load_serving_scenario(resolve_scenario_path(name)).name == name
+        return
     sc = load_scenario(name)
     assert sc.name == name
 

@@ -46,6 +46,11 @@ def load_scenario(
         data = {}
     if not isinstance(data, dict):
         raise InputError("expected a mapping (key: value) at the top level", where=f"{file}:1")
+    if "serving" in data and "cluster" not in data:
+        raise InputError(
+            "this is a serving scenario (top-level `serving:`): load it with "
+            "gputwin.api.load_serving_scenario, or run it with `gputwin simulate`",
+            where=f"{file}:{lines.get(('serving',), 1)}")
     parsed = [parse_override(text) for text in overrides]
     data = apply_overrides(data, parsed)
 
