@@ -394,7 +394,9 @@ class Framework:
         key = (run.est_end_s, self._seq, spec.job_id)
         bisect.insort(self.ends, key)
         self._end_key[spec.job_id] = key
-        self.tenant_gpus[spec.tenant] = self.tenant_gpus.get(spec.tenant, 0) + placement.num_gpus
+        if placement.num_gpus:  # whole GPUs only (share-only jobs hold none)
+            self.tenant_gpus[spec.tenant] = self.tenant_gpus.get(spec.tenant, 0) \
+                + placement.num_gpus
         self.version += 1
         state.result.starts.append(Decision(spec, placement, job.remaining_frac))
         for plugin in self._hooks:
@@ -404,11 +406,14 @@ class Framework:
         key = self._end_key.pop(job.job_id)
         i = bisect.bisect_left(self.ends, key)
         del self.ends[i]
-        left = self.tenant_gpus[job.spec.tenant] - job.placement.num_gpus
-        if left:
-            self.tenant_gpus[job.spec.tenant] = left
-        else:
-            del self.tenant_gpus[job.spec.tenant]
+        held = job.placement.num_gpus
+        if held:  # share-only jobs never entered the whole-GPU count
+            tenant = job.spec.tenant
+            left = self.tenant_gpus.get(tenant, 0) - held
+            if left > 0:
+                self.tenant_gpus[tenant] = left
+            else:
+                self.tenant_gpus.pop(tenant, None)
         self.version += 1
 
     def _fragmentation(self, state: CycleState) -> float | None:

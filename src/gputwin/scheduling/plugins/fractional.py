@@ -88,7 +88,6 @@ class SharedGpuPlacement(PlacementPlugin):
         self.mirror = GpuMirror(inventory_of(ctx.layout, ctx.gpu_type), use_cpu=args.cpu,
                                 use_memory=args.memory)
         self.num_placed = 0
-        self._tenant_gpus: dict[str, int] | None = None
 
     # hooks ----------------------------------------------------------------------------------
 
@@ -100,11 +99,6 @@ class SharedGpuPlacement(PlacementPlugin):
 
     def on_stop(self, job: RunningJob, now_s: float, preempted: bool) -> None:
         self.mirror.give_back(job.job_id)
-        if self._tenant_gpus is not None:
-            # Framework._forget_running drops a tenant's entry when its whole-GPU count
-            # reaches 0, then fails (KeyError) when a share-only job of that tenant ends;
-            # keep the entry (0 GPUs) until the framework handles shares.
-            self._tenant_gpus.setdefault(job.spec.tenant, 0)
 
     # placement ------------------------------------------------------------------------------
 
@@ -122,7 +116,6 @@ class SharedGpuPlacement(PlacementPlugin):
     def place(self, job: QueuedJob, state: CycleState, free: np.ndarray,
               scores: np.ndarray | None) -> Placement | None:
         spec = job.spec
-        self._tenant_gpus = state.tenant_gpus
         mask = self.allowed(job, state, free)
         if spec.num_gpus > int(self.mirror.num_gpus.max()):
             return self._gang(spec, mask, state)

@@ -95,14 +95,12 @@ class MigPlacement(PlacementPlugin):
         self.num_destroyed = 0
         self._running: dict[tuple[int, int], int] = {}  # MIG GPU -> running instances
         self._running_gpus = np.zeros(layout.num_nodes, dtype=np.int64)
-        self._tenant_gpus: dict[str, int] | None = None
 
     # -- placement ----------------------------------------------------------------------------
 
     def place(self, job: QueuedJob, state: CycleState, free: np.ndarray,
               scores: np.ndarray | None) -> Placement | None:
         spec = job.spec
-        self._tenant_gpus = state.tenant_gpus
         if spec.mig_profile is None:
             return place_ranked(state.layout, self._non_mig_free(free), spec.num_gpus, scores)
         held = self.where.get(spec.job_id)
@@ -165,8 +163,6 @@ class MigPlacement(PlacementPlugin):
                 self._running_gpus[held[0]] += 1
 
     def on_stop(self, job: RunningJob, now_s: float, preempted: bool) -> None:
-        if self._tenant_gpus is not None:  # see fractional.py: share-only placements
-            self._tenant_gpus.setdefault(job.spec.tenant, 0)
         held = self.where.pop(job.job_id, None)
         if held is not None:  # the instance stays configured, now idle
             node, g, inst = held
