@@ -153,9 +153,11 @@ def resolve_profile(
             used[cls.name] = cls
             lists[point].append((cls, PluginArgs(), weight))
     validated = _validate_args(merged, used, where)
-    single = {p: (c, validated.get(c.name, c.Args())) for p, (c, _) in single.items()}
-    lists = {p: [(c, validated.get(c.name, c.Args()), w) for c, _, w in v]
-             for p, v in lists.items()}
+    for full, cls in used.items():  # plugins without args: their defaults (or an error)
+        if full not in validated:
+            validated[full] = _validated(cls, {}, full.split("/", 1)[1], where)
+    single = {p: (c, validated[c.name]) for p, (c, _) in single.items()}
+    lists = {p: [(c, validated[c.name], w) for c, _, w in v] for p, v in lists.items()}
     return ResolvedProfile(name, single, lists)
 
 
@@ -209,14 +211,21 @@ def _validate_args(merged: Mapping[str, Mapping[str, Any]], used: Mapping[str, t
         else:
             raise UnknownNameError("plugin in this profile", key,
                                    sorted(by_short) + sorted(used), where=where(("args", key)))
-        try:
-            out[full] = used[full].Args.model_validate(dict(raw))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = tuple(str(p) for p in err["loc"])
-            got = f" (got {err['input']!r})" if "input" in err and loc else ""
-            raise InputError(f"{err['msg']}{got}", where=where(("args", key, *loc))) from None
+        out[full] = _validated(used[full], raw, key, where)
     return out
+
+
+def _validated(cls: type[Plugin], raw: Mapping[str, Any], key: str,
+               where: Where) -> PluginArgs:
+    """``cls``'s typed args from ``raw``; :class:`InputError` naming
+    ``scheduler.args.<key>.<field>`` when invalid (a required field missing included)."""
+    try:
+        return cls.Args.model_validate(dict(raw))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(str(p) for p in err["loc"])
+        got = f" (got {err['input']!r})" if "input" in err and loc and raw else ""
+        raise InputError(f"{err['msg']}{got}", where=where(("args", key, *loc))) from None
 
 
 def build_framework(resolved: ResolvedProfile, ctx: PluginContext) -> Framework:
