@@ -23,11 +23,13 @@ from typing import Literal
 import numpy as np
 
 from gputwin.cluster.layout import ClusterLayout
+from gputwin.cluster.sharing import MILLI_PER_GPU
 from gputwin.errors import GputwinError
 
 NodeHealth = Literal["up", "draining", "down"]
 HEALTH_CODES: dict[str, int] = {"up": 0, "draining": 1, "down": 2}
-MILLI_PER_GPU = 1000
+__all__ = ["HEALTH_CODES", "MILLI_PER_GPU", "GpuShare", "Ledger", "LedgerError", "NodeHealth",
+           "Placement", "make_placement"]
 
 
 class LedgerError(GputwinError):

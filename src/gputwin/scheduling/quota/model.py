@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from gputwin.cluster.sharing import MILLI_PER_GPU
 from gputwin.errors import InputError, UnknownNameError
 
-MILLI = 1000  # milli-GPU per GPU
+MILLI = MILLI_PER_GPU  # milli-GPU per GPU (one definition: cluster.sharing)
 
 QueueingStrategy = Literal["StrictFIFO", "BestEffortFIFO"]
 WithinPolicy = Literal["Never", "LowerPriority", "LowerOrNewerEqualPriority"]
