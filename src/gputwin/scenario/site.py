@@ -26,7 +26,6 @@ from gputwin.catalog.schema import Accelerator, System
 from gputwin.energy.facility import rack_can_host, rack_power_w
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
-from gputwin.scheduling.plugins import power as _power_plugins  # noqa: F401 (registers)
 from gputwin.units import parse_power
 
 #: Key path → "file:line" or "--set ..." (same as scenario.check.Locator).
