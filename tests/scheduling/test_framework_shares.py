@@ -114,3 +114,74 @@ def test_plugin_with_required_arg_builds_when_given(required_arg_plugin: None) -
 def test_plugin_with_required_arg_missing_is_an_input_error(required_arg_plugin: None) -> None:
     with pytest.raises(InputError, match="limit"):
         resolve_profile("fifo", {"pre_filter": ["test-required-arg"]})
+
+
+# -- 2. share-aware capacity ------------------------------------------------------------------
+
+ONE_NODE_2 = ClusterLayout(num_nodes=1, gpus_per_node=2, nodes_per_leaf=1)
+ONE_GPU = ClusterLayout(num_nodes=1, gpus_per_node=1, nodes_per_leaf=1)
+
+
+@pytest.mark.parametrize("profile", ["fgd", "bestfit", "gpu-packing"])
+def test_fractional_pod_starts_when_every_gpu_is_partly_used(profile: str) -> None:
+    s = Sim(profile, ONE_NODE_2)
+    assert sorted(s.cycle(pod("a", 1, 600), pod("b", 1, 600))) == ["a", "b"]
+    assert s.ledger.free_total == 0  # both GPUs carry a share: no whole GPU is free
+    assert s.cycle(pod("c", 1, 300)) == ["c"]  # 400 milli are left on each GPU
+    assert s.cycle(pod("d", 1, 500)) == []  # ... but not 500
+    assert s.cycle(pod("e", 1, 1000)) == []  # nor a whole GPU
+
+
+@pytest.mark.parametrize("profile", ["fgd", "bestfit", "gpu-packing"])
+def test_more_shares_than_whole_free_gpus_start_in_one_cycle(profile: str) -> None:
+    s = Sim(profile, ONE_GPU)
+    assert sorted(s.cycle(*(pod(f"q{i}", 1, 250) for i in range(5)))) == [
+        "q0", "q1", "q2", "q3"]  # four quarters of the single GPU; the fifth waits
+    assert s.ledger.milli_used() == {(0, 0): 1000}
+
+
+def test_seven_mig_slices_of_one_gpu_start_in_one_cycle() -> None:
+    s = Sim("mig", ONE_GPU, {"mig": {"reconfiguration_time_s": 0.0}})
+    jobs = [pod(f"m{i}", mig="1g.10gb") for i in range(8)]
+    assert sorted(s.cycle(*jobs)) == [f"m{i}" for i in range(7)]  # H100: seven 1g slices
+    assert len(s.ledger.mig_slices()[(0, 0)]) == 7
+    assert s.fw.queued_jobs()[0].job_id == "m7"
+
+
+def test_mig_pod_starts_when_every_gpu_has_busy_slices() -> None:
+    s = Sim("mig", ONE_NODE_2, {"mig": {"reconfiguration_time_s": 0.0}})
+    assert sorted(s.cycle(pod("a", mig="4g.40gb"), pod("b", mig="4g.40gb"))) == ["a", "b"]
+    assert s.ledger.free_total == 0
+    assert s.cycle(pod("c", mig="3g.40gb")) == ["c"]  # the other half of a GPU
+    assert s.cycle(pod("d", mig="7g.80gb")) == []  # needs a whole GPU
+
+
+def test_preempting_a_share_returns_its_gpu_only_when_empty() -> None:
+    s = Sim("fgd", ONE_GPU)
+    s.cycle(pod("a", 1, 500), pod("b", 1, 500))
+    state = s.fw._state(s.now, take_snapshot(s.ledger))
+    assert state.free_total == 0
+    s.fw.preempt(s.fw.running["a"], state, "test")
+    assert state.free_total == 0  # b still shares the GPU
+    s.fw.preempt(s.fw.running["b"], state, "test")
+    assert state.free_total == 1 and int(state.free[0]) == 1
+
+
+# -- 3. best-effort skips by request shape ----------------------------------------------------
+
+def test_failed_whole_gpu_pod_does_not_skip_a_mig_pod() -> None:
+    # GPU 0 in MIG mode (idle), GPU 1 busy with a whole-GPU job: a 1-GPU whole pod cannot
+    # start, a 1-GPU MIG pod can; the queue has the whole pod first.
+    s = Sim("mig", ONE_NODE_2, {"mig": {"reconfiguration_time_s": 0.0,
+                                        "mig_gpus_per_node": 1}})
+    assert s.cycle(pod("busy", 1)) == ["busy"]
+    assert s.cycle(pod("whole", 1, t=1.0), pod("slice", mig="1g.10gb", t=2.0)) == ["slice"]
+    assert [q.job_id for q in s.fw.queued_jobs()] == ["whole"]
+
+
+def test_failed_fractional_shape_skips_only_its_shape() -> None:
+    s = Sim("gpu-packing", ONE_GPU)
+    assert s.cycle(pod("a", 1, 700)) == ["a"]
+    # 400 milli fails, 400 again is skipped, 300 still fits
+    assert s.cycle(pod("b", 1, 400), pod("c", 1, 400), pod("d", 1, 300)) == ["d"]
+    assert {q.job_id: q.reason for q in s.fw.queued_jobs()}["c"].startswith("no room")

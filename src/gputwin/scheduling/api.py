@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.cluster.ledger import Placement
+from gputwin.cluster.partial import PartialGpus
 from gputwin.cluster.snapshot import ClusterSnapshot
 from gputwin.scheduling.status import SKIP, SUCCESS, Status
 from gputwin.workload.job import JobSpec
@@ -34,6 +35,24 @@ if TYPE_CHECKING:
 #: Seconds a job is predicted to run (perf model, or a trace's recorded duration); injected
 #: by the composition root. Backfill combines it with user limits (see queueing plugins).
 RuntimeEstimator = Callable[[JobSpec], float]
+
+#: What a request looks like beyond its GPU count: ``None`` for whole GPUs of any type with
+#: no CPU/memory request (the common case), else ``(gpu_milli, mig_profile, gpu_type,
+#: num_cpus, memory_bytes)``. Two jobs of the same shape differ only in ``num_gpus``.
+Shape = tuple[int, str | None, str | None, float | None, float | None] | None
+
+
+def request_shape(spec: JobSpec) -> Shape:
+    """The request shape of ``spec`` (see :data:`Shape`)."""
+    if (spec.gpu_milli >= 1000 and spec.mig_profile is None and spec.gpu_type is None
+            and spec.num_cpus is None and spec.memory_bytes is None):
+        return None
+    return (spec.gpu_milli, spec.mig_profile, spec.gpu_type, spec.num_cpus, spec.memory_bytes)
+
+
+def is_share_request(spec: JobSpec) -> bool:
+    """True for a request of part of one GPU: fractional (``gpu_milli`` < 1000) or MIG."""
+    return spec.gpu_milli < 1000 or spec.mig_profile is not None
 
 
 @dataclass(slots=True)
@@ -49,6 +68,7 @@ class QueuedJob:
     hold: Placement | None = None  # permit WAIT: resources held across cycles
     hold_until_s: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)  # per-plugin scratch
+    shape: Shape = None  # request_shape(spec), set by the framework at submit
 
     @property
     def job_id(self) -> str:
@@ -108,7 +128,9 @@ class CycleResult:
 @dataclass(slots=True)
 class CycleState:
     """Scratch state of one cycle. ``free``/``free_total``: whole GPUs still free after the
-    cycle's own decisions; ``tenant_gpus``: GPUs held per tenant (live within the cycle)."""
+    cycle's own decisions; ``tenant_gpus``: whole GPUs held per tenant (live within the
+    cycle); ``partial``: the partial GPUs (fractional shares, MIG slices), built by the
+    framework on first use (``Framework.partial(state)``)."""
 
     now_s: float
     snapshot: ClusterSnapshot
@@ -118,6 +140,7 @@ class CycleState:
     tenant_gpus: dict[str, int]
     result: CycleResult
     data: dict[str, Any] = field(default_factory=dict)
+    partial: PartialGpus | None = None
 
     @property
     def layout(self) -> ClusterLayout:
@@ -189,7 +212,12 @@ class QueueingPlugin(Plugin):
 
 
 class PreFilterPlugin(Plugin):
+    """Job-level checks. Set ``shape_only`` when the verdict depends only on the request
+    shape (GPUs, milli, MIG profile, GPU type, CPU, memory): queueing walks may then skip
+    jobs of a shape that already failed in the cycle."""
+
     point = "pre_filter"
+    shape_only: ClassVar[bool] = False
 
     def pre_filter(self, job: QueuedJob, state: CycleState) -> Status:
         return SUCCESS

@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 
 from gputwin.cluster.ledger import Placement
+from gputwin.cluster.mig import MigGeometry
+from gputwin.cluster.partial import PartialGpus
 from gputwin.cluster.snapshot import ClusterSnapshot
+from gputwin.errors import GputwinError
 from gputwin.scheduling.api import (
     BindPlugin,
     CycleResult,
@@ -45,6 +48,8 @@ from gputwin.scheduling.api import (
     ReservePlugin,
     RunningJob,
     ScorePlugin,
+    is_share_request,
+    request_shape,
 )
 from gputwin.scheduling.status import Code, Status
 from gputwin.workload.job import JobSpec
@@ -86,6 +91,14 @@ class Framework:
         self._queue: dict[str, QueuedJob] = {}
         self._held: set[str] = set()  # jobs holding resources after a permit WAIT
         self._sizes: Counter[int] = Counter()  # GPU requests waiting (fragmentation)
+        self._num_shaped = 0  # waiting jobs whose request shape is not plain whole GPUs
+        self._num_share = 0  # waiting jobs asking part of a GPU (fractional or MIG)
+        #: Queueing walks may skip a job whose shape already failed with fewer GPUs in the
+        #: cycle: true unless a post-filter (preemption, ...) or a pre-filter that looks at
+        #: more than the shape could make the same shape succeed.
+        self.shape_memo = not plugins.post_filter and all(
+            p.shape_only for p in plugins.pre_filter)
+        self._mig_masks: dict[str, tuple[int, ...] | None] = {}
         self._seq = 0
         self.running: dict[str, RunningJob] = {}
         self.tenant_gpus: dict[str, int] = {}
@@ -116,9 +129,9 @@ class Framework:
         est = self._estimate(job) * remaining_frac
         self._seq += 1
         qjob = QueuedJob(spec=job, seq=self._seq, enqueue_s=now_s, est_runtime_s=est,
-                         remaining_frac=remaining_frac)
+                         remaining_frac=remaining_frac, shape=request_shape(job))
         self._queue[job.job_id] = qjob
-        self._sizes[job.num_gpus] += 1
+        self._count_waiting(qjob, +1)
         if not self._custom_order and self._sorted_at > -math.inf:
             qjob.data["_key"] = key = self.plugins.queue_sort.key(qjob, self._dummy_state(now_s))
             bisect.insort(self._sorted, (key, qjob.seq, qjob), key=_sort_key)
@@ -185,7 +198,8 @@ class Framework:
         else:
             free_total = int(free.sum())
         need = job.spec.num_gpus
-        if need > free_total:
+        if need > free_total and (job.shape is None or not is_share_request(job.spec)
+                                  or not self._share_room(job.spec, state)):
             return Status.unschedulable(f"needs {need} GPUs, {free_total} free"), None
         for flt in self.plugins.filter:
             mask = flt.filter(job, state, free)
@@ -297,6 +311,49 @@ class Framework:
         """Fewest GPUs any waiting job asks for."""
         return min(self._sizes) if self._sizes else None
 
+    @property
+    def num_shaped_waiting(self) -> int:
+        """Waiting jobs whose request is more than plain whole GPUs (see ``Shape``)."""
+        return self._num_shaped
+
+    @property
+    def num_share_waiting(self) -> int:
+        """Waiting jobs that ask for part of a GPU (fractional or MIG)."""
+        return self._num_share
+
+    def partial(self, state: CycleState) -> PartialGpus:
+        """The cycle's partial-GPU scratch (built from the snapshot on first use)."""
+        part = state.partial
+        if part is None:
+            part = state.partial = PartialGpus(state.snapshot)
+        return part
+
+    def _share_room(self, spec: JobSpec, state: CycleState) -> bool:
+        """Whether a partial GPU could take ``spec`` (no whole GPU being free): a
+        fractional request needs a shared GPU with enough free milli, a MIG request a MIG
+        GPU with the memory slices of one of its profile's positions free. A necessary
+        condition only; the placement plugin decides."""
+        part = self.partial(state)
+        if spec.mig_profile is None:
+            return part.milli_room(spec.gpu_milli)
+        masks = self._mig_positions(spec.mig_profile)
+        return bool(part.mig) if masks is None else part.mig_room(masks)
+
+    def _mig_positions(self, profile: str) -> tuple[int, ...] | None:
+        """Memory-slice masks of ``profile``'s valid positions on this cluster's MIG GPU
+        (the placement plugin's geometry, else the cluster GPU's; ``None`` if unknown)."""
+        if profile not in self._mig_masks:
+            geo = getattr(self.plugins.placement, "geo", None)
+            masks: tuple[int, ...] | None = None
+            try:
+                if not isinstance(geo, MigGeometry):
+                    geo = MigGeometry.for_gpu(self.ctx.gpu_type)
+                masks = tuple(mem for _, mem, _ in geo.profile(profile).placements)
+            except GputwinError:
+                masks = None
+            self._mig_masks[profile] = masks
+        return self._mig_masks[profile]
+
     # -- internals ---------------------------------------------------------------------------
 
     def _state(self, now_s: float, snapshot: ClusterSnapshot) -> CycleState:
@@ -366,11 +423,14 @@ class Framework:
         free = state.free
         for node, count in zip(placement.nodes, placement.gpus, strict=True):
             free[node] -= count
-        opened = {s.node for s in placement.shares}  # conservative: a share blocks its GPU
-        for node in opened:
-            free[node] = max(0, free[node] - 1)
-        state.free_total = int(free.sum()) if placement.shares else (
-            state.free_total - placement.num_gpus)
+        taken = placement.num_gpus
+        if placement.shares:  # a share opens a whole GPU only if its GPU was not partial
+            part = self.partial(state)
+            for share in placement.shares:
+                if part.take(share):
+                    free[share.node] -= 1
+                    taken += 1
+        state.free_total -= taken
 
     def _give_back(self, state: CycleState, placement: Placement) -> None:
         up = state.snapshot.health
@@ -379,14 +439,29 @@ class Framework:
             if up[node] == 0:
                 free[node] += count
                 state.free_total += count
+        if placement.shares:  # a GPU whose last share leaves is whole and free again
+            part = self.partial(state)
+            for share in placement.shares:
+                if part.give(share) and up[share.node] == 0:
+                    free[share.node] += 1
+                    state.free_total += 1
+
+    def _count_waiting(self, q: QueuedJob, sign: int) -> None:
+        """Keep the waiting-request counters (sizes, shapes, shares) current."""
+        size = q.spec.num_gpus
+        self._sizes[size] += sign
+        if not self._sizes[size]:
+            del self._sizes[size]
+        if q.shape is not None:
+            self._num_shaped += sign
+            if is_share_request(q.spec):
+                self._num_share += sign
 
     def _record_start(self, job: QueuedJob, placement: Placement, state: CycleState) -> None:
         spec = job.spec
         del self._queue[spec.job_id]
         self._unsort(job)
-        self._sizes[spec.num_gpus] -= 1
-        if not self._sizes[spec.num_gpus]:
-            del self._sizes[spec.num_gpus]
+        self._count_waiting(job, -1)
         now = state.now_s
         run = RunningJob(spec, placement, now, now + job.est_runtime_s)
         self.running[spec.job_id] = run
@@ -429,9 +504,7 @@ class Framework:
             q = self._queue.pop(job_id, None)
             if q is not None:
                 self._unsort(q)
-                self._sizes[q.spec.num_gpus] -= 1
-                if not self._sizes[q.spec.num_gpus]:
-                    del self._sizes[q.spec.num_gpus]
+                self._count_waiting(q, -1)
 
 
 def _sort_key(item: tuple[Any, int, QueuedJob]) -> tuple[Any, int]:

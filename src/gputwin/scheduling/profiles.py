@@ -81,7 +81,8 @@ PROFILES: dict[str, ProfileSpec] = {
     "drf": ProfileSpec(queue_sort="drf", queueing="best-effort"),
     "defrag": ProfileSpec(placement="topology", post_filter=("defragment",)),
     # GPU sharing (plugins/fractional.py, docs/fractional-and-mig.md): every waiting pod is
-    # tried each cycle (the pre-filter rejects pods no node can ever hold).
+    # tried each cycle, except pods of a request shape that already failed with fewer GPUs
+    # (the pre-filter rejects pods no node can ever hold).
     "fgd": ProfileSpec(queueing="best-effort", placement="fgd", pre_filter=("feasible",)),
     "bestfit": ProfileSpec(queueing="best-effort", placement="bestfit",
                            pre_filter=("feasible",)),

@@ -253,6 +253,7 @@ class FeasibleFilter(PreFilterPlugin):
 
     name = "pre-filter/feasible"
     Args = SharedArgs
+    shape_only = True  # the verdict depends on the request shape alone
 
     def __init__(self, args: PluginArgs, ctx: PluginContext) -> None:
         super().__init__(args, ctx)

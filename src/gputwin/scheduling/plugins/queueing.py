@@ -32,6 +32,8 @@ from gputwin.scheduling.api import (
     QueuedJob,
     QueueingPlugin,
     Rejection,
+    Shape,
+    is_share_request,
 )
 from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import Code, Status
@@ -60,6 +62,48 @@ def attempt(fw: Framework, job: QueuedJob, state: CycleState,
     if not status.ok:
         job.reason = status.reason
     return status
+
+
+class ShapeMemo:
+    """Per cycle: the fewest GPUs that failed for each request shape (``QueuedJob.shape``:
+    GPU milli, MIG profile, GPU type, CPU, memory). A job of a shape that already failed
+    with at most as many GPUs cannot fit either, so the walk skips it. Active only when
+    the framework allows it (``Framework.shape_memo``: no post-filter, shape-only
+    pre-filters); records only ``UNSCHEDULABLE`` outcomes."""
+
+    __slots__ = ("failed", "on", "smallest", "uniform")
+
+    def __init__(self, fw: Framework) -> None:
+        self.on = fw.shape_memo
+        self.failed: dict[Shape, int] = {}
+        self.uniform = fw.num_shaped_waiting == 0  # every waiting job: plain whole GPUs
+        self.smallest = fw.smallest_request() or 1
+
+    def skip(self, job: QueuedJob) -> bool:
+        if not self.on:
+            return False
+        fewest = self.failed.get(job.shape)
+        return fewest is not None and job.spec.num_gpus >= fewest
+
+    def record(self, job: QueuedJob, status: Status) -> None:
+        if self.on and status.code == Code.UNSCHEDULABLE:
+            size = job.spec.num_gpus
+            if size < self.failed.get(job.shape, size + 1):
+                self.failed[job.shape] = size
+
+    @property
+    def exhausted(self) -> bool:
+        """Nothing waiting can fit any more (only when every waiting job is plain)."""
+        return self.on and self.uniform and self.failed.get(None, math.inf) <= self.smallest
+
+
+def no_whole_gpu(fw: Framework, state: CycleState) -> bool | None:
+    """``None`` while whole GPUs are free; once none is, ``True`` when no waiting job
+    could use a partial GPU (the walk can stop) and ``False`` when some could (only those
+    are still tried)."""
+    if state.free_total > 0:
+        return None
+    return fw.num_share_waiting == 0
 
 
 class WindowArgs(PluginArgs):
@@ -92,18 +136,17 @@ class BestEffortQueueing(QueueingPlugin):
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         assert isinstance(self.args, WindowArgs)
-        failed_size = math.inf
-        plain = not fw.plugins.pre_filter and not fw.plugins.post_filter
-        smallest = fw.smallest_request() or 1
+        memo = ShapeMemo(fw)
         for tried, job in enumerate(order):
-            if tried >= self.args.max_job_test or state.free_total <= 0 or failed_size <= smallest:
+            if tried >= self.args.max_job_test or memo.exhausted:
                 break
-            if plain and job.spec.num_gpus >= failed_size:
+            full = no_whole_gpu(fw, state)
+            if full:
+                break
+            if memo.skip(job) or (full is not None and not is_share_request(job.spec)):
                 job.reason = f"no room for {job.spec.num_gpus} GPUs"
                 continue
-            status = attempt(fw, job, state)
-            if status.code == Code.UNSCHEDULABLE and plain:
-                failed_size = min(failed_size, job.spec.num_gpus)
+            memo.record(job, attempt(fw, job, state))
 
 
 class BackfillArgs(PluginArgs):
@@ -185,36 +228,34 @@ class BackfillQueueing(QueueingPlugin):
     def _backfill(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState,
                   head_id: str, shadow: float, extra: np.ndarray, tried: int = 0) -> None:
         """Start jobs behind the blocked head without delaying its reservation."""
-        fail_now = fail_extra = math.inf  # smallest sizes that failed (memo)
-        plain = not fw.plugins.pre_filter and not fw.plugins.post_filter
-        smallest = fw.smallest_request() or 1
+        fail_now, fail_extra = ShapeMemo(fw), ShapeMemo(fw)  # shapes that failed
         self._window_hit = False
         for job in order:
             if tried >= self.a.max_job_test:
                 self._window_hit = True
                 break
             tried += 1
-            if state.free_total <= 0 or (fail_now <= smallest and fail_extra <= smallest):
+            full = no_whole_gpu(fw, state)
+            if full or (fail_now.exhausted and fail_extra.exhausted):
                 break
-            size = job.spec.num_gpus
-            if state.now_s + job.est_runtime_s <= shadow:
-                if plain and size >= fail_now:
-                    continue
-                status = attempt(fw, job, state)
-                if status.code == Code.UNSCHEDULABLE and plain:
-                    fail_now = min(fail_now, size)
+            if full is not None and not is_share_request(job.spec):
                 continue
-            if plain and size >= fail_extra:
+            if state.now_s + job.est_runtime_s <= shadow:
+                if not fail_now.skip(job):
+                    fail_now.record(job, attempt(fw, job, state))
+                continue
+            if fail_extra.skip(job):
                 continue
             limited = np.minimum(state.free, extra)
-            _, placement = fw.try_place(job, state, limited)
-            if placement is not None and fw.start(job, placement, state).ok:
-                for node, count in zip(placement.nodes, placement.gpus, strict=True):
-                    extra[node] -= count
-                continue
+            status, placement = fw.try_place(job, state, limited)
+            if placement is not None:
+                status = fw.start(job, placement, state)
+                if status.ok:
+                    for node, count in zip(placement.nodes, placement.gpus, strict=True):
+                        extra[node] -= count
+                    continue
             job.reason = f"would delay the reservation of {head_id}"
-            if plain:
-                fail_extra = min(fail_extra, size)
+            fail_extra.record(job, status)
         self._cache = (head_id, fw.version, shadow, extra.copy())
         self._seen_version = (state.snapshot.version, fw.version)
         self._seen_seq = fw.last_seq
