@@ -11,10 +11,12 @@ from pydantic import Field
 from gputwin.cluster import ClusterLayout, Ledger, take_snapshot
 from gputwin.errors import InputError
 from gputwin.scheduling import (
+    BindPlugin,
     Framework,
     PluginArgs,
     PluginContext,
     PreFilterPlugin,
+    RunningJob,
     build_framework,
     register,
     resolve_profile,
@@ -185,3 +187,58 @@ def test_failed_fractional_shape_skips_only_its_shape() -> None:
     # 400 milli fails, 400 again is skipped, 300 still fits
     assert s.cycle(pod("b", 1, 400), pod("c", 1, 400), pod("d", 1, 300)) == ["d"]
     assert {q.job_id: q.reason for q in s.fw.queued_jobs()}["c"].startswith("no room")
+
+
+# -- 4. migrations call the plugins' hooks ------------------------------------------------------
+
+class _Mirror(BindPlugin):
+    """Whole GPUs held per node, kept only from the start/stop (and migrate) hooks."""
+
+    name = "bind/test-mirror"
+
+    def __init__(self, args: PluginArgs, ctx: PluginContext) -> None:
+        super().__init__(args, ctx)
+        self.used = [0] * ctx.layout.num_nodes
+        self.starts = 0
+
+    def on_start(self, job: RunningJob, now_s: float) -> None:
+        self.starts += 1
+        for node, count in zip(job.placement.nodes, job.placement.gpus, strict=True):
+            self.used[node] += count
+
+    def on_stop(self, job: RunningJob, now_s: float, preempted: bool) -> None:
+        for node, count in zip(job.placement.nodes, job.placement.gpus, strict=True):
+            self.used[node] -= count
+
+
+@pytest.fixture()
+def mirror_plugin() -> Iterator[None]:
+    register(_Mirror)
+    yield
+    unregister(_Mirror.name)
+
+
+def test_migration_keeps_plugin_mirrors_in_step_with_the_ledger(mirror_plugin: None) -> None:
+    layout = ClusterLayout(num_nodes=4, gpus_per_node=8, nodes_per_leaf=4)
+    ctx = PluginContext(layout=layout, estimate_runtime=lambda j: 1000.0)
+    fw = build_framework(resolve_profile("defrag", {"score": ["spread"],
+                                                    "bind": ["test-mirror"]}), ctx)
+    ledger = Ledger(layout)
+    for i in range(4):  # spread: one 4-GPU job per node, 16 GPUs free but no whole node
+        fw.submit(pod(f"s{i}", 4), 0.0)
+    for d in fw.schedule(0.0, take_snapshot(ledger)).starts:
+        ledger.allocate(d.job.job_id, d.placement)
+    assert sorted(ledger.free_per_node()) == [4, 4, 4, 4]
+    fw.submit(pod("gang", 16, t=1.0), 1.0)
+    result = fw.schedule(1.0, take_snapshot(ledger))
+    for p in result.preemptions:
+        ledger.release(p.job.job_id)
+        assert p.migrate_to is not None
+        ledger.allocate(p.job.job_id, p.migrate_to)
+    for d in result.starts:
+        ledger.allocate(d.job.job_id, d.placement)
+    assert [d.job.job_id for d in result.starts] == ["gang"] and result.preemptions
+    mirror = fw.plugins.bind[0]
+    assert isinstance(mirror, _Mirror)
+    assert [8 - u for u in mirror.used] == list(ledger.free_per_node())
+

@@ -189,6 +189,14 @@ class Plugin:
     def on_stop(self, job: RunningJob, now_s: float, preempted: bool) -> None:
         """Called when a job finishes or is preempted."""
 
+    def on_migrate(self, old: RunningJob, new: RunningJob, now_s: float) -> None:
+        """Called when a running job moves (``old``: as it was, ``new``: on its new
+        placement; defragmentation). Default: unbind then bind, i.e. ``on_stop(old, now_s,
+        False)`` then ``on_start(new, now_s)``, so mirrors of the cluster follow the move;
+        plugins that count starts or stops (admissions, releases) override it."""
+        self.on_stop(old, now_s, False)
+        self.on_start(new, now_s)
+
 
 class QueueSortPlugin(Plugin):
     """Orders the queue. Override :meth:`key` (static order) or :meth:`order` (dynamic)."""

@@ -87,7 +87,8 @@ class Framework:
         self.profile = profile
         self._hooks = [p for p in plugins.all()
                        if type(p).on_start is not Plugin.on_start
-                       or type(p).on_stop is not Plugin.on_stop]
+                       or type(p).on_stop is not Plugin.on_stop
+                       or type(p).on_migrate is not Plugin.on_migrate]
         self._queue: dict[str, QueuedJob] = {}
         self._held: set[str] = set()  # jobs holding resources after a permit WAIT
         self._sizes: Counter[int] = Counter()  # GPU requests waiting (fragmentation)
@@ -278,12 +279,16 @@ class Framework:
 
     def migrate(self, job: RunningJob, target: Placement, state: CycleState,
                 reason: str) -> None:
-        """Move running ``job`` to ``target`` (checkpoint + restart; the simulator charges it)."""
+        """Move running ``job`` to ``target`` (checkpoint + restart; the simulator charges
+        it). Plugins see the move through their ``on_migrate`` hook."""
         self._give_back(state, job.placement)
         self._take(state, target)
+        old = RunningJob(job.spec, job.placement, job.start_s, job.est_end_s)
         job.placement = target
         state.result.preemptions.append(Preemption(job.spec, reason, migrate_to=target))
         self.version += 1
+        for plugin in self._hooks:
+            plugin.on_migrate(old, job, state.now_s)
 
     def queued_jobs(self) -> list[QueuedJob]:
         """The queue in submission order (read-only use)."""

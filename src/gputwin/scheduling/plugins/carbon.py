@@ -128,6 +128,9 @@ class _Deferral(PreFilterPlugin):
         if now_s > latest + 1.0:
             self.late[job.job_id] = max(self.late.get(job.job_id, 0.0), now_s - latest)
 
+    def on_migrate(self, old: RunningJob, new: RunningJob, now_s: float) -> None:
+        """A move is not a release (the job already started)."""
+
     def stats(self) -> dict[str, float]:
         return {"released": self.released, "forced": len(self.forced), "late": len(self.late)}
 

@@ -12,9 +12,8 @@ models, CPU and memory per node) needs more, so these plugins keep:
   CPU and memory not modelled).
 - :class:`GpuMirror`: free milli per GPU (:class:`~gputwin.cluster.sharing.FreeMilli`),
   free CPU and memory, and which GPU indices each running job holds. It is updated by the
-  plugins' ``on_start``/``on_stop`` hooks, so it stays equal to the ledger as long as every
-  placement comes from a plugin that uses it (not with ``post-filter/defragment``, whose
-  migrations do not call the hooks).
+  plugins' ``on_start``/``on_stop`` hooks (a migration by ``post-filter/defragment`` calls
+  both through ``on_migrate``), so it stays equal to the ledger.
 
 On an :class:`InventoryLayout` the ledger believes every node has ``gpus_per_node`` GPUs;
 the slots a node does not have are never offered by these plugins, and ``total_gpus``

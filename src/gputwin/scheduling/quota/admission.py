@@ -153,3 +153,6 @@ class KueueQuota(PreFilterPlugin):
 
     def on_stop(self, job: RunningJob, now_s: float, preempted: bool) -> None:
         self.book.release(job.job_id, now_s, preempted)
+
+    def on_migrate(self, old: RunningJob, new: RunningJob, now_s: float) -> None:
+        """A move keeps the job's quota (same request): no release, no new admission."""
