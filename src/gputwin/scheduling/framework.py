@@ -167,6 +167,14 @@ class Framework:
         for plugin in self._hooks:
             plugin.on_stop(job, now_s, False)
 
+    def next_wakeup_s(self, now_s: float) -> float | None:
+        """When the earliest permit wait ends (its permit is asked again then, and the hold
+        expires if it still waits); ``None`` when no job is held. The simulator schedules
+        a cycle then (``plugins.carbon_hooks.plugin_hooks``)."""
+        times = [q.hold_until_s for q in (self._queue.get(j) for j in self._held)
+                 if q is not None and q.hold is not None and q.hold_until_s > now_s]
+        return min(times) if times else None
+
     def queued(self) -> list[JobSpec]:
         return [q.spec for q in self._queue.values()]
 
@@ -237,7 +245,8 @@ class Framework:
             if status.code == Code.WAIT:
                 if not held:
                     job.hold_until_s = state.now_s + status.timeout_s
-                if state.now_s <= job.hold_until_s:
+                if state.now_s < job.hold_until_s or (
+                        not held and state.now_s == job.hold_until_s):
                     job.hold = placement
                     self._held.add(job.job_id)
                     self._take(state, placement)

@@ -10,6 +10,10 @@ aware plugins also act on the clock, so a plugin may define any of:
 - ``speed_changes(now_s) -> list[SpeedChange]``: running jobs whose speed (throughput and
   power factors, e.g. under a power cap) changes now; the simulator recomputes their end.
 
+The framework itself asks for a cycle when a permit wait ends
+(:meth:`Framework.next_wakeup_s`, e.g. a MIG reconfiguration), when the profile has permit
+plugins.
+
 :func:`plugin_hooks` collects them from a :class:`Framework` (``None`` if no plugin has
 any, so runs without such plugins pay nothing).
 """
@@ -102,6 +106,8 @@ def plugin_hooks(scheduler: object) -> PluginHooks | None:
     if not isinstance(scheduler, Framework):
         return None
     names = ("next_wakeup_s", "after_cycle", "speed_changes")
-    plugins = [p for p in scheduler.plugins.all()
-               if any(callable(getattr(p, n, None)) for n in names)]
+    plugins: list[Any] = [p for p in scheduler.plugins.all()
+                          if any(callable(getattr(p, n, None)) for n in names)]
+    if scheduler.plugins.permit:  # a permit WAIT ends at a time: wake the framework then
+        plugins.append(scheduler)
     return PluginHooks(scheduler, plugins) if plugins else None

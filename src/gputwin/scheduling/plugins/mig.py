@@ -12,10 +12,11 @@ busy; the ledger records only busy instances (a :class:`GpuShare` with ``mig_sta
    instances, then create (costs ``reconfiguration_time_s``).
 
 Ties go to the lowest (node, GPU). A reconfigured instance is reserved for the job and
-``permit/mig-reconfigure`` makes the job WAIT (holding it) until ``now + time``; it starts
-at the first scheduling cycle after that (the framework has no timers, so a cycle needs
-an event). Jobs without a MIG profile get whole GPUs not in MIG mode (node-id order, or
-the score plugins' order). Which GPUs are in MIG mode: the first ``mig_gpus_per_node`` of
+``permit/mig-reconfigure`` makes the job WAIT (holding it) until ``now + time``; the
+framework asks the simulator for a cycle when the wait ends
+(:meth:`~gputwin.scheduling.framework.Framework.next_wakeup_s`), so it starts then.
+Jobs without a MIG profile get whole GPUs not in MIG mode (node-id order, or the score
+plugins' order). Which GPUs are in MIG mode: the first ``mig_gpus_per_node`` of
 every node (default all), of the cluster's accelerator (or ``accelerator``).
 """
 
