@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -200,7 +201,7 @@ def test_blocked_queue_skips_the_cut() -> None:
 
     def spy(self: Replica, now: float) -> None:
         nonlocal cuts
-        cuts += 1
+        cuts += now >= 0.1  # the simultaneous early arrivals may cut each other's prefill
         original(self, now)
 
     Replica._truncate = spy  # type: ignore[method-assign]
@@ -237,3 +238,61 @@ def test_linear_model_uses_the_verified_cost_line() -> None:
     lines = fast.lives[0].replica._lines
     assert lines and all(v is not None for v in lines.values())
     assert not slow.lives[0].replica._lines  # the reference never uses the shortcut
+
+
+def _count_merges(fn: Any) -> tuple[Any, int]:
+    merges = 0
+    original = Replica._merge
+
+    def spy(self: Replica, *args: Any) -> None:
+        nonlocal merges
+        merges += 1
+        original(self, *args)
+
+    Replica._merge = spy  # type: ignore[method-assign]
+    try:
+        return fn(), merges
+    finally:
+        Replica._merge = original  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(("kw", "blocks"), [
+    ({}, 5000), ({"preemption_mode": "swap"}, 90), ({"max_num_seqs": 4}, 5000),
+    ({"num_speculative_tokens": 2, "tokens_per_step": 2.2}, 5000)])
+def test_merged_prefill_and_stretch_segments_match_step_by_step(
+        kw: dict[str, object], blocks: int) -> None:
+    """A prefill step applied when planned, with the decode stretch after it in the same
+    event: same finishes, first tokens, steps and sampled timeline as the reference."""
+    from serving_builders import real_perf
+
+    reqs = requests_from(_random_rows(13, 250, 12.0, 900, 250))
+    fast, merges = _count_merges(lambda: run_fleet(reqs, engine(blocks, **kw),
+                                                   model=real_perf(), sample_interval_s=0.05))
+    slow = run_fleet(reqs, engine(blocks, skip_decode_steps=False, **kw), model=real_perf(),
+                     sample_interval_s=0.05)
+    assert merges > 0  # the shortcut is exercised
+    _assert_same(fast, slow)
+    tf, ts = fast.timelines["default"], slow.timelines["default"]
+    assert tf.time_s == ts.time_s
+    assert tf.tokens_out == ts.tokens_out
+    assert tf.kv_used_frac == ts.kv_used_frac
+    assert tf.running == ts.running and tf.waiting == ts.waiting
+
+
+def test_merged_segments_respect_the_horizon() -> None:
+    """Cut by a horizon, the engine state is the reference's: no first token after it."""
+    from serving_builders import real_perf
+
+    reqs = requests_from(_random_rows(17, 200, 20.0, 1500, 250))
+    for horizon in (1.0, 3.3, 7.77):
+        fast = run_fleet(reqs, engine(5000), model=real_perf(), horizon_s=horizon)
+        slow = run_fleet(reqs, engine(5000, skip_decode_steps=False), model=real_perf(),
+                         horizon_s=horizon)
+        assert [s.status for s in fast.states] == [s.status for s in slow.states]
+        assert [s.first_token_s for s in fast.states] == pytest.approx(
+            [s.first_token_s for s in slow.states], rel=1e-9, abs=1e-9)
+        assert all(s.first_token_s is None or s.first_token_s <= horizon for s in fast.states)
+        rf, rs = fast.lives[0].replica, slow.lives[0].replica
+        assert rf.tokens_out_at(horizon) == rs.tokens_out_at(horizon)
+        assert rf.kv_used_blocks_at(horizon) == rs.kv_used_blocks_at(horizon)
+        assert rf.busy_s_at(horizon) == pytest.approx(rs.busy_s_at(horizon), rel=1e-9)

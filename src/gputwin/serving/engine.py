@@ -103,6 +103,12 @@ class Replica:
         self._a = 0.0
         self._b = 0.0
         self._dur = 0.0
+        # merged segment: a prefill step (cost _c0, update applied when planned) followed
+        # by _n − 1 decode-only steps; _pre_tokens = tokens that step emits
+        self._pre = False
+        self._c0 = 0.0
+        self._pre_tokens = 0
+        self.horizon_s = math.inf  # no eager update whose step would end after it
         self._chunks: list[tuple[ReqState, int]] = []
         self._slopes: dict[int, float] = {}  # batch size -> step-time increase per step
         # batch size -> (ctx0, cost at ctx0, slope per context token) of the decode-only
@@ -152,11 +158,18 @@ class Replica:
         used = self.pool.num_used
         if self.in_step and self._n > 1:
             started = min(self._n, self._k_at(t - self._start_s, strict=True))
+            if self._pre:  # decode steps S, S+1, ... follow the (applied) prefill step
+                return used + self._alloc_between(self.S, self.S + started - 1)
             used += self._alloc_between(self.S + 1, self.S + started)
         return used
 
     def tokens_out_at(self, t: float) -> float:
         extra = 0
+        if self.in_step and self._pre:
+            done = self.steps_done_at(t)
+            if done == 0:
+                return float(self.tokens_out - self._pre_tokens)
+            return float(self.tokens_out + self.n_dec * (done - 1))
         if self.in_step and self._n > 1:
             extra = self.n_dec * self.steps_done_at(t)
         return float(self.tokens_out + extra)
@@ -232,6 +245,7 @@ class Replica:
         self.in_step = True
         self._start_s = now
         self._chunks = chunks
+        self._pre = False
         ctx = self.dec_off_sum + n_dec * (self.S + 1)
         if not chunks and not preempted and self._skip:
             n = self._max_stretch()
@@ -254,11 +268,83 @@ class Replica:
                 or self._budget0 - n_dec * self._dec_tokens <= 0
                 or (self._fcfs and bool(self.waiting)))
         else:
-            self._n = 1
-            self._dur = self._single_cost(chunks, n_dec, ctx) + swap_s
-            self._a, self._b = self._dur, 0.0
-            self._blocked = False
+            dur = self._single_cost(chunks, n_dec, ctx) + swap_s
+            if self._skip and chunks and not preempted and self._can_merge(chunks, now + dur):
+                self._merge(now, chunks, dur)
+            else:
+                self._n = 1
+                self._dur = dur
+                self._a, self._b = dur, 0.0
+                self._blocked = False
         self._handle = self.sim.schedule_at(now + self._dur, self._end_cb, PRIORITY_STEP)
+
+    def _can_merge(self, chunks: list[tuple[ReqState, int]], end_s: float) -> bool:
+        """True when the planned prefill step's update can be applied now: every
+        prefilling request completes its prompt in it and keeps decoding, no decoder
+        finishes in it, nothing waits (so the next plan admits nothing unless a request
+        arrives before the step ends, which cuts the segment there) and the step ends
+        within the horizon."""
+        if self.prefill_only or end_s > self.horizon_s or len(chunks) != len(self.prefilling):
+            return False
+        if self._wheap if self._priority else self.waiting:
+            return False
+        for req, chunk in chunks:
+            if req.computed + chunk < req.num_tokens or req.generated + 1 >= req.output:
+                return False
+        fin = self._fin
+        while fin and fin[0][2] != fin[0][3].version:
+            heapq.heappop(fin)
+        return not (fin and fin[0][0] <= self.S)
+
+    def _merge(self, now: float, chunks: list[tuple[ReqState, int]], c0: float) -> None:
+        """Apply prefill step ``S`` (cost ``c0``) now and plan the decode-only stretch
+        after it as one segment: step ``S`` then decode steps ``S+1 .. S+m``, whose
+        blocks are taken at the segment's end (none is taken here)."""
+        n_old = self.n_dec
+        if n_old:
+            self.itl.add(c0, n_old)
+        self.tokens_out += n_old
+        self.num_steps += 1
+        self.S += 1
+        self._dec_allocated = False
+        t1 = now + c0
+        for req, chunk in chunks:
+            self._after_chunk(req, chunk, t1)
+        self._chunks = []
+        self._pre, self._c0, self._pre_tokens = True, c0, n_old + len(chunks)
+        n_dec = self.n_dec
+        lines = self._lines
+        line = lines[n_dec] if n_dec in lines else self._decode_line(n_dec)
+        m = 0
+        if line is not None:
+            fin = self._fin
+            m = self._fit_steps(self.S, self.pool.num_free, fin[0][0] - self.S + 1)
+        a = b = 0.0
+        if m >= 1 and line is not None:
+            ctx = self.dec_off_sum + n_dec * (self.S + 1)
+            a = line[1] + line[2] * (ctx - line[0])
+            b = line[2] * n_dec
+        self._n, self._a, self._b = 1 + m, a, b
+        self._dur = self._t_of(1 + m)
+        self._blocked = m >= 1 and (len(self.running) >= self.cfg.max_num_seqs
+                                    or self._budget0 - n_dec * self._dec_tokens <= 0)
+
+    def _fit_steps(self, first: int, free: int, limit: int) -> int:
+        """How many consecutive decode steps from ``first`` (at most ``limit``) can take
+        their blocks out of ``free`` (one block per decoder every ``block_size`` steps)."""
+        n_dec, bs, cnt = self.n_dec, self.bs, self.cnt
+        cycles = free // n_dec
+        if cycles * bs >= limit:
+            return max(0, limit)
+        m = cycles * bs
+        used = cycles * n_dec
+        for _ in range(bs):
+            add = cnt[(-(first + m)) % bs]
+            if used + add > free:
+                break
+            used += add
+            m += 1
+        return min(limit, m)
 
     def _decode_line(self, n_dec: int) -> tuple[float, float, float] | None:
         """(ctx0, cost(ctx0), slope) when the decode-only cost of ``n_dec`` sequences is
@@ -370,11 +456,16 @@ class Replica:
             return 1 + self._k_at(dt, strict=False)
         if dt <= 0:
             return 0
-        if b == 0.0:
-            k = int(dt // a) if a > 0 else self._n
+        shift, rest = 0, dt
+        if self._pre:  # the prefill step (c0) comes first
+            shift, rest = (1, dt - self._c0) if dt >= self._c0 else (0, -1.0)
+        if rest < 0:
+            k = 0
+        elif b == 0.0:
+            k = shift + (int(rest // a) if a > 0 else self._n)
         else:
             h = a - b / 2.0
-            k = int((-h + math.sqrt(h * h + 2.0 * b * dt)) / b)
+            k = shift + int((-h + math.sqrt(h * h + 2.0 * b * rest)) / b)
         k = max(0, min(self._n, k))
         while k < self._n and self._t_of(k + 1) <= dt:
             k += 1
@@ -383,6 +474,11 @@ class Replica:
         return k
 
     def _t_of(self, k: int) -> float:
+        if self._pre:  # the prefill step, then decode steps costing a, a + b, ...
+            if k <= 0:
+                return 0.0
+            k -= 1
+            return self._c0 + k * self._a + self._b * k * (k - 1) / 2.0
         return k * self._a + self._b * k * (k - 1) / 2.0
 
     def _truncate(self, now: float) -> None:
@@ -528,6 +624,9 @@ class Replica:
 
     # ---- update at the end of a step (or stretch) -------------------------------------------
     def _step_end(self) -> None:
+        if self._pre:
+            self._segment_end()
+            return
         now = self.sim.now
         n = self._n
         first = self.S
@@ -553,6 +652,29 @@ class Replica:
                 if req.status == PREFILL:
                     self._after_chunk(req, chunk, now)
             self._chunks = []
+        self._start_step(now)
+
+    def _segment_end(self) -> None:
+        """End of a merged segment: its prefill step is applied, its ``n − 1`` decode
+        steps ``S .. S+n−2`` are not (their blocks are taken now)."""
+        now = self.sim.now
+        m = self._n - 1
+        first = self.S
+        n_dec = self.n_dec
+        if m:
+            self.pool.take(self._alloc_between(first, first + m))
+            self.itl.add_uniform(self._a, self._a + self._b * (m - 1), n_dec * m)
+            self.tokens_out += n_dec * m
+        self.busy_s += self._dur
+        self.num_steps += m
+        self.in_step = False
+        self._handle = None
+        self._dec_allocated = False
+        self._pre = False
+        self.S = first + m
+        fin = self._fin
+        if m and fin and fin[0][0] <= first + m - 1:
+            self._finish_decoders(first + m - 1, now)
         self._start_step(now)
 
     def _finish_decoders(self, last: int, now: float) -> None:

@@ -168,6 +168,8 @@ class Fleet:
                       name=f"{svc}/{pool.role}-{rid}")
         rep.prefill_only = pool.role == "prefill"
         rep.on_idle = self._on_idle
+        if self.horizon_s is not None:
+            rep.horizon_s = self.horizon_s
         life = ReplicaLife(rep, svc, pool.role, pool.spec.gpus_per_replica, now, ready)
         self.lives.append(life)
         self._life_of[rid] = life
