@@ -48,3 +48,32 @@ def test_mig_job_starts_when_its_reconfiguration_ends(tmp_path: Path) -> None:
     assert got.status == "completed"
     assert got.start_time_s == pytest.approx(5.0, abs=1e-6)
     assert got.end_time_s == pytest.approx(105.0, abs=1e-6)
+
+
+def test_gpu_hours_count_fractional_shares(tmp_path: Path) -> None:
+    jobs = [pod("a", 0.0, 3600.0, milli=500), pod("b", 0.0, 1800.0, milli=250),
+            pod("w", 0.0, 3600.0)]
+    result = simulate_world(world(tmp_path, jobs, "{profile: gpu-packing}"), name="f",
+                            seed=0, horizon_s=None)
+    got = {j.job_id: j for j in result.jobs}
+    assert got["a"].gpu_hours == pytest.approx(0.5)
+    assert got["b"].gpu_hours == pytest.approx(0.25 * 0.5)
+    assert got["w"].gpu_hours == pytest.approx(1.0)
+    s = result.summary
+    # the allocation timeline counts the same shares: its integral = the jobs' GPU-hours
+    assert s["gpu_hours"] == pytest.approx(0.5 + 0.125 + 1.0)
+    assert s["gpu_allocation_peak_frac"] == pytest.approx((1.0 + 0.5 + 0.25) / 8)
+    assert s["tenants"]["t"]["gpu_hours"] == pytest.approx(1.625)
+    # nobody waited: every bounded slowdown is 1 (run time = time held, not GPU-hours / GPUs)
+    assert s["bounded_slowdown"]["max"] == pytest.approx(1.0)
+
+
+def test_gpu_hours_count_mig_compute_slices(tmp_path: Path) -> None:
+    sched = "{profile: mig, args: {mig: {reconfiguration_time_s: 0}}}"
+    jobs = [pod("m3", 0.0, 3600.0, mig="3g.40gb"), pod("m1", 0.0, 3600.0, mig="1g.10gb")]
+    result = simulate_world(world(tmp_path, jobs, sched), name="m", seed=0, horizon_s=None)
+    got = {j.job_id: j for j in result.jobs}
+    # H100: 7 compute slices; the ledger keeps a slice's share in milli (to 0.0005 GPU)
+    assert got["m3"].gpu_hours == pytest.approx(3 / 7, abs=5e-4)
+    assert got["m1"].gpu_hours == pytest.approx(1 / 7, abs=5e-4)
+    assert result.summary["gpu_hours"] == pytest.approx(4 / 7, abs=1e-3)

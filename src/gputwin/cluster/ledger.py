@@ -78,6 +78,15 @@ class Placement:
         """Total GPU capacity held in thousandths (whole GPUs count 1000 each)."""
         return MILLI_PER_GPU * self.num_gpus + sum(s.milli for s in self.shares)
 
+    @property
+    def gpu_equivalents(self) -> float:
+        """GPUs held, shares counted by their part: ``gpu_milli / 1000`` for a fractional
+        share, compute slices / compute slices of the GPU for a MIG slice (recorded as milli
+        by the MIG plugin, so to 0.0005 GPU). An ``int`` for whole-GPU placements."""
+        if not self.shares:
+            return self.num_gpus
+        return self.num_gpus + sum(s.milli for s in self.shares) / MILLI_PER_GPU
+
 
 def make_placement(
     layout: ClusterLayout, per_node: dict[int, int], shares: tuple[GpuShare, ...] = ()
@@ -98,7 +107,7 @@ class Ledger:
     """Free whole GPUs per node (numpy), partial-GPU shares and running placements."""
 
     __slots__ = ("_allocations", "_free", "_free_total", "_health", "_mig", "_milli",
-                 "layout", "version")
+                 "_share_milli", "layout", "version")
 
     def __init__(self, layout: ClusterLayout) -> None:
         self.layout = layout
@@ -108,6 +117,7 @@ class Ledger:
         self._allocations: dict[str, Placement] = {}
         self._milli: dict[tuple[int, int], int] = {}  # (node, gpu) -> milli used
         self._mig: dict[tuple[int, int], list[tuple[int, int]]] = {}  # -> [(start, size)]
+        self._share_milli = 0  # milli of every share held (fractional and MIG)
         self.version = 0  # bumped on every change (snapshots record it)
 
     # -- reads ------------------------------------------------------------------------------
@@ -121,6 +131,16 @@ class Ledger:
     def allocated_total(self) -> int:
         """GPUs not in the whole-GPU free pool (whole allocations + partial GPUs)."""
         return self.layout.total_gpus - self._free_total
+
+    @property
+    def allocated_gpus(self) -> float:
+        """GPUs allocated with partial GPUs counted by their shares (see
+        :attr:`Placement.gpu_equivalents`); an ``int`` when no GPU is partial."""
+        whole = self.layout.total_gpus - self._free_total
+        if not self._share_milli:
+            return whole
+        partial = len(self._milli) + len(self._mig)
+        return whole - partial + self._share_milli / MILLI_PER_GPU
 
     def free_on(self, node: int) -> int:
         return int(self._free[node])
@@ -197,6 +217,7 @@ class Ledger:
                 self._mig.setdefault(key, []).append((share.mig_start, share.mig_size))
             else:
                 self._milli[key] = self._milli.get(key, 0) + share.milli
+            self._share_milli += share.milli
         self._allocations[job_id] = placement
         self.version += 1
 
@@ -211,6 +232,7 @@ class Ledger:
         self._free_total += placement.num_gpus
         for share in placement.shares:
             key = (share.node, share.gpu)
+            self._share_milli -= share.milli
             if share.is_mig:
                 slices = self._mig[key]
                 slices.remove((share.mig_start, share.mig_size))

@@ -41,11 +41,14 @@ class JobRecord:
     preemptions: int = 0  # times stopped and re-queued
     migrations: int = 0  # times moved by the defragmenter (checkpoint + restart)
     lost_gpu_hours: float = 0.0  # GPU-hours whose work was lost (since the last checkpoint)
-    gpu_hours: float | None = None  # GPU-hours held over all run segments (None: never ran)
+    #: GPU-hours held over all run segments (None: never ran); fractional shares count
+    #: gpu_milli / 1000 GPU, MIG slices their compute slices / the GPU's (e.g. 3g = 3/7)
+    gpu_hours: float | None = None
     # -- energy accounting (scenario `site:`; None without one) ------------------------------
     co2e_g: float | None = None  # operational (location-based) + embodied CO2e, grams
     cost_usd: float | None = None  # compute (rental or capex) + energy if not in the price
     water_l: float | None = None  # on-site cooling water (+ grid water if enabled), litres
+    held_s: float | None = None  # time held over all run segments (None: never ran)
 
     @property
     def wait_time_s(self) -> float | None:
@@ -75,7 +78,9 @@ class Timeline:
     """Step functions sampled at every change: value ``v[i]`` holds from ``time_s[i]``."""
 
     time_s: list[float] = field(default_factory=list)
-    gpus_allocated: list[int] = field(default_factory=list)
+    #: GPUs allocated, fractional shares and MIG slices counted by their part (ints while no
+    #: GPU is partial, floats otherwise; ``list[float]`` once every reader takes floats)
+    gpus_allocated: list[Any] = field(default_factory=list)
     queue_length: list[int] = field(default_factory=list)
     running_jobs: list[int] = field(default_factory=list)
     #: (time_s, share of free GPUs no waiting job can use), one sample per scheduling cycle

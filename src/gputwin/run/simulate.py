@@ -47,7 +47,8 @@ class _JobState:
     plan: RunPlan | None = None  # current (or last) segment's plan
     seg_start_s: float = 0.0  # current segment
     remaining_frac: float = 1.0  # work left at the start of the current segment
-    gpu_s: float = 0.0  # GPU-seconds held in finished segments
+    gpu_s: float = 0.0  # GPU-seconds held in finished segments (shares by their part)
+    held_s: float = 0.0  # seconds held in finished segments
     lost_gpu_s: float = 0.0
     energy_j: float | None = None  # energy of finished segments
     preemptions: int = 0
@@ -193,7 +194,9 @@ class _Run:
         if self.energy is not None:
             self.energy.stop(state.spec.job_id, now)
         held_s = now - state.seg_start_s
-        state.gpu_s += placement.num_gpus * held_s
+        gpus = placement.gpu_equivalents
+        state.gpu_s += gpus * held_s
+        state.held_s += held_s
         train_s = plan.duration_s - plan.startup_s
         work_s, full_power_s = _progress(state, now)
         trained_s = min(work_s, train_s)
@@ -203,7 +206,7 @@ class _Run:
             interval = state.spec.checkpoint_interval_s or self.world.checkpoint_interval_s
             kept_s = (trained_s // interval) * interval if interval else 0.0
         if not done:
-            state.lost_gpu_s += placement.num_gpus * (held_s - kept_s)
+            state.lost_gpu_s += gpus * (held_s - kept_s)
         if plan.energy_j is not None:
             used = plan.energy_j * (min(full_power_s, train_s) / train_s if train_s > 0 else 1.0)
             state.energy_j = (state.energy_j or 0.0) + used
@@ -246,7 +249,7 @@ class _Run:
         """Record the step functions if something changed (one sample per instant)."""
         tl = self.timeline
         now = self.sim.now
-        values = (self.ledger.allocated_total, self.world.scheduler.num_queued(), self.running)
+        values = (self.ledger.allocated_gpus, self.world.scheduler.num_queued(), self.running)
         last = (tl.gpus_allocated[-1], tl.queue_length[-1], tl.running_jobs[-1])
         if values == last:
             return
@@ -292,11 +295,12 @@ def _record(state: _JobState, end_s: float,
             account: dict[str, float] | None = None) -> JobRecord:
     job, plan, placement = state.spec, state.plan, state.placement
     energy = state.energy_j
-    gpu_s = state.gpu_s
+    gpu_s, total_held_s = state.gpu_s, state.held_s
     if state.status == "running" and plan is not None and placement is not None:
         # Charge the part of the current segment inside the window.
         held_s = max(0.0, end_s - state.seg_start_s)
-        gpu_s += placement.num_gpus * held_s
+        gpu_s += placement.gpu_equivalents * held_s
+        total_held_s += held_s
         if plan.energy_j is not None:
             train_s = plan.duration_s - plan.startup_s
             done_s = min(_progress(state, end_s)[1], train_s)
@@ -315,7 +319,7 @@ def _record(state: _JobState, end_s: float,
         tokens=job.tokens, mfu=None if plan is None else plan.mfu, energy_j=energy,
         queue=job.queue, priority=job.priority, preemptions=state.preemptions,
         migrations=state.migrations, lost_gpu_hours=state.lost_gpu_s / 3600.0,
-        gpu_hours=gpu_s / 3600.0 if ran else None,
+        gpu_hours=gpu_s / 3600.0 if ran else None, held_s=total_held_s if ran else None,
         co2e_g=None if account is None else account["co2e_g"],
         cost_usd=None if account is None else account["cost_usd"],
         water_l=None if account is None else account["water_l"],

@@ -7,7 +7,7 @@ counts completed jobs plus the part of running jobs inside the window (modelled 
 trace jobs have no energy). All values are SI (seconds, joules) or fractions.
 
 Scheduling metrics: ``bounded_slowdown`` = max(1, JCT / max(run time, τ)) over completed
-jobs with τ = ``BSLD_TAU_S`` (10 s) and run time = GPU-hours held / GPUs (all segments);
+jobs with τ = ``BSLD_TAU_S`` (10 s) and run time = time held over all segments;
 ``fragmentation_mean_frac`` = mean over scheduling cycles (with free GPUs and waiting jobs)
 of the share of free GPUs no waiting job can use; ``preemptions``/``migrations`` = totals,
 ``lost_gpu_hours`` = GPU-hours whose work was lost (since the last checkpoint, start-up
@@ -116,14 +116,18 @@ def summarize(
 
 
 def bounded_slowdowns(completed: Sequence[JobRecord], tau_s: float = BSLD_TAU_S) -> list[float]:
-    """max(1, JCT / max(run, τ)) per completed job; run = GPU-hours held / GPUs."""
+    """max(1, JCT / max(run, τ)) per completed job; run = time held over all segments
+    (``held_s``; records without it: GPU-hours held / GPUs)."""
     out = []
     for j in completed:
         jct = j.jct_s
         if jct is None:
             continue
-        run = (j.gpu_hours * 3600.0 / j.num_gpus) if j.gpu_hours is not None else (
-            j.run_time_s or 0.0)
+        if j.held_s is not None:
+            run = j.held_s
+        else:
+            run = (j.gpu_hours * 3600.0 / j.num_gpus) if j.gpu_hours is not None else (
+                j.run_time_s or 0.0)
         out.append(max(1.0, jct / max(run, tau_s)))
     return out
 
