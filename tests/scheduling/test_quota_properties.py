@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_quota_plugins import LAYOUT, Driver, job, model
 
@@ -21,7 +21,16 @@ from gputwin.catalog.loader import default_catalog
 from gputwin.run.simulate import simulate_world
 from gputwin.run.world import World
 from gputwin.scheduling import build_framework, resolve_profile
-from gputwin.scheduling.quota import QuotaBook, TenancyContext, TenancyModel, with_tenancy
+from gputwin.scheduling.quota import (
+    ClusterQueueSpec,
+    FlavorQuota,
+    LocalQueueSpec,
+    PreemptionPolicy,
+    QuotaBook,
+    TenancyContext,
+    TenancyModel,
+    with_tenancy,
+)
 from gputwin.topology.hardware import resolve_hardware
 from gputwin.training.runtime import TrainingRuntime
 from gputwin.workload.job import JobSpec
@@ -123,6 +132,68 @@ def test_property_admission_invariants(m: TenancyModel,
                                        st.integers(0, 3), st.floats(0, 500),
                                        st.floats(10, 400)), min_size=1, max_size=25),
        st.sampled_from([None, 600.0]))
+@example(
+    m=TenancyModel(flavors={'h100': 'h100'},
+     cluster_queues={'a': ClusterQueueSpec(name='a',
+       quotas=(('h100',
+         FlavorQuota(nominal_milli=8000,
+          borrowing_limit_milli=None,
+          lending_limit_milli=None)),),
+       cohort='c',
+       queueing_strategy='BestEffortFIFO',
+       preemption=PreemptionPolicy(within_cluster_queue='LowerPriority',
+        reclaim_within_cohort='Never',
+        borrow_within_cohort='Never',
+        max_priority_threshold=None)),
+      'b': ClusterQueueSpec(name='b',
+       quotas=(('h100',
+         FlavorQuota(nominal_milli=0,
+          borrowing_limit_milli=None,
+          lending_limit_milli=None)),),
+       cohort='c',
+       queueing_strategy='StrictFIFO',
+       preemption=PreemptionPolicy(within_cluster_queue='Never',
+        reclaim_within_cohort='Never',
+        borrow_within_cohort='Never',
+        max_priority_threshold=None)),
+      'c': ClusterQueueSpec(name='c',
+       quotas=(('h100',
+         FlavorQuota(nominal_milli=0,
+          borrowing_limit_milli=None,
+          lending_limit_milli=None)),),
+       cohort='c',
+       queueing_strategy='StrictFIFO',
+       preemption=PreemptionPolicy(within_cluster_queue='Never',
+        reclaim_within_cohort='Never',
+        borrow_within_cohort='Never',
+        max_priority_threshold=None))},
+     local_queues={'a': LocalQueueSpec(name='a',
+       cluster_queue='a',
+       priority_class=None),
+      'b': LocalQueueSpec(name='b', cluster_queue='b', priority_class=None),
+      'c': LocalQueueSpec(name='c', cluster_queue='c', priority_class=None)},
+     priority_classes={},
+     default_priority_class=None,
+     default_local_queue=None,
+     never_preempt_higher_priority=False),
+    spec=[('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 10.0),
+     ('a', 1, 0, 0.0, 11.0),
+     ('a', 8, 1, 10.0, 10.0)],
+    horizon=None,
+)  # regression: a victim started earlier in the same cycle (un-started)
 def test_property_every_job_ends_in_one_state(m: TenancyModel, spec: list[Any],
                                               horizon: float | None) -> None:
     hw = resolve_hardware(default_catalog(), system="dgx-h100")

@@ -277,14 +277,26 @@ class Framework:
             return True
         return False
 
-    def preempt(self, victim: RunningJob, state: CycleState, reason: str) -> None:
-        """Stop ``victim`` now (its GPUs are free for the rest of the cycle)."""
+    def preempt(self, victim: RunningJob, state: CycleState, reason: str) -> bool:
+        """Stop ``victim`` now (its GPUs are free for the rest of the cycle). A victim
+        started earlier in this same cycle is not preempted but un-started: its start
+        decision is dropped and it goes back to the queue (the simulator never saw it run).
+        Returns True if a :class:`Preemption` was added to the cycle's result."""
         self.running.pop(victim.job_id)
         self._forget_running(victim)
         self._give_back(state, victim.placement)
-        state.result.preemptions.append(Preemption(victim.spec, reason))
         for plugin in self._hooks:
             plugin.on_stop(victim, state.now_s, True)
+        starts = state.result.starts
+        for i in range(len(starts) - 1, -1, -1):
+            if starts[i].job.job_id == victim.job_id:
+                decision = starts.pop(i)
+                self.submit(decision.job, state.now_s, decision.remaining_frac)
+                queued = self._queue[victim.job_id]
+                queued.reason = reason
+                return False
+        state.result.preemptions.append(Preemption(victim.spec, reason))
+        return True
 
     def migrate(self, job: RunningJob, target: Placement, state: CycleState,
                 reason: str) -> None:

@@ -54,9 +54,9 @@ def suspend(fw: Framework, victim: RunningJob, now_s: float, snapshot: ClusterSn
     state = CycleState(now_s=now_s, snapshot=snapshot, free=snapshot.free.copy(),
                        free_total=snapshot.free_total, running=fw.running,
                        tenant_gpus=fw.tenant_gpus, result=result)
-    fw.preempt(victim, state, reason)
-    last = result.preemptions[-1]
-    result.preemptions[-1] = Suspension(last.job, last.reason)
+    if fw.preempt(victim, state, reason):  # (False: started in this cycle, now un-started)
+        last = result.preemptions[-1]
+        result.preemptions[-1] = Suspension(last.job, last.reason)
 
 
 class PluginHooks:
