@@ -296,3 +296,18 @@ def test_merged_segments_respect_the_horizon() -> None:
         assert rf.tokens_out_at(horizon) == rs.tokens_out_at(horizon)
         assert rf.kv_used_blocks_at(horizon) == rs.kv_used_blocks_at(horizon)
         assert rf.busy_s_at(horizon) == pytest.approx(rs.busy_s_at(horizon), rel=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([1, 2, 3, 16, 32]), st.data())
+def test_block_allocations_between_steps_equal_the_per_step_sum(bs: int, data: Any) -> None:
+    """The sliced phase-count sum equals allocating step by step (one block per decoder
+    whose KV length crosses a block boundary)."""
+    rep = Replica.__new__(Replica)
+    rep.bs = bs
+    rep.cnt = data.draw(st.lists(st.integers(0, 5), min_size=bs, max_size=bs))
+    rep.n_dec = sum(rep.cnt)
+    first = data.draw(st.integers(0, 200))
+    last = first + data.draw(st.integers(-2, 90))
+    want = sum(rep.cnt[(-j) % bs] for j in range(first, last)) if rep.n_dec else 0
+    assert rep._alloc_between(first, last) == want

@@ -207,7 +207,11 @@ class Replica:
             return
         req.status = WAITING
         self.outstanding += 1
-        self._push_waiting(req, front=False)
+        if self._priority:
+            self._push_waiting(req, front=False)
+        else:
+            self.waiting_prompt_tokens += req.num_tokens - req.computed
+            self.waiting.append(req)
         if not self.in_step:
             self._start_step(now)
         elif self._n > 1 and not self._blocked:
@@ -442,10 +446,15 @@ class Replica:
         n = last - first
         if n <= 0 or self.n_dec == 0:
             return 0
-        total = (n // self.bs) * self.n_dec
         cnt, bs = self.cnt, self.bs
-        for j in range(first + (n // bs) * bs, last):
-            total += cnt[(-j) % bs]
+        total = (n // bs) * self.n_dec
+        rest = n % bs
+        if rest:
+            # steps j = last − rest .. last − 1 use phases (−j) % bs: a cyclic run of
+            # indices from (1 − last) % bs up to (rest − last) % bs
+            lo = (1 - last) % bs
+            hi = lo + rest
+            total += sum(cnt[lo:hi]) if hi <= bs else sum(cnt[lo:]) + sum(cnt[:hi - bs])
         return total
 
     def _k_at(self, dt: float, *, strict: bool) -> int:
@@ -484,11 +493,16 @@ class Replica:
     def _truncate(self, now: float) -> None:
         """Cut the stretch at the first step boundary at or after ``now``."""
         dt = now - self._start_s
-        k = self._k_at(dt, strict=False)
-        if k < self._n and self._t_of(k) < dt:
-            k += 1  # the step in progress finishes first
-        k = max(1, k)
-        if k >= self._n:
+        n = self._n
+        if self._pre and dt <= self._c0:
+            k = 1  # during the (applied) prefill step: cut right after it
+        else:
+            k = self._k_at(dt, strict=False)
+            if k < n and self._t_of(k) < dt:
+                k += 1  # the step in progress finishes first
+            if k < 1:
+                k = 1
+        if k >= n:
             return
         self._n = k
         self._dur = self._t_of(k)
@@ -541,26 +555,40 @@ class Replica:
     def _admit(self, chunks: list[tuple[ReqState, int]], budget: int) -> float:
         cfg, pool, bs = self.cfg, self.pool, self.bs
         swap_s = 0.0
-        while budget > 0 and len(self.running) < cfg.max_num_seqs:
-            req = self._peek_waiting()
-            if req is None:
-                break
+        running, prefilling = self.running, self.prefilling
+        max_seqs, caching = cfg.max_num_seqs, cfg.enable_prefix_caching
+        waiting = None if self._priority else self.waiting
+        while budget > 0 and len(running) < max_seqs:
+            if waiting is not None:
+                if not waiting:
+                    break
+                req = waiting[0]
+            else:
+                if not self._wheap:
+                    break
+                req = self._wheap[0][3]
             hits = in_lru = 0
             keys: list[int] = []
-            if req.computed == 0 and cfg.enable_prefix_caching and req.spec.prefix_hashes:
+            computed = req.computed
+            spec = req.spec
+            if computed == 0 and caching and spec.prefix_hashes:
                 if req.keys is None:
-                    req.keys = prefix_keys(req.spec, bs, req.spec.num_prompt_tokens)
+                    req.keys = prefix_keys(spec, bs, spec.num_prompt_tokens)
                 keys = req.keys
                 hits, in_lru = pool.lookup(keys, (req.num_tokens - 1) // bs)
-            start = req.computed if req.computed else hits * bs
+            start = computed if computed else hits * bs
             remaining = req.num_tokens - start
-            chunk = min(remaining, budget)
+            chunk = remaining if remaining < budget else budget
             if chunk < remaining and not cfg.enable_chunked_prefill:
                 break
             more = -(-(start + chunk) // bs) - hits
             if more + in_lru > pool.num_free:
                 break
-            self._pop_waiting()
+            if waiting is not None:
+                waiting.popleft()
+                self.waiting_prompt_tokens -= req.num_tokens - computed
+            else:
+                self._pop_waiting()
             if hits:
                 pool.acquire(keys[:hits])
                 req.keyed = keys[:hits]
@@ -575,8 +603,9 @@ class Replica:
             req.status = PREFILL
             self._seq += 1
             req.seq = self._seq
-            self.running[req.rid] = req
-            self.prefilling[req.rid] = req
+            rid = spec.request_id
+            running[rid] = req
+            prefilling[rid] = req
             chunks.append((req, chunk))
             budget -= chunk
         return swap_s
@@ -683,16 +712,22 @@ class Replica:
             _, _, version, req = heapq.heappop(fin)
             if version != req.version:
                 continue
-            held = -(-(req.dec_x0 + last + 1 - req.dec_s0) // self.bs)
+            off = req.dec_x0 - req.dec_s0
             req.generated = req.output
-            self._leave_decode(req)
-            self._release(req, held, now)
+            self.cnt[req.phase] -= 1  # _leave_decode, inlined
+            self.n_dec -= 1
+            self.dec_off_sum -= off
+            req.version += 1
+            self._release(req, -(-(off + last + 1) // self.bs), now)
 
     def _release(self, req: ReqState, held: int, now: float) -> None:
-        del self.running[req.rid]
-        self.pool.release(req.keyed)
-        self.pool.give(held - len(req.keyed))
-        req.keyed = NO_KEYS
+        del self.running[req.spec.request_id]
+        keyed = req.keyed
+        if keyed:
+            self.pool.release(keyed)
+            held -= len(keyed)
+            req.keyed = NO_KEYS
+        self.pool.give(held)
         req.blocks = 0
         req.status = FINISHED
         req.finish_s = now
@@ -700,31 +735,34 @@ class Replica:
         self.sink.on_finish(req, self, now)
 
     def _after_chunk(self, req: ReqState, chunk: int, now: float) -> None:
-        req.computed += chunk
+        computed = req.computed = req.computed + chunk
         self.prefill_tokens += chunk
         if req.keys and self.cfg.enable_prefix_caching:
             self._register(req)
-        if req.computed < req.num_tokens:
+        if computed < req.num_tokens:
             return
-        req.generated += 1
+        generated = req.generated = req.generated + 1
         self.tokens_out += 1
         if req.first_token_s is None:
             req.first_token_s = now
-        del self.prefilling[req.rid]
-        if req.generated >= req.output or self.prefill_only:
+        rid = req.spec.request_id
+        del self.prefilling[rid]
+        if generated >= req.output or self.prefill_only:
             self._release(req, req.blocks, now)
             return
         req.num_tokens += 1
         req.status = DECODE
-        req.dec_x0 = req.computed
-        req.dec_s0 = self.S
-        req.dec_g0 = req.generated
-        req.phase = (req.dec_x0 - req.dec_s0) % self.bs
-        req.finish_step = req.dec_s0 + (req.output - req.generated) - 1
-        self.cnt[req.phase] += 1
+        s0 = self.S
+        off = computed - s0
+        req.dec_x0 = computed
+        req.dec_s0 = s0
+        req.dec_g0 = generated
+        phase = req.phase = off % self.bs
+        finish = req.finish_step = s0 + (req.output - generated) - 1
+        self.cnt[phase] += 1
         self.n_dec += 1
-        self.dec_off_sum += req.dec_x0 - req.dec_s0
-        heapq.heappush(self._fin, (req.finish_step, req.rid, req.version, req))
+        self.dec_off_sum += off
+        heapq.heappush(self._fin, (finish, rid, req.version, req))
 
     def _register(self, req: ReqState) -> None:
         keys = req.keys

@@ -40,17 +40,24 @@ class LogHistogram:
         if hi <= lo:
             self.add(lo, weight)
             return
-        i0, i1 = self._index(lo), self._index(hi)
+        i0 = _floor(_log(lo if lo > _MIN_S else _MIN_S) / _LOG_RATIO)  # _index, inlined
+        i1 = _floor(_log(hi if hi > _MIN_S else _MIN_S) / _LOG_RATIO)
+        bins = self.bins
         if i0 == i1:
-            self.add(lo, weight)
+            bins[i0] = bins.get(i0, 0.0) + weight
+            self.total += weight
             return
         span = hi - lo
         for i in range(i0, i1 + 1):
-            a = max(lo, _RATIO ** i)
-            b = min(hi, _RATIO ** (i + 1))
+            a = _RATIO ** i
+            if a < lo:
+                a = lo
+            b = _RATIO ** (i + 1)
+            if b > hi:
+                b = hi
             if b > a:
                 w = weight * (b - a) / span
-                self.bins[i] = self.bins.get(i, 0.0) + w
+                bins[i] = bins.get(i, 0.0) + w
                 self.total += w
 
     def quantile(self, q: float) -> float | None:
