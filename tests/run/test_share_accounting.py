@@ -11,7 +11,7 @@ import pytest
 
 from gputwin.catalog.loader import default_catalog
 from gputwin.run.simulate import simulate_world
-from gputwin.run.world import World, build_world
+from gputwin.run.world import World, build_world, observe_workload
 from gputwin.scenario import load_scenario
 from gputwin.sim import RandomStreams
 from gputwin.workload import JobSpec
@@ -29,7 +29,9 @@ def world(tmp_path: Path, jobs: list[JobSpec], sched: str, nodes: int = 1) -> Wo
     (tmp_path / "s.yaml").write_text(SCENARIO.replace("SCHED", sched)
                                      .replace("NODES", str(nodes)))
     built = build_world(load_scenario(tmp_path / "s.yaml"), default_catalog(), RandomStreams(0))
-    return dataclasses.replace(built, jobs=sorted(jobs, key=lambda j: j.submit_time_s))
+    jobs = sorted(jobs, key=lambda j: j.submit_time_s)
+    observe_workload(built.scheduler, jobs)  # FGD's target workload = these jobs
+    return dataclasses.replace(built, jobs=jobs)
 
 
 def pod(job_id: str, t: float, dur: float, *, gpus: int = 1, milli: int = 1000,
@@ -77,3 +79,26 @@ def test_gpu_hours_count_mig_compute_slices(tmp_path: Path) -> None:
     assert got["m3"].gpu_hours == pytest.approx(3 / 7, abs=5e-4)
     assert got["m1"].gpu_hours == pytest.approx(1 / 7, abs=5e-4)
     assert result.summary["gpu_hours"] == pytest.approx(4 / 7, abs=1e-3)
+
+
+@pytest.mark.parametrize("profile", ["fgd", "bestfit", "gpu-packing"])
+def test_fgd_fragmentation_metrics_in_the_summary(tmp_path: Path, profile: str) -> None:
+    # Target workload = the run's pods: half 0.5-GPU, half 1-GPU. After both start (t = 0)
+    # one GPU has 0.5 free: fragmented for the 1-GPU class (weight 0.5), usable by the
+    # 0.5 class -> F = 0.5 x 0.5 = 0.25 GPU, on [0, 100) (the share outlives the whole pod).
+    # Unallocated: 8 - 1.5 = 6.5 GPUs on [0, 50), 7.5 on [50, 100).
+    jobs = [pod("half", 0.0, 100.0, milli=500), pod("whole", 0.0, 50.0)]
+    s = simulate_world(world(tmp_path, jobs, f"{{profile: {profile}}}"), name="g", seed=0,
+                       horizon_s=None).summary
+    assert s["end_time_s"] == pytest.approx(100.0)
+    assert s["fgd_fragmentation_gpus_mean"] == pytest.approx(0.25)
+    assert s["fgd_fragmentation_gpus_max"] == pytest.approx(0.25)
+    assert s["fgd_unallocated_gpus_mean"] == pytest.approx(7.0)
+    assert s["fgd_fragmentation_rate_mean"] == pytest.approx((0.25 / 6.5 + 0.25 / 7.5) / 2)
+    assert s["fragmentation_mean_frac"] is None  # the heuristic: nobody ever waited
+
+
+def test_no_fgd_keys_without_a_sharing_placement(tmp_path: Path) -> None:
+    s = simulate_world(world(tmp_path, [pod("w", 0.0, 10.0)], "{profile: fifo}"), name="f",
+                       seed=0, horizon_s=None).summary
+    assert not [k for k in s if k.startswith("fgd_")]

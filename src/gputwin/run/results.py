@@ -86,6 +86,9 @@ class Timeline:
     #: (time_s, share of free GPUs no waiting job can use), one sample per scheduling cycle
     #: that had free GPUs and waiting jobs.
     fragmentation: list[tuple[float, float]] = field(default_factory=list)
+    #: FGD's measure under a sharing placement (fgd, bestfit, gpu-packing): (time_s,
+    #: expected fragmented GPUs, fragmentation rate, unallocated GPUs) at every change.
+    fgd_fragmentation: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,9 @@ from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
 from gputwin.run.summary import summarize
 from gputwin.run.world import World, build_world
 from gputwin.scenario.schema import Scenario
+from gputwin.scheduling.framework import Framework
 from gputwin.scheduling.plugins.carbon_hooks import plugin_hooks
+from gputwin.scheduling.plugins.fractional import SharedGpuPlacement
 from gputwin.sim.kernel import EventHandle, Simulator
 from gputwin.sim.rng import RandomStreams
 from gputwin.training.runtime import RunPlan
@@ -77,6 +79,7 @@ class _Run:
         self.last_event_s = 0.0
         self.hooks = plugin_hooks(world.scheduler)  # time-driven plugins (carbon_hooks.py)
         self.wakes: set[float] = set()
+        self.fgd_probe = _fgd_probe(world.scheduler)  # FGD fragmentation (sharing profiles)
         self.energy = None if world.site is None else EnergyRecorder(
             world.site, world.layout.total_gpus)
         self.timeline = Timeline(time_s=[0.0], gpus_allocated=[0], queue_length=[0],
@@ -144,7 +147,23 @@ class _Run:
                 samples[-1] = (now, frag)
             else:
                 samples.append((now, frag))
+        if self.fgd_probe is not None:
+            self.sample_fgd(now)
         self.sample()
+
+    def sample_fgd(self, now: float) -> None:
+        """Record FGD's fragmentation measure if it changed (one sample per instant)."""
+        assert self.fgd_probe is not None
+        value = self.fgd_probe()
+        if value is None:
+            return
+        samples = self.timeline.fgd_fragmentation
+        if samples and samples[-1][1:] == value:
+            return
+        if samples and samples[-1][0] == now:
+            samples[-1] = (now, *value)
+        else:
+            samples.append((now, *value))
 
     def start(self, job: JobSpec, placement: Placement, remaining_frac: float = 1.0) -> None:
         now = self.sim.now
@@ -278,6 +297,15 @@ class _Run:
         return out
 
 
+def _fgd_probe(scheduler: object) -> Callable[[], tuple[float, float, float] | None] | None:
+    """The sharing placement's FGD measure (fgd, bestfit, gpu-packing), else ``None``."""
+    if isinstance(scheduler, Framework):
+        placement = scheduler.plugins.placement
+        if isinstance(placement, SharedGpuPlacement):
+            return placement.fragmentation_sample
+    return None
+
+
 def _bind(method: Callable[[JobSpec], None], job: JobSpec) -> Callable[[], None]:
     return lambda: method(job)
 
@@ -374,6 +402,7 @@ def simulate_world(
         scenario_name=name, seed=seed, jobs=jobs, timeline=run.timeline,
         total_gpus=total_gpus, end_time_s=end_s, wall_time_s=wall, num_events=num_events,
         num_estimates=world.runtime.num_estimates, tenant_shares=world.tenant_shares,
+        quota=world.quota,
     )
     summary.update(empty_summary() if energy is None else energy.totals)
     return SimulationResult(

@@ -9,7 +9,10 @@ trace jobs have no energy). All values are SI (seconds, joules) or fractions.
 Scheduling metrics: ``bounded_slowdown`` = max(1, JCT / max(run time, τ)) over completed
 jobs with τ = ``BSLD_TAU_S`` (10 s) and run time = time held over all segments;
 ``fragmentation_mean_frac`` = mean over scheduling cycles (with free GPUs and waiting jobs)
-of the share of free GPUs no waiting job can use; ``preemptions``/``migrations`` = totals,
+of the share of free GPUs no waiting job can use (a heuristic, every profile); with a
+sharing placement (fgd, bestfit, gpu-packing) also FGD's measure w.r.t. the target workload
+(``fgd_fragmentation_gpus_mean``/``_max``, ``fgd_fragmentation_rate_mean``,
+``fgd_unallocated_gpus_mean``: :func:`fgd_metrics`); ``preemptions``/``migrations`` = totals,
 ``lost_gpu_hours`` = GPU-hours whose work was lost (since the last checkpoint, start-up
 included); ``tenants``: per tenant jobs, GPU-hours held, share of all GPU-hours and, when
 shares are given, the entitlement (share × cluster GPU-hours over the window) and usage /
@@ -110,9 +113,42 @@ def summarize(
         "num_perf_estimates": num_estimates,
         "wall_time_s": wall_time_s,
     }
+    out.update(fgd_metrics(timeline, end_time_s))
     if quota is not None:
         out["queues"] = queue_report(quota, jobs, end_time_s)
     return out
+
+
+def fgd_metrics(timeline: Timeline, end_s: float) -> dict[str, Any]:
+    """FGD's fragmentation measure (Weng et al., ATC'23) w.r.t. the target workload, from
+    the sharing placement's index (``timeline.fgd_fragmentation``): time-weighted means over
+    ``[first sample, end_s]`` of the expected fragmented GPUs, the fragmentation rate
+    (fragmented / unallocated) and the unallocated GPUs, plus the largest fragmentation.
+    Empty without samples (other profiles)."""
+    samples = timeline.fgd_fragmentation
+    if not samples:
+        return {}
+    times = [t for t, *_ in samples]
+    means = [_step_mean(times, [v[k] for v in samples], end_s) for k in (1, 2, 3)]
+    return {
+        "fgd_fragmentation_gpus_mean": means[0],
+        "fgd_fragmentation_gpus_max": max(v[1] for v in samples),
+        "fgd_fragmentation_rate_mean": means[1],
+        "fgd_unallocated_gpus_mean": means[2],
+        "fgd_fragmentation_samples": len(samples),
+    }
+
+
+def _step_mean(times: Sequence[float], values: Sequence[float], end_s: float) -> float:
+    """Time-weighted mean of a step function over ``[times[0], end_s]`` (the last value
+    when the window is empty)."""
+    total = 0.0
+    for i, t0 in enumerate(times):
+        t1 = min(times[i + 1] if i + 1 < len(times) else end_s, end_s)
+        if t1 > t0:
+            total += values[i] * (t1 - t0)
+    span = end_s - times[0]
+    return total / span if span > 0 else float(values[-1])
 
 
 def bounded_slowdowns(completed: Sequence[JobRecord], tau_s: float = BSLD_TAU_S) -> list[float]:

@@ -92,7 +92,13 @@ class SharedGpuPlacement(PlacementPlugin):
     # hooks ----------------------------------------------------------------------------------
 
     def observe_workload(self, jobs: Sequence[JobSpec]) -> None:
-        """The run's jobs, before it starts (FGD's target workload)."""
+        """The run's jobs, before it starts: the target workload of FGD's fragmentation
+        measure. Here it only *measures* (see :meth:`fragmentation_sample`); FGD also
+        places by it."""
+        reqs = requests_of(jobs, self.mirror) if jobs else []
+        if reqs:
+            self.mirror.attach_index(TargetWorkload.from_requests(
+                reqs, with_cpu=self.mirror.use_cpu))
 
     def on_start(self, job: RunningJob, now_s: float) -> None:
         self.mirror.take(job.job_id, job.spec, job.placement)
@@ -166,6 +172,16 @@ class SharedGpuPlacement(PlacementPlugin):
 
     def unallocated_gpus(self) -> float:
         return self.mirror.unallocated_gpus()
+
+    def fragmentation_sample(self) -> tuple[float, float, float] | None:
+        """FGD's metrics now, w.r.t. the target workload: (expected fragmented GPUs,
+        fragmentation rate = fragmented / unallocated, unallocated GPUs); ``None`` without
+        a target workload (nothing observed)."""
+        index = self.mirror.index
+        if index is None:
+            return None
+        return (index.cluster_fragmentation_milli / MILLI_PER_GPU, index.fragmentation_rate,
+                index.unallocated_milli / MILLI_PER_GPU)
 
 
 @register
