@@ -18,6 +18,7 @@ from gputwin.report.downsample import DEFAULT_MAX_POINTS
 from gputwin.report.energy import energy_section
 from gputwin.report.fmt import fmt_count, fmt_duration, fmt_energy, fmt_pct
 from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
+from gputwin.report.queues import tenancy_tables
 from gputwin.report.stats import KeyFigures, key_figures
 from gputwin.run.results import SimulationResult
 
@@ -160,6 +161,9 @@ def render_report(result: SimulationResult, *, max_points: int = DEFAULT_MAX_POI
     plots, drawn = _plots(result, max_points)
     power_carbon, drawn_energy = energy_section(result, max_points)  # "" without a site
     drawn = drawn or drawn_energy
+    tenancy = tenancy_tables(result.summary)  # "" without queues or entitlements
+    if tenancy:
+        tenancy = _section("Queues and tenants", tenancy, "tenancy")
     summary = tables.summary_table(result.summary)
     summary_html = (f"<details><summary>Run summary (raw values, SI units)</summary>{summary}"
                     "</details>" if summary else "")
@@ -178,6 +182,7 @@ def render_report(result: SimulationResult, *, max_points: int = DEFAULT_MAX_POI
         + _section("Key figures", cards, "key-figures")
         + plots
         + power_carbon
+        + tenancy
         + _tables(result)
         + summary_html
         + f"<footer>gputwin {html.escape(__version__)} · times are simulated unless marked "
