@@ -26,8 +26,8 @@ def mig_job(i: int, profile: str | None, gpus: int = 1) -> JobSpec:
 
 
 class Harness:
-    # One GPU per node stays out of MIG mode by default: the framework's best-effort walk
-    # stops when no *whole* GPU is free (see docs/fractional-and-mig.md, limitations).
+    # One GPU per node stays out of MIG mode by default (whole-GPU jobs have somewhere to
+    # go); all-MIG clusters are tested in test_framework_shares.py.
     def __init__(self, *, nodes: int = 1, gpus: int = 2, mig_per_node: int | None = 1,
                  time_s: float = 5.0) -> None:
         layout = ClusterLayout(num_nodes=nodes, gpus_per_node=gpus, nodes_per_leaf=2)
@@ -98,8 +98,8 @@ def test_reuses_an_idle_instance_without_reconfiguring() -> None:
 
 def test_reconfigures_idle_slices_when_nothing_fits_and_the_job_waits() -> None:
     h = Harness(time_s=0.0)  # instant creation while filling the GPU
-    for i in range(7):  # one arrival per cycle (the framework's scratch state counts
-        assert h.cycle(mig_job(i, "1g.10gb")) == [f"m{i:04d}"]  # a share as a whole GPU)
+    for i in range(7):  # one arrival per cycle
+        assert h.cycle(mig_job(i, "1g.10gb")) == [f"m{i:04d}"]
     assert len(h.ledger.mig_slices()[(0, 0)]) == 7  # seven 1g instances running
     h.plugin.time_s = 5.0
     for i in range(7):
