@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -94,21 +95,25 @@ def request_table(states: Sequence[ReqState], metas: Mapping[str, ServiceMeta]
     computed with numpy: one pass per field, no per-request objects)."""
     n = len(states)
     f8, i8 = np.float64, np.int64
-    specs = [st.spec for st in states]
-    arrival = np.fromiter((sp.arrival_time_s for sp in specs), f8, n)
-    raw = np.fromiter((st.status for st in states), np.int8, n)
+    specs = list(map(attrgetter("spec"), states))
+
+    def col(objs: Sequence[Any], name: str, dtype: Any) -> np.ndarray:
+        return np.fromiter(map(attrgetter(name), objs), dtype, n)
+
+    arrival = col(specs, "arrival_time_s", f8)
+    raw = col(states, "status", np.int8)
     fin_mask = raw == FINISHED
     status = np.where(fin_mask, 0, np.where(raw == DROPPED, 1, 2)).astype(np.int8)
-    first = np.array([st.first_token_s for st in states], dtype=f8).reshape(n)
-    fin = np.array([st.finish_s for st in states], dtype=f8).reshape(n)
+    first = np.array(list(map(attrgetter("first_token_s"), states)), dtype=f8).reshape(n)
+    fin = np.array(list(map(attrgetter("finish_s"), states)), dtype=f8).reshape(n)
     fin[~fin_mask] = np.nan
-    target = np.fromiter((st.output for st in states), i8, n)
-    output = np.where(fin_mask, target, np.fromiter((st.generated for st in states), i8, n))
+    target = col(states, "output", i8)
+    output = np.where(fin_mask, target, col(states, "generated", i8))
     ttft = first - arrival
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(fin_mask & (target > 1), (fin - first) / (target - 1), np.nan)
     e2e = fin - arrival
-    service = [sp.service for sp in specs]
+    service = list(map(attrgetter("service"), specs))
     meets = np.full(n, -1, dtype=np.int8)
     for name, meta in metas.items():
         ok = fin_mask & ~np.isnan(ttft)
@@ -122,21 +127,21 @@ def request_table(states: Sequence[ReqState], metas: Mapping[str, ServiceMeta]
         sel = fin_mask if len(metas) == 1 else fin_mask & np.fromiter(
             (s == name for s in service), bool, n)
         meets[sel] = good[sel].astype(np.int8)
-    reason = [st.reason for st in states]
+    reason = list(map(attrgetter("reason"), states))
     for i in np.flatnonzero(status == 2).tolist():
         st = states[i]
         reason[i] = "waiting" if st.status == 0 and st.first_token_s is None else "running"
     return RequestTable(
-        request_id=np.fromiter((sp.request_id for sp in specs), i8, n), service=service,
+        request_id=col(specs, "request_id", i8), service=service,
         status=status, reason=reason, arrival_s=arrival,
-        prompt_tokens=np.fromiter((sp.num_prompt_tokens for sp in specs), i8, n),
+        prompt_tokens=col(specs, "num_prompt_tokens", i8),
         output_tokens=output,
-        cached_tokens=np.fromiter((st.cached_tokens for st in states), i8, n),
+        cached_tokens=col(states, "cached_tokens", i8),
         first_token_s=first, finish_s=fin, ttft_s=ttft, tpot_s=tpot, e2e_s=e2e,
-        num_preemptions=np.fromiter((st.num_preemptions for st in states), i8, n),
-        replica=np.fromiter((st.replica for st in states), i8, n),
-        prefill_replica=np.fromiter((st.prefill_replica for st in states), i8, n),
-        truncated=np.fromiter((st.truncated for st in states), bool, n), meets_slo=meets)
+        num_preemptions=col(states, "num_preemptions", i8),
+        replica=col(states, "replica", i8),
+        prefill_replica=col(states, "prefill_replica", i8),
+        truncated=col(states, "truncated", bool), meets_slo=meets)
 
 
 def _dist(values: list[float] | np.ndarray) -> dict[str, float | None]:

@@ -122,6 +122,7 @@ class Fleet:
         # request states are created at arrival (fewer live objects, cheaper set-up)
         self.states: list[ReqState | None] = [None] * len(requests)
         self._order = _arrival_order(requests)
+        self._num_requests = len(requests)
         self._next = 0
         self._arrive_cb = self._arrive
         self._in_transit = 0
@@ -205,12 +206,18 @@ class Fleet:
     # ---- requests ----------------------------------------------------------------------
     def _arrive(self) -> None:
         now = self.sim.now
-        i = self._order[self._next]
+        k = self._next
+        i = self._order[k]
         spec = self._requests[i]
-        state = self.states[i] = ReqState(spec, output=spec.num_output_tokens)
-        self._next += 1
-        self._schedule_next_arrival()
-        self._route(self.entry[spec.service], state, now)
+        state = self.states[i] = ReqState(spec, spec.num_output_tokens)
+        k += 1
+        self._next = k
+        if k < self._num_requests:
+            nxt = self._requests[self._order[k]]
+            self.sim.schedule_at(nxt.arrival_time_s + nxt.pre_delay_s, self._arrive_cb,
+                                 PRIORITY_ARRIVAL)
+        pool = self.entry[spec.service]
+        pool.router.choose(spec, pool.accepting, now).submit(state, now)
 
     def _schedule_next_arrival(self) -> None:
         if self._next < len(self._order):

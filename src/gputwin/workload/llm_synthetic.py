@@ -23,7 +23,7 @@ import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.sim.rng import RandomStreams
-from gputwin.workload.llm_request import LlmRequest
+from gputwin.workload.llm_request import MOONCAKE_HASH_BLOCK_TOKENS, LlmRequest
 
 ArrivalKind = Literal["poisson", "gamma", "bursty", "fixed"]
 LengthKind = Literal["fixed", "uniform", "lognormal"]
@@ -141,7 +141,7 @@ def generate_requests(
     times = arrival_times(arrivals, n, streams.stream(f"llm/{name}/arrivals"))
     prompts = prompt.draw(streams.stream(f"llm/{name}/prompt"), n)
     outputs = output.draw(streams.stream(f"llm/{name}/output"), n)
-    return [LlmRequest(request_id=i, arrival_time_s=float(t), num_prompt_tokens=int(p),
-                       num_output_tokens=int(o), service=service, priority=priority)
+    # tolist() gives Python floats/ints already; positional arguments (fields in order)
+    return [LlmRequest(i, t, p, o, (), MOONCAKE_HASH_BLOCK_TOKENS, None, priority, service)
             for i, (t, p, o) in enumerate(zip(times.tolist(), prompts.tolist(),
                                               outputs.tolist(), strict=True))]
