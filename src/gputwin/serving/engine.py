@@ -18,8 +18,11 @@ period ``block_size``: a per-phase count gives them in O(block_size)); step ``j`
 ``a + b·j`` (the decode context grows by one token per sequence per step and the step
 model is linear in it — checked, and the run is split otherwise), so the stretch ends
 at ``Σ = n·a + b·n(n−1)/2``. An arrival cuts it at the first step boundary at or after
-the arrival time. ``EngineConfig.skip_decode_steps = False`` runs step by step; both
-give the same results within float rounding (tested).
+the arrival time. A prefill step whose requests all start decoding (and in which no
+decoder finishes and nothing waits) is applied when planned and merged with the stretch
+after it into one *segment* (:meth:`Replica._merge`); an arrival during the prefill step
+cuts the segment back to it. ``EngineConfig.skip_decode_steps = False`` runs step by
+step; both give the same results within float rounding (tested).
 """
 
 from __future__ import annotations
