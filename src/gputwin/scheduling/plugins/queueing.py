@@ -69,41 +69,29 @@ class ShapeMemo:
     GPU milli, MIG profile, GPU type, CPU, memory). A job of a shape that already failed
     with at most as many GPUs cannot fit either, so the walk skips it. Active only when
     the framework allows it (``Framework.shape_memo``: no post-filter, shape-only
-    pre-filters); records only ``UNSCHEDULABLE`` outcomes."""
+    pre-filters); records only ``UNSCHEDULABLE`` outcomes. Walks read ``failed`` directly
+    in their loop (hot path)."""
 
-    __slots__ = ("failed", "on", "smallest", "uniform")
+    __slots__ = ("exhausted", "failed", "on", "smallest", "uniform")
 
     def __init__(self, fw: Framework) -> None:
         self.on = fw.shape_memo
         self.failed: dict[Shape, int] = {}
         self.uniform = fw.num_shaped_waiting == 0  # every waiting job: plain whole GPUs
         self.smallest = fw.smallest_request() or 1
+        #: nothing waiting can fit any more (only known when every waiting job is plain)
+        self.exhausted = False
 
-    def skip(self, job: QueuedJob) -> bool:
-        if not self.on:
-            return False
-        fewest = self.failed.get(job.shape)
-        return fewest is not None and job.spec.num_gpus >= fewest
-
-    def record(self, job: QueuedJob, status: Status) -> None:
+    def record(self, job: QueuedJob, status: Status) -> bool:
+        """Note a failure; True once the walk may stop (:attr:`exhausted`)."""
         if self.on and status.code == Code.UNSCHEDULABLE:
             size = job.spec.num_gpus
-            if size < self.failed.get(job.shape, size + 1):
-                self.failed[job.shape] = size
-
-    @property
-    def exhausted(self) -> bool:
-        """Nothing waiting can fit any more (only when every waiting job is plain)."""
-        return self.on and self.uniform and self.failed.get(None, math.inf) <= self.smallest
-
-
-def no_whole_gpu(fw: Framework, state: CycleState) -> bool | None:
-    """``None`` while whole GPUs are free; once none is, ``True`` when no waiting job
-    could use a partial GPU (the walk can stop) and ``False`` when some could (only those
-    are still tried)."""
-    if state.free_total > 0:
-        return None
-    return fw.num_share_waiting == 0
+            shape = job.shape
+            if size < self.failed.get(shape, size + 1):
+                self.failed[shape] = size
+                if shape is None and self.uniform and size <= self.smallest:
+                    self.exhausted = True
+        return self.exhausted
 
 
 class WindowArgs(PluginArgs):
@@ -137,16 +125,24 @@ class BestEffortQueueing(QueueingPlugin):
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         assert isinstance(self.args, WindowArgs)
         memo = ShapeMemo(fw)
+        failed = memo.failed
+        limit = self.args.max_job_test
         for tried, job in enumerate(order):
-            if tried >= self.args.max_job_test or memo.exhausted:
+            if tried >= limit:
                 break
-            full = no_whole_gpu(fw, state)
-            if full:
+            if state.free_total <= 0:  # only partial GPUs left: only share requests
+                if not fw.num_share_waiting:
+                    break
+                if not is_share_request(job.spec):
+                    job.reason = f"no room for {job.spec.num_gpus} GPUs"
+                    continue
+            if failed:
+                fewest = failed.get(job.shape)
+                if fewest is not None and job.spec.num_gpus >= fewest:
+                    job.reason = f"no room for {job.spec.num_gpus} GPUs"
+                    continue
+            if memo.record(job, attempt(fw, job, state)):
                 break
-            if memo.skip(job) or (full is not None and not is_share_request(job.spec)):
-                job.reason = f"no room for {job.spec.num_gpus} GPUs"
-                continue
-            memo.record(job, attempt(fw, job, state))
 
 
 class BackfillArgs(PluginArgs):
@@ -229,22 +225,27 @@ class BackfillQueueing(QueueingPlugin):
                   head_id: str, shadow: float, extra: np.ndarray, tried: int = 0) -> None:
         """Start jobs behind the blocked head without delaying its reservation."""
         fail_now, fail_extra = ShapeMemo(fw), ShapeMemo(fw)  # shapes that failed
+        now_failed, extra_failed = fail_now.failed, fail_extra.failed
         self._window_hit = False
         for job in order:
             if tried >= self.a.max_job_test:
                 self._window_hit = True
                 break
             tried += 1
-            full = no_whole_gpu(fw, state)
-            if full or (fail_now.exhausted and fail_extra.exhausted):
-                break
-            if full is not None and not is_share_request(job.spec):
-                continue
+            if state.free_total <= 0:  # only partial GPUs left: only share requests
+                if not fw.num_share_waiting:
+                    break
+                if not is_share_request(job.spec):
+                    continue
+            size = job.spec.num_gpus
             if state.now_s + job.est_runtime_s <= shadow:
-                if not fail_now.skip(job):
-                    fail_now.record(job, attempt(fw, job, state))
+                fewest = now_failed.get(job.shape) if now_failed else None
+                if (fewest is None or size < fewest) and fail_now.record(
+                        job, attempt(fw, job, state)) and fail_extra.exhausted:
+                    break
                 continue
-            if fail_extra.skip(job):
+            fewest = extra_failed.get(job.shape) if extra_failed else None
+            if fewest is not None and size >= fewest:
                 continue
             limited = np.minimum(state.free, extra)
             status, placement = fw.try_place(job, state, limited)
@@ -255,7 +256,8 @@ class BackfillQueueing(QueueingPlugin):
                         extra[node] -= count
                     continue
             job.reason = f"would delay the reservation of {head_id}"
-            fail_extra.record(job, status)
+            if fail_extra.record(job, status) and fail_now.exhausted:
+                break
         self._cache = (head_id, fw.version, shadow, extra.copy())
         self._seen_version = (state.snapshot.version, fw.version)
         self._seen_seq = fw.last_seq
