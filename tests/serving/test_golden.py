@@ -99,3 +99,32 @@ def test_request_table_rows_equal_the_per_request_records() -> None:
     assert {r.status for r in rows} >= {"finished", "in_flight"}  # both paths exercised
     assert list(table) == rows
     assert table[5] == rows[5] and table[-1] == rows[-1]
+
+
+def _fleet_variant(extra: dict[str, Any], **top: Any) -> Any:
+    def build(skip: bool) -> ServingScenario:
+        service = {"name": "chat", "model": "llama3.1-8b", "gpu": "h100-sxm-80gb",
+                   "replicas": 2, "engine": {"skip_decode_steps": skip}, **extra}
+        return ServingScenario.model_validate({"name": "variant", **top, "serving": {
+            "services": [service], "workload": [
+                {"kind": "synthetic", "service": "chat", "num_requests": 600,
+                 "arrival": {"process": "poisson", "rate": 25},
+                 "prompt": {"dist": "lognormal", "mean": 900, "median": 500, "high": 8000},
+                 "output": {"dist": "lognormal", "mean": 200, "median": 120,
+                            "high": 2000}}]}})
+    return build
+
+
+@pytest.mark.parametrize(("extra", "top"), [
+    ({"disaggregation": {"prefill_replicas": 1, "decode_replicas": 2}}, {}),
+    ({"replicas": 1, "autoscaler": {"metric": "utilization", "target": 0.5,
+                                    "interval": "3s", "min_replicas": 1,
+                                    "max_replicas": 3}}, {}),
+    ({"router": "kv_aware", "replicas": 3}, {}),
+    ({}, {"horizon": 13.7}),
+], ids=["disaggregated", "autoscaled-utilization", "kv-aware", "horizon"])
+def test_fleet_variants_match_the_step_by_step_reference(extra: dict[str, Any],
+                                                         top: dict[str, Any]) -> None:
+    """Routers, autoscaling and horizons read the replicas mid-segment (busy time, KV in
+    use, tokens so far): the shortcuts must give the reference's answers there too."""
+    _check(_fleet_variant(extra, **top))
