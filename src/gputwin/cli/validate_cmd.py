@@ -20,8 +20,8 @@ def _fmt(value: float) -> str:
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["training", "collective", "serving", "energy"]), default=None,
-              help="Only cases of this kind.")
+@click.option("--kind", type=click.Choice(["training", "collective", "serving", "energy"]),
+              default=None, help="Only cases of this kind.")
 @click.option("--cases", "case_files", type=click.Path(path_type=Path), multiple=True,
               help="Case file(s) to run instead of the bundled suites.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
