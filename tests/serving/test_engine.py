@@ -311,3 +311,24 @@ def test_block_allocations_between_steps_equal_the_per_step_sum(bs: int, data: A
     last = first + data.draw(st.integers(-2, 90))
     want = sum(rep.cnt[(-j) % bs] for j in range(first, last)) if rep.n_dec else 0
     assert rep._alloc_between(first, last) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(1e-4, 1e-1), st.floats(0, 1e-4), st.integers(2, 400), st.floats(0, 1),
+       st.booleans(), st.floats(1e-4, 1e-1))
+def test_truncation_cuts_at_the_first_step_boundary_at_or_after_the_arrival(
+        a: float, b: float, n: int, where: float, pre: bool, c0: float) -> None:
+    """The cut is the smallest k >= 1 whose end time is not before the arrival."""
+    from gputwin.sim.kernel import Simulator
+
+    rep = Replica.__new__(Replica)
+    rep.sim = Simulator()
+    rep._a, rep._b, rep._n, rep._pre, rep._c0 = a, b, n, pre, c0
+    rep._start_s, rep._handle, rep._end_cb = 0.0, None, lambda: None
+    end = rep._t_of(n)
+    dt = where * end
+    rep._dur = end
+    rep._truncate(dt)
+    want = next((k for k in range(1, n + 1) if rep._t_of(k) >= dt), n)
+    assert rep._n == want
+    assert rep._t_of(rep._n) >= dt  # the step in progress at the arrival completes
