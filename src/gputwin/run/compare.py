@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -42,6 +41,7 @@ from gputwin.run.compare_metrics import (
 )
 from gputwin.run.compare_stats import Difference, Estimate, mean_ci, paired_difference
 from gputwin.run.compare_variants import Variant, expand_variants
+from gputwin.run.outputs import json_safe
 from gputwin.scenario.load import load_scenario, resolve_scenario_path
 from gputwin.scenario.schema import Scenario
 
@@ -109,7 +109,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite floats → ``None``); see docs/compare.md for the keys."""
-        out: dict[str, Any] = _finite(_as_dict(self))
+        out: dict[str, Any] = json_safe(_as_dict(self))
         return out
 
 
@@ -285,12 +285,3 @@ def runs_csv(c: Comparison) -> str:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return buf.getvalue()
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

@@ -38,7 +38,7 @@ JOB_COLUMNS: tuple[str, ...] = (
 
 def summary_json(result: SimulationResult) -> str:
     """The summary as pretty JSON (non-finite floats become ``null``)."""
-    return json.dumps(_finite(result.summary), indent=2) + "\n"
+    return json.dumps(json_safe(result.summary), indent=2) + "\n"
 
 
 def jobs_csv(jobs: list[JobRecord]) -> str:
@@ -104,11 +104,16 @@ def write_files(contents: dict[str, str], out_dir: Path) -> dict[str, Path]:
     return {name: out_dir / name for name in contents}
 
 
-def _finite(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (at any depth) replaced by ``None``.
+
+    JSON has no NaN/Infinity; summaries use them for "not applicable" (e.g. a percentile of
+    no jobs), which readers see as ``null``.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value

@@ -10,12 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from gputwin.run.outputs import REPORT_FILE, SUMMARY_FILE, write_files
+from gputwin.run.outputs import REPORT_FILE, SUMMARY_FILE, json_safe, write_files
 from gputwin.run.serving_results import REQUEST_COLUMNS, ServingResult
 
 REQUESTS_FILE = "requests.csv"
@@ -23,7 +21,7 @@ REQUESTS_FILE = "requests.csv"
 
 def serving_summary_json(result: ServingResult) -> str:
     """The summary as pretty JSON (non-finite floats become ``null``)."""
-    return json.dumps(_finite(result.summary), indent=2) + "\n"
+    return json.dumps(json_safe(result.summary), indent=2) + "\n"
 
 
 def requests_csv(result: ServingResult) -> str:
@@ -45,12 +43,3 @@ def write_serving_outputs(result: ServingResult, out_dir: Path,
         contents[REPORT_FILE] = render_html(result)
     return write_files(contents, out_dir)
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
