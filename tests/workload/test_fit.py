@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gputwin.errors import InputError
 from gputwin.perf.training import ParallelConfig
+from gputwin.scenario.paths import data_dir
 from gputwin.workload.fit import (
     FittedWorkload,
     _Clock,
@@ -117,7 +116,7 @@ def test_fit_rejects_bad_input() -> None:
         FittedWorkload.from_dict({"arrival": {}})
 
 
-DATA = Path(os.environ.get("GPUTWIN_DATA_DIR", "/work/shared/data")) / "traces"
+DATA = data_dir() / "traces"
 PHILLY = DATA / "philly-adaptdl/philly.csv"
 
 

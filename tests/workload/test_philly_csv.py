@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from gputwin.errors import InputError
+from gputwin.scenario.paths import data_dir
 from gputwin.workload import read_philly_csv
 
 HEADER = "timestamp,duration,num_gpus,gpu_time,cluster\n"
@@ -72,7 +72,7 @@ def test_bad_header_and_missing_file(tmp_path: Path) -> None:
         read_philly_csv(empty)
 
 
-REAL = Path(os.environ.get("GPUTWIN_DATA_DIR", "/work/shared/data")) / \
+REAL = data_dir() / \
     "traces/philly-adaptdl/philly.csv"
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
+from gputwin.scenario.paths import data_dir
 from gputwin.workload.trace_stats import trace_stats
 from gputwin.workload.traces import read_trace
 
-DATA = Path(os.environ.get("GPUTWIN_DATA_DIR", "/work/shared/data")) / "traces"
+DATA = data_dir() / "traces"
 OPENB = DATA / "alibaba-gpu-v2023"
 PHILLY = DATA / "philly-adaptdl/philly.csv"
 

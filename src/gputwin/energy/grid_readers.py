@@ -1,6 +1,6 @@
 """Readers for real grid data: hourly carbon intensity and day-ahead prices (one year).
 
-Formats, as published (see ``/work/shared/data/SOURCES.md``):
+Formats, as published (see ``../shared/data/SOURCES.md``):
 
 - carbon (Electricity Maps layout): ``Datetime (UTC)``, ``Carbon Intensity gCO₂eq/kWh
   (direct)``, ``Carbon Intensity gCO₂eq/kWh (LCA)``, ... ; columns found by header name.

@@ -161,7 +161,7 @@ class TraceConfig(_Model):
     """Replay a job trace; each job runs for its recorded duration.
 
     A relative ``path`` is looked up beside the scenario file, then in the data folder
-    (``$GPUTWIN_DATA_DIR``, default /work/shared/data).
+    (``$GPUTWIN_DATA_DIR``, default ``../shared/data`` beside the checkout).
     """
 
     format: Literal["philly_csv", "philly_json", "openb", "pai2020", "helios", "swf"]
