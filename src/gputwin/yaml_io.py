@@ -18,6 +18,9 @@ from gputwin.errors import InputError
 
 KeyPath = tuple[str | int, ...]
 
+#: libyaml's C loader when PyYAML was built with it (several times faster), else Python's.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
     lines[path] = node.start_mark.line + 1
@@ -35,8 +38,8 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
 def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int]]:
     """Parse YAML text; raise :class:`InputError` naming ``where`` and the line on errors."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # a *safe* loader (C or Python)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
