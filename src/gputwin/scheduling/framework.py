@@ -54,6 +54,11 @@ from gputwin.scheduling.api import (
 from gputwin.scheduling.status import Code, Status
 from gputwin.workload.job import JobSpec
 
+#: Default of :attr:`Framework.shortcuts`. The shortcuts (shape memo, arrivals-only
+#: backfill cycles, skipped cycles when nothing can start, ...) never change a decision;
+#: tests turn them off to compute the reference schedule they are compared with.
+SHORTCUTS = True
+
 
 @dataclass(slots=True)
 class FrameworkPlugins:
@@ -97,7 +102,9 @@ class Framework:
         #: Queueing walks may skip a job whose shape already failed with fewer GPUs in the
         #: cycle: true unless a post-filter (preemption, ...) or a pre-filter that looks at
         #: more than the shape could make the same shape succeed.
-        self.shape_memo = not plugins.post_filter and all(
+        #: exact speed-ups on (see :data:`SHORTCUTS`); off = the plain reference walk
+        self.shortcuts = SHORTCUTS
+        self.shape_memo = SHORTCUTS and not plugins.post_filter and all(
             p.shape_only for p in plugins.pre_filter)
         self._mig_masks: dict[str, tuple[int, ...] | None] = {}
         self._seq = 0

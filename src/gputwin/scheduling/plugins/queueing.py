@@ -207,7 +207,7 @@ class BackfillQueueing(QueueingPlugin):
         """If the cluster and running set are as the last cycle left them, only jobs
         submitted since need a look (as backfill candidates behind the same head)."""
         cache = self._cache
-        if cache is None or cache[1] != fw.version or self._seen_version != (
+        if not fw.shortcuts or cache is None or cache[1] != fw.version or self._seen_version != (
                 state.snapshot.version, fw.version) or self._window_hit:
             return None
         head_id = cache[0]
