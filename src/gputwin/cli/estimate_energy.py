@@ -37,8 +37,9 @@ def _summary(d: dict[str, Any], title: str) -> None:
     if "cost_usd_per_million_tokens" in d:
         table.add_row("cost per 1M tokens", f"${d['cost_usd_per_million_tokens']:.4f}")
     rack = d["rack"]
-    table.add_row("rack", f"{rack['nodes']} x {d['system']} in a {d['cooling']} rack: "
-                          f"{'ok' if rack['ok'] else rack['reason']}")
+    verdict = (f"a {rack['nodes']}-node stack fits" if rack["ok"] else rack["reason"])
+    table.add_row("rack", f"at most {rack['max_nodes']} x {d['system']} per {d['cooling']} "
+                          f"rack; {verdict}")
     table.add_row("grid", d["grid_origin"])
     console = Console()
     console.print(f"[bold]{title}[/bold]")

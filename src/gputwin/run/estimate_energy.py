@@ -28,7 +28,7 @@ from gputwin.energy.accounting import (
     allocation_rates,
     embodied_kg_per_gpu,
 )
-from gputwin.energy.facility import Facility, rack_can_host, rack_power_w
+from gputwin.energy.facility import Facility, max_nodes_per_rack, rack_can_host, rack_power_w
 from gputwin.energy.grid import J_PER_KWH, RegionGrid, constant_series
 from gputwin.energy.power import JobPower, training_job_power
 from gputwin.energy.regions import region_grid
@@ -281,7 +281,8 @@ def estimate_energy(
     check = rack_can_host(acc, node, nodes_per_rack, cooling_name)
     values["rack_nameplate_power_w"] = rack_power_w(acc, node, nodes_per_rack)
     info.update({"cooling": cooling_name, "grid_origin": grid.origin, "start": start,
-                 "rack": {"nodes": nodes_per_rack, "ok": check.ok, "reason": check.reason}})
+                 "rack": {"nodes": nodes_per_rack, "ok": check.ok, "reason": check.reason,
+                          "max_nodes": max_nodes_per_rack(acc, node, cooling_name)}})
     if est is not None:
         info["training"] = {"step_time_s": est.step_time_s, "mfu": est.mfu, "dp": est.dp,
                             "tokens_per_s": est.tokens_per_s}
