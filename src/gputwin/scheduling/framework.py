@@ -327,6 +327,31 @@ class Framework:
         """Sequence number of the latest submission (or start)."""
         return self._seq
 
+    @property
+    def order_epoch(self) -> float:
+        """When the static queue order was last re-keyed (changes on a refresh)."""
+        return self._sorted_at
+
+    @property
+    def static_walk(self) -> bool:
+        """Whether a walk's outcome depends only on the queue, the cluster and the
+        running set (not on the clock): shortcuts on, the shape memo allowed, a
+        key-sorted queue, no permit plugin and no held job."""
+        return (self.shortcuts and self.shape_memo and not self._custom_order
+                and not self.plugins.permit and not self._held)
+
+    def order_due(self, now_s: float) -> bool:
+        """Whether the next walk at ``now_s`` re-keys the queue (time-varying keys)."""
+        return now_s - self._sorted_at >= self._refresh_s or self._sorted_at == -math.inf
+
+    def queued_at(self, i: int) -> QueuedJob:
+        """The ``i``-th job of the current (key-sorted) order."""
+        return self._sorted[i][2]
+
+    def queue_position(self, q: QueuedJob) -> int:
+        """Index of queued job ``q`` in the current (key-sorted) order."""
+        return bisect.bisect_left(self._sorted, (q.data.get("_key"), q.seq), key=_sort_key)
+
     def queued_job(self, job_id: str) -> QueuedJob | None:
         return self._queue.get(job_id)
 

@@ -168,7 +168,11 @@ class BackfillQueueing(QueueingPlugin):
         self._cache: tuple[str, int, float, np.ndarray] | None = None
         self._seen_version: tuple[int, int] = (-1, -1)
         self._seen_seq = 0
-        self._window_hit = False
+        self._seen_epoch = -math.inf
+        #: the last walk looked at every queued job it could start (else: the sort key of
+        #: the last one it looked at, ``_boundary``)
+        self._walked_all = False
+        self._boundary: tuple[object, int] | None = None
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         if self.a.mode == "easy":
@@ -182,7 +186,7 @@ class BackfillQueueing(QueueingPlugin):
         shortcut = self._arrivals_only(fw, state)
         if shortcut is not None:  # nothing started or ended since the last cycle
             head_id, shadow, extra, new_jobs = shortcut
-            self._backfill(fw, iter(new_jobs), state, head_id, shadow, extra)
+            self._backfill(fw, iter(new_jobs), state, head_id, shadow, extra, full=False)
             return
         head: QueuedJob | None = None
         for tried, job in enumerate(order):
@@ -208,7 +212,8 @@ class BackfillQueueing(QueueingPlugin):
         submitted since need a look (as backfill candidates behind the same head)."""
         cache = self._cache
         if not fw.shortcuts or cache is None or cache[1] != fw.version or self._seen_version != (
-                state.snapshot.version, fw.version) or self._window_hit:
+                state.snapshot.version, fw.version) or self._seen_epoch != fw.order_epoch \
+                or not fw.static_walk or fw.order_due(state.now_s):
             return None
         head_id = cache[0]
         head = fw.queued_job(head_id)
@@ -216,33 +221,55 @@ class BackfillQueueing(QueueingPlugin):
             return None
         new_jobs = fw.queued_after(self._seen_seq)
         head_key = (head.data.get("_key"), head.seq)
+        limit = self.a.max_job_test
+        num = fw.num_queued()
+        window = num <= limit
+        if not window and not self._walked_all:
+            # every old job a full walk would look at must have been looked at last time
+            last = fw.queued_at(limit - 1)
+            if self._boundary is None or (last.data.get("_key"), last.seq) > self._boundary:
+                return None
+        inside = []
         for q in new_jobs:
             if "_key" not in q.data or (q.data["_key"], q.seq) < head_key:
                 return None  # sorts before the head: full walk
-        return head_id, cache[2], cache[3].copy(), new_jobs
+            # a full walk would look only at the first ``max_job_test`` queued jobs
+            if window or fw.queue_position(q) < limit:
+                inside.append(q)
+        return head_id, cache[2], cache[3].copy(), inside
 
     def _backfill(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState,
-                  head_id: str, shadow: float, extra: np.ndarray, tried: int = 0) -> None:
-        """Start jobs behind the blocked head without delaying its reservation."""
+                  head_id: str, shadow: float, extra: np.ndarray, tried: int = 0,
+                  full: bool = True) -> None:
+        """Start jobs behind the blocked head without delaying its reservation (``full``:
+        ``order`` is the rest of the queue, not only the new arrivals)."""
         fail_now, fail_extra = ShapeMemo(fw), ShapeMemo(fw)  # shapes that failed
         now_failed, extra_failed = fail_now.failed, fail_extra.failed
-        self._window_hit = False
+        # plain requests only: nothing fits once fewer GPUs are free than the smallest ask
+        floor = fail_now.smallest if fw.shortcuts and fail_now.uniform else 1
+        limit = self.a.max_job_test
+        walked_all = True
+        last: QueuedJob | None = None
         for job in order:
-            if tried >= self.a.max_job_test:
-                self._window_hit = True
+            if tried >= limit:
+                walked_all = False
                 break
             tried += 1
+            last = job
+            if state.free_total < floor and (state.free_total > 0 or not fw.num_share_waiting):
+                break
             if state.free_total <= 0:  # only partial GPUs left: only share requests
                 if not fw.num_share_waiting:
                     break
                 if not is_share_request(job.spec):
                     continue
             size = job.spec.num_gpus
+            fewest = now_failed.get(job.shape) if now_failed else None
+            if fewest is not None and size >= fewest:
+                continue  # failed on all free GPUs: fails on the spare capacity too
             if state.now_s + job.est_runtime_s <= shadow:
-                fewest = now_failed.get(job.shape) if now_failed else None
-                if (fewest is None or size < fewest) and fail_now.record(
-                        job, attempt(fw, job, state)) and fail_extra.exhausted:
-                    break
+                if fail_now.record(job, attempt(fw, job, state)):
+                    break  # a smallest plain request failed on all free GPUs
                 continue
             fewest = extra_failed.get(job.shape) if extra_failed else None
             if fewest is not None and size >= fewest:
@@ -261,6 +288,10 @@ class BackfillQueueing(QueueingPlugin):
         self._cache = (head_id, fw.version, shadow, extra.copy())
         self._seen_version = (state.snapshot.version, fw.version)
         self._seen_seq = fw.last_seq
+        self._seen_epoch = fw.order_epoch
+        if full:
+            self._walked_all = walked_all
+            self._boundary = None if last is None else (last.data.get("_key"), last.seq)
 
     def _reservation(self, fw: Framework, job: QueuedJob,
                      state: CycleState) -> tuple[float, np.ndarray]:
@@ -268,6 +299,8 @@ class BackfillQueueing(QueueingPlugin):
         cache = self._cache
         if cache is not None and cache[0] == job.job_id and cache[1] == fw.version:
             return cache[2], cache[3].copy()
+        if fw.shortcuts and job.shape is None:
+            return self._reservation_plain(fw, job, state)
         layout = state.layout
         gpn = layout.gpus_per_node
         need = job.spec.num_gpus
@@ -290,6 +323,49 @@ class BackfillQueueing(QueueingPlugin):
                 i += 1
             if total < need or (whole_need and int((scratch == gpn).sum()) < whole_need):
                 continue
+            _status, placement = fw.try_place(job, state, scratch)
+            if placement is not None:
+                return t, _spare(scratch, placement)
+        return math.inf, state.free.copy()
+
+    def _reservation_plain(self, fw: Framework, job: QueuedJob,
+                           state: CycleState) -> tuple[float, np.ndarray]:
+        """:meth:`_reservation` for a plain whole-GPU gang, same result, faster: the
+        releases are replayed on a Python list, and the placement is asked only at the
+        instants where the gang rule (one node with ``need`` free GPUs, or ``need //
+        gpus_per_node`` wholly free nodes) can hold — a necessary condition for every
+        placement plugin, since filters only remove capacity."""
+        gpn = state.layout.gpus_per_node
+        need = job.spec.num_gpus
+        whole_need = need // gpn if need > gpn else 0
+        cur: list[int] = state.free.tolist()
+        total = state.free_total
+        most = max(cur) if cur else 0
+        full = cur.count(gpn)
+        health = state.snapshot.health
+        sick = bool(health.any())
+        running = fw.running
+        now = state.now_s
+        ends = fw.ends
+        i, n = 0, len(ends)
+        while i < n:
+            t = max(ends[i][0], now)
+            while i < n and max(ends[i][0], now) <= t:  # every release at this instant
+                run = running[ends[i][2]]
+                for node, count in zip(run.placement.nodes, run.placement.gpus, strict=True):
+                    if sick and health[node] != 0:
+                        continue
+                    v = cur[node] + count
+                    cur[node] = v
+                    total += count
+                    if v > most:
+                        most = v
+                    if v == gpn:
+                        full += 1
+                i += 1
+            if total < need or (full < whole_need if whole_need else most < need):
+                continue
+            scratch = np.array(cur, dtype=np.int64)
             _status, placement = fw.try_place(job, state, scratch)
             if placement is not None:
                 return t, _spare(scratch, placement)
