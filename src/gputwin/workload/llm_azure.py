@@ -9,7 +9,6 @@ earliest row. Malformed rows raise :class:`InputError` naming ``file:line`` and 
 
 from __future__ import annotations
 
-import csv
 import re
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.workload.llm_request import LlmRequest
-from gputwin.workload.llm_trace_io import apply_window, open_trace, parse_int
+from gputwin.workload.llm_trace_io import apply_window, csv_rows, open_trace, parse_int
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
@@ -50,39 +49,22 @@ def read_azure_llm_csv(
                 for k, (i, t) in enumerate(zip(order, times, strict=True))]
     stamps: list[datetime] = []
     lengths: list[tuple[int, int]] = []
-    with open_trace(path) as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise InputError("empty trace file (expected a header line)", where=f"{path}:1")
-        names = [h.strip() for h in header]
-        missing = [c for c in COLUMNS if c not in names]
-        if missing:
-            raise InputError(f"header lacks column(s) {', '.join(missing)}; expected "
-                             f"{','.join(COLUMNS)}", where=f"{path}:1")
-        i_ts, i_in, i_out = (names.index(c) for c in COLUMNS)
-        width = max(i_ts, i_in, i_out) + 1
-        for fields in reader:
-            if not fields or all(not f.strip() for f in fields):
+    i_ts, i_in, i_out = COLUMNS
+    for where, fields, idx in csv_rows(path, COLUMNS, ",".join(COLUMNS)):
+        text = fields[idx[i_ts]].strip()
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError("column 'TIMESTAMP': expected 'YYYY-MM-DD HH:MM:SS[.f]', "
+                             f"got {text!r}", where=where) from None
+        prompt = parse_int(fields[idx[i_in]].strip(), "ContextTokens", where, minimum=1)
+        output = parse_int(fields[idx[i_out]].strip(), "GeneratedTokens", where, minimum=0)
+        if output == 0:
+            if skip_zero_output:
                 continue
-            where = f"{path}:{reader.line_num}"
-            if len(fields) < width:
-                raise InputError(f"expected {len(names)} columns, got {len(fields)}",
-                                 where=where)
-            text = fields[i_ts].strip()
-            try:
-                stamp = datetime.fromisoformat(text)
-            except ValueError:
-                raise InputError("column 'TIMESTAMP': expected 'YYYY-MM-DD HH:MM:SS[.f]', "
-                                 f"got {text!r}", where=where) from None
-            prompt = parse_int(fields[i_in].strip(), "ContextTokens", where, minimum=1)
-            output = parse_int(fields[i_out].strip(), "GeneratedTokens", where, minimum=0)
-            if output == 0:
-                if skip_zero_output:
-                    continue
-                raise InputError("column 'GeneratedTokens': expected >= 1", where=where)
-            stamps.append(stamp)
-            lengths.append((prompt, output))
+            raise InputError("column 'GeneratedTokens': expected >= 1", where=where)
+        stamps.append(stamp)
+        lengths.append((prompt, output))
     if not stamps:
         return []
     first = min(stamps)

@@ -11,12 +11,10 @@ failures; those rows are skipped). ``model`` and ``log_type`` filter rows (e.g.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from gputwin.errors import InputError
 from gputwin.workload.llm_request import LlmRequest
-from gputwin.workload.llm_trace_io import apply_window, open_trace, parse_float, parse_int
+from gputwin.workload.llm_trace_io import apply_window, csv_rows, parse_float, parse_int
 
 COLUMNS = ("Timestamp", "Model", "Request tokens", "Response tokens", "Log Type")
 
@@ -36,39 +34,21 @@ def read_burstgpt_csv(
     """
     times: list[float] = []
     lengths: list[tuple[int, int]] = []
-    with open_trace(path) as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise InputError("empty trace file (expected a header line)", where=f"{path}:1")
-        names = [h.strip() for h in header]
-        missing = [c for c in COLUMNS if c not in names]
-        if missing:
-            raise InputError(f"header lacks column(s) {', '.join(missing)}; expected "
-                             "Timestamp,Model,Request tokens,Response tokens,Total tokens,"
-                             "Log Type", where=f"{path}:1")
-        idx = {c: names.index(c) for c in COLUMNS}
-        width = max(idx.values()) + 1
-        for fields in reader:
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            where = f"{path}:{reader.line_num}"
-            if len(fields) < width:
-                raise InputError(f"expected {len(names)} columns, got {len(fields)}",
-                                 where=where)
-            if model is not None and fields[idx["Model"]].strip() != model:
-                continue
-            if log_type is not None and fields[idx["Log Type"]].strip() != log_type:
-                continue
-            t = parse_float(fields[idx["Timestamp"]].strip(), "Timestamp", where)
-            prompt = parse_int(fields[idx["Request tokens"]].strip(), "Request tokens", where,
-                               minimum=0)
-            output = parse_int(fields[idx["Response tokens"]].strip(), "Response tokens",
-                               where, minimum=0)
-            if output == 0 or prompt == 0:
-                continue  # failed request in the trace
-            times.append(t)
-            lengths.append((prompt, output))
+    header = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type"
+    for where, fields, idx in csv_rows(path, COLUMNS, header):
+        if model is not None and fields[idx["Model"]].strip() != model:
+            continue
+        if log_type is not None and fields[idx["Log Type"]].strip() != log_type:
+            continue
+        t = parse_float(fields[idx["Timestamp"]].strip(), "Timestamp", where)
+        prompt = parse_int(fields[idx["Request tokens"]].strip(), "Request tokens", where,
+                           minimum=0)
+        output = parse_int(fields[idx["Response tokens"]].strip(), "Response tokens",
+                           where, minimum=0)
+        if output == 0 or prompt == 0:
+            continue  # failed request in the trace
+        times.append(t)
+        lengths.append((prompt, output))
     order, rel = apply_window(times, speedup=speedup, max_requests=max_requests)
     return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=lengths[i][0],
                        num_output_tokens=lengths[i][1], service=service)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -19,6 +21,37 @@ def open_trace(path: Path) -> IO[str]:
         raise InputError("is a folder, expected a trace file", where=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read trace: {exc.strerror}", where=str(path)) from None
+
+
+def csv_rows(path: Path, columns: Sequence[str], expected_header: str
+             ) -> Iterator[tuple[str, list[str], dict[str, int]]]:
+    """Data rows of a CSV trace with a header naming at least ``columns``.
+
+    Yields ``(where, fields, index)``: ``where`` is ``file:line`` for error messages,
+    ``index`` maps each of ``columns`` to its position. Blank lines are skipped; a missing
+    header column or a short row raises :class:`InputError` (``expected_header`` is quoted
+    in the message).
+    """
+    with open_trace(path) as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise InputError("empty trace file (expected a header line)", where=f"{path}:1")
+        names = [h.strip() for h in header]
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(f"header lacks column(s) {', '.join(missing)}; expected "
+                             f"{expected_header}", where=f"{path}:1")
+        index = {c: names.index(c) for c in columns}
+        width = max(index.values()) + 1
+        for fields in reader:
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            where = f"{path}:{reader.line_num}"
+            if len(fields) < width:
+                raise InputError(f"expected {len(names)} columns, got {len(fields)}",
+                                 where=where)
+            yield where, fields, index
 
 
 def parse_int(text: object, column: str, where: str, *, minimum: int = 0) -> int:
