@@ -72,6 +72,10 @@ def cli() -> None:
       gputwin estimate train --model gpt3-175b --gpu a100-sxm-80gb --num-gpus 64 --tp 8 --pp 8 \\
           --global-batch-size 64
       gputwin estimate collective --op all_reduce --size 1GiB --num-gpus 16 --gpu h100-sxm-80gb
+      gputwin estimate serve --model llama2-70b --gpu h100-sxm-80gb --tp 8 --input-tokens 2048 \\
+          --output-tokens 128 --batch-size 64
+      gputwin simulate serve --model llama3-8b --gpu h100-sxm-80gb --replicas 2 --rate 20
+      gputwin compare default --set scheduler.profile=fifo,backfill-easy --seeds 3
       gputwin catalog list
       gputwin validate
     """
