@@ -27,9 +27,13 @@ class UnknownNameError(InputError):
     def __init__(self, kind: str, name: str, known: list[str], *, where: str | None = None):
         import difflib
 
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        if not close:
-            close = [k for k in known if name.lower() in k.lower() or k.lower() in name.lower()][:3]
+        # Names that contain what was typed ("h100" → "h100-sxm-80gb") come first, shortest
+        # first; then spelling neighbours ("dgx-h10" → "dgx-h100").
+        low = name.lower()
+        containing = sorted((k for k in known if low and (low in k.lower() or k.lower() in low)),
+                            key=lambda k: (not k.lower().startswith(low), len(k), k))
+        similar = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        close = list(dict.fromkeys([*containing, *similar]))[:3]
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listing = "" if close else f"; known: {', '.join(sorted(known))}"
         super().__init__(f"unknown {kind} {name!r}{hint}{listing}", where=where)
