@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
@@ -375,6 +376,9 @@ class BackfillQueueing(QueueingPlugin):
 
     def _conservative(self, fw: Framework, order: Iterator[QueuedJob],
                       state: CycleState) -> None:
+        if fw.shortcuts:
+            self._conservative_lists(fw, order, state)
+            return
         now = state.now_s
         profile: tuple[np.ndarray, np.ndarray] | None = None
         for tried, job in enumerate(order):
@@ -405,9 +409,54 @@ class BackfillQueueing(QueueingPlugin):
             else:
                 job.reason = "no reservation possible (exceeds capacity)"
 
+    def _conservative_lists(self, fw: Framework, order: Iterator[QueuedJob],
+                            state: CycleState) -> None:
+        """:meth:`_conservative`, same decisions, faster: the profile is a pair of Python
+        lists kept sorted with ``bisect`` (reservations insert in place instead of
+        ``np.insert``), and :func:`_earliest_lists` skips the start candidates whose window
+        holds a step already known to be short of GPUs."""
+        now = state.now_s
+        times: list[float] = []
+        avail: list[int] = []
+        have = False
+        for tried, job in enumerate(order):
+            if tried >= self.a.max_job_test:
+                break
+            failed_now = False
+            if not have:  # no reservation yet: start in order while jobs fit
+                status = attempt(fw, job, state)
+                if status.ok or status.code == Code.REJECT:
+                    continue
+                times, avail = self._profile_lists(fw, state)  # includes this cycle's starts
+                have = True
+                failed_now = True
+            need = job.spec.num_gpus
+            dur = max(job.est_runtime_s, 1e-9)
+            start = _earliest_lists(times, avail, need, dur, now)
+            if start <= now:
+                status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
+                if status.ok:
+                    _reserve_lists(times, avail, now, now + dur, need)
+                    continue
+                # fits by count but not by shape: reserve from the next release on
+                k = bisect.bisect_right(times, now)
+                start = (_earliest_lists(times, avail, need, dur, times[k])
+                         if k < len(times) else math.inf)
+            if math.isfinite(start):
+                _reserve_lists(times, avail, start, start + dur, need)
+                job.reason = f"reserved: expected start in {start - now:.0f} s"
+            else:
+                job.reason = "no reservation possible (exceeds capacity)"
+
     def _profile(self, fw: Framework, state: CycleState) -> tuple[np.ndarray, np.ndarray]:
         """Free GPUs (count) as a step function of time from now: ``avail[i]`` on
         ``[times[i], times[i+1])``."""
+        t, a = self._profile_lists(fw, state)
+        return np.asarray(t, dtype=float), np.asarray(a, dtype=np.int64)
+
+    @staticmethod
+    def _profile_lists(fw: Framework, state: CycleState) -> tuple[list[float], list[int]]:
+        """:meth:`_profile` as Python lists."""
         now = state.now_s
         t = [now]
         a = [state.free_total]
@@ -422,7 +471,7 @@ class BackfillQueueing(QueueingPlugin):
             else:
                 t.append(te)
                 a.append(a[-1] + gained)
-        return np.asarray(t, dtype=float), np.asarray(a, dtype=np.int64)
+        return t, a
 
 
 def _spare(free_at_shadow: np.ndarray, placement: Placement) -> np.ndarray:
@@ -458,3 +507,40 @@ def _reserve(times: np.ndarray, avail: np.ndarray, t0: float, t1: float,
     avail = avail.copy()
     avail[mask] -= need
     return times, avail
+
+
+def _earliest_lists(times: list[float], avail: list[int], need: int, dur: float,
+                    not_before: float) -> float:
+    """:func:`_earliest` on lists, same result. A candidate start whose window
+    ``[t, t + dur)`` holds a step ``b`` short of GPUs fails, and so does every later
+    candidate before ``b`` (its window starts later, so it reaches ``b`` too): the next
+    candidate to try is the first step after ``b`` with enough GPUs."""
+    n = len(times)
+    i = max(0, bisect.bisect_right(times, not_before) - 1)
+    t0 = not_before
+    while True:
+        j = max(bisect.bisect_left(times, t0 + dur), i + 1)
+        b = i
+        while b < j and b < n and avail[b] >= need:
+            b += 1
+        if b >= j or b >= n:
+            return t0
+        i = b + 1
+        while i < n and avail[i] < need:
+            i += 1
+        if i >= n:
+            return math.inf
+        t0 = times[i]
+
+
+def _reserve_lists(times: list[float], avail: list[int], t0: float, t1: float,
+                   need: int) -> None:
+    """:func:`_reserve` in place on lists (``bisect`` instead of ``np.insert``)."""
+    for t in (t0, t1):
+        i = bisect.bisect_right(times, t) - 1
+        if i < 0 or times[i] != t:
+            base = avail[i] if i >= 0 else avail[0]
+            times.insert(i + 1, t)
+            avail.insert(i + 1, base)
+    for k in range(bisect.bisect_left(times, t0), bisect.bisect_left(times, t1)):
+        avail[k] -= need
