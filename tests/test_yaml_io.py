@@ -81,3 +81,17 @@ def test_misspelt_key_reported_before_the_missing_one() -> None:
         _Union.model_validate(data)
     msg = str(validation_error_to_input_error(info.value, "u.yaml", lines))
     assert msg.startswith("u.yaml:1: nmae: unknown field")
+
+
+def test_unit_errors_name_the_field_and_quote_the_value_once() -> None:
+    from gputwin.quantities import Seconds
+
+    class _Timed(BaseModel):
+        wait: Seconds
+
+    data, lines = parse_yaml_with_lines("wait: fast\n", "t.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Timed.model_validate(data)
+    msg = str(validation_error_to_input_error(info.value, "t.yaml", lines))
+    assert msg.startswith("t.yaml:1: wait: expected a duration")
+    assert msg.count("'fast'") == 1

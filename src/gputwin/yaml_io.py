@@ -125,7 +125,7 @@ def validation_error_to_input_error(
     elif err["type"] == "missing":
         msg = "required field is missing"
     got = ""
-    if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+    if err["type"] not in ("missing", "extra_forbidden") and "input" in err and "got " not in msg:
         shown = repr(err["input"])
         got = f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     field = format_key_path(loc) or "(top level)"

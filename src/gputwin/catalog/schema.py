@@ -8,33 +8,11 @@ All models are frozen and reject unknown fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gputwin.errors import InputError
-from gputwin.units import parse_bandwidth, parse_bytes, parse_duration, parse_flops, parse_power
-
-
-def _as_value_error(parse: Callable[[Any], float]) -> Callable[[Any], float]:
-    """Re-raise the parser's ``InputError`` as ``ValueError`` so pydantic reports it with
-    the field's location (and the loader can add file and line)."""
-
-    def validate(value: Any) -> float:
-        try:
-            return parse(value)
-        except InputError as exc:
-            raise ValueError(exc.detail) from None
-
-    return validate
-
-
-Bytes = Annotated[float, BeforeValidator(_as_value_error(parse_bytes))]
-BytesPerS = Annotated[float, BeforeValidator(_as_value_error(parse_bandwidth))]
-FlopPerS = Annotated[float, BeforeValidator(_as_value_error(parse_flops))]
-Seconds = Annotated[float, BeforeValidator(_as_value_error(parse_duration))]
-Watts = Annotated[float, BeforeValidator(_as_value_error(parse_power))]
+from gputwin.quantities import Bytes, BytesPerS, FlopPerS, Seconds, Watts
 
 DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp6", "fp4", "int4"]
 

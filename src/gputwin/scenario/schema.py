@@ -9,33 +9,14 @@ See docs/scenario.md for the reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from gputwin.errors import InputError
+from gputwin.quantities import Bytes, Count, Seconds
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
-from gputwin.units import parse_bytes, parse_count, parse_duration
-
-
-def _as_value_error(parse: Callable[[Any], float]) -> Callable[[Any], Any]:
-    """Let pydantic report unit errors with the field and line (it only catches ValueError).
-
-    Non-string, non-number inputs pass through so pydantic's own type error is shown.
-    """
-
-    def wrapped(value: Any) -> Any:
-        if not isinstance(value, str | int | float):
-            return value
-        try:
-            return parse(value)
-        except InputError as exc:
-            raise ValueError(exc.detail) from None
-
-    return wrapped
 
 
 def _number_to_str(value: Any) -> Any:
@@ -43,10 +24,7 @@ def _number_to_str(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-Seconds = Annotated[float, BeforeValidator(_as_value_error(parse_duration))]
 Label = Annotated[str, BeforeValidator(_number_to_str)]
-Count = Annotated[float, BeforeValidator(_as_value_error(parse_count))]
-Bytes = Annotated[float, BeforeValidator(_as_value_error(parse_bytes))]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 

@@ -28,13 +28,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import data_dir
-from gputwin.units import parse_bandwidth, parse_duration
 from gputwin.yaml_io import (
     KeyPath,
     format_key_path,
@@ -42,20 +42,6 @@ from gputwin.yaml_io import (
     validation_error_to_input_error,
 )
 
-
-def _unit(parse: Any) -> Any:
-    def wrapped(value: Any) -> Any:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            return value
-        try:
-            return parse(value)
-        except InputError as exc:
-            raise ValueError(exc.detail) from None
-    return wrapped
-
-
-Seconds = Annotated[float, BeforeValidator(_unit(parse_duration))]
-BytesPerS = Annotated[float, BeforeValidator(_unit(parse_bandwidth))]
 PosInt = Annotated[int, Field(gt=0)]
 
 #: Default GPU price when the scenario gives none. ASSUMPTION (no price book yet): a

@@ -17,34 +17,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gputwin.catalog.loader import Catalog
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.energy.facility import rack_can_host, rack_power_w
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
-from gputwin.units import parse_power
+from gputwin.quantities import Watts
 
 #: Key path → "file:line" or "--set ..." (same as scenario.check.Locator).
 Locator = Callable[[tuple[str | int, ...]], str]
 
 #: Nodes per rack when ``energy/data/facility.yaml`` has no entry for the system.
 DEFAULT_NODES_PER_RACK = 4
-
-
-def _power(value: Any) -> Any:
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        return value
-    try:
-        return parse_power(value)
-    except InputError as exc:
-        raise ValueError(exc.detail) from None
-
-
-Watts = Annotated[float, BeforeValidator(_power)]
 
 
 class RackConfig(BaseModel):

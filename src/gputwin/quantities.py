@@ -1,0 +1,46 @@
+"""Pydantic field types for human quantities (``"80GiB"``, ``"2h"``, ``"400Gbps"``).
+
+Each type parses with :mod:`gputwin.units` and turns the parser's :class:`InputError`
+into a ``ValueError``, the only error pydantic attaches a field location to — so the
+loaders can report ``file:line: field: what was expected``. Values that are neither text
+nor numbers (and booleans) pass through unchanged, so pydantic's own type error is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+from gputwin.errors import InputError
+from gputwin.units import (
+    parse_bandwidth,
+    parse_bytes,
+    parse_count,
+    parse_duration,
+    parse_flops,
+    parse_power,
+)
+
+
+def as_value_error(parse: Callable[[Any], float]) -> Callable[[Any], Any]:
+    """Wrap a :mod:`gputwin.units` parser for use as a pydantic before-validator."""
+
+    def validate(value: Any) -> Any:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return value
+        try:
+            return parse(value)
+        except InputError as exc:
+            raise ValueError(exc.detail) from None
+
+    return validate
+
+
+Bytes = Annotated[float, BeforeValidator(as_value_error(parse_bytes))]
+BytesPerS = Annotated[float, BeforeValidator(as_value_error(parse_bandwidth))]
+FlopPerS = Annotated[float, BeforeValidator(as_value_error(parse_flops))]
+Seconds = Annotated[float, BeforeValidator(as_value_error(parse_duration))]
+Watts = Annotated[float, BeforeValidator(as_value_error(parse_power))]
+Count = Annotated[float, BeforeValidator(as_value_error(parse_count))]
