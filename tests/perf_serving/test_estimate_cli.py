@@ -43,7 +43,7 @@ def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(("extra", "word"), [
-    (["--tp", "3"], "--tp 3"), (["--spec-tokens", "3"], "--draft-model"),
+    (["--tp", "3"], "--tp: 3"), (["--spec-tokens", "3"], "--draft-model"),
     (["--input-tokens", "5000"], "context"), (["--batch-size", "5000"], "--batch-size"),
 ])
 def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],

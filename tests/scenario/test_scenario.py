@@ -77,9 +77,9 @@ def test_bad_unit(tmp_path: Path) -> None:
     assert "scenario.yaml:3: horizon:" in msg and "expected a duration" in msg
 
 
-def test_num_gpus_must_match_split(tmp_path: Path) -> None:
+def test_impossible_split_names_file_line_and_key(tmp_path: Path) -> None:
     msg = _error(tmp_path, BASE.replace("global_batch_size: 64,", "global_batch_size: 64, tp: 3,"))
-    assert ":14: workload.synthetic.templates[0]" in msg and "multiple of tp*pp*cp = 3" in msg
+    assert ":14: workload.synthetic.templates[0].tp: 3 does not divide the 32 attention" in msg
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
 from gputwin.perf.serving_calib import ServingCalibration, default_serving_calibration
 from gputwin.perf.serving_shapes import KV_BYTES, WEIGHT_BYTES, ReplicaShape, replica_shape
+from gputwin.perf.split import Split, check_split
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
 from gputwin.topology.hardware import HardwareSpec
 
@@ -87,17 +88,10 @@ def check_config(c: ServingConfig) -> None:
                     ("max-num-seqs", c.max_num_seqs)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError(f"--{name} must be a positive integer, got {v!r}")
-    if m.num_attention_heads % c.tp:
-        raise InputError(f"--tp {c.tp} does not divide the {m.num_attention_heads} attention "
-                         f"heads of {m.name}")
-    if m.kv_heads % c.tp and c.tp % m.kv_heads:
-        raise InputError(f"--tp {c.tp} and the {m.kv_heads} key/value heads of {m.name} must "
-                         "divide one another")
-    if c.pp > m.num_layers:
-        raise InputError(f"--pp {c.pp} exceeds the {m.num_layers} layers of {m.name}")
-    if c.ep > 1 and (not m.is_moe or m.num_experts % c.ep or c.tp % c.ep):
-        raise InputError(f"--ep {c.ep} needs a MoE model whose experts it divides and must "
-                         f"divide --tp {c.tp}")
+    check_split(m, Split(tp=c.tp, pp=c.pp, ep=c.ep), ep_over_dp=False)
+    if c.ep > 1 and c.tp % c.ep:
+        raise InputError(f"{c.ep} must divide --tp {c.tp} (experts are spread inside the "
+                         "tensor-parallel group)", where="--ep")
     if c.weights_dtype not in WEIGHT_DTYPES:
         raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
                          f"{c.weights_dtype!r}")

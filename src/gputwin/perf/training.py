@@ -36,6 +36,7 @@ from gputwin.perf.io import io_estimate
 from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_params
 from gputwin.perf.pipeline import bubble_frac, bubble_s
 from gputwin.perf.plan import Plan
+from gputwin.perf.split import Split, check_split
 from gputwin.topology.hardware import HardwareSpec
 from gputwin.units import format_bytes
 
@@ -53,6 +54,10 @@ class ParallelConfig:
     interleave: int = 1  # virtual pipeline stages per rank (1 = plain 1F1B)
     sequence_parallel: bool = False
     zero_stage: int = 1  # 0 = plain DDP, 1 = optimizer, 2 = +gradients, 3 = FSDP (+weights)
+
+    @property
+    def split(self) -> Split:
+        return Split(self.tp, self.pp, self.cp, self.ep, self.interleave)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,29 +131,19 @@ class TrainingEstimate:
 
 def _check_split(model: ModelSpec, num_gpus: int, p: ParallelConfig,
                  cfg: TrainingConfig) -> int:
-    """Validate the split; return dp. Raises :class:`InputError`."""
-    for name, value in (("num_gpus", num_gpus), ("tp", p.tp), ("pp", p.pp), ("cp", p.cp),
-                        ("ep", p.ep), ("interleave", p.interleave),
-                        ("global_batch_size", cfg.global_batch_size),
+    """Validate the split and the batch; return dp. Raises :class:`InputError`."""
+    for name, value in (("global_batch_size", cfg.global_batch_size),
                         ("micro_batch_size", cfg.micro_batch_size), ("seq_len", cfg.seq_len)):
         if value < 1:
             raise InputError(f"{name} must be a positive integer, got {value}")
-    denom = p.tp * p.pp * p.cp
-    if num_gpus % denom:
-        raise InputError(f"num_gpus {num_gpus} is not a multiple of tp*pp*cp = {denom}")
-    dp = num_gpus // denom
+    check_split(model, p.split, seq_len=cfg.seq_len, num_gpus=num_gpus, where=str)
+    if p.zero_stage not in (0, 1, 2, 3):
+        raise InputError(f"zero_stage must be 0, 1, 2 or 3, got {p.zero_stage}")
+    dp = num_gpus // (p.tp * p.pp * p.cp)
     if cfg.global_batch_size % (cfg.micro_batch_size * dp):
         raise InputError(
             f"global_batch_size {cfg.global_batch_size} must be a multiple of "
             f"micro_batch_size x dp = {cfg.micro_batch_size} x {dp}")
-    if p.pp * p.interleave > model.num_layers:
-        raise InputError(f"pp x interleave = {p.pp * p.interleave} exceeds the "
-                         f"{model.num_layers} layers of {model.name}")
-    if p.zero_stage not in (0, 1, 2, 3):
-        raise InputError(f"zero_stage must be 0, 1, 2 or 3, got {p.zero_stage}")
-    if p.ep > 1 and (not model.is_moe or model.num_experts % p.ep or (dp * p.cp) % p.ep):
-        raise InputError(f"ep {p.ep} must divide the experts ({model.num_experts}) "
-                         f"and dp x cp ({dp * p.cp})")
     return dp
 
 

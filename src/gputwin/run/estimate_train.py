@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
+from gputwin.perf.split import Split, check_split
 from gputwin.perf.training import (
     ParallelConfig,
     TrainingConfig,
@@ -46,30 +47,6 @@ def _with_overrides(spec: ModelSpec, overrides: Mapping[str, Any] | None) -> Mod
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise InputError(f"model_overrides.{loc}: {first['msg']}") from None
-
-
-def _check_model_split(spec: ModelSpec, *, tp: int, pp: int, cp: int, ep: int,
-                       interleave: int, seq_len: int) -> None:
-    heads = spec.num_attention_heads
-    if heads % tp:
-        raise InputError(f"--tp {tp} does not divide {heads} attention heads of {spec.name}")
-    kv = spec.kv_heads
-    if kv % tp and tp % kv:
-        raise InputError(f"--tp {tp} and the {kv} key/value heads of {spec.name} must divide "
-                         "one another")
-    if spec.ffn_hidden_size % tp:
-        raise InputError(f"--tp {tp} does not divide the MLP size {spec.ffn_hidden_size}")
-    if pp * interleave > spec.num_layers:
-        raise InputError(f"--pp {pp} x --interleave {interleave} exceeds the "
-                         f"{spec.num_layers} layers of {spec.name}")
-    if interleave > 1 and pp == 1:
-        raise InputError("--interleave needs --pp > 1 (virtual stages of a pipeline)")
-    if cp > 1 and seq_len % (2 * cp):
-        raise InputError(f"--seq-len {seq_len} must be a multiple of 2 x --cp = {2 * cp}")
-    if ep > 1 and not spec.is_moe:
-        raise InputError(f"--ep {ep} needs a mixture-of-experts model; {spec.name} is dense")
-    if ep > 1 and spec.num_experts % ep:
-        raise InputError(f"--ep {ep} does not divide the {spec.num_experts} experts")
 
 
 def estimate_train(
@@ -121,16 +98,12 @@ def estimate_train(
         _positive("num-leaves-spanned", num_leaves_spanned)
     if checkpoint_interval_s <= 0:
         raise InputError(f"--checkpoint-interval must be positive, got {checkpoint_interval_s}")
-    _check_model_split(spec, tp=tp, pp=pp, cp=cp, ep=ep, interleave=interleave, seq_len=seq)
-    denom = tp * pp * cp
-    if num_gpus % denom:
-        raise InputError(f"--num-gpus {num_gpus} is not a multiple of tp x pp x cp = {denom}")
-    dp = num_gpus // denom
+    check_split(spec, Split(tp=tp, pp=pp, cp=cp, ep=ep, interleave=interleave), seq_len=seq,
+                num_gpus=num_gpus)
+    dp = num_gpus // (tp * pp * cp)
     if global_batch_size % (micro_batch_size * dp):
         raise InputError(f"--global-batch-size {global_batch_size} must be a multiple of "
                          f"micro-batch-size x dp = {micro_batch_size} x {dp}")
-    if ep > 1 and (dp * cp) % ep:
-        raise InputError(f"--ep {ep} must divide dp x cp = {dp * cp}")
     if tokens is not None and not tokens > 0:
         raise InputError(f"--tokens must be positive, got {tokens!r}")
     network = NetworkTopology(kind="fat_tree" if oversubscription > 1 else "rail_optimized",

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gputwin.catalog.loader import Catalog
+from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.scenario.schema import Scenario
+from gputwin.perf.split import Split, Where, check_split
+from gputwin.scenario.schema import Scenario, TemplateConfig
 from gputwin.yaml_io import KeyPath, format_key_path
 
 #: Turns a key path into "file:line" or "--set ..." (the place a value came from).
@@ -50,8 +52,22 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
     synthetic = scenario.workload.synthetic
     if synthetic is not None:
         for index, template in enumerate(synthetic.templates):
-            known("models", "model", template.model,
-                  ("workload", "synthetic", "templates", index, "model"))
+            path: KeyPath = ("workload", "synthetic", "templates", index)
+            known("models", "model", template.model, (*path, "model"))
+            _check_template_split(template, catalog.models[template.model],
+                                  _under(path, where))
     trace = scenario.workload.trace
     if trace is not None:
         known("models", "model", trace.model, ("workload", "trace", "model"))
+
+
+def _check_template_split(template: TemplateConfig, model: ModelSpec, where: Where) -> None:
+    """The one split check (perf.split) for every GPU count a template may draw."""
+    split = Split(tp=template.tp, pp=template.pp, cp=template.cp, ep=template.ep)
+    for num_gpus in template.num_gpus_choices:
+        check_split(model, split, seq_len=template.seq_len, num_gpus=num_gpus, where=where)
+
+
+def _under(prefix: KeyPath, where: Callable[[KeyPath], str]) -> Where:
+    """A :data:`Where` naming the keys of one mapping (``prefix``) in the scenario file."""
+    return lambda param: where((*prefix, param))

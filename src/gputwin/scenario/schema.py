@@ -79,7 +79,8 @@ class TemplateConfig(_Model):
     """A weighted kind of training job drawn by the synthetic generator.
 
     ``num_gpus``: one count or a list of choices (uniform). ``tokens``: a number or a
-    ``[min, max]`` range (log-uniform). Every GPU count must be a multiple of ``tp·pp·cp``.
+    ``[min, max]`` range (log-uniform). The split (every GPU count a multiple of
+    ``tp·pp·cp``, heads, layers, experts) is checked against the model in ``scenario.check``.
     """
 
     weight: float = Field(default=1.0, gt=0)
@@ -119,10 +120,6 @@ class TemplateConfig(_Model):
     def _consistent(self) -> TemplateConfig:
         if isinstance(self.num_gpus, list) and not self.num_gpus:
             raise ValueError("num_gpus: give at least one GPU count")
-        split = self.tp * self.pp * self.cp
-        bad = [n for n in self.num_gpus_choices if n % split]
-        if bad:
-            raise ValueError(f"num_gpus {bad} not a multiple of tp*pp*cp = {split}")
         lo, hi = self.tokens_range
         if lo <= 0 or hi < lo:
             raise ValueError(f"tokens must be > 0 with min <= max, got {self.tokens!r}")

@@ -1,0 +1,140 @@
+"""The one check of how a model may be split across GPUs (tp, pp, cp, ep, interleave).
+
+Every caller — ``estimate train``/``serve``, the layout planner, cluster-simulation jobs,
+serving replicas — asks here, and says where each value came from with a :data:`Where`
+(a CLI flag, or a scenario's ``file:line: key.path``), so one rule gives one message
+wherever the value was typed.
+
+Rules (what real frameworks refuse, Megatron-Core / vLLM):
+
+- ``tp`` divides the attention heads; ``tp`` and the key/value heads divide one another
+  (KV heads are replicated when ``tp`` exceeds them); ``tp`` divides the MLP width (and the
+  expert MLP width of MoE models).
+- ``pp × interleave`` ≤ layers; ``interleave > 1`` needs ``pp > 1``.
+- ``cp > 1``: the sequence splits into ``2·cp`` chunks (load-balanced causal attention).
+- ``ep > 1``: a MoE model whose experts ``ep`` divides.
+- With a GPU count: ``tp·pp·cp`` divides it; for training, ``ep`` divides ``dp·cp``.
+
+The vocabulary never refuses a split: frameworks pad it to a multiple of ``128·tp``.
+:func:`split_problem` returns the first broken rule without raising (the planner calls it
+millions of times); :func:`check_split` raises :class:`InputError` at the caller's place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gputwin.catalog.schema import ModelSpec
+from gputwin.errors import InputError
+
+#: Turns a parameter name (``"tp"``, ``"seq_len"``) into where its value came from.
+Where = Callable[[str], str]
+
+
+def cli_flag(name: str) -> str:
+    """``"seq_len"`` → ``"--seq-len"``: the CLI's place for a parameter."""
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """How one model instance is cut: tensor, pipeline, context and expert parallel sizes."""
+
+    tp: int = 1
+    pp: int = 1
+    cp: int = 1
+    ep: int = 1
+    interleave: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SplitProblem:
+    """The first rule a split breaks: which parameter, and why (without the value's place)."""
+
+    param: str
+    message: str
+
+
+def _positive(split: Split) -> SplitProblem | None:
+    for name in ("tp", "pp", "cp", "ep", "interleave"):
+        value = getattr(split, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return SplitProblem(name, f"must be a positive integer, got {value!r}")
+    return None
+
+
+def _tensor(model: ModelSpec, tp: int) -> SplitProblem | None:
+    heads, kv = model.num_attention_heads, model.kv_heads
+    if heads % tp:
+        return SplitProblem("tp", f"{tp} does not divide the {heads} attention heads of "
+                                  f"{model.name}")
+    if kv % tp and tp % kv:
+        return SplitProblem("tp", f"{tp} and the {kv} key/value heads of {model.name} must "
+                                  "divide one another")
+    if model.ffn_hidden_size % tp:
+        return SplitProblem("tp", f"{tp} does not divide the MLP width "
+                                  f"{model.ffn_hidden_size} of {model.name}")
+    moe_ffn = model.moe_ffn_hidden_size
+    if model.is_moe and moe_ffn is not None and moe_ffn % tp:
+        return SplitProblem("tp", f"{tp} does not divide the expert MLP width {moe_ffn} of "
+                                  f"{model.name}")
+    return None
+
+
+def _layers_and_experts(model: ModelSpec, split: Split,
+                        seq_len: int | None) -> SplitProblem | None:
+    if split.pp * split.interleave > model.num_layers:
+        what = "pp" if split.interleave == 1 else "interleave"
+        return SplitProblem(what, f"pp x interleave = {split.pp * split.interleave} exceeds "
+                                  f"the {model.num_layers} layers of {model.name}")
+    if split.interleave > 1 and split.pp == 1:
+        return SplitProblem("interleave", "needs pp > 1 (virtual stages of a pipeline)")
+    if split.cp > 1 and seq_len is not None and seq_len % (2 * split.cp):
+        return SplitProblem("seq_len", f"{seq_len} must be a multiple of 2 x cp = "
+                                       f"{2 * split.cp} (context-parallel chunks)")
+    if split.ep > 1 and not model.is_moe:
+        return SplitProblem("ep", f"{split.ep} needs a mixture-of-experts model; "
+                                  f"{model.name} is dense")
+    if split.ep > 1 and model.num_experts % split.ep:
+        return SplitProblem("ep", f"{split.ep} does not divide the {model.num_experts} "
+                                  f"experts of {model.name}")
+    return None
+
+
+def _gpus(split: Split, num_gpus: int, *, ep_over_dp: bool) -> SplitProblem | None:
+    if isinstance(num_gpus, bool) or not isinstance(num_gpus, int) or num_gpus < 1:
+        return SplitProblem("num_gpus", f"must be a positive integer, got {num_gpus!r}")
+    denom = split.tp * split.pp * split.cp
+    if num_gpus % denom:
+        return SplitProblem("num_gpus", f"{num_gpus} is not a multiple of tp x pp x cp = "
+                                        f"{denom}")
+    dp_cp = num_gpus // (split.tp * split.pp)
+    if ep_over_dp and split.ep > 1 and dp_cp % split.ep:
+        return SplitProblem("ep", f"{split.ep} must divide dp x cp = {dp_cp} (experts are "
+                                  "spread over the data-parallel ranks)")
+    return None
+
+
+def split_problem(model: ModelSpec, split: Split, *, seq_len: int | None = None,
+                  num_gpus: int | None = None, ep_over_dp: bool = True) -> SplitProblem | None:
+    """The first rule ``split`` breaks for ``model`` (``None`` when it is valid).
+
+    ``num_gpus`` adds the divisibility of the job; ``ep_over_dp`` (training) requires the
+    expert-parallel group to sit inside the data-parallel ranks.
+    """
+    problem = _positive(split) or _tensor(model, split.tp) or _layers_and_experts(
+        model, split, seq_len)
+    if problem is None and num_gpus is not None:
+        problem = _gpus(split, num_gpus, ep_over_dp=ep_over_dp)
+    return problem
+
+
+def check_split(model: ModelSpec, split: Split, *, seq_len: int | None = None,
+                num_gpus: int | None = None, ep_over_dp: bool = True,
+                where: Where = cli_flag) -> None:
+    """Raise :class:`InputError` at ``where(param)`` for the first broken rule."""
+    problem = split_problem(model, split, seq_len=seq_len, num_gpus=num_gpus,
+                            ep_over_dp=ep_over_dp)
+    if problem is not None:
+        raise InputError(problem.message, where=where(problem.param))

@@ -1,0 +1,93 @@
+"""The one split check (perf.split): each rule, and the caller's place in its message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.errors import InputError
+from gputwin.perf.split import Split, check_split, cli_flag, split_problem
+from gputwin.scenario.load import load_scenario
+
+CAT = default_catalog()
+
+
+@pytest.mark.parametrize(("model", "split", "kw", "param", "needle"), [
+    ("llama3-8b", Split(tp=3), {}, "tp", "32 attention heads"),
+    ("llama3-70b", Split(tp=16), {}, "tp", None),  # 16 divides 64 heads and 8 KV heads divide 16
+    ("gpt3-175b", Split(tp=5), {}, "tp", "96 attention heads"),
+    ("llama3-8b", Split(pp=33), {}, "pp", "32 layers"),
+    ("llama3-8b", Split(pp=8, interleave=5), {}, "interleave", "40 exceeds"),
+    ("llama3-8b", Split(interleave=2), {}, "interleave", "needs pp > 1"),
+    ("llama3-8b", Split(cp=4), {"seq_len": 4100}, "seq_len", "2 x cp = 8"),
+    ("llama3-8b", Split(ep=2), {}, "ep", "dense"),
+    ("mixtral-8x7b", Split(ep=3), {}, "ep", "8 experts"),
+    ("llama3-8b", Split(tp=8), {"num_gpus": 12}, "num_gpus", "tp x pp x cp = 8"),
+    ("mixtral-8x7b", Split(tp=2, ep=8), {"num_gpus": 8}, "ep", "dp x cp = 4"),
+    ("llama3-8b", Split(tp=0), {}, "tp", "positive integer"),
+])
+def test_each_rule_names_its_parameter(model: str, split: Split, kw: dict[str, int],
+                                       param: str, needle: str | None) -> None:
+    problem = split_problem(CAT.model(model), split, **kw)  # type: ignore[arg-type]
+    if needle is None:
+        assert problem is None
+        return
+    assert problem is not None
+    assert problem.param == param
+    assert needle in problem.message
+
+
+def test_valid_splits_pass() -> None:
+    assert split_problem(CAT.model("llama3.1-405b"), Split(tp=8, pp=16, interleave=2),
+                         seq_len=8192, num_gpus=16384) is None
+    assert split_problem(CAT.model("mixtral-8x7b"), Split(tp=2, ep=8), num_gpus=64) is None
+
+
+def test_serving_may_place_experts_outside_data_parallel_ranks() -> None:
+    model = CAT.model("mixtral-8x7b")
+    assert split_problem(model, Split(tp=8, ep=8), num_gpus=8) is not None
+    assert split_problem(model, Split(tp=8, ep=8), num_gpus=8, ep_over_dp=False) is None
+
+
+def test_error_carries_the_callers_place() -> None:
+    model = CAT.model("llama3-8b")
+    with pytest.raises(InputError) as cli:
+        check_split(model, Split(tp=3), where=cli_flag)
+    assert str(cli.value).startswith("--tp: 3 does not divide")
+    with pytest.raises(InputError) as yaml:
+        check_split(model, Split(cp=2), seq_len=4099, where=lambda p: f"job.yaml:7: {p}")
+    assert str(yaml.value).startswith("job.yaml:7: seq_len: 4099")
+
+
+def _scenario(tmp_path: Path, template: str) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"""name: bad-split
+cluster:
+  system: dgx-h100
+  num_nodes: 4
+workload:
+  synthetic:
+    num_jobs: 5
+    arrival: {{process: poisson, mean_interarrival: 25min}}
+    templates:
+      - model: llama3-8b
+        global_batch_size: 64
+        tokens: 1e9
+{template}""")
+    return path
+
+
+@pytest.mark.parametrize(("template", "where"), [
+    ("        num_gpus: 24\n        tp: 3\n", "bad.yaml:14: workload.synthetic.templates[0].tp"),
+    ("        num_gpus: [8, 12]\n        tp: 8\n",
+     "bad.yaml:13: workload.synthetic.templates[0].num_gpus"),
+    ("        num_gpus: 8\n        cp: 2\n        seq_len: 4099\n",
+     "bad.yaml:15: workload.synthetic.templates[0].seq_len"),
+])
+def test_scenario_split_error_names_file_line_and_key(tmp_path: Path, template: str,
+                                                      where: str) -> None:
+    with pytest.raises(InputError) as exc:
+        load_scenario(_scenario(tmp_path, template))
+    assert f"{tmp_path}/{where}: " in str(exc.value)
