@@ -80,3 +80,58 @@ def test_check_memory_false_reports_instead_of_raising() -> None:
 def test_memory_of_a_published_config_fits() -> None:
     est = train(dtype="fp8")
     assert 40e9 < est.memory_per_gpu_bytes < est.memory_capacity_bytes
+
+
+def test_balanced_stages_take_layers_from_the_first_and_last() -> None:
+    from gputwin.perf.plan import stage_layer_counts
+
+    # Llama 3 405B pre-training: 126 layers on 16 stages, one fewer on the first and last.
+    counts = stage_layer_counts(126, 16, 1)
+    assert counts[0] == counts[-1] == 7 and set(counts[1:-1]) == {8} and sum(counts) == 126
+    assert stage_layer_counts(126, 16, 1, balanced=False) == (8,) * 16
+    inter = stage_layer_counts(80, 8, 4)  # 32 chunks of 2-3 layers
+    assert sum(inter) == 80 and max(inter) - min(inter) <= 1
+
+
+def test_held_chunks_follow_megatron_warmup(catalog: Catalog) -> None:
+    from gputwin.perf.memory import held_chunks
+
+    arch = arch_of(catalog.model("gpt3-175b"))
+    plan = _plan(arch, global_batch_size=64)  # m = 64, p = 8
+    assert [held_chunks(plan, r) for r in range(8)] == [8, 7, 6, 5, 4, 3, 2, 1]
+    inter = _plan(arch, interleave=2, global_batch_size=64)
+    assert held_chunks(inter, 0) == 2 * 7 + 8 + 1
+    few = _plan(arch, interleave=4, global_batch_size=8)  # m = p: all m·v chunks in flight
+    assert held_chunks(few, 0) == 8 * 4
+
+
+def test_published_405b_layout_fits_80gb() -> None:
+    # Llama 3 (Dubey et al. 2024, Table 4): TP8 PP16 DP128, 8k tokens, 16 sequences per DP
+    # rank, BF16, no activation checkpointing — on 80 GB H100s.
+    from gputwin.run.estimate_train import estimate_train
+
+    est = estimate_train(model="llama3.1-405b", gpu="h100-sxm-80gb", num_gpus=16384, tp=8,
+                         pp=16, global_batch_size=2048, seq_len=8192, recompute="none",
+                         sequence_parallel=True)
+    assert est.memory_per_gpu_bytes < est.memory_capacity_bytes
+    even = estimate_train(model="llama3.1-405b", gpu="h100-sxm-80gb", num_gpus=16384, tp=8,
+                          pp=16, global_batch_size=2048, seq_len=8192, recompute="none",
+                          sequence_parallel=True, balanced_stages=False, check_memory=False)
+    assert even.memory_per_gpu_bytes > est.memory_per_gpu_bytes
+
+
+def test_pipeline_outputs_and_optimizer_offload(catalog: Catalog) -> None:
+    from gputwin.perf.calibration import default_calibration
+    from gputwin.perf.memory import peak_memory
+
+    arch = arch_of(catalog.model("gpt3-175b"))
+    c = default_calibration()
+    freed = peak_memory(_plan(arch), c)
+    kept = peak_memory(_plan(arch, deallocate_pipeline_outputs=False), c)
+    # 8 held micro-batches x 2048 tokens x 12288 x 2 B / tp 8 (sequence parallel)
+    assert kept.activations_bytes - freed.activations_bytes == pytest.approx(
+        8 * 2048 * 12288 * 2 / 8)
+    offload = peak_memory(_plan(arch, offload_optimizer=True), c)
+    assert offload.optimizer_bytes == 0 < freed.optimizer_bytes
+    slow = train(offload_optimizer=True)
+    assert slow.breakdown["optimizer_s"] > 10 * train().breakdown["optimizer_s"]

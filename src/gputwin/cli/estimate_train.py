@@ -31,8 +31,9 @@ def _summary(est: TrainingEstimate, title: str) -> None:
                                f"({est.tokens_per_s_per_gpu:,.0f} per GPU)")
     head.add_row("model TFLOP/s per GPU", f"{est.tflops_per_gpu:.0f}")
     cap = est.memory_capacity_bytes
-    head.add_row("memory per GPU", f"{format_bytes(est.memory_per_gpu_bytes)} of "
-                                   f"{format_bytes(cap)} ({est.memory_per_gpu_bytes / cap:.0%})")
+    used = est.memory_per_gpu_bytes
+    head.add_row("memory per GPU", f"{format_bytes(used)} of {format_bytes(cap)} "
+                                   f"({used / cap:.0%}, {format_bytes(cap - used)} free)")
     mem = d["memory"]
     head.add_row("", "  ".join(f"{k.removesuffix('_bytes')} {format_bytes(v)}"
                                for k, v in mem.items()))

@@ -56,6 +56,8 @@ class Calibration:
     runtime_overhead_bytes: float
     fragmentation_frac: float
     optimizer_bytes_per_param: float
+    host_link_bytes_per_s_per_gpu: float
+    host_memory_bytes_per_s_per_gpu: float
 
     def for_accelerator(self, name: str) -> AcceleratorCoefficients:
         """Coefficients of the family whose key is the longest prefix of ``name``."""
@@ -71,6 +73,7 @@ _FLOAT_KEYS = (
     "tp_overlap_frac_no_sp", "dp_overlap_frac", "dp_bucket_params", "pp_overlap_frac",
     "cp_overlap_frac", "ep_overlap_frac", "moe_imbalance", "fp8_cast_bytes_per_gemm_input",
     "runtime_overhead_bytes", "fragmentation_frac", "optimizer_bytes_per_param",
+    "host_link_bytes_per_s_per_gpu", "host_memory_bytes_per_s_per_gpu",
 )
 
 

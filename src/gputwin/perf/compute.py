@@ -149,7 +149,16 @@ def logits_time_s(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients
     return (3.0 * fwd + ce) / coeff.sustained_frac
 
 
-def optimizer_time_s(local_params: float, accel: Accelerator, c: Calibration) -> float:
-    """Seconds of the (sharded) Adam step over ``local_params`` parameters."""
+def optimizer_time_s(local_params: float, accel: Accelerator, c: Calibration, *,
+                     offload: bool = False) -> float:
+    """Seconds of the (sharded) Adam step over ``local_params`` parameters.
+
+    ``offload``: the host runs it — BF16 gradients down and BF16 weights back over the host
+    link (4 B/param), the fp32 state (``optimizer_bytes_per_param``) in host memory.
+    """
+    if offload:
+        return local_params * (4.0 / c.host_link_bytes_per_s_per_gpu
+                               + c.optimizer_bytes_per_param
+                               / c.host_memory_bytes_per_s_per_gpu)
     return (local_params * c.optimizer_bytes_per_param
             / (accel.memory_bandwidth_bytes_per_s * c.memory_bw_frac))

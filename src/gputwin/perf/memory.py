@@ -10,8 +10,13 @@
   MLP intermediate and dropout masks; the hidden-size-wide tensors are split across TP only
   with sequence parallelism. FP8 keeps GEMM inputs in 1 byte. ``full`` recomputation keeps
   only each layer's input (plus one layer's working set).
-- 1F1B: the first stage holds ``min(m, p)`` micro-batches in flight; interleaving multiplies
-  by ``1 + (p-1)/(p·v)``. The last stage holds the fp32 logits of one micro-batch.
+- Pipelines are modelled rank by rank (``stage_memory``): each rank's layers (balanced
+  stages give the first and last fewer), its embedding or output layer, and the chunks it
+  holds at its peak under Megatron-Core's schedule: ``min(m, p - r)`` micro-batches for
+  1F1B, ``min(m·v, 2(p - r - 1) + (v - 1)p + 1)`` chunks of ``1/v`` of its layers when
+  interleaved. Sent stage outputs are freed (``deallocate_pipeline_outputs``); the last
+  rank holds the fp32 logits of one micro-batch. The peak is the largest rank.
+- ``offload_optimizer`` keeps Adam's state on the host (DeepSpeed/Megatron CPU offload).
 """
 
 from __future__ import annotations
@@ -66,11 +71,13 @@ def _shape_params(shape: LayerShape, plan: Plan) -> LocalParams:
     return LocalParams(dense, expert)
 
 
-def stage_params(plan: Plan, *, first: bool, last: bool) -> LocalParams:
-    """Parameters on one GPU of the busiest stage, with embeddings on the first/last."""
+def stage_params(plan: Plan, *, first: bool, last: bool,
+                 layers: float | None = None) -> LocalParams:
+    """Parameters on one GPU of a stage of ``layers`` layers (default: the busiest), with
+    the embedding on the first stage and the output layer on the last."""
     a = plan.arch
     dense = expert = 0.0
-    per_stage = plan.layers_per_stage
+    per_stage = plan.layers_per_stage if layers is None else layers
     for shape, n in layer_shapes(a):
         p = _shape_params(shape, plan)
         dense += p.dense * per_stage * n / a.num_layers
@@ -124,11 +131,21 @@ def working_set_bytes(plan: Plan) -> float:
     return tokens * max(activation_bytes_per_token(s, plan) for s, _ in layer_shapes(a))
 
 
+def held_chunks(plan: Plan, rank: int) -> int:
+    """Micro-batch chunks whose activations pipeline ``rank`` holds at its peak.
+
+    Megatron-Core's warm-up: 1F1B runs ``p - r - 1`` forwards before its first backward,
+    the interleaved schedule ``2(p - r - 1) + (v - 1)·p`` chunk forwards; one more is in
+    flight in the steady state; neither can exceed the step's ``m·v`` chunks.
+    """
+    p, v, m = plan.pp, plan.interleave, plan.num_microbatches
+    warmup = (p - rank - 1) if v == 1 else 2 * (p - rank - 1) + (v - 1) * p
+    return min(m * v, warmup + 1)
+
+
 def inflight_microbatches(plan: Plan) -> float:
-    """Micro-batches whose activations the first stage holds at its peak (1F1B)."""
-    p, v = plan.pp, plan.interleave
-    base = float(min(plan.num_microbatches, p))
-    return base * (1.0 + (p - 1) / (p * v)) if v > 1 else base
+    """Micro-batches' worth of a full stage that the first rank holds at its peak."""
+    return held_chunks(plan, 0) / plan.interleave
 
 
 def logits_bytes(plan: Plan) -> float:
@@ -150,26 +167,59 @@ def _state_bytes(params: LocalParams, plan: Plan) -> tuple[float, float, float]:
             sharded(OPTIMIZER_BYTES, z >= 1))
 
 
-def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool) -> MemoryBreakdown:
-    """Peak bytes on one GPU of the first or last pipeline stage."""
-    params = stage_params(plan, first=first, last=last)
+def _state_after_zero(params: LocalParams, plan: Plan,
+                      layers: float) -> tuple[float, float, float]:
     weights, grads, opt = _state_bytes(params, plan)
     if plan.zero_stage >= 3:  # two layers' full weights gathered at a time
-        per_layer = params.total / max(1, plan.layers_per_stage)
-        weights += 2 * WEIGHT_BYTES * per_layer
-    layers = float(plan.layers_per_stage)
-    inflight = inflight_microbatches(plan) if first else 1.0
-    acts = activations_per_microbatch(plan, layers) * inflight + working_set_bytes(plan)
+        weights += 2 * WEIGHT_BYTES * params.total / max(1.0, layers)
+    if plan.offload_optimizer:
+        opt = 0.0  # Adam state lives on the host
+    return weights, grads, opt
+
+
+def _stage_output_bytes(plan: Plan) -> float:
+    """One micro-batch's stage output (the next stage's input), if not freed after sending."""
+    if plan.pp == 1 or plan.deallocate_pipeline_outputs:
+        return 0.0
+    return 2.0 * plan.tokens_per_microbatch * plan.arch.hidden_size / (
+        plan.tp if plan.sp else 1)
+
+
+def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool,
+                 rank: int | None = None) -> MemoryBreakdown:
+    """Peak bytes on one GPU of pipeline ``rank`` (default: the first rank if ``first``,
+    else the last)."""
+    rank = (0 if first else plan.pp - 1) if rank is None else rank
+    layers = float(plan.stage_layer_counts[rank])
+    params = stage_params(plan, first=first, last=last, layers=layers)
+    weights, grads, opt = _state_after_zero(params, plan, layers)
+    chunks = held_chunks(plan, rank)
+    per_chunk = activations_per_microbatch(plan, layers / plan.interleave)
+    acts = per_chunk * chunks + working_set_bytes(plan) + chunks * _stage_output_bytes(plan)
     if last:
         acts += logits_bytes(plan)
     other = c.runtime_overhead_bytes + c.fragmentation_frac * (acts + weights + grads)
     return MemoryBreakdown(weights, grads, opt, acts, other)
 
 
+def _peak_ranks(plan: Plan) -> list[int]:
+    """Ranks that can hold the peak: the first, the last, and the first rank of each layer
+    count in between (held chunks only fall with the rank)."""
+    counts = plan.stage_layer_counts
+    ranks = [0, plan.pp - 1]
+    seen: set[int] = set()
+    for rank in range(1, plan.pp - 1):
+        if counts[rank] not in seen:
+            seen.add(counts[rank])
+            ranks.append(rank)
+    return ranks
+
+
 def peak_memory(plan: Plan, c: Calibration) -> MemoryBreakdown:
-    """The larger of the first- and last-stage memory (the single stage when pp = 1)."""
+    """The largest per-GPU memory over the pipeline ranks (the single stage when pp = 1)."""
     if plan.pp == 1:
         return stage_memory(plan, c, first=True, last=True)
-    first = stage_memory(plan, c, first=True, last=False)
-    last = stage_memory(plan, c, first=False, last=True)
-    return first if first.total_bytes >= last.total_bytes else last
+    last = plan.pp - 1
+    stages = [stage_memory(plan, c, first=r == 0, last=r == last, rank=r)
+              for r in _peak_ranks(plan)]
+    return max(stages, key=lambda m: m.total_bytes)

@@ -7,7 +7,6 @@ Megatron-Core: TP innermost, then CP, then DP (EP carved out of DP×CP), PP oute
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from gputwin.perf.flops import Arch
@@ -32,6 +31,9 @@ class Plan:
     global_batch_size: int
     dtype: str
     recompute: str
+    balanced_stages: bool = True  # first/last stages give up layers when pp·v ∤ layers
+    deallocate_pipeline_outputs: bool = True  # Megatron-Core frees sent stage outputs
+    offload_optimizer: bool = False  # Adam state and step on the host (CPU offload)
 
     @property
     def num_microbatches(self) -> int:
@@ -53,10 +55,15 @@ class Plan:
         return self.sequence_parallel and self.tp > 1
 
     @property
+    def stage_layer_counts(self) -> tuple[int, ...]:
+        """Layers held by each pipeline rank (all its virtual chunks), first rank first."""
+        return stage_layer_counts(self.arch.num_layers, self.pp, self.interleave,
+                                  balanced=self.balanced_stages)
+
+    @property
     def layers_per_stage(self) -> int:
-        """Layers on the busiest pipeline stage (uneven splits round up per chunk)."""
-        chunks = self.pp * self.interleave
-        return math.ceil(self.arch.num_layers / chunks) * self.interleave
+        """Layers on the busiest pipeline stage."""
+        return max(self.stage_layer_counts)
 
     @property
     def moe_layer_frac(self) -> float:
@@ -85,3 +92,28 @@ class Plan:
     def act_dtype(self) -> str:
         """Dtype of attention and elementwise work (BF16 even in FP8 training)."""
         return "fp16" if self.dtype == "fp16" else "bf16"
+
+
+def stage_layer_counts(num_layers: int, pp: int, interleave: int, *,
+                       balanced: bool = True) -> tuple[int, ...]:
+    """Layers per pipeline rank when ``num_layers`` are cut into ``pp × interleave`` chunks.
+
+    Every chunk gets ``ceil(L / (p·v))`` layers. When that overshoots ``L``, ``balanced``
+    takes the missing layers from the outermost chunks first (first, last, second,
+    second-to-last, ...): the first and last stages also hold the embedding and the
+    output layer (Llama 3 pre-training: 126 layers on 16 stages, one layer fewer on the
+    first and the last; Megatron-Core ``decoder_first/last_pipeline_num_layers``).
+    Without ``balanced`` every rank is modelled with the rounded-up count (the old,
+    conservative rule). Chunk ``c`` lives on rank ``c mod p``.
+    """
+    chunks = pp * interleave
+    per_chunk = -(-num_layers // chunks)
+    if not balanced:
+        return (per_chunk * interleave,) * pp
+    sizes = [per_chunk] * chunks
+    deficit = per_chunk * chunks - num_layers
+    order = [i for pair in zip(range(chunks), range(chunks - 1, -1, -1), strict=True)
+             for i in pair]
+    for chunk in list(dict.fromkeys(order))[:deficit]:
+        sizes[chunk] -= 1
+    return tuple(sum(sizes[rank::pp]) for rank in range(pp))

@@ -20,10 +20,10 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from gputwin.catalog.schema import ModelSpec
+from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf import communication as comm
-from gputwin.perf.calibration import default_calibration
+from gputwin.perf.calibration import AcceleratorCoefficients, Calibration, default_calibration
 from gputwin.perf.compute import layer_times, logits_time_s, optimizer_time_s
 from gputwin.perf.energy import gpu_power_w, run_energy_j
 from gputwin.perf.flops import (
@@ -54,6 +54,8 @@ class ParallelConfig:
     interleave: int = 1  # virtual pipeline stages per rank (1 = plain 1F1B)
     sequence_parallel: bool = False
     zero_stage: int = 1  # 0 = plain DDP, 1 = optimizer, 2 = +gradients, 3 = FSDP (+weights)
+    balanced_stages: bool = True  # first/last pipeline stages give up layers (Llama 3 style)
+    offload_optimizer: bool = False  # Adam state and step on the host
 
     @property
     def split(self) -> Split:
@@ -109,6 +111,7 @@ class TrainingEstimate:
             "hw_tflops_per_gpu": self.hw_tflops_per_gpu,
             "memory_per_gpu_bytes": self.memory_per_gpu_bytes,
             "memory_capacity_bytes": self.memory_capacity_bytes,
+            "memory_margin_bytes": self.memory_capacity_bytes - self.memory_per_gpu_bytes,
             "memory": {
                 "weights_bytes": self.memory.weights_bytes,
                 "gradients_bytes": self.memory.gradients_bytes,
@@ -147,6 +150,54 @@ def _check_split(model: ModelSpec, num_gpus: int, p: ParallelConfig,
     return dp
 
 
+def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig,
+              config: TrainingConfig) -> Plan:
+    """The derived shape of a checked job (see :class:`Plan`)."""
+    p = parallel
+    return Plan(arch_of(model), num_gpus, p.tp, p.pp, p.cp, p.ep, dp, p.interleave,
+                p.sequence_parallel, p.zero_stage, config.micro_batch_size, config.seq_len,
+                config.global_batch_size, config.dtype, config.recompute,
+                balanced_stages=p.balanced_stages, offload_optimizer=p.offload_optimizer)
+
+
+@dataclass(frozen=True, slots=True)
+class MicrobatchTimes:
+    """One micro-batch (forward + backward) through the pipeline's stages, in seconds."""
+
+    fwd: float  # forward compute of the busiest stage
+    bwd: float  # backward compute (with recomputation) of the busiest stage
+    tp_s: float  # exposed TP / CP / EP communication of the busiest stage
+    cp_s: float
+    ep_s: float
+    t_max: float  # the slowest stage (sets the steady-state pace)
+    t_avg: float  # the average stage (sets the fill and drain)
+    compute_avg: float  # compute of the average stage
+
+
+def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,
+                      c: Calibration, ctx: comm.CommContext) -> MicrobatchTimes:
+    """Per-layer times scaled by each stage's layers; the last stage adds the logits."""
+    fwd = bwd = attn = 0.0
+    for lt, share in layer_times(plan, accel, coeff, c):
+        fwd += share * lt.fwd_s
+        bwd += share * lt.bwd_s(plan.recompute)
+        attn += share * lt.attn_total_s
+    tp = comm.tp_exposed_per_layer(plan, ctx, c)
+    cp = comm.cp_exposed_per_layer(plan, ctx, c, attn)
+    ep = plan.moe_layer_frac * comm.ep_exposed_per_moe_layer(plan, ctx, c)
+    per_layer = fwd + bwd + tp + cp + ep
+    logits = logits_time_s(plan, accel, coeff, c)
+    counts = plan.stage_layer_counts
+    stage_s = [n * per_layer for n in counts]
+    stage_s[-1] += logits
+    busiest = float(max(counts))
+    mean_layers = plan.arch.num_layers / plan.pp
+    return MicrobatchTimes(
+        fwd=busiest * fwd, bwd=busiest * bwd, tp_s=busiest * tp, cp_s=busiest * cp,
+        ep_s=busiest * ep, t_max=max(stage_s), t_avg=sum(stage_s) / plan.pp,
+        compute_avg=mean_layers * (fwd + bwd) + logits / plan.pp)
+
+
 def estimate_training(
     model: ModelSpec,
     hw: HardwareSpec,
@@ -171,67 +222,49 @@ def estimate_training(
             raise InputError(f"dtype {dt} is not supported by {accel.name}")
     c = default_calibration()
     coeff = c.for_accelerator(accel.name)
-    arch = arch_of(model)
-    plan = Plan(arch, num_gpus, parallel.tp, parallel.pp, parallel.cp, parallel.ep, dp,
-                parallel.interleave, parallel.sequence_parallel, parallel.zero_stage,
-                config.micro_batch_size, config.seq_len, config.global_batch_size,
-                config.dtype, config.recompute)
+    plan = make_plan(model, num_gpus, dp, parallel, config)
     ctx = comm.make_context(hw, num_gpus, num_leaves_spanned)
     m = plan.num_microbatches
-    layers = float(plan.layers_per_stage)
-
-    # One micro-batch on the busiest stage.
-    fwd = bwd = attn = 0.0
-    for lt, share in layer_times(plan, accel, coeff, c):
-        fwd += share * layers * lt.fwd_s
-        bwd += share * layers * lt.bwd_s(plan.recompute)
-        attn += share * lt.attn_total_s
-    tp_mb = layers * comm.tp_exposed_per_layer(plan, ctx, c)
-    cp_mb = layers * comm.cp_exposed_per_layer(plan, ctx, c, attn)
-    ep_mb = layers * plan.moe_layer_frac * comm.ep_exposed_per_moe_layer(plan, ctx, c)
-    logits = logits_time_s(plan, accel, coeff, c)
-    comm_mb = tp_mb + cp_mb + ep_mb
-    t_max = fwd + bwd + logits + comm_mb
-    t_avg = fwd + bwd + logits / plan.pp + comm_mb
-
-    bubble = bubble_s(plan.pp, plan.interleave, t_avg)
+    mb = _microbatch_times(plan, accel, coeff, c, ctx)
+    bubble = bubble_s(plan.pp, plan.interleave, mb.t_avg)
     params = stage_params(plan, first=plan.pp == 1, last=True)
-    dpc = comm.dp_comm(plan, params, ctx, c, fwd, bwd, bubble)
+    dpc = comm.dp_comm(plan, params, ctx, c, mb.fwd, mb.bwd, bubble)
     local = params.total if plan.zero_stage == 0 else (
         params.dense / plan.dp_cp + params.expert / plan.expert_dp)
-    opt = optimizer_time_s(local, accel, c)
+    opt = optimizer_time_s(local, accel, c, offload=plan.offload_optimizer)
     pp_exp = comm.pp_exposed_per_step(plan, ctx, c)
-    compute = m * (fwd + bwd + logits / plan.pp)  # the average stage; the rest is imbalance
+    compute = m * mb.compute_avg  # the average stage; the rest is imbalance
     nodes = ctx.job_nodes
     io = io_estimate(hw.storage, tokens_per_step=plan.tokens_per_step, num_nodes=nodes,
-                     total_params=total_params(arch), compute_step_s=m * t_max)
-    step = m * t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
+                     total_params=total_params(plan.arch), compute_step_s=m * mb.t_max)
+    step = m * mb.t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
 
     mem = peak_memory(plan, c)
     capacity = accel.memory_bytes
     if check_memory and mem.total_bytes > capacity:
         raise DoesNotFitError(
-            f"{model.name} needs {format_bytes(mem.total_bytes)} per GPU but {accel.name} "
-            f"has {format_bytes(capacity)} (weights {format_bytes(mem.weights_bytes)}, "
-            f"gradients {format_bytes(mem.gradients_bytes)}, optimizer "
-            f"{format_bytes(mem.optimizer_bytes)}, activations "
-            f"{format_bytes(mem.activations_bytes)}); use more GPUs, tp/pp, zero_stage or "
-            f"recompute")
+            f"{model.name} needs {format_bytes(mem.total_bytes)} per GPU, "
+            f"{format_bytes(mem.total_bytes - capacity)} more than the "
+            f"{format_bytes(capacity)} of {accel.name} (weights "
+            f"{format_bytes(mem.weights_bytes)}, gradients {format_bytes(mem.gradients_bytes)}, "
+            f"optimizer {format_bytes(mem.optimizer_bytes)}, activations "
+            f"{format_bytes(mem.activations_bytes)}, runtime {format_bytes(mem.other_bytes)}); "
+            "use more GPUs, tp/pp/cp, zero_stage, recompute or `gputwin plan train`")
 
     tps = plan.tokens_per_step
-    model_flops = model_flops_per_token(arch, plan.seq_len) * tps
-    hw_flops = hardware_flops_per_token(arch, plan.seq_len, plan.recompute) * tps
+    model_flops = model_flops_per_token(plan.arch, plan.seq_len) * tps
+    hw_flops = hardware_flops_per_token(plan.arch, plan.seq_len, plan.recompute) * tps
     peak = accel.peak_for(config.dtype) * num_gpus
     ckpt_per_step = io.checkpoint_write_s * step / config.checkpoint_interval_s
     breakdown = {
         "compute_s": compute,
-        "tp_comm_s": m * tp_mb,
-        "cp_comm_s": m * cp_mb,
-        "ep_comm_s": m * ep_mb,
+        "tp_comm_s": m * mb.tp_s,
+        "cp_comm_s": m * mb.cp_s,
+        "ep_comm_s": m * mb.ep_s,
         "pp_comm_s": pp_exp,
         "dp_comm_s": dpc.exposed_s,
         "bubble_s": bubble,
-        "stage_imbalance_s": m * (t_max - t_avg) if plan.pp > 1 else 0.0,
+        "stage_imbalance_s": m * (mb.t_max - mb.t_avg) if plan.pp > 1 else 0.0,
         "optimizer_s": opt,
         "data_loading_s": io.data_exposed_s,
         "checkpoint_s": ckpt_per_step,

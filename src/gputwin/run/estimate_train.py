@@ -76,6 +76,8 @@ def estimate_train(
     catalog: Catalog | None = None,
     model_overrides: Mapping[str, Any] | None = None,
     checkpoint_interval_s: float = 3600.0,
+    balanced_stages: bool = True,
+    offload_optimizer: bool = False,
     check_memory: bool = True,
 ) -> TrainingEstimate:
     """Resolve catalog names, validate every option and run :func:`estimate_training`."""
@@ -113,7 +115,9 @@ def estimate_train(
     if dtype not in hw.accelerator.peak_flop_per_s:
         raise InputError(f"--dtype {dtype} is not supported by {hw.accelerator.name}")
     parallel = ParallelConfig(tp=tp, pp=pp, cp=cp, ep=ep, interleave=interleave,
-                              sequence_parallel=sequence_parallel, zero_stage=zero_stage)
+                              sequence_parallel=sequence_parallel, zero_stage=zero_stage,
+                              balanced_stages=balanced_stages,
+                              offload_optimizer=offload_optimizer)
     config = TrainingConfig(global_batch_size=global_batch_size,
                             micro_batch_size=micro_batch_size, seq_len=seq,
                             dtype=dtype,  # type: ignore[arg-type]
