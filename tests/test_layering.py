@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "gputwin"
 
 #: Lower rank = lower layer. A module may import its own package or lower ranks only.
 RANKS: dict[str, int] = {
-    "errors": 0, "units": 0, "yaml_io": 0, "quantities": 0, "__init__": 0,
+    "errors": 0, "units": 0, "yaml_io": 0, "quantities": 0, "requests": 0, "__init__": 0,
     "sim": 1,
     "catalog": 2,
     "topology": 3,
@@ -17,7 +17,7 @@ RANKS: dict[str, int] = {
     "workload": 5, "energy": 5,
     "cluster": 6,
     "scheduling": 7, "training": 7, "serving": 7,
-    "scenario": 8,
+    "scenario": 8, "plan": 8,
     "run": 9,
     "validation": 10, "report": 10,
     "cli": 11, "api": 11,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gputwin.perf.training import TrainingEstimate
+from gputwin.requests import TrainRequest
 from gputwin.run.estimate_train import estimate_train
 
 
@@ -16,4 +17,11 @@ def train(**overrides: Any) -> TrainingEstimate:
         sequence_parallel=True,
     )
     base.update(overrides)
-    return estimate_train(**base)
+    check = base.pop("check_memory", True)
+    return estimate_train(TrainRequest.from_flat(base), check_memory=check)
+
+
+def flat_train(**fields: Any) -> TrainingEstimate:
+    """``estimate_train`` from flat keywords (layout keys beside the others)."""
+    check = fields.pop("check_memory", True)
+    return estimate_train(TrainRequest.from_flat(fields), check_memory=check)

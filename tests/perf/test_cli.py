@@ -40,10 +40,10 @@ def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--tp", "5"], "--tp: 5 does not divide the 96 attention heads"),
-    (["--global-batch-size", "63", "--pp", "4"], "--global-batch-size 63 must be a multiple"),
+    (["--global-batch-size", "63", "--pp", "4"], "--global-batch-size: 63 must be a multiple"),
     (["--ep", "2"], "mixture-of-experts"),
     (["--interleave", "7", "--pp", "1"], "--interleave: needs pp > 1"),
-    (["--dtype", "fp8"], "--dtype fp8 is not supported by a100-sxm-80gb"),
+    (["--dtype", "fp8"], "--dtype: fp8 is not supported by a100-sxm-80gb"),
     (["--num-gpus", "8", "--pp", "1"], "needs"),
     (["--model", "gpt3-175"], "unknown model"),
 ])

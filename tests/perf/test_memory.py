@@ -70,9 +70,9 @@ def test_175b_does_not_fit_on_8_gpus() -> None:
 
 
 def test_check_memory_false_reports_instead_of_raising() -> None:
-    from gputwin.run.estimate_train import estimate_train
+    from perf_builders import flat_train
 
-    est = estimate_train(model="gpt3-175b", gpu="h100-sxm-80gb", num_gpus=8, tp=8,
+    est = flat_train(model="gpt3-175b", gpu="h100-sxm-80gb", num_gpus=8, tp=8,
                          global_batch_size=8, check_memory=False)
     assert est.memory_per_gpu_bytes > est.memory_capacity_bytes
 
@@ -108,13 +108,13 @@ def test_held_chunks_follow_megatron_warmup(catalog: Catalog) -> None:
 def test_published_405b_layout_fits_80gb() -> None:
     # Llama 3 (Dubey et al. 2024, Table 4): TP8 PP16 DP128, 8k tokens, 16 sequences per DP
     # rank, BF16, no activation checkpointing — on 80 GB H100s.
-    from gputwin.run.estimate_train import estimate_train
+    from perf_builders import flat_train
 
-    est = estimate_train(model="llama3.1-405b", gpu="h100-sxm-80gb", num_gpus=16384, tp=8,
+    est = flat_train(model="llama3.1-405b", gpu="h100-sxm-80gb", num_gpus=16384, tp=8,
                          pp=16, global_batch_size=2048, seq_len=8192, recompute="none",
                          sequence_parallel=True)
     assert est.memory_per_gpu_bytes < est.memory_capacity_bytes
-    even = estimate_train(model="llama3.1-405b", gpu="h100-sxm-80gb", num_gpus=16384, tp=8,
+    even = flat_train(model="llama3.1-405b", gpu="h100-sxm-80gb", num_gpus=16384, tp=8,
                           pp=16, global_batch_size=2048, seq_len=8192, recompute="none",
                           sequence_parallel=True, balanced_stages=False, check_memory=False)
     assert even.memory_per_gpu_bytes > est.memory_per_gpu_bytes

@@ -89,13 +89,13 @@ def test_to_dict_has_the_promised_keys() -> None:
 
 
 def test_moe_expert_parallel_costs_all_to_all() -> None:
-    from gputwin.run.estimate_train import estimate_train
+    from perf_builders import flat_train
 
     kw = dict(model="mixtral-8x7b", gpu="b200", num_gpus=64, global_batch_size=256,
               micro_batch_size=2, seq_len=4096, dtype="fp8")
-    ep8 = estimate_train(ep=8, **kw)
+    ep8 = flat_train(ep=8, **kw)
     assert ep8.breakdown["ep_comm_s"] > 0
-    assert ep8.memory.weights_bytes < estimate_train(ep=1, check_memory=False,
+    assert ep8.memory.weights_bytes < flat_train(ep=1, check_memory=False,
                                                      **kw).memory.weights_bytes
 
 
@@ -117,11 +117,11 @@ def test_estimate_is_fast() -> None:
        dtype=st.sampled_from(["bf16", "fp8"]))
 def test_estimates_are_finite_and_consistent(tp: int, pp: int, mbs: int, accum: int,
                                              recompute: str, dtype: str) -> None:
-    from gputwin.run.estimate_train import estimate_train
+    from perf_builders import flat_train
 
     num_gpus = 64
     dp = num_gpus // (tp * pp)
-    est = estimate_train(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=num_gpus, tp=tp,
+    est = flat_train(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=num_gpus, tp=tp,
                          pp=pp, micro_batch_size=mbs, global_batch_size=mbs * dp * accum * pp,
                          seq_len=4096, recompute=recompute, dtype=dtype, check_memory=False)
     assert math.isfinite(est.step_time_s) and est.step_time_s > 0

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gputwin.quantities import Bytes, BytesPerS, FlopPerS, Seconds, Watts
 
+#: Training length assumed for models whose pre-training length is not recorded (an HF
+#: config.json gives only the longest context): the length of Llama 3 pre-training.
+DEFAULT_TRAIN_SEQ_LEN = 8192
+
 DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp6", "fp4", "int4"]
 
 
@@ -130,6 +134,10 @@ class ModelSpec(CatalogEntry):
     ffn_hidden_size: int = Field(gt=0, description="Intermediate size of the dense MLP")
     vocab_size: int = Field(gt=0)
     max_seq_len: int = Field(gt=0)
+    train_seq_len: int | None = Field(
+        default=None, gt=0,
+        description="Sequence length of (most of) pre-training; None = unknown, "
+        "min(max_seq_len, 8192) is assumed")
     mlp_kind: Literal["gelu", "swiglu"] = Field(
         default="swiglu",
         description="'swiglu' = gated MLP with three matrices (SwiGLU/GeGLU); 'gelu' = plain "
@@ -164,6 +172,13 @@ class ModelSpec(CatalogEntry):
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
+
+    @property
+    def training_seq_len(self) -> int:
+        """The sequence length a training estimate uses when none is given."""
+        if self.train_seq_len is not None:
+            return self.train_seq_len
+        return min(self.max_seq_len, DEFAULT_TRAIN_SEQ_LEN)
 
     @property
     def kv_heads(self) -> int:

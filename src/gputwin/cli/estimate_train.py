@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -61,12 +61,15 @@ def _summary(est: TrainingEstimate, title: str) -> None:
 @click.option("--gpu", default=None, help="Accelerator name (catalog).")
 @click.option("--system", default=None, help="System (node) name (catalog).")
 @click.option("--num-gpus", type=int, required=True, callback=positive_int)
-@click.option("--global-batch-size", type=int, required=True, callback=positive_int,
+@click.option("--global-batch-size", type=int, default=None, callback=positive_int,
               help="Sequences per optimizer step.")
+@click.option("--global-batch-tokens", type=COUNT, default=None,
+              help="Tokens per optimizer step instead (e.g. 16M): the nearest multiple of "
+                   "micro-batch x dp sequences.")
 @click.option("--micro-batch-size", type=int, default=1, show_default=True,
               callback=positive_int)
 @click.option("--seq-len", type=int, default=None, callback=positive_int,
-              help="Sequence length [default: the model's maximum].")
+              help="Sequence length [default: the model's training length (catalog)].")
 @click.option("--tp", type=int, default=1, show_default=True, callback=positive_int,
               help="Tensor parallel size.")
 @click.option("--pp", type=int, default=1, show_default=True, callback=positive_int,
@@ -84,6 +87,11 @@ def _summary(est: TrainingEstimate, title: str) -> None:
               show_default=True)
 @click.option("--zero-stage", type=click.IntRange(0, 3), default=1, show_default=True,
               help="0 DDP, 1 distributed optimizer, 2 +gradients, 3 FSDP.")
+@click.option("--balanced-stages/--even-stages", default=True, show_default=True,
+              help="First/last pipeline stages hold fewer layers when pp x interleave does not "
+                   "divide the layers (Llama 3 style), or every stage the rounded-up count.")
+@click.option("--offload-optimizer", is_flag=True,
+              help="Keep Adam's state on the host and step it there (CPU offload).")
 @click.option("--fabric", default=None, help="Scale-out fabric overriding the system's.")
 @click.option("--storage", default=None, help="Storage tier for data and checkpoints.")
 @click.option("--tokens", type=COUNT, default=None,
@@ -97,28 +105,17 @@ def _summary(est: TrainingEstimate, title: str) -> None:
 @click.option("--num-leaves-spanned", type=int, default=None, callback=positive_int,
               help="Leaf switches the job's nodes sit under [default: packed].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def train(model: str, gpu: str | None, system: str | None, num_gpus: int,
-          global_batch_size: int, micro_batch_size: int, seq_len: int | None, tp: int,
-          pp: int, cp: int, ep: int, interleave: int, recompute: str,
-          sequence_parallel: bool, dtype: str, zero_stage: int, fabric: str | None,
-          storage: str | None, tokens: float | None, checkpoint_interval_s: float,
-          oversubscription: float, nodes_per_leaf: int, num_leaves_spanned: int | None,
-          as_json: bool) -> None:
+def train(as_json: bool, **options: Any) -> None:
     """Step time, MFU, memory and time-to-train of one training job."""
+    from gputwin.requests import TrainRequest
     from gputwin.run.estimate_train import estimate_train
 
-    est = estimate_train(
-        model=model, num_gpus=num_gpus, global_batch_size=global_batch_size, gpu=gpu,
-        system=system, tp=tp, pp=pp, cp=cp, ep=ep, interleave=interleave,
-        micro_batch_size=micro_batch_size, seq_len=seq_len, recompute=recompute,
-        sequence_parallel=sequence_parallel, dtype=dtype, zero_stage=zero_stage,
-        fabric=fabric, storage=storage, tokens=tokens, oversubscription=oversubscription,
-        nodes_per_leaf=nodes_per_leaf, num_leaves_spanned=num_leaves_spanned,
-        checkpoint_interval_s=checkpoint_interval_s,
-    )
+    request = TrainRequest.from_flat({k: v for k, v in options.items() if v is not None})
+    est = estimate_train(request)
     if as_json:
         emit_json(est.to_dict())
         return
-    where = gpu or system
-    _summary(est, f"{model} on {num_gpus} x {where}: tp={tp} pp={pp} cp={cp} ep={ep} "
-                  f"dp={est.dp}, {dtype}")
+    lay = request.layout
+    where = request.gpu or request.system
+    _summary(est, f"{request.model} on {request.num_gpus} x {where}: tp={lay.tp} pp={lay.pp} "
+                  f"cp={lay.cp} ep={lay.ep} dp={est.dp}, {lay.dtype}")

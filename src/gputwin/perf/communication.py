@@ -153,9 +153,12 @@ def dp_comm(plan: Plan, params: LocalParams, ctx: CommContext, c: Calibration,
     groups = ((params.dense, plan.dp_cp, plan.tp),
               (params.expert, plan.expert_dp, plan.tp * plan.ep))
     red = gat = bucket_red = 0.0
+    # FSDP / ZeRO-3 gathers and reduces one layer (wrapping unit) at a time: each of those
+    # collectives pays its own latency, which dominates at thousands of ranks.
+    units = max(1, plan.layers_per_stage) if plan.zero_stage >= 3 else 1
     for n_params, size, stride in groups:
-        r, g, _ = _dp_times(ACT_BYTES * n_params, size, stride, ctx, plan.zero_stage)
-        red, gat = red + r, gat + g
+        r, g, _ = _dp_times(ACT_BYTES * n_params / units, size, stride, ctx, plan.zero_stage)
+        red, gat = red + units * r, gat + units * g
         bucket = min(n_params, c.dp_bucket_params)
         bucket_red += _dp_times(ACT_BYTES * bucket, size, stride, ctx, plan.zero_stage)[2]
     if red == 0.0:

@@ -33,7 +33,7 @@ from gputwin.energy.grid import J_PER_KWH, RegionGrid, constant_series
 from gputwin.energy.power import JobPower, training_job_power
 from gputwin.energy.regions import region_grid
 from gputwin.energy.tables import default_tables
-from gputwin.errors import DoesNotFitError, InputError
+from gputwin.errors import InputError
 from gputwin.perf.power import (
     default_power_coefficients,
     node_nameplate_power_w,
@@ -41,10 +41,11 @@ from gputwin.perf.power import (
     training_activity_frac,
 )
 from gputwin.perf.training import TrainingEstimate
+from gputwin.plan.train import DEFAULT_TOKENS_PER_STEP
+from gputwin.requests import LAYOUT_FIELDS, TrainRequest
 from gputwin.run.estimate_train import estimate_train
+from gputwin.run.plan_train import planned_estimate
 from gputwin.topology.hardware import resolve_hardware
-
-TOKENS_PER_STEP_TARGET = 4e6  # default global batch: ~4M tokens per step
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,58 +84,31 @@ def _parse_start(start: str) -> float:
     return (t.replace(tzinfo=None) - datetime(t.year, 1, 1)).total_seconds()
 
 
-def _default_parallel_train(model: str, gpu: str | None, system: str | None, num_gpus: int,
-                            catalog: Catalog, **kw: Any) -> tuple[TrainingEstimate, int, int]:
-    """The fastest (tp, pp) split that fits memory, with a ~4M-token global batch."""
-    spec = catalog.model(model)
-    seq = kw.get("seq_len") or spec.max_seq_len
-    hw = resolve_hardware(catalog, gpu=gpu, system=system)
-    best: tuple[TrainingEstimate, int, int] | None = None
-    last_error: Exception | None = None
-    for tp in (1, 2, 4, 8):
-        if tp > hw.gpus_per_node or num_gpus % tp:
-            continue
-        for pp in (1, 2, 4, 8, 16, 32):
-            if num_gpus % (tp * pp) or pp > spec.num_layers:
-                continue
-            dp = num_gpus // (tp * pp)
-            gbs = dp * max(1, round(TOKENS_PER_STEP_TARGET / seq / dp))
-            for recompute in ("selective", "full"):
-                try:
-                    est = estimate_train(model=model, gpu=gpu, system=system,
-                                         num_gpus=num_gpus, tp=tp, pp=pp,
-                                         global_batch_size=gbs, sequence_parallel=tp > 1,
-                                         recompute=recompute, catalog=catalog, **kw)
-                except (DoesNotFitError, InputError) as exc:
-                    last_error = exc
-                    continue
-                if best is None or est.tokens_per_s > best[0].tokens_per_s:
-                    best = (est, tp, pp)
-                break
-    if best is None:
-        raise InputError(f"no tp/pp split of {model} on {num_gpus} GPUs fits memory "
-                         f"({last_error}); pass --tp/--pp")
-    return best
-
-
 def _train(model: str, *, gpu: str | None, system: str | None, num_gpus: int,
            catalog: Catalog, tp: int | None, pp: int | None,
            global_batch_size: int | None, tokens: float | None,
-           train_kw: Mapping[str, Any]) -> tuple[TrainingEstimate, int, int]:
-    kw = dict(train_kw)
-    if tokens is not None:
-        kw["tokens"] = tokens
-    if tp is None and pp is None and global_batch_size is None:
-        return _default_parallel_train(model, gpu, system, num_gpus, catalog, **kw)
-    tp_, pp_ = tp or 1, pp or 1
-    if global_batch_size is None:
-        spec = catalog.model(model)
-        dp = max(1, num_gpus // (tp_ * pp_ * int(kw.get("cp", 1))))
-        seq = kw.get("seq_len") or spec.max_seq_len
-        global_batch_size = dp * max(1, round(TOKENS_PER_STEP_TARGET / seq / dp))
-    est = estimate_train(model=model, gpu=gpu, system=system, num_gpus=num_gpus, tp=tp_,
-                         pp=pp_, global_batch_size=global_batch_size, catalog=catalog, **kw)
-    return est, tp_, pp_
+           train_kw: Mapping[str, Any]) -> tuple[TrainingEstimate, dict[str, Any]]:
+    """The run's training estimate and its layout; the planner's layout when none is given
+    (no tp, pp or other layout key), at ~4M tokens per step when no batch is given."""
+    fields: dict[str, Any] = {"model": model, "gpu": gpu, "system": system,
+                              "num_gpus": num_gpus, "tokens": tokens, **train_kw}
+    given = {k: v for k, v in (("tp", tp), ("pp", pp)) if v is not None}
+    planned = not given and not (LAYOUT_FIELDS - {"dtype"}) & set(train_kw)
+    fields.update(given)
+    if global_batch_size is not None:
+        fields["global_batch_size"] = global_batch_size
+    elif "global_batch_tokens" not in fields:
+        fields["global_batch_tokens"] = DEFAULT_TOKENS_PER_STEP
+    request = TrainRequest.from_flat({k: v for k, v in fields.items() if v is not None})
+    if planned:
+        est, request = planned_estimate(request, catalog=catalog)
+    else:
+        est = estimate_train(request, catalog=catalog)
+    layout = {**request.layout.model_dump(), "dp": est.dp,
+              "global_batch_size": int(est.extra["num_microbatches"])
+              * request.layout.micro_batch_size * est.dp,
+              "seq_len": request.seq_len, "source": "planned" if planned else "given"}
+    return est, layout
 
 
 def _grid(region: str, grid_data: str | Path | None,
@@ -192,13 +166,13 @@ def estimate_energy(
 
     est: TrainingEstimate | None = None
     if model is not None and compute_frac is None:
-        est, tp_used, pp_used = _train(model, gpu=gpu, system=system, num_gpus=num_gpus,
-                                       catalog=cat, tp=tp, pp=pp,
-                                       global_batch_size=global_batch_size, tokens=tokens,
-                                       train_kw=train_kw)
+        est, layout = _train(model, gpu=gpu, system=system, num_gpus=num_gpus,
+                             catalog=cat, tp=tp, pp=pp, global_batch_size=global_batch_size,
+                             tokens=tokens, train_kw=train_kw)
         b = est.breakdown
         compute_frac = (b["compute_s"] + b["optimizer_s"]) / est.step_time_s
-        info["parallel"] = {"tp": tp_used, "pp": pp_used, "dp": est.dp}
+        info["parallel"] = {"tp": layout["tp"], "pp": layout["pp"], "dp": est.dp}
+        info["layout"] = layout
     if compute_frac is None:
         raise InputError("give --model (or compute_frac) to know how busy the GPUs are")
     if not 0.0 <= compute_frac <= 1.0:

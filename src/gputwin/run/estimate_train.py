@@ -1,7 +1,8 @@
-"""Facade for ``gputwin estimate train`` and the validation suite: names in, estimate out.
+"""``estimate train``: a :class:`TrainRequest` in, a :class:`TrainingEstimate` out.
 
-Every option is validated here with an :class:`InputError` that names the CLI option
-(``--tp``, ``--global-batch-size``, ...) and says what was expected.
+Names are resolved against the catalog, the split checked by ``perf.split`` and the batch
+resolved here; errors name where the value came from (``--tp`` by default, or the
+caller's :data:`Where`).
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ from pydantic import ValidationError
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
-from gputwin.perf.split import Split, check_split
+from gputwin.perf.split import Split, Where, check_split, cli_flag
 from gputwin.perf.training import (
     ParallelConfig,
     TrainingConfig,
     TrainingEstimate,
     estimate_training,
 )
-from gputwin.topology.hardware import NetworkTopology, resolve_hardware
-
-RECOMPUTE = ("none", "selective", "full")
-DTYPES = ("bf16", "fp16", "fp8")
-
-
-def _positive(option: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"--{option} must be a positive integer, got {value!r}")
+from gputwin.requests import TrainLayout, TrainRequest
+from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
 
 
 def _with_overrides(spec: ModelSpec, overrides: Mapping[str, Any] | None) -> ModelSpec:
@@ -49,79 +43,79 @@ def _with_overrides(spec: ModelSpec, overrides: Mapping[str, Any] | None) -> Mod
         raise InputError(f"model_overrides.{loc}: {first['msg']}") from None
 
 
-def estimate_train(
-    *,
-    model: str,
-    num_gpus: int,
-    global_batch_size: int,
-    gpu: str | None = None,
-    system: str | None = None,
-    tp: int = 1,
-    pp: int = 1,
-    cp: int = 1,
-    ep: int = 1,
-    interleave: int = 1,
-    micro_batch_size: int = 1,
-    seq_len: int | None = None,
-    recompute: str = "selective",
-    sequence_parallel: bool = False,
-    dtype: str = "bf16",
-    zero_stage: int = 1,
-    fabric: str | None = None,
-    storage: str | None = None,
-    tokens: float | None = None,
-    oversubscription: float = 1.0,
-    nodes_per_leaf: int = 32,
-    num_leaves_spanned: int | None = None,
-    catalog: Catalog | None = None,
-    model_overrides: Mapping[str, Any] | None = None,
-    checkpoint_interval_s: float = 3600.0,
-    balanced_stages: bool = True,
-    offload_optimizer: bool = False,
-    check_memory: bool = True,
-) -> TrainingEstimate:
-    """Resolve catalog names, validate every option and run :func:`estimate_training`."""
+def resolve_global_batch(sequences: int | None, tokens: float | None, seq_len: int,
+                         multiple_of: int, where: Where = cli_flag) -> int:
+    """Sequences per step from a batch in sequences or in tokens.
+
+    A batch in tokens becomes the nearest whole number of ``multiple_of`` sequences
+    (micro-batch × data-parallel ranks), at least one.
+    """
+    if (sequences is None) == (tokens is None):
+        raise InputError("give one of global_batch_size (sequences) or global_batch_tokens "
+                         "(e.g. 16M)", where=where("global_batch_size"))
+    if sequences is not None:
+        if sequences % multiple_of:
+            raise InputError(f"{sequences} must be a multiple of micro-batch-size x dp = "
+                             f"{multiple_of}", where=where("global_batch_size"))
+        return sequences
+    assert tokens is not None
+    return multiple_of * max(1, round(tokens / seq_len / multiple_of))
+
+
+def split_of(layout: TrainLayout) -> Split:
+    return Split(tp=layout.tp, pp=layout.pp, cp=layout.cp, ep=layout.ep,
+                 interleave=layout.interleave)
+
+
+def parallel_config(layout: TrainLayout) -> ParallelConfig:
+    return ParallelConfig(tp=layout.tp, pp=layout.pp, cp=layout.cp, ep=layout.ep,
+                          interleave=layout.interleave,
+                          sequence_parallel=layout.sequence_parallel,
+                          zero_stage=layout.zero_stage, balanced_stages=layout.balanced_stages,
+                          offload_optimizer=layout.offload_optimizer)
+
+
+def resolve_model(request: TrainRequest, catalog: Catalog) -> tuple[ModelSpec, int]:
+    """The model (with overrides) and the sequence length (default: its training length)."""
+    spec = _with_overrides(catalog.model(request.model), request.model_overrides)
+    return spec, request.seq_len or spec.training_seq_len
+
+
+def resolve_train_hardware(request: TrainRequest, catalog: Catalog) -> HardwareSpec:
+    network = NetworkTopology(
+        kind="fat_tree" if request.oversubscription > 1 else "rail_optimized",
+        nodes_per_leaf=request.nodes_per_leaf, oversubscription=request.oversubscription)
+    return resolve_hardware(catalog, gpu=request.gpu, system=request.system,
+                            fabric=request.fabric, storage=request.storage, network=network)
+
+
+def training_config(request: TrainRequest, seq_len: int, global_batch_size: int) -> TrainingConfig:
+    layout = request.layout
+    return TrainingConfig(global_batch_size=global_batch_size,
+                          micro_batch_size=layout.micro_batch_size, seq_len=seq_len,
+                          dtype=layout.dtype, recompute=layout.recompute,
+                          checkpoint_interval_s=request.checkpoint_interval_s)
+
+
+def estimate_train(request: TrainRequest, *, catalog: Catalog | None = None,
+                   check_memory: bool = True, where: Where = cli_flag) -> TrainingEstimate:
+    """Resolve catalog names, check the split and the batch, run :func:`estimate_training`.
+
+    Raises :class:`InputError` at ``where(field)``; :class:`DoesNotFitError` when memory
+    per GPU exceeds the accelerator's (unless ``check_memory`` is off).
+    """
     cat = catalog or default_catalog()
-    spec = _with_overrides(cat.model(model), model_overrides)
-    for option, value in (("num-gpus", num_gpus), ("global-batch-size", global_batch_size),
-                          ("tp", tp), ("pp", pp), ("cp", cp), ("ep", ep),
-                          ("interleave", interleave), ("micro-batch-size", micro_batch_size),
-                          ("nodes-per-leaf", nodes_per_leaf)):
-        _positive(option, value)
-    seq = spec.max_seq_len if seq_len is None else seq_len
-    _positive("seq-len", seq)
-    if recompute not in RECOMPUTE:
-        raise InputError(f"--recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
-    if dtype not in DTYPES:
-        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if zero_stage not in (0, 1, 2, 3):
-        raise InputError(f"--zero-stage must be 0, 1, 2 or 3, got {zero_stage!r}")
-    if num_leaves_spanned is not None:
-        _positive("num-leaves-spanned", num_leaves_spanned)
-    if checkpoint_interval_s <= 0:
-        raise InputError(f"--checkpoint-interval must be positive, got {checkpoint_interval_s}")
-    check_split(spec, Split(tp=tp, pp=pp, cp=cp, ep=ep, interleave=interleave), seq_len=seq,
-                num_gpus=num_gpus)
-    dp = num_gpus // (tp * pp * cp)
-    if global_batch_size % (micro_batch_size * dp):
-        raise InputError(f"--global-batch-size {global_batch_size} must be a multiple of "
-                         f"micro-batch-size x dp = {micro_batch_size} x {dp}")
-    if tokens is not None and not tokens > 0:
-        raise InputError(f"--tokens must be positive, got {tokens!r}")
-    network = NetworkTopology(kind="fat_tree" if oversubscription > 1 else "rail_optimized",
-                              nodes_per_leaf=nodes_per_leaf, oversubscription=oversubscription)
-    hw = resolve_hardware(cat, gpu=gpu, system=system, fabric=fabric, storage=storage,
-                          network=network)
-    if dtype not in hw.accelerator.peak_flop_per_s:
-        raise InputError(f"--dtype {dtype} is not supported by {hw.accelerator.name}")
-    parallel = ParallelConfig(tp=tp, pp=pp, cp=cp, ep=ep, interleave=interleave,
-                              sequence_parallel=sequence_parallel, zero_stage=zero_stage,
-                              balanced_stages=balanced_stages,
-                              offload_optimizer=offload_optimizer)
-    config = TrainingConfig(global_batch_size=global_batch_size,
-                            micro_batch_size=micro_batch_size, seq_len=seq,
-                            dtype=dtype,  # type: ignore[arg-type]
-                            recompute=recompute,  # type: ignore[arg-type]
-                            checkpoint_interval_s=checkpoint_interval_s)
-    return estimate_training(spec, hw, num_gpus, parallel, config, tokens=tokens,
-                             num_leaves_spanned=num_leaves_spanned, check_memory=check_memory)
+    spec, seq = resolve_model(request, cat)
+    layout = request.layout
+    check_split(spec, split_of(layout), seq_len=seq, num_gpus=request.num_gpus, where=where)
+    dp = request.num_gpus // (layout.tp * layout.pp * layout.cp)
+    gbs = resolve_global_batch(request.global_batch_size, request.global_batch_tokens, seq,
+                               layout.micro_batch_size * dp, where)
+    hw = resolve_train_hardware(request, cat)
+    if layout.dtype not in hw.accelerator.peak_flop_per_s:
+        raise InputError(f"{layout.dtype} is not supported by {hw.accelerator.name}",
+                         where=where("dtype"))
+    return estimate_training(spec, hw, request.num_gpus, parallel_config(layout),
+                             training_config(request, seq, gbs), tokens=request.tokens,
+                             num_leaves_spanned=request.num_leaves_spanned,
+                             check_memory=check_memory)

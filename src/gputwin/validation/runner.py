@@ -30,9 +30,10 @@ Evaluator = Callable[..., _HasToDict]
 
 
 def _evaluate_training(**inputs: Any) -> _HasToDict:
+    from gputwin.requests import TrainRequest
     from gputwin.run.estimate_train import estimate_train
 
-    return estimate_train(**inputs)
+    return estimate_train(TrainRequest.from_flat(inputs))
 
 
 def _evaluate_collective(**inputs: Any) -> _HasToDict:

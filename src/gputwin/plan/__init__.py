@@ -1,0 +1,1 @@
+"""Searches over the performance models: training layouts (and later serving configs)."""

@@ -1,0 +1,271 @@
+"""The training-layout planner: an exact search over the layouts real frameworks support.
+
+Given a model, hardware, GPU count(s), a global batch and a sequence length, every layout
+of Megatron-Core / NeMo / torchtitan knobs — TP (inside the scale-up domain), CP, PP,
+interleaving, EP (MoE), micro-batch size, recomputation, ZeRO stage / FSDP, sequence
+parallelism, dtype — is checked by the one split rule (``perf.split``), the batch rule
+and the memory model, and the survivors are ranked by the training model.
+
+The search is exact: it prunes only what cannot win.
+- Memory first: a layout that does not fit is never timed.
+- Dominance: for the same split and micro-batch, recomputation ``none`` is never slower
+  than ``selective``, nor ``selective`` than ``full``; ZeRO 1 never slower than 2, nor 2
+  than 3 (more sharding only adds communication). So the first of these that fits is the
+  fastest, and the rest are counted as ``dominated``. Sequence parallelism is always on
+  with TP > 1 (less memory, never slower). Plain DDP (ZeRO 0) holds more and is no faster
+  than the distributed optimizer, so it is not tried.
+A test checks the pruned search against the full enumeration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gputwin.catalog.schema import ModelSpec
+from gputwin.errors import DoesNotFitError, InputError
+from gputwin.perf.calibration import default_calibration
+from gputwin.perf.memory import peak_memory
+from gputwin.perf.split import Split, split_problem
+from gputwin.perf.training import (
+    ParallelConfig,
+    TrainingConfig,
+    TrainingEstimate,
+    estimate_training,
+    make_plan,
+)
+from gputwin.topology.hardware import HardwareSpec
+
+Objective = Literal["throughput", "time", "cost", "energy"]
+OBJECTIVES: tuple[str, ...] = ("throughput", "time", "cost", "energy")
+RECOMPUTE_ORDER = ("none", "selective", "full")
+ZERO_ORDER = (1, 2, 3)
+MICRO_BATCHES = (1, 2, 4, 8)
+INTERLEAVES = (1, 2, 3, 4, 6, 8)
+CP_SIZES = (1, 2, 4, 8, 16, 32)
+DEFAULT_TOKENS_PER_STEP = 4e6  # a ~4M-token global batch when none is given
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSearch:
+    """What to search. Exactly one of ``global_batch_size`` (sequences) and
+    ``global_batch_tokens`` may be set; neither means ~4M tokens per step."""
+
+    model: ModelSpec
+    hw: HardwareSpec
+    num_gpus: tuple[int, ...]
+    seq_len: int
+    global_batch_size: int | None = None
+    global_batch_tokens: float | None = None
+    dtypes: tuple[str, ...] = ("bf16",)
+    max_tp: int | None = None  # default: the scale-up domain (and the GPU count)
+    allow_offload: bool = False
+    objective: Objective = "throughput"
+    tokens: float | None = None  # training tokens (time to train, energy, cost)
+    usd_per_gpu_hour: float | None = None  # needed for the ``cost`` objective
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One layout that fits, with its estimate."""
+
+    num_gpus: int
+    parallel: ParallelConfig
+    config: TrainingConfig
+    estimate: TrainingEstimate
+    score: float  # lower is better, in the objective's unit (s, s, USD, J)
+
+    def layout(self) -> dict[str, object]:
+        p, c = self.parallel, self.config
+        return {"tp": p.tp, "pp": p.pp, "cp": p.cp, "ep": p.ep, "dp": self.estimate.dp,
+                "interleave": p.interleave, "micro_batch_size": c.micro_batch_size,
+                "recompute": c.recompute, "zero_stage": p.zero_stage,
+                "sequence_parallel": p.sequence_parallel, "dtype": c.dtype,
+                "offload_optimizer": p.offload_optimizer}
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """Ranked candidates (best first) and why the other layouts were not kept."""
+
+    candidates: list[Candidate]
+    rejected: Counter[str] = field(default_factory=Counter)
+    num_layouts: int = 0
+    closest_misfit_bytes: float | None = None  # smallest memory over capacity seen
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+
+def _divisors(n: int, limit: int) -> list[int]:
+    return [d for d in range(1, min(n, limit) + 1) if n % d == 0]
+
+
+def _splits(search: TrainSearch, num_gpus: int) -> Iterator[Split]:
+    m, hw = search.model, search.hw
+    max_tp = min(search.max_tp or hw.scale_up_domain_size, num_gpus)
+    for tp in _divisors(num_gpus, max_tp):
+        for cp in (c for c in CP_SIZES if num_gpus % (tp * c) == 0):
+            rest = num_gpus // (tp * cp)
+            for pp in _divisors(rest, m.num_layers):
+                experts = _divisors(m.num_experts, rest // pp * cp) if m.is_moe else [1]
+                for v in (i for i in INTERLEAVES if pp * i <= m.num_layers
+                          and (i == 1 or pp > 1)):
+                    for ep in experts:
+                        yield Split(tp=tp, pp=pp, cp=cp, ep=ep, interleave=v)
+
+
+def _batch_for(search: TrainSearch, dp: int, mbs: int) -> int | None:
+    """Sequences per step for this data-parallel width, or None if it cannot be split."""
+    unit = dp * mbs
+    if search.global_batch_size is not None:
+        return search.global_batch_size if search.global_batch_size % unit == 0 else None
+    tokens = search.global_batch_tokens or DEFAULT_TOKENS_PER_STEP
+    n = round(tokens / search.seq_len / unit)
+    return unit * n if n >= 1 else None
+
+
+def _score(search: TrainSearch, est: TrainingEstimate) -> float:
+    tokens = search.tokens or 1e12
+    train_s = tokens / est.tokens_per_s
+    if search.objective == "throughput":
+        return -est.tokens_per_s
+    if search.objective == "time":
+        return train_s
+    if search.objective == "cost":
+        assert search.usd_per_gpu_hour is not None
+        return train_s / 3600.0 * est.num_gpus * search.usd_per_gpu_hour
+    gpu_w = est.extra.get("gpu_power_w", 0.0)
+    return train_s * gpu_w * est.num_gpus
+
+
+class _Searcher:
+    """One search: walks the layouts, keeps those that fit, counts the rest by reason."""
+
+    def __init__(self, search: TrainSearch) -> None:
+        self.s = search
+        self.c = default_calibration()
+        self.capacity = search.hw.accelerator.memory_bytes
+        self.result = SearchResult(candidates=[])
+
+    def _reject(self, reason: str, n: int = 1) -> None:
+        self.result.rejected[reason] += n
+
+    def _fits(self, num_gpus: int, dp: int, p: ParallelConfig, cfg: TrainingConfig) -> bool:
+        plan = make_plan(self.s.model, num_gpus, dp, p, cfg)
+        over = peak_memory(plan, self.c).total_bytes - self.capacity
+        if over <= 0:
+            return True
+        best = self.result.closest_misfit_bytes
+        self.result.closest_misfit_bytes = over if best is None else min(best, over)
+        return False
+
+    def _first_fit(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
+                   dtype: str, offload: bool) -> tuple[ParallelConfig, TrainingConfig] | None:
+        """The fastest (recompute, ZeRO) that fits; the rest are dominated or too big."""
+        tried = 0
+        for recompute in RECOMPUTE_ORDER:
+            for zero in ZERO_ORDER:
+                tried += 1
+                p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
+                                   sequence_parallel=split.tp > 1, zero_stage=zero,
+                                   offload_optimizer=offload)
+                cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
+                                     seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
+                                     recompute=recompute)  # type: ignore[arg-type]
+                if self._fits(num_gpus, dp, p, cfg):
+                    self._reject("memory", tried - 1)
+                    self._reject("dominated", len(RECOMPUTE_ORDER) * len(ZERO_ORDER) - tried)
+                    return p, cfg
+        self._reject("memory", tried)
+        return None
+
+    def _evaluate(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig) -> None:
+        try:
+            est = estimate_training(self.s.model, self.s.hw, num_gpus, p, cfg,
+                                    tokens=self.s.tokens, check_memory=False)
+        except InputError as exc:  # a rule only the full model knows (dtype, ...)
+            self._reject(f"invalid: {exc.detail}")
+            return
+        self.result.candidates.append(Candidate(num_gpus, p, cfg, est, _score(self.s, est)))
+
+    def run(self) -> SearchResult:
+        s = self.s
+        offloads = (False, True) if s.allow_offload else (False,)
+        for num_gpus in s.num_gpus:
+            for split in _splits(s, num_gpus):
+                self.result.num_layouts += 1
+                problem = split_problem(s.model, split, seq_len=s.seq_len, num_gpus=num_gpus)
+                if problem is not None:
+                    self._reject(f"split ({problem.param})")
+                    continue
+                dp = num_gpus // (split.tp * split.pp * split.cp)
+                for mbs in MICRO_BATCHES:
+                    gbs = _batch_for(s, dp, mbs)
+                    if gbs is None:
+                        self._reject("batch")
+                        continue
+                    for dtype in s.dtypes:
+                        for offload in offloads:
+                            found = self._first_fit(num_gpus, dp, split, mbs, gbs, dtype,
+                                                    offload)
+                            if found is not None:
+                                self._evaluate(num_gpus, *found)
+        self.result.candidates.sort(key=lambda c: (c.score, c.estimate.memory_per_gpu_bytes))
+        return self.result
+
+
+def search_layouts(search: TrainSearch) -> SearchResult:
+    """Every feasible layout, best first. Raises :class:`DoesNotFitError` when none fits
+    (with the smallest shortfall seen) and :class:`InputError` for a bad search."""
+    if search.objective not in OBJECTIVES:
+        raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, "
+                         f"got {search.objective!r}")
+    if search.objective == "cost" and search.usd_per_gpu_hour is None:
+        raise InputError("the cost objective needs a price per GPU-hour")
+    for dtype in search.dtypes:
+        if dtype not in search.hw.accelerator.peak_flop_per_s:
+            raise InputError(f"dtype {dtype} is not supported by {search.hw.accelerator.name}")
+    result = _Searcher(search).run()
+    if not result.candidates:
+        raise DoesNotFitError(_nothing_fits(search, result))
+    return result
+
+
+def _nothing_fits(search: TrainSearch, result: SearchResult) -> str:
+    gpus = ", ".join(str(n) for n in search.num_gpus)
+    reasons = ", ".join(f"{k} {v}" for k, v in result.rejected.most_common())
+    short = result.closest_misfit_bytes
+    gap = "" if short is None else (
+        f"; the closest layout needs {short / 2**30:.1f} GiB more per GPU")
+    return (f"no layout of {search.model.name} on {gpus} x {search.hw.accelerator.name} fits "
+            f"({result.num_layouts} splits; refused: {reasons}){gap}; use more GPUs, a "
+            "shorter sequence or a smaller batch per step")
+
+
+def default_layout(search: TrainSearch) -> Candidate:
+    """The planner's best layout (what estimates use when the user gives none)."""
+    return search_layouts(search).best
+
+
+def num_gpus_choices(text: str) -> tuple[int, ...]:
+    """``"16384"``, ``"1024,2048"`` or ``"1024:16384"`` (doubling) → GPU counts."""
+    try:
+        if ":" in text:
+            lo_s, hi_s = text.split(":", 1)
+            lo, hi = int(lo_s), int(hi_s)
+            if lo < 1 or hi < lo:
+                raise ValueError
+            counts = [lo * 2**k for k in range(int(math.log2(hi / lo)) + 1)]
+        else:
+            counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"expected a count, a list (1024,2048) or a doubling range "
+                         f"(1024:16384), got {text!r}", where="--num-gpus") from None
+    if any(n < 1 for n in counts):
+        raise InputError(f"GPU counts must be positive, got {text!r}", where="--num-gpus")
+    return tuple(dict.fromkeys(counts))

@@ -1,0 +1,121 @@
+"""Typed requests: one object per question, shared by the CLI, scenarios and the Python API.
+
+A request holds names and numbers as a user gives them (catalog names, human quantities
+such as ``"16M"`` tokens); ``gputwin.run`` resolves and answers it. Bad fields raise
+:class:`InputError` naming the field (:func:`validated`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+
+from gputwin.errors import InputError
+from gputwin.quantities import Count, Seconds
+
+Recompute = Literal["none", "selective", "full"]
+TrainDType = Literal["bf16", "fp16", "fp8"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TrainLayout(_Request):
+    """How a training job is split and run (Megatron-Core / NeMo / torchtitan knobs)."""
+
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    cp: PositiveInt = 1
+    ep: PositiveInt = 1
+    interleave: PositiveInt = Field(default=1, description="Virtual pipeline stages per rank")
+    micro_batch_size: PositiveInt = 1
+    recompute: Recompute = "selective"
+    zero_stage: int = Field(default=1, ge=0, le=3,
+                            description="0 DDP, 1 distributed optimizer, 2 +grads, 3 FSDP")
+    sequence_parallel: bool = False
+    dtype: TrainDType = "bf16"
+    balanced_stages: bool = Field(
+        default=True, description="First/last pipeline stages give up layers when uneven")
+    offload_optimizer: bool = Field(default=False, description="Adam state on the host")
+
+
+LAYOUT_FIELDS = frozenset(TrainLayout.model_fields)
+
+
+class TrainRequest(_Request):
+    """One training job: what to train, on what, with which batch (and layout)."""
+
+    model: str = Field(description="Catalog model name or a Hugging Face config.json path")
+    num_gpus: PositiveInt
+    gpu: str | None = None
+    system: str | None = None
+    global_batch_size: PositiveInt | None = Field(default=None,
+                                                  description="Sequences per step")
+    global_batch_tokens: Count | None = Field(default=None, gt=0,
+                                              description="Tokens per step (e.g. 16M)")
+    seq_len: PositiveInt | None = Field(
+        default=None, description="None = the model's training length (catalog)")
+    layout: TrainLayout = TrainLayout()
+    fabric: str | None = None
+    storage: str | None = None
+    tokens: Count | None = Field(default=None, gt=0, description="Tokens to train on")
+    checkpoint_interval_s: Seconds = Field(default=3600.0, gt=0)
+    oversubscription: float = Field(default=1.0, ge=1.0)
+    nodes_per_leaf: PositiveInt = 32
+    num_leaves_spanned: PositiveInt | None = None
+    model_overrides: dict[str, Any] | None = None
+
+    @classmethod
+    def from_flat(cls, fields: Mapping[str, Any]) -> TrainRequest:
+        """Build from one flat mapping (layout keys beside the others, as on the CLI and in
+        validation cases); raises :class:`InputError` naming a bad field."""
+        data = {k: v for k, v in fields.items() if k not in LAYOUT_FIELDS}
+        layout = {k: v for k, v in fields.items() if k in LAYOUT_FIELDS}
+        if layout:
+            data["layout"] = {**dict(data.get("layout") or {}), **layout}
+        return validated(cls, data)
+
+    def with_layout(self, layout: TrainLayout) -> TrainRequest:
+        return self.model_copy(update={"layout": layout})
+
+
+class TrainPlanRequest(_Request):
+    """A layout search: the job without a layout, and what to rank by."""
+
+    model: str
+    num_gpus: list[PositiveInt] = Field(min_length=1, description="GPU counts to try")
+    gpu: str | None = None
+    system: str | None = None
+    global_batch_size: PositiveInt | None = None
+    global_batch_tokens: Count | None = Field(default=None, gt=0)
+    seq_len: PositiveInt | None = None
+    dtypes: list[TrainDType] = Field(default_factory=lambda: list[TrainDType](["bf16"]),
+                                     min_length=1)
+    objective: Literal["throughput", "time", "cost", "energy"] = "throughput"
+    tokens: Count | None = Field(default=None, gt=0, description="Tokens to train on")
+    provider: str = "neocloud"
+    pricing: str = "on-demand"
+    max_tp: PositiveInt | None = None
+    allow_offload: bool = False
+    top: PositiveInt = 5
+    fabric: str | None = None
+    storage: str | None = None
+    oversubscription: float = Field(default=1.0, ge=1.0)
+    nodes_per_leaf: PositiveInt = 32
+    model_overrides: dict[str, Any] | None = None
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def validated(kind: type[R], data: Mapping[str, Any]) -> R:
+    """``kind.model_validate(data)`` with the first error as an :class:`InputError`."""
+    try:
+        return kind.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or kind.__name__
+        raise InputError(first["msg"], where=loc) from None
