@@ -29,6 +29,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                   "Fit serving-model coefficients to measured step or request times."),
     "workload": ("gputwin.cli.workload_cmd", "workload",
                  "Read cluster traces (stats) and fit synthetic generators to them."),
+    "plan": ("gputwin.cli.plan_cmd", "plan",
+             "Search configurations: training layouts ranked by speed, cost or energy."),
     "compare": ("gputwin.cli.compare_cmd", "compare",
                 "Run scenario variants over several seeds and compare them (95 % CI)."),
 }
@@ -75,6 +77,8 @@ def cli() -> None:
       gputwin estimate serve --model llama2-70b --gpu h100-sxm-80gb --tp 8 --input-tokens 2048 \\
           --output-tokens 128 --batch-size 64
       gputwin simulate serve --model llama3-8b --gpu h100-sxm-80gb --replicas 2 --rate 20
+      gputwin plan train --model llama3.1-405b --gpu h100-sxm-80gb --num-gpus 16384 \\
+          --global-batch-size 2048
       gputwin compare default --set scheduler.profile=fifo,backfill-easy --seeds 3
       gputwin catalog list
       gputwin validate

@@ -23,11 +23,10 @@ from gputwin.run.estimate_train import (
 )
 
 #: breakdown keys a losing layout can lose on, with the words shown for them
-_LOSSES = {"bubble_s": "pipeline bubble", "tp_comm_s": "TP communication",
-           "cp_comm_s": "CP communication", "ep_comm_s": "EP all-to-all",
-           "pp_comm_s": "PP transfers", "dp_comm_s": "DP/FSDP communication",
-           "compute_s": "compute (recomputation, smaller GEMMs)",
-           "stage_imbalance_s": "stage imbalance", "optimizer_s": "optimizer step"}
+_LOSSES = {"bubble_s": "pipeline bubble", "tp_comm_s": "TP comm", "cp_comm_s": "CP comm",
+           "ep_comm_s": "EP all-to-all", "pp_comm_s": "PP p2p", "dp_comm_s": "DP/FSDP comm",
+           "compute_s": "compute", "stage_imbalance_s": "stage imbalance",
+           "optimizer_s": "optimizer"}
 
 
 @dataclass(frozen=True, slots=True)

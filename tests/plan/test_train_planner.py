@@ -1,0 +1,145 @@
+"""The layout planner: exact against full enumeration, refusals explained, CLI and users."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.cli.main import cli, main
+from gputwin.errors import DoesNotFitError, InputError
+from gputwin.perf.training import ParallelConfig, TrainingConfig, estimate_training
+from gputwin.plan.train import (
+    INTERLEAVES,
+    MICRO_BATCHES,
+    TrainSearch,
+    num_gpus_choices,
+    search_layouts,
+)
+from gputwin.topology.hardware import resolve_hardware
+
+CAT = default_catalog()
+H100 = resolve_hardware(CAT, gpu="h100-sxm-80gb")
+
+
+def _brute_force_best(search: TrainSearch) -> float:
+    """Best tokens/s over the whole space, every knob tried, no pruning."""
+    model, n = search.model, search.num_gpus[0]
+    best = 0.0
+    space = itertools.product((1, 2, 4, 8), (1, 2, 4), (1, 2, 4, 8, 16), INTERLEAVES,
+                              MICRO_BATCHES, ("none", "selective", "full"), (1, 2, 3))
+    for tp, cp, pp, v, mbs, rc, zero in space:
+        if n % (tp * cp * pp) or (v > 1 and pp == 1):
+            continue
+        dp = n // (tp * cp * pp)
+        assert search.global_batch_size is not None
+        if search.global_batch_size % (dp * mbs):
+            continue
+        p = ParallelConfig(tp, pp, cp, 1, v, sequence_parallel=tp > 1, zero_stage=zero)
+        cfg = TrainingConfig(search.global_batch_size, mbs, search.seq_len,
+                             recompute=rc)  # type: ignore[arg-type]
+        try:
+            est = estimate_training(model, search.hw, n, p, cfg)
+        except (InputError, DoesNotFitError):
+            continue
+        best = max(best, est.tokens_per_s)
+    return best
+
+
+@pytest.mark.parametrize(("model", "num_gpus", "gbs", "seq"), [
+    ("llama3-70b", 32, 64, 8192),   # memory-bound: the pruning matters
+    ("llama3-8b", 16, 64, 8192),
+])
+def test_pruned_search_finds_the_brute_force_best(model: str, num_gpus: int, gbs: int,
+                                                  seq: int) -> None:
+    search = TrainSearch(CAT.model(model), H100, (num_gpus,), seq, global_batch_size=gbs)
+    result = search_layouts(search)
+    assert result.best.estimate.tokens_per_s == pytest.approx(_brute_force_best(search))
+    assert result.rejected["dominated"] > 0 and result.rejected["memory"] > 0
+    scores = [c.score for c in result.candidates]
+    assert scores == sorted(scores)
+
+
+def test_every_candidate_fits_and_matches_a_plain_estimate() -> None:
+    search = TrainSearch(CAT.model("llama3-70b"), H100, (64,), 8192,
+                         global_batch_tokens=2e6)
+    for cand in search_layouts(search).candidates[:20]:
+        est = cand.estimate
+        assert est.memory_per_gpu_bytes <= est.memory_capacity_bytes
+        again = estimate_training(CAT.model("llama3-70b"), H100, 64, cand.parallel,
+                                  cand.config)
+        assert again.step_time_s == pytest.approx(est.step_time_s)
+        assert cand.config.global_batch_size % (est.dp * cand.config.micro_batch_size) == 0
+
+
+def test_nothing_fits_says_by_how_much() -> None:
+    search = TrainSearch(CAT.model("llama3.1-405b"), H100, (8,), 8192, global_batch_size=8)
+    with pytest.raises(DoesNotFitError) as info:
+        search_layouts(search)
+    assert "GiB more per GPU" in str(info.value) and "no layout" in str(info.value)
+
+
+def test_cost_objective_prefers_fewer_gpus_when_time_is_similar() -> None:
+    search = TrainSearch(CAT.model("llama3-8b"), H100, (8, 64), 8192, global_batch_size=512,
+                         objective="cost", tokens=1e11, usd_per_gpu_hour=2.0)
+    by_cost = search_layouts(search).best
+    fast = search_layouts(TrainSearch(CAT.model("llama3-8b"), H100, (8, 64), 8192,
+                                      global_batch_size=512)).best
+    assert fast.num_gpus == 64  # more GPUs, more tokens per second
+    cost = by_cost.estimate.time_to_train_s or 0.0
+    assert by_cost.score == pytest.approx(cost / 3600 * by_cost.num_gpus * 2.0)
+
+
+@pytest.mark.parametrize(("text", "counts"), [
+    ("16384", (16384,)), ("1024,2048", (1024, 2048)), ("1024:8192", (1024, 2048, 4096, 8192)),
+])
+def test_gpu_count_choices(text: str, counts: tuple[int, ...]) -> None:
+    assert num_gpus_choices(text) == counts
+
+
+def test_bad_gpu_count_choice() -> None:
+    with pytest.raises(InputError, match="--num-gpus"):
+        num_gpus_choices("8:2")
+
+
+def test_cli_json_has_the_documented_fields() -> None:
+    out = CliRunner().invoke(cli, ["plan", "train", "--model", "llama3-70b", "--gpu",
+                                   "h100-sxm-80gb", "--num-gpus", "64",
+                                   "--global-batch-size", "128", "--json", "--top", "3"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert len(data["candidates"]) == 3
+    for cand in data["candidates"]:
+        assert set(cand["layout"]) >= {"tp", "pp", "cp", "ep", "dp", "interleave",
+                                       "micro_batch_size", "recompute", "zero_stage",
+                                       "sequence_parallel", "dtype"}
+        assert cand["step_time_s"] > 0 and 0 < cand["mfu"] < 1
+        assert cand["memory_per_gpu_bytes"] <= cand["memory_capacity_bytes"]
+    assert data["candidates"][0]["loses_on"] == ""
+    assert data["num_feasible"] >= 3 and data["seq_len"] == 8192
+
+
+def test_cli_text_and_refusal_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    ok = CliRunner().invoke(cli, ["plan", "train", "--model", "llama3-8b", "--gpu",
+                                  "h100-sxm-80gb", "--num-gpus", "8"])
+    assert ok.exit_code == 0 and "best" in ok.output and "layouts fit" in ok.output
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "train", "--model", "llama3.1-405b", "--gpu", "h100-sxm-80gb",
+              "--num-gpus", "8"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith("error: no layout") and err[-1] == "\n"
+
+
+def test_estimate_energy_plans_the_layout_and_says_so() -> None:
+    from gputwin.run.estimate_energy import estimate_energy
+
+    planned = estimate_energy(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
+                              tokens=1e10).to_dict()
+    assert planned["layout"]["source"] == "planned"
+    given = estimate_energy(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
+                            tokens=1e10, tp=2).to_dict()
+    assert given["layout"]["source"] == "given" and given["layout"]["tp"] == 2
+    assert planned["gpu_hours"] <= given["gpu_hours"] * 1.0001
