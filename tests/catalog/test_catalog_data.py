@@ -54,11 +54,17 @@ def test_system_names_resolve(system: System) -> None:
         assert system.scale_up_domain_size == 1
         assert system.scale_up_topology == "none"
         assert accel.scale_up_bandwidth_bytes_per_s == 0
+    elif system.scale_up_topology == "pcie":
+        # PCIe servers: peers talk over the cards' PCIe slots, the card has no scale-up link
+        up = CAT.fabric(system.scale_up_fabric)
+        assert (up.kind, up.technology) == ("scale_up", "pcie")
+        assert accel.scale_up_fabric is None and accel.scale_up_bandwidth_bytes_per_s == 0
     else:
         up = CAT.fabric(system.scale_up_fabric)
         assert up.kind == "scale_up"
         assert accel.scale_up_fabric == system.scale_up_fabric
         assert system.scale_up_topology != "none"
+        assert system.pair_bridge_fabric is None
         # a domain holds whole nodes
         assert system.scale_up_domain_size % system.num_accelerators == 0
     hardware = resolve_hardware(CAT, system=system.name)
@@ -149,7 +155,9 @@ def test_system_power_and_network(system: System) -> None:
     if system.scale_up_fabric is not None:
         # scale-up beats scale-out per accelerator
         per_gpu_out = system.num_nics * system.nic_bandwidth_bytes_per_s / system.num_accelerators
-        assert accel.scale_up_bandwidth_bytes_per_s > per_gpu_out
+        up_bw = accel.scale_up_bandwidth_bytes_per_s or CAT.fabric(
+            system.scale_up_fabric).link_bandwidth_bytes_per_s
+        assert up_bw > per_gpu_out
 
 
 def test_gb200_nvl72_shape() -> None:
