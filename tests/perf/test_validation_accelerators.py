@@ -8,8 +8,7 @@ import statistics
 import pytest
 
 from gputwin.perf.calibration import default_calibration
-from gputwin.run.estimate_train import estimate_train
-from gputwin.validation.runner import CASES_DIR, load_cases, run_case
+from gputwin.validation.runner import CASES_DIR, EVALUATORS, load_cases, run_case
 
 CASES = load_cases([CASES_DIR / "training_accelerators.yaml"])
 
@@ -45,9 +44,10 @@ def test_calibration_family(part: str, family: str) -> None:
 
 def _best_tokens_per_gpu(gpu: str) -> float:
     """Llama 3 70B, 64 accelerators, NeMo's published H100 layout, best of BF16 / FP8."""
-    return max(estimate_train(model="llama3-70b", gpu=gpu, num_gpus=64, tp=4, pp=4, cp=2,
-                              interleave=5, global_batch_size=128, seq_len=8192, dtype=dtype,
-                              sequence_parallel=True).tokens_per_s_per_gpu
+    train = EVALUATORS["training"]  # flat inputs, as in a validation case
+    return max(float(train(model="llama3-70b", gpu=gpu, num_gpus=64, tp=4, pp=4, cp=2,
+                           interleave=5, global_batch_size=128, seq_len=8192, dtype=dtype,
+                           sequence_parallel=True).to_dict()["tokens_per_s_per_gpu"])
                for dtype in ("bf16", "fp8"))
 
 
