@@ -16,10 +16,13 @@ SYSTEMS = list(CAT.systems.values())
 
 REQUIRED = {
     "accelerators": ["a100-sxm-80gb", "h100-sxm-80gb", "h200-sxm-141gb", "b200", "gb200",
-                     "mi300x", "tpu-v5p", "gaudi3", "trn2", "l4", "l40s"],
+                     "mi300x", "mi325x", "tpu-v5p", "tpu-v5e", "tpu-v6e", "gaudi2", "gaudi3",
+                     "trn2", "l4", "l40s", "h100-pcie-80gb", "h100-nvl-94gb"],
     "systems": ["dgx-a100", "dgx-h100", "hgx-h200", "dgx-b200", "gb200-nvl72",
                 "mi300x-platform", "tpu-v5p-slice", "gaudi3-server", "trn2-server",
-                "l4-server", "l40s-server"],
+                "l4-server", "l40s-server", "mi325x-platform", "tpu-v5e-slice",
+                "tpu-v6e-slice", "gaudi2-server", "trn2-ultraserver", "h100-pcie-server",
+                "h100-nvl-server"],
     "storage": ["object-store", "lustre", "gpfs", "local-nvme"],
     "models": ["gpt3-175b", "llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "llama3-70b",
                "llama3.1-8b", "llama3.1-70b", "llama3.1-405b", "mixtral-8x7b", "mixtral-8x22b",
@@ -54,11 +57,17 @@ def test_system_names_resolve(system: System) -> None:
         assert system.scale_up_domain_size == 1
         assert system.scale_up_topology == "none"
         assert accel.scale_up_bandwidth_bytes_per_s == 0
+    elif system.scale_up_topology == "pcie":
+        # PCIe servers: peers talk over the cards' PCIe slots, the card has no scale-up link
+        up = CAT.fabric(system.scale_up_fabric)
+        assert (up.kind, up.technology) == ("scale_up", "pcie")
+        assert accel.scale_up_fabric is None and accel.scale_up_bandwidth_bytes_per_s == 0
     else:
         up = CAT.fabric(system.scale_up_fabric)
         assert up.kind == "scale_up"
         assert accel.scale_up_fabric == system.scale_up_fabric
         assert system.scale_up_topology != "none"
+        assert system.pair_bridge_fabric is None
         # a domain holds whole nodes
         assert system.scale_up_domain_size % system.num_accelerators == 0
     hardware = resolve_hardware(CAT, system=system.name)
@@ -149,7 +158,9 @@ def test_system_power_and_network(system: System) -> None:
     if system.scale_up_fabric is not None:
         # scale-up beats scale-out per accelerator
         per_gpu_out = system.num_nics * system.nic_bandwidth_bytes_per_s / system.num_accelerators
-        assert accel.scale_up_bandwidth_bytes_per_s > per_gpu_out
+        up_bw = accel.scale_up_bandwidth_bytes_per_s or CAT.fabric(
+            system.scale_up_fabric).link_bandwidth_bytes_per_s
+        assert up_bw > per_gpu_out
 
 
 def test_gb200_nvl72_shape() -> None:
@@ -166,3 +177,42 @@ def test_storage_tiers_sane() -> None:
             assert tier.aggregate_read_bandwidth_bytes_per_s > read
     lat = {t.name: t.latency_s for t in CAT.storage.values()}
     assert lat["local-nvme"] < lat["lustre"] < lat["object-store"]
+
+
+def test_every_accelerator_has_a_system() -> None:
+    """`--gpu X` alone resolves to a default system for every part in the catalog."""
+    used = {s.accelerator for s in SYSTEMS}
+    assert set(CAT.accelerators) <= used
+
+
+@pytest.mark.parametrize(
+    ("system", "topology", "fabric"),
+    [("mi300x-platform", "mesh", "infinity-fabric-mi300x"),
+     ("gaudi3-server", "mesh", "gaudi3-roce-scaleup"),
+     ("tpu-v5p-slice", "torus3d", "ici-v5p"), ("tpu-v5e-slice", "torus2d", "ici-v5e"),
+     ("tpu-v6e-slice", "torus2d", "ici-v6e"), ("trn2-server", "torus2d", "neuronlink-v3"),
+     ("trn2-ultraserver", "torus3d", "neuronlink-v3"), ("l40s-server", "pcie", "pcie-gen4"),
+     ("l4-server", "pcie", "pcie-gen4"), ("h100-pcie-server", "pcie", "pcie-gen5")],
+)
+def test_scale_up_domains_beyond_nvswitch(system: str, topology: str, fabric: str) -> None:
+    sysm = CAT.system(system)
+    assert (sysm.scale_up_topology, sysm.scale_up_fabric) == (topology, fabric)
+    up = CAT.fabric(fabric)
+    assert "http" in up.source and all(v.strip() for v in up.sources.values())
+
+
+def test_pcie_fabrics_are_x16_per_direction() -> None:
+    def x16(gt_per_s: float) -> float:  # 16 lanes, 128b/130b encoding, bits -> bytes
+        return gt_per_s * 16 * 128 / 130 / 8
+
+    assert CAT.fabric("pcie-gen4").link_bandwidth_bytes_per_s == pytest.approx(x16(16e9), rel=0.01)
+    assert CAT.fabric("pcie-gen5").link_bandwidth_bytes_per_s == pytest.approx(x16(32e9), rel=0.01)
+
+
+def test_torus_link_rates_add_up_to_the_chip_figure() -> None:
+    """Per-link rate x links per chip = the vendor's per-chip ICI / NeuronLink bandwidth."""
+    for accel, links in (("tpu-v5p", 6), ("tpu-v5e", 4), ("tpu-v6e", 4), ("trn2", 4)):
+        part = CAT.accelerator(accel)
+        assert part.scale_up_fabric is not None
+        link = CAT.fabric(part.scale_up_fabric).link_bandwidth_bytes_per_s
+        assert links * link == pytest.approx(part.scale_up_bandwidth_bytes_per_s, rel=0.01)

@@ -84,7 +84,12 @@ class System(CatalogEntry):
         "GB200 NVL72 rack); may span several nodes"
     )
     scale_up_fabric: str | None = None
-    scale_up_topology: Literal["switched", "torus3d", "mesh", "none"] = "switched"
+    scale_up_topology: Literal["switched", "mesh", "torus2d", "torus3d", "pcie", "none"] = Field(
+        default="switched", description="How the domain is wired; sets the share of the "
+        "scale-up bandwidth a group uses (topology/scale_up.py)")
+    pair_bridge_fabric: str | None = Field(
+        default=None, description="Point-to-point bridge (e.g. NVLink bridge) joining "
+        "accelerator pairs (2k, 2k+1) of a PCIe server; used by 2-member groups of a pair")
     num_nics: int = Field(ge=0, description="Scale-out NICs per node")
     nic_bandwidth_bytes_per_s: BytesPerS = Field(description="Per NIC, per direction")
     scale_out_fabric: str

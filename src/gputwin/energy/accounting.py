@@ -107,7 +107,11 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neoclou
     pricings: tuple[Pricing, ...] = ("on-demand", "reserved", "spot")
     if pricing not in pricings:
         raise UnknownNameError("pricing", pricing, list(pricings), where="--pricing")
-    usd_h = entry.usd_per_gpu_hour[provider][pricing]
+    usd_h = entry.usd_per_gpu_hour.get(provider, {}).get(pricing)
+    if usd_h is None:  # e.g. TPUs and Trainium are rented from one hyperscaler only
+        offered = [f"{p}/{q}" for p, qs in entry.usd_per_gpu_hour.items() for q in qs]
+        raise InputError(f"no {provider}/{pricing} price for {accelerator} in the price book "
+                         f"(offered: {', '.join(offered)}, or owned)", where="--provider")
     return AllocationRates(embodied, usd_h / 3600.0,
                            f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
                            f"(as of {entry.as_of})", True)

@@ -88,7 +88,7 @@ def build_site_setup(config: SiteConfig, hw: HardwareSpec, layout: ClusterLayout
     except InputError as exc:
         if "price book" not in str(exc):
             raise
-        rates, basis = None, f"no price book entry for {acc.name}: compute cost not counted"
+        rates, basis = None, f"{exc.detail}: compute cost not counted"
     setup_box: list[SiteSetup] = []
 
     def activity(job: JobSpec) -> float:

@@ -205,7 +205,7 @@ def estimate_energy(
         if "price book" not in str(exc):
             raise
         rates = None
-        info["cost_basis"] = f"no price book entry for {acc.name}: compute cost not estimated"
+        info["cost_basis"] = f"{exc.detail}: compute cost not estimated"
     run = ledger.record("run", region, 0.0, duration, power.it_power_w,
                         num_gpus=num_gpus if rates is not None else 0, accelerator=acc.name)
     if rates is None:  # embodied carbon does not need a price

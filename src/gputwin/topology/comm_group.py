@@ -20,12 +20,14 @@ Assumptions (see docs/collectives.md):
 
 from __future__ import annotations
 
-import functools
 import math
 
 from gputwin.errors import InputError
 from gputwin.topology.comm_types import CommGroup, LinkLevel
 from gputwin.topology.hardware import HardwareSpec
+from gputwin.topology.scale_up import group_torus_dims, scale_up_level, torus_shape
+
+__all__ = ["group_for_ranks", "scale_out_nic_bytes_per_s", "torus_shape"]
 
 
 def _members_per_unit(unit: int, group_size: int, stride: int) -> int:
@@ -33,26 +35,6 @@ def _members_per_unit(unit: int, group_size: int, stride: int) -> int:
     if stride >= unit:
         return 1
     return max(1, min(group_size, unit // stride))
-
-
-@functools.lru_cache(maxsize=1024)
-def torus_shape(num_chips: int, max_dims: int = 3) -> tuple[int, ...]:
-    """A near-cubic factorisation of ``num_chips`` into at most ``max_dims`` sides."""
-    if num_chips <= 1:
-        return ()
-    dims: list[int] = []
-    rest = num_chips
-    for left in range(max_dims, 0, -1):
-        if left == 1:
-            dims.append(rest)
-            break
-        target = round(rest ** (1.0 / left))
-        side = next((s for s in range(max(target, 1), rest + 1) if rest % s == 0), rest)
-        dims.append(side)
-        rest //= side
-        if rest == 1:
-            break
-    return tuple(sorted((d for d in dims if d > 1), reverse=True))
 
 
 def scale_out_nic_bytes_per_s(hw: HardwareSpec) -> float:
@@ -87,17 +69,8 @@ def group_for_ranks(
     span_nodes = -(-((group_size - 1) * rank_stride + 1) // gpn)
     num_nodes = -(-group_size // per_node)
 
-    up_fabric = hw.scale_up_fabric
-    scale_up = None
-    if up_fabric is not None and hw.accelerator.scale_up_bandwidth_bytes_per_s > 0:
-        scale_up = LinkLevel(
-            hw.accelerator.scale_up_bandwidth_bytes_per_s, up_fabric.latency_s,
-            up_fabric.efficiency_frac, up_fabric.in_network_reduction,
-            up_fabric.in_network_efficiency_frac,
-        )
-    torus: tuple[int, ...] = ()
-    if hw.system.scale_up_topology == "torus3d" and per_domain > 1:
-        torus = torus_shape(per_domain, 3)
+    scale_up = scale_up_level(hw, per_domain, rank_stride)
+    torus = group_torus_dims(hw, per_domain)
 
     scale_out = None
     num_leaves = 1

@@ -46,6 +46,7 @@ class HardwareSpec:
     scale_out_fabric: Fabric
     network: NetworkTopology
     storage: StorageTier | None = None
+    pair_bridge_fabric: Fabric | None = None
 
     @property
     def gpus_per_node(self) -> int:
@@ -105,6 +106,7 @@ def resolve_hardware(
     if scale_out.kind != "scale_out":
         raise InputError(f"fabric {scale_out.name!r} is a {scale_out.kind} fabric, not scale-out")
     tier = catalog.storage_tier(storage) if storage else None
+    bridge = catalog.fabric(sysm.pair_bridge_fabric) if sysm.pair_bridge_fabric else None
     return HardwareSpec(
         accelerator=accel,
         system=sysm,
@@ -112,4 +114,5 @@ def resolve_hardware(
         scale_out_fabric=scale_out,
         network=network or NetworkTopology(),
         storage=tier,
+        pair_bridge_fabric=bridge,
     )

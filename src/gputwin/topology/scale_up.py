@@ -1,0 +1,109 @@
+"""The scale-up link as one member of a communicator sees it, by domain topology.
+
+How much of an accelerator's scale-up bandwidth a collective can use depends on how the
+domain is wired and on how many of the domain's accelerators the group holds:
+
+- ``switched`` (NVSwitch, NVL72): every accelerator reaches every other through the switch
+  at its full per-accelerator bandwidth, whatever the group size.
+- ``mesh`` (AMD Infinity Fabric on an 8-GPU UBB, Gaudi's on-board RoCE all-to-all): one
+  dedicated link bundle to each of the ``D-1`` peers, ``B/(D-1)`` each. A group of ``g``
+  members reaches its ``g-1`` peers over ``g-1`` bundles (RCCL/HCCL run one ring per link
+  set), so it uses ``(g-1)/(D-1)`` of the total: TP 2 on an MI300X gets one 64 GB/s link.
+- ``torus2d`` / ``torus3d`` (TPU ICI, Trainium NeuronLink): a member's traffic moves over the
+  links along the dimensions its sub-torus spans, two links per dimension with wrap-around
+  (size > 2), one for a dimension of 2 (both neighbours are the same chip). Bidirectional
+  rings over all spanned dimensions at once use all of them.
+- ``pcie``: no scale-up link; peers exchange data over each card's PCIe slot (x16 per
+  direction, the fabric's link rate) through the host's root complex or PCIe switches.
+  A system with a ``pair_bridge_fabric`` (NVLink bridge) uses it for a group of two
+  adjacent ranks (one bridged pair).
+- ``none``: no scale-up path; every peer is reached over the NICs.
+
+The result never exceeds the accelerator's own scale-up bandwidth.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from gputwin.catalog.schema import Fabric
+from gputwin.topology.comm_types import LinkLevel
+from gputwin.topology.hardware import HardwareSpec
+
+TORUS_DIMS = {"torus2d": 2, "torus3d": 3}
+
+
+@functools.lru_cache(maxsize=1024)
+def torus_shape(num_chips: int, max_dims: int = 3) -> tuple[int, ...]:
+    """A near-cubic factorisation of ``num_chips`` into at most ``max_dims`` sides."""
+    if num_chips <= 1:
+        return ()
+    dims: list[int] = []
+    rest = num_chips
+    for left in range(max_dims, 0, -1):
+        if left == 1:
+            dims.append(rest)
+            break
+        target = round(rest ** (1.0 / left))
+        side = next((s for s in range(max(target, 1), rest + 1) if rest % s == 0), rest)
+        dims.append(side)
+        rest //= side
+        if rest == 1:
+            break
+    return tuple(sorted((d for d in dims if d > 1), reverse=True))
+
+
+def torus_links(dims: tuple[int, ...]) -> int:
+    """Links per chip a sub-torus of shape ``dims`` uses: 2 per dimension, 1 if its size is 2."""
+    return sum(2 if k > 2 else 1 for k in dims)
+
+
+def group_torus_dims(hw: HardwareSpec, members_per_domain: int) -> tuple[int, ...]:
+    """Shape of the members' sub-torus (empty unless the domain is a torus)."""
+    max_dims = TORUS_DIMS.get(hw.system.scale_up_topology)
+    if max_dims is None or members_per_domain <= 1:
+        return ()
+    return torus_shape(members_per_domain, max_dims)
+
+
+def _link(hw: HardwareSpec, members_per_domain: int, stride: int) -> tuple[float, Fabric] | None:
+    """(per-direction bandwidth one member uses, fabric that carries it), or ``None``."""
+    fabric = hw.scale_up_fabric
+    topo = hw.system.scale_up_topology
+    if fabric is None or topo == "none":
+        return None
+    if topo == "pcie":
+        bridge = hw.pair_bridge_fabric
+        if bridge is not None and members_per_domain == 2 and stride == 1:
+            return bridge.link_bandwidth_bytes_per_s, bridge
+        return fabric.link_bandwidth_bytes_per_s, fabric
+    total = hw.accelerator.scale_up_bandwidth_bytes_per_s
+    if total <= 0.0:
+        return None
+    if topo == "mesh":
+        peers = max(1, hw.scale_up_domain_size - 1)
+        used = max(1, min(members_per_domain - 1, peers))
+        return total * used / peers, fabric
+    if topo in TORUS_DIMS:
+        links = max(1, torus_links(group_torus_dims(hw, members_per_domain)))
+        return min(total, fabric.link_bandwidth_bytes_per_s * links), fabric
+    return total, fabric
+
+
+def scale_up_bandwidth_bytes_per_s(hw: HardwareSpec, members_per_domain: int,
+                                   stride: int = 1) -> float:
+    """Per-direction scale-up bandwidth one member uses in a group with ``members_per_domain``
+    members in its domain, ranks ``stride`` apart (0 when there is no scale-up path)."""
+    link = _link(hw, members_per_domain, stride)
+    return link[0] if link else 0.0
+
+
+def scale_up_level(hw: HardwareSpec, members_per_domain: int,
+                   stride: int = 1) -> LinkLevel | None:
+    """The scale-up :class:`LinkLevel` of a group member, or ``None`` without one."""
+    link = _link(hw, members_per_domain, stride)
+    if link is None:
+        return None
+    bw, fabric = link
+    return LinkLevel(bw, fabric.latency_s, fabric.efficiency_frac,
+                     fabric.in_network_reduction, fabric.in_network_efficiency_frac)

@@ -1,0 +1,38 @@
+"""The price book covers every accelerator of the catalog, each entry dated and sourced."""
+
+from __future__ import annotations
+
+import pytest
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.energy.accounting import allocation_rates
+from gputwin.energy.tables import default_tables
+from gputwin.errors import InputError
+
+BOOK = default_tables().price_book
+ACCELS = sorted(default_catalog().accelerators)
+
+
+@pytest.mark.parametrize("name", ACCELS)
+def test_every_catalog_part_has_a_sourced_price(name: str) -> None:
+    entry = BOOK.accelerators.get(name)
+    assert entry is not None, f"{name} has no price book entry"
+    assert len(entry.source.strip()) > 40 and entry.as_of
+    prices = [p for by_pricing in entry.usd_per_gpu_hour.values() for p in by_pricing.values()]
+    assert prices and all(0.1 < p < 50.0 for p in prices)
+    for by_pricing in entry.usd_per_gpu_hour.values():
+        if "on-demand" in by_pricing and "reserved" in by_pricing:
+            assert by_pricing["reserved"] < by_pricing["on-demand"]
+
+
+def test_capacity_rented_from_one_hyperscaler_only() -> None:
+    rates = allocation_rates("tpu-v5p", 450.0, provider="hyperscaler", pricing="on-demand")
+    assert rates.cost_basis.startswith("rental: hyperscaler/on-demand $4.20")
+    with pytest.raises(InputError, match="no neocloud/on-demand price for tpu-v5p"):
+        allocation_rates("tpu-v5p", 450.0, provider="neocloud", pricing="on-demand")
+
+
+def test_owned_capex_for_every_part() -> None:
+    for name in ACCELS:
+        rates = allocation_rates(name, 500.0, provider="owned")
+        assert rates.cost_basis.startswith("owned: capex")
