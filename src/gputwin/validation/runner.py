@@ -33,7 +33,9 @@ def _evaluate_training(**inputs: Any) -> _HasToDict:
     from gputwin.requests import TrainRequest
     from gputwin.run.estimate_train import estimate_train
 
-    return estimate_train(TrainRequest.from_flat(inputs))
+    fields = dict(inputs)
+    check_memory = bool(fields.pop("check_memory", True))  # cases that offload to the host
+    return estimate_train(TrainRequest.from_flat(fields), check_memory=check_memory)
 
 
 def _evaluate_collective(**inputs: Any) -> _HasToDict:
