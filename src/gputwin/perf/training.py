@@ -208,12 +208,14 @@ def estimate_training(
     tokens: float | None = None,
     num_leaves_spanned: int | None = None,
     check_memory: bool = True,
+    memory: MemoryBreakdown | None = None,
 ) -> TrainingEstimate:
     """Estimate one training step of ``model`` on ``num_gpus`` GPUs of ``hw``.
 
     ``tokens`` (optional) adds ``num_steps``, ``time_to_train_s`` and ``energy_j``.
     ``num_leaves_spanned``: leaf switches the job's nodes sit under (the simulator passes the
     real placement; default: nodes packed under as few leaves as possible).
+    ``memory``: the peak memory of this very plan when the caller has it already.
     """
     dp = _check_split(model, num_gpus, parallel, config)
     accel = hw.accelerator
@@ -239,7 +241,7 @@ def estimate_training(
                      total_params=total_params(plan.arch), compute_step_s=m * mb.t_max)
     step = m * mb.t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
 
-    mem = peak_memory(plan, c)
+    mem = peak_memory(plan, c) if memory is None else memory
     capacity = accel.memory_bytes
     if check_memory and mem.total_bytes > capacity:
         raise DoesNotFitError(

@@ -28,7 +28,7 @@ from typing import Literal
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.calibration import default_calibration
-from gputwin.perf.memory import peak_memory
+from gputwin.perf.memory import MemoryBreakdown, peak_memory
 from gputwin.perf.split import Split, split_problem
 from gputwin.perf.training import (
     ParallelConfig,
@@ -155,17 +155,20 @@ class _Searcher:
     def _reject(self, reason: str, n: int = 1) -> None:
         self.result.rejected[reason] += n
 
-    def _fits(self, num_gpus: int, dp: int, p: ParallelConfig, cfg: TrainingConfig) -> bool:
+    def _fits(self, num_gpus: int, dp: int, p: ParallelConfig,
+              cfg: TrainingConfig) -> MemoryBreakdown | None:
         plan = make_plan(self.s.model, num_gpus, dp, p, cfg)
-        over = peak_memory(plan, self.c).total_bytes - self.capacity
+        mem = peak_memory(plan, self.c)
+        over = mem.total_bytes - self.capacity
         if over <= 0:
-            return True
+            return mem
         best = self.result.closest_misfit_bytes
         self.result.closest_misfit_bytes = over if best is None else min(best, over)
-        return False
+        return None
 
     def _first_fit(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
-                   dtype: str, offload: bool) -> tuple[ParallelConfig, TrainingConfig] | None:
+                   dtype: str, offload: bool
+                   ) -> tuple[ParallelConfig, TrainingConfig, MemoryBreakdown] | None:
         """The fastest (recompute, ZeRO) that fits; the rest are dominated or too big."""
         tried = 0
         for recompute in RECOMPUTE_ORDER:
@@ -177,17 +180,19 @@ class _Searcher:
                 cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
                                      seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
                                      recompute=recompute)  # type: ignore[arg-type]
-                if self._fits(num_gpus, dp, p, cfg):
+                mem = self._fits(num_gpus, dp, p, cfg)
+                if mem is not None:
                     self._reject("memory", tried - 1)
                     self._reject("dominated", len(RECOMPUTE_ORDER) * len(ZERO_ORDER) - tried)
-                    return p, cfg
+                    return p, cfg, mem
         self._reject("memory", tried)
         return None
 
-    def _evaluate(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig) -> None:
+    def _evaluate(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig,
+                  mem: MemoryBreakdown) -> None:
         try:
             est = estimate_training(self.s.model, self.s.hw, num_gpus, p, cfg,
-                                    tokens=self.s.tokens, check_memory=False)
+                                    tokens=self.s.tokens, check_memory=False, memory=mem)
         except InputError as exc:  # a rule only the full model knows (dtype, ...)
             self._reject(f"invalid: {exc.detail}")
             return
