@@ -6,8 +6,12 @@ Definitions (per service and for the whole run):
   (finish − first token) / (output − 1) for requests with ≥ 2 output tokens; end-to-end
   = finish − arrival. ITL percentiles come from a log-binned histogram of step durations
   weighted by the decode sequences in each step (±0.5 %).
-- Throughput = output tokens of finished requests / duration (first arrival → end).
-  Goodput = finished requests meeting *both* SLOs (TTFT and TPOT, where set) per second.
+- Rates are over the service's own *active time*: from its first arrival to its last
+  completion (the last finish, or the arrival of the last dropped request; the end of the
+  run while any of its requests is still in flight). Throughput = finished requests (and
+  output/input tokens of finished requests) per active second; goodput = finished
+  requests meeting *both* SLOs (TTFT and TPOT, where set) per active second. A service
+  fed only part of a multi-service run is thus not diluted by the others' time.
 - Energy: each GPU draws ``idle + (TDP − idle) · busy`` (busy = the replica is running a
   step; catalog ``idle_w``/``tdp_w``) over the replica's life, plus its share of the
   node's host power. Cost = GPU-hours (replica lifetimes, provisioning included) ×
@@ -213,7 +217,7 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
     fin = mine & (table.status == 0)
     dropped = mine & (table.status == 1)
     kept = mine & ~dropped
-    duration = max(1e-12, end_s - start_s)
+    duration = max(1e-12, active_time_s(table, mine, fin, dropped, start_s, end_s))
     out_tokens = int(table.output_tokens[fin].sum())
     in_tokens = int(table.prompt_tokens[fin].sum())
     reasons: dict[str, int] = {}
@@ -250,6 +254,7 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         "e2e_s": _dist(finite(table.e2e_s)),
         "slo": {"ttft_s": meta.slo_ttft_s, "tpot_s": meta.slo_tpot_s},
         "slo_attainment_frac": good / num_fin if num_fin else None,
+        "active_time_s": duration,
         "goodput_rps": good / duration,
         "throughput_rps": num_fin / duration,
         "output_tokens_per_s": out_tokens / duration,
@@ -271,6 +276,20 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         "cost_per_million_tokens_usd": (cost / (out_tokens + in_tokens) * 1e6
                                         if out_tokens + in_tokens else None),
     }
+
+
+def active_time_s(table: RequestTable, mine: np.ndarray, fin: np.ndarray,
+                  dropped: np.ndarray, start_s: float, end_s: float) -> float:
+    """Seconds from the first arrival among ``mine`` to its last completion (the run's
+    ``end_s`` while any is in flight; ``end_s - start_s`` when ``mine`` is empty)."""
+    if not mine.any():
+        return end_s - start_s
+    first = float(table.arrival_s[mine].min())
+    if (mine & (table.status == 2)).any():
+        return end_s - first
+    last = max(float(table.finish_s[fin].max()) if fin.any() else first,
+               float(table.arrival_s[dropped].max()) if dropped.any() else first)
+    return last - first
 
 
 def _batch_mean(tl: ServiceTimelineData, end_s: float) -> float | None:
