@@ -46,7 +46,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--pp", default=1, show_default=True, type=int, callback=positive_int)
 @click.option("--ep", default=1, show_default=True, type=int, callback=positive_int)
 @click.option("--weights", "weights_dtype", default="bf16", show_default=True,
-              type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]))
+              type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
+                                 "mxfp4"]),
+              help="Weight format; fp4 = nvfp4 (FP4 formats need Blackwell).")
 @click.option("--kv-cache", "kv_cache_dtype", default="bf16", show_default=True,
               type=click.Choice(["bf16", "fp8"]))
 @click.option("--replicas", default=1, show_default=True, type=int, callback=positive_int)
@@ -158,8 +160,10 @@ def build_scenario(o: dict[str, Any]) -> Any:
     except ValidationError as exc:
         raise validation_error_to_input_error(exc, "options") from None
 
+    flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache"}
+
     def where(key: tuple[Any, ...]) -> str:
-        return f"--{key[-1]}".replace("_", "-")
+        return f"--{flags.get(key[-1], key[-1])}".replace("_", "-")
 
     check_serving(sc, default_catalog(), where)
     return resolve_trace_paths(sc, Path.cwd(), lambda key: "--trace")

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import data_dir
@@ -103,7 +104,9 @@ class ServiceOptions(_M):
     tp: PosInt = 1
     pp: PosInt = 1
     ep: PosInt = 1
-    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
+    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
+                           "mxfp4"] = Field(default="bf16", description="fp4 = nvfp4; the "
+                                            "FP4 formats need FP4 tensor cores (Blackwell)")
     kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
     replicas: PosInt = 1
     router: Literal["round_robin", "least_outstanding", "kv_aware",
@@ -266,6 +269,11 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if s.autoscaler is not None:
             known("storage", "storage tier", s.autoscaler.storage,
                   (*base, "autoscaler", "storage"))
+        acc = s.gpu or (catalog.system(s.system).accelerator if s.system else None)
+        if acc is not None:
+            problem = weights_dtype_problem(catalog.accelerator(acc), s.weights_dtype)
+            if problem:
+                raise InputError(problem, where=where((*base, "weights_dtype")))
 
 
 def resolve_trace_paths(sc: ServingScenario, base: Path, where: Any) -> ServingScenario:
