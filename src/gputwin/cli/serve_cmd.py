@@ -92,7 +92,18 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               help="Disaggregated prefill/decode with P prefill and D decode replicas.")
 @click.option("--ttft-slo", default=None, type=DURATION, help="e.g. 2s")
 @click.option("--tpot-slo", default=None, type=DURATION, help="e.g. 100ms")
-@click.option("--gpu-cost", default=None, type=float, help="USD per GPU-hour.")
+@click.option("--region", default=None,
+              help="Grid region of the site (e.g. US-CAL-CISO, GB, SG) [default: US-CAL-CISO].")
+@click.option("--cooling", default=None, type=click.Choice(["air", "air-legacy", "liquid",
+                                                            "immersion"]),
+              help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
+@click.option("--provider", default=None,
+              type=click.Choice(["hyperscaler", "neocloud", "marketplace", "owned"]),
+              help="Price book class, or owned (capex amortised) [default: neocloud].")
+@click.option("--pricing", default=None, type=click.Choice(["on-demand", "reserved", "spot"]),
+              help="Price book pricing [default: on-demand].")
+@click.option("--start", default=None,
+              help="Date of simulated time 0 in the grid year [default: 2023-01-01T00:00].")
 @click.option("--horizon", default=None, type=DURATION, help="Stop at this simulated time.")
 @click.option("--no-skip", is_flag=True, help="Step by step (reference; slower).")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -152,9 +163,10 @@ def build_scenario(o: dict[str, Any]) -> Any:
                   "prompt": parse_length(o["input_tokens"], "--input-tokens"),
                   "output": parse_length(o["output_tokens"], "--output-tokens")}
     section: dict[str, Any] = {"services": [service], "workload": [source]}
-    if o["gpu_cost"] is not None:
-        section["gpu_cost_per_hour"] = o["gpu_cost"]
-    data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "serving": section}
+    site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
+            if o[k] is not None}
+    data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "site": site,
+            "serving": section}
     try:
         sc = ServingScenario.model_validate(data)
     except ValidationError as exc:
@@ -163,6 +175,9 @@ def build_scenario(o: dict[str, Any]) -> Any:
     flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache"}
 
     def where(key: tuple[Any, ...]) -> str:
+        if key[:1] == ("site",) and key[-1] not in ("region", "cooling", "provider",
+                                                    "pricing", "start"):
+            return "--cooling" if key[-1] == "racks" else "site"
         return f"--{flags.get(key[-1], key[-1])}".replace("_", "-")
 
     check_serving(sc, default_catalog(), where)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
+from gputwin.perf.power import inference_activity_frac
 from gputwin.perf.serving_calib import ServingCalibration, default_serving_calibration
 from gputwin.perf.serving_shapes import (
     FP4_WEIGHTS,
@@ -402,6 +403,25 @@ class ServingPerf:
             n * (k + 1) + (1 if num_prefill_tokens else 0))
         return (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
                 + self._seq_oh * n)
+
+    # ---- power -----------------------------------------------------------------------
+    def busy_activity_frac(self, num_tokens: float, busy_s: float) -> float:
+        """Mean accelerator activity (``perf.power`` inference curve) of one GPU while the
+        replica was busy ``busy_s`` seconds running ``num_tokens`` tokens through the model.
+
+        The tensor cores are busy for the tokens' layer-GEMM FLOP at the full GEMM rate
+        (``c`` = that time / ``busy_s``, at most 1); the rest of the busy time is HBM-bound
+        at the calibrated bandwidth fraction. A GPU of a ``pp``-stage pipeline is active
+        for its own stage only, ``1/pp`` of a step. 0 when never busy.
+        """
+        if busy_s <= 0.0 or num_tokens <= 0.0:
+            return 0.0
+        flop = sum(g.num_layers * (g.dense_flop_per_token + g.expert_flop_per_token)
+                   for g in self.shape.groups)  # layer GEMMs (LM head and attention left out)
+        compute_s = num_tokens * flop * self._gemm_mult / self._gemm_rate
+        coeff = self.calibration.for_accelerator(self.config.hw.accelerator.name)
+        a = inference_activity_frac(min(1.0, compute_s / busy_s), coeff.bandwidth_frac)
+        return a / self._pp
 
     # ---- memory ----------------------------------------------------------------------
     @property

@@ -12,10 +12,9 @@ Definitions (per service and for the whole run):
   output/input tokens of finished requests) per active second; goodput = finished
   requests meeting *both* SLOs (TTFT and TPOT, where set) per active second. A service
   fed only part of a multi-service run is thus not diluted by the others' time.
-- Energy: each GPU draws ``idle + (TDP − idle) · busy`` (busy = the replica is running a
-  step; catalog ``idle_w``/``tdp_w``) over the replica's life, plus its share of the
-  node's host power. Cost = GPU-hours (replica lifetimes, provisioning included) ×
-  ``gpu_cost_per_hour``. Both are per output token of finished requests.
+- Energy, carbon, water and cost: per replica life through the power model, the site's
+  energy ledger and the price book, as cluster runs (:mod:`gputwin.run.serving_energy`);
+  per output token of finished requests.
 """
 
 from __future__ import annotations
@@ -47,9 +46,6 @@ class ServiceMeta:
     model: str
     gpu: str
     gpus_per_replica: int
-    gpu_idle_w: float
-    gpu_tdp_w: float
-    host_w_per_gpu: float
     slo_ttft_s: float | None
     slo_tpot_s: float | None
     num_kv_blocks: int
@@ -201,12 +197,11 @@ def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
     return recs
 
 
-def summarize_service(meta: ServiceMeta, table: RequestTable,
-                      replicas: list[ReplicaRecord], tl: ServiceTimelineData,
+def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
-                      gpu_cost_per_hour: float, num_preemptions: int,
-                      only_service: bool = False) -> dict[str, Any]:
-    """The metrics of one service (see the module docstring for definitions).
+                      num_preemptions: int, only_service: bool = False) -> dict[str, Any]:
+    """The metrics of one service (see the module docstring for definitions) but energy,
+    carbon and cost (``serving_energy.energy_fields``, added by the caller).
 
     ``only_service``: every row of ``table`` belongs to this service (skips the filter)."""
     n = len(table)
@@ -226,13 +221,6 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         reasons[key] = reasons.get(key, 0) + 1
     num_fin = int(fin.sum())
     good = int((fin & (table.meets_slo == 1)).sum())
-    gpu_s = sum(rr.gpus * (rr.end_s - rr.start_s) for rr in replicas)
-    energy = sum(rr.gpus * (meta.gpu_idle_w * (rr.end_s - rr.start_s)
-                            + (meta.gpu_tdp_w - meta.gpu_idle_w) * min(rr.busy_s,
-                                                                        rr.end_s - rr.start_s)
-                            + meta.host_w_per_gpu * (rr.end_s - rr.start_s))
-                 for rr in replicas)
-    cost = gpu_s / 3600.0 * gpu_cost_per_hour
     prompt_all = int(table.prompt_tokens[kept].sum())
     cached = int(table.cached_tokens[kept].sum())
 
@@ -260,6 +248,7 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         "output_tokens_per_s": out_tokens / duration,
         "input_tokens_per_s": in_tokens / duration,
         "output_tokens": out_tokens,
+        "input_tokens": in_tokens,
         "prefix_cache_hit_frac": cached / prompt_all if prompt_all else 0.0,
         "num_preemptions": num_preemptions,
         "requests_preempted": int((mine & (table.num_preemptions > 0)).sum()),
@@ -268,13 +257,6 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         "batch_size_mean": _batch_mean(tl, end_s),
         "replicas_mean": _time_mean(tl.time_s, tl.replicas, end_s),
         "replicas_peak": max(tl.replicas, default=0),
-        "gpu_hours": gpu_s / 3600.0,
-        "energy_j": energy,
-        "energy_per_output_token_j": energy / out_tokens if out_tokens else None,
-        "cost_usd": cost,
-        "cost_per_million_output_tokens_usd": cost / out_tokens * 1e6 if out_tokens else None,
-        "cost_per_million_tokens_usd": (cost / (out_tokens + in_tokens) * 1e6
-                                        if out_tokens + in_tokens else None),
     }
 
 
