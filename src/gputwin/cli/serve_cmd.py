@@ -184,6 +184,10 @@ def build_scenario(o: dict[str, Any]) -> Any:
     return resolve_trace_paths(sc, Path.cwd(), lambda key: "--trace")
 
 
+def _grams(g: float) -> str:
+    return f"{g:,.1f} g" if g < 1e3 else f"{g / 1e3:,.2f} kg"
+
+
 def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -218,7 +222,13 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         c = s["cost_per_million_output_tokens_usd"]
         table.add_row("energy / cost", ("-" if e is None else f"{e:.3f} J/output token")
                       + ", " + ("-" if c is None else f"${c:,.2f} per M output tokens"))
+        table.add_row("carbon / water", f"{_grams(s['co2e_g'])} CO2e "
+                      f"({_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
         console.print(table)
+    site = result.summary.get("site") or {}
+    if site:
+        console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "
+                      f"{site['pue']:.2f}); cost: {site['cost_basis']}")
     console.print(f"simulated {result.end_time_s:,.1f} s in {result.wall_time_s:.2f} s wall "
                   f"({result.num_events:,} events)")
     for path in paths.values():
