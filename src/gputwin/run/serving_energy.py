@@ -23,6 +23,7 @@ A GPU without a price book entry has no compute cost: its cost fields are ``None
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,6 @@ from gputwin.energy.regions import region_grid
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingPerf
-from gputwin.run.energy_setup import resolve_grid_dir
 from gputwin.run.serving_results import ReplicaRecord, RequestTable
 from gputwin.scenario.site import SiteConfig
 from gputwin.topology.hardware import HardwareSpec
@@ -70,9 +70,19 @@ class ServingEnergy:
     site: dict[str, Any]
 
 
+@functools.lru_cache(maxsize=16)
 def _site(config: SiteConfig, cooling: str) -> Site:
+    """The site's grid and facility series (immutable; cached for repeated runs in one
+    process, e.g. a sweep, since synthesising a year of hourly series costs ~10 ms)."""
     offset = config.start_offset_s
-    grid = region_grid(config.region, resolve_grid_dir(config.grid_data)).with_offset(offset)
+    data = None
+    if config.grid_data != "synthetic":
+        # imported here: run.energy_setup pulls in the scheduler plugins (~0.1 s), which a
+        # serving run with the bundled synthetic grid does not need
+        from gputwin.run.energy_setup import resolve_grid_dir
+
+        data = resolve_grid_dir(config.grid_data)
+    grid = region_grid(config.region, data).with_offset(offset)
     facility = Facility.build(cooling, config.region, pue_override=config.pue)
     return Site(f"{config.region}/{cooling}", grid, facility.with_offset(offset),
                 include_grid_water=config.include_grid_water)
