@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gputwin.catalog.loader import default_catalog
-from gputwin.cli.main import main
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
 from gputwin.perf.serving_shapes import WEIGHT_BYTES
-from gputwin.scenario.serving import ServiceOptions, load_serving_scenario
 from gputwin.topology.hardware import resolve_hardware
 
 CAT = default_catalog()
@@ -64,40 +60,6 @@ def test_fp4_is_refused_without_fp4_tensor_cores(gpu: str, weights: str) -> None
     with pytest.raises(InputError, match="FP4 tensor cores") as info:
         _perf(gpu=gpu, tp=4, weights=weights)
     assert info.value.where == "--weights" and gpu in str(info.value)
-
-
-def test_scenario_refuses_fp4_on_hopper_naming_file_and_line(tmp_path: Path) -> None:
-    f = tmp_path / "s.yaml"
-    f.write_text("serving:\n  services:\n    - model: llama3.1-8b\n      gpu: h100-sxm-80gb\n"
-                 "      weights_dtype: mxfp4\n  workload:\n    - kind: synthetic\n"
-                 "      num_requests: 5\n      arrival: {rate: 1}\n")
-    with pytest.raises(InputError, match="FP4 tensor cores") as info:
-        load_serving_scenario(f)
-    assert f"{f}:5" in str(info.value) and "weights_dtype" in str(info.value)
-    ok = ServiceOptions(model="llama3.1-8b", gpu="b200", weights_dtype="mxfp4")
-    assert ok.weights_dtype == "mxfp4"
-
-
-def _main(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_cli_simulate_serve_fp4_on_b200_runs_and_on_h100_exits_2(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    base = ["simulate", "serve", "--model", "llama3.1-8b", "--rate", "5",
-            "--num-requests", "20", "--kv-cache", "fp8", "--json", "-q",
-            "--out", str(tmp_path)]
-    assert _main([*base, "--gpu", "b200", "--weights", "fp4"]) == 0
-    capsys.readouterr()
-    assert _main([*base, "--gpu", "h100-sxm-80gb", "--weights", "fp4"]) == 2
-    err = capsys.readouterr().err
-    assert "--weights" in err and "FP4 tensor cores" in err and len(err.splitlines()) == 1
-    assert _main(["estimate", "serve", "--model", "llama3.1-8b", "--gpu", "gb200",
-                  "--weights", "mxfp4", "--input-tokens", "100", "--output-tokens", "10"]) == 0
 
 
 @pytest.mark.parametrize("tp", [8, 16, 32, 64])

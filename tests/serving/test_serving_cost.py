@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serving_builders import run_main, scenario_file
 
-from gputwin.cli.main import main
 from gputwin.energy.tables import PriceBook, default_tables
 from gputwin.errors import InputError
 from gputwin.run.simulate_serve import simulate_serving
@@ -103,30 +103,16 @@ def test_a_gpu_without_a_price_book_entry_has_no_cost() -> None:
 
 
 def test_flat_gpu_cost_field_is_refused_with_a_pointer(tmp_path: Path) -> None:
-    f = tmp_path / "s.yaml"
-    f.write_text("serving:\n  gpu_cost_per_hour: 2.5\n  services:\n    - model: llama3.1-8b\n"
-                 "      gpu: h100-sxm-80gb\n  workload:\n    - kind: synthetic\n"
-                 "      num_requests: 5\n      arrival: {rate: 1}\n")
+    f = scenario_file(tmp_path, "gpu: h100-sxm-80gb", section="  gpu_cost_per_hour: 2.5\n")
     with pytest.raises(InputError, match="price book"):
         load_serving_scenario(f)
 
 
 def test_liquid_cooled_nvl72_in_an_air_hall_names_site_cooling(tmp_path: Path) -> None:
-    f = tmp_path / "s.yaml"
-    f.write_text("site:\n  cooling: air\nserving:\n  services:\n    - model: llama3.1-8b\n"
-                 "      system: gb200-nvl72\n  workload:\n    - kind: synthetic\n"
-                 "      num_requests: 5\n      arrival: {rate: 1}\n")
+    f = scenario_file(tmp_path, "system: gb200-nvl72", top="site:\n  cooling: air\n")
     with pytest.raises(InputError, match="liquid") as info:
         load_serving_scenario(f)
     assert f"{f}:2" in str(info.value) and "site.cooling" in str(info.value)
-
-
-def _main(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_provider_option_changes_the_cost(tmp_path: Path,
@@ -135,8 +121,8 @@ def test_cli_provider_option_changes_the_cost(tmp_path: Path,
             "--num-requests", "50", "--json", "-q", "--out", str(tmp_path)]
     costs = {}
     for provider in ("neocloud", "hyperscaler"):
-        assert _main([*base, "--provider", provider]) == 0
+        assert run_main([*base, "--provider", provider]) == 0
         costs[provider] = json.loads(capsys.readouterr().out)["cost_usd"]
     assert costs["hyperscaler"] / costs["neocloud"] == pytest.approx(
         _rate("hyperscaler") / _rate())
-    assert _main([*base, "--gpu-cost", "2.5"]) == 2
+    assert run_main([*base, "--gpu-cost", "2.5"]) == 2
