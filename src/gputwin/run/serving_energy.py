@@ -31,18 +31,16 @@ from typing import Any
 import numpy as np
 
 from gputwin.energy.accounting import (
-    HOURS_PER_YEAR,
     Account,
     AllocationRates,
     EnergyLedger,
     Site,
     allocation_rates,
-    embodied_kg_per_gpu,
+    embodied_g_per_gpu_s,
 )
 from gputwin.energy.facility import Facility
 from gputwin.energy.power import job_power
 from gputwin.energy.regions import region_grid
-from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingPerf
 from gputwin.run.serving_results import ReplicaRecord, RequestTable
@@ -97,11 +95,9 @@ def _rates(config: SiteConfig, hw: HardwareSpec) -> tuple[AllocationRates, bool]
         if "price book" not in str(exc):
             raise
     # embodied carbon is still counted (owned hardware has no capex entry either)
-    table = default_tables().embodied
-    kg, _ = embodied_kg_per_gpu(acc.name, acc.tdp_w)
-    life_s = table.lifetime_years * HOURS_PER_YEAR * 3600.0 * table.utilisation_frac
-    return AllocationRates(kg * 1e3 / life_s, 0.0, f"no price book entry for {acc.name}: "
-                           "compute cost not counted", False), False
+    return AllocationRates(embodied_g_per_gpu_s(acc.name, acc.tdp_w), 0.0,
+                           f"no price book entry for {acc.name}: compute cost not counted",
+                           False), False
 
 
 def tokens_computed(table: RequestTable, num_replicas: int) -> np.ndarray:
@@ -126,7 +122,7 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
     site_of: dict[str, str] = {}
     priced: dict[str, bool] = {}
     bases: list[str] = []
-    in_price = config.provider != "owned"
+    in_price = True  # rentals include the energy; owned hardware pays it on top
     for s in services:
         cooling = config.cooling_for(s.hw.system)
         site = _site(config, cooling)
@@ -134,13 +130,15 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
             ledger.add_site(site)
         site_of[s.name] = site.name
         rates, priced[s.name] = _rates(config, s.hw)
+        in_price = in_price and (rates.energy_in_price or not priced[s.name])
         ledger.set_rates(s.hw.accelerator.name, rates)
         bases.append(rates.cost_basis)
     tokens = tokens_computed(table, 1 + max((r.replica_id for r in replicas), default=0))
     for rr in replicas:
         svc = by_name[rr.service]
         _record(ledger, svc, site_of[rr.service], rr, float(tokens[rr.replica_id]))
-    accounts = {s.name: ledger.jobs().get(s.name, Account()) for s in services}
+    jobs = ledger.jobs()
+    accounts = {s.name: jobs.get(s.name, Account()) for s in services}
     info = {"region": config.region, "cooling": sorted({config.cooling_for(s.hw.system)
                                                         for s in services}),
             "start": config.start, "provider": config.provider, "pricing": config.pricing,
