@@ -33,3 +33,17 @@ def test_cli_simulate_serve_fp4_on_b200_runs_and_on_h100_exits_2(
     assert run_main(["estimate", "serve", "--model", "llama3.1-8b", "--gpu", "gb200",
                      "--weights", "mxfp4", "--input-tokens", "100",
                      "--output-tokens", "10"]) == 0
+
+
+def test_weight_formats_agree_between_perf_schema_and_cli() -> None:
+    from typing import get_args
+
+    from gputwin.cli.estimate_serve import serve as estimate_serve_cmd
+    from gputwin.cli.serve_cmd import serve
+    from gputwin.perf.serving import WEIGHT_DTYPES
+
+    schema = set(get_args(ServiceOptions.model_fields["weights_dtype"].annotation))
+    assert schema == set(WEIGHT_DTYPES)
+    for cmd in (serve, estimate_serve_cmd):
+        opt = next(p for p in cmd.params if p.name in ("weights", "weights_dtype"))
+        assert set(opt.type.choices) == schema  # type: ignore[attr-defined]
