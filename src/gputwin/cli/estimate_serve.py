@@ -60,8 +60,10 @@ def _summary(est: ServingEstimate, title: str) -> None:
               help="Concurrent sequences.")
 @click.option("--num-replicas", type=int, default=1, show_default=True, callback=positive_int,
               help="Replicas (multiplies the max throughput).")
-@click.option("--weights", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4"]),
-              default="bf16", show_default=True, help="Weight quantisation.")
+@click.option("--weights", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4",
+                                             "nvfp4", "mxfp4"]),
+              default="bf16", show_default=True,
+              help="Weight quantisation; fp4 = nvfp4 (FP4 formats need Blackwell).")
 @click.option("--kv-cache", type=click.Choice(["bf16", "fp8"]), default="bf16",
               show_default=True, help="KV-cache dtype.")
 @click.option("--spec-tokens", type=click.IntRange(0, 16), default=0, show_default=True,

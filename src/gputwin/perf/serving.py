@@ -31,11 +31,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gputwin.catalog.schema import ModelSpec
+from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
+from gputwin.perf.power import inference_activity_frac
 from gputwin.perf.serving_calib import ServingCalibration, default_serving_calibration
-from gputwin.perf.serving_shapes import KV_BYTES, WEIGHT_BYTES, ReplicaShape, replica_shape
+from gputwin.perf.serving_shapes import (
+    FP4_WEIGHTS,
+    KV_BYTES,
+    WEIGHT_BYTES,
+    ReplicaShape,
+    replica_shape,
+)
 from gputwin.perf.split import Split, check_split
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
 from gputwin.topology.hardware import HardwareSpec
@@ -95,6 +102,9 @@ def check_config(c: ServingConfig) -> None:
     if c.weights_dtype not in WEIGHT_DTYPES:
         raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
                          f"{c.weights_dtype!r}")
+    problem = weights_dtype_problem(c.hw.accelerator, c.weights_dtype)
+    if problem:
+        raise InputError(problem, where="--weights")
     if c.kv_cache_dtype not in KV_DTYPES:
         raise InputError(f"--kv-cache must be one of {', '.join(KV_DTYPES)}, got "
                          f"{c.kv_cache_dtype!r}")
@@ -111,13 +121,30 @@ def check_config(c: ServingConfig) -> None:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
 
 
+def weights_dtype_problem(acc: Accelerator, weights_dtype: str) -> str | None:
+    """Why ``weights_dtype`` cannot run on ``acc`` (``None`` when it can).
+
+    The FP4 formats (``fp4``/``nvfp4``/``mxfp4``) need FP4 tensor cores, i.e. an ``fp4``
+    entry in the accelerator's catalog ``peak_flop_per_s`` (Blackwell: B200, GB200, B300,
+    GB300); Hopper, Ampere and the others have none and are refused rather than silently
+    run at another precision's rate."""
+    if weights_dtype in FP4_WEIGHTS and "fp4" not in acc.peak_flop_per_s:
+        have = ", ".join(acc.peak_flop_per_s)
+        return (f"{weights_dtype} weights need FP4 tensor cores, which {acc.name} lacks "
+                f"(its tensor-core dtypes: {have}); use a Blackwell part (b200, gb200, b300, "
+                "gb300) or fp8/int4 weights")
+    return None
+
+
 def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
     """(GEMM peak FLOP/s, dtype it runs in, extra compute multiplier)."""
     peaks = c.hw.accelerator.peak_flop_per_s
     base = "bf16" if "bf16" in peaks else next(iter(peaks))
-    w = c.weights_dtype
+    w = "fp4" if c.weights_dtype in FP4_WEIGHTS else c.weights_dtype
     if w in ("fp8", "int8", "fp4") and w in peaks:
-        return peaks[w], w, 1.0  # W8A8 / W4A4 (NVFP4 on Blackwell)
+        # W8A8 / W4A4: NVFP4 and MXFP4 both run on Blackwell's block-scaled FP4 MMA at
+        # the FP4 rate (NVIDIA Blackwell architecture technical brief, 2024)
+        return peaks[w], w, 1.0
     return peaks[base], base, 1.0  # weight-only or bf16
 
 
@@ -370,6 +397,25 @@ class ServingPerf:
             n * (k + 1) + (1 if num_prefill_tokens else 0))
         return (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
                 + self._seq_oh * n)
+
+    # ---- power -----------------------------------------------------------------------
+    def busy_activity_frac(self, num_tokens: float, busy_s: float) -> float:
+        """Mean accelerator activity (``perf.power`` inference curve) of one GPU while the
+        replica was busy ``busy_s`` seconds running ``num_tokens`` tokens through the model.
+
+        The tensor cores are busy for the tokens' layer-GEMM FLOP at the full GEMM rate
+        (``c`` = that time / ``busy_s``, at most 1); the rest of the busy time is HBM-bound
+        at the calibrated bandwidth fraction. A GPU of a ``pp``-stage pipeline is active
+        for its own stage only, ``1/pp`` of a step. 0 when never busy.
+        """
+        if busy_s <= 0.0 or num_tokens <= 0.0:
+            return 0.0
+        flop = sum(g.num_layers * (g.dense_flop_per_token + g.expert_flop_per_token)
+                   for g in self.shape.groups)  # layer GEMMs (LM head and attention left out)
+        compute_s = num_tokens * flop * self._gemm_mult / self._gemm_rate
+        coeff = self.calibration.for_accelerator(self.config.hw.accelerator.name)
+        a = inference_activity_frac(min(1.0, compute_s / busy_s), coeff.bandwidth_frac)
+        return a / self._pp
 
     # ---- memory ----------------------------------------------------------------------
     @property

@@ -8,8 +8,13 @@ per-step model only multiplies token counts by these constants. Conventions:
   experts are spread over ``ep`` of the ``tp`` ranks and each expert is TP-split over the
   remaining ``tp/ep`` (same bytes per GPU; fewer, whole experts per GPU).
 - Weight bytes per element: bf16/fp16 2, fp8/int8 1, int4 0.5 plus one fp16 scale per
-  group of 128 (AWQ/GPTQ), fp4 (NVFP4) 0.5 plus one fp8 scale per 16. Embedding and LM
-  head stay in bf16 (vLLM and TensorRT-LLM do not quantise them by default).
+  group of 128 (AWQ/GPTQ); the block-scaled FP4 formats count their scales too: NVFP4
+  (``nvfp4``, alias ``fp4``) 4-bit E2M1 values plus one FP8 E4M3 scale per 16 = 4.5 bits,
+  MXFP4 (``mxfp4``, OCP Microscaling v1.0) 4-bit E2M1 plus one E8M0 scale per 32 = 4.25
+  bits (NVIDIA, "Introducing NVFP4 for efficient and accurate low-precision inference",
+  2025; OCP MX spec v1.0, 2023; the per-tensor FP32 scale of NVFP4 is negligible).
+  Embedding and LM head stay in bf16 (vLLM and TensorRT-LLM do not quantise them by
+  default).
 - KV cache per token and layer: ``2·kv_heads·head_dim`` values (MLA: the latent
   ``kv_lora_rank + rope_dim``, replicated on every TP rank as in vLLM). When ``tp`` exceeds
   the KV heads each rank keeps one (replicated) head.
@@ -25,9 +30,12 @@ from dataclasses import dataclass
 from gputwin.catalog.schema import ModelSpec
 from gputwin.perf.flops import Arch, arch_of, layer_shapes
 
-#: Bytes per weight element by quantisation (int4: 0.5 + fp16 scale per 128 weights).
+#: Bytes per weight element by quantisation, scales included (see the module docstring).
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0,
-                                  "int4": 0.5 + 2.0 / 128, "fp4": 0.5 + 1.0 / 16}
+                                  "int4": 0.5 + 2.0 / 128, "fp4": 0.5 + 1.0 / 16,
+                                  "nvfp4": 0.5 + 1.0 / 16, "mxfp4": 0.5 + 1.0 / 32}
+#: Weight formats that run on FP4 tensor cores (W4A4 block-scaled MMA, Blackwell and later).
+FP4_WEIGHTS: tuple[str, ...] = ("fp4", "nvfp4", "mxfp4")
 #: Bytes per KV-cache element.
 KV_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 ACT_BYTES = 2.0  # bf16 activations
