@@ -44,7 +44,8 @@ def _print_plan(result: TrainPlan) -> None:
         console.print(f"time to train (best): {format_duration(best.time_to_train_s)}")
     rejected = ", ".join(f"{k} {v:,}" for k, v in result.result.rejected.most_common())
     console.print(f"{result.result.num_layouts:,} splits searched, "
-                  f"{len(result.result.candidates):,} layouts fit; not kept: {rejected}")
+                  f"{len(result.result.candidates):,} layouts fit and were timed; not kept: "
+                  f"{rejected}")
 
 
 def layout_text(lay: dict[str, Any]) -> str:

@@ -198,6 +198,24 @@ def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoeffici
         compute_avg=mean_layers * (fwd + bwd) + logits / plan.pp)
 
 
+def step_lower_bound_s(model: ModelSpec, hw: HardwareSpec, num_gpus: int,
+                       parallel: ParallelConfig, config: TrainingConfig) -> float:
+    """A lower bound of :func:`estimate_training`'s step time for a checked split: the
+    compute of the pipeline's steady state and fill/drain, without any communication,
+    optimizer step or I/O (each of which only adds). The planner prunes with it."""
+    dp = num_gpus // (parallel.tp * parallel.pp * parallel.cp)
+    plan = make_plan(model, num_gpus, dp, parallel, config)
+    c = default_calibration()
+    accel = hw.accelerator
+    coeff = c.for_accelerator(accel.name)
+    per_layer = sum(share * (lt.fwd_s + lt.bwd_s(plan.recompute))
+                    for lt, share in layer_times(plan, accel, coeff, c))
+    stage_s = [n * per_layer for n in plan.stage_layer_counts]
+    stage_s[-1] += logits_time_s(plan, accel, coeff, c)
+    return (plan.num_microbatches * max(stage_s)
+            + bubble_s(plan.pp, plan.interleave, sum(stage_s) / plan.pp))
+
+
 def estimate_training(
     model: ModelSpec,
     hw: HardwareSpec,
