@@ -108,6 +108,48 @@ class TrainPlanRequest(_Request):
     model_overrides: dict[str, Any] | None = None
 
 
+class EnergyRequest(_Request):
+    """Energy, carbon, water and cost of one training run: modelled (``tokens``, from the
+    training model) or reported (``gpu_hours``). ``layout`` None = the planner's."""
+
+    num_gpus: PositiveInt
+    model: str | None = None
+    gpu: str | None = None
+    system: str | None = None
+    tokens: Count | None = Field(default=None, gt=0)
+    gpu_hours: Count | None = Field(default=None, gt=0)
+    compute_frac: float | None = Field(default=None, ge=0, le=1)
+    layout: TrainLayout | None = None
+    dtype: TrainDType = Field(default="bf16", description="Dtype when the layout is planned")
+    global_batch_size: PositiveInt | None = None
+    global_batch_tokens: Count | None = Field(default=None, gt=0)
+    seq_len: PositiveInt | None = None
+    region: str = "US-CAL-CISO"
+    cooling: str | None = None
+    provider: str = "neocloud"
+    pricing: str = "on-demand"
+    start: str = "2023-06-01T00:00"
+    grid_data: str | None = None
+    power_cap_w: float | None = Field(default=None, gt=0)
+    pue: float | None = Field(default=None, ge=1.0)
+    carbon_intensity_g_per_kwh: float | None = Field(default=None, ge=0)
+    gpu_power_w: float | None = Field(default=None, gt=0)
+    include_grid_water: bool = False
+    model_overrides: dict[str, Any] | None = None
+
+    @classmethod
+    def from_flat(cls, fields: Mapping[str, Any]) -> EnergyRequest:
+        """Layout keys beside the others (CLI, validation cases); a ``dtype`` alone keeps the
+        layout planned."""
+        data = {k: v for k, v in fields.items() if k not in LAYOUT_FIELDS}
+        layout = {k: v for k, v in fields.items() if k in LAYOUT_FIELDS}
+        if "dtype" in layout:
+            data["dtype"] = layout["dtype"]
+        if set(layout) - {"dtype"}:
+            data["layout"] = layout
+        return validated(cls, data)
+
+
 R = TypeVar("R", bound=BaseModel)
 
 

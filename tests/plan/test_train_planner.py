@@ -19,7 +19,14 @@ from gputwin.plan.train import (
     num_gpus_choices,
     search_layouts,
 )
+from gputwin.requests import EnergyRequest
+from gputwin.run.estimate_energy import EnergyEstimate, estimate_energy
 from gputwin.topology.hardware import resolve_hardware
+
+
+def energy_of(**fields: object) -> EnergyEstimate:
+    """``estimate_energy`` from flat keywords (as the CLI and validation cases give them)."""
+    return estimate_energy(EnergyRequest.from_flat(fields))
 
 CAT = default_catalog()
 H100 = resolve_hardware(CAT, gpu="h100-sxm-80gb")
@@ -134,12 +141,11 @@ def test_cli_text_and_refusal_exit_2(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_estimate_energy_plans_the_layout_and_says_so() -> None:
-    from gputwin.run.estimate_energy import estimate_energy
 
-    planned = estimate_energy(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
+    planned = energy_of(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
                               tokens=1e10).to_dict()
     assert planned["layout"]["source"] == "planned"
-    given = estimate_energy(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
+    given = energy_of(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
                             tokens=1e10, tp=2).to_dict()
     assert given["layout"]["source"] == "given" and given["layout"]["tp"] == 2
     assert planned["gpu_hours"] <= given["gpu_hours"] * 1.0001

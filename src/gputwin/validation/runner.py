@@ -52,9 +52,10 @@ def _evaluate_serving(**inputs: Any) -> _HasToDict:
 
 
 def _evaluate_energy(**inputs: Any) -> _HasToDict:
+    from gputwin.requests import EnergyRequest
     from gputwin.run.estimate_energy import estimate_energy  # type: ignore[import-not-found,unused-ignore]
 
-    result: _HasToDict = estimate_energy(**inputs)
+    result: _HasToDict = estimate_energy(EnergyRequest.from_flat(inputs))
     return result
 
 
