@@ -7,13 +7,13 @@ such as ``"16M"`` tokens); ``gputwin.run`` resolves and answers it. Bad fields r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from gputwin.errors import InputError
-from gputwin.quantities import Count, Seconds
+from gputwin.quantities import Bytes, Count, Seconds
 
 Recompute = Literal["none", "selective", "full"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
@@ -150,14 +150,33 @@ class EnergyRequest(_Request):
         return validated(cls, data)
 
 
+class CollectiveRequest(_Request):
+    """One collective among ``num_gpus`` ranks ``0, stride, 2·stride, ...`` (nccl-tests
+    conventions for ``size_bytes``)."""
+
+    op: str = Field(description="all_reduce, all_gather, reduce_scatter, all_to_all, ...")
+    size_bytes: Bytes = Field(gt=0)
+    num_gpus: PositiveInt
+    gpu: str | None = None
+    system: str | None = None
+    fabric: str | None = None
+    algorithm: str = "auto"
+    topology: Literal["single_node", "rail_optimized", "fat_tree"] = "rail_optimized"
+    nodes_per_leaf: PositiveInt = 32
+    oversubscription: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
+    rank_stride: PositiveInt = 1
+
+
 R = TypeVar("R", bound=BaseModel)
 
 
-def validated(kind: type[R], data: Mapping[str, Any]) -> R:
-    """``kind.model_validate(data)`` with the first error as an :class:`InputError`."""
+def validated(kind: type[R], data: Mapping[str, Any],
+              where: Callable[[str], str] | None = None) -> R:
+    """``kind.model_validate(data)`` with the first error as an :class:`InputError` at
+    ``where(field path)`` (default: the field path itself, e.g. ``layout.tp``)."""
     try:
         return kind.model_validate(dict(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or kind.__name__
-        raise InputError(first["msg"], where=loc) from None
+        raise InputError(first["msg"], where=where(loc) if where else loc) from None

@@ -39,9 +39,10 @@ def _evaluate_training(**inputs: Any) -> _HasToDict:
 
 
 def _evaluate_collective(**inputs: Any) -> _HasToDict:
+    from gputwin.requests import CollectiveRequest, validated
     from gputwin.run.estimate_collective import estimate_collective
 
-    return estimate_collective(**inputs)
+    return estimate_collective(validated(CollectiveRequest, inputs))
 
 
 def _evaluate_serving(**inputs: Any) -> _HasToDict:
