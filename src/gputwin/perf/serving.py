@@ -570,16 +570,19 @@ class ServingPerf:
                            bandwidth_bytes_per_s: float | None = None) -> float:
         """Seconds to move the KV of ``num_tokens`` from a prefill to a decode replica.
 
-        Default bandwidth: every GPU of the replica sends its shard over its share of the
-        node's scale-out NICs (fabric efficiency applied) plus one fabric latency.
+        Default bandwidth: every GPU holding the request's KV sends its shard over its
+        share of the node's scale-out NICs (fabric efficiency applied) plus one fabric
+        latency. With attention data parallelism a request's KV lives on one DP group
+        (``tp × pp`` GPUs), not on the whole replica.
         """
         if num_tokens <= 0:
             return 0.0
-        hw = self.config.hw
+        c = self.config
+        hw = c.hw
         fabric = hw.scale_out_fabric
         if bandwidth_bytes_per_s is None:
             bandwidth_bytes_per_s = (hw.scale_out_bandwidth_per_gpu_bytes_per_s
-                                     * self.config.num_gpus * fabric.efficiency_frac)
+                                     * c.tp * c.pp * fabric.efficiency_frac)
         if not bandwidth_bytes_per_s > 0:
             raise InputError(f"KV transfer bandwidth must be positive, got "
                              f"{bandwidth_bytes_per_s}")
