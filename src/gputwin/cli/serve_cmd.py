@@ -44,7 +44,15 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--system", default=None, help="System (node type) instead of --gpu.")
 @click.option("--tp", default=1, show_default=True, type=int, callback=positive_int)
 @click.option("--pp", default=1, show_default=True, type=int, callback=positive_int)
-@click.option("--ep", default=1, show_default=True, type=int, callback=positive_int)
+@click.option("--ep", default=1, show_default=True, type=int, callback=positive_int,
+              help="Expert parallel size: inside --tp, or --tp x --dp-attention (wide EP).")
+@click.option("--dp-attention", type=int, default=1, show_default=True, callback=positive_int,
+              help="Attention data-parallel groups per replica (MoE; wide EP: --ep = "
+                   "--tp x --dp-attention).")
+@click.option("--redundant-experts", type=click.IntRange(0), default=0, show_default=True,
+              help="EPLB redundant expert slots (wide EP).")
+@click.option("--ep-imbalance", type=float, default=None,
+              help="Busiest GPU's routed tokens over the mean [default: expected].")
 @click.option("--weights", "weights_dtype", default="bf16", show_default=True,
               type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
                                  "mxfp4"]),
@@ -130,6 +138,8 @@ def build_scenario(o: dict[str, Any]) -> Any:
     service: dict[str, Any] = {
         "name": "default", "model": o["model"], "gpu": o["gpu"], "system": o["system"],
         "tp": o["tp"], "pp": o["pp"], "ep": o["ep"], "weights_dtype": o["weights_dtype"],
+        "dp_attention": o["dp_attention"], "redundant_experts": o["redundant_experts"],
+        "ep_imbalance": o["ep_imbalance"],
         "kv_cache_dtype": o["kv_cache_dtype"], "replicas": o["replicas"], "router": o["router"],
         "engine": {"block_size": o["block_size"], "max_num_seqs": o["max_num_seqs"],
                    "max_num_batched_tokens": o["max_num_batched_tokens"],

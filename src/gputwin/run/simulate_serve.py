@@ -39,6 +39,7 @@ from gputwin.run.serving_summary import (
 )
 from gputwin.scenario.serving import (
     ArrivalOptions,
+    AutoscalerOptions,
     LengthOptions,
     RagSource,
     ServiceOptions,
@@ -65,6 +66,8 @@ def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
     spec = opts.speculative
     cfg = ServingConfig(
         model=catalog.model(opts.model), hw=hw, tp=opts.tp, pp=opts.pp, ep=opts.ep,
+        dp_attention=opts.dp_attention, redundant_experts=opts.redundant_experts,
+        ep_imbalance=opts.ep_imbalance,
         weights_dtype=opts.weights_dtype, kv_cache_dtype=opts.kv_cache_dtype,
         num_speculative_tokens=spec.num_tokens if spec else 0,
         draft_model=catalog.model(spec.draft_model) if spec and spec.draft_model else None,
@@ -112,6 +115,18 @@ def provision_delay_s(perf: ServingPerf, gpus_per_node: int, tier: StorageTier |
     return t + tier.latency_s + startup_overhead_s
 
 
+def _autoscaler(a: AutoscalerOptions | None, perf: ServingPerf,
+                catalog: Catalog) -> AutoscalerSpec | None:
+    """The pool policy of ``a`` (each pool of a disaggregated service runs its own)."""
+    if a is None:
+        return None
+    tier = catalog.storage_tier(a.storage) if a.storage else None
+    return AutoscalerSpec(metric=a.metric, target=a.target, interval_s=a.interval,
+                          min_replicas=a.min_replicas, max_replicas=a.max_replicas,
+                          provision_delay_s=provision_delay_s(
+                              perf, perf.config.hw.gpus_per_node, tier, a.startup_overhead))
+
+
 def build_service(opts: ServiceOptions, catalog: Catalog
                   ) -> tuple[ServiceSpec, ServiceMeta, ServiceEnergy]:
     perf = _perf(opts, catalog)
@@ -119,14 +134,7 @@ def build_service(opts: ServiceOptions, catalog: Catalog
     eng = engine_config(opts, perf, model.max_seq_len)
     hw = perf.config.hw
     gpus = perf.config.num_gpus
-    auto = None
-    if opts.autoscaler is not None:
-        a = opts.autoscaler
-        tier = catalog.storage_tier(a.storage) if a.storage else None
-        auto = AutoscalerSpec(metric=a.metric, target=a.target, interval_s=a.interval,
-                              min_replicas=a.min_replicas, max_replicas=a.max_replicas,
-                              provision_delay_s=provision_delay_s(perf, hw.gpus_per_node, tier,
-                                                                  a.startup_overhead))
+    auto = _autoscaler(opts.autoscaler, perf, catalog)
     meta = ServiceMeta(
         name=opts.name, model=opts.model, gpu=hw.accelerator.name, gpus_per_replica=gpus,
         slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot, num_kv_blocks=eng.num_kv_blocks,
@@ -138,8 +146,9 @@ def build_service(opts: ServiceOptions, catalog: Catalog
         return ServiceSpec(opts.name, pool, slo_ttft_s=opts.slo.ttft,
                            slo_tpot_s=opts.slo.tpot), meta, power
     bw = d.transfer_bandwidth
-    decode = PoolSpec(eng, perf, d.decode_replicas, gpus, "least_outstanding")
-    prefill = PoolSpec(eng, perf, d.prefill_replicas, gpus, opts.router)
+    pre_auto = _autoscaler(d.prefill_autoscaler, perf, catalog) or auto
+    decode = PoolSpec(eng, perf, d.decode_replicas, gpus, "least_outstanding", auto)
+    prefill = PoolSpec(eng, perf, d.prefill_replicas, gpus, opts.router, pre_auto)
     return ServiceSpec(opts.name, decode, prefill_pool=prefill,
                        kv_transfer_s=lambda n: perf.kv_transfer_time_s(n, bw),
                        slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot), meta, power

@@ -76,12 +76,6 @@ class SpeculativeOptions(_M):
     draft_model: str | None = None
 
 
-class DisaggregationOptions(_M):
-    prefill_replicas: PosInt
-    decode_replicas: PosInt
-    transfer_bandwidth: BytesPerS | None = Field(default=None, description="None = NICs")
-
-
 class AutoscalerOptions(_M):
     metric: Literal["queue", "utilization"] = "queue"
     target: float = Field(default=4.0, gt=0)
@@ -90,6 +84,15 @@ class AutoscalerOptions(_M):
     max_replicas: PosInt = 8
     storage: str | None = Field(default=None, description="Tier weights load from")
     startup_overhead: Seconds = Field(default=0.0, description="Container start etc.")
+
+
+class DisaggregationOptions(_M):
+    prefill_replicas: PosInt
+    decode_replicas: PosInt
+    transfer_bandwidth: BytesPerS | None = Field(default=None, description="None = NICs")
+    prefill_autoscaler: AutoscalerOptions | None = Field(
+        default=None, description="The prefill pool's own policy (default: the service's "
+        "autoscaler, evaluated for each pool separately)")
 
 
 class SloOptions(_M):
@@ -105,6 +108,11 @@ class ServiceOptions(_M):
     tp: PosInt = 1
     pp: PosInt = 1
     ep: PosInt = 1
+    dp_attention: PosInt = Field(default=1, description="Attention data-parallel groups; "
+                                 "wide EP: ep = tp x dp_attention")
+    redundant_experts: int = Field(default=0, ge=0, description="EPLB expert replicas")
+    ep_imbalance: float | None = Field(default=None, ge=1, description="Busiest GPU's routed "
+                                       "tokens over the mean; None = expected")
     weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
                            "mxfp4"] = Field(default="bf16", description="fp4 = nvfp4; the "
                                             "FP4 formats need FP4 tensor cores (Blackwell)")
@@ -122,8 +130,6 @@ class ServiceOptions(_M):
     def _hardware(self) -> ServiceOptions:
         if self.gpu is None and self.system is None:
             raise ValueError("name a `gpu` (e.g. h100-sxm-80gb) or a `system`")
-        if self.disaggregation is not None and self.autoscaler is not None:
-            raise ValueError("autoscaling a disaggregated service is not supported yet")
         return self
 
 
@@ -280,6 +286,10 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if s.autoscaler is not None:
             known("storage", "storage tier", s.autoscaler.storage,
                   (*base, "autoscaler", "storage"))
+        pre = s.disaggregation.prefill_autoscaler if s.disaggregation else None
+        if pre is not None:
+            known("storage", "storage tier", pre.storage,
+                  (*base, "disaggregation", "prefill_autoscaler", "storage"))
         sys_, acc = cluster_hardware(catalog, s.system, s.gpu)
         if acc is None and s.gpu is not None:
             acc = catalog.accelerator(s.gpu)
