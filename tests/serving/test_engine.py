@@ -224,7 +224,7 @@ def test_nonlinear_decode_cost_falls_back_and_still_matches() -> None:
     slow = run_fleet(reqs, engine(5000, skip_decode_steps=False), model=ConvexStepModel())
     _assert_same(fast, slow)
     rep = fast.lives[0].replica
-    assert rep._lines and all(v is None for v in rep._lines.values())
+    assert rep.pricer.lines and all(v is None for v in rep.pricer.lines.values())
 
 
 def test_linear_model_uses_the_verified_cost_line() -> None:
@@ -235,9 +235,9 @@ def test_linear_model_uses_the_verified_cost_line() -> None:
     slow = run_fleet(reqs, engine(20000, max_num_seqs=64, skip_decode_steps=False),
                      model=real_perf())
     _assert_same(fast, slow)
-    lines = fast.lives[0].replica._lines
+    lines = fast.lives[0].replica.pricer.lines
     assert lines and all(v is not None for v in lines.values())
-    assert not slow.lives[0].replica._lines  # the reference never uses the shortcut
+    assert not slow.lives[0].replica.pricer.lines  # the reference never uses the shortcut
 
 
 def _count_merges(fn: Any) -> tuple[Any, int]:
@@ -300,39 +300,3 @@ def test_merged_segments_respect_the_horizon() -> None:
         assert rf.tokens_out_at(horizon) == rs.tokens_out_at(horizon)
         assert rf.kv_used_blocks_at(horizon) == rs.kv_used_blocks_at(horizon)
         assert rf.busy_s_at(horizon) == pytest.approx(rs.busy_s_at(horizon), rel=1e-9)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from([1, 2, 3, 16, 32]), st.data())
-def test_block_allocations_between_steps_equal_the_per_step_sum(bs: int, data: Any) -> None:
-    """The sliced phase-count sum equals allocating step by step (one block per decoder
-    whose KV length crosses a block boundary)."""
-    rep = Replica.__new__(Replica)
-    rep.bs = bs
-    rep.cnt = data.draw(st.lists(st.integers(0, 5), min_size=bs, max_size=bs))
-    rep.n_dec = sum(rep.cnt)
-    first = data.draw(st.integers(0, 200))
-    last = first + data.draw(st.integers(-2, 90))
-    want = sum(rep.cnt[(-j) % bs] for j in range(first, last)) if rep.n_dec else 0
-    assert rep._alloc_between(first, last) == want
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.floats(1e-4, 1e-1), st.floats(0, 1e-4), st.integers(2, 400), st.floats(0, 1),
-       st.booleans(), st.floats(1e-4, 1e-1))
-def test_truncation_cuts_at_the_first_step_boundary_at_or_after_the_arrival(
-        a: float, b: float, n: int, where: float, pre: bool, c0: float) -> None:
-    """The cut is the smallest k >= 1 whose end time is not before the arrival."""
-    from gputwin.sim.kernel import Simulator
-
-    rep = Replica.__new__(Replica)
-    rep.sim = Simulator()
-    rep._a, rep._b, rep._n, rep._pre, rep._c0 = a, b, n, pre, c0
-    rep._start_s, rep._handle, rep._end_cb = 0.0, None, lambda: None
-    end = rep._t_of(n)
-    dt = where * end
-    rep._dur = end
-    rep._truncate(dt)
-    want = next((k for k in range(1, n + 1) if rep._t_of(k) >= dt), n)
-    assert rep._n == want
-    assert rep._t_of(rep._n) >= dt  # the step in progress at the arrival completes
