@@ -322,7 +322,9 @@ class Replica:
         first = sched.S
         last = first + n - 1
         if n > 1:
-            sched.pool.take(alloc_between(sched.cnt, n_dec, first + 1, last + 1))
+            blocks = alloc_between(sched.cnt, n_dec, first + 1, last + 1)
+            if blocks:
+                sched.pool.take(blocks)
             self.itl.add_uniform(self._a, self._a + self._b * (n - 1), n_dec * n)
         elif n_dec:
             self.itl.add(self._dur, n_dec)
@@ -346,7 +348,9 @@ class Replica:
         first = sched.S
         n_dec = sched.n_dec
         if m:
-            sched.pool.take(alloc_between(sched.cnt, n_dec, first, first + m))
+            blocks = alloc_between(sched.cnt, n_dec, first, first + m)
+            if blocks:
+                sched.pool.take(blocks)
             self.itl.add_uniform(self._a, self._a + self._b * (m - 1), n_dec * m)
             self.tokens_out += n_dec * m
         self._close(m)

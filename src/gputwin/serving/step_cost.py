@@ -30,7 +30,8 @@ class StepModel(Protocol):
 class StepPricer:
     """Seconds of one step or of a decode-only stretch on one replica."""
 
-    __slots__ = ("_max_model_len", "_model", "_spec", "_tps", "lines", "slopes")
+    __slots__ = ("_max_model_len", "_model", "_prefill_alone", "_spec", "_tps", "lines",
+                 "slopes")
 
     def __init__(self, model: StepModel, cfg: EngineConfig) -> None:
         self._model = model
@@ -41,6 +42,9 @@ class StepPricer:
         self.lines: dict[int, CostLine | None] = {}
         #: batch size -> step-time increase per step (per-stretch fallback)
         self.slopes: dict[int, float] = {}
+        #: (prefill tokens, Σ past, attention pairs) -> seconds of a step without decoders
+        #: (the step model is a pure function of its inputs; bounded by distinct chunks)
+        self._prefill_alone: dict[tuple[int, float, float], float] = {}
 
     def decode(self, n_dec: int, ctx: float) -> float:
         """A decode-only step of ``n_dec`` sequences with ``ctx`` context tokens in all."""
@@ -73,7 +77,14 @@ class StepPricer:
             p_ctx += past
             pairs += chunk * (past + chunk / 2.0)
         if not self._spec:
-            return self._model.step_time_s(p_tokens, p_ctx, pairs, n_dec, ctx)
+            if n_dec:
+                return self._model.step_time_s(p_tokens, p_ctx, pairs, n_dec, ctx)
+            key = (p_tokens, p_ctx, pairs)
+            t = self._prefill_alone.get(key)
+            if t is None:
+                t = self._prefill_alone[key] = self._model.step_time_s(
+                    p_tokens, p_ctx, pairs, 0, ctx)
+            return t
         full = self._model.spec_step_time_s(n_dec, ctx, p_tokens, p_ctx, pairs)
         if n_dec == 0:
             return full
