@@ -104,24 +104,27 @@ def steps_done(dt: float, n: int, a: float, b: float, c0: float, pre: bool) -> i
     """Steps of an ``n``-step stretch (or segment) finished ``dt`` after its start."""
     if dt <= 0:
         return 0
-    shift, rest = 0, dt
-    if pre:  # the prefill step (c0) comes first
-        shift, rest = (1, dt - c0) if dt >= c0 else (0, -1.0)
-    if rest < 0:
-        k = 0
-    elif b == 0.0:
-        k = shift + (int(rest // a) if a > 0 else n)
+    if pre:  # the prefill step (c0) comes first: decode steps start at c0
+        if dt < c0:
+            return 0
+        shift, base = 1, c0
+    else:
+        shift, base = 0, 0.0
+    rest = dt - base
+    if b == 0.0:
+        j = int(rest // a) if a > 0 else n
     else:
         h = a - b / 2.0
-        k = shift + int((-h + _sqrt(h * h + 2.0 * b * rest)) / b)
-    k = max(0, min(n, k))
-    # the closed form can be off by one in floating point: settle on the exact times
-    while k < n and time_of(k + 1, a, b, c0, pre) <= dt:
-        k += 1
-    while k > 0 and time_of(k, a, b, c0, pre) > dt:
-        k -= 1
-    return k
-
+        j = int((-h + _sqrt(h * h + 2.0 * b * rest)) / b)
+    # j decode steps done by the closed form; settle on the exact end times (time_of,
+    # inlined, same arithmetic), which floating point can put one step either side
+    m = n - shift
+    j = max(0, min(m, j))
+    while j < m and base + (j + 1) * a + b * (j + 1) * j / 2.0 <= dt:
+        j += 1
+    while j > 0 and base + j * a + b * j * (j - 1) / 2.0 > dt:
+        j -= 1
+    return j + shift
 
 def cut_at(dt: float, n: int, a: float, b: float, c0: float, pre: bool) -> int:
     """Steps kept when an arrival ``dt`` after the start cuts the stretch: the first
