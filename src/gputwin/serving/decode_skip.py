@@ -132,10 +132,11 @@ def cut_at(dt: float, n: int, a: float, b: float, c0: float, pre: bool) -> int:
     if pre and dt <= c0:
         return 1  # during the (applied) prefill step: cut right after it
     k = steps_done(dt, n, a, b, c0, pre)
-    if k < n and time_of(k, a, b, c0, pre) < dt:
-        k += 1
+    if k < n:
+        j, base = (k - 1, c0) if pre else (k, 0.0)  # time_of(k), inlined
+        if base + j * a + b * j * (j - 1) / 2.0 < dt:
+            k += 1
     return k if k >= 1 else 1
-
 
 def decode_line(cost: DecodeCost, n_dec: int, max_model_len: int) -> CostLine | None:
     """``(ctx0, cost(ctx0), slope)`` when the decode-only cost of ``n_dec`` sequences is

@@ -30,11 +30,10 @@ from gputwin.serving.decode_skip import (
     fit_steps,
     max_stretch,
     steps_done,
-    stretch_s,
     time_of,
 )
 from gputwin.serving.histogram import LogHistogram
-from gputwin.serving.request import DROPPED, ReqState
+from gputwin.serving.request import DROPPED, WAITING, ReqState
 from gputwin.serving.scheduler import Chunks, Scheduler
 from gputwin.serving.step_cost import StepModel, StepPricer
 from gputwin.sim.kernel import EventHandle, Simulator
@@ -68,6 +67,8 @@ class Replica:
         self.bs = cfg.block_size
         self._skip = cfg.skip_decode_steps
         self._fcfs = cfg.scheduling_policy != "priority"
+        self._max_seqs = cfg.max_num_seqs
+        self._lines = self.pricer.lines  # batch size -> verified cost line (shared)
         # the current step, stretch (n decode steps costing a, a + b, ...) or segment
         # (a prefill step of cost c0, applied when planned, then n − 1 decode steps)
         self.in_step = False
@@ -83,6 +84,7 @@ class Replica:
         self._chunks: Chunks = []
         self._blocked = False  # the stretch's waiting queue cannot be admitted before it ends
         self._end_cb = self._step_end
+        self._segment_end_cb = self._segment_end
         self.horizon_s = float("inf")  # no eager update whose step would end after it
         self.on_idle: Callable[[Replica], None] | None = None
         self.accepting = True  # False while draining (autoscaler scale-down)
@@ -186,7 +188,13 @@ class Replica:
                                  f"has {cfg.num_kv_blocks}")
             return
         self.outstanding += 1
-        self.sched.enqueue(req)
+        sched = self.sched
+        if self._fcfs:  # Scheduler.enqueue, inlined for the common case
+            req.status = WAITING
+            sched.waiting_prompt_tokens += req.num_tokens - req.computed
+            sched.waiting.append(req)
+        else:
+            sched.enqueue(req)
         if not self.in_step:
             self._start_step(now)
         elif self._n > 1 and not self._blocked:
@@ -226,15 +234,19 @@ class Replica:
                 self._dur = self._a = dur
                 self._b = 0.0
                 self._blocked = False
-        self._handle = self.sim.schedule_at(now + self._dur, self._end_cb, PRIORITY_STEP)
+        self._handle = self.sim.schedule_at(
+            now + self._dur, self._segment_end_cb if self._pre else self._end_cb, PRIORITY_STEP)
 
     def _plan_stretch(self, n_dec: int, ctx: float) -> None:
         """A decode-only stretch from step ``S``: to the next finish or KV exhaustion."""
         sched = self.sched
-        fin_step = sched.next_finish_step()
-        n_fin = fin_step - sched.S + 1 if fin_step is not None else 1
+        fin = sched.fin
+        if fin and fin[0][2] != fin[0][3].version:
+            sched.next_finish_step()  # drop stale entries
+        n_fin = fin[0][0] - sched.S + 1 if fin else 1
         n = max_stretch(sched.cnt, n_dec, sched.S, sched.pool.num_free, n_fin)
-        line = self.pricer.line(n_dec)
+        lines = self._lines
+        line = lines[n_dec] if n_dec in lines else self.pricer.line(n_dec)
         if line is not None:  # on the verified line: no model call
             a = line[1] + line[2] * (ctx - line[0])
             b = line[2] * n_dec
@@ -243,11 +255,11 @@ class Replica:
         else:
             a, b = self.pricer.decode(n_dec, ctx), 0.0
         self._n, self._a, self._b = n, a, b
-        self._dur = stretch_s(n, a, b) if n > 1 else a
+        self._dur = n * a + b * n * (n - 1) / 2.0 if n > 1 else a  # stretch_s, inlined
         # FCFS: a queue head that could not be admitted stays blocked until a finish
         # (budget and sequence cap are fixed, free KV only shrinks during a stretch)
         self._blocked = n > 1 and (
-            len(sched.running) >= self.cfg.max_num_seqs
+            len(sched.running) >= self._max_seqs
             or sched.budget0 - n_dec * sched.dec_tokens <= 0
             or (self._fcfs and bool(sched.waiting)))
 
@@ -259,13 +271,16 @@ class Replica:
         within the horizon."""
         sched = self.sched
         if (sched.prefill_only or end_s > self.horizon_s
-                or len(chunks) != len(sched.prefilling) or sched.has_waiting()):
+                or len(chunks) != len(sched.prefilling)
+                or (sched.wheap if sched.priority else sched.waiting)):
             return False
         for req, chunk in chunks:
             if req.computed + chunk < req.num_tokens or req.generated + 1 >= req.output:
                 return False
-        fin_step = sched.next_finish_step()
-        return fin_step is None or fin_step > sched.S
+        fin = sched.fin
+        if fin and fin[0][2] != fin[0][3].version:
+            sched.next_finish_step()  # drop stale entries
+        return not fin or fin[0][0] > sched.S
 
     def _merge(self, now: float, chunks: Chunks, c0: float) -> None:
         """Apply prefill step ``S`` (cost ``c0``) now and plan the decode-only stretch
@@ -283,7 +298,8 @@ class Replica:
         self._chunks = []
         self._pre, self._c0, self._pre_tokens = True, c0, n_old + len(chunks)
         n_dec = sched.n_dec
-        line = self.pricer.line(n_dec)
+        lines = self._lines
+        line = lines[n_dec] if n_dec in lines else self.pricer.line(n_dec)
         m = 0
         a = b = 0.0
         if line is not None:
@@ -294,8 +310,8 @@ class Replica:
                 a = line[1] + line[2] * (ctx - line[0])
                 b = line[2] * n_dec
         self._n, self._a, self._b = 1 + m, a, b
-        self._dur = time_of(1 + m, a, b, c0, True)
-        self._blocked = m >= 1 and (len(sched.running) >= self.cfg.max_num_seqs
+        self._dur = c0 + m * a + b * m * (m - 1) / 2.0  # time_of(1 + m), inlined
+        self._blocked = m >= 1 and (len(sched.running) >= self._max_seqs
                                     or sched.budget0 - n_dec * sched.dec_tokens <= 0)
 
     def _truncate(self, now: float) -> None:
@@ -307,14 +323,13 @@ class Replica:
         self._dur = time_of(k, self._a, self._b, self._c0, self._pre)
         if self._handle is not None:
             self.sim.cancel(self._handle)
-        self._handle = self.sim.schedule_at(self._start_s + self._dur, self._end_cb,
-                                            PRIORITY_STEP)
+        self._handle = self.sim.schedule_at(
+            self._start_s + self._dur, self._segment_end_cb if self._pre else self._end_cb,
+            PRIORITY_STEP)
 
     # ---- update at the end of a step (or stretch) -------------------------------------------
     def _step_end(self) -> None:
-        if self._pre:
-            self._segment_end()
-            return
+        """End of a step or of a decode-only stretch (nothing applied yet)."""
         sched = self.sched
         now = self.sim.now
         n = self._n
@@ -329,7 +344,11 @@ class Replica:
         elif n_dec:
             self.itl.add(self._dur, n_dec)
         self.tokens_out += n_dec * n
-        self._close(n)
+        self.busy_s += self._dur
+        self.num_steps += n
+        self.in_step = False
+        self._handle = None
+        sched.dec_allocated = False
         sched.S = last + 1
         fin = sched.fin
         if fin and fin[0][0] <= last:
@@ -353,17 +372,14 @@ class Replica:
                 sched.pool.take(blocks)
             self.itl.add_uniform(self._a, self._a + self._b * (m - 1), n_dec * m)
             self.tokens_out += n_dec * m
-        self._close(m)
+        self.busy_s += self._dur
+        self.num_steps += m
+        self.in_step = False
+        self._handle = None
+        sched.dec_allocated = False
         self._pre = False
         sched.S = first + m
         fin = sched.fin
         if m and fin and fin[0][0] <= first + m - 1:
             sched.finish_decoders(first + m - 1, now)
         self._start_step(now)
-
-    def _close(self, steps: int) -> None:
-        self.busy_s += self._dur
-        self.num_steps += steps
-        self.in_step = False
-        self._handle = None
-        self.sched.dec_allocated = False

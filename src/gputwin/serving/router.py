@@ -158,6 +158,8 @@ class LeastOutstanding(RouterPlugin):
     name = "router/least_outstanding"
 
     def choose(self, req: LlmRequest, replicas: Sequence[Replica], now_s: float) -> Replica:
+        if len(replicas) == 1:
+            return replicas[0]
         return min(replicas, key=_OUTSTANDING)  # first of the least loaded
 
 

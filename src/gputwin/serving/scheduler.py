@@ -57,7 +57,6 @@ class Scheduler:
         self.on_finish = on_finish
         self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
         self.waiting_prompt_tokens = 0
-        self.outstanding = 0  # waiting + running (kept as a counter for the routers)
         self.num_preemptions = 0
         self.prefill_tokens = 0
 
@@ -72,7 +71,6 @@ class Scheduler:
     def enqueue(self, req: ReqState) -> None:
         """A new (or handed-off) request joins the back of the queue."""
         req.status = WAITING
-        self.outstanding += 1
         self.push_waiting(req, front=False)
 
     def push_waiting(self, req: ReqState, *, front: bool) -> None:
@@ -100,24 +98,46 @@ class Scheduler:
     # ---- planning -----------------------------------------------------------------------
     def plan(self) -> tuple[Chunks, float, bool]:
         """Decide step ``S``: returns (prefill chunks, swap-in seconds, preempted?)."""
-        pool, bs = self.pool, self.bs
+        n_dec = self.n_dec
+        budget = self.budget0 - n_dec * self.dec_tokens
         preempted = False
-        budget = self.budget0 - self.n_dec * self.dec_tokens
-        need = self.cnt[(-self.S) % bs] if self.n_dec else 0
-        if need:
-            while need > pool.num_free:
-                victim = self.victim()
-                if victim.status == DECODE and (victim.phase + self.S) % bs == 0:
-                    need -= 1
-                self.preempt(victim)
-                preempted = True
-            pool.take(need)
+        if n_dec:
+            need = self.cnt[(-self.S) % self.bs]
+            if need:
+                pool = self.pool
+                if need > pool.num_free:
+                    need = self._preempt_for_decoders(need)
+                    preempted = True
+                pool.take(need)
         self.dec_allocated = True
         chunks: Chunks = []
         if not self.prefilling:
             if preempted or not (self.wheap if self.priority else self.waiting):
                 return chunks, 0.0, preempted
             return chunks, self.admit(chunks, budget), False
+        preempted = self._continue_prefills(chunks, budget) or preempted
+        if preempted:
+            return chunks, 0.0, True
+        for _, chunk in chunks:
+            budget -= chunk
+        return chunks, self.admit(chunks, budget), False
+
+    def _preempt_for_decoders(self, need: int) -> int:
+        """Preempt until the decoders' ``need`` blocks fit; returns the blocks still
+        needed (a preempted decoder that needed one no longer does)."""
+        pool, bs = self.pool, self.bs
+        while need > pool.num_free:
+            victim = self.victim()
+            if victim.status == DECODE and (victim.phase + self.S) % bs == 0:
+                need -= 1
+            self.preempt(victim)
+        return need
+
+    def _continue_prefills(self, chunks: Chunks, budget: int) -> bool:
+        """The next chunk of each running prefill within ``budget`` (appended to
+        ``chunks``); returns whether KV ran out and a request was preempted."""
+        pool, bs = self.pool, self.bs
+        preempted = False
         for req in list(self.prefilling.values()):
             if budget <= 0:
                 break
@@ -132,8 +152,7 @@ class Scheduler:
             req.blocks += more
             chunks.append((req, chunk))
             budget -= chunk
-        swap_s = 0.0 if preempted else self.admit(chunks, budget)
-        return chunks, swap_s, preempted
+        return preempted
 
     def admit(self, chunks: Chunks, budget: int) -> float:
         """Admit waiting requests in order while budget, sequences and KV allow (a
@@ -240,9 +259,10 @@ class Scheduler:
     # ---- updates at the end of a step -------------------------------------------------------
     def finish_decoders(self, last: int, now: float) -> None:
         """Release the decoders whose last token is computed in step ``last`` or before."""
-        fin, cnt, bs = self.fin, self.cnt, self.bs
+        fin, cnt, bs, pool = self.fin, self.cnt, self.bs, self.pool
+        running, on_finish = self.running, self.on_finish
         while fin and fin[0][0] <= last:
-            _, _, version, req = heapq.heappop(fin)
+            _, rid, version, req = heapq.heappop(fin)
             if version != req.version:
                 continue
             off = req.dec_x0 - req.dec_s0
@@ -251,7 +271,18 @@ class Scheduler:
             self.n_dec -= 1
             self.dec_off_sum -= off
             req.version += 1
-            self.release(req, -(-(off + last + 1) // bs), now)
+            held = -(-(off + last + 1) // bs)  # release(), inlined
+            del running[rid]
+            keyed = req.keyed
+            if keyed:
+                pool.release(keyed)
+                held -= len(keyed)
+                req.keyed = NO_KEYS
+            pool.give(held)
+            req.blocks = 0
+            req.status = FINISHED
+            req.finish_s = now
+            on_finish(req, now)
 
     def release(self, req: ReqState, held: int, now: float) -> None:
         del self.running[req.spec.request_id]
@@ -265,7 +296,6 @@ class Scheduler:
         req.blocks = 0
         req.status = FINISHED
         req.finish_s = now
-        self.outstanding -= 1
         self.on_finish(req, now)
 
     def apply_chunks(self, chunks: Chunks, now: float) -> int:
