@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from serving_builders import engine, finish_times, requests_from, run_fleet, ttfts
+from serving_builders import (
+    LinearStepModel,
+    engine,
+    finish_times,
+    requests_from,
+    run_fleet,
+    ttfts,
+)
 
-from gputwin.serving.engine import Replica
+from gputwin.serving.fleet import Fleet, PoolSpec, ServiceSpec
 from gputwin.serving.request import DROPPED, FINISHED
 from gputwin.workload.llm_request import LlmRequest
 
@@ -37,21 +43,18 @@ rows_strategy = st.lists(
 def test_every_request_ends_accounted_and_kv_never_over_allocated(
         rows: list[tuple[float, int, int]], blocks: int, mode: str, skip: bool) -> None:
     used_max = 0
+    fleet = Fleet([ServiceSpec("default", PoolSpec(
+        engine(blocks, preemption_mode=mode, skip_decode_steps=skip), LinearStepModel(), 1,
+        1, "round_robin"))], requests_from(rows))
 
-    original = Replica._start_step
-
-    def spy(self: Replica, now: float) -> None:
+    def check(now: float, _: object) -> None:  # before every event: the state after the last
         nonlocal used_max
-        original(self, now)
-        used_max = max(used_max, self.kv_used_blocks_at(now + 1e9))
-        self.pool.check()
+        for life in fleet.lives:
+            used_max = max(used_max, life.replica.kv_used_blocks_at(now + 1e9))
+            life.replica.pool.check()
 
-    Replica._start_step = spy  # type: ignore[method-assign]
-    try:
-        out = run_fleet(requests_from(rows), engine(blocks, preemption_mode=mode,
-                                                    skip_decode_steps=skip))
-    finally:
-        Replica._start_step = original  # type: ignore[method-assign]
+    fleet.sim.add_observer(check)
+    out = fleet.run()
     assert used_max <= blocks
     for s in out.states:
         assert s.status in (FINISHED, DROPPED)
@@ -196,23 +199,13 @@ def test_blocked_queue_skips_the_cut() -> None:
     """With the batch full, a burst of arrivals never cuts the decoders' stretch."""
     early = [(0.0, 50, 400)] * 4
     burst = [(0.1 + 0.01 * i, 50, 5) for i in range(40)]  # all while the 4 decode
-    cuts = 0
-    original = Replica._truncate
-
-    def spy(self: Replica, now: float) -> None:
-        nonlocal cuts
-        cuts += now >= 0.1  # the simultaneous early arrivals may cut each other's prefill
-        original(self, now)
-
-    Replica._truncate = spy  # type: ignore[method-assign]
-    try:
-        full = run_fleet(requests_from(early + burst), engine(5000, max_num_seqs=4))
-    finally:
-        Replica._truncate = original  # type: ignore[method-assign]
+    alone = run_fleet(requests_from(early), engine(5000, max_num_seqs=4))
+    full = run_fleet(requests_from(early + burst), engine(5000, max_num_seqs=4))
     slow = run_fleet(requests_from(early + burst),
                      engine(5000, max_num_seqs=4, skip_decode_steps=False))
     _assert_same(full, slow)
-    assert cuts == 0
+    # the simultaneous early arrivals may cut each other's segment; the burst cuts nothing
+    assert full.lives[0].replica.num_cuts == alone.lives[0].replica.num_cuts
     assert min(s.first_token_s for s in full.states[4:]) > max(  # type: ignore[type-var]
         s.spec.arrival_time_s for s in full.states)
 
@@ -240,22 +233,6 @@ def test_linear_model_uses_the_verified_cost_line() -> None:
     assert not slow.lives[0].replica.pricer.lines  # the reference never uses the shortcut
 
 
-def _count_merges(fn: Any) -> tuple[Any, int]:
-    merges = 0
-    original = Replica._merge
-
-    def spy(self: Replica, *args: Any) -> None:
-        nonlocal merges
-        merges += 1
-        original(self, *args)
-
-    Replica._merge = spy  # type: ignore[method-assign]
-    try:
-        return fn(), merges
-    finally:
-        Replica._merge = original  # type: ignore[method-assign]
-
-
 @pytest.mark.parametrize(("kw", "blocks"), [
     ({}, 5000), ({"preemption_mode": "swap"}, 90), ({"max_num_seqs": 4}, 5000),
     ({"num_speculative_tokens": 2, "tokens_per_step": 2.2}, 5000)])
@@ -266,8 +243,8 @@ def test_merged_prefill_and_stretch_segments_match_step_by_step(
     from serving_builders import real_perf
 
     reqs = requests_from(_random_rows(13, 250, 12.0, 900, 250))
-    fast, merges = _count_merges(lambda: run_fleet(reqs, engine(blocks, **kw),
-                                                   model=real_perf(), sample_interval_s=0.05))
+    fast = run_fleet(reqs, engine(blocks, **kw), model=real_perf(), sample_interval_s=0.05)
+    merges = sum(life.replica.num_merges for life in fast.lives)
     slow = run_fleet(reqs, engine(blocks, skip_decode_steps=False, **kw), model=real_perf(),
                      sample_interval_s=0.05)
     assert merges > 0  # the shortcut is exercised

@@ -94,6 +94,8 @@ class Replica:
         self.num_steps = 0
         self.tokens_out = 0
         self.itl = LogHistogram()
+        self.num_merges = 0  # prefill steps applied when planned (merged segments)
+        self.num_cuts = 0  # stretches or segments shortened by an arrival
 
     # ---- queries (the router and the timeline) --------------------------------------
     @property
@@ -287,6 +289,7 @@ class Replica:
         after it as one segment: step ``S`` then decode steps ``S+1 .. S+m``, whose
         blocks are taken at the segment's end (none is taken here)."""
         sched = self.sched
+        self.num_merges += 1
         n_old = sched.n_dec
         if n_old:
             self.itl.add(c0, n_old)
@@ -319,6 +322,7 @@ class Replica:
         k = cut_at(now - self._start_s, self._n, self._a, self._b, self._c0, self._pre)
         if k >= self._n:
             return
+        self.num_cuts += 1
         self._n = k
         self._dur = time_of(k, self._a, self._b, self._c0, self._pre)
         if self._handle is not None:
