@@ -8,6 +8,8 @@ replicas, routers (:mod:`.router`, a registry with typed args) and the
 autoscaler (:mod:`.autoscaler`) onto the event kernel. See docs/serving-simulation.md.
 """
 
+# first: a compiled engine (bench/build_serving_accel.py) is used only while it is current
+from gputwin.serving._accel import USING_COMPILED
 from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
@@ -19,6 +21,7 @@ from gputwin.serving.step_cost import StepPricer
 
 __all__ = [
     "ROUTERS",
+    "USING_COMPILED",
     "AutoscalerSpec",
     "BlockPool",
     "EngineConfig",
