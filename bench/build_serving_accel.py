@@ -52,6 +52,7 @@ def build() -> None:
         env = {**os.environ, "PYTHONPATH": str(SRC)}
         subprocess.run([sys.executable, str(script)], cwd=SRC, env=env, check=True)
     shutil.rmtree(SRC / "build", ignore_errors=True)
+    shutil.rmtree(SRC / ".mypy_cache", ignore_errors=True)
     (SERVING / STAMP).write_text(json.dumps(source_hashes(SERVING), indent=1) + "\n")
     print(f"compiled: {', '.join(compiled(SERVING))} (stamp {SERVING / STAMP})")
 

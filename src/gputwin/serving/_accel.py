@@ -24,7 +24,8 @@ from pathlib import Path
 from types import ModuleType
 
 #: The modules compiled together (their calls into each other bypass ``sys.modules``).
-MODULES = ("decode_skip", "engine", "histogram", "request", "scheduler", "step_cost")
+MODULES = ("decode_skip", "engine", "histogram", "kv_cache", "request", "scheduler",
+           "step_cost")
 STAMP = "_accel_stamp.json"
 REBUILD = "python bench/build_serving_accel.py (or --clean to remove it)"
 _HERE = Path(__file__).resolve().parent

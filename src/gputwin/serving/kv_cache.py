@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from gputwin.serving.kv_errors import KvCacheError
 
-class KvCacheError(RuntimeError):
-    """A bug: the engine asked for more blocks than are free, or freed unknown blocks."""
+__all__ = ["BlockPool", "KvCacheError"]
 
 
 class BlockPool:
