@@ -20,7 +20,7 @@ the same results within float rounding (tested).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gputwin.serving.config import EngineConfig
@@ -38,7 +38,7 @@ from gputwin.serving.scheduler import Chunks, Scheduler
 from gputwin.serving.step_cost import StepModel, StepPricer
 from gputwin.sim.kernel import EventHandle, Simulator
 
-__all__ = ["PRIORITY_STEP", "EngineSink", "Replica", "StepModel"]
+__all__ = ["PRIORITY_STEP", "EngineSink", "Replica", "StepModel", "least_outstanding"]
 
 PRIORITY_STEP = 1  # arrivals (0) at the same instant are seen by the next plan
 
@@ -387,3 +387,14 @@ class Replica:
         if m and fin and fin[0][0] <= first + m - 1:
             sched.finish_decoders(first + m - 1, now)
         self._start_step(now)
+
+
+def least_outstanding(replicas: Sequence[Replica]) -> Replica:
+    """The first of ``replicas`` with the fewest waiting + running requests (here, not in
+    the router, so that it is compiled with the engine: one pass over the counters)."""
+    best = replicas[0]
+    low = best.outstanding
+    for rep in replicas:
+        if rep.outstanding < low:
+            best, low = rep, rep.outstanding
+    return best

@@ -24,7 +24,6 @@ draining, provisioned).
 from __future__ import annotations
 
 import bisect
-import operator
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
@@ -32,12 +31,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.serving.engine import least_outstanding
 from gputwin.workload.llm_request import LlmRequest
 
 if TYPE_CHECKING:
     from gputwin.serving.engine import Replica
 
-_OUTSTANDING = operator.attrgetter("outstanding")
 PREFIX = "router/"
 
 
@@ -158,9 +157,7 @@ class LeastOutstanding(RouterPlugin):
     name = "router/least_outstanding"
 
     def choose(self, req: LlmRequest, replicas: Sequence[Replica], now_s: float) -> Replica:
-        if len(replicas) == 1:
-            return replicas[0]
-        return min(replicas, key=_OUTSTANDING)  # first of the least loaded
+        return least_outstanding(replicas)  # the first of the least loaded
 
 
 @register
