@@ -33,7 +33,7 @@ from gputwin.serving.decode_skip import (
     time_of,
 )
 from gputwin.serving.histogram import LogHistogram
-from gputwin.serving.request import DROPPED, WAITING, ReqState
+from gputwin.serving.request import DROPPED, WAITING, ReqState, fit_to_engine
 from gputwin.serving.scheduler import Chunks, Scheduler
 from gputwin.serving.step_cost import StepModel, StepPricer
 from gputwin.sim.kernel import EventHandle, Simulator
@@ -172,22 +172,13 @@ class Replica:
     def submit(self, req: ReqState, now: float) -> None:
         """Queue ``req`` (or drop it if it can never fit); start a step if idle."""
         cfg = self.cfg
-        prompt = req.spec.num_prompt_tokens
         req.replica = self.id
         req.engine_arrival_s = now
-        if req.computed == 0:  # a new request (not a KV hand-off)
-            if prompt + 1 > cfg.max_model_len:
-                self._drop(req, now, f"prompt of {prompt} tokens exceeds max_model_len "
-                                     f"{cfg.max_model_len}")
-                return
-            if prompt + req.output > cfg.max_model_len:
-                req.output = cfg.max_model_len - prompt
-                req.truncated = True
-            req.num_tokens = prompt + req.generated
-        need = -(-(prompt + (1 if self.sched.prefill_only else req.output)) // self.bs)
-        if need > cfg.num_kv_blocks:
-            self._drop(req, now, f"needs {need} KV blocks for prompt + output, the replica "
-                                 f"has {cfg.num_kv_blocks}")
+        reason = fit_to_engine(req, cfg.max_model_len, cfg.num_kv_blocks, self.bs,
+                               prefill_only=self.sched.prefill_only)
+        if reason:
+            req.status, req.reason = DROPPED, reason
+            self.sink.on_drop(req, self, now)
             return
         self.outstanding += 1
         sched = self.sched
@@ -201,10 +192,6 @@ class Replica:
             self._start_step(now)
         elif self._n > 1 and not self._blocked:
             self._truncate(now)
-
-    def _drop(self, req: ReqState, now: float, reason: str) -> None:
-        req.status, req.reason = DROPPED, reason
-        self.sink.on_drop(req, self, now)
 
     def _finished(self, req: ReqState, now: float) -> None:
         self.outstanding -= 1
@@ -348,11 +335,7 @@ class Replica:
         elif n_dec:
             self.itl.add(self._dur, n_dec)
         self.tokens_out += n_dec * n
-        self.busy_s += self._dur
-        self.num_steps += n
-        self.in_step = False
-        self._handle = None
-        sched.dec_allocated = False
+        self._close(n)
         sched.S = last + 1
         fin = sched.fin
         if fin and fin[0][0] <= last:
@@ -376,17 +359,20 @@ class Replica:
                 sched.pool.take(blocks)
             self.itl.add_uniform(self._a, self._a + self._b * (m - 1), n_dec * m)
             self.tokens_out += n_dec * m
-        self.busy_s += self._dur
-        self.num_steps += m
-        self.in_step = False
-        self._handle = None
-        sched.dec_allocated = False
+        self._close(m)
         self._pre = False
         sched.S = first + m
         fin = sched.fin
         if m and fin and fin[0][0] <= first + m - 1:
             sched.finish_decoders(first + m - 1, now)
         self._start_step(now)
+
+    def _close(self, steps: int) -> None:
+        self.busy_s += self._dur
+        self.num_steps += steps
+        self.in_step = False
+        self._handle = None
+        self.sched.dec_allocated = False
 
 
 def least_outstanding(replicas: Sequence[Replica]) -> Replica:

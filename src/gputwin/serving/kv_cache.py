@@ -116,6 +116,21 @@ class BlockPool:
         self._active[key] = 1
         return True
 
+    def register_prefix(self, keys: list[int], held: list[int] | tuple[int, ...],
+                        full: int) -> list[int] | tuple[int, ...]:
+        """A request computed its first ``full`` prompt blocks (keys ``keys[:full]``) and
+        holds ``held`` (a prefix of ``keys``) cached: register the blocks after those, in
+        order, until one is cached already (ours stays anonymous). Returns what it holds."""
+        start = len(held)
+        if start >= full:
+            return held
+        registered = held if isinstance(held, list) else list(held)
+        for j in range(start, full):
+            if not self.register(keys[j]):
+                break
+            registered.append(keys[j])
+        return registered
+
     def release(self, keys: Sequence[int]) -> None:
         """Drop one reference on each keyed block; unreferenced ones become cached-free.
 

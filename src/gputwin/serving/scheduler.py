@@ -310,8 +310,10 @@ class Scheduler:
     def _after_chunk(self, req: ReqState, chunk: int, now: float) -> int:
         computed = req.computed = req.computed + chunk
         self.prefill_tokens += chunk
-        if req.keys and self.cfg.enable_prefix_caching:
-            self._register(req)
+        keys = req.keys
+        if keys and self.cfg.enable_prefix_caching:
+            req.keyed = self.pool.register_prefix(keys, req.keyed,
+                                                  min(len(keys), computed // self.bs))
         if computed < req.num_tokens:
             return 0
         generated = req.generated = req.generated + 1
@@ -336,18 +338,3 @@ class Scheduler:
         self.dec_off_sum += off
         heapq.heappush(self.fin, (finish, rid, req.version, req))
         return 1
-
-    def _register(self, req: ReqState) -> None:
-        keys = req.keys
-        assert keys is not None
-        full = min(len(keys), req.computed // self.bs)
-        start = len(req.keyed)
-        if start >= full or start < 0:
-            return
-        registered = req.keyed
-        if not isinstance(registered, list):
-            registered = req.keyed = list(registered)
-        for j in range(start, full):
-            if not self.pool.register(keys[j]):
-                break  # an identical block is cached already; ours stays anonymous
-            registered.append(keys[j])
