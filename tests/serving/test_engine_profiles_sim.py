@@ -1,0 +1,46 @@
+"""The simulator under each engine profile (offline fixed-length runs, small)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gputwin.errors import InputError
+from gputwin.run.validate_serve import simulate_case
+
+OFFLINE: dict[str, Any] = {"model": "llama3.1-8b", "gpu": "h100-sxm-80gb", "weights": "fp8",
+                           "offline": {"num_requests": 300, "input_tokens": 128,
+                                       "output_tokens": 128}}
+
+
+def _tps(**kw: Any) -> float:
+    return simulate_case(**{**OFFLINE, **kw}).metrics["output_tokens_per_s"]
+
+
+def test_trtllm_profile_outruns_vllm_defaults_offline() -> None:
+    # larger batch, FP8 KV, lighter host: the complaint of issue 9 (about half of TRT-LLM)
+    assert _tps(engine="trtllm") > 1.3 * _tps(engine="vllm")
+
+
+def test_every_engine_runs_and_finishes_every_request() -> None:
+    for engine in ("vllm", "sglang", "trtllm"):
+        m = simulate_case(**{**OFFLINE, "engine": engine}).metrics
+        assert m["requests_by_status.finished"] == 300
+        assert m["output_tokens_per_s_per_gpu"] == m["output_tokens_per_s"]
+
+
+def test_non_chunked_budget_grows_to_the_longest_sequence_unless_given() -> None:
+    long = {"num_requests": 20, "input_tokens": 9000, "output_tokens": 16}
+    m = simulate_case(**{**OFFLINE, "engine": "trtllm", "offline": long}).metrics
+    assert m["requests_by_status.finished"] == 20
+    with pytest.raises(InputError, match="longest sequence"):
+        simulate_case(**{**OFFLINE, "engine": "trtllm", "offline": long,
+                         "max_num_batched_tokens": 8192})
+
+
+def test_case_inputs_are_checked() -> None:
+    with pytest.raises(InputError, match="unknown input"):
+        simulate_case(**{**OFFLINE, "batch": 3})
+    with pytest.raises(InputError, match="offline"):
+        simulate_case(model="llama3.1-8b", gpu="h100-sxm-80gb")
