@@ -44,3 +44,18 @@ def test_case_inputs_are_checked() -> None:
         simulate_case(**{**OFFLINE, "batch": 3})
     with pytest.raises(InputError, match="offline"):
         simulate_case(model="llama3.1-8b", gpu="h100-sxm-80gb")
+
+
+def test_no_evict_admission_never_preempts_and_matches_step_by_step() -> None:
+    # long outputs overflow the KV cache of a 70B on one H200: greedy admission preempts,
+    # TensorRT-LLM's GUARANTEED_NO_EVICT reserves whole sequences and never does
+    case = {"model": "llama3.1-70b", "gpu": "h200-sxm-141gb", "weights": "fp8",
+            "kv_cache": "fp8", "max_num_seqs": 1024, "max_num_batched_tokens": 8192,
+            "offline": {"num_requests": 200, "input_tokens": 1000, "output_tokens": 1000}}
+    greedy = simulate_case(**case, engine="sglang").metrics
+    reserve = simulate_case(**case, engine="trtllm").metrics
+    ref = simulate_case(**case, engine="trtllm", skip_decode_steps=False).metrics
+    assert greedy["num_preemptions"] > 0
+    assert reserve["num_preemptions"] == 0
+    assert reserve["requests_by_status.finished"] == 200
+    assert ref["end_time_s"] == pytest.approx(reserve["end_time_s"], rel=1e-9)

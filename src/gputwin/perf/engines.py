@@ -28,10 +28,11 @@ ENGINES_PATH = Path(__file__).with_name("engines.yaml")
 CACHE_KINDS = ("paged", "radix")
 KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
 MEMORY_MODES = ("total", "free")
+CAPACITY_POLICIES = ("greedy", "no_evict")
 GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
-                   "cuda_graph_batch_sizes", "pad_decode_to_graph"),
+                   "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy"),
     "host": ("step_overhead_s", "per_seq_overhead_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac"),
@@ -49,6 +50,7 @@ class EngineProfile:
     enable_chunked_prefill: bool
     cuda_graph_batch_sizes: tuple[int, ...]
     pad_decode_to_graph: bool
+    capacity_policy: str
     step_overhead_s: float
     per_seq_overhead_s: float
     attention_eff_mult: float
@@ -123,7 +125,7 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         value = {k: float(v) for k, v in value.items()} if ok else value
     else:
         allowed = {"cache": CACHE_KINDS, "default_kv_dtype": KV_DEFAULTS,
-                   "memory_mode": MEMORY_MODES}[name]
+                   "memory_mode": MEMORY_MODES, "capacity_policy": CAPACITY_POLICIES}[name]
         ok = value in allowed
         if not ok:
             raise InputError(f"expected one of {', '.join(allowed)}, got {value!r}",

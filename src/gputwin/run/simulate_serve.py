@@ -115,7 +115,8 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         kv_block_bytes=e.block_size * perf.kv_bytes_per_token_per_gpu,
         swap_bandwidth_bytes_per_s=opts.engine.swap_bandwidth, num_speculative_tokens=k,
         tokens_per_step=perf.expected_tokens_per_step(),
-        skip_decode_steps=opts.engine.skip_decode_steps)
+        skip_decode_steps=opts.engine.skip_decode_steps,
+        reserve_full_sequence=e.profile.capacity_policy == "no_evict")
 
 
 def provision_delay_s(perf: ServingPerf, gpus_per_node: int, tier: StorageTier | None,

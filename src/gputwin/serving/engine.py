@@ -135,6 +135,10 @@ class Replica:
         self.accepting = True  # False while draining (autoscaler scale-down)
         self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
         self.outstanding = 0  # waiting + running (kept as a counter for the routers)
+        # no-evict admission (TensorRT-LLM GUARANTEED_NO_EVICT): blocks of the whole
+        # sequences of the running requests, reserved when admitted
+        self._reserve = cfg.reserve_full_sequence
+        self.reserved_blocks = 0
 
     # ---- queries (the router and the timeline) --------------------------------------
     @property
@@ -587,6 +591,9 @@ class Replica:
             more = -(-(start + chunk) // bs) - hits
             if more + in_lru > pool.num_free:
                 break
+            if self._reserve and running and (
+                    self.reserved_blocks + self._full_blocks(req) > pool.num_blocks):
+                break
             if waiting is not None:
                 waiting.popleft()
                 self.waiting_prompt_tokens -= req.num_tokens - computed
@@ -609,6 +616,8 @@ class Replica:
             rid = spec.request_id
             running[rid] = req
             prefilling[rid] = req
+            if self._reserve:
+                self.reserved_blocks += self._full_blocks(req)
             chunks.append((req, chunk))
             budget -= chunk
         return swap_s
@@ -635,6 +644,8 @@ class Replica:
         else:
             del self.prefilling[req.rid]
         del self.running[req.rid]
+        if self._reserve:
+            self.reserved_blocks -= self._full_blocks(req)
         self.pool.release(req.keyed)
         self.pool.give(held - len(req.keyed))
         req.keyed = NO_KEYS
@@ -723,8 +734,15 @@ class Replica:
             req.version += 1
             self._release(req, -(-(off + last + 1) // self.bs), now)
 
+    def _full_blocks(self, req: ReqState) -> int:
+        """KV blocks of ``req``'s whole sequence (prompt + output)."""
+        out = 1 if self.prefill_only else req.output
+        return -(-(req.spec.num_prompt_tokens + out) // self.bs)
+
     def _release(self, req: ReqState, held: int, now: float) -> None:
         del self.running[req.spec.request_id]
+        if self._reserve:
+            self.reserved_blocks -= self._full_blocks(req)
         keyed = req.keyed
         if keyed:
             self.pool.release(keyed)
