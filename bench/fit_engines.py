@@ -2,7 +2,7 @@
 
 Run: ``python bench/fit_engines.py [ENGINE] [--json]`` (default trtllm). Replays every row
 of ``src/gputwin/perf/engine_benchmarks.yaml`` for the engine through the serving simulator
-at each grid value (0.70-1.30) of ``kernels.gemm_eff_mult[dtype]``, picks the best per
+at each grid value (0.80-1.25) of ``kernels.gemm_eff_mult[dtype]``, picks the best per
 dtype (mean squared log error) and reports fit and 5-fold hold-out errors. Copy the printed
 multipliers into ``src/gputwin/perf/engines.yaml`` (with the errors in their source).
 """

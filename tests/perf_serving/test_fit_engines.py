@@ -22,7 +22,7 @@ def test_bundled_rows_load_and_use_catalog_names() -> None:
 
 
 def test_request_counts_follow_trtllm_bench() -> None:
-    assert benchmark_requests(128, 128) == 30000
+    assert benchmark_requests(128, 128) == 10000
     assert benchmark_requests(20000, 2000) == 1000
     assert benchmark_requests(2048, 2048) == 1500
     assert benchmark_requests(1000, 1000) == 3000
