@@ -5,8 +5,8 @@ The rows (``perf/engine_benchmarks.yaml``) are replayed through the serving simu
 the engine's profile defaults and the benchmark's request counts). For each weight dtype
 the multiplier ``kernels.gemm_eff_mult[dtype]`` is chosen from a grid (0.80-1.25) to
 minimise the mean squared log error of that dtype's rows; hold-out error comes from
-k-fold cross-validation (fold = row index mod k), each fold refitted on the others. The predictions for every grid
-value are computed once and shared by the folds.
+k-fold cross-validation (fold = row index mod k), each fold refitted on the others.
+The predictions for every grid value are computed once and shared by the folds.
 """
 
 from __future__ import annotations
