@@ -140,3 +140,21 @@ def test_loader_refuses_unknown_keys_and_a_bad_default(tmp_path: Path) -> None:
         d["default"] = "tgi"
     with pytest.raises(InputError, match="default must name an engine"):
         load_engine_profiles(_write(tmp_path, default))
+
+
+def test_scenario_file_names_the_engine_and_a_bad_one_points_at_its_line(
+        tmp_path: Path) -> None:
+    from gputwin.scenario.serving import load_serving_scenario
+
+    text = ("serving:\n  services:\n    - model: llama3.1-8b\n      gpu: h100-sxm-80gb\n"
+            "      engine: {ENGINE}\n  workload:\n    - kind: synthetic\n"
+            "      num_requests: 10\n      arrival: {process: poisson, rate: 1}\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(text.replace("{ENGINE}", "trtllm"))
+    sc = load_serving_scenario(good)
+    assert sc.serving.services[0].engine.resolved().profile.name == "trtllm"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("{ENGINE}", "{name: tgi}"))
+    with pytest.raises(InputError, match="unknown engine 'tgi'") as exc:
+        load_serving_scenario(bad)
+    assert f"{bad}:5" in str(exc.value)
