@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gputwin.cli.options import emit_json, positive_int
+from gputwin.perf.engines import default_engine, engine_names
 
 if TYPE_CHECKING:
     from gputwin.run.estimate_serve import ServingEstimate
@@ -86,13 +87,18 @@ def _summary(est: ServingEstimate, title: str) -> None:
               callback=positive_int, help="Token budget of one step (chunked prefill).")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Calibration YAML from `gputwin calibrate`.")
+@click.option("--engine", default=default_engine(), show_default=True,
+              type=click.Choice(engine_names()),
+              help="Engine profile: host overheads and kernel efficiencies "
+                   "(docs/serving-engines.md); batch limits stay as given.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep: int,
           dp_attention: int, redundant_experts: int, ep_imbalance: float | None,
           input_tokens: int, output_tokens: int, batch_size: int, num_replicas: int,
           weights: str, kv_cache: str, spec_tokens: int, acceptance: float,
           draft_model: str | None, spec_kind: str | None, max_num_seqs: int,
-          max_num_batched_tokens: int, calibration: str | None, as_json: bool) -> None:
+          max_num_batched_tokens: int, calibration: str | None, engine: str,
+          as_json: bool) -> None:
     """TTFT, TPOT, throughput and memory of one inference replica."""
     from gputwin.run.estimate_serve import estimate_serve
 
@@ -104,6 +110,7 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
         weights=weights, kv_cache=kv_cache, spec_tokens=spec_tokens, acceptance=acceptance,
         draft_model=draft_model, spec_kind=spec_kind, max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens, calibration=calibration,
+        engine=engine,
     )
     if as_json:
         emit_json(est.to_dict())

@@ -15,6 +15,7 @@ import click
 
 from gputwin.cli.options import DURATION, positive_int
 from gputwin.errors import InputError
+from gputwin.perf.engines import default_engine, engine_names
 
 if TYPE_CHECKING:
     from gputwin.run.serving_results import ServingResult
@@ -74,8 +75,13 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
                                  "mxfp4"]),
               help="Weight format; fp4 = nvfp4 (FP4 formats need Blackwell).")
-@click.option("--kv-cache", "kv_cache_dtype", default="bf16", show_default=True,
-              type=click.Choice(["bf16", "fp8"]))
+@click.option("--kv-cache", "kv_cache_dtype", default=None, type=click.Choice(["bf16", "fp8"]),
+              help="KV-cache dtype [default: the engine's: bf16 for vLLM/SGLang, fp8 for "
+                   "TensorRT-LLM with fp8/fp4 weights].")
+@click.option("--engine", default=default_engine(), show_default=True,
+              type=click.Choice(engine_names()),
+              help="Serving engine profile: scheduling defaults, host overheads, kernel "
+                   "efficiencies and KV layout (docs/serving-engines.md).")
 @click.option("--replicas", default=1, show_default=True, type=int, callback=positive_int)
 @click.option("--trace", "trace", default=None, type=click.Path(path_type=Path),
               help="Replay a request trace instead of synthetic arrivals.")
@@ -103,14 +109,18 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--draft-model", default=None)
 @click.option("--router", default="least_outstanding", show_default=True,
               type=RouterChoice())
-@click.option("--max-num-seqs", default=256, show_default=True, type=int,
-              callback=positive_int)
-@click.option("--max-num-batched-tokens", default=8192, show_default=True, type=int,
-              callback=positive_int)
-@click.option("--block-size", default=16, show_default=True, type=int, callback=positive_int)
-@click.option("--gpu-memory-utilization", default=0.9, show_default=True, type=float)
+@click.option("--max-num-seqs", default=None, type=int, callback=positive_int,
+              help="Running sequences at most [default: the engine's].")
+@click.option("--max-num-batched-tokens", default=None, type=int, callback=positive_int,
+              help="Tokens per step at most [default: the engine's].")
+@click.option("--block-size", default=None, type=int, callback=positive_int,
+              help="KV block size in tokens [default: the engine's].")
+@click.option("--gpu-memory-utilization", default=None, type=float,
+              help="KV memory fraction [default: the engine's].")
 @click.option("--no-prefix-caching", is_flag=True)
-@click.option("--no-chunked-prefill", is_flag=True)
+@click.option("--chunked-prefill/--no-chunked-prefill", "chunked_prefill", default=None,
+              help="Chunked prefill [default: the engine's: on for vLLM/SGLang, off for "
+                   "TensorRT-LLM].")
 @click.option("--preemption", default="recompute", show_default=True,
               type=click.Choice(["recompute", "swap"]))
 @click.option("--disaggregate", default=None, metavar="P:D",
@@ -158,11 +168,12 @@ def build_scenario(o: dict[str, Any]) -> Any:
         "dp_attention": o["dp_attention"], "redundant_experts": o["redundant_experts"],
         "ep_imbalance": o["ep_imbalance"],
         "kv_cache_dtype": o["kv_cache_dtype"], "replicas": o["replicas"], "router": o["router"],
-        "engine": {"block_size": o["block_size"], "max_num_seqs": o["max_num_seqs"],
+        "engine": {"name": o["engine"], "block_size": o["block_size"],
+                   "max_num_seqs": o["max_num_seqs"],
                    "max_num_batched_tokens": o["max_num_batched_tokens"],
                    "gpu_memory_utilization": o["gpu_memory_utilization"],
                    "enable_prefix_caching": not o["no_prefix_caching"],
-                   "enable_chunked_prefill": not o["no_chunked_prefill"],
+                   "enable_chunked_prefill": o["chunked_prefill"],
                    "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"]},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }
@@ -199,7 +210,8 @@ def build_scenario(o: dict[str, Any]) -> Any:
     except ValidationError as exc:
         raise validation_error_to_input_error(exc, "options") from None
 
-    flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache"}
+    flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache", "name": "engine",
+             "enable_chunked_prefill": "chunked_prefill"}
 
     def where(key: tuple[Any, ...]) -> str:
         if key[:1] == ("site",) and key[-1] not in ("region", "cooling", "provider",

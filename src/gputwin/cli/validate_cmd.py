@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import click
+
+from gputwin.validation.schema import CaseKind
 
 if TYPE_CHECKING:
     from gputwin.validation.runner import CaseResult
@@ -20,7 +22,7 @@ def _fmt(value: float) -> str:
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["training", "collective", "serving", "energy"]),
+@click.option("--kind", type=click.Choice(list(get_args(CaseKind))),
               default=None, help="Only cases of this kind.")
 @click.option("--cases", "case_files", type=click.Path(path_type=Path), multiple=True,
               help="Case file(s) to run instead of the bundled suites.")

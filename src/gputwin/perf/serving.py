@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
+from gputwin.perf.engines import engine_profile
 from gputwin.perf.power import inference_activity_frac
 from gputwin.perf.serving_calib import ServingCalibration, default_serving_calibration
 from gputwin.perf.serving_shapes import (
@@ -84,7 +85,7 @@ class ServingConfig:
     max_num_batched_tokens: int = 8192
     max_num_seqs: int = 256
     acceptance_rate: float = 0.7
-    engine: str = "vllm"  # host-overhead profile (calibration `engines`)
+    engine: str = "vllm"  # engine profile (perf/engines.yaml): host and kernel coefficients
 
     @property
     def num_gpus(self) -> int:
@@ -115,6 +116,7 @@ def check_config(c: ServingConfig) -> None:
                          f"{c.ep_imbalance}")
     if not 0.0 <= c.ep_overlap_frac <= 1.0:
         raise InputError(f"ep_overlap_frac must be in [0, 1], got {c.ep_overlap_frac}")
+    engine_profile(c.engine)  # unknown engine -> UnknownNameError listing the registry
     if c.weights_dtype not in WEIGHT_DTYPES:
         raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
                          f"{c.weights_dtype!r}")
@@ -208,10 +210,13 @@ class ServingPerf:
         train = default_calibration().for_accelerator(accel.name)
         coeff = cal.for_accelerator(accel.name)
         peak, dtype, _ = _compute_peak(c)
-        self._gemm_rate = peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
+        prof = engine_profile(c.engine)
+        self._gemm_rate = (peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
+                           * prof.gemm_mult(c.weights_dtype))
         self._gemm_mult = cal.int4_dequant_compute_mult if c.weights_dtype == "int4" else 1.0
         bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
-        self._attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult)
+        self._attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
+                                     * prof.attention_eff_mult)
         self._bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
         self._hbm_bytes = accel.memory_bytes
         self._half = cal.gemm_half_tokens

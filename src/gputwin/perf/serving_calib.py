@@ -7,7 +7,7 @@ any subset of keys; :func:`load_serving_calibration` overlays it on the bundled 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +175,15 @@ def load_serving_calibration(path: str | Path | None = None) -> ServingCalibrati
 
 @functools.cache
 def default_serving_calibration() -> ServingCalibration:
-    """The bundled calibration (read once per process)."""
+    """The bundled calibration (read once per process).
+
+    Per-engine host overheads come from the engine profiles (perf/engines.yaml) unless
+    the calibration file's ``engines:`` section sets them."""
+    from gputwin.perf.engines import engine_names, engine_profile
+
     data, _ = load_yaml_with_lines(SERVING_CALIBRATION_PATH)
-    return parse_serving_calibration(data, str(SERVING_CALIBRATION_PATH))
+    cal = parse_serving_calibration(data, str(SERVING_CALIBRATION_PATH))
+    engines = {name: {"step_overhead_s": engine_profile(name).step_overhead_s,
+                      "per_seq_overhead_s": engine_profile(name).per_seq_overhead_s,
+                      **cal.engines.get(name, {})} for name in engine_names()}
+    return replace(cal, engines={**cal.engines, **engines})

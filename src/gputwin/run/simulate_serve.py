@@ -21,7 +21,8 @@ import numpy as np
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import StorageTier
-from gputwin.errors import DoesNotFitError
+from gputwin.errors import DoesNotFitError, InputError
+from gputwin.perf.engines import kv_pool_blocks, kv_pool_bytes_per_gpu, step_model
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
 from gputwin.run.serving_energy import (
     ServiceEnergy,
@@ -64,41 +65,61 @@ from gputwin.workload.llm_synthetic import ArrivalProcess, LengthDist, generate_
 def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
     hw = resolve_hardware(catalog, gpu=opts.gpu, system=opts.system)
     spec = opts.speculative
+    e = opts.engine.resolved()
     cfg = ServingConfig(
         model=catalog.model(opts.model), hw=hw, tp=opts.tp, pp=opts.pp, ep=opts.ep,
         dp_attention=opts.dp_attention, redundant_experts=opts.redundant_experts,
         ep_imbalance=opts.ep_imbalance,
-        weights_dtype=opts.weights_dtype, kv_cache_dtype=opts.kv_cache_dtype,
+        weights_dtype=opts.weights_dtype, kv_cache_dtype=opts.kv_dtype,
         num_speculative_tokens=spec.num_tokens if spec else 0,
         draft_model=catalog.model(spec.draft_model) if spec and spec.draft_model else None,
         draft_kind=spec.kind if spec else None,
-        max_num_batched_tokens=opts.engine.max_num_batched_tokens,
-        max_num_seqs=opts.engine.max_num_seqs,
-        acceptance_rate=spec.acceptance if spec else 0.7)
+        max_num_batched_tokens=e.max_num_batched_tokens, max_num_seqs=e.max_num_seqs,
+        acceptance_rate=spec.acceptance if spec else 0.7, engine=e.profile.name)
     return prepare_serving(cfg)
 
 
-def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int) -> EngineConfig:
-    """The replica engine's limits; raises :class:`DoesNotFitError` without KV room."""
-    e = opts.engine
-    blocks = perf.num_kv_blocks(e.block_size, e.gpu_memory_utilization)
+def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
+                  longest_sequence_tokens: int = 0) -> EngineConfig:
+    """The replica engine's limits; raises :class:`DoesNotFitError` without KV room.
+
+    Without chunked prefill the token budget must hold a whole sequence (a recomputed
+    one included): when the budget is the profile's default it is raised to
+    ``longest_sequence_tokens`` of the workload (as trtllm-bench sizes max_num_tokens
+    to its dataset); a budget given explicitly is kept and checked."""
+    e = opts.engine.resolved()
+    frac = e.gpu_memory_utilization
+    blocks = kv_pool_blocks(perf, e.profile, e.block_size, frac)
     if blocks < 1:
-        free = perf.free_kv_bytes_per_gpu(e.gpu_memory_utilization)
+        free = kv_pool_bytes_per_gpu(perf, e.profile, frac)
         raise DoesNotFitError(
             f"service {opts.name!r}: {opts.model} on {opts.tp}x{opts.pp} {opts.gpu or opts.system}"
             f" leaves no memory for the KV cache ({free / 2**30:.1f} GiB per GPU after weights "
             "and activations); use more GPUs (tp/pp) or quantised weights")
     k = opts.speculative.num_tokens if opts.speculative else 0
+    budget = e.max_num_batched_tokens
+    max_len = opts.engine.max_model_len or model_max_len
+    if not e.enable_chunked_prefill:
+        if not e.budget_given:
+            budget = max(budget, longest_sequence_tokens)
+        if longest_sequence_tokens > budget:
+            raise InputError(
+                f"without chunked prefill the token budget ({budget}) must hold the longest "
+                f"sequence of the workload ({longest_sequence_tokens} tokens)",
+                where=f"service {opts.name!r}: max_num_batched_tokens")
+        max_len = min(max_len, budget)
     return EngineConfig(
         num_kv_blocks=blocks, block_size=e.block_size, max_num_seqs=e.max_num_seqs,
-        max_num_batched_tokens=e.max_num_batched_tokens,
-        max_model_len=e.max_model_len or model_max_len,
+        max_num_batched_tokens=budget, max_model_len=max_len,
         enable_chunked_prefill=e.enable_chunked_prefill,
-        enable_prefix_caching=e.enable_prefix_caching, preemption_mode=e.preemption_mode,
-        scheduling_policy=e.scheduling_policy,
+        enable_prefix_caching=opts.engine.enable_prefix_caching,
+        preemption_mode=opts.engine.preemption_mode,
+        scheduling_policy=opts.engine.scheduling_policy,
         kv_block_bytes=e.block_size * perf.kv_bytes_per_token_per_gpu,
-        swap_bandwidth_bytes_per_s=e.swap_bandwidth, num_speculative_tokens=k,
-        tokens_per_step=perf.expected_tokens_per_step(), skip_decode_steps=e.skip_decode_steps)
+        swap_bandwidth_bytes_per_s=opts.engine.swap_bandwidth, num_speculative_tokens=k,
+        tokens_per_step=perf.expected_tokens_per_step(),
+        skip_decode_steps=opts.engine.skip_decode_steps,
+        reserve_full_sequence=e.profile.capacity_policy == "no_evict")
 
 
 def provision_delay_s(perf: ServingPerf, gpus_per_node: int, tier: StorageTier | None,
@@ -127,11 +148,12 @@ def _autoscaler(a: AutoscalerOptions | None, perf: ServingPerf,
                               perf, perf.config.hw.gpus_per_node, tier, a.startup_overhead))
 
 
-def build_service(opts: ServiceOptions, catalog: Catalog
+def build_service(opts: ServiceOptions, catalog: Catalog, longest_sequence_tokens: int = 0
                   ) -> tuple[ServiceSpec, ServiceMeta, ServiceEnergy]:
     perf = _perf(opts, catalog)
     model = catalog.model(opts.model)
-    eng = engine_config(opts, perf, model.max_seq_len)
+    eng = engine_config(opts, perf, model.max_seq_len, longest_sequence_tokens)
+    step = step_model(perf, opts.engine.resolved().profile)
     hw = perf.config.hw
     gpus = perf.config.num_gpus
     auto = _autoscaler(opts.autoscaler, perf, catalog)
@@ -142,13 +164,13 @@ def build_service(opts: ServiceOptions, catalog: Catalog
     power = ServiceEnergy(opts.name, hw, perf)
     d = opts.disaggregation
     if d is None:
-        pool = PoolSpec(eng, perf, opts.replicas, gpus, opts.router, auto)
+        pool = PoolSpec(eng, step, opts.replicas, gpus, opts.router, auto)
         return ServiceSpec(opts.name, pool, slo_ttft_s=opts.slo.ttft,
                            slo_tpot_s=opts.slo.tpot), meta, power
     bw = d.transfer_bandwidth
     pre_auto = _autoscaler(d.prefill_autoscaler, perf, catalog) or auto
-    decode = PoolSpec(eng, perf, d.decode_replicas, gpus, "least_outstanding", auto)
-    prefill = PoolSpec(eng, perf, d.prefill_replicas, gpus, opts.router, pre_auto)
+    decode = PoolSpec(eng, step, d.decode_replicas, gpus, "least_outstanding", auto)
+    prefill = PoolSpec(eng, step, d.prefill_replicas, gpus, opts.router, pre_auto)
     return ServiceSpec(opts.name, decode, prefill_pool=prefill,
                        kv_transfer_s=lambda n: perf.kv_transfer_time_s(n, bw),
                        slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot), meta, power
@@ -222,9 +244,10 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                       requests: list[LlmRequest] | None) -> ServingResult:
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
-    built = [build_service(s, cat) for s in sc.serving.services]
-    check_serving_site(sc.site, [(b[2].hw.accelerator, b[2].hw.system) for b in built])
     reqs = requests if requests is not None else build_requests(sc, RandomStreams(sc.seed))
+    longest = _longest_sequences(reqs)
+    built = [build_service(s, cat, longest.get(s.name, 0)) for s in sc.serving.services]
+    check_serving_site(sc.site, [(b[2].hw.accelerator, b[2].hw.system) for b in built])
     fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
                   sample_interval_s=sc.serving.sample_interval,
                   max_total_gpus=sc.serving.max_total_gpus)
@@ -251,6 +274,16 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,
                          requests=table, replicas=replicas, timelines=timelines,
                          summary=summary, wall_time_s=wall, num_events=out.num_events)
+
+
+def _longest_sequences(reqs: list[LlmRequest]) -> dict[str, int]:
+    """Longest prompt + output tokens per service (sizes non-chunked token budgets)."""
+    out: dict[str, int] = {}
+    for r in reqs:
+        n = r.num_prompt_tokens + r.num_output_tokens
+        if n > out.get(r.service, 0):
+            out[r.service] = n
+    return out
 
 
 def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],

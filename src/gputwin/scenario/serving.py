@@ -28,6 +28,7 @@ against the catalog by :func:`load_serving_scenario` with ``file:line`` location
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,12 +39,14 @@ from pydantic import (
     Field,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
@@ -65,17 +68,59 @@ class _M(BaseModel):
 
 
 class EngineOptions(_M):
-    block_size: PosInt = 16
-    max_num_seqs: PosInt = 256
-    max_num_batched_tokens: PosInt = 8192
+    """Engine limits; ``None`` takes the engine profile's default (perf/engines.yaml).
+
+    ``name`` is a registered engine (``vllm`` by default, ``sglang``, ``trtllm``); a
+    service may also write ``engine: trtllm`` for ``engine: {name: trtllm}``."""
+
+    name: str = Field(default_factory=default_engine,
+                      description="Engine profile: " + ", ".join(engine_names()))
+    block_size: PosInt | None = None
+    max_num_seqs: PosInt | None = None
+    max_num_batched_tokens: PosInt | None = None
     max_model_len: PosInt | None = Field(default=None, description="None = the model's")
-    enable_chunked_prefill: bool = True
+    enable_chunked_prefill: bool | None = None
     enable_prefix_caching: bool = True
     preemption_mode: Literal["recompute", "swap"] = "recompute"
     scheduling_policy: Literal["fcfs", "priority"] = "fcfs"
-    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    gpu_memory_utilization: float | None = Field(
+        default=None, gt=0, le=1, description="KV memory fraction (vLLM/SGLang: of the "
+        "GPU memory; TensorRT-LLM: of the memory left after the weights)")
     swap_bandwidth: BytesPerS = Field(default=25e9, gt=0, description="Host↔GPU per GPU")
     skip_decode_steps: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        if v not in engine_names():
+            raise ValueError(f"unknown engine {v!r}; expected one of {', '.join(engine_names())}")
+        return v
+
+    def resolved(self) -> EngineSettings:
+        """Concrete limits: the given values, the profile's defaults for the rest."""
+        p = engine_profile(self.name)
+        return EngineSettings(
+            profile=p,
+            block_size=self.block_size or p.block_size,
+            max_num_seqs=self.max_num_seqs or p.max_num_seqs,
+            max_num_batched_tokens=self.max_num_batched_tokens or p.max_num_batched_tokens,
+            enable_chunked_prefill=(p.enable_chunked_prefill if self.enable_chunked_prefill
+                                    is None else self.enable_chunked_prefill),
+            gpu_memory_utilization=self.gpu_memory_utilization or p.memory_frac,
+            budget_given=self.max_num_batched_tokens is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """An engine's limits after the profile filled the unset ones."""
+
+    profile: EngineProfile
+    block_size: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    enable_chunked_prefill: bool
+    gpu_memory_utilization: float
+    budget_given: bool  # the token budget was set explicitly (not the profile's)
 
 
 class SpeculativeOptions(_M):
@@ -145,7 +190,9 @@ class ServiceOptions(_M):
     weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
                            "mxfp4"] = Field(default="bf16", description="fp4 = nvfp4; the "
                                             "FP4 formats need FP4 tensor cores (Blackwell)")
-    kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
+    kv_cache_dtype: Literal["bf16", "fp8"] | None = Field(
+        default=None, description="None = the engine's default (vLLM/SGLang: the model "
+        "dtype; TensorRT-LLM: fp8 with fp8/fp4 checkpoints)")
     replicas: PosInt = 1
     router: RouterChoice = "least_outstanding"
     engine: EngineOptions = EngineOptions()
@@ -153,6 +200,20 @@ class ServiceOptions(_M):
     disaggregation: DisaggregationOptions | None = None
     autoscaler: AutoscalerOptions | None = None
     slo: SloOptions = SloOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("engine"), str):
+            return {**data, "engine": {"name": data["engine"]}}
+        return data
+
+    @property
+    def kv_dtype(self) -> str:
+        """The KV-cache dtype: the one given, else the engine's default."""
+        if self.kv_cache_dtype is not None:
+            return self.kv_cache_dtype
+        return engine_profile(self.engine.name).kv_dtype(self.weights_dtype)
 
     @model_validator(mode="after")
     def _hardware(self) -> ServiceOptions:

@@ -21,6 +21,10 @@ class EngineConfig:
     sequence emits per step (speculative decoding's expected acceptance, 1 without).
     ``skip_decode_steps``: advance decode-only stretches in closed form (same results as
     step by step within float rounding; off = reference mode).
+    ``reserve_full_sequence``: admit a request only when the KV blocks of its whole
+    sequence (prompt + output) fit beside those of the running requests (TensorRT-LLM's
+    ``GUARANTEED_NO_EVICT`` capacity policy: no preemption); off = vLLM's greedy
+    admission with preemption when the cache runs out.
     """
 
     num_kv_blocks: int
@@ -37,6 +41,7 @@ class EngineConfig:
     num_speculative_tokens: int = 0
     tokens_per_step: float = 1.0
     skip_decode_steps: bool = True
+    reserve_full_sequence: bool = False
 
     def __post_init__(self) -> None:
         for name in ("num_kv_blocks", "block_size", "max_num_seqs", "max_num_batched_tokens",

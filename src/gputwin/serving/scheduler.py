@@ -56,6 +56,10 @@ class Scheduler:
         self.dec_tokens = 1 + cfg.num_speculative_tokens
         self.on_finish = on_finish
         self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
+        # no-evict admission (TensorRT-LLM GUARANTEED_NO_EVICT): blocks of the whole
+        # sequences of the running requests, reserved when admitted
+        self._reserve = cfg.reserve_full_sequence
+        self.reserved_blocks = 0
         self.waiting_prompt_tokens = 0
         self.num_preemptions = 0
         self.prefill_tokens = 0
@@ -188,6 +192,9 @@ class Scheduler:
             more = -(-(start + chunk) // bs) - hits
             if more + in_lru > pool.num_free:
                 break
+            if self._reserve and running and (
+                    self.reserved_blocks + self.full_blocks(req) > pool.num_blocks):
+                break
             if waiting is not None:
                 waiting.popleft()
                 self.waiting_prompt_tokens -= req.num_tokens - computed
@@ -210,6 +217,8 @@ class Scheduler:
             rid = spec.request_id
             running[rid] = req
             prefilling[rid] = req
+            if self._reserve:
+                self.reserved_blocks += self.full_blocks(req)
             chunks.append((req, chunk))
             budget -= chunk
         return swap_s
@@ -237,6 +246,8 @@ class Scheduler:
         else:
             del self.prefilling[req.rid]
         del self.running[req.rid]
+        if self._reserve:
+            self.reserved_blocks -= self.full_blocks(req)
         self.pool.release(req.keyed)
         self.pool.give(held - len(req.keyed))
         req.keyed = NO_KEYS
@@ -273,6 +284,8 @@ class Scheduler:
             req.version += 1
             held = -(-(off + last + 1) // bs)  # release(), inlined
             del running[rid]
+            if self._reserve:
+                self.reserved_blocks -= self.full_blocks(req)
             keyed = req.keyed
             if keyed:
                 pool.release(keyed)
@@ -284,8 +297,16 @@ class Scheduler:
             req.finish_s = now
             on_finish(req, now)
 
+    def full_blocks(self, req: ReqState) -> int:
+        """KV blocks of ``req``'s whole sequence (prompt + output; one output token on a
+        disaggregated prefill replica)."""
+        out = 1 if self.prefill_only else req.output
+        return -(-(req.spec.num_prompt_tokens + out) // self.bs)
+
     def release(self, req: ReqState, held: int, now: float) -> None:
         del self.running[req.spec.request_id]
+        if self._reserve:
+            self.reserved_blocks -= self.full_blocks(req)
         keyed = req.keyed
         if keyed:
             self.pool.release(keyed)

@@ -10,6 +10,7 @@ _KIND_TITLES = {
     "training": "Training step time / throughput / MFU",
     "collective": "Collective communication",
     "serving": "Inference serving",
+    "serving_sim": "Inference serving, simulated end to end (simulate serve)",
     "energy": "Energy, carbon and power",
 }
 

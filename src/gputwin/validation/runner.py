@@ -52,6 +52,12 @@ def _evaluate_serving(**inputs: Any) -> _HasToDict:
     return result
 
 
+def _evaluate_serving_sim(**inputs: Any) -> _HasToDict:
+    from gputwin.run.validate_serve import simulate_case
+
+    return simulate_case(**inputs)
+
+
 def _evaluate_energy(**inputs: Any) -> _HasToDict:
     from gputwin.requests import EnergyRequest
     from gputwin.run.estimate_energy import estimate_energy  # type: ignore[import-not-found,unused-ignore]
@@ -93,6 +99,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "training": _evaluate_training,
     "collective": _evaluate_collective,
     "serving": _evaluate_serving,
+    "serving_sim": _evaluate_serving_sim,
     "energy": _evaluate_energy,
     "reliability": _evaluate_reliability,
 }

@@ -1,0 +1,280 @@
+"""Serving engine profiles (vLLM, SGLang, TensorRT-LLM) read from ``engines.yaml``.
+
+An :class:`EngineProfile` holds one engine's scheduling defaults, host overheads, kernel
+efficiency multipliers and KV layout. The profiles form a registry:
+:func:`engine_names` gives the CLI ``--engine`` choices and the scenario schema's
+``engine.name`` values, :func:`engine_profile` looks one up (unknown names raise
+:class:`InputError` listing the known ones). Every figure in the YAML carries a
+``source``; a figure without one, an unknown key or a value out of range is refused with
+the file, line and key.
+
+:class:`GraphPaddedStep` prices a pure-decode step at the next captured CUDA-graph batch
+size (TensorRT-LLM ``enable_padding``, SGLang's graph runner): the padded rows run through
+the GEMMs but hold no KV.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.yaml_io import KeyPath, load_yaml_with_lines
+
+ENGINES_PATH = Path(__file__).with_name("engines.yaml")
+CACHE_KINDS = ("paged", "radix")
+KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
+MEMORY_MODES = ("total", "free")
+CAPACITY_POLICIES = ("greedy", "no_evict")
+GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
+                   "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy"),
+    "host": ("step_overhead_s", "per_seq_overhead_s"),
+    "kernels": ("attention_eff_mult", "gemm_eff_mult"),
+    "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineProfile:
+    """One serving engine's defaults and coefficients (see engines.yaml for sources)."""
+
+    name: str
+    title: str
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    enable_chunked_prefill: bool
+    cuda_graph_batch_sizes: tuple[int, ...]
+    pad_decode_to_graph: bool
+    capacity_policy: str
+    step_overhead_s: float
+    per_seq_overhead_s: float
+    attention_eff_mult: float
+    gemm_eff_mult: dict[str, float]
+    block_size: int
+    cache: str
+    default_kv_dtype: str
+    memory_mode: str
+    memory_frac: float
+    sources: dict[str, str]
+
+    def gemm_mult(self, weights_dtype: str) -> float:
+        """GEMM efficiency multiplier for ``weights_dtype`` (nvfp4/mxfp4 count as fp4)."""
+        key = "fp4" if weights_dtype in ("nvfp4", "mxfp4") else weights_dtype
+        return self.gemm_eff_mult.get(key, 1.0)
+
+    def kv_dtype(self, weights_dtype: str) -> str:
+        """The KV-cache dtype the engine picks when none is given."""
+        d = self.default_kv_dtype
+        if d == "checkpoint":  # quantised checkpoints carry FP8 KV scales
+            return "fp8" if weights_dtype in ("fp8", "fp4", "nvfp4", "mxfp4") else "bf16"
+        return "bf16" if d == "auto" else d
+
+    def padded_batch(self, num_seqs: int) -> int:
+        """Decode batch size after CUDA-graph padding (unchanged above the largest)."""
+        sizes = self.cuda_graph_batch_sizes
+        if not self.pad_decode_to_graph or not sizes or num_seqs > sizes[-1]:
+            return num_seqs
+        return sizes[bisect.bisect_left(sizes, num_seqs)]
+
+
+class _Where:
+    def __init__(self, path: Path, lines: dict[KeyPath, int]) -> None:
+        self.path, self.lines = path, lines
+
+    def __call__(self, key: KeyPath) -> str:
+        probe = key
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = f":{self.lines[probe]}" if probe in self.lines else ""
+        return f"{self.path}{line}: {'.'.join(str(k) for k in key)}"
+
+
+def _figure(raw: Any, key: KeyPath, where: _Where) -> tuple[Any, str]:
+    if not isinstance(raw, dict) or set(raw) != {"value", "source"}:
+        raise InputError("expected {value: ..., source: \"...\"}", where=where(key))
+    source = raw["source"]
+    if not isinstance(source, str) or len(source.strip()) < 8:
+        raise InputError("every figure needs a source (a citation of 8+ characters)",
+                         where=where((*key, "source")))
+    return raw["value"], source
+
+
+def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
+    """Type and range of one figure (raises InputError)."""
+    ok: bool
+    if name in ("max_num_seqs", "max_num_batched_tokens", "block_size"):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    elif name in ("enable_chunked_prefill", "pad_decode_to_graph"):
+        ok = isinstance(value, bool)
+    elif name == "cuda_graph_batch_sizes":
+        ok = (isinstance(value, list) and all(isinstance(v, int) and v >= 1 for v in value)
+              and value == sorted(set(value)))
+        value = tuple(value) if ok else value
+    elif name in ("step_overhead_s", "per_seq_overhead_s"):
+        ok = isinstance(value, int | float) and 0.0 <= value <= 1.0
+    elif name in ("attention_eff_mult", "memory_frac"):
+        ok = isinstance(value, int | float) and 0.0 < value <= 2.0
+    elif name == "gemm_eff_mult":
+        ok = (isinstance(value, dict) and set(value) <= set(GEMM_DTYPES)
+              and all(isinstance(v, int | float) and 0.0 < v <= 2.0 for v in value.values()))
+        value = {k: float(v) for k, v in value.items()} if ok else value
+    else:
+        allowed = {"cache": CACHE_KINDS, "default_kv_dtype": KV_DEFAULTS,
+                   "memory_mode": MEMORY_MODES, "capacity_policy": CAPACITY_POLICIES}[name]
+        ok = value in allowed
+        if not ok:
+            raise InputError(f"expected one of {', '.join(allowed)}, got {value!r}",
+                             where=where(key))
+    if not ok:
+        raise InputError(f"invalid value {value!r} for {name}", where=where(key))
+    return value
+
+
+def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
+    base: KeyPath = ("engines", name)
+    if not isinstance(raw, dict):
+        raise InputError("expected a mapping", where=where(base))
+    unknown = sorted(set(raw) - {"title", *_SECTIONS})
+    if unknown:
+        raise InputError(f"unknown key(s) {', '.join(unknown)}; expected title, "
+                         f"{', '.join(_SECTIONS)}", where=where(base))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for section, names in _SECTIONS.items():
+        sec = raw.get(section)
+        if not isinstance(sec, dict):
+            raise InputError(f"missing section {section!r}", where=where((*base, section)))
+        extra = sorted(set(sec) - set(names))
+        missing = [n for n in names if n not in sec]
+        if extra or missing:
+            raise InputError(f"{section}: unknown {extra}, missing {missing}; expected "
+                             f"{', '.join(names)}", where=where((*base, section)))
+        for n in names:
+            key = (*base, section, n)
+            value, src = _figure(sec[n], key, where)
+            values[n] = _check(value, n, (*key, "value"), where)
+            sources[n] = src
+    if values["max_num_batched_tokens"] < values["max_num_seqs"]:
+        raise InputError("max_num_batched_tokens must be >= max_num_seqs (every running "
+                         "sequence decodes each step)", where=where((*base, "scheduling")))
+    return EngineProfile(name=name, title=str(raw.get("title", name)), sources=sources,
+                         **values)
+
+
+def load_engine_profiles(path: Path = ENGINES_PATH) -> tuple[str, dict[str, EngineProfile]]:
+    """(default engine name, profiles by name) from ``path``; raises InputError."""
+    data, lines = load_yaml_with_lines(path)
+    where = _Where(path, lines)
+    if not isinstance(data, dict) or not isinstance(data.get("engines"), dict):
+        raise InputError("expected a mapping with `engines:` and `default:`", where=str(path))
+    unknown = sorted(set(data) - {"engines", "default"})
+    if unknown:
+        raise InputError(f"unknown key(s) {', '.join(unknown)}", where=str(path))
+    profiles = {str(n): _profile(str(n), e, where) for n, e in data["engines"].items()}
+    default = data.get("default")
+    if default not in profiles:
+        raise InputError(f"default must name an engine ({', '.join(profiles)}), got "
+                         f"{default!r}", where=where(("default",)))
+    return str(default), profiles
+
+
+@functools.cache
+def _registry() -> tuple[str, dict[str, EngineProfile]]:
+    return load_engine_profiles()
+
+
+def engine_names() -> tuple[str, ...]:
+    """Registered engine names (the default first): CLI and scenario choices."""
+    default, profiles = _registry()
+    return (default, *(n for n in profiles if n != default))
+
+
+def default_engine() -> str:
+    return _registry()[0]
+
+
+def engine_profile(name: str | None = None, *, where: str | None = None) -> EngineProfile:
+    """The profile called ``name`` (the default when None); raises UnknownNameError."""
+    default, profiles = _registry()
+    key = default if name is None else name
+    if key not in profiles:
+        raise UnknownNameError("engine", key, list(profiles), where=where or "--engine")
+    return profiles[key]
+
+
+class _Step(Protocol):
+    def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
+                    prefill_attn_pairs: float, num_decode_seqs: int,
+                    decode_context_tokens_sum: float) -> float: ...
+
+    def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
+                         num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
+                         prefill_attn_pairs: float = 0.0) -> float: ...
+
+
+class GraphPaddedStep:
+    """A step model whose pure-decode steps run at the padded CUDA-graph batch size.
+
+    Only the token count grows (GEMM rows, LM head, all-reduce size); the attention reads
+    the real sequences' KV (padding rows have none). Mixed prefill+decode steps run
+    eagerly, unpadded (as in the engines)."""
+
+    __slots__ = ("_base", "_pad")
+
+    def __init__(self, base: _Step, profile: EngineProfile) -> None:
+        self._base = base
+        self._pad = profile.padded_batch
+
+    def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
+                    prefill_attn_pairs: float, num_decode_seqs: int,
+                    decode_context_tokens_sum: float) -> float:
+        n = num_decode_seqs if num_prefill_tokens else self._pad(num_decode_seqs)
+        return self._base.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
+                                      prefill_attn_pairs, n, decode_context_tokens_sum)
+
+    def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
+                         num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
+                         prefill_attn_pairs: float = 0.0) -> float:
+        n = num_decode_seqs if num_prefill_tokens else self._pad(num_decode_seqs)
+        return self._base.spec_step_time_s(n, decode_context_tokens_sum, num_prefill_tokens,
+                                           prefill_context_tokens_sum, prefill_attn_pairs)
+
+
+class _Memory(Protocol):
+    @property
+    def kv_bytes_per_token_per_gpu(self) -> float: ...
+
+    def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float: ...
+
+
+def kv_pool_bytes_per_gpu(perf: _Memory, profile: EngineProfile, frac: float) -> float:
+    """KV pool bytes per GPU (negative: the model does not fit).
+
+    ``total`` (vLLM, SGLang): ``memory × frac − weights − activations − runtime``;
+    ``free`` (TensorRT-LLM): ``frac × (memory − weights − activations − runtime)``."""
+    if profile.memory_mode == "total":
+        return perf.free_kv_bytes_per_gpu(frac)
+    left = perf.free_kv_bytes_per_gpu(1.0)
+    return left * frac if left > 0 else left
+
+
+def kv_pool_blocks(perf: _Memory, profile: EngineProfile, block_size: int,
+                   frac: float) -> int:
+    """KV blocks of ``block_size`` tokens the pool holds (0 when nothing is left)."""
+    free = kv_pool_bytes_per_gpu(perf, profile, frac)
+    return max(0, int(free // (block_size * perf.kv_bytes_per_token_per_gpu)))
+
+
+def step_model(base: _Step, profile: EngineProfile) -> _Step:
+    """``base`` itself, or wrapped in :class:`GraphPaddedStep` when the engine pads."""
+    return GraphPaddedStep(base, profile) if profile.pad_decode_to_graph else base
+
+
+__all__ = ["CACHE_KINDS", "ENGINES_PATH", "EngineProfile", "GraphPaddedStep",
+           "default_engine", "engine_names", "engine_profile", "kv_pool_blocks",
+           "kv_pool_bytes_per_gpu", "load_engine_profiles", "step_model"]

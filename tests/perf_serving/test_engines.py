@@ -1,0 +1,160 @@
+"""Engine profiles: the registry, the loader's checks and what each profile changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.errors import InputError
+from gputwin.perf.engines import (
+    ENGINES_PATH,
+    GraphPaddedStep,
+    engine_names,
+    engine_profile,
+    kv_pool_blocks,
+    load_engine_profiles,
+)
+from gputwin.perf.serving import ServingConfig, prepare_serving
+from gputwin.scenario.serving import EngineOptions, ServiceOptions
+from gputwin.topology.hardware import resolve_hardware
+
+
+def _perf(engine: str = "vllm", weights: str = "fp8", model: str = "llama3.1-8b"):
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="h100-sxm-80gb", system=None)
+    return prepare_serving(ServingConfig(cat.model(model), hw, weights_dtype=weights,
+                                         kv_cache_dtype="fp8", engine=engine))
+
+
+def test_registry_holds_the_three_engines_with_vllm_first() -> None:
+    assert engine_names()[0] == "vllm"
+    assert set(engine_names()) == {"vllm", "sglang", "trtllm"}
+
+
+def test_cli_and_scenario_choices_come_from_the_registry() -> None:
+    from gputwin.cli.serve_cmd import serve
+
+    opt = next(p for p in serve.params if p.name == "engine")
+    assert tuple(opt.type.choices) == engine_names()  # type: ignore[attr-defined]
+    for name in engine_names():
+        assert ServiceOptions(model="m", gpu="g", engine=name).engine.name == name  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown engine 'tgi'"):
+        EngineOptions(name="tgi")
+
+
+def test_vllm_profile_keeps_the_earlier_defaults() -> None:
+    e = EngineOptions().resolved()
+    assert (e.max_num_seqs, e.max_num_batched_tokens, e.block_size,
+            e.gpu_memory_utilization, e.enable_chunked_prefill) == (256, 8192, 16, 0.9, True)
+    assert ServiceOptions(model="m", gpu="g", weights_dtype="fp8").kv_dtype == "bf16"
+
+
+def test_trtllm_defaults_follow_its_profile() -> None:
+    s = ServiceOptions(model="m", gpu="g", weights_dtype="fp8", engine="trtllm")  # type: ignore[arg-type]
+    e = s.engine.resolved()
+    assert (e.max_num_seqs, e.enable_chunked_prefill, e.block_size) == (2048, False, 32)
+    assert s.kv_dtype == "fp8"  # ModelOpt FP8 checkpoints carry FP8 KV
+    bf16 = ServiceOptions(model="m", gpu="g", engine="trtllm")  # type: ignore[arg-type]
+    assert bf16.kv_dtype == "bf16"
+    explicit = ServiceOptions(model="m", gpu="g", engine={"name": "trtllm", "max_num_seqs": 64})  # type: ignore[arg-type]
+    assert explicit.engine.resolved().max_num_seqs == 64
+
+
+def test_padding_goes_up_to_the_next_captured_size() -> None:
+    t = engine_profile("trtllm")
+    assert [t.padded_batch(n) for n in (1, 3, 100, 384, 385, 9000)] == [1, 4, 128, 384, 512, 9000]
+    assert engine_profile("vllm").padded_batch(100) == 100  # padding off for the default
+
+
+def test_padded_step_prices_decode_at_the_padded_batch_only() -> None:
+    perf = _perf("trtllm")
+    step = GraphPaddedStep(perf, engine_profile("trtllm"))
+    ctx = 100 * 500.0
+    assert step.step_time_s(0, 0.0, 0.0, 100, ctx) == perf.step_time_s(0, 0.0, 0.0, 128, ctx)
+    assert step.step_time_s(0, 0.0, 0.0, 100, ctx) > perf.step_time_s(0, 0.0, 0.0, 100, ctx)
+    mixed = (256, 0.0, 256 * 128.0, 100, ctx)
+    assert step.step_time_s(*mixed) == perf.step_time_s(*mixed)
+
+
+def test_engines_differ_in_host_and_kernel_coefficients() -> None:
+    ctx = 64 * 1000.0
+    v, t = _perf("vllm"), _perf("trtllm")
+    assert t.step_time_s(0, 0.0, 0.0, 64, ctx) < v.step_time_s(0, 0.0, 0.0, 64, ctx)
+    with pytest.raises(InputError, match="engine"):
+        _perf("nope")
+
+
+def test_free_memory_mode_sizes_the_pool_after_the_weights() -> None:
+    perf = _perf("trtllm")
+    total = kv_pool_blocks(perf, engine_profile("vllm"), 32, 0.9)
+    free = kv_pool_blocks(perf, engine_profile("trtllm"), 32, 0.9)
+    left = perf.free_kv_bytes_per_gpu(1.0)
+    assert free == int(0.9 * left // (32 * perf.kv_bytes_per_token_per_gpu))
+    assert free > total  # 0.9 of what is left > 0.9 of all minus the weights
+
+
+def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(ENGINES_PATH.read_text())
+    mutate(data)
+    path = tmp_path / "engines.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_loader_reads_the_bundled_file_and_refuses_a_figure_without_source(
+        tmp_path: Path) -> None:
+    default, profiles = load_engine_profiles()
+    assert default == "vllm" and all(p.sources for p in profiles.values())
+
+    def drop(d):  # type: ignore[no-untyped-def]
+        del d["engines"]["sglang"]["host"]["step_overhead_s"]["source"]
+    with pytest.raises(InputError, match=r"sglang\.host\.step_overhead_s") as exc:
+        load_engine_profiles(_write(tmp_path, drop))
+    assert "engines.yaml:" in str(exc.value)
+
+
+@pytest.mark.parametrize(("section", "key", "value", "message"), [
+    ("kv", "cache", "tree", "expected one of paged, radix"),
+    ("scheduling", "max_num_seqs", 0, "invalid value 0"),
+    ("scheduling", "cuda_graph_batch_sizes", [8, 4], "invalid value"),
+    ("kernels", "gemm_eff_mult", {"fp9": 1.0}, "invalid value"),
+])
+def test_loader_refuses_bad_values(tmp_path: Path, section: str, key: str, value: object,
+                                   message: str) -> None:
+    def bad(d):  # type: ignore[no-untyped-def]
+        d["engines"]["trtllm"][section][key]["value"] = value
+    with pytest.raises(InputError, match=message):
+        load_engine_profiles(_write(tmp_path, bad))
+
+
+def test_loader_refuses_unknown_keys_and_a_bad_default(tmp_path: Path) -> None:
+    def extra(d):  # type: ignore[no-untyped-def]
+        d["engines"]["vllm"]["host"]["warp_speed"] = {"value": 1, "source": "made up here"}
+    with pytest.raises(InputError, match="unknown \\['warp_speed'\\]"):
+        load_engine_profiles(_write(tmp_path, extra))
+
+    def default(d):  # type: ignore[no-untyped-def]
+        d["default"] = "tgi"
+    with pytest.raises(InputError, match="default must name an engine"):
+        load_engine_profiles(_write(tmp_path, default))
+
+
+def test_scenario_file_names_the_engine_and_a_bad_one_points_at_its_line(
+        tmp_path: Path) -> None:
+    from gputwin.scenario.serving import load_serving_scenario
+
+    text = ("serving:\n  services:\n    - model: llama3.1-8b\n      gpu: h100-sxm-80gb\n"
+            "      engine: {ENGINE}\n  workload:\n    - kind: synthetic\n"
+            "      num_requests: 10\n      arrival: {process: poisson, rate: 1}\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(text.replace("{ENGINE}", "trtllm"))
+    sc = load_serving_scenario(good)
+    assert sc.serving.services[0].engine.resolved().profile.name == "trtllm"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("{ENGINE}", "{name: tgi}"))
+    with pytest.raises(InputError, match="unknown engine 'tgi'") as exc:
+        load_serving_scenario(bad)
+    assert f"{bad}:5" in str(exc.value)

@@ -1,0 +1,61 @@
+"""The simulator under each engine profile (offline fixed-length runs, small)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gputwin.errors import InputError
+from gputwin.run.validate_serve import simulate_case
+
+OFFLINE: dict[str, Any] = {"model": "llama3.1-8b", "gpu": "h100-sxm-80gb", "weights": "fp8",
+                           "offline": {"num_requests": 300, "input_tokens": 128,
+                                       "output_tokens": 128}}
+
+
+def _tps(**kw: Any) -> float:
+    return simulate_case(**{**OFFLINE, **kw}).metrics["output_tokens_per_s"]
+
+
+def test_trtllm_profile_outruns_vllm_defaults_offline() -> None:
+    # larger batch, FP8 KV, lighter host: the complaint of issue 9 (about half of TRT-LLM)
+    assert _tps(engine="trtllm") > 1.3 * _tps(engine="vllm")
+
+
+def test_every_engine_runs_and_finishes_every_request() -> None:
+    for engine in ("vllm", "sglang", "trtllm"):
+        m = simulate_case(**{**OFFLINE, "engine": engine}).metrics
+        assert m["requests_by_status.finished"] == 300
+        assert m["output_tokens_per_s_per_gpu"] == m["output_tokens_per_s"]
+
+
+def test_non_chunked_budget_grows_to_the_longest_sequence_unless_given() -> None:
+    long = {"num_requests": 20, "input_tokens": 9000, "output_tokens": 16}
+    m = simulate_case(**{**OFFLINE, "engine": "trtllm", "offline": long}).metrics
+    assert m["requests_by_status.finished"] == 20
+    with pytest.raises(InputError, match="longest sequence"):
+        simulate_case(**{**OFFLINE, "engine": "trtllm", "offline": long,
+                         "max_num_batched_tokens": 8192})
+
+
+def test_case_inputs_are_checked() -> None:
+    with pytest.raises(InputError, match="unknown input"):
+        simulate_case(**{**OFFLINE, "batch": 3})
+    with pytest.raises(InputError, match="offline"):
+        simulate_case(model="llama3.1-8b", gpu="h100-sxm-80gb")
+
+
+def test_no_evict_admission_never_preempts_and_matches_step_by_step() -> None:
+    # long outputs overflow the KV cache of a 70B on one H200: greedy admission preempts,
+    # TensorRT-LLM's GUARANTEED_NO_EVICT reserves whole sequences and never does
+    case = {"model": "llama3.1-70b", "gpu": "h200-sxm-141gb", "weights": "fp8",
+            "kv_cache": "fp8", "max_num_seqs": 1024, "max_num_batched_tokens": 8192,
+            "offline": {"num_requests": 200, "input_tokens": 1000, "output_tokens": 1000}}
+    greedy = simulate_case(**case, engine="sglang").metrics
+    reserve = simulate_case(**case, engine="trtllm").metrics
+    ref = simulate_case(**case, engine="trtllm", skip_decode_steps=False).metrics
+    assert greedy["num_preemptions"] > 0
+    assert reserve["num_preemptions"] == 0
+    assert reserve["requests_by_status.finished"] == 200
+    assert ref["end_time_s"] == pytest.approx(reserve["end_time_s"], rel=1e-9)
