@@ -24,7 +24,7 @@ from typing import Any
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import allocation_rates
 from gputwin.energy.tables import default_tables
-from gputwin.errors import InputError
+from gputwin.errors import InputError, UnknownNameError
 from gputwin.plan.serve import (
     Planned,
     SearchResult,
@@ -104,7 +104,10 @@ def priced_hardware(request: ServePlanRequest, cat: Catalog
     hws: dict[str, HardwareSpec] = {}
     usd: dict[str, float] = {}
     basis: dict[str, str] = {}
+    known = list(cat.section("accelerators"))
     for name in names:
+        if name not in known:
+            raise UnknownNameError("accelerator", name, known, where="--gpu")
         try:
             hw = resolve_hardware(cat, gpu=name)
             rates = allocation_rates(name, hw.accelerator.tdp_w, provider=request.provider,
