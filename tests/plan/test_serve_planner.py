@@ -174,3 +174,23 @@ def test_bad_requests_name_the_option(changes: dict[str, Any], where: str) -> No
 def test_pareto_front_keeps_only_non_dominated_points() -> None:
     pts = [(1.0, 9.0), (2.0, 5.0), (2.5, 6.0), (3.0, 1.0), (4.0, 1.0)]
     assert pareto_front(pts) == [0, 1, 3]
+
+
+def _azure_trace(path: Path, n: int, rate: float) -> Path:
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    for i in range(n):
+        t = i / rate
+        lines.append(f"2023-11-16 18:{int(t // 60):02d}:{t % 60:010.7f},"
+                     f"{200 + (i * 37) % 900},{20 + (i * 13) % 80}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_trace_sets_the_traffic_and_is_replayed(tmp_path: Path) -> None:
+    trace = _azure_trace(tmp_path / "trace.csv", 120, rate=4.0)
+    plan = _plan(rate=None, input_tokens=None, output_tokens=None, trace=str(trace),
+                 weights=["fp8"], max_num_seqs=[128], top=2, finalists=4)
+    assert plan.traffic.rate_per_s == pytest.approx(4.0, rel=0.02)
+    assert plan.traffic.input_tokens_min == 200
+    assert plan.passed
+    assert all(r["num_requests"] == 120 for r in plan.rows)

@@ -249,6 +249,12 @@ class ReplicaModel:
         return self.perf.step_time_s(new, 0.0, new * new / 2.0, batch, ctx)
 
 
+def _part_runs(hw: HardwareSpec, weights: str) -> bool:
+    """FP4 weights only on parts with FP4 tensor cores (Blackwell); the others everywhere
+    (FP8 weight-only kernels exist for parts without FP8 tensor cores)."""
+    return weights != "fp4" or "fp4" in hw.accelerator.peak_flop_per_s
+
+
 def _meets(a: Analytic, slo: Slo, factor: float) -> bool:
     """True when the estimate, stretched by ``factor``, is inside every SLO."""
     return all(limit is None or value * factor <= limit for value, limit in (
@@ -274,7 +280,7 @@ class _Searcher:
                     eps = [e for e in TP_SIZES if e <= tp and tp % e == 0] if (
                         s.model.is_moe) else [1]
                     for ep in eps:
-                        for w in s.weights:
+                        for w in (w for w in s.weights if _part_runs(hw, w)):
                             for kv in s.kv_caches:
                                 for seqs in s.max_num_seqs:
                                     yield ReplicaChoice(gpu, tp, pp, ep, w, kv, seqs)
