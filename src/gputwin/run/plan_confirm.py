@@ -5,7 +5,8 @@
 it through :func:`gputwin.run.simulate_serve.simulate_serving` and returns one flat record
 (the row kept in ``candidates.parquet``). Measured, per request: TTFT, TPOT, end-to-end;
 the SLOs hold when every request finished and each metric's percentile is within its
-limit. Goodput counts requests inside every SLO, over the arrival window.
+limit, over the requests after a warm-up (the first 10 % of the arrival window). Goodput
+counts those requests inside every SLO, per second of the measured window.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from gputwin.scenario.serving import ServingScenario
 METRICS = ("ttft", "tpot", "e2e")
 QUANTILES = (50, 90, 99)
 DEFAULT_SIM_SECONDS = 60.0  # simulated arrival window when --num-requests is not given
+#: share of the arrival window at the start that is not measured (the fleet filling up)
+WARMUP_FRAC = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +116,8 @@ def _row_base(task: ConfirmTask) -> dict[str, Any]:
 
 def _failed(row: dict[str, Any], error: str) -> dict[str, Any]:
     row.update({f"{m}_{k}_s": math.nan for m in METRICS for k in (*map(str, QUANTILES), "pct")})
-    row.update(num_requests=0, finished=0, slo_attainment_frac=0.0, goodput_rps=0.0,
-               goodput_tokens_per_s=0.0, cost_usd_per_million_tokens=math.inf,
+    row.update(num_requests=0, measured_requests=0, finished=0, slo_attainment_frac=0.0,
+               goodput_rps=0.0, goodput_tokens_per_s=0.0, cost_usd_per_million_tokens=math.inf,
                cost_usd_per_million_output_tokens=math.inf, slo_met=False, error=error,
                sim_wall_s=0.0, simulated_s=0.0)
     return row
@@ -143,8 +146,17 @@ def confirm_task(task: ConfirmTask) -> dict[str, Any]:
 
 
 def measure(table: Any, slo: Slo) -> dict[str, Any]:
-    """Percentiles, SLO verdict and goodput of one run's request table."""
-    fin = table.status == 0
+    """Percentiles, SLO verdict and goodput of one run's request table.
+
+    Every request must finish; the requests arriving in the first ``WARMUP_FRAC`` of the
+    arrival window (an empty fleet filling up, faster than steady state) are not measured.
+    """
+    arr = table.arrival_s
+    n_all = len(arr)
+    start = float(arr.min()) if n_all else 0.0
+    span_all = float(arr.max()) - start if n_all else 0.0
+    steady = arr >= start + WARMUP_FRAC * span_all
+    fin = (table.status == 0) & steady
     vals = {"ttft": table.ttft_s[fin], "tpot": table.tpot_s[fin], "e2e": table.e2e_s[fin]}
     limits = {"ttft": slo.ttft_s, "tpot": slo.tpot_s, "e2e": slo.e2e_s}
     out: dict[str, Any] = {}
@@ -152,21 +164,20 @@ def measure(table: Any, slo: Slo) -> dict[str, Any]:
         for q in QUANTILES:
             out[f"{m}_p{q}_s"] = _pct(vals[m], q)
         out[f"{m}_pct_s"] = _pct(vals[m], slo.percentile)
-    n, num_fin = len(table.status), int(fin.sum())
+    n = int(steady.sum())
     good = fin.copy()
     for m in METRICS:
         lim = limits[m]
         if lim is not None:
             col = getattr(table, f"{m}_s")
             good &= ~(col > lim)
-    all_done = num_fin == n and n > 0
+    all_done = bool((table.status == 0).all()) and n > 0
     met = all_done and all(lim is None or out[f"{m}_pct_s"] <= lim
                            for m, lim in limits.items())
-    arr = table.arrival_s
-    span = float(arr.max() - arr.min()) if n > 1 else 0.0
+    span = span_all * (1.0 - WARMUP_FRAC)
     span = span * n / (n - 1) if n > 1 and span > 0 else 1.0  # n arrivals ≈ n gaps
     tokens = table.prompt_tokens + table.output_tokens
-    out.update(num_requests=n, finished=num_fin,
+    out.update(num_requests=n_all, measured_requests=n, finished=int((table.status == 0).sum()),
                slo_attainment_frac=float(good.sum()) / n if n else 0.0,
                goodput_rps=float(good.sum()) / span,
                goodput_tokens_per_s=float(tokens[good].sum()) / span,
@@ -187,7 +198,7 @@ def candidate_dict(row: dict[str, Any]) -> dict[str, Any]:
         "replicas", "prefill_replicas", "decode_replicas", "gpus",
         "cost_usd_per_million_tokens", "cost_usd_per_million_output_tokens", "usd_per_hour",
         "goodput_rps", "goodput_tokens_per_s", "slo_attainment_frac", "slo_met",
-        "num_requests", "finished")}
+        "num_requests", "measured_requests", "finished")}
     out["disaggregated"] = row["prefill_replicas"] > 0
     for m in METRICS:
         out[f"{m}_s"] = {f"p{q}": _finite(row[f"{m}_p{q}_s"]) for q in QUANTILES}

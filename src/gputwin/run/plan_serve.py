@@ -38,7 +38,7 @@ from gputwin.requests import ServePlanRequest
 from gputwin.run.estimate_train import _with_overrides
 from gputwin.run.plan_confirm import ConfirmTask, confirm_task, scenario_for
 from gputwin.run.plan_store import CandidateStore, fingerprint
-from gputwin.run.plan_sweep import run_tasks
+from gputwin.run.plan_sweep import Sweep
 from gputwin.topology.hardware import HardwareSpec, resolve_hardware
 
 Progress = Callable[[int, int], None]
@@ -218,7 +218,7 @@ def _confirm_rounds(plan: ServePlan, search: ServeSearch, done: dict[str, dict[s
     queue = plan.search.candidates[: req.max_simulations]
     total = len(queue)
     pos = 0
-    try:
+    with Sweep(workers, ray_address) as sweep:
         while pos < total and len(plan.passed) < req.top:
             batch = queue[pos: pos + req.finalists]
             pos += len(batch)
@@ -227,16 +227,14 @@ def _confirm_rounds(plan: ServePlan, search: ServeSearch, done: dict[str, dict[s
                 if c.deployment.key() in done:
                     plan.rows.append(done[c.deployment.key()])
                     plan.num_resumed += 1
-            tasks = _tasks(fresh, search, fp, req, cat)
-            rows = run_tasks(confirm_task, tasks, workers=workers, ray_address=ray_address,
-                             progress=_shifted(progress, pos - len(batch), total))
+            rows = sweep.map(confirm_task, _tasks(fresh, search, fp, req, cat),
+                             _shifted(progress, pos - len(batch), total))
             plan.rows.extend(rows)
             plan.num_simulated += len(rows)
             if store is not None and rows:
                 store.save(fp, [*done.values(), *plan.rows])
-    finally:
-        if progress is not None:
-            progress(total, total)
+    if progress is not None:
+        progress(total, total)
 
 
 def _shifted(progress: Progress | None, offset: int, total: int) -> Progress | None:

@@ -27,26 +27,50 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class Sweep:
+    """An engine for several batches of tasks: the pool (or Ray) is started on first use
+    and kept until the ``with`` block ends, so rounds of confirmations share it."""
+
+    def __init__(self, workers: int | None = None, ray_address: str | None = None) -> None:
+        self.workers = workers or default_workers()
+        self.ray_address = ray_address
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Sweep:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn: Callable[[T], dict[str, Any]], tasks: Sequence[T],
+            progress: Progress | None = None) -> list[dict[str, Any]]:
+        """``[fn(t) for t in tasks]`` in task order (see :func:`run_tasks`)."""
+        if not tasks:
+            return []
+        if self.ray_address is not None:
+            return _ray(fn, tasks, self.ray_address, progress)
+        if self.workers <= 1 or len(tasks) == 1:
+            return _serial(fn, tasks, progress)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        out: list[dict[str, Any] | None] = [None] * len(tasks)
+        futures = {self._pool.submit(fn, t): i for i, t in enumerate(tasks)}
+        for done, fut in enumerate(as_completed(futures), 1):
+            out[futures[fut]] = fut.result()
+            if progress is not None:
+                progress(done, len(tasks))
+        return [r for r in out if r is not None]
+
+
 def run_tasks(fn: Callable[[T], dict[str, Any]], tasks: Sequence[T], *,
               workers: int | None = None, ray_address: str | None = None,
               progress: Progress | None = None) -> list[dict[str, Any]]:
     """``[fn(t) for t in tasks]``, on Ray when ``ray_address`` is given, else on up to
     ``workers`` local processes (serial in this process for one worker or one task)."""
-    if not tasks:
-        return []
-    if ray_address is not None:
-        return _ray(fn, tasks, ray_address, progress)
-    n = min(workers or default_workers(), len(tasks))
-    if n <= 1:
-        return _serial(fn, tasks, progress)
-    out: list[dict[str, Any] | None] = [None] * len(tasks)
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-        for done, fut in enumerate(as_completed(futures), 1):
-            out[futures[fut]] = fut.result()
-            if progress is not None:
-                progress(done, len(tasks))
-    return [r for r in out if r is not None]
+    with Sweep(workers, ray_address) as sweep:
+        return sweep.map(fn, tasks, progress)
 
 
 def _serial(fn: Callable[[T], dict[str, Any]], tasks: Sequence[T],
