@@ -43,7 +43,7 @@ BLOCK_SIZE = 16
 GPU_MEMORY_UTILIZATION = 0.9
 MAX_NUM_BATCHED_TOKENS = 8192
 #: a max_num_seqs this many times the estimated batch never binds (Poisson bursts included)
-SEQS_HEADROOM = 4.0
+SEQS_HEADROOM = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +370,7 @@ class _Searcher:
             yield Planned(Deployment(shape, replicas=r), a)
 
     def _seqs_beyond_need(self, shape: ReplicaChoice, a: Analytic) -> bool:
-        """A smaller ``max_num_seqs`` choice already holds four times the estimated batch:
+        """A smaller ``max_num_seqs`` choice already holds twice the estimated batch:
         the engine limit never binds, so this deployment runs like that one."""
         smaller = [x for x in self.s.max_num_seqs if x < shape.max_num_seqs]
         return bool(smaller) and max(smaller) >= SEQS_HEADROOM * a.batch_per_replica

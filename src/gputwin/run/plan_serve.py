@@ -43,6 +43,10 @@ from gputwin.topology.hardware import HardwareSpec, resolve_hardware
 
 Progress = Callable[[int, int], None]
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0}
+#: fields that are equal for two runs that only differ in a batch limit that never bound
+_SAME_RUN = ("gpu", "tp", "pp", "ep", "weights", "kv_cache", "engine", "replicas",
+             "prefill_replicas", "decode_replicas", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s",
+             "tpot_p99_s", "e2e_p50_s", "e2e_p99_s", "cost_usd_per_million_tokens")
 
 
 @dataclass(slots=True)
@@ -62,10 +66,19 @@ class ServePlan:
 
     @property
     def passed(self) -> list[dict[str, Any]]:
-        """Rows that met every SLO, cheapest (per million good tokens) first."""
-        ok = [r for r in self.rows if r["slo_met"]]
-        return sorted(ok, key=lambda r: (r["cost_usd_per_million_tokens"], r["e2e_pct_s"],
-                                         r["key"]))
+        """Rows that met every SLO, cheapest (per million good tokens) first; of deployments
+        that differ only in a ``max_num_seqs`` that never bound (identical measurements),
+        the smallest limit."""
+        ok = sorted((r for r in self.rows if r["slo_met"]), key=lambda r: (
+            r["cost_usd_per_million_tokens"], r["e2e_pct_s"], r["max_num_seqs"], r["key"]))
+        seen: set[tuple[Any, ...]] = set()
+        out = []
+        for r in ok:
+            sig = tuple(r[k] for k in _SAME_RUN)
+            if sig not in seen:
+                seen.add(sig)
+                out.append(r)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         from gputwin.run.plan_confirm import candidate_dict
