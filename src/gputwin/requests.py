@@ -7,13 +7,13 @@ such as ``"16M"`` tokens); ``gputwin.run`` resolves and answers it. Bad fields r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from gputwin.errors import InputError
-from gputwin.quantities import Count, Seconds
+from gputwin.quantities import Bytes, Count, Seconds
 
 Recompute = Literal["none", "selective", "full"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
@@ -108,6 +108,64 @@ class TrainPlanRequest(_Request):
     model_overrides: dict[str, Any] | None = None
 
 
+class EnergyRequest(_Request):
+    """Energy, carbon, water and cost of one training run: modelled (``tokens``, from the
+    training model) or reported (``gpu_hours``). ``layout`` None = the planner's."""
+
+    num_gpus: PositiveInt
+    model: str | None = None
+    gpu: str | None = None
+    system: str | None = None
+    tokens: Count | None = Field(default=None, gt=0)
+    gpu_hours: Count | None = Field(default=None, gt=0)
+    compute_frac: float | None = Field(default=None, ge=0, le=1)
+    layout: TrainLayout | None = None
+    dtype: TrainDType = Field(default="bf16", description="Dtype when the layout is planned")
+    global_batch_size: PositiveInt | None = None
+    global_batch_tokens: Count | None = Field(default=None, gt=0)
+    seq_len: PositiveInt | None = None
+    region: str = "US-CAL-CISO"
+    cooling: str | None = None
+    provider: str = "neocloud"
+    pricing: str = "on-demand"
+    start: str = "2023-06-01T00:00"
+    grid_data: str | None = None
+    power_cap_w: float | None = Field(default=None, gt=0)
+    pue: float | None = Field(default=None, ge=1.0)
+    carbon_intensity_g_per_kwh: float | None = Field(default=None, ge=0)
+    gpu_power_w: float | None = Field(default=None, gt=0)
+    include_grid_water: bool = False
+    model_overrides: dict[str, Any] | None = None
+
+    @classmethod
+    def from_flat(cls, fields: Mapping[str, Any]) -> EnergyRequest:
+        """Layout keys beside the others (CLI, validation cases); a ``dtype`` alone keeps the
+        layout planned."""
+        data = {k: v for k, v in fields.items() if k not in LAYOUT_FIELDS}
+        layout = {k: v for k, v in fields.items() if k in LAYOUT_FIELDS}
+        if "dtype" in layout:
+            data["dtype"] = layout["dtype"]
+        if set(layout) - {"dtype"}:
+            data["layout"] = layout
+        return validated(cls, data)
+
+
+class CollectiveRequest(_Request):
+    """One collective among ``num_gpus`` ranks ``0, stride, 2·stride, ...`` (nccl-tests
+    conventions for ``size_bytes``)."""
+
+    op: str = Field(description="all_reduce, all_gather, reduce_scatter, all_to_all, ...")
+    size_bytes: Bytes = Field(gt=0)
+    num_gpus: PositiveInt
+    gpu: str | None = None
+    system: str | None = None
+    fabric: str | None = None
+    algorithm: str = "auto"
+    topology: Literal["single_node", "rail_optimized", "fat_tree"] = "rail_optimized"
+    nodes_per_leaf: PositiveInt = 32
+    oversubscription: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
+    rank_stride: PositiveInt = 1
+
 
 class ServePlanRequest(_Request):
     """A serving-configuration search: model, traffic (rate + lengths, or a trace), SLOs
@@ -150,11 +208,13 @@ class ServePlanRequest(_Request):
 R = TypeVar("R", bound=BaseModel)
 
 
-def validated(kind: type[R], data: Mapping[str, Any]) -> R:
-    """``kind.model_validate(data)`` with the first error as an :class:`InputError`."""
+def validated(kind: type[R], data: Mapping[str, Any],
+              where: Callable[[str], str] | None = None) -> R:
+    """``kind.model_validate(data)`` with the first error as an :class:`InputError` at
+    ``where(field path)`` (default: the field path itself, e.g. ``layout.tp``)."""
     try:
         return kind.model_validate(dict(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or kind.__name__
-        raise InputError(first["msg"], where=loc) from None
+        raise InputError(first["msg"], where=where(loc) if where else loc) from None

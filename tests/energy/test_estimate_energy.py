@@ -9,13 +9,19 @@ from tests.energy.conftest import GRID_DIR, needs_grid_data
 
 from gputwin.cli.main import main
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.run.estimate_energy import estimate_energy
+from gputwin.requests import EnergyRequest
+from gputwin.run.estimate_energy import EnergyEstimate, estimate_energy
+
+
+def energy_of(**fields: object) -> EnergyEstimate:
+    """``estimate_energy`` from flat keywords (as the CLI and validation cases give them)."""
+    return estimate_energy(EnergyRequest.from_flat(fields))
 
 BASE = {"gpu": "h100-sxm-80gb", "num_gpus": 8, "gpu_hours": 80.0, "compute_frac": 0.9}
 
 
 def test_outputs_are_consistent() -> None:
-    d = estimate_energy(**BASE, region="GB").to_dict()
+    d = energy_of(**BASE, region="GB").to_dict()
     assert d["facility_energy_j"] >= d["it_energy_j"] >= d["gpu_energy_j"] > 0
     assert d["gpu_hours"] == pytest.approx(80.0)
     assert d["co2e_g"]["total"] == pytest.approx(d["co2e_operational_g"] + d["co2e_embodied_g"])
@@ -25,18 +31,18 @@ def test_outputs_are_consistent() -> None:
 
 
 def test_cleaner_region_and_better_cooling_lower_carbon() -> None:
-    dirty = estimate_energy(**BASE, region="IN-WE").to_dict()["co2e_operational_g"]
-    clean = estimate_energy(**BASE, region="CA-ON").to_dict()["co2e_operational_g"]
+    dirty = energy_of(**BASE, region="IN-WE").to_dict()["co2e_operational_g"]
+    clean = energy_of(**BASE, region="CA-ON").to_dict()["co2e_operational_g"]
     assert clean < dirty / 5
-    air = estimate_energy(**BASE, region="SG", cooling="air").to_dict()
-    liquid = estimate_energy(**BASE, region="SG", cooling="liquid").to_dict()
+    air = energy_of(**BASE, region="SG", cooling="air").to_dict()
+    liquid = energy_of(**BASE, region="SG", cooling="liquid").to_dict()
     assert liquid["facility_energy_j"] < air["facility_energy_j"]
 
 
 def test_power_cap_lowers_power_and_stretches_a_modelled_run() -> None:
     kw = {"model": "llama3-8b", "gpu": "h100-sxm-80gb", "num_gpus": 8, "tokens": 1e9}
-    free = estimate_energy(**kw).to_dict()
-    capped = estimate_energy(**kw, power_cap_w=450.0).to_dict()
+    free = energy_of(**kw).to_dict()
+    capped = energy_of(**kw, power_cap_w=450.0).to_dict()
     assert capped["gpu_power_w"] <= 450.0 < free["gpu_power_w"]
     assert capped["duration_s"] > free["duration_s"]
     assert capped["gpu_energy_j"] < free["gpu_energy_j"]
@@ -44,11 +50,11 @@ def test_power_cap_lowers_power_and_stretches_a_modelled_run() -> None:
 
 def test_bad_options_raise_input_errors() -> None:
     with pytest.raises(InputError, match="exactly one"):
-        estimate_energy(gpu="h100-sxm-80gb", num_gpus=8, compute_frac=1.0)
+        energy_of(gpu="h100-sxm-80gb", num_gpus=8, compute_frac=1.0)
     with pytest.raises(InputError, match="--start"):
-        estimate_energy(**BASE, start="June")
+        energy_of(**BASE, start="June")
     with pytest.raises(UnknownNameError, match="did you mean"):
-        estimate_energy(**BASE, region="US-CAL-CSO")
+        energy_of(**BASE, region="US-CAL-CSO")
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -78,6 +84,6 @@ def test_cli_json_summary_and_error_exit_code(capsys: pytest.CaptureFixture[str]
 
 @needs_grid_data
 def test_real_grid_data_is_used_when_asked() -> None:
-    d = estimate_energy(**BASE, region="GB", grid_data=str(GRID_DIR.parents[1])).to_dict()
+    d = energy_of(**BASE, region="GB", grid_data=str(GRID_DIR.parents[1])).to_dict()
     assert d["grid_origin"].startswith("real 2023 data")
     assert 20 < d["carbon_intensity_mean_g_per_kwh"] < 400

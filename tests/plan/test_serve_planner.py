@@ -104,7 +104,7 @@ def test_cli_json_contract(tmp_path: Path) -> None:
     for c in d["candidates"]:
         assert isinstance(c["cost_usd_per_million_tokens"], float)
         assert c["slo_met"] is True
-        assert c["gpus"] == c["tp"] * c["pp"] * c["replicas"]
+        assert c["gpus"] == c["tp"] * c["pp"] * c["dp_attention"] * c["replicas"]
         assert set(c["ttft_s"]) >= {"p50", "p90", "p99"}
     front = [(c["cost_usd_per_million_tokens"], c["e2e_s"]["p99"]) for c in d["pareto"]]
     assert front and all(c["slo_met"] for c in d["pareto"])

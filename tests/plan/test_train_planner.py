@@ -19,7 +19,14 @@ from gputwin.plan.train import (
     num_gpus_choices,
     search_layouts,
 )
+from gputwin.requests import EnergyRequest
+from gputwin.run.estimate_energy import EnergyEstimate, estimate_energy
 from gputwin.topology.hardware import resolve_hardware
+
+
+def energy_of(**fields: object) -> EnergyEstimate:
+    """``estimate_energy`` from flat keywords (as the CLI and validation cases give them)."""
+    return estimate_energy(EnergyRequest.from_flat(fields))
 
 CAT = default_catalog()
 H100 = resolve_hardware(CAT, gpu="h100-sxm-80gb")
@@ -119,13 +126,13 @@ def test_cli_json_has_the_documented_fields() -> None:
         assert cand["step_time_s"] > 0 and 0 < cand["mfu"] < 1
         assert cand["memory_per_gpu_bytes"] <= cand["memory_capacity_bytes"]
     assert data["candidates"][0]["loses_on"] == ""
-    assert data["num_feasible"] >= 3 and data["seq_len"] == 8192
+    assert data["num_timed"] >= 3 and data["seq_len"] == 8192
 
 
 def test_cli_text_and_refusal_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     ok = CliRunner().invoke(cli, ["plan", "train", "--model", "llama3-8b", "--gpu",
                                   "h100-sxm-80gb", "--num-gpus", "8"])
-    assert ok.exit_code == 0 and "best" in ok.output and "layouts fit" in ok.output
+    assert ok.exit_code == 0 and "best" in ok.output and "were timed" in ok.output
     with pytest.raises(SystemExit) as info:
         main(["plan", "train", "--model", "llama3.1-405b", "--gpu", "h100-sxm-80gb",
               "--num-gpus", "8"])
@@ -134,12 +141,38 @@ def test_cli_text_and_refusal_exit_2(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_estimate_energy_plans_the_layout_and_says_so() -> None:
-    from gputwin.run.estimate_energy import estimate_energy
 
-    planned = estimate_energy(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
+    planned = energy_of(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
                               tokens=1e10).to_dict()
     assert planned["layout"]["source"] == "planned"
-    given = estimate_energy(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
+    given = energy_of(model="llama3-8b", gpu="h100-sxm-80gb", num_gpus=64,
                             tokens=1e10, tp=2).to_dict()
     assert given["layout"]["source"] == "given" and given["layout"]["tp"] == 2
     assert planned["gpu_hours"] <= given["gpu_hours"] * 1.0001
+
+
+def test_bound_keeps_the_top_layouts_exact() -> None:
+    """Branch and bound only drops layouts that cannot enter the ``keep`` best."""
+    base = dict(model=CAT.model("llama3-70b"), hw=H100, num_gpus=(64,), seq_len=8192,
+                global_batch_size=128)
+    full = search_layouts(TrainSearch(**base, keep=10**9))  # type: ignore[arg-type]
+    top = search_layouts(TrainSearch(**base, keep=5))  # type: ignore[arg-type]
+    assert top.rejected["bounded"] > 0 and "bounded" not in full.rejected
+    assert [c.score for c in top.candidates[:5]] == pytest.approx(
+        [c.score for c in full.candidates[:5]])
+
+
+@pytest.mark.parametrize(("tp", "pp", "v", "cp", "mbs", "rc"), [
+    (1, 1, 1, 1, 1, "none"), (8, 4, 2, 1, 1, "selective"), (4, 8, 5, 2, 2, "full"),
+    (2, 2, 1, 4, 1, "selective"),
+])
+def test_step_lower_bound_is_below_the_estimate(tp: int, pp: int, v: int, cp: int, mbs: int,
+                                                rc: str) -> None:
+    from gputwin.perf.training import step_lower_bound_s
+
+    model = CAT.model("llama3-70b")
+    p = ParallelConfig(tp, pp, cp, 1, v, sequence_parallel=tp > 1)
+    cfg = TrainingConfig(256, mbs, 8192, recompute=rc)  # type: ignore[arg-type]
+    est = estimate_training(model, H100, 256, p, cfg, check_memory=False)
+    bound = step_lower_bound_s(model, H100, 256, p, cfg)
+    assert 0.5 * est.step_time_s < bound <= est.step_time_s

@@ -84,9 +84,9 @@ workload:
     num_jobs: 80
     arrival: {process: poisson, mean_interarrival: 20min}
     templates:
-      - {weight: 3, kind: single-node, model: llama3-8b, num_gpus: 8, global_batch_size: 64,
-         seq_len: 4096, tokens: [2e8, 1e9]}
-      - {weight: 2, kind: multi-node, model: llama3-8b, num_gpus: [16, 32],
+      - {weight: 3, kind: single-node, model: llama3-8b, num_gpus: 8, tp: 1,
+         global_batch_size: 64, seq_len: 4096, tokens: [2e8, 1e9]}
+      - {weight: 2, kind: multi-node, model: llama3-8b, num_gpus: [16, 32], tp: 1,
          global_batch_size: 32, seq_len: 4096, tokens: [1e9, 5e9]}
 scheduler: {profile: fifo}
 """

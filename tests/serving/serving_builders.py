@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from gputwin.serving.config import EngineConfig
@@ -72,3 +73,26 @@ def real_perf(model: str = "llama3.1-8b", gpu: str = "h100-sxm-80gb", tp: int = 
 
 def with_service(reqs: Sequence[LlmRequest], service: str) -> list[LlmRequest]:
     return [replace(r, service=service) for r in reqs]
+
+
+def run_main(argv: list[str]) -> int:
+    """The CLI's exit status for ``argv`` (0 when it returns normally)."""
+    from gputwin.cli.main import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def scenario_file(tmp_path: Path, service: str, *, top: str = "", section: str = "") -> Path:
+    """A small serving scenario file: ``top`` lines before ``serving:``, ``section`` lines
+    inside it, ``service`` the YAML of one service's keys (two-space indented lines)."""
+    body = "".join(f"      {line}\n" for line in service.splitlines())
+    text = (top + "serving:\n" + section + "  services:\n    - model: llama3.1-8b\n" + body
+            + "  workload:\n    - kind: synthetic\n      num_requests: 5\n"
+            "      arrival: {rate: 1}\n")
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    return f

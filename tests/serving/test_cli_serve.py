@@ -7,16 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from serving_builders import run_main
 
-from gputwin.cli.main import main
-
-
-def _main(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+_main = run_main
 
 
 def test_serve_options_json_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -93,7 +93,7 @@ def test_request_table_rows_equal_the_per_request_records() -> None:
     built = [build_service(s, default_catalog()) for s in sc.serving.services]
     out = Fleet([b[0] for b in built], build_requests(sc, RandomStreams(sc.seed)),
                 horizon_s=sc.horizon).run()
-    metas = {m.name: m for _, m in built}
+    metas = {m.name: m for _, m, _ in built}
     table = request_table(out.states, metas)
     rows = [request_record(st, metas[st.spec.service]) for st in out.states]
     assert {r.status for r in rows} >= {"finished", "in_flight"}  # both paths exercised

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from gputwin.catalog.loader import Catalog
 from gputwin.cli.estimate_collective import collective
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.run.estimate_collective import estimate_collective
+from gputwin.requests import CollectiveRequest, validated
+from gputwin.run.estimate_collective import collective_flag, estimate_collective
 from gputwin.validation.runner import CASES_DIR, load_cases, run_case
 
 CASES = load_cases([CASES_DIR / "collectives.yaml"])
@@ -31,8 +32,8 @@ def test_suite_has_hold_outs_and_calibrations() -> None:
 
 
 def test_facade_with_test_catalog(catalog: Catalog) -> None:
-    est = estimate_collective(op="all_reduce", size_bytes=2**30, num_gpus=16,
-                              system="node-8nic", catalog=catalog)
+    est = estimate_collective(CollectiveRequest(op="all_reduce", size_bytes=2**30, num_gpus=16,
+                                                system="node-8nic"), catalog=catalog)
     assert est.num_nodes == 2 and est.time_s > 0
 
 
@@ -50,16 +51,17 @@ def test_facade_with_test_catalog(catalog: Catalog) -> None:
 def test_facade_rejects_bad_input_naming_the_option(catalog: Catalog, kwargs: dict[str, object],
                                                     option: str) -> None:
     args: dict[str, object] = {"op": "all_reduce", "size_bytes": 1e9, "num_gpus": 8,
-                               "system": "node-8nic", "catalog": catalog}
+                               "system": "node-8nic"}
     args.update(kwargs)
     with pytest.raises(InputError, match=option):
-        estimate_collective(**args)  # type: ignore[arg-type]
+        estimate_collective(validated(CollectiveRequest, args, where=collective_flag),
+                            catalog=catalog)
 
 
 def test_facade_unknown_gpu_suggests(catalog: Catalog) -> None:
     with pytest.raises(UnknownNameError):
-        estimate_collective(op="all_reduce", size_bytes=1e9, num_gpus=8, gpu="gpu-y",
-                            catalog=catalog)
+        estimate_collective(CollectiveRequest(op="all_reduce", size_bytes=1e9, num_gpus=8,
+                                              gpu="gpu-y"), catalog=catalog)
 
 
 def test_cli_human_and_json() -> None:

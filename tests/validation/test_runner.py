@@ -27,6 +27,17 @@ def test_rel_error_and_pass() -> None:
     assert not CaseResult(_case(), None, error="boom").passed
 
 
+def test_known_gap_is_reported_not_failed() -> None:
+    gap = _case(known_gap="MoE kernels not modelled")
+    miss = CaseResult(gap, 0.70)
+    assert miss.is_known_gap and miss.passed and not miss.within
+    hit = CaseResult(gap, 0.52)
+    assert hit.within and not hit.is_known_gap
+    assert not CaseResult(gap, None, error="boom").passed
+    assert error_stats([miss]) is not None and error_stats([miss]).worst_abs_error == (
+        pytest.approx(0.4))
+
+
 def test_error_stats_median_and_worst() -> None:
     results = [CaseResult(_case(id=f"c{i}"), 0.5 * (1 + e)) for i, e in
                enumerate([0.01, -0.05, 0.2])]

@@ -27,10 +27,15 @@ def test_most_cases_are_hold_out() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_case_within_tolerance(case) -> None:  # type: ignore[no-untyped-def]
+def test_case_within_tolerance_or_a_known_gap(case) -> None:  # type: ignore[no-untyped-def]
+    """Every case inside its tolerance; a case labelled ``known_gap`` must still miss (a gap
+    the model has closed loses its label)."""
     result = run_case(case)
     assert result.predicted is not None, result.error
-    assert result.passed, (
+    if case.known_gap:
+        assert not result.within, f"{case.id} is now within tolerance: drop its known_gap"
+        return
+    assert result.within, (
         f"{case.id}: predicted {result.predicted:.4g} vs published {case.published:.4g} "
         f"({result.rel_error:+.1%}, tolerance {case.tolerance_frac:.0%}); {case.citation}"
     )

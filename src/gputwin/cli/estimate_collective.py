@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from gputwin.cli.options import BYTES, emit_json, positive_int
@@ -47,19 +49,13 @@ def _human(est: CollectiveEstimate) -> str:
 @click.option("--rank-stride", type=int, default=1, show_default=True, callback=positive_int,
               help="Distance between ranks (8 = one GPU per 8-GPU node).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def collective(
-    op: str, size_bytes: float, num_gpus: int, gpu: str | None, system: str | None,
-    fabric: str | None, algorithm: str, topology: str, nodes_per_leaf: int,
-    oversubscription: float, rank_stride: int, as_json: bool,
-) -> None:
+def collective(as_json: bool, **options: Any) -> None:
     """Time of one collective (all-reduce, all-gather, ...) on a GPU fabric."""
-    from gputwin.run.estimate_collective import estimate_collective
+    from gputwin.requests import CollectiveRequest, validated
+    from gputwin.run.estimate_collective import collective_flag, estimate_collective
 
-    est = estimate_collective(
-        op=op, size_bytes=size_bytes, num_gpus=num_gpus, gpu=gpu, system=system,
-        fabric=fabric, algorithm=algorithm, topology=topology, nodes_per_leaf=nodes_per_leaf,
-        oversubscription=oversubscription, rank_stride=rank_stride,
-    )
+    fields = {k: v for k, v in options.items() if v is not None}
+    est = estimate_collective(validated(CollectiveRequest, fields, where=collective_flag))
     if as_json:
         emit_json(est.to_dict())
     else:

@@ -56,12 +56,15 @@ def _summary(d: dict[str, Any], title: str) -> None:
 @click.option("--gpu-hours", type=COUNT, default=None,
               help="Reported GPU-hours instead of --tokens.")
 @click.option("--tp", type=int, default=None, callback=positive_int,
-              help="Tensor parallel size [default: searched].")
+              help="Tensor parallel size [default: the planner's layout].")
 @click.option("--pp", type=int, default=None, callback=positive_int,
-              help="Pipeline parallel size [default: searched].")
+              help="Pipeline parallel size [default: the planner's layout].")
 @click.option("--global-batch-size", type=int, default=None, callback=positive_int,
               help="Sequences per step [default: ~4M tokens].")
-@click.option("--seq-len", type=int, default=None, callback=positive_int)
+@click.option("--global-batch-tokens", type=COUNT, default=None,
+              help="Tokens per step instead (e.g. 16M).")
+@click.option("--seq-len", type=int, default=None, callback=positive_int,
+              help="Sequence length [default: the model's training length].")
 @click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp8"]), default="bf16",
               show_default=True)
 @click.option("--region", default="US-CAL-CISO", show_default=True,
@@ -86,29 +89,20 @@ def _summary(d: dict[str, Any], title: str) -> None:
 @click.option("--grid-water", "include_grid_water", is_flag=True,
               help="Add the water consumed upstream by power generation.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def energy(model: str | None, gpu: str | None, system: str | None, num_gpus: int,
-           tokens: float | None, gpu_hours: float | None, tp: int | None, pp: int | None,
-           global_batch_size: int | None, seq_len: int | None, dtype: str, region: str,
-           cooling: str | None, provider: str, pricing: str, start: str,
-           grid_data: str | None, power_cap_w: float | None, pue: float | None,
-           carbon_intensity_g_per_kwh: float | None, include_grid_water: bool,
-           as_json: bool) -> None:
+def energy(as_json: bool, **options: Any) -> None:
     """Energy, carbon (operational + embodied), water and cost of a training run."""
+    from gputwin.requests import EnergyRequest
     from gputwin.run.estimate_energy import estimate_energy
 
-    extra: dict[str, Any] = {"dtype": dtype}
-    if seq_len is not None:
-        extra["seq_len"] = seq_len
-    est = estimate_energy(
-        model=model, gpu=gpu, system=system, num_gpus=num_gpus, tokens=tokens,
-        gpu_hours=gpu_hours, tp=tp, pp=pp, global_batch_size=global_batch_size,
-        region=region, cooling=cooling, provider=provider, pricing=pricing, start=start,
-        grid_data=grid_data, power_cap_w=power_cap_w, pue=pue,
-        carbon_intensity_g_per_kwh=carbon_intensity_g_per_kwh,
-        include_grid_water=include_grid_water, **extra,
-    )
+    request = EnergyRequest.from_flat({k: v for k, v in options.items() if v is not None})
+    est = estimate_energy(request)
     d = est.to_dict()
     if as_json:
         emit_json(d)
         return
-    _summary(d, f"{model or 'job'} on {num_gpus} x {d['gpu']} in {region}")
+    title = f"{request.model or 'job'} on {request.num_gpus} x {d['gpu']} in {request.region}"
+    layout = d.get("layout")
+    if layout is not None:
+        title += (f"; {layout['source']} layout tp{layout['tp']} pp{layout['pp']} "
+                  f"cp{layout['cp']} dp{layout['dp']}, GBS {layout['global_batch_size']}")
+    _summary(d, title)

@@ -53,15 +53,24 @@ def _summary(est: ServingEstimate, title: str) -> None:
 @click.option("--pp", type=int, default=1, show_default=True, callback=positive_int,
               help="Pipeline parallel size of one replica.")
 @click.option("--ep", type=int, default=1, show_default=True, callback=positive_int,
-              help="Expert parallel size inside the TP group (MoE).")
+              help="Expert parallel size: inside the TP group, or tp x dp-attention.")
+@click.option("--dp-attention", type=int, default=1, show_default=True, callback=positive_int,
+              help="Attention data-parallel groups per replica (MoE; wide EP: --ep = "
+                   "--tp x --dp-attention).")
+@click.option("--redundant-experts", type=click.IntRange(0), default=0, show_default=True,
+              help="EPLB redundant expert slots (wide EP).")
+@click.option("--ep-imbalance", type=float, default=None,
+              help="Busiest GPU's routed tokens over the mean [default: expected].")
 @click.option("--input-tokens", type=int, required=True, callback=positive_int)
 @click.option("--output-tokens", type=int, required=True, callback=positive_int)
 @click.option("--batch-size", type=int, default=1, show_default=True, callback=positive_int,
               help="Concurrent sequences.")
 @click.option("--num-replicas", type=int, default=1, show_default=True, callback=positive_int,
               help="Replicas (multiplies the max throughput).")
-@click.option("--weights", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4"]),
-              default="bf16", show_default=True, help="Weight quantisation.")
+@click.option("--weights", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4",
+                                             "nvfp4", "mxfp4"]),
+              default="bf16", show_default=True,
+              help="Weight quantisation; fp4 = nvfp4 (FP4 formats need Blackwell).")
 @click.option("--kv-cache", type=click.Choice(["bf16", "fp8"]), default="bf16",
               show_default=True, help="KV-cache dtype.")
 @click.option("--spec-tokens", type=click.IntRange(0, 16), default=0, show_default=True,
@@ -79,6 +88,7 @@ def _summary(est: ServingEstimate, title: str) -> None:
               help="Calibration YAML from `gputwin calibrate`.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep: int,
+          dp_attention: int, redundant_experts: int, ep_imbalance: float | None,
           input_tokens: int, output_tokens: int, batch_size: int, num_replicas: int,
           weights: str, kv_cache: str, spec_tokens: int, acceptance: float,
           draft_model: str | None, spec_kind: str | None, max_num_seqs: int,
@@ -87,7 +97,9 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
     from gputwin.run.estimate_serve import estimate_serve
 
     est = estimate_serve(
-        model=model, gpu=gpu, system=system, tp=tp, pp=pp, ep=ep, input_tokens=input_tokens,
+        model=model, gpu=gpu, system=system, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
+        redundant_experts=redundant_experts, ep_imbalance=ep_imbalance,
+        input_tokens=input_tokens,
         output_tokens=output_tokens, batch_size=batch_size, num_replicas=num_replicas,
         weights=weights, kv_cache=kv_cache, spec_tokens=spec_tokens, acceptance=acceptance,
         draft_model=draft_model, spec_kind=spec_kind, max_num_seqs=max_num_seqs,

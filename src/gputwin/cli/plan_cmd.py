@@ -45,7 +45,8 @@ def _print_plan(result: TrainPlan) -> None:
         console.print(f"time to train (best): {format_duration(best.time_to_train_s)}")
     rejected = ", ".join(f"{k} {v:,}" for k, v in result.result.rejected.most_common())
     console.print(f"{result.result.num_layouts:,} splits searched, "
-                  f"{len(result.result.candidates):,} layouts fit; not kept: {rejected}")
+                  f"{len(result.result.candidates):,} layouts fit and were timed; not kept: "
+                  f"{rejected}")
 
 
 def layout_text(lay: dict[str, Any]) -> str:
@@ -266,7 +267,8 @@ def _ms(seconds: float | None) -> str:
 def _deployment_text(c: dict[str, Any]) -> str:
     """``h100-sxm-80gb tp4 fp8/kv-fp8 seqs256 x3`` or ``... p2:d3``."""
     split = f"tp{c['tp']}" + (f" pp{c['pp']}" if c["pp"] > 1 else "") + (
-        f" ep{c['ep']}" if c["ep"] > 1 else "")
+        f" ep{c['ep']}" if c["ep"] > 1 else "") + (
+        f" dp{c['dp_attention']}" if c["dp_attention"] > 1 else "")
     count = (f"p{c['prefill_replicas']}:d{c['decode_replicas']}" if c["disaggregated"]
              else f"x{c['replicas']}")
     return (f"{c['gpu']} {split} {c['weights']}/kv-{c['kv_cache']} seqs{c['max_num_seqs']} "

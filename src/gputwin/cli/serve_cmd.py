@@ -44,9 +44,19 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--system", default=None, help="System (node type) instead of --gpu.")
 @click.option("--tp", default=1, show_default=True, type=int, callback=positive_int)
 @click.option("--pp", default=1, show_default=True, type=int, callback=positive_int)
-@click.option("--ep", default=1, show_default=True, type=int, callback=positive_int)
+@click.option("--ep", default=1, show_default=True, type=int, callback=positive_int,
+              help="Expert parallel size: inside --tp, or --tp x --dp-attention (wide EP).")
+@click.option("--dp-attention", type=int, default=1, show_default=True, callback=positive_int,
+              help="Attention data-parallel groups per replica (MoE; wide EP: --ep = "
+                   "--tp x --dp-attention).")
+@click.option("--redundant-experts", type=click.IntRange(0), default=0, show_default=True,
+              help="EPLB redundant expert slots (wide EP).")
+@click.option("--ep-imbalance", type=float, default=None,
+              help="Busiest GPU's routed tokens over the mean [default: expected].")
 @click.option("--weights", "weights_dtype", default="bf16", show_default=True,
-              type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]))
+              type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
+                                 "mxfp4"]),
+              help="Weight format; fp4 = nvfp4 (FP4 formats need Blackwell).")
 @click.option("--kv-cache", "kv_cache_dtype", default="bf16", show_default=True,
               type=click.Choice(["bf16", "fp8"]))
 @click.option("--replicas", default=1, show_default=True, type=int, callback=positive_int)
@@ -90,7 +100,18 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               help="Disaggregated prefill/decode with P prefill and D decode replicas.")
 @click.option("--ttft-slo", default=None, type=DURATION, help="e.g. 2s")
 @click.option("--tpot-slo", default=None, type=DURATION, help="e.g. 100ms")
-@click.option("--gpu-cost", default=None, type=float, help="USD per GPU-hour.")
+@click.option("--region", default=None,
+              help="Grid region of the site (e.g. US-CAL-CISO, GB, SG) [default: US-CAL-CISO].")
+@click.option("--cooling", default=None, type=click.Choice(["air", "air-legacy", "liquid",
+                                                            "immersion"]),
+              help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
+@click.option("--provider", default=None,
+              type=click.Choice(["hyperscaler", "neocloud", "marketplace", "owned"]),
+              help="Price book class, or owned (capex amortised) [default: neocloud].")
+@click.option("--pricing", default=None, type=click.Choice(["on-demand", "reserved", "spot"]),
+              help="Price book pricing [default: on-demand].")
+@click.option("--start", default=None,
+              help="Date of simulated time 0 in the grid year [default: 2023-01-01T00:00].")
 @click.option("--horizon", default=None, type=DURATION, help="Stop at this simulated time.")
 @click.option("--no-skip", is_flag=True, help="Step by step (reference; slower).")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -117,6 +138,8 @@ def build_scenario(o: dict[str, Any]) -> Any:
     service: dict[str, Any] = {
         "name": "default", "model": o["model"], "gpu": o["gpu"], "system": o["system"],
         "tp": o["tp"], "pp": o["pp"], "ep": o["ep"], "weights_dtype": o["weights_dtype"],
+        "dp_attention": o["dp_attention"], "redundant_experts": o["redundant_experts"],
+        "ep_imbalance": o["ep_imbalance"],
         "kv_cache_dtype": o["kv_cache_dtype"], "replicas": o["replicas"], "router": o["router"],
         "engine": {"block_size": o["block_size"], "max_num_seqs": o["max_num_seqs"],
                    "max_num_batched_tokens": o["max_num_batched_tokens"],
@@ -150,19 +173,29 @@ def build_scenario(o: dict[str, Any]) -> Any:
                   "prompt": parse_length(o["input_tokens"], "--input-tokens"),
                   "output": parse_length(o["output_tokens"], "--output-tokens")}
     section: dict[str, Any] = {"services": [service], "workload": [source]}
-    if o["gpu_cost"] is not None:
-        section["gpu_cost_per_hour"] = o["gpu_cost"]
-    data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "serving": section}
+    site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
+            if o[k] is not None}
+    data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "site": site,
+            "serving": section}
     try:
         sc = ServingScenario.model_validate(data)
     except ValidationError as exc:
         raise validation_error_to_input_error(exc, "options") from None
 
+    flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache"}
+
     def where(key: tuple[Any, ...]) -> str:
-        return f"--{key[-1]}".replace("_", "-")
+        if key[:1] == ("site",) and key[-1] not in ("region", "cooling", "provider",
+                                                    "pricing", "start"):
+            return "--cooling" if key[-1] == "racks" else "site"
+        return f"--{flags.get(key[-1], key[-1])}".replace("_", "-")
 
     check_serving(sc, default_catalog(), where)
     return resolve_trace_paths(sc, Path.cwd(), lambda key: "--trace")
+
+
+def _grams(g: float) -> str:
+    return f"{g:,.1f} g" if g < 1e3 else f"{g / 1e3:,.2f} kg"
 
 
 def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None:
@@ -199,7 +232,13 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         c = s["cost_per_million_output_tokens_usd"]
         table.add_row("energy / cost", ("-" if e is None else f"{e:.3f} J/output token")
                       + ", " + ("-" if c is None else f"${c:,.2f} per M output tokens"))
+        table.add_row("carbon / water", f"{_grams(s['co2e_g'])} CO2e "
+                      f"({_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
         console.print(table)
+    site = result.summary.get("site") or {}
+    if site:
+        console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "
+                      f"{site['pue']:.2f}); cost: {site['cost_basis']}")
     console.print(f"simulated {result.end_time_s:,.1f} s in {result.wall_time_s:.2f} s wall "
                   f"({result.num_events:,} events)")
     for path in paths.values():

@@ -174,5 +174,12 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     if site_line is not None:
         table.add_row("site", site_line)
     console.print(table)
+    planned = s.get("planned_layouts") or []
+    if planned:
+        shown = ", ".join(f"#{p['template']} on {p['num_gpus']}: tp{p['tp']} pp{p['pp']} "
+                          f"dp{p['num_gpus'] // (p['tp'] * p['pp'] * p['cp'])}"
+                          for p in planned[:4])
+        more = f" and {len(planned) - 4} more" if len(planned) > 4 else ""
+        console.print(f"layouts planned (templates without one): {shown}{more}")
     for path in paths.values():
         console.print(f"wrote {path}")

@@ -79,6 +79,14 @@ def embodied_kg_per_gpu(accelerator: str, tdp_w: float) -> tuple[float, str]:
     return tdp_w * table.per_tdp_kg_per_w + host, table.per_tdp_source
 
 
+def embodied_g_per_gpu_s(accelerator: str, tdp_w: float) -> float:
+    """Manufacturing carbon per allocated GPU-second (g): :func:`embodied_kg_per_gpu`
+    amortised over the lifetime and utilisation of ``embodied.yaml``."""
+    emb = default_tables().embodied
+    kg, _ = embodied_kg_per_gpu(accelerator, tdp_w)
+    return kg * 1e3 / (emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac)
+
+
 def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neocloud",
                      pricing: str = "on-demand") -> AllocationRates:
     """Rates for ``accelerator``; ``provider='owned'`` amortises capex instead of renting.
@@ -86,10 +94,7 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neoclou
     Raises :class:`UnknownNameError` for an unknown provider/pricing, :class:`InputError`
     when the price book lacks the accelerator.
     """
-    emb = default_tables().embodied
-    kg, _ = embodied_kg_per_gpu(accelerator, tdp_w)
-    life_s = emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac
-    embodied = kg * 1e3 / life_s
+    embodied = embodied_g_per_gpu_s(accelerator, tdp_w)
     book = default_tables().price_book
     entry = book.accelerators.get(accelerator)
     if entry is None:

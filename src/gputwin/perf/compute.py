@@ -20,7 +20,7 @@ forward; recomputation adds a forward (``full``) or the attention core (``select
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gputwin.catalog.schema import Accelerator
 from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
@@ -122,14 +122,25 @@ def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float, act_pea
     return LayerTime(gemm / s, attn / s, elem / s, c.layer_overhead_s / s)
 
 
+def _layer_key(plan: Plan) -> Plan:
+    """``plan`` with every field a layer's time does not read set to a constant, so jobs and
+    planner candidates that differ only in pipeline depth, data parallelism, batch, ZeRO or
+    recomputation share one cached layer time (it reads tp, cp, ep, sp, micro-batch tokens,
+    sequence length and dtype)."""
+    return replace(plan, num_gpus=0, pp=1, dp=1, interleave=1, zero_stage=0,
+                   global_batch_size=0, recompute="", balanced_stages=True,
+                   deallocate_pipeline_outputs=True, offload_optimizer=False)
+
+
 def layer_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,
                 c: Calibration) -> tuple[tuple[LayerTime, float], ...]:
     """``((time, share_of_layers), ...)`` per layer type (dense, MoE)."""
     peak = accel.peak_for(plan.compute_dtype)
     act_peak = accel.peak_for(plan.act_dtype)
     total = plan.arch.num_layers
+    key = _layer_key(plan)
     return tuple(
-        (_layer_time_cached(shape, plan, peak, act_peak, accel.memory_bandwidth_bytes_per_s,
+        (_layer_time_cached(shape, key, peak, act_peak, accel.memory_bandwidth_bytes_per_s,
                             coeff, c), n / total)
         for shape, n in layer_shapes(plan.arch)
     )

@@ -7,6 +7,7 @@ Megatron-Core: TP innermost, then CP, then DP (EP carved out of DP×CP), PP oute
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from gputwin.perf.flops import Arch
@@ -94,6 +95,7 @@ class Plan:
         return "fp16" if self.dtype == "fp16" else "bf16"
 
 
+@functools.lru_cache(maxsize=4096)
 def stage_layer_counts(num_layers: int, pp: int, interleave: int, *,
                        balanced: bool = True) -> tuple[int, ...]:
     """Layers per pipeline rank when ``num_layers`` are cut into ``pp × interleave`` chunks.

@@ -2,8 +2,10 @@
 
 Public API (stable; the serving simulator calls it once per engine step):
 
-- ``ServingConfig``: model, hardware, ``tp``/``pp``/``ep``, weight and KV-cache dtypes,
-  speculative decoding (``num_speculative_tokens``, ``draft_model``, ``draft_kind``).
+- ``ServingConfig``: model, hardware, ``tp``/``pp``/``ep``, attention data parallelism
+  (``dp_attention``, wide EP: ``ep = tp × dp_attention``, EPLB ``redundant_experts``,
+  ``ep_imbalance``, ``ep_overlap_frac``), weight and KV-cache dtypes, speculative
+  decoding (``num_speculative_tokens``, ``draft_model``, ``draft_kind``).
 - ``prepare_serving(config, calibration=None) -> ServingPerf``: precomputes the per-GPU
   constants once; the methods below are then a few dozen float operations.
 - ``ServingPerf.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
@@ -22,7 +24,10 @@ the weights read once per step (MoE: only the experts the batch's tokens touch);
 attention ``max(pairs·flop_per_pair/attn_rate, KV bytes/bw)``; decode attention reads each
 sequence's KV once; elementwise traffic; per-layer overhead; two TP all-reduces (the
 collective model, latency-dominated at small batch). Plus the LM head for the sampled
-tokens, PP hand-offs and a host overhead per step and per sequence. See
+tokens, PP hand-offs and a host overhead per step and per sequence. With attention data
+parallelism the step's tokens split evenly over the ``dp_attention`` groups, the routed
+experts see every token of the replica (the busiest GPU ``imbalance`` × the mean) and each
+MoE layer adds its dispatch/combine all-to-all (:mod:`gputwin.perf.wide_ep`). See
 docs/serving-model.md.
 """
 
@@ -31,12 +36,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gputwin.catalog.schema import ModelSpec
+from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
+from gputwin.perf.power import inference_activity_frac
 from gputwin.perf.serving_calib import ServingCalibration, default_serving_calibration
-from gputwin.perf.serving_shapes import KV_BYTES, WEIGHT_BYTES, ReplicaShape, replica_shape
+from gputwin.perf.serving_shapes import (
+    FP4_WEIGHTS,
+    KV_BYTES,
+    WEIGHT_BYTES,
+    ReplicaShape,
+    replica_shape,
+)
 from gputwin.perf.split import Split, check_split
+from gputwin.perf.wide_ep import WideEpComm, expected_imbalance, wide_ep_comm
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
 from gputwin.topology.hardware import HardwareSpec
 
@@ -49,13 +62,20 @@ CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ServingConfig:
-    """One inference replica (``tp × pp`` GPUs) and its engine limits."""
+    """One inference replica (``tp × pp × dp_attention`` GPUs) and its engine limits.
+
+    ``max_num_seqs`` and ``max_num_batched_tokens`` are the whole replica's (all its
+    attention data-parallel groups together, as SGLang's ``--max-running-requests``)."""
 
     model: ModelSpec
     hw: HardwareSpec
     tp: int = 1
     pp: int = 1
     ep: int = 1
+    dp_attention: int = 1
+    redundant_experts: int = 0  # EPLB slots beyond the model's experts
+    ep_imbalance: float | None = None  # busiest GPU / mean routed tokens; None = expected
+    ep_overlap_frac: float = 1.0  # share of the MoE layer's compute hiding its all-to-all
     weights_dtype: str = "bf16"
     kv_cache_dtype: str = "bf16"
     num_speculative_tokens: int = 0
@@ -68,7 +88,7 @@ class ServingConfig:
 
     @property
     def num_gpus(self) -> int:
-        return self.tp * self.pp
+        return self.tp * self.pp * self.dp_attention
 
 
 def expected_accepted_tokens(alpha: float, k: int) -> float:
@@ -88,13 +108,19 @@ def check_config(c: ServingConfig) -> None:
                     ("max-num-seqs", c.max_num_seqs)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError(f"--{name} must be a positive integer, got {v!r}")
-    check_split(m, Split(tp=c.tp, pp=c.pp, ep=c.ep), ep_over_dp=False)
-    if c.ep > 1 and c.tp % c.ep:
-        raise InputError(f"{c.ep} must divide --tp {c.tp} (experts are spread inside the "
-                         "tensor-parallel group)", where="--ep")
+    check_split(m, Split(tp=c.tp, pp=c.pp, ep=c.ep, dp_attention=c.dp_attention,
+                         redundant_experts=c.redundant_experts), ep_over_dp=False)
+    if c.ep_imbalance is not None and not c.ep_imbalance >= 1.0:
+        raise InputError(f"--ep-imbalance must be >= 1 (busiest GPU over the mean), got "
+                         f"{c.ep_imbalance}")
+    if not 0.0 <= c.ep_overlap_frac <= 1.0:
+        raise InputError(f"ep_overlap_frac must be in [0, 1], got {c.ep_overlap_frac}")
     if c.weights_dtype not in WEIGHT_DTYPES:
         raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
                          f"{c.weights_dtype!r}")
+    problem = weights_dtype_problem(c.hw.accelerator, c.weights_dtype)
+    if problem:
+        raise InputError(problem, where="--weights")
     if c.kv_cache_dtype not in KV_DTYPES:
         raise InputError(f"--kv-cache must be one of {', '.join(KV_DTYPES)}, got "
                          f"{c.kv_cache_dtype!r}")
@@ -111,13 +137,30 @@ def check_config(c: ServingConfig) -> None:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
 
 
+def weights_dtype_problem(acc: Accelerator, weights_dtype: str) -> str | None:
+    """Why ``weights_dtype`` cannot run on ``acc`` (``None`` when it can).
+
+    The FP4 formats (``fp4``/``nvfp4``/``mxfp4``) need FP4 tensor cores, i.e. an ``fp4``
+    entry in the accelerator's catalog ``peak_flop_per_s`` (Blackwell: B200, GB200, B300,
+    GB300); Hopper, Ampere and the others have none and are refused rather than silently
+    run at another precision's rate."""
+    if weights_dtype in FP4_WEIGHTS and "fp4" not in acc.peak_flop_per_s:
+        have = ", ".join(acc.peak_flop_per_s)
+        return (f"{weights_dtype} weights need FP4 tensor cores, which {acc.name} lacks "
+                f"(its tensor-core dtypes: {have}); use a Blackwell part (b200, gb200, b300, "
+                "gb300) or fp8/int4 weights")
+    return None
+
+
 def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
     """(GEMM peak FLOP/s, dtype it runs in, extra compute multiplier)."""
     peaks = c.hw.accelerator.peak_flop_per_s
     base = "bf16" if "bf16" in peaks else next(iter(peaks))
-    w = c.weights_dtype
+    w = "fp4" if c.weights_dtype in FP4_WEIGHTS else c.weights_dtype
     if w in ("fp8", "int8", "fp4") and w in peaks:
-        return peaks[w], w, 1.0  # W8A8 / W4A4 (NVFP4 on Blackwell)
+        # W8A8 / W4A4: NVFP4 and MXFP4 both run on Blackwell's block-scaled FP4 MMA at
+        # the FP4 rate (NVIDIA Blackwell architecture technical brief, 2024)
+        return peaks[w], w, 1.0
     return peaks[base], base, 1.0  # weight-only or bf16
 
 
@@ -125,15 +168,20 @@ class ServingPerf:
     """Precomputed constants of one replica; methods are pure and fast (no allocation)."""
 
     __slots__ = (
+        "_a2a",
+        "_a2a_cache",
         "_ar",
         "_ar_cache",
         "_attn_rate",
         "_bw",
+        "_dp",
         "_draft",
+        "_ep",
         "_gemm_mult",
         "_gemm_rate",
         "_half",
         "_hbm_bytes",
+        "_imb_cache",
         "_k",
         "_layer_oh",
         "_num_layers",
@@ -156,7 +204,7 @@ class ServingPerf:
         self.calibration = cal
         self.shape: ReplicaShape = replica_shape(
             c.model, tp=c.tp, pp=c.pp, ep=c.ep, weights_dtype=c.weights_dtype,
-            kv_cache_dtype=c.kv_cache_dtype)
+            kv_cache_dtype=c.kv_cache_dtype, redundant_experts=c.redundant_experts)
         train = default_calibration().for_accelerator(accel.name)
         coeff = cal.for_accelerator(accel.name)
         peak, dtype, _ = _compute_peak(c)
@@ -175,6 +223,14 @@ class ServingPerf:
         self._ar_cache: dict[int, float] = {}
         self._pp_group = group_for_ranks(c.hw, 2, c.tp) if c.pp > 1 else None
         self._pp_cache: dict[int, float] = {}
+        self._dp, self._ep = c.dp_attention, c.ep
+        self._a2a: WideEpComm | None = None
+        if c.dp_attention > 1:  # wide EP: experts over every rank, all-to-all per MoE layer
+            self._a2a = wide_ep_comm(c.hw, c.ep, c.model.hidden_size,
+                                     c.model.num_experts_per_token, c.weights_dtype,
+                                     c.ep_overlap_frac)
+        self._a2a_cache: dict[tuple[int, bool], float] = {}
+        self._imb_cache: dict[int, float] = {}
         self._k = c.num_speculative_tokens
         self._draft: ServingPerf | None = None
         if self._k > 0 and c.draft_kind == "draft_model" and c.draft_model is not None:
@@ -197,6 +253,33 @@ class ServingPerf:
             self._ar_cache[tokens] = t
         return t
 
+    def imbalance(self, routed_tokens: int) -> float:
+        """Busiest expert GPU's share of a step's routed tokens over the mean (1 without EP)."""
+        if self._ep <= 1:
+            return 1.0
+        t = self._imb_cache.get(routed_tokens)
+        if t is None:
+            c = self.config
+            t = c.ep_imbalance if c.ep_imbalance is not None else expected_imbalance(
+                routed_tokens * max(1, c.model.num_experts_per_token), c.ep,
+                redundant_experts=c.redundant_experts)
+            self._imb_cache[routed_tokens] = t
+        return t
+
+    def moe_comm_s(self, tokens: int, *, low_latency: bool) -> float:
+        """Dispatch + combine seconds of one MoE layer for a step of ``tokens`` (replica
+        total; 0 without attention data parallelism)."""
+        a2a = self._a2a
+        if a2a is None or tokens <= 0:
+            return 0.0
+        key = (tokens, low_latency)
+        t = self._a2a_cache.get(key)
+        if t is None:
+            local = -(-tokens // self._dp)
+            t = a2a.layer_time_s(local, self.imbalance(tokens), low_latency=low_latency)
+            self._a2a_cache[key] = t
+        return t
+
     def _handoff_s(self, tokens: int) -> float:
         t = self._pp_cache.get(tokens)
         if t is None:
@@ -209,9 +292,23 @@ class ServingPerf:
     # ---- the step ------------------------------------------------------------------
     def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
                     decode_pairs: float, decode_kv_tokens: float, num_logits: int) -> float:
-        """Device seconds of one forward over all layers (no host overhead)."""
+        """Device seconds of one forward over all layers (no host overhead).
+
+        Arguments are the whole replica's; with ``dp_attention`` groups each GPU runs its
+        group's even share through attention and the dense weights, and the routed experts
+        receive every token of the replica (the busiest GPU ``imbalance`` × the mean)."""
         if tokens <= 0:
             return 0.0
+        routed = tokens
+        moe_comm = 0.0
+        if self._dp > 1:
+            d = self._dp
+            moe_comm = self.moe_comm_s(tokens, low_latency=prefill_pairs <= 0.0)
+            tokens = -(-tokens // d)
+            prefill_pairs, prefill_kv_tokens = prefill_pairs / d, prefill_kv_tokens / d
+            decode_pairs, decode_kv_tokens = decode_pairs / d, decode_kv_tokens / d
+            num_logits = -(-num_logits // d)
+        imb = self.imbalance(routed) if self._ep > 1 else 1.0
         bw, attn_rate = self._bw, self._attn_rate
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
         comm = 2.0 * self._allreduce_s(tokens) if self._tp > 1 else 0.0
@@ -219,10 +316,11 @@ class ServingPerf:
         for g in self.shape.groups:
             w_bytes = g.dense_weight_bytes
             flop = g.dense_flop_per_token * tokens
+            exposed = 0.0
             if g.local_experts:
-                touched = g.local_experts * (1.0 - math.exp(g.log_miss * tokens))
+                touched = g.local_experts * (1.0 - math.exp(g.log_miss * routed))
                 w_bytes += touched * g.expert_weight_bytes
-                flop += g.expert_flop_per_token * tokens
+                flop += g.expert_flop_per_token * routed * imb
             gemm = max(flop / rate, w_bytes / bw)
             kv = g.kv_bytes_per_token
             pre = max(prefill_pairs * g.prefill_attn_flop_per_pair / attn_rate,
@@ -230,7 +328,10 @@ class ServingPerf:
             dec = max(decode_pairs * g.decode_attn_flop_per_pair / attn_rate,
                       decode_kv_tokens * kv / bw) if decode_kv_tokens > 0.0 else 0.0
             elem = tokens * g.elem_bytes_per_token / bw
-            total += g.num_layers * (gemm + pre + dec + elem + self._layer_oh + comm)
+            if moe_comm and g.local_experts:
+                assert self._a2a is not None
+                exposed = self._a2a.exposed_s(moe_comm, gemm + pre + dec + elem)
+            total += g.num_layers * (gemm + pre + dec + elem + self._layer_oh + comm + exposed)
         s = self.shape
         lm = max(num_logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / bw)
         total += lm
@@ -256,6 +357,17 @@ class ServingPerf:
         coeff = self.calibration.for_accelerator(self.config.hw.accelerator.name)
         cem, bwf = coeff.compute_eff_mult, coeff.bandwidth_frac
         bw, attn_rate = self._bw, self._attn_rate
+        routed, d, seqs = tokens, self._dp, num_decode_seqs
+        imb = self.imbalance(routed) if self._ep > 1 else 1.0
+        # wide EP: the exposed all-to-all counts as fixed; the rest per DP group below
+        moe_comm = self.moe_comm_s(tokens, low_latency=num_prefill_tokens == 0)
+        if d > 1:
+            tokens = -(-tokens // d)
+            prefill_context_tokens_sum /= d
+            prefill_attn_pairs /= d
+            decode_context_tokens_sum /= d
+            num_prefill_tokens = -(-num_prefill_tokens // d)
+            num_decode_seqs = -(-num_decode_seqs // d)
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
 
         def roof(compute_s: float, memory_s: float, n: float, fixed: bool = False) -> None:
@@ -271,18 +383,26 @@ class ServingPerf:
             w_bytes = g.dense_weight_bytes
             flop = g.dense_flop_per_token * tokens
             if g.local_experts:
-                w_bytes += g.local_experts * (1.0 - math.exp(g.log_miss * tokens)) * (
+                w_bytes += g.local_experts * (1.0 - math.exp(g.log_miss * routed)) * (
                     g.expert_weight_bytes)
-                flop += g.expert_flop_per_token * tokens
+                flop += g.expert_flop_per_token * routed * imb
             roof(flop / rate, w_bytes / bw, n)
+            layer_s = max(flop / rate, w_bytes / bw)
             kv = g.kv_bytes_per_token
             if prefill_attn_pairs > 0.0:
-                roof(prefill_attn_pairs * g.prefill_attn_flop_per_pair / attn_rate,
-                     kv_tokens * kv / bw, n, fixed=True)
+                pair_s = (prefill_attn_pairs * g.prefill_attn_flop_per_pair / attn_rate,
+                          kv_tokens * kv / bw)
+                roof(*pair_s, n, fixed=True)
+                layer_s += max(pair_s)
             if decode_context_tokens_sum > 0.0:
-                roof(decode_context_tokens_sum * g.decode_attn_flop_per_pair / attn_rate,
-                     decode_context_tokens_sum * kv / bw, n, fixed=True)
+                pair_s = (decode_context_tokens_sum * g.decode_attn_flop_per_pair / attn_rate,
+                          decode_context_tokens_sum * kv / bw)
+                roof(*pair_s, n, fixed=True)
+                layer_s += max(pair_s)
             out["memory_unit_s"] += n * tokens * g.elem_bytes_per_token / bw * bwf
+            if moe_comm and g.local_experts and self._a2a is not None:
+                layer_s += tokens * g.elem_bytes_per_token / bw
+                out["fixed_s"] += n * self._a2a.exposed_s(moe_comm, layer_s)
             out["layers"] += n
             if self._tp > 1:
                 out["fixed_s"] += n * 2.0 * self._allreduce_s(tokens)
@@ -292,7 +412,7 @@ class ServingPerf:
         if self._pp > 1:
             out["fixed_s"] += (self._pp - 1) * self._handoff_s(tokens)
         out["steps"] = 1.0
-        out["seqs"] = float(num_decode_seqs)
+        out["seqs"] = float(-(-seqs // d))  # per scheduler (one per attention DP group)
         return out
 
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
@@ -312,7 +432,8 @@ class ServingPerf:
                                prefill_context_tokens_sum + num_prefill_tokens,
                                decode_context_tokens_sum, decode_context_tokens_sum,
                                num_decode_seqs + (1 if num_prefill_tokens else 0))
-        return gpu + self._step_oh + self._seq_oh * num_decode_seqs
+        # each attention DP group has its own scheduler process (SGLang, vLLM DP ranks)
+        return gpu + self._step_oh + self._seq_oh * -(-num_decode_seqs // self._dp)
 
     # ---- speculative decoding --------------------------------------------------------
     def expected_tokens_per_step(self, acceptance_rate: float | None = None) -> float:
@@ -327,7 +448,7 @@ class ServingPerf:
             return 0.0
         kind = self.config.draft_kind
         if kind == "ngram":
-            return k * n * self._seq_oh  # prompt lookup on the host
+            return k * -(-n // self._dp) * self._seq_oh  # prompt lookup on the host
         if kind == "eagle":
             # one decoder layer of the target's width + its LM head, per proposed token
             g = self.shape.groups[0]
@@ -369,7 +490,26 @@ class ServingPerf:
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
             n * (k + 1) + (1 if num_prefill_tokens else 0))
         return (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
-                + self._seq_oh * n)
+                + self._seq_oh * -(-n // self._dp))
+
+    # ---- power -----------------------------------------------------------------------
+    def busy_activity_frac(self, num_tokens: float, busy_s: float) -> float:
+        """Mean accelerator activity (``perf.power`` inference curve) of one GPU while the
+        replica was busy ``busy_s`` seconds running ``num_tokens`` tokens through the model.
+
+        The tensor cores are busy for the tokens' layer-GEMM FLOP at the full GEMM rate
+        (``c`` = that time / ``busy_s``, at most 1); the rest of the busy time is HBM-bound
+        at the calibrated bandwidth fraction. A GPU of a ``pp``-stage pipeline is active
+        for its own stage only, ``1/pp`` of a step. 0 when never busy.
+        """
+        if busy_s <= 0.0 or num_tokens <= 0.0:
+            return 0.0
+        flop = sum(g.num_layers * (g.dense_flop_per_token + g.expert_flop_per_token)
+                   for g in self.shape.groups)  # layer GEMMs (LM head and attention left out)
+        compute_s = num_tokens * flop * self._gemm_mult / self._gemm_rate
+        coeff = self.calibration.for_accelerator(self.config.hw.accelerator.name)
+        a = inference_activity_frac(min(1.0, compute_s / busy_s), coeff.bandwidth_frac)
+        return a / self._pp
 
     # ---- memory ----------------------------------------------------------------------
     @property
@@ -391,16 +531,19 @@ class ServingPerf:
     def activation_peak_bytes(self) -> float:
         """Peak activation bytes per GPU of the profiling pass (``max_num_batched_tokens``)."""
         c = self.config
-        acts = (c.max_num_batched_tokens * self.shape.act_peak_bytes_per_token
+        d = c.dp_attention  # each attention DP group runs its share of the budget
+        acts = (-(-c.max_num_batched_tokens // d) * self.shape.act_peak_bytes_per_token
                 * self.calibration.activation_peak_mult)
-        logits = c.max_num_seqs * self.shape.vocab_size / c.tp * 4.0  # fp32 for sampling
+        logits = -(-c.max_num_seqs // d) * self.shape.vocab_size / c.tp * 4.0  # fp32 sampling
         return acts + logits
 
     def num_kv_blocks(self, block_size: int = 16, gpu_memory_utilization: float = 0.9) -> int:
         """KV blocks per replica as vLLM derives them (0 when nothing is left).
 
         ``memory × utilization − weights − activation peak − runtime overhead``, divided by
-        the bytes of one block on one GPU.
+        the bytes of one block on one GPU; times ``dp_attention`` (each attention data-
+        parallel group caches its own sequences, so MLA's latent is no longer replicated
+        on every GPU of the replica).
         """
         if block_size < 1:
             raise InputError(f"block_size must be >= 1, got {block_size}")
@@ -408,7 +551,8 @@ class ServingPerf:
             raise InputError(f"gpu_memory_utilization must be in (0, 1], got "
                              f"{gpu_memory_utilization}")
         free = self.free_kv_bytes_per_gpu(gpu_memory_utilization)
-        return max(0, int(free // (block_size * self.kv_bytes_per_token_per_gpu)))
+        per_group = max(0, int(free // (block_size * self.kv_bytes_per_token_per_gpu)))
+        return per_group * self.config.dp_attention
 
     def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
         """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""
@@ -426,16 +570,19 @@ class ServingPerf:
                            bandwidth_bytes_per_s: float | None = None) -> float:
         """Seconds to move the KV of ``num_tokens`` from a prefill to a decode replica.
 
-        Default bandwidth: every GPU of the replica sends its shard over its share of the
-        node's scale-out NICs (fabric efficiency applied) plus one fabric latency.
+        Default bandwidth: every GPU holding the request's KV sends its shard over its
+        share of the node's scale-out NICs (fabric efficiency applied) plus one fabric
+        latency. With attention data parallelism a request's KV lives on one DP group
+        (``tp × pp`` GPUs), not on the whole replica.
         """
         if num_tokens <= 0:
             return 0.0
-        hw = self.config.hw
+        c = self.config
+        hw = c.hw
         fabric = hw.scale_out_fabric
         if bandwidth_bytes_per_s is None:
             bandwidth_bytes_per_s = (hw.scale_out_bandwidth_per_gpu_bytes_per_s
-                                     * self.config.num_gpus * fabric.efficiency_frac)
+                                     * c.tp * c.pp * fabric.efficiency_frac)
         if not bandwidth_bytes_per_s > 0:
             raise InputError(f"KV transfer bandwidth must be positive, got "
                              f"{bandwidth_bytes_per_s}")

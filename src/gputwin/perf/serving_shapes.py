@@ -6,10 +6,20 @@ per-step model only multiplies token counts by these constants. Conventions:
 - A replica runs on ``tp × pp`` GPUs. Each GPU holds ``1/pp`` of the layers and ``1/tp`` of
   every split weight (vLLM/TensorRT-LLM Megatron-style TP). With ``ep > 1`` (MoE) the
   experts are spread over ``ep`` of the ``tp`` ranks and each expert is TP-split over the
-  remaining ``tp/ep`` (same bytes per GPU; fewer, whole experts per GPU).
+  remaining ``tp/ep`` (same bytes per GPU; fewer, whole experts per GPU). Wide EP
+  (``ep = tp × dp_attention``, :mod:`gputwin.perf.wide_ep`): every GPU holds
+  ``(experts + redundant)/ep`` whole experts and the dense weights of its attention
+  group (``1/tp``, replicated over the ``dp_attention`` groups); routed-expert FLOP per
+  token are then the mean over the ``ep`` GPUs (``expert_flop_per_token`` per token of
+  the whole replica's step).
 - Weight bytes per element: bf16/fp16 2, fp8/int8 1, int4 0.5 plus one fp16 scale per
-  group of 128 (AWQ/GPTQ), fp4 (NVFP4) 0.5 plus one fp8 scale per 16. Embedding and LM
-  head stay in bf16 (vLLM and TensorRT-LLM do not quantise them by default).
+  group of 128 (AWQ/GPTQ); the block-scaled FP4 formats count their scales too: NVFP4
+  (``nvfp4``, alias ``fp4``) 4-bit E2M1 values plus one FP8 E4M3 scale per 16 = 4.5 bits,
+  MXFP4 (``mxfp4``, OCP Microscaling v1.0) 4-bit E2M1 plus one E8M0 scale per 32 = 4.25
+  bits (NVIDIA, "Introducing NVFP4 for efficient and accurate low-precision inference",
+  2025; OCP MX spec v1.0, 2023; the per-tensor FP32 scale of NVFP4 is negligible).
+  Embedding and LM head stay in bf16 (vLLM and TensorRT-LLM do not quantise them by
+  default).
 - KV cache per token and layer: ``2·kv_heads·head_dim`` values (MLA: the latent
   ``kv_lora_rank + rope_dim``, replicated on every TP rank as in vLLM). When ``tp`` exceeds
   the KV heads each rank keeps one (replicated) head.
@@ -25,9 +35,12 @@ from dataclasses import dataclass
 from gputwin.catalog.schema import ModelSpec
 from gputwin.perf.flops import Arch, arch_of, layer_shapes
 
-#: Bytes per weight element by quantisation (int4: 0.5 + fp16 scale per 128 weights).
+#: Bytes per weight element by quantisation, scales included (see the module docstring).
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0,
-                                  "int4": 0.5 + 2.0 / 128, "fp4": 0.5 + 1.0 / 16}
+                                  "int4": 0.5 + 2.0 / 128, "fp4": 0.5 + 1.0 / 16,
+                                  "nvfp4": 0.5 + 1.0 / 16, "mxfp4": 0.5 + 1.0 / 32}
+#: Weight formats that run on FP4 tensor cores (W4A4 block-scaled MMA, Blackwell and later).
+FP4_WEIGHTS: tuple[str, ...] = ("fp4", "nvfp4", "mxfp4")
 #: Bytes per KV-cache element.
 KV_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 ACT_BYTES = 2.0  # bf16 activations
@@ -41,9 +54,9 @@ class GroupConsts:
     dense_weight_bytes: float  # non-expert weights on this GPU
     dense_flop_per_token: float  # non-expert GEMM FLOP per token on this GPU
     expert_weight_bytes: float  # one local expert's bytes on this GPU (0 if dense)
-    expert_flop_per_token: float  # routed-expert FLOP per token on this GPU (avg)
-    local_experts: int
-    log_miss: float  # log(1 - k/E): P(expert untouched by one token) (0 if dense)
+    expert_flop_per_token: float  # routed-expert FLOP per replica token on this GPU (mean)
+    local_experts: int  # expert slots on this GPU (redundant EPLB copies included)
+    log_miss: float  # log(1 - k/slots): P(slot untouched by one token) (0 if dense)
     prefill_attn_flop_per_pair: float
     decode_attn_flop_per_pair: float
     kv_bytes_per_token: float  # this layer, this GPU
@@ -72,7 +85,7 @@ def _kv_width_per_gpu(a: Arch, kv_dim: int, tp: int) -> float:
 
 
 def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float,
-           kvbytes: float) -> GroupConsts:
+           kvbytes: float, redundant: int = 0) -> GroupConsts:
     from gputwin.perf.flops import LayerShape
 
     shape, n = shape_n
@@ -84,15 +97,17 @@ def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float
     for g in shape.gemms:
         if g.expert:
             expert_params += g.n * g.k  # one expert
-            expert_flop += g.flops_per_token / tp
+            expert_flop += g.flops_per_token / max(tp, ep)
         else:
             split = tp if g.tp_split else 1
             dense_params += g.params / split
             dense_flop += g.flops_per_token / split
     e, k = a.num_experts, max(1, a.num_experts_per_token)
-    local = e // ep if shape.is_moe else 0
-    log_miss = math.log1p(-min(k / e, 0.999999)) if shape.is_moe else 0.0
-    expert_bytes = expert_params * wbytes * ep / tp if shape.is_moe else 0.0
+    slots = e + redundant
+    local = slots // ep if shape.is_moe else 0
+    log_miss = math.log1p(-min(k / slots, 0.999999)) if shape.is_moe else 0.0
+    # each expert is TP-split over tp/ep ranks inside TP, whole with wide EP
+    expert_bytes = expert_params * wbytes / max(1, tp // ep) if shape.is_moe else 0.0
     prefill_pair = 2.0 * (shape.q_dim + shape.v_dim) / tp
     if a.attention_kind == "mla":
         kvr = a.kv_lora_rank or 512
@@ -110,12 +125,14 @@ def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float
 
 
 def replica_shape(model: ModelSpec, *, tp: int, pp: int, ep: int, weights_dtype: str,
-                  kv_cache_dtype: str) -> ReplicaShape:
-    """Constants of ``model`` split ``tp × pp`` (``ep`` inside tp) with the given dtypes."""
+                  kv_cache_dtype: str, redundant_experts: int = 0) -> ReplicaShape:
+    """Constants of ``model`` split ``tp × pp`` (``ep`` inside tp, or wide over ``tp ×
+    dp_attention`` ranks) with the given dtypes and EPLB ``redundant_experts`` slots."""
     a = arch_of(model)
     wbytes = WEIGHT_BYTES[weights_dtype]
     kvbytes = KV_BYTES[kv_cache_dtype]
-    groups = tuple(_group(sn, a, tp, ep, wbytes, kvbytes) for sn in layer_shapes(a))
+    groups = tuple(_group(sn, a, tp, ep, wbytes, kvbytes, redundant_experts)
+                   for sn in layer_shapes(a))
     per_layer_weights = sum(g.num_layers * (g.dense_weight_bytes
                                             + g.local_experts * g.expert_weight_bytes)
                             for g in groups) / a.num_layers

@@ -12,8 +12,14 @@ Rules (what real frameworks refuse, Megatron-Core / vLLM):
   expert MLP width of MoE models).
 - ``pp × interleave`` ≤ layers; ``interleave > 1`` needs ``pp > 1``.
 - ``cp > 1``: the sequence splits into ``2·cp`` chunks (load-balanced causal attention).
-- ``ep > 1``: a MoE model whose experts ``ep`` divides.
+- ``ep > 1``: a MoE model whose experts (plus ``redundant_experts`` EPLB slots) ``ep``
+  divides.
 - With a GPU count: ``tp·pp·cp`` divides it; for training, ``ep`` divides ``dp·cp``.
+- Serving (``ep_over_dp=False``): the experts are spread inside the tensor-parallel group
+  (``ep`` divides ``tp``) or over every rank of the replica (wide EP: ``ep = tp ×
+  dp_attention``, attention replicated per data-parallel group as SGLang's
+  ``--enable-dp-attention`` and vLLM's ``--data-parallel-size`` with
+  ``--enable-expert-parallel``). ``dp_attention > 1`` needs a MoE model.
 
 The vocabulary never refuses a split: frameworks pad it to a multiple of ``128·tp``.
 :func:`split_problem` returns the first broken rule without raising (the planner calls it
@@ -46,6 +52,8 @@ class Split:
     cp: int = 1
     ep: int = 1
     interleave: int = 1
+    dp_attention: int = 1  # serving: attention data-parallel groups inside one replica
+    redundant_experts: int = 0  # serving: extra expert slots (EPLB replicas of hot experts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +65,13 @@ class SplitProblem:
 
 
 def _positive(split: Split) -> SplitProblem | None:
-    for name in ("tp", "pp", "cp", "ep", "interleave"):
+    for name in ("tp", "pp", "cp", "ep", "interleave", "dp_attention"):
         value = getattr(split, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             return SplitProblem(name, f"must be a positive integer, got {value!r}")
+    r = split.redundant_experts
+    if isinstance(r, bool) or not isinstance(r, int) or r < 0:
+        return SplitProblem("redundant_experts", f"must be an integer >= 0, got {r!r}")
     return None
 
 
@@ -96,9 +107,30 @@ def _layers_and_experts(model: ModelSpec, split: Split,
     if split.ep > 1 and not model.is_moe:
         return SplitProblem("ep", f"{split.ep} needs a mixture-of-experts model; "
                                   f"{model.name} is dense")
-    if split.ep > 1 and model.num_experts % split.ep:
-        return SplitProblem("ep", f"{split.ep} does not divide the {model.num_experts} "
-                                  f"experts of {model.name}")
+    slots = model.num_experts + split.redundant_experts
+    if split.ep > 1 and slots % split.ep:
+        extra = f" + {split.redundant_experts} redundant" if split.redundant_experts else ""
+        return SplitProblem("ep", f"{split.ep} does not divide the {model.num_experts}"
+                                  f"{extra} experts of {model.name}")
+    if split.redundant_experts and not model.is_moe:
+        return SplitProblem("redundant_experts", f"needs a mixture-of-experts model; "
+                                                 f"{model.name} is dense")
+    return None
+
+
+def _serving_experts(model: ModelSpec, split: Split) -> SplitProblem | None:
+    """Where a serving replica's experts live: inside TP, or over every rank (wide EP)."""
+    tp, ep, dp = split.tp, split.ep, split.dp_attention
+    if dp > 1 and not model.is_moe:
+        return SplitProblem("dp_attention", f"{dp} needs a mixture-of-experts model; for "
+                                            f"the dense {model.name} add replicas instead")
+    if dp > 1 and ep != tp * dp:
+        return SplitProblem("ep", f"{ep} must equal tp x dp_attention = {tp * dp} (with "
+                                  "attention data parallelism the experts are spread over "
+                                  "every rank of the replica)")
+    if ep > 1 and dp == 1 and tp % ep:
+        return SplitProblem("ep", f"{ep} must divide tp {tp} (experts inside the tensor-"
+                                  "parallel group), or equal tp x dp_attention (wide EP)")
     return None
 
 
@@ -121,10 +153,13 @@ def split_problem(model: ModelSpec, split: Split, *, seq_len: int | None = None,
     """The first rule ``split`` breaks for ``model`` (``None`` when it is valid).
 
     ``num_gpus`` adds the divisibility of the job; ``ep_over_dp`` (training) requires the
-    expert-parallel group to sit inside the data-parallel ranks.
+    expert-parallel group to sit inside the data-parallel ranks; without it (serving) the
+    experts sit inside ``tp`` or over all ``tp × dp_attention`` ranks.
     """
     problem = _positive(split) or _tensor(model, split.tp) or _layers_and_experts(
         model, split, seq_len)
+    if problem is None and not ep_over_dp:
+        problem = _serving_experts(model, split)
     if problem is None and num_gpus is not None:
         problem = _gpus(split, num_gpus, ep_over_dp=ep_over_dp)
     return problem

@@ -198,6 +198,24 @@ def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoeffici
         compute_avg=mean_layers * (fwd + bwd) + logits / plan.pp)
 
 
+def step_lower_bound_s(model: ModelSpec, hw: HardwareSpec, num_gpus: int,
+                       parallel: ParallelConfig, config: TrainingConfig) -> float:
+    """A lower bound of :func:`estimate_training`'s step time for a checked split: the
+    compute of the pipeline's steady state and fill/drain, without any communication,
+    optimizer step or I/O (each of which only adds). The planner prunes with it."""
+    dp = num_gpus // (parallel.tp * parallel.pp * parallel.cp)
+    plan = make_plan(model, num_gpus, dp, parallel, config)
+    c = default_calibration()
+    accel = hw.accelerator
+    coeff = c.for_accelerator(accel.name)
+    per_layer = sum(share * (lt.fwd_s + lt.bwd_s(plan.recompute))
+                    for lt, share in layer_times(plan, accel, coeff, c))
+    stage_s = [n * per_layer for n in plan.stage_layer_counts]
+    stage_s[-1] += logits_time_s(plan, accel, coeff, c)
+    return (plan.num_microbatches * max(stage_s)
+            + bubble_s(plan.pp, plan.interleave, sum(stage_s) / plan.pp))
+
+
 def estimate_training(
     model: ModelSpec,
     hw: HardwareSpec,
@@ -208,12 +226,14 @@ def estimate_training(
     tokens: float | None = None,
     num_leaves_spanned: int | None = None,
     check_memory: bool = True,
+    memory: MemoryBreakdown | None = None,
 ) -> TrainingEstimate:
     """Estimate one training step of ``model`` on ``num_gpus`` GPUs of ``hw``.
 
     ``tokens`` (optional) adds ``num_steps``, ``time_to_train_s`` and ``energy_j``.
     ``num_leaves_spanned``: leaf switches the job's nodes sit under (the simulator passes the
     real placement; default: nodes packed under as few leaves as possible).
+    ``memory``: the peak memory of this very plan when the caller has it already.
     """
     dp = _check_split(model, num_gpus, parallel, config)
     accel = hw.accelerator
@@ -239,7 +259,7 @@ def estimate_training(
                      total_params=total_params(plan.arch), compute_step_s=m * mb.t_max)
     step = m * mb.t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
 
-    mem = peak_memory(plan, c)
+    mem = peak_memory(plan, c) if memory is None else memory
     capacity = accel.memory_bytes
     if check_memory and mem.total_bytes > capacity:
         raise DoesNotFitError(

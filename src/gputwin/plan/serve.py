@@ -1,7 +1,9 @@
 """The serving-configuration planner: an analytic search over the step-time model.
 
 Given a model, traffic (a request rate and token lengths) and latency SLOs, every
-deployment — accelerator, TP/PP/EP split (checked by the one split rule, ``perf.split``),
+deployment — accelerator, TP/PP/EP split (experts inside TP, or wide EP over
+``tp × dp_attention`` ranks with attention data parallelism; checked by the one split
+rule, ``perf.split``),
 weight and KV-cache precision, ``max_num_seqs``, replica count, and optionally a
 disaggregated prefill:decode split — is put through the serving step-time model
 (``perf.serving``, the one the simulator steps) and either pruned, with a reason, or kept
@@ -32,13 +34,19 @@ from dataclasses import dataclass, field
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving import (
+    ServingConfig,
+    ServingPerf,
+    prepare_serving,
+    weights_dtype_problem,
+)
 from gputwin.perf.serving_load import decode_load, prefill_batch_loads, steady_state_load
 from gputwin.perf.split import Split, split_problem
 from gputwin.topology.hardware import HardwareSpec
 
 TP_SIZES = (1, 2, 4, 8)
 PP_SIZES = (1, 2, 4)
+DP_ATTENTION_SIZES = (2, 4, 8, 16, 32, 64)
 BLOCK_SIZE = 16
 GPU_MEMORY_UTILIZATION = 0.9
 MAX_NUM_BATCHED_TOKENS = 8192
@@ -81,15 +89,16 @@ class ReplicaChoice:
     kv_cache: str
     max_num_seqs: int
     engine: str = "vllm"
+    dp_attention: int = 1  # wide EP: attention data-parallel groups, ep = tp x dp_attention
 
     @property
     def gpus(self) -> int:
-        return self.tp * self.pp
+        return self.tp * self.pp * self.dp_attention
 
-    def label(self) -> str:
-        ep = f" ep{self.ep}" if self.ep > 1 else ""
-        return (f"{self.gpu} tp{self.tp} pp{self.pp}{ep} w:{self.weights} kv:{self.kv_cache} "
-                f"seqs{self.max_num_seqs} {self.engine}")
+    def split_text(self) -> str:
+        """``tp4pp1ep1`` (``tp1pp1ep8dp8`` with attention data parallelism)."""
+        dp = f"dp{self.dp_attention}" if self.dp_attention > 1 else ""
+        return f"tp{self.tp}pp{self.pp}ep{self.ep}{dp}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +128,7 @@ class Deployment:
         r = self.replica
         count = (f"p{self.prefill_replicas}d{self.decode_replicas}" if self.disaggregated
                  else f"r{self.replicas}")
-        return (f"{r.gpu}/tp{r.tp}pp{r.pp}ep{r.ep}/w-{r.weights}/kv-{r.kv_cache}/"
+        return (f"{r.gpu}/{r.split_text()}/w-{r.weights}/kv-{r.kv_cache}/"
                 f"seqs{r.max_num_seqs}/{r.engine}/{count}")
 
 
@@ -158,6 +167,7 @@ class ServeSearch:
     max_num_seqs: tuple[int, ...] = (128, 256, 512)
     max_tp: int | None = None
     disaggregate: bool = False
+    wide_ep: bool = True
     max_replicas: int = 64
     replica_slack: int = 1
     margin: float = 1.5
@@ -250,9 +260,8 @@ class ReplicaModel:
 
 
 def _part_runs(hw: HardwareSpec, weights: str) -> bool:
-    """FP4 weights only on parts with FP4 tensor cores (Blackwell); the others everywhere
-    (FP8 weight-only kernels exist for parts without FP8 tensor cores)."""
-    return weights != "fp4" or "fp4" in hw.accelerator.peak_flop_per_s
+    """The serving model's rule: FP4 weights only on parts with FP4 tensor cores."""
+    return weights_dtype_problem(hw.accelerator, weights) is None
 
 
 def _meets(a: Analytic, slo: Slo, factor: float) -> bool:
@@ -277,23 +286,35 @@ class _Searcher:
             tps = [t for t in TP_SIZES if t <= min(s.max_tp or 8, hw.scale_up_domain_size)]
             for tp in tps:
                 for pp in (p for p in PP_SIZES if p == 1 or tp == tps[-1]):
-                    eps = [e for e in TP_SIZES if e <= tp and tp % e == 0] if (
-                        s.model.is_moe) else [1]
-                    for ep in eps:
+                    for ep, dp in self._expert_splits(tp, pp, hw):
                         for w in (w for w in s.weights if _part_runs(hw, w)):
                             for kv in s.kv_caches:
                                 for seqs in s.max_num_seqs:
-                                    yield ReplicaChoice(gpu, tp, pp, ep, w, kv, seqs)
+                                    yield ReplicaChoice(gpu, tp, pp, ep, w, kv, seqs,
+                                                        dp_attention=dp)
+
+    def _expert_splits(self, tp: int, pp: int, hw: HardwareSpec) -> list[tuple[int, int]]:
+        """(ep, dp_attention): dense 1/1; MoE experts inside TP (ep divides tp), or wide EP
+        over ``tp x dp_attention`` ranks inside the scale-up domain (pp 1)."""
+        if not self.s.model.is_moe:
+            return [(1, 1)]
+        out = [(e, 1) for e in TP_SIZES if e <= tp and tp % e == 0]
+        if pp == 1 and self.s.wide_ep:
+            out += [(tp * d, d) for d in DP_ATTENTION_SIZES
+                    if tp * d <= hw.scale_up_domain_size]
+        return out
 
     def _model(self, shape: ReplicaChoice) -> ReplicaModel | None:
         s = self.s
-        problem = split_problem(s.model, Split(tp=shape.tp, pp=shape.pp, ep=shape.ep),
+        problem = split_problem(s.model, Split(tp=shape.tp, pp=shape.pp, ep=shape.ep,
+                                               dp_attention=shape.dp_attention),
                                 ep_over_dp=False)
         if problem is not None:
             self._reject(f"split ({problem.param})")
             return None
         cfg = ServingConfig(s.model, s.hardware[shape.gpu], tp=shape.tp, pp=shape.pp,
-                            ep=shape.ep, weights_dtype=shape.weights,
+                            ep=shape.ep, dp_attention=shape.dp_attention,
+                            weights_dtype=shape.weights,
                             kv_cache_dtype=shape.kv_cache, max_num_seqs=shape.max_num_seqs,
                             max_num_batched_tokens=MAX_NUM_BATCHED_TOKENS, engine=shape.engine)
         try:

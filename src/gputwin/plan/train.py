@@ -19,6 +19,7 @@ A test checks the pruned search against the full enumeration.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from typing import Literal
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.calibration import default_calibration
-from gputwin.perf.memory import peak_memory
+from gputwin.perf.memory import MemoryBreakdown, peak_memory
 from gputwin.perf.split import Split, split_problem
 from gputwin.perf.training import (
     ParallelConfig,
@@ -36,6 +37,7 @@ from gputwin.perf.training import (
     TrainingEstimate,
     estimate_training,
     make_plan,
+    step_lower_bound_s,
 )
 from gputwin.topology.hardware import HardwareSpec
 
@@ -66,6 +68,7 @@ class TrainSearch:
     objective: Objective = "throughput"
     tokens: float | None = None  # training tokens (time to train, energy, cost)
     usd_per_gpu_hour: float | None = None  # needed for the ``cost`` objective
+    keep: int = 5  # the best this many are exact; layouts bounded out of them are not timed
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +132,23 @@ def _batch_for(search: TrainSearch, dp: int, mbs: int) -> int | None:
     return unit * n if n >= 1 else None
 
 
-def _score(search: TrainSearch, est: TrainingEstimate) -> float:
+def _score_of(search: TrainSearch, tokens_per_s: float, num_gpus: int,
+              gpu_power_w: float) -> float:
+    """The objective (lower is better) of a layout running at ``tokens_per_s``."""
     tokens = search.tokens or 1e12
-    train_s = tokens / est.tokens_per_s
+    train_s = tokens / tokens_per_s
     if search.objective == "throughput":
-        return -est.tokens_per_s
+        return -tokens_per_s
     if search.objective == "time":
         return train_s
     if search.objective == "cost":
         assert search.usd_per_gpu_hour is not None
-        return train_s / 3600.0 * est.num_gpus * search.usd_per_gpu_hour
-    gpu_w = est.extra.get("gpu_power_w", 0.0)
-    return train_s * gpu_w * est.num_gpus
+        return train_s / 3600.0 * num_gpus * search.usd_per_gpu_hour
+    return train_s * gpu_power_w * num_gpus
+
+
+def _score(search: TrainSearch, est: TrainingEstimate) -> float:
+    return _score_of(search, est.tokens_per_s, est.num_gpus, est.extra.get("gpu_power_w", 0.0))
 
 
 class _Searcher:
@@ -151,21 +159,25 @@ class _Searcher:
         self.c = default_calibration()
         self.capacity = search.hw.accelerator.memory_bytes
         self.result = SearchResult(candidates=[])
+        self._best: list[float] = []  # the ``keep`` best scores so far, as a max-heap (negated)
 
     def _reject(self, reason: str, n: int = 1) -> None:
         self.result.rejected[reason] += n
 
-    def _fits(self, num_gpus: int, dp: int, p: ParallelConfig, cfg: TrainingConfig) -> bool:
+    def _fits(self, num_gpus: int, dp: int, p: ParallelConfig,
+              cfg: TrainingConfig) -> MemoryBreakdown | None:
         plan = make_plan(self.s.model, num_gpus, dp, p, cfg)
-        over = peak_memory(plan, self.c).total_bytes - self.capacity
+        mem = peak_memory(plan, self.c)
+        over = mem.total_bytes - self.capacity
         if over <= 0:
-            return True
+            return mem
         best = self.result.closest_misfit_bytes
         self.result.closest_misfit_bytes = over if best is None else min(best, over)
-        return False
+        return None
 
     def _first_fit(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
-                   dtype: str, offload: bool) -> tuple[ParallelConfig, TrainingConfig] | None:
+                   dtype: str, offload: bool
+                   ) -> tuple[ParallelConfig, TrainingConfig, MemoryBreakdown] | None:
         """The fastest (recompute, ZeRO) that fits; the rest are dominated or too big."""
         tried = 0
         for recompute in RECOMPUTE_ORDER:
@@ -177,21 +189,40 @@ class _Searcher:
                 cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
                                      seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
                                      recompute=recompute)  # type: ignore[arg-type]
-                if self._fits(num_gpus, dp, p, cfg):
+                mem = self._fits(num_gpus, dp, p, cfg)
+                if mem is not None:
                     self._reject("memory", tried - 1)
                     self._reject("dominated", len(RECOMPUTE_ORDER) * len(ZERO_ORDER) - tried)
-                    return p, cfg
+                    return p, cfg, mem
         self._reject("memory", tried)
         return None
 
-    def _evaluate(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig) -> None:
+    def _bounded_out(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig) -> bool:
+        """True when even the compute-only bound cannot enter the ``keep`` best (branch and
+        bound; the energy objective is not bounded: its power depends on the whole step)."""
+        s = self.s
+        if s.objective == "energy" or len(self._best) < s.keep:
+            return False
+        bound_s = step_lower_bound_s(s.model, s.hw, num_gpus, p, cfg)
+        best_tokens_per_s = cfg.global_batch_size * cfg.seq_len / bound_s
+        return _score_of(s, best_tokens_per_s, num_gpus, 0.0) >= -self._best[0]
+
+    def _evaluate(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig,
+                  mem: MemoryBreakdown) -> None:
+        if self._bounded_out(num_gpus, p, cfg):
+            self._reject("bounded")
+            return
         try:
             est = estimate_training(self.s.model, self.s.hw, num_gpus, p, cfg,
-                                    tokens=self.s.tokens, check_memory=False)
+                                    tokens=self.s.tokens, check_memory=False, memory=mem)
         except InputError as exc:  # a rule only the full model knows (dtype, ...)
             self._reject(f"invalid: {exc.detail}")
             return
-        self.result.candidates.append(Candidate(num_gpus, p, cfg, est, _score(self.s, est)))
+        score = _score(self.s, est)
+        self.result.candidates.append(Candidate(num_gpus, p, cfg, est, score))
+        heapq.heappush(self._best, -score)
+        if len(self._best) > self.s.keep:
+            heapq.heappop(self._best)
 
     def run(self) -> SearchResult:
         s = self.s

@@ -23,7 +23,8 @@ _COLUMNS = (("deployment", False), ("GPUs", True), ("$/hour", True), ("$/M token
 
 def _label(row: dict[str, Any]) -> str:
     split = f"tp{row['tp']}" + (f" pp{row['pp']}" if row["pp"] > 1 else "") + (
-        f" ep{row['ep']}" if row["ep"] > 1 else "")
+        f" ep{row['ep']}" if row["ep"] > 1 else "") + (
+        f" dp{row['dp_attention']}" if row["dp_attention"] > 1 else "")
     count = (f"p{row['prefill_replicas']}:d{row['decode_replicas']}"
              if row["prefill_replicas"] else f"x{row['replicas']}")
     return (f"{row['gpu']} {split} {row['weights']}/kv-{row['kv_cache']} "

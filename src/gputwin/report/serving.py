@@ -147,7 +147,10 @@ def _cards(s: dict[str, Any]) -> str:
          s["num_preemptions"] > 0),
         ("prefix-cache hits", f"{s['prefix_cache_hit_frac']:.1%}", "of prompt tokens", False),
         ("energy", "-" if e is None else f"{e:.3f} J/token", "per output token", False),
-        ("cost", "-" if c is None else f"${c:,.2f}", "per million output tokens", False),
+        ("carbon", f"{s['co2e_g'] / 1e3:,.3f} kg CO2e",
+         f"{s['co2e_embodied_g'] / 1e3:,.3f} kg embodied; {s['water_l']:,.2f} L water", False),
+        ("cost", "-" if c is None else f"${c:,.2f}", "per million output tokens (price book)",
+         False),
         ("replicas", f"{s['replicas_mean'] or 0:,.1f}",
          f"mean; peak {s['replicas_peak']}; {s['gpu_hours']:,.2f} GPU-h", False),
     ]
@@ -205,5 +208,7 @@ def render_serving_report(result: ServingResult) -> str:
             + "".join(sections)
             + f"<footer>gputwin {html.escape(__version__)} · TTFT = first token − arrival; "
             "TPOT = (finish − first token)/(output − 1); goodput = finished requests meeting "
-            "every SLO per second; energy and cost per output token of finished requests."
+            "every SLO per second over the service's active time; energy (power model), "
+            "carbon, water (site ledger) and cost (price book) per output token of finished "
+            "requests."
             f"</footer></main><script>{SORT_JS}</script></body></html>\n")

@@ -15,7 +15,6 @@ accelerator *including* its host share, as Patterson et al. report it), ``pue``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +22,12 @@ from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import (
+    Account,
+    AllocationRates,
     EnergyLedger,
     Site,
     allocation_rates,
-    embodied_kg_per_gpu,
+    embodied_g_per_gpu_s,
 )
 from gputwin.energy.facility import Facility, max_nodes_per_rack, rack_can_host, rack_power_w
 from gputwin.energy.grid import J_PER_KWH, RegionGrid, constant_series
@@ -42,10 +43,10 @@ from gputwin.perf.power import (
 )
 from gputwin.perf.training import TrainingEstimate
 from gputwin.plan.train import DEFAULT_TOKENS_PER_STEP
-from gputwin.requests import LAYOUT_FIELDS, TrainRequest
+from gputwin.requests import EnergyRequest, TrainLayout, TrainRequest
 from gputwin.run.estimate_train import estimate_train
 from gputwin.run.plan_train import planned_estimate
-from gputwin.topology.hardware import resolve_hardware
+from gputwin.topology.hardware import HardwareSpec, resolve_hardware
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,30 +85,27 @@ def _parse_start(start: str) -> float:
     return (t.replace(tzinfo=None) - datetime(t.year, 1, 1)).total_seconds()
 
 
-def _train(model: str, *, gpu: str | None, system: str | None, num_gpus: int,
-           catalog: Catalog, tp: int | None, pp: int | None,
-           global_batch_size: int | None, tokens: float | None,
-           train_kw: Mapping[str, Any]) -> tuple[TrainingEstimate, dict[str, Any]]:
-    """The run's training estimate and its layout; the planner's layout when none is given
-    (no tp, pp or other layout key), at ~4M tokens per step when no batch is given."""
-    fields: dict[str, Any] = {"model": model, "gpu": gpu, "system": system,
-                              "num_gpus": num_gpus, "tokens": tokens, **train_kw}
-    given = {k: v for k, v in (("tp", tp), ("pp", pp)) if v is not None}
-    planned = not given and not (LAYOUT_FIELDS - {"dtype"}) & set(train_kw)
-    fields.update(given)
-    if global_batch_size is not None:
-        fields["global_batch_size"] = global_batch_size
-    elif "global_batch_tokens" not in fields:
-        fields["global_batch_tokens"] = DEFAULT_TOKENS_PER_STEP
-    request = TrainRequest.from_flat({k: v for k, v in fields.items() if v is not None})
+def _train(request: EnergyRequest, catalog: Catalog) -> tuple[TrainingEstimate, dict[str, Any]]:
+    """The run's training estimate and its layout; the planner's layout when none is given,
+    at ~4M tokens per step when no batch is given."""
+    assert request.model is not None
+    batch: dict[str, Any] = {"global_batch_size": request.global_batch_size}
+    if request.global_batch_size is None:
+        batch["global_batch_tokens"] = request.global_batch_tokens or DEFAULT_TOKENS_PER_STEP
+    planned = request.layout is None
+    train = TrainRequest(
+        model=request.model, num_gpus=request.num_gpus, gpu=request.gpu,
+        system=request.system, tokens=request.tokens, seq_len=request.seq_len,
+        layout=request.layout or TrainLayout(dtype=request.dtype),
+        model_overrides=request.model_overrides, **batch)
     if planned:
-        est, request = planned_estimate(request, catalog=catalog)
+        est, train = planned_estimate(train, catalog=catalog)
     else:
-        est = estimate_train(request, catalog=catalog)
-    layout = {**request.layout.model_dump(), "dp": est.dp,
+        est = estimate_train(train, catalog=catalog)
+    layout = {**train.layout.model_dump(), "dp": est.dp,
               "global_batch_size": int(est.extra["num_microbatches"])
-              * request.layout.micro_batch_size * est.dp,
-              "seq_len": request.seq_len, "source": "planned" if planned else "given"}
+              * train.layout.micro_batch_size * est.dp,
+              "seq_len": train.seq_len, "source": "planned" if planned else "given"}
     return est, layout
 
 
@@ -124,108 +122,49 @@ def _grid(region: str, grid_data: str | Path | None,
                       f"flat {carbon_intensity_g_per_kwh:g} g/kWh (given); price: {grid.origin}")
 
 
-def estimate_energy(
-    *,
-    num_gpus: int,
-    model: str | None = None,
-    gpu: str | None = None,
-    system: str | None = None,
-    tokens: float | None = None,
-    gpu_hours: float | None = None,
-    compute_frac: float | None = None,
-    tp: int | None = None,
-    pp: int | None = None,
-    global_batch_size: int | None = None,
-    region: str = "US-CAL-CISO",
-    cooling: str | None = None,
-    provider: str = "neocloud",
-    pricing: str = "on-demand",
-    start: str = "2023-06-01T00:00",
-    grid_data: str | Path | None = None,
-    power_cap_w: float | None = None,
-    pue: float | None = None,
-    carbon_intensity_g_per_kwh: float | None = None,
-    gpu_power_w: float | None = None,
-    include_grid_water: bool = False,
-    catalog: Catalog | None = None,
-    **train_kw: Any,
-) -> EnergyEstimate:
-    """Energy, carbon, water and cost of a training run. See the module docstring."""
-    cat = catalog or default_catalog()
-    if isinstance(num_gpus, bool) or not isinstance(num_gpus, int) or num_gpus < 1:
-        raise InputError(f"--num-gpus must be a positive integer, got {num_gpus!r}")
-    if (tokens is None) == (gpu_hours is None):
+def _check(request: EnergyRequest) -> None:
+    if (request.tokens is None) == (request.gpu_hours is None):
         raise InputError("give exactly one of --tokens (modelled run time) and --gpu-hours")
-    if gpu_hours is not None and not gpu_hours > 0:
-        raise InputError(f"--gpu-hours must be positive, got {gpu_hours}")
-    if tokens is not None and model is None:
+    if request.tokens is not None and request.model is None:
         raise InputError("--tokens needs --model (the training model gives the run time)")
-    hw = resolve_hardware(cat, gpu=gpu, system=system)
-    acc, node = hw.accelerator, hw.system
-    info: dict[str, Any] = {"region": region, "gpu": acc.name, "system": node.name}
-
-    est: TrainingEstimate | None = None
-    if model is not None and compute_frac is None:
-        est, layout = _train(model, gpu=gpu, system=system, num_gpus=num_gpus,
-                             catalog=cat, tp=tp, pp=pp, global_batch_size=global_batch_size,
-                             tokens=tokens, train_kw=train_kw)
-        b = est.breakdown
-        compute_frac = (b["compute_s"] + b["optimizer_s"]) / est.step_time_s
-        info["parallel"] = {"tp": layout["tp"], "pp": layout["pp"], "dp": est.dp}
-        info["layout"] = layout
-    if compute_frac is None:
+    if request.model is None and request.compute_frac is None:
         raise InputError("give --model (or compute_frac) to know how busy the GPUs are")
-    if not 0.0 <= compute_frac <= 1.0:
-        raise InputError(f"compute_frac must be in [0, 1], got {compute_frac}")
 
-    num_nodes = -(-num_gpus // hw.gpus_per_node)
-    power: JobPower = training_job_power(acc, node, num_gpus=num_gpus, num_nodes=num_nodes,
-                                         compute_frac=compute_frac, cap_w=power_cap_w)
-    if gpu_hours is not None:
-        duration = gpu_hours * 3600.0 / num_gpus
-    else:
-        assert est is not None and est.time_to_train_s is not None
-        duration = est.time_to_train_s / power.throughput_frac
-    if gpu_power_w is not None:
-        if not gpu_power_w > 0:
-            raise InputError(f"--gpu-power must be positive, got {gpu_power_w}")
-        power = JobPower(gpu_power_w, num_gpus * gpu_power_w, 0.0, power.throughput_frac)
 
-    cooling_name = cooling or ("liquid" if node.cooling == "liquid" else "air")
-    offset = _parse_start(start)
-    grid = _grid(region, grid_data, carbon_intensity_g_per_kwh).with_offset(offset)
-    facility = Facility.build(cooling_name, region, pue_override=pue).with_offset(offset)
-    site = Site(region, grid, facility, include_grid_water=include_grid_water)
-    ledger = EnergyLedger({region: site})
+def _rates(ledger: EnergyLedger, accel: str, tdp_w: float, request: EnergyRequest,
+           info: dict[str, Any]) -> AllocationRates | None:
+    """The price book's rates for the accelerator (None when it has no entry)."""
     try:
-        rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
-        ledger.set_rates(acc.name, rates)
-        info["cost_basis"] = rates.cost_basis
+        rates = allocation_rates(accel, tdp_w, provider=request.provider,
+                                 pricing=request.pricing)
     except InputError as exc:
         if "price book" not in str(exc):
             raise
-        rates = None
-        info["cost_basis"] = f"{exc.detail}: compute cost not estimated"
-    run = ledger.record("run", region, 0.0, duration, power.it_power_w,
-                        num_gpus=num_gpus if rates is not None else 0, accelerator=acc.name)
-    if rates is None:  # embodied carbon does not need a price
-        emb = default_tables().embodied
-        kg, _ = embodied_kg_per_gpu(acc.name, acc.tdp_w)
-        life_s = emb.lifetime_years * 8760 * 3600.0 * emb.utilisation_frac
-        run.co2e_embodied_g = kg * 1e3 / life_s * num_gpus * duration
+        info["cost_basis"] = f"compute cost not estimated: {exc.detail}"
+        return None
+    ledger.set_rates(accel, rates)
+    info["cost_basis"] = rates.cost_basis
+    return rates
 
-    gpu_energy = power.gpus_w * duration
+
+def _values(request: EnergyRequest, hw: HardwareSpec, power: JobPower, run: Account,
+            site: Site, grid: RegionGrid, duration: float, compute_frac: float,
+            rates: AllocationRates | None) -> dict[str, float]:
+    """The run's figures (SI units; keys name their unit)."""
+    acc, node = hw.accelerator, hw.system
+    num_gpus = request.num_gpus
+    gpu_w = request.gpu_power_w
     values: dict[str, float] = {
         "duration_s": duration,
         "gpu_hours": num_gpus * duration / 3600.0,
-        "num_nodes": float(num_nodes),
+        "num_nodes": float(-(-num_gpus // hw.gpus_per_node)),
         "compute_frac": compute_frac,
         "gpu_power_w": power.gpu_power_w,
         "it_power_w": power.it_power_w,
         "throughput_frac": power.throughput_frac,
         "it_energy_j": run.it_energy_j,
         "facility_energy_j": run.facility_energy_j,
-        "gpu_energy_j": gpu_energy,
+        "gpu_energy_j": power.gpus_w * duration,
         "pue": run.pue,
         "co2e_operational_g": run.co2e_operational_g,
         "co2e_operational_lca_g": run.co2e_operational_lca_g,
@@ -240,7 +179,7 @@ def estimate_energy(
         "cost_energy_usd": run.energy_cost_usd,
         "carbon_intensity_mean_g_per_kwh": grid.carbon_g_per_j.mean_over(0.0, duration)
         * J_PER_KWH,
-        "node_power_w": (node.num_accelerators * gpu_power_w if gpu_power_w is not None
+        "node_power_w": (node.num_accelerators * gpu_w if gpu_w is not None
                          else node_power_w(acc, node, training_activity_frac(
                              compute_frac, default_power_coefficients().wait_activity_frac))),
         "node_nameplate_power_w": node_nameplate_power_w(acc, node),
@@ -249,15 +188,62 @@ def estimate_energy(
         values["cost_compute_usd"] = run.compute_cost_usd
         values["cost_total_usd"] = run.compute_cost_usd + (
             0.0 if rates.energy_in_price else run.energy_cost_usd)
-        if tokens is not None:
-            values["cost_usd_per_million_tokens"] = values["cost_total_usd"] / tokens * 1e6
-    nodes_per_rack = default_tables().facility.nodes_per_rack.get(node.name, 4)
-    check = rack_can_host(acc, node, nodes_per_rack, cooling_name)
-    values["rack_nameplate_power_w"] = rack_power_w(acc, node, nodes_per_rack)
-    info.update({"cooling": cooling_name, "grid_origin": grid.origin, "start": start,
-                 "rack": {"nodes": nodes_per_rack, "ok": check.ok, "reason": check.reason,
-                          "max_nodes": max_nodes_per_rack(acc, node, cooling_name)}})
-    if est is not None:
+        if request.tokens is not None:
+            values["cost_usd_per_million_tokens"] = (values["cost_total_usd"]
+                                                     / request.tokens * 1e6)
+    return values
+
+
+def estimate_energy(request: EnergyRequest, *, catalog: Catalog | None = None) -> EnergyEstimate:
+    """Energy, carbon, water and cost of a training run (see the module docstring).
+
+    Raises :class:`InputError` naming the field for bad input."""
+    _check(request)
+    cat = catalog or default_catalog()
+    hw = resolve_hardware(cat, gpu=request.gpu, system=request.system)
+    acc, node = hw.accelerator, hw.system
+    info: dict[str, Any] = {"region": request.region, "gpu": acc.name, "system": node.name}
+    est: TrainingEstimate | None = None
+    compute_frac = request.compute_frac
+    if request.model is not None and compute_frac is None:
+        est, layout = _train(request, cat)
+        b = est.breakdown
+        compute_frac = (b["compute_s"] + b["optimizer_s"]) / est.step_time_s
+        info["parallel"] = {"tp": layout["tp"], "pp": layout["pp"], "dp": est.dp}
+        info["layout"] = layout
         info["training"] = {"step_time_s": est.step_time_s, "mfu": est.mfu, "dp": est.dp,
                             "tokens_per_s": est.tokens_per_s}
+    assert compute_frac is not None
+    num_gpus = request.num_gpus
+    num_nodes = -(-num_gpus // hw.gpus_per_node)
+    power: JobPower = training_job_power(acc, node, num_gpus=num_gpus, num_nodes=num_nodes,
+                                         compute_frac=compute_frac, cap_w=request.power_cap_w)
+    if request.gpu_hours is not None:
+        duration = request.gpu_hours * 3600.0 / num_gpus
+    else:
+        assert est is not None and est.time_to_train_s is not None
+        duration = est.time_to_train_s / power.throughput_frac
+    if request.gpu_power_w is not None:
+        power = JobPower(request.gpu_power_w, num_gpus * request.gpu_power_w, 0.0,
+                         power.throughput_frac)
+    cooling = request.cooling or ("liquid" if node.cooling == "liquid" else "air")
+    offset = _parse_start(request.start)
+    grid = _grid(request.region, request.grid_data,
+                 request.carbon_intensity_g_per_kwh).with_offset(offset)
+    facility = Facility.build(cooling, request.region,
+                              pue_override=request.pue).with_offset(offset)
+    site = Site(request.region, grid, facility, include_grid_water=request.include_grid_water)
+    ledger = EnergyLedger({request.region: site})
+    rates = _rates(ledger, acc.name, acc.tdp_w, request, info)
+    run = ledger.record("run", request.region, 0.0, duration, power.it_power_w,
+                        num_gpus=num_gpus if rates is not None else 0, accelerator=acc.name)
+    if rates is None:  # embodied carbon does not need a price
+        run.co2e_embodied_g = embodied_g_per_gpu_s(acc.name, acc.tdp_w) * num_gpus * duration
+    values = _values(request, hw, power, run, site, grid, duration, compute_frac, rates)
+    nodes_per_rack = default_tables().facility.nodes_per_rack.get(node.name, 4)
+    check = rack_can_host(acc, node, nodes_per_rack, cooling)
+    values["rack_nameplate_power_w"] = rack_power_w(acc, node, nodes_per_rack)
+    info.update({"cooling": cooling, "grid_origin": grid.origin, "start": request.start,
+                 "rack": {"nodes": nodes_per_rack, "ok": check.ok, "reason": check.reason,
+                          "max_nodes": max_nodes_per_rack(acc, node, cooling)}})
     return EnergyEstimate(values, info)

@@ -140,6 +140,9 @@ def estimate_serve(
     tp: int = 1,
     pp: int = 1,
     ep: int = 1,
+    dp_attention: int = 1,
+    redundant_experts: int = 0,
+    ep_imbalance: float | None = None,
     batch_size: int = 1,
     weights: str = "bf16",
     kv_cache: str = "bf16",
@@ -166,7 +169,7 @@ def estimate_serve(
     spec = _with_overrides(cat.model(model), model_overrides)
     for option, value in (("input-tokens", input_tokens), ("output-tokens", output_tokens),
                           ("batch-size", batch_size), ("num-replicas", num_replicas),
-                          ("tp", tp), ("pp", pp), ("ep", ep)):
+                          ("tp", tp), ("pp", pp), ("ep", ep), ("dp-attention", dp_attention)):
         _positive(option, value)
     if input_tokens + output_tokens > spec.max_seq_len:
         raise InputError(f"--input-tokens + --output-tokens = {input_tokens + output_tokens} "
@@ -183,7 +186,9 @@ def estimate_serve(
     if tp * pp > hw.scale_up_domain_size and tp > hw.gpus_per_node:
         raise InputError(f"--tp {tp} exceeds the {hw.gpus_per_node} GPUs of a "
                          f"{hw.system.name} node")
-    config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, weights_dtype=weights,
+    config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
+                           redundant_experts=redundant_experts, ep_imbalance=ep_imbalance,
+                           weights_dtype=weights,
                            kv_cache_dtype=kv_cache, num_speculative_tokens=spec_tokens,
                            draft_model=draft, draft_kind=kind if spec_tokens else None,
                            max_num_batched_tokens=max_num_batched_tokens,
@@ -248,6 +253,10 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
         "num_gpus": float(perf.config.num_gpus * replicas),
         "steady_step_time_s": steady,
         "max_throughput_tokens_per_s_per_gpu": max_tput / (perf.config.num_gpus * replicas),
+        # disaggregated pools (wide-EP reports): input tokens/s of a prefill replica
+        # prefilling the batch, output tokens/s of a decode replica at the batch
+        "prefill_tokens_per_s_per_gpu": batch * inp / total / perf.config.num_gpus,
+        "decode_tokens_per_s_per_gpu": batch * per_step / decode / perf.config.num_gpus,
         # static batching (all prompts, then all decode steps), as TensorRT-LLM's tables
         "static_throughput_tokens_per_s": batch * out / (total + out / per_step * decode),
     }

@@ -76,7 +76,8 @@ def scenario_for(request: ServePlanRequest, dep: Deployment | None,
     if dep is not None:
         r = dep.replica
         service.update(
-            gpu=r.gpu, tp=r.tp, pp=r.pp, ep=r.ep, weights_dtype=r.weights,
+            gpu=r.gpu, tp=r.tp, pp=r.pp, ep=r.ep, dp_attention=r.dp_attention,
+            weights_dtype=r.weights,
             kv_cache_dtype=r.kv_cache, replicas=max(1, dep.replicas),
             engine={"max_num_seqs": r.max_num_seqs,
                     "max_num_batched_tokens": MAX_NUM_BATCHED_TOKENS,
@@ -87,6 +88,7 @@ def scenario_for(request: ServePlanRequest, dep: Deployment | None,
                                          "decode_replicas": dep.decode_replicas}
     workload = {**_workload(request), "service": "plan"}
     data = {"name": "plan-serve", "seed": request.seed,
+            "site": {"provider": request.provider, "pricing": request.pricing},
             "serving": {"services": [service], "workload": [workload]}}
     try:
         return ServingScenario.model_validate(data)
@@ -104,7 +106,8 @@ def _row_base(task: ConfirmTask) -> dict[str, Any]:
     d, r, a = task.deployment, task.deployment.replica, task.analytic
     return {
         "key": task.key, "fingerprint": task.fingerprint, "gpu": r.gpu, "tp": r.tp,
-        "pp": r.pp, "ep": r.ep, "weights": r.weights, "kv_cache": r.kv_cache,
+        "pp": r.pp, "ep": r.ep, "dp_attention": r.dp_attention, "weights": r.weights,
+        "kv_cache": r.kv_cache,
         "max_num_seqs": r.max_num_seqs, "engine": r.engine, "replicas": d.replicas,
         "prefill_replicas": d.prefill_replicas, "decode_replicas": d.decode_replicas,
         "gpus": task.num_gpus, "usd_per_hour": task.usd_per_gpu_s * task.num_gpus * 3600.0,
@@ -194,7 +197,8 @@ def _finite(x: Any) -> Any:
 def candidate_dict(row: dict[str, Any]) -> dict[str, Any]:
     """The JSON form of one record: layout, cost, measured percentiles, analytic guess."""
     out: dict[str, Any] = {k: _finite(row[k]) for k in (
-        "key", "gpu", "tp", "pp", "ep", "weights", "kv_cache", "max_num_seqs", "engine",
+        "key", "gpu", "tp", "pp", "ep", "dp_attention", "weights", "kv_cache",
+        "max_num_seqs", "engine",
         "replicas", "prefill_replicas", "decode_replicas", "gpus",
         "cost_usd_per_million_tokens", "cost_usd_per_million_output_tokens", "usd_per_hour",
         "goodput_rps", "goodput_tokens_per_s", "slo_attainment_frac", "slo_met",

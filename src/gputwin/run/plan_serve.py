@@ -44,7 +44,7 @@ from gputwin.topology.hardware import HardwareSpec, resolve_hardware
 Progress = Callable[[int, int], None]
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0}
 #: fields that are equal for two runs that only differ in a batch limit that never bound
-_SAME_RUN = ("gpu", "tp", "pp", "ep", "weights", "kv_cache", "engine", "replicas",
+_SAME_RUN = ("gpu", "tp", "pp", "ep", "dp_attention", "weights", "kv_cache", "engine", "replicas",
              "prefill_replicas", "decode_replicas", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s",
              "tpot_p99_s", "e2e_p50_s", "e2e_p99_s", "cost_usd_per_million_tokens")
 

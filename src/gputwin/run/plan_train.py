@@ -65,7 +65,7 @@ class TrainPlan:
             "objective": self.request.objective,
             "price_basis": self.price_basis,
             "num_layouts": self.result.num_layouts,
-            "num_feasible": len(self.result.candidates),
+            "num_timed": len(self.result.candidates),
             "rejected": dict(self.result.rejected),
             "candidates": [candidate_dict(c, self.loses_on(c)) for c in self.shown],
         }
@@ -118,7 +118,8 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
         global_batch_size=request.global_batch_size,
         global_batch_tokens=request.global_batch_tokens, dtypes=tuple(request.dtypes),
         max_tp=request.max_tp, allow_offload=request.allow_offload,
-        objective=request.objective, tokens=request.tokens, usd_per_gpu_hour=price)
+        objective=request.objective, tokens=request.tokens, usd_per_gpu_hour=price,
+        keep=request.top)
     return TrainPlan(request, search_layouts(search), seq, basis)
 
 

@@ -6,12 +6,15 @@ Definitions (per service and for the whole run):
   (finish − first token) / (output − 1) for requests with ≥ 2 output tokens; end-to-end
   = finish − arrival. ITL percentiles come from a log-binned histogram of step durations
   weighted by the decode sequences in each step (±0.5 %).
-- Throughput = output tokens of finished requests / duration (first arrival → end).
-  Goodput = finished requests meeting *both* SLOs (TTFT and TPOT, where set) per second.
-- Energy: each GPU draws ``idle + (TDP − idle) · busy`` (busy = the replica is running a
-  step; catalog ``idle_w``/``tdp_w``) over the replica's life, plus its share of the
-  node's host power. Cost = GPU-hours (replica lifetimes, provisioning included) ×
-  ``gpu_cost_per_hour``. Both are per output token of finished requests.
+- Rates are over the service's own *active time*: from its first arrival to its last
+  completion (the last finish, or the arrival of the last dropped request; the end of the
+  run while any of its requests is still in flight). Throughput = finished requests (and
+  output/input tokens of finished requests) per active second; goodput = finished
+  requests meeting *both* SLOs (TTFT and TPOT, where set) per active second. A service
+  fed only part of a multi-service run is thus not diluted by the others' time.
+- Energy, carbon, water and cost: per replica life through the power model, the site's
+  energy ledger and the price book, as cluster runs (:mod:`gputwin.run.serving_energy`);
+  per output token of finished requests.
 """
 
 from __future__ import annotations
@@ -43,9 +46,6 @@ class ServiceMeta:
     model: str
     gpu: str
     gpus_per_replica: int
-    gpu_idle_w: float
-    gpu_tdp_w: float
-    host_w_per_gpu: float
     slo_ttft_s: float | None
     slo_tpot_s: float | None
     num_kv_blocks: int
@@ -197,12 +197,11 @@ def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
     return recs
 
 
-def summarize_service(meta: ServiceMeta, table: RequestTable,
-                      replicas: list[ReplicaRecord], tl: ServiceTimelineData,
+def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
-                      gpu_cost_per_hour: float, num_preemptions: int,
-                      only_service: bool = False) -> dict[str, Any]:
-    """The metrics of one service (see the module docstring for definitions).
+                      num_preemptions: int, only_service: bool = False) -> dict[str, Any]:
+    """The metrics of one service (see the module docstring for definitions) but energy,
+    carbon and cost (``serving_energy.energy_fields``, added by the caller).
 
     ``only_service``: every row of ``table`` belongs to this service (skips the filter)."""
     n = len(table)
@@ -213,7 +212,7 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
     fin = mine & (table.status == 0)
     dropped = mine & (table.status == 1)
     kept = mine & ~dropped
-    duration = max(1e-12, end_s - start_s)
+    duration = max(1e-12, active_time_s(table, mine, fin, dropped, start_s, end_s))
     out_tokens = int(table.output_tokens[fin].sum())
     in_tokens = int(table.prompt_tokens[fin].sum())
     reasons: dict[str, int] = {}
@@ -222,13 +221,6 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         reasons[key] = reasons.get(key, 0) + 1
     num_fin = int(fin.sum())
     good = int((fin & (table.meets_slo == 1)).sum())
-    gpu_s = sum(rr.gpus * (rr.end_s - rr.start_s) for rr in replicas)
-    energy = sum(rr.gpus * (meta.gpu_idle_w * (rr.end_s - rr.start_s)
-                            + (meta.gpu_tdp_w - meta.gpu_idle_w) * min(rr.busy_s,
-                                                                        rr.end_s - rr.start_s)
-                            + meta.host_w_per_gpu * (rr.end_s - rr.start_s))
-                 for rr in replicas)
-    cost = gpu_s / 3600.0 * gpu_cost_per_hour
     prompt_all = int(table.prompt_tokens[kept].sum())
     cached = int(table.cached_tokens[kept].sum())
 
@@ -250,11 +242,13 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         "e2e_s": _dist(finite(table.e2e_s)),
         "slo": {"ttft_s": meta.slo_ttft_s, "tpot_s": meta.slo_tpot_s},
         "slo_attainment_frac": good / num_fin if num_fin else None,
+        "active_time_s": duration,
         "goodput_rps": good / duration,
         "throughput_rps": num_fin / duration,
         "output_tokens_per_s": out_tokens / duration,
         "input_tokens_per_s": in_tokens / duration,
         "output_tokens": out_tokens,
+        "input_tokens": in_tokens,
         "prefix_cache_hit_frac": cached / prompt_all if prompt_all else 0.0,
         "num_preemptions": num_preemptions,
         "requests_preempted": int((mine & (table.num_preemptions > 0)).sum()),
@@ -263,14 +257,21 @@ def summarize_service(meta: ServiceMeta, table: RequestTable,
         "batch_size_mean": _batch_mean(tl, end_s),
         "replicas_mean": _time_mean(tl.time_s, tl.replicas, end_s),
         "replicas_peak": max(tl.replicas, default=0),
-        "gpu_hours": gpu_s / 3600.0,
-        "energy_j": energy,
-        "energy_per_output_token_j": energy / out_tokens if out_tokens else None,
-        "cost_usd": cost,
-        "cost_per_million_output_tokens_usd": cost / out_tokens * 1e6 if out_tokens else None,
-        "cost_per_million_tokens_usd": (cost / (out_tokens + in_tokens) * 1e6
-                                        if out_tokens + in_tokens else None),
     }
+
+
+def active_time_s(table: RequestTable, mine: np.ndarray, fin: np.ndarray,
+                  dropped: np.ndarray, start_s: float, end_s: float) -> float:
+    """Seconds from the first arrival among ``mine`` to its last completion (the run's
+    ``end_s`` while any is in flight; ``end_s - start_s`` when ``mine`` is empty)."""
+    if not mine.any():
+        return end_s - start_s
+    first = float(table.arrival_s[mine].min())
+    if (mine & (table.status == 2)).any():
+        return end_s - first
+    last = max(float(table.finish_s[fin].max()) if fin.any() else first,
+               float(table.arrival_s[dropped].max()) if dropped.any() else first)
+    return last - first
 
 
 def _batch_mean(tl: ServiceTimelineData, end_s: float) -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Ledger, Placement
@@ -405,8 +406,22 @@ def simulate_world(
         quota=world.quota,
     )
     summary.update(empty_summary() if energy is None else energy.totals)
+    summary["planned_layouts"] = _planned_layouts(world)
     return SimulationResult(
         scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,
         timeline=run.timeline, summary=summary, wall_time_s=wall, num_events=num_events,
         energy=None if energy is None else energy.to_dict(),
     )
+
+
+def _planned_layouts(world: World) -> list[dict[str, Any]]:
+    """The layouts the planner chose for templates that gave none (summary, CLI)."""
+    out: list[dict[str, Any]] = []
+    for index, per_count in sorted((world.planned_layouts or {}).items()):
+        for num_gpus, (p, cfg) in sorted(per_count.items()):
+            out.append({"template": index, "num_gpus": num_gpus, "tp": p.tp, "pp": p.pp,
+                        "cp": p.cp, "ep": p.ep, "interleave": p.interleave,
+                        "micro_batch_size": cfg.micro_batch_size, "recompute": cfg.recompute,
+                        "zero_stage": p.zero_stage, "sequence_parallel": p.sequence_parallel,
+                        "seq_len": cfg.seq_len})
+    return out

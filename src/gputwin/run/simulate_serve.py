@@ -23,6 +23,12 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import StorageTier
 from gputwin.errors import DoesNotFitError
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.run.serving_energy import (
+    ServiceEnergy,
+    ServingEnergy,
+    account_serving,
+    energy_fields,
+)
 from gputwin.run.serving_results import REQUEST_COLUMNS, RequestTable, ServingResult
 from gputwin.run.serving_summary import (
     ServiceMeta,
@@ -33,12 +39,14 @@ from gputwin.run.serving_summary import (
 )
 from gputwin.scenario.serving import (
     ArrivalOptions,
+    AutoscalerOptions,
     LengthOptions,
     RagSource,
     ServiceOptions,
     ServingScenario,
     SyntheticSource,
     TraceSource,
+    check_serving_site,
 )
 from gputwin.serving.autoscaler import AutoscalerSpec
 from gputwin.serving.config import EngineConfig
@@ -58,6 +66,8 @@ def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
     spec = opts.speculative
     cfg = ServingConfig(
         model=catalog.model(opts.model), hw=hw, tp=opts.tp, pp=opts.pp, ep=opts.ep,
+        dp_attention=opts.dp_attention, redundant_experts=opts.redundant_experts,
+        ep_imbalance=opts.ep_imbalance,
         weights_dtype=opts.weights_dtype, kv_cache_dtype=opts.kv_cache_dtype,
         num_speculative_tokens=spec.num_tokens if spec else 0,
         draft_model=catalog.model(spec.draft_model) if spec and spec.draft_model else None,
@@ -105,37 +115,43 @@ def provision_delay_s(perf: ServingPerf, gpus_per_node: int, tier: StorageTier |
     return t + tier.latency_s + startup_overhead_s
 
 
-def build_service(opts: ServiceOptions, catalog: Catalog) -> tuple[ServiceSpec, ServiceMeta]:
+def _autoscaler(a: AutoscalerOptions | None, perf: ServingPerf,
+                catalog: Catalog) -> AutoscalerSpec | None:
+    """The pool policy of ``a`` (each pool of a disaggregated service runs its own)."""
+    if a is None:
+        return None
+    tier = catalog.storage_tier(a.storage) if a.storage else None
+    return AutoscalerSpec(metric=a.metric, target=a.target, interval_s=a.interval,
+                          min_replicas=a.min_replicas, max_replicas=a.max_replicas,
+                          provision_delay_s=provision_delay_s(
+                              perf, perf.config.hw.gpus_per_node, tier, a.startup_overhead))
+
+
+def build_service(opts: ServiceOptions, catalog: Catalog
+                  ) -> tuple[ServiceSpec, ServiceMeta, ServiceEnergy]:
     perf = _perf(opts, catalog)
     model = catalog.model(opts.model)
     eng = engine_config(opts, perf, model.max_seq_len)
     hw = perf.config.hw
     gpus = perf.config.num_gpus
-    auto = None
-    if opts.autoscaler is not None:
-        a = opts.autoscaler
-        tier = catalog.storage_tier(a.storage) if a.storage else None
-        auto = AutoscalerSpec(metric=a.metric, target=a.target, interval_s=a.interval,
-                              min_replicas=a.min_replicas, max_replicas=a.max_replicas,
-                              provision_delay_s=provision_delay_s(perf, hw.gpus_per_node, tier,
-                                                                  a.startup_overhead))
+    auto = _autoscaler(opts.autoscaler, perf, catalog)
     meta = ServiceMeta(
         name=opts.name, model=opts.model, gpu=hw.accelerator.name, gpus_per_replica=gpus,
-        gpu_idle_w=hw.accelerator.idle_w, gpu_tdp_w=hw.accelerator.tdp_w,
-        host_w_per_gpu=hw.system.host_power_w / hw.gpus_per_node,
         slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot, num_kv_blocks=eng.num_kv_blocks,
         block_size=eng.block_size)
+    power = ServiceEnergy(opts.name, hw, perf)
     d = opts.disaggregation
     if d is None:
         pool = PoolSpec(eng, perf, opts.replicas, gpus, opts.router, auto)
         return ServiceSpec(opts.name, pool, slo_ttft_s=opts.slo.ttft,
-                           slo_tpot_s=opts.slo.tpot), meta
+                           slo_tpot_s=opts.slo.tpot), meta, power
     bw = d.transfer_bandwidth
-    decode = PoolSpec(eng, perf, d.decode_replicas, gpus, "least_outstanding")
-    prefill = PoolSpec(eng, perf, d.prefill_replicas, gpus, opts.router)
+    pre_auto = _autoscaler(d.prefill_autoscaler, perf, catalog) or auto
+    decode = PoolSpec(eng, perf, d.decode_replicas, gpus, "least_outstanding", auto)
+    prefill = PoolSpec(eng, perf, d.prefill_replicas, gpus, opts.router, pre_auto)
     return ServiceSpec(opts.name, decode, prefill_pool=prefill,
                        kv_transfer_s=lambda n: perf.kv_transfer_time_s(n, bw),
-                       slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot), meta
+                       slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot), meta, power
 
 
 def _arrivals(a: ArrivalOptions) -> ArrivalProcess:
@@ -207,46 +223,58 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
     built = [build_service(s, cat) for s in sc.serving.services]
+    check_serving_site(sc.site, [(b[2].hw.accelerator, b[2].hw.system) for b in built])
     reqs = requests if requests is not None else build_requests(sc, RandomStreams(sc.seed))
     fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
                   sample_interval_s=sc.serving.sample_interval,
                   max_total_gpus=sc.serving.max_total_gpus)
     out = fleet.run(progress)
-    metas = {m.name: m for _, m in built}
+    metas = {m.name: m for _, m, _ in built}
     table = request_table(out.states, metas)
     replicas = replica_records(out)
     timelines = {name: timeline_data(tl) for name, tl in out.timelines.items()}
     start = min((r.arrival_time_s for r in reqs), default=0.0)
+    acct = account_serving(sc.site, [b[2] for b in built], replicas, table)
     services: dict[str, Any] = {}
     for name, meta in metas.items():
         services[name] = summarize_service(
-            meta, table, [r for r in replicas if r.service == name], timelines[name],
-            out.itl.get(name), start_s=start, end_s=out.end_s,
-            gpu_cost_per_hour=sc.serving.gpu_cost_per_hour,
-            num_preemptions=out.num_preemptions.get(name, 0), only_service=len(metas) == 1)
+            meta, table, timelines[name], out.itl.get(name), start_s=start, end_s=out.end_s,
+            num_preemptions=out.num_preemptions.get(name, 0),
+            only_service=len(metas) == 1)
+        s = services[name]
+        s.update(energy_fields(acct.services[name], priced=acct.priced[name],
+                               energy_in_price=acct.energy_in_price,
+                               output_tokens=s["output_tokens"],
+                               input_tokens=s["input_tokens"]))
     wall = time.perf_counter() - wall0
-    summary = _summary(sc, table, services, out.end_s, wall, out.num_events)
+    summary = _summary(sc, table, services, out.end_s, wall, out.num_events, acct)
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,
                          requests=table, replicas=replicas, timelines=timelines,
                          summary=summary, wall_time_s=wall, num_events=out.num_events)
 
 
 def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],
-             end_s: float, wall_s: float, num_events: int) -> dict[str, Any]:
+             end_s: float, wall_s: float, num_events: int,
+             acct: ServingEnergy) -> dict[str, Any]:
     codes = np.bincount(table.status, minlength=3).tolist()
     counts = {"finished": codes[0], "dropped": codes[1], "in_flight": codes[2]}
     records = table
     first = next(iter(services.values()))
     flat = dict(first) if len(services) == 1 else {}
-    total_cost = sum(s["cost_usd"] for s in services.values())
+    costs = [s["cost_usd"] for s in services.values()]
     total_out = sum(s["output_tokens"] for s in services.values())
+    total = acct.total
     return {
         "kind": "serving", "scenario": sc.name, "seed": sc.seed,
         "num_requests": len(records), "requests_by_status": counts,
-        "end_time_s": end_s, "gpu_cost_per_hour_usd": sc.serving.gpu_cost_per_hour,
+        "end_time_s": end_s,
         **{k: v for k, v in flat.items() if k not in ("num_requests",)},
-        "total_cost_usd": total_cost,
+        "total_cost_usd": None if None in costs else sum(costs),
         "total_output_tokens": total_out,
+        "total_energy_j": total.it_energy_j,
+        "total_co2e_g": total.co2e_operational_g + total.co2e_embodied_g,
+        "total_water_l": total.water_onsite_l + total.water_grid_l,
+        "site": acct.site,
         "services": services,
         "wall_time_s": wall_s, "num_events": num_events,
         "requests_per_wall_s": len(records) / wall_s if wall_s > 0 else math.inf,

@@ -6,15 +6,18 @@ every constructor below takes its collaborators and does no I/O except reading a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gputwin.catalog.loader import Catalog
+from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import ModelSpec
 from gputwin.cluster.layout import ClusterLayout
-from gputwin.errors import InputError
+from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.training import ParallelConfig, TrainingConfig
+from gputwin.requests import TrainPlanRequest
 from gputwin.run.energy_setup import SiteSetup, add_site_plugins, build_site_setup
+from gputwin.run.plan_train import plan_train
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario, TemplateConfig
 from gputwin.scenario.tenancy import tenancy_model
@@ -35,6 +38,9 @@ from gputwin.workload.synthetic import ArrivalSpec, JobTemplate, generate_synthe
 from gputwin.workload.trace_common import TraceNode, TraceWorkload
 from gputwin.workload.traces import FORMATS, read_trace
 
+#: GPU count → (parallel, training) layout of one template
+PlannedLayouts = dict[int, tuple[ParallelConfig, TrainingConfig]]
+
 
 @dataclass(frozen=True, slots=True)
 class World:
@@ -50,6 +56,8 @@ class World:
     tenant_shares: dict[str, float] | None = None  # entitlements (summary)
     quota: QuotaBook | None = None  # Kueue-style queues (scenario `tenancy:`; summary)
     site: SiteSetup | None = None  # scenario `site:` (energy accounting, power plugins)
+    #: template index → GPU count → layout chosen by the planner (summary: planned_layouts)
+    planned_layouts: dict[int, PlannedLayouts] | None = None
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -77,7 +85,8 @@ def build_layout(scenario: Scenario, hw: HardwareSpec,
     )
 
 
-def job_template(cfg: TemplateConfig) -> JobTemplate:
+def job_template(cfg: TemplateConfig, layouts: PlannedLayouts | None = None) -> JobTemplate:
+    """A generator template; ``layouts`` (per GPU count) replace the template's own."""
     lo, hi = cfg.tokens_range
     return JobTemplate(
         weight=cfg.weight, kind=cfg.kind, model=cfg.model, tenant=cfg.tenant,
@@ -86,12 +95,57 @@ def job_template(cfg: TemplateConfig) -> JobTemplate:
                                 sequence_parallel=cfg.sequence_parallel,
                                 zero_stage=cfg.zero_stage),
         training=TrainingConfig(global_batch_size=cfg.global_batch_size,
-                                micro_batch_size=cfg.micro_batch_size, seq_len=cfg.seq_len,
+                                micro_batch_size=cfg.micro_batch_size,
+                                seq_len=cfg.seq_len or 2048,
                                 dtype=cfg.dtype, recompute=cfg.recompute),
         startup_overhead_s=cfg.startup_overhead,
         deferrable_slack_s=cfg.deferrable_slack, interruptible=cfg.interruptible,
-        data_bytes=cfg.data_bytes, region=cfg.region,
+        data_bytes=cfg.data_bytes, region=cfg.region, layouts=layouts,
     )
+
+
+def plan_template_layouts(cfg: TemplateConfig, scenario: Scenario,
+                          catalog: Catalog) -> PlannedLayouts:
+    """The planner's best layout for each GPU count of a template that gives none (or that
+    gives no sequence length: its model's training length). A count where nothing fits
+    keeps the template's own layout, so the run reports the job as infeasible."""
+    c = scenario.cluster
+    spec = catalog.model(cfg.model)
+    seq = cfg.seq_len or spec.training_seq_len
+    out: dict[int, tuple[ParallelConfig, TrainingConfig]] = {}
+    base = job_template(cfg)
+    for num_gpus in cfg.num_gpus_choices:
+        if cfg.layout_given:
+            out[num_gpus] = (base.parallel, replace(base.training, seq_len=seq))
+            continue
+        request = TrainPlanRequest(
+            model=cfg.model, num_gpus=[num_gpus], gpu=c.gpu, system=c.system,
+            global_batch_size=cfg.global_batch_size, seq_len=seq, dtypes=[cfg.dtype], top=1,
+            fabric=c.scale_out_fabric, oversubscription=c.network.oversubscription,
+            nodes_per_leaf=c.network.nodes_per_leaf)
+        planned = _best_layout(request, catalog)
+        out[num_gpus] = planned or (base.parallel, replace(base.training, seq_len=seq))
+    return out
+
+
+#: planner answers for the bundled catalog, by request (runs of one process share them)
+_PLANNED: dict[str, tuple[ParallelConfig, TrainingConfig] | None] = {}
+
+
+def _best_layout(request: TrainPlanRequest,
+                 catalog: Catalog) -> tuple[ParallelConfig, TrainingConfig] | None:
+    key = request.model_dump_json()
+    shared = catalog is default_catalog()
+    if shared and key in _PLANNED:
+        return _PLANNED[key]
+    try:
+        best = plan_train(request, catalog=catalog).result.best
+        found: tuple[ParallelConfig, TrainingConfig] | None = (best.parallel, best.config)
+    except DoesNotFitError:
+        found = None
+    if shared:
+        _PLANNED[key] = found
+    return found
 
 
 def trace_layout(scenario: Scenario, hw: HardwareSpec,
@@ -141,15 +195,18 @@ def read_scenario_trace(scenario: Scenario) -> TraceWorkload | None:
 
 
 def build_jobs(scenario: Scenario, streams: RandomStreams,
-               trace_workload: TraceWorkload | None = None) -> list[JobSpec]:
-    """All jobs of the run, sorted by (submit time, id)."""
+               trace_workload: TraceWorkload | None = None,
+               planned: Mapping[int, PlannedLayouts] | None = None) -> list[JobSpec]:
+    """All jobs of the run, sorted by (submit time, id); ``planned``: per template index,
+    the layouts that replace the template's own (:func:`plan_template_layouts`)."""
     jobs: list[JobSpec] = []
     syn = scenario.workload.synthetic
     if syn is not None:
         arrival = ArrivalSpec(syn.arrival.process, syn.arrival.mean_interarrival,
                               syn.arrival.start)
-        jobs += generate_synthetic(syn.num_jobs, arrival,
-                                   [job_template(t) for t in syn.templates], streams)
+        templates = [job_template(t, (planned or {}).get(i))
+                     for i, t in enumerate(syn.templates)]
+        jobs += generate_synthetic(syn.num_jobs, arrival, templates, streams)
     trace = scenario.workload.trace
     if trace_workload is not None:
         jobs += trace_workload.jobs
@@ -165,7 +222,11 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) ->
     hw = build_hardware(scenario, catalog)
     trace_workload = read_scenario_trace(scenario)
     layout = build_layout(scenario, hw, None if trace_workload is None else trace_workload.nodes)
-    jobs = build_jobs(scenario, streams, trace_workload)
+    syn = scenario.workload.synthetic
+    planned = {} if syn is None else {
+        i: plan_template_layouts(t, scenario, catalog) for i, t in enumerate(syn.templates)
+        if not t.layout_given or t.seq_len is None}
+    jobs = build_jobs(scenario, streams, trace_workload, planned)
     models: dict[str, ModelSpec] = {
         name: catalog.model(name) for name in sorted({j.model for j in jobs if j.is_modelled})
     }
@@ -179,7 +240,9 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) ->
     return World(hw, layout, jobs, scheduler, runtime,
                  checkpoint_interval_s=sched.checkpoint_interval,
                  restart_overhead_s=sched.restart_overhead,
-                 tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site)
+                 tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site,
+                 planned_layouts={i: v for i, v in planned.items()
+                                  if not syn or not syn.templates[i].layout_given} or None)
 
 
 def build_quota(scenario: Scenario, hw: HardwareSpec) -> QuotaBook | None:

@@ -75,11 +75,17 @@ class ArrivalConfig(_Model):
     start: Seconds = 0.0
 
 
+_LAYOUT_KEYS = frozenset({"tp", "pp", "cp", "ep", "zero_stage", "sequence_parallel",
+                          "micro_batch_size", "recompute"})
+
+
 class TemplateConfig(_Model):
     """A weighted kind of training job drawn by the synthetic generator.
 
     ``num_gpus``: one count or a list of choices (uniform). ``tokens``: a number or a
-    ``[min, max]`` range (log-uniform). The split (every GPU count a multiple of
+    ``[min, max]`` range (log-uniform). A template that sets no layout knob (tp, pp, cp,
+    ep, zero_stage, sequence_parallel, micro_batch_size, recompute) gets the layout
+    planner's best layout for each GPU count. The split (every GPU count a multiple of
     ``tp·pp·cp``, heads, layers, experts) is checked against the model in ``scenario.check``.
     """
 
@@ -96,7 +102,8 @@ class TemplateConfig(_Model):
     sequence_parallel: bool = False
     global_batch_size: PositiveInt
     micro_batch_size: PositiveInt = 1
-    seq_len: PositiveInt = 2048
+    seq_len: PositiveInt | None = Field(
+        default=None, description="None = the model's training length (catalog)")
     dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
     tokens: Count | tuple[Count, Count]
@@ -111,6 +118,11 @@ class TemplateConfig(_Model):
     @property
     def num_gpus_choices(self) -> tuple[int, ...]:
         return tuple(self.num_gpus) if isinstance(self.num_gpus, list) else (self.num_gpus,)
+
+    @property
+    def layout_given(self) -> bool:
+        """Whether the file sets any layout knob; if not, the planner chooses the layout."""
+        return bool(self.model_fields_set & _LAYOUT_KEYS)
 
     @property
     def tokens_range(self) -> tuple[float, float]:

@@ -1,9 +1,12 @@
 """Serving scenarios: LLM services on GPU replicas and the requests they receive.
 
-A serving scenario file has a top-level ``serving:`` section (see docs/serving-simulation.md)::
+A serving scenario file has a top-level ``serving:`` section (see docs/serving-simulation.md)
+and, optionally, the ``site:`` section of cluster scenarios (region, cooling, start date,
+price book provider and pricing) for energy, carbon, water and cost::
 
     name: serve-default
     seed: 0
+    site: {region: US-CAL-CISO, provider: neocloud, pricing: on-demand}
     serving:
       services:
         - name: chat
@@ -31,10 +34,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import data_dir
+from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
 from gputwin.yaml_io import (
     KeyPath,
     format_key_path,
@@ -43,10 +49,6 @@ from gputwin.yaml_io import (
 )
 
 PosInt = Annotated[int, Field(gt=0)]
-
-#: Default GPU price when the scenario gives none. ASSUMPTION (no price book yet): a
-#: round figure in the range of 2024-25 on-demand H100 cloud list prices per GPU-hour.
-DEFAULT_GPU_COST_PER_HOUR_USD = 2.50
 
 
 class _M(BaseModel):
@@ -74,12 +76,6 @@ class SpeculativeOptions(_M):
     draft_model: str | None = None
 
 
-class DisaggregationOptions(_M):
-    prefill_replicas: PosInt
-    decode_replicas: PosInt
-    transfer_bandwidth: BytesPerS | None = Field(default=None, description="None = NICs")
-
-
 class AutoscalerOptions(_M):
     metric: Literal["queue", "utilization"] = "queue"
     target: float = Field(default=4.0, gt=0)
@@ -88,6 +84,15 @@ class AutoscalerOptions(_M):
     max_replicas: PosInt = 8
     storage: str | None = Field(default=None, description="Tier weights load from")
     startup_overhead: Seconds = Field(default=0.0, description="Container start etc.")
+
+
+class DisaggregationOptions(_M):
+    prefill_replicas: PosInt
+    decode_replicas: PosInt
+    transfer_bandwidth: BytesPerS | None = Field(default=None, description="None = NICs")
+    prefill_autoscaler: AutoscalerOptions | None = Field(
+        default=None, description="The prefill pool's own policy (default: the service's "
+        "autoscaler, evaluated for each pool separately)")
 
 
 class SloOptions(_M):
@@ -103,7 +108,14 @@ class ServiceOptions(_M):
     tp: PosInt = 1
     pp: PosInt = 1
     ep: PosInt = 1
-    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
+    dp_attention: PosInt = Field(default=1, description="Attention data-parallel groups; "
+                                 "wide EP: ep = tp x dp_attention")
+    redundant_experts: int = Field(default=0, ge=0, description="EPLB expert replicas")
+    ep_imbalance: float | None = Field(default=None, ge=1, description="Busiest GPU's routed "
+                                       "tokens over the mean; None = expected")
+    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
+                           "mxfp4"] = Field(default="bf16", description="fp4 = nvfp4; the "
+                                            "FP4 formats need FP4 tensor cores (Blackwell)")
     kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
     replicas: PosInt = 1
     router: Literal["round_robin", "least_outstanding", "kv_aware",
@@ -118,8 +130,6 @@ class ServiceOptions(_M):
     def _hardware(self) -> ServiceOptions:
         if self.gpu is None and self.system is None:
             raise ValueError("name a `gpu` (e.g. h100-sxm-80gb) or a `system`")
-        if self.disaggregation is not None and self.autoscaler is not None:
-            raise ValueError("autoscaling a disaggregated service is not supported yet")
         return self
 
 
@@ -186,10 +196,17 @@ Source = Annotated[SyntheticSource | TraceSource | RagSource, Field(discriminato
 class ServingSection(_M):
     services: list[ServiceOptions] = Field(min_length=1)
     workload: list[Source] = Field(min_length=1)
-    gpu_cost_per_hour: float = Field(default=DEFAULT_GPU_COST_PER_HOUR_USD, ge=0,
-                                     description="USD per GPU-hour (assumption by default)")
     max_total_gpus: PosInt | None = None
     sample_interval: Seconds | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_flat_price(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "gpu_cost_per_hour" in data:
+            raise ValueError("gpu_cost_per_hour is gone: serving cost comes from the price "
+                             "book; choose it with site.provider and site.pricing (gputwin "
+                             "estimate energy --help lists them)")
+        return data
 
     @model_validator(mode="after")
     def _names(self) -> ServingSection:
@@ -209,6 +226,9 @@ class ServingScenario(_M):
     description: str = ""
     seed: int = Field(default=0, ge=0)
     horizon: Seconds | None = Field(default=None, gt=0, description="None = until done")
+    site: SiteConfig = Field(default_factory=SiteConfig, description="Region, cooling, "
+                             "start date and price book provider/pricing of the energy, "
+                             "carbon, water and cost accounting (as in cluster scenarios)")
     serving: ServingSection
 
 
@@ -266,6 +286,36 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if s.autoscaler is not None:
             known("storage", "storage tier", s.autoscaler.storage,
                   (*base, "autoscaler", "storage"))
+        pre = s.disaggregation.prefill_autoscaler if s.disaggregation else None
+        if pre is not None:
+            known("storage", "storage tier", pre.storage,
+                  (*base, "disaggregation", "prefill_autoscaler", "storage"))
+        sys_, acc = cluster_hardware(catalog, s.system, s.gpu)
+        if acc is None and s.gpu is not None:
+            acc = catalog.accelerator(s.gpu)
+        if acc is not None:
+            problem = weights_dtype_problem(acc, s.weights_dtype)
+            if problem:
+                raise InputError(problem, where=where((*base, "weights_dtype")))
+        if sys_ is not None and acc is not None:
+            check_serving_site(sc.site, [(acc, sys_)], where)
+
+
+def check_serving_site(site: SiteConfig, hardware: Sequence[tuple[Accelerator, System]],
+                       where: Any = None) -> None:
+    """Refuse a site the services cannot run in (a liquid-cooled GB200 NVL72 tray in an
+    air-cooled hall: ``site.cooling``) and cluster-only options (``site.power_budget``).
+    ``where`` maps a key path to its location (file:line or flag). Raises InputError."""
+    loc = where or (lambda key: ".".join(str(k) for k in key))
+    if site.power_budget is not None:
+        raise InputError("a site power budget is not modelled in serving runs",
+                         where=loc(("site", "power_budget")))
+    for acc, system in hardware:
+        try:
+            rack_layout(site, acc, system)
+        except InputError as exc:
+            key = tuple((exc.where or "site").split("."))
+            raise InputError(exc.detail, where=loc(key)) from None
 
 
 def resolve_trace_paths(sc: ServingScenario, base: Path, where: Any) -> ServingScenario:

@@ -3,8 +3,12 @@
 A *service* (one model behind one endpoint, with its SLO) owns a pool of replicas, or
 two pools when prefill and decode are disaggregated: the prefill pool computes the
 prompt and the first token, the KV cache then travels to a decode replica (a delay from
-the step model's ``kv_transfer_time_s``), which generates the rest. Several services may
-share a cluster (``max_total_gpus`` caps the GPUs all their replicas hold).
+the step model's ``kv_transfer_time_s``), which generates the rest. The prefill replica
+keeps the request's KV blocks until the transfer completes (the KV is read out of them;
+SGLang/vLLM free them on the transfer's completion), so a slow fabric throttles
+prefill admission. Each pool may autoscale on its own metric (prefill and decode pools
+grow and shrink independently). Several services may share a cluster
+(``max_total_gpus`` caps the GPUs all their replicas hold).
 
 Event order at one instant (kernel priority): arrivals and hand-offs (0) → replica step
 ends (1) → autoscaler evaluations and timeline samples (2). Every request ends
@@ -126,6 +130,7 @@ class Fleet:
         self._next = 0
         self._arrive_cb = self._arrive
         self._in_transit = 0
+        self._held: dict[int, tuple[Replica, int]] = {}  # request id -> KV blocks in transit
         self.lives: list[ReplicaLife] = []
         self._life_of: dict[int, ReplicaLife] = {}
         self._next_id = 0
@@ -240,12 +245,32 @@ class Fleet:
             req.num_tokens = req.computed + 1
             req.finish_s = None
             self._in_transit += 1
+            self._hold_kv(replica, req)
             delay = service.kv_transfer_s(req.spec.num_prompt_tokens)
             self.sim.schedule_at(now_s + delay, lambda: self._handoff(req), PRIORITY_ARRIVAL)
 
+    def _hold_kv(self, replica: Replica, req: ReqState) -> None:
+        """Keep the prompt's KV blocks on the prefill replica while they are transferred
+        (the engine released them at the first token; take them back as anonymous
+        blocks: occupancy is right, cached prefix blocks stay hittable)."""
+        pool = replica.pool
+        n = min(pool.num_free, -(-(req.spec.num_prompt_tokens + 1) // pool.block_size))
+        if n > 0:
+            pool.take(n)
+            self._held[req.spec.request_id] = (replica, n)
+
     def _handoff(self, req: ReqState) -> None:
         self._in_transit -= 1
-        self._route(self.decode[req.spec.service], req, self.sim.now)
+        now = self.sim.now
+        held = self._held.pop(req.spec.request_id, None)
+        if held is not None:
+            rep, n = held
+            rep.pool.give(n)
+            if not rep.in_step and rep.num_waiting:
+                # engine hook: admission waited for these blocks (Replica has no public
+                # "blocks returned" entry point yet)
+                rep._start_step(now)
+        self._route(self.decode[req.spec.service], req, now)
 
     def on_drop(self, req: ReqState, replica: Replica, now_s: float) -> None:
         req.finish_s = now_s

@@ -48,6 +48,8 @@ def results_markdown(results: Sequence[CaseResult]) -> str:
             source = f"[{case.citation.split(',')[0]}]({case.url})" if case.url else case.citation
             predicted = "error: " + r.error if r.predicted is None else _num(r.predicted)
             error = "-" if r.rel_error is None else f"{r.rel_error:+.1%}"
+            if r.is_known_gap:
+                error += " (known gap)"
             out.append(f"| {name} | {case.metric} | {_num(case.published)} | {predicted} | "
                        f"{error} | {case.tolerance_frac:.0%} | {source} |")
         out.append("")

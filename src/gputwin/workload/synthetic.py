@@ -9,7 +9,7 @@ range does not move the arrival times.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +41,13 @@ class JobTemplate:
     interruptible: bool = False  #: carbon-aware: may be suspended and resumed
     data_bytes: float = 0.0  #: dataset moved when run outside ``region``
     region: str | None = None  #: where the data lives
+    #: per GPU count, a (parallel, training) layout replacing the template's (planned ones)
+    layouts: Mapping[int, tuple[ParallelConfig, TrainingConfig]] | None = None
+
+    def layout_for(self, num_gpus: int) -> tuple[ParallelConfig, TrainingConfig]:
+        if self.layouts is not None and num_gpus in self.layouts:
+            return self.layouts[num_gpus]
+        return self.parallel, self.training
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,7 @@ def generate_synthetic(
     for index, (submit_s, pick) in enumerate(zip(times, picks, strict=True)):
         tpl = templates[int(pick)]
         num_gpus = tpl.num_gpus_choices[int(gpu_rng.integers(len(tpl.num_gpus_choices)))]
+        parallel, training = tpl.layout_for(num_gpus)
         jobs.append(
             JobSpec(
                 job_id=f"{id_prefix}-{index + 1:0{width}d}",
@@ -95,8 +103,8 @@ def generate_synthetic(
                 model=tpl.model,
                 num_gpus=num_gpus,
                 submit_time_s=submit_s,
-                parallel=tpl.parallel,
-                training=tpl.training,
+                parallel=parallel,
+                training=training,
                 tokens=_draw_tokens(tpl, token_rng),
                 startup_overhead_s=tpl.startup_overhead_s,
                 deferrable_slack_s=tpl.deferrable_slack_s,

@@ -1,0 +1,124 @@
+"""Wide expert parallelism: MoE dispatch/combine all-to-all and expert load imbalance.
+
+A replica of ``tp × dp_attention`` GPUs (per pipeline stage) with ``ep = tp ×
+dp_attention`` runs attention data-parallel (each of the ``dp_attention`` groups holds
+its own sequences and their KV cache, TP-split over ``tp``) and spreads the routed
+experts over all ``ep`` ranks (SGLang ``--enable-dp-attention --ep N``, vLLM
+``--data-parallel-size N --enable-expert-parallel``). Every MoE layer then costs, per
+GPU, besides the expert GEMMs:
+
+- **dispatch**: each rank sends its tokens to the ranks of their top-``k`` experts —
+  ``tokens × k × hidden`` elements in FP8 with one FP32 scale per 128 (DeepEP's FP8
+  dispatch; NVFP4 dispatch with NVFP4 experts, as SGLang on GB200);
+- **combine**: the expert outputs come back in BF16 (``tokens × k × hidden × 2`` bytes).
+
+Both are :data:`~gputwin.topology.comm_types.CollectiveOp.ALL_TO_ALL` on the EP group
+(:func:`~gputwin.topology.collectives.group_for_ranks`): NVLink inside a scale-up domain
+(8 GPUs of an HGX node, 72 of a GB200 NVL72), the scale-out NICs beyond it, so the cost
+jumps when the EP group leaves the NVLink domain. Kernels: decode-only steps use the
+*low-latency* kernels (DeepEP ``low_latency_dispatch``: CUDA-graph friendly, no CPU
+sync); steps with prefill use the *normal* (high-throughput) kernels, which add a
+CPU-blocking layout exchange per call (:data:`NORMAL_KERNEL_SYNC_S`).
+
+**Load imbalance**: a step waits for the busiest GPU. Its share of the routed tokens is
+``imbalance × mean`` with ``imbalance = skew × (1 + sqrt(2 ln n / m))`` — the expected
+maximum of ``m`` routed tokens per GPU over ``n`` GPUs thrown at random (balls into bins,
+the ``m ≫ n ln n`` regime) times the expert-popularity ``skew`` that routing adds on top
+(:data:`DEFAULT_EXPERT_SKEW`, an assumption; EPLB's redundant experts remove it in
+proportion ``min(1, redundant / ep)``). A measured factor may be given instead
+(``ep_imbalance``).
+
+**Overlap**: the published wide-EP deployments hide communication behind computation
+(SGLang two-batch overlap on H100, fine-grained overlap on GB200; vLLM dual-batch
+overlap), so by default a MoE layer exposes only the part of its all-to-all that exceeds
+the layer's own computation (``overlap_frac = 1``); ``overlap_frac = 0`` serialises them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gputwin.perf.serving_shapes import FP4_WEIGHTS
+from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
+from gputwin.topology.comm_types import CommGroup
+from gputwin.topology.hardware import HardwareSpec
+
+#: Bytes per dispatched element: FP8 E4M3 plus one FP32 scale per 128 (DeepEP FP8
+#: dispatch, DeepSeek-V3 report §3.3 fine-grained quantisation); NVFP4 plus one FP8 scale
+#: per 16 (SGLang GB200 part II: "NVFP4 quantization is fused into [DeepEP] ... halving
+#: the required network traffic").
+DISPATCH_BYTES_FP8 = 1.0 + 4.0 / 128
+DISPATCH_BYTES_FP4 = 0.5 + 1.0 / 16
+#: Combine returns BF16 expert outputs (DeepEP: "FP8 dispatching and BF16 combining").
+COMBINE_BYTES = 2.0
+#: CPU-blocking layout exchange of a normal (high-throughput) DeepEP dispatch: "the
+#: dispatch operation blocks the CPU until the GPU receives metadata from other ranks"
+#: (SGLang large-scale EP blog, 2025-05). Size: assumption (tens of microseconds).
+NORMAL_KERNEL_SYNC_S = 30e-6
+#: Busiest-expert skew of real routing over a uniform one, without EPLB. Assumption,
+#: consistent with the SGLang blog's simulated "GPU balancedness" (mean/max) that drops
+#: as EP grows and that EPLB raises back towards 1.
+DEFAULT_EXPERT_SKEW = 1.3
+
+
+def dispatch_bytes_per_element(weights_dtype: str) -> float:
+    """FP8 dispatch, or NVFP4 when the experts run in an FP4 format."""
+    return DISPATCH_BYTES_FP4 if weights_dtype in FP4_WEIGHTS else DISPATCH_BYTES_FP8
+
+
+def expected_imbalance(routed_tokens: float, num_gpus: int, *, redundant_experts: int = 0,
+                       skew: float = DEFAULT_EXPERT_SKEW) -> float:
+    """Busiest GPU's routed tokens over the mean (≥ 1) for ``routed_tokens`` (tokens × k).
+
+    ``skew × (1 + sqrt(2 ln n / m))`` with ``m`` the mean per GPU; EPLB's
+    ``redundant_experts`` remove the skew in proportion ``min(1, redundant / n)``.
+    """
+    if num_gpus <= 1 or routed_tokens <= 0:
+        return 1.0
+    mean = routed_tokens / num_gpus
+    balls = 1.0 + math.sqrt(2.0 * math.log(num_gpus) / max(mean, 1.0))
+    removed = min(1.0, redundant_experts / num_gpus)
+    return (1.0 + (skew - 1.0) * (1.0 - removed)) * balls
+
+
+@dataclass(frozen=True, slots=True)
+class WideEpComm:
+    """All-to-all cost model of one replica's EP group (immutable, cached by the caller)."""
+
+    group: CommGroup
+    hidden_size: int
+    top_k: int
+    dispatch_bytes: float
+    overlap_frac: float
+
+    def layer_time_s(self, local_tokens: int, imbalance: float, *, low_latency: bool) -> float:
+        """Dispatch + combine seconds of one MoE layer for ``local_tokens`` per rank.
+
+        The bandwidth part scales with the busiest rank's share (``imbalance``)."""
+        if local_tokens <= 0:
+            return 0.0
+        elems = local_tokens * self.top_k * self.hidden_size
+        total = 0.0
+        for nbytes in (self.dispatch_bytes, COMBINE_BYTES):
+            est = collective_time(CollectiveOp.ALL_TO_ALL, elems * nbytes, self.group)
+            total += est.base_s + est.latency_s + est.bandwidth_s * imbalance
+        if not low_latency:
+            total += NORMAL_KERNEL_SYNC_S
+        return total
+
+    def exposed_s(self, comm_s: float, compute_s: float) -> float:
+        """What the overlap leaves visible of ``comm_s`` beside ``compute_s``."""
+        return max(0.0, comm_s - self.overlap_frac * compute_s)
+
+
+def wide_ep_comm(hw: HardwareSpec, ep: int, hidden_size: int, top_k: int,
+                 weights_dtype: str, overlap_frac: float = 1.0) -> WideEpComm:
+    """The EP group of ``ep`` consecutive ranks (packed onto nodes and NVLink domains)."""
+    return WideEpComm(group_for_ranks(hw, ep, 1), hidden_size, max(1, top_k),
+                      dispatch_bytes_per_element(weights_dtype), overlap_frac)
+
+
+__all__ = ["COMBINE_BYTES", "DEFAULT_EXPERT_SKEW", "DISPATCH_BYTES_FP4", "DISPATCH_BYTES_FP8",
+           "NORMAL_KERNEL_SYNC_S", "WideEpComm", "dispatch_bytes_per_element",
+           "expected_imbalance", "wide_ep_comm"]

@@ -1,0 +1,194 @@
+"""Energy, carbon, water and cost of a serving run: the cluster runs' path, per replica.
+
+Every replica life is accounted through the same pieces a cluster run uses:
+
+- **power model** (:mod:`gputwin.perf.power` via :func:`gputwin.energy.power.job_power`):
+  while it loads its weights (``start → ready``) a replica's GPUs and host share draw idle
+  power; while it serves (``ready → end``) they draw the power curve at the mean activity
+  ``a_busy · busy / serving time``, where ``a_busy`` is the inference activity of its busy
+  time (:meth:`gputwin.perf.serving.ServingPerf.busy_activity_frac`: the share of the
+  busy time the tensor cores need for the tokens it computed, the rest HBM-bound);
+- **site** (the scenario's ``site:`` section: region grid, cooling → PUE/WUE, start date);
+- **energy ledger** (:class:`gputwin.energy.accounting.EnergyLedger`): facility energy,
+  operational and embodied CO2e, water, energy cost, integrated over the site's hourly
+  series; one account per service;
+- **price book** (``energy/data/price_book.yaml`` via
+  :func:`gputwin.energy.accounting.allocation_rates`, ``site.provider``/``site.pricing``):
+  compute cost per GPU-second held. Cost = compute cost, plus the energy cost when the
+  GPUs are owned (a rental price already pays for the energy), as in cluster runs.
+
+A GPU without a price book entry has no compute cost: its cost fields are ``None`` and
+``site.cost_basis`` says why. GPUs the cluster has but no replica holds are not counted.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gputwin.energy.accounting import (
+    Account,
+    AllocationRates,
+    EnergyLedger,
+    Site,
+    allocation_rates,
+    embodied_g_per_gpu_s,
+)
+from gputwin.energy.facility import Facility
+from gputwin.energy.power import job_power
+from gputwin.energy.regions import region_grid
+from gputwin.errors import InputError
+from gputwin.perf.serving import ServingPerf
+from gputwin.run.serving_results import ReplicaRecord, RequestTable
+from gputwin.scenario.site import SiteConfig
+from gputwin.topology.hardware import HardwareSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEnergy:
+    """What the accounting needs of one service: its hardware and its step model."""
+
+    name: str
+    hw: HardwareSpec
+    perf: ServingPerf
+
+
+@dataclass(slots=True)
+class ServingEnergy:
+    """Per-service accounts and what they were computed with."""
+
+    services: dict[str, Account]
+    total: Account
+    priced: dict[str, bool]  # service → its accelerator has a price book entry
+    energy_in_price: bool
+    site: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=16)
+def _site(config: SiteConfig, cooling: str) -> Site:
+    """The site's grid and facility series (immutable; cached for repeated runs in one
+    process, e.g. a sweep, since synthesising a year of hourly series costs ~10 ms)."""
+    offset = config.start_offset_s
+    data = None
+    if config.grid_data != "synthetic":
+        # imported here: run.energy_setup pulls in the scheduler plugins (~0.1 s), which a
+        # serving run with the bundled synthetic grid does not need
+        from gputwin.run.energy_setup import resolve_grid_dir
+
+        data = resolve_grid_dir(config.grid_data)
+    grid = region_grid(config.region, data).with_offset(offset)
+    facility = Facility.build(cooling, config.region, pue_override=config.pue)
+    return Site(f"{config.region}/{cooling}", grid, facility.with_offset(offset),
+                include_grid_water=config.include_grid_water)
+
+
+def _rates(config: SiteConfig, hw: HardwareSpec) -> tuple[AllocationRates, bool]:
+    acc = hw.accelerator
+    try:
+        return allocation_rates(acc.name, acc.tdp_w, provider=config.provider,
+                                pricing=config.pricing), True
+    except InputError as exc:
+        if "price book" not in str(exc):
+            raise
+    # embodied carbon is still counted (owned hardware has no capex entry either)
+    return AllocationRates(embodied_g_per_gpu_s(acc.name, acc.tdp_w), 0.0,
+                           f"no price book entry for {acc.name}: compute cost not counted",
+                           False), False
+
+
+def tokens_computed(table: RequestTable, num_replicas: int) -> np.ndarray:
+    """Tokens each replica ran through the model: prompt tokens it prefilled (minus prefix
+    hits; on the prefill replica when disaggregated) plus output tokens it generated."""
+    prompt = (table.prompt_tokens - table.cached_tokens).astype(np.float64)
+    where = np.where(table.prefill_replica >= 0, table.prefill_replica, table.replica)
+    n = max(num_replicas, 1)
+    ok = where >= 0
+    out = np.bincount(where[ok], weights=prompt[ok], minlength=n)
+    ok = table.replica >= 0
+    out += np.bincount(table.replica[ok], weights=table.output_tokens[ok].astype(np.float64),
+                       minlength=n)
+    return out
+
+
+def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
+                    replicas: Sequence[ReplicaRecord], table: RequestTable) -> ServingEnergy:
+    """Account every replica life of the run (see the module docstring)."""
+    ledger = EnergyLedger()
+    by_name = {s.name: s for s in services}
+    site_of: dict[str, str] = {}
+    priced: dict[str, bool] = {}
+    bases: list[str] = []
+    in_price = True  # rentals include the energy; owned hardware pays it on top
+    for s in services:
+        cooling = config.cooling_for(s.hw.system)
+        site = _site(config, cooling)
+        if site.name not in site_of.values():
+            ledger.add_site(site)
+        site_of[s.name] = site.name
+        rates, priced[s.name] = _rates(config, s.hw)
+        in_price = in_price and (rates.energy_in_price or not priced[s.name])
+        ledger.set_rates(s.hw.accelerator.name, rates)
+        bases.append(rates.cost_basis)
+    tokens = tokens_computed(table, 1 + max((r.replica_id for r in replicas), default=0))
+    for rr in replicas:
+        svc = by_name[rr.service]
+        _record(ledger, svc, site_of[rr.service], rr, float(tokens[rr.replica_id]))
+    jobs = ledger.jobs()
+    accounts = {s.name: jobs.get(s.name, Account()) for s in services}
+    info = {"region": config.region, "cooling": sorted({config.cooling_for(s.hw.system)
+                                                        for s in services}),
+            "start": config.start, "provider": config.provider, "pricing": config.pricing,
+            "cost_basis": "; ".join(dict.fromkeys(bases)), "pue": ledger.total.pue}
+    return ServingEnergy(accounts, ledger.total, priced, in_price, info)
+
+
+def _record(ledger: EnergyLedger, svc: ServiceEnergy, site: str, rr: ReplicaRecord,
+            tokens: float) -> None:
+    hw = svc.hw
+    gpn = hw.gpus_per_node
+    nodes = -(-rr.gpus // gpn)
+    acc, system = hw.accelerator, hw.system
+    ready = min(max(rr.ready_s, rr.start_s), rr.end_s)
+    if ready > rr.start_s:  # loading weights: idle GPUs and host share
+        idle = job_power(acc, system, num_gpus=rr.gpus, num_nodes=nodes, activity_frac=0.0)
+        ledger.record(svc.name, site, rr.start_s, ready, idle.it_power_w, num_gpus=rr.gpus,
+                      accelerator=acc.name)
+    serving_s = rr.end_s - ready
+    if serving_s <= 0:
+        return
+    busy = min(rr.busy_s, serving_s)
+    a = svc.perf.busy_activity_frac(tokens, busy) * busy / serving_s
+    p = job_power(acc, system, num_gpus=rr.gpus, num_nodes=nodes, activity_frac=a)
+    ledger.record(svc.name, site, ready, rr.end_s, p.it_power_w, num_gpus=rr.gpus,
+                  accelerator=acc.name)
+
+
+def energy_fields(acct: Account, *, priced: bool, energy_in_price: bool,
+                  output_tokens: int, input_tokens: int) -> dict[str, Any]:
+    """The energy, carbon, water and cost keys of one service's (or the run's) summary."""
+    cost = (acct.compute_cost_usd + (0.0 if energy_in_price else acct.energy_cost_usd)
+            if priced else None)
+    out_t, all_t = output_tokens, output_tokens + input_tokens
+    return {
+        "gpu_hours": acct.gpu_seconds / 3600.0,
+        "energy_j": acct.it_energy_j,
+        "energy_facility_j": acct.facility_energy_j,
+        "energy_per_output_token_j": acct.it_energy_j / out_t if out_t else None,
+        "co2e_operational_g": acct.co2e_operational_g,
+        "co2e_embodied_g": acct.co2e_embodied_g,
+        "co2e_g": acct.co2e_operational_g + acct.co2e_embodied_g,
+        "co2e_per_output_token_g": ((acct.co2e_operational_g + acct.co2e_embodied_g) / out_t
+                                    if out_t else None),
+        "water_l": acct.water_onsite_l + acct.water_grid_l,
+        "cost_energy_usd": acct.energy_cost_usd,
+        "cost_compute_usd": acct.compute_cost_usd if priced else None,
+        "cost_usd": cost,
+        "cost_per_million_output_tokens_usd": (cost / out_t * 1e6
+                                               if cost is not None and out_t else None),
+        "cost_per_million_tokens_usd": (cost / all_t * 1e6
+                                        if cost is not None and all_t else None),
+    }

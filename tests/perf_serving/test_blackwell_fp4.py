@@ -1,0 +1,82 @@
+"""FP4 weights (NVFP4, MXFP4) and FP8 KV on Blackwell; GB200 NVL72 as one scale-up domain
+(issue 9, item 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.errors import InputError
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving_shapes import WEIGHT_BYTES
+from gputwin.topology.hardware import resolve_hardware
+
+CAT = default_catalog()
+
+
+def _perf(model: str = "llama3-70b", *, gpu: str | None = None, system: str | None = None,
+          tp: int = 1, ep: int = 1, weights: str = "bf16", kv: str = "bf16") -> ServingPerf:
+    hw = resolve_hardware(CAT, gpu=gpu, system=system)
+    return prepare_serving(ServingConfig(CAT.model(model), hw, tp=tp, ep=ep,
+                                         weights_dtype=weights, kv_cache_dtype=kv))
+
+
+def test_block_scaled_fp4_bits_per_weight_include_the_scales() -> None:
+    assert WEIGHT_BYTES["nvfp4"] * 8 == pytest.approx(4.5)  # E2M1 + E4M3 scale per 16
+    assert WEIGHT_BYTES["mxfp4"] * 8 == pytest.approx(4.25)  # E2M1 + E8M0 scale per 32
+    assert WEIGHT_BYTES["fp4"] == WEIGHT_BYTES["nvfp4"]
+
+
+def test_fp4_weights_shrink_memory_in_format_order() -> None:
+    sizes = {w: _perf(gpu="b200", weights=w).weights_bytes_per_gpu
+             for w in ("bf16", "fp8", "nvfp4", "mxfp4")}
+    assert sizes["mxfp4"] < sizes["nvfp4"] < sizes["fp8"] < sizes["bf16"]
+    # the quantised layers dominate a 70B model: NVFP4 is close to 4.5/8 of FP8
+    assert 0.5 < sizes["nvfp4"] / sizes["fp8"] < 0.6
+
+
+@pytest.mark.parametrize(("gpu", "dense_fp4_pflops"),
+                         [("b200", 9.0), ("gb200", 10.0), ("gb300", 15.0)])
+def test_blackwell_fp4_tensor_core_rates(gpu: str, dense_fp4_pflops: float) -> None:
+    acc = CAT.accelerator(gpu)
+    assert acc.peak_for("fp4") == pytest.approx(dense_fp4_pflops * 1e15)
+    assert acc.peak_for("fp4") == pytest.approx(2 * acc.peak_for("fp8"), rel=0.5)
+
+
+@pytest.mark.parametrize("gpu", ["b200", "gb200", "b300", "gb300"])
+def test_fp4_prefill_beats_fp8_on_blackwell_and_fp4_alias_is_nvfp4(gpu: str) -> None:
+    fp8, fp4 = _perf(gpu=gpu, weights="fp8", kv="fp8"), _perf(gpu=gpu, weights="fp4", kv="fp8")
+    nv = _perf(gpu=gpu, weights="nvfp4", kv="fp8")
+    args = (8192, 8192 * 256.0, 8192 * 256.0, 0, 0.0)  # 16 fresh 512-token prompts: GEMMs
+    assert fp4.step_time_s(*args) < 0.8 * fp8.step_time_s(*args)
+    assert fp4.step_time_s(*args) == nv.step_time_s(*args)
+    decode = (0, 0.0, 0.0, 64, 64 * 2000.0)  # memory-bound: fewer weight bytes help too
+    assert fp4.step_time_s(*decode) < fp8.step_time_s(*decode)
+
+
+@pytest.mark.parametrize("gpu", ["h100-sxm-80gb", "h200-sxm-141gb", "a100-sxm-80gb"])
+@pytest.mark.parametrize("weights", ["fp4", "nvfp4", "mxfp4"])
+def test_fp4_is_refused_without_fp4_tensor_cores(gpu: str, weights: str) -> None:
+    with pytest.raises(InputError, match="FP4 tensor cores") as info:
+        _perf(gpu=gpu, tp=4, weights=weights)
+    assert info.value.where == "--weights" and gpu in str(info.value)
+
+
+@pytest.mark.parametrize("tp", [8, 16, 32, 64])
+def test_gb200_nvl72_tensor_parallel_stays_inside_the_nvlink_domain(tp: int) -> None:
+    perf = _perf("llama3.1-405b", system="gb200-nvl72", tp=tp, weights="nvfp4", kv="fp8")
+    group = perf._ar
+    assert group is not None and group.num_domains == 1 and group.gpus_per_domain == tp
+
+
+def test_tp16_all_reduce_is_cheaper_on_nvl72_than_across_two_hgx_nodes() -> None:
+    nvl = _perf("llama3.1-405b", system="gb200-nvl72", tp=16, weights="nvfp4")
+    hgx = _perf("llama3.1-405b", system="dgx-b200", tp=16, weights="nvfp4")
+    assert hgx._ar is not None and hgx._ar.num_domains == 2
+    assert nvl._allreduce_s(8192) < hgx._allreduce_s(8192)
+
+
+def test_wide_expert_parallel_moe_on_one_nvl72_domain() -> None:
+    perf = _perf("deepseek-v3", system="gb200-nvl72", tp=64, ep=64, weights="nvfp4", kv="fp8")
+    assert perf.num_kv_blocks(16, 0.9) > 0
+    assert perf._ar is not None and perf._ar.num_domains == 1
