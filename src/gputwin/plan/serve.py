@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
@@ -186,14 +186,17 @@ class SearchResult:
 class ReplicaModel:
     """Analytic load/latency of one replica shape, on top of :class:`ServingPerf`."""
 
-    def __init__(self, perf: ServingPerf, traffic: Traffic) -> None:
+    def __init__(self, perf: ServingPerf, traffic: Traffic,
+                 steps: dict[tuple[int, int], float] | None = None) -> None:
+        """``steps``: a step-time cache to share between replicas that differ only in
+        ``max_num_seqs`` (which sizes memory, not steps)."""
         self.perf, self.t = perf, traffic
         cfg = perf.config
         self.chunk = cfg.max_num_batched_tokens
         ctx = int(traffic.input_tokens + traffic.output_tokens / 2)
         cap = perf.max_batch_size_by_memory(ctx, BLOCK_SIZE, GPU_MEMORY_UTILIZATION)
         self.max_batch = min(cfg.max_num_seqs, cap)
-        self._steps: dict[tuple[int, bool], float] = {}
+        self._steps: dict[tuple[int, int], float] = {} if steps is None else steps
 
     def fits(self) -> bool:
         one = int(self.t.input_tokens + self.t.output_tokens)
@@ -214,7 +217,7 @@ class ReplicaModel:
     def step_s(self, batch: int, with_prefill: bool = True) -> float:
         """Mean step at ``batch`` running sequences (continuous batching; decode only for a
         disaggregated decode replica)."""
-        key = (batch, with_prefill)
+        key = (batch, int(with_prefill))
         t = self._steps.get(key)
         if t is None:
             inp, out = int(self.t.input_tokens), max(1, int(self.t.output_tokens))
@@ -253,10 +256,14 @@ class ReplicaModel:
 
     def mixed_step_s(self, batch: int) -> float:
         """A step of ``batch`` decodes plus a full chunk of one new prompt."""
-        inp = max(1, int(self.t.input_tokens))
-        new = max(1, min(inp, self.chunk - batch))
-        ctx = batch * (self.t.input_tokens + self.t.output_tokens / 2.0)
-        return self.perf.step_time_s(new, 0.0, new * new / 2.0, batch, ctx)
+        t = self._steps.get((batch, 2))
+        if t is None:
+            inp = max(1, int(self.t.input_tokens))
+            new = max(1, min(inp, self.chunk - batch))
+            ctx = batch * (self.t.input_tokens + self.t.output_tokens / 2.0)
+            t = self.perf.step_time_s(new, 0.0, new * new / 2.0, batch, ctx)
+            self._steps[(batch, 2)] = t
+        return t
 
 
 def _part_runs(hw: HardwareSpec, weights: str) -> bool:
@@ -276,6 +283,7 @@ class _Searcher:
     def __init__(self, search: ServeSearch) -> None:
         self.s = search
         self.result = SearchResult(candidates=[])
+        self._step_caches: dict[ReplicaChoice, dict[tuple[int, int], float]] = {}
 
     def _reject(self, reason: str, n: int = 1) -> None:
         self.result.rejected[reason] += n
@@ -317,8 +325,9 @@ class _Searcher:
                             weights_dtype=shape.weights,
                             kv_cache_dtype=shape.kv_cache, max_num_seqs=shape.max_num_seqs,
                             max_num_batched_tokens=MAX_NUM_BATCHED_TOKENS, engine=shape.engine)
+        steps = self._step_caches.setdefault(replace(shape, max_num_seqs=0), {})
         try:
-            model = ReplicaModel(prepare_serving(cfg), s.traffic)
+            model = ReplicaModel(prepare_serving(cfg), s.traffic, steps)
         except InputError as exc:  # a rule only the serving model knows (dtype, ep, ...)
             self._reject(f"invalid: {exc.detail}")
             return None
