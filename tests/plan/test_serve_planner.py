@@ -194,3 +194,17 @@ def test_trace_sets_the_traffic_and_is_replayed(tmp_path: Path) -> None:
     assert plan.traffic.input_tokens_min == 200
     assert plan.passed
     assert all(r["num_requests"] == 120 for r in plan.rows)
+
+
+def test_cli_text_mode_prints_the_ranking() -> None:
+    res = CliRunner().invoke(cli, CLI_SMALL)
+    assert res.exit_code == 0, res.output
+    assert "h100-sxm-80gb" in res.output and "$/M tok" in res.output
+    assert "met the SLOs" in res.output
+
+
+def test_cli_ray_without_ray_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    res = CliRunner().invoke(cli, [*CLI_SMALL, "--ray-address", "local"])
+    assert isinstance(res.exception, InputError)  # main() turns it into exit code 2
+    assert "gputwin[ray]" in str(res.exception)
