@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any, TypeVar
 
 from gputwin.errors import InputError
@@ -94,12 +95,25 @@ def import_ray() -> Any:
     return ray
 
 
+def _ray_init_args(address: str) -> dict[str, Any]:
+    """``ray.init`` arguments: a local instance for ``"local"``; for a cluster, this
+    gputwin package shipped to the workers (``py_modules``) so they run the same code
+    (its dependencies — numpy, pydantic, PyYAML — must be installed there)."""
+    args: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                            "ignore_reinit_error": True}
+    if address == "local":
+        return args
+    import gputwin
+
+    return {**args, "address": address,
+            "runtime_env": {"py_modules": [str(Path(gputwin.__file__).parent)]}}
+
+
 def _ray(fn: Callable[[T], dict[str, Any]], tasks: Sequence[T], address: str,
          progress: Progress | None) -> list[dict[str, Any]]:
     ray = import_ray()
     if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True)
+        ray.init(**_ray_init_args(address))
     remote = ray.remote(fn)
     refs = [remote.remote(t) for t in tasks]
     index = {ref: i for i, ref in enumerate(refs)}
