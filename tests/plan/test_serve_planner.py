@@ -208,3 +208,17 @@ def test_cli_ray_without_ray_is_an_input_error(monkeypatch: pytest.MonkeyPatch) 
     res = CliRunner().invoke(cli, [*CLI_SMALL, "--ray-address", "local"])
     assert isinstance(res.exception, InputError)  # main() turns it into exit code 2
     assert "gputwin[ray]" in str(res.exception)
+
+
+def test_pruning_keeps_the_cheapest_accepted_with_disaggregation() -> None:
+    small = {"disaggregate": True, "weights": ["fp8"], "max_num_seqs": [128]}
+    full, pruned = _plan(prune=False, **small), _plan(**small)
+    accepted: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in full.rows:
+        if row["slo_met"]:
+            accepted[_shape(row["key"])].append(row)
+    assert any(r["prefill_replicas"] for rows in accepted.values() for r in rows)
+    kept = {c.deployment.key() for c in pruned.search.candidates}
+    for shape, rows in accepted.items():
+        fewest = min(_replicas(r) for r in rows)
+        assert any(r["key"] in kept for r in rows if _replicas(r) == fewest), shape
