@@ -20,13 +20,8 @@ import numpy as np
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import DoesNotFitError, InputError
-from gputwin.plan.serve import (
-    GPU_MEMORY_UTILIZATION,
-    MAX_NUM_BATCHED_TOKENS,
-    Analytic,
-    Deployment,
-    Slo,
-)
+from gputwin.plan.serve import Analytic, Deployment, Slo
+from gputwin.plan.serve_replica import GPU_MEMORY_UTILIZATION, MAX_NUM_BATCHED_TOKENS
 from gputwin.requests import ServePlanRequest
 from gputwin.scenario.serving import ServingScenario
 

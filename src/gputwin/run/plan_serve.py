@@ -30,10 +30,10 @@ from gputwin.plan.serve import (
     SearchResult,
     ServeSearch,
     Slo,
-    Traffic,
     pareto_front,
     search_deployments,
 )
+from gputwin.plan.serve_replica import Traffic
 from gputwin.requests import ServePlanRequest
 from gputwin.run.estimate_train import _with_overrides
 from gputwin.run.plan_confirm import ConfirmTask, confirm_task, scenario_for
