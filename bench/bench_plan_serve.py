@@ -7,7 +7,8 @@ every priced accelerator — with exactly 32 confirming simulations (1,200 reque
 - analytic: replica shapes and deployments the bounds/estimate walk per second;
 - confirmed: simulations per second serially, on the local process pool (all CPUs), and
   with ``--ray`` on a local Ray (started once, outside the timing).
-Prints medians.
+Prints medians, the CPU seconds of this process (all of the work when serial) and the
+load average (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 def _run(repeats: int, **kwargs: Any) -> dict[str, float]:
     runs = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         plan = plan_serve(REQUEST, **kwargs)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
         confirm = wall - plan.search_wall_s
         runs.append({"wall": wall, "search": plan.search_wall_s, "sims": plan.num_simulated,
-                     "shapes": plan.search.num_shapes,
+                     "shapes": plan.search.num_shapes, "cpu": cpu,
                      "confirm_per_s": plan.num_simulated / confirm,
                      "overall_per_s": plan.num_simulated / wall})
     return {k: _median(runs, k) for k in runs[0]}
@@ -60,7 +61,9 @@ def main(repeats: int, ray: bool) -> None:
         r = _run(repeats, **kwargs)
         print(f"{name:22s} search {r['search']:.2f} s ({r['shapes'] / r['search']:,.0f} "
               f"shapes/s)  {r['sims']:.0f} sims in {r['wall'] - r['search']:.2f} s: "
-              f"{r['confirm_per_s']:.1f} confirmed/s ({r['overall_per_s']:.1f}/s overall)")
+              f"{r['confirm_per_s']:.1f} confirmed/s ({r['overall_per_s']:.1f}/s overall); "
+              f"this process {r['cpu']:.2f} CPU s")
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
