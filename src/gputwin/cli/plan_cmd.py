@@ -198,9 +198,11 @@ def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: s
     data = result.to_dict()
     if out is not None:
         from gputwin.report.plan_serve import render_plan_report
+        from gputwin.run.plan_confirm import candidate_dict
 
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.html").write_text(render_plan_report(data, result.rows),
+        passed = [candidate_dict(r) for r in result.passed]
+        (out / "report.html").write_text(render_plan_report(data, result.rows, passed),
                                          encoding="utf-8")
     if as_json:
         emit_json(data)
@@ -232,10 +234,12 @@ def _print_serve(result: ServePlan, out: Any) -> None:
     console = Console(width=max(Console().width, 140))
     d = result.to_dict()
     req, t = result.request, result.traffic
+    limits = ", ".join(f"{name} {_ms(value)}" for name, value in (
+        ("TTFT", req.ttft_slo), ("TPOT", req.tpot_slo), ("e2e", req.e2e_slo))
+        if value is not None)
     console.print(f"[bold]{req.model}[/bold] at {t.rate_per_s:.3g} req/s, "
                   f"{t.input_tokens:.0f} in / {t.output_tokens:.0f} out tokens; SLOs at "
-                  f"{req.percentile}: TTFT {req.ttft_slo}, TPOT {req.tpot_slo}, e2e "
-                  f"{req.e2e_slo} (s); {req.provider}/{req.pricing} prices")
+                  f"{req.percentile}: {limits}; {req.provider}/{req.pricing} prices")
     pareto = {c["key"] for c in d["pareto"]}
     table = Table(show_edge=False)
     for col in ("#", "deployment", "GPUs", "$/h", "$/M tok", "TTFT", "TPOT", "e2e",

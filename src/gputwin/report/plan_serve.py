@@ -2,9 +2,10 @@
 
 One page: the question (model, traffic, SLOs, prices), key figures, the Pareto front of
 cost per million tokens against end-to-end latency at the SLO percentile (every confirmed
-deployment drawn, those that missed an SLO greyed), and the table of deployments that met
-the SLOs. plotly.js is embedded once, so the file opens from disk with no network; the
-output is a pure function of its input (byte-identical for the same plan).
+deployment drawn; those that missed an SLO greyed, at their price per offered token), and
+the table of deployments that met the SLOs. plotly.js is embedded once, so the file opens
+from disk with no network; the output is a pure function of its input (byte-identical for
+the same plan).
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ def _finite(x: Any) -> float | None:
 def pareto_figure(rows: list[dict[str, Any]], pareto_keys: list[str],
                   percentile: str) -> dict[str, Any] | None:
     """Cost per million tokens (x) against e2e latency at the percentile (y)."""
-    pts = [(r, _finite(r["cost_usd_per_million_tokens"]), _finite(r["e2e_pct_s"]))
+    # a deployment that missed an SLO may have no good tokens: drawn at its price per
+    # offered token (the estimate's cost) instead
+    pts = [(r, _finite(r["cost_usd_per_million_tokens"])
+            or _finite(r["analytic_cost_usd_per_million_tokens"]), _finite(r["e2e_pct_s"]))
            for r in rows]
     pts = [p for p in pts if p[1] is not None and p[2] is not None]
     if not pts:
@@ -109,8 +113,10 @@ def _cards(plan: dict[str, Any]) -> str:
         for a, b, c in cards) + "</div>"
 
 
-def render_plan_report(plan: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    """The page for ``plan`` (``ServePlan.to_dict()``) and its flat confirmation ``rows``."""
+def render_plan_report(plan: dict[str, Any], rows: list[dict[str, Any]],
+                       passed: list[dict[str, Any]] | None = None) -> str:
+    """The page for ``plan`` (``ServePlan.to_dict()``), its flat confirmation ``rows`` and
+    every deployment that met the SLOs (``passed``, JSON form; default: the plan's top)."""
     pct = plan["percentile"]
     pareto_keys = [c["key"] for c in plan["pareto"]]
     fig = pareto_figure(rows, pareto_keys, pct)
@@ -121,10 +127,11 @@ def render_plan_report(plan: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
         plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
     t, slo = plan["traffic"], plan["slo"]
+    limits = ", ".join(f"{name} {slo[key] * 1e3:,.0f} ms" for name, key in (
+        ("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("e2e", "e2e_s")) if slo[key] is not None)
     meta = (f"<b>{t['rate_per_s']:.3g}</b> req/s · {t['input_tokens']:.0f} in / "
-            f"{t['output_tokens']:.0f} out tokens · SLOs at {pct}: TTFT {slo['ttft_s']} s, "
-            f"TPOT {slo['tpot_s']} s, e2e {slo['e2e_s']} s · prices {plan['provider']}/"
-            f"{plan['pricing']}")
+            f"{t['output_tokens']:.0f} out tokens · SLOs at {pct}: {limits} · prices "
+            f"{plan['provider']}/{plan['pricing']}")
     rejected = ", ".join(f"{k}: {v:,}" for k, v in plan["rejected"].items()) or "none"
     title = html.escape(f"gputwin plan serve — {plan['model']}")
     return (
@@ -134,7 +141,8 @@ def render_plan_report(plan: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"<style>{CSS}</style>{plotly_js}</head><body>"
         f'<header><h1>{title}</h1><div class="meta">{meta}</div></header><main>'
         f"<h2>Key figures</h2>{_cards(plan)}<h2>Pareto front</h2>{plot}"
-        f"<h2>Candidates</h2>{_table(plan['candidates'], set(pareto_keys), pct)}"
+        f"<h2>Candidates</h2>"
+        f"{_table(plan['candidates'] if passed is None else passed, set(pareto_keys), pct)}"
         f"<p>Not kept by the analytic bounds: {html.escape(rejected)}.</p>"
         f"<footer>gputwin {html.escape(__version__)} · cost per million tokens = fleet "
         "price / tokens per second of requests that met every SLO (price book).</footer>"
