@@ -217,3 +217,10 @@ def test_pruning_keeps_the_cheapest_accepted_with_disaggregation() -> None:
     for shape, rows in accepted.items():
         fewest = min(_replicas(r) for r in rows)
         assert any(r["key"] in kept for r in rows if _replicas(r) == fewest), shape
+
+
+def test_impossible_slo_is_pruned_by_the_lone_request_bound() -> None:
+    plan = _plan(ttft_slo=1e-4, tpot_slo=None)  # no prompt prefills in 0.1 ms
+    assert plan.search.candidates == [] and plan.num_simulated == 0
+    assert plan.search.rejected["ttft"] > 0
+    assert plan.to_dict()["candidates"] == []
