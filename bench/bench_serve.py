@@ -9,8 +9,9 @@
 Each run is a fresh Python process (so peak RSS — ``resource.getrusage`` ``ru_maxrss`` —
 is that run's own). Wall time covers ``simulate_serving`` (request generation or trace
 reading, the simulation and the summary), not interpreter start-up or catalog loading.
-Prints every run, then the median requests per wall-second and the median peak RSS, with
-the 1-minute load average before and after (this project quotes medians and ratios).
+Prints every run, then the median and the best requests per wall-second (the issue's aim
+is quoted as the best of three) and the median peak RSS, with the 1-minute load average
+before and after (this project quotes medians and ratios).
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ def bench(name: str, runs: int, skip: bool) -> None:
               flush=True)
     load1 = os.getloadavg()[0]
     rate = statistics.median(r["requests"] / r["wall_s"] for r in results)
+    best = max(r["requests"] / r["wall_s"] for r in results)
     rss = statistics.median(r["rss_mib"] for r in results)
-    print(f"{label}: median {rate:,.0f} requests/wall-s over {runs} runs, median peak RSS "
+    print(f"{label}: median {rate:,.0f} requests/wall-s (best {best:,.0f}) over {runs} runs, "
+          f"median peak RSS "
           f"{rss:,.0f} MiB (load average {load0:.2f} -> {load1:.2f}, "
           f"{os.cpu_count()} CPUs)", flush=True)
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from serving_builders import engine, finish_times, requests_from, run_fleet, ttfts
+from serving_builders import (
+    LinearStepModel,
+    engine,
+    finish_times,
+    requests_from,
+    run_fleet,
+    ttfts,
+)
 
-from gputwin.serving.engine import Replica
+from gputwin.serving.fleet import Fleet, PoolSpec, ServiceSpec
 from gputwin.serving.request import DROPPED, FINISHED
 from gputwin.workload.llm_request import LlmRequest
 
@@ -37,21 +43,18 @@ rows_strategy = st.lists(
 def test_every_request_ends_accounted_and_kv_never_over_allocated(
         rows: list[tuple[float, int, int]], blocks: int, mode: str, skip: bool) -> None:
     used_max = 0
+    fleet = Fleet([ServiceSpec("default", PoolSpec(
+        engine(blocks, preemption_mode=mode, skip_decode_steps=skip), LinearStepModel(), 1,
+        1, "round_robin"))], requests_from(rows))
 
-    original = Replica._start_step
-
-    def spy(self: Replica, now: float) -> None:
+    def check(now: float, _: object) -> None:  # before every event: the state after the last
         nonlocal used_max
-        original(self, now)
-        used_max = max(used_max, self.kv_used_blocks_at(now + 1e9))
-        self.pool.check()
+        for life in fleet.lives:
+            used_max = max(used_max, life.replica.kv_used_blocks_at(now + 1e9))
+            life.replica.pool.check()
 
-    Replica._start_step = spy  # type: ignore[method-assign]
-    try:
-        out = run_fleet(requests_from(rows), engine(blocks, preemption_mode=mode,
-                                                    skip_decode_steps=skip))
-    finally:
-        Replica._start_step = original  # type: ignore[method-assign]
+    fleet.sim.add_observer(check)
+    out = fleet.run()
     assert used_max <= blocks
     for s in out.states:
         assert s.status in (FINISHED, DROPPED)
@@ -196,23 +199,13 @@ def test_blocked_queue_skips_the_cut() -> None:
     """With the batch full, a burst of arrivals never cuts the decoders' stretch."""
     early = [(0.0, 50, 400)] * 4
     burst = [(0.1 + 0.01 * i, 50, 5) for i in range(40)]  # all while the 4 decode
-    cuts = 0
-    original = Replica._truncate
-
-    def spy(self: Replica, now: float) -> None:
-        nonlocal cuts
-        cuts += now >= 0.1  # the simultaneous early arrivals may cut each other's prefill
-        original(self, now)
-
-    Replica._truncate = spy  # type: ignore[method-assign]
-    try:
-        full = run_fleet(requests_from(early + burst), engine(5000, max_num_seqs=4))
-    finally:
-        Replica._truncate = original  # type: ignore[method-assign]
+    alone = run_fleet(requests_from(early), engine(5000, max_num_seqs=4))
+    full = run_fleet(requests_from(early + burst), engine(5000, max_num_seqs=4))
     slow = run_fleet(requests_from(early + burst),
                      engine(5000, max_num_seqs=4, skip_decode_steps=False))
     _assert_same(full, slow)
-    assert cuts == 0
+    # the simultaneous early arrivals may cut each other's segment; the burst cuts nothing
+    assert full.lives[0].replica.num_cuts == alone.lives[0].replica.num_cuts
     assert min(s.first_token_s for s in full.states[4:]) > max(  # type: ignore[type-var]
         s.spec.arrival_time_s for s in full.states)
 
@@ -224,7 +217,7 @@ def test_nonlinear_decode_cost_falls_back_and_still_matches() -> None:
     slow = run_fleet(reqs, engine(5000, skip_decode_steps=False), model=ConvexStepModel())
     _assert_same(fast, slow)
     rep = fast.lives[0].replica
-    assert rep._lines and all(v is None for v in rep._lines.values())
+    assert rep.pricer.lines and all(v is None for v in rep.pricer.lines.values())
 
 
 def test_linear_model_uses_the_verified_cost_line() -> None:
@@ -235,25 +228,9 @@ def test_linear_model_uses_the_verified_cost_line() -> None:
     slow = run_fleet(reqs, engine(20000, max_num_seqs=64, skip_decode_steps=False),
                      model=real_perf())
     _assert_same(fast, slow)
-    lines = fast.lives[0].replica._lines
+    lines = fast.lives[0].replica.pricer.lines
     assert lines and all(v is not None for v in lines.values())
-    assert not slow.lives[0].replica._lines  # the reference never uses the shortcut
-
-
-def _count_merges(fn: Any) -> tuple[Any, int]:
-    merges = 0
-    original = Replica._merge
-
-    def spy(self: Replica, *args: Any) -> None:
-        nonlocal merges
-        merges += 1
-        original(self, *args)
-
-    Replica._merge = spy  # type: ignore[method-assign]
-    try:
-        return fn(), merges
-    finally:
-        Replica._merge = original  # type: ignore[method-assign]
+    assert not slow.lives[0].replica.pricer.lines  # the reference never uses the shortcut
 
 
 @pytest.mark.parametrize(("kw", "blocks"), [
@@ -266,8 +243,8 @@ def test_merged_prefill_and_stretch_segments_match_step_by_step(
     from serving_builders import real_perf
 
     reqs = requests_from(_random_rows(13, 250, 12.0, 900, 250))
-    fast, merges = _count_merges(lambda: run_fleet(reqs, engine(blocks, **kw),
-                                                   model=real_perf(), sample_interval_s=0.05))
+    fast = run_fleet(reqs, engine(blocks, **kw), model=real_perf(), sample_interval_s=0.05)
+    merges = sum(life.replica.num_merges for life in fast.lives)
     slow = run_fleet(reqs, engine(blocks, skip_decode_steps=False, **kw), model=real_perf(),
                      sample_interval_s=0.05)
     assert merges > 0  # the shortcut is exercised
@@ -300,39 +277,3 @@ def test_merged_segments_respect_the_horizon() -> None:
         assert rf.tokens_out_at(horizon) == rs.tokens_out_at(horizon)
         assert rf.kv_used_blocks_at(horizon) == rs.kv_used_blocks_at(horizon)
         assert rf.busy_s_at(horizon) == pytest.approx(rs.busy_s_at(horizon), rel=1e-9)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from([1, 2, 3, 16, 32]), st.data())
-def test_block_allocations_between_steps_equal_the_per_step_sum(bs: int, data: Any) -> None:
-    """The sliced phase-count sum equals allocating step by step (one block per decoder
-    whose KV length crosses a block boundary)."""
-    rep = Replica.__new__(Replica)
-    rep.bs = bs
-    rep.cnt = data.draw(st.lists(st.integers(0, 5), min_size=bs, max_size=bs))
-    rep.n_dec = sum(rep.cnt)
-    first = data.draw(st.integers(0, 200))
-    last = first + data.draw(st.integers(-2, 90))
-    want = sum(rep.cnt[(-j) % bs] for j in range(first, last)) if rep.n_dec else 0
-    assert rep._alloc_between(first, last) == want
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.floats(1e-4, 1e-1), st.floats(0, 1e-4), st.integers(2, 400), st.floats(0, 1),
-       st.booleans(), st.floats(1e-4, 1e-1))
-def test_truncation_cuts_at_the_first_step_boundary_at_or_after_the_arrival(
-        a: float, b: float, n: int, where: float, pre: bool, c0: float) -> None:
-    """The cut is the smallest k >= 1 whose end time is not before the arrival."""
-    from gputwin.sim.kernel import Simulator
-
-    rep = Replica.__new__(Replica)
-    rep.sim = Simulator()
-    rep._a, rep._b, rep._n, rep._pre, rep._c0 = a, b, n, pre, c0
-    rep._start_s, rep._handle, rep._end_cb = 0.0, None, lambda: None
-    end = rep._t_of(n)
-    dt = where * end
-    rep._dur = end
-    rep._truncate(dt)
-    want = next((k for k in range(1, n + 1) if rep._t_of(k) >= dt), n)
-    assert rep._n == want
-    assert rep._t_of(rep._n) >= dt  # the step in progress at the arrival completes

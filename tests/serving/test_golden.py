@@ -128,3 +128,23 @@ def test_fleet_variants_match_the_step_by_step_reference(extra: dict[str, Any],
     """Routers, autoscaling and horizons read the replicas mid-segment (busy time, KV in
     use, tokens so far): the shortcuts must give the reference's answers there too."""
     _check(_fleet_variant(extra, **top))
+
+
+def _wide_fleet(skip: bool) -> ServingScenario:
+    """The 64-replica benchmark case (bench/bench_serve.py million), scaled down."""
+    return ServingScenario.model_validate({"name": "wide", "serving": {"services": [
+        {"name": "chat", "model": "llama3.1-8b", "gpu": "h100-sxm-80gb", "replicas": 64,
+         "router": "least_outstanding", "engine": {"skip_decode_steps": skip}}],
+        "workload": [{"kind": "synthetic", "service": "chat", "num_requests": 4000,
+                      "arrival": {"process": "poisson", "rate": 400},
+                      "prompt": {"dist": "lognormal", "mean": 1000, "median": 600,
+                                 "high": 16000},
+                      "output": {"dist": "lognormal", "mean": 250, "median": 150,
+                                 "high": 4000}}]}})
+
+
+def test_64_replicas_match_the_step_by_step_reference() -> None:
+    """Many replicas behind the least-outstanding router: the router reads every
+    replica's counter at each arrival, so a shortcut that moved a finish or an admission
+    by one step would send requests elsewhere and change the summary."""
+    _check(_wide_fleet)

@@ -6,6 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gputwin.cli.estimate_failures import (
+    failure_options,
+    failures_section,
+    pop_failure_options,
+    print_failures,
+    with_failures,
+)
 from gputwin.cli.options import COUNT, DURATION, emit_json, positive_int
 
 if TYPE_CHECKING:
@@ -104,18 +111,24 @@ def _summary(est: TrainingEstimate, title: str) -> None:
               callback=positive_int)
 @click.option("--num-leaves-spanned", type=int, default=None, callback=positive_int,
               help="Leaf switches the job's nodes sit under [default: packed].")
+@failure_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def train(as_json: bool, **options: Any) -> None:
+@click.pass_context
+def train(ctx: click.Context, /, as_json: bool, **options: Any) -> None:
     """Step time, MFU, memory and time-to-train of one training job."""
     from gputwin.requests import TrainRequest
     from gputwin.run.estimate_train import estimate_train
 
+    failures = pop_failure_options(ctx, options)
     request = TrainRequest.from_flat({k: v for k, v in options.items() if v is not None})
     est = estimate_train(request)
+    goodput = None if failures is None else failures_section(request, est, failures)
     if as_json:
-        emit_json(est.to_dict())
+        emit_json(est.to_dict() if goodput is None else with_failures(est.to_dict(), goodput))
         return
     lay = request.layout
     where = request.gpu or request.system
     _summary(est, f"{request.model} on {request.num_gpus} x {where}: tp={lay.tp} pp={lay.pp} "
                   f"cp={lay.cp} ep={lay.ep} dp={est.dp}, {lay.dtype}")
+    if goodput is not None:
+        print_failures(goodput)

@@ -19,7 +19,24 @@ from gputwin.errors import InputError
 if TYPE_CHECKING:
     from gputwin.run.serving_results import ServingResult
 
-ROUTER_CHOICES = ("round_robin", "least_outstanding", "kv_aware", "prefix_affinity")
+
+
+class RouterChoice(click.Choice):  # type: ignore[type-arg]
+    """``--router``: the router registry's names, read on first use (importing the
+    serving package while building the command would slow down ``simulate --help``)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from gputwin.serving.router import router_names
+
+        return router_names()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # derived from the registry
 
 
 def parse_length(text: str, option: str) -> dict[str, Any]:
@@ -85,7 +102,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               type=click.Choice(["eagle", "draft_model", "ngram"]))
 @click.option("--draft-model", default=None)
 @click.option("--router", default="least_outstanding", show_default=True,
-              type=click.Choice(ROUTER_CHOICES))
+              type=RouterChoice())
 @click.option("--max-num-seqs", default=256, show_default=True, type=int,
               callback=positive_int)
 @click.option("--max-num-batched-tokens", default=8192, show_default=True, type=int,

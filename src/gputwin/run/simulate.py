@@ -16,7 +16,9 @@ from typing import Any
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Ledger, Placement
 from gputwin.cluster.snapshot import take_snapshot
+from gputwin.reliability.injector import FaultInjector
 from gputwin.run.energy_accounting import EnergyRecorder, empty_summary
+from gputwin.run.failures import FailureDriver
 from gputwin.run.outputs import write_outputs
 from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
 from gputwin.run.summary import summarize
@@ -53,6 +55,7 @@ class _JobState:
     gpu_s: float = 0.0  # GPU-seconds held in finished segments (shares by their part)
     held_s: float = 0.0  # seconds held in finished segments
     lost_gpu_s: float = 0.0
+    kept_s: float = 0.0  # training seconds kept (not lost to an interruption): ETTR
     energy_j: float | None = None  # energy of finished segments
     preemptions: int = 0
     migrations: int = 0
@@ -70,7 +73,7 @@ class _JobState:
 class _Run:
     """Mutable state of one run; callbacks are bound methods scheduled on the kernel."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, streams: RandomStreams | None = None) -> None:
         self.world = world
         self.sim = Simulator()
         self.ledger = Ledger(world.layout)
@@ -87,6 +90,12 @@ class _Run:
                                  running_jobs=[0])
         for job in world.jobs:
             self.sim.schedule_at(job.submit_time_s, _bind(self.arrive, job), PRIORITY_ARRIVAL)
+        self.faults: FailureDriver | None = None
+        if world.failures is not None:  # scenario `failures:` (run/failures.py)
+            rng = (streams or RandomStreams(0)).stream("reliability/faults")
+            self.faults = FailureDriver(self, world.failures, FaultInjector(
+                world.failures.models, world.layout, rng), world.runtime)
+            self.faults.start()
 
     # -- event handlers ---------------------------------------------------------------------
 
@@ -183,6 +192,8 @@ class _Run:
         self.running += 1
         state.handle = self.sim.schedule_at(now + plan.duration_s, _bind(self.complete, job),
                                             PRIORITY_COMPLETION)
+        if self.faults is not None:
+            self.faults.wake()
 
     def stop(self, job: JobSpec, reason: str, migrate_to: Placement | None,
              checkpoint_now: bool = False) -> None:
@@ -223,8 +234,9 @@ class _Run:
         if done or checkpoint_now:
             kept_s = trained_s
         else:
-            interval = state.spec.checkpoint_interval_s or self.world.checkpoint_interval_s
+            interval = self.checkpoint_interval_s(state.spec)
             kept_s = (trained_s // interval) * interval if interval else 0.0
+        state.kept_s += kept_s
         if not done:
             state.lost_gpu_s += gpus * (held_s - kept_s)
         if plan.energy_j is not None:
@@ -232,6 +244,45 @@ class _Run:
             state.energy_j = (state.energy_j or 0.0) + used
         kept_frac = kept_s / train_s if train_s > 0 else (1.0 if done else 0.0)
         return state.remaining_frac * (1.0 - kept_frac)
+
+    def checkpoint_interval_s(self, job: JobSpec) -> float | None:
+        """The job's own interval, else the run's, else (with failures) Young/Daly."""
+        own = job.checkpoint_interval_s or self.world.checkpoint_interval_s
+        if own or self.faults is None:
+            return own
+        return self.faults.checkpoint_interval_s(job)
+
+    def interrupt(self, job_id: str, reason: str, checkpoint_now: bool) -> float | None:
+        """A fault stops running ``job_id``: it goes back to the scheduler with the work
+        left since its last checkpoint (all of it kept with ``checkpoint_now``). Returns
+        the GPU-seconds lost, ``None`` if the job was not running."""
+        state = self.states[job_id]
+        if state.status != "running" or state.handle is None:
+            return None
+        now = self.last_event_s = self.sim.now
+        self.sim.cancel(state.handle)
+        self.ledger.release(job_id)
+        self.running -= 1
+        lost_before = state.lost_gpu_s
+        left = self._close_segment(state, now, done=False, checkpoint_now=checkpoint_now)
+        scheduler = self.world.scheduler
+        scheduler.finished(job_id, now)
+        state.status, state.reason, state.handle = "queued", reason, None
+        rejection = scheduler.submit(state.spec, now, left)
+        if rejection is not None:
+            self.fail(state.spec, rejection.reason, now)
+        self.request_pass()
+        return state.lost_gpu_s - lost_before
+
+    def placement_now(self, job_id: str) -> Placement | None:
+        """The placement ``job_id`` runs on now (``None`` unless running)."""
+        state = self.states[job_id]
+        return state.placement if state.status == "running" else None
+
+    def idle(self) -> bool:
+        """Nothing runs, waits or is still to arrive (faults stop drawing then)."""
+        return (self.running == 0 and self.world.scheduler.num_queued() == 0
+                and all(s.arrived for s in self.states.values()))
 
     def set_speed(self, job_id: str, throughput_frac: float, power_frac: float) -> None:
         """From now on ``job_id`` runs at ``throughput_frac`` of its uncapped speed drawing
@@ -383,7 +434,7 @@ def simulate_world(
 ) -> SimulationResult:
     """Run an already wired :class:`World` (lets tests and sweeps swap components)."""
     wall_start = time.perf_counter() if wall_start is None else wall_start
-    run = _Run(world)
+    run = _Run(world, RandomStreams(seed))
     num_events = 0
     while True:
         fired = run.sim.run(until_s=horizon_s, max_events=_CHUNK_EVENTS)
@@ -407,11 +458,29 @@ def simulate_world(
     )
     summary.update(empty_summary() if energy is None else energy.totals)
     summary["planned_layouts"] = _planned_layouts(world)
+    if run.faults is not None:
+        summary["reliability"] = _reliability(run, end_s)
     return SimulationResult(
         scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,
         timeline=run.timeline, summary=summary, wall_time_s=wall, num_events=num_events,
         energy=None if energy is None else energy.to_dict(),
     )
+
+
+def _reliability(run: _Run, end_s: float) -> dict[str, Any]:
+    """The summary's ``reliability`` section: ETTR = training kept / wall time from first
+    start to end, per completed job and over all of them (run/failures.py)."""
+    assert run.faults is not None
+    ettr: dict[str, float] = {}
+    kept = wall = 0.0
+    for job_id, state in run.states.items():
+        if state.status != "completed" or state.start_s is None or state.end_s is None:
+            continue
+        span = state.end_s - state.start_s
+        if span > 0:
+            ettr[job_id] = state.kept_s / span
+            kept, wall = kept + state.kept_s, wall + span
+    return run.faults.report(ettr, kept, wall, end_s)
 
 
 def _planned_layouts(world: World) -> list[dict[str, Any]]:

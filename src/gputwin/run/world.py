@@ -15,8 +15,10 @@ from gputwin.catalog.schema import ModelSpec
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.training import ParallelConfig, TrainingConfig
+from gputwin.reliability import faults
 from gputwin.requests import TrainPlanRequest
 from gputwin.run.energy_setup import SiteSetup, add_site_plugins, build_site_setup
+from gputwin.run.failures import FailurePlan
 from gputwin.run.plan_train import plan_train
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario, TemplateConfig
@@ -58,6 +60,7 @@ class World:
     site: SiteSetup | None = None  # scenario `site:` (energy accounting, power plugins)
     #: template index → GPU count → layout chosen by the planner (summary: planned_layouts)
     planned_layouts: dict[int, PlannedLayouts] | None = None
+    failures: FailurePlan | None = None  # scenario `failures:` (run/failures.py)
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -237,12 +240,37 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) ->
     scheduler = build_scheduler(scenario, layout, hw, runtime, quota, site)
     observe_workload(scheduler, jobs)
     sched = scenario.scheduler
+    failures = build_failures(scenario, hw, catalog)
     return World(hw, layout, jobs, scheduler, runtime,
-                 checkpoint_interval_s=sched.checkpoint_interval,
-                 restart_overhead_s=sched.restart_overhead,
+                 checkpoint_interval_s=sched.checkpoint_interval or (
+                     None if scenario.failures is None
+                     else scenario.failures.checkpoint_interval),
+                 restart_overhead_s=sched.restart_overhead + _failure_restart_s(scenario),
+                 failures=failures,
                  tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site,
                  planned_layouts={i: v for i, v in planned.items()
                                   if not syn or not syn.templates[i].layout_given} or None)
+
+
+def build_failures(scenario: Scenario, hw: HardwareSpec, catalog: Catalog) -> FailurePlan | None:
+    """The fault plan of the scenario's ``failures:`` section (``None`` without one)."""
+    cfg = scenario.failures
+    if cfg is None:
+        return None
+    tier = hw.storage or catalog.storage_tier(faults.restart_defaults().checkpoint_storage)
+    return FailurePlan(models=tuple(cfg.fault_models()), spares=cfg.spares,
+                       straggler_policy=cfg.straggler_policy, checkpoint_storage=tier)
+
+
+def _failure_restart_s(scenario: Scenario) -> float:
+    """Reschedule + warm-up added to restarts when the scenario has ``failures:``."""
+    cfg = scenario.failures
+    if cfg is None:
+        return 0.0
+    if cfg.restart_overhead is not None:
+        return cfg.restart_overhead
+    defaults = faults.restart_defaults()
+    return defaults.reschedule_s + defaults.warmup_s
 
 
 def build_quota(scenario: Scenario, hw: HardwareSpec) -> QuotaBook | None:

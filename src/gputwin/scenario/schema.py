@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gputwin.quantities import Bytes, Count, Seconds
+from gputwin.scenario.failures import FailuresConfig
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
@@ -215,6 +216,9 @@ class Scenario(_Model):
     site: SiteConfig | None = Field(
         default=None, description="Region, cooling, racks, power budget, grid data, pricing "
         "(energy, carbon, water and cost accounting; docs/energy.md)")
+    failures: FailuresConfig | None = Field(
+        default=None, description="Fault injection, spares, checkpoints, stragglers "
+        "(docs/reliability.md); None = no faults")
 
     @model_validator(mode="after")
     def _trace_nodes(self) -> Scenario:

@@ -31,7 +31,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import Accelerator, System
@@ -41,6 +49,7 @@ from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import data_dir
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
+from gputwin.serving.router import parse_router_spec, router_names, router_spec
 from gputwin.yaml_io import (
     KeyPath,
     format_key_path,
@@ -95,6 +104,26 @@ class DisaggregationOptions(_M):
         "autoscaler, evaluated for each pool separately)")
 
 
+def _router_choice(value: Any) -> str:
+    """``name``, ``"name:key=value"`` or ``{name: ..., key: value}`` (typed router args,
+    checked against the router registry) → the one-string form the fleet takes."""
+    try:
+        if isinstance(value, dict):
+            rest = {k: v for k, v in value.items() if k != "name"}
+            return router_spec(str(value.get("name", "")), rest)
+        if isinstance(value, str):
+            return router_spec(*parse_router_spec(value))
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    raise ValueError(f"expected a router name or {{name: ..., <args>}}, got {value!r}")
+
+
+RouterChoice = Annotated[str, BeforeValidator(_router_choice), WithJsonSchema(
+    {"anyOf": [{"enum": list(router_names())},
+               {"type": "object", "properties": {"name": {"enum": list(router_names())}},
+                "required": ["name"]}]})]
+
+
 class SloOptions(_M):
     ttft: Seconds | None = None
     tpot: Seconds | None = None
@@ -118,8 +147,7 @@ class ServiceOptions(_M):
                                             "FP4 formats need FP4 tensor cores (Blackwell)")
     kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
     replicas: PosInt = 1
-    router: Literal["round_robin", "least_outstanding", "kv_aware",
-                    "prefix_affinity"] = "least_outstanding"
+    router: RouterChoice = "least_outstanding"
     engine: EngineOptions = EngineOptions()
     speculative: SpeculativeOptions | None = None
     disaggregation: DisaggregationOptions | None = None

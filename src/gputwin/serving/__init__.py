@@ -1,20 +1,27 @@
 """LLM serving simulation: vLLM-v1-style replica engines, routers, autoscaling, fleets.
 
-Three small parts per replica (as nano-vllm): request state (:mod:`.request`), the paged
-KV block pool with prefix caching (:mod:`.kv_cache`) and the scheduler/engine
-(:mod:`.engine`); :mod:`.fleet` wires replicas, routers (:mod:`.router`) and the
+Small parts per replica (as nano-vllm): request state (:mod:`.request`), the paged KV
+block pool with prefix caching (:mod:`.kv_cache`), the scheduler (:mod:`.scheduler`), the
+step pricer (:mod:`.step_cost`), the decode-skip arithmetic as pure functions
+(:mod:`.decode_skip`) and the step runner (:mod:`.engine`); :mod:`.fleet` wires
+replicas, routers (:mod:`.router`, a registry with typed args) and the
 autoscaler (:mod:`.autoscaler`) onto the event kernel. See docs/serving-simulation.md.
 """
 
+# first: a compiled engine (bench/build_serving_accel.py) is used only while it is current
+from gputwin.serving._accel import USING_COMPILED
 from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
 from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ReplicaLife, ServiceSpec
 from gputwin.serving.kv_cache import BlockPool, KvCacheError
-from gputwin.serving.router import ROUTERS, make_router
+from gputwin.serving.router import ROUTERS, RouterPlugin, make_router, router_names
+from gputwin.serving.scheduler import Scheduler
+from gputwin.serving.step_cost import StepPricer
 
 __all__ = [
     "ROUTERS",
+    "USING_COMPILED",
     "AutoscalerSpec",
     "BlockPool",
     "EngineConfig",
@@ -24,8 +31,12 @@ __all__ = [
     "PoolSpec",
     "Replica",
     "ReplicaLife",
+    "RouterPlugin",
+    "Scheduler",
     "ServiceSpec",
     "StepModel",
+    "StepPricer",
     "desired_replicas",
     "make_router",
+    "router_names",
 ]

@@ -265,11 +265,7 @@ class Fleet:
         held = self._held.pop(req.spec.request_id, None)
         if held is not None:
             rep, n = held
-            rep.pool.give(n)
-            if not rep.in_step and rep.num_waiting:
-                # engine hook: admission waited for these blocks (Replica has no public
-                # "blocks returned" entry point yet)
-                rep._start_step(now)
+            rep.blocks_returned(n, now)
         self._route(self.decode[req.spec.service], req, now)
 
     def on_drop(self, req: ReqState, replica: Replica, now_s: float) -> None:

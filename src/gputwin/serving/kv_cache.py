@@ -15,16 +15,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from gputwin.serving.kv_errors import KvCacheError
 
-class KvCacheError(RuntimeError):
-    """A bug: the engine asked for more blocks than are free, or freed unknown blocks."""
+__all__ = ["BlockPool", "KvCacheError"]
 
 
 class BlockPool:
     """Block accounting for one replica (``num_blocks`` blocks of ``block_size`` tokens)."""
 
     __slots__ = ("_active", "_lru", "block_size", "free_uncached", "num_blocks",
-                 "num_evictions", "num_hit_blocks")
+                 "num_evictions", "num_free", "num_hit_blocks")
 
     def __init__(self, num_blocks: int, block_size: int) -> None:
         if num_blocks < 1 or block_size < 1:
@@ -33,17 +33,15 @@ class BlockPool:
         self.num_blocks = num_blocks
         self.block_size = block_size
         self.free_uncached = num_blocks
+        #: blocks a fresh allocation may take (uncached free + evictable cached); a plain
+        #: attribute kept in step with both (read on every engine step)
+        self.num_free = num_blocks
         self._active: dict[int, int] = {}  # key -> reference count (> 0)
         self._lru: OrderedDict[int, None] = OrderedDict()  # cached free keyed blocks
         self.num_evictions = 0
         self.num_hit_blocks = 0
 
     # -- capacity ------------------------------------------------------------------
-    @property
-    def num_free(self) -> int:
-        """Blocks a fresh allocation may take (uncached free + evictable cached)."""
-        return self.free_uncached + len(self._lru)
-
     @property
     def num_used(self) -> int:
         return self.num_blocks - self.num_free
@@ -57,8 +55,9 @@ class BlockPool:
         """Allocate ``n`` fresh blocks, evicting the least recently freed cached blocks."""
         if n <= 0:
             return
-        if n > self.free_uncached + len(self._lru):
+        if n > self.num_free:
             raise KvCacheError(f"asked for {n} blocks, {self.num_free} free")
+        self.num_free -= n
         short = n - self.free_uncached
         if short > 0:
             lru = self._lru
@@ -71,9 +70,10 @@ class BlockPool:
 
     def give(self, n: int) -> None:
         """Return ``n`` anonymous blocks."""
-        if n < 0 or self.free_uncached + n + len(self._lru) > self.num_blocks:
+        if n < 0 or self.num_free + n > self.num_blocks:
             raise KvCacheError(f"freeing {n} blocks would exceed the pool")
         self.free_uncached += n
+        self.num_free += n
 
     # -- keyed (prefix-cached) blocks ---------------------------------------------------
     def lookup(self, keys: list[int], limit: int) -> tuple[int, int]:
@@ -104,6 +104,7 @@ class BlockPool:
                     raise KvCacheError(f"block key {key} is not cached")
                 del lru[key]
                 active[key] = 1
+                self.num_free -= 1
         self.num_hit_blocks += len(keys)
 
     def register(self, key: int) -> bool:
@@ -114,6 +115,21 @@ class BlockPool:
             return False
         self._active[key] = 1
         return True
+
+    def register_prefix(self, keys: list[int], held: list[int] | tuple[int, ...],
+                        full: int) -> list[int] | tuple[int, ...]:
+        """A request computed its first ``full`` prompt blocks (keys ``keys[:full]``) and
+        holds ``held`` (a prefix of ``keys``) cached: register the blocks after those, in
+        order, until one is cached already (ours stays anonymous). Returns what it holds."""
+        start = len(held)
+        if start >= full:
+            return held
+        registered = held if isinstance(held, list) else list(held)
+        for j in range(start, full):
+            if not self.register(keys[j]):
+                break
+            registered.append(keys[j])
+        return registered
 
     def release(self, keys: Sequence[int]) -> None:
         """Drop one reference on each keyed block; unreferenced ones become cached-free.
@@ -129,6 +145,7 @@ class BlockPool:
             else:
                 del active[key]
                 lru[key] = None
+                self.num_free += 1
 
     def check(self) -> None:
         """Raise :class:`KvCacheError` if the accounting is inconsistent (tests)."""
@@ -138,3 +155,6 @@ class BlockPool:
             raise KvCacheError("more active keyed blocks than used blocks")
         if self.num_free > self.num_blocks:
             raise KvCacheError("more free blocks than blocks")
+        if self.num_free != self.free_uncached + len(self._lru):
+            raise KvCacheError(f"num_free {self.num_free} != uncached free "
+                               f"{self.free_uncached} + cached free {len(self._lru)}")

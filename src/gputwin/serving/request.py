@@ -72,3 +72,23 @@ def prefix_keys(spec: LlmRequest, block_size: int, num_tokens: int) -> list[int]
         last = (j + 1) * block_size - 1
         out.append(hashes[last // h] * h + last % h)
     return out
+
+
+def fit_to_engine(req: ReqState, max_model_len: int, num_kv_blocks: int, block_size: int,
+                  *, prefill_only: bool = False) -> str:
+    """Prepare ``req`` for an engine: why it must be dropped (a prompt longer than
+    ``max_model_len``, or more KV blocks than the replica has), else ``""``. An output
+    that would exceed ``max_model_len`` is truncated. A KV hand-off (``computed > 0``)
+    keeps its counters."""
+    prompt = req.spec.num_prompt_tokens
+    if req.computed == 0:  # a new request (not a KV hand-off)
+        if prompt + 1 > max_model_len:
+            return f"prompt of {prompt} tokens exceeds max_model_len {max_model_len}"
+        if prompt + req.output > max_model_len:
+            req.output = max_model_len - prompt
+            req.truncated = True
+        req.num_tokens = prompt + req.generated
+    need = -(-(prompt + (1 if prefill_only else req.output)) // block_size)
+    if need > num_kv_blocks:
+        return f"needs {need} KV blocks for prompt + output, the replica has {num_kv_blocks}"
+    return ""

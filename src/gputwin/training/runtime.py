@@ -139,6 +139,10 @@ class TrainingRuntime:
             self._estimates[key] = est
         return est
 
+    def model_spec(self, name: str) -> ModelSpec:
+        """The catalog model of jobs named ``name`` (KeyError for a model no job uses)."""
+        return self._models[name]
+
     def _model_weights(self, name: str) -> float:
         if name not in self._weights:
             self._weights[name] = weights_bytes(self._models[name])

@@ -60,11 +60,41 @@ def _evaluate_energy(**inputs: Any) -> _HasToDict:
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class _Payload:
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+def _evaluate_reliability(**inputs: Any) -> _HasToDict:
+    """``estimate train --failures``: a training request plus ``duration`` (e.g. 54d),
+    optional ``async_checkpoint`` and ``fault_rate_scale``; ``checkpoint_interval_s`` set
+    means that interval is used (else Young/Daly)."""
+    from gputwin.requests import TrainRequest
+    from gputwin.run.estimate_goodput import FailureOptions, estimate_failures
+    from gputwin.run.estimate_train import estimate_train
+    from gputwin.units import parse_duration
+
+    fields = dict(inputs)
+    duration = fields.pop("duration", None)
+    options = FailureOptions(
+        duration_s=None if duration is None else parse_duration(duration),
+        async_checkpoint=bool(fields.pop("async_checkpoint", False)),
+        rate_scale=float(fields.pop("fault_rate_scale", 1.0)),
+        interval_given="checkpoint_interval_s" in fields)
+    request = TrainRequest.from_flat(fields)
+    est = estimate_train(request, check_memory=False)
+    return _Payload(estimate_failures(request, est, options))
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "training": _evaluate_training,
     "collective": _evaluate_collective,
     "serving": _evaluate_serving,
     "energy": _evaluate_energy,
+    "reliability": _evaluate_reliability,
 }
 
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CaseKind = Literal["training", "collective", "serving", "energy"]
+CaseKind = Literal["training", "collective", "serving", "energy", "reliability"]
 
 
 class ValidationCase(BaseModel):

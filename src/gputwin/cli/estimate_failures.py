@@ -1,0 +1,95 @@
+"""``estimate train --failures``: the options and the goodput section (JSON and text)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from gputwin.cli.options import DURATION
+
+if TYPE_CHECKING:
+    from gputwin.perf.training import TrainingEstimate
+    from gputwin.requests import TrainRequest
+    from gputwin.run.estimate_goodput import FailureOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+_KEYS = ("failures", "duration_s", "async_checkpoint", "fault_rate_scale")
+
+
+def failure_options(func: F) -> F:
+    """Add ``--failures``, ``--duration``, ``--async-checkpoint``, ``--fault-rate-scale``."""
+    func = click.option("--fault-rate-scale", type=click.FloatRange(min=0), default=1.0,
+                        show_default=True, help="With --failures: multiply every fault "
+                        "rate (docs/reliability.md).")(func)
+    func = click.option("--async-checkpoint", is_flag=True,
+                        help="With --failures: checkpoints written in the background.")(func)
+    func = click.option("--duration", "duration_s", type=DURATION, default=None,
+                        help="With --failures: wall-clock window (e.g. 54d) [default: the "
+                        "time to train with failures, from --tokens].")(func)
+    return click.option("--failures", is_flag=True,
+                        help="Add expected interruptions, lost time and the effective "
+                        "training time ratio (ETTR) under published fault rates.")(func)
+
+
+def pop_failure_options(ctx: click.Context, options: dict[str, Any]) -> FailureOptions | None:
+    """Take the failure flags out of ``options``; ``None`` without ``--failures``."""
+    from gputwin.run.estimate_goodput import FailureOptions
+
+    values = {k: options.pop(k) for k in _KEYS}
+    if not values["failures"]:
+        if values["duration_s"] is not None or values["async_checkpoint"]:
+            raise click.UsageError("--duration and --async-checkpoint need --failures")
+        return None
+    source = ctx.get_parameter_source("checkpoint_interval_s")
+    return FailureOptions(duration_s=values["duration_s"],
+                          async_checkpoint=values["async_checkpoint"],
+                          rate_scale=values["fault_rate_scale"],
+                          interval_given=source is not click.core.ParameterSource.DEFAULT)
+
+
+def failures_section(request: TrainRequest, est: TrainingEstimate,
+                     options: FailureOptions) -> dict[str, Any]:
+    from gputwin.run.estimate_goodput import estimate_failures
+
+    return estimate_failures(request, est, options)
+
+
+def with_failures(payload: dict[str, Any], goodput: dict[str, Any]) -> dict[str, Any]:
+    """The estimate's JSON plus ``failures`` and the headline ``interruptions``/``ettr``."""
+    return {**payload, "interruptions": goodput["interruptions"], "ettr": goodput["ettr"],
+            "failures": goodput}
+
+
+def print_failures(g: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gputwin.units import format_duration
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    grid.add_row("window", format_duration(g["duration_s"]))
+    grid.add_row("interruptions", f"{g['interruptions']:.0f} unexpected, "
+                                  f"{g['interruptions_planned']:.0f} planned")
+    if g["mtbf_s"] is not None:
+        grid.add_row("mean time between failures", format_duration(g["mtbf_s"]))
+    grid.add_row("checkpoint", f"every {format_duration(g['checkpoint_interval_s'])} "
+                               f"(Young/Daly {format_duration(g['young_daly_interval_s'])}), "
+                               f"write {format_duration(g['checkpoint_write_s'])} "
+                               f"to {g['checkpoint_storage']}")
+    if g["simulated_optimum_interval_s"] is not None:
+        grid.add_row("simulated optimum", format_duration(g["simulated_optimum_interval_s"]))
+    grid.add_row("restart", f"detect {format_duration(g['detect_s'])} + "
+                            f"{format_duration(g['restart_s'])}")
+    grid.add_row("lost time", format_duration(g["lost_time_s"]))
+    grid.add_row("ETTR", f"{g['ettr']:.1%}")
+    if g["time_to_train_with_failures_s"] is not None:
+        grid.add_row("time to train with failures",
+                     format_duration(g["time_to_train_with_failures_s"]))
+    grid.add_row("by cause", ", ".join(f"{k} {v:.0f}" for k, v in g["by_cause"].items()))
+    console = Console()
+    console.print("[bold]failures and goodput[/bold]")
+    console.print(grid)

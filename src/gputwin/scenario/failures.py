@@ -1,0 +1,60 @@
+"""The scenario's ``failures:`` section (docs/reliability.md).
+
+``models`` maps fault-model names of :mod:`gputwin.reliability.faults` to their typed args
+(``{gpu: {rate_scale: 2}, switch: {rate_per_unit_hour: 1e-5}, straggler: {...}}``); the
+allowed keys and args are derived from that registry. Omitted: every model with a published
+default rate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gputwin.quantities import Seconds
+from gputwin.reliability import faults
+
+
+class FailuresConfig(BaseModel):
+    """Fault injection, spares, checkpoints and straggler mitigation of a cluster run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: dict[str, Any] | None = Field(
+        default=None, description="Fault models and their args (default: every model with a "
+        "published rate); keys: " + ", ".join(faults.registered()))
+    rate_scale: float = Field(default=1.0, ge=0, description="Multiplies every fault rate")
+    spares: int = Field(default=0, ge=0, description="Hot-spare nodes held out of the pool; "
+                        "one replaces each failed node while they last")
+    checkpoint_interval: Seconds | None = Field(
+        default=None, gt=0, description="Jobs without their own interval (and without "
+        "scheduler.checkpoint_interval); None = Young/Daly per job")
+    restart_overhead: Seconds | None = Field(
+        default=None, ge=0, description="Reschedule + warm-up added to every restart "
+        "(None = the defaults of reliability/data/faults.yaml)")
+    straggler_policy: Literal["none", "exclude"] = Field(
+        default="none", description="Slow node: run slow until it recovers (none), or after "
+        "detection checkpoint, drain the node and re-place the job (exclude)")
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        try:
+            faults.args_schema().model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{loc}: {first['msg']} (fault models: "
+                             f"{', '.join(faults.registered())})") from None
+        return value
+
+    def fault_models(self) -> list[faults.FaultModel]:
+        """The resolved models (validated above)."""
+        chosen = self.models if self.models is not None else {
+            n: {} for n in faults.default_names()}
+        return [faults.build(name, args, rate_scale=self.rate_scale,
+                             where=f"failures.models.{name}")
+                for name, args in sorted(chosen.items())]

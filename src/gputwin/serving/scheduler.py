@@ -1,0 +1,340 @@
+"""The replica scheduler: queues, admission, KV blocks, preemption (vLLM v1 semantics).
+
+Each step is planned by :meth:`Scheduler.plan`: running decoders first (one token each,
+``1 + k`` with speculative decoding; their blocks are taken for the step), then running
+prefill chunks, then new requests from the waiting queue (:meth:`Scheduler.admit`), all
+within ``max_num_batched_tokens`` and ``max_num_seqs``. Running out of KV blocks
+preempts the newest running request (FCFS; the lowest-priority one under priority
+scheduling) by recompute or swap, and no new request is admitted in that step.
+
+Decoders are implicit (see :mod:`gputwin.serving.decode_skip`): at step index ``S`` a
+decoder holds ``dec_x0 + (S − dec_s0)`` tokens; the scheduler keeps the per-phase counts
+``cnt``, their number ``n_dec``, ``Σ (x0 − s0)`` and a heap of finish steps.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+
+from gputwin.serving.config import EngineConfig
+from gputwin.serving.kv_cache import BlockPool
+from gputwin.serving.request import (
+    DECODE,
+    FINISHED,
+    NO_KEYS,
+    PREFILL,
+    WAITING,
+    ReqState,
+    prefix_keys,
+)
+
+Chunks = list[tuple[ReqState, int]]
+
+
+class Scheduler:
+    """Waiting queue, running set and implicit decoders of one replica."""
+
+    def __init__(self, cfg: EngineConfig, on_finish: Callable[[ReqState, float], None]) -> None:
+        self.cfg = cfg
+        self.bs = cfg.block_size
+        self.pool = BlockPool(cfg.num_kv_blocks, cfg.block_size)
+        self.priority = cfg.scheduling_policy == "priority"
+        self.waiting: deque[ReqState] = deque()
+        self.wheap: list[tuple[int, float, int, ReqState]] = []
+        self.running: dict[int, ReqState] = {}
+        self.prefilling: dict[int, ReqState] = {}
+        self.cnt = [0] * self.bs  # decoders per phase
+        self.n_dec = 0
+        self.dec_off_sum = 0  # Σ (x0 − s0) over decoders
+        self.fin: list[tuple[int, int, int, ReqState]] = []  # (finish step, rid, version, req)
+        self.S = 0  # index of the next step to plan
+        self.dec_allocated = False  # decoders already hold their block for step S
+        self.seq = 0
+        self.budget0 = cfg.max_num_batched_tokens
+        self.dec_tokens = 1 + cfg.num_speculative_tokens
+        self.on_finish = on_finish
+        self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
+        self.waiting_prompt_tokens = 0
+        self.num_preemptions = 0
+        self.prefill_tokens = 0
+
+    # ---- the waiting queue ------------------------------------------------------------
+    @property
+    def num_waiting(self) -> int:
+        return len(self.wheap) if self.priority else len(self.waiting)
+
+    def has_waiting(self) -> bool:
+        return bool(self.wheap if self.priority else self.waiting)
+
+    def enqueue(self, req: ReqState) -> None:
+        """A new (or handed-off) request joins the back of the queue."""
+        req.status = WAITING
+        self.push_waiting(req, front=False)
+
+    def push_waiting(self, req: ReqState, *, front: bool) -> None:
+        self.waiting_prompt_tokens += req.num_tokens - req.computed
+        if self.priority:
+            heapq.heappush(self.wheap, (req.spec.priority, req.spec.arrival_time_s,
+                                        req.rid, req))
+        elif front:
+            self.waiting.appendleft(req)
+        else:
+            self.waiting.append(req)
+
+    def pop_waiting(self) -> ReqState:
+        req = heapq.heappop(self.wheap)[3] if self.priority else self.waiting.popleft()
+        self.waiting_prompt_tokens -= req.num_tokens - req.computed
+        return req
+
+    def next_finish_step(self) -> int | None:
+        """Step at which the next decoder finishes (stale heap entries dropped)."""
+        fin = self.fin
+        while fin and fin[0][2] != fin[0][3].version:
+            heapq.heappop(fin)
+        return fin[0][0] if fin else None
+
+    # ---- planning -----------------------------------------------------------------------
+    def plan(self) -> tuple[Chunks, float, bool]:
+        """Decide step ``S``: returns (prefill chunks, swap-in seconds, preempted?)."""
+        n_dec = self.n_dec
+        budget = self.budget0 - n_dec * self.dec_tokens
+        preempted = False
+        if n_dec:
+            need = self.cnt[(-self.S) % self.bs]
+            if need:
+                pool = self.pool
+                if need > pool.num_free:
+                    need = self._preempt_for_decoders(need)
+                    preempted = True
+                pool.take(need)
+        self.dec_allocated = True
+        chunks: Chunks = []
+        if not self.prefilling:
+            if preempted or not (self.wheap if self.priority else self.waiting):
+                return chunks, 0.0, preempted
+            return chunks, self.admit(chunks, budget), False
+        preempted = self._continue_prefills(chunks, budget) or preempted
+        if preempted:
+            return chunks, 0.0, True
+        for _, chunk in chunks:
+            budget -= chunk
+        return chunks, self.admit(chunks, budget), False
+
+    def _preempt_for_decoders(self, need: int) -> int:
+        """Preempt until the decoders' ``need`` blocks fit; returns the blocks still
+        needed (a preempted decoder that needed one no longer does)."""
+        pool, bs = self.pool, self.bs
+        while need > pool.num_free:
+            victim = self.victim()
+            if victim.status == DECODE and (victim.phase + self.S) % bs == 0:
+                need -= 1
+            self.preempt(victim)
+        return need
+
+    def _continue_prefills(self, chunks: Chunks, budget: int) -> bool:
+        """The next chunk of each running prefill within ``budget`` (appended to
+        ``chunks``); returns whether KV ran out and a request was preempted."""
+        pool, bs = self.pool, self.bs
+        preempted = False
+        for req in list(self.prefilling.values()):
+            if budget <= 0:
+                break
+            chunk = min(req.num_tokens - req.computed, budget)
+            more = -(-(req.computed + chunk) // bs) - req.blocks
+            while more > pool.num_free and req.status == PREFILL:
+                self.preempt(self.victim())
+                preempted = True
+            if req.status != PREFILL:
+                break
+            pool.take(more)
+            req.blocks += more
+            chunks.append((req, chunk))
+            budget -= chunk
+        return preempted
+
+    def admit(self, chunks: Chunks, budget: int) -> float:
+        """Admit waiting requests in order while budget, sequences and KV allow (a
+        cached prefix is reused); appends their chunks; returns swap-in seconds."""
+        cfg, pool, bs = self.cfg, self.pool, self.bs
+        swap_s = 0.0
+        running, prefilling = self.running, self.prefilling
+        max_seqs, caching = cfg.max_num_seqs, cfg.enable_prefix_caching
+        waiting = None if self.priority else self.waiting
+        while budget > 0 and len(running) < max_seqs:
+            if waiting is not None:
+                if not waiting:
+                    break
+                req = waiting[0]
+            else:
+                if not self.wheap:
+                    break
+                req = self.wheap[0][3]
+            hits = in_lru = 0
+            keys: list[int] = []
+            computed = req.computed
+            spec = req.spec
+            if computed == 0 and caching and spec.prefix_hashes:
+                if req.keys is None:
+                    req.keys = prefix_keys(spec, bs, spec.num_prompt_tokens)
+                keys = req.keys
+                hits, in_lru = pool.lookup(keys, (req.num_tokens - 1) // bs)
+            start = computed if computed else hits * bs
+            remaining = req.num_tokens - start
+            chunk = remaining if remaining < budget else budget
+            if chunk < remaining and not cfg.enable_chunked_prefill:
+                break
+            more = -(-(start + chunk) // bs) - hits
+            if more + in_lru > pool.num_free:
+                break
+            if waiting is not None:
+                waiting.popleft()
+                self.waiting_prompt_tokens -= req.num_tokens - computed
+            else:
+                self.pop_waiting()
+            if hits:
+                pool.acquire(keys[:hits])
+                req.keyed = keys[:hits]
+                if req.num_preemptions == 0 and req.cached_tokens == 0:
+                    req.cached_tokens = hits * bs
+            pool.take(more)
+            req.blocks = hits + more
+            req.computed = start
+            if req.swapped_blocks:
+                swap_s += req.swapped_blocks * cfg.kv_block_bytes / cfg.swap_bandwidth_bytes_per_s
+                req.swapped_blocks = 0
+            req.status = PREFILL
+            self.seq += 1
+            req.seq = self.seq
+            rid = spec.request_id
+            running[rid] = req
+            prefilling[rid] = req
+            chunks.append((req, chunk))
+            budget -= chunk
+        return swap_s
+
+    # ---- preemption -----------------------------------------------------------------------
+    def victim(self) -> ReqState:
+        if not self.priority:
+            return next(reversed(self.running.values()))
+        return max(self.running.values(),
+                   key=lambda r: (r.spec.priority, r.spec.arrival_time_s, r.rid))
+
+    def held_blocks(self, req: ReqState) -> int:
+        if req.status == DECODE:
+            x = req.dec_x0 + self.S - req.dec_s0 + (1 if self.dec_allocated else 0)
+            return -(-x // self.bs)
+        return req.blocks
+
+    def preempt(self, req: ReqState) -> None:
+        held = self.held_blocks(req)
+        if req.status == DECODE:
+            req.generated = req.dec_g0 + (self.S - req.dec_s0)
+            req.num_tokens = req.spec.num_prompt_tokens + req.generated
+            req.computed = req.dec_x0 + self.S - req.dec_s0
+            self._leave_decode(req)
+        else:
+            del self.prefilling[req.rid]
+        del self.running[req.rid]
+        self.pool.release(req.keyed)
+        self.pool.give(held - len(req.keyed))
+        req.keyed = NO_KEYS
+        req.blocks = 0
+        req.num_preemptions += 1
+        self.num_preemptions += 1
+        if self.cfg.preemption_mode == "swap":
+            req.swapped_blocks = held
+        else:
+            req.computed = 0
+        req.status = WAITING
+        self.push_waiting(req, front=True)
+
+    def _leave_decode(self, req: ReqState) -> None:
+        self.cnt[req.phase] -= 1
+        self.n_dec -= 1
+        self.dec_off_sum -= req.dec_x0 - req.dec_s0
+        req.version += 1
+
+    # ---- updates at the end of a step -------------------------------------------------------
+    def finish_decoders(self, last: int, now: float) -> None:
+        """Release the decoders whose last token is computed in step ``last`` or before."""
+        fin, cnt, bs, pool = self.fin, self.cnt, self.bs, self.pool
+        running, on_finish = self.running, self.on_finish
+        while fin and fin[0][0] <= last:
+            _, rid, version, req = heapq.heappop(fin)
+            if version != req.version:
+                continue
+            off = req.dec_x0 - req.dec_s0
+            req.generated = req.output
+            cnt[req.phase] -= 1  # _leave_decode, inlined
+            self.n_dec -= 1
+            self.dec_off_sum -= off
+            req.version += 1
+            held = -(-(off + last + 1) // bs)  # release(), inlined
+            del running[rid]
+            keyed = req.keyed
+            if keyed:
+                pool.release(keyed)
+                held -= len(keyed)
+                req.keyed = NO_KEYS
+            pool.give(held)
+            req.blocks = 0
+            req.status = FINISHED
+            req.finish_s = now
+            on_finish(req, now)
+
+    def release(self, req: ReqState, held: int, now: float) -> None:
+        del self.running[req.spec.request_id]
+        keyed = req.keyed
+        if keyed:
+            self.pool.release(keyed)
+            held -= len(keyed)
+            req.keyed = NO_KEYS
+        if held:
+            self.pool.give(held)
+        req.blocks = 0
+        req.status = FINISHED
+        req.finish_s = now
+        self.on_finish(req, now)
+
+    def apply_chunks(self, chunks: Chunks, now: float) -> int:
+        """Apply a step's prefill chunks (their step ended at ``now``, ``S`` advanced);
+        returns the first tokens they emitted."""
+        emitted = 0
+        for req, chunk in chunks:
+            if req.status == PREFILL:
+                emitted += self._after_chunk(req, chunk, now)
+        return emitted
+
+    def _after_chunk(self, req: ReqState, chunk: int, now: float) -> int:
+        computed = req.computed = req.computed + chunk
+        self.prefill_tokens += chunk
+        keys = req.keys
+        if keys and self.cfg.enable_prefix_caching:
+            req.keyed = self.pool.register_prefix(keys, req.keyed,
+                                                  min(len(keys), computed // self.bs))
+        if computed < req.num_tokens:
+            return 0
+        generated = req.generated = req.generated + 1
+        if req.first_token_s is None:
+            req.first_token_s = now
+        rid = req.spec.request_id
+        del self.prefilling[rid]
+        if generated >= req.output or self.prefill_only:
+            self.release(req, req.blocks, now)
+            return 1
+        req.num_tokens += 1
+        req.status = DECODE
+        s0 = self.S
+        off = computed - s0
+        req.dec_x0 = computed
+        req.dec_s0 = s0
+        req.dec_g0 = generated
+        phase = req.phase = off % self.bs
+        finish = req.finish_step = s0 + (req.output - generated) - 1
+        self.cnt[phase] += 1
+        self.n_dec += 1
+        self.dec_off_sum += off
+        heapq.heappush(self.fin, (finish, rid, req.version, req))
+        return 1

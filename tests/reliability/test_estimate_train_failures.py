@@ -1,0 +1,51 @@
+"""``gputwin estimate train --failures`` (issue 11's check)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gputwin.cli.main import main
+
+LLAMA3 = ["estimate", "train", "--model", "llama3.1-405b", "--gpu", "h100-sxm-80gb",
+          "--num-gpus", "16384", "--tp", "8", "--pp", "16", "--sequence-parallel",
+          "--global-batch-size", "2048", "--seq-len", "8192"]
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def test_llama3_interruptions_and_ettr(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*LLAMA3, "--failures", "--duration", "54d", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert abs(data["interruptions"] - 419) / 419 <= 0.25
+    assert 0.85 <= data["ettr"] <= 0.97
+    g = data["failures"]
+    assert g["checkpoint_interval_s"] == g["young_daly_interval_s"]
+    assert 0.5 <= g["simulated_optimum_interval_s"] / g["young_daly_interval_s"] <= 2.0
+
+
+def test_given_interval_is_used_and_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([*LLAMA3, "--failures", "--duration", "54d",
+                         "--checkpoint-interval", "2h", "--json"], capsys)
+    data = json.loads(out)
+    assert data["failures"]["checkpoint_interval_s"] == 7200.0
+    assert data["ettr"] < 0.85  # two hours is far above the optimum at a 3 h MTBF
+    code, out, _ = _run([*LLAMA3, "--failures", "--tokens", "1T"], capsys)
+    assert code == 0
+    assert "ETTR" in out
+
+
+def test_failures_needs_a_window(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run([*LLAMA3, "--failures"], capsys)
+    assert code == 2
+    assert "--duration" in out + err
+    code, _, _ = _run([*LLAMA3, "--duration", "3d"], capsys)
+    assert code == 2
