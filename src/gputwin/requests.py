@@ -167,6 +167,44 @@ class CollectiveRequest(_Request):
     rank_stride: PositiveInt = 1
 
 
+class ServePlanRequest(_Request):
+    """A serving-configuration search: model, traffic (rate + lengths, or a trace), SLOs
+    at one percentile, what to search and how many deployments to confirm."""
+
+    model: str
+    rate: float | None = Field(default=None, gt=0, description="Requests per second")
+    input_tokens: PositiveInt | None = None
+    output_tokens: PositiveInt | None = None
+    trace: str | None = Field(default=None, description="Trace file instead of --rate")
+    trace_format: Literal["azure", "mooncake", "burstgpt"] = "azure"
+    max_requests: PositiveInt | None = None
+    speedup: float = Field(default=1.0, gt=0)
+    ttft_slo: Seconds | None = Field(default=None, gt=0)
+    tpot_slo: Seconds | None = Field(default=None, gt=0)
+    e2e_slo: Seconds | None = Field(default=None, gt=0)
+    percentile: Literal["p50", "p90", "p99"] = "p99"
+    gpus: list[str] | None = Field(default=None, description="None = every priced part")
+    weights: list[str] | None = Field(default=None, description="None = bf16, fp8 (+fp4)")
+    kv_caches: list[Literal["bf16", "fp8"]] = Field(
+        default_factory=lambda: list[Literal["bf16", "fp8"]](["bf16", "fp8"]), min_length=1)
+    max_num_seqs: list[PositiveInt] = Field(default_factory=lambda: [128, 256, 512],
+                                            min_length=1)
+    max_tp: PositiveInt | None = None
+    disaggregate: bool = False
+    max_replicas: PositiveInt = 64
+    replica_slack: int = Field(default=1, ge=0)
+    provider: str = "neocloud"
+    pricing: str = "on-demand"
+    top: PositiveInt = 10
+    finalists: PositiveInt = Field(default=16, description="Simulations per round")
+    max_simulations: PositiveInt = 256
+    num_requests: PositiveInt | None = Field(default=None,
+                                             description="None = ~60 s of arrivals")
+    seed: int = Field(default=0, ge=0)
+    prune: bool = True
+    model_overrides: dict[str, Any] | None = None
+
+
 R = TypeVar("R", bound=BaseModel)
 
 

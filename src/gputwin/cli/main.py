@@ -30,7 +30,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "workload": ("gputwin.cli.workload_cmd", "workload",
                  "Read cluster traces (stats) and fit synthetic generators to them."),
     "plan": ("gputwin.cli.plan_cmd", "plan",
-             "Search configurations: training layouts ranked by speed, cost or energy."),
+             "Search configurations: training layouts; serving deployments within SLOs."),
     "compare": ("gputwin.cli.compare_cmd", "compare",
                 "Run scenario variants over several seeds and compare them (95 % CI)."),
 }

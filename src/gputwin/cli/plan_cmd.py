@@ -6,15 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import COUNT, emit_json, positive_int
+from gputwin.cli.options import COUNT, DURATION, emit_json, positive_int
 
 if TYPE_CHECKING:
+    from gputwin.run.plan_serve import ServePlan
     from gputwin.run.plan_train import TrainPlan
 
 
 @click.group()
 def plan() -> None:
-    """Search configurations: training layouts."""
+    """Search configurations: training layouts, serving deployments."""
 
 
 def _print_plan(result: TrainPlan) -> None:
@@ -106,3 +107,173 @@ def train(num_gpus_text: str, dtype: str, as_json: bool, **options: Any) -> None
         emit_json(result.to_dict())
         return
     _print_plan(result)
+
+
+# ---- plan serve ----------------------------------------------------------------------
+
+def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
+    """``"a,b"`` → ``["a", "b"]`` (``None`` stays ``None``); bad items raise InputError."""
+    from gputwin.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        return [kind(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"expected a comma-separated list, got {text!r}", where=option) from None
+
+
+@plan.command("serve")
+@click.option("--model", required=True, help="Model name (catalog).")
+@click.option("--rate", type=float, default=None, help="Requests per second (Poisson).")
+@click.option("--input-tokens", type=int, default=None, callback=positive_int,
+              help="Prompt tokens per request (fixed).")
+@click.option("--output-tokens", type=int, default=None, callback=positive_int,
+              help="Output tokens per request (fixed).")
+@click.option("--trace", default=None, type=click.Path(dir_okay=False),
+              help="Replay a request trace instead of --rate and fixed lengths.")
+@click.option("--trace-format", type=click.Choice(["azure", "mooncake", "burstgpt"]),
+              default="azure", show_default=True)
+@click.option("--max-requests", type=int, default=None, callback=positive_int)
+@click.option("--speedup", type=float, default=1.0, show_default=True)
+@click.option("--ttft-slo", type=DURATION, default=None, help="e.g. 2s")
+@click.option("--tpot-slo", type=DURATION, default=None, help="e.g. 100ms")
+@click.option("--e2e-slo", type=DURATION, default=None, help="e.g. 30s")
+@click.option("--percentile", type=click.Choice(["p50", "p90", "p99"]), default="p99",
+              show_default=True, help="Percentile every SLO applies to.")
+@click.option("--gpu", "gpus", default=None,
+              help="Accelerators, comma-separated [default: every one with a price].")
+@click.option("--weights", default=None, help="Weight dtypes, e.g. bf16,fp8 [default: "
+              "bf16, fp8 and fp4 where the part supports them].")
+@click.option("--kv-cache", "kv_caches", default="bf16,fp8", show_default=True)
+@click.option("--max-num-seqs", default="128,256,512", show_default=True)
+@click.option("--max-tp", type=int, default=None, callback=positive_int)
+@click.option("--disaggregate", is_flag=True, help="Also try prefill:decode pools.")
+@click.option("--max-replicas", type=int, default=64, show_default=True,
+              callback=positive_int)
+@click.option("--replica-slack", type=int, default=1, show_default=True,
+              help="Replicas beyond the estimate's need to try too.")
+@click.option("--provider", type=click.Choice(["hyperscaler", "neocloud", "marketplace",
+                                               "owned"]), default="neocloud",
+              show_default=True)
+@click.option("--pricing", type=click.Choice(["on-demand", "reserved", "spot"]),
+              default="on-demand", show_default=True)
+@click.option("--top", type=int, default=10, show_default=True, callback=positive_int,
+              help="Deployments meeting the SLOs to find and show.")
+@click.option("--finalists", type=int, default=16, show_default=True, callback=positive_int,
+              help="Confirming simulations per round.")
+@click.option("--max-simulations", type=int, default=256, show_default=True,
+              callback=positive_int)
+@click.option("--num-requests", type=int, default=None, callback=positive_int,
+              help="Requests per confirming simulation [default: ~60 s of arrivals].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-prune", is_flag=True, help="Simulate without the analytic bounds.")
+@click.option("--workers", type=int, default=None, callback=positive_int,
+              help="Local worker processes [default: the CPUs].")
+@click.option("--ray-address", default=None,
+              help="Run the simulations on Ray ('local' starts one here).")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Keep candidates.parquet (resumable) and report.html here.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: str,
+          no_prune: bool, workers: int | None, ray_address: str | None,
+          out_dir: str | None, as_json: bool, **options: Any) -> None:
+    """Search serving deployments (GPU, TP/PP/EP, weights and KV precision, batch limit,
+    replicas, prefill:decode) that meet the SLOs; rank by cost per million tokens."""
+    import sys
+    from pathlib import Path
+
+    from gputwin.requests import ServePlanRequest, validated
+    from gputwin.run.plan_serve import plan_serve
+
+    fields = {k: v for k, v in options.items() if v is not None}
+    fields.update(gpus=_csv(gpus, "--gpu"), weights=_csv(weights, "--weights"),
+                  kv_caches=_csv(kv_caches, "--kv-cache"),
+                  max_num_seqs=_csv(max_num_seqs, "--max-num-seqs", int), prune=not no_prune)
+    request = validated(ServePlanRequest, {k: v for k, v in fields.items() if v is not None})
+    out = Path(out_dir) if out_dir else None
+    show = not as_json and sys.stderr.isatty()
+    result = _with_bar(lambda p: plan_serve(request, out_dir=out, workers=workers,
+                                            ray_address=ray_address, progress=p), show)
+    data = result.to_dict()
+    if out is not None:
+        from gputwin.report.plan_serve import render_plan_report
+        from gputwin.run.plan_confirm import candidate_dict
+
+        out.mkdir(parents=True, exist_ok=True)
+        passed = [candidate_dict(r) for r in result.passed]
+        (out / "report.html").write_text(render_plan_report(data, result.rows, passed),
+                                         encoding="utf-8")
+    if as_json:
+        emit_json(data)
+        return
+    _print_serve(result, out)
+
+
+def _with_bar(run: Any, show: bool) -> ServePlan:
+    """Run with a rich progress bar of confirming simulations on stderr (when shown)."""
+    if not show:
+        return run(None)  # type: ignore[no-any-return]
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[bold]confirming[/]", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sim", total=None)
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run(report)  # type: ignore[no-any-return]
+
+
+def _print_serve(result: ServePlan, out: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 140))
+    d = result.to_dict()
+    req, t = result.request, result.traffic
+    limits = ", ".join(f"{name} {_ms(value)}" for name, value in (
+        ("TTFT", req.ttft_slo), ("TPOT", req.tpot_slo), ("e2e", req.e2e_slo))
+        if value is not None)
+    console.print(f"[bold]{req.model}[/bold] at {t.rate_per_s:.3g} req/s, "
+                  f"{t.input_tokens:.0f} in / {t.output_tokens:.0f} out tokens; SLOs at "
+                  f"{req.percentile}: {limits}; {req.provider}/{req.pricing} prices")
+    pareto = {c["key"] for c in d["pareto"]}
+    table = Table(show_edge=False)
+    for col in ("#", "deployment", "GPUs", "$/h", "$/M tok", "TTFT", "TPOT", "e2e",
+                "goodput/s", "pareto"):
+        table.add_column(col, justify="left" if col == "deployment" else "right")
+    pct = req.percentile
+    for rank, c in enumerate(d["candidates"], 1):
+        table.add_row(str(rank), _deployment_text(c), str(c["gpus"]), f"{c['usd_per_hour']:.2f}",
+                      f"{c['cost_usd_per_million_tokens']:.3f}",
+                      _ms(c["ttft_s"][pct]), _ms(c["tpot_s"][pct]), _ms(c["e2e_s"][pct]),
+                      f"{c['goodput_rps']:.2f}", "*" if c["key"] in pareto else "")
+    console.print(table)
+    rejected = ", ".join(f"{k} {v:,}" for k, v in result.search.rejected.most_common())
+    console.print(f"{d['num_shapes']:,} replica shapes, {d['num_deployments']:,} deployments "
+                  f"kept by the analytic bounds (not kept: {rejected}); "
+                  f"{d['num_simulated']} simulated, {d['num_resumed']} resumed, "
+                  f"{d['num_slo_met']} met the SLOs; {d['wall_s']:.1f} s")
+    if not d["candidates"]:
+        console.print("[red]no deployment met the SLOs[/red]: relax them, allow more "
+                      "replicas (--max-replicas) or more simulations (--max-simulations)")
+    if out is not None:
+        console.print(f"wrote {out}/candidates.parquet and {out}/report.html")
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:,.0f} ms"
+
+
+def _deployment_text(c: dict[str, Any]) -> str:
+    """``h100-sxm-80gb tp4 fp8/kv-fp8 seqs256 x3`` or ``... p2:d3``."""
+    split = f"tp{c['tp']}" + (f" pp{c['pp']}" if c["pp"] > 1 else "") + (
+        f" ep{c['ep']}" if c["ep"] > 1 else "") + (
+        f" dp{c['dp_attention']}" if c["dp_attention"] > 1 else "")
+    count = (f"p{c['prefill_replicas']}:d{c['decode_replicas']}" if c["disaggregated"]
+             else f"x{c['replicas']}")
+    return (f"{c['gpu']} {split} {c['weights']}/kv-{c['kv_cache']} seqs{c['max_num_seqs']} "
+            f"{count}")

@@ -1,0 +1,71 @@
+"""Resumable planner results: one row per confirmed deployment in ``candidates.parquet``.
+
+Rows carry a ``fingerprint`` of everything that decides a confirmation's outcome (model,
+traffic, SLOs, seed, prices, gputwin version); a rerun with the same fingerprint reuses
+its rows and simulates only the rest. Rows of other fingerprints are kept untouched.
+Writes are atomic (a temporary file renamed into place).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from gputwin import __version__
+from gputwin.errors import InputError
+from gputwin.requests import ServePlanRequest
+
+FILE_NAME = "candidates.parquet"
+#: request fields that change what a confirming simulation measures or costs
+_OUTCOME_FIELDS = ("model", "model_overrides", "rate", "trace", "trace_format",
+                   "max_requests", "speedup", "input_tokens", "output_tokens", "ttft_slo",
+                   "tpot_slo", "e2e_slo", "percentile", "num_requests", "seed", "provider",
+                   "pricing")
+
+
+def fingerprint(request: ServePlanRequest) -> str:
+    """A short stable hash of the outcome-deciding fields of ``request``."""
+    data = request.model_dump(include=set(_OUTCOME_FIELDS), mode="json")
+    if request.trace is not None:  # the trace's content, not only its name
+        path = Path(request.trace)
+        if path.is_file():
+            data["trace_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    data["gputwin"] = __version__
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class CandidateStore:
+    """``DIR/candidates.parquet`` (created on first save)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = Path(out_dir) / FILE_NAME
+        self._other: list[dict[str, Any]] = []
+
+    def load(self, fp: str) -> dict[str, dict[str, Any]]:
+        """Rows of fingerprint ``fp`` by key (``{}`` when there is no file yet)."""
+        if not self.path.is_file():
+            return {}
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(self.path).to_pylist()
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {self.path}: {exc}", where="--out") from None
+        self._other = [r for r in rows if r.get("fingerprint") != fp]
+        return {r["key"]: r for r in rows if r.get("fingerprint") == fp}
+
+    def save(self, fp: str, rows: list[dict[str, Any]]) -> None:
+        """Write the kept rows of other fingerprints and ``rows`` (last one per key wins)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        mine = {r["key"]: r for r in rows if r.get("fingerprint") == fp}
+        table = pa.Table.from_pylist([*self._other, *mine.values()])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".parquet.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, self.path)

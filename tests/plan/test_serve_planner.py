@@ -1,0 +1,226 @@
+"""``plan serve``: the analytic pruning against confirming everything, the JSON contract,
+resumable results, pool == serial, and the optional Ray path."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from gputwin.cli.main import cli
+from gputwin.errors import InputError
+from gputwin.plan.serve import pareto_front
+from gputwin.requests import ServePlanRequest
+from gputwin.run.plan_serve import ServePlan, plan_serve
+from gputwin.run.plan_sweep import run_tasks
+
+#: A small case: an 8B model on one part, a few replica counts, short runs.
+SMALL: dict[str, Any] = {
+    "model": "llama3.1-8b", "rate": 6.0, "input_tokens": 1024, "output_tokens": 64,
+    "ttft_slo": 0.5, "tpot_slo": 0.02, "gpus": ["h100-sxm-80gb"], "weights": ["bf16", "fp8"],
+    "kv_caches": ["fp8"], "max_num_seqs": [16, 128], "max_replicas": 4, "num_requests": 150,
+    "top": 1000, "finalists": 1000, "max_simulations": 1000,
+}
+CLI_SMALL = ["plan", "serve", "--model", "llama3.1-8b", "--rate", "6", "--input-tokens", "1024",
+             "--output-tokens", "64", "--ttft-slo", "500ms", "--tpot-slo", "20ms", "--gpu",
+             "h100-sxm-80gb", "--kv-cache", "fp8", "--max-num-seqs", "128",
+             "--max-replicas", "4", "--num-requests", "150", "--workers", "1", "--top", "3"]
+
+
+def _plan(**changes: Any) -> ServePlan:
+    workers = changes.pop("workers", 2)
+    out_dir = changes.pop("out_dir", None)
+    return plan_serve(ServePlanRequest(**{**SMALL, **changes}), workers=workers,
+                      out_dir=out_dir)
+
+
+def _shape(key: str) -> str:
+    """The key without the replica count and the engine batch limit."""
+    parts = key.split("/")
+    return "/".join(p for p in parts[:-1] if not p.startswith("seqs"))
+
+
+def _replicas(row: dict[str, Any]) -> int:
+    return int(row["replicas"]) or int(row["prefill_replicas"] + row["decode_replicas"])
+
+
+@pytest.fixture(scope="module")
+def full() -> ServePlan:
+    return _plan(prune=False)
+
+
+@pytest.fixture(scope="module")
+def pruned() -> ServePlan:
+    return _plan()
+
+
+def test_pruning_keeps_the_cheapest_accepted_deployment_of_every_layout(
+        full: ServePlan, pruned: ServePlan) -> None:
+    accepted: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in full.rows:
+        if row["slo_met"]:
+            accepted[_shape(row["key"])].append(row)
+    assert accepted, "the small case must have deployments that meet the SLOs"
+    kept = {c.deployment.key() for c in pruned.search.candidates}
+    for shape, rows in accepted.items():
+        fewest = min(_replicas(r) for r in rows)
+        # the max_num_seqs limits that did not bind are equivalent: one of them is enough
+        assert any(r["key"] in kept for r in rows if _replicas(r) == fewest), (
+            f"pruning dropped every {shape} with {fewest} replica(s)")
+    assert len(pruned.search.candidates) < len(full.search.candidates)
+    assert sum(pruned.search.rejected.values()) > 0
+
+
+def test_pruned_search_finds_the_same_best_cost(full: ServePlan, pruned: ServePlan) -> None:
+    assert pruned.passed and full.passed
+    assert pruned.passed[0]["cost_usd_per_million_tokens"] == pytest.approx(
+        full.passed[0]["cost_usd_per_million_tokens"])
+    assert pruned.num_simulated < full.num_simulated
+
+
+def test_every_candidate_met_its_slos_in_simulation(pruned: ServePlan) -> None:
+    d = pruned.to_dict()
+    assert d["candidates"]
+    for c in d["candidates"]:
+        assert c["slo_met"] is True
+        assert c["ttft_s"]["p99"] <= SMALL["ttft_slo"]
+        assert c["tpot_s"]["p99"] <= SMALL["tpot_slo"]
+        assert c["cost_usd_per_million_tokens"] > 0
+        assert c["finished"] == c["num_requests"] == SMALL["num_requests"]
+    costs = [c["cost_usd_per_million_tokens"] for c in d["candidates"]]
+    assert costs == sorted(costs)
+
+
+def test_cli_json_contract(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, [*CLI_SMALL, "--json", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert 1 <= len(d["candidates"]) <= 3
+    for c in d["candidates"]:
+        assert isinstance(c["cost_usd_per_million_tokens"], float)
+        assert c["slo_met"] is True
+        assert c["gpus"] == c["tp"] * c["pp"] * c["dp_attention"] * c["replicas"]
+        assert set(c["ttft_s"]) >= {"p50", "p90", "p99"}
+    front = [(c["cost_usd_per_million_tokens"], c["e2e_s"]["p99"]) for c in d["pareto"]]
+    assert front and all(c["slo_met"] for c in d["pareto"])
+    assert len(pareto_front(front)) == len(front)  # nothing on the front dominates another
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Pareto front" in html and "Plotly.newPlot" in html
+    assert (tmp_path / "candidates.parquet").is_file()
+
+
+def test_rerun_skips_what_is_done(tmp_path: Path) -> None:
+    first = _plan(out_dir=tmp_path, top=2, finalists=4)
+    assert first.num_simulated > 0 and first.num_resumed == 0
+    again = _plan(out_dir=tmp_path, top=2, finalists=4)
+    assert again.num_simulated == 0
+    assert again.num_resumed == first.num_simulated
+    assert [r["key"] for r in again.passed] == [r["key"] for r in first.passed]
+    other_seed = _plan(out_dir=tmp_path, top=2, finalists=4, seed=1)
+    assert other_seed.num_resumed == 0 and other_seed.num_simulated > 0
+
+
+def _without_wall(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "sim_wall_s"} for r in rows]
+
+
+def test_local_pool_matches_serial() -> None:
+    serial = _plan(workers=1, top=3, finalists=6)
+    pool = _plan(workers=3, top=3, finalists=6)
+    assert _without_wall(serial.rows) == _without_wall(pool.rows)
+
+
+def test_ray_absent_is_a_clear_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
+    with pytest.raises(InputError, match=r"gputwin\[ray\]"):
+        run_tasks(lambda t: {"t": t}, [1], ray_address="local")
+
+
+def test_ray_local_matches_serial() -> None:
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra (gputwin[ray])")
+    try:
+        serial = _plan(workers=1, top=2, finalists=4)
+        on_ray = plan_serve(ServePlanRequest(**{**SMALL, "top": 2, "finalists": 4}),
+                            ray_address="local")
+    finally:
+        ray.shutdown()
+    assert _without_wall(serial.rows) == _without_wall(on_ray.rows)
+
+
+@pytest.mark.parametrize(("changes", "where"), [
+    ({"ttft_slo": None, "tpot_slo": None}, "--ttft-slo"),
+    ({"rate": None}, "--rate"),
+    ({"gpus": ["no-such-gpu"]}, "--gpu"),
+])
+def test_bad_requests_name_the_option(changes: dict[str, Any], where: str) -> None:
+    with pytest.raises(InputError) as err:
+        _plan(**changes)
+    assert where in str(err.value)
+
+
+def test_pareto_front_keeps_only_non_dominated_points() -> None:
+    pts = [(1.0, 9.0), (2.0, 5.0), (2.5, 6.0), (3.0, 1.0), (4.0, 1.0)]
+    assert pareto_front(pts) == [0, 1, 3]
+
+
+def _azure_trace(path: Path, n: int, rate: float) -> Path:
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    for i in range(n):
+        t = i / rate
+        lines.append(f"2023-11-16 18:{int(t // 60):02d}:{t % 60:010.7f},"
+                     f"{200 + (i * 37) % 900},{20 + (i * 13) % 80}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_trace_sets_the_traffic_and_is_replayed(tmp_path: Path) -> None:
+    trace = _azure_trace(tmp_path / "trace.csv", 120, rate=4.0)
+    plan = _plan(rate=None, input_tokens=None, output_tokens=None, trace=str(trace),
+                 weights=["fp8"], max_num_seqs=[128], top=2, finalists=4)
+    assert plan.traffic.rate_per_s == pytest.approx(4.0, rel=0.02)
+    assert plan.traffic.input_tokens_min == 200
+    assert plan.passed
+    assert all(r["num_requests"] == 120 for r in plan.rows)
+
+
+def test_cli_text_mode_prints_the_ranking() -> None:
+    res = CliRunner().invoke(cli, CLI_SMALL)
+    assert res.exit_code == 0, res.output
+    assert "h100-sxm-80gb" in res.output and "$/M tok" in res.output
+    assert "met the SLOs" in res.output
+
+
+def test_cli_ray_without_ray_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    res = CliRunner().invoke(cli, [*CLI_SMALL, "--ray-address", "local"])
+    assert isinstance(res.exception, InputError)  # main() turns it into exit code 2
+    assert "gputwin[ray]" in str(res.exception)
+
+
+def test_pruning_keeps_the_cheapest_accepted_with_disaggregation() -> None:
+    small = {"disaggregate": True, "weights": ["fp8"], "max_num_seqs": [128]}
+    full, pruned = _plan(prune=False, **small), _plan(**small)
+    accepted: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in full.rows:
+        if row["slo_met"]:
+            accepted[_shape(row["key"])].append(row)
+    disagg = [r for rows in accepted.values() for r in rows if r["prefill_replicas"]]
+    assert disagg, "no prefill:decode deployment met the SLOs"
+    for r in disagg:
+        assert r["gpus"] == (r["prefill_replicas"] + r["decode_replicas"]) * r["tp"] * r["pp"]
+    kept = {c.deployment.key() for c in pruned.search.candidates}
+    for shape, rows in accepted.items():
+        fewest = min(_replicas(r) for r in rows)
+        assert any(r["key"] in kept for r in rows if _replicas(r) == fewest), shape
+
+
+def test_impossible_slo_is_pruned_by_the_lone_request_bound() -> None:
+    plan = _plan(ttft_slo=1e-4, tpot_slo=None)  # no prompt prefills in 0.1 ms
+    assert plan.search.candidates == [] and plan.num_simulated == 0
+    assert plan.search.rejected["ttft"] > 0
+    assert plan.to_dict()["candidates"] == []
