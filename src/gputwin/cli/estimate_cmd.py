@@ -7,6 +7,7 @@ import click
 from gputwin.cli.estimate_collective import collective
 from gputwin.cli.estimate_energy import energy
 from gputwin.cli.estimate_serve import serve
+from gputwin.cli.estimate_tco import tco
 from gputwin.cli.estimate_train import train
 
 
@@ -19,3 +20,4 @@ estimate.add_command(collective)
 estimate.add_command(train)
 estimate.add_command(serve)
 estimate.add_command(energy)
+estimate.add_command(tco)
