@@ -19,7 +19,9 @@ def test_every_catalog_part_has_a_sourced_price(name: str) -> None:
     assert entry is not None, f"{name} has no price book entry"
     assert len(entry.source.strip()) > 40 and entry.as_of
     prices = [p for by_pricing in entry.usd_per_gpu_hour.values() for p in by_pricing.values()]
-    assert prices and all(0.1 < p < 50.0 for p in prices)
+    # $/accelerator-hour; a wafer-scale part (one ~23 kW "accelerator") rents for more
+    tdp_w = default_catalog().accelerator(name).tdp_w
+    assert prices and all(0.1 < p < max(50.0, 0.02 * tdp_w) for p in prices)
     for by_pricing in entry.usd_per_gpu_hour.values():
         if "on-demand" in by_pricing and "reserved" in by_pricing:
             assert by_pricing["reserved"] < by_pricing["on-demand"]
