@@ -41,3 +41,11 @@ def test_impossible_slo_is_a_clear_error() -> None:
     with pytest.raises(DoesNotFitError, match="TPOT"):
         estimate_tco(tco_request({"model": "llama3-70b", "tokens_per_day": 1e9,
                                   "tpot_slo_s": 0.001}))
+
+
+def test_dataflow_part_sizes_a_pipeline_of_chips() -> None:
+    d = estimate_tco(tco_request({"model": "llama3-70b", "tokens_per_day": 2e9,
+                                  "gpu": "groq-lpu"}))
+    own = {o["name"]: o for o in d["options"]}["own"]
+    assert own["gpus"] >= 500  # the whole model sits in SRAM across hundreds of LPUs
+    assert d["replica"]["tpot_s"] < 0.01

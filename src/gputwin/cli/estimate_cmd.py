@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gputwin.cli.estimate_collective import collective
+from gputwin.cli.estimate_dataflow import dataflow
 from gputwin.cli.estimate_energy import energy
 from gputwin.cli.estimate_serve import serve
 from gputwin.cli.estimate_tco import tco
@@ -21,3 +22,4 @@ estimate.add_command(train)
 estimate.add_command(serve)
 estimate.add_command(energy)
 estimate.add_command(tco)
+estimate.add_command(dataflow)

@@ -26,6 +26,7 @@ from gputwin.economics.build_vs_buy import (
 from gputwin.economics.tables import apis_for_model
 from gputwin.economics.tco import OwnedAssumptions, OwnedCost, owned_cost, rental_prices
 from gputwin.errors import DoesNotFitError, InputError
+from gputwin.perf.dataflow import estimate_dataflow, is_dataflow
 from gputwin.quantities import Count
 from gputwin.requests import validated
 from gputwin.run.estimate_serve import estimate_serve
@@ -73,6 +74,8 @@ def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
     """The replica layout and batch with the most output tokens/s per GPU within the SLOs.
     Raises :class:`DoesNotFitError` when no layout meets them."""
     hw = resolve_hardware(default_catalog(), gpu=req.gpu, system=req.system)
+    if is_dataflow(hw.accelerator.name):
+        return _size_dataflow(req, hw.accelerator.name)
     tps = [req.tp] if req.tp else [t for t in (1, 2, 4, 8, 16, 32, 64)
                                     if t <= hw.gpus_per_node]
     best: tuple[float, ReplicaCapacity, dict[str, Any]] | None = None
@@ -102,6 +105,22 @@ def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
             f"{req.tpot_slo_s * 1e3:g} ms and TTFT {req.ttft_slo_s:g} s at batch 1; relax "
             "--tpot-slo/--ttft-slo, quantise --weights or pick a larger --gpu")
     return best[1], best[2]
+
+
+def _size_dataflow(req: TcoRequest, accelerator: str) -> tuple[ReplicaCapacity, dict[str, Any]]:
+    """SRAM-resident parts (perf/dataflow.py): one pipeline holding the whole model, one
+    sequence per pipeline stage in flight (its system rate is an upper bound)."""
+    cat = default_catalog()
+    est = estimate_dataflow(cat.accelerator(accelerator), cat.model(req.model),
+                            input_tokens=req.input_tokens, output_tokens=req.output_tokens)
+    if est.tpot_s > req.tpot_slo_s or est.ttft_s > req.ttft_slo_s:
+        raise DoesNotFitError(f"{req.model} on {accelerator} misses the SLOs (TPOT "
+                              f"{est.tpot_s * 1e3:.1f} ms, TTFT {est.ttft_s:.2f} s)")
+    cap = ReplicaCapacity(accelerator, est.chips, est.system_output_tokens_per_s,
+                          f"{est.chips} chips, dataflow pipeline")
+    return cap, {"tp": est.chips, "batch_size": 1, "tpot_s": est.tpot_s, "ttft_s": est.ttft_s,
+                 "output_tokens_per_s": est.system_output_tokens_per_s,
+                 "model": "perf/dataflow.py (SRAM-resident)"}
 
 
 def _owned(req: TcoRequest) -> OwnedCost:
