@@ -83,3 +83,18 @@ def test_tables_have_sources_and_apis_are_dated() -> None:
     assert all(a.source and a.as_of for a in api_prices())
     assert {a.name for a in apis_for_model("llama3-70b")} >= {"groq/llama-3.1-70b-versatile"}
     assert apis_for_model("gpt3-175b") == []
+
+
+def test_training_rent_vs_own() -> None:
+    from gputwin.economics.train_cost import training_options
+
+    hw = _hw("h100-sxm-80gb")
+    own = owned_cost(hw.accelerator, hw.system)
+    rows = training_options(own, 1e6, utilisation_frac=0.5)
+    by = {r["name"]: r for r in rows}
+    assert by["own"]["cost_usd"] == pytest.approx(1e6 * own.usd_per_gpu_hour / 0.5)
+    assert [r["cost_usd"] for r in rows] == sorted(r["cost_usd"] for r in rows)
+    od = by["rent/hyperscaler/on-demand"]
+    assert od["break_even_utilisation_frac"] == pytest.approx(own.usd_per_gpu_hour / 4.25)
+    with pytest.raises(InputError):
+        training_options(own, 0.0)

@@ -147,3 +147,32 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
                f"{t['cost_grid_usd'] / 1e6:,.2f}, PPA {t['cost_ppa_usd'] / 1e6:,.2f} - sold "
                f"{t['revenue_ppa_surplus_usd'] / 1e6:,.2f}, on-site "
                f"{t['cost_onsite_usd'] / 1e6:,.2f}, battery {t['cost_battery_usd'] / 1e6:,.2f})")
+
+
+@economics.command()
+@click.option("--gpu", required=True, help="Accelerator (catalog).")
+@click.option("--gpu-hours", type=float, required=True, help="GPU-hours of the run.")
+@click.option("--utilisation", type=float, default=0.8, show_default=True,
+              help="Share of an owned fleet's hours doing useful work.")
+@click.option("--cooling", default="air", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str, as_json: bool) -> None:
+    """Rent vs own for a training run of --gpu-hours (see `estimate train`/`estimate energy`
+    for the GPU-hours of a model and token count)."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.economics.tco import OwnedAssumptions, owned_cost
+    from gputwin.economics.train_cost import training_options
+    from gputwin.topology.hardware import resolve_hardware
+
+    hw = resolve_hardware(default_catalog(), gpu=gpu)
+    own = owned_cost(hw.accelerator, hw.system,
+                     OwnedAssumptions(cooling=cooling, network="infiniband", activity_frac=0.9))
+    rows = training_options(own, gpu_hours, utilisation)
+    if as_json:
+        emit_json({"gpu": gpu, "gpu_hours": gpu_hours, "options": rows})
+        return
+    for r in rows:
+        be = r.get("break_even_utilisation_frac")
+        tail = f"; owning wins above {be:.0%} use" if be else ""
+        click.echo(f"{r['name']:<28} ${r['cost_usd']:>14,.0f}  (${r['usd_per_gpu_hour']:.2f}"
+                   f"/GPU-h, {r['basis']}{tail})")
