@@ -7,12 +7,13 @@ from dataclasses import replace
 import pytest
 
 from gputwin.catalog.loader import default_catalog
-from gputwin.economics.tables import api_prices, apis_for_model, tco_table
+from gputwin.economics.tables import api_prices, apis_for_model
 from gputwin.economics.tco import (
     OwnedAssumptions,
     capital_recovery_factor,
     owned_cost,
     rental_prices,
+    tco_table,
 )
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError, UnknownNameError

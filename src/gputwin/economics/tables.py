@@ -1,8 +1,5 @@
 """Data tables of the economics package (``economics/data/*.yaml``), typed and validated.
 
-- ``tco.yaml``: what an owned fleet costs on top of the server capex of the price book --
-  depreciation and financing, facility capex per MW by cooling type, network and storage
-  capex per GPU, maintenance, staff, electricity and PUE defaults;
 - ``api_prices.yaml``: dated public API prices per million input/output tokens.
 
 Every entry carries a source; errors name the file, line and field (:class:`InputError`).
@@ -12,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,37 +17,9 @@ from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_erro
 
 DATA_DIR = Path(__file__).parent / "data"
 
-NetworkClass = Literal["infiniband", "ethernet", "none"]
-
 
 class _Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TcoTable(_Table):
-    """Owned-fleet cost assumptions (see the header of ``tco.yaml``)."""
-
-    depreciation_years: float = Field(gt=0)
-    depreciation_source: str = Field(min_length=8)
-    facility_years: float = Field(gt=0)
-    facility_source: str = Field(min_length=8)
-    financing_rate_frac: float = Field(ge=0, lt=1)
-    financing_source: str = Field(min_length=8)
-    facility_usd_per_mw: dict[str, float]
-    facility_source_by_cooling: str = Field(min_length=8)
-    network_usd_per_gpu: dict[NetworkClass, float]
-    network_source: str = Field(min_length=8)
-    storage_usd_per_gpu: float = Field(ge=0)
-    storage_source: str = Field(min_length=8)
-    maintenance_frac_per_year: float = Field(ge=0, lt=1)
-    maintenance_source: str = Field(min_length=8)
-    staff_gpus_per_fte: float = Field(gt=0)
-    staff_usd_per_fte_year: float = Field(ge=0)
-    staff_source: str = Field(min_length=8)
-    electricity_usd_per_mwh: float = Field(ge=0)
-    electricity_source: str = Field(min_length=8)
-    pue: float = Field(ge=1.0)
-    pue_source: str = Field(min_length=8)
 
 
 class ApiPrice(_Table):
@@ -82,11 +50,6 @@ def _load(name: str, schema: type[_Table]) -> _Table:
         raise validation_error_to_input_error(exc, str(path), lines) from None
 
 
-@functools.cache
-def tco_table() -> TcoTable:
-    table = _load("tco.yaml", TcoTable)
-    assert isinstance(table, TcoTable)
-    return table
 
 
 @functools.cache
