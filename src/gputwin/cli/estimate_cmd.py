@@ -10,6 +10,7 @@ from gputwin.cli.estimate_energy import energy
 from gputwin.cli.estimate_serve import serve
 from gputwin.cli.estimate_tco import tco
 from gputwin.cli.estimate_train import train
+from gputwin.cli.estimate_video import video
 
 
 @click.group()
@@ -23,3 +24,4 @@ estimate.add_command(serve)
 estimate.add_command(energy)
 estimate.add_command(tco)
 estimate.add_command(dataflow)
+estimate.add_command(video)
