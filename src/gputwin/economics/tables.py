@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import load_validated
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -39,23 +39,11 @@ class ApiPriceList(_Table):
     apis: list[ApiPrice]
 
 
-def _load(name: str, schema: type[_Table]) -> _Table:
-    path = DATA_DIR / name
-    data, lines = load_yaml_with_lines(path)
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping", where=str(path))
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error_to_input_error(exc, str(path), lines) from None
-
-
 
 
 @functools.cache
 def api_prices() -> tuple[ApiPrice, ...]:
-    table = _load("api_prices.yaml", ApiPriceList)
-    assert isinstance(table, ApiPriceList)
+    table = load_validated(DATA_DIR / "api_prices.yaml", ApiPriceList)
     names = [a.name for a in table.apis]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.energy.tables import DATA_DIR
-from gputwin.errors import InputError, UnknownNameError
-from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+from gputwin.errors import UnknownNameError
+from gputwin.yaml_io import load_validated
 
 
 class _Entry(BaseModel):
@@ -56,11 +56,4 @@ class SupplyTable(_Entry):
 
 @functools.cache
 def supply_table() -> SupplyTable:
-    path = DATA_DIR / "power_supply.yaml"
-    data, lines = load_yaml_with_lines(path)
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping", where=str(path))
-    try:
-        return SupplyTable.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error_to_input_error(exc, str(path), lines) from None
+    return load_validated(DATA_DIR / "power_supply.yaml", SupplyTable)

@@ -23,13 +23,13 @@ import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.energy.power import job_power
 from gputwin.energy.tables import DATA_DIR, default_tables
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import load_validated
 
 HOURS_PER_YEAR = 8760.0
 
@@ -67,12 +67,7 @@ class TcoTable(BaseModel):
 @functools.cache
 def tco_table() -> TcoTable:
     """``energy/data/tco.yaml``, validated (errors name the file, line and field)."""
-    path = DATA_DIR / "tco.yaml"
-    data, lines = load_yaml_with_lines(path)
-    try:
-        return TcoTable.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error_to_input_error(exc, str(path), lines) from None
+    return load_validated(DATA_DIR / "tco.yaml", TcoTable)
 
 
 def capital_recovery_factor(rate_frac: float, years: float) -> float:

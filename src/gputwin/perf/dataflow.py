@@ -18,12 +18,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.catalog.model_math import active_params_per_token, total_params
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import load_validated
 
 _BYTES = {"int8": 1.0, "fp8": 1.0, "bf16": 2.0, "fp16": 2.0, "int4": 0.5, "fp4": 0.5}
 
@@ -43,12 +43,7 @@ class _Table(BaseModel):
 
 @functools.cache
 def dataflow_parts() -> dict[str, DataflowPart]:
-    path = Path(__file__).parent / "dataflow.yaml"
-    data, lines = load_yaml_with_lines(path)
-    try:
-        return dict(_Table.model_validate(data).parts)
-    except ValidationError as exc:
-        raise validation_error_to_input_error(exc, str(path), lines) from None
+    return dict(load_validated(Path(__file__).parent / "dataflow.yaml", _Table).parts)
 
 
 def is_dataflow(accelerator: str) -> bool:

@@ -19,11 +19,11 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import load_validated
 
 
 class DitModel(BaseModel):
@@ -48,12 +48,7 @@ class _Table(BaseModel):
 
 @functools.cache
 def diffusion_table() -> _Table:
-    path = Path(__file__).parent / "diffusion.yaml"
-    data, lines = load_yaml_with_lines(path)
-    try:
-        return _Table.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error_to_input_error(exc, str(path), lines) from None
+    return load_validated(Path(__file__).parent / "diffusion.yaml", _Table)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.topology.scale_up import torus_shape
-from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import load_validated
 
 
 class _Entry(BaseModel):
@@ -61,12 +61,7 @@ class OpticalTable(_Entry):
 
 @functools.cache
 def optical_table() -> OpticalTable:
-    path = Path(__file__).parent / "optical.yaml"
-    data, lines = load_yaml_with_lines(path)
-    try:
-        return OpticalTable.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error_to_input_error(exc, str(path), lines) from None
+    return load_validated(Path(__file__).parent / "optical.yaml", OpticalTable)
 
 
 @dataclass(frozen=True, slots=True)
