@@ -58,3 +58,21 @@ def test_bad_traffic_raises() -> None:
         Traffic(1e9, 0)
     with pytest.raises(InputError, match="peak-to-mean"):
         Traffic(1e9, 1e8, peak_to_mean=0.5)
+
+
+def test_distillation_payback() -> None:
+    from gputwin.economics.distill import DistillInputs, distill_economics
+
+    x = DistillInputs(teacher_usd_per_million=0.5, student_usd_per_million=0.1,
+                      distill_tokens=1e10, student_params=8e9, train_tokens=1e10,
+                      train_peak_flop_per_s=1e15, train_usd_per_gpu_hour=2.0,
+                      tokens_per_day=1e9, horizon_days=365, mfu=0.5)
+    r = distill_economics(x)
+    assert r["generation_usd"] == pytest.approx(5000.0)
+    assert r["training_gpu_hours"] == pytest.approx(6 * 8e9 * 1e10 / 5e14 / 3600)
+    assert r["savings_usd_per_day"] == pytest.approx(400.0)
+    assert r["payback_days"] == pytest.approx(r["upfront_usd"] / 400.0)
+    worse = distill_economics(DistillInputs(0.1, 0.2, 1e9, 8e9, 1e9, 1e15, 2.0, 1e9))
+    assert worse["payback_days"] is None
+    with pytest.raises(InputError):
+        DistillInputs(0.5, 0.1, 0, 8e9, 1e9, 1e15, 2.0, 1e9)

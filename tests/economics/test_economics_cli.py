@@ -44,3 +44,12 @@ def test_supply_bad_spec_names_the_option() -> None:
     res = CliRunner().invoke(cli, ["economics", "supply", "--load-mw", "1", "--ppa", "solar"])
     assert res.exit_code != 0
     assert "--ppa" in str(res.exception) or "--ppa" in res.output
+
+
+def test_distill_cli() -> None:
+    code, out = _run("distill", "--teacher", "llama3-70b", "--student", "llama3-8b",
+                     "--tokens-per-day", "2e9", "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["teacher_usd_per_million_tokens"] > d["student_usd_per_million_tokens"] > 0
+    assert d["payback_days"] is not None and d["payback_days"] > 0

@@ -176,3 +176,61 @@ def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str, as_json:
         tail = f"; owning wins above {be:.0%} use" if be else ""
         click.echo(f"{r['name']:<28} ${r['cost_usd']:>14,.0f}  (${r['usd_per_gpu_hour']:.2f}"
                    f"/GPU-h, {r['basis']}{tail})")
+
+
+def _own_usd_per_million(model: str, gpu: str, tokens_per_day: float) -> float:
+    from gputwin.run.estimate_tco import estimate_tco, tco_request
+
+    d = estimate_tco(tco_request({"model": model, "gpu": gpu, "tokens_per_day": tokens_per_day,
+                                  "peak_to_mean": 1.0, "tpot_slo_s": 0.2}))
+    own: float = next(o for o in d["options"] if o["kind"] == "own")["usd_per_million_tokens"]
+    return own
+
+
+@economics.command()
+@click.option("--teacher", required=True, help="Teacher model (catalog).")
+@click.option("--student", required=True, help="Student model (catalog).")
+@click.option("--gpu", default="h100-sxm-80gb", show_default=True)
+@click.option("--distill-tokens", type=float, default=1e10, show_default=True,
+              help="Tokens the teacher generates.")
+@click.option("--train-tokens", type=float, default=None,
+              help="Student training tokens [default: --distill-tokens].")
+@click.option("--tokens-per-day", type=float, required=True, help="Production traffic.")
+@click.option("--horizon-days", type=float, default=365.0, show_default=True)
+@click.option("--mfu", type=float, default=0.4, show_default=True,
+              help="Student training MFU (ESTIMATE; see `estimate train`).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def distill(teacher: str, student: str, gpu: str, distill_tokens: float,
+            train_tokens: float | None, tokens_per_day: float, horizon_days: float,
+            mfu: float, as_json: bool) -> None:
+    """Distillation as a pipeline: teacher data generation + student training vs serving
+    savings (both served on owned --gpu fleets at the serving model's throughput)."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.catalog.model_math import total_params
+    from gputwin.economics.distill import DistillInputs, distill_economics
+    from gputwin.energy.tco import owned_cost
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu=gpu)
+    t_usd = _own_usd_per_million(teacher, gpu, tokens_per_day)
+    s_usd = _own_usd_per_million(student, gpu, tokens_per_day)
+    train_h = owned_cost(hw.accelerator, hw.system).usd_per_gpu_hour
+    res = distill_economics(DistillInputs(
+        t_usd, s_usd, distill_tokens, float(total_params(cat.model(student))),
+        train_tokens or distill_tokens, hw.accelerator.peak_flop_per_s["bf16"], train_h,
+        tokens_per_day, horizon_days, mfu))
+    out = {"teacher": teacher, "student": student, "gpu": gpu,
+           "teacher_usd_per_million_tokens": t_usd, "student_usd_per_million_tokens": s_usd,
+           **res}
+    if as_json:
+        emit_json(out)
+        return
+    pay = res["payback_days"]
+    click.echo(f"teacher {teacher} ${t_usd:.3f}/M, student {student} ${s_usd:.3f}/M tokens "
+               f"(owned {gpu})")
+    click.echo(f"data ${res['generation_usd']:,.0f} + training ${res['training_usd']:,.0f} "
+               f"({res['training_gpu_hours']:,.0f} GPU-h) = ${res['upfront_usd']:,.0f}; saves "
+               f"${res['savings_usd_per_day']:,.0f}/day; payback "
+               f"{'never' if pay is None else f'{pay:,.0f} days'}; net over "
+               f"{horizon_days:g} days ${res['net_saving_usd_over_horizon']:,.0f}")
