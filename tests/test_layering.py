@@ -15,7 +15,7 @@ RANKS: dict[str, int] = {
     "topology": 3,
     "perf": 4,
     "workload": 5, "energy": 5,
-    "cluster": 6,
+    "cluster": 6, "economics": 6,
     "scheduling": 7, "training": 7, "serving": 7, "reliability": 7,
     "scenario": 8, "plan": 8,
     "run": 9,

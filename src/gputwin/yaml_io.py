@@ -9,14 +9,15 @@ line as well as the field. ``validation_error_to_input_error`` turns a pydantic
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gputwin.errors import InputError
 
 KeyPath = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 #: libyaml's C loader when PyYAML was built with it (several times faster), else Python's.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -132,3 +133,14 @@ def validation_error_to_input_error(
     more = len(errors) - 1
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     return InputError(f"{field}: {msg}{got}{tail}", where=place)
+
+
+def load_validated(path: Path, schema: type[M]) -> M:
+    """Read ``path`` and validate it as ``schema``; errors name the file, line and field."""
+    data, lines = load_yaml_with_lines(path)
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping", where=str(path))
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error_to_input_error(exc, str(path), lines) from None

@@ -19,7 +19,9 @@ def test_every_catalog_part_has_a_sourced_price(name: str) -> None:
     assert entry is not None, f"{name} has no price book entry"
     assert len(entry.source.strip()) > 40 and entry.as_of
     prices = [p for by_pricing in entry.usd_per_gpu_hour.values() for p in by_pricing.values()]
-    assert prices and all(0.1 < p < 50.0 for p in prices)
+    # $/accelerator-hour; a wafer-scale part (one ~23 kW "accelerator") rents for more
+    tdp_w = default_catalog().accelerator(name).tdp_w
+    assert prices and all(0.1 < p < max(50.0, 0.02 * tdp_w) for p in prices)
     for by_pricing in entry.usd_per_gpu_hour.values():
         if "on-demand" in by_pricing and "reserved" in by_pricing:
             assert by_pricing["reserved"] < by_pricing["on-demand"]
@@ -36,3 +38,18 @@ def test_owned_capex_for_every_part() -> None:
     for name in ACCELS:
         rates = allocation_rates(name, 500.0, provider="owned")
         assert rates.cost_basis.startswith("owned: capex")
+
+
+def test_owned_rate_is_the_full_tco_less_power() -> None:
+    """Issue 14: owned cost counts facility, network, storage, staff and maintenance, not
+    only the server capex; power is billed by the ledger from the site's energy."""
+    from gputwin.energy.tco import owned_cost_per_gpu_year
+
+    rates = allocation_rates("h100-sxm-80gb", 700.0, provider="owned")
+    capex_only = BOOK.accelerators["h100-sxm-80gb"].capex_usd_per_gpu / (
+        BOOK.capex_lifetime_years * 8760 * 3600 * BOOK.capex_utilisation_frac)
+    assert rates.compute_usd_per_gpu_s > 1.5 * capex_only
+    per_year, _ = owned_cost_per_gpu_year("h100-sxm-80gb", 700.0)
+    assert rates.compute_usd_per_gpu_s == pytest.approx(
+        per_year / (8760 * 3600 * BOOK.capex_utilisation_frac))
+    assert "facility" in rates.cost_basis and not rates.energy_in_price

@@ -79,9 +79,12 @@ def test_provider_and_pricing_choose_the_rate(base: dict[str, Any], provider: st
 
 def test_owned_hardware_pays_capex_and_the_energy_bill(base: dict[str, Any]) -> None:
     s = simulate_serving(_scenario({"provider": "owned"})).summary
+    from gputwin.energy.tco import owned_cost_per_gpu_year
+
     book = default_tables().price_book
-    life_h = book.capex_lifetime_years * 8760 * book.capex_utilisation_frac
-    capex = base["gpu_hours"] * book.accelerators[GPU].capex_usd_per_gpu / life_h
+    # the owned hardware's full TCO less power (energy/tco.py), per allocated GPU-hour
+    per_year, _ = owned_cost_per_gpu_year(GPU, 0.0)
+    capex = base["gpu_hours"] * per_year / (8760 * book.capex_utilisation_frac)
     assert s["cost_compute_usd"] == pytest.approx(capex)
     assert s["cost_usd"] == pytest.approx(capex + s["cost_energy_usd"])
     assert s["cost_energy_usd"] > 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 
 from gputwin.cli.estimate_collective import collective
+from gputwin.cli.estimate_dataflow import dataflow
 from gputwin.cli.estimate_energy import energy
 from gputwin.cli.estimate_serve import serve
+from gputwin.cli.estimate_tco import tco
 from gputwin.cli.estimate_train import train
+from gputwin.cli.estimate_video import video
 
 
 @click.group()
@@ -19,3 +22,6 @@ estimate.add_command(collective)
 estimate.add_command(train)
 estimate.add_command(serve)
 estimate.add_command(energy)
+estimate.add_command(tco)
+estimate.add_command(dataflow)
+estimate.add_command(video)

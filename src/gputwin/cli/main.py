@@ -31,6 +31,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                  "Read cluster traces (stats) and fit synthetic generators to them."),
     "plan": ("gputwin.cli.plan_cmd", "plan",
              "Search configurations: training layouts; serving deployments within SLOs."),
+    "economics": ("gputwin.cli.economics_cmd", "economics",
+                  "API prices, owned-GPU TCO, site power supply (PPAs, on-site, batteries)."),
     "compare": ("gputwin.cli.compare_cmd", "compare",
                 "Run scenario variants over several seeds and compare them (95 % CI)."),
 }

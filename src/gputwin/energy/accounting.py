@@ -8,7 +8,8 @@ For an interval ``[t0, t1]`` at constant IT power ``P`` (W) on a site (region + 
 - water: on site ``P·∫WUE(t)dt`` plus, optionally, upstream ``facility energy × grid water``;
 - energy cost ``P·∫PUE(t)·price(t)dt``;
 - per allocated GPU-second: embodied carbon (manufacturing amortised over the lifetime) and
-  compute cost (rental price book or owned-hardware capex amortisation).
+  compute cost (rental price book, or the owned hardware's total cost of ownership less
+  its power, :mod:`gputwin.energy.tco`).
 
 Every integral is O(1) (prefix sums of hourly products, see :mod:`gputwin.energy.grid`).
 Invariants (tested): nothing is negative; facility >= IT energy; the totals equal the sum
@@ -101,11 +102,7 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neoclou
         raise InputError(f"no price book entry for {accelerator} (known: "
                          f"{', '.join(sorted(book.accelerators))})", where="--gpu")
     if provider == "owned":
-        cap_s = book.capex_lifetime_years * HOURS_PER_YEAR * 3600.0 * book.capex_utilisation_frac
-        return AllocationRates(embodied, entry.capex_usd_per_gpu / cap_s,
-                               f"owned: capex ${entry.capex_usd_per_gpu:,.0f}/GPU over "
-                               f"{book.capex_lifetime_years:g} y at "
-                               f"{book.capex_utilisation_frac:.0%} use", False)
+        return _owned_rates(accelerator, tdp_w, embodied)
     providers: tuple[Provider, ...] = ("hyperscaler", "neocloud", "marketplace")
     if provider not in providers:
         raise UnknownNameError("provider", provider, [*providers, "owned"], where="--provider")
@@ -120,6 +117,20 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neoclou
     return AllocationRates(embodied, usd_h / 3600.0,
                            f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
                            f"(as of {entry.as_of})", True)
+
+
+def _owned_rates(accelerator: str, tdp_w: float, embodied: float) -> AllocationRates:
+    """Owned hardware: the full TCO of :mod:`gputwin.energy.tco` except power (the ledger
+    bills the site's energy itself), spread over the allocated share of the hours
+    (``capex_utilisation_frac`` of the price book)."""
+    from gputwin.energy.tco import owned_cost_per_gpu_year
+
+    book = default_tables().price_book
+    per_year, basis = owned_cost_per_gpu_year(accelerator, tdp_w)
+    usd_s = per_year / (HOURS_PER_YEAR * 3600.0 * book.capex_utilisation_frac)
+    return AllocationRates(embodied, usd_s, f"owned: {basis} = ${usd_s * 3600:.2f}/GPU-h "
+                           f"at {book.capex_utilisation_frac:.0%} use, energy billed apart",
+                           False)
 
 
 @dataclass(slots=True)

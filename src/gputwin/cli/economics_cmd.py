@@ -1,0 +1,236 @@
+"""``gputwin economics``: API price list, owned-GPU TCO and a site's power supply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gputwin.cli.options import emit_json
+
+
+@click.group()
+def economics() -> None:
+    """Prices, total cost of ownership and power supply (see also `estimate tco`)."""
+
+
+@economics.command()
+@click.option("--model", default=None, help="Only APIs serving this catalog model.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def apis(model: str | None, as_json: bool) -> None:
+    """The dated public API price list (USD per million tokens)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gputwin.economics.tables import api_prices, apis_for_model
+
+    rows = apis_for_model(model) if model else list(api_prices())
+    if as_json:
+        emit_json([a.model_dump() for a in rows])
+        return
+    table = Table()
+    for col in ("api", "kind", "$/M in", "$/M out", "as of", "models"):
+        table.add_column(col)
+    for a in rows:
+        table.add_row(a.name, a.kind, f"{a.usd_per_million_input:g}",
+                      f"{a.usd_per_million_output:g}", a.as_of, ", ".join(a.models) or "-")
+    Console().print(table)
+
+
+@economics.command()
+@click.option("--gpu", default=None, help="Accelerator (catalog) [default: all priced parts].")
+@click.option("--cooling", default="air", show_default=True)
+@click.option("--network", type=click.Choice(["infiniband", "ethernet", "none"]),
+              default="infiniband", show_default=True)
+@click.option("--activity", type=float, default=0.6, show_default=True,
+              help="Mean accelerator activity (sets the power bill).")
+@click.option("--financing-rate", type=float, default=None)
+@click.option("--electricity-usd-per-mwh", type=float, default=None)
+@click.option("--pue", type=float, default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
+    """Owned cost per GPU-hour, itemised, beside the cheapest rental of each part."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.economics.tco import OwnedAssumptions, owned_cost, rental_prices
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    a = OwnedAssumptions(cooling=kw["cooling"], network=kw["network"],
+                         activity_frac=kw["activity"],
+                         financing_rate_frac=kw["financing_rate"],
+                         electricity_usd_per_mwh=kw["electricity_usd_per_mwh"], pue=kw["pue"])
+    rows: list[dict[str, Any]] = []
+    for name in [gpu] if gpu else sorted(cat.accelerators):
+        hw = resolve_hardware(cat, gpu=name)
+        cost: dict[str, Any] = owned_cost(hw.accelerator, hw.system, a).to_dict()
+        rent = rental_prices(hw.accelerator.name)
+        cost["cheapest_rental"] = min(rent, key=lambda r: r[2]) if rent else None
+        rows.append(cost)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for col in ("gpu", "owned $/GPU-h", "capital", "facility", "maint.", "staff", "power",
+                "cheapest rental"):
+        table.add_column(col, justify="left" if col == "gpu" else "right")
+    for r in rows:
+        y = r["usd_per_gpu_year_by_item"]
+        cheap = r["cheapest_rental"]
+        table.add_row(r["accelerator"], f"{r['usd_per_gpu_hour']:.2f}",
+                      *(f"{y[k] / 8760:.2f}" for k in ("hardware_capital", "facility_capital",
+                                                       "maintenance", "staff", "power")),
+                      f"{cheap[2]:.2f} ({cheap[0]}/{cheap[1]})" if cheap else "-")
+    Console().print(table)
+
+
+def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:
+    from gputwin.energy.supply import Generator
+    from gputwin.errors import InputError
+
+    out = []
+    for spec in specs:
+        parts = spec.split(":")
+        try:
+            tech, mw = parts[0], float(parts[1])
+            price = float(parts[2]) if len(parts) > 2 else None
+        except (IndexError, ValueError):
+            raise InputError(f"expected TECH:MW[:USD_PER_MWH], got {spec!r}",
+                             where=option) from None
+        out.append(Generator(tech, mw * 1e6, usd_per_mwh=price))
+    return tuple(out)
+
+
+@economics.command()
+@click.option("--region", default="US-TEX-ERCO", show_default=True, help="Grid region.")
+@click.option("--load-mw", type=float, required=True, help="Facility power (constant), MW.")
+@click.option("--ppa", multiple=True, help="TECH:MW[:USD_PER_MWH], e.g. solar-pv:150 (repeat).")
+@click.option("--onsite", multiple=True, help="Firm TECH:MW[:USD_PER_MWH], e.g. smr:50.")
+@click.option("--battery-mwh", type=float, default=0.0, show_default=True)
+@click.option("--battery-mw", type=float, default=0.0, show_default=True)
+@click.option("--interconnect-mw", type=float, default=None, help="Grid import limit, MW.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str, ...],
+           battery_mwh: float, battery_mw: float, interconnect_mw: float | None,
+           as_json: bool) -> None:
+    """A year of a site's power: PPAs, on-site generation, battery and grid; 24/7 CFE score,
+    location- vs market-based carbon and cost.
+
+    \b
+    Example:
+      gputwin economics supply --load-mw 100 --ppa solar-pv:150 --ppa wind-onshore:150 \\
+          --battery-mwh 400 --battery-mw 100
+    """
+    from gputwin.energy.regions import region_grid
+    from gputwin.energy.supply import Battery, PowerSupply, supply_account
+
+    bat = Battery(battery_mwh * 3.6e9, battery_mw * 1e6) if battery_mwh > 0 else None
+    sup = PowerSupply(_gens(ppa, "--ppa"), _gens(onsite, "--onsite"), bat,
+                      None if interconnect_mw is None else interconnect_mw * 1e6)
+    t = supply_account(load_mw * 1e6, region_grid(region), sup).totals
+    if as_json:
+        emit_json({"region": region, **t})
+        return
+    mwh = {k: v / 3.6e9 for k, v in t.items() if k.endswith("_j")}
+    click.echo(f"{region}: {mwh['load_j']:,.0f} MWh load; on-site {mwh['onsite_j']:,.0f}, "
+               f"PPA {mwh['ppa_j']:,.0f} (matched {mwh['ppa_matched_j']:,.0f}, sold "
+               f"{mwh['ppa_sold_j']:,.0f}), battery out {mwh['battery_discharge_j']:,.0f}, "
+               f"grid {mwh['grid_import_j']:,.0f}, unserved {mwh['unserved_j']:,.0f} MWh")
+    click.echo(f"24/7 CFE score {t['cfe_score_frac']:.1%}; annual match "
+               f"{t['annual_match_frac']:.1%}")
+    click.echo(f"carbon t CO2e: location-based {t['co2e_location_g'] / 1e6:,.0f}, "
+               f"market-based hourly {t['co2e_market_hourly_g'] / 1e6:,.0f}, annual "
+               f"{t['co2e_market_annual_g'] / 1e6:,.0f} (on-site {t['co2e_onsite_g'] / 1e6:,.0f})")
+    click.echo(f"cost ${t['cost_total_usd'] / 1e6:,.2f}M/year (grid "
+               f"{t['cost_grid_usd'] / 1e6:,.2f}, PPA {t['cost_ppa_usd'] / 1e6:,.2f} - sold "
+               f"{t['revenue_ppa_surplus_usd'] / 1e6:,.2f}, on-site "
+               f"{t['cost_onsite_usd'] / 1e6:,.2f}, battery {t['cost_battery_usd'] / 1e6:,.2f})")
+
+
+@economics.command()
+@click.option("--gpu", required=True, help="Accelerator (catalog).")
+@click.option("--gpu-hours", type=float, required=True, help="GPU-hours of the run.")
+@click.option("--utilisation", type=float, default=0.8, show_default=True,
+              help="Share of an owned fleet's hours doing useful work.")
+@click.option("--cooling", default="air", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str, as_json: bool) -> None:
+    """Rent vs own for a training run of --gpu-hours (see `estimate train`/`estimate energy`
+    for the GPU-hours of a model and token count)."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.economics.tco import OwnedAssumptions, owned_cost
+    from gputwin.economics.train_cost import training_options
+    from gputwin.topology.hardware import resolve_hardware
+
+    hw = resolve_hardware(default_catalog(), gpu=gpu)
+    own = owned_cost(hw.accelerator, hw.system,
+                     OwnedAssumptions(cooling=cooling, network="infiniband", activity_frac=0.9))
+    rows = training_options(own, gpu_hours, utilisation)
+    if as_json:
+        emit_json({"gpu": gpu, "gpu_hours": gpu_hours, "options": rows})
+        return
+    for r in rows:
+        be = r.get("break_even_utilisation_frac")
+        tail = f"; owning wins above {be:.0%} use" if be else ""
+        click.echo(f"{r['name']:<28} ${r['cost_usd']:>14,.0f}  (${r['usd_per_gpu_hour']:.2f}"
+                   f"/GPU-h, {r['basis']}{tail})")
+
+
+def _own_usd_per_million(model: str, gpu: str, tokens_per_day: float) -> float:
+    from gputwin.run.estimate_tco import estimate_tco, tco_request
+
+    d = estimate_tco(tco_request({"model": model, "gpu": gpu, "tokens_per_day": tokens_per_day,
+                                  "peak_to_mean": 1.0, "tpot_slo_s": 0.2}))
+    own: float = next(o for o in d["options"] if o["kind"] == "own")["usd_per_million_tokens"]
+    return own
+
+
+@economics.command()
+@click.option("--teacher", required=True, help="Teacher model (catalog).")
+@click.option("--student", required=True, help="Student model (catalog).")
+@click.option("--gpu", default="h100-sxm-80gb", show_default=True)
+@click.option("--distill-tokens", type=float, default=1e10, show_default=True,
+              help="Tokens the teacher generates.")
+@click.option("--train-tokens", type=float, default=None,
+              help="Student training tokens [default: --distill-tokens].")
+@click.option("--tokens-per-day", type=float, required=True, help="Production traffic.")
+@click.option("--horizon-days", type=float, default=365.0, show_default=True)
+@click.option("--mfu", type=float, default=0.4, show_default=True,
+              help="Student training MFU (ESTIMATE; see `estimate train`).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def distill(teacher: str, student: str, gpu: str, distill_tokens: float,
+            train_tokens: float | None, tokens_per_day: float, horizon_days: float,
+            mfu: float, as_json: bool) -> None:
+    """Distillation as a pipeline: teacher data generation + student training vs serving
+    savings (both served on owned --gpu fleets at the serving model's throughput)."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.catalog.model_math import total_params
+    from gputwin.economics.distill import DistillInputs, distill_economics
+    from gputwin.energy.tco import owned_cost
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu=gpu)
+    t_usd = _own_usd_per_million(teacher, gpu, tokens_per_day)
+    s_usd = _own_usd_per_million(student, gpu, tokens_per_day)
+    train_h = owned_cost(hw.accelerator, hw.system).usd_per_gpu_hour
+    res = distill_economics(DistillInputs(
+        t_usd, s_usd, distill_tokens, float(total_params(cat.model(student))),
+        train_tokens or distill_tokens, hw.accelerator.peak_flop_per_s["bf16"], train_h,
+        tokens_per_day, horizon_days, mfu))
+    out = {"teacher": teacher, "student": student, "gpu": gpu,
+           "teacher_usd_per_million_tokens": t_usd, "student_usd_per_million_tokens": s_usd,
+           **res}
+    if as_json:
+        emit_json(out)
+        return
+    pay = res["payback_days"]
+    click.echo(f"teacher {teacher} ${t_usd:.3f}/M, student {student} ${s_usd:.3f}/M tokens "
+               f"(owned {gpu})")
+    click.echo(f"data ${res['generation_usd']:,.0f} + training ${res['training_usd']:,.0f} "
+               f"({res['training_gpu_hours']:,.0f} GPU-h) = ${res['upfront_usd']:,.0f}; saves "
+               f"${res['savings_usd_per_day']:,.0f}/day; payback "
+               f"{'never' if pay is None else f'{pay:,.0f} days'}; net over "
+               f"{horizon_days:g} days ${res['net_saving_usd_over_horizon']:,.0f}")

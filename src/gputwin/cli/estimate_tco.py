@@ -1,0 +1,96 @@
+"""``gputwin estimate tco``: build vs buy -- hosted APIs, rented GPUs, an owned fleet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gputwin.cli.options import COUNT, emit_json, positive_int
+
+
+def _print(d: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = d["traffic"]
+    r = d["replica"]
+    console = Console()
+    console.print(f"[bold]{d['model']}: {t['tokens_per_day']:.3g} tokens/day "
+                  f"({t['input_tokens_per_day']:.3g} in, {t['output_tokens_per_day']:.3g} "
+                  f"out), peak/mean {t['peak_to_mean']:g}[/bold]")
+    console.print(f"replica on {d['accelerator']}: tp={r['tp']} batch {r['batch_size']}, "
+                  f"{r['output_tokens_per_s']:,.0f} output tok/s, TPOT "
+                  f"{r['tpot_s'] * 1e3:.1f} ms, TTFT ~{r['ttft_s']:.2f} s")
+    own = d["owned_tco"]
+    items = ", ".join(f"{k} ${v:,.0f}" for k, v in own["usd_per_gpu_year_by_item"].items())
+    console.print(f"owned TCO ${own['usd_per_gpu_hour']:.2f}/GPU-h ({items} per GPU-year)")
+    table = Table()
+    for col in ("option", "GPUs", "$/month", "$/M tok", "break-even tok/day", "rate"):
+        table.add_column(col, justify="left" if col == "option" else "right",
+                         no_wrap=col == "option")
+    for o in d["options"]:
+        be = o.get("break_even_tokens_per_day", "")
+        be_s = "" if o["kind"] == "api" else ("never" if be is None else f"{be:.3g}")
+        table.add_row(o["name"], str(o["gpus"] or ""), f"{o['monthly_usd']:,.0f}",
+                      f"{o['usd_per_million_tokens']:.3f}", be_s, _rate(o))
+    console.print(table)
+    if d["break_even_against"]:
+        console.print(f"break-even against the cheapest API ({d['break_even_against']}): the "
+                      "daily volume above which the fleet is cheaper")
+
+
+def _rate(o: dict[str, Any]) -> str:
+    if o["kind"] == "api":
+        basis: str = o["basis"]
+        return basis.split(" per M")[0].rsplit(" ", 1)[-1] + "/M"
+    return f"${o['usd_per_gpu_hour']:.2f}/GPU-h"
+
+
+@click.command()
+@click.option("--model", required=True, help="Model name (catalog).")
+@click.option("--tokens-per-day", type=COUNT, required=True,
+              help="Input + output tokens a day (e.g. 2e9); split by the request shape.")
+@click.option("--gpu", default=None, help="Accelerator for the rented/owned fleet.")
+@click.option("--system", default=None, help="System (node) name (catalog).")
+@click.option("--input-tokens", type=int, default=1024, show_default=True,
+              callback=positive_int, help="Prompt tokens per request.")
+@click.option("--output-tokens", type=int, default=256, show_default=True,
+              callback=positive_int, help="Output tokens per request.")
+@click.option("--peak-to-mean", type=float, default=2.0, show_default=True,
+              help="Peak over mean traffic (the fleet is sized for the peak).")
+@click.option("--tpot-slo", type=float, default=0.05, show_default=True,
+              help="Time per output token SLO, seconds.")
+@click.option("--ttft-slo", type=float, default=2.0, show_default=True,
+              help="Time to first token SLO, seconds.")
+@click.option("--tp", type=int, default=None, callback=positive_int,
+              help="Tensor parallel size [default: the cheapest that meets the SLOs].")
+@click.option("--weights", default="bf16", show_default=True, help="Weight dtype.")
+@click.option("--kv-cache", default="bf16", show_default=True, help="KV cache dtype.")
+@click.option("--cooling", default="air", show_default=True,
+              help="Owned facility cooling (air, air-legacy, liquid, immersion).")
+@click.option("--network", type=click.Choice(["infiniband", "ethernet", "none"]),
+              default="ethernet", show_default=True, help="Owned scale-out network class.")
+@click.option("--financing-rate", type=float, default=None,
+              help="Cost of capital per year (fraction) [default: tco.yaml].")
+@click.option("--electricity-usd-per-mwh", type=float, default=None,
+              help="Owned fleet's electricity price [default: tco.yaml].")
+@click.option("--pue", type=float, default=None, help="Owned facility PUE [default: tco.yaml].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tco(as_json: bool, tpot_slo: float, ttft_slo: float, financing_rate: float | None,
+        **kw: Any) -> None:
+    """Serve a model: public APIs vs renting GPUs vs owning a fleet, per million tokens.
+
+    \b
+    Example:
+      gputwin estimate tco --model llama3-70b --tokens-per-day 2e9 --gpu h100-sxm-80gb
+    """
+    from gputwin.run.estimate_tco import estimate_tco, tco_request
+
+    req = tco_request({**kw, "tpot_slo_s": tpot_slo, "ttft_slo_s": ttft_slo,
+                       "financing_rate_frac": financing_rate})
+    result = estimate_tco(req)
+    if as_json:
+        emit_json(result)
+    else:
+        _print(result)

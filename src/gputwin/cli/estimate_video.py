@@ -1,0 +1,52 @@
+"""``gputwin estimate video``: diffusion-transformer video/image generation time and cost."""
+
+from __future__ import annotations
+
+import click
+
+from gputwin.cli.options import emit_json, positive_int
+
+
+@click.command()
+@click.option("--model", required=True, help="DiT model (perf/diffusion.yaml), e.g. hunyuanvideo.")
+@click.option("--gpu", default="h100-sxm-80gb", show_default=True, help="Accelerator (catalog).")
+@click.option("--num-gpus", type=int, default=1, show_default=True, callback=positive_int,
+              help="GPUs per sample (sequence parallel, ideal scaling).")
+@click.option("--frames", type=int, default=129, show_default=True, callback=positive_int,
+              help="Frames (1 = an image).")
+@click.option("--height", type=int, default=720, show_default=True, callback=positive_int)
+@click.option("--width", type=int, default=1280, show_default=True, callback=positive_int)
+@click.option("--steps", type=int, default=50, show_default=True, callback=positive_int)
+@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--provider", default="neocloud", show_default=True, help="Price book class.")
+@click.option("--pricing", default="on-demand", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def video(model: str, gpu: str, num_gpus: int, frames: int, height: int, width: int,
+          steps: int, fps: float, provider: str, pricing: str, as_json: bool) -> None:
+    """Seconds, GPU-seconds per second of video and cost of one generated sample.
+
+    \b
+    Example:
+      gputwin estimate video --model hunyuanvideo --frames 129 --height 720 --width 1280
+    """
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.energy.accounting import allocation_rates
+    from gputwin.perf.diffusion import estimate_generation
+
+    acc = default_catalog().accelerator(gpu)
+    est = estimate_generation(acc, model, frames=frames, height=height, width=width,
+                              steps=steps, num_gpus=num_gpus, fps=fps)
+    rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
+    cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
+    out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, **est.to_dict(),
+           "cost_usd": cost, "cost_basis": rates.cost_basis,
+           "cost_usd_per_video_second": cost / (frames / fps) if frames > 1 else None}
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(f"{model}, {frames} x {height}x{width}, {steps} steps on {num_gpus} x {gpu}: "
+               f"{est.time_s:,.1f} s ({est.tokens:,} latent tokens, {est.flops:.3g} FLOPs)")
+    if est.gpu_seconds_per_video_second is not None:
+        click.echo(f"  {est.gpu_seconds_per_video_second:,.0f} GPU-seconds per second of video, "
+                   f"${out['cost_usd_per_video_second']:.2f} per second ({rates.cost_basis})")
+    click.echo(f"  ${cost:.2f} per sample")

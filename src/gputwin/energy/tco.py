@@ -1,0 +1,216 @@
+"""Total cost of ownership of an owned accelerator, per GPU-year and per GPU-hour.
+
+Lives in ``energy/`` (beside the price book) so the energy ledger's ``owned`` rate and
+``economics/`` use the same figures. Annual cost of one GPU (all USD, ``tco.yaml`` and the
+price book):
+
+- hardware capital: (server capex per GPU + network + storage) x CRF(r, depreciation years);
+- facility capital: facility capex per MW of critical IT load x the GPU's peak IT power
+  (accelerator at full activity plus its host share) x CRF(r, facility years);
+- maintenance: a fraction of the hardware capex a year;
+- staff: loaded cost per FTE / GPUs per FTE;
+- power: mean IT power (at ``activity_frac``) x PUE x 8760 h x electricity price.
+
+``CRF(r, n) = r / (1 - (1 + r)^-n)`` (``1/n`` at ``r = 0``): the level yearly payment that
+repays the capital with interest -- financing is inside it. The hourly figure divides by
+8760 wall-clock hours: an owned GPU costs the same whether busy or idle (except power),
+so cost per *useful* hour is this divided by the utilisation.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gputwin.catalog.schema import Accelerator, System
+from gputwin.energy.power import job_power
+from gputwin.energy.tables import DATA_DIR, default_tables
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.yaml_io import load_validated
+
+HOURS_PER_YEAR = 8760.0
+
+NetworkClass = Literal["infiniband", "ethernet", "none"]
+
+
+class TcoTable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    """Owned-fleet cost assumptions (see the header of ``tco.yaml``)."""
+
+    depreciation_years: float = Field(gt=0)
+    depreciation_source: str = Field(min_length=8)
+    facility_years: float = Field(gt=0)
+    facility_source: str = Field(min_length=8)
+    financing_rate_frac: float = Field(ge=0, lt=1)
+    financing_source: str = Field(min_length=8)
+    facility_usd_per_mw: dict[str, float]
+    facility_source_by_cooling: str = Field(min_length=8)
+    network_usd_per_gpu: dict[NetworkClass, float]
+    network_source: str = Field(min_length=8)
+    storage_usd_per_gpu: float = Field(ge=0)
+    storage_source: str = Field(min_length=8)
+    maintenance_frac_per_year: float = Field(ge=0, lt=1)
+    maintenance_source: str = Field(min_length=8)
+    staff_gpus_per_fte: float = Field(gt=0)
+    staff_usd_per_fte_year: float = Field(ge=0)
+    staff_source: str = Field(min_length=8)
+    electricity_usd_per_mwh: float = Field(ge=0)
+    electricity_source: str = Field(min_length=8)
+    pue: float = Field(ge=1.0)
+    pue_source: str = Field(min_length=8)
+
+
+@functools.cache
+def tco_table() -> TcoTable:
+    """``energy/data/tco.yaml``, validated (errors name the file, line and field)."""
+    return load_validated(DATA_DIR / "tco.yaml", TcoTable)
+
+
+def capital_recovery_factor(rate_frac: float, years: float) -> float:
+    """Yearly payment per unit of capital repaid over ``years`` at ``rate_frac``."""
+    if years <= 0:
+        raise InputError(f"depreciation years must be positive, got {years}")
+    if rate_frac < 0:
+        raise InputError(f"financing rate must be non-negative, got {rate_frac}")
+    if rate_frac == 0:
+        return 1.0 / years
+    return float(rate_frac / (1.0 - (1.0 + rate_frac) ** -years))
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedAssumptions:
+    """Choices of an owned fleet; ``None`` takes the default of ``tco.yaml``."""
+
+    cooling: str = "air"
+    network: NetworkClass = "infiniband"
+    activity_frac: float = 0.6
+    financing_rate_frac: float | None = None
+    depreciation_years: float | None = None
+    electricity_usd_per_mwh: float | None = None
+    pue: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedCost:
+    """Cost of one owned GPU per year, by item (USD), and what it was computed from."""
+
+    accelerator: str
+    usd_per_year: dict[str, float]
+    capex_usd: dict[str, float]
+    it_power_w: float
+    peak_it_power_w: float
+    assumptions: dict[str, float | str] = field(default_factory=dict)
+
+    @property
+    def total_usd_per_year(self) -> float:
+        return sum(self.usd_per_year.values())
+
+    @property
+    def usd_per_gpu_hour(self) -> float:
+        return self.total_usd_per_year / HOURS_PER_YEAR
+
+    def to_dict(self) -> dict[str, object]:
+        return {"accelerator": self.accelerator, "usd_per_gpu_hour": self.usd_per_gpu_hour,
+                "usd_per_gpu_year": self.total_usd_per_year,
+                "usd_per_gpu_year_by_item": dict(self.usd_per_year),
+                "capex_usd_per_gpu": dict(self.capex_usd), "it_power_w": self.it_power_w,
+                "peak_it_power_w": self.peak_it_power_w, "assumptions": dict(self.assumptions)}
+
+
+def server_capex_usd(accelerator: str) -> float:
+    """Server capex per GPU (GPU + host share) from the price book."""
+    book = default_tables().price_book
+    entry = book.accelerators.get(accelerator)
+    if entry is None:
+        raise InputError(f"no price book entry (capex) for {accelerator}", where="--gpu")
+    return entry.capex_usd_per_gpu
+
+
+def _it_power_per_gpu_w(acc: Accelerator, system: System, activity: float) -> float:
+    n = system.num_accelerators
+    return job_power(acc, system, num_gpus=n, num_nodes=1, activity_frac=activity).it_power_w / n
+
+
+def owned_cost(acc: Accelerator, system: System,
+               assumptions: OwnedAssumptions | None = None) -> OwnedCost:
+    """Yearly cost of one owned ``acc`` in ``system`` (see the module docstring).
+
+    Raises :class:`UnknownNameError` for an unknown cooling type, :class:`InputError` for
+    out-of-range assumptions or a part without a capex entry.
+    """
+    a = assumptions or OwnedAssumptions()
+    t = tco_table()
+    if a.cooling not in t.facility_usd_per_mw:
+        raise UnknownNameError("cooling type", a.cooling, list(t.facility_usd_per_mw),
+                               where="--cooling")
+    if not 0.0 <= a.activity_frac <= 1.0:
+        raise InputError(f"activity must be in [0, 1], got {a.activity_frac}")
+    rate = t.financing_rate_frac if a.financing_rate_frac is None else a.financing_rate_frac
+    years = t.depreciation_years if a.depreciation_years is None else a.depreciation_years
+    price = (t.electricity_usd_per_mwh if a.electricity_usd_per_mwh is None
+             else a.electricity_usd_per_mwh)
+    pue = t.pue if a.pue is None else a.pue
+    if pue < 1.0 or price < 0:
+        raise InputError(f"PUE must be >= 1 and the electricity price >= 0, got {pue}, {price}")
+    capex = {"server": server_capex_usd(acc.name), "network": t.network_usd_per_gpu[a.network],
+             "storage": t.storage_usd_per_gpu}
+    hardware = sum(capex.values())
+    mean_w = _it_power_per_gpu_w(acc, system, a.activity_frac)
+    peak_w = _it_power_per_gpu_w(acc, system, 1.0)
+    capex["facility"] = t.facility_usd_per_mw[a.cooling] * peak_w / 1e6
+    per_year = {
+        "hardware_capital": hardware * capital_recovery_factor(rate, years),
+        "facility_capital": capex["facility"] * capital_recovery_factor(rate, t.facility_years),
+        "maintenance": hardware * t.maintenance_frac_per_year,
+        "staff": t.staff_usd_per_fte_year / t.staff_gpus_per_fte,
+        "power": mean_w * pue * HOURS_PER_YEAR / 1e6 * price,
+    }
+    used: dict[str, float | str] = {
+        "cooling": a.cooling, "network": a.network, "activity_frac": a.activity_frac,
+        "financing_rate_frac": rate, "depreciation_years": years,
+        "facility_years": t.facility_years, "electricity_usd_per_mwh": price, "pue": pue}
+    return OwnedCost(acc.name, per_year, capex, mean_w, peak_w, used)
+
+
+def rental_prices(accelerator: str) -> list[tuple[str, str, float, str]]:
+    """``(provider class, pricing, USD per GPU-hour, as_of)`` of every price book listing."""
+    entry = default_tables().price_book.accelerators.get(accelerator)
+    if entry is None:
+        return []
+    return [(prov, pricing, usd, entry.as_of)
+            for prov, by_pricing in entry.usd_per_gpu_hour.items()
+            for pricing, usd in by_pricing.items()]
+
+
+def owned_cost_per_gpu_year(accelerator: str, tdp_w: float) -> tuple[float, str]:
+    """Yearly owned cost of one ``accelerator`` without its power bill (USD), at the
+    defaults of ``tco.yaml`` in the catalog's default system for the part, and a one-line
+    basis. A part the catalog lacks is treated as a bare ``tdp_w`` package (no host)."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.topology.hardware import resolve_hardware
+
+    try:
+        hw = resolve_hardware(default_catalog(), gpu=accelerator)
+        cost = owned_cost(hw.accelerator, hw.system)
+        capex = cost.capex_usd
+        per_year = cost.total_usd_per_year - cost.usd_per_year["power"]
+    except UnknownNameError:
+        t = tco_table()
+        rate, years = t.financing_rate_frac, t.depreciation_years
+        hardware = (server_capex_usd(accelerator) + t.network_usd_per_gpu["infiniband"]
+                    + t.storage_usd_per_gpu)
+        facility = t.facility_usd_per_mw["air"] * tdp_w / 1e6
+        capex = {"server": server_capex_usd(accelerator), "facility": facility}
+        per_year = (hardware * (capital_recovery_factor(rate, years)
+                                + t.maintenance_frac_per_year)
+                    + facility * capital_recovery_factor(rate, t.facility_years)
+                    + t.staff_usd_per_fte_year / t.staff_gpus_per_fte)
+    t = tco_table()
+    basis = (f"capex ${capex['server']:,.0f}/GPU + network, storage, facility "
+             f"${capex['facility']:,.0f}, maintenance, staff over {t.depreciation_years:g} y "
+             f"at {t.financing_rate_frac:.0%}")
+    return per_year, basis

@@ -1,0 +1,94 @@
+"""Image and video generation with diffusion transformers: time, GPU-seconds and cost.
+
+One sample of ``frames`` x ``height`` x ``width`` pixels becomes a latent sequence of
+``tokens = ((frames - 1) / vae_temporal + 1) x (height / vae_spatial / patch) x (width /
+vae_spatial / patch)`` (+ text tokens); every denoising step runs the DiT over it
+``cfg_passes`` times (2 with classifier-free guidance). FLOPs per pass:
+``2 x params x tokens`` (linear layers) ``+ 4 x blocks x tokens^2 x hidden`` (attention:
+QK^T and PV over the full 3D sequence). Time = FLOPs / (GPUs x peak bf16 x MFU), with
+sequence parallelism across GPUs assumed ideal (an upper bound on multi-GPU speed; xDiT's
+published scaling is below it, see docs/economics.md). An image is ``frames = 1``. VAE
+decoding and the text encoder are not counted.
+
+``gpu_seconds_per_video_second`` = GPU-seconds of one sample / its duration at ``fps``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gputwin.catalog.schema import Accelerator
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.yaml_io import load_validated
+
+
+class DitModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    params: float = Field(gt=0)
+    blocks: int = Field(gt=0)
+    hidden: int = Field(gt=0)
+    vae_temporal: int = Field(gt=0)
+    vae_spatial: int = Field(gt=0)
+    patch: int = Field(gt=0)
+    cfg_passes: int = Field(ge=1, le=3)
+    text_tokens: int = Field(ge=0)
+    source: str = Field(min_length=8)
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mfu: float = Field(gt=0, le=1)
+    mfu_source: str = Field(min_length=8)
+    models: dict[str, DitModel]
+
+
+@functools.cache
+def diffusion_table() -> _Table:
+    return load_validated(Path(__file__).parent / "diffusion.yaml", _Table)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationEstimate:
+    tokens: int
+    flops: float
+    time_s: float
+    gpu_seconds: float
+    gpu_seconds_per_video_second: float | None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+def latent_tokens(m: DitModel, *, frames: int, height: int, width: int) -> int:
+    if min(frames, height, width) < 1:
+        raise InputError("frames, height and width must be positive")
+    step = m.vae_spatial * m.patch
+    if height % step or width % step:
+        raise InputError(f"height and width must be multiples of {step} (VAE x patch)")
+    latent_frames = (frames - 1) // m.vae_temporal + 1
+    return latent_frames * (height // step) * (width // step) + m.text_tokens
+
+
+def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: int,
+                        width: int, steps: int = 50, num_gpus: int = 1, fps: float = 24.0,
+                        mfu: float | None = None) -> GenerationEstimate:
+    """Time of one sample on ``num_gpus`` x ``acc`` (module docstring). Raises
+    :class:`UnknownNameError` for an unknown model, :class:`InputError` for bad sizes."""
+    table = diffusion_table()
+    if model not in table.models:
+        raise UnknownNameError("diffusion model", model, list(table.models), where="--model")
+    if steps < 1 or num_gpus < 1 or fps <= 0:
+        raise InputError("steps, GPUs and fps must be positive")
+    m = table.models[model]
+    n = latent_tokens(m, frames=frames, height=height, width=width)
+    per_pass = 2.0 * m.params * n + 4.0 * m.blocks * float(n) ** 2 * m.hidden
+    flops = per_pass * m.cfg_passes * steps
+    rate = acc.peak_flop_per_s["bf16"] * (table.mfu if mfu is None else mfu)
+    time_s = flops / (num_gpus * rate)
+    gpu_s = time_s * num_gpus
+    per_video_s = gpu_s / (frames / fps) if frames > 1 else None
+    return GenerationEstimate(n, flops, time_s, gpu_s, per_video_s)

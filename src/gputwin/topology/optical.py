@@ -1,0 +1,115 @@
+"""Optical fabrics: circuit-switched (OCS) torus slices, blast radius, optics power.
+
+TPU-style machines (TPU v4/v5p) build a 3D torus out of fixed electrical blocks (4x4x4
+chips) whose face links run through optical circuit switches. The OCS lets a job get any
+block-multiple slice wired as a torus, and swap a failed block for a spare by re-pointing
+mirrors, instead of losing the whole statically wired pod until repair:
+
+- :func:`ocs_slice` -- the torus shape of a slice of ``num_chips`` (whole blocks), the
+  blocks, the OCS ports it holds and the OCS count at the table's port count;
+- :func:`blast_radius` -- chips a single chip failure stops, and for how long: with an
+  OCS, the job's slice pauses for ``job_reconfiguration_s`` while a spare block is switched
+  in (``None`` spare -> until repair); statically wired, the whole slice waits for repair;
+- :func:`optics_power_w` -- transceiver power of ``num_links`` optical links, pluggable or
+  co-packaged.
+
+An OCS is passive light steering: it adds no electrical hop, so a slice's collectives cost
+what a torus of that shape costs (``topology.scale_up`` with ``torus3d``); its effect is on
+which shapes are available, on failures and on power. Numbers in ``optical.yaml``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.topology.scale_up import torus_shape
+from gputwin.yaml_io import load_validated
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OcsTable(_Entry):
+    ports: int = Field(gt=0)
+    usable_ports: int = Field(gt=0)
+    reconfiguration_s: float = Field(ge=0)
+    job_reconfiguration_s: float = Field(ge=0)
+    power_w: float = Field(ge=0)
+    block_shape: tuple[int, int, int]
+    links_per_block: int = Field(gt=0)
+    source: str = Field(min_length=8)
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class Transceiver(_Entry):
+    gbps: float = Field(gt=0)
+    power_w: float = Field(gt=0)
+    source: str = Field(min_length=8)
+
+
+class OpticalTable(_Entry):
+    ocs: OcsTable
+    transceivers: dict[str, Transceiver]
+
+
+@functools.cache
+def optical_table() -> OpticalTable:
+    return load_validated(Path(__file__).parent / "optical.yaml", OpticalTable)
+
+
+@dataclass(frozen=True, slots=True)
+class OcsSlice:
+    num_chips: int
+    blocks: int
+    block_torus: tuple[int, ...]  # how the blocks are arranged (OCS-wired)
+    chip_torus: tuple[int, int, int]  # the slice's chip-level torus
+    ocs_ports: int
+    num_ocs: int
+
+
+def ocs_slice(num_chips: int) -> OcsSlice:
+    """A torus slice of ``num_chips`` (a multiple of the block size). Raises InputError."""
+    t = optical_table().ocs
+    bx, by, bz = t.block_shape
+    per_block = bx * by * bz
+    if num_chips < per_block or num_chips % per_block:
+        raise InputError(f"an OCS slice is whole {bx}x{by}x{bz} blocks ({per_block} chips); "
+                         f"got {num_chips}", where="--num-chips")
+    blocks = num_chips // per_block
+    arr = tuple(torus_shape(blocks, 3)) or (1,)
+    arr3 = (*arr, 1, 1, 1)[:3]
+    chip = (bx * arr3[0], by * arr3[1], bz * arr3[2])
+    ports = blocks * t.links_per_block
+    return OcsSlice(num_chips, blocks, arr, chip, ports, math.ceil(ports / t.usable_ports))
+
+
+@dataclass(frozen=True, slots=True)
+class BlastRadius:
+    chips_stopped: int
+    outage_s: float | None  # None = until the failed part is repaired
+
+
+def blast_radius(slice_chips: int, *, ocs: bool, spare_blocks: int = 1) -> BlastRadius:
+    """What one chip failure stops in a job of ``slice_chips`` chips."""
+    if slice_chips < 1 or spare_blocks < 0:
+        raise InputError("slice size must be positive and spare blocks non-negative")
+    if ocs and spare_blocks > 0:
+        return BlastRadius(slice_chips, optical_table().ocs.job_reconfiguration_s)
+    return BlastRadius(slice_chips, None)
+
+
+def optics_power_w(num_links: int, kind: str = "pluggable-800g") -> float:
+    """Transceiver power of ``num_links`` optical links (one module per link end)."""
+    table = optical_table().transceivers
+    if kind not in table:
+        raise UnknownNameError("transceiver", kind, list(table))
+    if num_links < 0:
+        raise InputError(f"number of links must be non-negative, got {num_links}")
+    return 2.0 * num_links * table[kind].power_w

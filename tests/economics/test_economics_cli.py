@@ -1,0 +1,55 @@
+"""``gputwin economics``: apis, owned, supply."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from gputwin.cli.main import cli
+
+
+def _run(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(cli, ["economics", *args])
+    return res.exit_code, res.output
+
+
+def test_apis_filter_by_model() -> None:
+    code, out = _run("apis", "--model", "llama3-70b", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows and all("llama3-70b" in r["models"] and r["source"] for r in rows)
+
+
+def test_owned_lists_every_catalog_part_with_a_rental() -> None:
+    code, out = _run("owned", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) >= 19
+    for r in rows:
+        assert r["usd_per_gpu_hour"] > 0 and r["cheapest_rental"] is not None
+
+
+def test_supply_with_ppa_and_battery() -> None:
+    code, out = _run("supply", "--load-mw", "100", "--ppa", "solar-pv:150",
+                     "--ppa", "wind-onshore:150:55", "--battery-mwh", "400",
+                     "--battery-mw", "100", "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["co2e_market_hourly_g"] < d["co2e_location_g"]
+    assert 0 < d["cfe_score_frac"] < 1
+
+
+def test_supply_bad_spec_names_the_option() -> None:
+    res = CliRunner().invoke(cli, ["economics", "supply", "--load-mw", "1", "--ppa", "solar"])
+    assert res.exit_code != 0
+    assert "--ppa" in str(res.exception) or "--ppa" in res.output
+
+
+def test_distill_cli() -> None:
+    code, out = _run("distill", "--teacher", "llama3-70b", "--student", "llama3-8b",
+                     "--tokens-per-day", "2e9", "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["teacher_usd_per_million_tokens"] > d["student_usd_per_million_tokens"] > 0
+    assert d["payback_days"] is not None and d["payback_days"] > 0

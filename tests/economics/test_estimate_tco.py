@@ -1,0 +1,51 @@
+"""``gputwin estimate tco``: the facade and the CLI (issue 14's acceptance command)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gputwin.cli.main import cli
+from gputwin.errors import DoesNotFitError
+from gputwin.run.estimate_tco import estimate_tco, tco_request
+
+
+def test_issue_command_returns_api_rent_and_own_with_break_even() -> None:
+    res = CliRunner().invoke(cli, ["estimate", "tco", "--model", "llama3-70b",
+                                   "--tokens-per-day", "2e9", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    kinds = {o["kind"] for o in d["options"]}
+    assert kinds == {"api", "rent", "own"}
+    for o in d["options"]:
+        assert o["usd_per_million_tokens"] > 0 and o["monthly_usd"] > 0
+        assert (o["gpus"] > 0) == (o["kind"] != "api")
+    assert any(o.get("break_even_tokens_per_day") for o in d["options"])
+    monthly = [o["monthly_usd"] for o in d["options"]]
+    assert monthly == sorted(monthly)
+
+
+def test_tighter_slo_needs_more_gpus() -> None:
+    loose = estimate_tco(tco_request({"model": "llama3-8b", "tokens_per_day": 1e9}))
+    tight = estimate_tco(tco_request({"model": "llama3-8b", "tokens_per_day": 1e9,
+                                      "tpot_slo_s": 0.012}))
+    own = {d["name"]: d for d in loose["options"]}["own"]
+    own_t = {d["name"]: d for d in tight["options"]}["own"]
+    assert own_t["gpus"] >= own["gpus"]
+    assert tight["replica"]["tpot_s"] <= 0.012
+
+
+def test_impossible_slo_is_a_clear_error() -> None:
+    with pytest.raises(DoesNotFitError, match="TPOT"):
+        estimate_tco(tco_request({"model": "llama3-70b", "tokens_per_day": 1e9,
+                                  "tpot_slo_s": 0.001}))
+
+
+def test_dataflow_part_sizes_a_pipeline_of_chips() -> None:
+    d = estimate_tco(tco_request({"model": "llama3-70b", "tokens_per_day": 2e9,
+                                  "gpu": "groq-lpu"}))
+    own = {o["name"]: o for o in d["options"]}["own"]
+    assert own["gpus"] >= 500  # the whole model sits in SRAM across hundreds of LPUs
+    assert d["replica"]["tpot_s"] < 0.01

@@ -1,0 +1,97 @@
+"""Power supply: PPAs, on-site generation, batteries, interconnection limits, carbon views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gputwin.energy.grid import HOUR_S, J_PER_MWH
+from gputwin.energy.regions import region_grid
+from gputwin.energy.supply import Battery, Generator, PowerSupply, supply_account
+from gputwin.energy.supply_profiles import per_unit_profile
+from gputwin.energy.supply_tables import supply_table
+from gputwin.errors import InputError, UnknownNameError
+
+MW = 1e6
+MWH = J_PER_MWH
+
+
+@pytest.mark.parametrize("tech", ["solar-pv", "wind-onshore", "smr", "gas-turbine"])
+@pytest.mark.parametrize("region", ["US-TEX-ERCO", "GB", "AU-NSW"])
+def test_profiles_hit_the_published_capacity_factor(tech: str, region: str) -> None:
+    p = per_unit_profile(tech, region)
+    assert p.shape == (8760,)
+    assert p.min() >= 0 and p.max() <= 1.0
+    assert p.mean() == pytest.approx(supply_table().tech(tech).capacity_factor, rel=1e-3)
+
+
+def test_solar_is_dark_at_night_and_follows_the_hemisphere() -> None:
+    tx = per_unit_profile("solar-pv", "US-TEX-ERCO")  # Dallas, UTC-6
+    local = (np.arange(8760) - 6) % 24
+    assert tx[(local >= 22) | (local <= 3)].max() == 0.0
+    assert tx[(local >= 11) & (local <= 14)].mean() > 0.5
+    jan, jul = slice(0, 744), slice(4344, 5088)
+    assert tx[jul].mean() > tx[jan].mean()
+    syd = per_unit_profile("solar-pv", "AU-NSW")
+    assert syd[jan].mean() > syd[jul].mean()
+
+
+def test_grid_only_site_has_equal_carbon_views() -> None:
+    a = supply_account(100 * MW, region_grid("US-TEX-ERCO"), PowerSupply()).totals
+    assert a["grid_import_j"] == pytest.approx(a["load_j"])
+    assert a["co2e_market_hourly_g"] == pytest.approx(a["co2e_location_g"])
+    assert a["cfe_score_frac"] == 0.0
+
+
+def test_ppa_and_battery_put_market_based_carbon_below_location_based() -> None:
+    """Issue 14's check: a site with a PPA and a battery."""
+    grid = region_grid("US-TEX-ERCO")
+    ppa = (Generator("solar-pv", 150 * MW), Generator("wind-onshore", 150 * MW))
+    no_bat = supply_account(100 * MW, grid, PowerSupply(ppas=ppa)).totals
+    bat = supply_account(100 * MW, grid, PowerSupply(
+        ppas=ppa, battery=Battery(400 * MWH, 100 * MW))).totals
+    for a in (no_bat, bat):
+        assert a["co2e_market_hourly_g"] < a["co2e_location_g"]
+        assert a["co2e_market_annual_g"] <= a["co2e_market_hourly_g"]
+    assert bat["cfe_score_frac"] > no_bat["cfe_score_frac"]
+    assert bat["battery_discharge_j"] == pytest.approx(
+        bat["battery_charge_j"] * 0.85, rel=0.02)  # ends near empty; losses = 1 - RTE
+    # energy balance: load = on-site + grid - charge + discharge (+ unserved)
+    assert bat["load_j"] == pytest.approx(bat["onsite_j"] + bat["grid_import_j"]
+                                          - bat["battery_charge_j"]
+                                          + bat["battery_discharge_j"] + bat["unserved_j"])
+
+
+def test_onsite_firm_generation_and_interconnect_limit() -> None:
+    grid = region_grid("US-MIDA-PJM")
+    smr = supply_account(100 * MW, grid, PowerSupply(onsite=(Generator("smr", 50 * MW),),
+                                                      interconnect_w=40 * MW)).totals
+    assert smr["onsite_j"] == pytest.approx(50 * MW * 0.93 * 8760 * HOUR_S)
+    assert smr["co2e_onsite_g"] == 0.0
+    assert smr["unserved_j"] == pytest.approx((100 - 46.5 - 40) * MW * 8760 * HOUR_S)
+    assert smr["hours_at_interconnect_limit"] == 8760
+    gas = supply_account(100 * MW, grid, PowerSupply(
+        onsite=(Generator("gas-turbine", 200 * MW),))).totals
+    assert gas["grid_import_j"] == 0.0
+    assert gas["co2e_onsite_g"] == pytest.approx(gas["load_j"] / 3.6e6 * 530)
+    assert gas["cfe_score_frac"] == 0.0
+
+
+def test_ppa_cost_is_its_energy_at_the_contract_price() -> None:
+    a = supply_account(10 * MW, region_grid("GB"), PowerSupply(
+        ppas=(Generator("wind-onshore", 20 * MW, usd_per_mwh=50.0),))).totals
+    assert a["cost_ppa_usd"] == pytest.approx(a["ppa_j"] / MWH * 50.0)
+    assert a["ppa_j"] == pytest.approx(20 * 0.332 * 8760 * MWH, rel=1e-3)
+
+
+def test_bad_supply_inputs() -> None:
+    with pytest.raises(InputError, match="not firm"):
+        PowerSupply(onsite=(Generator("solar-pv", MW),))
+    with pytest.raises(UnknownNameError):
+        PowerSupply(ppas=(Generator("fusion", MW),)).ppas[0].profile_w("GB")
+    with pytest.raises(InputError):
+        Generator("smr", -1.0)
+    with pytest.raises(InputError):
+        Battery(MWH, MW, round_trip_efficiency_frac=1.5)
+    with pytest.raises(InputError):
+        supply_account(-5.0, region_grid("GB"), PowerSupply())
