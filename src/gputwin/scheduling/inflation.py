@@ -44,6 +44,12 @@ class InflationResult:
     placed: int
     failed: int
     frag_rate: tuple[float, ...] = field(default=())
+    frag_gpus: tuple[float, ...] = field(default=())
+
+    @property
+    def idle_gpus(self) -> tuple[float, ...]:
+        """GPU capacity not held at each mark (the paper's measure past 100 % demand)."""
+        return tuple(self.capacity_gpus * (1.0 - a) for a in self.allocated_frac)
 
 
 def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
@@ -72,6 +78,8 @@ def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
     unalloc: list[float] = []
     alloc: list[float] = []
     frag: list[float] = []
+    frag_gpus: list[float] = []
+    sample = getattr(placement, "fragmentation_sample", None)
     placed = failed = k = 0
     while len(unalloc) < len(goals):
         pod = pool[int(rng.integers(len(pool)))]
@@ -95,9 +103,9 @@ def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
         while len(unalloc) < len(goals) and arrived >= goals[len(unalloc)] * capacity:
             unalloc.append(arrived - held)
             alloc.append(held / capacity)
-            last = getattr(placement, "last_fragmentation", None)
-            value = last() if callable(last) else None
+            value = sample() if callable(sample) else None
             if value is not None:
+                frag_gpus.append(float(value[0]))
                 frag.append(float(value[1]))
     return InflationResult(profile, capacity, tuple(goals), tuple(unalloc), tuple(alloc),
-                           first_failure, placed, failed, tuple(frag))
+                           first_failure, placed, failed, tuple(frag), tuple(frag_gpus))
