@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError
 from gputwin.scenario.check import check_against_catalog
+from gputwin.scenario.kueue import tenancy_from_kueue
 from gputwin.scenario.overrides import Override, apply_overrides, parse_override
 from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scenarios, data_dir
 from gputwin.scenario.scheduler import scheduler_profile
@@ -52,7 +54,7 @@ def load_scenario(
             "gputwin.api.load_serving_scenario, or run it with `gputwin simulate`",
             where=f"{file}:{lines.get(('serving',), 1)}")
     parsed = [parse_override(text) for text in overrides]
-    data = apply_overrides(data, parsed)
+    data = _expand_kueue(apply_overrides(data, parsed), file, lines)
 
     def locate(key_path: KeyPath) -> str:
         ov = _override_for(key_path, parsed)
@@ -76,6 +78,22 @@ def load_scenario(
     check_site(scenario.site, catalog or default_catalog(), scenario.cluster.system,
                scenario.cluster.gpu, locate)
     return _resolve_trace_path(scenario, file.parent, locate)
+
+
+def _expand_kueue(data: dict[str, Any], file: Path,
+                  lines: dict[KeyPath, int]) -> dict[str, Any]:
+    """``tenancy.kueue`` (real Kueue manifests, scenario/kueue.py) → tenancy fields; the
+    scenario's own tenancy fields win."""
+    tenancy = data.get("tenancy")
+    if not isinstance(tenancy, dict) or "kueue" not in tenancy:
+        return data
+    where = f"{file}:{lines.get(('tenancy', 'kueue'), 1)}"
+    section = tenancy["kueue"]
+    if not isinstance(section, dict):
+        raise InputError("tenancy.kueue: expected a mapping with `manifests`", where=where)
+    derived = tenancy_from_kueue(section, file.parent, where)
+    merged = {**derived, **{k: v for k, v in tenancy.items() if k != "kueue"}}
+    return {**data, "tenancy": merged}
 
 
 def _error_loc(exc: ValidationError) -> KeyPath:
