@@ -19,7 +19,8 @@ PODS = ("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,crea
         "p1,4000,8192,1,250,,LS,Running,0,100,0\n"
         "p2,8000,16384,2,1000,,LS,Running,0,100,0\n"
         "p3,16000,32768,4,1000,,LS,Running,0,100,0\n"
-        "p4,2000,4096,1,1000,,BE,Running,0,100,0\n")
+        "p4,2000,4096,1,1000,,BE,Running,0,100,0\n"
+        "c0,24000,65536,0,0,,BE,Running,0,100,0\n")
 
 
 def _scenario(tmp_path: Path, profile: str, extra: str = "") -> Path:
@@ -58,3 +59,13 @@ def test_a_seed_repeats(tmp_path: Path) -> None:
     one = simulate(load_scenario(_scenario(tmp_path, "bestfit"))).summary["inflation"]
     two = simulate(load_scenario(_scenario(tmp_path, "bestfit"))).summary["inflation"]
     assert one == two  # deterministic for a seed
+
+
+def test_cpu_only_pods_take_host_resources(tmp_path: Path) -> None:
+    """Big CPU-only pods on 32-CPU nodes strand GPUs: with them less GPU demand fits."""
+    base = simulate(load_scenario(_scenario(tmp_path, "gpu-packing"))).summary
+    f = _scenario(tmp_path, "gpu-packing", ", cpu_only_pods: true")
+    with_cpu = simulate(load_scenario(f)).summary
+    a = base["inflation"]["gpu-packing"]["allocated_frac"][-1]
+    b = with_cpu["inflation"]["gpu-packing"]["allocated_frac"][-1]
+    assert b <= a

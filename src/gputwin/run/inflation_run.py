@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from gputwin.catalog.loader import Catalog
@@ -22,6 +23,7 @@ from gputwin.run.summary import summarize
 from gputwin.run.world import build_hardware, build_layout, read_scenario_trace
 from gputwin.scenario.schema import Scenario
 from gputwin.scheduling.inflation import InflationResult, inflate
+from gputwin.workload.openb import read_openb_host_pods
 
 
 def simulate_inflation(scenario: Scenario, catalog: Catalog) -> SimulationResult:
@@ -36,11 +38,13 @@ def simulate_inflation(scenario: Scenario, catalog: Catalog) -> SimulationResult
                          "format (give workload.trace.options or cluster.from_trace)")
     layout = build_layout(scenario, build_hardware(scenario, catalog), trace.nodes)
     main = scenario.scheduler.profile or "fifo"
+    hosts = _host_pods(scenario) if exp.cpu_only_pods else []
     curves: dict[str, Any] = {}
     for profile in dict.fromkeys([main, *exp.compare]):
         args = scenario.scheduler.args if profile == main else None
         runs = [inflate(profile, trace.jobs, layout, marks=exp.demand,
-                        seed=scenario.seed + k, args=args) for k in range(exp.seeds)]
+                        seed=scenario.seed + k, args=args, host_pods=hosts)
+                for k in range(exp.seeds)]
         curves[profile] = _curve(runs)
     summary = summarize(scenario_name=scenario.name, seed=scenario.seed, jobs=[],
                         timeline=_empty_timeline(), total_gpus=layout.total_gpus,
@@ -55,6 +59,14 @@ def simulate_inflation(scenario: Scenario, catalog: Catalog) -> SimulationResult
                             total_gpus=layout.total_gpus, end_time_s=0.0, jobs=[],
                             timeline=_empty_timeline(), summary=summary,
                             wall_time_s=time.perf_counter() - start)
+
+
+def _host_pods(scenario: Scenario) -> list[tuple[float, float]]:
+    """The trace's CPU-only pods (openb only; other formats list none)."""
+    trace = scenario.workload.trace
+    if trace is None or trace.format != "openb":
+        return []
+    return read_openb_host_pods(Path(trace.path))
 
 
 def _curve(runs: list[InflationResult]) -> dict[str, Any]:

@@ -26,6 +26,9 @@ class ExperimentConfig(BaseModel):
     seeds: int = Field(default=1, ge=1, le=100, description="Repeats (seed, seed+1, ...)")
     compare: list[str] = Field(default_factory=list,
                                description="More scheduler profiles run on the same pods")
+    cpu_only_pods: bool = Field(
+        default=False, description="Draw the trace's CPU-only pods too (openb), placed by "
+        "the policy on CPU and memory, as the paper does (docs/fractional-and-mig.md)")
 
     @model_validator(mode="after")
     def _marks(self) -> ExperimentConfig:

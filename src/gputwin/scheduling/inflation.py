@@ -55,11 +55,14 @@ class InflationResult:
 def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
             marks: Sequence[float] = (0.9, 0.95, 1.0), seed: int = 0,
             args: dict[str, dict[str, object]] | None = None,
-            target_jobs: Sequence[JobSpec] | None = None) -> InflationResult:
+            target_jobs: Sequence[JobSpec] | None = None,
+            host_pods: Sequence[tuple[float, float]] = ()) -> InflationResult:
     """Draw pods from ``pool`` (uniformly, with replacement; ``seed``) until the arrived
-    GPU demand reaches each of ``marks`` × capacity. ``target_jobs`` (default ``pool``) is
-    what plugins with ``observe_workload`` (FGD) see. Raises :class:`InputError` for an
-    empty pool or unknown profile."""
+    GPU demand reaches each of ``marks`` × capacity. ``host_pods``: CPU-only pods
+    ``(cpu_milli, memory_bytes)`` drawn along with ``pool`` (uniformly over both) and placed
+    by the placement plugin's own ranking (CPU and memory only; not counted as demand).
+    ``target_jobs`` (default ``pool``) is what plugins with ``observe_workload`` (FGD) see.
+    Raises :class:`InputError` for an empty pool or unknown profile."""
     if not pool:
         raise InputError("inflate: empty pod pool")
     ctx = PluginContext(layout=layout, estimate_runtime=lambda job: math.inf)
@@ -82,8 +85,12 @@ def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
     sample = getattr(placement, "fragmentation_sample", None)
     placed = failed = k = 0
     while len(unalloc) < len(goals):
-        pod = pool[int(rng.integers(len(pool)))]
+        draw = int(rng.integers(len(pool) + len(host_pods)))
         k += 1
+        if draw >= len(pool):
+            _place_host(placement, f"inflate-host-{k:06d}", host_pods[draw - len(pool)])
+            continue
+        pod = pool[draw]
         job = replace(pod, job_id=f"inflate-{k:06d}", submit_time_s=float(k))
         arrived += job.gpu_demand
         started = False
@@ -109,3 +116,9 @@ def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
                 frag.append(float(value[1]))
     return InflationResult(profile, capacity, tuple(goals), tuple(unalloc), tuple(alloc),
                            first_failure, placed, failed, tuple(frag), tuple(frag_gpus))
+
+
+def _place_host(placement: object, pod_id: str, pod: tuple[float, float]) -> bool:
+    """A CPU-only pod through a sharing placement (others cannot place one: dropped)."""
+    place = getattr(placement, "place_host_only", None)
+    return bool(place(pod_id, *pod)) if callable(place) else False
