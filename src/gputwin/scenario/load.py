@@ -22,6 +22,7 @@ from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scen
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
 from gputwin.scenario.site import check_site
+from gputwin.scenario.slurm import scheduler_from_slurm
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines, validation_error_to_input_error
 
 
@@ -55,6 +56,7 @@ def load_scenario(
             where=f"{file}:{lines.get(('serving',), 1)}")
     parsed = [parse_override(text) for text in overrides]
     data = _expand_kueue(apply_overrides(data, parsed), file, lines)
+    data = _expand_slurm(data, file, lines)
 
     def locate(key_path: KeyPath) -> str:
         ov = _override_for(key_path, parsed)
@@ -94,6 +96,27 @@ def _expand_kueue(data: dict[str, Any], file: Path,
     derived = tenancy_from_kueue(section, file.parent, where)
     merged = {**derived, **{k: v for k, v in tenancy.items() if k != "kueue"}}
     return {**data, "tenancy": merged}
+
+
+def _expand_slurm(data: dict[str, Any], file: Path,
+                  lines: dict[KeyPath, int]) -> dict[str, Any]:
+    """``scheduler.slurm`` (a real slurm.conf, scenario/slurm.py) → scheduler fields (the
+    scenario's own win) and, when absent, ``cluster.num_nodes``."""
+    scheduler = data.get("scheduler")
+    if not isinstance(scheduler, dict) or "slurm" not in scheduler:
+        return data
+    where = f"{file}:{lines.get(('scheduler', 'slurm'), 1)}"
+    section = scheduler["slurm"]
+    if not isinstance(section, dict):
+        raise InputError("scheduler.slurm: expected a mapping with `conf`", where=where)
+    derived, num_nodes = scheduler_from_slurm(section, file.parent, where)
+    merged = {**derived, **{k: v for k, v in scheduler.items() if k != "slurm"}}
+    out = {**data, "scheduler": merged}
+    cluster = data.get("cluster")
+    if num_nodes is not None and isinstance(cluster, dict) and "num_nodes" not in cluster \
+            and not cluster.get("from_trace"):
+        out["cluster"] = {**cluster, "num_nodes": num_nodes}
+    return out
 
 
 def _error_loc(exc: ValidationError) -> KeyPath:
