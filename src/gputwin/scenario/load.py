@@ -23,6 +23,8 @@ from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
 from gputwin.scenario.site import check_site
 from gputwin.scenario.slurm import scheduler_from_slurm
+from gputwin.scenario.volcano import tenancy_from_volcano
+from gputwin.topology.hardware import default_system_for
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines, validation_error_to_input_error
 
 
@@ -57,6 +59,7 @@ def load_scenario(
     parsed = [parse_override(text) for text in overrides]
     data = _expand_kueue(apply_overrides(data, parsed), file, lines)
     data = _expand_slurm(data, file, lines)
+    data = _expand_volcano(data, file, lines, catalog or default_catalog())
 
     def locate(key_path: KeyPath) -> str:
         ov = _override_for(key_path, parsed)
@@ -117,6 +120,31 @@ def _expand_slurm(data: dict[str, Any], file: Path,
             and not cluster.get("from_trace"):
         out["cluster"] = {**cluster, "num_nodes": num_nodes}
     return out
+
+
+def _expand_volcano(data: dict[str, Any], file: Path, lines: dict[KeyPath, int],
+                    catalog: Catalog) -> dict[str, Any]:
+    """``tenancy.volcano`` (real Volcano Queue manifests, scenario/volcano.py) → tenancy
+    fields; needs the cluster's size and GPU type (queue weights are shares of it)."""
+    tenancy = data.get("tenancy")
+    if not isinstance(tenancy, dict) or "volcano" not in tenancy:
+        return data
+    where = f"{file}:{lines.get(('tenancy', 'volcano'), 1)}"
+    section, cluster = tenancy["volcano"], data.get("cluster")
+    if not isinstance(section, dict):
+        raise InputError("tenancy.volcano: expected a mapping with `manifests`", where=where)
+    try:
+        assert isinstance(cluster, dict) and isinstance(cluster.get("num_nodes"), int)
+        system = (catalog.system(cluster["system"]) if cluster.get("system")
+                  else default_system_for(catalog, cluster["gpu"]))
+    except (AssertionError, KeyError, InputError):
+        raise InputError("tenancy.volcano: needs cluster.num_nodes and a known cluster."
+                         "system (or gpu): queue weights are shares of the cluster",
+                         where=where) from None
+    gpus = float(cluster["num_nodes"] * system.num_accelerators)
+    derived = tenancy_from_volcano(section, file.parent, where, gpus, system.accelerator)
+    merged = {**derived, **{k: v for k, v in tenancy.items() if k != "volcano"}}
+    return {**data, "tenancy": merged}
 
 
 def _error_loc(exc: ValidationError) -> KeyPath:
