@@ -69,3 +69,14 @@ def test_cpu_only_pods_take_host_resources(tmp_path: Path) -> None:
     a = base["inflation"]["gpu-packing"]["allocated_frac"][-1]
     b = with_cpu["inflation"]["gpu-packing"]["allocated_frac"][-1]
     assert b <= a
+
+
+def test_cli_prints_the_curves(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gputwin.cli.main import cli
+
+    out = CliRunner().invoke(cli, ["simulate", str(_scenario(tmp_path, "fgd")), "--out",
+                                   str(tmp_path / "o")])
+    assert out.exit_code == 0, out.output
+    assert "packing experiment" in out.output and "fgd: 50%:" in out.output

@@ -91,3 +91,18 @@ def _curve(runs: list[InflationResult]) -> dict[str, Any]:
 
 def _empty_timeline() -> Timeline:
     return Timeline(time_s=[0.0], gpus_allocated=[0], queue_length=[0])
+
+
+def inflation_lines(summary: dict[str, Any]) -> list[str]:
+    """Plain lines for the CLI: per profile, GPUs unallocated at each demand mark."""
+    curves = summary.get("inflation")
+    if not isinstance(curves, dict):
+        return []
+    out = ["packing experiment (pods drawn from the trace, no departures): GPUs unallocated "
+           "(arrived - placed) at arrived demand"]
+    for profile, c in curves.items():
+        cells = ", ".join(f"{d:.0%}: {u:,.0f}" for d, u in
+                          zip(c["demand"], c["unallocated_gpus"] or [], strict=False))
+        out.append(f"  {profile}: {cells} (of {c['capacity_gpus']:,.0f} GPUs; "
+                   f"{c['seeds']} seed(s))")
+    return out
