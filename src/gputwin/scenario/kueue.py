@@ -47,7 +47,7 @@ IGNORED = ("cpu/memory quotas", "fairSharing", "Cohort", "Topology", "admissionC
 _SEPARATOR = re.compile(r"^---\s*(#.*)?$")
 
 
-class _Doc:
+class ManifestDoc:
     """One manifest object with its file and line map (for error messages)."""
 
     def __init__(self, data: dict[str, Any], lines: dict[KeyPath, int], file: Path) -> None:
@@ -83,25 +83,26 @@ class _Doc:
         return str(self.need(("metadata", "name"), (str, int), "a name"))
 
 
-def read_manifests(paths: list[Path]) -> list[_Doc]:
-    """Every Kueue object of the files, in order. Raises :class:`InputError`."""
-    docs: list[_Doc] = []
+def read_manifests(paths: list[Path], api: str = "kueue.x-k8s.io/") -> list[ManifestDoc]:
+    """Every object of API group ``api`` in the files, in order. Raises
+    :class:`InputError`."""
+    docs: list[ManifestDoc] = []
     for file in paths:
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"cannot read Kueue manifest: {exc.strerror}",
+            raise InputError(f"cannot read manifest: {exc.strerror}",
                              where=str(file)) from None
         for chunk, offset in _documents(text):
             # blank lines in front keep YAML's own line numbers those of the file
             data, lines = parse_yaml_with_lines("\n" * offset + chunk, str(file))
             if data is None:
                 continue
-            doc = _Doc(data if isinstance(data, dict) else {}, lines, file)
+            doc = ManifestDoc(data if isinstance(data, dict) else {}, lines, file)
             if not isinstance(data, dict) or "kind" not in data:
                 raise InputError("expected a Kubernetes object (apiVersion, kind, metadata)",
                                  where=doc.where(()))
-            if str(data.get("apiVersion", "")).startswith("kueue.x-k8s.io/"):
+            if str(data.get("apiVersion", "")).startswith(api):
                 docs.append(doc)
     return docs
 
@@ -124,21 +125,10 @@ def _documents(text: str) -> list[tuple[str, int]]:
 def tenancy_from_kueue(section: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
     """The ``tenancy:`` mapping built from ``section`` (see the module doc); ``base``: the
     scenario's folder, ``where``: the scenario line of the section."""
-    allowed = {"manifests", "flavors", "local_queue_priority", "default_priority_class"}
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise InputError(f"tenancy.kueue: unknown field(s) {', '.join(unknown)}; expected "
-                         f"{', '.join(sorted(allowed))}", where=where)
-    files = section.get("manifests")
-    if not isinstance(files, list) or not files:
-        raise InputError("tenancy.kueue.manifests: give a list of manifest files",
-                         where=where)
-    paths = [p if p.is_absolute() else base / p for p in (Path(str(f)) for f in files)]
-    for p in paths:
-        if not p.is_file():
-            raise InputError(f"tenancy.kueue.manifests: file not found: {p}", where=where)
+    paths = manifest_paths(section, {"manifests", "flavors", "local_queue_priority",
+                                     "default_priority_class"}, base, where, "kueue")
     docs = read_manifests(paths)
-    by_kind: dict[str, list[_Doc]] = {}
+    by_kind: dict[str, list[ManifestDoc]] = {}
     for d in docs:
         by_kind.setdefault(str(d.data["kind"]), []).append(d)
     flavors = {d.name: d.name for d in by_kind.get("ResourceFlavor", [])}
@@ -160,7 +150,25 @@ def tenancy_from_kueue(section: dict[str, Any], base: Path, where: str) -> dict[
     return out
 
 
-def _cluster_queue(d: _Doc) -> dict[str, Any]:
+def manifest_paths(section: dict[str, Any], allowed: set[str], base: Path, where: str,
+                   name: str) -> list[Path]:
+    """The section's checked ``manifests`` (relative to ``base``). Raises InputError."""
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise InputError(f"tenancy.{name}: unknown field(s) {', '.join(unknown)}; expected "
+                         f"{', '.join(sorted(allowed))}", where=where)
+    files = section.get("manifests")
+    if not isinstance(files, list) or not files:
+        raise InputError(f"tenancy.{name}.manifests: give a list of manifest files",
+                         where=where)
+    paths = [p if p.is_absolute() else base / p for p in (Path(str(f)) for f in files)]
+    for p in paths:
+        if not p.is_file():
+            raise InputError(f"tenancy.{name}.manifests: file not found: {p}", where=where)
+    return paths
+
+
+def _cluster_queue(d: ManifestDoc) -> dict[str, Any]:
     spec = ("spec",)
     cohort = d.get((*spec, "cohort"), d.get((*spec, "cohortName")))
     strategy = _choice(d, (*spec, "queueingStrategy"), QueueingStrategy, "BestEffortFIFO")
@@ -197,7 +205,7 @@ def _cluster_queue(d: _Doc) -> dict[str, Any]:
     }
 
 
-def _gpu_quota(d: _Doc, path: KeyPath) -> dict[str, float | None]:
+def _gpu_quota(d: ManifestDoc, path: KeyPath) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key, field in (("nominalQuota", "nominal"), ("borrowingLimit", "borrowing_limit"),
                        ("lendingLimit", "lending_limit")):
@@ -223,7 +231,7 @@ def quantity(raw: Any, where: str, field: str) -> float:
     return value / 1000.0 if match.group(2) == "m" else value
 
 
-def _choice(d: _Doc, path: KeyPath, kind: Any, default: str) -> str:
+def _choice(d: ManifestDoc, path: KeyPath, kind: Any, default: str) -> str:
     value = d.get(path, default)
     options = get_args(kind)
     if value not in options:

@@ -28,47 +28,27 @@ from pathlib import Path
 from typing import Any
 
 from gputwin.errors import InputError
-from gputwin.scenario.kueue import GPU_RESOURCE, _documents, quantity
-from gputwin.yaml_io import KeyPath, parse_yaml_with_lines
+from gputwin.scenario.kueue import (
+    GPU_RESOURCE,
+    ManifestDoc,
+    manifest_paths,
+    quantity,
+    read_manifests,
+)
+from gputwin.yaml_io import KeyPath
 
 NOT_MODELLED = ("reclaimable: false", "hierarchical queues", "cpu/memory")
 
 
-def _queues(paths: list[Path]) -> list[tuple[dict[str, Any], dict[KeyPath, int], Path]]:
-    out = []
-    for file in paths:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read Volcano manifest: {exc.strerror}",
-                             where=str(file)) from None
-        for chunk, offset in _documents(text):
-            data, lines = parse_yaml_with_lines("\n" * offset + chunk, str(file))
-            if isinstance(data, dict) and data.get("kind") == "Queue" and str(
-                    data.get("apiVersion", "")).startswith("scheduling.volcano.sh/"):
-                out.append((data, lines, file))
-    return out
-
-
-def _where(lines: dict[KeyPath, int], file: Path, path: KeyPath) -> str:
-    probe = path
-    while probe and probe not in lines:
-        probe = probe[:-1]
-    return f"{file}:{lines.get(probe, 1)}"
-
-
-def _gpu(data: dict[str, Any], lines: dict[KeyPath, int], file: Path,
-         path: KeyPath) -> float | None:
-    node: Any = data
-    for part in path:
-        node = node.get(part) if isinstance(node, dict) else None
+def _gpu(d: ManifestDoc, path: KeyPath) -> float | None:
+    node = d.get(path)
     if node is None:
         return None
     if not isinstance(node, dict):
         raise InputError(f"Queue: {'.'.join(map(str, path))}: expected a resource map",
-                         where=_where(lines, file, path))
+                         where=d.where(path))
     raw = node.get(GPU_RESOURCE)
-    return None if raw is None else quantity(raw, _where(lines, file, (*path, GPU_RESOURCE)),
+    return None if raw is None else quantity(raw, d.where((*path, GPU_RESOURCE)),
                                              ".".join(map(str, path)) + "." + GPU_RESOURCE)
 
 
@@ -76,38 +56,27 @@ def tenancy_from_volcano(section: dict[str, Any], base: Path, where: str,
                          cluster_gpus: float, gpu_type: str) -> dict[str, Any]:
     """The ``tenancy:`` mapping from ``section`` for a cluster of ``cluster_gpus``
     GPUs of catalog type ``gpu_type``."""
-    allowed = {"manifests", "local_queue_priority", "priority_classes",
-               "default_priority_class"}
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise InputError(f"tenancy.volcano: unknown field(s) {', '.join(unknown)}; expected "
-                         f"{', '.join(sorted(allowed))}", where=where)
-    files = section.get("manifests")
-    if not isinstance(files, list) or not files:
-        raise InputError("tenancy.volcano.manifests: give a list of manifest files",
-                         where=where)
-    paths = [p if p.is_absolute() else base / p for p in (Path(str(f)) for f in files)]
-    for p in paths:
-        if not p.is_file():
-            raise InputError(f"tenancy.volcano.manifests: file not found: {p}", where=where)
-    queues = _queues(paths)
+    paths = manifest_paths(section, {"manifests", "local_queue_priority", "priority_classes",
+                                     "default_priority_class"}, base, where, "volcano")
+    queues = [d for d in read_manifests(paths, "scheduling.volcano.sh/")
+              if d.data["kind"] == "Queue"]
     if not queues:
         raise InputError("tenancy.volcano: the manifests define no Queue", where=where)
     weights = {}
-    for data, lines, file in queues:
-        w = (data.get("spec") or {}).get("weight", 1)
+    for d in queues:
+        w = d.get(("spec", "weight"), 1)
         if not isinstance(w, int) or isinstance(w, bool) or w < 1:
             raise InputError(f"Queue: spec.weight: expected an integer >= 1, got {w!r}",
-                             where=_where(lines, file, ("spec", "weight")))
-        weights[str((data.get("metadata") or {}).get("name"))] = w
+                             where=d.where(("spec", "weight")))
+        weights[d.name] = w
     total_w = sum(weights.values())
     cqs: dict[str, Any] = {}
-    for data, lines, file in queues:
-        name = str((data.get("metadata") or {}).get("name"))
-        deserved = _gpu(data, lines, file, ("spec", "deserved"))
+    for d in queues:
+        name = d.name
+        deserved = _gpu(d, ("spec", "deserved"))
         nominal = deserved if deserved is not None else cluster_gpus * weights[name] / total_w
-        cap = _gpu(data, lines, file, ("spec", "capability"))
-        guarantee = _gpu(data, lines, file, ("spec", "guarantee", "resource")) or 0.0
+        cap = _gpu(d, ("spec", "capability"))
+        guarantee = _gpu(d, ("spec", "guarantee", "resource")) or 0.0
         cqs[name] = {"cohort": "volcano", "quotas": {gpu_type: {
             "nominal": round(nominal, 3),
             "borrowing_limit": None if cap is None else max(0.0, round(cap - nominal, 3)),
