@@ -25,6 +25,8 @@ from gputwin.cluster.ledger import Ledger
 from gputwin.cluster.snapshot import take_snapshot
 from gputwin.errors import InputError
 from gputwin.scheduling.api import PluginContext
+from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.plugins.fractional import SharedGpuPlacement
 from gputwin.scheduling.profiles import build_framework, resolve_profile
 from gputwin.workload.job import JobSpec
 
@@ -72,53 +74,63 @@ def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
         hook = getattr(plugin, "observe_workload", None)
         if callable(hook):
             hook(list(target_jobs if target_jobs is not None else pool))
-    ledger = Ledger(layout)
-    capacity = float(layout.total_gpus)
+    run = _Run(fw, Ledger(layout), float(layout.total_gpus))
     rng = np.random.default_rng(seed)
     goals = sorted(marks)
-    arrived = held = 0.0
-    first_failure: float | None = None
-    unalloc: list[float] = []
-    alloc: list[float] = []
-    frag: list[float] = []
-    frag_gpus: list[float] = []
-    sample = getattr(placement, "fragmentation_sample", None)
-    placed = failed = k = 0
-    while len(unalloc) < len(goals):
+    k = 0
+    while len(run.unalloc) < len(goals):
         draw = int(rng.integers(len(pool) + len(host_pods)))
         k += 1
         if draw >= len(pool):
-            _place_host(placement, f"inflate-host-{k:06d}", host_pods[draw - len(pool)])
+            if isinstance(placement, SharedGpuPlacement):
+                placement.place_host_only(f"inflate-host-{k:06d}", *host_pods[draw - len(pool)])
             continue
-        pod = pool[draw]
-        job = replace(pod, job_id=f"inflate-{k:06d}", submit_time_s=float(k))
-        arrived += job.gpu_demand
+        run.submit(replace(pool[draw], job_id=f"inflate-{k:06d}", submit_time_s=float(k)), k)
+        while (len(run.unalloc) < len(goals)
+               and run.arrived >= goals[len(run.unalloc)] * run.capacity):
+            run.mark(placement)
+    return InflationResult(profile, run.capacity, tuple(goals), tuple(run.unalloc),
+                           tuple(run.alloc), run.first_failure, run.placed, run.failed,
+                           tuple(run.frag), tuple(run.frag_gpus))
+
+
+class _Run:
+    """The experiment's running state: one pod per scheduling cycle, no departures."""
+
+    def __init__(self, fw: Framework, ledger: Ledger, capacity: float) -> None:
+        self.fw, self.ledger, self.capacity = fw, ledger, capacity
+        self.arrived = self.held = 0.0
+        self.first_failure: float | None = None
+        self.placed = self.failed = 0
+        self.unalloc: list[float] = []
+        self.alloc: list[float] = []
+        self.frag: list[float] = []
+        self.frag_gpus: list[float] = []
+
+    def submit(self, job: JobSpec, k: int) -> None:
+        """One pod: submitted, scheduled on a snapshot, allocated — or failed."""
+        self.arrived += job.gpu_demand
         started = False
-        if fw.submit(job, float(k)) is None:
-            result = fw.schedule(float(k), take_snapshot(ledger))
+        if self.fw.submit(job, float(k)) is None:
+            result = self.fw.schedule(float(k), take_snapshot(self.ledger))
             for decision in result.starts:
-                ledger.allocate(decision.job.job_id, decision.placement)
-                held += decision.placement.gpu_milli / 1000.0
+                self.ledger.allocate(decision.job.job_id, decision.placement)
+                self.held += decision.placement.gpu_milli / 1000.0
                 started = started or decision.job.job_id == job.job_id
-            fw.remove_queued([q.job_id for q in fw.queued_jobs()])
+            self.fw.remove_queued([q.job_id for q in self.fw.queued_jobs()])
         if started:
-            placed += 1
-        else:
-            failed += 1
-            if first_failure is None:
-                first_failure = held / capacity
-        while len(unalloc) < len(goals) and arrived >= goals[len(unalloc)] * capacity:
-            unalloc.append(arrived - held)
-            alloc.append(held / capacity)
-            value = sample() if callable(sample) else None
-            if value is not None:
-                frag_gpus.append(float(value[0]))
-                frag.append(float(value[1]))
-    return InflationResult(profile, capacity, tuple(goals), tuple(unalloc), tuple(alloc),
-                           first_failure, placed, failed, tuple(frag), tuple(frag_gpus))
+            self.placed += 1
+            return
+        self.failed += 1
+        if self.first_failure is None:
+            self.first_failure = self.held / self.capacity
 
-
-def _place_host(placement: object, pod_id: str, pod: tuple[float, float]) -> bool:
-    """A CPU-only pod through a sharing placement (others cannot place one: dropped)."""
-    place = getattr(placement, "place_host_only", None)
-    return bool(place(pod_id, *pod)) if callable(place) else False
+    def mark(self, placement: object) -> None:
+        """Record the metrics at a demand mark."""
+        self.unalloc.append(self.arrived - self.held)
+        self.alloc.append(self.held / self.capacity)
+        value = (placement.fragmentation_sample()
+                 if isinstance(placement, SharedGpuPlacement) else None)
+        if value is not None:
+            self.frag_gpus.append(float(value[0]))
+            self.frag.append(float(value[1]))
