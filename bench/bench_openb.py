@@ -3,11 +3,12 @@
 Run: ``python bench/bench_openb.py [--seeds 3] [--skip-inflation] [--memory]``. Prints
 
 1. the end-to-end time (scenario load → trace read → simulate) and peak Python memory of
-   ``examples/openb-fgd.yaml`` (8,152 pods, 7,064 GPU pods as jobs, 1,523 nodes), for
-   the fgd, bestfit and gpu-packing profiles;
+   ``examples/openb-fgd.yaml`` as a time replay (``experiment=null``; 8,152 pods, 7,064
+   GPU pods as jobs, 1,523 nodes), for the fgd, bestfit and gpu-packing profiles;
 2. the workload-inflation table (the paper's Sec. 6): GPU demand left unallocated when the
    arrived demand reaches 80/90/95/100 % of capacity, and the share of capacity allocated
-   when the first pod failed, per policy, mean over seeds.
+   when the first pod failed, per policy (also dot-product, gpu-clustering, random-fit),
+   mean over seeds.
 
 Skips (exit 0, with a message) when the trace is absent.
 """
@@ -32,20 +33,21 @@ from gputwin.scheduling.inflation import inflate
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "openb-fgd.yaml"
 PODS = data_dir() / "traces" / "alibaba-gpu-v2023" / "openb_pod_list_default.csv"
-POLICIES = ("fgd", "bestfit", "gpu-packing")
+REPLAY_POLICIES = ("fgd", "bestfit", "gpu-packing")
+POLICIES = (*REPLAY_POLICIES, "dot-product", "gpu-clustering", "random-fit")
 MARKS = (0.8, 0.9, 0.95, 1.0)
 
 
 def end_to_end(profile: str, memory: bool) -> None:
     """Timed without tracing; ``memory``: a second, traced run for the peak (slow)."""
     start = time.perf_counter()
-    sc = load_scenario(EXAMPLE, [f"scheduler.profile={profile}"])
+    sc = load_scenario(EXAMPLE, [f"scheduler.profile={profile}", "experiment=null"])
     result = simulate(sc)
     elapsed = time.perf_counter() - start
     peak = ""
     if memory:
         tracemalloc.start()
-        simulate(load_scenario(EXAMPLE, [f"scheduler.profile={profile}"]))
+        simulate(load_scenario(EXAMPLE, [f"scheduler.profile={profile}", "experiment=null"]))
         peak = f", peak traced Python memory {tracemalloc.get_traced_memory()[1] / 2**20:.0f} MiB"
         tracemalloc.stop()
     s = result.summary
@@ -83,7 +85,7 @@ def main() -> int:
     if not PODS.is_file():
         print(f"skipped: openb trace not present at {PODS}")
         return 0
-    for profile in POLICIES:
+    for profile in REPLAY_POLICIES:
         end_to_end(profile, args.memory)
     print(f"peak RSS of the process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
           " MiB")

@@ -98,7 +98,8 @@ def test_full_cluster_inflation_fgd_vs_bestfit_vs_packing(seed: int) -> None:
 def test_simulate_openb_example_prints_json_summary() -> None:
     runner = CliRunner()
     out = runner.invoke(cli, ["simulate", str(EXAMPLES / "openb-fgd.yaml"), "--json",
-                              "--set", "workload.trace.max_jobs=600"])
+                              "--set", "workload.trace.max_jobs=600",
+                              "--set", "experiment=null"])
     assert out.exit_code == 0, out.output
     summary = json.loads(out.output[out.output.index("{"):])
     assert summary["num_jobs"] == 600 and summary["jobs_by_status"]["completed"] == 600

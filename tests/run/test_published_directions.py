@@ -147,3 +147,17 @@ def test_without_oversubscription_placement_does_not_change_run_times(
     assert first.keys() == packed.keys() and first
     for job_id, (_, run_s) in first.items():
         assert packed[job_id][1] == pytest.approx(run_s, rel=1e-9)
+
+
+@needs_philly
+@pytest.mark.bench
+def test_whole_philly_on_96_nodes_backfill_cuts_mean_wait() -> None:
+    """The examples as shipped (96 nodes): EASY backfill vs strict FIFO over all 82,247
+    jobs (about a minute each; `pytest -m bench`)."""
+    from gputwin.run.simulate import simulate
+    from gputwin.scenario import load_scenario
+
+    fifo = simulate(load_scenario(EXAMPLES / "philly-fifo.yaml")).summary
+    easy = simulate(load_scenario(EXAMPLES / "philly-backfill.yaml")).summary
+    assert fifo["wait_s"]["mean"] > 1800.0  # it queues
+    assert easy["wait_s"]["mean"] < 0.5 * fifo["wait_s"]["mean"]

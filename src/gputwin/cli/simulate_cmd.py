@@ -174,6 +174,10 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     if site_line is not None:
         table.add_row("site", site_line)
     console.print(table)
+    from gputwin.run.inflation_run import inflation_lines
+
+    for line in inflation_lines(s):  # a packing experiment (experiment: workload_inflation)
+        console.print(line)
     planned = s.get("planned_layouts") or []
     if planned:
         shown = ", ".join(f"#{p['template']} on {p['num_gpus']}: tp{p['tp']} pp{p['pp']} "

@@ -417,6 +417,10 @@ def simulate(
     ``progress(now_s)`` is called now and then with the simulated time. Raises
     :class:`gputwin.errors.InputError` for problems found while wiring (e.g. a bad trace).
     """
+    if scenario.experiment is not None:  # a packing experiment, not a time replay
+        from gputwin.run.inflation_run import simulate_inflation
+
+        return simulate_inflation(scenario, catalog or default_catalog())
     wall_start = time.perf_counter()
     world = build_world(scenario, catalog or default_catalog(), RandomStreams(scenario.seed))
     return simulate_world(world, name=scenario.name, seed=scenario.seed,

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError
 from gputwin.scenario.check import check_against_catalog
+from gputwin.scenario.kueue import tenancy_from_kueue
 from gputwin.scenario.overrides import Override, apply_overrides, parse_override
 from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scenarios, data_dir
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
 from gputwin.scenario.site import check_site
+from gputwin.scenario.slurm import scheduler_from_slurm
+from gputwin.scenario.volcano import tenancy_from_volcano
+from gputwin.topology.hardware import default_system_for
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines, validation_error_to_input_error
 
 
@@ -52,7 +57,9 @@ def load_scenario(
             "gputwin.api.load_serving_scenario, or run it with `gputwin simulate`",
             where=f"{file}:{lines.get(('serving',), 1)}")
     parsed = [parse_override(text) for text in overrides]
-    data = apply_overrides(data, parsed)
+    data = _expand_kueue(apply_overrides(data, parsed), file, lines)
+    data = _expand_slurm(data, file, lines)
+    data = _expand_volcano(data, file, lines, catalog or default_catalog())
 
     def locate(key_path: KeyPath) -> str:
         ov = _override_for(key_path, parsed)
@@ -76,6 +83,68 @@ def load_scenario(
     check_site(scenario.site, catalog or default_catalog(), scenario.cluster.system,
                scenario.cluster.gpu, locate)
     return _resolve_trace_path(scenario, file.parent, locate)
+
+
+def _expand_kueue(data: dict[str, Any], file: Path,
+                  lines: dict[KeyPath, int]) -> dict[str, Any]:
+    """``tenancy.kueue`` (real Kueue manifests, scenario/kueue.py) → tenancy fields; the
+    scenario's own tenancy fields win."""
+    tenancy = data.get("tenancy")
+    if not isinstance(tenancy, dict) or "kueue" not in tenancy:
+        return data
+    where = f"{file}:{lines.get(('tenancy', 'kueue'), 1)}"
+    section = tenancy["kueue"]
+    if not isinstance(section, dict):
+        raise InputError("tenancy.kueue: expected a mapping with `manifests`", where=where)
+    derived = tenancy_from_kueue(section, file.parent, where)
+    merged = {**derived, **{k: v for k, v in tenancy.items() if k != "kueue"}}
+    return {**data, "tenancy": merged}
+
+
+def _expand_slurm(data: dict[str, Any], file: Path,
+                  lines: dict[KeyPath, int]) -> dict[str, Any]:
+    """``scheduler.slurm`` (a real slurm.conf, scenario/slurm.py) → scheduler fields (the
+    scenario's own win) and, when absent, ``cluster.num_nodes``."""
+    scheduler = data.get("scheduler")
+    if not isinstance(scheduler, dict) or "slurm" not in scheduler:
+        return data
+    where = f"{file}:{lines.get(('scheduler', 'slurm'), 1)}"
+    section = scheduler["slurm"]
+    if not isinstance(section, dict):
+        raise InputError("scheduler.slurm: expected a mapping with `conf`", where=where)
+    derived, num_nodes = scheduler_from_slurm(section, file.parent, where)
+    merged = {**derived, **{k: v for k, v in scheduler.items() if k != "slurm"}}
+    out = {**data, "scheduler": merged}
+    cluster = data.get("cluster")
+    if num_nodes is not None and isinstance(cluster, dict) and "num_nodes" not in cluster \
+            and not cluster.get("from_trace"):
+        out["cluster"] = {**cluster, "num_nodes": num_nodes}
+    return out
+
+
+def _expand_volcano(data: dict[str, Any], file: Path, lines: dict[KeyPath, int],
+                    catalog: Catalog) -> dict[str, Any]:
+    """``tenancy.volcano`` (real Volcano Queue manifests, scenario/volcano.py) → tenancy
+    fields; needs the cluster's size and GPU type (queue weights are shares of it)."""
+    tenancy = data.get("tenancy")
+    if not isinstance(tenancy, dict) or "volcano" not in tenancy:
+        return data
+    where = f"{file}:{lines.get(('tenancy', 'volcano'), 1)}"
+    section, cluster = tenancy["volcano"], data.get("cluster")
+    if not isinstance(section, dict):
+        raise InputError("tenancy.volcano: expected a mapping with `manifests`", where=where)
+    try:
+        assert isinstance(cluster, dict) and isinstance(cluster.get("num_nodes"), int)
+        system = (catalog.system(cluster["system"]) if cluster.get("system")
+                  else default_system_for(catalog, cluster["gpu"]))
+    except (AssertionError, KeyError, InputError):
+        raise InputError("tenancy.volcano: needs cluster.num_nodes and a known cluster."
+                         "system (or gpu): queue weights are shares of the cluster",
+                         where=where) from None
+    gpus = float(cluster["num_nodes"] * system.num_accelerators)
+    derived = tenancy_from_volcano(section, file.parent, where, gpus, system.accelerator)
+    merged = {**derived, **{k: v for k, v in tenancy.items() if k != "volcano"}}
+    return {**data, "tenancy": merged}
 
 
 def _error_loc(exc: ValidationError) -> KeyPath:

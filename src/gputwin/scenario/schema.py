@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gputwin.quantities import Bytes, Count, Seconds
+from gputwin.scenario.experiment import ExperimentConfig
 from gputwin.scenario.failures import FailuresConfig
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
@@ -219,9 +220,14 @@ class Scenario(_Model):
     failures: FailuresConfig | None = Field(
         default=None, description="Fault injection, spares, checkpoints, stragglers "
         "(docs/reliability.md); None = no faults")
+    experiment: ExperimentConfig | None = Field(
+        default=None, description="Run as a packing experiment (workload_inflation, the "
+        "FGD paper's method) instead of a time replay; needs workload.trace")
 
     @model_validator(mode="after")
     def _trace_nodes(self) -> Scenario:
         if self.cluster.from_trace and self.workload.trace is None:
             raise ValueError("cluster.from_trace needs a workload.trace")
+        if self.experiment is not None and self.workload.trace is None:
+            raise ValueError("experiment: workload_inflation draws pods from workload.trace")
         return self

@@ -30,6 +30,7 @@ from gputwin.scheduling.api import (
     ScorePlugin,
 )
 from gputwin.scheduling.framework import Framework, FrameworkPlugins
+from gputwin.scheduling.plugins import baselines as _baselines  # noqa: F401  (registers)
 from gputwin.scheduling.plugins import carbon as _carbon  # noqa: F401  (registers)
 from gputwin.scheduling.plugins import carbon_cap as _carbon_cap  # noqa: F401  (registers)
 from gputwin.scheduling.plugins import carbon_spatial as _carbon_spatial  # noqa: F401
@@ -88,6 +89,13 @@ PROFILES: dict[str, ProfileSpec] = {
                            pre_filter=("feasible",)),
     "gpu-packing": ProfileSpec(queueing="best-effort", placement="gpu-packing",
                                pre_filter=("feasible",)),
+    # The FGD paper's other baselines (plugins/baselines.py).
+    "dot-product": ProfileSpec(queueing="best-effort", placement="dot-product",
+                               pre_filter=("feasible",)),
+    "gpu-clustering": ProfileSpec(queueing="best-effort", placement="gpu-clustering",
+                                  pre_filter=("feasible",)),
+    "random-fit": ProfileSpec(queueing="best-effort", placement="random",
+                              pre_filter=("feasible",)),
     "mig": ProfileSpec(queueing="best-effort", placement="mig", permit=("mig-reconfigure",)),
     # Carbon-aware (plugins/carbon*.py, docs/carbon-aware.md): best-effort queueing so a job
     # held for a cleaner hour never blocks the jobs behind it.

@@ -74,6 +74,22 @@ def read_openb(
     return build_workload("openb", path, records, sel, skipped=skipped, nodes=node_rows)
 
 
+def read_openb_host_pods(path: Path) -> list[tuple[float, float]]:
+    """The CPU-only pods (``num_gpu == 0``) of a pod list as ``(cpu_milli, memory_bytes)``
+    (they are not jobs; the workload-inflation experiment places them). Raises
+    :class:`InputError`."""
+    with open_text(path) as handle:
+        rows = CsvRows(handle, path, RESOURCE_COLUMNS)
+        out: list[tuple[float, float]] = []
+        for line, f in rows:
+            if parse_int(rows.get(f, "num_gpu", line), path, line, "num_gpu") != 0:
+                continue
+            out.append((parse_float(rows.get(f, "cpu_milli", line), path, line, "cpu_milli"),
+                        parse_float(rows.get(f, "memory_mib", line), path, line,
+                                    "memory_mib") * MIB))
+        return out
+
+
 def read_openb_nodes(path: Path) -> list[TraceNode]:
     """Read an openb node list. Raises :class:`InputError`."""
     with open_text(path, "node list") as handle:

@@ -136,6 +136,22 @@ class SharedGpuPlacement(PlacementPlugin):
             return make_placement(layout, {}, (GpuShare(node, gpus[0], req.gpu_milli),))
         return make_placement(layout, {node: req.num_gpus})
 
+    def place_host_only(self, pod_id: str, cpu_milli: float, memory_bytes: float) -> bool:
+        """Place a CPU-only pod (no GPU) by this policy's node ranking, outside the ledger
+        (which knows GPUs only): it takes CPU and memory in the mirror. ``False`` when no
+        node has room. Used by the workload-inflation experiment."""
+        m = self.mirror
+        req = GpuRequest(0, MILLI_PER_GPU, cpu_milli if m.use_cpu else 0.0)
+        mask = m.free_cpu >= req.cpu_milli
+        if m.use_memory and memory_bytes:
+            mask &= m.free_memory >= memory_bytes
+        scores = np.where(mask, self.rank(req), np.inf)
+        node = int(np.argmin(scores))
+        if not np.isfinite(scores[node]):
+            return False
+        m.take_host(pod_id, node, req.cpu_milli, memory_bytes)
+        return True
+
     def choose(self, req: GpuRequest, mask: BoolArray) -> tuple[int, tuple[int, ...]] | None:
         scores = self.rank(req)
         scores = np.where(mask, scores, np.inf)

@@ -193,6 +193,15 @@ class GpuMirror:
             self._touch(node)
         self.held[job_id] = items
 
+    def take_host(self, job_id: str, node: int, cpu_milli: float, memory_bytes: float) -> None:
+        """A CPU-only pod on ``node``: CPU and memory, no GPU (the inflation experiment)."""
+        cpu = cpu_milli if self.use_cpu else 0.0
+        mem = memory_bytes if self.use_memory else 0.0
+        self.free_cpu[node] -= cpu
+        self.free_memory[node] -= mem
+        self.held[job_id] = [Held(node, (), MILLI_PER_GPU, cpu, mem)]
+        self._touch(node)
+
     def give_back(self, job_id: str) -> None:
         for held in self.held.pop(job_id, ()):
             if held.gpus:
