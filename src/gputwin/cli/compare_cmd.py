@@ -69,7 +69,7 @@ def write_comparison(result: Comparison, out_dir: Path) -> dict[str, Path]:
 
     contents = {COMPARE_JSON: comparison_json(result), RUNS_CSV: runs_csv(result),
                 COMPARE_HTML: render_compare(result)}
-    return write_files(contents, out_dir)
+    return write_files(contents, out_dir, "compare")
 
 
 def _run_with_progress(plan: object, jobs: int) -> Comparison:

@@ -30,6 +30,11 @@ BANDWIDTH = _Quantity("bandwidth", parse_bandwidth)
 COUNT = _Quantity("number", parse_count)
 DURATION = _Quantity("duration", parse_duration)
 
+OUT_HELP = ("Output folder: new, empty or an earlier run's (replaced as a whole) "
+            "[default: a new gputwin-out/<command>-<date>-<time>/].")
+NO_TIMING_HELP = ("Leave wall-clock fields out of the summary and report, so runs with "
+                  "the same seed give byte-identical files.")
+
 
 def positive_int(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     """Callback rejecting zero and negative integers with a clear message."""

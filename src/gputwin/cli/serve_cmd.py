@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import DURATION, positive_int
+from gputwin.cli.options import DURATION, NO_TIMING_HELP, OUT_HELP, positive_int
 from gputwin.errors import InputError
 
 if TYPE_CHECKING:
@@ -115,8 +115,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--horizon", default=None, type=DURATION, help="Stop at this simulated time.")
 @click.option("--no-skip", is_flag=True, help="Step by step (reference; slower).")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--out", "out_dir", default="gputwin-out", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", default=None,  # policy: gputwin.run.outputs
+              type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+@click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True)
 def serve(**opts: Any) -> None:
@@ -124,7 +125,7 @@ def serve(**opts: Any) -> None:
     from gputwin.cli.simulate_cmd import run_serving
 
     sc = build_scenario(opts)
-    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"])
+    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"])
 
 
 def build_scenario(o: dict[str, Any]) -> Any:

@@ -72,9 +72,10 @@ def _header(result: SimulationResult) -> str:
         ("seed", str(result.seed)),
         ("cluster", f"{result.total_gpus:,} GPUs"),
         ("simulated horizon", fmt_duration(result.end_time_s)),
-        ("wall time", fmt_duration(result.wall_time_s)),
+        ("wall time", fmt_duration(result.wall_time_s)),  # 0 with --no-timing: left out
         ("events", fmt_count(result.num_events)),
     ]
+    items = [(k, v) for k, v in items if k != "wall time" or result.wall_time_s > 0]
     if speed:
         items.append(("speed", speed))
     meta = "".join(f"<span>{html.escape(k)} <b>{html.escape(v)}</b></span>" for k, v in items)

@@ -198,7 +198,8 @@ def render_serving_report(result: ServingResult) -> str:
         plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
     meta = (f"<span>seed <b>{result.seed}</b></span><span>requests "
             f"<b>{len(result.requests):,}</b></span><span>simulated <b>{result.end_time_s:,.1f}"
-            f" s</b></span><span>wall <b>{result.wall_time_s:,.2f} s</b></span>")
+            f" s</b></span>" + (f"<span>wall <b>{result.wall_time_s:,.2f} s</b></span>"
+                                if result.wall_time_s > 0 else ""))  # 0: --no-timing
     title = html.escape(f"gputwin serving report — {result.scenario_name}")
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
