@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from gputwin.limits import GpuCount, JobCount
 from gputwin.quantities import Bytes, Count, Seconds
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
@@ -48,7 +49,7 @@ class ClusterConfig(_Model):
 
     system: str | None = None
     gpu: str | None = None
-    num_nodes: PositiveInt | None = Field(
+    num_nodes: GpuCount | None = Field(
         default=None, description="Required unless from_trace (then the trace's node count)")
     network: NetworkConfig = NetworkConfig()
     storage: str | None = Field(default=None, description="Storage tier models load from")
@@ -93,7 +94,7 @@ class TemplateConfig(_Model):
     kind: str = "finetune"
     model: str
     tenant: str = "default"
-    num_gpus: PositiveInt | list[PositiveInt]
+    num_gpus: GpuCount | list[GpuCount]
     tp: PositiveInt = 1
     pp: PositiveInt = 1
     cp: PositiveInt = 1
@@ -139,7 +140,7 @@ class TemplateConfig(_Model):
 
 
 class SyntheticConfig(_Model):
-    num_jobs: PositiveInt
+    num_jobs: JobCount
     arrival: ArrivalConfig
     templates: list[TemplateConfig] = Field(min_length=1)
 

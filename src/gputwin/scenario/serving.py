@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
@@ -117,7 +118,7 @@ class ServiceOptions(_M):
                            "mxfp4"] = Field(default="bf16", description="fp4 = nvfp4; the "
                                             "FP4 formats need FP4 tensor cores (Blackwell)")
     kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
-    replicas: PosInt = 1
+    replicas: ReplicaCount = 1
     router: Literal["round_robin", "least_outstanding", "kv_aware",
                     "prefix_affinity"] = "least_outstanding"
     engine: EngineOptions = EngineOptions()
@@ -155,7 +156,7 @@ class ArrivalOptions(_M):
 class SyntheticSource(_M):
     kind: Literal["synthetic"]
     service: str = "default"
-    num_requests: PosInt
+    num_requests: RequestCount
     arrival: ArrivalOptions
     prompt: LengthOptions = LengthOptions(value=512)
     output: LengthOptions = LengthOptions(value=128)
@@ -177,7 +178,7 @@ class TraceSource(_M):
 class RagSource(_M):
     kind: Literal["rag"]
     service: str = "default"
-    num_requests: PosInt
+    num_requests: RequestCount
     arrival: ArrivalOptions
     num_chunks: PosInt = 1000
     chunks_per_request: PosInt = 4
