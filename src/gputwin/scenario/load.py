@@ -16,7 +16,12 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError
 from gputwin.scenario.check import check_against_catalog
 from gputwin.scenario.overrides import Override, apply_overrides, parse_override
-from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scenarios, data_dir
+from gputwin.scenario.paths import (
+    DEFAULT_SCENARIO,
+    SCENARIOS_DIR,
+    bundled_scenarios,
+    find_data_file,
+)
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
 from gputwin.scenario.site import check_site
@@ -97,13 +102,10 @@ def _resolve_trace_path(
     trace = scenario.workload.trace
     if trace is None:
         return scenario
-    raw = Path(trace.path).expanduser()
-    candidates = [raw] if raw.is_absolute() else [base / raw, data_dir() / raw]
-    found = next((c for c in candidates if c.is_file()), None)
-    if found is None:
-        looked = ", ".join(str(c) for c in candidates)
-        raise InputError(f"workload.trace.path: file not found (looked in {looked})",
-                         where=locate(("workload", "trace", "path")))
-    new_trace = trace.model_copy(update={"path": str(found.resolve())})
+    try:
+        found = find_data_file(trace.path, base, locate(("workload", "trace", "path")))
+    except InputError as exc:
+        raise InputError(f"workload.trace.path: {exc.detail}", where=exc.where) from None
+    new_trace = trace.model_copy(update={"path": str(found)})
     new_workload = scenario.workload.model_copy(update={"trace": new_trace})
     return scenario.model_copy(update={"workload": new_workload})

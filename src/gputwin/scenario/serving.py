@@ -40,7 +40,7 @@ from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
-from gputwin.scenario.paths import data_dir
+from gputwin.scenario.paths import find_data_file
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
 from gputwin.yaml_io import (
     KeyPath,
@@ -323,14 +323,8 @@ def resolve_trace_paths(sc: ServingScenario, base: Path, where: Any) -> ServingS
     sources: list[Any] = []
     for i, src in enumerate(sc.serving.workload):
         if isinstance(src, TraceSource):
-            raw = Path(src.path).expanduser()
-            cands = [raw] if raw.is_absolute() else [base / raw, data_dir() / raw]
-            found = next((c for c in cands if c.is_file()), None)
-            if found is None:
-                looked = ", ".join(str(c) for c in cands)
-                raise InputError(f"file not found (looked in {looked})",
-                                 where=where(("serving", "workload", i, "path")))
-            src = src.model_copy(update={"path": str(found.resolve())})
+            found = find_data_file(src.path, base, where(("serving", "workload", i, "path")))
+            src = src.model_copy(update={"path": str(found)})
         sources.append(src)
     section = sc.serving.model_copy(update={"workload": sources})
     return sc.model_copy(update={"serving": section})
