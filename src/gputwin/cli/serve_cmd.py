@@ -223,8 +223,8 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         table.add_row("throughput", f"{s['output_tokens_per_s']:,.0f} output tok/s, "
                                     f"{s['throughput_rps']:,.2f} req/s")
         att = s["slo_attainment_frac"]
-        table.add_row("goodput", f"{s['goodput_rps']:,.2f} req/s meeting the SLO"
-                      + (f" ({att:.1%})" if att is not None else ""))
+        table.add_row("goodput", "- (no SLO: give --ttft-slo/--tpot-slo)" if att is None else
+                      f"{s['goodput_rps']:,.2f} req/s meeting the SLO ({att:.1%})")
         table.add_row("KV cache", f"mean {s['kv_used_frac_mean'] or 0:.1%}, peak "
                                   f"{s['kv_used_frac_peak'] or 0:.1%}; prefix hits "
                                   f"{s['prefix_cache_hit_frac']:.1%}; "
@@ -236,6 +236,8 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         table.add_row("carbon / water", f"{_grams(s['co2e_g'])} CO2e "
                       f"({_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
         console.print(table)
+        for warning in s.get("warnings", []):
+            console.print(f"[bold yellow]warning[/]: {name}: {warning}")
     site = result.summary.get("site") or {}
     if site:
         console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "
