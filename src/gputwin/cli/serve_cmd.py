@@ -74,10 +74,10 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--arrival", default="poisson", show_default=True,
               type=click.Choice(["poisson", "gamma", "bursty", "fixed"]))
 @click.option("--cv", default=1.0, show_default=True, type=float, help="Gamma arrivals' CV.")
-@click.option("--input-tokens", default="lognormal:1000/600:16000", show_default=True,
-              help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX]")
-@click.option("--output-tokens", default="lognormal:250/150:4000", show_default=True,
-              help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX]")
+@click.option("--input-tokens", default=None, help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX] "
+              "[default: lognormal:1000/600:MAX, MAX = min(16000, model context / 2)]")
+@click.option("--output-tokens", default=None, help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX] "
+              "[default: lognormal:250/150:MAX, MAX = min(4000, model context / 2)]")
 @click.option("--spec-tokens", default=0, show_default=True, type=int,
               help="Speculative decoding: draft tokens per step (0 = off).")
 @click.option("--acceptance", default=0.7, show_default=True, type=float)
@@ -169,10 +169,13 @@ def build_scenario(o: dict[str, Any]) -> Any:
         if o["rate"] is None:
             raise InputError("give --trace FILE or --rate QPS (with --num-requests)",
                              where="options")
+        from gputwin.scenario.serving import default_lengths  # fitted to the model's context
+
+        prompt, output = default_lengths(o["model"])
         source = {"kind": "synthetic", "num_requests": o["num_requests"],
                   "arrival": {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]},
-                  "prompt": parse_length(o["input_tokens"], "--input-tokens"),
-                  "output": parse_length(o["output_tokens"], "--output-tokens")}
+                  "prompt": parse_length(o["input_tokens"] or prompt, "--input-tokens"),
+                  "output": parse_length(o["output_tokens"] or output, "--output-tokens")}
     section: dict[str, Any] = {"services": [service], "workload": [source]}
     site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
             if o[k] is not None}

@@ -25,6 +25,7 @@ Definitions (per service and for the whole run):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -203,6 +204,23 @@ def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
     return recs
 
 
+_REASON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"prompt of \d+ tokens exceeds max_model_len (\d+)"),
+     "prompt longer than the context limit (max_model_len {0} tokens)"),
+    (re.compile(r"needs \d+ KV blocks for prompt \+ output, the replica has (\d+)"),
+     "prompt + output larger than a replica's KV cache ({0} blocks)"),
+)
+
+
+def drop_reason_key(reason: str) -> str:
+    """A drop reason without the request's own size, naming the limit it hit (so the
+    summary groups all requests dropped for one reason)."""
+    for pattern, text in _REASON_PATTERNS:
+        if m := pattern.fullmatch(reason):
+            return text.format(*m.groups())
+    return reason
+
+
 def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
                       num_preemptions: int, only_service: bool = False) -> dict[str, Any]:
@@ -223,7 +241,7 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
     in_tokens = int(table.prompt_tokens[fin].sum())
     reasons: dict[str, int] = {}
     for i in np.flatnonzero(dropped).tolist():
-        key = table.reason[i].split(" exceeds")[0].split(" for prompt")[0]
+        key = drop_reason_key(table.reason[i])
         reasons[key] = reasons.get(key, 0) + 1
     num_fin = int(fin.sum())
     has_slo = meta.slo_ttft_s is not None or meta.slo_tpot_s is not None

@@ -143,6 +143,25 @@ class LengthOptions(_M):
     median: float = 0.0
 
 
+def default_lengths(model: str) -> tuple[str, str]:
+    """Default synthetic prompt and output lengths for ``model`` (``simulate serve``).
+
+    Lognormal prompts of mean 1000 / median 600 tokens and outputs of 250 / 150 (chat-like,
+    as the Azure LLM inference trace), each capped at half the model's context (at most
+    16,000 and 4,000 tokens), so default runs neither drop nor truncate requests on
+    short-context models. An unknown model keeps the uncapped values (its error comes
+    from the service check).
+    """
+    from gputwin.catalog.loader import default_catalog
+
+    try:
+        context = default_catalog().model(model).max_seq_len
+    except InputError:
+        context = 32_000
+    half = max(1, context // 2)
+    return f"lognormal:1000/600:{min(16_000, half)}", f"lognormal:250/150:{min(4_000, half)}"
+
+
 class ArrivalOptions(_M):
     process: Literal["poisson", "gamma", "bursty", "fixed"] = "poisson"
     rate: float = Field(gt=0, description="Mean requests per second")
