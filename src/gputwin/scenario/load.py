@@ -21,6 +21,7 @@ from gputwin.scenario.paths import (
     SCENARIOS_DIR,
     bundled_scenarios,
     find_data_file,
+    scenario_catalog,
 )
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
@@ -76,6 +77,8 @@ def load_scenario(
         if ov is not None:
             raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
+    if scenario.catalog and catalog is None:
+        catalog = scenario_catalog(scenario.catalog, file.parent, locate(("catalog",)))
     check_against_catalog(scenario, catalog or default_catalog(), locate)
     scheduler_profile(scenario.scheduler, locate)
     check_site(scenario.site, catalog or default_catalog(), scenario.cluster.system,

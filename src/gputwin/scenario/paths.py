@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError
 
 #: Bundled example scenarios (package data).
@@ -64,6 +65,22 @@ def find_data_file(raw: str | Path, base: Path, where: str, *, folder: bool = Fa
         raise InputError(f"{what} not found (looked in {looked}; data folder: "
                          "$GPUTWIN_DATA_DIR, default ../shared/data)", where=where)
     return found.resolve()
+
+
+CATALOG_FIELD_HELP = ("User catalog YAML file(s), merged over the bundled catalog (new "
+                      "GPUs, systems, models...); relative to this file (docs/catalog.md)")
+
+
+def scenario_catalog(files: str | list[str], base: Path, where: str) -> Catalog:
+    """The catalog with a scenario's ``catalog:`` files (relative to ``base``) merged in."""
+    from gputwin.catalog.loader import use_user_catalogs
+
+    names = [files] if isinstance(files, str) else files
+    paths = [p if p.is_absolute() else base / p for p in (Path(n).expanduser() for n in names)]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(f"catalog: file not found: {', '.join(missing)}", where=where)
+    return use_user_catalogs(paths)
 
 
 def bundled_scenarios() -> list[str]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from gputwin.limits import GpuCount, JobCount
 from gputwin.quantities import Bytes, Count, Seconds
+from gputwin.scenario.paths import CATALOG_FIELD_HELP
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
@@ -216,6 +217,7 @@ class Scenario(_Model):
     site: SiteConfig | None = Field(
         default=None, description="Region, cooling, racks, power budget, grid data, pricing "
         "(energy, carbon, water and cost accounting; docs/energy.md)")
+    catalog: str | list[str] = Field(default_factory=list, description=CATALOG_FIELD_HELP)
 
     @model_validator(mode="after")
     def _trace_nodes(self) -> Scenario:

@@ -40,7 +40,7 @@ from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
-from gputwin.scenario.paths import find_data_file
+from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
 from gputwin.yaml_io import (
     KeyPath,
@@ -250,6 +250,7 @@ class ServingScenario(_M):
                              "start date and price book provider/pricing of the energy, "
                              "carbon, water and cost accounting (as in cluster scenarios)")
     serving: ServingSection
+    catalog: str | list[str] = Field(default_factory=list, description=CATALOG_FIELD_HELP)
 
 
 def is_serving_file(path: Path) -> bool:
@@ -284,6 +285,8 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
         line = f"{file}:{lines[probe]}" if probe in lines else str(file)
         return f"{line}: {format_key_path(key)}"
 
+    if sc.catalog and catalog is None:
+        catalog = scenario_catalog(sc.catalog, file.parent, where(("catalog",)))
     check_serving(sc, catalog or default_catalog(), where)
     return resolve_trace_paths(sc, file.parent, where)
 
