@@ -33,6 +33,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
              "Search configurations: training layouts ranked by speed, cost or energy."),
     "compare": ("gputwin.cli.compare_cmd", "compare",
                 "Run scenario variants over several seeds and compare them (95 % CI)."),
+    "scenario": ("gputwin.cli.scenario_cmd", "scenario",
+                 "List the bundled scenarios; print the scenario JSON Schema."),
 }
 
 

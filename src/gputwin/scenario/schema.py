@@ -26,7 +26,7 @@ def _number_to_str(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-Label = Annotated[str, BeforeValidator(_number_to_str)]
+Label = Annotated[str, BeforeValidator(_number_to_str, json_schema_input_type=str | float)]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 
