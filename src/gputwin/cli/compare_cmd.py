@@ -8,7 +8,6 @@ compare.html atomically. See docs/compare.md.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +49,7 @@ def compare(scenario: str | None, sets: tuple[str, ...], seeds: int, jobs: int,
     if jobs < 1:
         raise InputError(f"expected >= 1 worker, got {jobs}", where="--jobs")
     plan = prepare_comparison(scenario, sets, seeds=seeds)
-    show = not (quiet or as_json) and sys.stderr.isatty()
+    show = not (quiet or as_json)
     result = _run_with_progress(plan, jobs) if show else run_comparison(plan, jobs=jobs)
     paths: dict[str, Path] = {}
     if out_dir is not None:
@@ -73,19 +72,15 @@ def write_comparison(result: Comparison, out_dir: Path) -> dict[str, Path]:
 
 
 def _run_with_progress(plan: object, jobs: int) -> Comparison:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from gputwin.cli.progress import ProgressReporter
     from gputwin.run.compare import ComparisonPlan, run_comparison
 
     assert isinstance(plan, ComparisonPlan)
     total = len(plan.variants) * len(plan.seeds)
-    with Progress(TextColumn("[bold]comparing[/]"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("runs", total=total)
+    with ProgressReporter("comparing", total, lambda done: f"{done:.0f}/{total} runs") as bar:
 
         def report(done: int, _total: int) -> None:
-            bar.update(task, completed=done)
+            bar(done)
 
         return run_comparison(plan, jobs=jobs, progress=report)
 

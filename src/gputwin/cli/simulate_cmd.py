@@ -8,7 +8,6 @@ command whenever the first argument is not a subcommand name.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +72,7 @@ def scenario_cmd(scenario: str | None, out_dir: Path | None, no_timing: bool,
     from gputwin.scenario.load import load_scenario
 
     sc = load_scenario(scenario, sets)
-    show_progress = not (quiet or as_json) and sys.stderr.isatty()
+    show_progress = not (quiet or as_json)
     result = _run_with_progress(sc, run_simulation) if show_progress else run_simulation(sc)
     if no_timing:
         result = drop_timing(result)
@@ -112,7 +111,8 @@ def run_serving(sc: Any, out_dir: Path | None, as_json: bool, quiet: bool,
     from gputwin.run.serving_outputs import serving_summary_json, write_serving_outputs
     from gputwin.run.simulate_serve import simulate_serving
 
-    result = simulate_serving(sc)
+    show = not (quiet or as_json)
+    result = _run_with_progress(sc, simulate_serving) if show else simulate_serving(sc)
     if no_timing:
         result = drop_timing(result)
     paths = write_serving_outputs(result, out_dir or new_run_dir("simulate serve"),
@@ -139,26 +139,15 @@ def render_html(result: SimulationResult) -> str:
     return text
 
 
-def _run_with_progress(sc: Any, run_simulation: Any) -> SimulationResult:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+def _run_with_progress(sc: Any, run_simulation: Any) -> Any:
+    """Run with a progress bar (percentage and ETA of the horizon) on a terminal, or a
+    plain line every 10 s when stderr is piped."""
+    from gputwin.cli.progress import ProgressReporter
     from gputwin.units import format_duration
 
-    total = sc.horizon
-    columns: list[Any] = [TextColumn("[bold]simulating[/] {task.fields[now]}")]
-    if total is not None:
-        columns += [BarColumn(), TextColumn("{task.percentage:>3.0f}%")]
-    columns.append(TimeElapsedColumn())
-    from rich.console import Console
-
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("sim", total=total, now="")
-
-        def report(now_s: float) -> None:
-            bar.update(task, completed=now_s, now=f"t = {format_duration(now_s)}")
-
-        result: SimulationResult = run_simulation(sc, progress=report)
-    return result
+    with ProgressReporter("simulating", sc.horizon,
+                          lambda now_s: f"t = {format_duration(now_s)}") as report:
+        return run_simulation(sc, progress=report)
 
 
 def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
