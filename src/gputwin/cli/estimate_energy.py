@@ -23,8 +23,8 @@ def _summary(d: dict[str, Any], title: str) -> None:
     table.add_column()
     table.add_row("run time", f"{format_duration(d['duration_s'])} "
                               f"({d['gpu_hours']:,.0f} GPU-hours)")
-    table.add_row("IT power", f"{d['it_power_w'] / 1e3:,.1f} kW "
-                              f"({d['gpu_power_w']:.0f} W per GPU)")
+    table.add_row("IT power", f"{d['it_power_w'] / 1e3:,.1f} kW (GPUs, hosts and network; "
+                              f"of which {d['gpu_power_w']:.0f} W per GPU for the GPU itself)")
     table.add_row("energy", f"IT {d['it_energy_j'] / 3.6e9:,.2f} MWh, facility "
                             f"{d['facility_energy_j'] / 3.6e9:,.2f} MWh (PUE {d['pue']:.3f})")
     table.add_row("carbon", f"operational {d['co2e_operational_g'] / 1e6:,.2f} t + embodied "

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import DURATION, NO_TIMING_HELP, OUT_HELP, positive_int
+from gputwin.cli.options import (
+    DURATION,
+    NO_TIMING_HELP,
+    OUT_HELP,
+    SERVE_HELP,
+    fill_help,
+    positive_int,
+)
 from gputwin.errors import InputError
 
 if TYPE_CHECKING:
@@ -126,6 +133,9 @@ def serve(**opts: Any) -> None:
 
     sc = build_scenario(opts)
     run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"])
+
+
+fill_help(serve, SERVE_HELP)  # help texts of the options above that have none
 
 
 def build_scenario(o: dict[str, Any]) -> Any:

@@ -179,8 +179,8 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     wall = f" in {result.wall_time_s:.2f} s wall" if result.wall_time_s > 0 else ""
     table.add_row("simulated", f"{dur(result.end_time_s)}{wall} ({result.num_events:,} events)")
     energy = s["energy_j"]
-    table.add_row("energy", "-" if energy is None else
-                  f"{energy / 3.6e9:,.1f} MWh ({s['energy_jobs_counted']} modelled jobs)")
+    table.add_row("job energy", "-" if energy is None else
+                  f"{energy / 3.6e9:,.1f} MWh IT ({s['energy_jobs_counted']} modelled jobs)")
     from gputwin.report.energy import energy_cli_line
 
     site_line = energy_cli_line(s)

@@ -54,7 +54,7 @@ def _cards(result: SimulationResult, k: KeyFigures) -> list[Card]:
              else ""),
     ]
     if k.energy_j is not None:
-        cards.append(Card("energy", fmt_energy(k.energy_j)))
+        cards.append(Card("job energy", fmt_energy(k.energy_j), "IT energy of modelled jobs"))
     return cards
 
 

@@ -1,0 +1,50 @@
+"""Issue 15 item 9: labels and units say what they are."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from gputwin.cli.main import main
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+SERVE = ["estimate", "serve", "--model", "llama2-70b", "--gpu", "h100-sxm-80gb", "--tp", "8",
+         "--input-tokens", "2048", "--output-tokens", "128"]
+
+
+def test_no_advice_to_set_what_is_already_set(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run([*SERVE, "--batch-size", "6400", "--kv-cache", "fp8"], capsys)
+    assert code == 2 and "--kv-cache fp8" not in err
+    code, _, err = _run([*SERVE, "--batch-size", "6400"], capsys)
+    assert code == 2 and "--kv-cache fp8" in err
+
+
+def test_max_batch_and_max_throughput_say_which_context(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run([*SERVE, "--batch-size", "64"], capsys)
+    text = " ".join(out.split())
+    assert "full context (input + output)" in text and "mean context input + output/2" in text
+
+
+def test_it_power_is_not_labelled_per_gpu(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(["estimate", "energy", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+                      "--num-gpus", "64", "--tokens", "1e11"], capsys)
+    line = " ".join(out[out.index("IT power"):].split())
+    assert "GPUs, hosts and network; of which" in line and "W per GPU for the GPU itself" in line
+
+
+def test_every_simulate_serve_option_has_help() -> None:
+    from gputwin.cli.serve_cmd import serve
+
+    bare = [p.name for p in serve.params if isinstance(p, click.Option) and not p.help]
+    assert not bare, bare
