@@ -48,3 +48,12 @@ def test_every_simulate_serve_option_has_help() -> None:
 
     bare = [p.name for p in serve.params if isinstance(p, click.Option) and not p.help]
     assert not bare, bare
+
+
+def test_validate_fits_80_columns_with_units(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out, _ = _run(["validate", "--kind", "collective"], capsys)
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and max(len(line) for line in table) <= 80
+    assert "e+" not in out and "GB/s" in out

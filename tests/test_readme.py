@@ -28,7 +28,7 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 NEEDS_DATA = ("../shared/data", "philly-sample", "examples/philly", "examples/openb",
               "examples/kueue")
 #: commands whose runs take minutes (full public traces); run with GPUTWIN_README_SLOW=1
-SLOW = ("philly-backfill", "AzureLLMInferenceTrace_conv", "openb-fgd")
+SLOW = ("philly-backfill", "openb-fgd")
 
 
 def quick_start_commands(text: str) -> list[str]:
