@@ -57,3 +57,26 @@ def test_validate_fits_80_columns_with_units(capsys: pytest.CaptureFixture[str],
     table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
     assert table and max(len(line) for line in table) <= 80
     assert "e+" not in out and "GB/s" in out
+
+
+def test_serving_slo_chart_says_dashed_only_with_slo_lines() -> None:
+    from gputwin.report.serving import slo_figure
+
+    dist = {"p50": 0.1, "p90": 0.2, "p99": 0.4}
+    summary = {"ttft_s": dist, "tpot_s": dist, "slo": {"ttft_s": None, "tpot_s": None}}
+    fig = slo_figure(summary, "svc")
+    assert fig is not None and "dashed" not in fig["layout"]["title"]["text"]
+    assert fig["layout"]["yaxis"]["dtick"] == 1  # labelled decades, not bare "2, 5"
+    summary["slo"] = {"ttft_s": 0.3, "tpot_s": None}
+    fig = slo_figure(summary, "svc")
+    assert fig is not None and "dashed" in fig["layout"]["title"]["text"]
+    assert len(fig["layout"]["shapes"]) == 1
+
+
+def test_chart_titles_sit_below_the_plotly_toolbar() -> None:
+    from gputwin.report import compare, serving
+
+    for layout in (compare._layout("t", "x", "y"), serving._layout("t", "x", "y")):
+        title = layout["title"]
+        assert isinstance(title, dict)
+        assert title["yref"] == "paper" and title["yanchor"] == "bottom"

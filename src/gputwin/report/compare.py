@@ -122,9 +122,11 @@ def _table(c: Comparison) -> str:
 
 def _layout(title: str, x: str, y: str, **extra: object) -> dict[str, object]:
     layout: dict[str, object] = {
-        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left"},
+        # just above the plot area, below the row of the Plotly toolbar (which covered it)
+        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left", "y": 1.0,
+                  "yref": "paper", "yanchor": "bottom", "pad": {"b": 28}},
         "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}, "rangemode": "tozero"},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "height": 320, "showlegend": False,
+        "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "height": 340, "showlegend": False,
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff",
     }
     layout.update(extra)

@@ -27,9 +27,11 @@ def _r(x: float) -> float:
 
 def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left"},
+        # just above the plot area, below the row of the Plotly toolbar
+        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left", "y": 1.0,
+                  "yref": "paper", "yanchor": "bottom", "pad": {"b": 28}},
         "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}, "rangemode": "tozero"},
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "height": 360,
+        "margin": {"l": 60, "r": 20, "t": 90, "b": 50}, "height": 380,
         "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1,
                    "xanchor": "right"},
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff"}
@@ -60,10 +62,11 @@ def latency_cdf_figure(result: ServingResult, service: str) -> Figure | None:
         if xs:
             data.append({"type": "scatter", "mode": "lines", "name": label, "x": xs, "y": ys,
                          "line": {"color": _COLORS[i]}})
+    # log axis: one labelled tick per decade (0.01, 0.1, 1, 10 s), not Plotly's bare "2, 5"
     return {"data": data, "layout": _layout(f"{service}: latency CDFs (finished requests)",
                                             "seconds (log)", "fraction of requests",
-                                            xaxis={"type": "log",
-                                                   "title": {"text": "seconds (log)"}})}
+                                            xaxis={"type": "log", "dtick": 1,
+                                                   "title": {"text": "seconds (log scale)"}})}
 
 
 def slo_figure(summary: dict[str, Any], service: str) -> Figure | None:
@@ -83,10 +86,11 @@ def slo_figure(summary: dict[str, Any], service: str) -> Figure | None:
                            "y1": slo * 1e3, "line": {"color": _COLORS[i], "dash": "dash"}})
     if not data:
         return None
-    return {"data": data, "layout": _layout(f"{service}: percentiles vs SLO (dashed)", "",
-                                            "milliseconds", shapes=shapes,
-                                            yaxis={"type": "log",
-                                                   "title": {"text": "ms (log)"}})}
+    title = (f"{service}: percentiles vs SLO (dashed lines)" if shapes
+             else f"{service}: latency percentiles (no SLO given)")
+    return {"data": data, "layout": _layout(title, "", "milliseconds", shapes=shapes,
+                                            yaxis={"type": "log", "dtick": 1,
+                                                   "title": {"text": "ms (log scale)"}})}
 
 
 def _thin(n: int) -> list[int]:
