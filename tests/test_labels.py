@@ -80,3 +80,12 @@ def test_chart_titles_sit_below_the_plotly_toolbar() -> None:
         title = layout["title"]
         assert isinstance(title, dict)
         assert title["yref"] == "paper" and title["yanchor"] == "bottom"
+
+
+def test_compare_shows_co2e_in_tonnes_not_grams() -> None:
+    from gputwin.report.compare import fmt_metric
+    from gputwin.run.compare_metrics import METRICS
+
+    co2 = next(m for m in METRICS if m.key == "co2e_operational_g")
+    assert fmt_metric(8_993_112.0, co2.unit) == "8.99 t"
+    assert fmt_metric(52_000.0, co2.unit) == "52.0 kg"

@@ -50,6 +50,8 @@ def fmt_metric(value: float | None, unit: str) -> str:
         return f"{value:,.1f} GPU-h" if abs(value) < 100 else f"{value:,.0f} GPU-h"
     if unit == "ratio":
         return f"{value:.3g}"
+    if unit == "g_co2e":  # grams in, tonnes (or kg) out: not 7-digit grams
+        return f"{value / 1e6:,.2f} t" if abs(value) >= 1e5 else f"{value / 1e3:,.1f} kg"
     return fmt_count(round(value, 2))
 
 
@@ -147,6 +149,8 @@ def metric_figure(c: Comparison, m: Metric) -> dict[str, object] | None:
     scale, unit = 1.0, {"frac": "%", "gpu_h": "GPU-h", "ratio": "", "count": ""}.get(m.unit, "")
     if m.unit == "frac":
         scale = 0.01
+    elif m.unit == "g_co2e":
+        unit, scale = "t CO2e", 1e6
     elif m.unit == "s":
         unit, scale = axis_unit(max(finite))
     y = [None if x is None else _r(x / scale) for x in means]
