@@ -106,3 +106,14 @@ def test_quick_start_command_runs(source: str, command: str,
     proc = results[command]
     assert proc.returncode == 0, f"{source}: {command}\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr
+
+
+def test_readme_python_examples_run(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for code in blocks:
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{code}\n{proc.stderr[-2000:]}"
