@@ -196,3 +196,11 @@ def test_no_timing_gives_byte_identical_files(tmp_path: Path, small_path: Path) 
     assert _main([*serve, str(tmp_path / "c")]) == 0 and _main([*serve, str(tmp_path / "d")]) == 0
     for file in ("summary.json", "requests.csv", "report.html"):
         assert (tmp_path / "c" / file).read_bytes() == (tmp_path / "d" / file).read_bytes()
+
+
+def test_compare_no_timing_gives_byte_identical_files(tmp_path: Path, small_path: Path) -> None:
+    for name in ("a", "b"):
+        assert _main(["compare", str(small_path), "--seeds", "2", "-j", "1", "--quiet",
+                      "--no-timing", "--out", str(tmp_path / name)]) == 0
+    for file in ("compare.json", "compare-runs.csv", "compare.html"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()

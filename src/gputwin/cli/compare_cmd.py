@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gputwin.cli.options import NO_TIMING_HELP
+
 if TYPE_CHECKING:
     from gputwin.run.compare import Comparison
 
@@ -33,8 +35,9 @@ if TYPE_CHECKING:
               type=click.Path(file_okay=False, path_type=Path),
               help="Write compare.json, compare-runs.csv and compare.html here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no table.")
+@click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 def compare(scenario: str | None, sets: tuple[str, ...], seeds: int, jobs: int,
-            as_json: bool, out_dir: Path | None, quiet: bool) -> None:
+            as_json: bool, out_dir: Path | None, quiet: bool, no_timing: bool) -> None:
     """Run the variants of SCENARIO over several seeds and compare them side by side
     (mean ± 95 % CI; difference vs the first variant, * = significant).
 
@@ -51,6 +54,8 @@ def compare(scenario: str | None, sets: tuple[str, ...], seeds: int, jobs: int,
     plan = prepare_comparison(scenario, sets, seeds=seeds)
     show = not (quiet or as_json)
     result = _run_with_progress(plan, jobs) if show else run_comparison(plan, jobs=jobs)
+    if no_timing:
+        result = _without_timing(result)
     paths: dict[str, Path] = {}
     if out_dir is not None:
         paths = write_comparison(result, out_dir)
@@ -58,6 +63,17 @@ def compare(scenario: str | None, sets: tuple[str, ...], seeds: int, jobs: int,
         click.echo(comparison_json(result), nl=False)
     elif not quiet:
         print_comparison(result, paths)
+
+
+def _without_timing(result: Comparison) -> Comparison:
+    """Wall-clock values zeroed (times) or left out (summary fields): ``--no-timing``."""
+    import dataclasses
+
+    from gputwin.run.outputs import without_timing
+
+    runs = [dataclasses.replace(r, wall_time_s=0.0, summary=without_timing(r.summary))
+            for r in result.runs]
+    return dataclasses.replace(result, runs=runs, wall_time_s=0.0)
 
 
 def write_comparison(result: Comparison, out_dir: Path) -> dict[str, Path]:
