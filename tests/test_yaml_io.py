@@ -95,3 +95,28 @@ def test_unit_errors_name_the_field_and_quote_the_value_once() -> None:
     msg = str(validation_error_to_input_error(info.value, "t.yaml", lines))
     assert msg.startswith("t.yaml:1: wait: expected a duration")
     assert msg.count("'fast'") == 1
+
+
+def test_duplicate_key_is_refused_with_both_lines() -> None:
+    text = "name: a\nscheduler: {policy: fifo}\nseed: 1\nscheduler: {policy: sjf}\n"
+    with pytest.raises(InputError, match=r"^d\.yaml:4: scheduler: duplicate key "
+                                         r"\(first given on line 2\)"):
+        parse_yaml_with_lines(text, "d.yaml")
+
+
+def test_duplicate_nested_key_names_the_full_path() -> None:
+    text = "cluster:\n  num_nodes: 4\n  num_nodes: 8\n"
+    with pytest.raises(InputError, match=r"d\.yaml:3: cluster\.num_nodes: duplicate key"):
+        parse_yaml_with_lines(text, "d.yaml")
+
+
+def test_same_key_in_different_mappings_is_fine() -> None:
+    data, _ = parse_yaml_with_lines("a: {x: 1}\nb: {x: 2}\nl: [{x: 1}, {x: 2}]\n", "d.yaml")
+    assert data["b"]["x"] == 2
+
+
+def test_non_utf8_yaml_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: a\n# café\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1\.yaml:2: not a UTF-8 text file \(byte 0xe9"):
+        load_yaml_with_lines(path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 from gputwin.errors import InputError
 from gputwin.units import (
@@ -38,9 +38,16 @@ def as_value_error(parse: Callable[[Any], float]) -> Callable[[Any], Any]:
     return validate
 
 
-Bytes = Annotated[float, BeforeValidator(as_value_error(parse_bytes))]
-BytesPerS = Annotated[float, BeforeValidator(as_value_error(parse_bandwidth))]
-FlopPerS = Annotated[float, BeforeValidator(as_value_error(parse_flops))]
-Seconds = Annotated[float, BeforeValidator(as_value_error(parse_duration))]
-Watts = Annotated[float, BeforeValidator(as_value_error(parse_power))]
-Count = Annotated[float, BeforeValidator(as_value_error(parse_count))]
+def _schema(example: str) -> WithJsonSchema:
+    """JSON Schema of a quantity: a number in SI units, or text with a unit (``example``)."""
+    return WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}],
+                           "examples": [example]})
+
+
+Bytes = Annotated[float, BeforeValidator(as_value_error(parse_bytes)), _schema("80GiB")]
+BytesPerS = Annotated[float, BeforeValidator(as_value_error(parse_bandwidth)),
+                      _schema("400Gbps")]
+FlopPerS = Annotated[float, BeforeValidator(as_value_error(parse_flops)), _schema("989TFLOPS")]
+Seconds = Annotated[float, BeforeValidator(as_value_error(parse_duration)), _schema("2h")]
+Watts = Annotated[float, BeforeValidator(as_value_error(parse_power)), _schema("700W")]
+Count = Annotated[float, BeforeValidator(as_value_error(parse_count)), _schema("2T")]

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from gputwin.errors import InputError
+from gputwin.limits import GpuCount
 from gputwin.quantities import Bytes, Count, Seconds
 
 Recompute = Literal["none", "selective", "full"]
@@ -49,7 +50,7 @@ class TrainRequest(_Request):
     """One training job: what to train, on what, with which batch (and layout)."""
 
     model: str = Field(description="Catalog model name or a Hugging Face config.json path")
-    num_gpus: PositiveInt
+    num_gpus: GpuCount  # bounded: gputwin.limits
     gpu: str | None = None
     system: str | None = None
     global_batch_size: PositiveInt | None = Field(default=None,
@@ -86,7 +87,7 @@ class TrainPlanRequest(_Request):
     """A layout search: the job without a layout, and what to rank by."""
 
     model: str
-    num_gpus: list[PositiveInt] = Field(min_length=1, description="GPU counts to try")
+    num_gpus: list[GpuCount] = Field(min_length=1, description="GPU counts to try")
     gpu: str | None = None
     system: str | None = None
     global_batch_size: PositiveInt | None = None
@@ -112,7 +113,7 @@ class EnergyRequest(_Request):
     """Energy, carbon, water and cost of one training run: modelled (``tokens``, from the
     training model) or reported (``gpu_hours``). ``layout`` None = the planner's."""
 
-    num_gpus: PositiveInt
+    num_gpus: GpuCount  # bounded: gputwin.limits
     model: str | None = None
     gpu: str | None = None
     system: str | None = None
@@ -156,7 +157,7 @@ class CollectiveRequest(_Request):
 
     op: str = Field(description="all_reduce, all_gather, reduce_scatter, all_to_all, ...")
     size_bytes: Bytes = Field(gt=0)
-    num_gpus: PositiveInt
+    num_gpus: GpuCount  # bounded: gputwin.limits
     gpu: str | None = None
     system: str | None = None
     fabric: str | None = None
@@ -217,4 +218,5 @@ def validated(kind: type[R], data: Mapping[str, Any],
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or kind.__name__
-        raise InputError(first["msg"], where=where(loc) if where else loc) from None
+        raise InputError(first["msg"].removeprefix("Value error, "),
+                         where=where(loc) if where else loc) from None

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gputwin.errors import InputError
+from gputwin.textio import read_text
 
 KeyPath = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -23,17 +24,26 @@ M = TypeVar("M", bound=BaseModel)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], where: str) -> None:
+    """Record the line of every key path; a key given twice in one mapping is an error
+    (YAML forbids it, but PyYAML silently keeps the last value)."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            if key in seen and key != "<<":
+                field = format_key_path((*path, key))
+                raise InputError(f"{field}: duplicate key (first given on line {seen[key]})",
+                                 where=f"{where}:{line}")
+            seen[key] = line
+            lines[(*path, key)] = line
+            _walk(value_node, (*path, key), lines, where)
+            lines[(*path, key)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
+            _walk(item, (*path, index), lines, where)
 
 
 def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int]]:
@@ -49,18 +59,14 @@ def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int
         raise InputError(f"invalid YAML: {exc}", where=where) from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, (), lines, where)
     return data, lines
 
 
 def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
-    """Read and parse a YAML file (see :func:`parse_yaml_with_lines`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", where=str(path)) from None
+    """Read and parse a YAML file (see :func:`parse_yaml_with_lines`); a missing or
+    non-UTF-8 file is an :class:`InputError` (:func:`gputwin.textio.read_text`)."""
+    text = read_text(path)
     return parse_yaml_with_lines(text, str(path))
 
 

@@ -114,7 +114,7 @@ def test_cards_show_counts_and_times_of_the_data(synthetic: SimulationResult, pa
     assert card_value(page, "completed") == f"{n_done:,}"
     assert card_value(page, "failed") == f"{n_failed:,}"
     assert card_value(page, "jobs") == f"{len(synthetic.jobs):,}"
-    assert card_value(page, "energy").endswith("MWh")
+    assert card_value(page, "job energy").endswith("MWh")
     assert re.fullmatch(r"[\d.]+ (ms|s|min|h|d)", card_value(page, "p95 JCT"))
 
 

@@ -64,7 +64,7 @@ def test_out_writes_three_files_and_prints_table(
                  "--seeds", "2", "-j", "2", "--out", str(out)])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["compare-runs.csv", "compare.html",
-                                                     "compare.json"]
+                                                     "compare.json", "manifest.json"]
     text = capsys.readouterr().out
     assert "fifo (baseline)" in text and "topology" in text and "JCT mean" in text
     assert "wrote" in text

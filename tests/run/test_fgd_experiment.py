@@ -18,6 +18,7 @@ Skipped when the trace is absent.
 from __future__ import annotations
 
 import json
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ ALLOC_TOLERANCE = {"fgd": 0.01, "bestfit": 0.015}  # absolute, share of capacity
 @cache
 def _run(example: str) -> dict[str, Any]:
     out = CliRunner().invoke(cli, ["simulate", str(EXAMPLES / example), "--json", "--out",
-                                   str(Path("/tmp") / "gputwin-test-fgd" / example),
+                                   str(Path(tempfile.mkdtemp(prefix="gputwin-fgd-")) / "out"),
                                    "--set", "experiment.demand=[0.9, 0.95, 1.0]"])
     assert out.exit_code == 0, out.output
     summary: dict[str, Any] = json.loads(out.output[out.output.index("{"):])

@@ -95,11 +95,11 @@ def test_full_cluster_inflation_fgd_vs_bestfit_vs_packing(seed: int) -> None:
 
 
 @needs_trace
-def test_simulate_openb_example_prints_json_summary() -> None:
+def test_simulate_openb_example_prints_json_summary(tmp_path: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(cli, ["simulate", str(EXAMPLES / "openb-fgd.yaml"), "--json",
                               "--set", "workload.trace.max_jobs=600",
-                              "--set", "experiment=null"])
+                              "--set", "experiment=null", "--out", str(tmp_path / "o")])
     assert out.exit_code == 0, out.output
     summary = json.loads(out.output[out.output.index("{"):])
     assert summary["num_jobs"] == 600 and summary["jobs_by_status"]["completed"] == 600

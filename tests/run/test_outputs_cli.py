@@ -134,7 +134,8 @@ def test_cli_bundled_default_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "run1"
-    assert sorted(p.name for p in out.iterdir()) == ["jobs.csv", "report.html", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["jobs.csv", "manifest.json", "report.html",
+                                                     "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == "default"
     assert sum(summary["jobs_by_status"].values()) == summary["num_jobs"]
@@ -145,4 +146,61 @@ def test_cli_bundled_default_end_to_end(tmp_path: Path) -> None:
 def test_without_renderer_only_data_files(tmp_path: Path, small: Scenario) -> None:
     paths = write_outputs(simulate(small), tmp_path / "o")
     assert sorted(paths) == ["jobs.csv", "summary.json"]
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["jobs.csv", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["jobs.csv", "manifest.json",
+                                                                  "summary.json"]
+
+
+def test_each_run_without_out_gets_its_own_folder(tmp_path: Path, small_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 5: no shared gputwin-out/ where one command overwrites another's files."""
+    monkeypatch.chdir(tmp_path)
+    assert _main(["simulate", str(small_path), "--quiet"]) == 0
+    assert _main(["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+                  "--rate", "5", "--num-requests", "20", "--quiet"]) == 0
+    runs = sorted((tmp_path / "gputwin-out").iterdir())
+    assert [r.name.rsplit("-", 2)[0] for r in runs] == ["simulate", "simulate-serve"]
+    assert sorted(p.name for p in runs[0].iterdir()) == ["jobs.csv", "manifest.json",
+                                                         "report.html", "summary.json"]
+    assert sorted(p.name for p in runs[1].iterdir()) == ["manifest.json", "report.html",
+                                                         "requests.csv", "summary.json"]
+
+
+def test_out_replaces_an_earlier_run_as_a_whole(tmp_path: Path, small_path: Path) -> None:
+    out = tmp_path / "o"
+    assert _main(["simulate", str(small_path), "--out", str(out), "--quiet"]) == 0
+    assert _main(["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+                  "--rate", "5", "--num-requests", "20", "--out", str(out), "--quiet"]) == 0
+    assert not (out / "jobs.csv").exists()  # no stale file of the cluster run
+    assert json.loads((out / "manifest.json").read_text())["command"] == "simulate serve"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.")]
+
+
+def test_out_refuses_a_folder_with_other_files(tmp_path: Path, small_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "notes.txt"
+    mine.write_text("keep me")
+    assert _main(["simulate", str(small_path), "--out", str(tmp_path), "--quiet"]) == 2
+    assert "not written by a gputwin run" in capsys.readouterr().err
+    assert mine.read_text() == "keep me" and not (tmp_path / "summary.json").exists()
+
+
+def test_no_timing_gives_byte_identical_files(tmp_path: Path, small_path: Path) -> None:
+    for name in ("a", "b"):
+        assert _main(["simulate", str(small_path), "--no-timing", "--quiet",
+                      "--out", str(tmp_path / name)]) == 0
+    for file in ("summary.json", "jobs.csv", "report.html"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    assert "wall" not in (tmp_path / "a" / "summary.json").read_text()
+    serve = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--rate",
+             "5", "--num-requests", "30", "--no-timing", "--quiet", "--out"]
+    assert _main([*serve, str(tmp_path / "c")]) == 0 and _main([*serve, str(tmp_path / "d")]) == 0
+    for file in ("summary.json", "requests.csv", "report.html"):
+        assert (tmp_path / "c" / file).read_bytes() == (tmp_path / "d" / file).read_bytes()
+
+
+def test_compare_no_timing_gives_byte_identical_files(tmp_path: Path, small_path: Path) -> None:
+    for name in ("a", "b"):
+        assert _main(["compare", str(small_path), "--seeds", "2", "-j", "1", "--quiet",
+                      "--no-timing", "--out", str(tmp_path / name)]) == 0
+    for file in ("compare.json", "compare-runs.csv", "compare.html"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()

@@ -32,9 +32,9 @@ def test_manifests_give_the_same_tenancy_as_the_hand_written_one() -> None:
     assert from_manifests.flavors == {"h100": "h100-sxm-80gb"}
 
 
-def test_simulate_runs_against_the_manifests() -> None:
+def test_simulate_runs_against_the_manifests(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["simulate", str(EXAMPLES / "kueue-manifests.yaml"),
-                                   "--json", "--out", "/tmp/gputwin-test-kueue"])
+                                   "--json", "--out", str(tmp_path / "out")])
     assert out.exit_code == 0, out.output
     s = json.loads(out.output[out.output.index("{"):])
     assert s["num_jobs"] == 120 and s["jobs_by_status"]["completed"] > 0

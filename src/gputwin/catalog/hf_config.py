@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
+from gputwin.textio import read_text
 
 _MISSING = object()
 
@@ -191,12 +192,11 @@ def model_from_hf_config(path: Path) -> ModelSpec:
     """
     path = _config_path(Path(path))
     where = str(path)
+    text = read_text(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", where=f"{where}:{exc.lineno}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read file: {exc}", where=where) from None
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", where=where)
     fields = _fields_for(_Reader(data, where))

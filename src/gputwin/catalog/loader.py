@@ -2,11 +2,19 @@
 
 The catalog is read once per process (see :func:`default_catalog`) and is immutable.
 Lookups by an unknown name raise :class:`UnknownNameError` with close matches.
+
+User catalog files (``gputwin --catalog my-parts.yaml ...``, or ``catalog:`` in a
+scenario) have the bundled files' format and are merged over the bundled catalog: a new
+name adds an entry, a bundled name replaces that entry. They are validated like the
+bundled files (errors name ``file:line`` and the field). The active user files live in
+``$GPUTWIN_CATALOG`` (paths separated by ``os.pathsep``), so worker processes of
+``gputwin compare`` see them too.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +34,8 @@ from gputwin.errors import InputError, UnknownNameError
 from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
 
 DATA_DIR = Path(__file__).parent / "data"
+#: Environment variable listing the user catalog files in use.
+CATALOG_ENV = "GPUTWIN_CATALOG"
 
 #: YAML top-level key → (kind label, schema class)
 SECTIONS: dict[str, tuple[str, type[CatalogEntry]]] = {
@@ -130,7 +140,42 @@ def load_catalog(paths: Iterable[Path]) -> Catalog:
     return Catalog(**tables)
 
 
+def merge_catalogs(base: Catalog, extra: Catalog) -> Catalog:
+    """``base`` with every entry of ``extra`` added (a name in both: ``extra``'s wins)."""
+    return Catalog(**{key: {**base.section(key), **extra.section(key)} for key in SECTIONS})
+
+
 @functools.cache
-def default_catalog() -> Catalog:
-    """The bundled catalog (cached for the life of the process)."""
+def bundled_catalog() -> Catalog:
+    """The catalog shipped with gputwin (cached for the life of the process)."""
     return load_catalog(sorted(DATA_DIR.glob("*.yaml")))
+
+
+def user_catalog_paths() -> list[Path]:
+    """The user catalog files in use (``$GPUTWIN_CATALOG``)."""
+    return [Path(p) for p in os.environ.get(CATALOG_ENV, "").split(os.pathsep) if p]
+
+
+def use_user_catalogs(paths: Iterable[Path]) -> Catalog:
+    """Add user catalog files (validated now; an error names ``file:line``) to those in
+    use, and return the merged catalog."""
+    new = [str(Path(p).resolve()) for p in paths]
+    load_catalog([Path(p) for p in new])  # validate before anything uses them
+    current = [str(p) for p in user_catalog_paths()]
+    merged = list(dict.fromkeys([*current, *new]))
+    os.environ[CATALOG_ENV] = os.pathsep.join(merged)
+    return default_catalog()
+
+
+def default_catalog() -> Catalog:
+    """The bundled catalog with the user catalog files in use merged over it (cached per
+    set of user files)."""
+    return _catalog_with(os.environ.get(CATALOG_ENV, ""))
+
+
+@functools.cache
+def _catalog_with(user_files: str) -> Catalog:
+    paths = [Path(p) for p in user_files.split(os.pathsep) if p]
+    if not paths:
+        return bundled_catalog()
+    return merge_catalogs(bundled_catalog(), load_catalog(paths))

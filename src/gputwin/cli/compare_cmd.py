@@ -8,11 +8,12 @@ compare.html atomically. See docs/compare.md.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from gputwin.cli.options import NO_TIMING_HELP
 
 if TYPE_CHECKING:
     from gputwin.run.compare import Comparison
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
               type=click.Path(file_okay=False, path_type=Path),
               help="Write compare.json, compare-runs.csv and compare.html here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no table.")
+@click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 def compare(scenario: str | None, sets: tuple[str, ...], seeds: int, jobs: int,
-            as_json: bool, out_dir: Path | None, quiet: bool) -> None:
+            as_json: bool, out_dir: Path | None, quiet: bool, no_timing: bool) -> None:
     """Run the variants of SCENARIO over several seeds and compare them side by side
     (mean ± 95 % CI; difference vs the first variant, * = significant).
 
@@ -50,8 +52,10 @@ def compare(scenario: str | None, sets: tuple[str, ...], seeds: int, jobs: int,
     if jobs < 1:
         raise InputError(f"expected >= 1 worker, got {jobs}", where="--jobs")
     plan = prepare_comparison(scenario, sets, seeds=seeds)
-    show = not (quiet or as_json) and sys.stderr.isatty()
+    show = not (quiet or as_json)
     result = _run_with_progress(plan, jobs) if show else run_comparison(plan, jobs=jobs)
+    if no_timing:
+        result = _without_timing(result)
     paths: dict[str, Path] = {}
     if out_dir is not None:
         paths = write_comparison(result, out_dir)
@@ -59,6 +63,17 @@ def compare(scenario: str | None, sets: tuple[str, ...], seeds: int, jobs: int,
         click.echo(comparison_json(result), nl=False)
     elif not quiet:
         print_comparison(result, paths)
+
+
+def _without_timing(result: Comparison) -> Comparison:
+    """Wall-clock values zeroed (times) or left out (summary fields): ``--no-timing``."""
+    import dataclasses
+
+    from gputwin.run.outputs import without_timing
+
+    runs = [dataclasses.replace(r, wall_time_s=0.0, summary=without_timing(r.summary))
+            for r in result.runs]
+    return dataclasses.replace(result, runs=runs, wall_time_s=0.0)
 
 
 def write_comparison(result: Comparison, out_dir: Path) -> dict[str, Path]:
@@ -69,23 +84,19 @@ def write_comparison(result: Comparison, out_dir: Path) -> dict[str, Path]:
 
     contents = {COMPARE_JSON: comparison_json(result), RUNS_CSV: runs_csv(result),
                 COMPARE_HTML: render_compare(result)}
-    return write_files(contents, out_dir)
+    return write_files(contents, out_dir, "compare")
 
 
 def _run_with_progress(plan: object, jobs: int) -> Comparison:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from gputwin.cli.progress import ProgressReporter
     from gputwin.run.compare import ComparisonPlan, run_comparison
 
     assert isinstance(plan, ComparisonPlan)
     total = len(plan.variants) * len(plan.seeds)
-    with Progress(TextColumn("[bold]comparing[/]"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("runs", total=total)
+    with ProgressReporter("comparing", total, lambda done: f"{done:.0f}/{total} runs") as bar:
 
         def report(done: int, _total: int) -> None:
-            bar.update(task, completed=done)
+            bar(done)
 
         return run_comparison(plan, jobs=jobs, progress=report)
 

@@ -23,8 +23,8 @@ def _summary(d: dict[str, Any], title: str) -> None:
     table.add_column()
     table.add_row("run time", f"{format_duration(d['duration_s'])} "
                               f"({d['gpu_hours']:,.0f} GPU-hours)")
-    table.add_row("IT power", f"{d['it_power_w'] / 1e3:,.1f} kW "
-                              f"({d['gpu_power_w']:.0f} W per GPU)")
+    table.add_row("IT power", f"{d['it_power_w'] / 1e3:,.1f} kW (GPUs, hosts and network; "
+                              f"of which {d['gpu_power_w']:.0f} W per GPU for the GPU itself)")
     table.add_row("energy", f"IT {d['it_energy_j'] / 3.6e9:,.2f} MWh, facility "
                             f"{d['facility_energy_j'] / 3.6e9:,.2f} MWh (PUE {d['pue']:.3f})")
     table.add_row("carbon", f"operational {d['co2e_operational_g'] / 1e6:,.2f} t + embodied "
@@ -78,9 +78,10 @@ def _summary(d: dict[str, Any], title: str) -> None:
               default="on-demand", show_default=True)
 @click.option("--start", default="2023-06-01T00:00", show_default=True,
               help="Start time within the grid year (UTC).")
-@click.option("--grid-data", type=click.Path(file_okay=False), default=None,
-              help="Data folder holding grid/carbon-2023 and grid/price-2023 (real 2023 CSVs) "
-                   "instead of the bundled synthetic profiles.")
+@click.option("--grid-data", default=None,
+              help="'real' (the data folder, $GPUTWIN_DATA_DIR) or a folder holding "
+                   "grid/carbon-2023 and grid/price-2023 (real 2023 CSVs) instead of the "
+                   "bundled synthetic profiles.")
 @click.option("--power-cap", "power_cap_w", type=float, default=None,
               help="Per-GPU power cap in watts.")
 @click.option("--pue", type=float, default=None, help="Fixed PUE instead of the weather model.")
@@ -94,6 +95,8 @@ def energy(as_json: bool, **options: Any) -> None:
     from gputwin.requests import EnergyRequest
     from gputwin.run.estimate_energy import estimate_energy
 
+    if options.get("grid_data") is not None:
+        options["grid_data"] = _grid_folder(options["grid_data"])
     request = EnergyRequest.from_flat({k: v for k, v in options.items() if v is not None})
     est = estimate_energy(request)
     d = est.to_dict()
@@ -106,3 +109,15 @@ def energy(as_json: bool, **options: Any) -> None:
         title += (f"; {layout['source']} layout tp{layout['tp']} pp{layout['pp']} "
                   f"cp{layout['cp']} dp{layout['dp']}, GBS {layout['global_batch_size']}")
     _summary(d, title)
+
+
+def _grid_folder(value: str) -> str | None:
+    """``--grid-data`` resolved like a scenario's ``site.grid_data`` (one data-folder rule)."""
+    from gputwin.errors import InputError
+    from gputwin.run.energy_setup import resolve_grid_dir
+
+    try:
+        folder = resolve_grid_dir(value)
+    except InputError as exc:
+        raise InputError(exc.detail, where="--grid-data") from None
+    return None if folder is None else str(folder)

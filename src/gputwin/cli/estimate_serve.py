@@ -33,9 +33,11 @@ def _summary(est: ServingEstimate, title: str) -> None:
     t.add_row("decode step (pure)", format_duration(est.decode_step_time_s))
     t.add_row("end-to-end latency", format_duration(est.e2e_latency_s))
     t.add_row("throughput", f"{est.throughput_tokens_per_s:,.0f} output tokens/s")
+    t.add_row("max batch (memory)", f"{est.max_batch_size_by_memory} sequences at the full "
+                                    "context (input + output)")
     t.add_row("max throughput", f"{est.max_throughput_tokens_per_s:,.0f} output tokens/s at "
-                                f"batch {est.max_throughput_batch_size}")
-    t.add_row("max batch (memory)", f"{est.max_batch_size_by_memory}")
+                                f"batch {est.max_throughput_batch_size} (steady state: "
+                                "sequences at every age, mean context input + output/2)")
     t.add_row("weights per GPU", format_bytes(d["weights_bytes_per_gpu"]))
     t.add_row("KV per token", f"{format_bytes(d['kv_bytes_per_token_total'])} "
                               f"({format_bytes(d['kv_bytes_per_token_per_gpu'])} per GPU)")

@@ -35,6 +35,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                   "API prices, owned-GPU TCO, site power supply (PPAs, on-site, batteries)."),
     "compare": ("gputwin.cli.compare_cmd", "compare",
                 "Run scenario variants over several seeds and compare them (95 % CI)."),
+    "scenario": ("gputwin.cli.scenario_cmd", "scenario",
+                 "List the bundled scenarios; print the scenario JSON Schema."),
 }
 
 
@@ -84,12 +86,51 @@ def cli() -> None:
       gputwin compare default --set scheduler.profile=fifo,backfill-easy --seeds 3
       gputwin catalog list
       gputwin validate
+
+    \b
+    Every command accepts --catalog FILE (repeatable): a YAML file in the bundled
+    catalog's format whose GPUs, systems, fabrics, storage tiers and models are merged
+    over the bundled catalog (same name: yours wins). See docs/catalog.md.
     """
+
+
+def take_catalog_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``--catalog FILE`` / ``--catalog=FILE`` (accepted before or after any
+    subcommand, repeatable) from the other arguments; returns ``(files, rest)``."""
+    files: list[str] = []
+    rest: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            rest += [arg, *args]
+            break
+        if arg == "--catalog":
+            value = next(args, None)
+            if value is None:
+                raise InputError("expected a catalog YAML file after it", where="--catalog")
+            files.append(value)
+        elif arg.startswith("--catalog="):
+            files.append(arg.removeprefix("--catalog="))
+        else:
+            rest.append(arg)
+    return files, rest
+
+
+def _apply_catalogs(argv: list[str] | None) -> list[str]:
+    files, rest = take_catalog_options(list(sys.argv[1:] if argv is None else argv))
+    if files:
+        from pathlib import Path
+
+        from gputwin.catalog.loader import use_user_catalogs
+
+        use_user_catalogs(Path(f) for f in files)
+    return rest
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps :class:`InputError` to exit code 2."""
     try:
+        argv = _apply_catalogs(argv)
         cli.main(args=argv, prog_name="gputwin", standalone_mode=False)
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)

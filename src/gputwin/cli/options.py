@@ -30,6 +30,11 @@ BANDWIDTH = _Quantity("bandwidth", parse_bandwidth)
 COUNT = _Quantity("number", parse_count)
 DURATION = _Quantity("duration", parse_duration)
 
+OUT_HELP = ("Output folder: new, empty or an earlier run's (replaced as a whole) "
+            "[default: a new gputwin-out/<command>-<date>-<time>/].")
+NO_TIMING_HELP = ("Leave wall-clock fields out of the summary and report, so runs with "
+                  "the same seed give byte-identical files.")
+
 
 def positive_int(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     """Callback rejecting zero and negative integers with a clear message."""
@@ -42,3 +47,36 @@ def emit_json(payload: Any) -> None:
     import json
 
     click.echo(json.dumps(payload, indent=2, sort_keys=False))
+
+
+#: Help of ``simulate serve`` options that the command itself leaves without one.
+SERVE_HELP: dict[str, str] = {
+    "tp": "Tensor-parallel GPUs per replica.",
+    "pp": "Pipeline-parallel stages per replica.",
+    "kv_cache_dtype": "KV-cache format (fp8 halves its memory).",
+    "replicas": "Replicas of the service (each tp x pp GPUs).",
+    "trace_format": "Format of --trace.",
+    "num_requests": "Synthetic requests to send (with --rate).",
+    "arrival": "Synthetic arrival process.",
+    "acceptance": "Speculative decoding: probability a draft token is accepted.",
+    "draft_kind": "Speculative decoding: how drafts are made.",
+    "draft_model": "Catalog model of the draft (--draft-kind draft_model).",
+    "router": "How requests are spread over replicas.",
+    "max_num_seqs": "Engine: most sequences in one batch (vLLM max_num_seqs).",
+    "max_num_batched_tokens": "Engine: most tokens in one step (vLLM max_num_batched_tokens).",
+    "block_size": "Engine: tokens per KV-cache block.",
+    "gpu_memory_utilization": "Engine: fraction of GPU memory for weights, activations and KV.",
+    "no_prefix_caching": "Turn automatic prefix caching off.",
+    "no_chunked_prefill": "Turn chunked prefill off (whole prompts in one step).",
+    "preemption": "What happens to a preempted sequence's KV cache.",
+    "seed": "Random seed (same seed, same results).",
+    "quiet": "No progress and no summary table.",
+}
+
+
+def fill_help(command: click.Command, helps: dict[str, str]) -> click.Command:
+    """Give each option of ``command`` without help text the one in ``helps``."""
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.help and param.name in helps:
+            param.help = helps[param.name]
+    return command

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import DURATION, positive_int
+from gputwin.cli.options import (
+    DURATION,
+    NO_TIMING_HELP,
+    OUT_HELP,
+    SERVE_HELP,
+    fill_help,
+    positive_int,
+)
 from gputwin.errors import InputError
 from gputwin.perf.engines import default_engine, engine_names
 
@@ -97,10 +104,10 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--arrival", default="poisson", show_default=True,
               type=click.Choice(["poisson", "gamma", "bursty", "fixed"]))
 @click.option("--cv", default=1.0, show_default=True, type=float, help="Gamma arrivals' CV.")
-@click.option("--input-tokens", default="lognormal:1000/600:16000", show_default=True,
-              help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX]")
-@click.option("--output-tokens", default="lognormal:250/150:4000", show_default=True,
-              help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX]")
+@click.option("--input-tokens", default=None, help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX] "
+              "[default: lognormal:1000/600:MAX, MAX = min(16000, model context / 2)]")
+@click.option("--output-tokens", default=None, help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX] "
+              "[default: lognormal:250/150:MAX, MAX = min(4000, model context / 2)]")
 @click.option("--spec-tokens", default=0, show_default=True, type=int,
               help="Speculative decoding: draft tokens per step (0 = off).")
 @click.option("--acceptance", default=0.7, show_default=True, type=float)
@@ -142,8 +149,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--horizon", default=None, type=DURATION, help="Stop at this simulated time.")
 @click.option("--no-skip", is_flag=True, help="Step by step (reference; slower).")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--out", "out_dir", default="gputwin-out", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", default=None,  # policy: gputwin.run.outputs
+              type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+@click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True)
 def serve(**opts: Any) -> None:
@@ -151,7 +159,10 @@ def serve(**opts: Any) -> None:
     from gputwin.cli.simulate_cmd import run_serving
 
     sc = build_scenario(opts)
-    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"])
+    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"])
+
+
+fill_help(serve, SERVE_HELP)  # help texts of the options above that have none
 
 
 def build_scenario(o: dict[str, Any]) -> Any:
@@ -196,10 +207,13 @@ def build_scenario(o: dict[str, Any]) -> Any:
         if o["rate"] is None:
             raise InputError("give --trace FILE or --rate QPS (with --num-requests)",
                              where="options")
+        from gputwin.scenario.serving import default_lengths  # fitted to the model's context
+
+        prompt, output = default_lengths(o["model"])
         source = {"kind": "synthetic", "num_requests": o["num_requests"],
                   "arrival": {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]},
-                  "prompt": parse_length(o["input_tokens"], "--input-tokens"),
-                  "output": parse_length(o["output_tokens"], "--output-tokens")}
+                  "prompt": parse_length(o["input_tokens"] or prompt, "--input-tokens"),
+                  "output": parse_length(o["output_tokens"] or output, "--output-tokens")}
     section: dict[str, Any] = {"services": [service], "workload": [source]}
     site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
             if o[k] is not None}
@@ -251,8 +265,8 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         table.add_row("throughput", f"{s['output_tokens_per_s']:,.0f} output tok/s, "
                                     f"{s['throughput_rps']:,.2f} req/s")
         att = s["slo_attainment_frac"]
-        table.add_row("goodput", f"{s['goodput_rps']:,.2f} req/s meeting the SLO"
-                      + (f" ({att:.1%})" if att is not None else ""))
+        table.add_row("goodput", "- (no SLO: give --ttft-slo/--tpot-slo)" if att is None else
+                      f"{s['goodput_rps']:,.2f} req/s meeting the SLO ({att:.1%})")
         table.add_row("KV cache", f"mean {s['kv_used_frac_mean'] or 0:.1%}, peak "
                                   f"{s['kv_used_frac_peak'] or 0:.1%}; prefix hits "
                                   f"{s['prefix_cache_hit_frac']:.1%}; "
@@ -264,6 +278,8 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         table.add_row("carbon / water", f"{_grams(s['co2e_g'])} CO2e "
                       f"({_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
         console.print(table)
+        for warning in s.get("warnings", []):
+            console.print(f"[bold yellow]warning[/]: {name}: {warning}")
     site = result.summary.get("site") or {}
     if site:
         console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "

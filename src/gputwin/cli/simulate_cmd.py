@@ -8,11 +8,12 @@ command whenever the first argument is not a subcommand name.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP
 
 if TYPE_CHECKING:
     from gputwin.run.results import SimulationResult
@@ -41,15 +42,17 @@ def simulate() -> None:
 
 @simulate.command("scenario")
 @click.argument("scenario", required=False)
-@click.option("--out", "out_dir", default="gputwin-out", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", default=None,
+              type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+@click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario field, e.g. --set cluster.num_nodes=64 (repeatable).")
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
-def scenario_cmd(scenario: str | None, out_dir: Path, overrides: tuple[str, ...],
-                 seed: int | None, as_json: bool, quiet: bool) -> None:
+def scenario_cmd(scenario: str | None, out_dir: Path | None, no_timing: bool,
+                 overrides: tuple[str, ...], seed: int | None, as_json: bool,
+                 quiet: bool) -> None:
     """Run SCENARIO (a YAML file or a bundled name; default: the bundled 'default')."""
     from gputwin.scenario.load import resolve_scenario_path
     from gputwin.scenario.serving import is_serving_file
@@ -61,18 +64,22 @@ def scenario_cmd(scenario: str | None, out_dir: Path, overrides: tuple[str, ...]
     if path.is_file() and is_serving_file(path):
         from gputwin.scenario.serving import load_serving_scenario
 
-        run_serving(load_serving_scenario(path, sets), out_dir, as_json, quiet)
+        run_serving(load_serving_scenario(path, sets), out_dir, as_json, quiet,
+                    no_timing=no_timing)
         return
-    from gputwin.run.outputs import summary_json, write_outputs
+    from gputwin.run.outputs import new_run_dir, summary_json, write_outputs
     from gputwin.run.simulate import simulate as run_simulation
     from gputwin.scenario.load import load_scenario
 
     sc = load_scenario(scenario, sets)
-    show_progress = not (quiet or as_json) and sys.stderr.isatty()
+    show_progress = not (quiet or as_json)
     result = _run_with_progress(sc, run_simulation) if show_progress else run_simulation(sc)
-    paths = write_outputs(result, out_dir, render_html)
+    if no_timing:
+        result = drop_timing(result)
+    paths = write_outputs(result, out_dir or new_run_dir("simulate"), render_html,
+                          command="simulate", timing=not no_timing)
     if as_json:
-        click.echo(summary_json(result), nl=False)
+        click.echo(summary_json(result, timing=not no_timing), nl=False)
     elif not quiet:
         _print_summary(result, paths)
 
@@ -86,15 +93,32 @@ def _serve_command() -> click.Command:
 simulate.add_command(_serve_command(), "serve")
 
 
-def run_serving(sc: Any, out_dir: Path, as_json: bool, quiet: bool) -> None:
+def drop_timing(result: Any) -> Any:
+    """``result`` without wall-clock values (``--no-timing``): wall time 0, summary fields
+    such as ``wall_time_s`` left out."""
+    import dataclasses
+
+    from gputwin.run.outputs import without_timing
+
+    return dataclasses.replace(result, wall_time_s=0.0,
+                               summary=without_timing(result.summary))
+
+
+def run_serving(sc: Any, out_dir: Path | None, as_json: bool, quiet: bool,
+                no_timing: bool = False) -> None:
     """Run a validated serving scenario, write its outputs and print the summary."""
+    from gputwin.run.outputs import new_run_dir
     from gputwin.run.serving_outputs import serving_summary_json, write_serving_outputs
     from gputwin.run.simulate_serve import simulate_serving
 
-    result = simulate_serving(sc)
-    paths = write_serving_outputs(result, out_dir, render_serving_html)
+    show = not (quiet or as_json)
+    result = _run_with_progress(sc, simulate_serving) if show else simulate_serving(sc)
+    if no_timing:
+        result = drop_timing(result)
+    paths = write_serving_outputs(result, out_dir or new_run_dir("simulate serve"),
+                                  render_serving_html, timing=not no_timing)
     if as_json:
-        click.echo(serving_summary_json(result), nl=False)
+        click.echo(serving_summary_json(result, timing=not no_timing), nl=False)
     elif not quiet:
         from gputwin.cli.serve_cmd import print_serving_summary
 
@@ -115,26 +139,15 @@ def render_html(result: SimulationResult) -> str:
     return text
 
 
-def _run_with_progress(sc: Any, run_simulation: Any) -> SimulationResult:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+def _run_with_progress(sc: Any, run_simulation: Any) -> Any:
+    """Run with a progress bar (percentage and ETA of the horizon) on a terminal, or a
+    plain line every 10 s when stderr is piped."""
+    from gputwin.cli.progress import ProgressReporter
     from gputwin.units import format_duration
 
-    total = sc.horizon
-    columns: list[Any] = [TextColumn("[bold]simulating[/] {task.fields[now]}")]
-    if total is not None:
-        columns += [BarColumn(), TextColumn("{task.percentage:>3.0f}%")]
-    columns.append(TimeElapsedColumn())
-    from rich.console import Console
-
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("sim", total=total, now="")
-
-        def report(now_s: float) -> None:
-            bar.update(task, completed=now_s, now=f"t = {format_duration(now_s)}")
-
-        result: SimulationResult = run_simulation(sc, progress=report)
-    return result
+    with ProgressReporter("simulating", sc.horizon,
+                          lambda now_s: f"t = {format_duration(now_s)}") as report:
+        return run_simulation(sc, progress=report)
 
 
 def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
@@ -163,11 +176,11 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     table.add_row("GPU allocation", "-" if alloc is None else
                   f"{alloc:.1%} mean of {result.total_gpus} GPUs, {s['gpu_hours']:,.0f} GPU-h")
     table.add_row("makespan", dur(s["makespan_s"]))
-    table.add_row("simulated", f"{dur(result.end_time_s)} in {result.wall_time_s:.2f} s wall "
-                               f"({result.num_events:,} events)")
+    wall = f" in {result.wall_time_s:.2f} s wall" if result.wall_time_s > 0 else ""
+    table.add_row("simulated", f"{dur(result.end_time_s)}{wall} ({result.num_events:,} events)")
     energy = s["energy_j"]
-    table.add_row("energy", "-" if energy is None else
-                  f"{energy / 3.6e9:,.1f} MWh ({s['energy_jobs_counted']} modelled jobs)")
+    table.add_row("job energy", "-" if energy is None else
+                  f"{energy / 3.6e9:,.1f} MWh IT ({s['energy_jobs_counted']} modelled jobs)")
     from gputwin.report.energy import energy_cli_line
 
     site_line = energy_cli_line(s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
@@ -14,11 +15,33 @@ if TYPE_CHECKING:
     from gputwin.validation.runner import CaseResult
 
 
-def _fmt(value: float) -> str:
-    mag = abs(value)
-    if mag >= 1e4 or (0 < mag < 1e-2):
-        return f"{value:.3e}"
-    return f"{value:.4g}"
+_SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _si(value: float, unit: str) -> str:
+    """``3.7e11, "B/s"`` → ``370 GB/s``: 4 significant digits, an SI prefix, no exponent."""
+    for scale, prefix in _SI:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {prefix}{unit}".rstrip()
+    return f"{value:.4g} {unit}".rstrip()
+
+
+def _fmt(value: float, metric: str = "") -> str:
+    """A value in the unit its metric name ends with (``_bytes_per_s``, ``_s``, ``_w``...)."""
+    from gputwin.units import format_duration
+
+    if "co2e" in metric and metric.endswith("_g"):
+        return f"{value / 1e6:,.4g} t"
+    for suffix, unit in (("_bytes_per_s", "B/s"), ("_tokens_per_s", "tok/s"),
+                         ("_tokens_per_s_per_gpu", "tok/s"), ("_w", "W"), ("_j", "J"),
+                         ("_g", "g"), ("_l_per_kwh", "L/kWh")):
+        if metric.endswith(suffix):
+            return _si(value, unit)
+    if metric.endswith("_s") and not metric.endswith("per_s"):
+        return format_duration(value)
+    if metric.startswith("tflops") or metric.startswith("hw_tflops"):
+        return f"{value:.4g} TFLOP/s"
+    return _si(value, "")
 
 
 @click.command()
@@ -89,27 +112,35 @@ def _print_table(results: Sequence[CaseResult], citations: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    if not console.is_terminal:  # piped: $COLUMNS when set, else wide enough for the ids
+        console = Console(width=int(os.environ.get("COLUMNS") or 120))
+    narrow = console.width < 110  # the metric goes under the case id
     table = Table(title="gputwin validate: predicted vs published", show_lines=citations)
-    for col in ("case", "metric", "published", "predicted", "error", "tol", ""):
+    cols = ("case", "published", "predicted", "error", "tol", "") if narrow else (
+        "case", "metric", "published", "predicted", "error", "tol", "")
+    for col in cols:
         table.add_column(col, justify="right" if col in ("published", "predicted", "error",
-                                                         "tol") else "left")
+                                                         "tol") else "left",
+                         overflow="fold", no_wrap=col in ("published", "predicted"))
     for r in results:
         case = r.case
         name = case.id + (" *" if case.calibration else "")
+        if narrow:
+            name += f"\n[dim]{case.metric}[/dim]"
         if citations:
             name += f"\n[dim]{case.citation}[/dim]"
+        metric = [] if narrow else [case.metric]
+        published = _fmt(case.published, case.metric)
         if r.predicted is None:
-            table.add_row(name, case.metric, _fmt(case.published), "-", "-",
+            table.add_row(name, *metric, published, "-", "-",
                           f"{case.tolerance_frac:.0%}", f"[red]ERROR {r.error}[/red]")
             continue
         err = r.rel_error or 0.0
         mark = ("[green]ok[/green]" if r.within else
                 "[yellow]known gap[/yellow]" if r.is_known_gap else "[red]FAIL[/red]")
-        table.add_row(name, case.metric, _fmt(case.published), _fmt(r.predicted),
+        table.add_row(name, *metric, published, _fmt(r.predicted, case.metric),
                       f"{err:+.1%}", f"{case.tolerance_frac:.0%}", mark)
-    console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze case ids to 80 columns
-        console = Console(width=160)
     console.print(table)
     console.print("[dim]* = used to set a model coefficient (calibration); "
                   "others are hold-out[/dim]")

@@ -78,7 +78,11 @@ def _read(trace: Path, fmt: str, settings: tuple[str, ...]) -> Any:
             options[key.strip()] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError:
             raise InputError(f"not a YAML value: {value!r}", where=f"--set {item}") from None
-    return read_trace(fmt, trace, **options)
+    from gputwin.scenario.paths import data_candidates
+
+    cands = data_candidates(trace, Path.cwd())  # cwd, then the data folder
+    path = next((c for c in cands if c.exists()), trace)  # none: the reader says so
+    return read_trace(fmt, path, **options)
 
 
 def _fmt_s(seconds: float | None) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 from gputwin.energy.grid import J_PER_KWH, J_PER_MWH, FloatArray, GridSeries, RegionGrid
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.textio import open_text
 
 _CARBON_DIRECT = "carbon intensity gco₂eq/kwh (direct)"
 _CARBON_LCA = "carbon intensity gco₂eq/kwh (lca)"
@@ -58,13 +59,8 @@ class PriceData:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            yield from enumerate(csv.reader(fh), start=1)
-    except FileNotFoundError:
-        raise InputError("file not found", where=str(path)) from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", where=str(path)) from None
+    with open_text(path) as fh:
+        yield from enumerate(csv.reader(fh), start=1)
 
 
 def _parse_time(text: str, where: str) -> datetime:

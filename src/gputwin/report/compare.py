@@ -50,6 +50,8 @@ def fmt_metric(value: float | None, unit: str) -> str:
         return f"{value:,.1f} GPU-h" if abs(value) < 100 else f"{value:,.0f} GPU-h"
     if unit == "ratio":
         return f"{value:.3g}"
+    if unit == "g_co2e":  # grams in, tonnes (or kg) out: not 7-digit grams
+        return f"{value / 1e6:,.2f} t" if abs(value) >= 1e5 else f"{value / 1e3:,.1f} kg"
     return fmt_count(round(value, 2))
 
 
@@ -122,9 +124,11 @@ def _table(c: Comparison) -> str:
 
 def _layout(title: str, x: str, y: str, **extra: object) -> dict[str, object]:
     layout: dict[str, object] = {
-        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left"},
+        # just above the plot area, below the row of the Plotly toolbar (which covered it)
+        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left", "y": 1.0,
+                  "yref": "paper", "yanchor": "bottom", "pad": {"b": 28}},
         "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}, "rangemode": "tozero"},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "height": 320, "showlegend": False,
+        "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "height": 340, "showlegend": False,
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff",
     }
     layout.update(extra)
@@ -145,6 +149,8 @@ def metric_figure(c: Comparison, m: Metric) -> dict[str, object] | None:
     scale, unit = 1.0, {"frac": "%", "gpu_h": "GPU-h", "ratio": "", "count": ""}.get(m.unit, "")
     if m.unit == "frac":
         scale = 0.01
+    elif m.unit == "g_co2e":
+        unit, scale = "t CO2e", 1e6
     elif m.unit == "s":
         unit, scale = axis_unit(max(finite))
     y = [None if x is None else _r(x / scale) for x in means]

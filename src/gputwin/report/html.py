@@ -55,7 +55,7 @@ def _cards(result: SimulationResult, k: KeyFigures) -> list[Card]:
              else ""),
     ]
     if k.energy_j is not None:
-        cards.append(Card("energy", fmt_energy(k.energy_j)))
+        cards.append(Card("job energy", fmt_energy(k.energy_j), "IT energy of modelled jobs"))
     return cards
 
 
@@ -73,9 +73,10 @@ def _header(result: SimulationResult) -> str:
         ("seed", str(result.seed)),
         ("cluster", f"{result.total_gpus:,} GPUs"),
         ("simulated horizon", fmt_duration(result.end_time_s)),
-        ("wall time", fmt_duration(result.wall_time_s)),
+        ("wall time", fmt_duration(result.wall_time_s)),  # 0 with --no-timing: left out
         ("events", fmt_count(result.num_events)),
     ]
+    items = [(k, v) for k, v in items if k != "wall time" or result.wall_time_s > 0]
     if speed:
         items.append(("speed", speed))
     meta = "".join(f"<span>{html.escape(k)} <b>{html.escape(v)}</b></span>" for k, v in items)

@@ -27,9 +27,11 @@ def _r(x: float) -> float:
 
 def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left"},
+        # just above the plot area, below the row of the Plotly toolbar
+        "title": {"text": html.escape(title), "x": 0.01, "xanchor": "left", "y": 1.0,
+                  "yref": "paper", "yanchor": "bottom", "pad": {"b": 28}},
         "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}, "rangemode": "tozero"},
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "height": 360,
+        "margin": {"l": 60, "r": 20, "t": 90, "b": 50}, "height": 380,
         "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1,
                    "xanchor": "right"},
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff"}
@@ -60,10 +62,11 @@ def latency_cdf_figure(result: ServingResult, service: str) -> Figure | None:
         if xs:
             data.append({"type": "scatter", "mode": "lines", "name": label, "x": xs, "y": ys,
                          "line": {"color": _COLORS[i]}})
+    # log axis: one labelled tick per decade (0.01, 0.1, 1, 10 s), not Plotly's bare "2, 5"
     return {"data": data, "layout": _layout(f"{service}: latency CDFs (finished requests)",
                                             "seconds (log)", "fraction of requests",
-                                            xaxis={"type": "log",
-                                                   "title": {"text": "seconds (log)"}})}
+                                            xaxis={"type": "log", "dtick": 1,
+                                                   "title": {"text": "seconds (log scale)"}})}
 
 
 def slo_figure(summary: dict[str, Any], service: str) -> Figure | None:
@@ -83,10 +86,11 @@ def slo_figure(summary: dict[str, Any], service: str) -> Figure | None:
                            "y1": slo * 1e3, "line": {"color": _COLORS[i], "dash": "dash"}})
     if not data:
         return None
-    return {"data": data, "layout": _layout(f"{service}: percentiles vs SLO (dashed)", "",
-                                            "milliseconds", shapes=shapes,
-                                            yaxis={"type": "log",
-                                                   "title": {"text": "ms (log)"}})}
+    title = (f"{service}: percentiles vs SLO (dashed lines)" if shapes
+             else f"{service}: latency percentiles (no SLO given)")
+    return {"data": data, "layout": _layout(title, "", "milliseconds", shapes=shapes,
+                                            yaxis={"type": "log", "dtick": 1,
+                                                   "title": {"text": "ms (log scale)"}})}
 
 
 def _thin(n: int) -> list[int]:
@@ -140,8 +144,9 @@ def _cards(s: dict[str, Any]) -> str:
          False),
         ("output throughput", f"{s['output_tokens_per_s']:,.0f} tok/s",
          f"{s['throughput_rps']:,.2f} req/s", False),
-        ("goodput", f"{s['goodput_rps']:,.2f} req/s",
-         "" if att is None else f"{att:.1%} meet the SLO", att is not None and att < 0.9),
+        ("goodput", "-" if s["goodput_rps"] is None else f"{s['goodput_rps']:,.2f} req/s",
+         "no SLO given" if att is None else f"{att:.1%} meet the SLO",
+         att is not None and att < 0.9),
         ("KV cache", f"{(s['kv_used_frac_mean'] or 0):.1%}",
          f"mean; peak {(s['kv_used_frac_peak'] or 0):.1%}; {s['num_preemptions']:,} preemptions",
          s["num_preemptions"] > 0),
@@ -198,7 +203,8 @@ def render_serving_report(result: ServingResult) -> str:
         plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
     meta = (f"<span>seed <b>{result.seed}</b></span><span>requests "
             f"<b>{len(result.requests):,}</b></span><span>simulated <b>{result.end_time_s:,.1f}"
-            f" s</b></span><span>wall <b>{result.wall_time_s:,.2f} s</b></span>")
+            f" s</b></span>" + (f"<span>wall <b>{result.wall_time_s:,.2f} s</b></span>"
+                                if result.wall_time_s > 0 else ""))  # 0: --no-timing
     title = html.escape(f"gputwin serving report — {result.scenario_name}")
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'

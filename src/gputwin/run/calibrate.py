@@ -32,6 +32,7 @@ from gputwin.perf.serving_calib import ServingCalibration, load_serving_calibrat
 from gputwin.perf.serving_fit import DEFAULT_FIT, FitResult, Observation, fit_with_holdout
 from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_load
 from gputwin.run.estimate_serve import _positive
+from gputwin.textio import read_text
 from gputwin.topology.hardware import resolve_hardware
 
 STEP_COLUMNS = ("num_prefill_tokens", "prefill_context_tokens_sum", "prefill_attn_pairs",
@@ -108,12 +109,7 @@ def _request_obs(row: dict[str, str], where: str, chunk: int) -> list[Observatio
 
 def read_measurements(path: Path, chunk_tokens: int = 8192) -> list[Observation]:
     """Parse a measurements CSV; raises :class:`InputError` with the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", where=str(path)) from None
+    text = read_text(path)
     reader = csv.DictReader(text.splitlines())
     cols = {c.strip() for c in (reader.fieldnames or [])}
     if set(STEP_COLUMNS) <= cols:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from gputwin.run.results import JobRecord
 
-Unit = Literal["s", "frac", "count", "gpu_h", "ratio"]
+Unit = Literal["s", "frac", "count", "gpu_h", "ratio", "g_co2e"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("jobs_completed", "jobs completed", "count", ("jobs_by_status", "completed"),
            higher_is_better=True),
     # energy accounting (runs with a `site:` section; absent otherwise)
-    Metric("co2e_operational_g", "operational CO2e (g)", "count", ("co2e_operational_g",)),
+    Metric("co2e_operational_g", "operational CO2e", "g_co2e", ("co2e_operational_g",)),
 )
 
 METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)

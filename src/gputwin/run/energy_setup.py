@@ -22,7 +22,7 @@ from gputwin.energy.regions import region_grid
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
 from gputwin.perf.power import default_power_coefficients, training_activity_frac
-from gputwin.scenario.paths import data_dir
+from gputwin.scenario.paths import data_candidates, data_dir
 from gputwin.scenario.site import RackLayout, SiteConfig, rack_layout
 from gputwin.scheduling.plugins.power import SitePower
 from gputwin.scheduling.profiles import ResolvedProfile
@@ -57,8 +57,7 @@ def resolve_grid_dir(value: str) -> Path | None:
     if value == "real":
         base = data_dir()
     else:
-        raw = Path(value).expanduser()
-        cands = [raw] if raw.is_absolute() else [raw, data_dir() / raw]
+        cands = data_candidates(value, Path.cwd())
         base = next((c for c in cands if c.is_dir()), cands[0])
     if base.name == "grid" and not (base / "grid").is_dir():
         base = base.parent

@@ -227,7 +227,8 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
         raise DoesNotFitError(
             f"--batch-size {batch} x {context} tokens needs {format_bytes(need)} of KV cache "
             f"per GPU but {format_bytes(free)} is free (at most {max_batch} sequences); "
-            "lower --batch-size or use --kv-cache fp8")
+            "lower --batch-size" + ("" if perf.config.kv_cache_dtype == "fp8"
+                                    else " or use --kv-cache fp8"))
 
 
 def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,

@@ -1,9 +1,17 @@
 """Write a run's outputs (summary.json, jobs.csv, report.html) without half-written files.
 
+The output-folder policy, shared by every command that writes a run:
+
+* without ``--out``, each run gets a new folder ``gputwin-out/<command>-<YYYYmmdd-HHMMSS>``
+  (:func:`new_run_dir`; ``-2``, ``-3``... when two runs start in the same second);
+* ``--out DIR`` names the folder. A run folder holds the outputs of exactly one run: DIR
+  must be new, empty, or an earlier gputwin run folder (it holds ``manifest.json``), which
+  is replaced *as a whole*, so a serving run never leaves a cluster run's ``jobs.csv``
+  beside its ``requests.csv``. A folder with other files is refused (nothing is deleted).
+
 Everything is rendered in memory and written into a temporary folder beside ``out_dir``
-first. If ``out_dir`` does not exist, the folder is renamed into place (atomic); if it
-exists, each file is moved in with ``os.replace`` (atomic per file), so on any error the
-previous outputs stay intact and no partial file is ever visible.
+first, then renamed into place, so on any error the previous outputs stay intact and no
+partial file is ever visible.
 
 The HTML renderer is passed in (the report layer sits above ``run/``).
 """
@@ -17,6 +25,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,9 @@ from gputwin.run.results import JobRecord, SimulationResult
 SUMMARY_FILE = "summary.json"
 JOBS_FILE = "jobs.csv"
 REPORT_FILE = "report.html"
+MANIFEST_FILE = "manifest.json"
+#: Parent of the per-run folders made when no ``--out`` is given.
+DEFAULT_OUT_ROOT = Path("gputwin-out")
 
 JOB_COLUMNS: tuple[str, ...] = (
     "job_id", "kind", "model", "tenant", "num_gpus", "status", "reason", "submit_time_s",
@@ -36,9 +48,44 @@ JOB_COLUMNS: tuple[str, ...] = (
 )
 
 
-def summary_json(result: SimulationResult) -> str:
-    """The summary as pretty JSON (non-finite floats become ``null``)."""
-    return json.dumps(json_safe(result.summary), indent=2) + "\n"
+def summary_json(result: SimulationResult, timing: bool = True) -> str:
+    """The summary as pretty JSON (non-finite floats become ``null``); ``timing=False``
+    leaves out the wall-clock fields (:func:`without_timing`)."""
+    summary = result.summary if timing else without_timing(result.summary)
+    return json.dumps(json_safe(summary), indent=2) + "\n"
+
+
+def is_wall_clock(key: str) -> bool:
+    """A field measured on the wall clock (``wall_time_s``, ``requests_per_wall_s``)."""
+    return "wall" in key
+
+
+def without_timing(value: Any) -> Any:
+    """``value`` with every wall-clock field (at any depth) left out, so that two runs with
+    the same seed give byte-identical summaries (``--no-timing``)."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items()
+                if not (isinstance(k, str) and is_wall_clock(k))}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
+def new_run_dir(command: str, root: Path = DEFAULT_OUT_ROOT,
+                now_s: float | None = None) -> Path:
+    """A folder for one run that does not exist yet: ``root/<command>-<YYYYmmdd-HHMMSS>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now_s))
+    base = f"{command.replace(' ', '-')}-{stamp}"
+    candidate, n = root / base, 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{base}-{n}"
+    return candidate
+
+
+def manifest_json(command: str, names: list[str]) -> str:
+    """What marks a gputwin run folder: the command and the files it wrote."""
+    return json.dumps({"command": command, "files": sorted(names)}, indent=2) + "\n"
 
 
 def jobs_csv(jobs: list[JobRecord]) -> str:
@@ -56,6 +103,9 @@ def write_outputs(
     result: SimulationResult,
     out_dir: Path,
     render_html: Callable[[SimulationResult], str] | None = None,
+    *,
+    command: str = "simulate",
+    timing: bool = True,
 ) -> dict[str, Path]:
     """Write summary.json, jobs.csv and (given a renderer) report.html; returns their paths.
 
@@ -65,21 +115,37 @@ def write_outputs(
     Raises :class:`InputError` if ``out_dir`` exists and is not a folder, or cannot be
     written.
     """
-    contents = {SUMMARY_FILE: summary_json(result), JOBS_FILE: jobs_csv(result.jobs)}
+    contents = {SUMMARY_FILE: summary_json(result, timing), JOBS_FILE: jobs_csv(result.jobs)}
     if render_html is not None:
         contents[REPORT_FILE] = render_html(result)
-    return write_files(contents, out_dir)
+    return write_files(contents, out_dir, command)
 
 
-def write_files(contents: dict[str, str], out_dir: Path) -> dict[str, Path]:
-    """Write ``{file name: text}`` into ``out_dir`` atomically (see the module docstring).
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse a folder that is not new, empty or an earlier gputwin run folder."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError("exists and is not a folder", where=str(out_dir))
+    entries = list(out_dir.iterdir())
+    if entries and not (out_dir / MANIFEST_FILE).is_file():
+        raise InputError(
+            f"folder holds {len(entries)} file(s) not written by a gputwin run (no "
+            f"{MANIFEST_FILE}); give a new or empty folder, or leave out --out for a new "
+            f"run folder under {DEFAULT_OUT_ROOT}/", where=str(out_dir))
 
-    Shared by every kind of run (training simulation, serving simulation). Raises
-    :class:`InputError` if ``out_dir`` exists and is not a folder, or cannot be written.
+
+def write_files(contents: dict[str, str], out_dir: Path,
+                command: str = "run") -> dict[str, Path]:
+    """Write ``{file name: text}`` (plus ``manifest.json``) as the folder ``out_dir``.
+
+    Shared by every kind of run (training simulation, serving simulation, comparison); see
+    the module docstring for the policy. Raises :class:`InputError` if ``out_dir`` is not a
+    new, empty or earlier run folder, or cannot be written.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("exists and is not a folder", where=str(out_dir))
+    _check_replaceable(out_dir)
+    contents = {**contents, MANIFEST_FILE: manifest_json(command, list(contents))}
     parent = out_dir.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -91,17 +157,30 @@ def write_files(contents: dict[str, str], out_dir: Path) -> dict[str, Path]:
     try:
         for name, text in contents.items():
             (tmp / name).write_text(text, encoding="utf-8")
-        if not out_dir.exists():
-            tmp.rename(out_dir)
-        else:
-            for name in contents:
-                os.replace(tmp / name, out_dir / name)
+        _swap_in(tmp, out_dir)
     except OSError as exc:
         raise InputError(f"cannot write outputs: {exc.strerror}", where=str(out_dir)) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return {name: out_dir / name for name in contents}
+    return {name: out_dir / name for name in contents if name != MANIFEST_FILE}
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Rename ``tmp`` to ``out_dir``; an existing (empty or earlier run) folder is moved
+    aside first and deleted after, so no file of the earlier run stays."""
+    if not out_dir.exists():
+        tmp.rename(out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=tmp.parent))
+    old.rmdir()
+    os.replace(out_dir, old)
+    try:
+        tmp.rename(out_dir)
+    except OSError:
+        os.replace(old, out_dir)  # put the earlier run back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def json_safe(value: Any) -> Any:

@@ -13,15 +13,23 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from gputwin.run.outputs import REPORT_FILE, SUMMARY_FILE, json_safe, write_files
+from gputwin.run.outputs import (
+    REPORT_FILE,
+    SUMMARY_FILE,
+    json_safe,
+    without_timing,
+    write_files,
+)
 from gputwin.run.serving_results import REQUEST_COLUMNS, ServingResult
 
 REQUESTS_FILE = "requests.csv"
 
 
-def serving_summary_json(result: ServingResult) -> str:
-    """The summary as pretty JSON (non-finite floats become ``null``)."""
-    return json.dumps(json_safe(result.summary), indent=2) + "\n"
+def serving_summary_json(result: ServingResult, timing: bool = True) -> str:
+    """The summary as pretty JSON (non-finite floats become ``null``; ``timing=False``
+    leaves out the wall-clock fields)."""
+    summary = result.summary if timing else without_timing(result.summary)
+    return json.dumps(json_safe(summary), indent=2) + "\n"
 
 
 def requests_csv(result: ServingResult) -> str:
@@ -35,11 +43,14 @@ def requests_csv(result: ServingResult) -> str:
 
 
 def write_serving_outputs(result: ServingResult, out_dir: Path,
-                          render_html: Callable[[ServingResult], str] | None = None
+                          render_html: Callable[[ServingResult], str] | None = None,
+                          *, command: str = "simulate serve", timing: bool = True
                           ) -> dict[str, Path]:
-    """Write the three files; returns their paths. Raises :class:`InputError`."""
-    contents = {SUMMARY_FILE: serving_summary_json(result), REQUESTS_FILE: requests_csv(result)}
+    """Write the three files (policy: :mod:`gputwin.run.outputs`); returns their paths.
+    Raises :class:`InputError`."""
+    contents = {SUMMARY_FILE: serving_summary_json(result, timing),
+                REQUESTS_FILE: requests_csv(result)}
     if render_html is not None:
         contents[REPORT_FILE] = render_html(result)
-    return write_files(contents, out_dir)
+    return write_files(contents, out_dir, command)
 

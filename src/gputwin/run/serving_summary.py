@@ -11,7 +11,13 @@ Definitions (per service and for the whole run):
   run while any of its requests is still in flight). Throughput = finished requests (and
   output/input tokens of finished requests) per active second; goodput = finished
   requests meeting *both* SLOs (TTFT and TPOT, where set) per active second. A service
-  fed only part of a multi-service run is thus not diluted by the others' time.
+  fed only part of a multi-service run is thus not diluted by the others' time. Without
+  any SLO, goodput and SLO attainment are ``None`` (not "100 % meet the SLO").
+- ``queue_growth_rps``: how fast the waiting queue grows while requests arrive (mean
+  waiting in the last quarter of the arrival window minus the first quarter, over the
+  three quarters between their midpoints). Above 5 % of the arrival rate, with at least
+  10 requests waiting, the service is overloaded — latency grows with the length of the
+  run — and ``warnings`` says so.
 - Energy, carbon, water and cost: per replica life through the power model, the site's
   energy ledger and the price book, as cluster runs (:mod:`gputwin.run.serving_energy`);
   per output token of finished requests.
@@ -19,6 +25,7 @@ Definitions (per service and for the whole run):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -197,6 +204,23 @@ def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
     return recs
 
 
+_REASON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"prompt of \d+ tokens exceeds max_model_len (\d+)"),
+     "prompt longer than the context limit (max_model_len {0} tokens)"),
+    (re.compile(r"needs \d+ KV blocks for prompt \+ output, the replica has (\d+)"),
+     "prompt + output larger than a replica's KV cache ({0} blocks)"),
+)
+
+
+def drop_reason_key(reason: str) -> str:
+    """A drop reason without the request's own size, naming the limit it hit (so the
+    summary groups all requests dropped for one reason)."""
+    for pattern, text in _REASON_PATTERNS:
+        if m := pattern.fullmatch(reason):
+            return text.format(*m.groups())
+    return reason
+
+
 def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
                       num_preemptions: int, only_service: bool = False) -> dict[str, Any]:
@@ -217,9 +241,10 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
     in_tokens = int(table.prompt_tokens[fin].sum())
     reasons: dict[str, int] = {}
     for i in np.flatnonzero(dropped).tolist():
-        key = table.reason[i].split(" exceeds")[0].split(" for prompt")[0]
+        key = drop_reason_key(table.reason[i])
         reasons[key] = reasons.get(key, 0) + 1
     num_fin = int(fin.sum())
+    has_slo = meta.slo_ttft_s is not None or meta.slo_tpot_s is not None
     good = int((fin & (table.meets_slo == 1)).sum())
     prompt_all = int(table.prompt_tokens[kept].sum())
     cached = int(table.cached_tokens[kept].sum())
@@ -241,9 +266,9 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
         "itl_s": _itl(itl),
         "e2e_s": _dist(finite(table.e2e_s)),
         "slo": {"ttft_s": meta.slo_ttft_s, "tpot_s": meta.slo_tpot_s},
-        "slo_attainment_frac": good / num_fin if num_fin else None,
+        "slo_attainment_frac": good / num_fin if num_fin and has_slo else None,
         "active_time_s": duration,
-        "goodput_rps": good / duration,
+        "goodput_rps": good / duration if has_slo else None,
         "throughput_rps": num_fin / duration,
         "output_tokens_per_s": out_tokens / duration,
         "input_tokens_per_s": in_tokens / duration,
@@ -257,7 +282,39 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
         "batch_size_mean": _batch_mean(tl, end_s),
         "replicas_mean": _time_mean(tl.time_s, tl.replicas, end_s),
         "replicas_peak": max(tl.replicas, default=0),
+        **queue_growth(table, mine, tl),
     }
+
+
+def queue_growth(table: RequestTable, mine: np.ndarray,
+                 tl: ServiceTimelineData) -> dict[str, Any]:
+    """``queue_growth_rps``, ``arrival_rps`` and ``warnings`` (see the module docstring)."""
+    warnings: list[str] = []
+    arrivals = table.arrival_s[mine]
+    if len(arrivals) < 2 or not tl.time_s:
+        return {"arrival_rps": None, "queue_growth_rps": None, "warnings": warnings}
+    first, last = float(arrivals.min()), float(arrivals.max())
+    span = last - first
+    arrival_rps = (len(arrivals) - 1) / span if span > 0 else None
+    t = np.asarray(tl.time_s)
+    waiting = np.asarray(tl.waiting, dtype=float)
+
+    def mean_waiting(lo: float, hi: float) -> float:
+        sel = (t >= lo) & (t <= hi)
+        return float(waiting[sel].mean()) if sel.any() else 0.0
+
+    growth = None
+    if span > 0:
+        quarter = span / 4
+        late = mean_waiting(last - quarter, last)
+        # the two quarters' midpoints are three quarters apart
+        growth = (late - mean_waiting(first, first + quarter)) / (3 * quarter)
+        if arrival_rps and growth > 0.05 * arrival_rps and late >= 10:
+            warnings.append(
+                f"overloaded: the waiting queue grows by {growth:,.2f} requests/s while "
+                f"requests arrive at {arrival_rps:,.2f}/s, so queueing delay grows without "
+                "bound with the run's length; add replicas or lower the rate")
+    return {"arrival_rps": arrival_rps, "queue_growth_rps": growth, "warnings": warnings}
 
 
 def active_time_s(table: RequestTable, mine: np.ndarray, fin: np.ndarray,

@@ -18,7 +18,13 @@ from gputwin.errors import InputError
 from gputwin.scenario.check import check_against_catalog
 from gputwin.scenario.kueue import tenancy_from_kueue
 from gputwin.scenario.overrides import Override, apply_overrides, parse_override
-from gputwin.scenario.paths import DEFAULT_SCENARIO, SCENARIOS_DIR, bundled_scenarios, data_dir
+from gputwin.scenario.paths import (
+    DEFAULT_SCENARIO,
+    SCENARIOS_DIR,
+    bundled_scenarios,
+    find_data_file,
+    scenario_catalog,
+)
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
 from gputwin.scenario.site import check_site
@@ -78,6 +84,8 @@ def load_scenario(
         if ov is not None:
             raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
+    if scenario.catalog and catalog is None:
+        catalog = scenario_catalog(scenario.catalog, file.parent, locate(("catalog",)))
     check_against_catalog(scenario, catalog or default_catalog(), locate)
     scheduler_profile(scenario.scheduler, locate)
     check_site(scenario.site, catalog or default_catalog(), scenario.cluster.system,
@@ -166,13 +174,10 @@ def _resolve_trace_path(
     trace = scenario.workload.trace
     if trace is None:
         return scenario
-    raw = Path(trace.path).expanduser()
-    candidates = [raw] if raw.is_absolute() else [base / raw, data_dir() / raw]
-    found = next((c for c in candidates if c.is_file()), None)
-    if found is None:
-        looked = ", ".join(str(c) for c in candidates)
-        raise InputError(f"workload.trace.path: file not found (looked in {looked})",
-                         where=locate(("workload", "trace", "path")))
-    new_trace = trace.model_copy(update={"path": str(found.resolve())})
+    try:
+        found = find_data_file(trace.path, base, locate(("workload", "trace", "path")))
+    except InputError as exc:
+        raise InputError(f"workload.trace.path: {exc.detail}", where=exc.where) from None
+    new_trace = trace.model_copy(update={"path": str(found)})
     new_workload = scenario.workload.model_copy(update={"trace": new_trace})
     return scenario.model_copy(update={"workload": new_workload})

@@ -13,9 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from gputwin.limits import GpuCount, JobCount
 from gputwin.quantities import Bytes, Count, Seconds
 from gputwin.scenario.experiment import ExperimentConfig
 from gputwin.scenario.failures import FailuresConfig
+from gputwin.scenario.paths import CATALOG_FIELD_HELP
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
@@ -26,7 +28,7 @@ def _number_to_str(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-Label = Annotated[str, BeforeValidator(_number_to_str)]
+Label = Annotated[str, BeforeValidator(_number_to_str, json_schema_input_type=str | float)]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 
@@ -50,7 +52,7 @@ class ClusterConfig(_Model):
 
     system: str | None = None
     gpu: str | None = None
-    num_nodes: PositiveInt | None = Field(
+    num_nodes: GpuCount | None = Field(
         default=None, description="Required unless from_trace (then the trace's node count)")
     network: NetworkConfig = NetworkConfig()
     storage: str | None = Field(default=None, description="Storage tier models load from")
@@ -95,7 +97,7 @@ class TemplateConfig(_Model):
     kind: str = "finetune"
     model: str
     tenant: str = "default"
-    num_gpus: PositiveInt | list[PositiveInt]
+    num_gpus: GpuCount | list[GpuCount]
     tp: PositiveInt = 1
     pp: PositiveInt = 1
     cp: PositiveInt = 1
@@ -141,7 +143,7 @@ class TemplateConfig(_Model):
 
 
 class SyntheticConfig(_Model):
-    num_jobs: PositiveInt
+    num_jobs: JobCount
     arrival: ArrivalConfig
     templates: list[TemplateConfig] = Field(min_length=1)
 
@@ -223,6 +225,7 @@ class Scenario(_Model):
     experiment: ExperimentConfig | None = Field(
         default=None, description="Run as a packing experiment (workload_inflation, the "
         "FGD paper's method) instead of a time replay; needs workload.trace")
+    catalog: str | list[str] = Field(default_factory=list, description=CATALOG_FIELD_HELP)
 
     @model_validator(mode="after")
     def _trace_nodes(self) -> Scenario:

@@ -46,11 +46,12 @@ from pydantic import (
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
-from gputwin.scenario.paths import data_dir
+from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
 from gputwin.serving.router import parse_router_spec, router_names, router_spec
 from gputwin.yaml_io import (
@@ -193,7 +194,7 @@ class ServiceOptions(_M):
     kv_cache_dtype: Literal["bf16", "fp8"] | None = Field(
         default=None, description="None = the engine's default (vLLM/SGLang: the model "
         "dtype; TensorRT-LLM: fp8 with fp8/fp4 checkpoints)")
-    replicas: PosInt = 1
+    replicas: ReplicaCount = 1
     router: RouterChoice = "least_outstanding"
     engine: EngineOptions = EngineOptions()
     speculative: SpeculativeOptions | None = None
@@ -231,6 +232,25 @@ class LengthOptions(_M):
     median: float = 0.0
 
 
+def default_lengths(model: str) -> tuple[str, str]:
+    """Default synthetic prompt and output lengths for ``model`` (``simulate serve``).
+
+    Lognormal prompts of mean 1000 / median 600 tokens and outputs of 250 / 150 (chat-like,
+    as the Azure LLM inference trace), each capped at half the model's context (at most
+    16,000 and 4,000 tokens), so default runs neither drop nor truncate requests on
+    short-context models. An unknown model keeps the uncapped values (its error comes
+    from the service check).
+    """
+    from gputwin.catalog.loader import default_catalog
+
+    try:
+        context = default_catalog().model(model).max_seq_len
+    except InputError:
+        context = 32_000
+    half = max(1, context // 2)
+    return f"lognormal:1000/600:{min(16_000, half)}", f"lognormal:250/150:{min(4_000, half)}"
+
+
 class ArrivalOptions(_M):
     process: Literal["poisson", "gamma", "bursty", "fixed"] = "poisson"
     rate: float = Field(gt=0, description="Mean requests per second")
@@ -244,7 +264,7 @@ class ArrivalOptions(_M):
 class SyntheticSource(_M):
     kind: Literal["synthetic"]
     service: str = "default"
-    num_requests: PosInt
+    num_requests: RequestCount
     arrival: ArrivalOptions
     prompt: LengthOptions = LengthOptions(value=512)
     output: LengthOptions = LengthOptions(value=128)
@@ -266,7 +286,7 @@ class TraceSource(_M):
 class RagSource(_M):
     kind: Literal["rag"]
     service: str = "default"
-    num_requests: PosInt
+    num_requests: RequestCount
     arrival: ArrivalOptions
     num_chunks: PosInt = 1000
     chunks_per_request: PosInt = 4
@@ -319,6 +339,7 @@ class ServingScenario(_M):
                              "start date and price book provider/pricing of the energy, "
                              "carbon, water and cost accounting (as in cluster scenarios)")
     serving: ServingSection
+    catalog: str | list[str] = Field(default_factory=list, description=CATALOG_FIELD_HELP)
 
 
 def is_serving_file(path: Path) -> bool:
@@ -353,6 +374,8 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
         line = f"{file}:{lines[probe]}" if probe in lines else str(file)
         return f"{line}: {format_key_path(key)}"
 
+    if sc.catalog and catalog is None:
+        catalog = scenario_catalog(sc.catalog, file.parent, where(("catalog",)))
     check_serving(sc, catalog or default_catalog(), where)
     return resolve_trace_paths(sc, file.parent, where)
 
@@ -411,14 +434,8 @@ def resolve_trace_paths(sc: ServingScenario, base: Path, where: Any) -> ServingS
     sources: list[Any] = []
     for i, src in enumerate(sc.serving.workload):
         if isinstance(src, TraceSource):
-            raw = Path(src.path).expanduser()
-            cands = [raw] if raw.is_absolute() else [base / raw, data_dir() / raw]
-            found = next((c for c in cands if c.is_file()), None)
-            if found is None:
-                looked = ", ".join(str(c) for c in cands)
-                raise InputError(f"file not found (looked in {looked})",
-                                 where=where(("serving", "workload", i, "path")))
-            src = src.model_copy(update={"path": str(found.resolve())})
+            found = find_data_file(src.path, base, where(("serving", "workload", i, "path")))
+            src = src.model_copy(update={"path": str(found)})
         sources.append(src)
     section = sc.serving.model_copy(update={"workload": sources})
     return sc.model_copy(update={"serving": section})

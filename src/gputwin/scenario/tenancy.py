@@ -76,7 +76,8 @@ class PreemptionConfig(_Model):
 
 class ClusterQueueConfig(_Model):
     cohort: str | None = None
-    quotas: dict[str, Annotated[QuotaConfig, BeforeValidator(_nominal_only)]] = Field(
+    quotas: dict[str, Annotated[QuotaConfig, BeforeValidator(
+        _nominal_only, json_schema_input_type=QuotaConfig | float)]] = Field(
         min_length=1)
     queueing_strategy: QueueingStrategy = "BestEffortFIFO"
     preemption: PreemptionConfig = PreemptionConfig()
@@ -99,7 +100,8 @@ class TenancyConfig(_Model):
     priority_classes: dict[str, int] = Field(default_factory=dict)
     default_priority_class: str | None = None
     cluster_queues: dict[str, ClusterQueueConfig] = Field(min_length=1)
-    local_queues: dict[str, Annotated[LocalQueueConfig, BeforeValidator(_cq_only)]] | None = None
+    local_queues: dict[str, Annotated[LocalQueueConfig, BeforeValidator(
+        _cq_only, json_schema_input_type=LocalQueueConfig | str)]] | None = None
     default_local_queue: str | None = None
     never_preempt_higher_priority: bool = True
 

@@ -9,18 +9,12 @@ from pathlib import Path
 from typing import IO
 
 from gputwin.errors import InputError
+from gputwin.workload.trace_common import open_text
 
 
 def open_trace(path: Path) -> IO[str]:
     """Open ``path`` for reading text; missing/unreadable files raise :class:`InputError`."""
-    try:
-        return Path(path).open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("trace file not found", where=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, expected a trace file", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read trace: {exc.strerror}", where=str(path)) from None
+    return open_text(path, "trace file")
 
 
 def csv_rows(path: Path, columns: Sequence[str], expected_header: str

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gputwin.errors import InputError
 from gputwin.workload.job import JobSpec
+from gputwin.workload.trace_common import open_text
 
 COLUMNS = ("timestamp", "duration", "num_gpus", "gpu_time", "cluster")
 
@@ -74,13 +75,7 @@ def read_philly_csv(
 
 
 def _read_rows(path: Path) -> list[_Row]:
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("trace file not found", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read trace: {exc.strerror}", where=str(path)) from None
-    with handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from gputwin import textio
 from gputwin.errors import InputError
 from gputwin.perf.training import ParallelConfig
 from gputwin.workload.job import JobSpec
@@ -183,15 +184,9 @@ def build_workload(
 
 
 def open_text(path: Path, what: str = "trace") -> IO[str]:
-    """Open ``path`` for reading text; a missing/unreadable file is an :class:`InputError`."""
-    try:
-        return path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{what} file not found", where=str(path)) from None
-    except IsADirectoryError:
-        raise InputError(f"expected a {what} file, got a directory", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+    """Open ``path`` for reading text (:func:`gputwin.textio.open_text`: a missing,
+    unreadable or non-UTF-8 file is an :class:`InputError` naming it)."""
+    return textio.open_text(path, f"{what} file")
 
 
 class CsvRows:

@@ -1,0 +1,41 @@
+"""Issue 15 item 2: no goodput without an SLO; a warning when the queue grows without bound."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gputwin.cli.main import main
+
+
+def _serve(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
+    main(["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+          "--input-tokens", "1000", "--output-tokens", "200", "--quiet", "--no-timing",
+          "--out", str(tmp_path / name), *extra])
+    services: dict[str, Any] = json.loads((tmp_path / name / "summary.json").read_text())[
+        "services"]
+    return services["default"]
+
+
+def test_no_slo_means_no_goodput(tmp_path: Path) -> None:
+    s = _serve(tmp_path, "a", "--rate", "2", "--num-requests", "40")
+    assert s["slo_attainment_frac"] is None and s["goodput_rps"] is None
+
+
+def test_slo_gives_goodput(tmp_path: Path) -> None:
+    s = _serve(tmp_path, "b", "--rate", "2", "--num-requests", "40", "--ttft-slo", "10s")
+    assert s["slo_attainment_frac"] == pytest.approx(1.0)
+    assert 0 < s["goodput_rps"] <= s["throughput_rps"] + 1e-12
+
+
+def test_overload_warns_light_load_does_not(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    light = _serve(tmp_path, "light", "--rate", "2", "--num-requests", "100")
+    assert light["warnings"] == [] and light["queue_growth_rps"] < 0.1
+    heavy = _serve(tmp_path, "heavy", "--rate", "100", "--num-requests", "3000")
+    assert heavy["queue_growth_rps"] > 0.5 * (heavy["arrival_rps"] - heavy["throughput_rps"])
+    assert heavy["queue_growth_rps"] < heavy["arrival_rps"]
+    assert len(heavy["warnings"]) == 1 and "overloaded" in heavy["warnings"][0]

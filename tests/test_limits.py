@@ -1,0 +1,63 @@
+"""Issue 15 item 7: one bounds policy; huge sizes are refused before any large allocation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from gputwin.cli.main import main
+from gputwin.errors import InputError
+from gputwin.limits import MAX_GPUS, MAX_JOBS, MAX_REQUESTS, GpuCount, check_at_most
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    return int(info.value.code or 0), capsys.readouterr().err
+
+
+def test_check_at_most_names_the_limit() -> None:
+    check_at_most(MAX_GPUS.value, MAX_GPUS, "x")
+    with pytest.raises(InputError, match=r"^x: got 1,048,577, above the limit of 1,048,576 GPUs"):
+        check_at_most(MAX_GPUS.value + 1, MAX_GPUS, "x")
+
+
+def test_pydantic_type_refuses_above_and_zero() -> None:
+    class _M(BaseModel):
+        n: GpuCount
+
+    assert _M(n=8).n == 8
+    for bad in (0, MAX_GPUS.value + 1):
+        with pytest.raises(ValidationError):
+            _M(n=bad)
+
+
+def test_trillion_requests_refused_before_generating(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+                      "--rate", "5", "--num-requests", "1000000000000", "--quiet",
+                      "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert f"above the limit of {MAX_REQUESTS.value:,} requests" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_ten_million_synthetic_jobs_refused(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(["simulate", "--set", "workload.synthetic.num_jobs=10000000", "--quiet",
+                      "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and f"above the limit of {MAX_JOBS.value:,} jobs" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["estimate", "collective", "--op", "all_reduce", "--size", "1GiB",
+     "--gpu", "h100-sxm-80gb"],
+    ["estimate", "train", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+     "--global-batch-size", "1024"],
+])
+def test_billion_gpus_refused(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run([*command, "--num-gpus", "1000000000"], capsys)
+    assert code == 2 and ("--num-gpus" in err or "num_gpus" in err)
+    assert "above the limit of 1,048,576 GPUs" in err and "Value error" not in err
