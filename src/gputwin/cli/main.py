@@ -33,6 +33,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
              "Search configurations: training layouts ranked by speed, cost or energy."),
     "compare": ("gputwin.cli.compare_cmd", "compare",
                 "Run scenario variants over several seeds and compare them (95 % CI)."),
+    "server": ("gputwin.server.cli", "server", "Serve the twin as a multi-tenant REST API."),
 }
 
 

@@ -1,0 +1,125 @@
+"""The FastAPI application: auth, limits, error mapping; routes live in :mod:`.routes`.
+
+``create_app(db_url)`` migrates the database and returns the app; it starts no workers
+(``gputwin server`` does, see :mod:`.worker`), so tests drive it in-process through
+httpx's ASGI transport and execute runs with :func:`gputwin.server.worker.run_pending`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gputwin import __version__
+from gputwin.errors import InputError
+from gputwin.server.auth import tenant_for_key
+from gputwin.server.db import make_engine, migrate, sessions
+from gputwin.server.models import Tenant
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+COOKIE = "gputwin_key"
+_bearer = HTTPBearer(auto_error=False, description="the tenant's API key (gtw_...)")
+
+
+def db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(db)]
+
+
+def current_tenant(
+    request: Request,
+    session: DB,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Tenant:
+    """The tenant of the ``Authorization: Bearer KEY`` header (or the dashboard cookie)."""
+    key = creds.credentials if creds is not None else request.cookies.get(COOKIE, "")
+    tenant = tenant_for_key(session, key) if key else None
+    if tenant is None:
+        raise HTTPException(401, "missing or unknown API key: send Authorization: Bearer KEY",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return tenant
+
+
+TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+def admin_tenant(tenant: TenantDep) -> Tenant:
+    if tenant.role != "admin":
+        raise HTTPException(403, "this needs an admin key")
+    return tenant
+
+
+class BodyLimit:
+    """Answer 413 to a request body over ``max_bytes`` (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = [0]
+
+        async def counting() -> Message:
+            message = await receive()
+            seen[0] += len(message.get("body", b""))
+            if seen[0] > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        msg = f"request body too large: the limit is {self.max_bytes} bytes"
+        await JSONResponse({"detail": msg}, status_code=413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(db_url: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The app over ``db_url`` (migrated to the current schema first)."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    app = FastAPI(title="gputwin", version=__version__,
+                  description="A digital twin of GPU clouds as a multi-tenant service.")
+    app.state.engine = engine
+    app.state.sessions = sessions(engine)
+
+    @app.exception_handler(InputError)
+    async def input_error(_request: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "where": exc.where}, status_code=422)
+
+    @app.exception_handler(json.JSONDecodeError)
+    async def bad_json(_request: Request, exc: json.JSONDecodeError) -> JSONResponse:
+        return JSONResponse({"detail": f"body is not valid JSON: {exc}"}, status_code=400)
+
+    @app.get("/v1/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    from gputwin.server import routes
+
+    routes.register(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    return app
