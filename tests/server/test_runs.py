@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.server.conftest import SMALL, Twin
+from tests.server.builders import SMALL, Twin
 
 
 def _submit(twin: Twin, who: str = "alice", **body: object) -> str:

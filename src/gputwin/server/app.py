@@ -74,27 +74,33 @@ class BodyLimit:
         if not declared.isdigit() or int(declared) > self.max_bytes:
             await self._reject(scope, receive, send)
             return
-        seen = [0]
-
-        async def counting() -> Message:
+        # read the whole body first (it is small by construction), then replay it
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
             message = await receive()
-            seen[0] += len(message.get("body", b""))
-            if seen[0] > self.max_bytes:
-                raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        sent = [False]
 
-        try:
-            await self.app(scope, counting, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
+        async def replay() -> Message:
+            if not sent[0]:
+                sent[0] = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         msg = f"request body too large: the limit is {self.max_bytes} bytes"
         await JSONResponse({"detail": msg}, status_code=413)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(db_url: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:

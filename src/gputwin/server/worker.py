@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -146,8 +147,10 @@ def worker_main(db_url: str, parent_pid: int, poll_s: float = 0.2) -> None:
 
 
 def start_workers(db_url: str, count: int) -> list[BaseProcess]:
-    """Start ``count`` worker processes (spawned: no state shared with the web process)."""
-    ctx = multiprocessing.get_context("spawn")
+    """Start ``count`` worker processes. Forked where the platform can (before the web
+    server starts any thread; each worker opens its own engine), else spawned."""
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    ctx: Any = multiprocessing.get_context("fork" if fork else "spawn")
     procs: list[BaseProcess] = []
     for i in range(count):
         proc = ctx.Process(target=worker_main, args=(db_url, os.getpid()),
