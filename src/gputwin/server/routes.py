@@ -214,7 +214,8 @@ async def run_events(run_id: str, tenant: TenantDep, request: Request) -> Stream
 
 
 def register(app: FastAPI) -> None:
-    from gputwin.server import routes_more
+    from gputwin.server import dashboard, routes_more
 
     app.include_router(router)
     app.include_router(routes_more.router)
+    app.include_router(dashboard.router)
