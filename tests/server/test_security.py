@@ -134,3 +134,17 @@ def test_keys_are_stored_hashed(twin: Twin) -> None:
     with twin.app.state.engine.connect() as conn:
         dump = "\n".join(str(row) for row in conn.execute(text("SELECT * FROM tenants")))
     assert all(key not in dump for key in twin.keys.values())
+
+
+def test_metrics_are_prometheus_text_scoped_to_the_tenant(twin: Twin) -> None:
+    _alice_run(twin)
+    twin.work()
+    _alice_run(twin)
+    r = twin.client.get("/metrics", headers=twin.as_("alice"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert 'gputwin_runs{tenant="alice",state="done"} 1' in r.text
+    assert 'gputwin_runs{tenant="alice",state="queued"} 1' in r.text
+    assert "bob" not in r.text
+    everyone = twin.client.get("/metrics", headers=twin.as_("root")).text
+    assert 'gputwin_runs{tenant="bob",state="queued"} 0' in everyone
+    assert twin.client.get("/metrics").status_code == 401

@@ -214,8 +214,9 @@ async def run_events(run_id: str, tenant: TenantDep, request: Request) -> Stream
 
 
 def register(app: FastAPI) -> None:
-    from gputwin.server import dashboard, routes_more
+    from gputwin.server import dashboard, metrics, routes_more
 
     app.include_router(router)
     app.include_router(routes_more.router)
     app.include_router(dashboard.router)
+    app.include_router(metrics.router)
