@@ -39,6 +39,9 @@ def test_report_and_jobs(twin: Twin) -> None:
     twin.work()
     report = twin.client.get(f"/v1/runs/{run_id}/report", headers=twin.as_("alice"))
     assert report.status_code == 200 and "<html" in report.text.lower()
+    # plotly.js is served once by the server, not stored in every report
+    assert '<script src="/ui/plotly.js"></script>' in report.text
+    assert len(report.text) < 1_000_000
     jobs = twin.client.get(f"/v1/runs/{run_id}/jobs", headers=twin.as_("alice"))
     assert jobs.headers["content-type"].startswith("text/csv")
     lines = jobs.text.strip().splitlines()

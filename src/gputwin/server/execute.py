@@ -56,6 +56,15 @@ def execute(kind: str, text: str, sets: Sequence[str], params: Mapping[str, Any]
     raise InputError("expected simulate, serve, estimate-train or plan", where="kind")
 
 
+def shared_plotly(html: str) -> str:
+    """The report with its inline plotly.js (3.5 MB, the same in every report) replaced by
+    the server's copy at ``/ui/plotly.js``, so a stored report costs kilobytes."""
+    from plotly.offline import get_plotlyjs
+
+    inline = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    return html.replace(inline, '<script src="/ui/plotly.js"></script>', 1)
+
+
 def _dumps(value: Any) -> str:
     from gputwin.run.outputs import json_safe
 
@@ -72,7 +81,8 @@ def _cluster(sc: Any, progress: Progress) -> Outputs:
         progress(min(now_s / horizon_s, 1.0) if horizon_s else 0.0)
 
     result = simulate(sc, progress=report)
-    return Outputs(summary_json(result), render_report(result), jobs_csv(result.jobs))
+    return Outputs(summary_json(result), shared_plotly(render_report(result)),
+                   jobs_csv(result.jobs))
 
 
 def _serving(sc: Any, progress: Progress) -> Outputs:
@@ -85,5 +95,5 @@ def _serving(sc: Any, progress: Progress) -> Outputs:
         progress(min(now_s / horizon_s, 1.0) if horizon_s else 0.0)
 
     result = simulate_serving(sc, progress=report)
-    return Outputs(serving_summary_json(result), render_serving_report(result),
+    return Outputs(serving_summary_json(result), shared_plotly(render_serving_report(result)),
                    requests_csv(result))
