@@ -37,7 +37,8 @@ nav a{margin-right:1rem}.err{color:#b91c1c}iframe{width:100%;height:80vh;border:
 def page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)} · gputwin"
-        f"</title><style>{CSS}</style></head><body><nav><a href='/ui/runs'>runs</a>"
+        f"</title><link rel='icon' href='/ui/favicon.ico'><style>{CSS}</style></head><body>"
+        "<nav><a href='/ui/runs'>runs</a>"
         f"<a href='/ui/logout'>sign out</a></nav><h1>{escape(title)}</h1>{body}</body></html>")
 
 
@@ -190,14 +191,20 @@ def compare_page(request: Request, session: DB, runs: str = "") -> Response:
     rows = compare_rows([s for _, s in summaries])
     head = "".join(f"<th>{rid}</th>" for rid, _ in summaries)
     body = "".join(f"<tr><td>{escape(m['label'])}</td>" + "".join(
-        f"<td>{_fmt(v)}</td>" for v in m["values"]) + "</tr>" for m in rows)
+        f"<td>{_fmt(v, m['unit'])}</td>" for v in m["values"]) + "</tr>" for m in rows)
     plot = _compare_plot([rid for rid, _ in summaries], rows)
     return page("compare", f"<table id='compare'><tr><th>metric</th>{head}</tr>{body}</table>"
                 + plot)
 
 
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:,.4g}"
+def _fmt(v: float | None, unit: str) -> str:
+    from gputwin.units import format_duration
+
+    if v is None:
+        return "-"
+    if unit == "s":
+        return format_duration(v)
+    return f"{v:.1%}" if unit == "frac" else f"{v:,.4g}"
 
 
 def _compare_plot(ids: list[str], rows: list[dict[str, Any]]) -> str:
@@ -216,6 +223,11 @@ def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     return str(get_plotlyjs())
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)
 
 
 @router.get("/plotly.js")
