@@ -37,11 +37,11 @@ def own_run(session: Session, tenant: Tenant, run_id: str) -> Run:
     return run
 
 
-def _scenario_text(session: Session, tenant: Tenant, body: RunIn) -> tuple[str, str]:
-    """(reference shown in listings, YAML text) of the run's scenario."""
-    ref = body.scenario
+def scenario_text(session: Session, tenant: Tenant, ref: str | dict[str, Any] | None,
+                  kind: str = "simulate") -> tuple[str, str]:
+    """(reference shown in listings, YAML text) of a run's or twin's scenario."""
     if ref is None:
-        ref = "serve-default" if body.kind == "serve" else "default"
+        ref = "serve-default" if kind == "serve" else "default"
     if isinstance(ref, str) and "\n" not in ref:
         row = session.scalar(select(ScenarioRow).where(ScenarioRow.id == ref,
                                                        ScenarioRow.tenant_id == tenant.id))
@@ -86,7 +86,7 @@ def submit_run(body: RunIn, tenant: TenantDep, session: DB, response: Response) 
     sets = scenarios.set_list(body.sets)
     ref, text = "", ""
     if body.kind in ("simulate", "serve"):
-        ref, text = _scenario_text(session, tenant, body)
+        ref, text = scenario_text(session, tenant, body.scenario, body.kind)
         scenarios.load(text, sets)  # InputError → 422, naming the field and line
     else:
         _validate_params(body)
@@ -214,9 +214,12 @@ async def run_events(run_id: str, tenant: TenantDep, request: Request) -> Stream
 
 
 def register(app: FastAPI) -> None:
-    from gputwin.server import dashboard, metrics, routes_more
+    from gputwin.server import dashboard, metrics, routes_more, twins
+
+    app.state.twins = twins.Registry()
 
     app.include_router(router)
     app.include_router(routes_more.router)
     app.include_router(dashboard.router)
     app.include_router(metrics.router)
+    app.include_router(twins.router)
