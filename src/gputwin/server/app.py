@@ -7,11 +7,11 @@ httpx's ASGI transport and execute runs with :func:`gputwin.server.worker.run_pe
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -57,6 +57,36 @@ def admin_tenant(tenant: TenantDep) -> Tenant:
     if tenant.role != "admin":
         raise HTTPException(403, "this needs an admin key")
     return tenant
+
+
+def one_line(errors: Sequence[Any]) -> dict[str, Any]:
+    """FastAPI's list of validation errors as one ``{"detail", "where"}`` like InputError."""
+    first: Any = errors[0] if errors else {"loc": ["body"], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    msg = str(first.get("msg", "invalid"))
+    cause = (first.get("ctx") or {}).get("error")
+    if cause and str(cause) not in msg:
+        msg += f": {cause}"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return {"detail": f"{where}: {msg}{more}", "where": where}
+
+
+def _one_line_errors_in_schema(app: FastAPI) -> None:
+    """Document 422 answers as ``{"detail": str, "where": str | null}`` (what they are)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})[
+                "HTTPValidationError"] = {
+                "title": "Error", "type": "object", "required": ["detail"],
+                "properties": {"detail": {"type": "string"},
+                               "where": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class BodyLimit:
@@ -116,9 +146,11 @@ def create_app(db_url: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> 
     async def input_error(_request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "where": exc.where}, status_code=422)
 
-    @app.exception_handler(json.JSONDecodeError)
-    async def bad_json(_request: Request, exc: json.JSONDecodeError) -> JSONResponse:
-        return JSONResponse({"detail": f"body is not valid JSON: {exc}"}, status_code=400)
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(one_line(exc.errors()), status_code=422)
+
+    _one_line_errors_in_schema(app)
 
     @app.get("/v1/health", tags=["meta"])
     def health() -> dict[str, Any]:
