@@ -61,8 +61,29 @@ def test_cancel_a_queued_run(twin: Twin) -> None:
     r = twin.client.delete(f"/v1/runs/{run_id}", headers=twin.as_("alice"))
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
     assert twin.work() == 0
+    # an ended run: DELETE removes it
     again = twin.client.delete(f"/v1/runs/{run_id}", headers=twin.as_("alice"))
-    assert again.status_code == 409
+    assert again.status_code == 200
+    assert twin.client.get(f"/v1/runs/{run_id}", headers=twin.as_("alice")).status_code == 404
+
+
+def test_deleting_a_finished_run_frees_its_stored_bytes(tmp_path: Path) -> None:
+    from tests.server.builders import make_twin
+
+    twin = make_twin(f"sqlite:///{tmp_path / 'q.db'}")
+    with twin.app.state.sessions() as s:
+        from gputwin.server.models import Tenant
+
+        tenant = s.query(Tenant).filter_by(name="alice").one()
+        tenant.max_stored_bytes = 1000
+        s.commit()
+    run_id = _submit(twin)
+    twin.work()
+    full = twin.client.post("/v1/runs", json={"set": SMALL}, headers=twin.as_("alice"))
+    assert full.status_code == 507 and "stored" in full.json()["detail"]
+    assert twin.client.delete(f"/v1/runs/{run_id}", headers=twin.as_("alice")).status_code \
+        == 200
+    _submit(twin)
 
 
 def test_idempotency_key_returns_the_first_run(twin: Twin) -> None:

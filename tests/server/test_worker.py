@@ -60,3 +60,13 @@ def test_a_worker_whose_server_died_stops(twin: Twin) -> None:
     claimed = claim(twin.app.state.engine)
     assert claimed is not None
     assert run_one(twin.app.state.engine, *claimed, alive=lambda: False) == "stopped"
+
+
+def test_a_run_interrupted_too_often_fails(twin: Twin) -> None:
+    run_id = _submit(twin)
+    for _ in range(3):
+        assert claim(twin.app.state.engine) is not None
+        requeue_interrupted(twin.app.state.engine)
+    assert _state(twin, run_id) == "failed"
+    run = twin.client.get(f"/v1/runs/{run_id}", headers=twin.as_("alice")).json()
+    assert "interrupted 3 times" in run["error"]

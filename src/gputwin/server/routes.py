@@ -131,10 +131,18 @@ def get_run(run_id: str, tenant: TenantDep, session: DB) -> RunOut:
 
 @router.delete("/runs/{run_id}", response_model=RunOut)
 def cancel_run(run_id: str, tenant: TenantDep, session: DB) -> RunOut:
-    """Cancel a queued or running run (a running one stops at its next progress point)."""
+    """Cancel a queued or running run (a running one stops at its next progress point);
+    an ended run is deleted with its results (frees stored bytes)."""
     run = own_run(session, tenant, run_id)
+    out = run_out(run)
     if run.state in TERMINAL:
-        raise HTTPException(409, f"run {run_id!r} is {run.state} already")
+        result = session.get(RunResult, run_id)
+        if result is not None:
+            session.delete(result)
+            session.flush()
+        session.delete(run)
+        session.commit()
+        return out
     run.state, run.finished_at, run.lease = "cancelled", now_s(), None
     session.commit()
     return run_out(run)

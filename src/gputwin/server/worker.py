@@ -35,9 +35,17 @@ class StopRun(Exception):
     """The run was cancelled or re-leased, or the server went away: stop quietly."""
 
 
+MAX_ATTEMPTS = 3
+
+
 def requeue_interrupted(engine: Engine) -> int:
-    """Put runs left ``running`` by a server that died back in the queue (at start-up)."""
+    """Put runs left ``running`` by a server that died back in the queue (at start-up);
+    a run interrupted ``MAX_ATTEMPTS`` times fails instead (it may be what kills us)."""
     with engine.begin() as conn:
+        conn.execute(update(Run).where(Run.state == "running",
+                                       Run.attempts >= MAX_ATTEMPTS)
+                     .values(state="failed", lease=None, finished_at=now_s(),
+                             error=f"interrupted {MAX_ATTEMPTS} times; not retried"))
         res = conn.execute(update(Run).where(Run.state == "running")
                            .values(state="queued", lease=None, progress=0.0))
         return int(res.rowcount)
