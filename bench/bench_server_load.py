@@ -87,7 +87,12 @@ def main() -> None:
         asyncio.run(_all(base, key, run_id, stop_at, args.clients, lat, errors))
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            print("the server did not stop within 20 s of SIGTERM: killed", file=sys.stderr)
+            server.kill()
+            server.wait()
     n = len(lat)
     print(f"{args.clients} clients, {args.seconds:.0f} s: {n} requests ({n / args.seconds:.0f}/s),"
           f" {len(errors)} errors; latency p50 {_pct(lat, .5) * 1e3:.1f} ms, p95 "

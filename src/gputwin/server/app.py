@@ -7,7 +7,7 @@ httpx's ASGI transport and execute runs with :func:`gputwin.server.worker.run_pe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -28,7 +28,10 @@ COOKIE = "gputwin_key"
 _bearer = HTTPBearer(auto_error=False, description="the tenant's API key (gtw_...)")
 
 
-def db(request: Request) -> Iterator[Session]:
+async def db(request: Request) -> AsyncIterator[Session]:
+    """A session per request. Async on purpose: its teardown (returning the connection to
+    the pool) then runs on the event loop, not in the thread pool, which under load can
+    be full of requests waiting for a connection (a deadlock with a sync generator)."""
     with request.app.state.sessions() as session:
         yield session
 
@@ -38,12 +41,17 @@ DB = Annotated[Session, Depends(db)]
 
 def current_tenant(
     request: Request,
-    session: DB,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Tenant:
-    """The tenant of the ``Authorization: Bearer KEY`` header (or the dashboard cookie)."""
+    """The tenant of the ``Authorization: Bearer KEY`` header (or the dashboard cookie).
+
+    Uses its own short session: a connection held from here until the route's thread
+    runs could, under load, deadlock the thread pool against the connection pool."""
     key = creds.credentials if creds is not None else request.cookies.get(COOKIE, "")
-    tenant = tenant_for_key(session, key) if key else None
+    tenant = None
+    if key:
+        with request.app.state.sessions() as session:
+            tenant = tenant_for_key(session, key)
     if tenant is None:
         raise HTTPException(401, "missing or unknown API key: send Authorization: Bearer KEY",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -44,7 +44,7 @@ def page(title: str, body: str) -> HTMLResponse:
 
 def _tenant(request: Request, session: DB) -> Tenant | None:
     try:
-        return current_tenant(request, session, None)
+        return current_tenant(request, None)
     except HTTPException:
         return None
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from gputwin.errors import InputError
 
@@ -31,10 +32,13 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL mode and a busy timeout (several processes)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # no pool: opening a SQLite file is cheap, and a bounded pool shared by the
+        # thread pool's requests can starve under load
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               poolclass=NullPool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=40)
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
