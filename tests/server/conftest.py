@@ -13,7 +13,18 @@ else:
     from pathlib import Path
 
     import pytest
+    from tests.server import pg
     from tests.server.builders import Twin, make_twin
+
+    @pytest.fixture(scope="session")
+    def pg_server() -> Iterator[str]:
+        """A throw-away PostgreSQL server (skips with a reason where there is none)."""
+        yield from pg.pg_server()
+
+    @pytest.fixture()
+    def pg_url(pg_server: str) -> str:
+        """A fresh, empty database on it."""
+        return pg.fresh_database(pg_server)
 
     @pytest.fixture()
     def twin(tmp_path: Path) -> Iterator[Twin]:

@@ -55,8 +55,11 @@ def _wait_for(client: httpx.Client, run_id: str, states: set[str], limit_s: floa
     pytest.fail(f"run stayed {state!r} for {limit_s} s")
 
 
-def test_kill_9_during_a_run_and_restart(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'twin.db'}"
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_kill_9_during_a_run_and_restart(tmp_path: Path, database: str,
+                                         request: pytest.FixtureRequest) -> None:
+    db_url = (f"sqlite:///{tmp_path / 'twin.db'}" if database == "sqlite"
+              else request.getfixturevalue("pg_url"))
     out = subprocess.run([*CLI, "server", "add-tenant", "alice", "--db", db_url],
                          env=_env(), capture_output=True, text=True, check=True)
     key = out.stdout.strip().splitlines()[-1]
