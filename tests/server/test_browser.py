@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium (Selenium): sign in, submit a run from the page, watch
-it finish, open the report and a comparison, with no console errors.
+it finish, open the report and a comparison, create and step a live twin, with no console
+errors.
 
 Skips with a reason without selenium, chromium or chromedriver. With
 ``GPUTWIN_SCREENSHOTS=DIR`` it saves the screenshots used in docs/server.md.
@@ -101,5 +102,14 @@ def test_dashboard_in_chromium(served: tuple[Twin, str], browser: Any) -> None:
     WebDriverWait(browser, 30).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#plot .main-svg"))
     _shot(browser, "compare")
+    # a live twin: create it from the page, step it an hour
+    browser.get(f"{base}/ui/twins")
+    browser.find_element(By.ID, "new").click()
+    WebDriverWait(browser, 30).until(
+        lambda d: '"gpus_total": 256' in d.find_element(By.ID, "state").text)
+    browser.find_element(By.CSS_SELECTOR, "button[data-s='3600']").click()
+    WebDriverWait(browser, 30).until(
+        lambda d: '"time_s": 3600' in d.find_element(By.ID, "state").text)
+    _shot(browser, "twin")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe

@@ -63,3 +63,14 @@ def test_another_tenants_run_page_is_404(twin: Twin) -> None:
     _sign_in(twin, "bob")
     assert twin.client.get(f"/ui/runs/{run_id}").status_code == 404
     assert run_id not in twin.client.get("/ui/runs").text
+
+
+def test_twin_pages(twin: Twin) -> None:
+    _sign_in(twin)
+    assert "new twin" in twin.client.get("/ui/twins").text
+    tid = twin.client.post("/v1/twins", json={"set": {"cluster.num_nodes": 4}}).json()["id"]
+    assert tid in twin.client.get("/ui/twins").text
+    assert f"/v1/twins/{tid}" in twin.client.get(f"/ui/twins/{tid}").text
+    twin.client.cookies.clear()
+    _sign_in(twin, "bob")
+    assert twin.client.get(f"/ui/twins/{tid}").status_code == 404

@@ -38,7 +38,7 @@ def page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)} · gputwin"
         f"</title><link rel='icon' href='/ui/favicon.ico'><style>{CSS}</style></head><body>"
-        "<nav><a href='/ui/runs'>runs</a>"
+        "<nav><a href='/ui/runs'>runs</a><a href='/ui/twins'>live twins</a>"
         f"<a href='/ui/logout'>sign out</a></nav><h1>{escape(title)}</h1>{body}</body></html>")
 
 

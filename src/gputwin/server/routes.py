@@ -222,12 +222,13 @@ async def run_events(run_id: str, tenant: TenantDep, request: Request) -> Stream
 
 
 def register(app: FastAPI) -> None:
-    from gputwin.server import dashboard, metrics, routes_more, twins
+    from gputwin.server import dashboard, dashboard_twins, metrics, routes_more, twins
 
     app.state.twins = twins.Registry()
 
     app.include_router(router)
     app.include_router(routes_more.router)
     app.include_router(dashboard.router)
+    app.include_router(dashboard_twins.router)
     app.include_router(metrics.router)
     app.include_router(twins.router)
