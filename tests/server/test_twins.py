@@ -66,4 +66,8 @@ def test_twin_metrics_for_prometheus(twin: Twin) -> None:
     text = twin.client.get("/metrics", headers=twin.as_("alice")).text
     assert f'gputwin_twin_gpus_total{{twin="{tid}",tenant="alice"}} 32' in text
     assert "# TYPE gputwin_twin_gpus_allocated gauge" in text
+    # the default scenario has a site: 32 GPU slots at idle or busy power
+    power = float(text.split(f'gputwin_twin_gpu_power_watts{{twin="{tid}",tenant="alice"}} ')[1]
+                  .split()[0])
+    assert 32 * 50 < power < 32 * 1500  # W per GPU slot, node share included
     assert tid not in twin.client.get("/metrics", headers=twin.as_("bob")).text

@@ -97,4 +97,18 @@ class LiveTwin:
             "pending_events": run.sim.num_pending,
             "nodes_up": health.count(0), "nodes_draining": health.count(1),
             "nodes_down": health.count(2),
+            "gpu_power_w": self._gpu_power_w(),
         }
+
+    def _gpu_power_w(self) -> float | None:
+        """GPU power drawn now (W; start-up and training segments of running jobs, idle
+        GPUs at idle power), ``None`` without a scenario ``site:``. Facility overhead (PUE)
+        and grid carbon are applied only at the end of a run, so they are not here."""
+        rec = self._run.energy
+        if rec is None:
+            return None
+        now = self.now_s
+        segments = list(rec._open.values())
+        busy = sum(seg.gpus for seg in segments)
+        drawn = sum(seg.p_start_w if now < seg.ts else seg.p_train_w for seg in segments)
+        return drawn + max(rec.total_gpus - busy, 0.0) * rec._idle_gpu_w

@@ -88,10 +88,13 @@ class Registry:
                                ("queue_length", "Jobs waiting in the scheduler queue."),
                                ("running_jobs", "Jobs running."),
                                ("nodes_down", "Nodes failed (down)."),
+                               ("gpu_power_w", "GPU power drawn now (W), without PUE."),
                                ("time_s", "The twin's simulated time.")):
-            name = "gputwin_twin_" + key.replace("time_s", "sim_time_seconds")
-            lines += family(name, "gauge", help_text,
-                            ((labels, float(st[key])) for labels, st in states))
+            name = "gputwin_twin_" + {"time_s": "sim_time_seconds",
+                                      "gpu_power_w": "gpu_power_watts"}.get(key, key)
+            lines += family(name, "gauge", help_text, ((labels, float(st[key]))
+                                                       for labels, st in states
+                                                       if st[key] is not None))
         return lines
 
 
