@@ -22,6 +22,7 @@ RANKS: dict[str, int] = {
     "run": 9,
     "validation": 10, "report": 10,
     "cli": 11, "api": 11,
+    "server": 12,  # the REST interface calls gputwin.api (rank 11)
 }
 
 

@@ -72,6 +72,8 @@ def _skip_reason(command: str) -> str | None:
         return f"needs the data sets ({data} absent)"
     if re.search(r"\b[A-Z][A-Z_]+\.(csv|yaml)\b", command):
         return "names the user's own file (a placeholder)"
+    if command.startswith("gputwin server") and "add-tenant" not in command:
+        return "starts a long-running server (tests/server start and stop one)"
     if any(s in command for s in SLOW) and not os.environ.get("GPUTWIN_README_SLOW"):
         return "replays a full public trace (minutes); GPUTWIN_README_SLOW=1 runs it"
     return None

@@ -37,6 +37,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                 "Run scenario variants over several seeds and compare them (95 % CI)."),
     "scenario": ("gputwin.cli.scenario_cmd", "scenario",
                  "List the bundled scenarios; print the scenario JSON Schema."),
+    "server": ("gputwin.server.cli", "server", "Serve the twin as a multi-tenant REST API."),
 }
 
 

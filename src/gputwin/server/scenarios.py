@@ -1,0 +1,114 @@
+"""Scenario input for the server: the CLI's own loaders, fed from text kept in the database.
+
+A scenario arrives as YAML text (line numbers in errors refer to it), a JSON mapping (dumped
+to YAML first), a stored scenario id or a bundled name. It is written to a private temporary
+folder as ``scenario.yaml`` and read by :func:`gputwin.scenario.load.load_scenario` or
+:func:`gputwin.scenario.serving.load_serving_scenario`, so the server accepts exactly what
+``gputwin simulate`` accepts, with the same ``scenario.yaml:LINE: field: ...`` messages. A
+scenario that names a trace file must find it in the data folder: a tenant cannot make the
+server read arbitrary files.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gputwin.errors import InputError
+from gputwin.scenario.paths import SCENARIOS_DIR, bundled_scenarios, data_dir
+
+FILE_NAME = "scenario.yaml"
+
+
+def to_yaml_text(value: Any, where: str = "scenario") -> str:
+    """YAML text of a scenario given as text or as a mapping. Raises InputError."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return yaml.safe_dump(dict(value), sort_keys=False)
+    raise InputError("expected a scenario id, a bundled name, YAML text or a mapping",
+                     where=where)
+
+
+def bundled_text(name: str) -> str | None:
+    """The YAML of a bundled scenario (``default``, ``serve-default`` ...), else ``None``."""
+    if name not in bundled_scenarios():
+        return None
+    return (SCENARIOS_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def set_list(sets: Mapping[str, Any] | None) -> list[str]:
+    """``{"cluster.num_nodes": 64}`` → ``["cluster.num_nodes=64"]`` (values as JSON/YAML)."""
+    out = []
+    for key, value in (sets or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        out.append(f"{key}={text}")
+    return out
+
+
+def is_serving_text(text: str) -> bool:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and "serving" in data and "cluster" not in data
+
+
+@contextmanager
+def scenario_file(text: str) -> Iterator[Path]:
+    """``text`` as ``scenario.yaml`` in a private temporary folder; InputError messages
+    raised inside name ``scenario.yaml``, not the temporary path."""
+    with tempfile.TemporaryDirectory(prefix="gputwin-srv-") as tmp:
+        path = Path(tmp) / FILE_NAME
+        path.write_text(text, encoding="utf-8")
+        try:
+            yield path
+        except InputError as exc:
+            raise _relocated(exc, tmp) from None
+
+
+def _relocated(exc: InputError, tmp: str) -> InputError:
+    def strip(s: str | None) -> str | None:
+        return None if s is None else s.replace(tmp + "/", "").replace(tmp, ".")
+
+    return InputError(strip(exc.detail) or "", where=strip(exc.where))
+
+
+def load(text: str, sets: Sequence[str] = ()) -> Any:
+    """Validate ``text`` (+ ``--set`` overrides) exactly like the CLI; returns the typed
+    scenario (cluster or serving). Raises InputError."""
+    with scenario_file(text) as path:
+        if is_serving_text(text):
+            from gputwin.api import load_serving_scenario
+
+            serving = load_serving_scenario(path, sets)
+            _check_serving_traces(serving)
+            return serving
+        from gputwin.api import load_scenario
+
+        sc = load_scenario(path, sets)
+        trace = sc.workload.trace
+        if trace is not None:
+            _check_inside_data(trace.path, "workload.trace.path")
+        return sc
+
+
+def _check_serving_traces(sc: Any) -> None:
+    for i, src in enumerate(sc.serving.workload):
+        path = getattr(src, "path", None)
+        if isinstance(path, str):
+            _check_inside_data(path, f"serving.workload.{i}.path")
+
+
+def _check_inside_data(path: str, where: str) -> None:
+    root = data_dir().resolve()
+    if not Path(path).resolve().is_relative_to(root):
+        raise InputError("the server reads trace files only from its data folder; give a "
+                         "path relative to it", where=f"{FILE_NAME}: {where}")
+
