@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gputwin.cli.options import emit_json, positive_int
+from gputwin.cli.options import emit_json, positive_int, wide_ep_options
 from gputwin.perf.engines import default_engine, engine_names
 
 if TYPE_CHECKING:
@@ -57,13 +57,7 @@ def _summary(est: ServingEstimate, title: str) -> None:
               help="Pipeline parallel size of one replica.")
 @click.option("--ep", type=int, default=1, show_default=True, callback=positive_int,
               help="Expert parallel size: inside the TP group, or tp x dp-attention.")
-@click.option("--dp-attention", type=int, default=1, show_default=True, callback=positive_int,
-              help="Attention data-parallel groups per replica (MoE; wide EP: --ep = "
-                   "--tp x --dp-attention).")
-@click.option("--redundant-experts", type=click.IntRange(0), default=0, show_default=True,
-              help="EPLB redundant expert slots (wide EP).")
-@click.option("--ep-imbalance", type=float, default=None,
-              help="Busiest GPU's routed tokens over the mean [default: expected].")
+@wide_ep_options
 @click.option("--input-tokens", type=int, required=True, callback=positive_int)
 @click.option("--output-tokens", type=int, required=True, callback=positive_int)
 @click.option("--batch-size", type=int, default=1, show_default=True, callback=positive_int,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from gputwin.errors import InputError
 from gputwin.units import parse_bandwidth, parse_bytes, parse_count, parse_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Quantity(click.ParamType[float]):
@@ -79,4 +81,21 @@ def fill_help(command: click.Command, helps: dict[str, str]) -> click.Command:
     for param in command.params:
         if isinstance(param, click.Option) and not param.help and param.name in helps:
             param.help = helps[param.name]
+    return command
+
+
+def wide_ep_options(command: F) -> F:
+    """The wide expert-parallelism options shared by ``estimate serve`` and
+    ``simulate serve`` (docs/serving-model.md, "Wide expert parallelism")."""
+    for option in reversed((
+        click.option("--dp-attention", type=int, default=1, show_default=True,
+                     callback=positive_int,
+                     help="Attention data-parallel groups per replica (MoE; wide EP: "
+                          "--ep = --tp x --dp-attention)."),
+        click.option("--redundant-experts", type=click.IntRange(0), default=0,
+                     show_default=True, help="EPLB redundant expert slots (wide EP)."),
+        click.option("--ep-imbalance", type=float, default=None,
+                     help="Busiest GPU's routed tokens over the mean [default: expected]."),
+    )):
+        command = option(command)
     return command

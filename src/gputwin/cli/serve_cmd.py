@@ -20,6 +20,7 @@ from gputwin.cli.options import (
     SERVE_HELP,
     fill_help,
     positive_int,
+    wide_ep_options,
 )
 from gputwin.errors import InputError
 from gputwin.perf.engines import default_engine, engine_names
@@ -71,13 +72,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--pp", default=1, show_default=True, type=int, callback=positive_int)
 @click.option("--ep", default=1, show_default=True, type=int, callback=positive_int,
               help="Expert parallel size: inside --tp, or --tp x --dp-attention (wide EP).")
-@click.option("--dp-attention", type=int, default=1, show_default=True, callback=positive_int,
-              help="Attention data-parallel groups per replica (MoE; wide EP: --ep = "
-                   "--tp x --dp-attention).")
-@click.option("--redundant-experts", type=click.IntRange(0), default=0, show_default=True,
-              help="EPLB redundant expert slots (wide EP).")
-@click.option("--ep-imbalance", type=float, default=None,
-              help="Busiest GPU's routed tokens over the mean [default: expected].")
+@wide_ep_options
 @click.option("--weights", "weights_dtype", default="bf16", show_default=True,
               type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
                                  "mxfp4"]),
