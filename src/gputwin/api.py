@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # the lazy names' real types, for users' type checkers (= _EX
     from gputwin.perf.training import TrainingConfig as TrainingConfig
     from gputwin.perf.training import TrainingEstimate as TrainingEstimate
     from gputwin.perf.training import estimate_training as estimate_training
+    from gputwin.requests import CollectiveRequest as CollectiveRequest
+    from gputwin.requests import EnergyRequest as EnergyRequest
+    from gputwin.requests import ServeRequest as ServeRequest
     from gputwin.requests import TrainLayout as TrainLayout
     from gputwin.requests import TrainPlanRequest as TrainPlanRequest
     from gputwin.requests import TrainRequest as TrainRequest
@@ -66,6 +69,9 @@ _EXPORTS: dict[str, str] = {
     "TrainRequest": "gputwin.requests",
     "TrainLayout": "gputwin.requests",
     "TrainPlanRequest": "gputwin.requests",
+    "EnergyRequest": "gputwin.requests",
+    "CollectiveRequest": "gputwin.requests",
+    "ServeRequest": "gputwin.requests",
     "plan_train": "gputwin.run.plan_train",
     "TrainPlan": "gputwin.run.plan_train",
     "estimate_collective": "gputwin.run.estimate_collective",

@@ -206,6 +206,38 @@ class ServePlanRequest(_Request):
     model_overrides: dict[str, Any] | None = None
 
 
+class ServeRequest(_Request):
+    """One serving configuration estimated analytically (``estimate serve``): a replica's
+    split, precision, batch and the request lengths."""
+
+    model: str
+    input_tokens: PositiveInt
+    output_tokens: PositiveInt
+    gpu: str | None = None
+    system: str | None = None
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    ep: PositiveInt = 1
+    dp_attention: PositiveInt = 1
+    redundant_experts: int = Field(default=0, ge=0)
+    ep_imbalance: float | None = Field(default=None, ge=1.0)
+    batch_size: PositiveInt = 1
+    weights: str = "bf16"
+    kv_cache: str = "bf16"
+    spec_tokens: int = Field(default=0, ge=0)
+    acceptance: float = Field(default=0.7, ge=0.0, le=1.0)
+    draft_model: str | None = None
+    spec_kind: str | None = None
+    calibration: str | None = Field(default=None, description="A calibration YAML file")
+    num_replicas: PositiveInt = 1
+    max_num_seqs: PositiveInt = 256
+    max_num_batched_tokens: PositiveInt = 8192
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+    model_overrides: dict[str, Any] | None = None
+    draft_model_overrides: dict[str, Any] | None = None
+    engine: str = "vllm"
+
+
 R = TypeVar("R", bound=BaseModel)
 
 

@@ -18,9 +18,17 @@ from gputwin.perf.serving_calib import (
     default_serving_calibration,
     load_serving_calibration,
 )
+from gputwin.requests import ServeRequest, validated
 from gputwin.run.calibrate import STEP_COLUMNS, calibrate, write_calibration
-from gputwin.run.estimate_serve import estimate_serve
+from gputwin.run.estimate_serve import ServingEstimate, estimate_serve
 from gputwin.topology.hardware import resolve_hardware
+
+
+def serve_of(**fields: object) -> ServingEstimate:
+    """``estimate_serve`` from flat keywords."""
+    return estimate_serve(validated(ServeRequest, {k: v for k, v in fields.items()
+                                                   if k != "catalog"}),
+                          catalog=fields.get("catalog"))  # type: ignore[arg-type]
 
 GPU = "a100-sxm-80gb"
 
@@ -71,8 +79,8 @@ def test_written_calibration_is_used_by_estimate(tmp_path: Path) -> None:
     cal = load_serving_calibration(out)
     assert cal.for_accelerator(GPU).bandwidth_frac == pytest.approx(0.62, rel=0.02)
     kw = {"model": "llama3.1-8b", "gpu": GPU, "input_tokens": 500, "output_tokens": 100}
-    slow = estimate_serve(**kw, calibration=str(out)).tpot_s  # type: ignore[arg-type]
-    fast = estimate_serve(**kw).tpot_s  # type: ignore[arg-type]
+    slow = serve_of(**kw, calibration=str(out)).tpot_s  # type: ignore[arg-type]
+    fast = serve_of(**kw).tpot_s  # type: ignore[arg-type]
     assert slow > fast  # the synthetic GPU is less efficient than the defaults
 
 
@@ -81,7 +89,7 @@ def test_request_csv(tmp_path: Path) -> None:
     rows = []
     for inp, out, b in [(128, 128, 1), (512, 128, 8), (2048, 256, 16), (1024, 64, 32),
                         (256, 256, 64), (4096, 128, 4)]:
-        est = estimate_serve(model="llama3.1-8b", gpu=GPU, input_tokens=inp,
+        est = serve_of(model="llama3.1-8b", gpu=GPU, input_tokens=inp,
                              output_tokens=out, batch_size=b)
         rows.append(f"{inp},{out},{b},{est.ttft_s},{est.tpot_s}")
     path.write_text("input_tokens,output_tokens,batch_size,ttft_s,tpot_s\n" + "\n".join(rows))

@@ -8,7 +8,15 @@ import pytest
 
 from gputwin.cli.main import main
 from gputwin.errors import DoesNotFitError, InputError
-from gputwin.run.estimate_serve import estimate_serve
+from gputwin.requests import ServeRequest, validated
+from gputwin.run.estimate_serve import ServingEstimate, estimate_serve
+
+
+def serve_of(**fields: object) -> ServingEstimate:
+    """``estimate_serve`` from flat keywords."""
+    return estimate_serve(validated(ServeRequest, {k: v for k, v in fields.items()
+                                                   if k != "catalog"}),
+                          catalog=fields.get("catalog"))  # type: ignore[arg-type]
 
 BASE = ["estimate", "serve", "--model", "llama2-70b", "--gpu", "h100-sxm-80gb", "--tp", "8",
         "--input-tokens", "2048", "--output-tokens", "128", "--batch-size", "64"]
@@ -55,21 +63,21 @@ def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
 
 def test_does_not_fit_states_need_and_capacity() -> None:
     with pytest.raises(DoesNotFitError, match=r"needs .* per GPU .* offers"):
-        estimate_serve(model="llama2-70b", gpu="h100-sxm-80gb", input_tokens=100,
+        serve_of(model="llama2-70b", gpu="h100-sxm-80gb", input_tokens=100,
                        output_tokens=10)
 
 
 def test_ttft_grows_with_prompt_and_batch() -> None:
     kw = {"model": "llama3.1-8b", "gpu": "a100-sxm-80gb", "output_tokens": 64}
-    t = [estimate_serve(input_tokens=n, **kw).ttft_s for n in (256, 1024, 4096)]  # type: ignore[arg-type]
+    t = [serve_of(input_tokens=n, **kw).ttft_s for n in (256, 1024, 4096)]  # type: ignore[arg-type]
     assert t == sorted(t)
-    b = [estimate_serve(input_tokens=1024, batch_size=n, **kw).ttft_s  # type: ignore[arg-type]
+    b = [serve_of(input_tokens=1024, batch_size=n, **kw).ttft_s  # type: ignore[arg-type]
          for n in (1, 8, 32)]
     assert b == sorted(b)
 
 
 def test_speculation_speedup_reported() -> None:
-    est = estimate_serve(model="llama3-70b", gpu="h100-sxm-80gb", tp=4, input_tokens=512,
+    est = serve_of(model="llama3-70b", gpu="h100-sxm-80gb", tp=4, input_tokens=512,
                          output_tokens=128, spec_tokens=3, spec_kind="eagle", acceptance=0.8)
     d = est.to_dict()
     assert d["decode_tokens_per_step"] == pytest.approx(1 + 0.8 + 0.64 + 0.512)
@@ -78,4 +86,4 @@ def test_speculation_speedup_reported() -> None:
 
 def test_unknown_model_suggests() -> None:
     with pytest.raises(InputError, match="did you mean"):
-        estimate_serve(model="llama2-70", gpu="h100-sxm-80gb", input_tokens=10, output_tokens=10)
+        serve_of(model="llama2-70", gpu="h100-sxm-80gb", input_tokens=10, output_tokens=10)

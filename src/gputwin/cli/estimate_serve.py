@@ -96,9 +96,11 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
           max_num_batched_tokens: int, calibration: str | None, engine: str,
           as_json: bool) -> None:
     """TTFT, TPOT, throughput and memory of one inference replica."""
+    from gputwin.perf.split import cli_flag
+    from gputwin.requests import ServeRequest, validated
     from gputwin.run.estimate_serve import estimate_serve
 
-    est = estimate_serve(
+    fields = dict(
         model=model, gpu=gpu, system=system, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
         redundant_experts=redundant_experts, ep_imbalance=ep_imbalance,
         input_tokens=input_tokens,
@@ -108,6 +110,8 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
         max_num_batched_tokens=max_num_batched_tokens, calibration=calibration,
         engine=engine,
     )
+    est = estimate_serve(validated(ServeRequest, {k: v for k, v in fields.items()
+                                                  if v is not None}, where=cli_flag))
     if as_json:
         emit_json(est.to_dict())
         return

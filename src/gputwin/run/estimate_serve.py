@@ -31,6 +31,7 @@ from gputwin.perf.serving_load import (
     prefill_batch_loads,
     steady_state_load,
 )
+from gputwin.requests import ServeRequest
 from gputwin.run.estimate_train import _with_overrides
 from gputwin.topology.hardware import resolve_hardware
 from gputwin.units import format_bytes
@@ -130,7 +131,17 @@ def _memory(perf: ServingPerf, gpu_memory_utilization: float) -> dict[str, float
     }
 
 
-def estimate_serve(
+def estimate_serve(request: ServeRequest, *,
+                   catalog: Catalog | None = None) -> ServingEstimate:
+    """Estimate one serving configuration (see :class:`ServeRequest`).
+
+    Raises :class:`InputError` naming the option, and :class:`DoesNotFitError` (need vs
+    capacity) when the weights or the batch's KV cache do not fit.
+    """
+    return _estimate_serve(**request.model_dump(), catalog=catalog)
+
+
+def _estimate_serve(
     *,
     model: str,
     input_tokens: int,

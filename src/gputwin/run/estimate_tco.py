@@ -28,7 +28,7 @@ from gputwin.economics.tco import OwnedAssumptions, OwnedCost, owned_cost, renta
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.dataflow import estimate_dataflow, is_dataflow
 from gputwin.quantities import Count
-from gputwin.requests import validated
+from gputwin.requests import ServeRequest, validated
 from gputwin.run.estimate_serve import estimate_serve
 from gputwin.topology.hardware import resolve_hardware
 
@@ -82,11 +82,10 @@ def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
     for tp in tps:
         for batch in BATCHES:
             try:
-                est = estimate_serve(model=req.model, gpu=hw.accelerator.name,
-                                     system=hw.system.name, tp=tp,
-                                     input_tokens=req.input_tokens,
-                                     output_tokens=req.output_tokens, batch_size=batch,
-                                     weights=req.weights, kv_cache=req.kv_cache)
+                est = estimate_serve(ServeRequest(
+                    model=req.model, gpu=hw.accelerator.name, system=hw.system.name, tp=tp,
+                    input_tokens=req.input_tokens, output_tokens=req.output_tokens,
+                    batch_size=batch, weights=req.weights, kv_cache=req.kv_cache))
             except DoesNotFitError:
                 break
             ttft = est.prefill_time_single_s + est.extra["steady_step_time_s"]

@@ -46,9 +46,10 @@ def _evaluate_collective(**inputs: Any) -> _HasToDict:
 
 
 def _evaluate_serving(**inputs: Any) -> _HasToDict:
+    from gputwin.requests import ServeRequest, validated
     from gputwin.run.estimate_serve import estimate_serve  # type: ignore[import-not-found,unused-ignore]
 
-    result: _HasToDict = estimate_serve(**inputs)
+    result: _HasToDict = estimate_serve(validated(ServeRequest, inputs))
     return result
 
 
