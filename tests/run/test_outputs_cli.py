@@ -26,7 +26,8 @@ def test_writes_three_files(tmp_path: Path, small: Scenario) -> None:
     result = simulate(small)
     out = tmp_path / "out"
     paths = write_outputs(result, out, fake_html)
-    assert sorted(p.name for p in paths.values()) == ["jobs.csv", "report.html", "summary.json"]
+    assert sorted(p.name for p in paths.values()) == ["jobs.csv", "jobs.parquet", "report.html",
+                                                      "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_jobs"] == 60
     rows = list(csv.DictReader((out / "jobs.csv").open()))
@@ -134,8 +135,8 @@ def test_cli_bundled_default_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "run1"
-    assert sorted(p.name for p in out.iterdir()) == ["jobs.csv", "manifest.json", "report.html",
-                                                     "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["jobs.csv", "jobs.parquet", "manifest.json",
+                                                     "report.html", "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == "default"
     assert sum(summary["jobs_by_status"].values()) == summary["num_jobs"]
@@ -145,9 +146,9 @@ def test_cli_bundled_default_end_to_end(tmp_path: Path) -> None:
 
 def test_without_renderer_only_data_files(tmp_path: Path, small: Scenario) -> None:
     paths = write_outputs(simulate(small), tmp_path / "o")
-    assert sorted(paths) == ["jobs.csv", "summary.json"]
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["jobs.csv", "manifest.json",
-                                                                  "summary.json"]
+    assert sorted(paths) == ["jobs.csv", "jobs.parquet", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "jobs.csv", "jobs.parquet", "manifest.json", "summary.json"]
 
 
 def test_each_run_without_out_gets_its_own_folder(tmp_path: Path, small_path: Path,
@@ -159,10 +160,10 @@ def test_each_run_without_out_gets_its_own_folder(tmp_path: Path, small_path: Pa
                   "--rate", "5", "--num-requests", "20", "--quiet"]) == 0
     runs = sorted((tmp_path / "gputwin-out").iterdir())
     assert [r.name.rsplit("-", 2)[0] for r in runs] == ["simulate", "simulate-serve"]
-    assert sorted(p.name for p in runs[0].iterdir()) == ["jobs.csv", "manifest.json",
-                                                         "report.html", "summary.json"]
-    assert sorted(p.name for p in runs[1].iterdir()) == ["manifest.json", "report.html",
-                                                         "requests.csv", "summary.json"]
+    assert sorted(p.name for p in runs[0].iterdir()) == [
+        "jobs.csv", "jobs.parquet", "manifest.json", "report.html", "summary.json"]
+    assert sorted(p.name for p in runs[1].iterdir()) == [
+        "manifest.json", "report.html", "requests.csv", "requests.parquet", "summary.json"]
 
 
 def test_out_replaces_an_earlier_run_as_a_whole(tmp_path: Path, small_path: Path) -> None:

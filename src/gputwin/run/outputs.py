@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from gputwin.run.results import JobRecord, SimulationResult
 
 SUMMARY_FILE = "summary.json"
 JOBS_FILE = "jobs.csv"
+JOBS_PARQUET_FILE = "jobs.parquet"
 REPORT_FILE = "report.html"
 MANIFEST_FILE = "manifest.json"
 #: Parent of the per-run folders made when no ``--out`` is given.
@@ -88,6 +89,36 @@ def manifest_json(command: str, names: list[str]) -> str:
     return json.dumps({"command": command, "files": sorted(names)}, indent=2) + "\n"
 
 
+def table_parquet(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A table as Parquet bytes (column types inferred; missing values are nulls), for
+    tools that read results as columns (pandas, polars, DuckDB)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data: list[list[Any]] = [[] for _ in columns]
+    for row in rows:
+        for values, value in zip(data, row, strict=True):
+            values.append(value)
+    table = pa.table({name: pa.array(_nulls_for_blanks(values))
+                      for name, values in zip(columns, data, strict=True)})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _nulls_for_blanks(values: list[Any]) -> list[Any]:
+    """A numeric column may mark a missing value with ``""`` (the CSV convention): null."""
+    if any(v is not None and not isinstance(v, str) for v in values):
+        return [None if v == "" else v for v in values]
+    return values
+
+
+def jobs_parquet(jobs: list[JobRecord]) -> bytes:
+    """The rows of jobs.csv as Parquet (typed columns, nulls for missing values)."""
+    return table_parquet(JOB_COLUMNS, ([job.to_row().get(c) for c in JOB_COLUMNS]
+                                       for job in jobs))
+
+
 def jobs_csv(jobs: list[JobRecord]) -> str:
     """One row per job (every status); empty cells for values that do not exist."""
     buf = io.StringIO()
@@ -115,7 +146,9 @@ def write_outputs(
     Raises :class:`InputError` if ``out_dir`` exists and is not a folder, or cannot be
     written.
     """
-    contents = {SUMMARY_FILE: summary_json(result, timing), JOBS_FILE: jobs_csv(result.jobs)}
+    contents: dict[str, str | bytes] = {
+        SUMMARY_FILE: summary_json(result, timing), JOBS_FILE: jobs_csv(result.jobs),
+        JOBS_PARQUET_FILE: jobs_parquet(result.jobs)}
     if render_html is not None:
         contents[REPORT_FILE] = render_html(result)
     return write_files(contents, out_dir, command)
@@ -135,9 +168,10 @@ def _check_replaceable(out_dir: Path) -> None:
             f"run folder under {DEFAULT_OUT_ROOT}/", where=str(out_dir))
 
 
-def write_files(contents: dict[str, str], out_dir: Path,
+def write_files(contents: Mapping[str, str | bytes], out_dir: Path,
                 command: str = "run") -> dict[str, Path]:
-    """Write ``{file name: text}`` (plus ``manifest.json``) as the folder ``out_dir``.
+    """Write ``{file name: text or bytes}`` (plus ``manifest.json``) as the folder
+    ``out_dir``.
 
     Shared by every kind of run (training simulation, serving simulation, comparison); see
     the module docstring for the policy. Raises :class:`InputError` if ``out_dir`` is not a
@@ -155,8 +189,11 @@ def write_files(contents: dict[str, str], out_dir: Path,
         raise InputError(f"cannot create output folder: {exc.strerror}",
                          where=str(out_dir)) from None
     try:
-        for name, text in contents.items():
-            (tmp / name).write_text(text, encoding="utf-8")
+        for name, data in contents.items():
+            if isinstance(data, bytes):
+                (tmp / name).write_bytes(data)
+            else:
+                (tmp / name).write_text(data, encoding="utf-8")
         _swap_in(tmp, out_dir)
     except OSError as exc:
         raise InputError(f"cannot write outputs: {exc.strerror}", where=str(out_dir)) from None

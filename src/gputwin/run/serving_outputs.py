@@ -17,12 +17,14 @@ from gputwin.run.outputs import (
     REPORT_FILE,
     SUMMARY_FILE,
     json_safe,
+    table_parquet,
     without_timing,
     write_files,
 )
 from gputwin.run.serving_results import REQUEST_COLUMNS, ServingResult
 
 REQUESTS_FILE = "requests.csv"
+REQUESTS_PARQUET_FILE = "requests.parquet"
 
 
 def serving_summary_json(result: ServingResult, timing: bool = True) -> str:
@@ -48,8 +50,11 @@ def write_serving_outputs(result: ServingResult, out_dir: Path,
                           ) -> dict[str, Path]:
     """Write the three files (policy: :mod:`gputwin.run.outputs`); returns their paths.
     Raises :class:`InputError`."""
-    contents = {SUMMARY_FILE: serving_summary_json(result, timing),
-                REQUESTS_FILE: requests_csv(result)}
+    contents: dict[str, str | bytes] = {
+        SUMMARY_FILE: serving_summary_json(result, timing),
+        REQUESTS_FILE: requests_csv(result),
+        REQUESTS_PARQUET_FILE: table_parquet(REQUEST_COLUMNS,
+                                             (rec.to_row() for rec in result.requests))}
     if render_html is not None:
         contents[REPORT_FILE] = render_html(result)
     return write_files(contents, out_dir, command)
