@@ -207,7 +207,10 @@ def engine_profile(name: str | None = None, *, where: str | None = None) -> Engi
     return profiles[key]
 
 
-class _Step(Protocol):
+class StepModel(Protocol):
+    """What a serving engine needs from a step-time model
+    (:class:`gputwin.perf.serving.ServingPerf`, or it wrapped in :class:`GraphPaddedStep`)."""
+
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
                     prefill_attn_pairs: float, num_decode_seqs: int,
                     decode_context_tokens_sum: float) -> float: ...
@@ -226,7 +229,7 @@ class GraphPaddedStep:
 
     __slots__ = ("_base", "_pad")
 
-    def __init__(self, base: _Step, profile: EngineProfile) -> None:
+    def __init__(self, base: StepModel, profile: EngineProfile) -> None:
         self._base = base
         self._pad = profile.padded_batch
 
@@ -270,11 +273,22 @@ def kv_pool_blocks(perf: _Memory, profile: EngineProfile, block_size: int,
     return max(0, int(free // (block_size * perf.kv_bytes_per_token_per_gpu)))
 
 
-def step_model(base: _Step, profile: EngineProfile) -> _Step:
+def step_model(base: StepModel, profile: EngineProfile) -> StepModel:
     """``base`` itself, or wrapped in :class:`GraphPaddedStep` when the engine pads."""
     return GraphPaddedStep(base, profile) if profile.pad_decode_to_graph else base
 
 
-__all__ = ["CACHE_KINDS", "ENGINES_PATH", "EngineProfile", "GraphPaddedStep",
-           "default_engine", "engine_names", "engine_profile", "kv_pool_blocks",
-           "kv_pool_bytes_per_gpu", "load_engine_profiles", "step_model"]
+__all__ = [
+    "CACHE_KINDS",
+    "ENGINES_PATH",
+    "EngineProfile",
+    "GraphPaddedStep",
+    "StepModel",
+    "default_engine",
+    "engine_names",
+    "engine_profile",
+    "kv_pool_blocks",
+    "kv_pool_bytes_per_gpu",
+    "load_engine_profiles",
+    "step_model",
+]

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from gputwin.perf.engines import StepModel
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.decode_skip import (
     alloc_between,
@@ -35,7 +36,7 @@ from gputwin.serving.decode_skip import (
 from gputwin.serving.histogram import LogHistogram
 from gputwin.serving.request import DROPPED, WAITING, ReqState, fit_to_engine
 from gputwin.serving.scheduler import Chunks, Scheduler
-from gputwin.serving.step_cost import StepModel, StepPricer
+from gputwin.serving.step_cost import StepPricer
 from gputwin.sim.kernel import EventHandle, Simulator
 
 __all__ = ["PRIORITY_STEP", "EngineSink", "Replica", "StepModel", "least_outstanding"]

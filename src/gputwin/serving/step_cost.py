@@ -8,23 +8,10 @@ stretch slopes; see :mod:`gputwin.serving.decode_skip`).
 
 from __future__ import annotations
 
-from typing import Protocol
-
+from gputwin.perf.engines import StepModel
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.decode_skip import CostLine, decode_line, stretch_costs
 from gputwin.serving.request import ReqState
-
-
-class StepModel(Protocol):
-    """What the engine needs from :class:`gputwin.perf.serving.ServingPerf`."""
-
-    def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
-                    prefill_attn_pairs: float, num_decode_seqs: int,
-                    decode_context_tokens_sum: float) -> float: ...
-
-    def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
-                         num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
-                         prefill_attn_pairs: float = 0.0) -> float: ...
 
 
 class StepPricer:
