@@ -95,17 +95,25 @@ def validate(kind: str | None, case_files: tuple[Path, ...], as_json: bool,
         ):
             stats = error_stats(subset)
             if stats:
-                click.echo(
-                    f"{label:>11}: {stats.count} cases, median |error| "
-                    f"{stats.median_abs_error:.1%}, worst {stats.worst_abs_error:.1%} "
-                    f"({stats.worst_case})"
-                )
+                _echo_wrapped(f"{label:>11}: {stats.count} cases, median |error| "
+                              f"{stats.median_abs_error:.1%}, worst "
+                              f"{stats.worst_abs_error:.1%} ({stats.worst_case})")
         gaps = [r for r in results if r.is_known_gap]
-        click.echo(f"{sum(r.within for r in results)}/{len(results)} within tolerance"
-                   + (f", {len(gaps)} known gap(s): {', '.join(r.case.id for r in gaps)}"
-                      if gaps else ""))
+        _echo_wrapped(f"{sum(r.within for r in results)}/{len(results)} within tolerance"
+                      + (f", {len(gaps)} known gap(s): {', '.join(r.case.id for r in gaps)}"
+                         if gaps else ""))
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _echo_wrapped(line: str) -> None:
+    """One summary line, wrapped at the terminal's width (80 when not a terminal)."""
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    click.echo(textwrap.fill(line, width=max(60, width), subsequent_indent=" " * 13,
+                             break_on_hyphens=False))
 
 
 def _print_table(results: Sequence[CaseResult], citations: bool) -> None:

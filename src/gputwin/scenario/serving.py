@@ -228,8 +228,17 @@ class LengthOptions(_M):
     value: PosInt = 128
     low: PosInt = 1
     high: PosInt = 1_000_000
-    mean: float = 0.0
-    median: float = 0.0
+    mean: float = Field(default=0.0, allow_inf_nan=False)
+    median: float = Field(default=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LengthOptions:
+        if self.high < self.low:
+            raise ValueError(f"needs low <= high, got [{self.low}, {self.high}]")
+        if self.dist == "lognormal" and not 0 < self.median <= self.mean:
+            raise ValueError(f"lognormal lengths need 0 < median <= mean, got mean "
+                             f"{self.mean:g}, median {self.median:g}")
+        return self
 
 
 def default_lengths(model: str) -> tuple[str, str]:
@@ -253,8 +262,8 @@ def default_lengths(model: str) -> tuple[str, str]:
 
 class ArrivalOptions(_M):
     process: Literal["poisson", "gamma", "bursty", "fixed"] = "poisson"
-    rate: float = Field(gt=0, description="Mean requests per second")
-    cv: float = Field(default=1.0, gt=0)
+    rate: float = Field(gt=0, allow_inf_nan=False, description="Mean requests per second")
+    cv: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     burst_factor: float = Field(default=4.0, ge=1)
     on: Seconds = Field(default=10.0, gt=0)
     off: Seconds = 30.0
