@@ -10,8 +10,9 @@ The search is exact: it prunes only what cannot win.
 - Memory first: a layout that does not fit is never timed.
 - Dominance: for the same split and micro-batch, recomputation ``none`` is never slower
   than ``selective``, nor ``selective`` than ``full``; ZeRO 1 never slower than 2, nor 2
-  than 3 (more sharding only adds communication). So the first of these that fits is the
-  fastest, and the rest are counted as ``dominated``. Sequence parallelism is always on
+  than 3 (more sharding only adds communication). Of the (ZeRO, recompute) pairs that fit,
+  only those no other fitting pair beats on both are timed (at most three); the rest are
+  counted as ``dominated``. Sequence parallelism is always on
   with TP > 1 (less memory, never slower). Plain DDP (ZeRO 0) holds more and is no faster
   than the distributed optimizer, so it is not tried.
 A test checks the pruned search against the full enumeration.
@@ -175,27 +176,40 @@ class _Searcher:
         self.result.closest_misfit_bytes = over if best is None else min(best, over)
         return None
 
-    def _first_fit(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
-                   dtype: str, offload: bool
-                   ) -> tuple[ParallelConfig, TrainingConfig, MemoryBreakdown] | None:
-        """The fastest (recompute, ZeRO) that fits; the rest are dominated or too big."""
-        tried = 0
-        for recompute in RECOMPUTE_ORDER:
-            for zero in ZERO_ORDER:
-                tried += 1
-                p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
-                                   sequence_parallel=split.tp > 1, zero_stage=zero,
-                                   offload_optimizer=offload)
-                cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
-                                     seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
-                                     recompute=recompute)  # type: ignore[arg-type]
+    def _layout(self, split: Split, mbs: int, gbs: int, dtype: str, offload: bool,
+                recompute: str, zero: int) -> tuple[ParallelConfig, TrainingConfig]:
+        p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
+                           sequence_parallel=split.tp > 1, zero_stage=zero,
+                           offload_optimizer=offload)
+        cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
+                             seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
+                             recompute=recompute)  # type: ignore[arg-type]
+        return p, cfg
+
+    def _pareto_fits(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
+                     dtype: str, offload: bool
+                     ) -> list[tuple[ParallelConfig, TrainingConfig, MemoryBreakdown]]:
+        """The (ZeRO, recompute) pairs that fit and that no other fitting pair beats.
+
+        For one ZeRO stage the least recomputation that fits is the fastest; a higher stage
+        is kept only when it lets less recomputation fit (more sharding costs
+        communication, more recomputation costs compute: neither order dominates). The
+        rest are counted as ``dominated`` or ``memory``."""
+        kept: list[tuple[ParallelConfig, TrainingConfig, MemoryBreakdown]] = []
+        least = len(RECOMPUTE_ORDER)  # index of the least recomputation kept so far
+        for zero in ZERO_ORDER:
+            self._reject("dominated", len(RECOMPUTE_ORDER) - least)  # beaten at lower ZeRO
+            for level, recompute in enumerate(RECOMPUTE_ORDER[:least]):
+                p, cfg = self._layout(split, mbs, gbs, dtype, offload, recompute, zero)
                 mem = self._fits(num_gpus, dp, p, cfg)
-                if mem is not None:
-                    self._reject("memory", tried - 1)
-                    self._reject("dominated", len(RECOMPUTE_ORDER) * len(ZERO_ORDER) - tried)
-                    return p, cfg, mem
-        self._reject("memory", tried)
-        return None
+                if mem is None:
+                    self._reject("memory")
+                    continue
+                kept.append((p, cfg, mem))
+                self._reject("dominated", least - level - 1)  # more recomputation, same ZeRO
+                least = level
+                break
+        return kept
 
     def _bounded_out(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig) -> bool:
         """True when even the compute-only bound cannot enter the ``keep`` best (branch and
@@ -242,9 +256,8 @@ class _Searcher:
                         continue
                     for dtype in s.dtypes:
                         for offload in offloads:
-                            found = self._first_fit(num_gpus, dp, split, mbs, gbs, dtype,
-                                                    offload)
-                            if found is not None:
+                            for found in self._pareto_fits(num_gpus, dp, split, mbs, gbs,
+                                                           dtype, offload):
                                 self._evaluate(num_gpus, *found)
         self.result.candidates.sort(key=lambda c: (c.score, c.estimate.memory_per_gpu_bytes))
         return self.result
