@@ -216,6 +216,36 @@ def step_lower_bound_s(model: ModelSpec, hw: HardwareSpec, num_gpus: int,
             + bubble_s(plan.pp, plan.interleave, sum(stage_s) / plan.pp))
 
 
+def _peak_or_refuse(model_name: str, plan: Plan, c: Calibration, accel: Accelerator,
+                    check: bool) -> MemoryBreakdown:
+    """The plan's peak memory per GPU; :class:`DoesNotFitError` (with the shortfall and its
+    parts) when it exceeds the accelerator's and ``check`` is on."""
+    mem = peak_memory(plan, c)
+    capacity = accel.memory_bytes
+    if check and mem.total_bytes > capacity:
+        raise DoesNotFitError(
+            f"{model_name} needs {format_bytes(mem.total_bytes)} per GPU, "
+            f"{format_bytes(mem.total_bytes - capacity)} more than the "
+            f"{format_bytes(capacity)} of {accel.name} (weights "
+            f"{format_bytes(mem.weights_bytes)}, gradients {format_bytes(mem.gradients_bytes)}, "
+            f"optimizer {format_bytes(mem.optimizer_bytes)}, activations "
+            f"{format_bytes(mem.activations_bytes)}, runtime {format_bytes(mem.other_bytes)}); "
+            "use more GPUs, tp/pp/cp, zero_stage, recompute or `gputwin plan train`")
+    return mem
+
+
+def _with_run(est: TrainingEstimate, hw: HardwareSpec, tokens: float, step_with_ckpt_s: float,
+              nodes: int, compute_frac: float) -> TrainingEstimate:
+    """``est`` plus the steps, time and energy of training on ``tokens`` tokens."""
+    if tokens <= 0 or not math.isfinite(tokens):
+        raise InputError(f"tokens must be a positive number, got {tokens}")
+    steps = tokens / (est.tokens_per_s * est.step_time_s)
+    duration = steps * step_with_ckpt_s
+    energy = run_energy_j(hw, num_gpus=est.num_gpus, num_nodes=nodes, duration_s=duration,
+                          compute_frac=compute_frac)
+    return replace(est, time_to_train_s=duration, energy_j=energy, num_steps=steps)
+
+
 def estimate_training(
     model: ModelSpec,
     hw: HardwareSpec,
@@ -259,17 +289,8 @@ def estimate_training(
                      total_params=total_params(plan.arch), compute_step_s=m * mb.t_max)
     step = m * mb.t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
 
-    mem = peak_memory(plan, c) if memory is None else memory
+    mem = memory or _peak_or_refuse(model.name, plan, c, accel, check_memory)
     capacity = accel.memory_bytes
-    if check_memory and mem.total_bytes > capacity:
-        raise DoesNotFitError(
-            f"{model.name} needs {format_bytes(mem.total_bytes)} per GPU, "
-            f"{format_bytes(mem.total_bytes - capacity)} more than the "
-            f"{format_bytes(capacity)} of {accel.name} (weights "
-            f"{format_bytes(mem.weights_bytes)}, gradients {format_bytes(mem.gradients_bytes)}, "
-            f"optimizer {format_bytes(mem.optimizer_bytes)}, activations "
-            f"{format_bytes(mem.activations_bytes)}, runtime {format_bytes(mem.other_bytes)}); "
-            "use more GPUs, tp/pp/cp, zero_stage, recompute or `gputwin plan train`")
 
     tps = plan.tokens_per_step
     model_flops = model_flops_per_token(plan.arch, plan.seq_len) * tps
@@ -309,12 +330,6 @@ def estimate_training(
         extra=extra, hw_tflops_per_gpu=hw_flops / step / num_gpus / 1e12,
         memory_capacity_bytes=capacity,
     )
-    if tokens is not None:
-        if tokens <= 0 or not math.isfinite(tokens):
-            raise InputError(f"tokens must be a positive number, got {tokens}")
-        steps = tokens / tps
-        duration = steps * (step + ckpt_per_step)
-        energy = run_energy_j(hw, num_gpus=num_gpus, num_nodes=nodes, duration_s=duration,
-                              compute_frac=compute_frac)
-        return replace(est, time_to_train_s=duration, energy_j=energy, num_steps=steps)
-    return est
+    if tokens is None:
+        return est
+    return _with_run(est, hw, tokens, step + ckpt_per_step, nodes, compute_frac)

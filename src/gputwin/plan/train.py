@@ -291,11 +291,6 @@ def _nothing_fits(search: TrainSearch, result: SearchResult) -> str:
             "shorter sequence or a smaller batch per step")
 
 
-def default_layout(search: TrainSearch) -> Candidate:
-    """The planner's best layout (what estimates use when the user gives none)."""
-    return search_layouts(search).best
-
-
 def num_gpus_choices(text: str) -> tuple[int, ...]:
     """``"16384"``, ``"1024,2048"`` or ``"1024:16384"`` (doubling) → GPU counts."""
     try:
