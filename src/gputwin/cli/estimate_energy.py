@@ -73,7 +73,7 @@ def _summary(d: dict[str, Any], title: str) -> None:
               help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
 @click.option("--provider", type=click.Choice(["hyperscaler", "neocloud", "marketplace",
                                                "owned"]), default="neocloud",
-              show_default=True, help="Who provides the GPUs ('owned' = capex).")
+              show_default=True, help="Who provides the GPUs ('owned' = full cost of ownership).")
 @click.option("--pricing", type=click.Choice(["on-demand", "reserved", "spot"]),
               default="on-demand", show_default=True)
 @click.option("--start", default="2023-06-01T00:00", show_default=True,

@@ -136,7 +136,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
 @click.option("--provider", default=None,
               type=click.Choice(["hyperscaler", "neocloud", "marketplace", "owned"]),
-              help="Price book class, or owned (capex amortised) [default: neocloud].")
+              help="Price book class, or owned (full cost of ownership) [default: neocloud].")
 @click.option("--pricing", default=None, type=click.Choice(["on-demand", "reserved", "spot"]),
               help="Price book pricing [default: on-demand].")
 @click.option("--start", default=None,
