@@ -7,9 +7,11 @@ Pure functions, shared by the training model (``perf/``) and the energy package
 
 - training: ``a = u + w * (1 - u)``; ``u`` is the compute share of the step, ``w``
   (``wait_activity_frac``) the partial activity while waiting on communication or bubbles;
-- inference: ``a = c + (1 - c) * m * b``; ``c`` is the share of time the tensor cores are
-  busy (prefill ~1), ``b`` the share of peak HBM bandwidth used and ``m``
-  (``memory_activity_frac``) the activity of a kernel that saturates HBM only (decode).
+- inference: ``a = c + (1 - c - h) * m + h * w_h``; ``c`` is the share of busy time the
+  tensor cores work (prefill ~1), ``h`` the share the GPU waits on the engine's host
+  (scheduling, sampling: no kernel running), the rest runs memory-bound kernels that stream
+  HBM at its achievable bandwidth (decode) at activity ``m`` (``memory_activity_frac``);
+  ``w_h`` (``host_wait_activity_frac``) is a live context with no kernel.
 
 A node adds its host (CPUs, DRAM, NICs, switches, fans) between ``host_idle_frac`` and
 ``host_active_frac`` of the catalog's ``host_power_w``.
@@ -39,14 +41,15 @@ class PowerCoefficients:
 
     wait_activity_frac: float
     memory_activity_frac: float
+    host_wait_activity_frac: float
     host_active_frac: float
     host_idle_frac: float
     cap_exponent: float
     min_cap_frac: float
 
     def __post_init__(self) -> None:
-        for name in ("wait_activity_frac", "memory_activity_frac", "host_active_frac",
-                     "host_idle_frac", "min_cap_frac"):
+        for name in ("wait_activity_frac", "memory_activity_frac", "host_wait_activity_frac",
+                     "host_active_frac", "host_idle_frac", "min_cap_frac"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {value}")
@@ -56,8 +59,8 @@ class PowerCoefficients:
             raise InputError("host_idle_frac must not exceed host_active_frac")
 
 
-_KEYS = ("wait_activity_frac", "memory_activity_frac", "host_active_frac", "host_idle_frac",
-         "cap_exponent", "min_cap_frac")
+_KEYS = ("wait_activity_frac", "memory_activity_frac", "host_wait_activity_frac",
+         "host_active_frac", "host_idle_frac", "cap_exponent", "min_cap_frac")
 
 
 def load_power_coefficients(path: Path = POWER_PATH) -> PowerCoefficients:
@@ -96,13 +99,16 @@ def training_activity_frac(compute_frac: float, wait_activity_frac: float) -> fl
     return u + _clamp01(wait_activity_frac) * (1.0 - u)
 
 
-def inference_activity_frac(compute_busy_frac: float, memory_bw_frac: float,
+def inference_activity_frac(compute_busy_frac: float, host_wait_frac: float = 0.0,
                             coeff: PowerCoefficients | None = None) -> float:
-    """Activity of a serving GPU: tensor cores busy ``compute_busy_frac`` of the time, HBM at
-    ``memory_bw_frac`` of peak bandwidth the rest (prefill ~ (0.9, *), decode ~ (0.05, 0.8))."""
+    """Activity of a serving GPU: tensor cores busy ``compute_busy_frac`` of the time, waiting
+    on the engine's host ``host_wait_frac`` of it (capped at what compute leaves), streaming
+    HBM in memory-bound kernels the rest (prefill ~ (0.9, 0), host-bound decode of a small
+    batch ~ (0.05, 0.4), large-batch decode ~ (0.2, 0.05))."""
+    k = coeff or default_power_coefficients()
     c = _clamp01(compute_busy_frac)
-    m = (coeff or default_power_coefficients()).memory_activity_frac
-    return c + (1.0 - c) * m * _clamp01(memory_bw_frac)
+    h = min(_clamp01(host_wait_frac), 1.0 - c)
+    return c + (1.0 - c - h) * k.memory_activity_frac + h * k.host_wait_activity_frac
 
 
 def accelerator_power_w(acc: Accelerator, activity_frac: float) -> float:

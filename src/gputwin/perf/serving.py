@@ -498,22 +498,26 @@ class ServingPerf:
                 + self._seq_oh * -(-n // self._dp))
 
     # ---- power -----------------------------------------------------------------------
-    def busy_activity_frac(self, num_tokens: float, busy_s: float) -> float:
+    def busy_activity_frac(self, num_tokens: float, busy_s: float, num_steps: int = 0,
+                           num_seq_steps: float = 0.0) -> float:
         """Mean accelerator activity (``perf.power`` inference curve) of one GPU while the
-        replica was busy ``busy_s`` seconds running ``num_tokens`` tokens through the model.
+        replica was busy ``busy_s`` seconds running ``num_tokens`` tokens through the model
+        in ``num_steps`` steps that carried ``num_seq_steps`` sequences in all.
 
         The tensor cores are busy for the tokens' layer-GEMM FLOP at the full GEMM rate
-        (``c`` = that time / ``busy_s``, at most 1); the rest of the busy time is HBM-bound
-        at the calibrated bandwidth fraction. A GPU of a ``pp``-stage pipeline is active
-        for its own stage only, ``1/pp`` of a step. 0 when never busy.
+        (``c`` = that time / ``busy_s``, at most 1); the GPU waits on the host for the
+        engine's overheads (``num_steps`` x step overhead + ``num_seq_steps`` x per-sequence
+        overhead: the step model runs them in series with the device); the rest of the busy
+        time is HBM-bound. A GPU of a ``pp``-stage pipeline is active for its own stage
+        only, ``1/pp`` of a step. 0 when never busy.
         """
         if busy_s <= 0.0 or num_tokens <= 0.0:
             return 0.0
         flop = sum(g.num_layers * (g.dense_flop_per_token + g.expert_flop_per_token)
                    for g in self.shape.groups)  # layer GEMMs (LM head and attention left out)
         compute_s = num_tokens * flop * self._gemm_mult / self._gemm_rate
-        coeff = self.calibration.for_accelerator(self.config.hw.accelerator.name)
-        a = inference_activity_frac(min(1.0, compute_s / busy_s), coeff.bandwidth_frac)
+        host_s = num_steps * self._step_oh + num_seq_steps / self._dp * self._seq_oh
+        a = inference_activity_frac(min(1.0, compute_s / busy_s), host_s / busy_s)
         return a / self._pp
 
     # ---- memory ----------------------------------------------------------------------

@@ -7,7 +7,8 @@ Every replica life is accounted through the same pieces a cluster run uses:
   power; while it serves (``ready → end``) they draw the power curve at the mean activity
   ``a_busy · busy / serving time``, where ``a_busy`` is the inference activity of its busy
   time (:meth:`gputwin.perf.serving.ServingPerf.busy_activity_frac`: the share of the
-  busy time the tensor cores need for the tokens it computed, the rest HBM-bound);
+  busy time the tensor cores need for the tokens it computed, the share its steps waited
+  on host overheads, the rest HBM-bound);
 - **site** (the scenario's ``site:`` section: region grid, cooling → PUE/WUE, start date);
 - **energy ledger** (:class:`gputwin.energy.accounting.EnergyLedger`): facility energy,
   operational and embodied CO2e, water, energy cost, integrated over the site's hourly
@@ -63,6 +64,9 @@ class ServingEnergy:
 
     services: dict[str, Account]
     total: Account
+    #: accelerator-board energy per service (GPUs only, no host share, no PUE): what a
+    #: GPU power meter (NVML, as energy benchmarks use) reads
+    gpu_energy_j: dict[str, float]
     priced: dict[str, bool]  # service → its accelerator has a price book entry
     energy_in_price: bool
     site: dict[str, Any]
@@ -134,20 +138,23 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
         ledger.set_rates(s.hw.accelerator.name, rates)
         bases.append(rates.cost_basis)
     tokens = tokens_computed(table, 1 + max((r.replica_id for r in replicas), default=0))
+    gpu_j = dict.fromkeys(by_name, 0.0)
     for rr in replicas:
         svc = by_name[rr.service]
-        _record(ledger, svc, site_of[rr.service], rr, float(tokens[rr.replica_id]))
+        gpu_j[rr.service] += _record(ledger, svc, site_of[rr.service], rr,
+                                     float(tokens[rr.replica_id]))
     jobs = ledger.jobs()
     accounts = {s.name: jobs.get(s.name, Account()) for s in services}
     info = {"region": config.region, "cooling": sorted({config.cooling_for(s.hw.system)
                                                         for s in services}),
             "start": config.start, "provider": config.provider, "pricing": config.pricing,
             "cost_basis": "; ".join(dict.fromkeys(bases)), "pue": ledger.total.pue}
-    return ServingEnergy(accounts, ledger.total, priced, in_price, info)
+    return ServingEnergy(accounts, ledger.total, gpu_j, priced, in_price, info)
 
 
 def _record(ledger: EnergyLedger, svc: ServiceEnergy, site: str, rr: ReplicaRecord,
-            tokens: float) -> None:
+            tokens: float) -> float:
+    """Record one replica life in the ledger; returns its GPUs' (board) energy in J."""
     hw = svc.hw
     gpn = hw.gpus_per_node
     nodes = -(-rr.gpus // gpn)
@@ -157,18 +164,25 @@ def _record(ledger: EnergyLedger, svc: ServiceEnergy, site: str, rr: ReplicaReco
         idle = job_power(acc, system, num_gpus=rr.gpus, num_nodes=nodes, activity_frac=0.0)
         ledger.record(svc.name, site, rr.start_s, ready, idle.it_power_w, num_gpus=rr.gpus,
                       accelerator=acc.name)
+        gpu_j = idle.gpus_w * (ready - rr.start_s)
+    else:
+        gpu_j = 0.0
     serving_s = rr.end_s - ready
     if serving_s <= 0:
-        return
+        return gpu_j
     busy = min(rr.busy_s, serving_s)
-    a = svc.perf.busy_activity_frac(tokens, busy) * busy / serving_s
+    # one sequence per output token and step (prefill chunks left out)
+    a = svc.perf.busy_activity_frac(tokens, busy, rr.num_steps,
+                                    float(rr.output_tokens)) * busy / serving_s
     p = job_power(acc, system, num_gpus=rr.gpus, num_nodes=nodes, activity_frac=a)
     ledger.record(svc.name, site, ready, rr.end_s, p.it_power_w, num_gpus=rr.gpus,
                   accelerator=acc.name)
+    return gpu_j + p.gpus_w * serving_s
 
 
 def energy_fields(acct: Account, *, priced: bool, energy_in_price: bool,
-                  output_tokens: int, input_tokens: int) -> dict[str, Any]:
+                  output_tokens: int, input_tokens: int,
+                  gpu_energy_j: float) -> dict[str, Any]:
     """The energy, carbon, water and cost keys of one service's (or the run's) summary."""
     cost = (acct.compute_cost_usd + (0.0 if energy_in_price else acct.energy_cost_usd)
             if priced else None)
@@ -178,6 +192,8 @@ def energy_fields(acct: Account, *, priced: bool, energy_in_price: bool,
         "energy_j": acct.it_energy_j,
         "energy_facility_j": acct.facility_energy_j,
         "energy_per_output_token_j": acct.it_energy_j / out_t if out_t else None,
+        "gpu_energy_j": gpu_energy_j,
+        "gpu_energy_per_output_token_j": gpu_energy_j / out_t if out_t else None,
         "co2e_operational_g": acct.co2e_operational_g,
         "co2e_embodied_g": acct.co2e_embodied_g,
         "co2e_g": acct.co2e_operational_g + acct.co2e_embodied_g,

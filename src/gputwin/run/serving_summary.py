@@ -199,8 +199,9 @@ def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
         recs.append(ReplicaRecord(
             replica_id=rep.id, service=life.service, role=life.role, gpus=life.gpus,
             start_s=life.start_s, ready_s=life.ready_s, end_s=max(end, life.start_s),
-            busy_s=rep.busy_s_at(out.end_s), num_steps=rep.num_steps,
-            num_preemptions=rep.num_preemptions, output_tokens=rep.tokens_out))
+            busy_s=rep.busy_s_at(out.end_s), num_steps=rep.num_steps_at(out.end_s),
+            num_preemptions=rep.num_preemptions,
+            output_tokens=round(rep.tokens_out_at(out.end_s))))
     return recs
 
 

@@ -268,7 +268,8 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
         s.update(energy_fields(acct.services[name], priced=acct.priced[name],
                                energy_in_price=acct.energy_in_price,
                                output_tokens=s["output_tokens"],
-                               input_tokens=s["input_tokens"]))
+                               input_tokens=s["input_tokens"],
+                               gpu_energy_j=acct.gpu_energy_j[name]))
     wall = time.perf_counter() - wall0
     summary = _summary(sc, table, services, out.end_s, wall, out.num_events, acct)
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,

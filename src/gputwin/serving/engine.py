@@ -164,6 +164,16 @@ class Replica:
             return float(self.tokens_out + n_dec * self.steps_done_at(t))
         return float(self.tokens_out)
 
+    def num_steps_at(self, t: float) -> int:
+        """Steps finished by ``t``, counting those of the current stretch (its applied
+        prefill step is counted at the merge; here only once it has finished)."""
+        if not self.in_step:
+            return self.num_steps
+        done = self.steps_done_at(t)
+        if self._pre:
+            return self.num_steps - 1 + done
+        return self.num_steps + done
+
     def busy_s_at(self, t: float) -> float:
         if not self.in_step:
             return self.busy_s
