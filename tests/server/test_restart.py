@@ -29,9 +29,9 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
 
 
-def _start(db_url: str, port: int) -> subprocess.Popen[bytes]:
+def _start(db_url: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([*CLI, "server", "--port", str(port), "--db", db_url,
-                             "--workers", "1"], env=_env(), stdout=subprocess.DEVNULL,
+                             "--workers", "1", *extra], env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -85,3 +85,36 @@ def test_kill_9_during_a_run_and_restart(tmp_path: Path, database: str,
     assert run["attempts"] == 2, run  # it was interrupted once and finished on the restart
     assert summary["num_jobs"] == 2000
     assert len(jobs.strip().splitlines()) == 2001
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.is_file() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_kill_9_of_a_worker_while_the_server_lives(tmp_path: Path) -> None:
+    """The server keeps running; its worker dies mid-run: the supervisor starts a new worker
+    and re-queues the run once its heartbeat is older than the lease timeout."""
+    db_url = f"sqlite:///{tmp_path / 'twin.db'}"
+    out = subprocess.run([*CLI, "server", "add-tenant", "alice", "--db", db_url],
+                         env=_env(), capture_output=True, text=True, check=True)
+    headers = {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
+    port = _free_port()
+    server = _start(db_url, port, "--lease-timeout", "2")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            run_id = client.post("/v1/runs", json={"set": LONG}).json()["id"]
+            assert _wait_for(client, run_id, {"running", "done"}, 30) == "running"
+            workers = _children(server.pid)
+            assert workers, "the server has no worker process"
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            assert _wait_for(client, run_id, {"done", "failed"}, 90) == "done"
+            run = client.get(f"/v1/runs/{run_id}").json()
+            summary = client.get(f"/v1/runs/{run_id}/summary").json()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert run["attempts"] == 2, run
+    assert summary["num_jobs"] == 2000

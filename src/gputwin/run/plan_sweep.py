@@ -95,7 +95,7 @@ def import_ray() -> Any:
     return ray
 
 
-def _ray_init_args(address: str) -> dict[str, Any]:
+def ray_init_args(address: str) -> dict[str, Any]:
     """``ray.init`` arguments: a local instance for ``"local"``; for a cluster, this
     gputwin package shipped to the workers (``py_modules``) so they run the same code
     (its dependencies — numpy, pydantic, PyYAML — must be installed there)."""
@@ -113,7 +113,7 @@ def _ray(fn: Callable[[T], dict[str, Any]], tasks: Sequence[T], address: str,
          progress: Progress | None) -> list[dict[str, Any]]:
     ray = import_ray()
     if not ray.is_initialized():
-        ray.init(**_ray_init_args(address))
+        ray.init(**ray_init_args(address))
     remote = ray.remote(fn)
     refs = [remote.remote(t) for t in tasks]
     index = {ref: i for i, ref in enumerate(refs)}

@@ -18,9 +18,16 @@ _DB_OPTION = click.option("--db", "db_url", default=DEFAULT_DB, show_default=Tru
               help="Worker processes executing runs.")
 @click.option("--max-body-bytes", type=click.IntRange(1), default=1 << 20, show_default=True,
               help="Largest request body accepted (413 above).")
+@click.option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(2.0), default=10.0,
+              show_default=True,
+              help="Seconds without a heartbeat after which a running run is re-queued "
+                   "(its worker or server died).")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Execute runs as Ray tasks on this cluster ('local' starts Ray here); "
+                   "needs pip install 'gputwin[ray]'.")
 @click.pass_context
 def server(ctx: click.Context, host: str, port: int, db_url: str, workers: int,
-           max_body_bytes: int) -> None:
+           max_body_bytes: int, lease_timeout_s: float, ray_address: str | None) -> None:
     """Serve the twin as a multi-tenant REST API with a dashboard (docs/server.md).
 
     \b
@@ -32,19 +39,27 @@ def server(ctx: click.Context, host: str, port: int, db_url: str, workers: int,
     import uvicorn
 
     from gputwin.server.app import create_app
-    from gputwin.server.worker import requeue_interrupted, start_workers
+    from gputwin.server.worker import Supervisor, requeue_interrupted, start_workers
 
+    if ray_address is not None:  # fail here, with the install hint, not in every worker
+        from gputwin.run.plan_sweep import import_ray
+
+        import_ray()
     app = create_app(db_url, max_body_bytes=max_body_bytes)
-    requeued = requeue_interrupted(app.state.engine)
+    requeued = requeue_interrupted(app.state.engine, lease_timeout_s)
     if requeued:
         click.echo(f"re-queued {requeued} run(s) interrupted by the last shutdown", err=True)
-    procs = start_workers(db_url, workers)
+    procs = start_workers(db_url, workers, ray_address)
+    keeper = Supervisor(app.state.engine, db_url, procs, lease_timeout_s=lease_timeout_s,
+                        ray_address=ray_address)
+    keeper.run_in_background()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
-        for proc in procs:
+        keeper.stop()
+        for proc in keeper.procs:
             proc.terminate()
-        for proc in procs:
+        for proc in keeper.procs:
             proc.join(timeout=5)
 
 

@@ -67,6 +67,8 @@ class Run(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     lease: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: last sign of life of the worker holding the lease (a stale one is re-queued)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)

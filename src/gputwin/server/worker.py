@@ -4,9 +4,13 @@ A worker claims a run with a conditional update (``queued`` → ``running`` with
 lease token), executes it, and stores the outputs only if it still holds the lease, so a
 cancelled or re-queued run is never overwritten. Progress is written at most every
 ``PROGRESS_EVERY_S``; each write also checks for cancellation and for the server having
-gone away (a worker whose parent died stops, leaving the run ``running`` for
-:func:`requeue_interrupted` at the next start-up). Nothing is lost: a submitted run is a
-row in the database before the client hears 201.
+gone away (a worker whose parent died stops). While it holds a lease, a worker beats
+(``runs.heartbeat_at``) every ``HEARTBEAT_S`` from a thread of its own; every server
+re-queues runs whose heartbeat is older than its lease timeout
+(:func:`requeue_interrupted`), so a run survives its worker dying (killed, out of memory)
+as well as its server, and several servers can share one database: none takes a run that
+another's live worker holds. Nothing is lost: a submitted run is a row in the database
+before the client hears 201.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
@@ -36,19 +41,62 @@ class StopRun(Exception):
 
 
 MAX_ATTEMPTS = 3
+#: how often a worker holding a run says it is alive
+HEARTBEAT_S = 1.0
+#: a running run whose heartbeat is older than this is taken back (default of --lease-timeout)
+LEASE_TIMEOUT_S = 10.0
 
 
-def requeue_interrupted(engine: Engine) -> int:
-    """Put runs left ``running`` by a server that died back in the queue (at start-up);
-    a run interrupted ``MAX_ATTEMPTS`` times fails instead (it may be what kills us)."""
+def requeue_interrupted(engine: Engine, stale_after_s: float = LEASE_TIMEOUT_S,
+                        now: float | None = None) -> int:
+    """Put ``running`` runs whose worker stopped beating more than ``stale_after_s`` ago
+    back in the queue (its worker or its server died); a run interrupted ``MAX_ATTEMPTS``
+    times fails instead (it may be what kills the worker). Returns the runs re-queued."""
+    cutoff = (now_s() if now is None else now) - stale_after_s
+    stale = (Run.state == "running") & (
+        Run.heartbeat_at.is_(None) | (Run.heartbeat_at <= cutoff))
     with engine.begin() as conn:
-        conn.execute(update(Run).where(Run.state == "running",
-                                       Run.attempts >= MAX_ATTEMPTS)
+        conn.execute(update(Run).where(stale, Run.attempts >= MAX_ATTEMPTS)
                      .values(state="failed", lease=None, finished_at=now_s(),
                              error=f"interrupted {MAX_ATTEMPTS} times; not retried"))
-        res = conn.execute(update(Run).where(Run.state == "running")
+        res = conn.execute(update(Run).where(stale)
                            .values(state="queued", lease=None, progress=0.0))
         return int(res.rowcount)
+
+
+class Heartbeat:
+    """Beats for the run this worker holds, from a daemon thread, while ``alive()``."""
+
+    def __init__(self, engine: Engine, alive: Callable[[], bool],
+                 every_s: float = HEARTBEAT_S) -> None:
+        self._engine, self._alive, self._every_s = engine, alive, every_s
+        self._held: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="gputwin-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+
+    def hold(self, claimed: tuple[str, str] | None) -> None:
+        with self._lock:
+            self._held = claimed
+
+    def beat(self) -> None:
+        with self._lock:
+            held = self._held
+        if held is None:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(update(Run).where(Run.id == held[0], Run.lease == held[1],
+                                           Run.state == "running")
+                         .values(heartbeat_at=now_s()))
+
+    def _loop(self) -> None:
+        while self._alive():
+            try:
+                self.beat()
+            except Exception:  # the database may be briefly unavailable: try again
+                log.warning("heartbeat failed", exc_info=True)
+            time.sleep(self._every_s)
 
 
 def claim(engine: Engine) -> tuple[str, str] | None:
@@ -60,9 +108,10 @@ def claim(engine: Engine) -> tuple[str, str] | None:
             if run_id is None:
                 return None
             lease = secrets.token_hex(8)
+            t = now_s()
             res = conn.execute(update(Run).where(Run.id == run_id, Run.state == "queued")
-                               .values(state="running", lease=lease, started_at=now_s(),
-                                       attempts=Run.attempts + 1))
+                               .values(state="running", lease=lease, started_at=t,
+                                       heartbeat_at=t, attempts=Run.attempts + 1))
             if res.rowcount == 1:
                 return run_id, lease
     return None
@@ -81,23 +130,27 @@ def _progress_writer(engine: Engine, run_id: str, lease: str,
         with engine.begin() as conn:
             res = conn.execute(update(Run).where(Run.id == run_id, Run.lease == lease,
                                                  Run.state == "running")
-                               .values(progress=round(frac, 4)))
+                               .values(progress=round(frac, 4), heartbeat_at=now_s()))
         if res.rowcount != 1:
             raise StopRun("cancelled")
 
     return write
 
 
+Executor = Callable[..., Outputs]
+
+
 def run_one(engine: Engine, run_id: str, lease: str,
-            alive: Callable[[], bool] = lambda: True) -> str:
-    """Execute a claimed run and record its outcome; returns the final state."""
+            alive: Callable[[], bool] = lambda: True, executor: Executor = execute) -> str:
+    """Execute a claimed run (in this process, or wherever ``executor`` sends it) and
+    record its outcome; returns the final state."""
     with engine.connect() as conn:
         row = conn.execute(select(Run.kind, Run.scenario_text, Run.sets_json, Run.params_json,
                                   Run.tenant_id).where(Run.id == run_id)).one()
     try:
-        out = execute(row.kind, row.scenario_text, json.loads(row.sets_json),
-                      json.loads(row.params_json),
-                      _progress_writer(engine, run_id, lease, alive))
+        out = executor(row.kind, row.scenario_text, json.loads(row.sets_json),
+                       json.loads(row.params_json),
+                       _progress_writer(engine, run_id, lease, alive))
     except StopRun:
         return "stopped"
     except InputError as exc:
@@ -137,32 +190,89 @@ def run_pending(engine: Engine, limit: int | None = None) -> int:
     return done
 
 
-def worker_main(db_url: str, parent_pid: int, poll_s: float = 0.2) -> None:
-    """A worker process: claim and run until the parent (the server) is gone."""
+def worker_main(db_url: str, parent_pid: int, poll_s: float = 0.2,
+                ray_address: str | None = None) -> None:
+    """A worker process: claim and run (here, or as Ray tasks on ``ray_address``) until
+    the parent (the server) is gone."""
     from gputwin.server.db import make_engine
 
     engine = make_engine(db_url)
+    executor: Executor = execute
+    if ray_address is not None:
+        from gputwin.server.ray_exec import ray_executor
+
+        executor = ray_executor(ray_address)
 
     def alive() -> bool:
         return os.getppid() == parent_pid
 
+    heart = Heartbeat(engine, alive)
     while alive():
         claimed = claim(engine)
         if claimed is None:
             time.sleep(poll_s)
             continue
-        run_one(engine, *claimed, alive=alive)
+        heart.hold(claimed)
+        try:
+            run_one(engine, *claimed, alive=alive, executor=executor)
+        finally:
+            heart.hold(None)
 
 
-def start_workers(db_url: str, count: int) -> list[BaseProcess]:
+def _start_worker(db_url: str, index: int, method: str,
+                  ray_address: str | None = None) -> BaseProcess:
+    ctx: Any = multiprocessing.get_context(method)
+    proc: BaseProcess = ctx.Process(target=worker_main,
+                                    args=(db_url, os.getpid(), 0.2, ray_address),
+                                    name=f"gputwin-worker-{index}", daemon=True)
+    proc.start()
+    return proc
+
+
+def start_workers(db_url: str, count: int, ray_address: str | None = None
+                  ) -> list[BaseProcess]:
     """Start ``count`` worker processes. Forked where the platform can (before the web
     server starts any thread; each worker opens its own engine), else spawned."""
-    fork = "fork" in multiprocessing.get_all_start_methods()
-    ctx: Any = multiprocessing.get_context("fork" if fork else "spawn")
-    procs: list[BaseProcess] = []
-    for i in range(count):
-        proc = ctx.Process(target=worker_main, args=(db_url, os.getpid()),
-                           name=f"gputwin-worker-{i}", daemon=True)
-        proc.start()
-        procs.append(proc)
-    return procs
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return [_start_worker(db_url, i, method, ray_address) for i in range(count)]
+
+
+class Supervisor:
+    """The server's keeper of runs and workers: every ``every_s`` it re-queues runs whose
+    worker stopped beating (:func:`requeue_interrupted`) and replaces worker processes that
+    died (spawned: the server has threads by then, so no fork)."""
+
+    def __init__(self, engine: Engine, db_url: str, procs: list[BaseProcess], *,
+                 lease_timeout_s: float = LEASE_TIMEOUT_S, every_s: float = HEARTBEAT_S,
+                 ray_address: str | None = None,
+                 start: Callable[[int], BaseProcess] | None = None) -> None:
+        self.engine, self.procs = engine, procs
+        self.lease_timeout_s, self.every_s = lease_timeout_s, every_s
+        self._start = start or (lambda i: _start_worker(db_url, i, "spawn", ray_address))
+        self._stop = threading.Event()
+        self.requeued = self.restarted = 0
+
+    def check(self) -> None:
+        """One round: re-queue stale runs, restart dead workers."""
+        self.requeued += requeue_interrupted(self.engine, self.lease_timeout_s)
+        for i, proc in enumerate(self.procs):
+            if not proc.is_alive():
+                log.warning("worker %s exited (code %s); starting a new one", proc.name,
+                            proc.exitcode)
+                self.procs[i] = self._start(i)
+                self.restarted += 1
+
+    def run_in_background(self) -> threading.Thread:
+        def loop() -> None:
+            while not self._stop.wait(self.every_s):
+                try:
+                    self.check()
+                except Exception:
+                    log.warning("supervisor round failed", exc_info=True)
+
+        thread = threading.Thread(target=loop, name="gputwin-supervisor", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
