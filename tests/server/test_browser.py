@@ -59,6 +59,8 @@ def browser() -> Iterator[Any]:
     service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
     driver = webdriver.Chrome(options=opts, service=service)
     driver.set_page_load_timeout(30)
+    # elements a script adds after the load (htmx swaps) may take a moment on a busy machine
+    driver.implicitly_wait(10)
     yield driver
     driver.quit()
 
