@@ -128,8 +128,8 @@ def encoder_perf(encoder: EncoderSpec, acc: Accelerator, *, kind: str | None = N
     """The encoder's model on ``acc``. ``kind`` ('embedding' / 'reranker'), when given,
     must match the catalog entry's. Raises :class:`InputError`."""
     if kind is not None and encoder.kind != kind:
-        raise InputError(f"{encoder.name!r} is a {encoder.kind} model, expected a {kind} "
-                         "model", where=where)
+        raise InputError(f"{encoder.name!r} is {encoder.kind!r}, expected {kind!r} "
+                         "(catalog encoders: kind)", where=where)
     peak = acc.peak_flop_per_s.get("bf16") or acc.peak_flop_per_s.get("fp16")
     if not peak:
         raise InputError(f"{acc.name} has no bf16/fp16 peak for an encoder", where=where)
