@@ -139,19 +139,19 @@ def recall(spec: IndexSpec, top_k: int) -> float:
     if spec.kind in ("flat", "gpu_flat"):
         return 1.0
     if spec.kind in ("hnsw", "cagra"):
-        ef = max(spec.ef_search, top_k)
-        miss = (r.graph_miss_at_ef1 * ef ** -r.graph_ef_exponent
+        ef = float(max(spec.ef_search, top_k))
+        miss: float = (r.graph_miss_at_ef1 * ef ** -r.graph_ef_exponent
                 * (spec.m / 32.0) ** -r.graph_m_exponent * (n / 1e6) ** r.corpus_exponent)
         return max(0.0, 1.0 - miss)
     probed = min(spec.nprobe, spec.lists) * r.ivf_reference_nlist / spec.lists
-    ivf = 1.0 if spec.nprobe >= spec.lists else max(
-        0.0, 1.0 - r.ivf_miss_at_nprobe1 * probed ** -r.ivf_nprobe_exponent)
+    ivf_miss: float = r.ivf_miss_at_nprobe1 * probed ** -r.ivf_nprobe_exponent
+    ivf = 1.0 if spec.nprobe >= spec.lists else max(0.0, 1.0 - ivf_miss)
     if spec.kind == "ivf_flat":
         return ivf
     dims_per_byte = spec.dim / spec.pq_bytes
     pq_miss = 1.0 - math.exp(-r.pq_miss_per_dim_per_byte * max(0.0, dims_per_byte - 0.9))
-    pq_miss *= spec.refine ** -r.pq_refine_exponent
-    return ivf * (1.0 - pq_miss)
+    pq_miss *= float(spec.refine) ** -r.pq_refine_exponent
+    return float(ivf * (1.0 - pq_miss))
 
 
 def _cpu_shard_s(spec: IndexSpec, top_k: int, n: int) -> float:

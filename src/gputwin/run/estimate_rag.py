@@ -109,7 +109,8 @@ def _llm(req: RagRequest, cat: Catalog) -> ServingPerf:
     return prepare_serving(cfg)
 
 
-def _retrieval(req: RagRequest, cat: Catalog, emb: EncoderPerf) -> tuple[dict[str, float], IndexSpec]:
+def _retrieval(req: RagRequest, cat: Catalog,
+               emb: EncoderPerf) -> tuple[dict[str, float], IndexSpec]:
     dim = req.dim or emb.encoder.embedding_dim
     if dim is None:
         raise InputError(f"{emb.encoder.name} has no embedding_dim; give --dim", where="dim")
