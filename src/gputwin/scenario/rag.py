@@ -85,9 +85,14 @@ class RagPipelineOptions(_M):
 
 
 def check_rag_pipeline(p: RagPipelineOptions, catalog: Catalog,
-                       where: Callable[[KeyPath], str], base: KeyPath) -> None:
-    """Raise :class:`InputError` for an unknown name or an impossible index, naming the
-    scenario key (``where(base + key)``)."""
+                       where: Callable[[KeyPath], str], base: KeyPath, top_k: int) -> None:
+    """Raise :class:`InputError` for an unknown name, an impossible index or a reranker
+    that keeps fewer passages than the prompt's ``top_k`` chunks, naming the scenario key
+    (``where(base + key)``)."""
+    if p.reranker is not None and p.reranker.candidates < top_k:
+        raise InputError(f"the reranker must see at least the {top_k} chunks of the prompt "
+                         f"(chunks_per_request), got {p.reranker.candidates}",
+                         where=where((*base, "reranker", "candidates")))
 
     def known(section: str, kind: str, name: str | None, key: KeyPath) -> None:
         if name is not None and name not in catalog.section(section):

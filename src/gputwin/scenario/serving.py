@@ -427,7 +427,8 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
             check_serving_site(sc.site, [(acc, sys_)], where)
     for i, src in enumerate(sc.serving.workload):
         if isinstance(src, RagSource) and src.pipeline is not None:
-            check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"))
+            check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"),
+                               src.chunks_per_request)
 
 
 def check_serving_site(site: SiteConfig, hardware: Sequence[tuple[Accelerator, System]],
