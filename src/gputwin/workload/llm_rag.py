@@ -12,6 +12,7 @@ their chunk sequences agree. Embedding the query and the vector search take a fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def _zipf_picks(rng: np.random.Generator, weights: np.ndarray, n: int, k: int) -
     cdf /= cdf[-1]
     draws = np.minimum(np.searchsorted(cdf, rng.random((n, k)), side="right"), num - 1)
     picks = np.sort(draws, axis=1)
-    dup = np.nonzero((picks[:, 1:] == picks[:, :-1]).any(axis=1))[0] if k > 1 else []
+    dup: Any = np.nonzero((picks[:, 1:] == picks[:, :-1]).any(axis=1))[0] if k > 1 else []
     for row in dup:  # keep the first draws that are new, then draw on (skipping repeats)
         seen = dict.fromkeys(draws[row].tolist())
         while len(seen) < k:
