@@ -63,7 +63,8 @@ class RecallConstants(_Strict):
     ivf_miss_at_nprobe1: float = Field(gt=0, le=1)
     ivf_nprobe_exponent: float = Field(gt=0)
     ivf_reference_nlist: int = Field(gt=0)
-    pq_miss_per_dim_per_byte: float = Field(gt=0)
+    pq_scale: float = Field(gt=0)
+    pq_exponent: float = Field(gt=0)
     pq_refine_exponent: float = Field(ge=0)
     source: str = Field(min_length=8)
 

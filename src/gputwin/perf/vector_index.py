@@ -149,7 +149,8 @@ def recall(spec: IndexSpec, top_k: int) -> float:
     if spec.kind == "ivf_flat":
         return ivf
     dims_per_byte = spec.dim / spec.pq_bytes
-    pq_miss = 1.0 - math.exp(-r.pq_miss_per_dim_per_byte * max(0.0, dims_per_byte - 0.9))
+    kept = 1.0 / (1.0 + r.pq_scale * max(0.0, dims_per_byte - 0.9) ** r.pq_exponent)
+    pq_miss = 1.0 - kept
     pq_miss *= float(spec.refine) ** -r.pq_refine_exponent
     return float(ivf * (1.0 - pq_miss))
 
