@@ -57,8 +57,9 @@ def test_search_effort_trades_recall_for_latency() -> None:
 
 @pytest.mark.parametrize(("args", "where"), [
     (["--top-k", "0"], "--top-k"), (["--embedder", "bge-reranker-v2-m3"], "embedder"),
-    (["--index", "ivf_pq", "--pq-bytes", "4096"], "pq_bytes"), (["--corpus", "0.5"], "--corpus"),
+    (["--index", "ivf_pq", "--pq-bytes", "4096"], "--pq-bytes"), (["--corpus", "0.5"], "--corpus"),
     (["--reranker", "nope"], "nope"),
+    (["--index", "cagra", "--corpus", "1e8", "--gpu", "l4"], "--shards"),
 ])
 def test_bad_flags_exit_2_naming_the_flag(args: list[str], where: str,
                                          capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,6 +116,8 @@ def test_bad_pipeline_spec_exits_2_naming_file_line_and_key(
     ("gpu: l40s, replicas: 2", "gpu: l41s, replicas: 2", "reranker.gpu"),
     ("candidates: 20}", "candidates: 2}", "reranker.candidates"),
     ("type: hnsw", "type: cagra", "pipeline.index"),
+    ("type: hnsw\n          corpus: 10000000", "type: cagra\n          gpu: l4\n"
+     "          corpus: 100000000", "index.shards"),
 ])
 def test_bad_index_and_reranker_fields_name_line_and_key(
         tmp_path: Path, old: str, new: str, key: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,7 +67,14 @@ def rag(as_json: bool, index_kind: str, corpus: float, **fields: Any) -> None:
     data = {k: v for k, v in fields.items() if v is not None}
     data.update(index=index_kind, corpus=int(corpus))
     req = validated(RagRequest, data, where=lambda f: "--" + f.replace("_", "-"))
-    out = estimate_rag(req).to_dict()
+    try:
+        out = estimate_rag(req).to_dict()
+    except InputError as exc:  # index.<field> of the model -> the flag that sets it
+        field = (exc.where or "").removeprefix("index.")
+        if exc.where and exc.where.startswith("index."):
+            flag = {"type": "index", "filter_selectivity": "filter-selectivity"}.get(field, field)
+            raise InputError(exc.detail, where="--" + flag.replace("_", "-")) from None
+        raise
     if as_json:
         emit_json({"request": req.model_dump(), **out})
         return

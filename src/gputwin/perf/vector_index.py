@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass, replace
 
 from gputwin.catalog.schema import Accelerator
-from gputwin.errors import InputError
+from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.embedding import rag_constants
 
 CPU_KINDS = ("flat", "hnsw", "ivf_flat", "ivf_pq")
@@ -223,6 +223,22 @@ def search_time_s(spec: IndexSpec, top_k: int, *, batch: int = 1,
     if spec.shards > 1:
         t += rag_constants().network.shard_rpc_s
     return t
+
+
+#: Share of a GPU's memory an index shard may take (the rest: workspace, the runtime).
+GPU_INDEX_MEMORY_FRAC = 0.9
+
+
+def check_fits_gpu(spec: IndexSpec, acc: Accelerator) -> None:
+    """Raise :class:`DoesNotFitError` when one shard of a GPU index does not fit in
+    ``GPU_INDEX_MEMORY_FRAC`` of ``acc``'s memory (more shards, PQ or fp16 would)."""
+    shard = index_memory_bytes(spec) / spec.shards
+    room = GPU_INDEX_MEMORY_FRAC * acc.memory_bytes
+    if spec.is_gpu and shard > room:
+        need = -(-int(index_memory_bytes(spec)) // int(room))
+        raise DoesNotFitError(f"a {spec.kind} shard needs {shard / 2**30:,.1f} GiB, {acc.name} "
+                              f"holds {room / 2**30:,.1f} GiB: use >= {need} shards, PQ codes "
+                              "or fp16 vectors", where="index.shards")
 
 
 def bm25_time_s(num_documents: int, query_terms: int) -> float:

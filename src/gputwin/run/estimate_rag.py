@@ -26,6 +26,7 @@ from gputwin.perf.vector_index import (
     IndexSpec,
     bm25_time_s,
     bytes_per_vector,
+    check_fits_gpu,
     index_memory_bytes,
     recall,
     search_time_s,
@@ -116,6 +117,8 @@ def _retrieval(req: RagRequest, cat: Catalog,
         raise InputError(f"{emb.encoder.name} has no embedding_dim; give --dim", where="dim")
     spec = req.index_spec(dim)
     acc = cat.accelerator(req.index_gpu or req.embed_gpu or req.gpu) if spec.is_gpu else None
+    if acc is not None:
+        check_fits_gpu(spec, acc)
     k = req.num_candidates if req.reranker else req.top_k
     vector = search_time_s(spec, k, acc=acc)
     bm25 = bm25_time_s(req.corpus, req.query_terms) if req.hybrid else 0.0

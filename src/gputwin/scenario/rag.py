@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.embedding import encoder_perf
-from gputwin.perf.vector_index import IndexSpec
+from gputwin.perf.vector_index import IndexSpec, check_fits_gpu
 from gputwin.yaml_io import KeyPath
 
 PosInt = Annotated[int, Field(gt=0)]
@@ -117,6 +117,11 @@ def check_rag_pipeline(p: RagPipelineOptions, catalog: Catalog,
         raise InputError(exc.detail, where=where((*base, "index", field))) from None
     if spec.is_gpu and p.index.gpu is None:
         raise InputError(f"a {spec.kind} index needs `gpu`", where=where((*base, "index")))
+    if spec.is_gpu and p.index.gpu is not None:
+        try:
+            check_fits_gpu(spec, catalog.accelerator(p.index.gpu))
+        except InputError as exc:
+            raise InputError(exc.detail, where=where((*base, "index", "shards"))) from None
 
 
 def index_spec(p: RagPipelineOptions, catalog: Catalog) -> IndexSpec:
