@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from gputwin.catalog.schema import (
     Accelerator,
     CatalogEntry,
+    EncoderSpec,
     Fabric,
     ModelSpec,
     StorageTier,
@@ -44,6 +45,7 @@ SECTIONS: dict[str, tuple[str, type[CatalogEntry]]] = {
     "fabrics": ("fabric", Fabric),
     "storage": ("storage tier", StorageTier),
     "models": ("model", ModelSpec),
+    "encoders": ("encoder", EncoderSpec),
 }
 
 E = TypeVar("E", bound=BaseModel)
@@ -58,6 +60,7 @@ class Catalog:
     fabrics: dict[str, Fabric] = field(default_factory=dict)
     storage: dict[str, StorageTier] = field(default_factory=dict)
     models: dict[str, ModelSpec] = field(default_factory=dict)
+    encoders: dict[str, EncoderSpec] = field(default_factory=dict)
 
     def section(self, key: str) -> dict[str, Any]:
         if key not in SECTIONS:
@@ -76,6 +79,9 @@ class Catalog:
 
     def storage_tier(self, name: str) -> StorageTier:
         return _lookup(self.storage, "storage tier", name)
+
+    def encoder(self, name: str) -> EncoderSpec:
+        return _lookup(self.encoders, "encoder", name)
 
     def model(self, name_or_path: str) -> ModelSpec:
         """A catalog model by name, or a Hugging Face ``config.json`` (file or folder)."""

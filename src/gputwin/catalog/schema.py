@@ -1,4 +1,5 @@
-"""Typed schema of the catalog: accelerators, systems, fabrics, storage tiers, models.
+"""Typed schema of the catalog: accelerators, systems, fabrics, storage tiers, models,
+encoders (embedding and reranker models of RAG pipelines).
 
 Entries are written in YAML with human units (``"80GB"``, ``"3.35TB/s"``, ``"700W"``),
 parsed here into SI floats. Every entry must carry a ``source`` (the citation that backs
@@ -192,3 +193,26 @@ class ModelSpec(CatalogEntry):
     @property
     def attn_head_dim(self) -> int:
         return self.head_dim or self.hidden_size // self.num_attention_heads
+
+
+class EncoderSpec(CatalogEntry):
+    """A bidirectional (BERT/XLM-R class) encoder of a RAG pipeline: an ``embedding`` model
+    (query/document → one vector of ``embedding_dim``) or a cross-encoder ``reranker``
+    (query + passage → one relevance score). Enough to count FLOPs and weight bytes."""
+
+    kind: Literal["embedding", "reranker"]
+    params: float = Field(gt=0, description="Total parameters (embeddings included)")
+    num_layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    ffn_hidden_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    max_seq_len: int = Field(gt=0)
+    embedding_dim: int | None = Field(default=None, gt=0,
+                                      description="Output vector size (embedding models)")
+
+    @property
+    def dense_params(self) -> float:
+        """Parameters a token passes through (not the token/position embedding tables)."""
+        return max(self.params - (self.vocab_size + self.max_seq_len) * self.hidden_size,
+                   0.1 * self.params)

@@ -25,9 +25,9 @@ _ALIASES = {
     "accelerators": "accelerators", "accelerator": "accelerators", "gpus": "accelerators",
     "gpu": "accelerators", "systems": "systems", "system": "systems", "nodes": "systems",
     "fabrics": "fabrics", "fabric": "fabrics", "storage": "storage", "models": "models",
-    "model": "models",
+    "model": "models", "encoders": "encoders", "encoder": "encoders",
 }
-_SECTION_ORDER = ("accelerators", "systems", "fabrics", "storage", "models")
+_SECTION_ORDER = ("accelerators", "systems", "fabrics", "storage", "models", "encoders")
 
 
 # ---------------------------------------------------------------- human units
@@ -142,6 +142,11 @@ _COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
                    f"{m.num_experts_per_token}/{m.num_experts}" if m.is_moe else "-",
                    *_model_params(m), str(m.vocab_size), str(m.max_seq_len)],
     ),
+    "encoders": (
+        ["name", "kind", "params M", "layers", "hidden", "vector dim", "max seq"],
+        lambda e: [e.name, e.kind, _num(e.params / 1e6), str(e.num_layers), str(e.hidden_size),
+                   str(e.embedding_dim or "-"), str(e.max_seq_len)],
+    ),
 }
 
 
@@ -183,7 +188,7 @@ def catalog() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def list_cmd(section: str | None, as_json: bool) -> None:
     """List catalog entries, all sections or one SECTION (accelerators, systems, fabrics,
-    storage, models)."""
+    storage, models, encoders)."""
     from gputwin.catalog.loader import default_catalog
 
     cat = default_catalog()

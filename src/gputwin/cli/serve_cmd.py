@@ -275,6 +275,13 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         console.print(table)
         for warning in s.get("warnings", []):
             console.print(f"[bold yellow]warning[/]: {name}: {warning}")
+    rag = result.summary.get("rag")
+    if rag:
+        stages = ", ".join(f"{label} {rag[key]['p50'] * 1e3:,.1f}/{rag[key]['p99'] * 1e3:,.1f}"
+                           for key, label in (("embed_s", "embed"), ("retrieve_s", "retrieve"),
+                                              ("rerank_s", "rerank"), ("llm_ttft_s", "LLM TTFT"))
+                           if rag[key]["p50"] is not None)
+        console.print(f"RAG stages p50/p99 (ms): {stages}")
     site = result.summary.get("site") or {}
     if site:
         console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "

@@ -196,6 +196,10 @@ def render_serving_report(result: ServingResult) -> str:
                         f"{html.escape(name)} — {html.escape(str(s['model']))} on "
                         f"{s['gpus_per_replica']}× {html.escape(str(s['gpu']))}</h2>{body}"
                         "</section>")
+    if "rag" in result.summary:
+        from gputwin.report.rag import rag_section
+
+        sections.append(rag_section(result.summary["rag"]))
     plotly_js = ""
     if drawn:
         from plotly.offline import get_plotlyjs

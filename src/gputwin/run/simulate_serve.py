@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,6 +60,9 @@ from gputwin.workload.llm_mooncake import read_mooncake_jsonl
 from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 from gputwin.workload.llm_request import LlmRequest, merge_streams
 from gputwin.workload.llm_synthetic import ArrivalProcess, LengthDist, generate_requests
+
+if TYPE_CHECKING:
+    from gputwin.run.serving_rag import RagStageTable
 
 
 def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
@@ -188,7 +191,16 @@ def _lengths(o: LengthOptions) -> LengthDist:
 
 def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmRequest]:
     """Every source's requests merged by arrival time (ids 0, 1, ...)."""
+    return build_requests_and_stages(sc, streams)[0]
+
+
+def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
+                              catalog: Catalog | None = None
+                              ) -> tuple[list[LlmRequest], RagStageTable | None]:
+    """:func:`build_requests`, and the RAG pipelines' stage times (``None`` without a
+    pipeline; the pipeline modules are only imported when a source has one)."""
     parts: list[list[LlmRequest]] = []
+    timed: dict[int, Any] = {}
     for i, src in enumerate(sc.serving.workload):
         name = f"source{i}"
         if isinstance(src, SyntheticSource):
@@ -201,11 +213,24 @@ def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmReque
                            chunk_tokens=src.chunk_tokens, system_tokens=src.system_tokens,
                            zipf_s=src.zipf_s, query=_lengths(src.query),
                            output=_lengths(src.output), retrieval_s=src.retrieval)
-            parts.append(generate_rag_requests(src.num_requests, _arrivals(src.arrival), spec,
-                                               streams, name=name, service=src.service))
+            part = generate_rag_requests(src.num_requests, _arrivals(src.arrival), spec,
+                                         streams, name=name, service=src.service)
+            if src.pipeline is not None:
+                from gputwin.run.serving_rag import apply_pipeline, build_pipeline
+
+                pipe, info = build_pipeline(src.pipeline, src.chunks_per_request,
+                                            src.chunk_tokens, catalog or default_catalog())
+                part, times = apply_pipeline(part, pipe, src.chunk_tokens)
+                timed[len(parts)] = (times, {"source": i, "service": src.service, **info})
+            parts.append(part)
         else:
             parts.append(_read_trace(src))
-    return parts[0] if len(parts) == 1 else merge_streams(parts)
+    stages = None
+    if timed:
+        from gputwin.run.serving_rag import merge_stage_times
+
+        stages = merge_stage_times(parts, timed)
+    return (parts[0] if len(parts) == 1 else merge_streams(parts)), stages
 
 
 def _read_trace(src: TraceSource) -> list[LlmRequest]:
@@ -244,7 +269,11 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                       requests: list[LlmRequest] | None) -> ServingResult:
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
-    reqs = requests if requests is not None else build_requests(sc, RandomStreams(sc.seed))
+    stages: RagStageTable | None = None
+    if requests is not None:
+        reqs = requests
+    else:
+        reqs, stages = build_requests_and_stages(sc, RandomStreams(sc.seed), cat)
     longest = _longest_sequences(reqs)
     built = [build_service(s, cat, longest.get(s.name, 0)) for s in sc.serving.services]
     check_serving_site(sc.site, [(b[2].hw.accelerator, b[2].hw.system) for b in built])
@@ -272,6 +301,10 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                                gpu_energy_j=acct.gpu_energy_j[name]))
     wall = time.perf_counter() - wall0
     summary = _summary(sc, table, services, out.end_s, wall, out.num_events, acct)
+    if stages is not None:
+        from gputwin.run.serving_rag import rag_summary
+
+        summary["rag"] = rag_summary(stages, table)
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,
                          requests=table, replicas=replicas, timelines=timelines,
                          summary=summary, wall_time_s=wall, num_events=out.num_events)
@@ -315,4 +348,5 @@ def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],
     }
 
 
-__all__ = ["REQUEST_COLUMNS", "build_requests", "build_service", "simulate_serving"]
+__all__ = ["REQUEST_COLUMNS", "build_requests", "build_requests_and_stages", "build_service",
+           "simulate_serving"]

@@ -52,6 +52,7 @@ from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
+from gputwin.scenario.rag import RagPipelineOptions, check_rag_pipeline
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
 from gputwin.serving.router import parse_router_spec, router_names, router_spec
 from gputwin.yaml_io import (
@@ -305,7 +306,11 @@ class RagSource(_M):
     query: LengthOptions = LengthOptions(dist="uniform", low=16, high=128)
     output: LengthOptions = LengthOptions(dist="lognormal", low=16, high=2048, mean=250,
                                           median=180)
-    retrieval: Seconds = Field(default=0.03, description="Embedding + vector search")
+    retrieval: Seconds = Field(default=0.03, description="Embedding + vector search "
+                               "(a fixed delay; ignored when `pipeline` is given)")
+    pipeline: RagPipelineOptions | None = Field(
+        default=None, description="Embedding, vector index, BM25 and reranker services "
+        "simulated under load in front of the LLM (docs/rag.md)")
 
 
 Source = Annotated[SyntheticSource | TraceSource | RagSource, Field(discriminator="kind")]
@@ -420,6 +425,10 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
                 raise InputError(problem, where=where((*base, "weights_dtype")))
         if sys_ is not None and acc is not None:
             check_serving_site(sc.site, [(acc, sys_)], where)
+    for i, src in enumerate(sc.serving.workload):
+        if isinstance(src, RagSource) and src.pipeline is not None:
+            check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"),
+                               src.chunks_per_request)
 
 
 def check_serving_site(site: SiteConfig, hardware: Sequence[tuple[Accelerator, System]],

@@ -12,6 +12,8 @@ _KIND_TITLES = {
     "serving": "Inference serving",
     "serving_sim": "Inference serving, simulated end to end (simulate serve)",
     "energy": "Energy, carbon and power",
+    "rag": "RAG pipelines, one request (estimate rag)",
+    "vector_index": "Vector indexes: recall and memory",
 }
 
 

@@ -96,6 +96,35 @@ def _evaluate_reliability(**inputs: Any) -> _HasToDict:
     return _Payload(estimate_failures(request, est, options))
 
 
+def _evaluate_rag(**inputs: Any) -> _HasToDict:
+    from gputwin.requests import validated
+    from gputwin.run.estimate_rag import RagRequest, estimate_rag
+
+    return estimate_rag(validated(RagRequest, inputs))
+
+
+def _evaluate_vector_index(**inputs: Any) -> _HasToDict:
+    """An index (``IndexSpec`` fields) and ``top_k``: recall, bytes per vector, total
+    bytes and the CPU query time of one thread (GPU kinds: ``gpu`` names the part)."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.vector_index import (
+        IndexSpec,
+        bytes_per_vector,
+        index_memory_bytes,
+        recall,
+        search_time_s,
+    )
+
+    fields = dict(inputs)
+    top_k = int(fields.pop("top_k", 1))
+    gpu = fields.pop("gpu", None)
+    spec = IndexSpec(**fields)
+    acc = default_catalog().accelerator(gpu) if gpu else None
+    return _Payload({"recall": recall(spec, top_k), "bytes_per_vector": bytes_per_vector(spec),
+                     "index_bytes": index_memory_bytes(spec),
+                     "search_time_s": search_time_s(spec, top_k, acc=acc)})
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "training": _evaluate_training,
     "collective": _evaluate_collective,
@@ -103,6 +132,8 @@ EVALUATORS: dict[str, Evaluator] = {
     "serving_sim": _evaluate_serving_sim,
     "energy": _evaluate_energy,
     "reliability": _evaluate_reliability,
+    "rag": _evaluate_rag,
+    "vector_index": _evaluate_vector_index,
 }
 
 

@@ -12,6 +12,7 @@ their chunk sequences agree. Embedding the query and the vector search take a fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,31 @@ class _PrefixIds:
         return found
 
 
+def _zipf_picks(rng: np.random.Generator, weights: np.ndarray, n: int, k: int) -> np.ndarray:
+    """``n`` rows of ``k`` distinct chunk indices drawn without replacement with
+    probability ∝ ``weights`` (successive sampling), each row sorted.
+
+    Draws with replacement through the cumulative weights (O(k log N) a row) and redraws
+    the rows that repeat a chunk, one draw at a time: discarding repeats gives the same
+    distribution as successive sampling without replacement. When ``k`` is a large share
+    of the corpus the exact O(N) draw is used instead."""
+    num = len(weights)
+    if 4 * k > num:
+        return np.stack([np.sort(rng.choice(num, size=k, replace=False, p=weights))
+                         for _ in range(n)]) if n else np.empty((0, k), np.int64)
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    draws = np.minimum(np.searchsorted(cdf, rng.random((n, k)), side="right"), num - 1)
+    picks = np.sort(draws, axis=1)
+    dup: Any = np.nonzero((picks[:, 1:] == picks[:, :-1]).any(axis=1))[0] if k > 1 else []
+    for row in dup:  # keep the first draws that are new, then draw on (skipping repeats)
+        seen = dict.fromkeys(draws[row].tolist())
+        while len(seen) < k:
+            seen[min(int(np.searchsorted(cdf, rng.random(), side="right")), num - 1)] = None
+        picks[row] = sorted(seen)
+    return picks
+
+
 def generate_rag_requests(
     n: int, arrivals: ArrivalProcess, spec: RagSpec, streams: RandomStreams, *,
     name: str = "rag", service: str = "default",
@@ -78,9 +104,9 @@ def generate_rag_requests(
     bt = spec.chunk_tokens
     system_blocks = -(-spec.system_tokens // bt) if spec.system_tokens else 0
     out: list[LlmRequest] = []
+    all_picks = _zipf_picks(rng, weights, n, spec.chunks_per_request)
     for i in range(n):
-        picks = np.sort(rng.choice(spec.num_chunks, size=spec.chunks_per_request,
-                                   replace=False, p=weights))
+        picks = all_picks[i]
         chain: list[int] = []
         parent = -1
         for b in range(system_blocks):
