@@ -83,8 +83,9 @@ def explain_comparison(labels: Sequence[str], summaries: Sequence[Sequence[dict[
     without sites (no breakdown)."""
     rows = []
     for runs in summaries:
-        parts = [r.get("breakdown_mean_s") for r in runs]
-        if not parts or any(p is None for p in parts):
+        parts: list[dict[str, Any]] = [r["breakdown_mean_s"] for r in runs
+                                        if isinstance(r.get("breakdown_mean_s"), dict)]
+        if not parts or len(parts) != len(runs):
             return []
         rows.append({k: _mean([p[k] for p in parts if p.get(k) is not None])
                      for k in ("network_rtt", "queue_and_prefill", "decode")}
