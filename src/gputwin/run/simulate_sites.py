@@ -27,6 +27,7 @@ from gputwin.energy.regions import region_grid
 from gputwin.errors import InputError
 from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.serving_results import ServingResult
+from gputwin.run.rollout_summary import plan_rollout
 from gputwin.run.serving_summary import ServiceMeta, replica_records, request_table
 from gputwin.run.simulate_serve import build_requests, build_service
 from gputwin.run.sites_summary import RouteLog, sites_summary
@@ -143,7 +144,8 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     table = request_table(out.states, metas)
     summary = sites_summary(sc, world, router, log, pop_of, table, out, metas,
                             {g: v[3] for g, v in groups.items()}, replica_records(out),
-                            {g: v[0] for g, v in groups.items()})
+                            {g: v[0] for g, v in groups.items()},
+                            plan_rollout(sc, world, streams))
     wall = time.perf_counter() - wall0
     summary.update(wall_time_s=wall, num_events=out.num_events,
                    requests_per_wall_s=len(reqs) / wall if wall > 0 else None)

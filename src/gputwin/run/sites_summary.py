@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from gputwin.run.rollout_summary import rollout_summary
 from gputwin.run.serving_energy import ServiceEnergy, account_serving, energy_fields
 from gputwin.run.serving_results import ReplicaRecord, RequestTable
 from gputwin.run.serving_summary import ServiceMeta, summarize_service, timeline_data
 from gputwin.scenario.serving import ServingScenario
 from gputwin.serving.fleet import FleetOutcome
 from gputwin.sites.model import Deployment, GeoWorld
+from gputwin.sites.rollout import RolloutOutcome
 from gputwin.sites.routing import SiteRouter
 
 
@@ -108,8 +110,8 @@ def _traffic(world: GeoWorld, net: _Net, table: RequestTable) -> dict[str, dict[
 def sites_summary(sc: ServingScenario, world: GeoWorld, router: SiteRouter, log: RouteLog,
                   pop_of: np.ndarray, table: RequestTable, out: FleetOutcome,
                   metas: Mapping[str, ServiceMeta], energies: Mapping[str, ServiceEnergy],
-                  replicas: list[ReplicaRecord], deps: Mapping[str, Deployment]
-                  ) -> dict[str, Any]:
+                  replicas: list[ReplicaRecord], deps: Mapping[str, Deployment],
+                  rollout: RolloutOutcome | None = None) -> dict[str, Any]:
     net = _network(world, router, log, table)
     everyone = np.ones(len(table), dtype=bool)
     lat = _latency(table, net, everyone)
@@ -149,6 +151,8 @@ def sites_summary(sc: ServingScenario, world: GeoWorld, router: SiteRouter, log:
         "total_co2e_g": sum(s["co2e_g"] for s in sites.values()),
         "populations": pops, "sites": sites, "services": services,
     }
+    if rollout is not None:
+        summary["rollout"] = rollout_summary(sc, world, rollout, net.site, table)
     summary["explanation"] = explain(summary)
     return summary
 
@@ -226,4 +230,12 @@ def explain(s: dict[str, Any]) -> list[str]:
         lines.append(f"{s['served_at_edge_frac']:.0%} of requests served at edge sites, "
                      f"{(s['relayed_frac'] or 0):.0%} relayed edge -> core over the backhaul "
                      f"(placement {s['placement']}, routing {s['routing']})")
+    r = s.get("rollout")
+    if r:
+        tv = r["traffic_by_version"]
+        lines.append(f"rollout of {r['version']} ({r['distribution']}): {r['sites_updated']} "
+                     f"site(s) updated, {r['sites_failed']} failed, version skew "
+                     f"{r['version_skew_s']:.0f} s; requests served by {r['version']}: "
+                     f"{tv[r['version']]['requests']}, by the previous version: "
+                     f"{tv['previous']['requests']}")
     return lines

@@ -55,6 +55,7 @@ from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
 from gputwin.scenario.sites import (
     PlacementOptions,
+    RolloutOptions,
     RoutingOptions,
     SiteOptions,
     UserOptions,
@@ -377,6 +378,8 @@ class ServingScenario(_M):
                                      "(with sites)")
     routing: RoutingOptions = RoutingOptions()
     placement: PlacementOptions = PlacementOptions()
+    rollout: RolloutOptions | None = Field(default=None, description="A model version "
+                                           "rolled out to edge sites (with sites)")
     variants: list[VariantOptions] = Field(default_factory=list, description="Variants "
                                            "gputwin compare runs (simulate runs the file "
                                            "as written)")

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gputwin.quantities import BytesPerS, Seconds
+from gputwin.quantities import Bytes, BytesPerS, Seconds
 
 NonNegInt = Annotated[int, Field(ge=0)]
 
@@ -135,3 +135,51 @@ def no_sites_without_users(data: Any) -> Any:
         missing = "users" if data.get("sites") else "sites"
         raise ValueError(f"`sites:` and `users:` go together: add `{missing}:`")
     return data
+
+
+class ArtifactOptions(_M):
+    name: str = "model"
+    version: str = Field(description="The version rolled out (the old one keeps serving "
+                         "until a site switches)")
+    size: Bytes = Field(gt=0, description="Bytes shipped to each site, e.g. 16GB")
+
+
+class DistributionOptions(_M):
+    mode: Literal["origin", "regional-cache", "p2p"] = "regional-cache"
+    origin_bandwidth: BytesPerS = Field(default=1.25e9, gt=0, description="Origin upload")
+    cache_bandwidth: BytesPerS = Field(default=12.5e9, gt=0, description="Regional cache "
+                                       "upload")
+    efficiency: float = Field(default=1.0, gt=0, le=1, description="Achieved share of the "
+                              "ideal distribution bound (protocol overheads)")
+
+
+class StrategyOptions(_M):
+    waves: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0], min_length=1,
+                               description="Cumulative share of the targets after each "
+                               "wave (canary first); ends at 1")
+    install: Seconds = Field(default=60.0, ge=0, description="Load the weights, warm up")
+    health_check: Seconds = Field(default=120.0, ge=0)
+    failure_prob: float = Field(default=0.0, ge=0, lt=1, description="Per attempt")
+    max_retries: int = Field(default=2, ge=0)
+    retry_delay: Seconds = Field(default=60.0, ge=0)
+    halt_failure_frac: float = Field(default=0.5, ge=0, le=1, description="Halt when a "
+                                     "wave's failed share exceeds this")
+
+    @model_validator(mode="after")
+    def _waves(self) -> StrategyOptions:
+        w = self.waves
+        if any(not 0 < x <= 1 for x in w) or any(b <= a for a, b in zip(w, w[1:])) \
+                or w[-1] != 1:
+            raise ValueError(f"waves must increase within (0, 1] and end at 1, got {w}")
+        return self
+
+
+class RolloutOptions(_M):
+    """A new model version rolled out to edge sites (docs/sites.md, "Rollouts")."""
+
+    artifact: ArtifactOptions
+    targets: list[str] | Literal["edge"] = Field(default="edge", description="Site names, "
+                                                  "or every edge site")
+    start: Seconds = Field(default=0.0, ge=0)
+    distribution: DistributionOptions = DistributionOptions()
+    strategy: StrategyOptions = StrategyOptions()

@@ -95,7 +95,27 @@ def check_sites(sc: ServingScenario, catalog: Catalog, where: Where) -> GeoWorld
     world = resolve_geo(sc, where)
     _check_capacity(sc, catalog, where)
     _check_reachable(sc, world, where)
+    rollout_targets(sc, world, where)
     return world
+
+
+def rollout_targets(sc: ServingScenario, world: GeoWorld, where: Where | None = None
+                    ) -> list[SiteSpec]:
+    """The sites a ``rollout:`` updates (edge sites by default), in scenario order."""
+    if sc.rollout is None:
+        return []
+    loc = where or _dotted
+    names = [s.name for s in world.sites]
+    if sc.rollout.targets == "edge":
+        out = [s for s in world.sites if s.kind == "edge"]
+    else:
+        for i, t in enumerate(sc.rollout.targets):
+            if t not in names:
+                raise UnknownNameError("site", t, names, where=loc(("rollout", "targets", i)))
+        out = [world.site(t) for t in sc.rollout.targets]
+    if not out:
+        raise InputError("the rollout has no target site", where=loc(("rollout", "targets")))
+    return out
 
 
 def _check_capacity(sc: ServingScenario, catalog: Catalog, where: Where) -> None:
