@@ -25,9 +25,9 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import allocation_rates
 from gputwin.energy.regions import region_grid
 from gputwin.errors import InputError
+from gputwin.run.rollout_summary import plan_rollout
 from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.serving_results import ServingResult
-from gputwin.run.rollout_summary import plan_rollout
 from gputwin.run.serving_summary import ServiceMeta, replica_records, request_table
 from gputwin.run.simulate_serve import build_requests, build_service
 from gputwin.run.sites_summary import RouteLog, sites_summary

@@ -26,6 +26,7 @@ not have, replicas beyond a site's GPUs, a population with no reachable site) ar
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -168,8 +169,8 @@ class StrategyOptions(_M):
     @model_validator(mode="after")
     def _waves(self) -> StrategyOptions:
         w = self.waves
-        if any(not 0 < x <= 1 for x in w) or any(b <= a for a, b in zip(w, w[1:])) \
-                or w[-1] != 1:
+        rising = all(b > a for a, b in itertools.pairwise(w))
+        if any(not 0 < x <= 1 for x in w) or not rising or w[-1] != 1:
             raise ValueError(f"waves must increase within (0, 1] and end at 1, got {w}")
         return self
 
