@@ -199,6 +199,10 @@ def _dispatcher(router: SiteRouter, world: GeoWorld, reqs: list[LlmRequest],
         delay = route.rtt_s / 2.0
         if route.via is not None:
             delay += spec.num_prompt_tokens * bytes_per_token / route.via.backhaul_bytes_per_s
-        return dataclasses.replace(spec, service=route.facts.group), delay
+        # the constructor, not dataclasses.replace (~15x slower on this hot path)
+        return LlmRequest(spec.request_id, spec.arrival_time_s, spec.num_prompt_tokens,
+                          spec.num_output_tokens, spec.prefix_hashes, spec.hash_block_tokens,
+                          spec.session_id, spec.priority, route.facts.group,
+                          spec.pre_delay_s), delay
 
     return dispatch
