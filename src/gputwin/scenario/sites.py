@@ -52,7 +52,7 @@ class SiteOptions(_M):
     name: str
     kind: Literal["core", "edge"] = "core"
     location: str | None = Field(default=None, description="Bundled place (aws/us-east-1, "
-                                 "metro/new-york; gputwin sites list) or give lat/lon")
+                                 "metro/new-york; sites/data/geography.yaml) or lat/lon")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     grid_region: str | None = Field(default=None, description="Grid zone (default: the "
