@@ -159,3 +159,21 @@ def test_compare_example_reports_latency_and_cost_and_edge_wins_p50(
     edge = v["edge-first"]["metrics"]["e2e_p50_s"]["mean"]
     assert edge < core
     assert d.get("explanation")
+
+
+def test_simulate_example_with_rollout_writes_report(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    main(["simulate", str(EXAMPLE), "--json", "--out", str(tmp_path / "out"),
+          "--set", "serving.workload[0].num_requests=800"])
+    d = json.loads(capsys.readouterr().out)
+    s = d.get("summary", d)
+    by = s["requests_by_status"]
+    assert by["finished"] + by["dropped"] + by["in_flight"] == 800
+    r = s["rollout"]
+    assert r["targets"] == 2 and r["sites_updated"] + r["sites_failed"] <= 2
+    tv = r["traffic_by_version"]
+    assert tv["v2"]["requests"] + tv["previous"]["requests"] == by["finished"]
+    steps = [p["sites_new"] for p in r["timeline"]]
+    assert steps == sorted(steps)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="sites"' in html and "rollout of v2" in html and "edge-dallas" in html

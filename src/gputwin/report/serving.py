@@ -197,6 +197,10 @@ def render_serving_report(result: ServingResult) -> str:
                         f"{s['gpus_per_replica']}× {html.escape(str(s['gpu']))}</h2>{body}"
                         "</section>")
     plotly_js = ""
+    if "sites" in result.summary:  # a run across sites (docs/sites.md)
+        from gputwin.report.sites import sites_section
+
+        sections.insert(0, sites_section(result.summary, lambda f: panel(f, "")))
     if drawn:
         from plotly.offline import get_plotlyjs
 
