@@ -17,7 +17,7 @@ RANKS: dict[str, int] = {
     "perf": 4,
     "workload": 5, "energy": 5,
     "cluster": 6, "economics": 6,
-    "scheduling": 7, "training": 7, "serving": 7, "reliability": 7,
+    "scheduling": 7, "training": 7, "serving": 7, "reliability": 7, "sites": 7,
     "scenario": 8, "plan": 8,
     "run": 9,
     "validation": 10, "report": 10,

@@ -130,6 +130,8 @@ def print_comparison(result: Comparison, paths: dict[str, Path]) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(f"note: {plan.note}")
+    for line in result.to_dict().get("explanation", []):
+        console.print(line)
     console.print("mean ± 95 % CI over seeds; 2nd line: difference vs the baseline (paired by "
                   "seed) ± 95 % CI, * = significant (CI excludes 0)")
     console.print(f"{len(result.runs)} runs in {result.wall_time_s:.1f} s wall")

@@ -282,6 +282,8 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
                                               ("rerank_s", "rerank"), ("llm_ttft_s", "LLM TTFT"))
                            if rag[key]["p50"] is not None)
         console.print(f"RAG stages p50/p99 (ms): {stages}")
+    if "sites" in result.summary:  # a run across sites: the user-side view
+        _print_sites(console, result.summary)
     site = result.summary.get("site") or {}
     if site:
         console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "
@@ -290,3 +292,24 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
                   f"({result.num_events:,} events)")
     for path in paths.values():
         console.print(f"wrote {path}")
+
+
+def _print_sites(console: Any, s: dict[str, Any]) -> None:
+    """User-side latency, cost and where requests went (runs with ``sites:``)."""
+    from rich.table import Table
+
+    table = Table(title=f"sites: placement {s['placement']}, routing {s['routing']}",
+                  title_justify="left")
+    for col in ("site", "kind", "grid", "requests", "GPU-h", "cost $", "backhaul GB"):
+        table.add_column(col, justify="left" if col in ("site", "kind", "grid") else "right")
+    for name, r in s["sites"].items():
+        cost = "-" if r["cost_usd"] is None else f"{r['cost_usd']:,.2f}"
+        table.add_row(name, r["kind"], r["grid"], f"{r['requests_served']:,.0f}",
+                      f"{r['gpu_hours']:,.2f}", cost, f"{r['backhaul_bytes'] / 1e9:,.3f}")
+    console.print(table)
+    per_m = s["cost_per_million_tokens_usd"]
+    console.print(f"user-side end-to-end p50 {s['e2e_p50_s']:.3f} s, p99 {s['e2e_p99_s']:.3f} s"
+                  f"; cost per million tokens "
+                  + ("-" if per_m is None else f"${per_m:,.2f}"))
+    for line in s.get("explanation", []):
+        console.print(line)

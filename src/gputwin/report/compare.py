@@ -52,6 +52,8 @@ def fmt_metric(value: float | None, unit: str) -> str:
         return f"{value:.3g}"
     if unit == "g_co2e":  # grams in, tonnes (or kg) out: not 7-digit grams
         return f"{value / 1e6:,.2f} t" if abs(value) >= 1e5 else f"{value / 1e3:,.1f} kg"
+    if unit == "usd":
+        return f"${value:,.2f}" if abs(value) >= 0.01 else f"${value:.2g}"
     return fmt_count(round(value, 2))
 
 

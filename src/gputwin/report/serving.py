@@ -201,6 +201,10 @@ def render_serving_report(result: ServingResult) -> str:
 
         sections.append(rag_section(result.summary["rag"]))
     plotly_js = ""
+    if "sites" in result.summary:  # a run across sites (docs/sites.md)
+        from gputwin.report.sites import sites_section
+
+        sections.insert(0, sites_section(result.summary, lambda f: panel(f, "")))
     if drawn:
         from plotly.offline import get_plotlyjs
 

@@ -39,11 +39,18 @@ from gputwin.run.compare_metrics import (
     derived_values,
     metric_values,
 )
+from gputwin.run.compare_serving import (
+    explain_comparison,
+    run_serving_variant,
+    serving_seed_dependent,
+    serving_variants,
+)
 from gputwin.run.compare_stats import Difference, Estimate, mean_ci, paired_difference
 from gputwin.run.compare_variants import Variant, expand_variants
 from gputwin.run.outputs import json_safe
 from gputwin.scenario.load import load_scenario, resolve_scenario_path
 from gputwin.scenario.schema import Scenario
+from gputwin.scenario.serving import ServingScenario, is_serving_file
 
 COMPARE_JSON = "compare.json"
 RUNS_CSV = "compare-runs.csv"
@@ -58,7 +65,7 @@ class ComparisonPlan:
 
     scenario_path: str
     variants: list[Variant]
-    scenarios: list[Scenario]  # one per variant, at the base seed
+    scenarios: list[Scenario | ServingScenario]  # one per variant, at the base seed
     seeds: list[int]
     seed_dependent: bool
     note: str
@@ -119,8 +126,14 @@ def prepare_comparison(scenario: str | Path | None, sets: Sequence[str], *,
     """Expand and validate every variant; raises :class:`InputError` before any run."""
     if seeds < 1:
         raise InputError(f"expected a number of seeds >= 1, got {seeds}", where="--seeds")
-    variants = expand_variants(sets)
-    scenarios = [load_scenario(scenario, v.overrides, catalog=catalog) for v in variants]
+    path = resolve_scenario_path(scenario)
+    scenarios: list[Scenario | ServingScenario]
+    if is_serving_file(path):
+        variants, served = serving_variants(path, sets, catalog)
+        scenarios = list(served)
+    else:
+        variants = expand_variants(sets)
+        scenarios = [load_scenario(scenario, v.overrides, catalog=catalog) for v in variants]
     bases = {sc.seed for sc in scenarios}
     base = min(bases)
     dependent = any(_seed_dependent(sc) for sc in scenarios)
@@ -132,13 +145,15 @@ def prepare_comparison(scenario: str | Path | None, sets: Sequence[str], *,
         seed_list = [base]
         note = ("the seed does not change this workload (trace replay, deterministic "
                 "scheduling): one run per variant, confidence intervals n/a")
-    return ComparisonPlan(str(resolve_scenario_path(scenario)), variants,
+    return ComparisonPlan(str(path), variants,
                           [sc.model_copy(update={"seed": base}) for sc in scenarios],
                           seed_list, dependent, note)
 
 
-def _seed_dependent(sc: Scenario) -> bool:
+def _seed_dependent(sc: Scenario | ServingScenario) -> bool:
     """Whether the seed changes anything in a run (only the synthetic generator draws)."""
+    if isinstance(sc, ServingScenario):
+        return serving_seed_dependent(sc)
     return sc.workload.synthetic is not None
 
 
@@ -183,11 +198,18 @@ def compare(scenario: str | Path | None, sets: Sequence[str], *, seeds: int = DE
     return run_comparison(plan, jobs=jobs, progress=progress)
 
 
-def _run_task(task: tuple[int, Scenario, bool]) -> SeedRun | str:
+def _run_task(task: tuple[int, Scenario | ServingScenario, bool]) -> SeedRun | str:
     """One run (in a worker process); bad input comes back as its message."""
     from gputwin.run.simulate import simulate
 
     variant, scenario, keep_timeline = task
+    if isinstance(scenario, ServingScenario):
+        try:
+            summary, end_s, wall_s = run_serving_variant(scenario)
+        except InputError as exc:
+            return str(exc)
+        return SeedRun(variant, scenario.seed, summary, metric_values(summary), [], 0,
+                       end_s, wall_s)
     try:
         result = simulate(scenario)
     except InputError as exc:
@@ -262,6 +284,9 @@ def _as_dict(c: Comparison) -> dict[str, Any]:
         "metrics": [{"key": m.key, "label": m.label, "unit": m.unit,
                      "higher_is_better": m.higher_is_better} for m in METRICS],
         "variants": variants,
+        "explanation": explain_comparison([v.label for v in plan.variants],
+                                          [[r.summary for r in c.runs_of(vi)]
+                                           for vi in range(len(plan.variants))]),
         "wall_time_s": c.wall_time_s,
     }
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from gputwin.run.results import JobRecord
 
-Unit = Literal["s", "frac", "count", "gpu_h", "ratio", "g_co2e"]
+Unit = Literal["s", "frac", "count", "gpu_h", "ratio", "g_co2e", "usd"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class Metric:
     unit: Unit
     path: tuple[str, ...]  # into the run summary; () = derived from the job records
     higher_is_better: bool = False
+    scope: Literal["cluster", "serving"] = "cluster"  # which run summaries have it
 
 
 METRICS: tuple[Metric, ...] = (
@@ -46,6 +47,16 @@ METRICS: tuple[Metric, ...] = (
            higher_is_better=True),
     # energy accounting (runs with a `site:` section; absent otherwise)
     Metric("co2e_operational_g", "operational CO2e", "g_co2e", ("co2e_operational_g",)),
+    # serving runs across sites (gputwin.run.sites_summary: user-side, network included)
+    Metric("e2e_p50_s", "end-to-end p50 (user)", "s", ("e2e_p50_s",), scope="serving"),
+    Metric("e2e_p99_s", "end-to-end p99 (user)", "s", ("e2e_p99_s",), scope="serving"),
+    Metric("ttft_p50_s", "TTFT p50 (user)", "s", ("ttft_p50_s",), scope="serving"),
+    Metric("ttft_p99_s", "TTFT p99 (user)", "s", ("ttft_p99_s",), scope="serving"),
+    Metric("cost_per_million_tokens_usd", "cost per million tokens", "usd",
+           ("cost_per_million_tokens_usd",), scope="serving"),
+    Metric("served_at_edge_frac", "served at edge sites", "frac", ("served_at_edge_frac",),
+           higher_is_better=True, scope="serving"),
+    Metric("total_co2e_g", "CO2e (serving)", "g_co2e", ("total_co2e_g",), scope="serving"),
 )
 
 METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)

@@ -258,6 +258,10 @@ def simulate_serving(sc: ServingScenario, *, catalog: Catalog | None = None,
     enabled = gc.isenabled()
     gc.disable()
     try:
+        if sc.sites:
+            from gputwin.run.simulate_sites import simulate_sites
+
+            return simulate_sites(sc, catalog=catalog, progress=progress, requests=requests)
         return _simulate_serving(sc, catalog, progress, requests)
     finally:
         if enabled:

@@ -54,6 +54,15 @@ from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
 from gputwin.scenario.rag import RagPipelineOptions, check_rag_pipeline
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
+from gputwin.scenario.sites import (
+    PlacementOptions,
+    RolloutOptions,
+    RoutingOptions,
+    SiteOptions,
+    UserOptions,
+    VariantOptions,
+    no_sites_without_users,
+)
 from gputwin.serving.router import parse_router_spec, router_names, router_spec
 from gputwin.yaml_io import (
     KeyPath,
@@ -202,6 +211,16 @@ class ServiceOptions(_M):
     disaggregation: DisaggregationOptions | None = None
     autoscaler: AutoscalerOptions | None = None
     slo: SloOptions = SloOptions()
+    endpoint: str | None = Field(default=None, description="With sites: the endpoint the "
+                                 "workload names (default: the service's name); services of "
+                                 "one endpoint are alternatives (a small edge model, a large "
+                                 "core one)")
+    sites: dict[str, ReplicaCount] | None = Field(default=None, description="With sites: "
+                                                  "replicas per site (replaces replicas)")
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.endpoint or self.name
 
     @model_validator(mode="before")
     @classmethod
@@ -336,9 +355,13 @@ class ServingSection(_M):
         names = [s.name for s in self.services]
         if len(set(names)) != len(names):
             raise ValueError(f"service names must be unique, got {names}")
-        unknown = sorted({w.service for w in self.workload} - set(names))
+        known = set(names) | {s.endpoint_name for s in self.services}
+        unknown = sorted({w.service for w in self.workload} - known)
         if unknown:
             raise ValueError(f"workload names unknown service(s) {unknown}; services: {names}")
+        endpoints = {s.endpoint for s in self.services if s.endpoint} & set(names)
+        if endpoints:
+            raise ValueError(f"endpoint name(s) {sorted(endpoints)} are also service names")
         return self
 
 
@@ -354,6 +377,22 @@ class ServingScenario(_M):
                              "carbon, water and cost accounting (as in cluster scenarios)")
     serving: ServingSection
     catalog: str | list[str] = Field(default_factory=list, description=CATALOG_FIELD_HELP)
+    sites: list[SiteOptions] = Field(default_factory=list, description="Core regions and "
+                                     "edge sites (docs/sites.md); empty = one site")
+    users: list[UserOptions] = Field(default_factory=list, description="User populations "
+                                     "(with sites)")
+    routing: RoutingOptions = RoutingOptions()
+    placement: PlacementOptions = PlacementOptions()
+    rollout: RolloutOptions | None = Field(default=None, description="A model version "
+                                           "rolled out to edge sites (with sites)")
+    variants: list[VariantOptions] = Field(default_factory=list, description="Variants "
+                                           "gputwin compare runs (simulate runs the file "
+                                           "as written)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sites_and_users(cls, data: Any) -> Any:
+        return no_sites_without_users(data)
 
 
 def is_serving_file(path: Path) -> bool:
@@ -391,6 +430,10 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
     if sc.catalog and catalog is None:
         catalog = scenario_catalog(sc.catalog, file.parent, where(("catalog",)))
     check_serving(sc, catalog or default_catalog(), where)
+    if sc.sites:
+        from gputwin.scenario.sites_check import check_sites
+
+        check_sites(sc, catalog or default_catalog(), where)
     return resolve_trace_paths(sc, file.parent, where)
 
 

@@ -36,6 +36,9 @@ PRIORITY_ARRIVAL = 0
 PRIORITY_TICK = 2
 _CHUNK_EVENTS = 20000
 
+#: ``(request, now_s) → (request for the chosen service, delay_s before it reaches it)``.
+Dispatch = Callable[[LlmRequest, float], tuple[LlmRequest, float]]
+
 
 @dataclass(frozen=True, slots=True)
 class PoolSpec:
@@ -115,7 +118,8 @@ class Fleet:
 
     def __init__(self, services: Sequence[ServiceSpec], requests: Sequence[LlmRequest], *,
                  horizon_s: float | None = None, sample_interval_s: float | None = None,
-                 max_total_gpus: int | None = None) -> None:
+                 max_total_gpus: int | None = None,
+                 dispatch: Dispatch | None = None) -> None:
         if not services:
             raise InputError("a fleet needs at least one service")
         self.sim = Simulator()
@@ -128,7 +132,8 @@ class Fleet:
         self._order = _arrival_order(requests)
         self._num_requests = len(requests)
         self._next = 0
-        self._arrive_cb = self._arrive
+        self._dispatch = dispatch
+        self._arrive_cb = self._arrive if dispatch is None else self._arrive_dispatched
         self._in_transit = 0
         self._held: dict[int, tuple[Replica, int]] = {}  # request id -> KV blocks in transit
         self.lives: list[ReplicaLife] = []
@@ -152,7 +157,7 @@ class Fleet:
             else:
                 self.entry[s.name] = main
         unknown = {r.service for r in requests} - set(self.services)
-        if unknown:
+        if unknown and dispatch is None:
             raise InputError(f"requests name unknown service(s) {sorted(unknown)}; known: "
                              f"{sorted(self.services)}")
         gpus = sum(p.spec.num_replicas * p.spec.gpus_per_replica for p in self.pools)
@@ -223,6 +228,33 @@ class Fleet:
                                  PRIORITY_ARRIVAL)
         pool = self.entry[spec.service]
         pool.router.choose(spec, pool.accepting, now).submit(state, now)
+
+    def _arrive_dispatched(self) -> None:
+        """An arrival whose service (site group) and network delay ``dispatch`` decides:
+        the request reaches that group's router ``delay`` seconds later (in transit until
+        then: counted in flight at the horizon)."""
+        now = self.sim.now
+        k = self._next
+        i = self._order[k]
+        assert self._dispatch is not None
+        spec, delay = self._dispatch(self._requests[i], now)
+        state = self.states[i] = ReqState(spec, spec.num_output_tokens)
+        k += 1
+        self._next = k
+        if k < self._num_requests:
+            nxt = self._requests[self._order[k]]
+            self.sim.schedule_at(nxt.arrival_time_s + nxt.pre_delay_s, self._arrive_cb,
+                                 PRIORITY_ARRIVAL)
+        self._in_transit += 1
+        self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
+
+    def _deliver(self, state: ReqState) -> None:
+        self._in_transit -= 1
+        self._route(self.entry[state.spec.service], state, self.sim.now)
+
+    def accepting_replicas(self, service: str) -> Sequence[Replica]:
+        """The replicas of ``service``'s entry pool that take new requests (read-only)."""
+        return self.entry[service].accepting
 
     def _schedule_next_arrival(self) -> None:
         if self._next < len(self._order):
