@@ -189,11 +189,13 @@ def _site_accounts(sc: ServingScenario, world: GeoWorld, table: RequestTable,
                 sv.update(energy_fields(acct.services[g], priced=acct.priced[g],
                                         energy_in_price=acct.energy_in_price,
                                         output_tokens=sv["output_tokens"],
-                                        input_tokens=sv["input_tokens"]))
+                                        input_tokens=sv["input_tokens"],
+                                        gpu_energy_j=acct.gpu_energy_j[g]))
             priced = all(acct.priced.values())
             acct_fields = energy_fields(acct.total, priced=priced,
                                         energy_in_price=acct.energy_in_price,
-                                        output_tokens=0, input_tokens=0)
+                                        output_tokens=0, input_tokens=0,
+                                        gpu_energy_j=sum(acct.gpu_energy_j.values()))
         row.update({k: acct_fields[k] for k in ("energy_j", "co2e_g", "cost_usd", "gpu_hours")})
         if row["cost_usd"] is not None:
             row["cost_usd"] += row["backhaul_cost_usd"] + row["egress_cost_usd"]
