@@ -279,6 +279,11 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
     if site:
         console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "
                       f"{site['pue']:.2f}); cost: {site['cost_basis']}")
+        from gputwin.report.energy import supply_cli_line
+
+        supply_line = supply_cli_line(site.get("supply"))
+        if supply_line is not None:
+            console.print(f"power supply: {supply_line}")
     console.print(f"simulated {result.end_time_s:,.1f} s in {result.wall_time_s:.2f} s wall "
                   f"({result.num_events:,} events)")
     for path in paths.values():

@@ -152,3 +152,22 @@ def energy_cli_line(summary: dict[str, Any]) -> str | None:
     return (f"{fmt_energy(summary['energy_facility_j'])} facility, {co2 / 1e6:,.1f} t CO2e, "
             f"{summary['water_l'] / 1e3:,.1f} m³ water, ${summary['cost_usd']:,.0f} "
             f"({site.get('region', '')}, {site.get('cooling', '')})")
+
+
+def supply_cli_line(supply: dict[str, Any] | None) -> str | None:
+    """One line for the CLI: CFE score, location vs market carbon, energy cost, shortfall."""
+    if not supply:
+        return None
+    def mass(g: float) -> str:
+        return f"{g / 1e6:,.2f} t" if g >= 1e5 else f"{g / 1e3:,.2f} kg"
+
+    line = (f"24/7 CFE {supply['cfe_score_frac']:.0%}; CO2e location-based "
+            f"{mass(supply['co2e_location_g'])}, market-based "
+            f"{mass(supply['co2e_market_hourly_g'])}; energy "
+            f"${supply['cost_energy_usd']:,.2f}")
+    if supply.get("cost_usd") is not None:
+        line += f" (run ${supply['cost_usd']:,.2f})"
+    if supply["unserved_j"] > 0:
+        line += (f"; {supply['unserved_j'] / 3.6e6:,.1f} kWh above the interconnect in "
+                 f"{supply['hours_at_interconnect_limit']:.0f} h")
+    return line

@@ -24,6 +24,7 @@ A GPU without a price book entry has no compute cost: its cost fields are ``None
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ from gputwin.energy.power import job_power
 from gputwin.energy.regions import region_grid
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingPerf
+from gputwin.run.power_supply import supply_summary
 from gputwin.run.serving_results import ReplicaRecord, RequestTable
 from gputwin.scenario.site import SiteConfig
 from gputwin.topology.hardware import HardwareSpec
@@ -143,7 +145,25 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
                                                         for s in services}),
             "start": config.start, "provider": config.provider, "pricing": config.pricing,
             "cost_basis": "; ".join(dict.fromkeys(bases)), "pue": ledger.total.pue}
+    info["supply"] = _supply(config, ledger, sorted(set(site_of.values())), replicas,
+                             None if not all(priced.values())
+                             else ledger.total.compute_cost_usd, in_price)
     return ServingEnergy(accounts, ledger.total, priced, in_price, info)
+
+
+def _supply(config: SiteConfig, ledger: EnergyLedger, sites: list[str],
+            replicas: Sequence[ReplicaRecord], compute_usd: float | None,
+            in_price: bool) -> dict[str, Any] | None:
+    """The site's power supply against the ledger's hourly facility energy (all halls of
+    the site together); ``None`` without ``site.power_supply``."""
+    end_s = max((r.end_s for r in replicas), default=0.0)
+    if config.power_supply is None or end_s <= 0 or not sites:
+        return None
+    fac_j = sum((ledger.hourly_facility_j(name, end_s) for name in sites),
+                np.zeros(max(1, math.ceil(end_s / 3600.0))))
+    grid = _site(config, config.cooling or "air").grid
+    return supply_summary(config, grid, fac_j, compute_usd=compute_usd,
+                          energy_in_price=in_price)
 
 
 def _record(ledger: EnergyLedger, svc: ServiceEnergy, site: str, rr: ReplicaRecord,
