@@ -59,6 +59,19 @@ class ServiceEnergy:
     perf: ServingPerf
 
 
+@dataclass(frozen=True, slots=True)
+class ExtraLoad:
+    """GPUs held by a non-LLM service (image/video generation) from ``start_s`` to
+    ``end_s`` at a mean accelerator activity: accounted like a replica life."""
+
+    name: str
+    hw: HardwareSpec
+    gpus: int
+    start_s: float
+    end_s: float
+    activity_frac: float
+
+
 @dataclass(slots=True)
 class ServingEnergy:
     """Per-service accounts and what they were computed with."""
@@ -117,8 +130,10 @@ def tokens_computed(table: RequestTable, num_replicas: int) -> np.ndarray:
 
 
 def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
-                    replicas: Sequence[ReplicaRecord], table: RequestTable) -> ServingEnergy:
-    """Account every replica life of the run (see the module docstring)."""
+                    replicas: Sequence[ReplicaRecord], table: RequestTable,
+                    extra: Sequence[ExtraLoad] = ()) -> ServingEnergy:
+    """Account every replica life of the run (see the module docstring), and the
+    ``extra`` loads (generation replicas) under their service names."""
     ledger = EnergyLedger()
     by_name = {s.name: s for s in services}
     site_of: dict[str, str] = {}
@@ -139,24 +154,46 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
     for rr in replicas:
         svc = by_name[rr.service]
         _record(ledger, svc, site_of[rr.service], rr, float(tokens[rr.replica_id]))
+    for e in extra:
+        bases.append(_record_extra(config, ledger, site_of, priced, e))
+        in_price = in_price and (priced[e.name] is False or config.provider != "owned")
     jobs = ledger.jobs()
     accounts = {s.name: jobs.get(s.name, Account()) for s in services}
-    info = {"region": config.region, "cooling": sorted({config.cooling_for(s.hw.system)
-                                                        for s in services}),
+    accounts.update({e.name: jobs.get(e.name, Account()) for e in extra})
+    info = {"region": config.region, "cooling": sorted(
+                {config.cooling_for(h.system) for h in [s.hw for s in services]
+                 + [e.hw for e in extra]}),
             "start": config.start, "provider": config.provider, "pricing": config.pricing,
             "cost_basis": "; ".join(dict.fromkeys(bases)), "pue": ledger.total.pue}
-    info["supply"] = _supply(config, ledger, sorted(set(site_of.values())), replicas,
+    end_s = max([r.end_s for r in replicas] + [e.end_s for e in extra], default=0.0)
+    info["supply"] = _supply(config, ledger, sorted(set(site_of.values())), end_s,
                              None if not all(priced.values())
                              else ledger.total.compute_cost_usd, in_price)
     return ServingEnergy(accounts, ledger.total, priced, in_price, info)
 
 
-def _supply(config: SiteConfig, ledger: EnergyLedger, sites: list[str],
-            replicas: Sequence[ReplicaRecord], compute_usd: float | None,
-            in_price: bool) -> dict[str, Any] | None:
+def _record_extra(config: SiteConfig, ledger: EnergyLedger, site_of: dict[str, str],
+                  priced: dict[str, bool], e: ExtraLoad) -> str:
+    """Record one generation replica's life; returns its cost basis."""
+    site = _site(config, config.cooling_for(e.hw.system))
+    if site.name not in site_of.values():
+        ledger.add_site(site)
+    site_of[e.name] = site.name
+    rates, priced[e.name] = _rates(config, e.hw)
+    ledger.set_rates(e.hw.accelerator.name, rates)
+    if e.end_s > e.start_s:
+        nodes = -(-e.gpus // e.hw.gpus_per_node)
+        p = job_power(e.hw.accelerator, e.hw.system, num_gpus=e.gpus, num_nodes=nodes,
+                      activity_frac=e.activity_frac)
+        ledger.record(e.name, site.name, e.start_s, e.end_s, p.it_power_w, num_gpus=e.gpus,
+                      accelerator=e.hw.accelerator.name)
+    return rates.cost_basis
+
+
+def _supply(config: SiteConfig, ledger: EnergyLedger, sites: list[str], end_s: float,
+            compute_usd: float | None, in_price: bool) -> dict[str, Any] | None:
     """The site's power supply against the ledger's hourly facility energy (all halls of
     the site together); ``None`` without ``site.power_supply``."""
-    end_s = max((r.end_s for r in replicas), default=0.0)
     if config.power_supply is None or end_s <= 0 or not sites:
         return None
     fac_j = sum((ledger.hourly_facility_j(name, end_s) for name in sites),
