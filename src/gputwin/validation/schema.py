@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CaseKind = Literal["training", "collective", "serving", "serving_sim", "energy", "reliability"]
+CaseKind = Literal["training", "collective", "serving", "serving_sim", "energy", "reliability",
+                   "optics", "generation"]
 
 
 class ValidationCase(BaseModel):
