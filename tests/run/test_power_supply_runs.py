@@ -19,9 +19,16 @@ SERVE = ROOT / "src" / "gputwin" / "scenarios" / "serve-default.yaml"
 
 
 def test_example_site_with_ppa_and_battery_reports_market_below_location() -> None:
-    s = simulate(load_scenario(EXAMPLE)).summary
+    result = simulate(load_scenario(EXAMPLE))
+    s = result.summary
     sup = s["site"]["supply"]
     assert sup["co2e_market_hourly_g"] < 0.5 * sup["co2e_location_g"]
+    from gputwin.report.energy import energy_cards, supply_cli_line
+
+    labels = [c[0] for c in energy_cards(result)]
+    assert "24/7 CFE" in labels and "CO2e market-based" in labels
+    line = supply_cli_line(sup)
+    assert line is not None and "market-based" in line
     assert 0.3 < sup["cfe_score_frac"] < 1.0
     assert sup["battery_discharge_j"] > 0 and sup["ppa_matched_j"] > 0
     # the supply matched the run's own facility energy, every hour of the horizon
