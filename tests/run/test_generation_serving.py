@@ -81,8 +81,13 @@ def test_batching_by_resolution_under_load(tmp_path: Path) -> None:
 
 
 def test_example_mixes_video_and_images(tmp_path: Path) -> None:
-    s = simulate_serving(load_serving_scenario(EXAMPLE)).summary
+    result = simulate_serving(load_serving_scenario(EXAMPLE))
+    s = result.summary
     video, image = s["generation"]["video"], s["generation"]["image"]
+    from gputwin.report.serving import render_serving_report
+
+    page = render_serving_report(result)
+    assert "Generation service video" in page and "per generated second" in page
     assert video["finished"] == video["num_requests"] == 60
     assert 0 < video["slo_attainment_frac"] <= 1 and image["images"] > 1000
     assert video["gpu_seconds_per_video_second"] < video["gpu_seconds_held_per_video_second"]
