@@ -19,6 +19,7 @@ from gputwin.units import (
     parse_bytes,
     parse_count,
     parse_duration,
+    parse_energy,
     parse_flops,
     parse_power,
 )
@@ -51,3 +52,4 @@ FlopPerS = Annotated[float, BeforeValidator(as_value_error(parse_flops)), _schem
 Seconds = Annotated[float, BeforeValidator(as_value_error(parse_duration)), _schema("2h")]
 Watts = Annotated[float, BeforeValidator(as_value_error(parse_power)), _schema("700W")]
 Count = Annotated[float, BeforeValidator(as_value_error(parse_count)), _schema("2T")]
+Joules = Annotated[float, BeforeValidator(as_value_error(parse_energy)), _schema("400MWh")]

@@ -114,6 +114,19 @@ def parse_power(value: str | float | int) -> float:
     return _finite_non_negative(num * scale, value, "power")
 
 
+def parse_energy(value: str | float | int) -> float:
+    """Return joules. ``"400MWh"`` → 1.44e12, ``"5kJ"`` → 5000.0; plain numbers are joules."""
+    if isinstance(value, bool):
+        raise InputError(f"expected an energy, got {value!r}")
+    if isinstance(value, int | float):
+        return _finite_non_negative(float(value), value, "energy in joules")
+    num, scale, unit = _split(value, "an energy such as '400MWh' or '5kJ'")
+    factors = {"Wh": 3600.0, "J": 1.0, "": 1.0}
+    if unit not in factors:
+        raise InputError(f"expected an energy such as '400MWh' or '5kJ', got {value!r}")
+    return _finite_non_negative(num * scale * factors[unit], value, "energy")
+
+
 def parse_count(value: str | float | int) -> float:
     """Return a plain number; ``"1.2T"`` tokens → 1.2e12, ``"175B"`` params → 1.75e11."""
     if isinstance(value, bool):

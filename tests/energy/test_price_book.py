@@ -60,3 +60,13 @@ def test_owned_rate_is_the_full_tco_less_power() -> None:
     assert rates.compute_usd_per_gpu_s == pytest.approx(
         per_year / (8760 * 3600 * BOOK.capex_utilisation_frac))
     assert "facility" in rates.cost_basis and not rates.energy_in_price
+
+
+@pytest.mark.parametrize("name", ACCELS)
+def test_every_catalog_part_has_a_sourced_capex(name: str) -> None:
+    """Issue 14: every accelerator of `catalog list` has a rental price and a capex entry,
+    each with its source (the entry's source text says where the capex comes from)."""
+    entry = BOOK.accelerators[name]
+    assert entry.capex_usd_per_gpu > 0
+    assert "capex" in entry.source.lower(), f"{name}: the source does not cite its capex"
+    assert entry.as_of[:4].isdigit() and int(entry.as_of[:4]) >= 2024

@@ -95,3 +95,42 @@ def test_bad_supply_inputs() -> None:
         Battery(MWH, MW, round_trip_efficiency_frac=1.5)
     with pytest.raises(InputError):
         supply_account(-5.0, region_grid("GB"), PowerSupply())
+
+
+def test_window_matches_the_year_hour_by_hour() -> None:
+    """A run's window of hours sees the same grid and profiles as the typical year."""
+    from gputwin.energy.supply import supply_window
+
+    grid = region_grid("US-TEX-ERCO")
+    ps = PowerSupply(ppas=(Generator("solar-pv", 80 * MW),))
+    year = supply_account(100 * MW, grid, ps).hourly
+    w = supply_window(np.full(48, 100 * MW * HOUR_S), grid, ps, start_hour=3600)
+    assert np.allclose(w.hourly["ppa_j"], year["ppa_j"][3600:3648])
+    wrap = supply_window(np.full(10, 1e9), grid, ps, start_hour=8755)
+    assert np.allclose(wrap.hourly["ppa_j"][5:], year["ppa_j"][:5])
+    with pytest.raises(InputError, match="finite and non-negative"):
+        supply_window(np.array([1.0, -1.0]), grid, ps, start_hour=0)
+
+
+def test_peak_shave_battery_serves_load_above_the_interconnect() -> None:
+    """A load that peaks above the interconnection limit: a peak-shaving battery charges
+    from the grid's headroom and covers the peaks; a CFE battery without PPA surplus has
+    nothing to give. Grid-charged energy is not counted as carbon-free."""
+    from gputwin.energy.supply import supply_window
+
+    grid = region_grid("DE-LU")
+    load = np.tile(np.r_[np.full(20, 80.0), np.full(4, 120.0)], 7) * MW * HOUR_S
+    bat = dict(capacity_j=200 * MWH, power_w=50 * MW)
+    shave = supply_window(load, grid, PowerSupply(battery=Battery(**bat, policy="peak-shave"),
+                                                  interconnect_w=100 * MW), start_hour=0)
+    cfe = supply_window(load, grid, PowerSupply(battery=Battery(**bat),
+                                                interconnect_w=100 * MW), start_hour=0)
+    t, c = shave.totals, cfe.totals
+    assert c["unserved_j"] == pytest.approx(7 * 4 * 20 * MWH)
+    assert c["hours_at_interconnect_limit"] == 28
+    assert t["unserved_j"] < 0.05 * c["unserved_j"]
+    assert t["battery_charge_grid_j"] > 0 and t["cfe_score_frac"] == 0.0
+    assert t["co2e_market_hourly_g"] == pytest.approx(t["co2e_location_g"], rel=0.05)
+    assert shave.hourly["grid_import_j"].max() <= 100 * MW * HOUR_S * (1 + 1e-9)
+    with pytest.raises(InputError, match="policy"):
+        Battery(1.0, 1.0, policy="arbitrage")

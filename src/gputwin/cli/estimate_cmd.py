@@ -7,6 +7,7 @@ import click
 from gputwin.cli.estimate_collective import collective
 from gputwin.cli.estimate_dataflow import dataflow
 from gputwin.cli.estimate_energy import energy
+from gputwin.cli.estimate_optics import optics
 from gputwin.cli.estimate_rag import rag
 from gputwin.cli.estimate_serve import serve
 from gputwin.cli.estimate_tco import tco
@@ -27,3 +28,4 @@ estimate.add_command(tco)
 estimate.add_command(dataflow)
 estimate.add_command(video)
 estimate.add_command(rag)
+estimate.add_command(optics)

@@ -288,6 +288,13 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
     if site:
         console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "
                       f"{site['pue']:.2f}); cost: {site['cost_basis']}")
+        from gputwin.report.energy import supply_cli_line
+
+        supply_line = supply_cli_line(site.get("supply"))
+        if supply_line is not None:
+            console.print(f"power supply: {supply_line}")
+    for name, g in (result.summary.get("generation") or {}).items():
+        console.print(_generation_line(name, g))
     console.print(f"simulated {result.end_time_s:,.1f} s in {result.wall_time_s:.2f} s wall "
                   f"({result.num_events:,} events)")
     for path in paths.values():
@@ -313,3 +320,21 @@ def _print_sites(console: Any, s: dict[str, Any]) -> None:
                   + ("-" if per_m is None else f"${per_m:,.2f}"))
     for line in s.get("explanation", []):
         console.print(line)
+def _generation_line(name: str, g: dict[str, Any]) -> str:
+    """One line per image/video generation service."""
+    lat = g["latency_s"]
+
+    def sec(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.1f} s"
+
+    out = (f"{name} ({g['model']}, {g['replicas']} x {g['gpus_per_replica']} {g['gpu']}): "
+           f"{g['finished']:,}/{g['num_requests']:,} delivered; latency p50 {sec(lat['p50'])}, "
+           f"p90 {sec(lat['p90'])}, p99 {sec(lat['p99'])}; GPUs busy "
+           f"{(g['gpu_utilisation_frac'] or 0):.0%}")
+    if g["gpu_seconds_per_video_second"] is not None:
+        out += f"; {g['gpu_seconds_per_video_second']:,.0f} GPU-s per video second"
+    if g["cost_per_video_second_usd"] is not None:
+        out += f"; ${g['cost_per_video_second_usd']:.2f} per generated second"
+    elif g["cost_per_sample_usd"] is not None:
+        out += f"; ${g['cost_per_sample_usd']:.3f} per sample"
+    return out

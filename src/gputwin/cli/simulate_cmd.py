@@ -181,11 +181,14 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     energy = s["energy_j"]
     table.add_row("job energy", "-" if energy is None else
                   f"{energy / 3.6e9:,.1f} MWh IT ({s['energy_jobs_counted']} modelled jobs)")
-    from gputwin.report.energy import energy_cli_line
+    from gputwin.report.energy import energy_cli_line, supply_cli_line
 
     site_line = energy_cli_line(s)
     if site_line is not None:
         table.add_row("site", site_line)
+    supply_line = supply_cli_line((s.get("site") or {}).get("supply"))
+    if supply_line is not None:
+        table.add_row("power supply", supply_line)
     console.print(table)
     from gputwin.run.inflation_run import inflation_lines
 

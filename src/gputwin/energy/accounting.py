@@ -18,8 +18,12 @@ of the per-job records plus the idle record.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from gputwin.energy.facility import Facility
 from gputwin.energy.grid import GridSeries, RegionGrid
@@ -27,6 +31,7 @@ from gputwin.energy.tables import Pricing, Provider, default_tables
 from gputwin.errors import InputError, UnknownNameError
 
 HOURS_PER_YEAR = 8760.0
+HOUR_S = 3600.0
 IDLE = "(idle)"
 
 
@@ -172,7 +177,7 @@ class EnergyLedger:
     compute cost per GPU-second); intervals with ``num_gpus == 0`` carry neither.
     """
 
-    __slots__ = ("_idle", "_jobs", "_rates", "_sites", "_total")
+    __slots__ = ("_idle", "_intervals", "_jobs", "_rates", "_sites", "_total")
 
     def __init__(self, sites: dict[str, Site] | None = None,
                  rates: dict[str, AllocationRates] | None = None) -> None:
@@ -181,6 +186,7 @@ class EnergyLedger:
         self._jobs: dict[str, Account] = {}
         self._idle = Account()
         self._total = Account()
+        self._intervals: list[tuple[str, float, float, float]] = []  # site, t0, t1, W
 
     def add_site(self, site: Site) -> None:
         if site.name in self._sites:
@@ -231,7 +237,29 @@ class EnergyLedger:
         target = self._idle if job_id is None else self._jobs.setdefault(job_id, Account())
         target.add(acc)
         self._total.add(acc)
+        if t1_s > t0_s and power_w > 0:
+            self._intervals.append((site, t0_s, t1_s, power_w))
         return acc
+
+    def hourly_facility_j(self, site: str, end_s: float) -> npt.NDArray[np.float64]:
+        """Facility energy (J) recorded on ``site`` in each hour ``[k h, (k + 1) h)`` of
+        simulation time up to ``end_s`` (the last bin may be partial): the load that a
+        power supply (:mod:`gputwin.energy.supply`) has to match hour by hour."""
+        s = self._sites.get(site)
+        if s is None:
+            raise UnknownNameError("site", site, list(self._sites))
+        n = max(1, math.ceil(end_s / HOUR_S))
+        out = np.zeros(n)
+        for name, t0, t1, p in self._intervals:
+            if name != site:
+                continue
+            h = max(0, math.floor(t0 / HOUR_S))
+            while h < n and h * HOUR_S < t1:
+                a, b = max(t0, h * HOUR_S), min(t1, (h + 1) * HOUR_S, end_s)
+                if b > a:
+                    out[h] += p * s.pue.integral(a, b)
+                h += 1
+        return out
 
     @property
     def total(self) -> Account:

@@ -8,7 +8,9 @@ of the region (:class:`~gputwin.energy.grid.RegionGrid`):
 2. **PPAs** (virtual, settled against the grid) generate ``P = Σ capacity x profile``; the
    part up to the residual ``R = L - O`` is *matched*, the surplus first charges the battery
    (``x round-trip efficiency``), the rest is sold back at the hour's grid price;
-3. the **battery** discharges into the unmatched residual (within its power and charge);
+3. the **battery** discharges into the unmatched residual (within its power and charge),
+   or, with ``policy="peak-shave"``, charges from the grid's headroom too and discharges
+   only what the grid cannot deliver (:data:`BATTERY_POLICIES`);
 4. the **grid** supplies the rest, up to the site's **interconnection limit**; what is
    above it is *unserved* (reported, not hidden).
 
@@ -24,7 +26,8 @@ Carbon (GHG Protocol scope 2 plus on-site scope 1):
 ``cfe_score_frac`` = (clean on-site + matched PPA + battery discharge) / load, hourly
 matched, as in 24/7 CFE scorecards (the grid's own clean share is not credited). Cost =
 grid energy + PPA energy at contract price - surplus sales + on-site energy at its price +
-the battery's yearly fixed cost. Units SI inside: W, J, g, USD.
+the battery's yearly fixed cost. :func:`supply_account` covers a typical year;
+:func:`supply_window` any run of hours (what simulations feed in). Units SI inside.
 """
 
 from __future__ import annotations
@@ -67,11 +70,18 @@ class Generator:
                 else self.usd_per_mwh)
 
 
+#: Battery dispatch policies: ``cfe`` charges from PPA surplus and discharges into any
+#: unmatched load (maximises the 24/7 CFE score); ``peak-shave`` also charges from the grid
+#: below the interconnection limit and discharges only what the grid cannot deliver.
+BATTERY_POLICIES = ("cfe", "peak-shave")
+
+
 @dataclass(frozen=True, slots=True)
 class Battery:
     capacity_j: float
     power_w: float
     round_trip_efficiency_frac: float | None = None
+    policy: str = "cfe"
 
     def __post_init__(self) -> None:
         if self.capacity_j < 0 or self.power_w < 0:
@@ -79,6 +89,9 @@ class Battery:
         rte = self.round_trip_efficiency_frac
         if rte is not None and not 0 < rte <= 1:
             raise InputError(f"battery round-trip efficiency must be in (0, 1], got {rte}")
+        if self.policy not in BATTERY_POLICIES:
+            raise InputError(f"battery policy {self.policy!r}: expected one of "
+                             f"{', '.join(BATTERY_POLICIES)}")
 
     @property
     def rte(self) -> float:
@@ -115,89 +128,134 @@ class SupplyAccount:
         return dict(self.totals)
 
 
-def _battery(surplus_j: FloatArray, deficit_j: FloatArray, bat: Battery | None
-             ) -> tuple[FloatArray, FloatArray]:
-    """Greedy dispatch: charge from PPA surplus, discharge into unmatched load. Returns the
-    energy drawn to charge and the energy delivered, per hour (J)."""
-    charge = np.zeros_like(surplus_j)
-    dis = np.zeros_like(deficit_j)
+@dataclass(slots=True)
+class _Dispatch:
+    """Hourly battery flows (J): charged from PPA surplus / from the grid, delivered, and
+    the clean (PPA-charged) part of what was delivered."""
+
+    charge_clean: FloatArray
+    charge_grid: FloatArray
+    discharge: FloatArray
+    discharge_clean: FloatArray
+
+
+def _battery(surplus_j: FloatArray, deficit_j: FloatArray, residual_j: FloatArray,
+             cap_j: float, bat: Battery | None) -> _Dispatch:
+    """Dispatch the battery hour by hour under its policy (:data:`BATTERY_POLICIES`).
+    Charging never pushes the grid draw over ``cap_j``; the stored energy keeps track of
+    its clean share so that grid-charged energy is not counted as carbon-free."""
+    z = np.zeros_like(surplus_j)
+    d = _Dispatch(z.copy(), z.copy(), z.copy(), z.copy())
     if bat is None or bat.capacity_j <= 0 or bat.power_w <= 0:
-        return charge, dis
-    step_j, rte, soc = bat.power_w * HOUR_S, bat.rte, 0.0
+        return d
+    step_j, rte, soc, clean = bat.power_w * HOUR_S, bat.rte, 0.0, 0.0
+    shave = bat.policy == "peak-shave"
     for h in range(surplus_j.size):
-        if surplus_j[h] > 0:
-            c = min(surplus_j[h], step_j, (bat.capacity_j - soc) / rte)
-            charge[h], soc = c, soc + c * rte
-        elif deficit_j[h] > 0:
-            d = min(deficit_j[h], step_j, soc)
-            dis[h], soc = d, soc - d
-    return charge, dis
+        need = max(residual_j[h] - cap_j, 0.0) if shave else deficit_j[h]
+        if need > 0 and soc > 0:
+            out = min(need, step_j, soc)
+            d.discharge[h] = out
+            d.discharge_clean[h] = out * clean / soc
+            clean -= d.discharge_clean[h]
+            soc -= out
+            continue
+        room = max(cap_j - residual_j[h], 0.0)
+        c = min(surplus_j[h], step_j, (bat.capacity_j - soc) / rte, room)
+        g = min(step_j - c, (bat.capacity_j - soc) / rte - c, room - c) if shave else 0.0
+        d.charge_clean[h], d.charge_grid[h] = c, max(g, 0.0)
+        soc += (c + d.charge_grid[h]) * rte
+        clean += c * rte
+    return d
 
 
-def _hourly_load(load_w: FloatArray | float) -> FloatArray:
-    load = np.broadcast_to(np.asarray(load_w, dtype=np.float64), (HOURS_PER_YEAR,)).copy()
+def _hourly_load(load_w: FloatArray | float, hours: int = HOURS_PER_YEAR) -> FloatArray:
+    load = np.broadcast_to(np.asarray(load_w, dtype=np.float64), (hours,)).copy()
     if not np.all(np.isfinite(load)) or np.any(load < 0):
         raise InputError("site load must be finite and non-negative")
     return load
+
+
+def _window(values: FloatArray, start_hour: int, hours: int) -> FloatArray:
+    """``hours`` consecutive hourly values from ``start_hour``, wrapping round the year."""
+    return np.take(values, (start_hour + np.arange(hours)) % values.size)
 
 
 def supply_account(load_w: FloatArray | float, grid: RegionGrid, supply: PowerSupply
                    ) -> SupplyAccount:
     """One typical year of the site (module docstring). ``load_w``: facility power, a
     constant or 8760 hourly values aligned with ``grid``'s series."""
-    region, tab = grid.region, supply_table()
-    load_j = _hourly_load(load_w) * HOUR_S
-    ci = grid.carbon_g_per_j.values[:HOURS_PER_YEAR]
-    price = grid.price_usd_per_j.values[:HOURS_PER_YEAR]
-    firm_j = sum((g.profile_w(region) * HOUR_S for g in supply.onsite),
-                 np.zeros(HOURS_PER_YEAR))
+    return supply_window(_hourly_load(load_w) * HOUR_S, grid, supply, start_hour=0)
+
+
+def supply_window(load_j: FloatArray, grid: RegionGrid, supply: PowerSupply, *,
+                  start_hour: int) -> SupplyAccount:
+    """The supply of ``load_j`` (facility energy per hour, J) over ``load_j.size`` hours
+    from hour ``start_hour`` of the grid's year (wrapping): what a simulation run feeds in.
+    Yearly fixed costs (the battery) are charged pro rata."""
+    load_j = np.asarray(load_j, dtype=np.float64)
+    if not np.all(np.isfinite(load_j)) or np.any(load_j < 0):
+        raise InputError("site load must be finite and non-negative")
+    n, region, tab = load_j.size, grid.region, supply_table()
+    ci = _window(grid.carbon_g_per_j.values, start_hour, n)
+    price = _window(grid.price_usd_per_j.values, start_hour, n)
+
+    def out_j(g: Generator) -> FloatArray:
+        return _window(g.profile_w(region), start_hour, n) * HOUR_S
+
+    firm_j = sum((out_j(g) for g in supply.onsite), np.zeros(n))
     onsite_j = np.minimum(firm_j, load_j)
     share = onsite_j / np.where(firm_j > 0, firm_j, 1.0)  # dispatched share of on-site output
     residual = load_j - onsite_j
-    ppa_j = sum((g.profile_w(region) * HOUR_S for g in supply.ppas), np.zeros(HOURS_PER_YEAR))
+    ppa_j = sum((out_j(g) for g in supply.ppas), np.zeros(n))
     matched = np.minimum(ppa_j, residual)
-    charge, dis = _battery(ppa_j - matched, residual - matched, supply.battery)
-    draw = residual - dis + charge
     cap_j = np.inf if supply.interconnect_w is None else supply.interconnect_w * HOUR_S
-    unserved = np.maximum(draw - cap_j, 0.0)
-    draw = draw - unserved
-    scope1 = sum((g.profile_w(region) * HOUR_S * share * tab.tech(g.tech).direct_g_per_kwh
-                  / J_PER_KWH for g in supply.onsite), np.zeros(HOURS_PER_YEAR))
-    clean_onsite = sum((g.profile_w(region) * HOUR_S * share for g in supply.onsite
-                        if tab.tech(g.tech).direct_g_per_kwh == 0), np.zeros(HOURS_PER_YEAR))
-    unmatched = np.maximum(residual - matched - dis - unserved, 0.0)
-    sold = ppa_j - matched - charge
+    bat = _battery(ppa_j - matched, residual - matched, residual, cap_j, supply.battery)
+    charge = bat.charge_clean + bat.charge_grid
+    unserved = np.maximum(residual - bat.discharge - cap_j, 0.0)
+    draw = residual - bat.discharge + charge - unserved
+    scope1 = sum((out_j(g) * share * tab.tech(g.tech).direct_g_per_kwh / J_PER_KWH
+                  for g in supply.onsite), np.zeros(n))
+    clean_onsite = sum((out_j(g) * share for g in supply.onsite
+                        if tab.tech(g.tech).direct_g_per_kwh == 0), np.zeros(n))
+    unmatched = np.maximum(residual - unserved - matched - bat.discharge, 0.0) \
+        + bat.charge_grid
+    sold = ppa_j - matched - bat.charge_clean
+    total = float(load_j.sum())
     t = {
-        "load_j": float(load_j.sum()), "onsite_j": float(onsite_j.sum()),
+        "hours": float(n), "load_j": total, "onsite_j": float(onsite_j.sum()),
         "ppa_j": float(ppa_j.sum()), "ppa_matched_j": float(matched.sum()),
         "ppa_sold_j": float(sold.sum()), "battery_charge_j": float(charge.sum()),
-        "battery_discharge_j": float(dis.sum()), "grid_import_j": float(draw.sum()),
+        "battery_charge_grid_j": float(bat.charge_grid.sum()),
+        "battery_discharge_j": float(bat.discharge.sum()), "grid_import_j": float(draw.sum()),
         "unserved_j": float(unserved.sum()),
         "hours_at_interconnect_limit": float(np.count_nonzero(unserved > 0)),
-        "cfe_score_frac": float((clean_onsite + matched + dis).sum() / load_j.sum())
-        if load_j.sum() > 0 else 0.0,
-        "annual_match_frac": float(min(1.0, (ppa_j.sum() + clean_onsite.sum())
-                                       / load_j.sum())) if load_j.sum() > 0 else 0.0,
+        "cfe_score_frac": float((clean_onsite + matched + bat.discharge_clean).sum() / total)
+        if total > 0 else 0.0,
+        "annual_match_frac": float(min(1.0, (ppa_j.sum() + clean_onsite.sum()) / total))
+        if total > 0 else 0.0,
         "co2e_onsite_g": float(scope1.sum()),
         "co2e_location_g": float((draw * ci).sum() + scope1.sum()),
         "co2e_market_hourly_g": float((unmatched * ci).sum() + scope1.sum()),
         "co2e_market_annual_g": float(max(0.0, draw.sum() - ppa_j.sum()) * ci.mean()
                                       + scope1.sum()),
     }
-    t.update(_costs(supply, region, draw, price, ppa_j, sold, share))
+    t.update(_costs(supply, [out_j(g) for g in supply.ppas],
+                    [out_j(g) * share for g in supply.onsite], draw, price, sold, n))
     return SupplyAccount(t, {"load_j": load_j, "grid_import_j": draw, "ppa_j": ppa_j,
-                             "battery_discharge_j": dis, "onsite_j": onsite_j})
+                             "battery_discharge_j": bat.discharge, "onsite_j": onsite_j,
+                             "unserved_j": unserved})
 
 
-def _costs(supply: PowerSupply, region: str, draw: FloatArray, price: FloatArray,
-           ppa_j: FloatArray, sold: FloatArray, share: FloatArray) -> dict[str, float]:
-    ppa_usd = sum(float((g.profile_w(region) * HOUR_S).sum()) / J_PER_MWH * g.price()
-                  for g in supply.ppas)
-    onsite_usd = sum(float((g.profile_w(region) * HOUR_S * share).sum()) / J_PER_MWH
-                     * g.price() for g in supply.onsite)
+def _costs(supply: PowerSupply, ppa_out: list[FloatArray], onsite_out: list[FloatArray],
+           draw: FloatArray, price: FloatArray, sold: FloatArray, hours: int
+           ) -> dict[str, float]:
+    ppa_usd = sum(float(o.sum()) / J_PER_MWH * g.price() for g, o in zip(supply.ppas, ppa_out,
+                                                                       strict=True))
+    onsite_usd = sum(float(o.sum()) / J_PER_MWH * g.price()
+                     for g, o in zip(supply.onsite, onsite_out, strict=True))
     bat = supply.battery
     battery_usd = (bat.capacity_j / J_PER_KWH * supply_table().battery.usd_per_kwh_year
-                   if bat is not None else 0.0)
+                   * hours / HOURS_PER_YEAR if bat is not None else 0.0)
     grid_usd = float((draw * price).sum())
     sold_usd = float((sold * price).sum())
     return {"cost_grid_usd": grid_usd, "cost_ppa_usd": ppa_usd,

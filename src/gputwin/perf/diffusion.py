@@ -5,7 +5,9 @@ One sample of ``frames`` x ``height`` x ``width`` pixels becomes a latent sequen
 vae_spatial / patch)`` (+ text tokens); every denoising step runs the DiT over it
 ``cfg_passes`` times (2 with classifier-free guidance). FLOPs per pass:
 ``2 x params x tokens`` (linear layers) ``+ 4 x blocks x tokens^2 x hidden`` (attention:
-QK^T and PV over the full 3D sequence). Time = FLOPs / (GPUs x peak bf16 x MFU), with
+QK^T and PV over the full 3D sequence). Time = FLOPs / (GPUs x peak bf16 x MFU x
+``r / (r + mfu_half_tokens)``, r = tokens per GPU per pass: short sequences (images, small
+batches) fill the GPU less; a batch of identical samples raises r), with
 sequence parallelism across GPUs assumed ideal (an upper bound on multi-GPU speed; xDiT's
 published scaling is below it, see docs/economics.md). An image is ``frames = 1``. VAE
 decoding and the text encoder are not counted.
@@ -43,6 +45,8 @@ class _Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     mfu: float = Field(gt=0, le=1)
     mfu_source: str = Field(min_length=8)
+    mfu_half_tokens: float = Field(ge=0)
+    mfu_half_tokens_source: str = Field(min_length=8)
     models: dict[str, DitModel]
 
 
@@ -75,20 +79,28 @@ def latent_tokens(m: DitModel, *, frames: int, height: int, width: int) -> int:
 
 def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: int,
                         width: int, steps: int = 50, num_gpus: int = 1, fps: float = 24.0,
-                        mfu: float | None = None) -> GenerationEstimate:
-    """Time of one sample on ``num_gpus`` x ``acc`` (module docstring). Raises
-    :class:`UnknownNameError` for an unknown model, :class:`InputError` for bad sizes."""
+                        mfu: float | None = None, batch: int = 1,
+                        step_cache_frac: float = 0.0) -> GenerationEstimate:
+    """Time of ``batch`` identical samples run together on ``num_gpus`` x ``acc`` (module
+    docstring; GPU-seconds per video second are per sample). ``step_cache_frac``: share
+    of the DiT forward passes reused from a step cache (TeaCache-style) instead of run.
+    Raises :class:`UnknownNameError` for an unknown model, :class:`InputError` for bad
+    sizes."""
     table = diffusion_table()
     if model not in table.models:
         raise UnknownNameError("diffusion model", model, list(table.models), where="--model")
-    if steps < 1 or num_gpus < 1 or fps <= 0:
-        raise InputError("steps, GPUs and fps must be positive")
+    if steps < 1 or num_gpus < 1 or fps <= 0 or batch < 1:
+        raise InputError("steps, GPUs, batch and fps must be positive")
+    if not 0 <= step_cache_frac < 1:
+        raise InputError(f"step cache share must be in [0, 1), got {step_cache_frac}")
     m = table.models[model]
     n = latent_tokens(m, frames=frames, height=height, width=width)
     per_pass = 2.0 * m.params * n + 4.0 * m.blocks * float(n) ** 2 * m.hidden
-    flops = per_pass * m.cfg_passes * steps
-    rate = acc.peak_flop_per_s["bf16"] * (table.mfu if mfu is None else mfu)
+    flops = per_pass * m.cfg_passes * steps * batch * (1.0 - step_cache_frac)
+    rows = batch * n / num_gpus  # tokens each GPU runs per pass (sequence parallel)
+    rate = acc.peak_flop_per_s["bf16"] * (table.mfu if mfu is None else mfu) \
+        * rows / (rows + table.mfu_half_tokens)
     time_s = flops / (num_gpus * rate)
     gpu_s = time_s * num_gpus
-    per_video_s = gpu_s / (frames / fps) if frames > 1 else None
+    per_video_s = gpu_s / batch / (frames / fps) if frames > 1 else None
     return GenerationEstimate(n, flops, time_s, gpu_s, per_video_s)

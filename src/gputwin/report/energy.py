@@ -116,7 +116,29 @@ def energy_cards(result: SimulationResult) -> list[tuple[str, str, str]]:
         ("$ / GPU-hour", "-" if per_h is None else f"${per_h:,.2f}", "per busy GPU-hour"),
         ("grid intensity", "-" if intensity is None else f"{intensity:,.0f} g/kWh",
          f"{site.get('region', '')}, energy-weighted"),
+        *_supply_cards(site.get("supply")),
     ]
+
+
+def _supply_cards(sup: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Cards of the site's power supply (``site.power_supply``), none without one."""
+    if not sup:
+        return []
+    cards = [
+        ("24/7 CFE", f"{sup['cfe_score_frac']:.0%}",
+         f"hourly matched; annual match {sup['annual_match_frac']:.0%}"),
+        ("CO2e market-based", f"{sup['co2e_market_hourly_g'] / 1e6:,.2f} t",
+         f"location-based {sup['co2e_location_g'] / 1e6:,.2f} t (on-site "
+         f"{sup['co2e_onsite_g'] / 1e6:,.2f} t)"),
+        ("supplied energy cost", f"${fmt_count(round(sup['cost_energy_usd']))}",
+         f"grid ${fmt_count(round(sup['cost_grid_usd']))}, PPAs "
+         f"${fmt_count(round(sup['cost_ppa_usd']))}, on-site "
+         f"${fmt_count(round(sup['cost_onsite_usd']))}"),
+    ]
+    if sup["unserved_j"] > 0 or sup.get("interconnect_w"):
+        cards.append(("above the interconnect", fmt_energy(sup["unserved_j"]),
+                      f"in {sup['hours_at_interconnect_limit']:.0f} h"))
+    return cards
 
 
 def energy_section(result: SimulationResult,
@@ -136,7 +158,7 @@ def energy_section(result: SimulationResult,
         f"{site.get('region', '')} grid ({site.get('grid_origin', '')}), "
         f"{site.get('cooling', '')} cooling, {site.get('nodes_per_rack', '')} nodes per rack; "
         f"cost basis: {site.get('cost_basis', '')}. Idle GPUs and hosts are counted at idle "
-        "power; carbon is location-based (docs/energy.md).")
+        "power; carbon is location-based unless a power supply is shown (docs/energy.md).")
     body = (f'<div class="cards">{card_html}</div>'
             + (f'<div class="grid2">{panels}</div>' if panels else "") + note)
     return (f'<section id="power-carbon"><h2>Power and carbon</h2>{body}</section>',
@@ -152,3 +174,22 @@ def energy_cli_line(summary: dict[str, Any]) -> str | None:
     return (f"{fmt_energy(summary['energy_facility_j'])} facility, {co2 / 1e6:,.1f} t CO2e, "
             f"{summary['water_l'] / 1e3:,.1f} m³ water, ${summary['cost_usd']:,.0f} "
             f"({site.get('region', '')}, {site.get('cooling', '')})")
+
+
+def supply_cli_line(supply: dict[str, Any] | None) -> str | None:
+    """One line for the CLI: CFE score, location vs market carbon, energy cost, shortfall."""
+    if not supply:
+        return None
+    def mass(g: float) -> str:
+        return f"{g / 1e6:,.2f} t" if g >= 1e5 else f"{g / 1e3:,.2f} kg"
+
+    line = (f"24/7 CFE {supply['cfe_score_frac']:.0%}; CO2e location-based "
+            f"{mass(supply['co2e_location_g'])}, market-based "
+            f"{mass(supply['co2e_market_hourly_g'])}; energy "
+            f"${supply['cost_energy_usd']:,.2f}")
+    if supply.get("cost_usd") is not None:
+        line += f" (run ${supply['cost_usd']:,.2f})"
+    if supply["unserved_j"] > 0:
+        line += (f"; {supply['unserved_j'] / 3.6e6:,.1f} kWh above the interconnect in "
+                 f"{supply['hours_at_interconnect_limit']:.0f} h")
+    return line

@@ -168,6 +168,36 @@ def _cards(s: dict[str, Any]) -> str:
     return '<div class="cards">' + "".join(out) + "</div>"
 
 
+def _generation_cards(g: dict[str, Any]) -> str:
+    """Cards of one image/video generation service (``summary['generation'][name]``)."""
+    lat, att = g["latency_s"], g["slo_attainment_frac"]
+
+    def sec(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.1f} s"
+
+    per_s, per_sample = g["cost_per_video_second_usd"], g["cost_per_sample_usd"]
+    cards = [
+        ("requests", f"{g['num_requests']:,}", f"{g['finished']:,} delivered", False),
+        ("latency p50 / p99", sec(lat["p50"]), f"p90 {sec(lat['p90'])} · p99 {sec(lat['p99'])}",
+         False),
+        ("SLO", "-" if att is None else f"{att:.1%}", "delivered within the latency SLO",
+         att is not None and att < 0.9),
+        ("GPU-s per video second", "-" if g["gpu_seconds_per_video_second"] is None
+         else f"{g['gpu_seconds_per_video_second']:,.0f}",
+         f"{(g['gpu_utilisation_frac'] or 0):.0%} busy; mean batch {g['batch_mean'] or 0:.2f}",
+         False),
+        ("cost", "-" if per_s is None and per_sample is None else
+         (f"${per_s:,.2f}" if per_s is not None else f"${per_sample:,.3f}"),
+         "per generated second" if per_s is not None else "per sample", False),
+        ("carbon", f"{g['co2e_g'] / 1e3:,.3f} kg CO2e", f"{g['gpu_hours']:,.1f} GPU-h", False),
+    ]
+    out = [f'<div class="{"card bad" if bad else "card"}"><div class="label">'
+           f'{html.escape(label)}</div><div class="value">{html.escape(value)}</div>'
+           f'<div class="sub">{html.escape(sub)}</div></div>'
+           for label, value, sub, bad in cards]
+    return '<div class="cards">' + "".join(out) + "</div>"
+
+
 def render_serving_report(result: ServingResult) -> str:
     """One self-contained HTML page describing a serving run (never raises on empty runs)."""
     drawn = False
@@ -200,6 +230,11 @@ def render_serving_report(result: ServingResult) -> str:
         from gputwin.report.rag import rag_section
 
         sections.append(rag_section(result.summary["rag"]))
+    for name, g in (result.summary.get("generation") or {}).items():
+        sections.append(f'<section id="generation-{html.escape(name)}"><h2>Generation service '
+                        f"{html.escape(name)} — {html.escape(str(g['model']))} on "
+                        f"{g['gpus_per_replica']}× {html.escape(str(g['gpu']))}</h2>"
+                        f"{_generation_cards(g)}</section>")
     plotly_js = ""
     if "sites" in result.summary:  # a run across sites (docs/sites.md)
         from gputwin.report.sites import sites_section

@@ -35,6 +35,7 @@ from gputwin.cluster.ledger import Placement
 from gputwin.energy.grid import J_PER_KWH, GridSeries
 from gputwin.perf.power import default_power_coefficients, training_activity_frac
 from gputwin.run.energy_setup import SiteSetup, activity_from_slot_power
+from gputwin.run.power_supply import supply_summary
 from gputwin.training.runtime import RunPlan
 from gputwin.workload.job import JobSpec
 
@@ -254,6 +255,7 @@ def _integrate(setup: SiteSetup, total_gpus: int,
     busy_gpu_h = float(per_job["gpu_seconds"].sum()) / 3600.0
     summary["site"] = _site_extras(setup, totals, idle, busy_gpu_h, timeline, end_s,
                                    num_capped)
+    summary["site"]["supply"] = _supply(setup, timeline, end_s, totals, energy_in_price)
     return EnergyResult(jobs, idle, summary, timeline)
 
 
@@ -321,6 +323,18 @@ def it_power_steps(recorder: EnergyRecorder, end_s: float) -> tuple[FloatArray, 
                   end_s)
 
 
+def _supply(setup: SiteSetup, timeline: dict[str, list[float]], end_s: float,
+            totals: dict[str, Any], energy_in_price: bool) -> dict[str, Any] | None:
+    """The power-supply account of the run's hourly facility energy (``site.power_supply``)."""
+    if setup.config.power_supply is None or end_s <= 0:
+        return None
+    edges = np.append(np.arange(0.0, end_s, HOUR_S), end_s)
+    fac_j = np.asarray(timeline["facility_power_w"]) * np.diff(edges)
+    compute = totals["cost_compute_usd"] if setup.rates is not None else None
+    return supply_summary(setup.config, setup.site.grid, fac_j, compute_usd=compute,
+                          energy_in_price=energy_in_price)
+
+
 def _site_extras(setup: SiteSetup, totals: dict[str, float], idle: dict[str, float],
                  busy_gpu_h: float, timeline: dict[str, list[float]],
                  end_s: float, num_capped: int) -> dict[str, Any]:
@@ -335,7 +349,7 @@ def _site_extras(setup: SiteSetup, totals: dict[str, float], idle: dict[str, flo
         "nodes_per_rack": setup.racks.nodes_per_rack,
         "rack_power_limit_w": setup.racks.power_limit_w,
         "rack_nameplate_w": setup.racks.full_rack_nameplate_w,
-        "power_budget_w": cfg.power_budget,
+        "power_budget_w": cfg.effective_power_budget_w,
         "pue": fac / it if it > 0 else None,
         "co2e_operational_lca_g": totals["co2e_operational_lca_g"],
         "co2e_g": totals["co2e_operational_g"] + totals["co2e_embodied_g"],

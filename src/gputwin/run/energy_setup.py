@@ -99,12 +99,14 @@ def build_site_setup(config: SiteConfig, hw: HardwareSpec, layout: ClusterLayout
         nodes_per_rack=racks.nodes_per_rack, rack_limit_w=racks.power_limit_w,
         activity_of=activity, pue_at=pue_series.at, pue_min=float(pue_series.values.min()),
         pue_max=float(pue_series.values.max()),
-        budget_w=config.power_budget)
-    if config.power_budget is not None and power.idle_site_it_w * power.pue_max \
-            >= config.power_budget:
-        raise InputError(f"{config.power_budget / 1e6:.3f} MW does not cover the idle draw "
+        budget_w=config.effective_power_budget_w)
+    budget = config.effective_power_budget_w
+    if budget is not None and power.idle_site_it_w * power.pue_max >= budget:
+        where = ("site.power_budget" if budget == config.power_budget
+                 else "site.power_supply.interconnect")
+        raise InputError(f"{budget / 1e6:.3f} MW does not cover the idle draw "
                          f"of the cluster ({power.idle_site_it_w * power.pue_max / 1e6:.3f} "
-                         "MW at the design PUE)", where="site.power_budget")
+                         "MW at the design PUE)", where=where)
     carbon = grid.carbon_g_per_j
     forecast: Forecast
     if config.forecast == "persistence":
@@ -162,7 +164,7 @@ def add_site_plugins(profile: ResolvedProfile, setup: SiteSetup) -> ResolvedProf
     wanted: list[tuple[str, str, dict[str, str]]] = []
     if not setup.racks.full_rack_fits:
         wanted += [("filter", "rack-power", {}), ("reserve", "rack-power", {})]
-    if setup.config.power_budget is not None:
+    if setup.config.effective_power_budget_w is not None:
         wanted.append(("reserve", "site-budget", {"policy": setup.config.budget_policy}))
     for point, short, args in wanted:
         cls = lookup(point, short)

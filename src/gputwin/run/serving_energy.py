@@ -25,6 +25,7 @@ A GPU without a price book entry has no compute cost: its cost fields are ``None
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from gputwin.energy.power import job_power
 from gputwin.energy.regions import region_grid
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingPerf
+from gputwin.run.power_supply import supply_summary
 from gputwin.run.serving_results import ReplicaRecord, RequestTable
 from gputwin.scenario.site import SiteConfig
 from gputwin.topology.hardware import HardwareSpec
@@ -56,6 +58,19 @@ class ServiceEnergy:
     name: str
     hw: HardwareSpec
     perf: ServingPerf
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraLoad:
+    """GPUs held by a non-LLM service (image/video generation) from ``start_s`` to
+    ``end_s`` at a mean accelerator activity: accounted like a replica life."""
+
+    name: str
+    hw: HardwareSpec
+    gpus: int
+    start_s: float
+    end_s: float
+    activity_frac: float
 
 
 @dataclass(slots=True)
@@ -119,8 +134,10 @@ def tokens_computed(table: RequestTable, num_replicas: int) -> np.ndarray:
 
 
 def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
-                    replicas: Sequence[ReplicaRecord], table: RequestTable) -> ServingEnergy:
-    """Account every replica life of the run (see the module docstring)."""
+                    replicas: Sequence[ReplicaRecord], table: RequestTable,
+                    extra: Sequence[ExtraLoad] = ()) -> ServingEnergy:
+    """Account every replica life of the run (see the module docstring), and the
+    ``extra`` loads (generation replicas) under their service names."""
     ledger = EnergyLedger()
     by_name = {s.name: s for s in services}
     site_of: dict[str, str] = {}
@@ -143,13 +160,55 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
         svc = by_name[rr.service]
         gpu_j[rr.service] += _record(ledger, svc, site_of[rr.service], rr,
                                      float(tokens[rr.replica_id]))
+    for e in extra:
+        basis, gpu_j[e.name] = _record_extra(config, ledger, site_of, priced, e)
+        bases.append(basis)
+        in_price = in_price and (priced[e.name] is False or config.provider != "owned")
     jobs = ledger.jobs()
     accounts = {s.name: jobs.get(s.name, Account()) for s in services}
-    info = {"region": config.region, "cooling": sorted({config.cooling_for(s.hw.system)
-                                                        for s in services}),
+    accounts.update({e.name: jobs.get(e.name, Account()) for e in extra})
+    info = {"region": config.region, "cooling": sorted(
+                {config.cooling_for(h.system) for h in [s.hw for s in services]
+                 + [e.hw for e in extra]}),
             "start": config.start, "provider": config.provider, "pricing": config.pricing,
             "cost_basis": "; ".join(dict.fromkeys(bases)), "pue": ledger.total.pue}
+    end_s = max([r.end_s for r in replicas] + [e.end_s for e in extra], default=0.0)
+    info["supply"] = _supply(config, ledger, sorted(set(site_of.values())), end_s,
+                             None if not all(priced.values())
+                             else ledger.total.compute_cost_usd, in_price)
     return ServingEnergy(accounts, ledger.total, gpu_j, priced, in_price, info)
+
+
+def _record_extra(config: SiteConfig, ledger: EnergyLedger, site_of: dict[str, str],
+                  priced: dict[str, bool], e: ExtraLoad) -> tuple[str, float]:
+    """Record one generation replica's life; returns its cost basis and its GPUs' energy."""
+    site = _site(config, config.cooling_for(e.hw.system))
+    if site.name not in site_of.values():
+        ledger.add_site(site)
+    site_of[e.name] = site.name
+    rates, priced[e.name] = _rates(config, e.hw)
+    ledger.set_rates(e.hw.accelerator.name, rates)
+    if e.end_s > e.start_s:
+        nodes = -(-e.gpus // e.hw.gpus_per_node)
+        p = job_power(e.hw.accelerator, e.hw.system, num_gpus=e.gpus, num_nodes=nodes,
+                      activity_frac=e.activity_frac)
+        ledger.record(e.name, site.name, e.start_s, e.end_s, p.it_power_w, num_gpus=e.gpus,
+                      accelerator=e.hw.accelerator.name)
+        return rates.cost_basis, p.gpus_w * (e.end_s - e.start_s)
+    return rates.cost_basis, 0.0
+
+
+def _supply(config: SiteConfig, ledger: EnergyLedger, sites: list[str], end_s: float,
+            compute_usd: float | None, in_price: bool) -> dict[str, Any] | None:
+    """The site's power supply against the ledger's hourly facility energy (all halls of
+    the site together); ``None`` without ``site.power_supply``."""
+    if config.power_supply is None or end_s <= 0 or not sites:
+        return None
+    fac_j = sum((ledger.hourly_facility_j(name, end_s) for name in sites),
+                np.zeros(max(1, math.ceil(end_s / 3600.0))))
+    grid = _site(config, config.cooling or "air").grid
+    return supply_summary(config, grid, fac_j, compute_usd=compute_usd,
+                          energy_in_price=in_price)
 
 
 def _record(ledger: EnergyLedger, svc: ServiceEnergy, site: str, rr: ReplicaRecord,

@@ -24,6 +24,12 @@ from gputwin.catalog.schema import StorageTier
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.engines import kv_pool_blocks, kv_pool_bytes_per_gpu, step_model
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.run.generation_run import (
+    BuiltGeneration,
+    build_generation,
+    generation_loads,
+    summarize_generation,
+)
 from gputwin.run.serving_energy import (
     ServiceEnergy,
     ServingEnergy,
@@ -51,7 +57,8 @@ from gputwin.scenario.serving import (
 )
 from gputwin.serving.autoscaler import AutoscalerSpec
 from gputwin.serving.config import EngineConfig
-from gputwin.serving.fleet import Fleet, PoolSpec, ServiceSpec
+from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ServiceSpec
+from gputwin.serving.generation import GenerationRun, simulate_generation
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import resolve_hardware
 from gputwin.workload.llm_azure import read_azure_llm_csv
@@ -281,16 +288,21 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     longest = _longest_sequences(reqs)
     built = [build_service(s, cat, longest.get(s.name, 0)) for s in sc.serving.services]
     check_serving_site(sc.site, [(b[2].hw.accelerator, b[2].hw.system) for b in built])
-    fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
-                  sample_interval_s=sc.serving.sample_interval,
-                  max_total_gpus=sc.serving.max_total_gpus)
-    out = fleet.run(progress)
+    if built:
+        fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
+                      sample_interval_s=sc.serving.sample_interval,
+                      max_total_gpus=sc.serving.max_total_gpus)
+        out = fleet.run(progress)
+    else:  # generation services only
+        out = FleetOutcome([], [], {}, {}, 0.0, 0, {})
     metas = {m.name: m for _, m, _ in built}
     table = request_table(out.states, metas)
     replicas = replica_records(out)
     timelines = {name: timeline_data(tl) for name, tl in out.timelines.items()}
     start = min((r.arrival_time_s for r in reqs), default=0.0)
-    acct = account_serving(sc.site, [b[2] for b in built], replicas, table)
+    gen = _run_generation(sc, cat)
+    acct = account_serving(sc.site, [b[2] for b in built], replicas, table,
+                           generation_loads(*gen) if gen else ())
     services: dict[str, Any] = {}
     for name, meta in metas.items():
         services[name] = summarize_service(
@@ -303,15 +315,39 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                                output_tokens=s["output_tokens"],
                                input_tokens=s["input_tokens"],
                                gpu_energy_j=acct.gpu_energy_j[name]))
+    generation = {} if gen is None else {
+        name: summarize_generation(gen[0], gen[1], name, energy_fields(
+            acct.services[name], priced=acct.priced[name],
+            energy_in_price=acct.energy_in_price, output_tokens=0, input_tokens=0,
+            gpu_energy_j=acct.gpu_energy_j.get(name, 0.0)))
+        for name in gen[0].configs}
     wall = time.perf_counter() - wall0
-    summary = _summary(sc, table, services, out.end_s, wall, out.num_events, acct)
+    end_s = max(out.end_s, gen[1].end_s if gen else 0.0)
+    summary = _summary(sc, table, services, end_s, wall, out.num_events, acct)
     if stages is not None:
         from gputwin.run.serving_rag import rag_summary
 
         summary["rag"] = rag_summary(stages, table)
-    return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,
+    if generation:
+        summary["generation"] = generation
+        gen_costs = [g["cost_usd"] for g in generation.values()]
+        if summary["total_cost_usd"] is not None:
+            summary["total_cost_usd"] = (None if None in gen_costs
+                                         else summary["total_cost_usd"] + sum(gen_costs))
+        summary["total_energy_j"] = acct.total.it_energy_j
+    return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=end_s,
                          requests=table, replicas=replicas, timelines=timelines,
                          summary=summary, wall_time_s=wall, num_events=out.num_events)
+
+
+def _run_generation(sc: ServingScenario, catalog: Catalog
+                    ) -> tuple[BuiltGeneration, GenerationRun] | None:
+    """The image/video generation services of ``serving.generation`` (None without)."""
+    section = sc.serving.generation
+    if section is None:
+        return None
+    built = build_generation(section, catalog, RandomStreams(sc.seed))
+    return built, simulate_generation(built.services, built.requests, horizon_s=sc.horizon)
 
 
 def _longest_sequences(reqs: list[LlmRequest]) -> dict[str, int]:
@@ -330,8 +366,7 @@ def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],
     codes = np.bincount(table.status, minlength=3).tolist()
     counts = {"finished": codes[0], "dropped": codes[1], "in_flight": codes[2]}
     records = table
-    first = next(iter(services.values()))
-    flat = dict(first) if len(services) == 1 else {}
+    flat = dict(next(iter(services.values()))) if len(services) == 1 else {}
     costs = [s["cost_usd"] for s in services.values()]
     total_out = sum(s["output_tokens"] for s in services.values())
     total = acct.total

@@ -50,6 +50,7 @@ from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
+from gputwin.scenario.generation import GenerationSection
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
 from gputwin.scenario.rag import RagPipelineOptions, check_rag_pipeline
@@ -336,8 +337,10 @@ Source = Annotated[SyntheticSource | TraceSource | RagSource, Field(discriminato
 
 
 class ServingSection(_M):
-    services: list[ServiceOptions] = Field(min_length=1)
-    workload: list[Source] = Field(min_length=1)
+    services: list[ServiceOptions] = Field(default_factory=list)
+    workload: list[Source] = Field(default_factory=list)
+    generation: GenerationSection | None = Field(default=None, description="Image/video "
+                                                 "generation services (docs/economics.md)")
     max_total_gpus: PosInt | None = None
     sample_interval: Seconds | None = None
 
@@ -352,6 +355,10 @@ class ServingSection(_M):
 
     @model_validator(mode="after")
     def _names(self) -> ServingSection:
+        if not self.services and self.generation is None:
+            raise ValueError("no services: give services (LLM) or generation (diffusion)")
+        if self.services and not self.workload:
+            raise ValueError("services need a workload")
         names = [s.name for s in self.services]
         if len(set(names)) != len(names):
             raise ValueError(f"service names must be unique, got {names}")

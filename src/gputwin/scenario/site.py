@@ -27,6 +27,7 @@ from gputwin.energy.facility import rack_can_host, rack_power_w
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
 from gputwin.quantities import Watts
+from gputwin.scenario.supply import PowerSupplyConfig
 
 #: Key path → "file:line" or "--set ..." (same as scenario.check.Locator).
 Locator = Callable[[tuple[str | int, ...]], str]
@@ -78,6 +79,9 @@ class SiteConfig(BaseModel):
     pricing: Literal["on-demand", "reserved", "spot"] = "on-demand"
     include_grid_water: bool = Field(default=False, description="Add water consumed by "
                                      "power generation upstream")
+    power_supply: PowerSupplyConfig | None = Field(
+        default=None, description="PPAs, on-site generation, a battery and the grid "
+        "interconnection limit (docs/energy.md, 'Power supply in runs')")
     trace_compute_frac: float = Field(
         default=0.52, ge=0.0, le=1.0, description="Compute share of jobs without a training "
         "model (traces): Jeon et al., ATC 2019, report ~52 % mean GPU utilisation in Philly")
@@ -110,6 +114,15 @@ class SiteConfig(BaseModel):
             raise ValueError(f"expected a date such as 2023-06-01T00:00, got {value!r}"
                              ) from None
         return value
+
+    @property
+    def effective_power_budget_w(self) -> float | None:
+        """The site budget the scheduler enforces: ``power_budget``, else the power supply's
+        interconnect + firm on-site output (the lower of the two when both are set)."""
+        grid = None if self.power_supply is None else self.power_supply.grid_budget_w()
+        if self.power_budget is None or grid is None:
+            return self.power_budget if grid is None else grid
+        return min(self.power_budget, grid)
 
     @property
     def start_offset_s(self) -> float:

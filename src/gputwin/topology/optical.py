@@ -54,9 +54,24 @@ class Transceiver(_Entry):
     source: str = Field(min_length=8)
 
 
+class PacketSwitch(_Entry):
+    radix: int = Field(gt=1)
+    port_gbps: float = Field(gt=0)
+    power_w: float = Field(ge=0)
+    hop_latency_s: float = Field(ge=0)
+    source: str = Field(min_length=8)
+
+
+class Availability(_Entry):
+    host_availability_frac: float = Field(gt=0, le=1)
+    source: str = Field(min_length=8)
+
+
 class OpticalTable(_Entry):
     ocs: OcsTable
     transceivers: dict[str, Transceiver]
+    packet_switch: PacketSwitch
+    availability: Availability
 
 
 @functools.cache
@@ -113,3 +128,56 @@ def optics_power_w(num_links: int, kind: str = "pluggable-800g") -> float:
     if num_links < 0:
         raise InputError(f"number of links must be non-negative, got {num_links}")
     return 2.0 * num_links * table[kind].power_w
+
+
+@dataclass(frozen=True, slots=True)
+class ClosFabric:
+    """A non-blocking folded Clos (fat tree) of ``radix``-port packet switches."""
+
+    num_ports: int  # endpoint ports it connects
+    tiers: int
+    num_switches: int
+    optical_links: int  # links above the first tier (leaf uplinks and up); edge links copper
+
+
+def clos_fabric(num_ports: int, radix: int | None = None) -> ClosFabric:
+    """The smallest non-blocking Clos for ``num_ports`` endpoint ports: 1 tier up to ``k``
+    ports, 2 up to ``k²/2`` (``3k/2`` switches per ``k²/2``), 3 up to ``k³/4`` (``5k²/4``
+    switches per ``k³/4``): half of each switch's ports face down, half up, below the top.
+    Raises InputError above three tiers."""
+    k = radix or optical_table().packet_switch.radix
+    if num_ports < 1:
+        raise InputError(f"a fabric needs at least one port, got {num_ports}")
+    if num_ports <= k:
+        return ClosFabric(num_ports, 1, 1, 0)
+    if num_ports <= k * k // 2:
+        leaves = math.ceil(num_ports / (k / 2))
+        spines = math.ceil(leaves * (k / 2) / k)
+        return ClosFabric(num_ports, 2, leaves + spines, leaves * k // 2)
+    if num_ports <= k ** 3 // 4:
+        leaves = math.ceil(num_ports / (k / 2))
+        return ClosFabric(num_ports, 3, leaves + leaves + math.ceil(leaves / 2),
+                          2 * leaves * k // 2)
+    raise InputError(f"{num_ports} ports need more than a 3-tier Clos of {k}-port switches")
+
+
+def slice_availability(blocks: int, total_blocks: int, *, ocs: bool,
+                       host_availability_frac: float | None = None,
+                       hosts_per_block: int = 16) -> float:
+    """Probability that a slice of ``blocks`` blocks can run (every host independent, up
+    with probability ``a``; a block is up when its ``hosts_per_block`` hosts are).
+
+    Statically wired, the slice is a fixed set of blocks: ``a_b^blocks``. With an OCS any
+    ``blocks`` healthy blocks of ``total_blocks`` can be wired into the torus:
+    ``P(Binomial(total_blocks, a_b) >= blocks)``."""
+    if not 0 < blocks <= total_blocks:
+        raise InputError(f"a slice of {blocks} blocks does not fit {total_blocks} blocks")
+    a = (optical_table().availability.host_availability_frac
+         if host_availability_frac is None else host_availability_frac)
+    if not 0 < a <= 1:
+        raise InputError(f"host availability must be in (0, 1], got {a}")
+    ab = a ** hosts_per_block
+    if not ocs:
+        return float(ab ** blocks)
+    return float(sum(math.comb(total_blocks, k) * ab ** k * (1 - ab) ** (total_blocks - k)
+                     for k in range(blocks, total_blocks + 1)))

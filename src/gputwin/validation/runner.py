@@ -123,9 +123,31 @@ def _evaluate_vector_index(**inputs: Any) -> _HasToDict:
     return _Payload({"recall": recall(spec, top_k), "bytes_per_vector": bytes_per_vector(spec),
                      "index_bytes": index_memory_bytes(spec),
                      "search_time_s": search_time_s(spec, top_k, acc=acc)})
+def _evaluate_optics(**inputs: Any) -> _HasToDict:
+    """``estimate optics``: the row of ``fabric`` (default ocs-torus), plus
+    ``transceivers_per_chip``."""
+    from gputwin.run.estimate_optics import estimate_optics
+
+    fields = dict(inputs)
+    name = fields.pop("fabric", "ocs-torus")
+    out = estimate_optics(**fields)
+    row = next(f for f in out["fabrics"] if f["fabric"] == name)
+    return _Payload(row | {"transceivers_per_chip": row["transceivers"] / out["num_chips"]})
+
+
+def _evaluate_generation(**inputs: Any) -> _HasToDict:
+    """``estimate video``: one sample of a diffusion transformer on ``gpu``."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.diffusion import estimate_generation
+
+    fields = dict(inputs)
+    acc = default_catalog().accelerator(fields.pop("gpu", "h100-sxm-80gb"))
+    return estimate_generation(acc, fields.pop("model"), **fields)
 
 
 EVALUATORS: dict[str, Evaluator] = {
+    "optics": _evaluate_optics,
+    "generation": _evaluate_generation,
     "training": _evaluate_training,
     "collective": _evaluate_collective,
     "serving": _evaluate_serving,
