@@ -7,6 +7,7 @@ import json
 from click.testing import CliRunner
 
 from gputwin.cli.main import cli
+from gputwin.energy.tables import default_tables
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -26,8 +27,10 @@ def test_owned_lists_every_catalog_part_with_a_rental() -> None:
     assert code == 0
     rows = json.loads(out)
     assert len(rows) >= 19
+    book = default_tables().price_book.accelerators
     for r in rows:
-        assert r["usd_per_gpu_hour"] > 0 and r["cheapest_rental"] is not None
+        rentable = bool(book[r["accelerator"]].usd_per_gpu_hour)  # embedded parts: bought only
+        assert r["usd_per_gpu_hour"] > 0 and (r["cheapest_rental"] is not None) == rentable
 
 
 def test_supply_with_ppa_and_battery() -> None:
