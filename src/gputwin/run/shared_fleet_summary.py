@@ -1,7 +1,8 @@
 """The summary of a shared fleet: training and serving metrics side by side.
 
-``summary`` keeps every key of a cluster run (jobs, JCT, wait, GPU allocation — of the
-training jobs; the allocation timeline counts both) and adds:
+``summary`` keeps every key of a cluster run (jobs, JCT, wait, preemptions: of the
+training jobs; ``gpu_hours`` and the GPU allocation come from the allocation timeline and
+count serving replicas too) and adds:
 
 - ``serving``: requests by status and, per service, the serving metrics of a serving run
   (TTFT/TPOT/ITL/end-to-end percentiles, throughput, goodput, SLO attainment, replicas);
@@ -64,6 +65,7 @@ def shared_result(cluster: SimulationResult, run: SharedRun, fleet: ClusterFleet
     wall = time.perf_counter() - wall_start
     summary = dict(cluster.summary)
     section = fleet_section(cluster, run, fleet, replicas, outcome.end_s)
+    section.update(_latency(services))
     section["accounted"] = {  # exactly one final status each
         "jobs": sum(cluster.summary["jobs_by_status"].values()) == len(cluster.jobs),
         "requests": sum(codes) == len(requests) == len(table)}
@@ -92,11 +94,12 @@ def fleet_section(cluster: SimulationResult, run: SharedRun, fleet: ClusterFleet
     return {
         "total_gpus": total,
         "serving_gpu_hours": sum(r.gpus * (r.end_s - r.start_s) for r in replicas) / 3600.0,
-        "training_gpu_hours": cluster.summary["gpu_hours"],
+        "training_gpu_hours": sum(j.gpu_hours or 0.0 for j in jobs),
         "serving_gpus_mean": serving_mean,
         "serving_gpus_peak": max(serve_v),
         "training_gpus_mean": alloc - serving_mean,
         "idle_gpus_mean_frac": (total - alloc) / total if total else None,
+        "serving_gpus_timeline": {"time_s": serve_t, "gpus": serve_v},  # at each change
         "by_hour_of_day": _by_hour(tl.time_s, [float(v) for v in tl.gpus_allocated],
                                    serve_t, serve_v, end_s),
         "replicas_started": len(replicas),
@@ -108,6 +111,18 @@ def fleet_section(cluster: SimulationResult, run: SharedRun, fleet: ClusterFleet
         "training_lost_gpu_hours": sum(j.lost_gpu_hours for j in jobs),
         "jobs_completed": statuses.get("completed", 0),
     }
+
+
+def _latency(services: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """Worst p99 TTFT and TPOT over the services, SLO attainment over their finished
+    requests (for comparisons)."""
+    ttft = [s["ttft_s"]["p99"] for s in services.values() if s["ttft_s"]["p99"] is not None]
+    tpot = [s["tpot_s"]["p99"] for s in services.values() if s["tpot_s"]["p99"] is not None]
+    rated = [s for s in services.values() if s["slo_attainment_frac"] is not None]
+    done = sum(s["finished"] for s in rated)
+    met = sum(s["slo_attainment_frac"] * s["finished"] for s in rated)
+    return {"ttft_p99_s": max(ttft, default=None), "tpot_p99_s": max(tpot, default=None),
+            "slo_attainment_frac": met / done if done else None}
 
 
 def _time_mean(t: list[float], v: list[float], end_s: float) -> float:

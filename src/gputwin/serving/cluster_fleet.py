@@ -137,12 +137,12 @@ class ClusterFleet(Fleet):
 
     def _autoscale(self, pool: _Pool) -> None:
         super()._autoscale(pool)
-        if not self._busy():  # the traffic is over: stop asking for GPUs
-            for p in self.pools:
-                waiting = self._asked.get(id(p), [])
-                while waiting:
-                    self._withdraw(waiting.pop())
-                    p.pending -= 1
+        spec = pool.spec.autoscaler
+        if spec is not None and not self._busy():
+            # the traffic is over (the ticks stop): settle at min_replicas, GPUs back
+            waiting = self._asked.get(id(pool), [])
+            serving = [r for r in pool.alive if r.accepting]
+            self._drain(pool, serving, len(waiting) + len(serving) - spec.min_replicas)
 
     # ---- the gateway ----------------------------------------------------------------------
     def _arrive(self) -> None:
