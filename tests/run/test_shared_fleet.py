@@ -83,6 +83,14 @@ def test_every_job_and_request_is_accounted_for(result: SimulationResult) -> Non
     assert chat["goodput_rps"] > 0
 
 
+def test_compare_metrics_of_a_shared_fleet_exist(result: SimulationResult) -> None:
+    from gputwin.run.compare_metrics import METRICS, metric_value
+
+    fleet = [m for m in METRICS if m.path[:1] == ("fleet",)]
+    assert len(fleet) >= 5
+    assert all(metric_value(result.summary, m) is not None for m in fleet)
+
+
 def test_gpus_never_over_allocated_and_hours_add_up(result: SimulationResult) -> None:
     assert max(result.timeline.gpus_allocated) <= result.total_gpus
     f = result.summary["fleet"]
