@@ -141,6 +141,24 @@ def test_static_replicas_never_preempt_or_churn(tmp_path: Path) -> None:
     assert len(times) > 0
 
 
+def test_a_kueue_quota_bounds_the_serving_replicas(tmp_path: Path) -> None:
+    """Replicas go through the same quotas: a serving queue of 4 GPUs without borrowing
+    holds at most 4 replicas, the autoscaler's other asks wait and are withdrawn, and the
+    latency shows it."""
+    text = SHARED.replace("scheduler: {profile: priority,", """tenancy:
+  cluster_queues:
+    serving: {quotas: {h100-sxm-80gb: {nominal: 4, borrowing_limit: 0}}}
+    default: {quotas: {h100-sxm-80gb: 12}}
+scheduler: {profile: priority,""")
+    r = simulate(load_scenario(_write(tmp_path, text)))
+    f = r.summary["fleet"]
+    assert f["serving_gpus_peak"] == 4 and f["replicas_withdrawn"] > 0
+    assert r.summary["queues"]["serving"]["peak_gpus"] == 4
+    assert r.summary["queues"]["serving"]["admissions"] == f["replicas_started"]
+    assert f["accounted"] == {"jobs": True, "requests": True}
+    assert f["slo_attainment_frac"] < 0.9  # one replica's worth of quota is too little
+
+
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("model: llama3.1-8b\n", "model: llama3.1-8b\n      gpu: a100-sxm-80gb\n",
      "a shared fleet has one GPU type"),
