@@ -208,3 +208,11 @@ def test_example_reports_job_and_request_metrics(tmp_path: Path,
     assert {"summary.json", "jobs.csv", "requests.csv", "report.html"} <= files
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Training beside inference" in html
+
+
+def test_a_live_twin_of_a_shared_fleet_is_refused(tmp_path: Path) -> None:
+    from gputwin.run.live import LiveTwin
+
+    with pytest.raises(InputError, match="live twin of a shared fleet"):
+        LiveTwin(load_scenario(_write(tmp_path)))
+
