@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gputwin.cli.main import main
 from gputwin.errors import InputError
@@ -215,4 +217,30 @@ def test_a_live_twin_of_a_shared_fleet_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="live twin of a shared fleet"):
         LiveTwin(load_scenario(_write(tmp_path)))
+
+
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 1000), amplitude=st.sampled_from([0.0, 0.5, 0.95]),
+       max_replicas=st.integers(1, 6), profile=st.sampled_from(["priority", "fifo"]),
+       horizon=st.sampled_from(["", "horizon: 20min\n"]))
+def test_property_nothing_lost_nothing_over_allocated(
+        tmp_path: Path, seed: int, amplitude: float, max_replicas: int, profile: str,
+        horizon: str) -> None:
+    text = (SHARED.replace("seed: 3\n", f"seed: {seed}\n{horizon}")
+            .replace("amplitude: 0.9", f"amplitude: {amplitude}")
+            .replace("max_replicas: 12", f"max_replicas: {max_replicas}")
+            .replace("profile: priority", f"profile: {profile}")
+            .replace("num_requests: 6000", "num_requests: 1500"))
+    r = simulate(load_scenario(_write(tmp_path, text)))
+    s, f = r.summary, r.summary["fleet"]
+    assert f["accounted"] == {"jobs": True, "requests": True}
+    assert sum(s["serving"]["requests_by_status"].values()) == 1500
+    assert max(r.timeline.gpus_allocated) <= r.total_gpus
+    assert 0 <= f["serving_gpus_peak"] <= max(max_replicas, 1) * 1
+    if profile == "fifo":
+        assert f["training_preemptions_by_serving"] == 0
+    if not horizon:
+        assert s["jobs_by_status"]["completed"] == 12
+        assert s["serving"]["requests_by_status"]["finished"] == 1500
 
