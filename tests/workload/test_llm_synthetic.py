@@ -68,3 +68,24 @@ def test_rag_requests_share_chained_prefixes() -> None:
         for i, h in enumerate(r.prefix_hashes):
             assert by_id.setdefault(h, r.prefix_hashes[:i]) == r.prefix_hashes[:i]
     assert all(r.pre_delay_s == spec.retrieval_s for r in reqs)
+
+
+def test_diurnal_rate_follows_the_day_and_keeps_its_mean() -> None:
+    proc = ArrivalProcess("diurnal", 2.0, amplitude_frac=0.8, period_s=86400.0,
+                          peak_s=14 * 3600.0)
+    t = arrival_times(proc, 4 * 2 * 86400, np.random.default_rng(3))
+    assert np.all(np.diff(t) >= 0) and t[0] > 0
+    assert len(t) / t[-1] == pytest.approx(2.0, rel=0.05)
+    hourly = np.histogram(t % 86400, bins=24, range=(0, 86400))[0] / (t[-1] / 86400) / 3600
+    assert hourly[14] == pytest.approx(2.0 * 1.8, rel=0.1)  # the peak
+    assert hourly[2] == pytest.approx(2.0 * 0.2, rel=0.25)  # the trough, 12 h later
+    assert int(np.argmax(hourly)) in (13, 14) and int(np.argmin(hourly)) in (1, 2)
+
+
+def test_diurnal_without_amplitude_is_poisson_and_bad_amplitude_refused() -> None:
+    t = arrival_times(ArrivalProcess("diurnal", 5.0, amplitude_frac=0.0), 20000,
+                      np.random.default_rng(1))
+    gaps = np.diff(t)
+    assert gaps.std() / gaps.mean() == pytest.approx(1.0, rel=0.05)
+    with pytest.raises(InputError, match="amplitude"):
+        ArrivalProcess("diurnal", 1.0, amplitude_frac=1.0)

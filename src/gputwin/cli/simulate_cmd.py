@@ -190,6 +190,8 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     if supply_line is not None:
         table.add_row("power supply", supply_line)
     console.print(table)
+    for line in _shared_fleet_lines(s):  # training beside inference (a `serving:` section)
+        console.print(line)
     from gputwin.run.inflation_run import inflation_lines
 
     for line in inflation_lines(s):  # a packing experiment (experiment: workload_inflation)
@@ -203,3 +205,27 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
         console.print(f"layouts planned (templates without one): {shown}{more}")
     for path in paths.values():
         console.print(f"wrote {path}")
+
+
+def _shared_fleet_lines(s: dict[str, Any]) -> list[str]:
+    """The serving side and the sharing of a shared-fleet run (none for other runs)."""
+    f = s.get("fleet")
+    if not isinstance(f, dict):
+        return []
+    req = s["serving"]["requests_by_status"]
+    att = f["slo_attainment_frac"]
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v * 1e3:,.0f} ms"
+
+    return [
+        f"serving: {s['serving']['num_requests']:,} requests ({req['finished']:,} finished, "
+        f"{req['dropped']:,} dropped, {req['in_flight']:,} in flight); p99 TTFT "
+        f"{ms(f['ttft_p99_s'])}, TPOT {ms(f['tpot_p99_s'])}; SLO met "
+        + ("-" if att is None else f"{att:.1%}"),
+        f"fleet: {f['serving_gpu_hours']:,.0f} GPU-h serving, {f['training_gpu_hours']:,.0f} "
+        f"training; {f['replicas_started']:,} replicas started; "
+        f"training preempted by serving {f['training_preemptions_by_serving']:,} times "
+        f"({f['training_lost_gpu_hours']:,.1f} GPU-h of work lost)",
+    ]
+

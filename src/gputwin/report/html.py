@@ -20,6 +20,7 @@ from gputwin.report.fmt import fmt_count, fmt_duration, fmt_energy, fmt_pct
 from gputwin.report.inflation import inflation_section
 from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
 from gputwin.report.queues import tenancy_tables
+from gputwin.report.shared_fleet import shared_fleet_section
 from gputwin.report.stats import KeyFigures, key_figures
 from gputwin.run.results import SimulationResult
 
@@ -162,8 +163,9 @@ def render_report(result: SimulationResult, *, max_points: int = DEFAULT_MAX_POI
         cards += note_html("This run has no jobs.")
     plots, drawn = _plots(result, max_points)
     packing, drawn_packing = inflation_section(result.summary)  # "" without an experiment
-    plots = packing + plots
-    drawn = drawn or drawn_packing
+    shared, drawn_shared = shared_fleet_section(result)  # "" without a `serving:` section
+    plots = packing + shared + plots
+    drawn = drawn or drawn_packing or drawn_shared
     power_carbon, drawn_energy = energy_section(result, max_points)  # "" without a site
     drawn = drawn or drawn_energy
     tenancy = tenancy_tables(result.summary)  # "" without queues or entitlements

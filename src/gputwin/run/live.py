@@ -34,6 +34,10 @@ class LiveTwin:
     """The scenario's cluster and workload, advanced only when asked (``run_until``)."""
 
     def __init__(self, scenario: Scenario, *, catalog: Catalog | None = None) -> None:
+        if scenario.serving is not None:
+            raise InputError("a live twin of a shared fleet (training beside serving) is "
+                             "not supported yet: run it with `gputwin simulate`",
+                             where="serving")
         world = build_world(scenario, catalog or default_catalog(),
                             RandomStreams(scenario.seed))
         self.name = scenario.name

@@ -149,6 +149,10 @@ def write_outputs(
     contents: dict[str, str | bytes] = {
         SUMMARY_FILE: summary_json(result, timing), JOBS_FILE: jobs_csv(result.jobs),
         JOBS_PARQUET_FILE: jobs_parquet(result.jobs)}
+    if result.serving is not None:  # a shared fleet: its requests too
+        from gputwin.run.serving_outputs import serving_tables
+
+        contents.update(serving_tables(result.serving))
     if render_html is not None:
         contents[REPORT_FILE] = render_html(result)
     return write_files(contents, out_dir, command)

@@ -105,3 +105,6 @@ class SimulationResult:
     #: energy accounting of a run with a ``site:`` (run/energy_accounting.py,
     #: ``EnergyResult.to_dict()``: totals, idle account, hourly timeline); ``None`` without
     energy: dict[str, Any] | None = None
+    #: the serving side of a shared fleet (``ServingResult``: requests, replicas,
+    #: timelines; run/shared_fleet.py); ``None`` for a training-only run
+    serving: Any = None

@@ -44,6 +44,13 @@ def requests_csv(result: ServingResult) -> str:
     return buf.getvalue()
 
 
+def serving_tables(result: ServingResult) -> dict[str, str | bytes]:
+    """requests.csv and requests.parquet of ``result``."""
+    return {REQUESTS_FILE: requests_csv(result),
+            REQUESTS_PARQUET_FILE: table_parquet(REQUEST_COLUMNS,
+                                                 (rec.to_row() for rec in result.requests))}
+
+
 def write_serving_outputs(result: ServingResult, out_dir: Path,
                           render_html: Callable[[ServingResult], str] | None = None,
                           *, command: str = "simulate serve", timing: bool = True
@@ -51,10 +58,7 @@ def write_serving_outputs(result: ServingResult, out_dir: Path,
     """Write the three files (policy: :mod:`gputwin.run.outputs`); returns their paths.
     Raises :class:`InputError`."""
     contents: dict[str, str | bytes] = {
-        SUMMARY_FILE: serving_summary_json(result, timing),
-        REQUESTS_FILE: requests_csv(result),
-        REQUESTS_PARQUET_FILE: table_parquet(REQUEST_COLUMNS,
-                                             (rec.to_row() for rec in result.requests))}
+        SUMMARY_FILE: serving_summary_json(result, timing), **serving_tables(result)}
     if render_html is not None:
         contents[REPORT_FILE] = render_html(result)
     return write_files(contents, out_dir, command)

@@ -32,7 +32,7 @@ from gputwin.sim.rng import RandomStreams
 from gputwin.training.runtime import RunPlan
 from gputwin.workload.job import JobSpec
 
-__all__ = ["simulate", "simulate_world", "write_outputs"]
+__all__ = ["drive", "run_result", "simulate", "simulate_world", "write_outputs"]
 
 PRIORITY_COMPLETION = 0
 PRIORITY_ARRIVAL = 1
@@ -421,6 +421,10 @@ def simulate(
         from gputwin.run.inflation_run import simulate_inflation
 
         return simulate_inflation(scenario, catalog or default_catalog())
+    if scenario.serving is not None:  # training and inference on one fleet
+        from gputwin.run.shared_fleet import simulate_shared
+
+        return simulate_shared(scenario, progress=progress, catalog=catalog)
     wall_start = time.perf_counter()
     world = build_world(scenario, catalog or default_catalog(), RandomStreams(scenario.seed))
     return simulate_world(world, name=scenario.name, seed=scenario.seed,
@@ -439,16 +443,31 @@ def simulate_world(
     """Run an already wired :class:`World` (lets tests and sweeps swap components)."""
     wall_start = time.perf_counter() if wall_start is None else wall_start
     run = _Run(world, RandomStreams(seed))
-    num_events = 0
-    while True:
-        fired = run.sim.run(until_s=horizon_s, max_events=_CHUNK_EVENTS)
-        num_events += fired
-        if progress is not None:
-            progress(run.sim.now)
-        if fired < _CHUNK_EVENTS:
-            break
+    num_events = drive(run.sim, horizon_s, progress)
     unfinished = run.sim.num_pending > 0 or world.scheduler.num_queued() > 0
     end_s = horizon_s if (horizon_s is not None and unfinished) else run.last_event_s
+    return run_result(run, name=name, seed=seed, end_s=end_s, num_events=num_events,
+                      wall_start=wall_start)
+
+
+def drive(sim: Simulator, horizon_s: float | None,
+          progress: Callable[[float], None] | None = None) -> int:
+    """Fire events until the horizon (or none are left), reporting progress between
+    chunks; returns the number fired."""
+    num_events = 0
+    while True:
+        fired = sim.run(until_s=horizon_s, max_events=_CHUNK_EVENTS)
+        num_events += fired
+        if progress is not None:
+            progress(sim.now)
+        if fired < _CHUNK_EVENTS:
+            return num_events
+
+
+def run_result(run: _Run, *, name: str, seed: int, end_s: float, num_events: int,
+               wall_start: float) -> SimulationResult:
+    """The records, summary and result of a run that ended at ``end_s``."""
+    world = run.world
     energy = None if run.energy is None else run.energy.finish(
         end_s, [j.job_id for j in world.jobs])
     jobs = run.records(end_s, None if energy is None else energy.jobs)

@@ -154,6 +154,7 @@ def _autoscaler(a: AutoscalerOptions | None, perf: ServingPerf,
     tier = catalog.storage_tier(a.storage) if a.storage else None
     return AutoscalerSpec(metric=a.metric, target=a.target, interval_s=a.interval,
                           min_replicas=a.min_replicas, max_replicas=a.max_replicas,
+                          scale_down_window_s=a.scale_down_stabilization,
                           provision_delay_s=provision_delay_s(
                               perf, perf.config.hw.gpus_per_node, tier, a.startup_overhead))
 
@@ -188,7 +189,8 @@ def build_service(opts: ServiceOptions, catalog: Catalog, longest_sequence_token
 
 def _arrivals(a: ArrivalOptions) -> ArrivalProcess:
     return ArrivalProcess(kind=a.process, rate_per_s=a.rate, cv=a.cv,
-                          burst_factor=a.burst_factor, on_s=a.on, off_s=a.off, start_s=a.start)
+                          burst_factor=a.burst_factor, on_s=a.on, off_s=a.off, start_s=a.start,
+                          amplitude_frac=a.amplitude, period_s=a.period, peak_s=a.peak)
 
 
 def _lengths(o: LengthOptions) -> LengthDist:

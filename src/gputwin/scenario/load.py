@@ -27,6 +27,7 @@ from gputwin.scenario.paths import (
 )
 from gputwin.scenario.scheduler import scheduler_profile
 from gputwin.scenario.schema import Scenario
+from gputwin.scenario.shared_fleet import check_shared_serving, resolve_shared_traces
 from gputwin.scenario.site import check_site
 from gputwin.scenario.slurm import scheduler_from_slurm
 from gputwin.scenario.volcano import tenancy_from_volcano
@@ -90,6 +91,8 @@ def load_scenario(
     scheduler_profile(scenario.scheduler, locate)
     check_site(scenario.site, catalog or default_catalog(), scenario.cluster.system,
                scenario.cluster.gpu, locate)
+    check_shared_serving(scenario, catalog or default_catalog(), locate)  # `serving:`
+    scenario = resolve_shared_traces(scenario, file.parent, locate)
     return _resolve_trace_path(scenario, file.parent, locate)
 
 

@@ -18,6 +18,7 @@ from gputwin.quantities import Bytes, Count, Seconds
 from gputwin.scenario.experiment import ExperimentConfig
 from gputwin.scenario.failures import FailuresConfig
 from gputwin.scenario.paths import CATALOG_FIELD_HELP
+from gputwin.scenario.shared_fleet import FleetServing, fill_service_hardware
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
@@ -226,6 +227,11 @@ class Scenario(_Model):
         default=None, description="Run as a packing experiment (workload_inflation, the "
         "FGD paper's method) instead of a time replay; needs workload.trace")
     catalog: str | list[str] = Field(default_factory=list, description=CATALOG_FIELD_HELP)
+    serving: FleetServing | None = Field(
+        default=None, description="Inference services sharing the cluster with the "
+        "training jobs (replicas are gang jobs; docs/shared-fleet.md)")
+
+    _hardware = model_validator(mode="before")(fill_service_hardware)
 
     @model_validator(mode="after")
     def _trace_nodes(self) -> Scenario:
@@ -233,4 +239,9 @@ class Scenario(_Model):
             raise ValueError("cluster.from_trace needs a workload.trace")
         if self.experiment is not None and self.workload.trace is None:
             raise ValueError("experiment: workload_inflation draws pods from workload.trace")
+        if self.serving is not None:
+            for name in ("experiment", "failures", "site"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"serving: a shared fleet does not model `{name}:` "
+                                     "yet (docs/shared-fleet.md)")
         return self

@@ -143,13 +143,18 @@ class SpeculativeOptions(_M):
 
 
 class AutoscalerOptions(_M):
-    metric: Literal["queue", "utilization"] = "queue"
+    metric: Literal["queue", "utilization", "concurrency"] = Field(
+        default="queue", description="queue: waiting requests per replica; utilization: "
+        "busy fraction; concurrency: requests in the replica (running + waiting)")
     target: float = Field(default=4.0, gt=0)
     interval: Seconds = Field(default=15.0, gt=0)
     min_replicas: PosInt = 1
     max_replicas: PosInt = 8
     storage: str | None = Field(default=None, description="Tier weights load from")
     startup_overhead: Seconds = Field(default=0.0, description="Container start etc.")
+    scale_down_stabilization: Seconds = Field(
+        default=0.0, ge=0, description="Scale down only to the highest count asked for "
+        "within this window (Kubernetes HPA: 300s); 0 = at once")
 
 
 class DisaggregationOptions(_M):
@@ -282,13 +287,18 @@ def default_lengths(model: str) -> tuple[str, str]:
 
 
 class ArrivalOptions(_M):
-    process: Literal["poisson", "gamma", "bursty", "fixed"] = "poisson"
+    process: Literal["poisson", "gamma", "bursty", "fixed", "diurnal"] = "poisson"
     rate: float = Field(gt=0, allow_inf_nan=False, description="Mean requests per second")
     cv: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     burst_factor: float = Field(default=4.0, ge=1)
     on: Seconds = Field(default=10.0, gt=0)
     off: Seconds = 30.0
     start: Seconds = 0.0
+    amplitude: float = Field(default=0.5, ge=0, lt=1, description="diurnal: swing of the "
+                             "rate around its mean (0.5: peak 1.5x, trough 0.5x)")
+    period: Seconds = Field(default=86400.0, gt=0, description="diurnal: length of a cycle")
+    peak: Seconds = Field(default=50400.0, ge=0, description="diurnal: time of the peak "
+                          "in the cycle (default 14:00)")
 
 
 class SyntheticSource(_M):
@@ -403,12 +413,13 @@ class ServingScenario(_M):
 
 
 def is_serving_file(path: Path) -> bool:
-    """True when the YAML at ``path`` has a top-level ``serving:`` section."""
+    """True when the YAML at ``path`` has a top-level ``serving:`` section and no
+    ``cluster:`` (with one it is a shared-fleet cluster scenario)."""
     try:
         data, _ = load_yaml_with_lines(path)
     except InputError:
         return False
-    return isinstance(data, dict) and "serving" in data
+    return isinstance(data, dict) and "serving" in data and "cluster" not in data
 
 
 def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,

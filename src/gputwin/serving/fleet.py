@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gputwin.errors import InputError
-from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas
+from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas, stabilized
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
 from gputwin.serving.histogram import LogHistogram
@@ -111,6 +111,7 @@ class _Pool:
         self.pending = 0  # provisioning
         self.last_busy: dict[int, float] = {}
         self.last_tick_s = 0.0
+        self.recent: list[tuple[float, int]] = []  # autoscaler asks (scale-down window)
 
 
 class Fleet:
@@ -119,10 +120,10 @@ class Fleet:
     def __init__(self, services: Sequence[ServiceSpec], requests: Sequence[LlmRequest], *,
                  horizon_s: float | None = None, sample_interval_s: float | None = None,
                  max_total_gpus: int | None = None,
-                 dispatch: Dispatch | None = None) -> None:
+                 dispatch: Dispatch | None = None, sim: Simulator | None = None) -> None:
         if not services:
             raise InputError("a fleet needs at least one service")
-        self.sim = Simulator()
+        self.sim = sim or Simulator()  # a shared kernel: run/shared_fleet.py
         self.horizon_s = horizon_s
         self.max_total_gpus = max_total_gpus
         self.services = {s.name: s for s in services}
@@ -165,12 +166,34 @@ class Fleet:
             raise InputError(f"the initial replicas need {gpus} GPUs, the cluster has "
                              f"{max_total_gpus}")
         for pool in self.pools:
-            for _ in range(pool.spec.num_replicas):
-                self._add_replica(pool, 0.0, 0.0)
+            self._provision(pool, 0.0, pool.spec.num_replicas, initial=True)
         last = max((r.arrival_time_s for r in requests), default=0.0)
         self.sample_interval_s = sample_interval_s or min(60.0, max(0.1, last / 400.0))
 
     # ---- replica lifecycle -------------------------------------------------------------
+    def _provision(self, pool: _Pool, now: float, count: int, *, initial: bool = False) -> None:
+        """Ask for ``count`` more replicas of ``pool``: here they get GPUs at once (the
+        initial ones serve at once, later ones after the provisioning delay) within
+        ``max_total_gpus``; a shared fleet asks the cluster scheduler instead."""
+        spec = pool.spec.autoscaler
+        delay = 0.0 if initial or spec is None else spec.provision_delay_s
+        for _ in range(count):
+            if (not initial and self.max_total_gpus is not None and self._gpus_in_use()
+                    + pool.spec.gpus_per_replica > self.max_total_gpus):
+                break
+            self._add_replica(pool, now, now + delay)
+
+    def _drain(self, pool: _Pool, serving: list[Replica], count: int) -> None:
+        """Stop ``count`` serving replicas (newest first) taking requests; each leaves
+        when its last request is done. At least one replica keeps accepting."""
+        for rep in sorted(serving, key=lambda r: -r.id)[:count]:
+            if len(pool.accepting) <= 1:
+                break
+            rep.accepting = False
+            pool.accepting.remove(rep)
+            if not rep.in_step and rep.num_outstanding == 0:
+                self._retire(rep)
+
     def _add_replica(self, pool: _Pool, now: float, ready: float) -> None:
         rid = self._next_id
         self._next_id += 1
@@ -334,6 +357,8 @@ class Fleet:
         current = len(serving) + pool.pending
         if spec.metric == "queue":
             metric = sum(r.num_waiting for r in serving) / max(1, len(serving))
+        elif spec.metric == "concurrency":
+            metric = sum(r.num_outstanding for r in serving) / max(1, len(serving))
         else:
             span = max(1e-9, now - pool.last_tick_s)
             metric = sum(min(1.0, (r.busy_s_at(now) - pool.last_busy.get(r.id, 0.0)) / span)
@@ -342,20 +367,12 @@ class Fleet:
             pool.last_busy[r.id] = r.busy_s_at(now)
         pool.last_tick_s = now
         want = desired_replicas(spec, current, metric)
+        if spec.scale_down_window_s > 0:
+            want = stabilized(pool.recent, now, want, spec.scale_down_window_s)
         if want > current:
-            for _ in range(want - current):
-                if (self.max_total_gpus is not None and self._gpus_in_use()
-                        + pool.spec.gpus_per_replica > self.max_total_gpus):
-                    break
-                self._add_replica(pool, now, now + spec.provision_delay_s)
+            self._provision(pool, now, want - current)
         elif want < current:
-            for rep in sorted(serving, key=lambda r: -r.id)[: current - want]:
-                if len(pool.accepting) <= 1:
-                    break
-                rep.accepting = False
-                pool.accepting.remove(rep)
-                if not rep.in_step and rep.num_outstanding == 0:
-                    self._retire(rep)
+            self._drain(pool, serving, current - want)
         if self._busy():
             self.sim.schedule_in(spec.interval_s, lambda: self._autoscale(pool), PRIORITY_TICK)
 
@@ -372,14 +389,18 @@ class Fleet:
         return lambda: self._autoscale(pool)
 
     # ---- run ------------------------------------------------------------------------------
-    def run(self, progress: Callable[[float], None] | None = None) -> FleetOutcome:
-        """Simulate until every request is done (or the horizon). Deterministic."""
+    def start(self) -> None:
+        """Put the first arrival, sample and autoscaler ticks on the kernel."""
         self._schedule_next_arrival()
         self.sim.schedule_at(0.0, self._sample, PRIORITY_TICK)
         for pool in self.pools:
             if pool.spec.autoscaler is not None:
                 interval = pool.spec.autoscaler.interval_s
                 self.sim.schedule_at(interval, self._autoscaler_for(pool), PRIORITY_TICK)
+
+    def run(self, progress: Callable[[float], None] | None = None) -> FleetOutcome:
+        """Simulate until every request is done (or the horizon). Deterministic."""
+        self.start()
         num_events = 0
         while True:
             fired = self.sim.run(until_s=self.horizon_s, max_events=_CHUNK_EVENTS)
@@ -388,6 +409,10 @@ class Fleet:
                 progress(self.sim.now)
             if fired < _CHUNK_EVENTS:
                 break
+        return self.outcome(num_events)
+
+    def outcome(self, num_events: int) -> FleetOutcome:
+        """Every request's fate, the replica lives, timelines and ITL histograms."""
         states = self._all_states()
         unfinished = any(s.status not in (FINISHED, DROPPED) for s in states)
         if self.horizon_s is not None and unfinished:

@@ -4,7 +4,10 @@ Arrivals (rate in requests/s): ``poisson`` (exponential gaps), ``gamma`` (gamma 
 coefficient of variation ``cv``; cv = 1 is Poisson, > 1 burstier), ``bursty`` (a
 Markov-modulated Poisson process: exponential *on* periods of mean ``on_s`` at
 ``rate · burst_factor`` and *off* periods of mean ``off_s`` at the rate that keeps the
-long-run mean equal to ``rate``, floored at 0). Lengths: ``fixed``, ``uniform``
+long-run mean equal to ``rate``, floored at 0), ``diurnal`` (a Poisson process whose
+rate follows the day: ``rate · (1 + amplitude · cos(2π (t − peak_s) / period_s))``, drawn by
+thinning a Poisson process at the peak rate, so the mean rate over whole periods is
+``rate``). Lengths: ``fixed``, ``uniform``
 (integers in [low, high]) or ``lognormal`` fitted to a mean and a median
 (σ² = 2·ln(mean/median), μ = ln(median)), clipped to [low, high].
 
@@ -25,7 +28,7 @@ from gputwin.errors import InputError
 from gputwin.sim.rng import RandomStreams
 from gputwin.workload.llm_request import MOONCAKE_HASH_BLOCK_TOKENS, LlmRequest
 
-ArrivalKind = Literal["poisson", "gamma", "bursty", "fixed"]
+ArrivalKind = Literal["poisson", "gamma", "bursty", "fixed", "diurnal"]
 LengthKind = Literal["fixed", "uniform", "lognormal"]
 
 
@@ -40,6 +43,9 @@ class ArrivalProcess:
     on_s: float = 10.0  # bursty only: mean on-period
     off_s: float = 30.0  # bursty only: mean off-period
     start_s: float = 0.0
+    amplitude_frac: float = 0.5  # diurnal only: peak-to-mean swing, in [0, 1)
+    period_s: float = 86400.0  # diurnal only
+    peak_s: float = 14 * 3600.0  # diurnal only: time of the peak within the period
 
     def __post_init__(self) -> None:
         if not (self.rate_per_s > 0 and math.isfinite(self.rate_per_s)):
@@ -48,6 +54,17 @@ class ArrivalProcess:
             raise InputError(f"arrival cv must be > 0, got {self.cv!r}")
         if self.burst_factor < 1 or self.on_s <= 0 or self.off_s < 0:
             raise InputError("bursty arrivals need burst_factor >= 1, on_s > 0, off_s >= 0")
+        if not (0 <= self.amplitude_frac < 1 and self.period_s > 0):
+            raise InputError("diurnal arrivals need 0 <= amplitude < 1 and period > 0, got "
+                             f"{self.amplitude_frac!r}, {self.period_s!r}")
+
+    def rate_at(self, t_s: np.ndarray) -> np.ndarray:
+        """The instantaneous rate (requests/s) at ``t_s`` (constant unless diurnal)."""
+        if self.kind != "diurnal":
+            return np.full(np.shape(t_s), self.rate_per_s)
+        phase = 2.0 * math.pi * (np.asarray(t_s) - self.peak_s) / self.period_s
+        out: np.ndarray = self.rate_per_s * (1.0 + self.amplitude_frac * np.cos(phase))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +102,8 @@ class LengthDist:
 
 
 def arrival_times(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` non-decreasing arrival times (seconds), the first at ``start_s``."""
+    """``n`` non-decreasing arrival times (seconds), the first at ``start_s`` (diurnal:
+    from ``start_s`` on, the first a random gap after it)."""
     if n <= 0:
         return np.zeros(0)
     mean_gap = 1.0 / proc.rate_per_s
@@ -96,9 +114,27 @@ def arrival_times(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.
     elif proc.kind == "gamma":
         shape = 1.0 / (proc.cv * proc.cv)
         gaps = rng.gamma(shape, mean_gap / shape, size=n - 1)
+    elif proc.kind == "diurnal":
+        return _diurnal(proc, n, rng)
     else:
         return proc.start_s + _bursty(proc, n, rng)
     return proc.start_s + np.concatenate(([0.0], np.cumsum(gaps)))
+
+
+def _diurnal(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Lewis-Shedler thinning: candidates at the peak rate, each kept with probability
+    rate(t) / peak rate. Times are absolute (the rate's phase is wall time of day)."""
+    peak = proc.rate_per_s * (1.0 + proc.amplitude_frac)
+    out: list[np.ndarray] = []
+    count, t = 0, proc.start_s
+    while count < n:
+        batch = int((n - count) * (1.0 + proc.amplitude_frac) * 1.1) + 64
+        cand = t + np.cumsum(rng.exponential(1.0 / peak, size=batch))
+        keep = cand[rng.uniform(size=batch) * peak < proc.rate_at(cand)]
+        out.append(keep[: n - count])
+        count += min(len(keep), n - count)
+        t = float(cand[-1])
+    return np.concatenate(out)
 
 
 def _bursty(proc: ArrivalProcess, n: int, rng: np.random.Generator) -> np.ndarray:
