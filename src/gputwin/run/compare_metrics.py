@@ -24,7 +24,7 @@ class Metric:
     unit: Unit
     path: tuple[str, ...]  # into the run summary; () = derived from the job records
     higher_is_better: bool = False
-    scope: Literal["cluster", "serving"] = "cluster"  # which run summaries have it
+    scope: Literal["cluster", "serving", "fleet"] = "cluster"  # which run summaries have it
 
 
 METRICS: tuple[Metric, ...] = (
@@ -47,15 +47,17 @@ METRICS: tuple[Metric, ...] = (
            higher_is_better=True),
     # a shared fleet (a `serving:` section; absent otherwise): run/shared_fleet_summary.py
     Metric("serving_ttft_p99_s", "serving TTFT p99 (worst service)", "s",
-           ("fleet", "ttft_p99_s")),
+           ("fleet", "ttft_p99_s"), scope="fleet"),
     Metric("serving_tpot_p99_s", "serving TPOT p99 (worst service)", "s",
-           ("fleet", "tpot_p99_s")),
+           ("fleet", "tpot_p99_s"), scope="fleet"),
     Metric("serving_slo_attainment_frac", "serving SLO attainment", "frac",
-           ("fleet", "slo_attainment_frac"), higher_is_better=True),
-    Metric("serving_gpu_hours", "serving GPU-hours", "gpu_h", ("fleet", "serving_gpu_hours")),
+           ("fleet", "slo_attainment_frac"), higher_is_better=True, scope="fleet"),
+    Metric("serving_gpu_hours", "serving GPU-hours", "gpu_h", ("fleet", "serving_gpu_hours"),
+           scope="fleet"),
     Metric("training_gpu_hours", "training GPU-hours", "gpu_h",
-           ("fleet", "training_gpu_hours"), higher_is_better=True),
-    Metric("idle_gpus_frac", "idle GPUs", "frac", ("fleet", "idle_gpus_mean_frac")),
+           ("fleet", "training_gpu_hours"), higher_is_better=True, scope="fleet"),
+    Metric("idle_gpus_frac", "idle GPUs", "frac", ("fleet", "idle_gpus_mean_frac"),
+           scope="fleet"),
     # energy accounting (runs with a `site:` section; absent otherwise)
     Metric("co2e_operational_g", "operational CO2e", "g_co2e", ("co2e_operational_g",)),
     # serving runs across sites (gputwin.run.sites_summary: user-side, network included)
