@@ -17,6 +17,7 @@ from gputwin.cli.options import (
     DURATION,
     NO_TIMING_HELP,
     OUT_HELP,
+    OUTPUTS_HELP,
     SERVE_HELP,
     fill_help,
     positive_int,
@@ -146,6 +147,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", default=None,  # policy: gputwin.run.outputs
               type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+@click.option("--outputs", default=None, metavar="LIST", help=OUTPUTS_HELP)
 @click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True)
@@ -154,7 +156,8 @@ def serve(**opts: Any) -> None:
     from gputwin.cli.simulate_cmd import run_serving
 
     sc = build_scenario(opts)
-    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"])
+    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"],
+                opts["outputs"])
 
 
 fill_help(serve, SERVE_HELP)  # help texts of the options above that have none
