@@ -59,7 +59,12 @@ from gputwin.workload.llm_burstgpt import read_burstgpt_csv
 from gputwin.workload.llm_mooncake import read_mooncake_jsonl
 from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 from gputwin.workload.llm_request import LlmRequest, merge_streams
-from gputwin.workload.llm_synthetic import ArrivalProcess, LengthDist, generate_requests
+from gputwin.workload.llm_synthetic import (
+    ArrivalProcess,
+    LengthDist,
+    generate_requests,
+    lengths_from_trace,
+)
 
 
 def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
@@ -195,7 +200,8 @@ def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmReque
             parts.append(generate_requests(src.num_requests, _arrivals(src.arrival),
                                            _lengths(src.prompt), _lengths(src.output), streams,
                                            name=name, service=src.service,
-                                           priority=src.priority))
+                                           priority=src.priority,
+                                           lengths=_trace_lengths(src, streams, name)))
         elif isinstance(src, RagSource):
             spec = RagSpec(num_chunks=src.num_chunks, chunks_per_request=src.chunks_per_request,
                            chunk_tokens=src.chunk_tokens, system_tokens=src.system_tokens,
@@ -206,6 +212,18 @@ def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmReque
         else:
             parts.append(_read_trace(src))
     return parts[0] if len(parts) == 1 else merge_streams(parts)
+
+
+def _trace_lengths(src: SyntheticSource, streams: RandomStreams, name: str
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source's prompt/output lengths from its length trace, or None (draws)."""
+    opts = src.lengths
+    if opts is None:
+        return None
+    trace = TraceSource(kind="trace", format=opts.format, path=opts.path,
+                        use_prefix_hashes=False)
+    return lengths_from_trace(_read_trace(trace), src.num_requests, sample=opts.sample,
+                              rng=streams.stream(f"llm/{name}/lengths"))
 
 
 def _read_trace(src: TraceSource) -> list[LlmRequest]:
