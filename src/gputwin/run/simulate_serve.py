@@ -54,10 +54,6 @@ from gputwin.serving.config import EngineConfig
 from gputwin.serving.fleet import Fleet, PoolSpec, ServiceSpec
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import resolve_hardware
-from gputwin.workload.llm_azure import read_azure_llm_csv
-from gputwin.workload.llm_burstgpt import read_burstgpt_csv
-from gputwin.workload.llm_mooncake import read_mooncake_jsonl
-from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 from gputwin.workload.llm_request import LlmRequest, merge_streams
 from gputwin.workload.llm_synthetic import (
     ArrivalProcess,
@@ -203,6 +199,8 @@ def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmReque
                                            priority=src.priority,
                                            lengths=_trace_lengths(src, streams, name)))
         elif isinstance(src, RagSource):
+            from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
+
             spec = RagSpec(num_chunks=src.num_chunks, chunks_per_request=src.chunks_per_request,
                            chunk_tokens=src.chunk_tokens, system_tokens=src.system_tokens,
                            zipf_s=src.zipf_s, query=_lengths(src.query),
@@ -227,6 +225,11 @@ def _trace_lengths(src: SyntheticSource, streams: RandomStreams, name: str
 
 
 def _read_trace(src: TraceSource) -> list[LlmRequest]:
+    # the readers (and pyarrow) are imported only by runs that read a trace
+    from gputwin.workload.llm_azure import read_azure_llm_csv
+    from gputwin.workload.llm_burstgpt import read_burstgpt_csv
+    from gputwin.workload.llm_mooncake import read_mooncake_jsonl
+
     path = Path(src.path)
     if src.format == "azure":
         return read_azure_llm_csv(path, max_requests=src.max_requests, speedup=src.speedup,
