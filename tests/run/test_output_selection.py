@@ -106,3 +106,21 @@ def test_arrow_table_equals_the_row_by_row_records() -> None:
                   for col, v in zip(REQUEST_COLUMNS, rec.to_row(), strict=True))
             for rec in result.requests]
     assert got == want
+
+
+@pytest.mark.parametrize("text", ["plain", 'a "quoted", name'])
+def test_csv_writer_round_trips_through_the_csv_module(text: str) -> None:
+    import csv
+    import io
+
+    import pyarrow as pa
+
+    from gputwin.run.outputs import table_csv_writer
+
+    table = pa.table({"id": [1, 2], "ttft_s": [0.25, None], "service": [text, "b"]})
+    buf = io.BytesIO()
+    table_csv_writer(table)(buf)
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue().decode())))
+    assert rows == [{"id": "1", "ttft_s": "0.25", "service": text},
+                    {"id": "2", "ttft_s": "", "service": "b"}]
+    assert buf.getvalue().startswith(b"id,ttft_s,service\n")

@@ -134,13 +134,33 @@ def table_parquet_writer(table: pa.Table) -> Callable[[IO[bytes]], None]:
 
 
 def table_csv_writer(table: pa.Table) -> Callable[[IO[bytes]], None]:
-    """Writes ``table`` as CSV (header row; empty cell for a null; strings quoted) into
-    an open binary file, by pyarrow's C++ writer (no Python loop per row)."""
+    """Writes ``table`` as CSV into an open binary file by pyarrow's C++ writer (no Python
+    loop per row): a header row, an empty cell for a null, and text quoted only when the
+    table holds a comma, quote or line break (as :mod:`csv` does)."""
     def write(fh: IO[bytes]) -> None:
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, fh, pacsv.WriteOptions(quoting_style="needed"))
+        header = ",".join(_csv_text(n) for n in table.column_names) + "\n"
+        fh.write(header.encode("utf-8"))
+        style = "needed" if _has_special_text(table) else "none"
+        pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False,
+                                                      quoting_style=style))
     return write
+
+
+def _csv_text(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+def _has_special_text(table: pa.Table) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for col in table.columns:
+        if pa.types.is_string(col.type) and len(col) and pc.any(
+                pc.match_substring_regex(col, '[,"\r\n]')).as_py():
+            return True
+    return False
 
 
 def table_parquet(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
