@@ -163,7 +163,7 @@ def test_each_run_without_out_gets_its_own_folder(tmp_path: Path, small_path: Pa
     assert sorted(p.name for p in runs[0].iterdir()) == [
         "jobs.csv", "jobs.parquet", "manifest.json", "report.html", "summary.json"]
     assert sorted(p.name for p in runs[1].iterdir()) == [
-        "manifest.json", "report.html", "requests.csv", "requests.parquet", "summary.json"]
+        "manifest.json", "report.html", "requests.parquet", "summary.json"]
 
 
 def test_out_replaces_an_earlier_run_as_a_whole(tmp_path: Path, small_path: Path) -> None:
@@ -195,7 +195,7 @@ def test_no_timing_gives_byte_identical_files(tmp_path: Path, small_path: Path) 
     serve = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--rate",
              "5", "--num-requests", "30", "--no-timing", "--quiet", "--out"]
     assert _main([*serve, str(tmp_path / "c")]) == 0 and _main([*serve, str(tmp_path / "d")]) == 0
-    for file in ("summary.json", "requests.csv", "report.html"):
+    for file in ("summary.json", "requests.parquet", "report.html"):
         assert (tmp_path / "c" / file).read_bytes() == (tmp_path / "d" / file).read_bytes()
 
 

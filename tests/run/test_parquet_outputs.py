@@ -45,7 +45,7 @@ def test_cluster_run_writes_jobs_parquet(tmp_path: Path) -> None:
 def test_serving_run_writes_requests_parquet(tmp_path: Path) -> None:
     out = tmp_path / "serve"
     _run(["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--rate",
-          "20", "--num-requests", "200", "--out", str(out), "-q"])
+          "20", "--num-requests", "200", "--out", str(out), "-q", "--outputs", "all"])
     _same_rows(out, "requests")
 
 

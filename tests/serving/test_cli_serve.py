@@ -17,7 +17,7 @@ def test_serve_options_json_and_files(tmp_path: Path, capsys: pytest.CaptureFixt
     code = _main(["simulate", "serve", "--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb",
                   "--rate", "5", "--num-requests", "100", "--input-tokens", "200-800",
                   "--output-tokens", "64", "--replicas", "2", "--ttft-slo", "1s",
-                  "--out", str(out), "--json"])
+                  "--out", str(out), "--json", "--outputs", "summary,csv,report"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["requests_by_status"] == {"finished": 100, "dropped": 0, "in_flight": 0}

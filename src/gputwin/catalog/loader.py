@@ -153,8 +153,12 @@ def merge_catalogs(base: Catalog, extra: Catalog) -> Catalog:
 
 @functools.cache
 def bundled_catalog() -> Catalog:
-    """The catalog shipped with gputwin (cached for the life of the process)."""
-    return load_catalog(sorted(DATA_DIR.glob("*.yaml")))
+    """The catalog shipped with gputwin (cached for the life of the process, and parsed
+    once per state of its files across processes: :mod:`gputwin.catalog.cache`)."""
+    from gputwin.catalog.cache import cached
+
+    paths = sorted(DATA_DIR.glob("*.yaml"))
+    return cached("catalog", paths, lambda: load_catalog(paths))
 
 
 def user_catalog_paths() -> list[Path]:

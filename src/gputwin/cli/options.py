@@ -34,6 +34,9 @@ DURATION = _Quantity("duration", parse_duration)
 
 OUT_HELP = ("Output folder: new, empty or an earlier run's (replaced as a whole) "
             "[default: a new gputwin-out/<command>-<date>-<time>/].")
+OUTPUTS_HELP = ("Files to write, a comma list of summary, csv, parquet, report (or all, "
+                "none) [default: every one for cluster runs; summary,parquet,report for "
+                "serving runs; only summary with --json].")
 NO_TIMING_HELP = ("Leave wall-clock fields out of the summary and report, so runs with "
                   "the same seed give byte-identical files.")
 

@@ -17,6 +17,7 @@ from gputwin.cli.options import (
     DURATION,
     NO_TIMING_HELP,
     OUT_HELP,
+    OUTPUTS_HELP,
     SERVE_HELP,
     fill_help,
     positive_int,
@@ -88,7 +89,15 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--trace", "trace", default=None, type=click.Path(path_type=Path),
               help="Replay a request trace instead of synthetic arrivals.")
 @click.option("--trace-format", default="azure", show_default=True,
-              type=click.Choice(["azure", "mooncake", "burstgpt"]))
+              type=click.Choice(["azure", "mooncake", "burstgpt"]),
+              help="Format of --trace or --length-trace.")
+@click.option("--length-trace", default=None, type=click.Path(path_type=Path),
+              help="Synthetic arrivals (--rate, --arrival) with prompt/output lengths "
+                   "taken from this trace instead of --input-tokens/--output-tokens.")
+@click.option("--length-sample", default="sequential", show_default=True,
+              type=click.Choice(["sequential", "random"]),
+              help="--length-trace: the trace's requests in order (from the start again "
+                   "when it runs out), or drawn at random (seeded).")
 @click.option("--max-requests", default=None, type=int, callback=positive_int,
               help="Keep the first N requests of the trace.")
 @click.option("--speedup", default=1.0, show_default=True, type=float,
@@ -146,6 +155,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", default=None,  # policy: gputwin.run.outputs
               type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+@click.option("--outputs", default=None, metavar="LIST", help=OUTPUTS_HELP)
 @click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True)
@@ -154,7 +164,8 @@ def serve(**opts: Any) -> None:
     from gputwin.cli.simulate_cmd import run_serving
 
     sc = build_scenario(opts)
-    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"])
+    run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"],
+                opts["outputs"])
 
 
 fill_help(serve, SERVE_HELP)  # help texts of the options above that have none
@@ -194,6 +205,9 @@ def build_scenario(o: dict[str, Any]) -> Any:
             raise InputError(f"expected P:D, got {o['disaggregate']!r}", where="--disaggregate")
         service["disaggregation"] = {"prefill_replicas": int(m[1]),
                                      "decode_replicas": int(m[2])}
+    if o["trace"] is not None and o["length_trace"] is not None:
+        raise InputError("give --trace (replay) or --length-trace with --rate, not both",
+                         where="--length-trace")
     if o["trace"] is not None:
         source: dict[str, Any] = {"kind": "trace", "format": o["trace_format"],
                                   "path": str(o["trace"]), "speedup": o["speedup"],
@@ -204,11 +218,18 @@ def build_scenario(o: dict[str, Any]) -> Any:
                              where="options")
         from gputwin.scenario.serving import default_lengths  # fitted to the model's context
 
-        prompt, output = default_lengths(o["model"])
         source = {"kind": "synthetic", "num_requests": o["num_requests"],
-                  "arrival": {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]},
-                  "prompt": parse_length(o["input_tokens"] or prompt, "--input-tokens"),
-                  "output": parse_length(o["output_tokens"] or output, "--output-tokens")}
+                  "arrival": {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]}}
+        if o["length_trace"] is not None:
+            if o["input_tokens"] or o["output_tokens"]:
+                raise InputError("give --length-trace or --input-tokens/--output-tokens, "
+                                 "not both", where="--length-trace")
+            source["lengths"] = {"format": o["trace_format"], "path": str(o["length_trace"]),
+                                 "sample": o["length_sample"]}
+        else:
+            prompt, output = default_lengths(o["model"])
+            source["prompt"] = parse_length(o["input_tokens"] or prompt, "--input-tokens")
+            source["output"] = parse_length(o["output_tokens"] or output, "--output-tokens")
     section: dict[str, Any] = {"services": [service], "workload": [source]}
     site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
             if o[k] is not None}
@@ -229,7 +250,8 @@ def build_scenario(o: dict[str, Any]) -> Any:
         return f"--{flags.get(key[-1], key[-1])}".replace("_", "-")
 
     check_serving(sc, default_catalog(), where)
-    return resolve_trace_paths(sc, Path.cwd(), lambda key: "--trace")
+    return resolve_trace_paths(
+        sc, Path.cwd(), lambda key: "--length-trace" if "lengths" in key else "--trace")
 
 
 def _grams(g: float) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP
+from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP, OUTPUTS_HELP
 
 if TYPE_CHECKING:
     from gputwin.run.results import SimulationResult
@@ -44,15 +44,16 @@ def simulate() -> None:
 @click.argument("scenario", required=False)
 @click.option("--out", "out_dir", default=None,
               type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+@click.option("--outputs", default=None, metavar="LIST", help=OUTPUTS_HELP)
 @click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario field, e.g. --set cluster.num_nodes=64 (repeatable).")
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
-def scenario_cmd(scenario: str | None, out_dir: Path | None, no_timing: bool,
-                 overrides: tuple[str, ...], seed: int | None, as_json: bool,
-                 quiet: bool) -> None:
+def scenario_cmd(scenario: str | None, out_dir: Path | None, outputs: str | None,
+                 no_timing: bool, overrides: tuple[str, ...], seed: int | None,
+                 as_json: bool, quiet: bool) -> None:
     """Run SCENARIO (a YAML file or a bundled name; default: the bundled 'default')."""
     from gputwin.scenario.load import resolve_scenario_path
     from gputwin.scenario.serving import is_serving_file
@@ -65,19 +66,27 @@ def scenario_cmd(scenario: str | None, out_dir: Path | None, no_timing: bool,
         from gputwin.scenario.serving import load_serving_scenario
 
         run_serving(load_serving_scenario(path, sets), out_dir, as_json, quiet,
-                    no_timing=no_timing)
+                    no_timing=no_timing, outputs=outputs)
         return
-    from gputwin.run.outputs import new_run_dir, summary_json, write_outputs
+    from gputwin.run.outputs import (
+        DEFAULT_OUTPUTS,
+        new_run_dir,
+        parse_outputs,
+        summary_json,
+        write_outputs,
+    )
     from gputwin.run.simulate import simulate as run_simulation
     from gputwin.scenario.load import load_scenario
 
+    wanted = parse_outputs(outputs, DEFAULT_OUTPUTS, as_json)
     sc = load_scenario(scenario, sets)
     show_progress = not (quiet or as_json)
     result = _run_with_progress(sc, run_simulation) if show_progress else run_simulation(sc)
     if no_timing:
         result = drop_timing(result)
     paths = write_outputs(result, out_dir or new_run_dir("simulate"), render_html,
-                          command="simulate", timing=not no_timing)
+                          command="simulate", timing=not no_timing,
+                          outputs=wanted) if wanted else {}
     if as_json:
         click.echo(summary_json(result, timing=not no_timing), nl=False)
     elif not quiet:
@@ -105,18 +114,21 @@ def drop_timing(result: Any) -> Any:
 
 
 def run_serving(sc: Any, out_dir: Path | None, as_json: bool, quiet: bool,
-                no_timing: bool = False) -> None:
-    """Run a validated serving scenario, write its outputs and print the summary."""
-    from gputwin.run.outputs import new_run_dir
+                no_timing: bool = False, outputs: str | None = None) -> None:
+    """Run a validated serving scenario, write the files ``outputs`` asks for (the
+    ``--outputs`` text) and print the summary."""
+    from gputwin.run.outputs import SERVING_DEFAULT_OUTPUTS, new_run_dir, parse_outputs
     from gputwin.run.serving_outputs import serving_summary_json, write_serving_outputs
     from gputwin.run.simulate_serve import simulate_serving
 
+    wanted = parse_outputs(outputs, SERVING_DEFAULT_OUTPUTS, as_json)
     show = not (quiet or as_json)
     result = _run_with_progress(sc, simulate_serving) if show else simulate_serving(sc)
     if no_timing:
         result = drop_timing(result)
     paths = write_serving_outputs(result, out_dir or new_run_dir("simulate serve"),
-                                  render_serving_html, timing=not no_timing)
+                                  render_serving_html, timing=not no_timing,
+                                  outputs=wanted) if wanted else {}
     if as_json:
         click.echo(serving_summary_json(result, timing=not no_timing), nl=False)
     elif not quiet:

@@ -11,9 +11,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import numpy as np
+
 from gputwin import __version__
 from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
-from gputwin.run.serving_results import ServiceTimelineData, ServingResult
+from gputwin.run.serving_results import (
+    REQUEST_STATUSES,
+    ServiceTimelineData,
+    ServingResult,
+    request_table,
+)
 
 Figure = dict[str, Any]
 _MAX_CDF = 2000
@@ -39,8 +46,11 @@ def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
     return out
 
 
-def _cdf(values: list[float]) -> tuple[list[float], list[float]]:
-    v = sorted(values)
+def _cdf(values: np.ndarray) -> tuple[list[float], list[float]]:
+    """At most ~``_MAX_CDF`` points of the empirical CDF of ``values`` (every
+    ``n // _MAX_CDF``-th order statistic and the largest), so the figure's size does not
+    grow with the number of requests."""
+    v = np.sort(np.asarray(values, dtype=float))
     n = len(v)
     if n == 0:
         return [], []
@@ -48,17 +58,23 @@ def _cdf(values: list[float]) -> tuple[list[float], list[float]]:
     idx = list(range(0, n, stride))
     if idx[-1] != n - 1:
         idx.append(n - 1)
-    return [_r(v[i]) for i in idx], [_r((i + 1) / n) for i in idx]
+    return [_r(float(x)) for x in v[idx]], [_r((i + 1) / n) for i in idx]
 
 
 def latency_cdf_figure(result: ServingResult, service: str) -> Figure | None:
-    fin = [r for r in result.requests if r.service == service and r.status == "finished"]
-    if not fin:
+    table = request_table(result.requests)
+    fin = table.status == REQUEST_STATUSES.index("finished")
+    if len(set(table.service)) > 1:
+        fin &= np.array(table.service, dtype=object) == service
+    elif table.service and table.service[0] != service:
+        return None
+    if not fin.any():
         return None
     data = []
-    for i, (label, key) in enumerate((("TTFT", "ttft_s"), ("TPOT", "tpot_s"),
-                                      ("end-to-end", "e2e_s"))):
-        xs, ys = _cdf([getattr(r, key) for r in fin if getattr(r, key) is not None])
+    for i, (label, col) in enumerate((("TTFT", table.ttft_s), ("TPOT", table.tpot_s),
+                                      ("end-to-end", table.e2e_s))):
+        vals = col[fin]
+        xs, ys = _cdf(vals[~np.isnan(vals)])
         if xs:
             data.append({"type": "scatter", "mode": "lines", "name": label, "x": xs, "y": ys,
                          "line": {"color": _COLORS[i]}})
@@ -106,22 +122,23 @@ def timeline_figure(tl: ServiceTimelineData, service: str, what: str) -> Figure 
         return None
     idx = _thin(len(tl.time_s))
     t = [_r(tl.time_s[i]) for i in idx]
+    # only the kept samples are converted: the cost follows _MAX_SERIES, not the run
     series: list[tuple[str, list[float]]]
     if what == "throughput":
-        series = [("output tokens/s", [_r(x) for x in tl.output_tokens_per_s])]
+        series = [("output tokens/s", [_r(tl.output_tokens_per_s[i]) for i in idx])]
         title, unit = "output throughput", "tokens/s"
     elif what == "kv":
-        series = [("KV cache used", [_r(100 * x) for x in tl.kv_used_frac])]
+        series = [("KV cache used", [_r(100 * tl.kv_used_frac[i]) for i in idx])]
         title, unit = "KV-cache usage (mean over replicas)", "%"
     elif what == "queue":
-        series = [("running", [float(x) for x in tl.running]),
-                  ("waiting", [float(x) for x in tl.waiting])]
+        series = [("running", [float(tl.running[i]) for i in idx]),
+                  ("waiting", [float(tl.waiting[i]) for i in idx])]
         title, unit = "running and waiting requests (fleet)", "requests"
     else:
-        series = [("replicas", [float(x) for x in tl.replicas])]
+        series = [("replicas", [float(tl.replicas[i]) for i in idx])]
         title, unit = "replicas", "replicas"
     data = [{"type": "scatter", "mode": "lines", "name": name, "x": t,
-             "y": [vals[i] for i in idx], "line": {"color": _COLORS[k], "shape": "hv"}}
+             "y": vals, "line": {"color": _COLORS[k], "shape": "hv"}}
             for k, (name, vals) in enumerate(series)]
     return {"data": data, "layout": _layout(f"{service}: {title}", "simulated time (s)", unit)}
 

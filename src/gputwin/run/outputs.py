@@ -26,9 +26,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from gputwin.errors import InputError
 from gputwin.run.results import JobRecord, SimulationResult
@@ -40,6 +43,19 @@ REPORT_FILE = "report.html"
 MANIFEST_FILE = "manifest.json"
 #: Parent of the per-run folders made when no ``--out`` is given.
 DEFAULT_OUT_ROOT = Path("gputwin-out")
+
+#: What ``--outputs`` may name: the summary, the per-job / per-request table as Parquet
+#: or CSV, and the HTML report.
+OUTPUT_KINDS: tuple[str, ...] = ("summary", "csv", "parquet", "report")
+#: A cluster run's files when ``--outputs`` is not given (jobs are few: CSV included).
+DEFAULT_OUTPUTS: tuple[str, ...] = OUTPUT_KINDS
+#: A serving run's files when ``--outputs`` is not given: per-request CSV only on request
+#: (a million requests make ~160 MB of CSV; Parquet holds the same columns in ~1/5).
+SERVING_DEFAULT_OUTPUTS: tuple[str, ...] = ("summary", "parquet", "report")
+
+#: A file's content: text, bytes, or a function that writes it into an open binary file
+#: (so that a large table is streamed to disk, not first rendered as one string).
+FileContent = str | bytes | Callable[[IO[bytes]], None]
 
 JOB_COLUMNS: tuple[str, ...] = (
     "job_id", "kind", "model", "tenant", "num_gpus", "status", "reason", "submit_time_s",
@@ -87,6 +103,64 @@ def new_run_dir(command: str, root: Path = DEFAULT_OUT_ROOT,
 def manifest_json(command: str, names: list[str]) -> str:
     """What marks a gputwin run folder: the command and the files it wrote."""
     return json.dumps({"command": command, "files": sorted(names)}, indent=2) + "\n"
+
+
+def parse_outputs(text: str | None, default: Collection[str], as_json: bool
+                  ) -> frozenset[str]:
+    """The files ``--outputs`` asks for: a comma list of :data:`OUTPUT_KINDS` (``all``:
+    every one; ``none``: no run folder). Without the option: ``default``, or only
+    ``summary`` under ``--json`` (it writes what it prints). Raises :class:`InputError`."""
+    if text is None:
+        return frozenset({"summary"} if as_json else default)
+    names = {n.strip().lower() for n in text.split(",") if n.strip()}
+    if names == {"all"}:
+        return frozenset(OUTPUT_KINDS)
+    if names == {"none"}:
+        return frozenset()
+    bad = sorted(names - set(OUTPUT_KINDS))
+    if bad or not names:
+        raise InputError(f"expected a comma list of {', '.join(OUTPUT_KINDS)} (or all, "
+                         f"none), got {text!r}", where="--outputs")
+    return frozenset(names)
+
+
+def table_parquet_writer(table: pa.Table) -> Callable[[IO[bytes]], None]:
+    """Writes ``table`` as Parquet into an open binary file."""
+    def write(fh: IO[bytes]) -> None:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, fh)
+    return write
+
+
+def table_csv_writer(table: pa.Table) -> Callable[[IO[bytes]], None]:
+    """Writes ``table`` as CSV into an open binary file by pyarrow's C++ writer (no Python
+    loop per row): a header row, an empty cell for a null, and text quoted only when the
+    table holds a comma, quote or line break (as :mod:`csv` does)."""
+    def write(fh: IO[bytes]) -> None:
+        import pyarrow.csv as pacsv
+
+        header = ",".join(_csv_text(n) for n in table.column_names) + "\n"
+        fh.write(header.encode("utf-8"))
+        style = "needed" if _has_special_text(table) else "none"
+        pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False,
+                                                      quoting_style=style))
+    return write
+
+
+def _csv_text(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+def _has_special_text(table: pa.Table) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for col in table.columns:
+        if pa.types.is_string(col.type) and len(col) and pc.any(
+                pc.match_substring_regex(col, '[,"\r\n]')).as_py():
+            return True
+    return False
 
 
 def table_parquet(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
@@ -137,8 +211,10 @@ def write_outputs(
     *,
     command: str = "simulate",
     timing: bool = True,
+    outputs: Collection[str] = DEFAULT_OUTPUTS,
 ) -> dict[str, Path]:
-    """Write summary.json, jobs.csv and (given a renderer) report.html; returns their paths.
+    """Write summary.json, jobs.csv, jobs.parquet and (given a renderer) report.html, or
+    those of them that ``outputs`` names (:data:`OUTPUT_KINDS`); returns their paths.
 
     ``render_html`` is :func:`gputwin.report.html.render_report` in the CLI; it is a
     parameter because ``run/`` may not import the report layer. ``None`` skips the report.
@@ -146,14 +222,18 @@ def write_outputs(
     Raises :class:`InputError` if ``out_dir`` exists and is not a folder, or cannot be
     written.
     """
-    contents: dict[str, str | bytes] = {
-        SUMMARY_FILE: summary_json(result, timing), JOBS_FILE: jobs_csv(result.jobs),
-        JOBS_PARQUET_FILE: jobs_parquet(result.jobs)}
+    contents: dict[str, FileContent] = {}
+    if "summary" in outputs:
+        contents[SUMMARY_FILE] = summary_json(result, timing)
+    if "csv" in outputs:
+        contents[JOBS_FILE] = jobs_csv(result.jobs)
+    if "parquet" in outputs:
+        contents[JOBS_PARQUET_FILE] = jobs_parquet(result.jobs)
     if result.serving is not None:  # a shared fleet: its requests too
         from gputwin.run.serving_outputs import serving_tables
 
-        contents.update(serving_tables(result.serving))
-    if render_html is not None:
+        contents.update(serving_tables(result.serving, outputs))
+    if render_html is not None and "report" in outputs:
         contents[REPORT_FILE] = render_html(result)
     return write_files(contents, out_dir, command)
 
@@ -172,9 +252,9 @@ def _check_replaceable(out_dir: Path) -> None:
             f"run folder under {DEFAULT_OUT_ROOT}/", where=str(out_dir))
 
 
-def write_files(contents: Mapping[str, str | bytes], out_dir: Path,
+def write_files(contents: Mapping[str, FileContent], out_dir: Path,
                 command: str = "run") -> dict[str, Path]:
-    """Write ``{file name: text or bytes}`` (plus ``manifest.json``) as the folder
+    """Write ``{file name: text, bytes or writer}`` (plus ``manifest.json``) as the folder
     ``out_dir``.
 
     Shared by every kind of run (training simulation, serving simulation, comparison); see
@@ -196,8 +276,11 @@ def write_files(contents: Mapping[str, str | bytes], out_dir: Path,
         for name, data in contents.items():
             if isinstance(data, bytes):
                 (tmp / name).write_bytes(data)
-            else:
+            elif isinstance(data, str):
                 (tmp / name).write_text(data, encoding="utf-8")
+            else:
+                with (tmp / name).open("wb") as fh:
+                    data(fh)
         _swap_in(tmp, out_dir)
     except OSError as exc:
         raise InputError(f"cannot write outputs: {exc.strerror}", where=str(out_dir)) from None

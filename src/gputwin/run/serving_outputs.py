@@ -1,27 +1,39 @@
-"""Write a serving run's outputs (summary.json, requests.csv, report.html) atomically.
+"""Write a serving run's outputs (summary.json, requests.parquet / .csv, report.html).
 
-Same pattern as :mod:`gputwin.run.outputs` (shared :func:`write_files`): everything is
-rendered in memory first; no half-written file is ever visible. The HTML renderer is
-passed in (the report layer sits above ``run/``).
+Same pattern as :mod:`gputwin.run.outputs` (shared :func:`write_files`): nothing
+half-written is ever visible. Per-request results go out as columns: one Arrow table
+built from the :class:`RequestTable`'s arrays (no Python object per row), written as
+Parquet and, on request, CSV by pyarrow. The HTML renderer is passed in (the report layer
+sits above ``run/``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gputwin.run.outputs import (
+    DEFAULT_OUTPUTS,
     REPORT_FILE,
     SUMMARY_FILE,
+    FileContent,
     json_safe,
-    table_parquet,
+    table_csv_writer,
+    table_parquet_writer,
     without_timing,
     write_files,
 )
-from gputwin.run.serving_results import REQUEST_COLUMNS, ServingResult
+from gputwin.run.serving_results import (
+    REQUEST_COLUMNS,
+    REQUEST_STATUSES,
+    ServingResult,
+    request_table,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 REQUESTS_FILE = "requests.csv"
 REQUESTS_PARQUET_FILE = "requests.parquet"
@@ -34,32 +46,68 @@ def serving_summary_json(result: ServingResult, timing: bool = True) -> str:
     return json.dumps(json_safe(summary), indent=2) + "\n"
 
 
+def requests_arrow(result: ServingResult) -> pa.Table:
+    """The per-request results as an Arrow table (columns :data:`REQUEST_COLUMNS`):
+    integers as int64, times as float64 with nulls where a thing never happened,
+    ``truncated`` as 0/1 and ``meets_slo`` as 0/1 or null (no SLO, not finished)."""
+    import numpy as np
+    import pyarrow as pa
+
+    t = request_table(result.requests)
+    statuses = pa.DictionaryArray.from_arrays(pa.array(t.status.astype(np.int32)),
+                                              pa.array(list(REQUEST_STATUSES)))
+
+    def opt(a: Any) -> pa.Array:
+        return pa.array(a, type=pa.float64(), from_pandas=True)  # NaN -> null
+
+    cols: dict[str, Any] = {
+        "request_id": t.request_id, "service": pa.array(t.service, pa.string()),
+        "status": statuses.cast(pa.string()), "reason": pa.array(t.reason, pa.string()),
+        "arrival_s": t.arrival_s, "prompt_tokens": t.prompt_tokens,
+        "output_tokens": t.output_tokens, "cached_tokens": t.cached_tokens,
+        "first_token_s": opt(t.first_token_s), "finish_s": opt(t.finish_s),
+        "ttft_s": opt(t.ttft_s), "tpot_s": opt(t.tpot_s), "e2e_s": opt(t.e2e_s),
+        "num_preemptions": t.num_preemptions, "replica": t.replica,
+        "prefill_replica": t.prefill_replica,
+        "truncated": t.truncated.astype(np.int64),
+        "meets_slo": pa.array(t.meets_slo.astype(np.int64), mask=t.meets_slo < 0)}
+    return pa.table({name: pa.array(cols[name]) if isinstance(cols[name], np.ndarray)
+                     else cols[name] for name in REQUEST_COLUMNS})
+
+
 def requests_csv(result: ServingResult) -> str:
     """One row per request (every status); empty cells for values that do not exist."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(REQUEST_COLUMNS)
-    for rec in result.requests:
-        writer.writerow(["" if v is None else v for v in rec.to_row()])
-    return buf.getvalue()
+    import io
+
+    buf = io.BytesIO()
+    table_csv_writer(requests_arrow(result))(buf)
+    return buf.getvalue().decode("utf-8")
 
 
-def serving_tables(result: ServingResult) -> dict[str, str | bytes]:
-    """requests.csv and requests.parquet of ``result``."""
-    return {REQUESTS_FILE: requests_csv(result),
-            REQUESTS_PARQUET_FILE: table_parquet(REQUEST_COLUMNS,
-                                                 (rec.to_row() for rec in result.requests))}
+def serving_tables(result: ServingResult, outputs: Collection[str] = DEFAULT_OUTPUTS
+                   ) -> dict[str, FileContent]:
+    """requests.csv and/or requests.parquet of ``result``, as ``outputs`` asks (columnar)."""
+    contents: dict[str, FileContent] = {}
+    if "parquet" in outputs or "csv" in outputs:
+        table = requests_arrow(result)
+        if "csv" in outputs:
+            contents[REQUESTS_FILE] = table_csv_writer(table)
+        if "parquet" in outputs:
+            contents[REQUESTS_PARQUET_FILE] = table_parquet_writer(table)
+    return contents
 
 
 def write_serving_outputs(result: ServingResult, out_dir: Path,
                           render_html: Callable[[ServingResult], str] | None = None,
-                          *, command: str = "simulate serve", timing: bool = True
-                          ) -> dict[str, Path]:
-    """Write the three files (policy: :mod:`gputwin.run.outputs`); returns their paths.
-    Raises :class:`InputError`."""
-    contents: dict[str, str | bytes] = {
-        SUMMARY_FILE: serving_summary_json(result, timing), **serving_tables(result)}
-    if render_html is not None:
+                          *, command: str = "simulate serve", timing: bool = True,
+                          outputs: Collection[str] = DEFAULT_OUTPUTS) -> dict[str, Path]:
+    """Write the files that ``outputs`` names (``summary``, ``parquet``, ``csv``,
+    ``report``; policy: :mod:`gputwin.run.outputs`); returns their paths. ``report`` needs
+    ``render_html``. Raises :class:`InputError`."""
+    contents: dict[str, FileContent] = {}
+    if "summary" in outputs:
+        contents[SUMMARY_FILE] = serving_summary_json(result, timing)
+    contents.update(serving_tables(result, outputs))
+    if "report" in outputs and render_html is not None:
         contents[REPORT_FILE] = render_html(result)
     return write_files(contents, out_dir, command)
-

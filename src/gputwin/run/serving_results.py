@@ -135,6 +135,35 @@ class RequestTable(Sequence[RequestRecord]):
             yield row(v)
 
 
+def request_table(requests: Sequence[RequestRecord]) -> RequestTable:
+    """``requests`` as a :class:`RequestTable` (itself when it already is one), so that
+    writers and the report read columns whatever the result holds."""
+    if isinstance(requests, RequestTable):
+        return requests
+    f8, i8 = np.float64, np.int64
+    recs = list(requests)
+
+    def col(name: str, dtype: Any) -> np.ndarray:
+        return np.array([getattr(r, name) for r in recs], dtype=dtype).reshape(len(recs))
+
+    def opt(name: str) -> np.ndarray:
+        return np.array([np.nan if getattr(r, name) is None else getattr(r, name)
+                         for r in recs], dtype=f8).reshape(len(recs))
+
+    return RequestTable(
+        request_id=col("request_id", i8), service=[r.service for r in recs],
+        status=np.array([REQUEST_STATUSES.index(r.status) for r in recs], np.int8),
+        reason=[r.reason for r in recs], arrival_s=col("arrival_s", f8),
+        prompt_tokens=col("prompt_tokens", i8), output_tokens=col("output_tokens", i8),
+        cached_tokens=col("cached_tokens", i8), first_token_s=opt("first_token_s"),
+        finish_s=opt("finish_s"), ttft_s=opt("ttft_s"), tpot_s=opt("tpot_s"),
+        e2e_s=opt("e2e_s"), num_preemptions=col("num_preemptions", i8),
+        replica=col("replica", i8), prefill_replica=col("prefill_replica", i8),
+        truncated=col("truncated", bool),
+        meets_slo=np.array([-1 if r.meets_slo is None else int(r.meets_slo) for r in recs],
+                           np.int8))
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicaRecord:
     replica_id: int

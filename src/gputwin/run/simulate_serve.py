@@ -61,12 +61,13 @@ from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ServiceSpec
 from gputwin.serving.generation import GenerationRun, simulate_generation
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import resolve_hardware
-from gputwin.workload.llm_azure import read_azure_llm_csv
-from gputwin.workload.llm_burstgpt import read_burstgpt_csv
-from gputwin.workload.llm_mooncake import read_mooncake_jsonl
-from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 from gputwin.workload.llm_request import LlmRequest, merge_streams
-from gputwin.workload.llm_synthetic import ArrivalProcess, LengthDist, generate_requests
+from gputwin.workload.llm_synthetic import (
+    ArrivalProcess,
+    LengthDist,
+    generate_requests,
+    lengths_from_trace,
+)
 
 if TYPE_CHECKING:
     from gputwin.run.serving_rag import RagStageTable
@@ -216,8 +217,11 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
             parts.append(generate_requests(src.num_requests, _arrivals(src.arrival),
                                            _lengths(src.prompt), _lengths(src.output), streams,
                                            name=name, service=src.service,
-                                           priority=src.priority))
+                                           priority=src.priority,
+                                           lengths=_trace_lengths(src, streams, name)))
         elif isinstance(src, RagSource):
+            from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
+
             spec = RagSpec(num_chunks=src.num_chunks, chunks_per_request=src.chunks_per_request,
                            chunk_tokens=src.chunk_tokens, system_tokens=src.system_tokens,
                            zipf_s=src.zipf_s, query=_lengths(src.query),
@@ -242,7 +246,24 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
     return (parts[0] if len(parts) == 1 else merge_streams(parts)), stages
 
 
+def _trace_lengths(src: SyntheticSource, streams: RandomStreams, name: str
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source's prompt/output lengths from its length trace, or None (draws)."""
+    opts = src.lengths
+    if opts is None:
+        return None
+    trace = TraceSource(kind="trace", format=opts.format, path=opts.path,
+                        use_prefix_hashes=False)
+    return lengths_from_trace(_read_trace(trace), src.num_requests, sample=opts.sample,
+                              rng=streams.stream(f"llm/{name}/lengths"))
+
+
 def _read_trace(src: TraceSource) -> list[LlmRequest]:
+    # the readers (and pyarrow) are imported only by runs that read a trace
+    from gputwin.workload.llm_azure import read_azure_llm_csv
+    from gputwin.workload.llm_burstgpt import read_burstgpt_csv
+    from gputwin.workload.llm_mooncake import read_mooncake_jsonl
+
     path = Path(src.path)
     if src.format == "azure":
         return read_azure_llm_csv(path, max_requests=src.max_requests, speedup=src.speedup,

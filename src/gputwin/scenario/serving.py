@@ -301,6 +301,17 @@ class ArrivalOptions(_M):
                           "in the cycle (default 14:00)")
 
 
+class LengthTraceOptions(_M):
+    """Prompt and output lengths taken from a trace file (its arrival times unused)."""
+
+    format: Literal["azure", "mooncake", "burstgpt"] = "azure"
+    path: str
+    sample: Literal["sequential", "random"] = Field(
+        default="sequential", description="sequential: the trace's requests in arrival "
+        "order, from the start again when it runs out; random: drawn with replacement "
+        "(seeded stream llm/<source>/lengths)")
+
+
 class SyntheticSource(_M):
     kind: Literal["synthetic"]
     service: str = "default"
@@ -308,7 +319,17 @@ class SyntheticSource(_M):
     arrival: ArrivalOptions
     prompt: LengthOptions = LengthOptions(value=512)
     output: LengthOptions = LengthOptions(value=128)
+    lengths: LengthTraceOptions | None = Field(
+        default=None, description="Take prompt/output lengths from a trace instead of "
+        "the prompt/output distributions")
     priority: int = 0
+
+    @model_validator(mode="after")
+    def _one_length_source(self) -> SyntheticSource:
+        if self.lengths is not None and {"prompt", "output"} & self.model_fields_set:
+            raise ValueError("give either lengths (a length trace) or prompt/output "
+                             "distributions, not both")
+        return self
 
 
 class TraceSource(_M):
@@ -515,6 +536,11 @@ def resolve_trace_paths(sc: ServingScenario, base: Path, where: Any) -> ServingS
         if isinstance(src, TraceSource):
             found = find_data_file(src.path, base, where(("serving", "workload", i, "path")))
             src = src.model_copy(update={"path": str(found)})
+        elif isinstance(src, SyntheticSource) and src.lengths is not None:
+            key = ("serving", "workload", i, "lengths", "path")
+            found = find_data_file(src.lengths.path, base, where(key))
+            src = src.model_copy(update={
+                "lengths": src.lengths.model_copy(update={"path": str(found)})})
         sources.append(src)
     section = sc.serving.model_copy(update={"workload": sources})
     return sc.model_copy(update={"serving": section})

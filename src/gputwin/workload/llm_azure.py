@@ -9,7 +9,6 @@ earliest row. Malformed rows raise :class:`InputError` naming ``file:line`` and 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.workload.llm_request import LlmRequest
-from gputwin.workload.llm_trace_io import apply_window, csv_rows, open_trace, parse_int
+from gputwin.workload.llm_trace_io import apply_window, csv_rows, parse_int
+from gputwin.workload.trace_arrow import read_csv_columns, requests_from_columns
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
@@ -38,15 +38,8 @@ def read_azure_llm_csv(
     """
     fast = _read_fast(path, skip_zero_output)
     if fast is not None:
-        secs_arr, prompts, outputs = fast
-        if len(secs_arr) == 0:
-            return []
-        order, times = apply_window(secs_arr.tolist(), speedup=speedup,
-                                    max_requests=max_requests)
-        p_list, o_list = prompts.tolist(), outputs.tolist()
-        return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=p_list[i],
-                           num_output_tokens=o_list[i], service=service)
-                for k, (i, t) in enumerate(zip(order, times, strict=True))]
+        return requests_from_columns(*fast, speedup=speedup, max_requests=max_requests,
+                                     service=service)
     stamps: list[datetime] = []
     lengths: list[tuple[int, int]] = []
     i_ts, i_in, i_out = COLUMNS
@@ -75,37 +68,19 @@ def read_azure_llm_csv(
             for k, (i, t) in enumerate(zip(order, times, strict=True))]
 
 
-_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?")
-_INT = re.compile(r"\d+")
-
-
 def _read_fast(path: Path, skip_zero_output: bool
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(seconds from the earliest row, prompt, output) of a well-formed plain trace in file
-    order, or None when anything is unusual (quoting, blank lines, odd numbers, bad rows):
-    the csv reader then parses it and names the offending line. Times are truncated to
-    microseconds, as :meth:`datetime.fromisoformat` does."""
-    with open_trace(path) as handle:
-        lines = handle.read().splitlines()
-    if not lines or [h.strip() for h in lines[0].split(",")] != list(COLUMNS):
+    """(seconds from the earliest row, prompt, output) of a well-formed trace in file
+    order, parsed by pyarrow, or None when anything is unusual (a bad row, a prompt of 0
+    tokens, ...): the csv reader then parses it and names the offending line. Times are
+    truncated to microseconds, as :meth:`datetime.fromisoformat` does."""
+    cols = read_csv_columns(path, {"TIMESTAMP": "time", "ContextTokens": "int",
+                                   "GeneratedTokens": "int"})
+    if cols is None:
         return None
-    body = lines[1:]
-    rows = [line.split(",") for line in body]
-    if any(len(r) != 3 for r in rows):
-        return None
-    stamps = [r[0] for r in rows]
-    match_s, match_i = _STAMP.fullmatch, _INT.fullmatch
-    if not all(match_s(t) for t in stamps) or not all(
-            match_i(r[1]) and match_i(r[2]) for r in rows):
-        return None
-    prompts = np.array([r[1] for r in rows], dtype=np.int64)
-    outputs = np.array([r[2] for r in rows], dtype=np.int64)
-    if len(rows) and (int(prompts.min()) < 1 or (not skip_zero_output and
-                                                 int(outputs.min()) < 1)):
-        return None
-    try:  # out-of-range fields (month 13, hour 25, ...): the slow path names the line
-        us = np.array(stamps, dtype="datetime64[us]").astype(np.int64)
-    except ValueError:
+    us, prompts, outputs = (cols[c] for c in COLUMNS)
+    if len(us) and (int(prompts.min()) < 1 or int(outputs.min()) < 0 or (
+            not skip_zero_output and int(outputs.min()) < 1)):
         return None
     keep = outputs > 0
     if not bool(keep.all()):

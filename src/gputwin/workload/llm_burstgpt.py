@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from gputwin.workload.llm_request import LlmRequest
 from gputwin.workload.llm_trace_io import apply_window, csv_rows, parse_float, parse_int
+from gputwin.workload.trace_arrow import read_csv_columns, requests_from_columns
 
 COLUMNS = ("Timestamp", "Model", "Request tokens", "Response tokens", "Log Type")
 
@@ -32,6 +35,10 @@ def read_burstgpt_csv(
 
     Rows with 0 response tokens (failed requests) are skipped. Raises :class:`InputError`.
     """
+    fast = _read_fast(path, model, log_type)
+    if fast is not None:
+        return requests_from_columns(*fast, speedup=speedup, max_requests=max_requests,
+                                     service=service)
     times: list[float] = []
     lengths: list[tuple[int, int]] = []
     header = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type"
@@ -53,3 +60,28 @@ def read_burstgpt_csv(
     return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=lengths[i][0],
                        num_output_tokens=lengths[i][1], service=service)
             for k, (i, t) in enumerate(zip(order, rel, strict=True))]
+
+
+def _read_fast(path: Path, model: str | None, log_type: str | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(time, prompt, output) of the kept rows in file order, parsed by pyarrow; None when
+    anything is unusual (the csv reader then names the bad line)."""
+    types = {"Timestamp": "float", "Request tokens": "int", "Response tokens": "int"}
+    if model is not None:
+        types["Model"] = "str"
+    if log_type is not None:
+        types["Log Type"] = "str"
+    cols = read_csv_columns(path, types)
+    if cols is None:
+        return None
+    t, prompts = cols["Timestamp"], cols["Request tokens"]
+    outputs = cols["Response tokens"]
+    if len(t) and not (np.isfinite(t).all() and t.min() >= 0 and prompts.min() >= 0
+                       and outputs.min() >= 0):
+        return None
+    keep = (prompts > 0) & (outputs > 0)
+    if model is not None:
+        keep &= np.array([m.strip() == model for m in cols["Model"]], dtype=bool)
+    if log_type is not None:
+        keep &= np.array([v.strip() == log_type for v in cols["Log Type"]], dtype=bool)
+    return t[keep], prompts[keep], outputs[keep]

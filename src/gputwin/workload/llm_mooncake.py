@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.workload.llm_request import MOONCAKE_HASH_BLOCK_TOKENS, LlmRequest
 from gputwin.workload.llm_trace_io import apply_window, open_trace, parse_float, parse_int
+from gputwin.workload.trace_arrow import int_column, read_jsonl_table, requests_from_columns
 
 FIELDS = ("timestamp", "input_length", "output_length", "hash_ids")
 
@@ -33,6 +37,13 @@ def read_mooncake_jsonl(
     ``use_hash_ids=False`` drops the prefix information (every prompt unique), which is
     what a run without prefix knowledge would see. Raises :class:`InputError`.
     """
+    fast = _read_fast(path)
+    if fast is not None:
+        ms, in_tok, out_tok, hash_lists = fast
+        return requests_from_columns(ms / 1000.0, in_tok, out_tok, speedup=speedup,
+                                     max_requests=max_requests, service=service,
+                                     prefix_hashes=hash_lists if use_hash_ids else None,
+                                     hash_block_tokens=MOONCAKE_HASH_BLOCK_TOKENS)
     times: list[float] = []
     rows: list[tuple[int, int, tuple[int, ...]]] = []
     with open_trace(path) as handle:
@@ -60,6 +71,58 @@ def read_mooncake_jsonl(
                        num_output_tokens=rows[i][1], prefix_hashes=rows[i][2],
                        hash_block_tokens=MOONCAKE_HASH_BLOCK_TOKENS, service=service)
             for k, (i, t) in enumerate(zip(order, rel, strict=True))]
+
+
+def _read_fast(path: Path
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]] | None:
+    """(timestamp ms, prompt, output, hash ids) of every line, in file order, parsed by
+    pyarrow; None when anything is unusual (the line reader then names the bad line)."""
+    table = read_jsonl_table(path)
+    if table is None or "timestamp" not in table.column_names:
+        return None
+    ts = table.column("timestamp")
+    if ts.null_count or not (pa_numeric(ts.type)):
+        return None
+    t_ms = ts.to_numpy().astype(np.float64)
+    prompts = int_column(table, "input_length", 1)
+    outputs = int_column(table, "output_length", 1)
+    if prompts is None or outputs is None or not (np.isfinite(t_ms).all()
+                                                  and (t_ms >= 0).all()):
+        return None
+    hashes = _hash_lists(table, prompts)
+    return None if hashes is None else (t_ms, prompts, outputs, hashes)
+
+
+def pa_numeric(dtype: object) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(dtype) or pa.types.is_floating(dtype))
+
+
+def _hash_lists(table: Any, prompts: np.ndarray) -> list[tuple[int, ...]] | None:
+    """Per line, the tuple of hash ids (``()`` where the field is absent), or None if any
+    list is null, holds a non-integer or a negative id, or is longer than the prompt."""
+    import pyarrow as pa
+
+    n = len(prompts)
+    if "hash_ids" not in table.column_names:
+        return [()] * n
+    col = table.column("hash_ids").combine_chunks()
+    if not pa.types.is_list(col.type) or col.null_count:
+        return None
+    flat = col.values
+    if len(flat) and (not pa.types.is_integer(flat.type) or flat.null_count):
+        return None
+    ids = flat.to_numpy() if len(flat) else np.zeros(0, np.int64)
+    if len(ids) and int(ids.min()) < 0:
+        return None
+    offsets = col.offsets.to_numpy()
+    counts = np.diff(offsets)
+    if (counts > -(-prompts // MOONCAKE_HASH_BLOCK_TOKENS)).any():
+        return None
+    values = ids.tolist()
+    bounds = offsets.tolist()
+    return [tuple(values[bounds[i]:bounds[i + 1]]) for i in range(n)]
 
 
 def _hash_ids(value: object, prompt: int, where: str) -> tuple[int, ...]:

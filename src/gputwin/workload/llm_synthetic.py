@@ -19,6 +19,7 @@ arrival times and the same seed gives the same requests.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -170,14 +171,45 @@ def generate_requests(
     name: str = "synthetic",
     service: str = "default",
     priority: int = 0,
+    lengths: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[LlmRequest]:
-    """``n`` requests with unique prompts (no shared prefixes), ids 0..n-1 by arrival."""
+    """``n`` requests with unique prompts (no shared prefixes), ids 0..n-1 by arrival.
+
+    ``lengths`` (``n`` prompt and ``n`` output lengths, e.g. from
+    :func:`lengths_from_trace`) replaces the ``prompt`` and ``output`` draws; the
+    arrival times are the same either way."""
     if n < 0:
         raise InputError(f"number of requests must be >= 0, got {n}")
     times = arrival_times(arrivals, n, streams.stream(f"llm/{name}/arrivals"))
-    prompts = prompt.draw(streams.stream(f"llm/{name}/prompt"), n)
-    outputs = output.draw(streams.stream(f"llm/{name}/output"), n)
+    if lengths is not None:
+        prompts, outputs = lengths
+    else:
+        prompts = prompt.draw(streams.stream(f"llm/{name}/prompt"), n)
+        outputs = output.draw(streams.stream(f"llm/{name}/output"), n)
     # tolist() gives Python floats/ints already; positional arguments (fields in order)
     return [LlmRequest(i, t, p, o, (), MOONCAKE_HASH_BLOCK_TOKENS, None, priority, service)
             for i, (t, p, o) in enumerate(zip(times.tolist(), prompts.tolist(),
                                               outputs.tolist(), strict=True))]
+
+
+def lengths_from_trace(trace: Sequence[LlmRequest], n: int, *, sample: str = "sequential",
+                       rng: np.random.Generator | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` (prompt, output) length pairs taken from ``trace`` (requests in arrival
+    order): ``sequential`` takes them in order and starts again at the first when the
+    trace runs out; ``random`` draws pairs with replacement from ``rng``. A pair is kept
+    together (a long prompt keeps its own output length). Raises :class:`InputError` for
+    an empty trace or an unknown ``sample``."""
+    if not trace:
+        raise InputError("the length trace holds no usable request")
+    prompts = np.fromiter((r.num_prompt_tokens for r in trace), np.int64, len(trace))
+    outputs = np.fromiter((r.num_output_tokens for r in trace), np.int64, len(trace))
+    if sample == "sequential":
+        idx = np.arange(n) % len(trace)
+    elif sample == "random":
+        if rng is None:
+            raise InputError("random length sampling needs a random stream")
+        idx = rng.integers(0, len(trace), size=n)
+    else:
+        raise InputError(f"length sampling must be sequential or random, got {sample!r}")
+    return prompts[idx], outputs[idx]

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import IO
 
 from gputwin.errors import InputError
-from gputwin.workload.trace_common import open_text
+from gputwin.textio import open_text
 
 
 def open_trace(path: Path) -> IO[str]:
-    """Open ``path`` for reading text; missing/unreadable files raise :class:`InputError`."""
+    """Open ``path`` for reading text; missing/unreadable files raise :class:`InputError`.
+    (:func:`gputwin.textio.open_text` directly: the cluster trace helpers would import the
+    job and training models, which an LLM trace does not need.)"""
     return open_text(path, "trace file")
 
 
