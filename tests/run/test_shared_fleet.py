@@ -194,7 +194,8 @@ def test_replica_larger_than_the_cluster_is_refused(tmp_path: Path) -> None:
 def test_example_reports_job_and_request_metrics(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """The bundled example, shortened (2 h of traffic peaking at 1 h, 20 jobs)."""
-    main(["simulate", str(EXAMPLE), "--json", "--out", str(tmp_path / "out"), "--set",
+    main(["simulate", str(EXAMPLE), "--json", "--outputs", "summary,csv,report",
+          "--out", str(tmp_path / "out"), "--set",
           "horizon=2h", "--set", "workload.synthetic.num_jobs=20", "--set",
           "serving.workload.0.num_requests=4000", "--set",
           "serving.workload.0.arrival.period=2h", "--set",
