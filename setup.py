@@ -39,8 +39,9 @@ def _accel_module() -> Any:
 
 
 def _skipped(exc: BaseException) -> None:
-    print(f"gputwin: serving engine not compiled ({type(exc).__name__}: {exc}); installing "
-          "the pure-Python engine (same results, about half the speed)", file=sys.stderr)
+    print(f"gputwin: serving engine not compiled ({type(exc).__name__}: {str(exc)[:300]}); "
+          "installing the pure-Python engine (same results, about half the speed)",
+          file=sys.stderr)
 
 
 class AlwaysPlatform(Distribution):
