@@ -25,10 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
 
-from gputwin.serving._accel import MODULES, STAMP, compiled, source_hashes  # noqa: E402
+from gputwin.serving._accel import GROUP, MODULES, STAMP, compiled, source_hashes  # noqa: E402
 
 SERVING = SRC / "gputwin" / "serving"
-GROUP = "gputwin_serving_accel"
 
 SETUP = """
 from setuptools import setup

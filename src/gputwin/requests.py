@@ -190,6 +190,8 @@ class ServePlanRequest(_Request):
         default_factory=lambda: list[Literal["bf16", "fp8"]](["bf16", "fp8"]), min_length=1)
     max_num_seqs: list[PositiveInt] = Field(default_factory=lambda: [128, 256, 512],
                                             min_length=1)
+    engines: list[str] | None = Field(default=None,
+                                      description="Engine profiles; None = every registered")
     max_tp: PositiveInt | None = None
     disaggregate: bool = False
     max_replicas: PositiveInt = 64

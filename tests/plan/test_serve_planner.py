@@ -16,6 +16,7 @@ from gputwin.cli.main import cli
 from gputwin.errors import InputError
 from gputwin.plan.serve import pareto_front
 from gputwin.requests import ServePlanRequest
+from gputwin.run.plan_confirm import scenario_for
 from gputwin.run.plan_serve import ServePlan, plan_serve
 from gputwin.run.plan_sweep import run_tasks
 
@@ -24,7 +25,7 @@ SMALL: dict[str, Any] = {
     "model": "llama3.1-8b", "rate": 6.0, "input_tokens": 1024, "output_tokens": 64,
     "ttft_slo": 0.5, "tpot_slo": 0.02, "gpus": ["h100-sxm-80gb"], "weights": ["bf16", "fp8"],
     "kv_caches": ["fp8"], "max_num_seqs": [16, 128], "max_replicas": 4, "num_requests": 150,
-    "top": 1000, "finalists": 1000, "max_simulations": 1000,
+    "top": 1000, "finalists": 1000, "max_simulations": 1000, "engines": ["vllm"],
 }
 CLI_SMALL = ["plan", "serve", "--model", "llama3.1-8b", "--rate", "6", "--input-tokens", "1024",
              "--output-tokens", "64", "--ttft-slo", "500ms", "--tpot-slo", "20ms", "--gpu",
@@ -224,3 +225,26 @@ def test_impossible_slo_is_pruned_by_the_lone_request_bound() -> None:
     assert plan.search.candidates == [] and plan.num_simulated == 0
     assert plan.search.rejected["ttft"] > 0
     assert plan.to_dict()["candidates"] == []
+
+
+def test_engines_are_searched_and_confirmed_with_their_profile() -> None:
+    plan = _plan(engines=["vllm", "trtllm"], weights=["fp8"], max_num_seqs=[128],
+                 max_replicas=2, workers=1)
+    engines = {c.deployment.replica.engine for c in plan.search.candidates}
+    assert engines == {"vllm", "trtllm"}
+    confirmed = {row["engine"] for row in plan.rows}
+    assert confirmed == {"vllm", "trtllm"}
+    # the same layout under the two profiles is estimated differently (own overheads)
+    by_engine = {c.deployment.replica.engine: c.analytic.tpot_s
+                 for c in plan.search.candidates if c.deployment.replicas == 2}
+    assert by_engine["vllm"] != by_engine["trtllm"]
+    trt = next(c.deployment for c in plan.search.candidates
+               if c.deployment.replica.engine == "trtllm")
+    scenario = scenario_for(ServePlanRequest(**SMALL), trt, None)
+    assert scenario.serving.services[0].engine.name == "trtllm"
+
+
+def test_an_unknown_engine_names_the_option() -> None:
+    with pytest.raises(InputError, match="unknown engine") as err:
+        _plan(engines=["vllm", "tgi"])
+    assert "--engine" in str(err.value)

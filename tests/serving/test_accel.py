@@ -62,3 +62,13 @@ def test_a_stale_build_falls_back_to_every_source_with_a_warning(tmp_path: Path)
         assert finder.find_spec("gputwin.serving.fleet") is None  # type: ignore[call-arg]
     finally:
         sys.meta_path[:] = before
+
+
+def test_a_build_without_its_group_library_is_stale(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    folder = _folder(pkg, built=MODS, stamp=True)
+    assert _accel.stale(folder, MODS, tmp_path) == f"{_accel.GROUP}__mypyc library missing"
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (tmp_path / f"{_accel.GROUP}__mypyc{suffix}").write_bytes(b"")
+    assert _accel.stale(folder, MODS, tmp_path) is None

@@ -147,6 +147,8 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
               "bf16, fp8 and fp4 where the part supports them].")
 @click.option("--kv-cache", "kv_caches", default="bf16,fp8", show_default=True)
 @click.option("--max-num-seqs", default="128,256,512", show_default=True)
+@click.option("--engine", "engines", default=None,
+              help="Engine profiles, e.g. vllm,trtllm [default: every one].")
 @click.option("--max-tp", type=int, default=None, callback=positive_int)
 @click.option("--disaggregate", is_flag=True, help="Also try prefill:decode pools.")
 @click.option("--max-replicas", type=int, default=64, show_default=True,
@@ -176,10 +178,10 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
               help="Keep candidates.parquet (resumable) and report.html here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: str,
-          no_prune: bool, workers: int | None, ray_address: str | None,
+          engines: str | None, no_prune: bool, workers: int | None, ray_address: str | None,
           out_dir: str | None, as_json: bool, **options: Any) -> None:
-    """Search serving deployments (GPU, TP/PP/EP, weights and KV precision, batch limit,
-    replicas, prefill:decode) that meet the SLOs; rank by cost per million tokens."""
+    """Search serving deployments (GPU, TP/PP/EP, weights and KV precision, engine, batch
+    limit, replicas, prefill:decode) that meet the SLOs; rank by cost per million tokens."""
     import sys
     from pathlib import Path
 
@@ -189,7 +191,8 @@ def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: s
     fields = {k: v for k, v in options.items() if v is not None}
     fields.update(gpus=_csv(gpus, "--gpu"), weights=_csv(weights, "--weights"),
                   kv_caches=_csv(kv_caches, "--kv-cache"),
-                  max_num_seqs=_csv(max_num_seqs, "--max-num-seqs", int), prune=not no_prune)
+                  max_num_seqs=_csv(max_num_seqs, "--max-num-seqs", int),
+                  engines=_csv(engines, "--engine"), prune=not no_prune)
     request = validated(ServePlanRequest, {k: v for k, v in fields.items() if v is not None})
     out = Path(out_dir) if out_dir else None
     show = not as_json and sys.stderr.isatty()

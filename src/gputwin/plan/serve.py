@@ -148,6 +148,7 @@ class ServeSearch:
     weights: tuple[str, ...] = ("bf16", "fp8")
     kv_caches: tuple[str, ...] = ("bf16", "fp8")
     max_num_seqs: tuple[int, ...] = (128, 256, 512)
+    engines: tuple[str, ...] = ("vllm",)  # engine profiles (perf/engines.yaml)
     max_tp: int | None = None
     disaggregate: bool = False
     wide_ep: bool = True
@@ -198,8 +199,9 @@ class _Searcher:
                         for w in (w for w in s.weights if _part_runs(hw, w)):
                             for kv in s.kv_caches:
                                 for seqs in s.max_num_seqs:
-                                    yield ReplicaChoice(gpu, tp, pp, ep, w, kv, seqs,
-                                                        dp_attention=dp)
+                                    for engine in s.engines:
+                                        yield ReplicaChoice(gpu, tp, pp, ep, w, kv, seqs,
+                                                            engine, dp_attention=dp)
 
     def _expert_splits(self, tp: int, pp: int, hw: HardwareSpec) -> list[tuple[int, int]]:
         """(ep, dp_attention): dense 1/1; MoE experts inside TP (ep divides tp), or wide EP

@@ -74,7 +74,7 @@ def scenario_for(request: ServePlanRequest, dep: Deployment | None,
             gpu=r.gpu, tp=r.tp, pp=r.pp, ep=r.ep, dp_attention=r.dp_attention,
             weights_dtype=r.weights,
             kv_cache_dtype=r.kv_cache, replicas=max(1, dep.replicas),
-            engine={"max_num_seqs": r.max_num_seqs,
+            engine={"name": r.engine, "max_num_seqs": r.max_num_seqs,
                     "max_num_batched_tokens": MAX_NUM_BATCHED_TOKENS,
                     "gpu_memory_utilization": GPU_MEMORY_UTILIZATION},
             slo={"ttft": request.ttft_slo, "tpot": request.tpot_slo})

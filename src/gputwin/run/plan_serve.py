@@ -148,6 +148,20 @@ def weight_choices(request: ServePlanRequest) -> tuple[str, ...]:
     return tuple(w for w in ("bf16", "fp8", "fp4") if w in WEIGHT_DTYPES and w in accepted)
 
 
+def engine_choices(request: ServePlanRequest) -> tuple[str, ...]:
+    """The engine profiles to try: those asked for (checked), or every registered one."""
+    from gputwin.perf.engines import engine_names
+
+    known = engine_names()
+    if request.engines is None:
+        return known
+    unknown = [e for e in request.engines if e not in known]
+    if unknown or not request.engines:
+        raise InputError(f"unknown engine(s) {unknown or '(none given)'}; expected some of "
+                         f"{', '.join(known)}", where="--engine")
+    return tuple(dict.fromkeys(request.engines))
+
+
 def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     """The offered load: the rate and fixed lengths, or the statistics of the trace."""
     pct = PERCENTILES[request.percentile]
@@ -189,7 +203,8 @@ def build_search(request: ServePlanRequest, cat: Catalog
     search = ServeSearch(
         model=spec, hardware=hws, usd_per_gpu_s=usd, traffic=resolve_traffic(request, cat),
         slo=slo, weights=weight_choices(request), kv_caches=tuple(request.kv_caches),
-        max_num_seqs=tuple(request.max_num_seqs), max_tp=request.max_tp,
+        max_num_seqs=tuple(request.max_num_seqs), engines=engine_choices(request),
+        max_tp=request.max_tp,
         disaggregate=request.disaggregate, max_replicas=request.max_replicas,
         replica_slack=request.replica_slack, prune=request.prune)
     return search, basis

@@ -27,6 +27,8 @@ from types import ModuleType
 MODULES = ("decode_skip", "engine", "histogram", "kv_cache", "request", "scheduler",
            "step_cost")
 STAMP = "_accel_stamp.json"
+#: mypyc's group name: its shared library sits two folders up (beside the package)
+GROUP = "gputwin_serving_accel"
 REBUILD = "python bench/build_serving_accel.py (or --clean to remove it)"
 _HERE = Path(__file__).resolve().parent
 _PACKAGE = __name__.rpartition(".")[0]
@@ -44,13 +46,17 @@ def compiled(folder: Path, modules: Sequence[str] = MODULES) -> list[str]:
     return [m for m in modules if any(m + s in names for s in suffixes)]
 
 
-def stale(folder: Path, modules: Sequence[str] = MODULES) -> str | None:
-    """Why the compiled modules in ``folder`` must not be used (None: none, or current)."""
+def stale(folder: Path, modules: Sequence[str] = MODULES,
+          group_dir: Path | None = None) -> str | None:
+    """Why the compiled modules in ``folder`` must not be used (None: none, or current);
+    with ``group_dir``, the group's shared library must be there too."""
     built = compiled(folder, modules)
     if not built:
         return None
     if len(built) != len(modules):
         return f"only {', '.join(built)} compiled"
+    if group_dir is not None and not any(group_dir.glob(f"{GROUP}__mypyc*")):
+        return f"{GROUP}__mypyc library missing"
     try:
         stamp = json.loads((folder / STAMP).read_text())
     except (OSError, ValueError):
@@ -76,7 +82,7 @@ class _SourceFirst:
 def guard(folder: Path = _HERE) -> bool:
     """Fall back to the sources when the compiled modules are stale; True when the
     compiled modules will be used."""
-    reason = stale(folder)
+    reason = stale(folder, MODULES, folder.parent.parent)
     if reason is not None:
         warnings.warn(f"gputwin: compiled serving engine ignored ({reason}); rebuild with "
                       f"{REBUILD}", RuntimeWarning, stacklevel=2)
