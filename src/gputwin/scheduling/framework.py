@@ -54,11 +54,6 @@ from gputwin.scheduling.api import (
 from gputwin.scheduling.status import Code, Status
 from gputwin.workload.job import JobSpec
 
-#: Default of :attr:`Framework.shortcuts`. The shortcuts (shape memo, arrivals-only
-#: backfill cycles, skipped cycles when nothing can start, ...) never change a decision;
-#: tests turn them off to compute the reference schedule they are compared with.
-SHORTCUTS = True
-
 
 @dataclass(slots=True)
 class FrameworkPlugins:
@@ -83,10 +78,15 @@ class FrameworkPlugins:
 
 
 class Framework:
-    """A job-level scheduler assembled from plugins (see docs/scheduling.md)."""
+    """A job-level scheduler assembled from plugins (see docs/scheduling.md).
+
+    ``shortcuts`` (default on): the exact speed-ups (shape memo, arrivals-only backfill
+    cycles, early stops of the backfill walks, ...). They never change a decision; tests
+    turn them off to compute the reference schedule they are compared with.
+    """
 
     def __init__(self, plugins: FrameworkPlugins, ctx: PluginContext, *,
-                 profile: str = "custom") -> None:
+                 profile: str = "custom", shortcuts: bool = True) -> None:
         self.plugins = plugins
         self.ctx = ctx
         self.profile = profile
@@ -102,9 +102,9 @@ class Framework:
         #: Queueing walks may skip a job whose shape already failed with fewer GPUs in the
         #: cycle: true unless a post-filter (preemption, ...) or a pre-filter that looks at
         #: more than the shape could make the same shape succeed.
-        #: exact speed-ups on (see :data:`SHORTCUTS`); off = the plain reference walk
-        self.shortcuts = SHORTCUTS
-        self.shape_memo = SHORTCUTS and not plugins.post_filter and all(
+        #: exact speed-ups on; off = the plain reference walk
+        self.shortcuts = shortcuts
+        self.shape_memo = shortcuts and not plugins.post_filter and all(
             p.shape_only for p in plugins.pre_filter)
         self._mig_masks: dict[str, tuple[int, ...] | None] = {}
         self._seq = 0
@@ -331,6 +331,13 @@ class Framework:
     def order_epoch(self) -> float:
         """When the static queue order was last re-keyed (changes on a refresh)."""
         return self._sorted_at
+
+    @property
+    def keyed_order(self) -> bool:
+        """Whether a walk may read the queue order ahead (shortcuts on): a key-sorted
+        queue that the walk cannot reorder (no custom order such as DRF's, and no
+        post-filter that could send a job started in the cycle back into the queue)."""
+        return self.shortcuts and not self._custom_order and not self.plugins.post_filter
 
     @property
     def static_walk(self) -> bool:

@@ -238,8 +238,10 @@ def _validated(cls: type[Plugin], raw: Mapping[str, Any], key: str,
         raise InputError(f"{err['msg']}{got}", where=where(("args", key, *loc))) from None
 
 
-def build_framework(resolved: ResolvedProfile, ctx: PluginContext) -> Framework:
-    """Instantiate every plugin of ``resolved`` (constructors do no I/O)."""
+def build_framework(resolved: ResolvedProfile, ctx: PluginContext, *,
+                    shortcuts: bool = True) -> Framework:
+    """Instantiate every plugin of ``resolved`` (constructors do no I/O); ``shortcuts``:
+    see :class:`Framework`."""
 
     def make(cls: type[Plugin], args: PluginArgs) -> Any:
         return cls(args, ctx)
@@ -258,7 +260,7 @@ def build_framework(resolved: ResolvedProfile, ctx: PluginContext) -> Framework:
         bind=[_typed(make(c, a), BindPlugin) for c, a, _ in lists["bind"]],
         post_filter=[_typed(make(c, a), PostFilterPlugin) for c, a, _ in lists["post_filter"]],
     )
-    return Framework(plugins, ctx, profile=resolved.name)
+    return Framework(plugins, ctx, profile=resolved.name, shortcuts=shortcuts)
 
 
 def _typed(obj: Any, kind: type[Any]) -> Any:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
@@ -174,6 +175,8 @@ class BackfillQueueing(QueueingPlugin):
         #: the last one it looked at, ``_boundary``)
         self._walked_all = False
         self._boundary: tuple[object, int] | None = None
+        #: conservative: release steps for (framework version, snapshot version)
+        self._steps: tuple[tuple[int, int], list[float], list[int]] | None = None
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         if self.a.mode == "easy":
@@ -413,14 +416,25 @@ class BackfillQueueing(QueueingPlugin):
                             state: CycleState) -> None:
         """:meth:`_conservative`, same decisions, faster: the profile is a pair of Python
         lists kept sorted with ``bisect`` (reservations insert in place instead of
-        ``np.insert``), and :func:`_earliest_lists` skips the start candidates whose window
-        holds a step already known to be short of GPUs."""
+        ``np.insert``), :func:`_earliest_lists` skips the start candidates whose window
+        holds a step already known to be short of GPUs, and the walk stops once no job
+        left in the window can start now (:func:`_last_startable`): reservations only
+        take capacity away, so a job that cannot start now by count never will in this
+        cycle, and a reservation only matters to the jobs after it in the walk."""
         now = state.now_s
+        limit = self.a.max_job_test
         times: list[float] = []
         avail: list[int] = []
         have = False
-        for tried, job in enumerate(order):
-            if tried >= self.a.max_job_test:
+        jobs: Iterator[QueuedJob] = order
+        stop = limit  # walk position from which nothing can start (once known)
+        rest: list[QueuedJob] = []
+        base = -1  # walk position of ``rest[0]`` (-1: the rest is not materialised)
+        tried = -1
+        while True:
+            job = next(jobs, None)
+            tried += 1
+            if job is None or tried >= stop:
                 break
             failed_now = False
             if not have:  # no reservation yet: start in order while jobs fit
@@ -430,23 +444,36 @@ class BackfillQueueing(QueueingPlugin):
                 times, avail = self._profile_lists(fw, state)  # includes this cycle's starts
                 have = True
                 failed_now = True
-            need = job.spec.num_gpus
-            dur = max(job.est_runtime_s, 1e-9)
-            start = _earliest_lists(times, avail, need, dur, now)
-            if start <= now:
-                status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
-                if status.ok:
-                    _reserve_lists(times, avail, now, now + dur, need)
-                    continue
-                # fits by count but not by shape: reserve from the next release on
-                k = bisect.bisect_right(times, now)
-                start = (_earliest_lists(times, avail, need, dur, times[k])
-                         if k < len(times) else math.inf)
-            if math.isfinite(start):
-                _reserve_lists(times, avail, start, start + dur, need)
-                job.reason = f"reserved: expected start in {start - now:.0f} s"
-            else:
-                job.reason = "no reservation possible (exceeds capacity)"
+                if fw.keyed_order:  # the rest of the window does not depend on the walk
+                    rest = list(itertools.islice(jobs, limit - tried - 1))
+                    base = tried + 1
+                    stop = base + _last_startable(times, avail, rest, now, 0)
+                    jobs = iter(rest)
+            elif base >= 0 and (tried & 15) == 0:  # reservations since may rule out more
+                stop = base + _last_startable(times, avail, rest, now, tried - base)
+            self._reserve_one(fw, job, state, times, avail, failed_now)
+
+    def _reserve_one(self, fw: Framework, job: QueuedJob, state: CycleState,
+                     times: list[float], avail: list[int], failed_now: bool) -> None:
+        """Start ``job`` now if it delays no reservation and fits, else reserve it."""
+        now = state.now_s
+        need = job.spec.num_gpus
+        dur = max(job.est_runtime_s, 1e-9)
+        start = _earliest_lists(times, avail, need, dur, now)
+        if start <= now:
+            status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
+            if status.ok:
+                _reserve_lists(times, avail, now, now + dur, need)
+                return
+            # fits by count but not by shape: reserve from the next release on
+            k = bisect.bisect_right(times, now)
+            start = (_earliest_lists(times, avail, need, dur, times[k])
+                     if k < len(times) else math.inf)
+        if math.isfinite(start):
+            _reserve_lists(times, avail, start, start + dur, need)
+            job.reason = f"reserved: expected start in {start - now:.0f} s"
+        else:
+            job.reason = "no reservation possible (exceeds capacity)"
 
     def _profile(self, fw: Framework, state: CycleState) -> tuple[np.ndarray, np.ndarray]:
         """Free GPUs (count) as a step function of time from now: ``avail[i]`` on
@@ -454,24 +481,45 @@ class BackfillQueueing(QueueingPlugin):
         t, a = self._profile_lists(fw, state)
         return np.asarray(t, dtype=float), np.asarray(a, dtype=np.int64)
 
-    @staticmethod
-    def _profile_lists(fw: Framework, state: CycleState) -> tuple[list[float], list[int]]:
-        """:meth:`_profile` as Python lists."""
+    def _profile_lists(self, fw: Framework, state: CycleState) -> tuple[list[float], list[int]]:
+        """:meth:`_profile` as Python lists (the releases of jobs past their expected end
+        count at ``now``). The release steps depend only on the running set and node
+        health, so they are kept until either changes (``fw.version``, snapshot version)
+        and only re-cut at ``now``."""
         now = state.now_s
-        t = [now]
-        a = [state.free_total]
-        health = state.snapshot.health
-        for end, _, job_id in fw.ends:
-            run = fw.running[job_id]
-            gained = sum(c for node, c in zip(run.placement.nodes, run.placement.gpus,
-                                              strict=True) if health[node] == 0)
-            te = max(end, now)
-            if te == t[-1]:
-                a[-1] += gained
-            else:
-                t.append(te)
-                a.append(a[-1] + gained)
-        return t, a
+        key = (fw.version, state.snapshot.version)
+        cached = self._steps
+        if cached is None or cached[0] != key:
+            cached = self._steps = (key, *_release_steps(fw, state))
+        _, times, levels = cached
+        k = bisect.bisect_right(times, now)
+        base = levels[k - 1] if k else 0
+        return [now, *times[k:]], [state.free_total + base, *(
+            state.free_total + v for v in itertools.islice(levels, k, None))]
+
+
+def _release_steps(fw: Framework, state: CycleState) -> tuple[list[float], list[int]]:
+    """Expected release instants of the running jobs (sorted, distinct) and the GPUs
+    released up to and including each (whole GPUs on nodes that are up)."""
+    health = state.snapshot.health
+    sick = bool(health.any())
+    running = fw.running
+    times: list[float] = []
+    levels: list[int] = []
+    level = 0
+    for end, _, job_id in fw.ends:
+        place = running[job_id].placement
+        if sick:
+            level += sum(c for node, c in zip(place.nodes, place.gpus, strict=True)
+                         if health[node] == 0)
+        else:
+            level += sum(place.gpus)
+        if times and end <= times[-1]:  # ``ends`` is sorted: the same instant
+            levels[-1] = level
+        else:
+            times.append(end)
+            levels.append(level)
+    return times, levels
 
 
 def _spare(free_at_shadow: np.ndarray, placement: Placement) -> np.ndarray:
@@ -544,3 +592,19 @@ def _reserve_lists(times: list[float], avail: list[int], t0: float, t1: float,
             avail.insert(i + 1, base)
     for k in range(bisect.bisect_left(times, t0), bisect.bisect_left(times, t1)):
         avail[k] -= need
+
+
+def _last_startable(times: list[float], avail: list[int], rest: list[QueuedJob],
+                    now: float, first: int) -> int:
+    """1 + the index in ``rest`` (from ``first`` on) of the last job that could start
+    now by count (``avail >= need`` on every step of ``[now, now + dur)``, the test of
+    :func:`_earliest_lists` at ``now``); ``first`` when none can. Capacity only shrinks
+    as the walk reserves, so jobs after that index can neither start nor change a start."""
+    lows = list(itertools.accumulate(avail, min))
+    last = first - 1
+    for k in range(first, len(rest)):
+        q = rest[k]
+        j = max(bisect.bisect_left(times, now + max(q.est_runtime_s, 1e-9)), 1)
+        if lows[j - 1] >= q.spec.num_gpus:
+            last = k
+    return last + 1
