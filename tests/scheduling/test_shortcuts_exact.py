@@ -58,6 +58,7 @@ scheduler: {profile: fifo}
 PROFILES = [
     "{profile: fifo}",
     "{profile: best-effort}",
+    "{profile: drf}",
     "{profile: backfill-easy, args: {backfill: {runtime_estimate: predicted,"
     " runtime_factor: 1.5}}}",
     "{profile: backfill-easy, args: {backfill: {runtime_estimate: oracle, max_job_test: 20}}}",

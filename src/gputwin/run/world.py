@@ -26,6 +26,7 @@ from gputwin.scenario.tenancy import tenancy_model
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
 from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.hooks import ObservesWorkload
 from gputwin.scheduling.plugins.carbon_hooks import attach_site_grid
 from gputwin.scheduling.plugins.power import attach_site_power
 from gputwin.scheduling.plugins.sharing import NodeInventory, inventory_layout
@@ -310,9 +311,8 @@ def observe_workload(scheduler: Scheduler, jobs: list[JobSpec]) -> None:
     (``observe_workload(jobs)``, e.g. FGD's target workload)."""
     if isinstance(scheduler, Framework):
         for plugin in scheduler.plugins.all():
-            hook = getattr(plugin, "observe_workload", None)
-            if callable(hook):
-                hook(jobs)
+            if isinstance(plugin, ObservesWorkload):
+                plugin.observe_workload(jobs)
 
 
 def site_profile(profile: ResolvedProfile, site: SiteSetup | None) -> ResolvedProfile:

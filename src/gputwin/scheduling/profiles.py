@@ -30,13 +30,6 @@ from gputwin.scheduling.api import (
     ScorePlugin,
 )
 from gputwin.scheduling.framework import Framework, FrameworkPlugins
-from gputwin.scheduling.plugins import baselines as _baselines  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import carbon as _carbon  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import carbon_cap as _carbon_cap  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import carbon_spatial as _carbon_spatial  # noqa: F401
-from gputwin.scheduling.plugins import fractional as _fractional  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import mig as _mig  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import power as _power  # noqa: F401  (registers)
 from gputwin.scheduling.registry import POINTS, full_name, lookup
 
 SINGLE_POINTS = ("queue_sort", "queueing", "placement")

@@ -21,6 +21,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -37,7 +38,6 @@ from gputwin.scheduling.api import (
     Shape,
     is_share_request,
 )
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import Code, Status
 
 if TYPE_CHECKING:
@@ -100,7 +100,6 @@ class WindowArgs(PluginArgs):
     max_job_test: int = Field(default=1000, gt=0, description="jobs considered per cycle")
 
 
-@register
 class StrictQueueing(QueueingPlugin):
     """Head-of-line blocking."""
 
@@ -117,7 +116,6 @@ class StrictQueueing(QueueingPlugin):
         fw.blocked_by = None
 
 
-@register
 class BestEffortQueueing(QueueingPlugin):
     """Skip jobs that do not fit; a failed size is not retried in the same cycle."""
 
@@ -126,6 +124,8 @@ class BestEffortQueueing(QueueingPlugin):
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         assert isinstance(self.args, WindowArgs)
+        if fw.shortcuts and state.free_total <= 0 and not fw.num_share_waiting:
+            return  # the walk would stop at its first job (before a dynamic order is built)
         memo = ShapeMemo(fw)
         failed = memo.failed
         limit = self.args.max_job_test
@@ -156,7 +156,6 @@ class BackfillArgs(PluginArgs):
     max_job_test: int = Field(default=500, gt=0, description="Slurm bf_max_job_test")
 
 
-@register
 class BackfillQueueing(QueueingPlugin):
     """EASY or conservative backfill (see module docstring)."""
 
@@ -177,6 +176,8 @@ class BackfillQueueing(QueueingPlugin):
         self._boundary: tuple[object, int] | None = None
         #: conservative: release steps for (framework version, snapshot version)
         self._steps: tuple[tuple[int, int], list[float], list[int]] | None = None
+        #: conservative: what the last walk left, for cycles with only new arrivals
+        self._carry: _Carry | None = None
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         if self.a.mode == "easy":
@@ -422,10 +423,14 @@ class BackfillQueueing(QueueingPlugin):
         take capacity away, so a job that cannot start now by count never will in this
         cycle, and a reservation only matters to the jobs after it in the walk."""
         now = state.now_s
+        if self._carry_over(fw, state):
+            return
+        self._carry = None
         limit = self.a.max_job_test
         times: list[float] = []
         avail: list[int] = []
         have = False
+        profile_version = -1
         jobs: Iterator[QueuedJob] = order
         stop = limit  # walk position from which nothing can start (once known)
         rest: list[QueuedJob] = []
@@ -444,14 +449,68 @@ class BackfillQueueing(QueueingPlugin):
                 times, avail = self._profile_lists(fw, state)  # includes this cycle's starts
                 have = True
                 failed_now = True
+                profile_version = fw.version
                 if fw.keyed_order:  # the rest of the window does not depend on the walk
                     rest = list(itertools.islice(jobs, limit - tried - 1))
                     base = tried + 1
                     stop = base + _last_startable(times, avail, rest, now, 0)
                     jobs = iter(rest)
+                    self._carry = _Carry((fw.version, fw.order_epoch), times, avail,
+                                         rest[-1] if rest else job, fw.last_seq)
             elif base >= 0 and (tried & 15) == 0:  # reservations since may rule out more
                 stop = base + _last_startable(times, avail, rest, now, tried - base)
             self._reserve_one(fw, job, state, times, avail, failed_now)
+        carry = self._carry
+        if carry is not None:  # valid only if nothing started after the profile was built
+            if fw.version != profile_version or not fw.static_walk or fw.num_share_waiting:
+                self._carry = None
+            else:  # the cluster as this walk leaves it (the simulator applies the starts)
+                carry.key = (fw.version, fw.order_epoch)
+                carry.free = state.free.copy()
+                carry.health = state.snapshot.health
+                carry.seen_seq = fw.last_seq
+
+    def _carry_over(self, fw: Framework, state: CycleState) -> bool:
+        """Whether this cycle can reuse the last walk (then done): nothing started or
+        ended since, the order is the same, no release or reservation step lies between
+        the last walk and now, every job submitted since sorts after the last job of that
+        walk's window, and no job that enters the window now (behind that last job: new,
+        or old ones whose places freed when jobs started) can start now by count on the
+        last walk's (partial) profile.
+
+        The last walk's decisions then hold unchanged: its profile differs only in its
+        first instant, a job that could not start by count then cannot now (its window
+        only grows), and its reservations start at the same steps. Its profile may lack
+        the reservations after its early stop, so it has at least the real capacity: a
+        new job that cannot start on it cannot start on the real one either."""
+        carry = self._carry
+        now = state.now_s
+        snap = state.snapshot
+        if carry is None or carry.key != (fw.version, fw.order_epoch) or fw.order_due(now) \
+                or not fw.static_walk or fw.num_share_waiting \
+                or not np.array_equal(snap.free, carry.free) \
+                or not np.array_equal(snap.health, carry.health):
+            return False
+        times, avail = carry.times, carry.avail
+        if len(times) > 1 and times[1] <= now:
+            return False
+        last = carry.last
+        if fw.queued_job(last.job_id) is not last:
+            return False
+        boundary = (last.data.get("_key"), last.seq)
+        for q in fw.queued_after(carry.seen_seq):
+            if "_key" not in q.data or (q.data["_key"], q.seq) <= boundary:
+                return False
+        first = fw.queue_position(last) + 1
+        inside = [fw.queued_at(i) for i in range(first, min(self.a.max_job_test,
+                                                              fw.num_queued()))]
+        times[0] = now
+        if inside:
+            if _last_startable(times, avail, inside, now, 0) > 0:
+                return False
+            carry.last = inside[-1]
+        carry.seen_seq = fw.last_seq
+        return True
 
     def _reserve_one(self, fw: Framework, job: QueuedJob, state: CycleState,
                      times: list[float], avail: list[int], failed_now: bool) -> None:
@@ -522,6 +581,22 @@ def _release_steps(fw: Framework, state: CycleState) -> tuple[list[float], list[
     return times, levels
 
 
+@dataclass(slots=True)
+class _Carry:
+    """The last conservative walk, as :meth:`BackfillQueueing._carry_over` reuses it:
+    (framework version, order epoch) it ended at, its profile after its reservations, the
+    last job of its window, the last submission it saw, and the free GPUs per node and
+    node health it left (the next snapshot must show the same)."""
+
+    key: tuple[int, float]
+    times: list[float]
+    avail: list[int]
+    last: QueuedJob
+    seen_seq: int
+    free: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    health: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+
+
 def _spare(free_at_shadow: np.ndarray, placement: Placement) -> np.ndarray:
     spare = free_at_shadow.copy()
     for node, count in zip(placement.nodes, placement.gpus, strict=True):
@@ -568,11 +643,11 @@ def _earliest_lists(times: list[float], avail: list[int], need: int, dur: float,
     t0 = not_before
     while True:
         j = max(bisect.bisect_left(times, t0 + dur), i + 1)
-        b = i
-        while b < j and b < n and avail[b] >= need:
-            b += 1
-        if b >= j or b >= n:
+        if min(avail[i:j]) >= need:  # the whole window holds (the common case, in C)
             return t0
+        b = i
+        while avail[b] >= need:  # a short step exists in [i, min(j, n))
+            b += 1
         i = b + 1
         while i < n and avail[i] < need:
             i += 1
@@ -590,8 +665,8 @@ def _reserve_lists(times: list[float], avail: list[int], t0: float, t1: float,
             base = avail[i] if i >= 0 else avail[0]
             times.insert(i + 1, t)
             avail.insert(i + 1, base)
-    for k in range(bisect.bisect_left(times, t0), bisect.bisect_left(times, t1)):
-        avail[k] -= need
+    lo, hi = bisect.bisect_left(times, t0), bisect.bisect_left(times, t1)
+    avail[lo:hi] = [v - need for v in avail[lo:hi]]
 
 
 def _last_startable(times: list[float], avail: list[int], rest: list[QueuedJob],
