@@ -26,6 +26,7 @@ from gputwin.scenario.tenancy import tenancy_model
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
 from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.hooks import ObservesWorkload
 from gputwin.scheduling.plugins.carbon_hooks import attach_site_grid
 from gputwin.scheduling.plugins.power import attach_site_power
 from gputwin.scheduling.plugins.sharing import NodeInventory, inventory_layout
@@ -221,7 +222,10 @@ def build_jobs(scenario: Scenario, streams: RandomStreams,
     return jobs
 
 
-def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) -> World:
+def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
+                shortcuts: bool = True) -> World:
+    """Wire the scenario's components (``shortcuts``: the scheduler's exact speed-ups,
+    off only to compute a reference schedule)."""
     hw = build_hardware(scenario, catalog)
     trace_workload = read_scenario_trace(scenario)
     layout = build_layout(scenario, hw, None if trace_workload is None else trace_workload.nodes)
@@ -237,7 +241,8 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams) ->
     quota = build_quota(scenario, hw)
     site = None if scenario.site is None else build_site_setup(
         scenario.site, hw, layout, runtime, scenario.seed)
-    scheduler = build_scheduler(scenario, layout, hw, runtime, quota, site)
+    scheduler = build_scheduler(scenario, layout, hw, runtime, quota, site,
+                                shortcuts=shortcuts)
     observe_workload(scheduler, jobs)
     sched = scenario.scheduler
     failures = build_failures(scenario, hw, catalog)
@@ -282,7 +287,7 @@ def build_quota(scenario: Scenario, hw: HardwareSpec) -> QuotaBook | None:
 
 def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
                     runtime: TrainingRuntime, quota: QuotaBook | None = None,
-                    site: SiteSetup | None = None) -> Scheduler:
+                    site: SiteSetup | None = None, *, shortcuts: bool = True) -> Scheduler:
     """The scheduling framework for the scenario's profile (plugins with typed args);
     with a ``quota`` book, in its Kueue form (:func:`gputwin.scheduling.quota.with_tenancy`)."""
     gpn, per_leaf = layout.gpus_per_node, layout.nodes_per_leaf
@@ -295,9 +300,10 @@ def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
         ctx = TenancyContext(layout=layout, estimate_runtime=estimate,
                              gpu_type=hw.accelerator.name, quota=quota)
         return with_site(build_framework(
-            with_tenancy(site_profile(scheduler_profile(scenario.scheduler), site)), ctx), site)
+            with_tenancy(site_profile(scheduler_profile(scenario.scheduler), site)), ctx,
+            shortcuts=shortcuts), site)
     return with_site(build_framework(site_profile(scheduler_profile(scenario.scheduler), site),
-                                     ctx), site)
+                                     ctx, shortcuts=shortcuts), site)
 
 
 def observe_workload(scheduler: Scheduler, jobs: list[JobSpec]) -> None:
@@ -305,9 +311,8 @@ def observe_workload(scheduler: Scheduler, jobs: list[JobSpec]) -> None:
     (``observe_workload(jobs)``, e.g. FGD's target workload)."""
     if isinstance(scheduler, Framework):
         for plugin in scheduler.plugins.all():
-            hook = getattr(plugin, "observe_workload", None)
-            if callable(hook):
-                hook(jobs)
+            if isinstance(plugin, ObservesWorkload):
+                plugin.observe_workload(jobs)
 
 
 def site_profile(profile: ResolvedProfile, site: SiteSetup | None) -> ResolvedProfile:

@@ -1,6 +1,5 @@
 """Job-level scheduling framework: extension points, plugins, profiles (docs/scheduling.md)."""
 
-from gputwin.scheduling import plugins as _builtin_plugins  # registers the built-ins
 from gputwin.scheduling.api import (
     BindPlugin,
     CycleResult,
@@ -25,6 +24,7 @@ from gputwin.scheduling.api import (
     ScorePlugin,
 )
 from gputwin.scheduling.base import Scheduler
+from gputwin.scheduling.builtins import register_builtins
 from gputwin.scheduling.framework import Framework, FrameworkPlugins
 from gputwin.scheduling.placement import PLACERS, Placer, first_fit, group_pack, leaf_pack
 from gputwin.scheduling.profiles import (
@@ -37,7 +37,7 @@ from gputwin.scheduling.profiles import (
 from gputwin.scheduling.registry import POINTS, lookup, register, registered
 from gputwin.scheduling.status import Code, Status
 
-del _builtin_plugins
+register_builtins()  # the one place the built-in plugins enter the registry
 
 __all__ = [
     "PLACERS", "POINTS", "PROFILES", "BindPlugin", "Code", "CycleResult", "CycleState",

@@ -31,6 +31,7 @@ from gputwin.workload.job import JobSpec
 
 if TYPE_CHECKING:
     from gputwin.scheduling.framework import Framework
+    from gputwin.scheduling.hooks import SchedulerHandle
 
 #: Seconds a job is predicted to run (perf model, or a trace's recorded duration); injected
 #: by the composition root. Backfill combines it with user limits (see queueing plugins).
@@ -130,7 +131,7 @@ class CycleState:
     """Scratch state of one cycle. ``free``/``free_total``: whole GPUs still free after the
     cycle's own decisions; ``tenant_gpus``: whole GPUs held per tenant (live within the
     cycle); ``partial``: the partial GPUs (fractional shares, MIG slices), built by the
-    framework on first use (``Framework.partial(state)``)."""
+    framework on first use (``scheduling.scratch.partial(state)``)."""
 
     now_s: float
     snapshot: ClusterSnapshot
@@ -288,6 +289,8 @@ class PostFilterPlugin(Plugin):
 
     point = "post_filter"
 
-    def post_filter(self, fw: Framework, job: QueuedJob,
+    def post_filter(self, fw: SchedulerHandle, job: QueuedJob,
                     state: CycleState) -> PostFilterResult | None:
+        """``fw``: the read-only handle (running jobs, dry-run placement); the framework
+        applies the proposal."""
         return None

@@ -23,11 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from gputwin.cluster.layout import ClusterLayout
 from gputwin.cluster.ledger import Placement
-from gputwin.cluster.mig import MigGeometry
-from gputwin.cluster.partial import PartialGpus
 from gputwin.cluster.snapshot import ClusterSnapshot
-from gputwin.errors import GputwinError
 from gputwin.scheduling.api import (
     BindPlugin,
     CycleResult,
@@ -51,13 +49,9 @@ from gputwin.scheduling.api import (
     is_share_request,
     request_shape,
 )
+from gputwin.scheduling.scratch import ShareRoom, give_back, take
 from gputwin.scheduling.status import Code, Status
 from gputwin.workload.job import JobSpec
-
-#: Default of :attr:`Framework.shortcuts`. The shortcuts (shape memo, arrivals-only
-#: backfill cycles, skipped cycles when nothing can start, ...) never change a decision;
-#: tests turn them off to compute the reference schedule they are compared with.
-SHORTCUTS = True
 
 
 @dataclass(slots=True)
@@ -83,10 +77,15 @@ class FrameworkPlugins:
 
 
 class Framework:
-    """A job-level scheduler assembled from plugins (see docs/scheduling.md)."""
+    """A job-level scheduler assembled from plugins (see docs/scheduling.md).
+
+    ``shortcuts`` (default on): the exact speed-ups (shape memo, arrivals-only backfill
+    cycles, early stops of the backfill walks, ...). They never change a decision; tests
+    turn them off to compute the reference schedule they are compared with.
+    """
 
     def __init__(self, plugins: FrameworkPlugins, ctx: PluginContext, *,
-                 profile: str = "custom") -> None:
+                 profile: str = "custom", shortcuts: bool = True) -> None:
         self.plugins = plugins
         self.ctx = ctx
         self.profile = profile
@@ -102,11 +101,11 @@ class Framework:
         #: Queueing walks may skip a job whose shape already failed with fewer GPUs in the
         #: cycle: true unless a post-filter (preemption, ...) or a pre-filter that looks at
         #: more than the shape could make the same shape succeed.
-        #: exact speed-ups on (see :data:`SHORTCUTS`); off = the plain reference walk
-        self.shortcuts = SHORTCUTS
-        self.shape_memo = SHORTCUTS and not plugins.post_filter and all(
+        #: exact speed-ups on; off = the plain reference walk
+        self.shortcuts = shortcuts
+        self.shape_memo = shortcuts and not plugins.post_filter and all(
             p.shape_only for p in plugins.pre_filter)
-        self._mig_masks: dict[str, tuple[int, ...] | None] = {}
+        self._share_room = ShareRoom(plugins.placement, ctx.gpu_type)
         self._seq = 0
         self.running: dict[str, RunningJob] = {}
         self.tenant_gpus: dict[str, int] = {}
@@ -215,7 +214,7 @@ class Framework:
             free_total = int(free.sum())
         need = job.spec.num_gpus
         if need > free_total and (job.shape is None or not is_share_request(job.spec)
-                                  or not self._share_room(job.spec, state)):
+                                  or not self._share_room.has_room(job.spec, state)):
             return Status.unschedulable(f"needs {need} GPUs, {free_total} free"), None
         for flt in self.plugins.filter:
             mask = flt.filter(job, state, free)
@@ -237,7 +236,7 @@ class Framework:
         """reserve → permit → bind; on success the start is recorded in ``state``."""
         held = job.hold is not None
         if held:
-            self._give_back(state, placement)
+            give_back(state, placement)
             job.hold = None
         done: list[ReservePlugin] = []
         for plugin in self.plugins.reserve:
@@ -256,7 +255,7 @@ class Framework:
                         not held and state.now_s == job.hold_until_s):
                     job.hold = placement
                     self._held.add(job.job_id)
-                    self._take(state, placement)
+                    take(state, placement)
                     return status
                 status = Status.unschedulable(f"permit timed out: {status.reason}",
                                               permit.name)
@@ -266,7 +265,7 @@ class Framework:
                 return status
         for binder in self.plugins.bind:
             binder.bind(job, placement, state)
-        self._take(state, placement)
+        take(state, placement)
         self._record_start(job, placement, state)
         return Status()
 
@@ -291,7 +290,7 @@ class Framework:
         Returns True if a :class:`Preemption` was added to the cycle's result."""
         self.running.pop(victim.job_id)
         self._forget_running(victim)
-        self._give_back(state, victim.placement)
+        give_back(state, victim.placement)
         for plugin in self._hooks:
             plugin.on_stop(victim, state.now_s, True)
         starts = state.result.starts
@@ -309,8 +308,8 @@ class Framework:
                 reason: str) -> None:
         """Move running ``job`` to ``target`` (checkpoint + restart; the simulator charges
         it). Plugins see the move through their ``on_migrate`` hook."""
-        self._give_back(state, job.placement)
-        self._take(state, target)
+        give_back(state, job.placement)
+        take(state, target)
         old = RunningJob(job.spec, job.placement, job.start_s, job.est_end_s)
         job.placement = target
         state.result.preemptions.append(Preemption(job.spec, reason, migrate_to=target))
@@ -331,6 +330,17 @@ class Framework:
     def order_epoch(self) -> float:
         """When the static queue order was last re-keyed (changes on a refresh)."""
         return self._sorted_at
+
+    @property
+    def layout(self) -> ClusterLayout:
+        return self.ctx.layout
+
+    @property
+    def keyed_order(self) -> bool:
+        """Whether a walk may read the queue order ahead (shortcuts on): a key-sorted
+        queue that the walk cannot reorder (no custom order such as DRF's, and no
+        post-filter that could send a job started in the cycle back into the queue)."""
+        return self.shortcuts and not self._custom_order and not self.plugins.post_filter
 
     @property
     def static_walk(self) -> bool:
@@ -378,39 +388,6 @@ class Framework:
     def num_share_waiting(self) -> int:
         """Waiting jobs that ask for part of a GPU (fractional or MIG)."""
         return self._num_share
-
-    def partial(self, state: CycleState) -> PartialGpus:
-        """The cycle's partial-GPU scratch (built from the snapshot on first use)."""
-        part = state.partial
-        if part is None:
-            part = state.partial = PartialGpus(state.snapshot)
-        return part
-
-    def _share_room(self, spec: JobSpec, state: CycleState) -> bool:
-        """Whether a partial GPU could take ``spec`` (no whole GPU being free): a
-        fractional request needs a shared GPU with enough free milli, a MIG request a MIG
-        GPU with the memory slices of one of its profile's positions free. A necessary
-        condition only; the placement plugin decides."""
-        part = self.partial(state)
-        if spec.mig_profile is None:
-            return part.milli_room(spec.gpu_milli)
-        masks = self._mig_positions(spec.mig_profile)
-        return bool(part.mig) if masks is None else part.mig_room(masks)
-
-    def _mig_positions(self, profile: str) -> tuple[int, ...] | None:
-        """Memory-slice masks of ``profile``'s valid positions on this cluster's MIG GPU
-        (the placement plugin's geometry, else the cluster GPU's; ``None`` if unknown)."""
-        if profile not in self._mig_masks:
-            geo = getattr(self.plugins.placement, "geo", None)
-            masks: tuple[int, ...] | None = None
-            try:
-                if not isinstance(geo, MigGeometry):
-                    geo = MigGeometry.for_gpu(self.ctx.gpu_type)
-                masks = tuple(mem for _, mem, _ in geo.profile(profile).placements)
-            except GputwinError:
-                masks = None
-            self._mig_masks[profile] = masks
-        return self._mig_masks[profile]
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -475,34 +452,7 @@ class Framework:
                 self._held.discard(job_id)
                 q.reason = "permit wait timed out; re-queued"
             else:
-                self._take(state, q.hold)
-
-    def _take(self, state: CycleState, placement: Placement) -> None:
-        free = state.free
-        for node, count in zip(placement.nodes, placement.gpus, strict=True):
-            free[node] -= count
-        taken = placement.num_gpus
-        if placement.shares:  # a share opens a whole GPU only if its GPU was not partial
-            part = self.partial(state)
-            for share in placement.shares:
-                if part.take(share):
-                    free[share.node] -= 1
-                    taken += 1
-        state.free_total -= taken
-
-    def _give_back(self, state: CycleState, placement: Placement) -> None:
-        up = state.snapshot.health
-        free = state.free
-        for node, count in zip(placement.nodes, placement.gpus, strict=True):
-            if up[node] == 0:
-                free[node] += count
-                state.free_total += count
-        if placement.shares:  # a GPU whose last share leaves is whole and free again
-            part = self.partial(state)
-            for share in placement.shares:
-                if part.give(share) and up[share.node] == 0:
-                    free[share.node] += 1
-                    state.free_total += 1
+                take(state, q.hold)
 
     def _count_waiting(self, q: QueuedJob, sign: int) -> None:
         """Keep the waiting-request counters (sizes, shapes, shares) current."""

@@ -26,6 +26,7 @@ from gputwin.cluster.snapshot import take_snapshot
 from gputwin.errors import InputError
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.hooks import ObservesWorkload
 from gputwin.scheduling.plugins.fractional import SharedGpuPlacement
 from gputwin.scheduling.profiles import build_framework, resolve_profile
 from gputwin.workload.job import JobSpec
@@ -71,9 +72,8 @@ def inflate(profile: str, pool: Sequence[JobSpec], layout: ClusterLayout, *,
     fw = build_framework(resolve_profile(profile, None, args), ctx)
     placement = fw.plugins.placement
     for plugin in fw.plugins.all():
-        hook = getattr(plugin, "observe_workload", None)
-        if callable(hook):
-            hook(list(target_jobs if target_jobs is not None else pool))
+        if isinstance(plugin, ObservesWorkload):
+            plugin.observe_workload(list(target_jobs if target_jobs is not None else pool))
     run = _Run(fw, Ledger(layout), float(layout.total_gpus))
     rng = np.random.default_rng(seed)
     goals = sorted(marks)

@@ -30,13 +30,6 @@ from gputwin.scheduling.api import (
     ScorePlugin,
 )
 from gputwin.scheduling.framework import Framework, FrameworkPlugins
-from gputwin.scheduling.plugins import baselines as _baselines  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import carbon as _carbon  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import carbon_cap as _carbon_cap  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import carbon_spatial as _carbon_spatial  # noqa: F401
-from gputwin.scheduling.plugins import fractional as _fractional  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import mig as _mig  # noqa: F401  (registers)
-from gputwin.scheduling.plugins import power as _power  # noqa: F401  (registers)
 from gputwin.scheduling.registry import POINTS, full_name, lookup
 
 SINGLE_POINTS = ("queue_sort", "queueing", "placement")
@@ -238,8 +231,10 @@ def _validated(cls: type[Plugin], raw: Mapping[str, Any], key: str,
         raise InputError(f"{err['msg']}{got}", where=where(("args", key, *loc))) from None
 
 
-def build_framework(resolved: ResolvedProfile, ctx: PluginContext) -> Framework:
-    """Instantiate every plugin of ``resolved`` (constructors do no I/O)."""
+def build_framework(resolved: ResolvedProfile, ctx: PluginContext, *,
+                    shortcuts: bool = True) -> Framework:
+    """Instantiate every plugin of ``resolved`` (constructors do no I/O); ``shortcuts``:
+    see :class:`Framework`."""
 
     def make(cls: type[Plugin], args: PluginArgs) -> Any:
         return cls(args, ctx)
@@ -258,7 +253,7 @@ def build_framework(resolved: ResolvedProfile, ctx: PluginContext) -> Framework:
         bind=[_typed(make(c, a), BindPlugin) for c, a, _ in lists["bind"]],
         post_filter=[_typed(make(c, a), PostFilterPlugin) for c, a, _ in lists["post_filter"]],
     )
-    return Framework(plugins, ctx, profile=resolved.name)
+    return Framework(plugins, ctx, profile=resolved.name, shortcuts=shortcuts)
 
 
 def _typed(obj: Any, kind: type[Any]) -> Any:

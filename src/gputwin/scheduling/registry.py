@@ -1,7 +1,7 @@
 """Plugins registered by readable name: ``"<point>/<name>"`` (``"score/binpack"``).
 
-Built-in plugins register when :mod:`gputwin.scheduling.plugins` is imported; a plugin in
-another package (Kueue quotas, fractional GPUs, carbon) registers the same way with
+Built-in plugins are listed and registered in :mod:`gputwin.scheduling.builtins` (when
+:mod:`gputwin.scheduling` is imported); a plugin in another package registers itself with
 :func:`register`. Duplicate names are rejected; unknown names raise
 :class:`~gputwin.errors.UnknownNameError` with close-match suggestions.
 """
@@ -73,3 +73,8 @@ def registered(point: str | None = None) -> list[str]:
     """Sorted full names, optionally of one extension point."""
     prefix = "" if point is None else POINTS[point] + "/"
     return sorted(n for n in _REGISTRY if n.startswith(prefix))
+
+
+def is_registered(cls: type[Plugin]) -> bool:
+    """Whether ``cls`` itself is registered under its name."""
+    return _REGISTRY.get(cls.name) is cls

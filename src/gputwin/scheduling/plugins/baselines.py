@@ -19,14 +19,12 @@ from gputwin.cluster.packing_scores import (
 from gputwin.cluster.sharing import GpuRequest
 from gputwin.scheduling.api import PluginArgs, PluginContext, RunningJob
 from gputwin.scheduling.plugins.fractional import SharedArgs, SharedGpuPlacement
-from gputwin.scheduling.registry import register
 
 
 class RandomArgs(SharedArgs):
     seed: int = Field(default=0, ge=0, description="seed of the random node choice")
 
 
-@register
 class DotProductPlacement(SharedGpuPlacement):
     """Dot-product (Tetris-style) alignment of free and requested (CPU, GPU)."""
 
@@ -38,7 +36,6 @@ class DotProductPlacement(SharedGpuPlacement):
         return dot_product_scores(m.table, req, m.free_cpu, m.cpu_capacity)
 
 
-@register
 class GpuClusteringPlacement(SharedGpuPlacement):
     """GPU clustering: pods of one GPU-share class gathered on the same nodes."""
 
@@ -74,7 +71,6 @@ class GpuClusteringPlacement(SharedGpuPlacement):
         return clustering_scores(m.table, req, m.free_cpu, mine, self.num_classes)
 
 
-@register
 class RandomPlacement(SharedGpuPlacement):
     """Random fit: a uniformly random node where the pod fits (``seed``)."""
 

@@ -27,10 +27,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from gputwin.cluster.snapshot import ClusterSnapshot
 from gputwin.energy.grid import J_PER_KWH, Forecast, GridSeries
 from gputwin.scheduling.api import (
-    CycleResult,
     CycleState,
     PluginArgs,
     PluginContext,
@@ -38,7 +36,7 @@ from gputwin.scheduling.api import (
     QueuedJob,
     RunningJob,
 )
-from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.hooks import SchedulerHandle, SuspendsJobs, UsesSiteGrid, WakesUp
 from gputwin.scheduling.plugins.carbon_grid import (
     EPS_S,
     GridArgs,
@@ -49,8 +47,6 @@ from gputwin.scheduling.plugins.carbon_grid import (
     next_step_s,
     series_for,
 )
-from gputwin.scheduling.plugins.carbon_hooks import suspend
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import SUCCESS, Status
 from gputwin.workload.job import JobSpec
 
@@ -60,7 +56,7 @@ class DeferralArgs(GridArgs):
         default="start", description="slack bounds the start delay, or the finish time")
 
 
-class _Deferral(PreFilterPlugin):
+class _Deferral(PreFilterPlugin, WakesUp, UsesSiteGrid):
     """Shared bookkeeping: deadlines, forced releases, late starts, wake-ups."""
 
     Args = DeferralArgs
@@ -164,7 +160,6 @@ class ThresholdArgs(DeferralArgs):
         return self
 
 
-@register
 class CarbonThreshold(_Deferral):
     """Start deferrable jobs only while the intensity is low (see module docstring)."""
 
@@ -187,7 +182,6 @@ class CarbonThreshold(_Deferral):
                 "threshold")
 
 
-@register
 class CarbonWindow(_Deferral):
     """Plan each deferrable job's start at the forecast's lowest-emission window."""
 
@@ -227,8 +221,7 @@ class SuspendArgs(ThresholdArgs):
                                    description="never suspend a job this close to its end")
 
 
-@register
-class CarbonSuspend(CarbonThreshold):
+class CarbonSuspend(CarbonThreshold, SuspendsJobs):
     """The threshold rule, plus suspend/resume of running interruptible jobs."""
 
     name = "pre-filter/carbon-suspend"
@@ -238,11 +231,12 @@ class CarbonSuspend(CarbonThreshold):
         super().__init__(args, ctx)
         self.suspensions = 0
 
-    def after_cycle(self, fw: Framework, now_s: float, snapshot: ClusterSnapshot,
-                    result: CycleResult) -> None:
+    def after_cycle(self, handle: SchedulerHandle,
+                    now_s: float) -> list[tuple[RunningJob, str]]:
         assert isinstance(self.a, SuspendArgs)
         watched = False
-        for run in list(fw.running.values()):
+        out: list[tuple[RunningJob, str]] = []
+        for run in list(handle.running.values()):
             spec = run.spec
             if not spec.interruptible or spec.deferrable_slack_s is None:
                 continue
@@ -253,11 +247,11 @@ class CarbonSuspend(CarbonThreshold):
             watched = True
             if run.start_s >= now_s or self.go_running(run, now_s, latest_resume):
                 continue
-            suspend(fw, run, now_s, snapshot, result,
-                    f"carbon: suspended at {g_per_kwh(self.series.at(now_s)):.0f} g/kWh")
+            out.append((run, f"carbon: suspended at {g_per_kwh(self.series.at(now_s)):.0f} g/kWh"))
             self.suspensions += 1
         if watched:
             self.wakeups.add(next_step_s(self.series, now_s))
+        return out
 
     def go_running(self, run: RunningJob, now_s: float, latest_resume_s: float) -> bool:
         remaining = max(0.0, run.est_end_s - now_s)

@@ -31,9 +31,8 @@ from gputwin.perf.power import (
     training_activity_frac,
 )
 from gputwin.scheduling.api import BindPlugin, PluginArgs, PluginContext, RunningJob
+from gputwin.scheduling.hooks import ChangesSpeed, SpeedChange, UsesSiteGrid, WakesUp
 from gputwin.scheduling.plugins.carbon_grid import GridArgs, Wakeups, next_step_s, series_for
-from gputwin.scheduling.plugins.carbon_hooks import SpeedChange
-from gputwin.scheduling.registry import register
 from gputwin.topology.hardware import default_system_for
 
 WHERE = "scheduler.args.carbon-power-cap"
@@ -57,8 +56,7 @@ class PowerCapArgs(GridArgs):
         return self
 
 
-@register
-class CarbonPowerCap(BindPlugin):
+class CarbonPowerCap(BindPlugin, WakesUp, ChangesSpeed, UsesSiteGrid):
     """Cap GPU power of running jobs during high-intensity hours (module docstring)."""
 
     name = "bind/carbon-power-cap"
@@ -136,7 +134,6 @@ class Segment:
     num_gpus: int
 
 
-@register
 class CarbonMeter(BindPlugin):
     """Passive: records run segments (never changes a decision)."""
 

@@ -32,6 +32,7 @@ from gputwin.scheduling.api import (
     PreFilterPlugin,
     QueuedJob,
 )
+from gputwin.scheduling.hooks import WakesUp
 from gputwin.scheduling.plugins.carbon_grid import (
     EPS_S,
     GridArgs,
@@ -41,7 +42,6 @@ from gputwin.scheduling.plugins.carbon_grid import (
     make_forecast,
     series_for,
 )
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import SUCCESS, Status
 from gputwin.units import parse_bandwidth
 
@@ -92,8 +92,7 @@ def node_regions(groups: list[RegionGroup], num_nodes: int) -> list[str]:
     return out
 
 
-@register
-class CarbonSpatial(PreFilterPlugin):
+class CarbonSpatial(PreFilterPlugin, WakesUp):
     """Choose the lowest-emission region per job (see module docstring)."""
 
     name = "pre-filter/carbon-spatial"
@@ -172,7 +171,6 @@ class CarbonSpatial(PreFilterPlugin):
                 "egress_usd": self.egress_usd}
 
 
-@register
 class CarbonRegionFilter(FilterPlugin):
     """Keep a job on the nodes of the region ``carbon-spatial`` chose for it."""
 

@@ -47,13 +47,13 @@ from gputwin.scheduling.api import (
     QueuedJob,
     RunningJob,
 )
+from gputwin.scheduling.hooks import ObservesWorkload
 from gputwin.scheduling.plugins.sharing import (
     BoolArray,
     GpuMirror,
     inventory_of,
     requests_of,
 )
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import SUCCESS, Status
 from gputwin.workload.job import JobSpec
 
@@ -78,7 +78,7 @@ class BestfitArgs(SharedArgs):
     cpu_weight: float = Field(default=1.0, ge=0)
 
 
-class SharedGpuPlacement(PlacementPlugin):
+class SharedGpuPlacement(PlacementPlugin, ObservesWorkload):
     """Common machinery: the mirror, masks, hooks; subclasses rank nodes."""
 
     def __init__(self, args: PluginArgs, ctx: PluginContext) -> None:
@@ -200,7 +200,6 @@ class SharedGpuPlacement(PlacementPlugin):
                 index.unallocated_milli / MILLI_PER_GPU)
 
 
-@register
 class FgdPlacement(SharedGpuPlacement):
     """Fragmentation Gradient Descent (see the module doc)."""
 
@@ -249,7 +248,6 @@ class FgdPlacement(SharedGpuPlacement):
         return index.cluster_fragmentation_milli / MILLI_PER_GPU, index.fragmentation_rate
 
 
-@register
 class BestfitPlacement(SharedGpuPlacement):
     """Best fit: least weighted GPU (+ CPU) share left on the node."""
 
@@ -265,7 +263,6 @@ class BestfitPlacement(SharedGpuPlacement):
                               self.args.cpu_weight)
 
 
-@register
 class GpuPackingPlacement(SharedGpuPlacement):
     """GPU packing: partly used GPU, then partly used node, then idle node."""
 
@@ -277,7 +274,6 @@ class GpuPackingPlacement(SharedGpuPlacement):
         return gpu_packing_scores(m.table, req, m.free_cpu if m.use_cpu else None)
 
 
-@register
 class FeasibleFilter(PreFilterPlugin):
     """Reject (the job fails) a job that fits no node even when the cluster is empty: no
     node of its ``gpu_type``, more GPUs than a node of that type has (single-node jobs of

@@ -38,8 +38,8 @@ from gputwin.scheduling.api import (
     QueuedJob,
     RunningJob,
 )
+from gputwin.scheduling.hooks import HasMigGeometry
 from gputwin.scheduling.placement import place_ranked
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import SUCCESS, Status
 
 READY_KEY = "mig_ready_s"
@@ -71,8 +71,7 @@ class _Choice:
     time_s: float
 
 
-@register
-class MigPlacement(PlacementPlugin):
+class MigPlacement(PlacementPlugin, HasMigGeometry):
     """MIG instance placement with reconfiguration (see the module doc)."""
 
     name = "placement/mig"
@@ -96,6 +95,9 @@ class MigPlacement(PlacementPlugin):
         self.num_destroyed = 0
         self._running: dict[tuple[int, int], int] = {}  # MIG GPU -> running instances
         self._running_gpus = np.zeros(layout.num_nodes, dtype=np.int64)
+
+    def mig_geometry(self) -> MigGeometry:
+        return self.geo
 
     # -- placement ----------------------------------------------------------------------------
 
@@ -182,7 +184,6 @@ class MigPlacement(PlacementPlugin):
         return dict(self.gpus[(node, gpu)].busy)
 
 
-@register
 class MigReconfigurePermit(PermitPlugin):
     """Hold a job whose MIG instance is being (re)configured until it is ready."""
 

@@ -18,14 +18,12 @@ from gputwin.scheduling.api import (
     ScorePlugin,
 )
 from gputwin.scheduling.placement import group_pack, place_ranked
-from gputwin.scheduling.registry import register
 
 
 def _need(job: QueuedJob) -> int:
     return job.spec.num_gpus
 
 
-@register
 class FitsFilter(FilterPlugin):
     """Nodes that can contribute: enough free GPUs for a single-node job; any free GPU for
     a multi-node gang (the placement decides the shape)."""
@@ -38,7 +36,6 @@ class FitsFilter(FilterPlugin):
         return free >= (need if need <= gpn else 1)
 
 
-@register
 class NodeHealthyFilter(FilterPlugin):
     """Only nodes that are ``up`` (not draining or down)."""
 
@@ -49,7 +46,6 @@ class NodeHealthyFilter(FilterPlugin):
         return None if not health.any() else health == 0
 
 
-@register
 class BinpackScore(ScorePlugin):
     """Prefer the fullest nodes that fit (keeps whole nodes free for big gangs)."""
 
@@ -60,7 +56,6 @@ class BinpackScore(ScorePlugin):
         return 100.0 * (1.0 - free / gpn)
 
 
-@register
 class SpreadScore(ScorePlugin):
     """Prefer the emptiest nodes (spreads load; less interference, more fragmentation)."""
 
@@ -71,7 +66,6 @@ class SpreadScore(ScorePlugin):
         return 100.0 * free / gpn
 
 
-@register
 class FirstFitPlacement(PlacementPlugin):
     """Whole free nodes + remainder, in score order (node id order without scores)."""
 
@@ -95,7 +89,6 @@ class TopologyArgs(PluginArgs):
     min_nodes: int = Field(default=2, ge=2, description="apply to gangs of this many nodes+")
 
 
-@register
 class TopologyPlacement(PlacementPlugin):
     """Topology-aware gang placement (Kueue TAS-like required/preferred levels).
 

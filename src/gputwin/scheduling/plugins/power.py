@@ -56,7 +56,6 @@ from gputwin.scheduling.api import (
     ReservePlugin,
     RunningJob,
 )
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import SUCCESS, Status
 from gputwin.workload.job import JobSpec
 
@@ -233,7 +232,6 @@ class RackPowerArgs(PluginArgs):
     basis: Basis = "nameplate"
 
 
-@register
 class RackPowerFilter(SitePowerPlugin, FilterPlugin):
     """Masks nodes whose rack cannot take ``min(need, free)`` more busy GPUs."""
 
@@ -258,7 +256,6 @@ class RackPowerFilter(SitePowerPlugin, FilterPlugin):
         return site.within_rack_cumsum(take) <= room[site.rack_of]  # type: ignore[no-any-return]
 
 
-@register
 class RackPowerReserve(SitePowerPlugin, ReservePlugin):
     """Exact check of a gang against the limit of every rack it touches."""
 
@@ -287,7 +284,6 @@ class SiteBudgetArgs(PluginArgs):
     policy: Literal["queue", "cap"] = "queue"
 
 
-@register
 class SiteBudgetReserve(SitePowerPlugin, ReservePlugin):
     """Keeps facility power (modelled IT × design PUE) under the site budget."""
 

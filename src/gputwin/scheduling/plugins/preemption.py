@@ -23,10 +23,9 @@ from gputwin.scheduling.api import (
     RunningJob,
 )
 from gputwin.scheduling.placement import place_ranked
-from gputwin.scheduling.registry import register
 
 if TYPE_CHECKING:
-    from gputwin.scheduling.framework import Framework
+    from gputwin.scheduling.hooks import SchedulerHandle
 
 
 def _add(scratch: np.ndarray, health: np.ndarray, placement: Placement, sign: int) -> int:
@@ -44,7 +43,6 @@ class PreemptArgs(PluginArgs):
                                  description="never preempt jobs younger than this")
 
 
-@register
 class PreemptLowestPriority(PostFilterPlugin):
     """Free room for a blocked job by preempting strictly lower-priority running jobs:
     lowest priority first, youngest first among equals (least work lost); then victims that
@@ -53,7 +51,7 @@ class PreemptLowestPriority(PostFilterPlugin):
     name = "post-filter/preempt-lowest-priority"
     Args = PreemptArgs
 
-    def post_filter(self, fw: Framework, job: QueuedJob,
+    def post_filter(self, fw: SchedulerHandle, job: QueuedJob,
                     state: CycleState) -> PostFilterResult | None:
         assert isinstance(self.args, PreemptArgs)
         limit = job.spec.priority - self.args.min_priority_gap
@@ -93,7 +91,6 @@ class DefragArgs(PluginArgs):
     max_moves: int = Field(default=8, gt=0, description="jobs migrated per defragmentation")
 
 
-@register
 class Defragment(PostFilterPlugin):
     """When a multi-node gang is blocked only by fragmentation (enough free GPUs, not
     enough whole nodes), migrate single-node jobs off the partly free nodes that are
@@ -106,7 +103,7 @@ class Defragment(PostFilterPlugin):
         super().__init__(*a, **kw)  # type: ignore[arg-type]
         self._last_s = -np.inf
 
-    def post_filter(self, fw: Framework, job: QueuedJob,
+    def post_filter(self, fw: SchedulerHandle, job: QueuedJob,
                     state: CycleState) -> PostFilterResult | None:
         assert isinstance(self.args, DefragArgs)
         layout = state.layout

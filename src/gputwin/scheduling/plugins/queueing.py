@@ -18,8 +18,10 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -36,7 +38,6 @@ from gputwin.scheduling.api import (
     Shape,
     is_share_request,
 )
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import Code, Status
 
 if TYPE_CHECKING:
@@ -99,7 +100,6 @@ class WindowArgs(PluginArgs):
     max_job_test: int = Field(default=1000, gt=0, description="jobs considered per cycle")
 
 
-@register
 class StrictQueueing(QueueingPlugin):
     """Head-of-line blocking."""
 
@@ -116,7 +116,6 @@ class StrictQueueing(QueueingPlugin):
         fw.blocked_by = None
 
 
-@register
 class BestEffortQueueing(QueueingPlugin):
     """Skip jobs that do not fit; a failed size is not retried in the same cycle."""
 
@@ -125,6 +124,8 @@ class BestEffortQueueing(QueueingPlugin):
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         assert isinstance(self.args, WindowArgs)
+        if fw.shortcuts and state.free_total <= 0 and not fw.num_share_waiting:
+            return  # the walk would stop at its first job (before a dynamic order is built)
         memo = ShapeMemo(fw)
         failed = memo.failed
         limit = self.args.max_job_test
@@ -155,7 +156,6 @@ class BackfillArgs(PluginArgs):
     max_job_test: int = Field(default=500, gt=0, description="Slurm bf_max_job_test")
 
 
-@register
 class BackfillQueueing(QueueingPlugin):
     """EASY or conservative backfill (see module docstring)."""
 
@@ -174,6 +174,10 @@ class BackfillQueueing(QueueingPlugin):
         #: the last one it looked at, ``_boundary``)
         self._walked_all = False
         self._boundary: tuple[object, int] | None = None
+        #: conservative: release steps for (framework version, snapshot version)
+        self._steps: tuple[tuple[int, int], list[float], list[int]] | None = None
+        #: conservative: what the last walk left, for cycles with only new arrivals
+        self._carry: _Carry | None = None
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         if self.a.mode == "easy":
@@ -413,14 +417,29 @@ class BackfillQueueing(QueueingPlugin):
                             state: CycleState) -> None:
         """:meth:`_conservative`, same decisions, faster: the profile is a pair of Python
         lists kept sorted with ``bisect`` (reservations insert in place instead of
-        ``np.insert``), and :func:`_earliest_lists` skips the start candidates whose window
-        holds a step already known to be short of GPUs."""
+        ``np.insert``), :func:`_earliest_lists` skips the start candidates whose window
+        holds a step already known to be short of GPUs, and the walk stops once no job
+        left in the window can start now (:func:`_last_startable`): reservations only
+        take capacity away, so a job that cannot start now by count never will in this
+        cycle, and a reservation only matters to the jobs after it in the walk."""
         now = state.now_s
+        if self._carry_over(fw, state):
+            return
+        self._carry = None
+        limit = self.a.max_job_test
         times: list[float] = []
         avail: list[int] = []
         have = False
-        for tried, job in enumerate(order):
-            if tried >= self.a.max_job_test:
+        profile_version = -1
+        jobs: Iterator[QueuedJob] = order
+        stop = limit  # walk position from which nothing can start (once known)
+        rest: list[QueuedJob] = []
+        base = -1  # walk position of ``rest[0]`` (-1: the rest is not materialised)
+        tried = -1
+        while True:
+            job = next(jobs, None)
+            tried += 1
+            if job is None or tried >= stop:
                 break
             failed_now = False
             if not have:  # no reservation yet: start in order while jobs fit
@@ -430,23 +449,90 @@ class BackfillQueueing(QueueingPlugin):
                 times, avail = self._profile_lists(fw, state)  # includes this cycle's starts
                 have = True
                 failed_now = True
-            need = job.spec.num_gpus
-            dur = max(job.est_runtime_s, 1e-9)
-            start = _earliest_lists(times, avail, need, dur, now)
-            if start <= now:
-                status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
-                if status.ok:
-                    _reserve_lists(times, avail, now, now + dur, need)
-                    continue
-                # fits by count but not by shape: reserve from the next release on
-                k = bisect.bisect_right(times, now)
-                start = (_earliest_lists(times, avail, need, dur, times[k])
-                         if k < len(times) else math.inf)
-            if math.isfinite(start):
-                _reserve_lists(times, avail, start, start + dur, need)
-                job.reason = f"reserved: expected start in {start - now:.0f} s"
-            else:
-                job.reason = "no reservation possible (exceeds capacity)"
+                profile_version = fw.version
+                if fw.keyed_order:  # the rest of the window does not depend on the walk
+                    rest = list(itertools.islice(jobs, limit - tried - 1))
+                    base = tried + 1
+                    stop = base + _last_startable(times, avail, rest, now, 0)
+                    jobs = iter(rest)
+                    self._carry = _Carry((fw.version, fw.order_epoch), times, avail,
+                                         rest[-1] if rest else job, fw.last_seq)
+            elif base >= 0 and (tried & 15) == 0:  # reservations since may rule out more
+                stop = base + _last_startable(times, avail, rest, now, tried - base)
+            self._reserve_one(fw, job, state, times, avail, failed_now)
+        carry = self._carry
+        if carry is not None:  # valid only if nothing started after the profile was built
+            if fw.version != profile_version or not fw.static_walk or fw.num_share_waiting:
+                self._carry = None
+            else:  # the cluster as this walk leaves it (the simulator applies the starts)
+                carry.key = (fw.version, fw.order_epoch)
+                carry.free = state.free.copy()
+                carry.health = state.snapshot.health
+                carry.seen_seq = fw.last_seq
+
+    def _carry_over(self, fw: Framework, state: CycleState) -> bool:
+        """Whether this cycle can reuse the last walk (then done): nothing started or
+        ended since, the order is the same, no release or reservation step lies between
+        the last walk and now, every job submitted since sorts after the last job of that
+        walk's window, and no job that enters the window now (behind that last job: new,
+        or old ones whose places freed when jobs started) can start now by count on the
+        last walk's (partial) profile.
+
+        The last walk's decisions then hold unchanged: its profile differs only in its
+        first instant, a job that could not start by count then cannot now (its window
+        only grows), and its reservations start at the same steps. Its profile may lack
+        the reservations after its early stop, so it has at least the real capacity: a
+        new job that cannot start on it cannot start on the real one either."""
+        carry = self._carry
+        now = state.now_s
+        snap = state.snapshot
+        if carry is None or carry.key != (fw.version, fw.order_epoch) or fw.order_due(now) \
+                or not fw.static_walk or fw.num_share_waiting \
+                or not np.array_equal(snap.free, carry.free) \
+                or not np.array_equal(snap.health, carry.health):
+            return False
+        times, avail = carry.times, carry.avail
+        if len(times) > 1 and times[1] <= now:
+            return False
+        last = carry.last
+        if fw.queued_job(last.job_id) is not last:
+            return False
+        boundary = (last.data.get("_key"), last.seq)
+        for q in fw.queued_after(carry.seen_seq):
+            if "_key" not in q.data or (q.data["_key"], q.seq) <= boundary:
+                return False
+        first = fw.queue_position(last) + 1
+        inside = [fw.queued_at(i) for i in range(first, min(self.a.max_job_test,
+                                                              fw.num_queued()))]
+        times[0] = now
+        if inside:
+            if _last_startable(times, avail, inside, now, 0) > 0:
+                return False
+            carry.last = inside[-1]
+        carry.seen_seq = fw.last_seq
+        return True
+
+    def _reserve_one(self, fw: Framework, job: QueuedJob, state: CycleState,
+                     times: list[float], avail: list[int], failed_now: bool) -> None:
+        """Start ``job`` now if it delays no reservation and fits, else reserve it."""
+        now = state.now_s
+        need = job.spec.num_gpus
+        dur = max(job.est_runtime_s, 1e-9)
+        start = _earliest_lists(times, avail, need, dur, now)
+        if start <= now:
+            status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
+            if status.ok:
+                _reserve_lists(times, avail, now, now + dur, need)
+                return
+            # fits by count but not by shape: reserve from the next release on
+            k = bisect.bisect_right(times, now)
+            start = (_earliest_lists(times, avail, need, dur, times[k])
+                     if k < len(times) else math.inf)
+        if math.isfinite(start):
+            _reserve_lists(times, avail, start, start + dur, need)
+            job.reason = f"reserved: expected start in {start - now:.0f} s"
+        else:
+            job.reason = "no reservation possible (exceeds capacity)"
 
     def _profile(self, fw: Framework, state: CycleState) -> tuple[np.ndarray, np.ndarray]:
         """Free GPUs (count) as a step function of time from now: ``avail[i]`` on
@@ -454,24 +540,61 @@ class BackfillQueueing(QueueingPlugin):
         t, a = self._profile_lists(fw, state)
         return np.asarray(t, dtype=float), np.asarray(a, dtype=np.int64)
 
-    @staticmethod
-    def _profile_lists(fw: Framework, state: CycleState) -> tuple[list[float], list[int]]:
-        """:meth:`_profile` as Python lists."""
+    def _profile_lists(self, fw: Framework, state: CycleState) -> tuple[list[float], list[int]]:
+        """:meth:`_profile` as Python lists (the releases of jobs past their expected end
+        count at ``now``). The release steps depend only on the running set and node
+        health, so they are kept until either changes (``fw.version``, snapshot version)
+        and only re-cut at ``now``."""
         now = state.now_s
-        t = [now]
-        a = [state.free_total]
-        health = state.snapshot.health
-        for end, _, job_id in fw.ends:
-            run = fw.running[job_id]
-            gained = sum(c for node, c in zip(run.placement.nodes, run.placement.gpus,
-                                              strict=True) if health[node] == 0)
-            te = max(end, now)
-            if te == t[-1]:
-                a[-1] += gained
-            else:
-                t.append(te)
-                a.append(a[-1] + gained)
-        return t, a
+        key = (fw.version, state.snapshot.version)
+        cached = self._steps
+        if cached is None or cached[0] != key:
+            cached = self._steps = (key, *_release_steps(fw, state))
+        _, times, levels = cached
+        k = bisect.bisect_right(times, now)
+        base = levels[k - 1] if k else 0
+        return [now, *times[k:]], [state.free_total + base, *(
+            state.free_total + v for v in itertools.islice(levels, k, None))]
+
+
+def _release_steps(fw: Framework, state: CycleState) -> tuple[list[float], list[int]]:
+    """Expected release instants of the running jobs (sorted, distinct) and the GPUs
+    released up to and including each (whole GPUs on nodes that are up)."""
+    health = state.snapshot.health
+    sick = bool(health.any())
+    running = fw.running
+    times: list[float] = []
+    levels: list[int] = []
+    level = 0
+    for end, _, job_id in fw.ends:
+        place = running[job_id].placement
+        if sick:
+            level += sum(c for node, c in zip(place.nodes, place.gpus, strict=True)
+                         if health[node] == 0)
+        else:
+            level += sum(place.gpus)
+        if times and end <= times[-1]:  # ``ends`` is sorted: the same instant
+            levels[-1] = level
+        else:
+            times.append(end)
+            levels.append(level)
+    return times, levels
+
+
+@dataclass(slots=True)
+class _Carry:
+    """The last conservative walk, as :meth:`BackfillQueueing._carry_over` reuses it:
+    (framework version, order epoch) it ended at, its profile after its reservations, the
+    last job of its window, the last submission it saw, and the free GPUs per node and
+    node health it left (the next snapshot must show the same)."""
+
+    key: tuple[int, float]
+    times: list[float]
+    avail: list[int]
+    last: QueuedJob
+    seen_seq: int
+    free: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    health: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
 
 
 def _spare(free_at_shadow: np.ndarray, placement: Placement) -> np.ndarray:
@@ -520,11 +643,11 @@ def _earliest_lists(times: list[float], avail: list[int], need: int, dur: float,
     t0 = not_before
     while True:
         j = max(bisect.bisect_left(times, t0 + dur), i + 1)
-        b = i
-        while b < j and b < n and avail[b] >= need:
-            b += 1
-        if b >= j or b >= n:
+        if min(avail[i:j]) >= need:  # the whole window holds (the common case, in C)
             return t0
+        b = i
+        while avail[b] >= need:  # a short step exists in [i, min(j, n))
+            b += 1
         i = b + 1
         while i < n and avail[i] < need:
             i += 1
@@ -542,5 +665,21 @@ def _reserve_lists(times: list[float], avail: list[int], t0: float, t1: float,
             base = avail[i] if i >= 0 else avail[0]
             times.insert(i + 1, t)
             avail.insert(i + 1, base)
-    for k in range(bisect.bisect_left(times, t0), bisect.bisect_left(times, t1)):
-        avail[k] -= need
+    lo, hi = bisect.bisect_left(times, t0), bisect.bisect_left(times, t1)
+    avail[lo:hi] = [v - need for v in avail[lo:hi]]
+
+
+def _last_startable(times: list[float], avail: list[int], rest: list[QueuedJob],
+                    now: float, first: int) -> int:
+    """1 + the index in ``rest`` (from ``first`` on) of the last job that could start
+    now by count (``avail >= need`` on every step of ``[now, now + dur)``, the test of
+    :func:`_earliest_lists` at ``now``); ``first`` when none can. Capacity only shrinks
+    as the walk reserves, so jobs after that index can neither start nor change a start."""
+    lows = list(itertools.accumulate(avail, min))
+    last = first - 1
+    for k in range(first, len(rest)):
+        q = rest[k]
+        j = max(bisect.bisect_left(times, now + max(q.est_runtime_s, 1e-9)), 1)
+        if lows[j - 1] >= q.spec.num_gpus:
+            last = k
+    return last + 1

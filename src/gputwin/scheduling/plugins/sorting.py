@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from typing import Any
 
 from pydantic import Field
@@ -16,10 +17,8 @@ from gputwin.scheduling.api import (
     QueueSortPlugin,
     RunningJob,
 )
-from gputwin.scheduling.registry import register
 
 
-@register
 class FifoSort(QueueSortPlugin):
     """Submit order (a preempted job keeps its original submit time: it goes back in front)."""
 
@@ -29,7 +28,6 @@ class FifoSort(QueueSortPlugin):
         return (job.spec.submit_time_s, job.seq)
 
 
-@register
 class PrioritySort(QueueSortPlugin):
     """Strict priority: larger ``JobSpec.priority`` first, FIFO among equals."""
 
@@ -55,7 +53,6 @@ class MultifactorArgs(PluginArgs):
     qos_priority: dict[str, float] = Field(default_factory=dict)
 
 
-@register
 class MultifactorSort(QueueSortPlugin):
     """priority = w_age·age + w_fs·fair-share + w_size·size + w_qos·qos + job.priority.
 
@@ -77,6 +74,9 @@ class MultifactorSort(QueueSortPlugin):
         self._usage_at = 0.0
         self._alloc: dict[str, int] = {}
         self._seen: set[str] = set()  # tenants met so far (normalise shares over them)
+        #: fair-share factors at ``_usage_at`` for the tenants in ``_seen`` (a re-key of
+        #: the queue asks once per job; the factor changes only with time or a new tenant)
+        self._factors: dict[str, float] = {}
 
     def on_start(self, job: RunningJob, now_s: float) -> None:
         self._decay(now_s)
@@ -97,9 +97,21 @@ class MultifactorSort(QueueSortPlugin):
         for t in set(self.usage) | set(self._alloc):
             self.usage[t] = self.usage.get(t, 0.0) * factor + self._alloc.get(t, 0) * dt
         self._usage_at = now_s
+        self._factors.clear()
 
     def fairshare(self, tenant: str, now_s: float) -> float:
         self._decay(now_s)
+        if tenant in self._seen:
+            cached = self._factors.get(tenant)
+            if cached is not None:
+                return cached
+        else:
+            self._factors.clear()  # one more tenant: every normalised share changes
+        value = self._fairshare(tenant)
+        self._factors[tenant] = value
+        return value
+
+    def _fairshare(self, tenant: str) -> float:
         total_usage = sum(self.usage.values())
         shares = self.a.tenant_shares
         share = shares.get(tenant, self.a.default_share)
@@ -123,6 +135,9 @@ class MultifactorSort(QueueSortPlugin):
         return (-self.priority(job, state.now_s), job.spec.submit_time_s)
 
 
+_SUBMIT_ORDER = attrgetter("spec.submit_time_s", "seq")
+
+
 class DrfArgs(PluginArgs):
     """Weighted DRF: tenant weights (default 1)."""
 
@@ -130,7 +145,6 @@ class DrfArgs(PluginArgs):
     default_share: float = Field(default=1.0, gt=0)
 
 
-@register
 class DrfSort(QueueSortPlugin):
     """Dominant Resource Fairness across tenants (Ghodsi et al., NSDI 2011).
 
@@ -154,7 +168,7 @@ class DrfSort(QueueSortPlugin):
 
     def _drf(self, jobs: list[QueuedJob], state: CycleState) -> Iterator[QueuedJob]:
         per: dict[str, list[QueuedJob]] = {}
-        for job in sorted(jobs, key=lambda j: (j.spec.submit_time_s, j.seq)):
+        for job in sorted(jobs, key=_SUBMIT_ORDER):
             per.setdefault(job.spec.tenant, []).append(job)
         pos = dict.fromkeys(per, 0)
         heap = [(self.dominant_share(t, state), q[0].spec.submit_time_s, t)

@@ -35,7 +35,6 @@ from gputwin.scheduling.api import (
 )
 from gputwin.scheduling.plugins.queueing import attempt
 from gputwin.scheduling.quota.book import Mode, QuotaBook, gpus
-from gputwin.scheduling.registry import register
 from gputwin.scheduling.status import Code, Status
 
 if TYPE_CHECKING:
@@ -58,7 +57,6 @@ def book_of(plugin: Plugin) -> QuotaBook:
     return ctx.quota
 
 
-@register
 class KueueSort(QueueSortPlugin):
     """Higher priority (class value) first, then submit order."""
 
@@ -72,7 +70,6 @@ class KueueSort(QueueSortPlugin):
         return (-self.book.priority(job.spec), job.spec.submit_time_s, job.seq)
 
 
-@register
 class KueueQueueing(QueueingPlugin):
     """Per-cluster-queue StrictFIFO / BestEffortFIFO (see the module docstring)."""
 
@@ -121,7 +118,6 @@ class KueueQueueing(QueueingPlugin):
             blocked[cq] = job.job_id
 
 
-@register
 class KueueQuota(PreFilterPlugin):
     """Quota admission (see the module docstring); owns the book's start/stop updates."""
 

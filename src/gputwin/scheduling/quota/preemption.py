@@ -39,10 +39,9 @@ from gputwin.scheduling.api import (
 from gputwin.scheduling.quota.admission import book_of
 from gputwin.scheduling.quota.book import Admission, QuotaBook, Usage
 from gputwin.scheduling.quota.model import ClusterQueueSpec
-from gputwin.scheduling.registry import register
 
 if TYPE_CHECKING:
-    from gputwin.scheduling.framework import Framework
+    from gputwin.scheduling.hooks import SchedulerHandle
 
 WITHIN, RECLAIM, BORROW = "within-queue", "reclaim", "borrow-within-cohort"
 
@@ -53,7 +52,6 @@ def _shift(scratch: np.ndarray, health: np.ndarray, placement: Placement, sign: 
             scratch[node] += sign * count
 
 
-@register
 class KueuePreemption(PostFilterPlugin):
     """See the module docstring."""
 
@@ -63,7 +61,7 @@ class KueuePreemption(PostFilterPlugin):
         super().__init__(args, ctx)
         self.book = book_of(self)
 
-    def post_filter(self, fw: Framework, job: QueuedJob,
+    def post_filter(self, fw: SchedulerHandle, job: QueuedJob,
                     state: CycleState) -> PostFilterResult | None:
         book = self.book
         cq = book.cluster_queue(job.spec)
@@ -81,7 +79,7 @@ class KueuePreemption(PostFilterPlugin):
                            f"(priority {book.priority(job.spec)}; {', '.join(kinds)})")
         return None
 
-    def candidates(self, fw: Framework, job: QueuedJob, cq: ClusterQueueSpec,
+    def candidates(self, fw: SchedulerHandle, job: QueuedJob, cq: ClusterQueueSpec,
                    flavor: str) -> list[tuple[RunningJob, Admission, str]]:
         """Running jobs this job may preempt on ``flavor``, in preemption order."""
         book = self.book
@@ -118,7 +116,7 @@ class KueuePreemption(PostFilterPlugin):
         out.sort(key=lambda c: (c[2] == WITHIN, c[1].priority, -c[1].start_s, c[1].job_id))
         return out
 
-    def _plan(self, fw: Framework, job: QueuedJob, state: CycleState, cq: ClusterQueueSpec,
+    def _plan(self, fw: SchedulerHandle, job: QueuedJob, state: CycleState, cq: ClusterQueueSpec,
               flavor: str) -> list[tuple[RunningJob, str]]:
         cands = self.candidates(fw, job, cq, flavor)
         if not cands:
@@ -151,7 +149,7 @@ class KueuePreemption(PostFilterPlugin):
                 _shift(scratch, health, run.placement, +1)
         return [(run, why) for run, _, why in chosen]
 
-    def _fits(self, fw: Framework, job: QueuedJob, state: CycleState, usage: Usage,
+    def _fits(self, fw: SchedulerHandle, job: QueuedJob, state: CycleState, usage: Usage,
               scratch: np.ndarray) -> bool:
         if int(scratch.sum()) < job.spec.num_gpus:
             return False
