@@ -67,7 +67,8 @@ def test_bad_flags_exit_2_naming_the_flag(args: list[str], where: str,
 
 
 def test_simulate_rag_example_reports_stages_and_loses_no_request(tmp_path: Path) -> None:
-    out = runner.invoke(cli, ["simulate", str(EXAMPLES / "rag.yaml"), "--json", "--out",
+    out = runner.invoke(cli, ["simulate", str(EXAMPLES / "rag.yaml"), "--json",
+                              "--outputs", "summary,report", "--out",
                               str(tmp_path / "o"), "--set",
                               "serving.workload.0.num_requests=400"])
     assert out.exit_code == 0, out.output
