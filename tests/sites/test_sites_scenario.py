@@ -163,7 +163,8 @@ def test_compare_example_reports_latency_and_cost_and_edge_wins_p50(
 
 def test_simulate_example_with_rollout_writes_report(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    main(["simulate", str(EXAMPLE), "--json", "--out", str(tmp_path / "out"),
+    main(["simulate", str(EXAMPLE), "--json", "--outputs", "summary,report", "--out",
+          str(tmp_path / "out"),
           "--set", "serving.workload[0].num_requests=800"])
     d = json.loads(capsys.readouterr().out)
     s = d.get("summary", d)
