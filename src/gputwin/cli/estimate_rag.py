@@ -12,7 +12,7 @@ _INDEXES = ("flat", "hnsw", "ivf_flat", "ivf_pq", "gpu_flat", "cagra", "gpu_ivf_
 
 
 @click.command()
-@click.option("--model", required=True, help="The LLM (catalog), e.g. llama3.1-8b.")
+@click.option("--model", default="llama3.1-8b", show_default=True, help="The LLM (catalog).")
 @click.option("--gpu", default="h100-sxm-80gb", show_default=True, help="The LLM's GPU.")
 @click.option("--tp", type=int, default=1, show_default=True)
 @click.option("--embedder", default="bge-large-en-v1.5", show_default=True,
