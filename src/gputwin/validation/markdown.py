@@ -14,6 +14,9 @@ _KIND_TITLES = {
     "energy": "Energy, carbon and power",
     "rag": "RAG pipelines, one request (estimate rag)",
     "vector_index": "Vector indexes: recall and memory",
+    "reliability": "Reliability: interruptions and effective training time",
+    "optics": "Optical fabrics (estimate optics)",
+    "generation": "Image and video generation",
 }
 
 
