@@ -44,6 +44,9 @@ if TYPE_CHECKING:  # the lazy names' real types, for users' type checkers (= _EX
     from gputwin.run.estimate_collective import estimate_collective as estimate_collective
     from gputwin.run.estimate_energy import EnergyEstimate as EnergyEstimate
     from gputwin.run.estimate_energy import estimate_energy as estimate_energy
+    from gputwin.run.estimate_rag import RagEstimate as RagEstimate
+    from gputwin.run.estimate_rag import RagRequest as RagRequest
+    from gputwin.run.estimate_rag import estimate_rag as estimate_rag
     from gputwin.run.estimate_serve import ServingEstimate as ServingEstimate
     from gputwin.run.estimate_serve import estimate_serve as estimate_serve
     from gputwin.run.estimate_train import estimate_train as estimate_train
@@ -94,6 +97,9 @@ _EXPORTS: dict[str, str] = {
     "simulate": "gputwin.run.simulate",
     "SimulationResult": "gputwin.run.results",
     "estimate_serve": "gputwin.run.estimate_serve",
+    "estimate_rag": "gputwin.run.estimate_rag",
+    "RagRequest": "gputwin.run.estimate_rag",
+    "RagEstimate": "gputwin.run.estimate_rag",
     "ServingEstimate": "gputwin.run.estimate_serve",
     "estimate_energy": "gputwin.run.estimate_energy",
     "EnergyEstimate": "gputwin.run.estimate_energy",
