@@ -93,3 +93,11 @@ def test_cli_module_does_not_import_rich_eagerly() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_every_catalog_section_is_listed_with_its_columns() -> None:
+    """A new section in the loader needs its table in `catalog list` (else it crashes)."""
+    from gputwin.catalog.loader import SECTIONS
+    from gputwin.cli.catalog_cmd import _COLUMNS, _SECTION_ORDER
+
+    assert set(_SECTION_ORDER) == set(SECTIONS) == set(_COLUMNS)
