@@ -260,7 +260,7 @@ def _diff_dict(d: Difference) -> dict[str, Any]:
 
 def _as_dict(c: Comparison) -> dict[str, Any]:
     plan = c.plan
-    variants = []
+    variants: list[dict[str, Any]] = []
     for vi, v in enumerate(plan.variants):
         variants.append({
             "label": v.label,
@@ -281,8 +281,11 @@ def _as_dict(c: Comparison) -> dict[str, Any]:
         "note": plan.note,
         "baseline": plan.variants[0].label,
         "confidence": 0.95,
+        # the metrics these runs report (a serving file has no JCT, a cluster no TTFT)
         "metrics": [{"key": m.key, "label": m.label, "unit": m.unit,
-                     "higher_is_better": m.higher_is_better} for m in METRICS],
+                     "higher_is_better": m.higher_is_better} for m in METRICS
+                    if any(v["metrics"].get(m.key, {}).get("mean") is not None
+                           for v in variants)],
         "variants": variants,
         "explanation": explain_comparison([v.label for v in plan.variants],
                                           [[r.summary for r in c.runs_of(vi)]
