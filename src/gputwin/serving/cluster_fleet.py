@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gputwin.serving.engine import Replica
-from gputwin.serving.fleet import PRIORITY_ARRIVAL, Fleet, ServiceSpec, _Pool
+from gputwin.serving.fleet import Fleet, ServiceSpec, _Pool
 from gputwin.serving.request import ReqState
 from gputwin.sim.kernel import Simulator
 from gputwin.workload.job import JobSpec
@@ -145,22 +145,10 @@ class ClusterFleet(Fleet):
             self._drain(pool, serving, len(waiting) + len(serving) - spec.min_replicas)
 
     # ---- the gateway ----------------------------------------------------------------------
-    def _arrive(self) -> None:
-        now = self.sim.now
-        k = self._next
-        i = self._order[k]
-        spec = self._requests[i]
-        state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-        k += 1
-        self._next = k
-        if k < self._num_requests:
-            nxt = self._requests[self._order[k]]
-            self.sim.schedule_at(nxt.arrival_time_s + nxt.pre_delay_s, self._arrive_cb,
-                                 PRIORITY_ARRIVAL)
-        pool = self.entry[spec.service]
+    def _route(self, pool: _Pool, state: ReqState, now: float) -> None:
         if pool.accepting:
-            pool.router.choose(spec, pool.accepting, now).submit(state, now)
-        else:
+            super()._route(pool, state, now)
+        else:  # no replica ready yet: the request waits at the gateway
             self._backlog.setdefault(id(pool), []).append(state)
 
     def _ready(self, pool: _Pool, rep: Replica) -> None:

@@ -131,7 +131,6 @@ class Fleet:
         # request states are created at arrival (fewer live objects, cheaper set-up)
         self.states: list[ReqState | None] = [None] * len(requests)
         self._order = _arrival_order(requests)
-        self._num_requests = len(requests)
         self._next = 0
         self._dispatch = dispatch
         self._arrive_cb = self._arrive if dispatch is None else self._arrive_dispatched
@@ -238,36 +237,27 @@ class Fleet:
 
     # ---- requests ----------------------------------------------------------------------
     def _arrive(self) -> None:
-        now = self.sim.now
-        k = self._next
-        i = self._order[k]
+        i = self._take_arrival()
         spec = self._requests[i]
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-        k += 1
-        self._next = k
-        if k < self._num_requests:
-            nxt = self._requests[self._order[k]]
-            self.sim.schedule_at(nxt.arrival_time_s + nxt.pre_delay_s, self._arrive_cb,
-                                 PRIORITY_ARRIVAL)
-        pool = self.entry[spec.service]
-        pool.router.choose(spec, pool.accepting, now).submit(state, now)
+        self._route(self.entry[spec.service], state, self.sim.now)
+
+    def _take_arrival(self) -> int:
+        """The index of the request arriving now; schedules the next arrival."""
+        i = self._order[self._next]
+        self._next += 1
+        self._schedule_next_arrival()
+        return i
 
     def _arrive_dispatched(self) -> None:
         """An arrival whose service (site group) and network delay ``dispatch`` decides:
         the request reaches that group's router ``delay`` seconds later (in transit until
         then: counted in flight at the horizon)."""
         now = self.sim.now
-        k = self._next
-        i = self._order[k]
+        i = self._take_arrival()
         assert self._dispatch is not None
         spec, delay = self._dispatch(self._requests[i], now)
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-        k += 1
-        self._next = k
-        if k < self._num_requests:
-            nxt = self._requests[self._order[k]]
-            self.sim.schedule_at(nxt.arrival_time_s + nxt.pre_delay_s, self._arrive_cb,
-                                 PRIORITY_ARRIVAL)
         self._in_transit += 1
         self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
 
