@@ -48,26 +48,45 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], where: str)
 
 def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int]]:
     """Parse YAML text; raise :class:`InputError` naming ``where`` and the line on errors."""
+    loader = _Loader(text)  # a *safe* loader (C or Python); the text is parsed once
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # a *safe* loader (C or Python)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         raise InputError(f"invalid YAML: {exc.problem}", where=f"{where}{line}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", where=where) from None
+    finally:
+        loader.dispose()
     lines: dict[KeyPath, int] = {}
     if node is not None:
         _walk(node, (), lines, where)
     return data, lines
 
 
+#: The installed package: its data files (catalog, engine profiles, energy tables) are
+#: parsed once per state of the file across processes (:mod:`gputwin.catalog.cache`).
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
 def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
     """Read and parse a YAML file (see :func:`parse_yaml_with_lines`); a missing or
-    non-UTF-8 file is an :class:`InputError` (:func:`gputwin.textio.read_text`)."""
-    text = read_text(path)
-    return parse_yaml_with_lines(text, str(path))
+    non-UTF-8 file is an :class:`InputError` (:func:`gputwin.textio.read_text`).
+
+    A file shipped inside the package is parsed once per state of the file (name, size,
+    modification time) and the parse kept in the cache that the catalog uses; user files
+    (scenarios, manifests, calibrations) are always read afresh."""
+    if path.suffix in (".yaml", ".yml") and path.resolve().is_relative_to(_PACKAGE_DIR):
+        from gputwin.catalog.cache import cached
+
+        return cached(f"yaml-{path.stem}", [path], lambda: _parse_file(path))
+    return _parse_file(path)
+
+
+def _parse_file(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+    return parse_yaml_with_lines(read_text(path), str(path))
 
 
 def format_key_path(path: KeyPath) -> str:

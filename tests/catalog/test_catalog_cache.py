@@ -56,3 +56,40 @@ def test_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(cache_mod.CACHE_ENV, "off")
     assert cache_mod.cache_dir() is None
     assert cache_mod.cached("t", _paths(), lambda: 5) == 5
+
+
+def test_bundled_yaml_parsed_once_user_yaml_always(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from gputwin import yaml_io
+
+    monkeypatch.setenv(cache_mod.CACHE_ENV, str(tmp_path / "c"))
+    bundled = DATA_DIR / "models.yaml"
+    first = yaml_io.load_yaml_with_lines(bundled)
+    assert list((tmp_path / "c").glob("yaml-models-*.pickle"))
+    user = tmp_path / "scenario.yaml"
+    user.write_text("name: x\nseed: 3\n")
+    assert yaml_io.load_yaml_with_lines(user) == ({"name": "x", "seed": 3},
+                                                  {(): 1, ("name",): 1, ("seed",): 2})
+    assert not list((tmp_path / "c").glob("yaml-scenario-*.pickle"))
+
+    def no_parse(*args: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(yaml_io, "parse_yaml_with_lines", no_parse)
+    assert yaml_io.load_yaml_with_lines(bundled) == first
+
+
+def test_user_catalog_files_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gputwin.catalog import loader
+
+    monkeypatch.setenv(cache_mod.CACHE_ENV, str(tmp_path / "c"))
+    extra = tmp_path / "mine.yaml"
+    extra.write_text((DATA_DIR / "models.yaml").read_text())
+    parsed = loader._user_catalog([extra])
+    assert list((tmp_path / "c").glob("catalog-user-*.pickle"))
+
+    def no_parse(paths: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(loader, "load_catalog", no_parse)
+    assert loader._user_catalog([extra]) == parsed

@@ -170,7 +170,7 @@ def use_user_catalogs(paths: Iterable[Path]) -> Catalog:
     """Add user catalog files (validated now; an error names ``file:line``) to those in
     use, and return the merged catalog."""
     new = [str(Path(p).resolve()) for p in paths]
-    load_catalog([Path(p) for p in new])  # validate before anything uses them
+    _user_catalog([Path(p) for p in new])  # validate before anything uses them
     current = [str(p) for p in user_catalog_paths()]
     merged = list(dict.fromkeys([*current, *new]))
     os.environ[CATALOG_ENV] = os.pathsep.join(merged)
@@ -188,4 +188,12 @@ def _catalog_with(user_files: str) -> Catalog:
     paths = [Path(p) for p in user_files.split(os.pathsep) if p]
     if not paths:
         return bundled_catalog()
-    return merge_catalogs(bundled_catalog(), load_catalog(paths))
+    return merge_catalogs(bundled_catalog(), _user_catalog(paths))
+
+
+def _user_catalog(paths: list[Path]) -> Catalog:
+    """User catalog files, parsed once per state of the files across processes like the
+    bundled ones (an edited file is a miss; a file with errors is never cached)."""
+    from gputwin.catalog.cache import cached
+
+    return cached("catalog-user", paths, lambda: load_catalog(paths))

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from gputwin.run.serving_results import ServingResult
 
 
+#: What ``simulate serve`` runs when no model or hardware is named (the model and GPU of the
+#: serving benchmarks in BENCHMARKS.md); the summary names both.
+DEFAULT_MODEL = "llama3.1-8b"
+DEFAULT_GPU = "h100-sxm-80gb"
+
 
 class RouterChoice(click.Choice):  # type: ignore[type-arg]
     """``--router``: the router registry's names, read on first use (importing the
@@ -66,8 +71,10 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--model", required=True, help="Catalog model name (or HF config.json).")
-@click.option("--gpu", default=None, help="Accelerator, e.g. h100-sxm-80gb.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="Catalog model name (or HF config.json).")
+@click.option("--gpu", default=None, help="Accelerator, e.g. b200 [default: "
+              f"{DEFAULT_GPU} when neither --gpu nor --system is given].")
 @click.option("--system", default=None, help="System (node type) instead of --gpu.")
 @click.option("--tp", default=1, show_default=True, type=int, callback=positive_int)
 @click.option("--pp", default=1, show_default=True, type=int, callback=positive_int)
@@ -179,8 +186,9 @@ def build_scenario(o: dict[str, Any]) -> Any:
     from gputwin.scenario.serving import ServingScenario, check_serving, resolve_trace_paths
     from gputwin.yaml_io import validation_error_to_input_error
 
+    gpu = DEFAULT_GPU if o["gpu"] is None and o["system"] is None else o["gpu"]
     service: dict[str, Any] = {
-        "name": "default", "model": o["model"], "gpu": o["gpu"], "system": o["system"],
+        "name": "default", "model": o["model"], "gpu": gpu, "system": o["system"],
         "tp": o["tp"], "pp": o["pp"], "ep": o["ep"], "weights_dtype": o["weights_dtype"],
         "dp_attention": o["dp_attention"], "redundant_experts": o["redundant_experts"],
         "ep_imbalance": o["ep_imbalance"],
@@ -194,8 +202,6 @@ def build_scenario(o: dict[str, Any]) -> Any:
                    "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"]},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }
-    if o["gpu"] is None and o["system"] is None:
-        raise InputError("name a GPU (--gpu) or a system (--system)", where="options")
     if o["spec_tokens"]:
         service["speculative"] = {"num_tokens": o["spec_tokens"], "acceptance": o["acceptance"],
                                   "kind": o["draft_kind"], "draft_model": o["draft_model"]}
@@ -273,6 +279,9 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
             return ", ".join(f"{k} {v * 1e3:,.1f} ms" if v is not None else f"{k} -"
                              for k, v in d.items() if k in ("mean", "p50", "p90", "p99"))
 
+        if s.get("model"):
+            table.add_row("service", f"{s['model']}, {s['gpus_per_replica']} x {s['gpu']} "
+                                     f"per replica, {s.get('replicas_peak') or 1:g} at peak")
         table.add_row("requests", f"{s['num_requests']:,}: {s['finished']:,} finished, "
                                   f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight")
         table.add_row("TTFT", ms(s["ttft_s"]))

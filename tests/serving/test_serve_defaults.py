@@ -1,0 +1,34 @@
+"""``simulate serve`` runs without --model or --gpu (issue 16's command as written) on the
+documented defaults, and names them in the summary."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from gputwin.cli.main import cli
+from gputwin.cli.serve_cmd import DEFAULT_GPU, DEFAULT_MODEL
+
+
+def _run(*args: str) -> str:
+    res = CliRunner().invoke(cli, ["simulate", "serve", "--rate", "5", "--outputs", "none",
+                                   *args])
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_defaults_model_and_gpu() -> None:
+    summary = json.loads(_run("--num-requests", "30", "--json"))
+    assert (summary["model"], summary["gpu"]) == (DEFAULT_MODEL, DEFAULT_GPU)
+    assert summary["requests_by_status"]["finished"] == 30
+
+
+def test_system_without_gpu_is_not_overridden() -> None:
+    summary = json.loads(_run("--system", "dgx-b200", "--num-requests", "10", "--json"))
+    assert summary["gpu"] == "b200"
+
+
+def test_human_summary_names_the_service() -> None:
+    out = _run("--num-requests", "10")
+    assert DEFAULT_MODEL in out and DEFAULT_GPU in out
