@@ -32,6 +32,11 @@ PUBLISHED = [
     ("mixtral-8x7b", 46.7e9, 12.9e9),   # Mistral blog: 46.7B total, 12.9B active
     ("mixtral-8x22b", 141e9, 39e9),     # Mistral blog: 141B total, 39B active
     ("deepseek-v3", 671e9, 37e9),       # DeepSeek-V3 report: 671B total, 37B activated
+    ("deepseek-r1", 671e9, 37e9),       # DeepSeek-R1 card: V3 architecture
+    ("llama3.3-70b", 70.6e9, None),     # HF card: 70.6B
+    ("qwen3-235b-a22b", 235e9, 22e9),   # Qwen3 report: 235B total, 22B activated
+    ("llama4-maverick", 400e9, 17e9),   # Meta: 400B total, 17B active
+    ("llama4-scout", 109e9, 17e9),      # Meta: 109B total, 17B active
     ("gpt3-175b", 175e9, None),         # GPT-3 paper
     ("gpt3-6.7b", 6.7e9, None),
     ("gpt3-13b", 13e9, None),
@@ -47,6 +52,17 @@ def test_published_totals(name: str, total: float, active: float | None) -> None
         assert active_params_per_token(model) == pytest.approx(active, rel=0.02)
     else:
         assert active_params_per_token(model) == total_params(model)
+
+
+@pytest.mark.parametrize(("name", "total", "active_no_embed"), [
+    ("gpt-oss-120b", 116.83e9, 5.13e9), ("gpt-oss-20b", 20.91e9, 3.61e9)])
+def test_gpt_oss_totals(name: str, total: float, active_no_embed: float) -> None:
+    """The gpt-oss model card counts active parameters without the embedding table, which
+    a token reads one row of; ours counts it (input embedding + LM head)."""
+    model = CAT.model(name)
+    assert total_params(model) == pytest.approx(total, rel=0.01)
+    embed = model.vocab_size * model.hidden_size
+    assert active_params_per_token(model) - embed == pytest.approx(active_no_embed, rel=0.01)
 
 
 # Narayanan et al. 2021, Table 1: published parameter counts (billions, one decimal)

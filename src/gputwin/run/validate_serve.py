@@ -21,7 +21,7 @@ from typing import Any
 
 from gputwin.errors import InputError
 
-_SERVICE_KEYS = ("model", "gpu", "system", "tp", "pp", "ep", "replicas")
+_SERVICE_KEYS = ("model", "gpu", "system", "tp", "pp", "ep", "dp_attention", "replicas")
 _ENGINE_KEYS = ("max_num_seqs", "max_num_batched_tokens", "block_size",
                 "gpu_memory_utilization", "enable_prefix_caching", "enable_chunked_prefill",
                 "skip_decode_steps")
@@ -103,7 +103,7 @@ def simulate_case(**inputs: Any) -> SimulatedServe:
         raise validation_error_to_input_error(exc, "inputs") from None
     summary = simulate_serving(sc).summary
     metrics = _flatten({k: v for k, v in summary.items() if k != "services"})
-    gpus = int(service.get("tp", 1)) * int(service.get("pp", 1)) * int(
-        service.get("replicas", 1))
+    gpus = (int(service.get("tp", 1)) * int(service.get("pp", 1))
+            * int(service.get("dp_attention", 1)) * int(service.get("replicas", 1)))
     metrics["output_tokens_per_s_per_gpu"] = metrics.get("output_tokens_per_s", 0.0) / gpus
     return SimulatedServe(metrics)
