@@ -101,3 +101,25 @@ def test_every_catalog_section_is_listed_with_its_columns() -> None:
     from gputwin.cli.catalog_cmd import _COLUMNS, _SECTION_ORDER
 
     assert set(_SECTION_ORDER) == set(SECTIONS) == set(_COLUMNS)
+
+
+def test_every_listed_accelerator_has_rental_and_capex_with_source() -> None:
+    """Issue 14's check: `catalog list` shows a rental price and a capex entry, with its
+    source, for every accelerator."""
+    import json
+
+    from click.testing import CliRunner
+
+    from gputwin.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["catalog", "list", "accelerators", "--json"])
+    assert res.exit_code == 0, res.output
+    accels = json.loads(res.output)["accelerators"]
+    assert accels
+    for a in accels:
+        price = a["price"]
+        rents = [usd for by in price["usd_per_gpu_hour"].values() for usd in by.values()]
+        assert rents and all(usd > 0 for usd in rents), a["name"]
+        assert price["capex_usd_per_gpu"] > 0 and len(price["source"]) > 40 and price["as_of"]
+    table = CliRunner().invoke(cli, ["catalog", "list", "accelerators"])
+    assert "rent $/GPU-h" in table.output and "capex $/GPU" in table.output

@@ -75,10 +75,7 @@ def test_h100_owned_cost_near_published_break_even() -> None:
 @pytest.mark.parametrize("name", sorted(default_catalog().accelerators))
 def test_every_catalog_part_has_an_owned_cost_and_a_rental(name: str) -> None:
     entry = default_tables().price_book.accelerators[name]
-    if not entry.usd_per_gpu_hour:  # embedded parts are bought, never rented: say so
-        assert "no rental market" in entry.source and entry.capex_usd_per_gpu > 0
-        return
-    assert rental_prices(name)
+    assert rental_prices(name) and entry.capex_usd_per_gpu > 0
 
 
 def test_tables_have_sources_and_apis_are_dated() -> None:
@@ -102,3 +99,20 @@ def test_training_rent_vs_own() -> None:
     assert od["break_even_utilisation_frac"] == pytest.approx(own.usd_per_gpu_hour / 4.25)
     with pytest.raises(InputError):
         training_options(own, 0.0)
+
+
+def test_edge_module_owned_cost_has_no_datacentre_items() -> None:
+    """A Jetson in an edge closet pays for a switch port, an SSD and an enclosure, not for a
+    share of an InfiniBand fabric, a parallel filesystem and a critical-power build."""
+    edge = _hw("jetson-agx-orin-64gb")
+    cost = owned_cost(edge.accelerator, edge.system)
+    t = tco_table()
+    assert cost.assumptions["deployment"] == "edge"
+    assert cost.capex_usd["network"] == t.edge.network_usd_per_gpu < t.network_usd_per_gpu["none"]
+    assert cost.capex_usd["storage"] == t.edge.storage_usd_per_gpu < t.storage_usd_per_gpu
+    assert cost.capex_usd["facility"] == t.edge.facility_usd_per_gpu
+    # the $2k module dominates: hardware capital is most of the yearly cost
+    assert cost.usd_per_year["hardware_capital"] > 0.5 * cost.total_usd_per_year
+    assert cost.usd_per_gpu_hour < 0.2
+    dc = _hw("h100-sxm-80gb")
+    assert owned_cost(dc.accelerator, dc.system).assumptions["deployment"] == "datacenter"

@@ -13,8 +13,8 @@ BOOK = default_tables().price_book
 ACCELS = sorted(default_catalog().accelerators)
 
 
-#: embedded modules bought, never rented
-OWNED_ONLY = {"jetson-agx-orin-64gb"}
+#: embedded modules with no rental market: their price is a derived lease-equivalent
+DERIVED_LEASE = {"jetson-agx-orin-64gb"}
 
 
 @pytest.mark.parametrize("name", ACCELS)
@@ -23,12 +23,14 @@ def test_every_catalog_part_has_a_sourced_price(name: str) -> None:
     assert entry is not None, f"{name} has no price book entry"
     assert len(entry.source.strip()) > 40 and entry.as_of
     prices = [p for by_pricing in entry.usd_per_gpu_hour.values() for p in by_pricing.values()]
-    if name in OWNED_ONLY:  # no rental market: capex only (provider: owned)
-        assert not prices and entry.capex_usd_per_gpu > 0
+    assert prices and entry.capex_usd_per_gpu > 0
+    if name in DERIVED_LEASE:  # said to be derived, and at most the capex over three years
+        assert "DERIVED" in entry.source
+        assert all(p < entry.capex_usd_per_gpu / (3 * 8760) * 1.5 for p in prices)
         return
     # $/accelerator-hour; a wafer-scale part (one ~23 kW "accelerator") rents for more
     tdp_w = default_catalog().accelerator(name).tdp_w
-    assert prices and all(0.1 < p < max(50.0, 0.02 * tdp_w) for p in prices)
+    assert all(0.1 < p < max(50.0, 0.02 * tdp_w) for p in prices)
     for by_pricing in entry.usd_per_gpu_hour.values():
         if "on-demand" in by_pricing and "reserved" in by_pricing:
             assert by_pricing["reserved"] < by_pricing["on-demand"]

@@ -97,6 +97,10 @@ class System(CatalogEntry):
     host_power_w: Watts = Field(description="Power of everything but the accelerators at load")
     max_power_w: Watts = Field(description="Nameplate maximum power of one node")
     cooling: Literal["air", "liquid", "air-or-liquid"] = "air"
+    deployment: Literal["datacenter", "edge"] = Field(
+        default="datacenter", description="Where the node runs: a data-centre rack (its "
+        "network, storage and facility costs per GPU) or an edge site (an embedded module "
+        "in a closet, cell site or shop floor; energy/data/tco.yaml `edge`)")
 
 
 class Fabric(CatalogEntry):

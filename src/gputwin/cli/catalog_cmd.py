@@ -103,13 +103,36 @@ def _model_params(entry: Any) -> tuple[str, str]:
     return _num(counts.total / 1e9), _num(counts.active / 1e9)
 
 
+def price_of(accelerator: str) -> dict[str, Any] | None:
+    """The price book's entry for an accelerator: rental USD per GPU-hour by provider class
+    and pricing, capex per GPU, date and source (``None`` without an entry)."""
+    from gputwin.energy.tables import default_tables
+
+    entry = default_tables().price_book.accelerators.get(accelerator)
+    if entry is None:
+        return None
+    return {"usd_per_gpu_hour": {k: dict(v) for k, v in entry.usd_per_gpu_hour.items()},
+            "capex_usd_per_gpu": entry.capex_usd_per_gpu, "as_of": entry.as_of,
+            "source": " ".join(entry.source.split())}
+
+
+def _price_cells(name: str) -> list[str]:
+    price = price_of(name)
+    if price is None:
+        return ["-", "-"]
+    rents = [usd for by in price["usd_per_gpu_hour"].values() for usd in by.values()]
+    return [f"{min(rents):,.2f}-{max(rents):,.2f}" if rents else "-",
+            f"{price['capex_usd_per_gpu']:,.0f}"]
+
+
 _COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "accelerators": (
         ["name", "vendor", "BF16 TFLOP/s", "FP8 TFLOP/s", "memory GiB", "HBM TB/s",
-         "scale-up GB/s/dir", "TDP W"],
+         "scale-up GB/s/dir", "TDP W", "rent $/GPU-h", "capex $/GPU"],
         lambda a: [a.name, a.vendor, _peak_t(a, "bf16"), _peak_t(a, "fp8"),
                    _gb(a.memory_bytes, 2**30), _gb(a.memory_bandwidth_bytes_per_s, 1e12),
-                   _gb(a.scale_up_bandwidth_bytes_per_s), _num(a.tdp_w)],
+                   _gb(a.scale_up_bandwidth_bytes_per_s), _num(a.tdp_w),
+                   *_price_cells(a.name)],
     ),
     "systems": (
         ["name", "accelerator", "per node", "scale-up domain", "scale-up fabric", "NICs",
@@ -194,7 +217,8 @@ def list_cmd(section: str | None, as_json: bool) -> None:
     cat = default_catalog()
     keys = [_section_key(section)] if section else list(_SECTION_ORDER)
     if as_json:
-        emit_json({k: [_dump(e) for e in cat.section(k).values()] for k in keys})
+        emit_json({k: [_dump(e) | ({"price": price_of(e.name)} if k == "accelerators" else {})
+                       for e in cat.section(k).values()] for k in keys})
         return
     from rich.table import Table
 
@@ -228,7 +252,11 @@ def show_cmd(name: str, as_json: bool) -> None:
 
 
 def _derived(section: str, entry: Any) -> dict[str, Any]:
-    """Numbers computed from the entry (parameter counts for models)."""
+    """Numbers computed from the entry (parameter counts for models) or kept beside it (the
+    price book's rental prices and capex for accelerators)."""
+    if section == "accelerators":
+        price = price_of(entry.name)
+        return {} if price is None else {"price": price}
     if section != "models":
         return {}
     from gputwin.catalog.model_math import param_counts
@@ -252,6 +280,13 @@ def _print_entry(section: str, entry: Any, data: dict[str, Any], derived: dict[s
             continue
         table.add_row(field, fmt_field(field, value), entry.sources.get(field, ""))
     for field, value in derived.items():
+        if field == "price":
+            rents = "; ".join(f"{prov} {pricing} ${usd:,.2f}"
+                              for prov, by in value["usd_per_gpu_hour"].items()
+                              for pricing, usd in by.items())
+            table.add_row("rental $/GPU-h", rents or "-", f"price book, as of {value['as_of']}")
+            table.add_row("capex $/GPU", f"{value['capex_usd_per_gpu']:,.0f}", value["source"])
+            continue
         table.add_row(field, f"{value:,} ({value / 1e9:.2f} B)", "computed (model_math)")
     console = _console()
     console.print(table)

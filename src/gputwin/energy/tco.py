@@ -36,6 +36,19 @@ HOURS_PER_YEAR = 8760.0
 NetworkClass = Literal["infiniband", "ethernet", "none"]
 
 
+class EdgeCosts(BaseModel):
+    """What replaces the data-centre items for a node at an edge site (``tco.yaml`` ``edge``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    network_usd_per_gpu: float = Field(ge=0)
+    storage_usd_per_gpu: float = Field(ge=0)
+    facility_usd_per_gpu: float = Field(ge=0)
+    staff_gpus_per_fte: float = Field(gt=0)
+    pue: float = Field(ge=1.0)
+    source: str = Field(min_length=8)
+
+
 class TcoTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -62,6 +75,7 @@ class TcoTable(BaseModel):
     electricity_source: str = Field(min_length=8)
     pue: float = Field(ge=1.0)
     pue_source: str = Field(min_length=8)
+    edge: EdgeCosts
 
 
 @functools.cache
@@ -153,24 +167,33 @@ def owned_cost(acc: Accelerator, system: System,
     years = t.depreciation_years if a.depreciation_years is None else a.depreciation_years
     price = (t.electricity_usd_per_mwh if a.electricity_usd_per_mwh is None
              else a.electricity_usd_per_mwh)
-    pue = t.pue if a.pue is None else a.pue
+    edge = t.edge if system.deployment == "edge" else None
+    pue = (edge.pue if edge else t.pue) if a.pue is None else a.pue
     if pue < 1.0 or price < 0:
         raise InputError(f"PUE must be >= 1 and the electricity price >= 0, got {pue}, {price}")
-    capex = {"server": server_capex_usd(acc.name), "network": t.network_usd_per_gpu[a.network],
-             "storage": t.storage_usd_per_gpu}
-    hardware = sum(capex.values())
     mean_w = _it_power_per_gpu_w(acc, system, a.activity_frac)
     peak_w = _it_power_per_gpu_w(acc, system, 1.0)
-    capex["facility"] = t.facility_usd_per_mw[a.cooling] * peak_w / 1e6
+    capex = {"server": server_capex_usd(acc.name)}
+    if edge:  # a module at an edge site: its port, disk and enclosure, no data-centre build
+        capex |= {"network": edge.network_usd_per_gpu, "storage": edge.storage_usd_per_gpu}
+        facility, gpus_per_fte = edge.facility_usd_per_gpu, edge.staff_gpus_per_fte
+    else:
+        capex |= {"network": t.network_usd_per_gpu[a.network], "storage": t.storage_usd_per_gpu}
+        facility = t.facility_usd_per_mw[a.cooling] * peak_w / 1e6
+        gpus_per_fte = t.staff_gpus_per_fte
+    hardware = sum(capex.values())
+    capex["facility"] = facility
     per_year = {
         "hardware_capital": hardware * capital_recovery_factor(rate, years),
-        "facility_capital": capex["facility"] * capital_recovery_factor(rate, t.facility_years),
+        "facility_capital": facility * capital_recovery_factor(rate, t.facility_years),
         "maintenance": hardware * t.maintenance_frac_per_year,
-        "staff": t.staff_usd_per_fte_year / t.staff_gpus_per_fte,
+        "staff": t.staff_usd_per_fte_year / gpus_per_fte,
         "power": mean_w * pue * HOURS_PER_YEAR / 1e6 * price,
     }
     used: dict[str, float | str] = {
-        "cooling": a.cooling, "network": a.network, "activity_frac": a.activity_frac,
+        "deployment": system.deployment,
+        "cooling": a.cooling, "network": "edge" if edge else a.network,
+        "activity_frac": a.activity_frac,
         "financing_rate_frac": rate, "depreciation_years": years,
         "facility_years": t.facility_years, "electricity_usd_per_mwh": price, "pue": pue}
     return OwnedCost(acc.name, per_year, capex, mean_w, peak_w, used)
