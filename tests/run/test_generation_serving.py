@@ -63,9 +63,12 @@ def test_gpu_seconds_per_video_second_against_hunyuanvideo(tmp_path: Path) -> No
 def test_step_cache_cuts_service_time(tmp_path: Path) -> None:
     base = _run(tmp_path, n=1)["generation"]["v"]["latency_s"]["p50"]
     cached = _run(tmp_path, n=1, cache=0.4)["generation"]["v"]["latency_s"]["p50"]
-    assert cached == pytest.approx(0.6 * base, rel=1e-9)
     one = estimate_generation(H100, "hunyuanvideo", frames=129, height=720, width=1280)
     assert base == pytest.approx(one.time_s, rel=1e-9)
+    # the cache skips DiT passes; the VAE decode after the last step still runs in full
+    decode = one.vae_decode_s
+    assert decode > 0
+    assert cached == pytest.approx(0.6 * (base - decode) + decode, rel=1e-9)
 
 
 def test_batching_by_resolution_under_load(tmp_path: Path) -> None:

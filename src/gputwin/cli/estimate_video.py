@@ -45,7 +45,8 @@ def video(model: str, gpu: str, num_gpus: int, frames: int, height: int, width: 
         emit_json(out)
         return
     click.echo(f"{model}, {frames} x {height}x{width}, {steps} steps on {num_gpus} x {gpu}: "
-               f"{est.time_s:,.1f} s ({est.tokens:,} latent tokens, {est.flops:.3g} FLOPs)")
+               f"{est.time_s:,.1f} s ({est.tokens:,} latent tokens, {est.flops:.3g} FLOPs; "
+               f"VAE decode {est.vae_decode_s:,.1f} s)")
     if est.gpu_seconds_per_video_second is not None:
         click.echo(f"  {est.gpu_seconds_per_video_second:,.0f} GPU-seconds per second of video, "
                    f"${out['cost_usd_per_video_second']:.2f} per second ({rates.cost_basis})")

@@ -9,8 +9,13 @@ QK^T and PV over the full 3D sequence). Time = FLOPs / (GPUs x peak bf16 x MFU x
 ``r / (r + mfu_half_tokens)``, r = tokens per GPU per pass: short sequences (images, small
 batches) fill the GPU less; a batch of identical samples raises r), with
 sequence parallelism across GPUs assumed ideal (an upper bound on multi-GPU speed; xDiT's
-published scaling is below it, see docs/economics.md). An image is ``frames = 1``. VAE
-decoding and the text encoder are not counted.
+published scaling is below it, see docs/economics.md). An image is ``frames = 1``.
+
+The VAE decode after the last step is a convolutional decoder whose work is linear in output
+pixel-frames (``frames x height x width``): it takes ``pixel_frames / (vae_decode_rate x
+bf16 PFLOP/s of the GPU)`` seconds, with the per-model rate measured on one GPU, split over
+the replica's GPUs (parallel tiled decode, assumed ideal like the DiT). The text encoder
+is not counted.
 
 ``gpu_seconds_per_video_second`` = GPU-seconds of one sample / its duration at ``fps``.
 """
@@ -38,6 +43,10 @@ class DitModel(BaseModel):
     patch: int = Field(gt=0)
     cfg_passes: int = Field(ge=1, le=3)
     text_tokens: int = Field(ge=0)
+    vae_decode_pixel_frames_per_s_per_pflops: float = Field(
+        gt=0, description="Output pixel-frames the VAE decoder produces per second per dense "
+        "bf16 PFLOP/s of the GPU (one GPU)")
+    vae_decode_source: str = Field(min_length=8)
     source: str = Field(min_length=8)
 
 
@@ -62,6 +71,7 @@ class GenerationEstimate:
     time_s: float
     gpu_seconds: float
     gpu_seconds_per_video_second: float | None
+    vae_decode_s: float  # included in time_s
 
     def to_dict(self) -> dict[str, float | None]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -100,7 +110,17 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     rows = batch * n / num_gpus  # tokens each GPU runs per pass (sequence parallel)
     rate = acc.peak_flop_per_s["bf16"] * (table.mfu if mfu is None else mfu) \
         * rows / (rows + table.mfu_half_tokens)
-    time_s = flops / (num_gpus * rate)
+    decode_s = vae_decode_s(acc, m, frames=frames, height=height, width=width,
+                            batch=batch, num_gpus=num_gpus)
+    time_s = flops / (num_gpus * rate) + decode_s
     gpu_s = time_s * num_gpus
     per_video_s = gpu_s / batch / (frames / fps) if frames > 1 else None
-    return GenerationEstimate(n, flops, time_s, gpu_s, per_video_s)
+    return GenerationEstimate(n, flops, time_s, gpu_s, per_video_s, decode_s)
+
+
+def vae_decode_s(acc: Accelerator, m: DitModel, *, frames: int, height: int, width: int,
+                 batch: int = 1, num_gpus: int = 1) -> float:
+    """Seconds to decode ``batch`` samples' latents to pixels on ``num_gpus`` x ``acc``."""
+    pflops = acc.peak_flop_per_s["bf16"] / 1e15
+    rate = m.vae_decode_pixel_frames_per_s_per_pflops * pflops * num_gpus
+    return batch * frames * height * width / rate
