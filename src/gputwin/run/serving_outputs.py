@@ -1,4 +1,5 @@
-"""Write a serving run's outputs (summary.json, requests.parquet / .csv, report.html).
+"""Write a serving run's outputs (summary.json, requests.parquet / .csv, generation.parquet /
+.csv for image/video services, report.html).
 
 Same pattern as :mod:`gputwin.run.outputs` (shared :func:`write_files`): nothing
 half-written is ever visible. Per-request results go out as columns: one Arrow table
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 REQUESTS_FILE = "requests.csv"
 REQUESTS_PARQUET_FILE = "requests.parquet"
+GENERATION_FILE = "generation.csv"
+GENERATION_PARQUET_FILE = "generation.parquet"
 
 
 def serving_summary_json(result: ServingResult, timing: bool = True) -> str:
@@ -75,6 +78,43 @@ def requests_arrow(result: ServingResult) -> pa.Table:
                      else cols[name] for name in REQUEST_COLUMNS})
 
 
+#: Columns of generation.parquet / generation.csv (one row per image/video request).
+GENERATION_COLUMNS = ("request_id", "service", "status", "arrival_s", "start_s", "finish_s",
+                      "latency_s", "frames", "height", "width", "steps", "video_s",
+                      "replica", "batch")
+
+
+def generation_arrow(result: ServingResult) -> pa.Table:
+    """The image/video generation requests as an Arrow table (columns
+    :data:`GENERATION_COLUMNS`): ``status`` finished, running or queued at the run's end;
+    times null where a thing never happened; ``video_s`` 0 for an image."""
+    import numpy as np
+    import pyarrow as pa
+
+    reqs = result.generation_requests
+    start = np.array([r.start_s for r in reqs], dtype=np.float64)
+    end = np.array([r.end_s for r in reqs], dtype=np.float64)
+    arrival = np.array([r.arrival_s for r in reqs], dtype=np.float64)
+    status = np.where(~np.isnan(end), "finished", np.where(~np.isnan(start), "running",
+                                                            "queued"))
+
+    def opt(a: Any) -> pa.Array:
+        return pa.array(a, type=pa.float64(), from_pandas=True)  # NaN -> null
+
+    shape = np.array([r.shape for r in reqs], dtype=np.int64).reshape(-1, 4)
+    cols: dict[str, Any] = {
+        "request_id": pa.array([r.request_id for r in reqs], pa.int64()),
+        "service": pa.array([r.service for r in reqs], pa.string()),
+        "status": pa.array(status.tolist(), pa.string()), "arrival_s": pa.array(arrival),
+        "start_s": opt(start), "finish_s": opt(end), "latency_s": opt(end - arrival),
+        "frames": pa.array(shape[:, 0]), "height": pa.array(shape[:, 1]),
+        "width": pa.array(shape[:, 2]), "steps": pa.array(shape[:, 3]),
+        "video_s": pa.array([r.video_s for r in reqs], pa.float64()),
+        "replica": pa.array([r.replica for r in reqs], pa.int64()),
+        "batch": pa.array([r.batch for r in reqs], pa.int64())}
+    return pa.table({name: cols[name] for name in GENERATION_COLUMNS})
+
+
 def requests_csv(result: ServingResult) -> str:
     """One row per request (every status); empty cells for values that do not exist."""
     import io
@@ -89,11 +129,14 @@ def serving_tables(result: ServingResult, outputs: Collection[str] = DEFAULT_OUT
     """requests.csv and/or requests.parquet of ``result``, as ``outputs`` asks (columnar)."""
     contents: dict[str, FileContent] = {}
     if "parquet" in outputs or "csv" in outputs:
-        table = requests_arrow(result)
-        if "csv" in outputs:
-            contents[REQUESTS_FILE] = table_csv_writer(table)
-        if "parquet" in outputs:
-            contents[REQUESTS_PARQUET_FILE] = table_parquet_writer(table)
+        tables = [(REQUESTS_FILE, REQUESTS_PARQUET_FILE, requests_arrow(result))]
+        if result.generation_requests:
+            tables.append((GENERATION_FILE, GENERATION_PARQUET_FILE, generation_arrow(result)))
+        for csv_name, parquet_name, table in tables:
+            if "csv" in outputs:
+                contents[csv_name] = table_csv_writer(table)
+            if "parquet" in outputs:
+                contents[parquet_name] = table_parquet_writer(table)
     return contents
 
 

@@ -13,6 +13,8 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
+from gputwin.serving.generation import GenRequest
+
 RequestStatus = Literal["finished", "dropped", "in_flight"]
 REQUEST_STATUSES: tuple[RequestStatus, ...] = ("finished", "dropped", "in_flight")
 
@@ -203,3 +205,5 @@ class ServingResult:
     wall_time_s: float = 0.0
     num_events: int = 0
     kind: str = "serving"
+    #: image/video generation requests (``serving.generation``), in arrival order
+    generation_requests: Sequence[GenRequest] = ()

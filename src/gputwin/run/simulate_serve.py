@@ -360,7 +360,8 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
         summary["total_energy_j"] = acct.total.it_energy_j
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=end_s,
                          requests=table, replicas=replicas, timelines=timelines,
-                         summary=summary, wall_time_s=wall, num_events=out.num_events)
+                         summary=summary, wall_time_s=wall, num_events=out.num_events,
+                         generation_requests=gen[1].requests if gen else ())
 
 
 def _run_generation(sc: ServingScenario, catalog: Catalog
