@@ -76,3 +76,23 @@ def test_distillation_payback() -> None:
     assert worse["payback_days"] is None
     with pytest.raises(InputError):
         DistillInputs(0.5, 0.1, 0, 8e9, 1e9, 1e15, 2.0, 1e9)
+    assert "generation_kwh" not in r  # no energy inputs, no energy figures
+
+
+def test_distillation_energy_payback() -> None:
+    from dataclasses import replace
+
+    from gputwin.economics.distill import DistillInputs, distill_economics
+
+    x = DistillInputs(0.5, 0.1, distill_tokens=1e10, student_params=8e9, train_tokens=1e10,
+                      train_peak_flop_per_s=1e15, train_usd_per_gpu_hour=2.0,
+                      tokens_per_day=1e9, mfu=0.5, teacher_kwh_per_million=0.08,
+                      student_kwh_per_million=0.02, train_facility_w_per_gpu=1200.0)
+    r = distill_economics(x)
+    assert r["generation_kwh"] == pytest.approx(1e4 * 0.08)
+    assert r["training_kwh"] == pytest.approx(r["training_gpu_hours"] * 1.2)
+    assert r["energy_saved_kwh_per_day"] == pytest.approx(60.0)
+    assert r["energy_payback_days"] == pytest.approx(r["upfront_kwh"] / 60.0)
+    assert r["net_energy_saved_kwh_over_horizon"] == pytest.approx(60.0 * 365 - r["upfront_kwh"])
+    same = distill_economics(replace(x, student_kwh_per_million=0.08))
+    assert same["energy_payback_days"] is None

@@ -56,3 +56,7 @@ def test_distill_cli() -> None:
     d = json.loads(out)
     assert d["teacher_usd_per_million_tokens"] > d["student_usd_per_million_tokens"] > 0
     assert d["payback_days"] is not None and d["payback_days"] > 0
+    # energy through the same owned fleets: the student serves a token for less energy
+    assert d["teacher_kwh_per_million_tokens"] > d["student_kwh_per_million_tokens"] > 0
+    assert d["generation_kwh"] > 0 and d["training_kwh"] > 0
+    assert d["energy_payback_days"] > 0

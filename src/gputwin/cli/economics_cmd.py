@@ -178,13 +178,19 @@ def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str, as_json:
                    f"/GPU-h, {r['basis']}{tail})")
 
 
-def _own_usd_per_million(model: str, gpu: str, tokens_per_day: float) -> float:
+def _own_per_million(model: str, gpu: str, tokens_per_day: float) -> tuple[float, float]:
+    """USD and facility kWh per million tokens of ``model`` served on an owned ``gpu``
+    fleet sized for ``tokens_per_day`` (the fleet's IT power at the TCO's activity x PUE
+    over the tokens it serves)."""
     from gputwin.run.estimate_tco import estimate_tco, tco_request
 
     d = estimate_tco(tco_request({"model": model, "gpu": gpu, "tokens_per_day": tokens_per_day,
                                   "peak_to_mean": 1.0, "tpot_slo_s": 0.2}))
-    own: float = next(o for o in d["options"] if o["kind"] == "own")["usd_per_million_tokens"]
-    return own
+    own = next(o for o in d["options"] if o["kind"] == "own")
+    tco = d["owned_tco"]
+    facility_kw = own["gpus"] * tco["it_power_w"] * tco["assumptions"]["pue"] / 1e3
+    kwh_per_million = facility_kw * 24.0 / (tokens_per_day / 1e6)
+    return float(own["usd_per_million_tokens"]), kwh_per_million
 
 
 @economics.command()
@@ -208,20 +214,22 @@ def distill(teacher: str, student: str, gpu: str, distill_tokens: float,
     from gputwin.catalog.loader import default_catalog
     from gputwin.catalog.model_math import total_params
     from gputwin.economics.distill import DistillInputs, distill_economics
-    from gputwin.energy.tco import owned_cost
+    from gputwin.energy.tco import OwnedAssumptions, owned_cost
     from gputwin.topology.hardware import resolve_hardware
 
     cat = default_catalog()
     hw = resolve_hardware(cat, gpu=gpu)
-    t_usd = _own_usd_per_million(teacher, gpu, tokens_per_day)
-    s_usd = _own_usd_per_million(student, gpu, tokens_per_day)
-    train_h = owned_cost(hw.accelerator, hw.system).usd_per_gpu_hour
+    t_usd, t_kwh = _own_per_million(teacher, gpu, tokens_per_day)
+    s_usd, s_kwh = _own_per_million(student, gpu, tokens_per_day)
+    train = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(activity_frac=1.0))
     res = distill_economics(DistillInputs(
         t_usd, s_usd, distill_tokens, float(total_params(cat.model(student))),
-        train_tokens or distill_tokens, hw.accelerator.peak_flop_per_s["bf16"], train_h,
-        tokens_per_day, horizon_days, mfu))
+        train_tokens or distill_tokens, hw.accelerator.peak_flop_per_s["bf16"],
+        owned_cost(hw.accelerator, hw.system).usd_per_gpu_hour, tokens_per_day, horizon_days,
+        mfu, t_kwh, s_kwh, train.it_power_w * float(train.assumptions["pue"])))
     out = {"teacher": teacher, "student": student, "gpu": gpu,
            "teacher_usd_per_million_tokens": t_usd, "student_usd_per_million_tokens": s_usd,
+           "teacher_kwh_per_million_tokens": t_kwh, "student_kwh_per_million_tokens": s_kwh,
            **res}
     if as_json:
         emit_json(out)
@@ -234,3 +242,8 @@ def distill(teacher: str, student: str, gpu: str, distill_tokens: float,
                f"${res['savings_usd_per_day']:,.0f}/day; payback "
                f"{'never' if pay is None else f'{pay:,.0f} days'}; net over "
                f"{horizon_days:g} days ${res['net_saving_usd_over_horizon']:,.0f}")
+    epay = res["energy_payback_days"]
+    click.echo(f"energy: data {res['generation_kwh'] / 1e3:,.1f} MWh + training "
+               f"{res['training_kwh'] / 1e3:,.1f} MWh; saves "
+               f"{res['energy_saved_kwh_per_day']:,.0f} kWh/day; energy payback "
+               f"{'never' if epay is None else f'{epay:,.0f} days'}")

@@ -7,6 +7,10 @@
 - **savings**: ``(teacher - student) $/M tokens x tokens per day`` of production traffic;
 - ``payback_days`` = (generation + training) / daily savings (``None`` if nothing is saved),
   and the net saving over ``horizon_days``.
+
+Energy follows the same pipeline when the facility energy per million tokens of teacher and
+student and the training GPU's facility power are given: generation energy, training energy
+(GPU-hours x power), daily energy saved in serving, and the energy payback in days.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ class DistillInputs:
     tokens_per_day: float
     horizon_days: float = 365.0
     mfu: float = 0.4
+    teacher_kwh_per_million: float | None = None  # facility energy of serving, per M tokens
+    student_kwh_per_million: float | None = None
+    train_facility_w_per_gpu: float | None = None  # training GPU + host share, x PUE
 
     def __post_init__(self) -> None:
         for name in ("distill_tokens", "student_params", "train_tokens",
@@ -53,4 +60,20 @@ def distill_economics(x: DistillInputs) -> dict[str, Any]:
         "payback_days": upfront / daily if daily > 0 else None,
         "net_saving_usd_over_horizon": daily * x.horizon_days - upfront,
         "horizon_days": x.horizon_days,
+        **_energy(x, gpu_hours),
     }
+
+
+def _energy(x: DistillInputs, gpu_hours: float) -> dict[str, float | None]:
+    """The pipeline's energy (kWh, facility level), when the inputs carry it."""
+    if (x.teacher_kwh_per_million is None or x.student_kwh_per_million is None
+            or x.train_facility_w_per_gpu is None):
+        return {}
+    generation = x.distill_tokens / 1e6 * x.teacher_kwh_per_million
+    training = gpu_hours * x.train_facility_w_per_gpu / 1e3
+    daily = (x.teacher_kwh_per_million - x.student_kwh_per_million) * x.tokens_per_day / 1e6
+    upfront = generation + training
+    return {"generation_kwh": generation, "training_kwh": training, "upfront_kwh": upfront,
+            "energy_saved_kwh_per_day": daily,
+            "energy_payback_days": upfront / daily if daily > 0 else None,
+            "net_energy_saved_kwh_over_horizon": daily * x.horizon_days - upfront}
