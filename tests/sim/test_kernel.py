@@ -236,3 +236,25 @@ def test_deterministic_replay() -> None:
     first = trace()
     assert first == trace()
     assert len(first) == 2**7 - 1
+
+
+def test_compaction_inside_a_callback_keeps_time_order() -> None:
+    """A callback that cancels enough events to compact the heap, then schedules more: the
+    run in progress must keep firing from the compacted heap in time order (it once kept
+    popping a stale copy, so later events fired before earlier new ones and the cancelled
+    counter went negative)."""
+    sim = Simulator()
+    fired: list[float] = []
+    doomed = [sim.schedule_at(1000.0 + i, lambda: None) for i in range(10_000)]
+    for t in (2000.0, 3000.0):
+        sim.schedule_at(t, lambda: fired.append(sim.now))
+
+    def purge() -> None:
+        for h in doomed:
+            sim.cancel(h)  # compacts the heap while run() is inside this callback
+        sim.schedule_at(1500.0, lambda: fired.append(sim.now))
+
+    sim.schedule_at(10.0, purge)
+    sim.run()
+    assert fired == [1500.0, 2000.0, 3000.0]
+    assert sim.num_pending == 0 and sim._num_cancelled == 0

@@ -112,8 +112,11 @@ class Simulator:
         return True
 
     def _compact(self) -> None:
-        self._heap = [e for e in self._heap if e[3].callback is not None]
-        heapq.heapify(self._heap)
+        # In place: a run loop in progress holds this list (a cancel inside a callback may
+        # compact it), so rebinding self._heap would leave that loop on a stale copy.
+        heap = self._heap
+        heap[:] = [e for e in heap if e[3].callback is not None]
+        heapq.heapify(heap)
         self._num_cancelled = 0
 
     # -- observers --------------------------------------------------------------------------
