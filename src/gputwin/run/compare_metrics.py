@@ -45,6 +45,15 @@ METRICS: tuple[Metric, ...] = (
     Metric("lost_gpu_hours", "lost GPU-hours", "gpu_h", ("lost_gpu_hours",)),
     Metric("jobs_completed", "jobs completed", "count", ("jobs_by_status", "completed"),
            higher_is_better=True),
+    Metric("gpu_hours", "GPU-hours held", "gpu_h", ("gpu_hours",)),
+    # failures (a `failures:` section; absent otherwise): run/failures.py, run/checkpoints.py
+    Metric("interruptions", "interruptions", "count", ("reliability", "interruptions")),
+    Metric("fault_lost_gpu_hours", "GPU-hours lost to faults", "gpu_h",
+           ("reliability", "lost_gpu_hours")),
+    Metric("ettr_cluster", "effective training time ratio", "ratio",
+           ("reliability", "ettr_cluster"), higher_is_better=True),
+    Metric("checkpoint_stall_gpu_hours", "GPU-hours stalled by checkpoints", "gpu_h",
+           ("reliability", "checkpoints", "stalled_gpu_hours")),
     # a shared fleet (a `serving:` section; absent otherwise): run/shared_fleet_summary.py
     Metric("serving_ttft_p99_s", "serving TTFT p99 (worst service)", "s",
            ("fleet", "ttft_p99_s"), scope="fleet"),

@@ -25,6 +25,7 @@ from gputwin.perf.io import CHECKPOINT_BYTES_PER_PARAM
 from gputwin.reliability.faults import FaultModel
 from gputwin.reliability.goodput import JobSpan, daly_interval_s, interruption_rates_per_s
 from gputwin.reliability.injector import Fault, FaultInjector
+from gputwin.run.checkpoints import CheckpointJob, checkpoint_cap
 from gputwin.sim.kernel import Simulator
 from gputwin.training.runtime import TrainingRuntime
 from gputwin.workload.job import JobSpec
@@ -40,6 +41,7 @@ class FailurePlan:
     spares: int = 0
     straggler_policy: str = "none"
     checkpoint_storage: StorageTier | None = None  # for Young/Daly's checkpoint cost
+    checkpoint_writes: str = "off"  # off | sync | async (run/checkpoints.py)
 
 
 class RunHandle(Protocol):
@@ -197,6 +199,19 @@ class FailureDriver:
         if key not in self._intervals:
             self._intervals[key] = self._daly(job)
         return self._intervals[key]
+
+    def checkpoint_job(self, job: JobSpec, num_nodes: int, interval_s: float | None
+                       ) -> CheckpointJob | None:
+        """What ``job`` writes at each checkpoint on ``num_nodes`` nodes (``None`` for jobs
+        without a model or an interval, or without checkpoint writes)."""
+        tier = self.plan.checkpoint_storage
+        if (self.plan.checkpoint_writes == "off" or tier is None or not job.is_modelled
+                or not interval_s):
+            return None
+        size = CHECKPOINT_BYTES_PER_PARAM * total_params(self.runtime.model_spec(job.model))
+        cap = checkpoint_cap(num_nodes, tier.write_bandwidth_bytes_per_s_per_node,
+                             tier.aggregate_write_bandwidth_bytes_per_s)
+        return CheckpointJob(size, interval_s, cap, job.num_gpus)
 
     def _daly(self, job: JobSpec) -> float:
         tier = self.plan.checkpoint_storage

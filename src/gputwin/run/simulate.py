@@ -17,6 +17,7 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Ledger, Placement
 from gputwin.cluster.snapshot import take_snapshot
 from gputwin.reliability.injector import FaultInjector
+from gputwin.run.checkpoints import CheckpointDriver
 from gputwin.run.energy_accounting import EnergyRecorder, empty_summary
 from gputwin.run.failures import FailureDriver
 from gputwin.run.outputs import write_outputs
@@ -37,6 +38,8 @@ __all__ = ["drive", "run_result", "simulate", "simulate_world", "write_outputs"]
 PRIORITY_COMPLETION = 0
 PRIORITY_ARRIVAL = 1
 PRIORITY_SCHEDULE = 2
+#: Where a stalled job's completion waits until it resumes (~3 million years).
+_STALLED_S = 1e14
 _CHUNK_EVENTS = 2000  # progress is reported between chunks of this many events
 
 
@@ -68,6 +71,7 @@ class _JobState:
     mark_s: float = 0.0
     work_s: float = 0.0
     energy_work_s: float = 0.0
+    paused_speed: tuple[float, float] | None = None  # (speed, power) while a checkpoint stalls it
 
 
 class _Run:
@@ -96,6 +100,13 @@ class _Run:
             self.faults = FailureDriver(self, world.failures, FaultInjector(
                 world.failures.models, world.layout, rng), world.runtime)
             self.faults.start()
+        self.ckpt: CheckpointDriver | None = None
+        plan_f = world.failures
+        if plan_f is not None and plan_f.checkpoint_writes != "off":
+            tier = plan_f.checkpoint_storage
+            self.ckpt = CheckpointDriver(self, plan_f.checkpoint_writes,
+                                         tier.aggregate_write_bandwidth_bytes_per_s
+                                         if tier is not None else None)
 
     # -- event handlers ---------------------------------------------------------------------
 
@@ -192,8 +203,14 @@ class _Run:
         self.running += 1
         state.handle = self.sim.schedule_at(now + plan.duration_s, _bind(self.complete, job),
                                             PRIORITY_COMPLETION)
+        state.paused_speed = None
         if self.faults is not None:
             self.faults.wake()
+        if self.ckpt is not None and self.faults is not None:
+            ckpt = self.faults.checkpoint_job(job, placement.num_nodes,
+                                              self.checkpoint_interval_s(job))
+            if ckpt is not None:
+                self.ckpt.started(job.job_id, ckpt)
 
     def stop(self, job: JobSpec, reason: str, migrate_to: Placement | None,
              checkpoint_now: bool = False) -> None:
@@ -231,8 +248,11 @@ class _Run:
         train_s = plan.duration_s - plan.startup_s
         work_s, full_power_s = _progress(state, now)
         trained_s = min(work_s, train_s)
+        durable = None if self.ckpt is None else self.ckpt.stopped(state.spec.job_id)
         if done or checkpoint_now:
             kept_s = trained_s
+        elif durable is not None:  # checkpoints written through the storage tier
+            kept_s = min(durable, trained_s)
         else:
             interval = self.checkpoint_interval_s(state.spec)
             kept_s = (trained_s // interval) * interval if interval else 0.0
@@ -286,8 +306,43 @@ class _Run:
 
     def set_speed(self, job_id: str, throughput_frac: float, power_frac: float) -> None:
         """From now on ``job_id`` runs at ``throughput_frac`` of its uncapped speed drawing
-        ``power_frac`` of its power (a power cap changed): its end is recomputed."""
+        ``power_frac`` of its power (a power cap changed): its end is recomputed. While a
+        checkpoint stalls the job the new speed applies when it resumes."""
         state = self.states[job_id]
+        if state.paused_speed is not None:
+            state.paused_speed = (throughput_frac, power_frac)
+            return
+        self._set_speed(state, throughput_frac, power_frac)
+        if self.ckpt is not None:
+            self.ckpt.speed_changed(job_id)
+
+    def pause(self, job_id: str) -> None:
+        """A checkpoint stops ``job_id``'s training (its GPUs stay held, near idle)."""
+        state = self.states[job_id]
+        if state.paused_speed is None and state.status == "running":
+            saved = (state.speed_frac, state.power_frac)
+            self._set_speed(state, 0.0, 0.0)
+            state.paused_speed = saved
+
+    def resume(self, job_id: str) -> None:
+        state = self.states[job_id]
+        saved, state.paused_speed = state.paused_speed, None
+        if saved is not None and state.status == "running":
+            self._set_speed(state, *saved)
+
+    def time_at_work_s(self, job_id: str, work_s: float) -> float | None:
+        """When ``job_id``'s training in this segment reaches ``work_s`` uncapped seconds at
+        its current speed (after its start-up); ``None`` if it is not training now."""
+        state = self.states[job_id]
+        plan = state.plan
+        if state.status != "running" or plan is None or state.speed_frac <= 0:
+            return None
+        now = self.sim.now
+        done = _progress(state, now)[0]
+        begin = max(now, state.seg_start_s + plan.startup_s)
+        return begin + max(0.0, work_s - done) / state.speed_frac
+
+    def _set_speed(self, state: _JobState, throughput_frac: float, power_frac: float) -> None:
         plan = state.plan
         if state.status != "running" or state.handle is None or plan is None:
             return
@@ -296,11 +351,12 @@ class _Run:
         state.mark_s = max(now, state.seg_start_s + plan.startup_s)
         state.speed_frac, state.power_frac = throughput_frac, power_frac
         if self.energy is not None:  # accounting: training power changes from now
-            self.energy.speed_change(job_id, now, power_frac)
+            self.energy.speed_change(state.spec.job_id, now, power_frac)
         left_s = max(0.0, plan.duration_s - plan.startup_s - state.work_s)
         self.sim.cancel(state.handle)
-        state.handle = self.sim.schedule_at(state.mark_s + left_s / throughput_frac,
-                                            _bind(self.complete, state.spec),
+        # stalled (speed 0): the completion waits far away until the job resumes
+        end_s = state.mark_s + (left_s / throughput_frac if throughput_frac > 0 else _STALLED_S)
+        state.handle = self.sim.schedule_at(end_s, _bind(self.complete, state.spec),
                                             PRIORITY_COMPLETION)
 
     def wake_at(self, t_s: float | None) -> None:
@@ -503,7 +559,10 @@ def _reliability(run: _Run, end_s: float) -> dict[str, Any]:
         if span > 0:
             ettr[job_id] = state.kept_s / span
             kept, wall = kept + state.kept_s, wall + span
-    return run.faults.report(ettr, kept, wall, end_s)
+    out = run.faults.report(ettr, kept, wall, end_s)
+    if run.ckpt is not None:
+        out["checkpoints"] = run.ckpt.report(end_s)
+    return out
 
 
 def _planned_layouts(world: World) -> list[dict[str, Any]]:

@@ -33,9 +33,19 @@ class FailuresConfig(BaseModel):
     restart_overhead: Seconds | None = Field(
         default=None, ge=0, description="Reschedule + warm-up added to every restart "
         "(None = the defaults of reliability/data/faults.yaml)")
+    checkpoint_writes: Literal["off", "sync", "async"] = Field(
+        default="off", description="Write checkpoints through the storage tier, its "
+        "bandwidth shared by every job writing at once: sync (training stops for the write) "
+        "or async (stops only for the snapshot to host memory); off = no write time, work "
+        "lost back to the last multiple of the interval")
     straggler_policy: Literal["none", "exclude"] = Field(
         default="none", description="Slow node: run slow until it recovers (none), or after "
         "detection checkpoint, drain the node and re-place the job (exclude)")
+
+    @field_validator("checkpoint_writes", mode="before")
+    @classmethod
+    def _off_is_false_in_yaml(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
 
     @field_validator("models")
     @classmethod
