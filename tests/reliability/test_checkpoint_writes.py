@@ -6,12 +6,12 @@ import statistics
 from pathlib import Path
 
 import pytest
+from tests.reliability.test_simulated_failures import SMALL
 
 from gputwin.run.checkpoints import StoragePool, _share, _Write
 from gputwin.run.simulate import simulate
 from gputwin.scenario import load_scenario
 from gputwin.sim.kernel import Simulator
-from tests.reliability.test_simulated_failures import SMALL
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "failures-checkpoints.yaml"
