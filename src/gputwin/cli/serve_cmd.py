@@ -260,6 +260,17 @@ def build_scenario(o: dict[str, Any]) -> Any:
         sc, Path.cwd(), lambda key: "--length-trace" if "lengths" in key else "--trace")
 
 
+def _failures_cell(f: dict[str, Any]) -> str:
+    """``serving.failures`` in one cell: faults by cause, capacity lost, requests hit."""
+    causes = ", ".join(f"{k} {v}" for k, v in f["by_cause"].items())
+    plural = "" if f["faults"] == 1 else "s"
+    return (f"{f['faults']:,} replica fault{plural}" + (f" ({causes})" if causes else "")
+            + f", {f['replica_down_hours']:,.2f} replica-h down "
+            f"({f['capacity_lost_frac']:.1%} of capacity); {f['requests_retried']:,} "
+            f"requests retried, {f['requests_failed']:,} failed, "
+            f"{f['output_tokens_lost']:,} output tokens lost")
+
+
 def _grams(g: float) -> str:
     return f"{g:,.1f} g" if g < 1e3 else f"{g / 1e3:,.2f} kg"
 
@@ -297,6 +308,8 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
                                   f"{s['kv_used_frac_peak'] or 0:.1%}; prefix hits "
                                   f"{s['prefix_cache_hit_frac']:.1%}; "
                                   f"{s['num_preemptions']:,} preemptions")
+        if s.get("failures") is not None:
+            table.add_row("failures", _failures_cell(s["failures"]))
         e = s["energy_per_output_token_j"]
         c = s["cost_per_million_output_tokens_usd"]
         table.add_row("energy / cost", ("-" if e is None else f"{e:.3f} J/output token")

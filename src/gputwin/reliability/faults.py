@@ -126,6 +126,7 @@ class RestartData(_Strict):
     reschedule_s: float = Field(ge=0)
     warmup_s: float = Field(ge=0)
     checkpoint_storage: str
+    serving_start_s: float = Field(ge=0)  # an inference replica's engine start
     sources: dict[str, str] = Field(default_factory=dict)
 
 

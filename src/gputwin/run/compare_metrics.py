@@ -79,6 +79,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("served_at_edge_frac", "served at edge sites", "frac", ("served_at_edge_frac",),
            higher_is_better=True, scope="serving"),
     Metric("total_co2e_g", "CO2e (serving)", "g_co2e", ("total_co2e_g",), scope="serving"),
+    Metric("slo_attainment_frac", "SLO attainment", "frac", ("slo_attainment_frac",),
+           higher_is_better=True, scope="serving"),
+    # replica faults (a `serving.failures:` section, one service): serving/replica_faults.py
+    Metric("replica_faults", "replica faults", "count", ("failures", "faults"),
+           scope="serving"),
+    Metric("requests_retried", "requests retried after a fault", "count",
+           ("failures", "requests_retried"), scope="serving"),
+    Metric("requests_failed", "requests failed by faults", "count",
+           ("failures", "requests_failed"), scope="serving"),
+    Metric("capacity_lost_frac", "serving capacity lost to faults", "frac",
+           ("failures", "capacity_lost_frac"), scope="serving"),
 )
 
 METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)

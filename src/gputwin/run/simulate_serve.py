@@ -24,6 +24,7 @@ from gputwin.catalog.schema import StorageTier
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.engines import kv_pool_blocks, kv_pool_bytes_per_gpu, step_model
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.reliability.faults import restart_defaults
 from gputwin.run.generation_run import (
     BuiltGeneration,
     build_generation,
@@ -59,6 +60,7 @@ from gputwin.serving.autoscaler import AutoscalerSpec
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ServiceSpec
 from gputwin.serving.generation import GenerationRun, simulate_generation
+from gputwin.serving.replica_faults import FaultPlan
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import resolve_hardware
 from gputwin.workload.llm_request import LlmRequest, merge_streams
@@ -311,10 +313,12 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     longest = _longest_sequences(reqs)
     built = [build_service(s, cat, longest.get(s.name, 0)) for s in sc.serving.services]
     check_serving_site(sc.site, [(b[2].hw.accelerator, b[2].hw.system) for b in built])
+    fleet: Fleet | None = None
     if built:
         fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
                       sample_interval_s=sc.serving.sample_interval,
-                      max_total_gpus=sc.serving.max_total_gpus)
+                      max_total_gpus=sc.serving.max_total_gpus,
+                      faults=_fault_plan(sc, [b[2] for b in built], cat))
         out = fleet.run(progress)
     else:  # generation services only
         out = FleetOutcome([], [], {}, {}, 0.0, 0, {})
@@ -333,6 +337,8 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
             num_preemptions=out.num_preemptions.get(name, 0),
             only_service=len(metas) == 1)
         s = services[name]
+        if fleet is not None and fleet.faults is not None:
+            s["failures"] = fleet.faults.report(name, _replica_s(out, name))
         s.update(energy_fields(acct.services[name], priced=acct.priced[name],
                                energy_in_price=acct.energy_in_price,
                                output_tokens=s["output_tokens"],
@@ -362,6 +368,36 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                          requests=table, replicas=replicas, timelines=timelines,
                          summary=summary, wall_time_s=wall, num_events=out.num_events,
                          generation_requests=gen[1].requests if gen else ())
+
+
+def _fault_plan(sc: ServingScenario, energies: list[ServiceEnergy],
+                catalog: Catalog) -> FaultPlan | None:
+    """The replica faults of ``serving.failures`` (None without), on the named stream
+    ``serving/faults`` of the run's seed. A service's restart time, unless given, is
+    reschedule + its weights read from the storage tier + the engine's start."""
+    cfg = sc.serving.failures
+    if cfg is None:
+        return None
+    defaults = restart_defaults()
+    per_node: dict[str, int] = {}
+    restart: dict[str, float] = {}
+    for svc, e in zip(sc.serving.services, energies, strict=True):
+        per_node[svc.name] = e.hw.system.num_accelerators
+        if cfg.restart is not None:
+            restart[svc.name] = cfg.restart
+            continue
+        auto = svc.autoscaler.storage if svc.autoscaler is not None else None
+        tier = catalog.storage_tier(cfg.storage or auto or defaults.checkpoint_storage)
+        restart[svc.name] = defaults.reschedule_s + provision_delay_s(
+            e.perf, e.perf.config.hw.gpus_per_node, tier, defaults.serving_start_s)
+    return FaultPlan(tuple(cfg.fault_models()), per_node, restart, cfg.max_retries,
+                     RandomStreams(sc.seed).stream("serving/faults"))
+
+
+def _replica_s(out: FleetOutcome, service: str) -> float:
+    """Replica-seconds ``service`` held: from each replica's request to its end."""
+    return sum((out.end_s if life.end_s is None else life.end_s) - life.start_s
+               for life in out.lives if life.service == service)
 
 
 def _run_generation(sc: ServingScenario, catalog: Catalog

@@ -61,6 +61,9 @@ def _build(sc: ServingScenario, cat: Catalog, reqs: list[LlmRequest],
         longest[ep] = max(longest.get(ep, 0), r.num_prompt_tokens + r.num_output_tokens)
     p = _mean_prompt(reqs)
     out: dict[str, _Built] = {}
+    if sc.serving.failures is not None:
+        raise InputError("replica faults are not modelled across sites yet (run each site's "
+                         "fleet on its own to see them)", where="serving.failures")
     for opts in sc.serving.services:
         if opts.disaggregation is not None:
             raise InputError("disaggregated prefill/decode is not modelled across sites yet",

@@ -50,16 +50,7 @@ class FailuresConfig(BaseModel):
     @field_validator("models")
     @classmethod
     def _known_models(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        try:
-            faults.args_schema().model_validate(value)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"{loc}: {first['msg']} (fault models: "
-                             f"{', '.join(faults.registered())})") from None
-        return value
+        return _check_models(value)
 
     def fault_models(self) -> list[faults.FaultModel]:
         """The resolved models (validated above)."""
@@ -68,3 +59,51 @@ class FailuresConfig(BaseModel):
         return [faults.build(name, args, rate_scale=self.rate_scale,
                              where=f"failures.models.{name}")
                 for name, args in sorted(chosen.items())]
+
+
+class ServingFailuresConfig(BaseModel):
+    """Replica faults of a serving run (``serving.failures``; docs/reliability.md,
+    "Serving under failures")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: dict[str, Any] | None = Field(
+        default=None, description="Fault models and their args (default: every model with a "
+        "published rate; planned maintenance and stragglers do not fail replicas); keys: "
+        + ", ".join(faults.registered()))
+    rate_scale: float = Field(default=1.0, ge=0, description="Multiplies every fault rate")
+    max_retries: int = Field(default=2, ge=0, description="Times a request is retried on "
+                             "another replica before it is dropped")
+    restart: Seconds | None = Field(
+        default=None, ge=0, description="From a fault to the replacement replica serving "
+        "(None = reschedule + weights load from `storage` + engine start, "
+        "reliability/data/faults.yaml)")
+    storage: str | None = Field(
+        default=None, description="Storage tier a replacement loads its weights from "
+        "(None = the service autoscaler's, else the fault catalog's checkpoint tier)")
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_models(value)
+
+    def fault_models(self) -> list[faults.FaultModel]:
+        chosen = self.models if self.models is not None else {
+            n: {} for n in faults.default_names()}
+        return [faults.build(name, args, rate_scale=self.rate_scale,
+                             where=f"serving.failures.models.{name}")
+                for name, args in sorted(chosen.items())]
+
+
+def _check_models(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Fault-model names and args against the registry (a clear error otherwise)."""
+    if value is None:
+        return None
+    try:
+        faults.args_schema().model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{loc}: {first['msg']} (fault models: "
+                         f"{', '.join(faults.registered())})") from None
+    return value

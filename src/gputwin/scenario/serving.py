@@ -50,6 +50,7 @@ from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
+from gputwin.scenario.failures import ServingFailuresConfig
 from gputwin.scenario.generation import GenerationSection
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
@@ -374,6 +375,9 @@ class ServingSection(_M):
                                                  "generation services (docs/economics.md)")
     max_total_gpus: PosInt | None = None
     sample_interval: Seconds | None = None
+    failures: ServingFailuresConfig | None = Field(
+        default=None, description="Replica faults: requests retried on other replicas, "
+        "replacements after a restart (docs/reliability.md)")
 
     @model_validator(mode="before")
     @classmethod
@@ -507,6 +511,9 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
                 raise InputError(problem, where=where((*base, "weights_dtype")))
         if sys_ is not None and acc is not None:
             check_serving_site(sc.site, [(acc, sys_)], where)
+    if sc.serving.failures is not None:
+        known("storage", "storage tier", sc.serving.failures.storage,
+              ("serving", "failures", "storage"))
     for i, src in enumerate(sc.serving.workload):
         if isinstance(src, RagSource) and src.pipeline is not None:
             check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"),

@@ -34,7 +34,7 @@ from gputwin.serving.decode_skip import (
     time_of,
 )
 from gputwin.serving.histogram import LogHistogram
-from gputwin.serving.request import DROPPED, WAITING, ReqState, fit_to_engine
+from gputwin.serving.request import DECODE, DROPPED, WAITING, ReqState, fit_to_engine
 from gputwin.serving.scheduler import Chunks, Scheduler
 from gputwin.serving.step_cost import StepPricer
 from gputwin.sim.kernel import EventHandle, Simulator
@@ -89,6 +89,7 @@ class Replica:
         self.horizon_s = float("inf")  # no eager update whose step would end after it
         self.on_idle: Callable[[Replica], None] | None = None
         self.accepting = True  # False while draining (autoscaler scale-down)
+        self.dead = False  # True after fail(): a fault took it down
         self.outstanding = 0  # waiting + running (kept as a counter for the routers)
         # statistics
         self.busy_s = 0.0
@@ -208,12 +209,43 @@ class Replica:
         self.outstanding -= 1
         self.sink.on_finish(req, self, now)
 
+    def fail(self, now: float) -> list[ReqState]:
+        """The replica dies at ``now`` (a hardware or software fault): its step in flight
+        is abandoned and every request it holds, running or waiting, is handed back in
+        admission order (the caller retries or fails them). A dead replica never runs
+        again. Its counters keep the work done up to ``now`` (the finished steps of a
+        stretch in flight, and its busy time); each decoder's ``generated`` is brought up
+        to the steps it finished (a stretch ends at its first finish, so none of them had
+        finished)."""
+        sched = self.sched
+        decode_steps = 0
+        if self.in_step:
+            done = self.steps_done_at(now)
+            decode_steps = max(0, done - 1) if self._pre else done
+            self.tokens_out = int(self.tokens_out_at(now))
+            self.num_steps = self.num_steps_at(now)
+            self.busy_s = self.busy_s_at(now)
+        if self._handle is not None:
+            self.sim.cancel(self._handle)
+            self._handle = None
+        self.in_step = False
+        self.accepting = False
+        self.dead = True
+        held = sorted(sched.running.values(), key=lambda r: r.seq)
+        for req in held:
+            if req.status == DECODE:
+                req.generated = req.dec_g0 + (sched.S + decode_steps - req.dec_s0)
+        held.extend(sched.waiting)
+        held.extend(entry[3] for entry in sorted(sched.wheap))
+        self.outstanding = 0
+        return held
+
     def blocks_returned(self, n: int, now: float) -> None:
         """``n`` KV blocks held for a transfer come back to the pool (disaggregated prefill:
         the blocks are freed only once the decode side has the cache); an idle replica with
         waiting requests starts a step, since admission may have waited for them."""
         self.pool.give(n)
-        if not self.in_step and self.num_waiting:
+        if not self.in_step and self.num_waiting and not self.dead:
             self._start_step(now)
 
     # ---- planning ---------------------------------------------------------------------

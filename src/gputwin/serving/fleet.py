@@ -27,6 +27,7 @@ from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas, stabili
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
 from gputwin.serving.histogram import LogHistogram
+from gputwin.serving.replica_faults import FaultPlan, ReplicaFaults
 from gputwin.serving.request import DROPPED, FINISHED, ReqState
 from gputwin.serving.router import Router, make_router
 from gputwin.sim.kernel import Simulator
@@ -77,6 +78,7 @@ class ReplicaLife:
     start_s: float
     ready_s: float
     end_s: float | None = None
+    failed: str = ""  # the fault that ended it ("" = retired or still serving)
 
 
 @dataclass(slots=True)
@@ -120,7 +122,8 @@ class Fleet:
     def __init__(self, services: Sequence[ServiceSpec], requests: Sequence[LlmRequest], *,
                  horizon_s: float | None = None, sample_interval_s: float | None = None,
                  max_total_gpus: int | None = None,
-                 dispatch: Dispatch | None = None, sim: Simulator | None = None) -> None:
+                 dispatch: Dispatch | None = None, sim: Simulator | None = None,
+                 faults: FaultPlan | None = None) -> None:
         if not services:
             raise InputError("a fleet needs at least one service")
         self.sim = sim or Simulator()  # a shared kernel: run/shared_fleet.py
@@ -143,6 +146,7 @@ class Fleet:
         self.entry: dict[str, _Pool] = {}
         self.decode: dict[str, _Pool] = {}
         self.pools: list[_Pool] = []
+        self.faults = None if faults is None else ReplicaFaults(self, faults)
         for s in services:
             main = _Pool(self, s, s.pool, "decode" if s.prefill_pool else "serve")
             self.decode[s.name] = main
@@ -208,6 +212,8 @@ class Fleet:
         self._life_of[rid] = life
         pool.alive.append(rep)
         pool.last_busy[rid] = 0.0
+        if self.faults is not None:
+            self.faults.added(pool, rep, ready)
         if ready <= now:
             pool.accepting.append(rep)
         else:
@@ -217,8 +223,12 @@ class Fleet:
 
     def _ready(self, pool: _Pool, rep: Replica) -> None:
         pool.pending -= 1
+        if rep.dead:
+            return
         rep.accepting = True
         pool.accepting.append(rep)
+        if self.faults is not None:
+            self.faults.flush(pool)
 
     def _on_idle(self, rep: Replica) -> None:
         life = self._life_of[rep.id]
@@ -276,6 +286,9 @@ class Fleet:
                                  PRIORITY_ARRIVAL)
 
     def _route(self, pool: _Pool, state: ReqState, now: float) -> None:
+        if not pool.accepting and self.faults is not None:
+            self.faults.hold(pool, state)  # every replica is down: wait for a replacement
+            return
         rep = pool.router.choose(state.spec, pool.accepting, now)
         rep.submit(state, now)
 
@@ -319,6 +332,8 @@ class Fleet:
     # ---- periodic work -----------------------------------------------------------------
     def _busy(self) -> bool:
         if self._next < len(self._order) or self._in_transit:
+            return True
+        if self.faults is not None and self.faults.busy():
             return True
         return any(rep.in_step or rep.num_waiting for p in self.pools for rep in p.alive)
 

@@ -53,11 +53,28 @@ class ReqState:
     prefill_replica: int = -1
     truncated: bool = False
     reason: str = ""
+    retries: int = 0  # times a replica fault sent it back to the router
 
     @property
     def rid(self) -> int:
         return self.spec.request_id
 
+
+def reset_for_retry(req: ReqState) -> None:
+    """Start ``req`` again from its prompt (a replica fault lost its KV and its generated
+    tokens; the client's stream broke, so TTFT and end-to-end count from the original
+    arrival to the attempt that succeeds)."""
+    req.num_tokens = req.computed = req.generated = req.blocks = 0
+    req.keyed, req.keys = NO_KEYS, None
+    req.status = WAITING
+    req.dec_x0 = req.dec_s0 = req.dec_g0 = req.phase = 0
+    req.finish_step = -1
+    req.version += 1
+    req.swapped_blocks = 0
+    req.first_token_s = req.finish_s = None
+    req.cached_tokens = 0
+    req.replica = req.prefill_replica = -1
+    req.retries += 1
 
 def prefix_keys(spec: LlmRequest, block_size: int, num_tokens: int) -> list[int]:
     """Keys of the full engine blocks of ``spec``'s prompt covered by its prefix ids."""

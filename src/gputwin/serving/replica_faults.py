@@ -1,0 +1,185 @@
+"""Serving under failures: replica faults, retried requests and replacement replicas.
+
+Each replica fails as a Poisson process whose rate is the sum, over the fault models of
+:mod:`gputwin.reliability.faults` (the same catalog as cluster runs), of the model's rate
+per unit times the units the replica spans: its GPUs for per-GPU models, its nodes for
+per-node ones, one leaf for per-leaf ones. Planned maintenance and stragglers are left
+out (a planned drain moves requests without loss; a slow replica is not a failed one).
+
+When a replica fails (:meth:`ReplicaFaults._fail`):
+
+- it stops at once; every request it held, running or waiting, loses its KV and its
+  generated tokens and is sent back to the service's router after the fault's detection
+  time (the client's stream broke; the gateway retries), to start again from its prompt;
+  after ``max_retries`` retries it is dropped with the reason — never lost silently;
+- a replacement replica is requested at once and serves after the service's restart time
+  (reschedule on a healthy node, load the weights, start the engine), so the pool runs
+  one replica short until then;
+- requests that find no replica accepting (all down) wait at the gateway and go to the
+  first replacement that comes up.
+
+Draws come from one seeded generator per run (the ``serving/faults`` stream), in replica
+creation order: same seed, same faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gputwin.reliability.faults import FaultModel
+from gputwin.serving.request import DROPPED, ReqState, reset_for_retry
+
+if TYPE_CHECKING:
+    from gputwin.serving.engine import Replica
+    from gputwin.serving.fleet import Fleet, _Pool
+
+PRIORITY_FAULT = 0  # with arrivals, before the step ends of the same instant
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """Resolved ``failures:`` of a serving run (built in ``run/simulate_serve.py``)."""
+
+    models: tuple[FaultModel, ...]
+    gpus_per_node: dict[str, int]  # service -> GPUs per node of its hardware
+    restart_s: dict[str, float]  # service -> fault to replacement serving
+    max_retries: int
+    rng: np.random.Generator
+
+
+def replica_rates_per_s(models: tuple[FaultModel, ...], gpus: int, gpus_per_node: int
+                        ) -> list[tuple[FaultModel, float]]:
+    """Each unplanned, non-straggler model's fault rate (per second) for one replica of
+    ``gpus`` GPUs (on ``ceil(gpus / gpus_per_node)`` nodes, within one leaf)."""
+    nodes = -(-gpus // max(1, gpus_per_node))
+    units = {"gpu": gpus, "node": nodes, "leaf": 1}
+    out = []
+    for m in models:
+        if m.planned or m.is_straggler:
+            continue
+        rate = m.rate_per_s(units[m.unit])
+        if rate > 0:
+            out.append((m, rate))
+    return out
+
+
+@dataclass(slots=True)
+class _ServiceStats:
+    faults: dict[str, int] = field(default_factory=dict)
+    retried: int = 0
+    failed: int = 0
+    down_replica_s: float = 0.0
+    lost_tokens: int = 0  # output tokens generated, then lost with their replica
+
+
+class ReplicaFaults:
+    """Draws and applies replica faults for a :class:`~gputwin.serving.fleet.Fleet`."""
+
+    def __init__(self, fleet: Fleet, plan: FaultPlan) -> None:
+        self.fleet, self.plan = fleet, plan
+        self.stats: dict[str, _ServiceStats] = {}
+        self._held: dict[int, list[ReqState]] = {}  # id(pool) -> requests at the gateway
+        self._pools: dict[int, _Pool] = {}
+        self._waiting = 0  # requests held or between a fault and their retry
+
+    # ---- hooks the fleet calls -------------------------------------------------------
+    def added(self, pool: _Pool, rep: Replica, ready_s: float) -> None:
+        """A replica was created: draw its first fault (counted from when it serves)."""
+        svc = pool.service.name
+        rates = replica_rates_per_s(self.plan.models, pool.spec.gpus_per_replica,
+                                    self.plan.gpus_per_node.get(svc, 8))
+        total = sum(r for _, r in rates)
+        if total <= 0:
+            return
+        rng = self.plan.rng
+        at = ready_s + float(rng.exponential(1.0 / total))
+        pick = float(rng.random()) * total
+        model = rates[-1][0]
+        for m, r in rates:
+            if pick < r:
+                model = m
+                break
+            pick -= r
+        horizon = self.fleet.horizon_s
+        if horizon is None or at < horizon:
+            self.fleet.sim.schedule_at(at, lambda: self._fail(pool, rep, model),
+                                       PRIORITY_FAULT)
+
+    def hold(self, pool: _Pool, req: ReqState) -> None:
+        """No replica of ``pool`` accepts: keep ``req`` until a replacement is up."""
+        self._held.setdefault(id(pool), []).append(req)
+        self._pools[id(pool)] = pool
+        self._waiting += 1
+
+    def flush(self, pool: _Pool) -> None:
+        """A replica of ``pool`` came up: send it the requests waiting at the gateway."""
+        held = self._held.pop(id(pool), None)
+        if not held:
+            return
+        now = self.fleet.sim.now
+        self._waiting -= len(held)
+        for req in held:
+            self.fleet._route(pool, req, now)
+
+    def busy(self) -> bool:
+        return self._waiting > 0
+
+    # ---- a fault ---------------------------------------------------------------------
+    def _fail(self, pool: _Pool, rep: Replica, model: FaultModel) -> None:
+        fleet = self.fleet
+        life = fleet._life_of[rep.id]
+        if life.end_s is not None or rep.dead:
+            return  # retired (scale-down) before the fault
+        if not fleet._busy():
+            return  # the workload is done: no fault, no replacement, no further draws
+        now = fleet.sim.now
+        svc = pool.service.name
+        st = self.stats.setdefault(svc, _ServiceStats())
+        st.faults[model.name] = st.faults.get(model.name, 0) + 1
+        life.end_s, life.failed = now, model.name
+        if rep in pool.accepting:
+            pool.accepting.remove(rep)
+        if rep in pool.alive:
+            pool.alive.remove(rep)
+        lost = rep.fail(now)
+        restart = self.plan.restart_s[svc]
+        ready = now + restart
+        st.down_replica_s += restart  # until the replacement serves
+        fleet._add_replica(pool, now, ready)  # replacement (draws its own faults)
+        entry = fleet.entry[svc]
+        retry_at = now + model.detect_s
+        for req in lost:
+            st.lost_tokens += req.generated
+            if req.retries >= self.plan.max_retries:
+                req.status = DROPPED
+                req.reason = f"replica failed ({model.name} fault) after {req.retries} retries"
+                req.finish_s = now
+                st.failed += 1
+                continue
+            reset_for_retry(req)
+            st.retried += 1
+            self._waiting += 1
+            fleet.sim.schedule_at(retry_at, self._retry_cb(entry, req), PRIORITY_FAULT)
+
+    def _retry_cb(self, pool: _Pool, req: ReqState) -> Callable[[], None]:
+        def retry() -> None:
+            self._waiting -= 1
+            self.fleet._route(pool, req, self.fleet.sim.now)
+
+        return retry
+
+    # ---- summary ---------------------------------------------------------------------
+    def report(self, service: str, replica_s: float) -> dict[str, Any]:
+        """The service's ``failures`` section: faults by cause, replica-down hours, the
+        share of its replica-time lost, requests retried and failed, tokens lost."""
+        st = self.stats.get(service, _ServiceStats())
+        down = st.down_replica_s
+        return {"faults": sum(st.faults.values()), "by_cause": dict(sorted(st.faults.items())),
+                "replica_down_hours": down / 3600.0,
+                "capacity_lost_frac": down / replica_s if replica_s > 0 else 0.0,
+                "requests_retried": st.retried, "requests_failed": st.failed,
+                "output_tokens_lost": st.lost_tokens}
