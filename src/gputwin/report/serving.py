@@ -176,6 +176,13 @@ def _cards(s: dict[str, Any]) -> str:
         ("replicas", f"{s['replicas_mean'] or 0:,.1f}",
          f"mean; peak {s['replicas_peak']}; {s['gpu_hours']:,.2f} GPU-h", False),
     ]
+    f = s.get("failures")
+    if f is not None:  # serving.failures (docs/reliability.md)
+        causes = ", ".join(f"{k} {v}" for k, v in f["by_cause"].items()) or "none"
+        cards.append(("replica faults", f"{f['faults']:,}",
+                      f"{causes}; {f['capacity_lost_frac']:.1%} of replica time down; "
+                      f"{f['requests_retried']:,} requests retried, {f['requests_failed']:,} "
+                      "failed", f["requests_failed"] > 0))
     out = []
     for label, value, sub, bad in cards:
         cls = "card bad" if bad else "card"
