@@ -82,7 +82,7 @@ def test_leaf_switch_takes_its_leaf(tmp_path: Path) -> None:
     assert rel["node_down_hours"] >= faults * 4 * 4 * 0.5  # 4 nodes each, 4 h repair (some clipped)
 
 
-@pytest.mark.parametrize("policy", ["none", "exclude"])
+@pytest.mark.parametrize("policy", ["none", "exclude", "hot_swap"])
 def test_stragglers_slow_or_move_jobs(tmp_path: Path, policy: str) -> None:
     base = simulate(_scenario(tmp_path, ["failures.models={gpu: {rate_per_unit_hour: 0}}"]))
     slow = simulate(_scenario(tmp_path, [
@@ -91,6 +91,36 @@ def test_stragglers_slow_or_move_jobs(tmp_path: Path, policy: str) -> None:
     assert slow.summary["reliability"]["by_cause"]["straggler"]["faults"] > 0
     assert slow.summary["makespan_s"] != base.summary["makespan_s"]
     assert all(j.status == "completed" for j in slow.jobs)
+
+
+STRAGGLERS = ["failures.models={straggler: {rate_per_unit_hour: 0.004, slowdown: 0.5}}",
+              "failures.rate_scale=1", "failures.spares=2"]
+
+
+def test_hot_swap_replaces_slow_nodes_in_place(tmp_path: Path) -> None:
+    """With spares, a detected straggler's node is swapped under its jobs: no
+    interruption, no lost work, the jobs stall for the swap only; exclude re-places them
+    (interrupted, back through the queue)."""
+    swap = simulate(_scenario(tmp_path, [*STRAGGLERS, "failures.straggler_policy=hot_swap"]))
+    excl = simulate(_scenario(tmp_path, [*STRAGGLERS, "failures.straggler_policy=exclude"]))
+    rs, rx = swap.summary["reliability"], excl.summary["reliability"]
+    assert rs["hot_swaps"] > 0 and rx["hot_swaps"] == 0
+    assert rs["by_cause"]["straggler"]["faults"] == rx["by_cause"]["straggler"]["faults"]
+    # a swap interrupts nobody unless no spare was left
+    assert rs["by_cause"]["straggler"]["interruptions"] < rx["by_cause"]["straggler"][
+        "interruptions"]
+    assert all(j.status == "completed" for j in swap.jobs)
+    assert swap.summary["makespan_s"] <= excl.summary["makespan_s"]
+    again = simulate(_scenario(tmp_path, [*STRAGGLERS, "failures.straggler_policy=hot_swap"]))
+    assert again.summary["reliability"] == rs
+
+
+def test_hot_swap_without_spares_falls_back_to_exclude(tmp_path: Path) -> None:
+    none_left = [*STRAGGLERS[:2], "failures.spares=0"]
+    swap = simulate(_scenario(tmp_path, [*none_left, "failures.straggler_policy=hot_swap"]))
+    excl = simulate(_scenario(tmp_path, [*none_left, "failures.straggler_policy=exclude"]))
+    assert swap.summary["reliability"]["hot_swaps"] == 0
+    assert swap.summary["reliability"] == excl.summary["reliability"]
 
 
 def test_no_failures_section_no_reliability_key(tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ class RestartData(_Strict):
     warmup_s: float = Field(ge=0)
     checkpoint_storage: str
     serving_start_s: float = Field(ge=0)  # an inference replica's engine start
+    hot_swap_s: float = Field(ge=0)  # a job's stall while a hot spare replaces a node
     sources: dict[str, str] = Field(default_factory=dict)
 
 

@@ -54,6 +54,7 @@ METRICS: tuple[Metric, ...] = (
            ("reliability", "ettr_cluster"), higher_is_better=True),
     Metric("checkpoint_stall_gpu_hours", "GPU-hours stalled by checkpoints", "gpu_h",
            ("reliability", "checkpoints", "stalled_gpu_hours")),
+    Metric("hot_swaps", "slow nodes hot-swapped", "count", ("reliability", "hot_swaps")),
     # a shared fleet (a `serving:` section; absent otherwise): run/shared_fleet_summary.py
     Metric("serving_ttft_p99_s", "serving TTFT p99 (worst service)", "s",
            ("fleet", "ttft_p99_s"), scope="fleet"),

@@ -5,9 +5,11 @@ is interrupted after the model's detection time (a planned interruption checkpoi
 and loses nothing), goes back to the scheduler with the work left since its last checkpoint
 and is re-placed by the scheduler on healthy nodes. A hot spare (a ``draining`` node held
 out of the pool) is brought up for each failed node while spares last; a repaired node
-refills the spare pool first. A straggler slows the jobs on its node for a while (policy
-``none``) or, after detection, has them checkpoint and move while the node is drained
-(``exclude``). Faults stop while nothing runs and resume when a job starts, so a run
+refills the spare pool first. A straggler slows the jobs on its node: for a while (policy
+``none``); until detection, then they checkpoint and move while the node is drained
+(``exclude``); or until detection, then a hot spare takes the node's place in their
+placements while they stall for the swap (``hot_swap``; ``exclude`` when no spare is
+left). Faults stop while nothing runs and resume when a job starts, so a run
 without a horizon still ends. Interruptions, lost GPU-hours per cause and ETTR per job go
 to the summary's ``reliability`` section.
 """
@@ -40,6 +42,7 @@ class FailurePlan:
     models: tuple[FaultModel, ...]
     spares: int = 0
     straggler_policy: str = "none"
+    hot_swap_s: float = 20.0  # the job's stall while a spare replaces a slow node
     checkpoint_storage: StorageTier | None = None  # for Young/Daly's checkpoint cost
     checkpoint_writes: str = "off"  # off | sync | async (run/checkpoints.py)
 
@@ -55,6 +58,8 @@ class RunHandle(Protocol):
     def request_pass(self) -> None: ...
     def placement_now(self, job_id: str) -> Placement | None: ...
     def idle(self) -> bool: ...
+    def swap_node(self, job_id: str, old: int, new: int) -> bool: ...
+    def stall(self, job_id: str, seconds: float) -> None: ...
 
 
 @dataclass(slots=True)
@@ -70,6 +75,7 @@ class FailureStats:
     interrupted: dict[str, int] = field(default_factory=dict)  # job → interruptions
     down_node_s: float = 0.0
     spares_used: int = 0
+    hot_swaps: int = 0  # slow nodes replaced in place by a spare
 
     def cause(self, name: str) -> _Cause:
         return self.causes.setdefault(name, _Cause())
@@ -132,7 +138,9 @@ class FailureDriver:
         job_id, placement, model = args
         if placement is None or self.run.placement_now(job_id) is not placement:
             return  # ended or moved before the fault was detected
-        lost = self.run.interrupt(job_id, f"interrupted: {model.name} fault", model.planned)
+        # planned: the job checkpoints first; a straggler is slow, not dead: it can too
+        lost = self.run.interrupt(job_id, f"interrupted: {model.name} fault",
+                                  model.planned or model.is_straggler)
         if lost is None:
             return
         cause = self.stats.cause(model.name)
@@ -141,7 +149,8 @@ class FailureDriver:
         self.stats.interrupted[job_id] = self.stats.interrupted.get(job_id, 0) + 1
         self.wake()
 
-    def _node_down(self, node: int) -> None:
+    def _node_down(self, node: int, replace: bool = True) -> None:
+        """``node`` leaves service; a spare takes its place in the pool (``replace``)."""
         ledger = self.run.ledger
         count = self._down.get(node, 0)
         self._down[node] = count + 1
@@ -152,7 +161,7 @@ class FailureDriver:
         ledger.set_health(node, "down")
         if was_spare:
             self._spares.remove(node)
-        elif self._spares:
+        elif self._spares and replace:
             ledger.set_health(self._spares.pop(0), "up")
             self.stats.spares_used += 1
 
@@ -174,19 +183,39 @@ class FailureDriver:
 
     def _straggle(self, fault: Fault, jobs: list[str]) -> None:
         model = fault.model
-        if self.plan.straggler_policy == "exclude":
-            for node in fault.nodes:
-                self._node_down(node)
-            for job_id in jobs:
-                self.run.sim.schedule_in(model.detect_s, _call(self._interrupt, (
-                    job_id, self.run.placement_now(job_id), model)), PRIORITY_FAULT)
-            self.run.sim.schedule_in(model.repair_s, _call(self._repair, fault.nodes),
-                                     PRIORITY_FAULT)
-            return
-        for job_id in jobs:
+        placements = {job_id: self.run.placement_now(job_id) for job_id in jobs}
+        for job_id in jobs:  # slow until it recovers, or until detection
             self.run.set_speed(job_id, model.slowdown_frac, 1.0)
             self.run.sim.schedule_in(model.repair_s, _call(self._recover, (
-                job_id, self.run.placement_now(job_id))), PRIORITY_FAULT)
+                job_id, placements[job_id])), PRIORITY_FAULT)
+        if self.plan.straggler_policy != "none":
+            self.run.sim.schedule_in(model.detect_s, _call(self._mitigate, (
+                fault, placements)), PRIORITY_FAULT)
+
+    def _mitigate(self, args: tuple[Fault, dict[str, Placement | None]]) -> None:
+        """A straggler found: swap its node for a hot spare in every placement on it
+        (``hot_swap`` while spares last), else drain it and re-place its jobs."""
+        fault, placements = args
+        model = fault.model
+        live = [j for j, p in placements.items()
+                if p is not None and self.run.placement_now(j) is p]
+        spare = None
+        if (self.plan.straggler_policy == "hot_swap" and self._spares
+                and len(fault.nodes) == 1 and not self._down.get(fault.nodes[0])):
+            spare = self._spares.pop(0)
+            self.run.ledger.set_health(spare, "up")
+            self.stats.spares_used += 1
+            self.stats.hot_swaps += 1
+        for node in fault.nodes:
+            self._node_down(node, replace=spare is None)
+        for job_id in live:
+            if spare is not None and self.run.swap_node(job_id, fault.nodes[0], spare):
+                self.run.set_speed(job_id, 1.0, 1.0)
+                self.run.stall(job_id, self.plan.hot_swap_s)
+            else:
+                self._interrupt((job_id, placements[job_id], model))
+        self.run.sim.schedule_in(model.repair_s, _call(self._repair, fault.nodes),
+                                 PRIORITY_FAULT)
 
     def _recover(self, args: tuple[str, Placement | None]) -> None:
         job_id, placement = args
@@ -245,6 +274,7 @@ class FailureDriver:
             "jobs_interrupted": len(s.interrupted),
             "node_down_hours": down / 3600.0,
             "spares_used": s.spares_used,
+            "hot_swaps": s.hot_swaps,
             "ettr_cluster": kept_s / wall_s if wall_s > 0 else None,
             "ettr_per_job": ettr,
         }

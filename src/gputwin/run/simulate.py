@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
-from gputwin.cluster.ledger import Ledger, Placement
+from gputwin.cluster.ledger import Ledger, Placement, make_placement
 from gputwin.cluster.snapshot import take_snapshot
 from gputwin.reliability.injector import FaultInjector
 from gputwin.run.checkpoints import CheckpointDriver
@@ -303,6 +303,36 @@ class _Run:
         """Nothing runs, waits or is still to arrive (faults stop drawing then)."""
         return (self.running == 0 and self.world.scheduler.num_queued() == 0
                 and all(s.arrived for s in self.states.values()))
+
+    def swap_node(self, job_id: str, old: int, new: int) -> bool:
+        """Move running ``job_id``'s whole GPUs on node ``old`` to node ``new`` (a hot spare
+        takes a slow node's place; the plan keeps its speed). False, and nothing changed,
+        when the job is not running there, holds partial GPUs on ``old``, already spans
+        ``new`` or ``new`` has too few free GPUs."""
+        state = self.states[job_id]
+        p = state.placement
+        if (state.status != "running" or p is None or old not in p.nodes or new in p.nodes
+                or any(share.node == old for share in p.shares)):
+            return False
+        per_node = dict(zip(p.nodes, p.gpus, strict=True))
+        count = per_node.pop(old)
+        if self.ledger.free_on(new) < count:
+            return False
+        per_node[new] = count
+        self.ledger.release(job_id)
+        state.placement = make_placement(self.ledger.layout, per_node, p.shares)
+        self.ledger.allocate(job_id, state.placement)
+        self.world.scheduler.relocated(job_id, state.placement, self.sim.now)
+        return True
+
+    def stall(self, job_id: str, seconds: float) -> None:
+        """``job_id`` stops training for ``seconds`` (GPUs held, near idle), then goes on
+        at its speed; within a checkpoint stall the two overlap."""
+        state = self.states[job_id]
+        if state.paused_speed is not None or seconds <= 0:
+            return
+        self.pause(job_id)
+        self.sim.schedule_in(seconds, lambda: self.resume(job_id), PRIORITY_COMPLETION)
 
     def set_speed(self, job_id: str, throughput_frac: float, power_frac: float) -> None:
         """From now on ``job_id`` runs at ``throughput_frac`` of its uncapped speed drawing

@@ -264,7 +264,8 @@ def build_failures(scenario: Scenario, hw: HardwareSpec, catalog: Catalog) -> Fa
         return None
     tier = hw.storage or catalog.storage_tier(faults.restart_defaults().checkpoint_storage)
     return FailurePlan(models=tuple(cfg.fault_models()), spares=cfg.spares,
-                       straggler_policy=cfg.straggler_policy, checkpoint_storage=tier,
+                       straggler_policy=cfg.straggler_policy,
+                       hot_swap_s=faults.restart_defaults().hot_swap_s, checkpoint_storage=tier,
                        checkpoint_writes=cfg.checkpoint_writes)
 
 

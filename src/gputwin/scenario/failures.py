@@ -38,9 +38,11 @@ class FailuresConfig(BaseModel):
         "bandwidth shared by every job writing at once: sync (training stops for the write) "
         "or async (stops only for the snapshot to host memory); off = no write time, work "
         "lost back to the last multiple of the interval")
-    straggler_policy: Literal["none", "exclude"] = Field(
-        default="none", description="Slow node: run slow until it recovers (none), or after "
-        "detection checkpoint, drain the node and re-place the job (exclude)")
+    straggler_policy: Literal["none", "exclude", "hot_swap"] = Field(
+        default="none", description="Slow node: run slow until it recovers (none); after "
+        "detection checkpoint, drain the node and re-place the job (exclude); or after "
+        "detection swap the node for a hot spare in place, the job stalled for the swap "
+        "(hot_swap; exclude when no spare is left)")
 
     @field_validator("checkpoint_writes", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from gputwin.cluster.ledger import Placement
 from gputwin.cluster.snapshot import ClusterSnapshot
 from gputwin.scheduling.api import CycleResult, Decision, Preemption, Rejection
 from gputwin.workload.job import JobSpec
@@ -34,6 +35,11 @@ class Scheduler(Protocol):
 
     def finished(self, job_id: str, now_s: float) -> None:
         """A running job ended (completed or failed)."""
+        ...
+
+    def relocated(self, job_id: str, placement: Placement, now_s: float) -> None:
+        """A running job's placement changed outside a cycle (a hot spare took a slow
+        node's place); it keeps running."""
         ...
 
     def queued(self) -> list[JobSpec]:

@@ -173,6 +173,18 @@ class Framework:
         for plugin in self._hooks:
             plugin.on_stop(job, now_s, False)
 
+    def relocated(self, job_id: str, placement: Placement, now_s: float) -> None:
+        """``job_id`` runs on ``placement`` from now (same GPU count; a hot spare took a
+        slow node's place). Plugins see it through ``on_migrate``."""
+        job = self.running.get(job_id)
+        if job is None:
+            return
+        old = RunningJob(job.spec, job.placement, job.start_s, job.est_end_s)
+        job.placement = placement
+        self.version += 1
+        for plugin in self._hooks:
+            plugin.on_migrate(old, job, now_s)
+
     def next_wakeup_s(self, now_s: float) -> float | None:
         """When the earliest permit wait ends (its permit is asked again then, and the hold
         expires if it still waits); ``None`` when no job is held. The simulator schedules
