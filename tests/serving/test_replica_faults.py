@@ -179,10 +179,18 @@ def test_unknown_fault_model_is_a_clear_error(tmp_path: Path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_faults_across_sites_are_refused(tmp_path: Path, capsys):
+def test_replica_faults_across_sites_retry_through_the_router(tmp_path: Path):
+    import json
+
     example = Path(__file__).parents[2] / "examples" / "edge-vs-core.yaml"
-    argv = ["simulate", str(example), "--set", "serving.failures.rate_scale=1",
-            "--out", str(tmp_path / "o")]
-    assert run_main(argv) == 2
-    assert "not modelled across sites" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
+    argv = ["simulate", str(example), "--set", "serving.failures.rate_scale=3000000",
+            "--set", "serving.failures.restart=30s", "--out", str(tmp_path / "o")]
+    assert run_main(argv) == 0
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    faults = sum(svc["failures"]["faults"] for svc in s["services"].values())
+    retried = sum(svc["failures"]["requests_retried"] for svc in s["services"].values())
+    failed = sum(svc["failures"]["requests_failed"] for svc in s["services"].values())
+    assert faults > 0 and retried > 0
+    status = s["requests_by_status"]
+    assert status["finished"] + status["dropped"] + status["in_flight"] == s["num_requests"]
+    assert status["dropped"] == failed

@@ -264,7 +264,7 @@ def _failures_cell(f: dict[str, Any]) -> str:
     """``serving.failures`` in one cell: faults by cause, capacity lost, requests hit."""
     causes = ", ".join(f"{k} {v}" for k, v in f["by_cause"].items())
     plural = "" if f["faults"] == 1 else "s"
-    return (f"{f['faults']:,} replica fault{plural}" + (f" ({causes})" if causes else "")
+    return (f"{f['faults']:,} fault{plural}" + (f" ({causes})" if causes else "")
             + f", {f['replica_down_hours']:,.2f} replica-h down "
             f"({f['capacity_lost_frac']:.1%} of capacity); {f['requests_retried']:,} "
             f"requests retried, {f['requests_failed']:,} failed, "
@@ -364,6 +364,13 @@ def _print_sites(console: Any, s: dict[str, Any]) -> None:
                   + ("-" if per_m is None else f"${per_m:,.2f}"))
     for line in s.get("explanation", []):
         console.print(line)
+    for o in (s.get("failures") or {}).get("site_outages", []):
+        console.print(f"site outage: {o['site']} down {o['start_s'] / 60:,.1f}-"
+                      f"{o['end_s'] / 60:,.1f} min, {o['replicas_down']} replicas; "
+                      f"{o['requests_retried']:,} requests retried elsewhere, "
+                      f"{o['requests_failed']:,} failed")
+
+
 def _generation_line(name: str, g: dict[str, Any]) -> str:
     """One line per image/video generation service."""
     lat = g["latency_s"]

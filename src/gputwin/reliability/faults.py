@@ -128,6 +128,7 @@ class RestartData(_Strict):
     checkpoint_storage: str
     serving_start_s: float = Field(ge=0)  # an inference replica's engine start
     hot_swap_s: float = Field(ge=0)  # a job's stall while a hot spare replaces a node
+    site_detect_s: float = Field(ge=0)  # a site outage to its requests' retry
     sources: dict[str, str] = Field(default_factory=dict)
 
 

@@ -59,6 +59,13 @@ def sites_section(s: dict[str, Any], figure: Any) -> str:
     lines = "".join(f"<li>{html.escape(x)}</li>" for x in s.get("explanation", []))
     body = (f"<ul>{lines}</ul><h3>Sites</h3>{_sites_table(s)}"
             f"<h3>User populations</h3>{_populations_table(s)}")
+    outages = (s.get("failures") or {}).get("site_outages") or []
+    if outages:
+        body += "<h3>Site outages</h3>" + _table(
+            ["site", "down (min)", "replicas", "requests retried", "failed"],
+            [[o["site"], f"{o['start_s'] / 60:,.1f}–{o['end_s'] / 60:,.1f}",
+              f"{o['replicas_down']:,}", f"{o['requests_retried']:,}",
+              f"{o['requests_failed']:,}"] for o in outages])
     r = s.get("rollout")
     if r:
         tv = r["traffic_by_version"]

@@ -24,7 +24,6 @@ from gputwin.catalog.schema import StorageTier
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.engines import kv_pool_blocks, kv_pool_bytes_per_gpu, step_model
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
-from gputwin.reliability.faults import restart_defaults
 from gputwin.run.generation_run import (
     BuiltGeneration,
     build_generation,
@@ -60,7 +59,6 @@ from gputwin.serving.autoscaler import AutoscalerSpec
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ServiceSpec
 from gputwin.serving.generation import GenerationRun, simulate_generation
-from gputwin.serving.replica_faults import FaultPlan
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import resolve_hardware
 from gputwin.workload.llm_request import LlmRequest, merge_streams
@@ -73,6 +71,7 @@ from gputwin.workload.llm_synthetic import (
 
 if TYPE_CHECKING:
     from gputwin.run.serving_rag import RagStageTable
+    from gputwin.serving.replica_faults import FaultPlan
 
 
 def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
@@ -318,7 +317,7 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
         fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
                       sample_interval_s=sc.serving.sample_interval,
                       max_total_gpus=sc.serving.max_total_gpus,
-                      faults=_fault_plan(sc, [b[2] for b in built], cat))
+                      faults=_faults(sc, built, cat))
         out = fleet.run(progress)
     else:  # generation services only
         out = FleetOutcome([], [], {}, {}, 0.0, 0, {})
@@ -338,7 +337,9 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
             only_service=len(metas) == 1)
         s = services[name]
         if fleet is not None and fleet.faults is not None:
-            s["failures"] = fleet.faults.report(name, _replica_s(out, name))
+            from gputwin.run.serving_faults import replica_s
+
+            s["failures"] = fleet.faults.report(name, replica_s(out, name))
         s.update(energy_fields(acct.services[name], priced=acct.priced[name],
                                energy_in_price=acct.energy_in_price,
                                output_tokens=s["output_tokens"],
@@ -370,34 +371,16 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                          generation_requests=gen[1].requests if gen else ())
 
 
-def _fault_plan(sc: ServingScenario, energies: list[ServiceEnergy],
-                catalog: Catalog) -> FaultPlan | None:
-    """The replica faults of ``serving.failures`` (None without), on the named stream
-    ``serving/faults`` of the run's seed. A service's restart time, unless given, is
-    reschedule + its weights read from the storage tier + the engine's start."""
-    cfg = sc.serving.failures
-    if cfg is None:
+def _faults(sc: ServingScenario, built: list[tuple[ServiceSpec, ServiceMeta, ServiceEnergy]],
+            catalog: Catalog) -> FaultPlan | None:
+    """``serving.failures`` of a one-site run (the fault plan module only when set)."""
+    if sc.serving.failures is None:
         return None
-    defaults = restart_defaults()
-    per_node: dict[str, int] = {}
-    restart: dict[str, float] = {}
-    for svc, e in zip(sc.serving.services, energies, strict=True):
-        per_node[svc.name] = e.hw.system.num_accelerators
-        if cfg.restart is not None:
-            restart[svc.name] = cfg.restart
-            continue
-        auto = svc.autoscaler.storage if svc.autoscaler is not None else None
-        tier = catalog.storage_tier(cfg.storage or auto or defaults.checkpoint_storage)
-        restart[svc.name] = defaults.reschedule_s + provision_delay_s(
-            e.perf, e.perf.config.hw.gpus_per_node, tier, defaults.serving_start_s)
-    return FaultPlan(tuple(cfg.fault_models()), per_node, restart, cfg.max_retries,
-                     RandomStreams(sc.seed).stream("serving/faults"))
+    from gputwin.run.serving_faults import FaultTarget, fault_plan
 
-
-def _replica_s(out: FleetOutcome, service: str) -> float:
-    """Replica-seconds ``service`` held: from each replica's request to its end."""
-    return sum((out.end_s if life.end_s is None else life.end_s) - life.start_s
-               for life in out.lives if life.service == service)
+    targets = [FaultTarget(opts.name, b[2], opts.autoscaler.storage if opts.autoscaler else None)
+               for opts, b in zip(sc.serving.services, built, strict=True)]
+    return fault_plan(sc.serving.failures, sc.seed, targets, catalog)
 
 
 def _run_generation(sc: ServingScenario, catalog: Catalog

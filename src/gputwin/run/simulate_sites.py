@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from gputwin.sites.placement import place
 from gputwin.sites.routing import GroupFacts, SiteRouter
 from gputwin.workload.llm_request import LlmRequest
 
+if TYPE_CHECKING:
+    from gputwin.serving.replica_faults import FaultPlan
+
 
 @dataclasses.dataclass(slots=True)
 class _Built:
@@ -61,9 +64,6 @@ def _build(sc: ServingScenario, cat: Catalog, reqs: list[LlmRequest],
         longest[ep] = max(longest.get(ep, 0), r.num_prompt_tokens + r.num_output_tokens)
     p = _mean_prompt(reqs)
     out: dict[str, _Built] = {}
-    if sc.serving.failures is not None:
-        raise InputError("replica faults are not modelled across sites yet (run each site's "
-                         "fleet on its own to see them)", where="serving.failures")
     for opts in sc.serving.services:
         if opts.disaggregation is not None:
             raise InputError("disaggregated prefill/decode is not modelled across sites yet",
@@ -140,7 +140,8 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     log = RouteLog(len(reqs))
     dispatch = _dispatcher(router, world, reqs, pop_of, endpoint_of, log)
     fleet = Fleet([v[1] for v in groups.values()], reqs, horizon_s=sc.horizon,
-                  sample_interval_s=sc.serving.sample_interval, dispatch=dispatch)
+                  sample_interval_s=sc.serving.sample_interval, dispatch=dispatch,
+                  faults=_faults(sc, cat, groups))
     fleet_box.append(fleet)
     out = fleet.run(progress)
     metas = {g: v[2] for g, v in groups.items()}
@@ -149,6 +150,13 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
                             {g: v[3] for g, v in groups.items()}, replica_records(out),
                             {g: v[0] for g, v in groups.items()},
                             plan_rollout(sc, world, streams))
+    if fleet.faults is not None:
+        from gputwin.run.serving_faults import replica_s
+
+        summary["failures"] = {"site_outages": fleet.faults.site_report()}
+        for g in groups:
+            if g in summary["services"]:
+                summary["services"][g]["failures"] = fleet.faults.report(g, replica_s(out, g))
     wall = time.perf_counter() - wall0
     summary.update(wall_time_s=wall, num_events=out.num_events,
                    requests_per_wall_s=len(reqs) / wall if wall > 0 else None)
@@ -158,6 +166,24 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
                          requests=table, replicas=replica_records(out),
                          timelines={n: timeline_data(t) for n, t in out.timelines.items()},
                          summary=summary, wall_time_s=wall, num_events=out.num_events)
+
+
+def _faults(sc: ServingScenario, cat: Catalog,
+            groups: dict[str, tuple[Deployment, ServiceSpec, ServiceMeta, ServiceEnergy]]
+            ) -> FaultPlan | None:
+    """``serving.failures`` across sites: each group fails as a service of its own;
+    a site outage takes every group at the site."""
+    cfg = sc.serving.failures
+    if cfg is None:
+        return None
+    from gputwin.run.serving_faults import FaultTarget, fault_plan
+
+    opts = {s.name: s for s in sc.serving.services}
+    targets = []
+    for g, (d, _, _, energy) in groups.items():
+        auto = opts[d.service].autoscaler
+        targets.append(FaultTarget(g, energy, auto.storage if auto else None, d.site))
+    return fault_plan(cfg, sc.seed, targets, cat)
 
 
 def _start_hour(sc: ServingScenario) -> float:

@@ -63,6 +63,16 @@ class FailuresConfig(BaseModel):
                 for name, args in sorted(chosen.items())]
 
 
+class SiteOutageConfig(BaseModel):
+    """One site down for a while (a what-if: power, cooling or network loss of a site)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    site: str = Field(description="A site of `sites:`")
+    at: Seconds = Field(ge=0, description="When it goes down (simulated time)")
+    duration: Seconds = Field(gt=0, description="How long it stays down")
+
+
 class ServingFailuresConfig(BaseModel):
     """Replica faults of a serving run (``serving.failures``; docs/reliability.md,
     "Serving under failures")."""
@@ -83,6 +93,12 @@ class ServingFailuresConfig(BaseModel):
     storage: str | None = Field(
         default=None, description="Storage tier a replacement loads its weights from "
         "(None = the service autoscaler's, else the fault catalog's checkpoint tier)")
+    site_outages: list[SiteOutageConfig] = Field(
+        default_factory=list, description="Sites down over a window (runs with `sites:`): "
+        "their requests retried at other sites, their replicas back after the window")
+    site_detect: Seconds | None = Field(
+        default=None, ge=0, description="From a site outage to the retry of its requests "
+        "(None = reliability/data/faults.yaml)")
 
     @field_validator("models")
     @classmethod

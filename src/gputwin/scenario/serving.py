@@ -514,6 +514,9 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
     if sc.serving.failures is not None:
         known("storage", "storage tier", sc.serving.failures.storage,
               ("serving", "failures", "storage"))
+        if sc.serving.failures.site_outages and not sc.sites:
+            raise InputError("site outages need a run across sites (`sites:` and `users:`)",
+                             where=where(("serving", "failures", "site_outages")))
     for i, src in enumerate(sc.serving.workload):
         if isinstance(src, RagSource) and src.pipeline is not None:
             check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"),

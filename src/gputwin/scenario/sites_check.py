@@ -96,7 +96,19 @@ def check_sites(sc: ServingScenario, catalog: Catalog, where: Where) -> GeoWorld
     _check_capacity(sc, catalog, where)
     _check_reachable(sc, world, where)
     rollout_targets(sc, world, where)
+    _check_outages(sc, world, where)
     return world
+
+
+def _check_outages(sc: ServingScenario, world: GeoWorld, where: Where) -> None:
+    """Each ``serving.failures.site_outages`` entry names a site of ``sites:``."""
+    failures = sc.serving.failures
+    names = [s.name for s in world.sites]
+    for i, o in enumerate(failures.site_outages if failures is not None else []):
+        if o.site not in names:
+            raise UnknownNameError("site", o.site, names,
+                                   where=where(("serving", "failures", "site_outages", i,
+                                                "site")))
 
 
 def rollout_targets(sc: ServingScenario, world: GeoWorld, where: Where | None = None

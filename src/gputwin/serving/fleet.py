@@ -136,6 +136,7 @@ class Fleet:
         self._order = _arrival_order(requests)
         self._next = 0
         self._dispatch = dispatch
+        self._index_of: dict[int, int] | None = None  # request id -> index (resubmit)
         self._arrive_cb = self._arrive if dispatch is None else self._arrive_dispatched
         self._in_transit = 0
         self._held: dict[int, tuple[Replica, int]] = {}  # request id -> KV blocks in transit
@@ -180,6 +181,8 @@ class Fleet:
         ``max_total_gpus``; a shared fleet asks the cluster scheduler instead."""
         spec = pool.spec.autoscaler
         delay = 0.0 if initial or spec is None else spec.provision_delay_s
+        if not initial and self.faults is not None and self.faults.is_down(pool):
+            return  # its site is down: the outage's end brings the replicas back
         for _ in range(count):
             if (not initial and self.max_total_gpus is not None and self._gpus_in_use()
                     + pool.spec.gpus_per_replica > self.max_total_gpus):
@@ -274,6 +277,21 @@ class Fleet:
     def _deliver(self, state: ReqState) -> None:
         self._in_transit -= 1
         self._route(self.entry[state.spec.service], state, self.sim.now)
+
+    def resubmit(self, state: ReqState) -> None:
+        """Send ``state`` to the router again now (a fault took its replica): to its own
+        service, or, in a dispatched fleet (sites), to the group the dispatcher picks now,
+        after that route's network delay."""
+        now = self.sim.now
+        if self._dispatch is None:
+            self._route(self.entry[state.spec.service], state, now)
+            return
+        if self._index_of is None:
+            self._index_of = {r.request_id: i for i, r in enumerate(self._requests)}
+        spec, delay = self._dispatch(self._requests[self._index_of[state.rid]], now)
+        state.spec = spec
+        self._in_transit += 1
+        self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
 
     def accepting_replicas(self, service: str) -> Sequence[Replica]:
         """The replicas of ``service``'s entry pool that take new requests (read-only)."""

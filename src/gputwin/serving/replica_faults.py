@@ -18,6 +18,12 @@ When a replica fails (:meth:`ReplicaFaults._fail`):
 - requests that find no replica accepting (all down) wait at the gateway and go to the
   first replacement that comes up.
 
+A *site outage* (:class:`SiteOutage`, runs across sites) takes every replica of the site's
+groups down from ``start_s`` to ``end_s``: their requests are retried as above, the
+dispatcher routes them (and new arrivals) to other sites, no replica is added there while
+the site is down, and at the end the groups get back as many replicas as they had, serving
+after their restart time.
+
 Draws come from one seeded generator per run (the ``serving/faults`` stream), in replica
 creation order: same seed, same faults.
 """
@@ -41,14 +47,27 @@ PRIORITY_FAULT = 0  # with arrivals, before the step ends of the same instant
 
 
 @dataclass(frozen=True, slots=True)
+class SiteOutage:
+    """Every replica of ``groups`` (the fleet services at ``site``) down over
+    ``[start_s, end_s)``; their requests retried after ``detect_s``."""
+
+    site: str
+    groups: tuple[str, ...]
+    start_s: float
+    end_s: float
+    detect_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class FaultPlan:
-    """Resolved ``failures:`` of a serving run (built in ``run/simulate_serve.py``)."""
+    """Resolved ``failures:`` of a serving run (built in ``run/serving_faults.py``)."""
 
     models: tuple[FaultModel, ...]
     gpus_per_node: dict[str, int]  # service -> GPUs per node of its hardware
     restart_s: dict[str, float]  # service -> fault to replacement serving
     max_retries: int
     rng: np.random.Generator
+    outages: tuple[SiteOutage, ...] = ()
 
 
 def replica_rates_per_s(models: tuple[FaultModel, ...], gpus: int, gpus_per_node: int
@@ -73,7 +92,15 @@ class _ServiceStats:
     retried: int = 0
     failed: int = 0
     down_replica_s: float = 0.0
+    unheld_s: float = 0.0  # replica-time a site outage held no replica (not paid)
     lost_tokens: int = 0  # output tokens generated, then lost with their replica
+
+
+@dataclass(slots=True)
+class _OutageStats:
+    replicas: int = 0  # taken down
+    requests_retried: int = 0
+    requests_failed: int = 0
 
 
 class ReplicaFaults:
@@ -85,6 +112,17 @@ class ReplicaFaults:
         self._held: dict[int, list[ReqState]] = {}  # id(pool) -> requests at the gateway
         self._pools: dict[int, _Pool] = {}
         self._waiting = 0  # requests held or between a fault and their retry
+        self._down: dict[str, int] = {}  # service -> site outages holding it down
+        self.outage_stats: list[_OutageStats] = []
+        for outage in plan.outages:
+            st = _OutageStats()
+            self.outage_stats.append(st)
+            fleet.sim.schedule_at(outage.start_s, _bind(self._site_down, (outage, st)),
+                                  PRIORITY_FAULT)
+
+    def is_down(self, pool: _Pool) -> bool:
+        """True while a site outage holds ``pool``'s service down."""
+        return self._down.get(pool.service.name, 0) > 0
 
     # ---- hooks the fleet calls -------------------------------------------------------
     def added(self, pool: _Pool, rep: Replica, ready_s: float) -> None:
@@ -133,53 +171,112 @@ class ReplicaFaults:
         fleet = self.fleet
         life = fleet._life_of[rep.id]
         if life.end_s is not None or rep.dead:
-            return  # retired (scale-down) before the fault
+            return  # retired (scale-down) or taken by a site outage before the fault
         if not fleet._busy():
             return  # the workload is done: no fault, no replacement, no further draws
         now = fleet.sim.now
         svc = pool.service.name
         st = self.stats.setdefault(svc, _ServiceStats())
         st.faults[model.name] = st.faults.get(model.name, 0) + 1
-        life.end_s, life.failed = now, model.name
+        restart = self.plan.restart_s[svc]
+        st.down_replica_s += restart  # until the replacement serves
+        self._take_down(pool, rep, model.name, model.detect_s, st)
+        fleet._add_replica(pool, now, now + restart)  # replacement (draws its own faults)
+
+    def _take_down(self, pool: _Pool, rep: Replica, cause: str, detect_s: float,
+                   st: _ServiceStats, outage: _OutageStats | None = None) -> None:
+        """``rep`` dies now: out of its pool, its requests retried after ``detect_s``
+        (or dropped with the reason after ``max_retries``)."""
+        fleet = self.fleet
+        now = fleet.sim.now
+        life = fleet._life_of[rep.id]
+        life.end_s, life.failed = now, cause
         if rep in pool.accepting:
             pool.accepting.remove(rep)
         if rep in pool.alive:
             pool.alive.remove(rep)
-        lost = rep.fail(now)
-        restart = self.plan.restart_s[svc]
-        ready = now + restart
-        st.down_replica_s += restart  # until the replacement serves
-        fleet._add_replica(pool, now, ready)  # replacement (draws its own faults)
-        entry = fleet.entry[svc]
-        retry_at = now + model.detect_s
-        for req in lost:
+        retry_at = now + detect_s
+        for req in rep.fail(now):
             st.lost_tokens += req.generated
             if req.retries >= self.plan.max_retries:
                 req.status = DROPPED
-                req.reason = f"replica failed ({model.name} fault) after {req.retries} retries"
+                req.reason = f"replica failed ({cause} fault) after {req.retries} retries"
                 req.finish_s = now
                 st.failed += 1
+                if outage is not None:
+                    outage.requests_failed += 1
                 continue
             reset_for_retry(req)
             st.retried += 1
+            if outage is not None:
+                outage.requests_retried += 1
             self._waiting += 1
-            fleet.sim.schedule_at(retry_at, self._retry_cb(entry, req), PRIORITY_FAULT)
+            fleet.sim.schedule_at(retry_at, _bind(self._retry, req), PRIORITY_FAULT)
 
-    def _retry_cb(self, pool: _Pool, req: ReqState) -> Callable[[], None]:
-        def retry() -> None:
-            self._waiting -= 1
-            self.fleet._route(pool, req, self.fleet.sim.now)
+    def _retry(self, req: ReqState) -> None:
+        self._waiting -= 1
+        self.fleet.resubmit(req)
 
-        return retry
+    # ---- a site outage ---------------------------------------------------------------
+    def _site_down(self, args: tuple[SiteOutage, _OutageStats]) -> None:
+        outage, ost = args
+        fleet = self.fleet
+        duration = outage.end_s - outage.start_s
+        counts: dict[int, int] = {}
+        for pool in fleet.pools:
+            svc = pool.service.name
+            if svc not in outage.groups:
+                continue
+            self._down[svc] = self._down.get(svc, 0) + 1
+            counts[id(pool)] = len(pool.alive)
+            st = self.stats.setdefault(svc, _ServiceStats())
+            st.faults["site"] = st.faults.get("site", 0) + 1
+            restart = self.plan.restart_s[svc]
+            for rep in list(pool.alive):
+                ost.replicas += 1
+                st.down_replica_s += duration + restart
+                st.unheld_s += duration
+                self._take_down(pool, rep, "site", outage.detect_s, st, ost)
+        fleet.sim.schedule_at(outage.end_s, _bind(self._site_up, (outage, counts)),
+                              PRIORITY_FAULT)
+
+    def _site_up(self, args: tuple[SiteOutage, dict[int, int]]) -> None:
+        outage, counts = args
+        fleet = self.fleet
+        now = fleet.sim.now
+        for pool in fleet.pools:
+            svc = pool.service.name
+            if svc not in outage.groups:
+                continue
+            self._down[svc] -= 1
+            if self._down[svc]:
+                continue  # another outage still holds it
+            ready = now + self.plan.restart_s[svc]
+            for _ in range(counts.get(id(pool), 0)):
+                fleet._add_replica(pool, now, ready)
 
     # ---- summary ---------------------------------------------------------------------
     def report(self, service: str, replica_s: float) -> dict[str, Any]:
         """The service's ``failures`` section: faults by cause, replica-down hours, the
-        share of its replica-time lost, requests retried and failed, tokens lost."""
+        share of its replica-time lost (of the time it held replicas plus the time a site
+        outage held none), requests retried and failed, tokens lost."""
         st = self.stats.get(service, _ServiceStats())
         down = st.down_replica_s
+        span = replica_s + st.unheld_s
         return {"faults": sum(st.faults.values()), "by_cause": dict(sorted(st.faults.items())),
                 "replica_down_hours": down / 3600.0,
-                "capacity_lost_frac": down / replica_s if replica_s > 0 else 0.0,
+                "capacity_lost_frac": min(1.0, down / span) if span > 0 else 0.0,
                 "requests_retried": st.retried, "requests_failed": st.failed,
                 "output_tokens_lost": st.lost_tokens}
+
+    def site_report(self) -> list[dict[str, Any]]:
+        """One row per site outage: when, the replicas it took, requests retried/failed."""
+        return [{"site": o.site, "start_s": o.start_s, "end_s": o.end_s,
+                 "groups": list(o.groups), "replicas_down": st.replicas,
+                 "requests_retried": st.requests_retried,
+                 "requests_failed": st.requests_failed}
+                for o, st in zip(self.plan.outages, self.outage_stats, strict=True)]
+
+
+def _bind(func: Callable[[Any], None], arg: Any) -> Callable[[], None]:
+    return lambda: func(arg)

@@ -5,7 +5,7 @@ A *group* is one deployment (a service's replicas at one site). For a population
 endpoint its request names, the candidates are the endpoint's groups at sites the
 population can reach, each with its network RTT. Policies:
 
-- ``nearest``: the smallest RTT (load ignored).
+- ``nearest``: the smallest RTT among groups with a replica serving (load ignored).
 - ``latency``: the smallest ``RTT + ttft_est · (1 + queued / replicas)``, where
   ``queued`` is the group's requests beyond its seats (``replicas · max_num_seqs``) and
   ``ttft_est`` the group's unloaded time to first token (load-aware).
@@ -112,9 +112,10 @@ class SiteRouter:
     def choose(self, pop_index: int, endpoint: str, now_s: float) -> Route:
         cands = self.candidates(pop_index, endpoint)
         policy = self.policy
-        if policy == "nearest":
+        if policy == "nearest":  # the nearest with a replica serving (health-checked)
             direct = [r for r in cands if r.via is None] or cands
-            return min(direct, key=lambda r: r.rtt_s)
+            up = [r for r in direct if self._load(r.facts.group)[1] > 0] or direct
+            return min(up, key=lambda r: r.rtt_s)
         if policy == "spillover":
             edge = [r for r in cands if r.facts.site.kind == "edge" and r.via is None]
             free = [r for r in edge if not self._full(r)]
