@@ -67,7 +67,7 @@ def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int
 
 
 #: The installed package: its data files (catalog, engine profiles, energy tables) are
-#: parsed once per state of the file across processes (:mod:`gputwin.catalog.cache`).
+#: parsed once per state of the file across processes (:mod:`gputwin.parse_cache`).
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -79,7 +79,7 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
     modification time) and the parse kept in the cache that the catalog uses; user files
     (scenarios, manifests, calibrations) are always read afresh."""
     if path.suffix in (".yaml", ".yml") and path.resolve().is_relative_to(_PACKAGE_DIR):
-        from gputwin.catalog.cache import cached
+        from gputwin.parse_cache import cached
 
         return cached(f"yaml-{path.stem}", [path], lambda: _parse_file(path))
     return _parse_file(path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gputwin.catalog import cache as cache_mod
+from gputwin import parse_cache as cache_mod
 from gputwin.catalog.loader import DATA_DIR, bundled_catalog, load_catalog
 
 

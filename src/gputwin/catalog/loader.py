@@ -154,8 +154,8 @@ def merge_catalogs(base: Catalog, extra: Catalog) -> Catalog:
 @functools.cache
 def bundled_catalog() -> Catalog:
     """The catalog shipped with gputwin (cached for the life of the process, and parsed
-    once per state of its files across processes: :mod:`gputwin.catalog.cache`)."""
-    from gputwin.catalog.cache import cached
+    once per state of its files across processes: :mod:`gputwin.parse_cache`)."""
+    from gputwin.parse_cache import cached
 
     paths = sorted(DATA_DIR.glob("*.yaml"))
     return cached("catalog", paths, lambda: load_catalog(paths))
@@ -194,6 +194,6 @@ def _catalog_with(user_files: str) -> Catalog:
 def _user_catalog(paths: list[Path]) -> Catalog:
     """User catalog files, parsed once per state of the files across processes like the
     bundled ones (an edited file is a miss; a file with errors is never cached)."""
-    from gputwin.catalog.cache import cached
+    from gputwin.parse_cache import cached
 
     return cached("catalog-user", paths, lambda: load_catalog(paths))

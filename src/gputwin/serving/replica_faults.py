@@ -1,7 +1,8 @@
 """Serving under failures: replica faults, retried requests and replacement replicas.
 
-Each replica fails as a Poisson process whose rate is the sum, over the fault models of
-:mod:`gputwin.reliability.faults` (the same catalog as cluster runs), of the model's rate
+Each replica fails as a Poisson process whose rate is the sum, over the fault models (the
+run layer passes those of ``reliability/faults.py``, the same catalog as cluster runs; here
+only their :class:`FaultCause` face is used), of the model's rate
 per unit times the units the replica spans: its GPUs for per-GPU models, its nodes for
 per-node ones, one leaf for per-leaf ones. Planned maintenance and stragglers are left
 out (a planned drain moves requests without loss; a slow replica is not a failed one).
@@ -32,11 +33,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from gputwin.reliability.faults import FaultModel
 from gputwin.serving.request import DROPPED, ReqState, reset_for_retry
 
 if TYPE_CHECKING:
@@ -44,6 +44,22 @@ if TYPE_CHECKING:
     from gputwin.serving.fleet import Fleet, _Pool
 
 PRIORITY_FAULT = 0  # with arrivals, before the step ends of the same instant
+
+
+class FaultCause(Protocol):
+    """What a replica fault needs of a fault model (``reliability.faults.FaultModel``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def unit(self) -> str: ...  # gpu | node | leaf
+    @property
+    def planned(self) -> bool: ...
+    @property
+    def is_straggler(self) -> bool: ...
+    @property
+    def detect_s(self) -> float: ...
+    def rate_per_s(self, num_units: int) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +78,7 @@ class SiteOutage:
 class FaultPlan:
     """Resolved ``failures:`` of a serving run (built in ``run/serving_faults.py``)."""
 
-    models: tuple[FaultModel, ...]
+    models: tuple[FaultCause, ...]
     gpus_per_node: dict[str, int]  # service -> GPUs per node of its hardware
     restart_s: dict[str, float]  # service -> fault to replacement serving
     max_retries: int
@@ -70,8 +86,8 @@ class FaultPlan:
     outages: tuple[SiteOutage, ...] = ()
 
 
-def replica_rates_per_s(models: tuple[FaultModel, ...], gpus: int, gpus_per_node: int
-                        ) -> list[tuple[FaultModel, float]]:
+def replica_rates_per_s(models: tuple[FaultCause, ...], gpus: int, gpus_per_node: int
+                        ) -> list[tuple[FaultCause, float]]:
     """Each unplanned, non-straggler model's fault rate (per second) for one replica of
     ``gpus`` GPUs (on ``ceil(gpus / gpus_per_node)`` nodes, within one leaf)."""
     nodes = -(-gpus // max(1, gpus_per_node))
@@ -167,7 +183,7 @@ class ReplicaFaults:
         return self._waiting > 0
 
     # ---- a fault ---------------------------------------------------------------------
-    def _fail(self, pool: _Pool, rep: Replica, model: FaultModel) -> None:
+    def _fail(self, pool: _Pool, rep: Replica, model: FaultCause) -> None:
         fleet = self.fleet
         life = fleet._life_of[rep.id]
         if life.end_s is not None or rep.dead:

@@ -1,7 +1,7 @@
-"""A cache of the parsed bundled catalog, so a command does not re-read and re-validate
-the YAML files at every start.
+"""A cache of parsed bundled data (the catalog, the package's own YAML files), so a command
+does not re-read and re-validate the files at every start.
 
-The cache is one pickle file per state of the catalog files: its name is a digest of the
+The cache is one pickle file per state of the files it was built from: its name is a digest of the
 gputwin, Python and pydantic versions and of each file's name, size and modification
 time, so an edited file or an upgraded package is a miss and is re-read. It lives in
 ``$GPUTWIN_CACHE_DIR`` if set (``off`` disables the cache), else
@@ -24,7 +24,7 @@ from typing import TypeVar
 
 #: The catalog's schema module: part of every key (a source checkout may change it while
 #: the package version stays the same).
-_SCHEMA = Path(__file__).resolve().with_name("schema.py")
+_SCHEMA = Path(__file__).resolve().parent / "catalog" / "schema.py"
 
 #: Environment variable naming the cache folder (``off``: no cache).
 CACHE_ENV = "GPUTWIN_CACHE_DIR"
