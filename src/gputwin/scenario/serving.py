@@ -50,11 +50,11 @@ from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
-from gputwin.scenario.failures import ServingFailuresConfig
 from gputwin.scenario.generation import GenerationSection
 from gputwin.scenario.overrides import apply_overrides, parse_override
 from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
 from gputwin.scenario.rag import RagPipelineOptions, check_rag_pipeline
+from gputwin.scenario.serving_failures import ServingFailuresConfig
 from gputwin.scenario.site import SiteConfig, cluster_hardware, rack_layout
 from gputwin.scenario.sites import (
     PlacementOptions,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,11 +28,13 @@ from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas, stabili
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
 from gputwin.serving.histogram import LogHistogram
-from gputwin.serving.replica_faults import FaultPlan, ReplicaFaults
 from gputwin.serving.request import DROPPED, FINISHED, ReqState
 from gputwin.serving.router import Router, make_router
 from gputwin.sim.kernel import Simulator
 from gputwin.workload.llm_request import LlmRequest
+
+if TYPE_CHECKING:
+    from gputwin.serving.replica_faults import FaultPlan, ReplicaFaults
 
 PRIORITY_ARRIVAL = 0
 PRIORITY_TICK = 2
@@ -147,7 +150,11 @@ class Fleet:
         self.entry: dict[str, _Pool] = {}
         self.decode: dict[str, _Pool] = {}
         self.pools: list[_Pool] = []
-        self.faults = None if faults is None else ReplicaFaults(self, faults)
+        self.faults: ReplicaFaults | None = None
+        if faults is not None:  # serving.failures (imported only then)
+            from gputwin.serving.replica_faults import ReplicaFaults
+
+            self.faults = ReplicaFaults(self, faults)
         for s in services:
             main = _Pool(self, s, s.pool, "decode" if s.prefill_pool else "serve")
             self.decode[s.name] = main
