@@ -199,10 +199,11 @@ def test_metric_paths_exist_in_a_run_summary(small_path: Path) -> None:
     c = run_comparison(prepare_comparison(small_path, ["workload.synthetic.num_jobs=10"],
                                           seeds=1), jobs=1)
     summary = c.runs[0].summary
-    # energy and reliability figures exist only with a `site:` / `failures:` section
+    # energy, reliability and fabric figures exist only with a `site:` / `failures:`
+    # section / `cluster.network.contention`
     missing = [m.key for m in METRICS if m.path and m.path[0] not in summary
-               and m.key != "co2e_operational_g" and m.path[0] != "reliability"
-               and m.scope == "cluster"]
+               and m.key != "co2e_operational_g"
+               and m.path[0] not in ("reliability", "fabric") and m.scope == "cluster"]
     assert missing == []
     assert metric_value(summary, METRICS[0]) == summary["jct_s"]["mean"]
 

@@ -55,6 +55,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("checkpoint_stall_gpu_hours", "GPU-hours stalled by checkpoints", "gpu_h",
            ("reliability", "checkpoints", "stalled_gpu_hours")),
     Metric("hot_swaps", "slow nodes hot-swapped", "count", ("reliability", "hot_swaps")),
+    # fabric contention (cluster.network.contention): run/fabric.py
+    Metric("jobs_crossing_leaves", "jobs crossing leaves", "count",
+           ("fabric", "jobs_crossing_leaves")),
+    Metric("contention_lost_gpu_hours", "GPU-hours lost to fabric contention", "gpu_h",
+           ("fabric", "contention_lost_gpu_hours")),
     # a shared fleet (a `serving:` section; absent otherwise): run/shared_fleet_summary.py
     Metric("serving_ttft_p99_s", "serving TTFT p99 (worst service)", "s",
            ("fleet", "ttft_p99_s"), scope="fleet"),

@@ -54,7 +54,8 @@ class RunHandle(Protocol):
     ledger: Ledger
 
     def interrupt(self, job_id: str, reason: str, checkpoint_now: bool) -> float | None: ...
-    def set_speed(self, job_id: str, throughput_frac: float, power_frac: float) -> None: ...
+    def set_speed(self, job_id: str, throughput_frac: float, power_frac: float,
+                  source: str = "scheduler") -> None: ...
     def request_pass(self) -> None: ...
     def placement_now(self, job_id: str) -> Placement | None: ...
     def idle(self) -> bool: ...
@@ -185,7 +186,7 @@ class FailureDriver:
         model = fault.model
         placements = {job_id: self.run.placement_now(job_id) for job_id in jobs}
         for job_id in jobs:  # slow until it recovers, or until detection
-            self.run.set_speed(job_id, model.slowdown_frac, 1.0)
+            self.run.set_speed(job_id, model.slowdown_frac, 1.0, "straggler")
             self.run.sim.schedule_in(model.repair_s, _call(self._recover, (
                 job_id, placements[job_id])), PRIORITY_FAULT)
         if self.plan.straggler_policy != "none":
@@ -210,7 +211,7 @@ class FailureDriver:
             self._node_down(node, replace=spare is None)
         for job_id in live:
             if spare is not None and self.run.swap_node(job_id, fault.nodes[0], spare):
-                self.run.set_speed(job_id, 1.0, 1.0)
+                self.run.set_speed(job_id, 1.0, 1.0, "straggler")
                 self.run.stall(job_id, self.plan.hot_swap_s)
             else:
                 self._interrupt((job_id, placements[job_id], model))
@@ -220,7 +221,7 @@ class FailureDriver:
     def _recover(self, args: tuple[str, Placement | None]) -> None:
         job_id, placement = args
         if placement is not None and self.run.placement_now(job_id) is placement:
-            self.run.set_speed(job_id, 1.0, 1.0)
+            self.run.set_speed(job_id, 1.0, 1.0, "straggler")
 
     def checkpoint_interval_s(self, job: JobSpec) -> float:
         """Daly's optimum for ``job``'s span and checkpoint size (1 h for trace jobs)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
@@ -19,6 +19,7 @@ from gputwin.cluster.snapshot import take_snapshot
 from gputwin.reliability.injector import FaultInjector
 from gputwin.run.checkpoints import CheckpointDriver
 from gputwin.run.energy_accounting import EnergyRecorder, empty_summary
+from gputwin.run.fabric import FabricContention
 from gputwin.run.failures import FailureDriver
 from gputwin.run.outputs import write_outputs
 from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
@@ -72,6 +73,8 @@ class _JobState:
     work_s: float = 0.0
     energy_work_s: float = 0.0
     paused_speed: tuple[float, float] | None = None  # (speed, power) while a checkpoint stalls it
+    #: what slows the segment, by source (power cap, straggler, fabric): speed = product
+    speed_factors: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class _Run:
@@ -100,6 +103,10 @@ class _Run:
             self.faults = FailureDriver(self, world.failures, FaultInjector(
                 world.failures.models, world.layout, rng), world.runtime)
             self.faults.start()
+        self.fabric: FabricContention | None = None
+        if world.fabric_contention:  # cluster.network.contention (run/fabric.py)
+            self.fabric = FabricContention(self, world.layout,
+                                           world.hardware.network.oversubscription)
         self.ckpt: CheckpointDriver | None = None
         plan_f = world.failures
         if plan_f is not None and plan_f.checkpoint_writes != "off":
@@ -199,11 +206,15 @@ class _Run:
         state.status, state.placement, state.plan = "running", placement, plan
         state.seg_start_s, state.remaining_frac = now, remaining_frac
         state.speed_frac = state.power_frac = 1.0
+        state.speed_factors = {}
         state.mark_s, state.work_s, state.energy_work_s = now, 0.0, 0.0
         self.running += 1
         state.handle = self.sim.schedule_at(now + plan.duration_s, _bind(self.complete, job),
                                             PRIORITY_COMPLETION)
         state.paused_speed = None
+        if self.fabric is not None:
+            self.fabric.started(job.job_id, placement, plan.uplink_duty, plan.uplink_exposed,
+                                now)
         if self.faults is not None:
             self.faults.wake()
         if self.ckpt is not None and self.faults is not None:
@@ -239,6 +250,8 @@ class _Run:
         """Account the segment that ends now; returns the work fraction left."""
         plan, placement = state.plan, state.placement
         assert plan is not None and placement is not None
+        if self.fabric is not None:
+            self.fabric.ended(state.spec.job_id, now)
         if self.energy is not None:
             self.energy.stop(state.spec.job_id, now)
         held_s = now - state.seg_start_s
@@ -323,6 +336,10 @@ class _Run:
         state.placement = make_placement(self.ledger.layout, per_node, p.shares)
         self.ledger.allocate(job_id, state.placement)
         self.world.scheduler.relocated(job_id, state.placement, self.sim.now)
+        if self.fabric is not None and state.plan is not None:
+            self.fabric.ended(job_id, self.sim.now)
+            self.fabric.started(job_id, state.placement, state.plan.uplink_duty,
+                                state.plan.uplink_exposed, self.sim.now)
         return True
 
     def stall(self, job_id: str, seconds: float) -> None:
@@ -334,15 +351,24 @@ class _Run:
         self.pause(job_id)
         self.sim.schedule_in(seconds, lambda: self.resume(job_id), PRIORITY_COMPLETION)
 
-    def set_speed(self, job_id: str, throughput_frac: float, power_frac: float) -> None:
-        """From now on ``job_id`` runs at ``throughput_frac`` of its uncapped speed drawing
-        ``power_frac`` of its power (a power cap changed): its end is recomputed. While a
+    def set_speed(self, job_id: str, throughput_frac: float, power_frac: float,
+                  source: str = "scheduler") -> None:
+        """From now on ``source`` (a power cap, a straggler, fabric contention) holds
+        ``job_id`` at ``throughput_frac`` of its speed drawing ``power_frac`` of its power;
+        the job runs at the product over sources and its end is recomputed. While a
         checkpoint stalls the job the new speed applies when it resumes."""
         state = self.states[job_id]
+        if throughput_frac == 1.0 and power_frac == 1.0:
+            state.speed_factors.pop(source, None)
+        else:
+            state.speed_factors[source] = (throughput_frac, power_frac)
+        speed = power = 1.0
+        for s, p in state.speed_factors.values():
+            speed, power = speed * s, power * p
         if state.paused_speed is not None:
-            state.paused_speed = (throughput_frac, power_frac)
+            state.paused_speed = (speed, power)
             return
-        self._set_speed(state, throughput_frac, power_frac)
+        self._set_speed(state, speed, power)
         if self.ckpt is not None:
             self.ckpt.speed_changed(job_id)
 
@@ -569,6 +595,8 @@ def run_result(run: _Run, *, name: str, seed: int, end_s: float, num_events: int
     summary["planned_layouts"] = _planned_layouts(world)
     if run.faults is not None:
         summary["reliability"] = _reliability(run, end_s)
+    if run.fabric is not None:
+        summary["fabric"] = run.fabric.report(end_s)
     return SimulationResult(
         scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,
         timeline=run.timeline, summary=summary, wall_time_s=wall, num_events=num_events,

@@ -62,6 +62,7 @@ class World:
     #: template index → GPU count → layout chosen by the planner (summary: planned_layouts)
     planned_layouts: dict[int, PlannedLayouts] | None = None
     failures: FailurePlan | None = None  # scenario `failures:` (run/failures.py)
+    fabric_contention: bool = False  # cluster.network.contention (run/fabric.py)
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -252,6 +253,7 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
                      else scenario.failures.checkpoint_interval),
                  restart_overhead_s=sched.restart_overhead + _failure_restart_s(scenario),
                  failures=failures,
+                 fabric_contention=scenario.cluster.network.contention,
                  tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site,
                  planned_layouts={i: v for i, v in planned.items()
                                   if not syn or not syn.templates[i].layout_given} or None)

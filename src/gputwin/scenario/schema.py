@@ -46,6 +46,9 @@ class NetworkConfig(_Model):
     oversubscription: float = Field(default=1.0, ge=1.0, description="Leaf down:up ratio")
     leaves_per_pod: int = Field(default=0, ge=0,
                                 description="Leaves per spine group (pod); 0 = one pod")
+    contention: bool = Field(
+        default=False, description="Jobs crossing the same leaf uplinks slow each other's "
+        "data-parallel communication (cluster runs; docs/simulation.md, 'Fabric contention')")
 
 
 class ClusterConfig(_Model):

@@ -46,6 +46,11 @@ class RunPlan:
     num_steps: float | None = None
     mfu: float | None = None
     energy_j: float | None = None
+    #: shares of a step spent in data-parallel communication across leaves (0 within one
+    #: leaf): in all (``uplink_duty``) and not hidden behind compute (``uplink_exposed``);
+    #: what fabric contention re-prices (run/fabric.py)
+    uplink_duty: float = 0.0
+    uplink_exposed: float = 0.0
 
 
 class TrainingRuntime:
@@ -103,6 +108,10 @@ class TrainingRuntime:
             self._hw.storage,
         )
         energy = None if est.energy_j is None else est.energy_j * num_steps
+        duty = exposed = 0.0
+        if placement.num_leaves > 1 and est.step_time_s > 0:
+            duty = min(1.0, est.extra.get("dp_comm_total_s", 0.0) / est.step_time_s)
+            exposed = min(duty, est.breakdown.get("dp_comm_s", 0.0) / est.step_time_s)
         return RunPlan(
             duration_s=startup + num_steps * est.step_time_s,
             startup_s=startup,
@@ -110,6 +119,8 @@ class TrainingRuntime:
             num_steps=num_steps,
             mfu=est.mfu,
             energy_j=energy,
+            uplink_duty=duty,
+            uplink_exposed=exposed,
         )
 
     def expected_duration_s(self, job: JobSpec, gpus_per_node: int, nodes_per_leaf: int) -> float:
