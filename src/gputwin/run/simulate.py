@@ -597,11 +597,35 @@ def run_result(run: _Run, *, name: str, seed: int, end_s: float, num_events: int
         summary["reliability"] = _reliability(run, end_s)
     if run.fabric is not None:
         summary["fabric"] = run.fabric.report(end_s)
+    if world.runtime.node_types:
+        summary["node_groups"] = _node_groups(run, jobs)
     return SimulationResult(
         scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,
         timeline=run.timeline, summary=summary, wall_time_s=wall, num_events=num_events,
         energy=None if energy is None else energy.to_dict(),
     )
+
+
+def _node_groups(run: _Run, jobs: list[JobRecord]) -> list[dict[str, Any]]:
+    """A mixed fleet's GPU types: nodes, GPUs, the jobs that last ran there, the GPU-hours
+    they held and how many completed (summary ``node_groups``)."""
+    types = run.world.runtime.node_types
+    gpn = run.world.layout.gpus_per_node
+    rows: dict[str, dict[str, Any]] = {}
+    for t in types:
+        row = rows.setdefault(t, {"gpu": t, "num_nodes": 0, "gpus": 0, "jobs": 0,
+                                  "jobs_completed": 0, "gpu_hours": 0.0})
+        row["num_nodes"] += 1
+        row["gpus"] += gpn
+    for rec in jobs:
+        placement = run.states[rec.job_id].placement
+        if placement is None or not placement.nodes:
+            continue
+        row = rows[types[placement.nodes[0]]]
+        row["jobs"] += 1
+        row["jobs_completed"] += rec.status == "completed"
+        row["gpu_hours"] += rec.gpu_hours or 0.0
+    return list(rows.values())
 
 
 def _reliability(run: _Run, end_s: float) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def job_template(cfg: TemplateConfig, layouts: PlannedLayouts | None = None) -> 
                                 dtype=cfg.dtype, recompute=cfg.recompute),
         startup_overhead_s=cfg.startup_overhead,
         deferrable_slack_s=cfg.deferrable_slack, interruptible=cfg.interruptible,
-        data_bytes=cfg.data_bytes, region=cfg.region, layouts=layouts,
+        data_bytes=cfg.data_bytes, region=cfg.region, layouts=layouts, gpu_type=cfg.gpu,
     )
 
 
@@ -199,6 +199,32 @@ def read_scenario_trace(scenario: Scenario) -> TraceWorkload | None:
         raise InputError(exc.detail, where=where) from None
 
 
+def build_node_groups(scenario: Scenario, catalog: Catalog
+                      ) -> list[tuple[HardwareSpec, int]] | None:
+    """A mixed fleet's groups (``cluster.node_groups``): hardware and node count each, in
+    order; ``None`` for a cluster of one type."""
+    c = scenario.cluster
+    if not c.node_groups or len(c.node_groups) < 2:
+        return None
+    net = c.network
+    topo = NetworkTopology(kind=net.topology, nodes_per_leaf=net.nodes_per_leaf,
+                           oversubscription=net.oversubscription)
+    return [(resolve_hardware(catalog, gpu=g.gpu, system=g.system, fabric=c.scale_out_fabric,
+                              storage=c.storage, network=topo), g.num_nodes)
+            for g in c.node_groups]
+
+
+def _restrict_to_fitting_types(job: JobSpec, runtime: TrainingRuntime) -> JobSpec:
+    """In a mixed fleet, a job may only be placed on the GPU types it fits (memory)."""
+    if job.training is None:
+        return job
+    allowed = runtime.allowed_types(job)
+    fits = [t for t in allowed if runtime.infeasible_reason(job, t) is None]
+    if not fits or (len(fits) == len(allowed) and job.gpu_type is None):
+        return job  # fits everywhere it may run (or nowhere: the run fails it with the reason)
+    return replace(job, gpu_type="|".join(fits))
+
+
 def build_jobs(scenario: Scenario, streams: RandomStreams,
                trace_workload: TraceWorkload | None = None,
                planned: Mapping[int, PlannedLayouts] | None = None) -> list[JobSpec]:
@@ -238,7 +264,14 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
     models: dict[str, ModelSpec] = {
         name: catalog.model(name) for name in sorted({j.model for j in jobs if j.is_modelled})
     }
-    runtime = TrainingRuntime(hw, models)
+    groups = build_node_groups(scenario, catalog)
+    if groups is None:
+        runtime = TrainingRuntime(hw, models)
+    else:
+        runtime = TrainingRuntime(
+            hw, models, hw_by_type={g.accelerator.name: g for g, _ in groups},
+            node_types=tuple(g.accelerator.name for g, n in groups for _ in range(n)))
+        jobs = [_restrict_to_fitting_types(job, runtime) for job in jobs]
     quota = build_quota(scenario, hw)
     site = None if scenario.site is None else build_site_setup(
         scenario.site, hw, layout, runtime, scenario.seed)
@@ -299,10 +332,12 @@ def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
     def estimate(job: JobSpec) -> float:
         return runtime.expected_duration_s(job, gpn, per_leaf)
 
-    ctx = PluginContext(layout=layout, estimate_runtime=estimate, gpu_type=hw.accelerator.name)
+    node_types = runtime.node_types
+    ctx = PluginContext(layout=layout, estimate_runtime=estimate, gpu_type=hw.accelerator.name,
+                        node_types=node_types)
     if quota is not None:
         ctx = TenancyContext(layout=layout, estimate_runtime=estimate,
-                             gpu_type=hw.accelerator.name, quota=quota)
+                             gpu_type=hw.accelerator.name, node_types=node_types, quota=quota)
         return with_site(build_framework(
             with_tenancy(site_profile(scheduler_profile(scenario.scheduler), site)), ctx,
             shortcuts=shortcuts), site)

@@ -30,18 +30,19 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
         if name is not None and name not in catalog.section(section):
             raise UnknownNameError(kind, name, list(catalog.section(section)), where=where(path))
 
-    known("systems", "system", cluster.system, ("cluster", "system"))
-    known("accelerators", "GPU", cluster.gpu, ("cluster", "gpu"))
-    if cluster.system is not None and cluster.gpu is not None:
-        built_from = catalog.systems[cluster.system].accelerator
-        if built_from != cluster.gpu:
-            raise InputError(f"system {cluster.system!r} is built from {built_from!r}, "
-                             f"not {cluster.gpu!r}", where=where(("cluster", "gpu")))
-    if cluster.system is None and cluster.gpu is not None and not any(
-        s.accelerator == cluster.gpu for s in catalog.systems.values()
-    ):
-        raise InputError(f"no catalog system is built from {cluster.gpu!r}; name a `system`",
-                         where=where(("cluster", "gpu")))
+    groups: list[tuple[str | None, str | None, KeyPath]] = [
+        (g.system, g.gpu, ("cluster", "node_groups", i))
+        for i, g in enumerate(cluster.node_groups or [])]
+    for system, gpu, base in groups or [(cluster.system, cluster.gpu, ("cluster",))]:
+        _check_system(catalog, system, gpu, base, known, where)
+    if groups:
+        per_node = {_gpus_per_node(catalog, s, g) for s, g, _ in groups}
+        if len(per_node) > 1:
+            raise InputError("node groups of different node shapes "
+                             f"({', '.join(str(n) for n in sorted(per_node))} GPUs per node) "
+                             "are not modelled yet: use systems with as many GPUs per node",
+                             where=where(("cluster", "node_groups")))
+    types = {_accelerator_of(catalog, s, g) for s, g, _ in groups}
     known("storage", "storage tier", cluster.storage, ("cluster", "storage"))
     known("fabrics", "fabric", cluster.scale_out_fabric, ("cluster", "scale_out_fabric"))
     if cluster.scale_out_fabric is not None:
@@ -54,6 +55,8 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
         for index, template in enumerate(synthetic.templates):
             path: KeyPath = ("workload", "synthetic", "templates", index)
             known("models", "model", template.model, (*path, "model"))
+            if template.gpu is not None:
+                _check_template_gpu(template.gpu, types, where((*path, "gpu")))
             _check_template_split(template, catalog.models[template.model],
                                   _under(path, where))
     trace = scenario.workload.trace
@@ -71,3 +74,45 @@ def _check_template_split(template: TemplateConfig, model: ModelSpec, where: Whe
 def _under(prefix: KeyPath, where: Callable[[KeyPath], str]) -> Where:
     """A :data:`Where` naming the keys of one mapping (``prefix``) in the scenario file."""
     return lambda param: where((*prefix, param))
+
+
+def _check_system(catalog: Catalog, system: str | None, gpu: str | None, base: KeyPath,
+                  known: Callable[[str, str, str | None, KeyPath], None],
+                  where: Callable[[KeyPath], str]) -> None:
+    """One ``system``/``gpu`` pair (the cluster's, or a node group's) against the catalog."""
+    known("systems", "system", system, (*base, "system"))
+    known("accelerators", "GPU", gpu, (*base, "gpu"))
+    if system is not None and gpu is not None:
+        built_from = catalog.systems[system].accelerator
+        if built_from != gpu:
+            raise InputError(f"system {system!r} is built from {built_from!r}, not {gpu!r}",
+                             where=where((*base, "gpu")))
+    if system is None and gpu is not None and not any(
+        s.accelerator == gpu for s in catalog.systems.values()
+    ):
+        raise InputError(f"no catalog system is built from {gpu!r}; name a `system`",
+                         where=where((*base, "gpu")))
+
+
+def _accelerator_of(catalog: Catalog, system: str | None, gpu: str | None) -> str:
+    if gpu is not None:
+        return gpu
+    assert system is not None
+    return catalog.systems[system].accelerator
+
+
+def _gpus_per_node(catalog: Catalog, system: str | None, gpu: str | None) -> int:
+    if system is None:
+        system = next(s.name for s in catalog.systems.values() if s.accelerator == gpu)
+    return catalog.systems[system].num_accelerators
+
+
+def _check_template_gpu(value: str, types: set[str], where: str) -> None:
+    """A template's ``gpu`` names GPU types of the cluster's node groups."""
+    wanted = [t.strip() for t in value.split("|") if t.strip()]
+    if not types:
+        raise InputError("a template's `gpu` chooses among node groups; this cluster has one "
+                         "GPU type (use cluster.node_groups for a mixed fleet)", where=where)
+    for t in wanted:
+        if t not in types:
+            raise UnknownNameError("GPU type of the cluster", t, sorted(types), where=where)

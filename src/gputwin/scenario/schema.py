@@ -51,19 +51,58 @@ class NetworkConfig(_Model):
         "data-parallel communication (cluster runs; docs/simulation.md, 'Fabric contention')")
 
 
-class ClusterConfig(_Model):
+class NodeGroupConfig(_Model):
     """``num_nodes`` nodes of one catalog ``system`` (or the default system of ``gpu``)."""
+
+    system: str | None = None
+    gpu: str | None = None
+    num_nodes: GpuCount
+
+    @model_validator(mode="after")
+    def _system_or_gpu(self) -> NodeGroupConfig:
+        if self.system is None and self.gpu is None:
+            raise ValueError("name a `system` (e.g. dgx-h100) or a `gpu`")
+        return self
+
+
+class ClusterConfig(_Model):
+    """``num_nodes`` nodes of one catalog ``system`` (or the default system of ``gpu``), or
+    ``node_groups`` of several (a mixed fleet, docs/simulation.md)."""
 
     system: str | None = None
     gpu: str | None = None
     num_nodes: GpuCount | None = Field(
         default=None, description="Required unless from_trace (then the trace's node count)")
+    node_groups: list[NodeGroupConfig] | None = Field(
+        default=None, description="A mixed fleet: groups of nodes of different GPU types "
+        "(same GPUs per node), placed in this order; replaces system/gpu/num_nodes")
     network: NetworkConfig = NetworkConfig()
     storage: str | None = Field(default=None, description="Storage tier models load from")
     scale_out_fabric: str | None = Field(default=None, description="Override the system's")
     from_trace: bool = Field(
         default=False, description="Nodes from the trace's node list (GPUs, model, CPU, "
         "memory per node; e.g. openb), replacing num_nodes x the system's GPUs")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _groups_fill_the_primary(cls, data: Any) -> Any:
+        """With ``node_groups``, ``system``/``gpu`` name the first group (the primary type:
+        site power, prices and quotas) and ``num_nodes`` the total."""
+        if not isinstance(data, dict) or data.get("node_groups") is None:
+            return data
+        groups = data["node_groups"]
+        if not isinstance(groups, list) or not groups:
+            raise ValueError("node_groups: give a list of at least one group")
+        given = [k for k in ("system", "gpu", "num_nodes", "from_trace") if data.get(k)]
+        if given:
+            raise ValueError(f"node_groups replaces {', '.join(given)}: give one or the other")
+        first = groups[0] if isinstance(groups[0], dict) else {}
+        nodes = [g.get("num_nodes") for g in groups if isinstance(g, dict)]
+        out = dict(data)
+        out["system"], out["gpu"] = first.get("system"), first.get("gpu")
+        if all(isinstance(n, int) and not isinstance(n, bool) for n in nodes):
+            out["num_nodes"] = sum(nodes)
+        return out
 
     @model_validator(mode="after")
     def _system_or_gpu(self) -> ClusterConfig:
@@ -115,6 +154,9 @@ class TemplateConfig(_Model):
     dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
     tokens: Count | tuple[Count, Count]
+    gpu: str | None = Field(
+        default=None, description="Mixed fleets: the GPU type(s) the job may run on "
+        "(catalog names, 'a|b'); None = any type it fits, in node-group order")
     startup_overhead: Seconds = Field(default=0.0, description="Container start, NCCL init...")
     deferrable_slack: Seconds | None = Field(
         default=None, ge=0, description="Carbon-aware: the job may start this much later "

@@ -169,7 +169,9 @@ class PluginContext:
 
     layout: ClusterLayout
     estimate_runtime: RuntimeEstimator
-    gpu_type: str = ""  # the cluster's GPU type (catalog name)
+    gpu_type: str = ""  # the cluster's GPU type (catalog name; a mixed fleet's first)
+    #: a mixed fleet (``cluster.node_groups``): each node's GPU type; empty = one type
+    node_types: tuple[str, ...] = ()
 
 
 class Plugin:

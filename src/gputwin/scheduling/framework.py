@@ -106,6 +106,12 @@ class Framework:
         self.shape_memo = shortcuts and not plugins.post_filter and all(
             p.shape_only for p in plugins.pre_filter)
         self._share_room = ShareRoom(plugins.placement, ctx.gpu_type)
+        #: a mixed fleet: a gang runs on one GPU type, tried in node-group order
+        types = list(dict.fromkeys(ctx.node_types))
+        self._type_masks: dict[str, np.ndarray] = {}
+        if len(types) > 1:
+            node_types = np.asarray(ctx.node_types)
+            self._type_masks = {t: node_types == t for t in types}
         self._seq = 0
         self.running: dict[str, RunningJob] = {}
         self.tenant_gpus: dict[str, int] = {}
@@ -228,6 +234,26 @@ class Framework:
         if need > free_total and (job.shape is None or not is_share_request(job.spec)
                                   or not self._share_room.has_room(job.spec, state)):
             return Status.unschedulable(f"needs {need} GPUs, {free_total} free"), None
+        placement = None
+        if not self._type_masks:
+            placement = self._place_on(job, state, free)
+        else:  # a mixed fleet: the job's types (or all), in node-group order
+            wanted = job.spec.gpu_type
+            for gpu_type, on_type in self._type_masks.items():
+                if wanted and gpu_type not in wanted.split("|"):
+                    continue
+                placement = self._place_on(job, state, np.where(on_type, free, 0))
+                if placement is not None:
+                    break
+        if placement is None:
+            return Status.unschedulable(
+                f"no gang placement for {need} GPUs ({free_total} free, "
+                f"placement {self.plugins.placement.name})"), None
+        return Status(), placement
+
+    def _place_on(self, job: QueuedJob, state: CycleState, free: np.ndarray
+                  ) -> Placement | None:
+        """filter → score → placement on ``free``."""
         for flt in self.plugins.filter:
             mask = flt.filter(job, state, free)
             if mask is not None:
@@ -237,12 +263,7 @@ class Framework:
             scores = np.zeros(len(free))
             for scorer, weight in self.plugins.score:
                 scores += weight * scorer.score(job, state, free)
-        placement = self.plugins.placement.place(job, state, free, scores)
-        if placement is None:
-            return Status.unschedulable(
-                f"no gang placement for {need} GPUs ({free_total} free, "
-                f"placement {self.plugins.placement.name})"), None
-        return Status(), placement
+        return self.plugins.placement.place(job, state, free, scores)
 
     def start(self, job: QueuedJob, placement: Placement, state: CycleState) -> Status:
         """reserve → permit → bind; on success the start is recorded in ``state``."""

@@ -41,6 +41,7 @@ class JobTemplate:
     interruptible: bool = False  #: carbon-aware: may be suspended and resumed
     data_bytes: float = 0.0  #: dataset moved when run outside ``region``
     region: str | None = None  #: where the data lives
+    gpu_type: str | None = None  #: mixed fleets: GPU type(s) allowed ("a|b"; None = any)
     #: per GPU count, a (parallel, training) layout replacing the template's (planned ones)
     layouts: Mapping[int, tuple[ParallelConfig, TrainingConfig]] | None = None
 
@@ -111,6 +112,7 @@ def generate_synthetic(
                 interruptible=tpl.interruptible,
                 data_bytes=tpl.data_bytes,
                 region=tpl.region,
+                gpu_type=tpl.gpu_type,
             )
         )
     return jobs

@@ -1,0 +1,91 @@
+"""Mixed fleets: node groups of several GPU types in one cluster (cluster.node_groups)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gputwin.errors import InputError
+from gputwin.run.simulate import simulate
+from gputwin.scenario import load_scenario
+
+BASE = """\
+name: mixed
+seed: 2
+cluster:
+  CLUSTER
+  network: {nodes_per_leaf: 4}
+workload:
+  synthetic:
+    num_jobs: 30
+    arrival: {process: poisson, mean_interarrival: 2h}
+    templates:
+      - {kind: finetune, model: llama3-8b, num_gpus: 8, tp: 1, global_batch_size: 64,
+         seq_len: 4096, tokens: 1e9, GPU}
+scheduler: {policy: fifo, placement: first_fit}
+"""
+GROUPS = """node_groups:
+    - {system: dgx-h100, num_nodes: 4}
+    - {system: dgx-a100, num_nodes: 4}"""
+
+
+def _load(tmp_path: Path, cluster: str = GROUPS, gpu: str = "",
+          overrides: list[str] | None = None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE.replace("CLUSTER", cluster).replace(", GPU", gpu))
+    return load_scenario(path, overrides or [])
+
+
+def _step_times(result) -> set[float]:  # type: ignore[no-untyped-def]
+    return {round(j.step_time_s, 9) for j in result.jobs if j.step_time_s}
+
+
+def test_each_type_runs_at_its_own_speed(tmp_path: Path) -> None:
+    on_h100 = simulate(_load(tmp_path, gpu=", gpu: h100-sxm-80gb"))
+    on_a100 = simulate(_load(tmp_path, gpu=", gpu: a100-sxm-80gb"))
+    alone_h100 = simulate(_load(tmp_path, "system: dgx-h100\n  num_nodes: 4"))
+    alone_a100 = simulate(_load(tmp_path, "system: dgx-a100\n  num_nodes: 4"))
+    assert _step_times(on_h100) == _step_times(alone_h100)
+    assert _step_times(on_a100) == _step_times(alone_a100)
+    (h,), (a,) = _step_times(on_h100), _step_times(on_a100)
+    assert a > 1.5 * h  # the A100 is the slower part
+    groups = {g["gpu"]: g for g in on_a100.summary["node_groups"]}
+    assert groups["a100-sxm-80gb"]["jobs"] == 30 and groups["h100-sxm-80gb"]["jobs"] == 0
+    assert groups["a100-sxm-80gb"]["gpus"] == 32
+
+
+def test_unpinned_jobs_use_both_types_in_group_order(tmp_path: Path) -> None:
+    res = simulate(_load(tmp_path, overrides=["workload.synthetic.arrival.mean_interarrival=1min"]))
+    groups = {g["gpu"]: g for g in res.summary["node_groups"]}
+    assert groups["h100-sxm-80gb"]["jobs"] > 0 and groups["a100-sxm-80gb"]["jobs"] > 0
+    assert res.summary["jobs_by_status"]["completed"] == 30
+    assert len(_step_times(res)) == 2  # one speed per type, never a mixed gang
+
+
+def test_jobs_go_only_where_they_fit(tmp_path: Path) -> None:
+    # 70B at tp 8 on 32 GPUs needs ~92 GiB per GPU: only the H200 nodes hold it
+    cluster = """node_groups:
+    - {system: dgx-h100, num_nodes: 8}
+    - {system: hgx-h200, num_nodes: 8}"""
+    path = tmp_path / "fit.yaml"
+    path.write_text(BASE.replace("CLUSTER", cluster).replace(
+        "model: llama3-8b, num_gpus: 8, tp: 1, global_batch_size: 64",
+        "model: llama3-70b, num_gpus: 32, tp: 8, global_batch_size: 256").replace(", GPU", ""))
+    res = simulate(load_scenario(path, ["workload.synthetic.num_jobs=6"]))
+    assert res.summary["jobs_by_status"]["completed"] == 6
+    groups = {g["gpu"]: g for g in res.summary["node_groups"]}
+    assert groups["h200-sxm-141gb"]["jobs"] == 6 and groups["h100-sxm-80gb"]["jobs"] == 0
+
+
+@pytest.mark.parametrize(("cluster", "gpu", "message"), [
+    ("system: dgx-h100\n  " + GROUPS, "", "node_groups replaces system"),
+    ("node_groups:\n    - {system: dgx-h100, num_nodes: 2}\n    - {system: tpu-v5p-slice, "
+     "num_nodes: 2}", "", "different node shapes"),
+    (GROUPS, ", gpu: b200", "b200"),
+    ("node_groups:\n    - {system: dgx-h1000, num_nodes: 2}", "", "dgx-h1000"),
+])
+def test_bad_groups_name_the_field(tmp_path: Path, cluster: str, gpu: str,
+                                   message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        _load(tmp_path, cluster, gpu)
