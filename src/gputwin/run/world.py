@@ -99,13 +99,15 @@ def job_template(cfg: TemplateConfig, layouts: PlannedLayouts | None = None) -> 
         parallel=ParallelConfig(tp=cfg.tp, pp=cfg.pp, cp=cfg.cp, ep=cfg.ep,
                                 sequence_parallel=cfg.sequence_parallel,
                                 zero_stage=cfg.zero_stage),
-        training=TrainingConfig(global_batch_size=cfg.global_batch_size,
+        training=TrainingConfig(global_batch_size=cfg.global_batch_size or 1,
                                 micro_batch_size=cfg.micro_batch_size,
                                 seq_len=cfg.seq_len or 2048,
                                 dtype=cfg.dtype, recompute=cfg.recompute),
         startup_overhead_s=cfg.startup_overhead,
         deferrable_slack_s=cfg.deferrable_slack, interruptible=cfg.interruptible,
         data_bytes=cfg.data_bytes, region=cfg.region, layouts=layouts, gpu_type=cfg.gpu,
+        fixed_duration_s=cfg.duration, mig_profile=cfg.mig_profile,
+        gpu_milli=1000 if cfg.gpu_fraction is None else max(1, round(cfg.gpu_fraction * 1000)),
     )
 
 
@@ -125,7 +127,8 @@ def plan_template_layouts(cfg: TemplateConfig, scenario: Scenario,
             continue
         request = TrainPlanRequest(
             model=cfg.model, num_gpus=[num_gpus], gpu=c.gpu, system=c.system,
-            global_batch_size=cfg.global_batch_size, seq_len=seq, dtypes=[cfg.dtype], top=1,
+            global_batch_size=cfg.global_batch_size or 1, seq_len=seq, dtypes=[cfg.dtype],
+            top=1,
             fabric=c.scale_out_fabric, oversubscription=c.network.oversubscription,
             nodes_per_leaf=c.network.nodes_per_leaf)
         planned = _best_layout(request, catalog)
@@ -259,7 +262,7 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
     syn = scenario.workload.synthetic
     planned = {} if syn is None else {
         i: plan_template_layouts(t, scenario, catalog) for i, t in enumerate(syn.templates)
-        if not t.layout_given or t.seq_len is None}
+        if t.duration is None and (not t.layout_given or t.seq_len is None)}
     jobs = build_jobs(scenario, streams, trace_workload, planned)
     models: dict[str, ModelSpec] = {
         name: catalog.model(name) for name in sorted({j.model for j in jobs if j.is_modelled})

@@ -57,6 +57,11 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
             known("models", "model", template.model, (*path, "model"))
             if template.gpu is not None:
                 _check_template_gpu(template.gpu, types, where((*path, "gpu")))
+            if template.mig_profile is not None:
+                _check_mig_profile(template.mig_profile,
+                                   types or {_accelerator_of(catalog, cluster.system,
+                                                             cluster.gpu)},
+                                   where((*path, "mig_profile")))
             _check_template_split(template, catalog.models[template.model],
                                   _under(path, where))
     trace = scenario.workload.trace
@@ -116,3 +121,14 @@ def _check_template_gpu(value: str, types: set[str], where: str) -> None:
     for t in wanted:
         if t not in types:
             raise UnknownNameError("GPU type of the cluster", t, sorted(types), where=where)
+
+
+def _check_mig_profile(name: str, gpus: set[str], where: str) -> None:
+    """A template's MIG profile exists on the cluster's GPU (every type of a mixed fleet)."""
+    from gputwin.cluster.mig import MigGeometry
+
+    for gpu in sorted(gpus):
+        try:
+            MigGeometry.for_gpu(gpu).profile(name)
+        except InputError as exc:
+            raise InputError(exc.detail, where=where) from None

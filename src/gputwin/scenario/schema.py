@@ -147,13 +147,25 @@ class TemplateConfig(_Model):
     ep: PositiveInt = 1
     zero_stage: int = Field(default=1, ge=0, le=3)
     sequence_parallel: bool = False
-    global_batch_size: PositiveInt
+    global_batch_size: PositiveInt | None = Field(
+        default=None, description="Sequences per step (required with `tokens`)")
     micro_batch_size: PositiveInt = 1
     seq_len: PositiveInt | None = Field(
         default=None, description="None = the model's training length (catalog)")
     dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
-    tokens: Count | tuple[Count, Count]
+    tokens: Count | tuple[Count, Count] | None = Field(
+        default=None, description="Training tokens (a number or [min, max]); required "
+        "unless `duration` is given")
+    duration: Seconds | None = Field(
+        default=None, gt=0, description="A fixed run time instead of a model-priced "
+        "training run (pods, notebooks, inference; required with gpu_fraction/mig_profile)")
+    gpu_fraction: float | None = Field(
+        default=None, gt=0, lt=1, description="Part of one GPU (fractional sharing; needs "
+        "num_gpus 1 and a sharing profile such as fgd or bestfit)")
+    mig_profile: str | None = Field(
+        default=None, description="A MIG instance of one GPU, e.g. 1g.10gb (needs num_gpus 1 "
+        "and scheduler profile mig)")
     gpu: str | None = Field(
         default=None, description="Mixed fleets: the GPU type(s) the job may run on "
         "(catalog names, 'a|b'); None = any type it fits, in node-group order")
@@ -176,15 +188,31 @@ class TemplateConfig(_Model):
 
     @property
     def tokens_range(self) -> tuple[float, float]:
+        if self.tokens is None:  # a fixed-duration template (no tokens drawn from it)
+            return (1.0, 1.0)
         return self.tokens if isinstance(self.tokens, tuple) else (self.tokens, self.tokens)
 
     @model_validator(mode="after")
     def _consistent(self) -> TemplateConfig:
         if isinstance(self.num_gpus, list) and not self.num_gpus:
             raise ValueError("num_gpus: give at least one GPU count")
+        if self.tokens is None and self.duration is None:
+            raise ValueError("give `tokens` (a model-priced training run) or `duration`")
+        if self.tokens is not None and self.duration is not None:
+            raise ValueError("give `tokens` or `duration`, not both")
+        if self.tokens is not None and self.global_batch_size is None:
+            raise ValueError("a training template (`tokens`) needs `global_batch_size`")
         lo, hi = self.tokens_range
         if lo <= 0 or hi < lo:
             raise ValueError(f"tokens must be > 0 with min <= max, got {self.tokens!r}")
+        shared = self.gpu_fraction is not None or self.mig_profile is not None
+        if shared and self.num_gpus_choices != (1,):
+            raise ValueError("gpu_fraction / mig_profile ask for part of one GPU: num_gpus: 1")
+        if shared and self.duration is None:
+            raise ValueError("gpu_fraction / mig_profile need a `duration` (the training "
+                             "model prices whole GPUs only)")
+        if self.gpu_fraction is not None and self.mig_profile is not None:
+            raise ValueError("give gpu_fraction or mig_profile, not both")
         return self
 
 

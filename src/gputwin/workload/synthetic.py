@@ -42,6 +42,9 @@ class JobTemplate:
     data_bytes: float = 0.0  #: dataset moved when run outside ``region``
     region: str | None = None  #: where the data lives
     gpu_type: str | None = None  #: mixed fleets: GPU type(s) allowed ("a|b"; None = any)
+    fixed_duration_s: float | None = None  #: a fixed run time instead of tokens (pods)
+    gpu_milli: int = 1000  #: part of one GPU (fractional request), 1000 = whole GPUs
+    mig_profile: str | None = None  #: a MIG instance of one GPU
     #: per GPU count, a (parallel, training) layout replacing the template's (planned ones)
     layouts: Mapping[int, tuple[ParallelConfig, TrainingConfig]] | None = None
 
@@ -96,6 +99,8 @@ def generate_synthetic(
         tpl = templates[int(pick)]
         num_gpus = tpl.num_gpus_choices[int(gpu_rng.integers(len(tpl.num_gpus_choices)))]
         parallel, training = tpl.layout_for(num_gpus)
+        tokens = _draw_tokens(tpl, token_rng)
+        fixed = tpl.fixed_duration_s
         jobs.append(
             JobSpec(
                 job_id=f"{id_prefix}-{index + 1:0{width}d}",
@@ -105,8 +110,11 @@ def generate_synthetic(
                 num_gpus=num_gpus,
                 submit_time_s=submit_s,
                 parallel=parallel,
-                training=training,
-                tokens=_draw_tokens(tpl, token_rng),
+                training=None if fixed is not None else training,
+                tokens=None if fixed is not None else tokens,
+                fixed_duration_s=fixed,
+                gpu_milli=tpl.gpu_milli,
+                mig_profile=tpl.mig_profile,
                 startup_overhead_s=tpl.startup_overhead_s,
                 deferrable_slack_s=tpl.deferrable_slack_s,
                 interruptible=tpl.interruptible,
