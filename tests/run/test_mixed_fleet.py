@@ -89,3 +89,52 @@ def test_bad_groups_name_the_field(tmp_path: Path, cluster: str, gpu: str,
                                    message: str) -> None:
     with pytest.raises(InputError, match=message):
         _load(tmp_path, cluster, gpu)
+
+
+FLAVOURS = """\
+name: mixed-kueue
+seed: 3
+cluster:
+  node_groups:
+    - {system: dgx-h100, num_nodes: 4}
+    - {system: dgx-a100, num_nodes: 4}
+  network: {nodes_per_leaf: 4}
+workload:
+  synthetic:
+    num_jobs: 40
+    arrival: {process: poisson, mean_interarrival: 20min}
+    templates:
+      - {tenant: team-a, kind: finetune, model: llama3-8b, num_gpus: 8, tp: 1,
+         global_batch_size: 64, seq_len: 4096, tokens: 1e9}
+      - {tenant: team-b, kind: finetune, model: llama3-8b, num_gpus: 8, tp: 1,
+         global_batch_size: 64, seq_len: 4096, tokens: 1e9}
+scheduler: {profile: fifo}
+tenancy:
+  flavors: {h100: h100-sxm-80gb, a100: a100-sxm-80gb}
+  cluster_queues:
+    team-a: {quotas: {h100: 32}}
+    team-b: {quotas: {a100: 32}}
+"""
+
+
+def test_kueue_flavours_send_each_queue_to_its_gpu_type(tmp_path: Path) -> None:
+    path = tmp_path / "k.yaml"
+    path.write_text(FLAVOURS)
+    res = simulate(load_scenario(path))
+    assert res.summary["jobs_by_status"]["completed"] == 40
+    speeds = {j.tenant: set() for j in res.jobs}
+    for j in res.jobs:
+        speeds[j.tenant].add(round(j.step_time_s or 0, 9))
+    (a,), (b,) = speeds["team-a"], speeds["team-b"]
+    assert b > 1.5 * a  # team-b's flavour is the A100 nodes
+    groups = {g["gpu"]: g for g in res.summary["node_groups"]}
+    counts = {t: sum(1 for j in res.jobs if j.tenant == t) for t in ("team-a", "team-b")}
+    assert groups["h100-sxm-80gb"]["jobs"] == counts["team-a"]
+    assert groups["a100-sxm-80gb"]["jobs"] == counts["team-b"]
+
+
+def test_a_flavour_of_a_type_the_cluster_lacks_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "k.yaml"
+    path.write_text(FLAVOURS.replace("a100: a100-sxm-80gb", "a100: b200"))
+    with pytest.raises(InputError, match="flavour 'a100' is GPU type 'b200'"):
+        simulate(load_scenario(path))

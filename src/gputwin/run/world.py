@@ -275,7 +275,7 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
             hw, models, hw_by_type={g.accelerator.name: g for g, _ in groups},
             node_types=tuple(g.accelerator.name for g, n in groups for _ in range(n)))
         jobs = [_restrict_to_fitting_types(job, runtime) for job in jobs]
-    quota = build_quota(scenario, hw)
+    quota = build_quota(scenario, hw, runtime.node_types)
     site = None if scenario.site is None else build_site_setup(
         scenario.site, hw, layout, runtime, scenario.seed)
     scheduler = build_scheduler(scenario, layout, hw, runtime, quota, site,
@@ -318,11 +318,14 @@ def _failure_restart_s(scenario: Scenario) -> float:
     return defaults.reschedule_s + defaults.warmup_s
 
 
-def build_quota(scenario: Scenario, hw: HardwareSpec) -> QuotaBook | None:
-    """The quota book of the scenario's ``tenancy:`` section (``None`` without one)."""
+def build_quota(scenario: Scenario, hw: HardwareSpec,
+                node_types: tuple[str, ...] = ()) -> QuotaBook | None:
+    """The quota book of the scenario's ``tenancy:`` section (``None`` without one); its
+    flavours name the cluster's GPU types (a mixed fleet's ``node_types``)."""
     if scenario.tenancy is None:
         return None
-    return QuotaBook(tenancy_model(scenario.tenancy, hw.accelerator.name))
+    types = list(dict.fromkeys(node_types)) or [hw.accelerator.name]
+    return QuotaBook(tenancy_model(scenario.tenancy, types))
 
 
 def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,

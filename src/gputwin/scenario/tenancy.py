@@ -22,6 +22,7 @@ queue is its ``queue`` field, else its tenant.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -110,18 +111,20 @@ def _milli(gpus: float | None) -> int | None:
     return None if gpus is None else round(gpus * MILLI)
 
 
-def tenancy_model(cfg: TenancyConfig, cluster_gpu: str | None = None) -> TenancyModel:
-    """The validated :class:`TenancyModel`. With ``cluster_gpu`` (the cluster's catalog GPU
-    type), every flavour must be that GPU: one GPU type per cluster is modelled. Raises
+def tenancy_model(cfg: TenancyConfig,
+                  cluster_gpus: str | Sequence[str] | None = None) -> TenancyModel:
+    """The validated :class:`TenancyModel`. With ``cluster_gpus`` (the cluster's catalog GPU
+    type, or a mixed fleet's types), every flavour must be one of them. Raises
     :class:`InputError` naming the ``tenancy.`` field."""
     flavors = dict(cfg.flavors) if cfg.flavors is not None else {
         name: name for cq in cfg.cluster_queues.values() for name in cq.quotas}
-    if cluster_gpu is not None:
+    if cluster_gpus is not None:
+        types = [cluster_gpus] if isinstance(cluster_gpus, str) else list(cluster_gpus)
         for name, gpu in flavors.items():
-            if gpu != cluster_gpu:
+            if gpu not in types:
                 raise InputError(f"flavour {name!r} is GPU type {gpu!r}, but the cluster has "
-                                 f"only {cluster_gpu!r} (one GPU type per cluster is modelled)",
-                                 where=f"tenancy.flavors.{name}")
+                                 f"only {', '.join(repr(t) for t in types)} (node_groups for "
+                                 "a mixed fleet)", where=f"tenancy.flavors.{name}")
     cqs = {
         name: ClusterQueueSpec(
             name=name,

@@ -70,6 +70,9 @@ class QueuedJob:
     hold_until_s: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)  # per-plugin scratch
     shape: Shape = None  # request_shape(spec), set by the framework at submit
+    #: a mixed fleet: the GPU type an admission plugin chose (a Kueue flavour), "" = any
+    #: of the job's own types
+    gpu_type: str = ""
 
     @property
     def job_id(self) -> str:

@@ -238,7 +238,7 @@ class Framework:
         if not self._type_masks:
             placement = self._place_on(job, state, free)
         else:  # a mixed fleet: the job's types (or all), in node-group order
-            wanted = job.spec.gpu_type
+            wanted = job.gpu_type or job.spec.gpu_type
             for gpu_type, on_type in self._type_masks.items():
                 if wanted and gpu_type not in wanted.split("|"):
                     continue

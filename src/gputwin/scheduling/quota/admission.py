@@ -142,6 +142,8 @@ class KueueQuota(PreFilterPlugin):
         verdict = book.assign(spec, cq)
         if verdict.mode == Mode.NO_FIT:
             return Status.unschedulable(verdict.reason, self.name)
+        if self.ctx.node_types:  # a mixed fleet: the flavour's GPU type only
+            job.gpu_type = book.model.flavors[verdict.flavor]
         return Status()
 
     def on_start(self, job: RunningJob, now_s: float) -> None:
