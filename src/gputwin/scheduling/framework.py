@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,35 +235,35 @@ class Framework:
                                   or not self._share_room.has_room(job.spec, state)):
             return Status.unschedulable(f"needs {need} GPUs, {free_total} free"), None
         placement = None
-        if not self._type_masks:
-            placement = self._place_on(job, state, free)
-        else:  # a mixed fleet: the job's types (or all), in node-group order
-            wanted = job.gpu_type or job.spec.gpu_type
-            for gpu_type, on_type in self._type_masks.items():
-                if wanted and gpu_type not in wanted.split("|"):
-                    continue
-                placement = self._place_on(job, state, np.where(on_type, free, 0))
-                if placement is not None:
-                    break
+        for on_type in self._free_by_type(job, free):  # one pass, or one per GPU type
+            for flt in self.plugins.filter:
+                mask = flt.filter(job, state, on_type)
+                if mask is not None:
+                    on_type = np.where(mask, on_type, 0)
+            scores = None
+            if self.plugins.score:
+                scores = np.zeros(len(on_type))
+                for scorer, weight in self.plugins.score:
+                    scores += weight * scorer.score(job, state, on_type)
+            placement = self.plugins.placement.place(job, state, on_type, scores)
+            if placement is not None:
+                break
         if placement is None:
             return Status.unschedulable(
                 f"no gang placement for {need} GPUs ({free_total} free, "
                 f"placement {self.plugins.placement.name})"), None
         return Status(), placement
 
-    def _place_on(self, job: QueuedJob, state: CycleState, free: np.ndarray
-                  ) -> Placement | None:
-        """filter → score → placement on ``free``."""
-        for flt in self.plugins.filter:
-            mask = flt.filter(job, state, free)
-            if mask is not None:
-                free = np.where(mask, free, 0)
-        scores = None
-        if self.plugins.score:
-            scores = np.zeros(len(free))
-            for scorer, weight in self.plugins.score:
-                scores += weight * scorer.score(job, state, free)
-        return self.plugins.placement.place(job, state, free, scores)
+    def _free_by_type(self, job: QueuedJob, free: np.ndarray) -> Iterable[np.ndarray]:
+        """``free`` as is; in a mixed fleet, ``free`` on each GPU type the job may use (an
+        admission's flavour, else its own types, else all), in node-group order: a gang
+        runs on one type."""
+        if not self._type_masks:
+            return (free,)
+        wanted = job.gpu_type or job.spec.gpu_type
+        allowed = wanted.split("|") if wanted else None
+        return (np.where(on_type, free, 0) for gpu_type, on_type in self._type_masks.items()
+                if allowed is None or gpu_type in allowed)
 
     def start(self, job: QueuedJob, placement: Placement, state: CycleState) -> Status:
         """reserve → permit → bind; on success the start is recorded in ``state``."""
