@@ -165,3 +165,17 @@ def test_topology_levels() -> None:
     assert layout.num_pods == 2 and layout.num_pods_spanned([0, 7]) == 2
     with pytest.raises(InputError, match="unknown topology level"):
         layout.level_ids("row")
+
+
+def test_nodes_of_different_shapes_hold_their_own_gpus() -> None:
+    layout = ClusterLayout(num_nodes=2, gpus_per_node=8, nodes_per_leaf=2, node_gpus=(8, 4))
+    assert layout.total_gpus == 12 and layout.gpus_on(1) == 4
+    ledger = Ledger(layout)
+    assert ledger.free_per_node() == (8, 4)
+    with pytest.raises(LedgerError):
+        ledger.allocate("big", make_placement(layout, {1: 8}))
+    ledger.allocate("fits", make_placement(layout, {1: 4}))
+    ledger.release("fits")
+    assert ledger.free_per_node() == (8, 4)
+    with pytest.raises(InputError):
+        ClusterLayout(num_nodes=2, gpus_per_node=8, nodes_per_leaf=2, node_gpus=(4, 4))

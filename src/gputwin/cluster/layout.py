@@ -27,15 +27,29 @@ class ClusterLayout:
     nodes_per_leaf: int
     scale_up_domain_size: int = 0  # GPUs per scale-up domain; 0 = one node
     leaves_per_pod: int = 0  # leaves under one spine group; 0 = all leaves in one pod
+    #: GPUs of each node when nodes differ (a mixed fleet of node shapes; ``gpus_per_node``
+    #: is then the largest); empty = every node has ``gpus_per_node``
+    node_gpus: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("num_nodes", "gpus_per_node", "nodes_per_leaf"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.node_gpus and (len(self.node_gpus) != self.num_nodes
+                               or min(self.node_gpus) <= 0
+                               or max(self.node_gpus) != self.gpus_per_node):
+            raise InputError("node_gpus: one positive count per node, the largest being "
+                             "gpus_per_node")
 
     @property
     def total_gpus(self) -> int:
+        if self.node_gpus:
+            return sum(self.node_gpus)
         return self.num_nodes * self.gpus_per_node
+
+    def gpus_on(self, node: int) -> int:
+        """GPUs of ``node``."""
+        return self.node_gpus[node] if self.node_gpus else self.gpus_per_node
 
     @property
     def num_leaves(self) -> int:

@@ -7,12 +7,12 @@ allocating a job twice, releasing an unknown job, overlapping MIG slices or more
 1000 milli-GPU on one GPU raise :class:`LedgerError` (a scheduler bug, not user input) and
 leave the ledger unchanged.
 
-Capacity model per node: ``gpus_per_node`` GPUs. Whole-GPU allocations are anonymous
-counts. A GPU that carries fractional shares (``milli`` of 1000) or MIG slices is *partial*:
-it is taken out of the whole-GPU pool when its first share lands and returned when its
-last share leaves. A partial GPU is either in milli mode or in MIG mode, never both.
-Node health (up / draining / down) does not change allocations; the snapshot offers free
-capacity only on ``up`` nodes.
+Capacity model per node: ``gpus_per_node`` GPUs (``layout.node_gpus`` when nodes
+differ). Whole-GPU allocations are anonymous counts. A GPU that carries fractional shares
+(``milli`` of 1000) or MIG slices is *partial*: it is taken out of the whole-GPU pool
+when its first share lands and returned when its last share leaves. A partial GPU is
+either in milli mode or in MIG mode, never both. Node health (up / draining / down) does
+not change allocations; the snapshot offers free capacity only on ``up`` nodes.
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class Ledger:
 
     def __init__(self, layout: ClusterLayout) -> None:
         self.layout = layout
-        self._free = np.full(layout.num_nodes, layout.gpus_per_node, dtype=np.int64)
+        self._free = (np.asarray(layout.node_gpus, dtype=np.int64) if layout.node_gpus
+                      else np.full(layout.num_nodes, layout.gpus_per_node, dtype=np.int64))
         self._free_total = layout.total_gpus
         self._health = np.zeros(layout.num_nodes, dtype=np.int8)
         self._allocations: dict[str, Placement] = {}
@@ -226,7 +227,7 @@ class Ledger:
         placement = self._allocations.pop(job_id, None)
         if placement is None:
             raise LedgerError(f"job {job_id!r} holds no GPUs")
-        cap = self.layout.gpus_per_node
+        layout = self.layout
         for node, count in zip(placement.nodes, placement.gpus, strict=True):
             self._free[node] += count
         self._free_total += placement.num_gpus
@@ -250,20 +251,21 @@ class Ledger:
                 self._free[share.node] += 1
                 self._free_total += 1
         for node in {*placement.nodes, *(s.node for s in placement.shares)}:
-            assert self._free[node] <= cap, "ledger corrupted: more free GPUs than a node has"
+            assert self._free[node] <= layout.gpus_on(node), (
+                "ledger corrupted: more free GPUs than a node has")
         self.version += 1
         return placement
 
     def _check_shares(self, job_id: str, placement: Placement) -> dict[int, int]:
         """Validate shares; return ``{node: GPUs newly taken from the whole pool}``."""
-        gpn = self.layout.gpus_per_node
         milli = dict(self._milli)
         mig = {k: list(v) for k, v in self._mig.items()}
         opened: dict[int, int] = {}
         whole = dict(zip(placement.nodes, placement.gpus, strict=True))
         for s in placement.shares:
             key = (s.node, s.gpu)
-            if not (0 <= s.node < self.layout.num_nodes and 0 <= s.gpu < gpn):
+            on_node = self.layout.gpus_on(s.node) if 0 <= s.node < self.layout.num_nodes else 0
+            if not 0 <= s.gpu < on_node:
                 raise LedgerError(f"job {job_id!r}: no GPU {s.gpu} on node {s.node}")
             if key not in milli and key not in mig:
                 opened[s.node] = opened.get(s.node, 0) + 1

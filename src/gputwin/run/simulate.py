@@ -626,13 +626,13 @@ def _node_groups(run: _Run, jobs: list[JobRecord]) -> list[dict[str, Any]]:
     """A mixed fleet's GPU types: nodes, GPUs, the jobs that last ran there, the GPU-hours
     they held and how many completed (summary ``node_groups``)."""
     types = run.world.runtime.node_types
-    gpn = run.world.layout.gpus_per_node
+    layout = run.world.layout
     rows: dict[str, dict[str, Any]] = {}
-    for t in types:
+    for node, t in enumerate(types):
         row = rows.setdefault(t, {"gpu": t, "num_nodes": 0, "gpus": 0, "jobs": 0,
                                   "jobs_completed": 0, "gpu_hours": 0.0})
         row["num_nodes"] += 1
-        row["gpus"] += gpn
+        row["gpus"] += layout.gpus_on(node)
     for rec in jobs:
         placement = run.states[rec.job_id].placement
         if placement is None or not placement.nodes:

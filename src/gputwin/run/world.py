@@ -259,6 +259,11 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
     hw = build_hardware(scenario, catalog)
     trace_workload = read_scenario_trace(scenario)
     layout = build_layout(scenario, hw, None if trace_workload is None else trace_workload.nodes)
+    groups = build_node_groups(scenario, catalog)
+    if groups is not None and len({g.gpus_per_node for g, _ in groups}) > 1:
+        layout = replace(layout, gpus_per_node=max(g.gpus_per_node for g, _ in groups),
+                         node_gpus=tuple(g.gpus_per_node for g, n in groups for _ in range(n)),
+                         scale_up_domain_size=0)
     syn = scenario.workload.synthetic
     planned = {} if syn is None else {
         i: plan_template_layouts(t, scenario, catalog) for i, t in enumerate(syn.templates)
@@ -267,7 +272,6 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
     models: dict[str, ModelSpec] = {
         name: catalog.model(name) for name in sorted({j.model for j in jobs if j.is_modelled})
     }
-    groups = build_node_groups(scenario, catalog)
     if groups is None:
         runtime = TrainingRuntime(hw, models)
     else:
@@ -339,11 +343,13 @@ def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
         return runtime.expected_duration_s(job, gpn, per_leaf)
 
     node_types = runtime.node_types
+    domains = {t: h.scale_up_domain_size for t, h in runtime.hardware_by_type.items()}
     ctx = PluginContext(layout=layout, estimate_runtime=estimate, gpu_type=hw.accelerator.name,
-                        node_types=node_types)
+                        node_types=node_types, domain_sizes=domains)
     if quota is not None:
         ctx = TenancyContext(layout=layout, estimate_runtime=estimate,
-                             gpu_type=hw.accelerator.name, node_types=node_types, quota=quota)
+                             gpu_type=hw.accelerator.name, node_types=node_types,
+                             domain_sizes=domains, quota=quota)
         return with_site(build_framework(
             with_tenancy(site_profile(scheduler_profile(scenario.scheduler), site)), ctx,
             shortcuts=shortcuts), site)

@@ -35,13 +35,6 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
         for i, g in enumerate(cluster.node_groups or [])]
     for system, gpu, base in groups or [(cluster.system, cluster.gpu, ("cluster",))]:
         _check_system(catalog, system, gpu, base, known, where)
-    if groups:
-        per_node = {_gpus_per_node(catalog, s, g) for s, g, _ in groups}
-        if len(per_node) > 1:
-            raise InputError("node groups of different node shapes "
-                             f"({', '.join(str(n) for n in sorted(per_node))} GPUs per node) "
-                             "are not modelled yet: use systems with as many GPUs per node",
-                             where=where(("cluster", "node_groups")))
     types = {_accelerator_of(catalog, s, g) for s, g, _ in groups}
     known("storage", "storage tier", cluster.storage, ("cluster", "storage"))
     known("fabrics", "fabric", cluster.scale_out_fabric, ("cluster", "scale_out_fabric"))
@@ -104,12 +97,6 @@ def _accelerator_of(catalog: Catalog, system: str | None, gpu: str | None) -> st
         return gpu
     assert system is not None
     return catalog.systems[system].accelerator
-
-
-def _gpus_per_node(catalog: Catalog, system: str | None, gpu: str | None) -> int:
-    if system is None:
-        system = next(s.name for s in catalog.systems.values() if s.accelerator == gpu)
-    return catalog.systems[system].num_accelerators
 
 
 def _check_template_gpu(value: str, types: set[str], where: str) -> None:

@@ -145,10 +145,13 @@ class CycleState:
     result: CycleResult
     data: dict[str, Any] = field(default_factory=dict)
     partial: PartialGpus | None = None
+    #: a mixed fleet of node shapes: the layout of the GPU type being tried (its nodes'
+    #: shape), set by the framework for that pass only
+    layout_view: ClusterLayout | None = None
 
     @property
     def layout(self) -> ClusterLayout:
-        return self.snapshot.layout
+        return self.layout_view or self.snapshot.layout
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,8 @@ class PluginContext:
     gpu_type: str = ""  # the cluster's GPU type (catalog name; a mixed fleet's first)
     #: a mixed fleet (``cluster.node_groups``): each node's GPU type; empty = one type
     node_types: tuple[str, ...] = ()
+    #: a mixed fleet: GPUs per scale-up domain of each type (0 = one node)
+    domain_sizes: Mapping[str, int] = field(default_factory=dict)
 
 
 class Plugin:

@@ -18,7 +18,7 @@ import bisect
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -109,9 +109,19 @@ class Framework:
         #: a mixed fleet: a gang runs on one GPU type, tried in node-group order
         types = list(dict.fromkeys(ctx.node_types))
         self._type_masks: dict[str, np.ndarray] = {}
+        #: per type, the layout its placements see when node shapes differ
+        self._type_layouts: dict[str, ClusterLayout] = {}
         if len(types) > 1:
             node_types = np.asarray(ctx.node_types)
             self._type_masks = {t: node_types == t for t in types}
+            layout = ctx.layout
+            if layout.node_gpus:
+                for t in types:
+                    first = ctx.node_types.index(t)
+                    gpn = layout.node_gpus[first]
+                    self._type_layouts[t] = replace(
+                        layout, gpus_per_node=gpn, node_gpus=(),
+                        scale_up_domain_size=ctx.domain_sizes.get(t, 0))
         self._seq = 0
         self.running: dict[str, RunningJob] = {}
         self.tenant_gpus: dict[str, int] = {}
@@ -235,7 +245,10 @@ class Framework:
                                   or not self._share_room.has_room(job.spec, state)):
             return Status.unschedulable(f"needs {need} GPUs, {free_total} free"), None
         placement = None
-        for on_type in self._free_by_type(job, free):  # one pass, or one per GPU type
+        views = self._type_layouts
+        for gpu_type, on_type in self._free_by_type(job, free):  # one pass, or one per type
+            if views:  # node shapes differ: the placers see this type's shape
+                state.layout_view = views[gpu_type]
             for flt in self.plugins.filter:
                 mask = flt.filter(job, state, on_type)
                 if mask is not None:
@@ -246,6 +259,8 @@ class Framework:
                 for scorer, weight in self.plugins.score:
                     scores += weight * scorer.score(job, state, on_type)
             placement = self.plugins.placement.place(job, state, on_type, scores)
+            if views:
+                state.layout_view = None
             if placement is not None:
                 break
         if placement is None:
@@ -254,15 +269,17 @@ class Framework:
                 f"placement {self.plugins.placement.name})"), None
         return Status(), placement
 
-    def _free_by_type(self, job: QueuedJob, free: np.ndarray) -> Iterable[np.ndarray]:
+    def _free_by_type(self, job: QueuedJob, free: np.ndarray
+                      ) -> Iterable[tuple[str, np.ndarray]]:
         """``free`` as is; in a mixed fleet, ``free`` on each GPU type the job may use (an
         admission's flavour, else its own types, else all), in node-group order: a gang
         runs on one type."""
         if not self._type_masks:
-            return (free,)
+            return (("", free),)
         wanted = job.gpu_type or job.spec.gpu_type
         allowed = wanted.split("|") if wanted else None
-        return (np.where(on_type, free, 0) for gpu_type, on_type in self._type_masks.items()
+        return ((gpu_type, np.where(on_type, free, 0))
+                for gpu_type, on_type in self._type_masks.items()
                 if allowed is None or gpu_type in allowed)
 
     def start(self, job: QueuedJob, placement: Placement, state: CycleState) -> Status:

@@ -101,6 +101,11 @@ class TrainingRuntime:
         return self._check_cache[key]
 
     @property
+    def hardware_by_type(self) -> Mapping[str, HardwareSpec]:
+        """The hardware of each GPU type (one entry unless a mixed fleet)."""
+        return self._hw_by_type
+
+    @property
     def node_types(self) -> tuple[str, ...]:
         """Each node's GPU type in a mixed fleet (empty for one type)."""
         return self._node_types
