@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from gputwin.catalog.model_math import total_params
 from gputwin.catalog.schema import StorageTier
-from gputwin.cluster.ledger import Ledger, Placement
+from gputwin.cluster.ledger import Ledger, Placement, make_placement
 from gputwin.perf.io import CHECKPOINT_BYTES_PER_PARAM
 from gputwin.reliability.faults import FaultModel
 from gputwin.reliability.goodput import JobSpan, daly_interval_s, interruption_rates_per_s
@@ -59,8 +59,9 @@ class RunHandle(Protocol):
     def request_pass(self) -> None: ...
     def placement_now(self, job_id: str) -> Placement | None: ...
     def idle(self) -> bool: ...
-    def swap_node(self, job_id: str, old: int, new: int) -> bool: ...
-    def stall(self, job_id: str, seconds: float) -> None: ...
+    def relocate(self, job_id: str, placement: Placement) -> None: ...
+    def pause(self, job_id: str) -> bool: ...
+    def resume(self, job_id: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -210,11 +211,16 @@ class FailureDriver:
         for node in fault.nodes:
             self._node_down(node, replace=spare is None)
         for job_id in live:
-            if spare is not None and self.run.swap_node(job_id, fault.nodes[0], spare):
-                self.run.set_speed(job_id, 1.0, 1.0, "straggler")
-                self.run.stall(job_id, self.plan.hot_swap_s)
-            else:
+            swapped = None if spare is None else _swapped(
+                placements[job_id], fault.nodes[0], spare, self.run.ledger)
+            if swapped is None:
                 self._interrupt((job_id, placements[job_id], model))
+                continue
+            self.run.relocate(job_id, swapped)
+            self.run.set_speed(job_id, 1.0, 1.0, "straggler")
+            if self.plan.hot_swap_s > 0 and self.run.pause(job_id):  # the swap's stall
+                self.run.sim.schedule_in(self.plan.hot_swap_s, _call(self.run.resume, job_id),
+                                         PRIORITY_FAULT)
         self.run.sim.schedule_in(model.repair_s, _call(self._repair, fault.nodes),
                                  PRIORITY_FAULT)
 
@@ -279,6 +285,22 @@ class FailureDriver:
             "ettr_cluster": kept_s / wall_s if wall_s > 0 else None,
             "ettr_per_job": ettr,
         }
+
+
+def _swapped(placement: Placement | None, old: int, new: int,
+             ledger: Ledger) -> Placement | None:
+    """``placement`` with its whole GPUs on node ``old`` moved to node ``new`` (a hot spare),
+    or ``None`` when it cannot be: not on ``old``, partial GPUs there, already on ``new``,
+    or too few free GPUs on ``new``."""
+    if (placement is None or old not in placement.nodes or new in placement.nodes
+            or any(share.node == old for share in placement.shares)):
+        return None
+    per_node = dict(zip(placement.nodes, placement.gpus, strict=True))
+    count = per_node.pop(old)
+    if ledger.free_on(new) < count:
+        return None
+    per_node[new] = count
+    return make_placement(ledger.layout, per_node, placement.shares)
 
 
 def _call(func: Callable[[Any], None], arg: Any) -> Callable[[], None]:

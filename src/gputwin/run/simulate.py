@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
-from gputwin.cluster.ledger import Ledger, Placement, make_placement
+from gputwin.cluster.ledger import Ledger, Placement
 from gputwin.cluster.snapshot import take_snapshot
 from gputwin.reliability.injector import FaultInjector
 from gputwin.run.checkpoints import CheckpointDriver
@@ -99,23 +99,7 @@ class _Run:
                                  running_jobs=[0])
         for job in world.jobs:
             self.sim.schedule_at(job.submit_time_s, _bind(self.arrive, job), PRIORITY_ARRIVAL)
-        self.faults: FailureDriver | None = None
-        if world.failures is not None:  # scenario `failures:` (run/failures.py)
-            rng = (streams or RandomStreams(0)).stream("reliability/faults")
-            self.faults = FailureDriver(self, world.failures, FaultInjector(
-                world.failures.models, world.layout, rng), world.runtime)
-            self.faults.start()
-        self.fabric: FabricContention | None = None
-        if world.fabric_contention:  # cluster.network.contention (run/fabric.py)
-            self.fabric = FabricContention(self, world.layout,
-                                           world.hardware.network.oversubscription)
-        self.ckpt: CheckpointDriver | None = None
-        plan_f = world.failures
-        if plan_f is not None and plan_f.checkpoint_writes != "off":
-            tier = plan_f.checkpoint_storage
-            self.ckpt = CheckpointDriver(self, plan_f.checkpoint_writes,
-                                         tier.aggregate_write_bandwidth_bytes_per_s
-                                         if tier is not None else None)
+        self.faults, self.ckpt, self.fabric = _drivers(self, streams)
 
     # -- event handlers ---------------------------------------------------------------------
 
@@ -319,39 +303,19 @@ class _Run:
         return (self.running == 0 and self.world.scheduler.num_queued() == 0
                 and all(s.arrived for s in self.states.values()))
 
-    def swap_node(self, job_id: str, old: int, new: int) -> bool:
-        """Move running ``job_id``'s whole GPUs on node ``old`` to node ``new`` (a hot spare
-        takes a slow node's place; the plan keeps its speed). False, and nothing changed,
-        when the job is not running there, holds partial GPUs on ``old``, already spans
-        ``new`` or ``new`` has too few free GPUs."""
+    def relocate(self, job_id: str, placement: Placement) -> None:
+        """Running ``job_id`` continues on ``placement`` (as many GPUs; a hot spare took a
+        node's place): ledger, scheduler and fabric follow; the plan keeps its speed."""
         state = self.states[job_id]
-        p = state.placement
-        if (state.status != "running" or p is None or old not in p.nodes or new in p.nodes
-                or any(share.node == old for share in p.shares)):
-            return False
-        per_node = dict(zip(p.nodes, p.gpus, strict=True))
-        count = per_node.pop(old)
-        if self.ledger.free_on(new) < count:
-            return False
-        per_node[new] = count
         self.ledger.release(job_id)
-        state.placement = make_placement(self.ledger.layout, per_node, p.shares)
-        self.ledger.allocate(job_id, state.placement)
-        self.world.scheduler.relocated(job_id, state.placement, self.sim.now)
+        self.ledger.allocate(job_id, placement)
+        state.placement = placement
+        now = self.sim.now
+        self.world.scheduler.relocated(job_id, placement, now)
         if self.fabric is not None and state.plan is not None:
-            self.fabric.ended(job_id, self.sim.now)
-            self.fabric.started(job_id, state.placement, state.plan.uplink_duty,
-                                state.plan.uplink_exposed, self.sim.now)
-        return True
-
-    def stall(self, job_id: str, seconds: float) -> None:
-        """``job_id`` stops training for ``seconds`` (GPUs held, near idle), then goes on
-        at its speed; within a checkpoint stall the two overlap."""
-        state = self.states[job_id]
-        if state.paused_speed is not None or seconds <= 0:
-            return
-        self.pause(job_id)
-        self.sim.schedule_in(seconds, lambda: self.resume(job_id), PRIORITY_COMPLETION)
+            self.fabric.ended(job_id, now)
+            self.fabric.started(job_id, placement, state.plan.uplink_duty,
+                                state.plan.uplink_exposed, now)
 
     def set_speed(self, job_id: str, throughput_frac: float, power_frac: float,
                   source: str = "scheduler") -> None:
@@ -377,13 +341,16 @@ class _Run:
         if self.ckpt is not None:
             self.ckpt.speed_changed(job_id)
 
-    def pause(self, job_id: str) -> None:
-        """A checkpoint stops ``job_id``'s training (its GPUs stay held, near idle)."""
+    def pause(self, job_id: str) -> bool:
+        """A checkpoint (or a node swap) stops ``job_id``'s training (its GPUs stay held,
+        near idle); False when it was not running or already paused."""
         state = self.states[job_id]
         if state.paused_speed is None and state.status == "running":
             saved = (state.speed_frac, state.power_frac)
             self._set_speed(state, 0.0, 0.0)
             state.paused_speed = saved
+            return True
+        return False
 
     def resume(self, job_id: str) -> None:
         state = self.states[job_id]
@@ -473,6 +440,29 @@ def _fgd_probe(scheduler: object) -> Callable[[], tuple[float, float, float] | N
         if isinstance(placement, SharedGpuPlacement):
             return placement.fragmentation_sample
     return None
+
+
+def _drivers(run: _Run, streams: RandomStreams | None
+             ) -> tuple[FailureDriver | None, CheckpointDriver | None, FabricContention | None]:
+    """What acts on a run besides its scheduler: faults (``failures:``,
+    run/failures.py), checkpoint writes through the storage tier (run/checkpoints.py) and
+    fabric contention (``cluster.network.contention``, run/fabric.py); ``None`` when off."""
+    world = run.world
+    plan = world.failures
+    faults = ckpt = fabric = None
+    if plan is not None:
+        rng = (streams or RandomStreams(0)).stream("reliability/faults")
+        faults = FailureDriver(run, plan, FaultInjector(plan.models, world.layout, rng),
+                               world.runtime)
+        faults.start()
+        if plan.checkpoint_writes != "off":
+            tier = plan.checkpoint_storage
+            ckpt = CheckpointDriver(run, plan.checkpoint_writes,
+                                    tier.aggregate_write_bandwidth_bytes_per_s
+                                    if tier is not None else None)
+    if world.fabric_contention:
+        fabric = FabricContention(run, world.layout, world.hardware.network.oversubscription)
+    return faults, ckpt, fabric
 
 
 def _bind(method: Callable[[JobSpec], None], job: JobSpec) -> Callable[[], None]:
