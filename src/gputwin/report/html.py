@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gputwin import __version__
 from gputwin.report import figures, tables
+from gputwin.report.cluster_extras import extras_html
 from gputwin.report.downsample import DEFAULT_MAX_POINTS
 from gputwin.report.energy import energy_section
 from gputwin.report.fmt import fmt_count, fmt_duration, fmt_energy, fmt_pct
@@ -171,6 +172,8 @@ def render_report(result: SimulationResult, *, max_points: int = DEFAULT_MAX_POI
     tenancy = tenancy_tables(result.summary)  # "" without queues or entitlements
     if tenancy:
         tenancy = _section("Queues and tenants", tenancy, "tenancy")
+    tenancy += "".join(_section(title, body, sid)  # faults, fabric, GPU types when present
+                       for title, body, sid in extras_html(result.summary))
     summary = tables.summary_table(result.summary)
     summary_html = (f"<details><summary>Run summary (raw values, SI units)</summary>{summary}"
                     "</details>" if summary else "")

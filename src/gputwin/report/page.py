@@ -116,3 +116,11 @@ def figure_html(div_id: str, figure: dict[str, Any]) -> str:
 def note_html(text: str) -> str:
     """A placeholder panel explaining why a figure or table is absent."""
     return f'<div class="note">{html.escape(text)}</div>'
+
+
+def simple_table(head: list[str], rows: list[list[str]]) -> str:
+    """A sortable ``<table>`` of text cells (escaped)."""
+    h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f'<table class="sortable"><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>'

@@ -7,18 +7,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from gputwin.report.page import simple_table
+
 Figure = dict[str, Any]
 
 
 def _f(v: Any, fmt: str, scale: float = 1.0) -> str:
     return "-" if v is None else format(v * scale, fmt)
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                   for r in rows)
-    return f'<table class="sortable"><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _sites_table(s: dict[str, Any]) -> str:
@@ -27,7 +22,7 @@ def _sites_table(s: dict[str, Any]) -> str:
              _f(r["co2e_g"], ",.2f", 1e-3), _f(r["cost_usd"], ",.2f"),
              _f(r["backhaul_bytes"], ",.3f", 1e-9), _f(r["egress_bytes"], ",.3f", 1e-9)]
             for name, r in s["sites"].items()]
-    return _table(["site", "kind", "grid", "requests", "GPU-h", "energy kWh", "CO2e kg",
+    return simple_table(["site", "kind", "grid", "requests", "GPU-h", "energy kWh", "CO2e kg",
                    "cost $", "backhaul GB", "egress GB"], rows)
 
 
@@ -37,7 +32,7 @@ def _populations_table(s: dict[str, Any]) -> str:
              _f(p["breakdown_mean_s"]["network_rtt"], ".1f", 1e3),
              _f(p["served_at_edge_frac"], ".0%"), _f(p["relayed_frac"], ".0%")]
             for name, p in s["populations"].items()]
-    return _table(["population", "access", "requests", "e2e p50 s", "e2e p99 s",
+    return simple_table(["population", "access", "requests", "e2e p50 s", "e2e p99 s",
                    "TTFT p50 ms", "RTT mean ms", "at edge", "relayed"], rows)
 
 
@@ -61,7 +56,7 @@ def sites_section(s: dict[str, Any], figure: Any) -> str:
             f"<h3>User populations</h3>{_populations_table(s)}")
     outages = (s.get("failures") or {}).get("site_outages") or []
     if outages:
-        body += "<h3>Site outages</h3>" + _table(
+        body += "<h3>Site outages</h3>" + simple_table(
             ["site", "down (min)", "replicas", "requests retried", "failed"],
             [[o["site"], f"{o['start_s'] / 60:,.1f}–{o['end_s'] / 60:,.1f}",
               f"{o['replicas_down']:,}", f"{o['requests_retried']:,}",
@@ -70,7 +65,7 @@ def sites_section(s: dict[str, Any], figure: Any) -> str:
     if r:
         tv = r["traffic_by_version"]
         body += ("<h3>Rollout</h3>" + figure(rollout_figure(r))
-                 + _table(["version", "requests", "output tokens"],
+                 + simple_table(["version", "requests", "output tokens"],
                           [[v, f"{x['requests']:,}", f"{x['output_tokens']:,}"]
                            for v, x in tv.items()]))
     return (f'<section id="sites"><h2>Sites: placement {html.escape(str(s["placement"]))}, '
