@@ -156,3 +156,19 @@ def test_a_flavour_of_a_type_the_cluster_lacks_is_an_error(tmp_path: Path) -> No
     path.write_text(FLAVOURS.replace("a100: a100-sxm-80gb", "a100: b200"))
     with pytest.raises(InputError, match="flavour 'a100' is GPU type 'b200'"):
         simulate(load_scenario(path))
+
+
+def test_admission_skips_flavours_the_job_does_not_fit(tmp_path: Path) -> None:
+    # 70B at tp 8 on 32 GPUs fits only the H200 nodes; the queue lists H100 first
+    text = FLAVOURS.replace("dgx-a100, num_nodes: 4", "hgx-h200, num_nodes: 4").replace(
+        "a100: a100-sxm-80gb", "h200: h200-sxm-141gb").replace(
+        "team-a: {quotas: {h100: 32}}", "team-a: {quotas: {h100: 32, h200: 32}}").replace(
+        "team-b: {quotas: {a100: 32}}", "team-b: {quotas: {h200: 32}}").replace(
+        "model: llama3-8b, num_gpus: 8, tp: 1,\n         global_batch_size: 64",
+        "model: llama3-70b, num_gpus: 32, tp: 8,\n         global_batch_size: 256", 1)
+    path = tmp_path / "fit.yaml"
+    path.write_text(text)
+    res = simulate(load_scenario(path, ["workload.synthetic.num_jobs=12"]))
+    assert res.summary["jobs_by_status"]["completed"] == 12
+    big = [j for j in res.jobs if j.model == "llama3-70b"]
+    assert big and all(j.status == "completed" for j in big)

@@ -276,8 +276,12 @@ class Framework:
         runs on one type."""
         if not self._type_masks:
             return (("", free),)
-        wanted = job.gpu_type or job.spec.gpu_type
-        allowed = wanted.split("|") if wanted else None
+        own = job.spec.gpu_type.split("|") if job.spec.gpu_type else None
+        if job.gpu_type:  # an admission's flavour, within the job's own types
+            allowed: list[str] | None = (
+                [job.gpu_type] if own is None or job.gpu_type in own else [])
+        else:
+            allowed = own
         return ((gpu_type, np.where(on_type, free, 0))
                 for gpu_type, on_type in self._type_masks.items()
                 if allowed is None or gpu_type in allowed)

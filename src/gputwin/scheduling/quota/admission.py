@@ -139,10 +139,12 @@ class KueueQuota(PreFilterPlugin):
         if need > ceiling:
             return Status.reject(f"queue {cq.name}: needs {gpus(need)} GPUs, more than it can "
                                  f"ever hold ({gpus(ceiling)} incl. borrowing)", self.name)
-        verdict = book.assign(spec, cq)
+        mixed = bool(self.ctx.node_types)  # a mixed fleet: flavours of the job's types only
+        verdict = book.assign(spec, cq, gpu_types=spec.gpu_type.split("|")
+                              if mixed and spec.gpu_type else None)
         if verdict.mode == Mode.NO_FIT:
             return Status.unschedulable(verdict.reason, self.name)
-        if self.ctx.node_types:  # a mixed fleet: the flavour's GPU type only
+        if mixed:  # the flavour's GPU type only
             job.gpu_type = book.model.flavors[verdict.flavor]
         return Status()
 

@@ -22,7 +22,7 @@ total is attributed to the lenders in proportion to their idle lendable quota
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -159,12 +159,16 @@ class QuotaBook:
             borrow = min(borrow, max(0, q.nominal_milli + q.borrowing_limit_milli - use - within))
         return within, borrow
 
-    def assign(self, job: JobSpec, cq: ClusterQueueSpec, usage: Usage | None = None) -> Verdict:
+    def assign(self, job: JobSpec, cq: ClusterQueueSpec, usage: Usage | None = None,
+               gpu_types: Sequence[str] | None = None) -> Verdict:
         """First flavour of ``cq`` (in order) where ``job`` fits or can borrow (Kueue's
-        default fungibility); remembers it for :meth:`admit`."""
+        default fungibility), among the flavours of ``gpu_types`` when given (a mixed
+        fleet: the types the job can run on); remembers it for :meth:`admit`."""
         need = self.request_milli(job)
         first: Verdict | None = None
         for flavor in cq.flavors:
+            if gpu_types is not None and self.model.flavors.get(flavor) not in gpu_types:
+                continue  # Kueue skips flavours the workload's node affinity excludes
             within, borrow = self.headroom(cq, flavor, usage)
             mode = Mode.FIT if need <= within else (
                 Mode.BORROW if need <= within + borrow else Mode.NO_FIT)
@@ -173,7 +177,10 @@ class QuotaBook:
                 self._assigned[job.job_id] = flavor
                 return verdict
             first = first or verdict
-        assert first is not None
+        if first is None:
+            return Verdict(Mode.NO_FIT, cq.name, cq.flavors[0], need, 0, 0,
+                           f"queue {cq.name}: no flavour of a GPU type the job can run on "
+                           f"({job.gpu_type})")
         return Verdict(first.mode, cq.name, first.flavor, need, first.within_milli,
                        first.borrowable_milli,
                        f"queue {cq.name}: needs {gpus(need)} GPUs of {first.flavor}, "
