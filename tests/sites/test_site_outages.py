@@ -68,6 +68,10 @@ def test_outage_moves_requests_to_the_other_site_and_loses_none(tmp_path: Path,
     assert east["replica_down_hours"] == pytest.approx(2 * (60 + 20) / 3600)
     assert 0 < east["capacity_lost_frac"] < 1
     assert s["services"]["chat@west"]["failures"]["faults"] == 0
+    # the run's totals (what `gputwin compare` reads)
+    assert s["failures"]["faults"] == 1
+    assert s["failures"]["requests_retried"] == o["requests_retried"]
+    assert 0 < s["failures"]["capacity_lost_frac"] < east["capacity_lost_frac"]
 
 
 def test_without_outage_east_serves_the_east(tmp_path: Path) -> None:

@@ -153,7 +153,9 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     if fleet.faults is not None:
         from gputwin.run.serving_faults import replica_s
 
-        summary["failures"] = {"site_outages": fleet.faults.site_report()}
+        total_s = sum(replica_s(out, g) for g in groups)
+        summary["failures"] = {**fleet.faults.report(None, total_s),
+                               "site_outages": fleet.faults.site_report()}
         for g in groups:
             if g in summary["services"]:
                 summary["services"][g]["failures"] = fleet.faults.report(g, replica_s(out, g))

@@ -31,7 +31,7 @@ creation order: same seed, same faults.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -272,11 +272,13 @@ class ReplicaFaults:
                 fleet._add_replica(pool, now, ready)
 
     # ---- summary ---------------------------------------------------------------------
-    def report(self, service: str, replica_s: float) -> dict[str, Any]:
-        """The service's ``failures`` section: faults by cause, replica-down hours, the
-        share of its replica-time lost (of the time it held replicas plus the time a site
-        outage held none), requests retried and failed, tokens lost."""
-        st = self.stats.get(service, _ServiceStats())
+    def report(self, service: str | None, replica_s: float) -> dict[str, Any]:
+        """The ``failures`` section of ``service`` (``None``: every service together, with
+        ``replica_s`` their total): faults by cause, replica-down hours, the share of the
+        replica-time lost (of the time replicas were held plus the time a site outage held
+        none), requests retried and failed, tokens lost."""
+        st = self.stats.get(service, _ServiceStats()) if service is not None else (
+            _total(self.stats.values()))
         down = st.down_replica_s
         span = replica_s + st.unheld_s
         return {"faults": sum(st.faults.values()), "by_cause": dict(sorted(st.faults.items())),
@@ -292,6 +294,19 @@ class ReplicaFaults:
                  "requests_retried": st.requests_retried,
                  "requests_failed": st.requests_failed}
                 for o, st in zip(self.plan.outages, self.outage_stats, strict=True)]
+
+
+def _total(stats: Iterable[_ServiceStats]) -> _ServiceStats:
+    out = _ServiceStats()
+    for st in stats:
+        for cause, n in st.faults.items():
+            out.faults[cause] = out.faults.get(cause, 0) + n
+        out.retried += st.retried
+        out.failed += st.failed
+        out.down_replica_s += st.down_replica_s
+        out.unheld_s += st.unheld_s
+        out.lost_tokens += st.lost_tokens
+    return out
 
 
 def _bind(func: Callable[[Any], None], arg: Any) -> Callable[[], None]:
