@@ -126,7 +126,6 @@ class ReplicaFaults:
         self.fleet, self.plan = fleet, plan
         self.stats: dict[str, _ServiceStats] = {}
         self._held: dict[int, list[ReqState]] = {}  # id(pool) -> requests at the gateway
-        self._pools: dict[int, _Pool] = {}
         self._waiting = 0  # requests held or between a fault and their retry
         self._down: dict[str, int] = {}  # service -> site outages holding it down
         self.outage_stats: list[_OutageStats] = []
@@ -166,7 +165,6 @@ class ReplicaFaults:
     def hold(self, pool: _Pool, req: ReqState) -> None:
         """No replica of ``pool`` accepts: keep ``req`` until a replacement is up."""
         self._held.setdefault(id(pool), []).append(req)
-        self._pools[id(pool)] = pool
         self._waiting += 1
 
     def flush(self, pool: _Pool) -> None:
