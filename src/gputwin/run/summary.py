@@ -101,7 +101,7 @@ def summarize(
         "gpu_hours": gpu_s / 3600.0,
         "energy_j": sum(energies) if energies else None,
         "energy_jobs_counted": len(energies),
-        "jobs_per_day": len(completed) / (end_time_s / 86400.0) if end_time_s > 0 else None,
+        "jobs_per_day": len(completed) * 86400.0 / end_time_s if end_time_s > 0 else None,
         "bounded_slowdown": distribution(bounded_slowdowns(completed)),
         "fragmentation_mean_frac": float(np.mean(frag)) if frag else None,
         "fragmentation_samples": len(frag),
