@@ -158,3 +158,33 @@ def test_scenario_file_names_the_engine_and_a_bad_one_points_at_its_line(
     with pytest.raises(InputError, match="unknown engine 'tgi'") as exc:
         load_serving_scenario(bad)
     assert f"{bad}:5" in str(exc.value)
+
+
+def _dep_perf(engine: str, dp: int):
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="b200", system=None)
+    return prepare_serving(ServingConfig(cat.model("deepseek-r1"), hw, ep=4, dp_attention=dp,
+                                         weights_dtype="fp4", kv_cache_dtype="fp8",
+                                         engine=engine))
+
+
+def test_each_attention_dp_group_has_its_own_kv_pool() -> None:
+    # a DEP4 replica holds four pools, one per attention group: the pool per GPU is the
+    # same as a DEP1 split's would be, and the replica's blocks are four times that
+    perf = _dep_perf("trtllm", 4)
+    profile = engine_profile("trtllm")
+    per_gpu = perf.free_kv_bytes_per_gpu(1.0) * profile.memory_frac
+    one_pool = int(per_gpu // (32 * perf.kv_bytes_per_token_per_gpu))
+    assert one_pool > 0
+    assert kv_pool_blocks(perf, profile, 32, profile.memory_frac) == 4 * one_pool
+    assert perf.num_kv_blocks(32, 0.9) % 4 == 0
+
+
+def test_trtllm_batch_limits_count_each_attention_dp_rank() -> None:
+    trt = EngineOptions(name="trtllm")
+    assert trt.resolved(4).max_num_seqs == 4 * trt.resolved(1).max_num_seqs
+    assert trt.resolved(4).max_num_batched_tokens == 4 * trt.resolved(1).max_num_batched_tokens
+    given = EngineOptions(name="trtllm", max_num_seqs=512)
+    assert given.resolved(8).max_num_seqs == 4096  # a given limit is per rank too
+    vllm = EngineOptions(name="vllm")
+    assert vllm.resolved(4).max_num_seqs == vllm.resolved(1).max_num_seqs  # the replica's

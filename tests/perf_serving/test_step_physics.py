@@ -157,3 +157,34 @@ def test_kv_transfer_scales_with_tokens() -> None:
 def test_bad_config_names_the_option(kw: dict[str, Any], word: str) -> None:
     with pytest.raises(InputError, match=word):
         make_perf("llama2-70b", **kw)
+
+
+def test_narrow_experts_run_below_the_dense_gemm_rate() -> None:
+    # the grouped expert GEMMs of a MoE layer lose efficiency with the expert's width:
+    # a larger moe_width_half slows a compute-heavy MoE step, leaves a dense model alone
+    import dataclasses
+
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.serving import ServingConfig, ServingPerf
+    from gputwin.perf.serving_calib import default_serving_calibration
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="b200", system=None)
+    base = default_serving_calibration()
+    wide = dataclasses.replace(base, moe_width_half=base.moe_width_half * 4)
+
+    def prefill_s(model: str, cal: object) -> float:
+        cfg = ServingConfig(cat.model(model), hw, weights_dtype="fp4", kv_cache_dtype="fp8")
+        perf = ServingPerf(cfg, cal)  # type: ignore[arg-type]
+        return perf.step_time_s(8192, 0.0, 8192 * 4096.0, 0, 0.0)
+
+    moe = prefill_s("qwen3-30b-a3b", base)
+    assert prefill_s("qwen3-30b-a3b", wide) > 1.5 * moe
+    assert prefill_s("llama3.1-8b", wide) == prefill_s("llama3.1-8b", base)
+    # at the fitted value a 768-wide expert runs at 768 / (768 + half) of the dense rate
+    perf = ServingPerf(ServingConfig(cat.model("qwen3-30b-a3b"), hw, weights_dtype="fp4",
+                                     kv_cache_dtype="fp8"), base)
+    g = next(g for g in perf.shape.groups if g.local_experts)
+    assert g.expert_width == 768
+    assert perf._width_eff[0] == pytest.approx(768 / (768 + base.moe_width_half))

@@ -29,10 +29,12 @@ CACHE_KINDS = ("paged", "radix")
 KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
 MEMORY_MODES = ("total", "free")
 CAPACITY_POLICIES = ("greedy", "no_evict")
+LIMIT_SCOPES = ("replica", "dp_rank")
 GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
-                   "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy"),
+                   "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
+                   "limits_scope"),
     "host": ("step_overhead_s", "per_seq_overhead_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac"),
@@ -51,6 +53,7 @@ class EngineProfile:
     cuda_graph_batch_sizes: tuple[int, ...]
     pad_decode_to_graph: bool
     capacity_policy: str
+    limits_scope: str  # max_num_seqs / token budget per replica or per attention DP rank
     step_overhead_s: float
     per_seq_overhead_s: float
     attention_eff_mult: float
@@ -73,6 +76,11 @@ class EngineProfile:
         if d == "checkpoint":  # quantised checkpoints carry FP8 KV scales
             return "fp8" if weights_dtype in ("fp8", "fp4", "nvfp4", "mxfp4") else "bf16"
         return "bf16" if d == "auto" else d
+
+    def limits_multiplier(self, dp_attention: int) -> int:
+        """How many times its per-scope batch limits a replica of ``dp_attention``
+        attention data-parallel groups holds (1 when the limits count the replica)."""
+        return max(1, dp_attention) if self.limits_scope == "dp_rank" else 1
 
     def padded_batch(self, num_seqs: int) -> int:
         """Decode batch size after CUDA-graph padding (unchanged above the largest)."""
@@ -125,7 +133,8 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         value = {k: float(v) for k, v in value.items()} if ok else value
     else:
         allowed = {"cache": CACHE_KINDS, "default_kv_dtype": KV_DEFAULTS,
-                   "memory_mode": MEMORY_MODES, "capacity_policy": CAPACITY_POLICIES}[name]
+                   "memory_mode": MEMORY_MODES, "capacity_policy": CAPACITY_POLICIES,
+                   "limits_scope": LIMIT_SCOPES}[name]
         ok = value in allowed
         if not ok:
             raise InputError(f"expected one of {', '.join(allowed)}, got {value!r}",
@@ -252,6 +261,9 @@ class _Memory(Protocol):
     @property
     def kv_bytes_per_token_per_gpu(self) -> float: ...
 
+    @property
+    def kv_pools_per_replica(self) -> int: ...
+
     def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float: ...
 
 
@@ -268,9 +280,11 @@ def kv_pool_bytes_per_gpu(perf: _Memory, profile: EngineProfile, frac: float) ->
 
 def kv_pool_blocks(perf: _Memory, profile: EngineProfile, block_size: int,
                    frac: float) -> int:
-    """KV blocks of ``block_size`` tokens the pool holds (0 when nothing is left)."""
+    """KV blocks of ``block_size`` tokens the replica's pools hold together (0 when
+    nothing is left): one pool per attention data-parallel group, each on its own GPUs."""
     free = kv_pool_bytes_per_gpu(perf, profile, frac)
-    return max(0, int(free // (block_size * perf.kv_bytes_per_token_per_gpu)))
+    per_pool = max(0, int(free // (block_size * perf.kv_bytes_per_token_per_gpu)))
+    return per_pool * perf.kv_pools_per_replica
 
 
 def step_model(base: StepModel, profile: EngineProfile) -> StepModel:

@@ -46,6 +46,7 @@ from gputwin.perf.serving_shapes import (
     FP4_WEIGHTS,
     KV_BYTES,
     WEIGHT_BYTES,
+    GroupConsts,
     ReplicaShape,
     replica_shape,
 )
@@ -193,6 +194,7 @@ class ServingPerf:
         "_seq_oh",
         "_step_oh",
         "_tp",
+        "_width_eff",
         "calibration",
         "config",
         "shape",
@@ -220,6 +222,10 @@ class ServingPerf:
         self._bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
         self._hbm_bytes = accel.memory_bytes
         self._half = cal.gemm_half_tokens
+        # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
+        self._width_eff = tuple(
+            g.expert_width / (g.expert_width + cal.moe_width_half) if g.expert_width else 1.0
+            for g in self.shape.groups)
         self._layer_oh = cal.layer_overhead_s
         self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
         self._tp, self._pp = c.tp, c.pp
@@ -295,6 +301,17 @@ class ServingPerf:
         return t
 
     # ---- the step ------------------------------------------------------------------
+    def _expert_rate(self, g: GroupConsts, routed: int, width_eff: float) -> float:
+        """FLOP/s of one layer's grouped expert GEMMs for a step of ``routed`` tokens.
+
+        The dense GEMM rate at the rows each expert receives (``routed·k/experts``, not
+        the batch), times ``width/(width + moe_width_half)`` for the expert's own
+        intermediate width: narrow experts run their grouped GEMMs (with routing,
+        permutation, activation quantisation and the weighted combine around them) far
+        below a dense GEMM of the same FLOP (fitted; perf/serving_calibration.yaml)."""
+        rows = routed * g.rows_per_expert_per_token
+        return self._gemm_rate * rows / (rows + self._half) * width_eff / self._gemm_mult
+
     def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
                     decode_pairs: float, decode_kv_tokens: float, num_logits: int) -> float:
         """Device seconds of one forward over all layers (no host overhead).
@@ -318,15 +335,16 @@ class ServingPerf:
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
         comm = 2.0 * self._allreduce_s(tokens) if self._tp > 1 else 0.0
         total = 0.0
-        for g in self.shape.groups:
+        for g, width_eff in zip(self.shape.groups, self._width_eff, strict=True):
             w_bytes = g.dense_weight_bytes
-            flop = g.dense_flop_per_token * tokens
+            compute = g.dense_flop_per_token * tokens / rate
             exposed = 0.0
             if g.local_experts:
                 touched = g.local_experts * (1.0 - math.exp(g.log_miss * routed))
                 w_bytes += touched * g.expert_weight_bytes
-                flop += g.expert_flop_per_token * routed * imb
-            gemm = max(flop / rate, w_bytes / bw)
+                compute += (g.expert_flop_per_token * routed * imb
+                            / self._expert_rate(g, routed, width_eff))
+            gemm = max(compute, w_bytes / bw)
             kv = g.kv_bytes_per_token
             pre = max(prefill_pairs * g.prefill_attn_flop_per_pair / attn_rate,
                       prefill_kv_tokens * kv / bw) if prefill_pairs > 0.0 else 0.0
@@ -383,16 +401,17 @@ class ServingPerf:
                 out["memory_unit_s"] += n * memory_s * bwf
 
         kv_tokens = prefill_context_tokens_sum + num_prefill_tokens
-        for g in self.shape.groups:
+        for g, width_eff in zip(self.shape.groups, self._width_eff, strict=True):
             n = float(g.num_layers)
             w_bytes = g.dense_weight_bytes
-            flop = g.dense_flop_per_token * tokens
+            compute = g.dense_flop_per_token * tokens / rate
             if g.local_experts:
                 w_bytes += g.local_experts * (1.0 - math.exp(g.log_miss * routed)) * (
                     g.expert_weight_bytes)
-                flop += g.expert_flop_per_token * routed * imb
-            roof(flop / rate, w_bytes / bw, n)
-            layer_s = max(flop / rate, w_bytes / bw)
+                compute += (g.expert_flop_per_token * routed * imb
+                            / self._expert_rate(g, routed, width_eff))
+            roof(compute, w_bytes / bw, n)
+            layer_s = max(compute, w_bytes / bw)
             kv = g.kv_bytes_per_token
             if prefill_attn_pairs > 0.0:
                 pair_s = (prefill_attn_pairs * g.prefill_attn_flop_per_pair / attn_rate,
@@ -561,7 +580,12 @@ class ServingPerf:
                              f"{gpu_memory_utilization}")
         free = self.free_kv_bytes_per_gpu(gpu_memory_utilization)
         per_group = max(0, int(free // (block_size * self.kv_bytes_per_token_per_gpu)))
-        return per_group * self.config.dp_attention
+        return per_group * self.kv_pools_per_replica
+
+    @property
+    def kv_pools_per_replica(self) -> int:
+        """Separate KV pools of a replica: one per attention data-parallel group."""
+        return self.config.dp_attention
 
     def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
         """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""

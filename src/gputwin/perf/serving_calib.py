@@ -24,7 +24,7 @@ ENGINE_KEYS = ("step_overhead_s", "per_seq_overhead_s")
 GLOBAL_KEYS = (
     "step_overhead_s", "per_seq_overhead_s", "layer_overhead_s", "attention_eff_mult",
     "gemm_half_tokens", "tp_comm_mult", "int4_dequant_compute_mult",
-    "runtime_overhead_bytes", "activation_peak_mult",
+    "runtime_overhead_bytes", "activation_peak_mult", "moe_width_half",
 )
 
 
@@ -51,6 +51,7 @@ class ServingCalibration:
     int4_dequant_compute_mult: float
     runtime_overhead_bytes: float
     activation_peak_mult: float
+    moe_width_half: float
     origin: str = ""
     engines: dict[str, dict[str, float]] = field(default_factory=dict)
 

@@ -61,6 +61,8 @@ class GroupConsts:
     decode_attn_flop_per_pair: float
     kv_bytes_per_token: float  # this layer, this GPU
     elem_bytes_per_token: float  # memory-bound elementwise traffic per token
+    expert_width: float = 0.0  # one expert's intermediate width on this GPU (0 if dense)
+    rows_per_expert_per_token: float = 0.0  # routed rows an expert gets per replica token
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +122,10 @@ def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float
     act_ffn = ffn * (k if shape.is_moe else 1) / tp
     elem = ACT_BYTES * (10.0 * a.hidden_size + 3.0 * act_ffn
                         + 2.0 * (shape.q_dim + shape.kv_dim / 2) / tp)
+    width = ffn / max(1, tp // ep) if shape.is_moe else 0.0
+    rows = k / e if shape.is_moe else 0.0
     return GroupConsts(n, dense_params * wbytes, dense_flop, expert_bytes, expert_flop,
-                       local, log_miss, prefill_pair, decode_pair, kv, elem)
+                       local, log_miss, prefill_pair, decode_pair, kv, elem, width, rows)
 
 
 def replica_shape(model: ModelSpec, *, tp: int, pp: int, ep: int, weights_dtype: str,

@@ -77,7 +77,7 @@ if TYPE_CHECKING:
 def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
     hw = resolve_hardware(catalog, gpu=opts.gpu, system=opts.system)
     spec = opts.speculative
-    e = opts.engine.resolved()
+    e = opts.engine.resolved(opts.dp_attention)
     cfg = ServingConfig(
         model=catalog.model(opts.model), hw=hw, tp=opts.tp, pp=opts.pp, ep=opts.ep,
         dp_attention=opts.dp_attention, redundant_experts=opts.redundant_experts,
@@ -99,7 +99,7 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     one included): when the budget is the profile's default it is raised to
     ``longest_sequence_tokens`` of the workload (as trtllm-bench sizes max_num_tokens
     to its dataset); a budget given explicitly is kept and checked."""
-    e = opts.engine.resolved()
+    e = opts.engine.resolved(opts.dp_attention)
     frac = e.gpu_memory_utilization
     blocks = kv_pool_blocks(perf, e.profile, e.block_size, frac)
     if blocks < 1:
@@ -166,7 +166,7 @@ def build_service(opts: ServiceOptions, catalog: Catalog, longest_sequence_token
     perf = _perf(opts, catalog)
     model = catalog.model(opts.model)
     eng = engine_config(opts, perf, model.max_seq_len, longest_sequence_tokens)
-    step = step_model(perf, opts.engine.resolved().profile)
+    step = step_model(perf, opts.engine.resolved(opts.dp_attention).profile)
     hw = perf.config.hw
     gpus = perf.config.num_gpus
     auto = _autoscaler(opts.autoscaler, perf, catalog)

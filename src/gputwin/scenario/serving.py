@@ -109,14 +109,18 @@ class EngineOptions(_M):
             raise ValueError(f"unknown engine {v!r}; expected one of {', '.join(engine_names())}")
         return v
 
-    def resolved(self) -> EngineSettings:
-        """Concrete limits: the given values, the profile's defaults for the rest."""
+    def resolved(self, dp_attention: int = 1) -> EngineSettings:
+        """Concrete limits of a replica: the given values, the profile's defaults for the
+        rest; engines whose limits count one attention DP rank (TensorRT-LLM) hold them
+        ``dp_attention`` times."""
         p = engine_profile(self.name)
+        times = p.limits_multiplier(dp_attention)
         return EngineSettings(
             profile=p,
             block_size=self.block_size or p.block_size,
-            max_num_seqs=self.max_num_seqs or p.max_num_seqs,
-            max_num_batched_tokens=self.max_num_batched_tokens or p.max_num_batched_tokens,
+            max_num_seqs=(self.max_num_seqs or p.max_num_seqs) * times,
+            max_num_batched_tokens=(self.max_num_batched_tokens
+                                    or p.max_num_batched_tokens) * times,
             enable_chunked_prefill=(p.enable_chunked_prefill if self.enable_chunked_prefill
                                     is None else self.enable_chunked_prefill),
             gpu_memory_utilization=self.gpu_memory_utilization or p.memory_frac,
