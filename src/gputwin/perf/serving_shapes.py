@@ -61,7 +61,7 @@ class GroupConsts:
     decode_attn_flop_per_pair: float
     kv_bytes_per_token: float  # this layer, this GPU
     elem_bytes_per_token: float  # memory-bound elementwise traffic per token
-    expert_width: float = 0.0  # one expert's intermediate width on this GPU (0 if dense)
+    expert_width: float = 0.0  # one expert's intermediate width, unsplit (0 if dense)
     rows_per_expert_per_token: float = 0.0  # routed rows an expert gets per replica token
 
 
@@ -122,7 +122,7 @@ def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float
     act_ffn = ffn * (k if shape.is_moe else 1) / tp
     elem = ACT_BYTES * (10.0 * a.hidden_size + 3.0 * act_ffn
                         + 2.0 * (shape.q_dim + shape.kv_dim / 2) / tp)
-    width = ffn / max(1, tp // ep) if shape.is_moe else 0.0
+    width = float(ffn) if shape.is_moe else 0.0
     rows = k / e if shape.is_moe else 0.0
     return GroupConsts(n, dense_params * wbytes, dense_flop, expert_bytes, expert_flop,
                        local, log_miss, prefill_pair, decode_pair, kv, elem, width, rows)
