@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from serving_builders import LinearStepModel, engine, requests_from
 
+from gputwin.errors import InputError
 from gputwin.run.simulate_serve import simulate_serving
 from gputwin.scenario.serving import ServingScenario
 from gputwin.serving.autoscaler import AutoscalerSpec
@@ -79,3 +81,39 @@ def test_autoscaler_spec_is_per_pool() -> None:
     spec = AutoscalerSpec(max_replicas=3)
     pool = PoolSpec(engine(), LinearStepModel(), 1, 1, autoscaler=spec)
     assert pool.autoscaler is spec
+
+
+def _layout_run(prefill_layout: dict[str, int] | None) -> Any:
+    svc: dict[str, Any] = {
+        "name": "chat", "model": "llama3.1-70b", "gpu": "h100-sxm-80gb", "tp": 4,
+        "weights_dtype": "fp8",
+        "disaggregation": {"prefill_replicas": 1, "decode_replicas": 1}}
+    if prefill_layout is not None:
+        svc["disaggregation"]["prefill_layout"] = prefill_layout
+    sc = ServingScenario.model_validate({"name": "t", "seed": 1, "serving": {
+        "services": [svc],
+        "workload": [{"kind": "synthetic", "service": "chat", "num_requests": 200,
+                      "arrival": {"process": "poisson", "rate": 2},
+                      "prompt": {"dist": "fixed", "value": 4000},
+                      "output": {"dist": "fixed", "value": 50}}]}})
+    return simulate_serving(sc)
+
+
+def test_a_prefill_pool_can_have_its_own_layout() -> None:
+    same = _layout_run(None)
+    wide = _layout_run({"tp": 8})
+    gpus = {(r.role, r.gpus) for r in wide.replicas}
+    assert gpus == {("prefill", 8), ("decode", 4)}
+    assert {(r.role, r.gpus) for r in same.replicas} == {("prefill", 4), ("decode", 4)}
+    # prompts prefill on twice the GPUs: TTFT falls, decode speed stays
+    assert wide.summary["ttft_s"]["p50"] < 0.75 * same.summary["ttft_s"]["p50"]
+    assert wide.summary["tpot_s"]["p50"] == pytest.approx(same.summary["tpot_s"]["p50"],
+                                                          rel=0.05)
+    assert wide.summary["finished"] == same.summary["finished"] == 200
+    # the ledger bills the prefill pool's 8 GPUs: more GPU-hours for the same work
+    assert wide.summary["gpu_hours"] > same.summary["gpu_hours"]
+
+
+def test_a_prefill_layout_the_model_cannot_take_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="tp"):
+        _layout_run({"tp": 3})

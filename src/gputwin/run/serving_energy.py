@@ -58,6 +58,13 @@ class ServiceEnergy:
     name: str
     hw: HardwareSpec
     perf: ServingPerf
+    prefill_perf: ServingPerf | None = None  # a disaggregated prefill pool's own layout
+
+    def perf_for(self, role: str) -> ServingPerf:
+        """The step model of the pool a replica of ``role`` belongs to."""
+        if role == "prefill" and self.prefill_perf is not None:
+            return self.prefill_perf
+        return self.perf
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +238,8 @@ def _record(ledger: EnergyLedger, svc: ServiceEnergy, site: str, rr: ReplicaReco
         return gpu_j
     busy = min(rr.busy_s, serving_s)
     # one sequence per output token and step (prefill chunks left out)
-    a = svc.perf.busy_activity_frac(tokens, busy, rr.num_steps,
-                                    float(rr.output_tokens)) * busy / serving_s
+    a = svc.perf_for(rr.role).busy_activity_frac(tokens, busy, rr.num_steps,
+                                                 float(rr.output_tokens)) * busy / serving_s
     p = job_power(acc, system, num_gpus=rr.gpus, num_nodes=nodes, activity_frac=a)
     ledger.record(svc.name, site, ready, rr.end_s, p.it_power_w, num_gpus=rr.gpus,
                   accelerator=acc.name)

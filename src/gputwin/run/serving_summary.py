@@ -57,6 +57,7 @@ class ServiceMeta:
     slo_tpot_s: float | None
     num_kv_blocks: int
     block_size: int
+    prefill_gpus_per_replica: int | None = None  # a prefill pool with its own layout
 
 
 def _meets(ttft: float | None, tpot: float | None, meta: ServiceMeta) -> bool:
@@ -255,8 +256,11 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
         out: np.ndarray = v[~np.isnan(v)]
         return out
 
+    layout = ({} if meta.prefill_gpus_per_replica is None
+              else {"prefill_gpus_per_replica": meta.prefill_gpus_per_replica})
     return {
         "model": meta.model, "gpu": meta.gpu, "gpus_per_replica": meta.gpus_per_replica,
+        **layout,
         "num_kv_blocks_per_replica": meta.num_kv_blocks, "block_size": meta.block_size,
         "num_requests": int(mine.sum()), "finished": num_fin, "dropped": int(dropped.sum()),
         "in_flight": int((mine & (table.status == 2)).sum()),

@@ -14,6 +14,7 @@ import gc
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,9 +182,24 @@ def build_service(opts: ServiceOptions, catalog: Catalog, longest_sequence_token
         return ServiceSpec(opts.name, pool, slo_ttft_s=opts.slo.ttft,
                            slo_tpot_s=opts.slo.tpot), meta, power
     bw = d.transfer_bandwidth
-    pre_auto = _autoscaler(d.prefill_autoscaler, perf, catalog) or auto
     decode = PoolSpec(eng, step, d.decode_replicas, gpus, "least_outstanding", auto)
-    prefill = PoolSpec(eng, step, d.prefill_replicas, gpus, opts.router, pre_auto)
+    pre_perf, pre_eng, pre_step = perf, eng, step
+    if d.prefill_layout is not None:  # the prefill pool's own split of the model
+        pre_opts = d.prefill_layout.applied_to(opts)
+        try:
+            pre_perf = _perf(pre_opts, catalog)
+        except InputError as exc:
+            field = (exc.where or "").removeprefix("--")
+            raise InputError(f"{field}: {exc.detail}" if field else exc.detail,
+                             where=f"service {opts.name!r}: disaggregation.prefill_layout"
+                             ) from None
+        pre_eng = engine_config(pre_opts, pre_perf, model.max_seq_len, longest_sequence_tokens)
+        pre_step = step_model(pre_perf, pre_opts.engine.resolved(pre_opts.dp_attention).profile)
+        power = ServiceEnergy(opts.name, hw, perf, prefill_perf=pre_perf)
+        meta = replace(meta, prefill_gpus_per_replica=pre_perf.config.num_gpus)
+    pre_auto = _autoscaler(d.prefill_autoscaler, pre_perf, catalog) or auto
+    prefill = PoolSpec(pre_eng, pre_step, d.prefill_replicas, pre_perf.config.num_gpus,
+                       opts.router, pre_auto)
     return ServiceSpec(opts.name, decode, prefill_pool=prefill,
                        kv_transfer_s=lambda n: perf.kv_transfer_time_s(n, bw),
                        slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot), meta, power

@@ -162,6 +162,20 @@ class AutoscalerOptions(_M):
         "within this window (Kubernetes HPA: 300s); 0 = at once")
 
 
+class PoolLayout(_M):
+    """A pool's own split of the model; unset fields keep the service's."""
+
+    tp: PosInt | None = None
+    pp: PosInt | None = None
+    ep: PosInt | None = None
+    dp_attention: PosInt | None = None
+
+    def applied_to(self, service: ServiceOptions) -> ServiceOptions:
+        """``service`` with this layout's fields in place of its own."""
+        return service.model_copy(update={k: v for k, v in self.model_dump().items()
+                                          if v is not None})
+
+
 class DisaggregationOptions(_M):
     prefill_replicas: PosInt
     decode_replicas: PosInt
@@ -169,6 +183,10 @@ class DisaggregationOptions(_M):
     prefill_autoscaler: AutoscalerOptions | None = Field(
         default=None, description="The prefill pool's own policy (default: the service's "
         "autoscaler, evaluated for each pool separately)")
+    prefill_layout: PoolLayout | None = Field(
+        default=None, description="The prefill pool's tp/pp/ep/dp_attention when they differ "
+        "from the service's (which the decode pool uses), e.g. prefill TP8 and decode wide "
+        "EP")
 
 
 def _router_choice(value: Any) -> str:
