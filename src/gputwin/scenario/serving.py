@@ -214,7 +214,18 @@ class SloOptions(_M):
     tpot: Seconds | None = None
 
 
+def _engine_shorthand_schema(schema: dict[str, Any]) -> None:
+    """The JSON schema of ``engine`` also takes the shorthand ``engine: <name>``."""
+    props = schema.get("properties", {})
+    if "engine" in props:
+        props["engine"] = {"anyOf": [props["engine"], {"enum": list(engine_names())}],
+                           "description": "An engine name, or {name: ..., <limits>}"}
+
+
 class ServiceOptions(_M):
+    model_config = ConfigDict(frozen=True, extra="forbid",
+                              json_schema_extra=_engine_shorthand_schema)
+
     name: str = "default"
     model: str
     gpu: str | None = None
