@@ -187,4 +187,4 @@ def test_narrow_experts_run_below_the_dense_gemm_rate() -> None:
                                      kv_cache_dtype="fp8"), base)
     g = next(g for g in perf.shape.groups if g.local_experts)
     assert g.expert_width == 768
-    assert perf._width_eff[0] == pytest.approx(768 / (768 + base.moe_width_half))
+    assert perf._groups[0][1] == pytest.approx(768 / (768 + base.moe_width_half))

@@ -182,6 +182,7 @@ class ServingPerf:
         "_ep",
         "_gemm_mult",
         "_gemm_rate",
+        "_groups",
         "_half",
         "_hbm_bytes",
         "_imb_cache",
@@ -194,7 +195,6 @@ class ServingPerf:
         "_seq_oh",
         "_step_oh",
         "_tp",
-        "_width_eff",
         "calibration",
         "config",
         "shape",
@@ -223,9 +223,9 @@ class ServingPerf:
         self._hbm_bytes = accel.memory_bytes
         self._half = cal.gemm_half_tokens
         # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
-        self._width_eff = tuple(
-            g.expert_width / (g.expert_width + cal.moe_width_half) if g.expert_width else 1.0
-            for g in self.shape.groups)
+        self._groups = tuple(
+            (g, g.expert_width / (g.expert_width + cal.moe_width_half) if g.expert_width
+             else 1.0) for g in self.shape.groups)
         self._layer_oh = cal.layer_overhead_s
         self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
         self._tp, self._pp = c.tp, c.pp
@@ -335,7 +335,7 @@ class ServingPerf:
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
         comm = 2.0 * self._allreduce_s(tokens) if self._tp > 1 else 0.0
         total = 0.0
-        for g, width_eff in zip(self.shape.groups, self._width_eff, strict=True):
+        for g, width_eff in self._groups:
             w_bytes = g.dense_weight_bytes
             compute = g.dense_flop_per_token * tokens / rate
             exposed = 0.0
@@ -401,7 +401,7 @@ class ServingPerf:
                 out["memory_unit_s"] += n * memory_s * bwf
 
         kv_tokens = prefill_context_tokens_sum + num_prefill_tokens
-        for g, width_eff in zip(self.shape.groups, self._width_eff, strict=True):
+        for g, width_eff in self._groups:
             n = float(g.num_layers)
             w_bytes = g.dense_weight_bytes
             compute = g.dense_flop_per_token * tokens / rate
