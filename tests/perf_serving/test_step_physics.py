@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from perf_serving_builders import make_perf
 
 from gputwin.errors import InputError
-from gputwin.perf.serving import ServingPerf, expected_accepted_tokens
+from gputwin.perf.serving import ServingPerf, expected_accepted_tokens, step_components
 
 
 def _decode(perf: ServingPerf, batch: int, ctx: int = 1024) -> float:
@@ -72,7 +72,7 @@ def test_more_tp_is_faster_but_adds_communication() -> None:
     assert steps == sorted(steps, reverse=True)
     # scaling is sub-linear: two all-reduces per layer at microsecond latency each
     assert steps[0] / steps[2] < 4.0
-    comps = [p.step_components(0, 0.0, 0.0, 8, 8192.0)["fixed_s"] for p in tps]
+    comps = [step_components(p, 0, 0.0, 0.0, 8, 8192.0)["fixed_s"] for p in tps]
     assert 0 < comps[0] < comps[2]
 
 
@@ -120,7 +120,7 @@ def test_components_sum_to_step_time(prefill: int, decode: int, ctx: int) -> Non
     args = (prefill, float(ctx * (prefill > 0)), prefill * (ctx + prefill / 2.0), decode,
             float(decode * ctx))
     t = p.step_time_s(*args)
-    c = p.step_components(*args)
+    c = step_components(p, *args)
     cal = p.calibration
     a = cal.for_accelerator(p.config.hw.accelerator.name)
     step_oh, seq_oh = cal.host_overheads(p.config.engine)

@@ -41,7 +41,11 @@ from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
 from gputwin.perf.engines import engine_profile
 from gputwin.perf.power import inference_activity_frac
-from gputwin.perf.serving_calib import ServingCalibration, default_serving_calibration
+from gputwin.perf.serving_calib import (
+    ServingAccelCoefficients,
+    ServingCalibration,
+    default_serving_calibration,
+)
 from gputwin.perf.serving_shapes import (
     FP4_WEIGHTS,
     KV_BYTES,
@@ -312,6 +316,20 @@ class ServingPerf:
         rows = routed * g.rows_per_expert_per_token
         return self._gemm_rate * rows / (rows + self._half) * width_eff / self._gemm_mult
 
+    def _gemm_s(self, g: GroupConsts, width_eff: float, tokens: int, routed: int,
+                imb: float, rate: float) -> tuple[float, float]:
+        """(compute, weight-read) seconds of one layer of group ``g``'s GEMMs: the dense
+        ones for this GPU's ``tokens``, the routed experts for the replica's ``routed``
+        tokens (the busiest GPU ``imb`` × the mean; only the experts touched are read)."""
+        w_bytes = g.dense_weight_bytes
+        compute = g.dense_flop_per_token * tokens / rate
+        if g.local_experts:
+            w_bytes += g.local_experts * (1.0 - math.exp(g.log_miss * routed)) * (
+                g.expert_weight_bytes)
+            compute += (g.expert_flop_per_token * routed * imb
+                        / self._expert_rate(g, routed, width_eff))
+        return compute, w_bytes / self._bw
+
     def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
                     decode_pairs: float, decode_kv_tokens: float, num_logits: int) -> float:
         """Device seconds of one forward over all layers (no host overhead).
@@ -336,15 +354,8 @@ class ServingPerf:
         comm = 2.0 * self._allreduce_s(tokens) if self._tp > 1 else 0.0
         total = 0.0
         for g, width_eff in self._groups:
-            w_bytes = g.dense_weight_bytes
-            compute = g.dense_flop_per_token * tokens / rate
             exposed = 0.0
-            if g.local_experts:
-                touched = g.local_experts * (1.0 - math.exp(g.log_miss * routed))
-                w_bytes += touched * g.expert_weight_bytes
-                compute += (g.expert_flop_per_token * routed * imb
-                            / self._expert_rate(g, routed, width_eff))
-            gemm = max(compute, w_bytes / bw)
+            gemm = max(self._gemm_s(g, width_eff, tokens, routed, imb, rate))
             kv = g.kv_bytes_per_token
             pre = max(prefill_pairs * g.prefill_attn_flop_per_pair / attn_rate,
                       prefill_kv_tokens * kv / bw) if prefill_pairs > 0.0 else 0.0
@@ -361,83 +372,6 @@ class ServingPerf:
         if self._pp > 1:
             total += (self._pp - 1) * self._handoff_s(tokens)
         return total
-
-    def step_components(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
-                        prefill_attn_pairs: float, num_decode_seqs: int,
-                        decode_context_tokens_sum: float) -> dict[str, float]:
-        """The step split into the calibratable parts (for fitting; not a hot path).
-
-        ``step_time_s = steps·step_overhead + seqs·per_seq_overhead + layers·layer_overhead
-        + compute_unit_s/compute_eff_mult + memory_unit_s/bandwidth_frac + fixed_s``, where
-        each kernel counts on the side of its roofline that binds with the current
-        coefficients (``*_unit_s``: seconds at a multiplier/fraction of 1).
-        """
-        out = {"steps": 0.0, "seqs": 0.0, "layers": 0.0, "compute_unit_s": 0.0,
-               "memory_unit_s": 0.0, "fixed_s": 0.0}
-        tokens = num_prefill_tokens + num_decode_seqs
-        if tokens <= 0:
-            return out
-        coeff = self.calibration.for_accelerator(self.config.hw.accelerator.name)
-        cem, bwf = coeff.compute_eff_mult, coeff.bandwidth_frac
-        bw, attn_rate = self._bw, self._attn_rate
-        routed, d, seqs = tokens, self._dp, num_decode_seqs
-        imb = self.imbalance(routed) if self._ep > 1 else 1.0
-        # wide EP: the exposed all-to-all counts as fixed; the rest per DP group below
-        moe_comm = self.moe_comm_s(tokens, low_latency=num_prefill_tokens == 0)
-        if d > 1:
-            tokens = -(-tokens // d)
-            prefill_context_tokens_sum /= d
-            prefill_attn_pairs /= d
-            decode_context_tokens_sum /= d
-            num_prefill_tokens = -(-num_prefill_tokens // d)
-            num_decode_seqs = -(-num_decode_seqs // d)
-        rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
-
-        def roof(compute_s: float, memory_s: float, n: float, fixed: bool = False) -> None:
-            if compute_s >= memory_s:
-                key = "fixed_s" if fixed else "compute_unit_s"
-                out[key] += n * compute_s * (1.0 if fixed else cem)
-            else:
-                out["memory_unit_s"] += n * memory_s * bwf
-
-        kv_tokens = prefill_context_tokens_sum + num_prefill_tokens
-        for g, width_eff in self._groups:
-            n = float(g.num_layers)
-            w_bytes = g.dense_weight_bytes
-            compute = g.dense_flop_per_token * tokens / rate
-            if g.local_experts:
-                w_bytes += g.local_experts * (1.0 - math.exp(g.log_miss * routed)) * (
-                    g.expert_weight_bytes)
-                compute += (g.expert_flop_per_token * routed * imb
-                            / self._expert_rate(g, routed, width_eff))
-            roof(compute, w_bytes / bw, n)
-            layer_s = max(compute, w_bytes / bw)
-            kv = g.kv_bytes_per_token
-            if prefill_attn_pairs > 0.0:
-                pair_s = (prefill_attn_pairs * g.prefill_attn_flop_per_pair / attn_rate,
-                          kv_tokens * kv / bw)
-                roof(*pair_s, n, fixed=True)
-                layer_s += max(pair_s)
-            if decode_context_tokens_sum > 0.0:
-                pair_s = (decode_context_tokens_sum * g.decode_attn_flop_per_pair / attn_rate,
-                          decode_context_tokens_sum * kv / bw)
-                roof(*pair_s, n, fixed=True)
-                layer_s += max(pair_s)
-            out["memory_unit_s"] += n * tokens * g.elem_bytes_per_token / bw * bwf
-            if moe_comm and g.local_experts and self._a2a is not None:
-                layer_s += tokens * g.elem_bytes_per_token / bw
-                out["fixed_s"] += n * self._a2a.exposed_s(moe_comm, layer_s)
-            out["layers"] += n
-            if self._tp > 1:
-                out["fixed_s"] += n * 2.0 * self._allreduce_s(tokens)
-        s = self.shape
-        logits = num_decode_seqs + (1 if num_prefill_tokens else 0)
-        roof(logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / bw, 1.0)
-        if self._pp > 1:
-            out["fixed_s"] += (self._pp - 1) * self._handoff_s(tokens)
-        out["steps"] = 1.0
-        out["seqs"] = float(-(-seqs // d))  # per scheduler (one per attention DP group)
-        return out
 
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
                     prefill_attn_pairs: float, num_decode_seqs: int,
@@ -622,6 +556,81 @@ class ServingPerf:
         return fabric.latency_s + num_tokens * self.kv_bytes_per_token_total / bandwidth_bytes_per_s
 
 
+def step_components(perf: ServingPerf, num_prefill_tokens: int,
+                    prefill_context_tokens_sum: float, prefill_attn_pairs: float,
+                    num_decode_seqs: int, decode_context_tokens_sum: float) -> dict[str, float]:
+    """One step of ``perf`` split into the calibratable parts (for fitting; not a hot path).
+
+    ``step_time_s = steps·step_overhead + seqs·per_seq_overhead + layers·layer_overhead
+    + compute_unit_s/compute_eff_mult + memory_unit_s/bandwidth_frac + fixed_s``, where
+    each kernel counts on the side of its roofline that binds with the current
+    coefficients (``*_unit_s``: seconds at a multiplier/fraction of 1).
+    """
+    out = {"steps": 0.0, "seqs": 0.0, "layers": 0.0, "compute_unit_s": 0.0,
+           "memory_unit_s": 0.0, "fixed_s": 0.0}
+    tokens = num_prefill_tokens + num_decode_seqs
+    if tokens <= 0:
+        return out
+    p = perf
+    routed, d, seqs = tokens, p._dp, num_decode_seqs
+    imb = p.imbalance(routed) if p._ep > 1 else 1.0
+    # wide EP: the exposed all-to-all counts as fixed; the rest per DP group below
+    moe_comm = p.moe_comm_s(tokens, low_latency=num_prefill_tokens == 0)
+    if d > 1:
+        tokens = -(-tokens // d)
+        prefill_context_tokens_sum /= d
+        prefill_attn_pairs /= d
+        decode_context_tokens_sum /= d
+        num_prefill_tokens = -(-num_prefill_tokens // d)
+        num_decode_seqs = -(-num_decode_seqs // d)
+    rate = p._gemm_rate * tokens / (tokens + p._half) / p._gemm_mult
+    roof = _Roofline(out, p.calibration.for_accelerator(p.config.hw.accelerator.name))
+    kv_tokens = prefill_context_tokens_sum + num_prefill_tokens
+    for g, width_eff in p._groups:
+        n = float(g.num_layers)
+        gemm = p._gemm_s(g, width_eff, tokens, routed, imb, rate)
+        roof.add(*gemm, n)
+        layer_s = max(gemm)
+        if prefill_attn_pairs > 0.0:
+            layer_s += roof.add(prefill_attn_pairs * g.prefill_attn_flop_per_pair / p._attn_rate,
+                                kv_tokens * g.kv_bytes_per_token / p._bw, n, fixed=True)
+        if decode_context_tokens_sum > 0.0:
+            layer_s += roof.add(
+                decode_context_tokens_sum * g.decode_attn_flop_per_pair / p._attn_rate,
+                decode_context_tokens_sum * g.kv_bytes_per_token / p._bw, n, fixed=True)
+        elem_s = tokens * g.elem_bytes_per_token / p._bw
+        out["memory_unit_s"] += n * elem_s * roof.bwf
+        if moe_comm and g.local_experts and p._a2a is not None:
+            out["fixed_s"] += n * p._a2a.exposed_s(moe_comm, layer_s + elem_s)
+        out["layers"] += n
+        if p._tp > 1:
+            out["fixed_s"] += n * 2.0 * p._allreduce_s(tokens)
+    s = p.shape
+    logits = num_decode_seqs + (1 if num_prefill_tokens else 0)
+    roof.add(logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / p._bw, 1.0)
+    if p._pp > 1:
+        out["fixed_s"] += (p._pp - 1) * p._handoff_s(tokens)
+    out["steps"] = 1.0
+    out["seqs"] = float(-(-seqs // d))  # per scheduler (one per attention DP group)
+    return out
+
+
+class _Roofline:
+    """Adds a kernel's binding side of the roofline to :func:`step_components`' parts."""
+
+    def __init__(self, out: dict[str, float], coeff: ServingAccelCoefficients) -> None:
+        self.out, self.cem, self.bwf = out, coeff.compute_eff_mult, coeff.bandwidth_frac
+
+    def add(self, compute_s: float, memory_s: float, n: float, fixed: bool = False) -> float:
+        """Count ``n`` layers of a kernel; returns its seconds per layer."""
+        if compute_s >= memory_s:
+            key = "fixed_s" if fixed else "compute_unit_s"
+            self.out[key] += n * compute_s * (1.0 if fixed else self.cem)
+            return compute_s
+        self.out["memory_unit_s"] += n * memory_s * self.bwf
+        return memory_s
+
+
 def _draft_tp(draft: ModelSpec, tp: int) -> int:
     """Largest TP ≤ the target's that the draft's heads allow (vLLM default: same TP)."""
     t = tp
@@ -639,4 +648,5 @@ def prepare_serving(config: ServingConfig,
 __all__ = [
     "DRAFT_KINDS", "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES", "WEIGHT_DTYPES", "ServingConfig",
     "ServingPerf", "check_config", "expected_accepted_tokens", "prepare_serving",
+    "step_components",
 ]

@@ -4,7 +4,7 @@ An observation is a measured time and the weighted engine steps it is made of (a
 time: one step of weight 1; a mean TTFT: the prefill steps weighted by the share of
 requests still waiting; a TPOT: one steady-state step). Each step's time is linear in
 the coefficients once the roofline side of every kernel is fixed
-(:meth:`ServingPerf.step_components`):
+(:func:`gputwin.perf.serving.step_components`):
 
 ``t = a·steps + b·seqs + c·layers + C/compute_eff_mult + M/bandwidth_frac + fixed``
 
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from gputwin.errors import InputError
-from gputwin.perf.serving import ServingPerf
+from gputwin.perf.serving import ServingPerf, step_components
 from gputwin.perf.serving_calib import ServingAccelCoefficients, ServingCalibration
 from gputwin.perf.serving_load import StepLoad
 
@@ -74,9 +74,9 @@ def _features(perf: ServingPerf, obs: Observation) -> dict[str, float]:
     acc = {k: 0.0 for k in ("steps", "seqs", "layers", "compute_unit_s", "memory_unit_s",
                             "fixed_s")}
     for w, ld in obs.steps:
-        comp = perf.step_components(ld.num_prefill_tokens, ld.prefill_context_tokens_sum,
-                                    ld.prefill_attn_pairs, ld.num_decode_seqs,
-                                    ld.decode_context_tokens_sum)
+        comp = step_components(perf, ld.num_prefill_tokens, ld.prefill_context_tokens_sum,
+                               ld.prefill_attn_pairs, ld.num_decode_seqs,
+                               ld.decode_context_tokens_sum)
         for k, v in comp.items():
             acc[k] += w * v
     return acc
