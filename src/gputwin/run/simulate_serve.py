@@ -200,8 +200,10 @@ def build_service(opts: ServiceOptions, catalog: Catalog, longest_sequence_token
     pre_auto = _autoscaler(d.prefill_autoscaler, pre_perf, catalog) or auto
     prefill = PoolSpec(pre_eng, pre_step, d.prefill_replicas, pre_perf.config.num_gpus,
                        opts.router, pre_auto)
+    # sender (prefill group) and receiver (decode group) NICs: the slower side bounds it
     return ServiceSpec(opts.name, decode, prefill_pool=prefill,
-                       kv_transfer_s=lambda n: perf.kv_transfer_time_s(n, bw),
+                       kv_transfer_s=lambda n: max(perf.kv_transfer_time_s(n, bw),
+                                                   pre_perf.kv_transfer_time_s(n, bw)),
                        slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot), meta, power
 
 
