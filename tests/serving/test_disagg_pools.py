@@ -112,6 +112,13 @@ def test_a_prefill_pool_can_have_its_own_layout() -> None:
     assert wide.summary["finished"] == same.summary["finished"] == 200
     # the ledger bills the prefill pool's 8 GPUs: more GPU-hours for the same work
     assert wide.summary["gpu_hours"] > same.summary["gpu_hours"]
+    from gputwin.run.serving_summary import replica_shape_text
+
+    assert wide.summary["prefill_gpus_per_replica"] == 8
+    assert replica_shape_text(wide.summary) == ("8 x h100-sxm-80gb per prefill and 4 per "
+                                                "decode replica")
+    assert "prefill_gpus_per_replica" not in same.summary
+    assert replica_shape_text(same.summary) == "4 x h100-sxm-80gb per replica"
 
 
 def test_a_prefill_layout_the_model_cannot_take_is_an_input_error() -> None:

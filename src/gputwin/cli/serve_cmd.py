@@ -291,11 +291,9 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
                              for k, v in d.items() if k in ("mean", "p50", "p90", "p99"))
 
         if s.get("model"):
-            per = f"{s['gpus_per_replica']} x {s['gpu']} per replica"
-            if s.get("prefill_gpus_per_replica"):
-                per = (f"{s['prefill_gpus_per_replica']} x {s['gpu']} per prefill and "
-                       f"{s['gpus_per_replica']} per decode replica")
-            table.add_row("service", f"{s['model']}, {per}, "
+            from gputwin.run.serving_summary import replica_shape_text
+
+            table.add_row("service", f"{s['model']}, {replica_shape_text(s)}, "
                                      f"{s.get('replicas_peak') or 1:g} at peak")
         table.add_row("requests", f"{s['num_requests']:,}: {s['finished']:,} finished, "
                                   f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight")

@@ -21,6 +21,7 @@ from gputwin.run.serving_results import (
     ServingResult,
     request_table,
 )
+from gputwin.run.serving_summary import replica_shape_text
 
 Figure = dict[str, Any]
 _MAX_CDF = 2000
@@ -247,8 +248,8 @@ def render_serving_report(result: ServingResult) -> str:
             body += panel(timeline_figure(tl, name, what), "Too few timeline samples.")
         body += "</div>"
         sections.append(f'<section id="service-{html.escape(name)}"><h2>Service '
-                        f"{html.escape(name)} — {html.escape(str(s['model']))} on "
-                        f"{s['gpus_per_replica']}× {html.escape(str(s['gpu']))}</h2>{body}"
+                        f"{html.escape(name)} — {html.escape(str(s['model']))}, "
+                        f"{html.escape(replica_shape_text(s))}</h2>{body}"
                         "</section>")
     if "rag" in result.summary:
         from gputwin.report.rag import rag_section

@@ -60,6 +60,15 @@ class ServiceMeta:
     prefill_gpus_per_replica: int | None = None  # a prefill pool with its own layout
 
 
+def replica_shape_text(summary: dict[str, Any]) -> str:
+    """``"4 x h100-sxm-80gb per replica"``, or with a prefill pool of its own layout
+    ``"8 x h200 per prefill and 16 per decode replica"`` (CLI table and HTML report)."""
+    gpu, n = summary["gpu"], summary["gpus_per_replica"]
+    pre = summary.get("prefill_gpus_per_replica")
+    if pre:
+        return f"{pre} x {gpu} per prefill and {n} per decode replica"
+    return f"{n} x {gpu} per replica"
+
 def _meets(ttft: float | None, tpot: float | None, meta: ServiceMeta) -> bool:
     if ttft is None:
         return False
