@@ -248,3 +248,26 @@ def test_an_unknown_engine_names_the_option() -> None:
     with pytest.raises(InputError, match="unknown engine") as err:
         _plan(engines=["vllm", "tgi"])
     assert "--engine" in str(err.value)
+
+
+def test_planner_prices_trtllm_attention_dp_with_per_rank_limits() -> None:
+    # the analytic replica must hold the limits the confirming simulation resolves:
+    # TensorRT-LLM counts max_num_seqs per attention-DP rank, vLLM per replica
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.plan.serve import ReplicaChoice, ServeSearch, Slo, _Searcher
+    from gputwin.plan.serve_replica import Traffic
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="h200-sxm-141gb")
+    search = ServeSearch(cat.model("deepseek-v3"), {"h200-sxm-141gb": hw},
+                         {"h200-sxm-141gb": 1e-3}, Traffic(10.0, 1000, 200, 1000, 1000, 200),
+                         Slo(ttft_s=2.0))
+    seqs = {}
+    for engine in ("trtllm", "vllm"):
+        shape = ReplicaChoice("h200-sxm-141gb", 1, 1, 8, "fp8", "fp8", 256, engine,
+                              dp_attention=8)
+        model = _Searcher(search)._model(shape)
+        assert model is not None
+        seqs[engine] = model.perf.config.max_num_seqs
+    assert seqs == {"trtllm": 8 * 256, "vllm": 256}

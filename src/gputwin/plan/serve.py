@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
+from gputwin.perf.engines import engine_profile
 from gputwin.perf.serving import ServingConfig, prepare_serving, weights_dtype_problem
 from gputwin.perf.split import Split, split_problem
 from gputwin.plan.serve_replica import (
@@ -222,11 +223,15 @@ class _Searcher:
         if problem is not None:
             self._reject(f"split ({problem.param})")
             return None
+        # the replica's limits as the confirming simulation resolves them (TensorRT-LLM's
+        # count each attention-DP rank)
+        times = engine_profile(shape.engine).limits_multiplier(shape.dp_attention)
         cfg = ServingConfig(s.model, s.hardware[shape.gpu], tp=shape.tp, pp=shape.pp,
                             ep=shape.ep, dp_attention=shape.dp_attention,
-                            weights_dtype=shape.weights,
-                            kv_cache_dtype=shape.kv_cache, max_num_seqs=shape.max_num_seqs,
-                            max_num_batched_tokens=MAX_NUM_BATCHED_TOKENS, engine=shape.engine)
+                            weights_dtype=shape.weights, kv_cache_dtype=shape.kv_cache,
+                            max_num_seqs=shape.max_num_seqs * times,
+                            max_num_batched_tokens=MAX_NUM_BATCHED_TOKENS * times,
+                            engine=shape.engine)
         steps = self._step_caches.setdefault(replace(shape, max_num_seqs=0), {})
         try:
             model = ReplicaModel(prepare_serving(cfg), s.traffic, steps)
