@@ -128,9 +128,11 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--router", default="least_outstanding", show_default=True,
               type=RouterChoice())
 @click.option("--max-num-seqs", default=None, type=int, callback=positive_int,
-              help="Running sequences at most [default: the engine's].")
+              help="Running sequences at most [default: the engine's]; per attention-DP "
+                   "rank for TensorRT-LLM, per replica otherwise.")
 @click.option("--max-num-batched-tokens", default=None, type=int, callback=positive_int,
-              help="Tokens per step at most [default: the engine's].")
+              help="Tokens per step at most [default: the engine's]; per attention-DP "
+                   "rank for TensorRT-LLM.")
 @click.option("--block-size", default=None, type=int, callback=positive_int,
               help="KV block size in tokens [default: the engine's].")
 @click.option("--gpu-memory-utilization", default=None, type=float,
