@@ -279,48 +279,10 @@ def _grams(g: float) -> str:
 
 def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     for name, s in result.summary["services"].items():
-        table = Table(title=f"gputwin serve: {result.scenario_name} / {name} "
-                            f"(seed {result.seed})", show_header=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column()
-
-        def ms(d: dict[str, Any]) -> str:
-            return ", ".join(f"{k} {v * 1e3:,.1f} ms" if v is not None else f"{k} -"
-                             for k, v in d.items() if k in ("mean", "p50", "p90", "p99"))
-
-        if s.get("model"):
-            from gputwin.run.serving_summary import replica_shape_text
-
-            table.add_row("service", f"{s['model']}, {replica_shape_text(s)}, "
-                                     f"{s.get('replicas_peak') or 1:g} at peak")
-        table.add_row("requests", f"{s['num_requests']:,}: {s['finished']:,} finished, "
-                                  f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight")
-        table.add_row("TTFT", ms(s["ttft_s"]))
-        table.add_row("TPOT", ms(s["tpot_s"]))
-        table.add_row("ITL", ms(s["itl_s"]))
-        table.add_row("end-to-end", ms(s["e2e_s"]))
-        table.add_row("throughput", f"{s['output_tokens_per_s']:,.0f} output tok/s, "
-                                    f"{s['throughput_rps']:,.2f} req/s")
-        att = s["slo_attainment_frac"]
-        table.add_row("goodput", "- (no SLO: give --ttft-slo/--tpot-slo)" if att is None else
-                      f"{s['goodput_rps']:,.2f} req/s meeting the SLO ({att:.1%})")
-        table.add_row("KV cache", f"mean {s['kv_used_frac_mean'] or 0:.1%}, peak "
-                                  f"{s['kv_used_frac_peak'] or 0:.1%}; prefix hits "
-                                  f"{s['prefix_cache_hit_frac']:.1%}; "
-                                  f"{s['num_preemptions']:,} preemptions")
-        if s.get("failures") is not None:
-            table.add_row("failures", _failures_cell(s["failures"]))
-        e = s["energy_per_output_token_j"]
-        c = s["cost_per_million_output_tokens_usd"]
-        table.add_row("energy / cost", ("-" if e is None else f"{e:.3f} J/output token")
-                      + ", " + ("-" if c is None else f"${c:,.2f} per M output tokens"))
-        table.add_row("carbon / water", f"{_grams(s['co2e_g'])} CO2e "
-                      f"({_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
-        console.print(table)
+        console.print(_service_table(result, name, s))
         for warning in s.get("warnings", []):
             console.print(f"[bold yellow]warning[/]: {name}: {warning}")
     rag = result.summary.get("rag")
@@ -332,6 +294,54 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
         console.print(f"RAG stages p50/p99 (ms): {stages}")
     if "sites" in result.summary:  # a run across sites: the user-side view
         _print_sites(console, result.summary)
+    _print_site_and_tail(console, result, paths)
+
+
+def _ms(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v * 1e3:,.1f} ms" if v is not None else f"{k} -"
+                     for k, v in d.items() if k in ("mean", "p50", "p90", "p99"))
+
+
+def _service_table(result: ServingResult, name: str, s: dict[str, Any]) -> Any:
+    """One service's summary as a two-column rich table."""
+    from rich.table import Table
+
+    from gputwin.run.serving_summary import replica_shape_text
+
+    table = Table(title=f"gputwin serve: {result.scenario_name} / {name} "
+                        f"(seed {result.seed})", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    if s.get("model"):
+        table.add_row("service", f"{s['model']}, {replica_shape_text(s)}, "
+                                 f"{s.get('replicas_peak') or 1:g} at peak")
+    table.add_row("requests", f"{s['num_requests']:,}: {s['finished']:,} finished, "
+                              f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight")
+    for label, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("ITL", "itl_s"),
+                       ("end-to-end", "e2e_s")):
+        table.add_row(label, _ms(s[key]))
+    table.add_row("throughput", f"{s['output_tokens_per_s']:,.0f} output tok/s, "
+                                f"{s['throughput_rps']:,.2f} req/s")
+    att = s["slo_attainment_frac"]
+    table.add_row("goodput", "- (no SLO: give --ttft-slo/--tpot-slo)" if att is None else
+                  f"{s['goodput_rps']:,.2f} req/s meeting the SLO ({att:.1%})")
+    table.add_row("KV cache", f"mean {s['kv_used_frac_mean'] or 0:.1%}, peak "
+                              f"{s['kv_used_frac_peak'] or 0:.1%}; prefix hits "
+                              f"{s['prefix_cache_hit_frac']:.1%}; "
+                              f"{s['num_preemptions']:,} preemptions")
+    if s.get("failures") is not None:
+        table.add_row("failures", _failures_cell(s["failures"]))
+    e = s["energy_per_output_token_j"]
+    c = s["cost_per_million_output_tokens_usd"]
+    table.add_row("energy / cost", ("-" if e is None else f"{e:.3f} J/output token")
+                  + ", " + ("-" if c is None else f"${c:,.2f} per M output tokens"))
+    table.add_row("carbon / water", f"{_grams(s['co2e_g'])} CO2e "
+                  f"({_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
+    return table
+
+
+def _print_site_and_tail(console: Any, result: ServingResult, paths: dict[str, Path]) -> None:
+    """The site and power-supply lines, generation services, timing and files written."""
     site = result.summary.get("site") or {}
     if site:
         console.print(f"site {site['region']} ({', '.join(site['cooling'])} cooling, PUE "
