@@ -121,6 +121,7 @@ def test_loader_reads_the_bundled_file_and_refuses_a_figure_without_source(
     ("scheduling", "max_num_seqs", 0, "invalid value 0"),
     ("scheduling", "cuda_graph_batch_sizes", [8, 4], "invalid value"),
     ("kernels", "gemm_eff_mult", {"fp9": 1.0}, "invalid value"),
+    ("scheduling", "limits_scope", "node", "expected one of replica, dp_rank"),
 ])
 def test_loader_refuses_bad_values(tmp_path: Path, section: str, key: str, value: object,
                                    message: str) -> None:
