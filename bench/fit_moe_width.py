@@ -78,6 +78,8 @@ def main(argv: list[str]) -> None:
         table[v] = [predict(r) / r[8] - 1.0 for r in rows]
         print(f"  moe_width_half {v:.0f}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     serving_calib.default_serving_calibration = original  # type: ignore[assignment]
+    import gputwin.perf.serving as serving_mod
+    serving_mod.default_serving_calibration = original
     is_val = [(r[0], r[1], r[6], r[7]) in held for r in rows]
     fit_idx = [k for k, val in enumerate(is_val) if not val]
     best = min(GRID, key=lambda v: _loss([table[v][k] for k in fit_idx]))
