@@ -31,9 +31,12 @@ GROUPS = """node_groups:
 
 
 def _load(tmp_path: Path, cluster: str = GROUPS, gpu: str = "",
-          overrides: list[str] | None = None):  # type: ignore[no-untyped-def]
+          overrides: list[str] | None = None,
+          template: tuple[str, str] = ("", "")):  # type: ignore[no-untyped-def]
+    """BASE with ``cluster``, the template's ``GPU`` slot and one template text swapped."""
     path = tmp_path / "s.yaml"
-    path.write_text(BASE.replace("CLUSTER", cluster).replace(", GPU", gpu))
+    path.write_text(BASE.replace("CLUSTER", cluster).replace(", GPU", gpu)
+                    .replace(*template))
     return load_scenario(path, overrides or [])
 
 
@@ -68,11 +71,10 @@ def test_jobs_go_only_where_they_fit(tmp_path: Path) -> None:
     cluster = """node_groups:
     - {system: dgx-h100, num_nodes: 8}
     - {system: hgx-h200, num_nodes: 8}"""
-    path = tmp_path / "fit.yaml"
-    path.write_text(BASE.replace("CLUSTER", cluster).replace(
-        "model: llama3-8b, num_gpus: 8, tp: 1, global_batch_size: 64",
-        "model: llama3-70b, num_gpus: 32, tp: 8, global_batch_size: 256").replace(", GPU", ""))
-    res = simulate(load_scenario(path, ["workload.synthetic.num_jobs=6"]))
+    res = simulate(_load(tmp_path, cluster, overrides=["workload.synthetic.num_jobs=6"],
+                         template=("model: llama3-8b, num_gpus: 8, tp: 1, global_batch_size: 64",
+                                   "model: llama3-70b, num_gpus: 32, tp: 8, "
+                                   "global_batch_size: 256")))
     assert res.summary["jobs_by_status"]["completed"] == 6
     groups = {g["gpu"]: g for g in res.summary["node_groups"]}
     assert groups["h200-sxm-141gb"]["jobs"] == 6 and groups["h100-sxm-80gb"]["jobs"] == 0
@@ -83,10 +85,9 @@ def test_node_shapes_differ_per_type(tmp_path: Path) -> None:
     cluster = """node_groups:
     - {system: dgx-h100, num_nodes: 4}
     - {system: gb200-nvl72, num_nodes: 8}"""
-    path = tmp_path / "shapes.yaml"
-    path.write_text(BASE.replace("CLUSTER", cluster).replace(
-        "num_gpus: 8, tp: 1", "num_gpus: [4, 8, 16], tp: 1").replace(", GPU", ""))
-    res = simulate(load_scenario(path, ["workload.synthetic.arrival.mean_interarrival=5min"]))
+    res = simulate(_load(tmp_path, cluster,
+                         overrides=["workload.synthetic.arrival.mean_interarrival=5min"],
+                         template=("num_gpus: 8, tp: 1", "num_gpus: [4, 8, 16], tp: 1")))
     assert res.summary["jobs_by_status"]["completed"] == 30
     assert res.total_gpus == 4 * 8 + 8 * 4
     groups = {g["gpu"]: g for g in res.summary["node_groups"]}
