@@ -223,34 +223,44 @@ def _generation_cards(g: dict[str, Any]) -> str:
     return '<div class="cards">' + "".join(out) + "</div>"
 
 
-def render_serving_report(result: ServingResult) -> str:
-    """One self-contained HTML page describing a serving run (never raises on empty runs)."""
-    drawn = False
-    fig_no = 0
+class _Panels:
+    """Numbers the report's figures and remembers whether any was drawn (plotly.js is
+    embedded only then)."""
 
-    def panel(fig: Figure | None, missing: str) -> str:
-        nonlocal drawn, fig_no
+    def __init__(self) -> None:
+        self.drawn = False
+        self.count = 0
+
+    def __call__(self, fig: Figure | None, missing: str) -> str:
         if fig is None:
             return note_html(missing)
-        drawn = True
-        fig_no += 1
-        return figure_html(f"fig-serving-{fig_no}", fig)
+        self.drawn = True
+        self.count += 1
+        return figure_html(f"fig-serving-{self.count}", fig)
 
-    sections = []
-    for name, s in result.summary.get("services", {}).items():
-        tl = result.timelines.get(name, ServiceTimelineData())
-        body = _cards(s)
-        body += '<div class="grid2">' + panel(latency_cdf_figure(result, name),
-                                              "No request finished.")
-        body += panel(slo_figure(s, name), "No latency to compare.") + "</div>"
-        body += '<div class="grid2">'
-        for what in ("throughput", "kv", "queue", "replicas"):
-            body += panel(timeline_figure(tl, name, what), "Too few timeline samples.")
-        body += "</div>"
-        sections.append(f'<section id="service-{html.escape(name)}"><h2>Service '
-                        f"{html.escape(name)} — {html.escape(str(s['model']))}, "
-                        f"{html.escape(replica_shape_text(s))}</h2>{body}"
-                        "</section>")
+
+def _service_section(result: ServingResult, name: str, s: dict[str, Any],
+                     panel: _Panels) -> str:
+    """One service's cards, latency figures and timelines."""
+    tl = result.timelines.get(name, ServiceTimelineData())
+    body = _cards(s)
+    body += '<div class="grid2">' + panel(latency_cdf_figure(result, name),
+                                          "No request finished.")
+    body += panel(slo_figure(s, name), "No latency to compare.") + "</div>"
+    body += '<div class="grid2">'
+    for what in ("throughput", "kv", "queue", "replicas"):
+        body += panel(timeline_figure(tl, name, what), "Too few timeline samples.")
+    body += "</div>"
+    return (f'<section id="service-{html.escape(name)}"><h2>Service '
+            f"{html.escape(name)} — {html.escape(str(s['model']))}, "
+            f"{html.escape(replica_shape_text(s))}</h2>{body}</section>")
+
+
+def render_serving_report(result: ServingResult) -> str:
+    """One self-contained HTML page describing a serving run (never raises on empty runs)."""
+    panel = _Panels()
+    sections = [_service_section(result, name, s, panel)
+                for name, s in result.summary.get("services", {}).items()]
     if "rag" in result.summary:
         from gputwin.report.rag import rag_section
 
@@ -265,7 +275,7 @@ def render_serving_report(result: ServingResult) -> str:
         from gputwin.report.sites import sites_section
 
         sections.insert(0, sites_section(result.summary, lambda f: panel(f, "")))
-    if drawn:
+    if panel.drawn:
         from plotly.offline import get_plotlyjs
 
         plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
