@@ -250,10 +250,6 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
     duration = max(1e-12, active_time_s(table, mine, fin, dropped, start_s, end_s))
     out_tokens = int(table.output_tokens[fin].sum())
     in_tokens = int(table.prompt_tokens[fin].sum())
-    reasons: dict[str, int] = {}
-    for i in np.flatnonzero(dropped).tolist():
-        key = drop_reason_key(table.reason[i])
-        reasons[key] = reasons.get(key, 0) + 1
     num_fin = int(fin.sum())
     has_slo = meta.slo_ttft_s is not None or meta.slo_tpot_s is not None
     good = int((fin & (table.meets_slo == 1)).sum())
@@ -265,15 +261,11 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
         out: np.ndarray = v[~np.isnan(v)]
         return out
 
-    layout = ({} if meta.prefill_gpus_per_replica is None
-              else {"prefill_gpus_per_replica": meta.prefill_gpus_per_replica})
     return {
-        "model": meta.model, "gpu": meta.gpu, "gpus_per_replica": meta.gpus_per_replica,
-        **layout,
-        "num_kv_blocks_per_replica": meta.num_kv_blocks, "block_size": meta.block_size,
+        **_replica_fields(meta),
         "num_requests": int(mine.sum()), "finished": num_fin, "dropped": int(dropped.sum()),
         "in_flight": int((mine & (table.status == 2)).sum()),
-        "dropped_by_reason": reasons,
+        "dropped_by_reason": _drop_reasons(table, dropped),
         "truncated": int((mine & table.truncated).sum()),
         "ttft_s": _dist(finite(table.ttft_s)),
         "tpot_s": _dist(finite(table.tpot_s)),
@@ -299,6 +291,24 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
         **queue_growth(table, mine, tl),
     }
 
+
+def _replica_fields(meta: ServiceMeta) -> dict[str, Any]:
+    """What a replica is: model, GPUs (a prefill pool's own count when it has its own
+    layout) and KV blocks."""
+    layout = ({} if meta.prefill_gpus_per_replica is None
+              else {"prefill_gpus_per_replica": meta.prefill_gpus_per_replica})
+    return {"model": meta.model, "gpu": meta.gpu, "gpus_per_replica": meta.gpus_per_replica,
+            **layout, "num_kv_blocks_per_replica": meta.num_kv_blocks,
+            "block_size": meta.block_size}
+
+
+def _drop_reasons(table: RequestTable, dropped: np.ndarray) -> dict[str, int]:
+    """Dropped requests counted by the reason's key (in first-seen order)."""
+    reasons: dict[str, int] = {}
+    for i in np.flatnonzero(dropped).tolist():
+        key = drop_reason_key(table.reason[i])
+        reasons[key] = reasons.get(key, 0) + 1
+    return reasons
 
 def queue_growth(table: RequestTable, mine: np.ndarray,
                  tl: ServiceTimelineData) -> dict[str, Any]:
