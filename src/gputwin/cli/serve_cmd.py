@@ -188,6 +188,33 @@ def build_scenario(o: dict[str, Any]) -> Any:
     from gputwin.scenario.serving import ServingScenario, check_serving, resolve_trace_paths
     from gputwin.yaml_io import validation_error_to_input_error
 
+    service, source = _service_options(o), _workload_source(o)
+    section: dict[str, Any] = {"services": [service], "workload": [source]}
+    site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
+            if o[k] is not None}
+    data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "site": site,
+            "serving": section}
+    try:
+        sc = ServingScenario.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error_to_input_error(exc, "options") from None
+
+    flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache", "name": "engine",
+             "enable_chunked_prefill": "chunked_prefill"}
+
+    def where(key: tuple[Any, ...]) -> str:
+        if key[:1] == ("site",) and key[-1] not in ("region", "cooling", "provider",
+                                                    "pricing", "start"):
+            return "--cooling" if key[-1] == "racks" else "site"
+        return f"--{flags.get(key[-1], key[-1])}".replace("_", "-")
+
+    check_serving(sc, default_catalog(), where)
+    return resolve_trace_paths(
+        sc, Path.cwd(), lambda key: "--length-trace" if "lengths" in key else "--trace")
+
+
+def _service_options(o: dict[str, Any]) -> dict[str, Any]:
+    """The one service of a ``simulate serve`` run, as scenario data."""
     gpu = DEFAULT_GPU if o["gpu"] is None and o["system"] is None else o["gpu"]
     service: dict[str, Any] = {
         "name": "default", "model": o["model"], "gpu": gpu, "system": o["system"],
@@ -213,53 +240,37 @@ def build_scenario(o: dict[str, Any]) -> Any:
             raise InputError(f"expected P:D, got {o['disaggregate']!r}", where="--disaggregate")
         service["disaggregation"] = {"prefill_replicas": int(m[1]),
                                      "decode_replicas": int(m[2])}
+    return service
+
+
+def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
+    """The run's requests: a trace replay, or synthetic arrivals with lengths given, from a
+    trace, or the model's defaults."""
     if o["trace"] is not None and o["length_trace"] is not None:
         raise InputError("give --trace (replay) or --length-trace with --rate, not both",
                          where="--length-trace")
     if o["trace"] is not None:
-        source: dict[str, Any] = {"kind": "trace", "format": o["trace_format"],
-                                  "path": str(o["trace"]), "speedup": o["speedup"],
-                                  "max_requests": o["max_requests"]}
+        return {"kind": "trace", "format": o["trace_format"], "path": str(o["trace"]),
+                "speedup": o["speedup"], "max_requests": o["max_requests"]}
+    if o["rate"] is None:
+        raise InputError("give --trace FILE or --rate QPS (with --num-requests)",
+                         where="options")
+    from gputwin.scenario.serving import default_lengths  # fitted to the model's context
+
+    source: dict[str, Any] = {"kind": "synthetic", "num_requests": o["num_requests"],
+                              "arrival": {"process": o["arrival"], "rate": o["rate"],
+                                          "cv": o["cv"]}}
+    if o["length_trace"] is not None:
+        if o["input_tokens"] or o["output_tokens"]:
+            raise InputError("give --length-trace or --input-tokens/--output-tokens, "
+                             "not both", where="--length-trace")
+        source["lengths"] = {"format": o["trace_format"], "path": str(o["length_trace"]),
+                             "sample": o["length_sample"]}
     else:
-        if o["rate"] is None:
-            raise InputError("give --trace FILE or --rate QPS (with --num-requests)",
-                             where="options")
-        from gputwin.scenario.serving import default_lengths  # fitted to the model's context
-
-        source = {"kind": "synthetic", "num_requests": o["num_requests"],
-                  "arrival": {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]}}
-        if o["length_trace"] is not None:
-            if o["input_tokens"] or o["output_tokens"]:
-                raise InputError("give --length-trace or --input-tokens/--output-tokens, "
-                                 "not both", where="--length-trace")
-            source["lengths"] = {"format": o["trace_format"], "path": str(o["length_trace"]),
-                                 "sample": o["length_sample"]}
-        else:
-            prompt, output = default_lengths(o["model"])
-            source["prompt"] = parse_length(o["input_tokens"] or prompt, "--input-tokens")
-            source["output"] = parse_length(o["output_tokens"] or output, "--output-tokens")
-    section: dict[str, Any] = {"services": [service], "workload": [source]}
-    site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
-            if o[k] is not None}
-    data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "site": site,
-            "serving": section}
-    try:
-        sc = ServingScenario.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error_to_input_error(exc, "options") from None
-
-    flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache", "name": "engine",
-             "enable_chunked_prefill": "chunked_prefill"}
-
-    def where(key: tuple[Any, ...]) -> str:
-        if key[:1] == ("site",) and key[-1] not in ("region", "cooling", "provider",
-                                                    "pricing", "start"):
-            return "--cooling" if key[-1] == "racks" else "site"
-        return f"--{flags.get(key[-1], key[-1])}".replace("_", "-")
-
-    check_serving(sc, default_catalog(), where)
-    return resolve_trace_paths(
-        sc, Path.cwd(), lambda key: "--length-trace" if "lengths" in key else "--trace")
+        prompt, output = default_lengths(o["model"])
+        source["prompt"] = parse_length(o["input_tokens"] or prompt, "--input-tokens")
+        source["output"] = parse_length(o["output_tokens"] or output, "--output-tokens")
+    return source
 
 
 def _failures_cell(f: dict[str, Any]) -> str:
