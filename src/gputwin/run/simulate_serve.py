@@ -37,7 +37,12 @@ from gputwin.run.serving_energy import (
     account_serving,
     energy_fields,
 )
-from gputwin.run.serving_results import REQUEST_COLUMNS, RequestTable, ServingResult
+from gputwin.run.serving_results import (
+    REQUEST_COLUMNS,
+    RequestTable,
+    ServiceTimelineData,
+    ServingResult,
+)
 from gputwin.run.serving_summary import (
     ServiceMeta,
     replica_records,
@@ -317,6 +322,39 @@ def simulate_serving(sc: ServingScenario, *, catalog: Catalog | None = None,
             gc.enable()
 
 
+def _service_summaries(metas: dict[str, ServiceMeta], table: RequestTable,
+                       timelines: dict[str, ServiceTimelineData], out: FleetOutcome,
+                       start_s: float, acct: Any, faults: Any) -> dict[str, Any]:
+    """Each LLM service's summary: metrics, failures (when faults ran), energy and cost."""
+    services: dict[str, Any] = {}
+    for name, meta in metas.items():
+        s = services[name] = summarize_service(
+            meta, table, timelines[name], out.itl.get(name), start_s=start_s,
+            end_s=out.end_s, num_preemptions=out.num_preemptions.get(name, 0),
+            only_service=len(metas) == 1)
+        if faults is not None:
+            from gputwin.run.serving_faults import replica_s
+
+            s["failures"] = faults.report(name, replica_s(out, name))
+        s.update(energy_fields(acct.services[name], priced=acct.priced[name],
+                               energy_in_price=acct.energy_in_price,
+                               output_tokens=s["output_tokens"],
+                               input_tokens=s["input_tokens"],
+                               gpu_energy_j=acct.gpu_energy_j[name]))
+    return services
+
+
+def _add_generation(summary: dict[str, Any], generation: dict[str, Any],
+                    total_it_energy_j: float) -> None:
+    """Generation services into the run's summary and totals (cost unknown if any is)."""
+    summary["generation"] = generation
+    gen_costs = [g["cost_usd"] for g in generation.values()]
+    if summary["total_cost_usd"] is not None:
+        summary["total_cost_usd"] = (None if None in gen_costs
+                                     else summary["total_cost_usd"] + sum(gen_costs))
+    summary["total_energy_j"] = total_it_energy_j
+
+
 def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                       progress: Callable[[float], None] | None,
                       requests: list[LlmRequest] | None) -> ServingResult:
@@ -347,22 +385,8 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     gen = _run_generation(sc, cat)
     acct = account_serving(sc.site, [b[2] for b in built], replicas, table,
                            generation_loads(*gen) if gen else ())
-    services: dict[str, Any] = {}
-    for name, meta in metas.items():
-        services[name] = summarize_service(
-            meta, table, timelines[name], out.itl.get(name), start_s=start, end_s=out.end_s,
-            num_preemptions=out.num_preemptions.get(name, 0),
-            only_service=len(metas) == 1)
-        s = services[name]
-        if fleet is not None and fleet.faults is not None:
-            from gputwin.run.serving_faults import replica_s
-
-            s["failures"] = fleet.faults.report(name, replica_s(out, name))
-        s.update(energy_fields(acct.services[name], priced=acct.priced[name],
-                               energy_in_price=acct.energy_in_price,
-                               output_tokens=s["output_tokens"],
-                               input_tokens=s["input_tokens"],
-                               gpu_energy_j=acct.gpu_energy_j[name]))
+    services = _service_summaries(metas, table, timelines, out, start, acct,
+                                  fleet.faults if fleet is not None else None)
     generation = {} if gen is None else {
         name: summarize_generation(gen[0], gen[1], name, energy_fields(
             acct.services[name], priced=acct.priced[name],
@@ -377,12 +401,7 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
 
         summary["rag"] = rag_summary(stages, table)
     if generation:
-        summary["generation"] = generation
-        gen_costs = [g["cost_usd"] for g in generation.values()]
-        if summary["total_cost_usd"] is not None:
-            summary["total_cost_usd"] = (None if None in gen_costs
-                                         else summary["total_cost_usd"] + sum(gen_costs))
-        summary["total_energy_j"] = acct.total.it_energy_j
+        _add_generation(summary, generation, acct.total.it_energy_j)
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=end_s,
                          requests=table, replicas=replicas, timelines=timelines,
                          summary=summary, wall_time_s=wall, num_events=out.num_events,
