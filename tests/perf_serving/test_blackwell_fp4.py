@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gputwin.catalog.loader import default_catalog
-from gputwin.errors import InputError
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
 from gputwin.perf.serving_shapes import WEIGHT_BYTES
 from gputwin.topology.hardware import resolve_hardware
 
@@ -56,10 +55,22 @@ def test_fp4_prefill_beats_fp8_on_blackwell_and_fp4_alias_is_nvfp4(gpu: str) -> 
 
 @pytest.mark.parametrize("gpu", ["h100-sxm-80gb", "h200-sxm-141gb", "a100-sxm-80gb"])
 @pytest.mark.parametrize("weights", ["fp4", "nvfp4", "mxfp4"])
-def test_fp4_is_refused_without_fp4_tensor_cores(gpu: str, weights: str) -> None:
-    with pytest.raises(InputError, match="FP4 tensor cores") as info:
-        _perf(gpu=gpu, tp=4, weights=weights)
-    assert info.value.where == "--weights" and gpu in str(info.value)
+def test_fp4_without_fp4_tensor_cores_runs_weight_only_at_the_bf16_rate(
+        gpu: str, weights: str) -> None:
+    """Hopper/Ampere serve FP4 checkpoints (gpt-oss MXFP4) dequantised to BF16 in the
+    GEMM, as int4 AWQ runs: FP4's weight bytes, BF16's compute rate."""
+    acc = CAT.accelerator(gpu)
+    assert runs_weight_only(acc, weights) and runs_weight_only(acc, "int4")
+    assert not runs_weight_only(CAT.accelerator("b200"), weights)
+    fp4, int4 = _perf(gpu=gpu, tp=4, weights=weights), _perf(gpu=gpu, tp=4, weights="int4")
+    bf16 = _perf(gpu=gpu, tp=4, weights="bf16")
+    prefill = (8192, 8192 * 256.0, 8192 * 256.0, 0, 0.0)  # compute-bound
+    assert fp4.step_time_s(*prefill) == pytest.approx(int4.step_time_s(*prefill), rel=0.02)
+    assert fp4.step_time_s(*prefill) > bf16.step_time_s(*prefill)  # dequantisation
+    decode = (0, 0.0, 0.0, 8, 8 * 500.0)  # weight-bound: the 4-bit bytes count
+    assert fp4.step_time_s(*decode) < 0.75 * bf16.step_time_s(*decode)
+    assert fp4.step_time_s(*decode) == pytest.approx(int4.step_time_s(*decode), rel=0.1)
+    assert fp4.weights_bytes_per_gpu < 0.4 * bf16.weights_bytes_per_gpu
 
 
 @pytest.mark.parametrize("tp", [8, 16, 32, 64])

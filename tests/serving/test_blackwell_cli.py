@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from serving_builders import run_main, scenario_file
 
-from gputwin.errors import InputError
 from gputwin.scenario.serving import ServiceOptions, load_serving_scenario
 
 
-def test_scenario_refuses_fp4_on_hopper_naming_file_and_line(tmp_path: Path) -> None:
+def test_scenario_takes_fp4_on_hopper_as_weight_only(tmp_path: Path) -> None:
     f = scenario_file(tmp_path, "gpu: h100-sxm-80gb\nweights_dtype: mxfp4")
-    with pytest.raises(InputError, match="FP4 tensor cores") as info:
-        load_serving_scenario(f)
-    assert f"{f}:5" in str(info.value) and "weights_dtype" in str(info.value)
-    ok = ServiceOptions(model="llama3.1-8b", gpu="b200", weights_dtype="mxfp4")
-    assert ok.weights_dtype == "mxfp4"
+    sc = load_serving_scenario(f)
+    assert sc.serving.services[0].weights_dtype == "mxfp4"
 
 
-def test_cli_simulate_serve_fp4_on_b200_runs_and_on_h100_exits_2(
+def test_cli_simulate_serve_fp4_runs_on_b200_and_weight_only_on_h100(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["simulate", "serve", "--model", "llama3.1-8b", "--rate", "5",
-            "--num-requests", "20", "--kv-cache", "fp8", "--json", "-q",
-            "--out", str(tmp_path)]
-    assert run_main([*base, "--gpu", "b200", "--weights", "fp4"]) == 0
+            "--num-requests", "20", "--kv-cache", "fp8", "--json", "-q"]
+    for gpu in ("b200", "h100-sxm-80gb"):
+        assert run_main([*base, "--gpu", gpu, "--weights", "fp4",
+                         "--out", str(tmp_path / gpu)]) == 0
+        summary = json.loads((tmp_path / gpu / "summary.json").read_text())
+        assert summary["finished"] == 20
     capsys.readouterr()
-    assert run_main([*base, "--gpu", "h100-sxm-80gb", "--weights", "fp4"]) == 2
-    err = capsys.readouterr().err
-    assert "--weights" in err and "FP4 tensor cores" in err and len(err.splitlines()) == 1
     assert run_main(["estimate", "serve", "--model", "llama3.1-8b", "--gpu", "gb200",
                      "--weights", "mxfp4", "--input-tokens", "100",
                      "--output-tokens", "10"]) == 0

@@ -125,9 +125,6 @@ def check_config(c: ServingConfig) -> None:
     if c.weights_dtype not in WEIGHT_DTYPES:
         raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
                          f"{c.weights_dtype!r}")
-    problem = weights_dtype_problem(c.hw.accelerator, c.weights_dtype)
-    if problem:
-        raise InputError(problem, where="--weights")
     if c.kv_cache_dtype not in KV_DTYPES:
         raise InputError(f"--kv-cache must be one of {', '.join(KV_DTYPES)}, got "
                          f"{c.kv_cache_dtype!r}")
@@ -144,31 +141,35 @@ def check_config(c: ServingConfig) -> None:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
 
 
-def weights_dtype_problem(acc: Accelerator, weights_dtype: str) -> str | None:
-    """Why ``weights_dtype`` cannot run on ``acc`` (``None`` when it can).
+def runs_weight_only(acc: Accelerator, weights_dtype: str) -> bool:
+    """True when ``weights_dtype`` has no tensor-core rate of its own on ``acc``.
 
-    The FP4 formats (``fp4``/``nvfp4``/``mxfp4``) need FP4 tensor cores, i.e. an ``fp4``
-    entry in the accelerator's catalog ``peak_flop_per_s`` (Blackwell: B200, GB200, B300,
-    GB300); Hopper, Ampere and the others have none and are refused rather than silently
-    run at another precision's rate."""
-    if weights_dtype in FP4_WEIGHTS and "fp4" not in acc.peak_flop_per_s:
-        have = ", ".join(acc.peak_flop_per_s)
-        return (f"{weights_dtype} weights need FP4 tensor cores, which {acc.name} lacks "
-                f"(its tensor-core dtypes: {have}); use a Blackwell part (b200, gb200, b300, "
-                "gb300) or fp8/int4 weights")
-    return None
+    Such weights are stored in their own format (the weight bytes, hence the memory-bound
+    decode, are theirs) and dequantised to BF16 in the GEMM main loop, which runs at the
+    BF16 rate: int4 everywhere (AWQ/GPTQ Marlin kernels); FP4 formats on parts without FP4
+    tensor cores (Hopper, Ampere, MI300X: vLLM's FP4 Marlin, the Triton MXFP4 MoE kernels
+    that serve gpt-oss on Hopper); fp8/int8 on parts without that rate (A100 fp8, B300
+    int8). One rule for every format, the same as :func:`_compute_peak`'s."""
+    if weights_dtype in ("bf16", "fp16"):
+        return False
+    return _compute_peak_dtype(acc, weights_dtype) not in (weights_dtype, "fp4")
+
+
+def _compute_peak_dtype(acc: Accelerator, weights_dtype: str) -> str:
+    """The dtype the GEMMs of ``weights_dtype`` weights run in on ``acc``."""
+    peaks = acc.peak_flop_per_s
+    w = "fp4" if weights_dtype in FP4_WEIGHTS else weights_dtype
+    if w in ("fp8", "int8", "fp4") and w in peaks:
+        # W8A8 / W4A4: NVFP4 and MXFP4 both run on Blackwell's block-scaled FP4 MMA at
+        # the FP4 rate (NVIDIA Blackwell architecture technical brief, 2024)
+        return w
+    return "bf16" if "bf16" in peaks else next(iter(peaks))  # weight-only or bf16
 
 
 def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
     """(GEMM peak FLOP/s, dtype it runs in, extra compute multiplier)."""
-    peaks = c.hw.accelerator.peak_flop_per_s
-    base = "bf16" if "bf16" in peaks else next(iter(peaks))
-    w = "fp4" if c.weights_dtype in FP4_WEIGHTS else c.weights_dtype
-    if w in ("fp8", "int8", "fp4") and w in peaks:
-        # W8A8 / W4A4: NVFP4 and MXFP4 both run on Blackwell's block-scaled FP4 MMA at
-        # the FP4 rate (NVIDIA Blackwell architecture technical brief, 2024)
-        return peaks[w], w, 1.0
-    return peaks[base], base, 1.0  # weight-only or bf16
+    dtype = _compute_peak_dtype(c.hw.accelerator, c.weights_dtype)
+    return c.hw.accelerator.peak_for(dtype), dtype, 1.0
 
 
 class ServingPerf:
@@ -217,9 +218,12 @@ class ServingPerf:
         coeff = cal.for_accelerator(accel.name)
         peak, dtype, _ = _compute_peak(c)
         prof = engine_profile(c.engine)
+        weight_only = runs_weight_only(accel, c.weights_dtype)
         self._gemm_rate = (peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
-                           * prof.gemm_mult(c.weights_dtype))
-        self._gemm_mult = cal.int4_dequant_compute_mult if c.weights_dtype == "int4" else 1.0
+                           * prof.gemm_mult(dtype if weight_only else c.weights_dtype))
+        # 4-bit weights dequantised in the main loop (int4 AWQ/GPTQ, FP4 without FP4 MMA)
+        self._gemm_mult = (cal.int4_dequant_compute_mult
+                           if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)
         bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
         self._attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
                                      * prof.attention_eff_mult)
@@ -648,5 +652,5 @@ def prepare_serving(config: ServingConfig,
 __all__ = [
     "DRAFT_KINDS", "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES", "WEIGHT_DTYPES", "ServingConfig",
     "ServingPerf", "check_config", "expected_accepted_tokens", "prepare_serving",
-    "step_components",
+    "runs_weight_only", "step_components",
 ]

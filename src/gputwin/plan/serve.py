@@ -35,7 +35,8 @@ from dataclasses import dataclass, field, replace
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.engines import engine_profile
-from gputwin.perf.serving import ServingConfig, prepare_serving, weights_dtype_problem
+from gputwin.perf.serving import ServingConfig, prepare_serving, runs_weight_only
+from gputwin.perf.serving_shapes import FP4_WEIGHTS
 from gputwin.perf.split import Split, split_problem
 from gputwin.plan.serve_replica import (
     MAX_NUM_BATCHED_TOKENS,
@@ -169,8 +170,9 @@ class SearchResult:
 
 
 def _part_runs(hw: HardwareSpec, weights: str) -> bool:
-    """The serving model's rule: FP4 weights only on parts with FP4 tensor cores."""
-    return weights_dtype_problem(hw.accelerator, weights) is None
+    """The planner searches FP4 as W4A4 only, on parts with FP4 tensor cores (elsewhere
+    it would run weight-only at the BF16 rate, a format users pick themselves)."""
+    return weights not in FP4_WEIGHTS or not runs_weight_only(hw.accelerator, weights)
 
 
 def _meets(a: Analytic, slo: Slo, factor: float) -> bool:

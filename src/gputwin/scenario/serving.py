@@ -48,7 +48,6 @@ from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
-from gputwin.perf.serving import weights_dtype_problem
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.generation import GenerationSection
 from gputwin.scenario.overrides import apply_overrides, parse_override
@@ -538,10 +537,6 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         sys_, acc = cluster_hardware(catalog, s.system, s.gpu)
         if acc is None and s.gpu is not None:
             acc = catalog.accelerator(s.gpu)
-        if acc is not None:
-            problem = weights_dtype_problem(acc, s.weights_dtype)
-            if problem:
-                raise InputError(problem, where=where((*base, "weights_dtype")))
         if sys_ is not None and acc is not None:
             check_serving_site(sc.site, [(acc, sys_)], where)
     if sc.serving.failures is not None:
