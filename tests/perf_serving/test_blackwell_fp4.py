@@ -91,3 +91,19 @@ def test_wide_expert_parallel_moe_on_one_nvl72_domain() -> None:
     perf = _perf("deepseek-v3", system="gb200-nvl72", tp=64, ep=64, weights="nvfp4", kv="fp8")
     assert perf.num_kv_blocks(16, 0.9) > 0
     assert perf._ar is not None and perf._ar.num_domains == 1
+
+
+def test_mxfp4_runs_mxfp8_activations_and_fp4_means_gpt_oss_own_checkpoint() -> None:
+    """MXFP4 weights meet MXFP8 activations on Blackwell (the FP8 rate); `fp4` for
+    gpt-oss is its released MXFP4 checkpoint, for other models NVFP4."""
+    prefill = (8192, 8192 * 256.0, 8192 * 256.0, 0, 0.0)
+    mx = _perf("llama3-70b", gpu="b200", weights="mxfp4", kv="fp8")
+    nv = _perf("llama3-70b", gpu="b200", weights="nvfp4", kv="fp8")
+    fp8 = _perf("llama3-70b", gpu="b200", weights="fp8", kv="fp8")
+    assert nv.step_time_s(*prefill) < mx.step_time_s(*prefill)
+    assert mx.step_time_s(*prefill) == pytest.approx(fp8.step_time_s(*prefill), rel=0.1)
+    oss = {w: _perf("gpt-oss-20b", gpu="b200", weights=w, kv="fp8")
+           for w in ("fp4", "mxfp4", "nvfp4")}
+    assert oss["fp4"].config.weights_dtype == "mxfp4"
+    assert oss["fp4"].step_time_s(*prefill) == oss["mxfp4"].step_time_s(*prefill)
+    assert oss["fp4"].weights_bytes_per_gpu < oss["nvfp4"].weights_bytes_per_gpu

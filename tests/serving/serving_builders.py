@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
@@ -28,6 +29,9 @@ class LinearStepModel:
         return self.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
                                 prefill_attn_pairs, 3 * num_decode_seqs,
                                 decode_context_tokens_sum)
+
+    def decode_kink(self, num_decode_seqs: int) -> float:
+        return math.inf
 
 
 def engine(num_kv_blocks: int = 4000, **kw: Any) -> EngineConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -166,6 +167,9 @@ class ConvexStepModel:
         return self.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
                                 prefill_attn_pairs, num_decode_seqs, decode_context_tokens_sum)
 
+    def decode_kink(self, num_decode_seqs: int) -> float:
+        return math.inf
+
 
 def _assert_same(fast: object, slow: object) -> None:
     a, b = finish_times(fast), finish_times(slow)  # type: ignore[arg-type]
@@ -218,6 +222,22 @@ def test_nonlinear_decode_cost_falls_back_and_still_matches() -> None:
     _assert_same(fast, slow)
     rep = fast.lives[0].replica
     assert rep.pricer.lines and all(v is None for v in rep.pricer.lines.values())
+
+
+@pytest.mark.parametrize("model", ["gpt-oss-20b", "mistral-7b"])
+def test_local_attention_bend_is_never_skipped_across(model: str) -> None:
+    """Sliding-window layers make the decode cost flatten at n·window context tokens
+    (concave there): stretches stop at the bend and the run matches step by step."""
+    from serving_builders import real_perf
+
+    reqs = requests_from(_random_rows(5, 150, 10.0, 1500, 300))
+    perf = real_perf(model=model, gpu="h100-sxm-80gb")
+    assert perf.decode_kink(8) == 8 * perf.shape.attn_window
+    fast = run_fleet(reqs, engine(20000, max_num_seqs=64), model=perf)
+    slow = run_fleet(reqs, engine(20000, max_num_seqs=64, skip_decode_steps=False),
+                     model=perf)
+    _assert_same(fast, slow)
+    assert fast.num_events < slow.num_events
 
 
 def test_linear_model_uses_the_verified_cost_line() -> None:

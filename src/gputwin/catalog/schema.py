@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gputwin.quantities import Bytes, BytesPerS, FlopPerS, Seconds, Watts
 
@@ -178,6 +178,28 @@ class ModelSpec(CatalogEntry):
     qk_nope_head_dim: int | None = None
     qk_rope_head_dim: int | None = None
     v_head_dim: int | None = None
+    # Local attention: layers attending over a window of recent tokens (sliding window,
+    # gpt-oss, Mistral 7B) or within their chunk (Llama 4's chunked attention); their KV
+    # holds at most the window per sequence.
+    local_attention_window: int | None = Field(
+        default=None, gt=0, description="Tokens a local-attention layer attends over")
+    local_attention_layers: int = Field(
+        default=0, ge=0, description="How many layers use the local window (the rest attend "
+        "over the whole context)")
+
+    fp4_format: Literal["nvfp4", "mxfp4"] = Field(
+        default="nvfp4", description="What `fp4` weights mean for this model: its released "
+        "FP4 checkpoint's format (gpt-oss ships MXFP4); NVFP4 (ModelOpt) otherwise")
+
+    @model_validator(mode="after")
+    def _local_attention_fits(self) -> ModelSpec:
+        if self.local_attention_layers > self.num_layers:
+            raise ValueError(f"local_attention_layers ({self.local_attention_layers}) exceeds "
+                             f"num_layers ({self.num_layers})")
+        if (self.local_attention_layers > 0) != (self.local_attention_window is not None):
+            raise ValueError("local_attention_window and local_attention_layers go together "
+                             "(a window size and how many layers use it)")
+        return self
 
     @property
     def is_moe(self) -> bool:

@@ -228,6 +228,8 @@ class StepModel(Protocol):
                          num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
                          prefill_attn_pairs: float = 0.0) -> float: ...
 
+    def decode_kink(self, num_decode_seqs: int) -> float: ...
+
 
 class GraphPaddedStep:
     """A step model whose pure-decode steps run at the padded CUDA-graph batch size.
@@ -256,6 +258,9 @@ class GraphPaddedStep:
         return self._base.spec_step_time_s(n, decode_context_tokens_sum, num_prefill_tokens,
                                            prefill_context_tokens_sum, prefill_attn_pairs)
 
+    def decode_kink(self, num_decode_seqs: int) -> float:
+        return self._base.decode_kink(self._pad(num_decode_seqs))
+
 
 class _Memory(Protocol):
     @property
@@ -265,6 +270,8 @@ class _Memory(Protocol):
     def kv_pools_per_replica(self) -> int: ...
 
     def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float: ...
+
+    def kv_pool_tokens(self, free_bytes_per_gpu: float) -> float: ...
 
 
 def kv_pool_bytes_per_gpu(perf: _Memory, profile: EngineProfile, frac: float) -> float:
@@ -283,8 +290,7 @@ def kv_pool_blocks(perf: _Memory, profile: EngineProfile, block_size: int,
     """KV blocks of ``block_size`` tokens the replica's pools hold together (0 when
     nothing is left): one pool per attention data-parallel group, each on its own GPUs."""
     free = kv_pool_bytes_per_gpu(perf, profile, frac)
-    per_pool = max(0, int(free // (block_size * perf.kv_bytes_per_token_per_gpu)))
-    return per_pool * perf.kv_pools_per_replica
+    return int(perf.kv_pool_tokens(free) // block_size) * perf.kv_pools_per_replica
 
 
 def step_model(base: StepModel, profile: EngineProfile) -> StepModel:

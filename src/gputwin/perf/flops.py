@@ -48,6 +48,8 @@ class Arch:
     qk_nope_head_dim: int | None
     qk_rope_head_dim: int | None
     v_head_dim: int | None
+    local_attention_window: int = 0  # 0: every layer attends over the whole context
+    local_attention_layers: int = 0
 
     @property
     def is_moe(self) -> bool:
@@ -62,6 +64,7 @@ def arch_of(m: ModelSpec) -> Arch:
         m.num_experts_per_token, m.moe_ffn_hidden_size, m.num_shared_experts,
         m.num_dense_layers, m.attention_kind, m.q_lora_rank, m.kv_lora_rank,
         m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim,
+        m.local_attention_window or 0, m.local_attention_layers,
     )
 
 

@@ -33,6 +33,7 @@ docs/serving-model.md.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -142,7 +143,7 @@ def check_config(c: ServingConfig) -> None:
 
 
 def runs_weight_only(acc: Accelerator, weights_dtype: str) -> bool:
-    """True when ``weights_dtype`` has no tensor-core rate of its own on ``acc``.
+    """True when ``weights_dtype`` has no tensor-core rate on ``acc``.
 
     Such weights are stored in their own format (the weight bytes, hence the memory-bound
     decode, are theirs) and dequantised to BF16 in the GEMM main loop, which runs at the
@@ -152,18 +153,41 @@ def runs_weight_only(acc: Accelerator, weights_dtype: str) -> bool:
     int8). One rule for every format, the same as :func:`_compute_peak`'s."""
     if weights_dtype in ("bf16", "fp16"):
         return False
-    return _compute_peak_dtype(acc, weights_dtype) not in (weights_dtype, "fp4")
+    return _compute_peak_dtype(acc, weights_dtype) not in ("fp8", "int8", "fp4")
 
 
 def _compute_peak_dtype(acc: Accelerator, weights_dtype: str) -> str:
-    """The dtype the GEMMs of ``weights_dtype`` weights run in on ``acc``."""
+    """The tensor-core dtype the GEMMs of ``weights_dtype`` weights run in on ``acc``.
+
+    W8A8 (fp8, int8) at that rate; NVFP4 (``fp4``/``nvfp4``) W4A4 on Blackwell's
+    block-scaled FP4 MMA at the FP4 rate (NVIDIA Blackwell architecture technical brief,
+    2024); MXFP4 with MXFP8 activations, as the MXFP4 checkpoints in circulation (gpt-oss)
+    are served on Blackwell (TensorRT-LLM's and FlashInfer's W4A8 MXFP4 x MXFP8 MoE kernels;
+    the MMA takes E2M1 weights against E4M3 activations at the FP8 rate); anything else at
+    the BF16 rate (weight-only or bf16)."""
     peaks = acc.peak_flop_per_s
+    if weights_dtype == "mxfp4" and "fp4" in peaks and "fp8" in peaks:
+        return "fp8"
     w = "fp4" if weights_dtype in FP4_WEIGHTS else weights_dtype
     if w in ("fp8", "int8", "fp4") and w in peaks:
-        # W8A8 / W4A4: NVFP4 and MXFP4 both run on Blackwell's block-scaled FP4 MMA at
-        # the FP4 rate (NVIDIA Blackwell architecture technical brief, 2024)
         return w
-    return "bf16" if "bf16" in peaks else next(iter(peaks))  # weight-only or bf16
+    return "bf16" if "bf16" in peaks else next(iter(peaks))
+
+
+def local_attention(window: float, tokens: int, num_decode_seqs: int, prefill_pairs: float,
+                    prefill_kv_tokens: float, decode_pairs: float,
+                    decode_kv_tokens: float) -> tuple[float, float, float, float]:
+    """A local-attention layer's (prefill pairs, prefill KV tokens read, decode pairs,
+    decode KV tokens read): each query sees at most ``window`` keys, so the prefill side
+    is capped at ``tokens·window`` and the decode side at ``num_decode_seqs·window``.
+
+    The caps hold for the step's totals (a sequence shorter than the window is counted
+    at its length as long as the total stays under the cap), so a decode-only step's cost
+    bends once, at ``num_decode_seqs·window`` context tokens in all (``decode_kink``)."""
+    pre_cap = tokens * window
+    dec_cap = num_decode_seqs * window
+    return (min(prefill_pairs, pre_cap), min(prefill_kv_tokens, pre_cap),
+            min(decode_pairs, dec_cap), min(decode_kv_tokens, dec_cap))
 
 
 def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
@@ -207,6 +231,9 @@ class ServingPerf:
 
     def __init__(self, config: ServingConfig, calibration: ServingCalibration) -> None:
         check_config(config)
+        if config.weights_dtype == "fp4" and config.model.fp4_format != "nvfp4":
+            # `fp4` is the model's own FP4 checkpoint (gpt-oss: MXFP4 as released)
+            config = dataclasses.replace(config, weights_dtype=config.model.fp4_format)
         c, cal = config, calibration
         accel = c.hw.accelerator
         self.config = c
@@ -220,7 +247,7 @@ class ServingPerf:
         prof = engine_profile(c.engine)
         weight_only = runs_weight_only(accel, c.weights_dtype)
         self._gemm_rate = (peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
-                           * prof.gemm_mult(dtype if weight_only else c.weights_dtype))
+                           * prof.gemm_mult(dtype))
         # 4-bit weights dequantised in the main loop (int4 AWQ/GPTQ, FP4 without FP4 MMA)
         self._gemm_mult = (cal.int4_dequant_compute_mult
                            if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)
@@ -335,12 +362,16 @@ class ServingPerf:
         return compute, w_bytes / self._bw
 
     def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
-                    decode_pairs: float, decode_kv_tokens: float, num_logits: int) -> float:
+                    decode_pairs: float, decode_kv_tokens: float, num_logits: int,
+                    num_decode_seqs: int) -> float:
         """Device seconds of one forward over all layers (no host overhead).
 
         Arguments are the whole replica's; with ``dp_attention`` groups each GPU runs its
         group's even share through attention and the dense weights, and the routed experts
-        receive every token of the replica (the busiest GPU ``imbalance`` × the mean)."""
+        receive every token of the replica (the busiest GPU ``imbalance`` × the mean).
+        Local-attention layers (window ``W``) see at most ``W`` keys per query: their
+        prefill work and KV reads are capped at ``tokens·W`` and their decode reads at
+        ``num_decode_seqs·W`` (:func:`local_attention`)."""
         if tokens <= 0:
             return 0.0
         routed = tokens
@@ -352,6 +383,7 @@ class ServingPerf:
             prefill_pairs, prefill_kv_tokens = prefill_pairs / d, prefill_kv_tokens / d
             decode_pairs, decode_kv_tokens = decode_pairs / d, decode_kv_tokens / d
             num_logits = -(-num_logits // d)
+            num_decode_seqs = -(-num_decode_seqs // d)
         imb = self.imbalance(routed) if self._ep > 1 else 1.0
         bw, attn_rate = self._bw, self._attn_rate
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
@@ -361,10 +393,15 @@ class ServingPerf:
             exposed = 0.0
             gemm = max(self._gemm_s(g, width_eff, tokens, routed, imb, rate))
             kv = g.kv_bytes_per_token
-            pre = max(prefill_pairs * g.prefill_attn_flop_per_pair / attn_rate,
-                      prefill_kv_tokens * kv / bw) if prefill_pairs > 0.0 else 0.0
-            dec = max(decode_pairs * g.decode_attn_flop_per_pair / attn_rate,
-                      decode_kv_tokens * kv / bw) if decode_kv_tokens > 0.0 else 0.0
+            pp_, pk, dp_, dk = (local_attention(g.attn_window, tokens, num_decode_seqs,
+                                                prefill_pairs, prefill_kv_tokens,
+                                                decode_pairs, decode_kv_tokens)
+                                if g.attn_window else (prefill_pairs, prefill_kv_tokens,
+                                                       decode_pairs, decode_kv_tokens))
+            pre = max(pp_ * g.prefill_attn_flop_per_pair / attn_rate,
+                      pk * kv / bw) if prefill_pairs > 0.0 else 0.0
+            dec = max(dp_ * g.decode_attn_flop_per_pair / attn_rate,
+                      dk * kv / bw) if decode_kv_tokens > 0.0 else 0.0
             elem = tokens * g.elem_bytes_per_token / bw
             if moe_comm and g.local_experts:
                 assert self._a2a is not None
@@ -393,7 +430,8 @@ class ServingPerf:
         gpu = self._gpu_time_s(tokens, prefill_attn_pairs,
                                prefill_context_tokens_sum + num_prefill_tokens,
                                decode_context_tokens_sum, decode_context_tokens_sum,
-                               num_decode_seqs + (1 if num_prefill_tokens else 0))
+                               num_decode_seqs + (1 if num_prefill_tokens else 0),
+                               num_decode_seqs)
         # each attention DP group has its own scheduler process (SGLang, vLLM DP ranks)
         return gpu + self._step_oh + self._seq_oh * -(-num_decode_seqs // self._dp)
 
@@ -428,7 +466,7 @@ class ServingPerf:
         # each proposal is a separate forward of the draft model with its own host launch
         # (vLLM v0.6 spec_decode runs the proposer's k passes through its model runner)
         return k * (d._gpu_time_s(n, 0.0, 0.0, decode_context_tokens_sum,
-                                  decode_context_tokens_sum, n) + d._step_oh)
+                                  decode_context_tokens_sum, n, n) + d._step_oh)
 
     def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
                          num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
@@ -450,7 +488,7 @@ class ServingPerf:
         verify = self._gpu_time_s(
             tokens, prefill_attn_pairs + (k + 1) * decode_context_tokens_sum,
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
-            n * (k + 1) + (1 if num_prefill_tokens else 0))
+            n * (k + 1) + (1 if num_prefill_tokens else 0), n)
         return (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
                 + self._seq_oh * -(-n // self._dp))
 
@@ -476,6 +514,14 @@ class ServingPerf:
         host_s = num_steps * self._step_oh + num_seq_steps / self._dp * self._seq_oh
         a = inference_activity_frac(min(1.0, compute_s / busy_s), host_s / busy_s)
         return a / self._pp
+
+    def decode_kink(self, num_decode_seqs: int) -> float:
+        """Context tokens in all above which a decode-only step of ``num_decode_seqs``
+        stops growing in its local-attention layers (``inf`` without them): the step cost
+        is linear on each side, not across (the decode-skip planner splits stretches
+        there)."""
+        w = self.shape.attn_window
+        return float(num_decode_seqs * w) if w else math.inf
 
     # ---- memory ----------------------------------------------------------------------
     @property
@@ -517,8 +563,26 @@ class ServingPerf:
             raise InputError(f"gpu_memory_utilization must be in (0, 1], got "
                              f"{gpu_memory_utilization}")
         free = self.free_kv_bytes_per_gpu(gpu_memory_utilization)
-        per_group = max(0, int(free // (block_size * self.kv_bytes_per_token_per_gpu)))
-        return per_group * self.kv_pools_per_replica
+        return int(self.kv_pool_tokens(free) // block_size) * self.kv_pools_per_replica
+
+    def kv_pool_tokens(self, free_bytes_per_gpu: float) -> float:
+        """Tokens of context one KV pool holds in ``free_bytes_per_gpu`` (0 when none).
+
+        Every layer's KV counts per token, except that local-attention layers never hold
+        more than the window per sequence: with at most ``max_num_seqs`` sequences per
+        pool their KV can be set aside as ``max_num_seqs·window`` tokens up front, and the
+        pool then costs only the whole-context layers per token; the engine (vLLM's hybrid
+        allocator, TensorRT-LLM's per-window pools) gets whichever holds more."""
+        if free_bytes_per_gpu <= 0.0:
+            return 0.0
+        per_token = self.kv_bytes_per_token_per_gpu
+        tokens = free_bytes_per_gpu / per_token
+        local = self.shape.local_kv_bytes_per_token_per_gpu
+        if local > 0.0:
+            seqs = -(-self.config.max_num_seqs // self.config.dp_attention)
+            set_aside = seqs * self.shape.attn_window * local
+            tokens = max(tokens, (free_bytes_per_gpu - set_aside) / (per_token - local))
+        return tokens
 
     @property
     def kv_pools_per_replica(self) -> int:
@@ -595,13 +659,16 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
         gemm = p._gemm_s(g, width_eff, tokens, routed, imb, rate)
         roof.add(*gemm, n)
         layer_s = max(gemm)
+        pairs, pre_kv, _, dec_kv = (
+            local_attention(g.attn_window, tokens, num_decode_seqs, prefill_attn_pairs,
+                            kv_tokens, 0.0, decode_context_tokens_sum) if g.attn_window
+            else (prefill_attn_pairs, kv_tokens, 0.0, decode_context_tokens_sum))
         if prefill_attn_pairs > 0.0:
-            layer_s += roof.add(prefill_attn_pairs * g.prefill_attn_flop_per_pair / p._attn_rate,
-                                kv_tokens * g.kv_bytes_per_token / p._bw, n, fixed=True)
+            layer_s += roof.add(pairs * g.prefill_attn_flop_per_pair / p._attn_rate,
+                                pre_kv * g.kv_bytes_per_token / p._bw, n, fixed=True)
         if decode_context_tokens_sum > 0.0:
-            layer_s += roof.add(
-                decode_context_tokens_sum * g.decode_attn_flop_per_pair / p._attn_rate,
-                decode_context_tokens_sum * g.kv_bytes_per_token / p._bw, n, fixed=True)
+            layer_s += roof.add(dec_kv * g.decode_attn_flop_per_pair / p._attn_rate,
+                                dec_kv * g.kv_bytes_per_token / p._bw, n, fixed=True)
         elem_s = tokens * g.elem_bytes_per_token / p._bw
         out["memory_unit_s"] += n * elem_s * roof.bwf
         if moe_comm and g.local_experts and p._a2a is not None:
@@ -651,6 +718,6 @@ def prepare_serving(config: ServingConfig,
 
 __all__ = [
     "DRAFT_KINDS", "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES", "WEIGHT_DTYPES", "ServingConfig",
-    "ServingPerf", "check_config", "expected_accepted_tokens", "prepare_serving",
-    "runs_weight_only", "step_components",
+    "ServingPerf", "check_config", "expected_accepted_tokens", "local_attention",
+    "prepare_serving", "runs_weight_only", "step_components",
 ]

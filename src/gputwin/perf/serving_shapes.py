@@ -29,6 +29,7 @@ per-step model only multiplies token counts by these constants. Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -63,6 +64,7 @@ class GroupConsts:
     elem_bytes_per_token: float  # memory-bound elementwise traffic per token
     expert_width: float = 0.0  # one expert's intermediate width, unsplit (0 if dense)
     rows_per_expert_per_token: float = 0.0  # routed rows an expert gets per replica token
+    attn_window: float = 0.0  # local attention: keys a query attends over (0: whole context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class ReplicaShape:
     layers_per_stage: int
     act_peak_bytes_per_token: float  # per GPU, before the calibration multiplier
     vocab_size: int
+    attn_window: int = 0  # local-attention window in tokens (0: none)
+    local_kv_bytes_per_token_per_gpu: float = 0.0  # the local layers' share of the above
 
 
 def _kv_width_per_gpu(a: Arch, kv_dim: int, tp: int) -> float:
@@ -135,12 +139,15 @@ def replica_shape(model: ModelSpec, *, tp: int, pp: int, ep: int, weights_dtype:
     a = arch_of(model)
     wbytes = WEIGHT_BYTES[weights_dtype]
     kvbytes = KV_BYTES[kv_cache_dtype]
-    groups = tuple(_group(sn, a, tp, ep, wbytes, kvbytes, redundant_experts)
-                   for sn in layer_shapes(a))
+    groups = _with_local_attention(
+        tuple(_group(sn, a, tp, ep, wbytes, kvbytes, redundant_experts)
+              for sn in layer_shapes(a)), a)
     per_layer_weights = sum(g.num_layers * (g.dense_weight_bytes
                                             + g.local_experts * g.expert_weight_bytes)
                             for g in groups) / a.num_layers
     per_layer_kv = sum(g.num_layers * g.kv_bytes_per_token for g in groups) / a.num_layers
+    local_kv = sum(g.num_layers * g.kv_bytes_per_token for g in groups
+                   if g.attn_window) / a.num_layers
     layers_per_stage = math.ceil(a.num_layers / pp)
     emb = a.vocab_size * a.hidden_size * ACT_BYTES / tp
     lm_head = 0.0 if (a.tied_embeddings and pp == 1) else emb
@@ -159,4 +166,27 @@ def replica_shape(model: ModelSpec, *, tp: int, pp: int, ep: int, weights_dtype:
         kv_bytes_per_token_per_gpu=layers_per_stage * per_layer_kv,
         kv_bytes_per_token_total=kv_total, layers_per_stage=layers_per_stage,
         act_peak_bytes_per_token=act_peak, vocab_size=a.vocab_size,
+        attn_window=a.local_attention_window if a.local_attention_layers else 0,
+        local_kv_bytes_per_token_per_gpu=layers_per_stage * local_kv,
     )
+
+
+def _with_local_attention(groups: tuple[GroupConsts, ...], a: Arch) -> tuple[GroupConsts, ...]:
+    """Split each layer group into whole-context and local-window layers, the local ones
+    spread over the groups in proportion (gpt-oss alternates them in one group; Llama 4
+    Maverick has them in both its dense and MoE layers)."""
+    local = a.local_attention_layers
+    if not local:
+        return groups
+    out: list[GroupConsts] = []
+    left = local
+    for i, g in enumerate(groups):
+        n_local = min(left, g.num_layers if i == len(groups) - 1
+                      else round(g.num_layers * local / a.num_layers))
+        left -= n_local
+        if g.num_layers - n_local:
+            out.append(dataclasses.replace(g, num_layers=g.num_layers - n_local))
+        if n_local:
+            out.append(dataclasses.replace(g, num_layers=n_local,
+                                           attn_window=float(a.local_attention_window)))
+    return tuple(out)

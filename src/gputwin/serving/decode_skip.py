@@ -138,15 +138,20 @@ def cut_at(dt: float, n: int, a: float, b: float, c0: float, pre: bool) -> int:
             k += 1
     return k if k >= 1 else 1
 
-def decode_line(cost: DecodeCost, n_dec: int, max_model_len: int) -> CostLine | None:
+def decode_line(cost: DecodeCost, n_dec: int, max_model_len: int,
+                kink: float = math.inf) -> CostLine | None:
     """``(ctx0, cost(ctx0), slope)`` when the decode-only cost of ``n_dec`` sequences is
     linear in the context over its whole feasible range, else None.
 
     The roofline step model is a sum of maxima of linear terms, hence convex in the
     context; a convex function equal to its chord at the midpoint is linear on the whole
-    interval, so three calls prove it (within 1e-9 relative)."""
+    interval, so three calls prove it (within 1e-9 relative). Local-attention layers
+    flatten at ``kink`` context tokens (concave there), so a range across it is never
+    taken as a line."""
     lo = float(n_dec)
     hi = float(n_dec) * (max_model_len + 1)
+    if lo < kink < hi:
+        return None
     f_lo = cost(n_dec, lo)
     f_hi = cost(n_dec, hi)
     f_mid = cost(n_dec, (lo + hi) / 2.0)
@@ -156,10 +161,15 @@ def decode_line(cost: DecodeCost, n_dec: int, max_model_len: int) -> CostLine | 
 
 
 def stretch_costs(cost: DecodeCost, n_dec: int, n: int, ctx: float,
-                  slopes: dict[int, float]) -> tuple[int, float, float]:
+                  slopes: dict[int, float],
+                  kink: float = math.inf) -> tuple[int, float, float]:
     """``(n, a, b)``: step ``j`` of the stretch costs ``a + b·j``; ``n`` halves until that
     is exact (checked at the midpoint). A slope found for a batch size is kept in
-    ``slopes`` and reused once the end point confirms it (one model call)."""
+    ``slopes`` and reused once the end point confirms it (one model call). A stretch
+    starting below ``kink`` context tokens ends at it, so each one lies on one side of
+    the bend, where the cost is convex and the midpoint check proves it linear."""
+    if ctx < kink < math.inf:
+        n = min(n, int((kink - ctx) // n_dec) + 1)
     a = cost(n_dec, ctx)
     slope = slopes.get(n_dec)
     if slope is not None and n > 1:

@@ -44,12 +44,14 @@ class StepPricer:
         lines = self.lines
         if n_dec in lines:
             return lines[n_dec]
-        line = lines[n_dec] = decode_line(self.decode, n_dec, self._max_model_len)
+        line = lines[n_dec] = decode_line(self.decode, n_dec, self._max_model_len,
+                                          self._model.decode_kink(n_dec))
         return line
 
     def stretch(self, n_dec: int, n: int, ctx: float) -> tuple[int, float, float]:
         """``(n, a, b)`` of a stretch priced by the model (no verified line)."""
-        return stretch_costs(self.decode, n_dec, n, ctx, self.slopes)
+        return stretch_costs(self.decode, n_dec, n, ctx, self.slopes,
+                             self._model.decode_kink(n_dec))
 
     def step(self, chunks: list[tuple[ReqState, int]], n_dec: int, ctx: float) -> float:
         """A step computing ``chunks`` (prefill) and one token for each of ``n_dec``."""
