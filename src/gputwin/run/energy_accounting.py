@@ -36,6 +36,7 @@ from gputwin.energy.grid import J_PER_KWH, GridSeries
 from gputwin.perf.power import default_power_coefficients, training_activity_frac
 from gputwin.run.energy_setup import SiteSetup, activity_from_slot_power
 from gputwin.run.power_supply import supply_summary
+from gputwin.scheduling.plugins.power import SitePower
 from gputwin.training.runtime import RunPlan
 from gputwin.workload.job import JobSpec
 
@@ -196,7 +197,7 @@ def _integrate(setup: SiteSetup, total_gpus: int,
     a0, a1 = times[:-1], times[1:]
     keep = a1 > a0
     a0, a1, free = a0[keep], a1[keep], free[keep]
-    p_idle = free * idle_w
+    p_idle = free * idle_w + setup.power.fabric_w  # the fabric's draw: nobody's job
 
     n_seg, n_idle = t0.size, a0.size
     cum = {k: cumulative(v, np.concatenate((t0, ts, t1, a0, a1))) for k, v in series.items()}
@@ -267,7 +268,7 @@ def _timeline(setup: SiteSetup, total_gpus: int, t0: FloatArray, ts: FloatArray,
     site = setup.site
     if end_s <= 0:
         return {}
-    times, level = _steps(setup.power.idle_gpu_w, total_gpus, t0, ts, t1, g, ps, pt, end_s)
+    times, level = _steps(setup.power, total_gpus, t0, ts, t1, g, ps, pt, end_s)
     # cumulative IT energy at each breakpoint (power `level[k]` holds on [times[k], times[k+1]))
     energy = np.concatenate(([0.0], np.cumsum(level[:-1] * np.diff(times))))
     edges = np.append(np.arange(0.0, end_s, HOUR_S), end_s)
@@ -300,13 +301,15 @@ def _timeline(setup: SiteSetup, total_gpus: int, t0: FloatArray, ts: FloatArray,
     }
 
 
-def _steps(idle_w: float, total_gpus: int, t0: FloatArray, ts: FloatArray, t1: FloatArray,
+def _steps(power: SitePower, total_gpus: int, t0: FloatArray, ts: FloatArray, t1: FloatArray,
            g: FloatArray, ps: FloatArray, pt: FloatArray,
            end_s: float) -> tuple[FloatArray, FloatArray]:
     """IT power of the site as a step function: ``level[k]`` W on ``[times[k], times[k+1])``
-    (last time = ``end_s``)."""
+    (last time = ``end_s``); idle slots and the fabric from 0."""
+    idle_w = power.idle_gpu_w
     times = np.concatenate(([0.0], t0, ts, t1))
-    delta = np.concatenate(([total_gpus * idle_w], ps - g * idle_w, pt - ps, g * idle_w - pt))
+    delta = np.concatenate(([total_gpus * idle_w + power.fabric_w], ps - g * idle_w, pt - ps,
+                            g * idle_w - pt))
     order = np.argsort(times, kind="stable")
     times, level = times[order], np.cumsum(delta[order])
     if times[-1] < end_s:
@@ -319,8 +322,7 @@ def it_power_steps(recorder: EnergyRecorder, end_s: float) -> tuple[FloatArray, 
     segs = recorder.segments
     t0, ts, t1, g, ps, pt = (np.array([s[k] for s in segs], dtype=np.float64)
                              for k in range(1, 7))
-    return _steps(recorder.setup.power.idle_gpu_w, recorder.total_gpus, t0, ts, t1, g, ps, pt,
-                  end_s)
+    return _steps(recorder.setup.power, recorder.total_gpus, t0, ts, t1, g, ps, pt, end_s)
 
 
 def _supply(setup: SiteSetup, timeline: dict[str, list[float]], end_s: float,

@@ -68,8 +68,10 @@ def resolve_grid_dir(value: str) -> Path | None:
 
 
 def build_site_setup(config: SiteConfig, hw: HardwareSpec, layout: ClusterLayout,
-                     runtime: TrainingRuntime, seed: int = 0) -> SiteSetup:
-    """Build the site (see the module docstring). Raises :class:`InputError`."""
+                     runtime: TrainingRuntime, seed: int = 0, *,
+                     fabric_w: float = 0.0) -> SiteSetup:
+    """Build the site (see the module docstring); ``fabric_w``: the cluster fabric's
+    constant draw (a torus' optics). Raises :class:`InputError`."""
     acc, system = hw.accelerator, hw.system
     racks = rack_layout(config, acc, system)
     offset = config.start_offset_s
@@ -99,7 +101,7 @@ def build_site_setup(config: SiteConfig, hw: HardwareSpec, layout: ClusterLayout
         nodes_per_rack=racks.nodes_per_rack, rack_limit_w=racks.power_limit_w,
         activity_of=activity, pue_at=pue_series.at, pue_min=float(pue_series.values.min()),
         pue_max=float(pue_series.values.max()),
-        budget_w=config.effective_power_budget_w)
+        budget_w=config.effective_power_budget_w, fabric_w=fabric_w)
     budget = config.effective_power_budget_w
     if budget is not None and power.idle_site_it_w * power.pue_max >= budget:
         where = ("site.power_budget" if budget == config.power_budget

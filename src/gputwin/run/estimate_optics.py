@@ -31,6 +31,7 @@ from gputwin.topology.optical import (
     ocs_slice,
     optical_table,
     slice_availability,
+    torus_optics,
 )
 from gputwin.topology.scale_up import TORUS_DIMS
 
@@ -98,15 +99,14 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
     links = 2 * TORUS_DIMS[hw.system.scale_up_topology]
     link_gbps = hw.scale_up_fabric.link_bandwidth_bytes_per_s * 8 / 1e9
     mod = tab.transceivers[transceiver]
-    per_link = math.ceil(link_gbps / mod.gbps)  # modules per optical link end
     chip_w = hw.system.max_power_w / hw.gpus_per_node
     inject_bps = num_chips * links * link_gbps * 1e9
     torus = _collective(hw, parsed, size_bytes, num_chips)
     common = {"chips": num_chips, "system_power_w": num_chips * chip_w,
               "injection_bits_per_s": inject_bps}
-    rows = [_torus_row("ocs-torus", sl, per_link, mod.power_w, torus, common, spare_blocks,
+    rows = [_torus_row("ocs-torus", sl, link_gbps, transceiver, torus, common, spare_blocks,
                        host_availability_frac),
-            _torus_row("static-torus", sl, per_link, mod.power_w, torus, common, spare_blocks,
+            _torus_row("static-torus", sl, link_gbps, transceiver, torus, common, spare_blocks,
                        host_availability_frac),
             _clos_row(hw, parsed, size_bytes, num_chips, links, link_gbps, mod,
                       common, spare_blocks, host_availability_frac)]
@@ -125,15 +125,15 @@ def _power(row: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
                   "fabric_pj_per_bit": fabric_w / common["injection_bits_per_s"] * 1e12}
 
 
-def _torus_row(name: str, sl: Any, per_link: int, module_w: float,
+def _torus_row(name: str, sl: Any, link_gbps: float, transceiver: str,
                coll: dict[str, Any], common: dict[str, Any], spare: int,
                host_a: float | None) -> dict[str, Any]:
     tab = optical_table().ocs
     ocs = name == "ocs-torus"
-    modules = sl.ocs_ports * per_link  # one module per block face port (the OCS is passive)
-    row = {"fabric": name, **coll, "num_switches": sl.num_ocs if ocs else 0,
-           "switch_power_w": sl.num_ocs * tab.power_w if ocs else 0.0,
-           "transceivers": modules, "optics_power_w": modules * module_w,
+    parts = torus_optics(sl.blocks, link_gbps, transceiver, ocs=ocs)
+    row = {"fabric": name, **coll, "num_switches": parts.num_ocs,
+           "switch_power_w": parts.switch_power_w,
+           "transceivers": parts.transceivers, "optics_power_w": parts.optics_power_w,
            "reconfiguration_s": tab.reconfiguration_s if ocs else None,
            "chip_failure_recovery_s": tab.job_reconfiguration_s if ocs and spare > 0 else None,
            "switch_failure": ({"chips_affected": common["chips"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
@@ -603,6 +603,8 @@ def run_result(run: _Run, *, name: str, seed: int, end_s: float, num_events: int
         summary["reliability"] = _reliability(run, end_s)
     if run.fabric is not None:
         summary["fabric"] = run.fabric.report(end_s)
+    if world.optics is not None:
+        summary["optics"] = {"switching": world.optics_switching, **asdict(world.optics)}
     if world.runtime.node_types:
         summary["node_groups"] = _node_groups(run, jobs)
     return SimulationResult(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import ModelSpec
@@ -21,7 +22,7 @@ from gputwin.run.energy_setup import SiteSetup, add_site_plugins, build_site_set
 from gputwin.run.failures import FailurePlan
 from gputwin.run.plan_train import plan_train
 from gputwin.scenario.scheduler import scheduler_profile
-from gputwin.scenario.schema import Scenario, TemplateConfig
+from gputwin.scenario.schema import OpticsConfig, Scenario, TemplateConfig
 from gputwin.scenario.tenancy import tenancy_model
 from gputwin.scheduling.api import PluginContext
 from gputwin.scheduling.base import Scheduler
@@ -34,6 +35,7 @@ from gputwin.scheduling.profiles import ResolvedProfile, build_framework
 from gputwin.scheduling.quota import QuotaBook, TenancyContext, with_tenancy
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
+from gputwin.topology.optical import TorusOptics, hosts_per_block, torus_optics
 from gputwin.training.runtime import TrainingRuntime
 from gputwin.workload.job import JobSpec
 from gputwin.workload.philly_csv import read_philly_csv
@@ -63,6 +65,8 @@ class World:
     planned_layouts: dict[int, PlannedLayouts] | None = None
     failures: FailurePlan | None = None  # scenario `failures:` (run/failures.py)
     fabric_contention: bool = False  # cluster.network.contention (run/fabric.py)
+    optics: TorusOptics | None = None  # cluster.optics: the torus' OCSes and transceivers
+    optics_switching: str | None = None  # "ocs" | "static" (with ``optics``)
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -280,8 +284,10 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
             node_types=tuple(g.accelerator.name for g, n in groups for _ in range(n)))
         jobs = [_restrict_to_fitting_types(job, runtime) for job in jobs]
     quota = build_quota(scenario, hw, runtime.node_types)
+    optics = build_optics(scenario, hw, layout)
     site = None if scenario.site is None else build_site_setup(
-        scenario.site, hw, layout, runtime, scenario.seed)
+        scenario.site, hw, layout, runtime, scenario.seed,
+        fabric_w=0.0 if optics is None else optics.switch_power_w + optics.optics_power_w)
     scheduler = build_scheduler(scenario, layout, hw, runtime, quota, site,
                                 shortcuts=shortcuts)
     observe_workload(scheduler, jobs)
@@ -293,10 +299,30 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
                      else scenario.failures.checkpoint_interval),
                  restart_overhead_s=sched.restart_overhead + _failure_restart_s(scenario),
                  failures=failures,
-                 fabric_contention=scenario.cluster.network.contention,
+                 fabric_contention=scenario.cluster.network.contention, optics=optics,
+                 optics_switching=(scenario.cluster.optics or _NO_OPTICS).switching
+                 if optics is not None else None,
                  tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site,
                  planned_layouts={i: v for i, v in planned.items()
                                   if not syn or not syn.templates[i].layout_given} or None)
+
+
+_NO_OPTICS = OpticsConfig()
+
+
+def build_optics(scenario: Scenario, hw: HardwareSpec,
+                 layout: ClusterLayout) -> TorusOptics | None:
+    """The optical parts of a torus cluster with ``cluster.optics`` (``None`` without)."""
+    cfg = scenario.cluster.optics
+    if cfg is None:
+        return None
+    fabric = hw.scale_up_fabric
+    if fabric is None:
+        raise InputError(f"{hw.system.name} has no scale-up fabric for its torus links",
+                         where="cluster.optics")
+    blocks = layout.num_nodes // hosts_per_block(hw.system.scale_up_topology, hw.gpus_per_node)
+    return torus_optics(blocks, fabric.link_bandwidth_bytes_per_s * 8 / 1e9, cfg.transceiver,
+                        ocs=cfg.switching == "ocs")
 
 
 def build_failures(scenario: Scenario, hw: HardwareSpec, catalog: Catalog) -> FailurePlan | None:
@@ -342,19 +368,21 @@ def build_scheduler(scenario: Scenario, layout: ClusterLayout, hw: HardwareSpec,
     def estimate(job: JobSpec) -> float:
         return runtime.expected_duration_s(job, gpn, per_leaf)
 
-    node_types = runtime.node_types
-    domains = {t: h.scale_up_domain_size for t, h in runtime.hardware_by_type.items()}
-    ctx = PluginContext(layout=layout, estimate_runtime=estimate, gpu_type=hw.accelerator.name,
-                        node_types=node_types, domain_sizes=domains)
+    optics = scenario.cluster.optics
+    common: dict[str, Any] = {
+        "layout": layout, "estimate_runtime": estimate, "gpu_type": hw.accelerator.name,
+        "node_types": runtime.node_types,
+        "domain_sizes": {t: h.scale_up_domain_size for t, h in runtime.hardware_by_type.items()},
+        "torus_wiring": None if optics is None else optics.switching,
+        "hosts_per_block": 0 if optics is None else hosts_per_block(
+            hw.system.scale_up_topology, hw.gpus_per_node)}
+    profile = site_profile(scheduler_profile(scenario.scheduler, torus=optics is not None), site)
     if quota is not None:
-        ctx = TenancyContext(layout=layout, estimate_runtime=estimate,
-                             gpu_type=hw.accelerator.name, node_types=node_types,
-                             domain_sizes=domains, quota=quota)
-        return with_site(build_framework(
-            with_tenancy(site_profile(scheduler_profile(scenario.scheduler), site)), ctx,
-            shortcuts=shortcuts), site)
-    return with_site(build_framework(site_profile(scheduler_profile(scenario.scheduler), site),
-                                     ctx, shortcuts=shortcuts), site)
+        return with_site(build_framework(with_tenancy(profile),
+                                         TenancyContext(**common, quota=quota),
+                                         shortcuts=shortcuts), site)
+    return with_site(build_framework(profile, PluginContext(**common), shortcuts=shortcuts),
+                     site)
 
 
 def observe_workload(scheduler: Scheduler, jobs: list[JobSpec]) -> None:

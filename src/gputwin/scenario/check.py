@@ -13,6 +13,8 @@ from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.split import Split, Where, check_split
 from gputwin.scenario.schema import Scenario, TemplateConfig
+from gputwin.topology.hardware import default_system_for
+from gputwin.topology.optical import hosts_per_block, torus_optics
 from gputwin.yaml_io import KeyPath, format_key_path
 
 #: Turns a key path into "file:line" or "--set ..." (the place a value came from).
@@ -43,6 +45,8 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
         if fabric.kind != "scale_out":
             raise InputError(f"fabric {fabric.name!r} is a {fabric.kind} fabric, not scale-out",
                              where=where(("cluster", "scale_out_fabric")))
+    if cluster.optics is not None:
+        _check_optics(scenario, catalog, where)
     synthetic = scenario.workload.synthetic
     if synthetic is not None:
         for index, template in enumerate(synthetic.templates):
@@ -60,6 +64,28 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
     trace = scenario.workload.trace
     if trace is not None:
         known("models", "model", trace.model, ("workload", "trace", "model"))
+
+
+def _check_optics(scenario: Scenario, catalog: Catalog,
+                  where: Callable[[KeyPath], str]) -> None:
+    """``cluster.optics``: one 3D-torus system whose nodes tile whole blocks."""
+    cluster = scenario.cluster
+    assert cluster.optics is not None
+    path: KeyPath = ("cluster", "optics")
+    if cluster.node_groups or cluster.from_trace:
+        raise InputError("optics: give one torus system (no node_groups / from_trace)",
+                         where=where(path))
+    system = (catalog.systems[cluster.system] if cluster.system is not None
+              else default_system_for(catalog, cluster.gpu or ""))
+    try:
+        per_block = hosts_per_block(system.scale_up_topology, system.num_accelerators)
+        torus_optics(1, 1.0, cluster.optics.transceiver, ocs=False)
+    except InputError as exc:
+        raise InputError(exc.detail, where=where(path)) from None
+    nodes = cluster.num_nodes or 0
+    if nodes % per_block:
+        raise InputError(f"a torus cluster is whole blocks of {per_block} {system.name} "
+                         f"nodes; got {nodes}", where=where(("cluster", "num_nodes")))
 
 
 def _check_template_split(template: TemplateConfig, model: ModelSpec, where: Where) -> None:

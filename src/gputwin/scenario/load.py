@@ -88,7 +88,7 @@ def load_scenario(
     if scenario.catalog and catalog is None:
         catalog = scenario_catalog(scenario.catalog, file.parent, locate(("catalog",)))
     check_against_catalog(scenario, catalog or default_catalog(), locate)
-    scheduler_profile(scenario.scheduler, locate)
+    scheduler_profile(scenario.scheduler, locate, torus=scenario.cluster.optics is not None)
     check_site(scenario.site, catalog or default_catalog(), scenario.cluster.system,
                scenario.cluster.gpu, locate)
     check_shared_serving(scenario, catalog or default_catalog(), locate)  # `serving:`

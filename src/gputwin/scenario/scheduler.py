@@ -18,8 +18,10 @@ from gputwin.yaml_io import KeyPath, format_key_path
 Locator = Callable[[KeyPath], str]
 
 
-def scheduler_profile(config: SchedulerConfig, locate: Locator | None = None) -> ResolvedProfile:
-    """Resolve ``config`` (new or legacy form) into a checked profile."""
+def scheduler_profile(config: SchedulerConfig, locate: Locator | None = None, *,
+                      torus: bool = False) -> ResolvedProfile:
+    """Resolve ``config`` (new or legacy form) into a checked profile. ``torus``: the
+    cluster has ``optics:``, so jobs are placed as torus slices (``torus-slices``)."""
 
     def where(path: tuple[str | int, ...]) -> str:
         full: KeyPath = ("scheduler", *path)
@@ -34,4 +36,11 @@ def scheduler_profile(config: SchedulerConfig, locate: Locator | None = None) ->
         profile = "fifo"
         if config.placement == "leaf_pack":
             plugins["placement"] = "topology"
+    if torus:
+        given = plugins.get("placement")
+        if given not in (None, "torus-slices", "placement/torus-slices"):
+            raise InputError(f"a cluster with `optics:` places jobs as torus slices; "
+                             f"placement {given!r} cannot be used there",
+                             where=where(("plugins", "placement")))
+        plugins["placement"] = "torus-slices"
     return resolve_profile(profile, plugins or None, config.args, where=where)

@@ -51,6 +51,16 @@ class NetworkConfig(_Model):
         "data-parallel communication (cluster runs; docs/simulation.md, 'Fabric contention')")
 
 
+class OpticsConfig(_Model):
+    """The optical fabric of a torus cluster (TPU-style 4x4x4 blocks; docs/simulation.md,
+    'Optical circuit switching'): ``ocs`` wires any free blocks into a job's slice,
+    ``static`` fibre offers only fixed, aligned slices."""
+
+    switching: Literal["ocs", "static"] = "ocs"
+    transceiver: str = Field(default="pluggable-800g",
+                             description="Optics of the blocks' face links (optical.yaml)")
+
+
 class NodeGroupConfig(_Model):
     """``num_nodes`` nodes of one catalog ``system`` (or the default system of ``gpu``)."""
 
@@ -82,6 +92,9 @@ class ClusterConfig(_Model):
     from_trace: bool = Field(
         default=False, description="Nodes from the trace's node list (GPUs, model, CPU, "
         "memory per node; e.g. openb), replacing num_nodes x the system's GPUs")
+    optics: OpticsConfig | None = Field(
+        default=None, description="A torus system's optical fabric: jobs get slices of "
+        "whole blocks, OCS or statically wired; its power joins the site's")
 
     @model_validator(mode="before")
     @classmethod

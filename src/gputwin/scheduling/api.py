@@ -180,6 +180,10 @@ class PluginContext:
     node_types: tuple[str, ...] = ()
     #: a mixed fleet: GPUs per scale-up domain of each type (0 = one node)
     domain_sizes: Mapping[str, int] = field(default_factory=dict)
+    #: a torus cluster with ``cluster.optics``: ``"ocs"`` or ``"static"`` (None: not one)
+    torus_wiring: str | None = None
+    #: nodes per torus block (4x4x4 chips) of that cluster
+    hosts_per_block: int = 0
 
 
 class Plugin:

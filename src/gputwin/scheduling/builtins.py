@@ -31,6 +31,7 @@ from gputwin.scheduling.plugins.nodes import (
     NodeHealthyFilter,
     SpreadScore,
     TopologyPlacement,
+    TorusSlicePlacement,
 )
 from gputwin.scheduling.plugins.power import RackPowerFilter, RackPowerReserve, SiteBudgetReserve
 from gputwin.scheduling.plugins.preemption import Defragment, PreemptLowestPriority
@@ -44,7 +45,7 @@ from gputwin.scheduling.registry import is_registered, register
 BUILTINS: tuple[type[Plugin], ...] = (
     # plugins/nodes
     FitsFilter, NodeHealthyFilter, BinpackScore, SpreadScore, FirstFitPlacement,
-    TopologyPlacement,
+    TopologyPlacement, TorusSlicePlacement,
     FifoSort, PrioritySort, MultifactorSort, DrfSort,  # plugins/sorting
     StrictQueueing, BestEffortQueueing, BackfillQueueing,  # plugins/queueing
     PreemptLowestPriority, Defragment,  # plugins/preemption

@@ -111,3 +111,47 @@ def leaf_pack(layout: ClusterLayout, free: Sequence[int], num_gpus: int) -> Plac
 
 
 PLACERS: dict[str, Placer] = {"first_fit": first_fit, "leaf_pack": leaf_pack}
+
+
+def torus_slice_place(layout: ClusterLayout, free: np.ndarray, num_gpus: int,
+                      hosts_per_block: int, *, static: bool) -> Placement | None:
+    """A TPU-style slice on a torus of blocks (``hosts_per_block`` consecutive nodes each).
+
+    Up to one block: a sub-block slice on one block, the fullest block that holds it (best
+    fit keeps whole blocks for large slices). Larger: ``ceil(num_gpus / block)`` whole free
+    blocks, filled in order. With an OCS any free blocks can be wired into the slice;
+    statically wired (``static``) only a fixed menu of slices exists, modelled as runs of
+    ``k`` consecutive blocks starting at a multiple of ``k``.
+    """
+    gpn = layout.gpus_per_node
+    per_block = hosts_per_block * gpn
+    by_block = free.reshape(-1, hosts_per_block)
+    if num_gpus <= per_block:
+        block_free = by_block.sum(axis=1)
+        for b in np.flatnonzero(block_free >= num_gpus)[
+                np.argsort(block_free[block_free >= num_gpus], kind="stable")]:
+            sub = np.zeros_like(free)
+            lo = int(b) * hosts_per_block
+            sub[lo:lo + hosts_per_block] = by_block[b]
+            placement = place_ranked(layout, sub, num_gpus, best_fit=True)
+            if placement is not None:
+                return placement
+        return None
+    k = -(-num_gpus // per_block)
+    whole = np.flatnonzero((by_block == gpn).all(axis=1))
+    if whole.size < k:
+        return None
+    if static:
+        is_whole = np.zeros(by_block.shape[0], dtype=bool)
+        is_whole[whole] = True
+        starts = [s for s in range(0, by_block.shape[0] - k + 1, k) if is_whole[s:s + k].all()]
+        if not starts:
+            return None
+        blocks = np.arange(starts[0], starts[0] + k)
+    else:
+        blocks = whole[:k]
+    nodes = (blocks[:, None] * hosts_per_block + np.arange(hosts_per_block)).ravel()
+    chosen = {int(n): gpn for n in nodes[:num_gpus // gpn]}
+    if num_gpus % gpn:
+        chosen[int(nodes[num_gpus // gpn])] = num_gpus % gpn
+    return make_placement(layout, chosen)

@@ -105,6 +105,46 @@ def ocs_slice(num_chips: int) -> OcsSlice:
     return OcsSlice(num_chips, blocks, arr, chip, ports, math.ceil(ports / t.usable_ports))
 
 
+def hosts_per_block(scale_up_topology: str, gpus_per_node: int) -> int:
+    """Nodes per 4x4x4 block of a 3D-torus system (``cluster.optics``); raises
+    :class:`InputError` for another topology or hosts that do not tile a block."""
+    chips = math.prod(optical_table().ocs.block_shape)
+    if scale_up_topology != "torus3d":
+        raise InputError(f"optics (OCS or static torus slices) need a 3D-torus system such as "
+                         f"tpu-v5p-slice; this one is {scale_up_topology}")
+    if gpus_per_node < 1 or chips % gpus_per_node:
+        raise InputError(f"{gpus_per_node} chips per host do not tile a {chips}-chip block")
+    return chips // gpus_per_node
+
+
+@dataclass(frozen=True, slots=True)
+class TorusOptics:
+    """The optical parts of a torus of ``blocks`` blocks and what they draw."""
+
+    num_ocs: int  # 0 when statically wired
+    switch_power_w: float
+    transceivers: int  # one per block face port and per module lane the link rate needs
+    optics_power_w: float
+
+
+def torus_optics(blocks: int, link_gbps: float, transceiver: str = "pluggable-800g", *,
+                 ocs: bool) -> TorusOptics:
+    """Optics of ``blocks`` 4x4x4 blocks whose face links (``link_gbps`` each) leave the
+    block as fibre: one module set per face port (an OCS is passive, so a statically
+    wired torus has the same modules), plus the OCSes' own power when switched."""
+    table = optical_table()
+    if transceiver not in table.transceivers:
+        raise UnknownNameError("transceiver", transceiver, list(table.transceivers))
+    if blocks < 1 or link_gbps <= 0:
+        raise InputError(f"a torus needs at least one block and a positive link rate; got "
+                         f"{blocks} blocks, {link_gbps} Gb/s")
+    sl = ocs_slice(blocks * math.prod(table.ocs.block_shape))
+    mod = table.transceivers[transceiver]
+    modules = sl.ocs_ports * math.ceil(link_gbps / mod.gbps)
+    num_ocs = sl.num_ocs if ocs else 0
+    return TorusOptics(num_ocs, num_ocs * table.ocs.power_w, modules, modules * mod.power_w)
+
+
 @dataclass(frozen=True, slots=True)
 class BlastRadius:
     chips_stopped: int

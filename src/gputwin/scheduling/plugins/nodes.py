@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from gputwin.cluster.ledger import Placement
+from gputwin.errors import InputError
 from gputwin.scheduling.api import (
     CycleState,
     FilterPlugin,
@@ -17,7 +18,7 @@ from gputwin.scheduling.api import (
     QueuedJob,
     ScorePlugin,
 )
-from gputwin.scheduling.placement import group_pack, place_ranked
+from gputwin.scheduling.placement import group_pack, place_ranked, torus_slice_place
 
 
 def _need(job: QueuedJob) -> int:
@@ -129,3 +130,26 @@ class TopologyPlacement(PlacementPlugin):
         if self.required not in (None, "cluster"):
             return None
         return group_pack(layout, free, need, self.groups[self.args.preferred])
+
+
+class TorusSlicePlacement(PlacementPlugin):
+    """Slices of a TPU-style torus cluster (``cluster.optics``): up to a block (4x4x4
+    chips) on one block, best fit; larger, whole free blocks -- any of them with an optical
+    circuit switch, a fixed aligned run of blocks when statically wired. A job whose slice
+    lost a host waits for blocks that satisfy the same rule, so the OCS's smaller blast
+    radius follows from the placement (:func:`~gputwin.scheduling.placement.torus_slice_place`).
+    Set by the run for a cluster with ``optics:``; named without one it is an error."""
+
+    name = "placement/torus-slices"
+
+    def __init__(self, args: PluginArgs, ctx: PluginContext) -> None:
+        super().__init__(args, ctx)
+        if ctx.torus_wiring is None or ctx.hosts_per_block < 1:
+            raise InputError("the torus-slices placement needs a torus cluster with "
+                             "`cluster.optics`", where="scheduler.plugins.placement")
+        self.static = ctx.torus_wiring == "static"
+
+    def place(self, job: QueuedJob, state: CycleState, free: np.ndarray,
+              scores: np.ndarray | None) -> Placement | None:
+        return torus_slice_place(state.layout, free, _need(job), self.ctx.hosts_per_block,
+                                 static=self.static)

@@ -86,6 +86,8 @@ class SitePower:
     pue_min: float = 1.0
     pue_max: float = 1.0  # design PUE: the budget holds at every hour against it
     budget_w: float | None = None
+    #: constant draw of the cluster fabric counted at the site (a torus' optics and OCSes)
+    fabric_w: float = 0.0
     coeff: PowerCoefficients = field(default_factory=default_power_coefficients)
     caps: dict[str, CapDecision] = field(default_factory=dict)
     # -- live state (updated on start/stop) ------------------------------------------------
@@ -132,7 +134,7 @@ class SitePower:
 
     @property
     def idle_site_it_w(self) -> float:
-        return self.num_nodes * self.gpus_per_node * self.idle_gpu_w
+        return self.num_nodes * self.gpus_per_node * self.idle_gpu_w + self.fabric_w
 
     def rack_idle_w(self) -> np.ndarray:
         counts = np.bincount(self.rack_of, minlength=self.num_racks)
