@@ -22,7 +22,30 @@ def test_profiles_hit_the_published_capacity_factor(tech: str, region: str) -> N
     p = per_unit_profile(tech, region)
     assert p.shape == (8760,)
     assert p.min() >= 0 and p.max() <= 1.0
-    assert p.mean() == pytest.approx(supply_table().tech(tech).capacity_factor, rel=1e-3)
+    assert p.mean() == pytest.approx(supply_table().capacity_factor(tech, region), rel=1e-3)
+
+
+@pytest.mark.parametrize(("tech", "region", "published"), [
+    ("solar-pv", "GB", 0.112),  # DUKES 2023 Table 6.3, 2018-2022 mean
+    ("wind-onshore", "GB", 0.263),
+    ("solar-pv", "DE-LU", 0.092),  # Energy-Charts 2023 / BNetzA capacity
+    ("wind-onshore", "IN-WE", 0.212),  # CEA / MNRE FY2023-24
+    ("solar-pv", "US-TEX-ERCO", 0.233),  # no regional figure: EIA US 2023
+])
+def test_regional_capacity_factors_set_the_annual_energy(tech: str, region: str,
+                                                         published: float) -> None:
+    assert per_unit_profile(tech, region).mean() == pytest.approx(published, rel=1e-3)
+    gen = Generator(tech, 100 * MW)
+    used = PowerSupply(ppas=(gen,)).capacity_factors(region)[0]
+    assert used["capacity_factor"] == pytest.approx(published)
+    regional = region in supply_table().regional_capacity_factors
+    assert used["basis"].startswith("no ") != regional
+
+
+def test_a_contract_capacity_factor_overrides_the_regional_one() -> None:
+    gen = Generator("solar-pv", 100 * MW, capacity_factor=0.14)
+    assert gen.profile_w("GB").mean() == pytest.approx(0.14 * 100 * MW, rel=1e-3)
+    assert gen.capacity_factor_used("GB")["basis"] == "given for this contract"
 
 
 def test_solar_is_dark_at_night_and_follows_the_hemisphere() -> None:
@@ -81,7 +104,7 @@ def test_ppa_cost_is_its_energy_at_the_contract_price() -> None:
     a = supply_account(10 * MW, region_grid("GB"), PowerSupply(
         ppas=(Generator("wind-onshore", 20 * MW, usd_per_mwh=50.0),))).totals
     assert a["cost_ppa_usd"] == pytest.approx(a["ppa_j"] / MWH * 50.0)
-    assert a["ppa_j"] == pytest.approx(20 * 0.332 * 8760 * MWH, rel=1e-3)
+    assert a["ppa_j"] == pytest.approx(20 * 0.263 * 8760 * MWH, rel=1e-3)  # GB's wind
 
 
 def test_bad_supply_inputs() -> None:

@@ -130,8 +130,9 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
     sup = PowerSupply(_gens(ppa, "--ppa"), _gens(onsite, "--onsite"), bat,
                       None if interconnect_mw is None else interconnect_mw * 1e6)
     t = supply_account(load_mw * 1e6, region_grid(region), sup).totals
+    factors = sup.capacity_factors(region)
     if as_json:
-        emit_json({"region": region, **t})
+        emit_json({"region": region, **t, "capacity_factors": factors})
         return
     mwh = {k: v / 3.6e9 for k, v in t.items() if k.endswith("_j")}
     click.echo(f"{region}: {mwh['load_j']:,.0f} MWh load; on-site {mwh['onsite_j']:,.0f}, "
@@ -147,6 +148,9 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
                f"{t['cost_grid_usd'] / 1e6:,.2f}, PPA {t['cost_ppa_usd'] / 1e6:,.2f} - sold "
                f"{t['revenue_ppa_surplus_usd'] / 1e6:,.2f}, on-site "
                f"{t['cost_onsite_usd'] / 1e6:,.2f}, battery {t['cost_battery_usd'] / 1e6:,.2f})")
+    if factors:
+        click.echo("capacity factors: " + "; ".join(
+            f"{f['tech']} {f['capacity_factor']:.1%} ({f['basis']})" for f in factors))
 
 
 @economics.command()

@@ -61,9 +61,18 @@ class Generator:
 
     def profile_w(self, region: str) -> FloatArray:
         per_unit = per_unit_profile(self.tech, region)
-        t = supply_table().tech(self.tech)
-        scale = 1.0 if self.capacity_factor is None else self.capacity_factor / t.capacity_factor
+        base = supply_table().capacity_factor(self.tech, region)
+        scale = 1.0 if self.capacity_factor is None else self.capacity_factor / base
         return np.minimum(per_unit * scale, 1.0) * self.capacity_w
+
+    def capacity_factor_used(self, region: str) -> dict[str, Any]:
+        """The capacity factor this unit runs at in ``region`` and where it comes from."""
+        table = supply_table()
+        if self.capacity_factor is not None:
+            return {"tech": self.tech, "capacity_factor": self.capacity_factor,
+                    "basis": "given for this contract"}
+        return {"tech": self.tech, "capacity_factor": table.capacity_factor(self.tech, region),
+                "basis": table.capacity_factor_basis(self.tech, region)}
 
     def price(self) -> float:
         return (supply_table().tech(self.tech).usd_per_mwh if self.usd_per_mwh is None
@@ -107,6 +116,12 @@ class PowerSupply:
     onsite: tuple[Generator, ...] = ()
     battery: Battery | None = None
     interconnect_w: float | None = None
+
+    def capacity_factors(self, region: str) -> list[dict[str, Any]]:
+        """What each PPA and on-site unit runs at in ``region`` (summaries)."""
+        return ([{"contract": "ppa", **g.capacity_factor_used(region)} for g in self.ppas]
+                + [{"contract": "onsite", **g.capacity_factor_used(region)}
+                   for g in self.onsite])
 
     def __post_init__(self) -> None:
         for g in self.onsite:

@@ -7,7 +7,9 @@
   AR(1) weather noise (hourly phi 0.97), scaled likewise;
 - **firm** sources: the capacity factor every hour (derated constant output).
 
-Shapes are simple and documented; the annual energy is the published capacity factor's.
+Shapes are simple and documented; the annual energy is the published capacity factor's:
+the region's own where ``power_supply.yaml`` has one (``regional_capacity_factors``),
+else the technology's US figure.
 Deterministic: the wind noise is seeded from a CRC-32 of the region.
 """
 
@@ -73,12 +75,13 @@ def wind_shape(region: str) -> FloatArray:
 @functools.cache
 def per_unit_profile(tech: str, region: str) -> FloatArray:
     """Hourly output per watt of nameplate of ``tech`` in ``region`` (read-only array)."""
-    t = supply_table().tech(tech)
+    table = supply_table()
+    t, cf = table.tech(tech), table.capacity_factor(tech, region)
     if t.kind == "firm":
-        out = np.full(HOURS_PER_YEAR, t.capacity_factor)
+        out = np.full(HOURS_PER_YEAR, cf)
     elif tech.startswith("solar"):
-        out = _scale_to_mean(solar_shape(region), t.capacity_factor)
+        out = _scale_to_mean(solar_shape(region), cf)
     else:
-        out = _scale_to_mean(wind_shape(region), t.capacity_factor)
+        out = _scale_to_mean(wind_shape(region), cf)
     out.setflags(write=False)
     return out

@@ -34,11 +34,36 @@ class BatteryTable(_Entry):
     source: str = Field(min_length=8)
 
 
+class RegionalCapacityFactor(_Entry):
+    """A region's published capacity factor of one variable technology."""
+
+    value: float = Field(gt=0, le=1)
+    year: str = Field(min_length=4)
+    source: str = Field(min_length=8)
+
+
 class SupplyTable(_Entry):
     technologies: dict[str, SupplyTech]
     battery: BatteryTable
     latitude_deg: dict[str, float]
     latitude_source: str = Field(min_length=8)
+    #: region -> variable technology -> its capacity factor there (others: the tech's own)
+    regional_capacity_factors: dict[str, dict[str, RegionalCapacityFactor]] = Field(
+        default_factory=dict)
+
+    def capacity_factor(self, tech: str, region: str) -> float:
+        """Annual mean output over nameplate of ``tech`` in ``region``: the region's
+        published figure when the table has one, else the technology's (US) figure."""
+        own = self.regional_capacity_factors.get(region, {}).get(tech)
+        return self.tech(tech).capacity_factor if own is None else own.value
+
+    def capacity_factor_basis(self, tech: str, region: str) -> str:
+        """Where :meth:`capacity_factor` comes from, for summaries."""
+        own = self.regional_capacity_factors.get(region, {}).get(tech)
+        if own is not None:
+            return f"{region} {own.year}"
+        return ("firm: availability" if self.tech(tech).kind == "firm"
+                else f"no {region} figure: the technology's US value")
 
     def tech(self, name: str) -> SupplyTech:
         try:

@@ -34,13 +34,15 @@ def supply_summary(config: SiteConfig, grid: RegionGrid, facility_j: FloatArray,
     if ps is None:
         return None
     start_hour = math.floor(grid.carbon_g_per_j.offset_s / HOUR_S)
-    acct = supply_window(np.asarray(facility_j, dtype=np.float64), grid, ps.to_supply(),
+    supply = ps.to_supply()
+    acct = supply_window(np.asarray(facility_j, dtype=np.float64), grid, supply,
                          start_hour=start_hour)
     t = acct.totals
     out: dict[str, Any] = {
         "interconnect_w": ps.interconnect,
         "battery_policy": None if ps.battery is None else ps.battery.policy,
         **t,
+        "capacity_factors": supply.capacity_factors(grid.region),
     }
     out["cost_energy_usd"] = t["cost_total_usd"]
     out["cost_usd"] = (None if compute_usd is None else
