@@ -67,7 +67,8 @@ def _summary(est: ServingEstimate, title: str) -> None:
 @click.option("--weights", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4",
                                              "nvfp4", "mxfp4"]),
               default="bf16", show_default=True,
-              help="Weight quantisation; fp4 = the model's FP4 format (nvfp4 unless it ships mxfp4); weight-only without FP4 tensor cores.")
+              help="Weight quantisation; fp4 = the model's FP4 format (nvfp4 unless it ships "
+                   "mxfp4); weight-only without FP4 tensor cores.")
 @click.option("--kv-cache", type=click.Choice(["bf16", "fp8"]), default="bf16",
               show_default=True, help="KV-cache dtype.")
 @click.option("--spec-tokens", type=click.IntRange(0, 16), default=0, show_default=True,

@@ -84,7 +84,8 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--weights", "weights_dtype", default="bf16", show_default=True,
               type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4",
                                  "mxfp4"]),
-              help="Weight format; fp4 = the model's FP4 format (nvfp4 unless it ships mxfp4); weight-only without FP4 tensor cores.")
+              help="Weight format; fp4 = the model's FP4 format (nvfp4 unless it ships "
+                   "mxfp4); weight-only without FP4 tensor cores.")
 @click.option("--kv-cache", "kv_cache_dtype", default=None, type=click.Choice(["bf16", "fp8"]),
               help="KV-cache dtype [default: the engine's: bf16 for vLLM/SGLang, fp8 for "
                    "TensorRT-LLM with fp8/fp4 weights].")
