@@ -9,7 +9,14 @@ import pytest
 from tests.energy.conftest import GRID_DIR, PRICE_DIR, needs_grid_data, write
 
 from gputwin.energy.grid_readers import read_carbon_csv, read_price_csv
-from gputwin.energy.profiles import ProfileParams, fit_profile, synthesize
+from gputwin.energy.profiles import (
+    QUANTILE_LEVELS,
+    ProfileParams,
+    fit_profile,
+    fit_quantiles,
+    synthesize,
+    with_marginal,
+)
 from gputwin.energy.regions import known_regions, region_grid, synthetic_region
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError, UnknownNameError
@@ -88,3 +95,43 @@ def test_bundled_profiles_match_a_refit_of_the_real_data() -> None:
         bundled = default_tables().region(region).carbon
         assert fitted.mean == pytest.approx(bundled.mean_g_per_kwh, rel=0.01)
         assert fitted.diurnal[0][0] == pytest.approx(bundled.diurnal[0][0], abs=0.01)
+
+
+def test_with_marginal_keeps_the_order_and_the_mean_and_takes_the_quantiles() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=8760)
+    quantiles = tuple(float(q) for q in np.linspace(-0.5, 4.0, len(QUANTILE_LEVELS)))
+    out = with_marginal(base, quantiles, 50.0)
+    assert out.mean() == pytest.approx(50.0)
+    assert (np.argsort(out, kind="stable") == np.argsort(base, kind="stable")).all()
+    scale = 50.0 / (np.interp((np.arange(8760) + 0.5) / 8760, QUANTILE_LEVELS, quantiles)
+                    * 50.0).mean()
+    assert np.median(out) == pytest.approx(np.interp(0.5, QUANTILE_LEVELS, quantiles)
+                                           * 50.0 * scale, rel=1e-3)
+    with pytest.raises(ValueError, match="quantiles"):
+        with_marginal(base, quantiles[:-1], 50.0)
+
+
+def test_synthetic_prices_keep_the_published_share_of_negative_hours() -> None:
+    """ERCOT's 2023 prices are right-skewed (median $22.6, mean $55.9, one negative hour);
+    Victoria's go below zero in ~23 % of hours (rooftop solar). The synthetic year follows
+    the bundled quantiles, not symmetric noise around the harmonics."""
+    ercot = synthetic_region("US-TEX-ERCO").price_usd_per_j.values * 3.6e9
+    vic = synthetic_region("AU-VIC").price_usd_per_j.values * 3.6e9
+    assert (ercot < 0).mean() < 0.001
+    assert np.median(ercot) == pytest.approx(22.6, rel=0.1)
+    assert 0.18 < (vic < 0).mean() < 0.30
+    for region in known_regions():
+        p = default_tables().region(region).price
+        series = synthetic_region(region).price_usd_per_j.values * 3.6e9
+        assert series.mean() == pytest.approx(p.mean_usd_per_mwh, rel=1e-9)
+
+
+@needs_grid_data
+def test_bundled_price_quantiles_match_the_real_data() -> None:
+    for region in known_regions():
+        real = region_grid(region, GRID_DIR.parents[1]).price_usd_per_j.values
+        assert fit_quantiles(real) == pytest.approx(
+            tuple(default_tables().region(region).price.quantiles), abs=1e-3), region
+        syn = synthetic_region(region).price_usd_per_j.values
+        assert abs((syn < 0).mean() - (real < 0).mean()) < 0.03, region

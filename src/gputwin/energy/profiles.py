@@ -73,6 +73,38 @@ def synthesize(p: ProfileParams, seed_name: str, *, floor: float | None = 0.0) -
     return values
 
 
+#: Probability levels of a price profile's ``quantiles`` (its marginal distribution).
+QUANTILE_LEVELS = (0.0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+                   0.9, 0.95, 0.975, 0.99, 0.995, 1.0)
+
+
+def with_marginal(values: FloatArray, quantiles: tuple[float, ...], mean: float) -> FloatArray:
+    """``values`` re-drawn from a published marginal distribution, keeping their order.
+
+    Each hour keeps its rank (so the diurnal, seasonal and AR(1) timing of ``values`` stays)
+    and takes the value at that rank of the piecewise-linear distribution whose quantiles
+    at :data:`QUANTILE_LEVELS` are ``quantiles`` × ``mean``; the result is rescaled to the
+    exact annual ``mean``. Heavy-tailed prices (ERCOT's scarcity spikes, Victoria's
+    negative solar hours) keep their share of high and negative hours, which additive
+    Gaussian noise around harmonics cannot do."""
+    if len(quantiles) != len(QUANTILE_LEVELS):
+        raise ValueError(f"expected {len(QUANTILE_LEVELS)} quantiles, got {len(quantiles)}")
+    n = values.size
+    u = (np.argsort(np.argsort(values, kind="stable"), kind="stable") + 0.5) / n
+    out: FloatArray = np.interp(u, QUANTILE_LEVELS, quantiles) * mean
+    got = float(out.mean())
+    if got != 0.0 and mean != 0.0:
+        out *= mean / got
+    return out
+
+
+def fit_quantiles(values: FloatArray) -> tuple[float, ...]:
+    """Quantiles of one year of values at :data:`QUANTILE_LEVELS`, relative to its mean."""
+    x = np.asarray(values, dtype=np.float64)
+    mean = float(x.mean())
+    return tuple(round(float(q) / mean, 4) for q in np.quantile(x, QUANTILE_LEVELS))
+
+
 def synthesize_additive(p: ProfileParams, seed_name: str) -> FloatArray:
     """Like :func:`synthesize` with amplitudes in the series' own unit (temperatures)."""
     unit = ProfileParams(1.0, p.diurnal, p.seasonal, p.sigma_frac, p.phi)

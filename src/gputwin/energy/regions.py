@@ -12,7 +12,12 @@ import functools
 from pathlib import Path
 
 from gputwin.energy.grid import J_PER_KWH, J_PER_MWH, GridSeries, RegionGrid
-from gputwin.energy.profiles import ProfileParams, synthesize, synthesize_additive
+from gputwin.energy.profiles import (
+    ProfileParams,
+    synthesize,
+    synthesize_additive,
+    with_marginal,
+)
 from gputwin.energy.tables import Harmonics, default_tables
 
 #: Cap on the relative noise of synthetic prices (real spikes are not Gaussian).
@@ -37,6 +42,8 @@ def synthetic_region(region: str) -> RegionGrid:
     p = prof.price
     price = synthesize(_params(p.mean_usd_per_mwh, p, max_sigma=MAX_PRICE_SIGMA_FRAC),
                        f"{region}/price", floor=None)
+    if p.quantiles:  # the published marginal (spikes, negative hours) in the fitted timing
+        price = with_marginal(price, tuple(p.quantiles), p.mean_usd_per_mwh)
     return RegionGrid(
         region=region,
         carbon_g_per_j=GridSeries(direct / J_PER_KWH, name=f"{region}/carbon", unit="g/J"),

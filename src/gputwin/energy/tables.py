@@ -66,6 +66,8 @@ class PriceProfile(Harmonics):
     mean_usd_per_mwh: float
     market: str
     currency: str
+    #: the 2023 prices at profiles.QUANTILE_LEVELS over their mean (empty: harmonics only)
+    quantiles: list[float] = Field(default_factory=list)
 
 
 class ClimateProfile(BaseModel):
