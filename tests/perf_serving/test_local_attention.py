@@ -69,3 +69,16 @@ def test_inconsistent_local_attention_is_refused(window: int | None, layers: int
     data.update(local_attention_window=window, local_attention_layers=layers)
     with pytest.raises(ValidationError, match="local_attention"):
         ModelSpec.model_validate(data)
+
+
+def test_disaggregated_transfer_ships_a_window_of_the_local_layers() -> None:
+    """gpt-oss: half its layers keep 128 tokens, so a 10,000-token prompt ships the full
+    KV of 18 layers and 128 tokens of the other 18."""
+    oss = CAT.model("gpt-oss-120b")
+    win, full = _perf(oss), _perf(_full(oss))
+    bw = 1e9
+    lat = full.config.hw.scale_out_fabric.latency_s
+    full_s = full.kv_transfer_time_s(10_000, bw) - lat
+    win_s = win.kv_transfer_time_s(10_000, bw) - lat
+    assert win_s == pytest.approx(full_s * (10_000 + 128) / (2 * 10_000), rel=1e-9)
+    assert win.kv_transfer_time_s(100, bw) == pytest.approx(full.kv_transfer_time_s(100, bw))

@@ -608,7 +608,8 @@ class ServingPerf:
         Default bandwidth: every GPU holding the request's KV sends its shard over its
         share of the node's scale-out NICs (fabric efficiency applied) plus one fabric
         latency. With attention data parallelism a request's KV lives on one DP group
-        (``tp × pp`` GPUs), not on the whole replica.
+        (``tp × pp`` GPUs), not on the whole replica. Local-attention layers (window
+        ``W``) hold and ship only the last ``W`` tokens.
         """
         if num_tokens <= 0:
             return 0.0
@@ -621,7 +622,11 @@ class ServingPerf:
         if not bandwidth_bytes_per_s > 0:
             raise InputError(f"KV transfer bandwidth must be positive, got "
                              f"{bandwidth_bytes_per_s}")
-        return fabric.latency_s + num_tokens * self.kv_bytes_per_token_total / bandwidth_bytes_per_s
+        shape = self.shape
+        kv_bytes = (num_tokens * shape.kv_bytes_per_token_total
+                    - max(0, num_tokens - shape.attn_window)
+                    * shape.local_kv_bytes_per_token_total)
+        return fabric.latency_s + kv_bytes / bandwidth_bytes_per_s
 
 
 def step_components(perf: ServingPerf, num_prefill_tokens: int,

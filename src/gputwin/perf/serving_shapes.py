@@ -81,6 +81,8 @@ class ReplicaShape:
     vocab_size: int
     attn_window: int = 0  # local-attention window in tokens (0: none)
     local_kv_bytes_per_token_per_gpu: float = 0.0  # the local layers' share of the above
+    #: the local layers' share of ``kv_bytes_per_token_total`` (a window's worth is shipped)
+    local_kv_bytes_per_token_total: float = 0.0
 
 
 def _kv_width_per_gpu(a: Arch, kv_dim: int, tp: int) -> float:
@@ -168,6 +170,8 @@ def replica_shape(model: ModelSpec, *, tp: int, pp: int, ep: int, weights_dtype:
         act_peak_bytes_per_token=act_peak, vocab_size=a.vocab_size,
         attn_window=a.local_attention_window if a.local_attention_layers else 0,
         local_kv_bytes_per_token_per_gpu=layers_per_stage * local_kv,
+        local_kv_bytes_per_token_total=(kv_total * a.local_attention_layers / a.num_layers
+                                        if a.local_attention_layers else 0.0),
     )
 
 
