@@ -186,29 +186,10 @@ def _integrate(setup: SiteSetup, total_gpus: int,
     ids = np.array([index[s[0]] for s in segs], dtype=np.int64)
     t0, ts, t1, g, ps, pt = (np.array([s[k] for s in segs], dtype=np.float64)
                              for k in range(1, 7))
-    idle_w = setup.power.idle_gpu_w
-    # free slots: step function of allocated slots
-    times = np.concatenate(([0.0], t0, t1, [end_s]))
-    delta = np.concatenate(([0.0], g, -g, [0.0]))
-    order = np.argsort(times, kind="stable")
-    times, delta = times[order], delta[order]
-    alloc = np.cumsum(delta)
-    free = np.maximum(0.0, total_gpus - alloc[:-1])
-    a0, a1 = times[:-1], times[1:]
-    keep = a1 > a0
-    a0, a1, free = a0[keep], a1[keep], free[keep]
-    p_idle = free * idle_w + setup.power.fabric_w  # the fabric's draw: nobody's job
+    a0, a1, free = _free_intervals(total_gpus, t0, t1, g, end_s)
+    p_idle = free * setup.power.idle_gpu_w + setup.power.fabric_w  # fabric: nobody's job
 
-    n_seg, n_idle = t0.size, a0.size
-    cum = {k: cumulative(v, np.concatenate((t0, ts, t1, a0, a1))) for k, v in series.items()}
-    c_t0 = {k: c[:n_seg] for k, c in cum.items()}
-    c_ts = {k: c[n_seg:2 * n_seg] for k, c in cum.items()}
-    c_t1 = {k: c[2 * n_seg:3 * n_seg] for k, c in cum.items()}
-    c_a0 = {k: c[3 * n_seg:3 * n_seg + n_idle] for k, c in cum.items()}
-    c_a1 = {k: c[3 * n_seg + n_idle:] for k, c in cum.items()}
-    i_start = {k: c_ts[k] - c_t0[k] for k in series}
-    i_train = {k: c_t1[k] - c_ts[k] for k in series}
-    i_idle = {k: c_a1[k] - c_a0[k] for k in series}
+    i_start, i_train, i_idle = _series_integrals(series, t0, ts, t1, a0, a1)
     grid_water = site.grid.water_l_per_j if site.include_grid_water else 0.0
     rates = setup.rates
     emb = setup.embodied_g_per_gpu_s
@@ -241,6 +222,33 @@ def _integrate(setup: SiteSetup, total_gpus: int,
         totals[k] = float(v.sum()) + idle[k]
     totals["cost_usd"] = totals["cost_compute_usd"] + (
         0.0 if energy_in_price else totals["cost_energy_usd"])
+    jobs = _job_rows(per_job, index, energy_in_price)
+    timeline = _timeline(setup, total_gpus, t0, ts, t1, g, ps, pt, end_s, energy_in_price)
+    summary = {k: totals[k] for k in SUMMARY_KEYS}
+    busy_gpu_h = float(per_job["gpu_seconds"].sum()) / 3600.0
+    summary["site"] = _site_extras(setup, totals, idle, busy_gpu_h, timeline, end_s,
+                                   num_capped)
+    summary["site"]["supply"] = _supply(setup, timeline, end_s, totals, energy_in_price)
+    return EnergyResult(jobs, idle, summary, timeline)
+
+
+def _series_integrals(series: dict[str, GridSeries], t0: FloatArray, ts: FloatArray,
+                      t1: FloatArray, a0: FloatArray, a1: FloatArray
+                      ) -> tuple[dict[str, FloatArray], ...]:
+    """∫ of each series over the start-up ``[t0, ts)``, training ``[ts, t1)`` and idle
+    ``[a0, a1)`` intervals (one cumulative lookup for all of them)."""
+    n_seg, n_idle = t0.size, a0.size
+    cuts = [n_seg, 2 * n_seg, 3 * n_seg, 3 * n_seg + n_idle]
+    parts = {k: np.split(cumulative(v, np.concatenate((t0, ts, t1, a0, a1))), cuts)
+             for k, v in series.items()}
+    return ({k: p[1] - p[0] for k, p in parts.items()},
+            {k: p[2] - p[1] for k, p in parts.items()},
+            {k: p[4] - p[3] for k, p in parts.items()})
+
+
+def _job_rows(per_job: dict[str, npt.NDArray[Any]], index: dict[str, int],
+              energy_in_price: bool) -> dict[str, dict[str, float]]:
+    """Each job's carbon, cost, water and energy (its column of ``per_job``)."""
     cols = {
         "co2e_g": (per_job["co2e_operational_g"] + per_job["co2e_embodied_g"]).tolist(),
         "cost_usd": (per_job["cost_compute_usd"] + (
@@ -250,14 +258,21 @@ def _integrate(setup: SiteSetup, total_gpus: int,
         "energy_facility_j": per_job["energy_facility_j"].tolist()}
     names = tuple(cols)
     rows = list(zip(*cols.values(), strict=True))
-    jobs = {job_id: dict(zip(names, rows[i], strict=True)) for job_id, i in index.items()}
-    timeline = _timeline(setup, total_gpus, t0, ts, t1, g, ps, pt, end_s, energy_in_price)
-    summary = {k: totals[k] for k in SUMMARY_KEYS}
-    busy_gpu_h = float(per_job["gpu_seconds"].sum()) / 3600.0
-    summary["site"] = _site_extras(setup, totals, idle, busy_gpu_h, timeline, end_s,
-                                   num_capped)
-    summary["site"]["supply"] = _supply(setup, timeline, end_s, totals, energy_in_price)
-    return EnergyResult(jobs, idle, summary, timeline)
+    return {job_id: dict(zip(names, rows[i], strict=True)) for job_id, i in index.items()}
+
+
+def _free_intervals(total_gpus: int, t0: FloatArray, t1: FloatArray, g: FloatArray,
+                    end_s: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``[a0, a1)`` intervals partitioning ``[0, end_s]`` and the free slots in each (the
+    step function of the slots the segments ``[t0, t1)`` of ``g`` slots hold)."""
+    times = np.concatenate(([0.0], t0, t1, [end_s]))
+    delta = np.concatenate(([0.0], g, -g, [0.0]))
+    order = np.argsort(times, kind="stable")
+    times, delta = times[order], delta[order]
+    free = np.maximum(0.0, total_gpus - np.cumsum(delta)[:-1])
+    a0, a1 = times[:-1], times[1:]
+    keep = a1 > a0
+    return a0[keep], a1[keep], free[keep]
 
 
 def _timeline(setup: SiteSetup, total_gpus: int, t0: FloatArray, ts: FloatArray,
