@@ -89,7 +89,7 @@ def test_tp16_all_reduce_is_cheaper_on_nvl72_than_across_two_hgx_nodes() -> None
 
 def test_wide_expert_parallel_moe_on_one_nvl72_domain() -> None:
     perf = _perf("deepseek-v3", system="gb200-nvl72", tp=64, ep=64, weights="nvfp4", kv="fp8")
-    assert perf.num_kv_blocks(16, 0.9) > 0
+    assert perf.memory.num_kv_blocks(16, 0.9) > 0
     assert perf._ar is not None and perf._ar.num_domains == 1
 
 

@@ -89,9 +89,9 @@ def test_engines_differ_in_host_and_kernel_coefficients() -> None:
 
 def test_free_memory_mode_sizes_the_pool_after_the_weights() -> None:
     perf = _perf("trtllm")
-    total = kv_pool_blocks(perf, engine_profile("vllm"), 32, 0.9)
-    free = kv_pool_blocks(perf, engine_profile("trtllm"), 32, 0.9)
-    left = perf.free_kv_bytes_per_gpu(1.0)
+    total = kv_pool_blocks(perf.memory, engine_profile("vllm"), 32, 0.9)
+    free = kv_pool_blocks(perf.memory, engine_profile("trtllm"), 32, 0.9)
+    left = perf.memory.free_kv_bytes_per_gpu(1.0)
     assert free == int(0.9 * left // (32 * perf.kv_bytes_per_token_per_gpu))
     assert free > total  # 0.9 of what is left > 0.9 of all minus the weights
 
@@ -174,11 +174,11 @@ def test_each_attention_dp_group_has_its_own_kv_pool() -> None:
     # same as a DEP1 split's would be, and the replica's blocks are four times that
     perf = _dep_perf("trtllm", 4)
     profile = engine_profile("trtllm")
-    per_gpu = perf.free_kv_bytes_per_gpu(1.0) * profile.memory_frac
+    per_gpu = perf.memory.free_kv_bytes_per_gpu(1.0) * profile.memory_frac
     one_pool = int(per_gpu // (32 * perf.kv_bytes_per_token_per_gpu))
     assert one_pool > 0
-    assert kv_pool_blocks(perf, profile, 32, profile.memory_frac) == 4 * one_pool
-    assert perf.num_kv_blocks(32, 0.9) % 4 == 0
+    assert kv_pool_blocks(perf.memory, profile, 32, profile.memory_frac) == 4 * one_pool
+    assert perf.memory.num_kv_blocks(32, 0.9) % 4 == 0
 
 
 def test_trtllm_batch_limits_count_each_attention_dp_rank() -> None:

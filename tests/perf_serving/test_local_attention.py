@@ -56,11 +56,11 @@ def test_kv_pool_sets_the_window_aside_when_that_holds_more() -> None:
     oss = CAT.model("gpt-oss-120b")
     win, full = _perf(oss), _perf(_full(oss))
     # 18 of 36 layers need only 128 tokens per sequence: nearly twice the context fits
-    assert 1.8 < win.num_kv_blocks(32) / full.num_kv_blocks(32) < 2.0
+    assert 1.8 < win.memory.num_kv_blocks(32) / full.memory.num_kv_blocks(32) < 2.0
     # a window longer than everything the pool can hold gains nothing
     many = [prepare_serving(dataclasses.replace(p.config, max_num_seqs=8192))
             for p in (win, full)]
-    assert many[0].num_kv_blocks(32) == many[1].num_kv_blocks(32) > 0
+    assert many[0].memory.num_kv_blocks(32) == many[1].memory.num_kv_blocks(32) > 0
 
 
 @pytest.mark.parametrize(("window", "layers"), [(128, 0), (None, 4), (128, 99)])

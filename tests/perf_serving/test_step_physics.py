@@ -45,7 +45,7 @@ def test_ttft_grows_with_prompt() -> None:
 def test_fp8_kv_doubles_kv_capacity() -> None:
     bf16, fp8 = make_perf(), make_perf(kv_cache_dtype="fp8")
     assert fp8.kv_bytes_per_token_per_gpu == pytest.approx(bf16.kv_bytes_per_token_per_gpu / 2)
-    assert fp8.num_kv_blocks() == pytest.approx(2 * bf16.num_kv_blocks(), rel=1e-3)
+    assert fp8.memory.num_kv_blocks() == pytest.approx(2 * bf16.memory.num_kv_blocks(), rel=1e-3)
 
 
 def test_llama2_70b_kv_bytes_per_token() -> None:

@@ -53,7 +53,7 @@ def test_attention_dp_multiplies_kv_capacity_of_an_mla_model() -> None:
     dp8 = _perf("hgx-h200", tp=1, ep=8, dp_attention=8, max_num_seqs=256,
                 max_num_batched_tokens=8192)
     assert tp8.config.num_gpus == dp8.config.num_gpus == 8
-    assert dp8.num_kv_blocks() > 4 * tp8.num_kv_blocks()
+    assert dp8.memory.num_kv_blocks() > 4 * tp8.memory.num_kv_blocks()
 
 
 def test_imbalance_slows_the_step() -> None:

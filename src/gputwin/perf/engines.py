@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.serving_memory import KvMemory
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines
 
 ENGINES_PATH = Path(__file__).with_name("engines.yaml")
@@ -262,35 +263,23 @@ class GraphPaddedStep:
         return self._base.decode_kink(self._pad(num_decode_seqs))
 
 
-class _Memory(Protocol):
-    @property
-    def kv_bytes_per_token_per_gpu(self) -> float: ...
-
-    @property
-    def kv_pools_per_replica(self) -> int: ...
-
-    def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float: ...
-
-    def kv_pool_tokens(self, free_bytes_per_gpu: float) -> float: ...
-
-
-def kv_pool_bytes_per_gpu(perf: _Memory, profile: EngineProfile, frac: float) -> float:
+def kv_pool_bytes_per_gpu(memory: KvMemory, profile: EngineProfile, frac: float) -> float:
     """KV pool bytes per GPU (negative: the model does not fit).
 
     ``total`` (vLLM, SGLang): ``memory × frac − weights − activations − runtime``;
     ``free`` (TensorRT-LLM): ``frac × (memory − weights − activations − runtime)``."""
     if profile.memory_mode == "total":
-        return perf.free_kv_bytes_per_gpu(frac)
-    left = perf.free_kv_bytes_per_gpu(1.0)
+        return memory.free_kv_bytes_per_gpu(frac)
+    left = memory.free_kv_bytes_per_gpu(1.0)
     return left * frac if left > 0 else left
 
 
-def kv_pool_blocks(perf: _Memory, profile: EngineProfile, block_size: int,
+def kv_pool_blocks(memory: KvMemory, profile: EngineProfile, block_size: int,
                    frac: float) -> int:
     """KV blocks of ``block_size`` tokens the replica's pools hold together (0 when
     nothing is left): one pool per attention data-parallel group, each on its own GPUs."""
-    free = kv_pool_bytes_per_gpu(perf, profile, frac)
-    return int(perf.kv_pool_tokens(free) // block_size) * perf.kv_pools_per_replica
+    free = kv_pool_bytes_per_gpu(memory, profile, frac)
+    return int(memory.kv_pool_tokens(free) // block_size) * memory.kv_pools_per_replica
 
 
 def step_model(base: StepModel, profile: EngineProfile) -> StepModel:

@@ -14,7 +14,8 @@ Public API (stable; the serving simulator calls it once per engine step):
 - ``ServingPerf.spec_step_time_s(...)``, ``expected_tokens_per_step(alpha)``: speculative
   decoding (draft + verification of ``k+1`` tokens per sequence).
 - memory: ``kv_bytes_per_token_per_gpu``, ``kv_bytes_per_token_total``,
-  ``weights_bytes_per_gpu``, ``num_kv_blocks(block_size, gpu_memory_utilization)``,
+  ``weights_bytes_per_gpu``; ``memory`` (:class:`~gputwin.perf.serving_memory.KvMemory`):
+  ``num_kv_blocks(block_size, gpu_memory_utilization)``,
   ``max_batch_size_by_memory(context_tokens)``; disaggregation: ``kv_transfer_time_s``.
 - ``expected_accepted_tokens(alpha, k)``.
 
@@ -47,6 +48,7 @@ from gputwin.perf.serving_calib import (
     ServingCalibration,
     default_serving_calibration,
 )
+from gputwin.perf.serving_memory import KvMemory
 from gputwin.perf.serving_shapes import (
     FP4_WEIGHTS,
     KV_BYTES,
@@ -213,7 +215,6 @@ class ServingPerf:
         "_gemm_rate",
         "_groups",
         "_half",
-        "_hbm_bytes",
         "_imb_cache",
         "_k",
         "_layer_oh",
@@ -226,6 +227,7 @@ class ServingPerf:
         "_tp",
         "calibration",
         "config",
+        "memory",
         "shape",
     )
 
@@ -255,7 +257,6 @@ class ServingPerf:
         self._attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
                                      * prof.attention_eff_mult)
         self._bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
-        self._hbm_bytes = accel.memory_bytes
         self._half = cal.gemm_half_tokens
         # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
         self._groups = tuple(
@@ -286,6 +287,8 @@ class ServingPerf:
                                  max_num_batched_tokens=c.max_num_batched_tokens,
                                  max_num_seqs=c.max_num_seqs, engine=c.engine)
             self._draft = ServingPerf(dcfg, cal)
+        self.memory = KvMemory(c, self.shape, cal, accel.memory_bytes,
+                               self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu)
 
     # ---- communication (cached by token count: batch sizes repeat) -----------------
     def _allreduce_s(self, tokens: int) -> float:
@@ -539,66 +542,6 @@ class ServingPerf:
     def kv_bytes_per_token_total(self) -> float:
         """Unique KV bytes of one token over all layers of the model (this replica)."""
         return self.shape.kv_bytes_per_token_total
-
-    def activation_peak_bytes(self) -> float:
-        """Peak activation bytes per GPU of the profiling pass (``max_num_batched_tokens``)."""
-        c = self.config
-        d = c.dp_attention  # each attention DP group runs its share of the budget
-        acts = (-(-c.max_num_batched_tokens // d) * self.shape.act_peak_bytes_per_token
-                * self.calibration.activation_peak_mult)
-        logits = -(-c.max_num_seqs // d) * self.shape.vocab_size / c.tp * 4.0  # fp32 sampling
-        return acts + logits
-
-    def num_kv_blocks(self, block_size: int = 16, gpu_memory_utilization: float = 0.9) -> int:
-        """KV blocks per replica as vLLM derives them (0 when nothing is left).
-
-        ``memory × utilization − weights − activation peak − runtime overhead``, divided by
-        the bytes of one block on one GPU; times ``dp_attention`` (each attention data-
-        parallel group caches its own sequences, so MLA's latent is no longer replicated
-        on every GPU of the replica).
-        """
-        if block_size < 1:
-            raise InputError(f"block_size must be >= 1, got {block_size}")
-        if not 0.0 < gpu_memory_utilization <= 1.0:
-            raise InputError(f"gpu_memory_utilization must be in (0, 1], got "
-                             f"{gpu_memory_utilization}")
-        free = self.free_kv_bytes_per_gpu(gpu_memory_utilization)
-        return int(self.kv_pool_tokens(free) // block_size) * self.kv_pools_per_replica
-
-    def kv_pool_tokens(self, free_bytes_per_gpu: float) -> float:
-        """Tokens of context one KV pool holds in ``free_bytes_per_gpu`` (0 when none).
-
-        Every layer's KV counts per token, except that local-attention layers never hold
-        more than the window per sequence: with at most ``max_num_seqs`` sequences per
-        pool their KV can be set aside as ``max_num_seqs·window`` tokens up front, and the
-        pool then costs only the whole-context layers per token; the engine (vLLM's hybrid
-        allocator, TensorRT-LLM's per-window pools) gets whichever holds more."""
-        if free_bytes_per_gpu <= 0.0:
-            return 0.0
-        per_token = self.kv_bytes_per_token_per_gpu
-        tokens = free_bytes_per_gpu / per_token
-        local = self.shape.local_kv_bytes_per_token_per_gpu
-        if local > 0.0:
-            seqs = -(-self.config.max_num_seqs // self.config.dp_attention)
-            set_aside = seqs * self.shape.attn_window * local
-            tokens = max(tokens, (free_bytes_per_gpu - set_aside) / (per_token - local))
-        return tokens
-
-    @property
-    def kv_pools_per_replica(self) -> int:
-        """Separate KV pools of a replica: one per attention data-parallel group."""
-        return self.config.dp_attention
-
-    def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
-        """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""
-        return (self._hbm_bytes * gpu_memory_utilization - self.weights_bytes_per_gpu
-                - self.activation_peak_bytes() - self.calibration.runtime_overhead_bytes)
-
-    def max_batch_size_by_memory(self, context_tokens: int, block_size: int = 16,
-                                 gpu_memory_utilization: float = 0.9) -> int:
-        """Sequences of ``context_tokens`` whose KV fits at once (block-rounded)."""
-        blocks_per_seq = max(1, -(-int(context_tokens) // block_size))
-        return self.num_kv_blocks(block_size, gpu_memory_utilization) // blocks_per_seq
 
     # ---- disaggregated prefill/decode -----------------------------------------------
     def kv_transfer_time_s(self, num_tokens: int,

@@ -42,13 +42,13 @@ class ReplicaModel:
         cfg = perf.config
         self.chunk = cfg.max_num_batched_tokens
         ctx = int(traffic.input_tokens + traffic.output_tokens / 2)
-        cap = perf.max_batch_size_by_memory(ctx, BLOCK_SIZE, GPU_MEMORY_UTILIZATION)
+        cap = perf.memory.max_batch_size_by_memory(ctx, BLOCK_SIZE, GPU_MEMORY_UTILIZATION)
         self.max_batch = min(cfg.max_num_seqs, cap)
         self._steps: dict[tuple[int, int], float] = {} if steps is None else steps
 
     def fits(self) -> bool:
         one = int(self.t.input_tokens + self.t.output_tokens)
-        return self.perf.max_batch_size_by_memory(one, BLOCK_SIZE,
+        return self.perf.memory.max_batch_size_by_memory(one, BLOCK_SIZE,
                                                   GPU_MEMORY_UTILIZATION) >= 1
 
     def prefill_s(self, tokens: int) -> float:

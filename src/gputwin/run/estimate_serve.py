@@ -119,12 +119,12 @@ def _steady_step_s(perf: ServingPerf, batch: int, input_tokens: int, output_toke
 
 
 def _memory(perf: ServingPerf, gpu_memory_utilization: float) -> dict[str, float]:
-    blocks = perf.num_kv_blocks(BLOCK_SIZE, gpu_memory_utilization)
+    blocks = perf.memory.num_kv_blocks(BLOCK_SIZE, gpu_memory_utilization)
     return {
         "weights_bytes_per_gpu": perf.weights_bytes_per_gpu,
         "kv_bytes_per_token_per_gpu": perf.kv_bytes_per_token_per_gpu,
         "kv_bytes_per_token_total": perf.kv_bytes_per_token_total,
-        "activation_peak_bytes_per_gpu": perf.activation_peak_bytes(),
+        "activation_peak_bytes_per_gpu": perf.memory.activation_peak_bytes(),
         "num_kv_blocks": float(blocks),
         "kv_capacity_tokens": float(blocks * BLOCK_SIZE),
         "memory_capacity_bytes": perf.config.hw.accelerator.memory_bytes,
@@ -222,11 +222,11 @@ def _estimate_serve(
 
 def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
                max_batch: int) -> None:
-    free = perf.free_kv_bytes_per_gpu(util)
+    free = perf.memory.free_kv_bytes_per_gpu(util)
     name = perf.config.model.name
     accel = perf.config.hw.accelerator
     if free <= 0:
-        need = perf.weights_bytes_per_gpu + perf.activation_peak_bytes() + (
+        need = perf.weights_bytes_per_gpu + perf.memory.activation_peak_bytes() + (
             perf.calibration.runtime_overhead_bytes)
         raise DoesNotFitError(
             f"{name} needs {format_bytes(need)} per GPU before any KV cache (weights "
@@ -244,7 +244,7 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
 
 def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
               util: float) -> ServingEstimate:
-    max_batch = perf.max_batch_size_by_memory(inp + out, BLOCK_SIZE, util)
+    max_batch = perf.memory.max_batch_size_by_memory(inp + out, BLOCK_SIZE, util)
     _check_fit(perf, batch, inp + out, util, max_batch)
     per_step = perf.expected_tokens_per_step()
     total, ttft, ttft_max = _prefill(perf, batch, inp)
@@ -255,7 +255,7 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
     tpot = steady / per_step
     # steady state keeps sequences at every age: the average holds input + output/2 tokens
     mean_ctx = int(inp + out / 2)
-    cap = perf.max_batch_size_by_memory(mean_ctx, BLOCK_SIZE, util)
+    cap = perf.memory.max_batch_size_by_memory(mean_ctx, BLOCK_SIZE, util)
     best_batch = max(1, min(perf.config.max_num_seqs, cap))
     best_step = _steady_step_s(perf, best_batch, inp, out, per_step)
     max_tput = replicas * best_batch * per_step / best_step

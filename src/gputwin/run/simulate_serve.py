@@ -107,9 +107,9 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     to its dataset); a budget given explicitly is kept and checked."""
     e = opts.engine.resolved(opts.dp_attention)
     frac = e.gpu_memory_utilization
-    blocks = kv_pool_blocks(perf, e.profile, e.block_size, frac)
+    blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
     if blocks < 1:
-        free = kv_pool_bytes_per_gpu(perf, e.profile, frac)
+        free = kv_pool_bytes_per_gpu(perf.memory, e.profile, frac)
         raise DoesNotFitError(
             f"service {opts.name!r}: {opts.model} on {opts.tp}x{opts.pp} {opts.gpu or opts.system}"
             f" leaves no memory for the KV cache ({free / 2**30:.1f} GiB per GPU after weights "

@@ -15,7 +15,7 @@ SchedulingPolicy = Literal["fcfs", "priority"]
 class EngineConfig:
     """What the replica scheduler needs (token counts are integers).
 
-    ``num_kv_blocks``: from :meth:`gputwin.perf.serving.ServingPerf.num_kv_blocks`.
+    ``num_kv_blocks``: from :meth:`gputwin.perf.serving_memory.KvMemory.num_kv_blocks`.
     ``kv_block_bytes``: bytes of one block on one GPU (swap cost). ``swap_bandwidth``:
     host↔GPU copy rate per GPU for swap preemption. ``tokens_per_step``: tokens a decode
     sequence emits per step (speculative decoding's expected acceptance, 1 without).

@@ -1,0 +1,88 @@
+"""KV-cache memory of one serving replica (:class:`KvMemory`): what is left for the KV
+cache on each GPU after weights, activations and the runtime, how many tokens and blocks
+the replica's pools hold, and the batch that fits -- vLLM's profiling rule, with the
+engine-specific variants in :mod:`gputwin.perf.engines`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gputwin.errors import InputError
+from gputwin.perf.serving_calib import ServingCalibration
+from gputwin.perf.serving_shapes import ReplicaShape
+
+if TYPE_CHECKING:
+    from gputwin.perf.serving import ServingConfig
+
+
+@dataclass(frozen=True, slots=True)
+class KvMemory:
+    """The memory side of a :class:`~gputwin.perf.serving.ServingPerf` (its ``memory``)."""
+
+    config: ServingConfig
+    shape: ReplicaShape
+    calibration: ServingCalibration
+    hbm_bytes: float  # one GPU's memory
+    weights_bytes_per_gpu: float  # target (and draft) model
+    kv_bytes_per_token_per_gpu: float  # target (and draft) model, all layers of a stage
+
+    def activation_peak_bytes(self) -> float:
+        """Peak activation bytes per GPU of the profiling pass (``max_num_batched_tokens``)."""
+        c = self.config
+        d = c.dp_attention  # each attention DP group runs its share of the budget
+        acts = (-(-c.max_num_batched_tokens // d) * self.shape.act_peak_bytes_per_token
+                * self.calibration.activation_peak_mult)
+        logits = -(-c.max_num_seqs // d) * self.shape.vocab_size / c.tp * 4.0  # fp32 sampling
+        return acts + logits
+
+    def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
+        """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""
+        return (self.hbm_bytes * gpu_memory_utilization - self.weights_bytes_per_gpu
+                - self.activation_peak_bytes() - self.calibration.runtime_overhead_bytes)
+
+    def kv_pool_tokens(self, free_bytes_per_gpu: float) -> float:
+        """Tokens of context one KV pool holds in ``free_bytes_per_gpu`` (0 when none).
+
+        Every layer's KV counts per token, except that local-attention layers never hold
+        more than the window per sequence: with at most ``max_num_seqs`` sequences per
+        pool their KV can be set aside as ``max_num_seqs·window`` tokens up front, and the
+        pool then costs only the whole-context layers per token; the engine (vLLM's hybrid
+        allocator, TensorRT-LLM's per-window pools) gets whichever holds more."""
+        if free_bytes_per_gpu <= 0.0:
+            return 0.0
+        per_token = self.kv_bytes_per_token_per_gpu
+        tokens = free_bytes_per_gpu / per_token
+        local = self.shape.local_kv_bytes_per_token_per_gpu
+        if local > 0.0:
+            seqs = -(-self.config.max_num_seqs // self.config.dp_attention)
+            set_aside = seqs * self.shape.attn_window * local
+            tokens = max(tokens, (free_bytes_per_gpu - set_aside) / (per_token - local))
+        return tokens
+
+    @property
+    def kv_pools_per_replica(self) -> int:
+        """Separate KV pools of a replica: one per attention data-parallel group."""
+        return self.config.dp_attention
+
+    def num_kv_blocks(self, block_size: int = 16, gpu_memory_utilization: float = 0.9) -> int:
+        """KV blocks per replica as vLLM derives them (0 when nothing is left).
+
+        ``memory × utilization − weights − activation peak − runtime overhead``, divided by
+        the bytes of one block on one GPU; times ``dp_attention`` (each attention data-
+        parallel group caches its own sequences, so MLA's latent is no longer replicated
+        on every GPU of the replica).
+        """
+        if block_size < 1:
+            raise InputError(f"block_size must be >= 1, got {block_size}")
+        if not 0.0 < gpu_memory_utilization <= 1.0:
+            raise InputError(f"gpu_memory_utilization must be in (0, 1], got "
+                             f"{gpu_memory_utilization}")
+        free = self.free_kv_bytes_per_gpu(gpu_memory_utilization)
+        return int(self.kv_pool_tokens(free) // block_size) * self.kv_pools_per_replica
+
+    def max_batch_size_by_memory(self, context_tokens: int, block_size: int = 16,
+                                 gpu_memory_utilization: float = 0.9) -> int:
+        """Sequences of ``context_tokens`` whose KV fits at once (block-rounded)."""
+        blocks_per_seq = max(1, -(-int(context_tokens) // block_size))
+        return self.num_kv_blocks(block_size, gpu_memory_utilization) // blocks_per_seq
