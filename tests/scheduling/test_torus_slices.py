@@ -11,6 +11,7 @@ import pytest
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.cluster.ledger import Placement
 from gputwin.errors import InputError
+from gputwin.report.cluster_extras import extras_html, optics_line
 from gputwin.run.simulate import simulate
 from gputwin.scenario import load_scenario
 from gputwin.scheduling.placement import torus_slice_place
@@ -106,3 +107,13 @@ def test_bad_optics_settings_name_the_field(override: str, field: str, message: 
     with pytest.raises(InputError, match=message) as info:
         load_scenario(EXAMPLE, [override])
     assert field in str(info.value)
+
+
+def test_cli_and_report_say_what_the_optics_are() -> None:
+    s = _run("cluster.optics.switching=static")
+    line = optics_line(s)
+    assert line is not None and line.startswith("statically wired torus slices; 6,144")
+    assert "98.3 kW" in line and "OCS" not in line
+    sections = {sid: body for _, body, sid in extras_html(s)}
+    assert line in sections["optics"]
+    assert optics_line({"optics": None}) is None

@@ -198,7 +198,9 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     site_line = energy_cli_line(s)
     if site_line is not None:
         table.add_row("site", site_line)
-    optics_line = _optics_line(s.get("optics"))
+    from gputwin.report.cluster_extras import optics_line as optics_text
+
+    optics_line = optics_text(s)
     if optics_line is not None:
         table.add_row("optics", optics_line)
     supply_line = supply_cli_line((s.get("site") or {}).get("supply"))
@@ -220,18 +222,6 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
         console.print(f"layouts planned (templates without one): {shown}{more}")
     for path in paths.values():
         console.print(f"wrote {path}")
-
-
-def _optics_line(optics: dict[str, Any] | None) -> str | None:
-    """A torus cluster's optical fabric (``cluster.optics``), ``None`` without one."""
-    if not optics:
-        return None
-    kind = ("optical circuit switched" if optics["switching"] == "ocs"
-            else "statically wired")
-    switches = f"{optics['num_ocs']} OCS, " if optics["num_ocs"] else ""
-    watts = optics["switch_power_w"] + optics["optics_power_w"]
-    return (f"{kind} torus slices; {switches}{optics['transceivers']:,} transceivers, "
-            f"{watts / 1e3:,.1f} kW (in the site's IT power)")
 
 
 def _shared_fleet_lines(s: dict[str, Any]) -> list[str]:

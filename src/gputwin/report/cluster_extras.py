@@ -1,6 +1,7 @@
 """Sections of a cluster report that exist only with their scenario sections: faults and
-checkpoints (``failures:``), fabric contention (``cluster.network.contention``) and the GPU
-types of a mixed fleet (``cluster.node_groups``). Each returns "" when absent."""
+checkpoints (``failures:``), fabric contention (``cluster.network.contention``), a torus'
+optics (``cluster.optics``) and the GPU types of a mixed fleet (``cluster.node_groups``).
+Each returns "" when absent."""
 
 from __future__ import annotations
 
@@ -46,6 +47,24 @@ def fabric_html(summary: dict[str, Any]) -> str:
             "contention on the uplinks.</p>")
 
 
+def optics_line(summary: dict[str, Any]) -> str | None:
+    """A torus cluster's optical fabric in one line (CLI and report); ``None`` without."""
+    optics = summary.get("optics")
+    if not optics:
+        return None
+    kind = ("optical circuit switched" if optics["switching"] == "ocs"
+            else "statically wired")
+    switches = f"{optics['num_ocs']} OCS, " if optics["num_ocs"] else ""
+    watts = optics["switch_power_w"] + optics["optics_power_w"]
+    return (f"{kind} torus slices; {switches}{optics['transceivers']:,} transceivers, "
+            f"{watts / 1e3:,.1f} kW (in the site's IT power)")
+
+
+def optics_html(summary: dict[str, Any]) -> str:
+    line = optics_line(summary)
+    return "" if line is None else f"<p>Jobs ran as {line}.</p>"
+
+
 def node_groups_html(summary: dict[str, Any]) -> str:
     """Per GPU type of a mixed fleet: nodes, GPUs, jobs and GPU-hours."""
     groups = summary.get("node_groups")
@@ -61,6 +80,7 @@ def extras_html(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     for title, body, sid in (("Faults and checkpoints", reliability_html(summary), "faults"),
                              ("Fabric contention", fabric_html(summary), "fabric"),
+                             ("Optical fabric", optics_html(summary), "optics"),
                              ("GPU types", node_groups_html(summary), "gpu-types")):
         if body:
             out.append((title, body, sid))
