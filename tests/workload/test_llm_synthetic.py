@@ -89,3 +89,24 @@ def test_diurnal_without_amplitude_is_poisson_and_bad_amplitude_refused() -> Non
     assert gaps.std() / gaps.mean() == pytest.approx(1.0, rel=0.05)
     with pytest.raises(InputError, match="amplitude"):
         ArrivalProcess("diurnal", 1.0, amplitude_frac=1.0)
+
+
+def test_repeat_sends_each_distinct_prompt_k_times_with_shared_blocks() -> None:
+    def make(repeat: int, n: int = 41) -> list:
+        return generate_requests(n, ArrivalProcess("poisson", 3.0),
+                                 LengthDist("uniform", low=20, high=300), LengthDist(value=5),
+                                 RandomStreams(7), repeat=repeat)
+    once, twice = make(1), make(2)
+    assert all(r.prefix_hashes == () for r in once)
+    assert [r.arrival_time_s for r in twice] == [r.arrival_time_s for r in once]
+    by_prompt: dict[tuple[int, ...], list] = {}
+    for r in twice:
+        assert len(r.prefix_hashes) == -(-r.num_prompt_tokens // r.hash_block_tokens)
+        by_prompt.setdefault(r.prefix_hashes, []).append(r)
+    assert len(by_prompt) == 21  # ceil(41 / 2) distinct prompts, the last sent once
+    assert sorted(len(v) for v in by_prompt.values()) == [1] + [2] * 20
+    ids = [h for hashes in by_prompt for h in hashes]
+    assert len(ids) == len(set(ids))  # distinct prompts share no block
+    assert twice == make(2)  # seeded order
+    with pytest.raises(InputError, match="repeat"):
+        make(0)

@@ -242,7 +242,8 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
                                            _lengths(src.prompt), _lengths(src.output), streams,
                                            name=name, service=src.service,
                                            priority=src.priority,
-                                           lengths=_trace_lengths(src, streams, name)))
+                                           lengths=_trace_lengths(src, streams, name),
+                                           repeat=src.repeat))
         elif isinstance(src, RagSource):
             from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 

@@ -3,11 +3,12 @@
 A case's ``inputs`` name one service (``model``, ``gpu``/``system``, ``tp``, ``engine``,
 ``weights``, ``kv_cache``, ``replicas`` and optional engine limits) and a workload:
 
-- ``offline: {num_requests, input_tokens, output_tokens}``: every request at t = 0 with
-  fixed lengths (trtllm-bench ``throughput``, MLPerf Offline);
+- ``offline: {num_requests, input_tokens, output_tokens[, repeat]}``: every request at
+  t = 0 (trtllm-bench ``throughput``, MLPerf Offline), lengths fixed or ``{mean, median}``
+  as below; ``repeat`` sends each distinct prompt that many times (prefix caching);
 - ``poisson: {rate, num_requests, input, output}``: Poisson arrivals; ``input``/``output``
-  are a fixed length or ``{mean, median}`` of a lognormal (ShareGPT-like) with an
-  optional ``max``.
+  are a fixed length, ``{mean, median}`` of a lognormal (ShareGPT-like) with an
+  optional ``max``, or ``{low, high}`` (uniform).
 
 The result's metrics are the run summary's numbers, nested keys joined by dots
 (``output_tokens_per_s``, ``ttft_s.p50``, ``tpot_s.mean``), plus
@@ -46,8 +47,10 @@ def _length(raw: Any, key: str) -> dict[str, Any]:
         if "max" in raw:
             out["high"] = int(raw["max"])
         return out
-    raise InputError(f"expected a token count or {{mean, median[, max]}}, got {raw!r}",
-                     where=key)
+    if isinstance(raw, dict) and set(raw) == {"low", "high"}:
+        return {"dist": "uniform", "low": int(raw["low"]), "high": int(raw["high"])}
+    raise InputError(f"expected a token count, {{mean, median[, max]}} or {{low, high}}, got "
+                     f"{raw!r}", where=key)
 
 
 def _workload(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -56,8 +59,9 @@ def _workload(inputs: dict[str, Any]) -> dict[str, Any]:
         # all at t = 0: a fixed-interval process with an interval far below any step
         return {"kind": "synthetic", "num_requests": int(o["num_requests"]),
                 "arrival": {"process": "fixed", "rate": 1e12},
-                "prompt": {"dist": "fixed", "value": int(o["input_tokens"])},
-                "output": {"dist": "fixed", "value": int(o["output_tokens"])}}
+                "prompt": _length(o["input_tokens"], "offline.input_tokens"),
+                "output": _length(o["output_tokens"], "offline.output_tokens"),
+                "repeat": int(o.get("repeat", 1))}
     if "poisson" in inputs:
         p = inputs["poisson"]
         return {"kind": "synthetic", "num_requests": int(p["num_requests"]),

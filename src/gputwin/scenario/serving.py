@@ -356,6 +356,10 @@ class SyntheticSource(_M):
         default=None, description="Take prompt/output lengths from a trace instead of "
         "the prompt/output distributions")
     priority: int = 0
+    repeat: PosInt = Field(
+        default=1, description="Send each distinct prompt this many times in random order "
+        "(shared KV blocks for the prefix cache; vLLM benchmark_prefix_caching's "
+        "--repeat-count)")
 
     @model_validator(mode="after")
     def _one_length_source(self) -> SyntheticSource:

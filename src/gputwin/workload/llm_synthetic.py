@@ -172,24 +172,58 @@ def generate_requests(
     service: str = "default",
     priority: int = 0,
     lengths: tuple[np.ndarray, np.ndarray] | None = None,
+    repeat: int = 1,
 ) -> list[LlmRequest]:
-    """``n`` requests with unique prompts (no shared prefixes), ids 0..n-1 by arrival.
+    """``n`` requests, ids 0..n-1 by arrival; unique prompts (no shared prefixes) unless
+    ``repeat`` > 1.
 
     ``lengths`` (``n`` prompt and ``n`` output lengths, e.g. from
     :func:`lengths_from_trace`) replaces the ``prompt`` and ``output`` draws; the
-    arrival times are the same either way."""
+    arrival times are the same either way. ``repeat`` = k sends each of ``ceil(n/k)``
+    distinct prompts k times in a seeded random order (vLLM's
+    ``benchmark_prefix_caching --repeat-count``): a copy finds its twin's KV blocks in
+    the prefix cache once the twin's prefill has run."""
     if n < 0:
         raise InputError(f"number of requests must be >= 0, got {n}")
+    if repeat < 1:
+        raise InputError(f"repeat must be >= 1, got {repeat}")
     times = arrival_times(arrivals, n, streams.stream(f"llm/{name}/arrivals"))
     if lengths is not None:
         prompts, outputs = lengths
     else:
         prompts = prompt.draw(streams.stream(f"llm/{name}/prompt"), n)
         outputs = output.draw(streams.stream(f"llm/{name}/output"), n)
+    if repeat > 1:
+        return _repeated(times, prompts, outputs, repeat, streams.stream(f"llm/{name}/repeat"),
+                         priority, service)
     # tolist() gives Python floats/ints already; positional arguments (fields in order)
     return [LlmRequest(i, t, p, o, (), MOONCAKE_HASH_BLOCK_TOKENS, None, priority, service)
             for i, (t, p, o) in enumerate(zip(times.tolist(), prompts.tolist(),
                                               outputs.tolist(), strict=True))]
+
+
+#: Tokens per prefix id of a repeated synthetic prompt (any block size divides the key space)
+REPEAT_HASH_BLOCK_TOKENS = 16
+
+
+def _repeated(times: np.ndarray, prompts: np.ndarray, outputs: np.ndarray, repeat: int,
+              rng: np.random.Generator, priority: int, service: str) -> list[LlmRequest]:
+    """The first ``ceil(n/repeat)`` drawn prompts (and their outputs), each ``repeat``
+    times, shuffled over the ``n`` arrival times; a prompt's blocks get ids of their own
+    (a fresh range per distinct prompt), shared by its copies."""
+    n = len(times)
+    distinct = -(-n // repeat)
+    order = rng.permutation(np.tile(np.arange(distinct), repeat)[:n] if n else np.arange(0))
+    h = REPEAT_HASH_BLOCK_TOKENS
+    blocks = -(-prompts[:distinct].astype(np.int64) // h)
+    first_id = np.concatenate(([0], np.cumsum(blocks)[:-1])) if distinct else blocks
+    out = []
+    for i, (t, d) in enumerate(zip(times.tolist(), order.tolist(), strict=True)):
+        base = int(first_id[d])
+        out.append(LlmRequest(i, t, int(prompts[d]), int(outputs[d]),
+                              tuple(range(base, base + int(blocks[d]))), h, None, priority,
+                              service))
+    return out
 
 
 def lengths_from_trace(trace: Sequence[LlmRequest], n: int, *, sample: str = "sequential",
