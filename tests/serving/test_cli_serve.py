@@ -62,3 +62,16 @@ def test_bad_scenario_file_names_line(tmp_path: Path, capsys: pytest.CaptureFixt
                     "      num_requests: 5\n      arrival: {rate: 1}\n")
     assert _main(["simulate", str(path), "--out", str(tmp_path / "o")]) == 2
     assert f"{path}:5" in capsys.readouterr().err
+
+
+def test_repeated_prompts_hit_the_prefix_cache(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    def hit(repeat: str) -> float:
+        assert _main(["simulate", "serve", "--model", "llama3-8b", "--gpu", "l40s",
+                      "--weights", "fp8", "--rate", "1e9", "--arrival", "fixed",
+                      "--num-requests", "200", "--input-tokens", "256-512",
+                      "--output-tokens", "10", "--repeat", repeat, "--json", "--quiet",
+                      "--outputs", "summary", "--out", str(tmp_path / repeat)]) == 0
+        return float(json.loads(capsys.readouterr().out)["prefix_cache_hit_frac"])
+    assert hit("1") == 0.0
+    assert 0.35 < hit("2") < 0.5  # at most half the prompt tokens are copies

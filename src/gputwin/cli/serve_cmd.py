@@ -116,6 +116,8 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--arrival", default="poisson", show_default=True,
               type=click.Choice(["poisson", "gamma", "bursty", "fixed"]))
 @click.option("--cv", default=1.0, show_default=True, type=float, help="Gamma arrivals' CV.")
+@click.option("--repeat", default=1, show_default=True, type=int, callback=positive_int,
+              help="Send each distinct synthetic prompt this many times (prefix caching).")
 @click.option("--input-tokens", default=None, help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX] "
               "[default: lognormal:1000/600:MAX, MAX = min(16000, model context / 2)]")
 @click.option("--output-tokens", default=None, help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX] "
@@ -260,7 +262,7 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
 
     source: dict[str, Any] = {"kind": "synthetic", "num_requests": o["num_requests"],
                               "arrival": {"process": o["arrival"], "rate": o["rate"],
-                                          "cv": o["cv"]}}
+                                          "cv": o["cv"]}, "repeat": o["repeat"]}
     if o["length_trace"] is not None:
         if o["input_tokens"] or o["output_tokens"]:
             raise InputError("give --length-trace or --input-tokens/--output-tokens, "
