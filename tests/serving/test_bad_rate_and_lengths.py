@@ -16,6 +16,8 @@ BASE = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
     (["--rate", "5", "--input-tokens", "lognormal:10/20"],
      "synthetic.prompt: lognormal lengths need 0 < median <= mean"),
     (["--rate", "5", "--output-tokens", "50-10"], "synthetic.output"),
+    (["--rate", "5", "--repeat", "0"], "--repeat"),
+    (["--trace", "x.csv", "--repeat", "2"], "--repeat: --repeat repeats synthetic prompts"),
 ])
 def test_refused_with_the_place(extra: list[str], where: str,
                                 capsys: pytest.CaptureFixture[str]) -> None:

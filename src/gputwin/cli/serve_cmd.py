@@ -253,6 +253,9 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
         raise InputError("give --trace (replay) or --length-trace with --rate, not both",
                          where="--length-trace")
     if o["trace"] is not None:
+        if o["repeat"] > 1:
+            raise InputError("--repeat repeats synthetic prompts; a replayed trace keeps its "
+                             "own (give --rate instead of --trace)", where="--repeat")
         return {"kind": "trace", "format": o["trace_format"], "path": str(o["trace"]),
                 "speedup": o["speedup"], "max_requests": o["max_requests"]}
     if o["rate"] is None:
