@@ -62,6 +62,13 @@ class Accelerator(CatalogEntry):
     scale_up_fabric: str | None = None
     tdp_w: Watts
     idle_w: Watts
+    tp_ranks_per_chip: int = Field(
+        default=1, ge=1, description="Tensor-parallel ranks one chip holds in serving "
+        "(NeuronCores: TP 24 on the 12 chips of an inf2.48xlarge)")
+    pads_attention_heads: bool = Field(
+        default=False, description="Its serving stack pads attention heads (and the MLP) "
+        "to a multiple of the TP ranks and replicates KV heads, so TP need not divide them "
+        "(AWS Neuron)")
 
     @field_validator("peak_flop_per_s")
     @classmethod

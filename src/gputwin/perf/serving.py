@@ -118,7 +118,8 @@ def check_config(c: ServingConfig) -> None:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError(f"--{name} must be a positive integer, got {v!r}")
     check_split(m, Split(tp=c.tp, pp=c.pp, ep=c.ep, dp_attention=c.dp_attention,
-                         redundant_experts=c.redundant_experts), ep_over_dp=False)
+                         redundant_experts=c.redundant_experts), ep_over_dp=False,
+                padded_heads=c.hw.accelerator.pads_attention_heads)
     if c.ep_imbalance is not None and not c.ep_imbalance >= 1.0:
         raise InputError(f"--ep-imbalance must be >= 1 (busiest GPU over the mean), got "
                          f"{c.ep_imbalance}")
@@ -242,7 +243,8 @@ class ServingPerf:
         self.calibration = cal
         self.shape: ReplicaShape = replica_shape(
             c.model, tp=c.tp, pp=c.pp, ep=c.ep, weights_dtype=c.weights_dtype,
-            kv_cache_dtype=c.kv_cache_dtype, redundant_experts=c.redundant_experts)
+            kv_cache_dtype=c.kv_cache_dtype, redundant_experts=c.redundant_experts,
+            padded_ranks=accel.tp_ranks_per_chip if accel.pads_attention_heads else 0)
         train = default_calibration().for_accelerator(accel.name)
         coeff = cal.for_accelerator(accel.name)
         peak, dtype, _ = _compute_peak(c)

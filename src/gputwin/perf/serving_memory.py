@@ -57,7 +57,11 @@ class KvMemory:
         if local > 0.0:
             seqs = -(-self.config.max_num_seqs // self.config.dp_attention)
             set_aside = seqs * self.shape.attn_window * local
-            tokens = max(tokens, (free_bytes_per_gpu - set_aside) / (per_token - local))
+            left = free_bytes_per_gpu - set_aside
+            if left >= 0.0:  # every sequence's windows fit; at most seqs of full length
+                whole = per_token - local  # 0 when every layer is local (Mistral 7B)
+                most = float(seqs * self.config.model.max_seq_len)
+                tokens = max(tokens, min(left / whole, most) if whole > 0.0 else most)
         return tokens
 
     @property

@@ -85,19 +85,39 @@ class ReplicaShape:
     local_kv_bytes_per_token_total: float = 0.0
 
 
-def _kv_width_per_gpu(a: Arch, kv_dim: int, tp: int) -> float:
+#: Dense GEMMs split by attention heads (the others by the MLP width)
+_HEAD_GEMMS = frozenset({"qkv", "attn_out", "q_proj", "q_up", "kv_up"})
+
+
+def _units_per_gpu(units: int, tp: int, padded_ranks: int) -> float:
+    """Heads (or MLP columns, KV heads) one GPU holds: ``ceil(units / tp)`` (replicated
+    when fewer than ``tp``), or with ``padded_ranks`` per chip the padded share of a stack
+    that rounds ``units`` up to whole ranks (``ranks · ceil(units / (tp · ranks))``)."""
+    if padded_ranks:
+        return float(padded_ranks * math.ceil(units / (tp * padded_ranks)))
+    return float(math.ceil(units / tp))
+
+
+def _kv_width_per_gpu(a: Arch, kv_dim: int, tp: int, padded_ranks: int = 0) -> float:
     if a.attention_kind == "mla":
         return float(kv_dim)
     per_head = kv_dim / a.kv_heads
-    return per_head * math.ceil(a.kv_heads / tp)
+    return per_head * _units_per_gpu(a.kv_heads, tp, padded_ranks)
 
 
 def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float,
-           kvbytes: float, redundant: int = 0) -> GroupConsts:
+           kvbytes: float, redundant: int = 0, padded_ranks: int = 0) -> GroupConsts:
     from gputwin.perf.flops import LayerShape
 
     shape, n = shape_n
     assert isinstance(shape, LayerShape)
+    # the dense GEMMs' divisor: tp, or the share a padding stack leaves each GPU
+    head_split: float = tp
+    mlp_split: float = tp
+    if padded_ranks:
+        heads = a.num_attention_heads
+        head_split = heads / _units_per_gpu(heads, tp, padded_ranks)
+        mlp_split = a.ffn_hidden_size / _units_per_gpu(a.ffn_hidden_size, tp, padded_ranks)
     dense_params = float(shape.norm_params)
     dense_flop = 0.0
     expert_params = 0.0
@@ -107,7 +127,8 @@ def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float
             expert_params += g.n * g.k  # one expert
             expert_flop += g.flops_per_token / max(tp, ep)
         else:
-            split = tp if g.tp_split else 1
+            split = ((head_split if g.name in _HEAD_GEMMS else mlp_split) if g.tp_split
+                     else 1)
             dense_params += g.params / split
             dense_flop += g.flops_per_token / split
     e, k = a.num_experts, max(1, a.num_experts_per_token)
@@ -116,14 +137,14 @@ def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float
     log_miss = math.log1p(-min(k / slots, 0.999999)) if shape.is_moe else 0.0
     # each expert is TP-split over tp/ep ranks inside TP, whole with wide EP
     expert_bytes = expert_params * wbytes / max(1, tp // ep) if shape.is_moe else 0.0
-    prefill_pair = 2.0 * (shape.q_dim + shape.v_dim) / tp
+    prefill_pair = 2.0 * (shape.q_dim + shape.v_dim) / head_split
     if a.attention_kind == "mla":
         kvr = a.kv_lora_rank or 512
         rope = a.qk_rope_head_dim or 64
-        decode_pair = 2.0 * a.num_attention_heads * (2 * kvr + rope) / tp
+        decode_pair = 2.0 * a.num_attention_heads * (2 * kvr + rope) / head_split
     else:
         decode_pair = prefill_pair
-    kv = _kv_width_per_gpu(a, shape.kv_dim, tp) * kvbytes
+    kv = _kv_width_per_gpu(a, shape.kv_dim, tp, padded_ranks) * kvbytes
     ffn = a.moe_ffn_hidden_size or a.ffn_hidden_size if shape.is_moe else a.ffn_hidden_size
     act_ffn = ffn * (k if shape.is_moe else 1) / tp
     elem = ACT_BYTES * (10.0 * a.hidden_size + 3.0 * act_ffn
@@ -135,14 +156,18 @@ def _group(shape_n: tuple[object, int], a: Arch, tp: int, ep: int, wbytes: float
 
 
 def replica_shape(model: ModelSpec, *, tp: int, pp: int, ep: int, weights_dtype: str,
-                  kv_cache_dtype: str, redundant_experts: int = 0) -> ReplicaShape:
+                  kv_cache_dtype: str, redundant_experts: int = 0,
+                  padded_ranks: int = 0) -> ReplicaShape:
     """Constants of ``model`` split ``tp × pp`` (``ep`` inside tp, or wide over ``tp ×
-    dp_attention`` ranks) with the given dtypes and EPLB ``redundant_experts`` slots."""
+    dp_attention`` ranks) with the given dtypes and EPLB ``redundant_experts`` slots.
+    ``padded_ranks`` (> 0 on parts whose stack pads heads, e.g. 2 NeuronCores per
+    Inferentia2 chip): heads and MLP columns are rounded up to ``tp × padded_ranks`` ranks
+    and key/value heads replicated to one per rank."""
     a = arch_of(model)
     wbytes = WEIGHT_BYTES[weights_dtype]
     kvbytes = KV_BYTES[kv_cache_dtype]
     groups = _with_local_attention(
-        tuple(_group(sn, a, tp, ep, wbytes, kvbytes, redundant_experts)
+        tuple(_group(sn, a, tp, ep, wbytes, kvbytes, redundant_experts, padded_ranks)
               for sn in layer_shapes(a)), a)
     per_layer_weights = sum(g.num_layers * (g.dense_weight_bytes
                                             + g.local_experts * g.expert_weight_bytes)

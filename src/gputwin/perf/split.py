@@ -75,7 +75,9 @@ def _positive(split: Split) -> SplitProblem | None:
     return None
 
 
-def _tensor(model: ModelSpec, tp: int) -> SplitProblem | None:
+def _tensor(model: ModelSpec, tp: int, padded_heads: bool = False) -> SplitProblem | None:
+    if padded_heads:  # the stack pads heads and the MLP to the ranks (AWS Neuron)
+        return None
     heads, kv = model.num_attention_heads, model.kv_heads
     if heads % tp:
         return SplitProblem("tp", f"{tp} does not divide the {heads} attention heads of "
@@ -149,14 +151,17 @@ def _gpus(split: Split, num_gpus: int, *, ep_over_dp: bool) -> SplitProblem | No
 
 
 def split_problem(model: ModelSpec, split: Split, *, seq_len: int | None = None,
-                  num_gpus: int | None = None, ep_over_dp: bool = True) -> SplitProblem | None:
+                  num_gpus: int | None = None, ep_over_dp: bool = True,
+                  padded_heads: bool = False) -> SplitProblem | None:
     """The first rule ``split`` breaks for ``model`` (``None`` when it is valid).
 
     ``num_gpus`` adds the divisibility of the job; ``ep_over_dp`` (training) requires the
     expert-parallel group to sit inside the data-parallel ranks; without it (serving) the
-    experts sit inside ``tp`` or over all ``tp × dp_attention`` ranks.
+    experts sit inside ``tp`` or over all ``tp × dp_attention`` ranks. ``padded_heads``
+    (serving on a part whose stack pads heads, ``Accelerator.pads_attention_heads``): TP
+    need not divide the heads or the MLP.
     """
-    problem = _positive(split) or _tensor(model, split.tp) or _layers_and_experts(
+    problem = _positive(split) or _tensor(model, split.tp, padded_heads) or _layers_and_experts(
         model, split, seq_len)
     if problem is None and not ep_over_dp:
         problem = _serving_experts(model, split)
@@ -167,9 +172,9 @@ def split_problem(model: ModelSpec, split: Split, *, seq_len: int | None = None,
 
 def check_split(model: ModelSpec, split: Split, *, seq_len: int | None = None,
                 num_gpus: int | None = None, ep_over_dp: bool = True,
-                where: Where = cli_flag) -> None:
+                padded_heads: bool = False, where: Where = cli_flag) -> None:
     """Raise :class:`InputError` at ``where(param)`` for the first broken rule."""
     problem = split_problem(model, split, seq_len=seq_len, num_gpus=num_gpus,
-                            ep_over_dp=ep_over_dp)
+                            ep_over_dp=ep_over_dp, padded_heads=padded_heads)
     if problem is not None:
         raise InputError(problem.message, where=where(problem.param))

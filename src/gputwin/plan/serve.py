@@ -219,9 +219,10 @@ class _Searcher:
 
     def _model(self, shape: ReplicaChoice) -> ReplicaModel | None:
         s = self.s
-        problem = split_problem(s.model, Split(tp=shape.tp, pp=shape.pp, ep=shape.ep,
-                                               dp_attention=shape.dp_attention),
-                                ep_over_dp=False)
+        problem = split_problem(
+            s.model, Split(tp=shape.tp, pp=shape.pp, ep=shape.ep,
+                           dp_attention=shape.dp_attention), ep_over_dp=False,
+            padded_heads=s.hardware[shape.gpu].accelerator.pads_attention_heads)
         if problem is not None:
             self._reject(f"split ({problem.param})")
             return None
