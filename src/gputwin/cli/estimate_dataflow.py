@@ -16,14 +16,18 @@ from gputwin.cli.options import emit_json, positive_int
 @click.option("--batch-size", type=int, default=1, show_default=True, callback=positive_int,
               help="Sequences per pipeline stage.")
 @click.option("--weights", default=None, help="Weight dtype [default: the part's].")
+@click.option("--stack", default=None,
+              help="Vendor software release, e.g. 2024-08 (perf/dataflow.yaml) [default: the "
+                   "part's newest].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def dataflow(model: str, gpu: str, input_tokens: int, output_tokens: int, batch_size: int,
-             weights: str | None, as_json: bool) -> None:
+             weights: str | None, stack: str | None, as_json: bool) -> None:
     """Chips needed, tokens/s per user and system rate of a model held in on-chip SRAM.
 
     \b
     Example:
       gputwin estimate dataflow --model llama2-70b --gpu groq-lpu
+      gputwin estimate dataflow --model llama3.1-70b --gpu cerebras-wse3 --stack 2024-08
     """
     from gputwin.catalog.loader import default_catalog
     from gputwin.perf.dataflow import estimate_dataflow
@@ -31,12 +35,12 @@ def dataflow(model: str, gpu: str, input_tokens: int, output_tokens: int, batch_
     cat = default_catalog()
     est = estimate_dataflow(cat.accelerator(gpu), cat.model(model), input_tokens=input_tokens,
                             output_tokens=output_tokens, batch_size=batch_size,
-                            weights_dtype=weights)
+                            weights_dtype=weights, stack=stack)
     if as_json:
         emit_json({"model": model, "gpu": gpu, **est.to_dict()})
         return
-    click.echo(f"{model} on {gpu}: {est.chips} chips ({est.weights_bytes / 1e9:.1f} GB "
-               f"weights, {est.kv_bytes / 1e9:.2f} GB KV cache)")
+    click.echo(f"{model} on {gpu} (software stack {est.stack}): {est.chips} chips "
+               f"({est.weights_bytes / 1e9:.1f} GB weights, {est.kv_bytes / 1e9:.2f} GB KV cache)")
     click.echo(f"  {est.tokens_per_s_per_user:,.0f} tokens/s per user (TPOT "
                f"{est.tpot_s * 1e3:.2f} ms), TTFT {est.ttft_s * 1e3:.1f} ms")
     click.echo(f"  system (pipeline full, upper bound): "

@@ -3,12 +3,18 @@
 Not a GPU roofline: weights never leave on-chip SRAM, so a model is spread over as many
 chips as its weights and KV cache need, and each token flows through the layers in a
 statically scheduled pipeline. Per-token decode time is the sum over layers of the SRAM
-read (or compute) of that layer's share of the chips plus a fixed per-layer latency
-(``perf/dataflow.yaml``; formulas there). Pipelining lets ``depth = min(layers, chips)``
-groups of ``batch`` sequences be in flight at once, so the system output rate is
-``batch x depth / TPOT`` -- an upper bound, not validated (vendors publish per-user
-speed). Prefill is compute-bound: ``2 x active params x prompt / (chips x peak)`` plus one
-pass of the pipeline latency.
+read (or compute) of that layer's share of the chips plus a fixed per-layer latency, paid
+``moe_layer_factor`` times on a layer with experts (the token's trip out to its experts
+and back; ``perf/dataflow.yaml``, formulas there). The per-layer latency belongs to a
+vendor's *software stack* (a dated release): compilers, kernels and speculative decoding
+move it several-fold between releases on the same silicon, so each stack is fitted to one
+published figure of its time and every other figure is a validation case
+(``validation/cases/dataflow.yaml``). The newest stack is the default.
+
+Pipelining lets ``depth = min(layers, chips)`` groups of ``batch`` sequences be in flight
+at once, so the system output rate is ``batch x depth / TPOT`` -- an upper bound, not
+validated (vendors publish per-user speed). Prefill is compute-bound: ``2 x active params
+x prompt / (chips x peak)`` plus one pass of the pipeline latency.
 """
 
 from __future__ import annotations
@@ -28,22 +34,40 @@ from gputwin.yaml_io import load_validated
 _BYTES = {"int8": 1.0, "fp8": 1.0, "bf16": 2.0, "fp16": 2.0, "int4": 0.5, "fp4": 0.5}
 
 
-class DataflowPart(BaseModel):
+class SoftwareStack(BaseModel):
+    """One dated release of a vendor's serving stack."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
-    weights_dtype: str
-    usable_frac: float = Field(gt=0, le=1)
     layer_latency_s: float = Field(ge=0)
     source: str = Field(min_length=8)
 
 
+class DataflowPart(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    weights_dtype: str
+    usable_frac: float = Field(gt=0, le=1)
+    usable_source: str = Field(min_length=8)
+    stacks: dict[str, SoftwareStack] = Field(min_length=1)
+
+    @property
+    def newest_stack(self) -> str:
+        return max(self.stacks)
+
+
 class _Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    moe_layer_factor: float = Field(ge=1)
+    moe_layer_factor_source: str = Field(min_length=8)
     parts: dict[str, DataflowPart]
 
 
 @functools.cache
+def dataflow_table() -> _Table:
+    return load_validated(Path(__file__).parent / "dataflow.yaml", _Table)
+
+
 def dataflow_parts() -> dict[str, DataflowPart]:
-    return dict(load_validated(Path(__file__).parent / "dataflow.yaml", _Table).parts)
+    return dict(dataflow_table().parts)
 
 
 def is_dataflow(accelerator: str) -> bool:
@@ -59,9 +83,11 @@ class DataflowEstimate:
     system_output_tokens_per_s: float
     weights_bytes: float
     kv_bytes: float
+    stack: str
 
-    def to_dict(self) -> dict[str, float]:
-        return {k: float(getattr(self, k)) for k in self.__slots__}
+    def to_dict(self) -> dict[str, float | str]:
+        return {k: (getattr(self, k) if k == "stack" else float(getattr(self, k)))
+                for k in self.__slots__}
 
 
 def _kv_bytes_per_token(model: ModelSpec, dtype_bytes: float) -> float:
@@ -70,17 +96,27 @@ def _kv_bytes_per_token(model: ModelSpec, dtype_bytes: float) -> float:
     return 2.0 * model.num_layers * heads * head_dim * dtype_bytes
 
 
+def _moe_layers(model: ModelSpec) -> int:
+    return max(model.num_layers - model.num_dense_layers, 0) if model.is_moe else 0
+
+
 def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
                       output_tokens: int, batch_size: int = 1,
-                      weights_dtype: str | None = None) -> DataflowEstimate:
-    """Speed of ``model`` on ``acc`` (module docstring). Raises :class:`UnknownNameError`
-    for a part without dataflow parameters, :class:`InputError` for bad sizes."""
-    parts = dataflow_parts()
-    if acc.name not in parts:
-        raise UnknownNameError("dataflow part", acc.name, list(parts), where="--gpu")
+                      weights_dtype: str | None = None,
+                      stack: str | None = None) -> DataflowEstimate:
+    """Speed of ``model`` on ``acc`` under software ``stack`` (default: the part's newest;
+    module docstring). Raises :class:`UnknownNameError` for a part without dataflow
+    parameters or an unknown stack, :class:`InputError` for bad sizes."""
+    table = dataflow_table()
+    if acc.name not in table.parts:
+        raise UnknownNameError("dataflow part", acc.name, list(table.parts), where="--gpu")
     if min(input_tokens, output_tokens, batch_size) < 1:
         raise InputError("input/output tokens and batch size must be positive")
-    part = parts[acc.name]
+    part = table.parts[acc.name]
+    stack = part.newest_stack if stack is None else stack
+    if stack not in part.stacks:
+        raise UnknownNameError(f"{acc.name} software stack", stack, sorted(part.stacks),
+                               where="--stack")
     dtype = weights_dtype or part.weights_dtype
     if dtype not in _BYTES:
         raise UnknownNameError("weights dtype", dtype, list(_BYTES), where="--weights")
@@ -94,9 +130,9 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
     peak = peaks.get(dtype, peaks["bf16"])
     read_s = active * _BYTES[dtype] / layers / (per_layer_chips * acc.memory_bandwidth_bytes_per_s)
     math_s = 2.0 * active / layers * batch_size / (per_layer_chips * peak)
-    moe = 2.0 if (model.num_experts or 0) > 1 else 1.0
-    tpot = layers * (max(read_s, math_s) + moe * part.layer_latency_s)
+    latency_layers = layers + _moe_layers(model) * (table.moe_layer_factor - 1.0)
+    tpot = layers * max(read_s, math_s) + latency_layers * part.stacks[stack].layer_latency_s
     prefill = 2.0 * active * input_tokens * batch_size / (chips * peak)
     depth = min(layers, chips)
     return DataflowEstimate(chips, tpot, 1.0 / tpot, prefill + tpot, batch_size * depth / tpot,
-                            wbytes, kv)
+                            wbytes, kv, stack)

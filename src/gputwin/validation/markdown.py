@@ -17,6 +17,7 @@ _KIND_TITLES = {
     "reliability": "Reliability: interruptions and effective training time",
     "optics": "Optical fabrics (estimate optics)",
     "generation": "Image and video generation",
+    "dataflow": "SRAM-resident dataflow parts: Groq LPU, Cerebras (estimate dataflow)",
 }
 
 

@@ -145,7 +145,19 @@ def _evaluate_generation(**inputs: Any) -> _HasToDict:
     return estimate_generation(acc, fields.pop("model"), **fields)
 
 
+def _evaluate_dataflow(**inputs: Any) -> _HasToDict:
+    """``estimate dataflow``: a model on an SRAM-resident part (``gpu``) under a stack."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.dataflow import estimate_dataflow
+
+    fields = dict(inputs)
+    cat = default_catalog()
+    return estimate_dataflow(cat.accelerator(fields.pop("gpu")), cat.model(fields.pop("model")),
+                             **fields)
+
+
 EVALUATORS: dict[str, Evaluator] = {
+    "dataflow": _evaluate_dataflow,
     "optics": _evaluate_optics,
     "generation": _evaluate_generation,
     "training": _evaluate_training,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 CaseKind = Literal["training", "collective", "serving", "serving_sim", "energy", "reliability",
-                   "rag", "vector_index", "optics", "generation"]
+                   "rag", "vector_index", "optics", "generation", "dataflow"]
 
 
 class ValidationCase(BaseModel):
