@@ -180,11 +180,7 @@ def test_defragmenter_moves_small_jobs_for_a_blocked_gang() -> None:
     assert sorted(ledger.free_per_node()) == [4, 4, 4, 4]
     fw2 = make_fw("defrag", layout=layout)
     for j in fw.running.values():  # hand the running jobs to a defrag framework
-        fw2.running[j.job_id] = j
-        fw2.ends.append((j.est_end_s, 0, j.job_id))
-        fw2._end_key[j.job_id] = (j.est_end_s, 0, j.job_id)
-        fw2.tenant_gpus[j.spec.tenant] = fw2.tenant_gpus.get(j.spec.tenant, 0) + 4
-    fw2.ends.sort()
+        fw2.runs.add(j, 0)
     fw2.submit(job("gang", 16), 1.0)
     result = cycle(fw2, ledger, 1.0)
     moved = [p for p in result.preemptions if p.migrate_to is not None]

@@ -14,12 +14,9 @@ list used by backfill is a sorted list updated on start/finish.
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,8 +46,11 @@ from gputwin.scheduling.api import (
     is_share_request,
     request_shape,
 )
+from gputwin.scheduling.gpu_types import GpuTypeViews
+from gputwin.scheduling.running import RunningSet
 from gputwin.scheduling.scratch import ShareRoom, give_back, take
 from gputwin.scheduling.status import Code, Status
+from gputwin.scheduling.waiting import WaitingQueue
 from gputwin.workload.job import JobSpec
 
 
@@ -93,11 +93,8 @@ class Framework:
                        if type(p).on_start is not Plugin.on_start
                        or type(p).on_stop is not Plugin.on_stop
                        or type(p).on_migrate is not Plugin.on_migrate]
-        self._queue: dict[str, QueuedJob] = {}
+        self.waiting = WaitingQueue(plugins.queue_sort)
         self._held: set[str] = set()  # jobs holding resources after a permit WAIT
-        self._sizes: Counter[int] = Counter()  # GPU requests waiting (fragmentation)
-        self._num_shaped = 0  # waiting jobs whose request shape is not plain whole GPUs
-        self._num_share = 0  # waiting jobs asking part of a GPU (fractional or MIG)
         #: Queueing walks may skip a job whose shape already failed with fewer GPUs in the
         #: cycle: true unless a post-filter (preemption, ...) or a pre-filter that looks at
         #: more than the shape could make the same shape succeed.
@@ -106,33 +103,13 @@ class Framework:
         self.shape_memo = shortcuts and not plugins.post_filter and all(
             p.shape_only for p in plugins.pre_filter)
         self._share_room = ShareRoom(plugins.placement, ctx.gpu_type)
-        #: a mixed fleet: a gang runs on one GPU type, tried in node-group order
-        types = list(dict.fromkeys(ctx.node_types))
-        self._type_masks: dict[str, np.ndarray] = {}
-        #: per type, the layout its placements see when node shapes differ
-        self._type_layouts: dict[str, ClusterLayout] = {}
-        if len(types) > 1:
-            node_types = np.asarray(ctx.node_types)
-            self._type_masks = {t: node_types == t for t in types}
-            layout = ctx.layout
-            if layout.node_gpus:
-                for t in types:
-                    first = ctx.node_types.index(t)
-                    gpn = layout.node_gpus[first]
-                    self._type_layouts[t] = replace(
-                        layout, gpus_per_node=gpn, node_gpus=(),
-                        scale_up_domain_size=ctx.domain_sizes.get(t, 0))
+        self._types = GpuTypeViews(ctx)  # a mixed fleet: a gang runs on one GPU type
         self._seq = 0
-        self.running: dict[str, RunningJob] = {}
-        self.tenant_gpus: dict[str, int] = {}
-        #: Expected releases, sorted: (est_end_s, seq, job_id) — backfill's time profile.
-        self.ends: list[tuple[float, int, str]] = []
-        self._end_key: dict[str, tuple[float, int, str]] = {}
-        sort = plugins.queue_sort
-        self._custom_order = type(sort).order is not QueueSortPlugin.order
-        self._sorted: list[tuple[Any, int, QueuedJob]] = []
-        self._sorted_at = -math.inf
-        self._refresh_s = float(getattr(sort, "refresh_period_s", math.inf))
+        self.runs = RunningSet()
+        #: views of ``runs`` read by plugins: running jobs, GPUs per tenant, and the
+        #: expected releases, sorted (est_end_s, seq, job_id): backfill's time profile
+        self.running, self.tenant_gpus, self.ends = (self.runs.jobs, self.runs.tenant_gpus,
+                                                     self.runs.ends)
         qargs = plugins.queueing.args
         self._est_mode = str(getattr(qargs, "runtime_estimate", "oracle"))
         self._est_factor = float(getattr(qargs, "runtime_factor", 1.0))
@@ -153,11 +130,7 @@ class Framework:
         self._seq += 1
         qjob = QueuedJob(spec=job, seq=self._seq, enqueue_s=now_s, est_runtime_s=est,
                          remaining_frac=remaining_frac, shape=request_shape(job))
-        self._queue[job.job_id] = qjob
-        self._count_waiting(qjob, +1)
-        if not self._custom_order and self._sorted_at > -math.inf:
-            qjob.data["_key"] = key = self.plugins.queue_sort.key(qjob, self._dummy_state(now_s))
-            bisect.insort(self._sorted, (key, qjob.seq, qjob), key=_sort_key)
+        self.waiting.add(qjob, lambda: self._dummy_state(now_s))
         return None
 
     def _estimate(self, job: JobSpec) -> float:
@@ -173,19 +146,19 @@ class Framework:
         """One scheduling cycle against ``snapshot``."""
         self.num_cycles += 1
         state = self._state(now_s, snapshot)
-        if self._queue:
+        if self.waiting.jobs:
             if self._held:
                 self._expire_holds(state)
-            self.plugins.queueing.walk(self, self._order(state), state)
+            self.plugins.queueing.walk(self, self.waiting.order(state), state)
         self.fragmentation_frac = self._fragmentation(state)
         return state.result
 
     def finished(self, job_id: str, now_s: float) -> None:
         """``job_id`` completed (or failed) at ``now_s``."""
-        job = self.running.pop(job_id, None)
+        job = self.runs.remove(job_id)
         if job is None:
             return
-        self._forget_running(job)
+        self.version += 1
         for plugin in self._hooks:
             plugin.on_stop(job, now_s, False)
 
@@ -205,23 +178,23 @@ class Framework:
         """When the earliest permit wait ends (its permit is asked again then, and the hold
         expires if it still waits); ``None`` when no job is held. The simulator schedules
         a cycle then (``plugins.carbon_hooks.plugin_hooks``)."""
-        times = [q.hold_until_s for q in (self._queue.get(j) for j in self._held)
+        times = [q.hold_until_s for q in (self.waiting.jobs.get(j) for j in self._held)
                  if q is not None and q.hold is not None and q.hold_until_s > now_s]
         return min(times) if times else None
 
     def queued(self) -> list[JobSpec]:
-        return [q.spec for q in self._queue.values()]
+        return [q.spec for q in self.waiting.jobs.values()]
 
     def num_queued(self) -> int:
-        return len(self._queue)
+        return len(self.waiting)
 
     def waiting_reason(self, job: JobSpec) -> str:
-        q = self._queue.get(job.job_id)
+        q = self.waiting.jobs.get(job.job_id)
         if q is None:
             return ""
         if q.reason:
             return q.reason
-        if self.blocked_by is not None and self.blocked_by in self._queue:
+        if self.blocked_by is not None and self.blocked_by in self.waiting.jobs:
             return f"waiting behind {self.blocked_by} (queue order)"
         return "waiting: not considered in the last cycle (backfill window / no room)"
 
@@ -245,8 +218,8 @@ class Framework:
                                   or not self._share_room.has_room(job.spec, state)):
             return Status.unschedulable(f"needs {need} GPUs, {free_total} free"), None
         placement = None
-        views = self._type_layouts
-        for gpu_type, on_type in self._free_by_type(job, free):  # one pass, or one per type
+        views = self._types.layouts
+        for gpu_type, on_type in self._types.free_by_type(job, free):  # one pass, or one per type
             if views:  # node shapes differ: the placers see this type's shape
                 state.layout_view = views[gpu_type]
             for flt in self.plugins.filter:
@@ -268,23 +241,6 @@ class Framework:
                 f"no gang placement for {need} GPUs ({free_total} free, "
                 f"placement {self.plugins.placement.name})"), None
         return Status(), placement
-
-    def _free_by_type(self, job: QueuedJob, free: np.ndarray
-                      ) -> Iterable[tuple[str, np.ndarray]]:
-        """``free`` as is; in a mixed fleet, ``free`` on each GPU type the job may use (an
-        admission's flavour, else its own types, else all), in node-group order: a gang
-        runs on one type."""
-        if not self._type_masks:
-            return (("", free),)
-        own = job.spec.gpu_type.split("|") if job.spec.gpu_type else None
-        if job.gpu_type:  # an admission's flavour, within the job's own types
-            allowed: list[str] | None = (
-                [job.gpu_type] if own is None or job.gpu_type in own else [])
-        else:
-            allowed = own
-        return ((gpu_type, np.where(on_type, free, 0))
-                for gpu_type, on_type in self._type_masks.items()
-                if allowed is None or gpu_type in allowed)
 
     def start(self, job: QueuedJob, placement: Placement, state: CycleState) -> Status:
         """reserve → permit → bind; on success the start is recorded in ``state``."""
@@ -342,8 +298,8 @@ class Framework:
         started earlier in this same cycle is not preempted but un-started: its start
         decision is dropped and it goes back to the queue (the simulator never saw it run).
         Returns True if a :class:`Preemption` was added to the cycle's result."""
-        self.running.pop(victim.job_id)
-        self._forget_running(victim)
+        self.runs.remove(victim.job_id)
+        self.version += 1
         give_back(state, victim.placement)
         for plugin in self._hooks:
             plugin.on_stop(victim, state.now_s, True)
@@ -352,7 +308,7 @@ class Framework:
             if starts[i].job.job_id == victim.job_id:
                 decision = starts.pop(i)
                 self.submit(decision.job, state.now_s, decision.remaining_frac)
-                queued = self._queue[victim.job_id]
+                queued = self.waiting.jobs[victim.job_id]
                 queued.reason = reason
                 return False
         state.result.preemptions.append(Preemption(victim.spec, reason))
@@ -373,7 +329,7 @@ class Framework:
 
     def queued_jobs(self) -> list[QueuedJob]:
         """The queue in submission order (read-only use)."""
-        return list(self._queue.values())
+        return list(self.waiting.jobs.values())
 
     @property
     def last_seq(self) -> int:
@@ -383,7 +339,7 @@ class Framework:
     @property
     def order_epoch(self) -> float:
         """When the static queue order was last re-keyed (changes on a refresh)."""
-        return self._sorted_at
+        return self.waiting.sorted_at
 
     @property
     def layout(self) -> ClusterLayout:
@@ -394,54 +350,48 @@ class Framework:
         """Whether a walk may read the queue order ahead (shortcuts on): a key-sorted
         queue that the walk cannot reorder (no custom order such as DRF's, and no
         post-filter that could send a job started in the cycle back into the queue)."""
-        return self.shortcuts and not self._custom_order and not self.plugins.post_filter
+        return self.shortcuts and not self.waiting.custom_order and not self.plugins.post_filter
 
     @property
     def static_walk(self) -> bool:
         """Whether a walk's outcome depends only on the queue, the cluster and the
         running set (not on the clock): shortcuts on, the shape memo allowed, a
         key-sorted queue, no permit plugin and no held job."""
-        return (self.shortcuts and self.shape_memo and not self._custom_order
+        return (self.shortcuts and self.shape_memo and not self.waiting.custom_order
                 and not self.plugins.permit and not self._held)
 
     def order_due(self, now_s: float) -> bool:
         """Whether the next walk at ``now_s`` re-keys the queue (time-varying keys)."""
-        return now_s - self._sorted_at >= self._refresh_s or self._sorted_at == -math.inf
+        return self.waiting.order_due(now_s)
 
     def queued_at(self, i: int) -> QueuedJob:
         """The ``i``-th job of the current (key-sorted) order."""
-        return self._sorted[i][2]
+        return self.waiting.at(i)
 
     def queue_position(self, q: QueuedJob) -> int:
         """Index of queued job ``q`` in the current (key-sorted) order."""
-        return bisect.bisect_left(self._sorted, (q.data.get("_key"), q.seq), key=_sort_key)
+        return self.waiting.position(q)
 
     def queued_job(self, job_id: str) -> QueuedJob | None:
-        return self._queue.get(job_id)
+        return self.waiting.jobs.get(job_id)
 
     def queued_after(self, seq: int) -> list[QueuedJob]:
         """Waiting jobs submitted after sequence number ``seq``, in submission order."""
-        out = []
-        for q in reversed(self._queue.values()):
-            if q.seq <= seq:
-                break
-            out.append(q)
-        out.reverse()
-        return out
+        return self.waiting.after(seq)
 
     def smallest_request(self) -> int | None:
         """Fewest GPUs any waiting job asks for."""
-        return min(self._sizes) if self._sizes else None
+        return self.waiting.smallest_request()
 
     @property
     def num_shaped_waiting(self) -> int:
         """Waiting jobs whose request is more than plain whole GPUs (see ``Shape``)."""
-        return self._num_shaped
+        return self.waiting.num_shaped
 
     @property
     def num_share_waiting(self) -> int:
         """Waiting jobs that ask for part of a GPU (fractional or MIG)."""
-        return self._num_share
+        return self.waiting.num_share
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -456,46 +406,9 @@ class Framework:
                           free_total=0, running=self.running, tenant_gpus=self.tenant_gpus,
                           result=CycleResult())
 
-    def _order(self, state: CycleState) -> Iterator[QueuedJob]:
-        sort = self.plugins.queue_sort
-        queue = self._queue
-        if self._custom_order:
-            yield from sort.order(list(queue.values()), state)
-            return
-        if state.now_s - self._sorted_at >= self._refresh_s or self._sorted_at == -math.inf:
-            items = []
-            for q in queue.values():
-                q.data["_key"] = key = sort.key(q, state)
-                items.append((key, q.seq, q))
-            items.sort(key=_sort_key)
-            self._sorted = items
-            self._sorted_at = state.now_s
-        items = self._sorted
-        i = 0
-        while i < len(items):  # started/removed jobs are deleted from ``items`` in place
-            q = items[i][2]
-            yield q
-            if i < len(items) and items[i][2] is q:
-                i += 1
-
-    def _unsort(self, q: QueuedJob) -> None:
-        """Delete ``q`` from the sorted queue (binary search on its stored key)."""
-        items = self._sorted
-        if not items or self._custom_order:
-            return
-        i = bisect.bisect_left(items, (q.data.get("_key", None), q.seq), key=_sort_key) \
-            if "_key" in q.data else 0
-        if i < len(items) and items[i][2] is q:
-            del items[i]
-            return
-        for j, item in enumerate(items):  # key changed since (refresh): linear fallback
-            if item[2] is q:
-                del items[j]
-                return
-
     def _expire_holds(self, state: CycleState) -> None:
         for job_id in list(self._held):
-            q = self._queue.get(job_id)
+            q = self.waiting.jobs.get(job_id)
             if q is None or q.hold is None:
                 self._held.discard(job_id)
                 continue
@@ -508,50 +421,17 @@ class Framework:
             else:
                 take(state, q.hold)
 
-    def _count_waiting(self, q: QueuedJob, sign: int) -> None:
-        """Keep the waiting-request counters (sizes, shapes, shares) current."""
-        size = q.spec.num_gpus
-        self._sizes[size] += sign
-        if not self._sizes[size]:
-            del self._sizes[size]
-        if q.shape is not None:
-            self._num_shaped += sign
-            if is_share_request(q.spec):
-                self._num_share += sign
-
     def _record_start(self, job: QueuedJob, placement: Placement, state: CycleState) -> None:
         spec = job.spec
-        del self._queue[spec.job_id]
-        self._unsort(job)
-        self._count_waiting(job, -1)
+        self.waiting.discard(spec.job_id)
         now = state.now_s
         run = RunningJob(spec, placement, now, now + job.est_runtime_s)
-        self.running[spec.job_id] = run
         self._seq += 1
-        key = (run.est_end_s, self._seq, spec.job_id)
-        bisect.insort(self.ends, key)
-        self._end_key[spec.job_id] = key
-        if placement.num_gpus:  # whole GPUs only (share-only jobs hold none)
-            self.tenant_gpus[spec.tenant] = self.tenant_gpus.get(spec.tenant, 0) \
-                + placement.num_gpus
+        self.runs.add(run, self._seq)
         self.version += 1
         state.result.starts.append(Decision(spec, placement, job.remaining_frac))
         for plugin in self._hooks:
             plugin.on_start(run, now)
-
-    def _forget_running(self, job: RunningJob) -> None:
-        key = self._end_key.pop(job.job_id)
-        i = bisect.bisect_left(self.ends, key)
-        del self.ends[i]
-        held = job.placement.num_gpus
-        if held:  # share-only jobs never entered the whole-GPU count
-            tenant = job.spec.tenant
-            left = self.tenant_gpus.get(tenant, 0) - held
-            if left > 0:
-                self.tenant_gpus[tenant] = left
-            else:
-                self.tenant_gpus.pop(tenant, None)
-        self.version += 1
 
     def _fragmentation(self, state: CycleState) -> float | None:
         """Share of free GPUs no waiting job can use (``None``: nothing free or waiting)."""
@@ -563,14 +443,7 @@ class Framework:
     def remove_queued(self, job_ids: Sequence[str]) -> None:
         """Drop jobs from the queue (rejections decided by plugins)."""
         for job_id in job_ids:
-            q = self._queue.pop(job_id, None)
-            if q is not None:
-                self._unsort(q)
-                self._count_waiting(q, -1)
-
-
-def _sort_key(item: tuple[Any, int, QueuedJob]) -> tuple[Any, int]:
-    return (item[0], item[1])
+            self.waiting.discard(job_id)
 
 
 def stranded_frac(free: np.ndarray, smallest: int, gpus_per_node: int) -> float:
