@@ -18,11 +18,16 @@ from gputwin.cli.options import emit_json, positive_int
 @click.option("--width", type=int, default=1280, show_default=True, callback=positive_int)
 @click.option("--steps", type=int, default=50, show_default=True, callback=positive_int)
 @click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--attention-kernel", type=click.Choice(["fa2", "fa3"]), default=None,
+              help="Attention kernel class instead of the model's reference one: fa2 "
+              "(FlashAttention-2 / PyTorch SDPA), fa3 (FlashAttention-3 on Hopper, cuDNN / "
+              "FlashAttention-4 on Blackwell).")
 @click.option("--provider", default="neocloud", show_default=True, help="Price book class.")
 @click.option("--pricing", default="on-demand", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def video(model: str, gpu: str, num_gpus: int, frames: int, height: int, width: int,
-          steps: int, fps: float, provider: str, pricing: str, as_json: bool) -> None:
+          steps: int, fps: float, attention_kernel: str | None, provider: str, pricing: str,
+          as_json: bool) -> None:
     """Seconds, GPU-seconds per second of video and cost of one generated sample.
 
     \b
@@ -35,10 +40,15 @@ def video(model: str, gpu: str, num_gpus: int, frames: int, height: int, width: 
 
     acc = default_catalog().accelerator(gpu)
     est = estimate_generation(acc, model, frames=frames, height=height, width=width,
-                              steps=steps, num_gpus=num_gpus, fps=fps)
+                              steps=steps, num_gpus=num_gpus, fps=fps,
+                              attention_kernel=attention_kernel)
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
     cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
-    out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, **est.to_dict(),
+    from gputwin.perf.diffusion import diffusion_table
+
+    kernel = attention_kernel or diffusion_table().models[model].attention_kernel
+    out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "attention_kernel": kernel,
+           **est.to_dict(),
            "cost_usd": cost, "cost_basis": rates.cost_basis,
            "cost_usd_per_video_second": cost / (frames / fps) if frames > 1 else None}
     if as_json:
@@ -47,6 +57,8 @@ def video(model: str, gpu: str, num_gpus: int, frames: int, height: int, width: 
     click.echo(f"{model}, {frames} x {height}x{width}, {steps} steps on {num_gpus} x {gpu}: "
                f"{est.time_s:,.1f} s ({est.tokens:,} latent tokens, {est.flops:.3g} FLOPs; "
                f"VAE decode {est.vae_decode_s:,.1f} s)")
+    click.echo(f"  attention {est.attention_flops_frac:.0%} of FLOPs, {kernel} at "
+               f"{est.attention_frac:.0%} of bf16 peak; linear layers at {est.gemm_frac:.0%}")
     if est.gpu_seconds_per_video_second is not None:
         click.echo(f"  {est.gpu_seconds_per_video_second:,.0f} GPU-seconds per second of video, "
                    f"${out['cost_usd_per_video_second']:.2f} per second ({rates.cost_basis})")

@@ -10,6 +10,7 @@ YAML carries a source; see docs/training-model.md.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,18 @@ class Calibration:
 
     def for_accelerator(self, name: str) -> AcceleratorCoefficients:
         """Coefficients of the family whose key is the longest prefix of ``name``."""
-        best = ""
-        for key in self.accelerators:
-            if key != "default" and name.startswith(key) and len(key) > len(best):
-                best = key
-        return self.accelerators[best or "default"]
+        return self.accelerators[family_key(name, self.accelerators)]
+
+
+def family_key(name: str, keys: Iterable[str]) -> str:
+    """The key of ``keys`` that is the longest prefix of the accelerator ``name``
+    (``"h100-sxm-80gb"`` -> ``"h100"``), else ``"default"``: the one matching rule for every
+    per-accelerator-family table (this file, ``perf/diffusion.yaml``)."""
+    best = ""
+    for key in keys:
+        if key != "default" and name.startswith(key) and len(key) > len(best):
+            best = key
+    return best or "default"
 
 
 _FLOAT_KEYS = (

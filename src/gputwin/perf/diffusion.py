@@ -3,13 +3,27 @@
 One sample of ``frames`` x ``height`` x ``width`` pixels becomes a latent sequence of
 ``tokens = ((frames - 1) / vae_temporal + 1) x (height / vae_spatial / patch) x (width /
 vae_spatial / patch)`` (+ text tokens); every denoising step runs the DiT over it
-``cfg_passes`` times (2 with classifier-free guidance). FLOPs per pass:
-``2 x params x tokens`` (linear layers) ``+ 4 x blocks x tokens^2 x hidden`` (attention:
-QK^T and PV over the full 3D sequence). Time = FLOPs / (GPUs x peak bf16 x MFU x
-``r / (r + mfu_half_tokens)``, r = tokens per GPU per pass: short sequences (images, small
-batches) fill the GPU less; a batch of identical samples raises r), with
-sequence parallelism across GPUs assumed ideal (an upper bound on multi-GPU speed; xDiT's
-published scaling is below it, see docs/economics.md). An image is ``frames = 1``.
+``cfg_passes`` times (2 with classifier-free guidance). One pass has three parts, timed
+separately:
+
+* linear layers, ``2 x params x tokens`` FLOPs, at the accelerator family's large-GEMM
+  fraction of the bf16 peak (``gemm_max_frac`` of ``perf/calibration.yaml``, shared with
+  the training model);
+* attention, ``4 x blocks x tokens^2 x hidden`` FLOPs (QK^T and PV over the full 3D
+  sequence), at the fraction of peak that the model's attention kernel reaches on that
+  family (``attention_kernel``: ``fa2`` = FlashAttention-2 / PyTorch SDPA class, ``fa3`` =
+  the architecture's native kernel: FlashAttention-3 on Hopper, cuDNN / FlashAttention-4
+  on Blackwell; ``perf/diffusion.yaml``), by head dimension;
+* memory-bound elementwise work (norms, modulation, RoPE, activations, residuals, layout
+  copies): ``elementwise_bytes_per_hidden x blocks x tokens x hidden`` bytes at
+  ``memory_bw_frac`` (``perf/calibration.yaml``) of HBM bandwidth.
+
+Both compute parts are scaled by ``r / (r + half_tokens)``, r = tokens per GPU per pass:
+short sequences (images, small batches) fill the GPU less; a batch of identical samples
+raises r. Sequence parallelism across GPUs is assumed ideal (an upper bound on multi-GPU
+speed; xDiT's published scaling is below it, see docs/economics.md). An image is
+``frames = 1``. ``mfu=`` replaces the two compute parts by one efficiency for all DiT
+FLOPs (the model before the split) and drops the elementwise part.
 
 The VAE decode after the last step is a convolutional decoder whose work is linear in output
 pixel-frames (``frames x height x width``): it takes ``pixel_frames / (vae_decode_rate x
@@ -25,12 +39,17 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.calibration import default_calibration, family_key
 from gputwin.yaml_io import load_validated
+
+AttentionKernel = Literal["fa2", "fa3"]
+ATTENTION_KERNELS: tuple[str, ...] = ("fa2", "fa3")
 
 
 class DitModel(BaseModel):
@@ -38,11 +57,15 @@ class DitModel(BaseModel):
     params: float = Field(gt=0)
     blocks: int = Field(gt=0)
     hidden: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
     vae_temporal: int = Field(gt=0)
     vae_spatial: int = Field(gt=0)
     patch: int = Field(gt=0)
+    patch_temporal: int = Field(default=1, gt=0, description="Latent frames per token")
     cfg_passes: int = Field(ge=1, le=3)
     text_tokens: int = Field(ge=0)
+    attention_kernel: AttentionKernel
+    attention_kernel_source: str = Field(min_length=8)
     vae_decode_pixel_frames_per_s_per_pflops: float = Field(
         gt=0, description="Output pixel-frames the VAE decoder produces per second per dense "
         "bf16 PFLOP/s of the GPU (one GPU)")
@@ -50,18 +73,38 @@ class DitModel(BaseModel):
     source: str = Field(min_length=8)
 
 
+class AttentionFamily(BaseModel):
+    """Fraction of the bf16 dense peak an attention kernel reaches on long sequences, for
+    head dimension <= 64 and >= 128 (linear in between)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    fa2: tuple[float, float]
+    fa3: tuple[float, float]
+    source: str = Field(min_length=8)
+
+    def frac(self, kernel: str, head_dim: int) -> float:
+        lo, hi = self.fa2 if kernel == "fa2" else self.fa3
+        t = min(max((head_dim - 64) / 64, 0.0), 1.0)
+        return lo + t * (hi - lo)
+
+
 class _Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    mfu: float = Field(gt=0, le=1)
-    mfu_source: str = Field(min_length=8)
-    mfu_half_tokens: float = Field(ge=0)
-    mfu_half_tokens_source: str = Field(min_length=8)
+    gemm_frac_source: str = Field(min_length=8)
+    attention: dict[str, AttentionFamily]
+    elementwise_bytes_per_hidden: float = Field(ge=0)
+    elementwise_source: str = Field(min_length=8)
+    half_tokens: float = Field(ge=0)
+    half_tokens_source: str = Field(min_length=8)
     models: dict[str, DitModel]
 
 
 @functools.cache
 def diffusion_table() -> _Table:
-    return load_validated(Path(__file__).parent / "diffusion.yaml", _Table)
+    table = load_validated(Path(__file__).parent / "diffusion.yaml", _Table)
+    if "default" not in table.attention:
+        raise InputError("perf/diffusion.yaml: `attention` needs a `default` family")
+    return table
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +115,9 @@ class GenerationEstimate:
     gpu_seconds: float
     gpu_seconds_per_video_second: float | None
     vae_decode_s: float  # included in time_s
+    attention_flops_frac: float  # share of the DiT FLOPs in attention
+    gemm_frac: float  # fraction of the bf16 peak the linear layers run at (before fill)
+    attention_frac: float  # same for the attention kernel
 
     def to_dict(self) -> dict[str, float | None]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -84,18 +130,32 @@ def latent_tokens(m: DitModel, *, frames: int, height: int, width: int) -> int:
     if height % step or width % step:
         raise InputError(f"height and width must be multiples of {step} (VAE x patch)")
     latent_frames = (frames - 1) // m.vae_temporal + 1
-    return latent_frames * (height // step) * (width // step) + m.text_tokens
+    frame_tokens = -(-latent_frames // m.patch_temporal)  # padded to whole temporal patches
+    return frame_tokens * (height // step) * (width // step) + m.text_tokens
+
+
+def attention_frac(acc: Accelerator, kernel: str, head_dim: int) -> float:
+    """Fraction of ``acc``'s bf16 peak that ``kernel`` reaches on long sequences.
+    Raises :class:`UnknownNameError` for a kernel other than fa2 / fa3."""
+    if kernel not in ATTENTION_KERNELS:
+        raise UnknownNameError("attention kernel", kernel, list(ATTENTION_KERNELS),
+                               where="--attention-kernel")
+    families = diffusion_table().attention
+    return families[family_key(acc.name, families)].frac(kernel, head_dim)
 
 
 def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: int,
                         width: int, steps: int = 50, num_gpus: int = 1, fps: float = 24.0,
                         mfu: float | None = None, batch: int = 1,
-                        step_cache_frac: float = 0.0) -> GenerationEstimate:
+                        step_cache_frac: float = 0.0,
+                        attention_kernel: str | None = None) -> GenerationEstimate:
     """Time of ``batch`` identical samples run together on ``num_gpus`` x ``acc`` (module
     docstring; GPU-seconds per video second are per sample). ``step_cache_frac``: share
     of the DiT forward passes reused from a step cache (TeaCache-style) instead of run.
-    Raises :class:`UnknownNameError` for an unknown model, :class:`InputError` for bad
-    sizes."""
+    ``attention_kernel`` (fa2 / fa3) overrides the model's reference kernel; ``mfu`` one
+    efficiency for all DiT FLOPs instead of the GEMM / attention / elementwise split.
+    Raises :class:`UnknownNameError` for an unknown model or kernel, :class:`InputError`
+    for bad sizes."""
     table = diffusion_table()
     if model not in table.models:
         raise UnknownNameError("diffusion model", model, list(table.models), where="--model")
@@ -103,19 +163,33 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
         raise InputError("steps, GPUs, batch and fps must be positive")
     if not 0 <= step_cache_frac < 1:
         raise InputError(f"step cache share must be in [0, 1), got {step_cache_frac}")
+    if mfu is not None and not 0 < mfu <= 1:
+        raise InputError(f"mfu must be in (0, 1], got {mfu}")
     m = table.models[model]
+    kernel = m.attention_kernel if attention_kernel is None else attention_kernel
     n = latent_tokens(m, frames=frames, height=height, width=width)
-    per_pass = 2.0 * m.params * n + 4.0 * m.blocks * float(n) ** 2 * m.hidden
-    flops = per_pass * m.cfg_passes * steps * batch * (1.0 - step_cache_frac)
+    linear = 2.0 * m.params * n
+    attention = 4.0 * m.blocks * float(n) ** 2 * m.hidden
+    passes = m.cfg_passes * steps * batch * (1.0 - step_cache_frac)
     rows = batch * n / num_gpus  # tokens each GPU runs per pass (sequence parallel)
-    rate = acc.peak_flop_per_s["bf16"] * (table.mfu if mfu is None else mfu) \
-        * rows / (rows + table.mfu_half_tokens)
+    fill = rows / (rows + table.half_tokens)
+    peak = acc.peak_flop_per_s["bf16"]
+    gemm = default_calibration().for_accelerator(acc.name).gemm_frac("bf16")
+    attn = attention_frac(acc, kernel, m.head_dim)
+    if mfu is not None:
+        pass_s = (linear + attention) / num_gpus / (peak * mfu * fill)
+    else:
+        bw = acc.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
+        elementwise = table.elementwise_bytes_per_hidden * m.blocks * n * m.hidden
+        pass_s = ((linear / (peak * gemm) + attention / (peak * attn)) / fill
+                  + elementwise / bw) / num_gpus
     decode_s = vae_decode_s(acc, m, frames=frames, height=height, width=width,
                             batch=batch, num_gpus=num_gpus)
-    time_s = flops / (num_gpus * rate) + decode_s
+    time_s = pass_s * m.cfg_passes * steps * (1.0 - step_cache_frac) * batch + decode_s
     gpu_s = time_s * num_gpus
     per_video_s = gpu_s / batch / (frames / fps) if frames > 1 else None
-    return GenerationEstimate(n, flops, time_s, gpu_s, per_video_s, decode_s)
+    return GenerationEstimate(n, (linear + attention) * passes, time_s, gpu_s, per_video_s,
+                              decode_s, attention / (linear + attention), gemm, attn)
 
 
 def vae_decode_s(acc: Accelerator, m: DitModel, *, frames: int, height: int, width: int,

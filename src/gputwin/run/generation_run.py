@@ -41,7 +41,8 @@ def _batch_time(cfg: GenerationService, hw: HardwareSpec) -> Any:
         f, h, w, steps = shape
         return estimate_generation(hw.accelerator, cfg.model, frames=f, height=h, width=w,
                                    steps=steps, num_gpus=cfg.gpus_per_replica, batch=batch,
-                                   step_cache_frac=cfg.step_cache).time_s
+                                   step_cache_frac=cfg.step_cache,
+                                   attention_kernel=cfg.attention_kernel).time_s
     return time_s
 
 

@@ -22,6 +22,8 @@ scenario is built (:func:`gputwin.run.generation_run.build_generation`), naming 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gputwin.perf.diffusion import diffusion_table
@@ -46,6 +48,10 @@ class GenerationService(_M):
                            "(frames, height, width, steps) run together")
     step_cache: float = Field(default=0.0, ge=0.0, lt=1.0, description="Share of DiT "
                               "forward passes reused from a step cache (TeaCache-style)")
+    attention_kernel: Literal["fa2", "fa3"] | None = Field(
+        default=None, description="Attention kernel class instead of the model's reference "
+        "one (perf/diffusion.yaml): fa2 = FlashAttention-2 / SDPA, fa3 = the architecture's "
+        "native kernel (FlashAttention-3 on Hopper)")
     slo: GenerationSlo = GenerationSlo()
 
     @field_validator("model")
