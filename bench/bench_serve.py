@@ -3,6 +3,7 @@
     python bench/bench_serve.py                    # both cases, median of 3 runs each
     python bench/bench_serve.py azure              # whole Azure conv trace, one replica
     python bench/bench_serve.py million            # 1,000,000 synthetic requests, 64 replicas
+    python bench/bench_serve.py closed             # 100,000 requests from 512 closed-loop clients
     python bench/bench_serve.py azure --runs 5     # median of 5
     python bench/bench_serve.py azure --no-skip    # the step-by-step reference engine
 
@@ -54,7 +55,18 @@ def case_million(skip: bool = True) -> tuple[str, ServingScenario]:
              "output": {"dist": "lognormal", "mean": 250, "median": 150, "high": 4000}}]}})
 
 
-CASES = {"azure": case_azure, "million": case_million}
+def case_closed(skip: bool = True) -> tuple[str, ServingScenario]:
+    engine = {"skip_decode_steps": skip}
+    return "100k closed loop, 512 clients, 8 replicas", ServingScenario.model_validate({
+        "name": "bench-closed", "serving": {"services": [_service(8, engine=engine)],
+                                            "workload": [
+            {"kind": "synthetic", "service": "chat", "num_requests": 100_000,
+             "concurrency": 512,
+             "prompt": {"dist": "lognormal", "mean": 1000, "median": 600, "high": 8000},
+             "output": {"dist": "lognormal", "mean": 250, "median": 150, "high": 2000}}]}})
+
+
+CASES = {"azure": case_azure, "million": case_million, "closed": case_closed}
 
 
 def run_once(name: str, skip: bool) -> dict[str, float]:
@@ -102,7 +114,7 @@ def main(argv: list[str]) -> None:
     runs = 3
     if "--runs" in argv:
         runs = int(argv[argv.index("--runs") + 1])
-    names = [a for a in argv if a in CASES] or list(CASES)
+    names = [a for a in argv if a in CASES] or ["azure", "million"]
     if "--child" in argv:
         print(json.dumps(run_once(names[0], skip)))
         return

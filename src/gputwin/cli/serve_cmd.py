@@ -111,6 +111,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--speedup", default=1.0, show_default=True, type=float,
               help="Replay the trace this many times faster.")
 @click.option("--rate", default=None, type=float, help="Synthetic arrivals per second.")
+@click.option("--concurrency", default=None, type=int, callback=positive_int,
+              help="Closed loop instead of --rate: N clients, each sending its next request "
+                   "when its previous one completes (a benchmark's max concurrency).")
 @click.option("--num-requests", default=1000, show_default=True, type=int,
               callback=positive_int)
 @click.option("--arrival", default="poisson", show_default=True,
@@ -252,20 +255,26 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
     if o["trace"] is not None and o["length_trace"] is not None:
         raise InputError("give --trace (replay) or --length-trace with --rate, not both",
                          where="--length-trace")
+    if o["concurrency"] is not None and (o["rate"] is not None or o["trace"] is not None):
+        raise InputError("give --concurrency (closed loop) or --rate / --trace (open loop), "
+                         "not both", where="--concurrency")
     if o["trace"] is not None:
         if o["repeat"] > 1:
             raise InputError("--repeat repeats synthetic prompts; a replayed trace keeps its "
                              "own (give --rate instead of --trace)", where="--repeat")
         return {"kind": "trace", "format": o["trace_format"], "path": str(o["trace"]),
                 "speedup": o["speedup"], "max_requests": o["max_requests"]}
-    if o["rate"] is None:
-        raise InputError("give --trace FILE or --rate QPS (with --num-requests)",
-                         where="options")
+    if o["rate"] is None and o["concurrency"] is None:
+        raise InputError("give --trace FILE, --rate QPS or --concurrency N (with "
+                         "--num-requests)", where="options")
     from gputwin.scenario.serving import default_lengths  # fitted to the model's context
 
     source: dict[str, Any] = {"kind": "synthetic", "num_requests": o["num_requests"],
-                              "arrival": {"process": o["arrival"], "rate": o["rate"],
-                                          "cv": o["cv"]}, "repeat": o["repeat"]}
+                              "repeat": o["repeat"]}
+    if o["concurrency"] is not None:
+        source["concurrency"] = o["concurrency"]
+    else:
+        source["arrival"] = {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]}
     if o["length_trace"] is not None:
         if o["input_tokens"] or o["output_tokens"]:
             raise InputError("give --length-trace or --input-tokens/--output-tokens, "

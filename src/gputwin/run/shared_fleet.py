@@ -24,7 +24,12 @@ from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.serving_summary import ServiceMeta
 from gputwin.run.shared_fleet_summary import shared_result
 from gputwin.run.simulate import _Run, drive, run_result
-from gputwin.run.simulate_serve import build_requests, build_service, provision_delay_s
+from gputwin.run.simulate_serve import (
+    build_requests,
+    build_service,
+    closed_loops,
+    provision_delay_s,
+)
 from gputwin.run.world import World, build_world
 from gputwin.scenario.schema import Scenario
 from gputwin.scenario.shared_fleet import FleetServing, serving_view
@@ -135,7 +140,8 @@ def _simulate_shared(scenario: Scenario, progress: Callable[[float], None] | Non
     fleet = ClusterFleet([b[0] for b in built], requests, provider=run,
                          jobs=_replica_jobs(section, built, world, cat), sim=run.sim,
                          horizon_s=scenario.horizon,
-                         sample_interval_s=section.sample_interval)
+                         sample_interval_s=section.sample_interval,
+                         closed_loops=closed_loops(section))
     run.fleet = fleet
     fleet.start()
     horizon = scenario.horizon

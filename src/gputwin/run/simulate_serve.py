@@ -57,11 +57,13 @@ from gputwin.scenario.serving import (
     RagSource,
     ServiceOptions,
     ServingScenario,
+    ServingSection,
     SyntheticSource,
     TraceSource,
     check_serving_site,
 )
 from gputwin.serving.autoscaler import AutoscalerSpec
+from gputwin.serving.closed_loop import ClosedLoop
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ServiceSpec
 from gputwin.serving.generation import GenerationRun, simulate_generation
@@ -218,6 +220,19 @@ def _arrivals(a: ArrivalOptions) -> ArrivalProcess:
                           amplitude_frac=a.amplitude, period_s=a.period, peak_s=a.peak)
 
 
+#: closed-loop requests are drawn with this arrival process: the times only order them
+#: (their clients send them as earlier ones complete)
+_CLOSED_ORDER = ArrivalProcess(kind="fixed", rate_per_s=1e12)
+
+
+def closed_loops(section: ServingSection) -> dict[int, ClosedLoop]:
+    """The closed-loop client groups of a serving section: one per synthetic source with a
+    ``concurrency``, keyed by the source's index (its requests' ``closed_loop``)."""
+    return {i: ClosedLoop(src.concurrency, src.think_time)
+            for i, src in enumerate(section.workload)
+            if isinstance(src, SyntheticSource) and src.concurrency is not None}
+
+
 def _lengths(o: LengthOptions) -> LengthDist:
     return LengthDist(kind=o.dist, value=o.value, low=o.low, high=o.high, mean=o.mean,
                       median=o.median)
@@ -238,12 +253,14 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
     for i, src in enumerate(sc.serving.workload):
         name = f"source{i}"
         if isinstance(src, SyntheticSource):
-            parts.append(generate_requests(src.num_requests, _arrivals(src.arrival),
+            closed = src.arrival is None
+            arrivals = _CLOSED_ORDER if src.arrival is None else _arrivals(src.arrival)
+            parts.append(generate_requests(src.num_requests, arrivals,
                                            _lengths(src.prompt), _lengths(src.output), streams,
                                            name=name, service=src.service,
                                            priority=src.priority,
                                            lengths=_trace_lengths(src, streams, name),
-                                           repeat=src.repeat))
+                                           repeat=src.repeat, closed_loop=i if closed else -1))
         elif isinstance(src, RagSource):
             from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 
@@ -374,7 +391,7 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
         fleet = Fleet([b[0] for b in built], reqs, horizon_s=sc.horizon,
                       sample_interval_s=sc.serving.sample_interval,
                       max_total_gpus=sc.serving.max_total_gpus,
-                      faults=_faults(sc, built, cat))
+                      faults=_faults(sc, built, cat), closed_loops=closed_loops(sc.serving))
         out = fleet.run(progress)
     else:  # generation services only
         out = FleetOutcome([], [], {}, {}, 0.0, 0, {})

@@ -29,7 +29,7 @@ from gputwin.run.rollout_summary import plan_rollout
 from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.serving_results import ServingResult
 from gputwin.run.serving_summary import ServiceMeta, replica_records, request_table
-from gputwin.run.simulate_serve import build_requests, build_service
+from gputwin.run.simulate_serve import build_requests, build_service, closed_loops
 from gputwin.run.sites_summary import RouteLog, sites_summary
 from gputwin.scenario.serving import ServingScenario
 from gputwin.scenario.sites_check import resolve_geo
@@ -141,7 +141,7 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     dispatch = _dispatcher(router, world, reqs, pop_of, endpoint_of, log)
     fleet = Fleet([v[1] for v in groups.values()], reqs, horizon_s=sc.horizon,
                   sample_interval_s=sc.serving.sample_interval, dispatch=dispatch,
-                  faults=_faults(sc, cat, groups))
+                  faults=_faults(sc, cat, groups), closed_loops=closed_loops(sc.serving))
     fleet_box.append(fleet)
     out = fleet.run(progress)
     metas = {g: v[2] for g, v in groups.items()}

@@ -8,7 +8,9 @@ A case's ``inputs`` name one service (``model``, ``gpu``/``system``, ``tp``, ``e
   as below; ``repeat`` sends each distinct prompt that many times (prefix caching);
 - ``poisson: {rate, num_requests, input, output}``: Poisson arrivals; ``input``/``output``
   are a fixed length, ``{mean, median}`` of a lognormal (ShareGPT-like) with an
-  optional ``max``, or ``{low, high}`` (uniform).
+  optional ``max``, or ``{low, high}`` (uniform);
+- ``closed: {concurrency, num_requests, input, output}``: closed-loop clients (a
+  benchmark's maximum concurrency: each client sends its next request when one completes).
 
 The result's metrics are the run summary's numbers, nested keys joined by dots
 (``output_tokens_per_s``, ``ttft_s.p50``, ``tpot_s.mean``), plus
@@ -68,8 +70,14 @@ def _workload(inputs: dict[str, Any]) -> dict[str, Any]:
                 "arrival": {"process": "poisson", "rate": float(p["rate"])},
                 "prompt": _length(p["input"], "poisson.input"),
                 "output": _length(p["output"], "poisson.output")}
-    raise InputError("a serving_sim case needs an `offline` or a `poisson` workload",
-                     where="inputs")
+    if "closed" in inputs:
+        c = inputs["closed"]
+        return {"kind": "synthetic", "num_requests": int(c["num_requests"]),
+                "concurrency": int(c["concurrency"]),
+                "prompt": _length(c["input"], "closed.input"),
+                "output": _length(c["output"], "closed.output")}
+    raise InputError("a serving_sim case needs an `offline`, a `poisson` or a `closed` "
+                     "workload", where="inputs")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -91,7 +99,7 @@ def simulate_case(**inputs: Any) -> SimulatedServe:
     from gputwin.yaml_io import validation_error_to_input_error
 
     unknown = sorted(set(inputs) - {*_SERVICE_KEYS, *_ENGINE_KEYS, "engine", "weights",
-                                    "kv_cache", "offline", "poisson", "seed"})
+                                    "kv_cache", "offline", "poisson", "closed", "seed"})
     if unknown:
         raise InputError(f"unknown input(s) {', '.join(unknown)}", where="inputs")
     service: dict[str, Any] = {k: inputs[k] for k in _SERVICE_KEYS if k in inputs}

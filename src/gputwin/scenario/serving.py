@@ -349,7 +349,15 @@ class SyntheticSource(_M):
     kind: Literal["synthetic"]
     service: str = "default"
     num_requests: RequestCount
-    arrival: ArrivalOptions
+    arrival: ArrivalOptions | None = Field(
+        default=None, description="Open loop: when requests arrive (give this or "
+        "`concurrency`)")
+    concurrency: PosInt | None = Field(
+        default=None, description="Closed loop: this many clients, each sending its next "
+        "request when the previous one completes (a benchmark's maximum concurrency; give "
+        "this or `arrival`)")
+    think_time: Seconds = Field(default=0.0, description="Closed loop: a client's pause "
+                                "between a completion and its next request")
     prompt: LengthOptions = LengthOptions(value=512)
     output: LengthOptions = LengthOptions(value=128)
     lengths: LengthTraceOptions | None = Field(
@@ -366,6 +374,11 @@ class SyntheticSource(_M):
         if self.lengths is not None and {"prompt", "output"} & self.model_fields_set:
             raise ValueError("give either lengths (a length trace) or prompt/output "
                              "distributions, not both")
+        if (self.arrival is None) == (self.concurrency is None):
+            raise ValueError("give arrival (open loop) or concurrency (closed loop), "
+                             "exactly one")
+        if self.think_time and self.concurrency is None:
+            raise ValueError("think_time applies to closed-loop clients (concurrency)")
         return self
 
 

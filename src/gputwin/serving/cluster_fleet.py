@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gputwin.serving.closed_loop import ClosedLoop
 from gputwin.serving.engine import Replica
 from gputwin.serving.fleet import Fleet, ServiceSpec, _Pool
 from gputwin.serving.request import ReqState
@@ -74,7 +75,8 @@ class ClusterFleet(Fleet):
     def __init__(self, services: Sequence[ServiceSpec], requests: Sequence[LlmRequest], *,
                  provider: ReplicaProvider, jobs: ReplicaJobs, sim: Simulator,
                  horizon_s: float | None = None,
-                 sample_interval_s: float | None = None) -> None:
+                 sample_interval_s: float | None = None,
+                 closed_loops: Mapping[int, ClosedLoop] | None = None) -> None:
         self._provider = provider
         self._jobs = jobs
         self._asks: dict[str, _Ask] = {}  # replica job id → waiting for GPUs
@@ -85,7 +87,8 @@ class ClusterFleet(Fleet):
         self.grant_waits_s: list[float] = []  # asked → placed, per granted replica
         self.num_withdrawn = 0
         super().__init__(services, requests, horizon_s=horizon_s,
-                         sample_interval_s=sample_interval_s, sim=sim)
+                         sample_interval_s=sample_interval_s, sim=sim,
+                         closed_loops=closed_loops)
 
     # ---- asking the cluster ---------------------------------------------------------------
     def _provision(self, pool: _Pool, now: float, count: int, *, initial: bool = False) -> None:

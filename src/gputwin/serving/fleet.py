@@ -17,14 +17,15 @@ ends (1) → autoscaler evaluations and timeline samples (2). Every request ends
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas, stabilized
+from gputwin.serving.closed_loop import ClosedLoop, ClosedLoopClients
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
 from gputwin.serving.histogram import LogHistogram
@@ -126,7 +127,8 @@ class Fleet:
                  horizon_s: float | None = None, sample_interval_s: float | None = None,
                  max_total_gpus: int | None = None,
                  dispatch: Dispatch | None = None, sim: Simulator | None = None,
-                 faults: FaultPlan | None = None) -> None:
+                 faults: FaultPlan | None = None,
+                 closed_loops: Mapping[int, ClosedLoop] | None = None) -> None:
         if not services:
             raise InputError("a fleet needs at least one service")
         self.sim = sim or Simulator()  # a shared kernel: run/shared_fleet.py
@@ -136,7 +138,16 @@ class Fleet:
         self._requests = requests
         # request states are created at arrival (fewer live objects, cheaper set-up)
         self.states: list[ReqState | None] = [None] * len(requests)
-        self._order = _arrival_order(requests)
+        #: closed-loop client groups (serving/closed_loop.py): their requests are sent as
+        #: earlier ones complete; the rest arrive at their times (``_order``)
+        self._clients: ClosedLoopClients | None = None
+        if closed_loops:
+            self._clients = ClosedLoopClients(requests, closed_loops, self._send_closed)
+            self._order = _arrival_order(requests, self._clients.open_indices)
+            self.on_finish = self._on_finish_closed  # type: ignore[method-assign]
+            self.on_drop = self._on_drop_closed  # type: ignore[method-assign]
+        else:
+            self._order = _arrival_order(requests)
         self._next = 0
         self._dispatch = dispatch
         self._index_of: dict[int, int] | None = None  # request id -> index (resubmit)
@@ -281,6 +292,22 @@ class Fleet:
         self._in_transit += 1
         self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
 
+    def _send_closed(self, i: int, at_s: float) -> None:
+        self.sim.schedule_at(at_s, lambda: self._arrive_closed(i), PRIORITY_ARRIVAL)
+
+    def _arrive_closed(self, i: int) -> None:
+        """A closed-loop client sends request ``i`` now (its arrival time is now)."""
+        now = self.sim.now
+        spec = replace(self._requests[i], arrival_time_s=now)
+        if self._dispatch is not None:
+            spec, delay = self._dispatch(spec, now)
+            state = self.states[i] = ReqState(spec, spec.num_output_tokens)
+            self._in_transit += 1
+            self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
+            return
+        state = self.states[i] = ReqState(spec, spec.num_output_tokens)
+        self._route(self.entry[spec.service], state, now)
+
     def _deliver(self, state: ReqState) -> None:
         self._in_transit -= 1
         self._route(self.entry[state.spec.service], state, self.sim.now)
@@ -295,7 +322,10 @@ class Fleet:
             return
         if self._index_of is None:
             self._index_of = {r.request_id: i for i, r in enumerate(self._requests)}
-        spec, delay = self._dispatch(self._requests[self._index_of[state.rid]], now)
+        base = self._requests[self._index_of[state.rid]]
+        if base.closed_loop >= 0:  # sent by a client: keep the time it was sent
+            base = replace(base, arrival_time_s=state.spec.arrival_time_s)
+        spec, delay = self._dispatch(base, now)
         state.spec = spec
         self._in_transit += 1
         self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
@@ -351,12 +381,26 @@ class Fleet:
             rep.blocks_returned(n, now)
         self._route(self.decode[req.spec.service], req, now)
 
-    def on_drop(self, req: ReqState, replica: Replica, now_s: float) -> None:
+    def on_drop(self, req: ReqState, replica: Replica | None, now_s: float) -> None:
         req.finish_s = now_s
+
+    def _on_finish_closed(self, req: ReqState, replica: Replica, now_s: float) -> None:
+        handed_off = replica.prefill_only and req.generated < req.output
+        Fleet.on_finish(self, req, replica, now_s)
+        if not handed_off:
+            assert self._clients is not None
+            self._clients.completed(req.spec, now_s)
+
+    def _on_drop_closed(self, req: ReqState, replica: Replica | None, now_s: float) -> None:
+        Fleet.on_drop(self, req, replica, now_s)
+        assert self._clients is not None
+        self._clients.completed(req.spec, now_s)
 
     # ---- periodic work -----------------------------------------------------------------
     def _busy(self) -> bool:
         if self._next < len(self._order) or self._in_transit:
+            return True
+        if self._clients is not None and self._clients.busy:
             return True
         if self.faults is not None and self.faults.busy():
             return True
@@ -422,6 +466,8 @@ class Fleet:
     def start(self) -> None:
         """Put the first arrival, sample and autoscaler ticks on the kernel."""
         self._schedule_next_arrival()
+        if self._clients is not None:
+            self._clients.start()
         self.sim.schedule_at(0.0, self._sample, PRIORITY_TICK)
         for pool in self.pools:
             if pool.spec.autoscaler is not None:
@@ -462,8 +508,13 @@ class Fleet:
                             itl=itl, end_s=end, num_events=num_events, num_preemptions=pre)
 
 
-def _arrival_order(requests: Sequence[LlmRequest]) -> Sequence[int]:
-    """Indices by (arrival + pre-delay, index): stable; ``range`` when already sorted."""
+def _arrival_order(requests: Sequence[LlmRequest],
+                   subset: Sequence[int] | None = None) -> Sequence[int]:
+    """Indices (of ``subset``, default all) by (arrival + pre-delay, index): stable;
+    ``range`` when all are already sorted."""
+    if subset is not None:
+        return sorted(subset, key=lambda i: requests[i].arrival_time_s
+                      + requests[i].pre_delay_s)
     n = len(requests)
     t = np.fromiter((r.arrival_time_s + r.pre_delay_s for r in requests), np.float64, n)
     if n < 2 or bool(np.all(t[1:] >= t[:-1])):

@@ -215,7 +215,7 @@ class ReplicaFaults:
             if req.retries >= self.plan.max_retries:
                 req.status = DROPPED
                 req.reason = f"replica failed ({cause} fault) after {req.retries} retries"
-                req.finish_s = now
+                fleet.on_drop(req, rep, now)  # finish time now (a closed-loop client resends)
                 st.failed += 1
                 if outage is not None:
                     outage.requests_failed += 1

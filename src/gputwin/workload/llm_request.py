@@ -26,9 +26,11 @@ class LlmRequest:
     construct, which matters for millions of requests; use ``dataclasses.replace``).
 
     ``pre_delay_s`` is spent before the request reaches an engine (e.g. RAG embedding and
-    vector search); TTFT is still measured from ``arrival_time_s``. ``session_id`` groups
-    the turns of a conversation (for session-affinity routing); ``priority``: lower value
-    is served first under priority scheduling (vLLM's convention).
+    vector search); TTFT is still measured from ``arrival_time_s``. A closed-loop request
+    (``closed_loop`` >= 0) gets its ``arrival_time_s`` when its client sends it.
+    ``session_id`` groups the turns of a conversation (for session-affinity routing);
+    ``priority``: lower value is served first under priority scheduling (vLLM's
+    convention).
     """
 
     request_id: int
@@ -41,6 +43,9 @@ class LlmRequest:
     priority: int = 0
     service: str = "default"
     pre_delay_s: float = 0.0
+    #: the closed-loop client group that sends it (``-1``: open loop, sent at
+    #: ``arrival_time_s``); a group's clients send their next request when one completes
+    closed_loop: int = -1
 
     @property
     def num_total_tokens(self) -> int:

@@ -173,6 +173,7 @@ def generate_requests(
     priority: int = 0,
     lengths: tuple[np.ndarray, np.ndarray] | None = None,
     repeat: int = 1,
+    closed_loop: int = -1,
 ) -> list[LlmRequest]:
     """``n`` requests, ids 0..n-1 by arrival; unique prompts (no shared prefixes) unless
     ``repeat`` > 1.
@@ -182,7 +183,9 @@ def generate_requests(
     arrival times are the same either way. ``repeat`` = k sends each of ``ceil(n/k)``
     distinct prompts k times in a seeded random order (vLLM's
     ``benchmark_prefix_caching --repeat-count``): a copy finds its twin's KV blocks in
-    the prefix cache once the twin's prefill has run."""
+    the prefix cache once the twin's prefill has run. ``closed_loop`` >= 0 marks the
+    requests as that closed-loop client group's (sent as earlier ones complete; their
+    drawn arrival times only order them)."""
     if n < 0:
         raise InputError(f"number of requests must be >= 0, got {n}")
     if repeat < 1:
@@ -195,9 +198,10 @@ def generate_requests(
         outputs = output.draw(streams.stream(f"llm/{name}/output"), n)
     if repeat > 1:
         return _repeated(times, prompts, outputs, repeat, streams.stream(f"llm/{name}/repeat"),
-                         priority, service)
+                         priority, service, closed_loop)
     # tolist() gives Python floats/ints already; positional arguments (fields in order)
-    return [LlmRequest(i, t, p, o, (), MOONCAKE_HASH_BLOCK_TOKENS, None, priority, service)
+    return [LlmRequest(i, t, p, o, (), MOONCAKE_HASH_BLOCK_TOKENS, None, priority, service,
+                       0.0, closed_loop)
             for i, (t, p, o) in enumerate(zip(times.tolist(), prompts.tolist(),
                                               outputs.tolist(), strict=True))]
 
@@ -207,7 +211,8 @@ REPEAT_HASH_BLOCK_TOKENS = 16
 
 
 def _repeated(times: np.ndarray, prompts: np.ndarray, outputs: np.ndarray, repeat: int,
-              rng: np.random.Generator, priority: int, service: str) -> list[LlmRequest]:
+              rng: np.random.Generator, priority: int, service: str,
+              closed_loop: int) -> list[LlmRequest]:
     """The first ``ceil(n/repeat)`` drawn prompts (and their outputs), each ``repeat``
     times, shuffled over the ``n`` arrival times; a prompt's blocks get ids of their own
     (a fresh range per distinct prompt), shared by its copies."""
@@ -222,7 +227,7 @@ def _repeated(times: np.ndarray, prompts: np.ndarray, outputs: np.ndarray, repea
         base = int(first_id[d])
         out.append(LlmRequest(i, t, int(prompts[d]), int(outputs[d]),
                               tuple(range(base, base + int(blocks[d]))), h, None, priority,
-                              service))
+                              service, 0.0, closed_loop))
     return out
 
 
