@@ -3,12 +3,12 @@
 A *service* (one model behind one endpoint, with its SLO) owns a pool of replicas, or
 two pools when prefill and decode are disaggregated: the prefill pool computes the
 prompt and the first token, the KV cache then travels to a decode replica (a delay from
-the step model's ``kv_transfer_time_s``), which generates the rest. The prefill replica
-keeps the request's KV blocks until the transfer completes (the KV is read out of them;
-SGLang/vLLM free them on the transfer's completion), so a slow fabric throttles
-prefill admission. Each pool may autoscale on its own metric (prefill and decode pools
-grow and shrink independently). Several services may share a cluster
-(``max_total_gpus`` caps the GPUs all their replicas hold).
+the step model's ``kv_transfer_time_s``), which generates the rest; the prefill replica
+keeps the request's KV blocks until the transfer completes (``serving/kv_handoff.py``).
+Each pool may autoscale on its own metric (prefill and decode pools grow and shrink
+independently). Several services may share a cluster (``max_total_gpus`` caps the GPUs
+all their replicas hold). Closed-loop clients (``serving/closed_loop.py``) send requests
+as earlier ones complete.
 
 Event order at one instant (kernel priority): arrivals and hand-offs (0) → replica step
 ends (1) → autoscaler evaluations and timeline samples (2). Every request ends
@@ -29,6 +29,7 @@ from gputwin.serving.closed_loop import ClosedLoop, ClosedLoopClients
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
 from gputwin.serving.histogram import LogHistogram
+from gputwin.serving.kv_handoff import KvHandoff
 from gputwin.serving.request import DROPPED, FINISHED, ReqState
 from gputwin.serving.router import Router, make_router
 from gputwin.sim.kernel import Simulator
@@ -96,6 +97,18 @@ class ServiceTimeline:
     kv_used_frac: list[float] = field(default_factory=list)
     tokens_out: list[float] = field(default_factory=list)  # cumulative output tokens
 
+    def record(self, now: float, reps: Sequence[Replica], retired_tokens_out: float) -> None:
+        """One sample of the service's serving replicas ``reps`` (``retired_tokens_out``:
+        the output tokens of its replicas no longer serving)."""
+        self.time_s.append(now)
+        self.replicas.append(len(reps))
+        self.running.append(sum(r.num_running for r in reps))
+        self.waiting.append(sum(r.num_waiting for r in reps))
+        blocks = sum(r.pool.num_blocks for r in reps)
+        used = sum(r.kv_used_blocks_at(now) for r in reps)
+        self.kv_used_frac.append(used / blocks if blocks else 0.0)
+        self.tokens_out.append(retired_tokens_out + sum(r.tokens_out_at(now) for r in reps))
+
 
 @dataclass(slots=True)
 class FleetOutcome:
@@ -118,6 +131,24 @@ class _Pool:
         self.last_busy: dict[int, float] = {}
         self.last_tick_s = 0.0
         self.recent: list[tuple[float, int]] = []  # autoscaler asks (scale-down window)
+
+    def autoscale_metric(self, metric: str, serving: Sequence[Replica], now: float) -> float:
+        """The autoscaler's metric over the ``serving`` replicas, per replica: waiting
+        requests (queue), requests inside (concurrency) or busy share since the last tick
+        (utilization); starts a new tick."""
+        n = max(1, len(serving))
+        if metric == "queue":
+            value = sum(r.num_waiting for r in serving) / n
+        elif metric == "concurrency":
+            value = sum(r.num_outstanding for r in serving) / n
+        else:
+            span = max(1e-9, now - self.last_tick_s)
+            value = sum(min(1.0, (r.busy_s_at(now) - self.last_busy.get(r.id, 0.0)) / span)
+                        for r in serving) / n
+        for r in self.alive:
+            self.last_busy[r.id] = r.busy_s_at(now)
+        self.last_tick_s = now
+        return value
 
 
 class Fleet:
@@ -152,8 +183,8 @@ class Fleet:
         self._dispatch = dispatch
         self._index_of: dict[int, int] | None = None  # request id -> index (resubmit)
         self._arrive_cb = self._arrive if dispatch is None else self._arrive_dispatched
-        self._in_transit = 0
-        self._held: dict[int, tuple[Replica, int]] = {}  # request id -> KV blocks in transit
+        self.in_transit = 0  # requests between two places (network delay, KV hand-off)
+        self._kv = KvHandoff(self)
         self.lives: list[ReplicaLife] = []
         self._life_of: dict[int, ReplicaLife] = {}
         self._next_id = 0
@@ -289,7 +320,7 @@ class Fleet:
         assert self._dispatch is not None
         spec, delay = self._dispatch(self._requests[i], now)
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-        self._in_transit += 1
+        self.in_transit += 1
         self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
 
     def _send_closed(self, i: int, at_s: float) -> None:
@@ -302,14 +333,14 @@ class Fleet:
         if self._dispatch is not None:
             spec, delay = self._dispatch(spec, now)
             state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-            self._in_transit += 1
+            self.in_transit += 1
             self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
             return
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
         self._route(self.entry[spec.service], state, now)
 
     def _deliver(self, state: ReqState) -> None:
-        self._in_transit -= 1
+        self.in_transit -= 1
         self._route(self.entry[state.spec.service], state, self.sim.now)
 
     def resubmit(self, state: ReqState) -> None:
@@ -327,7 +358,7 @@ class Fleet:
             base = replace(base, arrival_time_s=state.spec.arrival_time_s)
         spec, delay = self._dispatch(base, now)
         state.spec = spec
-        self._in_transit += 1
+        self.in_transit += 1
         self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
 
     def accepting_replicas(self, service: str) -> Sequence[Replica]:
@@ -350,35 +381,10 @@ class Fleet:
     # EngineSink
     def on_finish(self, req: ReqState, replica: Replica, now_s: float) -> None:
         if replica.prefill_only and req.generated < req.output:
-            service = self.services[req.spec.service]
-            assert service.kv_transfer_s is not None
-            req.prefill_replica = replica.id
-            req.status = 0
-            req.computed = req.spec.num_prompt_tokens
-            req.num_tokens = req.computed + 1
-            req.finish_s = None
-            self._in_transit += 1
-            self._hold_kv(replica, req)
-            delay = service.kv_transfer_s(req.spec.num_prompt_tokens)
-            self.sim.schedule_at(now_s + delay, lambda: self._handoff(req), PRIORITY_ARRIVAL)
+            self._kv.start(req, replica, now_s)  # disaggregated: on to a decode replica
 
-    def _hold_kv(self, replica: Replica, req: ReqState) -> None:
-        """Keep the prompt's KV blocks on the prefill replica while they are transferred
-        (the engine released them at the first token; take them back as anonymous
-        blocks: occupancy is right, cached prefix blocks stay hittable)."""
-        pool = replica.pool
-        n = min(pool.num_free, -(-(req.spec.num_prompt_tokens + 1) // pool.block_size))
-        if n > 0:
-            pool.take(n)
-            self._held[req.spec.request_id] = (replica, n)
-
-    def _handoff(self, req: ReqState) -> None:
-        self._in_transit -= 1
-        now = self.sim.now
-        held = self._held.pop(req.spec.request_id, None)
-        if held is not None:
-            rep, n = held
-            rep.blocks_returned(n, now)
+    def route_to_decode(self, req: ReqState, now: float) -> None:
+        """A request whose prompt is computed (its KV cache arrived) joins decode."""
         self._route(self.decode[req.spec.service], req, now)
 
     def on_drop(self, req: ReqState, replica: Replica | None, now_s: float) -> None:
@@ -398,7 +404,7 @@ class Fleet:
 
     # ---- periodic work -----------------------------------------------------------------
     def _busy(self) -> bool:
-        if self._next < len(self._order) or self._in_transit:
+        if self._next < len(self._order) or self.in_transit:
             return True
         if self._clients is not None and self._clients.busy:
             return True
@@ -410,16 +416,8 @@ class Fleet:
         now = self.sim.now
         for name, tl in self.timelines.items():
             reps = [r for p in self.pools if p.service.name == name for r in p.alive]
-            tl.time_s.append(now)
-            tl.replicas.append(len(reps))
-            tl.running.append(sum(r.num_running for r in reps))
-            tl.waiting.append(sum(r.num_waiting for r in reps))
-            blocks = sum(r.pool.num_blocks for r in reps)
-            used = sum(r.kv_used_blocks_at(now) for r in reps)
-            tl.kv_used_frac.append(used / blocks if blocks else 0.0)
-            done = sum(life.replica.tokens_out for life in self.lives
-                       if life.service == name and life.replica not in reps)
-            tl.tokens_out.append(done + sum(r.tokens_out_at(now) for r in reps))
+            tl.record(now, reps, sum(life.replica.tokens_out for life in self.lives
+                                     if life.service == name and life.replica not in reps))
         if self._busy():
             self.sim.schedule_in(self.sample_interval_s, self._sample, PRIORITY_TICK)
 
@@ -429,18 +427,7 @@ class Fleet:
         now = self.sim.now
         serving = [r for r in pool.alive if r.accepting]
         current = len(serving) + pool.pending
-        if spec.metric == "queue":
-            metric = sum(r.num_waiting for r in serving) / max(1, len(serving))
-        elif spec.metric == "concurrency":
-            metric = sum(r.num_outstanding for r in serving) / max(1, len(serving))
-        else:
-            span = max(1e-9, now - pool.last_tick_s)
-            metric = sum(min(1.0, (r.busy_s_at(now) - pool.last_busy.get(r.id, 0.0)) / span)
-                         for r in serving) / max(1, len(serving))
-        for r in pool.alive:
-            pool.last_busy[r.id] = r.busy_s_at(now)
-        pool.last_tick_s = now
-        want = desired_replicas(spec, current, metric)
+        want = desired_replicas(spec, current, pool.autoscale_metric(spec.metric, serving, now))
         if spec.scale_down_window_s > 0:
             want = stabilized(pool.recent, now, want, spec.scale_down_window_s)
         if want > current:
@@ -489,23 +476,26 @@ class Fleet:
 
     def outcome(self, num_events: int) -> FleetOutcome:
         """Every request's fate, the replica lives, timelines and ITL histograms."""
-        states = self._all_states()
-        unfinished = any(s.status not in (FINISHED, DROPPED) for s in states)
-        if self.horizon_s is not None and unfinished:
-            end = self.horizon_s
-        else:
-            end = max((st.finish_s for st in states if st.finish_s is not None),
-                      default=self.sim.now)
-        itl: dict[str, LogHistogram] = {}
-        pre: dict[str, int] = {}
-        for life in self.lives:
-            hist = itl.setdefault(life.service, LogHistogram())
-            for i, w in life.replica.itl.bins.items():
-                hist.bins[i] = hist.bins.get(i, 0.0) + w
-            hist.total += life.replica.itl.total
-            pre[life.service] = pre.get(life.service, 0) + life.replica.num_preemptions
-        return FleetOutcome(states=states, lives=self.lives, timelines=self.timelines,
-                            itl=itl, end_s=end, num_events=num_events, num_preemptions=pre)
+        return _outcome(self, self._all_states(), num_events)
+
+
+def _outcome(fleet: Fleet, states: list[ReqState], num_events: int) -> FleetOutcome:
+    unfinished = any(s.status not in (FINISHED, DROPPED) for s in states)
+    if fleet.horizon_s is not None and unfinished:
+        end = fleet.horizon_s
+    else:
+        end = max((st.finish_s for st in states if st.finish_s is not None),
+                  default=fleet.sim.now)
+    itl: dict[str, LogHistogram] = {}
+    pre: dict[str, int] = {}
+    for life in fleet.lives:
+        hist = itl.setdefault(life.service, LogHistogram())
+        for i, w in life.replica.itl.bins.items():
+            hist.bins[i] = hist.bins.get(i, 0.0) + w
+        hist.total += life.replica.itl.total
+        pre[life.service] = pre.get(life.service, 0) + life.replica.num_preemptions
+    return FleetOutcome(states=states, lives=fleet.lives, timelines=fleet.timelines,
+                        itl=itl, end_s=end, num_events=num_events, num_preemptions=pre)
 
 
 def _arrival_order(requests: Sequence[LlmRequest],
