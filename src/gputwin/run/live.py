@@ -13,7 +13,8 @@ from typing import Any
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import NodeHealth
 from gputwin.errors import InputError
-from gputwin.run.simulate import PRIORITY_ARRIVAL, _bind, _JobState, _Run
+from gputwin.run.job_state import JobState
+from gputwin.run.simulate import PRIORITY_ARRIVAL, _bind, _Run
 from gputwin.run.world import build_world
 from gputwin.scenario.schema import Scenario
 from gputwin.sim.rng import RandomStreams
@@ -64,7 +65,7 @@ class LiveTwin:
         spec = JobSpec(job_id=f"live-{self._num_live:05d}", kind="live", tenant=job.tenant,
                        model="external", num_gpus=job.num_gpus, submit_time_s=self.now_s,
                        fixed_duration_s=job.duration_s, priority=job.priority)
-        self._run.states[spec.job_id] = _JobState(spec)
+        self._run.states[spec.job_id] = JobState(spec)
         self._run.sim.schedule_at(self.now_s, _bind(self._run.arrive, spec), PRIORITY_ARRIVAL)
         return spec.job_id
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
@@ -22,17 +22,17 @@ from gputwin.run.checkpoints import CheckpointDriver
 from gputwin.run.energy_accounting import EnergyRecorder, empty_summary
 from gputwin.run.fabric import FabricContention
 from gputwin.run.failures import FailureDriver
+from gputwin.run.job_state import JobState, combine_speed, progress, rebase, time_at_work_s
 from gputwin.run.outputs import write_outputs
-from gputwin.run.results import JobRecord, JobStatus, SimulationResult, Timeline
+from gputwin.run.results import JobRecord, SimulationResult, Timeline
 from gputwin.run.summary import summarize
 from gputwin.run.world import World, build_world
 from gputwin.scenario.schema import Scenario
 from gputwin.scheduling.framework import Framework
 from gputwin.scheduling.plugins.carbon_hooks import plugin_hooks
 from gputwin.scheduling.plugins.fractional import SharedGpuPlacement
-from gputwin.sim.kernel import EventHandle, Simulator
+from gputwin.sim.kernel import Simulator
 from gputwin.sim.rng import RandomStreams
-from gputwin.training.runtime import RunPlan
 from gputwin.workload.job import JobSpec
 
 __all__ = ["drive", "run_result", "simulate", "simulate_world", "write_outputs"]
@@ -40,43 +40,7 @@ __all__ = ["drive", "run_result", "simulate", "simulate_world", "write_outputs"]
 PRIORITY_COMPLETION = 0
 PRIORITY_ARRIVAL = 1
 PRIORITY_SCHEDULE = 2
-#: Where a stalled job's completion waits until it resumes (~3 million years).
-_STALLED_S = 1e14
 _CHUNK_EVENTS = 2000  # progress is reported between chunks of this many events
-
-
-@dataclass(slots=True)
-class _JobState:
-    spec: JobSpec
-    status: JobStatus = "queued"
-    reason: str = ""
-    arrived: bool = False
-    start_s: float | None = None  # first start
-    end_s: float | None = None
-    placement: Placement | None = None  # current (or last) placement
-    plan: RunPlan | None = None  # current (or last) segment's plan
-    seg_start_s: float = 0.0  # current segment
-    remaining_frac: float = 1.0  # work left at the start of the current segment
-    gpu_s: float = 0.0  # GPU-seconds held in finished segments (shares by their part)
-    held_s: float = 0.0  # seconds held in finished segments
-    lost_gpu_s: float = 0.0
-    kept_s: float = 0.0  # training seconds kept (not lost to an interruption): ETTR
-    energy_j: float | None = None  # energy of finished segments
-    preemptions: int = 0
-    migrations: int = 0
-    handle: EventHandle | None = None  # pending completion
-    # speed of the current segment (power caps): progress since ``mark_s`` runs at
-    # ``speed_frac`` of uncapped speed and draws ``power_frac`` of uncapped power; work before
-    # it is ``work_s`` (uncapped training seconds), energy ``energy_work_s`` (same, × power).
-    speed_frac: float = 1.0
-    power_frac: float = 1.0
-    mark_s: float = 0.0
-    work_s: float = 0.0
-    energy_work_s: float = 0.0
-    paused_speed: tuple[float, float] | None = None  # (speed, power) while a checkpoint stalls it
-    #: what slows the segment, by source (power cap, straggler, fabric): speed = product
-    #: (None until a source first sets one: most jobs never have one)
-    speed_factors: dict[str, tuple[float, float]] | None = None
 
 
 class _Run:
@@ -86,7 +50,7 @@ class _Run:
         self.world = world
         self.sim = Simulator()
         self.ledger = Ledger(world.layout)
-        self.states = {job.job_id: _JobState(job) for job in world.jobs}
+        self.states = {job.job_id: JobState(job) for job in world.jobs}
         self.running = 0
         self.pass_pending = False
         self.last_event_s = 0.0
@@ -231,7 +195,7 @@ class _Run:
         if rejection is not None:
             self.fail(job, rejection.reason, now)
 
-    def _close_segment(self, state: _JobState, now: float, *, done: bool,
+    def _close_segment(self, state: JobState, now: float, *, done: bool,
                        checkpoint_now: bool = False) -> float:
         """Account the segment that ends now; returns the work fraction left."""
         plan, placement = state.plan, state.placement
@@ -245,7 +209,7 @@ class _Run:
         state.gpu_s += gpus * held_s
         state.held_s += held_s
         train_s = plan.duration_s - plan.startup_s
-        work_s, full_power_s = _progress(state, now)
+        work_s, full_power_s = progress(state, now)
         trained_s = min(work_s, train_s)
         durable = None if self.ckpt is None else self.ckpt.stopped(state.spec.job_id)
         if done or checkpoint_now:
@@ -324,16 +288,7 @@ class _Run:
         the job runs at the product over sources and its end is recomputed. While a
         checkpoint stalls the job the new speed applies when it resumes."""
         state = self.states[job_id]
-        factors = state.speed_factors
-        if factors is None:
-            factors = state.speed_factors = {}
-        if throughput_frac == 1.0 and power_frac == 1.0:
-            factors.pop(source, None)
-        else:
-            factors[source] = (throughput_frac, power_frac)
-        speed = power = 1.0
-        for s, p in factors.values():
-            speed, power = speed * s, power * p
+        speed, power = combine_speed(state, source, throughput_frac, power_frac)
         if state.paused_speed is not None:
             state.paused_speed = (speed, power)
             return
@@ -361,29 +316,17 @@ class _Run:
     def time_at_work_s(self, job_id: str, work_s: float) -> float | None:
         """When ``job_id``'s training in this segment reaches ``work_s`` uncapped seconds at
         its current speed (after its start-up); ``None`` if it is not training now."""
-        state = self.states[job_id]
-        plan = state.plan
-        if state.status != "running" or plan is None or state.speed_frac <= 0:
-            return None
-        now = self.sim.now
-        done = _progress(state, now)[0]
-        begin = max(now, state.seg_start_s + plan.startup_s)
-        return begin + max(0.0, work_s - done) / state.speed_frac
+        return time_at_work_s(self.states[job_id], self.sim.now, work_s)
 
-    def _set_speed(self, state: _JobState, throughput_frac: float, power_frac: float) -> None:
+    def _set_speed(self, state: JobState, throughput_frac: float, power_frac: float) -> None:
         plan = state.plan
         if state.status != "running" or state.handle is None or plan is None:
             return
         now = self.sim.now
-        state.work_s, state.energy_work_s = _progress(state, now)
-        state.mark_s = max(now, state.seg_start_s + plan.startup_s)
-        state.speed_frac, state.power_frac = throughput_frac, power_frac
+        end_s = rebase(state, now, throughput_frac, power_frac)
         if self.energy is not None:  # accounting: training power changes from now
             self.energy.speed_change(state.spec.job_id, now, power_frac)
-        left_s = max(0.0, plan.duration_s - plan.startup_s - state.work_s)
         self.sim.cancel(state.handle)
-        # stalled (speed 0): the completion waits far away until the job resumes
-        end_s = state.mark_s + (left_s / throughput_frac if throughput_frac > 0 else _STALLED_S)
         state.handle = self.sim.schedule_at(end_s, _bind(self.complete, state.spec),
                                             PRIORITY_COMPLETION)
 
@@ -469,16 +412,7 @@ def _bind(method: Callable[[JobSpec], None], job: JobSpec) -> Callable[[], None]
     return lambda: method(job)
 
 
-def _progress(state: _JobState, now: float) -> tuple[float, float]:
-    """Training done in the current segment at ``now``, in uncapped seconds: (work,
-    work weighted by the power drawn). Both are ``held - startup`` without speed changes."""
-    plan = state.plan
-    assert plan is not None
-    run = max(0.0, now - max(state.seg_start_s + plan.startup_s, state.mark_s))
-    return state.work_s + run * state.speed_frac, state.energy_work_s + run * state.power_frac
-
-
-def _record(state: _JobState, end_s: float,
+def _record(state: JobState, end_s: float,
             account: dict[str, float] | None = None) -> JobRecord:
     job, plan, placement = state.spec, state.plan, state.placement
     energy = state.energy_j
@@ -490,7 +424,7 @@ def _record(state: _JobState, end_s: float,
         total_held_s += held_s
         if plan.energy_j is not None:
             train_s = plan.duration_s - plan.startup_s
-            done_s = min(_progress(state, end_s)[1], train_s)
+            done_s = min(progress(state, end_s)[1], train_s)
             part = plan.energy_j * (done_s / train_s) if train_s > 0 else 0.0
             energy = (energy or 0.0) + part
     ran = state.start_s is not None
