@@ -134,3 +134,15 @@ def test_cli_concurrency(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> N
         main(["simulate", "serve", "--concurrency", "4", "--rate", "2"])
     assert info.value.code == 2
     assert "--concurrency" in capsys.readouterr().err
+
+
+def test_long_closed_runs_sample_the_timeline_sparingly() -> None:
+    # the run's length is unknown when it starts: the sample interval grows with time
+    sc = ServingScenario.model_validate({"name": "long", "seed": 1, "serving": {
+        "services": [SERVICE], "workload": [_closed(4, n=2000)]}})
+    res = simulate_serving(sc)
+    samples = res.timelines["default"].time_s
+    fixed_interval_count = res.end_time_s / 0.1  # the first interval, kept all run long
+    assert res.end_time_s > 500
+    assert len(samples) < 0.3 * fixed_interval_count
+    assert samples[-1] >= res.end_time_s - 60.0

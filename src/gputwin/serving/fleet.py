@@ -222,6 +222,10 @@ class Fleet:
             self._provision(pool, 0.0, pool.spec.num_replicas, initial=True)
         last = max((r.arrival_time_s for r in requests), default=0.0)
         self.sample_interval_s = sample_interval_s or min(60.0, max(0.1, last / 400.0))
+        #: closed loops: the run's length is unknown up front, so the interval grows with
+        #: the time run (~400 samples per e-fold of time; the summary's means are
+        #: time-weighted)
+        self._adaptive_sampling = self._clients is not None and sample_interval_s is None
 
     # ---- replica lifecycle -------------------------------------------------------------
     def _provision(self, pool: _Pool, now: float, count: int, *, initial: bool = False) -> None:
@@ -419,7 +423,10 @@ class Fleet:
             tl.record(now, reps, sum(life.replica.tokens_out for life in self.lives
                                      if life.service == name and life.replica not in reps))
         if self._busy():
-            self.sim.schedule_in(self.sample_interval_s, self._sample, PRIORITY_TICK)
+            interval = self.sample_interval_s
+            if self._adaptive_sampling:
+                interval = min(60.0, max(interval, now / 400.0))
+            self.sim.schedule_in(interval, self._sample, PRIORITY_TICK)
 
     def _autoscale(self, pool: _Pool) -> None:
         spec = pool.spec.autoscaler
