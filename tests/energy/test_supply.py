@@ -35,6 +35,7 @@ def test_profiles_hit_the_published_capacity_factor(tech: str, region: str) -> N
     ("wind-onshore", "US-CAL-CISO", 0.270),  # CalWEA 2020: 13,703 GWh / 5,787 MW
     ("wind-onshore", "JP-TK", 0.208),  # IEA Wind TCP, Japan 2020 national
     ("wind-onshore", "BR-SP", 0.37),  # Ministry of Mines and Energy, Brazil 2014 national
+    ("wind-onshore", "US-TEX-ERCO", 0.369),  # EIA Texas 2019: 84.4 TWh / mean 26.1 GW
     ("solar-pv", "US-TEX-ERCO", 0.233),  # no regional figure: EIA US 2023
     ("solar-pv", "JP-TK", 0.233),  # JP-TK has wind only: solar falls back to the US figure
 ])
