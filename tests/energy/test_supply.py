@@ -30,7 +30,14 @@ def test_profiles_hit_the_published_capacity_factor(tech: str, region: str) -> N
     ("wind-onshore", "GB", 0.263),
     ("solar-pv", "DE-LU", 0.092),  # Energy-Charts 2023 / BNetzA capacity
     ("wind-onshore", "IN-WE", 0.212),  # CEA / MNRE FY2023-24
+    ("wind-onshore", "US-NY-NYIS", 0.234),  # NYISO Gold Book 2025, 2024 land-based wind
+    ("solar-pv", "US-CAL-CISO", 0.284),  # EIA Today in Energy, California 2014-2017 mean
+    ("wind-onshore", "US-CAL-CISO", 0.270),  # CalWEA 2020: 13,703 GWh / 5,787 MW
+    ("wind-onshore", "JP-TK", 0.208),  # IEA Wind TCP, Japan 2020 national
+    ("wind-onshore", "BR-SP", 0.37),  # Ministry of Mines and Energy, Brazil 2014 national
+    ("wind-onshore", "US-TEX-ERCO", 0.369),  # EIA Texas 2019: 84.4 TWh / mean 26.1 GW
     ("solar-pv", "US-TEX-ERCO", 0.233),  # no regional figure: EIA US 2023
+    ("solar-pv", "JP-TK", 0.233),  # JP-TK has wind only: solar falls back to the US figure
 ])
 def test_regional_capacity_factors_set_the_annual_energy(tech: str, region: str,
                                                          published: float) -> None:
@@ -38,8 +45,10 @@ def test_regional_capacity_factors_set_the_annual_energy(tech: str, region: str,
     gen = Generator(tech, 100 * MW)
     used = PowerSupply(ppas=(gen,)).capacity_factors(region)[0]
     assert used["capacity_factor"] == pytest.approx(published)
-    regional = region in supply_table().regional_capacity_factors
+    regional = tech in supply_table().regional_capacity_factors.get(region, {})
     assert used["basis"].startswith("no ") != regional
+    if regional:
+        assert used["basis"].startswith(f"{region} ")
 
 
 def test_a_contract_capacity_factor_overrides_the_regional_one() -> None:

@@ -86,3 +86,30 @@ def test_serving_run_matches_solar_by_daylight(start: str, lit: bool) -> None:
     assert sup["load_j"] > 0
     assert (sup["cfe_score_frac"] > 0.99) is lit and (sup["cfe_score_frac"] == 0.0) is not lit
     assert (sup["co2e_market_hourly_g"] < 0.01 * sup["co2e_location_g"]) is lit
+
+
+def test_run_summary_names_the_regional_capacity_factor_basis() -> None:
+    """A PPA in a region with a published factor reports that region's figure and year in
+    the run summary; a technology the region lacks falls back to the US figure."""
+    sc = load_serving_scenario(SERVE, [
+        "site.start=2023-06-01T18:00",
+        "site.power_supply={ppas: [{tech: solar-pv, capacity: 20kW},"
+        " {tech: wind-onshore, capacity: 20kW}]}",
+        "serving.workload.0.num_requests=200"])
+    factors = simulate_serving(sc).summary["site"]["supply"]["capacity_factors"]
+    by_tech = {f["tech"]: f for f in factors}
+    region = sc.site.region
+    assert region == "US-CAL-CISO"
+    assert by_tech["solar-pv"]["capacity_factor"] == pytest.approx(0.284)
+    assert by_tech["solar-pv"]["basis"] == "US-CAL-CISO 2014-2017 mean (California)"
+    assert by_tech["wind-onshore"]["capacity_factor"] == pytest.approx(0.270)
+    assert by_tech["wind-onshore"]["basis"] == "US-CAL-CISO 2020 (California)"
+    jp = load_serving_scenario(SERVE, [
+        "site.region=JP-TK", "site.start=2023-06-01T03:00",
+        "site.power_supply={ppas: [{tech: solar-pv, capacity: 20kW},"
+        " {tech: wind-onshore, capacity: 20kW}]}",
+        "serving.workload.0.num_requests=200"])
+    jp_factors = {f["tech"]: f for f in
+                  simulate_serving(jp).summary["site"]["supply"]["capacity_factors"]}
+    assert jp_factors["wind-onshore"]["basis"] == "JP-TK 2020 (national)"
+    assert jp_factors["solar-pv"]["basis"].startswith("no JP-TK figure")
