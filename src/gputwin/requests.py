@@ -169,11 +169,15 @@ class CollectiveRequest(_Request):
 
 
 class ServePlanRequest(_Request):
-    """A serving-configuration search: model, traffic (rate + lengths, or a trace), SLOs
-    at one percentile, what to search and how many deployments to confirm."""
+    """A serving-configuration search: model, traffic (rate + lengths, concurrent users +
+    lengths, or a trace), SLOs at one percentile, what to search and how many deployments
+    to confirm."""
 
     model: str
     rate: float | None = Field(default=None, gt=0, description="Requests per second")
+    concurrency: PositiveInt | None = Field(
+        default=None, description="Closed loop instead of a rate: this many users, each "
+        "sending its next request when the previous one completes")
     input_tokens: PositiveInt | None = None
     output_tokens: PositiveInt | None = None
     trace: str | None = Field(default=None, description="Trace file instead of --rate")

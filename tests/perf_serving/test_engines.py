@@ -189,3 +189,34 @@ def test_trtllm_batch_limits_count_each_attention_dp_rank() -> None:
     assert given.resolved(8).max_num_seqs == 4096  # a given limit is per rank too
     vllm = EngineOptions(name="vllm")
     assert vllm.resolved(4).max_num_seqs == vllm.resolved(1).max_num_seqs  # the replica's
+
+
+@pytest.mark.parametrize(("engine", "gpu", "runs"), [
+    ("trtllm", "h100-sxm-80gb", True), ("trtllm", "mi300x", False),
+    ("sglang", "mi300x", True), ("sglang", "tpu-v6e", False),
+    ("vllm", "tpu-v6e", True), ("vllm", "inferentia2", True), ("vllm", "gaudi3", True),
+])
+def test_an_engine_runs_only_on_the_vendors_it_supports(engine: str, gpu: str,
+                                                        runs: bool) -> None:
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu=gpu, system=None)
+    cfg = ServingConfig(cat.model("llama3.1-8b"), hw, weights_dtype="bf16",
+                        kv_cache_dtype="bf16", engine=engine)
+    if runs:
+        prepare_serving(cfg)
+        return
+    with pytest.raises(InputError, match=f"runs on .*{gpu} is {hw.accelerator.vendor}") as exc:
+        prepare_serving(cfg)
+    assert exc.value.where == "--engine"
+
+
+def test_loader_needs_the_vendors_an_engine_runs_on(tmp_path: Path) -> None:
+    def drop(d):  # type: ignore[no-untyped-def]
+        del d["engines"]["trtllm"]["runs_on"]
+    with pytest.raises(InputError, match=r"trtllm\.runs_on"):
+        load_engine_profiles(_write(tmp_path, drop))
+
+    def empty(d):  # type: ignore[no-untyped-def]
+        d["engines"]["vllm"]["runs_on"]["value"] = []
+    with pytest.raises(InputError, match="non-empty list"):
+        load_engine_profiles(_write(tmp_path, empty))

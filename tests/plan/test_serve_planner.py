@@ -271,3 +271,37 @@ def test_planner_prices_trtllm_attention_dp_with_per_rank_limits() -> None:
         assert model is not None
         seqs[engine] = model.perf.config.max_num_seqs
     assert seqs == {"trtllm": 8 * 256, "vllm": 256}
+
+
+def test_concurrent_users_are_planned_with_a_closed_loop() -> None:
+    # 24 users, no think time: the SLOs bound a request at 0.5 + 63 x 0.02 = 1.76 s, so a
+    # deployment meeting them serves at least 24 / 1.76 = 13.6 requests per second
+    plan = _plan(rate=None, concurrency=24, weights=["fp8"], max_num_seqs=[128], top=2,
+                 finalists=4, num_requests=None)
+    assert plan.traffic.rate_per_s == pytest.approx(24 / (0.5 + 63 * 0.02))
+    assert plan.passed
+    for row in plan.passed:
+        assert row["num_requests"] == 600  # 8 per user, at least 600
+        assert row["goodput_rps"] * (0.5 + 63 * 0.02) >= 24 * 0.9 * row["slo_attainment_frac"]
+    dep = plan.search.candidates[0].deployment
+    src = scenario_for(plan.request, dep, None).serving.workload[0]
+    assert getattr(src, "concurrency", None) == 24 and getattr(src, "arrival", 1) is None
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"concurrency": 8}, "one of --rate, --concurrency or --trace"),
+    ({"rate": None, "concurrency": 8, "tpot_slo": None}, "--e2e-slo"),
+])
+def test_bad_concurrency_requests(changes: dict[str, Any], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        _plan(**changes)
+
+
+def test_the_planner_pairs_engines_only_with_parts_they_run_on() -> None:
+    plan = _plan(gpus=["h100-sxm-80gb", "mi300x"], engines=["vllm", "trtllm"],
+                 weights=["fp8"], max_num_seqs=[128], top=1000, finalists=1000,
+                 max_replicas=2, workers=1)
+    pairs = {(c.deployment.replica.gpu, c.deployment.replica.engine)
+             for c in plan.search.candidates}
+    assert ("mi300x", "vllm") in pairs and ("h100-sxm-80gb", "trtllm") in pairs
+    assert ("mi300x", "trtllm") not in pairs

@@ -126,6 +126,9 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 @plan.command("serve")
 @click.option("--model", required=True, help="Model name (catalog).")
 @click.option("--rate", type=float, default=None, help="Requests per second (Poisson).")
+@click.option("--concurrency", type=int, default=None, callback=positive_int,
+              help="Concurrent users instead of --rate (closed loop: each sends its next "
+                   "request when one completes); needs --e2e-slo or --ttft-slo + --tpot-slo.")
 @click.option("--input-tokens", type=int, default=None, callback=positive_int,
               help="Prompt tokens per request (fixed).")
 @click.option("--output-tokens", type=int, default=None, callback=positive_int,
@@ -234,13 +237,17 @@ def _print_serve(result: ServePlan, out: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from gputwin.plan.serve import deployment_label
+
     console = Console(width=max(Console().width, 140))
     d = result.to_dict()
     req, t = result.request, result.traffic
     limits = ", ".join(f"{name} {_ms(value)}" for name, value in (
         ("TTFT", req.ttft_slo), ("TPOT", req.tpot_slo), ("e2e", req.e2e_slo))
         if value is not None)
-    console.print(f"[bold]{req.model}[/bold] at {t.rate_per_s:.3g} req/s, "
+    load = (f"{t.rate_per_s:.3g} req/s" if req.concurrency is None else
+            f"{req.concurrency} concurrent users (>= {t.rate_per_s:.3g} req/s within the SLOs)")
+    console.print(f"[bold]{req.model}[/bold] at {load}, "
                   f"{t.input_tokens:.0f} in / {t.output_tokens:.0f} out tokens; SLOs at "
                   f"{req.percentile}: {limits}; {req.provider}/{req.pricing} prices")
     pareto = {c["key"] for c in d["pareto"]}
@@ -250,7 +257,8 @@ def _print_serve(result: ServePlan, out: Any) -> None:
         table.add_column(col, justify="left" if col == "deployment" else "right")
     pct = req.percentile
     for rank, c in enumerate(d["candidates"], 1):
-        table.add_row(str(rank), _deployment_text(c), str(c["gpus"]), f"{c['usd_per_hour']:.2f}",
+        table.add_row(str(rank), deployment_label(c), str(c["gpus"]),
+                      f"{c['usd_per_hour']:.2f}",
                       f"{c['cost_usd_per_million_tokens']:.3f}",
                       _ms(c["ttft_s"][pct]), _ms(c["tpot_s"][pct]), _ms(c["e2e_s"][pct]),
                       f"{c['goodput_rps']:.2f}", "*" if c["key"] in pareto else "")
@@ -271,12 +279,3 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1e3:,.0f} ms"
 
 
-def _deployment_text(c: dict[str, Any]) -> str:
-    """``h100-sxm-80gb tp4 fp8/kv-fp8 seqs256 x3`` or ``... p2:d3``."""
-    split = f"tp{c['tp']}" + (f" pp{c['pp']}" if c["pp"] > 1 else "") + (
-        f" ep{c['ep']}" if c["ep"] > 1 else "") + (
-        f" dp{c['dp_attention']}" if c["dp_attention"] > 1 else "")
-    count = (f"p{c['prefill_replicas']}:d{c['decode_replicas']}" if c["disaggregated"]
-             else f"x{c['replicas']}")
-    return (f"{c['gpu']} {split} {c['weights']}/kv-{c['kv_cache']} seqs{c['max_num_seqs']} "
-            f"{count}")

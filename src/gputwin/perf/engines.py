@@ -65,6 +65,17 @@ class EngineProfile:
     memory_mode: str
     memory_frac: float
     sources: dict[str, str]
+    runs_on: tuple[str, ...] = ("nvidia",)  # accelerator vendors the engine supports
+
+    def runs_on_part(self, vendor: str) -> bool:
+        return vendor in self.runs_on
+
+    def check_runs_on(self, accelerator: str, vendor: str) -> None:
+        """Raise InputError unless the engine runs on ``vendor``'s accelerators."""
+        if vendor not in self.runs_on:
+            raise InputError(f"{self.title.split(' (')[0]} ({self.name}) runs on "
+                             f"{', '.join(self.runs_on)} accelerators; {accelerator} is "
+                             f"{vendor}'s: pick another engine", where="--engine")
 
     def gemm_mult(self, weights_dtype: str) -> float:
         """GEMM efficiency multiplier for ``weights_dtype`` (nvfp4/mxfp4 count as fp4)."""
@@ -149,10 +160,15 @@ def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
     base: KeyPath = ("engines", name)
     if not isinstance(raw, dict):
         raise InputError("expected a mapping", where=where(base))
-    unknown = sorted(set(raw) - {"title", *_SECTIONS})
+    unknown = sorted(set(raw) - {"title", "runs_on", *_SECTIONS})
     if unknown:
-        raise InputError(f"unknown key(s) {', '.join(unknown)}; expected title, "
+        raise InputError(f"unknown key(s) {', '.join(unknown)}; expected title, runs_on, "
                          f"{', '.join(_SECTIONS)}", where=where(base))
+    runs_on, runs_on_source = _figure(raw.get("runs_on"), (*base, "runs_on"), where)
+    if not (isinstance(runs_on, list) and runs_on
+            and all(isinstance(v, str) and v for v in runs_on)):
+        raise InputError("expected a non-empty list of accelerator vendors",
+                         where=where((*base, "runs_on", "value")))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for section, names in _SECTIONS.items():
@@ -172,8 +188,9 @@ def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
     if values["max_num_batched_tokens"] < values["max_num_seqs"]:
         raise InputError("max_num_batched_tokens must be >= max_num_seqs (every running "
                          "sequence decodes each step)", where=where((*base, "scheduling")))
+    sources["runs_on"] = runs_on_source
     return EngineProfile(name=name, title=str(raw.get("title", name)), sources=sources,
-                         **values)
+                         runs_on=tuple(runs_on), **values)
 
 
 def load_engine_profiles(path: Path = ENGINES_PATH) -> tuple[str, dict[str, EngineProfile]]:

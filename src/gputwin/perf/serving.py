@@ -125,7 +125,9 @@ def check_config(c: ServingConfig) -> None:
                          f"{c.ep_imbalance}")
     if not 0.0 <= c.ep_overlap_frac <= 1.0:
         raise InputError(f"ep_overlap_frac must be in [0, 1], got {c.ep_overlap_frac}")
-    engine_profile(c.engine)  # unknown engine -> UnknownNameError listing the registry
+    # unknown engine -> UnknownNameError listing the registry; TensorRT-LLM on an AMD part
+    # -> InputError
+    engine_profile(c.engine).check_runs_on(c.hw.accelerator.name, c.hw.accelerator.vendor)
     if c.weights_dtype not in WEIGHT_DTYPES:
         raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
                          f"{c.weights_dtype!r}")

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
@@ -203,6 +204,9 @@ class _Searcher:
                             for kv in s.kv_caches:
                                 for seqs in s.max_num_seqs:
                                     for engine in s.engines:
+                                        if not engine_profile(engine).runs_on_part(
+                                                hw.accelerator.vendor):
+                                            continue  # e.g. TensorRT-LLM on an AMD part
                                         yield ReplicaChoice(gpu, tp, pp, ep, w, kv, seqs,
                                                             engine, dp_attention=dp)
 
@@ -391,3 +395,15 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
             front.append(i)
             best = points[i][1]
     return front
+
+
+def deployment_label(row: Mapping[str, Any]) -> str:
+    """One deployment record in words: ``h100-sxm-80gb tp4 fp8/kv-fp8 vllm seqs256 x3``
+    (``... p2:d3`` for prefill:decode pools)."""
+    split = f"tp{row['tp']}" + (f" pp{row['pp']}" if row["pp"] > 1 else "") + (
+        f" ep{row['ep']}" if row["ep"] > 1 else "") + (
+        f" dp{row['dp_attention']}" if row["dp_attention"] > 1 else "")
+    count = (f"p{row['prefill_replicas']}:d{row['decode_replicas']}"
+             if row.get("prefill_replicas") else f"x{row['replicas']}")
+    return (f"{row['gpu']} {split} {row['weights']}/kv-{row['kv_cache']} {row['engine']} "
+            f"seqs{row['max_num_seqs']} {count}")

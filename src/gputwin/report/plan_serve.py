@@ -15,21 +15,12 @@ import math
 from typing import Any
 
 from gputwin import __version__
+from gputwin.plan.serve import deployment_label
 from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
 
 _COLUMNS = (("deployment", False), ("GPUs", True), ("$/hour", True), ("$/M tokens", True),
             ("TTFT", True), ("TPOT", True), ("e2e", True), ("goodput req/s", True),
             ("SLO attained", True), ("Pareto", False))
-
-
-def _label(row: dict[str, Any]) -> str:
-    split = f"tp{row['tp']}" + (f" pp{row['pp']}" if row["pp"] > 1 else "") + (
-        f" ep{row['ep']}" if row["ep"] > 1 else "") + (
-        f" dp{row['dp_attention']}" if row["dp_attention"] > 1 else "")
-    count = (f"p{row['prefill_replicas']}:d{row['decode_replicas']}"
-             if row["prefill_replicas"] else f"x{row['replicas']}")
-    return (f"{row['gpu']} {split} {row['weights']}/kv-{row['kv_cache']} "
-            f"seqs{row['max_num_seqs']} {count}")
 
 
 def _finite(x: Any) -> float | None:
@@ -55,7 +46,7 @@ def pareto_figure(rows: list[dict[str, Any]], pareto_keys: list[str],
         if sel:
             traces.append({"type": "scatter", "mode": "markers", "name": name,
                            "x": [x for _, x, _ in sel], "y": [y for _, _, y in sel],
-                           "text": [_label(r) for r, _, _ in sel],
+                           "text": [deployment_label(r) for r, _, _ in sel],
                            "marker": {"color": color, "size": 8}})
     front = [by_key[k] for k in pareto_keys if k in by_key]
     if front:
@@ -84,7 +75,7 @@ def _table(cands: list[dict[str, Any]], pareto_keys: set[str], pct: str) -> str:
     body = []
     for c in cands:
         lat = [c[f"{m}_s"][pct] for m in ("ttft", "tpot", "e2e")]
-        cells = [_cell(_label(c)), _cell(str(c["gpus"]), c["gpus"]),
+        cells = [_cell(deployment_label(c)), _cell(str(c["gpus"]), c["gpus"]),
                  _cell(f"{c['usd_per_hour']:.2f}", c["usd_per_hour"]),
                  _cell(f"{c['cost_usd_per_million_tokens']:.4f}",
                        c["cost_usd_per_million_tokens"])]
@@ -101,7 +92,8 @@ def _table(cands: list[dict[str, Any]], pareto_keys: set[str], pct: str) -> str:
 def _cards(plan: dict[str, Any]) -> str:
     best = plan["candidates"][0] if plan["candidates"] else None
     cards = [("best $/M tokens", f"{best['cost_usd_per_million_tokens']:.4f}"
-              if best else "none", _label(best) if best else "no deployment met the SLOs"),
+              if best else "none",
+              deployment_label(best) if best else "no deployment met the SLOs"),
              ("deployments kept", f"{plan['num_deployments']:,}",
               f"of {plan['num_shapes']:,} replica shapes"),
              ("simulated", str(plan["num_simulated"] + plan["num_resumed"]),
@@ -129,7 +121,10 @@ def render_plan_report(plan: dict[str, Any], rows: list[dict[str, Any]],
     t, slo = plan["traffic"], plan["slo"]
     limits = ", ".join(f"{name} {slo[key] * 1e3:,.0f} ms" for name, key in (
         ("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("e2e", "e2e_s")) if slo[key] is not None)
-    meta = (f"<b>{t['rate_per_s']:.3g}</b> req/s · {t['input_tokens']:.0f} in / "
+    load = (f"<b>{t['rate_per_s']:.3g}</b> req/s" if not t.get("concurrency") else
+            f"<b>{t['concurrency']}</b> concurrent users (&ge; {t['rate_per_s']:.3g} req/s "
+            "within the SLOs)")
+    meta = (f"{load} · {t['input_tokens']:.0f} in / "
             f"{t['output_tokens']:.0f} out tokens · SLOs at {pct}: {limits} · prices "
             f"{plan['provider']}/{plan['pricing']}")
     rejected = ", ".join(f"{k}: {v:,}" for k, v in plan["rejected"].items()) or "none"

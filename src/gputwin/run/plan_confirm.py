@@ -49,6 +49,8 @@ class ConfirmTask:
 def num_requests(request: ServePlanRequest) -> int:
     if request.num_requests is not None:
         return request.num_requests
+    if request.concurrency is not None:  # ~8 requests per user, as benchmark sweeps send
+        return int(min(4000, max(600, 8 * request.concurrency)))
     rate = request.rate or 1.0
     return int(min(4000, max(600, rate * DEFAULT_SIM_SECONDS)))
 
@@ -57,8 +59,10 @@ def _workload(request: ServePlanRequest) -> dict[str, Any]:
     if request.trace is not None:
         return {"kind": "trace", "format": request.trace_format, "path": request.trace,
                 "max_requests": request.max_requests, "speedup": request.speedup}
-    return {"kind": "synthetic", "num_requests": num_requests(request),
-            "arrival": {"process": "poisson", "rate": request.rate},
+    load: dict[str, Any] = ({"concurrency": request.concurrency}
+                            if request.concurrency is not None else
+                            {"arrival": {"process": "poisson", "rate": request.rate}})
+    return {"kind": "synthetic", "num_requests": num_requests(request), **load,
             "prompt": {"dist": "fixed", "value": request.input_tokens},
             "output": {"dist": "fixed", "value": request.output_tokens}}
 

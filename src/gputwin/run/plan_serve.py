@@ -89,7 +89,8 @@ class ServePlan:
             "model": req.model, "percentile": req.percentile,
             "slo": {"ttft_s": req.ttft_slo, "tpot_s": req.tpot_slo, "e2e_s": req.e2e_slo},
             "traffic": {"rate_per_s": t.rate_per_s, "input_tokens": t.input_tokens,
-                        "output_tokens": t.output_tokens, "trace": req.trace},
+                        "output_tokens": t.output_tokens, "trace": req.trace,
+                        "concurrency": req.concurrency},
             "provider": req.provider, "pricing": req.pricing, "price_basis": self.price_basis,
             "num_shapes": self.search.num_shapes,
             "num_deployments": len(self.search.candidates),
@@ -165,13 +166,16 @@ def engine_choices(request: ServePlanRequest) -> tuple[str, ...]:
 def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     """The offered load: the rate and fixed lengths, or the statistics of the trace."""
     pct = PERCENTILES[request.percentile]
+    if sum(x is not None for x in (request.rate, request.concurrency, request.trace)) > 1:
+        raise InputError("give one of --rate, --concurrency or --trace", where="--rate")
     if request.trace is None:
-        if request.rate is None or request.input_tokens is None or (
-                request.output_tokens is None):
-            raise InputError("give --rate, --input-tokens and --output-tokens (or --trace)",
-                             where="--rate")
+        if (request.rate is None and request.concurrency is None) or (
+                request.input_tokens is None or request.output_tokens is None):
+            raise InputError("give --rate (or --concurrency), --input-tokens and "
+                             "--output-tokens (or --trace)", where="--rate")
         i, o = request.input_tokens, request.output_tokens
-        return Traffic(request.rate, float(i), float(o), i, i, o)
+        rate = closed_loop_rate(request) if request.rate is None else request.rate
+        return Traffic(rate, float(i), float(o), i, i, o)
     import numpy as np
 
     from gputwin.run.simulate_serve import build_requests
@@ -189,6 +193,22 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     return Traffic(rate, float(inp.mean()), float(out.mean()),
                    int(np.percentile(inp, pct, method="lower")), int(inp.min()),
                    int(out.min()))
+
+
+def closed_loop_rate(request: ServePlanRequest) -> float:
+    """The least throughput ``concurrency`` users must get when every request meets the
+    SLOs: with no think time a closed loop keeps N requests in flight, so by Little's law
+    X = N / R, and R <= the end-to-end time the SLOs allow (``--e2e-slo``, else TTFT +
+    (output - 1) x TPOT). The analytic search sizes deployments for that rate; the
+    confirming simulations run the closed loop itself."""
+    assert request.concurrency is not None and request.output_tokens is not None
+    bound = request.e2e_slo
+    if bound is None and request.ttft_slo is not None and request.tpot_slo is not None:
+        bound = request.ttft_slo + (request.output_tokens - 1) * request.tpot_slo
+    if bound is None:
+        raise InputError("planning for concurrent users needs a bound on a request's time: "
+                         "give --e2e-slo, or --ttft-slo with --tpot-slo", where="--concurrency")
+    return request.concurrency / bound
 
 
 def build_search(request: ServePlanRequest, cat: Catalog
