@@ -146,3 +146,13 @@ def test_long_closed_runs_sample_the_timeline_sparingly() -> None:
     assert res.end_time_s > 500
     assert len(samples) < 0.3 * fixed_interval_count
     assert samples[-1] >= res.end_time_s - 60.0
+
+
+def test_a_client_waits_through_the_prefill_to_decode_hand_off() -> None:
+    # disaggregated: the prefill replica's first token is not the end of the request; the
+    # client sends its next one only when decoding on the other pool finishes
+    svc = {**SERVICE, "disaggregation": {"prefill_replicas": 1, "decode_replicas": 2}}
+    summary, t = _run(_closed(8, n=200), services=[svc])
+    assert summary["requests_by_status"]["finished"] == 200
+    assert _max_in_flight(t) == 8
+    assert np.all(t.prefill_replica >= 0)
