@@ -69,3 +69,15 @@ def test_bytes_round_trip_through_gib(value: float) -> None:
 def test_format_bytes() -> None:
     assert format_bytes(80 * 2**30) == "80.0 GiB"
     assert format_bytes(12) == "12 B"
+
+
+def test_energy_and_mass_pick_a_readable_unit() -> None:
+    from gputwin.units import format_energy, format_grams
+
+    assert format_energy(3600.0 * 850) == "850 Wh"
+    assert format_energy(3.6e6 * 12.4) == "12.4 kWh"
+    assert format_energy(3.6e9 * 3.21) == "3.21 MWh"
+    assert format_energy(3.6e12 * 2500) == "2,500 GWh"
+    assert format_grams(12.34) == "12.3 g"
+    assert format_grams(4560.0) == "4.56 kg"
+    assert format_grams(7.891e6) == "7.89 t"

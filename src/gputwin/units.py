@@ -161,3 +161,22 @@ def format_duration(seconds: float) -> str:
     if seconds < 3 * 86400:
         return f"{seconds / 3600:.3g} h"
     return f"{seconds / 86400:.3g} d"
+
+
+def format_energy(joules: float) -> str:
+    """Human string in watt-hours: ``850 Wh``, ``12.4 kWh``, ``3.21 MWh``, ``1.05 GWh``."""
+    wh = joules / 3600.0
+    for unit, scale in (("GWh", 1e9), ("MWh", 1e6), ("kWh", 1e3)):
+        if abs(wh) >= scale:
+            return f"{wh / scale:,.3g} {unit}" if wh / scale < 1000 else \
+                f"{wh / scale:,.0f} {unit}"
+    return f"{wh:,.3g} Wh"
+
+
+def format_grams(grams: float) -> str:
+    """A mass in grams as ``12.3 g``, ``4.56 kg`` or ``7.89 t``."""
+    if abs(grams) >= 1e6:
+        return f"{grams / 1e6:,.2f} t"
+    if abs(grams) >= 1e3:
+        return f"{grams / 1e3:,.2f} kg"
+    return f"{grams:,.1f} g"

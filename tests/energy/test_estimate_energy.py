@@ -87,3 +87,22 @@ def test_real_grid_data_is_used_when_asked() -> None:
     d = energy_of(**BASE, region="GB", grid_data=str(GRID_DIR.parents[1])).to_dict()
     assert d["grid_origin"].startswith("real 2023 data")
     assert 20 < d["carbon_intensity_mean_g_per_kwh"] < 400
+
+
+def test_a_bare_gpu_gets_one_busy_hour_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    # `estimate energy --gpu mi300x` alone: one GPU for one hour, fully busy, priced
+    code, out, _ = _run(["--gpu", "mi300x"], capsys)
+    assert code == 0
+    assert "compute $" in out and "n/a" not in out
+    assert "assumed: one hour of the GPUs; GPUs busy computing all the time" in out
+    assert "kWh" in out  # small runs in small units, not "0.00 MWh"
+    code, out, _ = _run(["--gpu", "mi300x", "--json"], capsys)
+    d = json.loads(out)
+    assert d["gpu_hours"] == 1.0 and d["compute_frac"] == 1.0 and d["cost_usd"]["compute"] > 0
+    code, out, _ = _run(["--gpu", "mi300x", "--num-gpus", "8", "--busy-frac", "0.5",
+                         "--json"], capsys)
+    half = json.loads(out)
+    assert half["gpu_hours"] == 8.0 and half["compute_frac"] == 0.5
+    assert half["gpu_power_w"] < d["gpu_power_w"]
+    code, _, err = _run(["--gpu", "mi300x", "--busy-frac", "1.5"], capsys)
+    assert code == 2 and "--busy-frac" in err

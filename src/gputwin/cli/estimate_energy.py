@@ -16,24 +16,26 @@ def _summary(d: dict[str, Any], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from gputwin.units import format_duration
+    from gputwin.units import format_duration, format_energy, format_grams
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
+    hours = d["gpu_hours"]
     table.add_row("run time", f"{format_duration(d['duration_s'])} "
-                              f"({d['gpu_hours']:,.0f} GPU-hours)")
+                              f"({hours:,.0f} GPU-hour{'' if round(hours) == 1 else 's'})")
     table.add_row("IT power", f"{d['it_power_w'] / 1e3:,.1f} kW (GPUs, hosts and network; "
                               f"of which {d['gpu_power_w']:.0f} W per GPU for the GPU itself)")
-    table.add_row("energy", f"IT {d['it_energy_j'] / 3.6e9:,.2f} MWh, facility "
-                            f"{d['facility_energy_j'] / 3.6e9:,.2f} MWh (PUE {d['pue']:.3f})")
-    table.add_row("carbon", f"operational {d['co2e_operational_g'] / 1e6:,.2f} t + embodied "
-                            f"{d['co2e_embodied_g'] / 1e6:,.2f} t CO2e "
+    table.add_row("energy", f"IT {format_energy(d['it_energy_j'])}, facility "
+                            f"{format_energy(d['facility_energy_j'])} (PUE {d['pue']:.3f})")
+    table.add_row("carbon", f"operational {format_grams(d['co2e_operational_g'])} + embodied "
+                            f"{format_grams(d['co2e_embodied_g'])} CO2e "
                             f"(grid {d['carbon_intensity_mean_g_per_kwh']:.0f} g/kWh)")
-    table.add_row("water", f"{d['water_total_l']:,.0f} L")
+    table.add_row("water", f"{d['water_total_l']:,.3g} L" if d["water_total_l"] < 100
+                  else f"{d['water_total_l']:,.0f} L")
     cost = d["cost_usd"]
-    compute = "n/a" if cost["compute"] is None else f"${cost['compute']:,.0f}"
-    table.add_row("cost", f"compute {compute}, energy ${cost['energy']:,.0f} ({cost['basis']})")
+    compute = "n/a" if cost["compute"] is None else _usd(cost["compute"])
+    table.add_row("cost", f"compute {compute}, energy {_usd(cost['energy'])} ({cost['basis']})")
     if "cost_usd_per_million_tokens" in d:
         table.add_row("cost per 1M tokens", f"${d['cost_usd_per_million_tokens']:.4f}")
     rack = d["rack"]
@@ -46,15 +48,23 @@ def _summary(d: dict[str, Any], title: str) -> None:
     console.print(table)
 
 
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value < 100 else f"${value:,.0f}"
+
+
 @click.command()
 @click.option("--model", default=None, help="Model name (catalog) or HF config.json path.")
 @click.option("--gpu", default=None, help="Accelerator name (catalog).")
 @click.option("--system", default=None, help="System (node) name (catalog).")
-@click.option("--num-gpus", type=int, required=True, callback=positive_int)
+@click.option("--num-gpus", type=int, default=1, show_default=True, callback=positive_int)
 @click.option("--tokens", type=COUNT, default=None,
               help="Training tokens (e.g. 1.2T): run time from the training model.")
 @click.option("--gpu-hours", type=COUNT, default=None,
-              help="Reported GPU-hours instead of --tokens.")
+              help="Reported GPU-hours instead of --tokens [default without --tokens: one "
+                   "hour of the GPUs].")
+@click.option("--busy-frac", "compute_frac", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Share of the time the GPUs compute, instead of the training model's "
+                   "(--model) [default without --model: 1, fully busy].")
 @click.option("--tp", type=int, default=None, callback=positive_int,
               help="Tensor parallel size [default: the planner's layout].")
 @click.option("--pp", type=int, default=None, callback=positive_int,
@@ -97,6 +107,7 @@ def energy(as_json: bool, **options: Any) -> None:
 
     if options.get("grid_data") is not None:
         options["grid_data"] = _grid_folder(options["grid_data"])
+    assumed = _defaults_without_a_run(options)
     request = EnergyRequest.from_flat({k: v for k, v in options.items() if v is not None})
     est = estimate_energy(request)
     d = est.to_dict()
@@ -109,6 +120,22 @@ def energy(as_json: bool, **options: Any) -> None:
         title += (f"; {layout['source']} layout tp{layout['tp']} pp{layout['pp']} "
                   f"cp{layout['cp']} dp{layout['dp']}, GBS {layout['global_batch_size']}")
     _summary(d, title)
+    if assumed:
+        click.echo(f"assumed: {'; '.join(assumed)} (give --model with --tokens or "
+                   "--gpu-hours for a training run)")
+
+
+def _defaults_without_a_run(options: dict[str, Any]) -> list[str]:
+    """Fill in a bare ``--gpu X``: one hour of the GPUs, fully busy without a model to say
+    how busy. Returns what was assumed (printed under the summary)."""
+    assumed = []
+    if options.get("tokens") is None and options.get("gpu_hours") is None:
+        options["gpu_hours"] = float(options["num_gpus"])
+        assumed.append("one hour of the GPUs")
+    if options.get("model") is None and options.get("compute_frac") is None:
+        options["compute_frac"] = 1.0
+        assumed.append("GPUs busy computing all the time")
+    return assumed
 
 
 def _grid_folder(value: str) -> str | None:

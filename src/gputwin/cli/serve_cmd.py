@@ -25,6 +25,7 @@ from gputwin.cli.options import (
 )
 from gputwin.errors import InputError
 from gputwin.perf.engines import default_engine, engine_names
+from gputwin.units import format_grams
 
 if TYPE_CHECKING:
     from gputwin.run.serving_results import ServingResult
@@ -299,10 +300,6 @@ def _failures_cell(f: dict[str, Any]) -> str:
             f"{f['output_tokens_lost']:,} output tokens lost")
 
 
-def _grams(g: float) -> str:
-    return f"{g:,.1f} g" if g < 1e3 else f"{g / 1e3:,.2f} kg"
-
-
 def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None:
     from rich.console import Console
 
@@ -361,8 +358,8 @@ def _service_table(result: ServingResult, name: str, s: dict[str, Any]) -> Any:
     c = s["cost_per_million_output_tokens_usd"]
     table.add_row("energy / cost", ("-" if e is None else f"{e:.3f} J/output token")
                   + ", " + ("-" if c is None else f"${c:,.2f} per M output tokens"))
-    table.add_row("carbon / water", f"{_grams(s['co2e_g'])} CO2e "
-                  f"({_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
+    table.add_row("carbon / water", f"{format_grams(s['co2e_g'])} CO2e "
+                  f"({format_grams(s['co2e_embodied_g'])} embodied), {s['water_l']:,.2f} L")
     return table
 
 
