@@ -149,3 +149,19 @@ def test_blackwell_and_unknown_parts_have_attention_fractions() -> None:
     l4 = estimate_generation(cat.accelerator("l4"), "flux.1-dev", frames=1, height=512,
                              width=512)
     assert l4.attention_frac == pytest.approx(0.35)  # the default family
+
+
+def test_cli_defaults_to_each_models_native_sample() -> None:
+    # a newcomer's `estimate video --model X` is the clip (or image) X's pipeline makes
+    for model, (frames, height, width, steps) in {
+            "cogvideox-5b": (49, 480, 720, 50), "flux.1-dev": (1, 1024, 1024, 28),
+            "wan2.1-14b": (81, 720, 1280, 50)}.items():
+        d = json.loads(CliRunner().invoke(cli, ["estimate", "video", "--model", model,
+                                                "--json"]).output)
+        t = diffusion_table().models[model]
+        expected = estimate_generation(H100, model, frames=frames, height=height, width=width,
+                                       steps=steps, fps=t.native.fps)
+        assert d["time_s"] == pytest.approx(expected.time_s)
+        assert (d["cost_usd_per_video_second"] is None) == (frames == 1)
+    res = CliRunner().invoke(cli, ["estimate", "video", "--model", "sora-9"])
+    assert res.exit_code != 0 and "cogvideox-5b" in str(res.exception)

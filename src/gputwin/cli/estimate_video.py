@@ -12,12 +12,15 @@ from gputwin.cli.options import emit_json, positive_int
 @click.option("--gpu", default="h100-sxm-80gb", show_default=True, help="Accelerator (catalog).")
 @click.option("--num-gpus", type=int, default=1, show_default=True, callback=positive_int,
               help="GPUs per sample (sequence parallel, ideal scaling).")
-@click.option("--frames", type=int, default=129, show_default=True, callback=positive_int,
-              help="Frames (1 = an image).")
-@click.option("--height", type=int, default=720, show_default=True, callback=positive_int)
-@click.option("--width", type=int, default=1280, show_default=True, callback=positive_int)
-@click.option("--steps", type=int, default=50, show_default=True, callback=positive_int)
-@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--frames", type=int, default=None, callback=positive_int,
+              help="Frames (1 = an image) [default: the model's native clip].")
+@click.option("--height", type=int, default=None, callback=positive_int,
+              help="[default: the model's native size]")
+@click.option("--width", type=int, default=None, callback=positive_int,
+              help="[default: the model's native size]")
+@click.option("--steps", type=int, default=None, callback=positive_int,
+              help="Denoising steps [default: the reference pipeline's].")
+@click.option("--fps", type=float, default=None, help="[default: the model's native rate]")
 @click.option("--attention-kernel", type=click.Choice(["fa2", "fa3"]), default=None,
               help="Attention kernel class instead of the model's reference one: fa2 "
               "(FlashAttention-2 / PyTorch SDPA), fa3 (FlashAttention-3 on Hopper, cuDNN / "
@@ -25,28 +28,37 @@ from gputwin.cli.options import emit_json, positive_int
 @click.option("--provider", default="neocloud", show_default=True, help="Price book class.")
 @click.option("--pricing", default="on-demand", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def video(model: str, gpu: str, num_gpus: int, frames: int, height: int, width: int,
-          steps: int, fps: float, attention_kernel: str | None, provider: str, pricing: str,
-          as_json: bool) -> None:
+def video(model: str, gpu: str, num_gpus: int, frames: int | None, height: int | None,
+          width: int | None, steps: int | None, fps: float | None,
+          attention_kernel: str | None, provider: str, pricing: str, as_json: bool) -> None:
     """Seconds, GPU-seconds per second of video and cost of one generated sample.
 
     \b
     Example:
       gputwin estimate video --model hunyuanvideo --frames 129 --height 720 --width 1280
+      gputwin estimate video --model flux.1-dev        # the model's native 1024x1024 image
     """
     from gputwin.catalog.loader import default_catalog
     from gputwin.energy.accounting import allocation_rates
-    from gputwin.perf.diffusion import estimate_generation
+    from gputwin.errors import UnknownNameError
+    from gputwin.perf.diffusion import diffusion_table, estimate_generation
 
+    models = diffusion_table().models
+    if model not in models:
+        raise UnknownNameError("diffusion model", model, list(models), where="--model")
+    native = models[model].native
+    frames = native.frames if frames is None else frames
+    height = native.height if height is None else height
+    width = native.width if width is None else width
+    steps = native.steps if steps is None else steps
+    fps = native.fps if fps is None else fps
     acc = default_catalog().accelerator(gpu)
     est = estimate_generation(acc, model, frames=frames, height=height, width=width,
                               steps=steps, num_gpus=num_gpus, fps=fps,
                               attention_kernel=attention_kernel)
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
     cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
-    from gputwin.perf.diffusion import diffusion_table
-
-    kernel = attention_kernel or diffusion_table().models[model].attention_kernel
+    kernel = attention_kernel or models[model].attention_kernel
     out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "attention_kernel": kernel,
            **est.to_dict(),
            "cost_usd": cost, "cost_basis": rates.cost_basis,

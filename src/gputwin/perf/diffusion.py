@@ -52,8 +52,21 @@ AttentionKernel = Literal["fa2", "fa3"]
 ATTENTION_KERNELS: tuple[str, ...] = ("fa2", "fa3")
 
 
+class NativeShape(BaseModel):
+    """What the model's reference pipeline generates by default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    frames: int = Field(ge=1)
+    height: int = Field(ge=1)
+    width: int = Field(ge=1)
+    steps: int = Field(ge=1)
+    fps: float = Field(gt=0)
+
+
 class DitModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    native: NativeShape
+    native_source: str = Field(min_length=8)
     params: float = Field(gt=0)
     blocks: int = Field(gt=0)
     hidden: int = Field(gt=0)
