@@ -36,12 +36,26 @@ def test_moe_latency_is_paid_on_moe_layers_only() -> None:
 
     table = dataflow_table()
     part = table.parts["cerebras-wse3"]
-    lat = part.stacks[part.newest_stack].layer_latency_s
+    lat = part.stacks["2024-08"].layer_latency_s  # the launch stack: no speculation
     acc = CAT.accelerator("cerebras-wse3")
     for name, crossings in (("llama4-maverick", 24 * table.moe_layer_factor + 24),
                             ("llama4-scout", 48 * table.moe_layer_factor)):
-        est = estimate_dataflow(acc, CAT.model(name), input_tokens=8, output_tokens=8)
+        est = estimate_dataflow(acc, CAT.model(name), input_tokens=8, output_tokens=8,
+                                stack="2024-08")
         assert est.tpot_s == pytest.approx(crossings * lat, rel=0.05), name
+
+
+def test_speculation_speeds_up_large_models_only() -> None:
+    # Cerebras' Oct 2024 release: 70B 450 -> 2,100 tokens/s, the 8B still ~1,800
+    from gputwin.perf.dataflow import dataflow_table
+
+    spec = dataflow_table().parts["cerebras-wse3"].stacks["2024-10"].speculation
+    assert spec is not None
+    acc = CAT.accelerator("cerebras-wse3")
+    for name, sped_up in (("llama3.1-8b", False), ("llama3.1-70b", True)):
+        old, new = (estimate_dataflow(acc, CAT.model(name), input_tokens=8, output_tokens=8,
+                                      stack=s).tpot_s for s in ("2024-08", "2024-10"))
+        assert old / new == pytest.approx(spec.speedup if sped_up else 1.0), name
 
 
 def test_chip_counts_follow_the_weights() -> None:

@@ -6,9 +6,10 @@ statically scheduled pipeline. Per-token decode time is the sum over layers of t
 read (or compute) of that layer's share of the chips plus a fixed per-layer latency, paid
 ``moe_layer_factor`` times on a layer with experts (the token's trip out to its experts
 and back; ``perf/dataflow.yaml``, formulas there). The per-layer latency belongs to a
-vendor's *software stack* (a dated release): compilers, kernels and speculative decoding
-move it several-fold between releases on the same silicon, so each stack is fitted to one
-published figure of its time and every other figure is a validation case
+vendor's *software stack* (a dated release): compilers and kernels move it between
+releases on the same silicon, and a release may run speculative decoding on large models
+(a speed-up of their per-token time), so each stack is fitted to published figures of its
+time, named in its sources, and every other figure is a validation case
 (``validation/cases/dataflow.yaml``). The newest stack is the default.
 
 Pipelining lets ``depth = min(layers, chips)`` groups of ``batch`` sequences be in flight
@@ -34,12 +35,24 @@ from gputwin.yaml_io import load_validated
 _BYTES = {"int8": 1.0, "fp8": 1.0, "bf16": 2.0, "fp16": 2.0, "int4": 0.5, "fp4": 0.5}
 
 
+class Speculation(BaseModel):
+    """Speculative decoding a stack runs on large models: a small draft proposes tokens
+    the target verifies in one pass, ``speedup`` x fewer target passes per token."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    speedup: float = Field(ge=1)
+    min_params: float = Field(gt=0, description="Models this large (total parameters) get "
+                              "a draft; smaller ones have none worth running")
+    source: str = Field(min_length=8)
+
+
 class SoftwareStack(BaseModel):
     """One dated release of a vendor's serving stack."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     layer_latency_s: float = Field(ge=0)
     source: str = Field(min_length=8)
+    speculation: Speculation | None = None
 
 
 class DataflowPart(BaseModel):
@@ -131,7 +144,10 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
     read_s = active * _BYTES[dtype] / layers / (per_layer_chips * acc.memory_bandwidth_bytes_per_s)
     math_s = 2.0 * active / layers * batch_size / (per_layer_chips * peak)
     latency_layers = layers + _moe_layers(model) * (table.moe_layer_factor - 1.0)
-    tpot = layers * max(read_s, math_s) + latency_layers * part.stacks[stack].layer_latency_s
+    sw = part.stacks[stack]
+    tpot = layers * max(read_s, math_s) + latency_layers * sw.layer_latency_s
+    if sw.speculation is not None and total_params(model) >= sw.speculation.min_params:
+        tpot /= sw.speculation.speedup
     prefill = 2.0 * active * input_tokens * batch_size / (chips * peak)
     depth = min(layers, chips)
     return DataflowEstimate(chips, tpot, 1.0 / tpot, prefill + tpot, batch_size * depth / tpot,
