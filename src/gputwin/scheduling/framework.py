@@ -47,6 +47,7 @@ from gputwin.scheduling.api import (
     request_shape,
 )
 from gputwin.scheduling.gpu_types import GpuTypeViews
+from gputwin.scheduling.permit_holds import PermitHolds
 from gputwin.scheduling.running import RunningSet
 from gputwin.scheduling.scratch import ShareRoom, give_back, take
 from gputwin.scheduling.status import Code, Status
@@ -94,7 +95,7 @@ class Framework:
                        or type(p).on_stop is not Plugin.on_stop
                        or type(p).on_migrate is not Plugin.on_migrate]
         self.waiting = WaitingQueue(plugins.queue_sort)
-        self._held: set[str] = set()  # jobs holding resources after a permit WAIT
+        self._holds = PermitHolds()  # jobs holding a placement after a permit WAIT
         #: Queueing walks may skip a job whose shape already failed with fewer GPUs in the
         #: cycle: true unless a post-filter (preemption, ...) or a pre-filter that looks at
         #: more than the shape could make the same shape succeed.
@@ -147,8 +148,8 @@ class Framework:
         self.num_cycles += 1
         state = self._state(now_s, snapshot)
         if self.waiting.jobs:
-            if self._held:
-                self._expire_holds(state)
+            if self._holds:
+                self._holds.renew(self.waiting.jobs, self.plugins.reserve, state)
             self.plugins.queueing.walk(self, self.waiting.order(state), state)
         self.fragmentation_frac = self._fragmentation(state)
         return state.result
@@ -178,9 +179,7 @@ class Framework:
         """When the earliest permit wait ends (its permit is asked again then, and the hold
         expires if it still waits); ``None`` when no job is held. The simulator schedules
         a cycle then (``plugins.carbon_hooks.plugin_hooks``)."""
-        times = [q.hold_until_s for q in (self.waiting.jobs.get(j) for j in self._held)
-                 if q is not None and q.hold is not None and q.hold_until_s > now_s]
-        return min(times) if times else None
+        return self._holds.next_deadline_s(self.waiting.jobs, now_s)
 
     def queued(self) -> list[JobSpec]:
         return [q.spec for q in self.waiting.jobs.values()]
@@ -259,13 +258,7 @@ class Framework:
         for permit in self.plugins.permit:
             status = permit.permit(job, placement, state)
             if status.code == Code.WAIT:
-                if not held:
-                    job.hold_until_s = state.now_s + status.timeout_s
-                if state.now_s < job.hold_until_s or (
-                        not held and state.now_s == job.hold_until_s):
-                    job.hold = placement
-                    self._held.add(job.job_id)
-                    take(state, placement)
+                if self._holds.hold(job, placement, status, state, was_held=held):
                     return status
                 status = Status.unschedulable(f"permit timed out: {status.reason}",
                                               permit.name)
@@ -358,7 +351,7 @@ class Framework:
         running set (not on the clock): shortcuts on, the shape memo allowed, a
         key-sorted queue, no permit plugin and no held job."""
         return (self.shortcuts and self.shape_memo and not self.waiting.custom_order
-                and not self.plugins.permit and not self._held)
+                and not self.plugins.permit and not self._holds)
 
     def order_due(self, now_s: float) -> bool:
         """Whether the next walk at ``now_s`` re-keys the queue (time-varying keys)."""
@@ -405,21 +398,6 @@ class Framework:
         return CycleState(now_s=now_s, snapshot=None, free=np.zeros(0, dtype=np.int64),  # type: ignore[arg-type]
                           free_total=0, running=self.running, tenant_gpus=self.tenant_gpus,
                           result=CycleResult())
-
-    def _expire_holds(self, state: CycleState) -> None:
-        for job_id in list(self._held):
-            q = self.waiting.jobs.get(job_id)
-            if q is None or q.hold is None:
-                self._held.discard(job_id)
-                continue
-            if state.now_s > q.hold_until_s:
-                for plugin in self.plugins.reserve:
-                    plugin.unreserve(q, q.hold, state)
-                q.hold = None
-                self._held.discard(job_id)
-                q.reason = "permit wait timed out; re-queued"
-            else:
-                take(state, q.hold)
 
     def _record_start(self, job: QueuedJob, placement: Placement, state: CycleState) -> None:
         spec = job.spec
