@@ -134,6 +134,16 @@ def test_cli_concurrency(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> N
         main(["simulate", "serve", "--concurrency", "4", "--rate", "2"])
     assert info.value.code == 2
     assert "--concurrency" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "serve", "--rate", "2", "--think-time", "3s"])
+    assert info.value.code == 2
+    assert "--think-time" in capsys.readouterr().err
+    main(["simulate", "serve", "--model", "llama3.1-8b", "--concurrency", "2", "--think-time",
+          "2s", "--num-requests", "10", "--input-tokens", "100", "--output-tokens", "10",
+          "--json", "--no-timing", "--outputs", "summary", "--out", str(tmp_path / "t")])
+    paced = json.loads(capsys.readouterr().out)
+    # two clients, 2 s between a response and the next request: 10 requests take > 8 s
+    assert paced["requests_by_status"]["finished"] == 10 and paced["end_time_s"] > 8.0
 
 
 def test_long_closed_runs_sample_the_timeline_sparingly() -> None:

@@ -115,6 +115,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--concurrency", default=None, type=int, callback=positive_int,
               help="Closed loop instead of --rate: N clients, each sending its next request "
                    "when its previous one completes (a benchmark's max concurrency).")
+@click.option("--think-time", default=None, type=DURATION,
+              help="Closed loop: a client's pause between a response and its next request "
+                   "(e.g. 5s) [default: 0].")
 @click.option("--num-requests", default=1000, show_default=True, type=int,
               callback=positive_int)
 @click.option("--arrival", default="poisson", show_default=True,
@@ -272,8 +275,13 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
 
     source: dict[str, Any] = {"kind": "synthetic", "num_requests": o["num_requests"],
                               "repeat": o["repeat"]}
+    if o["think_time"] is not None and o["concurrency"] is None:
+        raise InputError("--think-time is the pause of closed-loop clients: give "
+                         "--concurrency too", where="--think-time")
     if o["concurrency"] is not None:
         source["concurrency"] = o["concurrency"]
+        if o["think_time"] is not None:
+            source["think_time"] = o["think_time"]
     else:
         source["arrival"] = {"process": o["arrival"], "rate": o["rate"], "cv": o["cv"]}
     if o["length_trace"] is not None:
