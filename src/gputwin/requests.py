@@ -127,8 +127,10 @@ class EnergyRequest(_Request):
     seq_len: PositiveInt | None = None
     region: str = "US-CAL-CISO"
     cooling: str | None = None
-    provider: str = "neocloud"
-    pricing: str = "on-demand"
+    provider: str | None = Field(default=None, description="None = the first class that "
+                                 "lists the part: neocloud, else hyperscaler, else marketplace")
+    pricing: str | None = Field(default=None, description="None = on-demand where listed, "
+                                "else reserved, else spot")
     start: str = "2023-06-01T00:00"
     grid_data: str | None = None
     power_cap_w: float | None = Field(default=None, gt=0)

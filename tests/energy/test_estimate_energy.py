@@ -106,3 +106,14 @@ def test_a_bare_gpu_gets_one_busy_hour_and_says_so(capsys: pytest.CaptureFixture
     assert half["gpu_power_w"] < d["gpu_power_w"]
     code, _, err = _run(["--gpu", "mi300x", "--busy-frac", "1.5"], capsys)
     assert code == 2 and "--busy-frac" in err
+
+
+def test_a_part_rented_from_its_cloud_only_is_priced_there(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["--gpu", "tpu-v6e", "--json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and d["cost_usd"]["compute"] > 0
+    assert "hyperscaler/on-demand" in d["cost_usd"]["basis"]
+    code, out, _ = _run(["--gpu", "tpu-v6e", "--provider", "neocloud", "--json"], capsys)
+    d = json.loads(out)
+    assert d["cost_usd"]["compute"] is None and "offered: hyperscaler" in d["cost_usd"]["basis"]

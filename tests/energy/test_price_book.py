@@ -72,3 +72,18 @@ def test_every_catalog_part_has_a_sourced_capex(name: str) -> None:
     assert entry.capex_usd_per_gpu > 0
     assert "capex" in entry.source.lower(), f"{name}: the source does not cite its capex"
     assert entry.as_of[:4].isdigit() and int(entry.as_of[:4]) >= 2024
+
+
+def test_without_a_provider_the_first_listing_of_the_part_is_used() -> None:
+    # TPUs are rented from their cloud only: no neocloud listing, so hyperscaler/on-demand
+    tpu = allocation_rates("tpu-v6e", 300.0, provider=None, pricing=None)
+    assert "hyperscaler/on-demand" in tpu.cost_basis and tpu.compute_usd_per_gpu_s > 0
+    # a part the neoclouds list keeps the neocloud price
+    h100 = allocation_rates("h100-sxm-80gb", 700.0, provider=None, pricing=None)
+    assert h100.cost_basis == allocation_rates("h100-sxm-80gb", 700.0).cost_basis
+    # a fixed pricing is kept: the first class listing it
+    spot = allocation_rates("h100-nvl-94gb", 400.0, provider=None, pricing="spot")
+    assert "hyperscaler/spot" in spot.cost_basis
+    # an explicit choice the book lacks is still an error naming what is offered
+    with pytest.raises(InputError, match="offered: hyperscaler/on-demand"):
+        allocation_rates("tpu-v6e", 300.0, provider="neocloud", pricing="on-demand")

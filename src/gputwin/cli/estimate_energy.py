@@ -82,10 +82,11 @@ def _usd(value: float) -> str:
 @click.option("--cooling", type=click.Choice(_COOLING), default=None,
               help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
 @click.option("--provider", type=click.Choice(["hyperscaler", "neocloud", "marketplace",
-                                               "owned"]), default="neocloud",
-              show_default=True, help="Who provides the GPUs ('owned' = full cost of ownership).")
+                                               "owned"]), default=None,
+              help="Who provides the GPUs ('owned' = full cost of ownership) [default: "
+                   "neocloud, else the class that rents the part, e.g. hyperscaler for TPUs].")
 @click.option("--pricing", type=click.Choice(["on-demand", "reserved", "spot"]),
-              default="on-demand", show_default=True)
+              default=None, help="[default: on-demand where the part is listed so]")
 @click.option("--start", default="2023-06-01T00:00", show_default=True,
               help="Start time within the grid year (UTC).")
 @click.option("--grid-data", default=None,

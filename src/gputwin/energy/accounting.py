@@ -19,6 +19,7 @@ of the per-job records plus the idle record.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -93,9 +94,12 @@ def embodied_g_per_gpu_s(accelerator: str, tdp_w: float) -> float:
     return kg * 1e3 / (emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac)
 
 
-def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neocloud",
-                     pricing: str = "on-demand") -> AllocationRates:
+def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "neocloud",
+                     pricing: str | None = "on-demand") -> AllocationRates:
     """Rates for ``accelerator``; ``provider='owned'`` amortises capex instead of renting.
+    ``provider``/``pricing`` ``None``: the first listing the price book has for the part,
+    neocloud before hyperscaler before marketplace, on-demand before reserved before spot
+    (TPUs, Trainium and Inferentia are rented from their cloud only).
 
     Raises :class:`UnknownNameError` for an unknown provider/pricing, :class:`InputError`
     when the price book lacks the accelerator.
@@ -109,12 +113,15 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neoclou
     if provider == "owned":
         return _owned_rates(accelerator, tdp_w, embodied)
     providers: tuple[Provider, ...] = ("hyperscaler", "neocloud", "marketplace")
-    if provider not in providers:
+    if provider is not None and provider not in providers:
         raise UnknownNameError("provider", provider, [*providers, "owned"], where="--provider")
     pricings: tuple[Pricing, ...] = ("on-demand", "reserved", "spot")
-    if pricing not in pricings:
+    if pricing is not None and pricing not in pricings:
         raise UnknownNameError("pricing", pricing, list(pricings), where="--pricing")
-    usd_h = entry.usd_per_gpu_hour.get(provider, {}).get(pricing)
+    listings: Mapping[str, Mapping[str, float]] = entry.usd_per_gpu_hour  # type: ignore[assignment]
+    if provider is None or pricing is None:
+        provider, pricing = _first_listing(listings, provider, pricing)
+    usd_h = listings.get(provider, {}).get(pricing)
     if usd_h is None:  # e.g. TPUs and Trainium are rented from one hyperscaler only
         offered = [f"{p}/{q}" for p, qs in entry.usd_per_gpu_hour.items() for q in qs]
         raise InputError(f"no {provider}/{pricing} price for {accelerator} in the price book "
@@ -122,6 +129,17 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str = "neoclou
     return AllocationRates(embodied, usd_h / 3600.0,
                            f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
                            f"(as of {entry.as_of})", True)
+
+
+def _first_listing(listings: Mapping[str, Mapping[str, float]], provider: str | None,
+                   pricing: str | None) -> tuple[str, str]:
+    """The first (provider, pricing) the part is listed at, the given ones held fixed;
+    neocloud/on-demand when it has none (the caller then reports what is offered)."""
+    for p in ((provider,) if provider else ("neocloud", "hyperscaler", "marketplace")):
+        for q in ((pricing,) if pricing else ("on-demand", "reserved", "spot")):
+            if q in listings.get(p, {}):
+                return p, q
+    return provider or "neocloud", pricing or "on-demand"
 
 
 def _owned_rates(accelerator: str, tdp_w: float, embodied: float) -> AllocationRates:
