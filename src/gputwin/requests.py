@@ -180,6 +180,8 @@ class ServePlanRequest(_Request):
     concurrency: PositiveInt | None = Field(
         default=None, description="Closed loop instead of a rate: this many users, each "
         "sending its next request when the previous one completes")
+    think_time: Seconds = Field(default=0.0, ge=0, description="Closed loop: a user's pause "
+                                "between a response and the next request")
     input_tokens: PositiveInt | None = None
     output_tokens: PositiveInt | None = None
     trace: str | None = Field(default=None, description="Trace file instead of --rate")

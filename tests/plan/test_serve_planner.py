@@ -288,8 +288,17 @@ def test_concurrent_users_are_planned_with_a_closed_loop() -> None:
     assert getattr(src, "concurrency", None) == 24 and getattr(src, "arrival", 1) is None
 
 
+def test_think_time_lowers_the_rate_users_need() -> None:
+    plan = _plan(rate=None, concurrency=24, think_time=2.0, weights=["fp8"],
+                 max_num_seqs=[128], top=1, finalists=2, num_requests=None)
+    assert plan.traffic.rate_per_s == pytest.approx(24 / (0.5 + 63 * 0.02 + 2.0))
+    src = scenario_for(plan.request, plan.search.candidates[0].deployment, None)
+    assert getattr(src.serving.workload[0], "think_time", None) == 2.0
+
+
 @pytest.mark.parametrize(("changes", "match"), [
     ({"concurrency": 8}, "one of --rate, --concurrency or --trace"),
+    ({"think_time": 2.0}, "--think-time"),
     ({"rate": None, "concurrency": 8, "tpot_slo": None}, "--e2e-slo"),
 ])
 def test_bad_concurrency_requests(changes: dict[str, Any], match: str) -> None:

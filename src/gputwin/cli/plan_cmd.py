@@ -129,6 +129,9 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 @click.option("--concurrency", type=int, default=None, callback=positive_int,
               help="Concurrent users instead of --rate (closed loop: each sends its next "
                    "request when one completes); needs --e2e-slo or --ttft-slo + --tpot-slo.")
+@click.option("--think-time", type=DURATION, default=None,
+              help="With --concurrency: a user's pause between a response and the next "
+                   "request [default: 0].")
 @click.option("--input-tokens", type=int, default=None, callback=positive_int,
               help="Prompt tokens per request (fixed).")
 @click.option("--output-tokens", type=int, default=None, callback=positive_int,

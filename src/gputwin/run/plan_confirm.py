@@ -59,7 +59,8 @@ def _workload(request: ServePlanRequest) -> dict[str, Any]:
     if request.trace is not None:
         return {"kind": "trace", "format": request.trace_format, "path": request.trace,
                 "max_requests": request.max_requests, "speedup": request.speedup}
-    load: dict[str, Any] = ({"concurrency": request.concurrency}
+    load: dict[str, Any] = ({"concurrency": request.concurrency,
+                             "think_time": request.think_time}
                             if request.concurrency is not None else
                             {"arrival": {"process": "poisson", "rate": request.rate}})
     return {"kind": "synthetic", "num_requests": num_requests(request), **load,

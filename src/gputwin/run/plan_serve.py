@@ -90,7 +90,8 @@ class ServePlan:
             "slo": {"ttft_s": req.ttft_slo, "tpot_s": req.tpot_slo, "e2e_s": req.e2e_slo},
             "traffic": {"rate_per_s": t.rate_per_s, "input_tokens": t.input_tokens,
                         "output_tokens": t.output_tokens, "trace": req.trace,
-                        "concurrency": req.concurrency},
+                        "concurrency": req.concurrency,
+                        "think_time_s": req.think_time if req.concurrency else None},
             "provider": req.provider, "pricing": req.pricing, "price_basis": self.price_basis,
             "num_shapes": self.search.num_shapes,
             "num_deployments": len(self.search.candidates),
@@ -168,6 +169,9 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     pct = PERCENTILES[request.percentile]
     if sum(x is not None for x in (request.rate, request.concurrency, request.trace)) > 1:
         raise InputError("give one of --rate, --concurrency or --trace", where="--rate")
+    if request.think_time and request.concurrency is None:
+        raise InputError("--think-time is the pause of concurrent users: give --concurrency",
+                         where="--think-time")
     if request.trace is None:
         if (request.rate is None and request.concurrency is None) or (
                 request.input_tokens is None or request.output_tokens is None):
@@ -197,10 +201,10 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
 
 def closed_loop_rate(request: ServePlanRequest) -> float:
     """The least throughput ``concurrency`` users must get when every request meets the
-    SLOs: with no think time a closed loop keeps N requests in flight, so by Little's law
-    X = N / R, and R <= the end-to-end time the SLOs allow (``--e2e-slo``, else TTFT +
-    (output - 1) x TPOT). The analytic search sizes deployments for that rate; the
-    confirming simulations run the closed loop itself."""
+    SLOs: by Little's law a closed loop of N users with think time Z runs at X = N / (R +
+    Z), and R <= the end-to-end time the SLOs allow (``--e2e-slo``, else TTFT + (output - 1)
+    x TPOT). The analytic search sizes deployments for that rate; the confirming
+    simulations run the closed loop itself."""
     assert request.concurrency is not None and request.output_tokens is not None
     bound = request.e2e_slo
     if bound is None and request.ttft_slo is not None and request.tpot_slo is not None:
@@ -208,7 +212,7 @@ def closed_loop_rate(request: ServePlanRequest) -> float:
     if bound is None:
         raise InputError("planning for concurrent users needs a bound on a request's time: "
                          "give --e2e-slo, or --ttft-slo with --tpot-slo", where="--concurrency")
-    return request.concurrency / bound
+    return request.concurrency / (bound + request.think_time)
 
 
 def build_search(request: ServePlanRequest, cat: Catalog
