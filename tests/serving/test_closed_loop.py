@@ -135,6 +135,10 @@ def test_cli_concurrency(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> N
     assert info.value.code == 2
     assert "--concurrency" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
+        main(["simulate", "serve", "--concurrency", "4", "--arrival", "bursty"])
+    assert info.value.code == 2
+    assert "--arrival" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
         main(["simulate", "serve", "--rate", "2", "--think-time", "3s"])
     assert info.value.code == 2
     assert "--think-time" in capsys.readouterr().err

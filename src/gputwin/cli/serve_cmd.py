@@ -182,6 +182,12 @@ def serve(**opts: Any) -> None:
     """Simulate an LLM serving fleet: TTFT, TPOT, throughput, goodput, energy, cost."""
     from gputwin.cli.simulate_cmd import run_serving
 
+    if opts["concurrency"] is not None:  # a closed loop has no arrival process
+        ctx = click.get_current_context()
+        for name in ("arrival", "cv"):
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+                raise InputError(f"--{name} shapes open-loop arrivals (--rate); closed-loop "
+                                 "clients send as responses come back", where=f"--{name}")
     sc = build_scenario(opts)
     run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"],
                 opts["outputs"])
