@@ -90,6 +90,21 @@ class Timeline:
     #: expected fragmented GPUs, fragmentation rate, unallocated GPUs) at every change.
     fgd_fragmentation: list[tuple[float, float, float, float]] = field(default_factory=list)
 
+    def record(self, now: float, gpus_allocated: Any, queue_length: int,
+               running_jobs: int) -> None:
+        """Add a step at ``now`` if a value changed (one sample per instant: a later change
+        at the same instant overwrites it)."""
+        values = (gpus_allocated, queue_length, running_jobs)
+        if values == (self.gpus_allocated[-1], self.queue_length[-1], self.running_jobs[-1]):
+            return
+        if self.time_s[-1] == now:
+            self.gpus_allocated[-1], self.queue_length[-1], self.running_jobs[-1] = values
+            return
+        self.time_s.append(now)
+        self.gpus_allocated.append(gpus_allocated)
+        self.queue_length.append(queue_length)
+        self.running_jobs.append(running_jobs)
+
 
 @dataclass(frozen=True, slots=True)
 class SimulationResult:

@@ -127,7 +127,8 @@ class _Run:
                 samples.append((now, frag))
         if self.fgd_probe is not None:
             self.sample_fgd(now)
-        self.sample()
+        self.timeline.record(self.sim.now, self.ledger.allocated_gpus,
+                             self.world.scheduler.num_queued(), self.running)
 
     def sample_fgd(self, now: float) -> None:
         """Record FGD's fragmentation measure if it changed (one sample per instant)."""
@@ -343,37 +344,20 @@ class _Run:
         self.wakes.discard(t_s)
         self.request_pass()
 
-    def sample(self) -> None:
-        """Record the step functions if something changed (one sample per instant)."""
-        tl = self.timeline
-        now = self.sim.now
-        values = (self.ledger.allocated_gpus, self.world.scheduler.num_queued(), self.running)
-        last = (tl.gpus_allocated[-1], tl.queue_length[-1], tl.running_jobs[-1])
-        if values == last:
-            return
-        if tl.time_s[-1] == now:
-            tl.gpus_allocated[-1], tl.queue_length[-1], tl.running_jobs[-1] = values
-            return
-        tl.time_s.append(now)
-        tl.gpus_allocated.append(values[0])
-        tl.queue_length.append(values[1])
-        tl.running_jobs.append(values[2])
 
-    # -- results ----------------------------------------------------------------------------
-
-    def records(self, end_s: float,
-                energy: dict[str, dict[str, float]] | None = None) -> list[JobRecord]:
-        """One record per job; ``energy``: per-job accounts (co2e_g, cost_usd, water_l)."""
-        scheduler = self.world.scheduler
-        out = []
-        for job in self.world.jobs:
-            state = self.states[job.job_id]
-            if state.status == "queued":
-                state.reason = (scheduler.waiting_reason(job) or state.reason if state.arrived
-                                else "not submitted yet: arrives after the horizon")
-            out.append(_record(state, end_s, None if energy is None
-                               else energy.get(job.job_id)))
-        return out
+def _records(run: _Run, end_s: float,
+             energy: dict[str, dict[str, float]] | None = None) -> list[JobRecord]:
+    """One record per job; ``energy``: per-job accounts (co2e_g, cost_usd, water_l)."""
+    scheduler = run.world.scheduler
+    out = []
+    for job in run.world.jobs:
+        state = run.states[job.job_id]
+        if state.status == "queued":
+            state.reason = (scheduler.waiting_reason(job) or state.reason if state.arrived
+                            else "not submitted yet: arrives after the horizon")
+        out.append(_record(state, end_s, None if energy is None
+                           else energy.get(job.job_id)))
+    return out
 
 
 def _fgd_probe(scheduler: object) -> Callable[[], tuple[float, float, float] | None] | None:
@@ -522,7 +506,7 @@ def run_result(run: _Run, *, name: str, seed: int, end_s: float, num_events: int
     world = run.world
     energy = None if run.energy is None else run.energy.finish(
         end_s, [j.job_id for j in world.jobs])
-    jobs = run.records(end_s, None if energy is None else energy.jobs)
+    jobs = _records(run, end_s, None if energy is None else energy.jobs)
     total_gpus = world.layout.total_gpus
     wall = time.perf_counter() - wall_start
     summary = summarize(
