@@ -169,16 +169,8 @@ class Fleet:
         self._requests = requests
         # request states are created at arrival (fewer live objects, cheaper set-up)
         self.states: list[ReqState | None] = [None] * len(requests)
-        #: closed-loop client groups (serving/closed_loop.py): their requests are sent as
-        #: earlier ones complete; the rest arrive at their times (``_order``)
         self._clients: ClosedLoopClients | None = None
-        if closed_loops:
-            self._clients = ClosedLoopClients(requests, closed_loops, self._send_closed)
-            self._order = _arrival_order(requests, self._clients.open_indices)
-            self.on_finish = self._on_finish_closed  # type: ignore[method-assign]
-            self.on_drop = self._on_drop_closed  # type: ignore[method-assign]
-        else:
-            self._order = _arrival_order(requests)
+        self._order = self._wire_clients(closed_loops)
         self._next = 0
         self._dispatch = dispatch
         self._index_of: dict[int, int] | None = None  # request id -> index (resubmit)
@@ -198,18 +190,7 @@ class Fleet:
 
             self.faults = ReplicaFaults(self, faults)
         for s in services:
-            main = _Pool(self, s, s.pool, "decode" if s.prefill_pool else "serve")
-            self.decode[s.name] = main
-            self.pools.append(main)
-            if s.prefill_pool is not None:
-                if s.kv_transfer_s is None:
-                    raise InputError(f"service {s.name!r}: disaggregation needs a KV transfer "
-                                     "time")
-                pre = _Pool(self, s, s.prefill_pool, "prefill")
-                self.entry[s.name] = pre
-                self.pools.append(pre)
-            else:
-                self.entry[s.name] = main
+            self._add_pools(s)
         unknown = {r.service for r in requests} - set(self.services)
         if unknown and dispatch is None:
             raise InputError(f"requests name unknown service(s) {sorted(unknown)}; known: "
@@ -226,6 +207,30 @@ class Fleet:
         #: the time run (~400 samples per e-fold of time; the summary's means are
         #: time-weighted)
         self._adaptive_sampling = self._clients is not None and sample_interval_s is None
+
+    def _wire_clients(self, closed_loops: Mapping[int, ClosedLoop] | None) -> Sequence[int]:
+        """The arrival order of the open-loop requests; closed-loop client groups
+        (serving/closed_loop.py) send theirs as earlier ones complete, through completion
+        hooks swapped in only then (open-loop runs keep the plain ones)."""
+        if not closed_loops:
+            return _arrival_order(self._requests)
+        self._clients = ClosedLoopClients(self._requests, closed_loops, self._send_closed)
+        self.on_finish = self._on_finish_closed  # type: ignore[method-assign]
+        self.on_drop = self._on_drop_closed  # type: ignore[method-assign]
+        return _arrival_order(self._requests, self._clients.open_indices)
+
+    def _add_pools(self, s: ServiceSpec) -> None:
+        """The service's serving pool, and its prefill pool when disaggregated."""
+        main = _Pool(self, s, s.pool, "decode" if s.prefill_pool else "serve")
+        self.decode[s.name] = main
+        self.pools.append(main)
+        self.entry[s.name] = main
+        if s.prefill_pool is not None:
+            if s.kv_transfer_s is None:
+                raise InputError(f"service {s.name!r}: disaggregation needs a KV transfer time")
+            pre = _Pool(self, s, s.prefill_pool, "prefill")
+            self.entry[s.name] = pre
+            self.pools.append(pre)
 
     # ---- replica lifecycle -------------------------------------------------------------
     def _provision(self, pool: _Pool, now: float, count: int, *, initial: bool = False) -> None:
@@ -319,10 +324,12 @@ class Fleet:
         """An arrival whose service (site group) and network delay ``dispatch`` decides:
         the request reaches that group's router ``delay`` seconds later (in transit until
         then: counted in flight at the horizon)."""
-        now = self.sim.now
         i = self._take_arrival()
+        self._enter_dispatched(i, self._requests[i], self.sim.now)
+
+    def _enter_dispatched(self, i: int, spec: LlmRequest, now: float) -> None:
         assert self._dispatch is not None
-        spec, delay = self._dispatch(self._requests[i], now)
+        spec, delay = self._dispatch(spec, now)
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
         self.in_transit += 1
         self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
@@ -335,10 +342,7 @@ class Fleet:
         now = self.sim.now
         spec = replace(self._requests[i], arrival_time_s=now)
         if self._dispatch is not None:
-            spec, delay = self._dispatch(spec, now)
-            state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-            self.in_transit += 1
-            self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
+            self._enter_dispatched(i, spec, now)
             return
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
         self._route(self.entry[spec.service], state, now)
