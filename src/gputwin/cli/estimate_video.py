@@ -40,13 +40,10 @@ def video(model: str, gpu: str, num_gpus: int, frames: int | None, height: int |
     """
     from gputwin.catalog.loader import default_catalog
     from gputwin.energy.accounting import allocation_rates
-    from gputwin.errors import UnknownNameError
-    from gputwin.perf.diffusion import diffusion_table, estimate_generation
+    from gputwin.perf.diffusion import dit_model, estimate_generation
 
-    models = diffusion_table().models
-    if model not in models:
-        raise UnknownNameError("diffusion model", model, list(models), where="--model")
-    native = models[model].native
+    dit = dit_model(model)
+    native = dit.native
     frames = native.frames if frames is None else frames
     height = native.height if height is None else height
     width = native.width if width is None else width
@@ -58,7 +55,7 @@ def video(model: str, gpu: str, num_gpus: int, frames: int | None, height: int |
                               attention_kernel=attention_kernel)
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
     cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
-    kernel = attention_kernel or models[model].attention_kernel
+    kernel = attention_kernel or dit.attention_kernel
     out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "attention_kernel": kernel,
            **est.to_dict(),
            "cost_usd": cost, "cost_basis": rates.cost_basis,

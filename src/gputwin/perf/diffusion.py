@@ -157,6 +157,14 @@ def attention_frac(acc: Accelerator, kernel: str, head_dim: int) -> float:
     return families[family_key(acc.name, families)].frac(kernel, head_dim)
 
 
+def dit_model(name: str) -> DitModel:
+    """The diffusion model called ``name``; raises :class:`UnknownNameError` listing them."""
+    models = diffusion_table().models
+    if name not in models:
+        raise UnknownNameError("diffusion model", name, list(models), where="--model")
+    return models[name]
+
+
 def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: int,
                         width: int, steps: int = 50, num_gpus: int = 1, fps: float = 24.0,
                         mfu: float | None = None, batch: int = 1,
@@ -170,15 +178,13 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     Raises :class:`UnknownNameError` for an unknown model or kernel, :class:`InputError`
     for bad sizes."""
     table = diffusion_table()
-    if model not in table.models:
-        raise UnknownNameError("diffusion model", model, list(table.models), where="--model")
+    m = dit_model(model)
     if steps < 1 or num_gpus < 1 or fps <= 0 or batch < 1:
         raise InputError("steps, GPUs, batch and fps must be positive")
     if not 0 <= step_cache_frac < 1:
         raise InputError(f"step cache share must be in [0, 1), got {step_cache_frac}")
     if mfu is not None and not 0 < mfu <= 1:
         raise InputError(f"mfu must be in (0, 1], got {mfu}")
-    m = table.models[model]
     kernel = m.attention_kernel if attention_kernel is None else attention_kernel
     n = latent_tokens(m, frames=frames, height=height, width=width)
     linear = 2.0 * m.params * n
