@@ -150,10 +150,14 @@ def layer_params(model: ModelSpec, index: int) -> LayerParams:
     return LayerParams(attention, routed + shared, active, router, norms)
 
 
+def num_moe_layers(model: ModelSpec) -> int:
+    """Layers with experts (0 for a dense model)."""
+    return model.num_layers - min(model.num_dense_layers, model.num_layers) if model.is_moe else 0
+
+
 def param_counts(model: ModelSpec) -> ParamCounts:
     """Totals over all layers plus embeddings and the final norm."""
-    num_dense = model.num_layers if not model.is_moe else min(model.num_dense_layers,
-                                                              model.num_layers)
+    num_dense = model.num_layers - num_moe_layers(model)
     kinds = [layer_params(model, 0)] if num_dense else []
     counts = [num_dense] if num_dense else []
     if num_dense < model.num_layers:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gputwin.catalog.model_math import active_params_per_token, total_params
+from gputwin.catalog.model_math import active_params_per_token, num_moe_layers, total_params
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.yaml_io import load_validated
@@ -109,10 +109,6 @@ def _kv_bytes_per_token(model: ModelSpec, dtype_bytes: float) -> float:
     return 2.0 * model.num_layers * heads * head_dim * dtype_bytes
 
 
-def _moe_layers(model: ModelSpec) -> int:
-    return max(model.num_layers - model.num_dense_layers, 0) if model.is_moe else 0
-
-
 def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
                       output_tokens: int, batch_size: int = 1,
                       weights_dtype: str | None = None,
@@ -143,7 +139,7 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
     peak = peaks.get(dtype, peaks["bf16"])
     read_s = active * _BYTES[dtype] / layers / (per_layer_chips * acc.memory_bandwidth_bytes_per_s)
     math_s = 2.0 * active / layers * batch_size / (per_layer_chips * peak)
-    latency_layers = layers + _moe_layers(model) * (table.moe_layer_factor - 1.0)
+    latency_layers = layers + num_moe_layers(model) * (table.moe_layer_factor - 1.0)
     sw = part.stacks[stack]
     tpot = layers * max(read_s, math_s) + latency_layers * sw.layer_latency_s
     if sw.speculation is not None and total_params(model) >= sw.speculation.min_params:
