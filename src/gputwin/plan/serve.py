@@ -196,6 +196,9 @@ class _Searcher:
     def shapes(self) -> Iterator[ReplicaChoice]:
         s = self.s
         for gpu, hw in s.hardware.items():
+            # each engine only on the vendors it runs on (no TensorRT-LLM on an AMD part)
+            engines = [e for e in s.engines
+                       if engine_profile(e).runs_on_part(hw.accelerator.vendor)]
             tps = [t for t in TP_SIZES if t <= min(s.max_tp or 8, hw.scale_up_domain_size)]
             for tp in tps:
                 for pp in (p for p in PP_SIZES if p == 1 or tp == tps[-1]):
@@ -203,10 +206,7 @@ class _Searcher:
                         for w in (w for w in s.weights if _part_runs(hw, w)):
                             for kv in s.kv_caches:
                                 for seqs in s.max_num_seqs:
-                                    for engine in s.engines:
-                                        if not engine_profile(engine).runs_on_part(
-                                                hw.accelerator.vendor):
-                                            continue  # e.g. TensorRT-LLM on an AMD part
+                                    for engine in engines:
                                         yield ReplicaChoice(gpu, tp, pp, ep, w, kv, seqs,
                                                             engine, dp_attention=dp)
 
