@@ -253,14 +253,13 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
     for i, src in enumerate(sc.serving.workload):
         name = f"source{i}"
         if isinstance(src, SyntheticSource):
-            closed = src.arrival is None
             arrivals = _CLOSED_ORDER if src.arrival is None else _arrivals(src.arrival)
             parts.append(generate_requests(src.num_requests, arrivals,
                                            _lengths(src.prompt), _lengths(src.output), streams,
                                            name=name, service=src.service,
                                            priority=src.priority,
                                            lengths=_trace_lengths(src, streams, name),
-                                           repeat=src.repeat, closed_loop=i if closed else -1))
+                                           repeat=src.repeat, closed_loop=i if src.arrival is None else -1))
         elif isinstance(src, RagSource):
             from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 

@@ -334,8 +334,13 @@ class Fleet:
         self.in_transit += 1
         self.sim.schedule_at(now + delay, lambda: self._deliver(state), PRIORITY_ARRIVAL)
 
+    def arrive_at(self, at_s: float, callback: Callable[[], None]) -> None:
+        """Put an arrival-class event (a request or a hand-off reaching a pool) on the
+        kernel: it fires before the replica step ends of the same instant."""
+        self.sim.schedule_at(at_s, callback, PRIORITY_ARRIVAL)
+
     def _send_closed(self, i: int, at_s: float) -> None:
-        self.sim.schedule_at(at_s, lambda: self._arrive_closed(i), PRIORITY_ARRIVAL)
+        self.arrive_at(at_s, lambda: self._arrive_closed(i))
 
     def _arrive_closed(self, i: int) -> None:
         """A closed-loop client sends request ``i`` now (its arrival time is now)."""

@@ -19,8 +19,6 @@ from gputwin.serving.request import ReqState
 if TYPE_CHECKING:
     from gputwin.serving.fleet import Fleet
 
-PRIORITY_ARRIVAL = 0  # the fleet's arrival priority (hand-offs arrive like requests)
-
 
 class KvHandoff:
     """The requests whose KV cache is in transit, and the prefill blocks they hold."""
@@ -42,7 +40,7 @@ class KvHandoff:
         fleet.in_transit += 1
         self._hold(replica, req)
         delay = service.kv_transfer_s(req.spec.num_prompt_tokens)
-        fleet.sim.schedule_at(now_s + delay, lambda: self._arrive(req), PRIORITY_ARRIVAL)
+        fleet.arrive_at(now_s + delay, lambda: self._arrive(req))  # hand-offs arrive like requests
 
     def _hold(self, replica: Replica, req: ReqState) -> None:
         """Keep the prompt's KV blocks on the prefill replica while they are transferred
