@@ -259,7 +259,8 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
                                            name=name, service=src.service,
                                            priority=src.priority,
                                            lengths=_trace_lengths(src, streams, name),
-                                           repeat=src.repeat, closed_loop=i if src.arrival is None else -1))
+                                           repeat=src.repeat,
+                                           closed_loop=i if src.arrival is None else -1))
         elif isinstance(src, RagSource):
             from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 
