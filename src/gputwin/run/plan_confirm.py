@@ -49,7 +49,8 @@ class ConfirmTask:
 def num_requests(request: ServePlanRequest) -> int:
     if request.num_requests is not None:
         return request.num_requests
-    if request.concurrency is not None:  # ~8 requests per user, as benchmark sweeps send
+    if request.concurrency is not None:  # ~8 rounds per user: a steady state well past
+        # the first wave (all users send at t = 0), as the closed-loop validation cases run
         return int(min(4000, max(600, 8 * request.concurrency)))
     rate = request.rate or 1.0
     return int(min(4000, max(600, rate * DEFAULT_SIM_SECONDS)))
