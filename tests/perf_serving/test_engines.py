@@ -49,16 +49,18 @@ def test_vllm_profile_keeps_the_earlier_defaults() -> None:
     e = EngineOptions().resolved()
     assert (e.max_num_seqs, e.max_num_batched_tokens, e.block_size,
             e.gpu_memory_utilization, e.enable_chunked_prefill) == (256, 8192, 16, 0.9, True)
-    assert ServiceOptions(model="m", gpu="g", weights_dtype="fp8").kv_dtype == "bf16"
+    assert ServiceOptions(model="m", gpu="g", weights_dtype="fp8").kv_dtype() == "bf16"
 
 
 def test_trtllm_defaults_follow_its_profile() -> None:
     s = ServiceOptions(model="m", gpu="g", weights_dtype="fp8", engine="trtllm")  # type: ignore[arg-type]
     e = s.engine.resolved()
     assert (e.max_num_seqs, e.enable_chunked_prefill, e.block_size) == (2048, False, 32)
-    assert s.kv_dtype == "fp8"  # ModelOpt FP8 checkpoints carry FP8 KV
+    assert s.kv_dtype() == "fp8"  # ModelOpt FP8 checkpoints carry FP8 KV
+    # weights dequantised to BF16 (gpt-oss's MXFP4 on Hopper): no KV scales, BF16 KV
+    assert s.kv_dtype(weight_only=True) == "bf16"
     bf16 = ServiceOptions(model="m", gpu="g", engine="trtllm")  # type: ignore[arg-type]
-    assert bf16.kv_dtype == "bf16"
+    assert bf16.kv_dtype() == "bf16"
     explicit = ServiceOptions(model="m", gpu="g", engine={"name": "trtllm", "max_num_seqs": 64})  # type: ignore[arg-type]
     assert explicit.engine.resolved().max_num_seqs == 64
 
@@ -220,3 +222,37 @@ def test_loader_needs_the_vendors_an_engine_runs_on(tmp_path: Path) -> None:
         d["engines"]["vllm"]["runs_on"]["value"] = []
     with pytest.raises(InputError, match="non-empty list"):
         load_engine_profiles(_write(tmp_path, empty))
+
+
+def test_weight_only_gemms_take_their_own_multiplier() -> None:
+    t = engine_profile("trtllm")
+    assert t.gemm_mult("bf16", weight_only=True) == t.gemm_eff_mult["weight_only"]
+    assert t.gemm_mult("bf16") == t.gemm_eff_mult["bf16"]
+    assert t.gemm_mult("mxfp4") == t.gemm_eff_mult["fp4"]
+    assert engine_profile("vllm").gemm_mult("bf16", weight_only=True) == 1.0
+
+
+def test_trtllm_serves_gpt_oss_on_hopper_with_bf16_kv_and_fp8_kv_on_blackwell() -> None:
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.serving import runs_weight_only
+
+    cat = default_catalog()
+    s = ServiceOptions(model="gpt-oss-20b", gpu="h100-sxm-80gb", weights_dtype="fp4",  # type: ignore[arg-type]
+                       engine="trtllm")
+    assert s.kv_dtype(runs_weight_only(cat.accelerator("h100-sxm-80gb"), "fp4")) == "bf16"
+    assert s.kv_dtype(runs_weight_only(cat.accelerator("b200"), "fp4")) == "fp8"
+
+
+def test_simulated_trtllm_replica_sizes_its_kv_pool_in_the_default_kv_dtype() -> None:
+    from gputwin.run.validate_serve import simulate_case
+
+    def blocks(gpu: str, kv: str | None) -> float:
+        extra = {"kv_cache": kv} if kv else {}
+        m = simulate_case(model="gpt-oss-20b", gpu=gpu, weights="fp4", engine="trtllm",
+                          offline={"num_requests": 4, "input_tokens": 64,
+                                   "output_tokens": 4}, **extra)
+        return m.metrics["num_kv_blocks_per_replica"]
+
+    assert blocks("h100-sxm-80gb", None) == blocks("h100-sxm-80gb", "bf16")
+    assert blocks("h100-sxm-80gb", "fp8") > blocks("h100-sxm-80gb", None)
+    assert blocks("b200", None) == blocks("b200", "fp8")

@@ -31,7 +31,9 @@ KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
 MEMORY_MODES = ("total", "free")
 CAPACITY_POLICIES = ("greedy", "no_evict")
 LIMIT_SCOPES = ("replica", "dp_rank")
-GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
+#: GEMM efficiency keys: the tensor-core dtype the GEMMs run in, or ``weight_only`` for
+#: weights dequantised to BF16 in the GEMM main loop (perf.serving.runs_weight_only)
+GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
@@ -77,16 +79,26 @@ class EngineProfile:
                              f"{', '.join(self.runs_on)} accelerators; {accelerator} is "
                              f"{vendor}'s: pick another engine", where="--engine")
 
-    def gemm_mult(self, weights_dtype: str) -> float:
-        """GEMM efficiency multiplier for ``weights_dtype`` (nvfp4/mxfp4 count as fp4)."""
+    def gemm_mult(self, weights_dtype: str, weight_only: bool = False) -> float:
+        """GEMM efficiency multiplier for GEMMs running in ``weights_dtype`` (nvfp4/mxfp4
+        count as fp4), or for weight-only GEMMs (their own kernels, e.g. TensorRT-LLM's
+        Triton MXFP4 MoE on Hopper)."""
+        if weight_only:
+            return self.gemm_eff_mult.get("weight_only", 1.0)
         key = "fp4" if weights_dtype in ("nvfp4", "mxfp4") else weights_dtype
         return self.gemm_eff_mult.get(key, 1.0)
 
-    def kv_dtype(self, weights_dtype: str) -> str:
-        """The KV-cache dtype the engine picks when none is given."""
+    def kv_dtype(self, weights_dtype: str, weight_only: bool = False) -> str:
+        """The KV-cache dtype the engine picks when none is given.
+
+        ``checkpoint``: FP8 when the quantised weights run at a low-precision tensor-core
+        rate (W8A8, W4A4, W4A8 checkpoints calibrate activation and KV scales); BF16 when
+        they are dequantised to BF16 in the GEMM (``weight_only``: gpt-oss's MXFP4 on
+        Hopper, FP8 on Ampere), whose checkpoints carry no KV scales."""
         d = self.default_kv_dtype
-        if d == "checkpoint":  # quantised checkpoints carry FP8 KV scales
-            return "fp8" if weights_dtype in ("fp8", "fp4", "nvfp4", "mxfp4") else "bf16"
+        if d == "checkpoint":
+            quantised = weights_dtype in ("fp8", "fp4", "nvfp4", "mxfp4")
+            return "fp8" if quantised and not weight_only else "bf16"
         return "bf16" if d == "auto" else d
 
     def limits_multiplier(self, dp_attention: int) -> int:

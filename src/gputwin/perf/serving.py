@@ -253,7 +253,7 @@ class ServingPerf:
         prof = engine_profile(c.engine)
         weight_only = runs_weight_only(accel, c.weights_dtype)
         self._gemm_rate = (peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
-                           * prof.gemm_mult(dtype))
+                           * prof.gemm_mult(dtype, weight_only))
         # 4-bit weights dequantised in the main loop (int4 AWQ/GPTQ, FP4 without FP4 MMA)
         self._gemm_mult = (cal.int4_dequant_compute_mult
                            if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)

@@ -24,7 +24,7 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import StorageTier
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.engines import kv_pool_blocks, kv_pool_bytes_per_gpu, step_model
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
 from gputwin.run.generation_run import (
     BuiltGeneration,
     build_generation,
@@ -90,7 +90,8 @@ def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
         model=catalog.model(opts.model), hw=hw, tp=opts.tp, pp=opts.pp, ep=opts.ep,
         dp_attention=opts.dp_attention, redundant_experts=opts.redundant_experts,
         ep_imbalance=opts.ep_imbalance,
-        weights_dtype=opts.weights_dtype, kv_cache_dtype=opts.kv_dtype,
+        weights_dtype=opts.weights_dtype,
+        kv_cache_dtype=opts.kv_dtype(runs_weight_only(hw.accelerator, opts.weights_dtype)),
         num_speculative_tokens=spec.num_tokens if spec else 0,
         draft_model=catalog.model(spec.draft_model) if spec and spec.draft_model else None,
         draft_kind=spec.kind if spec else None,

@@ -242,7 +242,8 @@ class ServiceOptions(_M):
                                             "FP4 formats need FP4 tensor cores (Blackwell)")
     kv_cache_dtype: Literal["bf16", "fp8"] | None = Field(
         default=None, description="None = the engine's default (vLLM/SGLang: the model "
-        "dtype; TensorRT-LLM: fp8 with fp8/fp4 checkpoints)")
+        "dtype; TensorRT-LLM: fp8 with fp8/fp4 checkpoints that run at their own "
+        "tensor-core rate, bf16 when they run weight-only)")
     replicas: ReplicaCount = 1
     router: RouterChoice = "least_outstanding"
     engine: EngineOptions = EngineOptions()
@@ -268,12 +269,13 @@ class ServiceOptions(_M):
             return {**data, "engine": {"name": data["engine"]}}
         return data
 
-    @property
-    def kv_dtype(self) -> str:
-        """The KV-cache dtype: the one given, else the engine's default."""
+    def kv_dtype(self, weight_only: bool = False) -> str:
+        """The KV-cache dtype: the one given, else the engine's default for these weights
+        (``weight_only``: they are dequantised to BF16 on this part, see
+        :meth:`EngineProfile.kv_dtype`)."""
         if self.kv_cache_dtype is not None:
             return self.kv_cache_dtype
-        return engine_profile(self.engine.name).kv_dtype(self.weights_dtype)
+        return engine_profile(self.engine.name).kv_dtype(self.weights_dtype, weight_only)
 
     @model_validator(mode="after")
     def _hardware(self) -> ServiceOptions:
