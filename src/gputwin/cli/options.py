@@ -102,3 +102,19 @@ def wide_ep_options(command: F) -> F:
     )):
         command = option(command)
     return command
+
+
+def closed_loop_options(command: F) -> F:
+    """``--concurrency`` and ``--think-time``, the closed-loop load of ``simulate serve``
+    and ``plan serve`` (docs/serving-simulation.md, "Closed-loop clients")."""
+    for option in reversed((
+        click.option("--concurrency", type=int, default=None, callback=positive_int,
+                     help="Closed loop instead of --rate: N clients (users), each sending "
+                          "its next request when its previous one completes (a "
+                          "benchmark's max concurrency)."),
+        click.option("--think-time", type=DURATION, default=None,
+                     help="With --concurrency: a client's pause between a response and "
+                          "its next request (e.g. 5s) [default: 0]."),
+    )):
+        command = option(command)
+    return command

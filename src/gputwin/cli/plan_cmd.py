@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import COUNT, DURATION, emit_json, positive_int
+from gputwin.cli.options import COUNT, DURATION, closed_loop_options, emit_json, positive_int
 
 if TYPE_CHECKING:
     from gputwin.run.plan_serve import ServePlan
@@ -126,12 +126,7 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 @plan.command("serve")
 @click.option("--model", required=True, help="Model name (catalog).")
 @click.option("--rate", type=float, default=None, help="Requests per second (Poisson).")
-@click.option("--concurrency", type=int, default=None, callback=positive_int,
-              help="Concurrent users instead of --rate (closed loop: each sends its next "
-                   "request when one completes); needs --e2e-slo or --ttft-slo + --tpot-slo.")
-@click.option("--think-time", type=DURATION, default=None,
-              help="With --concurrency: a user's pause between a response and the next "
-                   "request [default: 0].")
+@closed_loop_options
 @click.option("--input-tokens", type=int, default=None, callback=positive_int,
               help="Prompt tokens per request (fixed).")
 @click.option("--output-tokens", type=int, default=None, callback=positive_int,

@@ -19,6 +19,7 @@ from gputwin.cli.options import (
     OUT_HELP,
     OUTPUTS_HELP,
     SERVE_HELP,
+    closed_loop_options,
     fill_help,
     positive_int,
     wide_ep_options,
@@ -112,12 +113,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--speedup", default=1.0, show_default=True, type=float,
               help="Replay the trace this many times faster.")
 @click.option("--rate", default=None, type=float, help="Synthetic arrivals per second.")
-@click.option("--concurrency", default=None, type=int, callback=positive_int,
-              help="Closed loop instead of --rate: N clients, each sending its next request "
-                   "when its previous one completes (a benchmark's max concurrency).")
-@click.option("--think-time", default=None, type=DURATION,
-              help="Closed loop: a client's pause between a response and its next request "
-                   "(e.g. 5s) [default: 0].")
+@closed_loop_options
 @click.option("--num-requests", default=1000, show_default=True, type=int,
               callback=positive_int)
 @click.option("--arrival", default="poisson", show_default=True,
