@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -188,3 +189,27 @@ def test_narrow_experts_run_below_the_dense_gemm_rate() -> None:
     g = next(g for g in perf.shape.groups if g.local_experts)
     assert g.expert_width == 768
     assert perf._groups[0][1] == pytest.approx(768 / (768 + base.moe_width_half))
+
+
+def test_an_expert_that_runs_gets_at_least_one_row() -> None:
+    # one decode token touches k of E experts, each with one row: the expert GEMMs run at
+    # the rate of one row, not of k/E rows (which made a batch-1 gpt-oss-120b step on an
+    # H100 take 56 ms, sixty times its weight-read time)
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.serving import ServingConfig, ServingPerf
+    from gputwin.perf.serving_calib import default_serving_calibration
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="h100-sxm-80gb", system=None)
+    perf = ServingPerf(ServingConfig(cat.model("gpt-oss-120b"), hw, weights_dtype="mxfp4",
+                                     kv_cache_dtype="bf16", engine="trtllm"),
+                       default_serving_calibration())
+    one = perf.step_time_s(0, 0.0, 0.0, 1, 1000.0)
+    assert 1e-3 < one < 6e-3
+    # with every expert busy (a large batch) the rows are the mean, as before
+    g = next(g for g in perf.shape.groups if g.local_experts)
+    touched = 1.0 - math.exp(g.log_miss * 4096)
+    assert touched == pytest.approx(1.0)
+    assert perf._expert_rate(g, 4096, 1.0, touched) == pytest.approx(
+        perf._gemm_rate * 128 / (128 + perf._half) / perf._gemm_mult)

@@ -343,15 +343,18 @@ class ServingPerf:
         return t
 
     # ---- the step ------------------------------------------------------------------
-    def _expert_rate(self, g: GroupConsts, routed: int, width_eff: float) -> float:
+    def _expert_rate(self, g: GroupConsts, routed: int, width_eff: float,
+                     touched_frac: float) -> float:
         """FLOP/s of one layer's grouped expert GEMMs for a step of ``routed`` tokens.
 
-        The dense GEMM rate at the rows each expert receives (``routed·k/experts``, not
-        the batch), times ``width/(width + moe_width_half)`` for the expert's own
-        intermediate width: narrow experts run their grouped GEMMs (with routing,
-        permutation, activation quantisation and the weighted combine around them) far
-        below a dense GEMM of the same FLOP (fitted; perf/serving_calibration.yaml)."""
-        rows = routed * g.rows_per_expert_per_token
+        The dense GEMM rate at the rows each expert that runs receives (the mean
+        ``routed·k/experts`` over the ``touched_frac`` of experts that got any: at least
+        one row, not a fraction of one, in a small decode batch), times
+        ``width/(width + moe_width_half)`` for the expert's own intermediate width: narrow
+        experts run their grouped GEMMs (with routing, permutation, activation quantisation
+        and the weighted combine around them) far below a dense GEMM of the same FLOP
+        (fitted; perf/serving_calibration.yaml)."""
+        rows = routed * g.rows_per_expert_per_token / touched_frac
         return self._gemm_rate * rows / (rows + self._half) * width_eff / self._gemm_mult
 
     def _gemm_s(self, g: GroupConsts, width_eff: float, tokens: int, routed: int,
@@ -362,10 +365,10 @@ class ServingPerf:
         w_bytes = g.dense_weight_bytes
         compute = g.dense_flop_per_token * tokens / rate
         if g.local_experts:
-            w_bytes += g.local_experts * (1.0 - math.exp(g.log_miss * routed)) * (
-                g.expert_weight_bytes)
+            touched = 1.0 - math.exp(g.log_miss * routed)
+            w_bytes += g.local_experts * touched * g.expert_weight_bytes
             compute += (g.expert_flop_per_token * routed * imb
-                        / self._expert_rate(g, routed, width_eff))
+                        / self._expert_rate(g, routed, width_eff, touched))
         return compute, w_bytes / self._bw
 
     def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
