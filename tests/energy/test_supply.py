@@ -36,8 +36,14 @@ def test_profiles_hit_the_published_capacity_factor(tech: str, region: str) -> N
     ("wind-onshore", "JP-TK", 0.208),  # IEA Wind TCP, Japan 2020 national
     ("wind-onshore", "BR-SP", 0.37),  # Ministry of Mines and Energy, Brazil 2014 national
     ("wind-onshore", "US-TEX-ERCO", 0.369),  # EIA Texas 2019: 84.4 TWh / mean 26.1 GW
+    ("wind-onshore", "CA-ON", 0.341),  # wind-blog.com from IESO data, Ontario 2014
+    ("solar-pv", "CL-SIC", 0.277),  # CEN 2020 / CNE and Generadoras capacity, national
+    ("wind-onshore", "CL-SIC", 0.301),
+    ("solar-pv", "KR", 0.154),  # IEA PVPS Korea 2022: 4.9 % of 626,448 GWh / mean 22.7 GW
     ("solar-pv", "US-TEX-ERCO", 0.233),  # no regional figure: EIA US 2023
     ("solar-pv", "JP-TK", 0.233),  # JP-TK has wind only: solar falls back to the US figure
+    ("wind-onshore", "KR", 0.332),  # KR has solar only: wind falls back to the US figure
+    ("solar-pv", "SG", 0.233),  # no Singapore figure found yet
 ])
 def test_regional_capacity_factors_set_the_annual_energy(tech: str, region: str,
                                                          published: float) -> None:
