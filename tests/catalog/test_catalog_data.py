@@ -122,6 +122,7 @@ SPARSE_DATASHEET = [
     ("h100-pcie-80gb", "fp8", 3026e12), ("h200-sxm-141gb", "fp8", 3958e12),
     ("l4", "fp8", 485e12), ("l40s", "fp8", 1466e12), ("mi300x", "fp8", 5229.8e12),
     ("gb200", "fp4", 1440e15 / 72), ("b200", "fp8", 72e15 / 8),
+    ("rtx-pro-6000", "fp4", 4e15), ("rtx-pro-6000", "fp8", 2e15), ("rtx-pro-6000", "bf16", 1e15),
 ]
 
 
@@ -205,7 +206,8 @@ def test_every_accelerator_has_a_system() -> None:
      ("tpu-v5p-slice", "torus3d", "ici-v5p"), ("tpu-v5e-slice", "torus2d", "ici-v5e"),
      ("tpu-v6e-slice", "torus2d", "ici-v6e"), ("trn2-server", "torus2d", "neuronlink-v3"),
      ("trn2-ultraserver", "torus3d", "neuronlink-v3"), ("l40s-server", "pcie", "pcie-gen4"),
-     ("l4-server", "pcie", "pcie-gen4"), ("h100-pcie-server", "pcie", "pcie-gen5")],
+     ("l4-server", "pcie", "pcie-gen4"), ("h100-pcie-server", "pcie", "pcie-gen5"),
+     ("rtx-pro-6000-server", "pcie", "pcie-gen5")],
 )
 def test_scale_up_domains_beyond_nvswitch(system: str, topology: str, fabric: str) -> None:
     sysm = CAT.system(system)
@@ -229,3 +231,19 @@ def test_torus_link_rates_add_up_to_the_chip_figure() -> None:
         assert part.scale_up_fabric is not None
         link = CAT.fabric(part.scale_up_fabric).link_bandwidth_bytes_per_s
         assert links * link == pytest.approx(part.scale_up_bandwidth_bytes_per_s, rel=0.01)
+
+
+def test_rtx_pro_6000_server_edition() -> None:
+    """RTX PRO 6000 Blackwell Server Edition: FP4 tensor cores, the Server Edition's
+    1,597 GB/s (not the Workstation card's 1,792), 96 GB, PCIe only, 8 per RTX PRO Server."""
+    acc = CAT.accelerator("rtx-pro-6000")
+    assert acc.peak_for("fp4") == pytest.approx(2e15)
+    assert acc.peak_for("fp4") == pytest.approx(2 * acc.peak_for("fp8"))
+    assert acc.memory_bandwidth_bytes_per_s == pytest.approx(1597e9)
+    assert acc.memory_bytes == 96 * 2**30
+    assert acc.scale_up_bandwidth_bytes_per_s == 0 and acc.scale_up_fabric is None
+    assert acc.tdp_w == 600
+    sysm = CAT.system("rtx-pro-6000-server")
+    assert (sysm.accelerator, sysm.num_accelerators) == ("rtx-pro-6000", 8)
+    hw = resolve_hardware(CAT, system="rtx-pro-6000-server")
+    assert hw.accelerator.name == "rtx-pro-6000"

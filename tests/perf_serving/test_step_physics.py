@@ -213,3 +213,26 @@ def test_an_expert_that_runs_gets_at_least_one_row() -> None:
     assert touched == pytest.approx(1.0)
     assert perf._expert_rate(g, 4096, 1.0, touched) == pytest.approx(
         perf._gemm_rate * 128 / (128 + perf._half) / perf._gemm_mult)
+
+
+def test_pipeline_stages_run_micro_batches_in_flight() -> None:
+    """With ``pp`` stages the engine keeps ``pp`` micro-batches in flight (TensorRT-LLM's
+    PP executor loop, vLLM's batch queue): a step of B sequences costs one traverse of
+    B/pp, not of B, so each GPU stays busy and per-GPU throughput does not halve."""
+    one = make_perf("llama3-70b", gpu="rtx-pro-6000", weights_dtype="fp4")
+    two = make_perf("llama3-70b", gpu="rtx-pro-6000", weights_dtype="fp4", pp=2)
+    b, ctx = 256, 1500
+    t_pp = two.step_time_s(0, 0.0, 0.0, b, float(b * ctx))
+    t_half = one.step_time_s(0, 0.0, 0.0, b // 2, float(b // 2 * ctx))
+    t_full = one.step_time_s(0, 0.0, 0.0, b, float(b * ctx))
+    # a traverse of B/2 (plus a hand-off), well under the traverse of all B
+    assert t_half <= t_pp < 0.8 * t_full
+    # one sequence cannot be split: its step is the whole traverse, as before
+    t1 = two.step_time_s(0, 0.0, 0.0, 1, float(ctx))
+    assert t1 >= one.step_time_s(0, 0.0, 0.0, 1, float(ctx))
+    # the fitting decomposition agrees with the step
+    comp = step_components(two, 0, 0.0, 0.0, b, float(b * ctx))
+    assert comp["seqs"] == b
+    # each stage GPU is busy the whole step, not 1/pp of it
+    busy = two.busy_activity_frac(b * 100, 100 * t_pp, 100, b * 100.0)
+    assert busy > 0.5 * one.busy_activity_frac(b * 100, 100 * t_full, 100, b * 100.0)

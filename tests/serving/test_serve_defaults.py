@@ -32,3 +32,11 @@ def test_system_without_gpu_is_not_overridden() -> None:
 def test_human_summary_names_the_service() -> None:
     out = _run("--num-requests", "10")
     assert DEFAULT_MODEL in out and DEFAULT_GPU in out
+
+
+def test_rtx_pro_6000_serves_fp4_with_trtllm() -> None:
+    """The RTX PRO 6000 Blackwell Server Edition has FP4 tensor cores: Llama 3.3 70B in
+    NVFP4 fits one card and serves."""
+    summary = json.loads(_run("--gpu", "rtx-pro-6000", "--engine", "trtllm", "--weights", "fp4",
+                              "--model", "llama3.3-70b", "--num-requests", "20", "--json"))
+    assert summary["gpu"] == "rtx-pro-6000"

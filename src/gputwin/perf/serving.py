@@ -384,6 +384,17 @@ class ServingPerf:
         ``num_decode_seqs·W`` (:func:`local_attention`)."""
         if tokens <= 0:
             return 0.0
+        if self._pp > 1:
+            # pipeline micro-batches: the engine keeps ``pp`` micro-batches in flight, one
+            # per stage, so a step of the whole batch costs one traverse of a ``1/pp`` share
+            # (the largest micro-batch: whole tokens, at least one)
+            pp = self._pp
+            f = -(-tokens // pp) / tokens
+            tokens = -(-tokens // pp)
+            prefill_pairs, prefill_kv_tokens = prefill_pairs * f, prefill_kv_tokens * f
+            decode_pairs, decode_kv_tokens = decode_pairs * f, decode_kv_tokens * f
+            num_logits = -(-num_logits // pp)
+            num_decode_seqs = -(-num_decode_seqs // pp)
         routed = tokens
         moe_comm = 0.0
         if self._dp > 1:
@@ -513,17 +524,16 @@ class ServingPerf:
         (``c`` = that time / ``busy_s``, at most 1); the GPU waits on the host for the
         engine's overheads (``num_steps`` x step overhead + ``num_seq_steps`` x per-sequence
         overhead: the step model runs them in series with the device); the rest of the busy
-        time is HBM-bound. A GPU of a ``pp``-stage pipeline is active for its own stage
-        only, ``1/pp`` of a step. 0 when never busy.
+        time is HBM-bound. A GPU of a ``pp``-stage pipeline runs its own stage's layers
+        (``1/pp`` of the FLOP) for every micro-batch, busy the whole step. 0 when never busy.
         """
         if busy_s <= 0.0 or num_tokens <= 0.0:
             return 0.0
         flop = sum(g.num_layers * (g.dense_flop_per_token + g.expert_flop_per_token)
                    for g in self.shape.groups)  # layer GEMMs (LM head and attention left out)
-        compute_s = num_tokens * flop * self._gemm_mult / self._gemm_rate
+        compute_s = num_tokens * flop * self._gemm_mult / self._gemm_rate / self._pp
         host_s = num_steps * self._step_oh + num_seq_steps / self._dp * self._seq_oh
-        a = inference_activity_frac(min(1.0, compute_s / busy_s), host_s / busy_s)
-        return a / self._pp
+        return inference_activity_frac(min(1.0, compute_s / busy_s), host_s / busy_s)
 
     def decode_kink(self, num_decode_seqs: int) -> float:
         """Context tokens in all above which a decode-only step of ``num_decode_seqs``
@@ -595,7 +605,17 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     if tokens <= 0:
         return out
     p = perf
-    routed, d, seqs = tokens, p._dp, num_decode_seqs
+    seqs = num_decode_seqs  # host overhead per sequence of the whole batch
+    if p._pp > 1:  # pipeline micro-batches, as ServingPerf._gpu_time_s
+        pp = p._pp
+        f = -(-tokens // pp) / tokens
+        tokens = -(-tokens // pp)
+        num_prefill_tokens = -(-num_prefill_tokens // pp)
+        num_decode_seqs = -(-num_decode_seqs // pp)
+        prefill_context_tokens_sum *= f
+        prefill_attn_pairs *= f
+        decode_context_tokens_sum *= f
+    routed, d = tokens, p._dp
     imb = p.imbalance(routed) if p._ep > 1 else 1.0
     # wide EP: the exposed all-to-all counts as fixed; the rest per DP group below
     moe_comm = p.moe_comm_s(tokens, low_latency=num_prefill_tokens == 0)
