@@ -19,9 +19,10 @@ Public API (stable; the serving simulator calls it once per engine step):
   ``max_batch_size_by_memory(context_tokens)``; disaggregation: ``kv_transfer_time_s``.
 - ``expected_accepted_tokens(alpha, k)``.
 
-Model of one step (per layer, per GPU, summed over all layers — a step traverses every
-pipeline stage): weight GEMMs ``max(FLOP/(peak·eff·g(T)), weight bytes/(bw·bw_frac))`` with
-the weights read once per step (MoE: only the experts the batch's tokens touch); prefill
+Model of one step (per layer, per GPU, summed over all layers; with ``pp`` stages the
+engine keeps ``pp`` micro-batches in flight, so a step of B sequences costs one traverse of
+B/pp through every stage): weight GEMMs
+``max(FLOP/(peak·eff·g(T)), weight bytes/(bw·bw_frac))`` with the weights read once per step (MoE: only the experts the batch's tokens touch); prefill
 attention ``max(pairs·flop_per_pair/attn_rate, KV bytes/bw)``; decode attention reads each
 sequence's KV once; elementwise traffic; per-layer overhead; two TP all-reduces (the
 collective model, latency-dominated at small batch). Plus the LM head for the sampled
@@ -42,6 +43,7 @@ from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
 from gputwin.perf.engines import engine_profile
+from gputwin.perf.kv_transfer import kv_transfer_time_s
 from gputwin.perf.power import inference_activity_frac
 from gputwin.perf.serving_calib import (
     ServingAccelCoefficients,
@@ -563,30 +565,11 @@ class ServingPerf:
     # ---- disaggregated prefill/decode -----------------------------------------------
     def kv_transfer_time_s(self, num_tokens: int,
                            bandwidth_bytes_per_s: float | None = None) -> float:
-        """Seconds to move the KV of ``num_tokens`` from a prefill to a decode replica.
-
-        Default bandwidth: every GPU holding the request's KV sends its shard over its
-        share of the node's scale-out NICs (fabric efficiency applied) plus one fabric
-        latency. With attention data parallelism a request's KV lives on one DP group
-        (``tp × pp`` GPUs), not on the whole replica. Local-attention layers (window
-        ``W``) hold and ship only the last ``W`` tokens.
-        """
-        if num_tokens <= 0:
-            return 0.0
+        """Seconds to move the KV of ``num_tokens`` from a prefill to a decode replica
+        (:func:`gputwin.perf.kv_transfer.kv_transfer_time_s`)."""
         c = self.config
-        hw = c.hw
-        fabric = hw.scale_out_fabric
-        if bandwidth_bytes_per_s is None:
-            bandwidth_bytes_per_s = (hw.scale_out_bandwidth_per_gpu_bytes_per_s
-                                     * c.tp * c.pp * fabric.efficiency_frac)
-        if not bandwidth_bytes_per_s > 0:
-            raise InputError(f"KV transfer bandwidth must be positive, got "
-                             f"{bandwidth_bytes_per_s}")
-        shape = self.shape
-        kv_bytes = (num_tokens * shape.kv_bytes_per_token_total
-                    - max(0, num_tokens - shape.attn_window)
-                    * shape.local_kv_bytes_per_token_total)
-        return fabric.latency_s + kv_bytes / bandwidth_bytes_per_s
+        return kv_transfer_time_s(self.shape, c.hw, c.tp, c.pp, num_tokens,
+                                  bandwidth_bytes_per_s)
 
 
 def step_components(perf: ServingPerf, num_prefill_tokens: int,
