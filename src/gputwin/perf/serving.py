@@ -20,17 +20,17 @@ Public API (stable; the serving simulator calls it once per engine step):
 - ``expected_accepted_tokens(alpha, k)``.
 
 Model of one step (per layer, per GPU, summed over all layers; with ``pp`` stages the
-engine keeps ``pp`` micro-batches in flight, so a step of B sequences costs one traverse of
-B/pp through every stage): weight GEMMs
-``max(FLOP/(peak·eff·g(T)), weight bytes/(bw·bw_frac))`` with the weights read once per step (MoE: only the experts the batch's tokens touch); prefill
-attention ``max(pairs·flop_per_pair/attn_rate, KV bytes/bw)``; decode attention reads each
-sequence's KV once; elementwise traffic; per-layer overhead; two TP all-reduces (the
-collective model, latency-dominated at small batch). Plus the LM head for the sampled
-tokens, PP hand-offs and a host overhead per step and per sequence. With attention data
-parallelism the step's tokens split evenly over the ``dp_attention`` groups, the routed
-experts see every token of the replica (the busiest GPU ``imbalance`` × the mean) and each
-MoE layer adds its dispatch/combine all-to-all (:mod:`gputwin.perf.wide_ep`). See
-docs/serving-model.md.
+engine keeps ``pp`` micro-batches in flight, so a step of B sequences costs one traverse
+of B/pp through every stage): weight GEMMs ``max(FLOP/(peak·eff·g(T)), weight
+bytes/(bw·bw_frac))`` with the weights read once per step (MoE: only the experts the
+batch's tokens touch); prefill attention ``max(pairs·flop_per_pair/attn_rate, KV
+bytes/bw)``; decode attention reads each sequence's KV once; elementwise traffic;
+per-layer overhead; two TP all-reduces (the collective model, latency-dominated at small
+batch). Plus the LM head for the sampled tokens, PP hand-offs and a host overhead per step
+and per sequence. With attention data parallelism the step's tokens split evenly over the
+``dp_attention`` groups, the routed experts see every token of the replica (the busiest
+GPU ``imbalance`` × the mean) and each MoE layer adds its dispatch/combine all-to-all
+(:mod:`gputwin.perf.wide_ep`). See docs/serving-model.md.
 """
 
 from __future__ import annotations
