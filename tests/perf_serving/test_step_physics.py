@@ -227,6 +227,10 @@ def test_pipeline_stages_run_micro_batches_in_flight() -> None:
     t_full = one.step_time_s(0, 0.0, 0.0, b, float(b * ctx))
     # a traverse of B/2 (plus a hand-off), well under the traverse of all B
     assert t_half <= t_pp < 0.8 * t_full
+    # the largest micro-batch sets the step: 5 tokens over 2 stages -> 3 (0.6 of the step)
+    from gputwin.perf.serving import micro_batch
+    assert micro_batch(5, 2) == (3, 0.6)
+    assert micro_batch(1, 4) == (1, 1.0)
     # one sequence cannot be split: its step is the whole traverse, as before
     t1 = two.step_time_s(0, 0.0, 0.0, 1, float(ctx))
     assert t1 >= one.step_time_s(0, 0.0, 0.0, 1, float(ctx))

@@ -197,6 +197,15 @@ def local_attention(window: float, tokens: int, num_decode_seqs: int, prefill_pa
             min(decode_pairs, dec_cap), min(decode_kv_tokens, dec_cap))
 
 
+def micro_batch(tokens: int, pp: int) -> tuple[int, float]:
+    """(tokens, share of the step) of the largest of the ``pp`` pipeline micro-batches a
+    step of ``tokens`` splits into: the engine keeps one in flight per stage, so the step
+    costs one traverse of that micro-batch through every stage (whole tokens, at least
+    one; ``tokens`` > 0)."""
+    m = -(-tokens // pp)
+    return m, m / tokens
+
+
 def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
     """(GEMM peak FLOP/s, dtype it runs in, extra compute multiplier)."""
     dtype = _compute_peak_dtype(c.hw.accelerator, c.weights_dtype)
@@ -387,12 +396,8 @@ class ServingPerf:
         if tokens <= 0:
             return 0.0
         if self._pp > 1:
-            # pipeline micro-batches: the engine keeps ``pp`` micro-batches in flight, one
-            # per stage, so a step of the whole batch costs one traverse of a ``1/pp`` share
-            # (the largest micro-batch: whole tokens, at least one)
             pp = self._pp
-            f = -(-tokens // pp) / tokens
-            tokens = -(-tokens // pp)
+            tokens, f = micro_batch(tokens, pp)
             prefill_pairs, prefill_kv_tokens = prefill_pairs * f, prefill_kv_tokens * f
             decode_pairs, decode_kv_tokens = decode_pairs * f, decode_kv_tokens * f
             num_logits = -(-num_logits // pp)
@@ -591,8 +596,7 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     seqs = num_decode_seqs  # host overhead per sequence of the whole batch
     if p._pp > 1:  # pipeline micro-batches, as ServingPerf._gpu_time_s
         pp = p._pp
-        f = -(-tokens // pp) / tokens
-        tokens = -(-tokens // pp)
+        tokens, f = micro_batch(tokens, pp)
         num_prefill_tokens = -(-num_prefill_tokens // pp)
         num_decode_seqs = -(-num_decode_seqs // pp)
         prefill_context_tokens_sum *= f
