@@ -25,12 +25,12 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from gputwin.catalog.loader import default_catalog
-from gputwin.perf import serving_calib
 from gputwin.perf.serving import runs_weight_only
 from gputwin.run.fit_engines import BENCHMARKS_PATH, _gemm_mult, benchmark_requests
 from gputwin.run.validate_serve import simulate_case
@@ -89,15 +89,17 @@ def predict(row: Row) -> float:
     return simulate_case(**inputs).metrics["output_tokens_per_s_per_gpu"]
 
 
-def _set_width_half(value: float | None) -> None:
-    """Patch ``moe_width_half`` (None: restore the file's value)."""
+@contextmanager
+def _width_half(value: float) -> Iterator[None]:
+    """Run with the serving calibration's ``moe_width_half`` set to ``value``."""
     import gputwin.perf.serving as serving_mod
-    base = _ORIGINAL()
-    patched = base if value is None else dataclasses.replace(base, moe_width_half=value)
+    original = serving_mod.default_serving_calibration
+    patched = dataclasses.replace(original(), moe_width_half=value)
     serving_mod.default_serving_calibration = lambda: patched  # type: ignore[assignment]
-
-
-_ORIGINAL = serving_calib.default_serving_calibration
+    try:
+        yield
+    finally:
+        serving_mod.default_serving_calibration = original  # type: ignore[assignment]
 
 
 def _loss(errs: Sequence[float]) -> float:
@@ -128,17 +130,6 @@ def _summary(errs: Sequence[float]) -> dict[str, float]:
             "max_abs": max(a) if a else 0.0}
 
 
-class _Width:
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def __enter__(self) -> None:
-        _set_width_half(self.value)
-
-    def __exit__(self, *exc: object) -> None:
-        _set_width_half(None)
-
-
 def main(argv: list[str]) -> None:
     rows = load_moe_rows()
     cat = default_catalog()
@@ -149,7 +140,7 @@ def main(argv: list[str]) -> None:
                      lambda v: _gemm_mult("trtllm", "weight_only", v), "weight_only", t0)
     wo_best = _best(wo_table, [k for k, r in enumerate(wo_rows) if not r.held_out])
     with _gemm_mult("trtllm", "weight_only", wo_best):
-        table = _grid(rows, WIDTH_GRID, _Width, "moe_width_half", t0)
+        table = _grid(rows, WIDTH_GRID, _width_half, "moe_width_half", t0)
     fit_idx = [k for k, r in enumerate(rows) if not r.held_out]
     best = _best(table, fit_idx)
     holdout: list[float] = []
