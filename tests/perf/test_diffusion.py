@@ -10,7 +10,13 @@ from click.testing import CliRunner
 from gputwin.catalog.loader import default_catalog
 from gputwin.cli.main import cli
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.perf.diffusion import diffusion_table, estimate_generation, latent_tokens
+from gputwin.perf.diffusion import (
+    diffusion_table,
+    estimate_generation,
+    latent_tokens,
+    sp_group,
+)
+from gputwin.topology.hardware import HardwareSpec, resolve_hardware
 
 H100 = default_catalog().accelerator("h100-sxm-80gb")
 A100 = default_catalog().accelerator("a100-sxm-80gb")
@@ -27,13 +33,54 @@ def test_hunyuanvideo_single_gpu_latency() -> None:
     assert est.time_s == pytest.approx(HUNYUAN_1GPU_S, rel=0.15)
 
 
-def test_hunyuanvideo_eight_gpus_is_an_upper_bound_on_speed() -> None:
-    """Sequence parallelism is assumed ideal: the model is faster than xDiT's measured
-    337.6 s (it predicts 215 s, -36 %) -- a known gap, documented."""
+def _hw(gpu: str) -> HardwareSpec:
+    return resolve_hardware(default_catalog(), gpu=gpu)
+
+
+def test_hunyuanvideo_eight_gpus_is_faster_than_measured_on_h100() -> None:
+    """With the all-to-alls and the one-GPU decode the model still runs faster than xDiT's
+    measured 337.6 s on H100 (237 s, -30 %: a known gap, documented; the same table's
+    H20 rows are within 2 %)."""
+    hw = _hw("h100-sxm-80gb")
     est = estimate_generation(H100, "hunyuanvideo", frames=129, height=720, width=1280,
-                              num_gpus=8)
+                              num_gpus=8, sp_comm=sp_group(hw, 8))
     assert est.time_s < HUNYUAN_8GPU_S
     assert est.time_s == pytest.approx(HUNYUAN_8GPU_S, rel=0.40)
+
+
+def test_reference_pipelines_decode_on_one_gpu_unless_parallel_vae() -> None:
+    kw = {"frames": 129, "height": 720, "width": 1280, "num_gpus": 8}
+    one = estimate_generation(H100, "hunyuanvideo", frames=129, height=720, width=1280)
+    serial = estimate_generation(H100, "hunyuanvideo", **kw)
+    tiled = estimate_generation(H100, "hunyuanvideo", parallel_vae=True, **kw)
+    assert serial.vae_decode_s == pytest.approx(one.vae_decode_s)
+    assert tiled.vae_decode_s == pytest.approx(one.vae_decode_s / 8)
+    assert serial.time_s - tiled.time_s == pytest.approx(one.vae_decode_s * 7 / 8)
+
+
+def test_all_to_alls_cost_more_over_pcie_than_nvlink_and_nothing_on_one_gpu() -> None:
+    """Four all-to-alls of the GPU's activation per block: a few seconds per HunyuanVideo
+    clip over NVLink, tens of times that between PCIe cards."""
+    kw = {"frames": 129, "height": 720, "width": 1280, "num_gpus": 4}
+    nvl = estimate_generation(H100, "hunyuanvideo", sp_comm=sp_group(_hw("h100-sxm-80gb"), 4),
+                              **kw)
+    l40s = default_catalog().accelerator("l40s")
+    pcie = estimate_generation(l40s, "hunyuanvideo", sp_comm=sp_group(_hw("l40s"), 4), **kw)
+    assert 0.5 < nvl.sequence_parallel_comm_s < 20
+    assert pcie.sequence_parallel_comm_s > 10 * nvl.sequence_parallel_comm_s
+    assert sp_group(_hw("h100-sxm-80gb"), 1) is None
+    with pytest.raises(InputError, match="communicator"):
+        estimate_generation(H100, "hunyuanvideo", sp_comm=sp_group(_hw("h100-sxm-80gb"), 2),
+                            **kw)
+
+
+def test_cli_parallel_vae_and_comm() -> None:
+    base = ["estimate", "video", "--model", "hunyuanvideo", "--num-gpus", "4", "--json"]
+    serial = json.loads(CliRunner().invoke(cli, base).output)
+    tiled = json.loads(CliRunner().invoke(cli, [*base, "--parallel-vae"]).output)
+    assert serial["sequence_parallel_comm_s"] > 0 and serial["system"]
+    assert tiled["parallel_vae"] and tiled["vae_decode_s"] == pytest.approx(
+        serial["vae_decode_s"] / 4)
 
 
 def test_token_count_and_attention_dominate_long_videos() -> None:

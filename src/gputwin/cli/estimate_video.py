@@ -11,7 +11,11 @@ from gputwin.cli.options import emit_json, positive_int
 @click.option("--model", required=True, help="DiT model (perf/diffusion.yaml), e.g. hunyuanvideo.")
 @click.option("--gpu", default="h100-sxm-80gb", show_default=True, help="Accelerator (catalog).")
 @click.option("--num-gpus", type=int, default=1, show_default=True, callback=positive_int,
-              help="GPUs per sample (sequence parallel, ideal scaling).")
+              help="GPUs per sample (Ulysses sequence parallel: all-to-alls over the "
+              "GPU's default system).")
+@click.option("--parallel-vae", is_flag=True,
+              help="Tile the VAE decode across the GPUs (the reference pipelines decode on "
+              "one).")
 @click.option("--frames", type=int, default=None, callback=positive_int,
               help="Frames (1 = an image) [default: the model's native clip].")
 @click.option("--height", type=int, default=None, callback=positive_int,
@@ -28,8 +32,8 @@ from gputwin.cli.options import emit_json, positive_int
 @click.option("--provider", default="neocloud", show_default=True, help="Price book class.")
 @click.option("--pricing", default="on-demand", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def video(model: str, gpu: str, num_gpus: int, frames: int | None, height: int | None,
-          width: int | None, steps: int | None, fps: float | None,
+def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, frames: int | None,
+          height: int | None, width: int | None, steps: int | None, fps: float | None,
           attention_kernel: str | None, provider: str, pricing: str, as_json: bool) -> None:
     """Seconds, GPU-seconds per second of video and cost of one generated sample.
 
@@ -40,7 +44,8 @@ def video(model: str, gpu: str, num_gpus: int, frames: int | None, height: int |
     """
     from gputwin.catalog.loader import default_catalog
     from gputwin.energy.accounting import allocation_rates
-    from gputwin.perf.diffusion import dit_model, estimate_generation
+    from gputwin.perf.diffusion import dit_model, estimate_generation, sp_group
+    from gputwin.topology.hardware import resolve_hardware
 
     dit = dit_model(model)
     native = dit.native
@@ -49,14 +54,17 @@ def video(model: str, gpu: str, num_gpus: int, frames: int | None, height: int |
     width = native.width if width is None else width
     steps = native.steps if steps is None else steps
     fps = native.fps if fps is None else fps
-    acc = default_catalog().accelerator(gpu)
+    hw = resolve_hardware(default_catalog(), gpu=gpu)
+    acc = hw.accelerator
     est = estimate_generation(acc, model, frames=frames, height=height, width=width,
                               steps=steps, num_gpus=num_gpus, fps=fps,
-                              attention_kernel=attention_kernel)
+                              attention_kernel=attention_kernel,
+                              sp_comm=sp_group(hw, num_gpus), parallel_vae=parallel_vae)
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
     cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
     kernel = attention_kernel or dit.attention_kernel
-    out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "attention_kernel": kernel,
+    out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "system": hw.system.name,
+           "parallel_vae": parallel_vae, "attention_kernel": kernel,
            **est.to_dict(),
            "cost_usd": cost, "cost_basis": rates.cost_basis,
            "cost_usd_per_video_second": cost / (frames / fps) if frames > 1 else None}
@@ -66,6 +74,10 @@ def video(model: str, gpu: str, num_gpus: int, frames: int | None, height: int |
     click.echo(f"{model}, {frames} x {height}x{width}, {steps} steps on {num_gpus} x {gpu}: "
                f"{est.time_s:,.1f} s ({est.tokens:,} latent tokens, {est.flops:.3g} FLOPs; "
                f"VAE decode {est.vae_decode_s:,.1f} s)")
+    if num_gpus > 1:
+        click.echo(f"  sequence parallel on {hw.system.name}: all-to-alls "
+                   f"{est.sequence_parallel_comm_s:,.1f} s; VAE decode on "
+                   f"{num_gpus if parallel_vae else 1} GPU(s)")
     click.echo(f"  attention {est.attention_flops_frac:.0%} of FLOPs, {kernel} at "
                f"{est.attention_frac:.0%} of bf16 peak; linear layers at {est.gemm_frac:.0%}")
     if est.gpu_seconds_per_video_second is not None:

@@ -20,16 +20,24 @@ separately:
 
 Both compute parts are scaled by ``r / (r + half_tokens)``, r = tokens per GPU per pass:
 short sequences (images, small batches) fill the GPU less; a batch of identical samples
-raises r. Sequence parallelism across GPUs is assumed ideal (an upper bound on multi-GPU
-speed; xDiT's published scaling is below it, see docs/economics.md). An image is
-``frames = 1``. ``mfu=`` replaces the two compute parts by one efficiency for all DiT
-FLOPs (the model before the split) and drops the elementwise part.
+raises r. An image is ``frames = 1``. ``mfu=`` replaces the two compute parts by one
+efficiency for all DiT FLOPs (the model before the split) and drops the elementwise part.
+
+On ``num_gpus`` > 1 the sequence is split across GPUs (Ulysses sequence parallelism, what
+xDiT and the reference repositories run): each GPU computes its share of the tokens, and
+every block adds four all-to-alls (q, k and v to head-sharded layout before attention, the
+output back after it) of the GPU's ``batch x tokens / num_gpus x hidden`` bf16 activation,
+timed by the collective model (``topology/collectives.py``) on the communicator of the
+replica's GPUs (``sp_group``), on the critical path. Without a communicator they cost
+nothing (the callers in the CLI, the validation runner and serving pass one).
 
 The VAE decode after the last step is a convolutional decoder whose work is linear in output
 pixel-frames (``frames x height x width``): it takes ``pixel_frames / (vae_decode_rate x
-bf16 PFLOP/s of the GPU)`` seconds, with the per-model rate measured on one GPU, split over
-the replica's GPUs (parallel tiled decode, assumed ideal like the DiT). The text encoder
-is not counted.
+bf16 PFLOP/s of the GPU)`` seconds, with the per-model rate measured on one GPU. The
+reference pipelines decode on one GPU after the sequence-parallel DiT (Wan's generate.py
+decodes on rank 0, HunyuanVideo's xDiT path on every rank), so the decode does not shrink
+with the GPU count unless ``parallel_vae`` (a pipeline that tiles the decode across GPUs,
+e.g. SGLang's parallel tiled decode, assumed ideal). The text encoder is not counted.
 
 ``gpu_seconds_per_video_second`` = GPU-seconds of one sample / its duration at ``fps``.
 """
@@ -46,10 +54,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.calibration import default_calibration, family_key
+from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
+from gputwin.topology.comm_types import CommGroup
+from gputwin.topology.hardware import HardwareSpec
 from gputwin.yaml_io import load_validated
 
 AttentionKernel = Literal["fa2", "fa3"]
 ATTENTION_KERNELS: tuple[str, ...] = ("fa2", "fa3")
+ULYSSES_ALL_TO_ALLS_PER_BLOCK = 4  # q, k, v to head-sharded layout; the output back
+ACTIVATION_BYTES = 2.0  # bf16
 
 
 class NativeShape(BaseModel):
@@ -128,6 +141,7 @@ class GenerationEstimate:
     gpu_seconds: float
     gpu_seconds_per_video_second: float | None
     vae_decode_s: float  # included in time_s
+    sequence_parallel_comm_s: float  # Ulysses all-to-alls, included in time_s
     attention_flops_frac: float  # share of the DiT FLOPs in attention
     gemm_frac: float  # fraction of the bf16 peak the linear layers run at (before fill)
     attention_frac: float  # same for the attention kernel
@@ -165,18 +179,38 @@ def dit_model(name: str) -> DitModel:
     return models[name]
 
 
+def sp_group(hw: HardwareSpec, num_gpus: int) -> CommGroup | None:
+    """The communicator of a ``num_gpus``-GPU sequence-parallel replica on ``hw`` (ranks
+    packed onto nodes), None for one GPU. Raises :class:`InputError` when the GPUs would
+    span nodes of a system without a network."""
+    return group_for_ranks(hw, num_gpus, 1) if num_gpus > 1 else None
+
+
+def ulysses_comm_s(m: DitModel, tokens: int, *, batch: int, group: CommGroup | None) -> float:
+    """Seconds of one DiT pass spent in Ulysses all-to-alls on ``group``."""
+    if group is None or group.num_gpus < 2:
+        return 0.0
+    local_bytes = batch * tokens / group.num_gpus * m.hidden * ACTIVATION_BYTES
+    one = collective_time(CollectiveOp.ALL_TO_ALL, local_bytes, group).time_s
+    return ULYSSES_ALL_TO_ALLS_PER_BLOCK * m.blocks * one
+
+
 def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: int,
                         width: int, steps: int = 50, num_gpus: int = 1, fps: float = 24.0,
                         mfu: float | None = None, batch: int = 1,
                         step_cache_frac: float = 0.0,
-                        attention_kernel: str | None = None) -> GenerationEstimate:
+                        attention_kernel: str | None = None,
+                        sp_comm: CommGroup | None = None,
+                        parallel_vae: bool = False) -> GenerationEstimate:
     """Time of ``batch`` identical samples run together on ``num_gpus`` x ``acc`` (module
     docstring; GPU-seconds per video second are per sample). ``step_cache_frac``: share
     of the DiT forward passes reused from a step cache (TeaCache-style) instead of run.
     ``attention_kernel`` (fa2 / fa3) overrides the model's reference kernel; ``mfu`` one
     efficiency for all DiT FLOPs instead of the GEMM / attention / elementwise split.
+    ``sp_comm``: the replica's communicator (:func:`sp_group`) for the all-to-alls;
+    ``parallel_vae``: the decode is tiled across the GPUs instead of run on one.
     Raises :class:`UnknownNameError` for an unknown model or kernel, :class:`InputError`
-    for bad sizes."""
+    for bad sizes or a communicator of another size."""
     table = diffusion_table()
     m = dit_model(model)
     if steps < 1 or num_gpus < 1 or fps <= 0 or batch < 1:
@@ -185,6 +219,8 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
         raise InputError(f"step cache share must be in [0, 1), got {step_cache_frac}")
     if mfu is not None and not 0 < mfu <= 1:
         raise InputError(f"mfu must be in (0, 1], got {mfu}")
+    if sp_comm is not None and sp_comm.num_gpus != num_gpus:
+        raise InputError(f"the communicator has {sp_comm.num_gpus} GPUs, the replica {num_gpus}")
     kernel = m.attention_kernel if attention_kernel is None else attention_kernel
     n = latent_tokens(m, frames=frames, height=height, width=width)
     linear = 2.0 * m.params * n
@@ -202,13 +238,15 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
         elementwise = table.elementwise_bytes_per_hidden * m.blocks * n * m.hidden
         pass_s = ((linear / (peak * gemm) + attention / (peak * attn)) / fill
                   + elementwise / bw) / num_gpus
+    comm_s = ulysses_comm_s(m, n, batch=batch, group=sp_comm) * m.cfg_passes * steps * (
+        1.0 - step_cache_frac)
     decode_s = vae_decode_s(acc, m, frames=frames, height=height, width=width,
-                            batch=batch, num_gpus=num_gpus)
-    time_s = pass_s * m.cfg_passes * steps * (1.0 - step_cache_frac) * batch + decode_s
+                            batch=batch, num_gpus=num_gpus if parallel_vae else 1)
+    time_s = pass_s * m.cfg_passes * steps * (1.0 - step_cache_frac) * batch + comm_s + decode_s
     gpu_s = time_s * num_gpus
     per_video_s = gpu_s / batch / (frames / fps) if frames > 1 else None
     return GenerationEstimate(n, (linear + attention) * passes, time_s, gpu_s, per_video_s,
-                              decode_s, attention / (linear + attention), gemm, attn)
+                              decode_s, comm_s, attention / (linear + attention), gemm, attn)
 
 
 def vae_decode_s(acc: Accelerator, m: DitModel, *, frames: int, height: int, width: int,

@@ -19,7 +19,7 @@ import numpy as np
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError
-from gputwin.perf.diffusion import estimate_generation
+from gputwin.perf.diffusion import estimate_generation, sp_group
 from gputwin.run.serving_energy import ExtraLoad
 from gputwin.scenario.generation import GenerationSection, GenerationService
 from gputwin.serving.generation import GenerationRun, GenRequest, GenService, Shape
@@ -36,13 +36,16 @@ class BuiltGeneration:
 
 
 def _batch_time(cfg: GenerationService, hw: HardwareSpec) -> Any:
+    group = sp_group(hw, cfg.gpus_per_replica)
+
     @functools.lru_cache(maxsize=256)
     def time_s(shape: Shape, batch: int) -> float:
         f, h, w, steps = shape
         return estimate_generation(hw.accelerator, cfg.model, frames=f, height=h, width=w,
                                    steps=steps, num_gpus=cfg.gpus_per_replica, batch=batch,
                                    step_cache_frac=cfg.step_cache,
-                                   attention_kernel=cfg.attention_kernel).time_s
+                                   attention_kernel=cfg.attention_kernel, sp_comm=group,
+                                   parallel_vae=cfg.parallel_vae).time_s
     return time_s
 
 
@@ -55,10 +58,11 @@ def build_generation(section: GenerationSection, catalog: Catalog,
     for i, cfg in enumerate(section.services):
         try:
             hw[cfg.name] = resolve_hardware(catalog, gpu=cfg.gpu)
+            batch_time = _batch_time(cfg, hw[cfg.name])
         except InputError as exc:
             raise InputError(exc.detail, where=f"serving.generation.services.{i}.gpu") from None
         services.append(GenService(cfg.name, cfg.replicas, cfg.gpus_per_replica,
-                                   cfg.max_batch, _batch_time(cfg, hw[cfg.name])))
+                                   cfg.max_batch, batch_time))
     by_name = {s.name: s for s in services}
     configs = {c.name: c for c in section.services}
     requests: list[GenRequest] = []

@@ -52,6 +52,8 @@ class GenerationService(_M):
         default=None, description="Attention kernel class instead of the model's reference "
         "one (perf/diffusion.yaml): fa2 = FlashAttention-2 / SDPA, fa3 = the architecture's "
         "native kernel (FlashAttention-3 on Hopper)")
+    parallel_vae: bool = Field(default=False, description="Tile the VAE decode across the "
+                               "replica's GPUs (the reference pipelines decode on one)")
     slo: GenerationSlo = GenerationSlo()
 
     @field_validator("model")
