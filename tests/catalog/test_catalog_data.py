@@ -8,6 +8,9 @@ import pytest
 
 from gputwin.catalog.loader import SECTIONS, default_catalog
 from gputwin.catalog.schema import Accelerator, System
+from gputwin.perf.calibration import default_calibration, family_key
+from gputwin.perf.diffusion import diffusion_table
+from gputwin.perf.serving_calib import default_serving_calibration
 from gputwin.topology.hardware import resolve_hardware
 
 CAT = default_catalog()
@@ -97,6 +100,9 @@ def test_precision_ladder(accel: Accelerator) -> None:
 
 #: parts without HBM/DRAM (perf/dataflow.py models them), exempt from the HBM-part ranges
 SRAM_RESIDENT = {"groq-lpu", "cerebras-wse3"}
+#: export-capped parts: tensor rate cut to fit the US rule's TPP cap, memory left at full
+#: speed, so their roofline ridge sits below every other part's (H20: 148 TF / 4 TB/s = 37)
+EXPORT_CAPPED = {"h20"}
 
 
 @pytest.mark.parametrize("accel", ACCELS, ids=lambda a: a.name)
@@ -108,7 +114,7 @@ def test_accelerator_physics(accel: Accelerator) -> None:
         return
     # ridge point of the roofline (FLOP per byte of HBM) of every real part is 100..1000
     ridge = accel.peak_flop_per_s["bf16"] / accel.memory_bandwidth_bytes_per_s
-    assert 100 < ridge < 1000
+    assert (20 if accel.name in EXPORT_CAPPED else 100) < ridge < 1000
     assert accel.scale_up_bandwidth_bytes_per_s < accel.memory_bandwidth_bytes_per_s
     assert 8 * 2**30 <= accel.memory_bytes <= 512 * 2**30
     # energy efficiency below 10 TFLOP/s per watt (dense bf16) for every shipping part
@@ -134,7 +140,7 @@ def test_flops_are_dense_not_sparse(name: str, dtype: str, sparse: float) -> Non
 @pytest.mark.parametrize(
     ("name", "bidirectional"),
     [("a100-sxm-80gb", 600e9), ("h100-sxm-80gb", 900e9), ("h200-sxm-141gb", 900e9),
-     ("b200", 1800e9), ("gb200", 1800e9), ("mi300x", 896e9), ("tpu-v5p", 1200e9)],
+     ("h20", 900e9), ("b200", 1800e9), ("gb200", 1800e9), ("mi300x", 896e9), ("tpu-v5p", 1200e9)],
 )
 def test_scale_up_bandwidth_is_per_direction(name: str, bidirectional: float) -> None:
     assert CAT.accelerator(name).scale_up_bandwidth_bytes_per_s == pytest.approx(bidirectional / 2)
@@ -207,7 +213,7 @@ def test_every_accelerator_has_a_system() -> None:
      ("tpu-v6e-slice", "torus2d", "ici-v6e"), ("trn2-server", "torus2d", "neuronlink-v3"),
      ("trn2-ultraserver", "torus3d", "neuronlink-v3"), ("l40s-server", "pcie", "pcie-gen4"),
      ("l4-server", "pcie", "pcie-gen4"), ("h100-pcie-server", "pcie", "pcie-gen5"),
-     ("rtx-pro-6000-server", "pcie", "pcie-gen5")],
+     ("rtx-pro-6000-server", "pcie", "pcie-gen5"), ("l20-server", "pcie", "pcie-gen4")],
 )
 def test_scale_up_domains_beyond_nvswitch(system: str, topology: str, fabric: str) -> None:
     sysm = CAT.system(system)
@@ -247,3 +253,49 @@ def test_rtx_pro_6000_server_edition() -> None:
     assert (sysm.accelerator, sysm.num_accelerators) == ("rtx-pro-6000", 8)
     hw = resolve_hardware(CAT, system="rtx-pro-6000-server")
     assert hw.accelerator.name == "rtx-pro-6000"
+
+
+def test_h20_and_l20_china_market_parts() -> None:
+    """H20 (Hopper, export-capped): 96 GB HBM3 at 4 TB/s, dense BF16 148 / FP8 296 TFLOPS,
+    NVLink 4 on an 8-GPU HGX board; L20 (Ada): 48 GB GDDR6 at 864 GB/s, dense BF16 119.5 /
+    FP8 239 TFLOPS, PCIe only, 8 per server."""
+    h20 = CAT.accelerator("h20")
+    assert (h20.peak_for("bf16"), h20.peak_for("fp8"), h20.peak_for("int8")) == \
+        pytest.approx((148e12, 296e12, 296e12))
+    assert h20.memory_bytes == 96 * 2**30 and h20.memory_bandwidth_bytes_per_s == 4e12
+    assert (h20.scale_up_fabric, h20.tdp_w) == ("nvlink4", 400)
+    hgx = CAT.system("hgx-h20")
+    assert (hgx.accelerator, hgx.num_accelerators, hgx.scale_up_domain_size,
+            hgx.scale_up_topology) == ("h20", 8, 8, "switched")
+    l20 = CAT.accelerator("l20")
+    assert (l20.peak_for("bf16"), l20.peak_for("fp8")) == pytest.approx((119.5e12, 239e12))
+    assert l20.memory_bytes == 48 * 2**30 and l20.memory_bandwidth_bytes_per_s == 864e9
+    assert l20.scale_up_bandwidth_bytes_per_s == 0 and l20.scale_up_fabric is None
+    assert l20.tdp_w == 275
+    # same board class as the L40S, a third of its tensor rate
+    assert l20.memory_bandwidth_bytes_per_s == CAT.accelerator("l40s").memory_bandwidth_bytes_per_s
+    assert l20.peak_for("bf16") < 0.35 * CAT.accelerator("l40s").peak_for("bf16")
+    assert resolve_hardware(CAT, system="l20-server").accelerator.name == "l20"
+
+
+def test_h20_takes_hopper_coefficients_not_h200s_by_prefix() -> None:
+    """Families match by the longest name prefix: "h20" is not a prefix match of the "h200"
+    key, so without its own key the H20 would fall to `default`; with an "h20" key the
+    H200 must still take "h200" (the longer match) in every per-family table."""
+    train, serve = default_calibration(), default_serving_calibration()
+    tables = {"calibration": train.accelerators, "serving": serve.accelerators,
+              "diffusion": diffusion_table().attention}
+    for table, keys in tables.items():
+        assert family_key("h20", keys) == "h20", table
+        assert family_key("h200-sxm-141gb", keys) == "h200", table
+        assert family_key("h100-sxm-80gb", keys) == "h100", table
+    # Hopper values: the H100 fractions, not the default family's
+    h20, h100 = train.for_accelerator("h20"), train.for_accelerator("h100-sxm-80gb")
+    assert h20.gemm_max_frac == h100.gemm_max_frac and h20 is not train.accelerators["default"]
+    assert (h20.attention_frac, h20.sustained_frac) == (h100.attention_frac, h100.sustained_frac)
+    assert serve.for_accelerator("h20").compute_eff_mult == \
+        serve.for_accelerator("h100-sxm-80gb").compute_eff_mult
+    attn = diffusion_table().attention
+    assert (attn["h20"].fa2, attn["h20"].fa3) == (attn["h100"].fa2, attn["h100"].fa3)
+    # the L20 (Ada, like the L40S and L4) has no family of its own
+    assert train.for_accelerator("l20").family == train.for_accelerator("l40s").family == "default"
