@@ -231,3 +231,23 @@ def test_h20_series_follows_from_the_h100_kernel_figures() -> None:
         assert est.time_s == pytest.approx(published, rel=0.05), n
     assert est.attention_frac > 1.8 * estimate_generation(
         H100, "hunyuanvideo", frames=129, height=720, width=1280).attention_frac
+
+
+def test_refuses_dataflow_parts_and_weights_that_do_not_fit() -> None:
+    lpu = default_catalog().accelerator("groq-lpu")
+    with pytest.raises(InputError, match="dataflow"):
+        estimate_generation(lpu, "flux.1-dev", frames=1, height=1024, width=1024)
+    l4 = default_catalog().accelerator("l4")
+    with pytest.raises(InputError, match="do not fit"):
+        estimate_generation(l4, "wan2.1-14b", frames=81, height=720, width=1280)
+    # sharded over two cards the 28 GB fit
+    assert estimate_generation(l4, "wan2.1-14b", frames=81, height=720, width=1280,
+                               num_gpus=2).time_s > 0
+
+
+def test_cli_prices_parts_rented_only_by_their_cloud() -> None:
+    """No neocloud lists TPUs: the default is the class that rents the part."""
+    res = CliRunner().invoke(cli, ["estimate", "video", "--model", "flux.1-dev", "--gpu",
+                                   "tpu-v5p", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "hyperscaler" in json.loads(res.output)["cost_basis"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import COUNT, emit_json, positive_int
+from gputwin.cli.options import COUNT, emit_json, positive_int, rental_price_options
 
 _COOLING = ["air", "air-legacy", "liquid", "immersion"]
 
@@ -81,12 +81,7 @@ def _usd(value: float) -> str:
               help="Grid region (e.g. GB, SG, US-CAL-CISO, CA-ON).")
 @click.option("--cooling", type=click.Choice(_COOLING), default=None,
               help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
-@click.option("--provider", type=click.Choice(["hyperscaler", "neocloud", "marketplace",
-                                               "owned"]), default=None,
-              help="Who provides the GPUs ('owned' = full cost of ownership) [default: "
-                   "neocloud, else the class that rents the part, e.g. hyperscaler for TPUs].")
-@click.option("--pricing", type=click.Choice(["on-demand", "reserved", "spot"]),
-              default=None, help="[default: on-demand where the part is listed so]")
+@rental_price_options
 @click.option("--start", default="2023-06-01T00:00", show_default=True,
               help="Start time within the grid year (UTC).")
 @click.option("--grid-data", default=None,

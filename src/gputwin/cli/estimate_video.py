@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gputwin.cli.options import emit_json, positive_int
+from gputwin.cli.options import emit_json, positive_int, rental_price_options
 
 
 @click.command()
@@ -29,12 +29,12 @@ from gputwin.cli.options import emit_json, positive_int
               help="Attention kernel class instead of the model's reference one: fa2 "
               "(FlashAttention-2 / PyTorch SDPA), fa3 (FlashAttention-3 on Hopper, cuDNN / "
               "FlashAttention-4 on Blackwell).")
-@click.option("--provider", default="neocloud", show_default=True, help="Price book class.")
-@click.option("--pricing", default="on-demand", show_default=True)
+@rental_price_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, frames: int | None,
           height: int | None, width: int | None, steps: int | None, fps: float | None,
-          attention_kernel: str | None, provider: str, pricing: str, as_json: bool) -> None:
+          attention_kernel: str | None, provider: str | None, pricing: str | None,
+          as_json: bool) -> None:
     """Seconds, GPU-seconds per second of video and cost of one generated sample.
 
     \b

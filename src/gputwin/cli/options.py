@@ -118,3 +118,23 @@ def closed_loop_options(command: F) -> F:
     )):
         command = option(command)
     return command
+
+
+PROVIDERS = ("hyperscaler", "neocloud", "marketplace", "owned")
+PRICINGS = ("on-demand", "reserved", "spot")
+
+
+def rental_price_options(command: F) -> F:
+    """``--provider`` and ``--pricing`` of the estimates that price one part: by default
+    the first listing the price book has for it (neocloud on-demand, else the class that
+    rents the part, e.g. hyperscaler for TPUs; energy/accounting.allocation_rates)."""
+    for option in reversed((
+        click.option("--provider", type=click.Choice(PROVIDERS), default=None,
+                     help="Who provides the GPUs ('owned' = full cost of ownership) "
+                          "[default: neocloud, else the class that rents the part, e.g. "
+                          "hyperscaler for TPUs]."),
+        click.option("--pricing", type=click.Choice(PRICINGS), default=None,
+                     help="[default: on-demand where the part is listed so]"),
+    )):
+        command = option(command)
+    return command

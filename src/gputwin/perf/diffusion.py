@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.calibration import default_calibration, family_key
+from gputwin.perf.dataflow import is_dataflow
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
 from gputwin.topology.comm_types import CommGroup
 from gputwin.topology.hardware import HardwareSpec
@@ -63,6 +64,7 @@ AttentionKernel = Literal["fa2", "fa3"]
 ATTENTION_KERNELS: tuple[str, ...] = ("fa2", "fa3")
 ULYSSES_ALL_TO_ALLS_PER_BLOCK = 4  # q, k, v to head-sharded layout; the output back
 ACTIVATION_BYTES = 2.0  # bf16
+WEIGHT_BYTES = 2.0  # bf16 DiT weights
 
 
 class NativeShape(BaseModel):
@@ -221,6 +223,7 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
         raise InputError(f"mfu must be in (0, 1], got {mfu}")
     if sp_comm is not None and sp_comm.num_gpus != num_gpus:
         raise InputError(f"the communicator has {sp_comm.num_gpus} GPUs, the replica {num_gpus}")
+    _check_part(acc, model, m, num_gpus)
     kernel = m.attention_kernel if attention_kernel is None else attention_kernel
     n = latent_tokens(m, frames=frames, height=height, width=width)
     linear = 2.0 * m.params * n
@@ -247,6 +250,21 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     per_video_s = gpu_s / batch / (frames / fps) if frames > 1 else None
     return GenerationEstimate(n, (linear + attention) * passes, time_s, gpu_s, per_video_s,
                               decode_s, comm_s, attention / (linear + attention), gemm, attn)
+
+
+def _check_part(acc: Accelerator, name: str, m: DitModel, num_gpus: int) -> None:
+    """Refuse a part the model does not describe: an SRAM-resident dataflow part (no DiT
+    pipeline is published for one; its serving model is perf/dataflow.py), or one whose
+    memory cannot hold the DiT's bf16 weights even sharded over the replica's GPUs."""
+    if is_dataflow(acc.name):
+        raise InputError(f"{acc.name} is an SRAM-resident dataflow part: the diffusion model "
+                         "covers GPUs and TPU-class parts with HBM, not its pipelines",
+                         where="--gpu")
+    weights = m.params * WEIGHT_BYTES
+    if weights > num_gpus * acc.memory_bytes:
+        raise InputError(f"{name}'s {weights / 1e9:.0f} GB of bf16 weights do not fit in "
+                         f"{num_gpus} x {acc.name} ({acc.memory_bytes / 1e9:.1f} GB each); "
+                         "use more GPUs or a part with more memory", where="--num-gpus")
 
 
 def vae_decode_s(acc: Accelerator, m: DitModel, *, frames: int, height: int, width: int,
