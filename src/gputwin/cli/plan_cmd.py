@@ -126,7 +126,7 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 @plan.command("serve")
 @click.option("--model", required=True, help="Model name (catalog).")
 @click.option("--rate", type=float, default=None, help="Requests per second (Poisson).")
-@closed_loop_options
+@closed_loop_options('Needs --e2e-slo, or --ttft-slo with --tpot-slo.')
 @click.option("--input-tokens", type=int, default=None, callback=positive_int,
               help="Prompt tokens per request (fixed).")
 @click.option("--output-tokens", type=int, default=None, callback=positive_int,

@@ -113,7 +113,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--speedup", default=1.0, show_default=True, type=float,
               help="Replay the trace this many times faster.")
 @click.option("--rate", default=None, type=float, help="Synthetic arrivals per second.")
-@closed_loop_options
+@closed_loop_options()
 @click.option("--num-requests", default=1000, show_default=True, type=int,
               callback=positive_int)
 @click.option("--arrival", default="poisson", show_default=True,
