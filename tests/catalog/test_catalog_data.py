@@ -295,7 +295,9 @@ def test_h20_takes_hopper_coefficients_not_h200s_by_prefix() -> None:
     assert (h20.attention_frac, h20.sustained_frac) == (h100.attention_frac, h100.sustained_frac)
     assert serve.for_accelerator("h20").compute_eff_mult == \
         serve.for_accelerator("h100-sxm-80gb").compute_eff_mult
+    # the diffusion attention shares are derived from H100's, higher on the tensor-capped
+    # SM (perf/diffusion.yaml; checked against xDiT's H20 rows in tests/perf/test_diffusion)
     attn = diffusion_table().attention
-    assert (attn["h20"].fa2, attn["h20"].fa3) == (attn["h100"].fa2, attn["h100"].fa3)
+    assert attn["h20"].fa2[1] > attn["h100"].fa2[1] and attn["h20"].fa3[1] > attn["h100"].fa3[1]
     # the L20 (Ada, like the L40S and L4) has no family of its own
     assert train.for_accelerator("l20").family == train.for_accelerator("l40s").family == "default"
