@@ -40,10 +40,13 @@ def test_profiles_hit_the_published_capacity_factor(tech: str, region: str) -> N
     ("solar-pv", "CL-SIC", 0.277),  # CEN 2020 / CNE and Generadoras capacity, national
     ("wind-onshore", "CL-SIC", 0.301),
     ("solar-pv", "KR", 0.154),  # IEA PVPS Korea 2022: 4.9 % of 626,448 GWh / mean 22.7 GW
+    ("solar-pv", "JP-TK", 0.142),  # ANRE, Japan non-residential PV, year to May 2020
+    ("wind-onshore", "KR", 0.189),  # five state generators' wind farms, five years to 2019
+    ("solar-pv", "SG", 0.130),  # one 142.5 kWp rooftop BIPV system: 3.12 kWh/kWp/day / 24 h
     ("solar-pv", "US-TEX-ERCO", 0.233),  # no regional figure: EIA US 2023
-    ("solar-pv", "JP-TK", 0.233),  # JP-TK has wind only: solar falls back to the US figure
-    ("wind-onshore", "KR", 0.332),  # KR has solar only: wind falls back to the US figure
-    ("solar-pv", "SG", 0.233),  # no Singapore figure found yet
+    ("solar-pv", "BR-SP", 0.233),  # BR-SP has wind only: solar falls back to the US figure
+    ("wind-onshore", "ZA", 0.332),  # no South African figure found yet
+    ("solar-pv", "CA-ON", 0.233),  # CA-ON has wind only
 ])
 def test_regional_capacity_factors_set_the_annual_energy(tech: str, region: str,
                                                          published: float) -> None:

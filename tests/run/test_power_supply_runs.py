@@ -104,12 +104,12 @@ def test_run_summary_names_the_regional_capacity_factor_basis() -> None:
     assert by_tech["solar-pv"]["basis"] == "US-CAL-CISO 2014-2017 mean (California)"
     assert by_tech["wind-onshore"]["capacity_factor"] == pytest.approx(0.270)
     assert by_tech["wind-onshore"]["basis"] == "US-CAL-CISO 2020 (California)"
-    jp = load_serving_scenario(SERVE, [
-        "site.region=JP-TK", "site.start=2023-06-01T03:00",
+    br = load_serving_scenario(SERVE, [
+        "site.region=BR-SP", "site.start=2023-06-01T15:00",
         "site.power_supply={ppas: [{tech: solar-pv, capacity: 20kW},"
         " {tech: wind-onshore, capacity: 20kW}]}",
         "serving.workload.0.num_requests=200"])
-    jp_factors = {f["tech"]: f for f in
-                  simulate_serving(jp).summary["site"]["supply"]["capacity_factors"]}
-    assert jp_factors["wind-onshore"]["basis"] == "JP-TK 2020 (national)"
-    assert jp_factors["solar-pv"]["basis"].startswith("no JP-TK figure")
+    br_factors = {f["tech"]: f for f in
+                  simulate_serving(br).summary["site"]["supply"]["capacity_factors"]}
+    assert br_factors["wind-onshore"]["basis"] == "BR-SP 2014 (national)"
+    assert br_factors["solar-pv"]["basis"].startswith("no BR-SP figure")
