@@ -28,34 +28,57 @@ def test_unknown_stack_names_the_known_ones() -> None:
                           input_tokens=8, output_tokens=8, stack="2023-01")
 
 
-def test_moe_latency_is_paid_on_moe_layers_only() -> None:
+def test_moe_latency_is_paid_twice_on_groq_and_once_on_a_wafer() -> None:
     # Llama 4 Maverick alternates dense and MoE layers (24 + 24), Scout has experts in all
-    # 48: with the SRAM read negligible, Maverick's fixed latency covers 24 x 2 + 24 = 72
-    # layer crossings and Scout's 96.
+    # 48: with the SRAM read negligible, on Groq (a token leaves the layer's chips for its
+    # experts and comes back) Maverick's fixed latency covers 24 x 2 + 24 = 72 layer
+    # crossings and Scout's 96; a CS-3 wafer holds a layer's experts (factor 1): 48 each.
     from gputwin.perf.dataflow import dataflow_table
 
-    table = dataflow_table()
-    part = table.parts["cerebras-wse3"]
-    lat = part.stacks["2024-08"].layer_latency_s  # the launch stack: no speculation
-    acc = CAT.accelerator("cerebras-wse3")
-    for name, crossings in (("llama4-maverick", 24 * table.moe_layer_factor + 24),
-                            ("llama4-scout", 48 * table.moe_layer_factor)):
-        est = estimate_dataflow(acc, CAT.model(name), input_tokens=8, output_tokens=8,
-                                stack="2024-08")
-        assert est.tpot_s == pytest.approx(crossings * lat, rel=0.05), name
+    parts = dataflow_table().parts
+    assert parts["groq-lpu"].moe_layer_factor == 2.0
+    assert parts["cerebras-wse3"].moe_layer_factor == 1.0
+    for gpu, stack in (("groq-lpu", "2024-02"), ("cerebras-wse3", "2024-08")):
+        part = parts[gpu]
+        lat = part.stacks[stack].layer_latency_s  # stacks without speculation or hops
+        assert part.stacks[stack].system_hop_s == 0.0
+        for name, moe_layers in (("llama4-maverick", 24), ("llama4-scout", 48)):
+            crossings = 48 + moe_layers * (part.moe_layer_factor - 1)
+            est = estimate_dataflow(CAT.accelerator(gpu), CAT.model(name), input_tokens=8,
+                                    output_tokens=8, stack=stack)
+            assert est.tpot_s == pytest.approx(crossings * lat, rel=0.05), (gpu, name)
 
 
-def test_speculation_speeds_up_large_models_only() -> None:
-    # Cerebras' Oct 2024 release: 70B 450 -> 2,100 tokens/s, the 8B still ~1,800
+def test_speculation_and_system_hops_of_the_oct_2024_release() -> None:
+    # Cerebras' Oct 2024 release: 70B 450 -> 2,100 tokens/s, the 8B still ~1,800. The 70B
+    # spans 5 wafers (4 crossings), the 8B one.
     from gputwin.perf.dataflow import dataflow_table
 
-    spec = dataflow_table().parts["cerebras-wse3"].stacks["2024-10"].speculation
-    assert spec is not None
+    stack = dataflow_table().parts["cerebras-wse3"].stacks["2024-10"]
+    spec = stack.speculation
+    assert spec is not None and stack.system_hop_s > 0
     acc = CAT.accelerator("cerebras-wse3")
     for name, sped_up in (("llama3.1-8b", False), ("llama3.1-70b", True)):
         old, new = (estimate_dataflow(acc, CAT.model(name), input_tokens=8, output_tokens=8,
-                                      stack=s).tpot_s for s in ("2024-08", "2024-10"))
-        assert old / new == pytest.approx(spec.speedup if sped_up else 1.0), name
+                                      stack=s) for s in ("2024-08", "2024-10"))
+        hops = old.chips - 1
+        expected = (old.tpot_s + hops * stack.system_hop_s) / (spec.speedup if sped_up else 1)
+        assert new.tpot_s == pytest.approx(expected), name
+    kimi = estimate_dataflow(acc, CAT.model("kimi-k2"), input_tokens=8, output_tokens=8)
+    assert kimi.chips > 50  # 1T parameters in 16 bits: a hop at nearly every layer
+
+
+def test_groq_2026_gain_belongs_to_the_endpoints_of_its_time() -> None:
+    # Llama 3 70B (retired in 2025) runs the same under the 2024 and the newest stack;
+    # Llama 3.3 70B, served in 2026, gets the newest stack's speed-up.
+    acc = CAT.accelerator("groq-lpu")
+
+    def tpot(name: str, stack: str | None) -> float:
+        return estimate_dataflow(acc, CAT.model(name), input_tokens=8, output_tokens=8,
+                                 stack=stack).tpot_s
+
+    assert tpot("llama3-70b", None) == pytest.approx(tpot("llama3-70b", "2024-02"))
+    assert tpot("llama3.3-70b", "2024-02") / tpot("llama3.3-70b", None) == pytest.approx(1.87)
 
 
 def test_chip_counts_follow_the_weights() -> None:

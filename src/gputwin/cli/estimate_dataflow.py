@@ -45,3 +45,11 @@ def dataflow(model: str, gpu: str, input_tokens: int, output_tokens: int, batch_
                f"{est.tpot_s * 1e3:.2f} ms), TTFT {est.ttft_s * 1e3:.1f} ms")
     click.echo(f"  system (pipeline full, upper bound): "
                f"{est.system_output_tokens_per_s:,.0f} output tokens/s")
+    notes = []
+    if est.speculation_speedup > 1.0:
+        notes.append(f"the stack's speculative decoding {est.speculation_speedup:.2f}x")
+    if est.system_hops_s > 0.0:
+        notes.append(f"{est.system_crossings} crossings between systems "
+                     f"({est.system_hops_s * 1e3:.2f} ms per token before the draft)")
+    if notes:
+        click.echo(f"  includes {' and '.join(notes)} (perf/dataflow.yaml; --stack to change)")

@@ -4,8 +4,10 @@ Not a GPU roofline: weights never leave on-chip SRAM, so a model is spread over 
 chips as its weights and KV cache need, and each token flows through the layers in a
 statically scheduled pipeline. Per-token decode time is the sum over layers of the SRAM
 read (or compute) of that layer's share of the chips plus a fixed per-layer latency, paid
-``moe_layer_factor`` times on a layer with experts (the token's trip out to its experts
-and back; ``perf/dataflow.yaml``, formulas there). The per-layer latency belongs to a
+``moe_layer_factor`` times on a layer with experts (a part's: on Groq the token's trip out
+to the chips holding its experts and back; a wafer holds a whole layer's experts), plus a
+stack's ``system_hop_s`` for each crossing between the systems a model spans
+(``perf/dataflow.yaml``, formulas there). The per-layer latency belongs to a
 vendor's *software stack* (a dated release): compilers and kernels move it between
 releases on the same silicon, and a release may run speculative decoding on large models
 (a speed-up of their per-token time), so each stack is fitted to published figures of its
@@ -25,7 +27,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gputwin.catalog.model_math import active_params_per_token, num_moe_layers, total_params
 from gputwin.catalog.schema import Accelerator, ModelSpec
@@ -43,7 +45,15 @@ class Speculation(BaseModel):
     speedup: float = Field(ge=1)
     min_params: float = Field(gt=0, description="Models this large (total parameters) get "
                               "a draft; smaller ones have none worth running")
+    models: tuple[str, ...] | None = Field(
+        default=None, description="Only these catalog models (the endpoints the vendor "
+        "served with a draft in this release); None = every model of min_params or more")
     source: str = Field(min_length=8)
+
+    def applies_to(self, model: ModelSpec) -> bool:
+        if self.models is not None and model.name not in self.models:
+            return False
+        return total_params(model) >= self.min_params
 
 
 class SoftwareStack(BaseModel):
@@ -52,7 +62,18 @@ class SoftwareStack(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     layer_latency_s: float = Field(ge=0)
     source: str = Field(min_length=8)
+    system_hop_s: float = Field(
+        default=0.0, ge=0, description="Time a token spends crossing from one system to the "
+        "next of a model spread over several (chips_per_system), on top of the per-layer "
+        "latency")
+    system_hop_source: str | None = None
     speculation: Speculation | None = None
+
+    @model_validator(mode="after")
+    def _hop_has_a_source(self) -> SoftwareStack:
+        if self.system_hop_s > 0 and not self.system_hop_source:
+            raise ValueError("system_hop_s needs a system_hop_source")
+        return self
 
 
 class DataflowPart(BaseModel):
@@ -60,6 +81,11 @@ class DataflowPart(BaseModel):
     weights_dtype: str
     usable_frac: float = Field(gt=0, le=1)
     usable_source: str = Field(min_length=8)
+    moe_layer_factor: float = Field(ge=1, description="Times a layer with experts pays the "
+                                    "per-layer latency")
+    moe_layer_factor_source: str = Field(min_length=8)
+    chips_per_system: int = Field(ge=1, description="Chips of one system (Groq: a GroqRack "
+                                  "of 72 LPUs; Cerebras: one wafer per CS-3)")
     stacks: dict[str, SoftwareStack] = Field(min_length=1)
 
     @property
@@ -69,8 +95,6 @@ class DataflowPart(BaseModel):
 
 class _Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    moe_layer_factor: float = Field(ge=1)
-    moe_layer_factor_source: str = Field(min_length=8)
     parts: dict[str, DataflowPart]
 
 
@@ -97,6 +121,9 @@ class DataflowEstimate:
     weights_bytes: float
     kv_bytes: float
     stack: str
+    speculation_speedup: float  # 1.0 when the stack runs no draft for this model
+    system_crossings: int  # boundaries between systems a token crosses
+    system_hops_s: float  # their time per token before speculation (system_hop_s each)
 
     def to_dict(self) -> dict[str, float | str]:
         return {k: (getattr(self, k) if k == "stack" else float(getattr(self, k)))
@@ -139,12 +166,15 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
     peak = peaks.get(dtype, peaks["bf16"])
     read_s = active * _BYTES[dtype] / layers / (per_layer_chips * acc.memory_bandwidth_bytes_per_s)
     math_s = 2.0 * active / layers * batch_size / (per_layer_chips * peak)
-    latency_layers = layers + num_moe_layers(model) * (table.moe_layer_factor - 1.0)
+    latency_layers = layers + num_moe_layers(model) * (part.moe_layer_factor - 1.0)
     sw = part.stacks[stack]
-    tpot = layers * max(read_s, math_s) + latency_layers * sw.layer_latency_s
-    if sw.speculation is not None and total_params(model) >= sw.speculation.min_params:
-        tpot /= sw.speculation.speedup
+    hops = math.ceil(chips / part.chips_per_system) - 1
+    tpot = (layers * max(read_s, math_s) + latency_layers * sw.layer_latency_s
+            + hops * sw.system_hop_s)
+    speedup = (sw.speculation.speedup if sw.speculation is not None
+               and sw.speculation.applies_to(model) else 1.0)
+    tpot /= speedup
     prefill = 2.0 * active * input_tokens * batch_size / (chips * peak)
     depth = min(layers, chips)
     return DataflowEstimate(chips, tpot, 1.0 / tpot, prefill + tpot, batch_size * depth / tpot,
-                            wbytes, kv, stack)
+                            wbytes, kv, stack, speedup, hops, hops * sw.system_hop_s)
