@@ -24,7 +24,8 @@ from gputwin.cli.options import emit_json, positive_int, rental_price_options
               help="[default: the model's native size]")
 @click.option("--steps", type=int, default=None, callback=positive_int,
               help="Denoising steps [default: the reference pipeline's].")
-@click.option("--fps", type=float, default=None, help="[default: the model's native rate]")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="[default: the model's native rate]")
 @click.option("--attention-kernel", type=click.Choice(["fa2", "fa3"]), default=None,
               help="Attention kernel class instead of the model's reference one: fa2 "
               "(FlashAttention-2 / PyTorch SDPA), fa3 (FlashAttention-3 on Hopper, cuDNN / "
