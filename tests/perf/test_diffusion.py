@@ -188,6 +188,26 @@ def test_temporal_patch_and_image_tokens() -> None:
     assert latent_tokens(t["flux.1-dev"], frames=1, height=1024, width=1024) == 64 * 64 + 512
 
 
+def test_added_models_token_counts_match_their_sources() -> None:
+    t = diffusion_table().models
+    # Mochi 1 README, AsymmDiT specs: 44,520 visual tokens (848x480x163, VAE 6x8x8,
+    # patch 2) + 256 text
+    assert latent_tokens(t["mochi-1"], frames=163, height=480, width=848) == 44_520 + 256
+    # Open-Sora 2.0: the 768px class at 16:9 is 576x1024, as many tokens as 768x768
+    assert latent_tokens(t["open-sora-2.0"], frames=129, height=576, width=1024) == \
+        latent_tokens(t["open-sora-2.0"], frames=129, height=768, width=768) == 33 * 48 * 48 + 512
+    # Wan 2.1 1.3B 480P: 21 latent frames x 30 x 52 + 512 umT5 tokens
+    assert latent_tokens(t["wan2.1-1.3b"], frames=81, height=480, width=832) == 21 * 30 * 52 + 512
+    # FLUX.1-schnell: FLUX.1-dev's transformer with a 256-token prompt and 4 steps
+    schnell, dev = t["flux.1-schnell"], t["flux.1-dev"]
+    assert (schnell.params, schnell.blocks, schnell.hidden) == (dev.params, dev.blocks, dev.hidden)
+    assert (schnell.text_tokens, schnell.native.steps, schnell.cfg_passes) == (256, 4, 1)
+    # the native sample of every model is a valid shape for it
+    for name, m in t.items():
+        assert latent_tokens(m, frames=m.native.frames, height=m.native.height,
+                             width=m.native.width) > m.text_tokens, name
+
+
 def test_blackwell_and_unknown_parts_have_attention_fractions() -> None:
     cat = default_catalog()
     b200 = estimate_generation(cat.accelerator("b200"), "hunyuanvideo", frames=33,
@@ -210,8 +230,11 @@ def test_cli_defaults_to_each_models_native_sample() -> None:
                                        steps=steps, fps=t.native.fps)
         assert d["time_s"] == pytest.approx(expected.time_s)
         assert (d["cost_usd_per_video_second"] is None) == (frames == 1)
-    res = CliRunner().invoke(cli, ["estimate", "video", "--model", "sora-9"])
+    res = CliRunner().invoke(cli, ["estimate", "video", "--model", "veo-9"])
     assert res.exit_code != 0 and "cogvideox-5b" in str(res.exception)
+    # a near miss is answered with the closest name
+    res = CliRunner().invoke(cli, ["estimate", "video", "--model", "sora-9"])
+    assert res.exit_code != 0 and "open-sora-2.0" in str(res.exception)
 
 
 # xDiT docs/performance/hunyuanvideo.md (Dec 2024), 1280x720, 129 frames, 50 steps, H20 row
