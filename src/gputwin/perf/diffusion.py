@@ -36,8 +36,9 @@ pixel-frames (``frames x height x width``): it takes ``pixel_frames / (vae_decod
 bf16 PFLOP/s of the GPU)`` seconds, with the per-model rate measured on one GPU. The
 reference pipelines decode on one GPU after the sequence-parallel DiT (Wan's generate.py
 decodes on rank 0; xDiT's HunyuanVideo H20 rows fit a decode that does not shrink with the
-GPU count), so the decode does not shrink with the GPU count unless ``parallel_vae`` (a pipeline that tiles the decode across GPUs,
-e.g. SGLang's parallel tiled decode, assumed ideal). The text encoder is not counted.
+GPU count), so the decode takes the same time on any number of GPUs unless
+``parallel_vae`` (a pipeline that tiles the decode across GPUs, e.g. SGLang's parallel
+tiled decode, assumed ideal). The text encoder is not counted.
 
 ``gpu_seconds_per_video_second`` = GPU-seconds of one sample / its duration at ``fps``.
 """
