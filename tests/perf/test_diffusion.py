@@ -274,3 +274,29 @@ def test_cli_prices_parts_rented_only_by_their_cloud() -> None:
                                    "tpu-v5p", "--json"])
     assert res.exit_code == 0, res.output
     assert "hyperscaler" in json.loads(res.output)["cost_basis"]
+
+
+def test_a_models_own_elementwise_bytes_replace_the_tables(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wan's reference code (fp32 residual stream, float64 RoPE) moves 400 B per hidden
+    element per block per token, the table's default 150: the difference is exactly that
+    traffic at the memory-bound share of HBM bandwidth."""
+    from pydantic import ValidationError
+
+    import gputwin.perf.diffusion as diffusion
+    from gputwin.perf.calibration import default_calibration
+
+    wan = diffusion.dit_model("wan2.1-14b")
+    assert wan.elementwise_bytes_per_hidden == 400
+    kw = {"frames": 81, "height": 480, "width": 832, "steps": 10}
+    own = estimate_generation(H100, "wan2.1-14b", **kw)
+    plain = wan.model_copy(update={"elementwise_bytes_per_hidden": None})
+    monkeypatch.setattr(diffusion, "dit_model", lambda name: plain)
+    base = estimate_generation(H100, "wan2.1-14b", **kw)
+    bw = H100.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
+    table_bytes = diffusion_table().elementwise_bytes_per_hidden
+    extra = ((400 - table_bytes) * wan.blocks * own.tokens * wan.hidden / bw
+             * wan.cfg_passes * 10)
+    assert own.time_s - base.time_s == pytest.approx(extra, rel=1e-6)
+    with pytest.raises(ValidationError, match="elementwise_source"):
+        diffusion.DitModel.model_validate({**wan.model_dump(), "elementwise_source": None})

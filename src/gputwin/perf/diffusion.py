@@ -15,7 +15,9 @@ separately:
   the architecture's native kernel: FlashAttention-3 on Hopper, cuDNN / FlashAttention-4
   on Blackwell; ``perf/diffusion.yaml``), by head dimension;
 * memory-bound elementwise work (norms, modulation, RoPE, activations, residuals, layout
-  copies): ``elementwise_bytes_per_hidden x blocks x tokens x hidden`` bytes at
+  copies): ``elementwise_bytes_per_hidden x blocks x tokens x hidden`` bytes (the table's,
+  or the model's where its reference code moves more, e.g. Wan's fp32 residual stream and
+  float64 RoPE) at
   ``memory_bw_frac`` (``perf/calibration.yaml``) of HBM bandwidth.
 
 Both compute parts are scaled by ``r / (r + half_tokens)``, r = tokens per GPU per pass:
@@ -50,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
@@ -99,7 +101,17 @@ class DitModel(BaseModel):
         gt=0, description="Output pixel-frames the VAE decoder produces per second per dense "
         "bf16 PFLOP/s of the GPU (one GPU)")
     vae_decode_source: str = Field(min_length=8)
+    elementwise_bytes_per_hidden: float | None = Field(
+        default=None, ge=0, description="The reference code's memory-bound bytes per hidden "
+        "element per block per token, where it differs from the table's")
+    elementwise_source: str | None = None
     source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _override_has_a_source(self) -> DitModel:
+        if self.elementwise_bytes_per_hidden is not None and not self.elementwise_source:
+            raise ValueError("elementwise_bytes_per_hidden needs an elementwise_source")
+        return self
 
 
 class AttentionFamily(BaseModel):
@@ -239,7 +251,9 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
         pass_s = (linear + attention) / num_gpus / (peak * mfu * fill)
     else:
         bw = acc.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
-        elementwise = table.elementwise_bytes_per_hidden * m.blocks * n * m.hidden
+        per_hidden = (table.elementwise_bytes_per_hidden if m.elementwise_bytes_per_hidden
+                      is None else m.elementwise_bytes_per_hidden)
+        elementwise = per_hidden * m.blocks * n * m.hidden
         pass_s = ((linear / (peak * gemm) + attention / (peak * attn)) / fill
                   + elementwise / bw) / num_gpus
     comm_s = ulysses_comm_s(m, n, batch=batch, group=sp_comm) * m.cfg_passes * steps * (
