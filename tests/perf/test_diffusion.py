@@ -300,3 +300,26 @@ def test_a_models_own_elementwise_bytes_replace_the_tables(
     assert own.time_s - base.time_s == pytest.approx(extra, rel=1e-6)
     with pytest.raises(ValidationError, match="elementwise_source"):
         diffusion.DitModel.model_validate({**wan.model_dump(), "elementwise_source": None})
+
+
+def test_eager_sequence_parallel_forward_has_a_host_floor() -> None:
+    """xDiT's eager FLUX.1-dev takes ~the same time on 2 and 4 H100s (4.38, 4.24 s): a
+    forward cannot be faster than the host issuing 57 blocks; compiled, or on one GPU, the
+    floor is off."""
+    kw = {"frames": 1, "height": 1024, "width": 1024, "steps": 28}
+    hw = _hw("h100-sxm-80gb")
+    floor = diffusion_table().sp_host_s_per_block * 57 * 28
+    two, four = (estimate_generation(H100, "flux.1-dev", num_gpus=n, sp_comm=sp_group(hw, n),
+                                     **kw) for n in (2, 4))
+    assert two.host_bound_frac == four.host_bound_frac == 1.0
+    assert two.time_s == pytest.approx(floor + two.vae_decode_s)
+    assert four.time_s == pytest.approx(4.24, rel=0.05)
+    compiled = estimate_generation(H100, "flux.1-dev", num_gpus=4, sp_comm=sp_group(hw, 4),
+                                   compiled=True, **kw)
+    assert compiled.host_bound_frac == 0.0 and compiled.time_s < 0.6 * four.time_s
+    one = estimate_generation(H100, "flux.1-dev", **kw)
+    assert one.host_bound_frac == 0.0
+    # a long video sequence is GPU-bound on any count
+    video = estimate_generation(H100, "hunyuanvideo", frames=129, height=720, width=1280,
+                                num_gpus=8, sp_comm=sp_group(hw, 8))
+    assert video.host_bound_frac == 0.0

@@ -16,6 +16,9 @@ from gputwin.cli.options import emit_json, positive_int, rental_price_options
 @click.option("--parallel-vae", is_flag=True,
               help="Tile the VAE decode across the GPUs (the reference pipelines decode on "
               "one).")
+@click.option("--compiled", is_flag=True,
+              help="A compiled pipeline (torch.compile, CUDA graphs): no eager host floor on "
+              "a sequence-parallel forward.")
 @click.option("--frames", type=int, default=None, callback=positive_int,
               help="Frames (1 = an image) [default: the model's native clip].")
 @click.option("--height", type=int, default=None, callback=positive_int,
@@ -32,7 +35,8 @@ from gputwin.cli.options import emit_json, positive_int, rental_price_options
               "FlashAttention-4 on Blackwell).")
 @rental_price_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, frames: int | None,
+def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: bool,
+          frames: int | None,
           height: int | None, width: int | None, steps: int | None, fps: float | None,
           attention_kernel: str | None, provider: str | None, pricing: str | None,
           as_json: bool) -> None:
@@ -60,12 +64,13 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, frames: int |
     est = estimate_generation(acc, model, frames=frames, height=height, width=width,
                               steps=steps, num_gpus=num_gpus, fps=fps,
                               attention_kernel=attention_kernel,
-                              sp_comm=sp_group(hw, num_gpus), parallel_vae=parallel_vae)
+                              sp_comm=sp_group(hw, num_gpus), parallel_vae=parallel_vae,
+                              compiled=compiled)
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
     cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
     kernel = attention_kernel or dit.attention_kernel
     out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "system": hw.system.name,
-           "parallel_vae": parallel_vae, "attention_kernel": kernel,
+           "parallel_vae": parallel_vae, "compiled": compiled, "attention_kernel": kernel,
            **est.to_dict(),
            "cost_usd": cost, "cost_basis": rates.cost_basis,
            "cost_usd_per_video_second": cost / (frames / fps) if frames > 1 else None}
@@ -76,9 +81,10 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, frames: int |
                f"{est.time_s:,.1f} s ({est.tokens:,} latent tokens, {est.flops:.3g} FLOPs; "
                f"VAE decode {est.vae_decode_s:,.1f} s)")
     if num_gpus > 1:
+        host = "; paced by the eager host (--compiled lifts it)" if est.host_bound_frac else ""
         click.echo(f"  sequence parallel on {hw.system.name}: all-to-alls "
                    f"{est.sequence_parallel_comm_s:,.1f} s; VAE decode on "
-                   f"{num_gpus if parallel_vae else 1} GPU(s)")
+                   f"{num_gpus if parallel_vae else 1} GPU(s){host}")
     click.echo(f"  attention {est.attention_flops_frac:.0%} of FLOPs, {kernel} at "
                f"{est.attention_frac:.0%} of bf16 peak; linear layers at {est.gemm_frac:.0%}")
     if est.gpu_seconds_per_video_second is not None:

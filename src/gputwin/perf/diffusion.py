@@ -31,7 +31,11 @@ every block adds four all-to-alls (q, k and v to head-sharded layout before atte
 output back after it) of the GPU's ``batch x tokens / num_gpus x hidden`` bf16 activation,
 timed by the collective model (``topology/collectives.py``) on the communicator of the
 replica's GPUs (``sp_group``), on the critical path. Without a communicator they cost
-nothing (the callers in the CLI, the validation runner and serving pass one).
+nothing (the callers in the CLI, the validation runner and serving pass one). An eager
+(uncompiled) sequence-parallel forward cannot be faster than its host issuing the blocks:
+on 2+ GPUs a forward takes ``max(GPU time + all-to-alls, blocks x sp_host_s_per_block)``
+unless ``compiled`` (fitted on xDiT's eager FLUX.1-dev Ulysses-4 row; short image
+sequences on many GPUs hit it, video sequences do not).
 
 The VAE decode after the last step is a convolutional decoder whose work is linear in output
 pixel-frames (``frames x height x width``): it takes ``pixel_frames / (vae_decode_rate x
@@ -137,6 +141,8 @@ class _Table(BaseModel):
     elementwise_source: str = Field(min_length=8)
     half_tokens: float = Field(ge=0)
     half_tokens_source: str = Field(min_length=8)
+    sp_host_s_per_block: float = Field(ge=0)
+    sp_host_source: str = Field(min_length=8)
     models: dict[str, DitModel]
 
 
@@ -157,6 +163,7 @@ class GenerationEstimate:
     gpu_seconds_per_video_second: float | None
     vae_decode_s: float  # included in time_s
     sequence_parallel_comm_s: float  # Ulysses all-to-alls, included in time_s
+    host_bound_frac: float  # share of the DiT passes paced by the eager host, not the GPUs
     attention_flops_frac: float  # share of the DiT FLOPs in attention
     gemm_frac: float  # fraction of the bf16 peak the linear layers run at (before fill)
     attention_frac: float  # same for the attention kernel
@@ -216,17 +223,19 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
                         step_cache_frac: float = 0.0,
                         attention_kernel: str | None = None,
                         sp_comm: CommGroup | None = None,
-                        parallel_vae: bool = False) -> GenerationEstimate:
+                        parallel_vae: bool = False,
+                        compiled: bool = False) -> GenerationEstimate:
     """Time of ``batch`` identical samples run together on ``num_gpus`` x ``acc`` (module
     docstring; GPU-seconds per video second are per sample). ``step_cache_frac``: share
     of the DiT forward passes reused from a step cache (TeaCache-style) instead of run.
     ``attention_kernel`` (fa2 / fa3) overrides the model's reference kernel; ``mfu`` one
     efficiency for all DiT FLOPs instead of the GEMM / attention / elementwise split.
     ``sp_comm``: the replica's communicator (:func:`sp_group`) for the all-to-alls;
-    ``parallel_vae``: the decode is tiled across the GPUs instead of run on one.
+    ``parallel_vae``: the decode is tiled across the GPUs instead of run on one;
+    ``compiled``: a compiled pipeline (torch.compile, CUDA graphs) without the eager host
+    floor of a sequence-parallel forward.
     Raises :class:`UnknownNameError` for an unknown model or kernel, :class:`InputError`
     for bad sizes or a communicator of another size."""
-    table = diffusion_table()
     m = dit_model(model)
     if steps < 1 or num_gpus < 1 or fps <= 0 or batch < 1:
         raise InputError("steps, GPUs, batch and fps must be positive")
@@ -241,30 +250,42 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     n = latent_tokens(m, frames=frames, height=height, width=width)
     linear = 2.0 * m.params * n
     attention = 4.0 * m.blocks * float(n) ** 2 * m.hidden
-    passes = m.cfg_passes * steps * batch * (1.0 - step_cache_frac)
+    gemm = default_calibration().for_accelerator(acc.name).gemm_frac("bf16")
+    attn = attention_frac(acc, kernel, m.head_dim)
+    gpu_s = _forward_gpu_s(acc, m, n, linear, attention, gemm=gemm, attn=attn, mfu=mfu,
+                           batch=batch, num_gpus=num_gpus)
+    comm = ulysses_comm_s(m, n, batch=batch, group=sp_comm)
+    host = 0.0 if compiled or num_gpus == 1 else diffusion_table().sp_host_s_per_block * m.blocks
+    forwards = m.cfg_passes * steps * (1.0 - step_cache_frac)
+    decode_s = vae_decode_s(acc, m, frames=frames, height=height, width=width,
+                            batch=batch, num_gpus=num_gpus if parallel_vae else 1)
+    time_s = forwards * max(gpu_s + comm, host) + decode_s
+    total_gpu_s = time_s * num_gpus
+    per_video_s = total_gpu_s / batch / (frames / fps) if frames > 1 else None
+    return GenerationEstimate(n, (linear + attention) * forwards * batch, time_s, total_gpu_s,
+                              per_video_s, decode_s, forwards * comm,
+                              1.0 if host > gpu_s + comm else 0.0,
+                              attention / (linear + attention), gemm, attn)
+
+
+def _forward_gpu_s(acc: Accelerator, m: DitModel, n: int, linear: float, attention: float, *,
+                   gemm: float, attn: float, mfu: float | None, batch: int,
+                   num_gpus: int) -> float:
+    """GPU seconds of one DiT forward pass of ``batch`` samples of ``n`` tokens split over
+    ``num_gpus`` (the two compute parts at their shares of peak with the fill factor, and
+    the elementwise bytes at the memory-bound share of bandwidth; module docstring)."""
+    table = diffusion_table()
     rows = batch * n / num_gpus  # tokens each GPU runs per pass (sequence parallel)
     fill = rows / (rows + table.half_tokens)
     peak = acc.peak_flop_per_s["bf16"]
-    gemm = default_calibration().for_accelerator(acc.name).gemm_frac("bf16")
-    attn = attention_frac(acc, kernel, m.head_dim)
     if mfu is not None:
-        pass_s = (linear + attention) / num_gpus / (peak * mfu * fill)
-    else:
-        bw = acc.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
-        per_hidden = (table.elementwise_bytes_per_hidden if m.elementwise_bytes_per_hidden
-                      is None else m.elementwise_bytes_per_hidden)
-        elementwise = per_hidden * m.blocks * n * m.hidden
-        pass_s = ((linear / (peak * gemm) + attention / (peak * attn)) / fill
-                  + elementwise / bw) / num_gpus
-    comm_s = ulysses_comm_s(m, n, batch=batch, group=sp_comm) * m.cfg_passes * steps * (
-        1.0 - step_cache_frac)
-    decode_s = vae_decode_s(acc, m, frames=frames, height=height, width=width,
-                            batch=batch, num_gpus=num_gpus if parallel_vae else 1)
-    time_s = pass_s * m.cfg_passes * steps * (1.0 - step_cache_frac) * batch + comm_s + decode_s
-    gpu_s = time_s * num_gpus
-    per_video_s = gpu_s / batch / (frames / fps) if frames > 1 else None
-    return GenerationEstimate(n, (linear + attention) * passes, time_s, gpu_s, per_video_s,
-                              decode_s, comm_s, attention / (linear + attention), gemm, attn)
+        return batch * (linear + attention) / num_gpus / (peak * mfu * fill)
+    bw = acc.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
+    per_hidden = (table.elementwise_bytes_per_hidden if m.elementwise_bytes_per_hidden
+                  is None else m.elementwise_bytes_per_hidden)
+    elementwise = per_hidden * m.blocks * n * m.hidden
+    return batch * ((linear / (peak * gemm) + attention / (peak * attn)) / fill
+                    + elementwise / bw) / num_gpus
 
 
 def _check_part(acc: Accelerator, name: str, m: DitModel, num_gpus: int) -> None:

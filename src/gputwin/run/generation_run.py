@@ -45,7 +45,8 @@ def _batch_time(cfg: GenerationService, hw: HardwareSpec) -> Any:
                                    steps=steps, num_gpus=cfg.gpus_per_replica, batch=batch,
                                    step_cache_frac=cfg.step_cache,
                                    attention_kernel=cfg.attention_kernel, sp_comm=group,
-                                   parallel_vae=cfg.parallel_vae).time_s
+                                   parallel_vae=cfg.parallel_vae,
+                                   compiled=cfg.compiled).time_s
     return time_s
 
 

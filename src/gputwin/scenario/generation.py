@@ -54,6 +54,8 @@ class GenerationService(_M):
         "native kernel (FlashAttention-3 on Hopper)")
     parallel_vae: bool = Field(default=False, description="Tile the VAE decode across the "
                                "replica's GPUs (the reference pipelines decode on one)")
+    compiled: bool = Field(default=False, description="A compiled pipeline: no eager host "
+                           "floor on a sequence-parallel forward")
     slo: GenerationSlo = GenerationSlo()
 
     @field_validator("model")
