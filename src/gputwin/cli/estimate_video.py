@@ -2,9 +2,59 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from gputwin.cli.options import emit_json, positive_int, rental_price_options
+
+if TYPE_CHECKING:
+    from gputwin.economics.tables import VideoApiPrice
+
+
+def _api_rows(apis: list[VideoApiPrice], image: bool,
+              self_hosted_usd: float | None) -> list[dict[str, Any]]:
+    """Rows of the API price comparison, each with the ratio of its price to the self-hosted
+    cost (per second of video, or per image when ``image``)."""
+    rows: list[dict[str, Any]] = []
+    for a in apis:
+        price = a.usd_per_image if image else a.usd_per_video_second
+        rows.append({"name": a.name, "kind": a.kind,
+                     "usd_per_video_second": a.usd_per_video_second,
+                     "usd_per_image": a.usd_per_image, "resolution": a.resolution,
+                     "as_of": a.as_of, "retired": a.retired, "source": a.source,
+                     "ratio_to_self_hosted": (price / self_hosted_usd
+                                              if price is not None and self_hosted_usd
+                                              else None)})
+    return rows
+
+
+def _echo_api_rows(model: str, same: list[dict[str, Any]], reference: list[dict[str, Any]],
+                   image: bool) -> None:
+    unit = "image" if image else "s"
+    reference = [r for r in reference if not r["retired"]]  # kept in --json, flagged
+    if not same and not reference:
+        return
+    click.echo(f"  API list prices (x = API price / self-hosted cost per "
+               f"{'image' if image else 'second'}):")
+    width = max(len(r["name"]) for r in same + reference)
+
+    def line(r: dict[str, Any]) -> str:
+        price = r["usd_per_image"] if image else r["usd_per_video_second"]
+        ratio = r["ratio_to_self_hosted"]
+        return (f"      {r['name']:<{width}}  {f'${price:.3g}/{unit}':<{13 if image else 9}} "
+                f"{r['resolution']:<9} {f'{ratio:.2g}x' if ratio else '-':>5}  ({r['as_of']})")
+
+    if same:
+        click.echo(f"    serving {model}:")
+        for r in same:
+            click.echo(line(r))
+    else:
+        click.echo(f"    none listed serving {model}")
+    if reference:
+        click.echo("    closed models, for reference:")
+        for r in reference:
+            click.echo(line(r))
 
 
 @click.command()
@@ -40,7 +90,8 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
           height: int | None, width: int | None, steps: int | None, fps: float | None,
           attention_kernel: str | None, provider: str | None, pricing: str | None,
           as_json: bool) -> None:
-    """Seconds, GPU-seconds per second of video and cost of one generated sample.
+    """Seconds, GPU-seconds per second of video and cost of one generated sample, beside the
+    dated list prices of public APIs (hosts of the same model; closed models for reference).
 
     \b
     Example:
@@ -48,6 +99,7 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
       gputwin estimate video --model flux.1-dev        # the model's native 1024x1024 image
     """
     from gputwin.catalog.loader import default_catalog
+    from gputwin.economics.tables import video_apis_for_model
     from gputwin.energy.accounting import allocation_rates
     from gputwin.perf.diffusion import dit_model, estimate_generation, sp_group
     from gputwin.topology.hardware import resolve_hardware
@@ -69,11 +121,17 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
     cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
     kernel = attention_kernel or dit.attention_kernel
+    image = frames == 1
+    per_second = None if image else cost / (frames / fps)
+    same, closed = video_apis_for_model(model, image=image)
+    apis = _api_rows(same, image, cost if image else per_second)
+    reference_apis = _api_rows(closed, image, cost if image else per_second)
     out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "system": hw.system.name,
            "parallel_vae": parallel_vae, "compiled": compiled, "attention_kernel": kernel,
            **est.to_dict(),
            "cost_usd": cost, "cost_basis": rates.cost_basis,
-           "cost_usd_per_video_second": cost / (frames / fps) if frames > 1 else None}
+           "cost_usd_per_video_second": per_second,
+           "apis": apis, "reference_apis": reference_apis}
     if as_json:
         emit_json(out)
         return
@@ -87,7 +145,8 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
                    f"{num_gpus if parallel_vae else 1} GPU(s){host}")
     click.echo(f"  attention {est.attention_flops_frac:.0%} of FLOPs, {kernel} at "
                f"{est.attention_frac:.0%} of bf16 peak; linear layers at {est.gemm_frac:.0%}")
-    if est.gpu_seconds_per_video_second is not None:
+    if est.gpu_seconds_per_video_second is not None and per_second is not None:
         click.echo(f"  {est.gpu_seconds_per_video_second:,.0f} GPU-seconds per second of video, "
-                   f"${out['cost_usd_per_video_second']:.2f} per second ({rates.cost_basis})")
+                   f"${per_second:.2f} per second ({rates.cost_basis})")
     click.echo(f"  ${cost:.2f} per sample")
+    _echo_api_rows(model, apis, reference_apis, image)

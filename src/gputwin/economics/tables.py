@@ -1,54 +1,119 @@
 """Data tables of the economics package (``economics/data/*.yaml``), typed and validated.
 
 - ``api_prices.yaml``: dated public API prices per million input/output tokens.
+- ``video_api_prices.yaml``: dated public video (and image) generation API prices, USD per
+  second of generated video (or per image), at a stated resolution tier.
 
-Every entry carries a source; errors name the file, line and field (:class:`InputError`).
+Both lists share one loader (:func:`load_api_list`): every entry carries a date and a source,
+names are unique, and errors name the file, line and field (:class:`InputError`).
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.yaml_io import load_validated
 
 DATA_DIR = Path(__file__).parent / "data"
 
+#: ``as_of`` / ``retired`` dates: year and month.
+_MONTH = r"^\d{4}-\d{2}$"
+
 
 class _Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ApiPrice(_Table):
-    """One public API's list price (USD per million tokens), dated."""
+class _NamedApi(_Table):
+    """An entry of an API price list: its name is unique within the list."""
 
     name: str
+
+
+class ApiPrice(_NamedApi):
+    """One public API's list price (USD per million tokens), dated."""
+
     provider: str
     kind: str
     models: list[str]
     usd_per_million_input: float = Field(ge=0)
     usd_per_million_output: float = Field(ge=0)
-    as_of: str = Field(pattern=r"^\d{4}-\d{2}$")
+    as_of: str = Field(pattern=_MONTH)
     source: str = Field(min_length=8)
 
 
-class ApiPriceList(_Table):
-    apis: list[ApiPrice]
+#: ``open-model host``: a third party serving open weights (the catalog DiTs in ``models``);
+#: ``closed model``: the developer's own API for weights it does not publish;
+#: ``closed model (reseller)``: a closed model sold through another host.
+VideoApiKind = Literal["open-model host", "closed model", "closed model (reseller)"]
 
 
+class VideoApiPrice(_NamedApi):
+    """One public video or image generation API's list price, dated.
+
+    Exactly one of ``usd_per_video_second`` (video APIs) and ``usd_per_image`` (image APIs).
+    Per-video and per-megapixel prices are converted in the file, with the clip length or image
+    size used stated in ``source``."""
+
+    provider: str
+    kind: VideoApiKind
+    #: Catalog DiT models (``perf/diffusion.yaml``) whose weights an open-model host serves.
+    models: list[str] = Field(default_factory=list)
+    usd_per_video_second: float | None = Field(default=None, gt=0)
+    usd_per_image: float | None = Field(default=None, gt=0)
+    #: The resolution tier the price is for (e.g. ``720p``, ``1024x1024``).
+    resolution: str = Field(min_length=2)
+    as_of: str = Field(pattern=_MONTH)
+    #: Month the provider stopped serving it, where it has (kept for the record).
+    retired: str | None = Field(default=None, pattern=_MONTH)
+    source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _one_price(self) -> VideoApiPrice:
+        if (self.usd_per_video_second is None) == (self.usd_per_image is None):
+            raise ValueError("give exactly one of usd_per_video_second and usd_per_image")
+        if self.kind == "open-model host" and not self.models:
+            raise ValueError("an open-model host must name the catalog models it serves "
+                             "(models)")
+        if self.kind != "open-model host" and self.models:
+            raise ValueError(f"models: only an open-model host serves catalog models "
+                             f"(kind is {self.kind!r})")
+        return self
+
+
+_A = TypeVar("_A", bound=_NamedApi)
+
+
+class _ApiList(_Table, Generic[_A]):
+    apis: list[_A]
+
+
+class ApiPriceList(_ApiList[ApiPrice]):
+    pass
+
+
+class VideoApiPriceList(_ApiList[VideoApiPrice]):
+    pass
+
+
+def load_api_list(path: Path, schema: type[_ApiList[_A]]) -> tuple[_A, ...]:
+    """Read and validate a dated API price list; a duplicated name is an error."""
+    table = load_validated(path, schema)
+    names = [a.name for a in table.apis]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"apis: duplicate API name(s) {dup}", where=str(path))
+    return tuple(table.apis)
 
 
 @functools.cache
 def api_prices() -> tuple[ApiPrice, ...]:
-    table = load_validated(DATA_DIR / "api_prices.yaml", ApiPriceList)
-    names = [a.name for a in table.apis]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise InputError(f"duplicate API name(s) {dup}", where=str(DATA_DIR / "api_prices.yaml"))
-    return tuple(table.apis)
+    return load_api_list(DATA_DIR / "api_prices.yaml", ApiPriceList)
 
 
 def apis_for_model(model: str) -> list[ApiPrice]:
@@ -61,3 +126,25 @@ def api_price(name: str) -> ApiPrice:
         if a.name == name:
             return a
     raise UnknownNameError("API", name, [a.name for a in api_prices()], where="--api")
+
+
+@functools.cache
+def video_api_prices() -> tuple[VideoApiPrice, ...]:
+    return load_api_list(DATA_DIR / "video_api_prices.yaml", VideoApiPriceList)
+
+
+def video_apis_for_model(model: str, *, image: bool) -> tuple[list[VideoApiPrice],
+                                                               list[VideoApiPrice]]:
+    """The generation APIs to compare a self-hosted ``model`` with: the open-model hosts that
+    serve ``model`` itself, and the closed-model APIs (for reference); image APIs when
+    ``image``, else video APIs. Each list is sorted by price and may be empty."""
+
+    def price(a: VideoApiPrice) -> float:
+        value = a.usd_per_image if image else a.usd_per_video_second
+        return value if value is not None else float("inf")
+
+    fits = [a for a in video_api_prices()
+            if (a.usd_per_image if image else a.usd_per_video_second) is not None]
+    same = sorted((a for a in fits if model in a.models), key=price)
+    closed = sorted((a for a in fits if a.kind != "open-model host"), key=price)
+    return same, closed
