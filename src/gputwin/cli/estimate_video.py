@@ -135,18 +135,26 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     if as_json:
         emit_json(out)
         return
-    click.echo(f"{model}, {frames} x {height}x{width}, {steps} steps on {num_gpus} x {gpu}: "
-               f"{est.time_s:,.1f} s ({est.tokens:,} latent tokens, {est.flops:.3g} FLOPs; "
-               f"VAE decode {est.vae_decode_s:,.1f} s)")
-    if num_gpus > 1:
-        host = "; paced by the eager host (--compiled lifts it)" if est.host_bound_frac else ""
-        click.echo(f"  sequence parallel on {hw.system.name}: all-to-alls "
-                   f"{est.sequence_parallel_comm_s:,.1f} s; VAE decode on "
-                   f"{num_gpus if parallel_vae else 1} GPU(s){host}")
-    click.echo(f"  attention {est.attention_flops_frac:.0%} of FLOPs, {kernel} at "
-               f"{est.attention_frac:.0%} of bf16 peak; linear layers at {est.gemm_frac:.0%}")
-    if est.gpu_seconds_per_video_second is not None and per_second is not None:
-        click.echo(f"  {est.gpu_seconds_per_video_second:,.0f} GPU-seconds per second of video, "
-                   f"${per_second:.2f} per second ({rates.cost_basis})")
-    click.echo(f"  ${cost:.2f} per sample")
+    _echo_estimate(out, f"{frames} x {height}x{width}, {steps} steps")
     _echo_api_rows(model, apis, reference_apis, image)
+
+
+def _echo_estimate(out: dict[str, Any], shape: str) -> None:
+    """The text lines of ``estimate video`` for its JSON payload ``out``."""
+    n = out["num_gpus"]
+    click.echo(f"{out['model']}, {shape} on {n} x {out['gpu']}: {out['time_s']:,.1f} s "
+               f"({out['tokens']:,} latent tokens, {out['flops']:.3g} FLOPs; VAE decode "
+               f"{out['vae_decode_s']:,.1f} s)")
+    if n > 1:
+        host = "; paced by the eager host (--compiled lifts it)" if out["host_bound_frac"] else ""
+        click.echo(f"  sequence parallel on {out['system']}: all-to-alls "
+                   f"{out['sequence_parallel_comm_s']:,.1f} s; VAE decode on "
+                   f"{n if out['parallel_vae'] else 1} GPU(s){host}")
+    click.echo(f"  attention {out['attention_flops_frac']:.0%} of FLOPs, "
+               f"{out['attention_kernel']} at {out['attention_frac']:.0%} of bf16 peak; linear "
+               f"layers at {out['gemm_frac']:.0%}")
+    per_second = out["cost_usd_per_video_second"]
+    if out["gpu_seconds_per_video_second"] is not None and per_second is not None:
+        click.echo(f"  {out['gpu_seconds_per_video_second']:,.0f} GPU-seconds per second of "
+                   f"video, ${per_second:.2f} per second ({out['cost_basis']})")
+    click.echo(f"  ${out['cost_usd']:.2f} per sample")
