@@ -136,3 +136,14 @@ def test_cli_unknown_stack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "--stack" in err and "2024-02" in err and "Traceback" not in err
+
+
+def test_every_speculation_endpoint_is_a_catalog_model() -> None:
+    """A misspelt endpoint would silently get no speed-up."""
+    from gputwin.perf.dataflow import dataflow_table
+
+    for part in dataflow_table().parts.values():
+        for stack in part.stacks.values():
+            spec = stack.speculation
+            for name in (spec.models or ()) if spec is not None else ():
+                CAT.model(name)  # raises for an unknown name
