@@ -13,6 +13,8 @@ def _print(d: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from gputwin.units import format_duration
+
     t = d["traffic"]
     r = d["replica"]
     console = Console()
@@ -21,7 +23,7 @@ def _print(d: dict[str, Any]) -> None:
                   f"out), peak/mean {t['peak_to_mean']:g}[/bold]")
     console.print(f"replica on {d['accelerator']}: tp={r['tp']} batch {r['batch_size']}, "
                   f"{r['output_tokens_per_s']:,.0f} output tok/s, TPOT "
-                  f"{r['tpot_s'] * 1e3:.1f} ms, TTFT ~{r['ttft_s']:.2f} s")
+                  f"{r['tpot_s'] * 1e3:.1f} ms, TTFT ~{format_duration(r['ttft_s'])}")
     own = d["owned_tco"]
     items = ", ".join(f"{k} ${v:,.0f}" for k, v in own["usd_per_gpu_year_by_item"].items())
     console.print(f"owned TCO ${own['usd_per_gpu_hour']:.2f}/GPU-h ({items} per GPU-year)")
