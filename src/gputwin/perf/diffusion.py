@@ -245,7 +245,7 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
         raise InputError(f"mfu must be in (0, 1], got {mfu}")
     if sp_comm is not None and sp_comm.num_gpus != num_gpus:
         raise InputError(f"the communicator has {sp_comm.num_gpus} GPUs, the replica {num_gpus}")
-    _check_part(acc, model, m, num_gpus)
+    check_part(acc, model, num_gpus)
     kernel = m.attention_kernel if attention_kernel is None else attention_kernel
     n = latent_tokens(m, frames=frames, height=height, width=width)
     linear = 2.0 * m.params * n
@@ -288,10 +288,12 @@ def _forward_gpu_s(acc: Accelerator, m: DitModel, n: int, linear: float, attenti
                     + elementwise / bw) / num_gpus
 
 
-def _check_part(acc: Accelerator, name: str, m: DitModel, num_gpus: int) -> None:
+def check_part(acc: Accelerator, name: str, num_gpus: int) -> None:
     """Refuse a part the model does not describe: an SRAM-resident dataflow part (no DiT
     pipeline is published for one; its serving model is perf/dataflow.py), or one whose
-    memory cannot hold the DiT's bf16 weights even sharded over the replica's GPUs."""
+    memory cannot hold model ``name``'s bf16 weights even sharded over the replica's GPUs.
+    Raises :class:`InputError`."""
+    m = dit_model(name)
     if is_dataflow(acc.name):
         raise InputError(f"{acc.name} is an SRAM-resident dataflow part: the diffusion model "
                          "covers GPUs and TPU-class parts with HBM, not its pipelines",

@@ -19,7 +19,7 @@ import numpy as np
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError
-from gputwin.perf.diffusion import estimate_generation, sp_group
+from gputwin.perf.diffusion import check_part, estimate_generation, sp_group
 from gputwin.run.serving_energy import ExtraLoad
 from gputwin.scenario.generation import GenerationSection, GenerationService
 from gputwin.serving.generation import GenerationRun, GenRequest, GenService, Shape
@@ -59,6 +59,7 @@ def build_generation(section: GenerationSection, catalog: Catalog,
     for i, cfg in enumerate(section.services):
         try:
             hw[cfg.name] = resolve_hardware(catalog, gpu=cfg.gpu)
+            check_part(hw[cfg.name].accelerator, cfg.model, cfg.gpus_per_replica)
             batch_time = _batch_time(cfg, hw[cfg.name])
         except InputError as exc:
             raise InputError(exc.detail, where=f"serving.generation.services.{i}.gpu") from None
