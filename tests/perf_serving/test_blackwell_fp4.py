@@ -76,21 +76,21 @@ def test_fp4_without_fp4_tensor_cores_runs_weight_only_at_the_bf16_rate(
 @pytest.mark.parametrize("tp", [8, 16, 32, 64])
 def test_gb200_nvl72_tensor_parallel_stays_inside_the_nvlink_domain(tp: int) -> None:
     perf = _perf("llama3.1-405b", system="gb200-nvl72", tp=tp, weights="nvfp4", kv="fp8")
-    group = perf._ar
+    group = perf.comm.ar
     assert group is not None and group.num_domains == 1 and group.gpus_per_domain == tp
 
 
 def test_tp16_all_reduce_is_cheaper_on_nvl72_than_across_two_hgx_nodes() -> None:
     nvl = _perf("llama3.1-405b", system="gb200-nvl72", tp=16, weights="nvfp4")
     hgx = _perf("llama3.1-405b", system="dgx-b200", tp=16, weights="nvfp4")
-    assert hgx._ar is not None and hgx._ar.num_domains == 2
-    assert nvl._allreduce_s(8192) < hgx._allreduce_s(8192)
+    assert hgx.comm.ar is not None and hgx.comm.ar.num_domains == 2
+    assert nvl.comm.allreduce_s(8192) < hgx.comm.allreduce_s(8192)
 
 
 def test_wide_expert_parallel_moe_on_one_nvl72_domain() -> None:
     perf = _perf("deepseek-v3", system="gb200-nvl72", tp=64, ep=64, weights="nvfp4", kv="fp8")
     assert perf.memory.num_kv_blocks(16, 0.9) > 0
-    assert perf._ar is not None and perf._ar.num_domains == 1
+    assert perf.comm.ar is not None and perf.comm.ar.num_domains == 1
 
 
 def test_mxfp4_runs_mxfp8_activations_and_fp4_means_gpt_oss_own_checkpoint() -> None:

@@ -43,7 +43,7 @@ def test_fp4_dispatch_halves_the_dispatch_traffic() -> None:
 
 def test_normal_kernels_cost_more_than_low_latency_ones_at_the_same_size() -> None:
     p = _perf()
-    assert p.moe_comm_s(512, low_latency=False) > p.moe_comm_s(512, low_latency=True)
+    assert p.comm.moe_comm_s(512, low_latency=False) > p.comm.moe_comm_s(512, low_latency=True)
 
 
 def test_attention_dp_multiplies_kv_capacity_of_an_mla_model() -> None:

@@ -50,6 +50,7 @@ from gputwin.perf.serving_calib import (
     ServingCalibration,
     default_serving_calibration,
 )
+from gputwin.perf.serving_comm import ReplicaComm
 from gputwin.perf.serving_memory import KvMemory
 from gputwin.perf.serving_shapes import (
     FP4_WEIGHTS,
@@ -60,15 +61,11 @@ from gputwin.perf.serving_shapes import (
     replica_shape,
 )
 from gputwin.perf.split import Split, check_split
-from gputwin.perf.wide_ep import WideEpComm, expected_imbalance, wide_ep_comm
-from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
 from gputwin.topology.hardware import HardwareSpec
 
 WEIGHT_DTYPES = tuple(WEIGHT_BYTES)
 KV_DTYPES = ("bf16", "fp8")
 DRAFT_KINDS = ("draft_model", "eagle", "ngram")
-#: Largest all-reduce vLLM's custom kernel handles (8 MiB); bigger ones go to NCCL.
-CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +213,6 @@ class ServingPerf:
     """Precomputed constants of one replica; methods are pure and fast (no allocation)."""
 
     __slots__ = (
-        "_a2a",
-        "_a2a_cache",
-        "_ar",
-        "_ar_cache",
         "_attn_rate",
         "_bw",
         "_dp",
@@ -229,17 +222,15 @@ class ServingPerf:
         "_gemm_rate",
         "_groups",
         "_half",
-        "_imb_cache",
         "_k",
         "_layer_oh",
         "_num_layers",
         "_pp",
-        "_pp_cache",
-        "_pp_group",
         "_seq_oh",
         "_step_oh",
         "_tp",
         "calibration",
+        "comm",
         "config",
         "memory",
         "shape",
@@ -281,18 +272,8 @@ class ServingPerf:
         self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
         self._tp, self._pp = c.tp, c.pp
         self._num_layers = c.model.num_layers
-        self._ar = group_for_ranks(c.hw, c.tp, 1) if c.tp > 1 else None
-        self._ar_cache: dict[int, float] = {}
-        self._pp_group = group_for_ranks(c.hw, 2, c.tp) if c.pp > 1 else None
-        self._pp_cache: dict[int, float] = {}
         self._dp, self._ep = c.dp_attention, c.ep
-        self._a2a: WideEpComm | None = None
-        if c.dp_attention > 1:  # wide EP: experts over every rank, all-to-all per MoE layer
-            self._a2a = wide_ep_comm(c.hw, c.ep, c.model.hidden_size,
-                                     c.model.num_experts_per_token, c.weights_dtype,
-                                     c.ep_overlap_frac)
-        self._a2a_cache: dict[tuple[int, bool], float] = {}
-        self._imb_cache: dict[int, float] = {}
+        self.comm = ReplicaComm(c, cal.tp_comm_mult)
         self._k = c.num_speculative_tokens
         self._draft: ServingPerf | None = None
         if self._k > 0 and c.draft_kind == "draft_model" and c.draft_model is not None:
@@ -304,54 +285,6 @@ class ServingPerf:
             self._draft = ServingPerf(dcfg, cal)
         self.memory = KvMemory(c, self.shape, cal, accel.memory_bytes,
                                self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu)
-
-    # ---- communication (cached by token count: batch sizes repeat) -----------------
-    def _allreduce_s(self, tokens: int) -> float:
-        t = self._ar_cache.get(tokens)
-        if t is None:
-            size = tokens * self.shape.hidden_size * 2.0
-            assert self._ar is not None
-            t = collective_time(CollectiveOp.ALL_REDUCE, size, self._ar).time_s
-            if size <= CUSTOM_ALLREDUCE_MAX_BYTES:  # one-shot custom kernel, not NCCL
-                t *= self.calibration.tp_comm_mult
-            self._ar_cache[tokens] = t
-        return t
-
-    def imbalance(self, routed_tokens: int) -> float:
-        """Busiest expert GPU's share of a step's routed tokens over the mean (1 without EP)."""
-        if self._ep <= 1:
-            return 1.0
-        t = self._imb_cache.get(routed_tokens)
-        if t is None:
-            c = self.config
-            t = c.ep_imbalance if c.ep_imbalance is not None else expected_imbalance(
-                routed_tokens * max(1, c.model.num_experts_per_token), c.ep,
-                redundant_experts=c.redundant_experts)
-            self._imb_cache[routed_tokens] = t
-        return t
-
-    def moe_comm_s(self, tokens: int, *, low_latency: bool) -> float:
-        """Dispatch + combine seconds of one MoE layer for a step of ``tokens`` (replica
-        total; 0 without attention data parallelism)."""
-        a2a = self._a2a
-        if a2a is None or tokens <= 0:
-            return 0.0
-        key = (tokens, low_latency)
-        t = self._a2a_cache.get(key)
-        if t is None:
-            local = -(-tokens // self._dp)
-            t = a2a.layer_time_s(local, self.imbalance(tokens), low_latency=low_latency)
-            self._a2a_cache[key] = t
-        return t
-
-    def _handoff_s(self, tokens: int) -> float:
-        t = self._pp_cache.get(tokens)
-        if t is None:
-            assert self._pp_group is not None
-            t = collective_time(CollectiveOp.SEND_RECV, tokens * self.shape.hidden_size * 2.0,
-                                self._pp_group).time_s
-            self._pp_cache[tokens] = t
-        return t
 
     # ---- the step ------------------------------------------------------------------
     def _expert_rate(self, g: GroupConsts, routed: int, width_eff: float,
@@ -402,20 +335,21 @@ class ServingPerf:
             decode_pairs, decode_kv_tokens = decode_pairs * f, decode_kv_tokens * f
             num_logits = -(-num_logits // pp)
             num_decode_seqs = -(-num_decode_seqs // pp)
+        comm = self.comm
         routed = tokens
         moe_comm = 0.0
         if self._dp > 1:
             d = self._dp
-            moe_comm = self.moe_comm_s(tokens, low_latency=prefill_pairs <= 0.0)
+            moe_comm = comm.moe_comm_s(tokens, low_latency=prefill_pairs <= 0.0)
             tokens = -(-tokens // d)
             prefill_pairs, prefill_kv_tokens = prefill_pairs / d, prefill_kv_tokens / d
             decode_pairs, decode_kv_tokens = decode_pairs / d, decode_kv_tokens / d
             num_logits = -(-num_logits // d)
             num_decode_seqs = -(-num_decode_seqs // d)
-        imb = self.imbalance(routed) if self._ep > 1 else 1.0
+        imb = comm.imbalance(routed) if self._ep > 1 else 1.0
         bw, attn_rate = self._bw, self._attn_rate
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
-        comm = 2.0 * self._allreduce_s(tokens) if self._tp > 1 else 0.0
+        ar = 2.0 * comm.allreduce_s(tokens) if self._tp > 1 else 0.0
         total = 0.0
         for g, width_eff in self._groups:
             exposed = 0.0
@@ -432,14 +366,14 @@ class ServingPerf:
                       dk * kv / bw) if decode_kv_tokens > 0.0 else 0.0
             elem = tokens * g.elem_bytes_per_token / bw
             if moe_comm and g.local_experts:
-                assert self._a2a is not None
-                exposed = self._a2a.exposed_s(moe_comm, gemm + pre + dec + elem)
-            total += g.num_layers * (gemm + pre + dec + elem + self._layer_oh + comm + exposed)
+                assert comm.a2a is not None
+                exposed = comm.a2a.exposed_s(moe_comm, gemm + pre + dec + elem)
+            total += g.num_layers * (gemm + pre + dec + elem + self._layer_oh + ar + exposed)
         s = self.shape
         lm = max(num_logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / bw)
         total += lm
         if self._pp > 1:
-            total += (self._pp - 1) * self._handoff_s(tokens)
+            total += (self._pp - 1) * comm.handoff_s(tokens)
         return total
 
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
@@ -603,9 +537,9 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
         prefill_attn_pairs *= f
         decode_context_tokens_sum *= f
     routed, d = tokens, p._dp
-    imb = p.imbalance(routed) if p._ep > 1 else 1.0
+    imb = p.comm.imbalance(routed) if p._ep > 1 else 1.0
     # wide EP: the exposed all-to-all counts as fixed; the rest per DP group below
-    moe_comm = p.moe_comm_s(tokens, low_latency=num_prefill_tokens == 0)
+    moe_comm = p.comm.moe_comm_s(tokens, low_latency=num_prefill_tokens == 0)
     if d > 1:
         tokens = -(-tokens // d)
         prefill_context_tokens_sum /= d
@@ -633,16 +567,16 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
                                 dec_kv * g.kv_bytes_per_token / p._bw, n, fixed=True)
         elem_s = tokens * g.elem_bytes_per_token / p._bw
         out["memory_unit_s"] += n * elem_s * roof.bwf
-        if moe_comm and g.local_experts and p._a2a is not None:
-            out["fixed_s"] += n * p._a2a.exposed_s(moe_comm, layer_s + elem_s)
+        if moe_comm and g.local_experts and p.comm.a2a is not None:
+            out["fixed_s"] += n * p.comm.a2a.exposed_s(moe_comm, layer_s + elem_s)
         out["layers"] += n
         if p._tp > 1:
-            out["fixed_s"] += n * 2.0 * p._allreduce_s(tokens)
+            out["fixed_s"] += n * 2.0 * p.comm.allreduce_s(tokens)
     s = p.shape
     logits = num_decode_seqs + (1 if num_prefill_tokens else 0)
     roof.add(logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / p._bw, 1.0)
     if p._pp > 1:
-        out["fixed_s"] += (p._pp - 1) * p._handoff_s(tokens)
+        out["fixed_s"] += (p._pp - 1) * p.comm.handoff_s(tokens)
     out["steps"] = 1.0
     out["seqs"] = float(-(-seqs // d))  # per scheduler (one per attention DP group)
     return out
