@@ -146,7 +146,7 @@ def _echo_estimate(out: dict[str, Any], shape: str) -> None:
                f"({out['tokens']:,} latent tokens, {out['flops']:.3g} FLOPs; VAE decode "
                f"{out['vae_decode_s']:,.1f} s)")
     if n > 1:
-        host = "; paced by the eager host (--compiled lifts it)" if out["host_bound_frac"] else ""
+        host = "; paced by the eager host (--compiled lifts it)" if out["host_bound"] else ""
         click.echo(f"  sequence parallel on {out['system']}: all-to-alls "
                    f"{out['sequence_parallel_comm_s']:,.1f} s; VAE decode on "
                    f"{n if out['parallel_vae'] else 1} GPU(s){host}")

@@ -108,13 +108,7 @@ def closed_loop_options(note: str = "") -> Callable[[F], F]:
     """``--concurrency`` and ``--think-time``, the closed-loop load of ``simulate serve``
     and ``plan serve`` (docs/serving-simulation.md, "Closed-loop clients"); ``note`` ends
     ``--concurrency``'s help (what else the command needs with it)."""
-    def decorate(command: F) -> F:
-        return _closed_loop(command, note)
-    return decorate
-
-
-def _closed_loop(command: F, note: str) -> F:
-    for option in reversed((
+    options = (
         click.option("--concurrency", type=int, default=None, callback=positive_int,
                      help="Closed loop instead of --rate: N clients (users), each sending "
                           "its next request when its previous one completes (a "
@@ -122,9 +116,13 @@ def _closed_loop(command: F, note: str) -> F:
         click.option("--think-time", type=DURATION, default=None,
                      help="With --concurrency: a client's pause between a response and "
                           "its next request (e.g. 5s) [default: 0]."),
-    )):
-        command = option(command)
-    return command
+    )
+
+    def decorate(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
 
 
 PROVIDERS = ("hyperscaler", "neocloud", "marketplace", "owned")

@@ -163,12 +163,12 @@ class GenerationEstimate:
     gpu_seconds_per_video_second: float | None
     vae_decode_s: float  # included in time_s
     sequence_parallel_comm_s: float  # Ulysses all-to-alls, included in time_s
-    host_bound_frac: float  # share of the DiT passes paced by the eager host, not the GPUs
+    host_bound: bool  # the DiT passes are paced by the eager host, not the GPUs
     attention_flops_frac: float  # share of the DiT FLOPs in attention
     gemm_frac: float  # fraction of the bf16 peak the linear layers run at (before fill)
     attention_frac: float  # same for the attention kernel
 
-    def to_dict(self) -> dict[str, float | None]:
+    def to_dict(self) -> dict[str, float | bool | None]:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
@@ -264,7 +264,7 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     per_video_s = total_gpu_s / batch / (frames / fps) if frames > 1 else None
     return GenerationEstimate(n, (linear + attention) * forwards * batch, time_s, total_gpu_s,
                               per_video_s, decode_s, forwards * comm,
-                              1.0 if host > gpu_s + comm else 0.0,
+                              host > gpu_s + comm,
                               attention / (linear + attention), gemm, attn)
 
 
