@@ -101,7 +101,7 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     from gputwin.catalog.loader import default_catalog
     from gputwin.economics.tables import video_apis_for_model
     from gputwin.energy.accounting import allocation_rates
-    from gputwin.perf.diffusion import dit_model, estimate_generation, sp_group
+    from gputwin.perf.diffusion import dit_model, estimate_generation_on
     from gputwin.topology.hardware import resolve_hardware
 
     dit = dit_model(model)
@@ -113,11 +113,10 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     fps = native.fps if fps is None else fps
     hw = resolve_hardware(default_catalog(), gpu=gpu)
     acc = hw.accelerator
-    est = estimate_generation(acc, model, frames=frames, height=height, width=width,
-                              steps=steps, num_gpus=num_gpus, fps=fps,
-                              attention_kernel=attention_kernel,
-                              sp_comm=sp_group(hw, num_gpus), parallel_vae=parallel_vae,
-                              compiled=compiled)
+    est = estimate_generation_on(hw, model, frames=frames, height=height, width=width,
+                                 steps=steps, num_gpus=num_gpus, fps=fps,
+                                 attention_kernel=attention_kernel, parallel_vae=parallel_vae,
+                                 compiled=compiled)
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
     cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
     kernel = attention_kernel or dit.attention_kernel

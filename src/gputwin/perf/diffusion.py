@@ -54,7 +54,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -206,6 +206,15 @@ def sp_group(hw: HardwareSpec, num_gpus: int) -> CommGroup | None:
     packed onto nodes), None for one GPU. Raises :class:`InputError` when the GPUs would
     span nodes of a system without a network."""
     return group_for_ranks(hw, num_gpus, 1) if num_gpus > 1 else None
+
+
+def estimate_generation_on(hw: HardwareSpec, model: str, *, num_gpus: int = 1,
+                           **kwargs: Any) -> GenerationEstimate:
+    """:func:`estimate_generation` on ``hw``'s accelerator, with the all-to-alls over the
+    communicator of ``num_gpus`` of its GPUs (:func:`sp_group`): what the CLI, the
+    validation runner and serving runs call."""
+    return estimate_generation(hw.accelerator, model, num_gpus=num_gpus,
+                               sp_comm=sp_group(hw, num_gpus), **kwargs)
 
 
 def ulysses_comm_s(m: DitModel, tokens: int, *, batch: int, group: CommGroup | None) -> float:

@@ -1,7 +1,7 @@
 """Wiring of ``serving.generation``: build the services and requests, run the replicas,
 summarise latency, GPU-seconds per second of video and cost per generated second.
 
-The batch time of a shape comes from :func:`gputwin.perf.diffusion.estimate_generation`
+The batch time of a shape comes from :func:`gputwin.perf.diffusion.estimate_generation_on`
 (the same model as ``gputwin estimate video``), with the service's ``step_cache`` share of
 DiT passes reused; requests arrive as a seeded Poisson stream per workload entry, shapes
 drawn by weight. Energy and cost go through the serving run's ledger and price book
@@ -19,7 +19,7 @@ import numpy as np
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError
-from gputwin.perf.diffusion import check_part, estimate_generation, sp_group
+from gputwin.perf.diffusion import check_part, estimate_generation_on
 from gputwin.run.serving_energy import ExtraLoad
 from gputwin.scenario.generation import GenerationSection, GenerationService
 from gputwin.serving.generation import GenerationRun, GenRequest, GenService, Shape
@@ -36,17 +36,15 @@ class BuiltGeneration:
 
 
 def _batch_time(cfg: GenerationService, hw: HardwareSpec) -> Any:
-    group = sp_group(hw, cfg.gpus_per_replica)
-
     @functools.lru_cache(maxsize=256)
     def time_s(shape: Shape, batch: int) -> float:
         f, h, w, steps = shape
-        return estimate_generation(hw.accelerator, cfg.model, frames=f, height=h, width=w,
-                                   steps=steps, num_gpus=cfg.gpus_per_replica, batch=batch,
-                                   step_cache_frac=cfg.step_cache,
-                                   attention_kernel=cfg.attention_kernel, sp_comm=group,
-                                   parallel_vae=cfg.parallel_vae,
-                                   compiled=cfg.compiled).time_s
+        return estimate_generation_on(hw, cfg.model, frames=f, height=h, width=w,
+                                      steps=steps, num_gpus=cfg.gpus_per_replica, batch=batch,
+                                      step_cache_frac=cfg.step_cache,
+                                      attention_kernel=cfg.attention_kernel,
+                                      parallel_vae=cfg.parallel_vae,
+                                      compiled=cfg.compiled).time_s
     return time_s
 
 

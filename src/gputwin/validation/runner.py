@@ -138,13 +138,12 @@ def _evaluate_optics(**inputs: Any) -> _HasToDict:
 def _evaluate_generation(**inputs: Any) -> _HasToDict:
     """``estimate video``: one sample of a diffusion transformer on ``gpu``."""
     from gputwin.catalog.loader import default_catalog
-    from gputwin.perf.diffusion import estimate_generation, sp_group
+    from gputwin.perf.diffusion import estimate_generation_on
     from gputwin.topology.hardware import resolve_hardware
 
     fields = dict(inputs)
     hw = resolve_hardware(default_catalog(), gpu=fields.pop("gpu", "h100-sxm-80gb"))
-    group = sp_group(hw, int(fields.get("num_gpus", 1)))
-    return estimate_generation(hw.accelerator, fields.pop("model"), sp_comm=group, **fields)
+    return estimate_generation_on(hw, fields.pop("model"), **fields)
 
 
 def _evaluate_dataflow(**inputs: Any) -> _HasToDict:
