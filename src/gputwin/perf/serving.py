@@ -203,6 +203,24 @@ def micro_batch(tokens: int, pp: int) -> tuple[int, float]:
     return m, m / tokens
 
 
+def gpu_share(pp: int, dp: int, tokens: int, counts: tuple[int, ...],
+              amounts: tuple[float, ...]) -> tuple[int, int, tuple[int, ...], tuple[float, ...]]:
+    """One GPU's share of a step of ``tokens``: the largest of the ``pp`` micro-batches
+    (:func:`micro_batch`), then an even ``1/dp`` of it per attention-DP group. Returns
+    (micro-batch tokens, the GPU's tokens, ``counts`` and ``amounts`` scaled alike; counts
+    stay whole). The routed experts and the MoE all-to-all see the micro-batch tokens."""
+    if pp > 1:
+        tokens, f = micro_batch(tokens, pp)
+        counts = tuple(-(-c // pp) for c in counts)
+        amounts = tuple(a * f for a in amounts)
+    routed = tokens
+    if dp > 1:
+        tokens = -(-tokens // dp)
+        counts = tuple(-(-c // dp) for c in counts)
+        amounts = tuple(a / dp for a in amounts)
+    return routed, tokens, counts, amounts
+
+
 def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
     """(GEMM peak FLOP/s, dtype it runs in, extra compute multiplier)."""
     dtype = _compute_peak_dtype(c.hw.accelerator, c.weights_dtype)
@@ -328,24 +346,15 @@ class ServingPerf:
         ``num_decode_seqs·W`` (:func:`local_attention`)."""
         if tokens <= 0:
             return 0.0
-        if self._pp > 1:
-            pp = self._pp
-            tokens, f = micro_batch(tokens, pp)
-            prefill_pairs, prefill_kv_tokens = prefill_pairs * f, prefill_kv_tokens * f
-            decode_pairs, decode_kv_tokens = decode_pairs * f, decode_kv_tokens * f
-            num_logits = -(-num_logits // pp)
-            num_decode_seqs = -(-num_decode_seqs // pp)
         comm = self.comm
         routed = tokens
-        moe_comm = 0.0
-        if self._dp > 1:
-            d = self._dp
-            moe_comm = comm.moe_comm_s(tokens, low_latency=prefill_pairs <= 0.0)
-            tokens = -(-tokens // d)
-            prefill_pairs, prefill_kv_tokens = prefill_pairs / d, prefill_kv_tokens / d
-            decode_pairs, decode_kv_tokens = decode_pairs / d, decode_kv_tokens / d
-            num_logits = -(-num_logits // d)
-            num_decode_seqs = -(-num_decode_seqs // d)
+        if self._pp > 1 or self._dp > 1:
+            routed, tokens, (num_logits, num_decode_seqs), (
+                prefill_pairs, prefill_kv_tokens, decode_pairs, decode_kv_tokens) = gpu_share(
+                    self._pp, self._dp, tokens, (num_logits, num_decode_seqs),
+                    (prefill_pairs, prefill_kv_tokens, decode_pairs, decode_kv_tokens))
+        moe_comm = (comm.moe_comm_s(routed, low_latency=prefill_pairs <= 0.0)
+                    if self._dp > 1 else 0.0)
         imb = comm.imbalance(routed) if self._ep > 1 else 1.0
         bw, attn_rate = self._bw, self._attn_rate
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
@@ -527,26 +536,14 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     if tokens <= 0:
         return out
     p = perf
-    seqs = num_decode_seqs  # host overhead per sequence of the whole batch
-    if p._pp > 1:  # pipeline micro-batches, as ServingPerf._gpu_time_s
-        pp = p._pp
-        tokens, f = micro_batch(tokens, pp)
-        num_prefill_tokens = -(-num_prefill_tokens // pp)
-        num_decode_seqs = -(-num_decode_seqs // pp)
-        prefill_context_tokens_sum *= f
-        prefill_attn_pairs *= f
-        decode_context_tokens_sum *= f
-    routed, d = tokens, p._dp
+    seqs, d = num_decode_seqs, p._dp  # host overhead per sequence of the whole batch
+    routed, tokens, (num_prefill_tokens, num_decode_seqs), (
+        prefill_context_tokens_sum, prefill_attn_pairs, decode_context_tokens_sum) = gpu_share(
+            p._pp, d, tokens, (num_prefill_tokens, num_decode_seqs),
+            (prefill_context_tokens_sum, prefill_attn_pairs, decode_context_tokens_sum))
     imb = p.comm.imbalance(routed) if p._ep > 1 else 1.0
     # wide EP: the exposed all-to-all counts as fixed; the rest per DP group below
-    moe_comm = p.comm.moe_comm_s(tokens, low_latency=num_prefill_tokens == 0)
-    if d > 1:
-        tokens = -(-tokens // d)
-        prefill_context_tokens_sum /= d
-        prefill_attn_pairs /= d
-        decode_context_tokens_sum /= d
-        num_prefill_tokens = -(-num_prefill_tokens // d)
-        num_decode_seqs = -(-num_decode_seqs // d)
+    moe_comm = p.comm.moe_comm_s(routed, low_latency=num_prefill_tokens == 0)
     rate = p._gemm_rate * tokens / (tokens + p._half) / p._gemm_mult
     roof = _Roofline(out, p.calibration.for_accelerator(p.config.hw.accelerator.name))
     kv_tokens = prefill_context_tokens_sum + num_prefill_tokens
