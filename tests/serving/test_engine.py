@@ -17,6 +17,7 @@ from serving_builders import (
     ttfts,
 )
 
+from gputwin.run.serving_summary import drop_reason_key
 from gputwin.serving.fleet import Fleet, PoolSpec, ServiceSpec
 from gputwin.serving.request import DROPPED, FINISHED
 from gputwin.workload.llm_request import LlmRequest
@@ -119,6 +120,19 @@ def test_prompt_longer_than_max_model_len_is_dropped_with_reason() -> None:
     out = run_fleet(reqs, engine(5000))
     assert out.states[0].status == DROPPED and "max_model_len" in out.states[0].reason
     assert out.states[1].status == FINISHED
+
+
+def test_no_evict_engine_drops_a_prompt_larger_than_its_step_budget() -> None:
+    # without chunked prefill a prompt must fit one step; under no-evict admission the
+    # budget need not hold the output (nothing is ever recomputed)
+    cfg = engine(5000, max_num_batched_tokens=2048, enable_chunked_prefill=False,
+                 reserve_full_sequence=True)
+    out = run_fleet(requests_from([(0.0, 3000, 10), (0.0, 2000, 4000)]), cfg)
+    assert out.states[0].status == DROPPED and "token budget 2048" in out.states[0].reason
+    assert drop_reason_key(out.states[0].reason) == (
+        "prompt longer than one step's token budget (2048 tokens, no chunked prefill)")
+    s = out.states[1]
+    assert s.status == FINISHED and not s.truncated and s.output == 4000
 
 
 def test_output_is_capped_at_max_model_len() -> None:

@@ -30,13 +30,28 @@ def test_every_engine_runs_and_finishes_every_request() -> None:
         assert m["output_tokens_per_s_per_gpu"] == m["output_tokens_per_s"]
 
 
-def test_non_chunked_budget_grows_to_the_longest_sequence_unless_given() -> None:
+def test_non_chunked_budget_grows_to_the_longest_prompt_unless_given() -> None:
     long = {"num_requests": 20, "input_tokens": 9000, "output_tokens": 16}
     m = simulate_case(**{**OFFLINE, "engine": "trtllm", "offline": long}).metrics
     assert m["requests_by_status.finished"] == 20
-    with pytest.raises(InputError, match="longest sequence"):
+    with pytest.raises(InputError, match="longest prompt"):
         simulate_case(**{**OFFLINE, "engine": "trtllm", "offline": long,
                          "max_num_batched_tokens": 8192})
+
+
+def test_no_evict_budget_need_not_hold_the_output() -> None:
+    # TensorRT-LLM never preempts, so a given budget only has to hold each prompt: a
+    # 5,000 + 5,000 request runs whole under max_num_tokens 8192 (nothing truncated)
+    case = {**OFFLINE, "max_num_batched_tokens": 8192,
+            "offline": {"num_requests": 8, "input_tokens": 5000, "output_tokens": 5000}}
+    m = simulate_case(**case, engine="trtllm").metrics
+    assert m["requests_by_status.finished"] == 8
+    assert m["truncated"] == 0
+    assert m["output_tokens_per_s"] > 0
+    # greedy admission may recompute a preempted sequence as one prompt: the budget must
+    # hold prompt + output there
+    with pytest.raises(InputError, match=r"longest sequence \(prompt \+ output\)"):
+        simulate_case(**case, engine="vllm", enable_chunked_prefill=False)
 
 
 def test_case_inputs_are_checked() -> None:

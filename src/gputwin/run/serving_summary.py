@@ -218,6 +218,9 @@ def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
 _REASON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"prompt of \d+ tokens exceeds max_model_len (\d+)"),
      "prompt longer than the context limit (max_model_len {0} tokens)"),
+    (re.compile(r"prompt of \d+ tokens exceeds the step's token budget (\d+) "
+                r"\(no chunked prefill\)"),
+     "prompt longer than one step's token budget ({0} tokens, no chunked prefill)"),
     (re.compile(r"needs \d+ KV blocks for prompt \+ output, the replica has (\d+)"),
      "prompt + output larger than a replica's KV cache ({0} blocks)"),
 )

@@ -25,10 +25,12 @@ from gputwin.run.serving_summary import ServiceMeta
 from gputwin.run.shared_fleet_summary import shared_result
 from gputwin.run.simulate import _Run, drive, run_result
 from gputwin.run.simulate_serve import (
+    NO_EXTENT,
     build_requests,
     build_service,
     closed_loops,
     provision_delay_s,
+    workload_extents,
 )
 from gputwin.run.world import World, build_world
 from gputwin.scenario.schema import Scenario
@@ -131,11 +133,9 @@ def _simulate_shared(scenario: Scenario, progress: Callable[[float], None] | Non
         raise InputError("a shared fleet needs the scheduling framework", where="scheduler")
     view = serving_view(scenario.name, scenario.seed, scenario.horizon, section)
     requests = build_requests(view, RandomStreams(scenario.seed))
-    longest: dict[str, int] = {}
-    for r in requests:
-        longest[r.service] = max(longest.get(r.service, 0),
-                                 r.num_prompt_tokens + r.num_output_tokens)
-    built = [build_service(s, cat, longest.get(s.name, 0)) for s in section.services]
+    extents = workload_extents(requests)
+    built = [build_service(s, cat, extents.get(s.name, NO_EXTENT))
+             for s in section.services]
     run = SharedRun(world, RandomStreams(scenario.seed))
     fleet = ClusterFleet([b[0] for b in built], requests, provider=run,
                          jobs=_replica_jobs(section, built, world, cat), sim=run.sim,

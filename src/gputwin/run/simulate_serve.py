@@ -13,10 +13,10 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -100,14 +100,41 @@ def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
     return prepare_serving(cfg)
 
 
+class WorkloadExtent(NamedTuple):
+    """A service's longest prompt and longest prompt + output, in tokens (they size a
+    token budget without chunked prefill)."""
+
+    prompt_tokens: int = 0
+    sequence_tokens: int = 0
+
+
+NO_EXTENT = WorkloadExtent()  # a service without requests
+
+def workload_extents(reqs: Iterable[LlmRequest],
+                     key: Callable[[LlmRequest], str] = lambda r: r.service
+                     ) -> dict[str, WorkloadExtent]:
+    """The :class:`WorkloadExtent` of each service (``key`` names a request's service)."""
+    out: dict[str, WorkloadExtent] = {}
+    for r in reqs:
+        k = key(r)
+        e = out.get(k, WorkloadExtent())
+        p, n = r.num_prompt_tokens, r.num_prompt_tokens + r.num_output_tokens
+        if p > e.prompt_tokens or n > e.sequence_tokens:
+            out[k] = WorkloadExtent(max(p, e.prompt_tokens), max(n, e.sequence_tokens))
+    return out
+
+
 def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
-                  longest_sequence_tokens: int = 0) -> EngineConfig:
+                  extent: WorkloadExtent = NO_EXTENT) -> EngineConfig:
     """The replica engine's limits; raises :class:`DoesNotFitError` without KV room.
 
-    Without chunked prefill the token budget must hold a whole sequence (a recomputed
-    one included): when the budget is the profile's default it is raised to
-    ``longest_sequence_tokens`` of the workload (as trtllm-bench sizes max_num_tokens
-    to its dataset); a budget given explicitly is kept and checked."""
+    Without chunked prefill one step must hold a whole prompt. Under greedy admission
+    (vLLM) a preempted sequence is recomputed as one prompt, so the budget must hold the
+    longest prompt + output and caps the model length; TensorRT-LLM's no-evict policy
+    never preempts, so only the longest prompt must fit. When the budget is the
+    profile's default it is raised to what the workload needs (no-evict: the longest
+    prompt beside a full decode batch, as trtllm-bench sizes max_num_tokens to its
+    dataset); a budget given explicitly is kept and checked."""
     e = opts.engine.resolved(opts.dp_attention)
     frac = e.gpu_memory_utilization
     blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
@@ -121,14 +148,20 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     budget = e.max_num_batched_tokens
     max_len = opts.engine.max_model_len or model_max_len
     if not e.enable_chunked_prefill:
+        no_evict = e.profile.capacity_policy == "no_evict"
+        need, what = ((extent.prompt_tokens, "prompt") if no_evict
+                      else (extent.sequence_tokens, "sequence (prompt + output)"))
         if not e.budget_given:
-            budget = max(budget, longest_sequence_tokens)
-        if longest_sequence_tokens > budget:
+            # decodes take their tokens first: room for the longest prompt beside a full
+            # decode batch (trtllm-bench: max_num_tokens >= max ISL + max batch size)
+            budget = max(budget, need + e.max_num_seqs if no_evict and need else need)
+        if need > budget:
             raise InputError(
                 f"without chunked prefill the token budget ({budget}) must hold the longest "
-                f"sequence of the workload ({longest_sequence_tokens} tokens)",
+                f"{what} of the workload ({need} tokens)",
                 where=f"service {opts.name!r}: max_num_batched_tokens")
-        max_len = min(max_len, budget)
+        if not no_evict:
+            max_len = min(max_len, budget)
     return EngineConfig(
         num_kv_blocks=blocks, block_size=e.block_size, max_num_seqs=e.max_num_seqs,
         max_num_batched_tokens=budget, max_model_len=max_len,
@@ -170,11 +203,12 @@ def _autoscaler(a: AutoscalerOptions | None, perf: ServingPerf,
                               perf, perf.config.hw.gpus_per_node, tier, a.startup_overhead))
 
 
-def build_service(opts: ServiceOptions, catalog: Catalog, longest_sequence_tokens: int = 0
+def build_service(opts: ServiceOptions, catalog: Catalog,
+                  extent: WorkloadExtent = NO_EXTENT
                   ) -> tuple[ServiceSpec, ServiceMeta, ServiceEnergy]:
     perf = _perf(opts, catalog)
     model = catalog.model(opts.model)
-    eng = engine_config(opts, perf, model.max_seq_len, longest_sequence_tokens)
+    eng = engine_config(opts, perf, model.max_seq_len, extent)
     step = step_model(perf, opts.engine.resolved(opts.dp_attention).profile)
     hw = perf.config.hw
     gpus = perf.config.num_gpus
@@ -201,7 +235,7 @@ def build_service(opts: ServiceOptions, catalog: Catalog, longest_sequence_token
             raise InputError(f"{field}: {exc.detail}" if field else exc.detail,
                              where=f"service {opts.name!r}: disaggregation.prefill_layout"
                              ) from None
-        pre_eng = engine_config(pre_opts, pre_perf, model.max_seq_len, longest_sequence_tokens)
+        pre_eng = engine_config(pre_opts, pre_perf, model.max_seq_len, extent)
         pre_step = step_model(pre_perf, pre_opts.engine.resolved(pre_opts.dp_attention).profile)
         power = ServiceEnergy(opts.name, hw, perf, prefill_perf=pre_perf)
         meta = replace(meta, prefill_gpus_per_replica=pre_perf.config.num_gpus)
@@ -384,8 +418,9 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
         reqs = requests
     else:
         reqs, stages = build_requests_and_stages(sc, RandomStreams(sc.seed), cat)
-    longest = _longest_sequences(reqs)
-    built = [build_service(s, cat, longest.get(s.name, 0)) for s in sc.serving.services]
+    extents = workload_extents(reqs)
+    built = [build_service(s, cat, extents.get(s.name, NO_EXTENT))
+             for s in sc.serving.services]
     check_serving_site(sc.site, [(b[2].hw.accelerator, b[2].hw.system) for b in built])
     fleet: Fleet | None = None
     if built:
@@ -447,16 +482,6 @@ def _run_generation(sc: ServingScenario, catalog: Catalog
         return None
     built = build_generation(section, catalog, RandomStreams(sc.seed))
     return built, simulate_generation(built.services, built.requests, horizon_s=sc.horizon)
-
-
-def _longest_sequences(reqs: list[LlmRequest]) -> dict[str, int]:
-    """Longest prompt + output tokens per service (sizes non-chunked token budgets)."""
-    out: dict[str, int] = {}
-    for r in reqs:
-        n = r.num_prompt_tokens + r.num_output_tokens
-        if n > out.get(r.service, 0):
-            out[r.service] = n
-    return out
 
 
 def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],

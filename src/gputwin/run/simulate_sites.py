@@ -29,7 +29,13 @@ from gputwin.run.rollout_summary import plan_rollout
 from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.serving_results import ServingResult
 from gputwin.run.serving_summary import ServiceMeta, replica_records, request_table
-from gputwin.run.simulate_serve import build_requests, build_service, closed_loops
+from gputwin.run.simulate_serve import (
+    NO_EXTENT,
+    build_requests,
+    build_service,
+    closed_loops,
+    workload_extents,
+)
 from gputwin.run.sites_summary import RouteLog, sites_summary
 from gputwin.scenario.serving import ServingScenario
 from gputwin.scenario.sites_check import resolve_geo
@@ -58,17 +64,15 @@ def _mean_prompt(reqs: list[LlmRequest]) -> int:
 
 def _build(sc: ServingScenario, cat: Catalog, reqs: list[LlmRequest],
            endpoint_of: dict[str, str]) -> dict[str, _Built]:
-    longest: dict[str, int] = {}
-    for r in reqs:
-        ep = endpoint_of.get(r.service, r.service)
-        longest[ep] = max(longest.get(ep, 0), r.num_prompt_tokens + r.num_output_tokens)
+    extents = workload_extents(reqs, lambda r: endpoint_of.get(r.service, r.service))
     p = _mean_prompt(reqs)
     out: dict[str, _Built] = {}
     for opts in sc.serving.services:
         if opts.disaggregation is not None:
             raise InputError("disaggregated prefill/decode is not modelled across sites yet",
                              where=f"serving.services[{opts.name}].disaggregation")
-        spec, meta, energy = build_service(opts, cat, longest.get(opts.endpoint_name, 0))
+        spec, meta, energy = build_service(opts, cat,
+                                           extents.get(opts.endpoint_name, NO_EXTENT))
         ttft = energy.perf.step_time_s(p, 0.0, p * p / 2.0, 0, 0.0)
         out[opts.name] = _Built(spec, meta, energy, ttft)
     return out

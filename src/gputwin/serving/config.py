@@ -43,6 +43,14 @@ class EngineConfig:
     skip_decode_steps: bool = True
     reserve_full_sequence: bool = False
 
+    @property
+    def max_prompt_tokens(self) -> int:
+        """The longest prompt the engine can take: one step must hold a whole prompt
+        without chunked prefill (never preempted under ``reserve_full_sequence``)."""
+        if self.enable_chunked_prefill:
+            return self.max_model_len - 1
+        return min(self.max_model_len - 1, self.max_num_batched_tokens)
+
     def __post_init__(self) -> None:
         for name in ("num_kv_blocks", "block_size", "max_num_seqs", "max_num_batched_tokens",
                      "max_model_len"):
@@ -55,7 +63,9 @@ class EngineConfig:
                 f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be >= "
                 f"max_num_seqs × (1 + speculative tokens) = {decode_tokens} so every running "
                 "sequence can decode in each step")
-        if not self.enable_chunked_prefill and self.max_num_batched_tokens < self.max_model_len:
+        if (not self.enable_chunked_prefill and not self.reserve_full_sequence
+                and self.max_num_batched_tokens < self.max_model_len):
+            # greedy admission may preempt a sequence and recompute it as one prompt
             raise InputError(
                 f"without chunked prefill max_num_batched_tokens ({self.max_num_batched_tokens})"
                 f" must be >= max_model_len ({self.max_model_len}) so every prompt fits a step")

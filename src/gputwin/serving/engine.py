@@ -187,7 +187,8 @@ class Replica:
         req.replica = self.id
         req.engine_arrival_s = now
         reason = fit_to_engine(req, cfg.max_model_len, cfg.num_kv_blocks, self.bs,
-                               prefill_only=self.sched.prefill_only)
+                               prefill_only=self.sched.prefill_only,
+                               max_prompt_tokens=cfg.max_prompt_tokens)
         if reason:
             req.status, req.reason = DROPPED, reason
             self.sink.on_drop(req, self, now)

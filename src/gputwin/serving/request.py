@@ -92,15 +92,19 @@ def prefix_keys(spec: LlmRequest, block_size: int, num_tokens: int) -> list[int]
 
 
 def fit_to_engine(req: ReqState, max_model_len: int, num_kv_blocks: int, block_size: int,
-                  *, prefill_only: bool = False) -> str:
+                  *, prefill_only: bool = False, max_prompt_tokens: int | None = None) -> str:
     """Prepare ``req`` for an engine: why it must be dropped (a prompt longer than
-    ``max_model_len``, or more KV blocks than the replica has), else ``""``. An output
-    that would exceed ``max_model_len`` is truncated. A KV hand-off (``computed > 0``)
-    keeps its counters."""
+    ``max_model_len`` or than one step holds without chunked prefill,
+    ``max_prompt_tokens``; or more KV blocks than the replica has), else ``""``. An
+    output that would exceed ``max_model_len`` is truncated. A KV hand-off
+    (``computed > 0``) keeps its counters."""
     prompt = req.spec.num_prompt_tokens
     if req.computed == 0:  # a new request (not a KV hand-off)
         if prompt + 1 > max_model_len:
             return f"prompt of {prompt} tokens exceeds max_model_len {max_model_len}"
+        if max_prompt_tokens is not None and prompt > max_prompt_tokens:
+            return (f"prompt of {prompt} tokens exceeds the step's token budget "
+                    f"{max_prompt_tokens} (no chunked prefill)")
         if prompt + req.output > max_model_len:
             req.output = max_model_len - prompt
             req.truncated = True
