@@ -42,6 +42,8 @@ def test_profiles_hit_the_published_capacity_factor(tech: str, region: str) -> N
     ("solar-pv", "KR", 0.154),  # IEA PVPS Korea 2022: 4.9 % of 626,448 GWh / mean 22.7 GW
     ("solar-pv", "JP-TK", 0.142),  # ANRE, Japan non-residential PV, year to May 2020
     ("wind-onshore", "KR", 0.189),  # five state generators' wind farms, five years to 2019
+    ("wind-onshore", "US-MIDA-PJM", 0.250),  # SNL: PJM 2010 wind, about 25 %
+    ("solar-pv", "US-MIDA-PJM", 0.233),  # PJM has wind only: solar falls back to the US figure
     ("solar-pv", "SG", 0.130),  # one 142.5 kWp rooftop BIPV system: 3.12 kWh/kWp/day / 24 h
     ("solar-pv", "US-TEX-ERCO", 0.233),  # no regional figure: EIA US 2023
     ("solar-pv", "BR-SP", 0.233),  # BR-SP has wind only: solar falls back to the US figure
