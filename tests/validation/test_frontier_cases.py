@@ -15,7 +15,7 @@ def test_frontier_suite_covers_scale_and_parts() -> None:
     assert max(int(c.inputs["num_gpus"]) for c in CASES) >= 16384
     assert not any(c.calibration for c in CASES)
     parts = {c.inputs.get("gpu") or c.inputs.get("system") for c in CASES}
-    assert {"h100-sxm-80gb", "b200", "gb200-nvl72"} <= parts
+    assert {"h100-sxm-80gb", "b200", "gb200-nvl72", "gb300-nvl72"} <= parts
 
 
 def test_hold_out_error_without_known_gaps() -> None:
