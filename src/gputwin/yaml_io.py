@@ -8,6 +8,7 @@ line as well as the field. ``validation_error_to_input_error`` turns a pydantic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -131,8 +132,12 @@ def validation_error_to_input_error(
     where: str,
     lines: dict[KeyPath, int] | None = None,
     prefix: KeyPath = (),
+    flag_of: Callable[[KeyPath], str | None] | None = None,
 ) -> InputError:
-    """The most useful error of ``exc`` as one line: ``file:line: field: message (got ...)``."""
+    """The most useful error of ``exc`` as one line: ``file:line: field: message (got ...)``.
+
+    ``flag_of`` names the command-line option a field came from (``--input-tokens``), when
+    the data was built from options: the error then names that option instead."""
     errors = exc.errors()
     err = _most_useful(errors)
     raw_loc: KeyPath = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
@@ -157,6 +162,9 @@ def validation_error_to_input_error(
     field = format_key_path(loc) or "(top level)"
     more = len(errors) - 1
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
+    flag = flag_of(loc) if flag_of is not None else None
+    if flag:
+        return InputError(f"{msg}{got}{tail}", where=flag)
     return InputError(f"{field}: {msg}{got}{tail}", where=place)
 
 

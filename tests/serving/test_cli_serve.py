@@ -47,6 +47,17 @@ def test_training_scenarios_still_run_through_the_group(tmp_path: Path,
     (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb", "--rate", "1", "--input-tokens",
       "abc"], "--input-tokens"),
     (["--model", "llama3.1-70b", "--gpu", "h100-sxm-80gb", "--rate", "1"], "KV cache"),
+    # fields checked by the scenario schema are reported under the option that set them
+    (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb", "--rate", "1", "--input-tokens",
+      "0"], "error: --input-tokens: Input should be greater than 0"),
+    (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb", "--rate", "-2"],
+     "error: --rate: Input should be greater than 0"),
+    (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb", "--rate", "1", "--spec-tokens", "2",
+      "--acceptance", "1.5"], "error: --acceptance:"),
+    (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb", "--rate", "1", "--disaggregate",
+      "0:1"], "error: --disaggregate:"),
+    (["--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb", "--rate", "1",
+      "--gpu-memory-utilization", "2"], "error: --gpu-memory-utilization:"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           argv: list[str], needle: str) -> None:

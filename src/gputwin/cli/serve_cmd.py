@@ -209,7 +209,7 @@ def build_scenario(o: dict[str, Any]) -> Any:
     try:
         sc = ServingScenario.model_validate(data)
     except ValidationError as exc:
-        raise validation_error_to_input_error(exc, "options") from None
+        raise validation_error_to_input_error(exc, "options", flag_of=_flag_of) from None
 
     flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache", "name": "engine",
              "enable_chunked_prefill": "chunked_prefill"}
@@ -223,6 +223,39 @@ def build_scenario(o: dict[str, Any]) -> Any:
     check_serving(sc, default_catalog(), where)
     return resolve_trace_paths(
         sc, Path.cwd(), lambda key: "--length-trace" if "lengths" in key else "--trace")
+
+
+# Scenario fields built from options that are not named after them (the rest are:
+# ``max_num_seqs`` comes from ``--max-num-seqs``).
+_WORKLOAD_FLAGS = {
+    "prompt": "--input-tokens", "output": "--output-tokens", "rate": "--rate", "cv": "--cv",
+    "process": "--arrival", "num_requests": "--num-requests", "concurrency": "--concurrency",
+    "think_time": "--think-time", "repeat": "--repeat", "speedup": "--speedup",
+    "max_requests": "--max-requests", "path": "--trace", "lengths": "--length-trace",
+    "sample": "--length-sample", "format": "--trace-format"}
+_SERVICE_FLAGS = {
+    "weights_dtype": "--weights", "kv_cache_dtype": "--kv-cache", "name": "--engine",
+    "enable_chunked_prefill": "--chunked-prefill", "enable_prefix_caching":
+    "--no-prefix-caching", "preemption_mode": "--preemption", "skip_decode_steps": "--no-skip",
+    "num_tokens": "--spec-tokens", "acceptance": "--acceptance", "kind": "--draft-kind",
+    "draft_model": "--draft-model", "prefill_replicas": "--disaggregate",
+    "decode_replicas": "--disaggregate", "ttft": "--ttft-slo", "tpot": "--tpot-slo"}
+
+
+def _flag_of(loc: tuple[Any, ...]) -> str | None:
+    """The option of ``simulate serve`` that set scenario field ``loc`` (None: not one)."""
+    names = [p for p in loc if isinstance(p, str)]
+    if loc[:2] == ("serving", "workload"):
+        return next((_WORKLOAD_FLAGS[p] for p in names[2:] if p in _WORKLOAD_FLAGS), None)
+    if loc[:2] == ("serving", "services") and len(names) > 2:
+        own = next((_SERVICE_FLAGS[p] for p in reversed(names[2:]) if p in _SERVICE_FLAGS),
+                   None)
+        return own or "--" + names[-1].replace("_", "-")
+    if names[:1] == ["site"] and len(names) > 1 and names[1] in ("region", "cooling",
+                                                                  "provider", "pricing",
+                                                                  "start"):
+        return "--" + names[1]
+    return "--horizon" if names[:1] == ["horizon"] else None
 
 
 def _service_options(o: dict[str, Any]) -> dict[str, Any]:
