@@ -102,7 +102,7 @@ def train(num_gpus_text: str, dtype: str, as_json: bool, **options: Any) -> None
     fields = {k: v for k, v in options.items() if v is not None}
     fields["num_gpus"] = list(num_gpus_choices(num_gpus_text))
     fields["dtypes"] = ["bf16", "fp8"] if dtype == "any" else [dtype]
-    result = plan_train(validated(TrainPlanRequest, fields))
+    result = plan_train(validated(TrainPlanRequest, fields, where=_plan_flag))
     if as_json:
         emit_json(result.to_dict())
         return
@@ -110,6 +110,17 @@ def train(num_gpus_text: str, dtype: str, as_json: bool, **options: Any) -> None
 
 
 # ---- plan serve ----------------------------------------------------------------------
+
+# request fields of the plan commands whose option has another name
+_PLAN_FLAGS = {"gpus": "--gpu", "kv_caches": "--kv-cache", "engines": "--engine",
+               "num_gpus": "--num-gpus", "dtypes": "--dtype", "prune": "--no-prune"}
+
+
+def _plan_flag(field: str) -> str:
+    """The option of ``plan train`` / ``plan serve`` behind request field ``field``."""
+    top = field.split(".")[0]
+    return _PLAN_FLAGS.get(top) or "--" + top.replace("_", "-")
+
 
 def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
     """``"a,b"`` → ``["a", "b"]`` (``None`` stays ``None``); bad items raise InputError."""
@@ -194,7 +205,8 @@ def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: s
                   kv_caches=_csv(kv_caches, "--kv-cache"),
                   max_num_seqs=_csv(max_num_seqs, "--max-num-seqs", int),
                   engines=_csv(engines, "--engine"), prune=not no_prune)
-    request = validated(ServePlanRequest, {k: v for k, v in fields.items() if v is not None})
+    request = validated(ServePlanRequest, {k: v for k, v in fields.items() if v is not None},
+                        where=_plan_flag)
     out = Path(out_dir) if out_dir else None
     show = not as_json and sys.stderr.isatty()
     result = _with_bar(lambda p: plan_serve(request, out_dir=out, workers=workers,
