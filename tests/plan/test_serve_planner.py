@@ -164,6 +164,19 @@ def test_bad_requests_name_the_option(changes: dict[str, Any], where: str) -> No
     assert where in str(err.value)
 
 
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--rate", "-1"], "error: --rate: Input should be greater than 0"),
+    (["--max-num-seqs", "0"], "error: --max-num-seqs: Input should be greater than 0"),
+])
+def test_cli_names_the_option_the_request_refuses(extra: list[str], needle: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from gputwin.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*CLI_SMALL, *extra])
+    assert done.value.code == 2 and needle in capsys.readouterr().err
+
+
 def test_pareto_front_keeps_only_non_dominated_points() -> None:
     pts = [(1.0, 9.0), (2.0, 5.0), (2.5, 6.0), (3.0, 1.0), (4.0, 1.0)]
     assert pareto_front(pts) == [0, 1, 3]
