@@ -11,11 +11,11 @@ BASE = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
 
 
 @pytest.mark.parametrize(("extra", "where"), [
-    (["--rate", "inf"], "arrival.rate: Input should be a finite number"),
-    (["--rate", "nan"], "arrival.rate"),
+    (["--rate", "inf"], "--rate: Input should be a finite number"),
+    (["--rate", "nan"], "--rate"),
     (["--rate", "5", "--input-tokens", "lognormal:10/20"],
-     "synthetic.prompt: lognormal lengths need 0 < median <= mean"),
-    (["--rate", "5", "--output-tokens", "50-10"], "synthetic.output"),
+     "--input-tokens: lognormal lengths need 0 < median <= mean"),
+    (["--rate", "5", "--output-tokens", "50-10"], "--output-tokens"),
     (["--rate", "5", "--repeat", "0"], "--repeat"),
     (["--trace", "x.csv", "--repeat", "2"], "--repeat: --repeat repeats synthetic prompts"),
 ])

@@ -209,8 +209,8 @@ RouterChoice = Annotated[str, BeforeValidator(_router_choice), WithJsonSchema(
 
 
 class SloOptions(_M):
-    ttft: Seconds | None = None
-    tpot: Seconds | None = None
+    ttft: Annotated[Seconds, Field(gt=0)] | None = None
+    tpot: Annotated[Seconds, Field(gt=0)] | None = None
 
 
 def _engine_shorthand_schema(schema: dict[str, Any]) -> None:
