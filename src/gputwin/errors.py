@@ -7,6 +7,8 @@ Anything else that escapes is a bug in gputwin.
 
 from __future__ import annotations
 
+import re
+
 
 class GputwinError(Exception):
     """Base class of all errors gputwin raises on purpose."""
@@ -33,13 +35,36 @@ class UnknownNameError(InputError):
         containing = sorted((k for k in known if low and (low in k.lower() or k.lower() in low)),
                             key=lambda k: (not k.lower().startswith(low), len(k), k))
         similar = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        close = list(dict.fromkeys([*containing, *similar]))[:3]
+        close = list(dict.fromkeys([*_same_name(name, known), *containing, *similar]))[:3]
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listing = "" if close else f"; known: {', '.join(sorted(known))}"
         super().__init__(f"unknown {kind} {name!r}{hint}{listing}", where=where)
         self.kind = kind
         self.name = name
         self.suggestions = close
+
+
+#: parts of a published checkpoint's name that do not name the architecture: a release
+#: tag ("-Instruct", "-hf", "-v0.1", "-0528"), a quantised copy ("-FP8", "-FP4") or Llama 4's
+#: "-17B-16E" (active size and experts)
+_CHECKPOINT_TAGS = re.compile(
+    r"-(instruct|chat|hf|it|base|fp8|fp4|nvfp4|mxfp4|bf16|awq|gptq|v\d+(\.\d+)*|\d{4}"
+    r"|\d+b-\d+e)(?=-|$)")
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _same_name(name: str, known: list[str]) -> list[str]:
+    """Known names that ``name`` spells another way: a Hugging Face repository id
+    ("meta-llama/Llama-3.1-8B-Instruct" → "llama3.1-8b"), other case or punctuation."""
+    bare = name.rsplit("/", 1)[-1].lower().removeprefix("meta-")
+    previous = None
+    while previous != bare:
+        previous, bare = bare, _CHECKPOINT_TAGS.sub("", bare)
+    key = _alnum(bare)
+    return [k for k in known if key and _alnum(k) == key]
 
 
 class DoesNotFitError(InputError):
