@@ -110,6 +110,7 @@ class WorkloadExtent(NamedTuple):
 
 NO_EXTENT = WorkloadExtent()  # a service without requests
 
+
 def workload_extents(reqs: Iterable[LlmRequest],
                      key: Callable[[LlmRequest], str] = lambda r: r.service
                      ) -> dict[str, WorkloadExtent]:
@@ -117,7 +118,7 @@ def workload_extents(reqs: Iterable[LlmRequest],
     out: dict[str, WorkloadExtent] = {}
     for r in reqs:
         k = key(r)
-        e = out.get(k, WorkloadExtent())
+        e = out.get(k, NO_EXTENT)
         p, n = r.num_prompt_tokens, r.num_prompt_tokens + r.num_output_tokens
         if p > e.prompt_tokens or n > e.sequence_tokens:
             out[k] = WorkloadExtent(max(p, e.prompt_tokens), max(n, e.sequence_tokens))
