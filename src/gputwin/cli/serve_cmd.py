@@ -202,8 +202,7 @@ def build_scenario(o: dict[str, Any]) -> Any:
 
     service, source = _service_options(o), _workload_source(o)
     section: dict[str, Any] = {"services": [service], "workload": [source]}
-    site = {k: o[k] for k in ("region", "cooling", "provider", "pricing", "start")
-            if o[k] is not None}
+    site = {k: o[k] for k in _SITE_OPTIONS if o[k] is not None}
     data = {"name": "serve", "seed": o["seed"], "horizon": o["horizon"], "site": site,
             "serving": section}
     try:
@@ -211,14 +210,10 @@ def build_scenario(o: dict[str, Any]) -> Any:
     except ValidationError as exc:
         raise validation_error_to_input_error(exc, "options", flag_of=_flag_of) from None
 
-    flags = {"weights_dtype": "weights", "kv_cache_dtype": "kv_cache", "name": "engine",
-             "enable_chunked_prefill": "chunked_prefill"}
-
     def where(key: tuple[Any, ...]) -> str:
-        if key[:1] == ("site",) and key[-1] not in ("region", "cooling", "provider",
-                                                    "pricing", "start"):
+        if key[:1] == ("site",) and key[-1] not in _SITE_OPTIONS:
             return "--cooling" if key[-1] == "racks" else "site"
-        return f"--{flags.get(key[-1], key[-1])}".replace("_", "-")
+        return _flag_of(key) or "--" + str(key[-1]).replace("_", "-")
 
     check_serving(sc, default_catalog(), where)
     return resolve_trace_paths(
@@ -240,6 +235,7 @@ _SERVICE_FLAGS = {
     "num_tokens": "--spec-tokens", "acceptance": "--acceptance", "kind": "--draft-kind",
     "draft_model": "--draft-model", "prefill_replicas": "--disaggregate",
     "decode_replicas": "--disaggregate", "ttft": "--ttft-slo", "tpot": "--tpot-slo"}
+_SITE_OPTIONS = ("region", "cooling", "provider", "pricing", "start")
 
 
 def _flag_of(loc: tuple[Any, ...]) -> str | None:
@@ -251,9 +247,7 @@ def _flag_of(loc: tuple[Any, ...]) -> str | None:
         own = next((_SERVICE_FLAGS[p] for p in reversed(names[2:]) if p in _SERVICE_FLAGS),
                    None)
         return own or "--" + names[-1].replace("_", "-")
-    if names[:1] == ["site"] and len(names) > 1 and names[1] in ("region", "cooling",
-                                                                  "provider", "pricing",
-                                                                  "start"):
+    if names[:1] == ["site"] and len(names) > 1 and names[1] in _SITE_OPTIONS:
         return "--" + names[1]
     return "--horizon" if names[:1] == ["horizon"] else None
 
