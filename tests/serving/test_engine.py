@@ -72,6 +72,28 @@ def test_every_request_ends_accounted_and_kv_never_over_allocated(
         + sum(s.num_preemptions * 0 for s in out.states)
 
 
+@settings(max_examples=40, deadline=None)
+@given(rows_strategy, st.integers(16, 200), st.integers(32, 700), st.booleans())
+def test_no_evict_without_chunking_ends_every_request(
+        rows: list[tuple[float, int, int]], blocks: int, budget: int, skip: bool) -> None:
+    # TensorRT-LLM-style admission with a step budget that may be below some prompts: a
+    # request runs whole (never preempted, output not cut by the budget) or is dropped
+    # with its reason; nothing hangs and every block comes back
+    cfg = engine(blocks, max_num_seqs=16, max_num_batched_tokens=budget,
+                 enable_chunked_prefill=False, reserve_full_sequence=True,
+                 skip_decode_steps=skip)
+    out = run_fleet(requests_from(rows), cfg)
+    for s in out.states:
+        assert s.status in (FINISHED, DROPPED)
+        if s.status == FINISHED:
+            assert s.spec.num_prompt_tokens <= budget
+            assert s.generated == s.output and not s.truncated
+            assert s.num_preemptions == 0
+        else:
+            assert "token budget" in s.reason or "KV blocks" in s.reason
+    assert out.lives[0].replica.pool.num_used == 0
+
+
 @pytest.mark.parametrize(("blocks", "mode", "caching"), [
     (5000, "recompute", True), (120, "recompute", True), (120, "swap", False)])
 def test_decode_skipping_matches_step_by_step(blocks: int, mode: str, caching: bool) -> None:
