@@ -118,9 +118,11 @@ def test_generation_beside_an_llm_service() -> None:
     ("serving.generation.workload.0.shapes=[{frames: 1, height: 1000, width: 1024}]",
      "serving.generation.workload.0.shapes.0"),
     ("serving.generation.services.0.gpu=h1000", "serving.generation.services.0.gpu"),
-    # a DiT whose bf16 weights do not fit the replica is named at its service, not a shape
-    ("serving.generation.services.1.gpu=l4", "serving.generation.services.1.gpu"),
-    ("serving.generation.services.0.gpu=groq-lpu", "serving.generation.services.0.gpu"),
+    # a DiT whose bf16 weights do not fit the replica is named at its service's GPU
+    # count (not a shape)
+    ("serving.generation.services.1.gpu=l4",
+     "serving.generation.services.1.gpus_per_replica:"),
+    ("serving.generation.services.0.gpu=groq-lpu", "serving.generation.services.0.gpu:"),
 ])
 def test_bad_generation_input_names_the_field(override: str, where: str) -> None:
     with pytest.raises(InputError) as info:

@@ -18,7 +18,7 @@ def _api_rows(apis: list[VideoApiPrice], image: bool,
     cost (per second of video, or per image when ``image``)."""
     rows: list[dict[str, Any]] = []
     for a in apis:
-        price = a.usd_per_image if image else a.usd_per_video_second
+        price = a.price(image)
         rows.append({"name": a.name, "kind": a.kind,
                      "usd_per_video_second": a.usd_per_video_second,
                      "usd_per_image": a.usd_per_image, "resolution": a.resolution,

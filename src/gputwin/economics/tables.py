@@ -73,6 +73,10 @@ class VideoApiPrice(_NamedApi):
     retired: str | None = Field(default=None, pattern=_MONTH)
     source: str = Field(min_length=8)
 
+    def price(self, image: bool) -> float | None:
+        """USD per image when ``image``, else per second of video (None: not that kind)."""
+        return self.usd_per_image if image else self.usd_per_video_second
+
     @model_validator(mode="after")
     def _one_price(self) -> VideoApiPrice:
         if (self.usd_per_video_second is None) == (self.usd_per_image is None):
@@ -139,12 +143,11 @@ def video_apis_for_model(model: str, *, image: bool) -> tuple[list[VideoApiPrice
     serve ``model`` itself, and the closed-model APIs (for reference); image APIs when
     ``image``, else video APIs. Each list is sorted by price and may be empty."""
 
-    def price(a: VideoApiPrice) -> float:
-        value = a.usd_per_image if image else a.usd_per_video_second
-        return value if value is not None else float("inf")
+    fits = [a for a in video_api_prices() if a.price(image) is not None]
 
-    fits = [a for a in video_api_prices()
-            if (a.usd_per_image if image else a.usd_per_video_second) is not None]
+    def price(a: VideoApiPrice) -> float:
+        return a.price(image) or 0.0  # every entry of ``fits`` has one
+
     same = sorted((a for a in fits if model in a.models), key=price)
     closed = sorted((a for a in fits if a.kind != "open-model host"), key=price)
     return same, closed

@@ -58,11 +58,12 @@ def build_generation(section: GenerationSection, catalog: Catalog,
         try:
             hw[cfg.name] = resolve_hardware(catalog, gpu=cfg.gpu)
             check_part(hw[cfg.name].accelerator, cfg.model, cfg.gpus_per_replica)
-            batch_time = _batch_time(cfg, hw[cfg.name])
-        except InputError as exc:
-            raise InputError(exc.detail, where=f"serving.generation.services.{i}.gpu") from None
+        except InputError as exc:  # the part, or too few GPUs to hold the weights
+            field = "gpus_per_replica" if exc.where == "--num-gpus" else "gpu"
+            raise InputError(exc.detail, where=f"serving.generation.services.{i}.{field}"
+                             ) from None
         services.append(GenService(cfg.name, cfg.replicas, cfg.gpus_per_replica,
-                                   cfg.max_batch, batch_time))
+                                   cfg.max_batch, _batch_time(cfg, hw[cfg.name])))
     by_name = {s.name: s for s in services}
     configs = {c.name: c for c in section.services}
     requests: list[GenRequest] = []

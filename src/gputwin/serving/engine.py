@@ -69,6 +69,7 @@ class Replica:
         self._skip = cfg.skip_decode_steps
         self._fcfs = cfg.scheduling_policy != "priority"
         self._max_seqs = cfg.max_num_seqs
+        self._max_prompt = cfg.max_prompt_tokens  # derived from cfg: computed once
         self._lines = self.pricer.lines  # batch size -> verified cost line (shared)
         # the current step, stretch (n decode steps costing a, a + b, ...) or segment
         # (a prefill step of cost c0, applied when planned, then n − 1 decode steps)
@@ -188,7 +189,7 @@ class Replica:
         req.engine_arrival_s = now
         reason = fit_to_engine(req, cfg.max_model_len, cfg.num_kv_blocks, self.bs,
                                prefill_only=self.sched.prefill_only,
-                               max_prompt_tokens=cfg.max_prompt_tokens)
+                               max_prompt_tokens=self._max_prompt)
         if reason:
             req.status, req.reason = DROPPED, reason
             self.sink.on_drop(req, self, now)
