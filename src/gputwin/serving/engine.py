@@ -68,7 +68,6 @@ class Replica:
         self.bs = cfg.block_size
         self._skip = cfg.skip_decode_steps
         self._fcfs = cfg.scheduling_policy != "priority"
-        self._max_seqs = cfg.max_num_seqs
         self._max_prompt = cfg.max_prompt_tokens  # derived from cfg: computed once
         self._lines = self.pricer.lines  # batch size -> verified cost line (shared)
         # the current step, stretch (n decode steps costing a, a + b, ...) or segment
@@ -269,7 +268,8 @@ class Replica:
             self._plan_stretch(n_dec, ctx)
         else:
             dur = self.pricer.step(chunks, n_dec, ctx) + swap_s
-            if self._skip and chunks and not preempted and self._can_merge(chunks, now + dur):
+            if (self._skip and chunks and not preempted and now + dur <= self.horizon_s
+                    and sched.merge_ready(chunks)):
                 self._merge(now, chunks, dur)
             else:
                 self._n = 1
@@ -287,42 +287,11 @@ class Replica:
             sched.next_finish_step()  # drop stale entries
         n_fin = fin[0][0] - sched.S + 1 if fin else 1
         n = max_stretch(sched.cnt, n_dec, sched.S, sched.pool.num_free, n_fin)
-        lines = self._lines
-        line = lines[n_dec] if n_dec in lines else self.pricer.line(n_dec)
-        if line is not None:  # on the verified line: no model call
-            a = line[1] + line[2] * (ctx - line[0])
-            b = line[2] * n_dec
-        elif n > 1:
-            n, a, b = self.pricer.stretch(n_dec, n, ctx)
-        else:
-            a, b = self.pricer.decode(n_dec, ctx), 0.0
+        n, a, b = self.pricer.plan_stretch(n_dec, n, ctx)
         self._n, self._a, self._b = n, a, b
         self._dur = n * a + b * n * (n - 1) / 2.0 if n > 1 else a  # stretch_s, inlined
-        # FCFS: a queue head that could not be admitted stays blocked until a finish
-        # (budget and sequence cap are fixed, free KV only shrinks during a stretch)
-        self._blocked = n > 1 and (
-            len(sched.running) >= self._max_seqs
-            or sched.budget0 - n_dec * sched.dec_tokens <= 0
-            or (self._fcfs and bool(sched.waiting)))
-
-    def _can_merge(self, chunks: Chunks, end_s: float) -> bool:
-        """True when the planned prefill step's update can be applied now: every
-        prefilling request completes its prompt in it and keeps decoding, no decoder
-        finishes in it, nothing waits (so the next plan admits nothing unless a request
-        arrives before the step ends, which cuts the segment there) and the step ends
-        within the horizon."""
-        sched = self.sched
-        if (sched.prefill_only or end_s > self.horizon_s
-                or len(chunks) != len(sched.prefilling)
-                or (sched.wheap if sched.priority else sched.waiting)):
-            return False
-        for req, chunk in chunks:
-            if req.computed + chunk < req.num_tokens or req.generated + 1 >= req.output:
-                return False
-        fin = sched.fin
-        if fin and fin[0][2] != fin[0][3].version:
-            sched.next_finish_step()  # drop stale entries
-        return not fin or fin[0][0] > sched.S
+        # a queue head that cannot be admitted stays blocked until a finish
+        self._blocked = n > 1 and sched.admission_blocked()
 
     def _merge(self, now: float, chunks: Chunks, c0: float) -> None:
         """Apply prefill step ``S`` (cost ``c0``) now and plan the decode-only stretch
@@ -354,8 +323,7 @@ class Replica:
                 b = line[2] * n_dec
         self._n, self._a, self._b = 1 + m, a, b
         self._dur = c0 + m * a + b * m * (m - 1) / 2.0  # time_of(1 + m), inlined
-        self._blocked = m >= 1 and (len(sched.running) >= self._max_seqs
-                                    or sched.budget0 - n_dec * sched.dec_tokens <= 0)
+        self._blocked = m >= 1 and sched.admission_blocked()  # nothing waits (merge_ready)
 
     def _truncate(self, now: float) -> None:
         """Cut the stretch at the first step boundary at or after ``now``."""

@@ -53,6 +53,7 @@ class Scheduler:
         self.dec_allocated = False  # decoders already hold their block for step S
         self.seq = 0
         self.budget0 = cfg.max_num_batched_tokens
+        self.max_seqs = cfg.max_num_seqs
         self.dec_tokens = 1 + cfg.num_speculative_tokens
         self.on_finish = on_finish
         self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
@@ -98,6 +99,31 @@ class Scheduler:
         while fin and fin[0][2] != fin[0][3].version:
             heapq.heappop(fin)
         return fin[0][0] if fin else None
+
+    def admission_blocked(self) -> bool:
+        """True when no request can join before a running one finishes: the sequence cap
+        or the decoders' share of the token budget is reached, or (FCFS) a queue head was
+        already refused. Free KV only shrinks while the batch decodes, so this holds for
+        a whole decode-only stretch."""
+        return (len(self.running) >= self.max_seqs
+                or self.budget0 - self.n_dec * self.dec_tokens <= 0
+                or (not self.priority and bool(self.waiting)))
+
+    def merge_ready(self, chunks: Chunks) -> bool:
+        """True when the planned prefill step's update can be applied now: every
+        prefilling request completes its prompt in it and keeps decoding, no decoder
+        finishes in it and nothing waits (so the next plan admits nothing unless a request
+        arrives before the step ends)."""
+        if (self.prefill_only or len(chunks) != len(self.prefilling)
+                or (self.wheap if self.priority else self.waiting)):
+            return False
+        for req, chunk in chunks:
+            if req.computed + chunk < req.num_tokens or req.generated + 1 >= req.output:
+                return False
+        fin = self.fin
+        if fin and fin[0][2] != fin[0][3].version:
+            self.next_finish_step()  # drop stale entries
+        return not fin or fin[0][0] > self.S
 
     # ---- planning -----------------------------------------------------------------------
     def plan(self) -> tuple[Chunks, float, bool]:

@@ -53,6 +53,18 @@ class StepPricer:
         return stretch_costs(self.decode, n_dec, n, ctx, self.slopes,
                              self._model.decode_kink(n_dec))
 
+    def plan_stretch(self, n_dec: int, n: int, ctx: float) -> tuple[int, float, float]:
+        """``(n, a, b)`` of a decode-only stretch of up to ``n`` steps from context ``ctx``:
+        on the verified cost line when there is one (no model call), else priced by the
+        model (which may shorten ``n``; a single step has ``b = 0``)."""
+        lines = self.lines
+        line = lines[n_dec] if n_dec in lines else self.line(n_dec)
+        if line is not None:
+            return n, line[1] + line[2] * (ctx - line[0]), line[2] * n_dec
+        if n > 1:
+            return self.stretch(n_dec, n, ctx)
+        return n, self.decode(n_dec, ctx), 0.0
+
     def step(self, chunks: list[tuple[ReqState, int]], n_dec: int, ctx: float) -> float:
         """A step computing ``chunks`` (prefill) and one token for each of ``n_dec``."""
         if not chunks:
