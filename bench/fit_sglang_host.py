@@ -42,17 +42,18 @@ def sglang_cases() -> list[dict[str, Any]]:
 @contextmanager
 def _step_overhead(value: float) -> Iterator[None]:
     """Run with the SGLang profile's host time per step set to ``value``."""
-    import gputwin.perf.serving as serving_mod
-    original = serving_mod.default_serving_calibration
+    import gputwin.perf.serving as serving_mod  # the step model reads its calibration there
+    namespace = vars(serving_mod)
+    original = namespace["default_serving_calibration"]
     base = original()
     engines = {k: dict(v) for k, v in base.engines.items()}
     engines["sglang"] = {**engines.get("sglang", {}), "step_overhead_s": value}
     patched = dataclasses.replace(base, engines=engines)
-    serving_mod.default_serving_calibration = lambda: patched  # type: ignore[assignment]
+    namespace["default_serving_calibration"] = lambda: patched
     try:
         yield
     finally:
-        serving_mod.default_serving_calibration = original  # type: ignore[assignment]
+        namespace["default_serving_calibration"] = original
 
 
 def _errors(cases: Sequence[dict[str, Any]]) -> list[float]:
@@ -82,7 +83,7 @@ def main(argv: list[str]) -> None:
     best = _best(table, fit_idx)
     loo = [table[_best(table, [j for j in fit_idx if j != k])][k] for k in fit_idx]
     errs = table[best]
-    report = {
+    report: dict[str, Any] = {
         "step_overhead_s": best,
         "fit": _summary([errs[k] for k in fit_idx]),
         "leave_one_out": _summary(loo),
