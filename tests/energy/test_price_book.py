@@ -87,3 +87,39 @@ def test_without_a_provider_the_first_listing_of_the_part_is_used() -> None:
     # an explicit choice the book lacks is still an error naming what is offered
     with pytest.raises(InputError, match="offered: hyperscaler/on-demand"):
         allocation_rates("tpu-v6e", 300.0, provider="neocloud", pricing="on-demand")
+
+
+def test_estimated_listings_are_marked_in_every_output_basis() -> None:
+    """A rental figure no provider publishes for the part (GB300 at every class; H100's
+    hyperscaler spot, a discount rule) is an ESTIMATE in the cost basis and flagged;
+    a listed rate is not."""
+    from gputwin.energy.tco import rental_prices
+
+    est = allocation_rates("gb300", 1400.0, provider="neocloud", pricing="on-demand")
+    listed = allocation_rates("h100-sxm-80gb", 700.0, provider="neocloud", pricing="on-demand")
+    rule = allocation_rates("h100-sxm-80gb", 700.0, provider="hyperscaler", pricing="spot")
+    assert est.price_estimated and "ESTIMATE" in est.cost_basis
+    assert not listed.price_estimated and "ESTIMATE" not in listed.cost_basis
+    assert rule.price_estimated
+    flags = {(r.provider, r.pricing): r.estimated for r in rental_prices("h100-sxm-80gb")}
+    assert flags[("neocloud", "on-demand")] is False
+    assert flags[("hyperscaler", "spot")] is True
+    assert all(r.estimated and "ESTIMATE" in r.basis for r in rental_prices("gb300"))
+
+
+@pytest.mark.parametrize("name", sorted(BOOK.accelerators))
+def test_a_part_marked_all_estimated_says_so_in_its_source(name: str) -> None:
+    entry = BOOK.accelerators[name]
+    if entry.estimated == "all":
+        assert "ESTIMATE" in entry.source or "DERIVED" in entry.source
+
+
+def test_an_estimate_that_is_not_a_listing_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from gputwin.energy.tables import PriceBookEntry
+
+    with pytest.raises(ValidationError, match="neocloud/spot, not listed"):
+        PriceBookEntry(source="a source of eight chars", as_of="2026-12",
+                       usd_per_gpu_hour={"neocloud": {"on-demand": 2.0}},
+                       capex_usd_per_gpu=10000.0, estimated=["neocloud/spot"])

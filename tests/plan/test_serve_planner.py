@@ -107,6 +107,7 @@ def test_cli_json_contract(tmp_path: Path) -> None:
         assert c["slo_met"] is True
         assert c["gpus"] == c["tp"] * c["pp"] * c["dp_attention"] * c["replicas"]
         assert set(c["ttft_s"]) >= {"p50", "p90", "p99"}
+        assert c["price_estimated"] is False  # H100 SXM neocloud on-demand is a listed rate
     front = [(c["cost_usd_per_million_tokens"], c["e2e_s"]["p99"]) for c in d["pareto"]]
     assert front and all(c["slo_met"] for c in d["pareto"])
     assert len(pareto_front(front)) == len(front)  # nothing on the front dominates another
@@ -327,3 +328,16 @@ def test_the_planner_pairs_engines_only_with_parts_they_run_on() -> None:
              for c in plan.search.candidates}
     assert ("mi300x", "vllm") in pairs and ("h100-sxm-80gb", "trtllm") in pairs
     assert ("mi300x", "trtllm") not in pairs
+
+
+def test_estimated_prices_are_flagged_in_the_ranking() -> None:
+    """GB300 has no published rental rate: its candidates carry ``price_estimated`` and
+    the table marks their prices with ~ and says why."""
+    base = [a for a in CLI_SMALL if a not in ("--gpu", "h100-sxm-80gb")]
+    res = CliRunner().invoke(cli, [*base, "--gpu", "gb300", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["candidates"] and all(c["price_estimated"] for c in d["candidates"])
+    assert "ESTIMATE" in d["price_basis"]["gb300"]
+    text = CliRunner().invoke(cli, [*base, "--gpu", "gb300"]).output
+    assert "~ estimated price" in text and "~" in text.split("~ estimated price")[0]

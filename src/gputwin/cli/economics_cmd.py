@@ -67,7 +67,8 @@ def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
         hw = resolve_hardware(cat, gpu=name)
         cost: dict[str, Any] = owned_cost(hw.accelerator, hw.system, a).to_dict()
         rent = rental_prices(hw.accelerator.name)
-        cost["cheapest_rental"] = min(rent, key=lambda r: r[2]) if rent else None
+        cheapest = min(rent, key=lambda r: r.usd_per_gpu_hour) if rent else None
+        cost["cheapest_rental"] = cheapest._asdict() if cheapest else None
         rows.append(cost)
     if as_json:
         emit_json(rows)
@@ -82,8 +83,12 @@ def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
         table.add_row(r["accelerator"], f"{r['usd_per_gpu_hour']:.2f}",
                       *(f"{y[k] / 8760:.2f}" for k in ("hardware_capital", "facility_capital",
                                                        "maintenance", "staff", "power")),
-                      f"{cheap[2]:.2f} ({cheap[0]}/{cheap[1]})" if cheap else "-")
+                      f"{'~' if cheap['estimated'] else ''}{cheap['usd_per_gpu_hour']:.2f} "
+                      f"({cheap['provider']}/{cheap['pricing']})" if cheap else "-")
     Console().print(table)
+    if any(r["cheapest_rental"] and r["cheapest_rental"]["estimated"] for r in rows):
+        Console().print("~ estimated price: no provider publishes this rate for the part "
+                        "(price book `estimated`)")
 
 
 def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:

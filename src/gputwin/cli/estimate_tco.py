@@ -34,9 +34,13 @@ def _print(d: dict[str, Any]) -> None:
     for o in d["options"]:
         be = o.get("break_even_tokens_per_day", "")
         be_s = "" if o["kind"] == "api" else ("never" if be is None else f"{be:.3g}")
-        table.add_row(o["name"], str(o["gpus"] or ""), f"{o['monthly_usd']:,.0f}",
-                      f"{o['usd_per_million_tokens']:.3f}", be_s, _rate(o))
+        est = "~" if o.get("price_estimated") else ""  # an estimated rental price
+        table.add_row(o["name"], str(o["gpus"] or ""), f"{est}{o['monthly_usd']:,.0f}",
+                      f"{est}{o['usd_per_million_tokens']:.3f}", be_s, est + _rate(o))
     console.print(table)
+    if any(o.get("price_estimated") for o in d["options"]):
+        console.print("~ estimated price: no provider publishes this rate for the part "
+                      "(price book `estimated`)")
     if d["break_even_against"]:
         console.print(f"break-even against the cheapest API ({d['break_even_against']}): the "
                       "daily volume above which the fleet is cheaper")

@@ -267,12 +267,16 @@ def _print_serve(result: ServePlan, out: Any) -> None:
         table.add_column(col, justify="left" if col == "deployment" else "right")
     pct = req.percentile
     for rank, c in enumerate(d["candidates"], 1):
+        est = "~" if c["price_estimated"] else ""  # an estimated rental price
         table.add_row(str(rank), deployment_label(c), str(c["gpus"]),
-                      f"{c['usd_per_hour']:.2f}",
-                      f"{c['cost_usd_per_million_tokens']:.3f}",
+                      f"{est}{c['usd_per_hour']:.2f}",
+                      f"{est}{c['cost_usd_per_million_tokens']:.3f}",
                       _ms(c["ttft_s"][pct]), _ms(c["tpot_s"][pct]), _ms(c["e2e_s"][pct]),
                       f"{c['goodput_rps']:.2f}", "*" if c["key"] in pareto else "")
     console.print(table)
+    if any(c["price_estimated"] for c in d["candidates"]):
+        console.print("~ estimated price: no provider publishes this rate for the part "
+                      "(price book `estimated`, src/gputwin/energy/data/price_book.yaml)")
     rejected = ", ".join(f"{k} {v:,}" for k, v in result.search.rejected.most_common())
     console.print(f"{d['num_shapes']:,} replica shapes, {d['num_deployments']:,} deployments "
                   f"kept by the analytic bounds (not kept: {rejected}); "

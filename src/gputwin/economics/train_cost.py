@@ -30,10 +30,11 @@ def training_options(owned: OwnedCost, gpu_hours: float, utilisation_frac: float
         "kind": "own", "name": "own", "usd_per_gpu_hour": own_h / utilisation_frac,
         "cost_usd": gpu_hours * own_h / utilisation_frac,
         "basis": f"owned TCO ${own_h:.2f}/GPU-h at {utilisation_frac:.0%} fleet use"}]
-    for prov, pricing, usd, as_of in rental_prices(owned.accelerator):
+    for r in rental_prices(owned.accelerator):
+        usd = r.usd_per_gpu_hour
         be = own_h / usd
-        out.append({"kind": "rent", "name": f"rent/{prov}/{pricing}", "usd_per_gpu_hour": usd,
-                    "cost_usd": gpu_hours * usd,
+        out.append({"kind": "rent", "name": f"rent/{r.provider}/{r.pricing}",
+                    "usd_per_gpu_hour": usd, "cost_usd": gpu_hours * usd,
                     "break_even_utilisation_frac": be if be <= 1 else None,
-                    "basis": f"price book {prov}/{pricing} (as of {as_of})"})
+                    "basis": r.basis, "price_estimated": r.estimated})
     return sorted(out, key=lambda o: o["cost_usd"])

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from gputwin.energy.facility import Facility
 from gputwin.energy.grid import GridSeries, RegionGrid
-from gputwin.energy.tables import Pricing, Provider, default_tables
+from gputwin.energy.tables import ESTIMATE_NOTE, Pricing, Provider, default_tables
 from gputwin.errors import InputError, UnknownNameError
 
 HOURS_PER_YEAR = 8760.0
@@ -73,6 +73,7 @@ class AllocationRates:
     compute_usd_per_gpu_s: float
     cost_basis: str  # "rental: neocloud/on-demand (as of ...)" or "owned: capex ..."
     energy_in_price: bool  # True for rentals: the price already pays for the energy
+    price_estimated: bool = False  # the rental figure is an estimate (price_book `estimated`)
 
 
 def embodied_kg_per_gpu(accelerator: str, tdp_w: float) -> tuple[float, str]:
@@ -126,9 +127,11 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "
         offered = [f"{p}/{q}" for p, qs in entry.usd_per_gpu_hour.items() for q in qs]
         raise InputError(f"no {provider}/{pricing} price for {accelerator} in the price book "
                          f"(offered: {', '.join(offered)}, or owned)", where="--provider")
+    estimated = entry.is_estimated(provider, pricing)
     return AllocationRates(embodied, usd_h / 3600.0,
                            f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
-                           f"(as of {entry.as_of})", True)
+                           f"(as of {entry.as_of}{ESTIMATE_NOTE if estimated else ''})", True,
+                           estimated)
 
 
 def _first_listing(listings: Mapping[str, Mapping[str, float]], provider: str | None,

@@ -18,7 +18,7 @@ import functools
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
@@ -110,12 +110,33 @@ Provider = Literal["hyperscaler", "neocloud", "marketplace"]
 Pricing = Literal["on-demand", "reserved", "spot"]
 
 
+#: appended to a price basis built on a listing the price book marks ``estimated``
+ESTIMATE_NOTE = "; ESTIMATE, no published rate for this part"
+
+
 class PriceBookEntry(_Entry):
     """$/GPU-hour of one accelerator by provider class and pricing (dated in ``as_of``)."""
 
     as_of: str
     usd_per_gpu_hour: dict[Provider, dict[Pricing, float]]
     capex_usd_per_gpu: float = Field(gt=0, description="server cost per GPU (GPU + host share)")
+    estimated: list[str] | Literal["all"] = Field(
+        default_factory=list, description="listings ('provider/pricing', or all) that no "
+        "provider publishes for this part: derived by a rule or from another part")
+
+    @model_validator(mode="after")
+    def _estimates_are_listings(self) -> PriceBookEntry:
+        if self.estimated != "all":
+            listed = {f"{p}/{q}" for p, qs in self.usd_per_gpu_hour.items() for q in qs}
+            unknown = sorted(set(self.estimated) - listed)
+            if unknown:
+                raise ValueError(f"estimated names {', '.join(unknown)}, not listed "
+                                 f"(listed: {', '.join(sorted(listed))})")
+        return self
+
+    def is_estimated(self, provider: str, pricing: str) -> bool:
+        """True when the ``provider``/``pricing`` figure is an estimate, not a listing."""
+        return self.estimated == "all" or f"{provider}/{pricing}" in self.estimated
 
 
 class PriceBook(BaseModel):

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.energy.power import job_power
-from gputwin.energy.tables import DATA_DIR, default_tables
+from gputwin.energy.tables import DATA_DIR, ESTIMATE_NOTE, default_tables
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.yaml_io import load_validated
 
@@ -199,12 +199,30 @@ def owned_cost(acc: Accelerator, system: System,
     return OwnedCost(acc.name, per_year, capex, mean_w, peak_w, used)
 
 
-def rental_prices(accelerator: str) -> list[tuple[str, str, float, str]]:
-    """``(provider class, pricing, USD per GPU-hour, as_of)`` of every price book listing."""
+class RentalListing(NamedTuple):
+    """One price book listing of a part."""
+
+    provider: str
+    pricing: str
+    usd_per_gpu_hour: float
+    as_of: str
+    estimated: bool  # no provider publishes it for this part (price book `estimated`)
+
+    @property
+    def basis(self) -> str:
+        """``price book neocloud/on-demand $2.00/GPU-h (as of 2026-05)`` (+ the estimate
+        note)."""
+        note = ESTIMATE_NOTE if self.estimated else ""
+        return (f"price book {self.provider}/{self.pricing} ${self.usd_per_gpu_hour:.2f}/GPU-h "
+                f"(as of {self.as_of}{note})")
+
+
+def rental_prices(accelerator: str) -> list[RentalListing]:
+    """Every price book listing of ``accelerator`` (none when the book lacks it)."""
     entry = default_tables().price_book.accelerators.get(accelerator)
     if entry is None:
         return []
-    return [(prov, pricing, usd, entry.as_of)
+    return [RentalListing(prov, pricing, usd, entry.as_of, entry.is_estimated(prov, pricing))
             for prov, by_pricing in entry.usd_per_gpu_hour.items()
             for pricing, usd in by_pricing.items()]
 

@@ -140,10 +140,11 @@ def estimate_tco(req: TcoRequest) -> dict[str, Any]:
     own = _owned(req)
     apis = apis_for_model(req.model)
     options: list[CostOption] = [api_option(a, traffic) for a in apis]
-    for prov, pricing, usd, as_of in rental_prices(cap.accelerator):
-        options.append(fleet_option("rent", f"rent/{prov}/{pricing}", usd, traffic, cap,
-                                    f"price book {prov}/{pricing} ${usd:.2f}/GPU-h "
-                                    f"(as of {as_of})"))
+    for r in rental_prices(cap.accelerator):
+        rent = fleet_option("rent", f"rent/{r.provider}/{r.pricing}", r.usd_per_gpu_hour,
+                            traffic, cap, r.basis)
+        rent.extra["price_estimated"] = r.estimated
+        options.append(rent)
     options.append(fleet_option("own", "own", own.usd_per_gpu_hour, traffic, cap,
                                 f"owned TCO ${own.usd_per_gpu_hour:.2f}/GPU-h "
                                 f"({req.cooling} cooling, {req.network})"))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
-from gputwin.energy.accounting import allocation_rates
+from gputwin.energy.accounting import AllocationRates, allocation_rates
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.plan.serve import (
@@ -58,6 +58,8 @@ class ServePlan:
     search: SearchResult
     rows: list[dict[str, Any]]
     price_basis: dict[str, str]
+    #: accelerators whose rental price is an estimate (price book `estimated`)
+    price_estimated: frozenset[str] = frozenset()
     num_simulated: int = 0
     num_resumed: int = 0
     wall_s: float = 0.0
@@ -80,6 +82,10 @@ class ServePlan:
                 out.append(r)
         return out
 
+    def _priced(self, candidate: dict[str, Any]) -> dict[str, Any]:
+        candidate["price_estimated"] = candidate["gpu"] in self.price_estimated
+        return candidate
+
     def to_dict(self) -> dict[str, Any]:
         from gputwin.run.plan_confirm import candidate_dict
 
@@ -100,9 +106,9 @@ class ServePlan:
             "num_slo_met": len(self.passed),
             "wall_s": self.wall_s,
             "analytic_deployments_per_s": _per_s(self.search.num_shapes, self.search_wall_s),
-            "candidates": [candidate_dict(r) for r in self.passed[: req.top]],
-            "pareto": [candidate_dict(r) for r in self.pareto],
-            "failed": [candidate_dict(r) for r in failed[: req.top]],
+            "candidates": [self._priced(candidate_dict(r)) for r in self.passed[: req.top]],
+            "pareto": [self._priced(candidate_dict(r)) for r in self.pareto],
+            "failed": [self._priced(candidate_dict(r)) for r in failed[: req.top]],
         }
 
 
@@ -111,14 +117,14 @@ def _per_s(n: float, s: float) -> float | None:
 
 
 def priced_hardware(request: ServePlanRequest, cat: Catalog
-                    ) -> tuple[dict[str, HardwareSpec], dict[str, float], dict[str, str]]:
+                    ) -> tuple[dict[str, HardwareSpec], dict[str, AllocationRates]]:
     """Accelerators to search: ``request.gpus``, or every catalog accelerator with a
-    price-book entry for the provider/pricing. A named GPU without a price raises."""
+    price-book entry for the provider/pricing, with their rates. A named GPU without a
+    price raises."""
     book = default_tables().price_book.accelerators
     names = request.gpus or [n for n in cat.section("accelerators") if n in book]
     hws: dict[str, HardwareSpec] = {}
-    usd: dict[str, float] = {}
-    basis: dict[str, str] = {}
+    priced: dict[str, AllocationRates] = {}
     known = list(cat.section("accelerators"))
     for name in names:
         if name not in known:
@@ -131,9 +137,8 @@ def priced_hardware(request: ServePlanRequest, cat: Catalog
             if request.gpus:
                 raise
             continue  # e.g. a part rented from one hyperscaler only
-        hws[name], usd[name] = hw, rates.compute_usd_per_gpu_s
-        basis[name] = rates.cost_basis
-    return hws, usd, basis
+        hws[name], priced[name] = hw, rates
+    return hws, priced
 
 
 def weight_choices(request: ServePlanRequest) -> tuple[str, ...]:
@@ -216,9 +221,10 @@ def closed_loop_rate(request: ServePlanRequest) -> float:
 
 
 def build_search(request: ServePlanRequest, cat: Catalog
-                 ) -> tuple[ServeSearch, dict[str, str]]:
+                 ) -> tuple[ServeSearch, dict[str, AllocationRates]]:
     spec = _with_overrides(cat.model(request.model), request.model_overrides)
-    hws, usd, basis = priced_hardware(request, cat)
+    hws, priced = priced_hardware(request, cat)
+    usd = {name: r.compute_usd_per_gpu_s for name, r in priced.items()}
     slo = Slo(request.ttft_slo, request.tpot_slo, request.e2e_slo,
               PERCENTILES[request.percentile])
     if slo.ttft_s is None and slo.tpot_s is None and slo.e2e_s is None:
@@ -231,7 +237,7 @@ def build_search(request: ServePlanRequest, cat: Catalog
         max_tp=request.max_tp,
         disaggregate=request.disaggregate, max_replicas=request.max_replicas,
         replica_slack=request.replica_slack, prune=request.prune)
-    return search, basis
+    return search, priced
 
 
 def plan_serve(request: ServePlanRequest, *, catalog: Catalog | None = None,
@@ -240,13 +246,16 @@ def plan_serve(request: ServePlanRequest, *, catalog: Catalog | None = None,
     """Search, confirm and rank (see the module docstring). Raises :class:`InputError`."""
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
-    search, basis = build_search(request, cat)
+    search, priced = build_search(request, cat)
     result = search_deployments(search)
     search_s = time.perf_counter() - wall0
     store = CandidateStore(out_dir) if out_dir is not None else None
     fp = fingerprint(request)
     done = store.load(fp) if store is not None else {}
-    plan = ServePlan(request, search.traffic, result, [], basis, search_wall_s=search_s)
+    plan = ServePlan(request, search.traffic, result, [],
+                     {name: r.cost_basis for name, r in priced.items()},
+                     frozenset(name for name, r in priced.items() if r.price_estimated),
+                     search_wall_s=search_s)
     _confirm_rounds(plan, search, done, fp, cat, workers, ray_address, progress, store)
     plan.pareto = _pareto(plan.passed)
     plan.wall_s = time.perf_counter() - wall0
