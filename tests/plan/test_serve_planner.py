@@ -330,14 +330,15 @@ def test_the_planner_pairs_engines_only_with_parts_they_run_on() -> None:
     assert ("mi300x", "trtllm") not in pairs
 
 
-def test_estimated_prices_are_flagged_in_the_ranking() -> None:
+def test_estimated_prices_are_flagged_in_the_ranking(tmp_path: Path) -> None:
     """GB300 has no published rental rate: its candidates carry ``price_estimated`` and
-    the table marks their prices with ~ and says why."""
+    the table (text and report) marks their prices with ~ and says why."""
     base = [a for a in CLI_SMALL if a not in ("--gpu", "h100-sxm-80gb")]
-    res = CliRunner().invoke(cli, [*base, "--gpu", "gb300", "--json"])
+    res = CliRunner().invoke(cli, [*base, "--gpu", "gb300", "--json", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
     assert d["candidates"] and all(c["price_estimated"] for c in d["candidates"])
     assert "ESTIMATE" in d["price_basis"]["gb300"]
+    assert "~ estimated price" in (tmp_path / "report.html").read_text(encoding="utf-8")
     text = CliRunner().invoke(cli, [*base, "--gpu", "gb300"]).output
     assert "~ estimated price" in text and "~" in text.split("~ estimated price")[0]

@@ -214,10 +214,9 @@ def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: s
     data = result.to_dict()
     if out is not None:
         from gputwin.report.plan_serve import render_plan_report
-        from gputwin.run.plan_confirm import candidate_dict
 
         out.mkdir(parents=True, exist_ok=True)
-        passed = [candidate_dict(r) for r in result.passed]
+        passed = [result.candidate(r) for r in result.passed]
         (out / "report.html").write_text(render_plan_report(data, result.rows, passed),
                                          encoding="utf-8")
     if as_json:

@@ -75,17 +75,20 @@ def _table(cands: list[dict[str, Any]], pareto_keys: set[str], pct: str) -> str:
     body = []
     for c in cands:
         lat = [c[f"{m}_s"][pct] for m in ("ttft", "tpot", "e2e")]
+        est = "~" if c.get("price_estimated") else ""  # an estimated rental price
         cells = [_cell(deployment_label(c)), _cell(str(c["gpus"]), c["gpus"]),
-                 _cell(f"{c['usd_per_hour']:.2f}", c["usd_per_hour"]),
-                 _cell(f"{c['cost_usd_per_million_tokens']:.4f}",
+                 _cell(f"{est}{c['usd_per_hour']:.2f}", c["usd_per_hour"]),
+                 _cell(f"{est}{c['cost_usd_per_million_tokens']:.4f}",
                        c["cost_usd_per_million_tokens"])]
         cells += [_cell(f"{v * 1e3:,.0f} ms" if v is not None else "-", v) for v in lat]
         cells += [_cell(f"{c['goodput_rps']:.2f}", c["goodput_rps"]),
                   _cell(f"{c['slo_attainment_frac']:.1%}", c["slo_attainment_frac"]),
                   _cell("yes" if c["key"] in pareto_keys else "")]
         body.append("<tr>" + "".join(cells) + "</tr>")
+    note = (" · ~ estimated price: no provider publishes that part's rate (price book)"
+            if any(c.get("price_estimated") for c in cands) else "")
     return (f'<div class="tablewrap"><table class="sortable"><caption>Deployments that met '
-            f"the SLOs (cheapest first)</caption><thead><tr>{head}</tr></thead><tbody>"
+            f"the SLOs (cheapest first){note}</caption><thead><tr>{head}</tr></thead><tbody>"
             + "".join(body) + "</tbody></table></div>")
 
 

@@ -82,13 +82,15 @@ class ServePlan:
                 out.append(r)
         return out
 
-    def _priced(self, candidate: dict[str, Any]) -> dict[str, Any]:
-        candidate["price_estimated"] = candidate["gpu"] in self.price_estimated
-        return candidate
-
-    def to_dict(self) -> dict[str, Any]:
+    def candidate(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The JSON form of one confirmation record, with ``price_estimated``."""
         from gputwin.run.plan_confirm import candidate_dict
 
+        out = candidate_dict(row)
+        out["price_estimated"] = out["gpu"] in self.price_estimated
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
         req, t = self.request, self.traffic
         failed = [r for r in self.rows if not r["slo_met"]]
         return {
@@ -106,9 +108,9 @@ class ServePlan:
             "num_slo_met": len(self.passed),
             "wall_s": self.wall_s,
             "analytic_deployments_per_s": _per_s(self.search.num_shapes, self.search_wall_s),
-            "candidates": [self._priced(candidate_dict(r)) for r in self.passed[: req.top]],
-            "pareto": [self._priced(candidate_dict(r)) for r in self.pareto],
-            "failed": [self._priced(candidate_dict(r)) for r in failed[: req.top]],
+            "candidates": [self.candidate(r) for r in self.passed[: req.top]],
+            "pareto": [self.candidate(r) for r in self.pareto],
+            "failed": [self.candidate(r) for r in failed[: req.top]],
         }
 
 
