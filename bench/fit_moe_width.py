@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +30,13 @@ from typing import Any, NamedTuple
 
 from gputwin.catalog.loader import default_catalog
 from gputwin.perf.serving import runs_weight_only
-from gputwin.run.fit_engines import BENCHMARKS_PATH, _gemm_mult, benchmark_requests
+from gputwin.run.fit_engines import (
+    BENCHMARKS_PATH,
+    _gemm_mult,
+    benchmark_requests,
+    best_grid_value,
+    error_summary,
+)
 from gputwin.run.validate_serve import simulate_case
 from gputwin.yaml_io import load_yaml_with_lines
 
@@ -102,10 +106,6 @@ def _width_half(value: float) -> Iterator[None]:
         serving_mod.default_serving_calibration = original  # type: ignore[assignment]
 
 
-def _loss(errs: Sequence[float]) -> float:
-    return sum(math.log1p(e) ** 2 for e in errs)
-
-
 def _errors(rows: Sequence[Row]) -> list[float]:
     return [predict(r) / r.published - 1.0 for r in rows]
 
@@ -120,16 +120,6 @@ def _grid(rows: Sequence[Row], grid: Sequence[float], apply: Callable[[float], A
     return table
 
 
-def _best(table: dict[float, list[float]], idx: Sequence[int]) -> float:
-    return min(table, key=lambda v: _loss([table[v][k] for k in idx]))
-
-
-def _summary(errs: Sequence[float]) -> dict[str, float]:
-    a = [abs(e) for e in errs]
-    return {"n": len(a), "median_abs": statistics.median(a) if a else 0.0,
-            "max_abs": max(a) if a else 0.0}
-
-
 def main(argv: list[str]) -> None:
     rows = load_moe_rows()
     cat = default_catalog()
@@ -138,24 +128,24 @@ def main(argv: list[str]) -> None:
     wo_rows = [r for r, w in zip(rows, weight_only, strict=True) if w]
     wo_table = _grid(wo_rows, WEIGHT_ONLY_GRID,
                      lambda v: _gemm_mult("trtllm", "weight_only", v), "weight_only", t0)
-    wo_best = _best(wo_table, [k for k, r in enumerate(wo_rows) if not r.held_out])
+    wo_best = best_grid_value(wo_table, [k for k, r in enumerate(wo_rows) if not r.held_out])
     with _gemm_mult("trtllm", "weight_only", wo_best):
         table = _grid(rows, WIDTH_GRID, _width_half, "moe_width_half", t0)
     fit_idx = [k for k, r in enumerate(rows) if not r.held_out]
-    best = _best(table, fit_idx)
+    best = best_grid_value(table, fit_idx)
     holdout: list[float] = []
     for model in sorted({r.model for r in rows}):
-        v = _best(table, [k for k in fit_idx if rows[k].model != model])
+        v = best_grid_value(table, [k for k in fit_idx if rows[k].model != model])
         holdout += [table[v][k] for k in fit_idx if rows[k].model == model]
     errs = table[best]
 
     def pick(cond: Callable[[int], bool]) -> dict[str, float]:
-        return _summary([errs[k] for k in range(len(rows)) if cond(k)])
+        return error_summary([errs[k] for k in range(len(rows)) if cond(k)])
 
     report = {
         "weight_only_gemm_mult": wo_best, "moe_width_half": best,
         "fit": pick(lambda k: not rows[k].held_out),
-        "leave_one_model_out": _summary(holdout),
+        "leave_one_model_out": error_summary(holdout),
         "held_out_rows": pick(lambda k: rows[k].held_out),
         "weight_only_rows": pick(lambda k: weight_only[k]),
         "blackwell_rows": pick(lambda k: rows[k].gpu in ("b200", "gb200")),

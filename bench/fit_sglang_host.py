@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gputwin.run.fit_engines import best_grid_value, error_summary
 from gputwin.run.validate_serve import simulate_case
 from gputwin.yaml_io import load_yaml_with_lines
 
@@ -61,16 +60,6 @@ def _errors(cases: Sequence[dict[str, Any]]) -> list[float]:
             for c in cases]
 
 
-def _best(table: dict[float, list[float]], idx: Sequence[int]) -> float:
-    return min(table, key=lambda v: sum(math.log1p(table[v][k]) ** 2 for k in idx))
-
-
-def _summary(errs: Sequence[float]) -> dict[str, float]:
-    a = [abs(e) for e in errs]
-    return {"n": len(a), "median_abs": statistics.median(a) if a else 0.0,
-            "max_abs": max(a) if a else 0.0}
-
-
 def main(argv: list[str]) -> None:
     cases = sglang_cases()
     t0 = time.perf_counter()
@@ -80,14 +69,14 @@ def main(argv: list[str]) -> None:
             table[v] = _errors(cases)
         print(f"  step_overhead_s {v:g}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     fit_idx = [k for k, c in enumerate(cases) if c.get("calibration")]
-    best = _best(table, fit_idx)
-    loo = [table[_best(table, [j for j in fit_idx if j != k])][k] for k in fit_idx]
+    best = best_grid_value(table, fit_idx)
+    loo = [table[best_grid_value(table, [j for j in fit_idx if j != k])][k] for k in fit_idx]
     errs = table[best]
     report: dict[str, Any] = {
         "step_overhead_s": best,
-        "fit": _summary([errs[k] for k in fit_idx]),
-        "leave_one_out": _summary(loo),
-        "hold_out": _summary([e for k, e in enumerate(errs) if k not in fit_idx]),
+        "fit": error_summary([errs[k] for k in fit_idx]),
+        "leave_one_out": error_summary(loo),
+        "hold_out": error_summary([e for k, e in enumerate(errs) if k not in fit_idx]),
         "cases": [{"id": c["id"], "calibration": bool(c.get("calibration")), "error": e}
                   for c, e in zip(cases, errs, strict=True)],
         "wall_s": time.perf_counter() - t0,

@@ -53,3 +53,16 @@ def test_the_temporary_multiplier_reaches_the_simulator(monkeypatch: pytest.Monk
         slow = fit_engines.predict(row, "trtllm")
     assert slow < 0.8 * base
     assert fit_engines.predict(row, "trtllm") == base
+
+
+def test_grid_value_minimises_squared_log_error_over_the_chosen_rows() -> None:
+    from gputwin.run.fit_engines import best_grid_value, error_summary
+
+    # value 1.0: rows 0-1 exact, row 2 2x off; value 2.0: row 2 exact, rows 0-1 off
+    table = {1.0: [0.0, 0.0, 1.0], 2.0: [0.5, -0.5, 0.0]}
+    assert best_grid_value(table, [0, 1]) == 1.0
+    assert best_grid_value(table, [2]) == 2.0
+    assert best_grid_value(table, [0, 1, 2]) == 1.0  # ln(2)^2 < ln(1.5)^2 + ln(0.5)^2
+    s = error_summary([0.1, -0.3, 0.2])
+    assert s == {"n": 3, "median_abs": 0.2, "max_abs": 0.3}
+    assert error_summary([]) == {"n": 0, "median_abs": 0.0, "max_abs": 0.0}

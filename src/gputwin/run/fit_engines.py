@@ -155,6 +155,19 @@ def fit_engine(engine: str, rows: Sequence[OfflineRow], grid: Sequence[float] = 
                      max(held) if held else math.nan, errors)
 
 
+def best_grid_value(table: dict[float, list[float]], idx: Sequence[int]) -> float:
+    """The grid value whose relative errors (``table[value][k]``, prediction / published
+    − 1) over the rows ``idx`` have the least sum of squared log ratios."""
+    return min(table, key=lambda v: sum(math.log1p(table[v][k]) ** 2 for k in idx))
+
+
+def error_summary(errs: Sequence[float]) -> dict[str, float]:
+    """``n``, median and largest absolute relative error of ``errs``."""
+    a = [abs(e) for e in errs]
+    return {"n": len(a), "median_abs": statistics.median(a) if a else 0.0,
+            "max_abs": max(a) if a else 0.0}
+
+
 def fit_report(fit: EngineFit) -> dict[str, Any]:
     """Plain data of a fit (for JSON output)."""
     return {"engine": fit.engine, "gemm_eff_mult": fit.multipliers,
