@@ -36,6 +36,7 @@ from gputwin.run.fit_engines import (
     benchmark_requests,
     best_grid_value,
     error_summary,
+    summary_line,
 )
 from gputwin.run.validate_serve import simulate_case
 from gputwin.yaml_io import load_yaml_with_lines
@@ -96,14 +97,15 @@ def predict(row: Row) -> float:
 @contextmanager
 def _width_half(value: float) -> Iterator[None]:
     """Run with the serving calibration's ``moe_width_half`` set to ``value``."""
-    import gputwin.perf.serving as serving_mod
-    original = serving_mod.default_serving_calibration
+    import gputwin.perf.serving as serving_mod  # the step model reads its calibration there
+    namespace = vars(serving_mod)
+    original = namespace["default_serving_calibration"]
     patched = dataclasses.replace(original(), moe_width_half=value)
-    serving_mod.default_serving_calibration = lambda: patched  # type: ignore[assignment]
+    namespace["default_serving_calibration"] = lambda: patched
     try:
         yield
     finally:
-        serving_mod.default_serving_calibration = original  # type: ignore[assignment]
+        namespace["default_serving_calibration"] = original
 
 
 def _errors(rows: Sequence[Row]) -> list[float]:
@@ -142,7 +144,7 @@ def main(argv: list[str]) -> None:
     def pick(cond: Callable[[int], bool]) -> dict[str, float]:
         return error_summary([errs[k] for k in range(len(rows)) if cond(k)])
 
-    report = {
+    report: dict[str, Any] = {
         "weight_only_gemm_mult": wo_best, "moe_width_half": best,
         "fit": pick(lambda k: not rows[k].held_out),
         "leave_one_model_out": error_summary(holdout),
@@ -160,10 +162,9 @@ def main(argv: list[str]) -> None:
         return
     for item in report["rows"]:
         print(f"{item['row']}: {item['error']:+7.1%}{'  (held out)' if item['held_out'] else ''}")
-    for key in ("fit", "leave_one_model_out", "held_out_rows", "weight_only_rows",
-                "blackwell_rows", "hopper_rows", "all_rows"):
-        s = report[key]
-        print(f"{key}: n {s['n']}, median {s['median_abs']:.1%}, worst {s['max_abs']:.1%}")
+    print("\n".join(summary_line(k, report[k]) for k in (
+        "fit", "leave_one_model_out", "held_out_rows", "weight_only_rows", "blackwell_rows",
+        "hopper_rows", "all_rows")))
     print(f"trtllm gemm_eff_mult.weight_only = {wo_best:g}, moe_width_half = {best:.0f} "
           f"({report['wall_s']:.0f} s)")
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gputwin.run.fit_engines import best_grid_value, error_summary
+from gputwin.run.fit_engines import best_grid_value, error_summary, summary_line
 from gputwin.run.validate_serve import simulate_case
 from gputwin.yaml_io import load_yaml_with_lines
 
@@ -87,9 +87,7 @@ def main(argv: list[str]) -> None:
     for item in report["cases"]:
         mark = " *" if item["calibration"] else ""
         print(f"{item['id']:62s} {item['error']:+7.1%}{mark}")
-    for key in ("fit", "leave_one_out", "hold_out"):
-        s = report[key]
-        print(f"{key}: n {s['n']}, median {s['median_abs']:.1%}, worst {s['max_abs']:.1%}")
+    print("\n".join(summary_line(k, report[k]) for k in ("fit", "leave_one_out", "hold_out")))
     print(f"sglang step_overhead_s = {best:g} ({report['wall_s']:.0f} s)")
 
 

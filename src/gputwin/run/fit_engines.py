@@ -168,6 +168,12 @@ def error_summary(errs: Sequence[float]) -> dict[str, float]:
             "max_abs": max(a) if a else 0.0}
 
 
+def summary_line(name: str, summary: dict[str, float]) -> str:
+    """``name: n N, median M %, worst W %`` of an :func:`error_summary`."""
+    return (f"{name}: n {summary['n']:.0f}, median {summary['median_abs']:.1%}, "
+            f"worst {summary['max_abs']:.1%}")
+
+
 def fit_report(fit: EngineFit) -> dict[str, Any]:
     """Plain data of a fit (for JSON output)."""
     return {"engine": fit.engine, "gemm_eff_mult": fit.multipliers,
