@@ -14,7 +14,7 @@ ACCELS = sorted(default_catalog().accelerators)
 
 
 #: embedded modules with no rental market: their price is a derived lease-equivalent
-DERIVED_LEASE = {"jetson-agx-orin-64gb"}
+DERIVED_LEASE = {"jetson-agx-orin-64gb", "gb10"}
 
 
 @pytest.mark.parametrize("name", ACCELS)
