@@ -55,6 +55,7 @@ def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
 
     from gputwin.catalog.loader import default_catalog
     from gputwin.economics.tco import OwnedAssumptions, owned_cost, rental_prices
+    from gputwin.energy.tables import ESTIMATE_FOOTNOTE, ESTIMATE_MARK
     from gputwin.topology.hardware import resolve_hardware
 
     cat = default_catalog()
@@ -83,12 +84,12 @@ def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
         table.add_row(r["accelerator"], f"{r['usd_per_gpu_hour']:.2f}",
                       *(f"{y[k] / 8760:.2f}" for k in ("hardware_capital", "facility_capital",
                                                        "maintenance", "staff", "power")),
-                      f"{'~' if cheap['estimated'] else ''}{cheap['usd_per_gpu_hour']:.2f} "
+                      f"{ESTIMATE_MARK if cheap['estimated'] else ''}"
+                      f"{cheap['usd_per_gpu_hour']:.2f} "
                       f"({cheap['provider']}/{cheap['pricing']})" if cheap else "-")
     Console().print(table)
     if any(r["cheapest_rental"] and r["cheapest_rental"]["estimated"] for r in rows):
-        Console().print("~ estimated price: no provider publishes this rate for the part "
-                        "(price book `estimated`)")
+        Console().print(ESTIMATE_FOOTNOTE)
 
 
 def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:

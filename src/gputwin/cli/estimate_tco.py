@@ -13,6 +13,7 @@ def _print(d: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from gputwin.energy.tables import ESTIMATE_FOOTNOTE, ESTIMATE_MARK
     from gputwin.units import format_duration
 
     t = d["traffic"]
@@ -34,13 +35,12 @@ def _print(d: dict[str, Any]) -> None:
     for o in d["options"]:
         be = o.get("break_even_tokens_per_day", "")
         be_s = "" if o["kind"] == "api" else ("never" if be is None else f"{be:.3g}")
-        est = "~" if o.get("price_estimated") else ""  # an estimated rental price
+        est = ESTIMATE_MARK if o.get("price_estimated") else ""
         table.add_row(o["name"], str(o["gpus"] or ""), f"{est}{o['monthly_usd']:,.0f}",
                       f"{est}{o['usd_per_million_tokens']:.3f}", be_s, est + _rate(o))
     console.print(table)
     if any(o.get("price_estimated") for o in d["options"]):
-        console.print("~ estimated price: no provider publishes this rate for the part "
-                      "(price book `estimated`)")
+        console.print(ESTIMATE_FOOTNOTE)
     if d["break_even_against"]:
         console.print(f"break-even against the cheapest API ({d['break_even_against']}): the "
                       "daily volume above which the fleet is cheaper")

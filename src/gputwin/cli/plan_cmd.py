@@ -246,6 +246,7 @@ def _print_serve(result: ServePlan, out: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from gputwin.energy.tables import ESTIMATE_FOOTNOTE, ESTIMATE_MARK
     from gputwin.plan.serve import deployment_label
 
     console = Console(width=max(Console().width, 140))
@@ -266,7 +267,7 @@ def _print_serve(result: ServePlan, out: Any) -> None:
         table.add_column(col, justify="left" if col == "deployment" else "right")
     pct = req.percentile
     for rank, c in enumerate(d["candidates"], 1):
-        est = "~" if c["price_estimated"] else ""  # an estimated rental price
+        est = ESTIMATE_MARK if c["price_estimated"] else ""
         table.add_row(str(rank), deployment_label(c), str(c["gpus"]),
                       f"{est}{c['usd_per_hour']:.2f}",
                       f"{est}{c['cost_usd_per_million_tokens']:.3f}",
@@ -274,8 +275,7 @@ def _print_serve(result: ServePlan, out: Any) -> None:
                       f"{c['goodput_rps']:.2f}", "*" if c["key"] in pareto else "")
     console.print(table)
     if any(c["price_estimated"] for c in d["candidates"]):
-        console.print("~ estimated price: no provider publishes this rate for the part "
-                      "(price book `estimated`, src/gputwin/energy/data/price_book.yaml)")
+        console.print(ESTIMATE_FOOTNOTE)
     rejected = ", ".join(f"{k} {v:,}" for k, v in result.search.rejected.most_common())
     console.print(f"{d['num_shapes']:,} replica shapes, {d['num_deployments']:,} deployments "
                   f"kept by the analytic bounds (not kept: {rejected}); "

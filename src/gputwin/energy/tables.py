@@ -112,6 +112,10 @@ Pricing = Literal["on-demand", "reserved", "spot"]
 
 #: appended to a price basis built on a listing the price book marks ``estimated``
 ESTIMATE_NOTE = "; ESTIMATE, no published rate for this part"
+#: tables prefix such a price with this mark and end with this footnote
+ESTIMATE_MARK = "~"
+ESTIMATE_FOOTNOTE = (f"{ESTIMATE_MARK} estimated price: no provider publishes this rate for "
+                     "the part (price book `estimated`, energy/data/price_book.yaml)")
 
 
 class PriceBookEntry(_Entry):

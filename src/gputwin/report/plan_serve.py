@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from gputwin import __version__
+from gputwin.energy.tables import ESTIMATE_FOOTNOTE, ESTIMATE_MARK
 from gputwin.plan.serve import deployment_label
 from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
 
@@ -75,7 +76,7 @@ def _table(cands: list[dict[str, Any]], pareto_keys: set[str], pct: str) -> str:
     body = []
     for c in cands:
         lat = [c[f"{m}_s"][pct] for m in ("ttft", "tpot", "e2e")]
-        est = "~" if c.get("price_estimated") else ""  # an estimated rental price
+        est = ESTIMATE_MARK if c.get("price_estimated") else ""
         cells = [_cell(deployment_label(c)), _cell(str(c["gpus"]), c["gpus"]),
                  _cell(f"{est}{c['usd_per_hour']:.2f}", c["usd_per_hour"]),
                  _cell(f"{est}{c['cost_usd_per_million_tokens']:.4f}",
@@ -85,8 +86,8 @@ def _table(cands: list[dict[str, Any]], pareto_keys: set[str], pct: str) -> str:
                   _cell(f"{c['slo_attainment_frac']:.1%}", c["slo_attainment_frac"]),
                   _cell("yes" if c["key"] in pareto_keys else "")]
         body.append("<tr>" + "".join(cells) + "</tr>")
-    note = (" · ~ estimated price: no provider publishes that part's rate (price book)"
-            if any(c.get("price_estimated") for c in cands) else "")
+    note = (f" · {ESTIMATE_FOOTNOTE}" if any(c.get("price_estimated") for c in cands)
+            else "")
     return (f'<div class="tablewrap"><table class="sortable"><caption>Deployments that met '
             f"the SLOs (cheapest first){note}</caption><thead><tr>{head}</tr></thead><tbody>"
             + "".join(body) + "</tbody></table></div>")
