@@ -189,8 +189,8 @@ class Scheduler:
         cached prefix is reused); appends their chunks; returns swap-in seconds."""
         cfg, pool, bs = self.cfg, self.pool, self.bs
         swap_s = 0.0
-        running, prefilling = self.running, self.prefilling
-        max_seqs, caching = cfg.max_num_seqs, cfg.enable_prefix_caching
+        running = self.running
+        max_seqs = cfg.max_num_seqs
         waiting = None if self.priority else self.waiting
         while budget > 0 and len(running) < max_seqs:
             if waiting is not None:
@@ -201,15 +201,8 @@ class Scheduler:
                 if not self.wheap:
                     break
                 req = self.wheap[0][3]
-            hits = in_lru = 0
-            keys: list[int] = []
             computed = req.computed
-            spec = req.spec
-            if computed == 0 and caching and spec.prefix_hashes:
-                if req.keys is None:
-                    req.keys = prefix_keys(spec, bs, spec.num_prompt_tokens)
-                keys = req.keys
-                hits, in_lru = pool.lookup(keys, (req.num_tokens - 1) // bs)
+            hits, in_lru, keys = self._cached_prefix(req) if computed == 0 else (0, 0, [])
             start = computed if computed else hits * bs
             remaining = req.num_tokens - start
             chunk = remaining if remaining < budget else budget
@@ -226,27 +219,46 @@ class Scheduler:
                 self.waiting_prompt_tokens -= req.num_tokens - computed
             else:
                 self.pop_waiting()
-            if hits:
-                pool.acquire(keys[:hits])
-                req.keyed = keys[:hits]
-                if req.num_preemptions == 0 and req.cached_tokens == 0:
-                    req.cached_tokens = hits * bs
-            pool.take(more)
-            req.blocks = hits + more
-            req.computed = start
-            if req.swapped_blocks:
-                swap_s += req.swapped_blocks * cfg.kv_block_bytes / cfg.swap_bandwidth_bytes_per_s
-                req.swapped_blocks = 0
-            req.status = PREFILL
-            self.seq += 1
-            req.seq = self.seq
-            rid = spec.request_id
-            running[rid] = req
-            prefilling[rid] = req
-            if self._reserve:
-                self.reserved_blocks += self.full_blocks(req)
+            swap_s += self._start(req, start, hits, more, keys)
             chunks.append((req, chunk))
             budget -= chunk
+        return swap_s
+
+    def _cached_prefix(self, req: ReqState) -> tuple[int, int, list[int]]:
+        """(blocks of ``req``'s prompt found in the prefix cache, how many of them sit in
+        the evictable LRU, the prompt's block keys) for a request with nothing computed."""
+        spec = req.spec
+        if not (self.cfg.enable_prefix_caching and spec.prefix_hashes):
+            return 0, 0, []
+        if req.keys is None:
+            req.keys = prefix_keys(spec, self.bs, spec.num_prompt_tokens)
+        hits, in_lru = self.pool.lookup(req.keys, (req.num_tokens - 1) // self.bs)
+        return hits, in_lru, req.keys
+
+    def _start(self, req: ReqState, start: int, hits: int, more: int, keys: list[int]) -> float:
+        """Move an admitted ``req`` to the running set with ``hits`` cached blocks and
+        ``more`` new ones, computed up to ``start``; returns its swap-in seconds."""
+        pool, cfg = self.pool, self.cfg
+        swap_s = 0.0
+        if hits:
+            pool.acquire(keys[:hits])
+            req.keyed = keys[:hits]
+            if req.num_preemptions == 0 and req.cached_tokens == 0:
+                req.cached_tokens = hits * self.bs
+        pool.take(more)
+        req.blocks = hits + more
+        req.computed = start
+        if req.swapped_blocks:
+            swap_s = req.swapped_blocks * cfg.kv_block_bytes / cfg.swap_bandwidth_bytes_per_s
+            req.swapped_blocks = 0
+        req.status = PREFILL
+        self.seq += 1
+        req.seq = self.seq
+        rid = req.spec.request_id
+        self.running[rid] = req
+        self.prefilling[rid] = req
+        if self._reserve:
+            self.reserved_blocks += self.full_blocks(req)
         return swap_s
 
     # ---- preemption -----------------------------------------------------------------------
