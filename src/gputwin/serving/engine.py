@@ -102,7 +102,7 @@ class Replica:
     # ---- queries (the router and the timeline) --------------------------------------
     @property
     def num_waiting(self) -> int:
-        return self.sched.num_waiting
+        return self.sched.queue.size()
 
     @property
     def num_running(self) -> int:
@@ -114,7 +114,7 @@ class Replica:
 
     @property
     def waiting_prompt_tokens(self) -> int:
-        return self.sched.waiting_prompt_tokens
+        return self.sched.queue.prompt_tokens
 
     @property
     def num_preemptions(self) -> int:
@@ -197,8 +197,9 @@ class Replica:
         sched = self.sched
         if self._fcfs:  # Scheduler.enqueue, inlined for the common case
             req.status = WAITING
-            sched.waiting_prompt_tokens += req.num_tokens - req.computed
-            sched.waiting.append(req)
+            queue = sched.queue
+            queue.prompt_tokens += req.num_tokens - req.computed
+            queue.fifo.append(req)
         else:
             sched.enqueue(req)
         if not self.in_step:
@@ -236,8 +237,7 @@ class Replica:
         for req in held:
             if req.status == DECODE:
                 req.generated = req.dec_g0 + (sched.S + decode_steps - req.dec_s0)
-        held.extend(sched.waiting)
-        held.extend(entry[3] for entry in sorted(sched.wheap))
+        held.extend(sched.queue.in_order())
         self.outstanding = 0
         return held
 

@@ -15,7 +15,6 @@ decoder holds ``dec_x0 + (S − dec_s0)`` tokens; the scheduler keeps the per-ph
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Callable
 
 from gputwin.serving.config import EngineConfig
@@ -29,6 +28,7 @@ from gputwin.serving.request import (
     ReqState,
     prefix_keys,
 )
+from gputwin.serving.wait_queue import WaitQueue
 
 Chunks = list[tuple[ReqState, int]]
 
@@ -41,8 +41,9 @@ class Scheduler:
         self.bs = cfg.block_size
         self.pool = BlockPool(cfg.num_kv_blocks, cfg.block_size)
         self.priority = cfg.scheduling_policy == "priority"
-        self.waiting: deque[ReqState] = deque()
-        self.wheap: list[tuple[int, float, int, ReqState]] = []
+        self.queue = WaitQueue(self.priority)
+        self.waiting = self.queue.fifo  # the queue's containers, read on the hot path
+        self.wheap = self.queue.heap
         self.running: dict[int, ReqState] = {}
         self.prefilling: dict[int, ReqState] = {}
         self.cnt = [0] * self.bs  # decoders per phase
@@ -61,37 +62,13 @@ class Scheduler:
         # sequences of the running requests, reserved when admitted
         self._reserve = cfg.reserve_full_sequence
         self.reserved_blocks = 0
-        self.waiting_prompt_tokens = 0
         self.num_preemptions = 0
         self.prefill_tokens = 0
-
-    # ---- the waiting queue ------------------------------------------------------------
-    @property
-    def num_waiting(self) -> int:
-        return len(self.wheap) if self.priority else len(self.waiting)
-
-    def has_waiting(self) -> bool:
-        return bool(self.wheap if self.priority else self.waiting)
 
     def enqueue(self, req: ReqState) -> None:
         """A new (or handed-off) request joins the back of the queue."""
         req.status = WAITING
-        self.push_waiting(req, front=False)
-
-    def push_waiting(self, req: ReqState, *, front: bool) -> None:
-        self.waiting_prompt_tokens += req.num_tokens - req.computed
-        if self.priority:
-            heapq.heappush(self.wheap, (req.spec.priority, req.spec.arrival_time_s,
-                                        req.rid, req))
-        elif front:
-            self.waiting.appendleft(req)
-        else:
-            self.waiting.append(req)
-
-    def pop_waiting(self) -> ReqState:
-        req = heapq.heappop(self.wheap)[3] if self.priority else self.waiting.popleft()
-        self.waiting_prompt_tokens -= req.num_tokens - req.computed
-        return req
+        self.queue.push(req, front=False)
 
     def next_finish_step(self) -> int | None:
         """Step at which the next decoder finishes (stale heap entries dropped)."""
@@ -214,11 +191,7 @@ class Scheduler:
             if self._reserve and running and (
                     self.reserved_blocks + self.full_blocks(req) > pool.num_blocks):
                 break
-            if waiting is not None:
-                waiting.popleft()
-                self.waiting_prompt_tokens -= req.num_tokens - computed
-            else:
-                self.pop_waiting()
+            self.queue.pop()
             swap_s += self._start(req, start, hits, more, keys)
             chunks.append((req, chunk))
             budget -= chunk
@@ -297,7 +270,7 @@ class Scheduler:
         else:
             req.computed = 0
         req.status = WAITING
-        self.push_waiting(req, front=True)
+        self.queue.push(req, front=True)
 
     def _leave_decode(self, req: ReqState) -> None:
         self.cnt[req.phase] -= 1
