@@ -9,6 +9,7 @@ on import). A plugin outside the package registers itself with
 from __future__ import annotations
 
 from gputwin.scheduling.api import Plugin
+from gputwin.scheduling.plugins.backfill import BackfillQueueing
 from gputwin.scheduling.plugins.baselines import (
     DotProductPlacement,
     GpuClusteringPlacement,
@@ -35,7 +36,7 @@ from gputwin.scheduling.plugins.nodes import (
 )
 from gputwin.scheduling.plugins.power import RackPowerFilter, RackPowerReserve, SiteBudgetReserve
 from gputwin.scheduling.plugins.preemption import Defragment, PreemptLowestPriority
-from gputwin.scheduling.plugins.queueing import BackfillQueueing, BestEffortQueueing, StrictQueueing
+from gputwin.scheduling.plugins.queueing import BestEffortQueueing, StrictQueueing
 from gputwin.scheduling.plugins.sorting import DrfSort, FifoSort, MultifactorSort, PrioritySort
 from gputwin.scheduling.quota.admission import KueueQueueing, KueueQuota, KueueSort
 from gputwin.scheduling.quota.preemption import KueuePreemption
@@ -47,7 +48,7 @@ BUILTINS: tuple[type[Plugin], ...] = (
     FitsFilter, NodeHealthyFilter, BinpackScore, SpreadScore, FirstFitPlacement,
     TopologyPlacement, TorusSlicePlacement,
     FifoSort, PrioritySort, MultifactorSort, DrfSort,  # plugins/sorting
-    StrictQueueing, BestEffortQueueing, BackfillQueueing,  # plugins/queueing
+    StrictQueueing, BestEffortQueueing, BackfillQueueing,  # plugins/queueing, backfill
     PreemptLowestPriority, Defragment,  # plugins/preemption
     DotProductPlacement, GpuClusteringPlacement, RandomPlacement,  # plugins/baselines
     FgdPlacement, BestfitPlacement, GpuPackingPlacement, FeasibleFilter,  # plugins/fractional
