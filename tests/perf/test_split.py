@@ -91,3 +91,14 @@ def test_scenario_split_error_names_file_line_and_key(tmp_path: Path, template: 
     with pytest.raises(InputError) as exc:
         load_scenario(_scenario(tmp_path, template))
     assert f"{tmp_path}/{where}: " in str(exc.value)
+
+
+@pytest.mark.parametrize(("split", "label", "gpus"), [
+    (Split(tp=4), "tp4", 4),
+    (Split(tp=4, pp=2), "tp4 pp2", 8),
+    (Split(tp=2, cp=2, ep=4), "tp2 cp2 ep4", 4),
+    (Split(tp=1, ep=8, dp_attention=8), "tp1 ep8 dp8", 8),
+])
+def test_split_label_and_replica_gpus(split: Split, label: str, gpus: int) -> None:
+    assert split.label == label
+    assert split.replica_gpus == gpus

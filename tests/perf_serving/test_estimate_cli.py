@@ -50,6 +50,17 @@ def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
         assert word in out
 
 
+def test_summary_header_counts_every_gpu_of_a_wide_ep_replica(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Attention data parallelism multiplies the replica's GPUs: 8, not tp x pp = 1."""
+    code, out, _ = _run(["estimate", "serve", "--model", "qwen3-235b-a22b", "--gpu",
+                         "h200-sxm-141gb", "--tp", "1", "--ep", "8", "--dp-attention", "8",
+                         "--weights", "fp8", "--input-tokens", "1000", "--output-tokens",
+                         "100", "--batch-size", "64"], capsys)
+    assert code == 0
+    assert "qwen3-235b-a22b on 8 x h200-sxm-141gb (tp1 ep8 dp8)" in " ".join(out.split())
+
+
 @pytest.mark.parametrize(("extra", "word"), [
     (["--tp", "3"], "--tp: 3"), (["--spec-tokens", "3"], "--draft-model"),
     (["--input-tokens", "5000"], "context"), (["--batch-size", "5000"], "--batch-size"),

@@ -97,7 +97,7 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
           max_num_batched_tokens: int, calibration: str | None, engine: str,
           as_json: bool) -> None:
     """TTFT, TPOT, throughput and memory of one inference replica."""
-    from gputwin.perf.split import cli_flag
+    from gputwin.perf.split import Split, cli_flag
     from gputwin.requests import ServeRequest, validated
     from gputwin.run.estimate_serve import estimate_serve
 
@@ -117,5 +117,6 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
         emit_json(est.to_dict())
         return
     where = gpu or system
-    _summary(est, f"{model} on {tp * pp} x {where} (tp={tp} pp={pp}), weights {weights}, "
+    split = Split(tp=tp, pp=pp, ep=ep, dp_attention=dp_attention)
+    _summary(est, f"{model} on {split.replica_gpus} x {where} ({split.label}), weights {weights}, "
                   f"KV {kv_cache}, batch {batch_size}, {input_tokens}->{output_tokens} tokens")

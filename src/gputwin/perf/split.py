@@ -55,6 +55,22 @@ class Split:
     dp_attention: int = 1  # serving: attention data-parallel groups inside one replica
     redundant_experts: int = 0  # serving: extra expert slots (EPLB replicas of hot experts)
 
+    @property
+    def label(self) -> str:
+        """The split in words, ``tp`` always and the others when above 1:
+        ``tp4 pp2``, ``tp1 ep8 dp8`` (``dp`` = attention data-parallel groups)."""
+        parts = [f"tp{self.tp}"]
+        parts += [f"{name}{value}" for name, value in (
+            ("pp", self.pp), ("cp", self.cp), ("ep", self.ep), ("dp", self.dp_attention))
+            if value > 1]
+        return " ".join(parts)
+
+    @property
+    def replica_gpus(self) -> int:
+        """GPUs of one model instance: ``tp × pp × cp × dp_attention`` (expert parallelism
+        runs over those ranks, never on GPUs of its own)."""
+        return self.tp * self.pp * self.cp * self.dp_attention
+
 
 @dataclass(frozen=True, slots=True)
 class SplitProblem:

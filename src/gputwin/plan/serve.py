@@ -400,9 +400,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 def deployment_label(row: Mapping[str, Any]) -> str:
     """One deployment record in words: ``h100-sxm-80gb tp4 fp8/kv-fp8 vllm seqs256 x3``
     (``... p2:d3`` for prefill:decode pools)."""
-    split = f"tp{row['tp']}" + (f" pp{row['pp']}" if row["pp"] > 1 else "") + (
-        f" ep{row['ep']}" if row["ep"] > 1 else "") + (
-        f" dp{row['dp_attention']}" if row["dp_attention"] > 1 else "")
+    split = Split(tp=row["tp"], pp=row["pp"], ep=row["ep"],
+                  dp_attention=row["dp_attention"]).label
     count = (f"p{row['prefill_replicas']}:d{row['decode_replicas']}"
              if row.get("prefill_replicas") else f"x{row['replicas']}")
     return (f"{row['gpu']} {split} {row['weights']}/kv-{row['kv_cache']} {row['engine']} "
