@@ -58,7 +58,15 @@ def test_summary_header_counts_every_gpu_of_a_wide_ep_replica(
                          "--weights", "fp8", "--input-tokens", "1000", "--output-tokens",
                          "100", "--batch-size", "64"], capsys)
     assert code == 0
-    assert "qwen3-235b-a22b on 8 x h200-sxm-141gb (tp1 ep8 dp8)" in " ".join(out.split())
+    assert "qwen3-235b-a22b on 8 x h200-sxm-141gb, tp1 ep8 dp8," in " ".join(out.split())
+
+
+def test_summary_header_counts_gpus_not_systems(capsys: pytest.CaptureFixture[str]) -> None:
+    """With --system the count is of GPUs, named as such: '2 x h100-sxm-80gb (dgx-h100)'."""
+    code, out, _ = _run(["estimate", "serve", "--model", "llama3-8b", "--system", "dgx-h100",
+                         "--tp", "2", "--input-tokens", "100", "--output-tokens", "10"], capsys)
+    assert code == 0
+    assert "llama3-8b on 2 x h100-sxm-80gb (dgx-h100), tp2," in " ".join(out.split())
 
 
 @pytest.mark.parametrize(("extra", "word"), [

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gputwin.cli.options import emit_json, positive_int, wide_ep_options
+from gputwin.cli.options import emit_json, gpus_on, positive_int, wide_ep_options
 from gputwin.perf.engines import default_engine, engine_names
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
     if as_json:
         emit_json(est.to_dict())
         return
-    where = gpu or system
     split = Split(tp=tp, pp=pp, ep=ep, dp_attention=dp_attention)
-    _summary(est, f"{model} on {split.replica_gpus} x {where} ({split.label}), weights {weights}, "
+    on = gpus_on(split.replica_gpus, gpu, system)
+    _summary(est, f"{model} on {on}, {split.label}, weights {weights}, "
                   f"KV {kv_cache}, batch {batch_size}, {input_tokens}->{output_tokens} tokens")

@@ -13,7 +13,7 @@ from gputwin.cli.estimate_failures import (
     print_failures,
     with_failures,
 )
-from gputwin.cli.options import COUNT, DURATION, emit_json, positive_int
+from gputwin.cli.options import COUNT, DURATION, emit_json, gpus_on, positive_int
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -127,8 +127,8 @@ def train(ctx: click.Context, /, as_json: bool, **options: Any) -> None:
         emit_json(est.to_dict() if goodput is None else with_failures(est.to_dict(), goodput))
         return
     lay = request.layout
-    where = request.gpu or request.system
-    _summary(est, f"{request.model} on {request.num_gpus} x {where}: tp={lay.tp} pp={lay.pp} "
+    on = gpus_on(request.num_gpus, request.gpu, request.system)
+    _summary(est, f"{request.model} on {on}: tp={lay.tp} pp={lay.pp} "
                   f"cp={lay.cp} ep={lay.ep} dp={est.dp}, {lay.dtype}")
     if goodput is not None:
         print_failures(goodput)

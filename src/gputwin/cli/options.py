@@ -79,6 +79,22 @@ SERVE_HELP: dict[str, str] = {
 }
 
 
+def gpus_on(count: int, gpu: str | None, system: str | None) -> str:
+    """``"8 x h100-sxm-80gb"``, or with a system ``"8 x h100-sxm-80gb (dgx-h100)"`` (the
+    count is of GPUs, never of systems). Call after the request was validated: an
+    unknown system name reads as given."""
+    if gpu or not system:
+        return f"{count} x {gpu}"
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.errors import UnknownNameError
+
+    try:
+        accelerator = default_catalog().system(system).accelerator
+    except UnknownNameError:
+        return f"{count} x {system}"
+    return f"{count} x {accelerator} ({system})"
+
+
 def fill_help(command: click.Command, helps: dict[str, str]) -> click.Command:
     """Give each option of ``command`` without help text the one in ``helps``."""
     for param in command.params:
