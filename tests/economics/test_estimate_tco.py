@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -49,3 +50,15 @@ def test_dataflow_part_sizes_a_pipeline_of_chips() -> None:
     own = {o["name"]: o for o in d["options"]}["own"]
     assert own["gpus"] >= 500  # the whole model sits in SRAM across hundreds of LPUs
     assert d["replica"]["tpot_s"] < 0.01
+
+
+def test_text_table_fits_80_columns_without_cutting_values() -> None:
+    """At the default 80 columns every option's row is whole: no cell is cut short with
+    an ellipsis, and GPU options show their break-even volume and hourly rate."""
+    res = CliRunner().invoke(cli, ["estimate", "tco", "--model", "llama3-70b",
+                                   "--tokens-per-day", "2e9"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80
+    own = next(line for line in res.output.splitlines() if line.strip().startswith("own "))
+    assert "/h" in own and re.search(r"\d(\.\d+)?e\d+ |never", own)

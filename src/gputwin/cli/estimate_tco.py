@@ -28,13 +28,13 @@ def _print(d: dict[str, Any]) -> None:
     own = d["owned_tco"]
     items = ", ".join(f"{k} ${v:,.0f}" for k, v in own["usd_per_gpu_year_by_item"].items())
     console.print(f"owned TCO ${own['usd_per_gpu_hour']:.2f}/GPU-h ({items} per GPU-year)")
-    table = Table()
-    for col in ("option", "GPUs", "$/month", "$/M tok", "break-even tok/day", "rate"):
+    table = Table(show_edge=False)
+    for col in ("option", "GPUs", "$/month", "$/M tok", "break-\neven", "rate"):
         table.add_column(col, justify="left" if col == "option" else "right",
-                         no_wrap=col == "option")
+                         no_wrap=col == "option", overflow="fold")
     for o in d["options"]:
         be = o.get("break_even_tokens_per_day", "")
-        be_s = "" if o["kind"] == "api" else ("never" if be is None else f"{be:.3g}")
+        be_s = "" if o["kind"] == "api" else ("never" if be is None else _volume(be))
         est = ESTIMATE_MARK if o.get("price_estimated") else ""
         table.add_row(o["name"], str(o["gpus"] or ""), f"{est}{o['monthly_usd']:,.0f}",
                       f"{est}{o['usd_per_million_tokens']:.3f}", be_s, est + _rate(o))
@@ -42,15 +42,21 @@ def _print(d: dict[str, Any]) -> None:
     if any(o.get("price_estimated") for o in d["options"]):
         console.print(ESTIMATE_FOOTNOTE)
     if d["break_even_against"]:
-        console.print(f"break-even against the cheapest API ({d['break_even_against']}): the "
-                      "daily volume above which the fleet is cheaper")
+        console.print(f"break-even: tokens/day above which the fleet is cheaper than the "
+                      f"cheapest API ({d['break_even_against']}); rate: $ per GPU-hour, or an "
+                      "API's $ per M input / output tokens")
+
+
+def _volume(tokens_per_day: float) -> str:
+    """``2.85e8`` (three figures, exponent without its sign and leading zero)."""
+    return f"{tokens_per_day:.3g}".replace("e+0", "e").replace("e+", "e")
 
 
 def _rate(o: dict[str, Any]) -> str:
     if o["kind"] == "api":
         basis: str = o["basis"]
-        return basis.split(" per M")[0].rsplit(" ", 1)[-1] + "/M"
-    return f"${o['usd_per_gpu_hour']:.2f}/GPU-h"
+        return basis.split(" per M")[0].rsplit(" ", 1)[-1].replace("/$", "/")
+    return f"${o['usd_per_gpu_hour']:.2f}/h"
 
 
 @click.command()
