@@ -33,6 +33,15 @@ def test_owned_lists_every_catalog_part_with_a_rental() -> None:
         assert r["usd_per_gpu_hour"] > 0 and (r["cheapest_rental"] is not None) == rentable
 
 
+def test_owned_table_cuts_no_cell_on_a_narrow_terminal() -> None:
+    """At 80 columns the table keeps every cell whole (lines wrap instead), so each
+    rental's provider and pricing stay readable."""
+    res = CliRunner().invoke(cli, ["economics", "owned"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.output
+    assert "(neocloud/" in res.output and "h100-sxm-80gb" in res.output
+
+
 def test_supply_with_ppa_and_battery() -> None:
     code, out = _run("supply", "--load-mw", "100", "--ppa", "solar-pv:150",
                      "--ppa", "wind-onshore:150:55", "--battery-mwh", "400",

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import emit_json
+from gputwin.cli.options import emit_json, wide_console
 
 
 @click.group()
@@ -50,7 +50,6 @@ def apis(model: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
     """Owned cost per GPU-hour, itemised, beside the cheapest rental of each part."""
-    from rich.console import Console
     from rich.table import Table
 
     from gputwin.catalog.loader import default_catalog
@@ -87,9 +86,10 @@ def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
                       f"{ESTIMATE_MARK if cheap['estimated'] else ''}"
                       f"{cheap['usd_per_gpu_hour']:.2f} "
                       f"({cheap['provider']}/{cheap['pricing']})" if cheap else "-")
-    Console().print(table)
+    console = wide_console(118)  # every cell whole (the rental's provider and pricing)
+    console.print(table)
     if any(r["cheapest_rental"] and r["cheapest_rental"]["estimated"] for r in rows):
-        Console().print(ESTIMATE_FOOTNOTE)
+        console.print(ESTIMATE_FOOTNOTE)
 
 
 def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:

@@ -79,6 +79,14 @@ SERVE_HELP: dict[str, str] = {
 }
 
 
+def wide_console(min_width: int) -> Any:
+    """A rich ``Console`` at least ``min_width`` columns wide, for tables whose cells must
+    never be cut short: a narrower terminal wraps the lines instead (nothing is lost)."""
+    from rich.console import Console
+
+    return Console(width=max(Console().width, min_width))
+
+
 def gpus_on(count: int, gpu: str | None, system: str | None) -> str:
     """``"8 x h100-sxm-80gb"``, or with a system ``"8 x h100-sxm-80gb (dgx-h100)"`` (the
     count is of GPUs, never of systems). Call after the request was validated: an

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import COUNT, DURATION, closed_loop_options, emit_json, positive_int
+from gputwin.cli.options import (
+    COUNT,
+    DURATION,
+    closed_loop_options,
+    emit_json,
+    positive_int,
+    wide_console,
+)
 
 if TYPE_CHECKING:
     from gputwin.run.plan_serve import ServePlan
@@ -20,12 +27,11 @@ def plan() -> None:
 
 def _print_plan(result: TrainPlan) -> None:
     """The best layouts as a table, then why the others were not kept (rich only here)."""
-    from rich.console import Console
     from rich.table import Table
 
     from gputwin.units import format_bytes, format_duration
 
-    console = Console(width=max(Console().width, 132))
+    console = wide_console(132)
     req = result.request
     console.print(f"[bold]{req.model}[/bold] on {req.gpu or req.system}, seq {result.seq_len}, "
                   f"ranked by {req.objective}")
@@ -243,13 +249,12 @@ def _with_bar(run: Any, show: bool) -> ServePlan:
 
 
 def _print_serve(result: ServePlan, out: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from gputwin.energy.tables import ESTIMATE_FOOTNOTE, ESTIMATE_MARK
     from gputwin.plan.serve import deployment_label
 
-    console = Console(width=max(Console().width, 140))
+    console = wide_console(140)
     d = result.to_dict()
     req, t = result.request, result.traffic
     limits = ", ".join(f"{name} {_ms(value)}" for name, value in (
