@@ -33,6 +33,12 @@ def test_owned_lists_every_catalog_part_with_a_rental() -> None:
         assert r["usd_per_gpu_hour"] > 0 and (r["cheapest_rental"] is not None) == rentable
 
 
+def test_apis_table_cuts_no_cell_on_a_narrow_terminal() -> None:
+    res = CliRunner().invoke(cli, ["economics", "apis"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.output and "together/llama-3.1-70b-turbo" in res.output
+
+
 def test_owned_table_cuts_no_cell_on_a_narrow_terminal() -> None:
     """At 80 columns the table keeps every cell whole (lines wrap instead), so each
     rental's provider and pricing stay readable."""

@@ -19,7 +19,6 @@ def economics() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def apis(model: str | None, as_json: bool) -> None:
     """The dated public API price list (USD per million tokens)."""
-    from rich.console import Console
     from rich.table import Table
 
     from gputwin.economics.tables import api_prices, apis_for_model
@@ -34,7 +33,7 @@ def apis(model: str | None, as_json: bool) -> None:
     for a in rows:
         table.add_row(a.name, a.kind, f"{a.usd_per_million_input:g}",
                       f"{a.usd_per_million_output:g}", a.as_of, ", ".join(a.models) or "-")
-    Console().print(table)
+    wide_console(122).print(table)  # every name and model list whole
 
 
 @economics.command()
