@@ -76,7 +76,9 @@ PosInt = Annotated[int, Field(gt=0)]
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan=False: ".inf" / ".nan" (or --ep-imbalance inf) is "Input should be a
+    # finite number" at its key, not an infinite step time inside the simulation
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class EngineOptions(_M):

@@ -1,0 +1,76 @@
+"""Fuzzed inputs that crashed or passed silently: each now exits 2 with one line naming
+the place (flag, file:line or scenario key), and no output folder is left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gputwin.cli.main import main
+
+AZURE_HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+SCENARIOS = Path(__file__).resolve().parents[1] / "src" / "gputwin" / "scenarios"
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err
+
+
+def _fails_cleanly(err: str, *needles: str) -> None:
+    assert "Traceback" not in err
+    assert err.strip().count("\n") == 0, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_infinite_ep_imbalance_is_refused_by_estimate_serve(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 with infinite times and "Infinity" (not JSON) on stdout
+    code, out, err = run_cli(["estimate", "serve", "--model", "deepseek-v3", "--gpu",
+                              "h200-sxm-141gb", "--tp", "8", "--ep", "8", "--weights", "fp8",
+                              "--input-tokens", "100", "--output-tokens", "10",
+                              "--ep-imbalance", "inf", "--json"], capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, "--ep-imbalance: Input should be a finite number")
+
+
+def test_infinite_ep_imbalance_is_refused_by_simulate_serve(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: SimulationError traceback (a step scheduled at t=inf)
+    code, _, err = run_cli(["simulate", "serve", "--model", "deepseek-v3", "--gpu",
+                            "h200-sxm-141gb", "--tp", "8", "--ep", "8", "--weights", "fp8",
+                            "--rate", "5", "--num-requests", "10", "--ep-imbalance", "inf",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "--ep-imbalance: Input should be a finite number (got inf)")
+
+
+@pytest.mark.parametrize("rate", ["inf", "nan"])
+def test_plan_serve_refuses_a_non_finite_rate(rate: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # was (inf): OverflowError traceback in the replica count
+    code, _, err = run_cli(["plan", "serve", "--model", "llama3-8b", "--rate", rate,
+                            "--input-tokens", "100", "--output-tokens", "10",
+                            "--ttft-slo", "1s"], capsys)
+    assert code == 2
+    _fails_cleanly(err, "--rate: Input should be a finite number")
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ("weight: 10,", "weight: .inf,", "workload.synthetic.templates[0].weight"),
+    ("oversubscription: 2.0", "oversubscription: .inf", "cluster.network.oversubscription"),
+])
+def test_cluster_scenario_refuses_infinite_numbers(
+        old: str, new: str, where: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: ValueError / pydantic ValidationError tracebacks
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text((SCENARIOS / "default.yaml").read_text().replace(old, new))
+    code, _, err = run_cli(["simulate", str(scenario), "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"{where}: Input should be a finite number (got inf)")
