@@ -60,6 +60,29 @@ def test_plan_serve_refuses_a_non_finite_rate(rate: str,
     _fails_cleanly(err, "--rate: Input should be a finite number")
 
 
+def test_plan_serve_refuses_an_unknown_weight_dtype(capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0, "no deployment met the SLOs" after rejecting every shape
+    code, _, err = run_cli(["plan", "serve", "--model", "llama3-8b", "--rate", "5",
+                            "--input-tokens", "100", "--output-tokens", "10",
+                            "--ttft-slo", "1s", "--weights", "fp9"], capsys)
+    assert code == 2
+    _fails_cleanly(err, "--weights: unknown weight dtype(s) ['fp9']", "fp8")
+
+
+def test_plan_serve_refuses_an_unusable_out_folder_before_searching(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: FileNotFoundError traceback after the whole search and its simulations
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = blocker / "plan"
+    code, _, err = run_cli(["plan", "serve", "--model", "llama3-8b", "--rate", "5",
+                            "--input-tokens", "100", "--output-tokens", "10",
+                            "--ttft-slo", "1s", "--gpu", "h100-sxm-80gb",
+                            "--out", str(out)], capsys)
+    assert code == 2
+    _fails_cleanly(err, "--out: cannot create output folder")
+
+
 @pytest.mark.parametrize(("old", "new", "where"), [
     ("weight: 10,", "weight: .inf,", "workload.synthetic.templates[0].weight"),
     ("oversubscription: 2.0", "oversubscription: .inf", "cluster.network.oversubscription"),
