@@ -83,6 +83,42 @@ def test_plan_serve_refuses_an_unusable_out_folder_before_searching(
     _fails_cleanly(err, "--out: cannot create output folder")
 
 
+@pytest.mark.parametrize("tokens", ["99999999999999999999999", "3000000000"])
+def test_huge_token_count_in_an_azure_trace_names_the_line(
+        tokens: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: OverflowError traceback building the int64 request table
+    trace = tmp_path / "azure.csv"
+    trace.write_text(AZURE_HEADER + f"2023-11-16 18:15:46.68,{tokens},44\n")
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(trace), "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "azure.csv:2: column 'ContextTokens': expected an integer <= "
+                        "2,147,483,647")
+
+
+def test_huge_token_count_in_a_mooncake_trace_names_the_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "mc.jsonl"
+    trace.write_text('{"timestamp": 0, "input_length": 3000000000, "output_length": 5}\n')
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(trace), "--trace-format", "mooncake",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2
+    _fails_cleanly(err, "mc.jsonl:1: column 'input_length': expected an integer <=")
+
+
+def test_burstgpt_reader_refuses_a_huge_token_count(tmp_path: Path) -> None:
+    from gputwin.errors import InputError
+    from gputwin.workload.llm_burstgpt import read_burstgpt_csv
+
+    trace = tmp_path / "b.csv"
+    trace.write_text("Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+                     "5,ChatGPT,3000000000,10,3000000010,Conversation log\n")
+    with pytest.raises(InputError, match=r"b\.csv:2: column 'Request tokens': expected an "
+                                         r"integer <="):
+        read_burstgpt_csv(trace)
+
+
 @pytest.mark.parametrize(("old", "new", "where"), [
     ("weight: 10,", "weight: .inf,", "workload.synthetic.templates[0].weight"),
     ("oversubscription: 2.0", "oversubscription: .inf", "cluster.network.oversubscription"),
