@@ -119,6 +119,38 @@ def test_burstgpt_reader_refuses_a_huge_token_count(tmp_path: Path) -> None:
         read_burstgpt_csv(trace)
 
 
+@pytest.mark.parametrize(("name", "text", "fmt"), [
+    ("header.csv", AZURE_HEADER, "azure"),
+    ("empty.jsonl", "", "mooncake"),
+])
+def test_a_trace_without_requests_is_refused(name: str, text: str, fmt: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 and a summary of 0 requests
+    trace = tmp_path / name
+    trace.write_text(text)
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(trace), "--trace-format", fmt,
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"{name}: the {fmt} trace holds no request")
+
+
+def test_a_trace_cluster_filter_matching_no_job_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 and a run of 0 jobs
+    trace = tmp_path / "philly.csv"
+    trace.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n"
+                     "2017-10-09 07:01:55,66.0,1,66.0,c1\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\ncluster: {system: dgx-a100, num_nodes: 2}\n"
+                        f"workload:\n  trace: {{format: philly_csv, path: {trace}, "
+                        "cluster: nope}\n")
+    code, _, err = run_cli(["simulate", str(scenario), "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "workload.trace.cluster ('nope'): no job of", "is selected")
+
+
 @pytest.mark.parametrize(("old", "new", "where"), [
     ("weight: 10,", "weight: .inf,", "workload.synthetic.templates[0].weight"),
     ("oversubscription: 2.0", "oversubscription: .inf", "cluster.network.oversubscription"),
