@@ -151,6 +151,24 @@ def test_a_trace_cluster_filter_matching_no_job_is_refused(
     _fails_cleanly(err, "workload.trace.cluster ('nope'): no job of", "is selected")
 
 
+@pytest.mark.parametrize(("line", "where"), [
+    ("      tp: 3", "serving.services[0].tp: 3 does not divide the 32 attention heads"),
+    ("      ep: 2", "serving.services[0].ep: 2 needs a mixture-of-experts model"),
+    ("      ep_imbalance: .inf", "serving.services[0].ep_imbalance: Input should be a finite"),
+])
+def test_serving_scenario_errors_name_the_service_key(
+        line: str, where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was (tp/ep): "--tp: ..." (a CLI flag the scenario's author never typed), no file
+    text = (SCENARIOS / "serve-default.yaml").read_text()
+    text = text.replace("      gpu: h100-sxm-80gb\n", f"      gpu: h100-sxm-80gb\n{line}\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(text)
+    code, _, err = run_cli(["simulate", str(scenario), "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2
+    _fails_cleanly(err, f"s.yaml:16: {where}")
+
+
 @pytest.mark.parametrize(("old", "new", "where"), [
     ("weight: 10,", "weight: .inf,", "workload.synthetic.templates[0].weight"),
     ("oversubscription: 2.0", "oversubscription: .inf", "cluster.network.oversubscription"),

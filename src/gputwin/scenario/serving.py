@@ -27,7 +27,7 @@ against the catalog by :func:`load_serving_scenario` with ``file:line`` location
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -48,6 +48,7 @@ from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
+from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.generation import GenerationSection
 from gputwin.scenario.overrides import apply_overrides, parse_override
@@ -558,6 +559,12 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         sys_, acc = cluster_hardware(catalog, s.system, s.gpu)
         if acc is None and s.gpu is not None:
             acc = catalog.accelerator(s.gpu)
+        # the one split rule (perf.split), named at the service's own key
+        check_split(catalog.models[s.model],
+                    Split(tp=s.tp, pp=s.pp, ep=s.ep, dp_attention=s.dp_attention,
+                          redundant_experts=s.redundant_experts), ep_over_dp=False,
+                    padded_heads=acc is not None and acc.pads_attention_heads,
+                    where=_at_key(where, base))
         if sys_ is not None and acc is not None:
             check_serving_site(sc.site, [(acc, sys_)], where)
     if sc.serving.failures is not None:
@@ -570,6 +577,11 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if isinstance(src, RagSource) and src.pipeline is not None:
             check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"),
                                src.chunks_per_request)
+
+
+def _at_key(where: Any, base: KeyPath) -> Callable[[str], str]:
+    """A :data:`gputwin.perf.split.Where` naming ``param`` under the key ``base``."""
+    return lambda param: str(where((*base, param)))
 
 
 def check_serving_site(site: SiteConfig, hardware: Sequence[tuple[Accelerator, System]],
