@@ -183,3 +183,20 @@ def test_cluster_scenario_refuses_infinite_numbers(
                            capsys)
     assert code == 2 and not (tmp_path / "o").exists()
     _fails_cleanly(err, f"{where}: Input should be a finite number (got inf)")
+
+
+@pytest.mark.parametrize(("scenario", "override", "field"), [
+    ("default", "foo.bar=1", "foo"),
+    ("serve-default", "foo=1", "foo"),
+    ("serve-default", "serving.services.0.tp=0", "serving.services[0].tp"),
+])
+def test_a_bad_override_is_named_not_the_bundled_file(
+        scenario: str, override: str, field: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "<site-packages>/scenarios/default.yaml:3: foo: unknown field" (a line of the
+    # bundled file the user never edited) for a new key, and always for serving scenarios
+    code, _, err = run_cli(["simulate", scenario, "--set", override,
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"error: --set {override}: {field}: ")
+    assert ".yaml" not in err

@@ -51,7 +51,12 @@ from gputwin.perf.engines import EngineProfile, default_engine, engine_names, en
 from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.generation import GenerationSection
-from gputwin.scenario.overrides import apply_overrides, parse_override
+from gputwin.scenario.overrides import (
+    apply_overrides,
+    error_key_path,
+    override_at,
+    parse_override,
+)
 from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
 from gputwin.scenario.rag import RagPipelineOptions, check_rag_pipeline
 from gputwin.scenario.serving_failures import ServingFailuresConfig
@@ -515,6 +520,9 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
     try:
         sc = ServingScenario.model_validate(data)
     except ValidationError as exc:
+        ov = override_at(error_key_path(exc), parsed, lines)
+        if ov is not None:
+            raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
 
     def where(key: KeyPath) -> str:
