@@ -200,3 +200,12 @@ def test_a_bad_override_is_named_not_the_bundled_file(
     assert code == 2 and not (tmp_path / "o").exists()
     _fails_cleanly(err, f"error: --set {override}: {field}: ")
     assert ".yaml" not in err
+
+
+def test_a_folder_given_as_a_trace_file_says_so(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "--trace: file not found (looked in <the folder>; ...)" for a path that exists
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(tmp_path), "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"--trace: expected a file, got a folder: {tmp_path}")
