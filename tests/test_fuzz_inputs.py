@@ -209,3 +209,15 @@ def test_a_folder_given_as_a_trace_file_says_so(tmp_path: Path,
                             str(tmp_path), "--out", str(tmp_path / "o"), "-q"], capsys)
     assert code == 2 and not (tmp_path / "o").exists()
     _fails_cleanly(err, f"--trace: expected a file, got a folder: {tmp_path}")
+
+
+def test_out_of_memory_with_a_draft_model_names_the_draft(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "llama3-8b needs 150.2 GiB per GPU ... (weights 146.4 GiB)": the 70B draft's
+    # weights counted without a word, as if the 8B model needed them
+    code, out, err = run_cli(["estimate", "serve", "--model", "llama3-8b", "--gpu",
+                              "h100-sxm-80gb", "--input-tokens", "100", "--output-tokens",
+                              "10", "--draft-model", "llama3-70b", "--spec-tokens", "2",
+                              "--json"], capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, "llama3-8b with draft model llama3-70b needs ")
