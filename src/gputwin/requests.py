@@ -21,7 +21,9 @@ TrainDType = Literal["bf16", "fp16", "fp8"]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan=False: "inf" or "nan" given for a float field (e.g. --rate inf) is
+    # refused as "Input should be a finite number" instead of reaching the models
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class TrainLayout(_Request):

@@ -228,6 +228,9 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
     if free <= 0:
         need = perf.weights_bytes_per_gpu + perf.memory.activation_peak_bytes() + (
             perf.calibration.runtime_overhead_bytes)
+        draft = perf.config.draft_model if perf.config.num_speculative_tokens else None
+        if draft is not None:  # the draft's weights share the GPUs: say so
+            name = f"{name} with draft model {draft.name}"
         raise DoesNotFitError(
             f"{name} needs {format_bytes(need)} per GPU before any KV cache (weights "
             f"{format_bytes(perf.weights_bytes_per_gpu)}) but {accel.name} offers "

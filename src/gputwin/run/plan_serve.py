@@ -146,11 +146,16 @@ def priced_hardware(request: ServePlanRequest, cat: Catalog
 def weight_choices(request: ServePlanRequest) -> tuple[str, ...]:
     """The weight dtypes to try: those asked for, or bf16/fp8 and fp4 when both the
     serving model and the scenario schema accept it (per-part support is checked later)."""
-    if request.weights:
-        return tuple(request.weights)
     from typing import get_args
 
     from gputwin.perf.serving import WEIGHT_DTYPES
+
+    if request.weights:
+        unknown = [w for w in request.weights if w not in WEIGHT_DTYPES]
+        if unknown:
+            raise InputError(f"unknown weight dtype(s) {unknown}; expected some of "
+                             f"{', '.join(WEIGHT_DTYPES)}", where="--weights")
+        return tuple(dict.fromkeys(request.weights))
     from gputwin.scenario.serving import ServiceOptions
 
     accepted = set(get_args(ServiceOptions.model_fields["weights_dtype"].annotation))
@@ -249,9 +254,11 @@ def plan_serve(request: ServePlanRequest, *, catalog: Catalog | None = None,
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
     search, priced = build_search(request, cat)
+    store = CandidateStore(out_dir) if out_dir is not None else None
+    if store is not None:
+        store.prepare()  # an unusable --out fails here, not after the simulations
     result = search_deployments(search)
     search_s = time.perf_counter() - wall0
-    store = CandidateStore(out_dir) if out_dir is not None else None
     fp = fingerprint(request)
     done = store.load(fp) if store is not None else {}
     plan = ServePlan(request, search.traffic, result, [],

@@ -45,6 +45,15 @@ class CandidateStore:
         self.path = Path(out_dir) / FILE_NAME
         self._other: list[dict[str, Any]] = []
 
+    def prepare(self) -> None:
+        """Create the folder now, so that an unusable ``--out`` is refused before the
+        search runs (:class:`InputError`), not after it."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create output folder {self.path.parent}: "
+                             f"{exc.strerror}", where="--out") from None
+
     def load(self, fp: str) -> dict[str, dict[str, Any]]:
         """Rows of fingerprint ``fp`` by key (``{}`` when there is no file yet)."""
         if not self.path.is_file():
@@ -65,7 +74,11 @@ class CandidateStore:
 
         mine = {r["key"]: r for r in rows if r.get("fingerprint") == fp}
         table = pa.Table.from_pylist([*self._other, *mine.values()])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.prepare()
         tmp = self.path.with_suffix(".parquet.tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, self.path)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise InputError(f"cannot write {self.path}: {exc.strerror or exc}",
+                             where="--out") from None

@@ -344,14 +344,21 @@ def _read_trace(src: TraceSource) -> list[LlmRequest]:
 
     path = Path(src.path)
     if src.format == "azure":
-        return read_azure_llm_csv(path, max_requests=src.max_requests, speedup=src.speedup,
+        reqs = read_azure_llm_csv(path, max_requests=src.max_requests, speedup=src.speedup,
                                   service=src.service)
-    if src.format == "mooncake":
-        return read_mooncake_jsonl(path, max_requests=src.max_requests, speedup=src.speedup,
+    elif src.format == "mooncake":
+        reqs = read_mooncake_jsonl(path, max_requests=src.max_requests, speedup=src.speedup,
                                    service=src.service, use_hash_ids=src.use_prefix_hashes)
-    return read_burstgpt_csv(path, max_requests=src.max_requests, speedup=src.speedup,
-                             service=src.service, model=src.model_filter,
-                             log_type=src.log_type)
+    else:
+        reqs = read_burstgpt_csv(path, max_requests=src.max_requests, speedup=src.speedup,
+                                 service=src.service, model=src.model_filter,
+                                 log_type=src.log_type)
+    if not reqs:  # a run of no request would look like a successful one
+        skipped = {"azure": "; rows with 0 generated tokens are skipped",
+                   "burstgpt": "; rows with 0 tokens, or not matching the model / log type "
+                               "filter, are skipped"}.get(src.format, "")
+        raise InputError(f"the {src.format} trace holds no request{skipped}", where=str(path))
+    return reqs
 
 
 def simulate_serving(sc: ServingScenario, *, catalog: Catalog | None = None,

@@ -246,12 +246,19 @@ def build_jobs(scenario: Scenario, streams: RandomStreams,
                      for i, t in enumerate(syn.templates)]
         jobs += generate_synthetic(syn.num_jobs, arrival, templates, streams)
     trace = scenario.workload.trace
+    traced: list[JobSpec] = []
     if trace_workload is not None:
-        jobs += trace_workload.jobs
+        traced = trace_workload.jobs
     elif trace is not None:
-        jobs += read_philly_csv(Path(trace.path), model=trace.model or "unknown",
-                                kind=trace.kind, cluster=trace.cluster,
-                                max_jobs=trace.max_jobs, max_gpus=trace.max_gpus)
+        traced = read_philly_csv(Path(trace.path), model=trace.model or "unknown",
+                                 kind=trace.kind, cluster=trace.cluster,
+                                 max_jobs=trace.max_jobs, max_gpus=trace.max_gpus)
+    if trace is not None and not traced:  # a run of no job would look like a successful one
+        raise InputError(f"no job of {trace.path} is selected (an empty trace, or a "
+                         "cluster / max_gpus / options filter no job matches)",
+                         where="workload.trace"
+                         + (f".cluster ({trace.cluster!r})" if trace.cluster else ""))
+    jobs += traced
     jobs.sort(key=lambda j: (j.submit_time_s, j.job_id))
     return jobs
 

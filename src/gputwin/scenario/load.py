@@ -17,7 +17,12 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError
 from gputwin.scenario.check import check_against_catalog
 from gputwin.scenario.kueue import tenancy_from_kueue
-from gputwin.scenario.overrides import Override, apply_overrides, parse_override
+from gputwin.scenario.overrides import (
+    apply_overrides,
+    error_key_path,
+    override_at,
+    parse_override,
+)
 from gputwin.scenario.paths import (
     DEFAULT_SCENARIO,
     SCENARIOS_DIR,
@@ -69,7 +74,7 @@ def load_scenario(
     data = _expand_volcano(data, file, lines, catalog or default_catalog())
 
     def locate(key_path: KeyPath) -> str:
-        ov = _override_for(key_path, parsed)
+        ov = override_at(key_path, parsed)
         if ov is not None:
             return f"--set {ov.text}"
         probe = key_path
@@ -80,8 +85,7 @@ def load_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        loc = _error_loc(exc)
-        ov = _override_for(loc, parsed)
+        ov = override_at(error_key_path(exc), parsed, lines)
         if ov is not None:
             raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
@@ -156,19 +160,6 @@ def _expand_volcano(data: dict[str, Any], file: Path, lines: dict[KeyPath, int],
     derived = tenancy_from_volcano(section, file.parent, where, gpus, system.accelerator)
     merged = {**derived, **{k: v for k, v in tenancy.items() if k != "volcano"}}
     return {**data, "tenancy": merged}
-
-
-def _error_loc(exc: ValidationError) -> KeyPath:
-    loc = exc.errors()[0]["loc"]
-    return tuple(p for p in loc if isinstance(p, int) or "[" not in p)
-
-
-def _override_for(key_path: KeyPath, overrides: list[Override]) -> Override | None:
-    """The last override whose path is a prefix of ``key_path`` (it set that value)."""
-    for ov in reversed(overrides):
-        if key_path[: len(ov.path)] == ov.path:
-            return ov
-    return None
 
 
 def _resolve_trace_path(

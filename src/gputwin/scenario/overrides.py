@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from gputwin.errors import InputError
 from gputwin.yaml_io import KeyPath
@@ -43,6 +44,27 @@ def parse_override(text: str) -> Override:
         raise InputError(f"value is not valid YAML: {exc}", where=where) from None
     path: KeyPath = tuple(int(p) if p.isdigit() else p for p in parts)
     return Override(text=text, path=path, value=value)
+
+
+def override_at(key_path: KeyPath, overrides: list[Override],
+                lines: dict[KeyPath, int] | None = None) -> Override | None:
+    """The override that put the value at ``key_path`` there: the last whose path is a
+    prefix of it, or, for a key the file does not have (``lines``; e.g. the unknown field
+    ``foo`` of ``--set foo.bar=1``), the last that reaches under it. ``None``: the file."""
+    for ov in reversed(overrides):
+        if key_path[: len(ov.path)] == ov.path:
+            return ov
+    if lines is not None and key_path and key_path not in lines:
+        for ov in reversed(overrides):
+            if ov.path[: len(key_path)] == key_path:
+                return ov
+    return None
+
+
+def error_key_path(exc: ValidationError) -> KeyPath:
+    """The key path of the first error of ``exc`` (union-member tags left out)."""
+    loc = exc.errors()[0]["loc"]
+    return tuple(p for p in loc if isinstance(p, int) or "[" not in p)
 
 
 def apply_overrides(data: Any, overrides: list[Override]) -> Any:

@@ -62,6 +62,10 @@ def find_data_file(raw: str | Path, base: Path, where: str, *, folder: bool = Fa
     if found is None:
         looked = ", ".join(str(c) for c in cands)
         what = "folder" if folder else "file"
+        other = next((c for c in cands if c.exists()), None)
+        if other is not None:  # e.g. a trace folder given where a trace file belongs
+            raise InputError(f"expected a {what}, got a {'file' if folder else 'folder'}: "
+                             f"{other}", where=where)
         raise InputError(f"{what} not found (looked in {looked}; data folder: "
                          "$GPUTWIN_DATA_DIR, default ../shared/data)", where=where)
     return found.resolve()

@@ -35,7 +35,9 @@ PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan=False: ".inf" / ".nan" is "Input should be a finite number" at its key
+    # (an infinite template weight or oversubscription would crash the run)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class NetworkConfig(_Model):

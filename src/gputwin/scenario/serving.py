@@ -27,7 +27,7 @@ against the catalog by :func:`load_serving_scenario` with ``file:line`` location
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -48,9 +48,15 @@ from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
+from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.scenario.generation import GenerationSection
-from gputwin.scenario.overrides import apply_overrides, parse_override
+from gputwin.scenario.overrides import (
+    apply_overrides,
+    error_key_path,
+    override_at,
+    parse_override,
+)
 from gputwin.scenario.paths import CATALOG_FIELD_HELP, find_data_file, scenario_catalog
 from gputwin.scenario.rag import RagPipelineOptions, check_rag_pipeline
 from gputwin.scenario.serving_failures import ServingFailuresConfig
@@ -76,7 +82,9 @@ PosInt = Annotated[int, Field(gt=0)]
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan=False: ".inf" / ".nan" (or --ep-imbalance inf) is "Input should be a
+    # finite number" at its key, not an infinite step time inside the simulation
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class EngineOptions(_M):
@@ -512,6 +520,9 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
     try:
         sc = ServingScenario.model_validate(data)
     except ValidationError as exc:
+        ov = override_at(error_key_path(exc), parsed, lines)
+        if ov is not None:
+            raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
 
     def where(key: KeyPath) -> str:
@@ -556,6 +567,12 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         sys_, acc = cluster_hardware(catalog, s.system, s.gpu)
         if acc is None and s.gpu is not None:
             acc = catalog.accelerator(s.gpu)
+        # the one split rule (perf.split), named at the service's own key
+        check_split(catalog.models[s.model],
+                    Split(tp=s.tp, pp=s.pp, ep=s.ep, dp_attention=s.dp_attention,
+                          redundant_experts=s.redundant_experts), ep_over_dp=False,
+                    padded_heads=acc is not None and acc.pads_attention_heads,
+                    where=_at_key(where, base))
         if sys_ is not None and acc is not None:
             check_serving_site(sc.site, [(acc, sys_)], where)
     if sc.serving.failures is not None:
@@ -568,6 +585,11 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if isinstance(src, RagSource) and src.pipeline is not None:
             check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"),
                                src.chunks_per_request)
+
+
+def _at_key(where: Any, base: KeyPath) -> Callable[[str], str]:
+    """A :data:`gputwin.perf.split.Where` naming ``param`` under the key ``base``."""
+    return lambda param: str(where((*base, param)))
 
 
 def check_serving_site(site: SiteConfig, hardware: Sequence[tuple[Accelerator, System]],

@@ -65,17 +65,24 @@ def server(ctx: click.Context, host: str, port: int, db_url: str, workers: int,
 
 @server.command("add-tenant")
 @click.argument("name")
-@_DB_OPTION
+@click.option("--db", "db_url", default=None,
+              help="sqlite:///FILE or postgresql://USER@HOST/DB  [default: the --db given "
+                   f"to `gputwin server`, else {DEFAULT_DB}]")
 @click.option("--admin", is_flag=True, help="Give the tenant the admin role.")
 @click.option("--max-runs", type=click.IntRange(1), default=4, show_default=True,
               help="Runs the tenant may have queued or running at once.")
 @click.option("--max-stored", "max_stored_bytes", type=click.IntRange(0), default=1 << 30,
               show_default=True, help="Bytes of results the tenant may keep.")
-def add_tenant(name: str, db_url: str, admin: bool, max_runs: int,
+@click.pass_context
+def add_tenant(ctx: click.Context, name: str, db_url: str | None, admin: bool, max_runs: int,
                max_stored_bytes: int) -> None:
     """Create tenant NAME and print its API key (last line; it is stored only hashed)."""
     from gputwin.server.auth import create_tenant
     from gputwin.server.db import make_engine, migrate, sessions
+
+    if db_url is None:  # `gputwin server --db X add-tenant NAME` writes to X, not the default
+        parent = ctx.parent.params.get("db_url") if ctx.parent is not None else None
+        db_url = parent or DEFAULT_DB
 
     engine = make_engine(db_url)
     migrate(engine)

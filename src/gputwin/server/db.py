@@ -52,12 +52,18 @@ def migrate(engine: Engine) -> None:
     """``alembic upgrade head`` on ``engine`` (idempotent)."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy.exc import OperationalError
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as exc:  # e.g. a SQLite file in a missing or read-only folder
+        raise InputError(f"cannot open the database "
+                         f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}",
+                         where="--db") from None
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:

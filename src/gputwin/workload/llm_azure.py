@@ -16,7 +16,7 @@ import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.workload.llm_request import LlmRequest
-from gputwin.workload.llm_trace_io import apply_window, csv_rows, parse_int
+from gputwin.workload.llm_trace_io import MAX_TOKENS, apply_window, csv_rows, parse_int
 from gputwin.workload.trace_arrow import read_csv_columns, requests_from_columns
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
@@ -80,7 +80,8 @@ def _read_fast(path: Path, skip_zero_output: bool
         return None
     us, prompts, outputs = (cols[c] for c in COLUMNS)
     if len(us) and (int(prompts.min()) < 1 or int(outputs.min()) < 0 or (
-            not skip_zero_output and int(outputs.min()) < 1)):
+            not skip_zero_output and int(outputs.min()) < 1)
+            or max(int(prompts.max()), int(outputs.max())) > MAX_TOKENS):
         return None
     keep = outputs > 0
     if not bool(keep.all()):

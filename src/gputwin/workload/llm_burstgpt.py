@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from gputwin.workload.llm_request import LlmRequest
-from gputwin.workload.llm_trace_io import apply_window, csv_rows, parse_float, parse_int
+from gputwin.workload.llm_trace_io import (
+    MAX_TOKENS,
+    apply_window,
+    csv_rows,
+    parse_float,
+    parse_int,
+)
 from gputwin.workload.trace_arrow import read_csv_columns, requests_from_columns
 
 COLUMNS = ("Timestamp", "Model", "Request tokens", "Response tokens", "Log Type")
@@ -77,7 +83,8 @@ def _read_fast(path: Path, model: str | None, log_type: str | None
     t, prompts = cols["Timestamp"], cols["Request tokens"]
     outputs = cols["Response tokens"]
     if len(t) and not (np.isfinite(t).all() and t.min() >= 0 and prompts.min() >= 0
-                       and outputs.min() >= 0):
+                       and outputs.min() >= 0
+                       and max(prompts.max(), outputs.max()) <= MAX_TOKENS):
         return None
     keep = (prompts > 0) & (outputs > 0)
     if model is not None:

@@ -18,7 +18,13 @@ import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.workload.llm_request import MOONCAKE_HASH_BLOCK_TOKENS, LlmRequest
-from gputwin.workload.llm_trace_io import apply_window, open_trace, parse_float, parse_int
+from gputwin.workload.llm_trace_io import (
+    MAX_TOKENS,
+    apply_window,
+    open_trace,
+    parse_float,
+    parse_int,
+)
 from gputwin.workload.trace_arrow import int_column, read_jsonl_table, requests_from_columns
 
 FIELDS = ("timestamp", "input_length", "output_length", "hash_ids")
@@ -89,6 +95,8 @@ def _read_fast(path: Path
     if prompts is None or outputs is None or not (np.isfinite(t_ms).all()
                                                   and (t_ms >= 0).all()):
         return None
+    if len(prompts) and max(int(prompts.max()), int(outputs.max())) > MAX_TOKENS:
+        return None  # the line reader names the row
     hashes = _hash_lists(table, prompts)
     return None if hashes is None else (t_ms, prompts, outputs, hashes)
 

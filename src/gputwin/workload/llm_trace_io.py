@@ -50,8 +50,16 @@ def csv_rows(path: Path, columns: Sequence[str], expected_header: str
             yield where, fields, index
 
 
-def parse_int(text: object, column: str, where: str, *, minimum: int = 0) -> int:
-    """An integer >= ``minimum`` (``"12"``, ``12``, ``"12.0"``) or an :class:`InputError`."""
+#: Largest token count a trace row may give: 2^31 - 1, far above any model's context (a
+#: longer prompt is dropped by the engine as too long) and small enough for the int64
+#: columns of the request table.
+MAX_TOKENS = 2**31 - 1
+
+
+def parse_int(text: object, column: str, where: str, *, minimum: int = 0,
+              maximum: int = MAX_TOKENS) -> int:
+    """An integer in [``minimum``, ``maximum``] (``"12"``, ``12``, ``"12.0"``) or an
+    :class:`InputError`."""
     value: float
     try:
         value = float(text) if not isinstance(text, bool) else math.nan  # type: ignore[arg-type]
@@ -60,6 +68,9 @@ def parse_int(text: object, column: str, where: str, *, minimum: int = 0) -> int
     if not (math.isfinite(value) and value.is_integer() and value >= minimum):
         raise InputError(f"column {column!r}: expected an integer >= {minimum}, got {text!r}",
                          where=where)
+    if value > maximum:
+        raise InputError(f"column {column!r}: expected an integer <= {maximum:,}, got "
+                         f"{text!r}", where=where)
     return int(value)
 
 

@@ -1,0 +1,223 @@
+"""Fuzzed inputs that crashed or passed silently: each now exits 2 with one line naming
+the place (flag, file:line or scenario key), and no output folder is left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gputwin.cli.main import main
+
+AZURE_HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+SCENARIOS = Path(__file__).resolve().parents[1] / "src" / "gputwin" / "scenarios"
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err
+
+
+def _fails_cleanly(err: str, *needles: str) -> None:
+    assert "Traceback" not in err
+    assert err.strip().count("\n") == 0, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_infinite_ep_imbalance_is_refused_by_estimate_serve(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 with infinite times and "Infinity" (not JSON) on stdout
+    code, out, err = run_cli(["estimate", "serve", "--model", "deepseek-v3", "--gpu",
+                              "h200-sxm-141gb", "--tp", "8", "--ep", "8", "--weights", "fp8",
+                              "--input-tokens", "100", "--output-tokens", "10",
+                              "--ep-imbalance", "inf", "--json"], capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, "--ep-imbalance: Input should be a finite number")
+
+
+def test_infinite_ep_imbalance_is_refused_by_simulate_serve(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: SimulationError traceback (a step scheduled at t=inf)
+    code, _, err = run_cli(["simulate", "serve", "--model", "deepseek-v3", "--gpu",
+                            "h200-sxm-141gb", "--tp", "8", "--ep", "8", "--weights", "fp8",
+                            "--rate", "5", "--num-requests", "10", "--ep-imbalance", "inf",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "--ep-imbalance: Input should be a finite number (got inf)")
+
+
+@pytest.mark.parametrize("rate", ["inf", "nan"])
+def test_plan_serve_refuses_a_non_finite_rate(rate: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # was (inf): OverflowError traceback in the replica count
+    code, _, err = run_cli(["plan", "serve", "--model", "llama3-8b", "--rate", rate,
+                            "--input-tokens", "100", "--output-tokens", "10",
+                            "--ttft-slo", "1s"], capsys)
+    assert code == 2
+    _fails_cleanly(err, "--rate: Input should be a finite number")
+
+
+def test_plan_serve_refuses_an_unknown_weight_dtype(capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0, "no deployment met the SLOs" after rejecting every shape
+    code, _, err = run_cli(["plan", "serve", "--model", "llama3-8b", "--rate", "5",
+                            "--input-tokens", "100", "--output-tokens", "10",
+                            "--ttft-slo", "1s", "--weights", "fp9"], capsys)
+    assert code == 2
+    _fails_cleanly(err, "--weights: unknown weight dtype(s) ['fp9']", "fp8")
+
+
+def test_plan_serve_refuses_an_unusable_out_folder_before_searching(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: FileNotFoundError traceback after the whole search and its simulations
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = blocker / "plan"
+    code, _, err = run_cli(["plan", "serve", "--model", "llama3-8b", "--rate", "5",
+                            "--input-tokens", "100", "--output-tokens", "10",
+                            "--ttft-slo", "1s", "--gpu", "h100-sxm-80gb",
+                            "--out", str(out)], capsys)
+    assert code == 2
+    _fails_cleanly(err, "--out: cannot create output folder")
+
+
+@pytest.mark.parametrize("tokens", ["99999999999999999999999", "3000000000"])
+def test_huge_token_count_in_an_azure_trace_names_the_line(
+        tokens: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: OverflowError traceback building the int64 request table
+    trace = tmp_path / "azure.csv"
+    trace.write_text(AZURE_HEADER + f"2023-11-16 18:15:46.68,{tokens},44\n")
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(trace), "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "azure.csv:2: column 'ContextTokens': expected an integer <= "
+                        "2,147,483,647")
+
+
+def test_huge_token_count_in_a_mooncake_trace_names_the_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "mc.jsonl"
+    trace.write_text('{"timestamp": 0, "input_length": 3000000000, "output_length": 5}\n')
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(trace), "--trace-format", "mooncake",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2
+    _fails_cleanly(err, "mc.jsonl:1: column 'input_length': expected an integer <=")
+
+
+def test_burstgpt_reader_refuses_a_huge_token_count(tmp_path: Path) -> None:
+    from gputwin.errors import InputError
+    from gputwin.workload.llm_burstgpt import read_burstgpt_csv
+
+    trace = tmp_path / "b.csv"
+    trace.write_text("Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+                     "5,ChatGPT,3000000000,10,3000000010,Conversation log\n")
+    with pytest.raises(InputError, match=r"b\.csv:2: column 'Request tokens': expected an "
+                                         r"integer <="):
+        read_burstgpt_csv(trace)
+
+
+@pytest.mark.parametrize(("name", "text", "fmt"), [
+    ("header.csv", AZURE_HEADER, "azure"),
+    ("empty.jsonl", "", "mooncake"),
+])
+def test_a_trace_without_requests_is_refused(name: str, text: str, fmt: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 and a summary of 0 requests
+    trace = tmp_path / name
+    trace.write_text(text)
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(trace), "--trace-format", fmt,
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"{name}: the {fmt} trace holds no request")
+
+
+def test_a_trace_cluster_filter_matching_no_job_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 and a run of 0 jobs
+    trace = tmp_path / "philly.csv"
+    trace.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n"
+                     "2017-10-09 07:01:55,66.0,1,66.0,c1\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\ncluster: {system: dgx-a100, num_nodes: 2}\n"
+                        f"workload:\n  trace: {{format: philly_csv, path: {trace}, "
+                        "cluster: nope}\n")
+    code, _, err = run_cli(["simulate", str(scenario), "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "workload.trace.cluster ('nope'): no job of", "is selected")
+
+
+@pytest.mark.parametrize(("line", "where"), [
+    ("      tp: 3", "serving.services[0].tp: 3 does not divide the 32 attention heads"),
+    ("      ep: 2", "serving.services[0].ep: 2 needs a mixture-of-experts model"),
+    ("      ep_imbalance: .inf", "serving.services[0].ep_imbalance: Input should be a finite"),
+])
+def test_serving_scenario_errors_name_the_service_key(
+        line: str, where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was (tp/ep): "--tp: ..." (a CLI flag the scenario's author never typed), no file
+    text = (SCENARIOS / "serve-default.yaml").read_text()
+    text = text.replace("      gpu: h100-sxm-80gb\n", f"      gpu: h100-sxm-80gb\n{line}\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(text)
+    code, _, err = run_cli(["simulate", str(scenario), "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2
+    _fails_cleanly(err, f"s.yaml:16: {where}")
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ("weight: 10,", "weight: .inf,", "workload.synthetic.templates[0].weight"),
+    ("oversubscription: 2.0", "oversubscription: .inf", "cluster.network.oversubscription"),
+])
+def test_cluster_scenario_refuses_infinite_numbers(
+        old: str, new: str, where: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: ValueError / pydantic ValidationError tracebacks
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text((SCENARIOS / "default.yaml").read_text().replace(old, new))
+    code, _, err = run_cli(["simulate", str(scenario), "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"{where}: Input should be a finite number (got inf)")
+
+
+@pytest.mark.parametrize(("scenario", "override", "field"), [
+    ("default", "foo.bar=1", "foo"),
+    ("serve-default", "foo=1", "foo"),
+    ("serve-default", "serving.services.0.tp=0", "serving.services[0].tp"),
+])
+def test_a_bad_override_is_named_not_the_bundled_file(
+        scenario: str, override: str, field: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "<site-packages>/scenarios/default.yaml:3: foo: unknown field" (a line of the
+    # bundled file the user never edited) for a new key, and always for serving scenarios
+    code, _, err = run_cli(["simulate", scenario, "--set", override,
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"error: --set {override}: {field}: ")
+    assert ".yaml" not in err
+
+
+def test_a_folder_given_as_a_trace_file_says_so(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "--trace: file not found (looked in <the folder>; ...)" for a path that exists
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(tmp_path), "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"--trace: expected a file, got a folder: {tmp_path}")
+
+
+def test_out_of_memory_with_a_draft_model_names_the_draft(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "llama3-8b needs 150.2 GiB per GPU ... (weights 146.4 GiB)": the 70B draft's
+    # weights counted without a word, as if the 8B model needed them
+    code, out, err = run_cli(["estimate", "serve", "--model", "llama3-8b", "--gpu",
+                              "h100-sxm-80gb", "--input-tokens", "100", "--output-tokens",
+                              "10", "--draft-model", "llama3-70b", "--spec-tokens", "2",
+                              "--json"], capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, "llama3-8b with draft model llama3-70b needs ")
