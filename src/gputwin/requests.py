@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, Field, PositiveInt, ValidationError
 
 from gputwin.errors import InputError
+from gputwin.input_model import InputModel
 from gputwin.limits import GpuCount
 from gputwin.quantities import Bytes, Count, Seconds
 
@@ -20,10 +21,8 @@ Recompute = Literal["none", "selective", "full"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
 
 
-class _Request(BaseModel):
-    # allow_inf_nan=False: "inf" or "nan" given for a float field (e.g. --rate inf) is
-    # refused as "Input should be a finite number" instead of reaching the models
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+class _Request(InputModel):
+    """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
 class TrainLayout(_Request):
@@ -168,7 +167,7 @@ class CollectiveRequest(_Request):
     algorithm: str = "auto"
     topology: Literal["single_node", "rail_optimized", "fat_tree"] = "rail_optimized"
     nodes_per_leaf: PositiveInt = 32
-    oversubscription: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
+    oversubscription: float = Field(default=1.0, ge=1.0)
     rank_stride: PositiveInt = 1
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError
+from gputwin.input_model import InputModel
 from gputwin.perf.embedding import EncoderPerf, encoder_perf
 from gputwin.perf.rag import decode_s, prefill_s
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
@@ -36,10 +37,8 @@ from gputwin.topology.hardware import resolve_hardware
 Pos = Field(gt=0)
 
 
-class RagRequest(BaseModel):
+class RagRequest(InputModel):
     """One RAG request and the services that answer it (names are catalog names)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str = Field(description="The LLM")
     gpu: str = Field(description="The LLM's GPU")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import Field, PositiveInt
 
 from gputwin.catalog.loader import default_catalog
 from gputwin.economics.build_vs_buy import (
@@ -26,6 +26,7 @@ from gputwin.economics.build_vs_buy import (
 from gputwin.economics.tables import apis_for_model
 from gputwin.economics.tco import OwnedAssumptions, OwnedCost, owned_cost, rental_prices
 from gputwin.errors import DoesNotFitError, InputError
+from gputwin.input_model import InputModel
 from gputwin.perf.dataflow import estimate_dataflow, is_dataflow
 from gputwin.quantities import Count
 from gputwin.requests import ServeRequest, validated
@@ -35,10 +36,8 @@ from gputwin.topology.hardware import resolve_hardware
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
-class TcoRequest(BaseModel):
+class TcoRequest(InputModel):
     """Serve ``model`` to ``tokens_per_day`` (input + output, split by the request shape)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str
     tokens_per_day: Count = Field(gt=0)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from gputwin.input_model import InputModel
 
 
-class ExperimentConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ExperimentConfig(InputModel):
     kind: Literal["workload_inflation"] = "workload_inflation"
     demand: list[float] = Field(
         default_factory=lambda: [0.5, 0.8, 0.9, 0.95, 1.0, 1.1, 1.2, 1.3],

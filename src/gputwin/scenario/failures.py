@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from gputwin.input_model import InputModel
 from gputwin.quantities import Seconds
 from gputwin.scenario.fault_models import FAULT_MODEL_NAMES, check_models, resolve_models
 
@@ -19,10 +20,8 @@ if TYPE_CHECKING:
     from gputwin.reliability.faults import FaultModel
 
 
-class FailuresConfig(BaseModel):
+class FailuresConfig(InputModel):
     """Fault injection, spares, checkpoints and straggler mitigation of a cluster run."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     models: dict[str, Any] | None = Field(
         default=None, description="Fault models and their args (default: every model with a "

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from gputwin.input_model import InputModel
 from gputwin.perf.diffusion import diffusion_table
 from gputwin.quantities import Seconds
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _M(InputModel):
+    """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
 class GenerationSlo(_M):
@@ -79,7 +80,7 @@ class Shape(_M):
 class GenerationWorkload(_M):
     service: str
     num_requests: int = Field(ge=1, le=1_000_000)
-    rate: float = Field(gt=0, allow_inf_nan=False, description="Poisson arrivals per second")
+    rate: float = Field(gt=0, description="Poisson arrivals per second")
     start: Seconds = Field(default=0.0, ge=0)
     shapes: tuple[Shape, ...] = Field(default=(Shape(),), min_length=1)
 

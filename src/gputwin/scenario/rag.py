@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.input_model import InputModel
 from gputwin.perf.embedding import encoder_perf
 from gputwin.perf.vector_index import IndexSpec, check_fits_gpu
 from gputwin.yaml_io import KeyPath
@@ -37,8 +38,8 @@ PosInt = Annotated[int, Field(gt=0)]
 IndexKind = Literal["flat", "hnsw", "ivf_flat", "ivf_pq", "gpu_flat", "cagra", "gpu_ivf_pq"]
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _M(InputModel):
+    """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
 class EncoderService(_M):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from gputwin.input_model import InputModel
 from gputwin.limits import GpuCount, JobCount
 from gputwin.quantities import Bytes, Count, Seconds
 from gputwin.scenario.experiment import ExperimentConfig
@@ -34,10 +35,8 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 
 
-class _Model(BaseModel):
-    # allow_inf_nan=False: ".inf" / ".nan" is "Input should be a finite number" at its key
-    # (an infinite template weight or oversubscription would crash the run)
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+class _Model(InputModel):
+    """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
 class NetworkConfig(_Model):

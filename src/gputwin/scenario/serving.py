@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -46,6 +45,7 @@ from pydantic import (
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.input_model import InputModel
 from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.split import Split, check_split
@@ -81,10 +81,8 @@ from gputwin.yaml_io import (
 PosInt = Annotated[int, Field(gt=0)]
 
 
-class _M(BaseModel):
-    # allow_inf_nan=False: ".inf" / ".nan" (or --ep-imbalance inf) is "Input should be a
-    # finite number" at its key, not an infinite step time inside the simulation
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+class _M(InputModel):
+    """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
 class EngineOptions(_M):
@@ -297,8 +295,8 @@ class LengthOptions(_M):
     value: PosInt = 128
     low: PosInt = 1
     high: PosInt = 1_000_000
-    mean: float = Field(default=0.0, allow_inf_nan=False)
-    median: float = Field(default=0.0, allow_inf_nan=False)
+    mean: float = Field(default=0.0)
+    median: float = Field(default=0.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> LengthOptions:
@@ -331,8 +329,8 @@ def default_lengths(model: str) -> tuple[str, str]:
 
 class ArrivalOptions(_M):
     process: Literal["poisson", "gamma", "bursty", "fixed", "diurnal"] = "poisson"
-    rate: float = Field(gt=0, allow_inf_nan=False, description="Mean requests per second")
-    cv: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    rate: float = Field(gt=0, description="Mean requests per second")
+    cv: float = Field(default=1.0, gt=0)
     burst_factor: float = Field(default=4.0, ge=1)
     on: Seconds = Field(default=10.0, gt=0)
     off: Seconds = 30.0

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from gputwin.input_model import InputModel
 from gputwin.quantities import Seconds
 from gputwin.scenario.fault_models import FAULT_MODEL_NAMES, check_models, resolve_models
 
@@ -14,21 +15,17 @@ if TYPE_CHECKING:
     from gputwin.reliability.faults import FaultModel
 
 
-class SiteOutageConfig(BaseModel):
+class SiteOutageConfig(InputModel):
     """One site down for a while (a what-if: power, cooling or network loss of a site)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     site: str = Field(description="A site of `sites:`")
     at: Seconds = Field(ge=0, description="When it goes down (simulated time)")
     duration: Seconds = Field(gt=0, description="How long it stays down")
 
 
-class ServingFailuresConfig(BaseModel):
+class ServingFailuresConfig(InputModel):
     """Replica faults of a serving run (``serving.failures``; docs/reliability.md,
     "Serving under failures")."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     models: dict[str, Any] | None = Field(
         default=None, description="Fault models and their args (default: every model with a "

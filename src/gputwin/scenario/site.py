@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from gputwin.catalog.loader import Catalog
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.energy.facility import rack_can_host, rack_power_w
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
+from gputwin.input_model import InputModel
 from gputwin.quantities import Watts
 from gputwin.scenario.supply import PowerSupplyConfig
 
@@ -36,10 +37,8 @@ Locator = Callable[[tuple[str | int, ...]], str]
 DEFAULT_NODES_PER_RACK = 4
 
 
-class RackConfig(BaseModel):
+class RackConfig(InputModel):
     """Rack layout: consecutive node indices fill racks of ``nodes_per_rack``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     nodes_per_rack: int | None = Field(
         default=None, gt=0, description="Default: energy/data/facility.yaml for the system "
@@ -49,10 +48,8 @@ class RackConfig(BaseModel):
         "type's limit)")
 
 
-class SiteConfig(BaseModel):
+class SiteConfig(InputModel):
     """The ``site:`` section (see the module docstring and docs/scenario.md)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     region: str = Field(default="US-CAL-CISO", description="Grid zone (gputwin estimate "
                         "energy --help lists them), e.g. US-CAL-CISO, DE-LU, GB, SG")

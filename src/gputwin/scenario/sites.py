@@ -29,15 +29,16 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from gputwin.input_model import InputModel
 from gputwin.quantities import Bytes, BytesPerS, Seconds
 
 NonNegInt = Annotated[int, Field(ge=0)]
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _M(InputModel):
+    """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
 class BackhaulOptions(_M):
@@ -96,7 +97,7 @@ class UserOptions(_M):
     location: str | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    share: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    share: float = Field(default=1.0, gt=0)
     access: Literal["fibre", "cable", "dsl", "4g", "5g"] = "fibre"
     diurnal: DiurnalOptions | None = None
     max_rtt: Seconds | None = Field(default=None, gt=0, description="Sites with a larger "

@@ -19,18 +19,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gputwin.energy.supply import Battery, Generator, PowerSupply
 from gputwin.energy.supply_tables import supply_table
 from gputwin.errors import InputError
+from gputwin.input_model import InputModel
 from gputwin.quantities import Joules, Watts
 
 
-class GeneratorConfig(BaseModel):
+class GeneratorConfig(InputModel):
     """One PPA or on-site unit; price and capacity factor default to the table's."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     tech: str = Field(description="solar-pv | wind-onshore | gas-turbine | gas-cc | "
                       "fuel-cell | smr (energy/data/power_supply.yaml)")
@@ -53,9 +52,7 @@ class GeneratorConfig(BaseModel):
         return Generator(self.tech, self.capacity, self.price_usd_per_mwh, self.capacity_factor)
 
 
-class BatteryConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class BatteryConfig(InputModel):
     capacity: Joules = Field(gt=0, description="Usable energy, e.g. 400MWh")
     power: Watts = Field(gt=0, description="Charge/discharge power, e.g. 100MW")
     round_trip_efficiency: float | None = Field(default=None, gt=0, le=1,
@@ -66,10 +63,8 @@ class BatteryConfig(BaseModel):
         "interconnection limit")
 
 
-class PowerSupplyConfig(BaseModel):
+class PowerSupplyConfig(InputModel):
     """What feeds the site besides the grid (module docstring)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ppas: tuple[GeneratorConfig, ...] = Field(default=(), description="Virtual PPAs "
                                               "(solar-pv, wind-onshore, or firm contracts)")

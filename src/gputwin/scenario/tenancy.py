@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
 from gputwin.errors import InputError
+from gputwin.input_model import InputModel
 from gputwin.scheduling.quota.model import (
     MILLI,
     BorrowPolicy,
@@ -44,8 +45,8 @@ from gputwin.scheduling.quota.model import (
 GpuCount = Annotated[float, Field(ge=0)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Model(InputModel):
+    """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
 def _nominal_only(value: Any) -> Any:

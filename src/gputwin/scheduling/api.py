@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.cluster.ledger import Placement
 from gputwin.cluster.partial import PartialGpus
 from gputwin.cluster.snapshot import ClusterSnapshot
+from gputwin.input_model import InputModel
 from gputwin.scheduling.status import SKIP, SUCCESS, Status
 from gputwin.workload.job import JobSpec
 
@@ -163,10 +163,9 @@ class PostFilterResult:
     reason: str = ""
 
 
-class PluginArgs(BaseModel):
+class PluginArgs(InputModel):
     """Base of every plugin's typed arguments (validated at the scenario edge)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gputwin.input_model import InputModel
+
 RunKind = Literal["simulate", "serve", "estimate-train", "plan"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class _In(InputModel):
+    model_config = ConfigDict(frozen=False, extra="forbid", populate_by_name=True)
 
 
 class RunIn(_In):

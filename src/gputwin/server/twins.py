@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from gputwin.input_model import InputModel
 from gputwin.server import scenarios
 from gputwin.server.app import DB, TenantDep
 from gputwin.server.metrics import family
@@ -28,22 +29,22 @@ MAX_EVENTS = 2_000_000
 MAX_TWINS_PER_TENANT = 4
 
 
-class TwinIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class TwinIn(InputModel):
+    model_config = ConfigDict(frozen=False, extra="forbid", populate_by_name=True)
     scenario: str | dict[str, Any] | None = None
     sets: dict[str, Any] = Field(default_factory=dict, alias="set")
     speed: float = Field(default=0.0, ge=0.0, le=1e7,
                          description="simulated seconds per wall second; 0 = on demand only")
 
 
-class StepIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StepIn(InputModel):
+    model_config = ConfigDict(frozen=False, extra="forbid")
     seconds: float | None = Field(default=None, gt=0, le=1e9)
     time_s: float | None = Field(default=None, ge=0, le=1e10)
 
 
-class JobIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JobIn(InputModel):
+    model_config = ConfigDict(frozen=False, extra="forbid")
     num_gpus: int = Field(gt=0, le=1_000_000)
     duration_s: float = Field(gt=0, le=1e9)
     tenant: str = Field(default="live", max_length=100)

@@ -28,9 +28,10 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.input_model import InputModel
 from gputwin.serving.engine import least_outstanding
 from gputwin.workload.llm_request import LlmRequest
 
@@ -44,10 +45,9 @@ class Router(Protocol):
     def choose(self, req: LlmRequest, replicas: Sequence[Replica], now_s: float) -> Replica: ...
 
 
-class RouterArgs(BaseModel):
+class RouterArgs(InputModel):
     """Base of every router's typed arguments (none by default)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class RouterPlugin:
