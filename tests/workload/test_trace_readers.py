@@ -285,3 +285,16 @@ def test_common_selection_options(tmp_path: Path) -> None:
     assert w.skipped["time window"] == 1  # job 1 (t=0) is before the window
     assert [j.num_gpus for j in read_trace("swf", path, min_gpus=4, max_gpus=8).jobs] == [8]
     assert len(read_trace("swf", path, max_jobs=1).jobs) == 1
+
+
+def test_a_gang_above_the_gpu_limit_names_its_line(tmp_path: Path) -> None:
+    """Every reader of trace records refuses a GPU count no cluster holds (a typo) at
+    file:line, before selection, instead of counting absurd GPU-hours."""
+    path = tmp_path / "cluster_log.csv"
+    path.write_text(HELIOS_HEADER +
+                    "1,u,vc,1,1,1,COMPLETED,2020-06-09 18:41:01,2020-06-09 18:41:01,"
+                    "2020-06-10 04:55:09,36848,0\n"
+                    "2,u,vc,99999999999,1,1,COMPLETED,2020-06-09 18:41:01,"
+                    "2020-06-09 18:41:01,2020-06-10 04:55:09,36848,0\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{path}:3: GPU count: got 99,999,999,999, above"):
+        read_trace("helios", path)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gputwin.errors import InputError
+from gputwin.limits import MAX_GPUS
 from gputwin.workload.job import JobSpec
 from gputwin.workload.trace_arrow import read_csv_columns
 from gputwin.workload.trace_common import open_text
@@ -91,7 +92,7 @@ def _read_fast(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         return None
     dur, gpus = cols["duration"], cols["num_gpus"]
     if len(dur) and not (np.isfinite(dur).all() and dur.min() >= 0 and gpus.min() >= 1
-                         and (gpus == np.floor(gpus)).all() and gpus.max() < 2**53):
+                         and (gpus == np.floor(gpus)).all() and gpus.max() <= MAX_GPUS.value):
         return None
     clusters = np.array([c.strip() for c in cols["cluster"]], dtype=object)
     return cols["timestamp"], dur, gpus.astype(np.int64), clusters
@@ -173,6 +174,8 @@ def _parse_row(fields: list[str], index: dict[str, int], where: str, line: int) 
     if num_gpus <= 0:
         raise InputError(f"column 'num_gpus': expected a positive integer, got {text!r}",
                          where=where)
+    if num_gpus > MAX_GPUS.value:
+        raise InputError(f"column 'num_gpus': {MAX_GPUS.message(num_gpus)}", where=where)
     text = _field(fields, index, "gpu_time", where)
     try:
         float(text)

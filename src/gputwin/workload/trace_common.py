@@ -19,6 +19,7 @@ from typing import IO
 
 from gputwin import textio
 from gputwin.errors import InputError
+from gputwin.limits import MAX_GPUS
 from gputwin.perf.training import ParallelConfig
 from gputwin.workload.job import JobSpec
 
@@ -122,6 +123,10 @@ def build_workload(
     midnight (``None`` when the trace's time of day is unknown).
     """
     skipped = dict(skipped or {})
+    for r in records:  # a gang no cluster can hold is a typo, not a job to count
+        if r.num_gpus > MAX_GPUS.value:
+            raise InputError(f"GPU count: {MAX_GPUS.message(r.num_gpus)}",
+                             where=f"{path}:{r.line}")
 
     def drop(reason: str, keep: list[TraceRecord]) -> list[TraceRecord]:
         if len(keep) != len(records_now):
