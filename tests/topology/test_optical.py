@@ -131,5 +131,6 @@ def test_optics_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
     main(["estimate", "optics", "--num-chips", "256", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert [f["fabric"] for f in out["fabrics"]] == ["ocs-torus", "static-torus", "eps-clos"]
+    assert [f["fabric"] for f in out["fabrics"]] == ["ocs-torus", "ocs-twisted", "static-torus",
+                                                     "eps-clos"]
     assert all(f["fabric_power_w"] >= 0 for f in out["fabrics"])

@@ -50,6 +50,9 @@ def optics(num_chips: int, system: str, op: str, size_bytes: float, transceiver:
                f"{size_bytes / 2**20:,.0f} MiB")
     for f in out["fabrics"]:
         click.echo(_line(f))
+    if not sl["twistable"]:
+        click.echo(f"  (no ocs-twisted row: a twisted torus needs an n x n x 2n or n x 2n x 2n "
+                   f"slice, not {'x'.join(map(str, sl['chip_torus']))})")
 
 
 def _line(f: dict[str, Any]) -> str:

@@ -6,6 +6,10 @@ For ``num_chips`` chips of a torus system (default ``tpu-v5p-slice``: 6 ICI link
 
 - ``ocs-torus``: 4x4x4 blocks, copper inside a block, each block's 96 face links through
   OCSes (:func:`~gputwin.topology.optical.ocs_slice`); any healthy blocks form a slice;
+- ``ocs-twisted``: the OCS slice wired as a twisted torus, for the shapes that allow it
+  (``n x n x 2n``, ``n x 2n x 2n``): the short dimensions' wrap links re-pointed half-way
+  along the long ones, which evens out the links' all-to-all load
+  (:func:`~gputwin.topology.scale_up.torus_all_to_all`);
 - ``static-torus``: the same torus with fixed fibre (no OCS power, fixed slice shapes);
 - ``eps-clos``: every chip's links into a non-blocking Clos of packet switches
   (:func:`~gputwin.topology.optical.clos_fabric`), copper to the leaf, optics above.
@@ -18,12 +22,14 @@ what a switch failure costs, and slice availability (every host independent).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import InputError
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
+from gputwin.topology.comm_types import CommGroup
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
 from gputwin.topology.optical import (
     Transceiver,
@@ -33,15 +39,19 @@ from gputwin.topology.optical import (
     slice_availability,
     torus_optics,
 )
-from gputwin.topology.scale_up import TORUS_DIMS
+from gputwin.topology.scale_up import TORUS_DIMS, twistable
 
 
-def _collective(hw: HardwareSpec, op: CollectiveOp, size_bytes: float,
-                n: int) -> dict[str, Any]:
+def _collective(hw: HardwareSpec, op: CollectiveOp, size_bytes: float, n: int,
+                chip_torus: tuple[int, int, int], twisted: bool) -> dict[str, Any]:
+    """The collective on the slice's own torus (whole blocks), straight or twisted."""
     system = hw.system.model_copy(update={"scale_up_domain_size": n})
     spec = HardwareSpec(hw.accelerator, system, hw.scale_up_fabric, hw.scale_out_fabric,
                         hw.network, hw.storage, hw.pair_bridge_fabric)
-    return _run(spec, op, size_bytes, n)
+    group = group_for_ranks(spec, n, 1, active_gpus_per_node=spec.gpus_per_node)
+    group = dataclasses.replace(group, torus_dims=tuple(sorted(chip_torus, reverse=True)),
+                                torus_twisted=twisted)
+    return _timed(op, size_bytes, group)
 
 
 def _clos_collective(hw: HardwareSpec, op: CollectiveOp, size_bytes: float, n: int,
@@ -67,8 +77,12 @@ def _clos_collective(hw: HardwareSpec, op: CollectiveOp, size_bytes: float, n: i
 
 
 def _run(spec: HardwareSpec, op: CollectiveOp, size_bytes: float, n: int) -> dict[str, Any]:
-    est = collective_time(op, size_bytes, group_for_ranks(
+    return _timed(op, size_bytes, group_for_ranks(
         spec, n, 1, active_gpus_per_node=spec.gpus_per_node))
+
+
+def _timed(op: CollectiveOp, size_bytes: float, group: CommGroup) -> dict[str, Any]:
+    est = collective_time(op, size_bytes, group)
     return {"collective_time_s": est.time_s, "busbw_bytes_per_s": est.busbw_bytes_per_s,
             "collective_algorithm": est.algorithm}
 
@@ -101,20 +115,28 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
     mod = tab.transceivers[transceiver]
     chip_w = hw.system.max_power_w / hw.gpus_per_node
     inject_bps = num_chips * links * link_gbps * 1e9
-    torus = _collective(hw, parsed, size_bytes, num_chips)
+    torus = _collective(hw, parsed, size_bytes, num_chips, sl.chip_torus, twisted=False)
     common = {"chips": num_chips, "system_power_w": num_chips * chip_w,
               "injection_bits_per_s": inject_bps}
+    twist = twistable(sl.chip_torus)
     rows = [_torus_row("ocs-torus", sl, link_gbps, transceiver, torus, common, spare_blocks,
-                       host_availability_frac),
-            _torus_row("static-torus", sl, link_gbps, transceiver, torus, common, spare_blocks,
-                       host_availability_frac),
+                       host_availability_frac)]
+    if twist:
+        twisted = _collective(hw, parsed, size_bytes, num_chips, sl.chip_torus, twisted=True)
+        rows.append(_torus_row("ocs-twisted", sl, link_gbps, transceiver, twisted, common,
+                               spare_blocks, host_availability_frac))
+    rows += [_torus_row("static-torus", sl, link_gbps, transceiver, torus, common,
+                        spare_blocks, host_availability_frac),
             _clos_row(hw, parsed, size_bytes, num_chips, links, link_gbps, mod,
                       common, spare_blocks, host_availability_frac)]
     return {"num_chips": num_chips, "system": system, "links_per_chip": links,
             "link_gbps": link_gbps, "op": op, "size_bytes": size_bytes,
             "transceiver": transceiver, "transceiver_w": mod.power_w,
             "chip_power_w": chip_w, "ocs_slice": {"chip_torus": sl.chip_torus,
-                                                   "blocks": sl.blocks, "num_ocs": sl.num_ocs},
+                                                   "blocks": sl.blocks, "num_ocs": sl.num_ocs,
+                                                   "twistable": twist},
+            "twisted_speedup": (rows[0]["collective_time_s"] / rows[1]["collective_time_s"]
+                                if twist else None),
             "fabrics": rows}
 
 
@@ -129,7 +151,7 @@ def _torus_row(name: str, sl: Any, link_gbps: float, transceiver: str,
                coll: dict[str, Any], common: dict[str, Any], spare: int,
                host_a: float | None) -> dict[str, Any]:
     tab = optical_table().ocs
-    ocs = name == "ocs-torus"
+    ocs = name.startswith("ocs-")
     parts = torus_optics(sl.blocks, link_gbps, transceiver, ocs=ocs)
     row = {"fabric": name, **coll, "num_switches": parts.num_ocs,
            "switch_power_w": parts.switch_power_w,

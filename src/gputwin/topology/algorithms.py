@@ -20,6 +20,7 @@ from gputwin.topology.protocol import (
     NVLS_TREE_EFFICIENCY_FRAC,
     TREE_EFFICIENCY_FRAC,
 )
+from gputwin.topology.scale_up import torus_all_to_all
 
 Cost = tuple[float, float, float, float, float, float]
 INF = math.inf
@@ -28,7 +29,7 @@ INF = math.inf
 class Ctx:
     """The group reduced to plain numbers (effective bandwidths in bytes/s)."""
 
-    __slots__ = ("ao", "au", "bo", "bu", "d", "g", "n", "nvls", "sharp", "torus")
+    __slots__ = ("ao", "au", "bo", "bu", "d", "g", "n", "nvls", "sharp", "torus", "twisted")
 
     def __init__(self, group: CommGroup) -> None:
         n = group.num_gpus
@@ -52,6 +53,7 @@ class Ctx:
         if out and out.in_network_reduction and out.in_network_efficiency_frac:
             self.sharp = out.bandwidth_bytes_per_s * out.in_network_efficiency_frac
         self.torus = group.torus_dims
+        self.twisted = group.torus_twisted
 
 
 def _tree_fanout(d: int) -> float:
@@ -157,11 +159,11 @@ def all_to_all(s: float, c: Ctx) -> Cost:
     """Direct all-to-all: S/n to every peer; NIC traffic is not aggregated across rails."""
     n, g, d = c.n, c.g, c.d
     if d == 1 and c.torus:
-        # Bisection-limited on a torus: the average route is sum(k/4) hops.
-        hops = max(1.0, sum(k / 4.0 for k in c.torus))
+        # Bound by the busiest links: torus_all_to_all (scale_up) gives the hop counts.
+        route, load = torus_all_to_all(c.torus, c.twisted)
         bytes_ = (n - 1) / n * s
-        t = bytes_ * hops / c.bu
-        return c.au * hops, t, bytes_, 0.0, t, 0.0
+        t = bytes_ * max(1.0, load) / c.bu
+        return c.au * max(1.0, route), t, bytes_, 0.0, t, 0.0
     up_bytes = (g - 1) / n * s
     out_bytes = (n - g) / n * s
     up_t = up_bytes / c.bu if g > 1 else 0.0

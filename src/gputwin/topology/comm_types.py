@@ -61,9 +61,10 @@ class CommGroup:
     """A communicator: ``num_gpus`` members, ``gpus_per_domain`` of them per scale-up domain.
 
     ``torus_dims``: shape of the members' sub-torus when the scale-up domain is a torus
-    (TPU ICI, NeuronLink); empty for switched/mesh domains. ``num_nodes`` and
-    ``num_leaves`` describe the placement (for reports; the bandwidths already include
-    their effect).
+    (TPU ICI, NeuronLink); empty for switched/mesh domains; ``torus_twisted``: the torus is
+    wired twisted where its shape allows (:func:`~gputwin.topology.scale_up.twistable`).
+    ``num_nodes`` and ``num_leaves`` describe the placement (for reports; the bandwidths
+    already include their effect).
     """
 
     num_gpus: int
@@ -73,6 +74,7 @@ class CommGroup:
     num_nodes: int = 1
     num_leaves: int = 1
     torus_dims: tuple[int, ...] = ()
+    torus_twisted: bool = False
 
     @property
     def num_domains(self) -> int:

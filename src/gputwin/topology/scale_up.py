@@ -12,7 +12,10 @@ domain is wired and on how many of the domain's accelerators the group holds:
 - ``torus2d`` / ``torus3d`` (TPU ICI, Trainium NeuronLink): a member's traffic moves over the
   links along the dimensions its sub-torus spans, two links per dimension with wrap-around
   (size > 2), one for a dimension of 2 (both neighbours are the same chip). Bidirectional
-  rings over all spanned dimensions at once use all of them.
+  rings over all spanned dimensions at once use all of them. An all-to-all is bound by its
+  busiest link (:func:`torus_all_to_all`): on a cube every link carries the same load, on an
+  ``n x n x 2n`` torus the long dimension's links carry twice the others', unless the slice is
+  wired as a twisted torus (an optical circuit-switched pod's option), which evens them out.
 - ``pcie``: no scale-up link; peers exchange data over each card's PCIe slot (x16 per
   direction, the fabric's link rate) through the host's root complex or PCIe switches.
   A system with a ``pair_bridge_fabric`` (NVLink bridge) uses it for a group of two
@@ -24,7 +27,9 @@ The result never exceeds the accelerator's own scale-up bandwidth.
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
 
 from gputwin.catalog.schema import Fabric
 from gputwin.topology.comm_types import LinkLevel
@@ -56,6 +61,74 @@ def torus_shape(num_chips: int, max_dims: int = 3) -> tuple[int, ...]:
 def torus_links(dims: tuple[int, ...]) -> int:
     """Links per chip a sub-torus of shape ``dims`` uses: 2 per dimension, 1 if its size is 2."""
     return sum(2 if k > 2 else 1 for k in dims)
+
+
+def twistable(dims: tuple[int, ...]) -> bool:
+    """A 3D shape that can be wired as a twisted torus: ``n x n x 2n`` or ``n x 2n x 2n``
+    with ``n`` a multiple of 4 (whole 4x4x4 blocks; Google Cloud TPU v4 documentation,
+    "Twisted tori topologies"; Jouppi et al., ISCA 2023)."""
+    if len(dims) != 3:
+        return False
+    a, b, c = sorted(dims)
+    return a >= 4 and a % 4 == 0 and c == 2 * a and b in (a, 2 * a)
+
+
+def _twist_offsets(dims: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """Where each dimension's wrap-around link lands in a twisted torus: the short
+    dimensions' wrap links shift by ``n`` along each long (``2n``) dimension."""
+    n = min(dims)
+    x, y, z = (n if k == 2 * n else 0 for k in dims)
+    return [(x, y, z) if k == n else (0, 0, 0) for k in dims]
+
+
+@functools.lru_cache(maxsize=256)
+def twisted_mean_hops(dims: tuple[int, int, int]) -> float:
+    """Mean shortest-path length from a chip to every chip (itself included) of a twisted
+    torus of ``dims`` (breadth-first search; the graph is vertex-transitive, so one
+    source gives the mean)."""
+    offsets = _twist_offsets(dims)
+    dist = {(0, 0, 0): 0}
+    queue = collections.deque([(0, 0, 0)])
+    while queue:
+        node = queue.popleft()
+        for axis, step in itertools.product(range(3), (1, -1)):
+            nxt = list(node)
+            nxt[axis] += step
+            if not 0 <= nxt[axis] < dims[axis]:
+                nxt[axis] %= dims[axis]
+                for b in range(3):
+                    nxt[b] = (nxt[b] + step * offsets[axis][b]) % dims[b]
+            key = (nxt[0], nxt[1], nxt[2])
+            if key not in dist:
+                dist[key] = dist[node] + 1
+                queue.append(key)
+    return sum(dist.values()) / len(dist)
+
+
+def _ring_mean_hops(k: int) -> float:
+    """Mean distance from a member of a bidirectional ring of ``k`` to every member."""
+    return k / 4.0 if k % 2 == 0 else (k * k - 1) / (4.0 * k)
+
+
+def torus_all_to_all(dims: tuple[int, ...], twisted: bool = False) -> tuple[float, float]:
+    """``(route_hops, load_hops)`` of a uniform all-to-all on a torus of ``dims``.
+
+    ``route_hops`` is the mean route length (for latency). ``load_hops`` is what sets the
+    time: ``bytes x load_hops / (all links' bandwidth)``. With traffic spread over minimal
+    routes, a dimension of size ``k`` carries ``mean_hops(k)`` per byte on its
+    ``links(k)`` links, so the busiest dimension binds:
+    ``load_hops = links x max_d(mean_hops(k_d) / links(k_d))``, the mean route length on a
+    cube and 1.5x it on ``n x n x 2n``. A twisted torus (:func:`twistable` shapes only)
+    loads every link alike, so its ``load_hops`` is its own, shorter, mean route length."""
+    if not dims:
+        return 0.0, 0.0
+    if twisted and twistable(dims):
+        hops = twisted_mean_hops((dims[0], dims[1], dims[2]))
+        return hops, hops
+    route = sum(_ring_mean_hops(k) for k in dims)
+    links = torus_links(dims)
+    busiest = max(_ring_mean_hops(k) / (2 if k > 2 else 1) for k in dims)
+    return route, links * busiest
 
 
 def group_torus_dims(hw: HardwareSpec, members_per_domain: int) -> tuple[int, ...]:

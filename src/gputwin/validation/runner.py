@@ -125,14 +125,15 @@ def _evaluate_vector_index(**inputs: Any) -> _HasToDict:
                      "search_time_s": search_time_s(spec, top_k, acc=acc)})
 def _evaluate_optics(**inputs: Any) -> _HasToDict:
     """``estimate optics``: the row of ``fabric`` (default ocs-torus), plus
-    ``transceivers_per_chip``."""
+    ``transceivers_per_chip`` and ``twisted_speedup``."""
     from gputwin.run.estimate_optics import estimate_optics
 
     fields = dict(inputs)
     name = fields.pop("fabric", "ocs-torus")
     out = estimate_optics(**fields)
     row = next(f for f in out["fabrics"] if f["fabric"] == name)
-    return _Payload(row | {"transceivers_per_chip": row["transceivers"] / out["num_chips"]})
+    return _Payload(row | {"transceivers_per_chip": row["transceivers"] / out["num_chips"],
+                           "twisted_speedup": out["twisted_speedup"]})
 
 
 def _evaluate_generation(**inputs: Any) -> _HasToDict:
