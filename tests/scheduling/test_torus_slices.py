@@ -117,3 +117,22 @@ def test_cli_and_report_say_what_the_optics_are() -> None:
     sections = {sid: body for _, body, sid in extras_html(s)}
     assert line in sections["optics"]
     assert optics_line({"optics": None}) is None
+
+
+@pytest.mark.parametrize(("switching", "nodes", "extra_s"), [
+    ("ocs", 2 * HOSTS, 5.0),  # two blocks: circuits re-pointed (optical.yaml, 5 s)
+    ("ocs", HOSTS, 0.0),  # one block: copper inside, no circuit to move
+    ("static", 4 * HOSTS, 0.0),  # fixed fibre: the slice resumes on the same run
+])
+def test_a_resumed_multi_block_ocs_slice_pays_the_rewiring(switching: str, nodes: int,
+                                                            extra_s: float) -> None:
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.run.world import build_world
+    from gputwin.sim import RandomStreams
+
+    scenario = load_scenario(EXAMPLE, [f"cluster.optics.switching={switching}",
+                                       "scheduler.restart_overhead=60"])
+    world = build_world(scenario, default_catalog(), RandomStreams(scenario.seed))
+    base = world.restart_overhead_s
+    assert base >= 60.0
+    assert world.restart_overhead_for(nodes) == pytest.approx(base + extra_s)

@@ -148,7 +148,7 @@ class _Run:
         now = self.sim.now
         self.ledger.allocate(job.job_id, placement)
         plan = self.world.runtime.plan(job, placement, remaining_frac,
-                                       self.world.restart_overhead_s)
+                                       self.world.restart_overhead_for(placement.num_nodes))
         if self.energy is not None:
             plan = self.energy.start(job, placement, plan, now)
         state = self.states[job.job_id]

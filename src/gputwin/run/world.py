@@ -35,7 +35,7 @@ from gputwin.scheduling.profiles import ResolvedProfile, build_framework
 from gputwin.scheduling.quota import QuotaBook, TenancyContext, with_tenancy
 from gputwin.sim.rng import RandomStreams
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
-from gputwin.topology.optical import TorusOptics, hosts_per_block, torus_optics
+from gputwin.topology.optical import TorusOptics, hosts_per_block, optical_table, torus_optics
 from gputwin.training.runtime import TrainingRuntime
 from gputwin.workload.job import JobSpec
 from gputwin.workload.philly_csv import read_philly_csv
@@ -67,6 +67,17 @@ class World:
     fabric_contention: bool = False  # cluster.network.contention (run/fabric.py)
     optics: TorusOptics | None = None  # cluster.optics: the torus' OCSes and transceivers
     optics_switching: str | None = None  # "ocs" | "static" (with ``optics``)
+    #: hosts per 4x4x4 block when the torus is OCS-wired (0 otherwise): a job resumed on a
+    #: slice of more than one block pays the OCS's job re-wiring on top of its restart
+    ocs_block_hosts: int = 0
+
+    def restart_overhead_for(self, num_nodes: int) -> float:
+        """Extra start-up of a job resumed on ``num_nodes`` hosts: the restart overhead,
+        plus re-pointing the circuits of a multi-block OCS slice (``optical.yaml``,
+        ``job_reconfiguration_s``)."""
+        if self.ocs_block_hosts and num_nodes > self.ocs_block_hosts:
+            return self.restart_overhead_s + optical_table().ocs.job_reconfiguration_s
+        return self.restart_overhead_s
 
 
 def build_hardware(scenario: Scenario, catalog: Catalog) -> HardwareSpec:
@@ -309,6 +320,8 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
                  fabric_contention=scenario.cluster.network.contention, optics=optics,
                  optics_switching=(scenario.cluster.optics or _NO_OPTICS).switching
                  if optics is not None else None,
+                 ocs_block_hosts=hosts_per_block(hw.system.scale_up_topology, hw.gpus_per_node)
+                 if optics is not None and optics.num_ocs > 0 else 0,
                  tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site,
                  planned_layouts={i: v for i, v in planned.items()
                                   if not syn or not syn.templates[i].layout_given} or None)
