@@ -17,7 +17,14 @@ from gputwin.catalog.loader import default_catalog
 from gputwin.run.estimate_optics import estimate_optics
 from gputwin.topology.collectives import collective_time, group_for_ranks
 from gputwin.topology.hardware import resolve_hardware
-from gputwin.topology.scale_up import torus_all_to_all, twistable
+from gputwin.topology.optical import ocs_slice, optical_table
+from gputwin.topology.scale_up import (
+    TORUS3D_CUBE,
+    slice_torus_shape,
+    torus_all_to_all,
+    torus_shape,
+    twistable,
+)
 
 Node = tuple[int, int, int]
 
@@ -136,3 +143,31 @@ def test_estimate_optics_offers_a_twisted_row_only_for_twistable_slices() -> Non
     pod = estimate_optics(num_chips=4096, op="all_to_all")
     assert "ocs-twisted" not in [f["fabric"] for f in pod["fabrics"]]
     assert pod["twisted_speedup"] is None
+
+
+@pytest.mark.parametrize(("chips", "shape"), [
+    (192, (12, 4, 4)), (320, (20, 4, 4)), (384, (8, 12, 4)), (768, (12, 8, 8)),
+    (128, (8, 4, 4)), (6144, (24, 16, 16)), (64, (4, 4, 4)), (96, (6, 4, 4)), (32, (4, 4, 2))])
+def test_slices_above_one_cube_are_whole_cubes(chips: int, shape: Node) -> None:
+    got = slice_torus_shape(chips)
+    assert sorted(got) == sorted(shape)
+    assert got[0] * got[1] * got[2] == chips
+    if chips > 64 and chips % 64 == 0:
+        assert all(k % 4 == 0 for k in got)
+
+
+def test_ocs_slices_and_collective_groups_share_one_shape_rule() -> None:
+    assert optical_table().ocs.block_shape == TORUS3D_CUBE
+    hw = resolve_hardware(default_catalog(), system="tpu-v5p-slice")
+    for chips in (192, 320, 448, 960):
+        assert group_for_ranks(hw, chips, 1).torus_dims == slice_torus_shape(chips)
+        assert ocs_slice(chips).chip_torus == slice_torus_shape(chips)
+        assert torus_shape(chips) != slice_torus_shape(chips)  # the rule matters here
+
+
+def test_a_192_chip_all_to_all_is_bound_by_its_12_chip_dimension() -> None:
+    hw = resolve_hardware(default_catalog(), system="tpu-v5p-slice")
+    group = group_for_ranks(hw, 192, 1)
+    route, load = torus_all_to_all(group.torus_dims)
+    assert route == pytest.approx(3.0 + 1.0 + 1.0)
+    assert load == pytest.approx(6 * 3.0 / 2)  # 6 links, the 12-ring's 3 hops on 2 links

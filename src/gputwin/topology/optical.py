@@ -28,7 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.topology.scale_up import torus_shape
+from gputwin.topology.scale_up import slice_torus_shape, torus_shape
 from gputwin.yaml_io import load_validated
 
 
@@ -99,8 +99,8 @@ def ocs_slice(num_chips: int) -> OcsSlice:
                          f"got {num_chips}", where="--num-chips")
     blocks = num_chips // per_block
     arr = tuple(torus_shape(blocks, 3)) or (1,)
-    arr3 = (*arr, 1, 1, 1)[:3]
-    chip = (bx * arr3[0], by * arr3[1], bz * arr3[2])
+    shape = slice_torus_shape(num_chips, t.block_shape)
+    chip = (shape[0], shape[1], shape[2])
     ports = blocks * t.links_per_block
     return OcsSlice(num_chips, blocks, arr, chip, ports, math.ceil(ports / t.usable_ports))
 
