@@ -104,3 +104,30 @@ def test_mooncake_bad_hash_ids_name_their_line(tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.jsonl", [*good[:4], bad, *good[4:]])
     with pytest.raises(InputError, match=r"bad.jsonl:5\b.*hash_ids"):
         llm_mooncake.read_mooncake_jsonl(path)
+
+
+@pytest.mark.parametrize(("name", "read", "reasons"), [
+    ("azure", lambda p, s: llm_azure.read_azure_llm_csv(p, skipped=s),
+     {llm_azure.ZERO_OUTPUT}),
+    ("burstgpt", lambda p, s: llm_burstgpt.read_burstgpt_csv(
+        p, model="ChatGPT", log_type="Conversation log", skipped=s),
+     {llm_burstgpt.OTHER_MODEL, llm_burstgpt.OTHER_LOG_TYPE, llm_burstgpt.FAILED}),
+])
+def test_skipped_rows_are_counted_alike_on_both_paths(
+        name: str, read: Any, reasons: set[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, module, make, _ = next(c for c in CASES if c[0] == name)
+    path = make(tmp_path, np.random.default_rng(3))
+    failed = {"azure": ["2023-11-16 18:30:00.5,120,0", "2023-11-16 18:30:01.5,7,0"],
+              "burstgpt": ["10.5,ChatGPT,0,0,0,Conversation log",
+                           "11.5,ChatGPT,35,0,35,Conversation log"]}[name]
+    path.write_text(path.read_text() + "\n".join(failed) + "\n", encoding="utf-8")
+    rows = len(path.read_text().splitlines()) - 1
+    fast_skipped: dict[str, int] = {}
+    fast = read(path, fast_skipped)
+    monkeypatch.setattr(module, "_read_fast", lambda *a, **k: None)
+    slow_skipped: dict[str, int] = {}
+    slow = read(path, slow_skipped)
+    assert fast == slow and fast_skipped == slow_skipped
+    assert set(fast_skipped) == reasons and all(n > 0 for n in fast_skipped.values())
+    assert len(fast) + sum(fast_skipped.values()) == rows  # every row is either kept or told

@@ -22,6 +22,7 @@ from gputwin.cli.options import (
     closed_loop_options,
     fill_help,
     positive_int,
+    skipped_rows_text,
     wide_ep_options,
 )
 from gputwin.errors import InputError
@@ -413,6 +414,9 @@ def _print_site_and_tail(console: Any, result: ServingResult, paths: dict[str, P
             console.print(f"power supply: {supply_line}")
     for name, g in (result.summary.get("generation") or {}).items():
         console.print(_generation_line(name, g))
+    skipped = skipped_rows_text(result.summary.get("trace_rows_skipped"))
+    if skipped is not None:
+        console.print(f"trace: {skipped}")
     console.print(f"simulated {result.end_time_s:,.1f} s in {result.wall_time_s:.2f} s wall "
                   f"({result.num_events:,} events)")
     for path in paths.values():

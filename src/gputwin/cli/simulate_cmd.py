@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP, OUTPUTS_HELP
+from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP, OUTPUTS_HELP, skipped_rows_text
 
 if TYPE_CHECKING:
     from gputwin.run.results import SimulationResult
@@ -206,6 +206,9 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     supply_line = supply_cli_line((s.get("site") or {}).get("supply"))
     if supply_line is not None:
         table.add_row("power supply", supply_line)
+    skipped = skipped_rows_text(s.get("trace_rows_skipped"))
+    if skipped is not None:
+        table.add_row("trace", skipped)
     console.print(table)
     for line in _shared_fleet_lines(s):  # training beside inference (a `serving:` section)
         console.print(line)

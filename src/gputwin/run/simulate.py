@@ -525,6 +525,8 @@ def run_result(run: _Run, *, name: str, seed: int, end_s: float, num_events: int
         summary["optics"] = {"switching": world.optics_switching, **asdict(world.optics)}
     if world.runtime.node_types:
         summary["node_groups"] = _node_groups(run, jobs)
+    if world.trace_rows_skipped:
+        summary["trace_rows_skipped"] = dict(world.trace_rows_skipped)
     return SimulationResult(
         scenario_name=name, seed=seed, total_gpus=total_gpus, end_time_s=end_s, jobs=jobs,
         timeline=run.timeline, summary=summary, wall_time_s=wall, num_events=num_events,

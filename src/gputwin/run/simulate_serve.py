@@ -274,18 +274,26 @@ def _lengths(o: LengthOptions) -> LengthDist:
                       median=o.median)
 
 
+class ServingWorkload(NamedTuple):
+    """A serving scenario's requests and what came with them."""
+
+    requests: list[LlmRequest]  # every source's, merged by arrival time (ids 0, 1, ...)
+    stages: RagStageTable | None  # the RAG pipelines' stage times (None without one)
+    trace_rows_skipped: dict[str, int]  # rows the trace readers left out, by reason
+
+
 def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmRequest]:
     """Every source's requests merged by arrival time (ids 0, 1, ...)."""
-    return build_requests_and_stages(sc, streams)[0]
+    return build_requests_and_stages(sc, streams).requests
 
 
 def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
-                              catalog: Catalog | None = None
-                              ) -> tuple[list[LlmRequest], RagStageTable | None]:
-    """:func:`build_requests`, and the RAG pipelines' stage times (``None`` without a
-    pipeline; the pipeline modules are only imported when a source has one)."""
+                              catalog: Catalog | None = None) -> ServingWorkload:
+    """:func:`build_requests`, the RAG pipelines' stage times (the pipeline modules are only
+    imported when a source has one) and the trace rows the readers skipped."""
     parts: list[list[LlmRequest]] = []
     timed: dict[int, Any] = {}
+    skipped: dict[str, int] = {}
     for i, src in enumerate(sc.serving.workload):
         name = f"source{i}"
         if isinstance(src, SyntheticSource):
@@ -315,13 +323,14 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
                 timed[len(parts)] = (times, {"source": i, "service": src.service, **info})
             parts.append(part)
         else:
-            parts.append(_read_trace(src))
+            parts.append(_read_trace(src, skipped))
     stages = None
     if timed:
         from gputwin.run.serving_rag import merge_stage_times
 
         stages = merge_stage_times(parts, timed)
-    return (parts[0] if len(parts) == 1 else merge_streams(parts)), stages
+    return ServingWorkload(parts[0] if len(parts) == 1 else merge_streams(parts), stages,
+                           skipped)
 
 
 def _trace_lengths(src: SyntheticSource, streams: RandomStreams, name: str
@@ -336,28 +345,33 @@ def _trace_lengths(src: SyntheticSource, streams: RandomStreams, name: str
                               rng=streams.stream(f"llm/{name}/lengths"))
 
 
-def _read_trace(src: TraceSource) -> list[LlmRequest]:
+def _read_trace(src: TraceSource, skipped: dict[str, int] | None = None
+                ) -> list[LlmRequest]:
+    """The trace's requests; the rows its reader skips are counted in ``skipped``."""
     # the readers (and pyarrow) are imported only by runs that read a trace
     from gputwin.workload.llm_azure import read_azure_llm_csv
     from gputwin.workload.llm_burstgpt import read_burstgpt_csv
     from gputwin.workload.llm_mooncake import read_mooncake_jsonl
 
     path = Path(src.path)
+    mine: dict[str, int] = {}
     if src.format == "azure":
         reqs = read_azure_llm_csv(path, max_requests=src.max_requests, speedup=src.speedup,
-                                  service=src.service)
+                                  service=src.service, skipped=mine)
     elif src.format == "mooncake":
         reqs = read_mooncake_jsonl(path, max_requests=src.max_requests, speedup=src.speedup,
                                    service=src.service, use_hash_ids=src.use_prefix_hashes)
     else:
         reqs = read_burstgpt_csv(path, max_requests=src.max_requests, speedup=src.speedup,
                                  service=src.service, model=src.model_filter,
-                                 log_type=src.log_type)
+                                 log_type=src.log_type, skipped=mine)
     if not reqs:  # a run of no request would look like a successful one
-        skipped = {"azure": "; rows with 0 generated tokens are skipped",
-                   "burstgpt": "; rows with 0 tokens, or not matching the model / log type "
-                               "filter, are skipped"}.get(src.format, "")
-        raise InputError(f"the {src.format} trace holds no request{skipped}", where=str(path))
+        why = ", ".join(f"{n:,} with {reason}" for reason, n in mine.items())
+        raise InputError(f"the {src.format} trace holds no request"
+                         + (f" (rows skipped: {why})" if why else ""), where=str(path))
+    if skipped is not None:
+        for reason, n in mine.items():
+            skipped[reason] = skipped.get(reason, 0) + n
     return reqs
 
 
@@ -422,10 +436,11 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
     stages: RagStageTable | None = None
+    skipped: dict[str, int] = {}
     if requests is not None:
         reqs = requests
     else:
-        reqs, stages = build_requests_and_stages(sc, RandomStreams(sc.seed), cat)
+        reqs, stages, skipped = build_requests_and_stages(sc, RandomStreams(sc.seed), cat)
     extents = workload_extents(reqs)
     built = [build_service(s, cat, extents.get(s.name, NO_EXTENT))
              for s in sc.serving.services]
@@ -458,6 +473,8 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     wall = time.perf_counter() - wall0
     end_s = max(out.end_s, gen[1].end_s if gen else 0.0)
     summary = _summary(sc, table, services, end_s, wall, out.num_events, acct)
+    if skipped:
+        summary["trace_rows_skipped"] = skipped
     if stages is not None:
         from gputwin.run.serving_rag import rag_summary
 
@@ -519,5 +536,5 @@ def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],
     }
 
 
-__all__ = ["REQUEST_COLUMNS", "build_requests", "build_requests_and_stages", "build_service",
-           "simulate_serving"]
+__all__ = ["REQUEST_COLUMNS", "ServingWorkload", "build_requests", "build_requests_and_stages",
+           "build_service", "simulate_serving"]

@@ -7,7 +7,7 @@ every constructor below takes its collaborators and does no I/O except reading a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,8 @@ class World:
     #: hosts per 4x4x4 block when the torus is OCS-wired (0 otherwise): a job resumed on a
     #: slice of more than one block pays the OCS's job re-wiring on top of its restart
     ocs_block_hosts: int = 0
+    #: rows of the scenario's trace not turned into jobs, by reason (summary)
+    trace_rows_skipped: dict[str, int] = field(default_factory=dict)
 
     def restart_overhead_for(self, num_nodes: int) -> float:
         """Extra start-up of a job resumed on ``num_nodes`` hosts: the restart overhead,
@@ -324,7 +326,9 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
                  if optics is not None and optics.num_ocs > 0 else 0,
                  tenant_shares=dict(sched.tenant_shares) or None, quota=quota, site=site,
                  planned_layouts={i: v for i, v in planned.items()
-                                  if not syn or not syn.templates[i].layout_given} or None)
+                                  if not syn or not syn.templates[i].layout_given} or None,
+                 trace_rows_skipped={} if trace_workload is None
+                 else {k: v for k, v in trace_workload.skipped.items() if v})
 
 
 _NO_OPTICS = OpticsConfig()

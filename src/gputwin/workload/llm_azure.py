@@ -16,10 +16,17 @@ import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.workload.llm_request import LlmRequest
-from gputwin.workload.llm_trace_io import MAX_TOKENS, apply_window, csv_rows, parse_int
+from gputwin.workload.llm_trace_io import (
+    MAX_TOKENS,
+    apply_window,
+    count_skipped,
+    csv_rows,
+    parse_int,
+)
 from gputwin.workload.trace_arrow import read_csv_columns, requests_from_columns
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+ZERO_OUTPUT = "0 generated tokens"
 
 
 def read_azure_llm_csv(
@@ -29,14 +36,15 @@ def read_azure_llm_csv(
     speedup: float = 1.0,
     service: str = "default",
     skip_zero_output: bool = True,
+    skipped: dict[str, int] | None = None,
 ) -> list[LlmRequest]:
     """Requests of the trace at ``path``, sorted by arrival, ids 0, 1, ...
 
     ``max_requests`` keeps the earliest ones; ``speedup`` divides inter-arrival times.
-    Rows with 0 generated tokens are skipped when ``skip_zero_output`` (else an error).
-    Raises :class:`InputError`.
+    Rows with 0 generated tokens are skipped when ``skip_zero_output`` (else an error)
+    and counted in ``skipped`` (reason -> rows) when given. Raises :class:`InputError`.
     """
-    fast = _read_fast(path, skip_zero_output)
+    fast = _read_fast(path, skip_zero_output, skipped)
     if fast is not None:
         return requests_from_columns(*fast, speedup=speedup, max_requests=max_requests,
                                      service=service)
@@ -54,6 +62,7 @@ def read_azure_llm_csv(
         output = parse_int(fields[idx[i_out]].strip(), "GeneratedTokens", where, minimum=0)
         if output == 0:
             if skip_zero_output:
+                count_skipped(skipped, ZERO_OUTPUT)
                 continue
             raise InputError("column 'GeneratedTokens': expected >= 1", where=where)
         stamps.append(stamp)
@@ -68,7 +77,7 @@ def read_azure_llm_csv(
             for k, (i, t) in enumerate(zip(order, times, strict=True))]
 
 
-def _read_fast(path: Path, skip_zero_output: bool
+def _read_fast(path: Path, skip_zero_output: bool, skipped: dict[str, int] | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(seconds from the earliest row, prompt, output) of a well-formed trace in file
     order, parsed by pyarrow, or None when anything is unusual (a bad row, a prompt of 0
@@ -85,6 +94,7 @@ def _read_fast(path: Path, skip_zero_output: bool
         return None
     keep = outputs > 0
     if not bool(keep.all()):
+        count_skipped(skipped, ZERO_OUTPUT, int(len(keep) - keep.sum()))
         us, prompts, outputs = us[keep], prompts[keep], outputs[keep]
     if len(us) == 0:
         return us.astype(np.float64), prompts, outputs

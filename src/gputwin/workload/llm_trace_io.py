@@ -99,3 +99,10 @@ def apply_window(times_s: list[float], *, speedup: float, max_requests: int | No
         return [], []
     origin = times_s[order[0]]
     return order, [(times_s[i] - origin) / speedup for i in order]
+
+
+def count_skipped(skipped: dict[str, int] | None, reason: str, rows: int = 1) -> None:
+    """Add ``rows`` rows skipped for ``reason`` to ``skipped`` (a reader's tally that a
+    run reports, so that no row of a trace is left out silently); ``None``: not counted."""
+    if skipped is not None and rows:
+        skipped[reason] = skipped.get(reason, 0) + rows

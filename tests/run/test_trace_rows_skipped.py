@@ -1,0 +1,62 @@
+"""Runs tell which rows of their trace they left out: nothing is dropped silently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gputwin.cli.main import cli
+from gputwin.run.simulate import simulate
+from gputwin.scenario import load_scenario
+
+SWF = """; Version: 2.2
+; MaxNodes: 2
+; MaxProcs: 16
+    1      0   10   3600   8  -1 -1   8   7200 -1 1 1 1 -1 1 -1 -1 -1
+    2     60    0    100  -1  -1 -1  16    600 -1 0 2 1 -1 2 -1 -1 -1
+    3    120   -1     -1   4  -1 -1   4     -1 -1 5 3 1 -1 1 -1 -1 -1
+    4    180    5     50   2  -1 -1  -1     -1 -1 1 3 1 -1 -1 -1 -1 -1
+"""
+
+AZURE = ("TIMESTAMP,ContextTokens,GeneratedTokens\n"
+         "2023-11-16 18:15:40.0,300,20\n2023-11-16 18:15:41.0,120,0\n"
+         "2023-11-16 18:15:42.0,80,5\n2023-11-16 18:15:43.0,64,0\n")
+
+
+def test_a_cluster_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None:
+    (tmp_path / "log.swf").write_text(SWF, encoding="utf-8")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: swf-skips\nseed: 1\ncluster: {system: dgx-h100, num_nodes: 2}\n"
+                        "workload: {trace: {format: swf, path: log.swf}}\n", encoding="utf-8")
+    s = simulate(load_scenario(scenario)).summary
+    assert s["trace_rows_skipped"] == {"no run time": 1}
+    assert s["num_jobs"] + sum(s["trace_rows_skipped"].values()) == 4  # every row accounted
+    out = CliRunner().invoke(cli, ["simulate", str(scenario), "--out", str(tmp_path / "o")])
+    assert out.exit_code == 0, out.output
+    assert "1 row not simulated (no run time: 1)" in out.output
+
+
+def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text(AZURE, encoding="utf-8")
+    args = ["simulate", "serve", "--model", "llama3.1-8b", "--gpu", "l4", "--trace", str(trace)]
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.output)
+    assert s["trace_rows_skipped"] == {"0 generated tokens": 2}
+    assert s["num_requests"] == 2
+    text = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
+    assert text.exit_code == 0, text.output
+    assert "trace: 2 rows not simulated (0 generated tokens: 2)" in text.output
+
+
+def test_a_run_without_skipped_rows_says_nothing_about_them(tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:40.0,30,4\n",
+                     encoding="utf-8")
+    res = CliRunner().invoke(cli, ["simulate", "serve", "--model", "llama3.1-8b", "--gpu",
+                                   "l4", "--trace", str(trace), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "trace_rows_skipped" not in json.loads(res.output)
