@@ -60,3 +60,23 @@ def test_a_run_without_skipped_rows_says_nothing_about_them(tmp_path: Path) -> N
                                    "l4", "--trace", str(trace), "--json"])
     assert res.exit_code == 0, res.output
     assert "trace_rows_skipped" not in json.loads(res.output)
+
+
+def test_a_shared_fleet_reports_its_serving_trace_rows_skipped(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(AZURE, encoding="utf-8")
+    scenario = tmp_path / "shared.yaml"
+    scenario.write_text(
+        "name: shared-skips\nseed: 1\ncluster: {system: dgx-h100, num_nodes: 1}\n"
+        "workload:\n  synthetic:\n    num_jobs: 1\n    arrival: {mean_interarrival: 1h}\n"
+        "    templates: [{kind: finetune, model: llama3-8b, num_gpus: [4],"
+        " global_batch_size: 64, seq_len: 2048, tokens: 1e6}]\n"
+        "scheduler: {profile: priority}\n"
+        "serving:\n  services: [{name: chat, model: llama3.1-8b, replicas: 1}]\n"
+        "  workload: [{kind: trace, service: chat, format: azure, path: t.csv}]\n",
+        encoding="utf-8")
+    s = simulate(load_scenario(scenario)).summary
+    assert s["serving"]["trace_rows_skipped"] == {"0 generated tokens": 2}
+    assert s["serving"]["num_requests"] == 2
+    out = CliRunner().invoke(cli, ["simulate", str(scenario), "--out", str(tmp_path / "o")])
+    assert out.exit_code == 0, out.output
+    assert "serving trace: 2 rows not simulated (0 generated tokens: 2)" in out.output

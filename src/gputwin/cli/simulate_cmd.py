@@ -238,7 +238,8 @@ def _shared_fleet_lines(s: dict[str, Any]) -> list[str]:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v * 1e3:,.0f} ms"
 
-    return [
+    skipped = skipped_rows_text(s["serving"].get("trace_rows_skipped"))
+    return ([] if skipped is None else [f"serving trace: {skipped}"]) + [
         f"serving: {s['serving']['num_requests']:,} requests ({req['finished']:,} finished, "
         f"{req['dropped']:,} dropped, {req['in_flight']:,} in flight); p99 TTFT "
         f"{ms(f['ttft_p99_s'])}, TPOT {ms(f['tpot_p99_s'])}; SLO met "

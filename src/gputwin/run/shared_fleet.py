@@ -26,7 +26,7 @@ from gputwin.run.shared_fleet_summary import shared_result
 from gputwin.run.simulate import _Run, drive, run_result
 from gputwin.run.simulate_serve import (
     NO_EXTENT,
-    build_requests,
+    build_requests_and_stages,
     build_service,
     closed_loops,
     provision_delay_s,
@@ -132,7 +132,7 @@ def _simulate_shared(scenario: Scenario, progress: Callable[[float], None] | Non
     if not isinstance(world.scheduler, Framework):
         raise InputError("a shared fleet needs the scheduling framework", where="scheduler")
     view = serving_view(scenario.name, scenario.seed, scenario.horizon, section)
-    requests = build_requests(view, RandomStreams(scenario.seed))
+    requests, _, skipped = build_requests_and_stages(view, RandomStreams(scenario.seed))
     extents = workload_extents(requests)
     built = [build_service(s, cat, extents.get(s.name, NO_EXTENT))
              for s in section.services]
@@ -157,7 +157,7 @@ def _simulate_shared(scenario: Scenario, progress: Callable[[float], None] | Non
     cluster = run_result(run, name=scenario.name, seed=scenario.seed, end_s=end_s,
                          num_events=num_events, wall_start=wall_start)
     return shared_result(cluster, run, fleet, outcome, [b[1] for b in built], requests,
-                         wall_start)
+                         wall_start, trace_rows_skipped=skipped)
 
 
 def _replica_jobs(section: FleetServing,
