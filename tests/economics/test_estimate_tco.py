@@ -8,7 +8,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from gputwin.cli.main import cli
+from gputwin.cli.main import cli, main
 from gputwin.errors import DoesNotFitError
 from gputwin.run.estimate_tco import estimate_tco, tco_request
 
@@ -62,3 +62,17 @@ def test_text_table_fits_80_columns_without_cutting_values() -> None:
     assert max(len(line) for line in res.output.splitlines()) <= 80
     own = next(line for line in res.output.splitlines() if line.strip().startswith("own "))
     assert "/h" in own and re.search(r"\d(\.\d+)?e\d+ |never", own)
+
+
+def test_slos_are_durations_as_in_the_other_serving_commands(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["estimate", "tco", "--model", "llama3-8b", "--tokens-per-day", "1e9", "--json"]
+    runs = [CliRunner().invoke(cli, [*args, "--tpot-slo", v, "--ttft-slo", t])
+            for v, t in (("12ms", "1s"), ("0.012", "1"))]
+    assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
+    a, b = (json.loads(r.output) for r in runs)
+    assert a["replica"] == b["replica"] and a["replica"]["tpot_s"] <= 0.012
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--tpot-slo", "0"])
+    assert info.value.code == 2
+    assert "--tpot-slo: " in capsys.readouterr().err  # the flag, not the field name

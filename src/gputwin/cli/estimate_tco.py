@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import COUNT, emit_json, positive_int
+from gputwin.cli.options import COUNT, DURATION, emit_json, positive_int
 
 
 def _print(d: dict[str, Any]) -> None:
@@ -71,10 +71,10 @@ def _rate(o: dict[str, Any]) -> str:
               callback=positive_int, help="Output tokens per request.")
 @click.option("--peak-to-mean", type=float, default=2.0, show_default=True,
               help="Peak over mean traffic (the fleet is sized for the peak).")
-@click.option("--tpot-slo", type=float, default=0.05, show_default=True,
-              help="Time per output token SLO, seconds.")
-@click.option("--ttft-slo", type=float, default=2.0, show_default=True,
-              help="Time to first token SLO, seconds.")
+@click.option("--tpot-slo", type=DURATION, default="50ms", show_default=True,
+              help="Time per output token SLO (e.g. 50ms; a bare number is seconds).")
+@click.option("--ttft-slo", type=DURATION, default="2s", show_default=True,
+              help="Time to first token SLO (e.g. 2s; a bare number is seconds).")
 @click.option("--tp", type=int, default=None, callback=positive_int,
               help="Tensor parallel size [default: the cheapest that meets the SLOs].")
 @click.option("--weights", default="bf16", show_default=True, help="Weight dtype.")

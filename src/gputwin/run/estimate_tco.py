@@ -66,7 +66,13 @@ def tco_request(data: dict[str, Any]) -> TcoRequest:
     fields = {k: v for k, v in data.items() if v is not None}
     if "gpu" not in fields and "system" not in fields:
         fields["gpu"] = DEFAULT_GPU
-    return validated(TcoRequest, fields, where=lambda f: "--" + f.replace("_", "-"))
+    return validated(TcoRequest, fields,
+                     where=lambda f: "--" + _FLAGS.get(f, f.replace("_", "-")))
+
+
+# request fields whose CLI flag drops the unit suffix (`estimate tco --tpot-slo 50ms`)
+_FLAGS = {"tpot_slo_s": "tpot-slo", "ttft_slo_s": "ttft-slo",
+          "financing_rate_frac": "financing-rate"}
 
 
 def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
