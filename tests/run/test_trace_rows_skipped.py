@@ -36,6 +36,8 @@ def test_a_cluster_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None
     out = CliRunner().invoke(cli, ["simulate", str(scenario), "--out", str(tmp_path / "o")])
     assert out.exit_code == 0, out.output
     assert "1 row not simulated (no run time: 1)" in out.output
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "<span>trace <b>1 row not simulated (no run time: 1)</b></span>" in page
 
 
 def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None:
@@ -50,6 +52,8 @@ def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None
     text = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
     assert text.exit_code == 0, text.output
     assert "trace: 2 rows not simulated (0 generated tokens: 2)" in text.output
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "<span>trace <b>2 rows not simulated (0 generated tokens: 2)</b></span>" in page
 
 
 def test_a_run_without_skipped_rows_says_nothing_about_them(tmp_path: Path) -> None:

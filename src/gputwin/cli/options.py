@@ -168,12 +168,3 @@ def rental_price_options(command: F) -> F:
         command = option(command)
     return command
 
-
-def skipped_rows_text(skipped: dict[str, int] | None) -> str | None:
-    """``"N rows not simulated (reason: n, ...)"`` for a run's ``trace_rows_skipped``, or
-    ``None`` when the trace's every row was used."""
-    if not skipped:
-        return None
-    total = sum(skipped.values())
-    reasons = ", ".join(f"{reason}: {n:,}" for reason, n in skipped.items())
-    return f"{total:,} row{'s' if total != 1 else ''} not simulated ({reasons})"

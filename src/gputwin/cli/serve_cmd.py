@@ -22,7 +22,6 @@ from gputwin.cli.options import (
     closed_loop_options,
     fill_help,
     positive_int,
-    skipped_rows_text,
     wide_ep_options,
 )
 from gputwin.errors import InputError
@@ -414,6 +413,8 @@ def _print_site_and_tail(console: Any, result: ServingResult, paths: dict[str, P
             console.print(f"power supply: {supply_line}")
     for name, g in (result.summary.get("generation") or {}).items():
         console.print(_generation_line(name, g))
+    from gputwin.report.page import skipped_rows_text
+
     skipped = skipped_rows_text(result.summary.get("trace_rows_skipped"))
     if skipped is not None:
         console.print(f"trace: {skipped}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP, OUTPUTS_HELP, skipped_rows_text
+from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP, OUTPUTS_HELP
 
 if TYPE_CHECKING:
     from gputwin.run.results import SimulationResult
@@ -206,6 +206,8 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     supply_line = supply_cli_line((s.get("site") or {}).get("supply"))
     if supply_line is not None:
         table.add_row("power supply", supply_line)
+    from gputwin.report.page import skipped_rows_text
+
     skipped = skipped_rows_text(s.get("trace_rows_skipped"))
     if skipped is not None:
         table.add_row("trace", skipped)
@@ -237,6 +239,8 @@ def _shared_fleet_lines(s: dict[str, Any]) -> list[str]:
 
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v * 1e3:,.0f} ms"
+
+    from gputwin.report.page import skipped_rows_text
 
     skipped = skipped_rows_text(s["serving"].get("trace_rows_skipped"))
     return ([] if skipped is None else [f"serving trace: {skipped}"]) + [

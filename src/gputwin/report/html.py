@@ -19,7 +19,7 @@ from gputwin.report.downsample import DEFAULT_MAX_POINTS
 from gputwin.report.energy import energy_section
 from gputwin.report.fmt import fmt_count, fmt_duration, fmt_energy, fmt_pct
 from gputwin.report.inflation import inflation_section
-from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
+from gputwin.report.page import CSS, SORT_JS, figure_html, note_html, skipped_rows_text
 from gputwin.report.queues import tenancy_tables
 from gputwin.report.shared_fleet import shared_fleet_section
 from gputwin.report.stats import KeyFigures, key_figures
@@ -81,6 +81,9 @@ def _header(result: SimulationResult) -> str:
     items = [(k, v) for k, v in items if k != "wall time" or result.wall_time_s > 0]
     if speed:
         items.append(("speed", speed))
+    skipped = skipped_rows_text(result.summary.get("trace_rows_skipped"))
+    if skipped is not None:
+        items.append(("trace", skipped))
     meta = "".join(f"<span>{html.escape(k)} <b>{html.escape(v)}</b></span>" for k, v in items)
     return (f"<header><h1>gputwin run: {html.escape(result.scenario_name)}</h1>"
             f'<div class="meta">{meta}</div></header>')

@@ -124,3 +124,13 @@ def simple_table(head: list[str], rows: list[list[str]]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
                    for r in rows)
     return f'<table class="sortable"><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def skipped_rows_text(skipped: dict[str, int] | None) -> str | None:
+    """``"N rows not simulated (reason: n, ...)"`` for a run's ``trace_rows_skipped``, or
+    ``None`` when the trace's every row was used."""
+    if not skipped:
+        return None
+    total = sum(skipped.values())
+    reasons = ", ".join(f"{reason}: {n:,}" for reason, n in skipped.items())
+    return f"{total:,} row{'s' if total != 1 else ''} not simulated ({reasons})"

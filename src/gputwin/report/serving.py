@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from gputwin import __version__
-from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
+from gputwin.report.page import CSS, SORT_JS, figure_html, note_html, skipped_rows_text
 from gputwin.run.serving_results import (
     REQUEST_STATUSES,
     ServiceTimelineData,
@@ -256,6 +256,12 @@ def _service_section(result: ServingResult, name: str, s: dict[str, Any],
             f"{html.escape(replica_shape_text(s))}</h2>{body}</section>")
 
 
+def _skipped_span(skipped: dict[str, int] | None) -> str:
+    """The header's note of the trace rows the run left out (empty when none)."""
+    text = skipped_rows_text(skipped)
+    return "" if text is None else f"<span>trace <b>{html.escape(text)}</b></span>"
+
+
 def render_serving_report(result: ServingResult) -> str:
     """One self-contained HTML page describing a serving run (never raises on empty runs)."""
     panel = _Panels()
@@ -282,7 +288,8 @@ def render_serving_report(result: ServingResult) -> str:
     meta = (f"<span>seed <b>{result.seed}</b></span><span>requests "
             f"<b>{len(result.requests):,}</b></span><span>simulated <b>{result.end_time_s:,.1f}"
             f" s</b></span>" + (f"<span>wall <b>{result.wall_time_s:,.2f} s</b></span>"
-                                if result.wall_time_s > 0 else ""))  # 0: --no-timing
+                                if result.wall_time_s > 0 else "")  # 0: --no-timing
+            + _skipped_span(result.summary.get("trace_rows_skipped")))
     title = html.escape(f"gputwin serving report — {result.scenario_name}")
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
