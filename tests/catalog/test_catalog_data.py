@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 
 import pytest
 
@@ -283,8 +284,9 @@ def test_h20_takes_hopper_coefficients_not_h200s_by_prefix() -> None:
     key, so without its own key the H20 would fall to `default`; with an "h20" key the
     H200 must still take "h200" (the longer match) in every per-family table."""
     train, serve = default_calibration(), default_serving_calibration()
-    tables = {"calibration": train.accelerators, "serving": serve.accelerators,
-              "diffusion": diffusion_table().attention}
+    tables: dict[str, Iterable[str]] = {
+        "calibration": train.accelerators, "serving": serve.accelerators,
+        "diffusion": diffusion_table().attention}
     for table, keys in tables.items():
         assert family_key("h20", keys) == "h20", table
         assert family_key("h200-sxm-141gb", keys) == "h200", table

@@ -68,3 +68,15 @@ def test_invalid_yaml_syntax_names_line(tmp_path: Path) -> None:
     path = load_text(tmp_path, GOOD_ACCEL.replace("vendor: nobody", "vendor: [nobody"))
     with pytest.raises(InputError, match=rf"{path.name}:\d+: invalid YAML"):
         load_catalog([path])
+
+
+def test_a_torus_block_needs_a_3d_torus(tmp_path: Path) -> None:
+    system = ("systems:\n  - name: toy-node\n    accelerator: h100-sxm-80gb\n"
+              "    num_accelerators: 8\n    scale_up_domain_size: 8\n"
+              "    scale_up_fabric: nvlink4\n    scale_up_topology: switched\n"
+              "    torus_block: [4, 4, 4]\n    num_nics: 8\n"
+              "    nic_bandwidth_bytes_per_s: 400Gbps\n    scale_out_fabric: ib-ndr400\n"
+              "    host_power_w: 2kW\n    max_power_w: 10kW\n"
+              "    source: \"made up for a test\"\n")
+    with pytest.raises(InputError, match="torus_block needs scale_up_topology torus3d"):
+        load_catalog([*sorted(DATA_DIR.glob("*.yaml")), load_text(tmp_path, system)])

@@ -19,7 +19,6 @@ from gputwin.topology.collectives import collective_time, group_for_ranks
 from gputwin.topology.hardware import resolve_hardware
 from gputwin.topology.optical import ocs_slice, optical_table
 from gputwin.topology.scale_up import (
-    TORUS3D_CUBE,
     slice_torus_shape,
     torus_all_to_all,
     torus_shape,
@@ -27,6 +26,7 @@ from gputwin.topology.scale_up import (
 )
 
 Node = tuple[int, int, int]
+CUBE = (4, 4, 4)  # the TPU v4/v5p electrical block
 
 
 def _neighbours(dims: Node, twisted: bool) -> dict[Node, list[Node]]:
@@ -149,7 +149,7 @@ def test_estimate_optics_offers_a_twisted_row_only_for_twistable_slices() -> Non
     (192, (12, 4, 4)), (320, (20, 4, 4)), (384, (8, 12, 4)), (768, (12, 8, 8)),
     (128, (8, 4, 4)), (6144, (24, 16, 16)), (64, (4, 4, 4)), (96, (6, 4, 4)), (32, (4, 4, 2))])
 def test_slices_above_one_cube_are_whole_cubes(chips: int, shape: Node) -> None:
-    got = slice_torus_shape(chips)
+    got = slice_torus_shape(chips, CUBE)
     assert sorted(got) == sorted(shape)
     assert got[0] * got[1] * got[2] == chips
     if chips > 64 and chips % 64 == 0:
@@ -157,12 +157,12 @@ def test_slices_above_one_cube_are_whole_cubes(chips: int, shape: Node) -> None:
 
 
 def test_ocs_slices_and_collective_groups_share_one_shape_rule() -> None:
-    assert optical_table().ocs.block_shape == TORUS3D_CUBE
     hw = resolve_hardware(default_catalog(), system="tpu-v5p-slice")
+    assert optical_table().ocs.block_shape == hw.system.torus_block == CUBE
     for chips in (192, 320, 448, 960):
-        assert group_for_ranks(hw, chips, 1).torus_dims == slice_torus_shape(chips)
-        assert ocs_slice(chips).chip_torus == slice_torus_shape(chips)
-        assert torus_shape(chips) != slice_torus_shape(chips)  # the rule matters here
+        assert group_for_ranks(hw, chips, 1).torus_dims == slice_torus_shape(chips, CUBE)
+        assert ocs_slice(chips).chip_torus == slice_torus_shape(chips, CUBE)
+        assert torus_shape(chips) != slice_torus_shape(chips, CUBE)  # the rule matters here
 
 
 def test_a_192_chip_all_to_all_is_bound_by_its_12_chip_dimension() -> None:

@@ -108,6 +108,19 @@ class System(CatalogEntry):
         default="datacenter", description="Where the node runs: a data-centre rack (its "
         "network, storage and facility costs per GPU) or an edge site (an embedded module "
         "in a closet, cell site or shop floor; energy/data/tco.yaml `edge`)")
+    torus_block: tuple[int, int, int] | None = Field(
+        default=None, description="A 3D torus built of electrical blocks of this shape "
+        "(TPU v4/v5p: 4x4x4): a group larger than one block and a whole number of them is "
+        "whole blocks (topology/scale_up.py slice_torus_shape)")
+
+    @model_validator(mode="after")
+    def _block_needs_a_3d_torus(self) -> System:
+        if self.torus_block is not None:
+            if self.scale_up_topology != "torus3d":
+                raise ValueError("torus_block needs scale_up_topology torus3d")
+            if min(self.torus_block) < 1:
+                raise ValueError("torus_block sides must be >= 1")
+        return self
 
 
 class Fabric(CatalogEntry):

@@ -37,12 +37,6 @@ from gputwin.topology.hardware import HardwareSpec
 
 TORUS_DIMS = {"torus2d": 2, "torus3d": 3}
 
-# A 3D-torus machine is built of electrical cubes of 4x4x4 chips; a slice larger than one
-# cube is whole cubes (Google Cloud TPU v4 and v5p documentation, slice topologies such as
-# 4x4x8, 4x8x8, 8x8x12 and 16x16x24; Jouppi et al., ISCA 2023). optical.yaml's
-# ``ocs.block_shape`` is the same cube.
-TORUS3D_CUBE = (4, 4, 4)
-
 
 @functools.lru_cache(maxsize=1024)
 def torus_shape(num_chips: int, max_dims: int = 3) -> tuple[int, ...]:
@@ -65,11 +59,11 @@ def torus_shape(num_chips: int, max_dims: int = 3) -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=1024)
-def slice_torus_shape(num_chips: int,
-                      block: tuple[int, int, int] = TORUS3D_CUBE) -> tuple[int, ...]:
-    """Shape of a 3D-torus slice of ``num_chips``: above one block and a whole number of
-    blocks, the blocks arranged near-cubically (192 chips -> 12x4x4, not the 8x6x4 whole
-    cubes cannot form); otherwise :func:`torus_shape`."""
+def slice_torus_shape(num_chips: int, block: tuple[int, int, int]) -> tuple[int, ...]:
+    """Shape of a 3D-torus slice of ``num_chips`` on a machine built of ``block``-shaped
+    electrical blocks (TPU v4/v5p: 4x4x4, the catalog's ``torus_block``): above one block
+    and a whole number of blocks, the blocks arranged near-cubically (192 chips -> 12x4x4,
+    not the 8x6x4 whole cubes cannot form); otherwise :func:`torus_shape`."""
     per_block = block[0] * block[1] * block[2]
     if num_chips <= per_block or num_chips % per_block:
         return torus_shape(num_chips, 3)
@@ -156,8 +150,9 @@ def group_torus_dims(hw: HardwareSpec, members_per_domain: int) -> tuple[int, ..
     max_dims = TORUS_DIMS.get(hw.system.scale_up_topology)
     if max_dims is None or members_per_domain <= 1:
         return ()
-    if max_dims == 3:
-        return slice_torus_shape(members_per_domain)
+    block = hw.system.torus_block
+    if block is not None:
+        return slice_torus_shape(members_per_domain, block)
     return torus_shape(members_per_domain, max_dims)
 
 
