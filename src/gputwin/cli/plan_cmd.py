@@ -14,6 +14,7 @@ from gputwin.cli.options import (
     positive_int,
     wide_console,
 )
+from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
 
 if TYPE_CHECKING:
     from gputwin.run.plan_serve import ServePlan
@@ -150,7 +151,7 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
               help="Output tokens per request (fixed).")
 @click.option("--trace", default=None, type=click.Path(dir_okay=False),
               help="Replay a request trace instead of --rate and fixed lengths.")
-@click.option("--trace-format", type=click.Choice(["azure", "mooncake", "burstgpt"]),
+@click.option("--trace-format", type=click.Choice(LLM_TRACE_FORMATS),
               default="azure", show_default=True)
 @click.option("--max-requests", type=int, default=None, callback=positive_int)
 @click.option("--speedup", type=float, default=1.0, show_default=True)

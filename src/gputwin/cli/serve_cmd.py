@@ -27,6 +27,7 @@ from gputwin.cli.options import (
 from gputwin.errors import InputError
 from gputwin.perf.engines import default_engine, engine_names
 from gputwin.units import format_grams
+from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
 
 if TYPE_CHECKING:
     from gputwin.run.serving_results import ServingResult
@@ -99,7 +100,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--trace", "trace", default=None, type=click.Path(path_type=Path),
               help="Replay a request trace instead of synthetic arrivals.")
 @click.option("--trace-format", default="azure", show_default=True,
-              type=click.Choice(["azure", "mooncake", "burstgpt"]),
+              type=click.Choice(LLM_TRACE_FORMATS),
               help="Format of --trace or --length-trace.")
 @click.option("--length-trace", default=None, type=click.Path(path_type=Path),
               help="Synthetic arrivals (--rate, --arrival) with prompt/output lengths "

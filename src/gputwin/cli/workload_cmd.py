@@ -14,11 +14,13 @@ from gputwin.errors import InputError
 
 @click.group("workload")
 def workload() -> None:
-    """Read real cluster traces; fit synthetic generators to them."""
+    """Read real cluster and LLM request traces; fit synthetic generators to cluster ones."""
 
 
 _FORMAT = click.option("--format", "fmt", required=True,
-                       help="philly_csv | philly_json | openb | pai2020 | helios | swf")
+                       help="cluster traces: philly_csv | philly_json | openb | pai2020 | "
+                            "helios | swf; LLM request traces (stats only): azure | "
+                            "mooncake | burstgpt")
 _SET = click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE",
                     help="reader option (YAML value), e.g. --set cluster=0e4a51, "
                          "--set end=7d; repeatable")
@@ -31,7 +33,14 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
 @_SET
 @_JSON
 def stats(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool) -> None:
-    """Jobs, GPU-hours, share by GPU count, median duration and queueing of TRACE."""
+    """Jobs, GPU-hours, share by GPU count, median duration and queueing of TRACE; for an
+    LLM request trace, requests, arrival rate, prompt/output lengths and prefix reuse."""
+    from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
+
+    if fmt in LLM_TRACE_FORMATS:
+        llm = _llm_stats(trace, fmt, settings)
+        click.echo(json.dumps(llm, indent=2) if as_json else _llm_stats_text(llm))
+        return
     from gputwin.workload.trace_stats import trace_stats
 
     w = _read(trace, fmt, settings)
@@ -50,6 +59,12 @@ def stats(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool) -> No
 def fit(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool,
         duration_method: str) -> None:
     """Fit a synthetic generator to TRACE; print its parameters and the trace statistics."""
+    from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
+
+    if fmt in LLM_TRACE_FORMATS:
+        raise InputError(f"fit reads cluster traces; an {fmt} trace feeds `simulate serve "
+                         "--trace` or `--length-trace` directly (see `workload stats`)",
+                         where="--format")
     from gputwin.workload.fit import fit_workload
     from gputwin.workload.trace_stats import trace_stats
 
@@ -66,9 +81,54 @@ def fit(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool,
     click.echo(_fit_text(out["fit"]))
 
 
-def _read(trace: Path, fmt: str, settings: tuple[str, ...]) -> Any:
-    from gputwin.workload.traces import read_trace
+_LLM_OPTIONS = ("max_requests", "speedup", "use_prefix_hashes", "model", "log_type")
 
+
+def _llm_stats(trace: Path, fmt: str, settings: tuple[str, ...]) -> dict[str, Any]:
+    """What an LLM request trace holds, with the rows its reader skipped."""
+    from gputwin.workload.llm_traces import llm_trace_stats, read_llm_trace
+
+    options = _options(settings)
+    unknown = sorted(set(options) - set(_LLM_OPTIONS))
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(unknown)} for an {fmt} trace; "
+                         f"known: {', '.join(_LLM_OPTIONS)}", where="--set")
+    path = _located(trace)
+    skipped: dict[str, int] = {}
+    try:
+        reqs = read_llm_trace(fmt, path, skipped=skipped, **options)
+    except TypeError as exc:  # a --set value of the wrong type (e.g. speedup=fast)
+        raise InputError(str(exc), where="--set") from None
+    return {"format": fmt, "path": str(path), "skipped": skipped, **llm_trace_stats(reqs)}
+
+
+def _llm_stats_text(s: dict[str, Any]) -> str:
+    def tokens(d: dict[str, float]) -> str:
+        return (f"mean {d['mean']:,.0f}, median {d['p50']:,.0f}, p90 {d['p90']:,.0f}, "
+                f"p99 {d['p99']:,.0f}, max {d['max']:,.0f}")
+
+    from gputwin.report.page import skipped_rows_text
+
+    skipped = skipped_rows_text(s["skipped"])
+    rate = s["rate_per_s"]
+    peak = s["peak_minute_rate_per_s"]
+    lines = [
+        f"trace        {s['path']} ({s['format']})",
+        f"requests     {s['num_requests']:,} over {_fmt_s(s['span_s'])}"
+        + (f"  ({skipped})" if skipped else ""),
+        "rate         " + ("-" if rate is None else f"{rate:,.2f} req/s mean")
+        + ("" if peak is None else f", {peak:,.2f} req/s in the busiest minute"),
+        f"prompt       {tokens(s['prompt_tokens'])} tokens",
+        f"output       {tokens(s['output_tokens'])} tokens",
+    ]
+    if s["prefix_reuse_frac"] is not None:
+        lines.append(f"prefix reuse {s['prefix_reuse_frac']:.1%} of prompt tokens in blocks "
+                     "an earlier request sent")
+    return "\n".join(lines)
+
+
+def _options(settings: tuple[str, ...]) -> dict[str, Any]:
+    """``--set OPTION=VALUE`` pairs, values parsed as YAML."""
     options: dict[str, Any] = {}
     for item in settings:
         key, sep, value = item.partition("=")
@@ -78,11 +138,21 @@ def _read(trace: Path, fmt: str, settings: tuple[str, ...]) -> Any:
             options[key.strip()] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError:
             raise InputError(f"not a YAML value: {value!r}", where=f"--set {item}") from None
+    return options
+
+
+def _located(trace: Path) -> Path:
+    """``trace`` as given, else under the data folder (none: the reader says so)."""
     from gputwin.scenario.paths import data_candidates
 
     cands = data_candidates(trace, Path.cwd())  # cwd, then the data folder
-    path = next((c for c in cands if c.exists()), trace)  # none: the reader says so
-    return read_trace(fmt, path, **options)
+    return next((c for c in cands if c.exists()), trace)
+
+
+def _read(trace: Path, fmt: str, settings: tuple[str, ...]) -> Any:
+    from gputwin.workload.traces import read_trace
+
+    return read_trace(fmt, _located(trace), **_options(settings))
 
 
 def _fmt_s(seconds: float | None) -> str:

@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -348,31 +347,12 @@ def _trace_lengths(src: SyntheticSource, streams: RandomStreams, name: str
 def _read_trace(src: TraceSource, skipped: dict[str, int] | None = None
                 ) -> list[LlmRequest]:
     """The trace's requests; the rows its reader skips are counted in ``skipped``."""
-    # the readers (and pyarrow) are imported only by runs that read a trace
-    from gputwin.workload.llm_azure import read_azure_llm_csv
-    from gputwin.workload.llm_burstgpt import read_burstgpt_csv
-    from gputwin.workload.llm_mooncake import read_mooncake_jsonl
+    from gputwin.workload.llm_traces import read_llm_trace
 
-    path = Path(src.path)
-    mine: dict[str, int] = {}
-    if src.format == "azure":
-        reqs = read_azure_llm_csv(path, max_requests=src.max_requests, speedup=src.speedup,
-                                  service=src.service, skipped=mine)
-    elif src.format == "mooncake":
-        reqs = read_mooncake_jsonl(path, max_requests=src.max_requests, speedup=src.speedup,
-                                   service=src.service, use_hash_ids=src.use_prefix_hashes)
-    else:
-        reqs = read_burstgpt_csv(path, max_requests=src.max_requests, speedup=src.speedup,
-                                 service=src.service, model=src.model_filter,
-                                 log_type=src.log_type, skipped=mine)
-    if not reqs:  # a run of no request would look like a successful one
-        why = ", ".join(f"{n:,} with {reason}" for reason, n in mine.items())
-        raise InputError(f"the {src.format} trace holds no request"
-                         + (f" (rows skipped: {why})" if why else ""), where=str(path))
-    if skipped is not None:
-        for reason, n in mine.items():
-            skipped[reason] = skipped.get(reason, 0) + n
-    return reqs
+    return read_llm_trace(src.format, src.path, max_requests=src.max_requests,
+                          speedup=src.speedup, service=src.service,
+                          use_prefix_hashes=src.use_prefix_hashes, model=src.model_filter,
+                          log_type=src.log_type, skipped=skipped)
 
 
 def simulate_serving(sc: ServingScenario, *, catalog: Catalog | None = None,

@@ -71,6 +71,7 @@ from gputwin.scenario.sites import (
     no_sites_without_users,
 )
 from gputwin.serving.router import parse_router_spec, router_names, router_spec
+from gputwin.workload.llm_traces import LlmTraceFormat
 from gputwin.yaml_io import (
     KeyPath,
     format_key_path,
@@ -345,7 +346,7 @@ class ArrivalOptions(_M):
 class LengthTraceOptions(_M):
     """Prompt and output lengths taken from a trace file (its arrival times unused)."""
 
-    format: Literal["azure", "mooncake", "burstgpt"] = "azure"
+    format: LlmTraceFormat = "azure"
     path: str
     sample: Literal["sequential", "random"] = Field(
         default="sequential", description="sequential: the trace's requests in arrival "
@@ -393,7 +394,7 @@ class SyntheticSource(_M):
 class TraceSource(_M):
     kind: Literal["trace"]
     service: str = "default"
-    format: Literal["azure", "mooncake", "burstgpt"]
+    format: LlmTraceFormat
     path: str
     max_requests: PosInt | None = None
     speedup: float = Field(default=1.0, gt=0)
