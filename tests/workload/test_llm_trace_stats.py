@@ -88,6 +88,8 @@ def test_workload_stats_reads_an_llm_trace(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["stats", "--format", "azure", "--set", "cluster=c1"], "unknown option(s) cluster"),
     (["fit", "--format", "azure"], "fit reads cluster traces"),
+    (["stats", "--format", "azure", "--set", "speedup=fast"], "expected int or float"),
+    (["stats", "--format", "azure", "--set", "max_requests=0"], "max_requests"),
 ])
 def test_workload_llm_misuse_is_a_clear_error(tmp_path: Path, args: list[str],
                                               message: str) -> None:

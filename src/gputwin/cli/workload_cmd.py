@@ -81,7 +81,10 @@ def fit(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool,
     click.echo(_fit_text(out["fit"]))
 
 
-_LLM_OPTIONS = ("max_requests", "speedup", "use_prefix_hashes", "model", "log_type")
+# reader options of an LLM trace and the YAML value types they take
+_LLM_OPTIONS: dict[str, tuple[type, ...]] = {
+    "max_requests": (int,), "speedup": (int, float), "use_prefix_hashes": (bool,),
+    "model": (str,), "log_type": (str,)}
 
 
 def _llm_stats(trace: Path, fmt: str, settings: tuple[str, ...]) -> dict[str, Any]:
@@ -93,12 +96,16 @@ def _llm_stats(trace: Path, fmt: str, settings: tuple[str, ...]) -> dict[str, An
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(unknown)} for an {fmt} trace; "
                          f"known: {', '.join(_LLM_OPTIONS)}", where="--set")
+    for key, value in options.items():
+        kinds = _LLM_OPTIONS[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise InputError(f"expected {' or '.join(k.__name__ for k in kinds)}, got "
+                             f"{value!r}", where=f"--set {key}")
+        if key == "max_requests" and value < 1:
+            raise InputError(f"expected a positive count, got {value}", where="--set max_requests")
     path = _located(trace)
     skipped: dict[str, int] = {}
-    try:
-        reqs = read_llm_trace(fmt, path, skipped=skipped, **options)
-    except TypeError as exc:  # a --set value of the wrong type (e.g. speedup=fast)
-        raise InputError(str(exc), where="--set") from None
+    reqs = read_llm_trace(fmt, path, skipped=skipped, **options)
     return {"format": fmt, "path": str(path), "skipped": skipped, **llm_trace_stats(reqs)}
 
 
