@@ -101,7 +101,7 @@ def _llm_stats(trace: Path, fmt: str, settings: tuple[str, ...]) -> dict[str, An
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise InputError(f"expected {' or '.join(k.__name__ for k in kinds)}, got "
                              f"{value!r}", where=f"--set {key}")
-        if key == "max_requests" and value < 1:
+        if key == "max_requests" and isinstance(value, int) and value < 1:
             raise InputError(f"expected a positive count, got {value}", where="--set max_requests")
     path = _located(trace)
     skipped: dict[str, int] = {}
