@@ -6,23 +6,24 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from tests.workload.test_trace_readers import SWF  # 4 jobs, one without a run time
 
 from gputwin.cli.main import cli
 from gputwin.run.simulate import simulate
 from gputwin.scenario import load_scenario
 
-SWF = """; Version: 2.2
-; MaxNodes: 2
-; MaxProcs: 16
-    1      0   10   3600   8  -1 -1   8   7200 -1 1 1 1 -1 1 -1 -1 -1
-    2     60    0    100  -1  -1 -1  16    600 -1 0 2 1 -1 2 -1 -1 -1
-    3    120   -1     -1   4  -1 -1   4     -1 -1 5 3 1 -1 1 -1 -1 -1
-    4    180    5     50   2  -1 -1  -1     -1 -1 1 3 1 -1 -1 -1 -1 -1
-"""
-
 AZURE = ("TIMESTAMP,ContextTokens,GeneratedTokens\n"
          "2023-11-16 18:15:40.0,300,20\n2023-11-16 18:15:41.0,120,0\n"
          "2023-11-16 18:15:42.0,80,5\n2023-11-16 18:15:43.0,64,0\n")
+
+
+def _told_in_output_and_report(args: list[str], out: Path, told: str) -> None:
+    """The CLI's text output and the run's HTML report header both say ``told``."""
+    res = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert told in res.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"<span>trace <b>{told}</b></span>" in page
 
 
 def test_a_cluster_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None:
@@ -33,11 +34,8 @@ def test_a_cluster_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None
     s = simulate(load_scenario(scenario)).summary
     assert s["trace_rows_skipped"] == {"no run time": 1}
     assert s["num_jobs"] + sum(s["trace_rows_skipped"].values()) == 4  # every row accounted
-    out = CliRunner().invoke(cli, ["simulate", str(scenario), "--out", str(tmp_path / "o")])
-    assert out.exit_code == 0, out.output
-    assert "1 row not simulated (no run time: 1)" in out.output
-    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
-    assert "<span>trace <b>1 row not simulated (no run time: 1)</b></span>" in page
+    _told_in_output_and_report(["simulate", str(scenario)], tmp_path / "o",
+                               "1 row not simulated (no run time: 1)")
 
 
 def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None:
@@ -49,11 +47,8 @@ def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None
     s = json.loads(res.output)
     assert s["trace_rows_skipped"] == {"0 generated tokens": 2}
     assert s["num_requests"] == 2
-    text = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
-    assert text.exit_code == 0, text.output
-    assert "trace: 2 rows not simulated (0 generated tokens: 2)" in text.output
-    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
-    assert "<span>trace <b>2 rows not simulated (0 generated tokens: 2)</b></span>" in page
+    _told_in_output_and_report(args, tmp_path / "o",
+                               "2 rows not simulated (0 generated tokens: 2)")
 
 
 def test_a_run_without_skipped_rows_says_nothing_about_them(tmp_path: Path) -> None:
