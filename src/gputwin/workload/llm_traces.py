@@ -86,8 +86,8 @@ def prefix_reuse_frac(requests: list[LlmRequest]) -> float | None:
     for r in requests:  # in arrival order
         for i, h in enumerate(r.prefix_hashes):
             if h in seen:
-                reused += min(r.hash_block_tokens,
-                              r.num_prompt_tokens - i * r.hash_block_tokens)
+                reused += max(0, min(r.hash_block_tokens,
+                                     r.num_prompt_tokens - i * r.hash_block_tokens))
             else:
                 seen.add(h)
     total = sum(r.num_prompt_tokens for r in requests)
