@@ -86,3 +86,42 @@ def test_repeated_prompts_hit_the_prefix_cache(tmp_path: Path,
         return float(json.loads(capsys.readouterr().out)["prefix_cache_hit_frac"])
     assert hit("1") == 0.0
     assert 0.35 < hit("2") < 0.5  # at most half the prompt tokens are copies
+
+
+BURST = ("Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+         "0.5,ChatGPT,300,40,340,Conversation log\n1.5,GPT-4,500,60,560,Conversation log\n"
+         "2.5,ChatGPT,200,0,200,Conversation log\n3.5,ChatGPT,100,20,120,API log\n"
+         "4.5,ChatGPT,250,30,280,Conversation log\n")
+
+
+def test_burstgpt_replay_filters_by_model_and_log_type(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    trace = tmp_path / "b.csv"
+    trace.write_text(BURST, encoding="utf-8")
+    base = ["simulate", "serve", "--model", "llama3.1-8b", "--gpu", "l4", "--trace", str(trace),
+            "--trace-format", "burstgpt", "--out", str(tmp_path / "o"), "--json"]
+    assert _main([*base, "--trace-model", "ChatGPT", "--trace-log-type",
+                  "Conversation log"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["num_requests"] == 2  # rows 1 and 5: ChatGPT conversations that got an answer
+    assert s["trace_rows_skipped"] == {"another model (the model filter)": 1,
+                                       "another log type (the log type filter)": 1,
+                                       "0 request or response tokens (a failed request)": 1}
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--trace-format", "azure"], "error: --trace-model: filters BurstGPT rows"),
+    (["--rate", "1"], "error: --trace-model: filters the rows of a replayed BurstGPT trace"),
+])
+def test_burstgpt_filters_need_a_burstgpt_replay(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 extra: list[str], needle: str) -> None:
+    trace = tmp_path / "b.csv"
+    trace.write_text(BURST, encoding="utf-8")
+    args = ["simulate", "serve", "--model", "llama3.1-8b", "--gpu", "l4",
+            "--trace-model", "ChatGPT", *extra, "--out", str(tmp_path / "o")]
+    if "--rate" not in extra:
+        args += ["--trace", str(trace)]
+    assert _main(args) == 2
+    assert needle in capsys.readouterr().err

@@ -102,6 +102,11 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--trace-format", default="azure", show_default=True,
               type=click.Choice(LLM_TRACE_FORMATS),
               help="Format of --trace or --length-trace.")
+@click.option("--trace-model", default=None,
+              help="BurstGPT --trace: replay only the rows of this Model (e.g. ChatGPT).")
+@click.option("--trace-log-type", default=None,
+              help="BurstGPT --trace: replay only the rows of this Log Type (e.g. "
+                   "'Conversation log').")
 @click.option("--length-trace", default=None, type=click.Path(path_type=Path),
               help="Synthetic arrivals (--rate, --arrival) with prompt/output lengths "
                    "taken from this trace instead of --input-tokens/--output-tokens.")
@@ -293,11 +298,21 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
         raise InputError("give --concurrency (closed loop) or --rate / --trace (open loop), "
                          "not both", where="--concurrency")
     if o["trace"] is not None:
+        burst_filter = o["trace_model"] is not None or o["trace_log_type"] is not None
+        if burst_filter and o["trace_format"] != "burstgpt":
+            raise InputError(f"filters BurstGPT rows; this trace is {o['trace_format']}",
+                             where="--trace-model" if o["trace_model"] is not None
+                             else "--trace-log-type")
         if o["repeat"] > 1:
             raise InputError("--repeat repeats synthetic prompts; a replayed trace keeps its "
                              "own (give --rate instead of --trace)", where="--repeat")
         return {"kind": "trace", "format": o["trace_format"], "path": str(o["trace"]),
-                "speedup": o["speedup"], "max_requests": o["max_requests"]}
+                "speedup": o["speedup"], "max_requests": o["max_requests"],
+                "model_filter": o["trace_model"], "log_type": o["trace_log_type"]}
+    for flag in ("trace_model", "trace_log_type"):
+        if o[flag] is not None:
+            raise InputError("filters the rows of a replayed BurstGPT trace: give --trace",
+                             where="--" + flag.replace("_", "-"))
     if o["rate"] is None and o["concurrency"] is None:
         raise InputError("give --trace FILE, --rate QPS or --concurrency N (with "
                          "--num-requests)", where="options")
