@@ -20,7 +20,8 @@ from gputwin.errors import InputError
 _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "simulate": ("gputwin.cli.simulate_cmd", "simulate", "Run a scenario over simulated time."),
     "estimate": ("gputwin.cli.estimate_cmd", "estimate",
-                 "Analytical estimates: training step, collectives, serving, energy."),
+                 "Analytical estimates: training, collectives, serving, energy, TCO, "
+                 "optics, video, dataflow parts, RAG."),
     "catalog": ("gputwin.cli.catalog_cmd", "catalog",
                 "List and show accelerators, systems, fabrics, storage and models."),
     "validate": ("gputwin.cli.validate_cmd", "validate",
@@ -28,7 +29,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "calibrate": ("gputwin.cli.calibrate_cmd", "calibrate",
                   "Fit serving-model coefficients to measured step or request times."),
     "workload": ("gputwin.cli.workload_cmd", "workload",
-                 "Read cluster traces (stats) and fit synthetic generators to them."),
+                 "Cluster and LLM request traces: stats; fit generators to cluster ones."),
     "plan": ("gputwin.cli.plan_cmd", "plan",
              "Search configurations: training layouts; serving deployments within SLOs."),
     "economics": ("gputwin.cli.economics_cmd", "economics",
