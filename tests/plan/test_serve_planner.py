@@ -203,6 +203,16 @@ def test_trace_sets_the_traffic_and_is_replayed(tmp_path: Path) -> None:
     assert all(r["num_requests"] == 120 for r in plan.rows)
 
 
+def test_a_traces_skipped_rows_are_reported(tmp_path: Path) -> None:
+    trace = _azure_trace(tmp_path / "trace.csv", 60, rate=4.0)
+    trace.write_text(trace.read_text() + "2023-11-16 18:00:59.0,300,0\n", encoding="utf-8")
+    plan = _plan(rate=None, input_tokens=None, output_tokens=None, trace=str(trace),
+                 weights=["fp8"], max_num_seqs=[128], top=1, finalists=2)
+    assert plan.traffic.trace_rows_skipped == (("0 generated tokens", 1),)
+    assert plan.to_dict()["traffic"]["trace_rows_skipped"] == {"0 generated tokens": 1}
+    assert all(r["num_requests"] == 60 for r in plan.rows)
+
+
 def test_cli_text_mode_prints_the_ranking() -> None:
     res = CliRunner().invoke(cli, CLI_SMALL)
     assert res.exit_code == 0, res.output

@@ -266,6 +266,11 @@ def _print_serve(result: ServePlan, out: Any) -> None:
     console.print(f"[bold]{req.model}[/bold] at {load}, "
                   f"{t.input_tokens:.0f} in / {t.output_tokens:.0f} out tokens; SLOs at "
                   f"{req.percentile}: {limits}; {req.provider}/{req.pricing} prices")
+    from gputwin.report.page import skipped_rows_text
+
+    skipped = skipped_rows_text(dict(t.trace_rows_skipped))
+    if skipped is not None:
+        console.print(f"trace: {skipped}")
     pareto = {c["key"] for c in d["pareto"]}
     table = Table(show_edge=False)
     for col in ("#", "deployment", "GPUs", "$/h", "$/M tok", "TTFT", "TPOT", "e2e",

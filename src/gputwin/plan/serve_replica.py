@@ -29,6 +29,8 @@ class Traffic:
     input_tokens_at_pct: int
     input_tokens_min: int
     output_tokens_min: int
+    #: a trace's rows its reader left out, as (reason, rows) pairs (hashable; empty if none)
+    trace_rows_skipped: tuple[tuple[str, int], ...] = ()
 
 
 class ReplicaModel:

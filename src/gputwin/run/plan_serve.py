@@ -98,6 +98,7 @@ class ServePlan:
             "slo": {"ttft_s": req.ttft_slo, "tpot_s": req.tpot_slo, "e2e_s": req.e2e_slo},
             "traffic": {"rate_per_s": t.rate_per_s, "input_tokens": t.input_tokens,
                         "output_tokens": t.output_tokens, "trace": req.trace,
+                        "trace_rows_skipped": dict(t.trace_rows_skipped),
                         "concurrency": req.concurrency,
                         "think_time_s": req.think_time if req.concurrency else None},
             "provider": req.provider, "pricing": req.pricing, "price_basis": self.price_basis,
@@ -194,10 +195,11 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
         return Traffic(rate, float(i), float(o), i, i, o)
     import numpy as np
 
-    from gputwin.run.simulate_serve import build_requests
+    from gputwin.run.simulate_serve import build_requests_and_stages
     from gputwin.sim.rng import RandomStreams
 
-    reqs = build_requests(scenario_for(request, None, cat), RandomStreams(request.seed))
+    reqs, _, skipped = build_requests_and_stages(scenario_for(request, None, cat),
+                                                 RandomStreams(request.seed))
     if len(reqs) < 2:
         raise InputError(f"the trace holds {len(reqs)} request(s); need at least 2",
                          where="--trace")
@@ -208,7 +210,7 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     rate = (len(reqs) - 1) / span if span > 0 else math.inf
     return Traffic(rate, float(inp.mean()), float(out.mean()),
                    int(np.percentile(inp, pct, method="lower")), int(inp.min()),
-                   int(out.min()))
+                   int(out.min()), tuple(skipped.items()))
 
 
 def closed_loop_rate(request: ServePlanRequest) -> float:
