@@ -109,9 +109,11 @@ def test_azure_conversation_trace_matches_its_published_medians() -> None:
 
 @pytest.mark.skipif(not MOONCAKE.is_file(), reason=f"Mooncake trace not present at {MOONCAKE}")
 def test_mooncake_conversation_trace_matches_its_published_means() -> None:
-    """Qin et al., Mooncake (FAST 2025): the conversation trace averages 12,035 input and
-    343 output tokens; its prefix ids let a cache reuse part of every later prompt."""
+    """The Mooncake FAST'25 trace release (kvcache-ai/Mooncake, README of the traces;
+    Qin et al., FAST 2025): the conversation trace holds 12,031 requests averaging 12,035
+    input and 343 output tokens; its prefix ids let a cache reuse part of later prompts."""
     s = llm_trace_stats(read_llm_trace("mooncake", MOONCAKE))
+    assert s["num_requests"] == 12_031
     assert round(s["prompt_tokens"]["mean"]) == 12_035
     assert round(s["output_tokens"]["mean"]) == 343
     assert 0.0 < s["prefix_reuse_frac"] < 1.0
