@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from tests.workload.test_trace_readers import SWF  # 4 jobs, one without a run time
 
@@ -79,3 +80,24 @@ def test_a_shared_fleet_reports_its_serving_trace_rows_skipped(tmp_path: Path) -
     out = CliRunner().invoke(cli, ["simulate", str(scenario), "--out", str(tmp_path / "o")])
     assert out.exit_code == 0, out.output
     assert "serving trace: 2 rows not simulated (0 generated tokens: 2)" in out.output
+
+
+def test_a_prefix_id_trace_reports_the_bound_its_cache_hits_stay_under(tmp_path: Path) -> None:
+    lines = []
+    for i in range(40):  # ten conversations of four turns, each turn one block longer
+        conv, turn = i % 10, i // 10
+        ids = [1000 * conv + k for k in range(turn + 2)]
+        lines.append(json.dumps({"timestamp": 500 * i, "input_length": 512 * len(ids),
+                                 "output_length": 16, "hash_ids": ids}))
+    trace = tmp_path / "m.jsonl"
+    trace.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["simulate", "serve", "--model", "llama3.1-8b", "--gpu",
+                                   "h100-sxm-80gb", "--trace", str(trace), "--trace-format",
+                                   "mooncake", "--json"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.output)
+    # turn t (t = 0..3) sends t + 2 blocks of which t + 1 were sent before, except turn 0
+    sent = sum(10 * (t + 2) for t in range(4))
+    assert s["trace_prefix_reuse_frac"] == pytest.approx(sum(10 * (t + 1)
+                                                             for t in range(1, 4)) / sent)
+    assert 0.0 < s["prefix_cache_hit_frac"] <= s["trace_prefix_reuse_frac"] + 1e-9

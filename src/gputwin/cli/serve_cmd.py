@@ -434,6 +434,10 @@ def _print_site_and_tail(console: Any, result: ServingResult, paths: dict[str, P
     skipped = skipped_rows_text(result.summary.get("trace_rows_skipped"))
     if skipped is not None:
         console.print(f"trace: {skipped}")
+    reuse = result.summary.get("trace_prefix_reuse_frac")
+    if reuse is not None:
+        console.print(f"trace: {reuse:.1%} of prompt tokens are in prefix blocks an earlier "
+                      "request sent (the hit rate of an unbounded prefix cache)")
     console.print(f"simulated {result.end_time_s:,.1f} s in {result.wall_time_s:.2f} s wall "
                   f"({result.num_events:,} events)")
     for path in paths.values():

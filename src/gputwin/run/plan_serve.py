@@ -198,8 +198,9 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     from gputwin.run.simulate_serve import build_requests_and_stages
     from gputwin.sim.rng import RandomStreams
 
-    reqs, _, skipped = build_requests_and_stages(scenario_for(request, None, cat),
-                                                 RandomStreams(request.seed))
+    built = build_requests_and_stages(scenario_for(request, None, cat),
+                                      RandomStreams(request.seed))
+    reqs, skipped = built.requests, built.trace_rows_skipped
     if len(reqs) < 2:
         raise InputError(f"the trace holds {len(reqs)} request(s); need at least 2",
                          where="--trace")

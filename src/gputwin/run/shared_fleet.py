@@ -132,7 +132,8 @@ def _simulate_shared(scenario: Scenario, progress: Callable[[float], None] | Non
     if not isinstance(world.scheduler, Framework):
         raise InputError("a shared fleet needs the scheduling framework", where="scheduler")
     view = serving_view(scenario.name, scenario.seed, scenario.horizon, section)
-    requests, _, skipped = build_requests_and_stages(view, RandomStreams(scenario.seed))
+    built_workload = build_requests_and_stages(view, RandomStreams(scenario.seed))
+    requests, skipped = built_workload.requests, built_workload.trace_rows_skipped
     extents = workload_extents(requests)
     built = [build_service(s, cat, extents.get(s.name, NO_EXTENT))
              for s in section.services]

@@ -279,6 +279,9 @@ class ServingWorkload(NamedTuple):
     requests: list[LlmRequest]  # every source's, merged by arrival time (ids 0, 1, ...)
     stages: RagStageTable | None  # the RAG pipelines' stage times (None without one)
     trace_rows_skipped: dict[str, int]  # rows the trace readers left out, by reason
+    #: share of the replayed prefix-id traces' prompt tokens in blocks an earlier request
+    #: sent (the hit rate an unbounded prefix cache would reach; None without such a trace)
+    trace_prefix_reuse_frac: float | None = None
 
 
 def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmRequest]:
@@ -293,6 +296,7 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
     parts: list[list[LlmRequest]] = []
     timed: dict[int, Any] = {}
     skipped: dict[str, int] = {}
+    hashed: list[LlmRequest] = []  # requests of traces that carry prefix ids
     for i, src in enumerate(sc.serving.workload):
         name = f"source{i}"
         if isinstance(src, SyntheticSource):
@@ -323,13 +327,17 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
             parts.append(part)
         else:
             parts.append(_read_trace(src, skipped))
+            if src.format == "mooncake" and src.use_prefix_hashes:
+                hashed += parts[-1]
     stages = None
     if timed:
         from gputwin.run.serving_rag import merge_stage_times
 
         stages = merge_stage_times(parts, timed)
+    from gputwin.workload.llm_traces import prefix_reuse_frac
+
     return ServingWorkload(parts[0] if len(parts) == 1 else merge_streams(parts), stages,
-                           skipped)
+                           skipped, prefix_reuse_frac(hashed) if hashed else None)
 
 
 def _trace_lengths(src: SyntheticSource, streams: RandomStreams, name: str
@@ -399,6 +407,20 @@ def _service_summaries(metas: dict[str, ServiceMeta], table: RequestTable,
     return services
 
 
+def _add_workload(summary: dict[str, Any], workload: ServingWorkload,
+                  table: RequestTable) -> None:
+    """What came with the requests into the run's summary: the trace rows left out, the
+    trace's prefix reuse bound and the RAG stages (each only when there is one)."""
+    if workload.trace_rows_skipped:
+        summary["trace_rows_skipped"] = workload.trace_rows_skipped
+    if workload.trace_prefix_reuse_frac is not None:
+        summary["trace_prefix_reuse_frac"] = workload.trace_prefix_reuse_frac
+    if workload.stages is not None:
+        from gputwin.run.serving_rag import rag_summary
+
+        summary["rag"] = rag_summary(workload.stages, table)
+
+
 def _add_generation(summary: dict[str, Any], generation: dict[str, Any],
                     total_it_energy_j: float) -> None:
     """Generation services into the run's summary and totals (cost unknown if any is)."""
@@ -415,12 +437,9 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
                       requests: list[LlmRequest] | None) -> ServingResult:
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
-    stages: RagStageTable | None = None
-    skipped: dict[str, int] = {}
-    if requests is not None:
-        reqs = requests
-    else:
-        reqs, stages, skipped = build_requests_and_stages(sc, RandomStreams(sc.seed), cat)
+    workload = (ServingWorkload(requests, None, {}) if requests is not None
+                else build_requests_and_stages(sc, RandomStreams(sc.seed), cat))
+    reqs = workload.requests
     extents = workload_extents(reqs)
     built = [build_service(s, cat, extents.get(s.name, NO_EXTENT))
              for s in sc.serving.services]
@@ -453,12 +472,7 @@ def _simulate_serving(sc: ServingScenario, catalog: Catalog | None,
     wall = time.perf_counter() - wall0
     end_s = max(out.end_s, gen[1].end_s if gen else 0.0)
     summary = _summary(sc, table, services, end_s, wall, out.num_events, acct)
-    if skipped:
-        summary["trace_rows_skipped"] = skipped
-    if stages is not None:
-        from gputwin.run.serving_rag import rag_summary
-
-        summary["rag"] = rag_summary(stages, table)
+    _add_workload(summary, workload, table)
     if generation:
         _add_generation(summary, generation, acct.total.it_energy_j)
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=end_s,

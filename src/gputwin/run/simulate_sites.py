@@ -121,7 +121,8 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     streams = RandomStreams(sc.seed)
     skipped: dict[str, int] = {}
     if requests is None:
-        requests, _, skipped = build_requests_and_stages(sc, streams)
+        built_workload = build_requests_and_stages(sc, streams)
+        requests, skipped = built_workload.requests, built_workload.trace_rows_skipped
     reqs = requests
     endpoint_of = {s.name: s.endpoint_name for s in sc.serving.services}
     built = _build(sc, cat, reqs, endpoint_of)
