@@ -78,20 +78,27 @@ def _lengths(values: np.ndarray) -> dict[str, float]:
 
 def prefix_reuse_frac(requests: list[LlmRequest]) -> float | None:
     """Share of prompt tokens in blocks whose prefix id an earlier request already sent
-    (what an unbounded prefix cache could skip); ``None`` without prefix ids."""
-    if not any(r.prefix_hashes for r in requests):
+    (what an unbounded prefix cache could skip); ``None`` without prefix ids. ``requests``
+    are in arrival order; a block is its request's ``hash_block_tokens`` (the last one
+    what is left of the prompt)."""
+    import itertools
+
+    import numpy as np
+
+    counts = np.fromiter((len(r.prefix_hashes) for r in requests), np.int64, len(requests))
+    if not counts.any():
         return None
-    seen: set[int] = set()
-    reused = 0
-    for r in requests:  # in arrival order
-        for i, h in enumerate(r.prefix_hashes):
-            if h in seen:
-                reused += max(0, min(r.hash_block_tokens,
-                                     r.num_prompt_tokens - i * r.hash_block_tokens))
-            else:
-                seen.add(h)
-    total = sum(r.num_prompt_tokens for r in requests)
-    return reused / total if total else 0.0
+    ids = np.fromiter(itertools.chain.from_iterable(r.prefix_hashes for r in requests),
+                      np.int64, int(counts.sum()))
+    owner = np.repeat(np.arange(len(requests)), counts)
+    position = np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts)
+    block = np.fromiter((r.hash_block_tokens for r in requests), np.int64, len(requests))
+    prompt = np.fromiter((r.num_prompt_tokens for r in requests), np.int64, len(requests))
+    tokens = np.clip(prompt[owner] - position * block[owner], 0, block[owner])
+    first = np.zeros(len(ids), dtype=bool)
+    first[np.unique(ids, return_index=True)[1]] = True  # each id's first sending
+    total = int(prompt.sum())
+    return float(tokens[~first].sum()) / total if total else 0.0
 
 
 def llm_trace_stats(requests: list[LlmRequest]) -> dict[str, Any]:
