@@ -292,7 +292,8 @@ def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmReque
 def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
                               catalog: Catalog | None = None) -> ServingWorkload:
     """:func:`build_requests`, the RAG pipelines' stage times (the pipeline modules are only
-    imported when a source has one) and the trace rows the readers skipped."""
+    imported when a source has one), the trace rows the readers skipped and the prefix
+    reuse of replayed prefix-id traces (:class:`ServingWorkload`)."""
     parts: list[list[LlmRequest]] = []
     timed: dict[int, Any] = {}
     skipped: dict[str, int] = {}
