@@ -93,7 +93,8 @@ def test_a_prefix_id_trace_reports_the_bound_its_cache_hits_stay_under(tmp_path:
     trace.write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["simulate", "serve", "--model", "llama3.1-8b", "--gpu",
                                    "h100-sxm-80gb", "--trace", str(trace), "--trace-format",
-                                   "mooncake", "--json"])
+                                   "mooncake", "--json", "--outputs", "summary,report",
+                                   "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     s = json.loads(res.output)
     # turn t (t = 0..3) sends t + 2 blocks of which t + 1 were sent before, except turn 0
@@ -101,3 +102,5 @@ def test_a_prefix_id_trace_reports_the_bound_its_cache_hits_stay_under(tmp_path:
     assert s["trace_prefix_reuse_frac"] == pytest.approx(sum(10 * (t + 1)
                                                              for t in range(1, 4)) / sent)
     assert 0.0 < s["prefix_cache_hit_frac"] <= s["trace_prefix_reuse_frac"] + 1e-9
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert f"the trace allows {s['trace_prefix_reuse_frac']:.1%}" in page

@@ -148,7 +148,9 @@ def _fmt_ms(v: float | None) -> str:
     return "-" if v is None else f"{v * 1e3:,.1f} ms"
 
 
-def _cards(s: dict[str, Any]) -> str:
+def _cards(s: dict[str, Any], trace_reuse: float | None = None) -> str:
+    """One service's summary cards; ``trace_reuse``: the replayed trace's prefix reuse
+    bound (``trace_prefix_reuse_frac``), shown beside the prefix-cache hits."""
     att = s["slo_attainment_frac"]
     e = s["energy_per_output_token_j"]
     c = s["cost_per_million_output_tokens_usd"]
@@ -168,7 +170,8 @@ def _cards(s: dict[str, Any]) -> str:
         ("KV cache", f"{(s['kv_used_frac_mean'] or 0):.1%}",
          f"mean; peak {(s['kv_used_frac_peak'] or 0):.1%}; {s['num_preemptions']:,} preemptions",
          s["num_preemptions"] > 0),
-        ("prefix-cache hits", f"{s['prefix_cache_hit_frac']:.1%}", "of prompt tokens", False),
+        ("prefix-cache hits", f"{s['prefix_cache_hit_frac']:.1%}", "of prompt tokens" + (
+            "" if trace_reuse is None else f"; the trace allows {trace_reuse:.1%}"), False),
         ("energy", "-" if e is None else f"{e:.3f} J/token", "per output token", False),
         ("carbon", f"{s['co2e_g'] / 1e3:,.3f} kg CO2e",
          f"{s['co2e_embodied_g'] / 1e3:,.3f} kg embodied; {s['water_l']:,.2f} L water", False),
@@ -243,7 +246,9 @@ def _service_section(result: ServingResult, name: str, s: dict[str, Any],
                      panel: _Panels) -> str:
     """One service's cards, latency figures and timelines."""
     tl = result.timelines.get(name, ServiceTimelineData())
-    body = _cards(s)
+    services = result.summary.get("services", {})
+    body = _cards(s, result.summary.get("trace_prefix_reuse_frac") if len(services) == 1
+                  else None)
     body += '<div class="grid2">' + panel(latency_cdf_figure(result, name),
                                           "No request finished.")
     body += panel(slo_figure(s, name), "No latency to compare.") + "</div>"
