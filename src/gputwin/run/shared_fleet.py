@@ -30,6 +30,7 @@ from gputwin.run.simulate_serve import (
     build_service,
     closed_loops,
     provision_delay_s,
+    trace_fields,
     workload_extents,
 )
 from gputwin.run.world import World, build_world
@@ -132,8 +133,8 @@ def _simulate_shared(scenario: Scenario, progress: Callable[[float], None] | Non
     if not isinstance(world.scheduler, Framework):
         raise InputError("a shared fleet needs the scheduling framework", where="scheduler")
     view = serving_view(scenario.name, scenario.seed, scenario.horizon, section)
-    built_workload = build_requests_and_stages(view, RandomStreams(scenario.seed))
-    requests, skipped = built_workload.requests, built_workload.trace_rows_skipped
+    workload = build_requests_and_stages(view, RandomStreams(scenario.seed))
+    requests = workload.requests
     extents = workload_extents(requests)
     built = [build_service(s, cat, extents.get(s.name, NO_EXTENT))
              for s in section.services]
@@ -158,7 +159,7 @@ def _simulate_shared(scenario: Scenario, progress: Callable[[float], None] | Non
     cluster = run_result(run, name=scenario.name, seed=scenario.seed, end_s=end_s,
                          num_events=num_events, wall_start=wall_start)
     return shared_result(cluster, run, fleet, outcome, [b[1] for b in built], requests,
-                         wall_start, trace_rows_skipped=skipped)
+                         wall_start, trace=trace_fields(workload))
 
 
 def _replica_jobs(section: FleetServing,

@@ -44,10 +44,10 @@ _GRID_S = 60.0  # resolution of the hour-of-day profile
 def shared_result(cluster: SimulationResult, run: SharedRun, fleet: ClusterFleet,
                   outcome: FleetOutcome, metas: Sequence[ServiceMeta],
                   requests: Sequence[LlmRequest], wall_start: float, *,
-                  trace_rows_skipped: dict[str, int] | None = None) -> SimulationResult:
+                  trace: dict[str, Any] | None = None) -> SimulationResult:
     """``cluster`` (the training side's result) with the serving side and the fleet
     section added to its summary, and the requests attached (``result.serving``);
-    ``trace_rows_skipped``: the serving trace's rows its reader left out, by reason."""
+    ``trace``: the replayed serving trace's fields (``simulate_serve.trace_fields``)."""
     by_name = {m.name: m for m in metas}
     table = request_table(outcome.states, by_name)
     replicas = replica_records(outcome)
@@ -64,8 +64,7 @@ def shared_result(cluster: SimulationResult, run: SharedRun, fleet: ClusterFleet
                "requests_by_status": {"finished": codes[0], "dropped": codes[1],
                                       "in_flight": codes[2]},
                "services": services}
-    if trace_rows_skipped:
-        serving["trace_rows_skipped"] = trace_rows_skipped
+    serving.update(trace or {})
     wall = time.perf_counter() - wall_start
     summary = dict(cluster.summary)
     section = fleet_section(cluster, run, fleet, replicas, outcome.end_s)

@@ -408,14 +408,22 @@ def _service_summaries(metas: dict[str, ServiceMeta], table: RequestTable,
     return services
 
 
+def trace_fields(workload: ServingWorkload) -> dict[str, Any]:
+    """The summary fields a replayed trace brings (each only when there is one): the rows
+    its reader left out and its prefix reuse bound."""
+    out: dict[str, Any] = {}
+    if workload.trace_rows_skipped:
+        out["trace_rows_skipped"] = workload.trace_rows_skipped
+    if workload.trace_prefix_reuse_frac is not None:
+        out["trace_prefix_reuse_frac"] = workload.trace_prefix_reuse_frac
+    return out
+
+
 def _add_workload(summary: dict[str, Any], workload: ServingWorkload,
                   table: RequestTable) -> None:
-    """What came with the requests into the run's summary: the trace rows left out, the
-    trace's prefix reuse bound and the RAG stages (each only when there is one)."""
-    if workload.trace_rows_skipped:
-        summary["trace_rows_skipped"] = workload.trace_rows_skipped
-    if workload.trace_prefix_reuse_frac is not None:
-        summary["trace_prefix_reuse_frac"] = workload.trace_prefix_reuse_frac
+    """What came with the requests into the run's summary: :func:`trace_fields` and the
+    RAG stages (when a source has a pipeline)."""
+    summary.update(trace_fields(workload))
     if workload.stages is not None:
         from gputwin.run.serving_rag import rag_summary
 
@@ -532,4 +540,4 @@ def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],
 
 
 __all__ = ["REQUEST_COLUMNS", "ServingWorkload", "build_requests", "build_requests_and_stages",
-           "build_service", "simulate_serving"]
+           "build_service", "simulate_serving", "trace_fields"]

@@ -31,9 +31,11 @@ from gputwin.run.serving_results import ServingResult
 from gputwin.run.serving_summary import ServiceMeta, replica_records, request_table
 from gputwin.run.simulate_serve import (
     NO_EXTENT,
+    ServingWorkload,
     build_requests_and_stages,
     build_service,
     closed_loops,
+    trace_fields,
     workload_extents,
 )
 from gputwin.run.sites_summary import RouteLog, sites_summary
@@ -119,11 +121,9 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     cat = catalog or default_catalog()
     world = resolve_geo(sc)
     streams = RandomStreams(sc.seed)
-    skipped: dict[str, int] = {}
-    if requests is None:
-        built_workload = build_requests_and_stages(sc, streams)
-        requests, skipped = built_workload.requests, built_workload.trace_rows_skipped
-    reqs = requests
+    workload = (ServingWorkload(requests, None, {}) if requests is not None
+                else build_requests_and_stages(sc, streams))
+    reqs = workload.requests
     endpoint_of = {s.name: s.endpoint_name for s in sc.serving.services}
     built = _build(sc, cat, reqs, endpoint_of)
     slo = {s.endpoint_name: s.slo.ttft for s in sc.serving.services}
@@ -168,8 +168,7 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
             if g in summary["services"]:
                 summary["services"][g]["failures"] = fleet.faults.report(g, replica_s(out, g))
     wall = time.perf_counter() - wall0
-    if skipped:
-        summary["trace_rows_skipped"] = skipped
+    summary.update(trace_fields(workload))
     summary.update(wall_time_s=wall, num_events=out.num_events,
                    requests_per_wall_s=len(reqs) / wall if wall > 0 else None)
     from gputwin.run.serving_summary import timeline_data
