@@ -104,3 +104,20 @@ def test_a_prefix_id_trace_reports_the_bound_its_cache_hits_stay_under(tmp_path:
     assert 0.0 < s["prefix_cache_hit_frac"] <= s["trace_prefix_reuse_frac"] + 1e-9
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert f"the trace allows {s['trace_prefix_reuse_frac']:.1%}" in page
+
+
+def test_a_multi_site_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None:
+    from gputwin.run.simulate_serve import simulate_serving
+    from gputwin.scenario.serving import load_serving_scenario
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "edge-vs-core.yaml"
+    text = example.read_text(encoding="utf-8")
+    start = text.index("  workload:\n")
+    end = text.index("variants:")
+    (tmp_path / "t.csv").write_text(AZURE, encoding="utf-8")
+    replay = "  workload:\n    - {kind: trace, service: chat, format: azure, path: t.csv}\n"
+    scenario = tmp_path / "sites.yaml"
+    scenario.write_text(text[:start] + replay + text[end:], encoding="utf-8")
+    s = simulate_serving(load_serving_scenario(scenario)).summary
+    assert s["trace_rows_skipped"] == {"0 generated tokens": 2}
+    assert s["num_requests"] == 2
