@@ -171,3 +171,8 @@ def test_a_192_chip_all_to_all_is_bound_by_its_12_chip_dimension() -> None:
     route, load = torus_all_to_all(group.torus_dims)
     assert route == pytest.approx(3.0 + 1.0 + 1.0)
     assert load == pytest.approx(6 * 3.0 / 2)  # 6 links, the 12-ring's 3 hops on 2 links
+
+
+def test_a_flat_block_leaves_no_dimension_of_one() -> None:
+    assert slice_torus_shape(32, (4, 4, 1)) == (8, 4)  # two 4x4x1 blocks side by side
+    assert slice_torus_shape(16, (4, 4, 1)) == (4, 4)

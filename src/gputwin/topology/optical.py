@@ -99,7 +99,7 @@ def ocs_slice(num_chips: int) -> OcsSlice:
                          f"got {num_chips}", where="--num-chips")
     blocks = num_chips // per_block
     arr = tuple(torus_shape(blocks, 3)) or (1,)
-    shape = slice_torus_shape(num_chips, t.block_shape)
+    shape = (*slice_torus_shape(num_chips, t.block_shape), 1, 1, 1)
     chip = (shape[0], shape[1], shape[2])
     ports = blocks * t.links_per_block
     return OcsSlice(num_chips, blocks, arr, chip, ports, math.ceil(ports / t.usable_ports))

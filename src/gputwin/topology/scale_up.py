@@ -61,15 +61,15 @@ def torus_shape(num_chips: int, max_dims: int = 3) -> tuple[int, ...]:
 @functools.lru_cache(maxsize=1024)
 def slice_torus_shape(num_chips: int, block: tuple[int, int, int]) -> tuple[int, ...]:
     """Shape of a 3D-torus slice of ``num_chips`` on a machine built of ``block``-shaped
-    electrical blocks (TPU v4/v5p: 4x4x4, the catalog's ``torus_block``): above one block
-    and a whole number of blocks, the blocks arranged near-cubically (192 chips -> 12x4x4,
-    not the 8x6x4 whole cubes cannot form); otherwise :func:`torus_shape`."""
+    electrical blocks (TPU v4/v5p: 4x4x4, the catalog's ``torus_block``): a whole number of
+    blocks is the blocks arranged near-cubically (one block: the block; 192 chips ->
+    12x4x4, not the 8x6x4 whole cubes cannot form); otherwise :func:`torus_shape`."""
     per_block = block[0] * block[1] * block[2]
-    if num_chips <= per_block or num_chips % per_block:
+    if num_chips < per_block or num_chips % per_block:
         return torus_shape(num_chips, 3)
     arrangement = (*torus_shape(num_chips // per_block, 3), 1, 1, 1)[:3]
-    return tuple(sorted((b * a for b, a in zip(block, arrangement, strict=True)),
-                        reverse=True))
+    sides = (b * a for b, a in zip(block, arrangement, strict=True))
+    return tuple(sorted((k for k in sides if k > 1), reverse=True))  # as torus_shape: no 1s
 
 
 def torus_links(dims: tuple[int, ...]) -> int:
