@@ -187,6 +187,10 @@ class ServePlanRequest(_Request):
     output_tokens: PositiveInt | None = None
     trace: str | None = Field(default=None, description="Trace file instead of --rate")
     trace_format: Literal["azure", "mooncake", "burstgpt"] = "azure"
+    trace_model: str | None = Field(default=None, description="BurstGPT trace: keep this "
+                                    "Model's rows")
+    trace_log_type: str | None = Field(default=None, description="BurstGPT trace: keep this "
+                                       "Log Type's rows")
     max_requests: PositiveInt | None = None
     speedup: float = Field(default=1.0, gt=0)
     ttft_slo: Seconds | None = Field(default=None, gt=0)

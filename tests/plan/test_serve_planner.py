@@ -213,6 +213,23 @@ def test_a_traces_skipped_rows_are_reported(tmp_path: Path) -> None:
     assert all(r["num_requests"] == 60 for r in plan.rows)
 
 
+def test_a_burstgpt_trace_is_planned_on_the_rows_its_filters_keep(tmp_path: Path) -> None:
+    rows = ["Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type"]
+    for i in range(90):  # every third row is GPT-4's
+        model = "GPT-4" if i % 3 == 2 else "ChatGPT"
+        rows.append(f"{i * 0.25:.2f},{model},{300 + i},40,{340 + i},Conversation log")
+    trace = tmp_path / "b.csv"
+    trace.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    plan = _plan(rate=None, input_tokens=None, output_tokens=None, trace=str(trace),
+                 trace_format="burstgpt", trace_model="ChatGPT", weights=["fp8"],
+                 max_num_seqs=[128], top=1, finalists=2)
+    assert plan.traffic.trace_rows_skipped == (("another model (the model filter)", 30),)
+    assert all(r["num_requests"] == 60 for r in plan.rows)
+    with pytest.raises(InputError, match="BurstGPT"):
+        _plan(rate=None, input_tokens=None, output_tokens=None, trace=str(trace),
+              trace_model="ChatGPT")  # an azure trace has no Model column
+
+
 def test_cli_text_mode_prints_the_ranking() -> None:
     res = CliRunner().invoke(cli, CLI_SMALL)
     assert res.exit_code == 0, res.output

@@ -153,6 +153,10 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
               help="Replay a request trace instead of --rate and fixed lengths.")
 @click.option("--trace-format", type=click.Choice(LLM_TRACE_FORMATS),
               default="azure", show_default=True)
+@click.option("--trace-model", default=None,
+              help="BurstGPT --trace: keep only the rows of this Model (e.g. ChatGPT).")
+@click.option("--trace-log-type", default=None,
+              help="BurstGPT --trace: keep only the rows of this Log Type.")
 @click.option("--max-requests", type=int, default=None, callback=positive_int)
 @click.option("--speedup", type=float, default=1.0, show_default=True)
 @click.option("--ttft-slo", type=DURATION, default=None, help="e.g. 2s")

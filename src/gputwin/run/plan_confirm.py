@@ -59,7 +59,8 @@ def num_requests(request: ServePlanRequest) -> int:
 def _workload(request: ServePlanRequest) -> dict[str, Any]:
     if request.trace is not None:
         return {"kind": "trace", "format": request.trace_format, "path": request.trace,
-                "max_requests": request.max_requests, "speedup": request.speedup}
+                "max_requests": request.max_requests, "speedup": request.speedup,
+                "model_filter": request.trace_model, "log_type": request.trace_log_type}
     load: dict[str, Any] = ({"concurrency": request.concurrency,
                              "think_time": request.think_time}
                             if request.concurrency is not None else

@@ -21,9 +21,9 @@ from gputwin.requests import ServePlanRequest
 FILE_NAME = "candidates.parquet"
 #: request fields that change what a confirming simulation measures or costs
 _OUTCOME_FIELDS = ("model", "model_overrides", "rate", "trace", "trace_format",
-                   "max_requests", "speedup", "input_tokens", "output_tokens", "ttft_slo",
-                   "tpot_slo", "e2e_slo", "percentile", "num_requests", "seed", "provider",
-                   "pricing")
+                   "trace_model", "trace_log_type", "max_requests", "speedup",
+                   "input_tokens", "output_tokens", "ttft_slo", "tpot_slo", "e2e_slo",
+                   "percentile", "num_requests", "seed", "provider", "pricing")
 
 
 def fingerprint(request: ServePlanRequest) -> str:
