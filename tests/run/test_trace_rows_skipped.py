@@ -36,7 +36,7 @@ def test_a_cluster_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None
     assert s["trace_rows_skipped"] == {"no run time": 1}
     assert s["num_jobs"] + sum(s["trace_rows_skipped"].values()) == 4  # every row accounted
     _told_in_output_and_report(["simulate", str(scenario)], tmp_path / "o",
-                               "1 row not simulated (no run time: 1)")
+                               "1 row left out (no run time: 1)")
 
 
 def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None
     assert s["trace_rows_skipped"] == {"0 generated tokens": 2}
     assert s["num_requests"] == 2
     _told_in_output_and_report(args, tmp_path / "o",
-                               "2 rows not simulated (0 generated tokens: 2)")
+                               "2 rows left out (0 generated tokens: 2)")
 
 
 def test_a_run_without_skipped_rows_says_nothing_about_them(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_a_shared_fleet_reports_its_serving_trace_rows_skipped(tmp_path: Path) -
     assert s["serving"]["num_requests"] == 2
     out = CliRunner().invoke(cli, ["simulate", str(scenario), "--out", str(tmp_path / "o")])
     assert out.exit_code == 0, out.output
-    assert "serving trace: 2 rows not simulated (0 generated tokens: 2)" in out.output
+    assert "serving trace: 2 rows left out (0 generated tokens: 2)" in out.output
 
 
 def test_a_prefix_id_trace_reports_the_bound_its_cache_hits_stay_under(tmp_path: Path) -> None:

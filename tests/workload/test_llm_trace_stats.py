@@ -82,7 +82,7 @@ def test_workload_stats_reads_an_llm_trace(tmp_path: Path) -> None:
                                     "--set", "max_requests=2"])
     assert text.exit_code == 0, text.output
     assert "requests     2 over" in text.output
-    assert "1 row not simulated (0 generated tokens: 1)" in text.output
+    assert "1 row left out (0 generated tokens: 1)" in text.output
 
 
 @pytest.mark.parametrize(("args", "message"), [

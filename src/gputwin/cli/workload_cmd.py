@@ -173,11 +173,14 @@ def _fmt_s(seconds: float | None) -> str:
 def _stats_text(s: dict[str, Any]) -> str:
     if not s.get("num_jobs"):
         return f"{s.get('path', '')}: no jobs"
+    from gputwin.report.page import skipped_rows_text
+
     shares = ", ".join(f"{g}: {v:.1%}" for g, v in s["share_by_num_gpus"].items())
+    skipped = skipped_rows_text({k: v for k, v in (s.get("skipped") or {}).items() if v})
     lines = [
         f"trace        {s['path']} ({s['format']})",
         f"jobs         {s['num_jobs']:,} over {_fmt_s(s['span_s'])}"
-        + (f"  (skipped: {s['skipped']})" if s.get("skipped") else ""),
+        + (f"  ({skipped})" if skipped else ""),
         f"GPU-hours    {s['gpu_hours']:,.0f}",
         f"by GPUs      {shares}",
         f"fractional   {s['fractional_share']:.1%} of jobs",

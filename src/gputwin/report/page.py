@@ -127,10 +127,10 @@ def simple_table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def skipped_rows_text(skipped: dict[str, int] | None) -> str | None:
-    """``"N rows not simulated (reason: n, ...)"`` for a run's ``trace_rows_skipped``, or
-    ``None`` when the trace's every row was used."""
+    """``"N rows left out (reason: n, ...)"`` for a run's ``trace_rows_skipped`` (or a
+    trace's ``skipped``), or ``None`` when every row of the trace was used."""
     if not skipped:
         return None
     total = sum(skipped.values())
     reasons = ", ".join(f"{reason}: {n:,}" for reason, n in skipped.items())
-    return f"{total:,} row{'s' if total != 1 else ''} not simulated ({reasons})"
+    return f"{total:,} row{'s' if total != 1 else ''} left out ({reasons})"
