@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from gputwin.errors import InputError
 from gputwin.input_model import InputModel
@@ -23,6 +30,16 @@ TrainDType = Literal["bf16", "fp16", "fp8"]
 
 class _Request(InputModel):
     """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
+
+
+def check_burstgpt_filter(value: str | None, trace_format: str | None) -> str | None:
+    """A BurstGPT row filter (Model or Log Type column) needs a BurstGPT trace: the one rule
+    for scenarios' trace sources and planner requests (``trace_format`` None: no trace)."""
+    if value is not None and trace_format != "burstgpt":
+        raise ValueError("filters the rows of a BurstGPT trace; "
+                         + ("there is no trace" if trace_format is None
+                            else f"this trace is {trace_format}"))
+    return value
 
 
 class TrainLayout(_Request):
@@ -194,6 +211,12 @@ class ServePlanRequest(_Request):
     max_requests: PositiveInt | None = None
     speedup: float = Field(default=1.0, gt=0)
     ttft_slo: Seconds | None = Field(default=None, gt=0)
+
+    @field_validator("trace_model", "trace_log_type")
+    @classmethod
+    def _burstgpt_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_burstgpt_filter(
+            value, info.data.get("trace_format") if info.data.get("trace") else None)
     tpot_slo: Seconds | None = Field(default=None, gt=0)
     e2e_slo: Seconds | None = Field(default=None, gt=0)
     percentile: Literal["p50", "p90", "p99"] = "p99"

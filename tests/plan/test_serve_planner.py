@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from gputwin.cli.main import cli
 from gputwin.errors import InputError
 from gputwin.plan.serve import pareto_front
-from gputwin.requests import ServePlanRequest
+from gputwin.requests import ServePlanRequest, validated
 from gputwin.run.plan_confirm import scenario_for
 from gputwin.run.plan_serve import ServePlan, plan_serve
 from gputwin.run.plan_sweep import run_tasks
@@ -225,9 +225,12 @@ def test_a_burstgpt_trace_is_planned_on_the_rows_its_filters_keep(tmp_path: Path
                  max_num_seqs=[128], top=1, finalists=2)
     assert plan.traffic.trace_rows_skipped == (("another model (the model filter)", 30),)
     assert all(r["num_requests"] == 60 for r in plan.rows)
-    with pytest.raises(InputError, match="BurstGPT"):
-        _plan(rate=None, input_tokens=None, output_tokens=None, trace=str(trace),
-              trace_model="ChatGPT")  # an azure trace has no Model column
+    with pytest.raises(InputError, match="--trace-model: filters the rows of a BurstGPT "
+                                         "trace; this trace is azure"):
+        validated(ServePlanRequest, {**SMALL, "rate": None, "input_tokens": None,
+                                     "output_tokens": None, "trace": str(trace),
+                                     "trace_model": "ChatGPT"},
+                  where=lambda f: "--" + f.replace("_", "-"))  # azure has no Model column
 
 
 def test_cli_text_mode_prints_the_ranking() -> None:

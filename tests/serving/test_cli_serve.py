@@ -111,7 +111,8 @@ def test_burstgpt_replay_filters_by_model_and_log_type(tmp_path: Path,
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
-    (["--trace-format", "azure"], "error: --trace-model: filters BurstGPT rows"),
+    (["--trace-format", "azure"],
+     "error: --trace-model: filters the rows of a BurstGPT trace; this trace is azure"),
     (["--rate", "1"], "error: --trace-model: filters the rows of a replayed BurstGPT trace"),
 ])
 def test_burstgpt_filters_need_a_burstgpt_replay(tmp_path: Path,
@@ -125,3 +126,17 @@ def test_burstgpt_filters_need_a_burstgpt_replay(tmp_path: Path,
         args += ["--trace", str(trace)]
     assert _main(args) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_a_scenario_filters_only_a_burstgpt_trace(tmp_path: Path) -> None:
+    from gputwin.errors import InputError
+    from gputwin.scenario.serving import load_serving_scenario
+
+    (tmp_path / "t.csv").write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n", encoding="utf-8")
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nserving:\n  services: [{name: a, model: llama3.1-8b, gpu: l4}]\n"
+                    "  workload:\n    - {kind: trace, service: a, format: azure, path: t.csv,\n"
+                    "       model_filter: ChatGPT}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"s\.yaml:\d+: .*model_filter: filters the rows of a "
+                                         r"BurstGPT trace; this trace is azure"):
+        load_serving_scenario(path)

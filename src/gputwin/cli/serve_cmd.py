@@ -233,7 +233,8 @@ _WORKLOAD_FLAGS = {
     "process": "--arrival", "num_requests": "--num-requests", "concurrency": "--concurrency",
     "think_time": "--think-time", "repeat": "--repeat", "speedup": "--speedup",
     "max_requests": "--max-requests", "path": "--trace", "lengths": "--length-trace",
-    "sample": "--length-sample", "format": "--trace-format"}
+    "sample": "--length-sample", "format": "--trace-format", "model_filter": "--trace-model",
+    "log_type": "--trace-log-type"}
 _SERVICE_FLAGS = {
     "weights_dtype": "--weights", "kv_cache_dtype": "--kv-cache", "name": "--engine",
     "enable_chunked_prefill": "--chunked-prefill", "enable_prefix_caching":
@@ -298,11 +299,6 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
         raise InputError("give --concurrency (closed loop) or --rate / --trace (open loop), "
                          "not both", where="--concurrency")
     if o["trace"] is not None:
-        burst_filter = o["trace_model"] is not None or o["trace_log_type"] is not None
-        if burst_filter and o["trace_format"] != "burstgpt":
-            raise InputError(f"filters BurstGPT rows; this trace is {o['trace_format']}",
-                             where="--trace-model" if o["trace_model"] is not None
-                             else "--trace-log-type")
         if o["repeat"] > 1:
             raise InputError("--repeat repeats synthetic prompts; a replayed trace keeps its "
                              "own (give --rate instead of --trace)", where="--repeat")

@@ -185,11 +185,6 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     if request.think_time and request.concurrency is None:
         raise InputError("--think-time is the pause of concurrent users: give --concurrency",
                          where="--think-time")
-    for flag, value in (("--trace-model", request.trace_model),
-                        ("--trace-log-type", request.trace_log_type)):
-        if value is not None and (request.trace is None or request.trace_format != "burstgpt"):
-            raise InputError("filters the rows of a BurstGPT --trace (--trace-format "
-                             "burstgpt)", where=flag)
     if request.trace is None:
         if (request.rate is None and request.concurrency is None) or (
                 request.input_tokens is None or request.output_tokens is None):

@@ -37,6 +37,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -50,6 +51,7 @@ from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
+from gputwin.requests import check_burstgpt_filter
 from gputwin.scenario.generation import GenerationSection
 from gputwin.scenario.overrides import (
     apply_overrides,
@@ -401,6 +403,11 @@ class TraceSource(_M):
     use_prefix_hashes: bool = True
     model_filter: str | None = Field(default=None, description="BurstGPT Model column")
     log_type: str | None = Field(default=None, description="BurstGPT Log Type column")
+
+    @field_validator("model_filter", "log_type")
+    @classmethod
+    def _burstgpt_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_burstgpt_filter(value, info.data.get("format"))
 
 
 class RagSource(_M):
