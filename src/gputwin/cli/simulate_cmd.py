@@ -164,12 +164,30 @@ def _run_with_progress(sc: Any, run_simulation: Any) -> Any:
 
 def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     from rich.console import Console
+
+    from gputwin.run.inflation_run import inflation_lines
+
+    s = result.summary
+    console = Console()
+    console.print(_summary_table(result))
+    for line in _shared_fleet_lines(s):  # training beside inference (a `serving:` section)
+        console.print(line)
+    for line in inflation_lines(s):  # a packing experiment (experiment: workload_inflation)
+        console.print(line)
+    planned = _planned_line(s.get("planned_layouts") or [])
+    if planned is not None:
+        console.print(planned)
+    for path in paths.values():
+        console.print(f"wrote {path}")
+
+
+def _summary_table(result: SimulationResult) -> Any:
+    """The run's key figures as a two-column rich table."""
     from rich.table import Table
 
     from gputwin.units import format_duration
 
     s = result.summary
-    console = Console()
 
     def dur(value: float | None) -> str:
         return "-" if value is None else format_duration(value)
@@ -193,40 +211,33 @@ def _print_summary(result: SimulationResult, paths: dict[str, Path]) -> None:
     energy = s["energy_j"]
     table.add_row("job energy", "-" if energy is None else
                   f"{energy / 3.6e9:,.1f} MWh IT ({s['energy_jobs_counted']} modelled jobs)")
+    for label, text in _optional_rows(s):
+        table.add_row(label, text)
+    return table
+
+
+def _optional_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """The table rows only some runs have: site energy, optics, power supply, trace rows
+    left out."""
+    from gputwin.report.cluster_extras import optics_line
     from gputwin.report.energy import energy_cli_line, supply_cli_line
-
-    site_line = energy_cli_line(s)
-    if site_line is not None:
-        table.add_row("site", site_line)
-    from gputwin.report.cluster_extras import optics_line as optics_text
-
-    optics_line = optics_text(s)
-    if optics_line is not None:
-        table.add_row("optics", optics_line)
-    supply_line = supply_cli_line((s.get("site") or {}).get("supply"))
-    if supply_line is not None:
-        table.add_row("power supply", supply_line)
     from gputwin.report.page import skipped_rows_text
 
-    skipped = skipped_rows_text(s.get("trace_rows_skipped"))
-    if skipped is not None:
-        table.add_row("trace", skipped)
-    console.print(table)
-    for line in _shared_fleet_lines(s):  # training beside inference (a `serving:` section)
-        console.print(line)
-    from gputwin.run.inflation_run import inflation_lines
+    rows = [("site", energy_cli_line(s)), ("optics", optics_line(s)),
+            ("power supply", supply_cli_line((s.get("site") or {}).get("supply"))),
+            ("trace", skipped_rows_text(s.get("trace_rows_skipped")))]
+    return [(label, text) for label, text in rows if text is not None]
 
-    for line in inflation_lines(s):  # a packing experiment (experiment: workload_inflation)
-        console.print(line)
-    planned = s.get("planned_layouts") or []
-    if planned:
-        shown = ", ".join(f"#{p['template']} on {p['num_gpus']}: tp{p['tp']} pp{p['pp']} "
-                          f"dp{p['num_gpus'] // (p['tp'] * p['pp'] * p['cp'])}"
-                          for p in planned[:4])
-        more = f" and {len(planned) - 4} more" if len(planned) > 4 else ""
-        console.print(f"layouts planned (templates without one): {shown}{more}")
-    for path in paths.values():
-        console.print(f"wrote {path}")
+
+def _planned_line(planned: list[dict[str, Any]]) -> str | None:
+    """The layouts the planner chose for templates without one (``None``: none)."""
+    if not planned:
+        return None
+    shown = ", ".join(f"#{p['template']} on {p['num_gpus']}: tp{p['tp']} pp{p['pp']} "
+                      f"dp{p['num_gpus'] // (p['tp'] * p['pp'] * p['cp'])}"
+                      for p in planned[:4])
+    more = f" and {len(planned) - 4} more" if len(planned) > 4 else ""
+    return f"layouts planned (templates without one): {shown}{more}"
 
 
 def _shared_fleet_lines(s: dict[str, Any]) -> list[str]:

@@ -49,7 +49,8 @@ from gputwin.sites.routing import GroupFacts, SiteRouter
 from gputwin.workload.llm_request import LlmRequest
 
 if TYPE_CHECKING:
-    from gputwin.serving.replica_faults import FaultPlan
+    from gputwin.serving.fleet import FleetOutcome
+    from gputwin.serving.replica_faults import FaultPlan, ReplicaFaults
 
 
 @dataclasses.dataclass(slots=True)
@@ -154,19 +155,13 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     out = fleet.run(progress)
     metas = {g: v[2] for g, v in groups.items()}
     table = request_table(out.states, metas)
+    replicas = replica_records(out)
     summary = sites_summary(sc, world, router, log, pop_of, table, out, metas,
-                            {g: v[3] for g, v in groups.items()}, replica_records(out),
+                            {g: v[3] for g, v in groups.items()}, replicas,
                             {g: v[0] for g, v in groups.items()},
                             plan_rollout(sc, world, streams))
     if fleet.faults is not None:
-        from gputwin.run.serving_faults import replica_s
-
-        total_s = sum(replica_s(out, g) for g in groups)
-        summary["failures"] = {**fleet.faults.report(None, total_s),
-                               "site_outages": fleet.faults.site_report()}
-        for g in groups:
-            if g in summary["services"]:
-                summary["services"][g]["failures"] = fleet.faults.report(g, replica_s(out, g))
+        _add_failures(summary, fleet.faults, out, list(groups))
     wall = time.perf_counter() - wall0
     summary.update(trace_fields(workload))
     summary.update(wall_time_s=wall, num_events=out.num_events,
@@ -174,9 +169,22 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
     from gputwin.run.serving_summary import timeline_data
 
     return ServingResult(scenario_name=sc.name, seed=sc.seed, end_time_s=out.end_s,
-                         requests=table, replicas=replica_records(out),
+                         requests=table, replicas=replicas,
                          timelines={n: timeline_data(t) for n, t in out.timelines.items()},
                          summary=summary, wall_time_s=wall, num_events=out.num_events)
+
+
+def _add_failures(summary: dict[str, Any], faults: ReplicaFaults, out: FleetOutcome,
+                  groups: list[str]) -> None:
+    """The run's and each group's failure report (``serving.failures`` across sites)."""
+    from gputwin.run.serving_faults import replica_s
+
+    total_s = sum(replica_s(out, g) for g in groups)
+    summary["failures"] = {**faults.report(None, total_s),
+                           "site_outages": faults.site_report()}
+    for g in groups:
+        if g in summary["services"]:
+            summary["services"][g]["failures"] = faults.report(g, replica_s(out, g))
 
 
 def _faults(sc: ServingScenario, cat: Catalog,
