@@ -143,3 +143,29 @@ def test_bad_json(tmp_path: Path, text: str, needle: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"config\.json"):
         model_from_hf_config(tmp_path / "nowhere")
+
+
+NEMOTRON_TINY: dict[str, Any] = {
+    "model_type": "nemotron", "hidden_size": 64, "intermediate_size": 256,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 3,
+    "vocab_size": 1000, "max_position_embeddings": 512, "hidden_act": "relu2",
+}
+
+
+@pytest.mark.parametrize("model_type", ["nemotron", "some-future-type"])
+def test_squared_relu_mlp_has_two_matrices(tmp_path: Path, model_type: str) -> None:
+    """Nemotron's squared-ReLU MLP has no gate: one up and one down projection per layer,
+    where a SwiGLU reading would count a third (h x ffn) matrix in every layer."""
+    config = {**NEMOTRON_TINY, "model_type": model_type}
+    spec = model_from_hf_config(write(tmp_path / model_type, config))
+    gated = model_from_hf_config(write(tmp_path / "llama", {**config, "model_type": "llama",
+                                                            "hidden_act": "silu"}))
+    assert spec.mlp_kind == "gelu" and gated.mlp_kind == "swiglu"
+    assert total_params(gated) - total_params(spec) >= 3 * 64 * 256
+
+
+def test_gated_gelu_stays_gated(tmp_path: Path) -> None:
+    """Gemma names a GELU activation but its MLP is gated (three matrices)."""
+    spec = model_from_hf_config(write(tmp_path / "g", {**QWEN2_TINY, "model_type": "gemma",
+                                                        "hidden_act": "gelu_pytorch_tanh"}))
+    assert spec.mlp_kind == "swiglu"

@@ -23,8 +23,14 @@ from gputwin.textio import read_text
 
 _MISSING = object()
 
-#: model types whose MLP is the plain two-matrix kind (GELU/ReLU)
-_PLAIN_MLP_TYPES = {"gpt2", "gpt_neox", "opt", "gptj", "bloom", "falcon", "gpt_bigcode"}
+#: model types whose MLP is the plain two-matrix kind (GELU/ReLU, no gate): GPT-2-era
+#: models, StarCoder2, Phi-1/2 and Nemotron (squared ReLU)
+_PLAIN_MLP_TYPES = {"gpt2", "gpt_neox", "opt", "gptj", "bloom", "falcon", "gpt_bigcode",
+                    "gpt_neo", "starcoder2", "phi", "nemotron"}
+#: activations only used without a gate: a config naming one has a two-matrix MLP whatever
+#: its model_type (``hidden_act`` alone does not tell: Llama's gated MLP says "silu",
+#: Gemma's "gelu_pytorch_tanh")
+_UNGATED_ACTIVATIONS = {"relu2", "relu_squared", "squared_relu"}
 
 
 class _Reader:
@@ -102,7 +108,9 @@ def _common(r: _Reader) -> dict[str, Any]:
 
 def _llama_like(r: _Reader, model_type: str) -> dict[str, Any]:
     fields = _common(r)
-    fields["mlp_kind"] = "gelu" if model_type in _PLAIN_MLP_TYPES else "swiglu"
+    act = r.data.get("hidden_act", r.data.get("activation_function"))
+    plain = model_type in _PLAIN_MLP_TYPES or act in _UNGATED_ACTIVATIONS
+    fields["mlp_kind"] = "gelu" if plain else "swiglu"
     fields["qkv_bias"] = model_type.startswith("qwen2") or r.get_bool(
         "attention_bias", default=False
     )
