@@ -67,3 +67,18 @@ def test_console_script_runs() -> None:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["dp"] == 1
+
+
+def test_no_memory_check_estimates_a_layout_that_does_not_fit(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused by default (exit 2, the shortfall named); with --no-memory-check the estimate
+    runs and reports the overflow as a negative margin and in the text."""
+    big = ["estimate", "train", "--model", "llama3.1-405b", "--gpu", "h100-sxm-80gb",
+           "--num-gpus", "64", "--tp", "8", "--global-batch-size", "64", "--recompute", "none"]
+    code, _, err = _run(big, capsys)
+    assert code == 2 and "more than the 80.0 GiB" in err
+    code, out, _ = _run([*big, "--no-memory-check", "--json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and d["memory_margin_bytes"] < 0 and d["step_time_s"] > 0
+    code, out, _ = _run([*big, "--no-memory-check"], capsys)
+    assert code == 0 and "does not" in out and "over by" in out

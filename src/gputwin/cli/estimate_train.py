@@ -39,8 +39,10 @@ def _summary(est: TrainingEstimate, title: str) -> None:
     head.add_row("model TFLOP/s per GPU", f"{est.tflops_per_gpu:.0f}")
     cap = est.memory_capacity_bytes
     used = est.memory_per_gpu_bytes
+    room = (f"{format_bytes(cap - used)} free" if used <= cap
+            else f"[red]over by {format_bytes(used - cap)}: does not fit[/red]")
     head.add_row("memory per GPU", f"{format_bytes(used)} of {format_bytes(cap)} "
-                                   f"({used / cap:.0%}, {format_bytes(cap - used)} free)")
+                                   f"({used / cap:.0%}, {room})")
     mem = d["memory"]
     head.add_row("", "  ".join(f"{k.removesuffix('_bytes')} {format_bytes(v)}"
                                for k, v in mem.items()))
@@ -111,17 +113,22 @@ def _summary(est: TrainingEstimate, title: str) -> None:
               callback=positive_int)
 @click.option("--num-leaves-spanned", type=int, default=None, callback=positive_int,
               help="Leaf switches the job's nodes sit under [default: packed].")
+@click.option("--no-memory-check", "skip_memory_check", is_flag=True,
+              help="Estimate a layout whose modelled memory exceeds the GPU's (e.g. one run "
+                   "with activation offload, which is not modelled) instead of refusing it; "
+                   "the overflow is reported.")
 @failure_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
-def train(ctx: click.Context, /, as_json: bool, **options: Any) -> None:
+def train(ctx: click.Context, /, as_json: bool, skip_memory_check: bool,
+          **options: Any) -> None:
     """Step time, MFU, memory and time-to-train of one training job."""
     from gputwin.requests import TrainRequest
     from gputwin.run.estimate_train import estimate_train
 
     failures = pop_failure_options(ctx, options)
     request = TrainRequest.from_flat({k: v for k, v in options.items() if v is not None})
-    est = estimate_train(request)
+    est = estimate_train(request, check_memory=not skip_memory_check)
     goodput = None if failures is None else failures_section(request, est, failures)
     if as_json:
         emit_json(est.to_dict() if goodput is None else with_failures(est.to_dict(), goodput))
