@@ -71,6 +71,32 @@ def test_padding_goes_up_to_the_next_captured_size() -> None:
     assert engine_profile("vllm").padded_batch(100) == 100  # padding off for the default
 
 
+def test_graphs_are_captured_only_up_to_the_largest_decode_batch() -> None:
+    """Sizes above the cap are dropped and the cap itself becomes the padding target
+    (TensorRT-LLM pads a batch of 534 to a max batch of 640, not to the 1024 graph)."""
+    t = engine_profile("trtllm")
+    assert t.graph_batch_sizes(640)[-3:] == (384, 512, 640)
+    assert [t.padded_batch(n, cap=640) for n in (534, 640, 100)] == [640, 640, 128]
+    assert t.padded_batch(534) == 1024  # no cap: the whole captured list
+    assert t.graph_batch_sizes(10_000) == t.cuda_graph_batch_sizes  # cap above the list
+
+
+def test_a_max_batch_below_the_graphs_caps_the_padding() -> None:
+    """A replica limited to 600 sequences pads a decode batch of 534 to 600 (its cap),
+    not to the 1024 graph it never captures."""
+    from gputwin.run.simulate_serve import build_service
+
+    cat = default_catalog()
+    opts = ServiceOptions(model="llama3.1-8b", gpu="h100-sxm-80gb",  # type: ignore[arg-type]
+                          engine={"name": "trtllm", "max_num_seqs": 600})
+    step = build_service(opts, cat)[0].pool.model
+    assert isinstance(step, GraphPaddedStep)
+    base = step._base  # the unpadded step model of the same replica
+    ctx = 534 * 300.0
+    assert step.step_time_s(0, 0.0, 0.0, 534, ctx) == base.step_time_s(0, 0.0, 0.0, 600, ctx)
+    assert step.step_time_s(0, 0.0, 0.0, 534, ctx) < base.step_time_s(0, 0.0, 0.0, 1024, ctx)
+
+
 def test_padded_step_prices_decode_at_the_padded_batch_only() -> None:
     perf = _perf("trtllm")
     step = GraphPaddedStep(perf, engine_profile("trtllm"))

@@ -106,9 +106,21 @@ class EngineProfile:
         attention data-parallel groups holds (1 when the limits count the replica)."""
         return max(1, dp_attention) if self.limits_scope == "dp_rank" else 1
 
-    def padded_batch(self, num_seqs: int) -> int:
-        """Decode batch size after CUDA-graph padding (unchanged above the largest)."""
+    def graph_batch_sizes(self, cap: int | None = None) -> tuple[int, ...]:
+        """The CUDA-graph batch sizes captured under a largest pure-decode batch ``cap``
+        (the engine's max batch, or its token budget over the tokens per sequence):
+        sizes above it are dropped and, when the list went beyond it, ``cap`` itself is
+        captured as the padding target (TensorRT-LLM ``_filter_cuda_graph_batch_sizes``;
+        SGLang caps ``--cuda-graph-max-bs`` at its max running requests)."""
         sizes = self.cuda_graph_batch_sizes
+        if cap is None or not sizes or sizes[-1] <= cap:
+            return sizes
+        return (*(s for s in sizes if s < cap), cap)
+
+    def padded_batch(self, num_seqs: int, cap: int | None = None) -> int:
+        """Decode batch size after CUDA-graph padding (unchanged above the largest size
+        captured under ``cap``, see :meth:`graph_batch_sizes`)."""
+        sizes = self.graph_batch_sizes(cap)
         if not self.pad_decode_to_graph or not sizes or num_seqs > sizes[-1]:
             return num_seqs
         return sizes[bisect.bisect_left(sizes, num_seqs)]
@@ -266,13 +278,14 @@ class GraphPaddedStep:
 
     Only the token count grows (GEMM rows, LM head, all-reduce size); the attention reads
     the real sequences' KV (padding rows have none). Mixed prefill+decode steps run
-    eagerly, unpadded (as in the engines)."""
+    eagerly, unpadded (as in the engines). ``cap``: the largest pure-decode batch the
+    engine captures (:meth:`EngineProfile.graph_batch_sizes`)."""
 
     __slots__ = ("_base", "_pad")
 
-    def __init__(self, base: StepModel, profile: EngineProfile) -> None:
+    def __init__(self, base: StepModel, profile: EngineProfile, cap: int | None = None) -> None:
         self._base = base
-        self._pad = profile.padded_batch
+        self._pad = functools.partial(profile.padded_batch, cap=cap)
 
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
                     prefill_attn_pairs: float, num_decode_seqs: int,
@@ -311,9 +324,10 @@ def kv_pool_blocks(memory: KvMemory, profile: EngineProfile, block_size: int,
     return int(memory.kv_pool_tokens(free) // block_size) * memory.kv_pools_per_replica
 
 
-def step_model(base: StepModel, profile: EngineProfile) -> StepModel:
-    """``base`` itself, or wrapped in :class:`GraphPaddedStep` when the engine pads."""
-    return GraphPaddedStep(base, profile) if profile.pad_decode_to_graph else base
+def step_model(base: StepModel, profile: EngineProfile, cap: int | None = None) -> StepModel:
+    """``base`` itself, or wrapped in :class:`GraphPaddedStep` (graphs captured up to a
+    pure-decode batch of ``cap``) when the engine pads."""
+    return GraphPaddedStep(base, profile, cap) if profile.pad_decode_to_graph else base
 
 
 __all__ = [

@@ -22,7 +22,12 @@ import numpy as np
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import StorageTier
 from gputwin.errors import DoesNotFitError, InputError
-from gputwin.perf.engines import kv_pool_blocks, kv_pool_bytes_per_gpu, step_model
+from gputwin.perf.engines import (
+    StepModel,
+    kv_pool_blocks,
+    kv_pool_bytes_per_gpu,
+    step_model,
+)
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
 from gputwin.run.generation_run import (
     BuiltGeneration,
@@ -203,13 +208,20 @@ def _autoscaler(a: AutoscalerOptions | None, perf: ServingPerf,
                               perf, perf.config.hw.gpus_per_node, tier, a.startup_overhead))
 
 
+def _step_model(perf: ServingPerf, opts: ServiceOptions, eng: EngineConfig) -> StepModel:
+    """The replica's step model: CUDA graphs captured up to its largest pure-decode
+    batch (its max batch, or its token budget over the tokens each sequence decodes)."""
+    cap = min(eng.max_num_seqs, eng.max_num_batched_tokens // (1 + eng.num_speculative_tokens))
+    return step_model(perf, opts.engine.resolved(opts.dp_attention).profile, cap)
+
+
 def build_service(opts: ServiceOptions, catalog: Catalog,
                   extent: WorkloadExtent = NO_EXTENT
                   ) -> tuple[ServiceSpec, ServiceMeta, ServiceEnergy]:
     perf = _perf(opts, catalog)
     model = catalog.model(opts.model)
     eng = engine_config(opts, perf, model.max_seq_len, extent)
-    step = step_model(perf, opts.engine.resolved(opts.dp_attention).profile)
+    step = _step_model(perf, opts, eng)
     hw = perf.config.hw
     gpus = perf.config.num_gpus
     auto = _autoscaler(opts.autoscaler, perf, catalog)
@@ -236,7 +248,7 @@ def build_service(opts: ServiceOptions, catalog: Catalog,
                              where=f"service {opts.name!r}: disaggregation.prefill_layout"
                              ) from None
         pre_eng = engine_config(pre_opts, pre_perf, model.max_seq_len, extent)
-        pre_step = step_model(pre_perf, pre_opts.engine.resolved(pre_opts.dp_attention).profile)
+        pre_step = _step_model(pre_perf, pre_opts, pre_eng)
         power = ServiceEnergy(opts.name, hw, perf, prefill_perf=pre_perf)
         meta = replace(meta, prefill_gpus_per_replica=pre_perf.config.num_gpus)
     pre_auto = _autoscaler(d.prefill_autoscaler, pre_perf, catalog) or auto
