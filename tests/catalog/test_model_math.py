@@ -34,6 +34,8 @@ PUBLISHED = [
     ("deepseek-v3", 671e9, 37e9),       # DeepSeek-V3 report: 671B total, 37B activated
     ("deepseek-r1", 671e9, 37e9),       # DeepSeek-R1 card: V3 architecture
     ("llama3.3-70b", 70.6e9, None),     # HF card: 70.6B
+    ("llama3.2-1b", 1.24e9, None),      # HF card: 1.24B (tied embeddings)
+    ("llama3.2-3b", 3.21e9, None),      # HF card: 3.21B (tied embeddings)
     ("qwen3-235b-a22b", 235e9, 22e9),   # Qwen3 report: 235B total, 22B activated
     ("llama4-maverick", 400e9, 17e9),   # Meta: 400B total, 17B active
     ("llama4-scout", 109e9, 17e9),      # Meta: 109B total, 17B active
