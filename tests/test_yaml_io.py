@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gputwin.cli.main import main
 from gputwin.errors import InputError
+from gputwin.limits import MAX_YAML_ALIAS_VALUES
 from gputwin.yaml_io import (
     load_yaml_with_lines,
+    parse_yaml_value,
     parse_yaml_with_lines,
     validation_error_to_input_error,
 )
@@ -120,3 +124,63 @@ def test_non_utf8_yaml_names_file_and_line(tmp_path: Path) -> None:
     path.write_bytes("name: a\n# café\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"latin1\.yaml:2: not a UTF-8 text file \(byte 0xe9"):
         load_yaml_with_lines(path)
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    """``a0: &a0 [x, ...]``, then each level a list of ``width`` uses of the one before:
+    ``width ** levels`` values from a few lines ("billion laughs")."""
+    rows = [f"a0: &a0 [{', '.join(['x'] * width)}]"]
+    for i in range(1, levels + 1):
+        rows.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]")
+    return "\n".join(rows) + "\n"
+
+
+def _merge_bomb(levels: int) -> str:
+    """Merge keys that double a mapping's key list at each level (``<<: [*a, *a]``)."""
+    rows = ["a0: &a0 {x: 1, y: 2}"]
+    rows += [f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}]}}" for i in range(1, levels + 1)]
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("text", [_alias_bomb(9), _merge_bomb(40)])
+def test_alias_bomb_refused_quickly_naming_file_and_line(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=r"bomb\.yaml:\d+: too many YAML aliases") as info:
+        load_yaml_with_lines(path)
+    assert time.perf_counter() - start < 5.0
+    assert f"{MAX_YAML_ALIAS_VALUES.value:,} values" in str(info.value)
+
+
+def test_aliases_within_the_limit_still_load() -> None:
+    data, _ = parse_yaml_with_lines(_alias_bomb(3), "ok.yaml")  # 9**3 = 729 values
+    assert len(data["a3"]) == 9 and data["a3"][8][8][8] == ["x"] * 9
+    data, _ = parse_yaml_with_lines("base: &b {size: 1}\nitem: {<<: *b, name: n}\n", "m.yaml")
+    assert data["item"] == {"size": 1, "name": "n"}
+
+
+def test_recursive_alias_refused() -> None:
+    with pytest.raises(InputError, match=r"^r\.yaml:2: YAML alias refers to a value that "
+                                         r"contains it"):
+        parse_yaml_with_lines("x: 1\na: &a [1, *a]\n", "r.yaml")
+
+
+def test_option_values_follow_the_same_rule() -> None:
+    assert parse_yaml_value("[1, 2]", "--set k=v") == [1, 2]
+    with pytest.raises(InputError, match=r"^--set k=v: too many YAML aliases"):
+        parse_yaml_value(_alias_bomb(7).replace("\n", ", ").join("{}"), "--set k=v")
+
+
+@pytest.mark.parametrize("command", [["simulate"], ["compare"], ["catalog-overlay"]])
+def test_every_yaml_reading_command_refuses_a_bomb(tmp_path: Path, command: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(9))
+    args = (["--catalog", str(path), "catalog", "list"] if command == ["catalog-overlay"]
+            else [*command, str(path), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "bomb.yaml:" in err and "too many YAML aliases" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()

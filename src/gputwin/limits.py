@@ -49,6 +49,12 @@ MAX_GPUS = Limit(1_048_576, "GPUs",
 MAX_REPLICAS = Limit(10_000, "replicas per service",
                      "each replica is simulated step by step")
 
+#: Values reached through aliases in one YAML file or option value (each use of an alias
+#: counts every value it names again). Files without aliases are not limited.
+MAX_YAML_ALIAS_VALUES = Limit(100_000, "values",
+                              "each use of an alias copies what it names, so a few nested "
+                              "aliases can name billions of values; write large data out")
+
 
 def check_at_most(value: int | float, limit: Limit, where: str) -> None:
     """Raise :class:`InputError` at ``where`` if ``value`` is above ``limit``."""

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gputwin.errors import InputError
+from gputwin.limits import MAX_YAML_ALIAS_VALUES
 from gputwin.textio import read_text
 
 KeyPath = tuple[str | int, ...]
@@ -25,9 +26,40 @@ M = TypeVar("M", bound=BaseModel)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], where: str) -> None:
+class _Walk:
+    """State of one walk over a YAML node graph: the line of every key path, and a count
+    of the values reached through aliases (each use of an alias walks what it names
+    again, so nested aliases can name billions of values: "billion laughs")."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.lines: dict[KeyPath, int] = {}
+        self.seen: set[int] = set()  # nodes walked at least once
+        self.open: set[int] = set()  # nodes on the current path (a cycle if met again)
+        self.repeated = 0  # node visits through an alias
+
+    def enter(self, node: yaml.Node, line: int) -> None:
+        key = id(node)
+        if key in self.open:
+            raise InputError("YAML alias refers to a value that contains it (a recursive "
+                             "structure)", where=f"{self.where}:{line}")
+        if key in self.seen:
+            self.repeated += 1
+            if self.repeated > MAX_YAML_ALIAS_VALUES.value:
+                limit = MAX_YAML_ALIAS_VALUES
+                raise InputError(f"too many YAML aliases: they expand to more than "
+                                 f"{limit.value:,} {limit.unit} ({limit.why})",
+                                 where=f"{self.where}:{line}")
+        self.seen.add(key)
+        self.open.add(key)
+
+
+def _walk(node: yaml.Node, path: KeyPath, walk: _Walk, use_line: int) -> None:
     """Record the line of every key path; a key given twice in one mapping is an error
-    (YAML forbids it, but PyYAML silently keeps the last value)."""
+    (YAML forbids it, but PyYAML silently keeps the last value). ``use_line`` is the line
+    that names this value (for an alias, the line that uses it, not the anchor's)."""
+    walk.enter(node, use_line)
+    lines = walk.lines
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -37,21 +69,30 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], where: str)
             if key in seen and key != "<<":
                 field = format_key_path((*path, key))
                 raise InputError(f"{field}: duplicate key (first given on line {seen[key]})",
-                                 where=f"{where}:{line}")
+                                 where=f"{walk.where}:{line}")
             seen[key] = line
             lines[(*path, key)] = line
-            _walk(value_node, (*path, key), lines, where)
+            _walk(value_node, (*path, key), walk, line)
             lines[(*path, key)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, where)
+            item_line = use_line if id(item) in walk.seen else item.start_mark.line + 1
+            _walk(item, (*path, index), walk, item_line)
+    walk.open.discard(id(node))
 
 
 def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int]]:
-    """Parse YAML text; raise :class:`InputError` naming ``where`` and the line on errors."""
+    """Parse YAML text; raise :class:`InputError` naming ``where`` and the line on errors.
+
+    The node graph is walked before any Python value is built, so aliases that expand
+    beyond :data:`gputwin.limits.MAX_YAML_ALIAS_VALUES` (or that contain themselves) are
+    refused before they cost time or memory, here or in the validation that follows."""
     loader = _Loader(text)  # a *safe* loader (C or Python); the text is parsed once
+    walk = _Walk(where)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _walk(node, (), walk, node.start_mark.line + 1)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -61,10 +102,16 @@ def parse_yaml_with_lines(text: str, where: str) -> tuple[Any, dict[KeyPath, int
         raise InputError(f"invalid YAML: {exc}", where=where) from None
     finally:
         loader.dispose()
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _walk(node, (), lines, where)
-    return data, lines
+    return data, walk.lines
+
+
+def parse_yaml_value(text: str, where: str) -> Any:
+    """Parse a short YAML text (an option's value) under the same rules as a file;
+    errors name ``where`` without a line."""
+    try:
+        return parse_yaml_with_lines(text, where)[0]
+    except InputError as exc:
+        raise InputError(exc.detail, where=where) from None
 
 
 #: The installed package: its data files (catalog, engine profiles, energy tables) are

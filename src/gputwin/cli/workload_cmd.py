@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from gputwin.errors import InputError
+from gputwin.yaml_io import parse_yaml_value
 
 
 @click.group("workload")
@@ -141,10 +141,7 @@ def _options(settings: tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected OPTION=VALUE, got {item!r}", where="--set")
-        try:
-            options[key.strip()] = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError:
-            raise InputError(f"not a YAML value: {value!r}", where=f"--set {item}") from None
+        options[key.strip()] = parse_yaml_value(value, f"--set {item}") if value.strip() else None
     return options
 
 

@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from gputwin.errors import InputError
-from gputwin.yaml_io import KeyPath
+from gputwin.yaml_io import KeyPath, parse_yaml_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +37,7 @@ def parse_override(text: str) -> Override:
     parts = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
     if any(not p for p in parts):
         raise InputError(f"empty segment in key path {key!r}", where=where)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise InputError(f"value is not valid YAML: {exc}", where=where) from None
+    value = parse_yaml_value(raw, where) if raw.strip() else None
     path: KeyPath = tuple(int(p) if p.isdigit() else p for p in parts)
     return Override(text=text, path=path, value=value)
 

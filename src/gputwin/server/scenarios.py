@@ -22,6 +22,7 @@ import yaml
 
 from gputwin.errors import InputError
 from gputwin.scenario.paths import SCENARIOS_DIR, bundled_scenarios, data_dir
+from gputwin.yaml_io import parse_yaml_value
 
 FILE_NAME = "scenario.yaml"
 
@@ -54,8 +55,8 @@ def set_list(sets: Mapping[str, Any] | None) -> list[str]:
 
 def is_serving_text(text: str) -> bool:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = parse_yaml_value(text, FILE_NAME)
+    except InputError:
         return False
     return isinstance(data, dict) and "serving" in data and "cluster" not in data
 
