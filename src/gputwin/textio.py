@@ -5,11 +5,17 @@ readers). A missing file, a folder, an unreadable file and bytes that are not UT
 become an :class:`InputError` naming the file (and the line, for a stream), so the CLI
 exits 2 with one line instead of a ``UnicodeDecodeError`` traceback. A UTF-8 byte-order
 mark is accepted and dropped.
+
+:func:`write_text_atomic` is the matching way to write one output file (``--out FILE``):
+atomically, through symlinks, never over a folder, FIFO or device.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import secrets
+import stat
 from pathlib import Path
 
 from gputwin.errors import InputError
@@ -96,3 +102,54 @@ def open_text(path: Path | str, what: str = "file") -> CheckedText:
     except OSError as exc:
         raise _open_error(path, what, exc) from None
     return CheckedText(raw, path)
+
+
+#: What a path that is not a regular file is, for messages.
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def write_text_atomic(path: Path | str, text: str, where: str) -> Path:
+    """Write ``text`` (UTF-8) to the file ``path``; readers see the old file or the new one,
+    never half of one (a temporary file next to it, then :func:`os.replace`).
+
+    A symlink is followed and its target written (as ``open(path, "w")`` would), so the
+    link stays. A path that exists and is not a regular file (a folder, FIFO, device or
+    socket) is refused, not replaced. A new file gets the mode ``open`` gives (0o666 less
+    the umask); a replaced file keeps its mode. Every failure is an :class:`InputError` at
+    ``where`` (the option, e.g. ``--out x.yaml``). Returns the path written."""
+    if not str(path):
+        raise InputError("expected a file path, got an empty string", where=where)
+    try:
+        target = Path(path).resolve()  # follows links, also to a file not yet created
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+        raise InputError(f"cannot follow the path: {getattr(exc, 'strerror', None) or exc}",
+                         where=where) from None
+    mode = None
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", where=where) from None
+    else:
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a file")
+        if not stat.S_ISREG(st.st_mode):
+            shown = "" if target == Path(path).absolute() else f" ({target})"
+            raise InputError(f"exists and is {kind}{shown}, not a regular file; give a file "
+                             "path", where=where)
+        mode = stat.S_IMODE(st.st_mode)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        try:
+            with open(tmp, "x", encoding="utf-8") as fh:  # mode 0o666 less the umask
+                fh.write(text)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror or exc}", where=where) from None
+    return target

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import stat
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gputwin.catalog.loader import default_catalog
+from gputwin.cli.main import main
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingConfig, prepare_serving
 from gputwin.perf.serving_calib import (
@@ -83,6 +86,23 @@ def test_written_calibration_is_used_by_estimate(tmp_path: Path) -> None:
     fast = serve_of(**kw).tpot_s  # type: ignore[arg-type]
     assert slow > fast  # the synthetic GPU is less efficient than the defaults
 
+
+
+def test_cli_out_refuses_a_fifo_and_writes_through_a_symlink(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path = tmp_path / "steps.csv"
+    _write_steps(csv_path, 25, noise=0.0)
+    args = ["calibrate", "--model", "llama3.1-8b", "--gpu", GPU, str(csv_path), "--out"]
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(SystemExit) as info:
+        main([*args, str(tmp_path / "fifo")])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"--out {tmp_path / 'fifo'}: exists and is a FIFO" in err
+    assert stat.S_ISFIFO((tmp_path / "fifo").stat().st_mode)
+    (tmp_path / "link.yaml").symlink_to("cal.yaml")
+    main([*args, str(tmp_path / "link.yaml")])  # returns on success
+    assert (tmp_path / "link.yaml").is_symlink()
+    assert load_serving_calibration(tmp_path / "cal.yaml").for_accelerator(GPU)
 
 def test_request_csv(tmp_path: Path) -> None:
     path = tmp_path / "req.csv"

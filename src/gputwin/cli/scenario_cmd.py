@@ -118,10 +118,7 @@ def schema_cmd(out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    from gputwin.errors import InputError
+    from gputwin.textio import write_text_atomic
 
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", where=str(out)) from None
+    write_text_atomic(out, text, where=f"--out {out}")
     click.echo(f"wrote {out}")

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from gputwin.perf.serving_calib import ServingCalibration, load_serving_calibrat
 from gputwin.perf.serving_fit import DEFAULT_FIT, FitResult, Observation, fit_with_holdout
 from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_load
 from gputwin.run.estimate_serve import _positive
-from gputwin.textio import read_text
+from gputwin.textio import read_text, write_text_atomic
 from gputwin.topology.hardware import resolve_hardware
 
 STEP_COLUMNS = ("num_prefill_tokens", "prefill_context_tokens_sum", "prefill_attn_pairs",
@@ -160,17 +158,12 @@ def calibrate(measurements: str | Path, *, model: str, gpu: str | None = None,
 
 
 def write_calibration(report: CalibrationReport, out: str | Path) -> None:
-    """Write the fitted calibration as YAML, atomically (no half-written file)."""
+    """Write the fitted calibration as YAML, atomically (no half-written file), through a
+    symlink to its target; a folder, FIFO or device at ``out`` is refused
+    (:func:`gputwin.textio.write_text_atomic`)."""
     data = report.fit.calibration.as_mapping()
     data["source"] = (f"gputwin calibrate: {report.model} on {report.accelerator}, fitted to "
                       f"{report.source}")
     data["fit"] = {k: v for k, v in report.to_dict().items() if k != "coefficients"}
     text = yaml.safe_dump(data, sort_keys=False)
-    path = Path(out)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"cannot write calibration: {exc.strerror}", where=str(out)) from None
+    write_text_atomic(out, text, where=f"--out {out}")
