@@ -80,7 +80,8 @@ def test_plan_serve_refuses_an_unusable_out_folder_before_searching(
                             "--ttft-slo", "1s", "--gpu", "h100-sxm-80gb",
                             "--out", str(out)], capsys)
     assert code == 2
-    _fails_cleanly(err, "--out: cannot create output folder")
+    _fails_cleanly(err, f"--out {out}: cannot create output folder: {blocker} is not a "
+                        "directory")
 
 
 @pytest.mark.parametrize("tokens", ["99999999999999999999999", "3000000000"])

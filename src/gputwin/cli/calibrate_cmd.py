@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gputwin.cli.options import emit_json, positive_int
+from gputwin.cli.options import OutPath, emit_json, positive_int
 
 _FITTABLE = ["step_overhead_s", "per_seq_overhead_s", "layer_overhead_s", "compute_eff_mult",
              "bandwidth_frac"]
@@ -35,7 +35,7 @@ def _pct(x: float | None) -> str:
               callback=positive_int, help="Engine token budget used for TTFT rows.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Starting calibration YAML [default: bundled].")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
+@click.option("--out", type=OutPath(dir_okay=False), default=None,
               help="Write the fitted calibration YAML here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def calibrate(measurements: str, model: str, gpu: str | None, system: str | None, tp: int,
@@ -52,7 +52,7 @@ def calibrate(measurements: str, model: str, gpu: str | None, system: str | None
                            fit=fit_names or DEFAULT_FIT, folds=folds,
                            calibration=calibration,
                            max_num_batched_tokens=max_num_batched_tokens)
-    if out:
+    if out is not None:
         write_calibration(report, out)
     if as_json:
         emit_json(report.to_dict())
@@ -65,5 +65,5 @@ def calibrate(measurements: str, model: str, gpu: str | None, system: str | None
                f"worst {_pct(d['fit_max_abs_error'])}")
     click.echo(f"hold-out error median {_pct(d['holdout_median_abs_error'])}, "
                f"worst {_pct(d['holdout_max_abs_error'])} ({d['num_folds']}-fold)")
-    if out:
+    if out is not None:
         click.echo(f"wrote {out}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gputwin.cli.options import NO_TIMING_HELP
+from gputwin.cli.options import NO_TIMING_HELP, OutPath
 
 if TYPE_CHECKING:
     from gputwin.run.compare import Comparison
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
               help="Worker processes (1 = run in this process).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.option("--out", "out_dir", default=None,
-              type=click.Path(file_okay=False, path_type=Path),
+              type=OutPath(file_okay=False),
               help="Write compare.json, compare-runs.csv and compare.html here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no table.")
 @click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)

@@ -41,6 +41,21 @@ NO_TIMING_HELP = ("Leave wall-clock fields out of the summary and report, so run
                   "the same seed give byte-identical files.")
 
 
+class OutPath(click.Path):
+    """``--out``: a path (as :class:`pathlib.Path`) that is not the empty string (which
+    :class:`click.Path` would read as the current folder)."""
+
+    def __init__(self, *, file_okay: bool = True, dir_okay: bool = True) -> None:
+        from pathlib import Path
+
+        super().__init__(file_okay=file_okay, dir_okay=dir_okay, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("expected a path, got an empty string", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def positive_int(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     """Callback rejecting zero and negative integers with a clear message."""
     if value is not None and value <= 0:

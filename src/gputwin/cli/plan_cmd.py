@@ -9,6 +9,7 @@ import click
 from gputwin.cli.options import (
     COUNT,
     DURATION,
+    OutPath,
     closed_loop_options,
     emit_json,
     positive_int,
@@ -197,7 +198,7 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
               help="Local worker processes [default: the CPUs].")
 @click.option("--ray-address", default=None,
               help="Run the simulations on Ray ('local' starts one here).")
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", default=None, type=OutPath(file_okay=False),
               help="Keep candidates.parquet (resumable) and report.html here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: str,
@@ -225,7 +226,6 @@ def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: s
     data = result.to_dict()
     if out is not None:
         from gputwin.report.plan_serve import render_plan_report
-
         out.mkdir(parents=True, exist_ok=True)
         passed = [result.candidate(r) for r in result.passed]
         (out / "report.html").write_text(render_plan_report(data, result.rows, passed),

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from gputwin.cli.options import OutPath
+
 
 @click.group("scenario")
 def scenario() -> None:
@@ -109,7 +111,7 @@ def _add_manifest_inputs(defs: dict[str, Any]) -> None:
 
 
 @scenario.command("schema")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(dir_okay=False), default=None,
               help="Write the schema to this file instead of stdout.")
 def schema_cmd(out: Path | None) -> None:
     """Print the JSON Schema of scenario files, for editors that validate YAML

@@ -19,6 +19,7 @@ from gputwin.cli.options import (
     OUT_HELP,
     OUTPUTS_HELP,
     SERVE_HELP,
+    OutPath,
     closed_loop_options,
     fill_help,
     positive_int,
@@ -175,7 +176,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--no-skip", is_flag=True, help="Step by step (reference; slower).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", default=None,  # policy: gputwin.run.outputs
-              type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+              type=OutPath(file_okay=False), help=OUT_HELP)
 @click.option("--outputs", default=None, metavar="LIST", help=OUTPUTS_HELP)
 @click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP, OUTPUTS_HELP
+from gputwin.cli.options import NO_TIMING_HELP, OUT_HELP, OUTPUTS_HELP, OutPath
 
 if TYPE_CHECKING:
     from gputwin.run.results import SimulationResult
@@ -43,7 +43,7 @@ def simulate() -> None:
 @simulate.command("scenario")
 @click.argument("scenario", required=False)
 @click.option("--out", "out_dir", default=None,
-              type=click.Path(file_okay=False, path_type=Path), help=OUT_HELP)
+              type=OutPath(file_okay=False), help=OUT_HELP)
 @click.option("--outputs", default=None, metavar="LIST", help=OUTPUTS_HELP)
 @click.option("--no-timing", is_flag=True, help=NO_TIMING_HELP)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",

@@ -7,7 +7,8 @@ The output-folder policy, shared by every command that writes a run:
 * ``--out DIR`` names the folder. A run folder holds the outputs of exactly one run: DIR
   must be new, empty, or an earlier gputwin run folder (it holds ``manifest.json``), which
   is replaced *as a whole*, so a serving run never leaves a cluster run's ``jobs.csv``
-  beside its ``requests.csv``. A folder with other files is refused (nothing is deleted).
+  beside its ``requests.csv``. A folder with other files is refused (nothing is deleted);
+  so is ``--out ''``, and a path under a file ("not a directory").
 
 Everything is rendered in memory and written into a temporary folder beside ``out_dir``
 first, then renamed into place, so on any error the previous outputs stay intact and no
@@ -238,6 +239,19 @@ def write_outputs(
     return write_files(contents, out_dir, command)
 
 
+def make_folder(folder: Path, where: str) -> None:
+    """``mkdir -p folder``; a file in the way is reported as "not a directory", naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (folder, *folder.parents)
+                        if os.path.lexists(p) and not p.is_dir()), folder)
+        raise InputError(f"cannot create output folder: {blocker} is not a directory",
+                         where=where) from None
+    except OSError as exc:
+        raise InputError(f"cannot create output folder: {exc.strerror}", where=where) from None
+
+
 def _check_replaceable(out_dir: Path) -> None:
     """Refuse a folder that is not new, empty or an earlier gputwin run folder."""
     if not out_dir.exists():
@@ -265,8 +279,8 @@ def write_files(contents: Mapping[str, FileContent], out_dir: Path,
     _check_replaceable(out_dir)
     contents = {**contents, MANIFEST_FILE: manifest_json(command, list(contents))}
     parent = out_dir.resolve().parent
+    make_folder(parent, str(out_dir))
     try:
-        parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
         tmp.chmod(0o755)  # mkdtemp makes it private; the output folder is an ordinary one
     except OSError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from gputwin import __version__
 from gputwin.errors import InputError
 from gputwin.requests import ServePlanRequest
+from gputwin.run.outputs import make_folder
 
 FILE_NAME = "candidates.parquet"
 #: request fields that change what a confirming simulation measures or costs
@@ -48,11 +49,7 @@ class CandidateStore:
     def prepare(self) -> None:
         """Create the folder now, so that an unusable ``--out`` is refused before the
         search runs (:class:`InputError`), not after it."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create output folder {self.path.parent}: "
-                             f"{exc.strerror}", where="--out") from None
+        make_folder(self.path.parent, where=f"--out {self.path.parent}")
 
     def load(self, fp: str) -> dict[str, dict[str, Any]]:
         """Rows of fingerprint ``fp`` by key (``{}`` when there is no file yet)."""
