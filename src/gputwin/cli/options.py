@@ -32,7 +32,8 @@ BANDWIDTH = _Quantity("bandwidth", parse_bandwidth)
 COUNT = _Quantity("number", parse_count)
 DURATION = _Quantity("duration", parse_duration)
 
-OUT_HELP = ("Output folder: new, empty or an earlier run's (replaced as a whole) "
+OUT_HELP = ("Output folder: new, empty or an earlier run's (replaced as a whole; a "
+            "symlink writes into its target) "
             "[default: a new gputwin-out/<command>-<date>-<time>/].")
 OUTPUTS_HELP = ("Files to write, a comma list of summary, csv, parquet, report (or all, "
                 "none) [default: every one for cluster runs; summary,parquet,report for "

@@ -8,7 +8,9 @@ The output-folder policy, shared by every command that writes a run:
   must be new, empty, or an earlier gputwin run folder (it holds ``manifest.json``), which
   is replaced *as a whole*, so a serving run never leaves a cluster run's ``jobs.csv``
   beside its ``requests.csv``. A folder with other files is refused (nothing is deleted);
-  so is ``--out ''``, and a path under a file ("not a directory").
+  so is ``--out ''``, and a path under a file ("not a directory");
+* ``--out LINK``, a symlink to a folder, writes the run into the link's target (under the
+  same rules); the link stays as it is, and nothing is left beside it.
 
 Everything is rendered in memory and written into a temporary folder beside ``out_dir``
 first, then renamed into place, so on any error the previous outputs stay intact and no
@@ -239,6 +241,15 @@ def write_outputs(
     return write_files(contents, out_dir, command)
 
 
+def resolve_out_dir(out_dir: Path, where: str) -> Path:
+    """``out_dir`` with every symlink followed: a link to a folder names that folder."""
+    try:
+        return Path(out_dir).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+        raise InputError(f"cannot follow the path: {getattr(exc, 'strerror', None) or exc}",
+                         where=where) from None
+
+
 def make_folder(folder: Path, where: str) -> None:
     """``mkdir -p folder``; a file in the way is reported as "not a directory", naming it."""
     try:
@@ -252,18 +263,18 @@ def make_folder(folder: Path, where: str) -> None:
         raise InputError(f"cannot create output folder: {exc.strerror}", where=where) from None
 
 
-def _check_replaceable(out_dir: Path) -> None:
+def _check_replaceable(out_dir: Path, where: str) -> None:
     """Refuse a folder that is not new, empty or an earlier gputwin run folder."""
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
-        raise InputError("exists and is not a folder", where=str(out_dir))
+        raise InputError("exists and is not a folder", where=where)
     entries = list(out_dir.iterdir())
     if entries and not (out_dir / MANIFEST_FILE).is_file():
         raise InputError(
             f"folder holds {len(entries)} file(s) not written by a gputwin run (no "
             f"{MANIFEST_FILE}); give a new or empty folder, or leave out --out for a new "
-            f"run folder under {DEFAULT_OUT_ROOT}/", where=str(out_dir))
+            f"run folder under {DEFAULT_OUT_ROOT}/", where=where)
 
 
 def write_files(contents: Mapping[str, FileContent], out_dir: Path,
@@ -276,16 +287,16 @@ def write_files(contents: Mapping[str, FileContent], out_dir: Path,
     new, empty or earlier run folder, or cannot be written.
     """
     out_dir = Path(out_dir)
-    _check_replaceable(out_dir)
+    where = str(out_dir)
+    target = resolve_out_dir(out_dir, where)  # a symlink: the run goes into its target
+    _check_replaceable(target, where)
     contents = {**contents, MANIFEST_FILE: manifest_json(command, list(contents))}
-    parent = out_dir.resolve().parent
-    make_folder(parent, str(out_dir))
+    make_folder(target.parent, where)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         tmp.chmod(0o755)  # mkdtemp makes it private; the output folder is an ordinary one
     except OSError as exc:
-        raise InputError(f"cannot create output folder: {exc.strerror}",
-                         where=str(out_dir)) from None
+        raise InputError(f"cannot create output folder: {exc.strerror}", where=where) from None
     try:
         for name, data in contents.items():
             if isinstance(data, bytes):
@@ -295,9 +306,9 @@ def write_files(contents: Mapping[str, FileContent], out_dir: Path,
             else:
                 with (tmp / name).open("wb") as fh:
                     data(fh)
-        _swap_in(tmp, out_dir)
+        _swap_in(tmp, target)
     except OSError as exc:
-        raise InputError(f"cannot write outputs: {exc.strerror}", where=str(out_dir)) from None
+        raise InputError(f"cannot write outputs: {exc.strerror}", where=where) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -305,8 +316,9 @@ def write_files(contents: Mapping[str, FileContent], out_dir: Path,
 
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:
-    """Rename ``tmp`` to ``out_dir``; an existing (empty or earlier run) folder is moved
-    aside first and deleted after, so no file of the earlier run stays."""
+    """Rename ``tmp`` to ``out_dir`` (a real folder path, no symlink); an existing (empty or
+    earlier run) folder is moved aside first and deleted after, so no file of the earlier
+    run stays."""
     if not out_dir.exists():
         tmp.rename(out_dir)
         return
@@ -318,7 +330,10 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
     except OSError:
         os.replace(old, out_dir)  # put the earlier run back
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_symlink():  # only by a race: rmtree refuses links
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def json_safe(value: Any) -> Any:
