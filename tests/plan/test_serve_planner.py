@@ -114,6 +114,9 @@ def test_cli_json_contract(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Pareto front" in html and "Plotly.newPlot" in html
     assert (tmp_path / "candidates.parquet").is_file()
+    again = CliRunner().invoke(cli, [*CLI_SMALL, "--json", "--out", str(tmp_path)])
+    assert again.exit_code == 0, again.output  # its own files: resumed, not refused
+    assert json.loads(again.output)["num_resumed"] == d["num_simulated"] > 0
 
 
 def test_rerun_skips_what_is_done(tmp_path: Path) -> None:
@@ -372,3 +375,25 @@ def test_estimated_prices_are_flagged_in_the_ranking(tmp_path: Path) -> None:
     assert "~ estimated price" in (tmp_path / "report.html").read_text(encoding="utf-8")
     text = CliRunner().invoke(cli, [*base, "--gpu", "gb300"]).output
     assert "~ estimated price" in text and "~" in text.split("~ estimated price")[0]
+
+
+def test_out_folder_with_other_files_is_refused_before_searching(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gputwin.cli.main import main
+
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(SystemExit) as done:
+        main([*CLI_SMALL, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and f"--out {tmp_path}: folder holds 1 file(s)" in err
+    assert "mine.txt" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_out_folder_with_a_foreign_candidates_file_is_refused(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "candidates.parquet")
+    with pytest.raises(InputError, match="not written by `gputwin plan serve`"):
+        _plan(out_dir=tmp_path, top=2, finalists=4)

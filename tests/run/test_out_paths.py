@@ -47,7 +47,7 @@ def test_out_symlink_to_a_folder_of_other_files_is_refused(
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     (tmp_path / "link").symlink_to("mine")
     assert _main([*SERVE, "--out", str(tmp_path / "link")]) == 2
-    assert "not written by a gputwin run" in capsys.readouterr().err
+    assert "not written by a gputwin run (no manifest.json): notes.txt" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
 
 

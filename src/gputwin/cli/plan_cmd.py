@@ -226,10 +226,11 @@ def serve(gpus: str | None, weights: str | None, kv_caches: str, max_num_seqs: s
     data = result.to_dict()
     if out is not None:
         from gputwin.report.plan_serve import render_plan_report
-        out.mkdir(parents=True, exist_ok=True)
+        from gputwin.textio import write_text_atomic
+
         passed = [result.candidate(r) for r in result.passed]
-        (out / "report.html").write_text(render_plan_report(data, result.rows, passed),
-                                         encoding="utf-8")
+        write_text_atomic(out / "report.html", render_plan_report(data, result.rows, passed),
+                          where=f"--out {out}")
     if as_json:
         emit_json(data)
         return

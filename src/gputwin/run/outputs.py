@@ -263,18 +263,29 @@ def make_folder(folder: Path, where: str) -> None:
         raise InputError(f"cannot create output folder: {exc.strerror}", where=where) from None
 
 
-def _check_replaceable(out_dir: Path, where: str) -> None:
-    """Refuse a folder that is not new, empty or an earlier gputwin run folder."""
+def check_out_folder(out_dir: Path, where: str, own_files: Collection[str] | None = None) -> None:
+    """Refuse a folder that is not new, empty or an earlier gputwin run folder (it holds
+    ``manifest.json``). With ``own_files`` (a command that keeps files of its own, such as
+    ``plan serve``'s resumable store), the folder may hold only those files instead."""
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
         raise InputError("exists and is not a folder", where=where)
-    entries = list(out_dir.iterdir())
-    if entries and not (out_dir / MANIFEST_FILE).is_file():
-        raise InputError(
-            f"folder holds {len(entries)} file(s) not written by a gputwin run (no "
-            f"{MANIFEST_FILE}); give a new or empty folder, or leave out --out for a new "
-            f"run folder under {DEFAULT_OUT_ROOT}/", where=where)
+    entries = sorted(p.name for p in out_dir.iterdir())
+    if own_files is None:
+        if not entries or MANIFEST_FILE in entries:
+            return
+        why = f"not written by a gputwin run (no {MANIFEST_FILE})"
+        hint = f"or leave out --out for a new run folder under {DEFAULT_OUT_ROOT}/"
+    else:
+        entries = [name for name in entries if name not in own_files]
+        if not entries:
+            return
+        why = "not written by this command"
+        hint = "or the folder of an earlier run of this command"
+    shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+    raise InputError(f"folder holds {len(entries)} file(s) {why}: {shown}; give a new or "
+                     f"empty folder, {hint}", where=where)
 
 
 def write_files(contents: Mapping[str, FileContent], out_dir: Path,
@@ -289,7 +300,7 @@ def write_files(contents: Mapping[str, FileContent], out_dir: Path,
     out_dir = Path(out_dir)
     where = str(out_dir)
     target = resolve_out_dir(out_dir, where)  # a symlink: the run goes into its target
-    _check_replaceable(target, where)
+    check_out_folder(target, where)
     contents = {**contents, MANIFEST_FILE: manifest_json(command, list(contents))}
     make_folder(target.parent, where)
     try:

@@ -17,9 +17,12 @@ from typing import Any
 from gputwin import __version__
 from gputwin.errors import InputError
 from gputwin.requests import ServePlanRequest
-from gputwin.run.outputs import make_folder
+from gputwin.run.outputs import REPORT_FILE, check_out_folder, make_folder, resolve_out_dir
 
 FILE_NAME = "candidates.parquet"
+#: What ``plan serve --out DIR`` writes: the store, its temporary file while saving, and
+#: the HTML report (the CLI writes it).
+OWN_FILES = frozenset({FILE_NAME, f"{FILE_NAME}.tmp", REPORT_FILE})
 #: request fields that change what a confirming simulation measures or costs
 _OUTCOME_FIELDS = ("model", "model_overrides", "rate", "trace", "trace_format",
                    "trace_model", "trace_log_type", "max_requests", "speedup",
@@ -43,13 +46,18 @@ class CandidateStore:
     """``DIR/candidates.parquet`` (created on first save)."""
 
     def __init__(self, out_dir: Path) -> None:
-        self.path = Path(out_dir) / FILE_NAME
+        self.given = Path(out_dir)
+        self.path = self.given / FILE_NAME
         self._other: list[dict[str, Any]] = []
 
     def prepare(self) -> None:
         """Create the folder now, so that an unusable ``--out`` is refused before the
-        search runs (:class:`InputError`), not after it."""
-        make_folder(self.path.parent, where=f"--out {self.path.parent}")
+        search runs (:class:`InputError`), not after it. Like a run folder
+        (:mod:`gputwin.run.outputs`), it must be new, empty, or hold only the planner's own
+        files (:data:`OWN_FILES`: an earlier plan, which is resumed)."""
+        where = f"--out {self.given}"
+        check_out_folder(resolve_out_dir(self.given, where), where, own_files=OWN_FILES)
+        make_folder(self.path.parent, where)
 
     def load(self, fp: str) -> dict[str, dict[str, Any]]:
         """Rows of fingerprint ``fp`` by key (``{}`` when there is no file yet)."""
@@ -58,9 +66,14 @@ class CandidateStore:
         import pyarrow.parquet as pq
 
         try:
-            rows = pq.read_table(self.path).to_pylist()
+            table = pq.read_table(self.path)
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read {self.path}: {exc}", where="--out") from None
+        if not {"key", "fingerprint"} <= set(table.column_names):
+            raise InputError(f"{self.path} was not written by `gputwin plan serve` (no key "
+                             "and fingerprint columns); give a new or empty folder",
+                             where="--out")
+        rows = table.to_pylist()
         self._other = [r for r in rows if r.get("fingerprint") != fp]
         return {r["key"]: r for r in rows if r.get("fingerprint") == fp}
 
