@@ -49,6 +49,11 @@ MAX_GPUS = Limit(1_048_576, "GPUs",
 MAX_REPLICAS = Limit(10_000, "replicas per service",
                      "each replica is simulated step by step")
 
+#: Runs of one ``compare`` (variants x seeds; each run is a whole simulation).
+MAX_COMPARE_RUNS = Limit(2_000, "runs per comparison (variants x seeds)",
+                         "each run is a whole simulation whose summary is kept: a few "
+                         "seconds each, so 2,000 runs take hours; split larger studies")
+
 #: Values reached through aliases in one YAML file or option value (each use of an alias
 #: counts every value it names again). Files without aliases are not limited.
 MAX_YAML_ALIAS_VALUES = Limit(100_000, "values",

@@ -74,3 +74,43 @@ def test_zero_jobs_option_is_an_input_error(scenario: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["compare", str(scenario), "-j", "0"]) == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("sets", "seeds", "needle"), [
+    ([], "2001", "--seeds: 2,001 seeds, above the limit of 2,000 runs"),
+    (["cluster.num_nodes=4,8"], "1001", "--seeds: 2 variants x 1,001 seeds = 2,002 runs"),
+    ([f"cluster.num_nodes={','.join(map(str, range(1, 101)))}",
+      f"workload.synthetic.num_jobs={','.join(map(str, range(1, 101)))}"], "1",
+     "--set: 10,000 variants, above the limit of 2,000 runs"),
+])
+def test_too_many_runs_refused_before_any_runs(
+        scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        sets: list[str], seeds: str, needle: str) -> None:
+    import time
+
+    from gputwin.limits import MAX_COMPARE_RUNS
+
+    assert MAX_COMPARE_RUNS.value == 2_000
+    argv = ["compare", str(scenario), "--seeds", seeds, "-j", "1", "-q",
+            "--out", str(tmp_path / "out")]
+    for s in sets:
+        argv += ["--set", s]
+    start = time.perf_counter()
+    assert _run(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert time.perf_counter() - start < 10 and not (tmp_path / "out").exists()
+
+
+def test_runs_at_the_limit_are_accepted(scenario: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import gputwin.run.compare_variants as cv
+    from gputwin.limits import Limit
+
+    monkeypatch.setattr(cv, "MAX_COMPARE_RUNS", Limit(4, "runs", "test"))
+    assert _run(["compare", str(scenario), "--set", "cluster.num_nodes=4,8", "--seeds", "2",
+                 "-j", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert sum(len(v["runs"]) for v in data["variants"]) == 4
+    assert _run(["compare", str(scenario), "--set", "cluster.num_nodes=4,8", "--seeds", "3",
+                 "-j", "1", "--json"]) == 2

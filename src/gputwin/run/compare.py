@@ -46,7 +46,7 @@ from gputwin.run.compare_serving import (
     serving_variants,
 )
 from gputwin.run.compare_stats import Difference, Estimate, mean_ci, paired_difference
-from gputwin.run.compare_variants import Variant, expand_variants
+from gputwin.run.compare_variants import Variant, check_runs, expand_variants
 from gputwin.run.outputs import json_safe
 from gputwin.scenario.load import load_scenario, resolve_scenario_path
 from gputwin.scenario.schema import Scenario
@@ -126,13 +126,16 @@ def prepare_comparison(scenario: str | Path | None, sets: Sequence[str], *,
     """Expand and validate every variant; raises :class:`InputError` before any run."""
     if seeds < 1:
         raise InputError(f"expected a number of seeds >= 1, got {seeds}", where="--seeds")
+    check_runs(1, seeds, "--seeds")
     path = resolve_scenario_path(scenario)
     scenarios: list[Scenario | ServingScenario]
     if is_serving_file(path):
         variants, served = serving_variants(path, sets, catalog)
+        check_runs(len(variants), seeds, "--seeds")
         scenarios = list(served)
     else:
         variants = expand_variants(sets)
+        check_runs(len(variants), seeds, "--seeds")  # before validating every variant
         scenarios = [load_scenario(scenario, v.overrides, catalog=catalog) for v in variants]
     bases = {sc.seed for sc in scenarios}
     base = min(bases)

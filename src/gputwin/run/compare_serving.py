@@ -16,7 +16,7 @@ from typing import Any
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError
-from gputwin.run.compare_variants import Variant, expand_variants
+from gputwin.run.compare_variants import Variant, check_runs, expand_variants
 from gputwin.scenario.serving import (
     RagSource,
     ServingScenario,
@@ -37,6 +37,7 @@ def serving_variants(path: Path, sets: Sequence[str],
                                 tuple((k, val) for k, _, val in
                                       (t.partition("=") for t in v.set)))
                         for v in base.variants]
+            check_runs(len(variants), 1, f"{path}: variants")
             labels = [v.label for v in variants]
             if len(set(labels)) != len(labels):
                 raise InputError(f"variant labels must be unique, got {labels}",

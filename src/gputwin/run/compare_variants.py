@@ -13,10 +13,12 @@ axes).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gputwin.errors import InputError
+from gputwin.limits import MAX_COMPARE_RUNS
 from gputwin.scenario.overrides import parse_override
 
 _OPEN = {"[": "]", "{": "}", "(": ")"}
@@ -98,6 +100,7 @@ def expand_variants(sets: Sequence[str]) -> list[Variant]:
         axes.append((key, values))
     if not axes:
         return [Variant("baseline", tuple(common), ())]
+    check_runs(math.prod(len(values) for _, values in axes), 1, "--set")  # before expanding
     variants = []
     for combo in itertools.product(*(values for _, values in axes)):
         pairs = tuple((key, value) for (key, _), value in zip(axes, combo, strict=True))
@@ -109,3 +112,18 @@ def expand_variants(sets: Sequence[str]) -> list[Variant]:
 def _short(key: str) -> str:
     """``scheduler.profile`` → ``profile`` (the last segment of the key path)."""
     return key.replace("[", ".").replace("]", "").split(".")[-1]
+
+
+def check_runs(num_variants: int, seeds: int, where: str) -> None:
+    """Refuse ``num_variants`` x ``seeds`` above :data:`gputwin.limits.MAX_COMPARE_RUNS`."""
+    runs = num_variants * seeds
+    if runs > MAX_COMPARE_RUNS.value:
+        lim = MAX_COMPARE_RUNS
+        if seeds == 1:
+            made = f"{num_variants:,} variants"
+        elif num_variants == 1:
+            made = f"{seeds:,} seeds"
+        else:
+            made = f"{num_variants:,} variants x {seeds:,} seeds = {runs:,} runs"
+        raise InputError(f"{made}, above the limit of {lim.value:,} {lim.unit} ({lim.why})",
+                         where=where)
