@@ -35,7 +35,8 @@ def test_infinite_ep_imbalance_is_refused_by_estimate_serve(
                               "--input-tokens", "100", "--output-tokens", "10",
                               "--ep-imbalance", "inf", "--json"], capsys)
     assert code == 2 and out == ""
-    _fails_cleanly(err, "--ep-imbalance: Input should be a finite number")
+    _fails_cleanly(err, "Invalid value for '--ep-imbalance': expected a finite number, "
+                        "got 'inf'")
 
 
 def test_infinite_ep_imbalance_is_refused_by_simulate_serve(
@@ -46,7 +47,8 @@ def test_infinite_ep_imbalance_is_refused_by_simulate_serve(
                             "--rate", "5", "--num-requests", "10", "--ep-imbalance", "inf",
                             "--out", str(tmp_path / "o"), "-q"], capsys)
     assert code == 2 and not (tmp_path / "o").exists()
-    _fails_cleanly(err, "--ep-imbalance: Input should be a finite number (got inf)")
+    _fails_cleanly(err, "Invalid value for '--ep-imbalance': expected a finite number, "
+                        "got 'inf'")
 
 
 @pytest.mark.parametrize("rate", ["inf", "nan"])
@@ -57,7 +59,7 @@ def test_plan_serve_refuses_a_non_finite_rate(rate: str,
                             "--input-tokens", "100", "--output-tokens", "10",
                             "--ttft-slo", "1s"], capsys)
     assert code == 2
-    _fails_cleanly(err, "--rate: Input should be a finite number")
+    _fails_cleanly(err, f"Invalid value for '--rate': expected a finite number, got '{rate}'")
 
 
 def test_plan_serve_refuses_an_unknown_weight_dtype(capsys: pytest.CaptureFixture[str]) -> None:

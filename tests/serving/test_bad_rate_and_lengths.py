@@ -11,7 +11,7 @@ BASE = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
 
 
 @pytest.mark.parametrize(("extra", "where"), [
-    (["--rate", "inf"], "--rate: Input should be a finite number"),
+    (["--rate", "inf"], "Invalid value for '--rate': expected a finite number, got 'inf'"),
     (["--rate", "nan"], "--rate"),
     (["--rate", "5", "--input-tokens", "lognormal:10/20"],
      "--input-tokens: lognormal lengths need 0 < median <= mean"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import emit_json, wide_console
+from gputwin.cli.options import FINITE, Finite, emit_json, wide_console
 
 
 @click.group()
@@ -41,11 +41,11 @@ def apis(model: str | None, as_json: bool) -> None:
 @click.option("--cooling", default="air", show_default=True)
 @click.option("--network", type=click.Choice(["infiniband", "ethernet", "none"]),
               default="infiniband", show_default=True)
-@click.option("--activity", type=float, default=0.6, show_default=True,
+@click.option("--activity", type=FINITE, default=0.6, show_default=True,
               help="Mean accelerator activity (sets the power bill).")
-@click.option("--financing-rate", type=float, default=None)
-@click.option("--electricity-usd-per-mwh", type=float, default=None)
-@click.option("--pue", type=float, default=None)
+@click.option("--financing-rate", type=Finite(min=0), default=None)
+@click.option("--electricity-usd-per-mwh", type=Finite(min=0), default=None)
+@click.option("--pue", type=Finite(min=1), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
     """Owned cost per GPU-hour, itemised, beside the cheapest rental of each part."""
@@ -110,12 +110,13 @@ def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:
 
 @economics.command()
 @click.option("--region", default="US-TEX-ERCO", show_default=True, help="Grid region.")
-@click.option("--load-mw", type=float, required=True, help="Facility power (constant), MW.")
+@click.option("--load-mw", type=Finite(min=0, min_open=True), required=True,
+              help="Facility power (constant), MW.")
 @click.option("--ppa", multiple=True, help="TECH:MW[:USD_PER_MWH], e.g. solar-pv:150 (repeat).")
 @click.option("--onsite", multiple=True, help="Firm TECH:MW[:USD_PER_MWH], e.g. smr:50.")
-@click.option("--battery-mwh", type=float, default=0.0, show_default=True)
-@click.option("--battery-mw", type=float, default=0.0, show_default=True)
-@click.option("--interconnect-mw", type=float, default=None, help="Grid import limit, MW.")
+@click.option("--battery-mwh", type=Finite(min=0), default=0.0, show_default=True)
+@click.option("--battery-mw", type=Finite(min=0), default=0.0, show_default=True)
+@click.option("--interconnect-mw", type=Finite(min=0), default=None, help="Grid import limit, MW.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str, ...],
            battery_mwh: float, battery_mw: float, interconnect_mw: float | None,
@@ -160,8 +161,8 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
 
 @economics.command()
 @click.option("--gpu", required=True, help="Accelerator (catalog).")
-@click.option("--gpu-hours", type=float, required=True, help="GPU-hours of the run.")
-@click.option("--utilisation", type=float, default=0.8, show_default=True,
+@click.option("--gpu-hours", type=FINITE, required=True, help="GPU-hours of the run.")
+@click.option("--utilisation", type=FINITE, default=0.8, show_default=True,
               help="Share of an owned fleet's hours doing useful work.")
 @click.option("--cooling", default="air", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -206,13 +207,13 @@ def _own_per_million(model: str, gpu: str, tokens_per_day: float) -> tuple[float
 @click.option("--teacher", required=True, help="Teacher model (catalog).")
 @click.option("--student", required=True, help="Student model (catalog).")
 @click.option("--gpu", default="h100-sxm-80gb", show_default=True)
-@click.option("--distill-tokens", type=float, default=1e10, show_default=True,
+@click.option("--distill-tokens", type=FINITE, default=1e10, show_default=True,
               help="Tokens the teacher generates.")
-@click.option("--train-tokens", type=float, default=None,
+@click.option("--train-tokens", type=FINITE, default=None,
               help="Student training tokens [default: --distill-tokens].")
-@click.option("--tokens-per-day", type=float, required=True, help="Production traffic.")
-@click.option("--horizon-days", type=float, default=365.0, show_default=True)
-@click.option("--mfu", type=float, default=0.4, show_default=True,
+@click.option("--tokens-per-day", type=FINITE, required=True, help="Production traffic.")
+@click.option("--horizon-days", type=FINITE, default=365.0, show_default=True)
+@click.option("--mfu", type=FINITE, default=0.4, show_default=True,
               help="Student training MFU (ESTIMATE; see `estimate train`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def distill(teacher: str, student: str, gpu: str, distill_tokens: float,

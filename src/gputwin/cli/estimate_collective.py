@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import BYTES, emit_json, positive_int
+from gputwin.cli.options import BYTES, FINITE, emit_json, positive_int
 from gputwin.topology.comm_types import CollectiveEstimate, CollectiveOp
 from gputwin.units import format_bytes, format_duration
 
@@ -44,7 +44,7 @@ def _human(est: CollectiveEstimate) -> str:
               default="rail_optimized", show_default=True)
 @click.option("--nodes-per-leaf", type=int, default=32, show_default=True,
               callback=positive_int)
-@click.option("--oversubscription", type=float, default=1.0, show_default=True,
+@click.option("--oversubscription", type=FINITE, default=1.0, show_default=True,
               help="Leaf down/up bandwidth ratio (>= 1).")
 @click.option("--rank-stride", type=int, default=1, show_default=True, callback=positive_int,
               help="Distance between ranks (8 = one GPU per 8-GPU node).")

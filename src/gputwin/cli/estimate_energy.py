@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import COUNT, emit_json, positive_int, rental_price_options
+from gputwin.cli.options import (
+    COUNT,
+    FINITE,
+    Finite,
+    emit_json,
+    positive_int,
+    rental_price_options,
+)
 
 _COOLING = ["air", "air-legacy", "liquid", "immersion"]
 
@@ -62,7 +69,7 @@ def _usd(value: float) -> str:
 @click.option("--gpu-hours", type=COUNT, default=None,
               help="Reported GPU-hours instead of --tokens [default without --tokens: one "
                    "hour of the GPUs].")
-@click.option("--busy-frac", "compute_frac", type=click.FloatRange(0.0, 1.0), default=None,
+@click.option("--busy-frac", "compute_frac", type=Finite(0.0, 1.0), default=None,
               help="Share of the time the GPUs compute, instead of the training model's "
                    "(--model) [default without --model: 1, fully busy].")
 @click.option("--tp", type=int, default=None, callback=positive_int,
@@ -88,10 +95,10 @@ def _usd(value: float) -> str:
               help="'real' (the data folder, $GPUTWIN_DATA_DIR) or a folder holding "
                    "grid/carbon-2023 and grid/price-2023 (real 2023 CSVs) instead of the "
                    "bundled synthetic profiles.")
-@click.option("--power-cap", "power_cap_w", type=float, default=None,
+@click.option("--power-cap", "power_cap_w", type=FINITE, default=None,
               help="Per-GPU power cap in watts.")
-@click.option("--pue", type=float, default=None, help="Fixed PUE instead of the weather model.")
-@click.option("--carbon-intensity", "carbon_intensity_g_per_kwh", type=float, default=None,
+@click.option("--pue", type=FINITE, default=None, help="Fixed PUE instead of the weather model.")
+@click.option("--carbon-intensity", "carbon_intensity_g_per_kwh", type=FINITE, default=None,
               help="Flat grid intensity in g CO2e/kWh instead of the region's series.")
 @click.option("--grid-water", "include_grid_water", is_flag=True,
               help="Add the water consumed upstream by power generation.")

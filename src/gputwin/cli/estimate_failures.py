@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gputwin.cli.options import DURATION
+from gputwin.cli.options import DURATION, Finite
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -20,7 +20,7 @@ _KEYS = ("failures", "duration_s", "async_checkpoint", "fault_rate_scale")
 
 def failure_options(func: F) -> F:
     """Add ``--failures``, ``--duration``, ``--async-checkpoint``, ``--fault-rate-scale``."""
-    func = click.option("--fault-rate-scale", type=click.FloatRange(min=0), default=1.0,
+    func = click.option("--fault-rate-scale", type=Finite(min=0), default=1.0,
                         show_default=True, help="With --failures: multiply every fault "
                         "rate (docs/reliability.md).")(func)
     func = click.option("--async-checkpoint", is_flag=True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import BYTES, emit_json, positive_int
+from gputwin.cli.options import BYTES, FINITE, emit_json, positive_int
 
 
 @click.command()
@@ -24,7 +24,7 @@ from gputwin.cli.options import BYTES, emit_json, positive_int
               "cpo-800g (topology/optical.yaml).")
 @click.option("--spare-blocks", type=int, default=1, show_default=True,
               help="Healthy spare blocks (64 chips) the pod holds beyond the slice.")
-@click.option("--host-availability", type=float, default=None,
+@click.option("--host-availability", type=FINITE, default=None,
               help="Share of time a host (4 chips) is up (default 0.995).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def optics(num_chips: int, system: str, op: str, size_bytes: float, transceiver: str,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import emit_json
+from gputwin.cli.options import FINITE, emit_json
 
 _INDEXES = ("flat", "hnsw", "ivf_flat", "ivf_pq", "gpu_flat", "cagra", "gpu_ivf_pq")
 
@@ -18,7 +18,7 @@ _INDEXES = ("flat", "hnsw", "ivf_flat", "ivf_pq", "gpu_flat", "cagra", "gpu_ivf_
 @click.option("--embedder", default="bge-large-en-v1.5", show_default=True,
               help="Embedding model (catalog encoders).")
 @click.option("--embed-gpu", default=None, help="Embedder GPU (default: --gpu).")
-@click.option("--corpus", type=float, default=10e6, show_default=True,
+@click.option("--corpus", type=FINITE, default=10e6, show_default=True,
               help="Vectors (chunks) in the index.")
 @click.option("--dim", type=int, default=None, help="Vector size (default: the embedder's).")
 @click.option("--index", "index_kind", type=click.Choice(_INDEXES), default="hnsw",
@@ -36,7 +36,7 @@ _INDEXES = ("flat", "hnsw", "ivf_flat", "ivf_pq", "gpu_flat", "cagra", "gpu_ivf_
 @click.option("--refine", type=int, default=1, show_default=True,
               help="Re-rank refine*k candidates with full vectors (PQ).")
 @click.option("--shards", type=int, default=1, show_default=True)
-@click.option("--filter-selectivity", type=float, default=1.0, show_default=True,
+@click.option("--filter-selectivity", type=FINITE, default=1.0, show_default=True,
               help="Share of the corpus a metadata filter keeps.")
 @click.option("--index-gpu", default=None, help="GPU of a GPU index (default: embed GPU).")
 @click.option("--hybrid", is_flag=True, help="BM25 keyword search in parallel.")
@@ -47,7 +47,7 @@ _INDEXES = ("flat", "hnsw", "ivf_flat", "ivf_pq", "gpu_flat", "cagra", "gpu_ivf_
 @click.option("--query-tokens", type=int, default=64, show_default=True)
 @click.option("--system-tokens", type=int, default=0, show_default=True)
 @click.option("--output-tokens", type=int, default=256, show_default=True)
-@click.option("--prefix-hit", "prefix_hit_frac", type=float, default=0.0, show_default=True,
+@click.option("--prefix-hit", "prefix_hit_frac", type=FINITE, default=0.0, show_default=True,
               help="Share of chunk tokens already in the prefix cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def rag(as_json: bool, index_kind: str, corpus: float, **fields: Any) -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gputwin.cli.options import emit_json, gpus_on, positive_int, wide_ep_options
+from gputwin.cli.options import Finite, emit_json, gpus_on, positive_int, wide_ep_options
 from gputwin.perf.engines import default_engine, engine_names
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _summary(est: ServingEstimate, title: str) -> None:
               show_default=True, help="KV-cache dtype.")
 @click.option("--spec-tokens", type=click.IntRange(0, 16), default=0, show_default=True,
               help="Speculative tokens per step (0 = off).")
-@click.option("--acceptance", type=click.FloatRange(0.0, 1.0), default=0.7,
+@click.option("--acceptance", type=Finite(0.0, 1.0), default=0.7,
               show_default=True, help="Per-token acceptance rate of the proposals.")
 @click.option("--draft-model", default=None, help="Draft model (catalog) for speculation.")
 @click.option("--spec-kind", type=click.Choice(["draft_model", "eagle", "ngram"]),

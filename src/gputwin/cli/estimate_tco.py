@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import COUNT, DURATION, emit_json, positive_int
+from gputwin.cli.options import COUNT, DURATION, FINITE, emit_json, positive_int
 
 
 def _print(d: dict[str, Any]) -> None:
@@ -69,7 +69,7 @@ def _rate(o: dict[str, Any]) -> str:
               callback=positive_int, help="Prompt tokens per request.")
 @click.option("--output-tokens", type=int, default=256, show_default=True,
               callback=positive_int, help="Output tokens per request.")
-@click.option("--peak-to-mean", type=float, default=2.0, show_default=True,
+@click.option("--peak-to-mean", type=FINITE, default=2.0, show_default=True,
               help="Peak over mean traffic (the fleet is sized for the peak).")
 @click.option("--tpot-slo", type=DURATION, default="50ms", show_default=True,
               help="Time per output token SLO (e.g. 50ms; a bare number is seconds).")
@@ -83,11 +83,11 @@ def _rate(o: dict[str, Any]) -> str:
               help="Owned facility cooling (air, air-legacy, liquid, immersion).")
 @click.option("--network", type=click.Choice(["infiniband", "ethernet", "none"]),
               default="ethernet", show_default=True, help="Owned scale-out network class.")
-@click.option("--financing-rate", type=float, default=None,
+@click.option("--financing-rate", type=FINITE, default=None,
               help="Cost of capital per year (fraction) [default: tco.yaml].")
-@click.option("--electricity-usd-per-mwh", type=float, default=None,
+@click.option("--electricity-usd-per-mwh", type=FINITE, default=None,
               help="Owned fleet's electricity price [default: tco.yaml].")
-@click.option("--pue", type=float, default=None, help="Owned facility PUE [default: tco.yaml].")
+@click.option("--pue", type=FINITE, default=None, help="Owned facility PUE [default: tco.yaml].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tco(as_json: bool, tpot_slo: float, ttft_slo: float, financing_rate: float | None,
         **kw: Any) -> None:

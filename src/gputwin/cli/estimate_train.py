@@ -13,7 +13,7 @@ from gputwin.cli.estimate_failures import (
     print_failures,
     with_failures,
 )
-from gputwin.cli.options import COUNT, DURATION, emit_json, gpus_on, positive_int
+from gputwin.cli.options import COUNT, DURATION, FINITE, emit_json, gpus_on, positive_int
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -107,7 +107,7 @@ def _summary(est: TrainingEstimate, title: str) -> None:
               help="Training tokens (e.g. 300e9 or 1.2T): adds time to train and energy.")
 @click.option("--checkpoint-interval", "checkpoint_interval_s", type=DURATION, default=3600.0,
               show_default=True, help="Training time between checkpoints (e.g. 30min).")
-@click.option("--oversubscription", type=float, default=1.0, show_default=True,
+@click.option("--oversubscription", type=FINITE, default=1.0, show_default=True,
               help="Leaf down/up bandwidth ratio (>= 1).")
 @click.option("--nodes-per-leaf", type=int, default=32, show_default=True,
               callback=positive_int)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gputwin.cli.options import emit_json, positive_int, rental_price_options
+from gputwin.cli.options import Finite, emit_json, positive_int, rental_price_options
 
 if TYPE_CHECKING:
     from gputwin.economics.tables import VideoApiPrice
@@ -77,7 +77,7 @@ def _echo_api_rows(model: str, same: list[dict[str, Any]], reference: list[dict[
               help="[default: the model's native size]")
 @click.option("--steps", type=int, default=None, callback=positive_int,
               help="Denoising steps [default: the reference pipeline's].")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--fps", type=Finite(min=0, min_open=True), default=None,
               help="[default: the model's native rate]")
 @click.option("--attention-kernel", type=click.Choice(["fa2", "fa3"]), default=None,
               help="Attention kernel class instead of the model's reference one: fa2 "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +32,51 @@ BYTES = _Quantity("size", parse_bytes)
 BANDWIDTH = _Quantity("bandwidth", parse_bandwidth)
 COUNT = _Quantity("number", parse_count)
 DURATION = _Quantity("duration", parse_duration)
+
+
+class Finite(click.FloatRange):
+    """A plain-number option that must be finite: click's ``float`` and ``FloatRange`` read
+    ``nan`` and ``inf`` as numbers (NaN passes every range check), which reach the models as
+    a never-ending loop or a ``nan`` result. Bounds as in ``FloatRange`` (``min``/``max``,
+    ``min_open``/``max_open``) and shown in ``--help``; every refusal reads ``Invalid value
+    for '--flag': expected a finite number >= 0, got 'nan'`` (exit 2)."""
+
+    name = "float"
+
+    def __init__(self, min: float | None = None, max: float | None = None,
+                 min_open: bool = False, max_open: bool = False) -> None:
+        super().__init__(min, max, min_open, max_open)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)  # "'abc' is not a valid float."
+        low_ok = self.min is None or (number > self.min if self.min_open
+                                      else number >= self.min)
+        high_ok = self.max is None or (number < self.max if self.max_open
+                                       else number <= self.max)
+        if not (math.isfinite(number) and low_ok and high_ok):
+            self.fail(f"expected a finite number{self.bounds()}, got {value!r}", param, ctx)
+        return number
+
+    def bounds(self) -> str:
+        """`` >= 0``, `` in (0, 1]`` or nothing: the bounds in words."""
+        low, high = self.min, self.max
+        if low is not None and high is not None:
+            return (f" in {'(' if self.min_open else '['}{low:g}, {high:g}"
+                    f"{')' if self.max_open else ']'}")
+        if low is not None:
+            return f" {'>' if self.min_open else '>='} {low:g}"
+        if high is not None:
+            return f" {'<' if self.max_open else '<='} {high:g}"
+        return ""
+
+    def _describe_range(self) -> str:
+        """The bracket ``--help`` shows (``x>=0``), none without bounds."""
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
+
+#: Any finite number (the option's model checks its range).
+FINITE = Finite()
 
 OUT_HELP = ("Output folder: new, empty or an earlier run's (replaced as a whole; a "
             "symlink writes into its target) "
@@ -137,7 +183,7 @@ def wide_ep_options(command: F) -> F:
                           "--ep = --tp x --dp-attention)."),
         click.option("--redundant-experts", type=click.IntRange(0), default=0,
                      show_default=True, help="EPLB redundant expert slots (wide EP)."),
-        click.option("--ep-imbalance", type=float, default=None,
+        click.option("--ep-imbalance", type=FINITE, default=None,
                      help="Busiest GPU's routed tokens over the mean [default: expected]."),
     )):
         command = option(command)

@@ -9,6 +9,7 @@ import click
 from gputwin.cli.options import (
     COUNT,
     DURATION,
+    FINITE,
     OutPath,
     closed_loop_options,
     emit_json,
@@ -98,7 +99,7 @@ def layout_text(lay: dict[str, Any]) -> str:
 @click.option("--allow-offload", is_flag=True, help="Also try optimizer CPU offload.")
 @click.option("--top", type=int, default=5, show_default=True, callback=positive_int)
 @click.option("--fabric", default=None, help="Scale-out fabric overriding the system's.")
-@click.option("--oversubscription", type=float, default=1.0, show_default=True)
+@click.option("--oversubscription", type=FINITE, default=1.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def train(num_gpus_text: str, dtype: str, as_json: bool, **options: Any) -> None:
     """Search every layout (TP, PP, interleave, CP, EP, DP, micro-batch, recomputation,
@@ -144,7 +145,7 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 
 @plan.command("serve")
 @click.option("--model", required=True, help="Model name (catalog).")
-@click.option("--rate", type=float, default=None, help="Requests per second (Poisson).")
+@click.option("--rate", type=FINITE, default=None, help="Requests per second (Poisson).")
 @closed_loop_options('Needs --e2e-slo, or --ttft-slo with --tpot-slo.')
 @click.option("--input-tokens", type=int, default=None, callback=positive_int,
               help="Prompt tokens per request (fixed).")
@@ -159,7 +160,7 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 @click.option("--trace-log-type", default=None,
               help="BurstGPT --trace: keep only the rows of this Log Type.")
 @click.option("--max-requests", type=int, default=None, callback=positive_int)
-@click.option("--speedup", type=float, default=1.0, show_default=True)
+@click.option("--speedup", type=FINITE, default=1.0, show_default=True)
 @click.option("--ttft-slo", type=DURATION, default=None, help="e.g. 2s")
 @click.option("--tpot-slo", type=DURATION, default=None, help="e.g. 100ms")
 @click.option("--e2e-slo", type=DURATION, default=None, help="e.g. 30s")

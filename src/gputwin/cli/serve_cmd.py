@@ -15,6 +15,7 @@ import click
 
 from gputwin.cli.options import (
     DURATION,
+    FINITE,
     NO_TIMING_HELP,
     OUT_HELP,
     OUTPUTS_HELP,
@@ -117,15 +118,15 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
                    "when it runs out), or drawn at random (seeded).")
 @click.option("--max-requests", default=None, type=int, callback=positive_int,
               help="Keep the first N requests of the trace.")
-@click.option("--speedup", default=1.0, show_default=True, type=float,
+@click.option("--speedup", default=1.0, show_default=True, type=FINITE,
               help="Replay the trace this many times faster.")
-@click.option("--rate", default=None, type=float, help="Synthetic arrivals per second.")
+@click.option("--rate", default=None, type=FINITE, help="Synthetic arrivals per second.")
 @closed_loop_options()
 @click.option("--num-requests", default=1000, show_default=True, type=int,
               callback=positive_int)
 @click.option("--arrival", default="poisson", show_default=True,
               type=click.Choice(["poisson", "gamma", "bursty", "fixed"]))
-@click.option("--cv", default=1.0, show_default=True, type=float, help="Gamma arrivals' CV.")
+@click.option("--cv", default=1.0, show_default=True, type=FINITE, help="Gamma arrivals' CV.")
 @click.option("--repeat", default=1, show_default=True, type=int, callback=positive_int,
               help="Send each distinct synthetic prompt this many times (prefix caching).")
 @click.option("--input-tokens", default=None, help="N | LOW-HIGH | lognormal:MEAN/MEDIAN[:MAX] "
@@ -134,7 +135,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               "[default: lognormal:250/150:MAX, MAX = min(4000, model context / 2)]")
 @click.option("--spec-tokens", default=0, show_default=True, type=int,
               help="Speculative decoding: draft tokens per step (0 = off).")
-@click.option("--acceptance", default=0.7, show_default=True, type=float)
+@click.option("--acceptance", default=0.7, show_default=True, type=FINITE)
 @click.option("--draft-kind", default="eagle", show_default=True,
               type=click.Choice(["eagle", "draft_model", "ngram"]))
 @click.option("--draft-model", default=None)
@@ -148,7 +149,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
                    "rank for TensorRT-LLM.")
 @click.option("--block-size", default=None, type=int, callback=positive_int,
               help="KV block size in tokens [default: the engine's].")
-@click.option("--gpu-memory-utilization", default=None, type=float,
+@click.option("--gpu-memory-utilization", default=None, type=FINITE,
               help="KV memory fraction [default: the engine's].")
 @click.option("--no-prefix-caching", is_flag=True)
 @click.option("--chunked-prefill/--no-chunked-prefill", "chunked_prefill", default=None,

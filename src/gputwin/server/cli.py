@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gputwin.cli.options import Finite
 from gputwin.server.db import DEFAULT_DB
 
 _DB_OPTION = click.option("--db", "db_url", default=DEFAULT_DB, show_default=True,
@@ -18,7 +19,7 @@ _DB_OPTION = click.option("--db", "db_url", default=DEFAULT_DB, show_default=Tru
               help="Worker processes executing runs.")
 @click.option("--max-body-bytes", type=click.IntRange(1), default=1 << 20, show_default=True,
               help="Largest request body accepted (413 above).")
-@click.option("--lease-timeout", "lease_timeout_s", type=click.FloatRange(2.0), default=10.0,
+@click.option("--lease-timeout", "lease_timeout_s", type=Finite(2.0), default=10.0,
               show_default=True,
               help="Seconds without a heartbeat after which a running run is re-queued "
                    "(its worker or server died).")
