@@ -48,6 +48,16 @@ def test_power_cap_lowers_power_and_stretches_a_modelled_run() -> None:
     assert capped["gpu_energy_j"] < free["gpu_energy_j"]
 
 
+def test_busy_frac_with_tokens_times_the_run_and_sets_the_power() -> None:
+    # was: AssertionError (no training estimate when --busy-frac was given)
+    kw = {"model": "llama3-8b", "gpu": "h100-sxm-80gb", "num_gpus": 8, "tokens": 1e9}
+    modelled = energy_of(**kw).to_dict()
+    half = energy_of(**kw, compute_frac=0.5).to_dict()
+    assert half["compute_frac"] == 0.5 and half["layout"] == modelled["layout"]
+    assert half["duration_s"] == pytest.approx(modelled["duration_s"])  # the training model's
+    assert half["gpu_power_w"] < modelled["gpu_power_w"]
+
+
 def test_bad_options_raise_input_errors() -> None:
     with pytest.raises(InputError, match="exactly one"):
         energy_of(gpu="h100-sxm-80gb", num_gpus=8, compute_frac=1.0)

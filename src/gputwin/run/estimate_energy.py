@@ -205,10 +205,12 @@ def estimate_energy(request: EnergyRequest, *, catalog: Catalog | None = None) -
     info: dict[str, Any] = {"region": request.region, "gpu": acc.name, "system": node.name}
     est: TrainingEstimate | None = None
     compute_frac = request.compute_frac
-    if request.model is not None and compute_frac is None:
+    # the training model gives the run time (--tokens) and, unless given, how busy the GPUs are
+    if request.model is not None and (compute_frac is None or request.tokens is not None):
         est, layout = _train(request, cat)
-        b = est.breakdown
-        compute_frac = (b["compute_s"] + b["optimizer_s"]) / est.step_time_s
+        if compute_frac is None:
+            b = est.breakdown
+            compute_frac = (b["compute_s"] + b["optimizer_s"]) / est.step_time_s
         info["parallel"] = {"tp": layout["tp"], "pp": layout["pp"], "dp": est.dp}
         info["layout"] = layout
         info["training"] = {"step_time_s": est.step_time_s, "mfu": est.mfu, "dp": est.dp,
