@@ -49,3 +49,28 @@ def test_failures_needs_a_window(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--duration" in out + err
     code, _, _ = _run([*LLAMA3, "--duration", "3d"], capsys)
     assert code == 2
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--duration", "0", "--duration: expected a wall-clock window > 0, got 0 s"),
+    ("--fault-rate-scale", "inf",
+     "Invalid value for '--fault-rate-scale': expected a finite number >= 0, got 'inf'"),
+])
+def test_a_window_or_rate_the_simulation_cannot_use_is_refused_at_its_flag(
+        flag: str, value: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: ValueError traceback from reliability/optimum.simulate_interval
+    code, out, err = _run([*LLAMA3, "--failures", "--duration", "54d", flag, value], capsys)
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_faults_faster_than_restarts_give_no_progress_and_finish(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: a hang, the simulated optimum restarting for ever (MTBF of seconds vs a
+    # restart of minutes)
+    code, out, _ = _run([*LLAMA3, "--failures", "--duration", "1d", "--fault-rate-scale",
+                         "1e6", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["ettr"] == 0.0
+    assert data["failures"]["simulated_optimum_interval_s"] is None

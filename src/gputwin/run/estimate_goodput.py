@@ -55,7 +55,8 @@ def estimate_failures(request: TrainRequest, est: TrainingEstimate, options: Fai
                       *, catalog: Catalog | None = None) -> dict[str, Any]:
     """The ``failures`` section of ``estimate train --failures`` (JSON-ready).
 
-    Raises :class:`InputError` when neither a duration nor tokens (time to train) is given.
+    Raises :class:`InputError` when neither a duration nor tokens (time to train) is given,
+    or for a window that is not > 0.
     """
     cat = catalog or default_catalog()
     hw = resolve_train_hardware(request, cat)
@@ -78,6 +79,9 @@ def estimate_failures(request: TrainRequest, est: TrainingEstimate, options: Fai
                                 async_checkpoint=options.async_checkpoint)
 
     ttt = est.time_to_train_s
+    if options.duration_s is not None and options.duration_s <= 0:
+        raise InputError(f"expected a wall-clock window > 0, got {options.duration_s:g} s",
+                         where="--duration")
     if options.duration_s is None and ttt is None:
         raise InputError("--failures needs a wall-clock window: give --duration (e.g. 54d) "
                          "or --tokens (the time to train)", where="--duration")
@@ -97,8 +101,10 @@ def estimate_failures(request: TrainRequest, est: TrainingEstimate, options: Fai
 
 
 def _simulated(g: GoodputEstimate, seed: int) -> float | None:
-    """The Monte-Carlo optimum over a window of ``min(duration, 30 days)`` of training."""
-    if math.isinf(g.mtbf_s) or g.checkpoint_write_s <= 0 or g.async_checkpoint:
+    """The Monte-Carlo optimum over a window of ``min(duration, 30 days)`` of training; none
+    where faults stop all progress (ETTR 0: a simulated run would restart for ever)."""
+    if (math.isinf(g.mtbf_s) or g.checkpoint_write_s <= 0 or g.async_checkpoint
+            or g.ettr <= 0):
         return None
     work_s = min(g.duration_s, 30 * 86400.0) * max(g.ettr, 0.05)
     rng = RandomStreams(seed).stream("reliability/optimum")
