@@ -224,3 +224,49 @@ def test_out_of_memory_with_a_draft_model_names_the_draft(
                               "--json"], capsys)
     assert code == 2 and out == ""
     _fails_cleanly(err, "llama3-8b with draft model llama3-70b needs ")
+
+
+TRAIN = ["estimate", "train", "--model", "gpt3-175b", "--gpu", "a100-sxm-80gb", "--num-gpus",
+         "64", "--tp", "8", "--pp", "8", "--global-batch-size", "64"]
+ENERGY = ["estimate", "energy", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+          "--num-gpus", "8", "--gpu-hours", "100"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    # was: "tokens:", "checkpoint_interval_s:", "oversubscription:" (request fields)
+    ([*TRAIN, "--tokens", "0"], "--tokens: Input should be greater than 0"),
+    ([*TRAIN, "--checkpoint-interval", "0"], "--checkpoint-interval: Input should be greater"),
+    ([*TRAIN, "--oversubscription", "0.5"], "--oversubscription: Input should be greater"),
+    # was: "pue:", "power_cap_w:", "carbon_intensity_g_per_kwh:"
+    ([*ENERGY, "--pue", "0.5"], "--pue: Input should be greater than or equal to 1"),
+    ([*ENERGY, "--power-cap", "-1"], "--power-cap: Input should be greater than 0"),
+    ([*ENERGY, "--carbon-intensity", "-1"], "--carbon-intensity: Input should be greater"),
+    # was: "--prefix-hit-frac:", a flag that does not exist
+    (["estimate", "rag", "--prefix-hit", "-1"], "--prefix-hit: Input should be greater"),
+    (["estimate", "rag", "--corpus", "3", "--shards", "4"], "--shards: more shards than"),
+    (["estimate", "rag", "--index", "ivf_pq", "--pq-bytes", "100000"], "--pq-bytes: PQ code"),
+])
+def test_request_errors_name_the_flag_not_the_field(args: list[str], message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, f"error: {message}")
+
+
+def test_option_of_reads_the_flag_from_the_command() -> None:
+    import click
+
+    from gputwin.cli.options import option_of
+
+    @click.command()
+    @click.option("--tp", type=int)
+    @click.option("--busy-frac", "compute_frac", type=float)
+    @click.option("--index", "index_kind")
+    def command(**_: object) -> None:
+        """A command."""
+
+    where = option_of(command)
+    assert where("compute_frac") == "--busy-frac"  # a renamed option
+    assert where("layout.tp") == "--tp"  # a nested field: its innermost option
+    assert where("index_kind") == "--index"
+    assert where("model_overrides") == "model_overrides"  # no option: the path as given

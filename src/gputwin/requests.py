@@ -88,14 +88,16 @@ class TrainRequest(_Request):
     model_overrides: dict[str, Any] | None = None
 
     @classmethod
-    def from_flat(cls, fields: Mapping[str, Any]) -> TrainRequest:
+    def from_flat(cls, fields: Mapping[str, Any],
+                  where: Callable[[str], str] | None = None) -> TrainRequest:
         """Build from one flat mapping (layout keys beside the others, as on the CLI and in
-        validation cases); raises :class:`InputError` naming a bad field."""
+        validation cases); raises :class:`InputError` naming a bad field (at
+        ``where(field path)``, as :func:`validated`)."""
         data = {k: v for k, v in fields.items() if k not in LAYOUT_FIELDS}
         layout = {k: v for k, v in fields.items() if k in LAYOUT_FIELDS}
         if layout:
             data["layout"] = {**dict(data.get("layout") or {}), **layout}
-        return validated(cls, data)
+        return validated(cls, data, where)
 
     def with_layout(self, layout: TrainLayout) -> TrainRequest:
         return self.model_copy(update={"layout": layout})
@@ -159,16 +161,17 @@ class EnergyRequest(_Request):
     model_overrides: dict[str, Any] | None = None
 
     @classmethod
-    def from_flat(cls, fields: Mapping[str, Any]) -> EnergyRequest:
+    def from_flat(cls, fields: Mapping[str, Any],
+                  where: Callable[[str], str] | None = None) -> EnergyRequest:
         """Layout keys beside the others (CLI, validation cases); a ``dtype`` alone keeps the
-        layout planned."""
+        layout planned. Errors as :func:`validated` (at ``where(field path)``)."""
         data = {k: v for k, v in fields.items() if k not in LAYOUT_FIELDS}
         layout = {k: v for k, v in fields.items() if k in LAYOUT_FIELDS}
         if "dtype" in layout:
             data["dtype"] = layout["dtype"]
         if set(layout) - {"dtype"}:
             data["layout"] = layout
-        return validated(cls, data)
+        return validated(cls, data, where)
 
 
 class CollectiveRequest(_Request):

@@ -11,6 +11,7 @@ from gputwin.cli.options import (
     FINITE,
     Finite,
     emit_json,
+    option_of,
     positive_int,
     rental_price_options,
 )
@@ -111,7 +112,8 @@ def energy(as_json: bool, **options: Any) -> None:
     if options.get("grid_data") is not None:
         options["grid_data"] = _grid_folder(options["grid_data"])
     assumed = _defaults_without_a_run(options)
-    request = EnergyRequest.from_flat({k: v for k, v in options.items() if v is not None})
+    request = EnergyRequest.from_flat({k: v for k, v in options.items() if v is not None},
+                                      where=option_of(click.get_current_context().command))
     est = estimate_energy(request)
     d = est.to_dict()
     if as_json:

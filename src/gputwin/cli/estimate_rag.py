@@ -6,9 +6,11 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import FINITE, emit_json
+from gputwin.cli.options import FINITE, emit_json, option_of
 
 _INDEXES = ("flat", "hnsw", "ivf_flat", "ivf_pq", "gpu_flat", "cagra", "gpu_ivf_pq")
+#: fields of the index model (perf/vector_index.IndexSpec) set by an option of another name
+_INDEX_FIELDS = {"type": "index_kind", "num_vectors": "corpus", "gpu": "index_gpu"}
 
 
 @click.command()
@@ -66,14 +68,14 @@ def rag(as_json: bool, index_kind: str, corpus: float, **fields: Any) -> None:
         raise InputError(f"must be a whole number >= 1, got {corpus:g}", where="--corpus")
     data = {k: v for k, v in fields.items() if v is not None}
     data.update(index=index_kind, corpus=int(corpus))
-    req = validated(RagRequest, data, where=lambda f: "--" + f.replace("_", "-"))
+    flag = option_of(click.get_current_context().command)
+    req = validated(RagRequest, data, where=flag)
     try:
         out = estimate_rag(req).to_dict()
-    except InputError as exc:  # index.<field> of the model -> the flag that sets it
-        field = (exc.where or "").removeprefix("index.")
+    except InputError as exc:  # index.<field> of the index model -> the flag that sets it
         if exc.where and exc.where.startswith("index."):
-            flag = {"type": "index", "filter_selectivity": "filter-selectivity"}.get(field, field)
-            raise InputError(exc.detail, where="--" + flag.replace("_", "-")) from None
+            name = exc.where.removeprefix("index.")
+            raise InputError(exc.detail, where=flag(_INDEX_FIELDS.get(name, name))) from None
         raise
     if as_json:
         emit_json({"request": req.model_dump(), **out})

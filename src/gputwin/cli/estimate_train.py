@@ -13,7 +13,15 @@ from gputwin.cli.estimate_failures import (
     print_failures,
     with_failures,
 )
-from gputwin.cli.options import COUNT, DURATION, FINITE, emit_json, gpus_on, positive_int
+from gputwin.cli.options import (
+    COUNT,
+    DURATION,
+    FINITE,
+    emit_json,
+    gpus_on,
+    option_of,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -127,7 +135,8 @@ def train(ctx: click.Context, /, as_json: bool, skip_memory_check: bool,
     from gputwin.run.estimate_train import estimate_train
 
     failures = pop_failure_options(ctx, options)
-    request = TrainRequest.from_flat({k: v for k, v in options.items() if v is not None})
+    request = TrainRequest.from_flat({k: v for k, v in options.items() if v is not None},
+                                     where=option_of(ctx.command))
     est = estimate_train(request, check_memory=not skip_memory_check)
     goodput = None if failures is None else failures_section(request, est, failures)
     if as_json:

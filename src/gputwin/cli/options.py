@@ -110,6 +110,28 @@ def positive_int(ctx: click.Context, param: click.Parameter, value: int | None) 
     return value
 
 
+def option_of(command: click.Command) -> Callable[[str], str]:
+    """Where a request field set by ``command`` was typed, for :func:`gputwin.requests.
+    validated`'s ``where``: the option that fills the field (``checkpoint_interval_s`` →
+    ``--checkpoint-interval``, ``compute_frac`` → ``--busy-frac``), for a nested path
+    (``layout.tp``, ``index.m``) the option of its innermost part that has one, else the
+    path itself. Read from the command's own options, so a renamed flag is never missed."""
+    by_name: dict[str, str] = {}
+    known: set[str] = set()
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name:
+            by_name[param.name] = param.opts[0]
+            known.update(param.opts)
+
+    def where(field: str) -> str:
+        for part in reversed(field.split(".")):
+            dashed = "--" + part.replace("_", "-")
+            if part in by_name or dashed in known:
+                return by_name.get(part, dashed)
+        return field
+    return where
+
+
 def emit_json(payload: Any) -> None:
     import json
 
