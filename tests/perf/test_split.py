@@ -18,8 +18,8 @@ CAT = default_catalog()
     ("llama3-8b", Split(tp=3), {}, "tp", "32 attention heads"),
     ("llama3-70b", Split(tp=16), {}, "tp", None),  # 16 divides 64 heads and 8 KV heads divide 16
     ("gpt3-175b", Split(tp=5), {}, "tp", "96 attention heads"),
-    ("llama3-8b", Split(pp=33), {}, "pp", "32 layers"),
-    ("llama3-8b", Split(pp=8, interleave=5), {}, "interleave", "40 exceeds"),
+    ("llama3-8b", Split(pp=33), {}, "pp", "33 exceeds the 32 layers of llama3-8b"),
+    ("llama3-8b", Split(pp=8, interleave=5), {}, "interleave", "pp x interleave = 40 exceeds"),
     ("llama3-8b", Split(interleave=2), {}, "interleave", "needs pp > 1"),
     ("llama3-8b", Split(cp=4), {"seq_len": 4100}, "seq_len", "2 x cp = 8"),
     ("llama3-8b", Split(ep=2), {}, "ep", "dense"),
@@ -102,3 +102,9 @@ def test_scenario_split_error_names_file_line_and_key(tmp_path: Path, template: 
 def test_split_label_and_replica_gpus(split: Split, label: str, gpus: int) -> None:
     assert split.label == label
     assert split.replica_gpus == gpus
+
+
+def test_too_many_stages_without_interleave_never_mention_it() -> None:
+    # was: "pp x interleave = 200 ..." from estimate serve, which has no interleave option
+    problem = split_problem(CAT.model("llama3-8b"), Split(pp=200))
+    assert problem is not None and "interleave" not in problem.message

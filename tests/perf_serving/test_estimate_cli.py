@@ -80,6 +80,20 @@ def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    # was: "pp x interleave = 200 ...", an option serve does not have
+    (["--gpu", "h100-sxm-80gb", "--pp", "200"], "error: --pp: 200 exceeds the 32 layers"),
+    # was: "the 1 GPUs"
+    (["--system", "cerebras-cs3", "--tp", "2"], "--tp 2 exceeds the 1 GPU of a cerebras-cs3"),
+    (["--gpu", "h100-sxm-80gb", "--tp", "16"], "--tp 16 exceeds the 8 GPUs of a dgx-h100"),
+])
+def test_split_messages_fit_the_command(args: list[str], message: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["estimate", "serve", "--model", "llama3-8b", "--input-tokens", "100",
+                         "--output-tokens", "10", *args], capsys)
+    assert code == 2 and message in err
+
+
 def test_does_not_fit_states_need_and_capacity() -> None:
     with pytest.raises(DoesNotFitError, match=r"needs .* per GPU .* offers"):
         serve_of(model="llama2-70b", gpu="h100-sxm-80gb", input_tokens=100,

@@ -114,9 +114,11 @@ def _tensor(model: ModelSpec, tp: int, padded_heads: bool = False) -> SplitProbl
 def _layers_and_experts(model: ModelSpec, split: Split,
                         seq_len: int | None) -> SplitProblem | None:
     if split.pp * split.interleave > model.num_layers:
-        what = "pp" if split.interleave == 1 else "interleave"
-        return SplitProblem(what, f"pp x interleave = {split.pp * split.interleave} exceeds "
-                                  f"the {model.num_layers} layers of {model.name}")
+        layers = f"the {model.num_layers} layers of {model.name}"
+        if split.interleave == 1:  # no word of interleave where it is not used (serving)
+            return SplitProblem("pp", f"{split.pp} exceeds {layers}")
+        return SplitProblem("interleave", f"pp x interleave = {split.pp * split.interleave} "
+                                          f"exceeds {layers}")
     if split.interleave > 1 and split.pp == 1:
         return SplitProblem("interleave", "needs pp > 1 (virtual stages of a pipeline)")
     if split.cp > 1 and seq_len is not None and seq_len % (2 * split.cp):

@@ -195,7 +195,8 @@ def _estimate_serve(
         raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
     hw = resolve_hardware(cat, gpu=gpu, system=system)
     if tp * pp > hw.scale_up_domain_size and tp > hw.gpus_per_node:
-        raise InputError(f"--tp {tp} exceeds the {hw.gpus_per_node} GPUs of a "
+        gpus = "GPU" if hw.gpus_per_node == 1 else "GPUs"
+        raise InputError(f"--tp {tp} exceeds the {hw.gpus_per_node} {gpus} of a "
                          f"{hw.system.name} node")
     config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
                            redundant_experts=redundant_experts, ep_imbalance=ep_imbalance,
