@@ -26,6 +26,7 @@ from gputwin.quantities import Bytes, Count, Seconds
 
 Recompute = Literal["none", "selective", "full"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
+PlanDType = Literal["bf16", "fp16", "fp8", "any"]
 
 
 class _Request(InputModel):
@@ -113,8 +114,9 @@ class TrainPlanRequest(_Request):
     global_batch_size: PositiveInt | None = None
     global_batch_tokens: Count | None = Field(default=None, gt=0)
     seq_len: PositiveInt | None = None
-    dtypes: list[TrainDType] = Field(default_factory=lambda: list[TrainDType](["bf16"]),
-                                     min_length=1)
+    dtypes: list[PlanDType] = Field(
+        default_factory=lambda: list[PlanDType](["bf16"]), min_length=1,
+        description="Dtypes to try; 'any' = bf16 and fp8, those the part supports")
     objective: Literal["throughput", "time", "cost", "energy"] = "throughput"
     tokens: Count | None = Field(default=None, gt=0, description="Tokens to train on")
     provider: str = "neocloud"

@@ -17,6 +17,7 @@ from gputwin.plan.train import (
     MICRO_BATCHES,
     TrainSearch,
     num_gpus_choices,
+    search_dtypes,
     search_layouts,
 )
 from gputwin.requests import EnergyRequest
@@ -138,6 +139,28 @@ def test_cli_text_and_refusal_exit_2(capsys: pytest.CaptureFixture[str]) -> None
               "--num-gpus", "8"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.startswith("error: no layout") and err[-1] == "\n"
+
+
+@pytest.mark.parametrize(("gpu", "dtypes"), [
+    ("a100-sxm-80gb", {"bf16"}),  # was: "dtype fp8 is not supported by a100-sxm-80gb"
+    ("h100-sxm-80gb", {"bf16", "fp8"}),
+])
+def test_dtype_any_tries_what_the_part_supports(gpu: str, dtypes: set[str]) -> None:
+    hw = resolve_hardware(default_catalog(), gpu=gpu)
+    assert set(search_dtypes(["any"], hw)) == dtypes
+    out = CliRunner().invoke(cli, ["plan", "train", "--model", "llama3-8b", "--gpu", gpu,
+                                   "--num-gpus", "8", "--dtype", "any", "--json"])
+    assert out.exit_code == 0, out.output
+    assert {c["layout"]["dtype"] for c in json.loads(out.output)["candidates"]} <= dtypes
+
+
+def test_a_named_dtype_the_part_lacks_is_still_refused() -> None:
+    hw = resolve_hardware(default_catalog(), gpu="a100-sxm-80gb")
+    assert search_dtypes(["fp8", "any"], hw) == ("fp8", "bf16")
+    out = CliRunner().invoke(cli, ["plan", "train", "--model", "llama3-8b", "--gpu",
+                                   "a100-sxm-80gb", "--num-gpus", "8", "--dtype", "fp8"])
+    assert out.exit_code != 0 and "dtype fp8 is not supported by a100-sxm-80gb" in str(
+        out.exception) + out.output
 
 
 def test_estimate_energy_plans_the_layout_and_says_so() -> None:

@@ -84,7 +84,7 @@ def layout_text(lay: dict[str, Any]) -> str:
 @click.option("--seq-len", type=int, default=None, callback=positive_int,
               help="Sequence length [default: the model's training length].")
 @click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp8", "any"]), default="bf16",
-              show_default=True, help="'any' tries bf16 and fp8.")
+              show_default=True, help="'any' tries bf16 and fp8 (those the part supports).")
 @click.option("--objective", type=click.Choice(["throughput", "time", "cost", "energy"]),
               default="throughput", show_default=True)
 @click.option("--tokens", type=COUNT, default=None,
@@ -110,7 +110,7 @@ def train(num_gpus_text: str, dtype: str, as_json: bool, **options: Any) -> None
 
     fields = {k: v for k, v in options.items() if v is not None}
     fields["num_gpus"] = list(num_gpus_choices(num_gpus_text))
-    fields["dtypes"] = ["bf16", "fp8"] if dtype == "any" else [dtype]
+    fields["dtypes"] = [dtype]
     result = plan_train(validated(TrainPlanRequest, fields, where=_plan_flag))
     if as_json:
         emit_json(result.to_dict())

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,6 +50,20 @@ MICRO_BATCHES = (1, 2, 4, 8)
 INTERLEAVES = (1, 2, 3, 4, 6, 8)
 CP_SIZES = (1, 2, 4, 8, 16, 32)
 DEFAULT_TOKENS_PER_STEP = 4e6  # a ~4M-token global batch when none is given
+ANY_DTYPES = ("bf16", "fp8")  # what dtype "any" tries, where the part supports it
+
+
+def search_dtypes(dtypes: Iterable[str], hw: HardwareSpec) -> tuple[str, ...]:
+    """The dtypes to search, ``"any"`` replaced by those of :data:`ANY_DTYPES` that ``hw``'s
+    accelerator has a FLOP rate for (bf16 and fp8 on an H100, bf16 alone on an A100; all
+    of them where it has none, so the search names the missing one). A dtype named on its
+    own is kept, and refused by :func:`search_layouts` where unsupported."""
+    supported = (tuple(d for d in ANY_DTYPES if d in hw.accelerator.peak_flop_per_s)
+                 or ANY_DTYPES)
+    out: list[str] = []
+    for dtype in dtypes:
+        out += supported if dtype == "any" else [dtype]
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True, slots=True)

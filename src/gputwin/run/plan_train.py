@@ -14,7 +14,13 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import allocation_rates
 from gputwin.errors import InputError
 from gputwin.perf.training import TrainingEstimate
-from gputwin.plan.train import Candidate, SearchResult, TrainSearch, search_layouts
+from gputwin.plan.train import (
+    Candidate,
+    SearchResult,
+    TrainSearch,
+    search_dtypes,
+    search_layouts,
+)
 from gputwin.requests import TrainLayout, TrainPlanRequest, TrainRequest
 from gputwin.run.estimate_train import (
     _with_overrides,
@@ -116,7 +122,8 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
     search = TrainSearch(
         model=spec, hw=hw, num_gpus=tuple(request.num_gpus), seq_len=seq,
         global_batch_size=request.global_batch_size,
-        global_batch_tokens=request.global_batch_tokens, dtypes=tuple(request.dtypes),
+        global_batch_tokens=request.global_batch_tokens,
+        dtypes=search_dtypes(request.dtypes, hw),
         max_tp=request.max_tp, allow_offload=request.allow_offload,
         objective=request.objective, tokens=request.tokens, usd_per_gpu_hour=price,
         keep=request.top)
