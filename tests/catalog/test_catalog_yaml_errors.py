@@ -42,8 +42,16 @@ def test_good_user_file_extends_the_catalog(tmp_path: Path) -> None:
         ("peak_flop_per_s: {bf16: 100TFLOPS}", "peak_flop_per_s: {bf17: 100TFLOPS}", 4,
          "peak_flop_per_s.bf17"),
         ('    source: "made up for a test"\n', "", 2, "accelerators[0].source"),
+        ("peak_flop_per_s: {bf16: 100TFLOPS}", "peak_flop_per_s: {bf16: 0TFLOPS}", 4,
+         "accelerators[0].peak_flop_per_s.bf16: Input should be greater than 0"),
+        ("memory_bytes: 16GiB", "memory_bytes: 0GiB", 5,
+         "accelerators[0].memory_bytes: Input should be greater than 0"),
+        ("memory_bandwidth_bytes_per_s: 1TB/s", "memory_bandwidth_bytes_per_s: 0", 6,
+         "accelerators[0].memory_bandwidth_bytes_per_s: Input should be greater than 0"),
+        ("tdp_w: 300W", "tdp_w: 0W", 8, "accelerators[0].tdp_w: Input should be greater than 0"),
     ],
-    ids=["bad-unit", "unknown-field", "unknown-dtype", "missing-source"],
+    ids=["bad-unit", "unknown-field", "unknown-dtype", "missing-source", "zero-flops",
+         "zero-memory", "zero-bandwidth", "zero-tdp"],
 )
 def test_error_names_file_line_and_field(tmp_path: Path, old: str, new: str, line: int,
                                          needle: str) -> None:

@@ -9,7 +9,7 @@ All models are frozen and reject unknown fields.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -48,19 +48,25 @@ class CatalogEntry(BaseModel):
         return self.sources.get(field, self.source)
 
 
+#: A FLOP rate the estimators divide by: it must be above zero.
+PositiveFlopPerS = Annotated[FlopPerS, Field(gt=0)]
+
+
 class Accelerator(CatalogEntry):
-    """One accelerator package (GPU, TPU chip, ...). FLOP rates are dense (no sparsity)."""
+    """One accelerator package (GPU, TPU chip, ...). FLOP rates are dense (no sparsity).
+    Its FLOP rates, memory, memory bandwidth and TDP must be above zero (the estimators
+    divide by them)."""
 
     vendor: str
-    peak_flop_per_s: dict[DType, FlopPerS]
-    memory_bytes: Bytes
-    memory_bandwidth_bytes_per_s: BytesPerS
+    peak_flop_per_s: dict[DType, PositiveFlopPerS]
+    memory_bytes: Bytes = Field(gt=0)
+    memory_bandwidth_bytes_per_s: BytesPerS = Field(gt=0)
     scale_up_bandwidth_bytes_per_s: BytesPerS = Field(
         description="Scale-up (NVLink/ICI/Infinity Fabric) bandwidth per accelerator, per "
         "direction; 0 when the part has none"
     )
     scale_up_fabric: str | None = None
-    tdp_w: Watts
+    tdp_w: Watts = Field(gt=0)
     idle_w: Watts
     tp_ranks_per_chip: int = Field(
         default=1, ge=1, description="Tensor-parallel ranks one chip holds in serving "
@@ -128,7 +134,7 @@ class Fabric(CatalogEntry):
 
     kind: Literal["scale_up", "scale_out"]
     technology: str
-    link_bandwidth_bytes_per_s: BytesPerS = Field(description="Per port, per direction")
+    link_bandwidth_bytes_per_s: BytesPerS = Field(gt=0, description="Per port, per direction")
     latency_s: Seconds = Field(description="Base latency of one message across this fabric")
     efficiency_frac: float = Field(
         gt=0, le=1, description="Achievable share of link bandwidth for large collectives"
@@ -145,8 +151,8 @@ class StorageTier(CatalogEntry):
     """A storage tier as seen by one node and by the whole cluster."""
 
     kind: Literal["object", "parallel_fs", "local_nvme"]
-    read_bandwidth_bytes_per_s_per_node: BytesPerS
-    write_bandwidth_bytes_per_s_per_node: BytesPerS
+    read_bandwidth_bytes_per_s_per_node: BytesPerS = Field(gt=0)
+    write_bandwidth_bytes_per_s_per_node: BytesPerS = Field(gt=0)
     aggregate_read_bandwidth_bytes_per_s: BytesPerS | None = None
     aggregate_write_bandwidth_bytes_per_s: BytesPerS | None = None
     latency_s: Seconds
