@@ -22,9 +22,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-#: The catalog's schema module: part of every key (a source checkout may change it while
-#: the package version stays the same).
-_SCHEMA = Path(__file__).resolve().parent / "catalog" / "schema.py"
+#: The catalog's schema and loader modules: part of every key (a source checkout may change
+#: them while the package version stays the same).
+_SCHEMA = (Path(__file__).resolve().parent / "catalog" / "schema.py",
+           Path(__file__).resolve().parent / "catalog" / "loader.py")
 
 #: Environment variable naming the cache folder (``off``: no cache).
 CACHE_ENV = "GPUTWIN_CACHE_DIR"
@@ -52,7 +53,7 @@ def cache_key(paths: Sequence[Path]) -> str | None:
 
     parts = [gputwin.__version__, sys.version, str(pydantic.VERSION)]
     try:
-        for path in (*paths, _SCHEMA):  # an edited schema changes the pickled objects too
+        for path in (*paths, *_SCHEMA):  # an edited schema changes the pickled objects too
             st = path.stat()
             parts.append(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}")
     except OSError:

@@ -88,3 +88,107 @@ def test_a_torus_block_needs_a_3d_torus(tmp_path: Path) -> None:
               "    source: \"made up for a test\"\n")
     with pytest.raises(InputError, match="torus_block needs scale_up_topology torus3d"):
         load_catalog([*sorted(DATA_DIR.glob("*.yaml")), load_text(tmp_path, system)])
+
+
+TOY_MODEL = """\
+models:
+  - name: toy-model
+    num_layers: 4
+    hidden_size: 4096
+    num_attention_heads: 32
+    num_kv_heads: 8
+    ffn_hidden_size: 14336
+    vocab_size: 32000
+    max_seq_len: 8192
+    source: "made up for a test"
+"""
+
+TOY_SYSTEM = """\
+systems:
+  - name: toy-node
+    accelerator: h100-sxm-80gb
+    num_accelerators: 8
+    scale_up_domain_size: 8
+    scale_up_fabric: nvlink4
+    num_nics: 8
+    nic_bandwidth_bytes_per_s: 400Gbps
+    scale_out_fabric: ib-ndr
+    host_power_w: 2kW
+    max_power_w: 10kW
+    source: "made up for a test"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "old", "new", "line", "needle"),
+    [
+        (TOY_MODEL, "num_kv_heads: 8", "num_kv_heads: 7", 6,
+         "models[0].num_kv_heads: must divide num_attention_heads (32)"),
+        (TOY_MODEL, "num_kv_heads: 8", "num_kv_heads: 64", 6,
+         "models[0].num_kv_heads: must divide num_attention_heads (32)"),
+        (TOY_MODEL, "hidden_size: 4096", "hidden_size: 4095", 2,
+         "models[0]: hidden_size (4095) is not a multiple of num_attention_heads (32)"),
+        (GOOD_ACCEL, "idle_w: 30W", "idle_w: 3kW", 9,
+         "accelerators[0].idle_w: must not exceed tdp_w (300 W)"),
+        (TOY_SYSTEM, "scale_up_domain_size: 8", "scale_up_domain_size: 12", 5,
+         "systems[0].scale_up_domain_size: a scale-up domain larger than a node is whole nodes"),
+        (TOY_SYSTEM, "scale_up_domain_size: 8", "scale_up_domain_size: 3", 5,
+         "systems[0].scale_up_domain_size: a scale-up domain smaller than a node divides it"),
+    ],
+    ids=["kv-not-divisor", "kv-above-heads", "hidden-not-multiple", "idle-above-tdp",
+         "domain-part-nodes", "domain-splits-node-unevenly"],
+)
+def test_inconsistent_entry_is_refused(tmp_path: Path, text: str, old: str, new: str,
+                                       line: int, needle: str) -> None:
+    assert old in text
+    path = load_text(tmp_path, text.replace(old, new))
+    with pytest.raises(InputError) as err:
+        load_catalog([path])
+    message = str(err.value)
+    assert message.startswith(f"{path}:{line}:"), message
+    assert needle in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("scale_up_domain_size: 8", "scale_up_domain_size: 16"),   # two nodes, as NVL72 trays
+     ("scale_up_domain_size: 8", "scale_up_domain_size: 4"),    # two domains per node
+     ("hidden_size: 4096", "hidden_size: 4095\n    head_dim: 128")],  # explicit head size
+    ids=["domain-of-nodes", "node-of-domains", "head-dim-given"],
+)
+def test_consistent_variants_load(tmp_path: Path, old: str, new: str) -> None:
+    text = TOY_MODEL if "hidden" in old else TOY_SYSTEM
+    load_catalog([load_text(tmp_path, text.replace(old, new))])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "needle"),
+    [("accelerator: h100-sxm-80gb", "accelerator: nosuch-gpu", 3,
+      "systems[0].accelerator of system 'toy-node': unknown accelerator 'nosuch-gpu'"),
+     ("scale_up_fabric: nvlink4", "scale_up_fabric: nvlink99", 6,
+      "systems[0].scale_up_fabric of system 'toy-node': unknown fabric 'nvlink99'"),
+     ("scale_out_fabric: ib-ndr", "scale_out_fabric: nvlink4", 9,
+      "systems[0].scale_out_fabric of system 'toy-node': fabric 'nvlink4' is a scale_up "
+      "fabric, not scale-out")],
+    ids=["unknown-accelerator", "unknown-fabric", "wrong-fabric-kind"],
+)
+def test_system_names_are_checked_against_the_merged_catalog(
+        tmp_path: Path, old: str, new: str, line: int, needle: str) -> None:
+    from gputwin.catalog.loader import bundled_catalog, merge_catalogs
+
+    extra = load_catalog([load_text(tmp_path, TOY_SYSTEM)])
+    assert merge_catalogs(bundled_catalog(), extra).system("toy-node").num_accelerators == 8
+    path = load_text(tmp_path, TOY_SYSTEM.replace(old, new))
+    with pytest.raises(InputError) as err:
+        merge_catalogs(bundled_catalog(), load_catalog([path]))
+    assert str(err.value).startswith(f"{path}:{line}: {needle}"), str(err.value)
+
+
+def test_accelerator_scale_up_fabric_must_exist(tmp_path: Path) -> None:
+    from gputwin.catalog.loader import bundled_catalog, merge_catalogs
+
+    path = load_text(tmp_path, GOOD_ACCEL.replace("idle_w: 30W",
+                                                  "idle_w: 30W\n    scale_up_fabric: nvlink99"))
+    with pytest.raises(InputError, match=r"extra.yaml:10: accelerators\[0\].scale_up_fabric of "
+                                         r"accelerator 'toy-gpu': unknown fabric 'nvlink99'"):
+        merge_catalogs(bundled_catalog(), load_catalog([path]))

@@ -88,3 +88,26 @@ def test_user_entry_replaces_a_bundled_one(tmp_path: Path) -> None:
                                                                  "num_layers: 40")
     catalog = use_user_catalogs([_write(tmp_path, text)])
     assert catalog.model("llama3-8b").num_layers == 40
+
+
+def test_user_system_naming_a_missing_accelerator_fails_at_load(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, """\
+systems:
+  - name: my-sys
+    accelerator: nosuch-gpu
+    num_accelerators: 8
+    scale_up_domain_size: 8
+    num_nics: 8
+    nic_bandwidth_bytes_per_s: 400Gbps
+    scale_out_fabric: ib-ndr
+    host_power_w: 4kW
+    max_power_w: 10kW
+    source: test fixture (not a real system)
+""")
+    with pytest.raises(SystemExit) as info:
+        main(["--catalog", str(path), "catalog", "list"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert ("my-parts.yaml:3: systems[0].accelerator of system 'my-sys': unknown accelerator "
+            "'nosuch-gpu'") in err

@@ -61,6 +61,10 @@ class Catalog:
     storage: dict[str, StorageTier] = field(default_factory=dict)
     models: dict[str, ModelSpec] = field(default_factory=dict)
     encoders: dict[str, EncoderSpec] = field(default_factory=dict)
+    #: (section, name) → where the entry was read: ``(file, index in its section, line of
+    #: each of its keys)``, for errors found after the files are merged
+    origins: dict[tuple[str, str], tuple[str, int, dict[str, int]]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def section(self, key: str) -> dict[str, Any]:
         if key not in SECTIONS:
@@ -117,7 +121,7 @@ def _lookup(table: dict[str, E], kind: str, name: str) -> E:
 def load_catalog(paths: Iterable[Path]) -> Catalog:
     """Read catalog YAML files; each maps section keys to lists of entries."""
     tables: dict[str, dict[str, Any]] = {key: {} for key in SECTIONS}
-    origin: dict[tuple[str, str], str] = {}
+    origins: dict[tuple[str, str], tuple[str, int, dict[str, int]]] = {}
     for path in paths:
         data, lines = load_yaml_with_lines(path)
         if not isinstance(data, dict):
@@ -138,17 +142,58 @@ def load_catalog(paths: Iterable[Path]) -> Catalog:
                 if entry.name in tables[key]:
                     raise InputError(
                         f"{key}: duplicate {kind} {entry.name!r} "
-                        f"(first defined in {origin[(key, entry.name)]})",
+                        f"(first defined in {origins[(key, entry.name)][0]})",
                         where=str(path),
                     )
                 tables[key][entry.name] = entry
-                origin[(key, entry.name)] = str(path)
-    return Catalog(**tables)
+                keys = {k[2]: n for k, n in lines.items()
+                        if len(k) == 3 and k[:2] == (key, index) and isinstance(k[2], str)}
+                origins[(key, entry.name)] = (str(path), index, keys)
+    return Catalog(**tables, origins=origins)
 
 
 def merge_catalogs(base: Catalog, extra: Catalog) -> Catalog:
-    """``base`` with every entry of ``extra`` added (a name in both: ``extra``'s wins)."""
-    return Catalog(**{key: {**base.section(key), **extra.section(key)} for key in SECTIONS})
+    """``base`` with every entry of ``extra`` added (a name in both: ``extra``'s wins).
+    Raises :class:`InputError` naming ``file:line`` where an entry names another that the
+    merged catalog lacks (:func:`check_references`)."""
+    merged = Catalog(**{key: {**base.section(key), **extra.section(key)} for key in SECTIONS},
+                     origins={**base.origins, **extra.origins})
+    check_references(merged)
+    return merged
+
+
+def check_references(catalog: Catalog) -> None:
+    """Every name an entry gives of another entry exists, and a fabric is of the kind its
+    field names: a system's accelerator and fabrics, an accelerator's scale-up fabric.
+    Raises :class:`InputError` naming the file, the line and the field."""
+    fabrics = catalog.fabrics
+
+    def where(section: str, name: str, key: str) -> str:
+        path, index, lines = catalog.origins.get((section, name), ("catalog", 0, {}))
+        line = lines.get(key)
+        place = f"{path}:{line}" if line else path
+        return f"{place}: {section}[{index}].{key} of {SECTIONS[section][0]} {name!r}"
+
+    def fabric_of(section: str, name: str, key: str, fabric: str | None, kind: str) -> None:
+        if fabric is None:
+            return
+        if fabric not in fabrics:
+            raise UnknownNameError("fabric", fabric, list(fabrics),
+                                   where=where(section, name, key))
+        if fabrics[fabric].kind != kind:
+            raise InputError(f"fabric {fabric!r} is a {fabrics[fabric].kind} fabric, not "
+                             f"{kind.replace('_', '-')}", where=where(section, name, key))
+
+    for acc in catalog.accelerators.values():
+        fabric_of("accelerators", acc.name, "scale_up_fabric", acc.scale_up_fabric, "scale_up")
+    for sysm in catalog.systems.values():
+        if sysm.accelerator not in catalog.accelerators:
+            raise UnknownNameError("accelerator", sysm.accelerator, list(catalog.accelerators),
+                                   where=where("systems", sysm.name, "accelerator"))
+        fabric_of("systems", sysm.name, "scale_up_fabric", sysm.scale_up_fabric, "scale_up")
+        fabric_of("systems", sysm.name, "pair_bridge_fabric", sysm.pair_bridge_fabric,
+                  "scale_up")
+        fabric_of("systems", sysm.name, "scale_out_fabric", sysm.scale_out_fabric, "scale_out")
 
 
 @functools.cache
@@ -158,7 +203,13 @@ def bundled_catalog() -> Catalog:
     from gputwin.parse_cache import cached
 
     paths = sorted(DATA_DIR.glob("*.yaml"))
-    return cached("catalog", paths, lambda: load_catalog(paths))
+
+    def load() -> Catalog:
+        catalog = load_catalog(paths)
+        check_references(catalog)
+        return catalog
+
+    return cached("catalog", paths, load)
 
 
 def user_catalog_paths() -> list[Path]:

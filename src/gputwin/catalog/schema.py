@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gputwin.quantities import Bytes, BytesPerS, FlopPerS, Seconds, Watts
 
@@ -83,6 +90,14 @@ class Accelerator(CatalogEntry):
             raise ValueError("needs at least one dtype")
         return value
 
+    @field_validator("idle_w")
+    @classmethod
+    def _idle_within_tdp(cls, value: float, info: ValidationInfo) -> float:
+        tdp = info.data.get("tdp_w")
+        if tdp is not None and value > tdp:
+            raise ValueError(f"must not exceed tdp_w ({tdp:g} W)")
+        return value
+
     def peak_for(self, dtype: str) -> float:
         """Dense peak FLOP/s for ``dtype``; raises ``KeyError`` if the part lacks it."""
         return self.peak_flop_per_s[dtype]  # type: ignore[index]
@@ -118,6 +133,22 @@ class System(CatalogEntry):
         default=None, description="A 3D torus built of electrical blocks of this shape "
         "(TPU v4/v5p: 4x4x4): a group larger than one block and a whole number of them is "
         "whole blocks (topology/scale_up.py slice_torus_shape)")
+
+    @field_validator("scale_up_domain_size")
+    @classmethod
+    def _domain_is_whole_nodes(cls, value: int, info: ValidationInfo) -> int:
+        """A domain larger than a node is whole nodes (GB200 NVL72: 18 trays of 4); one
+        smaller than a node splits it evenly."""
+        per_node = info.data.get("num_accelerators")
+        if per_node is None or value == per_node:
+            return value
+        if value > per_node and value % per_node:
+            raise ValueError(f"a scale-up domain larger than a node is whole nodes: {value} "
+                             f"is not a multiple of num_accelerators ({per_node})")
+        if value < per_node and per_node % value:
+            raise ValueError(f"a scale-up domain smaller than a node divides it: {value} does "
+                             f"not divide num_accelerators ({per_node})")
+        return value
 
     @model_validator(mode="after")
     def _block_needs_a_3d_torus(self) -> System:
@@ -165,8 +196,11 @@ class ModelSpec(CatalogEntry):
     num_layers: int = Field(gt=0)
     hidden_size: int = Field(gt=0)
     num_attention_heads: int = Field(gt=0)
-    num_kv_heads: int | None = Field(default=None, gt=0, description="None = same as heads (MHA)")
-    head_dim: int | None = Field(default=None, gt=0, description="None = hidden / heads")
+    num_kv_heads: int | None = Field(default=None, gt=0, description="None = same as heads "
+                                     "(MHA); else it divides num_attention_heads (GQA/MQA)")
+    head_dim: int | None = Field(default=None, gt=0, validate_default=True,
+                                 description="None = hidden / heads (then heads divide "
+                                 "hidden_size)")
     ffn_hidden_size: int = Field(gt=0, description="Intermediate size of the dense MLP")
     vocab_size: int = Field(gt=0)
     max_seq_len: int = Field(gt=0)
@@ -216,6 +250,27 @@ class ModelSpec(CatalogEntry):
     fp4_format: Literal["nvfp4", "mxfp4"] = Field(
         default="nvfp4", description="What `fp4` weights mean for this model: its released "
         "FP4 checkpoint's format (gpt-oss ships MXFP4); NVFP4 (ModelOpt) otherwise")
+
+    @field_validator("num_kv_heads")
+    @classmethod
+    def _kv_heads_group_the_heads(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """Each KV head serves a whole group of query heads (GQA), so it divides them."""
+        heads = info.data.get("num_attention_heads")
+        if value is not None and heads is not None and heads % value:
+            raise ValueError(f"must divide num_attention_heads ({heads}): each KV head "
+                             "serves a whole group of query heads")
+        return value
+
+    @field_validator("head_dim")
+    @classmethod
+    def _head_dim_or_even_split(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """Without ``head_dim`` the head size is hidden_size / num_attention_heads, which
+        must then be whole."""
+        hidden, heads = info.data.get("hidden_size"), info.data.get("num_attention_heads")
+        if value is None and hidden is not None and heads is not None and hidden % heads:
+            raise ValueError(f"hidden_size ({hidden}) is not a multiple of "
+                             f"num_attention_heads ({heads}); give head_dim")
+        return value
 
     @model_validator(mode="after")
     def _local_attention_fits(self) -> ModelSpec:
