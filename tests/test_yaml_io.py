@@ -5,7 +5,15 @@ from pathlib import Path
 from typing import Annotated
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gputwin.cli.main import main
 from gputwin.errors import InputError
@@ -184,3 +192,46 @@ def test_every_yaml_reading_command_refuses_a_bomb(tmp_path: Path, command: list
     err = capsys.readouterr().err
     assert info.value.code == 2 and "bomb.yaml:" in err and "too many YAML aliases" in err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
+class _Pair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    low: int
+    high: int
+    note: str | None = Field(default=None, validate_default=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Pair:
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+    @field_validator("note")
+    @classmethod
+    def _note_needed_when_equal(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("low") == info.data.get("high"):
+            raise ValueError("give a note when low equals high")
+        return value
+
+
+class _Holder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pair: _Pair
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("pair:\n  low: 5\n  high: 1\n", "p.yaml:1: pair: high must be >= low"),
+     ("pair:\n  low: 5\n  high: 5\n", "p.yaml:1: pair: give a note when low equals high")],
+    ids=["cross-field-rule", "absent-default"],
+)
+def test_a_rule_over_a_whole_section_does_not_dump_it(text: str, expected: str) -> None:
+    data, lines = parse_yaml_with_lines(text, "p.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Holder.model_validate(data)
+    assert str(validation_error_to_input_error(info.value, "p.yaml", lines)) == expected
+
+
+def test_a_null_the_file_gives_is_quoted() -> None:
+    data, lines = parse_yaml_with_lines("name: a\nnum_gpus: null\n", "u.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Union.model_validate(data)
+    assert "(got None)" in str(validation_error_to_input_error(info.value, "u.yaml", lines))

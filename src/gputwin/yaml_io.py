@@ -174,6 +174,21 @@ def _most_useful(errors: list[Any]) -> Any:
     return max(errors, key=lambda e: len(e["loc"]))
 
 
+def _worth_showing(err: Any, loc: KeyPath, raw_loc: KeyPath) -> bool:
+    """Whether the value an error refused is worth quoting after its message: a single
+    value or a short list is; a mapping is not (a rule across fields of a section or
+    entry refused it, and its message names the fields), nor a long list, nor the ``None``
+    default of a field the file does not give."""
+    value = err["input"]
+    if isinstance(value, dict):
+        return False
+    if isinstance(value, list | tuple | set) and len(repr(value)) > 60:
+        return False
+    # a rule on a field the file leaves out sees its default; its location is then
+    # deeper than any key of the file
+    return not (value is None and err["type"] == "value_error" and len(loc) < len(raw_loc))
+
+
 def validation_error_to_input_error(
     exc: ValidationError,
     where: str,
@@ -203,7 +218,8 @@ def validation_error_to_input_error(
     elif err["type"] == "missing":
         msg = "required field is missing"
     got = ""
-    if err["type"] not in ("missing", "extra_forbidden") and "input" in err and "got " not in msg:
+    if (err["type"] not in ("missing", "extra_forbidden") and "input" in err
+            and "got " not in msg and _worth_showing(err, loc, raw_loc)):
         shown = repr(err["input"])
         got = f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     field = format_key_path(loc) or "(top level)"
