@@ -137,6 +137,19 @@ def _parse_file(path: Path) -> tuple[Any, dict[KeyPath, int]]:
     return parse_yaml_with_lines(read_text(path), str(path))
 
 
+def top_level_mapping(data: Any, where: str,
+                      what: str = "a mapping (key: value)") -> dict[Any, Any]:
+    """``data`` parsed from the file ``where`` if it is a mapping; an empty file (nothing
+    but blanks or comments parses as ``None``) or another top level is an
+    :class:`InputError` saying which."""
+    if data is None:
+        raise InputError(f"the file is empty (or holds only comments): expected {what}",
+                         where=where)
+    if not isinstance(data, dict):
+        raise InputError(f"expected {what} at the top level", where=f"{where}:1")
+    return data
+
+
 def format_key_path(path: KeyPath) -> str:
     out = ""
     for part in path:
@@ -233,9 +246,8 @@ def validation_error_to_input_error(
 
 def load_validated(path: Path, schema: type[M]) -> M:
     """Read ``path`` and validate it as ``schema``; errors name the file, line and field."""
-    data, lines = load_yaml_with_lines(path)
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping", where=str(path))
+    raw, lines = load_yaml_with_lines(path)
+    data = top_level_mapping(raw, str(path))
     try:
         return schema.model_validate(data)
     except ValidationError as exc:

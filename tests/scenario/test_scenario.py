@@ -137,6 +137,14 @@ def test_top_level_must_be_mapping(tmp_path: Path) -> None:
     assert ":1: expected a mapping" in _error(tmp_path, "- 1\n- 2\n")
 
 
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"], ids=["empty", "blank",
+                                                                        "comments"])
+def test_an_empty_file_is_called_empty(tmp_path: Path, text: str) -> None:
+    message = _error(tmp_path, text)
+    assert "the file is empty (or holds only comments)" in message, message
+    assert "required field" not in message
+
+
 def test_workload_needs_something(tmp_path: Path) -> None:
     text = BASE.split("workload:")[0] + "workload: {}\n"
     assert "give `synthetic` and/or `trace`" in _error(tmp_path, text)
@@ -185,3 +193,13 @@ def test_numeric_looking_labels_stay_text(tmp_path: Path) -> None:
 def test_default_is_bundled() -> None:
     assert DEFAULT_SCENARIO.is_file()
     assert load_scenario(None).name == "default"
+
+
+def test_an_empty_serving_or_catalog_file_is_called_empty(tmp_path: Path) -> None:
+    from gputwin.catalog.loader import load_catalog
+    from gputwin.scenario.serving import load_serving_scenario
+
+    path = write(tmp_path, "# nothing yet\n")
+    for load in (load_serving_scenario, lambda p: load_catalog([p])):
+        with pytest.raises(InputError, match=r"scenario\.yaml: the file is empty"):
+            load(path)

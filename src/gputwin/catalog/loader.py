@@ -32,7 +32,11 @@ from gputwin.catalog.schema import (
     System,
 )
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import (
+    load_yaml_with_lines,
+    top_level_mapping,
+    validation_error_to_input_error,
+)
 
 DATA_DIR = Path(__file__).parent / "data"
 #: Environment variable listing the user catalog files in use.
@@ -123,9 +127,8 @@ def load_catalog(paths: Iterable[Path]) -> Catalog:
     tables: dict[str, dict[str, Any]] = {key: {} for key in SECTIONS}
     origins: dict[tuple[str, str], tuple[str, int, dict[str, int]]] = {}
     for path in paths:
-        data, lines = load_yaml_with_lines(path)
-        if not isinstance(data, dict):
-            raise InputError("expected a mapping of catalog sections", where=str(path))
+        raw, lines = load_yaml_with_lines(path)
+        data = top_level_mapping(raw, str(path), "a mapping of catalog sections")
         for key, entries in data.items():
             if key not in SECTIONS:
                 raise UnknownNameError("catalog section", str(key), list(SECTIONS), where=str(path))

@@ -37,7 +37,12 @@ from gputwin.scenario.site import check_site
 from gputwin.scenario.slurm import scheduler_from_slurm
 from gputwin.scenario.volcano import tenancy_from_volcano
 from gputwin.topology.hardware import default_system_for
-from gputwin.yaml_io import KeyPath, load_yaml_with_lines, validation_error_to_input_error
+from gputwin.yaml_io import (
+    KeyPath,
+    load_yaml_with_lines,
+    top_level_mapping,
+    validation_error_to_input_error,
+)
 
 
 def resolve_scenario_path(path: str | Path | None) -> Path:
@@ -58,11 +63,9 @@ def load_scenario(
 ) -> Scenario:
     """Read, override, validate and cross-check a scenario. Raises :class:`InputError`."""
     file = resolve_scenario_path(path)
-    data, lines = load_yaml_with_lines(file)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping (key: value) at the top level", where=f"{file}:1")
+    raw, lines = load_yaml_with_lines(file)
+    data = top_level_mapping(raw, str(file),
+                             "a mapping of scenario sections (cluster:, workload:, ...)")
     if "serving" in data and "cluster" not in data:
         raise InputError(
             "this is a serving scenario (top-level `serving:`): load it with "

@@ -78,6 +78,7 @@ from gputwin.yaml_io import (
     KeyPath,
     format_key_path,
     load_yaml_with_lines,
+    top_level_mapping,
     validation_error_to_input_error,
 )
 
@@ -518,9 +519,8 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
 
     Relative trace paths are resolved beside the file, then in the data folder."""
     file = Path(path)
-    data, lines = load_yaml_with_lines(file)
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping at the top level", where=f"{file}:1")
+    raw, lines = load_yaml_with_lines(file)
+    data = top_level_mapping(raw, str(file), "a mapping of scenario sections (serving:, ...)")
     parsed = [parse_override(t) for t in overrides]
     data = apply_overrides(data, parsed)
     try:
