@@ -43,3 +43,14 @@ def test_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 2 and err.startswith("error:") and "not found" in err
     code, _, err = run(["workload", "fit", "x", "--format", "sfw"], capsys)
     assert code == 2 and "did you mean 'swf'" in err
+
+
+def test_unknown_format_lists_every_format_stats_reads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.swf"
+    path.write_text(SWF, encoding="utf-8")
+    code, _, err = run(["workload", "stats", str(path), "--format", "nosuch"], capsys)
+    assert code == 2 and "--format: unknown trace format 'nosuch'" in err
+    listed = err.split("known: ")[1].strip()
+    assert listed == ("azure, burstgpt, helios, mooncake, openb, pai2020, philly_csv, "
+                      "philly_json, swf"), listed

@@ -35,8 +35,13 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
 def stats(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool) -> None:
     """Jobs, GPU-hours, share by GPU count, median duration and queueing of TRACE; for an
     LLM request trace, requests, arrival rate, prompt/output lengths and prefix reuse."""
+    from gputwin.errors import UnknownNameError
     from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
+    from gputwin.workload.traces import trace_formats
 
+    if fmt not in LLM_TRACE_FORMATS and fmt not in trace_formats():
+        raise UnknownNameError("trace format", fmt, [*trace_formats(), *LLM_TRACE_FORMATS],
+                               where="--format")
     if fmt in LLM_TRACE_FORMATS:
         llm = _llm_stats(trace, fmt, settings)
         click.echo(json.dumps(llm, indent=2) if as_json else _llm_stats_text(llm))
