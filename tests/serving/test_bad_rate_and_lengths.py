@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gputwin.cli.main import main
@@ -16,6 +18,8 @@ BASE = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
     (["--rate", "5", "--input-tokens", "lognormal:10/20"],
      "--input-tokens: lognormal lengths need 0 < median <= mean"),
     (["--rate", "5", "--output-tokens", "50-10"], "--output-tokens"),
+    (["--rate", "5", "--input-tokens", "lognormal:100/50:10"],
+     "--input-tokens: lognormal median 50 lies outside [low, high] = [1, 10]"),
     (["--rate", "5", "--repeat", "0"], "--repeat"),
     (["--trace", "x.csv", "--repeat", "2"], "--repeat: --repeat repeats synthetic prompts"),
 ])
@@ -26,3 +30,35 @@ def test_refused_with_the_place(extra: list[str], where: str,
     err = capsys.readouterr().err
     assert info.value.code == 2 and where in err and "Traceback" not in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("lengths", "needle"), [
+    ("{dist: lognormal, mean: 1000, median: 600, high: 10}",
+     "lognormal median 600 lies outside [low, high] = [1, 10]"),
+    ("{dist: lognormal, mean: 1000, median: 600, low: 700}",
+     "lognormal median 600 lies outside [low, high] = [700, 1000000]"),
+])
+def test_scenario_lognormal_median_outside_its_bounds(tmp_path: Path, lengths: str,
+                                                       needle: str) -> None:
+    from gputwin.errors import InputError
+    from gputwin.scenario.serving import load_serving_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "serving:\n"
+        "  services: [{name: chat, model: llama3-8b, gpu: h100-sxm-80gb}]\n"
+        "  workload:\n"
+        "    - kind: synthetic\n"
+        "      num_requests: 10\n"
+        "      arrival: {rate: 5}\n"
+        f"      prompt: {lengths}\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_serving_scenario(path)
+    assert str(info.value) == f"{path}:7: serving.workload[0].prompt: {needle}; draws are " \
+        "clipped to those bounds, so the median must lie within them"
+
+
+def test_a_median_within_the_bounds_is_fine() -> None:
+    from gputwin.workload.llm_synthetic import LengthDist
+
+    LengthDist(kind="lognormal", mean=1000, median=600, low=600, high=600)

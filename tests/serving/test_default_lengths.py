@@ -22,6 +22,17 @@ def test_defaults_capped_at_half_the_context(model: str, prompt_cap: int,
     assert output == f"lognormal:250/150:{output_cap}"
 
 
+def test_defaults_of_a_short_context_model_shrink_to_the_cap(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "model_type": "llama", "num_hidden_layers": 2, "hidden_size": 256,
+        "num_attention_heads": 4, "intermediate_size": 512, "vocab_size": 1000,
+        "max_position_embeddings": 512}))
+    prompt, output = default_lengths(str(config))
+    assert prompt == "lognormal:426.667/256:256"  # median 600 -> the cap of 256
+    assert output == "lognormal:250/150:256"
+
+
 def test_default_run_on_an_8k_model_drops_nothing(tmp_path: Path) -> None:
     main(["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--rate", "20",
           "--num-requests", "2000", "--quiet", "--out", str(tmp_path / "o")])

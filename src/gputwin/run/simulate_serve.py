@@ -281,8 +281,7 @@ def closed_loops(section: ServingSection) -> dict[int, ClosedLoop]:
 
 
 def _lengths(o: LengthOptions) -> LengthDist:
-    return LengthDist(kind=o.dist, value=o.value, low=o.low, high=o.high, mean=o.mean,
-                      median=o.median)
+    return o.to_dist()
 
 
 class ServingWorkload(NamedTuple):

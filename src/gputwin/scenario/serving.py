@@ -73,6 +73,7 @@ from gputwin.scenario.sites import (
     no_sites_without_users,
 )
 from gputwin.serving.router import parse_router_spec, router_names, router_spec
+from gputwin.workload.llm_synthetic import LengthDist
 from gputwin.workload.llm_traces import LlmTraceFormat
 from gputwin.yaml_io import (
     KeyPath,
@@ -304,12 +305,18 @@ class LengthOptions(_M):
 
     @model_validator(mode="after")
     def _consistent(self) -> LengthOptions:
-        if self.high < self.low:
-            raise ValueError(f"needs low <= high, got [{self.low}, {self.high}]")
-        if self.dist == "lognormal" and not 0 < self.median <= self.mean:
-            raise ValueError(f"lognormal lengths need 0 < median <= mean, got mean "
-                             f"{self.mean:g}, median {self.median:g}")
+        """The rules of :class:`~gputwin.workload.llm_synthetic.LengthDist` (bounds in
+        order, a lognormal's median within them and not above its mean)."""
+        try:
+            self.to_dist()
+        except InputError as exc:
+            raise ValueError(exc.detail) from None
         return self
+
+    def to_dist(self) -> LengthDist:
+        """The distribution the synthetic source draws lengths from."""
+        return LengthDist(kind=self.dist, value=self.value, low=self.low, high=self.high,
+                          mean=self.mean, median=self.median)
 
 
 def default_lengths(model: str) -> tuple[str, str]:
@@ -318,8 +325,9 @@ def default_lengths(model: str) -> tuple[str, str]:
     Lognormal prompts of mean 1000 / median 600 tokens and outputs of 250 / 150 (chat-like,
     as the Azure LLM inference trace), each capped at half the model's context (at most
     16,000 and 4,000 tokens), so default runs neither drop nor truncate requests on
-    short-context models. An unknown model keeps the uncapped values (its error comes
-    from the service check).
+    short-context models; where the cap falls below the median (a context under 1,200
+    tokens) mean and median shrink in proportion, as a median must lie within the cap.
+    An unknown model keeps the uncapped values (its error comes from the service check).
     """
     from gputwin.catalog.loader import default_catalog
 
@@ -328,7 +336,12 @@ def default_lengths(model: str) -> tuple[str, str]:
     except InputError:
         context = 32_000
     half = max(1, context // 2)
-    return f"lognormal:1000/600:{min(16_000, half)}", f"lognormal:250/150:{min(4_000, half)}"
+
+    def spec(mean: float, median: float, cap: int) -> str:
+        scale = min(1.0, cap / median)
+        return f"lognormal:{mean * scale:g}/{median * scale:g}:{cap}"
+
+    return spec(1000, 600, min(16_000, half)), spec(250, 150, min(4_000, half))
 
 
 class ArrivalOptions(_M):

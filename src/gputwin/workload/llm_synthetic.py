@@ -87,7 +87,13 @@ class LengthDist:
             raise InputError(f"fixed length must be >= 1 token, got {self.value}")
         if self.kind == "lognormal" and not (0 < self.median <= self.mean):
             raise InputError("lognormal lengths need 0 < median <= mean, got "
-                             f"mean {self.mean}, median {self.median}")
+                             f"mean {self.mean:g}, median {self.median:g}")
+        if self.kind == "lognormal" and not self.low <= self.median <= self.high:
+            # draws are clipped to [low, high]: with the median outside, most draws are
+            # one bound, and neither the median nor the mean is what was asked
+            raise InputError(f"lognormal median {self.median:g} lies outside [low, high] = "
+                             f"[{self.low}, {self.high}]; draws are clipped to those bounds, "
+                             "so the median must lie within them")
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` integer lengths (int64 array)."""
