@@ -72,6 +72,7 @@ from gputwin.scenario.sites import (
     VariantOptions,
     no_sites_without_users,
 )
+from gputwin.serving.config import check_step_budget
 from gputwin.serving.router import parse_router_spec, router_names, router_spec
 from gputwin.workload.llm_synthetic import LengthDist
 from gputwin.workload.llm_traces import LlmTraceFormat
@@ -561,6 +562,25 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
     return resolve_trace_paths(sc, file.parent, where)
 
 
+def _check_engine_budget(s: ServiceOptions, base: KeyPath, where: Any) -> None:
+    """The step's token budget (:func:`~gputwin.serving.config.check_step_budget`), named
+    at the engine option given (the budget, else the batch size, else the speculative
+    tokens). A profile's budget without chunked prefill is raised to the workload's
+    longest prompt at run time (``run.simulate_serve.engine_config``), so it is checked
+    then."""
+    e = s.engine.resolved(s.dp_attention)
+    if not e.budget_given and not e.enable_chunked_prefill:
+        return
+    k = s.speculative.num_tokens if s.speculative else 0
+    if s.engine.max_num_batched_tokens is not None:
+        key: KeyPath = (*base, "engine", "max_num_batched_tokens")
+    elif s.engine.max_num_seqs is not None:
+        key = (*base, "engine", "max_num_seqs")
+    else:
+        key = (*base, "speculative", "num_tokens")
+    check_step_budget(e.max_num_batched_tokens, e.max_num_seqs, k, where=where(key))
+
+
 def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
     """Raise :class:`UnknownNameError` for the first catalog name that does not exist."""
 
@@ -583,6 +603,7 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if pre is not None:
             known("storage", "storage tier", pre.storage,
                   (*base, "disaggregation", "prefill_autoscaler", "storage"))
+        _check_engine_budget(s, base, where)
         sys_, acc = cluster_hardware(catalog, s.system, s.gpu)
         if acc is None and s.gpu is not None:
             acc = catalog.accelerator(s.gpu)

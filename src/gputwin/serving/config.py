@@ -11,6 +11,18 @@ PreemptionMode = Literal["recompute", "swap"]
 SchedulingPolicy = Literal["fcfs", "priority"]
 
 
+def check_step_budget(max_num_batched_tokens: int, max_num_seqs: int,
+                      num_speculative_tokens: int = 0, where: str | None = None) -> None:
+    """The token budget of one step must let every running sequence decode (with its
+    speculative tokens) in each step; raises :class:`InputError` at ``where``."""
+    decode_tokens = max_num_seqs * (1 + num_speculative_tokens)
+    if max_num_batched_tokens < decode_tokens:
+        raise InputError(
+            f"max_num_batched_tokens ({max_num_batched_tokens}) must be >= max_num_seqs × "
+            f"(1 + speculative tokens) = {decode_tokens} so every running sequence can "
+            "decode in each step", where=where)
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """What the replica scheduler needs (token counts are integers).
@@ -57,12 +69,8 @@ class EngineConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
-        decode_tokens = self.max_num_seqs * (1 + self.num_speculative_tokens)
-        if self.max_num_batched_tokens < decode_tokens:
-            raise InputError(
-                f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be >= "
-                f"max_num_seqs × (1 + speculative tokens) = {decode_tokens} so every running "
-                "sequence can decode in each step")
+        check_step_budget(self.max_num_batched_tokens, self.max_num_seqs,
+                          self.num_speculative_tokens)
         if (not self.enable_chunked_prefill and not self.reserve_full_sequence
                 and self.max_num_batched_tokens < self.max_model_len):
             # greedy admission may preempt a sequence and recompute it as one prompt
