@@ -39,3 +39,14 @@ def small_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def small(small_path: Path) -> Scenario:
     return load_scenario(small_path)
+
+
+def with_template_gpus(sc: Scenario, index: int, num_gpus: int) -> Scenario:
+    """``sc`` with template ``index`` drawing ``num_gpus`` GPUs, past the load check (a
+    template larger than the cluster is refused at load; a trace's job may still be)."""
+    synthetic = sc.workload.synthetic
+    assert synthetic is not None
+    templates = list(synthetic.templates)
+    templates[index] = templates[index].model_copy(update={"num_gpus": num_gpus})
+    return sc.model_copy(update={"workload": sc.workload.model_copy(update={
+        "synthetic": synthetic.model_copy(update={"templates": templates})})})

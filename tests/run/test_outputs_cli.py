@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from tests.run.conftest import with_template_gpus
 
 from gputwin.cli.main import main
 from gputwin.run.outputs import write_outputs
@@ -36,9 +37,8 @@ def test_writes_three_files(tmp_path: Path, small: Scenario) -> None:
 
 
 def test_every_status_lands_in_jobs_csv(tmp_path: Path, small_path: Path) -> None:
-    sc = load_scenario(small_path, ["horizon=8h",
-                                    "workload.synthetic.arrival.mean_interarrival=5min",
-                                    "workload.synthetic.templates.1.num_gpus=128"])
+    sc = with_template_gpus(load_scenario(
+        small_path, ["horizon=8h", "workload.synthetic.arrival.mean_interarrival=5min"]), 1, 128)
     result = simulate(sc)
     write_outputs(result, tmp_path / "o", fake_html)
     rows = list(csv.DictReader((tmp_path / "o" / "jobs.csv").open()))
@@ -92,10 +92,10 @@ def _main(argv: list[str]) -> int:
 def test_cli_json_and_overrides(tmp_path: Path, small_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     code = _main(["simulate", str(small_path), "--out", str(tmp_path / "o"), "--json",
-                  "--seed", "11", "--set", "cluster.num_nodes=4"])
+                  "--seed", "11", "--set", "cluster.num_nodes=16"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["seed"] == 11 and summary["total_gpus"] == 32
+    assert summary["seed"] == 11 and summary["total_gpus"] == 128
 
 
 WORKLOAD = ("workload:\n  synthetic:\n    num_jobs: 3\n    arrival: {mean_interarrival: 1h}\n"

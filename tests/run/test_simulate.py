@@ -6,9 +6,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from tests.run.conftest import with_template_gpus
 
 from gputwin.catalog.loader import default_catalog
-from gputwin.errors import DoesNotFitError
+from gputwin.errors import DoesNotFitError, InputError
 from gputwin.run.results import SimulationResult
 from gputwin.run.simulate import simulate, simulate_world
 from gputwin.run.world import build_world
@@ -90,9 +91,20 @@ def test_horizon_reports_running_queued_and_unsubmitted(small_path: Path) -> Non
             assert job.end_time_s is not None and job.end_time_s <= 6 * 3600
 
 
+def test_template_larger_than_cluster_is_refused_at_load(small_path: Path) -> None:
+    over = "workload.synthetic.templates.1.num_gpus=128"
+    with pytest.raises(InputError) as info:
+        load_scenario(small_path, [over])
+    assert str(info.value) == (
+        f"--set {over}: workload.synthetic.templates[1].num_gpus: a job of 128 GPUs cannot "
+        "run on this cluster of 64 GPUs (every such job would fail)")
+    load_scenario(small_path, ["workload.synthetic.templates.1.num_gpus=64"])
+
+
 def test_job_larger_than_cluster_fails_with_reason(small_path: Path) -> None:
-    sc = load_scenario(small_path, ["workload.synthetic.templates.1.num_gpus=128",
-                                    "workload.synthetic.templates.1.weight=100"])
+    """A job larger than the cluster (a trace's; templates are refused at load) fails."""
+    sc = with_template_gpus(
+        load_scenario(small_path, ["workload.synthetic.templates.1.weight=100"]), 1, 128)
     result = simulate(sc)
     failed = [j for j in result.jobs if j.status == "failed"]
     assert failed and all("needs 128 GPUs, the cluster has 64" in j.reason for j in failed)
