@@ -125,6 +125,18 @@ def test_peek_skips_cancelled() -> None:
     assert sim.num_pending == 1
 
 
+def test_peek_excluding_leaves_out_the_given_and_cancelled_events() -> None:
+    sim = Simulator()
+    tick = sim.schedule_at(1.0, lambda: None)
+    gone = sim.schedule_at(2.0, lambda: None)
+    sim.schedule_at(3.0, lambda: None)
+    sim.cancel(gone)
+    assert sim.peek_excluding(()) == 1.0
+    assert sim.peek_excluding({tick}) == 3.0
+    sim.run()
+    assert sim.peek_excluding(()) is None
+
+
 @pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf])
 def test_bad_times_raise(bad: float) -> None:
     sim = Simulator(start_s=0.0)

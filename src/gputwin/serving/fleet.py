@@ -32,7 +32,8 @@ from gputwin.serving.histogram import LogHistogram
 from gputwin.serving.kv_handoff import KvHandoff
 from gputwin.serving.request import DROPPED, FINISHED, ReqState
 from gputwin.serving.router import Router, make_router
-from gputwin.sim.kernel import Simulator
+from gputwin.serving.ticks import after, skip_to
+from gputwin.sim.kernel import EventHandle, Simulator
 from gputwin.workload.llm_request import LlmRequest
 
 if TYPE_CHECKING:
@@ -109,6 +110,12 @@ class ServiceTimeline:
         self.kv_used_frac.append(used / blocks if blocks else 0.0)
         self.tokens_out.append(retired_tokens_out + sum(r.tokens_out_at(now) for r in reps))
 
+    def repeated(self) -> bool:
+        """Whether the last sample has the values of the one before it."""
+        return len(self.time_s) >= 2 and all(
+            xs[-1] == xs[-2] for xs in (self.tokens_out, self.running, self.waiting,
+                                        self.replicas, self.kv_used_frac))
+
 
 @dataclass(slots=True)
 class FleetOutcome:
@@ -136,12 +143,10 @@ class _Pool:
         """The autoscaler's metric over the ``serving`` replicas, per replica: waiting
         requests (queue), requests inside (concurrency) or busy share since the last tick
         (utilization); starts a new tick."""
-        n = max(1, len(serving))
-        if metric == "queue":
-            value = sum(r.num_waiting for r in serving) / n
-        elif metric == "concurrency":
-            value = sum(r.num_outstanding for r in serving) / n
+        if metric != "utilization":
+            value = self.load_metric(metric, serving)
         else:
+            n = max(1, len(serving))
             span = max(1e-9, now - self.last_tick_s)
             value = sum(min(1.0, (r.busy_s_at(now) - self.last_busy.get(r.id, 0.0)) / span)
                         for r in serving) / n
@@ -150,9 +155,21 @@ class _Pool:
         self.last_tick_s = now
         return value
 
+    @staticmethod
+    def load_metric(metric: str, serving: Sequence[Replica]) -> float:
+        """Waiting requests (``queue``) or requests inside (``concurrency``) per replica."""
+        n = max(1, len(serving))
+        if metric == "queue":
+            return sum(r.num_waiting for r in serving) / n
+        return sum(r.num_outstanding for r in serving) / n
+
 
 class Fleet:
     """Wires services and requests onto one :class:`Simulator` and runs them."""
+
+    #: skip the samples and steady autoscaler ticks that change nothing while no replica
+    #: is in a step (False: every tick, the reference the tests compare against)
+    skip_quiet_ticks = True
 
     def __init__(self, services: Sequence[ServiceSpec], requests: Sequence[LlmRequest], *,
                  horizon_s: float | None = None, sample_interval_s: float | None = None,
@@ -181,6 +198,9 @@ class Fleet:
         self._life_of: dict[int, ReplicaLife] = {}
         self._next_id = 0
         self.timelines = {s.name: ServiceTimeline() for s in services}
+        # the pending sample and steady autoscaler ticks (skipped over while quiet)
+        self._sample_tick: EventHandle | None = None
+        self._steady_ticks: dict[int, EventHandle] = {}
         self.entry: dict[str, _Pool] = {}
         self.decode: dict[str, _Pool] = {}
         self.pools: list[_Pool] = []
@@ -432,10 +452,49 @@ class Fleet:
             tl.record(now, reps, sum(life.replica.tokens_out for life in self.lives
                                      if life.service == name and life.replica not in reps))
         if self._busy():
-            interval = self.sample_interval_s
-            if self._adaptive_sampling:
-                interval = min(60.0, max(interval, now / 400.0))
-            self.sim.schedule_in(interval, self._sample, PRIORITY_TICK)
+            skip_s = (skip_to(now, self._next_event_s(), self._sample_interval)
+                      if self.skip_quiet_ticks and self._repeated() and self._quiet()
+                      else None)
+            at = after(now, self._sample_interval(now)) if skip_s is None else skip_s
+            self._sample_tick = self.sim.schedule_at(at, self._sample, PRIORITY_TICK)
+
+    def _sample_interval(self, now: float) -> float:
+        """The time from a sample at ``now`` to the next."""
+        if self._adaptive_sampling:
+            return min(60.0, max(self.sample_interval_s, now / 400.0))
+        return self.sample_interval_s
+
+    def _repeated(self) -> bool:
+        """Whether the sample just taken repeats the one before in every service (the
+        output rate over the last interval reads 0 then, so it holds over a skip too)."""
+        return all(tl.repeated() for tl in self.timelines.values())
+
+    def _quiet(self) -> bool:
+        """No replica is inside a step, so nothing sampled changes until the next event:
+        the ticks before it may be skipped (``serving/ticks.py``)."""
+        return not any(rep.in_step for p in self.pools for rep in p.alive)
+
+    def _next_event_s(self) -> float | None:
+        """The next event's time, not counting the ticks that change nothing while the
+        fleet is quiet: the next sample, and autoscaler ticks put just before the next
+        event by a skip (found steady, with nothing but ticks firing before them)."""
+        skip = set(self._steady_ticks.values())
+        if self._sample_tick is not None:
+            skip.add(self._sample_tick)
+        return self.sim.peek_excluding(skip)
+
+    def _steady(self, pool: _Pool, spec: AutoscalerSpec) -> bool:
+        """Whether the pool's autoscaler ticks, while the fleet stays quiet, all keep its
+        replica count: the metric stays put (no busy time accrues, so utilization reads
+        0) and asks no other count, and no higher ask waits in the scale-down window.
+        Skipping them then changes nothing (the tick after a skip reads the same
+        utilization span and window maximum as without it)."""
+        serving = [r for r in pool.alive if r.accepting]
+        current = len(serving) + pool.pending
+        metric = 0.0 if spec.metric == "utilization" else pool.load_metric(spec.metric,
+                                                                            serving)
+        return (desired_replicas(spec, current, metric) == current
+                and all(w <= current for _, w in pool.recent))
 
     def _autoscale(self, pool: _Pool) -> None:
         spec = pool.spec.autoscaler
@@ -450,8 +509,15 @@ class Fleet:
             self._provision(pool, now, want - current)
         elif want < current:
             self._drain(pool, serving, current - want)
+        self._steady_ticks.pop(id(pool), None)
         if self._busy():
-            self.sim.schedule_in(spec.interval_s, lambda: self._autoscale(pool), PRIORITY_TICK)
+            skip_s = None
+            if self.skip_quiet_ticks and self._quiet() and self._steady(pool, spec):
+                skip_s = skip_to(now, self._next_event_s(), lambda _: spec.interval_s)
+            at = after(now, spec.interval_s) if skip_s is None else skip_s
+            tick = self.sim.schedule_at(at, lambda: self._autoscale(pool), PRIORITY_TICK)
+            if skip_s is not None:  # a no-op tick before the next event: others skip it
+                self._steady_ticks[id(pool)] = tick
 
     def _all_states(self) -> list[ReqState]:
         """Every request's state (those that never arrived: fresh, waiting)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from gputwin.errors import GputwinError
 
@@ -142,6 +142,12 @@ class Simulator:
             heapq.heappop(heap)
             self._num_cancelled -= 1
         return heap[0][0] if heap else None
+
+    def peek_excluding(self, skip: Collection[EventHandle]) -> float | None:
+        """Time of the next event that will fire other than those in ``skip`` (e.g. a
+        model's own periodic ticks), or ``None``. Scans the queue: for occasional use."""
+        return min((e[0] for e in self._heap if e[3].callback is not None
+                    and e[3] not in skip), default=None)
 
     # -- running ----------------------------------------------------------------------------
 
