@@ -86,6 +86,32 @@ def test_burstgpt_filters_and_skips_failures(tmp_path: Path) -> None:
         read_burstgpt_csv(bad)
 
 
+@pytest.mark.parametrize(("name", "text", "column"), [
+    # the earliest row comes second: the row far after it is named (line 1 of the JSONL)
+    ("m.jsonl", '{"timestamp": 1e30, "input_length": 100, "output_length": 5}\n'
+                '{"timestamp": 0, "input_length": 100, "output_length": 5}\n', "timestamp"),
+    ("b.csv", BURST_HEADER + "5,ChatGPT,10,10,20,Conversation log\n"
+              "2000000005,ChatGPT,10,10,20,Conversation log\n", "Timestamp"),
+    ("a.csv", AZURE_HEADER + "2023-11-16 18:15:46,374,44\n2060-11-16 18:15:46,374,44\n",
+     "TIMESTAMP"),
+])
+def test_a_trace_spanning_over_1e9_s_is_refused_naming_the_row(
+        tmp_path: Path, name: str, text: str, column: str) -> None:
+    path = _write(tmp_path, name, text)
+    reader = {"m.jsonl": read_mooncake_jsonl, "b.csv": read_burstgpt_csv,
+              "a.csv": read_azure_llm_csv}[name]
+    line = 1 if name == "m.jsonl" else 3
+    with pytest.raises(InputError, match=f"^{path}:{line}: column '{column}': .* after the "
+                       "trace's earliest request .* at most 1e\\+09 s"):
+        reader(path)
+
+
+def test_a_trace_of_ten_years_is_read(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a.csv", AZURE_HEADER + "2023-11-16 18:15:46,374,44\n"
+                  "2033-11-16 18:15:46,374,44\n")
+    assert read_azure_llm_csv(path)[1].arrival_time_s == pytest.approx(3653 * 86400)
+
+
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         read_azure_llm_csv(tmp_path / "nope.csv")

@@ -54,6 +54,14 @@ def test_stats_of_a_small_trace_are_counted_by_hand(tmp_path: Path) -> None:
     assert s["total_output_tokens"] == 60 and s["prefix_reuse_frac"] is None
 
 
+def test_peak_minute_of_a_sparse_trace_over_decades() -> None:
+    # three requests in one minute, one 30 years later: counted per used minute bin
+    reqs = [LlmRequest(i, t, 100, 10) for i, t in enumerate([0.0, 10.0, 59.0, 9.4e8])]
+    s = llm_trace_stats(reqs)
+    assert s["peak_minute_rate_per_s"] == pytest.approx(3 / 60)
+    assert s["span_s"] == 9.4e8
+
+
 def test_prefix_reuse_counts_blocks_an_earlier_request_sent() -> None:
     reqs = [LlmRequest(0, 0.0, 1024, 1, prefix_hashes=(1, 2)),
             LlmRequest(1, 1.0, 1500, 1, prefix_hashes=(1, 2, 3)),  # 1,024 reused

@@ -22,6 +22,7 @@ from gputwin.workload.llm_trace_io import (
     count_skipped,
     csv_rows,
     parse_int,
+    span_ok,
 )
 from gputwin.workload.trace_arrow import read_csv_columns, requests_from_columns
 
@@ -49,6 +50,7 @@ def read_azure_llm_csv(
         return requests_from_columns(*fast, speedup=speedup, max_requests=max_requests,
                                      service=service)
     stamps: list[datetime] = []
+    wheres: list[str] = []
     lengths: list[tuple[int, int]] = []
     i_ts, i_in, i_out = COLUMNS
     for where, fields, idx in csv_rows(path, COLUMNS, ",".join(COLUMNS)):
@@ -66,12 +68,14 @@ def read_azure_llm_csv(
                 continue
             raise InputError("column 'GeneratedTokens': expected >= 1", where=where)
         stamps.append(stamp)
+        wheres.append(where)
         lengths.append((prompt, output))
     if not stamps:
         return []
     first = min(stamps)
     secs = [(s - first).total_seconds() for s in stamps]
-    order, times = apply_window(secs, speedup=speedup, max_requests=max_requests)
+    order, times = apply_window(secs, speedup=speedup, max_requests=max_requests,
+                                wheres=wheres, column="TIMESTAMP")
     return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=lengths[i][0],
                        num_output_tokens=lengths[i][1], service=service)
             for k, (i, t) in enumerate(zip(order, times, strict=True))]
@@ -90,7 +94,8 @@ def _read_fast(path: Path, skip_zero_output: bool, skipped: dict[str, int] | Non
     us, prompts, outputs = (cols[c] for c in COLUMNS)
     if len(us) and (int(prompts.min()) < 1 or int(outputs.min()) < 0 or (
             not skip_zero_output and int(outputs.min()) < 1)
-            or max(int(prompts.max()), int(outputs.max())) > MAX_TOKENS):
+            or max(int(prompts.max()), int(outputs.max())) > MAX_TOKENS
+            or not span_ok(us / 1e6)):
         return None
     keep = outputs > 0
     if not bool(keep.all()):

@@ -23,6 +23,7 @@ from gputwin.workload.llm_trace_io import (
     csv_rows,
     parse_float,
     parse_int,
+    span_ok,
 )
 from gputwin.workload.trace_arrow import read_csv_columns, requests_from_columns
 
@@ -53,6 +54,7 @@ def read_burstgpt_csv(
         return requests_from_columns(*fast, speedup=speedup, max_requests=max_requests,
                                      service=service)
     times: list[float] = []
+    wheres: list[str] = []
     lengths: list[tuple[int, int]] = []
     header = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type"
     for where, fields, idx in csv_rows(path, COLUMNS, header):
@@ -71,8 +73,10 @@ def read_burstgpt_csv(
             count_skipped(skipped, FAILED)
             continue
         times.append(t)
+        wheres.append(where)
         lengths.append((prompt, output))
-    order, rel = apply_window(times, speedup=speedup, max_requests=max_requests)
+    order, rel = apply_window(times, speedup=speedup, max_requests=max_requests,
+                              wheres=wheres, column="Timestamp")
     return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=lengths[i][0],
                        num_output_tokens=lengths[i][1], service=service)
             for k, (i, t) in enumerate(zip(order, rel, strict=True))]
@@ -95,7 +99,8 @@ def _read_fast(path: Path, model: str | None, log_type: str | None,
     outputs = cols["Response tokens"]
     if len(t) and not (np.isfinite(t).all() and t.min() >= 0 and prompts.min() >= 0
                        and outputs.min() >= 0
-                       and max(prompts.max(), outputs.max()) <= MAX_TOKENS):
+                       and max(prompts.max(), outputs.max()) <= MAX_TOKENS
+                       and span_ok(t)):
         return None
     keep = np.ones(len(t), dtype=bool)
     # the reasons in the row-by-row reader's order: model, log type, failed

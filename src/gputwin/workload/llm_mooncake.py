@@ -24,6 +24,7 @@ from gputwin.workload.llm_trace_io import (
     open_trace,
     parse_float,
     parse_int,
+    span_ok,
 )
 from gputwin.workload.trace_arrow import int_column, read_jsonl_table, requests_from_columns
 
@@ -51,6 +52,7 @@ def read_mooncake_jsonl(
                                      prefix_hashes=hash_lists if use_hash_ids else None,
                                      hash_block_tokens=MOONCAKE_HASH_BLOCK_TOKENS)
     times: list[float] = []
+    wheres: list[str] = []
     rows: list[tuple[int, int, tuple[int, ...]]] = []
     with open_trace(path) as handle:
         for line_no, line in enumerate(handle, start=1):
@@ -71,8 +73,10 @@ def read_mooncake_jsonl(
             output = parse_int(obj["output_length"], "output_length", where, minimum=1)
             hashes = _hash_ids(obj.get("hash_ids", []), prompt, where)
             times.append(t_ms / 1000.0)
+            wheres.append(where)
             rows.append((prompt, output, hashes if use_hash_ids else ()))
-    order, rel = apply_window(times, speedup=speedup, max_requests=max_requests)
+    order, rel = apply_window(times, speedup=speedup, max_requests=max_requests,
+                              wheres=wheres, column="timestamp")
     return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=rows[i][0],
                        num_output_tokens=rows[i][1], prefix_hashes=rows[i][2],
                        hash_block_tokens=MOONCAKE_HASH_BLOCK_TOKENS, service=service)
@@ -93,7 +97,8 @@ def _read_fast(path: Path
     prompts = int_column(table, "input_length", 1)
     outputs = int_column(table, "output_length", 1)
     if prompts is None or outputs is None or not (np.isfinite(t_ms).all()
-                                                  and (t_ms >= 0).all()):
+                                                  and (t_ms >= 0).all()
+                                                  and span_ok(t_ms / 1000.0)):
         return None
     if len(prompts) and max(int(prompts.max()), int(outputs.max())) > MAX_TOKENS:
         return None  # the line reader names the row

@@ -6,10 +6,13 @@ import csv
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from gputwin.errors import InputError
 from gputwin.textio import open_text
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def open_trace(path: Path) -> IO[str]:
@@ -86,10 +89,40 @@ def parse_float(text: object, column: str, where: str, *, minimum: float = 0.0) 
     return value
 
 
-def apply_window(times_s: list[float], *, speedup: float, max_requests: int | None
-                 ) -> tuple[list[int], list[float]]:
+#: Longest time a trace may span, from its earliest row to its latest: 1e9 s (31.7
+#: years), far beyond any recorded trace (days to months). A time further out is a typo or
+#: a unit mix-up, and one would hold the simulation's clock, and the minute bins of
+#: ``workload stats``, to a span no run needs.
+MAX_TRACE_SPAN_S = 1e9
+
+
+def span_ok(times_s: np.ndarray) -> bool:
+    """Whether the times (seconds) keep within :data:`MAX_TRACE_SPAN_S` (the fast readers
+    hand a trace that does not to the row-by-row reader, which names the row)."""
+    return len(times_s) == 0 or float(times_s.max() - times_s.min()) <= MAX_TRACE_SPAN_S
+
+
+def check_span(times_s: Sequence[float], wheres: Sequence[str], column: str) -> None:
+    """Raise :class:`InputError` naming (``file:line``, ``column``) the first row, in file
+    order, more than :data:`MAX_TRACE_SPAN_S` after the earliest row."""
+    if not times_s:
+        return
+    first = min(range(len(times_s)), key=times_s.__getitem__)
+    limit = times_s[first] + MAX_TRACE_SPAN_S
+    for i, t in enumerate(times_s):
+        if t > limit:
+            raise InputError(
+                f"column {column!r}: {t - times_s[first]:.4g} s after the trace's earliest "
+                f"request ({wheres[first]}); a trace may span at most "
+                f"{MAX_TRACE_SPAN_S:.0e} s (31.7 years)", where=wheres[i])
+
+
+def apply_window(times_s: list[float], *, speedup: float, max_requests: int | None,
+                 wheres: Sequence[str], column: str) -> tuple[list[int], list[float]]:
     """Indices kept (sorted by time, stable) and their times relative to the first, divided
-    by ``speedup`` (> 0; 2 = replay twice as fast)."""
+    by ``speedup`` (> 0; 2 = replay twice as fast). ``wheres`` (each row's ``file:line``)
+    and ``column`` name a row beyond the trace's longest span (:func:`check_span`)."""
+    check_span(times_s, wheres, column)
     if speedup <= 0 or not math.isfinite(speedup):
         raise InputError(f"speedup must be a positive number, got {speedup!r}")
     order = sorted(range(len(times_s)), key=lambda i: times_s[i])
