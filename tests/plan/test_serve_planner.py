@@ -344,7 +344,8 @@ def test_think_time_lowers_the_rate_users_need() -> None:
 
 
 @pytest.mark.parametrize(("changes", "match"), [
-    ({"concurrency": 8}, "one of --rate, --concurrency or --trace"),
+    ({"concurrency": 8},
+     "^--concurrency: give only one of --rate, --concurrency or --trace, not both$"),
     ({"think_time": 2.0}, "--think-time"),
     ({"rate": None, "concurrency": 8, "tpot_slo": None}, "--e2e-slo"),
 ])

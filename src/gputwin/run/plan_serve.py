@@ -180,8 +180,13 @@ def engine_choices(request: ServePlanRequest) -> tuple[str, ...]:
 def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
     """The offered load: the rate and fixed lengths, or the statistics of the trace."""
     pct = PERCENTILES[request.percentile]
-    if sum(x is not None for x in (request.rate, request.concurrency, request.trace)) > 1:
-        raise InputError("give one of --rate, --concurrency or --trace", where="--rate")
+    given = [flag for flag, x in (("--rate", request.rate), ("--concurrency",
+                                                             request.concurrency),
+                                  ("--trace", request.trace)) if x is not None]
+    if len(given) > 1:
+        raise InputError("give only one of --rate, --concurrency or --trace, "
+                         f"{'not both' if len(given) == 2 else 'not all three'}",
+                         where=given[-1])
     if request.think_time and request.concurrency is None:
         raise InputError("--think-time is the pause of concurrent users: give --concurrency",
                          where="--think-time")
