@@ -8,8 +8,7 @@ import pytest
 
 from gputwin.cli.main import main
 
-BASE = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
-        "--num-requests", "10"]
+BASE = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb"]
 
 
 @pytest.mark.parametrize(("extra", "where"), [

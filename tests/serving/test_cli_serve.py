@@ -66,6 +66,30 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys: pytest.Capture
     assert err.startswith("error:") and needle in err and "\n" not in err
 
 
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--rate", "5", "--num-requests", "50"], "error: --rate: give --trace (replay its "
+     "arrivals) or --rate (synthetic arrivals), not both"),
+    # an explicit value is refused even when it equals the default
+    (["--num-requests", "1000"], "error: --num-requests: applies to synthetic requests "
+     "(--rate, --concurrency); a replayed --trace sends its own rows (--max-requests"),
+    (["--arrival", "gamma"], "error: --arrival: applies to synthetic requests"),
+    (["--cv", "2"], "error: --cv: applies to synthetic requests"),
+    (["--input-tokens", "100"], "error: --input-tokens: applies to synthetic requests"),
+    (["--output-tokens", "10"], "error: --output-tokens: applies to synthetic requests"),
+])
+def test_a_trace_refuses_the_synthetic_options(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               extra: list[str], needle: str) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                     "2023-11-16 18:15:46,374,44\n2023-11-16 18:15:47,100,10\n")
+    argv = ["simulate", "serve", "--trace", str(trace), "--outputs", "none", "--quiet"]
+    assert _main([*argv, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(needle) and "\n" not in err
+    assert _main(argv) == 0  # the defaults of those options pass
+
+
 def test_bad_scenario_file_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("serving:\n  services:\n    - model: llama3.1-8b\n      gpu: h100-sxm-80gb\n"

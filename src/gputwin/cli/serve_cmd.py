@@ -186,18 +186,41 @@ def serve(**opts: Any) -> None:
     """Simulate an LLM serving fleet: TTFT, TPOT, throughput, goodput, energy, cost."""
     from gputwin.cli.simulate_cmd import run_serving
 
-    if opts["concurrency"] is not None:  # a closed loop has no arrival process
-        ctx = click.get_current_context()
-        for name in ("arrival", "cv"):
-            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
-                raise InputError(f"--{name} shapes open-loop arrivals (--rate); closed-loop "
-                                 "clients send as responses come back", where=f"--{name}")
+    _refuse_unused(opts)
     sc = build_scenario(opts)
     run_serving(sc, opts["out_dir"], opts["as_json"], opts["quiet"], opts["no_timing"],
                 opts["outputs"])
 
 
 fill_help(serve, SERVE_HELP)  # help texts of the options above that have none
+
+
+def _refuse_unused(opts: dict[str, Any]) -> None:
+    """Refuse options given on the command line that the run's load would ignore (their
+    defaults pass: click's parameter source tells the two apart)."""
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+    if opts["concurrency"] is not None:  # a closed loop has no arrival process
+        for name in ("arrival", "cv"):
+            if given(name):
+                raise InputError(f"--{name} shapes open-loop arrivals (--rate); closed-loop "
+                                 "clients send as responses come back", where=f"--{name}")
+    if opts["trace"] is None:
+        return
+    if opts["rate"] is not None:
+        raise InputError("give --trace (replay its arrivals) or --rate (synthetic arrivals), "
+                         "not both", where="--rate")
+    for name, what in (("num_requests", "--max-requests keeps the first N"),
+                       ("arrival", "its own arrival times"), ("cv", "its own arrival times"),
+                       ("input_tokens", "its own lengths"),
+                       ("output_tokens", "its own lengths")):
+        if given(name):
+            flag = "--" + name.replace("_", "-")
+            raise InputError("applies to synthetic requests (--rate, --concurrency); a "
+                             f"replayed --trace sends its own rows ({what})", where=flag)
 
 
 def build_scenario(o: dict[str, Any]) -> Any:
