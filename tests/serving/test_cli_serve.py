@@ -90,6 +90,14 @@ def test_a_trace_refuses_the_synthetic_options(tmp_path: Path,
     assert _main(argv) == 0  # the defaults of those options pass
 
 
+def test_serve_help_says_the_load_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["simulate", "serve", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("The load is required, one of: --trace FILE (replay a trace), --rate QPS "
+            "(synthetic open-loop arrivals) or --concurrency N (closed-loop clients)") in text
+    assert "Synthetic requests to send (with --rate or --concurrency; not with --trace)" in text
+
+
 def test_bad_scenario_file_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("serving:\n  services:\n    - model: llama3.1-8b\n      gpu: h100-sxm-80gb\n"

@@ -145,7 +145,8 @@ SERVE_HELP: dict[str, str] = {
     "kv_cache_dtype": "KV-cache format (fp8 halves its memory).",
     "replicas": "Replicas of the service (each tp x pp GPUs).",
     "trace_format": "Format of --trace.",
-    "num_requests": "Synthetic requests to send (with --rate).",
+    "num_requests": "Synthetic requests to send (with --rate or --concurrency; not with "
+                    "--trace).",
     "arrival": "Synthetic arrival process.",
     "acceptance": "Speculative decoding: probability a draft token is accepted.",
     "draft_kind": "Speculative decoding: how drafts are made.",

@@ -183,7 +183,11 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True)
 def serve(**opts: Any) -> None:
-    """Simulate an LLM serving fleet: TTFT, TPOT, throughput, goodput, energy, cost."""
+    """Simulate an LLM serving fleet: TTFT, TPOT, throughput, goodput, energy, cost.
+
+    The load is required, one of: --trace FILE (replay a trace), --rate QPS (synthetic
+    open-loop arrivals) or --concurrency N (closed-loop clients). --num-requests and the
+    synthetic lengths apply to --rate and --concurrency only."""
     from gputwin.cli.simulate_cmd import run_serving
 
     _refuse_unused(opts)
