@@ -172,3 +172,28 @@ def test_a_scenario_filters_only_a_burstgpt_trace(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"s\.yaml:\d+: .*model_filter: filters the rows of a "
                                          r"BurstGPT trace; this trace is azure"):
         load_serving_scenario(path)
+
+
+def test_the_text_summary_gives_the_drop_reasons(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one table line per row
+    assert _main(["simulate", "serve", "--rate", "5", "--num-requests", "20",
+                  "--input-tokens", "200000", "--outputs", "none"]) == 0
+    rows = [" ".join(line.strip("│ ").split()) for line in capsys.readouterr().out.splitlines()]
+    assert "requests │ 20: 0 finished, 20 dropped, 0 in flight" in rows
+    assert ("dropped │ 20 prompt longer than the context limit (max_model_len 131072 "
+            "tokens)") in rows
+
+
+def test_a_shared_fleet_summary_line_gives_the_drop_reasons() -> None:
+    from gputwin.cli.simulate_cmd import _shared_fleet_lines
+
+    reasons = [{"too long": 2, "no KV": 5}, {"too long": 1}]
+    s = {"serving": {"num_requests": 20, "services": {
+            f"s{i}": {"dropped_by_reason": r} for i, r in enumerate(reasons)},
+            "requests_by_status": {"finished": 12, "dropped": 8, "in_flight": 0}},
+         "fleet": {"slo_attainment_frac": None, "ttft_p99_s": None, "tpot_p99_s": None,
+                   "serving_gpu_hours": 1.0, "training_gpu_hours": 2.0,
+                   "replicas_started": 1, "training_preemptions_by_serving": 0,
+                   "training_lost_gpu_hours": 0.0}}
+    assert "serving dropped: 5 no KV; 3 too long" in _shared_fleet_lines(s)

@@ -398,6 +398,12 @@ def print_serving_summary(result: ServingResult, paths: dict[str, Path]) -> None
     _print_site_and_tail(console, result, paths)
 
 
+def drop_reasons_text(reasons: dict[str, int]) -> str:
+    """Dropped requests by reason, most first: ``"20 prompt longer than ..."``."""
+    return "; ".join(f"{n:,} {reason}" for reason, n in
+                     sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _ms(d: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v * 1e3:,.1f} ms" if v is not None else f"{k} -"
                      for k, v in d.items() if k in ("mean", "p50", "p90", "p99"))
@@ -418,6 +424,8 @@ def _service_table(result: ServingResult, name: str, s: dict[str, Any]) -> Any:
                                  f"{s.get('replicas_peak') or 1:g} at peak")
     table.add_row("requests", f"{s['num_requests']:,}: {s['finished']:,} finished, "
                               f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight")
+    if s.get("dropped_by_reason"):
+        table.add_row("dropped", drop_reasons_text(s["dropped_by_reason"]))
     for label, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("ITL", "itl_s"),
                        ("end-to-end", "e2e_s")):
         table.add_row(label, _ms(s[key]))

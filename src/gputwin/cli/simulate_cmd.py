@@ -251,14 +251,20 @@ def _shared_fleet_lines(s: dict[str, Any]) -> list[str]:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v * 1e3:,.0f} ms"
 
+    from gputwin.cli.serve_cmd import drop_reasons_text
     from gputwin.report.page import skipped_rows_text
 
     skipped = skipped_rows_text(s["serving"].get("trace_rows_skipped"))
+    reasons: dict[str, int] = {}
+    for svc in s["serving"].get("services", {}).values():
+        for reason, n in (svc.get("dropped_by_reason") or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + n
     return ([] if skipped is None else [f"serving trace: {skipped}"]) + [
         f"serving: {s['serving']['num_requests']:,} requests ({req['finished']:,} finished, "
         f"{req['dropped']:,} dropped, {req['in_flight']:,} in flight); p99 TTFT "
         f"{ms(f['ttft_p99_s'])}, TPOT {ms(f['tpot_p99_s'])}; SLO met "
         + ("-" if att is None else f"{att:.1%}"),
+        *([f"serving dropped: {drop_reasons_text(reasons)}"] if reasons else []),
         f"fleet: {f['serving_gpu_hours']:,.0f} GPU-h serving, {f['training_gpu_hours']:,.0f} "
         f"training; {f['replicas_started']:,} replicas started; "
         f"training preempted by serving {f['training_preemptions_by_serving']:,} times "
