@@ -96,9 +96,28 @@ def test_template_larger_than_cluster_is_refused_at_load(small_path: Path) -> No
     with pytest.raises(InputError) as info:
         load_scenario(small_path, [over])
     assert str(info.value) == (
-        f"--set {over}: workload.synthetic.templates[1].num_gpus: a job of 128 GPUs cannot "
-        "run on this cluster of 64 GPUs (every such job would fail)")
+        f"--set {over}: workload.synthetic.templates[1].num_gpus: every job of this template "
+        "needs more GPUs (128) than the cluster's 64: none could run")
     load_scenario(small_path, ["workload.synthetic.templates.1.num_gpus=64"])
+
+
+def test_jobs_larger_than_cluster_fail_with_their_reason_in_the_summary(
+        small_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A template whose choices partly exceed the cluster loads; those jobs fail, and the
+    summary counts them by reason (JSON and the text table)."""
+    from gputwin.cli.main import main
+
+    sc = load_scenario(small_path, ["workload.synthetic.templates.1.num_gpus=[64, 128]",
+                                    "workload.synthetic.templates.1.weight=100"])
+    result = simulate(sc)
+    reasons = result.summary["failed_by_reason"]
+    assert reasons and sum(reasons.values()) == result.summary["jobs_by_status"]["failed"]
+    assert all("needs 128 GPUs, the cluster has 64" in r for r in reasons)
+    code = main(["simulate", str(small_path), "--outputs", "none",
+                 "--set", "workload.synthetic.templates.1.num_gpus=[64, 128]",
+                 "--set", "workload.synthetic.templates.1.weight=100"])
+    out = capsys.readouterr().out
+    assert not code and "failed" in out and "needs 128 GPUs, the cluster has 64" in out
 
 
 def test_job_larger_than_cluster_fails_with_reason(small_path: Path) -> None:

@@ -26,6 +26,8 @@ docs/multi-tenancy.md).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,6 +93,8 @@ def summarize(
         "total_gpus": total_gpus,
         "num_jobs": len(jobs),
         "jobs_by_status": counts,
+        "failed_by_reason": dict(Counter(j.reason or "unknown" for j in jobs
+                                         if j.status == "failed").most_common()),
         "end_time_s": end_time_s,
         "makespan_s": (None if last_end is None or first_submit is None
                        else last_end - first_submit),

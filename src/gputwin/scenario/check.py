@@ -53,10 +53,11 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
         for index, template in enumerate(synthetic.templates):
             path: KeyPath = ("workload", "synthetic", "templates", index)
             known("models", "model", template.model, (*path, "model"))
-            too_big = [n for n in template.num_gpus_choices if total is not None and n > total]
-            if too_big:
-                raise InputError(f"a job of {max(too_big)} GPUs cannot run on this cluster of "
-                                 f"{total} GPUs (every such job would fail)",
+            choices = template.num_gpus_choices
+            if total is not None and choices and min(choices) > total:
+                raise InputError(f"every job of this template needs more GPUs ("
+                                 f"{', '.join(map(str, sorted(set(choices))))}) than the "
+                                 f"cluster's {total}: none could run",
                                  where=where((*path, "num_gpus")))
             if template.gpu is not None:
                 _check_template_gpu(template.gpu, types, where((*path, "gpu")))
