@@ -27,7 +27,6 @@ docs/multi-tenancy.md).
 from __future__ import annotations
 
 from collections import Counter
-
 from collections.abc import Sequence
 from typing import Any
 
