@@ -203,21 +203,3 @@ def test_an_empty_serving_or_catalog_file_is_called_empty(tmp_path: Path) -> Non
     for load in (load_serving_scenario, lambda p: load_catalog([p])):
         with pytest.raises(InputError, match=r"scenario\.yaml: the file is empty"):
             load(path)
-
-
-@pytest.mark.parametrize(("old", "new", "total", "line"), [
-    ("num_gpus: [8, 16]", "num_gpus: [64, 128]", 32, 14),
-    ("  system: dgx-h100\n  num_nodes: 4\n",
-     "  node_groups: [{system: dgx-h100, num_nodes: 1}, {system: dgx-a100, num_nodes: 1}]\n", 16,
-     13),
-], ids=["one-system", "node-groups"])
-def test_template_no_job_of_which_fits_names_its_line(tmp_path: Path, old: str, new: str,
-                                                      total: int, line: int) -> None:
-    """Every choice above the cluster's GPUs: refused at load. One choice that fits: loads
-    (a sweep over cluster sizes keeps running; the larger jobs fail with their reason)."""
-    text = BASE.replace(old, new).replace("num_gpus: [8, 16]", "num_gpus: [64, 128]")
-    message = _error(tmp_path, text)
-    assert message == (f"{tmp_path / 'scenario.yaml'}:{line}: workload.synthetic.templates[0]"
-                       f".num_gpus: every job of this template needs more GPUs (64, 128) than "
-                       f"the cluster's {total}: none could run")
-    load_scenario(write(tmp_path, text.replace("num_gpus: [64, 128]", f"num_gpus: [{total}, 128]")))

@@ -48,17 +48,10 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
     if cluster.optics is not None:
         _check_optics(scenario, catalog, where)
     synthetic = scenario.workload.synthetic
-    total = _cluster_gpus(scenario, catalog)
     if synthetic is not None:
         for index, template in enumerate(synthetic.templates):
             path: KeyPath = ("workload", "synthetic", "templates", index)
             known("models", "model", template.model, (*path, "model"))
-            choices = template.num_gpus_choices
-            if total is not None and choices and min(choices) > total:
-                raise InputError(f"every job of this template needs more GPUs ("
-                                 f"{', '.join(map(str, sorted(set(choices))))}) than the "
-                                 f"cluster's {total}: none could run",
-                                 where=where((*path, "num_gpus")))
             if template.gpu is not None:
                 _check_template_gpu(template.gpu, types, where((*path, "gpu")))
             if template.mig_profile is not None:
@@ -71,21 +64,6 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
     trace = scenario.workload.trace
     if trace is not None:
         known("models", "model", trace.model, ("workload", "trace", "model"))
-
-
-def _cluster_gpus(scenario: Scenario, catalog: Catalog) -> int | None:
-    """GPUs of the whole cluster (the scheduler's limit on a job); None when the nodes
-    come from the trace."""
-    cluster = scenario.cluster
-    if cluster.node_groups:
-        groups = [(g.system, g.gpu, g.num_nodes) for g in cluster.node_groups]
-    elif cluster.num_nodes is not None and not cluster.from_trace:
-        groups = [(cluster.system, cluster.gpu, cluster.num_nodes)]
-    else:
-        return None
-    return sum(nodes * (catalog.systems[system] if system is not None
-                        else default_system_for(catalog, gpu or "")).num_accelerators
-               for system, gpu, nodes in groups)
 
 
 def _check_optics(scenario: Scenario, catalog: Catalog,
