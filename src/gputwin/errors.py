@@ -7,6 +7,7 @@ Anything else that escapes is a bug in gputwin.
 
 from __future__ import annotations
 
+import math
 import re
 
 
@@ -69,3 +70,40 @@ def _same_name(name: str, known: list[str]) -> list[str]:
 
 class DoesNotFitError(InputError):
     """A configuration that cannot run, e.g. it needs more memory than a GPU has."""
+
+
+def bounds_text(low: float | None = None, high: float | None = None, *,
+                low_open: bool = False, high_open: bool = False) -> str:
+    """`` >= 0``, `` in (0, 1]`` or nothing: bounds in words, for "expected a finite
+    number{bounds}" messages."""
+    if low is not None and high is not None:
+        return (f" in {'(' if low_open else '['}{low:g}, {high:g}"
+                f"{')' if high_open else ']'}")
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def in_bounds(value: float, low: float | None = None, high: float | None = None, *,
+              low_open: bool = False, high_open: bool = False) -> bool:
+    """Is ``value`` a finite number within the bounds? ``False`` for NaN and +-inf, which
+    plain comparisons (``x < 0``) let through."""
+    return (math.isfinite(value)
+            and (low is None or (value > low if low_open else value >= low))
+            and (high is None or (value < high if high_open else value <= high)))
+
+
+def check_number(value: float, where: str, low: float | None = None,
+                 high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """``value`` if it is a finite number within the bounds, else :class:`InputError`
+    ``where: expected a finite number >= 0, got nan`` (``where`` names the field or flag).
+    The range check of the Python API's own inputs (the CLI's :class:`Finite` type says the
+    same at the flag)."""
+    if not in_bounds(value, low, high, low_open=low_open, high_open=high_open):
+        raise InputError(f"expected a finite number"
+                         f"{bounds_text(low, high, low_open=low_open, high_open=high_open)}, "
+                         f"got {value!r}", where=where)
+    return value

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pytest
 
 from gputwin.economics.build_vs_buy import (
@@ -96,3 +99,33 @@ def test_distillation_energy_payback() -> None:
     assert r["net_energy_saved_kwh_over_horizon"] == pytest.approx(60.0 * 365 - r["upfront_kwh"])
     same = distill_economics(replace(x, student_kwh_per_million=0.08))
     assert same["energy_payback_days"] is None
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize(("build", "where"), [
+    (lambda x: Traffic(x, 1e8), "input_tokens_per_day"),
+    (lambda x: Traffic(1e9, x), "output_tokens_per_day"),
+    (lambda x: Traffic(1e9, 1e8, peak_to_mean=x), "--peak-to-mean"),
+    (lambda x: ReplicaCapacity("h100-sxm-80gb", gpus=4, output_tokens_per_s=x),
+     "output_tokens_per_s"),
+])
+def test_non_finite_traffic_and_capacity_are_refused(build: Any, where: str, bad: float
+                                                     ) -> None:
+    """``x < 0`` lets NaN through (and infinity passes ``x > 0``); the Python API refuses
+    both, naming the field."""
+    with pytest.raises(InputError, match=f"^{where}: expected a finite number"):
+        build(bad)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0])
+@pytest.mark.parametrize("field", ["distill_tokens", "tokens_per_day", "horizon_days", "mfu"])
+def test_distill_inputs_refuse_non_finite_values(field: str, bad: float) -> None:
+    from gputwin.economics.distill import DistillInputs
+
+    good: dict[str, float] = dict(
+        teacher_usd_per_million=0.5, student_usd_per_million=0.1, distill_tokens=1e10,
+        student_params=8e9, train_tokens=1e10, train_peak_flop_per_s=1e15,
+        train_usd_per_gpu_hour=2.0, tokens_per_day=1e9, horizon_days=365, mfu=0.5)
+    flag = "--" + field.replace("_", "-")
+    with pytest.raises(InputError, match=f"^{flag}: expected a finite number"):
+        DistillInputs(**{**good, field: bad})

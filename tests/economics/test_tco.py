@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -57,8 +58,34 @@ def test_bad_assumptions_name_the_problem() -> None:
     hw = _hw("h100-sxm-80gb")
     with pytest.raises(UnknownNameError, match="cooling"):
         owned_cost(hw.accelerator, hw.system, OwnedAssumptions(cooling="lava"))
-    with pytest.raises(InputError, match="PUE"):
+    with pytest.raises(InputError, match=r"^pue: expected a finite number >= 1, got 0\.9$"):
         owned_cost(hw.accelerator, hw.system, OwnedAssumptions(pue=0.9))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize(("field", "message"), [
+    ("pue", "pue: expected a finite number >= 1"),
+    ("electricity_usd_per_mwh", "electricity_usd_per_mwh: expected a finite number >= 0"),
+    ("financing_rate_frac", "financing_rate_frac: expected a finite number >= 0"),
+    ("depreciation_years", "depreciation_years: expected a finite number > 0"),
+    ("activity_frac", r"activity_frac: expected a finite number in \[0, 1\]"),
+])
+def test_non_finite_assumptions_are_refused(field: str, message: str, bad: float) -> None:
+    """NaN passes every comparison (``nan < 0`` is false), so it used to price a GPU-hour at
+    ``nan``; infinity gave ``$inf``. The Python API refuses both, naming the field."""
+    hw = _hw("h100-sxm-80gb")
+    with pytest.raises(InputError, match=f"^{message}, got {bad!r}$"):
+        owned_cost(hw.accelerator, hw.system, OwnedAssumptions(**{field: bad}))
+
+
+@pytest.mark.parametrize(("rate", "years", "where"), [
+    (math.nan, 5.0, "financing_rate_frac"), (-0.1, 5.0, "financing_rate_frac"),
+    (0.08, math.nan, "depreciation_years"), (0.08, 0.0, "depreciation_years"),
+    (0.08, math.inf, "depreciation_years")])
+def test_capital_recovery_factor_refuses_bad_inputs(rate: float, years: float, where: str
+                                                    ) -> None:
+    with pytest.raises(InputError, match=f"^{where}: expected a finite number"):
+        capital_recovery_factor(rate, years)
 
 
 def test_h100_owned_cost_near_published_break_even() -> None:
@@ -99,6 +126,11 @@ def test_training_rent_vs_own() -> None:
     assert od["break_even_utilisation_frac"] == pytest.approx(own.usd_per_gpu_hour / 4.25)
     with pytest.raises(InputError):
         training_options(own, 0.0)
+    for bad in (math.nan, math.inf):
+        with pytest.raises(InputError, match=r"^--gpu-hours: expected a finite number > 0"):
+            training_options(own, bad)
+        with pytest.raises(InputError, match=r"^--utilisation: expected a finite number in"):
+            training_options(own, 1e6, utilisation_frac=bad)
 
 
 def test_edge_module_owned_cost_has_no_datacentre_items() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -138,6 +141,24 @@ def test_bad_supply_inputs() -> None:
         Battery(MWH, MW, round_trip_efficiency_frac=1.5)
     with pytest.raises(InputError):
         supply_account(-5.0, region_grid("GB"), PowerSupply())
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0])
+@pytest.mark.parametrize(("build", "where"), [
+    (lambda x: Generator("smr", x), "smr.capacity_w"),
+    (lambda x: Generator("smr", MW, usd_per_mwh=x), "smr.usd_per_mwh"),
+    (lambda x: Generator("solar-pv", MW, capacity_factor=x), "solar-pv.capacity_factor"),
+    (lambda x: Battery(x, MW), "battery capacity_j"),
+    (lambda x: Battery(MWH, x), "battery power_w"),
+    (lambda x: Battery(MWH, MW, round_trip_efficiency_frac=x),
+     "battery round_trip_efficiency_frac"),
+    (lambda x: PowerSupply(interconnect_w=x), "interconnect_w"),
+])
+def test_non_finite_supply_inputs_are_refused(build: Any, where: str, bad: float) -> None:
+    """``x < 0`` lets NaN through; the Python API refuses NaN, infinity and negatives,
+    naming the field."""
+    with pytest.raises(InputError, match=f"^{where}: expected a finite number"):
+        build(bad)
 
 
 def test_window_matches_the_year_hour_by_hour() -> None:

@@ -104,7 +104,10 @@ def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:
         except (IndexError, ValueError):
             raise InputError(f"expected TECH:MW[:USD_PER_MWH], got {spec!r}",
                              where=option) from None
-        out.append(Generator(tech, mw * 1e6, usd_per_mwh=price))
+        try:
+            out.append(Generator(tech, mw * 1e6, usd_per_mwh=price))
+        except InputError as exc:  # e.g. a negative price: name the flag and the spec
+            raise InputError(str(exc), where=f"{option} {spec}") from None
     return tuple(out)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from gputwin.errors import InputError
+from gputwin.errors import InputError, bounds_text, in_bounds
 from gputwin.units import parse_bandwidth, parse_bytes, parse_count, parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,25 +49,14 @@ class Finite(click.FloatRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
                 ) -> Any:
         number = click.FLOAT.convert(value, param, ctx)  # "'abc' is not a valid float."
-        low_ok = self.min is None or (number > self.min if self.min_open
-                                      else number >= self.min)
-        high_ok = self.max is None or (number < self.max if self.max_open
-                                       else number <= self.max)
-        if not (math.isfinite(number) and low_ok and high_ok):
+        if not in_bounds(number, self.min, self.max, low_open=self.min_open,
+                         high_open=self.max_open):
             self.fail(f"expected a finite number{self.bounds()}, got {value!r}", param, ctx)
         return number
 
     def bounds(self) -> str:
         """`` >= 0``, `` in (0, 1]`` or nothing: the bounds in words."""
-        low, high = self.min, self.max
-        if low is not None and high is not None:
-            return (f" in {'(' if self.min_open else '['}{low:g}, {high:g}"
-                    f"{')' if self.max_open else ']'}")
-        if low is not None:
-            return f" {'>' if self.min_open else '>='} {low:g}"
-        if high is not None:
-            return f" {'<' if self.max_open else '<='} {high:g}"
-        return ""
+        return bounds_text(self.min, self.max, low_open=self.min_open, high_open=self.max_open)
 
     def _describe_range(self) -> str:
         """The bracket ``--help`` shows (``x>=0``), none without bounds."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gputwin.economics.tables import ApiPrice
-from gputwin.errors import InputError
+from gputwin.errors import InputError, check_number
 
 HOURS_PER_MONTH = 730.0
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24.0
@@ -38,10 +38,9 @@ class Traffic:
     peak_to_mean: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.input_tokens_per_day < 0 or self.output_tokens_per_day <= 0:
-            raise InputError("tokens per day must be positive (output) and non-negative (input)")
-        if self.peak_to_mean < 1.0:
-            raise InputError(f"--peak-to-mean must be >= 1, got {self.peak_to_mean}")
+        check_number(self.input_tokens_per_day, "input_tokens_per_day", 0)
+        check_number(self.output_tokens_per_day, "output_tokens_per_day", 0, low_open=True)
+        check_number(self.peak_to_mean, "--peak-to-mean", 1.0)
 
     @property
     def tokens_per_day(self) -> float:
@@ -62,8 +61,9 @@ class ReplicaCapacity:
     layout: str = ""
 
     def __post_init__(self) -> None:
-        if self.gpus < 1 or not self.output_tokens_per_s > 0:
-            raise InputError("a replica needs >= 1 GPU and a positive throughput")
+        if self.gpus < 1:
+            raise InputError(f"a replica needs >= 1 GPU, got {self.gpus}", where="gpus")
+        check_number(self.output_tokens_per_s, "output_tokens_per_s", 0, low_open=True)
 
 
 @dataclass(frozen=True, slots=True)

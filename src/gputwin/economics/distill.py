@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gputwin.errors import InputError
+from gputwin.errors import check_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +40,8 @@ class DistillInputs:
     def __post_init__(self) -> None:
         for name in ("distill_tokens", "student_params", "train_tokens",
                      "train_peak_flop_per_s", "tokens_per_day", "horizon_days"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"{name} must be positive", where=f"--{name.replace('_', '-')}")
-        if not 0 < self.mfu <= 1:
-            raise InputError(f"--mfu must be in (0, 1], got {self.mfu}")
+            check_number(getattr(self, name), f"--{name.replace('_', '-')}", 0, low_open=True)
+        check_number(self.mfu, "--mfu", 0, 1, low_open=True)
 
 
 def distill_economics(x: DistillInputs) -> dict[str, Any]:

@@ -15,16 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from gputwin.economics.tco import OwnedCost, rental_prices
-from gputwin.errors import InputError
+from gputwin.errors import check_number
 
 
 def training_options(owned: OwnedCost, gpu_hours: float, utilisation_frac: float = 0.8
                      ) -> list[dict[str, Any]]:
     """Options sorted by cost; raises :class:`InputError` on non-positive inputs."""
-    if not gpu_hours > 0:
-        raise InputError(f"--gpu-hours must be positive, got {gpu_hours}")
-    if not 0 < utilisation_frac <= 1:
-        raise InputError(f"--utilisation must be in (0, 1], got {utilisation_frac}")
+    check_number(gpu_hours, "--gpu-hours", 0, low_open=True)
+    check_number(utilisation_frac, "--utilisation", 0, 1, low_open=True)
     own_h = owned.usd_per_gpu_hour
     out: list[dict[str, Any]] = [{
         "kind": "own", "name": "own", "usd_per_gpu_hour": own_h / utilisation_frac,

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from gputwin.energy.facility import Facility
 from gputwin.energy.grid import GridSeries, RegionGrid
 from gputwin.energy.tables import ESTIMATE_NOTE, Pricing, Provider, default_tables
-from gputwin.errors import InputError, UnknownNameError
+from gputwin.errors import InputError, UnknownNameError, check_number
 
 HOURS_PER_YEAR = 8760.0
 HOUR_S = 3600.0
@@ -222,8 +222,7 @@ class EnergyLedger:
         """The account of one interval (not recorded). Raises InputError on bad input."""
         if not t1_s >= t0_s:
             raise InputError(f"interval end {t1_s} s before start {t0_s} s")
-        if not power_w >= 0:
-            raise InputError(f"power must be non-negative, got {power_w} W")
+        check_number(power_w, "power_w", 0)
         if num_gpus < 0:
             raise InputError(f"num_gpus must be non-negative, got {num_gpus}")
         s = self._sites.get(site)

@@ -20,7 +20,7 @@ from gputwin.catalog.schema import Accelerator, System
 from gputwin.energy.grid import GridSeries
 from gputwin.energy.regions import outside_temperature_c
 from gputwin.energy.tables import CoolingType, default_tables
-from gputwin.errors import InputError
+from gputwin.errors import InputError, check_number, in_bounds
 from gputwin.perf.power import node_nameplate_power_w
 
 
@@ -54,8 +54,7 @@ class Facility:
         cool = default_tables().cooling_type(cooling)
         temps = outside_temperature_c(region).values
         if pue_override is not None:
-            if pue_override < 1.0:
-                raise InputError(f"--pue must be >= 1, got {pue_override}")
+            check_number(pue_override, "--pue", 1.0)
             p = np.full(temps.size, float(pue_override))
         else:
             excess = np.maximum(0.0, temps - cool.free_cooling_max_c)
@@ -168,7 +167,7 @@ class SiteBudget:
     def reserve(self, t0_s: float, t1_s: float, power_w: float, *, force: bool = False) -> None:
         """Book ``power_w`` on ``[t0, t1)``; raises InputError if it does not fit (unless
         ``force``) or the interval/power is invalid."""
-        if t1_s <= t0_s or power_w < 0:
+        if not (t1_s > t0_s and in_bounds(power_w, 0)):
             raise InputError(f"bad reservation [{t0_s}, {t1_s}) of {power_w} W")
         if not force and not self.fits(t0_s, t1_s, power_w):
             raise InputError(f"{power_w / 1e6:.2f} MW does not fit under the site cap "

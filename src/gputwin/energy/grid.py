@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gputwin.errors import InputError
+from gputwin.errors import InputError, check_number
 from gputwin.sim.rng import stable_hash
 
 J_PER_KWH = 3.6e6
@@ -129,8 +129,7 @@ class Forecast(Protocol):
 
 
 def _num_steps(series: GridSeries, horizon_s: float) -> int:
-    if horizon_s < 0:
-        raise InputError(f"forecast horizon must be non-negative, got {horizon_s}")
+    check_number(horizon_s, "forecast horizon_s", 0)
     return max(1, math.ceil(horizon_s / series.step_s))
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gputwin.catalog.schema import Accelerator, System
-from gputwin.errors import InputError
+from gputwin.errors import InputError, check_number
 from gputwin.perf.power import (
     PowerCoefficients,
     accelerator_power_w,
@@ -78,7 +78,6 @@ def phases_energy_j(acc: Accelerator, phases: Iterable[Phase], *, num_gpus: int 
     """Accelerator energy (J) of consecutive phases on ``num_gpus`` GPUs (hosts excluded)."""
     total = 0.0
     for ph in phases:
-        if ph.duration_s < 0:
-            raise InputError(f"phase duration must be non-negative, got {ph.duration_s}")
+        check_number(ph.duration_s, "phase duration_s", 0)
         total += ph.duration_s * accelerator_power_w(acc, ph.activity_frac)
     return total * num_gpus

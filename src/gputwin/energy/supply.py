@@ -41,7 +41,7 @@ from gputwin.energy.grid import HOUR_S, J_PER_KWH, J_PER_MWH, FloatArray, Region
 from gputwin.energy.profiles import HOURS_PER_YEAR
 from gputwin.energy.supply_profiles import per_unit_profile
 from gputwin.energy.supply_tables import supply_table
-from gputwin.errors import InputError
+from gputwin.errors import InputError, check_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +54,12 @@ class Generator:
     capacity_factor: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.capacity_w >= 0:
-            raise InputError(f"{self.tech}: capacity must be non-negative, got {self.capacity_w}")
-        if self.capacity_factor is not None and not 0 < self.capacity_factor <= 1:
-            raise InputError(f"{self.tech}: capacity factor must be in (0, 1]")
+        check_number(self.capacity_w, f"{self.tech}.capacity_w", 0)
+        if self.usd_per_mwh is not None:
+            check_number(self.usd_per_mwh, f"{self.tech}.usd_per_mwh", 0)
+        if self.capacity_factor is not None:
+            check_number(self.capacity_factor, f"{self.tech}.capacity_factor", 0, 1,
+                         low_open=True)
 
     def profile_w(self, region: str) -> FloatArray:
         per_unit = per_unit_profile(self.tech, region)
@@ -93,11 +95,11 @@ class Battery:
     policy: str = "cfe"
 
     def __post_init__(self) -> None:
-        if self.capacity_j < 0 or self.power_w < 0:
-            raise InputError("battery capacity and power must be non-negative")
+        check_number(self.capacity_j, "battery capacity_j", 0)
+        check_number(self.power_w, "battery power_w", 0)
         rte = self.round_trip_efficiency_frac
-        if rte is not None and not 0 < rte <= 1:
-            raise InputError(f"battery round-trip efficiency must be in (0, 1], got {rte}")
+        if rte is not None:
+            check_number(rte, "battery round_trip_efficiency_frac", 0, 1, low_open=True)
         if self.policy not in BATTERY_POLICIES:
             raise InputError(f"battery policy {self.policy!r}: expected one of "
                              f"{', '.join(BATTERY_POLICIES)}")
@@ -128,8 +130,8 @@ class PowerSupply:
             if supply_table().tech(g.tech).kind != "firm":
                 raise InputError(f"on-site {g.tech} is not firm generation; contract it as a "
                                  "PPA instead")
-        if self.interconnect_w is not None and self.interconnect_w < 0:
-            raise InputError("interconnection limit must be non-negative")
+        if self.interconnect_w is not None:
+            check_number(self.interconnect_w, "interconnect_w", 0)
 
 
 @dataclass(slots=True)

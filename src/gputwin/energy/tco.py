@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.energy.power import job_power
 from gputwin.energy.tables import DATA_DIR, ESTIMATE_NOTE, default_tables
-from gputwin.errors import InputError, UnknownNameError
+from gputwin.errors import InputError, UnknownNameError, check_number
 from gputwin.yaml_io import load_validated
 
 HOURS_PER_YEAR = 8760.0
@@ -86,10 +86,8 @@ def tco_table() -> TcoTable:
 
 def capital_recovery_factor(rate_frac: float, years: float) -> float:
     """Yearly payment per unit of capital repaid over ``years`` at ``rate_frac``."""
-    if years <= 0:
-        raise InputError(f"depreciation years must be positive, got {years}")
-    if rate_frac < 0:
-        raise InputError(f"financing rate must be non-negative, got {rate_frac}")
+    check_number(years, "depreciation_years", 0, low_open=True)
+    check_number(rate_frac, "financing_rate_frac", 0)
     if rate_frac == 0:
         return 1.0 / years
     return float(rate_frac / (1.0 - (1.0 + rate_frac) ** -years))
@@ -161,16 +159,15 @@ def owned_cost(acc: Accelerator, system: System,
     if a.cooling not in t.facility_usd_per_mw:
         raise UnknownNameError("cooling type", a.cooling, list(t.facility_usd_per_mw),
                                where="--cooling")
-    if not 0.0 <= a.activity_frac <= 1.0:
-        raise InputError(f"activity must be in [0, 1], got {a.activity_frac}")
+    check_number(a.activity_frac, "activity_frac", 0.0, 1.0)
     rate = t.financing_rate_frac if a.financing_rate_frac is None else a.financing_rate_frac
     years = t.depreciation_years if a.depreciation_years is None else a.depreciation_years
     price = (t.electricity_usd_per_mwh if a.electricity_usd_per_mwh is None
              else a.electricity_usd_per_mwh)
     edge = t.edge if system.deployment == "edge" else None
     pue = (edge.pue if edge else t.pue) if a.pue is None else a.pue
-    if pue < 1.0 or price < 0:
-        raise InputError(f"PUE must be >= 1 and the electricity price >= 0, got {pue}, {price}")
+    check_number(pue, "pue", 1.0)
+    check_number(price, "electricity_usd_per_mwh", 0.0)
     mean_w = _it_power_per_gpu_w(acc, system, a.activity_frac)
     peak_w = _it_power_per_gpu_w(acc, system, 1.0)
     capex = {"server": server_capex_usd(acc.name)}
