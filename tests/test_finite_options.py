@@ -45,7 +45,7 @@ SUPPLY = ["economics", "supply", "--load-mw", "100"]
     (["plan", "train", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--num-gpus", "8"],
      "--oversubscription", "inf", "a finite number"),
     (["simulate", "serve", "--rate", "1", "--num-requests", "3"], "--speedup", "nan",
-     "a finite number"),
+     "a finite number > 0"),
     (["economics", "owned", "--gpu", "h100-sxm-80gb"], "--pue", "nan", "a finite number >= 1"),
     (["economics", "owned", "--gpu", "h100-sxm-80gb"], "--pue", "0.5", "a finite number >= 1"),
     (["economics", "owned", "--gpu", "h100-sxm-80gb"], "--financing-rate", "inf",

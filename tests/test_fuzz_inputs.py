@@ -51,6 +51,21 @@ def test_infinite_ep_imbalance_is_refused_by_simulate_serve(
                         "got 'inf'")
 
 
+@pytest.mark.parametrize(("flag", "value", "expected"), [
+    ("--speedup", "-1", "> 0"), ("--speedup", "0", "> 0"),
+    ("--acceptance", "-1", "in [0, 1]"), ("--acceptance", "1.5", "in [0, 1]")])
+def test_simulate_serve_refuses_an_out_of_range_flag_it_would_not_use(
+        flag: str, value: str, expected: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 -- --speedup was checked only with --trace, --acceptance only with
+    # --spec-tokens
+    code, _, err = run_cli(["simulate", "serve", "--rate", "5", "--num-requests", "3",
+                            flag, value, "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"Invalid value for '{flag}': expected a finite number {expected}, "
+                        f"got '{value}'")
+
+
 @pytest.mark.parametrize("rate", ["inf", "nan"])
 def test_plan_serve_refuses_a_non_finite_rate(rate: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from gputwin.cli.options import (
     OUT_HELP,
     OUTPUTS_HELP,
     SERVE_HELP,
+    Finite,
     OutPath,
     closed_loop_options,
     fill_help,
@@ -118,7 +119,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
                    "when it runs out), or drawn at random (seeded).")
 @click.option("--max-requests", default=None, type=int, callback=positive_int,
               help="Keep the first N requests of the trace.")
-@click.option("--speedup", default=1.0, show_default=True, type=FINITE,
+@click.option("--speedup", default=1.0, show_default=True, type=Finite(0, min_open=True),
               help="Replay the trace this many times faster.")
 @click.option("--rate", default=None, type=FINITE, help="Synthetic arrivals per second.")
 @closed_loop_options()
@@ -135,7 +136,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               "[default: lognormal:250/150:MAX, MAX = min(4000, model context / 2)]")
 @click.option("--spec-tokens", default=0, show_default=True, type=int,
               help="Speculative decoding: draft tokens per step (0 = off).")
-@click.option("--acceptance", default=0.7, show_default=True, type=FINITE)
+@click.option("--acceptance", default=0.7, show_default=True, type=Finite(0, 1))
 @click.option("--draft-kind", default="eagle", show_default=True,
               type=click.Choice(["eagle", "draft_model", "ngram"]))
 @click.option("--draft-model", default=None)
