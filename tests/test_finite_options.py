@@ -4,6 +4,8 @@ which hung ``estimate train --failures`` and printed ``nan``/``$inf`` elsewhere.
 
 from __future__ import annotations
 
+import json
+
 import click
 import pytest
 
@@ -140,3 +142,14 @@ def test_help_shows_bounds_only_when_there_are_some() -> None:
 
     text = command.get_help(click.Context(command))
     assert "[x>0]" in text and "None" not in text
+
+
+def test_json_output_prints_non_finite_numbers_as_null(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON has no NaN or Infinity: ``--json`` prints them as ``null``, at any depth."""
+    from gputwin.cli.options import emit_json
+
+    emit_json({"time_s": float("inf"), "rows": [{"frac": float("nan")}, (1.5, -float("inf"))]})
+    out = capsys.readouterr().out
+    assert "Infinity" not in out and "NaN" not in out
+    assert json.loads(out) == {"time_s": None, "rows": [{"frac": None}, [1.5, None]]}

@@ -74,3 +74,20 @@ def test_faults_faster_than_restarts_give_no_progress_and_finish(
     data = json.loads(out)
     assert data["ettr"] == 0.0
     assert data["failures"]["simulated_optimum_interval_s"] is None
+
+
+def _strict(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_no_progress_with_an_open_window_prints_valid_json(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "interruptions": Infinity, "checkpoint_overhead_s": NaN -- not JSON (a time to
+    # train at ETTR 0 is infinite); such numbers are printed as null
+    code, out, _ = _run([*LLAMA3, "--failures", "--tokens", "1T", "--fault-rate-scale",
+                         "1e4", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out, parse_constant=_strict)
+    assert data["ettr"] == 0.0
+    assert data["interruptions"] is None
+    assert data["failures"]["time_to_train_with_failures_s"] is None

@@ -121,9 +121,14 @@ def option_of(command: click.Command) -> Callable[[str], str]:
 
 
 def emit_json(payload: Any) -> None:
+    """Print ``payload`` as strict JSON: every NaN or infinite float (an infinite time when
+    faults stop all progress, a ratio of nothing) becomes ``null``
+    (:func:`gputwin.run.outputs.json_safe`), never ``NaN``/``Infinity``, which JSON lacks."""
     import json
 
-    click.echo(json.dumps(payload, indent=2, sort_keys=False))
+    from gputwin.run.outputs import json_safe
+
+    click.echo(json.dumps(json_safe(payload), indent=2, sort_keys=False, allow_nan=False))
 
 
 #: Help of ``simulate serve`` options that the command itself leaves without one.

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import OutPath
+from gputwin.cli.options import OutPath, emit_json
 
 
 @click.group("scenario")
@@ -58,7 +58,7 @@ def list_cmd(as_json: bool) -> None:
     folders = [SCENARIOS_DIR] + ([Path("examples")] if Path("examples").is_dir() else [])
     rows = scenario_rows(folders)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        emit_json(rows)
         return
     from rich.console import Console
     from rich.table import Table

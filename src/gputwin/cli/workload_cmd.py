@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from gputwin.cli.options import emit_json
 from gputwin.errors import InputError
 from gputwin.yaml_io import parse_yaml_value
 
@@ -44,14 +44,20 @@ def stats(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool) -> No
                                where="--format")
     if fmt in LLM_TRACE_FORMATS:
         llm = _llm_stats(trace, fmt, settings)
-        click.echo(json.dumps(llm, indent=2) if as_json else _llm_stats_text(llm))
+        if as_json:
+            emit_json(llm)
+        else:
+            click.echo(_llm_stats_text(llm))
         return
     from gputwin.workload.trace_stats import trace_stats
 
     w = _read(trace, fmt, settings)
     out = {"format": w.format, "path": w.path, "skipped": w.skipped,
            "nodes": len(w.nodes), "node_gpus": w.num_node_gpus, **trace_stats(w.jobs)}
-    click.echo(json.dumps(out, indent=2) if as_json else _stats_text(out))
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(_stats_text(out))
 
 
 @workload.command("fit")
@@ -79,7 +85,7 @@ def fit(trace: Path, fmt: str, settings: tuple[str, ...], as_json: bool,
     out = {"trace": {"format": w.format, "path": w.path, **trace_stats(w.jobs)},
            "fit": fitted.to_dict()}
     if as_json:
-        click.echo(json.dumps(out, indent=2))
+        emit_json(out)
         return
     click.echo(_stats_text(out["trace"]))
     click.echo("")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from typing import Any
+
+from gputwin.run.outputs import json_safe
 
 CSS = """
 :root { --fg:#1d2330; --muted:#5c6573; --line:#dde1e7; --bg:#f5f6f8; --card:#fff;
@@ -83,20 +84,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 PLOT_CONFIG = {"responsive": True, "displaylogo": False}
 
 
-def _finite(obj: Any) -> Any:
-    """Replace non-finite floats (invalid JSON) by ``None``, recursively."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def script_json(obj: Any) -> str:
     """Deterministic JSON that is safe inside ``<script>``: ``<``, ``>``, ``&`` escaped."""
-    text = json.dumps(_finite(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -299,7 +299,7 @@ def _as_dict(c: Comparison) -> dict[str, Any]:
 
 def comparison_json(c: Comparison) -> str:
     """Pretty, sorted-key-stable JSON of :meth:`Comparison.to_dict`."""
-    return json.dumps(c.to_dict(), indent=2) + "\n"
+    return json.dumps(c.to_dict(), indent=2, allow_nan=False) + "\n"
 
 
 def runs_csv(c: Comparison) -> str:
