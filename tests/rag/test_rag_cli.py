@@ -66,6 +66,19 @@ def test_bad_flags_exit_2_naming_the_flag(args: list[str], where: str,
     assert where in fails(["estimate", "rag", "--model", "llama3.1-8b", *args], capsys)
 
 
+@pytest.mark.parametrize(("flag", "kind"), [
+    ("--index-gpu", "accelerator"), ("--gpu", "accelerator"), ("--embed-gpu", "accelerator"),
+    ("--model", "model"), ("--embedder", "encoder"), ("--reranker", "encoder")])
+@pytest.mark.parametrize("index", ["hnsw", "cagra"])
+def test_an_unknown_name_is_reported_at_its_flag(flag: str, kind: str, index: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "unknown accelerator 'nosuch'" naming no flag, and --index-gpu was not checked
+    # at all with a CPU index (exit 0)
+    text = fails(["estimate", "rag", "--index", index, flag, "nosuch"], capsys)
+    assert text.startswith(f"error: {flag}: unknown {kind} 'nosuch'"), text
+    assert "Traceback" not in text and text.strip().count("\n") == 0
+
+
 def test_simulate_rag_example_reports_stages_and_loses_no_request(tmp_path: Path) -> None:
     out = runner.invoke(cli, ["simulate", str(EXAMPLES / "rag.yaml"), "--json",
                               "--outputs", "summary,report", "--out",

@@ -76,23 +76,25 @@ class Catalog:
         table: dict[str, Any] = getattr(self, key)
         return table
 
-    def accelerator(self, name: str) -> Accelerator:
-        return _lookup(self.accelerators, "accelerator", name)
+    def accelerator(self, name: str, *, where: str | None = None) -> Accelerator:
+        return _lookup(self.accelerators, "accelerator", name, where)
 
-    def system(self, name: str) -> System:
-        return _lookup(self.systems, "system", name)
+    def system(self, name: str, *, where: str | None = None) -> System:
+        return _lookup(self.systems, "system", name, where)
 
-    def fabric(self, name: str) -> Fabric:
-        return _lookup(self.fabrics, "fabric", name)
+    def fabric(self, name: str, *, where: str | None = None) -> Fabric:
+        return _lookup(self.fabrics, "fabric", name, where)
 
-    def storage_tier(self, name: str) -> StorageTier:
-        return _lookup(self.storage, "storage tier", name)
+    def storage_tier(self, name: str, *, where: str | None = None) -> StorageTier:
+        return _lookup(self.storage, "storage tier", name, where)
 
-    def encoder(self, name: str) -> EncoderSpec:
-        return _lookup(self.encoders, "encoder", name)
+    def encoder(self, name: str, *, where: str | None = None) -> EncoderSpec:
+        return _lookup(self.encoders, "encoder", name, where)
 
-    def model(self, name_or_path: str) -> ModelSpec:
-        """A catalog model by name, or a Hugging Face ``config.json`` (file or folder)."""
+    def model(self, name_or_path: str, *, where: str | None = None) -> ModelSpec:
+        """A catalog model by name, or a Hugging Face ``config.json`` (file or folder).
+        ``where`` (here and in the other lookups): the field or flag an unknown name is
+        reported at."""
         if name_or_path in self.models:
             return self.models[name_or_path]
         path = Path(name_or_path)
@@ -100,7 +102,7 @@ class Catalog:
             from gputwin.catalog.hf_config import model_from_hf_config
 
             return model_from_hf_config(path)
-        return _lookup(self.models, "model", name_or_path)
+        return _lookup(self.models, "model", name_or_path, where)
 
     def all_names(self) -> dict[str, list[str]]:
         return {key: sorted(self.section(key)) for key in SECTIONS}
@@ -115,11 +117,11 @@ class Catalog:
         raise UnknownNameError("catalog entry", name, every)
 
 
-def _lookup(table: dict[str, E], kind: str, name: str) -> E:
+def _lookup(table: dict[str, E], kind: str, name: str, where: str | None = None) -> E:
     try:
         return table[name]
     except KeyError:
-        raise UnknownNameError(kind, name, list(table)) from None
+        raise UnknownNameError(kind, name, list(table), where=where) from None
 
 
 def load_catalog(paths: Iterable[Path]) -> Catalog:

@@ -72,10 +72,12 @@ def rag(as_json: bool, index_kind: str, corpus: float, **fields: Any) -> None:
     req = validated(RagRequest, data, where=flag)
     try:
         out = estimate_rag(req).to_dict()
-    except InputError as exc:  # index.<field> of the index model -> the flag that sets it
+    except InputError as exc:  # a request field, or index.<field> -> the flag that sets it
         if exc.where and exc.where.startswith("index."):
             name = exc.where.removeprefix("index.")
             raise InputError(exc.detail, where=flag(_INDEX_FIELDS.get(name, name))) from None
+        if exc.where in RagRequest.model_fields:
+            raise InputError(exc.detail, where=flag(exc.where)) from None
         raise
     if as_json:
         emit_json({"request": req.model_dump(), **out})

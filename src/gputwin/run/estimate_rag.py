@@ -126,9 +126,25 @@ def _retrieval(req: RagRequest, cat: Catalog,
     return out, spec
 
 
+def _check_names(req: RagRequest, cat: Catalog) -> None:
+    """Look up every catalog name of ``req`` first, so that an unknown one is reported at
+    its field (``index_gpu: unknown accelerator 'x'``), also where this request would not
+    use it (``index_gpu`` with a CPU index)."""
+    cat.model(req.model, where="model")
+    for field in ("gpu", "embed_gpu", "index_gpu", "rerank_gpu"):
+        name = getattr(req, field)
+        if name is not None:
+            cat.accelerator(name, where=field)
+    cat.encoder(req.embedder, where="embedder")
+    if req.reranker is not None:
+        cat.encoder(req.reranker, where="reranker")
+
+
 def estimate_rag(req: RagRequest, *, catalog: Catalog | None = None) -> RagEstimate:
-    """Per-stage seconds and memory of one request (module docstring). Raises InputError."""
+    """Per-stage seconds and memory of one request (module docstring). Raises InputError
+    at the request field (``index_gpu``, ``index.nlist``) where it can."""
     cat = catalog or default_catalog()
+    _check_names(req, cat)
     embed_gpu = req.embed_gpu or req.gpu
     emb = _encoder(cat, req.embedder, embed_gpu, "embedding", "embedder")
     embed = emb.batch_time_s(1, req.query_tokens)
