@@ -153,6 +153,23 @@ def test_a_trace_without_requests_is_refused(name: str, text: str, fmt: str, tmp
     _fails_cleanly(err, f"{name}: the {fmt} trace holds no request")
 
 
+@pytest.mark.parametrize(("text", "settings"), [
+    ("timestamp,duration,num_gpus,gpu_time,cluster\n", []),
+    ("timestamp,duration,num_gpus,gpu_time,cluster\n2017-10-09 07:01:55,66.0,1,66.0,c1\n",
+     ["--set", "cluster=zzz"]),
+])
+def test_workload_stats_refuses_a_cluster_trace_of_no_job(
+        text: str, settings: list[str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0 and "no jobs", while a header-only azure trace is refused
+    trace = tmp_path / "philly.csv"
+    trace.write_text(text)
+    code, out, err = run_cli(["workload", "stats", "--format", "philly_csv", str(trace),
+                              *settings], capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, f"{trace}: the philly_csv trace holds no job")
+
+
 def test_a_trace_cluster_filter_matching_no_job_is_refused(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # was: exit 0 and a run of 0 jobs

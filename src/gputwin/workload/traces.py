@@ -122,7 +122,8 @@ def read_trace(format: str, path: Path | str, **options: Any) -> TraceWorkload:
 
     Options whose value is ``None`` are ignored (unset), whatever their name. Raises
     :class:`UnknownNameError` for an unknown format/option and :class:`InputError` for a bad
-    option value or a malformed file.
+    option value, a malformed file or a trace of no job (an empty file, a header only, or
+    options that select none: a run or statistics of no job would look like a real one).
     """
     fmt = FORMATS.get(format)
     if fmt is None:
@@ -143,7 +144,13 @@ def read_trace(format: str, path: Path | str, **options: Any) -> TraceWorkload:
         end_s=values.pop("end", None), min_gpus=values.pop("min_gpus", None),
         max_gpus=values.pop("max_gpus", None), max_jobs=values.pop("max_jobs", None),
     )
-    return fmt.reader(Path(path), sel, values)
+    w = fmt.reader(Path(path), sel, values)
+    if not w.jobs:
+        why = ", ".join(f"{n:,} with {reason}" for reason, n in w.skipped.items() if n)
+        raise InputError(f"the {format} trace holds no job (an empty trace, or options that "
+                         "select none)" + (f"; rows skipped: {why}" if why else ""),
+                         where=str(path))
+    return w
 
 
 def _coerce(spec: OptionSpec, raw: Any) -> Any:
