@@ -72,6 +72,16 @@ def test_duplicate_across_files_names_both(tmp_path: Path) -> None:
         load_catalog([first, second])
 
 
+def test_the_same_file_given_twice_is_read_once(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # was: "duplicate accelerator 'toy-gpu' (first defined in <the same file>)"
+    path = load_text(tmp_path, GOOD_ACCEL)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link.yaml").symlink_to(path)
+    for paths in ([path, path], [path, Path(path.name)], [path, tmp_path / "link.yaml"]):
+        assert list(load_catalog(paths).accelerators) == ["toy-gpu"]
+
+
 def test_invalid_yaml_syntax_names_line(tmp_path: Path) -> None:
     path = load_text(tmp_path, GOOD_ACCEL.replace("vendor: nobody", "vendor: [nobody"))
     with pytest.raises(InputError, match=rf"{path.name}:\d+: invalid YAML"):

@@ -125,10 +125,16 @@ def _lookup(table: dict[str, E], kind: str, name: str, where: str | None = None)
 
 
 def load_catalog(paths: Iterable[Path]) -> Catalog:
-    """Read catalog YAML files; each maps section keys to lists of entries."""
+    """Read catalog YAML files; each maps section keys to lists of entries. A file given
+    again (the same file by another path too) is read once; a name defined twice in
+    different files, or twice in one file, is refused."""
     tables: dict[str, dict[str, Any]] = {key: {} for key in SECTIONS}
     origins: dict[tuple[str, str], tuple[str, int, dict[str, int]]] = {}
+    read: set[Path] = set()
     for path in paths:
+        if Path(path).resolve() in read:  # `--catalog F --catalog F`: not a duplicate entry
+            continue
+        read.add(Path(path).resolve())
         raw, lines = load_yaml_with_lines(path)
         data = top_level_mapping(raw, str(path), "a mapping of catalog sections")
         for key, entries in data.items():
