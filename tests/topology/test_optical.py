@@ -114,7 +114,9 @@ def test_slice_availability_and_clos_sizes() -> None:
 
 @pytest.mark.parametrize("args, where", [
     (["--num-chips", "100"], "--num-chips"), (["--system", "dgx-h100"], "--system"),
-    (["--transceiver", "x"], "--transceiver"), (["--op", "allreduce"], "--op")])
+    (["--transceiver", "x"], "--transceiver"), (["--op", "allreduce"], "--op"),
+    (["--size", "0"], "--size: expected a finite number > 0"),  # as estimate collective
+])
 def test_optics_cli_bad_input_exits_2(args: list[str], where: str,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     from gputwin.cli.main import main

@@ -27,7 +27,7 @@ import math
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
-from gputwin.errors import InputError
+from gputwin.errors import InputError, check_number
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
 from gputwin.topology.comm_types import CommGroup
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
@@ -109,6 +109,7 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
                          f"{', '.join(tab.transceivers)}", where="--transceiver")
     if spare_blocks < 0:
         raise InputError("spare blocks must be non-negative", where="--spare-blocks")
+    check_number(size_bytes, "--size", 0, low_open=True)  # as estimate collective's --size
     sl = ocs_slice(num_chips)
     links = 2 * TORUS_DIMS[hw.system.scale_up_topology]
     link_gbps = hw.scale_up_fabric.link_bandwidth_bytes_per_s * 8 / 1e9
