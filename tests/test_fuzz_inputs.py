@@ -264,9 +264,30 @@ ENERGY = ["estimate", "energy", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb"
           "--num-gpus", "8", "--gpu-hours", "100"]
 
 
+@pytest.mark.parametrize("value", ["-1", "0", "-0"])
+def test_a_count_that_must_be_positive_says_so_for_zero_and_negatives(
+        value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: -1 "expected a non-negative number", while 0 was refused too ("greater than 0")
+    code, out, err = run_cli(["estimate", "tco", "--model", "llama3-8b", "--tokens-per-day",
+                              value], capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, "Invalid value for '--tokens-per-day': expected a positive number, "
+                        f"got '{value}'")
+
+
+def test_the_python_api_refuses_zero_tokens_per_day_with_the_same_words() -> None:
+    from gputwin.errors import InputError
+    from gputwin.run.estimate_tco import tco_request
+
+    for value in (0, -1.0, "0", "-2T"):
+        with pytest.raises(InputError, match=r"^--tokens-per-day: expected a positive number"):
+            tco_request({"model": "llama3-8b", "tokens_per_day": value})
+
+
 @pytest.mark.parametrize(("args", "message"), [
     # was: "tokens:", "checkpoint_interval_s:", "oversubscription:" (request fields)
-    ([*TRAIN, "--tokens", "0"], "--tokens: Input should be greater than 0"),
+    ([*TRAIN, "--tokens", "0"],
+     "Invalid value for '--tokens': expected a positive number, got '0'"),
     ([*TRAIN, "--checkpoint-interval", "0"], "--checkpoint-interval: Input should be greater"),
     ([*TRAIN, "--oversubscription", "0.5"], "--oversubscription: Input should be greater"),
     # was: "pue:", "power_cap_w:", "carbon_intensity_g_per_kwh:"

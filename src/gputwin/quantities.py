@@ -21,6 +21,7 @@ from gputwin.units import (
     parse_duration,
     parse_energy,
     parse_flops,
+    parse_positive_count,
     parse_power,
 )
 
@@ -52,4 +53,7 @@ FlopPerS = Annotated[float, BeforeValidator(as_value_error(parse_flops)), _schem
 Seconds = Annotated[float, BeforeValidator(as_value_error(parse_duration)), _schema("2h")]
 Watts = Annotated[float, BeforeValidator(as_value_error(parse_power)), _schema("700W")]
 Count = Annotated[float, BeforeValidator(as_value_error(parse_count)), _schema("2T")]
+#: A count that must be > 0: ``expected a positive number`` for 0 and negatives alike.
+PositiveCount = Annotated[float, BeforeValidator(as_value_error(parse_positive_count)),
+                          _schema("2T")]
 Joules = Annotated[float, BeforeValidator(as_value_error(parse_energy)), _schema("400MWh")]

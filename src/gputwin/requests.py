@@ -22,7 +22,7 @@ from pydantic import (
 from gputwin.errors import InputError
 from gputwin.input_model import InputModel
 from gputwin.limits import GpuCount
-from gputwin.quantities import Bytes, Count, Seconds
+from gputwin.quantities import Bytes, PositiveCount, Seconds
 
 Recompute = Literal["none", "selective", "full"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
@@ -74,14 +74,14 @@ class TrainRequest(_Request):
     system: str | None = None
     global_batch_size: PositiveInt | None = Field(default=None,
                                                   description="Sequences per step")
-    global_batch_tokens: Count | None = Field(default=None, gt=0,
-                                              description="Tokens per step (e.g. 16M)")
+    global_batch_tokens: PositiveCount | None = Field(
+        default=None, description="Tokens per step (e.g. 16M)")
     seq_len: PositiveInt | None = Field(
         default=None, description="None = the model's training length (catalog)")
     layout: TrainLayout = TrainLayout()
     fabric: str | None = None
     storage: str | None = None
-    tokens: Count | None = Field(default=None, gt=0, description="Tokens to train on")
+    tokens: PositiveCount | None = Field(default=None, description="Tokens to train on")
     checkpoint_interval_s: Seconds = Field(default=3600.0, gt=0)
     oversubscription: float = Field(default=1.0, ge=1.0)
     nodes_per_leaf: PositiveInt = 32
@@ -112,13 +112,13 @@ class TrainPlanRequest(_Request):
     gpu: str | None = None
     system: str | None = None
     global_batch_size: PositiveInt | None = None
-    global_batch_tokens: Count | None = Field(default=None, gt=0)
+    global_batch_tokens: PositiveCount | None = None
     seq_len: PositiveInt | None = None
     dtypes: list[PlanDType] = Field(
         default_factory=lambda: list[PlanDType](["bf16"]), min_length=1,
         description="Dtypes to try; 'any' = bf16 and fp8, those the part supports")
     objective: Literal["throughput", "time", "cost", "energy"] = "throughput"
-    tokens: Count | None = Field(default=None, gt=0, description="Tokens to train on")
+    tokens: PositiveCount | None = Field(default=None, description="Tokens to train on")
     provider: str = "neocloud"
     pricing: str = "on-demand"
     max_tp: PositiveInt | None = None
@@ -139,13 +139,13 @@ class EnergyRequest(_Request):
     model: str | None = None
     gpu: str | None = None
     system: str | None = None
-    tokens: Count | None = Field(default=None, gt=0)
-    gpu_hours: Count | None = Field(default=None, gt=0)
+    tokens: PositiveCount | None = None
+    gpu_hours: PositiveCount | None = None
     compute_frac: float | None = Field(default=None, ge=0, le=1)
     layout: TrainLayout | None = None
     dtype: TrainDType = Field(default="bf16", description="Dtype when the layout is planned")
     global_batch_size: PositiveInt | None = None
-    global_batch_tokens: Count | None = Field(default=None, gt=0)
+    global_batch_tokens: PositiveCount | None = None
     seq_len: PositiveInt | None = None
     region: str = "US-CAL-CISO"
     cooling: str | None = None

@@ -38,9 +38,12 @@ def _split(text: str, what: str) -> tuple[float, float, str]:
     return float(m.group("num")), scale, m.group("unit")
 
 
-def _finite_non_negative(value: float, text: object, what: str) -> float:
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"expected a non-negative {what}, got {text!r}")
+def _finite_non_negative(value: float, text: object, what: str, *,
+                         positive: bool = False) -> float:
+    """``value`` if finite and >= 0 (> 0 when ``positive``), else the error saying which."""
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise InputError(f"expected a {'positive' if positive else 'non-negative'} {what}, "
+                         f"got {text!r}")
     return value
 
 
@@ -127,18 +130,25 @@ def parse_energy(value: str | float | int) -> float:
     return _finite_non_negative(num * scale * factors[unit], value, "energy")
 
 
-def parse_count(value: str | float | int) -> float:
-    """Return a plain number; ``"1.2T"`` tokens → 1.2e12, ``"175B"`` params → 1.75e11."""
+def parse_count(value: str | float | int, *, positive: bool = False) -> float:
+    """Return a plain number; ``"1.2T"`` tokens → 1.2e12, ``"175B"`` params → 1.75e11.
+    ``positive``: 0 is refused too (``expected a positive number``)."""
     if isinstance(value, bool):
         raise InputError(f"expected a number, got {value!r}")
     if isinstance(value, int | float):
-        return _finite_non_negative(float(value), value, "number")
+        return _finite_non_negative(float(value), value, "number", positive=positive)
     text = value.strip().replace("_", "").replace(",", "")
     m = re.match(_NUM + r"\s*(?P<suffix>[kKMBGT]?)\s*$", text)
     if not m:
         raise InputError(f"expected a number such as '2e12', '1.2T' or '175B', got {value!r}")
     scale = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
-    return _finite_non_negative(float(m.group("num")) * scale[m.group("suffix")], value, "number")
+    return _finite_non_negative(float(m.group("num")) * scale[m.group("suffix")], value, "number",
+                                positive=positive)
+
+
+def parse_positive_count(value: str | float | int) -> float:
+    """:func:`parse_count` of a number that must be > 0 (tokens to train on, per day)."""
+    return parse_count(value, positive=True)
 
 
 def format_bytes(num_bytes: float) -> str:

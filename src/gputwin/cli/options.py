@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from gputwin.errors import InputError, bounds_text, in_bounds
-from gputwin.units import parse_bandwidth, parse_bytes, parse_count, parse_duration
+from gputwin.units import parse_bandwidth, parse_bytes, parse_duration, parse_positive_count
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +29,8 @@ class _Quantity(click.ParamType[float]):
 
 BYTES = _Quantity("size", parse_bytes)
 BANDWIDTH = _Quantity("bandwidth", parse_bandwidth)
-COUNT = _Quantity("number", parse_count)
+#: A count > 0 (tokens, GPU-hours): every count flag feeds a field that must be positive.
+COUNT = _Quantity("number", parse_positive_count)
 DURATION = _Quantity("duration", parse_duration)
 
 

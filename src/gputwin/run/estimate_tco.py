@@ -28,7 +28,7 @@ from gputwin.economics.tco import OwnedAssumptions, OwnedCost, owned_cost, renta
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.input_model import InputModel
 from gputwin.perf.dataflow import estimate_dataflow, is_dataflow
-from gputwin.quantities import Count
+from gputwin.quantities import PositiveCount
 from gputwin.requests import ServeRequest, validated
 from gputwin.run.estimate_serve import estimate_serve
 from gputwin.topology.hardware import resolve_hardware
@@ -40,7 +40,7 @@ class TcoRequest(InputModel):
     """Serve ``model`` to ``tokens_per_day`` (input + output, split by the request shape)."""
 
     model: str
-    tokens_per_day: Count = Field(gt=0)
+    tokens_per_day: PositiveCount
     gpu: str | None = None
     system: str | None = None
     input_tokens: PositiveInt = 1024
