@@ -240,7 +240,8 @@ def test_cli_text_mode_prints_the_ranking() -> None:
     res = CliRunner().invoke(cli, CLI_SMALL)
     assert res.exit_code == 0, res.output
     assert "h100-sxm-80gb" in res.output and "$/M tok" in res.output
-    assert "met the SLOs" in res.output
+    text = " ".join(res.output.split())  # the console wraps long lines
+    assert "met the SLOs" in text and "capacity 0" not in text  # no empty reasons
 
 
 def test_cli_ray_without_ray_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -398,3 +399,42 @@ def test_out_folder_with_a_foreign_candidates_file_is_refused(tmp_path: Path) ->
     pq.write_table(pa.table({"a": [1]}), tmp_path / "candidates.parquet")
     with pytest.raises(InputError, match="not written by `gputwin plan serve`"):
         _plan(out_dir=tmp_path, top=2, finalists=4)
+
+
+def test_named_fp4_weights_are_searched_weight_only_where_the_part_lacks_fp4_cores() -> None:
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.plan.serve import search_deployments
+    from gputwin.run.plan_serve import build_search
+
+    named = ServePlanRequest(**{**SMALL, "weights": ["fp4"]})
+    result = search_deployments(build_search(named, default_catalog())[0])
+    assert result.candidates
+    assert {c.deployment.replica.weights for c in result.candidates} == {"fp4"}
+    default = ServePlanRequest(**{**SMALL, "weights": None})
+    searched = search_deployments(build_search(default, default_catalog())[0])
+    assert "fp4" not in {c.deployment.replica.weights for c in searched.candidates}
+
+
+@pytest.mark.parametrize(("extra", "needles"), [
+    # no shape fits: refused with the reasons, exit 2, as plan train's "no layout fits"
+    (["--model", "llama3.1-405b", "--gpu", "l4", "--max-tp", "1"],
+     ["no replica shape of llama3.1-405b on l4 can run", "refused: memory"]),
+    # no engine pairs with the part: nothing to build, and why
+    (["--engine", "trtllm", "--gpu", "mi300x"],
+     ["no replica shape to search", "trtllm run on none of mi300x"]),
+])
+def test_a_search_where_nothing_can_run_is_refused_with_the_reasons(
+        extra: list[str], needles: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from gputwin.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*CLI_SMALL, *extra])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and all(n in err for n in needles), err
+
+
+def test_cli_says_why_no_deployment_was_kept() -> None:
+    res = CliRunner().invoke(cli, [*CLI_SMALL, "--ttft-slo", "0.1ms"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "not kept: ttft" in text and "no deployment can meet the SLOs" in text

@@ -295,10 +295,14 @@ def _print_serve(result: ServePlan, out: Any) -> None:
         console.print(ESTIMATE_FOOTNOTE)
     rejected = ", ".join(f"{k} {v:,}" for k, v in result.search.rejected.most_common())
     console.print(f"{d['num_shapes']:,} replica shapes, {d['num_deployments']:,} deployments "
-                  f"kept by the analytic bounds (not kept: {rejected}); "
+                  f"kept by the analytic bounds (not kept: {rejected or 'none'}); "
                   f"{d['num_simulated']} simulated, {d['num_resumed']} resumed, "
                   f"{d['num_slo_met']} met the SLOs; {d['wall_s']:.1f} s")
-    if not d["candidates"]:
+    if not d["num_deployments"]:
+        console.print("[red]no deployment can meet the SLOs[/red]: every replica shape "
+                      "that runs misses them with one request alone, or its replicas "
+                      "cannot carry the rate (--max-replicas); see 'not kept'")
+    elif not d["candidates"]:
         console.print("[red]no deployment met the SLOs[/red]: relax them, allow more "
                       "replicas (--max-replicas) or more simulations (--max-simulations)")
     if out is not None:

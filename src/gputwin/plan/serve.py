@@ -23,6 +23,11 @@ confirming simulation would accept (a test checks this against confirming everyt
   offered rate (they would queue without bound).
 Within what survives, the replica count runs from the capacity bound up to the count the
 estimate says meets the SLOs, plus ``replica_slack`` more.
+
+When no replica shape can run at all (none to build, or every one refused by ``memory``,
+``split`` or ``invalid``), the search raises :class:`DoesNotFitError`, as ``plan train``
+does when no layout fits; shapes that run but miss the SLOs are an empty answer, not an
+error.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gputwin.catalog.schema import ModelSpec
-from gputwin.errors import InputError
+from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.engines import engine_profile
 from gputwin.perf.serving import ServingConfig, prepare_serving, runs_weight_only
 from gputwin.perf.serving_shapes import FP4_WEIGHTS
@@ -153,6 +158,9 @@ class ServeSearch:
     max_num_seqs: tuple[int, ...] = (128, 256, 512)
     engines: tuple[str, ...] = ("vllm",)  # engine profiles (perf/engines.yaml)
     max_tp: int | None = None
+    #: the weights were named (``--weights``): each is searched on every part, FP4 weight-only
+    #: where the part has no FP4 tensor cores; the default list skips FP4 there
+    weights_named: bool = False
     disaggregate: bool = False
     wide_ep: bool = True
     max_replicas: int = 64
@@ -168,12 +176,16 @@ class SearchResult:
     candidates: list[Planned]
     rejected: Counter[str] = field(default_factory=Counter)
     num_shapes: int = 0
+    #: shapes that fit in memory and pass the split and serving-model rules
+    num_runnable: int = 0
 
 
-def _part_runs(hw: HardwareSpec, weights: str) -> bool:
-    """The planner searches FP4 as W4A4 only, on parts with FP4 tensor cores (elsewhere
-    it would run weight-only at the BF16 rate, a format users pick themselves)."""
-    return weights not in FP4_WEIGHTS or not runs_weight_only(hw.accelerator, weights)
+def _part_runs(hw: HardwareSpec, weights: str, named: bool) -> bool:
+    """By default the planner searches FP4 as W4A4 only, on parts with FP4 tensor cores
+    (elsewhere it would run weight-only at the BF16 rate, a format users pick themselves:
+    weights ``named`` are searched on every part)."""
+    return named or weights not in FP4_WEIGHTS or not runs_weight_only(hw.accelerator,
+                                                                        weights)
 
 
 def _meets(a: Analytic, slo: Slo, factor: float) -> bool:
@@ -191,7 +203,8 @@ class _Searcher:
         self._step_caches: dict[ReplicaChoice, dict[tuple[int, int], float]] = {}
 
     def _reject(self, reason: str, n: int = 1) -> None:
-        self.result.rejected[reason] += n
+        if n > 0:
+            self.result.rejected[reason] += n
 
     def shapes(self) -> Iterator[ReplicaChoice]:
         s = self.s
@@ -203,7 +216,8 @@ class _Searcher:
             for tp in tps:
                 for pp in (p for p in PP_SIZES if p == 1 or tp == tps[-1]):
                     for ep, dp in self._expert_splits(tp, pp, hw):
-                        for w in (w for w in s.weights if _part_runs(hw, w)):
+                        for w in (w for w in s.weights
+                                  if _part_runs(hw, w, s.weights_named)):
                             for kv in s.kv_caches:
                                 for seqs in s.max_num_seqs:
                                     for engine in engines:
@@ -248,6 +262,7 @@ class _Searcher:
         if not model.fits():
             self._reject("memory")
             return None
+        self.result.num_runnable += 1
         return model
 
     def _bounds_fail(self, m: ReplicaModel) -> str | None:
@@ -296,7 +311,7 @@ class _Searcher:
         s = self.s
         cap = m.rate_at(m.max_batch)
         rng = self._replica_range(cap)
-        self._reject("capacity", rng.start - 1)
+        self._reject("capacity", min(rng.start - 1, s.max_replicas))
         enough: int | None = None
         for r in rng:
             if enough is not None and r > enough + s.replica_slack and s.prune:
@@ -375,13 +390,31 @@ def rank_key(c: Planned, slo: Slo) -> tuple[bool, float, float, str]:
 def search_deployments(search: ServeSearch) -> SearchResult:
     """Every deployment the bounds cannot rule out, in the order to confirm them.
 
-    Raises :class:`InputError` for a bad search (no hardware, a non-positive rate)."""
+    Raises :class:`InputError` for a bad search (no hardware, a non-positive rate) and
+    :class:`DoesNotFitError` when no replica shape can run (with the reasons)."""
     if not search.hardware:
         raise InputError("no accelerator to search (none with a price)", where="--gpu")
     if not search.traffic.rate_per_s > 0:
         raise InputError(f"the request rate must be positive, got {search.traffic.rate_per_s}",
                          where="--rate")
-    return _Searcher(search).run()
+    result = _Searcher(search).run()
+    if not result.num_runnable:
+        raise DoesNotFitError(_nothing_runs(search, result))
+    return result
+
+
+def _nothing_runs(search: ServeSearch, result: SearchResult) -> str:
+    """Why no replica shape could even be built: the refusals, or the engines that run on
+    none of the parts."""
+    gpus = ", ".join(search.hardware)
+    if result.num_shapes:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in result.rejected.most_common())
+        return (f"no replica shape of {search.model.name} on {gpus} can run "
+                f"({result.num_shapes:,} shapes; refused: {reasons}); try more GPUs per "
+                "replica (--max-tp), smaller weights (--weights) or another --gpu")
+    vendors = ", ".join(sorted({hw.accelerator.vendor for hw in search.hardware.values()}))
+    return (f"no replica shape to search: engine(s) {', '.join(search.engines)} run on none "
+            f"of {gpus} ({vendors}); pick another --engine or --gpu")
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:

@@ -249,7 +249,7 @@ def build_search(request: ServePlanRequest, cat: Catalog
         model=spec, hardware=hws, usd_per_gpu_s=usd, traffic=resolve_traffic(request, cat),
         slo=slo, weights=weight_choices(request), kv_caches=tuple(request.kv_caches),
         max_num_seqs=tuple(request.max_num_seqs), engines=engine_choices(request),
-        max_tp=request.max_tp,
+        max_tp=request.max_tp, weights_named=bool(request.weights),
         disaggregate=request.disaggregate, max_replicas=request.max_replicas,
         replica_slack=request.replica_slack, prune=request.prune)
     return search, priced
@@ -258,7 +258,8 @@ def build_search(request: ServePlanRequest, cat: Catalog
 def plan_serve(request: ServePlanRequest, *, catalog: Catalog | None = None,
                out_dir: Path | None = None, workers: int | None = None,
                ray_address: str | None = None, progress: Progress | None = None) -> ServePlan:
-    """Search, confirm and rank (see the module docstring). Raises :class:`InputError`."""
+    """Search, confirm and rank (see the module docstring). Raises :class:`InputError`,
+    and :class:`DoesNotFitError` when no replica shape can run at all."""
     wall0 = time.perf_counter()
     cat = catalog or default_catalog()
     search, priced = build_search(request, cat)
