@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from gputwin.catalog.loader import default_catalog
+from gputwin.catalog.schema import System
 from gputwin.errors import InputError
 from gputwin.perf.split import Split, check_split, cli_flag, split_problem
 from gputwin.scenario.load import load_scenario
+from gputwin.scenario.serving import load_serving_scenario
 
 CAT = default_catalog()
 
@@ -108,3 +110,92 @@ def test_too_many_stages_without_interleave_never_mention_it() -> None:
     # was: "pp x interleave = 200 ..." from estimate serve, which has no interleave option
     problem = split_problem(CAT.model("llama3-8b"), Split(pp=200))
     assert problem is not None and "interleave" not in problem.message
+
+
+def _system(num_nics: int) -> System:
+    return CAT.system("dgx-h100").model_copy(update={"name": "my-node", "num_nics": num_nics})
+
+
+@pytest.mark.parametrize(("split", "param", "needle"), [
+    (Split(tp=16), "tp", "--tp: 16 GPUs span more than one scale-up domain (8 GPUs of my-node)"),
+    (Split(tp=8, pp=2), "pp", "--pp: tp x pp = 16 GPUs span"),
+    (Split(tp=8, ep=16, dp_attention=2), "dp_attention", "--dp-attention: tp x dp_attention = 16"),
+])
+def test_a_replica_beyond_the_domain_needs_scale_out_nics(split: Split, param: str,
+                                                          needle: str) -> None:
+    model = CAT.model("deepseek-v3" if split.dp_attention > 1 else "llama3-70b")
+    problem = split_problem(model, split, ep_over_dp=False, system=_system(0))
+    assert problem is not None and problem.param == param
+    with pytest.raises(InputError, match="has no scale-out NIC") as err:
+        check_split(model, split, ep_over_dp=False, system=_system(0))
+    assert str(err.value).startswith(needle)
+    # with NICs the replica spans nodes over the scale-out fabric
+    assert split_problem(model, split, ep_over_dp=False, system=_system(8)) is None
+    # inside the domain no NIC is needed
+    assert split_problem(model, Split(tp=8), ep_over_dp=False, system=_system(0)) is None
+
+
+NO_NIC_CATALOG = """systems:
+  - name: my-node
+    description: an HGX node without scale-out NICs
+    accelerator: h100-sxm-80gb
+    num_accelerators: 8
+    scale_up_domain_size: 8
+    scale_up_fabric: nvlink4
+    num_nics: 0
+    nic_bandwidth_bytes_per_s: 400Gbps
+    scale_out_fabric: ib-ndr
+    host_power_w: 4.6kW
+    max_power_w: 10kW
+    source: a test entry
+"""
+
+
+def test_estimate_and_simulate_serve_apply_the_same_span_rule(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gputwin.catalog.loader import CATALOG_ENV
+    from gputwin.cli.main import main
+
+    monkeypatch.setenv(CATALOG_ENV, "")  # --catalog adds to it: restored after the test
+
+    cat = tmp_path / "cat.yaml"
+    cat.write_text(NO_NIC_CATALOG)
+    common = ["--catalog", str(cat), "--model", "llama3-70b", "--system", "my-node",
+              "--input-tokens", "100", "--output-tokens", "10"]
+    errors = []
+    for command in (["estimate", "serve", "--tp", "16"],
+                    ["simulate", "serve", "--tp", "16", "--rate", "1", "--num-requests", "5",
+                     "--out", str(tmp_path / "out")]):
+        with pytest.raises(SystemExit) as done:
+            main([*command, *common])
+        errors.append(capsys.readouterr().err)
+        assert done.value.code == 2, errors[-1]
+    assert errors[0] == errors[1]
+    assert errors[0].startswith("error: --tp: 16 GPUs span more than one scale-up domain")
+    # a TP group inside the node needs no NIC (was: "has no scale-out NIC; cannot span nodes")
+    main(["simulate", "serve", "--tp", "8", "--rate", "1", "--num-requests", "5",
+          "--out", str(tmp_path / "ok"), *common])  # exits only on an error
+    assert (tmp_path / "ok" / "summary.json").is_file(), capsys.readouterr().err
+
+
+def test_serving_scenario_names_the_services_key(tmp_path: Path) -> None:
+    cat = tmp_path / "cat.yaml"
+    cat.write_text(NO_NIC_CATALOG)
+    path = tmp_path / "serve.yaml"
+    path.write_text(f"""name: span
+catalog: [{cat}]
+serving:
+  services:
+    - model: llama3-70b
+      system: my-node
+      tp: 8
+      pp: 2
+  workload:
+    - kind: synthetic
+      num_requests: 5
+      arrival: {{process: poisson, rate: 1}}
+""")
+    with pytest.raises(InputError) as exc:
+        load_serving_scenario(path)
+    assert f"{path}:8: serving.services[0].pp: tp x pp = 16 GPUs span" in str(exc.value)

@@ -83,9 +83,6 @@ def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
 @pytest.mark.parametrize(("args", "message"), [
     # was: "pp x interleave = 200 ...", an option serve does not have
     (["--gpu", "h100-sxm-80gb", "--pp", "200"], "error: --pp: 200 exceeds the 32 layers"),
-    # was: "the 1 GPUs"
-    (["--system", "cerebras-cs3", "--tp", "2"], "--tp 2 exceeds the 1 GPU of a cerebras-cs3"),
-    (["--gpu", "h100-sxm-80gb", "--tp", "16"], "--tp 16 exceeds the 8 GPUs of a dgx-h100"),
 ])
 def test_split_messages_fit_the_command(args: list[str], message: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,3 +117,17 @@ def test_speculation_speedup_reported() -> None:
 def test_unknown_model_suggests() -> None:
     with pytest.raises(InputError, match="did you mean"):
         serve_of(model="llama2-70", gpu="h100-sxm-80gb", input_tokens=10, output_tokens=10)
+
+
+@pytest.mark.parametrize("args", [
+    # TP across two HGX nodes runs over the scale-out fabric, as simulate serve runs it
+    ["--gpu", "h100-sxm-80gb", "--tp", "16"],
+    # was refused as "--tp 64 exceeds the 4 GPUs of a gb200-nvl72 node": TP 64 is NVLink
+    ["--system", "gb200-nvl72", "--tp", "64", "--pp", "2"],
+])
+def test_replicas_beyond_a_node_are_estimated(args: list[str],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["estimate", "serve", "--model", "llama3-70b", "--input-tokens",
+                           "1000", "--output-tokens", "100", "--json", *args], capsys)
+    assert code == 0, err
+    assert json.loads(out)["tpot_s"] > 0

@@ -118,7 +118,7 @@ def check_config(c: ServingConfig) -> None:
             raise InputError(f"--{name} must be a positive integer, got {v!r}")
     check_split(m, Split(tp=c.tp, pp=c.pp, ep=c.ep, dp_attention=c.dp_attention,
                          redundant_experts=c.redundant_experts), ep_over_dp=False,
-                padded_heads=c.hw.accelerator.pads_attention_heads)
+                padded_heads=c.hw.accelerator.pads_attention_heads, system=c.hw.system)
     if c.ep_imbalance is not None and not c.ep_imbalance >= 1.0:
         raise InputError(f"--ep-imbalance must be >= 1 (busiest GPU over the mean), got "
                          f"{c.ep_imbalance}")

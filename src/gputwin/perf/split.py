@@ -20,6 +20,11 @@ Rules (what real frameworks refuse, Megatron-Core / vLLM):
   dp_attention``, attention replicated per data-parallel group as SGLang's
   ``--enable-dp-attention`` and vLLM's ``--data-parallel-size`` with
   ``--enable-expert-parallel``). ``dp_attention > 1`` needs a MoE model.
+- Serving, with the replica's node type (``system``): a replica may span nodes — TP, PP and
+  wide EP groups larger than one scale-up domain run over the scale-out fabric, as the
+  collective model places them (``topology.comm_group``) — but only on a system with
+  scale-out NICs; the first of ``tp``, ``tp × dp_attention``, ``tp × dp_attention × pp``
+  beyond the domain is named.
 
 The vocabulary never refuses a split: frameworks pad it to a multiple of ``128·tp``.
 :func:`split_problem` returns the first broken rule without raising (the planner calls it
@@ -31,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gputwin.catalog.schema import ModelSpec
+from gputwin.catalog.schema import ModelSpec, System
 from gputwin.errors import InputError
 
 #: Turns a parameter name (``"tp"``, ``"seq_len"``) into where its value came from.
@@ -154,6 +159,27 @@ def _serving_experts(model: ModelSpec, split: Split) -> SplitProblem | None:
     return None
 
 
+def _span(split: Split, system: System) -> SplitProblem | None:
+    """A replica beyond one scale-up domain needs the system's scale-out NICs."""
+    if system.num_nics > 0 and system.nic_bandwidth_bytes_per_s > 0:
+        return None
+    domain = system.scale_up_domain_size
+    gpus = "GPU" if domain == 1 else "GPUs"
+    factors: list[str] = []
+    size = 1
+    for param in ("tp", "dp_attention", "pp"):
+        value = getattr(split, param)
+        size *= value
+        factors += [param] if value > 1 or param == "tp" else []
+        if size > domain:
+            product = "" if factors == ["tp"] else f"{' x '.join(factors)} = "
+            return SplitProblem(param, f"{product}{size} GPUs span more than one scale-up "
+                                       f"domain ({domain} {gpus} of {system.name}), and "
+                                       f"{system.name} has no scale-out NIC to join them; "
+                                       "keep the replica inside one domain")
+    return None
+
+
 def _gpus(split: Split, num_gpus: int, *, ep_over_dp: bool) -> SplitProblem | None:
     if isinstance(num_gpus, bool) or not isinstance(num_gpus, int) or num_gpus < 1:
         return SplitProblem("num_gpus", f"must be a positive integer, got {num_gpus!r}")
@@ -170,19 +196,23 @@ def _gpus(split: Split, num_gpus: int, *, ep_over_dp: bool) -> SplitProblem | No
 
 def split_problem(model: ModelSpec, split: Split, *, seq_len: int | None = None,
                   num_gpus: int | None = None, ep_over_dp: bool = True,
-                  padded_heads: bool = False) -> SplitProblem | None:
+                  padded_heads: bool = False,
+                  system: System | None = None) -> SplitProblem | None:
     """The first rule ``split`` breaks for ``model`` (``None`` when it is valid).
 
     ``num_gpus`` adds the divisibility of the job; ``ep_over_dp`` (training) requires the
     expert-parallel group to sit inside the data-parallel ranks; without it (serving) the
     experts sit inside ``tp`` or over all ``tp × dp_attention`` ranks. ``padded_heads``
     (serving on a part whose stack pads heads, ``Accelerator.pads_attention_heads``): TP
-    need not divide the heads or the MLP.
+    need not divide the heads or the MLP. ``system`` (serving): the replica's node type,
+    whose scale-out NICs a replica beyond one scale-up domain needs.
     """
     problem = _positive(split) or _tensor(model, split.tp, padded_heads) or _layers_and_experts(
         model, split, seq_len)
     if problem is None and not ep_over_dp:
         problem = _serving_experts(model, split)
+    if problem is None and not ep_over_dp and system is not None:
+        problem = _span(split, system)
     if problem is None and num_gpus is not None:
         problem = _gpus(split, num_gpus, ep_over_dp=ep_over_dp)
     return problem
@@ -190,9 +220,10 @@ def split_problem(model: ModelSpec, split: Split, *, seq_len: int | None = None,
 
 def check_split(model: ModelSpec, split: Split, *, seq_len: int | None = None,
                 num_gpus: int | None = None, ep_over_dp: bool = True,
-                padded_heads: bool = False, where: Where = cli_flag) -> None:
+                padded_heads: bool = False, system: System | None = None,
+                where: Where = cli_flag) -> None:
     """Raise :class:`InputError` at ``where(param)`` for the first broken rule."""
     problem = split_problem(model, split, seq_len=seq_len, num_gpus=num_gpus,
-                            ep_over_dp=ep_over_dp, padded_heads=padded_heads)
+                            ep_over_dp=ep_over_dp, padded_heads=padded_heads, system=system)
     if problem is not None:
         raise InputError(problem.message, where=where(problem.param))

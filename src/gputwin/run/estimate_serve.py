@@ -194,10 +194,7 @@ def _estimate_serve(
     if spec_tokens and kind is None:
         raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
     hw = resolve_hardware(cat, gpu=gpu, system=system)
-    if tp * pp > hw.scale_up_domain_size and tp > hw.gpus_per_node:
-        gpus = "GPU" if hw.gpus_per_node == 1 else "GPUs"
-        raise InputError(f"--tp {tp} exceeds the {hw.gpus_per_node} {gpus} of a "
-                         f"{hw.system.name} node")
+    # a replica beyond one node: the one split rule (perf.split, in check_config)
     config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
                            redundant_experts=redundant_experts, ep_imbalance=ep_imbalance,
                            weights_dtype=weights,

@@ -74,6 +74,7 @@ from gputwin.scenario.sites import (
 )
 from gputwin.serving.config import check_step_budget
 from gputwin.serving.router import parse_router_spec, router_names, router_spec
+from gputwin.topology.hardware import default_system_for
 from gputwin.workload.llm_synthetic import LengthDist
 from gputwin.workload.llm_traces import LlmTraceFormat
 from gputwin.yaml_io import (
@@ -612,7 +613,7 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
                     Split(tp=s.tp, pp=s.pp, ep=s.ep, dp_attention=s.dp_attention,
                           redundant_experts=s.redundant_experts), ep_over_dp=False,
                     padded_heads=acc is not None and acc.pads_attention_heads,
-                    where=_at_key(where, base))
+                    system=_service_system(catalog, s), where=_at_key(where, base))
         if sys_ is not None and acc is not None:
             check_serving_site(sc.site, [(acc, sys_)], where)
     if sc.serving.failures is not None:
@@ -625,6 +626,19 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if isinstance(src, RagSource) and src.pipeline is not None:
             check_rag_pipeline(src.pipeline, catalog, where, ("serving", "workload", i, "pipeline"),
                                src.chunks_per_request)
+
+
+def _service_system(catalog: Catalog, s: ServiceOptions) -> System | None:
+    """The node type a service runs on, as the run resolves it (``None``: not resolvable
+    here; the run then says why)."""
+    if s.system is not None:
+        return catalog.systems.get(s.system)
+    if s.gpu is None:
+        return None
+    try:
+        return default_system_for(catalog, s.gpu)
+    except InputError:
+        return None
 
 
 def _at_key(where: Any, base: KeyPath) -> Callable[[str], str]:

@@ -81,13 +81,18 @@ def group_for_ranks(
                 f"topology 'single_node' has no scale-out network, but the group of "
                 f"{group_size} GPUs (stride {rank_stride}) spans {num_domains} scale-up "
                 f"domains of {domain}")
-    else:
+    elif needs_network or _has_nics(hw):
         scale_out, num_leaves = _scale_out_level(
             hw, span_nodes, num_leaves_spanned, active_gpus_per_node)
     return CommGroup(
         num_gpus=group_size, gpus_per_domain=per_domain, scale_up=scale_up,
         scale_out=scale_out, num_nodes=num_nodes, num_leaves=num_leaves, torus_dims=torus,
     )
+
+
+def _has_nics(hw: HardwareSpec) -> bool:
+    """The node has scale-out NICs (a group inside one scale-up domain needs none)."""
+    return hw.system.num_nics > 0 and scale_out_nic_bytes_per_s(hw) > 0
 
 
 def _scale_out_level(
@@ -98,7 +103,7 @@ def _scale_out_level(
     gpn = hw.gpus_per_node
     nic = scale_out_nic_bytes_per_s(hw)
     num_nics = sysm.num_nics
-    if num_nics <= 0 or nic <= 0:
+    if not _has_nics(hw):
         raise InputError(f"system {sysm.name!r} has no scale-out NIC; cannot span nodes")
     active = gpn if active_gpus_per_node is None else max(1, min(gpn, active_gpus_per_node))
     local_cap = nic * max(1, num_nics // gpn)
