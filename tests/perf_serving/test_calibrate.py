@@ -135,6 +135,45 @@ def test_bad_csv_names_the_line(tmp_path: Path, text: str, where: str, what: str
     assert f"{path}{where}" in str(info.value)
 
 
+REQUEST_HEADER = "input_tokens,output_tokens,batch_size,ttft_s,tpot_s\n"
+
+
+@pytest.mark.parametrize(("rows", "where", "what"), [
+    # was accepted, and the fit reported "worst 221481154.0%"
+    ("128,128,1,0.02,0.007\n10000000,128,1,0.02,0.007\n512,128,8,0.05,0.008\n", ":3",
+     "column input_tokens = 10000000 exceeds the 131072-token context of llama3.1-8b"),
+    ("128,128,1,0.02,0.007\n131072,1,1,0.02,0.007\n512,128,8,0.05,0.008\n", ":3",
+     "column input_tokens + output_tokens = 131073 exceeds the 131072-token context of "
+     "llama3.1-8b"),
+])
+def test_rows_beyond_the_models_context_name_the_line_and_column(
+        tmp_path: Path, rows: str, where: str, what: str) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(REQUEST_HEADER + rows)
+    with pytest.raises(InputError) as info:
+        calibrate(path, model="llama3.1-8b", gpu=GPU)
+    assert str(info.value) == f"{path}{where}: {what}"
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    # was: "need at least 3 measurements to fit 3 coefficients, got 2" (no file, no rows)
+    (REQUEST_HEADER + "128,128,1,0.02,0.007\n",
+     "1 row gives 2 measured time(s); fitting 3 coefficients (step_overhead_s, "
+     "compute_eff_mult, bandwidth_frac) needs at least 2 request rows with both ttft_s and "
+     "tpot_s (3 with one of them)"),
+    (",".join(STEP_COLUMNS) + "\n0,0,0,4,4000,0.01\n0,0,0,8,8000,0.02\n",
+     "2 rows give 2 measured time(s); fitting 3 coefficients (step_overhead_s, "
+     "compute_eff_mult, bandwidth_frac) needs at least 3 rows of step times"),
+])
+def test_too_few_rows_name_the_file_and_the_rows_needed(tmp_path: Path, text: str,
+                                                         what: str) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        calibrate(path, model="llama3.1-8b", gpu=GPU)
+    assert str(info.value) == f"{path}: {what}"
+
+
 def test_bad_calibration_file_names_the_key(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("step_overhead_s: fast\n")

@@ -146,6 +146,20 @@ def check_config(c: ServingConfig) -> None:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
 
 
+def context_problem(model: ModelSpec, input_tokens: int, output_tokens: int,
+                    names: tuple[str, str] = ("--input-tokens", "--output-tokens")
+                    ) -> str | None:
+    """Why a request of ``input_tokens`` + ``output_tokens`` does not fit ``model``'s
+    context (``None``: it fits); ``names`` say where the two lengths came from."""
+    ctx = model.max_seq_len
+    if input_tokens > ctx:
+        return f"{names[0]} = {input_tokens} exceeds the {ctx}-token context of {model.name}"
+    if input_tokens + output_tokens > ctx:
+        return (f"{names[0]} + {names[1]} = {input_tokens + output_tokens} exceeds the "
+                f"{ctx}-token context of {model.name}")
+    return None
+
+
 def runs_weight_only(acc: Accelerator, weights_dtype: str) -> bool:
     """True when ``weights_dtype`` has no tensor-core rate on ``acc``.
 

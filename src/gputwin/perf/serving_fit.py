@@ -144,6 +144,11 @@ def _solve(rows: list[dict[str, float]], targets: list[float], names: Sequence[s
     return {**fixed_vals, **{n: _current(cal, accel, n) for n in free}}
 
 
+def measurements_needed(names: Sequence[str]) -> int:
+    """Measured times a fit of ``names`` needs: one per coefficient."""
+    return len(names)
+
+
 def fit(observations: Sequence[Observation], make_perf: PerfFactory,
         base: ServingCalibration, accel: str, names: Sequence[str] = DEFAULT_FIT,
         rounds: int = 6) -> tuple[ServingCalibration, dict[str, float]]:
@@ -152,9 +157,9 @@ def fit(observations: Sequence[Observation], make_perf: PerfFactory,
     if unknown:
         raise InputError(f"--fit: unknown coefficient(s) {', '.join(unknown)}; expected "
                          f"{', '.join(FITTABLE)}")
-    if len(observations) < len(names):
-        raise InputError(f"need at least {len(names)} measurements to fit {len(names)} "
-                         f"coefficients, got {len(observations)}")
+    if len(observations) < measurements_needed(names):
+        raise InputError(f"need at least {measurements_needed(names)} measurements to fit "
+                         f"{len(names)} coefficients, got {len(observations)}")
     cal = base
     values: dict[str, float] = {}
     for _ in range(rounds):

@@ -24,10 +24,17 @@ from typing import Any
 import yaml
 
 from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, prepare_serving
 from gputwin.perf.serving_calib import ServingCalibration, load_serving_calibration
-from gputwin.perf.serving_fit import DEFAULT_FIT, FitResult, Observation, fit_with_holdout
+from gputwin.perf.serving_fit import (
+    DEFAULT_FIT,
+    FitResult,
+    Observation,
+    fit_with_holdout,
+    measurements_needed,
+)
 from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_load
 from gputwin.run.estimate_serve import _positive
 from gputwin.textio import read_text, write_text_atomic
@@ -84,11 +91,16 @@ def _step_obs(row: dict[str, str], where: str) -> list[Observation]:
     return [Observation(t, ((1.0, load),), where)]
 
 
-def _request_obs(row: dict[str, str], where: str, chunk: int) -> list[Observation]:
+def _request_obs(row: dict[str, str], where: str, chunk: int,
+                 model: ModelSpec | None) -> list[Observation]:
     inp, out, batch = (int(_number(row, c, where, integer=True) or 0)
                        for c in REQUEST_COLUMNS[:3])
     if min(inp, out, batch) < 1:
         raise InputError("input_tokens, output_tokens and batch_size must be >= 1", where=where)
+    too_long = None if model is None else context_problem(
+        model, inp, out, names=("column input_tokens", "output_tokens"))
+    if too_long is not None:
+        raise InputError(too_long, where=where)
     obs = []
     ttft = _number(row, "ttft_s", where, optional=True)
     if ttft:
@@ -105,8 +117,20 @@ def _request_obs(row: dict[str, str], where: str, chunk: int) -> list[Observatio
     return obs
 
 
-def read_measurements(path: Path, chunk_tokens: int = 8192) -> list[Observation]:
-    """Parse a measurements CSV; raises :class:`InputError` with the file and line."""
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    """The measured times of one CSV, and the rows (``kind``: step or request) they came
+    from (a request row gives one per ``ttft_s`` and ``tpot_s`` value)."""
+
+    observations: list[Observation]
+    rows: int
+    kind: str
+
+
+def read_measurements(path: Path, chunk_tokens: int = 8192,
+                      model: ModelSpec | None = None) -> Measurements:
+    """Parse a measurements CSV; raises :class:`InputError` with the file and line (a
+    request row beyond ``model``'s context too)."""
     text = read_text(path)
     reader = csv.DictReader(text.splitlines())
     cols = {c.strip() for c in (reader.fieldnames or [])}
@@ -119,16 +143,33 @@ def read_measurements(path: Path, chunk_tokens: int = 8192) -> list[Observation]
                          f"the request columns ({', '.join(REQUEST_COLUMNS)})",
                          where=f"{path}:1")
     obs: list[Observation] = []
+    rows = 0
     for i, raw in enumerate(reader, start=2):
         row = {k.strip(): v for k, v in raw.items() if k is not None}
         if not any((v or "").strip() for v in row.values()):
             continue
         where = f"{path}:{i}"
-        obs += _step_obs(row, where) if kind == "step" else _request_obs(row, where,
-                                                                          chunk_tokens)
+        rows += 1
+        obs += _step_obs(row, where) if kind == "step" else _request_obs(
+            row, where, chunk_tokens, model)
     if not obs:
         raise InputError("no measurements in the file", where=str(path))
-    return obs
+    return Measurements(obs, rows, kind)
+
+
+def _check_enough(m: Measurements, fit: Sequence[str], path: Path) -> None:
+    """Refuse too few rows for the fit, in rows of the file's kind."""
+    need, got = measurements_needed(fit), len(m.observations)
+    if got >= need:
+        return
+    rows = "row gives" if m.rows == 1 else "rows give"
+    if m.kind == "step":
+        ask = f"at least {need} rows of step times"
+    else:
+        ask = (f"at least {-(-need // 2)} request rows with both ttft_s and tpot_s "
+               f"({need} with one of them)")
+    raise InputError(f"{m.rows} {rows} {got} measured time(s); fitting {len(fit)} "
+                     f"coefficients ({', '.join(fit)}) needs {ask}", where=str(path))
 
 
 def calibrate(measurements: str | Path, *, model: str, gpu: str | None = None,
@@ -152,8 +193,10 @@ def calibrate(measurements: str | Path, *, model: str, gpu: str | None = None,
     def make(cal: ServingCalibration) -> ServingPerf:
         return prepare_serving(config, cal)
 
-    obs = read_measurements(Path(measurements), max_num_batched_tokens)
-    result = fit_with_holdout(obs, make, base, hw.accelerator.name, tuple(fit), folds)
+    data = read_measurements(Path(measurements), max_num_batched_tokens, spec)
+    _check_enough(data, fit, Path(measurements))
+    result = fit_with_holdout(data.observations, make, base, hw.accelerator.name, tuple(fit),
+                              folds)
     return CalibrationReport(result, hw.accelerator.name, spec.name, str(measurements))
 
 

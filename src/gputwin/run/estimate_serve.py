@@ -23,7 +23,7 @@ from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.errors import DoesNotFitError, InputError
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, prepare_serving
 from gputwin.perf.serving_calib import load_serving_calibration
 from gputwin.perf.serving_load import (
     StepLoad,
@@ -182,9 +182,9 @@ def _estimate_serve(
                           ("batch-size", batch_size), ("num-replicas", num_replicas),
                           ("tp", tp), ("pp", pp), ("ep", ep), ("dp-attention", dp_attention)):
         _positive(option, value)
-    if input_tokens + output_tokens > spec.max_seq_len:
-        raise InputError(f"--input-tokens + --output-tokens = {input_tokens + output_tokens} "
-                         f"exceeds the {spec.max_seq_len}-token context of {spec.name}")
+    too_long = context_problem(spec, input_tokens, output_tokens)
+    if too_long is not None:
+        raise InputError(too_long)
     if not 0.0 < gpu_memory_utilization <= 1.0:
         raise InputError(f"--gpu-memory-utilization must be in (0, 1], got "
                          f"{gpu_memory_utilization}")
