@@ -282,3 +282,36 @@ def test_simulated_trtllm_replica_sizes_its_kv_pool_in_the_default_kv_dtype() ->
     assert blocks("h100-sxm-80gb", None) == blocks("h100-sxm-80gb", "bf16")
     assert blocks("h100-sxm-80gb", "fp8") > blocks("h100-sxm-80gb", None)
     assert blocks("b200", None) == blocks("b200", "fp8")
+
+
+@pytest.mark.parametrize(("model", "engine", "frac", "words"), [
+    # was: "leaves no memory for the KV cache (-18.0 GiB per GPU after weights ...)"
+    ("llama3.1-8b", "vllm", 0.01,
+     ["need 18.8 GiB per GPU (weights 15.0 GiB), but a GPU memory utilisation of 0.01 "
+      "leaves 819.2 MiB of its 80.0 GiB", "or a higher gpu_memory_utilization"]),
+    ("llama3-70b", "trtllm", 0.9,
+     ["need 136.6 GiB per GPU (weights 131.4 GiB), but the GPU has 80.0 GiB; use more GPUs"]),
+])
+def test_no_kv_room_is_said_plainly(model: str, engine: str, frac: float,
+                                    words: list[str]) -> None:
+    from gputwin.perf.engines import kv_room_problem
+
+    perf = _perf(engine, weights="bf16", model=model)
+    text = kv_room_problem(perf.memory, engine_profile(engine), 16, frac)
+    assert text is not None and "-" not in text.split("GiB")[0]
+    assert all(w in text for w in words), text
+    assert kv_room_problem(_perf().memory, engine_profile("vllm"), 16, 0.9) is None
+
+
+def test_simulate_serve_says_what_the_memory_utilisation_leaves(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gputwin.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["simulate", "serve", "--model", "llama3.1-8b", "--gpu-memory-utilization",
+              "0.01", "--rate", "1", "--num-requests", "5", "--input-tokens", "100",
+              "--output-tokens", "10", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert "a GPU memory utilisation of 0.01 leaves 819.2 MiB of its 80.0 GiB" in err
+    assert "-18.0" not in err

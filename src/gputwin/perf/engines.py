@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.serving_memory import KvMemory
+from gputwin.units import format_bytes
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines
 
 ENGINES_PATH = Path(__file__).with_name("engines.yaml")
@@ -324,6 +325,35 @@ def kv_pool_blocks(memory: KvMemory, profile: EngineProfile, block_size: int,
     return int(memory.kv_pool_tokens(free) // block_size) * memory.kv_pools_per_replica
 
 
+def kv_room_problem(memory: KvMemory, profile: EngineProfile, block_size: int,
+                    frac: float) -> str | None:
+    """Why the replica's KV pool holds not one block (``None``: it does), in plain words:
+    what the weights, activations and runtime need per GPU against what ``frac`` (the GPU
+    memory utilisation) leaves, and what would help."""
+    if kv_pool_blocks(memory, profile, block_size, frac) >= 1:
+        return None
+    need = (memory.weights_bytes_per_gpu + memory.activation_peak_bytes()
+            + memory.calibration.runtime_overhead_bytes)
+    used = (f"weights, activations and runtime need {format_bytes(need)} per GPU (weights "
+            f"{format_bytes(memory.weights_bytes_per_gpu)})")
+    hbm = memory.hbm_bytes
+    if need >= hbm:
+        return (f"{used}, but the GPU has {format_bytes(hbm)}; use more GPUs (tp/pp) or "
+                "quantised weights")
+    more = "use more GPUs (tp/pp), quantised weights or a higher gpu_memory_utilization"
+    if profile.memory_mode == "total":
+        allowed = hbm * frac
+        room = (f"a GPU memory utilisation of {frac:g} leaves {format_bytes(allowed)} of its "
+                f"{format_bytes(hbm)}")
+        if need >= allowed:
+            return f"{used}, but {room}; {more}"
+    else:  # TensorRT-LLM: the fraction is of what is left after them
+        room = f"a GPU memory utilisation of {frac:g} of the {format_bytes(hbm - need)} left"
+    pool = format_bytes(kv_pool_bytes_per_gpu(memory, profile, frac))
+    return (f"{used}; {room} gives the KV cache {pool}, less than one block of {block_size} "
+            f"tokens; {more}")
+
+
 def step_model(base: StepModel, profile: EngineProfile, cap: int | None = None) -> StepModel:
     """``base`` itself, or wrapped in :class:`GraphPaddedStep` (graphs captured up to a
     pure-decode batch of ``cap``) when the engine pads."""
@@ -341,6 +371,7 @@ __all__ = [
     "engine_profile",
     "kv_pool_blocks",
     "kv_pool_bytes_per_gpu",
+    "kv_room_problem",
     "load_engine_profiles",
     "step_model",
 ]

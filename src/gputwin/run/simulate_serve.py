@@ -25,7 +25,7 @@ from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.engines import (
     StepModel,
     kv_pool_blocks,
-    kv_pool_bytes_per_gpu,
+    kv_room_problem,
     step_model,
 )
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
@@ -142,13 +142,12 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     dataset); a budget given explicitly is kept and checked."""
     e = opts.engine.resolved(opts.dp_attention)
     frac = e.gpu_memory_utilization
-    blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
-    if blocks < 1:
-        free = kv_pool_bytes_per_gpu(perf.memory, e.profile, frac)
+    no_room = kv_room_problem(perf.memory, e.profile, e.block_size, frac)
+    if no_room is not None:
         raise DoesNotFitError(
             f"service {opts.name!r}: {opts.model} on {opts.tp}x{opts.pp} {opts.gpu or opts.system}"
-            f" leaves no memory for the KV cache ({free / 2**30:.1f} GiB per GPU after weights "
-            "and activations); use more GPUs (tp/pp) or quantised weights")
+            f": {no_room}")
+    blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
     k = opts.speculative.num_tokens if opts.speculative else 0
     budget = e.max_num_batched_tokens
     max_len = opts.engine.max_model_len or model_max_len
