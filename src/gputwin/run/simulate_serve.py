@@ -146,7 +146,7 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     if no_room is not None:
         raise DoesNotFitError(
             f"service {opts.name!r}: {opts.model} on {opts.tp}x{opts.pp} {opts.gpu or opts.system}"
-            f": {no_room}")
+            f" leaves no room for the KV cache: {no_room}")
     blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
     k = opts.speculative.num_tokens if opts.speculative else 0
     budget = e.max_num_batched_tokens
