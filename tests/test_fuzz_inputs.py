@@ -323,3 +323,36 @@ def test_option_of_reads_the_flag_from_the_command() -> None:
     assert where("layout.tp") == "--tp"  # a nested field: its innermost option
     assert where("index_kind") == "--index"
     assert where("model_overrides") == "model_overrides"  # no option: the path as given
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["estimate", "serve", "--model", "llama3-8b", "--gpu", "nosuch", "--input-tokens", "10",
+      "--output-tokens", "10"], "--gpu"),
+    (["estimate", "train", "--model", "llama3-8b", "--gpu", "nosuch", "--num-gpus", "8",
+      "--global-batch-size", "8"], "--gpu"),
+    (["estimate", "train", "--model", "llama3-8b", "--system", "nosuch", "--num-gpus", "8",
+      "--global-batch-size", "8"], "--system"),
+    (["estimate", "train", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--num-gpus", "8",
+      "--global-batch-size", "8", "--fabric", "nosuch"], "--fabric"),
+    (["estimate", "energy", "--model", "llama3-8b", "--gpu", "nosuch", "--num-gpus", "8",
+      "--tokens", "1e9"], "--gpu"),
+    (["estimate", "collective", "--op", "all_reduce", "--size", "1GiB", "--num-gpus", "16",
+      "--gpu", "nosuch"], "--gpu"),
+    (["estimate", "video", "--model", "flux.1-dev", "--gpu", "nosuch"], "--gpu"),
+    (["plan", "train", "--model", "llama3-8b", "--gpu", "nosuch", "--num-gpus", "8"], "--gpu"),
+], ids=["serve", "train-gpu", "train-system", "train-fabric", "energy", "collective", "video",
+        "plan-train"])
+def test_unknown_hardware_names_its_flag(argv: list[str], flag: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, f"error: {flag}: unknown ", "'nosuch'")
+
+
+def test_a_batch_in_both_or_neither_unit_names_both_flags(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["estimate", "train", "--model", "llama3-8b", "--gpu",
+                            "h100-sxm-80gb", "--num-gpus", "8"], capsys)
+    assert code == 2
+    _fails_cleanly(err, "--global-batch-size (sequences) or --global-batch-tokens",
+                   "neither given")

@@ -102,6 +102,7 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     from gputwin.economics.tables import video_apis_for_model
     from gputwin.energy.accounting import allocation_rates
     from gputwin.perf.diffusion import dit_model, estimate_generation_on
+    from gputwin.perf.split import cli_flag
     from gputwin.topology.hardware import resolve_hardware
 
     dit = dit_model(model)
@@ -111,7 +112,7 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     width = native.width if width is None else width
     steps = native.steps if steps is None else steps
     fps = native.fps if fps is None else fps
-    hw = resolve_hardware(default_catalog(), gpu=gpu)
+    hw = resolve_hardware(default_catalog(), gpu=gpu, where=cli_flag)
     acc = hw.accelerator
     est = estimate_generation_on(hw, model, frames=frames, height=height, width=width,
                                  steps=steps, num_gpus=num_gpus, fps=fps,

@@ -36,6 +36,7 @@ from gputwin.perf.serving_fit import (
     measurements_needed,
 )
 from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_load
+from gputwin.perf.split import cli_flag
 from gputwin.run.estimate_serve import _positive
 from gputwin.textio import read_text, write_text_atomic
 from gputwin.topology.hardware import resolve_hardware
@@ -183,7 +184,7 @@ def calibrate(measurements: str | Path, *, model: str, gpu: str | None = None,
         _positive(option, value)
     cat = catalog or default_catalog()
     spec = cat.model(model)
-    hw = resolve_hardware(cat, gpu=gpu, system=system)
+    hw = resolve_hardware(cat, gpu=gpu, system=system, where=cli_flag)
     config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, weights_dtype=weights,
                            kv_cache_dtype=kv_cache,
                            max_num_batched_tokens=max_num_batched_tokens)

@@ -50,7 +50,7 @@ def estimate_collective(request: CollectiveRequest, *,
     network = NetworkTopology(kind=request.topology, nodes_per_leaf=request.nodes_per_leaf,
                               oversubscription=request.oversubscription)
     hw = resolve_hardware(catalog or default_catalog(), gpu=request.gpu, system=request.system,
-                          fabric=request.fabric, network=network)
+                          fabric=request.fabric, network=network, where=cli_flag)
     gpn, stride = hw.gpus_per_node, request.rank_stride
     active = 1 if stride >= gpn else min(request.num_gpus, gpn // stride)
     group = group_for_ranks(hw, request.num_gpus, stride, active_gpus_per_node=active)

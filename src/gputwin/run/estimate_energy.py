@@ -41,6 +41,7 @@ from gputwin.perf.power import (
     node_power_w,
     training_activity_frac,
 )
+from gputwin.perf.split import cli_flag
 from gputwin.perf.training import TrainingEstimate
 from gputwin.plan.train import DEFAULT_TOKENS_PER_STEP
 from gputwin.requests import EnergyRequest, TrainLayout, TrainRequest
@@ -200,7 +201,7 @@ def estimate_energy(request: EnergyRequest, *, catalog: Catalog | None = None) -
     Raises :class:`InputError` naming the field for bad input."""
     _check(request)
     cat = catalog or default_catalog()
-    hw = resolve_hardware(cat, gpu=request.gpu, system=request.system)
+    hw = resolve_hardware(cat, gpu=request.gpu, system=request.system, where=cli_flag)
     acc, node = hw.accelerator, hw.system
     info: dict[str, Any] = {"region": request.region, "gpu": acc.name, "system": node.name}
     est: TrainingEstimate | None = None

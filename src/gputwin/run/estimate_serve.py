@@ -31,6 +31,7 @@ from gputwin.perf.serving_load import (
     prefill_batch_loads,
     steady_state_load,
 )
+from gputwin.perf.split import cli_flag
 from gputwin.requests import ServeRequest
 from gputwin.run.estimate_train import _with_overrides
 from gputwin.topology.hardware import resolve_hardware
@@ -193,7 +194,7 @@ def _estimate_serve(
     kind = spec_kind or ("draft_model" if draft is not None else None)
     if spec_tokens and kind is None:
         raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
-    hw = resolve_hardware(cat, gpu=gpu, system=system)
+    hw = resolve_hardware(cat, gpu=gpu, system=system, where=cli_flag)
     # a replica beyond one node: the one split rule (perf.split, in check_config)
     config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
                            redundant_experts=redundant_experts, ep_imbalance=ep_imbalance,

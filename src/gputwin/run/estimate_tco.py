@@ -28,6 +28,7 @@ from gputwin.economics.tco import OwnedAssumptions, OwnedCost, owned_cost, renta
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.input_model import InputModel
 from gputwin.perf.dataflow import estimate_dataflow, is_dataflow
+from gputwin.perf.split import cli_flag
 from gputwin.quantities import PositiveCount
 from gputwin.requests import ServeRequest, validated
 from gputwin.run.estimate_serve import estimate_serve
@@ -78,7 +79,7 @@ _FLAGS = {"tpot_slo_s": "tpot-slo", "ttft_slo_s": "ttft-slo",
 def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
     """The replica layout and batch with the most output tokens/s per GPU within the SLOs.
     Raises :class:`DoesNotFitError` when no layout meets them."""
-    hw = resolve_hardware(default_catalog(), gpu=req.gpu, system=req.system)
+    hw = resolve_hardware(default_catalog(), gpu=req.gpu, system=req.system, where=cli_flag)
     if is_dataflow(hw.accelerator.name):
         return _size_dataflow(req, hw.accelerator.name)
     tps = [req.tp] if req.tp else [t for t in (1, 2, 4, 8, 16, 32, 64)
@@ -128,7 +129,7 @@ def _size_dataflow(req: TcoRequest, accelerator: str) -> tuple[ReplicaCapacity, 
 
 
 def _owned(req: TcoRequest) -> OwnedCost:
-    hw = resolve_hardware(default_catalog(), gpu=req.gpu, system=req.system)
+    hw = resolve_hardware(default_catalog(), gpu=req.gpu, system=req.system, where=cli_flag)
     return owned_cost(hw.accelerator, hw.system, OwnedAssumptions(
         cooling=req.cooling, network=req.network,
         financing_rate_frac=req.financing_rate_frac,

@@ -51,8 +51,10 @@ def resolve_global_batch(sequences: int | None, tokens: float | None, seq_len: i
     (micro-batch × data-parallel ranks), at least one.
     """
     if (sequences is None) == (tokens is None):
-        raise InputError("give one of global_batch_size (sequences) or global_batch_tokens "
-                         "(e.g. 16M)", where=where("global_batch_size"))
+        given = "both given" if sequences is not None else "neither given"
+        raise InputError(f"give exactly one of {where('global_batch_size')} (sequences) or "
+                         f"{where('global_batch_tokens')} (tokens, e.g. 16M); {given}",
+                         where=where("global_batch_size"))
     if sequences is not None:
         if sequences % multiple_of:
             raise InputError(f"{sequences} must be a multiple of micro-batch-size x dp = "
@@ -81,12 +83,14 @@ def resolve_model(request: TrainRequest, catalog: Catalog) -> tuple[ModelSpec, i
     return spec, request.seq_len or spec.training_seq_len
 
 
-def resolve_train_hardware(request: TrainRequest, catalog: Catalog) -> HardwareSpec:
+def resolve_train_hardware(request: TrainRequest, catalog: Catalog,
+                           where: Where = cli_flag) -> HardwareSpec:
     network = NetworkTopology(
         kind="fat_tree" if request.oversubscription > 1 else "rail_optimized",
         nodes_per_leaf=request.nodes_per_leaf, oversubscription=request.oversubscription)
     return resolve_hardware(catalog, gpu=request.gpu, system=request.system,
-                            fabric=request.fabric, storage=request.storage, network=network)
+                            fabric=request.fabric, storage=request.storage, network=network,
+                            where=where)
 
 
 def training_config(request: TrainRequest, seq_len: int, global_batch_size: int) -> TrainingConfig:
@@ -111,7 +115,7 @@ def estimate_train(request: TrainRequest, *, catalog: Catalog | None = None,
     dp = request.num_gpus // (layout.tp * layout.pp * layout.cp)
     gbs = resolve_global_batch(request.global_batch_size, request.global_batch_tokens, seq,
                                layout.micro_batch_size * dp, where)
-    hw = resolve_train_hardware(request, cat)
+    hw = resolve_train_hardware(request, cat, where)
     if layout.dtype not in hw.accelerator.peak_flop_per_s:
         raise InputError(f"{layout.dtype} is not supported by {hw.accelerator.name}",
                          where=where("dtype"))

@@ -111,8 +111,8 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
     spec = _with_overrides(cat.model(request.model), request.model_overrides)
     seq = request.seq_len or spec.training_seq_len
     if request.global_batch_size is not None and request.global_batch_tokens is not None:
-        raise InputError("give one of global_batch_size and global_batch_tokens",
-                         where="--global-batch-size")
+        raise InputError("give only one of --global-batch-size (sequences) or "
+                         "--global-batch-tokens (tokens), not both", where="--global-batch-size")
     probe = TrainRequest(model=request.model, num_gpus=request.num_gpus[0], gpu=request.gpu,
                          system=request.system, fabric=request.fabric,
                          storage=request.storage, oversubscription=request.oversubscription,

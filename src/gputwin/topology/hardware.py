@@ -6,6 +6,7 @@ computation runs. ``NetworkTopology`` describes the scale-out network shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,9 +64,10 @@ class HardwareSpec:
         return sysm.num_nics * sysm.nic_bandwidth_bytes_per_s / sysm.num_accelerators
 
 
-def default_system_for(catalog: Catalog, gpu: str) -> System:
-    """The first catalog system (by name) built from accelerator ``gpu``."""
-    catalog.accelerator(gpu)  # raises with suggestions when unknown
+def default_system_for(catalog: Catalog, gpu: str, *, where: str | None = None) -> System:
+    """The first catalog system (by name) built from accelerator ``gpu`` (``where``: the
+    flag or field an unknown name is reported at)."""
+    catalog.accelerator(gpu, where=where)  # raises with suggestions when unknown
     matches = sorted(
         (s for s in catalog.systems.values() if s.accelerator == gpu), key=lambda s: s.name
     )
@@ -82,30 +84,38 @@ def resolve_hardware(
     fabric: str | None = None,
     storage: str | None = None,
     network: NetworkTopology | None = None,
+    where: Callable[[str], str] | None = None,
 ) -> HardwareSpec:
     """Build a :class:`HardwareSpec` from catalog names.
 
     ``gpu`` alone picks the default system for it; ``system`` alone implies its GPU;
-    both must agree. ``fabric`` overrides the system's scale-out fabric.
+    both must agree. ``fabric`` overrides the system's scale-out fabric. ``where`` turns
+    ``"gpu"``, ``"system"``, ``"fabric"``, ``"storage"`` into the flag or field an unknown
+    name is reported at (e.g. ``--gpu``).
     """
+    def at(name: str) -> str | None:
+        return where(name) if where is not None else None
+
     if system is not None:
-        sysm = catalog.system(system)
+        sysm = catalog.system(system, where=at("system"))
         if gpu is not None:
-            catalog.accelerator(gpu)
+            catalog.accelerator(gpu, where=at("gpu"))
             if sysm.accelerator != gpu:
                 raise InputError(
-                    f"system {system!r} is built from {sysm.accelerator!r}, not {gpu!r}"
+                    f"system {system!r} is built from {sysm.accelerator!r}, not {gpu!r}",
+                    where=at("system"),
                 )
     elif gpu is not None:
-        sysm = default_system_for(catalog, gpu)
+        sysm = default_system_for(catalog, gpu, where=at("gpu"))
     else:
         raise InputError("name a GPU (--gpu) or a system (--system)")
     accel = catalog.accelerator(sysm.accelerator)
     scale_up = catalog.fabric(sysm.scale_up_fabric) if sysm.scale_up_fabric else None
-    scale_out = catalog.fabric(fabric or sysm.scale_out_fabric)
+    scale_out = catalog.fabric(fabric or sysm.scale_out_fabric,
+                               where=at("fabric") if fabric else None)
     if scale_out.kind != "scale_out":
         raise InputError(f"fabric {scale_out.name!r} is a {scale_out.kind} fabric, not scale-out")
-    tier = catalog.storage_tier(storage) if storage else None
+    tier = catalog.storage_tier(storage, where=at("storage")) if storage else None
     bridge = catalog.fabric(sysm.pair_bridge_fabric) if sysm.pair_bridge_fabric else None
     return HardwareSpec(
         accelerator=accel,
