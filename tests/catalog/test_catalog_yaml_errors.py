@@ -56,12 +56,7 @@ def test_good_user_file_extends_the_catalog(tmp_path: Path) -> None:
 def test_error_names_file_line_and_field(tmp_path: Path, old: str, new: str, line: int,
                                          needle: str) -> None:
     assert old in GOOD_ACCEL
-    path = load_text(tmp_path, GOOD_ACCEL.replace(old, new))
-    with pytest.raises(InputError) as err:
-        load_catalog([path])
-    message = str(err.value)
-    assert message.startswith(f"{path}:{line}:"), message
-    assert needle in message
+    _refused_at(tmp_path, GOOD_ACCEL.replace(old, new), line, needle)
 
 
 def test_duplicate_across_files_names_both(tmp_path: Path) -> None:
@@ -151,12 +146,7 @@ systems:
 def test_inconsistent_entry_is_refused(tmp_path: Path, text: str, old: str, new: str,
                                        line: int, needle: str) -> None:
     assert old in text
-    path = load_text(tmp_path, text.replace(old, new))
-    with pytest.raises(InputError) as err:
-        load_catalog([path])
-    message = str(err.value)
-    assert message.startswith(f"{path}:{line}:"), message
-    assert needle in message
+    _refused_at(tmp_path, text.replace(old, new), line, needle)
 
 
 @pytest.mark.parametrize(
@@ -202,3 +192,13 @@ def test_accelerator_scale_up_fabric_must_exist(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"extra.yaml:10: accelerators\[0\].scale_up_fabric of "
                                          r"accelerator 'toy-gpu': unknown fabric 'nvlink99'"):
         merge_catalogs(bundled_catalog(), load_catalog([path]))
+
+
+def _refused_at(tmp_path: Path, text: str, line: int, needle: str) -> None:
+    """Loading ``text`` as a catalog file is refused at ``file:line`` with ``needle``."""
+    path = load_text(tmp_path, text)
+    with pytest.raises(InputError) as err:
+        load_catalog([path])
+    message = str(err.value)
+    assert message.startswith(f"{path}:{line}:"), message
+    assert needle in message

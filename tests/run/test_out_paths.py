@@ -6,19 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
-from gputwin.cli.main import main
+from tests.serving.serving_builders import run_main
 
 SERVE = ["simulate", "serve", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--rate", "5",
          "--num-requests", "20", "--quiet", "--outputs", "summary"]
 
 
-def _main(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+_main = run_main
 
 
 def test_out_symlink_writes_the_run_into_its_target(tmp_path: Path, small_path: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from tests.run.conftest import with_template_gpus
+from tests.serving.serving_builders import run_main
 
-from gputwin.cli.main import main
 from gputwin.run.outputs import write_outputs
 from gputwin.run.results import JOB_STATUSES, SimulationResult
 from gputwin.run.simulate import simulate
@@ -81,12 +81,7 @@ def test_real_report_renderer_is_used() -> None:
     assert text.lstrip().lower().startswith("<!doctype html")
 
 
-def _main(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+_main = run_main
 
 
 def test_cli_json_and_overrides(tmp_path: Path, small_path: Path,
