@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,36 @@ def test_replicas_beyond_a_node_are_estimated(args: list[str],
                            "1000", "--output-tokens", "100", "--json", *args], capsys)
     assert code == 0, err
     assert json.loads(out)["tpot_s"] > 0
+
+
+NIC_LESS_SYSTEM = """systems:
+  - name: box-without-nics
+    description: an 8-GPU box with no scale-out NICs
+    accelerator: h100-sxm-80gb
+    num_accelerators: 8
+    scale_up_domain_size: 8
+    scale_up_fabric: nvlink4
+    scale_up_topology: switched
+    num_nics: 0
+    nic_bandwidth_bytes_per_s: 400Gbps
+    scale_out_fabric: ib-ndr
+    host_power_w: 4.6kW
+    max_power_w: 1kW
+    cooling: air
+    source: test entry
+"""
+
+
+def test_a_system_without_nics_is_estimated_without_a_kv_hand_off(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No scale-out NICs: no prefill-to-decode KV hand-off to price (was: 'KV transfer
+    bandwidth must be positive' for every estimate on such a box)."""
+    overlay = tmp_path / "box.yaml"
+    overlay.write_text(NIC_LESS_SYSTEM)
+    args = ["--catalog", str(overlay), "estimate", "serve", "--model", "llama3-8b", "--system",
+            "box-without-nics", "--tp", "2", "--input-tokens", "100", "--output-tokens", "10",
+            "--json"]
+    code, out, err = _run(args, capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["tpot_s"] > 0 and "kv_transfer_time_s" not in data

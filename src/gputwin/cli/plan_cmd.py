@@ -10,6 +10,7 @@ from gputwin.cli.options import (
     COUNT,
     DURATION,
     FINITE,
+    Finite,
     OutPath,
     closed_loop_options,
     emit_json,
@@ -160,7 +161,7 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 @click.option("--trace-log-type", default=None,
               help="BurstGPT --trace: keep only the rows of this Log Type.")
 @click.option("--max-requests", type=int, default=None, callback=positive_int)
-@click.option("--speedup", type=FINITE, default=1.0, show_default=True)
+@click.option("--speedup", type=Finite(min=0, min_open=True), default=1.0, show_default=True)
 @click.option("--ttft-slo", type=DURATION, default=None, help="e.g. 2s")
 @click.option("--tpot-slo", type=DURATION, default=None, help="e.g. 100ms")
 @click.option("--e2e-slo", type=DURATION, default=None, help="e.g. 30s")

@@ -261,9 +261,11 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
     best_batch = max(1, min(perf.config.max_num_seqs, cap))
     best_step = _steady_step_s(perf, best_batch, inp, out, per_step)
     max_tput = replicas * best_batch * per_step / best_step
+    # a prefill-to-decode KV hand-off needs the scale-out NICs (none: no such hand-off)
+    networked = perf.config.hw.scale_out_bandwidth_per_gpu_bytes_per_s > 0
     extra = {
         "decode_tokens_per_step": per_step,
-        "kv_transfer_time_s": perf.kv_transfer_time_s(inp),
+        **({"kv_transfer_time_s": perf.kv_transfer_time_s(inp)} if networked else {}),
         "num_gpus": float(perf.config.num_gpus * replicas),
         "steady_step_time_s": steady,
         "max_throughput_tokens_per_s_per_gpu": max_tput / (perf.config.num_gpus * replicas),
