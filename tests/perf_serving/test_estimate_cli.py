@@ -153,9 +153,14 @@ NIC_LESS_SYSTEM = """systems:
 
 
 def test_a_system_without_nics_is_estimated_without_a_kv_hand_off(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """No scale-out NICs: no prefill-to-decode KV hand-off to price (was: 'KV transfer
     bandwidth must be positive' for every estimate on such a box)."""
+    from gputwin.catalog.loader import CATALOG_ENV
+
+    # --catalog adds the file to the process's catalogs: restore them after this test
+    monkeypatch.setenv(CATALOG_ENV, "")
     overlay = tmp_path / "box.yaml"
     overlay.write_text(NIC_LESS_SYSTEM)
     args = ["--catalog", str(overlay), "estimate", "serve", "--model", "llama3-8b", "--system",
