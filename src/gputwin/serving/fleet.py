@@ -17,7 +17,7 @@ ends (1) → autoscaler evaluations and timeline samples (2). Every request ends
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -164,6 +164,66 @@ class _Pool:
         return sum(r.num_outstanding for r in serving) / n
 
 
+class _QuietTicks:
+    """When the fleet's periodic ticks (timeline samples, autoscaler evaluations) fire:
+    every interval, or, while the fleet is quiet (no replica inside a step), at the last
+    tick of their grid before the next event (:mod:`gputwin.serving.ticks`). Holds the
+    pending sample and the autoscaler ticks a skip put just before an event, which the
+    search for the next event looks past."""
+
+    __slots__ = ("sample", "sim", "steady")
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.sample: EventHandle | None = None
+        self.steady: dict[int, EventHandle] = {}  # pool id -> its skipped-to tick
+
+    def sample_at(self, now: float, interval_at: Callable[[float], float],
+                  timelines: Iterable[ServiceTimeline], pools: Sequence[_Pool],
+                  skip: bool) -> float:
+        """The next sample's time. A sample that repeats the one before in every
+        service (the output rate it shows, 0, holds over the gap) may skip while quiet."""
+        skip_s = (skip_to(now, self.next_event_s(), interval_at)
+                  if skip and all(tl.repeated() for tl in timelines) and _quiet(pools)
+                  else None)
+        return after(now, interval_at(now)) if skip_s is None else skip_s
+
+    def autoscale_at(self, now: float, pool: _Pool, spec: AutoscalerSpec,
+                     pools: Sequence[_Pool], skip: bool) -> tuple[float, bool]:
+        """The pool's next autoscaler tick and whether it skipped (a steady pool's ticks
+        keep its replica count while the fleet stays quiet)."""
+        skip_s = None
+        if skip and _quiet(pools) and _steady(pool, spec):
+            skip_s = skip_to(now, self.next_event_s(), lambda _: spec.interval_s)
+        return (after(now, spec.interval_s), False) if skip_s is None else (skip_s, True)
+
+    def next_event_s(self) -> float | None:
+        """The next event's time, not counting the ticks that change nothing while the
+        fleet is quiet: the next sample and the steady autoscaler ticks."""
+        ignore = set(self.steady.values())
+        if self.sample is not None:
+            ignore.add(self.sample)
+        return self.sim.peek_excluding(ignore)
+
+
+def _quiet(pools: Sequence[_Pool]) -> bool:
+    """No replica is inside a step, so nothing a tick reads changes until the next event."""
+    return not any(rep.in_step for p in pools for rep in p.alive)
+
+
+def _steady(pool: _Pool, spec: AutoscalerSpec) -> bool:
+    """Whether the pool's autoscaler ticks, while the fleet stays quiet, all keep its
+    replica count: the metric stays put (no busy time accrues, so utilization reads 0)
+    and asks no other count, and no higher ask waits in the scale-down window. Skipping
+    them then changes nothing (the tick after a skip reads the same utilization span and
+    window maximum as without it)."""
+    serving = [r for r in pool.alive if r.accepting]
+    current = len(serving) + pool.pending
+    metric = 0.0 if spec.metric == "utilization" else pool.load_metric(spec.metric, serving)
+    return (desired_replicas(spec, current, metric) == current
+            and all(w <= current for _, w in pool.recent))
+
+
 class Fleet:
     """Wires services and requests onto one :class:`Simulator` and runs them."""
 
@@ -198,9 +258,7 @@ class Fleet:
         self._life_of: dict[int, ReplicaLife] = {}
         self._next_id = 0
         self.timelines = {s.name: ServiceTimeline() for s in services}
-        # the pending sample and steady autoscaler ticks (skipped over while quiet)
-        self._sample_tick: EventHandle | None = None
-        self._steady_ticks: dict[int, EventHandle] = {}
+        self._ticks = _QuietTicks(self.sim)
         self.entry: dict[str, _Pool] = {}
         self.decode: dict[str, _Pool] = {}
         self.pools: list[_Pool] = []
@@ -452,49 +510,15 @@ class Fleet:
             tl.record(now, reps, sum(life.replica.tokens_out for life in self.lives
                                      if life.service == name and life.replica not in reps))
         if self._busy():
-            skip_s = (skip_to(now, self._next_event_s(), self._sample_interval)
-                      if self.skip_quiet_ticks and self._repeated() and self._quiet()
-                      else None)
-            at = after(now, self._sample_interval(now)) if skip_s is None else skip_s
-            self._sample_tick = self.sim.schedule_at(at, self._sample, PRIORITY_TICK)
+            at = self._ticks.sample_at(now, self._sample_interval, self.timelines.values(),
+                                       self.pools, self.skip_quiet_ticks)
+            self._ticks.sample = self.sim.schedule_at(at, self._sample, PRIORITY_TICK)
 
     def _sample_interval(self, now: float) -> float:
         """The time from a sample at ``now`` to the next."""
         if self._adaptive_sampling:
             return min(60.0, max(self.sample_interval_s, now / 400.0))
         return self.sample_interval_s
-
-    def _repeated(self) -> bool:
-        """Whether the sample just taken repeats the one before in every service (the
-        output rate over the last interval reads 0 then, so it holds over a skip too)."""
-        return all(tl.repeated() for tl in self.timelines.values())
-
-    def _quiet(self) -> bool:
-        """No replica is inside a step, so nothing sampled changes until the next event:
-        the ticks before it may be skipped (``serving/ticks.py``)."""
-        return not any(rep.in_step for p in self.pools for rep in p.alive)
-
-    def _next_event_s(self) -> float | None:
-        """The next event's time, not counting the ticks that change nothing while the
-        fleet is quiet: the next sample, and autoscaler ticks put just before the next
-        event by a skip (found steady, with nothing but ticks firing before them)."""
-        skip = set(self._steady_ticks.values())
-        if self._sample_tick is not None:
-            skip.add(self._sample_tick)
-        return self.sim.peek_excluding(skip)
-
-    def _steady(self, pool: _Pool, spec: AutoscalerSpec) -> bool:
-        """Whether the pool's autoscaler ticks, while the fleet stays quiet, all keep its
-        replica count: the metric stays put (no busy time accrues, so utilization reads
-        0) and asks no other count, and no higher ask waits in the scale-down window.
-        Skipping them then changes nothing (the tick after a skip reads the same
-        utilization span and window maximum as without it)."""
-        serving = [r for r in pool.alive if r.accepting]
-        current = len(serving) + pool.pending
-        metric = 0.0 if spec.metric == "utilization" else pool.load_metric(spec.metric,
-                                                                            serving)
-        return (desired_replicas(spec, current, metric) == current
-                and all(w <= current for _, w in pool.recent))
 
     def _autoscale(self, pool: _Pool) -> None:
         spec = pool.spec.autoscaler
@@ -509,15 +533,13 @@ class Fleet:
             self._provision(pool, now, want - current)
         elif want < current:
             self._drain(pool, serving, current - want)
-        self._steady_ticks.pop(id(pool), None)
+        self._ticks.steady.pop(id(pool), None)
         if self._busy():
-            skip_s = None
-            if self.skip_quiet_ticks and self._quiet() and self._steady(pool, spec):
-                skip_s = skip_to(now, self._next_event_s(), lambda _: spec.interval_s)
-            at = after(now, spec.interval_s) if skip_s is None else skip_s
+            at, skipped = self._ticks.autoscale_at(now, pool, spec, self.pools,
+                                                   self.skip_quiet_ticks)
             tick = self.sim.schedule_at(at, lambda: self._autoscale(pool), PRIORITY_TICK)
-            if skip_s is not None:  # a no-op tick before the next event: others skip it
-                self._steady_ticks[id(pool)] = tick
+            if skipped:  # a no-op tick before the next event: the others' search skips it
+                self._ticks.steady[id(pool)] = tick
 
     def _all_states(self) -> list[ReqState]:
         """Every request's state (those that never arrived: fresh, waiting)."""
