@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from serving_builders import engine, requests_from, run_fleet
 
+from gputwin.run.serving_summary import time_weighted_mean
 from gputwin.run.simulate_serve import simulate_serving
 from gputwin.scenario.serving import ServingScenario
 from gputwin.serving.fleet import Fleet
@@ -88,3 +90,17 @@ def test_skipping_quiet_ticks_changes_no_result(workload: list[dict[str, Any]],
     for name in ("replicas", "running", "waiting", "kv_used_frac", "output_tokens_per_s"):
         held = [_held(s.time_s, getattr(s, name), t) for t in d.time_s]
         assert held == getattr(d, name), name
+    # queue growth weighs samples by time, so the skipped ones do not move it
+    growth = [r.summary["services"]["chat"]["queue_growth_rps"] for r in (sparse, dense)]
+    assert growth[0] == pytest.approx(growth[1], rel=1e-9, abs=1e-12)
+
+
+def test_time_weighted_mean_weighs_each_value_by_the_time_it_holds() -> None:
+    t = np.array([0.0, 1.0, 10.0])
+    values = np.array([4.0, 0.0, 2.0])
+    assert time_weighted_mean(t, values, 0.0, 10.0) == pytest.approx(0.4)  # 4 for 1 s of 10
+    assert time_weighted_mean(t, values, 0.5, 1.5) == pytest.approx(2.0)
+    assert time_weighted_mean(t, values, 10.0, 20.0) == pytest.approx(2.0)  # last one holds
+    assert time_weighted_mean(t, values, -1.0, 1.0) == pytest.approx(2.0)  # 0 before t[0]
+    assert time_weighted_mean(t, values, 5.0, 5.0) == 0.0
+    assert time_weighted_mean(np.array([]), np.array([]), 0.0, 1.0) == 0.0

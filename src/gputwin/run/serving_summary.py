@@ -13,11 +13,11 @@ Definitions (per service and for the whole run):
   requests meeting *both* SLOs (TTFT and TPOT, where set) per active second. A service
   fed only part of a multi-service run is thus not diluted by the others' time. Without
   any SLO, goodput and SLO attainment are ``None`` (not "100 % meet the SLO").
-- ``queue_growth_rps``: how fast the waiting queue grows while requests arrive (mean
-  waiting in the last quarter of the arrival window minus the first quarter, over the
-  three quarters between their midpoints). Above 5 % of the arrival rate, with at least
-  10 requests waiting, the service is overloaded — latency grows with the length of the
-  run — and ``warnings`` says so.
+- ``queue_growth_rps``: how fast the waiting queue grows while requests arrive (the
+  time-weighted mean waiting in the last quarter of the arrival window minus the first
+  quarter, over the three quarters between their midpoints). Above 5 % of the arrival
+  rate, with at least 10 requests waiting, the service is overloaded — latency grows
+  with the length of the run — and ``warnings`` says so.
 - Energy, carbon, water and cost: per replica life through the power model, the site's
   energy ledger and the price book, as cluster runs (:mod:`gputwin.run.serving_energy`);
   per output token of finished requests.
@@ -313,6 +313,23 @@ def _drop_reasons(table: RequestTable, dropped: np.ndarray) -> dict[str, int]:
         reasons[key] = reasons.get(key, 0) + 1
     return reasons
 
+def time_weighted_mean(t: np.ndarray, values: np.ndarray, lo: float, hi: float) -> float:
+    """Mean over ``[lo, hi]`` of the step function that holds ``values[i]`` from ``t[i]``
+    to ``t[i + 1]`` (0 before the first sample): samples skipped while nothing changed, or
+    taken at growing intervals, weigh by the time they stand for, not by their count."""
+    if len(t) == 0:
+        return 0.0
+    def at(x: float) -> float:
+        i = int(np.searchsorted(t, x, side="right")) - 1
+        return float(values[i]) if i >= 0 else 0.0
+    if hi <= lo:
+        return at(lo)
+    inner = (t > lo) & (t < hi)
+    edges = np.concatenate(([lo], t[inner], [hi]))
+    heights = np.concatenate(([at(lo)], values[inner]))
+    return float(np.dot(np.diff(edges), heights) / (hi - lo))
+
+
 def queue_growth(table: RequestTable, mine: np.ndarray,
                  tl: ServiceTimelineData) -> dict[str, Any]:
     """``queue_growth_rps``, ``arrival_rps`` and ``warnings`` (see the module docstring)."""
@@ -327,8 +344,7 @@ def queue_growth(table: RequestTable, mine: np.ndarray,
     waiting = np.asarray(tl.waiting, dtype=float)
 
     def mean_waiting(lo: float, hi: float) -> float:
-        sel = (t >= lo) & (t <= hi)
-        return float(waiting[sel].mean()) if sel.any() else 0.0
+        return time_weighted_mean(t, waiting, lo, hi)
 
     growth = None
     if span > 0:
