@@ -57,7 +57,6 @@ from gputwin.run.serving_summary import (
 from gputwin.scenario.serving import (
     ArrivalOptions,
     AutoscalerOptions,
-    LengthOptions,
     RagSource,
     ServiceOptions,
     ServingScenario,
@@ -76,7 +75,6 @@ from gputwin.topology.hardware import resolve_hardware
 from gputwin.workload.llm_request import LlmRequest, merge_streams
 from gputwin.workload.llm_synthetic import (
     ArrivalProcess,
-    LengthDist,
     generate_requests,
     lengths_from_trace,
 )
@@ -142,12 +140,12 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     dataset); a budget given explicitly is kept and checked."""
     e = opts.engine.resolved(opts.dp_attention)
     frac = e.gpu_memory_utilization
-    no_room = kv_room_problem(perf.memory, e.profile, e.block_size, frac)
-    if no_room is not None:
+    blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
+    if blocks < 1:
         raise DoesNotFitError(
             f"service {opts.name!r}: {opts.model} on {opts.tp}x{opts.pp} {opts.gpu or opts.system}"
-            f" leaves no room for the KV cache: {no_room}")
-    blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
+            f" leaves no room for the KV cache: "
+            f"{kv_room_problem(perf.memory, e.profile, e.block_size, frac) or ''}")
     k = opts.speculative.num_tokens if opts.speculative else 0
     budget = e.max_num_batched_tokens
     max_len = opts.engine.max_model_len or model_max_len
@@ -279,10 +277,6 @@ def closed_loops(section: ServingSection) -> dict[int, ClosedLoop]:
             if isinstance(src, SyntheticSource) and src.concurrency is not None}
 
 
-def _lengths(o: LengthOptions) -> LengthDist:
-    return o.to_dist()
-
-
 class ServingWorkload(NamedTuple):
     """A serving scenario's requests and what came with them."""
 
@@ -313,7 +307,7 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
         if isinstance(src, SyntheticSource):
             arrivals = _CLOSED_ORDER if src.arrival is None else _arrivals(src.arrival)
             parts.append(generate_requests(src.num_requests, arrivals,
-                                           _lengths(src.prompt), _lengths(src.output), streams,
+                                           src.prompt.to_dist(), src.output.to_dist(), streams,
                                            name=name, service=src.service,
                                            priority=src.priority,
                                            lengths=_trace_lengths(src, streams, name),
@@ -324,8 +318,8 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
 
             spec = RagSpec(num_chunks=src.num_chunks, chunks_per_request=src.chunks_per_request,
                            chunk_tokens=src.chunk_tokens, system_tokens=src.system_tokens,
-                           zipf_s=src.zipf_s, query=_lengths(src.query),
-                           output=_lengths(src.output), retrieval_s=src.retrieval)
+                           zipf_s=src.zipf_s, query=src.query.to_dist(),
+                           output=src.output.to_dist(), retrieval_s=src.retrieval)
             part = generate_rag_requests(src.num_requests, _arrivals(src.arrival), spec,
                                          streams, name=name, service=src.service)
             if src.pipeline is not None:
