@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
+from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, prepare_serving
 from gputwin.perf.serving_calib import load_serving_calibration
@@ -179,16 +180,9 @@ def _estimate_serve(
     """
     cat = catalog or default_catalog()
     spec = _with_overrides(cat.model(model), model_overrides)
-    for option, value in (("input-tokens", input_tokens), ("output-tokens", output_tokens),
-                          ("batch-size", batch_size), ("num-replicas", num_replicas),
-                          ("tp", tp), ("pp", pp), ("ep", ep), ("dp-attention", dp_attention)):
-        _positive(option, value)
-    too_long = context_problem(spec, input_tokens, output_tokens)
-    if too_long is not None:
-        raise InputError(too_long)
-    if not 0.0 < gpu_memory_utilization <= 1.0:
-        raise InputError(f"--gpu-memory-utilization must be in (0, 1], got "
-                         f"{gpu_memory_utilization}")
+    _check_sizes(spec, input_tokens, output_tokens, gpu_memory_utilization,
+                 {"batch-size": batch_size, "num-replicas": num_replicas, "tp": tp, "pp": pp,
+                  "ep": ep, "dp-attention": dp_attention})
     draft = (_with_overrides(cat.model(draft_model), draft_model_overrides)
              if draft_model else None)
     kind = spec_kind or ("draft_model" if draft is not None else None)
@@ -206,17 +200,31 @@ def _estimate_serve(
                            engine=engine)
     cal = load_serving_calibration(calibration)
     perf = prepare_serving(config, cal)
-    est = _estimate(perf, batch_size, input_tokens, output_tokens, num_replicas,
-                    gpu_memory_utilization)
+    load = (batch_size, input_tokens, output_tokens, num_replicas, gpu_memory_utilization)
+    est = _estimate(perf, *load)
     if spec_tokens:  # the same replica without speculation, for the speed-up
         plain = prepare_serving(replace(config, num_speculative_tokens=0, draft_model=None,
                                         draft_kind=None), cal)
-        base = _estimate(plain, batch_size, input_tokens, output_tokens, num_replicas,
-                         gpu_memory_utilization)
+        base = _estimate(plain, *load)
         est.extra["spec_speedup"] = base.tpot_s / est.tpot_s
         est.extra["spec_throughput_speedup"] = (est.throughput_tokens_per_s
                                                 / base.throughput_tokens_per_s)
     return est
+
+
+def _check_sizes(spec: ModelSpec, input_tokens: int, output_tokens: int,
+                 gpu_memory_utilization: float, counts: Mapping[str, int]) -> None:
+    """The lengths (positive, within the model's context), the memory fraction and the
+    positive counts (flag name -> value); raises :class:`InputError` naming the flag."""
+    for option, value in (("input-tokens", input_tokens), ("output-tokens", output_tokens),
+                          *counts.items()):
+        _positive(option, value)
+    too_long = context_problem(spec, input_tokens, output_tokens)
+    if too_long is not None:
+        raise InputError(too_long)
+    if not 0.0 < gpu_memory_utilization <= 1.0:
+        raise InputError(f"--gpu-memory-utilization must be in (0, 1], got "
+                         f"{gpu_memory_utilization}")
 
 
 def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
