@@ -109,6 +109,22 @@ def test_a_gpu_without_a_price_book_entry_has_no_cost(monkeypatch: pytest.Monkey
     assert s["energy_j"] > 0 and s["co2e_embodied_g"] > 0
 
 
+def test_a_part_not_rented_by_neoclouds_is_priced_at_its_first_listing() -> None:
+    """The RTX PRO 6000 is listed by hyperscalers and marketplaces only: with no provider
+    chosen the run is priced at the first class that rents it; naming an unlisted class
+    says what is offered instead of leaving the cost out silently."""
+    gpu = "rtx-pro-6000"
+    listed = default_tables().price_book.accelerators[gpu].usd_per_gpu_hour
+    assert "neocloud" not in listed  # the premise of this test
+    s = simulate_serving(_scenario(gpu=gpu)).summary
+    assert s["cost_usd"] == pytest.approx(s["gpu_hours"] * _rate("hyperscaler", gpu=gpu))
+    assert s["site"]["cost_basis"].startswith("rental: hyperscaler/on-demand")
+    named = simulate_serving(_scenario({"provider": "neocloud"}, gpu=gpu)).summary
+    assert named["cost_usd"] is None
+    assert "no neocloud/on-demand price for rtx-pro-6000" in named["site"]["cost_basis"]
+    assert "hyperscaler/on-demand" in named["site"]["cost_basis"]
+
+
 def test_flat_gpu_cost_field_is_refused_with_a_pointer(tmp_path: Path) -> None:
     f = scenario_file(tmp_path, "gpu: h100-sxm-80gb", section="  gpu_cost_per_hour: 2.5\n")
     with pytest.raises(InputError, match="price book"):

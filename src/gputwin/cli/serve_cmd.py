@@ -169,9 +169,11 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               help="Facility cooling [default: liquid for liquid-cooled systems, else air].")
 @click.option("--provider", default=None,
               type=click.Choice(["hyperscaler", "neocloud", "marketplace", "owned"]),
-              help="Price book class, or owned (full cost of ownership) [default: neocloud].")
+              help="Price book class, or owned (full cost of ownership) [default: the first "
+              "class the price book lists the part at: neocloud, hyperscaler, marketplace].")
 @click.option("--pricing", default=None, type=click.Choice(["on-demand", "reserved", "spot"]),
-              help="Price book pricing [default: on-demand].")
+              help="Price book pricing [default: the first listed: on-demand, reserved, "
+              "spot].")
 @click.option("--start", default=None,
               help="Date of simulated time 0 in the grid year [default: 2023-01-01T00:00].")
 @click.option("--horizon", default=None, type=DURATION, help="Stop at this simulated time.")

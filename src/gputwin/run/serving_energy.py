@@ -120,10 +120,10 @@ def _rates(config: SiteConfig, hw: HardwareSpec) -> tuple[AllocationRates, bool]
     except InputError as exc:
         if "price book" not in str(exc):
             raise
+        why = exc.detail
     # embodied carbon is still counted (owned hardware has no capex entry either)
     return AllocationRates(embodied_g_per_gpu_s(acc.name, acc.tdp_w), 0.0,
-                           f"no price book entry for {acc.name}: compute cost not counted",
-                           False), False
+                           f"{why}: compute cost not counted", False), False
 
 
 def tokens_computed(table: RequestTable, num_replicas: int) -> np.ndarray:

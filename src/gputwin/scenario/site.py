@@ -71,9 +71,13 @@ class SiteConfig(InputModel):
     budget_policy: Literal["queue", "cap"] = Field(
         default="queue", description="Above the budget: queue the job, or power-cap its GPUs "
         "(slower) when a cap of at least the driver minimum makes it fit")
-    provider: Literal["hyperscaler", "neocloud", "marketplace", "owned"] = Field(
-        default="neocloud", description="Price book class, or owned (capex amortised)")
-    pricing: Literal["on-demand", "reserved", "spot"] = "on-demand"
+    provider: Literal["hyperscaler", "neocloud", "marketplace", "owned"] | None = Field(
+        default=None, description="Price book class, or owned (capex amortised). Default: "
+        "the first class the price book lists the part at (neocloud, then hyperscaler, then "
+        "marketplace: TPUs, Trainium and Inferentia are rented from their cloud only)")
+    pricing: Literal["on-demand", "reserved", "spot"] | None = Field(
+        default=None, description="Default: the first pricing listed for the part and "
+        "provider (on-demand, then reserved, then spot)")
     include_grid_water: bool = Field(default=False, description="Add water consumed by "
                                      "power generation upstream")
     power_supply: PowerSupplyConfig | None = Field(
