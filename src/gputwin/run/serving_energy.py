@@ -174,7 +174,7 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
     jobs = ledger.jobs()
     accounts = {s.name: jobs.get(s.name, Account()) for s in services}
     accounts.update({e.name: jobs.get(e.name, Account()) for e in extra})
-    info = {"region": config.region, "cooling": sorted(
+    info: dict[str, Any] = {"region": config.region, "cooling": sorted(
                 {config.cooling_for(h.system) for h in [s.hw for s in services]
                  + [e.hw for e in extra]}),
             "start": config.start, "provider": config.provider, "pricing": config.pricing,
