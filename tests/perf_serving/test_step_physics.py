@@ -240,3 +240,44 @@ def test_pipeline_stages_run_micro_batches_in_flight() -> None:
     # each stage GPU is busy the whole step, not 1/pp of it
     busy = two.busy_activity_frac(b * 100, 100 * t_pp, 100, b * 100.0)
     assert busy > 0.5 * one.busy_activity_frac(b * 100, 100 * t_full, 100, b * 100.0)
+
+
+def test_steady_mix_is_the_fluid_step_when_prompts_fill_every_step() -> None:
+    """256 sequences of 230/200 tokens: more prompts per lifetime than steps, so every
+    step carries prompt tokens and the mix is the fluid average step."""
+    from gputwin.perf.serving_load import steady_state_load, steady_state_mix
+
+    mix = steady_state_mix(256, 230, 200, 1.0, 8192)
+    assert mix == [(steady_state_load(256, 230, 200, 1.0), 1.0)]
+
+
+def test_steady_mix_of_one_sequence_prefills_once_per_lifetime() -> None:
+    """A batch of one: one step in 128 takes the whole 2,048-token prompt, the others
+    decode alone; the prompt tokens per lifetime are those of the fluid model."""
+    from gputwin.perf.serving_load import steady_state_load, steady_state_mix
+
+    (carrying, share), (alone, rest) = steady_state_mix(1, 2048, 128, 1.0, 8192)
+    assert share == pytest.approx(1 / 128) and rest == pytest.approx(127 / 128)
+    assert carrying.num_prefill_tokens == 2048 and alone.num_prefill_tokens == 0
+    assert carrying.num_decode_seqs == alone.num_decode_seqs == 1
+    fluid = steady_state_load(1, 2048, 128, 1.0)
+    assert carrying.num_prefill_tokens * share == pytest.approx(
+        fluid.num_prefill_tokens, rel=0.02)
+    # a prompt longer than a step's room is taken in chunks
+    (chunked, share_c), _ = steady_state_mix(1, 20000, 2000, 1.0, 8192)
+    assert chunked.num_prefill_tokens == 6667 and share_c == pytest.approx(3 / 2000)
+
+
+def test_moe_tpot_at_batch_one_is_near_its_pure_decode_step() -> None:
+    """A mixture-of-experts model decoding alone reads only its routed experts; its steady
+    TPOT is the decode step plus the prompt spread over the outputs, not a step that mixes
+    a prompt slice (every expert) into each token (was 61 ms against a 17 ms step)."""
+    from gputwin.requests import ServeRequest, validated
+    from gputwin.run.estimate_serve import estimate_serve
+
+    est = estimate_serve(validated(ServeRequest, {
+        "model": "gpt-oss-20b", "gpu": "gb10", "tp": 1, "weights": "fp4",
+        "input_tokens": 2048, "output_tokens": 128, "batch_size": 1}))
+    amortised = est.decode_step_time_s + est.prefill_time_s / 128
+    assert est.tpot_s == pytest.approx(amortised, rel=0.05)
+    assert est.tpot_s < 1.3 * est.decode_step_time_s

@@ -8,6 +8,7 @@ scheduler with chunked prefill would run them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -57,7 +58,8 @@ def decode_load(batch: int, context_tokens: float) -> StepLoad:
 
 def steady_state_load(batch: int, input_tokens: int, output_tokens: int,
                       tokens_per_step: float = 1.0) -> StepLoad:
-    """The average step of ``batch`` sequences in steady-state continuous batching.
+    """The average step of ``batch`` sequences in steady-state continuous batching, as a
+    fluid: every step carries an equal share of the new prompts.
 
     Each sequence emits ``tokens_per_step`` tokens per step and lives ``output/that``
     steps, so ``batch·tokens_per_step/output`` new requests start per step and their
@@ -69,3 +71,33 @@ def steady_state_load(batch: int, input_tokens: int, output_tokens: int,
     pairs = prefill * input_tokens / 2.0
     ctx = input_tokens + output_tokens / 2.0
     return StepLoad(prefill, 0.0, pairs, batch, batch * ctx)
+
+
+def steady_state_mix(batch: int, input_tokens: int, output_tokens: int,
+                     tokens_per_step: float, chunk_tokens: int,
+                     ) -> list[tuple[StepLoad, float]]:
+    """Steady-state continuous batching as the steps an engine runs: (load, share of steps).
+
+    Over one sequence lifetime (``output/tokens_per_step`` steps) ``batch`` sequences finish
+    at staggered times and each frees its slot for a new prompt, which the next steps take
+    in chunks of the room the decode tokens leave in ``chunk_tokens``. When the prompts'
+    chunks outnumber the steps, every step carries prompt tokens and the fluid
+    :func:`steady_state_load` holds; when they do not (small batches, long outputs), a
+    share of the steps carries one chunk of a prompt and the rest decode alone. The two
+    differ where the step time is not linear in its tokens: a mixture-of-experts step of
+    one decode token and a slice of a prompt reads nearly every expert, a pure decode step
+    only those its tokens route to (a batch of one decodes alone between its prompts).
+    """
+    fluid = steady_state_load(batch, input_tokens, output_tokens, tokens_per_step)
+    lifetime_steps = max(1.0, output_tokens / tokens_per_step)
+    room = max(1.0, chunk_tokens - batch * tokens_per_step)
+    chunks_per_prompt = max(1, math.ceil(input_tokens / room))
+    prefill_steps = batch * chunks_per_prompt
+    if input_tokens <= 0 or prefill_steps >= lifetime_steps:
+        return [(fluid, 1.0)]
+    share = prefill_steps / lifetime_steps
+    chunk = input_tokens / chunks_per_prompt
+    carrying = StepLoad(max(1, round(chunk)), 0.0, chunk * input_tokens / 2.0, batch,
+                        fluid.decode_context_tokens_sum)
+    alone = StepLoad(0, 0.0, 0.0, batch, fluid.decode_context_tokens_sum)
+    return [(carrying, share), (alone, 1.0 - share)]

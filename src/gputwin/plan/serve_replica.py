@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gputwin.perf.serving import ServingPerf
-from gputwin.perf.serving_load import decode_load, prefill_batch_loads, steady_state_load
+from gputwin.perf.serving_load import decode_load, prefill_batch_loads, steady_state_mix
 
 BLOCK_SIZE = 16
 GPU_MEMORY_UTILIZATION = 0.9
@@ -71,11 +71,12 @@ class ReplicaModel:
         t = self._steps.get(key)
         if t is None:
             inp, out = int(self.t.input_tokens), max(1, int(self.t.output_tokens))
-            ld = (steady_state_load(batch, inp, out) if with_prefill
-                  else decode_load(batch, inp + out / 2.0))
-            t = self.perf.step_time_s(ld.num_prefill_tokens, ld.prefill_context_tokens_sum,
-                                      ld.prefill_attn_pairs, ld.num_decode_seqs,
-                                      ld.decode_context_tokens_sum)
+            mix = (steady_state_mix(batch, inp, out, 1.0,
+                                    self.perf.config.max_num_batched_tokens)
+                   if with_prefill else [(decode_load(batch, inp + out / 2.0), 1.0)])
+            t = sum(share * self.perf.step_time_s(
+                ld.num_prefill_tokens, ld.prefill_context_tokens_sum, ld.prefill_attn_pairs,
+                ld.num_decode_seqs, ld.decode_context_tokens_sum) for ld, share in mix)
             self._steps[key] = t
         return t
 

@@ -35,7 +35,7 @@ from gputwin.perf.serving_fit import (
     fit_with_holdout,
     measurements_needed,
 )
-from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_load
+from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_mix
 from gputwin.perf.split import cli_flag
 from gputwin.run.estimate_serve import _positive
 from gputwin.textio import read_text, write_text_atomic
@@ -111,7 +111,8 @@ def _request_obs(row: dict[str, str], where: str, chunk: int,
         obs.append(Observation(ttft, tuple(zip(weights, loads, strict=True)), where + " ttft"))
     tpot = _number(row, "tpot_s", where, optional=True)
     if tpot:
-        obs.append(Observation(tpot, ((1.0, steady_state_load(batch, inp, out)),),
+        mix = steady_state_mix(batch, inp, out, 1.0, chunk)
+        obs.append(Observation(tpot, tuple((share, ld) for ld, share in mix),
                                where + " tpot"))
     if not obs:
         raise InputError("needs ttft_s or tpot_s", where=where)

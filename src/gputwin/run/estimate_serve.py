@@ -30,7 +30,7 @@ from gputwin.perf.serving_load import (
     StepLoad,
     decode_load,
     prefill_batch_loads,
-    steady_state_load,
+    steady_state_mix,
 )
 from gputwin.perf.split import cli_flag
 from gputwin.requests import ServeRequest
@@ -116,8 +116,11 @@ def _prefill(perf: ServingPerf, batch: int, input_tokens: int) -> tuple[float, f
 
 def _steady_step_s(perf: ServingPerf, batch: int, input_tokens: int, output_tokens: int,
                    tokens_per_step: float) -> float:
-    load = steady_state_load(batch, input_tokens, output_tokens, tokens_per_step)
-    return loads_time_s(perf, [load], spec=perf.config.num_speculative_tokens > 0)[0]
+    mix = steady_state_mix(batch, input_tokens, output_tokens, tokens_per_step,
+                           perf.config.max_num_batched_tokens)
+    times = loads_time_s(perf, [load for load, _ in mix],
+                         spec=perf.config.num_speculative_tokens > 0)
+    return sum(t * share for t, (_, share) in zip(times, mix, strict=True))
 
 
 def _memory(perf: ServingPerf, gpu_memory_utilization: float) -> dict[str, float]:
