@@ -323,3 +323,27 @@ def test_eager_sequence_parallel_forward_has_a_host_floor() -> None:
     video = estimate_generation(H100, "hunyuanvideo", frames=129, height=720, width=1280,
                                 num_gpus=8, sp_comm=sp_group(hw, 8))
     assert not video.host_bound
+
+
+@pytest.mark.parametrize("model", ["flux.1-dev", "wan2.1-14b"])
+def test_compiled_pipeline_fuses_the_elementwise_passes(model: str) -> None:
+    """On one GPU (no host floor) compiling changes only the elementwise part: it moves
+    compiled_elementwise_frac of the eager bytes, whatever the model's own count."""
+    import gputwin.perf.diffusion as diffusion
+    from gputwin.perf.calibration import default_calibration
+
+    m = diffusion.dit_model(model)
+    kw = {"frames": 1, "height": 1024, "width": 1024, "steps": 28} if m.vae_temporal == 1 \
+        else {"frames": 81, "height": 480, "width": 832, "steps": 10}
+    eager = estimate_generation(H100, model, **kw)
+    compiled = estimate_generation(H100, model, compiled=True, **kw)
+    table = diffusion_table()
+    per_hidden = m.elementwise_bytes_per_hidden or table.elementwise_bytes_per_hidden
+    bw = H100.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
+    saved = ((1 - table.compiled_elementwise_frac) * per_hidden * m.blocks * eager.tokens
+             * m.hidden / bw * m.cfg_passes * kw["steps"])
+    assert eager.time_s - compiled.time_s == pytest.approx(saved, rel=1e-9)
+    assert 0 < table.compiled_elementwise_frac < 1
+    # a one-number efficiency (mfu=) has no elementwise part for compiling to fuse
+    assert estimate_generation(H100, model, mfu=0.4, compiled=True, **kw).time_s == \
+        pytest.approx(estimate_generation(H100, model, mfu=0.4, **kw).time_s)

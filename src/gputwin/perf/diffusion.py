@@ -18,7 +18,9 @@ separately:
   copies): ``elementwise_bytes_per_hidden x blocks x tokens x hidden`` bytes (the table's,
   or the model's where its reference code moves more, e.g. Wan's fp32 residual stream and
   float64 RoPE) at
-  ``memory_bw_frac`` (``perf/calibration.yaml``) of HBM bandwidth.
+  ``memory_bw_frac`` (``perf/calibration.yaml``) of HBM bandwidth. A compiled pipeline
+  (``compiled``: torch.compile fuses each chain of pointwise ops into one kernel) moves
+  ``compiled_elementwise_frac`` of those bytes (counted on the bf16 block).
 
 Both compute parts are scaled by ``r / (r + half_tokens)``, r = tokens per GPU per pass:
 short sequences (images, small batches) fill the GPU less; a batch of identical samples
@@ -139,6 +141,8 @@ class _Table(BaseModel):
     attention: dict[str, AttentionFamily]
     elementwise_bytes_per_hidden: float = Field(ge=0)
     elementwise_source: str = Field(min_length=8)
+    compiled_elementwise_frac: float = Field(gt=0, le=1)
+    compiled_elementwise_source: str = Field(min_length=8)
     half_tokens: float = Field(ge=0)
     half_tokens_source: str = Field(min_length=8)
     sp_host_s_per_block: float = Field(ge=0)
@@ -241,8 +245,8 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     efficiency for all DiT FLOPs instead of the GEMM / attention / elementwise split.
     ``sp_comm``: the replica's communicator (:func:`sp_group`) for the all-to-alls;
     ``parallel_vae``: the decode is tiled across the GPUs instead of run on one;
-    ``compiled``: a compiled pipeline (torch.compile, CUDA graphs) without the eager host
-    floor of a sequence-parallel forward.
+    ``compiled``: a compiled pipeline (torch.compile, CUDA graphs): no eager host floor on
+    a sequence-parallel forward, and its pointwise chains fused (fewer elementwise bytes).
     Raises :class:`UnknownNameError` for an unknown model or kernel, :class:`InputError`
     for bad sizes or a communicator of another size."""
     m = dit_model(model)
@@ -262,7 +266,7 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     gemm = default_calibration().for_accelerator(acc.name).gemm_frac("bf16")
     attn = attention_frac(acc, kernel, m.head_dim)
     gpu_s = _forward_gpu_s(acc, m, n, linear, attention, gemm=gemm, attn=attn, mfu=mfu,
-                           batch=batch, num_gpus=num_gpus)
+                           batch=batch, num_gpus=num_gpus, compiled=compiled)
     comm = ulysses_comm_s(m, n, batch=batch, group=sp_comm)
     host = 0.0 if compiled or num_gpus == 1 else diffusion_table().sp_host_s_per_block * m.blocks
     forwards = m.cfg_passes * steps * (1.0 - step_cache_frac)
@@ -279,10 +283,11 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
 
 def _forward_gpu_s(acc: Accelerator, m: DitModel, n: int, linear: float, attention: float, *,
                    gemm: float, attn: float, mfu: float | None, batch: int,
-                   num_gpus: int) -> float:
+                   num_gpus: int, compiled: bool = False) -> float:
     """GPU seconds of one DiT forward pass of ``batch`` samples of ``n`` tokens split over
     ``num_gpus`` (the two compute parts at their shares of peak with the fill factor, and
-    the elementwise bytes at the memory-bound share of bandwidth; module docstring)."""
+    the elementwise bytes at the memory-bound share of bandwidth, fused down to
+    ``compiled_elementwise_frac`` of them when ``compiled``; module docstring)."""
     table = diffusion_table()
     rows = batch * n / num_gpus  # tokens each GPU runs per pass (sequence parallel)
     fill = rows / (rows + table.half_tokens)
@@ -292,6 +297,8 @@ def _forward_gpu_s(acc: Accelerator, m: DitModel, n: int, linear: float, attenti
     bw = acc.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
     per_hidden = (table.elementwise_bytes_per_hidden if m.elementwise_bytes_per_hidden
                   is None else m.elementwise_bytes_per_hidden)
+    if compiled:
+        per_hidden *= table.compiled_elementwise_frac
     elementwise = per_hidden * m.blocks * n * m.hidden
     return batch * ((linear / (peak * gemm) + attention / (peak * attn)) / fill
                     + elementwise / bw) / num_gpus

@@ -56,7 +56,7 @@ class GenerationService(_M):
     parallel_vae: bool = Field(default=False, description="Tile the VAE decode across the "
                                "replica's GPUs (the reference pipelines decode on one)")
     compiled: bool = Field(default=False, description="A compiled pipeline: no eager host "
-                           "floor on a sequence-parallel forward")
+                           "floor on a sequence-parallel forward, pointwise ops fused")
     slo: GenerationSlo = GenerationSlo()
 
     @field_validator("model")
