@@ -107,6 +107,26 @@ def test_eagle_and_ngram_are_cheaper_than_a_draft_model() -> None:
     assert costs == sorted(costs) and costs[0] < 1e-3
 
 
+def test_fused_draft_drops_only_the_per_proposal_host_launch() -> None:
+    kw: dict[str, Any] = {"tp": 4, "num_speculative_tokens": 7, "draft_model": "llama3.2-1b"}
+    host = make_perf("llama3-70b", draft_kind="draft_model", **kw)
+    fused = make_perf("llama3-70b", draft_kind="fused_draft", **kw)
+    assert fused._draft is not None and host._draft is not None
+    launch_s = host._draft._step_oh
+    assert launch_s > 0.0
+    gap = host.draft_time_s(2, 8000.0) - fused.draft_time_s(2, 8000.0)
+    assert gap == pytest.approx(7 * launch_s)
+    # the proposals still cost device time, and verification is the same
+    assert fused.draft_time_s(2, 8000.0) > 0.0
+    assert (host.spec_step_time_s(2, 8000.0) - fused.spec_step_time_s(2, 8000.0)
+            == pytest.approx(gap))
+
+
+def test_fused_draft_needs_a_draft_model() -> None:
+    with pytest.raises(InputError, match="draft-model"):
+        make_perf("llama3-70b", tp=4, num_speculative_tokens=3, draft_kind="fused_draft")
+
+
 @given(st.floats(0.0, 0.99), st.integers(1, 8))
 def test_expected_accepted_tokens_bounds(alpha: float, k: int) -> None:
     e = expected_accepted_tokens(alpha, k)

@@ -76,8 +76,10 @@ def _summary(est: ServingEstimate, title: str) -> None:
 @click.option("--acceptance", type=Finite(0.0, 1.0), default=0.7,
               show_default=True, help="Per-token acceptance rate of the proposals.")
 @click.option("--draft-model", default=None, help="Draft model (catalog) for speculation.")
-@click.option("--spec-kind", type=click.Choice(["draft_model", "eagle", "ngram"]),
-              default=None, help="Proposer [default: draft_model with --draft-model].")
+@click.option("--spec-kind", default=None,
+              type=click.Choice(["draft_model", "fused_draft", "eagle", "ngram"]),
+              help="Proposer [default: draft_model with --draft-model]; fused_draft: the "
+              "draft compiled into the target's graph (NxD Inference fused speculation).")
 @click.option("--max-num-seqs", type=int, default=256, show_default=True,
               callback=positive_int, help="Engine batch limit.")
 @click.option("--max-num-batched-tokens", type=int, default=8192, show_default=True,

@@ -138,7 +138,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               help="Speculative decoding: draft tokens per step (0 = off).")
 @click.option("--acceptance", default=0.7, show_default=True, type=Finite(0, 1))
 @click.option("--draft-kind", default="eagle", show_default=True,
-              type=click.Choice(["eagle", "draft_model", "ngram"]))
+              type=click.Choice(["eagle", "draft_model", "fused_draft", "ngram"]))
 @click.option("--draft-model", default=None)
 @click.option("--router", default="least_outstanding", show_default=True,
               type=RouterChoice())

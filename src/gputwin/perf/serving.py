@@ -65,7 +65,13 @@ from gputwin.topology.hardware import HardwareSpec
 
 WEIGHT_DTYPES = tuple(WEIGHT_BYTES)
 KV_DTYPES = ("bf16", "fp8")
-DRAFT_KINDS = ("draft_model", "eagle", "ngram")
+#: Proposers. ``draft_model``: a separate draft forward per proposal, each launched from the
+#: host (vLLM v0.6 spec_decode); ``fused_draft``: the draft model compiled into the target's
+#: graph, the k proposals and the verification one device launch (AWS NxD Inference "fused
+#: speculation"); ``eagle``: one extra decoder layer; ``ngram``: prompt lookup on the host.
+DRAFT_KINDS = ("draft_model", "fused_draft", "eagle", "ngram")
+#: Kinds that run a separate draft model (``--draft-model``).
+DRAFT_MODEL_KINDS = ("draft_model", "fused_draft")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +146,8 @@ def check_config(c: ServingConfig) -> None:
         if c.draft_kind not in DRAFT_KINDS:
             raise InputError(f"speculative decoding needs a draft kind ({', '.join(DRAFT_KINDS)}),"
                              f" got {c.draft_kind!r}")
-        if c.draft_kind == "draft_model" and c.draft_model is None:
-            raise InputError("--draft-model is required for draft-model speculative decoding")
+        if c.draft_kind in DRAFT_MODEL_KINDS and c.draft_model is None:
+            raise InputError(f"--draft-model is required for {c.draft_kind} speculative decoding")
     if not 0.0 <= c.acceptance_rate <= 1.0:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
 
@@ -308,7 +314,7 @@ class ServingPerf:
         self.comm = ReplicaComm(c, cal.tp_comm_mult)
         self._k = c.num_speculative_tokens
         self._draft: ServingPerf | None = None
-        if self._k > 0 and c.draft_kind == "draft_model" and c.draft_model is not None:
+        if self._k > 0 and c.draft_kind in DRAFT_MODEL_KINDS and c.draft_model is not None:
             dcfg = ServingConfig(c.draft_model, c.hw, tp=_draft_tp(c.draft_model, c.tp),
                                  weights_dtype="bf16" if c.weights_dtype == "int4"
                                  else c.weights_dtype, kv_cache_dtype=c.kv_cache_dtype,
@@ -448,10 +454,13 @@ class ServingPerf:
             return k * one
         assert self._draft is not None
         d = self._draft
-        # each proposal is a separate forward of the draft model with its own host launch
-        # (vLLM v0.6 spec_decode runs the proposer's k passes through its model runner)
+        # draft_model: each proposal is a separate forward of the draft model with its own
+        # host launch (vLLM v0.6 spec_decode runs the proposer's k passes through its model
+        # runner); fused_draft: the passes run inside the target's compiled graph, no host
+        # time of their own (the step's host overhead is paid once, in spec_step_time_s)
+        launch_s = 0.0 if kind == "fused_draft" else d._step_oh
         return k * (d._gpu_time_s(n, 0.0, 0.0, decode_context_tokens_sum,
-                                  decode_context_tokens_sum, n, n) + d._step_oh)
+                                  decode_context_tokens_sum, n, n) + launch_s)
 
     def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
                          num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
@@ -624,7 +633,8 @@ def prepare_serving(config: ServingConfig,
 
 
 __all__ = [
-    "DRAFT_KINDS", "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES", "WEIGHT_DTYPES", "ServingConfig",
-    "ServingPerf", "check_config", "expected_accepted_tokens", "local_attention",
-    "prepare_serving", "runs_weight_only", "step_components",
+    "DRAFT_KINDS", "DRAFT_MODEL_KINDS", "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES",
+    "WEIGHT_DTYPES", "ServingConfig", "ServingPerf", "check_config",
+    "expected_accepted_tokens", "local_attention", "prepare_serving", "runs_weight_only",
+    "step_components",
 ]

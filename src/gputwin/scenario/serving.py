@@ -155,7 +155,7 @@ class EngineSettings:
 class SpeculativeOptions(_M):
     num_tokens: PosInt
     acceptance: float = Field(default=0.7, ge=0, le=1)
-    kind: Literal["draft_model", "eagle", "ngram"] = "eagle"
+    kind: Literal["draft_model", "fused_draft", "eagle", "ngram"] = "eagle"
     draft_model: str | None = None
 
 
