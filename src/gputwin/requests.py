@@ -279,6 +279,9 @@ class ServeRequest(_Request):
     model_overrides: dict[str, Any] | None = None
     draft_model_overrides: dict[str, Any] | None = None
     engine: str = "vllm"
+    context_buckets: list[PositiveInt] | None = Field(
+        default=None, description="Compiled context-encoding lengths (AWS Neuron): the "
+        "prompt is prefilled padded to the smallest that holds it")
 
 
 R = TypeVar("R", bound=BaseModel)

@@ -73,6 +73,8 @@ def test_summary_header_counts_gpus_not_systems(capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize(("extra", "word"), [
     (["--tp", "3"], "--tp: 3"), (["--spec-tokens", "3"], "--draft-model"),
     (["--input-tokens", "5000"], "context"), (["--batch-size", "5000"], "--batch-size"),
+    (["--context-buckets", "1024"], "bucket"), (["--context-buckets", "2048,x"],
+                                                 "--context-buckets"),
 ])
 def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
                           word: str) -> None:
@@ -105,6 +107,19 @@ def test_ttft_grows_with_prompt_and_batch() -> None:
     b = [serve_of(input_tokens=1024, batch_size=n, **kw).ttft_s  # type: ignore[arg-type]
          for n in (1, 8, 32)]
     assert b == sorted(b)
+
+
+def test_context_buckets_pad_the_prompt_only() -> None:
+    kw = {"model": "llama3.3-70b", "system": "trn2-server", "tp": 16, "output_tokens": 500,
+          "max_num_batched_tokens": 16384}
+    padded = serve_of(input_tokens=10000, context_buckets=[8192, 12288, 16384], **kw)
+    plain = serve_of(input_tokens=10000, **kw)
+    at_bucket = serve_of(input_tokens=12288, **kw)
+    assert padded.ttft_s == pytest.approx(at_bucket.ttft_s)
+    assert padded.ttft_s > 1.15 * plain.ttft_s
+    assert padded.tpot_s == pytest.approx(plain.tpot_s)  # decode runs the real context
+    exact = serve_of(input_tokens=8192, context_buckets=[8192, 12288], **kw)
+    assert exact.ttft_s == pytest.approx(serve_of(input_tokens=8192, **kw).ttft_s)
 
 
 def test_speculation_speedup_reported() -> None:

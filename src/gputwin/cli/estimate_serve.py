@@ -47,6 +47,20 @@ def _summary(est: ServingEstimate, title: str) -> None:
     console.print(t)
 
 
+def _buckets(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    """``--context-buckets 2048,4096`` -> [2048, 4096] (positive whole numbers)."""
+    if value is None:
+        return None
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated token counts, got {value!r}",
+                                 ctx, param) from None
+    if not out or min(out) < 1:
+        raise click.BadParameter(f"expected positive token counts, got {value!r}", ctx, param)
+    return out
+
+
 @click.command()
 @click.option("--model", required=True, help="Model name (catalog) or HF config.json path.")
 @click.option("--gpu", default=None, help="Accelerator name (catalog).")
@@ -90,6 +104,9 @@ def _summary(est: ServingEstimate, title: str) -> None:
               type=click.Choice(engine_names()),
               help="Engine profile: host overheads and kernel efficiencies "
                    "(docs/serving-engines.md); batch limits stay as given.")
+@click.option("--context-buckets", default=None, callback=_buckets,
+              help="Compiled context-encoding lengths, e.g. 2048,4096,8192,12288 (AWS "
+                   "Neuron): the prompt is prefilled padded to the smallest that holds it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep: int,
           dp_attention: int, redundant_experts: int, ep_imbalance: float | None,
@@ -97,7 +114,7 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
           weights: str, kv_cache: str, spec_tokens: int, acceptance: float,
           draft_model: str | None, spec_kind: str | None, max_num_seqs: int,
           max_num_batched_tokens: int, calibration: str | None, engine: str,
-          as_json: bool) -> None:
+          context_buckets: list[int] | None, as_json: bool) -> None:
     """TTFT, TPOT, throughput and memory of one inference replica."""
     from gputwin.perf.split import Split, cli_flag
     from gputwin.requests import ServeRequest, validated
@@ -111,7 +128,7 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
         weights=weights, kv_cache=kv_cache, spec_tokens=spec_tokens, acceptance=acceptance,
         draft_model=draft_model, spec_kind=spec_kind, max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens, calibration=calibration,
-        engine=engine,
+        engine=engine, context_buckets=context_buckets,
     )
     est = estimate_serve(validated(ServeRequest, {k: v for k, v in fields.items()
                                                   if v is not None}, where=cli_flag))

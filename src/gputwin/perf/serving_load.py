@@ -9,7 +9,10 @@ scheduler with chunked prefill would run them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from gputwin.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,21 @@ class StepLoad:
     prefill_attn_pairs: float = 0.0
     num_decode_seqs: int = 0
     decode_context_tokens_sum: float = 0.0
+
+
+def bucketed_prompt_tokens(input_tokens: int, buckets: Sequence[int] | None) -> int:
+    """Tokens a prompt of ``input_tokens`` is context-encoded at: the smallest compiled
+    bucket that holds it (AWS NxD Inference / transformers-neuronx compile context encoding
+    for fixed lengths and pad the prompt to the next one), ``input_tokens`` without buckets.
+
+    Raises :class:`InputError` when the prompt is longer than every bucket."""
+    if not buckets:
+        return input_tokens
+    fits = [b for b in buckets if b >= input_tokens]
+    if not fits:
+        raise InputError(f"--input-tokens {input_tokens} exceeds the largest context-encoding "
+                         f"bucket ({max(buckets)})")
+    return min(fits)
 
 
 def prefill_batch_loads(batch: int, input_tokens: int, chunk_tokens: int,

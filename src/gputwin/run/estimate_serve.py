@@ -28,6 +28,7 @@ from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, pr
 from gputwin.perf.serving_calib import load_serving_calibration
 from gputwin.perf.serving_load import (
     StepLoad,
+    bucketed_prompt_tokens,
     decode_load,
     prefill_batch_loads,
     steady_state_mix,
@@ -175,6 +176,7 @@ def _estimate_serve(
     model_overrides: Mapping[str, Any] | None = None,
     draft_model_overrides: Mapping[str, Any] | None = None,
     engine: str = "vllm",
+    context_buckets: list[int] | None = None,
 ) -> ServingEstimate:
     """Resolve names, validate every option and estimate one serving configuration.
 
@@ -203,7 +205,8 @@ def _estimate_serve(
                            engine=engine)
     cal = load_serving_calibration(calibration)
     perf = prepare_serving(config, cal)
-    load = (batch_size, input_tokens, output_tokens, num_replicas, gpu_memory_utilization)
+    load = (batch_size, input_tokens, output_tokens, num_replicas, gpu_memory_utilization,
+            bucketed_prompt_tokens(input_tokens, context_buckets))
     est = _estimate(perf, *load)
     if spec_tokens:  # the same replica without speculation, for the speed-up
         plain = prepare_serving(replace(config, num_speculative_tokens=0, draft_model=None,
@@ -256,12 +259,14 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
 
 
 def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
-              util: float) -> ServingEstimate:
+              util: float, prompt: int) -> ServingEstimate:
+    """``prompt``: the tokens each prompt is prefilled at (``inp`` padded to its
+    context-encoding bucket; ``inp`` without buckets)."""
     max_batch = perf.memory.max_batch_size_by_memory(inp + out, BLOCK_SIZE, util)
     _check_fit(perf, batch, inp + out, util, max_batch)
     per_step = perf.expected_tokens_per_step()
-    total, ttft, ttft_max = _prefill(perf, batch, inp)
-    single = _prefill(perf, 1, inp)[0]
+    total, ttft, ttft_max = _prefill(perf, batch, prompt)
+    single = _prefill(perf, 1, prompt)[0]
     decode = loads_time_s(perf, [decode_load(batch, inp + out / 2.0)],
                           spec=perf.config.num_speculative_tokens > 0)[0]
     steady = _steady_step_s(perf, batch, inp, out, per_step)
