@@ -76,3 +76,22 @@ def test_slos_are_durations_as_in_the_other_serving_commands(
         main([*args, "--tpot-slo", "0"])
     assert info.value.code == 2
     assert "--tpot-slo: " in capsys.readouterr().err  # the flag, not the field name
+
+
+def test_model_no_api_serves_prints_a_table_without_break_even() -> None:
+    """A model no public API in the price book lists (GLM-4.5-Air when this was written)
+    has no break-even volume: the text table leaves the column blank (it crashed on the
+    missing value)."""
+    res = CliRunner().invoke(cli, ["estimate", "tco", "--model", "glm-4.5-air",
+                                   "--tokens-per-day", "2e9", "--gpu", "h200-sxm-141gb"])
+    assert res.exit_code == 0, res.output
+    assert "own " in res.output
+
+
+def test_break_even_column_blank_never_or_volume() -> None:
+    from gputwin.cli.estimate_tco import _break_even
+
+    assert _break_even({"kind": "api"}) == ""
+    assert _break_even({"kind": "own"}) == ""  # no API to break even against
+    assert _break_even({"kind": "rent", "break_even_tokens_per_day": None}) == "never"
+    assert _break_even({"kind": "own", "break_even_tokens_per_day": 2.85e8}) == "2.85e8"

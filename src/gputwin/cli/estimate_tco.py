@@ -33,8 +33,7 @@ def _print(d: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col == "option" else "right",
                          no_wrap=col == "option", overflow="fold")
     for o in d["options"]:
-        be = o.get("break_even_tokens_per_day", "")
-        be_s = "" if o["kind"] == "api" else ("never" if be is None else _volume(be))
+        be_s = _break_even(o)
         est = ESTIMATE_MARK if o.get("price_estimated") else ""
         table.add_row(o["name"], str(o["gpus"] or ""), f"{est}{o['monthly_usd']:,.0f}",
                       f"{est}{o['usd_per_million_tokens']:.3f}", be_s, est + _rate(o))
@@ -45,6 +44,15 @@ def _print(d: dict[str, Any]) -> None:
         console.print(f"break-even: tokens/day above which the fleet is cheaper than the "
                       f"cheapest API ({d['break_even_against']}); rate: $ per GPU-hour, or an "
                       "API's $ per M input / output tokens")
+
+
+def _break_even(option: dict[str, Any]) -> str:
+    """The break-even column: blank for an API, or when no API serves the model (nothing
+    to break even against); ``never`` when the fleet never gets cheaper."""
+    if option["kind"] == "api" or "break_even_tokens_per_day" not in option:
+        return ""
+    be = option["break_even_tokens_per_day"]
+    return "never" if be is None else _volume(be)
 
 
 def _volume(tokens_per_day: float) -> str:
