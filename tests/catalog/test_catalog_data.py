@@ -30,7 +30,12 @@ REQUIRED = {
     "storage": ["object-store", "lustre", "gpfs", "local-nvme"],
     "models": ["gpt3-175b", "llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "llama3-70b",
                "llama3.1-8b", "llama3.1-70b", "llama3.1-405b", "mixtral-8x7b", "mixtral-8x22b",
-               "deepseek-v3", "mistral-7b", "qwen2.5-72b"],
+               "deepseek-v3", "mistral-7b", "qwen2.5-72b",
+               # open models providers serve (each from its config.json)
+               "qwen3-coder-480b-a35b", "qwen3-14b", "qwen3-8b", "qwen3-4b", "qwen2.5-32b",
+               "qwen2.5-14b", "qwen2.5-7b", "glm-4.5", "glm-4.6", "glm-4.5-air",
+               "gemma3-27b", "gemma3-12b", "gemma3-4b", "gemma2-27b", "gemma2-9b",
+               "mistral-large-2407", "mistral-small-24b-2501", "mistral-nemo-12b", "phi-4"],
 }
 
 
@@ -306,3 +311,15 @@ def test_h20_takes_hopper_coefficients_not_h200s_by_prefix() -> None:
     assert train.for_accelerator("l20").family == "l20"
     assert train.for_accelerator("l40s").family == train.for_accelerator("l4").family == "default"
     assert family_key("l20", attn) == "l20" and family_key("l40s", attn) == "default"
+
+
+@pytest.mark.parametrize(("name", "window", "global_every"), [
+    ("gemma3-27b", 1024, 6), ("gemma3-12b", 1024, 6), ("gemma3-4b", 1024, 6),
+    ("gemma2-27b", 4096, 2), ("gemma2-9b", 4096, 2)])
+def test_gemma_sliding_window_layers_follow_the_config_pattern(
+        name: str, window: int, global_every: int) -> None:
+    """Gemma 3: sliding_window_pattern 6 (every sixth layer global); Gemma 2: sliding and
+    global layers alternate. The rest attend over the window."""
+    model = CAT.model(name)
+    assert model.local_attention_window == window
+    assert model.local_attention_layers == model.num_layers - model.num_layers // global_every

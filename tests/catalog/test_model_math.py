@@ -43,6 +43,19 @@ PUBLISHED = [
     ("gpt3-6.7b", 6.7e9, None),
     ("gpt3-13b", 13e9, None),
     ("gpt3-1.3b", 1.3e9, None),
+    ("qwen3-coder-480b-a35b", 480e9, 35e9),  # HF card: 480B total, 35B activated
+    ("qwen3-14b", 14.8e9, None),        # HF card: 14.8B
+    ("qwen3-8b", 8.2e9, None),          # HF card: 8.2B
+    ("qwen3-4b", 4.0e9, None),          # HF card: 4.0B (tied embeddings)
+    ("qwen2.5-32b", 32.5e9, None),      # HF card: 32.5B
+    ("qwen2.5-14b", 14.7e9, None),      # HF card: 14.7B
+    ("qwen2.5-7b", 7.61e9, None),       # HF card: 7.61B
+    ("gemma2-27b", 27.228e9, None),     # Gemma 2 report Table 1: 1,180M embedding + 26,048M
+    ("gemma2-9b", 9.241e9, None),       # Gemma 2 report Table 1: 917M embedding + 8,324M
+    ("mistral-large-2407", 123e9, None),  # Mistral AI: 123B
+    ("mistral-small-24b-2501", 23.6e9, None),  # HF card: 23.6B (announced as 24B)
+    ("mistral-nemo-12b", 12.2e9, None),  # HF card: 12.2B (announced as 12B)
+    ("phi-4", 14.7e9, None),            # HF card: 14.7B (report: 14B)
 ]
 
 
@@ -65,6 +78,28 @@ def test_gpt_oss_totals(name: str, total: float, active_no_embed: float) -> None
     assert total_params(model) == pytest.approx(total, rel=0.01)
     embed = model.vocab_size * model.hidden_size
     assert active_params_per_token(model) - embed == pytest.approx(active_no_embed, rel=0.01)
+
+
+@pytest.mark.parametrize(("name", "total", "active_no_embed"), [
+    ("glm-4.5", 355e9, 32e9), ("glm-4.6", 355e9, 32e9), ("glm-4.5-air", 106e9, 12e9)])
+def test_glm_totals(name: str, total: float, active_no_embed: float) -> None:
+    """GLM-4.5's card counts active parameters without the input embedding and the output
+    head (both untied); ours counts both. The one multi-token-prediction layer is not in
+    the catalog's total (it serves speculative decoding only)."""
+    model = CAT.model(name)
+    assert total_params(model) == pytest.approx(total, rel=0.01)
+    tables = 2 * model.vocab_size * model.hidden_size
+    assert active_params_per_token(model) - tables == pytest.approx(active_no_embed, rel=0.02)
+
+
+# Gemma 3 report (arXiv:2503.19786) Table 1: non-embedding parameters of the text decoder
+# (the 417M vision encoder and the embedding table are listed apart)
+@pytest.mark.parametrize(("name", "non_embedding"), [
+    ("gemma3-27b", 25_600e6), ("gemma3-12b", 10_759e6), ("gemma3-4b", 3_209e6)])
+def test_gemma3_non_embedding(name: str, non_embedding: float) -> None:
+    model = CAT.model(name)
+    assert model.tied_embeddings
+    assert param_counts(model).non_embedding == pytest.approx(non_embedding, rel=0.005)
 
 
 # Narayanan et al. 2021, Table 1: published parameter counts (billions, one decimal)
