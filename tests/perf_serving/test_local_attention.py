@@ -82,3 +82,26 @@ def test_disaggregated_transfer_ships_a_window_of_the_local_layers() -> None:
     win_s = win.kv_transfer_time_s(10_000, bw) - lat
     assert win_s == pytest.approx(full_s * (10_000 + 128) / (2 * 10_000), rel=1e-9)
     assert win.kv_transfer_time_s(100, bw) == pytest.approx(full.kv_transfer_time_s(100, bw))
+
+
+def test_long_sequences_fit_by_their_window_when_the_pool_sets_too_much_aside() -> None:
+    """Gemma 3 27B: 52 of 62 layers keep a 1,024-token window. With 256 sequences' windows
+    set aside the pool gains nothing, yet a batch of ten 16K-token sequences holds its
+    whole context in only 10 layers: each costs ~1.7 GiB in BF16, not the ~7.9 GiB of
+    every layer holding every token."""
+    gemma = CAT.model("gemma3-27b")
+    hw = resolve_hardware(CAT, gpu="h100-sxm-80gb")
+    win, full = (prepare_serving(ServingConfig(m, hw, max_num_seqs=256))
+                 for m in (gemma, _full(gemma)))
+    ctx, block = 16_640, 16
+    per_token = win.kv_bytes_per_token_per_gpu
+    held = (1024 // block + 1) * block
+    expect = ctx * per_token * 10 / 62 + held * per_token * 52 / 62
+    assert win.memory.kv_bytes_per_sequence(ctx, block) == pytest.approx(expect, rel=1e-12)
+    assert full.memory.kv_bytes_per_sequence(ctx, block) == pytest.approx(ctx * per_token)
+    free = win.memory.free_kv_bytes_per_gpu(0.9)
+    assert win.memory.max_batch_size_by_memory(ctx, block) == int(free // expect) >= 8
+    assert full.memory.max_batch_size_by_memory(ctx, block) == int(free // (ctx * per_token))
+    # a context inside the window costs what it costs without one
+    assert win.memory.max_batch_size_by_memory(900, block) == (
+        full.memory.max_batch_size_by_memory(900, block))

@@ -87,6 +87,32 @@ class KvMemory:
 
     def max_batch_size_by_memory(self, context_tokens: int, block_size: int = 16,
                                  gpu_memory_utilization: float = 0.9) -> int:
-        """Sequences of ``context_tokens`` whose KV fits at once (block-rounded)."""
+        """Sequences of ``context_tokens`` whose KV fits at once (block-rounded).
+
+        With local-attention layers, a batch of equal sequences also fits when each holds
+        its whole context in the global layers and only its window (plus the block being
+        filled) in the local ones, as vLLM's hybrid allocator frees the blocks a window
+        has left behind (:meth:`kv_bytes_per_sequence`); the larger of that and the
+        pool's count (:meth:`num_kv_blocks`, which sets windows aside for
+        ``max_num_seqs``) holds."""
         blocks_per_seq = max(1, -(-int(context_tokens) // block_size))
-        return self.num_kv_blocks(block_size, gpu_memory_utilization) // blocks_per_seq
+        by_pool = self.num_kv_blocks(block_size, gpu_memory_utilization) // blocks_per_seq
+        if self.shape.local_kv_bytes_per_token_per_gpu <= 0.0:
+            return by_pool
+        free = self.free_kv_bytes_per_gpu(gpu_memory_utilization)
+        if free <= 0.0:
+            return by_pool
+        per_seq = self.kv_bytes_per_sequence(context_tokens, block_size)
+        return max(by_pool, int(free // per_seq) * self.kv_pools_per_replica)
+
+    def kv_bytes_per_sequence(self, context_tokens: int, block_size: int = 16) -> float:
+        """KV bytes one sequence of ``context_tokens`` holds on one GPU (block-rounded):
+        every token in the whole-context layers, at most the local window plus one
+        block in the local-attention layers."""
+        tokens = max(1, -(-int(context_tokens) // block_size)) * block_size
+        local = self.shape.local_kv_bytes_per_token_per_gpu
+        window = self.shape.attn_window
+        if local <= 0.0 or window <= 0:
+            return tokens * self.kv_bytes_per_token_per_gpu
+        held = min(tokens, (-(-window // block_size) + 1) * block_size)
+        return tokens * (self.kv_bytes_per_token_per_gpu - local) + held * local

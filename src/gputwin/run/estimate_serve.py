@@ -250,7 +250,7 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
             f"{format_bytes(accel.memory_bytes * util)} at utilisation {util}; raise --tp/--pp "
             "or quantise --weights")
     if batch > max_batch:
-        need = batch * context * perf.kv_bytes_per_token_per_gpu
+        need = batch * perf.memory.kv_bytes_per_sequence(context, BLOCK_SIZE)
         raise DoesNotFitError(
             f"--batch-size {batch} x {context} tokens needs {format_bytes(need)} of KV cache "
             f"per GPU but {format_bytes(free)} is free (at most {max_batch} sequences); "
