@@ -359,8 +359,9 @@ def test_l20_series_follows_from_the_parts_measured_kernels() -> None:
 
 @pytest.mark.parametrize("model", ["flux.1-dev", "wan2.1-14b"])
 def test_compiled_pipeline_fuses_the_elementwise_passes(model: str) -> None:
-    """On one GPU (no host floor) compiling changes only the elementwise part: it moves
-    compiled_elementwise_frac of the eager bytes, whatever the model's own count."""
+    """On one GPU (no host floor) compiling changes only the elementwise part and the
+    kernel count: it moves compiled_elementwise_frac of the eager bytes, whatever the
+    model's own count, and launches kernels_per_block_compiled kernels per block."""
     import gputwin.perf.diffusion as diffusion
     from gputwin.perf.calibration import default_calibration
 
@@ -374,6 +375,8 @@ def test_compiled_pipeline_fuses_the_elementwise_passes(model: str) -> None:
     bw = H100.memory_bandwidth_bytes_per_s * default_calibration().memory_bw_frac
     saved = ((1 - table.compiled_elementwise_frac) * per_hidden * m.blocks * eager.tokens
              * m.hidden / bw * m.cfg_passes * kw["steps"])
+    saved += ((table.kernels_per_block - table.kernels_per_block_compiled) * m.blocks
+              * table.kernel_gap_s * m.cfg_passes * kw["steps"])
     assert eager.time_s - compiled.time_s == pytest.approx(saved, rel=1e-9)
     assert 0 < table.compiled_elementwise_frac < 1
     # a one-number efficiency (mfu=) has no elementwise part for compiling to fuse
@@ -431,3 +434,29 @@ def test_per_pass_weights_are_read_once_per_gpu_not_split(
     monkeypatch.setattr(diffusion, "dit_model", lambda name: bare)
     without = estimate_generation(H100, "flux.1-dev", **kw)
     assert with_read.time_s - without.time_s == pytest.approx(read_s, rel=1e-6)
+
+
+def test_every_forward_idles_a_launch_gap_per_kernel() -> None:
+    """Back-to-back kernels leave the GPU idle for a launch gap each: a FLUX forward is
+    longer by blocks x kernels x gap, eager (62 per block) more than compiled (15), and the
+    gap does not shrink with the batch or the sequence split."""
+    from gputwin.perf import diffusion as d
+
+    table = d.diffusion_table()
+    zero = table.model_copy(update={"kernel_gap_s": 0.0})
+    m = d.dit_model("flux.1-dev")
+    acc = default_catalog().accelerator("h100-sxm-80gb")
+    args = dict(gemm=0.7, attn=0.5, mfu=None, batch=1, num_gpus=1)
+    real = d.diffusion_table
+    try:
+        d.diffusion_table = lambda: zero  # type: ignore[assignment]
+        base_eager = d._forward_gpu_s(acc, m, 4608, 1e14, 1e13, **args)
+        base_comp = d._forward_gpu_s(acc, m, 4608, 1e14, 1e13, compiled=True, **args)
+    finally:
+        d.diffusion_table = real  # type: ignore[assignment]
+    eager = d._forward_gpu_s(acc, m, 4608, 1e14, 1e13, **args)
+    comp = d._forward_gpu_s(acc, m, 4608, 1e14, 1e13, compiled=True, **args)
+    gap = table.kernel_gap_s * m.blocks
+    assert eager - base_eager == pytest.approx(gap * table.kernels_per_block)
+    assert comp - base_comp == pytest.approx(gap * table.kernels_per_block_compiled)
+    assert table.kernels_per_block > table.kernels_per_block_compiled

@@ -30,6 +30,9 @@ Both compute parts are scaled by ``r / (r + half_tokens)``, r = tokens per GPU p
 short sequences (images, small batches) fill the GPU less; a batch of identical samples
 raises r. An image is ``frames = 1``. ``mfu=`` replaces the two compute parts by one
 efficiency for all DiT FLOPs (the model before the split) and drops the elementwise part.
+Every forward also idles ``blocks x kernels_per_block x kernel_gap_s`` between its
+back-to-back kernels (``kernels_per_block_compiled`` when compiled): a launch gap per
+kernel, per pass whatever the batch or the sequence split.
 
 On ``num_gpus`` > 1 the sequence is split across GPUs (Ulysses sequence parallelism, what
 xDiT and the reference repositories run): each GPU computes its share of the tokens, and
@@ -153,6 +156,10 @@ class _Table(BaseModel):
     half_tokens_source: str = Field(min_length=8)
     sp_host_s_per_block: float = Field(ge=0)
     sp_host_source: str = Field(min_length=8)
+    kernel_gap_s: float = Field(ge=0)
+    kernels_per_block: float = Field(gt=0)
+    kernels_per_block_compiled: float = Field(gt=0)
+    kernel_gap_source: str = Field(min_length=8)
     models: dict[str, DitModel]
 
 
@@ -312,8 +319,12 @@ def _forward_gpu_s(acc: Accelerator, m: DitModel, n: int, linear: float, attenti
     # the per-pass matrix-vector products (modulation, embedders) read their weights once,
     # on every GPU of the replica: memory-bound, not split
     per_pass_weights_s = forward_params(m.layout, hidden=m.hidden) * WEIGHT_BYTES / bw
+    # back-to-back kernels leave the GPU idle for a launch gap each, per pass whatever the
+    # batch or the sequence split (fewer, fused kernels when compiled)
+    kernels = table.kernels_per_block_compiled if compiled else table.kernels_per_block
+    gaps_s = m.blocks * kernels * table.kernel_gap_s
     return batch * ((linear / (peak * gemm) + attention / (peak * attn)) / fill
-                    + elementwise / bw) / num_gpus + per_pass_weights_s
+                    + elementwise / bw) / num_gpus + per_pass_weights_s + gaps_s
 
 
 def check_part(acc: Accelerator, name: str, num_gpus: int) -> None:
