@@ -92,30 +92,35 @@ def steady_state_load(batch: int, input_tokens: int, output_tokens: int,
 
 
 def steady_state_mix(batch: int, input_tokens: int, output_tokens: int,
-                     tokens_per_step: float, chunk_tokens: int,
+                     tokens_per_step: float, chunk_tokens: int, prompts: int | None = None,
                      ) -> list[tuple[StepLoad, float]]:
     """Steady-state continuous batching as the steps an engine runs: (load, share of steps).
 
-    Over one sequence lifetime (``output/tokens_per_step`` steps) ``batch`` sequences finish
-    at staggered times and each frees its slot for a new prompt, which the next steps take
-    in chunks of the room the decode tokens leave in ``chunk_tokens``. When the prompts'
-    chunks outnumber the steps, every step carries prompt tokens and the fluid
-    :func:`steady_state_load` holds; when they do not (small batches, long outputs), a
-    share of the steps carries one chunk of a prompt and the rest decode alone. The two
-    differ where the step time is not linear in its tokens: a mixture-of-experts step of
-    one decode token and a slice of a prompt reads nearly every expert, a pure decode step
-    only those its tokens route to (a batch of one decodes alone between its prompts).
+    Over one sequence lifetime (``output/tokens_per_step`` steps) ``prompts`` new prompts
+    arrive (default ``batch``: every slot is refilled once; ``batch - 1`` for the steps one
+    sequence decodes in, whose own prompt came before its first token), each taken in
+    chunks of the room the decode tokens leave in ``chunk_tokens``. When the chunks
+    outnumber the steps, every step carries prompt tokens (the fluid
+    :func:`steady_state_load`, scaled to ``prompts``); when they do not (small batches,
+    long outputs), a share of the steps carries one chunk of a prompt and the rest decode
+    alone. The two differ where the step time is not linear in its tokens: a
+    mixture-of-experts step of one decode token and a slice of a prompt reads nearly every
+    expert, a pure decode step only those its tokens route to (a batch of one decodes
+    alone between its prompts).
     """
-    fluid = steady_state_load(batch, input_tokens, output_tokens, tokens_per_step)
+    n = batch if prompts is None else max(0, prompts)
     lifetime_steps = max(1.0, output_tokens / tokens_per_step)
+    ctx_sum = batch * (input_tokens + output_tokens / 2.0)
+    alone = StepLoad(0, 0.0, 0.0, batch, ctx_sum)
+    if input_tokens <= 0 or n == 0:
+        return [(alone, 1.0)]
     room = max(1.0, chunk_tokens - batch * tokens_per_step)
     chunks_per_prompt = max(1, math.ceil(input_tokens / room))
-    prefill_steps = batch * chunks_per_prompt
-    if input_tokens <= 0 or prefill_steps >= lifetime_steps:
-        return [(fluid, 1.0)]
+    prefill_steps = n * chunks_per_prompt
+    if prefill_steps >= lifetime_steps:  # prompts in every step: the fluid average
+        prefill = max(0, round(n / lifetime_steps * input_tokens))
+        return [(StepLoad(prefill, 0.0, prefill * input_tokens / 2.0, batch, ctx_sum), 1.0)]
     share = prefill_steps / lifetime_steps
     chunk = input_tokens / chunks_per_prompt
-    carrying = StepLoad(max(1, round(chunk)), 0.0, chunk * input_tokens / 2.0, batch,
-                        fluid.decode_context_tokens_sum)
-    alone = StepLoad(0, 0.0, 0.0, batch, fluid.decode_context_tokens_sum)
+    carrying = StepLoad(max(1, round(chunk)), 0.0, chunk * input_tokens / 2.0, batch, ctx_sum)
     return [(carrying, share), (alone, 1.0 - share)]

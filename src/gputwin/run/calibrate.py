@@ -111,7 +111,7 @@ def _request_obs(row: dict[str, str], where: str, chunk: int,
         obs.append(Observation(ttft, tuple(zip(weights, loads, strict=True)), where + " ttft"))
     tpot = _number(row, "tpot_s", where, optional=True)
     if tpot:
-        mix = steady_state_mix(batch, inp, out, 1.0, chunk)
+        mix = steady_state_mix(batch, inp, out, 1.0, chunk, batch - 1)
         obs.append(Observation(tpot, tuple((share, ld) for ld, share in mix),
                                where + " tpot"))
     if not obs:

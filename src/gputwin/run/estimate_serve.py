@@ -7,9 +7,11 @@ Metrics (one replica of ``tp × pp`` GPUs unless stated):
   (``ttft_max_s`` the last one); ``prefill_time_single_s`` one prompt alone.
 - ``decode_step_time_s``: one pure decode step of the batch at the mean context
   ``input + output/2``.
-- ``tpot_s``: time per output token in steady-state continuous batching (each step also
-  carries the prompts of newly admitted requests as prefill chunks), divided by the tokens
-  a speculative step emits; ``throughput_tokens_per_s`` = output tokens/s of the batch.
+- ``tpot_s``: time per output token in steady-state continuous batching (a share of one
+  sequence's steps, or every step, also carries the prompts the other ``batch - 1`` slots
+  admit meanwhile, as prefill chunks), divided by the tokens a speculative step emits;
+  ``throughput_tokens_per_s`` = output tokens/s of the batch, with every slot's prompt
+  (``perf.serving_load.steady_state_mix``).
 - ``max_throughput_tokens_per_s``: the same at the largest batch memory (and
   ``max_num_seqs``) allows, times ``num_replicas``.
 - ``e2e_latency_s`` = ``ttft_s + (output − 1)·tpot_s``.
@@ -116,9 +118,11 @@ def _prefill(perf: ServingPerf, batch: int, input_tokens: int) -> tuple[float, f
 
 
 def _steady_step_s(perf: ServingPerf, batch: int, input_tokens: int, output_tokens: int,
-                   tokens_per_step: float) -> float:
+                   tokens_per_step: float, prompts: int | None = None) -> float:
+    """Mean step of steady-state continuous batching (``prompts`` per lifetime: every slot
+    refilled, or ``batch - 1`` for the steps one sequence decodes in)."""
     mix = steady_state_mix(batch, input_tokens, output_tokens, tokens_per_step,
-                           perf.config.max_num_batched_tokens)
+                           perf.config.max_num_batched_tokens, prompts)
     times = loads_time_s(perf, [load for load, _ in mix],
                          spec=perf.config.num_speculative_tokens > 0)
     return sum(t * share for t, (_, share) in zip(times, mix, strict=True))
@@ -270,7 +274,8 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
     decode = loads_time_s(perf, [decode_load(batch, inp + out / 2.0)],
                           spec=perf.config.num_speculative_tokens > 0)[0]
     steady = _steady_step_s(perf, batch, inp, out, per_step)
-    tpot = steady / per_step
+    # one sequence's decode steps carry the other slots' new prompts, not its own
+    tpot = _steady_step_s(perf, batch, inp, out, per_step, batch - 1) / per_step
     # steady state keeps sequences at every age: the average holds input + output/2 tokens
     mean_ctx = int(inp + out / 2)
     cap = perf.memory.max_batch_size_by_memory(mean_ctx, BLOCK_SIZE, util)
