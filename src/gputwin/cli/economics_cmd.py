@@ -16,24 +16,37 @@ def economics() -> None:
 
 @economics.command()
 @click.option("--model", default=None, help="Only APIs serving this catalog model.")
+@click.option("--current", is_flag=True,
+              help="Only the listings `estimate tco` compares (drop retired and superseded).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def apis(model: str | None, as_json: bool) -> None:
-    """The dated public API price list (USD per million tokens)."""
+def apis(model: str | None, current: bool, as_json: bool) -> None:
+    """The dated public API price list (USD per million tokens).
+
+    Every reading is kept as dated history; `status` says which ones `estimate tco` uses:
+    of each provider only its newest reading for a model (`superseded`: a newer one exists),
+    never a `retired` endpoint."""
     from rich.table import Table
 
-    from gputwin.economics.tables import api_prices, apis_for_model
+    from gputwin.economics.tables import api_prices, api_status, apis_for_model
 
-    rows = apis_for_model(model) if model else list(api_prices())
+    rows = apis_for_model(model, history=True) if model else list(api_prices())
+    status = {a.name: api_status(a, model) for a in rows}
+    if current:
+        rows = [a for a in rows if status[a.name] == "current"]
     if as_json:
-        emit_json([a.model_dump() for a in rows])
+        emit_json([{**a.model_dump(), "status": status[a.name]} for a in rows])
         return
+    header = ("api", "kind", "$/M in", "$/M out", "as of", "status", "models")
+    cells = [(a.name, a.kind, f"{a.usd_per_million_input:g}", f"{a.usd_per_million_output:g}",
+              a.as_of, status[a.name], ", ".join(a.models) or "-") for a in rows]
     table = Table()
-    for col in ("api", "kind", "$/M in", "$/M out", "as of", "models"):
+    for col in header:
         table.add_column(col)
-    for a in rows:
-        table.add_row(a.name, a.kind, f"{a.usd_per_million_input:g}",
-                      f"{a.usd_per_million_output:g}", a.as_of, ", ".join(a.models) or "-")
-    wide_console(122).print(table)  # every name and model list whole
+    for row in cells:
+        table.add_row(*row)
+    # every name and model list whole: as wide as the widest cell of each column
+    width = sum(max(map(len, col)) + 3 for col in zip(header, *cells, strict=True)) + 1
+    wide_console(width).print(table)
 
 
 @economics.command()

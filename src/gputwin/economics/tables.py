@@ -11,6 +11,7 @@ names are unique, and errors name the file, line and field (:class:`InputError`)
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
@@ -44,7 +45,15 @@ class ApiPrice(_NamedApi):
     usd_per_million_input: float = Field(ge=0)
     usd_per_million_output: float = Field(ge=0)
     as_of: str = Field(pattern=_MONTH)
+    #: Month the endpoint stopped serving these weights (kept for the record).
+    retired: str | None = Field(default=None, pattern=_MONTH)
     source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _retired_after_reading(self) -> ApiPrice:
+        if self.retired is not None and self.retired < self.as_of:
+            raise ValueError(f"retired {self.retired} is before as_of {self.as_of}")
+        return self
 
 
 #: ``open-model host``: a third party serving open weights (the catalog DiTs in ``models``);
@@ -120,9 +129,37 @@ def api_prices() -> tuple[ApiPrice, ...]:
     return load_api_list(DATA_DIR / "api_prices.yaml", ApiPriceList)
 
 
-def apis_for_model(model: str) -> list[ApiPrice]:
-    """The public APIs that serve catalog model ``model`` (may be empty)."""
-    return [a for a in api_prices() if model in a.models]
+def current_listings(apis: Iterable[ApiPrice], model: str) -> list[ApiPrice]:
+    """The listings of ``apis`` that price ``model`` today: of each provider only its newest
+    reading (``as_of``), unless that one is retired -- an older reading of the same provider
+    is dated history, not a second offer, and does not come back when the newest endpoint
+    retires. Listings of one provider read in the same month are all kept (e.g. two
+    endpoints serving the same weights)."""
+    serving = [a for a in apis if model in a.models]
+    newest: dict[str, str] = {}
+    for a in serving:  # retired readings count: an older one must not come back
+        newest[a.provider] = max(newest.get(a.provider, a.as_of), a.as_of)
+    return [a for a in serving if a.as_of == newest[a.provider] and a.retired is None]
+
+
+def api_status(api: ApiPrice, model: str | None = None) -> str:
+    """``current``, ``retired YYYY-MM`` or ``superseded`` (a newer reading of the same
+    provider prices every model this one serves, or ``model`` when given)."""
+    if api.retired is not None:
+        return f"retired {api.retired}"
+    models = [model] if model else api.models
+    everything = api_prices()
+    if all(api not in current_listings(everything, m) for m in models) and models:
+        return "superseded"
+    return "current"
+
+
+def apis_for_model(model: str, *, history: bool = False) -> list[ApiPrice]:
+    """The public APIs that serve catalog model ``model`` today (may be empty):
+    :func:`current_listings`; ``history`` keeps retired and superseded readings too."""
+    if history:
+        return [a for a in api_prices() if model in a.models]
+    return current_listings(api_prices(), model)
 
 
 def api_price(name: str) -> ApiPrice:
