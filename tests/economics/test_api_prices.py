@@ -19,6 +19,7 @@ from gputwin.economics.tables import (
     apis_for_model,
     current_listings,
 )
+from gputwin.run.estimate_tco import estimate_tco, tco_request
 
 
 def _api(name: str, provider: str, as_of: str, models: tuple[str, ...] = ("m",),
@@ -60,11 +61,36 @@ def test_retired_before_the_reading_is_refused() -> None:
 def test_status_of_real_readings() -> None:
     assert api_status(api_price("deepseek/deepseek-chat")) == "retired 2025-09"
     assert api_status(api_price("cerebras/llama-3.1-70b")) == "retired 2025-01"
-    assert api_status(api_price("groq/llama-3.1-8b-instant")) == "current"
+    assert api_status(api_price("groq/gpt-oss-120b")) == "current"
     assert api_status(api_price("openai/gpt-4o")) == "current"  # closed: reference only
-    assert "cerebras/llama-3.1-70b" not in {a.name for a in apis_for_model("llama3.1-70b")}
-    assert "cerebras/llama-3.1-70b" in {
-        a.name for a in apis_for_model("llama3.1-70b", history=True)}
+    names = {a.name for a in apis_for_model("llama3.3-70b")}
+    assert "groq/llama-3.3-70b-versatile" not in names  # decommissioned Aug 2026
+    assert "groq/llama-3.3-70b-versatile" in {
+        a.name for a in apis_for_model("llama3.3-70b", history=True)}
+
+
+@pytest.mark.parametrize("model", [
+    "gpt-oss-120b", "gpt-oss-20b", "llama3.3-70b", "llama4-scout", "llama4-maverick",
+    "qwen3-32b", "qwen3-235b-a22b", "qwen3-coder-480b-a35b", "deepseek-v3", "deepseek-r1",
+    "kimi-k2", "glm-4.5", "glm-4.6", "glm-4.5-air", "gemma3-27b", "mistral-nemo-12b",
+    "mistral-small-24b-2501"])
+def test_current_open_models_have_a_dated_api(model: str) -> None:
+    apis = apis_for_model(model)
+    assert apis, f"no current API listing serves {model}"
+    assert all(a.retired is None and a.as_of >= "2025-01" for a in apis)
+    providers = [a.provider for a in apis]
+    assert len({(a.provider, a.as_of) for a in apis}) == len(set(providers))  # one reading
+
+
+def test_tco_compares_the_current_listings_and_breaks_even_against_the_cheapest() -> None:
+    d = estimate_tco(tco_request({"model": "gpt-oss-120b", "tokens_per_day": 2e9}))
+    api_names = {o["name"] for o in d["options"] if o["kind"] == "api"}
+    assert api_names == {a.name for a in apis_for_model("gpt-oss-120b")}
+    assert len(api_names) >= 5
+    cheapest = min((o for o in d["options"] if o["kind"] == "api"),
+                   key=lambda o: o["monthly_usd"])
+    assert d["break_even_against"] == cheapest["name"]
+    assert all("break_even_tokens_per_day" in o for o in d["options"] if o["kind"] != "api")
 
 
 def test_cli_lists_every_reading_with_its_status() -> None:
@@ -72,6 +98,7 @@ def test_cli_lists_every_reading_with_its_status() -> None:
     assert res.exit_code == 0, res.output
     rows = {r["name"]: r["status"] for r in json.loads(res.output)}
     assert rows["deepseek/deepseek-chat"] == "retired 2025-09"
+    assert rows["together/deepseek-v3"] == "current"
     res = CliRunner().invoke(cli, ["economics", "apis", "--model", "deepseek-v3", "--current",
                                    "--json"])
     assert {r["name"] for r in json.loads(res.output)} == {
