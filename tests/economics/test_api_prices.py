@@ -63,6 +63,10 @@ def test_status_of_real_readings() -> None:
     assert api_status(api_price("cerebras/llama-3.1-70b")) == "retired 2025-01"
     assert api_status(api_price("groq/gpt-oss-120b")) == "current"
     assert api_status(api_price("openai/gpt-4o")) == "current"  # closed: reference only
+    # the Oct 2024 Together reading of Llama 3.1 70B gave way to its Jul 2025 re-reading
+    assert api_status(api_price("together/llama-3.1-70b-turbo")) == "superseded"
+    together = [a.name for a in apis_for_model("llama3-70b") if a.provider == "Together AI"]
+    assert together == ["together/llama-3.1-70b@2025"]
     names = {a.name for a in apis_for_model("llama3.3-70b")}
     assert "groq/llama-3.3-70b-versatile" not in names  # decommissioned Aug 2026
     assert "groq/llama-3.3-70b-versatile" in {
