@@ -158,6 +158,10 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
                    "TensorRT-LLM].")
 @click.option("--preemption", default="recompute", show_default=True,
               type=click.Choice(["recompute", "swap"]))
+@click.option("--num-scheduler-steps", default=1, show_default=True, type=int,
+              callback=positive_int,
+              help="vLLM V0 multi-step scheduling: the scheduler runs once per N decode "
+                   "steps, so arrivals wait for the run's end.")
 @click.option("--disaggregate", default=None, metavar="P:D",
               help="Disaggregated prefill/decode with P prefill and D decode replicas.")
 @click.option("--ttft-slo", default=None, type=DURATION, help="e.g. 2s")
@@ -306,7 +310,8 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
                    "gpu_memory_utilization": o["gpu_memory_utilization"],
                    "enable_prefix_caching": not o["no_prefix_caching"],
                    "enable_chunked_prefill": o["chunked_prefill"],
-                   "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"]},
+                   "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"],
+                   "num_scheduler_steps": o["num_scheduler_steps"]},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }
     if o["spec_tokens"]:

@@ -175,6 +175,7 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         swap_bandwidth_bytes_per_s=opts.engine.swap_bandwidth, num_speculative_tokens=k,
         tokens_per_step=perf.expected_tokens_per_step(),
         skip_decode_steps=opts.engine.skip_decode_steps,
+        num_scheduler_steps=opts.engine.num_scheduler_steps,
         reserve_full_sequence=e.profile.capacity_policy == "no_evict")
 
 

@@ -27,7 +27,7 @@ from gputwin.errors import InputError
 _SERVICE_KEYS = ("model", "gpu", "system", "tp", "pp", "ep", "dp_attention", "replicas")
 _ENGINE_KEYS = ("max_num_seqs", "max_num_batched_tokens", "block_size",
                 "gpu_memory_utilization", "enable_prefix_caching", "enable_chunked_prefill",
-                "skip_decode_steps")
+                "skip_decode_steps", "num_scheduler_steps")
 
 
 @dataclass(frozen=True, slots=True)

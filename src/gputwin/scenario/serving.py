@@ -113,6 +113,9 @@ class EngineOptions(_M):
         "GPU memory; TensorRT-LLM: of the memory left after the weights)")
     swap_bandwidth: BytesPerS = Field(default=25e9, gt=0, description="Host↔GPU per GPU")
     skip_decode_steps: bool = True
+    num_scheduler_steps: PosInt = Field(
+        default=1, description="vLLM V0 multi-step scheduling (--num-scheduler-steps): "
+        "the scheduler runs once per this many decode steps")
 
     @field_validator("name")
     @classmethod

@@ -37,6 +37,10 @@ class EngineConfig:
     sequence (prompt + output) fit beside those of the running requests (TensorRT-LLM's
     ``GUARANTEED_NO_EVICT`` capacity policy: no preemption); off = vLLM's greedy
     admission with preemption when the cache runs out.
+    ``num_scheduler_steps``: vLLM V0 multi-step scheduling (``--num-scheduler-steps``,
+    v0.5.5-v0.7): the scheduler runs once per that many decode steps, so a request that
+    arrives while the batch decodes waits for the run's end before its prefill (1 = the
+    scheduler runs before every step). Runs step by step (no decode skipping).
     """
 
     num_kv_blocks: int
@@ -54,6 +58,7 @@ class EngineConfig:
     tokens_per_step: float = 1.0
     skip_decode_steps: bool = True
     reserve_full_sequence: bool = False
+    num_scheduler_steps: int = 1
 
     @property
     def max_prompt_tokens(self) -> int:
@@ -65,7 +70,7 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_kv_blocks", "block_size", "max_num_seqs", "max_num_batched_tokens",
-                     "max_model_len"):
+                     "max_model_len", "num_scheduler_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")

@@ -66,7 +66,8 @@ class Replica:
         self.pricer = StepPricer(model, cfg)
         self.pool = self.sched.pool
         self.bs = cfg.block_size
-        self._skip = cfg.skip_decode_steps
+        # multi-step runs are planned step by step (a stretch would skip their ends)
+        self._skip = cfg.skip_decode_steps and cfg.num_scheduler_steps == 1
         self._fcfs = cfg.scheduling_policy != "priority"
         self._max_prompt = cfg.max_prompt_tokens  # derived from cfg: computed once
         self._lines = self.pricer.lines  # batch size -> verified cost line (shared)

@@ -64,6 +64,10 @@ class Scheduler:
         self.reserved_blocks = 0
         self.num_preemptions = 0
         self.prefill_tokens = 0
+        # vLLM V0 multi-step scheduling: decode steps left in the current run, during
+        # which nothing is scheduled (no admission, no new prefill chunk)
+        self.run_steps = cfg.num_scheduler_steps
+        self.run_left = 0
 
     def enqueue(self, req: ReqState) -> None:
         """A new (or handed-off) request joins the back of the queue."""
@@ -118,6 +122,13 @@ class Scheduler:
                 pool.take(need)
         self.dec_allocated = True
         chunks: Chunks = []
+        if self.run_steps > 1 and n_dec and not self.prefilling:
+            if self.run_left:  # inside a multi-step run: the batch only decodes
+                self.run_left -= 1
+                return chunks, 0.0, preempted
+            if preempted or not (self.wheap if self.priority else self.waiting):
+                self.run_left = self.run_steps - 1  # this decode step opens a run
+                return chunks, 0.0, preempted
         if not self.prefilling:
             if preempted or not (self.wheap if self.priority else self.waiting):
                 return chunks, 0.0, preempted
