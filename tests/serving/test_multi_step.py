@@ -79,3 +79,12 @@ def test_validation_inputs_take_the_option() -> None:
     ten = simulate_case(**base, num_scheduler_steps=10).metrics
     assert ten["ttft_s.p50"] > one["ttft_s.p50"] + 2 * one["tpot_s.p50"]
     assert ten["tpot_s.p50"] == pytest.approx(one["tpot_s.p50"], rel=0.1)
+
+
+def test_an_arrival_after_an_idle_gap_waits_at_most_one_run() -> None:
+    # the first request finishes mid-run; the next one, after an idle gap, decodes alone
+    # and a third arriving during its first decode steps waits at most one fresh run
+    rows = [(0.0, 50, 3), (0.5, 50, 200), (0.5031, 50, 5)]
+    single = ttfts(run_fleet(requests_from(rows), engine()))[2]
+    multi = ttfts(run_fleet(requests_from(rows), engine(num_scheduler_steps=10)))[2]
+    assert single <= multi < single + 10 * 2.2e-3

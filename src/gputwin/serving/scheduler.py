@@ -129,6 +129,7 @@ class Scheduler:
             if preempted or not (self.wheap if self.priority else self.waiting):
                 self.run_left = self.run_steps - 1  # this decode step opens a run
                 return chunks, 0.0, preempted
+        self.run_left = 0  # a scheduled step ends any run (vLLM starts a new one after it)
         if not self.prefilling:
             if preempted or not (self.wheap if self.priority else self.waiting):
                 return chunks, 0.0, preempted
