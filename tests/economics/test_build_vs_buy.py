@@ -129,3 +129,23 @@ def test_distill_inputs_refuse_non_finite_values(field: str, bad: float) -> None
     flag = "--" + field.replace("_", "-")
     with pytest.raises(InputError, match=f"^{flag}: expected a finite number"):
         DistillInputs(**{**good, field: bad})
+
+
+@pytest.mark.parametrize("usd_per_gpu_hour", [0.5, 2.0, 3.0, 3.1])
+def test_above_the_break_even_the_fleet_is_always_cheaper(usd_per_gpu_hour: float) -> None:
+    """With whole replicas the fleet's cost is a staircase: above the break-even every
+    volume costs less on the fleet; a little below it, some volume costs more (a replica
+    just added and barely used), so no lower figure would hold."""
+    t = Traffic(8e8, 2e8)
+    volume = break_even_tokens_per_day(usd_per_gpu_hour, CAP, API, t)
+    assert volume is not None
+
+    def fleet_minus_api(v: float) -> float:
+        at = Traffic(v * 0.8, v * 0.2)
+        return (fleet_option("own", "o", usd_per_gpu_hour, at, CAP, "").monthly_usd
+                - api_option(API, at).monthly_usd)
+
+    grid = [volume * (1 + i / 400) for i in range(1, 4000)]
+    assert all(fleet_minus_api(v) <= 1e-6 for v in grid)
+    below = [volume * (1 - i / 1000) for i in range(1, 200)]
+    assert any(fleet_minus_api(v) > 0 for v in below)

@@ -7,10 +7,15 @@ one replica (output tokens/s it sustains within the SLO, from the serving model)
 - **rent** / **own**: a fleet sized for the peak, ``replicas = ceil(peak out tok/s /
   replica out tok/s)``, always on: ``monthly = GPUs x $/GPU-hour x 730 h``;
 - ``usd_per_million_tokens = monthly / (tokens per month) x 1e6`` (input + output);
-- **break-even volume** of a fleet option against an API: one replica costs ``K`` a month
-  and the API ``a`` per (token/day) a month; below ``K / a`` tokens/day the API is cheaper.
-  When one full replica costs more than the API charges for its capacity (``K > a x
-  capacity``) the fleet never breaks even (``None``).
+- **break-even volume** of a fleet option against an API: the daily volume above which the
+  fleet is always cheaper. One replica costs ``K`` a month and carries ``C`` tokens/day at
+  the peak; the API charges ``a`` per (token/day) a month. A fleet of ``n`` replicas
+  (volumes in ``((n-1)C, nC]``) is cheaper from ``nK/a`` on, so every volume of the
+  ``n``-th replica is cheaper once ``nK/a <= (n-1)C``, i.e. from ``m =
+  ceil(aC / (aC - K))`` replicas on; with ``m - 1`` replicas it is cheaper from ``(m-1)K/a``:
+  that is the break-even (``K/a`` when ``m = 2``; below it the replica count's rounding can
+  make the fleet dearer again). When a full replica costs at least what the API charges
+  for its capacity (``K >= aC``) the fleet never breaks even (``None``).
 """
 
 from __future__ import annotations
@@ -128,7 +133,10 @@ def break_even_tokens_per_day(usd_per_gpu_hour: float, cap: ReplicaCapacity,
     api_per_token_day = api_monthly_usd(api, traffic) / traffic.tokens_per_day
     if api_per_token_day <= 0:
         return None
-    volume = replica_monthly / api_per_token_day
     out_share = traffic.output_tokens_per_day / traffic.tokens_per_day
     capacity = cap.output_tokens_per_s * SECONDS_PER_DAY / traffic.peak_to_mean / out_share
-    return volume if volume <= capacity else None
+    api_full = api_per_token_day * capacity  # what the API charges for one replica's load
+    if replica_monthly >= api_full:
+        return None
+    always = math.ceil(api_full / (api_full - replica_monthly))  # replicas from which on
+    return (always - 1) * replica_monthly / api_per_token_day
