@@ -39,7 +39,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
                    "limits_scope"),
-    "host": ("step_overhead_s", "per_seq_overhead_s"),
+    "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac"),
 }
@@ -58,8 +58,9 @@ class EngineProfile:
     pad_decode_to_graph: bool
     capacity_policy: str
     limits_scope: str  # max_num_seqs / token budget per replica or per attention DP rank
-    step_overhead_s: float
-    per_seq_overhead_s: float
+    step_overhead_s: float  # host seconds per step, in series with the device
+    per_seq_overhead_s: float  # host seconds per running sequence, in series
+    overlapped_per_seq_s: float  # host seconds per sequence run beside the device step
     attention_eff_mult: float
     gemm_eff_mult: dict[str, float]
     block_size: int
@@ -69,6 +70,15 @@ class EngineProfile:
     memory_frac: float
     sources: dict[str, str]
     runs_on: tuple[str, ...] = ("nvidia",)  # accelerator vendors the engine supports
+    base: str | None = None  # release profile: the profile whose figures it inherits
+
+    def host_floor_s(self, step_overhead_s: float, seqs_per_scheduler: int) -> float:
+        """Least seconds a step lasts because of host work that overlaps the device step
+        (the step costs the larger of the two): the step's own host time plus
+        ``overlapped_per_seq_s`` per running sequence of one scheduler. 0 without it."""
+        if self.overlapped_per_seq_s <= 0.0:
+            return 0.0
+        return step_overhead_s + self.overlapped_per_seq_s * seqs_per_scheduler
 
     def runs_on_part(self, vendor: str) -> bool:
         return vendor in self.runs_on
@@ -160,7 +170,7 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         ok = (isinstance(value, list) and all(isinstance(v, int) and v >= 1 for v in value)
               and value == sorted(set(value)))
         value = tuple(value) if ok else value
-    elif name in ("step_overhead_s", "per_seq_overhead_s"):
+    elif name in ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"):
         ok = isinstance(value, int | float) and 0.0 <= value <= 1.0
     elif name in ("attention_eff_mult", "memory_frac"):
         ok = isinstance(value, int | float) and 0.0 < value <= 2.0
@@ -181,14 +191,33 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
     return value
 
 
+def _inherit(name: str, raw: Any, engines: dict[str, Any], where: _Where) -> Any:
+    """A release profile's entry (``base: NAME``) completed with its base's figures: it
+    sets only the figures in which the release differs; every other one is the base's."""
+    if not isinstance(raw, dict) or "base" not in raw:
+        return raw
+    parent = raw["base"]
+    if parent not in engines or not isinstance(engines[parent], dict) \
+            or "base" in engines[parent]:
+        raise InputError(f"base must name a profile without a base of its own, got "
+                         f"{parent!r}", where=where(("engines", name, "base")))
+    out = {k: v for k, v in engines[parent].items() if k != "title"}
+    for key, value in raw.items():
+        if key in _SECTIONS and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
 def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
     base: KeyPath = ("engines", name)
     if not isinstance(raw, dict):
         raise InputError("expected a mapping", where=where(base))
-    unknown = sorted(set(raw) - {"title", "runs_on", *_SECTIONS})
+    unknown = sorted(set(raw) - {"title", "runs_on", "base", *_SECTIONS})
     if unknown:
         raise InputError(f"unknown key(s) {', '.join(unknown)}; expected title, runs_on, "
-                         f"{', '.join(_SECTIONS)}", where=where(base))
+                         f"base, {', '.join(_SECTIONS)}", where=where(base))
     runs_on, runs_on_source = _figure(raw.get("runs_on"), (*base, "runs_on"), where)
     if not (isinstance(runs_on, list) and runs_on
             and all(isinstance(v, str) and v for v in runs_on)):
@@ -215,7 +244,7 @@ def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
                          "sequence decodes each step)", where=where((*base, "scheduling")))
     sources["runs_on"] = runs_on_source
     return EngineProfile(name=name, title=str(raw.get("title", name)), sources=sources,
-                         runs_on=tuple(runs_on), **values)
+                         runs_on=tuple(runs_on), base=raw.get("base"), **values)
 
 
 def load_engine_profiles(path: Path = ENGINES_PATH) -> tuple[str, dict[str, EngineProfile]]:
@@ -227,7 +256,9 @@ def load_engine_profiles(path: Path = ENGINES_PATH) -> tuple[str, dict[str, Engi
     unknown = sorted(set(data) - {"engines", "default"})
     if unknown:
         raise InputError(f"unknown key(s) {', '.join(unknown)}", where=str(path))
-    profiles = {str(n): _profile(str(n), e, where) for n, e in data["engines"].items()}
+    engines = data["engines"]
+    profiles = {str(n): _profile(str(n), _inherit(str(n), e, engines, where), where)
+                for n, e in engines.items()}
     default = data.get("default")
     if default not in profiles:
         raise InputError(f"default must name an engine ({', '.join(profiles)}), got "

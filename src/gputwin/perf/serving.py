@@ -36,6 +36,7 @@ GPU ``imbalance`` × the mean) and each MoE layer adds its dispatch/combine all-
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -260,6 +261,7 @@ class ServingPerf:
         "_gemm_rate",
         "_groups",
         "_half",
+        "_host_floor",
         "_k",
         "_layer_oh",
         "_num_layers",
@@ -308,6 +310,7 @@ class ServingPerf:
              else 1.0) for g in self.shape.groups)
         self._layer_oh = cal.layer_overhead_s
         self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
+        self._host_floor = functools.partial(prof.host_floor_s, self._step_oh)
         self._tp, self._pp = c.tp, c.pp
         self._num_layers = c.model.num_layers
         self._dp, self._ep = c.dp_attention, c.ep
@@ -424,7 +427,8 @@ class ServingPerf:
                                num_decode_seqs + (1 if num_prefill_tokens else 0),
                                num_decode_seqs)
         # each attention DP group has its own scheduler process (SGLang, vLLM DP ranks)
-        return gpu + self._step_oh + self._seq_oh * -(-num_decode_seqs // self._dp)
+        seqs = -(-num_decode_seqs // self._dp)
+        return max(gpu + self._step_oh + self._seq_oh * seqs, self._host_floor(seqs))
 
     # ---- speculative decoding --------------------------------------------------------
     def expected_tokens_per_step(self, acceptance_rate: float | None = None) -> float:
@@ -483,8 +487,9 @@ class ServingPerf:
             tokens, prefill_attn_pairs + (k + 1) * decode_context_tokens_sum,
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
             n * (k + 1) + (1 if num_prefill_tokens else 0), n)
-        return (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
-                + self._seq_oh * -(-n // self._dp))
+        seqs = -(-n // self._dp)
+        return max(verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
+                   + self._seq_oh * seqs, self._host_floor(seqs))
 
     # ---- power -----------------------------------------------------------------------
     def busy_activity_frac(self, num_tokens: float, busy_s: float, num_steps: int = 0,
