@@ -1,0 +1,134 @@
+"""Release profiles (vllm-v0, sglang-0.3, trtllm-0.20): selection, unchanged defaults, and
+that each differs from its base profile only in the figures fitted for that release."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.errors import InputError
+from gputwin.perf.engines import (
+    ENGINES_PATH,
+    default_engine,
+    engine_names,
+    engine_profile,
+    load_engine_profiles,
+)
+from gputwin.perf.serving import ServingConfig, prepare_serving
+from gputwin.perf.serving_calib import default_serving_calibration
+from gputwin.scenario.serving import ServiceOptions
+from gputwin.topology.hardware import resolve_hardware
+
+#: release profile -> (base, the figures fitted for the release)
+RELEASES = {
+    "vllm-v0": ("vllm", {"step_overhead_s", "per_seq_overhead_s"}),
+    "sglang-0.3": ("sglang", {"per_seq_overhead_s"}),
+    "trtllm-0.20": ("trtllm", {"overlapped_per_seq_s"}),
+}
+_META = {"name", "title", "sources", "base"}
+
+
+def _differences(a: object, b: object) -> set[str]:
+    return {f.name for f in dataclasses.fields(a)  # type: ignore[arg-type]
+            if f.name not in _META and getattr(a, f.name) != getattr(b, f.name)}
+
+
+def test_release_profiles_are_registered_and_selectable() -> None:
+    from gputwin.cli.estimate_serve import serve as estimate_serve
+    from gputwin.cli.serve_cmd import serve
+
+    for name in RELEASES:
+        assert name in engine_names()
+        assert ServiceOptions(model="m", gpu="g", engine=name).engine.name == name  # type: ignore[arg-type]
+        for cmd in (serve, estimate_serve):
+            opt = next(p for p in cmd.params if p.name == "engine")
+            assert name in opt.type.choices  # type: ignore[attr-defined]
+    assert engine_names()[:3] == ("vllm", "sglang", "trtllm")
+
+
+def test_defaults_are_unchanged() -> None:
+    assert default_engine() == "vllm"
+    v, s, t = (engine_profile(n) for n in ("vllm", "sglang", "trtllm"))
+    assert (v.step_overhead_s, v.per_seq_overhead_s) == (0.0035, 0.00002)
+    assert (s.step_overhead_s, s.per_seq_overhead_s) == (0.0014, 0.000004)
+    assert (t.step_overhead_s, t.per_seq_overhead_s) == (0.0005, 0.000001)
+    assert all(p.overlapped_per_seq_s == 0.0 and p.base is None for p in (v, s, t))
+    cal = default_serving_calibration()
+    assert cal.host_overheads("vllm") == (0.0035, 0.00002)
+
+
+@pytest.mark.parametrize("name", sorted(RELEASES))
+def test_a_release_differs_from_its_base_only_in_its_fitted_figures(name: str) -> None:
+    base, fitted = RELEASES[name]
+    p, b = engine_profile(name), engine_profile(base)
+    assert p.base == base
+    assert _differences(p, b) == fitted
+    for key in fitted:
+        assert "FITTED" in p.sources[key]
+    for key in set(p.sources) - fitted:  # everything else is the base's, source and all
+        assert p.sources[key] == b.sources[key]
+    assert default_serving_calibration().host_overheads(name) == (
+        p.step_overhead_s, p.per_seq_overhead_s)
+
+
+def _perf(engine: str, tp: int):  # type: ignore[no-untyped-def]
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="b200", system=None)
+    return prepare_serving(ServingConfig(cat.model("llama3.3-70b"), hw, tp=tp,
+                                         weights_dtype="fp4", kv_cache_dtype="fp8",
+                                         engine=engine))
+
+
+def test_overlapped_host_time_is_a_floor_under_the_step() -> None:
+    """trtllm-0.20: a step lasts the larger of the device step (with the series host
+    time) and the host time that overlaps it (step time + 25 us per sequence)."""
+    prof = engine_profile("trtllm-0.20")
+    for tp in (1, 8):
+        old, new = _perf("trtllm", tp), _perf("trtllm-0.20", tp)
+        for n in (1, 64, 2048):
+            ctx = n * 200.0
+            base = old.step_time_s(0, 0.0, 0.0, n, ctx)
+            floor = prof.step_overhead_s + prof.overlapped_per_seq_s * n
+            assert new.step_time_s(0, 0.0, 0.0, n, ctx) == pytest.approx(max(base, floor))
+    # small per-GPU work (TP8) and many sequences: the host binds; one sequence: the device
+    tp8_old, tp8_new = _perf("trtllm", 8), _perf("trtllm-0.20", 8)
+    assert tp8_new.step_time_s(0, 0.0, 0.0, 2048, 2048 * 200.0) > \
+        tp8_old.step_time_s(0, 0.0, 0.0, 2048, 2048 * 200.0)
+    assert tp8_new.step_time_s(0, 0.0, 0.0, 1, 200.0) == tp8_old.step_time_s(0, 0.0, 0.0, 1, 200.0)
+
+
+def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(ENGINES_PATH.read_text())
+    mutate(data)
+    path = tmp_path / "engines.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_loader_refuses_a_base_that_is_missing_or_itself_derived(tmp_path: Path) -> None:
+    def missing(d):  # type: ignore[no-untyped-def]
+        d["engines"]["sglang-0.3"]["base"] = "tgi"
+    with pytest.raises(InputError, match=r"base must name .*'tgi'") as exc:
+        load_engine_profiles(_write(tmp_path, missing))
+    assert "sglang-0.3.base" in str(exc.value)
+
+    def chained(d):  # type: ignore[no-untyped-def]
+        d["engines"]["sglang-0.3"]["base"] = "vllm-v0"
+    with pytest.raises(InputError, match="without a base of its own"):
+        load_engine_profiles(_write(tmp_path, chained))
+
+
+def test_a_release_override_is_checked_like_any_figure(tmp_path: Path) -> None:
+    def unsourced(d):  # type: ignore[no-untyped-def]
+        del d["engines"]["trtllm-0.20"]["host"]["overlapped_per_seq_s"]["source"]
+    with pytest.raises(InputError, match=r"trtllm-0\.20\.host\.overlapped_per_seq_s"):
+        load_engine_profiles(_write(tmp_path, unsourced))
+
+    def unknown(d):  # type: ignore[no-untyped-def]
+        d["engines"]["vllm-v0"]["host"]["warp_speed"] = {"value": 1, "source": "made up here"}
+    with pytest.raises(InputError, match="unknown \\['warp_speed'\\]"):
+        load_engine_profiles(_write(tmp_path, unknown))
