@@ -310,7 +310,9 @@ class ServingPerf:
              else 1.0) for g in self.shape.groups)
         self._layer_oh = cal.layer_overhead_s
         self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
-        self._host_floor = functools.partial(prof.host_floor_s, self._step_oh)
+        # a host floor under the step (release profiles only; None: the step is the sum)
+        self._host_floor = (functools.partial(prof.host_floor_s, self._step_oh)
+                            if prof.overlapped_per_seq_s > 0.0 else None)
         self._tp, self._pp = c.tp, c.pp
         self._num_layers = c.model.num_layers
         self._dp, self._ep = c.dp_attention, c.ep
@@ -428,7 +430,8 @@ class ServingPerf:
                                num_decode_seqs)
         # each attention DP group has its own scheduler process (SGLang, vLLM DP ranks)
         seqs = -(-num_decode_seqs // self._dp)
-        return max(gpu + self._step_oh + self._seq_oh * seqs, self._host_floor(seqs))
+        t = gpu + self._step_oh + self._seq_oh * seqs
+        return t if self._host_floor is None else max(t, self._host_floor(seqs))
 
     # ---- speculative decoding --------------------------------------------------------
     def expected_tokens_per_step(self, acceptance_rate: float | None = None) -> float:
@@ -488,8 +491,9 @@ class ServingPerf:
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
             n * (k + 1) + (1 if num_prefill_tokens else 0), n)
         seqs = -(-n // self._dp)
-        return max(verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
-                   + self._seq_oh * seqs, self._host_floor(seqs))
+        t = (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
+             + self._seq_oh * seqs)
+        return t if self._host_floor is None else max(t, self._host_floor(seqs))
 
     # ---- power -----------------------------------------------------------------------
     def busy_activity_frac(self, num_tokens: float, busy_s: float, num_steps: int = 0,
