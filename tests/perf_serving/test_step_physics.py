@@ -306,3 +306,28 @@ def test_moe_tpot_at_batch_one_is_its_pure_decode_step() -> None:
     # no other prompt: the decode-only step alone
     [(alone, share)] = steady_state_mix(1, 2048, 128, 1.0, 8192, prompts=0)
     assert share == 1.0 and alone.num_prefill_tokens == 0 and alone.num_decode_seqs == 1
+
+
+def test_tp_split_and_expert_parallel_moe_differ_only_by_the_ep_imbalance() -> None:
+    # per GPU, 1/8 of each of 256 experts (TP) and 32 whole experts (EP inside TP) are
+    # the same expert FLOP, weight bytes and grouped-GEMM tiles at the same rows per
+    # expert: the model prices them alike (the narrow-expert law on the whole expert's
+    # width in both) and charges EP only its load imbalance
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.serving import ServingConfig, prepare_serving
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="h200-sxm-141gb", system=None)
+    m = cat.model("deepseek-r1")
+
+    def perf(ep: int, imbalance: float | None = None) -> ServingPerf:
+        return prepare_serving(ServingConfig(m, hw, tp=8, ep=ep, weights_dtype="fp8",
+                                             ep_imbalance=imbalance))
+
+    tp_moe, ep_even, ep_moe = perf(1), perf(8, 1.0), perf(8)
+    assert [w for _, w in tp_moe._groups] == [w for _, w in ep_moe._groups]
+    for steps in ((8192, 0.0, 8192 * 4096.0, 0, 0.0), (0, 0.0, 0.0, 180, 180 * 2000.0)):
+        assert ep_even.step_time_s(*steps) == pytest.approx(tp_moe.step_time_s(*steps),
+                                                            rel=1e-9)
+        assert ep_moe.step_time_s(*steps) > 1.1 * tp_moe.step_time_s(*steps)
