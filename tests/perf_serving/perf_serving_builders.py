@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gputwin.catalog.loader import default_catalog
+from gputwin.perf.engines import ENGINES_PATH
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
 from gputwin.topology.hardware import resolve_hardware
 
@@ -16,3 +21,12 @@ def make_perf(model: str = "llama3.1-8b", gpu: str = "h100-sxm-80gb", **kw: Any)
     spec = cat.model(draft) if isinstance(draft, str) else None
     return prepare_serving(ServingConfig(cat.model(model), hw, draft_model=spec,
                                          **kw))
+
+
+def write_engines_yaml(tmp_path: Path, mutate: Callable[[dict[str, Any]], None]) -> Path:
+    """The bundled engines.yaml, changed by ``mutate``, written to ``tmp_path``."""
+    data = yaml.safe_load(ENGINES_PATH.read_text())
+    mutate(data)
+    path = tmp_path / "engines.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -7,12 +7,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-import yaml
+from perf_serving_builders import write_engines_yaml
 
 from gputwin.catalog.loader import default_catalog
 from gputwin.errors import InputError
 from gputwin.perf.engines import (
-    ENGINES_PATH,
     default_engine,
     engine_names,
     engine_profile,
@@ -101,34 +100,27 @@ def test_overlapped_host_time_is_a_floor_under_the_step() -> None:
     assert tp8_new.step_time_s(0, 0.0, 0.0, 1, 200.0) == tp8_old.step_time_s(0, 0.0, 0.0, 1, 200.0)
 
 
-def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
-    data = yaml.safe_load(ENGINES_PATH.read_text())
-    mutate(data)
-    path = tmp_path / "engines.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
 
 def test_loader_refuses_a_base_that_is_missing_or_itself_derived(tmp_path: Path) -> None:
     def missing(d):  # type: ignore[no-untyped-def]
         d["engines"]["sglang-0.3"]["base"] = "tgi"
     with pytest.raises(InputError, match=r"base must name .*'tgi'") as exc:
-        load_engine_profiles(_write(tmp_path, missing))
+        load_engine_profiles(write_engines_yaml(tmp_path, missing))
     assert "sglang-0.3.base" in str(exc.value)
 
     def chained(d):  # type: ignore[no-untyped-def]
         d["engines"]["sglang-0.3"]["base"] = "vllm-v0"
     with pytest.raises(InputError, match="without a base of its own"):
-        load_engine_profiles(_write(tmp_path, chained))
+        load_engine_profiles(write_engines_yaml(tmp_path, chained))
 
 
 def test_a_release_override_is_checked_like_any_figure(tmp_path: Path) -> None:
     def unsourced(d):  # type: ignore[no-untyped-def]
         del d["engines"]["trtllm-0.20"]["host"]["overlapped_per_seq_s"]["source"]
     with pytest.raises(InputError, match=r"trtllm-0\.20\.host\.overlapped_per_seq_s"):
-        load_engine_profiles(_write(tmp_path, unsourced))
+        load_engine_profiles(write_engines_yaml(tmp_path, unsourced))
 
     def unknown(d):  # type: ignore[no-untyped-def]
         d["engines"]["vllm-v0"]["host"]["warp_speed"] = {"value": 1, "source": "made up here"}
     with pytest.raises(InputError, match="unknown \\['warp_speed'\\]"):
-        load_engine_profiles(_write(tmp_path, unknown))
+        load_engine_profiles(write_engines_yaml(tmp_path, unknown))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
+from perf_serving_builders import write_engines_yaml
 
 from gputwin.catalog.loader import default_catalog
 from gputwin.errors import InputError
 from gputwin.perf.engines import (
-    ENGINES_PATH,
     GraphPaddedStep,
     engine_names,
     engine_profile,
@@ -125,13 +124,6 @@ def test_free_memory_mode_sizes_the_pool_after_the_weights() -> None:
     assert free > total  # 0.9 of what is left > 0.9 of all minus the weights
 
 
-def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
-    data = yaml.safe_load(ENGINES_PATH.read_text())
-    mutate(data)
-    path = tmp_path / "engines.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
 
 def test_loader_reads_the_bundled_file_and_refuses_a_figure_without_source(
         tmp_path: Path) -> None:
@@ -141,7 +133,7 @@ def test_loader_reads_the_bundled_file_and_refuses_a_figure_without_source(
     def drop(d):  # type: ignore[no-untyped-def]
         del d["engines"]["sglang"]["host"]["step_overhead_s"]["source"]
     with pytest.raises(InputError, match=r"sglang\.host\.step_overhead_s") as exc:
-        load_engine_profiles(_write(tmp_path, drop))
+        load_engine_profiles(write_engines_yaml(tmp_path, drop))
     assert "engines.yaml:" in str(exc.value)
 
 
@@ -157,19 +149,19 @@ def test_loader_refuses_bad_values(tmp_path: Path, section: str, key: str, value
     def bad(d):  # type: ignore[no-untyped-def]
         d["engines"]["trtllm"][section][key]["value"] = value
     with pytest.raises(InputError, match=message):
-        load_engine_profiles(_write(tmp_path, bad))
+        load_engine_profiles(write_engines_yaml(tmp_path, bad))
 
 
 def test_loader_refuses_unknown_keys_and_a_bad_default(tmp_path: Path) -> None:
     def extra(d):  # type: ignore[no-untyped-def]
         d["engines"]["vllm"]["host"]["warp_speed"] = {"value": 1, "source": "made up here"}
     with pytest.raises(InputError, match="unknown \\['warp_speed'\\]"):
-        load_engine_profiles(_write(tmp_path, extra))
+        load_engine_profiles(write_engines_yaml(tmp_path, extra))
 
     def default(d):  # type: ignore[no-untyped-def]
         d["default"] = "tgi"
     with pytest.raises(InputError, match="default must name an engine"):
-        load_engine_profiles(_write(tmp_path, default))
+        load_engine_profiles(write_engines_yaml(tmp_path, default))
 
 
 def test_scenario_file_names_the_engine_and_a_bad_one_points_at_its_line(
@@ -243,12 +235,12 @@ def test_loader_needs_the_vendors_an_engine_runs_on(tmp_path: Path) -> None:
     def drop(d):  # type: ignore[no-untyped-def]
         del d["engines"]["trtllm"]["runs_on"]
     with pytest.raises(InputError, match=r"trtllm\.runs_on"):
-        load_engine_profiles(_write(tmp_path, drop))
+        load_engine_profiles(write_engines_yaml(tmp_path, drop))
 
     def empty(d):  # type: ignore[no-untyped-def]
         d["engines"]["vllm"]["runs_on"]["value"] = []
     with pytest.raises(InputError, match="non-empty list"):
-        load_engine_profiles(_write(tmp_path, empty))
+        load_engine_profiles(write_engines_yaml(tmp_path, empty))
 
 
 def test_weight_only_gemms_take_their_own_multiplier() -> None:
