@@ -292,6 +292,21 @@ def test_engines_are_searched_and_confirmed_with_their_profile() -> None:
     assert scenario.serving.services[0].engine.name == "trtllm"
 
 
+def test_the_default_search_tries_current_engines_and_releases_only_when_named() -> None:
+    """Release profiles of older versions (vllm-v0, sglang-0.3, trtllm-0.20) describe past
+    benchmarks; a plan tries today's engines unless one is named."""
+    from gputwin.perf.engines import current_engine_names, engine_names, engine_profile
+    from gputwin.run.plan_serve import engine_choices
+
+    current = current_engine_names()
+    assert set(current) == {"vllm", "sglang", "trtllm"}
+    assert all(engine_profile(e).base is None for e in current)
+    assert set(engine_names()) - set(current)  # the release profiles exist
+    assert engine_choices(ServePlanRequest(**{**SMALL, "engines": None})) == current
+    named = engine_choices(ServePlanRequest(**{**SMALL, "engines": ["vllm-v0", "vllm"]}))
+    assert named == ("vllm-v0", "vllm")
+
+
 def test_an_unknown_engine_names_the_option() -> None:
     with pytest.raises(InputError, match="unknown engine") as err:
         _plan(engines=["vllm", "tgi"])

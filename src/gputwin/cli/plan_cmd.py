@@ -174,7 +174,8 @@ def _csv(text: str | None, option: str, kind: type = str) -> list[Any] | None:
 @click.option("--kv-cache", "kv_caches", default="bf16,fp8", show_default=True)
 @click.option("--max-num-seqs", default="128,256,512", show_default=True)
 @click.option("--engine", "engines", default=None,
-              help="Engine profiles, e.g. vllm,trtllm [default: every one].")
+              help="Engine profiles, e.g. vllm,trtllm [default: every current one; "
+              "release profiles such as vllm-v0 only when named].")
 @click.option("--max-tp", type=int, default=None, callback=positive_int)
 @click.option("--disaggregate", is_flag=True, help="Also try prefill:decode pools.")
 @click.option("--max-replicas", type=int, default=64, show_default=True,

@@ -277,6 +277,13 @@ def engine_names() -> tuple[str, ...]:
     return (default, *(n for n in profiles if n != default))
 
 
+def current_engine_names() -> tuple[str, ...]:
+    """The engines of today's releases (no ``base``; the default first): what a search over
+    engines tries unless it names a release profile."""
+    _, profiles = _registry()
+    return tuple(n for n in engine_names() if profiles[n].base is None)
+
+
 def default_engine() -> str:
     return _registry()[0]
 
@@ -397,6 +404,7 @@ __all__ = [
     "EngineProfile",
     "GraphPaddedStep",
     "StepModel",
+    "current_engine_names",
     "default_engine",
     "engine_names",
     "engine_profile",

@@ -164,12 +164,13 @@ def weight_choices(request: ServePlanRequest) -> tuple[str, ...]:
 
 
 def engine_choices(request: ServePlanRequest) -> tuple[str, ...]:
-    """The engine profiles to try: those asked for (checked), or every registered one."""
-    from gputwin.perf.engines import engine_names
+    """The engine profiles to try: those asked for (checked), or every current one (the
+    release profiles of older versions only when named)."""
+    from gputwin.perf.engines import current_engine_names, engine_names
 
     known = engine_names()
     if request.engines is None:
-        return known
+        return current_engine_names()
     unknown = [e for e in request.engines if e not in known]
     if unknown or not request.engines:
         raise InputError(f"unknown engine(s) {unknown or '(none given)'}; expected some of "
