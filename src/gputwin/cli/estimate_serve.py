@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from gputwin.run.estimate_serve import ServingEstimate
 
 
-def _summary(est: ServingEstimate, title: str) -> None:
+def _summary(est: ServingEstimate, title: str, bucket: int | None = None) -> None:
     """Print a short readable summary (rich imported only here)."""
     from rich.console import Console
     from rich.table import Table
@@ -28,7 +28,8 @@ def _summary(est: ServingEstimate, title: str) -> None:
     t.add_column()
     t.add_row("TTFT (mean / last of batch)",
               f"{format_duration(est.ttft_s)} / {format_duration(est.ttft_max_s)}")
-    t.add_row("prefill, one prompt", format_duration(est.prefill_time_single_s))
+    padded = f" (padded to its {bucket}-token context bucket)" if bucket else ""
+    t.add_row("prefill, one prompt", format_duration(est.prefill_time_single_s) + padded)
     t.add_row("TPOT (steady state)", format_duration(est.tpot_s))
     t.add_row("decode step (pure)", format_duration(est.decode_step_time_s))
     t.add_row("end-to-end latency", format_duration(est.e2e_latency_s))
@@ -116,6 +117,7 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
           max_num_batched_tokens: int, calibration: str | None, engine: str,
           context_buckets: list[int] | None, as_json: bool) -> None:
     """TTFT, TPOT, throughput and memory of one inference replica."""
+    from gputwin.perf.serving_load import bucketed_prompt_tokens
     from gputwin.perf.split import Split, cli_flag
     from gputwin.requests import ServeRequest, validated
     from gputwin.run.estimate_serve import estimate_serve
@@ -138,4 +140,5 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
     split = Split(tp=tp, pp=pp, ep=ep, dp_attention=dp_attention)
     on = gpus_on(split.replica_gpus, gpu, system)
     _summary(est, f"{model} on {on}, {split.label}, weights {weights}, "
-                  f"KV {kv_cache}, batch {batch_size}, {input_tokens}->{output_tokens} tokens")
+                  f"KV {kv_cache}, batch {batch_size}, {input_tokens}->{output_tokens} tokens",
+             bucketed_prompt_tokens(input_tokens, context_buckets) if context_buckets else None)

@@ -192,6 +192,7 @@ def _estimate_serve(
     _check_sizes(spec, input_tokens, output_tokens, gpu_memory_utilization,
                  {"batch-size": batch_size, "num-replicas": num_replicas, "tp": tp, "pp": pp,
                   "ep": ep, "dp-attention": dp_attention})
+    _check_buckets(spec, context_buckets)
     draft = (_with_overrides(cat.model(draft_model), draft_model_overrides)
              if draft_model else None)
     kind = spec_kind or ("draft_model" if draft is not None else None)
@@ -235,6 +236,15 @@ def _check_sizes(spec: ModelSpec, input_tokens: int, output_tokens: int,
     if not 0.0 < gpu_memory_utilization <= 1.0:
         raise InputError(f"--gpu-memory-utilization must be in (0, 1], got "
                          f"{gpu_memory_utilization}")
+
+
+def _check_buckets(spec: ModelSpec, buckets: list[int] | None) -> None:
+    """Compiled context-encoding lengths fit the model's context (a longer bucket cannot be
+    compiled, and a prompt padded to it would be prefilled at that length)."""
+    too_long = [b for b in buckets or () if b > spec.max_seq_len]
+    if too_long:
+        raise InputError(f"bucket {max(too_long)} exceeds the {spec.max_seq_len}-token "
+                         f"context of {spec.name}", where="--context-buckets")
 
 
 def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,

@@ -1,0 +1,48 @@
+"""Hostile and contradictory inputs to the context buckets, the speculation kinds,
+multi-step scheduling and the API price list: exit 2, one line naming the flag or the
+file and line, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from gputwin.cli.main import main
+
+ESTIMATE = ["estimate", "serve", "--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb",
+            "--input-tokens", "1000", "--output-tokens", "100"]
+SIMULATE = ["simulate", "serve", "--rate", "5", "--num-requests", "20", "--outputs", "none",
+            "-q", "--json", "--no-timing"]
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return int(code or 0), out, err
+
+
+def _one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+
+
+@pytest.mark.parametrize("buckets", ["99999999999999999999", "2048,200000"])
+def test_a_context_bucket_beyond_the_model_context_is_refused(
+        buckets: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*ESTIMATE, "--context-buckets", buckets], capsys)
+    _one_line_error(code, err, "--context-buckets", "131072-token context of llama3.1-8b")
+
+
+def test_a_bucket_at_the_model_context_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run_cli([*ESTIMATE, "--context-buckets", "131072", "--json"], capsys)
+    assert code == 0
+
+
+def test_the_summary_says_the_prompt_is_padded_to_its_bucket(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli([*ESTIMATE, "--context-buckets", "4096,2048"], capsys)
+    assert code == 0 and "padded to its 2048-token context bucket" in out
