@@ -46,3 +46,44 @@ def test_the_summary_says_the_prompt_is_padded_to_its_bucket(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli([*ESTIMATE, "--context-buckets", "4096,2048"], capsys)
     assert code == 0 and "padded to its 2048-token context bucket" in out
+
+
+# ---- speculation
+
+
+@pytest.mark.parametrize("extra, flag", [
+    (["--spec-kind", "fused_draft"], "--spec-kind"),
+    (["--spec-kind", "eagle"], "--spec-kind"),
+    (["--draft-model", "llama3.2-1b"], "--draft-model"),
+])
+def test_estimate_speculation_options_without_spec_tokens_are_refused(
+        extra: list[str], flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*ESTIMATE, *extra], capsys)
+    _one_line_error(code, err, "--spec-tokens", flag)
+
+
+@pytest.mark.parametrize("kind", ["eagle", "ngram"])
+def test_a_draft_model_with_a_kind_that_has_none_is_refused(
+        kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*ESTIMATE, "--spec-tokens", "4", "--spec-kind", kind,
+                            "--draft-model", "llama3.2-1b"], capsys)
+    _one_line_error(code, err, "llama3.2-1b", kind)
+    code, _, err = run_cli([*SIMULATE, "--spec-tokens", "3", "--draft-kind", kind,
+                            "--draft-model", "llama3.2-1b"], capsys)
+    _one_line_error(code, err, "llama3.2-1b", kind)
+
+
+@pytest.mark.parametrize("extra, flag", [
+    (["--draft-kind", "fused_draft"], "--draft-kind"),
+    (["--draft-model", "llama3.2-1b"], "--draft-model"),
+])
+def test_simulate_speculation_options_without_spec_tokens_are_refused(
+        extra: list[str], flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*SIMULATE, *extra], capsys)
+    _one_line_error(code, err, "--spec-tokens", flag)
+
+
+def test_simulate_spec_tokens_alone_still_default_to_eagle(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli([*SIMULATE, "--spec-tokens", "3"], capsys)
+    assert code == 0 and '"finished": 20' in out

@@ -137,7 +137,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--spec-tokens", default=0, show_default=True, type=int,
               help="Speculative decoding: draft tokens per step (0 = off).")
 @click.option("--acceptance", default=0.7, show_default=True, type=Finite(0, 1))
-@click.option("--draft-kind", default="eagle", show_default=True,
+@click.option("--draft-kind", default=None,
               type=click.Choice(["eagle", "draft_model", "fused_draft", "ngram"]))
 @click.option("--draft-model", default=None)
 @click.option("--router", default="least_outstanding", show_default=True,
@@ -316,7 +316,12 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
     }
     if o["spec_tokens"]:
         service["speculative"] = {"num_tokens": o["spec_tokens"], "acceptance": o["acceptance"],
-                                  "kind": o["draft_kind"], "draft_model": o["draft_model"]}
+                                  "kind": o["draft_kind"] or "eagle",
+                                  "draft_model": o["draft_model"]}
+    elif o["draft_kind"] or o["draft_model"]:
+        raise InputError(f"{'--draft-kind' if o['draft_kind'] else '--draft-model'} needs "
+                         "--spec-tokens N (draft tokens per step; 0 = no speculation)",
+                         where="--spec-tokens")
     if o["disaggregate"]:
         m = re.fullmatch(r"(\d+):(\d+)", o["disaggregate"].strip())
         if not m:

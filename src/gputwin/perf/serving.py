@@ -147,10 +147,23 @@ def check_config(c: ServingConfig) -> None:
         if c.draft_kind not in DRAFT_KINDS:
             raise InputError(f"speculative decoding needs a draft kind ({', '.join(DRAFT_KINDS)}),"
                              f" got {c.draft_kind!r}")
-        if c.draft_kind in DRAFT_MODEL_KINDS and c.draft_model is None:
-            raise InputError(f"--draft-model is required for {c.draft_kind} speculative decoding")
+        problem = draft_model_problem(c.draft_kind,
+                                      c.draft_model.name if c.draft_model else None)
+        if problem:
+            raise InputError(problem)
     if not 0.0 <= c.acceptance_rate <= 1.0:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
+
+
+def draft_model_problem(kind: str, draft_model: str | None) -> str | None:
+    """Why speculation of ``kind`` cannot run with ``draft_model`` (``None``: it can): the
+    draft_model and fused_draft proposers need one, the others run without."""
+    if kind in DRAFT_MODEL_KINDS and draft_model is None:
+        return f"--draft-model is required for {kind} speculative decoding"
+    if kind not in DRAFT_MODEL_KINDS and draft_model is not None:
+        return (f"--draft-model {draft_model} is used only by the "
+                f"{' and '.join(DRAFT_MODEL_KINDS)} proposers; {kind} proposes without one")
+    return None
 
 
 def context_problem(model: ModelSpec, input_tokens: int, output_tokens: int,

@@ -193,6 +193,10 @@ def _estimate_serve(
                  {"batch-size": batch_size, "num-replicas": num_replicas, "tp": tp, "pp": pp,
                   "ep": ep, "dp-attention": dp_attention})
     _check_buckets(spec, context_buckets)
+    if not spec_tokens and (spec_kind or draft_model):
+        raise InputError(f"{'--spec-kind' if spec_kind else '--draft-model'} needs "
+                         "--spec-tokens N (draft tokens per step; 0 = no speculation)",
+                         where="--spec-tokens")
     draft = (_with_overrides(cat.model(draft_model), draft_model_overrides)
              if draft_model else None)
     kind = spec_kind or ("draft_model" if draft is not None else None)

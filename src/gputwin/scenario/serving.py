@@ -49,6 +49,7 @@ from gputwin.errors import InputError, UnknownNameError
 from gputwin.input_model import InputModel
 from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
+from gputwin.perf.serving import draft_model_problem
 from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.requests import check_burstgpt_filter
@@ -160,6 +161,13 @@ class SpeculativeOptions(_M):
     acceptance: float = Field(default=0.7, ge=0, le=1)
     kind: Literal["draft_model", "fused_draft", "eagle", "ngram"] = "eagle"
     draft_model: str | None = None
+
+    @model_validator(mode="after")
+    def _draft_model_fits_kind(self) -> SpeculativeOptions:
+        problem = draft_model_problem(self.kind, self.draft_model)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class AutoscalerOptions(_M):
