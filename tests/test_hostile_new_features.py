@@ -4,6 +4,8 @@ file and line, no traceback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gputwin.cli.main import main
@@ -87,3 +89,62 @@ def test_simulate_spec_tokens_alone_still_default_to_eagle(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli([*SIMULATE, "--spec-tokens", "3"], capsys)
     assert code == 0 and '"finished": 20' in out
+
+
+# ---- multi-step scheduling
+
+
+@pytest.mark.parametrize("engine", ["sglang", "trtllm", "sglang-0.3", "trtllm-0.20"])
+def test_multi_step_scheduling_off_vllm_is_refused(
+        engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*SIMULATE, "--engine", engine, "--num-scheduler-steps", "8"],
+                           capsys)
+    _one_line_error(code, err, "--num-scheduler-steps", "vLLM option")
+
+
+@pytest.mark.parametrize("engine", ["vllm", "vllm-v0"])
+def test_multi_step_scheduling_runs_on_vllm(engine: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli([*SIMULATE, "--engine", engine, "--num-scheduler-steps", "8"],
+                           capsys)
+    assert code == 0 and '"finished": 20' in out
+
+
+def test_multi_step_with_speculation_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*SIMULATE, "--num-scheduler-steps", "8", "--spec-tokens", "3"],
+                           capsys)
+    _one_line_error(code, err, "--spec-tokens", "multi-step")
+
+
+_SCENARIO = """\
+name: hostile
+serving:
+  services:
+    - name: chat
+      model: llama3.1-8b
+      gpu: h100-sxm-80gb
+{service}
+  workload:
+    - kind: synthetic
+      service: chat
+      num_requests: 20
+      arrival: {{process: poisson, rate: 20}}
+"""
+
+
+@pytest.mark.parametrize("service, line, field", [
+    ("      engine:\n        name: sglang\n        num_scheduler_steps: 4", 9,
+     "engine.num_scheduler_steps"),
+    ("      engine: {num_scheduler_steps: 4}\n      speculative: {num_tokens: 3}", 8,
+     "speculative"),
+    ("      speculative: {num_tokens: 3, kind: fused_draft}", 7, "speculative"),
+    ("      speculative: {num_tokens: 3, kind: ngram, draft_model: llama3.2-1b}", 7,
+     "speculative"),
+])
+def test_scenario_new_keys_malformed_name_the_line(
+        tmp_path: Path, service: str, line: int, field: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(_SCENARIO.format(service=service))
+    code, _, err = run_cli(["simulate", str(path), "--outputs", "none", "-q"], capsys)
+    _one_line_error(code, err, f"hostile.yaml:{line}: serving.services[0].{field}:")

@@ -277,7 +277,8 @@ _SERVICE_FLAGS = {
     "--no-prefix-caching", "preemption_mode": "--preemption", "skip_decode_steps": "--no-skip",
     "num_tokens": "--spec-tokens", "acceptance": "--acceptance", "kind": "--draft-kind",
     "draft_model": "--draft-model", "prefill_replicas": "--disaggregate",
-    "decode_replicas": "--disaggregate", "ttft": "--ttft-slo", "tpot": "--tpot-slo"}
+    "decode_replicas": "--disaggregate", "ttft": "--ttft-slo", "tpot": "--tpot-slo",
+    "speculative": "--spec-tokens"}
 _SITE_OPTIONS = ("region", "cooling", "provider", "pricing", "start")
 
 

@@ -125,6 +125,18 @@ class EngineOptions(_M):
             raise ValueError(f"unknown engine {v!r}; expected one of {', '.join(engine_names())}")
         return v
 
+    @field_validator("num_scheduler_steps")
+    @classmethod
+    def _vllm_multi_step(cls, v: int, info: ValidationInfo) -> int:
+        """Multi-step scheduling is vLLM's (V0) option: the vllm profile and its releases."""
+        name = info.data.get("name")
+        if v > 1 and name is not None:
+            p = engine_profile(name)
+            if (p.base or p.name) != "vllm":
+                raise ValueError(f"multi-step scheduling is a vLLM option; {p.title} has "
+                                 "none: leave it at 1 or pick engine vllm or vllm-v0")
+        return v
+
     def resolved(self, dp_attention: int = 1) -> EngineSettings:
         """Concrete limits of a replica: the given values, the profile's defaults for the
         rest; engines whose limits count one attention DP rank (TensorRT-LLM) hold them
@@ -285,6 +297,19 @@ class ServiceOptions(_M):
     @property
     def endpoint_name(self) -> str:
         return self.endpoint or self.name
+
+    @field_validator("speculative")
+    @classmethod
+    def _not_multi_step(cls, v: SpeculativeOptions | None,
+                        info: ValidationInfo) -> SpeculativeOptions | None:
+        """vLLM V0 refuses speculative decoding with num_scheduler_steps > 1 (engine
+        arguments: 'Speculative decoding is not supported with multi-step')."""
+        engine = info.data.get("engine")
+        if v is not None and engine is not None and engine.num_scheduler_steps > 1:
+            raise ValueError("speculative decoding does not run with multi-step scheduling "
+                             f"(num_scheduler_steps {engine.num_scheduler_steps}): vLLM V0 "
+                             "refuses the pair")
+        return v
 
     @model_validator(mode="before")
     @classmethod
