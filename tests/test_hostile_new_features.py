@@ -148,3 +148,18 @@ def test_scenario_new_keys_malformed_name_the_line(
     path.write_text(_SCENARIO.format(service=service))
     code, _, err = run_cli(["simulate", str(path), "--outputs", "none", "-q"], capsys)
     _one_line_error(code, err, f"hostile.yaml:{line}: serving.services[0].{field}:")
+
+
+# ---- economics apis
+
+
+def test_economics_apis_unknown_model_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["economics", "apis", "--model", "llama-3.1-8b", "--current"],
+                           capsys)
+    _one_line_error(code, err, "--model", "llama3.1-8b")
+
+
+def test_economics_apis_model_without_listings_says_so(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["economics", "apis", "--model", "gpt3-175b"], capsys)
+    assert code == 0 and "no public API listing serves gpt3-175b" in out

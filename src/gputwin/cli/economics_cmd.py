@@ -27,14 +27,23 @@ def apis(model: str | None, current: bool, as_json: bool) -> None:
     never a `retired` endpoint."""
     from rich.table import Table
 
+    from gputwin.catalog.loader import default_catalog
     from gputwin.economics.tables import api_prices, api_status, apis_for_model
+    from gputwin.errors import UnknownNameError
 
+    if model and model not in default_catalog().models:
+        raise UnknownNameError("model", model, sorted(default_catalog().models),
+                               where="--model")
     rows = apis_for_model(model, history=True) if model else list(api_prices())
     status = {a.name: api_status(a, model) for a in rows}
     if current:
         rows = [a for a in rows if status[a.name] == "current"]
     if as_json:
         emit_json([{**a.model_dump(), "status": status[a.name]} for a in rows])
+        return
+    if not rows:
+        click.echo(f"no {'current ' if current else ''}public API listing serves {model} "
+                   "(economics/data/api_prices.yaml)")
         return
     header = ("api", "kind", "$/M in", "$/M out", "as of", "status", "models")
     cells = [(a.name, a.kind, f"{a.usd_per_million_input:g}", f"{a.usd_per_million_output:g}",
