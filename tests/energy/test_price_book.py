@@ -43,6 +43,16 @@ def test_capacity_rented_from_one_hyperscaler_only() -> None:
         allocation_rates("tpu-v5p", 450.0, provider="neocloud", pricing="on-demand")
 
 
+def test_a_missing_rental_names_only_what_was_asked() -> None:
+    """--pricing spot alone on a part no class rents at spot: the error names spot and the
+    --pricing flag, not a provider the user never gave."""
+    with pytest.raises(InputError) as info:
+        allocation_rates("tpu-v5p", 450.0, provider=None, pricing="spot")
+    assert info.value.where == "--pricing"
+    assert info.value.detail.startswith("no spot price for tpu-v5p")
+    assert "neocloud" not in info.value.detail
+
+
 def test_owned_capex_for_every_part() -> None:
     for name in ACCELS:
         rates = allocation_rates(name, 500.0, provider="owned")

@@ -121,7 +121,7 @@ def test_a_part_not_rented_by_neoclouds_is_priced_at_its_first_listing() -> None
     assert s["site"]["cost_basis"].startswith("rental: hyperscaler/on-demand")
     named = simulate_serving(_scenario({"provider": "neocloud"}, gpu=gpu)).summary
     assert named["cost_usd"] is None
-    assert "no neocloud/on-demand price for rtx-pro-6000" in named["site"]["cost_basis"]
+    assert "no neocloud price for rtx-pro-6000" in named["site"]["cost_basis"]
     assert "hyperscaler/on-demand" in named["site"]["cost_basis"]
 
 

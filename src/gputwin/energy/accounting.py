@@ -120,13 +120,15 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "
     if pricing is not None and pricing not in pricings:
         raise UnknownNameError("pricing", pricing, list(pricings), where="--pricing")
     listings: Mapping[str, Mapping[str, float]] = entry.usd_per_gpu_hour  # type: ignore[assignment]
+    asked = "/".join(x for x in (provider, pricing) if x is not None)  # what the caller named
+    where = "--pricing" if provider is None else "--provider"
     if provider is None or pricing is None:
         provider, pricing = _first_listing(listings, provider, pricing)
     usd_h = listings.get(provider, {}).get(pricing)
     if usd_h is None:  # e.g. TPUs and Trainium are rented from one hyperscaler only
         offered = [f"{p}/{q}" for p, qs in entry.usd_per_gpu_hour.items() for q in qs]
-        raise InputError(f"no {provider}/{pricing} price for {accelerator} in the price book "
-                         f"(offered: {', '.join(offered)}, or owned)", where="--provider")
+        raise InputError(f"no {asked or 'rental'} price for {accelerator} in the price book "
+                         f"(offered: {', '.join(offered)}, or owned)", where=where)
     estimated = entry.is_estimated(provider, pricing)
     return AllocationRates(embodied, usd_h / 3600.0,
                            f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
