@@ -161,3 +161,16 @@ def test_text_output_is_short_and_leaves_retired_apis_out() -> None:
     retired = [a.name for a in video_api_prices() if a.retired]
     assert retired and not any(name in res.output for name in retired)
     assert len(res.output.splitlines()) <= 20
+
+
+def test_an_image_costs_its_digits_not_zero_and_says_its_basis() -> None:
+    """A FLUX image costs a fraction of a cent: the text shows three significant digits
+    (the JSON figure), not $0.00 beside an API priced at 6x it, with its cost basis; a
+    compiled run says so on its first line."""
+    args = ["estimate", "video", "--model", "flux.1-dev"]
+    cost = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)["cost_usd"]
+    assert cost < 0.01
+    text = CliRunner().invoke(cli, args).output
+    assert f"${cost:.3g} per sample (rental: " in text and "$0.00 per" not in text
+    first = CliRunner().invoke(cli, [*args, "--compiled"]).output.splitlines()[0]
+    assert "(compiled)" in first

@@ -143,7 +143,8 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
 def _echo_estimate(out: dict[str, Any], shape: str) -> None:
     """The text lines of ``estimate video`` for its JSON payload ``out``."""
     n = out["num_gpus"]
-    click.echo(f"{out['model']}, {shape} on {n} x {out['gpu']}: {out['time_s']:,.1f} s "
+    build = " (compiled)" if out["compiled"] else ""
+    click.echo(f"{out['model']}, {shape} on {n} x {out['gpu']}{build}: {out['time_s']:,.1f} s "
                f"({out['tokens']:,} latent tokens, {out['flops']:.3g} FLOPs; VAE decode "
                f"{out['vae_decode_s']:,.1f} s)")
     if n > 1:
@@ -155,7 +156,15 @@ def _echo_estimate(out: dict[str, Any], shape: str) -> None:
                f"{out['attention_kernel']} at {out['attention_frac']:.0%} of bf16 peak; linear "
                f"layers at {out['gemm_frac']:.0%}")
     per_second = out["cost_usd_per_video_second"]
+    basis = f" ({out['cost_basis']})"
     if out["gpu_seconds_per_video_second"] is not None and per_second is not None:
         click.echo(f"  {out['gpu_seconds_per_video_second']:,.0f} GPU-seconds per second of "
-                   f"video, ${per_second:.2f} per second ({out['cost_basis']})")
-    click.echo(f"  ${out['cost_usd']:.2f} per sample")
+                   f"video, {_usd(per_second)} per second{basis}")
+        basis = ""
+    click.echo(f"  {_usd(out['cost_usd'])} per sample{basis}")
+
+
+def _usd(x: float) -> str:
+    """Dollars: cents from $1 up, three significant digits below (an image costs $0.0044,
+    not $0.00)."""
+    return f"${x:,.2f}" if x >= 1.0 else f"${x:.3g}"
