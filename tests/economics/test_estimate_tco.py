@@ -44,6 +44,17 @@ def test_impossible_slo_is_a_clear_error() -> None:
                                   "tpot_slo_s": 0.001}))
 
 
+def test_a_model_beyond_the_node_memory_says_memory_not_slo() -> None:
+    """GLM-4.6 in BF16 (~660 GiB) exceeds 8 x 80 GB at every tp: the error names the
+    memory need at the largest tp, not the SLOs (relaxing them would not help)."""
+    with pytest.raises(DoesNotFitError) as info:
+        estimate_tco(tco_request({"model": "glm-4.6", "tokens_per_day": 1e9,
+                                  "gpu": "h100-sxm-80gb"}))
+    text = str(info.value)
+    assert "does not fit on h100-sxm-80gb" in text and "at tp 8" in text
+    assert "TPOT" not in text and "--pp" not in text
+
+
 def test_dataflow_part_sizes_a_pipeline_of_chips() -> None:
     d = estimate_tco(tco_request({"model": "llama3-70b", "tokens_per_day": 2e9,
                                   "gpu": "groq-lpu"}))

@@ -85,6 +85,7 @@ def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
     tps = [req.tp] if req.tp else [t for t in (1, 2, 4, 8, 16, 32, 64)
                                     if t <= hw.gpus_per_node]
     best: tuple[float, ReplicaCapacity, dict[str, Any]] | None = None
+    no_room: DoesNotFitError | None = None  # the largest tp's, while no layout fits
     for tp in tps:
         for batch in BATCHES:
             try:
@@ -92,8 +93,11 @@ def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
                     model=req.model, gpu=hw.accelerator.name, system=hw.system.name, tp=tp,
                     input_tokens=req.input_tokens, output_tokens=req.output_tokens,
                     batch_size=batch, weights=req.weights, kv_cache=req.kv_cache))
-            except DoesNotFitError:
+            except DoesNotFitError as exc:
+                if batch == BATCHES[0]:
+                    no_room = exc
                 break
+            no_room = None
             ttft = est.prefill_time_single_s + est.extra["steady_step_time_s"]
             if est.tpot_s > req.tpot_slo_s or ttft > req.ttft_slo_s:
                 break
@@ -104,6 +108,11 @@ def size_replica(req: TcoRequest) -> tuple[ReplicaCapacity, dict[str, Any]]:
                 best = (per_gpu, cap, {"tp": tp, "batch_size": batch, "tpot_s": est.tpot_s,
                                        "ttft_s": ttft,
                                        "output_tokens_per_s": est.throughput_tokens_per_s})
+    if best is None and no_room is not None:  # memory, not the SLOs
+        need = str(no_room).split("; raise")[0]  # its advice names flags tco lacks (--pp)
+        raise DoesNotFitError(f"{req.model} does not fit on {hw.accelerator.name} at tp "
+                              f"{tps}: at tp {tps[-1]}, {need}; quantise --weights or pick "
+                              "a larger --gpu")
     if best is None:
         raise DoesNotFitError(
             f"no layout of {req.model} on {hw.accelerator.name} (tp {tps}) meets TPOT "
