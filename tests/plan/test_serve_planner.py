@@ -168,6 +168,27 @@ def test_bad_requests_name_the_option(changes: dict[str, Any], where: str) -> No
     assert where in str(err.value)
 
 
+def test_lengths_beyond_the_model_context_are_refused_before_searching() -> None:
+    """Every simulated request would be dropped (the text named an engine's token budget)."""
+    with pytest.raises(InputError, match=r"exceeds the 131072-token context of llama3\.1-8b"):
+        _plan(input_tokens=131_000, output_tokens=500)
+
+
+def test_a_failed_confirmation_renders_with_its_reason() -> None:
+    """A deployment whose simulation is refused keeps its reason and empty percentiles in
+    the JSON (its record once lacked the percentile keys: KeyError 'ttft_p50_s')."""
+    from gputwin.run.plan_confirm import _failed, candidate_dict
+
+    row = {k: 0 for k in ("key", "gpu", "tp", "pp", "ep", "dp_attention", "weights",
+                          "kv_cache", "max_num_seqs", "engine", "replicas",
+                          "prefill_replicas", "decode_replicas", "gpus", "usd_per_hour",
+                          "analytic_ttft_s", "analytic_tpot_s", "analytic_e2e_s",
+                          "analytic_cost_usd_per_million_tokens")}
+    out = candidate_dict(_failed(row, "does not fit"))
+    assert out["error"] == "does not fit"
+    assert out["ttft_s"] == {"p50": None, "p90": None, "p99": None, "at_slo_percentile": None}
+
+
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--rate", "-1"], "error: --rate: Input should be greater than 0"),
     (["--max-num-seqs", "0"], "error: --max-num-seqs: Input should be greater than 0"),

@@ -120,7 +120,8 @@ def _row_base(task: ConfirmTask) -> dict[str, Any]:
 
 
 def _failed(row: dict[str, Any], error: str) -> dict[str, Any]:
-    row.update({f"{m}_{k}_s": math.nan for m in METRICS for k in (*map(str, QUANTILES), "pct")})
+    row.update({f"{m}_{k}_s": math.nan for m in METRICS
+                for k in (*(f"p{q}" for q in QUANTILES), "pct")})
     row.update(num_requests=0, measured_requests=0, finished=0, slo_attainment_frac=0.0,
                goodput_rps=0.0, goodput_tokens_per_s=0.0, cost_usd_per_million_tokens=math.inf,
                cost_usd_per_million_output_tokens=math.inf, slo_met=False, error=error,

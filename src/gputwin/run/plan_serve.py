@@ -25,6 +25,7 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import AllocationRates, allocation_rates
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.serving import context_problem
 from gputwin.plan.serve import (
     Planned,
     SearchResult,
@@ -239,6 +240,10 @@ def closed_loop_rate(request: ServePlanRequest) -> float:
 def build_search(request: ServePlanRequest, cat: Catalog
                  ) -> tuple[ServeSearch, dict[str, AllocationRates]]:
     spec = _with_overrides(cat.model(request.model), request.model_overrides)
+    if request.trace is None and request.input_tokens and request.output_tokens:
+        too_long = context_problem(spec, request.input_tokens, request.output_tokens)
+        if too_long is not None:  # every simulated request would be dropped
+            raise InputError(too_long)
     hws, priced = priced_hardware(request, cat)
     usd = {name: r.compute_usd_per_gpu_s for name, r in priced.items()}
     slo = Slo(request.ttft_slo, request.tpot_slo, request.e2e_slo,
