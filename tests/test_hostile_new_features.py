@@ -39,6 +39,13 @@ def test_a_context_bucket_beyond_the_model_context_is_refused(
     _one_line_error(code, err, "--context-buckets", "131072-token context of llama3.1-8b")
 
 
+@pytest.mark.parametrize("buckets", ["2048,,4096", "2048,", "", "abc", "0,2048", "1e3"])
+def test_malformed_bucket_lists_are_refused(buckets: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*ESTIMATE, "--context-buckets", buckets], capsys)
+    _one_line_error(code, err, "--context-buckets", repr(buckets))
+
+
 def test_a_bucket_at_the_model_context_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, _ = run_cli([*ESTIMATE, "--context-buckets", "131072", "--json"], capsys)
     assert code == 0

@@ -53,7 +53,7 @@ def _buckets(ctx: click.Context, param: click.Parameter, value: str | None) -> l
     if value is None:
         return None
     try:
-        out = [int(v) for v in value.split(",") if v.strip()]
+        out = [int(v) for v in value.split(",")] if value.strip() else []
     except ValueError:
         raise click.BadParameter(f"expected comma-separated token counts, got {value!r}",
                                  ctx, param) from None
