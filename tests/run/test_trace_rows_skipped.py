@@ -43,7 +43,7 @@ def test_a_serving_run_reports_the_trace_rows_it_skipped(tmp_path: Path) -> None
     trace = tmp_path / "t.csv"
     trace.write_text(AZURE, encoding="utf-8")
     args = ["simulate", "serve", "--model", "llama3.1-8b", "--gpu", "l4", "--trace", str(trace)]
-    res = CliRunner().invoke(cli, [*args, "--json"])
+    res = CliRunner().invoke(cli, [*args, "--json", "--outputs", "none"])  # no gputwin-out/
     assert res.exit_code == 0, res.output
     s = json.loads(res.output)
     assert s["trace_rows_skipped"] == {"0 generated tokens": 2}
@@ -57,7 +57,7 @@ def test_a_run_without_skipped_rows_says_nothing_about_them(tmp_path: Path) -> N
     trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:40.0,30,4\n",
                      encoding="utf-8")
     res = CliRunner().invoke(cli, ["simulate", "serve", "--model", "llama3.1-8b", "--gpu",
-                                   "l4", "--trace", str(trace), "--json"])
+                                   "l4", "--trace", str(trace), "--json", "--outputs", "none"])
     assert res.exit_code == 0, res.output
     assert "trace_rows_skipped" not in json.loads(res.output)
 
