@@ -4,6 +4,7 @@ file and line, no traceback."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,14 @@ def test_economics_apis_model_without_listings_says_so(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["economics", "apis", "--model", "gpt3-175b"], capsys)
     assert code == 0 and "no public API listing serves gpt3-175b" in out
+
+
+def test_the_summary_gives_the_speculation_speed_up(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The text shows the JSON's spec_speedup (TPOT) beside the tokens per step."""
+    args = [*ESTIMATE, "--spec-tokens", "4", "--spec-kind", "fused_draft",
+            "--draft-model", "llama3.2-1b"]
+    code, out, _ = run_cli([*args, "--json"], capsys)
+    speedup = json.loads(out)["spec_speedup"]
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0 and f"TPOT x{speedup:.2f}" in out

@@ -45,6 +45,9 @@ def _summary(est: ServingEstimate, title: str, bucket: int | None = None) -> Non
     t.add_row("KV capacity", f"{d['kv_capacity_tokens']:,.0f} tokens")
     if d["decode_tokens_per_step"] > 1:
         t.add_row("tokens per spec step", f"{d['decode_tokens_per_step']:.2f}")
+    if "spec_speedup" in d:
+        t.add_row("speculation speed-up", f"TPOT x{d['spec_speedup']:.2f}, throughput "
+                                          f"x{d['spec_throughput_speedup']:.2f} (vs no drafts)")
     console.print(t)
 
 
