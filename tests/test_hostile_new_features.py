@@ -61,14 +61,18 @@ def test_the_summary_says_the_prompt_is_padded_to_its_bucket(
 # ---- speculation
 
 
-@pytest.mark.parametrize("extra, flag", [
-    (["--spec-kind", "fused_draft"], "--spec-kind"),
-    (["--spec-kind", "eagle"], "--spec-kind"),
-    (["--draft-model", "llama3.2-1b"], "--draft-model"),
+@pytest.mark.parametrize("command, extra, flag", [
+    ("estimate", ["--spec-kind", "fused_draft"], "--spec-kind"),
+    ("estimate", ["--spec-kind", "eagle"], "--spec-kind"),
+    ("estimate", ["--draft-model", "llama3.2-1b"], "--draft-model"),
+    ("simulate", ["--draft-kind", "fused_draft"], "--draft-kind"),
+    ("simulate", ["--draft-model", "llama3.2-1b"], "--draft-model"),
 ])
-def test_estimate_speculation_options_without_spec_tokens_are_refused(
-        extra: list[str], flag: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli([*ESTIMATE, *extra], capsys)
+def test_speculation_options_without_spec_tokens_are_refused(
+        command: str, extra: list[str], flag: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli([*(ESTIMATE if command == "estimate" else SIMULATE), *extra],
+                           capsys)
     _one_line_error(code, err, "--spec-tokens", flag)
 
 
@@ -81,16 +85,6 @@ def test_a_draft_model_with_a_kind_that_has_none_is_refused(
     code, _, err = run_cli([*SIMULATE, "--spec-tokens", "3", "--draft-kind", kind,
                             "--draft-model", "llama3.2-1b"], capsys)
     _one_line_error(code, err, "llama3.2-1b", kind)
-
-
-@pytest.mark.parametrize("extra, flag", [
-    (["--draft-kind", "fused_draft"], "--draft-kind"),
-    (["--draft-model", "llama3.2-1b"], "--draft-model"),
-])
-def test_simulate_speculation_options_without_spec_tokens_are_refused(
-        extra: list[str], flag: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli([*SIMULATE, *extra], capsys)
-    _one_line_error(code, err, "--spec-tokens", flag)
 
 
 def test_simulate_spec_tokens_alone_still_default_to_eagle(
