@@ -149,3 +149,17 @@ def test_cli_provider_option_changes_the_cost(tmp_path: Path,
     assert costs["hyperscaler"] / costs["neocloud"] == pytest.approx(
         _rate("hyperscaler") / _rate())
     assert run_main([*base, "--gpu-cost", "2.5"]) == 2
+
+
+def test_a_pricing_beside_owned_hardware_is_refused_where_it_is_given(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Owned hardware is priced by its cost of ownership: a rental pricing next to it was
+    silently ignored; the site (and the estimate flags) refuse the pair, naming it."""
+    with pytest.raises(ValueError, match="applies to rented GPUs"):
+        _scenario({"provider": "owned", "pricing": "spot"})
+    owned = simulate_serving(_scenario({"provider": "owned"})).summary
+    assert owned["site"]["cost_basis"].startswith("owned")
+    code = run_main(["estimate", "video", "--model", "flux.1-dev", "--provider", "owned",
+                     "--pricing", "spot"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--pricing" in err and "rented GPUs" in err

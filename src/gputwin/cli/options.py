@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -236,6 +237,18 @@ def rental_price_options(command: F) -> F:
     """``--provider`` and ``--pricing`` of the estimates that price one part: by default
     the first listing the price book has for it (neocloud on-demand, else the class that
     rents the part, e.g. hyperscaler for TPUs; energy/accounting.allocation_rates)."""
+    inner = command
+
+    @functools.wraps(inner)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from gputwin.energy.accounting import owned_pricing_problem
+
+        problem = owned_pricing_problem(kwargs.get("provider"), kwargs.get("pricing"))
+        if problem is not None:
+            raise InputError(problem, where="--pricing")
+        return inner(*args, **kwargs)
+
+    command = cast(F, checked)
     for option in reversed((
         click.option("--provider", type=click.Choice(PROVIDERS), default=None,
                      help="Who provides the GPUs ('owned' = full cost of ownership) "

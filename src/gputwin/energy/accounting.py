@@ -95,6 +95,16 @@ def embodied_g_per_gpu_s(accelerator: str, tdp_w: float) -> float:
     return kg * 1e3 / (emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac)
 
 
+def owned_pricing_problem(provider: str | None, pricing: str | None) -> str | None:
+    """Why a ``pricing`` given with ``provider='owned'`` cannot apply (None when it can):
+    a pricing (on-demand, reserved, spot) is a rental's; owned hardware is priced by its
+    full cost of ownership."""
+    if provider == "owned" and pricing is not None:
+        return (f"pricing {pricing!r} applies to rented GPUs; owned hardware is priced by its "
+                "full cost of ownership (leave the pricing out)")
+    return None
+
+
 def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "neocloud",
                      pricing: str | None = "on-demand") -> AllocationRates:
     """Rates for ``accelerator``; ``provider='owned'`` amortises capex instead of renting.

@@ -90,7 +90,9 @@ def scenario_for(request: ServePlanRequest, dep: Deployment | None,
                                          "decode_replicas": dep.decode_replicas}
     workload = {**_workload(request), "service": "plan"}
     data = {"name": "plan-serve", "seed": request.seed,
-            "site": {"provider": request.provider, "pricing": request.pricing},
+            # owned hardware has no rental pricing (SiteConfig refuses the pair)
+            "site": {"provider": request.provider, "pricing": None
+                     if request.provider == "owned" else request.pricing},
             "serving": {"services": [service], "workload": [workload]}}
     try:
         return ServingScenario.model_validate(data)

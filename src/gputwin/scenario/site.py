@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from gputwin.catalog.loader import Catalog
 from gputwin.catalog.schema import Accelerator, System
@@ -46,6 +46,17 @@ class RackConfig(InputModel):
     power_limit: Watts | None = Field(
         default=None, gt=0, description="Rack power limit, e.g. 40kW (default: the cooling "
         "type's limit)")
+
+
+def no_pricing_when_owned(value: str | None, info: ValidationInfo) -> str | None:
+    """A ``pricing`` field validator: refused beside ``provider: owned`` (a model's
+    ``provider`` field comes before its ``pricing``)."""
+    from gputwin.energy.accounting import owned_pricing_problem
+
+    problem = owned_pricing_problem(info.data.get("provider"), value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 class SiteConfig(InputModel):
@@ -86,6 +97,8 @@ class SiteConfig(InputModel):
     trace_compute_frac: float = Field(
         default=0.52, ge=0.0, le=1.0, description="Compute share of jobs without a training "
         "model (traces): Jeon et al., ATC 2019, report ~52 % mean GPU utilisation in Philly")
+
+    _owned_has_no_pricing = field_validator("pricing")(no_pricing_when_owned)
 
     @field_validator("region")
     @classmethod

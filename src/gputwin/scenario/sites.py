@@ -29,10 +29,11 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gputwin.input_model import InputModel
 from gputwin.quantities import Bytes, BytesPerS, Seconds
+from gputwin.scenario.site import no_pricing_when_owned
 
 NonNegInt = Annotated[int, Field(ge=0)]
 
@@ -69,6 +70,8 @@ class SiteOptions(_M):
                                        "users, USD per GB (e.g. 0.09 for a hyperscaler)")
     radius_km: float | None = Field(default=None, gt=0, description="Users farther away "
                                     "cannot reach it (default: edge 300 km, core: anywhere)")
+
+    _owned_has_no_pricing = field_validator("pricing")(no_pricing_when_owned)
 
     @model_validator(mode="after")
     def _where(self) -> SiteOptions:
