@@ -99,8 +99,9 @@ def test_token_count_and_attention_dominate_long_videos() -> None:
 def test_bad_input() -> None:
     with pytest.raises(UnknownNameError):
         estimate_generation(H100, "sora", frames=1, height=16, width=16)
-    with pytest.raises(InputError, match="multiples"):
+    with pytest.raises(InputError, match="multiples") as err:
         estimate_generation(H100, "hunyuanvideo", frames=1, height=100, width=16)
+    assert "height 100" in str(err.value) and "width" not in str(err.value).split(":")[0]
 
 
 def test_cli_reports_gpu_seconds_per_video_second_and_cost() -> None:

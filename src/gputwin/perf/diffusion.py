@@ -193,8 +193,12 @@ def latent_tokens(m: DitModel, *, frames: int, height: int, width: int) -> int:
     if min(frames, height, width) < 1:
         raise InputError("frames, height and width must be positive")
     step = m.vae_spatial * m.patch
-    if height % step or width % step:
-        raise InputError(f"height and width must be multiples of {step} (VAE x patch)")
+    off = [f"{name} {value}" for name, value in (("height", height), ("width", width))
+           if value % step]
+    if off:
+        raise InputError(f"{' and '.join(off)}: height and width must be multiples of {step} "
+                         f"(the VAE's {m.vae_spatial}x downsampling x the {m.patch}x{m.patch} "
+                         "patch)")
     latent_frames = (frames - 1) // m.vae_temporal + 1
     frame_tokens = -(-latent_frames // m.patch_temporal)  # padded to whole temporal patches
     return frame_tokens * (height // step) * (width // step) + m.text_tokens
