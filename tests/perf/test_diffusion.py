@@ -461,3 +461,25 @@ def test_every_forward_idles_a_launch_gap_per_kernel() -> None:
     assert eager - base_eager == pytest.approx(gap * table.kernels_per_block)
     assert comp - base_comp == pytest.approx(gap * table.kernels_per_block_compiled)
     assert table.kernels_per_block > table.kernels_per_block_compiled
+
+
+def test_wan22_ti2v_5b_tokens_and_per_token_timestep() -> None:
+    """Wan2.2-TI2V-5B: 4x16x16 VAE and 1x2x2 patch (4x32x32 in all), and its reference code
+    embeds the timestep per token, so the modulation weights count per token, not per pass."""
+    from gputwin.perf.dit_layout import forward_params, token_params
+
+    t = diffusion_table().models
+    m = t["wan2.2-ti2v-5b"]
+    # 1280x704x121 -> 31 latent frames x 22 x 40 tokens + 512 umT5 tokens
+    assert latent_tokens(m, frames=121, height=704, width=1280) == 31 * 22 * 40 + 512
+    h = m.hidden
+    blocks_only = m.blocks * (6 * h * h + 2 * h * m.layout.mlp_hidden)
+    modulation = 6 * h * h + m.layout.embedder_params
+    assert forward_params(m.layout, hidden=h) == 0.0
+    assert token_params(m.layout, blocks=m.blocks, hidden=h) == pytest.approx(
+        blocks_only + 2 * m.layout.patch_channels * h + modulation)
+    # the same layout with a per-pass timestep moves exactly those weights back to per pass
+    per_pass = m.layout.model_copy(update={"timestep_per_token": False})
+    assert forward_params(per_pass, hidden=h) == pytest.approx(modulation)
+    assert token_params(per_pass, blocks=m.blocks, hidden=h) == pytest.approx(
+        token_params(m.layout, blocks=m.blocks, hidden=h) - modulation)

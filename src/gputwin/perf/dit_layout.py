@@ -10,6 +10,10 @@ A DiT's nominal parameter count overstates its linear FLOPs per token in two way
   numbers from ``modulation_input`` inputs. That is a matrix-vector product once per pass and
   sample, not per token, and so are the timestep / guidance / pooled-text embedders.
 
+Wan 2.2's reference code embeds the timestep per token (the scalar timestep is expanded to
+the sequence before the time embedding and the modulation projection): with
+``timestep_per_token`` those weights count per token instead.
+
 So one pass over ``n`` tokens costs ``2 x token_params x n + 2 x forward_params`` linear FLOPs,
 with (per block) ``token_params`` = the attention projections a token passes (q, k, v, output:
 ``4 hidden^2``; a cross-attention block adds its query and output projections, ``2 hidden^2``:
@@ -44,6 +48,9 @@ class DitLayout(BaseModel):
                                   "are projected from")
     embedder_params: float = Field(ge=0, description="Timestep / guidance / pooled-text "
                                    "embedder weights (once per pass)")
+    timestep_per_token: bool = Field(
+        default=False, description="The timestep embedder and the modulation projection run on "
+        "every token (Wan 2.2's per-token timestep), not once per pass")
     source: str = Field(min_length=8)
 
 
@@ -53,9 +60,16 @@ def token_params(layout: DitLayout, *, blocks: int, hidden: int) -> float:
     attention = SELF_ATTENTION_PROJECTIONS + (
         CROSS_ATTENTION_TOKEN_PROJECTIONS if layout.cross_attention else 0)
     per_block = attention * hidden * hidden + layout.mlp_matrices * hidden * layout.mlp_hidden
-    return float(blocks * per_block + 2 * layout.patch_channels * hidden)
+    per_token = float(blocks * per_block + 2 * layout.patch_channels * hidden)
+    return per_token + (_conditioning_params(layout, hidden=hidden)
+                        if layout.timestep_per_token else 0.0)
 
 
 def forward_params(layout: DitLayout, *, hidden: int) -> float:
-    """Weights that act once per forward pass and sample (AdaLN modulation, embedders)."""
+    """Weights that act once per forward pass and sample (AdaLN modulation, embedders);
+    none where the timestep is embedded per token (they are in ``token_params``)."""
+    return 0.0 if layout.timestep_per_token else _conditioning_params(layout, hidden=hidden)
+
+
+def _conditioning_params(layout: DitLayout, *, hidden: int) -> float:
     return layout.modulation_outputs * hidden * layout.modulation_input + layout.embedder_params
