@@ -483,3 +483,19 @@ def test_wan22_ti2v_5b_tokens_and_per_token_timestep() -> None:
     assert forward_params(per_pass, hidden=h) == pytest.approx(modulation)
     assert token_params(per_pass, blocks=m.blocks, hidden=h) == pytest.approx(
         token_params(m.layout, blocks=m.blocks, hidden=h) - modulation)
+
+
+def test_ltx_video_2b_tokens_and_vae_inside_patchify() -> None:
+    """LTX-Video patchifies inside its VAE (32x32x8, patch 1 in the transformer):
+    768x512x121 is 16 x 16 x 24 video tokens, and its cheap decoder is a small share."""
+    from gputwin.perf.dit_layout import token_params
+
+    m = diffusion_table().models["ltx-video-2b"]
+    assert latent_tokens(m, frames=121, height=512, width=768) == 16 * 16 * 24 + 128
+    h = m.hidden
+    # PixArt-style block: self-attention 4 h^2 + cross-attention q, o 2 h^2 + 4x FFN 8 h^2
+    assert token_params(m.layout, blocks=m.blocks, hidden=h) == pytest.approx(
+        m.blocks * 14 * h * h + 2 * 128 * h)
+    est = estimate_generation(H100, "ltx-video-2b", frames=121, height=512, width=768,
+                              steps=20)
+    assert 0.0 < est.vae_decode_s < 0.25 * est.time_s
