@@ -413,6 +413,11 @@ def test_layout_counts_stay_within_the_nominal_parameters(name: str) -> None:
     per_token = token_params(m.layout, blocks=m.blocks, hidden=m.hidden)
     per_pass = forward_params(m.layout, hidden=m.hidden)
     assert per_token + per_pass <= 1.02 * m.params
+    if name == "hunyuanvideo-1.5":
+        # all 54 blocks dual-stream, no single-stream ones: per block a token passes 12 h^2
+        # of the two streams' 24 h^2 and their 12 h^2 of AdaLN projections act per pass
+        assert per_token == pytest.approx(m.params / 3, rel=0.05)
+        return
     assert per_token > (0.75 if name.startswith(("wan", "cogvideox")) else 0.45) * m.params
 
 
@@ -499,3 +504,17 @@ def test_ltx_video_2b_tokens_and_vae_inside_patchify() -> None:
     est = estimate_generation(H100, "ltx-video-2b", frames=121, height=512, width=768,
                               steps=20)
     assert 0.0 < est.vae_decode_s < 0.25 * est.time_s
+
+
+def test_hunyuanvideo_15_tokens_and_dual_stream_split() -> None:
+    """HunyuanVideo-1.5: VAE 16x16x4 and no transformer patchify; 720p x 121 frames is
+    31 x 45 x 80 video tokens, and its per-pass AdaLN weights equal its per-token ones."""
+    from gputwin.perf.dit_layout import forward_params, token_params
+
+    m = diffusion_table().models["hunyuanvideo-1.5"]
+    assert latent_tokens(m, frames=121, height=720, width=1280) == 31 * 45 * 80 + 256
+    h = m.hidden
+    assert token_params(m.layout, blocks=m.blocks, hidden=h) == pytest.approx(
+        m.blocks * 12 * h * h, rel=0.001)
+    assert forward_params(m.layout, hidden=h) == pytest.approx(
+        (m.blocks * 12 + 2) * h * h + m.layout.embedder_params)
