@@ -418,7 +418,9 @@ def test_layout_counts_stay_within_the_nominal_parameters(name: str) -> None:
         # of the two streams' 24 h^2 and their 12 h^2 of AdaLN projections act per pass
         assert per_token == pytest.approx(m.params / 3, rel=0.05)
         return
-    assert per_token > (0.75 if name.startswith(("wan", "cogvideox")) else 0.45) * m.params
+    experts = 2 if name.endswith("-a14b") else 1  # Wan 2.2 A14B: one of two experts per step
+    share = 0.75 if name.startswith(("wan", "cogvideox")) else 0.45
+    assert per_token > share * m.params / experts
 
 
 def test_per_pass_weights_are_read_once_per_gpu_not_split(
@@ -518,3 +520,19 @@ def test_hunyuanvideo_15_tokens_and_dual_stream_split() -> None:
         m.blocks * 12 * h * h, rel=0.001)
     assert forward_params(m.layout, hidden=h) == pytest.approx(
         (m.blocks * 12 + 2) * h * h + m.layout.embedder_params)
+
+
+def test_wan22_a14b_expert_is_wan21_14b_with_per_token_timestep() -> None:
+    """Each Wan2.2-T2V-A14B expert is Wan 2.1 T2V-14B's network; Wan 2.2's code moves the
+    time embedding and projection per token, so a step costs a little more than Wan 2.1's."""
+    from gputwin.perf.dit_layout import forward_params, token_params
+
+    t = diffusion_table().models
+    a14b, wan21 = t["wan2.2-t2v-a14b"], t["wan2.1-14b"]
+    h = a14b.hidden
+    moved = forward_params(wan21.layout, hidden=h)
+    assert token_params(a14b.layout, blocks=a14b.blocks, hidden=h) == pytest.approx(
+        token_params(wan21.layout, blocks=wan21.blocks, hidden=h) + moved)
+    shape = {"frames": 81, "height": 720, "width": 1280, "steps": 40}
+    assert estimate_generation(H100, "wan2.2-t2v-a14b", **shape).time_s > \
+        estimate_generation(H100, "wan2.1-14b", **shape).time_s
