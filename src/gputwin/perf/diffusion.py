@@ -12,8 +12,8 @@ separately:
   ``layout`` (``perf/dit_layout.py``): in a dual-stream block only its own stream's, and
   not the adaptive-norm projections of the conditioning vector, which act once per pass and
   GPU (their weights read at the memory-bound share of bandwidth), unless the reference code
-  embeds the timestep per token (Wan 2.2: the layout's ``timestep_per_token``). The nominal ``params``
-  sets the weight memory only;
+  embeds the timestep per token (Wan 2.2: the layout's ``timestep_per_token``). The nominal
+  ``params`` sets the weight memory only;
 * attention, ``4 x blocks x tokens^2 x hidden`` FLOPs (QK^T and PV over the full 3D
   sequence), at the fraction of peak that the model's attention kernel reaches on that
   family (``attention_kernel``: ``fa2`` = FlashAttention-2 / PyTorch SDPA class, ``fa3`` =
