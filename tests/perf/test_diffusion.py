@@ -111,6 +111,16 @@ def test_cli_reports_gpu_seconds_per_video_second_and_cost() -> None:
     assert d["gpu_seconds_per_video_second"] > 100 and d["cost_usd_per_video_second"] > 0
 
 
+def test_cli_text_keeps_gpu_seconds_below_one_readable() -> None:
+    """A model faster than real time makes a second of video in under one GPU-second: the
+    text gives two significant digits, not a rounded '1' (or '0')."""
+    args = ["estimate", "video", "--model", "ltx-video-2b"]
+    d = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
+    assert d["gpu_seconds_per_video_second"] < 1.0
+    text = CliRunner().invoke(cli, args).output
+    assert f"{d['gpu_seconds_per_video_second']:.2g} GPU-seconds per second" in text
+
+
 COG = {"frames": 49, "height": 480, "width": 720}
 
 

@@ -158,10 +158,16 @@ def _echo_estimate(out: dict[str, Any], shape: str) -> None:
     per_second = out["cost_usd_per_video_second"]
     basis = f" ({out['cost_basis']})"
     if out["gpu_seconds_per_video_second"] is not None and per_second is not None:
-        click.echo(f"  {out['gpu_seconds_per_video_second']:,.0f} GPU-seconds per second of "
+        click.echo(f"  {_gpu_s(out['gpu_seconds_per_video_second'])} GPU-seconds per second of "
                    f"video, {_usd(per_second)} per second{basis}")
         basis = ""
     click.echo(f"  {_usd(out['cost_usd'])} per sample{basis}")
+
+
+def _gpu_s(x: float) -> str:
+    """GPU-seconds: whole from 10 up, two significant digits below (a fast model makes a
+    second of video in 0.75 GPU-seconds, not '1')."""
+    return f"{x:,.0f}" if x >= 10.0 else f"{x:.2g}"
 
 
 def _usd(x: float) -> str:
