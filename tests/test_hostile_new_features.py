@@ -141,7 +141,7 @@ serving:
      "speculative"),
     ("      speculative: {num_tokens: 3, kind: fused_draft}", 7, "speculative"),
     ("      speculative: {num_tokens: 3, kind: ngram, draft_model: llama3.2-1b}", 7,
-     "speculative"),
+     "speculative.draft_model"),
 ])
 def test_scenario_new_keys_malformed_name_the_line(
         tmp_path: Path, service: str, line: int, field: str,

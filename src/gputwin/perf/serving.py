@@ -155,13 +155,15 @@ def check_config(c: ServingConfig) -> None:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
 
 
-def draft_model_problem(kind: str, draft_model: str | None) -> str | None:
+def draft_model_problem(kind: str, draft_model: str | None,
+                        name: str = "--draft-model") -> str | None:
     """Why speculation of ``kind`` cannot run with ``draft_model`` (``None``: it can): the
-    draft_model and fused_draft proposers need one, the others run without."""
+    draft_model and fused_draft proposers need one, the others run without. ``name``: how
+    the input that gives the draft model is called (the flag, or a scenario's key)."""
     if kind in DRAFT_MODEL_KINDS and draft_model is None:
-        return f"--draft-model is required for {kind} speculative decoding"
+        return f"{name} is required for {kind} speculative decoding"
     if kind not in DRAFT_MODEL_KINDS and draft_model is not None:
-        return (f"--draft-model {draft_model} is used only by the "
+        return (f"{name} {draft_model} is used only by the "
                 f"{' and '.join(DRAFT_MODEL_KINDS)} proposers; {kind} proposes without one")
     return None
 

@@ -172,14 +172,16 @@ class SpeculativeOptions(_M):
     num_tokens: PosInt
     acceptance: float = Field(default=0.7, ge=0, le=1)
     kind: Literal["draft_model", "fused_draft", "eagle", "ngram"] = "eagle"
-    draft_model: str | None = None
+    draft_model: str | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _draft_model_fits_kind(self) -> SpeculativeOptions:
-        problem = draft_model_problem(self.kind, self.draft_model)
+    @field_validator("draft_model")
+    @classmethod
+    def _draft_model_fits_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        problem = None if kind is None else draft_model_problem(kind, value, "draft_model")
         if problem:
             raise ValueError(problem)
-        return self
+        return value
 
 
 class AutoscalerOptions(_M):
