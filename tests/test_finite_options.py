@@ -8,20 +8,10 @@ import json
 
 import click
 import pytest
+from tests.cli_run import run_cli
 
-from gputwin.cli.main import cli, main
+from gputwin.cli.main import cli
 from gputwin.cli.options import FINITE, Finite
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
 
 TRAIN_FAILURES = ["estimate", "train", "--model", "gpt3-175b", "--gpu", "a100-sxm-80gb",
                   "--num-gpus", "64", "--tp", "8", "--pp", "8", "--global-batch-size", "64",

@@ -6,18 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from gputwin.cli.main import main
+from tests.cli_run import run_cli
 
 AZURE_HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
 SCENARIOS = Path(__file__).resolve().parents[1] / "src" / "gputwin" / "scenarios"
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def _fails_cleanly(err: str, *needles: str) -> None:

@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from gputwin.cli.main import main
+from tests.cli_run import run_cli
 
 ESTIMATE = ["estimate", "serve", "--model", "llama3.1-8b", "--gpu", "h100-sxm-80gb",
             "--input-tokens", "1000", "--output-tokens", "100"]
@@ -17,13 +16,6 @@ SIMULATE = ["simulate", "serve", "--rate", "5", "--num-requests", "20", "--outpu
             "-q", "--json", "--no-timing"]
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code or 0), out, err
 
 
 def _one_line_error(code: int, err: str, *needles: str) -> None:

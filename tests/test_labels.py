@@ -4,40 +4,28 @@ from __future__ import annotations
 
 import click
 import pytest
-
-from gputwin.cli.main import main
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
+from tests.cli_run import run_cli
 
 SERVE = ["estimate", "serve", "--model", "llama2-70b", "--gpu", "h100-sxm-80gb", "--tp", "8",
          "--input-tokens", "2048", "--output-tokens", "128"]
 
 
 def test_no_advice_to_set_what_is_already_set(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run([*SERVE, "--batch-size", "6400", "--kv-cache", "fp8"], capsys)
+    code, _, err = run_cli([*SERVE, "--batch-size", "6400", "--kv-cache", "fp8"], capsys)
     assert code == 2 and "--kv-cache fp8" not in err
-    code, _, err = _run([*SERVE, "--batch-size", "6400"], capsys)
+    code, _, err = run_cli([*SERVE, "--batch-size", "6400"], capsys)
     assert code == 2 and "--kv-cache fp8" in err
 
 
 def test_max_batch_and_max_throughput_say_which_context(
         capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = _run([*SERVE, "--batch-size", "64"], capsys)
+    _, out, _ = run_cli([*SERVE, "--batch-size", "64"], capsys)
     text = " ".join(out.split())
     assert "full context (input + output)" in text and "mean context input + output/2" in text
 
 
 def test_it_power_is_not_labelled_per_gpu(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = _run(["estimate", "energy", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
+    _, out, _ = run_cli(["estimate", "energy", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb",
                       "--num-gpus", "64", "--tokens", "1e11"], capsys)
     line = " ".join(out[out.index("IT power"):].split())
     assert "GPUs, hosts and network; of which" in line and "W per GPU for the GPU itself" in line
@@ -53,7 +41,7 @@ def test_every_simulate_serve_option_has_help() -> None:
 def test_validate_fits_80_columns_with_units(capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
-    _, out, _ = _run(["validate", "--kind", "collective"], capsys)
+    _, out, _ = run_cli(["validate", "--kind", "collective"], capsys)
     table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
     assert table and max(len(line) for line in table) <= 80
     assert "e+" not in out and "GB/s" in out

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.cli_run import run_cli
 from tests.energy.conftest import GRID_DIR, needs_grid_data
 
-from gputwin.cli.main import main
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.requests import EnergyRequest
 from gputwin.run.estimate_energy import EnergyEstimate, estimate_energy
@@ -68,11 +68,7 @@ def test_bad_options_raise_input_errors() -> None:
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(["estimate", "energy", *args])
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
+    return run_cli(["estimate", "energy", *args], capsys)
 
 
 CLI = ["--gpu", "h100-sxm-80gb", "--num-gpus", "8", "--gpu-hours", "80", "--model",

@@ -7,24 +7,17 @@ import subprocess
 import sys
 
 import pytest
-
-from gputwin.cli.main import main
+from tests.cli_run import run_cli
 
 BASE = ["estimate", "train", "--model", "gpt3-175b", "--gpu", "a100-sxm-80gb",
         "--num-gpus", "64", "--tp", "8", "--pp", "8", "--global-batch-size", "64",
         "--seq-len", "2048"]
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
 
 
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run([*BASE, "--tokens", "300e9", "--json"], capsys)
+    code, out, _ = run_cli([*BASE, "--tokens", "300e9", "--json"], capsys)
     assert code == 0
     data = json.loads(out)
     assert data["num_steps"] == pytest.approx(300e9 / (64 * 2048))
@@ -32,7 +25,7 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run([*BASE, "--tokens", "1.2T"], capsys)
+    code, out, _ = run_cli([*BASE, "--tokens", "1.2T"], capsys)
     assert code == 0
     for word in ("step time", "MFU", "tokens/s", "TFLOP/s", "memory per GPU", "bubble"):
         assert word in out
@@ -49,16 +42,16 @@ def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
 ])
 def test_bad_input_exits_2_with_one_line(extra: list[str], needle: str,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run([*BASE, *extra], capsys)
+    code, _, err = run_cli([*BASE, *extra], capsys)
     assert code == 2
     assert needle in err
     assert "Traceback" not in err and err.count("\n") <= 2
 
 
 def test_click_level_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run([*BASE, "--tp", "0"], capsys)
+    code, _, err = run_cli([*BASE, "--tp", "0"], capsys)
     assert code == 2 and "positive" in err
-    code, _, _ = _run([*BASE, "--recompute", "sometimes"], capsys)
+    code, _, _ = run_cli([*BASE, "--recompute", "sometimes"], capsys)
     assert code == 2
 
 
@@ -75,10 +68,10 @@ def test_no_memory_check_estimates_a_layout_that_does_not_fit(
     runs and reports the overflow as a negative margin and in the text."""
     big = ["estimate", "train", "--model", "llama3.1-405b", "--gpu", "h100-sxm-80gb",
            "--num-gpus", "64", "--tp", "8", "--global-batch-size", "64", "--recompute", "none"]
-    code, _, err = _run(big, capsys)
+    code, _, err = run_cli(big, capsys)
     assert code == 2 and "more than the 80.0 GiB" in err
-    code, out, _ = _run([*big, "--no-memory-check", "--json"], capsys)
+    code, out, _ = run_cli([*big, "--no-memory-check", "--json"], capsys)
     d = json.loads(out)
     assert code == 0 and d["memory_margin_bytes"] < 0 and d["step_time_s"] > 0
-    code, out, _ = _run([*big, "--no-memory-check"], capsys)
+    code, out, _ = run_cli([*big, "--no-memory-check"], capsys)
     assert code == 0 and "does not" in out and "over by" in out

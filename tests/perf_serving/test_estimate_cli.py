@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.cli_run import run_cli
 
-from gputwin.cli.main import main
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.requests import ServeRequest, validated
 from gputwin.run.estimate_serve import ServingEstimate, estimate_serve
@@ -23,16 +23,10 @@ BASE = ["estimate", "serve", "--model", "llama2-70b", "--gpu", "h100-sxm-80gb", 
         "--input-tokens", "2048", "--output-tokens", "128", "--batch-size", "64"]
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
 
 
 def test_json_has_the_promised_metrics(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run([*BASE, "--json"], capsys)
+    code, out, _ = run_cli([*BASE, "--json"], capsys)
     assert code == 0
     d = json.loads(out)
     for key in ("prefill_time_s", "decode_step_time_s", "ttft_s", "tpot_s",
@@ -48,7 +42,7 @@ def test_json_has_the_promised_metrics(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run([*BASE, "--weights", "fp8", "--kv-cache", "fp8"], capsys)
+    code, out, _ = run_cli([*BASE, "--weights", "fp8", "--kv-cache", "fp8"], capsys)
     assert code == 0
     for word in ("TTFT", "TPOT", "throughput", "KV capacity"):
         assert word in out
@@ -57,7 +51,7 @@ def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
 def test_summary_header_counts_every_gpu_of_a_wide_ep_replica(
         capsys: pytest.CaptureFixture[str]) -> None:
     """Attention data parallelism multiplies the replica's GPUs: 8, not tp x pp = 1."""
-    code, out, _ = _run(["estimate", "serve", "--model", "qwen3-235b-a22b", "--gpu",
+    code, out, _ = run_cli(["estimate", "serve", "--model", "qwen3-235b-a22b", "--gpu",
                          "h200-sxm-141gb", "--tp", "1", "--ep", "8", "--dp-attention", "8",
                          "--weights", "fp8", "--input-tokens", "1000", "--output-tokens",
                          "100", "--batch-size", "64"], capsys)
@@ -67,7 +61,7 @@ def test_summary_header_counts_every_gpu_of_a_wide_ep_replica(
 
 def test_summary_header_counts_gpus_not_systems(capsys: pytest.CaptureFixture[str]) -> None:
     """With --system the count is of GPUs, named as such: '2 x h100-sxm-80gb (dgx-h100)'."""
-    code, out, _ = _run(["estimate", "serve", "--model", "llama3-8b", "--system", "dgx-h100",
+    code, out, _ = run_cli(["estimate", "serve", "--model", "llama3-8b", "--system", "dgx-h100",
                          "--tp", "2", "--input-tokens", "100", "--output-tokens", "10"], capsys)
     assert code == 0
     assert "llama3-8b on 2 x h100-sxm-80gb (dgx-h100), tp2," in " ".join(out.split())
@@ -81,7 +75,7 @@ def test_summary_header_counts_gpus_not_systems(capsys: pytest.CaptureFixture[st
 ])
 def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
                           word: str) -> None:
-    code, _, err = _run([*BASE, *extra], capsys)
+    code, _, err = run_cli([*BASE, *extra], capsys)
     assert code == 2 and err.startswith("error:") and word in err
     assert "Traceback" not in err
 
@@ -92,7 +86,7 @@ def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
 ])
 def test_split_messages_fit_the_command(args: list[str], message: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(["estimate", "serve", "--model", "llama3-8b", "--input-tokens", "100",
+    code, _, err = run_cli(["estimate", "serve", "--model", "llama3-8b", "--input-tokens", "100",
                          "--output-tokens", "10", *args], capsys)
     assert code == 2 and message in err
 
@@ -146,7 +140,7 @@ def test_unknown_model_suggests() -> None:
 ])
 def test_replicas_beyond_a_node_are_estimated(args: list[str],
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(["estimate", "serve", "--model", "llama3-70b", "--input-tokens",
+    code, out, err = run_cli(["estimate", "serve", "--model", "llama3-70b", "--input-tokens",
                            "1000", "--output-tokens", "100", "--json", *args], capsys)
     assert code == 0, err
     assert json.loads(out)["tpot_s"] > 0
@@ -184,7 +178,7 @@ def test_a_system_without_nics_is_estimated_without_a_kv_hand_off(
     args = ["--catalog", str(overlay), "estimate", "serve", "--model", "llama3-8b", "--system",
             "box-without-nics", "--tp", "2", "--input-tokens", "100", "--output-tokens", "10",
             "--json"]
-    code, out, err = _run(args, capsys)
+    code, out, err = run_cli(args, capsys)
     assert code == 0, err
     data = json.loads(out)
     assert data["tpot_s"] > 0 and "kv_transfer_time_s" not in data

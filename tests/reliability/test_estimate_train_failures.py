@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from gputwin.cli.main import main
+from tests.cli_run import run_cli
 
 LLAMA3 = ["estimate", "train", "--model", "llama3.1-405b", "--gpu", "h100-sxm-80gb",
           "--num-gpus", "16384", "--tp", "8", "--pp", "16", "--sequence-parallel",
           "--global-batch-size", "2048", "--seq-len", "8192"]
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
 
 
 def test_llama3_interruptions_and_ettr(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run([*LLAMA3, "--failures", "--duration", "54d", "--json"], capsys)
+    code, out, _ = run_cli([*LLAMA3, "--failures", "--duration", "54d", "--json"], capsys)
     assert code == 0
     data = json.loads(out)
     assert abs(data["interruptions"] - 419) / 419 <= 0.25
@@ -33,21 +26,21 @@ def test_llama3_interruptions_and_ettr(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_given_interval_is_used_and_text_output(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run([*LLAMA3, "--failures", "--duration", "54d",
+    code, out, _ = run_cli([*LLAMA3, "--failures", "--duration", "54d",
                          "--checkpoint-interval", "2h", "--json"], capsys)
     data = json.loads(out)
     assert data["failures"]["checkpoint_interval_s"] == 7200.0
     assert data["ettr"] < 0.85  # two hours is far above the optimum at a 3 h MTBF
-    code, out, _ = _run([*LLAMA3, "--failures", "--tokens", "1T"], capsys)
+    code, out, _ = run_cli([*LLAMA3, "--failures", "--tokens", "1T"], capsys)
     assert code == 0
     assert "ETTR" in out
 
 
 def test_failures_needs_a_window(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run([*LLAMA3, "--failures"], capsys)
+    code, out, err = run_cli([*LLAMA3, "--failures"], capsys)
     assert code == 2
     assert "--duration" in out + err
-    code, _, _ = _run([*LLAMA3, "--duration", "3d"], capsys)
+    code, _, _ = run_cli([*LLAMA3, "--duration", "3d"], capsys)
     assert code == 2
 
 
@@ -59,7 +52,7 @@ def test_failures_needs_a_window(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_window_or_rate_the_simulation_cannot_use_is_refused_at_its_flag(
         flag: str, value: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     # was: ValueError traceback from reliability/optimum.simulate_interval
-    code, out, err = _run([*LLAMA3, "--failures", "--duration", "54d", flag, value], capsys)
+    code, out, err = run_cli([*LLAMA3, "--failures", "--duration", "54d", flag, value], capsys)
     assert code == 2 and out == ""
     assert message in err and "Traceback" not in err
 
@@ -68,7 +61,7 @@ def test_faults_faster_than_restarts_give_no_progress_and_finish(
         capsys: pytest.CaptureFixture[str]) -> None:
     # was: a hang, the simulated optimum restarting for ever (MTBF of seconds vs a
     # restart of minutes)
-    code, out, _ = _run([*LLAMA3, "--failures", "--duration", "1d", "--fault-rate-scale",
+    code, out, _ = run_cli([*LLAMA3, "--failures", "--duration", "1d", "--fault-rate-scale",
                          "1e6", "--json"], capsys)
     assert code == 0
     data = json.loads(out)
@@ -84,7 +77,7 @@ def test_no_progress_with_an_open_window_prints_valid_json(
         capsys: pytest.CaptureFixture[str]) -> None:
     # was: "interruptions": Infinity, "checkpoint_overhead_s": NaN -- not JSON (a time to
     # train at ETTR 0 is infinite); such numbers are printed as null
-    code, out, _ = _run([*LLAMA3, "--failures", "--tokens", "1T", "--fault-rate-scale",
+    code, out, _ = run_cli([*LLAMA3, "--failures", "--tokens", "1T", "--fault-rate-scale",
                          "1e4", "--json"], capsys)
     assert code == 0
     data = json.loads(out, parse_constant=_strict)
