@@ -333,14 +333,7 @@ class ServingPerf:
         self._dp, self._ep = c.dp_attention, c.ep
         self.comm = ReplicaComm(c, cal.tp_comm_mult)
         self._k = c.num_speculative_tokens
-        self._draft: ServingPerf | None = None
-        if self._k > 0 and c.draft_kind in DRAFT_MODEL_KINDS and c.draft_model is not None:
-            dcfg = ServingConfig(c.draft_model, c.hw, tp=_draft_tp(c.draft_model, c.tp),
-                                 weights_dtype="bf16" if c.weights_dtype == "int4"
-                                 else c.weights_dtype, kv_cache_dtype=c.kv_cache_dtype,
-                                 max_num_batched_tokens=c.max_num_batched_tokens,
-                                 max_num_seqs=c.max_num_seqs, engine=c.engine)
-            self._draft = ServingPerf(dcfg, cal)
+        self._draft = _draft_perf(c, cal)
         self.memory = KvMemory(c, self.shape, cal, accel.memory_bytes,
                                self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu)
 
@@ -443,9 +436,14 @@ class ServingPerf:
                                decode_context_tokens_sum, decode_context_tokens_sum,
                                num_decode_seqs + (1 if num_prefill_tokens else 0),
                                num_decode_seqs)
-        # each attention DP group has its own scheduler process (SGLang, vLLM DP ranks)
+        return self._with_host(gpu, num_decode_seqs)
+
+    def _with_host(self, device_s: float, num_decode_seqs: int) -> float:
+        """A step's ``device_s`` with its host time: in series, or under the host floor of
+        a release profile; each attention DP group has its own scheduler process (SGLang,
+        vLLM DP ranks)."""
         seqs = -(-num_decode_seqs // self._dp)
-        t = gpu + self._step_oh + self._seq_oh * seqs
+        t = device_s + self._step_oh + self._seq_oh * seqs
         return t if self._host_floor is None else max(t, self._host_floor(seqs))
 
     # ---- speculative decoding --------------------------------------------------------
@@ -505,10 +503,7 @@ class ServingPerf:
             tokens, prefill_attn_pairs + (k + 1) * decode_context_tokens_sum,
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
             n * (k + 1) + (1 if num_prefill_tokens else 0), n)
-        seqs = -(-n // self._dp)
-        t = (verify + self.draft_time_s(n, decode_context_tokens_sum) + self._step_oh
-             + self._seq_oh * seqs)
-        return t if self._host_floor is None else max(t, self._host_floor(seqs))
+        return self._with_host(verify + self.draft_time_s(n, decode_context_tokens_sum), n)
 
     # ---- power -----------------------------------------------------------------------
     def busy_activity_frac(self, num_tokens: float, busy_s: float, num_steps: int = 0,
@@ -640,6 +635,19 @@ class _Roofline:
             return compute_s
         self.out["memory_unit_s"] += n * memory_s * self.bwf
         return memory_s
+
+
+def _draft_perf(c: ServingConfig, cal: ServingCalibration) -> ServingPerf | None:
+    """The separate draft model's step model (draft_model / fused_draft proposers), on the
+    target's GPUs at the largest TP its heads allow; None without one."""
+    if c.num_speculative_tokens <= 0 or c.draft_kind not in DRAFT_MODEL_KINDS \
+            or c.draft_model is None:
+        return None
+    return ServingPerf(ServingConfig(
+        c.draft_model, c.hw, tp=_draft_tp(c.draft_model, c.tp),
+        weights_dtype="bf16" if c.weights_dtype == "int4" else c.weights_dtype,
+        kv_cache_dtype=c.kv_cache_dtype, max_num_batched_tokens=c.max_num_batched_tokens,
+        max_num_seqs=c.max_num_seqs, engine=c.engine), cal)
 
 
 def _draft_tp(draft: ModelSpec, tp: int) -> int:
