@@ -193,15 +193,8 @@ def _estimate_serve(
                  {"batch-size": batch_size, "num-replicas": num_replicas, "tp": tp, "pp": pp,
                   "ep": ep, "dp-attention": dp_attention})
     _check_buckets(spec, context_buckets)
-    if not spec_tokens and (spec_kind or draft_model):
-        raise InputError(f"{'--spec-kind' if spec_kind else '--draft-model'} needs "
-                         "--spec-tokens N (draft tokens per step; 0 = no speculation)",
-                         where="--spec-tokens")
-    draft = (_with_overrides(cat.model(draft_model), draft_model_overrides)
-             if draft_model else None)
-    kind = spec_kind or ("draft_model" if draft is not None else None)
-    if spec_tokens and kind is None:
-        raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
+    draft, kind = _speculation(cat, spec_tokens, spec_kind, draft_model,
+                               draft_model_overrides)
     hw = resolve_hardware(cat, gpu=gpu, system=system, where=cli_flag)
     # a replica beyond one node: the one split rule (perf.split, in check_config)
     config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
@@ -225,6 +218,22 @@ def _estimate_serve(
         est.extra["spec_throughput_speedup"] = (est.throughput_tokens_per_s
                                                 / base.throughput_tokens_per_s)
     return est
+
+
+def _speculation(cat: Catalog, spec_tokens: int, spec_kind: str | None,
+                 draft_model: str | None, overrides: Mapping[str, Any] | None,
+                 ) -> tuple[ModelSpec | None, str | None]:
+    """(draft model, proposer kind) of the speculation flags, refusing a kind or a draft
+    without ``--spec-tokens`` and ``--spec-tokens`` without either."""
+    if not spec_tokens and (spec_kind or draft_model):
+        raise InputError(f"{'--spec-kind' if spec_kind else '--draft-model'} needs "
+                         "--spec-tokens N (draft tokens per step; 0 = no speculation)",
+                         where="--spec-tokens")
+    draft = _with_overrides(cat.model(draft_model), overrides) if draft_model else None
+    kind = spec_kind or ("draft_model" if draft is not None else None)
+    if spec_tokens and kind is None:
+        raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
+    return draft, kind
 
 
 def _check_sizes(spec: ModelSpec, input_tokens: int, output_tokens: int,
