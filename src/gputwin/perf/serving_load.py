@@ -75,20 +75,26 @@ def decode_load(batch: int, context_tokens: float) -> StepLoad:
 
 
 def steady_state_load(batch: int, input_tokens: int, output_tokens: int,
-                      tokens_per_step: float = 1.0) -> StepLoad:
+                      tokens_per_step: float = 1.0, prompts: int | None = None) -> StepLoad:
     """The average step of ``batch`` sequences in steady-state continuous batching, as a
     fluid: every step carries an equal share of the new prompts.
 
     Each sequence emits ``tokens_per_step`` tokens per step and lives ``output/that``
-    steps, so ``batch·tokens_per_step/output`` new requests start per step and their
-    prompts (``input`` tokens each) ride along as prefill chunks; decode contexts average
-    ``input + output/2``.
+    steps (at least one), in which ``prompts`` new requests (default ``batch``) start;
+    their prompts (``input`` tokens each) ride along as prefill chunks; decode contexts
+    average ``input + output/2``.
     """
-    starts = batch * tokens_per_step / output_tokens
+    n = batch if prompts is None else max(0, prompts)
+    starts = n / _lifetime_steps(output_tokens, tokens_per_step)
     prefill = max(0, round(starts * input_tokens))
     pairs = prefill * input_tokens / 2.0
     ctx = input_tokens + output_tokens / 2.0
     return StepLoad(prefill, 0.0, pairs, batch, batch * ctx)
+
+
+def _lifetime_steps(output_tokens: int, tokens_per_step: float) -> float:
+    """Steps a sequence decodes for (at least one)."""
+    return max(1.0, output_tokens / tokens_per_step)
 
 
 def steady_state_mix(batch: int, input_tokens: int, output_tokens: int,
@@ -109,7 +115,7 @@ def steady_state_mix(batch: int, input_tokens: int, output_tokens: int,
     alone between its prompts).
     """
     n = batch if prompts is None else max(0, prompts)
-    lifetime_steps = max(1.0, output_tokens / tokens_per_step)
+    lifetime_steps = _lifetime_steps(output_tokens, tokens_per_step)
     ctx_sum = batch * (input_tokens + output_tokens / 2.0)
     alone = StepLoad(0, 0.0, 0.0, batch, ctx_sum)
     if input_tokens <= 0 or n == 0:
@@ -118,8 +124,8 @@ def steady_state_mix(batch: int, input_tokens: int, output_tokens: int,
     chunks_per_prompt = max(1, math.ceil(input_tokens / room))
     prefill_steps = n * chunks_per_prompt
     if prefill_steps >= lifetime_steps:  # prompts in every step: the fluid average
-        prefill = max(0, round(n / lifetime_steps * input_tokens))
-        return [(StepLoad(prefill, 0.0, prefill * input_tokens / 2.0, batch, ctx_sum), 1.0)]
+        return [(steady_state_load(batch, input_tokens, output_tokens, tokens_per_step, n),
+                 1.0)]
     share = prefill_steps / lifetime_steps
     chunk = input_tokens / chunks_per_prompt
     carrying = StepLoad(max(1, round(chunk)), 0.0, chunk * input_tokens / 2.0, batch, ctx_sum)
