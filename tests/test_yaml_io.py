@@ -235,3 +235,13 @@ def test_a_null_the_file_gives_is_quoted() -> None:
     with pytest.raises(ValidationError) as info:
         _Union.model_validate(data)
     assert "(got None)" in str(validation_error_to_input_error(info.value, "u.yaml", lines))
+
+
+def test_an_option_not_given_is_not_quoted_as_none() -> None:
+    """Data built from command-line options passes None for an option left out: the error
+    names the option, and '(got None)' would read as if the user had typed it."""
+    with pytest.raises(ValidationError) as info:
+        _Union.model_validate({"name": "a", "num_gpus": None})
+    error = validation_error_to_input_error(info.value, "options", flag_of=lambda _: "--gpus")
+    assert error.where == "--gpus"
+    assert "got None" not in str(error)

@@ -230,15 +230,17 @@ def validation_error_to_input_error(
         msg = "unknown field"
     elif err["type"] == "missing":
         msg = "required field is missing"
+    flag = flag_of(loc) if flag_of is not None else None
     got = ""
+    # a None built from options is an option not given, not a value the user typed
     if (err["type"] not in ("missing", "extra_forbidden") and "input" in err
-            and "got " not in msg and _worth_showing(err, loc, raw_loc)):
+            and "got " not in msg and _worth_showing(err, loc, raw_loc)
+            and not (flag and err["input"] is None)):
         shown = repr(err["input"])
         got = f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     field = format_key_path(loc) or "(top level)"
     more = len(errors) - 1
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
-    flag = flag_of(loc) if flag_of is not None else None
     if flag:
         return InputError(f"{msg}{got}{tail}", where=flag)
     return InputError(f"{field}: {msg}{got}{tail}", where=place)
