@@ -142,6 +142,15 @@ def test_a_model_without_a_host_gets_an_empty_list() -> None:
     assert res.exit_code == 0 and "none listed serving cogvideox-2b" in res.output
 
 
+def test_a_cheap_model_prints_price_ratios_in_plain_digits() -> None:
+    """A small DiT costs a fraction of a closed API's price: ratios of 100x and more read
+    as whole numbers, not in exponent notation."""
+    out = _estimate("--model", "ltx-video-2b")
+    assert max(r["ratio_to_self_hosted"] for r in out["reference_apis"]) >= 100
+    text = CliRunner().invoke(cli, ["estimate", "video", "--model", "ltx-video-2b"]).output
+    assert "e+" not in text
+
+
 def test_an_image_is_compared_per_image() -> None:
     out = _estimate("--model", "flux.1-dev")
     assert out["cost_usd_per_video_second"] is None

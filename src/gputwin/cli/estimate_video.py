@@ -43,7 +43,7 @@ def _echo_api_rows(model: str, same: list[dict[str, Any]], reference: list[dict[
         price = r["usd_per_image"] if image else r["usd_per_video_second"]
         ratio = r["ratio_to_self_hosted"]
         return (f"      {r['name']:<{width}}  {f'${price:.3g}/{unit}':<{13 if image else 9}} "
-                f"{r['resolution']:<9} {f'{ratio:.2g}x' if ratio else '-':>5}  ({r['as_of']})")
+                f"{r['resolution']:<9} {f'{_gpu_s(ratio)}x' if ratio else '-':>5}  ({r['as_of']})")
 
     if same:
         click.echo(f"    serving {model}:")
@@ -165,8 +165,9 @@ def _echo_estimate(out: dict[str, Any], shape: str) -> None:
 
 
 def _gpu_s(x: float) -> str:
-    """GPU-seconds: whole from 10 up, two significant digits below (a fast model makes a
-    second of video in 0.75 GPU-seconds, not '1')."""
+    """GPU-seconds (and price ratios): whole from 10 up, two significant digits below (a
+    fast model makes a second of video in 0.75 GPU-seconds, not '1'; an API at 110x, not
+    '1.1e+02x')."""
     return f"{x:,.0f}" if x >= 10.0 else f"{x:.2g}"
 
 
