@@ -1,4 +1,5 @@
-"""Fit the release profiles' host figures (vllm-v0, sglang-0.3, trtllm-0.20) on their cases.
+"""Fit the release profiles' host figures (vllm-v0, sglang-0.3, trtllm-0.20, and the
+optimum-habana benchmark runner) on their cases.
 
 Run: ``python bench/fit_release_profiles.py [NAME ...] [--json]``. For each release profile
 of ``src/gputwin/perf/engines.yaml`` it replays every validation case that names it
@@ -37,6 +38,10 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
                                                                  150, 200, 300))},
     "trtllm-0.20": {"overlapped_per_seq_s": tuple(u * _US for u in (0, 15, 20, 22, 24, 25,
                                                                     26, 28, 30, 35))},
+    # Intel's static-batch runner (not a release, same mechanics): 0-4 ms by 0.125 ms
+    "optimum-habana": {"step_overhead_s": tuple(k * 0.000125 for k in range(33)),
+                       "per_seq_overhead_s": tuple(u * _US for u in (0, 0.5, 1, 2, 5, 10,
+                                                                     20))},
 }
 
 
