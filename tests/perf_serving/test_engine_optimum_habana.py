@@ -100,3 +100,22 @@ def test_a_static_batch_runs_faster_than_under_vllm_host_costs() -> None:
     one_oh, one_v = est(NAME, 1), est("vllm", 1)
     assert one_v.ttft_s - one_oh.ttft_s == pytest.approx(  # a prefill step has no decode seqs
         engine_profile("vllm").step_overhead_s - engine_profile(NAME).step_overhead_s, rel=1e-6)
+
+
+def test_the_profile_defaults_leave_kv_room_on_a_gaudi_3() -> None:
+    """The scheduling defaults are usable by the simulator: Llama 3.1 8B FP8 on one Gaudi 3
+    keeps a KV pool (a whole-batch token budget would reserve activations for every prompt
+    token and leave none)."""
+    from gputwin.perf.engines import kv_room_problem
+
+    p = engine_profile(NAME)
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="gaudi3", system=None)
+    perf = prepare_serving(ServingConfig(
+        cat.model("llama3.1-8b"), hw, weights_dtype="fp8", kv_cache_dtype="fp8", engine=NAME,
+        max_num_seqs=p.max_num_seqs, max_num_batched_tokens=p.max_num_batched_tokens))
+    assert kv_room_problem(perf.memory, p, p.block_size, p.memory_frac) is None
+    huge = prepare_serving(ServingConfig(
+        cat.model("llama3.1-8b"), hw, weights_dtype="fp8", kv_cache_dtype="fp8", engine=NAME,
+        max_num_seqs=p.max_num_seqs, max_num_batched_tokens=2**20))
+    assert kv_room_problem(huge.memory, p, p.block_size, p.memory_frac) is not None
