@@ -1,0 +1,63 @@
+"""InferenceX (InferenceMAX) cases (serving_inferencemax.yaml): each case's inputs follow from
+the row its citation quotes (each case's tolerance or known gap is checked with every suite
+in test_suite.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gputwin.validation.runner import CASES_DIR, load_cases
+from gputwin.validation.schema import ValidationCase
+
+CASES = load_cases([CASES_DIR / "serving_inferencemax.yaml"])
+_ROW = re.compile(r"([\d,.]+) tok/s/GPU, median TTFT ([\d,.]+) ms, median TPOT ([\d.]+) ms, "
+                  r"concurrency (\d+)")
+
+
+def _row(case: ValidationCase) -> tuple[float, float, float, int]:
+    m = _ROW.search(case.citation)
+    assert m, case.citation
+    tput, ttft_ms, tpot_ms, conc = m.groups()
+    return (float(tput.replace(",", "")), float(ttft_ms.replace(",", "")), float(tpot_ms),
+            int(conc))
+
+
+def test_suite_is_hold_out_and_covers_parts_and_engines() -> None:
+    assert len(CASES) >= 40
+    assert not any(c.calibration for c in CASES)
+    assert {c.inputs["gpu"] for c in CASES} >= {"b200", "h200-sxm-141gb", "h100-sxm-80gb",
+                                                 "mi300x", "mi325x"}
+    assert {c.inputs["engine"] for c in CASES} == {"trtllm", "vllm"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_workload_is_the_benchmark_sweep(case: ValidationCase) -> None:
+    """bench_serving random dataset: lengths in 80-100 % of nominal, 10 x concurrency prompts."""
+    closed = case.inputs["closed"]
+    _, _, _, conc = _row(case)
+    assert closed["concurrency"] == conc
+    assert closed["num_requests"] == 10 * conc
+    for key in ("input", "output"):
+        assert closed[key]["low"] == int(0.8 * closed[key]["high"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_tp_is_what_littles_law_gives_from_the_row(case: ValidationCase) -> None:
+    """Throughput/GPU x GPUs = concurrency x mean tokens per request / mean latency."""
+    tput, ttft_ms, tpot_ms, conc = _row(case)
+    closed = case.inputs["closed"]
+    isl, osl = closed["input"]["high"], closed["output"]["high"]
+    latency_s = ttft_ms / 1e3 + 0.9 * osl * tpot_ms / 1e3
+    gpus = conc * 0.9 * (isl + osl) / latency_s / tput
+    assert gpus == pytest.approx(case.inputs["tp"], rel=0.1)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.metric == "output_tokens_per_s_per_gpu"],
+                         ids=lambda c: c.id)
+def test_throughput_case_is_the_output_share_of_the_total(case: ValidationCase) -> None:
+    tput, _, _, _ = _row(case)
+    closed = case.inputs["closed"]
+    isl, osl = closed["input"]["high"], closed["output"]["high"]
+    assert case.published == pytest.approx(tput * osl / (isl + osl), rel=1e-4)
