@@ -29,7 +29,8 @@ def test_suite_is_hold_out_and_covers_parts_and_engines() -> None:
     assert not any(c.calibration for c in CASES)
     assert {c.inputs["gpu"] for c in CASES} >= {"b200", "h200-sxm-141gb", "h100-sxm-80gb",
                                                  "mi300x", "mi325x"}
-    assert {c.inputs["engine"] for c in CASES} == {"trtllm", "vllm"}
+    assert {c.inputs["engine"] for c in CASES} == {"trtllm", "vllm", "sglang"}
+    assert {c.inputs["model"] for c in CASES} == {"gpt-oss-120b", "llama3.3-70b", "deepseek-r1"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -45,13 +46,15 @@ def test_workload_is_the_benchmark_sweep(case: ValidationCase) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_tp_is_what_littles_law_gives_from_the_row(case: ValidationCase) -> None:
-    """Throughput/GPU x GPUs = concurrency x mean tokens per request / mean latency."""
+    """Throughput/GPU x GPUs = concurrency x mean tokens per request / mean latency, and the
+    GPUs are the layout's (tp x dp_attention)."""
     tput, ttft_ms, tpot_ms, conc = _row(case)
     closed = case.inputs["closed"]
     isl, osl = closed["input"]["high"], closed["output"]["high"]
     latency_s = ttft_ms / 1e3 + 0.9 * osl * tpot_ms / 1e3
     gpus = conc * 0.9 * (isl + osl) / latency_s / tput
-    assert gpus == pytest.approx(case.inputs["tp"], rel=0.1)
+    layout_gpus = case.inputs.get("tp", 1) * case.inputs.get("dp_attention", 1)
+    assert gpus == pytest.approx(layout_gpus, rel=0.1)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.metric == "output_tokens_per_s_per_gpu"],
