@@ -32,6 +32,10 @@ KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
 MEMORY_MODES = ("total", "free")
 CAPACITY_POLICIES = ("greedy", "no_evict")
 LIMIT_SCOPES = ("replica", "dp_rank")
+#: KV of local-attention layers: ``hybrid`` (one pool; a sequence holds blocks for its
+#: window only, vLLM V1), ``set_aside`` (the windows of ``max_num_seqs`` sequences set
+#: aside up front, KvMemory.kv_pool_tokens), ``full`` (every layer caches every token)
+LOCAL_LAYER_KV = ("hybrid", "set_aside", "full")
 #: GEMM efficiency keys: the tensor-core dtype the GEMMs run in, or ``weight_only`` for
 #: weights dequantised to BF16 in the GEMM main loop (perf.serving.runs_weight_only)
 GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
@@ -41,7 +45,8 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
                    "limits_scope"),
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult"),
-    "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac"),
+    "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
+           "local_layer_kv"),
 }
 
 
@@ -68,6 +73,7 @@ class EngineProfile:
     default_kv_dtype: str
     memory_mode: str
     memory_frac: float
+    local_layer_kv: str
     sources: dict[str, str]
     runs_on: tuple[str, ...] = ("nvidia",)  # accelerator vendors the engine supports
     base: str | None = None  # release profile: the profile whose figures it inherits
@@ -181,7 +187,7 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
     else:
         allowed = {"cache": CACHE_KINDS, "default_kv_dtype": KV_DEFAULTS,
                    "memory_mode": MEMORY_MODES, "capacity_policy": CAPACITY_POLICIES,
-                   "limits_scope": LIMIT_SCOPES}[name]
+                   "limits_scope": LIMIT_SCOPES, "local_layer_kv": LOCAL_LAYER_KV}[name]
         ok = value in allowed
         if not ok:
             raise InputError(f"expected one of {', '.join(allowed)}, got {value!r}",
@@ -358,9 +364,37 @@ def kv_pool_bytes_per_gpu(memory: KvMemory, profile: EngineProfile, frac: float)
 def kv_pool_blocks(memory: KvMemory, profile: EngineProfile, block_size: int,
                    frac: float) -> int:
     """KV blocks of ``block_size`` tokens the replica's pools hold together (0 when
-    nothing is left): one pool per attention data-parallel group, each on its own GPUs."""
+    nothing is left): one pool per attention data-parallel group, each on its own GPUs.
+
+    Under a hybrid allocator (:func:`local_kv_layout`) a block holds ``block_size``
+    tokens of the whole-context layers only (a local block costs the layout's weight)."""
     free = kv_pool_bytes_per_gpu(memory, profile, frac)
-    return int(memory.kv_pool_tokens(free) // block_size) * memory.kv_pools_per_replica
+    layout = local_kv_layout(memory, profile)
+    if free <= 0.0:
+        tokens = 0.0
+    elif layout is not None:
+        tokens = free / layout[1]
+    elif profile.local_layer_kv == "full":
+        tokens = free / memory.kv_bytes_per_token_per_gpu
+    else:
+        tokens = memory.kv_pool_tokens(free)
+    return int(tokens // block_size) * memory.kv_pools_per_replica
+
+
+def local_kv_layout(memory: KvMemory, profile: EngineProfile) -> tuple[int, float] | None:
+    """``(pool blocks per local-layer block, bytes per token of one pool block per GPU)``
+    when the engine keeps local-attention layers' KV in a hybrid pool (None: it does not,
+    or the model has no local layers).
+
+    vLLM V1's hybrid manager groups layers by attention type in groups of the smaller
+    layer count and gives every group the same page: with ``F`` whole-context and
+    ``L >= F`` local layers a pool block is one block of the ``F`` whole-context layers
+    and a local block costs ``⌈L/F⌉`` of them (the last group padded). A model without
+    whole-context layers (Mistral 7B) or with more of them than local ones keeps the
+    engine's ``set_aside`` rule."""
+    if profile.local_layer_kv != "hybrid":
+        return None
+    return memory.hybrid_layout()
 
 
 def kv_room_problem(memory: KvMemory, profile: EngineProfile, block_size: int,
@@ -412,5 +446,6 @@ __all__ = [
     "kv_pool_bytes_per_gpu",
     "kv_room_problem",
     "load_engine_profiles",
+    "local_kv_layout",
     "step_model",
 ]

@@ -64,6 +64,21 @@ class KvMemory:
                 tokens = max(tokens, min(left / whole, most) if whole > 0.0 else most)
         return tokens
 
+    def hybrid_layout(self) -> tuple[int, float] | None:
+        """``(⌈L/F⌉, whole-context KV bytes per token per GPU)`` for ``F`` whole-context
+        and ``L >= F`` local-attention layers (vLLM V1's hybrid KV cache groups, see
+        :func:`gputwin.perf.engines.local_kv_layout`); None without local layers, without
+        whole-context ones or with more of those."""
+        local = self.shape.local_kv_bytes_per_token_per_gpu
+        if local <= 0.0:
+            return None
+        groups = self.shape.groups
+        n_local = sum(g.num_layers for g in groups if g.attn_window)
+        n_full = sum(g.num_layers for g in groups if not g.attn_window)
+        if n_full == 0 or n_full > n_local:
+            return None
+        return -(-n_local // n_full), self.kv_bytes_per_token_per_gpu - local
+
     @property
     def kv_pools_per_replica(self) -> int:
         """Separate KV pools of a replica: one per attention data-parallel group."""
@@ -108,11 +123,16 @@ class KvMemory:
     def kv_bytes_per_sequence(self, context_tokens: int, block_size: int = 16) -> float:
         """KV bytes one sequence of ``context_tokens`` holds on one GPU (block-rounded):
         every token in the whole-context layers, at most the local window plus one
-        block in the local-attention layers."""
+        block in the local-attention layers, which vLLM's hybrid groups pad to a
+        multiple of the whole-context layers (:meth:`hybrid_layout`)."""
         tokens = max(1, -(-int(context_tokens) // block_size)) * block_size
         local = self.shape.local_kv_bytes_per_token_per_gpu
         window = self.shape.attn_window
         if local <= 0.0 or window <= 0:
             return tokens * self.kv_bytes_per_token_per_gpu
         held = min(tokens, (-(-window // block_size) + 1) * block_size)
-        return tokens * (self.kv_bytes_per_token_per_gpu - local) + held * local
+        whole = self.kv_bytes_per_token_per_gpu - local
+        layout = self.hybrid_layout()
+        if layout is not None:
+            local = layout[0] * whole
+        return tokens * whole + held * local

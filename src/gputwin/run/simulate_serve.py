@@ -26,6 +26,7 @@ from gputwin.perf.engines import (
     StepModel,
     kv_pool_blocks,
     kv_room_problem,
+    local_kv_layout,
     step_model,
 )
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
@@ -147,6 +148,8 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
             f" leaves no room for the KV cache: "
             f"{kv_room_problem(perf.memory, e.profile, e.block_size, frac) or ''}")
     k = opts.speculative.num_tokens if opts.speculative else 0
+    layout = local_kv_layout(perf.memory, e.profile)
+    weight, block_bytes = layout or (0, perf.kv_bytes_per_token_per_gpu)
     budget = e.max_num_batched_tokens
     max_len = opts.engine.max_model_len or model_max_len
     if not e.enable_chunked_prefill:
@@ -171,7 +174,9 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         enable_prefix_caching=opts.engine.enable_prefix_caching,
         preemption_mode=opts.engine.preemption_mode,
         scheduling_policy=opts.engine.scheduling_policy,
-        kv_block_bytes=e.block_size * perf.kv_bytes_per_token_per_gpu,
+        kv_block_bytes=e.block_size * block_bytes,
+        local_window_tokens=perf.memory.shape.attn_window if weight else 0,
+        local_block_weight=weight,
         swap_bandwidth_bytes_per_s=opts.engine.swap_bandwidth, num_speculative_tokens=k,
         tokens_per_step=perf.expected_tokens_per_step(),
         skip_decode_steps=opts.engine.skip_decode_steps,

@@ -41,6 +41,11 @@ class EngineConfig:
     v0.5.5-v0.7): the scheduler runs once per that many decode steps, so a request that
     arrives while the batch decodes waits for the run's end before its prefill (1 = the
     scheduler runs before every step). Runs step by step (no decode skipping).
+    ``local_window_tokens`` / ``local_block_weight``: local-attention layers in a hybrid
+    pool (vLLM V1): a block of ``num_kv_blocks`` then holds ``block_size`` tokens of the
+    whole-context layers, and a sequence also holds ``local_block_weight`` blocks per
+    block of its last ``local_window_tokens`` tokens (0: no such layers; every block
+    holds every layer).
     """
 
     num_kv_blocks: int
@@ -59,6 +64,8 @@ class EngineConfig:
     skip_decode_steps: bool = True
     reserve_full_sequence: bool = False
     num_scheduler_steps: int = 1
+    local_window_tokens: int = 0
+    local_block_weight: int = 0
 
     @property
     def max_prompt_tokens(self) -> int:
@@ -84,5 +91,9 @@ class EngineConfig:
                 f" must be >= max_model_len ({self.max_model_len}) so every prompt fits a step")
         if self.tokens_per_step < 1.0:
             raise InputError(f"tokens_per_step must be >= 1, got {self.tokens_per_step}")
+        if (self.local_block_weight < 0 or self.local_window_tokens < 0
+                or (self.local_block_weight > 0) != (self.local_window_tokens > 0)):
+            raise InputError("local_window_tokens and local_block_weight go together and "
+                             "must be >= 0")
         if self.swap_bandwidth_bytes_per_s <= 0:
             raise InputError("swap bandwidth must be positive")

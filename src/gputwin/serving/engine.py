@@ -189,7 +189,9 @@ class Replica:
         req.engine_arrival_s = now
         reason = fit_to_engine(req, cfg.max_model_len, cfg.num_kv_blocks, self.bs,
                                prefill_only=self.sched.prefill_only,
-                               max_prompt_tokens=self._max_prompt)
+                               max_prompt_tokens=self._max_prompt,
+                               local_weight=cfg.local_block_weight,
+                               local_peak=self.sched.local_peak)
         if reason:
             req.status, req.reason = DROPPED, reason
             self.sink.on_drop(req, self, now)

@@ -47,7 +47,7 @@ class KvHandoff:
         (the engine released them at the first token; take them back as anonymous
         blocks: occupancy is right, cached prefix blocks stay hittable)."""
         pool = replica.pool
-        n = min(pool.num_free, -(-(req.spec.num_prompt_tokens + 1) // pool.block_size))
+        n = min(pool.num_free, replica.sched.sequence_blocks(req.spec.num_prompt_tokens + 1))
         if n > 0:
             pool.take(n)
             self._held[req.spec.request_id] = (replica, n)

@@ -31,6 +31,7 @@ class ReqState:
     computed: int = 0
     generated: int = 0
     blocks: int = 0  # blocks held while not decoding
+    local: int = 0  # blocks of its window held in local-attention layers (hybrid pool)
     keyed: list[int] | tuple[int, ...] = NO_KEYS  # cached block keys held (refcounted)
     keys: list[int] | None = None  # prefix keys of the prompt's full blocks (lazy)
     status: int = WAITING
@@ -64,7 +65,7 @@ def reset_for_retry(req: ReqState) -> None:
     """Start ``req`` again from its prompt (a replica fault lost its KV and its generated
     tokens; the client's stream broke, so TTFT and end-to-end count from the original
     arrival to the attempt that succeeds)."""
-    req.num_tokens = req.computed = req.generated = req.blocks = 0
+    req.num_tokens = req.computed = req.generated = req.blocks = req.local = 0
     req.keyed, req.keys = NO_KEYS, None
     req.status = WAITING
     req.dec_x0 = req.dec_s0 = req.dec_g0 = req.phase = 0
@@ -92,12 +93,15 @@ def prefix_keys(spec: LlmRequest, block_size: int, num_tokens: int) -> list[int]
 
 
 def fit_to_engine(req: ReqState, max_model_len: int, num_kv_blocks: int, block_size: int,
-                  *, prefill_only: bool = False, max_prompt_tokens: int | None = None) -> str:
+                  *, prefill_only: bool = False, max_prompt_tokens: int | None = None,
+                  local_weight: int = 0, local_peak: int = 0) -> str:
     """Prepare ``req`` for an engine: why it must be dropped (a prompt longer than
     ``max_model_len`` or than one step holds without chunked prefill,
     ``max_prompt_tokens``; or more KV blocks than the replica has), else ``""``. An
     output that would exceed ``max_model_len`` is truncated. A KV hand-off
-    (``computed > 0``) keeps its counters."""
+    (``computed > 0``) keeps its counters. In a hybrid pool a sequence also holds
+    ``local_weight`` blocks per block of local-attention KV, at most ``local_peak`` of
+    them (its window and a prefill chunk)."""
     prompt = req.spec.num_prompt_tokens
     if req.computed == 0:  # a new request (not a KV hand-off)
         if prompt + 1 > max_model_len:
@@ -110,6 +114,8 @@ def fit_to_engine(req: ReqState, max_model_len: int, num_kv_blocks: int, block_s
             req.truncated = True
         req.num_tokens = prompt + req.generated
     need = -(-(prompt + (1 if prefill_only else req.output)) // block_size)
+    if local_weight:
+        need += local_weight * min(need, local_peak)
     if need > num_kv_blocks:
         return f"needs {need} KV blocks for prompt + output, the replica has {num_kv_blocks}"
     return ""

@@ -10,6 +10,15 @@ scheduling) by recompute or swap, and no new request is admitted in that step.
 Decoders are implicit (see :mod:`gputwin.serving.decode_skip`): at step index ``S`` a
 decoder holds ``dec_x0 + (S − dec_s0)`` tokens; the scheduler keeps the per-phase counts
 ``cnt``, their number ``n_dec``, ``Σ (x0 − s0)`` and a heap of finish steps.
+
+Local-attention layers in a hybrid pool (vLLM V1, ``cfg.local_block_weight`` ``lw`` > 0):
+a block holds ``bs`` tokens of the whole-context layers, as ``req.blocks`` counts them,
+and a request also holds ``req.local`` blocks of its local layers at ``lw`` blocks each.
+A prefill chunk ``[c, c + k)`` holds those covering ``[c − W + 1, c + k)`` (the engine
+frees the blocks that left the window before it allocates); a decoder holds at most the
+window and one block, taken with its last prompt chunk and kept while it decodes, so a
+decoder still allocates one block per ``bs`` tokens and the decode-skip planner is
+unchanged. With ``lw`` = 0 every branch below is the plain pool's.
 """
 
 from __future__ import annotations
@@ -68,6 +77,13 @@ class Scheduler:
         # which nothing is scheduled (no admission, no new prefill chunk)
         self.run_steps = cfg.num_scheduler_steps
         self.run_left = 0
+        # hybrid pool: weight of a local block, window, a decoder's local blocks at most,
+        # and the most local blocks a request holds: the window before a whole chunk
+        # (vLLM's SlidingWindowSpec admission cap, ⌈(W − 1 + budget)/bs⌉ + 1)
+        self.lw = cfg.local_block_weight
+        self.window = cfg.local_window_tokens
+        self.wcap = -(-self.window // self.bs) + 1 if self.lw else 0
+        self.local_peak = -(-(self.window - 1 + self.budget0) // self.bs) + 1 if self.lw else 0
 
     def enqueue(self, req: ReqState) -> None:
         """A new (or handed-off) request joins the back of the queue."""
@@ -161,14 +177,22 @@ class Scheduler:
             if budget <= 0:
                 break
             chunk = min(req.num_tokens - req.computed, budget)
-            more = -(-(req.computed + chunk) // bs) - req.blocks
+            blocks = -(-(req.computed + chunk) // bs)
+            more = blocks - req.blocks
+            local = self._window_blocks(req, req.computed, chunk) if self.lw else 0
+            if local:
+                more += self.lw * (local - req.local)
             while more > pool.num_free and req.status == PREFILL:
                 self.preempt(self.victim())
                 preempted = True
             if req.status != PREFILL:
                 break
-            pool.take(more)
-            req.blocks += more
+            if more >= 0:
+                pool.take(more)
+            else:  # local blocks that left the window outnumber the chunk's new ones
+                pool.give(-more)
+            req.blocks = blocks
+            req.local = local
             chunks.append((req, chunk))
             budget -= chunk
         return preempted
@@ -198,13 +222,14 @@ class Scheduler:
             if chunk < remaining and not cfg.enable_chunked_prefill:
                 break
             more = -(-(start + chunk) // bs) - hits
-            if more + in_lru > pool.num_free:
+            local = self._window_blocks(req, start, chunk) if self.lw else 0
+            if more + self.lw * local + in_lru > pool.num_free:
                 break
             if self._reserve and running and (
                     self.reserved_blocks + self.full_blocks(req) > pool.num_blocks):
                 break
             self.queue.pop()
-            swap_s += self._start(req, start, hits, more, keys)
+            swap_s += self._start(req, start, hits, more, keys, local)
             chunks.append((req, chunk))
             budget -= chunk
         return swap_s
@@ -220,9 +245,31 @@ class Scheduler:
         hits, in_lru = self.pool.lookup(req.keys, (req.num_tokens - 1) // self.bs)
         return hits, in_lru, req.keys
 
-    def _start(self, req: ReqState, start: int, hits: int, more: int, keys: list[int]) -> float:
-        """Move an admitted ``req`` to the running set with ``hits`` cached blocks and
-        ``more`` new ones, computed up to ``start``; returns its swap-in seconds."""
+    def _window_blocks(self, req: ReqState, start: int, chunk: int) -> int:
+        """Local-layer blocks ``req`` holds while tokens ``[start, start + chunk)`` are
+        computed: those covering the window before ``start`` and the chunk; on its last
+        prompt chunk at least the ones its decode will hold (:meth:`_decode_window`)."""
+        bs = self.bs
+        held = -(-(start + chunk) // bs) - max(0, start - self.window + 1) // bs
+        if start + chunk >= req.num_tokens and not self.prefill_only:
+            held = max(held, self._decode_window(req))
+        return held
+
+    def _decode_window(self, req: ReqState) -> int:
+        """Local-layer blocks a decoder holds: its whole sequence's, at most the window
+        and one block (the most a sliding window spans between two frees)."""
+        return min(self.wcap, -(-(req.spec.num_prompt_tokens + req.output) // self.bs))
+
+    def sequence_blocks(self, tokens: int) -> int:
+        """Pool blocks a sequence of ``tokens`` holds once prefilled."""
+        blocks = -(-tokens // self.bs)
+        return blocks + self.lw * min(blocks, self.wcap)
+
+    def _start(self, req: ReqState, start: int, hits: int, more: int, keys: list[int],
+               local: int = 0) -> float:
+        """Move an admitted ``req`` to the running set with ``hits`` cached blocks, ``more``
+        new ones and ``local`` local-layer blocks (hybrid pool), computed up to
+        ``start``; returns its swap-in seconds."""
         pool, cfg = self.pool, self.cfg
         swap_s = 0.0
         if hits:
@@ -230,7 +277,11 @@ class Scheduler:
             req.keyed = keys[:hits]
             if req.num_preemptions == 0 and req.cached_tokens == 0:
                 req.cached_tokens = hits * self.bs
-        pool.take(more)
+        if local:
+            pool.take(more + self.lw * local)
+            req.local = local
+        else:
+            pool.take(more)
         req.blocks = hits + more
         req.computed = start
         if req.swapped_blocks:
@@ -254,10 +305,11 @@ class Scheduler:
                    key=lambda r: (r.spec.priority, r.spec.arrival_time_s, r.rid))
 
     def held_blocks(self, req: ReqState) -> int:
+        local = self.lw * req.local
         if req.status == DECODE:
             x = req.dec_x0 + self.S - req.dec_s0 + (1 if self.dec_allocated else 0)
-            return -(-x // self.bs)
-        return req.blocks
+            return -(-x // self.bs) + local
+        return req.blocks + local
 
     def preempt(self, req: ReqState) -> None:
         held = self.held_blocks(req)
@@ -274,7 +326,7 @@ class Scheduler:
         self.pool.release(req.keyed)
         self.pool.give(held - len(req.keyed))
         req.keyed = NO_KEYS
-        req.blocks = 0
+        req.blocks = req.local = 0
         req.num_preemptions += 1
         self.num_preemptions += 1
         if self.cfg.preemption_mode == "swap":
@@ -306,6 +358,9 @@ class Scheduler:
             self.dec_off_sum -= off
             req.version += 1
             held = -(-(off + last + 1) // bs)  # release(), inlined
+            if req.local:
+                held += self.lw * req.local
+                req.local = 0
             del running[rid]
             if self._reserve:
                 self.reserved_blocks -= self.full_blocks(req)
@@ -324,9 +379,13 @@ class Scheduler:
         """KV blocks of ``req``'s whole sequence (prompt + output; one output token on a
         disaggregated prefill replica)."""
         out = 1 if self.prefill_only else req.output
-        return -(-(req.spec.num_prompt_tokens + out) // self.bs)
+        return self.sequence_blocks(req.spec.num_prompt_tokens + out)
 
     def release(self, req: ReqState, held: int, now: float) -> None:
+        """``req`` finished holding ``held`` blocks besides its local-layer ones."""
+        if req.local:
+            held += self.lw * req.local
+            req.local = 0
         del self.running[req.spec.request_id]
         if self._reserve:
             self.reserved_blocks -= self.full_blocks(req)
@@ -370,6 +429,11 @@ class Scheduler:
             return 1
         req.num_tokens += 1
         req.status = DECODE
+        if req.local:  # keep the window's blocks; the chunk's others left it
+            keep = self._decode_window(req)
+            if keep < req.local:
+                self.pool.give(self.lw * (req.local - keep))
+                req.local = keep
         s0 = self.S
         off = computed - s0
         req.dec_x0 = computed
