@@ -161,3 +161,22 @@ def test_random_sizes_keep_the_pool_consistent() -> None:
     assert used_max <= 600
     assert sum(s.status == FINISHED for s in out.states) + sum(
         s.status == DROPPED for s in out.states) == len(rows)
+
+
+@pytest.mark.parametrize(("model", "weight", "waste"), [
+    ("gemma3-4b", 6, 0.0345),  # vLLM logs 'Add 1 padding layers, may waste at most 3.45%'
+    ("gemma3-27b", 6, 8 / 52),  # 52 sliding layers in 6 groups of 10
+    ("gpt-oss-120b", 1, 0.0),
+    ("llama4-scout", 3, 0.0),
+])
+def test_local_groups_are_padded_as_vllm_pads_them(model: str, weight: int,
+                                                   waste: float) -> None:
+    memory = real_perf(model).memory
+    layout = local_kv_layout(memory, engine_profile("vllm"))
+    assert layout is not None and layout[0] == weight
+    local = memory.shape.local_kv_bytes_per_token_per_gpu
+    assert weight * layout[1] / local - 1.0 == pytest.approx(waste, abs=5e-5)
+
+
+def test_a_model_with_only_local_layers_keeps_the_set_aside_rule() -> None:
+    assert local_kv_layout(real_perf("mistral-7b").memory, engine_profile("vllm")) is None
