@@ -176,6 +176,11 @@ class Fabric(CatalogEntry):
     in_network_efficiency_frac: float | None = Field(
         default=None, gt=0, le=1, description="Achievable share of link bandwidth with NVLS/SHARP"
     )
+    bisection_bytes_per_s: BytesPerS | None = Field(
+        default=None, gt=0, description="Host-routed fabrics (PCIe): peer-to-peer bandwidth per "
+        "direction between the two halves of a server (sockets or switch trees); bounds "
+        "all-to-all, which sends half of every GPU's traffic across it. None = not a bound"
+    )
 
 
 class StorageTier(CatalogEntry):

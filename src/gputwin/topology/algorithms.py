@@ -29,7 +29,8 @@ INF = math.inf
 class Ctx:
     """The group reduced to plain numbers (effective bandwidths in bytes/s)."""
 
-    __slots__ = ("ao", "au", "bo", "bu", "d", "g", "n", "nvls", "sharp", "torus", "twisted")
+    __slots__ = ("ao", "au", "bo", "bu", "bx", "d", "g", "n", "nvls", "sharp", "torus",
+                 "twisted")
 
     def __init__(self, group: CommGroup) -> None:
         n = group.num_gpus
@@ -46,6 +47,7 @@ class Ctx:
         self.au = fallback.latency_s if fallback else 0.0
         self.bo = out.effective_bytes_per_s if out else INF
         self.ao = out.latency_s if out else 0.0
+        self.bx = (up.bisection_bytes_per_s if up and up.bisection_bytes_per_s else INF)
         self.nvls = 0.0
         if up and up.in_network_reduction and up.in_network_efficiency_frac:
             self.nvls = up.bandwidth_bytes_per_s * up.in_network_efficiency_frac
@@ -155,8 +157,22 @@ def hierarchical(s: float, c: Ctx, all_reduce: bool) -> Cost:
     return (g - 1) * c.au + (d - 1) * c.ao, up_t + out_t, intra_bytes, out_bytes, up_t, out_t
 
 
+def bisection_s(s: float, c: Ctx) -> float:
+    """Seconds the domain's halves need to swap their all-to-all share across the bisection.
+
+    The ``g`` members of a domain sit ``floor(g/2)`` and ``ceil(g/2)`` on either side
+    (sockets or switch trees of a PCIe server); each sends ``s/n`` to every peer on the
+    other side, ``floor(g/2)·ceil(g/2)·s/n`` per direction over ``c.bx``. 0 without a bound.
+    """
+    g = c.g
+    if g < 2 or c.bx == INF:
+        return 0.0
+    return (g // 2) * (g - g // 2) * s / c.n / c.bx
+
+
 def all_to_all(s: float, c: Ctx) -> Cost:
-    """Direct all-to-all: S/n to every peer; NIC traffic is not aggregated across rails."""
+    """Direct all-to-all: S/n to every peer; NIC traffic is not aggregated across rails;
+    on a host-routed domain the halves' link (:func:`bisection_s`) can bind."""
     n, g, d = c.n, c.g, c.d
     if d == 1 and c.torus:
         # Bound by the busiest links: torus_all_to_all (scale_up) gives the hop counts.
@@ -166,7 +182,7 @@ def all_to_all(s: float, c: Ctx) -> Cost:
         return c.au * max(1.0, route), t, bytes_, 0.0, t, 0.0
     up_bytes = (g - 1) / n * s
     out_bytes = (n - g) / n * s
-    up_t = up_bytes / c.bu if g > 1 else 0.0
+    up_t = max(up_bytes / c.bu, bisection_s(s, c)) if g > 1 else 0.0
     out_t = out_bytes / c.bo if d > 1 else 0.0
     lat = (c.au if g > 1 else 0.0) + (c.ao if d > 1 else 0.0)
     return lat, max(up_t, out_t), up_bytes, out_bytes, up_t, out_t

@@ -42,7 +42,9 @@ class LinkLevel:
 
     ``bandwidth_bytes_per_s`` is the raw bandwidth available to one GPU at this level
     (after NIC sharing and oversubscription); ``efficiency_frac`` the share collectives
-    achieve; ``in_network_efficiency_frac`` the share with switch-side reduction.
+    achieve; ``in_network_efficiency_frac`` the share with switch-side reduction;
+    ``bisection_bytes_per_s`` the bandwidth per direction between the two halves of a
+    host-routed (PCIe) domain, ``None`` where it is no bound.
     """
 
     bandwidth_bytes_per_s: float
@@ -50,6 +52,7 @@ class LinkLevel:
     efficiency_frac: float
     in_network_reduction: bool = False
     in_network_efficiency_frac: float | None = None
+    bisection_bytes_per_s: float | None = None
 
     @property
     def effective_bytes_per_s(self) -> float:
