@@ -91,6 +91,7 @@ class ServingConfig:
     redundant_experts: int = 0  # EPLB slots beyond the model's experts
     ep_imbalance: float | None = None  # busiest GPU / mean routed tokens; None = expected
     ep_overlap_frac: float = 1.0  # share of the MoE layer's compute hiding its all-to-all
+    # (NVLink all-to-all kernels; the all-gather path of PCIe servers is never hidden)
     weights_dtype: str = "bf16"
     kv_cache_dtype: str = "bf16"
     num_speculative_tokens: int = 0

@@ -32,6 +32,17 @@ proportion ``min(1, redundant / ep)``). A measured factor may be given instead
 (SGLang two-batch overlap on H100, fine-grained overlap on GB200; vLLM dual-batch
 overlap), so by default a MoE layer exposes only the part of its all-to-all that exceeds
 the layer's own computation (``overlap_frac = 1``); ``overlap_frac = 0`` serialises them.
+
+**Without NVLink** (a PCIe scale-up domain: RTX PRO 6000, L40S, H100 PCIe servers) there
+is no all-to-all kernel to run: DeepEP's intranode path and TensorRT-LLM's NVLink one- and
+two-sided kernels need NVLink peer access, and TensorRT-LLM then falls back to its
+``AllGatherReduceScatter`` strategy ("the default fallback strategy that always works",
+tensorrt_llm/_torch/modules/fused_moe/communication/allgather_reducescatter.py; chosen last
+in communication_factory.py): every rank gathers all ranks' (quantised) tokens, runs its
+experts on them and reduce-scatters the BF16 outputs (NCCL ring all-gather and
+reduce-scatter, ``gathered = True``). Both calls sit on the compute stream between the
+layer's kernels, so nothing hides them (``overlap_frac`` does not apply), and every rank
+moves the same bytes, so the routing imbalance does not touch them.
 """
 
 from __future__ import annotations
@@ -91,6 +102,7 @@ class WideEpComm:
     top_k: int
     dispatch_bytes: float
     overlap_frac: float
+    gathered: bool = False  # all-gather + reduce-scatter (no NVLink) instead of all-to-all
 
     def layer_time_s(self, local_tokens: int, imbalance: float, *, low_latency: bool) -> float:
         """Dispatch + combine seconds of one MoE layer for ``local_tokens`` per rank.
@@ -98,6 +110,8 @@ class WideEpComm:
         The bandwidth part scales with the busiest rank's share (``imbalance``)."""
         if local_tokens <= 0:
             return 0.0
+        if self.gathered:
+            return self._gather_time_s(local_tokens)
         elems = local_tokens * self.top_k * self.hidden_size
         total = 0.0
         for nbytes in (self.dispatch_bytes, COMBINE_BYTES):
@@ -107,16 +121,31 @@ class WideEpComm:
             total += NORMAL_KERNEL_SYNC_S
         return total
 
+    def _gather_time_s(self, local_tokens: int) -> float:
+        """All-gather of every rank's ``local_tokens`` (dispatch precision) + reduce-scatter
+        of the BF16 outputs of all of them (sizes in the nccl-tests convention)."""
+        gathered_elems = self.group.num_gpus * local_tokens * self.hidden_size
+        gather = collective_time(CollectiveOp.ALL_GATHER,
+                                 gathered_elems * self.dispatch_bytes, self.group)
+        scatter = collective_time(CollectiveOp.REDUCE_SCATTER,
+                                  gathered_elems * COMBINE_BYTES, self.group)
+        return gather.time_s + scatter.time_s
+
     def exposed_s(self, comm_s: float, compute_s: float) -> float:
-        """What the overlap leaves visible of ``comm_s`` beside ``compute_s``."""
+        """What the overlap leaves visible of ``comm_s`` beside ``compute_s`` (all of it on
+        the gather path, which runs between the layer's kernels)."""
+        if self.gathered:
+            return comm_s
         return max(0.0, comm_s - self.overlap_frac * compute_s)
 
 
 def wide_ep_comm(hw: HardwareSpec, ep: int, hidden_size: int, top_k: int,
                  weights_dtype: str, overlap_frac: float = 1.0) -> WideEpComm:
-    """The EP group of ``ep`` consecutive ranks (packed onto nodes and NVLink domains)."""
+    """The EP group of ``ep`` consecutive ranks (packed onto nodes and NVLink domains);
+    on a PCIe scale-up domain the gather path (module docstring)."""
     return WideEpComm(group_for_ranks(hw, ep, 1), hidden_size, max(1, top_k),
-                      dispatch_bytes_per_element(weights_dtype), overlap_frac)
+                      dispatch_bytes_per_element(weights_dtype), overlap_frac,
+                      gathered=hw.system.scale_up_topology == "pcie")
 
 
 __all__ = ["COMBINE_BYTES", "DEFAULT_EXPERT_SKEW", "DISPATCH_BYTES_FP4", "DISPATCH_BYTES_FP8",
