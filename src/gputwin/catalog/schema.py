@@ -176,6 +176,10 @@ class Fabric(CatalogEntry):
     in_network_efficiency_frac: float | None = Field(
         default=None, gt=0, le=1, description="Achievable share of link bandwidth with NVLS/SHARP"
     )
+    ll128_base_s: Seconds | None = Field(
+        default=None, gt=0, description="Fixed cost of one LL128 collective call where the "
+        "library runs NCCL's LL128 protocol (NVLink); None = the model's default"
+    )
     bisection_bytes_per_s: BytesPerS | None = Field(
         default=None, gt=0, description="Host-routed fabrics (PCIe): peer-to-peer bandwidth per "
         "direction between the two halves of a server (sockets or switch trees); bounds "

@@ -29,8 +29,8 @@ INF = math.inf
 class Ctx:
     """The group reduced to plain numbers (effective bandwidths in bytes/s)."""
 
-    __slots__ = ("ao", "au", "bo", "bu", "bx", "d", "g", "n", "nvls", "sharp", "torus",
-                 "twisted")
+    __slots__ = ("ao", "au", "bo", "bu", "bx", "d", "g", "ll128_base", "n", "nvls", "sharp",
+                 "torus", "twisted")
 
     def __init__(self, group: CommGroup) -> None:
         n = group.num_gpus
@@ -48,6 +48,7 @@ class Ctx:
         self.bo = out.effective_bytes_per_s if out else INF
         self.ao = out.latency_s if out else 0.0
         self.bx = (up.bisection_bytes_per_s if up and up.bisection_bytes_per_s else INF)
+        self.ll128_base = up.ll128_base_s if up else None
         self.nvls = 0.0
         if up and up.in_network_reduction and up.in_network_efficiency_frac:
             self.nvls = up.bandwidth_bytes_per_s * up.in_network_efficiency_frac

@@ -23,6 +23,7 @@ Simple protocols; ``auto`` takes the fastest, like NCCL's tuner. See docs/collec
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from gputwin.errors import InputError
 from gputwin.topology import algorithms as alg
@@ -34,7 +35,7 @@ from gputwin.topology.comm_types import (
     LinkLevel,
     busbw_factor,
 )
-from gputwin.topology.protocol import PROTOCOLS, SIMPLE, Protocol
+from gputwin.topology.protocol import LL128, PROTOCOLS, SIMPLE, Protocol
 
 __all__ = [
     "ALGORITHMS",
@@ -96,12 +97,20 @@ def _cost(op: CollectiveOp, name: str, s: float, c: alg.Ctx) -> alg.Cost:
     return alg.send_recv(s, c)
 
 
-def _best_protocol(name: str, cost: alg.Cost) -> tuple[float, Protocol]:
+def _protocols(c: alg.Ctx) -> tuple[Protocol, ...]:
+    """LL, LL128, Simple; LL128 with the scale-up fabric's own call cost where it has one."""
+    if c.ll128_base is None:
+        return PROTOCOLS
+    return tuple(replace(p, base_s=c.ll128_base) if p is LL128 else p for p in PROTOCOLS)
+
+
+def _best_protocol(name: str, cost: alg.Cost,
+                   protocols: tuple[Protocol, ...] = PROTOCOLS) -> tuple[float, Protocol]:
     lat, bw = cost[0], cost[1]
     if name == "nvls":
         return SIMPLE.base_s + lat * SIMPLE.latency_mult + bw, SIMPLE
     best_t, best_p = math.inf, SIMPLE
-    for p in PROTOCOLS:
+    for p in protocols:
         t = p.base_s + lat * p.latency_mult + bw / p.bandwidth_frac
         if t < best_t:
             best_t, best_p = t, p
@@ -148,10 +157,11 @@ def collective_time(
                              f"applicable: {', '.join(names)}")
         names = (algorithm,)
     extra = _peer_overhead(op, n)
+    protocols = _protocols(c)
     best: tuple[float, str, Protocol, alg.Cost] | None = None
     for name in names:
         cost = _cost(op, name, size_bytes, c)
-        t, proto = _best_protocol(name, cost)
+        t, proto = _best_protocol(name, cost, protocols)
         if best is None or t < best[0]:
             best = (t, name, proto, cost)
     assert best is not None

@@ -53,6 +53,7 @@ class LinkLevel:
     in_network_reduction: bool = False
     in_network_efficiency_frac: float | None = None
     bisection_bytes_per_s: float | None = None
+    ll128_base_s: float | None = None
 
     @property
     def effective_bytes_per_s(self) -> float:

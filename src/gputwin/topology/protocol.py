@@ -32,6 +32,9 @@ class Protocol:
 #: small-message floor of a Simple-only NVLSTree all-reduce on 2 nodes of 8 GPUs
 #: (NVIDIA/nccl issue #1244); it also makes mid-size (1-100 MB) transfers use LL128, as
 #: NCCL does, and reproduces "256 MB is too small to reach peak" (nccl-tests issue #212).
+#: Over NVLink, LL128 costs what NCCL's own tuner charges it per call (14 us, fabric field
+#: ``ll128_base_s``, catalog/data/fabrics.yaml); the 4 us here serves the other fabrics,
+#: whose libraries' mid-size protocols are not modelled separately.
 LL = Protocol("LL", 0.5, 1.0, 4.0e-6)
 LL128 = Protocol("LL128", 120.0 / 128.0, 2.0, 4.0e-6)
 SIMPLE = Protocol("Simple", 1.0, 5.0, 25.0e-6)

@@ -197,4 +197,4 @@ def scale_up_level(hw: HardwareSpec, members_per_domain: int,
     bw, fabric = link
     return LinkLevel(bw, fabric.latency_s, fabric.efficiency_frac,
                      fabric.in_network_reduction, fabric.in_network_efficiency_frac,
-                     fabric.bisection_bytes_per_s)
+                     fabric.bisection_bytes_per_s, fabric.ll128_base_s)
