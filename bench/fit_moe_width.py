@@ -7,7 +7,7 @@ fits two coefficients, one after the other, each on the rows that are not held o
 
 1. TensorRT-LLM's weight-only GEMM efficiency (``kernels.gemm_eff_mult.weight_only`` in
    ``perf/engines.yaml``), on the rows whose weights run weight-only (gpt-oss's MXFP4 on
-   Hopper, the Triton MoE kernels), grid 1.0-1.6;
+   Hopper, the Triton MoE kernels), grid 0.8-1.3;
 2. the serving calibration's ``moe_width_half`` (``perf/serving_calibration.yaml``), on
    every row, grid 2,000-8,000.
 
@@ -42,7 +42,7 @@ from gputwin.run.validate_serve import simulate_case
 from gputwin.yaml_io import load_yaml_with_lines
 
 WIDTH_GRID = (2000.0, 3000.0, 4000.0, 5000.0, 6000.0, 7000.0, 8000.0)
-WEIGHT_ONLY_GRID = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6)
+WEIGHT_ONLY_GRID = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 
 
 class Row(NamedTuple):

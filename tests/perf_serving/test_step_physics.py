@@ -232,7 +232,43 @@ def test_an_expert_that_runs_gets_at_least_one_row() -> None:
     touched = 1.0 - math.exp(g.log_miss * 4096)
     assert touched == pytest.approx(1.0)
     assert perf._expert_rate(g, 4096, 1.0, touched) == pytest.approx(
-        perf._gemm_rate * 128 / (128 + perf._half) / perf._gemm_mult)
+        perf._gemm_rate * 128 / (128 + perf._expert_half) / perf._gemm_mult)
+
+
+def test_weight_only_experts_saturate_at_the_mixed_input_tile() -> None:
+    """Weight-only experts (MXFP4 dequantised in the main loop, as gpt-oss runs on Hopper)
+    reach half their rate at ``weight_only_expert_half_rows`` rows per expert, the 16-row
+    tiles of those kernels; experts on native tensor-core formats keep the dense GEMMs'
+    half. A decode batch of 64 (2 rows per touched expert) then costs a small multiple of
+    reading the touched experts' weights, not the ~4x it was priced at with the dense law
+    (InferenceX gpt-oss-120b on H200: measured TPOT 20.6 ms at 1k/1k)."""
+    import dataclasses
+
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.serving import ServingConfig, ServingPerf
+    from gputwin.perf.serving_calib import default_serving_calibration
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    cal = default_serving_calibration()
+
+    def perf(gpu: str, weights: str, c: object = cal) -> ServingPerf:
+        hw = resolve_hardware(cat, gpu=gpu, system=None)
+        return ServingPerf(ServingConfig(cat.model("gpt-oss-120b"), hw, weights_dtype=weights,
+                                         kv_cache_dtype="bf16", engine="trtllm"),
+                           c)  # type: ignore[arg-type]
+
+    hopper = perf("h200-sxm-141gb", "mxfp4")
+    assert hopper._expert_half == cal.weight_only_expert_half_rows < cal.gemm_half_tokens
+    assert perf("h200-sxm-141gb", "fp8")._expert_half == cal.gemm_half_tokens
+    assert perf("b200", "mxfp4")._expert_half == cal.gemm_half_tokens  # native MXFP4
+    step = _decode(hopper, 64, 1000)
+    read_s = hopper.weights_bytes_per_gpu / (
+        hopper.config.hw.accelerator.memory_bandwidth_bytes_per_s
+        * hopper.calibration.for_accelerator("h200").bandwidth_frac)
+    assert read_s < step < 2.5 * read_s
+    dense_law = dataclasses.replace(cal, weight_only_expert_half_rows=cal.gemm_half_tokens)
+    assert _decode(perf("h200-sxm-141gb", "mxfp4", dense_law), 64, 1000) > 1.5 * step
 
 
 def test_pipeline_stages_run_micro_batches_in_flight() -> None:

@@ -273,6 +273,7 @@ class ServingPerf:
         "_dp",
         "_draft",
         "_ep",
+        "_expert_half",
         "_gemm_mult",
         "_gemm_rate",
         "_groups",
@@ -320,6 +321,9 @@ class ServingPerf:
                                      * prof.attention_eff_mult)
         self._bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
         self._half = cal.gemm_half_tokens
+        # weight-only expert kernels tile a few rows per expert (see _expert_rate)
+        self._expert_half = (cal.weight_only_expert_half_rows if weight_only
+                             else cal.gemm_half_tokens)
         # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
         self._groups = tuple(
             (g, g.expert_width / (g.expert_width + cal.moe_width_half) if g.expert_width
@@ -349,9 +353,12 @@ class ServingPerf:
         ``width/(width + moe_width_half)`` for the expert's own intermediate width: narrow
         experts run their grouped GEMMs (with routing, permutation, activation quantisation
         and the weighted combine around them) far below a dense GEMM of the same FLOP
-        (fitted; perf/serving_calibration.yaml)."""
+        (fitted; perf/serving_calibration.yaml). The rows saturate at ``gemm_half_tokens``
+        like a dense GEMM's, except for weight-only experts (4-bit weights dequantised in
+        the main loop, gpt-oss's MXFP4 on Hopper and MI300): those mixed-input kernels
+        tile a few rows per expert (``weight_only_expert_half_rows``)."""
         rows = routed * g.rows_per_expert_per_token / touched_frac
-        return self._gemm_rate * rows / (rows + self._half) * width_eff / self._gemm_mult
+        return self._gemm_rate * rows / (rows + self._expert_half) * width_eff / self._gemm_mult
 
     def _gemm_s(self, g: GroupConsts, width_eff: float, tokens: int, routed: int,
                 imb: float, rate: float) -> tuple[float, float]:
