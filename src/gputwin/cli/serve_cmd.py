@@ -162,6 +162,19 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               callback=positive_int,
               help="vLLM V0 multi-step scheduling: the scheduler runs once per N decode "
                    "steps, so arrivals wait for the run's end.")
+@click.option("--adp-enable-balance", is_flag=True,
+              help="TensorRT-LLM attention-DP balance (attention_dp_config.enable_balance): "
+                   "hold context requests until every attention-DP rank has one.")
+@click.option("--adp-timeout-iters", default=50, show_default=True, type=int,
+              help="TensorRT-LLM attention_dp_config.timeout_iters.")
+@click.option("--adp-batching-wait-iters", default=10, show_default=True, type=int,
+              help="TensorRT-LLM attention_dp_config.batching_wait_iters.")
+@click.option("--batch-wait-timeout-iters", default=0, show_default=True, type=int,
+              help="TensorRT-LLM batch waiting (no attention DP): hold context requests "
+                   "up to N iterations (0 = off).")
+@click.option("--batch-wait-max-tokens-ratio", default=0.0, show_default=True, type=FINITE,
+              help="TensorRT-LLM batch_wait_max_tokens_ratio: release held context "
+                   "requests once a step's tokens reach this share of the budget.")
 @click.option("--disaggregate", default=None, metavar="P:D",
               help="Disaggregated prefill/decode with P prefill and D decode replicas.")
 @click.option("--ttft-slo", default=None, type=DURATION, help="e.g. 2s")
@@ -296,6 +309,10 @@ def _flag_of(loc: tuple[Any, ...]) -> str | None:
     return "--horizon" if names[:1] == ["horizon"] else None
 
 
+_CONTEXT_HOLD_FLAGS = ("adp_enable_balance", "adp_timeout_iters", "adp_batching_wait_iters",
+                       "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio")
+
+
 def _service_options(o: dict[str, Any]) -> dict[str, Any]:
     """The one service of a ``simulate serve`` run, as scenario data."""
     gpu = DEFAULT_GPU if o["gpu"] is None and o["system"] is None else o["gpu"]
@@ -312,7 +329,8 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
                    "enable_prefix_caching": not o["no_prefix_caching"],
                    "enable_chunked_prefill": o["chunked_prefill"],
                    "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"],
-                   "num_scheduler_steps": o["num_scheduler_steps"]},
+                   "num_scheduler_steps": o["num_scheduler_steps"],
+                   **{k: o[k] for k in _CONTEXT_HOLD_FLAGS}},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }
     if o["spec_tokens"]:

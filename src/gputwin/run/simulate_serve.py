@@ -181,7 +181,19 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         tokens_per_step=perf.expected_tokens_per_step(),
         skip_decode_steps=opts.engine.skip_decode_steps,
         num_scheduler_steps=opts.engine.num_scheduler_steps,
-        reserve_full_sequence=e.profile.capacity_policy == "no_evict")
+        reserve_full_sequence=e.profile.capacity_policy == "no_evict",
+        **context_hold_options(opts))
+
+
+def context_hold_options(opts: ServiceOptions) -> dict[str, Any]:
+    """The EngineConfig fields of TensorRT-LLM's context holds (default off)."""
+    o = opts.engine
+    return {"attention_dp_ranks": opts.dp_attention,
+            "adp_enable_balance": o.adp_enable_balance,
+            "adp_timeout_iters": o.adp_timeout_iters,
+            "adp_batching_wait_iters": o.adp_batching_wait_iters,
+            "batch_wait_timeout_iters": o.batch_wait_timeout_iters,
+            "batch_wait_max_tokens_ratio": o.batch_wait_max_tokens_ratio}
 
 
 def provision_delay_s(perf: ServingPerf, gpus_per_node: int, tier: StorageTier | None,

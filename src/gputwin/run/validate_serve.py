@@ -27,7 +27,9 @@ from gputwin.errors import InputError
 _SERVICE_KEYS = ("model", "gpu", "system", "tp", "pp", "ep", "dp_attention", "replicas")
 _ENGINE_KEYS = ("max_num_seqs", "max_num_batched_tokens", "block_size",
                 "gpu_memory_utilization", "enable_prefix_caching", "enable_chunked_prefill",
-                "skip_decode_steps", "num_scheduler_steps")
+                "skip_decode_steps", "num_scheduler_steps", "adp_enable_balance",
+                "adp_timeout_iters", "adp_batching_wait_iters", "batch_wait_timeout_iters",
+                "batch_wait_max_tokens_ratio")
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,31 @@ class EngineOptions(_M):
     num_scheduler_steps: PosInt = Field(
         default=1, description="vLLM V0 multi-step scheduling (--num-scheduler-steps): "
         "the scheduler runs once per this many decode steps")
+    adp_enable_balance: bool = Field(
+        default=False, description="TensorRT-LLM attention_dp_config.enable_balance: hold "
+        "context requests until every attention-DP rank has one (or the timeout)")
+    adp_timeout_iters: int = Field(
+        default=50, ge=0, description="attention_dp_config.timeout_iters (iterations)")
+    adp_batching_wait_iters: int = Field(
+        default=10, ge=0, description="attention_dp_config.batching_wait_iters (iterations)")
+    batch_wait_timeout_iters: int = Field(
+        default=0, ge=0, description="TensorRT-LLM batch_wait_timeout_iters (no attention "
+        "DP): hold context requests up to this many iterations (0 = off)")
+    batch_wait_max_tokens_ratio: float = Field(
+        default=0.0, ge=0, le=1, description="TensorRT-LLM batch_wait_max_tokens_ratio: "
+        "release held context requests once a step's tokens reach this share of the budget")
+
+    @field_validator("adp_enable_balance", "batch_wait_timeout_iters")
+    @classmethod
+    def _trtllm_context_hold(cls, v: Any, info: ValidationInfo) -> Any:
+        """Context holds are TensorRT-LLM's options: the trtllm profile and its releases."""
+        name = info.data.get("name")
+        if v and name is not None:
+            p = engine_profile(name)
+            if (p.base or p.name) != "trtllm":
+                raise ValueError(f"{info.field_name} is a TensorRT-LLM option; {p.title} has "
+                                 "none: leave it off or pick engine trtllm")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -46,6 +46,14 @@ class EngineConfig:
     whole-context layers, and a sequence also holds ``local_block_weight`` blocks per
     block of its last ``local_window_tokens`` tokens (0: no such layers; every block
     holds every layer).
+    ``attention_dp_ranks``: attention-DP ranks pooled in this replica (limits are theirs
+    together). ``adp_enable_balance`` / ``adp_timeout_iters`` / ``adp_batching_wait_iters``:
+    TensorRT-LLM's ``attention_dp_config`` (hold context requests until every rank has
+    one, up to the timeout in iterations); ``batch_wait_timeout_iters`` /
+    ``batch_wait_max_tokens_ratio``: TensorRT-LLM's batch waiting without attention DP
+    (hold context requests until their tokens reach the ratio of the token budget, up to
+    the timeout). Both off by default; see :mod:`gputwin.serving.context_hold`. Runs
+    step by step (no decode skipping) while either is on.
     """
 
     num_kv_blocks: int
@@ -66,6 +74,18 @@ class EngineConfig:
     num_scheduler_steps: int = 1
     local_window_tokens: int = 0
     local_block_weight: int = 0
+    attention_dp_ranks: int = 1
+    adp_enable_balance: bool = False
+    adp_timeout_iters: int = 50
+    adp_batching_wait_iters: int = 10
+    batch_wait_timeout_iters: int = 0
+    batch_wait_max_tokens_ratio: float = 0.0
+
+    @property
+    def holds_context(self) -> bool:
+        """Whether a TensorRT-LLM context-request hold is on."""
+        return self.adp_enable_balance or (self.batch_wait_timeout_iters > 0
+                                           and self.batch_wait_max_tokens_ratio > 0)
 
     @property
     def max_prompt_tokens(self) -> int:
@@ -97,3 +117,29 @@ class EngineConfig:
                              "must be >= 0")
         if self.swap_bandwidth_bytes_per_s <= 0:
             raise InputError("swap bandwidth must be positive")
+        check_context_hold(self.attention_dp_ranks, self.adp_timeout_iters,
+                           self.adp_batching_wait_iters, self.batch_wait_timeout_iters,
+                           self.batch_wait_max_tokens_ratio)
+
+
+def check_context_hold(attention_dp_ranks: int, adp_timeout_iters: int,
+                       adp_batching_wait_iters: int, batch_wait_timeout_iters: int,
+                       batch_wait_max_tokens_ratio: float, where: str | None = None) -> None:
+    """The context-hold options' ranges (TensorRT-LLM's): raises :class:`InputError`."""
+    for name, value, low in (("attention_dp_ranks", attention_dp_ranks, 1),
+                             ("adp_timeout_iters", adp_timeout_iters, 0),
+                             ("adp_batching_wait_iters", adp_batching_wait_iters, 0),
+                             ("batch_wait_timeout_iters", batch_wait_timeout_iters, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(f"{name} must be an integer >= {low}, got {value!r}",
+                             where=where or name)
+    if not 0.0 <= batch_wait_max_tokens_ratio <= 1.0:
+        raise InputError("batch_wait_max_tokens_ratio must be in [0, 1], got "
+                         f"{batch_wait_max_tokens_ratio!r}",
+                         where=where or "batch_wait_max_tokens_ratio")
+    if (attention_dp_ranks > 1 and batch_wait_timeout_iters > 0
+            and batch_wait_max_tokens_ratio > 0):
+        raise InputError("batch waiting (batch_wait_timeout_iters) has no effect with "
+                         "attention DP in TensorRT-LLM; use the attention-DP balance "
+                         "options (adp_enable_balance) instead",
+                         where=where or "batch_wait_timeout_iters")

@@ -66,9 +66,12 @@ class Replica:
         self.pricer = StepPricer(model, cfg)
         self.pool = self.sched.pool
         self.bs = cfg.block_size
-        # multi-step runs are planned step by step (a stretch would skip their ends)
-        self._skip = cfg.skip_decode_steps and cfg.num_scheduler_steps == 1
-        self._fcfs = cfg.scheduling_policy != "priority"
+        # multi-step runs and context holds are planned step by step (a stretch would
+        # skip a run's end or the iteration that releases a held request)
+        self._skip = (cfg.skip_decode_steps and cfg.num_scheduler_steps == 1
+                      and not cfg.holds_context)
+        # FCFS queueing inlined in submit, unless a context hold assigns ranks on enqueue
+        self._fcfs = cfg.scheduling_policy != "priority" and not cfg.holds_context
         self._max_prompt = cfg.max_prompt_tokens  # derived from cfg: computed once
         self._lines = self.pricer.lines  # batch size -> verified cost line (shared)
         # the current step, stretch (n decode steps costing a, a + b, ...) or segment

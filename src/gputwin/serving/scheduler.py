@@ -27,6 +27,7 @@ import heapq
 from collections.abc import Callable
 
 from gputwin.serving.config import EngineConfig
+from gputwin.serving.context_hold import ContextHold
 from gputwin.serving.kv_cache import BlockPool
 from gputwin.serving.request import (
     DECODE,
@@ -84,10 +85,14 @@ class Scheduler:
         self.window = cfg.local_window_tokens
         self.wcap = -(-self.window // self.bs) + 1 if self.lw else 0
         self.local_peak = -(-(self.window - 1 + self.budget0) // self.bs) + 1 if self.lw else 0
+        # TensorRT-LLM's holds of context requests (attention-DP balance, batch waiting)
+        self.hold: ContextHold | None = ContextHold(cfg) if cfg.holds_context else None
 
     def enqueue(self, req: ReqState) -> None:
         """A new (or handed-off) request joins the back of the queue."""
         req.status = WAITING
+        if self.hold is not None:
+            self.hold.assign(req, [*self.running.values(), *self.queue.in_order()])
         self.queue.push(req, front=False)
 
     def next_finish_step(self) -> int | None:
@@ -146,6 +151,11 @@ class Scheduler:
                 self.run_left = self.run_steps - 1  # this decode step opens a run
                 return chunks, 0.0, preempted
         self.run_left = 0  # a scheduled step ends any run (vLLM starts a new one after it)
+        hold = self.hold
+        if hold is not None and not preempted and hold.held(
+                self.context_candidates(budget), self.running.values(),
+                self.queue.in_order(), n_dec, n_dec * self.dec_tokens):
+            return chunks, 0.0, False  # the context requests wait; decoders run
         if not self.prefilling:
             if preempted or not (self.wheap if self.priority else self.waiting):
                 return chunks, 0.0, preempted
@@ -156,6 +166,39 @@ class Scheduler:
         for _, chunk in chunks:
             budget -= chunk
         return chunks, self.admit(chunks, budget), False
+
+    def context_candidates(self, budget: int) -> list[ReqState]:
+        """The requests that would run a prompt chunk in step ``S`` within ``budget``
+        (the running prefills, then the queue's head requests while tokens, sequences,
+        free KV blocks and the no-evict reservation allow), without changing anything;
+        prefix-cache hits and local-layer blocks are not counted."""
+        out: list[ReqState] = []
+        for req in self.prefilling.values():
+            if budget <= 0:
+                return out
+            out.append(req)
+            budget -= min(req.num_tokens - req.computed, budget)
+        free, reserved, n = self.pool.num_free, self.reserved_blocks, len(self.running)
+        for req in self.queue.in_order():
+            if budget <= 0 or n >= self.max_seqs:
+                break
+            remaining = req.num_tokens - req.computed
+            chunk = remaining if remaining < budget else budget
+            if chunk < remaining and not self.cfg.enable_chunked_prefill:
+                break
+            more = -(-(req.computed + chunk) // self.bs)
+            if more > free:
+                break
+            if self._reserve:
+                full = self.full_blocks(req)
+                if n and reserved + full > self.pool.num_blocks:
+                    break
+                reserved += full
+            free -= more
+            n += 1
+            budget -= chunk
+            out.append(req)
+        return out
 
     def _preempt_for_decoders(self, need: int) -> int:
         """Preempt until the decoders' ``need`` blocks fit; returns the blocks still
