@@ -64,6 +64,18 @@ def test_balance_releases_when_every_rank_has_a_prompt() -> None:
     assert on[2:] == pytest.approx(off[2:], abs=2 * STEP_S)
 
 
+def test_balance_admits_each_rank_within_its_share_of_the_budget() -> None:
+    # a decoder on rank 0, then three 300-token prompts at once on ranks 1, 0, 1: the
+    # pooled 1,024-token step holds all three, rank 1's 512 only one of its two
+    rows = [(0.0, 300, 400)] + [(0.0501, 300, 5)] * 3
+    kw = {"attention_dp_ranks": 2, "enable_chunked_prefill": False,
+          "reserve_full_sequence": True}
+    pooled = ttfts(run_fleet(requests_from(rows), engine(**kw)))
+    assert pooled[1] == pooled[2] == pooled[3]
+    ranked = ttfts(run_fleet(requests_from(rows), engine(adp_enable_balance=True, **kw)))
+    assert ranked[1] == ranked[2] < ranked[3]
+
+
 rows_strategy = st.lists(
     st.tuples(st.floats(0, 1), st.integers(1, 400), st.integers(1, 120)), min_size=1,
     max_size=30).map(lambda rows: sorted(rows))
@@ -72,6 +84,11 @@ hold_strategy = st.one_of(
                            "adp_enable_balance": st.just(True),
                            "adp_timeout_iters": st.integers(0, 30),
                            "adp_batching_wait_iters": st.integers(0, 5)}),
+    st.fixed_dictionaries({"attention_dp_ranks": st.integers(2, 4),
+                           "adp_enable_balance": st.just(True),
+                           "adp_timeout_iters": st.integers(0, 30),
+                           "enable_chunked_prefill": st.just(False),
+                           "reserve_full_sequence": st.just(True)}),
     st.fixed_dictionaries({"batch_wait_timeout_iters": st.integers(1, 30),
                            "batch_wait_max_tokens_ratio": st.floats(0.05, 1.0)}))
 

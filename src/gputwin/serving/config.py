@@ -90,10 +90,14 @@ class EngineConfig:
     @property
     def max_prompt_tokens(self) -> int:
         """The longest prompt the engine can take: one step must hold a whole prompt
-        without chunked prefill (never preempted under ``reserve_full_sequence``)."""
+        without chunked prefill (never preempted under ``reserve_full_sequence``; one
+        rank's step under the attention-DP balance)."""
         if self.enable_chunked_prefill:
             return self.max_model_len - 1
-        return min(self.max_model_len - 1, self.max_num_batched_tokens)
+        budget = self.max_num_batched_tokens
+        if self.adp_enable_balance:  # each attention-DP rank admits within its own share
+            budget //= self.attention_dp_ranks
+        return min(self.max_model_len - 1, budget)
 
     def __post_init__(self) -> None:
         for name in ("num_kv_blocks", "block_size", "max_num_seqs", "max_num_batched_tokens",

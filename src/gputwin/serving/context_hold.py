@@ -26,7 +26,9 @@ The replica's scheduler pools the attention-DP ranks (limits ``dp`` times a rank
 the rank conditions are read from a rank assigned to each request when it is queued:
 the rank with the fewest active requests among those below the balanced share, the one
 with the fewest active prompt tokens first (TensorRT-LLM's ``_balance_requests_across_ranks``
-orders ranks by active tokens; prompt tokens stand in for them here).
+orders ranks by active tokens; prompt tokens stand in for them here). Under the balance a
+released step admits each rank's requests within that rank's share of the token budget
+and of the sequences (:meth:`ContextHold.rank_room`), as each rank schedules its own.
 """
 
 from __future__ import annotations
@@ -71,6 +73,20 @@ class ContextHold:
         best = min((r for r in range(self.ranks) if count[r] < share),
                    key=lambda r: (tokens[r], count[r], r))
         rank_of[req.rid] = best
+
+    def rank_room(self, running: Iterable[ReqState], budget: int, max_seqs: int,
+                  decode_tokens: int) -> tuple[list[int], list[int]]:
+        """Each rank's token budget left after its decoders and its free sequence slots,
+        a rank holding ``1/ranks`` of the replica's ``budget`` and ``max_seqs``."""
+        ranks, rank_of = self.ranks, self.rank_of
+        tokens = [budget // ranks] * ranks
+        seqs = [max_seqs // ranks] * ranks
+        for req in running:
+            r = rank_of.get(req.rid, 0)
+            seqs[r] -= 1
+            if req.status == DECODE:
+                tokens[r] -= decode_tokens
+        return tokens, seqs
 
     def held(self, ctx: list[ReqState], running: Iterable[ReqState],
              waiting: Iterable[ReqState], n_dec: int, decode_tokens: int) -> bool:

@@ -156,6 +156,8 @@ class Scheduler:
                 self.context_candidates(budget), self.running.values(),
                 self.queue.in_order(), n_dec, n_dec * self.dec_tokens):
             return chunks, 0.0, False  # the context requests wait; decoders run
+        if hold is not None and hold.balance and hold.ranks > 1 and not preempted:
+            return chunks, self.admit_by_rank(chunks, hold), False
         if not self.prefilling:
             if preempted or not (self.wheap if self.priority else self.waiting):
                 return chunks, 0.0, preempted
@@ -275,6 +277,50 @@ class Scheduler:
             swap_s += self._start(req, start, hits, more, keys, local)
             chunks.append((req, chunk))
             budget -= chunk
+        return swap_s
+
+    def admit_by_rank(self, chunks: Chunks, hold: ContextHold) -> float:
+        """Attention-DP ranks schedule their own prompts (balance on): each rank admits
+        its waiting requests in queue order within its share of the token budget and the
+        sequences; free KV blocks and the no-evict reservation stay the replica's. Running
+        prefills continue first within their ranks' budgets. Returns swap-in seconds."""
+        rank_of = hold.rank_of
+        tokens, seqs = hold.rank_room(self.running.values(), self.budget0, self.max_seqs,
+                                      self.dec_tokens)
+        for req in list(self.prefilling.values()):
+            r = rank_of.get(req.rid, 0)
+            if tokens[r] <= 0:
+                continue
+            chunk = min(req.num_tokens - req.computed, tokens[r])
+            more = -(-(req.computed + chunk) // self.bs) - req.blocks
+            if more > self.pool.num_free:
+                continue
+            self.pool.take(more)
+            req.blocks += more
+            chunks.append((req, chunk))
+            tokens[r] -= chunk
+        swap_s = 0.0
+        for req in self.queue.in_order():
+            r = rank_of.get(req.rid, 0)
+            budget = tokens[r]
+            if budget <= 0 or seqs[r] <= 0:
+                continue
+            start = req.computed
+            remaining = req.num_tokens - start
+            chunk = remaining if remaining < budget else budget
+            if chunk < remaining and not self.cfg.enable_chunked_prefill:
+                continue
+            more = -(-(start + chunk) // self.bs)
+            if more > self.pool.num_free:
+                break
+            if self._reserve and self.running and (
+                    self.reserved_blocks + self.full_blocks(req) > self.pool.num_blocks):
+                break
+            self.queue.remove(req)
+            swap_s += self._start(req, start, 0, more, [])
+            chunks.append((req, chunk))
+            tokens[r] -= chunk
+            seqs[r] -= 1
         return swap_s
 
     def _cached_prefix(self, req: ReqState) -> tuple[int, int, list[int]]:

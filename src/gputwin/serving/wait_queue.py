@@ -49,6 +49,16 @@ class WaitQueue:
         self.prompt_tokens -= req.num_tokens - req.computed
         return req
 
+    def remove(self, req: ReqState) -> None:
+        """Remove ``req`` from wherever it waits (the heap is kept in place: the scheduler
+        holds it by reference)."""
+        if self.priority:
+            self.heap[:] = [entry for entry in self.heap if entry[3] is not req]
+            heapq.heapify(self.heap)
+        else:
+            self.fifo.remove(req)
+        self.prompt_tokens -= req.num_tokens - req.computed
+
     def in_order(self) -> list[ReqState]:
         """The waiting requests in admission order (the queue is left as it is)."""
         if self.priority:
