@@ -137,3 +137,29 @@ def test_validation_inputs_take_the_option() -> None:
     on = simulate_case(**base, batch_wait_timeout_iters=20,
                        batch_wait_max_tokens_ratio=0.9).metrics
     assert on["ttft_s.p50"] > off["ttft_s.p50"] + 2 * off["tpot_s.p50"]
+
+
+_SIMULATE = ["simulate", "serve", "--rate", "5", "--num-requests", "20", "--outputs", "none",
+             "-q", "--json", "--no-timing"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--engine", "vllm", "--adp-enable-balance"], "--adp-enable-balance"),
+    (["--engine", "trtllm", "--adp-timeout-iters", "-1"], "--adp-timeout-iters"),
+    (["--engine", "trtllm", "--batch-wait-max-tokens-ratio", "2"],
+     "--batch-wait-max-tokens-ratio"),
+])
+def test_cli_bad_values_exit_2_naming_the_flag(args: list[str], needle: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from serving_builders import run_main
+
+    assert run_main([*_SIMULATE, *args]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_cli_runs_with_the_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    from serving_builders import run_main
+
+    assert run_main([*_SIMULATE, "--engine", "trtllm", "--batch-wait-timeout-iters", "20",
+                     "--batch-wait-max-tokens-ratio", "0.9"]) == 0
+    assert '"finished": 20' in capsys.readouterr().out
