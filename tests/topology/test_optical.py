@@ -136,3 +136,24 @@ def test_optics_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert [f["fabric"] for f in out["fabrics"]] == ["ocs-torus", "ocs-twisted", "static-torus",
                                                      "eps-clos"]
     assert all(f["fabric_power_w"] >= 0 for f in out["fabrics"])
+
+
+def test_slice_availability_of_a_large_pod_is_finite() -> None:
+    """A pod of 100,064 blocks: math.comb(n, k) no longer fits a float; the tail must."""
+    from gputwin.topology.optical import binomial_upper_tail, slice_availability
+
+    value = slice_availability(64, 100_064, ocs=True, host_availability_frac=0.995)
+    assert value == pytest.approx(1.0)
+    # small cases against the closed form
+    assert binomial_upper_tail(3, 0.5, 2) == pytest.approx(0.5)
+    assert binomial_upper_tail(10, 0.3, 0) == 1.0
+    assert binomial_upper_tail(10, 0.0, 1) == 0.0
+    assert binomial_upper_tail(10, 0.3, 11) == 0.0
+
+
+def test_optics_cli_many_spare_blocks(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli_run import run_cli
+
+    code, out, err = run_cli(["estimate", "optics", "--spare-blocks", "100000", "--json"], capsys)
+    assert code == 0, err
+    assert "slice_availability_frac" in out

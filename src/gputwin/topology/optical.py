@@ -219,5 +219,19 @@ def slice_availability(blocks: int, total_blocks: int, *, ocs: bool,
     ab = a ** hosts_per_block
     if not ocs:
         return float(ab ** blocks)
-    return float(sum(math.comb(total_blocks, k) * ab ** k * (1 - ab) ** (total_blocks - k)
-                     for k in range(blocks, total_blocks + 1)))
+    return binomial_upper_tail(total_blocks, ab, blocks)
+
+
+def binomial_upper_tail(n: int, p: float, k_min: int) -> float:
+    """``P(Binomial(n, p) >= k_min)``, each term summed in log space so that pods of
+    thousands of blocks neither overflow ``math.comb`` into a float nor underflow."""
+    if p >= 1.0 or k_min <= 0:
+        return 1.0
+    if p <= 0.0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n_fact = math.lgamma(n + 1)
+    total = sum(math.exp(log_n_fact - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                         + k * log_p + (n - k) * log_q)
+                for k in range(k_min, n + 1))
+    return min(1.0, total)
