@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from gputwin.errors import InputError
 from gputwin.units import (
@@ -57,3 +57,6 @@ Count = Annotated[float, BeforeValidator(as_value_error(parse_count)), _schema("
 PositiveCount = Annotated[float, BeforeValidator(as_value_error(parse_positive_count)),
                           _schema("2T")]
 Joules = Annotated[float, BeforeValidator(as_value_error(parse_energy)), _schema("400MWh")]
+#: A tenant's fair-share entitlement weight (dimensionless, > 0): DRF divides by it and
+#: fair-share normalises by the sum, so 0 or a negative weight has no meaning.
+ShareWeight = Annotated[float, Field(gt=0)]

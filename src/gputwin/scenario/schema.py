@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from gputwin.input_model import InputModel
 from gputwin.limits import GpuCount, JobCount
-from gputwin.quantities import Bytes, Count, Seconds
+from gputwin.quantities import Bytes, Count, Seconds, ShareWeight
 from gputwin.scenario.experiment import ExperimentConfig
 from gputwin.scenario.failures import FailuresConfig
 from gputwin.scenario.paths import CATALOG_FIELD_HELP
@@ -287,7 +287,7 @@ class SchedulerConfig(_Model):
         default=None, gt=0, description="Default checkpoint interval of jobs (preemption)")
     restart_overhead: Seconds = Field(
         default=0.0, ge=0, description="Extra start-up paid when a preempted job restarts")
-    tenant_shares: dict[str, float] = Field(
+    tenant_shares: dict[str, ShareWeight] = Field(
         default_factory=dict, description="Entitlement per tenant (summary; DRF/fair-share)")
 
 

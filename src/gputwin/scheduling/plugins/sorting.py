@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
+from gputwin.quantities import ShareWeight
 from gputwin.scheduling.api import (
     CycleState,
     PluginArgs,
@@ -48,7 +49,7 @@ class MultifactorArgs(PluginArgs):
     half_life_s: float = Field(default=7 * 86400.0, gt=0, description="PriorityDecayHalfLife")
     recalc_period_s: float = Field(default=300.0, gt=0, description="PriorityCalcPeriod")
     favor_small: bool = False
-    tenant_shares: dict[str, float] = Field(default_factory=dict)
+    tenant_shares: dict[str, ShareWeight] = Field(default_factory=dict)
     default_share: float = Field(default=1.0, gt=0)
     qos_priority: dict[str, float] = Field(default_factory=dict)
 
@@ -141,7 +142,7 @@ _SUBMIT_ORDER = attrgetter("spec.submit_time_s", "seq")
 class DrfArgs(PluginArgs):
     """Weighted DRF: tenant weights (default 1)."""
 
-    tenant_shares: dict[str, float] = Field(default_factory=dict)
+    tenant_shares: dict[str, ShareWeight] = Field(default_factory=dict)
     default_share: float = Field(default=1.0, gt=0)
 
 
