@@ -105,6 +105,18 @@ class FailureDriver:
             ledger.set_health(node, "draining")
         self.wake()
 
+    def pool_reason(self, num_gpus: int) -> str | None:
+        """Why a job of ``num_gpus`` can never start (``None`` when it can): the spares are
+        held out of the pool and only replace failed nodes, so the pool never grows."""
+        if not self.plan.spares:
+            return None
+        layout = self.run.ledger.layout
+        pool = sum(layout.gpus_on(n) for n in range(layout.num_nodes - self.plan.spares))
+        if num_gpus <= pool:
+            return None
+        return (f"needs {num_gpus} GPUs, the pool has {pool} "
+                f"({self.plan.spares} hot-spare node(s) held out)")
+
     def wake(self) -> None:
         """Resume drawing faults (a job started)."""
         if not self._armed:

@@ -71,6 +71,8 @@ class _Run:
         now = self.last_event_s = self.sim.now
         self.states[job.job_id].arrived = True
         reason = self.world.runtime.infeasible_reason(job)
+        if reason is None and self.faults is not None:
+            reason = self.faults.pool_reason(job.num_gpus)
         if reason is None:
             rejection = self.world.scheduler.submit(job, now)
             reason = None if rejection is None else rejection.reason

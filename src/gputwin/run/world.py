@@ -312,7 +312,7 @@ def build_world(scenario: Scenario, catalog: Catalog, streams: RandomStreams, *,
                                 shortcuts=shortcuts)
     observe_workload(scheduler, jobs)
     sched = scenario.scheduler
-    failures = build_failures(scenario, hw, catalog)
+    failures = build_failures(scenario, hw, catalog, layout.num_nodes)
     return World(hw, layout, jobs, scheduler, runtime,
                  checkpoint_interval_s=sched.checkpoint_interval or (
                      None if scenario.failures is None
@@ -349,11 +349,18 @@ def build_optics(scenario: Scenario, hw: HardwareSpec,
                         ocs=cfg.switching == "ocs")
 
 
-def build_failures(scenario: Scenario, hw: HardwareSpec, catalog: Catalog) -> FailurePlan | None:
-    """The fault plan of the scenario's ``failures:`` section (``None`` without one)."""
+def build_failures(scenario: Scenario, hw: HardwareSpec, catalog: Catalog,
+                   num_nodes: int) -> FailurePlan | None:
+    """The fault plan of the scenario's ``failures:`` section (``None`` without one).
+    Raises InputError when the hot spares would leave no node of the ``num_nodes`` to run
+    jobs on (the run would wait for ever)."""
     cfg = scenario.failures
     if cfg is None:
         return None
+    if cfg.spares >= num_nodes:
+        raise InputError(f"{cfg.spares} hot-spare node(s) leave none of the cluster's "
+                         f"{num_nodes} node(s) to run jobs on; hold fewer spares",
+                         where="failures.spares")
     tier = hw.storage or catalog.storage_tier(faults.restart_defaults().checkpoint_storage)
     return FailurePlan(models=tuple(cfg.fault_models()), spares=cfg.spares,
                        straggler_policy=cfg.straggler_policy,
