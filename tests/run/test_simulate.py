@@ -171,3 +171,34 @@ def test_trace_jobs_run_their_recorded_duration_fifo(tmp_path: Path) -> None:
     # 800 + 200 + 120 GPU·s over 150 s on 8 GPUs
     assert result.summary["gpu_allocation_mean_frac"] == pytest.approx(1120 / (8 * 150))
     assert result.summary["energy_j"] is None  # trace jobs have no energy model
+
+
+
+_NEVER_PLACED = """\
+name: never-placed
+cluster: {system: dgx-h100, num_nodes: 2}
+workload:
+  synthetic:
+    num_jobs: 3
+    arrival: {mean_interarrival: 10min}
+    templates:
+      - {model: llama3-8b, num_gpus: 8, duration: 1h}
+scheduler: {profile: mig}   # places MIG instances only: whole-GPU jobs wait for ever
+"""
+
+
+def test_summary_counts_jobs_still_queued_by_reason(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that drains with jobs nothing can place says why they wait (the summary's
+    queued_by_reason and the text table's `queued` row), not only `3 queued`."""
+    from tests.cli_run import run_cli
+
+    path = tmp_path / "s.yaml"
+    path.write_text(_NEVER_PLACED)
+    result = simulate(load_scenario(path))
+    queued = result.summary["queued_by_reason"]
+    assert sum(queued.values()) == result.summary["jobs_by_status"]["queued"] == 3
+    assert any("no gang placement" in reason for reason in queued)
+    code, out, err = run_cli(["simulate", "scenario", str(path), "--outputs", "none"], capsys)
+    assert code == 0, err
+    assert "queued" in out and "no gang placement" in out

@@ -198,9 +198,10 @@ def _summary_table(result: SimulationResult) -> Any:
     table.add_column()
     counts = s["jobs_by_status"]
     table.add_row("jobs", f"{s['num_jobs']}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    failed = s.get("failed_by_reason") or {}
-    if failed:
-        table.add_row("failed", "; ".join(f"{n} {reason}" for reason, n in failed.items()))
+    for status in ("failed", "queued"):
+        reasons = s.get(f"{status}_by_reason") or {}
+        if reasons:
+            table.add_row(status, "; ".join(f"{n} {why}" for why, n in reasons.items()))
     for key, label in (("jct_s", "JCT"), ("wait_s", "wait")):
         d = s[key]
         table.add_row(label, f"mean {dur(d['mean'])}, p50 {dur(d['p50'])}, "

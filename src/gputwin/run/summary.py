@@ -92,8 +92,8 @@ def summarize(
         "total_gpus": total_gpus,
         "num_jobs": len(jobs),
         "jobs_by_status": counts,
-        "failed_by_reason": dict(Counter(j.reason or "unknown" for j in jobs
-                                         if j.status == "failed").most_common()),
+        "failed_by_reason": _by_reason(jobs, "failed"),
+        "queued_by_reason": _by_reason(jobs, "queued"),
         "end_time_s": end_time_s,
         "makespan_s": (None if last_end is None or first_submit is None
                        else last_end - first_submit),
@@ -169,6 +169,12 @@ def bounded_slowdowns(completed: Sequence[JobRecord], tau_s: float = BSLD_TAU_S)
                 j.run_time_s or 0.0)
         out.append(max(1.0, jct / max(run, tau_s)))
     return out
+
+
+def _by_reason(jobs: Sequence[JobRecord], status: str) -> dict[str, int]:
+    """Jobs of ``status`` counted by their reason, most frequent first."""
+    return dict(Counter(j.reason or "unknown" for j in jobs if j.status == status)
+                .most_common())
 
 
 def tenant_usage(jobs: Sequence[JobRecord], total_gpus: int, window_s: float,
