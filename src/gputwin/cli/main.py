@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # a group named without its subcommand: its help, not an "error: Usage: ..." line
+        click.echo(exc.ctx.get_help(), err=True)
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         # one line, like InputError: what is wrong, and where to read more
         where = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "gputwin --help"
