@@ -44,6 +44,16 @@ def test_failures_needs_a_window(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2
 
 
+@pytest.mark.parametrize("flags", [["--fault-rate-scale", "5"], ["--async-checkpoint"],
+                                   ["--duration", "3d"]])
+def test_failure_flags_without_failures_are_refused(flags: list[str],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """--fault-rate-scale alone used to be ignored without a word."""
+    code, out, err = run_cli([*LLAMA3, *flags], capsys)
+    assert code == 2 and out == ""
+    assert f"{flags[0]} without --failures" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("flag", "value", "message"), [
     ("--duration", "0", "--duration: expected a wall-clock window > 0, got 0 s"),
     ("--fault-rate-scale", "inf",

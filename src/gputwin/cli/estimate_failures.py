@@ -39,8 +39,14 @@ def pop_failure_options(ctx: click.Context, options: dict[str, Any]) -> FailureO
 
     values = {k: options.pop(k) for k in _KEYS}
     if not values["failures"]:
-        if values["duration_s"] is not None or values["async_checkpoint"]:
-            raise click.UsageError("--duration and --async-checkpoint need --failures")
+        given = [flag for flag, on in (
+            ("--duration", values["duration_s"] is not None),
+            ("--async-checkpoint", values["async_checkpoint"]),
+            ("--fault-rate-scale", ctx.get_parameter_source("fault_rate_scale")
+             is not click.core.ParameterSource.DEFAULT)) if on]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} without --failures: "
+                                   "they only apply to its goodput section")
         return None
     source = ctx.get_parameter_source("checkpoint_interval_s")
     return FailureOptions(duration_s=values["duration_s"],
