@@ -61,6 +61,8 @@ def validate(kind: str | None, case_files: tuple[Path, ...], as_json: bool,
     """
     from gputwin.validation.runner import error_stats, load_cases, run_cases
 
+    if as_json and as_markdown:
+        raise click.UsageError("--json and --markdown are two output formats: give one")
     cases = load_cases(case_files or None)
     if kind:
         cases = [c for c in cases if c.kind == kind]
