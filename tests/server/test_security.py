@@ -148,3 +148,33 @@ def test_metrics_are_prometheus_text_scoped_to_the_tenant(twin: Twin) -> None:
     everyone = twin.client.get("/metrics", headers=twin.as_("root")).text
     assert 'gputwin_runs{tenant="bob",state="queued"} 0' in everyone
     assert twin.client.get("/metrics").status_code == 401
+
+
+_DEFAULT = Path("src/gputwin/scenarios/default.yaml").read_text()
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ({"scenario": "catalog: /etc/passwd\n" + _DEFAULT}, "catalog"),
+    ({"set": {"catalog": "/etc/hostname"}}, "catalog"),
+    ({"set": {"site": {"region": "GB", "grid_data": "/etc"}}}, "site.grid_data"),
+    ({"set": {"workload.synthetic.templates":
+              "[{model: /etc/hostname, num_gpus: 8, duration: 1h}]"}},
+     "workload.synthetic.templates.0.model"),
+    ({"kind": "estimate-train", "params": {"model": "/etc/passwd", "gpu": "h100-sxm-80gb",
+                                           "num_gpus": 8, "global_batch_size": 64}},
+     "params.model"),
+])
+def test_a_scenario_cannot_make_the_server_read_its_files(twin: Twin, body: dict[str, object],
+                                                          where: str) -> None:
+    """The server reads trace files only from its data folder; catalog files, config.json
+    paths and grid folders named by a tenant used to be read from anywhere."""
+    r = twin.client.post("/v1/runs", json=body, headers=twin.as_("alice"))
+    assert r.status_code == 422, r.text
+    assert where in r.json()["detail"] and "/etc" not in r.json()["detail"]
+
+
+def test_serve_kind_needs_a_serving_scenario_at_submit(twin: Twin) -> None:
+    """Used to be accepted (201) and fail later in the worker."""
+    r = twin.client.post("/v1/runs", json={"kind": "serve", "scenario": "default"},
+                         headers=twin.as_("alice"))
+    assert r.status_code == 422 and "serving scenario" in r.json()["detail"]

@@ -34,23 +34,22 @@ def execute(kind: str, text: str, sets: Sequence[str], params: Mapping[str, Any]
             progress: Progress) -> Outputs:
     """Run ``kind`` (simulate | serve | estimate-train | plan). Raises InputError."""
     if kind in ("simulate", "serve"):
-        sc = scenarios.load(text, sets)
+        sc = scenarios.load(text, sets, kind)
         if scenarios.is_serving_text(text):
             return _serving(sc, progress)
-        if kind == "serve":
-            raise InputError("kind 'serve' needs a serving scenario (top-level `serving:`)",
-                             where="kind")
         return _cluster(sc, progress)
     if kind == "estimate-train":
         from gputwin.api import TrainRequest, estimate_train
         from gputwin.requests import validated
 
+        scenarios.check_params(params)
         est = estimate_train(validated(TrainRequest, params, lambda f: f"params.{f}"))
         return Outputs(_dumps(est.to_dict()))
     if kind == "plan":
         from gputwin.api import TrainPlanRequest, plan_train
         from gputwin.requests import validated
 
+        scenarios.check_params(params)
         plan = plan_train(validated(TrainPlanRequest, params, lambda f: f"params.{f}"))
         return Outputs(_dumps(plan.to_dict()))
     raise InputError("expected simulate, serve, estimate-train or plan", where="kind")

@@ -87,7 +87,7 @@ def submit_run(body: RunIn, tenant: TenantDep, session: DB, response: Response) 
     ref, text = "", ""
     if body.kind in ("simulate", "serve"):
         ref, text = scenario_text(session, tenant, body.scenario, body.kind)
-        scenarios.load(text, sets)  # InputError → 422, naming the field and line
+        scenarios.load(text, sets, body.kind)  # InputError → 422, naming field and line
     else:
         _validate_params(body)
     run = Run(id=new_id("run"), tenant_id=tenant.id, kind=body.kind, scenario_ref=ref,
@@ -112,6 +112,7 @@ def _validate_params(body: RunIn) -> None:
 
     kind: Any = TrainRequest if body.kind == "estimate-train" else TrainPlanRequest
     validated(kind, body.params, lambda f: f"params.{f}")
+    scenarios.check_params(body.params)
 
 
 @router.get("/runs", response_model=list[RunOut])

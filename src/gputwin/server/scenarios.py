@@ -5,8 +5,9 @@ to YAML first), a stored scenario id or a bundled name. It is written to a priva
 folder as ``scenario.yaml`` and read by :func:`gputwin.scenario.load.load_scenario` or
 :func:`gputwin.scenario.serving.load_serving_scenario`, so the server accepts exactly what
 ``gputwin simulate`` accepts, with the same ``scenario.yaml:LINE: field: ...`` messages. A
-scenario that names a trace file must find it in the data folder: a tenant cannot make the
-server read arbitrary files.
+scenario that names a trace file must find it in the data folder, and one that names any
+other file (catalog files, config.json paths, grid folders) is refused: a tenant cannot make
+the server read arbitrary files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,17 @@ def _relocated(exc: InputError, tmp: str) -> InputError:
     return InputError(strip(exc.detail) or "", where=strip(exc.where))
 
 
-def load(text: str, sets: Sequence[str] = ()) -> Any:
+def load(text: str, sets: Sequence[str] = (), kind: str = "simulate") -> Any:
     """Validate ``text`` (+ ``--set`` overrides) exactly like the CLI; returns the typed
-    scenario (cluster or serving). Raises InputError."""
+    scenario (cluster or serving). ``kind`` 'serve' needs a serving scenario. Raises
+    InputError."""
+    is_serving = is_serving_text(text)
+    if kind == "serve" and not is_serving:
+        raise InputError("kind 'serve' needs a serving scenario (top-level `serving:`)",
+                         where="kind")
+    _check_no_server_files(text, sets)
     with scenario_file(text) as path:
-        if is_serving_text(text):
+        if is_serving:
             from gputwin.api import load_serving_scenario
 
             serving = load_serving_scenario(path, sets)
@@ -98,6 +105,62 @@ def load(text: str, sets: Sequence[str] = ()) -> Any:
         if trace is not None:
             _check_inside_data(trace.path, "workload.trace.path")
         return sc
+
+
+#: scenario fields naming a file or folder the loaders would read: refused on the server
+#: (``model``: only a Hugging Face config.json path, not a catalog name)
+_FILE_FIELDS = ("catalog", "model", "grid_data")
+
+
+def _check_no_server_files(text: str, sets: Sequence[str]) -> None:
+    """Refuse a scenario (or override) that names a file or folder of the server's:
+    ``catalog:`` files, a ``model:`` given as a config.json path, a ``grid_data:``
+    folder. Raises InputError naming the field."""
+    fields: list[tuple[str, Any]] = []
+    with suppress(InputError):  # the loader reports a YAML error itself, with its line
+        _collect(parse_yaml_value(text, FILE_NAME), "", fields)
+    for item in sets:
+        key, _, value = item.partition("=")
+        parsed: Any = value
+        with suppress(yaml.YAMLError):
+            parsed = yaml.safe_load(value)
+        _collect({key: parsed}, "", fields)
+    for where, value in fields:
+        if _names_a_file(where.rsplit(".", 1)[-1], value):
+            raise InputError("the server reads no file named by a scenario (catalog files, "
+                             "config.json paths, grid folders); use catalog names",
+                             where=f"{FILE_NAME}: {where}")
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """The same rule for the request of estimate-train / plan runs (``params.model``).
+    Raises InputError."""
+    for key in ("model",):
+        if _names_a_file(key, params.get(key)):
+            raise InputError("the server reads no config.json path; give a catalog model "
+                             "name", where=f"params.{key}")
+
+
+def _collect(value: Any, prefix: str, out: list[tuple[str, Any]]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{prefix}{key}"
+            if str(key).rsplit(".", 1)[-1] in _FILE_FIELDS:
+                out.append((where, item))
+            _collect(item, where + ".", out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _collect(item, f"{prefix}{i}.", out)
+
+
+def _names_a_file(field: str, value: Any) -> bool:
+    if value is None or value == [] or value == "":
+        return False
+    if field == "catalog":
+        return True
+    if field == "grid_data":
+        return value not in ("synthetic", "real")
+    return isinstance(value, str) and (value.endswith(".json") or "/" in value)
 
 
 def _check_serving_traces(sc: Any) -> None:
