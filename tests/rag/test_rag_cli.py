@@ -141,3 +141,17 @@ def test_bad_index_and_reranker_fields_name_line_and_key(
     bad.write_text(text.replace(old, new))
     out = fails(["simulate", str(bad), "--json"], capsys)
     assert "bad.yaml:" in out and key in out, out
+
+
+@pytest.mark.parametrize("args", [["--top-k", "100000"], ["--chunk-tokens", "1000000"],
+                                  ["--model", "llama2-7b", "--top-k", "8"]])
+def test_a_prompt_beyond_the_llm_context_is_refused(args: list[str],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Used to print a 51M-token prefill (hours of TTFT) for a 128K-context model."""
+    text = fails(["estimate", "rag", *args], capsys)
+    assert "exceeds the" in text and "-token context of" in text and "Traceback" not in text
+
+
+def test_a_prompt_within_the_context_still_runs() -> None:
+    data = estimate("--top-k", "200", "--chunk-tokens", "512")  # 102,464 of 131,072 tokens
+    assert data["prompt_tokens"] == 200 * 512 + 64

@@ -22,7 +22,7 @@ from gputwin.errors import InputError
 from gputwin.input_model import InputModel
 from gputwin.perf.embedding import EncoderPerf, encoder_perf
 from gputwin.perf.rag import decode_s, prefill_s
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, prepare_serving
 from gputwin.perf.vector_index import (
     IndexSpec,
     bm25_time_s,
@@ -156,6 +156,10 @@ def estimate_rag(req: RagRequest, *, catalog: Catalog | None = None) -> RagEstim
         rerank_bytes = rr.weights_bytes
     llm = _llm(req, cat)
     prompt = req.system_tokens + req.top_k * req.chunk_tokens + req.query_tokens
+    too_long = context_problem(llm.config.model, prompt, req.output_tokens, (
+        "the prompt (system + top_k x chunk_tokens + query tokens)", "output_tokens"))
+    if too_long is not None:
+        raise InputError(too_long, where="top_k")
     cached = req.system_tokens + int(req.prefix_hit_frac * req.top_k * req.chunk_tokens)
     llm_ttft = prefill_s(llm, prompt, cached)
     plain = req.system_tokens + req.query_tokens
