@@ -106,6 +106,14 @@ def test_bad_input() -> None:
     with pytest.raises(InputError):
         estimate_dataflow(CAT.accelerator("groq-lpu"), CAT.model("llama3-8b"),
                           input_tokens=0, output_tokens=1)
+    # a request beyond the model's context (llama2: 4,096 tokens): used to price 1,600 GB
+    # of KV cache on 14,277 chips instead of refusing
+    with pytest.raises(InputError, match="exceeds the 4096-token context of llama2-70b"):
+        estimate_dataflow(CAT.accelerator("groq-lpu"), CAT.model("llama2-70b"),
+                          input_tokens=10_000_000, output_tokens=512)
+    with pytest.raises(InputError, match="input-tokens \\+ --output-tokens = 4608"):
+        estimate_dataflow(CAT.accelerator("groq-lpu"), CAT.model("llama2-70b"),
+                          input_tokens=4096, output_tokens=512)
 
 
 def test_cli_prints_chips_and_speed() -> None:

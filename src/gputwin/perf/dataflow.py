@@ -148,6 +148,11 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
         raise UnknownNameError("dataflow part", acc.name, list(table.parts), where="--gpu")
     if min(input_tokens, output_tokens, batch_size) < 1:
         raise InputError("input/output tokens and batch size must be positive")
+    from gputwin.perf.serving import context_problem
+
+    too_long = context_problem(model, input_tokens, output_tokens)
+    if too_long is not None:
+        raise InputError(too_long)
     part = table.parts[acc.name]
     stack = part.newest_stack if stack is None else stack
     if stack not in part.stacks:
