@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
+from tests.cli_run import run_cli
 
 from gputwin.cli.main import cli
 from gputwin.energy.tables import default_tables
@@ -62,6 +64,22 @@ def test_supply_bad_spec_names_the_option() -> None:
     res = CliRunner().invoke(cli, ["economics", "supply", "--load-mw", "1", "--ppa", "solar"])
     assert res.exit_code != 0
     assert "--ppa" in str(res.exception) or "--ppa" in res.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--ppa", "solar-pv:150:20:9"], "--ppa: expected TECH:MW[:USD_PER_MWH]"),  # was accepted
+    (["--ppa", "nope:150"], "--ppa nope:150: unknown generation technology 'nope'"),
+    (["--onsite", "nope:5"], "--onsite nope:5: unknown generation technology"),
+    # half a battery: --battery-mwh alone was billed and never discharged,
+    # --battery-mw alone was dropped without a word
+    (["--battery-mwh", "400"], "a battery needs both"),
+    (["--battery-mw", "100"], "a battery needs both"),
+])
+def test_supply_bad_flags_exit_2_naming_them(args: list[str], message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["economics", "supply", "--load-mw", "100", *args], capsys)
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
 
 
 def test_distill_cli() -> None:

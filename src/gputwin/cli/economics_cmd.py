@@ -115,18 +115,22 @@ def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
 
 def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:
     from gputwin.energy.supply import Generator
+    from gputwin.energy.supply_tables import supply_table
     from gputwin.errors import InputError
 
     out = []
     for spec in specs:
         parts = spec.split(":")
         try:
+            if len(parts) not in (2, 3):
+                raise ValueError(spec)
             tech, mw = parts[0], float(parts[1])
             price = float(parts[2]) if len(parts) > 2 else None
-        except (IndexError, ValueError):
+        except ValueError:
             raise InputError(f"expected TECH:MW[:USD_PER_MWH], got {spec!r}",
                              where=option) from None
         try:
+            supply_table().tech(tech)  # an unknown one is reported at its flag
             out.append(Generator(tech, mw * 1e6, usd_per_mwh=price))
         except InputError as exc:  # e.g. a negative price: name the flag and the spec
             raise InputError(str(exc), where=f"{option} {spec}") from None
@@ -157,6 +161,11 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
     from gputwin.energy.regions import region_grid
     from gputwin.energy.supply import Battery, PowerSupply, supply_account
 
+    if (battery_mwh > 0) != (battery_mw > 0):
+        from gputwin.errors import InputError
+
+        raise InputError("a battery needs both its energy (--battery-mwh) and its power "
+                         "(--battery-mw), or neither", where="--battery-mwh/--battery-mw")
     bat = Battery(battery_mwh * 3.6e9, battery_mw * 1e6) if battery_mwh > 0 else None
     sup = PowerSupply(_gens(ppa, "--ppa"), _gens(onsite, "--onsite"), bat,
                       None if interconnect_mw is None else interconnect_mw * 1e6)
