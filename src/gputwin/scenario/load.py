@@ -49,6 +49,9 @@ def resolve_scenario_path(path: str | Path | None) -> Path:
     """``None`` → the bundled default; a bundled name (``philly-sample``) → its file."""
     if path is None:
         return DEFAULT_SCENARIO
+    if not str(path).strip():  # Path("") is the current folder: say what was missing
+        raise InputError("expected a scenario file or a bundled name (`gputwin scenario "
+                         "list`), got an empty one", where="SCENARIO")
     candidate = Path(path)
     if not candidate.exists() and str(path) in bundled_scenarios():
         return SCENARIOS_DIR / f"{path}.yaml"
