@@ -119,6 +119,11 @@ def estimate_train(request: TrainRequest, *, catalog: Catalog | None = None,
     if layout.dtype not in hw.accelerator.peak_flop_per_s:
         raise InputError(f"{layout.dtype} is not supported by {hw.accelerator.name}",
                          where=where("dtype"))
+    nodes = -(-request.num_gpus // hw.gpus_per_node)
+    if request.num_leaves_spanned is not None and request.num_leaves_spanned > nodes:
+        raise InputError(f"{request.num_leaves_spanned} leaf switches for a job of {nodes} "
+                         f"node(s): each leaf holds at least one of its nodes",
+                         where=where("num_leaves_spanned"))
     return estimate_training(spec, hw, request.num_gpus, parallel_config(layout),
                              training_config(request, seq, gbs), tokens=request.tokens,
                              num_leaves_spanned=request.num_leaves_spanned,
