@@ -199,3 +199,29 @@ def test_step_lower_bound_is_below_the_estimate(tp: int, pp: int, v: int, cp: in
     est = estimate_training(model, H100, 256, p, cfg, check_memory=False)
     bound = step_lower_bound_s(model, H100, 256, p, cfg)
     assert 0.5 * est.step_time_s < bound <= est.step_time_s
+
+
+_PLAN8 = ["plan", "train", "--model", "llama3-8b", "--gpu", "h100-sxm-80gb", "--num-gpus",
+          "8", "--top", "2"]
+
+
+@pytest.mark.parametrize(("objective", "header", "cell"), [
+    ("cost", "USD to train 1T tokens (no --tokens given)", "$"),
+    ("energy", "GPU energy to train 1T tokens", "MWh"),
+    ("time", "ranked by time: time to train 1T tokens", " d "),
+])
+def test_text_shows_what_the_objective_ranks_by(objective: str, header: str, cell: str) -> None:
+    """`ranked by cost` used to show no cost at all (and not say it assumes 1T tokens)."""
+    res = CliRunner().invoke(cli, [*_PLAN8, "--objective", objective])
+    assert res.exit_code == 0, res.output
+    first, *rows = res.output.splitlines()
+    assert header in first
+    assert any(cell in row for row in rows[2:4])
+
+
+def test_owned_provider_with_a_pricing_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """As in `estimate energy`: owned GPUs have no rental pricing (it was ignored)."""
+    with pytest.raises(SystemExit) as stop:
+        main([*_PLAN8, "--objective", "cost", "--provider", "owned", "--pricing", "spot"])
+    assert stop.value.code == 2
+    assert "--pricing: pricing 'spot' applies to rented GPUs" in capsys.readouterr().err

@@ -37,18 +37,23 @@ def _print_plan(result: TrainPlan) -> None:
 
     console = wide_console(132)
     req = result.request
+    score = _SCORE_COLUMNS.get(req.objective)
+    tokens = "1T tokens (no --tokens given)" if req.tokens is None else f"{req.tokens:,.0f} tokens"
     console.print(f"[bold]{req.model}[/bold] on {req.gpu or req.system}, seq {result.seq_len}, "
-                  f"ranked by {req.objective}")
+                  f"ranked by {req.objective}"
+                  + ("" if score is None else f": {score[1]} {tokens}"))
     table = Table(show_edge=False)
     for col in ("#", "GPUs", "layout", "GBS", "step", "MFU", "tok/s/GPU", "memory/GPU",
-                "loses on"):
+                *([] if score is None else [score[0]]), "loses on"):
         table.add_column(col, justify="left" if col in ("layout", "loses on") else "right")
     for rank, cand in enumerate(result.shown, 1):
         est = cand.estimate
         table.add_row(str(rank), str(cand.num_gpus), layout_text(cand.layout()),
                       str(cand.config.global_batch_size), format_duration(est.step_time_s),
                       f"{est.mfu:.1%}", f"{est.tokens_per_s_per_gpu:,.0f}",
-                      format_bytes(est.memory_per_gpu_bytes), result.loses_on(cand) or "best")
+                      format_bytes(est.memory_per_gpu_bytes),
+                      *([] if score is None else [score[2](cand.score)]),
+                      result.loses_on(cand) or "best")
     console.print(table)
     best = result.result.best.estimate
     if best.time_to_train_s is not None:
@@ -57,6 +62,20 @@ def _print_plan(result: TrainPlan) -> None:
     console.print(f"{result.result.num_layouts:,} splits searched, "
                   f"{len(result.result.candidates):,} layouts fit and were timed; not kept: "
                   f"{rejected}")
+
+
+def _time_text(seconds: float) -> str:
+    from gputwin.units import format_duration
+
+    return format_duration(seconds)
+
+
+#: what a ranking objective ranks by: (column, what the title says, format of the score)
+_SCORE_COLUMNS: dict[str, tuple[str, str, Any]] = {
+    "time": ("time to train", "time to train", _time_text),
+    "cost": ("USD", "USD to train", lambda usd: f"${usd:,.0f}"),
+    "energy": ("GPU energy", "GPU energy to train", lambda joules: f"{joules / 3.6e9:,.1f} MWh"),
+}
 
 
 def layout_text(lay: dict[str, Any]) -> str:
@@ -109,6 +128,7 @@ def train(num_gpus_text: str, dtype: str, as_json: bool, **options: Any) -> None
     from gputwin.requests import TrainPlanRequest, validated
     from gputwin.run.plan_train import plan_train
 
+    _check_owned_pricing(options["provider"], options["pricing"])
     fields = {k: v for k, v in options.items() if v is not None}
     fields["num_gpus"] = list(num_gpus_choices(num_gpus_text))
     fields["dtypes"] = [dtype]
@@ -117,6 +137,18 @@ def train(num_gpus_text: str, dtype: str, as_json: bool, **options: Any) -> None
         emit_json(result.to_dict())
         return
     _print_plan(result)
+
+
+def _check_owned_pricing(provider: str, pricing: str) -> None:
+    """``--provider owned`` with a ``--pricing`` given: refused, as `estimate energy` does
+    (owned GPUs are priced by their full cost of ownership, not a rental pricing)."""
+    from gputwin.energy.accounting import owned_pricing_problem
+
+    source = click.get_current_context().get_parameter_source("pricing")
+    given = source is not click.core.ParameterSource.DEFAULT
+    problem = owned_pricing_problem(provider, pricing if given else None)
+    if problem is not None:
+        raise click.UsageError(f"--pricing: {problem}")
 
 
 # ---- plan serve ----------------------------------------------------------------------
