@@ -166,6 +166,9 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
 
         raise InputError("a battery needs both its energy (--battery-mwh) and its power "
                          "(--battery-mw), or neither", where="--battery-mwh/--battery-mw")
+    from gputwin.energy.tables import default_tables
+
+    default_tables().region(region, where="--region")  # an unknown name, at its flag
     bat = Battery(battery_mwh * 3.6e9, battery_mw * 1e6) if battery_mwh > 0 else None
     sup = PowerSupply(_gens(ppa, "--ppa"), _gens(onsite, "--onsite"), bat,
                       None if interconnect_mw is None else interconnect_mw * 1e6)
@@ -262,6 +265,9 @@ def distill(teacher: str, student: str, gpu: str, distill_tokens: float,
     from gputwin.topology.hardware import resolve_hardware
 
     cat = default_catalog()
+    cat.model(teacher, where="--teacher")  # unknown names first, each at its flag
+    cat.model(student, where="--student")
+    cat.accelerator(gpu, where="--gpu")
     hw = resolve_hardware(cat, gpu=gpu)
     t_usd, t_kwh = _own_per_million(teacher, gpu, tokens_per_day)
     s_usd, s_kwh = _own_per_million(student, gpu, tokens_per_day)

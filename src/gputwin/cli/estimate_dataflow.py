@@ -33,7 +33,8 @@ def dataflow(model: str, gpu: str, input_tokens: int, output_tokens: int, batch_
     from gputwin.perf.dataflow import estimate_dataflow
 
     cat = default_catalog()
-    est = estimate_dataflow(cat.accelerator(gpu), cat.model(model), input_tokens=input_tokens,
+    est = estimate_dataflow(cat.accelerator(gpu, where="--gpu"), cat.model(model, where="--model"),
+                            input_tokens=input_tokens,
                             output_tokens=output_tokens, batch_size=batch_size,
                             weights_dtype=weights, stack=stack)
     if as_json:

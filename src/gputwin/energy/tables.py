@@ -228,15 +228,16 @@ class EnergyTables:
     def cooling_type(self, name: str) -> CoolingType:
         return _lookup(self.cooling, "cooling type", name)
 
-    def region(self, name: str) -> RegionProfile:
-        return _lookup(self.regions, "region", name)
+    def region(self, name: str, *, where: str | None = None) -> RegionProfile:
+        """The grid region ``name``; an unknown one is reported at ``where`` (a flag)."""
+        return _lookup(self.regions, "region", name, where)
 
 
-def _lookup(table: dict[str, M], kind: str, name: str) -> M:
+def _lookup(table: dict[str, M], kind: str, name: str, where: str | None = None) -> M:
     try:
         return table[name]
     except KeyError:
-        raise UnknownNameError(kind, name, list(table)) from None
+        raise UnknownNameError(kind, name, list(table), where=where) from None
 
 
 @functools.cache

@@ -112,6 +112,7 @@ def _train(request: EnergyRequest, catalog: Catalog) -> tuple[TrainingEstimate, 
 
 def _grid(region: str, grid_data: str | Path | None,
           carbon_intensity_g_per_kwh: float | None) -> RegionGrid:
+    default_tables().region(region, where="--region")  # an unknown name, at its flag
     grid = region_grid(region, Path(grid_data) if grid_data is not None else None)
     if carbon_intensity_g_per_kwh is None:
         return grid

@@ -77,9 +77,11 @@ def parallel_config(layout: TrainLayout) -> ParallelConfig:
                           offload_optimizer=layout.offload_optimizer)
 
 
-def resolve_model(request: TrainRequest, catalog: Catalog) -> tuple[ModelSpec, int]:
+def resolve_model(request: TrainRequest, catalog: Catalog,
+                  where: Where = cli_flag) -> tuple[ModelSpec, int]:
     """The model (with overrides) and the sequence length (default: its training length)."""
-    spec = _with_overrides(catalog.model(request.model), request.model_overrides)
+    spec = _with_overrides(catalog.model(request.model, where=where("model")),
+                           request.model_overrides)
     return spec, request.seq_len or spec.training_seq_len
 
 
@@ -109,7 +111,7 @@ def estimate_train(request: TrainRequest, *, catalog: Catalog | None = None,
     per GPU exceeds the accelerator's (unless ``check_memory`` is off).
     """
     cat = catalog or default_catalog()
-    spec, seq = resolve_model(request, cat)
+    spec, seq = resolve_model(request, cat, where)
     layout = request.layout
     check_split(spec, split_of(layout), seq_len=seq, num_gpus=request.num_gpus, where=where)
     dp = request.num_gpus // (layout.tp * layout.pp * layout.cp)

@@ -108,7 +108,7 @@ def _usd_per_gpu_hour(request: TrainPlanRequest, accel: str, tdp_w: float
 def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> TrainPlan:
     """Search every supported layout; raises :class:`DoesNotFitError` when none fits."""
     cat = catalog or default_catalog()
-    spec = _with_overrides(cat.model(request.model), request.model_overrides)
+    spec = _with_overrides(cat.model(request.model, where="--model"), request.model_overrides)
     seq = request.seq_len or spec.training_seq_len
     if request.global_batch_size is not None and request.global_batch_tokens is not None:
         raise InputError("give only one of --global-batch-size (sequences) or "
