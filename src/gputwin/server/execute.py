@@ -43,7 +43,10 @@ def execute(kind: str, text: str, sets: Sequence[str], params: Mapping[str, Any]
         from gputwin.requests import validated
 
         scenarios.check_params(params)
-        est = estimate_train(validated(TrainRequest, params, lambda f: f"params.{f}"))
+        def where(field: str) -> str:
+            return f"params.{field}"
+
+        est = estimate_train(validated(TrainRequest, params, where), where=where)
         return Outputs(_dumps(est.to_dict()))
     if kind == "plan":
         from gputwin.api import TrainPlanRequest, plan_train
