@@ -57,3 +57,14 @@ def test_a_database_that_cannot_be_opened_is_an_error_at_db(
     assert "Traceback" not in err and err.strip().count("\n") == 0
     assert "--db: cannot open the database sqlite:///" in err
     assert "unable to open database file" in err
+
+
+def test_a_file_that_is_not_a_database_is_an_error_at_db(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: sqlalchemy.exc.DatabaseError traceback ("file is not a database"), exit 1
+    db = tmp_path / "notes.txt"
+    db.write_text("not a database, just some text that is long enough to be read\n" * 20)
+    code, err = run_cli(["server", "add-tenant", "alice", "--db", f"sqlite:///{db}"], capsys)
+    assert code == 2
+    assert "Traceback" not in err and err.strip().count("\n") == 0
+    assert "--db: cannot open the database sqlite:///" in err and "not a database" in err

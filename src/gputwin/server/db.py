@@ -52,7 +52,7 @@ def migrate(engine: Engine) -> None:
     """``alembic upgrade head`` on ``engine`` (idempotent)."""
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -60,9 +60,11 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-    except OperationalError as exc:  # e.g. a SQLite file in a missing or read-only folder
+    except DatabaseError as exc:  # a SQLite file in a missing or read-only folder, a file
+        # that is not a database, a server that refuses the connection
+        reason = " ".join(str(exc.orig).split())  # one line
         raise InputError(f"cannot open the database "
-                         f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}",
+                         f"{engine.url.render_as_string(hide_password=True)}: {reason}",
                          where="--db") from None
 
 
