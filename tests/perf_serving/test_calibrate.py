@@ -182,3 +182,24 @@ def test_bad_calibration_file_names_the_key(tmp_path: Path) -> None:
     path.write_text("typo_s: 1\n")
     with pytest.raises(InputError, match="unknown coefficient"):
         load_serving_calibration(path)
+
+
+def test_text_marks_a_coefficient_fitted_onto_its_bound(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Times far faster than the roofline push compute_eff_mult and bandwidth_frac to the
+    top of their ranges; the text says so instead of printing 1.5 and 1 as plain fits."""
+    from gputwin.perf.serving_fit import bound_reached
+
+    assert bound_reached("compute_eff_mult", 1.5) == "upper bound 1.5"
+    assert bound_reached("step_overhead_s", 0.0) == "lower bound 0"
+    assert bound_reached("bandwidth_frac", 0.7) is None
+    path = tmp_path / "fast.csv"
+    path.write_text("input_tokens,output_tokens,batch_size,ttft_s,tpot_s\n"
+                    + "".join(f"{n},128,{b},{n * 1e-6:.6f},0.0005\n"
+                              for n, b in ((512, 1), (1024, 8), (2048, 16), (4096, 32))))
+    from tests.cli_run import run_cli
+
+    code, out, err = run_cli(["calibrate", str(path), "--model", "llama3-8b", "--gpu",
+                              "h100-sxm-80gb"], capsys)
+    assert code == 0, err
+    assert "(at its upper bound" in out

@@ -59,8 +59,12 @@ def calibrate(measurements: str, model: str, gpu: str | None, system: str | None
         return
     d = report.to_dict()
     click.echo(f"{report.model} on {report.accelerator}: {d['num_observations']} measurements")
+    from gputwin.perf.serving_fit import bound_reached
+
     for name, value in d["coefficients"].items():
-        click.echo(f"  {name:<20} {value:.6g}")
+        bound = bound_reached(name, value)
+        note = "" if bound is None else f"  (at its {bound})"
+        click.echo(f"  {name:<20} {value:.6g}{note}")
     click.echo(f"fit error      median {_pct(d['fit_median_abs_error'])}, "
                f"worst {_pct(d['fit_max_abs_error'])}")
     click.echo(f"hold-out error median {_pct(d['holdout_median_abs_error'])}, "

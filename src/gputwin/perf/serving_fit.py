@@ -46,6 +46,19 @@ _BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
+def bound_reached(name: str, value: float) -> str | None:
+    """``"lower bound 0"`` / ``"upper bound 1.5"`` when the fitted ``value`` of coefficient
+    ``name`` sits on a bound of its physical range (the data pull it further: the model
+    does not describe those times), else ``None``."""
+    lo, hi = _BOUNDS[name]
+    tol = 1e-9 * max(1.0, abs(hi))
+    if value <= lo + tol:
+        return f"lower bound {lo:g}"
+    if value >= hi - tol:
+        return f"upper bound {hi:g}"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """A measured time (s) and the weighted step loads that make it up."""
