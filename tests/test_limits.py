@@ -61,3 +61,21 @@ def test_billion_gpus_refused(command: list[str], capsys: pytest.CaptureFixture[
     code, err = _run([*command, "--num-gpus", "1000000000"], capsys)
     assert code == 2 and ("--num-gpus" in err or "num_gpus" in err)
     assert "above the limit of 1,048,576 GPUs" in err and "Value error" not in err
+
+
+@pytest.mark.parametrize(("sets", "gpus"), [
+    (["cluster.num_nodes=200000"], "1,600,000"),  # 200,000 nodes of 8 GPUs
+    (["cluster.num_nodes=null", "cluster.system=null",
+      "cluster.node_groups=[{system: dgx-h100, num_nodes: 100000}, "
+      "{system: dgx-a100, num_nodes: 100000}]"], "1,600,000"),
+])
+def test_cluster_gpus_not_only_nodes_are_bounded(sets: list[str], gpus: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """num_nodes alone was bounded by the GPU limit: 999,999 DGX nodes (8 M GPUs, e.g. from a
+    slurm.conf host list gpu[001-999999]) loaded and ran."""
+    args = ["simulate", "--quiet", "--outputs", "none"]
+    for item in sets:
+        args += ["--set", item]
+    code, err = _run(args, capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert f"cluster.num_nodes: got {gpus}, above the limit of 1,048,576 GPUs" in err

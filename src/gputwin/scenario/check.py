@@ -11,6 +11,7 @@ from collections.abc import Callable
 from gputwin.catalog.loader import Catalog
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.limits import MAX_GPUS, check_at_most
 from gputwin.perf.split import Split, Where, check_split
 from gputwin.scenario.schema import Scenario, TemplateConfig
 from gputwin.topology.hardware import default_system_for
@@ -38,6 +39,7 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
     for system, gpu, base in groups or [(cluster.system, cluster.gpu, ("cluster",))]:
         _check_system(catalog, system, gpu, base, known, where)
     types = {_accelerator_of(catalog, s, g) for s, g, _ in groups}
+    _check_total_gpus(scenario, catalog, where)
     known("storage", "storage tier", cluster.storage, ("cluster", "storage"))
     known("fabrics", "fabric", cluster.scale_out_fabric, ("cluster", "scale_out_fabric"))
     if cluster.scale_out_fabric is not None:
@@ -64,6 +66,24 @@ def check_against_catalog(scenario: Scenario, catalog: Catalog, locate: Locator)
     trace = scenario.workload.trace
     if trace is not None:
         known("models", "model", trace.model, ("workload", "trace", "model"))
+
+
+def _check_total_gpus(scenario: Scenario, catalog: Catalog,
+                      where: Callable[[KeyPath], str]) -> None:
+    """The cluster's GPUs (nodes x the system's GPUs, over every node group) within the GPU
+    limit: ``num_nodes`` alone is bounded by it, so 999,999 DGX nodes (8 M GPUs, e.g. from
+    a slurm.conf host list) passed."""
+    cluster = scenario.cluster
+
+    def per_node(system: str | None, gpu: str | None) -> int:
+        spec = (catalog.systems[system] if system is not None
+                else default_system_for(catalog, gpu or ""))
+        return spec.num_accelerators
+
+    parts = [(g.num_nodes, per_node(g.system, g.gpu)) for g in cluster.node_groups or []]
+    if not parts and cluster.num_nodes is not None:
+        parts = [(cluster.num_nodes, per_node(cluster.system, cluster.gpu))]
+    check_at_most(sum(n * k for n, k in parts), MAX_GPUS, where(("cluster", "num_nodes")))
 
 
 def _check_optics(scenario: Scenario, catalog: Catalog,
