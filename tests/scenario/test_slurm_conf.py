@@ -52,6 +52,10 @@ def _copy(tmp_path: Path) -> Path:
     ("PriorityType=priority/multifactor", "PriorityType=priority/magic", "PriorityType"),
     ("Gres=gpu:h100:8", "Gres=gpu:h100:eight", "Gres"),
     ("SelectType=select/cons_tres", "SelectType select/cons_tres", "Key=Value"),
+    # were read as NO, as an empty partition and as a 100-million-host list (memory)
+    ("PriorityFavorSmall=NO", "PriorityFavorSmall=MAYBE", "PriorityFavorSmall"),
+    ("NodeName=gpu[001-016]", "NodeName=gpu[016-001]", "bad host range"),
+    ("NodeName=gpu[001-016]", "NodeName=gpu[001-99999999]", "more than 1,048,576 hosts"),
 ])
 def test_errors_name_file_line_and_key(tmp_path: Path, old: str, new: str, key: str) -> None:
     conf = _copy(tmp_path)
@@ -78,3 +82,12 @@ def test_simulate_runs_the_slurm_example() -> None:
 
     s = simulate(load_scenario(EXAMPLES / "slurm-multifactor.yaml")).summary
     assert s["num_jobs"] == 120 and s["jobs_by_status"]["completed"] > 100
+
+
+def test_a_partition_without_gpu_nodes_names_the_conf(tmp_path: Path) -> None:
+    """Used to answer `cluster: give num_nodes`, far from the slurm.conf that lacks them."""
+    conf = _copy(tmp_path)
+    conf.write_text(conf.read_text().replace("Gres=gpu:h100:8", "Gres=gpu:h100:0"))
+    with pytest.raises(InputError, match="its partition lists no GPU node") as info:
+        load_scenario(tmp_path / "slurm-multifactor.yaml")
+    assert "slurm.conf" in str(info.value)

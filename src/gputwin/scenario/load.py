@@ -137,8 +137,11 @@ def _expand_slurm(data: dict[str, Any], file: Path,
     merged = {**derived, **{k: v for k, v in scheduler.items() if k != "slurm"}}
     out = {**data, "scheduler": merged}
     cluster = data.get("cluster")
-    if num_nodes is not None and isinstance(cluster, dict) and "num_nodes" not in cluster \
-            and not cluster.get("from_trace"):
+    if isinstance(cluster, dict) and "num_nodes" not in cluster and not cluster.get(
+            "from_trace") and not cluster.get("node_groups"):
+        if num_nodes is None:  # else: "cluster: give `num_nodes`", far from the cause
+            raise InputError(f"{section.get('conf')}: its partition lists no GPU node "
+                             "(NodeName=... Gres=gpu:N); give cluster.num_nodes", where=where)
         out["cluster"] = {**cluster, "num_nodes": num_nodes}
     return out
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gputwin.errors import InputError
+from gputwin.limits import MAX_GPUS
 
 _WEIGHTS = {"priorityweightage": "weight_age", "priorityweightfairshare": "weight_fairshare",
             "priorityweightjobsize": "weight_job_size", "priorityweightqos": "weight_qos"}
@@ -109,8 +110,12 @@ def expand_hostlist(text: str, where: str) -> list[str]:
         prefix, ranges, suffix = m.groups()
         for r in ranges.split(","):
             lo, _, hi = r.partition("-")
-            if not lo.isdigit() or (hi and not hi.isdigit()):
+            if not lo.isdigit() or (hi and not hi.isdigit()) or (hi and int(hi) < int(lo)):
                 raise InputError(f"bad host range {r!r} in {text!r}", where=where)
+            count = int(hi or lo) - int(lo) + 1
+            if len(out) + count > MAX_GPUS.value:  # before building a list of that size
+                raise InputError(f"host list {text!r} names more than {MAX_GPUS.value:,} "
+                                 f"hosts ({MAX_GPUS.why})", where=where)
             for i in range(int(lo), int(hi or lo) + 1):
                 out.append(f"{prefix}{i:0{len(lo)}d}{suffix}")
     return out
@@ -175,7 +180,10 @@ def _multifactor(conf: SlurmConf, qos: dict[str, Any]) -> dict[str, Any]:
                                                "PriorityCalcPeriod")
     small = conf.get("PriorityFavorSmall")
     if small is not None:
-        args["favor_small"] = small[0].lower() in ("yes", "true", "1")
+        if small[0].lower() not in ("yes", "no"):
+            raise InputError(f"PriorityFavorSmall: expected YES or NO, got {small[0]!r}",
+                             where=conf.where(small[1]))
+        args["favor_small"] = small[0].lower() == "yes"
     if qos:
         args["qos_priority"] = {str(k): float(v) for k, v in qos.items()}
     return args
