@@ -92,3 +92,13 @@ def test_quantities() -> None:
     assert quantity("500m", "f", "q") == 0.5
     with pytest.raises(InputError, match="GPU count"):
         quantity("2Gi", "f:3", "q")
+
+
+def test_an_object_defined_twice_is_refused(tmp_path: Path) -> None:
+    """A second ClusterQueue of the same name used to replace the first without a word."""
+    shutil.copy(EXAMPLES / "kueue-manifests.yaml", tmp_path)
+    shutil.copytree(EXAMPLES / "kueue", tmp_path / "kueue")
+    queues = tmp_path / "kueue" / "queues.yaml"
+    queues.write_text(queues.read_text() + "\n---\n" + queues.read_text().split("---")[1])
+    with pytest.raises(InputError, match="is defined twice \\(first at "):
+        load_scenario(tmp_path / "kueue-manifests.yaml")

@@ -50,6 +50,11 @@ def test_uneven_weights_and_deserved(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("old", "new", "field"), [
     ("name: team-b\nspec:\n  weight: 1", "name: team-b\nspec:\n  weight: heavy", "weight"),
     ("capability: {nvidia.com/gpu: 48}", "capability: {nvidia.com/gpu: many}", "capability"),
+    # both used to load: the second queue replaced the first (its weight counted once), and
+    # a guarantee above the capability was kept
+    ("name: team-a", "name: serving  # again", "Queue 'serving' is defined twice"),
+    ("resource: {nvidia.com/gpu: 8}", "resource: {nvidia.com/gpu: 800}",
+     "spec.guarantee (800 GPUs) exceeds its spec.capability (32)"),
 ])
 def test_errors_name_file_line_and_field(tmp_path: Path, old: str, new: str,
                                          field: str) -> None:

@@ -103,8 +103,22 @@ def read_manifests(paths: list[Path], api: str = "kueue.x-k8s.io/") -> list[Mani
                 raise InputError("expected a Kubernetes object (apiVersion, kind, metadata)",
                                  where=doc.where(()))
             if str(data.get("apiVersion", "")).startswith(api):
+                _refuse_twice(doc, docs)
                 docs.append(doc)
     return docs
+
+
+def _refuse_twice(doc: ManifestDoc, docs: list[ManifestDoc]) -> None:
+    """One object per kind and name, as in a Kubernetes namespace: a second would silently
+    replace the first (its quota or weight counted once). Raises :class:`InputError`."""
+    kind = doc.data["kind"]
+    if not isinstance(doc.get(("metadata", "name")), str):
+        return  # the reader of that kind reports the missing name
+    for d in docs:
+        if d.data["kind"] == kind and d.get(("metadata", "name")) == doc.name:
+            raise InputError(f"{kind} {doc.name!r} is defined twice (first at "
+                             f"{d.where(('metadata', 'name'))})",
+                             where=doc.where(("metadata", "name")))
 
 
 def _documents(text: str) -> list[tuple[str, int]]:

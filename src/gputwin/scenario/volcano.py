@@ -77,6 +77,10 @@ def tenancy_from_volcano(section: dict[str, Any], base: Path, where: str,
         nominal = deserved if deserved is not None else cluster_gpus * weights[name] / total_w
         cap = _gpu(d, ("spec", "capability"))
         guarantee = _gpu(d, ("spec", "guarantee", "resource")) or 0.0
+        if cap is not None and guarantee > cap:
+            raise InputError(f"Queue {name!r}: spec.guarantee ({guarantee:g} GPUs) exceeds its "
+                             f"spec.capability ({cap:g})",
+                             where=d.where(("spec", "guarantee", "resource")))
         cqs[name] = {"cohort": "volcano", "quotas": {gpu_type: {
             "nominal": round(nominal, 3),
             "borrowing_limit": None if cap is None else max(0.0, round(cap - nominal, 3)),
