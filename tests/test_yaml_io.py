@@ -245,3 +245,35 @@ def test_an_option_not_given_is_not_quoted_as_none() -> None:
     error = validation_error_to_input_error(info.value, "options", flag_of=lambda _: "--gpus")
     assert error.where == "--gpus"
     assert "got None" not in str(error)
+
+
+def test_timestamps_stay_text() -> None:
+    """`start: 2023-03-01` was refused as "not a valid string (got datetime.date(...))" and
+    `2024-13-01` was a ValueError traceback from PyYAML's date constructor."""
+    import datetime
+
+    import yaml as pyyaml
+
+    from gputwin.yaml_io import parse_yaml_with_lines
+
+    data, lines = parse_yaml_with_lines("a: 2023-03-01\nb: 2024-13-01\nc: 2001-12-14 21:59:43\n",
+                                        "f.yaml")
+    assert data == {"a": "2023-03-01", "b": "2024-13-01", "c": "2001-12-14 21:59:43"}
+    assert lines[("b",)] == 2
+    # the rule is the project loader's own: PyYAML's safe loader is left as it was
+    assert pyyaml.safe_load("a: 2023-03-01") == {"a": datetime.date(2023, 3, 1)}
+
+
+def test_an_impossible_date_is_an_error_at_its_field(tmp_path: Path) -> None:
+    from gputwin.errors import InputError
+    from gputwin.scenario import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("cluster: {system: dgx-h100, num_nodes: 2}\n"
+                    "workload: {synthetic: {num_jobs: 1, arrival: {mean_interarrival: 1h},\n"
+                    "  templates: [{model: llama3-8b, num_gpus: 8, duration: 1h}]}}\n"
+                    "site: {region: GB, start: 2024-13-01}\n")
+    with pytest.raises(InputError, match=r"s\.yaml:4: site\.start: expected a date"):
+        load_scenario(path)
+    path.write_text(path.read_text().replace("2024-13-01", "2023-03-01"))
+    assert load_scenario(path).site.start == "2023-03-01"

@@ -22,8 +22,20 @@ from gputwin.textio import read_text
 KeyPath = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
-#: libyaml's C loader when PyYAML was built with it (several times faster), else Python's.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: libyaml's C loader when PyYAML was built with it (several times faster), else Python's;
+#: a subclass, so the timestamp rule below stays ours.
+_Loader: Any = type("_Loader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
+
+
+def _timestamp_as_text(loader: Any, node: yaml.ScalarNode) -> str:
+    """A value YAML reads as a timestamp (``2023-06-01``) stays its text: the schemas parse
+    dates themselves (``site.start``), so an unquoted date is not refused as "not a valid
+    string (got datetime.date(...))", and ``2024-13-01`` is an error naming its field, not a
+    ``ValueError`` traceback from PyYAML's date constructor."""
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 class _Walk:
