@@ -94,3 +94,14 @@ def test_no_progress_with_an_open_window_prints_valid_json(
     assert data["ettr"] == 0.0
     assert data["interruptions"] is None
     assert data["failures"]["time_to_train_with_failures_s"] is None
+
+
+def test_text_of_a_job_that_never_ends_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """Faults every few ms: the text printed `window inf d`, `inf unexpected`, `lost time
+    inf d` and `gpu inf, ...` (the JSON gives null)."""
+    code, out, err = run_cli([*LLAMA3, "--failures", "--tokens", "1T", "--fault-rate-scale",
+                              "1e9"], capsys)
+    assert code == 0, err
+    section = out.split("failures and goodput")[1]
+    assert "never ends" in section and "ETTR" in section
+    assert " inf" not in section and "nan" not in section

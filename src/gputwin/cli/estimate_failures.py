@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -77,9 +78,16 @@ def print_failures(g: dict[str, Any]) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
-    grid.add_row("window", format_duration(g["duration_s"]))
+    if g["duration_s"] is None or not math.isfinite(g["duration_s"]):  # ETTR 0: inf window
+        grid.add_row("window", "never ends: faults come faster than the job can recover, so "
+                               "it makes no progress (ETTR 0)")
+        g = {**g, "interruptions": math.nan, "interruptions_planned": math.nan,
+             "lost_time_s": None, "by_cause": {}}
+    else:
+        grid.add_row("window", format_duration(g["duration_s"]))
     grid.add_row("interruptions", f"{g['interruptions']:.0f} unexpected, "
-                                  f"{g['interruptions_planned']:.0f} planned")
+                                  f"{g['interruptions_planned']:.0f} planned"
+                  if math.isfinite(g["interruptions"]) else "unbounded")
     if g["mtbf_s"] is not None:
         grid.add_row("mean time between failures", format_duration(g["mtbf_s"]))
     grid.add_row("checkpoint", f"every {format_duration(g['checkpoint_interval_s'])} "
@@ -90,12 +98,14 @@ def print_failures(g: dict[str, Any]) -> None:
         grid.add_row("simulated optimum", format_duration(g["simulated_optimum_interval_s"]))
     grid.add_row("restart", f"detect {format_duration(g['detect_s'])} + "
                             f"{format_duration(g['restart_s'])}")
-    grid.add_row("lost time", format_duration(g["lost_time_s"]))
+    if g["lost_time_s"] is not None:
+        grid.add_row("lost time", format_duration(g["lost_time_s"]))
     grid.add_row("ETTR", f"{g['ettr']:.1%}")
     if g["time_to_train_with_failures_s"] is not None:
         grid.add_row("time to train with failures",
                      format_duration(g["time_to_train_with_failures_s"]))
-    grid.add_row("by cause", ", ".join(f"{k} {v:.0f}" for k, v in g["by_cause"].items()))
+    if g["by_cause"]:
+        grid.add_row("by cause", ", ".join(f"{k} {v:.0f}" for k, v in g["by_cause"].items()))
     console = Console()
     console.print("[bold]failures and goodput[/bold]")
     console.print(grid)
