@@ -202,3 +202,5 @@ def test_summary_counts_jobs_still_queued_by_reason(
     code, out, err = run_cli(["simulate", "scenario", str(path), "--outputs", "none"], capsys)
     assert code == 0, err
     assert "queued" in out and "no gang placement" in out
+    # JCT and wait say how many jobs they cover (none here), not a bare "-"
+    assert "(0 of 3 jobs)" in out

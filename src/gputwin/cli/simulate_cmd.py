@@ -202,10 +202,13 @@ def _summary_table(result: SimulationResult) -> Any:
         reasons = s.get(f"{status}_by_reason") or {}
         if reasons:
             table.add_row(status, "; ".join(f"{n} {why}" for why, n in reasons.items()))
-    for key, label in (("jct_s", "JCT"), ("wait_s", "wait")):
+    # JCT counts completed jobs, wait the jobs that started: say how many when not all
+    started = sum(1 for j in result.jobs if j.start_time_s is not None)
+    for key, label, n in (("jct_s", "JCT", counts["completed"]), ("wait_s", "wait", started)):
         d = s[key]
+        of = "" if n == s["num_jobs"] else f" ({n} of {s['num_jobs']} jobs)"
         table.add_row(label, f"mean {dur(d['mean'])}, p50 {dur(d['p50'])}, "
-                             f"p95 {dur(d['p95'])}, p99 {dur(d['p99'])}")
+                             f"p95 {dur(d['p95'])}, p99 {dur(d['p99'])}{of}")
     alloc = s["gpu_allocation_mean_frac"]
     table.add_row("GPU allocation", "-" if alloc is None else
                   f"{alloc:.1%} mean of {result.total_gpus} GPUs, {s['gpu_hours']:,.0f} GPU-h")
