@@ -56,6 +56,16 @@ def test_a_bad_override_from_the_page_is_explained(twin: Twin) -> None:
     assert r.status_code == 200 and "cluster.num_nodes" in r.text
 
 
+def test_an_override_line_without_equals_is_explained(twin: Twin) -> None:
+    """Such a line was dropped without a word and the run went ahead without it."""
+    _sign_in(twin)
+    r = twin.client.post("/ui/runs", data={"scenario": "default",
+                                           "set": "seed=3\ncluster.num_nodes 4"},
+                         follow_redirects=False)
+    assert r.status_code == 200 and "run not submitted" in r.text
+    assert "expected KEY=VALUE" in r.text and "cluster.num_nodes 4" in r.text
+
+
 def test_another_tenants_run_page_is_404(twin: Twin) -> None:
     _sign_in(twin)
     run_id = _submit(twin, SETS)

@@ -139,6 +139,10 @@ async def submit_from_page(request: Request, session: DB) -> Response:
     sets = dict(ln.split("=", 1) for ln in lines if "=" in ln)
     kind = "serve" if is_serving_text(bundled_text(name) or "") else "simulate"
     try:
+        bad = next((ln for ln in lines if "=" not in ln), None)
+        if bad is not None:  # was dropped without a word: the run ran without it
+            raise InputError(f"override {bad!r}: expected KEY=VALUE, one per line",
+                             where="set")
         body = RunIn.model_validate({"scenario": name, "set": sets, "kind": kind})
         created = submit_run(body, tenant, session, Response())
     except (InputError, HTTPException) as exc:
