@@ -85,6 +85,9 @@ def test_single_axis_labels_are_the_values_and_no_axis_is_one_variant() -> None:
     (["noequals"], "key.path=value"),
     (["a..b=1,2"], "empty segment"),
     (["a.b=[1,2"], "unbalanced"),
+    # the fixed value was dropped without a word: the axis replaced it in every variant
+    (["a.b=1,2", "a.b=3"], "both fixed and varied"),
+    (["a.b=3", "a.b=1,2"], "both fixed and varied"),
 ])
 def test_expansion_errors(sets: list[str], message: str) -> None:
     with pytest.raises(InputError, match=message):

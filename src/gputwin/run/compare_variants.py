@@ -98,6 +98,11 @@ def expand_variants(sets: Sequence[str]) -> list[Variant]:
         if len(set(values)) != len(values):
             raise InputError("the same value is listed twice", where=where)
         axes.append((key, values))
+    fixed = {c.partition("=")[0] for c in common}
+    for key, _ in axes:  # a fixed value the axis overrides in every variant: never used
+        if key in fixed:
+            raise InputError(f"{key} is both fixed and varied by --set; give it once",
+                             where=f"--set {key}")
     if not axes:
         return [Variant("baseline", tuple(common), ())]
     check_runs(math.prod(len(values) for _, values in axes), 1, "--set")  # before expanding
