@@ -116,6 +116,10 @@ def test_slice_availability_and_clos_sizes() -> None:
     (["--num-chips", "100"], "--num-chips"), (["--system", "dgx-h100"], "--system"),
     (["--transceiver", "x"], "--transceiver"), (["--op", "allreduce"], "--op"),
     (["--size", "0"], "--size: expected a finite number > 0"),  # as estimate collective
+    # these three named no flag
+    (["--host-availability", "1.5"], "--host-availability: expected a share of time"),
+    (["--num-chips", "1000000"], "--num-chips: 1,000,000 chips are too many"),
+    (["--system", "nope"], "--system: unknown system 'nope'"),
 ])
 def test_optics_cli_bad_input_exits_2(args: list[str], where: str,
                                       capsys: pytest.CaptureFixture[str]) -> None:

@@ -93,7 +93,7 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
                     catalog: Catalog | None = None) -> dict[str, Any]:
     """The comparison (module docstring). Raises InputError naming the option."""
     hw = resolve_hardware(catalog or default_catalog(), system=system,
-                          network=NetworkTopology(kind="fat_tree"))
+                          network=NetworkTopology(kind="fat_tree"), where=lambda f: f"--{f}")
     if hw.system.scale_up_topology not in TORUS_DIMS or hw.scale_up_fabric is None:
         raise InputError(f"{system} is not a torus system (its scale-up is "
                          f"{hw.system.scale_up_topology}); OCS fabrics wire tori",
@@ -109,6 +109,9 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
                          f"{', '.join(tab.transceivers)}", where="--transceiver")
     if spare_blocks < 0:
         raise InputError("spare blocks must be non-negative", where="--spare-blocks")
+    if host_availability_frac is not None and not 0 < host_availability_frac <= 1:
+        raise InputError(f"expected a share of time in (0, 1], got {host_availability_frac}",
+                         where="--host-availability")
     check_number(size_bytes, "--size", 0, low_open=True)  # as estimate collective's --size
     sl = ocs_slice(num_chips)
     links = 2 * TORUS_DIMS[hw.system.scale_up_topology]
@@ -171,7 +174,11 @@ def _clos_row(hw: HardwareSpec, op: CollectiveOp, size_bytes: float, n: int, lin
               host_a: float | None) -> dict[str, Any]:
     sw = optical_table().packet_switch
     per_chip = math.ceil(links * link_gbps / sw.port_gbps)
-    fab = clos_fabric(n * per_chip)
+    try:
+        fab = clos_fabric(n * per_chip)
+    except InputError as exc:  # the packet-switched comparison cannot be built this large
+        raise InputError(f"{n:,} chips are too many for the electrical Clos the OCS is "
+                         f"compared with ({exc.detail})", where="--num-chips") from None
     coll = _clos_collective(hw, op, size_bytes, n, per_chip, sw.hop_latency_s)
     # modules at both ends of every link above the leaves, enough for the port's rate
     modules = 2 * fab.optical_links * math.ceil(sw.port_gbps / mod.gbps)
