@@ -1,5 +1,6 @@
-"""An unknown catalog, region or model name is reported at the flag that gave it (the
-rule of every other option); these answered `unknown ... 'x'` without naming the flag."""
+"""An unknown catalog, region or model name (or a power cap below the driver's minimum) is
+reported at the flag that gave it, the rule of every other option; these answered
+`unknown ... 'x'` without naming the flag."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from tests.cli_run import run_cli
      "--model: unknown model 'nope'"),
     (["estimate", "energy", "--gpu", "h100-sxm-80gb", "--region", "XX"],
      "--region: unknown region 'XX'"),
+    (["estimate", "energy", "--gpu", "h100-sxm-80gb", "--power-cap", "50"],
+     "--power-cap: power cap 50 W is below the 203 W minimum"),
     (["economics", "supply", "--load-mw", "1", "--region", "XX"],
      "--region: unknown region 'XX'"),
     (["economics", "distill", "--teacher", "nope", "--student", "llama3-8b",

@@ -196,6 +196,17 @@ def _values(request: EnergyRequest, hw: HardwareSpec, power: JobPower, run: Acco
     return values
 
 
+def _job_power(request: EnergyRequest, hw: HardwareSpec, compute_frac: float) -> JobPower:
+    """The job's IT power (and throughput under ``--power-cap``); a cap below the driver's
+    minimum is an error at ``--power-cap``."""
+    try:
+        return training_job_power(hw.accelerator, hw.system, num_gpus=request.num_gpus,
+                                  num_nodes=-(-request.num_gpus // hw.gpus_per_node),
+                                  compute_frac=compute_frac, cap_w=request.power_cap_w)
+    except InputError as exc:
+        raise InputError(exc.detail, where=exc.where or "--power-cap") from None
+
+
 def estimate_energy(request: EnergyRequest, *, catalog: Catalog | None = None) -> EnergyEstimate:
     """Energy, carbon, water and cost of a training run (see the module docstring).
 
@@ -219,9 +230,7 @@ def estimate_energy(request: EnergyRequest, *, catalog: Catalog | None = None) -
                             "tokens_per_s": est.tokens_per_s}
     assert compute_frac is not None
     num_gpus = request.num_gpus
-    num_nodes = -(-num_gpus // hw.gpus_per_node)
-    power: JobPower = training_job_power(acc, node, num_gpus=num_gpus, num_nodes=num_nodes,
-                                         compute_frac=compute_frac, cap_w=request.power_cap_w)
+    power = _job_power(request, hw, compute_frac)
     if request.gpu_hours is not None:
         duration = request.gpu_hours * 3600.0 / num_gpus
     else:
