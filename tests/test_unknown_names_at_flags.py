@@ -31,3 +31,16 @@ def test_unknown_name_names_its_flag(args: list[str], prefix: str,
     code, out, err = run_cli(args, capsys)
     assert code == 2 and out == ""
     assert err.startswith(f"error: {prefix}"), err
+
+
+@pytest.mark.parametrize(("args", "prefix"), [
+    (["estimate", "train", "--model", "", "--gpu", "h100-sxm-80gb", "--num-gpus", "8",
+      "--global-batch-size", "8"], "--model: unknown model ''"),
+    (["catalog", "show", ""], "unknown catalog entry ''"),
+])
+def test_an_empty_model_name_is_not_the_current_folder(args: list[str], prefix: str,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """`--model ""` was read as ./config.json: `config.json: no such Hugging Face config`."""
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and err.startswith(f"error: {prefix}"), err

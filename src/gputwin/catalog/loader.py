@@ -98,7 +98,7 @@ class Catalog:
         if name_or_path in self.models:
             return self.models[name_or_path]
         path = Path(name_or_path)
-        if name_or_path.endswith(".json") or path.is_dir() or "/" in name_or_path:
+        if names_a_config(name_or_path):
             from gputwin.catalog.hf_config import model_from_hf_config
 
             return model_from_hf_config(path)
@@ -115,6 +115,14 @@ class Catalog:
                 return key, table[name]
         every = [n for names in self.all_names().values() for n in names]
         raise UnknownNameError("catalog entry", name, every)
+
+
+def names_a_config(name: str) -> bool:
+    """Whether a ``--model``/NAME that is no catalog name is a Hugging Face config.json path
+    (a ``.json`` file, a folder, or a name with ``/``). An empty or blank name is not: as
+    ``Path("")`` it is the current folder, and was read as ``./config.json``."""
+    return bool(name.strip()) and (name.endswith(".json") or "/" in name
+                                   or Path(name).is_dir())
 
 
 def _lookup(table: dict[str, E], kind: str, name: str, where: str | None = None) -> E:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -194,8 +193,9 @@ def _dump(entry: CatalogEntry) -> dict[str, Any]:
 
 def _resolve(catalog: Catalog, name: str) -> tuple[str, CatalogEntry]:
     """Find ``name`` in any section; a path to a HF config.json is loaded as a model."""
-    path = Path(name)
-    if name.endswith(".json") or "/" in name or path.is_dir():
+    from gputwin.catalog.loader import names_a_config
+
+    if names_a_config(name):
         return "models", catalog.model(name)
     return catalog.find(name)
 
