@@ -160,7 +160,11 @@ def _names_a_file(field: str, value: Any) -> bool:
         return True
     if field == "grid_data":
         return value not in ("synthetic", "real")
-    return isinstance(value, str) and (value.endswith(".json") or "/" in value)
+    from gputwin.catalog.loader import default_catalog, names_a_config
+
+    # the loaders' own rule, so a bare name that happens to be a folder here counts too
+    return (isinstance(value, str) and value not in default_catalog().models
+            and names_a_config(value))
 
 
 def _check_serving_traces(sc: Any) -> None:
