@@ -178,3 +178,14 @@ def test_serve_kind_needs_a_serving_scenario_at_submit(twin: Twin) -> None:
     r = twin.client.post("/v1/runs", json={"kind": "serve", "scenario": "default"},
                          headers=twin.as_("alice"))
     assert r.status_code == 422 and "serving scenario" in r.json()["detail"]
+
+
+def test_a_trace_option_path_outside_the_data_folder_is_refused(twin: Twin) -> None:
+    """An openb node_list (or pai2020 job_table) option was opened wherever it pointed."""
+    text = Path("examples/openb-fgd.yaml").read_text().replace(
+        "options: {node_list: openb_node_list_all_node.csv}",
+        "options: {node_list: /etc/passwd}")
+    assert "/etc/passwd" in text
+    r = twin.client.post("/v1/runs", json={"scenario": text}, headers=twin.as_("alice"))
+    assert r.status_code == 422, r.text
+    assert "workload.trace.options.node_list" in r.json()["detail"]

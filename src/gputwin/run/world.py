@@ -41,7 +41,7 @@ from gputwin.workload.job import JobSpec
 from gputwin.workload.philly_csv import read_philly_csv
 from gputwin.workload.synthetic import ArrivalSpec, JobTemplate, generate_synthetic
 from gputwin.workload.trace_common import TraceNode, TraceWorkload
-from gputwin.workload.traces import FORMATS, read_trace
+from gputwin.workload.traces import path_options, read_trace
 
 #: GPU count → (parallel, training) layout of one template
 PlannedLayouts = dict[int, tuple[ParallelConfig, TrainingConfig]]
@@ -201,11 +201,7 @@ def read_scenario_trace(scenario: Scenario) -> TraceWorkload | None:
         return None
     path = Path(trace.path)
     options = dict(trace.options)
-    kinds = {o.name: o.kind for o in FORMATS[trace.format].options}
-    for key, value in options.items():  # relative paths: beside the trace
-        if kinds.get(key) == "path" and isinstance(value, str) and not Path(value).is_absolute():
-            beside = path.parent / value
-            options[key] = str(beside) if beside.exists() else value
+    options.update(path_options(trace.format, path, options))  # relative: beside the trace
     options.update(model=trace.model, kind=trace.kind, max_jobs=trace.max_jobs,
                    max_gpus=trace.max_gpus)
     if trace.cluster is not None:

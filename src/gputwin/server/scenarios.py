@@ -103,7 +103,11 @@ def load(text: str, sets: Sequence[str] = (), kind: str = "simulate") -> Any:
         sc = load_scenario(path, sets)
         trace = sc.workload.trace
         if trace is not None:
+            from gputwin.workload.traces import path_options
+
             _check_inside_data(trace.path, "workload.trace.path")
+            for key, used in path_options(trace.format, trace.path, trace.options).items():
+                _check_inside_data(used, f"workload.trace.options.{key}")
         return sc
 
 

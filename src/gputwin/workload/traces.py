@@ -198,6 +198,20 @@ def _coerce(spec: OptionSpec, raw: Any) -> Any:
     return str(raw)
 
 
+def path_options(fmt: str, trace_path: str | Path,
+                 options: Mapping[str, Any]) -> dict[str, str]:
+    """The path-valued ``options`` of a ``fmt`` trace as the reader will open them: a
+    relative one beside the trace when a file is there, else as given."""
+    kinds = {o.name: o.kind for o in FORMATS[fmt].options} if fmt in FORMATS else {}
+    out = {}
+    for key, value in options.items():
+        if kinds.get(key) == "path" and isinstance(value, str):
+            beside = Path(trace_path).parent / value
+            out[key] = (str(beside) if not Path(value).is_absolute() and beside.exists()
+                        else value)
+    return out
+
+
 def describe_formats() -> Mapping[str, dict[str, str]]:
     """``{format: {option: help}}`` including the common options (for docs and the CLI)."""
     return {name: {o.name: o.help for o in (*fmt.options, *COMMON_OPTIONS)}
