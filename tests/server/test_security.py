@@ -189,3 +189,22 @@ def test_a_trace_option_path_outside_the_data_folder_is_refused(twin: Twin) -> N
     r = twin.client.post("/v1/runs", json={"scenario": text}, headers=twin.as_("alice"))
     assert r.status_code == 422, r.text
     assert "workload.trace.options.node_list" in r.json()["detail"]
+
+
+def test_a_length_trace_outside_the_data_folder_is_refused(twin: Twin, tmp_path: Path) -> None:
+    """A synthetic source's `lengths:` trace was not held to the data folder."""
+    outside = tmp_path / "lengths.csv"
+    outside.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                       "2023-11-16 18:17:03.9799600,100,10\n")
+    text = Path("src/gputwin/scenarios/serve-default.yaml").read_text()
+    import yaml
+
+    data = yaml.safe_load(text)
+    source = data["serving"]["workload"][0]
+    for key in ("prompt", "output"):
+        source.pop(key, None)
+    source["lengths"] = {"format": "azure", "path": str(outside)}
+    r = twin.client.post("/v1/runs", json={"kind": "serve", "scenario": data},
+                         headers=twin.as_("alice"))
+    assert r.status_code == 422, r.text
+    assert "serving.workload.0.lengths.path" in r.json()["detail"]

@@ -176,6 +176,9 @@ def _check_serving_traces(sc: Any) -> None:
         path = getattr(src, "path", None)
         if isinstance(path, str):
             _check_inside_data(path, f"serving.workload.{i}.path")
+        lengths_path = getattr(getattr(src, "lengths", None), "path", None)  # synthetic's
+        if isinstance(lengths_path, str):
+            _check_inside_data(lengths_path, f"serving.workload.{i}.lengths.path")
 
 
 def _check_inside_data(path: str, where: str) -> None:
