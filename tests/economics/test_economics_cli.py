@@ -70,6 +70,7 @@ def test_supply_bad_spec_names_the_option() -> None:
     (["--ppa", "solar-pv:150:20:9"], "--ppa: expected TECH:MW[:USD_PER_MWH]"),  # was accepted
     (["--ppa", "nope:150"], "--ppa nope:150: unknown generation technology 'nope'"),
     (["--onsite", "nope:5"], "--onsite nope:5: unknown generation technology"),
+    (["--ppa", "solar-pv:-5"], "--ppa solar-pv:-5: expected a capacity in MW >= 0, got '-5'"),
     # half a battery: --battery-mwh alone was billed and never discharged,
     # --battery-mw alone was dropped without a word
     (["--battery-mwh", "400"], "a battery needs both"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -126,6 +127,9 @@ def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:
                 raise ValueError(spec)
             tech, mw = parts[0], float(parts[1])
             price = float(parts[2]) if len(parts) > 2 else None
+            if not (math.isfinite(mw) and mw >= 0):  # said "capacity_w ... got -5000000.0"
+                raise InputError(f"expected a capacity in MW >= 0, got {parts[1]!r}",
+                                 where=f"{option} {spec}")
         except ValueError:
             raise InputError(f"expected TECH:MW[:USD_PER_MWH], got {spec!r}",
                              where=option) from None
