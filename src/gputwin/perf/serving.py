@@ -306,24 +306,10 @@ class ServingPerf:
             c.model, tp=c.tp, pp=c.pp, ep=c.ep, weights_dtype=c.weights_dtype,
             kv_cache_dtype=c.kv_cache_dtype, redundant_experts=c.redundant_experts,
             padded_ranks=accel.tp_ranks_per_chip if accel.pads_attention_heads else 0)
-        train = default_calibration().for_accelerator(accel.name)
-        coeff = cal.for_accelerator(accel.name)
-        peak, dtype, _ = _compute_peak(c)
         prof = engine_profile(c.engine)
-        weight_only = runs_weight_only(accel, c.weights_dtype)
-        self._gemm_rate = (peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
-                           * prof.gemm_mult(dtype, weight_only))
-        # 4-bit weights dequantised in the main loop (int4 AWQ/GPTQ, FP4 without FP4 MMA)
-        self._gemm_mult = (cal.int4_dequant_compute_mult
-                           if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)
-        bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
-        self._attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
-                                     * prof.attention_eff_mult)
-        self._bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
+        (self._gemm_rate, self._gemm_mult, self._attn_rate, self._bw,
+         self._expert_half) = _device_rates(c, cal)
         self._half = cal.gemm_half_tokens
-        # weight-only expert kernels tile a few rows per expert (see _expert_rate)
-        self._expert_half = (cal.weight_only_expert_half_rows if weight_only
-                             else cal.gemm_half_tokens)
         # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
         self._groups = tuple(
             (g, g.expert_width / (g.expert_width + cal.moe_width_half) if g.expert_width
@@ -643,6 +629,32 @@ class _Roofline:
             return compute_s
         self.out["memory_unit_s"] += n * memory_s * self.bwf
         return memory_s
+
+
+def _device_rates(c: ServingConfig, cal: ServingCalibration,
+                  ) -> tuple[float, float, float, float, float]:
+    """The replica's achievable rates: (GEMM FLOP/s, compute multiplier of weights
+    dequantised in the main loop, attention FLOP/s, HBM bytes/s, rows per expert at which
+    its expert GEMMs reach half their rate)."""
+    accel = c.hw.accelerator
+    train = default_calibration().for_accelerator(accel.name)
+    coeff = cal.for_accelerator(accel.name)
+    peak, dtype, _ = _compute_peak(c)
+    prof = engine_profile(c.engine)
+    weight_only = runs_weight_only(accel, c.weights_dtype)
+    gemm_rate = (peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
+                 * prof.gemm_mult(dtype, weight_only))
+    # 4-bit weights dequantised in the main loop (int4 AWQ/GPTQ, FP4 without FP4 MMA)
+    gemm_mult = (cal.int4_dequant_compute_mult
+                 if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)
+    bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
+    attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
+                           * prof.attention_eff_mult)
+    bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
+    # weight-only expert kernels tile a few rows per expert (see ServingPerf._expert_rate)
+    expert_half = (cal.weight_only_expert_half_rows if weight_only
+                   else cal.gemm_half_tokens)
+    return gemm_rate, gemm_mult, attn_rate, bw, expert_half
 
 
 def _draft_perf(c: ServingConfig, cal: ServingCalibration) -> ServingPerf | None:
