@@ -51,6 +51,17 @@ def test_lists_and_compare_show_only_own_runs(twin: Twin) -> None:
     assert r.status_code == 404
 
 
+def test_a_run_list_filter_names_a_state_that_exists(twin: Twin) -> None:
+    """An unknown ``state`` is a 422 naming the query field, not an empty list that reads
+    as 'no runs'."""
+    mine = _alice_run(twin)
+    twin.work()
+    done = twin.client.get("/v1/runs?state=done", headers=twin.as_("alice"))
+    assert [r["id"] for r in done.json()] == [mine]
+    r = twin.client.get("/v1/runs?state=nope", headers=twin.as_("alice"))
+    assert r.status_code == 422 and "state" in r.text
+
+
 def test_another_tenants_scenario_cannot_be_read_or_run(twin: Twin) -> None:
     r = twin.client.post("/v1/scenarios", json={"name": "mine", "yaml": "name: x\n"},
                          headers=twin.as_("alice"))

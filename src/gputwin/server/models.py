@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Literal, get_args
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-RUN_STATES = ("queued", "running", "done", "failed", "cancelled")
+RunState = Literal["queued", "running", "done", "failed", "cancelled"]
+RUN_STATES: tuple[str, ...] = get_args(RunState)
 ACTIVE_STATES = ("queued", "running")
 RUN_KINDS = ("simulate", "serve", "estimate-train", "plan")
 

@@ -15,7 +15,16 @@ from sqlalchemy.orm import Session
 
 from gputwin.server import scenarios
 from gputwin.server.app import DB, TenantDep
-from gputwin.server.models import ACTIVE_STATES, Run, RunResult, ScenarioRow, Tenant, new_id, now_s
+from gputwin.server.models import (
+    ACTIVE_STATES,
+    Run,
+    RunResult,
+    RunState,
+    ScenarioRow,
+    Tenant,
+    new_id,
+    now_s,
+)
 from gputwin.server.schemas import Created, RunIn, RunOut
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -116,7 +125,7 @@ def _validate_params(body: RunIn) -> None:
 
 
 @router.get("/runs", response_model=list[RunOut])
-def list_runs(tenant: TenantDep, session: DB, state: str | None = None,
+def list_runs(tenant: TenantDep, session: DB, state: RunState | None = None,
               limit: int = Query(100, ge=1, le=1000)) -> list[RunOut]:
     query = select(Run).where(Run.tenant_id == tenant.id)
     if state is not None:
