@@ -134,6 +134,7 @@ serving:
     ("      speculative: {num_tokens: 3, kind: fused_draft}", 7, "speculative"),
     ("      speculative: {num_tokens: 3, kind: ngram, draft_model: llama3.2-1b}", 7,
      "speculative.draft_model"),
+    ("      autoscaler: {min_replicas: 5, max_replicas: 2}", 7, "autoscaler.max_replicas"),
 ])
 def test_scenario_new_keys_malformed_name_the_line(
         tmp_path: Path, service: str, line: int, field: str,

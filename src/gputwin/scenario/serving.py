@@ -223,6 +223,14 @@ class AutoscalerOptions(_M):
         default=0.0, ge=0, description="Scale down only to the highest count asked for "
         "within this window (Kubernetes HPA: 300s); 0 = at once")
 
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_not_below_min(cls, v: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_replicas")
+        if low is not None and v < low:
+            raise ValueError(f"max_replicas must be >= min_replicas ({low})")
+        return v
+
 
 class PoolLayout(_M):
     """A pool's own split of the model; unset fields keep the service's."""
