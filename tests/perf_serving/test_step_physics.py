@@ -232,7 +232,7 @@ def test_an_expert_that_runs_gets_at_least_one_row() -> None:
     touched = 1.0 - math.exp(g.log_miss * 4096)
     assert touched == pytest.approx(1.0)
     assert perf._expert_rate(g, 4096, 1.0, touched) == pytest.approx(
-        perf._gemm_rate * 128 / (128 + perf._expert_half) / perf._gemm_mult)
+        perf._gemm_rate * 128 / (128 + perf._expert_tile[1]) / perf._gemm_mult)
 
 
 def test_weight_only_experts_saturate_at_the_mixed_input_tile() -> None:
@@ -259,9 +259,11 @@ def test_weight_only_experts_saturate_at_the_mixed_input_tile() -> None:
                            c)  # type: ignore[arg-type]
 
     hopper = perf("h200-sxm-141gb", "mxfp4")
-    assert hopper._expert_half == cal.weight_only_expert_half_rows < cal.gemm_half_tokens
-    assert perf("h200-sxm-141gb", "fp8")._expert_half == cal.gemm_half_tokens
-    assert perf("b200", "mxfp4")._expert_half == cal.gemm_half_tokens  # native MXFP4
+    wo = cal.weight_only_expert_half_rows
+    assert hopper._expert_tile == (wo, wo) and wo < cal.gemm_half_tokens
+    dense = (cal.gemm_half_tokens, cal.gemm_half_tokens)
+    assert perf("h200-sxm-141gb", "fp8")._expert_tile == dense
+    assert perf("b200", "mxfp4")._expert_tile == dense  # native MXFP4, CUTLASS MoE
     step = _decode(hopper, 64, 1000)
     read_s = hopper.weights_bytes_per_gpu / (
         hopper.config.hw.accelerator.memory_bandwidth_bytes_per_s
@@ -269,6 +271,48 @@ def test_weight_only_experts_saturate_at_the_mixed_input_tile() -> None:
     assert read_s < step < 2.5 * read_s
     dense_law = dataclasses.replace(cal, weight_only_expert_half_rows=cal.gemm_half_tokens)
     assert _decode(perf("h200-sxm-141gb", "mxfp4", dense_law), 64, 1000) > 1.5 * step
+
+
+def test_adaptive_tile_experts_pad_a_few_rows_to_their_own_tile() -> None:
+    """Engines whose Blackwell MXFP4 MoE kernels pick the token tile per step (vLLM and
+    SGLang on FlashInfer's TRTLLM-Gen MoE: 8-64 rows per expert) price a few rows per
+    expert against that tile, and a batch with many rows per expert as before:
+    ``rows/(rows + tile)`` with the tile the rows clamped to [smallest tile, 64]."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.engines import engine_profile
+    from gputwin.perf.serving import ServingConfig, ServingPerf
+    from gputwin.perf.serving_calib import default_serving_calibration
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    cal = default_serving_calibration()
+
+    def perf(engine: str, gpu: str = "b200", weights: str = "mxfp4") -> ServingPerf:
+        hw = resolve_hardware(cat, gpu=gpu, system=None)
+        return ServingPerf(ServingConfig(cat.model("gpt-oss-120b"), hw, weights_dtype=weights,
+                                         kv_cache_dtype="fp8", engine=engine), cal)
+
+    vllm, trt = perf("vllm"), perf("trtllm")
+    low = engine_profile("vllm").blackwell_moe_min_tile_rows["mxfp4"]
+    assert vllm._expert_tile == (low, cal.gemm_half_tokens) and low < cal.gemm_half_tokens
+    assert trt._expert_tile == (cal.gemm_half_tokens, cal.gemm_half_tokens)
+    # only Blackwell's native MXFP4: FP8 experts there, and Hopper's weight-only, unchanged
+    assert perf("vllm", weights="fp8")._expert_tile[0] == cal.gemm_half_tokens
+    assert perf("vllm", gpu="h200-sxm-141gb")._expert_tile == perf(
+        "trtllm", gpu="h200-sxm-141gb")._expert_tile
+    g = next(g for g in vllm.shape.groups if g.local_experts)
+    # 2 rows per expert: priced against the smallest tile, far faster than the dense law
+    rows = 2.0
+    routed = rows / g.rows_per_expert_per_token
+    rate = vllm._expert_rate(g, int(routed), 1.0, 1.0)
+    got_rows = int(routed) * g.rows_per_expert_per_token
+    assert rate == pytest.approx(vllm._gemm_rate * got_rows / (got_rows + low))
+    assert rate > 3 * trt._expert_rate(g, int(routed), 1.0, 1.0) * (
+        vllm._gemm_rate / trt._gemm_rate)
+    # 128 rows per expert (a large batch): the same dense law as the CUTLASS engine
+    big = int(128 / g.rows_per_expert_per_token)
+    assert vllm._expert_rate(g, big, 1.0, 1.0) / vllm._gemm_rate == pytest.approx(
+        trt._expert_rate(g, big, 1.0, 1.0) / trt._gemm_rate)
 
 
 def test_pipeline_stages_run_micro_batches_in_flight() -> None:

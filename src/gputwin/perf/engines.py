@@ -39,12 +39,14 @@ LOCAL_LAYER_KV = ("hybrid", "set_aside", "full")
 #: GEMM efficiency keys: the tensor-core dtype the GEMMs run in, or ``weight_only`` for
 #: weights dequantised to BF16 in the GEMM main loop (perf.serving.runs_weight_only)
 GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
+#: expert weight formats a MoE kernel family can be named for (blackwell_moe_min_tile_rows)
+MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
                    "limits_scope"),
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"),
-    "kernels": ("attention_eff_mult", "gemm_eff_mult"),
+    "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
            "local_layer_kv"),
 }
@@ -68,6 +70,9 @@ class EngineProfile:
     overlapped_per_seq_s: float  # host seconds per sequence run beside the device step
     attention_eff_mult: float
     gemm_eff_mult: dict[str, float]
+    #: smallest M-tile (rows per expert) of the native-format MoE kernels on NVIDIA parts
+    #: with FP4 tensor cores, by expert weight format; unlisted formats: the dense 64
+    blackwell_moe_min_tile_rows: dict[str, float]
     block_size: int
     cache: str
     default_kv_dtype: str
@@ -180,6 +185,10 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         ok = isinstance(value, int | float) and 0.0 <= value <= 1.0
     elif name in ("attention_eff_mult", "memory_frac"):
         ok = isinstance(value, int | float) and 0.0 < value <= 2.0
+    elif name == "blackwell_moe_min_tile_rows":
+        ok = (isinstance(value, dict) and set(value) <= set(MOE_TILE_FORMATS)
+              and all(isinstance(v, int | float) and 1 <= v <= 64 for v in value.values()))
+        value = {k: float(v) for k, v in value.items()} if ok else value
     elif name == "gemm_eff_mult":
         ok = (isinstance(value, dict) and set(value) <= set(GEMM_DTYPES)
               and all(isinstance(v, int | float) and 0.0 < v <= 2.0 for v in value.values()))

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
-from gputwin.perf.engines import engine_profile
+from gputwin.perf.engines import EngineProfile, engine_profile
 from gputwin.perf.kv_transfer import kv_transfer_time_s
 from gputwin.perf.power import inference_activity_frac
 from gputwin.perf.serving_calib import (
@@ -273,7 +273,7 @@ class ServingPerf:
         "_dp",
         "_draft",
         "_ep",
-        "_expert_half",
+        "_expert_tile",
         "_gemm_mult",
         "_gemm_rate",
         "_groups",
@@ -308,7 +308,7 @@ class ServingPerf:
             padded_ranks=accel.tp_ranks_per_chip if accel.pads_attention_heads else 0)
         prof = engine_profile(c.engine)
         (self._gemm_rate, self._gemm_mult, self._attn_rate, self._bw,
-         self._expert_half) = _device_rates(c, cal)
+         self._expert_tile) = _device_rates(c, cal)
         self._half = cal.gemm_half_tokens
         # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
         self._groups = tuple(
@@ -339,12 +339,14 @@ class ServingPerf:
         ``width/(width + moe_width_half)`` for the expert's own intermediate width: narrow
         experts run their grouped GEMMs (with routing, permutation, activation quantisation
         and the weighted combine around them) far below a dense GEMM of the same FLOP
-        (fitted; perf/serving_calibration.yaml). The rows saturate at ``gemm_half_tokens``
-        like a dense GEMM's, except for weight-only experts (4-bit weights dequantised in
-        the main loop, gpt-oss's MXFP4 on Hopper and MI300): those mixed-input kernels
-        tile a few rows per expert (``weight_only_expert_half_rows``)."""
+        (fitted; perf/serving_calibration.yaml). The rows saturate as ``rows/(rows + tile)``
+        with ``tile`` the M-tile the expert kernel pads them to (:func:`expert_tile_rows`):
+        ``gemm_half_tokens`` (64) at many rows, like a dense GEMM's, and down to the
+        kernel family's smallest tile at a few rows per expert."""
         rows = routed * g.rows_per_expert_per_token / touched_frac
-        return self._gemm_rate * rows / (rows + self._expert_half) * width_eff / self._gemm_mult
+        lo, hi = self._expert_tile
+        half = min(max(rows, lo), hi)
+        return self._gemm_rate * rows / (rows + half) * width_eff / self._gemm_mult
 
     def _gemm_s(self, g: GroupConsts, width_eff: float, tokens: int, routed: int,
                 imb: float, rate: float) -> tuple[float, float]:
@@ -632,10 +634,10 @@ class _Roofline:
 
 
 def _device_rates(c: ServingConfig, cal: ServingCalibration,
-                  ) -> tuple[float, float, float, float, float]:
+                  ) -> tuple[float, float, float, float, tuple[float, float]]:
     """The replica's achievable rates: (GEMM FLOP/s, compute multiplier of weights
-    dequantised in the main loop, attention FLOP/s, HBM bytes/s, rows per expert at which
-    its expert GEMMs reach half their rate)."""
+    dequantised in the main loop, attention FLOP/s, HBM bytes/s, the (smallest, largest)
+    M-tile in rows per expert of its expert GEMMs)."""
     accel = c.hw.accelerator
     train = default_calibration().for_accelerator(accel.name)
     coeff = cal.for_accelerator(accel.name)
@@ -651,10 +653,29 @@ def _device_rates(c: ServingConfig, cal: ServingCalibration,
     attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
                            * prof.attention_eff_mult)
     bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
-    # weight-only expert kernels tile a few rows per expert (see ServingPerf._expert_rate)
-    expert_half = (cal.weight_only_expert_half_rows if weight_only
-                   else cal.gemm_half_tokens)
-    return gemm_rate, gemm_mult, attn_rate, bw, expert_half
+    return (gemm_rate, gemm_mult, attn_rate, bw,
+            expert_tile_rows(accel, c.weights_dtype, weight_only, prof, cal))
+
+
+def expert_tile_rows(acc: Accelerator, weights_dtype: str, weight_only: bool,
+                     prof: EngineProfile, cal: ServingCalibration) -> tuple[float, float]:
+    """(smallest, largest) M-tile, in rows per expert, that the grouped expert GEMMs of
+    ``prof``'s engine on ``acc`` pad a step's rows to; in between the tile follows the rows
+    (ServingPerf._expert_rate).
+
+    Weight-only experts (mixed-input kernels, MARLIN's 16-row tiles at every batch):
+    ``weight_only_expert_half_rows`` both ways. Native-format experts on NVIDIA parts with
+    FP4 tensor cores (Blackwell) in a format the engine runs on kernels that pick their
+    token tile per step (FlashInfer's TRTLLM-Gen MoE: 8 to 64 rows per expert): the
+    profile's ``blackwell_moe_min_tile_rows`` up to ``gemm_half_tokens`` (perf/engines.yaml
+    has the sources). Any other expert GEMM: ``gemm_half_tokens`` at every batch."""
+    if weight_only:
+        return cal.weight_only_expert_half_rows, cal.weight_only_expert_half_rows
+    hi = cal.gemm_half_tokens
+    lo = hi
+    if acc.vendor.lower() == "nvidia" and "fp4" in acc.peak_flop_per_s:
+        lo = min(prof.blackwell_moe_min_tile_rows.get(weights_dtype, hi), hi)
+    return lo, hi
 
 
 def _draft_perf(c: ServingConfig, cal: ServingCalibration) -> ServingPerf | None:
