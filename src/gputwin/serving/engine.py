@@ -4,7 +4,9 @@ A step is *plan → time → update*: the scheduler (:class:`~.scheduler.Schedul
 how many tokens each request computes, the pricer (:class:`~.step_cost.StepPricer`) turns
 that into seconds with the step model, and at the step's end the update samples tokens,
 finishes requests and frees their KV blocks. This module owns the step lifecycle: when
-steps start and end, decode-only stretches, merged segments and their cuts.
+steps start and end, decode-only stretches, merged segments and their cuts. The counters
+and the step in flight, and what they read at any instant, are
+:class:`~.replica_state.ReplicaState`'s.
 
 **Decode skipping** (the arithmetic is in :mod:`~.decode_skip`). When a planned step is
 decode-only (nothing to prefill, nothing admissible, no preemption) the batch cannot
@@ -30,10 +32,10 @@ from gputwin.serving.decode_skip import (
     cut_at,
     fit_steps,
     max_stretch,
-    steps_done,
     time_of,
 )
 from gputwin.serving.histogram import LogHistogram
+from gputwin.serving.replica_state import ReplicaState
 from gputwin.serving.request import DECODE, DROPPED, WAITING, ReqState, fit_to_engine
 from gputwin.serving.scheduler import Chunks, Scheduler
 from gputwin.serving.step_cost import StepPricer
@@ -52,7 +54,7 @@ class EngineSink(Protocol):
     def on_drop(self, req: ReqState, replica: Replica, now_s: float) -> None: ...
 
 
-class Replica:
+class Replica(ReplicaState):
     """One engine. ``submit`` hands it a request; the kernel runs its steps."""
 
     def __init__(self, replica_id: int, cfg: EngineConfig, model: StepModel, sim: Simulator,
@@ -62,9 +64,8 @@ class Replica:
         self.cfg = cfg
         self.sim = sim
         self.sink = sink
-        self.sched = Scheduler(cfg, self._finished)
+        super().__init__(Scheduler(cfg, self._finished))
         self.pricer = StepPricer(model, cfg)
-        self.pool = self.sched.pool
         self.bs = cfg.block_size
         # multi-step runs and context holds are planned step by step (a stretch would
         # skip a run's end or the iteration that releases a held request)
@@ -74,18 +75,8 @@ class Replica:
         self._fcfs = cfg.scheduling_policy != "priority" and not cfg.holds_context
         self._max_prompt = cfg.max_prompt_tokens  # derived from cfg: computed once
         self._lines = self.pricer.lines  # batch size -> verified cost line (shared)
-        # the current step, stretch (n decode steps costing a, a + b, ...) or segment
-        # (a prefill step of cost c0, applied when planned, then n − 1 decode steps)
-        self.in_step = False
+        # the step in flight (its timing is ReplicaState's): its event, prefill chunks
         self._handle: EventHandle | None = None
-        self._start_s = 0.0
-        self._n = 1
-        self._a = 0.0
-        self._b = 0.0
-        self._dur = 0.0
-        self._pre = False
-        self._c0 = 0.0
-        self._pre_tokens = 0  # tokens the applied prefill step emitted
         self._chunks: Chunks = []
         self._blocked = False  # the stretch's waiting queue cannot be admitted before it ends
         self._end_cb = self._step_end
@@ -94,95 +85,10 @@ class Replica:
         self.on_idle: Callable[[Replica], None] | None = None
         self.accepting = True  # False while draining (autoscaler scale-down)
         self.dead = False  # True after fail(): a fault took it down
-        self.outstanding = 0  # waiting + running (kept as a counter for the routers)
-        # statistics
-        self.busy_s = 0.0
-        self.num_steps = 0
-        self.tokens_out = 0
+        # statistics (besides ReplicaState's)
         self.itl = LogHistogram()
         self.num_merges = 0  # prefill steps applied when planned (merged segments)
         self.num_cuts = 0  # stretches or segments shortened by an arrival
-
-    # ---- queries (the router and the timeline) --------------------------------------
-    @property
-    def num_waiting(self) -> int:
-        return self.sched.queue.size()
-
-    @property
-    def num_running(self) -> int:
-        return len(self.sched.running)
-
-    @property
-    def num_outstanding(self) -> int:
-        return self.outstanding
-
-    @property
-    def waiting_prompt_tokens(self) -> int:
-        return self.sched.queue.prompt_tokens
-
-    @property
-    def num_preemptions(self) -> int:
-        return self.sched.num_preemptions
-
-    @property
-    def prefill_tokens(self) -> int:
-        return self.sched.prefill_tokens
-
-    @property
-    def prefill_only(self) -> bool:
-        return self.sched.prefill_only
-
-    @prefill_only.setter
-    def prefill_only(self, value: bool) -> None:
-        self.sched.prefill_only = value
-
-    def steps_done_at(self, t: float) -> int:
-        """Steps of the current stretch finished by ``t`` (0 when idle)."""
-        if not self.in_step:
-            return 0
-        dt = t - self._start_s
-        if dt >= self._dur:
-            return self._n
-        return steps_done(dt, self._n, self._a, self._b, self._c0, self._pre)
-
-    def kv_used_blocks_at(self, t: float) -> int:
-        """Blocks in use at ``t`` (includes the allocations of a stretch so far)."""
-        used = self.pool.num_used
-        if self.in_step and self._n > 1:
-            s = self.sched
-            done = steps_done(t - self._start_s, self._n, self._a, self._b, self._c0,
-                              self._pre)
-            started = min(self._n, 1 + done)
-            if self._pre:  # decode steps S, S+1, ... follow the (applied) prefill step
-                return used + alloc_between(s.cnt, s.n_dec, s.S, s.S + started - 1)
-            used += alloc_between(s.cnt, s.n_dec, s.S + 1, s.S + started)
-        return used
-
-    def tokens_out_at(self, t: float) -> float:
-        n_dec = self.sched.n_dec
-        if self.in_step and self._pre:
-            done = self.steps_done_at(t)
-            if done == 0:
-                return float(self.tokens_out - self._pre_tokens)
-            return float(self.tokens_out + n_dec * (done - 1))
-        if self.in_step and self._n > 1:
-            return float(self.tokens_out + n_dec * self.steps_done_at(t))
-        return float(self.tokens_out)
-
-    def num_steps_at(self, t: float) -> int:
-        """Steps finished by ``t``, counting those of the current stretch (its applied
-        prefill step is counted at the merge; here only once it has finished)."""
-        if not self.in_step:
-            return self.num_steps
-        done = self.steps_done_at(t)
-        if self._pre:
-            return self.num_steps - 1 + done
-        return self.num_steps + done
-
-    def busy_s_at(self, t: float) -> float:
-        if not self.in_step:
-            return self.busy_s
-        return self.busy_s + min(max(0.0, t - self._start_s), self._dur)
 
     # ---- submission -------------------------------------------------------------------
     def submit(self, req: ReqState, now: float) -> None:

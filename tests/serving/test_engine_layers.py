@@ -1,4 +1,4 @@
-"""The scheduler's modules import one way, and the compiled engine includes them all."""
+"""The replica engine's modules import one way, and the compiled engine includes them all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from gputwin.serving._accel import MODULES
 
 # each imports only the ones before it (docs/serving-simulation.md, the replica engine)
 LAYERS = ("sched_state", "preemption", "release", "prefill_progress", "admission",
-          "scheduler")
+          "scheduler", "replica_state", "engine")
 SERVING = Path(gputwin.serving.__file__).parent
 
 
@@ -21,11 +21,11 @@ def _serving_imports(module: str) -> set[str]:
             and node.module.startswith("gputwin.serving.")}
 
 
-def test_the_scheduler_modules_import_only_the_ones_below_them() -> None:
+def test_the_engine_modules_import_only_the_ones_below_them() -> None:
     for i, module in enumerate(LAYERS):
         later = set(LAYERS[i:])
         assert not _serving_imports(module) & later, module
 
 
-def test_the_scheduler_modules_are_compiled_with_the_engine() -> None:
+def test_the_engine_modules_are_all_compiled() -> None:
     assert set(LAYERS) <= set(MODULES)
