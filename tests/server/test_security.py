@@ -191,8 +191,16 @@ def test_serve_kind_needs_a_serving_scenario_at_submit(twin: Twin) -> None:
     assert r.status_code == 422 and "serving scenario" in r.json()["detail"]
 
 
-def test_a_trace_option_path_outside_the_data_folder_is_refused(twin: Twin) -> None:
-    """An openb node_list (or pai2020 job_table) option was opened wherever it pointed."""
+def test_a_trace_option_path_outside_the_data_folder_is_refused(
+        twin: Twin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An openb node_list (or pai2020 job_table) option was opened wherever it pointed.
+    The example's own trace file is given in a data folder of the test's (the shared data
+    may be absent), so the refusal is the option's."""
+    pods = tmp_path / "traces" / "alibaba-gpu-v2023" / "openb_pod_list_default.csv"
+    pods.parent.mkdir(parents=True)
+    pods.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,"
+                    "creation_time,deletion_time,scheduled_time\n")
+    monkeypatch.setenv("GPUTWIN_DATA_DIR", str(tmp_path))
     text = Path("examples/openb-fgd.yaml").read_text().replace(
         "options: {node_list: openb_node_list_all_node.csv}",
         "options: {node_list: /etc/passwd}")
