@@ -96,6 +96,14 @@ def test_multi_step_scheduling_off_vllm_is_refused(
     _one_line_error(code, err, "--num-scheduler-steps", "vLLM option")
 
 
+def test_multi_step_scheduling_is_refused_on_intels_static_runner(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """optimum-habana inherits vLLM's figures but is a static batch loop: no multi-step."""
+    code, _, err = run_cli([*SIMULATE, "--gpu", "gaudi3", "--engine", "optimum-habana",
+                            "--num-scheduler-steps", "8"], capsys)
+    _one_line_error(code, err, "--num-scheduler-steps", "vLLM option")
+
+
 @pytest.mark.parametrize("engine", ["vllm", "vllm-v0"])
 def test_multi_step_scheduling_runs_on_vllm(engine: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:

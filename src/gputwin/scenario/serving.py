@@ -89,6 +89,25 @@ from gputwin.yaml_io import (
 PosInt = Annotated[int, Field(gt=0)]
 
 
+
+def _trtllm_family(p: EngineProfile) -> bool:
+    """TensorRT-LLM's profile and its releases."""
+    return (p.base or p.name) == "trtllm"
+
+
+def _vllm_multi_step_engine(p: EngineProfile) -> bool:
+    """vLLM's profiles (V0 multi-step), not Intel's static runner built on one."""
+    return p.name in ("vllm", "vllm-v0")
+
+
+def _engine_has_option(info: ValidationInfo, option: str,
+                       has: Callable[[EngineProfile], bool], fix: str) -> None:
+    """Refuse an engine option the section's profile (``info.data['name']``) lacks."""
+    name = info.data.get("name")
+    if name is not None and not has(p := engine_profile(name)):
+        raise ValueError(f"{option}; {p.title} has none: {fix}")
+
+
 class _M(InputModel):
     """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
@@ -135,12 +154,9 @@ class EngineOptions(_M):
     @classmethod
     def _trtllm_context_hold(cls, v: Any, info: ValidationInfo) -> Any:
         """Context holds are TensorRT-LLM's options: the trtllm profile and its releases."""
-        name = info.data.get("name")
-        if v and name is not None:
-            p = engine_profile(name)
-            if (p.base or p.name) != "trtllm":
-                raise ValueError(f"{info.field_name} is a TensorRT-LLM option; {p.title} has "
-                                 "none: leave it off or pick engine trtllm")
+        if v:
+            _engine_has_option(info, f"{info.field_name} is a TensorRT-LLM option",
+                               _trtllm_family, "leave it off or pick engine trtllm")
         return v
 
     @field_validator("name")
@@ -153,13 +169,12 @@ class EngineOptions(_M):
     @field_validator("num_scheduler_steps")
     @classmethod
     def _vllm_multi_step(cls, v: int, info: ValidationInfo) -> int:
-        """Multi-step scheduling is vLLM's (V0) option: the vllm profile and its releases."""
-        name = info.data.get("name")
-        if v > 1 and name is not None:
-            p = engine_profile(name)
-            if (p.base or p.name) != "vllm":
-                raise ValueError(f"multi-step scheduling is a vLLM option; {p.title} has "
-                                 "none: leave it at 1 or pick engine vllm or vllm-v0")
+        """Multi-step scheduling is vLLM's (V0) option: the vllm profile and its releases,
+        not Intel's static runner built on a vLLM profile."""
+        if v > 1:
+            _engine_has_option(info, "multi-step scheduling is a vLLM option",
+                               _vllm_multi_step_engine, "leave it at 1 or pick engine vllm "
+                               "or vllm-v0")
         return v
 
     def resolved(self, dp_attention: int = 1) -> EngineSettings:
