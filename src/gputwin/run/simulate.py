@@ -128,23 +128,9 @@ class _Run:
             else:
                 samples.append((now, frag))
         if self.fgd_probe is not None:
-            self.sample_fgd(now)
+            _record_fragmentation(self.timeline.fgd_fragmentation, now, self.fgd_probe())
         self.timeline.record(self.sim.now, self.ledger.allocated_gpus,
                              self.world.scheduler.num_queued(), self.running)
-
-    def sample_fgd(self, now: float) -> None:
-        """Record FGD's fragmentation measure if it changed (one sample per instant)."""
-        assert self.fgd_probe is not None
-        value = self.fgd_probe()
-        if value is None:
-            return
-        samples = self.timeline.fgd_fragmentation
-        if samples and samples[-1][1:] == value:
-            return
-        if samples and samples[-1][0] == now:
-            samples[-1] = (now, *value)
-        else:
-            samples.append((now, *value))
 
     def start(self, job: JobSpec, placement: Placement, remaining_frac: float = 1.0) -> None:
         now = self.sim.now
@@ -345,6 +331,17 @@ class _Run:
     def _woken(self, t_s: float) -> None:
         self.wakes.discard(t_s)
         self.request_pass()
+
+
+def _record_fragmentation(samples: list[tuple[float, float, float, float]], now: float,
+                          value: tuple[float, float, float] | None) -> None:
+    """Record FGD's fragmentation measure if it changed (one sample per instant)."""
+    if value is None or (samples and samples[-1][1:] == value):
+        return
+    if samples and samples[-1][0] == now:
+        samples[-1] = (now, *value)
+    else:
+        samples.append((now, *value))
 
 
 def _records(run: _Run, end_s: float,
