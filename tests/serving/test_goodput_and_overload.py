@@ -39,3 +39,17 @@ def test_overload_warns_light_load_does_not(tmp_path: Path,
     assert heavy["queue_growth_rps"] > 0.5 * (heavy["arrival_rps"] - heavy["throughput_rps"])
     assert heavy["queue_growth_rps"] < heavy["arrival_rps"]
     assert len(heavy["warnings"]) == 1 and "overloaded" in heavy["warnings"][0]
+
+
+def test_prompts_that_need_an_idle_rank_warn(tmp_path: Path) -> None:
+    """Chunked prefill off (the trtllm profile): an 8,050-token prompt fits an 8,050-token
+    step only without decoders, so it waits for the replica to drain; a budget with room
+    for the decoders (64 more tokens) removes the warning and the collapse."""
+    common = ("--engine", "trtllm", "--input-tokens", "8050", "--output-tokens", "100",
+              "--max-num-seqs", "64", "--concurrency", "64", "--num-requests", "128")
+    tight = _serve(tmp_path, "tight", *common, "--max-num-batched-tokens", "8050")
+    roomy = _serve(tmp_path, "roomy", *common, "--max-num-batched-tokens", "8114")
+    assert len(tight["warnings"]) == 1 and "runs no decoder" in tight["warnings"][0]
+    assert tight["warnings"][0].startswith("128 of 128 prompts")
+    assert roomy["warnings"] == []
+    assert roomy["output_tokens_per_s"] > 2 * tight["output_tokens_per_s"]

@@ -58,6 +58,8 @@ class ServiceMeta:
     num_kv_blocks: int
     block_size: int
     prefill_gpus_per_replica: int | None = None  # a prefill pool with its own layout
+    #: prompts longer than this start only on an idle rank (``EngineConfig``'s property)
+    idle_rank_prompt_tokens: int | None = None
 
 
 def replica_shape_text(summary: dict[str, Any]) -> str:
@@ -291,8 +293,30 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
         "batch_size_mean": _batch_mean(tl, end_s),
         "replicas_mean": _time_mean(tl.time_s, tl.replicas, end_s),
         "replicas_peak": max(tl.replicas, default=0),
-        **queue_growth(table, mine, tl),
+        **_with_warnings(queue_growth(table, mine, tl),
+                         idle_rank_prompts(table.prompt_tokens[kept], meta)),
     }
+
+
+def _with_warnings(fields: dict[str, Any], more: list[str]) -> dict[str, Any]:
+    return {**fields, "warnings": [*fields["warnings"], *more]}
+
+
+def idle_rank_prompts(prompt_tokens: np.ndarray, meta: ServiceMeta) -> list[str]:
+    """A warning when some prompts fit a step only on a rank with no decoders (chunked
+    prefill off, the step's token budget too small for a prompt beside the decoders):
+    such a prompt waits until its rank's decoders finish, and throughput collapses."""
+    limit = meta.idle_rank_prompt_tokens
+    if limit is None or len(prompt_tokens) == 0:
+        return []
+    over = int((prompt_tokens > limit).sum())
+    if over == 0:
+        return []
+    return [f"{over:,} of {len(prompt_tokens):,} prompts (up to {int(prompt_tokens.max()):,} "
+            f"tokens) are longer than the {limit:,} tokens a step takes beside one decoder "
+            "(chunked prefill off; per attention-DP rank under the balance): each waits "
+            "until its rank runs no decoder; size --max-num-batched-tokens for a prompt "
+            "plus the rank's decoders"]
 
 
 def _replica_fields(meta: ServiceMeta) -> dict[str, Any]:

@@ -243,7 +243,7 @@ def build_service(opts: ServiceOptions, catalog: Catalog,
     meta = ServiceMeta(
         name=opts.name, model=opts.model, gpu=hw.accelerator.name, gpus_per_replica=gpus,
         slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot, num_kv_blocks=eng.num_kv_blocks,
-        block_size=eng.block_size)
+        block_size=eng.block_size, idle_rank_prompt_tokens=eng.idle_rank_prompt_tokens)
     power = ServiceEnergy(opts.name, hw, perf)
     d = opts.disaggregation
     if d is None:
@@ -265,7 +265,8 @@ def build_service(opts: ServiceOptions, catalog: Catalog,
         pre_eng = engine_config(pre_opts, pre_perf, model.max_seq_len, extent)
         pre_step = _step_model(pre_perf, pre_opts, pre_eng)
         power = ServiceEnergy(opts.name, hw, perf, prefill_perf=pre_perf)
-        meta = replace(meta, prefill_gpus_per_replica=pre_perf.config.num_gpus)
+        meta = replace(meta, prefill_gpus_per_replica=pre_perf.config.num_gpus,
+                       idle_rank_prompt_tokens=pre_eng.idle_rank_prompt_tokens)
     pre_auto = _autoscaler(d.prefill_autoscaler, pre_perf, catalog) or auto
     prefill = PoolSpec(pre_eng, pre_step, d.prefill_replicas, pre_perf.config.num_gpus,
                        opts.router, pre_auto)

@@ -94,10 +94,25 @@ class EngineConfig:
         rank's step under the attention-DP balance)."""
         if self.enable_chunked_prefill:
             return self.max_model_len - 1
+        return min(self.max_model_len - 1, self._prompt_step_budget)
+
+    @property
+    def idle_rank_prompt_tokens(self) -> int | None:
+        """Without chunked prefill, prompts longer than this fit a step only when their
+        rank (the replica, without the attention-DP balance) runs no decoder: the step's
+        budget less one decoder's tokens. ``None`` with chunked prefill."""
+        if self.enable_chunked_prefill:
+            return None
+        return self._prompt_step_budget - (1 + self.num_speculative_tokens)
+
+    @property
+    def _prompt_step_budget(self) -> int:
+        """The tokens one prompt's step may use: the replica's budget, or one rank's
+        share under the attention-DP balance (each rank admits within its own)."""
         budget = self.max_num_batched_tokens
-        if self.adp_enable_balance:  # each attention-DP rank admits within its own share
+        if self.adp_enable_balance:
             budget //= self.attention_dp_ranks
-        return min(self.max_model_len - 1, budget)
+        return budget
 
     def __post_init__(self) -> None:
         for name in ("num_kv_blocks", "block_size", "max_num_seqs", "max_num_batched_tokens",
