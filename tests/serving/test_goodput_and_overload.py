@@ -53,3 +53,6 @@ def test_prompts_that_need_an_idle_rank_warn(tmp_path: Path) -> None:
     assert tight["warnings"][0].startswith("128 of 128 prompts")
     assert roomy["warnings"] == []
     assert roomy["output_tokens_per_s"] > 2 * tight["output_tokens_per_s"]
+    # the HTML report shows the warning above the service's cards, and only where it holds
+    assert 'class="warning"' in (tmp_path / "tight" / "report.html").read_text()
+    assert 'class="warning"' not in (tmp_path / "roomy" / "report.html").read_text()

@@ -33,6 +33,8 @@ h2 { font-size:17px; margin:26px 0 10px; }
          padding:6px; min-width:0; }
 .note { background:var(--card); border:1px dashed var(--line); border-radius:8px;
         padding:16px; color:var(--muted); }
+.warning { background:#fff8e6; border:1px solid #e8b44c; border-radius:8px;
+           padding:10px 14px; margin:10px 0; }
 table { border-collapse:collapse; width:100%; background:var(--card);
         border:1px solid var(--line); margin-bottom:16px; font-size:13px; }
 caption { text-align:left; font-weight:600; padding:6px 0; }
@@ -106,6 +108,11 @@ def figure_html(div_id: str, figure: dict[str, Any]) -> str:
 def note_html(text: str) -> str:
     """A placeholder panel explaining why a figure or table is absent."""
     return f'<div class="note">{html.escape(text)}</div>'
+
+
+def warning_html(text: str) -> str:
+    """A highlighted box for something the run's numbers depend on (escaped)."""
+    return f'<div class="warning"><b>Warning:</b> {html.escape(text)}</div>'
 
 
 def simple_table(head: list[str], rows: list[list[str]]) -> str:

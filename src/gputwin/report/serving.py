@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from gputwin import __version__
-from gputwin.report.page import CSS, SORT_JS, figure_html, note_html, skipped_rows_text
+from gputwin.report.page import (
+    CSS,
+    SORT_JS,
+    figure_html,
+    note_html,
+    skipped_rows_text,
+    warning_html,
+)
 from gputwin.run.serving_results import (
     REQUEST_STATUSES,
     ServiceTimelineData,
@@ -247,8 +254,9 @@ def _service_section(result: ServingResult, name: str, s: dict[str, Any],
     """One service's cards, latency figures and timelines."""
     tl = result.timelines.get(name, ServiceTimelineData())
     services = result.summary.get("services", {})
-    body = _cards(s, result.summary.get("trace_prefix_reuse_frac") if len(services) == 1
-                  else None)
+    body = "".join(warning_html(w) for w in s.get("warnings", []))
+    body += _cards(s, result.summary.get("trace_prefix_reuse_frac") if len(services) == 1
+                   else None)
     body += '<div class="grid2">' + panel(latency_cdf_figure(result, name),
                                           "No request finished.")
     body += panel(slo_figure(s, name), "No latency to compare.") + "</div>"
