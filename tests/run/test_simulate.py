@@ -91,6 +91,17 @@ def test_horizon_reports_running_queued_and_unsubmitted(small_path: Path) -> Non
             assert job.end_time_s is not None and job.end_time_s <= 6 * 3600
 
 
+def test_report_tells_unsubmitted_jobs_from_queued_ones(small_path: Path) -> None:
+    """Jobs submitted after the horizon count as queued; the report's card says how many."""
+    from gputwin.report.html import render_report
+
+    result = simulate(load_scenario(small_path, [
+        "horizon=2h", "workload.synthetic.arrival.mean_interarrival=5min"]))
+    unsubmitted = sum(1 for j in result.jobs if j.submit_time_s > 2 * 3600)
+    assert 0 < unsubmitted <= result.summary["jobs_by_status"]["queued"]
+    assert f"{unsubmitted:,} not submitted by the end" in render_report(result)
+
+
 def test_jobs_larger_than_cluster_fail_with_their_reason_in_the_summary(
         small_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A template whose choices exceed the cluster loads (a sweep over cluster sizes keeps

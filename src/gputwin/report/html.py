@@ -34,6 +34,12 @@ class Card:
     bad: bool = False
 
 
+def _not_submitted(result: SimulationResult) -> str:
+    """The queued card's note: jobs whose submit time lies past the run's end."""
+    n = sum(1 for j in result.jobs if j.submit_time_s > result.end_time_s)
+    return f"{n:,} not submitted by the end" if n else ""
+
+
 def _cards(result: SimulationResult, k: KeyFigures) -> list[Card]:
     counts = k.status_counts
     n_done = counts.get("completed", 0)
@@ -45,7 +51,7 @@ def _cards(result: SimulationResult, k: KeyFigures) -> list[Card]:
         Card("failed", fmt_count(counts.get("failed", 0)), "see table below"
              if counts.get("failed", 0) else "", bad=counts.get("failed", 0) > 0),
         Card("running at end", fmt_count(counts.get("running", 0))),
-        Card("queued at end", fmt_count(counts.get("queued", 0))),
+        Card("queued at end", fmt_count(counts.get("queued", 0)), _not_submitted(result)),
         Card("mean JCT", fmt_duration(k.mean_jct_s), f"{n_done:,} completed jobs"),
         Card("p95 JCT", fmt_duration(k.p95_jct_s), "submit → end"),
         Card("mean wait", fmt_duration(k.mean_wait_s), f"{k.num_started:,} started jobs"),
