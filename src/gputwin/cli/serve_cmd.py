@@ -125,6 +125,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @closed_loop_options()
 @click.option("--num-requests", default=1000, show_default=True, type=int,
               callback=positive_int)
+@click.option("--warmup-requests", default=0, show_default=True, type=click.IntRange(0),
+              help="Leave the first N synthetic requests out of the metrics: a benchmark "
+              "client's warm-up (AIPerf --warmup-request-count); they still load the server.")
 @click.option("--arrival", default="poisson", show_default=True,
               type=click.Choice(["poisson", "gamma", "bursty", "fixed"]))
 @click.option("--cv", default=1.0, show_default=True, type=FINITE, help="Gamma arrivals' CV.")
@@ -281,6 +284,7 @@ _WORKLOAD_FLAGS = {
     "prompt": "--input-tokens", "output": "--output-tokens", "rate": "--rate", "cv": "--cv",
     "process": "--arrival", "num_requests": "--num-requests", "concurrency": "--concurrency",
     "think_time": "--think-time", "repeat": "--repeat", "speedup": "--speedup",
+    "warmup_requests": "--warmup-requests",
     "max_requests": "--max-requests", "path": "--trace", "lengths": "--length-trace",
     "sample": "--length-sample", "format": "--trace-format", "model_filter": "--trace-model",
     "log_type": "--trace-log-type"}
@@ -363,6 +367,9 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
         if o["repeat"] > 1:
             raise InputError("--repeat repeats synthetic prompts; a replayed trace keeps its "
                              "own (give --rate instead of --trace)", where="--repeat")
+        if o["warmup_requests"]:
+            raise InputError("--warmup-requests applies to synthetic requests (--rate, "
+                             "--concurrency)", where="--warmup-requests")
         return {"kind": "trace", "format": o["trace_format"], "path": str(o["trace"]),
                 "speedup": o["speedup"], "max_requests": o["max_requests"],
                 "model_filter": o["trace_model"], "log_type": o["trace_log_type"]}
@@ -377,6 +384,8 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
 
     source: dict[str, Any] = {"kind": "synthetic", "num_requests": o["num_requests"],
                               "repeat": o["repeat"]}
+    if o["warmup_requests"]:
+        source["warmup_requests"] = o["warmup_requests"]
     if o["think_time"] is not None and o["concurrency"] is None:
         raise InputError("--think-time is the pause of closed-loop clients: give "
                          "--concurrency too", where="--think-time")

@@ -18,6 +18,11 @@ Definitions (per service and for the whole run):
   quarter, over the three quarters between their midpoints). Above 5 % of the arrival
   rate, with at least 10 requests waiting, the service is overloaded — latency grows
   with the length of the run — and ``warnings`` says so.
+- Warm-up requests (a synthetic source's ``warmup_requests``) load the replicas but are
+  left out of every per-request metric, count and rate above (``num_requests`` counts
+  the measured ones, ``warmup_requests`` the rest): the active time starts at the first
+  measured arrival. The ITL histogram is per engine step and still counts the decode
+  steps of warm-up requests; energy and cost cover the whole run.
 - Energy, carbon, water and cost: per replica life through the power model, the site's
   energy ledger and the price book, as cluster runs (:mod:`gputwin.run.serving_energy`);
   per output token of finished requests.
@@ -237,18 +242,31 @@ def drop_reason_key(reason: str) -> str:
     return reason
 
 
+def warmup_mask(states: Sequence[ReqState]) -> np.ndarray | None:
+    """Which requests (rows of the request table) are warm-up ones; None when none is."""
+    mask = np.fromiter((st.spec.warmup for st in states), bool, len(states))
+    return mask if mask.any() else None
+
+
 def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
-                      num_preemptions: int, only_service: bool = False) -> dict[str, Any]:
+                      num_preemptions: int, only_service: bool = False,
+                      warmup: np.ndarray | None = None) -> dict[str, Any]:
     """The metrics of one service (see the module docstring for definitions) but energy,
     carbon and cost (``serving_energy.energy_fields``, added by the caller).
 
-    ``only_service``: every row of ``table`` belongs to this service (skips the filter)."""
+    ``only_service``: every row of ``table`` belongs to this service (skips the filter).
+    ``warmup``: rows left out of every per-request metric, count and rate (a benchmark's
+    warm-up requests; :func:`warmup_mask`)."""
     n = len(table)
     if only_service:
         mine = np.ones(n, dtype=bool)
     else:
         mine = np.fromiter((s == meta.name for s in table.service), bool, n)
+    num_warmup = 0
+    if warmup is not None:
+        num_warmup = int((mine & warmup).sum())
+        mine = mine & ~warmup
     fin = mine & (table.status == 0)
     dropped = mine & (table.status == 1)
     kept = mine & ~dropped
@@ -268,7 +286,8 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
 
     return {
         **_replica_fields(meta),
-        "num_requests": int(mine.sum()), "finished": num_fin, "dropped": int(dropped.sum()),
+        "num_requests": int(mine.sum()), "warmup_requests": num_warmup,
+        "finished": num_fin, "dropped": int(dropped.sum()),
         "in_flight": int((mine & (table.status == 2)).sum()),
         "dropped_by_reason": _drop_reasons(table, dropped),
         "truncated": int((mine & table.truncated).sum()),

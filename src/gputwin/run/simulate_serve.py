@@ -54,6 +54,7 @@ from gputwin.run.serving_summary import (
     request_table,
     summarize_service,
     timeline_data,
+    warmup_mask,
 )
 from gputwin.scenario.serving import (
     ArrivalOptions,
@@ -307,6 +308,13 @@ class ServingWorkload(NamedTuple):
     trace_prefix_reuse_frac: float | None = None
 
 
+def mark_warmup(requests: list[LlmRequest], count: int) -> None:
+    """Mark the first ``count`` of one source's requests (in send order) as warm-up:
+    served, but left out of the summary metrics."""
+    for j in range(min(count, len(requests))):
+        requests[j] = replace(requests[j], warmup=True)
+
+
 def build_requests(sc: ServingScenario, streams: RandomStreams) -> list[LlmRequest]:
     """Every source's requests merged by arrival time (ids 0, 1, ...)."""
     return build_requests_and_stages(sc, streams).requests
@@ -332,6 +340,7 @@ def build_requests_and_stages(sc: ServingScenario, streams: RandomStreams,
                                            lengths=_trace_lengths(src, streams, name),
                                            repeat=src.repeat,
                                            closed_loop=i if src.arrival is None else -1))
+            mark_warmup(parts[-1], src.warmup_requests)
         elif isinstance(src, RagSource):
             from gputwin.workload.llm_rag import RagSpec, generate_rag_requests
 
@@ -414,11 +423,12 @@ def _service_summaries(metas: dict[str, ServiceMeta], table: RequestTable,
                        start_s: float, acct: Any, faults: Any) -> dict[str, Any]:
     """Each LLM service's summary: metrics, failures (when faults ran), energy and cost."""
     services: dict[str, Any] = {}
+    warmup = warmup_mask(out.states)
     for name, meta in metas.items():
         s = services[name] = summarize_service(
             meta, table, timelines[name], out.itl.get(name), start_s=start_s,
             end_s=out.end_s, num_preemptions=out.num_preemptions.get(name, 0),
-            only_service=len(metas) == 1)
+            only_service=len(metas) == 1, warmup=warmup)
         if faults is not None:
             from gputwin.run.serving_faults import replica_s
 

@@ -9,8 +9,10 @@ A case's ``inputs`` name one service (``model``, ``gpu``/``system``, ``tp``, ``e
 - ``poisson: {rate, num_requests, input, output}``: Poisson arrivals; ``input``/``output``
   are a fixed length, ``{mean, median}`` of a lognormal (ShareGPT-like) with an
   optional ``max``, or ``{low, high}`` (uniform);
-- ``closed: {concurrency, num_requests, input, output}``: closed-loop clients (a
-  benchmark's maximum concurrency: each client sends its next request when one completes).
+- ``closed: {concurrency, num_requests, input, output[, warmup]}``: closed-loop clients (a
+  benchmark's maximum concurrency: each client sends its next request when one
+  completes); the first ``warmup`` of the ``num_requests`` are a warm-up left out of
+  the metrics (AIPerf ``--warmup-request-count``).
 
 The result's metrics are the run summary's numbers, nested keys joined by dots
 (``output_tokens_per_s``, ``ttft_s.p50``, ``tpot_s.mean``), plus
@@ -76,6 +78,7 @@ def _workload(inputs: dict[str, Any]) -> dict[str, Any]:
         c = inputs["closed"]
         return {"kind": "synthetic", "num_requests": int(c["num_requests"]),
                 "concurrency": int(c["concurrency"]),
+                "warmup_requests": int(c.get("warmup", 0)),
                 "prompt": _length(c["input"], "closed.input"),
                 "output": _length(c["output"], "closed.output")}
     raise InputError("a serving_sim case needs an `offline`, a `poisson` or a `closed` "

@@ -481,6 +481,12 @@ class SyntheticSource(_M):
         default=1, description="Send each distinct prompt this many times in random order "
         "(shared KV blocks for the prefix cache; vLLM benchmark_prefix_caching's "
         "--repeat-count)")
+    warmup_requests: int = Field(
+        default=0, ge=0, description="The first this many requests (in send order) load "
+        "the server but are left out of the summary metrics: a benchmark client's warm-up "
+        "(AIPerf/genai-perf --warmup-request-count). A closed loop's profiled requests "
+        "follow on without a pause, so its start-up burst falls in the warm-up "
+        "(docs/serving-simulation.md, \"Closed-loop clients\")")
 
     @model_validator(mode="after")
     def _one_length_source(self) -> SyntheticSource:
@@ -492,6 +498,9 @@ class SyntheticSource(_M):
                              "exactly one")
         if self.think_time and self.concurrency is None:
             raise ValueError("think_time applies to closed-loop clients (concurrency)")
+        if self.warmup_requests >= self.num_requests:
+            raise ValueError(f"warmup_requests ({self.warmup_requests}) must be below "
+                             f"num_requests ({self.num_requests}): nothing would be measured")
         return self
 
 

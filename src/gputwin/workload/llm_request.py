@@ -30,7 +30,8 @@ class LlmRequest:
     (``closed_loop`` >= 0) gets its ``arrival_time_s`` when its client sends it.
     ``session_id`` groups the turns of a conversation (for session-affinity routing);
     ``priority``: lower value is served first under priority scheduling (vLLM's
-    convention).
+    convention). A ``warmup`` request is served like any other but left out of the
+    summary metrics (``run/serving_summary.py``).
     """
 
     request_id: int
@@ -46,6 +47,9 @@ class LlmRequest:
     #: the closed-loop client group that sends it (``-1``: open loop, sent at
     #: ``arrival_time_s``); a group's clients send their next request when one completes
     closed_loop: int = -1
+    #: sent to load the server but left out of the run's metrics (a benchmark client's
+    #: warm-up requests, e.g. AIPerf ``--warmup-request-count``)
+    warmup: bool = False
 
     @property
     def num_total_tokens(self) -> int:

@@ -119,7 +119,7 @@ def requests_from_columns(times_s: np.ndarray, prompts: np.ndarray, outputs: np.
                           hash_block_tokens: int | None = None) -> list[LlmRequest]:
     """The requests of a trace read as columns (file order), sorted by arrival (stable),
     ids 0, 1, ... (:func:`window` for ``speedup`` and ``max_requests``)."""
-    from gputwin.workload.llm_request import LlmRequest
+    from gputwin.workload.llm_request import MOONCAKE_HASH_BLOCK_TOKENS, LlmRequest
 
     order, rel = window(times_s, speedup=speedup, max_requests=max_requests)
     if prefix_hashes is None:
@@ -127,10 +127,10 @@ def requests_from_columns(times_s: np.ndarray, prompts: np.ndarray, outputs: np.
                            num_output_tokens=o, service=service)
                 for k, (t, p, o) in enumerate(zip(rel.tolist(), prompts[order].tolist(),
                                                   outputs[order].tolist(), strict=True))]
-    block = {} if hash_block_tokens is None else {"hash_block_tokens": hash_block_tokens}
+    block = MOONCAKE_HASH_BLOCK_TOKENS if hash_block_tokens is None else hash_block_tokens
     return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=p,
                        num_output_tokens=o, prefix_hashes=prefix_hashes[i],
-                       service=service, **block)
+                       hash_block_tokens=block, service=service)
             for k, (i, t, p, o) in enumerate(zip(order.tolist(), rel.tolist(),
                                                  prompts[order].tolist(),
                                                  outputs[order].tolist(), strict=True))]
