@@ -248,6 +248,20 @@ def warmup_mask(states: Sequence[ReqState]) -> np.ndarray | None:
     return mask if mask.any() else None
 
 
+def _measured_rows(table: RequestTable, service: str, only_service: bool,
+                   warmup: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """The rows of ``service`` that count in its metrics, and how many of its rows are
+    warm-up ones left out."""
+    n = len(table)
+    if only_service:
+        mine = np.ones(n, dtype=bool)
+    else:
+        mine = np.fromiter((s == service for s in table.service), bool, n)
+    if warmup is None:
+        return mine, 0
+    return mine & ~warmup, int((mine & warmup).sum())
+
+
 def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
                       num_preemptions: int, only_service: bool = False,
@@ -258,15 +272,7 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
     ``only_service``: every row of ``table`` belongs to this service (skips the filter).
     ``warmup``: rows left out of every per-request metric, count and rate (a benchmark's
     warm-up requests; :func:`warmup_mask`)."""
-    n = len(table)
-    if only_service:
-        mine = np.ones(n, dtype=bool)
-    else:
-        mine = np.fromiter((s == meta.name for s in table.service), bool, n)
-    num_warmup = 0
-    if warmup is not None:
-        num_warmup = int((mine & warmup).sum())
-        mine = mine & ~warmup
+    mine, num_warmup = _measured_rows(table, meta.name, only_service, warmup)
     fin = mine & (table.status == 0)
     dropped = mine & (table.status == 1)
     kept = mine & ~dropped
