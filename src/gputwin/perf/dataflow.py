@@ -38,17 +38,35 @@ _BYTES = {"int8": 1.0, "fp8": 1.0, "bf16": 2.0, "fp16": 2.0, "int4": 0.5, "fp4":
 
 
 class Speculation(BaseModel):
-    """Speculative decoding a stack runs on large models: a small draft proposes tokens
-    the target verifies in one pass, ``speedup`` x fewer target passes per token."""
+    """Speculative decoding a stack runs on large models: a small draft proposes tokens the
+    target verifies in one pass. Either physical (``acceptance`` and ``draft_model``: the
+    draft's own pipeline time, k draft tokens per verification, k chosen for speed) or an
+    effective ``speedup`` fitted where the physical terms cannot reach the published gain."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    speedup: float = Field(ge=1)
+    speedup: float | None = Field(default=None, ge=1, description="Effective speed-up of "
+                                  "the per-token time (fitted), instead of the physical terms")
+    acceptance: float | None = Field(default=None, gt=0, lt=1, description="Probability "
+                                     "the target accepts a draft token")
+    draft_model: str | None = Field(default=None, description="Catalog model whose pipeline "
+                                    "time on the same part and stack stands for the draft's")
+    max_draft_tokens: int = Field(default=8, ge=1, description="Most draft tokens per "
+                                  "verification (the best k up to this is used)")
     min_params: float = Field(gt=0, description="Models this large (total parameters) get "
                               "a draft; smaller ones have none worth running")
     models: tuple[str, ...] | None = Field(
         default=None, description="Only these catalog models (the endpoints the vendor "
         "served with a draft in this release); None = every model of min_params or more")
     source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Speculation:
+        partly_physical = self.acceptance is not None or self.draft_model is not None
+        physical = self.acceptance is not None and self.draft_model is not None
+        if not ((self.speedup is not None and not partly_physical)
+                or (self.speedup is None and physical)):
+            raise ValueError("give either speedup, or acceptance and draft_model")
+        return self
 
     def applies_to(self, model: ModelSpec) -> bool:
         if self.models is not None and model.name not in self.models:
@@ -122,6 +140,7 @@ class DataflowEstimate:
     kv_bytes: float
     stack: str
     speculation_speedup: float  # 1.0 when the stack runs no draft for this model
+    draft_tokens: int  # k proposed per verification (physical speculation); 0 otherwise
     system_crossings: int  # boundaries between systems a token crosses
     system_hops_s: float  # their time per token before speculation (system_hop_s each)
 
@@ -134,6 +153,83 @@ def _kv_bytes_per_token(model: ModelSpec, dtype_bytes: float) -> float:
     heads = model.num_kv_heads or model.num_attention_heads
     head_dim = model.head_dim or model.hidden_size // model.num_attention_heads
     return 2.0 * model.num_layers * heads * head_dim * dtype_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """A model spread over a part's chips: sizes and the stack it runs under."""
+
+    acc: Accelerator
+    part: DataflowPart
+    sw: SoftwareStack
+    model: ModelSpec
+    dtype: str
+    chips: int
+    weights_bytes: float
+    kv_bytes: float
+
+    @property
+    def peak_flop_per_s(self) -> float:
+        peaks: dict[str, float] = {str(k): v for k, v in self.acc.peak_flop_per_s.items()}
+        return peaks.get(self.dtype, peaks["bf16"])
+
+    @property
+    def system_crossings(self) -> int:
+        return math.ceil(self.chips / self.part.chips_per_system) - 1
+
+    def pass_time_s(self, tokens: int) -> float:
+        """One trip of ``tokens`` tokens per sequence (batch included in the chip sizing)
+        through the pipeline: per layer the larger of the SRAM read of the layer's weights
+        and their math, plus the fixed latencies and system crossings."""
+        m, layers = self.model, self.model.num_layers
+        per_layer_chips = max(self.chips / layers, 1.0)
+        active = active_params_per_token(m)
+        read_s = active * _BYTES[self.dtype] / layers / (
+            per_layer_chips * self.acc.memory_bandwidth_bytes_per_s)
+        math_s = 2.0 * active / layers * tokens / (per_layer_chips * self.peak_flop_per_s)
+        latency_layers = layers + num_moe_layers(m) * (self.part.moe_layer_factor - 1.0)
+        return (layers * max(read_s, math_s) + latency_layers * self.sw.layer_latency_s
+                + self.system_crossings * self.sw.system_hop_s)
+
+
+def _layout(acc: Accelerator, part: DataflowPart, stack: str, model: ModelSpec, dtype: str,
+            context_tokens: int, batch_size: int) -> _Layout:
+    """chips = ceil((weights + KV cache) / (SRAM per chip x usable share))."""
+    wbytes = total_params(model) * _BYTES[dtype]
+    kv = _kv_bytes_per_token(model, _BYTES[dtype]) * context_tokens * batch_size
+    chips = math.ceil((wbytes + kv) / (acc.memory_bytes * part.usable_frac))
+    return _Layout(acc, part, part.stacks[stack], model, dtype, chips, wbytes, kv)
+
+
+def _speculation(lay: _Layout, stack: str, context_tokens: int,
+                 batch_size: int) -> tuple[float, int]:
+    """(speed-up of the per-token time, draft tokens k) of the stack's draft on this model.
+
+    Physical: a round drafts k tokens on the draft's own chips (k x its per-token pipeline
+    time, same part and stack) and verifies them in one target pass carrying k + 1 tokens,
+    emitting ``(1 - a^(k+1)) / (1 - a)`` tokens on average; the best k up to
+    ``max_draft_tokens`` is used, none when no k beats plain decoding."""
+    spec = lay.sw.speculation
+    if spec is None or not spec.applies_to(lay.model):
+        return 1.0, 0
+    if spec.speedup is not None:
+        return spec.speedup, 0
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.serving import expected_accepted_tokens
+
+    assert spec.acceptance is not None and spec.draft_model is not None  # the validator's
+    draft_model = default_catalog().model(spec.draft_model)
+    draft = _layout(lay.acc, lay.part, stack, draft_model, lay.dtype, context_tokens,
+                    batch_size)
+    t_draft, t_plain = draft.pass_time_s(batch_size), lay.pass_time_s(batch_size)
+    best, best_k = t_plain, 0
+    for k in range(1, spec.max_draft_tokens + 1):
+        verify_s = lay.pass_time_s(batch_size * (k + 1))
+        per_token = (k * t_draft + verify_s) / expected_accepted_tokens(
+            spec.acceptance, k)
+        if per_token < best:
+            best, best_k = per_token, k
+    return t_plain / best, best_k
 
 
 def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
@@ -161,25 +257,14 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
     dtype = weights_dtype or part.weights_dtype
     if dtype not in _BYTES:
         raise UnknownNameError("weights dtype", dtype, list(_BYTES), where="--weights")
-    wbytes = total_params(model) * _BYTES[dtype]
-    kv = _kv_bytes_per_token(model, _BYTES[dtype]) * (input_tokens + output_tokens) * batch_size
-    chips = math.ceil((wbytes + kv) / (acc.memory_bytes * part.usable_frac))
-    layers = model.num_layers
-    per_layer_chips = max(chips / layers, 1.0)
-    active = active_params_per_token(model)
-    peaks: dict[str, float] = {str(k): v for k, v in acc.peak_flop_per_s.items()}
-    peak = peaks.get(dtype, peaks["bf16"])
-    read_s = active * _BYTES[dtype] / layers / (per_layer_chips * acc.memory_bandwidth_bytes_per_s)
-    math_s = 2.0 * active / layers * batch_size / (per_layer_chips * peak)
-    latency_layers = layers + num_moe_layers(model) * (part.moe_layer_factor - 1.0)
-    sw = part.stacks[stack]
-    hops = math.ceil(chips / part.chips_per_system) - 1
-    tpot = (layers * max(read_s, math_s) + latency_layers * sw.layer_latency_s
-            + hops * sw.system_hop_s)
-    speedup = (sw.speculation.speedup if sw.speculation is not None
-               and sw.speculation.applies_to(model) else 1.0)
-    tpot /= speedup
-    prefill = 2.0 * active * input_tokens * batch_size / (chips * peak)
-    depth = min(layers, chips)
-    return DataflowEstimate(chips, tpot, 1.0 / tpot, prefill + tpot, batch_size * depth / tpot,
-                            wbytes, kv, stack, speedup, hops, hops * sw.system_hop_s)
+    context = input_tokens + output_tokens
+    lay = _layout(acc, part, stack, model, dtype, context, batch_size)
+    speedup, k = _speculation(lay, stack, context, batch_size)
+    tpot = lay.pass_time_s(batch_size) / speedup
+    prefill = 2.0 * active_params_per_token(model) * input_tokens * batch_size / (
+        lay.chips * lay.peak_flop_per_s)
+    depth = min(model.num_layers, lay.chips)
+    hops = lay.system_crossings
+    return DataflowEstimate(lay.chips, tpot, 1.0 / tpot, prefill + tpot,
+                            batch_size * depth / tpot, lay.weights_bytes, lay.kv_bytes, stack,
+                            speedup, k, hops, hops * lay.sw.system_hop_s)
