@@ -225,6 +225,29 @@ def test_cli_prints_chips_and_speed() -> None:
     assert "software stack 2024-02" in res.output
 
 
+def test_cli_text_says_what_it_assumes() -> None:
+    # a newcomer reads the chip kind, the precision, the usable SRAM share, the per-layer
+    # latency and the draft (or that the speed-up is an effective, fitted one)
+    from click.testing import CliRunner
+
+    from gputwin.cli.main import cli
+
+    def run(*args: str) -> str:
+        res = CliRunner().invoke(cli, ["estimate", "dataflow", *args])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    groq = run("--model", "llama3.3-70b", "--gpu", "groq-lpu")
+    assert "LPUs" in groq and "int8 weights" in groq and "52% of each chip's SRAM" in groq
+    assert "40.2 us fixed latency per layer" in groq
+    assert "llama3.2-1b-sized draft proposes 4 tokens" in groq
+    wafer = run("--model", "llama4-maverick", "--gpu", "cerebras-wse3")
+    assert "wafers (one per CS-3 system)" in wafer and "bf16 weights" in wafer
+    assert "effective 3.39x" in wafer and "22 crossings between systems" in wafer
+    small = run("--model", "llama3.1-8b", "--gpu", "groq-lpu")
+    assert "speculative" not in small and "crossings" not in small
+
+
 def test_cli_unknown_stack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     from gputwin.cli.main import main
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from gputwin.cli.options import emit_json, positive_int
+
+if TYPE_CHECKING:
+    from gputwin.perf.dataflow import DataflowEstimate
 
 
 @click.command()
@@ -40,17 +45,38 @@ def dataflow(model: str, gpu: str, input_tokens: int, output_tokens: int, batch_
     if as_json:
         emit_json({"model": model, "gpu": gpu, **est.to_dict()})
         return
-    click.echo(f"{model} on {gpu} (software stack {est.stack}): {est.chips} chips "
-               f"({est.weights_bytes / 1e9:.1f} GB weights, {est.kv_bytes / 1e9:.2f} GB KV cache)")
-    click.echo(f"  {est.tokens_per_s_per_user:,.0f} tokens/s per user (TPOT "
-               f"{est.tpot_s * 1e3:.2f} ms), TTFT {est.ttft_s * 1e3:.1f} ms")
-    click.echo(f"  system (pipeline full, upper bound): "
-               f"{est.system_output_tokens_per_s:,.0f} output tokens/s")
-    notes = []
-    if est.speculation_speedup > 1.0:
-        notes.append(f"the stack's speculative decoding {est.speculation_speedup:.2f}x")
+    for line in describe(model, gpu, est):
+        click.echo(line)
+
+
+def describe(model: str, gpu: str, est: DataflowEstimate) -> list[str]:
+    """The text report: what was sized, the speed, and what it assumes."""
+    from gputwin.perf.dataflow import dataflow_parts
+
+    noun = dataflow_parts()[gpu].chip_noun
+    lines = [
+        f"{model} on {gpu} (software stack {est.stack}): {est.chips:,} {noun}",
+        f"  holding {est.weights_bytes / 1e9:.1f} GB of {est.weights_dtype} weights and "
+        f"{est.kv_bytes / 1e9:.2f} GB of KV cache in SRAM ({est.usable_sram_frac:.0%} of "
+        "each chip's SRAM counted usable)",
+        f"  {est.tokens_per_s_per_user:,.0f} output tokens/s per user (TPOT "
+        f"{est.tpot_s * 1e3:.2f} ms), TTFT {est.ttft_s * 1e3:.1f} ms",
+        "  (one request on the pipeline, without network or queueing; vendor listings vary "
+        "with load)",
+        f"  system (pipeline full, upper bound): "
+        f"{est.system_output_tokens_per_s:,.0f} output tokens/s",
+        f"  assumes {est.layer_latency_s * 1e6:.1f} us fixed latency per layer crossing "
+        f"(the stack's, fitted to published speeds)"]
+    if est.draft_tokens > 0:
+        lines.append(f"  includes speculative decoding {est.speculation_speedup:.2f}x: a "
+                     f"{est.draft_model}-sized draft proposes {est.draft_tokens} tokens per "
+                     f"target pass, each accepted with probability {est.draft_acceptance:.2f}")
+    elif est.speculation_speedup > 1.0:
+        lines.append(f"  includes the stack's speculative decoding as an effective "
+                     f"{est.speculation_speedup:.2f}x (fitted; no draft model is simulated)")
     if est.system_hops_s > 0.0:
-        notes.append(f"{est.system_crossings} crossings between systems "
+        lines.append(f"  includes {est.system_crossings} crossings between systems "
                      f"({est.system_hops_s * 1e3:.2f} ms per token before the draft)")
-    if notes:
-        click.echo(f"  includes {' and '.join(notes)} (perf/dataflow.yaml; --stack to change)")
+    lines.append("  (perf/dataflow.yaml; --stack for another release, --weights for another "
+                 "precision)")
+    return lines

@@ -104,6 +104,8 @@ class DataflowPart(BaseModel):
     moe_layer_factor_source: str = Field(min_length=8)
     chips_per_system: int = Field(ge=1, description="Chips of one system (Groq: a GroqRack "
                                   "of 72 LPUs; Cerebras: one wafer per CS-3)")
+    chip_noun: str = Field(default="chips", description="What one chip is called in output "
+                           "(LPUs; wafers)")
     stacks: dict[str, SoftwareStack] = Field(min_length=1)
 
     @property
@@ -143,9 +145,14 @@ class DataflowEstimate:
     draft_tokens: int  # k proposed per verification (physical speculation); 0 otherwise
     system_crossings: int  # boundaries between systems a token crosses
     system_hops_s: float  # their time per token before speculation (system_hop_s each)
+    weights_dtype: str
+    layer_latency_s: float  # the stack's fixed time per layer crossing
+    usable_sram_frac: float  # share of each chip's SRAM the sizing counts on
+    draft_model: str  # "" when no physical draft runs
+    draft_acceptance: float  # 0.0 when no physical draft runs
 
     def to_dict(self) -> dict[str, float | str]:
-        return {k: (getattr(self, k) if k == "stack" else float(getattr(self, k)))
+        return {k: (v if isinstance(v := getattr(self, k), str) else float(v))
                 for k in self.__slots__}
 
 
@@ -265,6 +272,10 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
         lay.chips * lay.peak_flop_per_s)
     depth = min(model.num_layers, lay.chips)
     hops = lay.system_crossings
-    return DataflowEstimate(lay.chips, tpot, 1.0 / tpot, prefill + tpot,
-                            batch_size * depth / tpot, lay.weights_bytes, lay.kv_bytes, stack,
-                            speedup, k, hops, hops * lay.sw.system_hop_s)
+    spec = lay.sw.speculation if k > 0 else None
+    return DataflowEstimate(
+        lay.chips, tpot, 1.0 / tpot, prefill + tpot, batch_size * depth / tpot,
+        lay.weights_bytes, lay.kv_bytes, stack, speedup, k, hops, hops * lay.sw.system_hop_s,
+        dtype, lay.sw.layer_latency_s, part.usable_frac,
+        spec.draft_model or "" if spec is not None else "",
+        spec.acceptance or 0.0 if spec is not None else 0.0)
