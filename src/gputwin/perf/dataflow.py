@@ -9,9 +9,11 @@ to the chips holding its experts and back; a wafer holds a whole layer's experts
 stack's ``system_hop_s`` for each crossing between the systems a model spans
 (``perf/dataflow.yaml``, formulas there). The per-layer latency belongs to a
 vendor's *software stack* (a dated release): compilers and kernels move it between
-releases on the same silicon, and a release may run speculative decoding on large models
-(a speed-up of their per-token time), so each stack is fitted to published figures of its
-time, named in its sources, and every other figure is a validation case
+releases on the same silicon, and a release may run speculative decoding on large models:
+physically (a draft model's own pipeline time for k tokens plus one verification pass of the
+target, an acceptance per draft token, the best k) or as an effective speed-up where the
+physical terms cannot reach the published gain. Each stack is fitted to published figures of
+its time, named in its sources, and every other figure is a validation case
 (``validation/cases/dataflow.yaml``). The newest stack is the default.
 
 Pipelining lets ``depth = min(layers, chips)`` groups of ``batch`` sequences be in flight
