@@ -49,6 +49,23 @@ def test_moe_latency_is_paid_twice_on_groq_and_once_on_a_wafer() -> None:
             assert est.tpot_s == pytest.approx(crossings * lat, rel=0.05), (gpu, name)
 
 
+def test_an_moe_layer_inside_one_groq_node_pays_the_latency_once() -> None:
+    # a GroqNode's 8 LPUs are fully connected: gpt-oss-20b (176 LPUs over 24 layers, 7.3 per
+    # layer) reaches its experts like a dense layer's peers; Mixtral (392 over 32, 12.3 per
+    # layer) leaves the node and pays twice
+    from gputwin.perf.dataflow import dataflow_table
+
+    part = dataflow_table().parts["groq-lpu"]
+    assert part.moe_local_chips == 8
+    lat = part.stacks["2024-02"].layer_latency_s
+    acc = CAT.accelerator("groq-lpu")
+    for name, factor in (("gpt-oss-20b", 1.0), ("mixtral-8x7b", 2.0)):
+        m = CAT.model(name)
+        est = estimate_dataflow(acc, m, input_tokens=8, output_tokens=8, stack="2024-02")
+        assert (est.chips / m.num_layers <= 8) == (factor == 1.0), name
+        assert est.tpot_s == pytest.approx(m.num_layers * factor * lat, rel=0.05), name
+
+
 def test_speculation_and_system_hops_of_the_oct_2024_release() -> None:
     # Cerebras' Oct 2024 release: 70B 450 -> 2,100 tokens/s, the 8B still ~1,800. The 70B
     # spans 5 wafers (4 crossings), the 8B one.

@@ -69,7 +69,8 @@ def describe(model: str, gpu: str, est: DataflowEstimate) -> list[str]:
         f"(the stack's, fitted to published speeds)"]
     if est.draft_tokens > 0:
         lines.append(f"  includes speculative decoding {est.speculation_speedup:.2f}x: a "
-                     f"{est.draft_model}-sized draft proposes {est.draft_tokens} tokens per "
+                     f"{est.draft_model}-sized draft proposes {est.draft_tokens} "
+                     f"token{'s' if est.draft_tokens != 1 else ''} per "
                      f"target pass, each accepted with probability {est.draft_acceptance:.2f}")
     elif est.speculation_speedup > 1.0:
         lines.append(f"  includes the stack's speculative decoding as an effective "

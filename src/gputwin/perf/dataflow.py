@@ -104,6 +104,10 @@ class DataflowPart(BaseModel):
     moe_layer_factor: float = Field(ge=1, description="Times a layer with experts pays the "
                                     "per-layer latency")
     moe_layer_factor_source: str = Field(min_length=8)
+    moe_local_chips: int | None = Field(
+        default=None, ge=1, description="A layer on at most this many chips keeps its experts "
+        "inside one directly connected group and pays the latency once (Groq: the 8-LPU "
+        "GroqNode); None = every MoE layer pays moe_layer_factor")
     chips_per_system: int = Field(ge=1, description="Chips of one system (Groq: a GroqRack "
                                   "of 72 LPUs; Cerebras: one wafer per CS-3)")
     chip_noun: str = Field(default="chips", description="What one chip is called in output "
@@ -196,7 +200,10 @@ class _Layout:
         read_s = active * _BYTES[self.dtype] / layers / (
             per_layer_chips * self.acc.memory_bandwidth_bytes_per_s)
         math_s = 2.0 * active / layers * tokens / (per_layer_chips * self.peak_flop_per_s)
-        latency_layers = layers + num_moe_layers(m) * (self.part.moe_layer_factor - 1.0)
+        local = self.part.moe_local_chips
+        factor = 1.0 if local is not None and per_layer_chips <= local else \
+            self.part.moe_layer_factor
+        latency_layers = layers + num_moe_layers(m) * (factor - 1.0)
         return (layers * max(read_s, math_s) + latency_layers * self.sw.layer_latency_s
                 + self.system_crossings * self.sw.system_hop_s)
 
