@@ -267,7 +267,11 @@ def test_cli_text_says_what_it_assumes() -> None:
     assert "wafers (one per CS-3 system)" in wafer and "bf16 weights" in wafer
     assert "effective 3.39x" in wafer and "22 crossings between systems" in wafer
     small = run("--model", "llama3.1-8b", "--gpu", "groq-lpu")
-    assert "speculative" not in small and "crossings" not in small
+    assert "crossings" not in small and "speculative decoding 1" not in small
+    assert "no speculative decoding for this model: the stack drafts only for llama3.3-70b" \
+        in small
+    old = run("--model", "llama3.1-8b", "--gpu", "groq-lpu", "--stack", "2024-02")
+    assert "speculative" not in old  # a stack without drafts says nothing about them
 
 
 def test_cli_unknown_stack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,7 +53,9 @@ def describe(model: str, gpu: str, est: DataflowEstimate) -> list[str]:
     """The text report: what was sized, the speed, and what it assumes."""
     from gputwin.perf.dataflow import dataflow_parts
 
-    noun = dataflow_parts()[gpu].chip_noun
+    part = dataflow_parts()[gpu]
+    noun = part.chip_noun
+    spec = part.stacks[est.stack].speculation
     lines = [
         f"{model} on {gpu} (software stack {est.stack}): {est.chips:,} {noun}",
         f"  holding {est.weights_bytes / 1e9:.1f} GB of {est.weights_dtype} weights and "
@@ -75,6 +77,10 @@ def describe(model: str, gpu: str, est: DataflowEstimate) -> list[str]:
     elif est.speculation_speedup > 1.0:
         lines.append(f"  includes the stack's speculative decoding as an effective "
                      f"{est.speculation_speedup:.2f}x (fitted; no draft model is simulated)")
+    elif spec is not None:
+        who = (", ".join(spec.models) if spec.models is not None
+               else f"models of {spec.min_params / 1e9:.0f}B+ parameters")
+        lines.append(f"  no speculative decoding for this model: the stack drafts only for {who}")
     if est.system_hops_s > 0.0:
         lines.append(f"  includes {est.system_crossings} crossings between systems "
                      f"({est.system_hops_s * 1e3:.2f} ms per token before the draft)")
