@@ -311,8 +311,9 @@ class ServingPerf:
          self._expert_tile) = _device_rates(c, cal)
         self._half = cal.gemm_half_tokens
         # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
+        width_half = cal.moe_width_half_for(accel.name)
         self._groups = tuple(
-            (g, g.expert_width / (g.expert_width + cal.moe_width_half) if g.expert_width
+            (g, g.expert_width / (g.expert_width + width_half) if g.expert_width
              else 1.0) for g in self.shape.groups)
         self._layer_oh = cal.layer_overhead_s
         self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
@@ -339,7 +340,8 @@ class ServingPerf:
         ``width/(width + moe_width_half)`` for the expert's own intermediate width: narrow
         experts run their grouped GEMMs (with routing, permutation, activation quantisation
         and the weighted combine around them) far below a dense GEMM of the same FLOP
-        (fitted; perf/serving_calibration.yaml). The rows saturate as ``rows/(rows + tile)``
+        (fitted; perf/serving_calibration.yaml; a part may have its own half-width there,
+        ``ServingCalibration.moe_width_half_for``). The rows saturate as ``rows/(rows + tile)``
         with ``tile`` the M-tile the expert kernel pads them to (:func:`expert_tile_rows`):
         ``gemm_half_tokens`` (64) at many rows, like a dense GEMM's, and down to the
         kernel family's smallest tile at a few rows per expert."""

@@ -18,6 +18,8 @@ SERVING_CALIBRATION_PATH = Path(__file__).with_name("serving_calibration.yaml")
 
 #: Per-accelerator coefficients (fitted per GPU family).
 ACCEL_KEYS = ("compute_eff_mult", "bandwidth_frac")
+#: Per-accelerator coefficients a family may set; unset, the global value applies.
+OPTIONAL_ACCEL_KEYS = ("moe_width_half",)
 #: Per-engine host overheads (override the global ones for that engine).
 ENGINE_KEYS = ("step_overhead_s", "per_seq_overhead_s")
 #: Global coefficients.
@@ -31,11 +33,13 @@ GLOBAL_KEYS = (
 
 @dataclass(frozen=True, slots=True)
 class ServingAccelCoefficients:
-    """Efficiency of one accelerator family (both in (0, 1.5])."""
+    """Efficiency of one accelerator family (both in (0, 1.5]); ``moe_width_half``: the
+    family's own narrow-expert half-width in columns (``None``: the global one)."""
 
     family: str
     compute_eff_mult: float
     bandwidth_frac: float
+    moe_width_half: float | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity hash: usable as a cache key
@@ -65,6 +69,12 @@ class ServingCalibration:
                 best = key
         return self.accelerators[best or "default"]
 
+    def moe_width_half_for(self, name: str) -> float:
+        """Narrow-expert half-width (columns) on accelerator ``name``: its family's own
+        value where the file sets one, else the global ``moe_width_half``."""
+        own = self.for_accelerator(name).moe_width_half
+        return self.moe_width_half if own is None else own
+
     def host_overheads(self, engine: str) -> tuple[float, float]:
         """(per-step, per-sequence) host seconds of ``engine`` (global values if unlisted)."""
         e = self.engines.get(engine, {})
@@ -74,7 +84,8 @@ class ServingCalibration:
     def as_mapping(self) -> dict[str, Any]:
         """Plain data in the YAML file's shape (without sources)."""
         out: dict[str, Any] = {"accelerators": {
-            k: {"compute_eff_mult": v.compute_eff_mult, "bandwidth_frac": v.bandwidth_frac}
+            k: {"compute_eff_mult": v.compute_eff_mult, "bandwidth_frac": v.bandwidth_frac,
+                **({} if v.moe_width_half is None else {"moe_width_half": v.moe_width_half})}
             for k, v in self.accelerators.items()},
             "engines": {k: dict(v) for k, v in self.engines.items()}}
         for f in fields(self):
@@ -104,7 +115,7 @@ def _accelerators(raw: Any, base: dict[str, ServingAccelCoefficients], where: st
     for family, entry in raw.items():
         if not isinstance(entry, dict):
             raise InputError(f"accelerators.{family}: expected a mapping", where=where)
-        unknown = sorted(set(entry) - {*ACCEL_KEYS, "source"})
+        unknown = sorted(set(entry) - {*ACCEL_KEYS, *OPTIONAL_ACCEL_KEYS, "source"})
         if unknown:
             raise InputError(f"accelerators.{family}: unknown key(s) {', '.join(unknown)}",
                              where=where)
@@ -115,7 +126,12 @@ def _accelerators(raw: Any, base: dict[str, ServingAccelCoefficients], where: st
             raise InputError(f"accelerators.{family}: needs {', '.join(ACCEL_KEYS)}",
                              where=where)
         merged = {k: vals[k] if k in vals else getattr(prev, k) for k in ACCEL_KEYS}
-        out[str(family)] = ServingAccelCoefficients(str(family), **merged)
+        own = out.get(str(family))  # an overlay keeps the family's own optional values
+        width = (_float(entry["moe_width_half"], f"accelerators.{family}.moe_width_half",
+                        where, low=1.0) if "moe_width_half" in entry
+                 else own.moe_width_half if own is not None else None)
+        out[str(family)] = ServingAccelCoefficients(str(family), **merged,
+                                                    moe_width_half=width)
     return out
 
 

@@ -113,7 +113,7 @@ def _with(cal: ServingCalibration, accel: str, values: dict[str, float]) -> Serv
     base = cal.for_accelerator(accel)
     acc = ServingAccelCoefficients(
         accel, values.get("compute_eff_mult", base.compute_eff_mult),
-        values.get("bandwidth_frac", base.bandwidth_frac))
+        values.get("bandwidth_frac", base.bandwidth_frac), base.moe_width_half)
     glob: dict[str, Any] = {k: v for k, v in values.items() if k not in _INVERSE}
     # fitted host overheads hold for whatever engine was measured: drop per-engine values
     engines = {name: {k: v for k, v in e.items() if k not in glob}
