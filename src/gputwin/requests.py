@@ -282,6 +282,9 @@ class ServeRequest(_Request):
     context_buckets: list[PositiveInt] | None = Field(
         default=None, description="Compiled context-encoding lengths (AWS Neuron): the "
         "prompt is prefilled padded to the smallest that holds it")
+    kv_cache_length: PositiveInt | None = Field(
+        default=None, description="Static KV cache per batch slot, in tokens (JetStream's "
+        "dense cache): decode attention reads every slot's whole cache")
 
 
 R = TypeVar("R", bound=BaseModel)

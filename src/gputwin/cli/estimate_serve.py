@@ -111,6 +111,10 @@ def _buckets(ctx: click.Context, param: click.Parameter, value: str | None) -> l
 @click.option("--context-buckets", default=None, callback=_buckets,
               help="Compiled context-encoding lengths, e.g. 2048,4096,8192,12288 (AWS "
                    "Neuron): the prompt is prefilled padded to the smallest that holds it.")
+@click.option("--kv-cache-length", type=int, default=None, callback=positive_int,
+              help="Static KV cache per batch slot, in tokens (JetStream's dense cache, "
+                   "e.g. max_cache_length 2048): decode attention reads every slot's whole "
+                   "cache each step [default: the tokens held, paged].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep: int,
           dp_attention: int, redundant_experts: int, ep_imbalance: float | None,
@@ -118,7 +122,8 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
           weights: str, kv_cache: str, spec_tokens: int, acceptance: float,
           draft_model: str | None, spec_kind: str | None, max_num_seqs: int,
           max_num_batched_tokens: int, calibration: str | None, engine: str,
-          context_buckets: list[int] | None, as_json: bool) -> None:
+          context_buckets: list[int] | None, kv_cache_length: int | None,
+          as_json: bool) -> None:
     """TTFT, TPOT, throughput and memory of one inference replica."""
     from gputwin.perf.serving_load import bucketed_prompt_tokens
     from gputwin.perf.split import Split, cli_flag
@@ -133,7 +138,7 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
         weights=weights, kv_cache=kv_cache, spec_tokens=spec_tokens, acceptance=acceptance,
         draft_model=draft_model, spec_kind=spec_kind, max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens, calibration=calibration,
-        engine=engine, context_buckets=context_buckets,
+        engine=engine, context_buckets=context_buckets, kv_cache_length=kv_cache_length,
     )
     est = estimate_serve(validated(ServeRequest, {k: v for k, v in fields.items()
                                                   if v is not None}, where=cli_flag))

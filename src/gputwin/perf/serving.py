@@ -101,6 +101,9 @@ class ServingConfig:
     max_num_seqs: int = 256
     acceptance_rate: float = 0.7
     engine: str = "vllm"  # engine profile (perf/engines.yaml): host and kernel coefficients
+    # static KV cache of this many tokens per batch slot (JetStream's dense cache, XLA static
+    # shapes): decode attention reads every slot's whole cache; None: the tokens held
+    kv_cache_length: int | None = None
 
     @property
     def num_gpus(self) -> int:
@@ -154,6 +157,11 @@ def check_config(c: ServingConfig) -> None:
             raise InputError(problem)
     if not 0.0 <= c.acceptance_rate <= 1.0:
         raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
+    if c.kv_cache_length is not None and (isinstance(c.kv_cache_length, bool)
+                                          or not isinstance(c.kv_cache_length, int)
+                                          or c.kv_cache_length < 1):
+        raise InputError(f"--kv-cache-length must be a positive integer, got "
+                         f"{c.kv_cache_length!r}")
 
 
 def draft_model_problem(kind: str, draft_model: str | None,
@@ -280,6 +288,7 @@ class ServingPerf:
         "_half",
         "_host_floor",
         "_k",
+        "_kv_len",
         "_layer_oh",
         "_num_layers",
         "_pp",
@@ -325,6 +334,7 @@ class ServingPerf:
         self._dp, self._ep = c.dp_attention, c.ep
         self.comm = ReplicaComm(c, cal.tp_comm_mult)
         self._k = c.num_speculative_tokens
+        self._kv_len = c.kv_cache_length
         self._draft = _draft_perf(c, cal)
         self.memory = KvMemory(c, self.shape, cal, accel.memory_bytes,
                                self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu)
@@ -416,6 +426,15 @@ class ServingPerf:
             total += (self._pp - 1) * comm.handoff_s(tokens)
         return total
 
+    def decode_read_tokens(self, num_decode_seqs: int, decode_context_tokens_sum: float
+                           ) -> float:
+        """Σ cached tokens decode attention reads: the sequences' contexts, or every
+        slot's whole static cache (``kv_cache_length``: JetStream's dense per-slot cache,
+        whose XLA-compiled attention runs over the full length, masked)."""
+        if self._kv_len is None:
+            return decode_context_tokens_sum
+        return float(num_decode_seqs * self._kv_len)
+
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
                     prefill_attn_pairs: float, num_decode_seqs: int,
                     decode_context_tokens_sum: float) -> float:
@@ -429,6 +448,8 @@ class ServingPerf:
         tokens = num_prefill_tokens + num_decode_seqs
         if tokens <= 0:
             return 0.0
+        decode_context_tokens_sum = self.decode_read_tokens(num_decode_seqs,
+                                                            decode_context_tokens_sum)
         gpu = self._gpu_time_s(tokens, prefill_attn_pairs,
                                prefill_context_tokens_sum + num_prefill_tokens,
                                decode_context_tokens_sum, decode_context_tokens_sum,
@@ -497,6 +518,7 @@ class ServingPerf:
         tokens = num_prefill_tokens + n * (k + 1)
         if tokens <= 0:
             return 0.0
+        decode_context_tokens_sum = self.decode_read_tokens(n, decode_context_tokens_sum)
         verify = self._gpu_time_s(
             tokens, prefill_attn_pairs + (k + 1) * decode_context_tokens_sum,
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
@@ -576,6 +598,7 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     if tokens <= 0:
         return out
     p = perf
+    decode_context_tokens_sum = p.decode_read_tokens(num_decode_seqs, decode_context_tokens_sum)
     seqs, d = num_decode_seqs, p._dp  # host overhead per sequence of the whole batch
     routed, tokens, (num_prefill_tokens, num_decode_seqs), (
         prefill_context_tokens_sum, prefill_attn_pairs, decode_context_tokens_sum) = gpu_share(

@@ -181,6 +181,7 @@ def _estimate_serve(
     draft_model_overrides: Mapping[str, Any] | None = None,
     engine: str = "vllm",
     context_buckets: list[int] | None = None,
+    kv_cache_length: int | None = None,
 ) -> ServingEstimate:
     """Resolve names, validate every option and estimate one serving configuration.
 
@@ -204,7 +205,7 @@ def _estimate_serve(
                            draft_model=draft, draft_kind=kind if spec_tokens else None,
                            max_num_batched_tokens=max_num_batched_tokens,
                            max_num_seqs=max_num_seqs, acceptance_rate=acceptance,
-                           engine=engine)
+                           engine=engine, kv_cache_length=kv_cache_length)
     cal = load_serving_calibration(calibration)
     perf = prepare_serving(config, cal)
     load = (batch_size, input_tokens, output_tokens, num_replicas, gpu_memory_utilization,
@@ -289,8 +290,10 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
               util: float, prompt: int) -> ServingEstimate:
     """``prompt``: the tokens each prompt is prefilled at (``inp`` padded to its
     context-encoding bucket; ``inp`` without buckets)."""
-    max_batch = perf.memory.max_batch_size_by_memory(inp + out, BLOCK_SIZE, util)
-    _check_fit(perf, batch, inp + out, util, max_batch)
+    # a static cache holds its whole length per slot from the start (JetStream)
+    static = perf.config.kv_cache_length
+    max_batch = perf.memory.max_batch_size_by_memory(static or inp + out, BLOCK_SIZE, util)
+    _check_fit(perf, batch, static or inp + out, util, max_batch)
     per_step = perf.expected_tokens_per_step()
     total, ttft, ttft_max = _prefill(perf, batch, prompt)
     single = _prefill(perf, 1, prompt)[0]
@@ -300,7 +303,7 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
     # one sequence's decode steps carry the other slots' new prompts, not its own
     tpot = _steady_step_s(perf, batch, inp, out, per_step, batch - 1) / per_step
     # steady state keeps sequences at every age: the average holds input + output/2 tokens
-    mean_ctx = int(inp + out / 2)
+    mean_ctx = static or int(inp + out / 2)
     cap = perf.memory.max_batch_size_by_memory(mean_ctx, BLOCK_SIZE, util)
     best_batch = max(1, min(perf.config.max_num_seqs, cap))
     best_step = _steady_step_s(perf, best_batch, inp, out, per_step)
