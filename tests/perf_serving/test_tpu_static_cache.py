@@ -1,4 +1,5 @@
-"""TPU serving: JetStream's static per-slot KV cache (``kv_cache_length``)."""
+"""TPU serving: JetStream's static per-slot KV cache (``kv_cache_length``) and the
+``jetstream`` engine profile (host work overlapped with the device step)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from tests.cli_run import run_cli
 from tests.perf_serving.perf_serving_builders import make_perf
 
 from gputwin.errors import DoesNotFitError, InputError
+from gputwin.perf.engines import current_engine_names, engine_names, engine_profile
 from gputwin.requests import ServeRequest, validated
 from gputwin.run.estimate_serve import ServingEstimate, estimate_serve
 
@@ -50,3 +52,19 @@ def test_the_cli_refuses_a_non_positive_cache_length(bad: int,
 def test_the_config_refuses_a_bad_cache_length() -> None:
     with pytest.raises(InputError, match="--kv-cache-length"):
         make_perf(**V5E, kv_cache_length=0)
+
+
+def test_jetstream_runs_the_device_step_alone() -> None:
+    js = make_perf(**V5E, engine="jetstream", kv_cache_length=2048)
+    vl = make_perf(**V5E, engine="vllm", kv_cache_length=2048)
+    gap = (vl.step_time_s(0, 0.0, 0.0, 96, 96 * 300.0)
+           - js.step_time_s(0, 0.0, 0.0, 96, 96 * 300.0))
+    p = engine_profile("vllm")
+    assert gap == pytest.approx(p.step_overhead_s + 96 * p.per_seq_overhead_s)
+
+
+def test_jetstream_is_named_not_searched_and_tpu_only() -> None:
+    assert "jetstream" in engine_names()
+    assert "jetstream" not in current_engine_names()
+    with pytest.raises(InputError):
+        make_perf(model="llama3.1-8b", gpu="h100-sxm-80gb", engine="jetstream")
