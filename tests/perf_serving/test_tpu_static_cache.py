@@ -68,3 +68,20 @@ def test_jetstream_is_named_not_searched_and_tpu_only() -> None:
     assert "jetstream" not in current_engine_names()
     with pytest.raises(InputError):
         make_perf(model="llama3.1-8b", gpu="h100-sxm-80gb", engine="jetstream")
+
+
+@pytest.mark.parametrize(("prefill", "decode", "ctx"), [(0, 96, 300), (512, 64, 900), (0, 1, 5)])
+def test_the_fitting_components_read_the_static_cache_too(prefill: int, decode: int,
+                                                          ctx: int) -> None:
+    from gputwin.perf.serving import step_components
+
+    p = make_perf(**V5E, kv_cache_length=2048)
+    args = (prefill, 0.0, prefill * prefill / 2.0, decode, float(decode * ctx))
+    c = step_components(p, *args)
+    cal = p.calibration
+    a = cal.for_accelerator("tpu-v5e")
+    step_oh, seq_oh = cal.host_overheads(p.config.engine)
+    total = (c["steps"] * step_oh + c["seqs"] * seq_oh + c["layers"] * cal.layer_overhead_s
+             + c["compute_unit_s"] / a.compute_eff_mult + c["memory_unit_s"] / a.bandwidth_frac
+             + c["fixed_s"])
+    assert total == pytest.approx(p.step_time_s(*args), rel=1e-9)
