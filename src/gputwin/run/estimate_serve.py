@@ -27,7 +27,7 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, prepare_serving
-from gputwin.perf.serving_calib import load_serving_calibration
+from gputwin.perf.serving_calib import ServingCalibration, load_serving_calibration
 from gputwin.perf.serving_load import (
     StepLoad,
     bucketed_prompt_tokens,
@@ -211,14 +211,21 @@ def _estimate_serve(
     load = (batch_size, input_tokens, output_tokens, num_replicas, gpu_memory_utilization,
             bucketed_prompt_tokens(input_tokens, context_buckets))
     est = _estimate(perf, *load)
-    if spec_tokens:  # the same replica without speculation, for the speed-up
-        plain = prepare_serving(replace(config, num_speculative_tokens=0, draft_model=None,
-                                        draft_kind=None), cal)
-        base = _estimate(plain, *load)
-        est.extra["spec_speedup"] = base.tpot_s / est.tpot_s
-        est.extra["spec_throughput_speedup"] = (est.throughput_tokens_per_s
-                                                / base.throughput_tokens_per_s)
+    if spec_tokens:
+        _add_spec_speedup(est, config, cal, load)
     return est
+
+
+def _add_spec_speedup(est: ServingEstimate, config: ServingConfig,
+                      cal: ServingCalibration, load: tuple[int, int, int, int, float, int]
+                      ) -> None:
+    """Record the speed-up of speculation over the same replica without it."""
+    plain = prepare_serving(replace(config, num_speculative_tokens=0, draft_model=None,
+                                    draft_kind=None), cal)
+    base = _estimate(plain, *load)
+    est.extra["spec_speedup"] = base.tpot_s / est.tpot_s
+    est.extra["spec_throughput_speedup"] = (est.throughput_tokens_per_s
+                                            / base.throughput_tokens_per_s)
 
 
 def _speculation(cat: Catalog, spec_tokens: int, spec_kind: str | None,
