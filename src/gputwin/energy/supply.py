@@ -24,7 +24,11 @@ Carbon (GHG Protocol scope 2 plus on-site scope 1):
   plus on-site combustion -- the annual REC-matching view.
 
 ``cfe_score_frac`` = (clean on-site + matched PPA + battery discharge) / load, hourly
-matched, as in 24/7 CFE scorecards (the grid's own clean share is not credited). Cost =
+matched, as in 24/7 CFE scorecards (the grid's own clean share is not credited);
+``cfe_score_with_grid_frac`` also credits the grid's carbon-free share of the load the grid
+serves directly, hour by hour (Google's CFE% method; the share from the hour's carbon
+intensity, :func:`~gputwin.energy.supply_profiles.grid_clean_share`; battery energy charged
+from the grid gets no credit). Cost =
 grid energy + PPA energy at contract price - surplus sales + on-site energy at its price +
 the battery's yearly fixed cost. :func:`supply_account` covers a typical year;
 :func:`supply_window` any run of hours (what simulations feed in). Units SI inside.
@@ -39,7 +43,7 @@ import numpy as np
 
 from gputwin.energy.grid import HOUR_S, J_PER_KWH, J_PER_MWH, FloatArray, RegionGrid
 from gputwin.energy.profiles import HOURS_PER_YEAR
-from gputwin.energy.supply_profiles import per_unit_profile
+from gputwin.energy.supply_profiles import grid_clean_share, per_unit_profile
 from gputwin.energy.supply_tables import supply_table
 from gputwin.errors import InputError, check_number
 
@@ -212,8 +216,7 @@ def supply_window(load_j: FloatArray, grid: RegionGrid, supply: PowerSupply, *,
     load_j = np.asarray(load_j, dtype=np.float64)
     if not np.all(np.isfinite(load_j)) or np.any(load_j < 0):
         raise InputError("site load must be finite and non-negative")
-    n, region, tab = load_j.size, grid.region, supply_table()
-    ci = _window(grid.carbon_g_per_j.values, start_hour, n)
+    n, region = load_j.size, grid.region
     price = _window(grid.price_usd_per_j.values, start_hour, n)
 
     def out_j(g: Generator) -> FloatArray:
@@ -230,37 +233,67 @@ def supply_window(load_j: FloatArray, grid: RegionGrid, supply: PowerSupply, *,
     charge = bat.charge_clean + bat.charge_grid
     unserved = np.maximum(residual - bat.discharge - cap_j, 0.0)
     draw = residual - bat.discharge + charge - unserved
-    scope1 = sum((out_j(g) * share * tab.tech(g.tech).direct_g_per_kwh / J_PER_KWH
-                  for g in supply.onsite), np.zeros(n))
-    clean_onsite = sum((out_j(g) * share for g in supply.onsite
-                        if tab.tech(g.tech).direct_g_per_kwh == 0), np.zeros(n))
-    unmatched = np.maximum(residual - unserved - matched - bat.discharge, 0.0) \
-        + bat.charge_grid
     sold = ppa_j - matched - bat.charge_clean
-    total = float(load_j.sum())
+    f = _Flows(load_j, [out_j(g) * share for g in supply.onsite], ppa_j, matched, bat, draw,
+               np.maximum(residual - unserved - matched - bat.discharge, 0.0))
     t = {
-        "hours": float(n), "load_j": total, "onsite_j": float(onsite_j.sum()),
+        "hours": float(n), "load_j": float(load_j.sum()), "onsite_j": float(onsite_j.sum()),
         "ppa_j": float(ppa_j.sum()), "ppa_matched_j": float(matched.sum()),
         "ppa_sold_j": float(sold.sum()), "battery_charge_j": float(charge.sum()),
         "battery_charge_grid_j": float(bat.charge_grid.sum()),
         "battery_discharge_j": float(bat.discharge.sum()), "grid_import_j": float(draw.sum()),
         "unserved_j": float(unserved.sum()),
         "hours_at_interconnect_limit": float(np.count_nonzero(unserved > 0)),
-        "cfe_score_frac": float((clean_onsite + matched + bat.discharge_clean).sum() / total)
-        if total > 0 else 0.0,
-        "annual_match_frac": float(min(1.0, (ppa_j.sum() + clean_onsite.sum()) / total))
-        if total > 0 else 0.0,
-        "co2e_onsite_g": float(scope1.sum()),
-        "co2e_location_g": float((draw * ci).sum() + scope1.sum()),
-        "co2e_market_hourly_g": float((unmatched * ci).sum() + scope1.sum()),
-        "co2e_market_annual_g": float(max(0.0, draw.sum() - ppa_j.sum()) * ci.mean()
-                                      + scope1.sum()),
+        **_carbon_totals(f, supply, grid, start_hour),
     }
-    t.update(_costs(supply, [out_j(g) for g in supply.ppas],
-                    [out_j(g) * share for g in supply.onsite], draw, price, sold, n))
+    t.update(_costs(supply, [out_j(g) for g in supply.ppas], f.onsite_out, draw, price, sold,
+                    n))
     return SupplyAccount(t, {"load_j": load_j, "grid_import_j": draw, "ppa_j": ppa_j,
                              "battery_discharge_j": bat.discharge, "onsite_j": onsite_j,
                              "unserved_j": unserved})
+
+
+@dataclass(slots=True)
+class _Flows:
+    """Hourly energy flows (J) of a window that the carbon and CFE totals need."""
+
+    load: FloatArray
+    onsite_out: list[FloatArray]  # each on-site unit's dispatched output
+    ppa: FloatArray
+    matched: FloatArray
+    bat: _Dispatch
+    draw: FloatArray  # physical grid import, battery charging included
+    grid_served: FloatArray  # load the grid supplies directly (not PPA, battery, on-site)
+
+
+def _carbon_totals(f: _Flows, supply: PowerSupply, grid: RegionGrid, start_hour: int
+                   ) -> dict[str, float]:
+    """Scope 1 + location- and market-based scope 2 carbon (module docstring), the 24/7
+    CFE score without and with the grid's own carbon-free share."""
+    n, tab = f.load.size, supply_table()
+    ci = _window(grid.carbon_g_per_j.values, start_hour, n)
+    grid_share = _window(grid_clean_share(grid.region, grid.carbon_g_per_j.values),
+                         start_hour, n)
+    scope1 = sum((o * tab.tech(g.tech).direct_g_per_kwh / J_PER_KWH
+                  for g, o in zip(supply.onsite, f.onsite_out, strict=True)), np.zeros(n))
+    clean_onsite = sum((o for g, o in zip(supply.onsite, f.onsite_out, strict=True)
+                        if tab.tech(g.tech).direct_g_per_kwh == 0), np.zeros(n))
+    unmatched = f.grid_served + f.bat.charge_grid
+    own_clean = float((clean_onsite + f.matched + f.bat.discharge_clean).sum())
+    grid_clean = float((grid_share * f.grid_served).sum())
+    total = float(f.load.sum())
+    return {
+        "cfe_score_frac": own_clean / total if total > 0 else 0.0,
+        "grid_cfe_j": grid_clean,
+        "cfe_score_with_grid_frac": (own_clean + grid_clean) / total if total > 0 else 0.0,
+        "annual_match_frac": float(min(1.0, (f.ppa.sum() + clean_onsite.sum()) / total))
+        if total > 0 else 0.0,
+        "co2e_onsite_g": float(scope1.sum()),
+        "co2e_location_g": float((f.draw * ci).sum() + scope1.sum()),
+        "co2e_market_hourly_g": float((unmatched * ci).sum() + scope1.sum()),
+        "co2e_market_annual_g": float(max(0.0, f.draw.sum() - f.ppa.sum()) * ci.mean()
+                                      + scope1.sum()),
+    }
 
 
 def _costs(supply: PowerSupply, ppa_out: list[FloatArray], onsite_out: list[FloatArray],

@@ -7,6 +7,10 @@
   AR(1) weather noise (hourly phi 0.97), scaled likewise;
 - **firm** sources: the capacity factor every hour (derated constant output).
 
+:func:`grid_clean_share` gives the grid's hourly carbon-free share from its carbon
+intensity: ``s(h) = 1 - CI(h) / F``, with ``F = mean CI / (1 - mean share)`` the intensity
+of the region's fossil generation (``grid_low_carbon`` in ``power_supply.yaml``).
+
 Shapes are simple and documented; the annual energy is the published capacity factor's:
 the region's own where ``power_supply.yaml`` has one (``regional_capacity_factors``),
 else the technology's US figure.
@@ -20,7 +24,7 @@ import math
 
 import numpy as np
 
-from gputwin.energy.grid import FloatArray
+from gputwin.energy.grid import J_PER_KWH, FloatArray
 from gputwin.energy.profiles import HOURS_PER_YEAR
 from gputwin.energy.supply_tables import supply_table
 from gputwin.energy.tables import default_tables
@@ -85,3 +89,17 @@ def per_unit_profile(tech: str, region: str) -> FloatArray:
         out = _scale_to_mean(wind_shape(region), cf)
     out.setflags(write=False)
     return out
+
+
+def grid_clean_share(region: str, carbon_g_per_j: FloatArray) -> FloatArray:
+    """Hourly carbon-free share of ``region``'s grid, in [0, 1], from its carbon intensity
+    (g/J, any length): the share that leaves the fossil part's intensity ``F`` (module
+    docstring) diluted to ``CI(h)``. Zero everywhere for a region without a share."""
+    mean_share = supply_table().grid_low_carbon_share(region)
+    ci = np.asarray(carbon_g_per_j, dtype=np.float64)
+    if mean_share is None or mean_share >= 1.0:
+        return np.zeros_like(ci) if mean_share is None else np.ones_like(ci)
+    mean_ci = default_tables().region(region).carbon.mean_g_per_kwh / J_PER_KWH
+    fossil_g_per_j = mean_ci / (1.0 - mean_share)
+    share: FloatArray = np.clip(1.0 - ci / fossil_g_per_j, 0.0, 1.0)
+    return share

@@ -42,6 +42,14 @@ class RegionalCapacityFactor(_Entry):
     source: str = Field(min_length=8)
 
 
+class GridLowCarbon(_Entry):
+    """Each grid's annual mean carbon-free (renewable + nuclear) share of generation."""
+
+    year: str = Field(min_length=4)
+    source: str = Field(min_length=8)
+    share_frac: dict[str, float]
+
+
 class SupplyTable(_Entry):
     technologies: dict[str, SupplyTech]
     battery: BatteryTable
@@ -50,6 +58,11 @@ class SupplyTable(_Entry):
     #: region -> variable technology -> its capacity factor there (others: the tech's own)
     regional_capacity_factors: dict[str, dict[str, RegionalCapacityFactor]] = Field(
         default_factory=dict)
+    grid_low_carbon: GridLowCarbon
+
+    def grid_low_carbon_share(self, region: str) -> float | None:
+        """Annual mean carbon-free share of ``region``'s grid (``None``: not in the table)."""
+        return self.grid_low_carbon.share_frac.get(region)
 
     def capacity_factor(self, tech: str, region: str) -> float:
         """Annual mean output over nameplate of ``tech`` in ``region``: the region's
