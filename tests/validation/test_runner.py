@@ -77,3 +77,31 @@ def test_duplicate_ids_rejected(tmp_path: Path) -> None:
     path.write_text("cases:\n" + entry + entry)
     with pytest.raises(InputError, match="duplicate case id"):
         load_cases([path])
+
+
+def test_supply_kind_runs_economics_supply() -> None:
+    from gputwin.validation.runner import run_case
+
+    case = _case(kind="supply", inputs={"region": "GB", "load_mw": 100,
+                                        "ppa": ["wind-onshore:100"]},
+                 metric="ppa_capacity_factor_frac", published=0.263)
+    res = run_case(case)
+    assert res.predicted == pytest.approx(0.263, rel=1e-3) and res.within
+
+
+def test_supply_kind_leaves_out_ratios_a_year_cannot_give() -> None:
+    from gputwin.validation.runner import run_case
+
+    res = run_case(_case(kind="supply", inputs={"region": "GB", "load_mw": 100},
+                         metric="battery_round_trip_frac", published=0.85))
+    assert res.predicted is None and "not in the estimate" in res.error
+
+
+def test_tco_kind_reports_facility_capex_per_mw() -> None:
+    from gputwin.energy.tco import tco_table
+    from gputwin.validation.runner import run_case
+
+    for cooling in ("air", "liquid"):
+        res = run_case(_case(kind="tco", inputs={"gpu": "h100-sxm-80gb", "cooling": cooling},
+                             metric="facility_usd_per_mw", published=1e7))
+        assert res.predicted == pytest.approx(tco_table().facility_usd_per_mw[cooling])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import click
@@ -114,33 +113,6 @@ def owned(gpu: str | None, as_json: bool, **kw: Any) -> None:
         console.print(ESTIMATE_FOOTNOTE)
 
 
-def _gens(specs: tuple[str, ...], option: str) -> tuple[Any, ...]:
-    from gputwin.energy.supply import Generator
-    from gputwin.energy.supply_tables import supply_table
-    from gputwin.errors import InputError
-
-    out = []
-    for spec in specs:
-        parts = spec.split(":")
-        try:
-            if len(parts) not in (2, 3):
-                raise ValueError(spec)
-            tech, mw = parts[0], float(parts[1])
-            price = float(parts[2]) if len(parts) > 2 else None
-            if not (math.isfinite(mw) and mw >= 0):  # said "capacity_w ... got -5000000.0"
-                raise InputError(f"expected a capacity in MW >= 0, got {parts[1]!r}",
-                                 where=f"{option} {spec}")
-        except ValueError:
-            raise InputError(f"expected TECH:MW[:USD_PER_MWH], got {spec!r}",
-                             where=option) from None
-        try:
-            supply_table().tech(tech)  # an unknown one is reported at its flag
-            out.append(Generator(tech, mw * 1e6, usd_per_mwh=price))
-        except InputError as exc:  # e.g. a negative price: name the flag and the spec
-            raise InputError(str(exc), where=f"{option} {spec}") from None
-    return tuple(out)
-
-
 @economics.command()
 @click.option("--region", default="US-TEX-ERCO", show_default=True, help="Grid region.")
 @click.option("--load-mw", type=Finite(min=0, min_open=True), required=True,
@@ -162,32 +134,22 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
       gputwin economics supply --load-mw 100 --ppa solar-pv:150 --ppa wind-onshore:150 \\
           --battery-mwh 400 --battery-mw 100
     """
-    from gputwin.energy.regions import region_grid
-    from gputwin.energy.supply import Battery, PowerSupply, supply_account
+    from gputwin.run.estimate_supply import estimate_supply
 
-    if (battery_mwh > 0) != (battery_mw > 0):
-        from gputwin.errors import InputError
-
-        raise InputError("a battery needs both its energy (--battery-mwh) and its power "
-                         "(--battery-mw), or neither", where="--battery-mwh/--battery-mw")
-    from gputwin.energy.tables import default_tables
-
-    default_tables().region(region, where="--region")  # an unknown name, at its flag
-    bat = Battery(battery_mwh * 3.6e9, battery_mw * 1e6) if battery_mwh > 0 else None
-    sup = PowerSupply(_gens(ppa, "--ppa"), _gens(onsite, "--onsite"), bat,
-                      None if interconnect_mw is None else interconnect_mw * 1e6)
-    t = supply_account(load_mw * 1e6, region_grid(region), sup).totals
-    factors = sup.capacity_factors(region)
+    t = estimate_supply(load_mw=load_mw, region=region, ppa=ppa, onsite=onsite,
+                        battery_mwh=battery_mwh, battery_mw=battery_mw,
+                        interconnect_mw=interconnect_mw)
+    factors = t["capacity_factors"]
     if as_json:
-        emit_json({"region": region, **t, "capacity_factors": factors})
+        emit_json(t)
         return
     mwh = {k: v / 3.6e9 for k, v in t.items() if k.endswith("_j")}
     click.echo(f"{region}: {mwh['load_j']:,.0f} MWh load; on-site {mwh['onsite_j']:,.0f}, "
                f"PPA {mwh['ppa_j']:,.0f} (matched {mwh['ppa_matched_j']:,.0f}, sold "
                f"{mwh['ppa_sold_j']:,.0f}), battery out {mwh['battery_discharge_j']:,.0f}, "
                f"grid {mwh['grid_import_j']:,.0f}, unserved {mwh['unserved_j']:,.0f} MWh")
-    click.echo(f"24/7 CFE score {t['cfe_score_frac']:.1%}; annual match "
-               f"{t['annual_match_frac']:.1%}")
+    click.echo(f"24/7 CFE score {t['cfe_score_frac']:.1%} ({t['cfe_score_with_grid_frac']:.1%} "
+               f"with the grid's carbon-free share); annual match {t['annual_match_frac']:.1%}")
     click.echo(f"carbon t CO2e: location-based {t['co2e_location_g'] / 1e6:,.0f}, "
                f"market-based hourly {t['co2e_market_hourly_g'] / 1e6:,.0f}, annual "
                f"{t['co2e_market_annual_g'] / 1e6:,.0f} (on-site {t['co2e_onsite_g'] / 1e6:,.0f})")

@@ -130,7 +130,14 @@ class OwnedCost:
                 "usd_per_gpu_year": self.total_usd_per_year,
                 "usd_per_gpu_year_by_item": dict(self.usd_per_year),
                 "capex_usd_per_gpu": dict(self.capex_usd), "it_power_w": self.it_power_w,
-                "peak_it_power_w": self.peak_it_power_w, "assumptions": dict(self.assumptions)}
+                "peak_it_power_w": self.peak_it_power_w,
+                "facility_usd_per_mw": self.facility_usd_per_mw,
+                "assumptions": dict(self.assumptions)}
+
+    @property
+    def facility_usd_per_mw(self) -> float:
+        """Facility capex per MW of the GPU's peak (critical) IT power."""
+        return self.capex_usd["facility"] / (self.peak_it_power_w / 1e6)
 
 
 def server_capex_usd(accelerator: str) -> float:

@@ -18,6 +18,8 @@ _KIND_TITLES = {
     "optics": "Optical fabrics (estimate optics)",
     "generation": "Image and video generation",
     "dataflow": "SRAM-resident dataflow parts: Groq LPU, Cerebras (estimate dataflow)",
+    "supply": "Power supply: capacity factors, prices, storage (economics supply)",
+    "tco": "Owned-fleet cost: facility capex (economics owned)",
 }
 
 

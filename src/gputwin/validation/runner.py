@@ -158,6 +158,28 @@ def _evaluate_dataflow(**inputs: Any) -> _HasToDict:
                              **fields)
 
 
+def _evaluate_supply(**inputs: Any) -> _HasToDict:
+    """``economics supply``: a year of a site's power (``load_mw``, ``region``, ``ppa`` and
+    ``onsite`` lists of ``TECH:MW[:USD_PER_MWH]``, ``battery_mwh``/``battery_mw``); ratios
+    a year cannot give (no battery, no PPA) are left out, so a case on them says so."""
+    from gputwin.run.estimate_supply import estimate_supply
+
+    out = estimate_supply(**inputs)
+    return _Payload({k: v for k, v in out.items() if isinstance(v, (int, float))})
+
+
+def _evaluate_tco(**inputs: Any) -> _HasToDict:
+    """``economics owned``: one owned ``gpu`` under :class:`OwnedAssumptions` fields (e.g.
+    ``cooling``); ``facility_usd_per_mw`` is the facility capex per MW of critical IT."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.energy.tco import OwnedAssumptions, owned_cost
+    from gputwin.topology.hardware import resolve_hardware
+
+    fields = dict(inputs)
+    hw = resolve_hardware(default_catalog(), gpu=fields.pop("gpu", "h100-sxm-80gb"))
+    return owned_cost(hw.accelerator, hw.system, OwnedAssumptions(**fields))
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "dataflow": _evaluate_dataflow,
     "optics": _evaluate_optics,
@@ -170,6 +192,8 @@ EVALUATORS: dict[str, Evaluator] = {
     "reliability": _evaluate_reliability,
     "rag": _evaluate_rag,
     "vector_index": _evaluate_vector_index,
+    "supply": _evaluate_supply,
+    "tco": _evaluate_tco,
 }
 
 

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 CaseKind = Literal["training", "collective", "serving", "serving_sim", "energy", "reliability",
-                   "rag", "vector_index", "optics", "generation", "dataflow"]
+                   "rag", "vector_index", "optics", "generation", "dataflow",
+                   "supply", "tco"]
 
 
 class ValidationCase(BaseModel):
