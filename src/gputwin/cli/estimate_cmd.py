@@ -7,6 +7,7 @@ import click
 from gputwin.cli.estimate_collective import collective
 from gputwin.cli.estimate_dataflow import dataflow
 from gputwin.cli.estimate_energy import energy
+from gputwin.cli.estimate_fat_tree_optics import fat_tree_optics_cmd
 from gputwin.cli.estimate_optics import optics
 from gputwin.cli.estimate_rag import rag
 from gputwin.cli.estimate_serve import serve
@@ -29,3 +30,4 @@ estimate.add_command(dataflow)
 estimate.add_command(video)
 estimate.add_command(rag)
 estimate.add_command(optics)
+estimate.add_command(fat_tree_optics_cmd)

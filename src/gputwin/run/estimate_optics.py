@@ -136,6 +136,7 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
     return {"num_chips": num_chips, "system": system, "links_per_chip": links,
             "link_gbps": link_gbps, "op": op, "size_bytes": size_bytes,
             "transceiver": transceiver, "transceiver_w": mod.power_w,
+            "transceiver_pj_per_bit": mod.power_w / (mod.gbps * 1e9) * 1e12,
             "chip_power_w": chip_w, "ocs_slice": {"chip_torus": sl.chip_torus,
                                                    "blocks": sl.blocks, "num_ocs": sl.num_ocs,
                                                    "twistable": twist},

@@ -62,6 +62,12 @@ class PacketSwitch(_Entry):
     source: str = Field(min_length=8)
 
 
+class ScaleOutSwitch(_Entry):
+    radix: int = Field(gt=1)
+    port_gbps: float = Field(gt=0)
+    source: str = Field(min_length=8)
+
+
 class Availability(_Entry):
     host_availability_frac: float = Field(gt=0, le=1)
     source: str = Field(min_length=8)
@@ -71,6 +77,7 @@ class OpticalTable(_Entry):
     ocs: OcsTable
     transceivers: dict[str, Transceiver]
     packet_switch: PacketSwitch
+    scale_out_switch: ScaleOutSwitch
     availability: Availability
 
 

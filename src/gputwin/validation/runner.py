@@ -125,15 +125,26 @@ def _evaluate_vector_index(**inputs: Any) -> _HasToDict:
                      "search_time_s": search_time_s(spec, top_k, acc=acc)})
 def _evaluate_optics(**inputs: Any) -> _HasToDict:
     """``estimate optics``: the row of ``fabric`` (default ocs-torus), plus
-    ``transceivers_per_chip`` and ``twisted_speedup``."""
+    ``transceivers_per_chip``, ``twisted_speedup`` and the module's ``transceiver_w`` and
+    ``transceiver_pj_per_bit``; with ``num_gpus``, ``estimate fat-tree-optics`` instead
+    (``fat_tree_optics`` fields plus ``modules_per_gpu`` and ``optics_w_per_gpu``)."""
+    import dataclasses
+
     from gputwin.run.estimate_optics import estimate_optics
+    from gputwin.topology.fat_tree_optics import fat_tree_optics
 
     fields = dict(inputs)
+    if "num_gpus" in fields:
+        ft = fat_tree_optics(fields.pop("num_gpus"), **fields)
+        return _Payload(dataclasses.asdict(ft) | {"modules_per_gpu": ft.modules_per_gpu,
+                                                  "optics_w_per_gpu": ft.optics_w_per_gpu})
     name = fields.pop("fabric", "ocs-torus")
     out = estimate_optics(**fields)
     row = next(f for f in out["fabrics"] if f["fabric"] == name)
     return _Payload(row | {"transceivers_per_chip": row["transceivers"] / out["num_chips"],
-                           "twisted_speedup": out["twisted_speedup"]})
+                           "twisted_speedup": out["twisted_speedup"],
+                           "transceiver_w": out["transceiver_w"],
+                           "transceiver_pj_per_bit": out["transceiver_pj_per_bit"]})
 
 
 def _evaluate_generation(**inputs: Any) -> _HasToDict:

@@ -1,0 +1,72 @@
+"""GPU fat-tree optics: switch counts, modules per port, co-packaged switch ports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gputwin.errors import InputError, UnknownNameError
+from gputwin.topology.fat_tree_optics import fat_tree_optics
+from gputwin.topology.optical import optical_table
+
+
+@pytest.mark.parametrize("gpus, tiers", [(100, 1), (144, 1), (145, 2), (10368, 2), (10369, 3)])
+def test_tiers_follow_the_radix(gpus: int, tiers: int) -> None:
+    """144-port switches: one tier up to k, two up to k^2/2, three up to k^3/4."""
+    assert fat_tree_optics(gpus).tiers == tiers
+
+
+def test_every_link_has_a_module_at_each_end() -> None:
+    """t tiers -> 2t - 1 switch-side modules per NIC port plus the NIC's own."""
+    for gpus, tiers in [(144, 1), (10368, 2), (41472, 3)]:
+        ft = fat_tree_optics(gpus)
+        assert ft.tiers == tiers
+        assert ft.nic_modules == gpus
+        assert ft.switch_side_ports == (2 * tiers - 1) * gpus
+        assert ft.modules_per_gpu == pytest.approx(2 * tiers)
+
+
+def test_cpo_switches_keep_the_nic_module_and_draw_less() -> None:
+    tab = optical_table().transceivers
+    plug = fat_tree_optics(41472)
+    cpo = fat_tree_optics(41472, cpo_switches=True)
+    assert cpo.num_switches == plug.num_switches and cpo.switch_side_ports == plug.switch_side_ports
+    assert cpo.switch_side_pluggables == 0 and cpo.modules_per_gpu == pytest.approx(1.0)
+    assert cpo.optics_power_w == pytest.approx(
+        41472 * tab["pluggable-800g"].power_w + plug.switch_side_ports * tab["cpo-800g"].power_w)
+    assert cpo.optics_power_w < plug.optics_power_w
+
+
+def test_more_ports_per_gpu_scale_the_fabric() -> None:
+    one = fat_tree_optics(1024)
+    two = fat_tree_optics(1024, ports_per_gpu=2)
+    assert two.endpoint_ports == 2048 and two.nic_modules == 2048
+    assert two.optics_power_w > one.optics_power_w
+
+
+def test_bad_inputs_name_their_flag() -> None:
+    with pytest.raises(UnknownNameError):
+        fat_tree_optics(64, transceiver="nope")
+    for kwargs, flag in [({"radix": 3}, "--radix"), ({"ports_per_gpu": 0}, "--num-gpus")]:
+        with pytest.raises(InputError) as info:
+            fat_tree_optics(64, **kwargs)
+        assert info.value.where == flag
+    with pytest.raises(InputError) as info:
+        fat_tree_optics(10_000_000)
+    assert info.value.where == "--num-gpus"
+
+
+def test_fat_tree_optics_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli_run import run_cli
+
+    code, out, err = run_cli(["estimate", "fat-tree-optics", "--num-gpus", "576", "--json"],
+                             capsys)
+    assert code == 0, err
+    rows = json.loads(out)["fabrics"]
+    assert [r["switch_optics"] for r in rows] == ["pluggable", "co-packaged"]
+    assert rows[0]["num_switches"] == 12
+    code, out, err = run_cli(["estimate", "fat-tree-optics", "--num-gpus", "576"], capsys)
+    assert code == 0 and "co-packaged switches" in out and "W per GPU" in out
+    code, out, err = run_cli(["estimate", "fat-tree-optics", "--radix", "3"], capsys)
+    assert code == 2 and "--radix" in err
