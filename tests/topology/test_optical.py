@@ -161,3 +161,17 @@ def test_optics_cli_many_spare_blocks(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, err = run_cli(["estimate", "optics", "--spare-blocks", "100000", "--json"], capsys)
     assert code == 0, err
     assert "slice_availability_frac" in out
+
+
+def test_optics_cli_text_states_its_assumptions(capsys: pytest.CaptureFixture[str]) -> None:
+    """A newcomer sees the module power, chip power, availability and spares assumed."""
+    from tests.cli_run import run_cli
+
+    code, out, err = run_cli(["estimate", "optics", "--num-chips", "128", "--transceiver",
+                              "cpo-800g", "--spare-blocks", "2"], capsys)
+    assert code == 0, err
+    assumed = next(line for line in out.splitlines() if line.startswith("assumed:"))
+    assert "cpo-800g modules at 4.6 W" in assumed and "2 spare block(s)" in assumed
+    assert "99.5%" in assumed and "W per chip" in assumed
+    rows = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
+    assert rows[:5] == ["fabric", "ocs-torus", "ocs-twisted", "static-torus", "eps-clos"]

@@ -43,23 +43,41 @@ def optics(num_chips: int, system: str, op: str, size_bytes: float, transceiver:
     if as_json:
         emit_json(out)
         return
+    for line in _report(out):
+        click.echo(line)
+
+
+def _report(out: dict[str, Any]) -> list[str]:
+    """What was assumed, then one row per fabric, then what the columns mean."""
     sl = out["ocs_slice"]
-    click.echo(f"{num_chips} chips of {system} ({out['links_per_chip']} links x "
-               f"{out['link_gbps']:.0f} Gb/s each); torus {'x'.join(map(str, sl['chip_torus']))}"
-               f" of {sl['blocks']} blocks, {sl['num_ocs']} OCSes; {op} of "
-               f"{size_bytes / 2**20:,.0f} MiB")
-    for f in out["fabrics"]:
-        click.echo(_line(f))
+    torus = "x".join(map(str, sl["chip_torus"]))
+    lines = [
+        f"{out['num_chips']:,} chips of {out['system']} ({out['links_per_chip']} links x "
+        f"{out['link_gbps']:.0f} Gb/s each): a {torus} torus of {sl['blocks']} 4x4x4 blocks; "
+        f"{out['op']} of {out['size_bytes'] / 2**20:,.0f} MiB",
+        f"assumed: {out['transceiver']} modules at {out['transceiver_w']:g} W "
+        f"({out['transceiver_pj_per_bit']:.1f} pJ/bit), one per optical link end; "
+        f"OCS {out['ocs_power_w']:g} W each; {out['chip_power_w']:.0f} W per chip (system "
+        f"power, host share included); hosts up {out['host_availability_frac']:.1%} of the "
+        f"time; {out['spare_blocks']} spare block(s)",
+        f"  {'fabric':<13} {'collective':>17}  {'fabric power':>32}  {'switches':>8} "
+        f"{'modules':>8}  {'chip-failure outage':<20} {'slice up':>8}"]
+    lines += [_line(f) for f in out["fabrics"]]
+    lines += ["  fabric power: switches + optical modules (share of system + fabric power, "
+              "per bit of the chips' link bandwidth)",
+              "  slice up: chance enough blocks are healthy (OCS: any of the pod's; static: "
+              "the slice's own; Clos: any hosts)"]
     if not sl["twistable"]:
-        click.echo(f"  (no ocs-twisted row: a twisted torus needs an n x n x 2n or n x 2n x 2n "
-                   f"slice, not {'x'.join(map(str, sl['chip_torus']))})")
+        lines.append(f"  (no ocs-twisted row: a twisted torus needs an n x n x 2n or n x 2n x 2n "
+                     f"slice, not {torus})")
+    return lines
 
 
 def _line(f: dict[str, Any]) -> str:
     rec = f["chip_failure_recovery_s"]
     rec_s = "until repair" if rec is None else f"{rec:g} s"
-    return (f"  {f['fabric']:<13} {f['collective_time_s'] * 1e3:8.2f} ms "
-            f"({f['collective_algorithm']}); fabric {f['fabric_power_w'] / 1e3:,.1f} kW = "
-            f"{f['fabric_power_frac']:.1%} of system, {f['fabric_pj_per_bit']:.1f} pJ/bit; "
-            f"{f['num_switches']:,} switches, {f['transceivers']:,} transceivers; after a "
-            f"chip failure: {rec_s}; slice availability {f['slice_availability_frac']:.1%}")
+    coll = f"{f['collective_time_s'] * 1e3:.2f} ms {f['collective_algorithm']}"
+    power = (f"{f['fabric_power_w'] / 1e3:,.1f} kW ({f['fabric_power_frac']:.1%}, "
+             f"{f['fabric_pj_per_bit']:.1f} pJ/bit)")
+    return (f"  {f['fabric']:<13} {coll:>17}  {power:>32}  {f['num_switches']:>8,} "
+            f"{f['transceivers']:>8,}  {rec_s:<20} {f['slice_availability_frac']:>8.1%}")

@@ -137,7 +137,12 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
             "link_gbps": link_gbps, "op": op, "size_bytes": size_bytes,
             "transceiver": transceiver, "transceiver_w": mod.power_w,
             "transceiver_pj_per_bit": mod.power_w / (mod.gbps * 1e9) * 1e12,
-            "chip_power_w": chip_w, "ocs_slice": {"chip_torus": sl.chip_torus,
+            "chip_power_w": chip_w, "ocs_power_w": tab.ocs.power_w,
+            "spare_blocks": spare_blocks,
+            "host_availability_frac": (tab.availability.host_availability_frac
+                                       if host_availability_frac is None
+                                       else host_availability_frac),
+            "ocs_slice": {"chip_torus": sl.chip_torus,
                                                    "blocks": sl.blocks, "num_ocs": sl.num_ocs,
                                                    "twistable": twist},
             "twisted_speedup": (rows[0]["collective_time_s"] / rows[1]["collective_time_s"]
