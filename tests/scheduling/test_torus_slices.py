@@ -120,7 +120,7 @@ def test_cli_and_report_say_what_the_optics_are() -> None:
 
 
 @pytest.mark.parametrize(("switching", "nodes", "extra_s"), [
-    ("ocs", 2 * HOSTS, 5.0),  # two blocks: circuits re-pointed (optical.yaml, 5 s)
+    ("ocs", 2 * HOSTS, 10.0),  # two blocks: circuits re-pointed (optical.yaml, Gemini ~10 s)
     ("ocs", HOSTS, 0.0),  # one block: copper inside, no circuit to move
     ("static", 4 * HOSTS, 0.0),  # fixed fibre: the slice resumes on the same run
 ])

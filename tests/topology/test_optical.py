@@ -88,7 +88,11 @@ def test_fabrics_trade_collectives_power_and_failures() -> None:
     # a non-blocking packet fabric at ICI bandwidth costs an order of magnitude more power
     assert ar["eps-clos"]["fabric_power_w"] > 10 * ar["ocs-torus"]["fabric_power_w"]
     # failures: the OCS swaps in a spare block in seconds; static waits for repair
-    assert ar["ocs-torus"]["chip_failure_recovery_s"] == pytest.approx(5.0)
+    from gputwin.topology.optical import optical_table
+
+    assert ar["ocs-torus"]["chip_failure_recovery_s"] == pytest.approx(
+        optical_table().ocs.job_reconfiguration_s)
+    assert ar["ocs-torus"]["chip_failure_recovery_s"] < 60
     assert ar["static-torus"]["chip_failure_recovery_s"] is None
     assert (ar["eps-clos"]["slice_availability_frac"] > ar["ocs-torus"]["slice_availability_frac"]
             > ar["static-torus"]["slice_availability_frac"])
