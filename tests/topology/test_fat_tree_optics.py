@@ -70,3 +70,17 @@ def test_fat_tree_optics_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "co-packaged switches" in out and "W per GPU" in out
     code, out, err = run_cli(["estimate", "fat-tree-optics", "--radix", "3"], capsys)
     assert code == 2 and "--radix" in err
+
+
+def test_a_twin_port_module_serves_two_switch_ports() -> None:
+    """A 1.6T twin-port module carries two 800G switch ports: half the modules, half its
+    power per port; the NIC keeps its own 800G module."""
+    tab = optical_table().transceivers
+    base = fat_tree_optics(10368)
+    twin = fat_tree_optics(10368, transceiver="pluggable-1.6t")
+    assert twin.switch_side_ports == base.switch_side_ports
+    assert twin.switch_side_pluggables == base.switch_side_ports // 2
+    assert twin.switch_port_w == pytest.approx(tab["pluggable-1.6t"].power_w / 2)
+    assert twin.nic_module_w == pytest.approx(tab["pluggable-800g"].power_w)
+    slow = fat_tree_optics(10368, nic_transceiver="pluggable-400g")
+    assert slow.nic_modules == 2 * 10368  # an 800G NIC port needs two 400G modules

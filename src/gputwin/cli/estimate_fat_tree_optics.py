@@ -20,11 +20,13 @@ from gputwin.cli.options import emit_json, positive_int
 @click.option("--radix", type=int, default=None, callback=positive_int,
               help="Ports per switch (default 144: NVIDIA Quantum-X800, 144 x 800G).")
 @click.option("--transceiver", default="pluggable-800g", show_default=True,
-              help="Pluggable module on each NIC port and, without CPO, each switch port "
-              "(topology/optical.yaml: pluggable-800g, pluggable-400g).")
+              help="The switches' pluggable module (without CPO); pluggable-1.6t is a twin-port "
+              "module serving two 800G ports (topology/optical.yaml).")
+@click.option("--nic-transceiver", default="pluggable-800g", show_default=True,
+              help="The module in each NIC port (kept with CPO switches).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def fat_tree_optics_cmd(num_gpus: int, ports_per_gpu: int, radix: int | None, transceiver: str,
-                        as_json: bool) -> None:
+                        nic_transceiver: str, as_json: bool) -> None:
     """Optics of a GPU fat tree (every link optical), pluggable vs co-packaged switches.
 
     \b
@@ -34,16 +36,18 @@ def fat_tree_optics_cmd(num_gpus: int, ports_per_gpu: int, radix: int | None, tr
     from gputwin.topology.fat_tree_optics import fat_tree_optics
 
     rows = [fat_tree_optics(num_gpus, ports_per_gpu=ports_per_gpu, radix=radix,
-                            transceiver=transceiver, cpo_switches=cpo)
+                            transceiver=transceiver, nic_transceiver=nic_transceiver,
+                            cpo_switches=cpo)
             for cpo in (False, True)]
     out = [_as_dict(r, cpo) for r, cpo in zip(rows, (False, True), strict=True)]
     if as_json:
-        emit_json({"num_gpus": num_gpus, "transceiver": transceiver, "fabrics": out})
+        emit_json({"num_gpus": num_gpus, "transceiver": transceiver,
+                   "nic_transceiver": nic_transceiver, "fabrics": out})
         return
     r = rows[0]
     click.echo(f"{num_gpus:,} GPUs x {ports_per_gpu} NIC port(s): non-blocking {r.tiers}-tier "
                f"fat tree of {r.radix}-port switches, {r.num_switches:,} switches; every link "
-               f"optical (one module per link end)")
+               f"optical, with optics at both ends")
     for d in out:
         click.echo(_line(d))
 
@@ -58,4 +62,4 @@ def _line(d: dict[str, Any]) -> str:
     return (f"  {d['switch_optics'] + ' switches':<22} optics {d['optics_power_w'] / 1e3:,.0f} kW "
             f"({d['optics_w_per_gpu']:.0f} W per GPU): {d['nic_modules']:,} NIC modules at "
             f"{d['nic_module_w']:g} W + {d['switch_side_ports']:,} switch ports at "
-            f"{d['switch_port_w']:g} W; {d['modules_per_gpu']:.1f} discrete modules per GPU")
+            f"{d['switch_port_w']:g} W each; {d['modules_per_gpu']:.1f} discrete modules per GPU")

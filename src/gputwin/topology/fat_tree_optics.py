@@ -15,6 +15,7 @@ Numbers in ``optical.yaml`` (``transceivers``, ``scale_out_switch``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gputwin.errors import InputError, UnknownNameError
@@ -33,8 +34,8 @@ class FatTreeOptics:
     nic_modules: int  # one pluggable per NIC port
     switch_side_ports: int  # leaf down-ports plus both ends of every link above the leaves
     switch_side_pluggables: int  # discrete modules in the switches (0 with CPO switches)
-    nic_module_w: float
-    switch_port_w: float  # per switch-side port: a pluggable module, or a CPO port
+    nic_module_w: float  # per NIC port
+    switch_port_w: float  # per switch-side port: its share of a pluggable, or a CPO port
     optics_power_w: float
 
     @property
@@ -48,13 +49,15 @@ class FatTreeOptics:
 
 
 def fat_tree_optics(num_gpus: int, *, ports_per_gpu: int = 1, radix: int | None = None,
-                    transceiver: str = "pluggable-800g", cpo_switches: bool = False,
-                    cpo_port: str = "cpo-800g") -> FatTreeOptics:
+                    transceiver: str = "pluggable-800g", nic_transceiver: str = "pluggable-800g",
+                    cpo_switches: bool = False, cpo_port: str = "cpo-800g") -> FatTreeOptics:
     """The smallest non-blocking fat tree of ``radix``-port switches (default: the table's
-    scale-out switch) for ``num_gpus`` GPUs with ``ports_per_gpu`` NIC ports each, all
-    links optical. Raises InputError (sizes) or UnknownNameError (module names)."""
+    scale-out switch, its port rate for every port) for ``num_gpus`` GPUs with
+    ``ports_per_gpu`` NIC ports each, all links optical. ``transceiver`` is the switches'
+    pluggable: a module faster than the port serves several ports (a 1.6T twin-port OSFP
+    two 800G ports), a slower one is doubled up. Raises InputError or UnknownNameError."""
     table = optical_table()
-    for name in (transceiver, cpo_port):
+    for name in (transceiver, nic_transceiver, cpo_port):
         if name not in table.transceivers:
             raise UnknownNameError("transceiver", name, list(table.transceivers),
                                    where="--transceiver")
@@ -70,9 +73,14 @@ def fat_tree_optics(num_gpus: int, *, ports_per_gpu: int = 1, radix: int | None 
         fab = clos_fabric(ports, k)
     except InputError as exc:
         raise InputError(exc.detail, where="--num-gpus") from None
+    port_gbps = table.scale_out_switch.port_gbps
+    nic, switch = table.transceivers[nic_transceiver], table.transceivers[transceiver]
+    nic_per_port = math.ceil(port_gbps / nic.gbps)  # a NIC port cannot share a module
     switch_side = ports + 2 * fab.optical_links  # optical_links is 0 in one tier
-    nic_w = table.transceivers[transceiver].power_w
-    port_w = table.transceivers[cpo_port if cpo_switches else transceiver].power_w
-    return FatTreeOptics(num_gpus, ports, k, fab.tiers, fab.num_switches, ports, switch_side,
-                         0 if cpo_switches else switch_side, nic_w, port_w,
+    mod = table.transceivers[cpo_port] if cpo_switches else switch
+    port_w = mod.power_w * port_gbps / mod.gbps
+    pluggables = 0 if cpo_switches else math.ceil(switch_side * port_gbps / switch.gbps)
+    nic_w = nic_per_port * nic.power_w
+    return FatTreeOptics(num_gpus, ports, k, fab.tiers, fab.num_switches, ports * nic_per_port,
+                         switch_side, pluggables, nic_w, port_w,
                          ports * nic_w + switch_side * port_w)
