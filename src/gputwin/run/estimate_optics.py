@@ -98,21 +98,8 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
         raise InputError(f"{system} is not a torus system (its scale-up is "
                          f"{hw.system.scale_up_topology}); OCS fabrics wire tori",
                          where="--system")
-    try:
-        parsed = CollectiveOp(op)
-    except ValueError:
-        raise InputError(f"unknown collective {op!r}; expected one of "
-                         f"{', '.join(o.value for o in CollectiveOp)}", where="--op") from None
+    parsed = _checked_inputs(op, transceiver, spare_blocks, host_availability_frac, size_bytes)
     tab = optical_table()
-    if transceiver not in tab.transceivers:
-        raise InputError(f"unknown transceiver {transceiver!r}; expected one of "
-                         f"{', '.join(tab.transceivers)}", where="--transceiver")
-    if spare_blocks < 0:
-        raise InputError("spare blocks must be non-negative", where="--spare-blocks")
-    if host_availability_frac is not None and not 0 < host_availability_frac <= 1:
-        raise InputError(f"expected a share of time in (0, 1], got {host_availability_frac}",
-                         where="--host-availability")
-    check_number(size_bytes, "--size", 0, low_open=True)  # as estimate collective's --size
     sl = ocs_slice(num_chips)
     links = 2 * TORUS_DIMS[hw.system.scale_up_topology]
     link_gbps = hw.scale_up_fabric.link_bandwidth_bytes_per_s * 8 / 1e9
@@ -139,15 +126,33 @@ def estimate_optics(*, num_chips: int, system: str = "tpu-v5p-slice", op: str = 
             "transceiver_pj_per_bit": mod.power_w / (mod.gbps * 1e9) * 1e12,
             "chip_power_w": chip_w, "ocs_power_w": tab.ocs.power_w,
             "spare_blocks": spare_blocks,
-            "host_availability_frac": (tab.availability.host_availability_frac
-                                       if host_availability_frac is None
-                                       else host_availability_frac),
-            "ocs_slice": {"chip_torus": sl.chip_torus,
-                                                   "blocks": sl.blocks, "num_ocs": sl.num_ocs,
-                                                   "twistable": twist},
+            "host_availability_frac": (host_availability_frac or
+                                       tab.availability.host_availability_frac),
+            "ocs_slice": {"chip_torus": sl.chip_torus, "blocks": sl.blocks,
+                          "num_ocs": sl.num_ocs, "twistable": twist},
             "twisted_speedup": (rows[0]["collective_time_s"] / rows[1]["collective_time_s"]
                                 if twist else None),
             "fabrics": rows}
+
+
+def _checked_inputs(op: str, transceiver: str, spare_blocks: int,
+                    host_availability_frac: float | None, size_bytes: float) -> CollectiveOp:
+    """The collective ``op`` names, after checking the options; raises InputError."""
+    try:
+        parsed = CollectiveOp(op)
+    except ValueError:
+        raise InputError(f"unknown collective {op!r}; expected one of "
+                         f"{', '.join(o.value for o in CollectiveOp)}", where="--op") from None
+    if transceiver not in optical_table().transceivers:
+        raise InputError(f"unknown transceiver {transceiver!r}; expected one of "
+                         f"{', '.join(optical_table().transceivers)}", where="--transceiver")
+    if spare_blocks < 0:
+        raise InputError("spare blocks must be non-negative", where="--spare-blocks")
+    if host_availability_frac is not None and not 0 < host_availability_frac <= 1:
+        raise InputError(f"expected a share of time in (0, 1], got {host_availability_frac}",
+                         where="--host-availability")
+    check_number(size_bytes, "--size", 0, low_open=True)  # as estimate collective's --size
+    return parsed
 
 
 def _power(row: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
