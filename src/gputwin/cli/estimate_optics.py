@@ -21,7 +21,7 @@ from gputwin.cli.options import BYTES, FINITE, emit_json, positive_int
               help="Collective buffer size (nccl-tests convention).")
 @click.option("--transceiver", default="pluggable-800g", show_default=True,
               help="Optics of the torus' optical links: pluggable-800g, pluggable-400g, "
-              "cpo-800g (topology/optical.yaml).")
+              "pluggable-1.6t, cpo-800g (topology/optical.yaml).")
 @click.option("--spare-blocks", type=int, default=1, show_default=True,
               help="Healthy spare blocks (64 chips) the pod holds beyond the slice.")
 @click.option("--host-availability", type=FINITE, default=None,
