@@ -127,7 +127,8 @@ def _evaluate_optics(**inputs: Any) -> _HasToDict:
     """``estimate optics``: the row of ``fabric`` (default ocs-torus), plus
     ``transceivers_per_chip``, ``twisted_speedup`` and the module's ``transceiver_w`` and
     ``transceiver_pj_per_bit``; with ``num_gpus``, ``estimate fat-tree-optics`` instead
-    (``fat_tree_optics`` fields plus ``modules_per_gpu`` and ``optics_w_per_gpu``)."""
+    (``fat_tree_optics`` fields plus ``modules_per_gpu``, ``optics_w_per_gpu`` and
+    ``cpo_saving_w_per_switch``, what co-packaged switches save per switch)."""
     import dataclasses
 
     from gputwin.run.estimate_optics import estimate_optics
@@ -136,8 +137,11 @@ def _evaluate_optics(**inputs: Any) -> _HasToDict:
     fields = dict(inputs)
     if "num_gpus" in fields:
         ft = fat_tree_optics(fields.pop("num_gpus"), **fields)
-        return _Payload(dataclasses.asdict(ft) | {"modules_per_gpu": ft.modules_per_gpu,
-                                                  "optics_w_per_gpu": ft.optics_w_per_gpu})
+        cpo = fat_tree_optics(ft.num_gpus, **fields | {"cpo_switches": True})
+        return _Payload(dataclasses.asdict(ft) | {
+            "modules_per_gpu": ft.modules_per_gpu, "optics_w_per_gpu": ft.optics_w_per_gpu,
+            "cpo_saving_w_per_switch": (ft.optics_power_w - cpo.optics_power_w)
+            / ft.num_switches})
     name = fields.pop("fabric", "ocs-torus")
     out = estimate_optics(**fields)
     row = next(f for f in out["fabrics"] if f["fabric"] == name)
