@@ -84,3 +84,17 @@ def test_a_twin_port_module_serves_two_switch_ports() -> None:
     assert twin.nic_module_w == pytest.approx(tab["pluggable-800g"].power_w)
     slow = fat_tree_optics(10368, nic_transceiver="pluggable-400g")
     assert slow.nic_modules == 2 * 10368  # an 800G NIC port needs two 400G modules
+
+
+def test_faster_ports_take_a_module_each() -> None:
+    """1.6T ports: a 1.6T module per port end, CPO ports at twice the 800G port's power."""
+    tab = optical_table().transceivers
+    ft = fat_tree_optics(1000, port_gbps=1600, transceiver="pluggable-1.6t",
+                         nic_transceiver="pluggable-1.6t")
+    assert ft.port_gbps == 1600 and ft.switch_side_pluggables == ft.switch_side_ports
+    assert ft.switch_port_w == pytest.approx(tab["pluggable-1.6t"].power_w)
+    cpo = fat_tree_optics(1000, port_gbps=1600, cpo_switches=True)
+    assert cpo.switch_port_w == pytest.approx(2 * tab["cpo-800g"].power_w)
+    with pytest.raises(InputError) as info:
+        fat_tree_optics(1000, port_gbps=0)
+    assert info.value.where == "--port-gbps"

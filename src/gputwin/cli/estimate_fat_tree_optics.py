@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gputwin.cli.options import emit_json, positive_int
+from gputwin.cli.options import FINITE, emit_json, positive_int
 
 
 @click.command("fat-tree-optics")
@@ -19,14 +19,17 @@ from gputwin.cli.options import emit_json, positive_int
               help="NIC ports per GPU (one 800G port per GPU on GB200/GB300).")
 @click.option("--radix", type=int, default=None, callback=positive_int,
               help="Ports per switch (default 144: NVIDIA Quantum-X800, 144 x 800G).")
+@click.option("--port-gbps", type=FINITE, default=None,
+              help="Rate of every NIC and switch port in Gb/s (default 800).")
 @click.option("--transceiver", default="pluggable-800g", show_default=True,
               help="The switches' pluggable module (without CPO); pluggable-1.6t is a twin-port "
               "module serving two 800G ports (topology/optical.yaml).")
 @click.option("--nic-transceiver", default="pluggable-800g", show_default=True,
               help="The module in each NIC port (kept with CPO switches).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def fat_tree_optics_cmd(num_gpus: int, ports_per_gpu: int, radix: int | None, transceiver: str,
-                        nic_transceiver: str, as_json: bool) -> None:
+def fat_tree_optics_cmd(num_gpus: int, ports_per_gpu: int, radix: int | None,
+                        port_gbps: float | None, transceiver: str, nic_transceiver: str,
+                        as_json: bool) -> None:
     """Optics of a GPU fat tree (every link optical), pluggable vs co-packaged switches.
 
     \b
@@ -37,7 +40,7 @@ def fat_tree_optics_cmd(num_gpus: int, ports_per_gpu: int, radix: int | None, tr
 
     rows = [fat_tree_optics(num_gpus, ports_per_gpu=ports_per_gpu, radix=radix,
                             transceiver=transceiver, nic_transceiver=nic_transceiver,
-                            cpo_switches=cpo)
+                            cpo_switches=cpo, port_gbps=port_gbps)
             for cpo in (False, True)]
     out = [_as_dict(r, cpo) for r, cpo in zip(rows, (False, True), strict=True)]
     if as_json:
@@ -45,7 +48,8 @@ def fat_tree_optics_cmd(num_gpus: int, ports_per_gpu: int, radix: int | None, tr
                    "nic_transceiver": nic_transceiver, "fabrics": out})
         return
     r = rows[0]
-    click.echo(f"{num_gpus:,} GPUs x {ports_per_gpu} NIC port(s): non-blocking {r.tiers}-tier "
+    click.echo(f"{num_gpus:,} GPUs x {ports_per_gpu} NIC port(s) of {r.port_gbps:g} Gb/s: "
+               f"non-blocking {r.tiers}-tier "
                f"fat tree of {r.radix}-port switches, {r.num_switches:,} switches; every link "
                f"optical, with optics at both ends")
     for d in out:

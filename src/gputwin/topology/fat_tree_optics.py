@@ -29,6 +29,7 @@ class FatTreeOptics:
     num_gpus: int
     endpoint_ports: int
     radix: int
+    port_gbps: float
     tiers: int
     num_switches: int
     nic_modules: int  # one pluggable per NIC port
@@ -50,9 +51,10 @@ class FatTreeOptics:
 
 def fat_tree_optics(num_gpus: int, *, ports_per_gpu: int = 1, radix: int | None = None,
                     transceiver: str = "pluggable-800g", nic_transceiver: str = "pluggable-800g",
-                    cpo_switches: bool = False, cpo_port: str = "cpo-800g") -> FatTreeOptics:
-    """The smallest non-blocking fat tree of ``radix``-port switches (default: the table's
-    scale-out switch, its port rate for every port) for ``num_gpus`` GPUs with
+                    cpo_switches: bool = False, cpo_port: str = "cpo-800g",
+                    port_gbps: float | None = None) -> FatTreeOptics:
+    """The smallest non-blocking fat tree of ``radix``-port switches with ``port_gbps``
+    ports (default: the table's scale-out switch) for ``num_gpus`` GPUs with
     ``ports_per_gpu`` NIC ports each, all links optical. ``transceiver`` is the switches'
     pluggable: a module faster than the port serves several ports (a 1.6T twin-port OSFP
     two 800G ports), a slower one is doubled up. Raises InputError or UnknownNameError."""
@@ -73,7 +75,9 @@ def fat_tree_optics(num_gpus: int, *, ports_per_gpu: int = 1, radix: int | None 
         fab = clos_fabric(ports, k)
     except InputError as exc:
         raise InputError(exc.detail, where="--num-gpus") from None
-    port_gbps = table.scale_out_switch.port_gbps
+    port_gbps = table.scale_out_switch.port_gbps if port_gbps is None else port_gbps
+    if port_gbps <= 0:
+        raise InputError(f"a port rate must be positive, got {port_gbps}", where="--port-gbps")
     nic, switch = table.transceivers[nic_transceiver], table.transceivers[transceiver]
     nic_per_port = math.ceil(port_gbps / nic.gbps)  # a NIC port cannot share a module
     switch_side = ports + 2 * fab.optical_links  # optical_links is 0 in one tier
@@ -81,6 +85,6 @@ def fat_tree_optics(num_gpus: int, *, ports_per_gpu: int = 1, radix: int | None 
     port_w = mod.power_w * port_gbps / mod.gbps
     pluggables = 0 if cpo_switches else math.ceil(switch_side * port_gbps / switch.gbps)
     nic_w = nic_per_port * nic.power_w
-    return FatTreeOptics(num_gpus, ports, k, fab.tiers, fab.num_switches, ports * nic_per_port,
-                         switch_side, pluggables, nic_w, port_w,
+    return FatTreeOptics(num_gpus, ports, k, port_gbps, fab.tiers, fab.num_switches,
+                         ports * nic_per_port, switch_side, pluggables, nic_w, port_w,
                          ports * nic_w + switch_side * port_w)
