@@ -21,12 +21,13 @@ SYSTEMS = list(CAT.systems.values())
 REQUIRED = {
     "accelerators": ["a100-sxm-80gb", "h100-sxm-80gb", "h200-sxm-141gb", "b200", "gb200",
                      "mi300x", "mi325x", "tpu-v5p", "tpu-v5e", "tpu-v6e", "gaudi2", "gaudi3",
-                     "trn2", "l4", "l40s", "h100-pcie-80gb", "h100-nvl-94gb"],
+                     "trn2", "l4", "l40s", "h100-pcie-80gb", "h100-nvl-94gb", "tpu-v7", "trn3"],
     "systems": ["dgx-a100", "dgx-h100", "hgx-h200", "dgx-b200", "gb200-nvl72",
                 "mi300x-platform", "tpu-v5p-slice", "gaudi3-server", "trn2-server",
                 "l4-server", "l40s-server", "mi325x-platform", "tpu-v5e-slice",
                 "tpu-v6e-slice", "gaudi2-server", "trn2-ultraserver", "h100-pcie-server",
-                "h100-nvl-server"],
+                "h100-nvl-server", "tpu-v7-slice", "trn3-ultraserver-gen1",
+                "trn3-ultraserver-gen2"],
     "storage": ["object-store", "lustre", "gpfs", "local-nvme"],
     "models": ["gpt3-175b", "llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "llama3-70b",
                "llama3.1-8b", "llama3.1-70b", "llama3.1-405b", "mixtral-8x7b", "mixtral-8x22b",
@@ -219,7 +220,9 @@ def test_every_accelerator_has_a_system() -> None:
      ("tpu-v6e-slice", "torus2d", "ici-v6e"), ("trn2-server", "torus2d", "neuronlink-v3"),
      ("trn2-ultraserver", "torus3d", "neuronlink-v3"), ("l40s-server", "pcie", "pcie-gen4"),
      ("l4-server", "pcie", "pcie-gen4"), ("h100-pcie-server", "pcie", "pcie-gen5"),
-     ("rtx-pro-6000-server", "pcie", "pcie-gen5"), ("l20-server", "pcie", "pcie-gen4")],
+     ("rtx-pro-6000-server", "pcie", "pcie-gen5"), ("l20-server", "pcie", "pcie-gen4"),
+     ("tpu-v7-slice", "torus3d", "ici-v7"), ("trn3-ultraserver-gen1", "switched", "neuronlink-v4"),
+     ("trn3-ultraserver-gen2", "switched", "neuronlink-v4")],
 )
 def test_scale_up_domains_beyond_nvswitch(system: str, topology: str, fabric: str) -> None:
     sysm = CAT.system(system)
@@ -238,7 +241,8 @@ def test_pcie_fabrics_are_x16_per_direction() -> None:
 
 def test_torus_link_rates_add_up_to_the_chip_figure() -> None:
     """Per-link rate x links per chip = the vendor's per-chip ICI / NeuronLink bandwidth."""
-    for accel, links in (("tpu-v5p", 6), ("tpu-v5e", 4), ("tpu-v6e", 4), ("trn2", 4)):
+    for accel, links in (("tpu-v5p", 6), ("tpu-v5e", 4), ("tpu-v6e", 4), ("trn2", 4),
+                          ("tpu-v7", 6)):
         part = CAT.accelerator(accel)
         assert part.scale_up_fabric is not None
         link = CAT.fabric(part.scale_up_fabric).link_bandwidth_bytes_per_s
@@ -323,3 +327,31 @@ def test_gemma_sliding_window_layers_follow_the_config_pattern(
     model = CAT.model(name)
     assert model.local_attention_window == window
     assert model.local_attention_layers == model.num_layers - model.num_layers // global_every
+
+
+def test_ironwood_and_trainium3_figures() -> None:
+    """TPU7x and Trainium3 carry the vendors' published per-chip figures (dense peaks, binary
+    HBM sizes, per-direction scale-up) and the pod / UltraServer sizes of their systems."""
+    v7, trn3 = CAT.accelerator("tpu-v7"), CAT.accelerator("trn3")
+    assert v7.peak_flop_per_s["fp8"] == pytest.approx(2 * v7.peak_flop_per_s["bf16"], rel=0.01)
+    assert v7.memory_bytes == 192 * 2**30
+    assert v7.memory_bandwidth_bytes_per_s == pytest.approx(7.38e12)
+    assert v7.scale_up_bandwidth_bytes_per_s == pytest.approx(1200e9 / 2)
+    assert trn3.peak_flop_per_s["bf16"] == pytest.approx(671e12)
+    assert trn3.memory_bytes == 144 * 2**30
+    assert trn3.scale_up_bandwidth_bytes_per_s == pytest.approx(2.56e12 / 2)
+    assert CAT.system("tpu-v7-slice").scale_up_domain_size == 9216
+    assert CAT.system("tpu-v7-slice").cooling == "liquid"
+    gen1, gen2 = CAT.system("trn3-ultraserver-gen1"), CAT.system("trn3-ultraserver-gen2")
+    assert (gen1.scale_up_domain_size, gen2.scale_up_domain_size) == (64, 144)
+    # AWS: Gen2 UltraServer 362 PF dense MXFP8 over 144 chips
+    assert 144 * trn3.peak_flop_per_s["fp8"] == pytest.approx(362e15, rel=0.01)
+
+
+def test_trn3_takes_trn2_serving_coefficients_unfitted() -> None:
+    serving = default_serving_calibration()
+    trn2, trn3 = serving.for_accelerator("trn2"), serving.for_accelerator("trn3")
+    assert family_key("trn3", serving.accelerators) == "trn3"
+    assert (trn3.compute_eff_mult, trn3.bandwidth_frac) == (trn2.compute_eff_mult,
+                                                            trn2.bandwidth_frac)
+    assert family_key("tpu-v7", default_calibration().accelerators) == "tpu"
