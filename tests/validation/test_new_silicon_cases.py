@@ -1,0 +1,36 @@
+"""New-silicon hold-out cases (serving_new_silicon.yaml): each case's figure is the per-chip
+number its citation quotes, its lengths are the 80-100 % InferenceX range of the workload
+named in its id, and no case was used to set a coefficient."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gputwin.validation.runner import CASES_DIR, load_cases
+from gputwin.validation.schema import ValidationCase
+
+CASES = load_cases([CASES_DIR / "serving_new_silicon.yaml"])
+_WORKLOAD = re.compile(r"-(\d)k(\d)k-")
+_PER_CHIP = re.compile(r"(\d)k/(\d)k ([\d,.]+) (?:output tok/s per chip|tok/s = ([\d,.]+) output)")
+
+
+def test_file_is_hold_out_on_the_new_parts() -> None:
+    assert len(CASES) >= 6
+    assert not any(c.calibration for c in CASES)
+    assert {c.inputs["gpu"] for c in CASES} == {"tpu-v7"}
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_figure_and_lengths_are_the_quoted_workload(case: ValidationCase) -> None:
+    workload = _WORKLOAD.search(case.id)
+    quoted = _PER_CHIP.search(case.citation)
+    assert workload is not None and quoted is not None
+    assert quoted.group(1, 2) == workload.group(1, 2)
+    per_chip = quoted.group(4) or quoted.group(3)
+    assert case.published == pytest.approx(float(per_chip.replace(",", "")))
+    closed = case.inputs["closed"]
+    for key, k in (("input", int(workload.group(1))), ("output", int(workload.group(2)))):
+        assert closed[key] == {"low": int(0.8 * k * 1024), "high": k * 1024}
