@@ -165,6 +165,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               callback=positive_int,
               help="vLLM V0 multi-step scheduling: the scheduler runs once per N decode "
                    "steps, so arrivals wait for the run's end.")
+@click.option("--enable-mixed-chunk", is_flag=True, default=None,
+              help="SGLang --enable-mixed-chunk: the running requests decode inside prefill "
+                   "batches [default: off, prefill batches run apart from decode batches].")
 @click.option("--adp-enable-balance", is_flag=True,
               help="TensorRT-LLM attention-DP balance (attention_dp_config.enable_balance): "
                    "hold context requests until every attention-DP rank has one.")
@@ -334,6 +337,7 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
                    "enable_chunked_prefill": o["chunked_prefill"],
                    "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"],
                    "num_scheduler_steps": o["num_scheduler_steps"],
+                   "enable_mixed_chunk": o["enable_mixed_chunk"] or None,
                    **{k: o[k] for k in _CONTEXT_HOLD_FLAGS}},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }

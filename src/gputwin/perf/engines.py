@@ -30,7 +30,8 @@ ENGINES_PATH = Path(__file__).with_name("engines.yaml")
 CACHE_KINDS = ("paged", "radix")
 KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
 MEMORY_MODES = ("total", "free")
-CAPACITY_POLICIES = ("greedy", "no_evict")
+#: greedy (vLLM), no_evict (TensorRT-LLM GUARANTEED_NO_EVICT), new_token_ratio (SGLang)
+CAPACITY_POLICIES = ("greedy", "no_evict", "new_token_ratio")
 LIMIT_SCOPES = ("replica", "dp_rank")
 #: KV of local-attention layers: ``hybrid`` (one pool; a sequence holds blocks for its
 #: window only, vLLM V1), ``set_aside`` (the windows of ``max_num_seqs`` sequences set
@@ -41,10 +42,12 @@ LOCAL_LAYER_KV = ("hybrid", "set_aside", "full")
 GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 #: expert weight formats a MoE kernel family can be named for (blackwell_moe_min_tile_rows)
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
+#: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
+_OPTIONAL = ("mixed_chunk",)
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
-                   "limits_scope"),
+                   "limits_scope", "mixed_chunk"),
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
@@ -81,6 +84,8 @@ class EngineProfile:
     local_layer_kv: str
     sources: dict[str, str]
     runs_on: tuple[str, ...] = ("nvidia",)  # accelerator vendors the engine supports
+    #: a step carries decoders and prompt chunks (False: SGLang's prefill batches apart)
+    mixed_chunk: bool = True
     base: str | None = None  # release profile: the profile whose figures it inherits
 
     def host_floor_s(self, step_overhead_s: float, seqs_per_scheduler: int) -> float:
@@ -175,7 +180,7 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
     ok: bool
     if name in ("max_num_seqs", "max_num_batched_tokens", "block_size"):
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    elif name in ("enable_chunked_prefill", "pad_decode_to_graph"):
+    elif name in ("enable_chunked_prefill", "pad_decode_to_graph", "mixed_chunk"):
         ok = isinstance(value, bool)
     elif name == "cuda_graph_batch_sizes":
         ok = (isinstance(value, list) and all(isinstance(v, int) and v >= 1 for v in value)
@@ -245,11 +250,13 @@ def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
         if not isinstance(sec, dict):
             raise InputError(f"missing section {section!r}", where=where((*base, section)))
         extra = sorted(set(sec) - set(names))
-        missing = [n for n in names if n not in sec]
+        missing = [n for n in names if n not in sec and n not in _OPTIONAL]
         if extra or missing:
             raise InputError(f"{section}: unknown {extra}, missing {missing}; expected "
                              f"{', '.join(names)}", where=where((*base, section)))
         for n in names:
+            if n not in sec:
+                continue  # optional: the dataclass default
             key = (*base, section, n)
             value, src = _figure(sec[n], key, where)
             values[n] = _check(value, n, (*key, "value"), where)

@@ -183,6 +183,8 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         skip_decode_steps=opts.engine.skip_decode_steps,
         num_scheduler_steps=opts.engine.num_scheduler_steps,
         reserve_full_sequence=e.profile.capacity_policy == "no_evict",
+        mixed_chunk=e.mixed_chunk,
+        new_token_ratio=e.profile.capacity_policy == "new_token_ratio",
         **context_hold_options(opts))
 
 

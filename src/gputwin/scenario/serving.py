@@ -150,6 +150,21 @@ class EngineOptions(_M):
         default=0.0, ge=0, le=1, description="TensorRT-LLM batch_wait_max_tokens_ratio: "
         "release held context requests once a step's tokens reach this share of the budget")
 
+    enable_mixed_chunk: bool | None = Field(
+        default=None, description="SGLang --enable-mixed-chunk: the running requests "
+        "decode inside prefill batches (None = the profile's: off, prefill batches run "
+        "apart from decode batches)")
+
+    @field_validator("enable_mixed_chunk")
+    @classmethod
+    def _sglang_mixed_chunk(cls, v: bool | None, info: ValidationInfo) -> bool | None:
+        """Only engines whose profile runs prefill batches apart (SGLang's) take it."""
+        if v is not None:
+            _engine_has_option(info, "enable_mixed_chunk is an SGLang option",
+                               lambda p: not p.mixed_chunk,
+                               "leave it unset or pick engine sglang")
+        return v
+
     @field_validator("adp_enable_balance", "batch_wait_timeout_iters")
     @classmethod
     def _trtllm_context_hold(cls, v: Any, info: ValidationInfo) -> Any:
@@ -192,7 +207,9 @@ class EngineOptions(_M):
             enable_chunked_prefill=(p.enable_chunked_prefill if self.enable_chunked_prefill
                                     is None else self.enable_chunked_prefill),
             gpu_memory_utilization=self.gpu_memory_utilization or p.memory_frac,
-            budget_given=self.max_num_batched_tokens is not None)
+            budget_given=self.max_num_batched_tokens is not None,
+            mixed_chunk=(p.mixed_chunk if self.enable_mixed_chunk is None
+                         else self.enable_mixed_chunk))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +223,7 @@ class EngineSettings:
     enable_chunked_prefill: bool
     gpu_memory_utilization: float
     budget_given: bool  # the token budget was set explicitly (not the profile's)
+    mixed_chunk: bool = True  # decoders ride in prefill steps (off: SGLang's default)
 
 
 class SpeculativeOptions(_M):

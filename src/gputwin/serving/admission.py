@@ -3,15 +3,50 @@
 Waiting requests are admitted in queue order while the token budget
 (``max_num_batched_tokens``), the sequence cap (``max_num_seqs``), free KV blocks and,
 under no-evict admission, the reservation of whole sequences allow (:func:`admit`); a
-cached prefix is reused. Under TensorRT-LLM's attention-DP balance each rank admits
-within its own share (:func:`admit_by_rank`).
+cached prefix is reused. Under SGLang's admission the prompt and whole output of each
+must also fit the KV room its running requests leave (:func:`kv_room_tokens`), or,
+without the radix cache, the KV peak of running them all to the end (:func:`peak_fits`).
+Under TensorRT-LLM's attention-DP balance each rank admits within its own share
+(:func:`admit_by_rank`).
 """
 
 from __future__ import annotations
 
+from bisect import insort
+
 from gputwin.serving.context_hold import ContextHold
-from gputwin.serving.request import PREFILL, ReqState, prefix_keys
+from gputwin.serving.request import DECODE, PREFILL, ReqState, prefix_keys
 from gputwin.serving.sched_state import Chunks, SchedulerState
+
+# SGLang's admission estimate (python/sglang/global_config.py, v0.3-v0.5: init 0.7, floor
+# 0.7 x 0.14, decay over 600 decode batches; schedule_policy.py CLIP_MAX_NEW_TOKENS 4096)
+INIT_NEW_TOKEN_RATIO = 0.7
+MIN_NEW_TOKEN_RATIO = 0.7 * 0.14
+NEW_TOKEN_RATIO_DECAY_STEPS = 600
+CLIP_MAX_NEW_TOKENS = 4096
+IGNORE_EOS_RESERVE_TOKENS = 1  # schedule_policy.py: KV tokens kept free per sequence
+
+
+def new_token_ratio(s: SchedulerState) -> float:
+    """SGLang's new_token_ratio at step ``S``: 0.7 less one 600th of (0.7 − 0.098) per
+    decode batch since its last reset, at least 0.098."""
+    k = s.S - s.ratio_s0
+    decay = (INIT_NEW_TOKEN_RATIO - MIN_NEW_TOKEN_RATIO) / NEW_TOKEN_RATIO_DECAY_STEPS
+    return max(MIN_NEW_TOKEN_RATIO, INIT_NEW_TOKEN_RATIO - decay * k)
+
+
+def kv_room_tokens(s: SchedulerState) -> float:
+    """SGLang's ``rem_total_tokens`` (PrefillAdder): free KV tokens (evictable cache
+    included) less ``new_token_ratio`` of each running request's outputs to come (at most
+    4096 each)."""
+    step = s.S
+    left = 0
+    for req in s.running.values():
+        done = req.dec_g0 + step - req.dec_s0 if req.status == DECODE else req.generated
+        rest = min(req.output - done, CLIP_MAX_NEW_TOKENS)
+        if rest > 0:
+            left += rest
+    return s.pool.num_free * s.bs - new_token_ratio(s) * left
 
 
 def context_candidates(s: SchedulerState, budget: int) -> list[ReqState]:
@@ -48,6 +83,37 @@ def context_candidates(s: SchedulerState, budget: int) -> list[ReqState]:
     return out
 
 
+def running_outputs(s: SchedulerState) -> list[tuple[int, int]]:
+    """(outputs to come, KV tokens held) of each running request, fewest to come first
+    (SGLang's ``req_states`` of ``add_one_req_ignore_eos``)."""
+    step = s.S
+    out: list[tuple[int, int]] = []
+    for req in s.running.values():
+        done = req.dec_g0 + step - req.dec_s0 if req.status == DECODE else req.generated
+        left = req.output - done
+        if left > 0:
+            out.append((left, req.spec.num_prompt_tokens + done))
+    out.sort()
+    return out
+
+
+def peak_fits(states: list[tuple[int, int]], free_tokens: int, block_size: int) -> bool:
+    """SGLang's ``add_one_req_ignore_eos`` check: running every request of ``states`` to
+    its last output token, in the order they finish (each frees what it holds), never
+    leaves fewer than one free token per sequence still running. SGLang's KV is
+    token-granular (page size 1); here each sequence also keeps the part of a block it
+    may leave unused (``block_size − 1`` tokens), so the check holds for whole blocks."""
+    freed = 0
+    n = len(states)
+    reserve = IGNORE_EOS_RESERVE_TOKENS + block_size - 1
+    for i, (left, held) in enumerate(states):
+        seqs = n - i
+        if free_tokens + freed - left * seqs <= reserve * seqs:
+            return False
+        freed += held
+    return True
+
+
 def admit(s: SchedulerState, chunks: Chunks, budget: int) -> float:
     """Admit waiting requests in order while budget, sequences and KV allow (a
     cached prefix is reused); appends their chunks; returns swap-in seconds."""
@@ -56,6 +122,12 @@ def admit(s: SchedulerState, chunks: Chunks, budget: int) -> float:
     running = s.running
     max_seqs = cfg.max_num_seqs
     waiting = None if s.priority else s.waiting
+    # SGLang: without the radix cache, requests that ignore EOS (sglang.bench_serving's
+    # default) are admitted by their KV peak, others against the new_token_ratio room
+    peak = s.ratio_admit and not cfg.enable_prefix_caching
+    room = kv_room_tokens(s) if s.ratio_admit and not peak else 0.0
+    states = running_outputs(s) if peak else []
+    free_tokens = pool.num_free * bs
     while budget > 0 and len(running) < max_seqs:
         if waiting is not None:
             if not waiting:
@@ -79,6 +151,18 @@ def admit(s: SchedulerState, chunks: Chunks, budget: int) -> float:
         if s.reserve and running and (
                 s.reserved_blocks + s.full_blocks(req) > pool.num_blocks):
             break
+        if peak:
+            if remaining > free_tokens:
+                break
+            insort(states, (req.output - req.generated, req.num_tokens))
+            if not peak_fits(states, free_tokens - req.num_tokens, bs):
+                break
+            free_tokens -= remaining
+        elif s.ratio_admit:  # SGLang: the whole prompt and output against the room
+            total = remaining + min(max(req.output - req.generated, 0), CLIP_MAX_NEW_TOKENS)
+            if total >= room:
+                break
+            room -= total
         s.queue.pop()
         swap_s += start_request(s, req, start, hits, more, keys, local)
         chunks.append((req, chunk))

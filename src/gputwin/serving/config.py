@@ -54,6 +54,15 @@ class EngineConfig:
     (hold context requests until their tokens reach the ratio of the token budget, up to
     the timeout). Both off by default; see :mod:`gputwin.serving.context_hold`. Runs
     step by step (no decode skipping) while either is on.
+    ``mixed_chunk``: each step carries the running decoders and the prompt chunks within
+    the token budget (vLLM V1, TensorRT-LLM; SGLang with ``--enable-mixed-chunk``). Off:
+    SGLang's default schedule, prefill first: a step is a *prefill batch* (prompt chunks
+    only, within the whole token budget; the decoders wait) whenever one can be formed,
+    else a decode batch (:meth:`gputwin.serving.scheduler.Scheduler.plan`).
+    ``new_token_ratio``: SGLang's admission (PrefillAdder, radix cache on): a waiting
+    request is admitted only while its prompt and whole output fit in the free KV less a
+    share (``new_token_ratio``) of the running requests' outputs still to come
+    (:func:`gputwin.serving.admission.kv_room_tokens`). Off: vLLM's greedy admission.
     """
 
     num_kv_blocks: int
@@ -80,6 +89,8 @@ class EngineConfig:
     adp_batching_wait_iters: int = 10
     batch_wait_timeout_iters: int = 0
     batch_wait_max_tokens_ratio: float = 0.0
+    mixed_chunk: bool = True
+    new_token_ratio: bool = False
 
     @property
     def holds_context(self) -> bool:
@@ -139,6 +150,12 @@ class EngineConfig:
         check_context_hold(self.attention_dp_ranks, self.adp_timeout_iters,
                            self.adp_batching_wait_iters, self.batch_wait_timeout_iters,
                            self.batch_wait_max_tokens_ratio)
+        if self.new_token_ratio and self.reserve_full_sequence:
+            raise InputError("new_token_ratio and reserve_full_sequence are two capacity "
+                             "policies: pick one")
+        if not self.mixed_chunk and (self.num_scheduler_steps > 1 or self.holds_context):
+            raise InputError("prefill-first scheduling (mixed_chunk off, SGLang's) does not "
+                             "combine with multi-step scheduling or context holds")
 
 
 def check_context_hold(attention_dp_ranks: int, adp_timeout_iters: int,

@@ -18,6 +18,12 @@ and merged with the stretch after it into one *segment* (:meth:`Replica._merge`)
 arrival during the prefill step cuts the segment back to it.
 ``EngineConfig.skip_decode_steps = False`` runs step by step (the reference); both give
 the same results within float rounding (tested).
+
+**Prefill first** (``cfg.mixed_chunk`` off, SGLang): a prefill batch runs its prompt
+chunks alone (:meth:`Replica._prefill_end`); the decoders wait through the prefill
+batches in a row and see one gap, recorded at the next decode batch
+(:meth:`Replica._log_pause`). A decode-only stretch ends where a prefill batch can form:
+an arrival cuts it (unless the queue head is refused until a finish), a finish ends it.
 """
 
 from __future__ import annotations
@@ -81,6 +87,17 @@ class Replica(ReplicaState):
         self._blocked = False  # the stretch's waiting queue cannot be admitted before it ends
         self._end_cb = self._step_end
         self._segment_end_cb = self._segment_end
+        self._prefill_end_cb = self._prefill_end
+        # prefill first: the decoders' wait through prefill batches in a row (seconds so
+        # far, and (decoders, wait when they emitted their first token) groups)
+        self._sep = not cfg.mixed_chunk
+        # SGLang's admission room grows as its ratio decays: step by step while a request
+        # waits (an empty queue stays empty until an arrival cuts the stretch)
+        self._ratio = cfg.new_token_ratio
+        self._paused = False  # the step in flight is a prefill batch (decoders wait)
+        self._pause_s = 0.0
+        self._pause_groups: list[tuple[int, float]] = []
+        self._first_logged = False  # the decode batch's first-step gaps are recorded
         self.horizon_s = float("inf")  # no eager update whose step would end after it
         self.on_idle: Callable[[Replica], None] | None = None
         self.accepting = True  # False while draining (autoscaler scale-down)
@@ -135,7 +152,7 @@ class Replica(ReplicaState):
         decode_steps = 0
         if self.in_step:
             done = self.steps_done_at(now)
-            decode_steps = max(0, done - 1) if self._pre else done
+            decode_steps = 0 if self._paused else max(0, done - 1) if self._pre else done
             self.tokens_out = int(self.tokens_out_at(now))
             self.num_steps = self.num_steps_at(now)
             self.busy_s = self.busy_s_at(now)
@@ -168,6 +185,7 @@ class Replica(ReplicaState):
         n_dec = sched.n_dec
         if not chunks and n_dec == 0:
             self.in_step = False
+            self._pause_groups = []
             if self.on_idle is not None:
                 self.on_idle(self)
             return
@@ -175,8 +193,12 @@ class Replica(ReplicaState):
         self._start_s = now
         self._chunks = chunks
         self._pre = False
+        if self._sep and chunks:  # a prefill batch: the decoders wait
+            self._start_prefill_batch(now, chunks, swap_s)
+            return
         ctx = sched.dec_off_sum + n_dec * (sched.S + 1)
-        if not chunks and not preempted and self._skip:
+        if not chunks and not preempted and self._skip and not (
+                self._ratio and sched.queue.size()):
             self._plan_stretch(n_dec, ctx)
         else:
             dur = self.pricer.step(chunks, n_dec, ctx) + swap_s
@@ -188,8 +210,33 @@ class Replica(ReplicaState):
                 self._dur = self._a = dur
                 self._b = 0.0
                 self._blocked = False
+        if self._pause_groups:
+            self._log_pause()
         self._handle = self.sim.schedule_at(
             now + self._dur, self._segment_end_cb if self._pre else self._end_cb, PRIORITY_STEP)
+
+    def _start_prefill_batch(self, now: float, chunks: Chunks, swap_s: float) -> None:
+        """Prefill first: a step of prompt chunks alone (no decoder advances)."""
+        dur = self.pricer.step(chunks, 0, 0.0) + swap_s
+        self._paused = True
+        self._n = 1
+        self._dur = self._a = dur
+        self._b = 0.0
+        self._blocked = False
+        self._handle = self.sim.schedule_at(now + dur, self._prefill_end_cb, PRIORITY_STEP)
+
+    def _log_pause(self) -> None:
+        """The first decode step after prefill batches: each decoder's gap is the wait
+        since its last token (the prefill batches it waited through) plus this step
+        (``_a``); decoders preempted meanwhile (the newest) are left out."""
+        wait, step, left = self._pause_s, self._a, self.sched.n_dec
+        for n, joined in self._pause_groups:
+            k = n if n < left else left
+            if k > 0:
+                self.itl.add(wait - joined + step, k)
+                left -= k
+        self._pause_groups = []
+        self._first_logged = True
 
     def _plan_stretch(self, n_dec: int, ctx: float) -> None:
         """A decode-only stretch from step ``S``: to the next finish or KV exhaustion."""
@@ -260,7 +307,13 @@ class Replica(ReplicaState):
         n_dec = sched.n_dec
         first = sched.S
         last = first + n - 1
-        if n > 1:
+        if self._first_logged:  # the first step's gaps were recorded with the wait
+            self._first_logged = False
+            if n > 1:
+                sched.pool.take(alloc_between(sched.cnt, n_dec, first + 1, last + 1))
+                self.itl.add_uniform(self._a + self._b, self._a + self._b * (n - 1),
+                                     n_dec * (n - 1))
+        elif n > 1:
             blocks = alloc_between(sched.cnt, n_dec, first + 1, last + 1)
             if blocks:
                 sched.pool.take(blocks)
@@ -276,6 +329,27 @@ class Replica(ReplicaState):
         if self._chunks:
             self.tokens_out += sched.apply_chunks(self._chunks, now)
             self._chunks = []
+        self._start_step(now)
+
+    def _prefill_end(self) -> None:
+        """End of a prefill batch (prefill first): its chunks are applied; the decoders
+        did not advance, their wait grows by the batch, the requests that finished their
+        prompts join the wait from their first token."""
+        sched = self.sched
+        now = self.sim.now
+        n_old = sched.n_dec
+        groups = self._pause_groups
+        if not groups:
+            self._pause_s = 0.0
+            if n_old:
+                groups.append((n_old, 0.0))
+        self._pause_s += self._dur
+        self._close(1)
+        self._paused = False
+        self.tokens_out += sched.apply_chunks(self._chunks, now)
+        self._chunks = []
+        if sched.n_dec > n_old:
+            groups.append((sched.n_dec - n_old, self._pause_s))
         self._start_step(now)
 
     def _segment_end(self) -> None:

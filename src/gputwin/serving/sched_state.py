@@ -54,6 +54,11 @@ class SchedulerState:
         self.budget0 = cfg.max_num_batched_tokens
         self.max_seqs = cfg.max_num_seqs
         self.dec_tokens = 1 + cfg.num_speculative_tokens
+        self.mixed = cfg.mixed_chunk  # off: prefill batches apart from decode batches
+        # SGLang's admission: its new_token_ratio decays from the step ratio_s0 on (reset
+        # when the replica idles or retracts a request)
+        self.ratio_admit = cfg.new_token_ratio
+        self.ratio_s0 = 0
         self.on_finish = on_finish
         self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
         # no-evict admission (TensorRT-LLM GUARANTEED_NO_EVICT): blocks of the whole

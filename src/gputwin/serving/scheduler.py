@@ -1,4 +1,4 @@
-"""The replica scheduler: plans each step (vLLM v1 semantics).
+"""The replica scheduler: plans each step (vLLM v1 semantics, or SGLang's prefill first).
 
 Each step is planned by :meth:`Scheduler.plan`: running decoders first (one token each,
 ``1 + k`` with speculative decoding; their blocks are taken for the step), then running
@@ -7,6 +7,13 @@ prefill chunks (:mod:`.prefill_progress`), then new requests from the waiting qu
 out of KV blocks preempts the newest running request (:mod:`.preemption`), and no new
 request is admitted in that step. At the step's end the engine applies the prompt chunks
 and finishes the decoders that are done (:mod:`.release`).
+
+Prefill first (``cfg.mixed_chunk`` off, SGLang's default: ``get_next_batch_to_run`` runs
+the batch of ``get_new_batch_prefill`` whenever it forms one, else the running batch
+decodes): a step is either a *prefill batch* (the running prefill's next chunk, then
+waiting requests, within the whole token budget; the decoders do not advance and take no
+block) or a *decode batch*. The step index ``S`` counts decode batches only, so the
+implicit decoders (:mod:`.decode_skip`) are unchanged.
 
 The state (queues, implicit decoders, the KV blocks of one sequence, the hybrid pool of
 local-attention layers) is :class:`~.sched_state.SchedulerState`. Imports run one way:
@@ -42,7 +49,7 @@ class Scheduler(SchedulerState):
         already refused. Free KV only shrinks while the batch decodes, so this holds for
         a whole decode-only stretch."""
         return (len(self.running) >= self.max_seqs
-                or self.budget0 - self.n_dec * self.dec_tokens <= 0
+                or (self.mixed and self.budget0 - self.n_dec * self.dec_tokens <= 0)
                 or (not self.priority and bool(self.waiting)))
 
     def merge_ready(self, chunks: Chunks) -> bool:
@@ -63,6 +70,10 @@ class Scheduler(SchedulerState):
 
     def plan(self) -> tuple[Chunks, float, bool]:
         """Decide step ``S``: returns (prefill chunks, swap-in seconds, preempted?)."""
+        if self.ratio_admit and not self.running:
+            self.ratio_s0 = self.S  # SGLang resets new_token_ratio when idle
+        if not self.mixed:
+            return self.plan_prefill_first()
         n_dec = self.n_dec
         budget = self.budget0 - n_dec * self.dec_tokens
         preempted = False
@@ -73,6 +84,7 @@ class Scheduler(SchedulerState):
                 if need > pool.num_free:
                     need = preempt_for_decoders(self, need)
                     preempted = True
+                    self.ratio_s0 = self.S  # SGLang's retraction raises the ratio again
                 pool.take(need)
         self.dec_allocated = True
         chunks: Chunks = []
@@ -101,6 +113,32 @@ class Scheduler(SchedulerState):
         for _, chunk in chunks:
             budget -= chunk
         return chunks, admit(self, chunks, budget), False
+
+    def plan_prefill_first(self) -> tuple[Chunks, float, bool]:
+        """SGLang's schedule: a prefill batch when one forms (chunks returned, decoders
+        wait), else a decode batch of the running decoders (no chunks)."""
+        chunks: Chunks = []
+        budget = self.budget0
+        preempted = False
+        swap_s = 0.0
+        if self.prefilling:
+            preempted = continue_prefills(self, chunks, budget)
+            for _, chunk in chunks:
+                budget -= chunk
+        if not preempted and (self.wheap if self.priority else self.waiting):
+            swap_s = admit(self, chunks, budget)
+        if chunks:
+            return chunks, swap_s, preempted
+        if self.n_dec:
+            need = self.cnt[(-self.S) % self.bs]
+            if need:
+                if need > self.pool.num_free:
+                    need = preempt_for_decoders(self, need)
+                    preempted = True
+                    self.ratio_s0 = self.S  # SGLang's retraction raises the ratio again
+                self.pool.take(need)
+        self.dec_allocated = True
+        return chunks, 0.0, preempted
 
     # ---- updates at the end of a step (see :mod:`.prefill_progress`, :mod:`.release`) ----
     def apply_chunks(self, chunks: Chunks, now: float) -> int:
