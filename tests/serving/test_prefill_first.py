@@ -160,3 +160,16 @@ def test_sglang_ratio_room_counts_running_outputs() -> None:
     sched.S = 0
     assert kv_room_tokens(sched) == 100 * 16  # nothing running: the whole pool
 
+
+def test_enable_mixed_chunk_is_an_sglang_option() -> None:
+    from pydantic import ValidationError
+
+    from gputwin.scenario.serving import EngineOptions
+
+    assert EngineOptions(name="sglang").resolved().mixed_chunk is False
+    assert EngineOptions(name="sglang-0.3").resolved().mixed_chunk is False
+    assert EngineOptions(name="sglang", enable_mixed_chunk=True).resolved().mixed_chunk
+    assert EngineOptions(name="vllm").resolved().mixed_chunk is True
+    assert EngineOptions(name="trtllm").resolved().mixed_chunk is True
+    with pytest.raises(ValidationError, match="SGLang option"):
+        EngineOptions(name="vllm", enable_mixed_chunk=True)
