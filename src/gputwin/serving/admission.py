@@ -114,6 +114,43 @@ def peak_fits(states: list[tuple[int, int]], free_tokens: int, block_size: int) 
     return True
 
 
+class SglangGate:
+    """SGLang's admission over one prefill batch (``PrefillAdder``). Without the radix
+    cache, requests that ignore EOS (``sglang.bench_serving``'s default) are admitted by
+    their KV peak (:func:`peak_fits`), otherwise against the ``new_token_ratio`` room
+    (:func:`kv_room_tokens`). Made when a replica with nothing running plans, SGLang's
+    idle reset of the ratio happens here."""
+
+    __slots__ = ("bs", "free_tokens", "peak", "room", "states")
+
+    def __init__(self, s: SchedulerState) -> None:
+        if not s.running:
+            s.ratio_s0 = s.S  # SGLang resets new_token_ratio when idle
+        self.bs = s.bs
+        self.peak = not s.cfg.enable_prefix_caching
+        self.free_tokens = s.pool.num_free * s.bs
+        self.states = running_outputs(s) if self.peak else []
+        self.room = 0.0 if self.peak else kv_room_tokens(s)
+
+    def admits(self, req: ReqState, remaining: int) -> bool:
+        """Whether ``req``, with ``remaining`` prompt tokens to compute, joins the batch
+        (then its tokens are counted against what follows)."""
+        out = req.output - req.generated
+        if self.peak:
+            if remaining > self.free_tokens:
+                return False
+            insort(self.states, (out, req.num_tokens))
+            if not peak_fits(self.states, self.free_tokens - req.num_tokens, self.bs):
+                return False
+            self.free_tokens -= remaining
+            return True
+        total = remaining + min(max(out, 0), CLIP_MAX_NEW_TOKENS)
+        if total >= self.room:
+            return False
+        self.room -= total
+        return True
+
+
 def admit(s: SchedulerState, chunks: Chunks, budget: int) -> float:
     """Admit waiting requests in order while budget, sequences and KV allow (a
     cached prefix is reused); appends their chunks; returns swap-in seconds."""
@@ -122,12 +159,7 @@ def admit(s: SchedulerState, chunks: Chunks, budget: int) -> float:
     running = s.running
     max_seqs = cfg.max_num_seqs
     waiting = None if s.priority else s.waiting
-    # SGLang: without the radix cache, requests that ignore EOS (sglang.bench_serving's
-    # default) are admitted by their KV peak, others against the new_token_ratio room
-    peak = s.ratio_admit and not cfg.enable_prefix_caching
-    room = kv_room_tokens(s) if s.ratio_admit and not peak else 0.0
-    states = running_outputs(s) if peak else []
-    free_tokens = pool.num_free * bs
+    gate = SglangGate(s) if s.ratio_admit else None
     while budget > 0 and len(running) < max_seqs:
         if waiting is not None:
             if not waiting:
@@ -151,18 +183,8 @@ def admit(s: SchedulerState, chunks: Chunks, budget: int) -> float:
         if s.reserve and running and (
                 s.reserved_blocks + s.full_blocks(req) > pool.num_blocks):
             break
-        if peak:
-            if remaining > free_tokens:
-                break
-            insort(states, (req.output - req.generated, req.num_tokens))
-            if not peak_fits(states, free_tokens - req.num_tokens, bs):
-                break
-            free_tokens -= remaining
-        elif s.ratio_admit:  # SGLang: the whole prompt and output against the room
-            total = remaining + min(max(req.output - req.generated, 0), CLIP_MAX_NEW_TOKENS)
-            if total >= room:
-                break
-            room -= total
+        if gate is not None and not gate.admits(req, remaining):
+            break
         s.queue.pop()
         swap_s += start_request(s, req, start, hits, more, keys, local)
         chunks.append((req, chunk))

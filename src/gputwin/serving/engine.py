@@ -185,7 +185,8 @@ class Replica(ReplicaState):
         n_dec = sched.n_dec
         if not chunks and n_dec == 0:
             self.in_step = False
-            self._pause_groups = []
+            if self._sep:
+                self._pause_groups.clear()
             if self.on_idle is not None:
                 self.on_idle(self)
             return

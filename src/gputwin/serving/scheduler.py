@@ -70,8 +70,6 @@ class Scheduler(SchedulerState):
 
     def plan(self) -> tuple[Chunks, float, bool]:
         """Decide step ``S``: returns (prefill chunks, swap-in seconds, preempted?)."""
-        if self.ratio_admit and not self.running:
-            self.ratio_s0 = self.S  # SGLang resets new_token_ratio when idle
         if not self.mixed:
             return self.plan_prefill_first()
         n_dec = self.n_dec
