@@ -41,8 +41,10 @@ def test_fp4_dispatch_halves_the_dispatch_traffic() -> None:
     assert fp4 < fp8
 
 
-def test_normal_kernels_cost_more_than_low_latency_ones_at_the_same_size() -> None:
-    p = _perf()
+def test_normal_kernels_cost_more_than_low_latency_ones_inside_a_node() -> None:
+    # one NVLink domain: the same all-to-all plus the CPU-blocking layout exchange (across
+    # domains the normal kernels forward instead: test_wide_ep_forwarding.py)
+    p = _perf(ep=8, dp_attention=8)
     assert p.comm.moe_comm_s(512, low_latency=False) > p.comm.moe_comm_s(512, low_latency=True)
 
 

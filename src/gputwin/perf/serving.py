@@ -376,7 +376,7 @@ class ServingPerf:
 
     def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
                     decode_pairs: float, decode_kv_tokens: float, num_logits: int,
-                    num_decode_seqs: int) -> float:
+                    num_decode_seqs: int, low_latency: bool | None = None) -> float:
         """Device seconds of one forward over all layers (no host overhead).
 
         Arguments are the whole replica's; with ``dp_attention`` groups each GPU runs its
@@ -384,7 +384,9 @@ class ServingPerf:
         receive every token of the replica (the busiest GPU ``imbalance`` × the mean).
         Local-attention layers (window ``W``) see at most ``W`` keys per query: their
         prefill work and KV reads are capped at ``tokens·W`` and their decode reads at
-        ``num_decode_seqs·W`` (:func:`local_attention`)."""
+        ``num_decode_seqs·W`` (:func:`local_attention`). ``low_latency``: the wide-EP
+        all-to-all kernels (default: low-latency unless the step prefills; a speculative
+        verification scores several query tokens per sequence but stays on them)."""
         if tokens <= 0:
             return 0.0
         comm = self.comm
@@ -394,8 +396,9 @@ class ServingPerf:
                 prefill_pairs, prefill_kv_tokens, decode_pairs, decode_kv_tokens) = gpu_share(
                     self._pp, self._dp, tokens, (num_logits, num_decode_seqs),
                     (prefill_pairs, prefill_kv_tokens, decode_pairs, decode_kv_tokens))
-        moe_comm = (comm.moe_comm_s(routed, low_latency=prefill_pairs <= 0.0)
-                    if self._dp > 1 else 0.0)
+        if low_latency is None:
+            low_latency = prefill_pairs <= 0.0
+        moe_comm = comm.moe_comm_s(routed, low_latency=low_latency) if self._dp > 1 else 0.0
         imb = comm.imbalance(routed) if self._ep > 1 else 1.0
         bw, attn_rate = self._bw, self._attn_rate
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
@@ -522,7 +525,8 @@ class ServingPerf:
         verify = self._gpu_time_s(
             tokens, prefill_attn_pairs + (k + 1) * decode_context_tokens_sum,
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
-            n * (k + 1) + (1 if num_prefill_tokens else 0), n)
+            n * (k + 1) + (1 if num_prefill_tokens else 0), n,
+            low_latency=num_prefill_tokens == 0)
         return self._with_host(verify + self.draft_time_s(n, decode_context_tokens_sum), n)
 
     # ---- power -----------------------------------------------------------------------

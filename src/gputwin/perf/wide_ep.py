@@ -20,6 +20,19 @@ jumps when the EP group leaves the NVLink domain. Kernels: decode-only steps use
 sync); steps with prefill use the *normal* (high-throughput) kernels, which add a
 CPU-blocking layout exchange per call (:data:`NORMAL_KERNEL_SYNC_S`).
 
+**Normal kernels across scale-up domains forward inside the domain**: a token crosses the
+scale-out fabric once per *remote domain* that holds any of its experts, to the GPU of the
+same in-domain index there, which forwards it over NVLink to the expert GPUs (DeepEP's
+internode normal kernels; DeepSeek-V3 report §3.2: "tokens are transmitted via IB to the
+GPUs with the same in-node index on their target nodes ... forwarded via NVLink"; combine
+reduces inside the domain first and sends one copy back). Per rank and MoE layer the NIC
+moves ``tokens × R × hidden`` elements, ``R`` = the expected remote domains a token's
+top-``k`` experts fall in (:func:`remote_domains_per_token`, experts spread evenly and
+picked at random), not ``tokens × k × (n - g)/n``; NVLink carries the ``k`` copies
+(``(g - 1)/g`` of them leave the receiving GPU). The two legs are pipelined, so a call
+costs the slower. The low-latency kernels send every (token, expert) copy straight over
+RDMA (no forwarding) and keep the plain all-to-all.
+
 **Load imbalance**: a step waits for the busiest GPU. Its share of the routed tokens is
 ``imbalance × mean`` with ``imbalance = skew × (1 + sqrt(2 ln n / m))`` — the expected
 maximum of ``m`` routed tokens per GPU over ``n`` GPUs thrown at random (balls into bins,
@@ -103,6 +116,8 @@ class WideEpComm:
     dispatch_bytes: float
     overlap_frac: float
     gathered: bool = False  # all-gather + reduce-scatter (no NVLink) instead of all-to-all
+    num_experts: int = 0  # routed experts of the model (0: no forwarding path)
+    domain: CommGroup | None = None  # one scale-up domain of the group (forwarding leg)
 
     def layer_time_s(self, local_tokens: int, imbalance: float, *, low_latency: bool) -> float:
         """Dispatch + combine seconds of one MoE layer for ``local_tokens`` per rank.
@@ -112,6 +127,8 @@ class WideEpComm:
             return 0.0
         if self.gathered:
             return self._gather_time_s(local_tokens)
+        if not low_latency and self.domain is not None and self.num_experts > 0:
+            return self._forwarded_time_s(local_tokens, imbalance) + NORMAL_KERNEL_SYNC_S
         elems = local_tokens * self.top_k * self.hidden_size
         total = 0.0
         for nbytes in (self.dispatch_bytes, COMBINE_BYTES):
@@ -119,6 +136,25 @@ class WideEpComm:
             total += est.base_s + est.latency_s + est.bandwidth_s * imbalance
         if not low_latency:
             total += NORMAL_KERNEL_SYNC_S
+        return total
+
+    def _forwarded_time_s(self, local_tokens: int, imbalance: float) -> float:
+        """Dispatch + combine of the normal kernels over several scale-up domains: one
+        scale-out copy per remote domain, ``k`` NVLink copies inside it (module docstring);
+        each call costs its slower leg."""
+        assert self.domain is not None
+        n, g = self.group.num_gpus, self.group.gpus_per_domain
+        remote = remote_domains_per_token(self.num_experts, self.top_k, self.group.num_domains)
+        total = 0.0
+        for nbytes in (self.dispatch_bytes, COMBINE_BYTES):
+            token_bytes = local_tokens * self.hidden_size * nbytes
+            # sizes in the nccl-tests convention: out_bytes = (n - g)/n × size
+            nic = collective_time(CollectiveOp.ALL_TO_ALL,
+                                  token_bytes * remote * n / (n - g), self.group)
+            nvl = collective_time(CollectiveOp.ALL_TO_ALL,
+                                  token_bytes * self.top_k, self.domain)
+            total += max(est.base_s + est.latency_s + est.bandwidth_s * imbalance
+                         for est in (nic, nvl))
         return total
 
     def _gather_time_s(self, local_tokens: int) -> float:
@@ -139,15 +175,36 @@ class WideEpComm:
         return max(0.0, comm_s - self.overlap_frac * compute_s)
 
 
+def remote_domains_per_token(num_experts: int, top_k: int, num_domains: int) -> float:
+    """Expected scale-up domains, other than the sender's, holding at least one of a
+    token's ``top_k`` experts: ``(d - 1) × (1 - C(E - E/d, k) / C(E, k))`` for ``E``
+    experts spread evenly over ``d`` domains and picked at random (routing skew and
+    DeepSeek's group-limited routing, which caps a token at 4 nodes, are not counted)."""
+    if num_domains <= 1 or num_experts <= 0:
+        return 0.0
+    others = num_experts - num_experts / num_domains
+    miss = 1.0
+    for i in range(min(top_k, num_experts)):
+        miss *= max(0.0, others - i) / (num_experts - i)
+    return (num_domains - 1) * (1.0 - miss)
+
+
 def wide_ep_comm(hw: HardwareSpec, ep: int, hidden_size: int, top_k: int,
-                 weights_dtype: str, overlap_frac: float = 1.0) -> WideEpComm:
+                 weights_dtype: str, overlap_frac: float = 1.0,
+                 num_experts: int = 0) -> WideEpComm:
     """The EP group of ``ep`` consecutive ranks (packed onto nodes and NVLink domains);
-    on a PCIe scale-up domain the gather path (module docstring)."""
-    return WideEpComm(group_for_ranks(hw, ep, 1), hidden_size, max(1, top_k),
+    on a PCIe scale-up domain the gather path; over several scale-up domains with
+    ``num_experts`` given, the forwarding path of the normal kernels (module docstring)."""
+    group = group_for_ranks(hw, ep, 1)
+    pcie = hw.system.scale_up_topology == "pcie"
+    g = group.gpus_per_domain
+    domain = (group_for_ranks(hw, g, 1)
+              if group.num_domains > 1 and g > 1 and not pcie else None)
+    return WideEpComm(group, hidden_size, max(1, top_k),
                       dispatch_bytes_per_element(weights_dtype), overlap_frac,
-                      gathered=hw.system.scale_up_topology == "pcie")
+                      gathered=pcie, num_experts=num_experts, domain=domain)
 
 
 __all__ = ["COMBINE_BYTES", "DEFAULT_EXPERT_SKEW", "DISPATCH_BYTES_FP4", "DISPATCH_BYTES_FP8",
            "NORMAL_KERNEL_SYNC_S", "WideEpComm", "dispatch_bytes_per_element",
-           "expected_imbalance", "wide_ep_comm"]
+           "expected_imbalance", "remote_domains_per_token", "wide_ep_comm"]
