@@ -20,11 +20,13 @@ SYSTEMS = list(CAT.systems.values())
 
 REQUIRED = {
     "accelerators": ["a100-sxm-80gb", "h100-sxm-80gb", "h200-sxm-141gb", "b200", "gb200",
-                     "mi300x", "mi325x", "tpu-v5p", "tpu-v5e", "tpu-v6e", "gaudi2", "gaudi3",
-                     "trn2", "l4", "l40s", "h100-pcie-80gb", "h100-nvl-94gb", "tpu-v7", "trn3"],
+                     "mi300x", "mi325x", "mi355x", "mi350x", "tpu-v5p", "tpu-v5e", "tpu-v6e",
+                     "gaudi2", "gaudi3", "trn2", "l4", "l40s", "h100-pcie-80gb", "h100-nvl-94gb",
+                     "tpu-v7", "trn3"],
     "systems": ["dgx-a100", "dgx-h100", "hgx-h200", "dgx-b200", "gb200-nvl72",
                 "mi300x-platform", "tpu-v5p-slice", "gaudi3-server", "trn2-server",
-                "l4-server", "l40s-server", "mi325x-platform", "tpu-v5e-slice",
+                "l4-server", "l40s-server", "mi325x-platform", "mi355x-platform",
+                "mi350x-platform", "tpu-v5e-slice",
                 "tpu-v6e-slice", "gaudi2-server", "trn2-ultraserver", "h100-pcie-server",
                 "h100-nvl-server", "tpu-v7-slice", "trn3-ultraserver-gen1",
                 "trn3-ultraserver-gen2"],
@@ -162,7 +164,7 @@ def test_generation_ordering() -> None:
     bw = {a.name: a.memory_bandwidth_bytes_per_s for a in ACCELS}
     assert bw["gb200"] >= bw["b200"] > bw["h200-sxm-141gb"] > bw["h100-sxm-80gb"]
     assert bw["h100-sxm-80gb"] > bw["a100-sxm-80gb"] > bw["l40s"] > bw["l4"]
-    assert bw["mi325x"] > bw["mi300x"]
+    assert bw["mi355x"] > bw["mi325x"] > bw["mi300x"]
     mem = {a.name: a.memory_bytes for a in ACCELS}
     assert mem["h200-sxm-141gb"] > mem["h100-sxm-80gb"]
     bf16 = {a.name: a.peak_for("bf16") for a in ACCELS}
