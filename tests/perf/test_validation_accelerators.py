@@ -29,7 +29,8 @@ def test_hold_out_error_targets() -> None:
 
 @pytest.mark.parametrize(("part", "family"), [("tpu-v6e", "tpu"), ("tpu-v5p", "tpu"),
                                               ("gaudi2", "gaudi"), ("gaudi3", "gaudi3"),
-                                              ("mi325x", "mi325x"), ("trn2", "default")])
+                                              ("mi325x", "mi325x"), ("mi355x", "mi35"),
+                                              ("mi350x", "mi35"), ("trn2", "default")])
 def test_calibration_family(part: str, family: str) -> None:
     assert default_calibration().for_accelerator(part).family == family
 
