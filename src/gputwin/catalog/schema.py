@@ -82,6 +82,11 @@ class Accelerator(CatalogEntry):
         default=False, description="Its serving stack pads attention heads (and the MLP) "
         "to a multiple of the TP ranks and replicates KV heads, so TP need not divide them "
         "(AWS Neuron)")
+    attention_sfu_speedup: float = Field(
+        default=1.0, ge=1.0, le=4.0, description="Throughput of its fused attention "
+        "kernels relative to the same kernels on the tensor-core-equal part the attention "
+        "efficiency was set for, from a faster softmax exponential (special-function unit); "
+        "1 unless published (Blackwell Ultra: doubled SFU exp rate)")
 
     @field_validator("peak_flop_per_s")
     @classmethod

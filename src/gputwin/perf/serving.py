@@ -679,8 +679,9 @@ def _device_rates(c: ServingConfig, cal: ServingCalibration,
     gemm_mult = (cal.int4_dequant_compute_mult
                  if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)
     bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
-    attn_rate = bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
-                           * prof.attention_eff_mult)
+    # a faster softmax exp (Blackwell Ultra's doubled SFU) shortens the kernel itself
+    attn_rate = (bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
+                            * prof.attention_eff_mult) * accel.attention_sfu_speedup)
     bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
     return (gemm_rate, gemm_mult, attn_rate, bw,
             expert_tile_rows(accel, c.weights_dtype, weight_only, prof, cal))
