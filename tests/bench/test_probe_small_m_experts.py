@@ -1,0 +1,40 @@
+"""The small-M expert probe reports the serving model's own expert GEMM law."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "probe_small_m_experts.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("probe_small_m_experts", BENCH)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["probe_small_m_experts"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_probe_follows_the_rows_over_rows_plus_tile_law() -> None:
+    probe = _load()
+    model_32, bare_32 = probe.model_tflops(32)
+    model_96, bare_96 = probe.model_tflops(96)
+    # native FP8 experts on Hopper pad to the 64-row tile: rows/(rows + 64)
+    assert bare_96 / bare_32 == pytest.approx((96 / 160) / (32 / 96), rel=1e-6)
+    # the narrow-expert factor is one multiplier at every row count
+    assert model_32 / bare_32 == pytest.approx(model_96 / bare_96, rel=1e-9)
+    assert model_32 < bare_32
+
+
+def test_published_kernel_figures_stay_under_the_h20_fp8_peak() -> None:
+    probe = _load()
+    for rows, (n, k), plain, swap in probe.DEEPGEMM_H20_PR192:
+        assert rows > 0 and n > 0 and k > 0
+        assert 0.0 < plain < 296.0
+        assert swap is None or plain < swap < 296.0
