@@ -145,7 +145,7 @@ def test_mirror_tracks_ledger_and_nothing_is_over_allocated(
         gpus = 1 if milli < 1000 else max(1, size)
         j = job(i, gpus, milli, cpus=float(size + 1), tenant=f"t{i % 2}")
         running += h.submit(j)
-        h.fw.remove_queued([q.job_id for q in h.fw.queued_jobs()])
+        h.fw.remove_queued([q.job_id for q in h.fw.queue.jobs()])
         h.check_mirror()
     for jid in list(running):
         h.finish(jid)

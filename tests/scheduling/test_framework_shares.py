@@ -147,7 +147,7 @@ def test_seven_mig_slices_of_one_gpu_start_in_one_cycle() -> None:
     jobs = [pod(f"m{i}", mig="1g.10gb") for i in range(8)]
     assert sorted(s.cycle(*jobs)) == [f"m{i}" for i in range(7)]  # H100: seven 1g slices
     assert len(s.ledger.mig_slices()[(0, 0)]) == 7
-    assert s.fw.queued_jobs()[0].job_id == "m7"
+    assert s.fw.queue.jobs()[0].job_id == "m7"
 
 
 def test_mig_pod_starts_when_every_gpu_has_busy_slices() -> None:
@@ -178,7 +178,7 @@ def test_failed_whole_gpu_pod_does_not_skip_a_mig_pod() -> None:
                                         "mig_gpus_per_node": 1}})
     assert s.cycle(pod("busy", 1)) == ["busy"]
     assert s.cycle(pod("whole", 1, t=1.0), pod("slice", mig="1g.10gb", t=2.0)) == ["slice"]
-    assert [q.job_id for q in s.fw.queued_jobs()] == ["whole"]
+    assert [q.job_id for q in s.fw.queue.jobs()] == ["whole"]
 
 
 def test_failed_fractional_shape_skips_only_its_shape() -> None:
@@ -186,7 +186,7 @@ def test_failed_fractional_shape_skips_only_its_shape() -> None:
     assert s.cycle(pod("a", 1, 700)) == ["a"]
     # 400 milli fails, 400 again is skipped, 300 still fits
     assert s.cycle(pod("b", 1, 400), pod("c", 1, 400), pod("d", 1, 300)) == ["d"]
-    assert {q.job_id: q.reason for q in s.fw.queued_jobs()}["c"].startswith("no room")
+    assert {q.job_id: q.reason for q in s.fw.queue.jobs()}["c"].startswith("no room")
 
 
 # -- 4. migrations call the plugins' hooks ------------------------------------------------------

@@ -78,7 +78,7 @@ class Driver:
         self.fw.finished(job_id, self.now)
 
     def reason(self, job_id: str) -> str:
-        return next(q.reason for q in self.fw.queued_jobs() if q.job_id == job_id)
+        return next(q.reason for q in self.fw.queue.jobs() if q.job_id == job_id)
 
 
 COHORT = {

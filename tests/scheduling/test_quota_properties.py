@@ -98,7 +98,7 @@ def check_invariants(d: Driver, prio: dict[str, int], submitted: set[str],
             match = re.match(r"preempted by (\S+)", reason)
             assert match is not None and prio[victim] <= prio[match.group(1)]
     # every job in exactly one state
-    queued = {q.job_id for q in d.fw.queued_jobs()}
+    queued = {q.job_id for q in d.fw.queue.jobs()}
     states = [queued, set(d.running), set(d.rejected), finished]
     assert sum(len(s) for s in states) == len(submitted)
     assert set().union(*states) == submitted

@@ -25,8 +25,9 @@ from gputwin.scheduling.api import (
 )
 from gputwin.scheduling.base import Scheduler
 from gputwin.scheduling.builtins import register_builtins
-from gputwin.scheduling.framework import Framework, FrameworkPlugins
+from gputwin.scheduling.framework import Framework
 from gputwin.scheduling.placement import PLACERS, Placer, first_fit, group_pack, leaf_pack
+from gputwin.scheduling.plugin_chain import FrameworkPlugins
 from gputwin.scheduling.profiles import (
     PROFILES,
     ProfileSpec,

@@ -117,7 +117,7 @@ class _Run:
                 self.ledger.allocate(decision.job.job_id, decision.placement)
                 self.held += decision.placement.gpu_milli / 1000.0
                 started = started or decision.job.job_id == job.job_id
-            self.fw.remove_queued([q.job_id for q in self.fw.queued_jobs()])
+            self.fw.remove_queued([q.job_id for q in self.fw.queue.jobs()])
         if started:
             self.placed += 1
             return

@@ -29,7 +29,8 @@ from gputwin.scheduling.api import (
     ReservePlugin,
     ScorePlugin,
 )
-from gputwin.scheduling.framework import Framework, FrameworkPlugins
+from gputwin.scheduling.framework import Framework
+from gputwin.scheduling.plugin_chain import FrameworkPlugins
 from gputwin.scheduling.registry import POINTS, full_name, lookup
 
 SINGLE_POINTS = ("queue_sort", "queueing", "placement")

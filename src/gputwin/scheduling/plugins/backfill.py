@@ -105,21 +105,21 @@ class BackfillQueueing(QueueingPlugin):
         submitted since need a look (as backfill candidates behind the same head)."""
         cache = self._cache
         if not fw.shortcuts or cache is None or cache[1] != fw.version or self._seen_version != (
-                state.snapshot.version, fw.version) or self._seen_epoch != fw.order_epoch \
-                or not fw.static_walk or fw.order_due(state.now_s):
+                state.snapshot.version, fw.version) or self._seen_epoch != fw.queue.order_epoch \
+                or not fw.queue.static_walk or fw.queue.order_due(state.now_s):
             return None
         head_id = cache[0]
-        head = fw.queued_job(head_id)
+        head = fw.queue.job(head_id)
         if head is None or head.hold is not None:
             return None
-        new_jobs = fw.queued_after(self._seen_seq)
+        new_jobs = fw.queue.after(self._seen_seq)
         head_key = (head.data.get("_key"), head.seq)
         limit = self.a.max_job_test
         num = fw.num_queued()
         window = num <= limit
         if not window and not self._walked_all:
             # every old job a full walk would look at must have been looked at last time
-            last = fw.queued_at(limit - 1)
+            last = fw.queue.at(limit - 1)
             if self._boundary is None or (last.data.get("_key"), last.seq) > self._boundary:
                 return None
         inside = []
@@ -127,7 +127,7 @@ class BackfillQueueing(QueueingPlugin):
             if "_key" not in q.data or (q.data["_key"], q.seq) < head_key:
                 return None  # sorts before the head: full walk
             # a full walk would look only at the first ``max_job_test`` queued jobs
-            if window or fw.queue_position(q) < limit:
+            if window or fw.queue.position(q) < limit:
                 inside.append(q)
         return head_id, cache[2], cache[3].copy(), inside
 
@@ -149,10 +149,10 @@ class BackfillQueueing(QueueingPlugin):
                 break
             tried += 1
             last = job
-            if state.free_total < floor and (state.free_total > 0 or not fw.num_share_waiting):
+            if state.free_total < floor and (state.free_total > 0 or not fw.queue.num_share):
                 break
             if state.free_total <= 0:  # only partial GPUs left: only share requests
-                if not fw.num_share_waiting:
+                if not fw.queue.num_share:
                     break
                 if not is_share_request(job.spec):
                     continue
@@ -181,7 +181,7 @@ class BackfillQueueing(QueueingPlugin):
         self._cache = (head_id, fw.version, shadow, extra.copy())
         self._seen_version = (state.snapshot.version, fw.version)
         self._seen_seq = fw.last_seq
-        self._seen_epoch = fw.order_epoch
+        self._seen_epoch = fw.queue.order_epoch
         if full:
             self._walked_all = walked_all
             self._boundary = None if last is None else (last.data.get("_key"), last.seq)

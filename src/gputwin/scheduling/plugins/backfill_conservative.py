@@ -111,22 +111,22 @@ class ConservativeBackfill:
                 have = True
                 failed_now = True
                 profile_version = fw.version
-                if fw.keyed_order:  # the rest of the window does not depend on the walk
+                if fw.queue.keyed_order:  # the rest of the window does not depend on the walk
                     rest = list(itertools.islice(jobs, limit - tried - 1))
                     base = tried + 1
                     stop = base + _last_startable(times, avail, rest, now, 0)
                     jobs = iter(rest)
-                    self._carry = _Carry((fw.version, fw.order_epoch), times, avail,
+                    self._carry = _Carry((fw.version, fw.queue.order_epoch), times, avail,
                                          rest[-1] if rest else job, fw.last_seq)
             elif base >= 0 and (tried & 15) == 0:  # reservations since may rule out more
                 stop = base + _last_startable(times, avail, rest, now, tried - base)
             self._reserve_one(fw, job, state, times, avail, failed_now)
         carry = self._carry
         if carry is not None:  # valid only if nothing started after the profile was built
-            if fw.version != profile_version or not fw.static_walk or fw.num_share_waiting:
+            if fw.version != profile_version or not fw.queue.static_walk or fw.queue.num_share:
                 self._carry = None
             else:  # the cluster as this walk leaves it (the simulator applies the starts)
-                carry.key = (fw.version, fw.order_epoch)
+                carry.key = (fw.version, fw.queue.order_epoch)
                 carry.free = state.free.copy()
                 carry.health = state.snapshot.health
                 carry.seen_seq = fw.last_seq
@@ -147,8 +147,9 @@ class ConservativeBackfill:
         carry = self._carry
         now = state.now_s
         snap = state.snapshot
-        if carry is None or carry.key != (fw.version, fw.order_epoch) or fw.order_due(now) \
-                or not fw.static_walk or fw.num_share_waiting \
+        queue = fw.queue
+        if carry is None or carry.key != (fw.version, queue.order_epoch) or queue.order_due(now) \
+                or not queue.static_walk or queue.num_share \
                 or not np.array_equal(snap.free, carry.free) \
                 or not np.array_equal(snap.health, carry.health):
             return False
@@ -156,15 +157,14 @@ class ConservativeBackfill:
         if len(times) > 1 and times[1] <= now:
             return False
         last = carry.last
-        if fw.queued_job(last.job_id) is not last:
+        if queue.job(last.job_id) is not last:
             return False
         boundary = (last.data.get("_key"), last.seq)
-        for q in fw.queued_after(carry.seen_seq):
+        for q in queue.after(carry.seen_seq):
             if "_key" not in q.data or (q.data["_key"], q.seq) <= boundary:
                 return False
-        first = fw.queue_position(last) + 1
-        inside = [fw.queued_at(i) for i in range(first, min(self.max_job_test,
-                                                              fw.num_queued()))]
+        first = queue.position(last) + 1
+        inside = [queue.at(i) for i in range(first, min(self.max_job_test, fw.num_queued()))]
         times[0] = now
         if inside:
             if _last_startable(times, avail, inside, now, 0) > 0:

@@ -69,8 +69,8 @@ class ShapeMemo:
     def __init__(self, fw: Framework) -> None:
         self.on = fw.shape_memo
         self.failed: dict[Shape, int] = {}
-        self.uniform = fw.num_shaped_waiting == 0  # every waiting job: plain whole GPUs
-        self.smallest = fw.smallest_request() or 1
+        self.uniform = fw.queue.num_shaped == 0  # every waiting job: plain whole GPUs
+        self.smallest = fw.queue.smallest_request() or 1
         #: nothing waiting can fit any more (only known when every waiting job is plain)
         self.exhausted = False
 
@@ -114,7 +114,7 @@ class BestEffortQueueing(QueueingPlugin):
 
     def walk(self, fw: Framework, order: Iterator[QueuedJob], state: CycleState) -> None:
         assert isinstance(self.args, WindowArgs)
-        if fw.shortcuts and state.free_total <= 0 and not fw.num_share_waiting:
+        if fw.shortcuts and state.free_total <= 0 and not fw.queue.num_share:
             return  # the walk would stop at its first job (before a dynamic order is built)
         memo = ShapeMemo(fw)
         failed = memo.failed
@@ -123,7 +123,7 @@ class BestEffortQueueing(QueueingPlugin):
             if tried >= limit:
                 break
             if state.free_total <= 0:  # only partial GPUs left: only share requests
-                if not fw.num_share_waiting:
+                if not fw.queue.num_share:
                     break
                 if not is_share_request(job.spec):
                     job.reason = f"no room for {job.spec.num_gpus} GPUs"
