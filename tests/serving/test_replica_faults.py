@@ -9,8 +9,8 @@ import pytest
 from tests.serving.serving_builders import LinearStepModel, engine, requests_from, run_main
 
 from gputwin.reliability import faults
+from gputwin.serving.fault_plan import FaultPlan, replica_rates_per_s
 from gputwin.serving.fleet import Fleet, PoolSpec, ServiceSpec
-from gputwin.serving.replica_faults import FaultPlan, replica_rates_per_s
 from gputwin.serving.request import DROPPED, FINISHED
 
 

@@ -15,8 +15,8 @@ from gputwin.reliability.faults import restart_defaults
 from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.simulate_serve import provision_delay_s
 from gputwin.scenario.serving_failures import ServingFailuresConfig
+from gputwin.serving.fault_plan import FaultPlan, SiteOutage
 from gputwin.serving.fleet import FleetOutcome
-from gputwin.serving.replica_faults import FaultPlan, SiteOutage
 from gputwin.sim.rng import RandomStreams
 
 

@@ -1,11 +1,9 @@
 """Serving under failures: replica faults, retried requests and replacement replicas.
 
-Each replica fails as a Poisson process whose rate is the sum, over the fault models (the
-run layer passes those of ``reliability/faults.py``, the same catalog as cluster runs; here
-only their :class:`FaultCause` face is used), of the model's rate
-per unit times the units the replica spans: its GPUs for per-GPU models, its nodes for
-per-node ones, one leaf for per-leaf ones. Planned maintenance and stragglers are left
-out (a planned drain moves requests without loss; a slow replica is not a failed one).
+:class:`ReplicaFaults` applies a :class:`~gputwin.serving.fault_plan.FaultPlan` to a fleet:
+each replica's faults are drawn as the plan's Poisson processes
+(:func:`~gputwin.serving.fault_plan.draw_fault`) and counted in
+:mod:`gputwin.serving.fault_stats`.
 
 When a replica fails (:meth:`ReplicaFaults._fail`):
 
@@ -31,92 +29,34 @@ creation order: same seed, same faults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from gputwin.serving.fault_plan import (
+    FaultCause,
+    FaultPlan,
+    SiteOutage,
+    draw_fault,
+    replica_rates_per_s,
+)
+from gputwin.serving.fault_stats import (
+    OutageStats,
+    ServiceFaultStats,
+    failures_report,
+    site_outage_rows,
+    total_stats,
+)
 from gputwin.serving.request import DROPPED, ReqState, reset_for_retry
 
 if TYPE_CHECKING:
     from gputwin.serving.engine import Replica
     from gputwin.serving.fleet import Fleet, _Pool
 
+#: the plan's types stay importable from here (the fleet and the run layer use them)
+__all__ = ["PRIORITY_FAULT", "FaultCause", "FaultPlan", "ReplicaFaults", "SiteOutage",
+           "replica_rates_per_s"]
+
 PRIORITY_FAULT = 0  # with arrivals, before the step ends of the same instant
-
-
-class FaultCause(Protocol):
-    """What a replica fault needs of a fault model (``reliability.faults.FaultModel``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def unit(self) -> str: ...  # gpu | node | leaf
-    @property
-    def planned(self) -> bool: ...
-    @property
-    def is_straggler(self) -> bool: ...
-    @property
-    def detect_s(self) -> float: ...
-    def rate_per_s(self, num_units: int) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SiteOutage:
-    """Every replica of ``groups`` (the fleet services at ``site``) down over
-    ``[start_s, end_s)``; their requests retried after ``detect_s``."""
-
-    site: str
-    groups: tuple[str, ...]
-    start_s: float
-    end_s: float
-    detect_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class FaultPlan:
-    """Resolved ``failures:`` of a serving run (built in ``run/serving_faults.py``)."""
-
-    models: tuple[FaultCause, ...]
-    gpus_per_node: dict[str, int]  # service -> GPUs per node of its hardware
-    restart_s: dict[str, float]  # service -> fault to replacement serving
-    max_retries: int
-    rng: np.random.Generator
-    outages: tuple[SiteOutage, ...] = ()
-
-
-def replica_rates_per_s(models: tuple[FaultCause, ...], gpus: int, gpus_per_node: int
-                        ) -> list[tuple[FaultCause, float]]:
-    """Each unplanned, non-straggler model's fault rate (per second) for one replica of
-    ``gpus`` GPUs (on ``ceil(gpus / gpus_per_node)`` nodes, within one leaf)."""
-    nodes = -(-gpus // max(1, gpus_per_node))
-    units = {"gpu": gpus, "node": nodes, "leaf": 1}
-    out = []
-    for m in models:
-        if m.planned or m.is_straggler:
-            continue
-        rate = m.rate_per_s(units[m.unit])
-        if rate > 0:
-            out.append((m, rate))
-    return out
-
-
-@dataclass(slots=True)
-class _ServiceStats:
-    faults: dict[str, int] = field(default_factory=dict)
-    retried: int = 0
-    failed: int = 0
-    down_replica_s: float = 0.0
-    unheld_s: float = 0.0  # replica-time a site outage held no replica (not paid)
-    lost_tokens: int = 0  # output tokens generated, then lost with their replica
-
-
-@dataclass(slots=True)
-class _OutageStats:
-    replicas: int = 0  # taken down
-    requests_retried: int = 0
-    requests_failed: int = 0
 
 
 class ReplicaFaults:
@@ -124,13 +64,13 @@ class ReplicaFaults:
 
     def __init__(self, fleet: Fleet, plan: FaultPlan) -> None:
         self.fleet, self.plan = fleet, plan
-        self.stats: dict[str, _ServiceStats] = {}
+        self.stats: dict[str, ServiceFaultStats] = {}
         self._held: dict[int, list[ReqState]] = {}  # id(pool) -> requests at the gateway
         self._waiting = 0  # requests held or between a fault and their retry
         self._down: dict[str, int] = {}  # service -> site outages holding it down
-        self.outage_stats: list[_OutageStats] = []
+        self.outage_stats: list[OutageStats] = []
         for outage in plan.outages:
-            st = _OutageStats()
+            st = OutageStats()
             self.outage_stats.append(st)
             fleet.sim.schedule_at(outage.start_s, _bind(self._site_down, (outage, st)),
                                   PRIORITY_FAULT)
@@ -145,18 +85,10 @@ class ReplicaFaults:
         svc = pool.service.name
         rates = replica_rates_per_s(self.plan.models, pool.spec.gpus_per_replica,
                                     self.plan.gpus_per_node.get(svc, 8))
-        total = sum(r for _, r in rates)
-        if total <= 0:
+        fault = draw_fault(rates, self.plan.rng, ready_s)
+        if fault is None:
             return
-        rng = self.plan.rng
-        at = ready_s + float(rng.exponential(1.0 / total))
-        pick = float(rng.random()) * total
-        model = rates[-1][0]
-        for m, r in rates:
-            if pick < r:
-                model = m
-                break
-            pick -= r
+        at, model = fault
         horizon = self.fleet.horizon_s
         if horizon is None or at < horizon:
             self.fleet.sim.schedule_at(at, lambda: self._fail(pool, rep, model),
@@ -190,15 +122,15 @@ class ReplicaFaults:
             return  # the workload is done: no fault, no replacement, no further draws
         now = fleet.sim.now
         svc = pool.service.name
-        st = self.stats.setdefault(svc, _ServiceStats())
-        st.faults[model.name] = st.faults.get(model.name, 0) + 1
+        st = self.stats.setdefault(svc, ServiceFaultStats())
+        st.count_fault(model.name)
         restart = self.plan.restart_s[svc]
         st.down_replica_s += restart  # until the replacement serves
         self._take_down(pool, rep, model.name, model.detect_s, st)
         fleet._add_replica(pool, now, now + restart)  # replacement (draws its own faults)
 
     def _take_down(self, pool: _Pool, rep: Replica, cause: str, detect_s: float,
-                   st: _ServiceStats, outage: _OutageStats | None = None) -> None:
+                   st: ServiceFaultStats, outage: OutageStats | None = None) -> None:
         """``rep`` dies now: out of its pool, its requests retried after ``detect_s``
         (or dropped with the reason after ``max_retries``)."""
         fleet = self.fleet
@@ -232,7 +164,7 @@ class ReplicaFaults:
         self.fleet.resubmit(req)
 
     # ---- a site outage ---------------------------------------------------------------
-    def _site_down(self, args: tuple[SiteOutage, _OutageStats]) -> None:
+    def _site_down(self, args: tuple[SiteOutage, OutageStats]) -> None:
         outage, ost = args
         fleet = self.fleet
         duration = outage.end_s - outage.start_s
@@ -243,8 +175,8 @@ class ReplicaFaults:
                 continue
             self._down[svc] = self._down.get(svc, 0) + 1
             counts[id(pool)] = len(pool.alive)
-            st = self.stats.setdefault(svc, _ServiceStats())
-            st.faults["site"] = st.faults.get("site", 0) + 1
+            st = self.stats.setdefault(svc, ServiceFaultStats())
+            st.count_fault("site")
             restart = self.plan.restart_s[svc]
             for rep in list(pool.alive):
                 ost.replicas += 1
@@ -272,39 +204,14 @@ class ReplicaFaults:
     # ---- summary ---------------------------------------------------------------------
     def report(self, service: str | None, replica_s: float) -> dict[str, Any]:
         """The ``failures`` section of ``service`` (``None``: every service together, with
-        ``replica_s`` their total): faults by cause, replica-down hours, the share of the
-        replica-time lost (of the time replicas were held plus the time a site outage held
-        none), requests retried and failed, tokens lost."""
-        st = self.stats.get(service, _ServiceStats()) if service is not None else (
-            _total(self.stats.values()))
-        down = st.down_replica_s
-        span = replica_s + st.unheld_s
-        return {"faults": sum(st.faults.values()), "by_cause": dict(sorted(st.faults.items())),
-                "replica_down_hours": down / 3600.0,
-                "capacity_lost_frac": min(1.0, down / span) if span > 0 else 0.0,
-                "requests_retried": st.retried, "requests_failed": st.failed,
-                "output_tokens_lost": st.lost_tokens}
+        ``replica_s`` their total); see :func:`~gputwin.serving.fault_stats.failures_report`."""
+        st = self.stats.get(service, ServiceFaultStats()) if service is not None else (
+            total_stats(self.stats.values()))
+        return failures_report(st, replica_s)
 
     def site_report(self) -> list[dict[str, Any]]:
         """One row per site outage: when, the replicas it took, requests retried/failed."""
-        return [{"site": o.site, "start_s": o.start_s, "end_s": o.end_s,
-                 "groups": list(o.groups), "replicas_down": st.replicas,
-                 "requests_retried": st.requests_retried,
-                 "requests_failed": st.requests_failed}
-                for o, st in zip(self.plan.outages, self.outage_stats, strict=True)]
-
-
-def _total(stats: Iterable[_ServiceStats]) -> _ServiceStats:
-    out = _ServiceStats()
-    for st in stats:
-        for cause, n in st.faults.items():
-            out.faults[cause] = out.faults.get(cause, 0) + n
-        out.retried += st.retried
-        out.failed += st.failed
-        out.down_replica_s += st.down_replica_s
-        out.unheld_s += st.unheld_s
-        out.lost_tokens += st.lost_tokens
-    return out
+        return site_outage_rows(self.plan.outages, self.outage_stats)
 
 
 def _bind(func: Callable[[Any], None], arg: Any) -> Callable[[], None]:
