@@ -74,7 +74,8 @@ class Framework:
         self.shape_memo = shortcuts and not plugins.post_filter and all(
             p.shape_only for p in plugins.pre_filter)
         keyed = shortcuts and not self._waiting.custom_order
-        #: read-only queue queries for queueing walks and backfill
+        #: read-only queue queries for queueing walks and backfill (its walk flags are
+        #: fixed here from the profile, like ``shape_memo``)
         self.queue = QueueView(self._waiting, self._holds,
                                keyed=keyed and not plugins.post_filter,
                                static=keyed and self.shape_memo and not plugins.permit)
