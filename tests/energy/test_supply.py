@@ -198,3 +198,18 @@ def test_peak_shave_battery_serves_load_above_the_interconnect() -> None:
     assert shave.hourly["grid_import_j"].max() <= 100 * MW * HOUR_S * (1 + 1e-9)
     with pytest.raises(InputError, match="policy"):
         Battery(1.0, 1.0, policy="arbitrage")
+
+
+def test_a_virtual_ppa_costs_strike_less_market_on_every_mwh() -> None:
+    """A PPA far below the load is all matched; the site still draws its whole load from
+    the grid, so the PPA's net cost is (strike - hourly market price) on each MWh: the
+    total equals the grid-only cost plus that, not grid cost plus the full strike."""
+    grid = region_grid("GB")
+    alone = supply_account(10 * MW, grid, PowerSupply()).totals
+    ppa = supply_account(10 * MW, grid, PowerSupply(
+        ppas=(Generator("wind-onshore", 2 * MW, usd_per_mwh=50.0),))).totals
+    assert ppa["ppa_sold_j"] == pytest.approx(0.0, abs=1e-6)
+    assert ppa["cost_grid_usd"] == pytest.approx(alone["cost_grid_usd"])
+    net = ppa["cost_ppa_usd"] - ppa["revenue_ppa_settlement_usd"]
+    assert ppa["cost_total_usd"] == pytest.approx(alone["cost_total_usd"] + net)
+    assert 0 < ppa["revenue_ppa_settlement_usd"] < ppa["cost_grid_usd"]

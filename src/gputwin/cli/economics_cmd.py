@@ -147,15 +147,18 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
     click.echo(f"{region}: {mwh['load_j']:,.0f} MWh load; on-site {mwh['onsite_j']:,.0f}, "
                f"PPA {mwh['ppa_j']:,.0f} (matched {mwh['ppa_matched_j']:,.0f}, sold "
                f"{mwh['ppa_sold_j']:,.0f}), battery out {mwh['battery_discharge_j']:,.0f}, "
-               f"grid {mwh['grid_import_j']:,.0f}, unserved {mwh['unserved_j']:,.0f} MWh")
+               f"grid draw {mwh['grid_import_j']:,.0f} (PPAs are virtual: the site draws "
+               f"its load and battery charge from the grid), unserved "
+               f"{mwh['unserved_j']:,.0f} MWh")
     click.echo(f"24/7 CFE score {t['cfe_score_frac']:.1%} ({t['cfe_score_with_grid_frac']:.1%} "
                f"with the grid's carbon-free share); annual match {t['annual_match_frac']:.1%}")
     click.echo(f"carbon t CO2e: location-based {t['co2e_location_g'] / 1e6:,.0f}, "
                f"market-based hourly {t['co2e_market_hourly_g'] / 1e6:,.0f}, annual "
                f"{t['co2e_market_annual_g'] / 1e6:,.0f} (on-site {t['co2e_onsite_g'] / 1e6:,.0f})")
     click.echo(f"cost ${t['cost_total_usd'] / 1e6:,.2f}M/year (grid "
-               f"{t['cost_grid_usd'] / 1e6:,.2f}, PPA {t['cost_ppa_usd'] / 1e6:,.2f} - sold "
-               f"{t['revenue_ppa_surplus_usd'] / 1e6:,.2f}, on-site "
+               f"{t['cost_grid_usd'] / 1e6:,.2f}, PPA {t['cost_ppa_usd'] / 1e6:,.2f} at "
+               f"contract - {t['revenue_ppa_settlement_usd'] / 1e6:,.2f} its output's market "
+               f"value, on-site "
                f"{t['cost_onsite_usd'] / 1e6:,.2f}, battery {t['cost_battery_usd'] / 1e6:,.2f})")
     if factors:
         click.echo("capacity factors: " + "; ".join(

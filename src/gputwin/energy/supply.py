@@ -29,8 +29,10 @@ matched, as in 24/7 CFE scorecards (the grid's own clean share is not credited);
 serves directly, hour by hour (Google's CFE% method; the share from the hour's carbon
 intensity, :func:`~gputwin.energy.supply_profiles.grid_clean_share`; battery energy charged
 from the grid gets no credit). Cost =
-grid energy + PPA energy at contract price - surplus sales + on-site energy at its price +
-the battery's yearly fixed cost. :func:`supply_account` covers a typical year;
+grid energy (the physical draw at the hour's price) + PPA energy at contract price - the
+PPA energy's value at the hour's grid price (a virtual PPA settles its whole output against
+the market, so each PPA MWh costs strike minus market, matched or not) + on-site energy at
+its price + the battery's yearly fixed cost. :func:`supply_account` covers a typical year;
 :func:`supply_window` any run of hours (what simulations feed in). Units SI inside.
 """
 
@@ -246,8 +248,7 @@ def supply_window(load_j: FloatArray, grid: RegionGrid, supply: PowerSupply, *,
         "hours_at_interconnect_limit": float(np.count_nonzero(unserved > 0)),
         **_carbon_totals(f, supply, grid, start_hour),
     }
-    t.update(_costs(supply, [out_j(g) for g in supply.ppas], f.onsite_out, draw, price, sold,
-                    n))
+    t.update(_costs(supply, [out_j(g) for g in supply.ppas], f.onsite_out, draw, price, n))
     return SupplyAccount(t, {"load_j": load_j, "grid_import_j": draw, "ppa_j": ppa_j,
                              "battery_discharge_j": bat.discharge, "onsite_j": onsite_j,
                              "unserved_j": unserved})
@@ -297,8 +298,7 @@ def _carbon_totals(f: _Flows, supply: PowerSupply, grid: RegionGrid, start_hour:
 
 
 def _costs(supply: PowerSupply, ppa_out: list[FloatArray], onsite_out: list[FloatArray],
-           draw: FloatArray, price: FloatArray, sold: FloatArray, hours: int
-           ) -> dict[str, float]:
+           draw: FloatArray, price: FloatArray, hours: int) -> dict[str, float]:
     ppa_usd = sum(float(o.sum()) / J_PER_MWH * g.price() for g, o in zip(supply.ppas, ppa_out,
                                                                        strict=True))
     onsite_usd = sum(float(o.sum()) / J_PER_MWH * g.price()
@@ -307,8 +307,8 @@ def _costs(supply: PowerSupply, ppa_out: list[FloatArray], onsite_out: list[Floa
     battery_usd = (bat.capacity_j / J_PER_KWH * supply_table().battery.usd_per_kwh_year
                    * hours / HOURS_PER_YEAR if bat is not None else 0.0)
     grid_usd = float((draw * price).sum())
-    sold_usd = float((sold * price).sum())
+    settled_usd = sum(float((o * price).sum()) for o in ppa_out)
     return {"cost_grid_usd": grid_usd, "cost_ppa_usd": ppa_usd,
-            "revenue_ppa_surplus_usd": sold_usd, "cost_onsite_usd": onsite_usd,
+            "revenue_ppa_settlement_usd": settled_usd, "cost_onsite_usd": onsite_usd,
             "cost_battery_usd": battery_usd,
-            "cost_total_usd": grid_usd + ppa_usd - sold_usd + onsite_usd + battery_usd}
+            "cost_total_usd": grid_usd + ppa_usd - settled_usd + onsite_usd + battery_usd}
