@@ -165,6 +165,10 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               callback=positive_int,
               help="vLLM V0 multi-step scheduling: the scheduler runs once per N decode "
                    "steps, so arrivals wait for the run's end.")
+@click.option("--prefill-min-free-kv", default=0.0, show_default=True,
+              type=click.FloatRange(0.0, 1.0, max_open=True),
+              help="Admit a new prefill only while this share of the KV blocks is free "
+                   "(AMD's MLPerf vLLM VLLM_SCHED_PREFILL_KVC_FREEPCT / 100; 0 = off).")
 @click.option("--enable-mixed-chunk", is_flag=True, default=None,
               help="SGLang --enable-mixed-chunk: the running requests decode inside prefill "
                    "batches [default: off, prefill batches run apart from decode batches].")
@@ -298,7 +302,7 @@ _SERVICE_FLAGS = {
     "num_tokens": "--spec-tokens", "acceptance": "--acceptance", "kind": "--draft-kind",
     "draft_model": "--draft-model", "prefill_replicas": "--disaggregate",
     "decode_replicas": "--disaggregate", "ttft": "--ttft-slo", "tpot": "--tpot-slo",
-    "speculative": "--spec-tokens"}
+    "speculative": "--spec-tokens", "prefill_min_free_kv_frac": "--prefill-min-free-kv"}
 _SITE_OPTIONS = ("region", "cooling", "provider", "pricing", "start")
 
 
@@ -338,6 +342,7 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
                    "preemption_mode": o["preemption"], "skip_decode_steps": not o["no_skip"],
                    "num_scheduler_steps": o["num_scheduler_steps"],
                    "enable_mixed_chunk": o["enable_mixed_chunk"] or None,
+                   "prefill_min_free_kv_frac": o["prefill_min_free_kv"],
                    **{k: o[k] for k in _CONTEXT_HOLD_FLAGS}},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }

@@ -185,6 +185,7 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         reserve_full_sequence=e.profile.capacity_policy == "no_evict",
         mixed_chunk=e.mixed_chunk,
         new_token_ratio=e.profile.capacity_policy == "new_token_ratio",
+        prefill_min_free_kv_frac=opts.engine.prefill_min_free_kv_frac,
         **context_hold_options(opts))
 
 

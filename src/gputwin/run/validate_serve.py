@@ -31,7 +31,8 @@ _ENGINE_KEYS = ("max_num_seqs", "max_num_batched_tokens", "block_size",
                 "gpu_memory_utilization", "enable_prefix_caching", "enable_chunked_prefill",
                 "skip_decode_steps", "num_scheduler_steps", "adp_enable_balance",
                 "adp_timeout_iters", "adp_batching_wait_iters", "batch_wait_timeout_iters",
-                "batch_wait_max_tokens_ratio", "enable_mixed_chunk")
+                "batch_wait_max_tokens_ratio", "enable_mixed_chunk",
+                "prefill_min_free_kv_frac")
 
 
 @dataclass(frozen=True, slots=True)

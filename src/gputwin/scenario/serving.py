@@ -149,6 +149,10 @@ class EngineOptions(_M):
     batch_wait_max_tokens_ratio: float = Field(
         default=0.0, ge=0, le=1, description="TensorRT-LLM batch_wait_max_tokens_ratio: "
         "release held context requests once a step's tokens reach this share of the budget")
+    prefill_min_free_kv_frac: float = Field(
+        default=0.0, ge=0, lt=1, description="Admit a new prefill only while at least this "
+        "share of the KV blocks is free (AMD's MLPerf vLLM VLLM_SCHED_PREFILL_KVC_FREEPCT "
+        "/ 100; 0 = off)")
 
     enable_mixed_chunk: bool | None = Field(
         default=None, description="SGLang --enable-mixed-chunk: the running requests "

@@ -1,7 +1,8 @@
 """Admission: which waiting requests start a prompt chunk in the step being planned.
 
 Waiting requests are admitted in queue order while the token budget
-(``max_num_batched_tokens``), the sequence cap (``max_num_seqs``), free KV blocks and,
+(``max_num_batched_tokens``), the sequence cap (``max_num_seqs``), free KV blocks (at
+least ``prefill_min_free_kv_frac`` of them while requests run: AMD's MLPerf vLLM) and,
 under no-evict admission, the reservation of whole sequences allow (:func:`admit`); a
 cached prefix is reused. Under SGLang's admission the prompt and whole output of each
 must also fit the KV room its running requests leave (:func:`kv_room_tokens`), or,
@@ -69,7 +70,7 @@ def context_candidates(s: SchedulerState, budget: int) -> list[ReqState]:
         if chunk < remaining and not s.cfg.enable_chunked_prefill:
             break
         more = -(-(req.computed + chunk) // s.bs)
-        if more > free:
+        if more > free or (n and free < s.min_free_blocks):
             break
         if s.reserve:
             full = s.full_blocks(req)
@@ -183,6 +184,8 @@ def admit(s: SchedulerState, chunks: Chunks, budget: int) -> float:
         if s.reserve and running and (
                 s.reserved_blocks + s.full_blocks(req) > pool.num_blocks):
             break
+        if running and pool.num_free < s.min_free_blocks:
+            break  # AMD's VLLM_SCHED_PREFILL_KVC_FREEPCT: too little KV free
         if gate is not None and not gate.admits(req, remaining):
             break
         s.queue.pop()
@@ -223,7 +226,7 @@ def admit_by_rank(s: SchedulerState, chunks: Chunks, hold: ContextHold) -> float
         if chunk < remaining and not s.cfg.enable_chunked_prefill:
             continue
         more = -(-(start + chunk) // s.bs)
-        if more > s.pool.num_free:
+        if more > s.pool.num_free or (s.running and s.pool.num_free < s.min_free_blocks):
             break
         if s.reserve and s.running and (
                 s.reserved_blocks + s.full_blocks(req) > s.pool.num_blocks):

@@ -63,6 +63,9 @@ class EngineConfig:
     request is admitted only while its prompt and whole output fit in the free KV less a
     share (``new_token_ratio``) of the running requests' outputs still to come
     (:func:`gputwin.serving.admission.kv_room_tokens`). Off: vLLM's greedy admission.
+    ``prefill_min_free_kv_frac``: admit a waiting request's prefill only while at least
+    this share of the KV blocks is free (AMD's MLPerf vLLM fork,
+    ``VLLM_SCHED_PREFILL_KVC_FREEPCT`` / 100); 0 = off (every engine's default).
     """
 
     num_kv_blocks: int
@@ -91,6 +94,7 @@ class EngineConfig:
     batch_wait_max_tokens_ratio: float = 0.0
     mixed_chunk: bool = True
     new_token_ratio: bool = False
+    prefill_min_free_kv_frac: float = 0.0
 
     @property
     def holds_context(self) -> bool:
@@ -131,6 +135,9 @@ class EngineConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= self.prefill_min_free_kv_frac < 1.0:
+            raise InputError("prefill_min_free_kv_frac must be in [0, 1), got "
+                             f"{self.prefill_min_free_kv_frac!r}")
         check_step_budget(self.max_num_batched_tokens, self.max_num_seqs,
                           self.num_speculative_tokens)
         if (not self.enable_chunked_prefill and not self.reserve_full_sequence

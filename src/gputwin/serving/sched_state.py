@@ -20,6 +20,7 @@ unchanged. With ``lw`` = 0 every branch is the plain pool's.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 
 from gputwin.serving.config import EngineConfig
@@ -58,6 +59,8 @@ class SchedulerState:
         # SGLang's admission: its new_token_ratio decays from the step ratio_s0 on (reset
         # when the replica idles or retracts a request)
         self.ratio_admit = cfg.new_token_ratio
+        # AMD's prefill admission: new prefills only while this many KV blocks are free
+        self.min_free_blocks = math.ceil(cfg.prefill_min_free_kv_frac * cfg.num_kv_blocks)
         self.ratio_s0 = 0
         self.on_finish = on_finish
         self.prefill_only = False  # disaggregated prefill replica: stop after 1st token
