@@ -166,7 +166,7 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               help="vLLM V0 multi-step scheduling: the scheduler runs once per N decode "
                    "steps, so arrivals wait for the run's end.")
 @click.option("--prefill-min-free-kv", default=0.0, show_default=True,
-              type=click.FloatRange(0.0, 1.0, max_open=True),
+              type=Finite(0, 1, max_open=True),
               help="Admit a new prefill only while this share of the KV blocks is free "
                    "(AMD's MLPerf vLLM VLLM_SCHED_PREFILL_KVC_FREEPCT / 100; 0 = off).")
 @click.option("--enable-mixed-chunk", is_flag=True, default=None,
