@@ -101,6 +101,26 @@ def test_distillation_energy_payback() -> None:
     assert same["energy_payback_days"] is None
 
 
+def test_generated_tokens_carry_their_prompts() -> None:
+    """Serving costs are per token served (prompt + output); a generated token of the
+    teacher pays for its prompt too: at 1 output token in 5 it costs 5 served tokens."""
+    from dataclasses import replace
+
+    from gputwin.economics.distill import DistillInputs, distill_economics
+
+    x = DistillInputs(0.5, 0.1, distill_tokens=1e10, student_params=8e9, train_tokens=1e10,
+                      train_peak_flop_per_s=1e15, train_usd_per_gpu_hour=2.0,
+                      tokens_per_day=1e9, mfu=0.5, teacher_kwh_per_million=0.08,
+                      student_kwh_per_million=0.02, train_facility_w_per_gpu=1200.0)
+    shaped = distill_economics(replace(x, teacher_output_frac=0.2))
+    assert shaped["generation_usd"] == pytest.approx(1e4 * 0.5 * 5)
+    assert shaped["generation_kwh"] == pytest.approx(1e4 * 0.08 * 5)
+    plain = distill_economics(x)  # savings are per served token: unchanged by the shape
+    assert shaped["savings_usd_per_day"] == plain["savings_usd_per_day"]
+    with pytest.raises(InputError, match="teacher_output_frac"):
+        replace(x, teacher_output_frac=0.0)
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 @pytest.mark.parametrize(("build", "where"), [
     (lambda x: Traffic(x, 1e8), "input_tokens_per_day"),

@@ -94,3 +94,26 @@ def test_distill_cli() -> None:
     assert d["teacher_kwh_per_million_tokens"] > d["student_kwh_per_million_tokens"] > 0
     assert d["generation_kwh"] > 0 and d["training_kwh"] > 0
     assert d["energy_payback_days"] > 0
+
+
+def test_distill_cli_prices_what_it_burns() -> None:
+    """Training is priced at the owned rate of the power it is charged energy for (full
+    activity), and generated tokens at the teacher's cost per *output* token."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.economics.tco import OwnedAssumptions, owned_cost
+    from gputwin.topology.hardware import resolve_hardware
+
+    code, out = _run("distill", "--teacher", "llama3-70b", "--student", "llama3-8b",
+                     "--tokens-per-day", "1e9", "--distill-tokens", "1e9", "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    hw = resolve_hardware(default_catalog(), gpu="h100-sxm-80gb")
+    full = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(activity_frac=1.0))
+    assert d["training_usd"] == pytest.approx(d["training_gpu_hours"] * full.usd_per_gpu_hour)
+    assert d["training_kwh"] == pytest.approx(
+        d["training_gpu_hours"] * full.it_power_w * float(full.assumptions["pue"]) / 1e3)
+    served_per_generated = (1024 + 256) / 256  # the default request shape of estimate tco
+    assert d["generation_usd"] == pytest.approx(
+        1e9 * served_per_generated * d["teacher_usd_per_million_tokens"] / 1e6)
+    assert d["generation_kwh"] == pytest.approx(
+        1e9 * served_per_generated * d["teacher_kwh_per_million_tokens"] / 1e6)

@@ -194,10 +194,11 @@ def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str, as_json:
                    f"/GPU-h, {r['basis']}{tail})")
 
 
-def _own_per_million(model: str, gpu: str, tokens_per_day: float) -> tuple[float, float]:
-    """USD and facility kWh per million tokens of ``model`` served on an owned ``gpu``
-    fleet sized for ``tokens_per_day`` (the fleet's IT power at the TCO's activity x PUE
-    over the tokens it serves)."""
+def _own_per_million(model: str, gpu: str, tokens_per_day: float
+                     ) -> tuple[float, float, float]:
+    """USD and facility kWh per million tokens (input + output) of ``model`` served on an
+    owned ``gpu`` fleet sized for ``tokens_per_day`` (the fleet's IT power at the TCO's
+    activity x PUE over the tokens it serves), and the output share of those tokens."""
     from gputwin.run.estimate_tco import estimate_tco, tco_request
 
     d = estimate_tco(tco_request({"model": model, "gpu": gpu, "tokens_per_day": tokens_per_day,
@@ -206,7 +207,9 @@ def _own_per_million(model: str, gpu: str, tokens_per_day: float) -> tuple[float
     tco = d["owned_tco"]
     facility_kw = own["gpus"] * tco["it_power_w"] * tco["assumptions"]["pue"] / 1e3
     kwh_per_million = facility_kw * 24.0 / (tokens_per_day / 1e6)
-    return float(own["usd_per_million_tokens"]), kwh_per_million
+    traffic = d["traffic"]
+    output_frac = traffic["output_tokens_per_day"] / traffic["tokens_per_day"]
+    return float(own["usd_per_million_tokens"]), kwh_per_million, output_frac
 
 
 @economics.command()
@@ -214,7 +217,8 @@ def _own_per_million(model: str, gpu: str, tokens_per_day: float) -> tuple[float
 @click.option("--student", required=True, help="Student model (catalog).")
 @click.option("--gpu", default="h100-sxm-80gb", show_default=True)
 @click.option("--distill-tokens", type=FINITE, default=1e10, show_default=True,
-              help="Tokens the teacher generates.")
+              help="Tokens the teacher generates (output; each carries its prompt's "
+                   "share of the serving cost).")
 @click.option("--train-tokens", type=FINITE, default=None,
               help="Student training tokens [default: --distill-tokens].")
 @click.option("--tokens-per-day", type=FINITE, required=True, help="Production traffic.")
@@ -238,14 +242,16 @@ def distill(teacher: str, student: str, gpu: str, distill_tokens: float,
     cat.model(student, where="--student")
     cat.accelerator(gpu, where="--gpu")
     hw = resolve_hardware(cat, gpu=gpu)
-    t_usd, t_kwh = _own_per_million(teacher, gpu, tokens_per_day)
-    s_usd, s_kwh = _own_per_million(student, gpu, tokens_per_day)
+    t_usd, t_kwh, t_out = _own_per_million(teacher, gpu, tokens_per_day)
+    s_usd, s_kwh, _ = _own_per_million(student, gpu, tokens_per_day)
+    # training at full activity: its cost and its energy from the same power draw
     train = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(activity_frac=1.0))
     res = distill_economics(DistillInputs(
         t_usd, s_usd, distill_tokens, float(total_params(cat.model(student))),
         train_tokens or distill_tokens, hw.accelerator.peak_flop_per_s["bf16"],
-        owned_cost(hw.accelerator, hw.system).usd_per_gpu_hour, tokens_per_day, horizon_days,
-        mfu, t_kwh, s_kwh, train.it_power_w * float(train.assumptions["pue"])))
+        train.usd_per_gpu_hour, tokens_per_day, horizon_days,
+        mfu, t_kwh, s_kwh, train.it_power_w * float(train.assumptions["pue"]),
+        teacher_output_frac=t_out))
     out = {"teacher": teacher, "student": student, "gpu": gpu,
            "teacher_usd_per_million_tokens": t_usd, "student_usd_per_million_tokens": s_usd,
            "teacher_kwh_per_million_tokens": t_kwh, "student_kwh_per_million_tokens": s_kwh,
