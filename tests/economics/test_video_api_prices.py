@@ -134,6 +134,27 @@ def test_the_comparison_follows_the_rental_price() -> None:
     assert ratio["cheap"]["fal/wan-2.1-t2v"] > ratio["dear"]["fal/wan-2.1-t2v"]
 
 
+def test_an_owned_sample_pays_its_power_a_rented_one_does_not() -> None:
+    """The owned rate bills energy apart, so an owned sample adds its power bill (IT power at
+    full activity x PUE x price of tco.yaml); a rental's price already pays for it."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.energy.tco import OwnedAssumptions, owned_cost
+    from gputwin.topology.hardware import resolve_hardware
+
+    owned = _estimate("--model", "wan2.1-14b", "--provider", "owned")
+    hw = resolve_hardware(default_catalog(), gpu="h100-sxm-80gb")
+    full = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(activity_frac=1.0))
+    power_usd_h = full.it_power_w * float(full.assumptions["pue"]) / 1e6 * float(
+        full.assumptions["electricity_usd_per_mwh"])
+    assert owned["cost_energy_usd"] == pytest.approx(owned["gpu_seconds"] / 3600 * power_usd_h)
+    assert owned["cost_usd"] == pytest.approx(owned["cost_compute_usd"]
+                                              + owned["cost_energy_usd"])
+    assert "power" in owned["cost_basis"] and "billed apart" not in owned["cost_basis"]
+    rented = _estimate("--model", "wan2.1-14b", "--provider", "neocloud")
+    assert rented["cost_energy_usd"] == 0.0
+    assert rented["cost_usd"] == rented["cost_compute_usd"]
+
+
 def test_a_model_without_a_host_gets_an_empty_list() -> None:
     out = _estimate("--model", "cogvideox-2b")
     assert out["apis"] == []

@@ -10,6 +10,8 @@ from gputwin.cli.options import Finite, emit_json, positive_int, rental_price_op
 
 if TYPE_CHECKING:
     from gputwin.economics.tables import VideoApiPrice
+    from gputwin.energy.accounting import AllocationRates
+    from gputwin.topology.hardware import HardwareSpec
 
 
 def _api_rows(apis: list[VideoApiPrice], image: bool,
@@ -120,7 +122,8 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
                                  attention_kernel=attention_kernel, parallel_vae=parallel_vae,
                                  compiled=compiled)
     rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
-    cost = est.gpu_seconds * rates.compute_usd_per_gpu_s
+    compute, energy, basis = _sample_cost(hw, est.gpu_seconds, rates)
+    cost = compute + energy
     kernel = attention_kernel or dit.attention_kernel
     image = frames == 1
     per_second = None if image else cost / (frames / fps)
@@ -130,7 +133,8 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     out = {"model": model, "gpu": gpu, "num_gpus": num_gpus, "system": hw.system.name,
            "parallel_vae": parallel_vae, "compiled": compiled, "attention_kernel": kernel,
            **est.to_dict(),
-           "cost_usd": cost, "cost_basis": rates.cost_basis,
+           "cost_usd": cost, "cost_compute_usd": compute, "cost_energy_usd": energy,
+           "cost_basis": basis,
            "cost_usd_per_video_second": per_second,
            "apis": apis, "reference_apis": reference_apis}
     if as_json:
@@ -138,6 +142,21 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
         return
     _echo_estimate(out, f"{frames} x {height}x{width}, {steps} steps")
     _echo_api_rows(model, apis, reference_apis, image)
+
+
+def _sample_cost(hw: HardwareSpec, gpu_seconds: float, rates: AllocationRates
+                 ) -> tuple[float, float, str]:
+    """Compute and energy cost (USD) of ``gpu_seconds`` and the basis: a rental's price
+    pays for its power; the owned rate bills energy apart, so the sample adds its power
+    at full activity (a DiT is compute-bound) at the TCO's PUE and electricity price."""
+    from gputwin.energy.tco import owned_power_usd_per_gpu_hour
+
+    compute = gpu_seconds * rates.compute_usd_per_gpu_s
+    if rates.energy_in_price:
+        return compute, 0.0, rates.cost_basis
+    power_usd_h, power_basis = owned_power_usd_per_gpu_hour(hw.accelerator, hw.system)
+    basis = rates.cost_basis.replace(", energy billed apart", "") + f"; + {power_basis}"
+    return compute, gpu_seconds / 3600.0 * power_usd_h, basis
 
 
 def _echo_estimate(out: dict[str, Any], shape: str) -> None:

@@ -203,6 +203,20 @@ def owned_cost(acc: Accelerator, system: System,
     return OwnedCost(acc.name, per_year, capex, mean_w, peak_w, used)
 
 
+def owned_power_usd_per_gpu_hour(acc: Accelerator, system: System,
+                                 activity_frac: float = 1.0) -> tuple[float, str]:
+    """The power bill of one owned ``acc`` per hour it runs at ``activity_frac``: IT power
+    (accelerator + host share) x PUE x electricity price of ``tco.yaml`` -- the ``power``
+    item of :func:`owned_cost` per hour. For a cost priced at the owned rate of
+    :func:`gputwin.energy.accounting.allocation_rates` ("energy billed apart") outside the
+    energy ledger. Returns the USD per GPU-hour and a one-line basis."""
+    cost = owned_cost(acc, system, OwnedAssumptions(activity_frac=activity_frac))
+    a = cost.assumptions
+    usd_h = cost.usd_per_year["power"] / HOURS_PER_YEAR
+    return usd_h, (f"power {cost.it_power_w:,.0f} W x PUE {a['pue']:g} at "
+                   f"${a['electricity_usd_per_mwh']:g}/MWh = ${usd_h:.3f}/GPU-h")
+
+
 class RentalListing(NamedTuple):
     """One price book listing of a part."""
 
