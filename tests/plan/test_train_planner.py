@@ -225,3 +225,22 @@ def test_owned_provider_with_a_pricing_is_refused(capsys: pytest.CaptureFixture[
         main([*_PLAN8, "--objective", "cost", "--provider", "owned", "--pricing", "spot"])
     assert stop.value.code == 2
     assert "--pricing: pricing 'spot' applies to rented GPUs" in capsys.readouterr().err
+
+
+def test_owned_cost_objective_pays_the_power_the_owned_rate_leaves_apart() -> None:
+    """The owned rate bills energy apart; plan train has no energy bill of its own, so an
+    owned GPU-hour is the owned rate plus its power at full activity (tco.yaml)."""
+    from gputwin.energy.accounting import allocation_rates
+    from gputwin.energy.tco import OwnedAssumptions, owned_cost
+
+    res = CliRunner().invoke(cli, [*_PLAN8, "--objective", "cost", "--provider", "owned",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    hw = resolve_hardware(default_catalog(), gpu="h100-sxm-80gb")
+    rate = allocation_rates(hw.accelerator.name, hw.accelerator.tdp_w, provider="owned")
+    full = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(activity_frac=1.0))
+    usd_h = rate.compute_usd_per_gpu_s * 3600 + full.usd_per_year["power"] / 8760
+    best = d["candidates"][0]
+    assert best["score"] == pytest.approx(1e12 / best["tokens_per_s"] / 3600 * 8 * usd_h)
+    assert "power" in d["price_basis"] and "billed apart" not in d["price_basis"]

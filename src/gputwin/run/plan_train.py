@@ -12,6 +12,7 @@ from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import allocation_rates
+from gputwin.energy.tco import owned_power_usd_per_gpu_hour
 from gputwin.errors import InputError
 from gputwin.perf.training import TrainingEstimate
 from gputwin.plan.train import (
@@ -27,6 +28,7 @@ from gputwin.run.estimate_train import (
     estimate_train,
     resolve_train_hardware,
 )
+from gputwin.topology.hardware import HardwareSpec
 
 #: breakdown keys a losing layout can lose on, with the words shown for them
 _LOSSES = {"bubble_s": "pipeline bubble", "tp_comm_s": "TP comm", "cp_comm_s": "CP comm",
@@ -93,16 +95,24 @@ def candidate_dict(c: Candidate, loses_on: str = "") -> dict[str, Any]:
     return out
 
 
-def _usd_per_gpu_hour(request: TrainPlanRequest, accel: str, tdp_w: float
+def _usd_per_gpu_hour(request: TrainPlanRequest, hw: HardwareSpec
                       ) -> tuple[float | None, str | None]:
+    """The price of a GPU-hour of training: a rental's (it pays for the power), or the
+    owned rate plus the power bill it leaves apart (at full activity, ``tco.yaml``)."""
+    acc = hw.accelerator
     try:
-        rates = allocation_rates(accel, tdp_w, provider=request.provider,
+        rates = allocation_rates(acc.name, acc.tdp_w, provider=request.provider,
                                  pricing=request.pricing)
     except InputError:
         if request.objective == "cost":
             raise
         return None, None
-    return rates.compute_usd_per_gpu_s * 3600.0, rates.cost_basis
+    usd_h = rates.compute_usd_per_gpu_s * 3600.0
+    if rates.energy_in_price:
+        return usd_h, rates.cost_basis
+    power_usd_h, power_basis = owned_power_usd_per_gpu_hour(acc, hw.system)
+    return (usd_h + power_usd_h,
+            rates.cost_basis.replace(", energy billed apart", "") + f"; + {power_basis}")
 
 
 def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> TrainPlan:
@@ -118,7 +128,7 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
                          storage=request.storage, oversubscription=request.oversubscription,
                          nodes_per_leaf=request.nodes_per_leaf)
     hw = resolve_train_hardware(probe, cat)
-    price, basis = _usd_per_gpu_hour(request, hw.accelerator.name, hw.accelerator.tdp_w)
+    price, basis = _usd_per_gpu_hour(request, hw)
     search = TrainSearch(
         model=spec, hw=hw, num_gpus=tuple(request.num_gpus), seq_len=seq,
         global_batch_size=request.global_batch_size,
