@@ -141,8 +141,28 @@ def priced_hardware(request: ServePlanRequest, cat: Catalog
             if request.gpus:
                 raise
             continue  # e.g. a part rented from one hyperscaler only
-        hws[name], priced[name] = hw, rates
+        hws[name], priced[name] = hw, rates if rates.energy_in_price else _owned_fleet(hw)
     return hws, priced
+
+
+def _owned_fleet(hw: HardwareSpec) -> AllocationRates:
+    """An owned deployment's rate per GPU-second of wall clock, as in ``estimate tco``: its
+    replicas are held every second, so their idle seconds are already in the fleet's price
+    (the ledger's owned rate, per *allocated* hour at the price book's 80 % use, would pay
+    for them twice), and there is no energy ledger here, so the rate carries the power bill
+    (IT power at the TCO's mean activity x PUE x price of ``tco.yaml``)."""
+    from gputwin.energy.accounting import embodied_g_per_gpu_s
+    from gputwin.energy.tco import owned_cost
+
+    acc = hw.accelerator
+    own = owned_cost(acc, hw.system)
+    a = own.assumptions
+    return AllocationRates(
+        embodied_g_per_gpu_s(acc.name, acc.tdp_w), own.usd_per_gpu_hour / 3600.0,
+        f"owned: full TCO ${own.usd_per_gpu_hour:.2f}/GPU-h of wall clock (capex "
+        f"${own.capex_usd['server']:,.0f}/GPU + network, storage, facility, maintenance, staff "
+        f"over {a['depreciation_years']:g} y at {a['financing_rate_frac']:.0%}; power at "
+        f"{a['activity_frac']:.0%} activity x PUE {a['pue']:g})", True)
 
 
 def weight_choices(request: ServePlanRequest) -> tuple[str, ...]:
