@@ -133,6 +133,31 @@ def test_training_rent_vs_own() -> None:
             training_options(own, 1e6, utilisation_frac=bad)
 
 
+def test_idle_owned_hours_pay_fixed_costs_but_only_idle_power() -> None:
+    """Capital accrues busy or idle; the power bill follows the draw. Dividing the whole
+    owned rate by the utilisation billed every idle hour at training power."""
+    from gputwin.economics.train_cost import training_options
+
+    hw = _hw("h100-sxm-80gb")
+    busy = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(activity_frac=0.9))
+    idle = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(activity_frac=0.0))
+    assert idle.it_power_w < busy.it_power_w
+    fixed_y = busy.total_usd_per_year - busy.usd_per_year["power"]
+    assert fixed_y == pytest.approx(idle.total_usd_per_year - idle.usd_per_year["power"])
+    u = 0.5
+    # a year of the fleet: every hour pays the fixed cost, busy hours busy power, idle hours
+    # idle power; spread over the useful hours
+    year = fixed_y + u * busy.usd_per_year["power"] + (1 - u) * idle.usd_per_year["power"]
+    by = {r["name"]: r for r in training_options(busy, 1e6, u, idle)}
+    assert by["own"]["usd_per_gpu_hour"] == pytest.approx(year / (u * 8760))
+    assert by["own"]["usd_per_gpu_hour"] < busy.usd_per_gpu_hour / u
+    for row in by.values():  # at the break-even use, owning costs the rental's price
+        be = row.get("break_even_utilisation_frac")
+        if be is not None:
+            at_be = {r["name"]: r for r in training_options(busy, 1e6, be, idle)}
+            assert at_be["own"]["usd_per_gpu_hour"] == pytest.approx(row["usd_per_gpu_hour"])
+
+
 def test_edge_module_owned_cost_has_no_datacentre_items() -> None:
     """A Jetson in an edge closet pays for a switch port, an SSD and an enclosure, not for a
     share of an InfiniBand fabric, a parallel filesystem and a critical-power build."""

@@ -181,9 +181,11 @@ def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str, as_json:
     from gputwin.topology.hardware import resolve_hardware
 
     hw = resolve_hardware(default_catalog(), gpu=gpu)
-    own = owned_cost(hw.accelerator, hw.system,
-                     OwnedAssumptions(cooling=cooling, network="infiniband", activity_frac=0.9))
-    rows = training_options(own, gpu_hours, utilisation)
+    own, idle = (owned_cost(hw.accelerator, hw.system,
+                            OwnedAssumptions(cooling=cooling, network="infiniband",
+                                             activity_frac=activity))
+                 for activity in (0.9, 0.0))
+    rows = training_options(own, gpu_hours, utilisation, idle)
     if as_json:
         emit_json({"gpu": gpu, "gpu_hours": gpu_hours, "options": rows})
         return
