@@ -7,8 +7,12 @@ DeepGEMM's ``m_grouped_fp8_gemm_nt_masked`` measured on an H20 at the same shape
 groups; N=4096/K=7168 gate-up and N=7168/K=2048 down), with and without swap-AB
 (deepseek-ai/DeepGEMM pull request 192, 2025-09-11; the kernel change the Ant Group H20
 deployment runs). Also prints the model's rate without its narrow-expert factor
-``width/(width + moe_width_half)``. Nothing is fitted; docs/serving-model.md ("Small-M
-GEMMs and swap-AB") reads the output.
+``width/(width + moe_width_half)``, and the same for an H100 SXM against DeepGEMM's own
+H800 figures (same GH100 FP8 tensor rate, 1,979 dense TFLOP/s; the deepseek-ai/DeepGEMM
+README's "Performance" tables, 2025, NVCC 12.8: masked layout 1-4 groups of 1,024-256
+rows, contiguous layout 4-8 groups of 8,192-4,096 rows, the same N x K). Nothing is
+fitted; docs/serving-model.md ("Small-M GEMMs and swap-AB", "What the narrow-expert loss
+is") reads the output.
 """
 
 from __future__ import annotations
@@ -25,6 +29,17 @@ DEEPGEMM_H20_PR192: tuple[tuple[int, tuple[int, int], float, float | None], ...]
     (96, (7168, 2048), 188.0, None),
     (160, (4096, 7168), 163.0, None),
     (160, (7168, 2048), 159.0, None),
+)
+
+
+#: DeepGEMM README (H800): (rows per group, (N, K), TFLOP/s, layout)
+DEEPGEMM_H800_README: tuple[tuple[int, tuple[int, int], float, str], ...] = (
+    (256, (4096, 7168), 932.0, "masked 4 groups"),
+    (256, (7168, 2048), 815.0, "masked 4 groups"),
+    (1024, (4096, 7168), 1233.0, "masked 1 group"),
+    (1024, (7168, 2048), 925.0, "masked 1 group"),
+    (4096, (4096, 7168), 1288.0, "contiguous 8 groups"),
+    (4096, (7168, 2048), 1093.0, "contiguous 8 groups"),
 )
 
 
@@ -48,6 +63,11 @@ def main() -> None:
         model, no_width = model_tflops(rows)
         print(f"{rows:5d} {n:5d}x{k:<5d} {model:7.1f} {no_width:9.1f} {plain:9.0f} "
               f"{'-' if swap is None else f'{swap:.0f}':>7}")
+    print("\nH100 SXM model against DeepGEMM on H800 (README)")
+    print(f"{'rows':>5} {'N x K':>11} {'model':>7} {'no width':>9} {'DeepGEMM':>9}  layout")
+    for rows, (n, k), measured, layout in DEEPGEMM_H800_README:
+        model, no_width = model_tflops(rows, gpu="h100-sxm-80gb")
+        print(f"{rows:5d} {n:5d}x{k:<5d} {model:7.1f} {no_width:9.1f} {measured:9.0f}  {layout}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,51 @@
+"""bench/probe_moe_loss_forms.py: the alternative narrow-expert loss forms it replays."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import probe_moe_loss_forms as forms
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.topology.hardware import resolve_hardware
+
+SEQS, CONTEXT = 64, 1000
+
+
+def _perf() -> ServingPerf:
+    cat = default_catalog()
+    return prepare_serving(ServingConfig(
+        cat.model("qwen3-30b-a3b"), resolve_hardware(cat, gpu="h100-sxm-80gb", system=None),
+        tp=1, weights_dtype="fp8", kv_cache_dtype="fp8", engine="vllm"))
+
+
+def _decode_step_s(perf: ServingPerf) -> float:
+    return perf.step_time_s(0, 0.0, 0.0, SEQS, float(SEQS * CONTEXT))
+
+
+def test_memory_form_adds_bytes_per_routed_row_at_hbm_bandwidth() -> None:
+    perf = _perf()
+    with forms.loss_form("mem", 0.0):
+        width_off = _decode_step_s(perf)
+    with forms.loss_form("mem", 16.0):
+        charged = _decode_step_s(perf)
+    model = perf.config.model
+    moe_layers = sum(g.num_layers for g, _ in perf._groups if g.local_experts)
+    routed_rows = SEQS * model.num_experts_per_token  # one GPU holds every expert
+    expected = moe_layers * routed_rows * 16.0 * perf.shape.hidden_size / perf._bw
+    assert charged - width_off == pytest.approx(expected, rel=1e-9)
+    # the narrow-expert factor is what the form replaces: switching it off speeds the step
+    assert width_off < _decode_step_s(perf)
+
+
+def test_loss_form_restores_the_model() -> None:
+    perf = _perf()
+    before = _decode_step_s(perf)
+    with forms.loss_form("row", 50.0):
+        assert _decode_step_s(perf) != before
+    assert _decode_step_s(perf) == before
