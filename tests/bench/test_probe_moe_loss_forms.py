@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import probe_moe_loss_forms as forms
-
 from gputwin.catalog.loader import default_catalog
 from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
 from gputwin.topology.hardware import resolve_hardware
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+if str(BENCH) not in sys.path:  # the probe imports fit_moe_width from its own folder
+    sys.path.insert(0, str(BENCH))
+forms = importlib.import_module("probe_moe_loss_forms")
 
 SEQS, CONTEXT = 64, 1000
 
