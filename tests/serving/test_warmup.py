@@ -99,3 +99,51 @@ def test_cli_warmup_requests(capsys: pytest.CaptureFixture[str], tmp_path: Any) 
         main([*args, "--warmup-requests", "40", "--out", str(tmp_path / "b")])
     assert info.value.code == 2
     assert "warmup_requests" in capsys.readouterr().err
+
+
+def test_requests_file_marks_the_warmup_and_recomputes_the_summary(tmp_path: Any) -> None:
+    """requests.parquet carries a ``warmup`` column, so every summary figure can be
+    recomputed from the file alone; the run's top-level counts are the measured ones."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from gputwin.cli.main import main
+
+    n, k = 60, 12
+    main(["simulate", "serve", "--model", "llama3.1-8b", "--rate", "8", "--num-requests",
+          str(n), "--input-tokens", "500", "--output-tokens", "40-80",
+          "--warmup-requests", str(k), "--no-timing", "-q", "--outputs", "summary,parquet",
+          "--out", str(tmp_path / "o")])
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    rows = pq.read_table(tmp_path / "o" / "requests.parquet").to_pydict()
+    warm = np.array(rows["warmup"], dtype=bool)
+    assert warm.sum() == k and not warm[np.array(rows["request_id"]) >= k].any()
+    fin = (np.array(rows["status"]) == "finished") & ~warm
+    ttft = np.array(rows["ttft_s"], dtype=float)[fin]
+    assert summary["ttft_s"]["p90"] == pytest.approx(float(np.percentile(ttft, 90)))
+    assert summary["output_tokens"] == int(np.array(rows["output_tokens"])[fin].sum())
+    assert (summary["num_requests"], summary["warmup_requests"]) == (n - k, k)
+    assert sum(summary["requests_by_status"].values()) == summary["num_requests"]
+
+
+def test_energy_and_cost_per_token_count_the_tokens_they_paid_for() -> None:
+    """Energy and cost cover the whole run, warm-up included, so the per-token figures
+    divide by every finished request's tokens (``accounted_*_tokens``), not only the
+    measured ones (which would charge them the warm-up's share)."""
+    n, k = 160, 32
+    plain, _ = _run(_source(n, 0, concurrency=16))
+    warm, t = _run(_source(n, k, concurrency=16))
+    s = warm["services"]["default"]
+    fin = t.status == 0
+    assert s["accounted_output_tokens"] == int(t.output_tokens[fin].sum())
+    assert s["accounted_output_tokens"] > s["output_tokens"]
+    assert s["cost_per_million_output_tokens_usd"] == pytest.approx(
+        s["cost_usd"] / s["accounted_output_tokens"] * 1e6)
+    assert s["energy_per_output_token_j"] == pytest.approx(
+        s["energy_j"] / s["accounted_output_tokens"])
+    # the same simulation, so the same per-token figures with or without the label
+    p = plain["services"]["default"]
+    for key in ("cost_per_million_output_tokens_usd", "cost_per_million_tokens_usd",
+                "energy_per_output_token_j", "co2e_per_output_token_g"):
+        assert s[key] == pytest.approx(p[key], rel=1e-9), key

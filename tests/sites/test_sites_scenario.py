@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gputwin.cli.main import main
@@ -178,3 +179,38 @@ def test_simulate_example_with_rollout_writes_report(tmp_path: Path,
     assert steps == sorted(steps)
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'id="sites"' in html and "rollout of v2" in html and "edge-dallas" in html
+
+
+def test_warmup_requests_are_left_out_of_a_sites_runs_metrics(tmp_path: Path) -> None:
+    """As in a one-site run: the warm-up loads the sites but no latency, count or rate
+    of the summary (top level, populations, services) includes it."""
+    text = BASE.replace("num_requests: NUM\n", "num_requests: NUM\n      warmup_requests: 40\n")
+    res = simulate_serving(load_serving_scenario(_write(tmp_path, text, ROUTING="nearest")))
+    s, t = res.summary, res.requests
+    assert (s["num_requests"], s["warmup_requests"]) == (160, 40)
+    assert sum(v["num_requests"] for v in s["services"].values()) == 160
+    assert sum(v["warmup_requests"] for v in s["services"].values()) == 40
+    assert s["populations"]["dallas"]["requests"] == 160
+    for name, v in s["services"].items():
+        mine = (t.status == 0) & ~t.warmup & np.array([x == name for x in t.service])
+        if mine.any():  # nearest routing: one group serves everything
+            assert v["ttft_s"]["mean"] == pytest.approx(float(t.ttft_s[mine].mean()))
+    assert s["ttft_s"]["mean"] == pytest.approx(
+        float(t.ttft_s[(t.status == 0) & ~t.warmup].mean()) + s["breakdown_mean_s"][
+            "network_rtt"] / 2)
+
+
+def test_a_closed_loop_keeps_sending_through_the_site_router(tmp_path: Path) -> None:
+    """The router's per-site copy of a request keeps its closed-loop group (and warm-up
+    label): each completion sends the client's next request. Without it only the first
+    wave was ever sent and the run waited for the rest to the horizon."""
+    text = BASE.replace("arrival: {process: poisson, rate: RATE}", "concurrency: 8")
+    text = text.replace("seed: 1\n", "seed: 1\nhorizon: 10min\n")
+    s = _run_text(tmp_path, text)
+    assert s["requests_by_status"] == {"finished": 200, "dropped": 0, "in_flight": 0}
+    assert s["end_time_s"] < 120
+
+
+def _run_text(tmp_path: Path, text: str) -> dict:
+    return simulate_serving(load_serving_scenario(_write(tmp_path, text,
+                                                         ROUTING="nearest"))).summary

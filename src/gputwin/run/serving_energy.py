@@ -140,6 +140,17 @@ def tokens_computed(table: RequestTable, num_replicas: int) -> np.ndarray:
     return out
 
 
+def finished_tokens(table: RequestTable, service: str | None = None) -> tuple[int, int]:
+    """Output and input tokens of every finished request of ``service`` (``None``: of
+    the run), warm-up requests included: what a run's energy, carbon, water and cost are
+    divided by, since they cover the whole run, warm-up included (dividing by the
+    measured requests' tokens alone would charge them the warm-up's energy and cost)."""
+    fin = table.status == 0
+    if service is not None:
+        fin &= np.fromiter((s == service for s in table.service), bool, len(table))
+    return int(table.output_tokens[fin].sum()), int(table.prompt_tokens[fin].sum())
+
+
 def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
                     replicas: Sequence[ReplicaRecord], table: RequestTable,
                     extra: Sequence[ExtraLoad] = ()) -> ServingEnergy:
@@ -249,12 +260,16 @@ def _record(ledger: EnergyLedger, svc: ServiceEnergy, site: str, rr: ReplicaReco
 def energy_fields(acct: Account, *, priced: bool, energy_in_price: bool,
                   output_tokens: int, input_tokens: int,
                   gpu_energy_j: float) -> dict[str, Any]:
-    """The energy, carbon, water and cost keys of one service's (or the run's) summary."""
+    """The energy, carbon, water and cost keys of one service's (or the run's) summary;
+    per token: over ``output_tokens`` and ``input_tokens`` (:func:`finished_tokens`: the
+    run's finished requests, warm-up included), reported as ``accounted_*_tokens``."""
     cost = (acct.compute_cost_usd + (0.0 if energy_in_price else acct.energy_cost_usd)
             if priced else None)
     out_t, all_t = output_tokens, output_tokens + input_tokens
     return {
         "gpu_hours": acct.gpu_seconds / 3600.0,
+        "accounted_output_tokens": output_tokens,
+        "accounted_input_tokens": input_tokens,
         "energy_j": acct.it_energy_j,
         "energy_facility_j": acct.facility_energy_j,
         "energy_per_output_token_j": acct.it_energy_j / out_t if out_t else None,

@@ -69,7 +69,8 @@ def _names_of(codes: Any, names: Sequence[str]) -> pa.Array:
 def requests_arrow(result: ServingResult) -> pa.Table:
     """The per-request results as an Arrow table (columns :data:`REQUEST_COLUMNS`):
     integers as int64, times as float64 with nulls where a thing never happened,
-    ``truncated`` as 0/1 and ``meets_slo`` as 0/1 or null (no SLO, not finished)."""
+    ``truncated`` and ``warmup`` (a warm-up request, outside every summary metric) as 0/1
+    and ``meets_slo`` as 0/1 or null (no SLO, not finished)."""
     import numpy as np
     import pyarrow as pa
 
@@ -89,7 +90,8 @@ def requests_arrow(result: ServingResult) -> pa.Table:
         "num_preemptions": t.num_preemptions, "replica": t.replica,
         "prefill_replica": t.prefill_replica,
         "truncated": t.truncated.astype(np.int64),
-        "meets_slo": pa.array(t.meets_slo.astype(np.int64), mask=t.meets_slo < 0)}
+        "meets_slo": pa.array(t.meets_slo.astype(np.int64), mask=t.meets_slo < 0),
+        "warmup": t.warmup.astype(np.int64)}
     return pa.table({name: pa.array(cols[name]) if isinstance(cols[name], np.ndarray)
                      else cols[name] for name in REQUEST_COLUMNS})
 

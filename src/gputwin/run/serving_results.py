@@ -22,6 +22,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "request_id", "service", "status", "reason", "arrival_s", "prompt_tokens",
     "output_tokens", "cached_tokens", "first_token_s", "finish_s", "ttft_s", "tpot_s",
     "e2e_s", "num_preemptions", "replica", "prefill_replica", "truncated", "meets_slo",
+    "warmup",
 )
 
 
@@ -45,13 +46,16 @@ class RequestRecord:
     prefill_replica: int
     truncated: bool
     meets_slo: bool | None
+    #: a benchmark client's warm-up request: served, left out of every summary metric
+    warmup: bool = False
 
     def to_row(self) -> tuple[Any, ...]:
         return (self.request_id, self.service, self.status, self.reason, self.arrival_s,
                 self.prompt_tokens, self.output_tokens, self.cached_tokens,
                 self.first_token_s, self.finish_s, self.ttft_s, self.tpot_s, self.e2e_s,
                 self.num_preemptions, self.replica, self.prefill_replica,
-                int(self.truncated), "" if self.meets_slo is None else int(self.meets_slo))
+                int(self.truncated), "" if self.meets_slo is None else int(self.meets_slo),
+                int(self.warmup))
 
 
 def _opt(x: float) -> float | None:
@@ -63,14 +67,15 @@ class RequestTable(Sequence[RequestRecord]):
 
     Indexing or iterating yields :class:`RequestRecord` rows built on the fly. Float
     columns hold NaN where the record has ``None``; ``status`` holds indices into
-    :data:`REQUEST_STATUSES`; ``meets_slo`` is 1/0, or -1 for ``None``. All columns
+    :data:`REQUEST_STATUSES`; ``meets_slo`` is 1/0, or -1 for ``None``; ``warmup`` marks
+    the warm-up requests (all False when the run has none). All columns
     have one entry per request, in request order.
     """
 
     __slots__ = ("arrival_s", "cached_tokens", "e2e_s", "finish_s", "first_token_s",
                  "meets_slo", "num_preemptions", "output_tokens", "prefill_replica",
                  "prompt_tokens", "reason", "replica", "request_id", "service", "status",
-                 "tpot_s", "truncated", "ttft_s")
+                 "tpot_s", "truncated", "ttft_s", "warmup")
 
     def __init__(self, *, request_id: np.ndarray, service: list[str], status: np.ndarray,
                  reason: list[str], arrival_s: np.ndarray, prompt_tokens: np.ndarray,
@@ -78,7 +83,7 @@ class RequestTable(Sequence[RequestRecord]):
                  first_token_s: np.ndarray, finish_s: np.ndarray, ttft_s: np.ndarray,
                  tpot_s: np.ndarray, e2e_s: np.ndarray, num_preemptions: np.ndarray,
                  replica: np.ndarray, prefill_replica: np.ndarray, truncated: np.ndarray,
-                 meets_slo: np.ndarray) -> None:
+                 meets_slo: np.ndarray, warmup: np.ndarray | None = None) -> None:
         self.request_id, self.service, self.status = request_id, service, status
         self.reason, self.arrival_s, self.prompt_tokens = reason, arrival_s, prompt_tokens
         self.output_tokens, self.cached_tokens = output_tokens, cached_tokens
@@ -86,6 +91,7 @@ class RequestTable(Sequence[RequestRecord]):
         self.tpot_s, self.e2e_s, self.num_preemptions = tpot_s, e2e_s, num_preemptions
         self.replica, self.prefill_replica = replica, prefill_replica
         self.truncated, self.meets_slo = truncated, meets_slo
+        self.warmup = np.zeros(len(service), dtype=bool) if warmup is None else warmup
 
     def __len__(self) -> int:
         return len(self.service)
@@ -97,7 +103,7 @@ class RequestTable(Sequence[RequestRecord]):
                 self.first_token_s.tolist(), self.finish_s.tolist(), self.ttft_s.tolist(),
                 self.tpot_s.tolist(), self.e2e_s.tolist(), self.num_preemptions.tolist(),
                 self.replica.tolist(), self.prefill_replica.tolist(),
-                self.truncated.tolist(), self.meets_slo.tolist()]
+                self.truncated.tolist(), self.meets_slo.tolist(), self.warmup.tolist()]
 
     @staticmethod
     def _row(v: Sequence[Any]) -> RequestRecord:
@@ -107,7 +113,8 @@ class RequestTable(Sequence[RequestRecord]):
             output_tokens=int(v[6]), cached_tokens=int(v[7]), first_token_s=_opt(v[8]),
             finish_s=_opt(v[9]), ttft_s=_opt(v[10]), tpot_s=_opt(v[11]), e2e_s=_opt(v[12]),
             num_preemptions=int(v[13]), replica=int(v[14]), prefill_replica=int(v[15]),
-            truncated=bool(v[16]), meets_slo=None if v[17] < 0 else bool(v[17]))
+            truncated=bool(v[16]), meets_slo=None if v[17] < 0 else bool(v[17]),
+            warmup=bool(v[18]))
 
     @overload
     def __getitem__(self, i: int) -> RequestRecord: ...
@@ -129,7 +136,8 @@ class RequestTable(Sequence[RequestRecord]):
                           float(self.finish_s[i]), float(self.ttft_s[i]),
                           float(self.tpot_s[i]), float(self.e2e_s[i]),
                           self.num_preemptions[i], self.replica[i],
-                          self.prefill_replica[i], self.truncated[i], self.meets_slo[i]])
+                          self.prefill_replica[i], self.truncated[i], self.meets_slo[i],
+                          self.warmup[i]])
 
     def __iter__(self) -> Iterator[RequestRecord]:
         row = self._row
@@ -163,7 +171,7 @@ def request_table(requests: Sequence[RequestRecord]) -> RequestTable:
         replica=col("replica", i8), prefill_replica=col("prefill_replica", i8),
         truncated=col("truncated", bool),
         meets_slo=np.array([-1 if r.meets_slo is None else int(r.meets_slo) for r in recs],
-                           np.int8))
+                           np.int8), warmup=col("warmup", bool))
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,7 +110,8 @@ def request_record(st: ReqState, meta: ServiceMeta) -> RequestRecord:
         output_tokens=st.output if status == "finished" else st.generated,
         cached_tokens=st.cached_tokens, first_token_s=first, finish_s=fin, ttft_s=ttft,
         tpot_s=tpot, e2e_s=e2e, num_preemptions=st.num_preemptions, replica=st.replica,
-        prefill_replica=st.prefill_replica, truncated=st.truncated, meets_slo=slo)
+        prefill_replica=st.prefill_replica, truncated=st.truncated, meets_slo=slo,
+        warmup=spec.warmup)
 
 
 def request_table(states: Sequence[ReqState], metas: Mapping[str, ServiceMeta]
@@ -165,7 +166,8 @@ def request_table(states: Sequence[ReqState], metas: Mapping[str, ServiceMeta]
         num_preemptions=col(states, "num_preemptions", i8),
         replica=col(states, "replica", i8),
         prefill_replica=col(states, "prefill_replica", i8),
-        truncated=col(states, "truncated", bool), meets_slo=meets)
+        truncated=col(states, "truncated", bool), meets_slo=meets,
+        warmup=col(specs, "warmup", bool))
 
 
 def _dist(values: list[float] | np.ndarray) -> dict[str, float | None]:
@@ -242,37 +244,40 @@ def drop_reason_key(reason: str) -> str:
     return reason
 
 
-def warmup_mask(states: Sequence[ReqState]) -> np.ndarray | None:
-    """Which requests (rows of the request table) are warm-up ones; None when none is."""
-    mask = np.fromiter((st.spec.warmup for st in states), bool, len(states))
-    return mask if mask.any() else None
-
-
-def _measured_rows(table: RequestTable, service: str, only_service: bool,
-                   warmup: np.ndarray | None) -> tuple[np.ndarray, int]:
-    """The rows of ``service`` that count in its metrics, and how many of its rows are
+def request_counts(table: RequestTable) -> dict[str, Any]:
+    """A run's request counts for its summary: ``num_requests`` and ``requests_by_status``
+    over the measured requests (as each service counts them), ``warmup_requests`` the
     warm-up ones left out."""
+    warm = table.warmup
+    codes = np.bincount(table.status[~warm], minlength=3).tolist()
+    return {"num_requests": int((~warm).sum()), "warmup_requests": int(warm.sum()),
+            "requests_by_status": {"finished": codes[0], "dropped": codes[1],
+                                   "in_flight": codes[2]}}
+
+
+def _measured_rows(table: RequestTable, service: str,
+                   only_service: bool) -> tuple[np.ndarray, int]:
+    """The rows of ``service`` that count in its metrics (its warm-up rows left out),
+    and how many warm-up rows it has."""
     n = len(table)
     if only_service:
         mine = np.ones(n, dtype=bool)
     else:
         mine = np.fromiter((s == service for s in table.service), bool, n)
-    if warmup is None:
-        return mine, 0
+    warmup = table.warmup
     return mine & ~warmup, int((mine & warmup).sum())
 
 
 def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelineData,
                       itl: LogHistogram | None, *, start_s: float, end_s: float,
-                      num_preemptions: int, only_service: bool = False,
-                      warmup: np.ndarray | None = None) -> dict[str, Any]:
+                      num_preemptions: int, only_service: bool = False) -> dict[str, Any]:
     """The metrics of one service (see the module docstring for definitions) but energy,
     carbon and cost (``serving_energy.energy_fields``, added by the caller).
 
     ``only_service``: every row of ``table`` belongs to this service (skips the filter).
-    ``warmup``: rows left out of every per-request metric, count and rate (a benchmark's
-    warm-up requests; :func:`warmup_mask`)."""
-    mine, num_warmup = _measured_rows(table, meta.name, only_service, warmup)
+    The table's warm-up rows (``table.warmup``) are left out of every per-request metric,
+    count and rate."""
+    mine, num_warmup = _measured_rows(table, meta.name, only_service)
     fin = mine & (table.status == 0)
     dropped = mine & (table.status == 1)
     kept = mine & ~dropped

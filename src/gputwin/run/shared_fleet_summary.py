@@ -27,6 +27,7 @@ from gputwin.run.serving_results import ReplicaRecord, ServingResult
 from gputwin.run.serving_summary import (
     ServiceMeta,
     replica_records,
+    request_counts,
     request_table,
     summarize_service,
     timeline_data,
@@ -60,10 +61,7 @@ def shared_result(cluster: SimulationResult, run: SharedRun, fleet: ClusterFleet
                                 only_service=len(by_name) == 1)
         for name, meta in by_name.items()}
     codes = np.bincount(table.status, minlength=3).tolist()
-    serving = {"num_requests": len(table),
-               "requests_by_status": {"finished": codes[0], "dropped": codes[1],
-                                      "in_flight": codes[2]},
-               "services": services}
+    serving = {**request_counts(table), "services": services}
     serving.update(trace or {})
     wall = time.perf_counter() - wall_start
     summary = dict(cluster.summary)

@@ -41,6 +41,7 @@ from gputwin.run.serving_energy import (
     ServingEnergy,
     account_serving,
     energy_fields,
+    finished_tokens,
 )
 from gputwin.run.serving_results import (
     REQUEST_COLUMNS,
@@ -51,10 +52,10 @@ from gputwin.run.serving_results import (
 from gputwin.run.serving_summary import (
     ServiceMeta,
     replica_records,
+    request_counts,
     request_table,
     summarize_service,
     timeline_data,
-    warmup_mask,
 )
 from gputwin.scenario.serving import (
     ArrivalOptions,
@@ -426,20 +427,19 @@ def _service_summaries(metas: dict[str, ServiceMeta], table: RequestTable,
                        start_s: float, acct: Any, faults: Any) -> dict[str, Any]:
     """Each LLM service's summary: metrics, failures (when faults ran), energy and cost."""
     services: dict[str, Any] = {}
-    warmup = warmup_mask(out.states)
     for name, meta in metas.items():
         s = services[name] = summarize_service(
             meta, table, timelines[name], out.itl.get(name), start_s=start_s,
             end_s=out.end_s, num_preemptions=out.num_preemptions.get(name, 0),
-            only_service=len(metas) == 1, warmup=warmup)
+            only_service=len(metas) == 1)
         if faults is not None:
             from gputwin.run.serving_faults import replica_s
 
             s["failures"] = faults.report(name, replica_s(out, name))
+        out_tok, in_tok = finished_tokens(table, None if len(metas) == 1 else name)
         s.update(energy_fields(acct.services[name], priced=acct.priced[name],
                                energy_in_price=acct.energy_in_price,
-                               output_tokens=s["output_tokens"],
-                               input_tokens=s["input_tokens"],
+                               output_tokens=out_tok, input_tokens=in_tok,
                                gpu_energy_j=acct.gpu_energy_j[name]))
     return services
 
@@ -551,18 +551,16 @@ def _run_generation(sc: ServingScenario, catalog: Catalog
 def _summary(sc: ServingScenario, table: RequestTable, services: dict[str, Any],
              end_s: float, wall_s: float, num_events: int,
              acct: ServingEnergy) -> dict[str, Any]:
-    codes = np.bincount(table.status, minlength=3).tolist()
-    counts = {"finished": codes[0], "dropped": codes[1], "in_flight": codes[2]}
     records = table
     flat = dict(next(iter(services.values()))) if len(services) == 1 else {}
     costs = [s["cost_usd"] for s in services.values()]
-    total_out = sum(s["output_tokens"] for s in services.values())
+    total_out = finished_tokens(table)[0]  # the tokens total_cost_usd paid for
     total = acct.total
     return {
         "kind": "serving", "scenario": sc.name, "seed": sc.seed,
-        "num_requests": len(records), "requests_by_status": counts,
+        **request_counts(table),
         "end_time_s": end_s,
-        **{k: v for k, v in flat.items() if k not in ("num_requests",)},
+        **{k: v for k, v in flat.items() if k not in ("num_requests", "warmup_requests")},
         "total_cost_usd": None if None in costs else sum(costs),
         "total_output_tokens": total_out,
         "total_energy_j": total.it_energy_j,

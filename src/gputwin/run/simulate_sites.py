@@ -251,6 +251,6 @@ def _dispatcher(router: SiteRouter, world: GeoWorld, reqs: list[LlmRequest],
         return LlmRequest(spec.request_id, spec.arrival_time_s, spec.num_prompt_tokens,
                           spec.num_output_tokens, spec.prefix_hashes, spec.hash_block_tokens,
                           spec.session_id, spec.priority, route.facts.group,
-                          spec.pre_delay_s), delay
+                          spec.pre_delay_s, spec.closed_loop, spec.warmup), delay
 
     return dispatch

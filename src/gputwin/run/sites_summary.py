@@ -22,9 +22,19 @@ from typing import Any
 import numpy as np
 
 from gputwin.run.rollout_summary import rollout_summary
-from gputwin.run.serving_energy import ServiceEnergy, account_serving, energy_fields
+from gputwin.run.serving_energy import (
+    ServiceEnergy,
+    account_serving,
+    energy_fields,
+    finished_tokens,
+)
 from gputwin.run.serving_results import ReplicaRecord, RequestTable
-from gputwin.run.serving_summary import ServiceMeta, summarize_service, timeline_data
+from gputwin.run.serving_summary import (
+    ServiceMeta,
+    request_counts,
+    summarize_service,
+    timeline_data,
+)
 from gputwin.scenario.serving import ServingScenario
 from gputwin.serving.fleet import FleetOutcome
 from gputwin.sites.model import Deployment, GeoWorld
@@ -113,18 +123,17 @@ def sites_summary(sc: ServingScenario, world: GeoWorld, router: SiteRouter, log:
                   replicas: list[ReplicaRecord], deps: Mapping[str, Deployment],
                   rollout: RolloutOutcome | None = None) -> dict[str, Any]:
     net = _network(world, router, log, table)
-    everyone = np.ones(len(table), dtype=bool)
-    lat = _latency(table, net, everyone)
+    measured = ~table.warmup  # warm-up requests load the sites but are not measured
+    lat = _latency(table, net, measured)
     traffic = _traffic(world, net, table)
     services = _group_summaries(table, out, metas)
     sites = _site_accounts(sc, world, table, energies, replicas, deps, traffic, services)
     fin = table.status == 0
     tokens = int(table.prompt_tokens[fin].sum() + table.output_tokens[fin].sum())
     cost = _total_cost(sites)
-    codes = np.bincount(table.status, minlength=3).tolist()
     pops = {}
     for pi, pop in enumerate(world.populations):
-        sel = pop_of == pi
+        sel = (pop_of == pi) & measured
         edge = sel & (net.site >= 0)
         at_edge = np.array([world.sites[k].kind == "edge" for k in net.site[edge]], bool)
         pops[pop.name] = {**_latency(table, net, sel), "requests": int(sel.sum()),
@@ -133,8 +142,7 @@ def sites_summary(sc: ServingScenario, world: GeoWorld, router: SiteRouter, log:
                           "relayed_frac": float((net.via[sel] >= 0).mean()) if sel.any() else None}
     summary: dict[str, Any] = {
         "kind": "serving", "scenario": sc.name, "seed": sc.seed,
-        "num_requests": len(table),
-        "requests_by_status": {"finished": codes[0], "dropped": codes[1], "in_flight": codes[2]},
+        **request_counts(table),
         "end_time_s": out.end_s,
         **{k: v for k, v in lat.items() if k != "finished"},
         "placement": sc.placement.policy,
@@ -186,10 +194,10 @@ def _site_accounts(sc: ServingScenario, world: GeoWorld, table: RequestTable,
                                    [r for r in replicas if r.service in groups], table)
             for g in groups:
                 sv = services[g]
+                out_tok, in_tok = finished_tokens(table, g)
                 sv.update(energy_fields(acct.services[g], priced=acct.priced[g],
                                         energy_in_price=acct.energy_in_price,
-                                        output_tokens=sv["output_tokens"],
-                                        input_tokens=sv["input_tokens"],
+                                        output_tokens=out_tok, input_tokens=in_tok,
                                         gpu_energy_j=acct.gpu_energy_j[g]))
             priced = all(acct.priced.values())
             acct_fields = energy_fields(acct.total, priced=priced,
