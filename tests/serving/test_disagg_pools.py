@@ -124,3 +124,24 @@ def test_a_prefill_pool_can_have_its_own_layout() -> None:
 def test_a_prefill_layout_the_model_cannot_take_is_an_input_error() -> None:
     with pytest.raises(InputError, match="tp"):
         _layout_run({"tp": 3})
+
+
+def test_the_mean_batch_counts_decoding_replicas_only() -> None:
+    """A disaggregated service's prefill replicas hand each sequence on after its prompt:
+    the mean batch is the decode replicas' (Little's law over the decode phases), not
+    diluted by the prefill pool's replica count."""
+    svc: dict[str, Any] = {
+        "name": "chat", "model": "llama3.1-8b", "gpu": "h100-sxm-80gb",
+        "disaggregation": {"prefill_replicas": 3, "decode_replicas": 1}}
+    sc = ServingScenario.model_validate({"name": "t", "seed": 2, "serving": {
+        "services": [svc],
+        "workload": [{"kind": "synthetic", "service": "chat", "num_requests": 400,
+                      "arrival": {"process": "poisson", "rate": 8},
+                      "prompt": {"dist": "fixed", "value": 1000},
+                      "output": {"dist": "fixed", "value": 200}}]}})
+    res = simulate_serving(sc)
+    t = res.requests
+    decoding_s = float((t.finish_s - t.first_token_s)[t.status == 0].sum())
+    tl = res.timelines["chat"]
+    little = decoding_s / (res.end_time_s - tl.time_s[0])
+    assert res.summary["batch_size_mean"] == pytest.approx(little, rel=0.1)

@@ -199,6 +199,8 @@ class ServiceTimelineData:
     waiting: list[int] = field(default_factory=list)
     kv_used_frac: list[float] = field(default_factory=list)
     output_tokens_per_s: list[float] = field(default_factory=list)
+    #: running sequences per decoding replica (``running / replicas`` when not given)
+    batch_per_replica: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

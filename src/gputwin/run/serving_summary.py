@@ -207,7 +207,8 @@ def timeline_data(tl: ServiceTimeline) -> ServiceTimelineData:
             rate.append((tl.tokens_out[i] - tl.tokens_out[i - 1]) / dt if dt > 0 else 0.0)
     return ServiceTimelineData(time_s=list(t), replicas=list(tl.replicas),
                                running=list(tl.running), waiting=list(tl.waiting),
-                               kv_used_frac=list(tl.kv_used_frac), output_tokens_per_s=rate)
+                               kv_used_frac=list(tl.kv_used_frac), output_tokens_per_s=rate,
+                               batch_per_replica=list(tl.batch_per_replica))
 
 
 def replica_records(out: FleetOutcome) -> list[ReplicaRecord]:
@@ -429,5 +430,8 @@ def active_time_s(table: RequestTable, mine: np.ndarray, fin: np.ndarray,
 
 
 def _batch_mean(tl: ServiceTimelineData, end_s: float) -> float | None:
-    per = [r / n if n else 0.0 for r, n in zip(tl.running, tl.replicas, strict=True)]
+    """Time-weighted running sequences per decoding replica (a disaggregated service's
+    prefill replicas do not dilute its decode batch)."""
+    per = tl.batch_per_replica or [
+        r / n if n else 0.0 for r, n in zip(tl.running, tl.replicas, strict=True)]
     return _time_mean(tl.time_s, per, end_s)

@@ -97,6 +97,9 @@ class ServiceTimeline:
     waiting: list[int] = field(default_factory=list)
     kv_used_frac: list[float] = field(default_factory=list)
     tokens_out: list[float] = field(default_factory=list)  # cumulative output tokens
+    #: running sequences per decoding replica (a disaggregated service's prefill pool
+    #: left out: its replicas hand each sequence on after the prompt)
+    batch_per_replica: list[float] = field(default_factory=list)
 
     def record(self, now: float, reps: Sequence[Replica], retired_tokens_out: float) -> None:
         """One sample of the service's serving replicas ``reps`` (``retired_tokens_out``:
@@ -104,6 +107,9 @@ class ServiceTimeline:
         self.time_s.append(now)
         self.replicas.append(len(reps))
         self.running.append(sum(r.num_running for r in reps))
+        decoders = [r for r in reps if not r.prefill_only]
+        self.batch_per_replica.append(
+            sum(r.num_running for r in decoders) / len(decoders) if decoders else 0.0)
         self.waiting.append(sum(r.num_waiting for r in reps))
         blocks = sum(r.pool.num_blocks for r in reps)
         used = sum(r.kv_used_blocks_at(now) for r in reps)
@@ -114,7 +120,8 @@ class ServiceTimeline:
         """Whether the last sample has the values of the one before it."""
         return len(self.time_s) >= 2 and all(
             xs[-1] == xs[-2] for xs in (self.tokens_out, self.running, self.waiting,
-                                        self.replicas, self.kv_used_frac))
+                                        self.replicas, self.kv_used_frac,
+                                        self.batch_per_replica))
 
 
 @dataclass(slots=True)
