@@ -147,3 +147,16 @@ def test_energy_and_cost_per_token_count_the_tokens_they_paid_for() -> None:
     for key in ("cost_per_million_output_tokens_usd", "cost_per_million_tokens_usd",
                 "energy_per_output_token_j", "co2e_per_output_token_g"):
         assert s[key] == pytest.approx(p[key], rel=1e-9), key
+
+
+def test_cli_table_says_how_many_warmup_requests_were_left_out(
+        capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    from gputwin.cli.main import main
+
+    main(["simulate", "serve", "--model", "llama3.1-8b", "--concurrency", "4",
+          "--num-requests", "40", "--input-tokens", "500", "--output-tokens", "50",
+          "--warmup-requests", "8", "--no-timing", "--outputs", "summary,report",
+          "--out", str(tmp_path / "o")])
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the table wraps
+    assert "32: 32 finished" in out and "after 8 warm-up, not measured" in out
+    assert "8 warm-up not measured" in (tmp_path / "o" / "report.html").read_text()

@@ -472,8 +472,10 @@ def _service_table(result: ServingResult, name: str, s: dict[str, Any]) -> Any:
     if s.get("model"):
         table.add_row("service", f"{s['model']}, {replica_shape_text(s)}, "
                                  f"{s.get('replicas_peak') or 1:g} at peak")
+    warm = s.get("warmup_requests") or 0
     table.add_row("requests", f"{s['num_requests']:,}: {s['finished']:,} finished, "
-                              f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight")
+                              f"{s['dropped']:,} dropped, {s['in_flight']:,} in flight"
+                  + (f" (after {warm:,} warm-up, not measured)" if warm else ""))
     if s.get("dropped_by_reason"):
         table.add_row("dropped", drop_reasons_text(s["dropped_by_reason"]))
     for label, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("ITL", "itl_s"),

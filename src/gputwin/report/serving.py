@@ -163,7 +163,9 @@ def _cards(s: dict[str, Any], trace_reuse: float | None = None) -> str:
     c = s["cost_per_million_output_tokens_usd"]
     cards = [
         ("requests", f"{s['num_requests']:,}",
-         f"{s['finished']:,} finished · {s['dropped']:,} dropped · {s['in_flight']:,} in flight",
+         f"{s['finished']:,} finished · {s['dropped']:,} dropped · {s['in_flight']:,} in flight"
+         + (f" · {s['warmup_requests']:,} warm-up not measured"
+            if s.get("warmup_requests") else ""),
          s["dropped"] > 0),
         ("TTFT p50 / p99", f"{_fmt_ms(s['ttft_s']['p50'])}", f"p99 {_fmt_ms(s['ttft_s']['p99'])}",
          False),

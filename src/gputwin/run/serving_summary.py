@@ -22,7 +22,9 @@ Definitions (per service and for the whole run):
   left out of every per-request metric, count and rate above (``num_requests`` counts
   the measured ones, ``warmup_requests`` the rest): the active time starts at the first
   measured arrival. The ITL histogram is per engine step and still counts the decode
-  steps of warm-up requests; energy and cost cover the whole run.
+  steps of warm-up requests, and the timeline means (KV use, batch, replicas) cover the
+  whole run; so do energy and cost, whose per-token figures divide by the tokens of every
+  finished request, warm-up included (``accounted_output_tokens``).
 - Energy, carbon, water and cost: per replica life through the power model, the site's
   energy ledger and the price book, as cluster runs (:mod:`gputwin.run.serving_energy`);
   per output token of finished requests.
