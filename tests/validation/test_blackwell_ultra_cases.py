@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.validation.case_files import cases_outside, layout, offline_lengths
 
 from gputwin.run.fit_engines import benchmark_requests
 from gputwin.validation.runner import CASES_DIR, load_cases
@@ -19,16 +20,6 @@ CASES = load_cases([FILE])
 _ROW = re.compile(r"row (\d+)/(\d+): ([\d,]+) output tokens/s per GPU")
 _COLUMN = re.compile(r"column '(G?B300)\* \(beta\) (TP1|DEP4) \(FP4\)'")
 _RELEASE_12 = "https://nvidia.github.io/TensorRT-LLM/1.2.0/developer-guide/perf-overview.html"
-
-
-def _lengths(case: ValidationCase) -> tuple[int, int]:
-    off = case.inputs["offline"]
-    return int(off["input_tokens"]), int(off["output_tokens"])
-
-
-def _layout(case: ValidationCase) -> tuple[int, int, int]:
-    i = case.inputs
-    return int(i.get("tp", 1)), int(i.get("ep", 1)), int(i.get("dp_attention", 1))
 
 
 def test_file_is_hold_out_trtllm_fp4_on_blackwell_ultra() -> None:
@@ -47,21 +38,20 @@ def test_inputs_and_figure_are_the_quoted_row(case: ValidationCase) -> None:
     row, col = _ROW.search(case.citation), _COLUMN.search(case.citation)
     assert row and col, case.citation
     isl, osl = int(row.group(1)), int(row.group(2))
-    assert _lengths(case) == (isl, osl)
+    assert offline_lengths(case) == (isl, osl)
     assert float(row.group(3).replace(",", "")) == pytest.approx(case.published, rel=1e-9)
     assert col.group(1).lower() == case.inputs["gpu"]
-    assert _layout(case) == ((1, 4, 4) if col.group(2) == "DEP4" else (1, 1, 1))
+    assert layout(case) == ((1, 4, 4) if col.group(2) == "DEP4" else (1, 1, 1))
     assert case.inputs["offline"]["num_requests"] == benchmark_requests(isl, osl)
 
 
 def test_ids_are_unique_and_no_row_repeats_one_the_suite_holds() -> None:
     def key(c: ValidationCase) -> tuple[object, ...]:
         i, off = c.inputs, c.inputs["offline"]
-        return (i["model"], i["gpu"], _layout(c), i.get("weights"),
+        return (i["model"], i["gpu"], layout(c), i.get("weights"),
                 repr(off.get("input_tokens")), repr(off.get("output_tokens")), c.url)
 
-    others = [c for path in sorted(CASES_DIR.glob("*.yaml")) if path != FILE
-              for c in load_cases([path])
+    others = [c for c in cases_outside(FILE)
               if c.kind == "serving_sim" and "offline" in c.inputs and "gpu" in c.inputs]
     held = {key(c) for c in others}
     assert len({key(c) for c in CASES}) == len({c.id for c in CASES}) == len(CASES)

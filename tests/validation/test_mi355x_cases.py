@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.validation.case_files import cases_outside
 
 from gputwin.validation.runner import CASES_DIR, load_cases
 from gputwin.validation.schema import ValidationCase
@@ -73,8 +74,7 @@ def test_mlperf_server_arrivals_are_tokens_over_output_length() -> None:
 
 
 def test_no_case_repeats_one_the_suite_holds() -> None:
-    others = {c.id for path in sorted(CASES_DIR.glob("*.yaml")) if path != FILE
-              for c in load_cases([path])}
+    others = {c.id for c in cases_outside(FILE)}
     ids = [c.id for c in CASES]
     assert len(set(ids)) == len(ids)
     assert not set(ids) & others

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.validation.case_files import cases_outside
 
 from gputwin.validation.runner import CASES_DIR, load_cases
 from gputwin.validation.schema import ValidationCase
@@ -51,8 +52,7 @@ def test_inputs_and_figure_are_the_quoted_row(case: ValidationCase) -> None:
 
 
 def test_no_case_repeats_one_the_suite_holds() -> None:
-    others = [c for path in sorted(CASES_DIR.glob("*.yaml")) if path != FILE
-              for c in load_cases([path]) if c.kind == "serving"]
+    others = [c for c in cases_outside(FILE) if c.kind == "serving"]
     held = {_key(c) for c in others}
     assert len({_key(c) for c in CASES}) == len(CASES)
     assert not [c.id for c in CASES if _key(c) in held]

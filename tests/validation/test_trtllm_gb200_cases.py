@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.validation.case_files import cases_outside, layout, offline_lengths
 
 from gputwin.validation.runner import CASES_DIR, load_cases
 from gputwin.validation.schema import ValidationCase
@@ -21,20 +22,10 @@ _RELEASE_12 = "https://nvidia.github.io/TensorRT-LLM/1.2.0/"
 _REQUESTS_12 = {(1024, 1024): 3000, (1024, 8192): 1500, (8192, 1024): 1500}
 
 
-def _lengths(case: ValidationCase) -> tuple[int, int]:
-    off = case.inputs["offline"]
-    return int(off["input_tokens"]), int(off["output_tokens"])
-
-
-def _layout(case: ValidationCase) -> tuple[int, int, int]:
-    i = case.inputs
-    return int(i.get("tp", 1)), int(i.get("ep", 1)), int(i.get("dp_attention", 1))
-
-
 def _key(case: ValidationCase) -> tuple[object, ...]:
     i = case.inputs
     off = i["offline"]
-    return (i["model"], i["gpu"], _layout(case), i.get("weights"),
+    return (i["model"], i["gpu"], layout(case), i.get("weights"),
             repr(off.get("input_tokens")), repr(off.get("output_tokens")), case.url)
 
 
@@ -53,31 +44,31 @@ def test_inputs_and_figure_are_the_quoted_row(case: ValidationCase) -> None:
     m = _ROW.search(case.citation)
     assert m, case.citation
     isl, osl, figure = int(m.group(1)), int(m.group(2)), float(m.group(3).replace(",", ""))
-    assert _lengths(case) == (isl, osl)
+    assert offline_lengths(case) == (isl, osl)
     assert figure == pytest.approx(case.published, rel=1e-9)
     assert case.inputs["gpu"].upper() in case.citation
     if case.url.startswith(_RELEASE_12):
         # per-GPU tables; the page's request count for the lengths
         assert case.metric == "output_tokens_per_s_per_gpu"
         assert case.inputs["offline"]["num_requests"] == _REQUESTS_12[(isl, osl)]
-        tp, ep, dp = _layout(case)
+        tp, ep, dp = layout(case)
         assert (tp, ep, dp) in ((1, 1, 1), (1, 4, 4))
         assert ("DEP4" in case.citation) == (ep == 4)
 
 
 def test_every_release_12_gb200_row_has_its_b200_partner() -> None:
     rows = [c for c in CASES if c.url.startswith(_RELEASE_12)]
-    b200 = {(c.inputs["model"], _layout(c), _lengths(c)) for c in rows
+    b200 = {(c.inputs["model"], layout(c), offline_lengths(c)) for c in rows
             if c.inputs["gpu"] == "b200"}
     gb200 = [c for c in rows if c.inputs["gpu"] == "gb200"]
     assert gb200
-    missing = [c.id for c in gb200 if (c.inputs["model"], _layout(c), _lengths(c)) not in b200]
+    missing = [c.id for c in gb200
+               if (c.inputs["model"], layout(c), offline_lengths(c)) not in b200]
     assert not missing
 
 
 def test_no_row_repeats_one_the_suite_holds() -> None:
-    others = [c for path in sorted(CASES_DIR.glob("*.yaml")) if path != FILE
-              for c in load_cases([path])
+    others = [c for c in cases_outside(FILE)
               if c.kind == "serving_sim" and "offline" in c.inputs and "gpu" in c.inputs]
     held = {_key(c) for c in others}
     assert len({_key(c) for c in CASES}) == len(CASES)
