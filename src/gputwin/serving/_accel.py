@@ -25,8 +25,8 @@ from types import ModuleType
 
 #: The modules compiled together (their calls into each other bypass ``sys.modules``).
 MODULES = ("admission", "decode_skip", "engine", "histogram", "kv_cache", "preemption",
-           "prefill_progress", "release", "replica_state", "request", "sched_state",
-           "scheduler", "step_cost", "wait_queue")
+           "prefill_pause", "prefill_progress", "release", "replica_state", "request",
+           "sched_state", "scheduler", "step_cost", "wait_queue")
 STAMP = "_accel_stamp.json"
 #: mypyc's group name: its shared library sits two folders up (beside the package)
 GROUP = "gputwin_serving_accel"

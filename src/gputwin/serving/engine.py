@@ -22,8 +22,9 @@ the same results within float rounding (tested).
 **Prefill first** (``cfg.mixed_chunk`` off, SGLang): a prefill batch runs its prompt
 chunks alone (:meth:`Replica._prefill_end`); the decoders wait through the prefill
 batches in a row and see one gap, recorded at the next decode batch
-(:meth:`Replica._log_pause`). A decode-only stretch ends where a prefill batch can form:
-an arrival cuts it (unless the queue head is refused until a finish), a finish ends it.
+(:class:`~gputwin.serving.prefill_pause.PrefillPause`). A decode-only stretch ends where a
+prefill batch can form: an arrival cuts it (unless the queue head is refused until a
+finish), a finish ends it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from gputwin.serving.decode_skip import (
     time_of,
 )
 from gputwin.serving.histogram import LogHistogram
+from gputwin.serving.prefill_pause import PrefillPause
 from gputwin.serving.replica_state import ReplicaState
 from gputwin.serving.request import DECODE, DROPPED, WAITING, ReqState, fit_to_engine
 from gputwin.serving.scheduler import Chunks, Scheduler
@@ -95,9 +97,7 @@ class Replica(ReplicaState):
         # waits (an empty queue stays empty until an arrival cuts the stretch)
         self._ratio = cfg.new_token_ratio
         self._paused = False  # the step in flight is a prefill batch (decoders wait)
-        self._pause_s = 0.0
-        self._pause_groups: list[tuple[int, float]] = []
-        self._first_logged = False  # the decode batch's first-step gaps are recorded
+        self._pause = PrefillPause()
         self.horizon_s = float("inf")  # no eager update whose step would end after it
         self.on_idle: Callable[[Replica], None] | None = None
         self.accepting = True  # False while draining (autoscaler scale-down)
@@ -186,7 +186,7 @@ class Replica(ReplicaState):
         if not chunks and n_dec == 0:
             self.in_step = False
             if self._sep:
-                self._pause_groups.clear()
+                self._pause.groups.clear()
             if self.on_idle is not None:
                 self.on_idle(self)
             return
@@ -211,8 +211,8 @@ class Replica(ReplicaState):
                 self._dur = self._a = dur
                 self._b = 0.0
                 self._blocked = False
-        if self._pause_groups:
-            self._log_pause()
+        if self._pause.groups:
+            self._pause.log(self.itl, self._a, sched.n_dec)
         self._handle = self.sim.schedule_at(
             now + self._dur, self._segment_end_cb if self._pre else self._end_cb, PRIORITY_STEP)
 
@@ -225,19 +225,6 @@ class Replica(ReplicaState):
         self._b = 0.0
         self._blocked = False
         self._handle = self.sim.schedule_at(now + dur, self._prefill_end_cb, PRIORITY_STEP)
-
-    def _log_pause(self) -> None:
-        """The first decode step after prefill batches: each decoder's gap is the wait
-        since its last token (the prefill batches it waited through) plus this step
-        (``_a``); decoders preempted meanwhile (the newest) are left out."""
-        wait, step, left = self._pause_s, self._a, self.sched.n_dec
-        for n, joined in self._pause_groups:
-            k = n if n < left else left
-            if k > 0:
-                self.itl.add(wait - joined + step, k)
-                left -= k
-        self._pause_groups = []
-        self._first_logged = True
 
     def _plan_stretch(self, n_dec: int, ctx: float) -> None:
         """A decode-only stretch from step ``S``: to the next finish or KV exhaustion."""
@@ -308,8 +295,8 @@ class Replica(ReplicaState):
         n_dec = sched.n_dec
         first = sched.S
         last = first + n - 1
-        if self._first_logged:  # the first step's gaps were recorded with the wait
-            self._first_logged = False
+        if self._pause.first_logged:  # the first step's gaps were recorded with the wait
+            self._pause.first_logged = False
             if n > 1:
                 sched.pool.take(alloc_between(sched.cnt, n_dec, first + 1, last + 1))
                 self.itl.add_uniform(self._a + self._b, self._a + self._b * (n - 1),
@@ -338,19 +325,12 @@ class Replica(ReplicaState):
         prompts join the wait from their first token."""
         sched = self.sched
         now = self.sim.now
-        n_old = sched.n_dec
-        groups = self._pause_groups
-        if not groups:
-            self._pause_s = 0.0
-            if n_old:
-                groups.append((n_old, 0.0))
-        self._pause_s += self._dur
+        n_old, dur = sched.n_dec, self._dur
         self._close(1)
         self._paused = False
         self.tokens_out += sched.apply_chunks(self._chunks, now)
         self._chunks = []
-        if sched.n_dec > n_old:
-            groups.append((sched.n_dec - n_old, self._pause_s))
+        self._pause.batch_ended(dur, n_old, sched.n_dec)
         self._start_step(now)
 
     def _segment_end(self) -> None:
