@@ -211,7 +211,7 @@ class Replica(ReplicaState):
                 self._dur = self._a = dur
                 self._b = 0.0
                 self._blocked = False
-        if self._pause.groups:
+        if self._sep and self._pause.groups:
             self._pause.log(self.itl, self._a, sched.n_dec)
         self._handle = self.sim.schedule_at(
             now + self._dur, self._segment_end_cb if self._pre else self._end_cb, PRIORITY_STEP)
@@ -295,7 +295,7 @@ class Replica(ReplicaState):
         n_dec = sched.n_dec
         first = sched.S
         last = first + n - 1
-        if self._pause.first_logged:  # the first step's gaps were recorded with the wait
+        if self._sep and self._pause.first_logged:  # first-step gaps logged with the wait
             self._pause.first_logged = False
             if n > 1:
                 sched.pool.take(alloc_between(sched.cnt, n_dec, first + 1, last + 1))
