@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.bench.bench_scripts import BENCH_DIR, load_script
 
-DEVICE_DIR = Path(__file__).resolve().parents[2] / "bench" / "device"
+DEVICE_DIR = BENCH_DIR / "device"
 RESULTS = DEVICE_DIR / "results" / "h200-2026-12.json"
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, DEVICE_DIR / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(DEVICE_DIR / f"{name}.py")
 
 
 @pytest.fixture(scope="module")

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "fit_moe_width.py"
+from tests.bench.bench_scripts import BENCH_DIR, load_script
+
+BENCH = BENCH_DIR / "fit_moe_width.py"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fit_moe_width", BENCH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["fit_moe_width"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(BENCH)
 
 
 def test_moe_rows_load_with_their_kv_and_hold_out_marks() -> None:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.bench.bench_scripts import BENCH_DIR, load_script
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "probe_small_m_experts.py"
+BENCH = BENCH_DIR / "probe_small_m_experts.py"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("probe_small_m_experts", BENCH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["probe_small_m_experts"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(BENCH)
 
 
 def test_probe_follows_the_rows_over_rows_plus_tile_law() -> None:
