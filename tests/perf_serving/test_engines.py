@@ -32,6 +32,7 @@ def test_registry_holds_the_three_engines_with_vllm_first() -> None:
     assert engine_names()[0] == "vllm"
     assert set(engine_names()) == {"vllm", "sglang", "trtllm",  # + release profiles
                                    "vllm-v0", "sglang-0.3", "trtllm-0.20",
+                                   "sglang-deepep",  # + a deployment profile
                                    "optimum-habana",  # + a vendor's benchmark runner
                                    "jetstream"}  # + Google's TPU engine (named only)
 

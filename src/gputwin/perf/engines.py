@@ -40,16 +40,18 @@ LOCAL_LAYER_KV = ("hybrid", "set_aside", "full")
 #: GEMM efficiency keys: the tensor-core dtype the GEMMs run in, or ``weight_only`` for
 #: weights dequantised to BF16 in the GEMM main loop (perf.serving.runs_weight_only)
 GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
-#: expert weight formats a MoE kernel family can be named for (blackwell_moe_min_tile_rows)
+#: expert weight formats a MoE kernel family can be named for (blackwell_moe_min_tile_rows,
+#: masked_moe_formats)
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 #: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
-_OPTIONAL = ("mixed_chunk",)
+_OPTIONAL = ("mixed_chunk", "masked_moe_formats")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
                    "limits_scope", "mixed_chunk"),
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"),
-    "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows"),
+    "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows",
+                "masked_moe_formats"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
            "local_layer_kv"),
 }
@@ -86,6 +88,9 @@ class EngineProfile:
     runs_on: tuple[str, ...] = ("nvidia",)  # accelerator vendors the engine supports
     #: a step carries decoders and prompt chunks (False: SGLang's prefill batches apart)
     mixed_chunk: bool = True
+    #: expert weight formats whose wide-EP decode runs DeepEP's low-latency all-to-all into
+    #: a masked grouped GEMM (ServingPerf._expert_rate); () for none
+    masked_moe_formats: tuple[str, ...] = ()
     base: str | None = None  # release profile: the profile whose figures it inherits
 
     def host_floor_s(self, step_overhead_s: float, seqs_per_scheduler: int) -> float:
@@ -194,6 +199,9 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         ok = (isinstance(value, dict) and set(value) <= set(MOE_TILE_FORMATS)
               and all(isinstance(v, int | float) and 1 <= v <= 64 for v in value.values()))
         value = {k: float(v) for k, v in value.items()} if ok else value
+    elif name == "masked_moe_formats":
+        ok = (isinstance(value, list) and set(value) <= set(MOE_TILE_FORMATS))
+        value = tuple(value) if ok else value
     elif name == "gemm_eff_mult":
         ok = (isinstance(value, dict) and set(value) <= set(GEMM_DTYPES)
               and all(isinstance(v, int | float) and 0.0 < v <= 2.0 for v in value.values()))

@@ -290,6 +290,7 @@ class ServingPerf:
         "_k",
         "_kv_len",
         "_layer_oh",
+        "_masked_half",
         "_num_layers",
         "_pp",
         "_seq_oh",
@@ -319,6 +320,8 @@ class ServingPerf:
         (self._gemm_rate, self._gemm_mult, self._attn_rate, self._bw,
          self._expert_tile) = _device_rates(c, cal)
         self._half = cal.gemm_half_tokens
+        self._masked_half = masked_expert_half_rows(c, prof, cal, self._gemm_rate
+                                                    / self._gemm_mult, self._bw)
         # grouped expert GEMMs lose efficiency with narrow experts (see _expert_rate)
         width_half = cal.moe_width_half_for(accel.name)
         self._groups = tuple(
@@ -341,7 +344,7 @@ class ServingPerf:
 
     # ---- the step ------------------------------------------------------------------
     def _expert_rate(self, g: GroupConsts, routed: int, width_eff: float,
-                     touched_frac: float) -> float:
+                     touched_frac: float, masked: bool = False) -> float:
         """FLOP/s of one layer's grouped expert GEMMs for a step of ``routed`` tokens.
 
         The dense GEMM rate at the rows each expert that runs receives (the mean
@@ -354,14 +357,20 @@ class ServingPerf:
         ``ServingCalibration.moe_width_half_for``). The rows saturate as ``rows/(rows + tile)``
         with ``tile`` the M-tile the expert kernel pads them to (:func:`expert_tile_rows`):
         ``gemm_half_tokens`` (64) at many rows, like a dense GEMM's, and down to the
-        kernel family's smallest tile at a few rows per expert."""
+        kernel family's smallest tile at a few rows per expert.
+
+        ``masked``: a wide-EP decode step on a masked grouped GEMM behind DeepEP's
+        low-latency dispatch (:func:`masked_expert_half_rows`): the dense rate at
+        ``rows/(rows + masked half)``, no narrow-expert factor."""
         rows = routed * g.rows_per_expert_per_token / touched_frac
+        if masked:
+            return self._gemm_rate * rows / (rows + self._masked_half) / self._gemm_mult
         lo, hi = self._expert_tile
         half = min(max(rows, lo), hi)
         return self._gemm_rate * rows / (rows + half) * width_eff / self._gemm_mult
 
     def _gemm_s(self, g: GroupConsts, width_eff: float, tokens: int, routed: int,
-                imb: float, rate: float) -> tuple[float, float]:
+                imb: float, rate: float, masked: bool = False) -> tuple[float, float]:
         """(compute, weight-read) seconds of one layer of group ``g``'s GEMMs: the dense
         ones for this GPU's ``tokens``, the routed experts for the replica's ``routed``
         tokens (the busiest GPU ``imb`` × the mean; only the experts touched are read)."""
@@ -371,7 +380,7 @@ class ServingPerf:
             touched = 1.0 - math.exp(g.log_miss * routed)
             w_bytes += g.local_experts * touched * g.expert_weight_bytes
             compute += (g.expert_flop_per_token * routed * imb
-                        / self._expert_rate(g, routed, width_eff, touched))
+                        / self._expert_rate(g, routed, width_eff, touched, masked))
         return compute, w_bytes / self._bw
 
     def _gpu_time_s(self, tokens: int, prefill_pairs: float, prefill_kv_tokens: float,
@@ -400,13 +409,14 @@ class ServingPerf:
             low_latency = prefill_pairs <= 0.0
         moe_comm = comm.moe_comm_s(routed, low_latency=low_latency) if self._dp > 1 else 0.0
         imb = comm.imbalance(routed) if self._ep > 1 else 1.0
+        masked = low_latency and self._masked_half > 0.0
         bw, attn_rate = self._bw, self._attn_rate
         rate = self._gemm_rate * tokens / (tokens + self._half) / self._gemm_mult
         ar = 2.0 * comm.allreduce_s(tokens) if self._tp > 1 else 0.0
         total = 0.0
         for g, width_eff in self._groups:
             exposed = 0.0
-            gemm = max(self._gemm_s(g, width_eff, tokens, routed, imb, rate))
+            gemm = max(self._gemm_s(g, width_eff, tokens, routed, imb, rate, masked))
             kv = g.kv_bytes_per_token
             pp_, pk, dp_, dk = (local_attention(g.attn_window, tokens, num_decode_seqs,
                                                 prefill_pairs, prefill_kv_tokens,
@@ -616,7 +626,8 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     kv_tokens = prefill_context_tokens_sum + num_prefill_tokens
     for g, width_eff in p._groups:
         n = float(g.num_layers)
-        gemm = p._gemm_s(g, width_eff, tokens, routed, imb, rate)
+        gemm = p._gemm_s(g, width_eff, tokens, routed, imb, rate,
+                         num_prefill_tokens == 0 and p._masked_half > 0.0)
         roof.add(*gemm, n)
         layer_s = max(gemm)
         pairs, pre_kv, _, dec_kv = (
@@ -706,6 +717,31 @@ def expert_tile_rows(acc: Accelerator, weights_dtype: str, weight_only: bool,
     if acc.vendor.lower() == "nvidia" and "fp4" in acc.peak_flop_per_s:
         lo = min(prof.blackwell_moe_min_tile_rows.get(weights_dtype, hi), hi)
     return lo, hi
+
+
+def masked_expert_half_rows(c: ServingConfig, prof: EngineProfile, cal: ServingCalibration,
+                            dense_rate_flop_per_s: float, bw_bytes_per_s: float) -> float:
+    """Rows per expert at which a masked grouped expert GEMM reaches half the dense rate,
+    or 0 where the replica's decode steps do not run one.
+
+    Wide EP (``dp_attention > 1``) with experts in a format the engine runs on DeepEP's
+    low-latency dispatch into a masked grouped GEMM (``prof.masked_moe_formats``: SGLang's
+    FP8 DeepGEMM path) on an NVIDIA part with FP8 and without FP4 tensor cores (Hopper,
+    where DeepGEMM's figures were measured; Blackwell's FP8 MoE path is not fitted and
+    keeps the narrow-expert pricing). The kernel streams each touched expert's
+    weights once and hides only part of that read under its MMAs, so an expert costs
+    ``FLOP/rate + f·weight bytes/bandwidth``, i.e. the dense rate at
+    ``rows/(rows + f·ridge·weight bytes per element/2)`` with ``ridge = rate/bandwidth``
+    and ``f = masked_expert_exposed_read_frac`` (fitted on DeepGEMM's H20 and H800
+    figures, perf/serving_calibration.yaml)."""
+    acc = c.hw.accelerator
+    peaks = acc.peak_flop_per_s
+    if (c.dp_attention <= 1 or acc.vendor.lower() != "nvidia" or "fp4" in peaks
+            or "fp8" not in peaks or c.weights_dtype not in prof.masked_moe_formats
+            or runs_weight_only(acc, c.weights_dtype)):
+        return 0.0
+    ridge = dense_rate_flop_per_s / bw_bytes_per_s
+    return cal.masked_expert_exposed_read_frac * ridge * WEIGHT_BYTES[c.weights_dtype] / 2.0
 
 
 def _draft_perf(c: ServingConfig, cal: ServingCalibration) -> ServingPerf | None:

@@ -27,7 +27,7 @@ GLOBAL_KEYS = (
     "step_overhead_s", "per_seq_overhead_s", "layer_overhead_s", "attention_eff_mult",
     "gemm_half_tokens", "tp_comm_mult", "int4_dequant_compute_mult",
     "runtime_overhead_bytes", "activation_peak_mult", "moe_width_half",
-    "weight_only_expert_half_rows",
+    "weight_only_expert_half_rows", "masked_expert_exposed_read_frac",
 )
 
 
@@ -58,6 +58,7 @@ class ServingCalibration:
     activation_peak_mult: float
     moe_width_half: float
     weight_only_expert_half_rows: float
+    masked_expert_exposed_read_frac: float
     origin: str = ""
     engines: dict[str, dict[str, float]] = field(default_factory=dict)
 
