@@ -59,6 +59,8 @@ class Calibration:
     optimizer_bytes_per_param: float
     host_link_bytes_per_s_per_gpu: float
     host_memory_bytes_per_s_per_gpu: float
+    local_attention_extra_keys: float
+    attention_softmax_head_dim: float
 
     def for_accelerator(self, name: str) -> AcceleratorCoefficients:
         """Coefficients of the family whose key is the longest prefix of ``name``."""
@@ -82,6 +84,7 @@ _FLOAT_KEYS = (
     "cp_overlap_frac", "ep_overlap_frac", "moe_imbalance", "fp8_cast_bytes_per_gemm_input",
     "runtime_overhead_bytes", "fragmentation_frac", "optimizer_bytes_per_param",
     "host_link_bytes_per_s_per_gpu", "host_memory_bytes_per_s_per_gpu",
+    "local_attention_extra_keys", "attention_softmax_head_dim",
 )
 
 

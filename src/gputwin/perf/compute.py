@@ -6,9 +6,10 @@ sequence-parallel all-gather):
 - GEMM time = FLOP / (peak[dtype] · gemm_max_frac[dtype] · g(M)·g(N)·g(K)) with
   ``g(x) = x/(x + half_dim)`` for small per-rank slices (TP-split dims, tokens per expert).
   FP8 training runs only the GEMMs at the FP8 rate.
-- Attention core (flash, causal ≈ half the full score matrix) at ``attention_frac`` of the
-  BF16 peak; backward does 2.5× the forward work (five matmuls vs two) at 0.75 of the
-  forward's rate.
+- Attention core (flash, causal ≈ half the full score matrix; local-attention layers their
+  window plus the kernel's overhead, :mod:`gputwin.perf.attention_work`) at
+  ``attention_frac`` of the BF16 peak, lower below head dim 128; backward does 2.5× the
+  forward work (five matmuls vs two) at 0.75 of the forward's rate.
 - Memory-bound work (norms, residual adds, activation functions, dropout, rotary, FP8
   casts, MoE permutes) = bytes / (HBM bandwidth · memory_bw_frac); without sequence
   parallelism the hidden-size-wide ops are replicated on every TP rank.
@@ -23,8 +24,13 @@ import functools
 from dataclasses import dataclass, replace
 
 from gputwin.catalog.schema import Accelerator
+from gputwin.perf.attention_work import (
+    attention_fwd_flops_per_token,
+    head_dim_rate_factor,
+    kernel_keys_per_query,
+)
 from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
-from gputwin.perf.flops import CAUSAL_WORK_FRAC, Arch, Gemm, LayerShape, layer_shapes
+from gputwin.perf.flops import Arch, Gemm, LayerShape, layer_shapes
 from gputwin.perf.plan import Plan
 
 #: Backward flash attention work relative to forward (5 matmuls vs 2), and its lower
@@ -113,9 +119,13 @@ def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float, act_pea
     for g in shape.gemms:
         t = _gemm_time(g, plan, tokens, rate, half)
         gemm += t * (c.moe_imbalance if g.expert else 1.0)
-    attn_flops = (shape.attn_core_flops_per_token(plan.seq_len) * CAUSAL_WORK_FRAC
-                  * tokens / plan.tp)
-    attn = attn_flops / (act_peak * coeff.attention_frac)
+    a = plan.arch
+    keys = kernel_keys_per_query(a, plan.seq_len, c.local_attention_extra_keys)
+    attn_flops = attention_fwd_flops_per_token(shape, keys) * tokens / plan.tp
+    attn_rate = (act_peak * coeff.attention_frac
+                 * head_dim_rate_factor(shape, a.num_attention_heads,
+                                        c.attention_softmax_head_dim))
+    attn = attn_flops / attn_rate
     elem = (_elementwise_bytes_per_token(shape, plan.arch, plan, c) * tokens
             / (hbm_bw * c.memory_bw_frac))
     s = coeff.sustained_frac
