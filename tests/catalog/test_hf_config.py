@@ -55,6 +55,16 @@ QWEN2_TINY: dict[str, Any] = {
 }
 
 
+GPT_OSS_20B: dict[str, Any] = {  # openai/gpt-oss-20b config.json (the keys read)
+    "model_type": "gpt_oss", "architectures": ["GptOssForCausalLM"], "hidden_size": 2880,
+    "intermediate_size": 2880, "head_dim": 64, "num_attention_heads": 64,
+    "num_key_value_heads": 8, "num_hidden_layers": 24, "num_local_experts": 32,
+    "num_experts_per_tok": 4, "vocab_size": 201088, "max_position_embeddings": 131072,
+    "attention_bias": True, "sliding_window": 128, "tie_word_embeddings": False,
+    "layer_types": ["sliding_attention", "full_attention"] * 12,
+}
+
+
 def write(folder: Path, data: Any, name: str = "config.json") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
@@ -169,3 +179,19 @@ def test_gated_gelu_stays_gated(tmp_path: Path) -> None:
     spec = model_from_hf_config(write(tmp_path / "g", {**QWEN2_TINY, "model_type": "gemma",
                                                         "hidden_act": "gelu_pytorch_tanh"}))
     assert spec.mlp_kind == "swiglu"
+
+
+def test_gpt_oss_config_reads_windows_sinks_and_biases(tmp_path: Path) -> None:
+    spec = model_from_hf_config(write(tmp_path / "gpt-oss-20b", GPT_OSS_20B))
+    catalog = default_catalog().model("gpt-oss-20b")
+    fields = ("local_attention_window", "local_attention_layers", "attention_sinks",
+              "linear_bias", "head_dim", "kv_heads", "num_experts", "num_experts_per_token")
+    assert {f: getattr(spec, f) for f in fields} == {f: getattr(catalog, f) for f in fields}
+    assert total_params(spec) == total_params(catalog)
+
+
+def test_layer_types_without_sliding_layers_add_no_window(tmp_path: Path) -> None:
+    config = dict(QWEN2_TINY, sliding_window=64, layer_types=["full_attention"] * 2)
+    spec = model_from_hf_config(write(tmp_path / "q", config))
+    assert spec.local_attention_layers == 0 and spec.local_attention_window is None
+    assert not spec.attention_sinks

@@ -119,7 +119,22 @@ def _llama_like(r: _Reader, model_type: str) -> dict[str, Any]:
         fields["num_experts"] = experts
         fields["num_experts_per_token"] = r.get_int("num_experts_per_tok")
         fields["moe_ffn_hidden_size"] = r.get_int("moe_intermediate_size", default=None)
+    fields.update(_sliding_window_layers(r))
+    if model_type == "gpt_oss":  # biases on every projection, a sink logit per head
+        fields.update(linear_bias=r.get_bool("attention_bias", default=True),
+                      attention_sinks=True)
     return fields
+
+
+def _sliding_window_layers(r: _Reader) -> dict[str, Any]:
+    """``local_attention_window``/``_layers`` from transformers' per-layer ``layer_types``
+    (``"sliding_attention"`` entries) and ``sliding_window``; nothing when either is absent."""
+    types = r.data.get("layer_types")
+    window = r.get_int("sliding_window", default=None)
+    if not isinstance(types, list) or not window:
+        return {}
+    local = sum(1 for t in types if t == "sliding_attention")
+    return {"local_attention_window": window, "local_attention_layers": local} if local else {}
 
 
 def _deepseek(r: _Reader) -> dict[str, Any]:

@@ -4,8 +4,9 @@ Pure integer functions, no I/O. Counting conventions:
 
 - *Embedding* parameters: the token embedding (``vocab x hidden``), the output head when it
   is not tied to it, and a learned position table (``max_seq_len x hidden``) if any.
-- *Attention*: Q/K/V/O projections (GQA-aware), their biases when the model has them, and
-  for multi-head latent attention (MLA) the low-rank down/up projections and their norms.
+- *Attention*: Q/K/V/O projections (GQA-aware), their biases when the model has them, one
+  learned sink logit per head (``attention_sinks``, gpt-oss), and for multi-head latent
+  attention (MLA) the low-rank down/up projections and their norms.
 - *MLP*: the dense MLP (three matrices when gated/SwiGLU, two otherwise) or, in MoE layers,
   all routed experts + shared experts; the router matrix is counted separately.
 - *Norms*: two per layer plus the final norm (LayerNorm = weight + bias, RMSNorm = weight).
@@ -90,7 +91,8 @@ def attention_params(model: ModelSpec) -> int:
         bias = q_out + 2 * kv_out + h
     elif model.qkv_bias:
         bias = q_out + 2 * kv_out
-    return weights + bias
+    sinks = model.num_attention_heads if model.attention_sinks else 0
+    return weights + bias + sinks
 
 
 def _mla_params(model: ModelSpec) -> int:

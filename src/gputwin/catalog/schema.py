@@ -261,6 +261,11 @@ class ModelSpec(CatalogEntry):
         default=0, ge=0, description="How many layers use the local window (the rest attend "
         "over the whole context)")
 
+    attention_sinks: bool = Field(
+        default=False, description="A learned sink logit per attention head (gpt-oss): one "
+        "more term in each query's softmax, no key or value; counted in the parameters, adds "
+        "no FLOPs or KV bytes worth pricing")
+
     fp4_format: Literal["nvfp4", "mxfp4"] = Field(
         default="nvfp4", description="What `fp4` weights mean for this model: its released "
         "FP4 checkpoint's format (gpt-oss ships MXFP4); NVFP4 (ModelOpt) otherwise")
