@@ -6,8 +6,9 @@ Conventions (per token, forward pass, whole layer before any tensor-parallel spl
 - Attention core (``QKᵀ`` and ``PV``) costs ``2·s·(d_qk + d_v)·heads`` per token when every
   query attends to all ``s`` keys. Published Megatron/NeMo "model FLOPs" count it this way
   (no causal halving): Narayanan et al. 2021 eq. (3) and the NeMo flops callback. The
-  kernels that really run (flash attention, causal) do about half of it; the time model
-  uses ``CAUSAL_WORK_FRAC`` of it, the reported FLOPs do not.
+  kernels that really run (flash attention, causal) do about half of it, and local-attention
+  layers only their window; the time model prices that (:mod:`gputwin.perf.attention_work`),
+  the reported FLOPs do not (Megatron-Bridge counts gpt-oss's window layers in full too).
 - Model FLOPs = 3 × forward (backward = 2 × forward). Hardware FLOPs add recomputation:
   a full extra forward of every layer (``full``) or of the attention core (``selective``).
 """
