@@ -61,17 +61,24 @@ def test_owned_capex_for_every_part() -> None:
 
 def test_owned_rate_is_the_full_tco_less_power() -> None:
     """Issue 14: owned cost counts facility, network, storage, staff and maintenance, not
-    only the server capex; power is billed by the ledger from the site's energy."""
-    from gputwin.energy.tco import owned_cost_per_gpu_year
+    only the server capex; power is billed by the ledger from the site's energy. One rule
+    (energy/tco.py ``owned_rate``): per wall-clock hour held, no utilisation divisor."""
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.energy.tco import OwnedAssumptions, owned_cost
+    from gputwin.topology.hardware import resolve_hardware
 
     rates = allocation_rates("h100-sxm-80gb", 700.0, provider="owned")
     capex_only = BOOK.accelerators["h100-sxm-80gb"].capex_usd_per_gpu / (
-        BOOK.capex_lifetime_years * 8760 * 3600 * BOOK.capex_utilisation_frac)
+        BOOK.capex_lifetime_years * 8760 * 3600)
     assert rates.compute_usd_per_gpu_s > 1.5 * capex_only
-    per_year, _ = owned_cost_per_gpu_year("h100-sxm-80gb", 700.0)
-    assert rates.compute_usd_per_gpu_s == pytest.approx(
-        per_year / (8760 * 3600 * BOOK.capex_utilisation_frac))
+    hw = resolve_hardware(default_catalog(), gpu="h100-sxm-80gb")
+    for network in ("infiniband", "ethernet"):
+        own = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(network=network))
+        fixed_h = (own.total_usd_per_year - own.usd_per_year["power"]) / 8760
+        got = allocation_rates("h100-sxm-80gb", 700.0, provider="owned", network=network)
+        assert got.compute_usd_per_gpu_s * 3600 == pytest.approx(fixed_h)
     assert "facility" in rates.cost_basis and not rates.energy_in_price
+    assert "held" in rates.cost_basis and "use," not in rates.cost_basis
 
 
 @pytest.mark.parametrize("name", ACCELS)

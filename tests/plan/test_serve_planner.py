@@ -477,12 +477,12 @@ def test_cli_says_why_no_deployment_was_kept() -> None:
 
 
 def test_an_owned_fleet_is_priced_per_wall_clock_hour_as_in_estimate_tco() -> None:
-    """Replicas are held every second: the owned rate per *allocated* hour (80 % use) would
-    pay for their idle seconds twice, and plan serve has no energy ledger to bill the power
-    that rate leaves apart. The fleet's rate is the owned TCO per GPU-hour, power included,
-    the rate ``estimate tco`` prices its owned fleet at."""
+    """Replicas are held every second, and plan serve has no energy ledger to bill the
+    power the ledger's owned rate leaves apart. The fleet's rate is the owned TCO per
+    GPU-hour on a serving fabric, power included, the rate ``estimate tco`` prices its owned
+    fleet at (tests/economics/test_one_owned_rate.py checks all three commands)."""
     from gputwin.catalog.loader import default_catalog
-    from gputwin.energy.tco import owned_cost
+    from gputwin.energy.tco import SERVING_NETWORK, OwnedAssumptions, owned_cost
     from gputwin.run.plan_serve import priced_hardware
     from gputwin.topology.hardware import resolve_hardware
 
@@ -490,7 +490,7 @@ def test_an_owned_fleet_is_priced_per_wall_clock_hour_as_in_estimate_tco() -> No
     _, priced = priced_hardware(req, default_catalog())
     rates = priced["h100-sxm-80gb"]
     hw = resolve_hardware(default_catalog(), gpu="h100-sxm-80gb")
-    own = owned_cost(hw.accelerator, hw.system)
+    own = owned_cost(hw.accelerator, hw.system, OwnedAssumptions(network=SERVING_NETWORK))
     assert rates.compute_usd_per_gpu_s * 3600 == pytest.approx(own.usd_per_gpu_hour)
     assert rates.energy_in_price and "wall clock" in rates.cost_basis
     rented = priced_hardware(ServePlanRequest(**SMALL), default_catalog())[1]

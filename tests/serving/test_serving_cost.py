@@ -79,12 +79,11 @@ def test_provider_and_pricing_choose_the_rate(base: dict[str, Any], provider: st
 
 def test_owned_hardware_pays_capex_and_the_energy_bill(base: dict[str, Any]) -> None:
     s = simulate_serving(_scenario({"provider": "owned"})).summary
-    from gputwin.energy.tco import owned_cost_per_gpu_year
+    from gputwin.energy.tco import SERVING_NETWORK, owned_fixed_usd_per_gpu_hour
 
-    book = default_tables().price_book
-    # the owned hardware's full TCO less power (energy/tco.py), per allocated GPU-hour
-    per_year, _ = owned_cost_per_gpu_year(GPU, 0.0)
-    capex = base["gpu_hours"] * per_year / (8760 * book.capex_utilisation_frac)
+    # the owned hardware's full TCO less power (energy/tco.py), per GPU-hour held
+    usd_h, _ = owned_fixed_usd_per_gpu_hour(GPU, 0.0, SERVING_NETWORK)
+    capex = base["gpu_hours"] * usd_h
     assert s["cost_compute_usd"] == pytest.approx(capex)
     assert s["cost_usd"] == pytest.approx(capex + s["cost_energy_usd"])
     assert s["cost_energy_usd"] > 0

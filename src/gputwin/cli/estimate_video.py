@@ -104,6 +104,7 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
     from gputwin.catalog.loader import default_catalog
     from gputwin.economics.tables import video_apis_for_model
     from gputwin.energy.accounting import allocation_rates
+    from gputwin.energy.tco import SERVING_NETWORK
     from gputwin.perf.diffusion import dit_model, estimate_generation_on
     from gputwin.perf.split import cli_flag
     from gputwin.topology.hardware import resolve_hardware
@@ -121,7 +122,8 @@ def video(model: str, gpu: str, num_gpus: int, parallel_vae: bool, compiled: boo
                                  steps=steps, num_gpus=num_gpus, fps=fps,
                                  attention_kernel=attention_kernel, parallel_vae=parallel_vae,
                                  compiled=compiled)
-    rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing)
+    rates = allocation_rates(acc.name, acc.tdp_w, provider=provider, pricing=pricing,
+                             network=SERVING_NETWORK)
     compute, energy, basis = _sample_cost(hw, est.gpu_seconds, rates)
     cost = compute + energy
     kernel = attention_kernel or dit.attention_kernel

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,9 @@ from gputwin.energy.facility import Facility
 from gputwin.energy.grid import GridSeries, RegionGrid
 from gputwin.energy.tables import ESTIMATE_NOTE, Pricing, Provider, default_tables
 from gputwin.errors import InputError, UnknownNameError, check_number
+
+if TYPE_CHECKING:
+    from gputwin.energy.tco import NetworkClass
 
 HOURS_PER_YEAR = 8760.0
 HOUR_S = 3600.0
@@ -106,8 +109,11 @@ def owned_pricing_problem(provider: str | None, pricing: str | None) -> str | No
 
 
 def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "neocloud",
-                     pricing: str | None = "on-demand") -> AllocationRates:
-    """Rates for ``accelerator``; ``provider='owned'`` amortises capex instead of renting.
+                     pricing: str | None = "on-demand",
+                     network: NetworkClass = "infiniband") -> AllocationRates:
+    """Rates for ``accelerator``; ``provider='owned'`` charges the owned TCO per GPU-hour
+    held (:func:`gputwin.energy.tco.owned_rate`, less power; ``network``: the fleet's
+    fabric, :data:`gputwin.energy.tco.SERVING_NETWORK` for serving) instead of renting.
     ``provider``/``pricing`` ``None``: the first listing the price book has for the part,
     neocloud before hyperscaler before marketplace, on-demand before reserved before spot
     (TPUs, Trainium and Inferentia are rented from their cloud only).
@@ -122,7 +128,7 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "
         raise InputError(f"no price book entry for {accelerator} (known: "
                          f"{', '.join(sorted(book.accelerators))})", where="--gpu")
     if provider == "owned":
-        return _owned_rates(accelerator, tdp_w, embodied)
+        return _owned_rates(accelerator, tdp_w, embodied, network)
     providers: tuple[Provider, ...] = ("hyperscaler", "neocloud", "marketplace")
     if provider is not None and provider not in providers:
         raise UnknownNameError("provider", provider, [*providers, "owned"], where="--provider")
@@ -157,17 +163,16 @@ def _first_listing(listings: Mapping[str, Mapping[str, float]], provider: str | 
     return provider or "neocloud", pricing or "on-demand"
 
 
-def _owned_rates(accelerator: str, tdp_w: float, embodied: float) -> AllocationRates:
-    """Owned hardware: the full TCO of :mod:`gputwin.energy.tco` except power (the ledger
-    bills the site's energy itself), spread over the allocated share of the hours
-    (``capex_utilisation_frac`` of the price book)."""
-    from gputwin.energy.tco import owned_cost_per_gpu_year
+def _owned_rates(accelerator: str, tdp_w: float, embodied: float,
+                 network: NetworkClass) -> AllocationRates:
+    """Owned hardware: the fixed part of the one owned-cost rule (the full TCO of
+    :mod:`gputwin.energy.tco` less power, per wall-clock hour held; the ledger bills the
+    site's energy itself). No utilisation divisor: a run pays for every second it holds
+    the GPUs, idle ones included (a cluster run charges its free slots too)."""
+    from gputwin.energy.tco import owned_fixed_usd_per_gpu_hour
 
-    book = default_tables().price_book
-    per_year, basis = owned_cost_per_gpu_year(accelerator, tdp_w)
-    usd_s = per_year / (HOURS_PER_YEAR * 3600.0 * book.capex_utilisation_frac)
-    return AllocationRates(embodied, usd_s, f"owned: {basis} = ${usd_s * 3600:.2f}/GPU-h "
-                           f"at {book.capex_utilisation_frac:.0%} use, energy billed apart",
+    usd_h, basis = owned_fixed_usd_per_gpu_hour(accelerator, tdp_w, network)
+    return AllocationRates(embodied, usd_h / 3600.0, f"owned: {basis}, energy billed apart",
                            False)
 
 

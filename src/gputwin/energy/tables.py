@@ -146,7 +146,6 @@ class PriceBookEntry(_Entry):
 class PriceBook(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     capex_lifetime_years: float = Field(gt=0)
-    capex_utilisation_frac: float = Field(gt=0, le=1)
     capex_source: str = Field(min_length=8)
     accelerators: dict[str, PriceBookEntry]
 

@@ -13,8 +13,18 @@ price book):
 
 ``CRF(r, n) = r / (1 - (1 + r)^-n)`` (``1/n`` at ``r = 0``): the level yearly payment that
 repays the capital with interest -- financing is inside it. The hourly figure divides by
-8760 wall-clock hours: an owned GPU costs the same whether busy or idle (except power),
-so cost per *useful* hour is this divided by the utilisation.
+8760 wall-clock hours: an owned GPU costs the same whether busy or idle (except power).
+
+**The one owned-cost rule** (:func:`owned_rate`, used by the energy ledger's ``owned``
+rate, ``plan serve``, ``estimate tco``, ``simulate``/``simulate serve``): an owned GPU-hour
+*held* costs the fixed items above per wall-clock hour, with no utilisation divisor -- a
+run that holds GPUs pays for every held second itself (serving replicas, a cluster's free
+slots), so spreading the year over an assumed busy share as well would bill the idle
+hours twice. Power is the draw: the energy ledger bills it from the modelled power and
+the site's grid price where a run has one; without a ledger it is the ``power`` item at
+the assumptions' mean activity. What an idle share of a fleet costs per *useful* hour is
+asked explicitly (``economics train --utilisation``; ``estimate tco`` sizes for the peak).
+Serving fleets are priced with :data:`SERVING_NETWORK`, training with InfiniBand.
 """
 
 from __future__ import annotations
@@ -34,6 +44,12 @@ from gputwin.yaml_io import load_validated
 HOURS_PER_YEAR = 8760.0
 
 NetworkClass = Literal["infiniband", "ethernet", "none"]
+#: the fabric an owned *serving* fleet is priced with (``simulate serve``, ``plan serve``,
+#: ``estimate tco``, ``estimate video``): RoCE Ethernet, ~40 % below InfiniBand
+#: (``tco.yaml`` ``network_source``); a serving replica's traffic is mostly inside a node
+SERVING_NETWORK: NetworkClass = "ethernet"
+#: the fabric of an owned *training* fleet (cluster runs, ``estimate energy``, ``plan train``)
+TRAINING_NETWORK: NetworkClass = "infiniband"
 
 
 class EdgeCosts(BaseModel):
@@ -203,6 +219,34 @@ def owned_cost(acc: Accelerator, system: System,
     return OwnedCost(acc.name, per_year, capex, mean_w, peak_w, used)
 
 
+@dataclass(frozen=True, slots=True)
+class OwnedRate:
+    """One owned GPU-hour of wall clock under :func:`owned_rate` (USD per GPU-hour)."""
+
+    fixed_usd_per_gpu_hour: float  # capital, facility, maintenance, staff: busy or idle
+    power_usd_per_gpu_hour: float  # the power item at the assumptions' mean activity
+    basis: str  # one line: what the fixed part is built from
+
+    @property
+    def usd_per_gpu_hour(self) -> float:
+        """Fixed part plus power: the rate of a cost with no energy ledger beside it."""
+        return self.fixed_usd_per_gpu_hour + self.power_usd_per_gpu_hour
+
+
+def owned_rate(acc: Accelerator, system: System,
+               assumptions: OwnedAssumptions | None = None) -> OwnedRate:
+    """The one owned-cost rule (module docstring): :func:`owned_cost` per wall-clock hour,
+    split into the fixed part (what an energy ledger adds its energy bill to) and power."""
+    cost = owned_cost(acc, system, assumptions)
+    a = cost.assumptions
+    power_h = cost.usd_per_year["power"] / HOURS_PER_YEAR
+    fixed_h = cost.usd_per_gpu_hour - power_h
+    basis = (f"capex ${cost.capex_usd['server']:,.0f}/GPU + {a['network']} network, storage, "
+             f"{a['cooling']} facility, maintenance, staff over {a['depreciation_years']:g} y "
+             f"at {a['financing_rate_frac']:.0%} = ${fixed_h:.2f}/GPU-h held")
+    return OwnedRate(fixed_h, power_h, basis)
+
+
 def owned_power_usd_per_gpu_hour(acc: Accelerator, system: System,
                                  activity_frac: float = 1.0) -> tuple[float, str]:
     """The power bill of one owned ``acc`` per hour it runs at ``activity_frac``: IT power
@@ -245,31 +289,33 @@ def rental_prices(accelerator: str) -> list[RentalListing]:
             for pricing, usd in by_pricing.items()]
 
 
-def owned_cost_per_gpu_year(accelerator: str, tdp_w: float) -> tuple[float, str]:
-    """Yearly owned cost of one ``accelerator`` without its power bill (USD), at the
-    defaults of ``tco.yaml`` in the catalog's default system for the part, and a one-line
-    basis. A part the catalog lacks is treated as a bare ``tdp_w`` package (no host)."""
+def owned_fixed_usd_per_gpu_hour(accelerator: str, tdp_w: float,
+                                 network: NetworkClass = TRAINING_NETWORK) -> tuple[float, str]:
+    """The fixed part of :func:`owned_rate` (no power: the energy ledger bills it) for
+    ``accelerator`` in the catalog's default system for the part, at the defaults of
+    ``tco.yaml`` and ``network``, and a one-line basis. A part the catalog lacks is treated
+    as a bare ``tdp_w`` package (no host) on an air-cooled floor."""
     from gputwin.catalog.loader import default_catalog
     from gputwin.topology.hardware import resolve_hardware
 
     try:
         hw = resolve_hardware(default_catalog(), gpu=accelerator)
-        cost = owned_cost(hw.accelerator, hw.system)
-        capex = cost.capex_usd
-        per_year = cost.total_usd_per_year - cost.usd_per_year["power"]
     except UnknownNameError:
-        t = tco_table()
-        rate, years = t.financing_rate_frac, t.depreciation_years
-        hardware = (server_capex_usd(accelerator) + t.network_usd_per_gpu["infiniband"]
-                    + t.storage_usd_per_gpu)
-        facility = t.facility_usd_per_mw["air"] * tdp_w / 1e6
-        capex = {"server": server_capex_usd(accelerator), "facility": facility}
-        per_year = (hardware * (capital_recovery_factor(rate, years)
-                                + t.maintenance_frac_per_year)
-                    + facility * capital_recovery_factor(rate, t.facility_years)
-                    + t.staff_usd_per_fte_year / t.staff_gpus_per_fte)
+        return _bare_fixed_usd_per_gpu_hour(accelerator, tdp_w, network)
+    rate = owned_rate(hw.accelerator, hw.system, OwnedAssumptions(network=network))
+    return rate.fixed_usd_per_gpu_hour, rate.basis
+
+
+def _bare_fixed_usd_per_gpu_hour(accelerator: str, tdp_w: float,
+                                 network: NetworkClass) -> tuple[float, str]:
     t = tco_table()
-    basis = (f"capex ${capex['server']:,.0f}/GPU + network, storage, facility "
-             f"${capex['facility']:,.0f}, maintenance, staff over {t.depreciation_years:g} y "
-             f"at {t.financing_rate_frac:.0%}")
-    return per_year, basis
+    rate, years = t.financing_rate_frac, t.depreciation_years
+    server = server_capex_usd(accelerator)
+    hardware = server + t.network_usd_per_gpu[network] + t.storage_usd_per_gpu
+    facility = t.facility_usd_per_mw["air"] * tdp_w / 1e6
+    per_year = (hardware * (capital_recovery_factor(rate, years) + t.maintenance_frac_per_year)
+                + facility * capital_recovery_factor(rate, t.facility_years)
+                + t.staff_usd_per_fte_year / t.staff_gpus_per_fte)
+    usd_h = per_year / HOURS_PER_YEAR
+    return usd_h, (f"capex ${server:,.0f}/GPU + {network} network, storage, air facility, "
+                   f"maintenance, staff over {years:g} y at {rate:.0%} = ${usd_h:.2f}/GPU-h held")

@@ -10,7 +10,7 @@ public API that serves the model (:mod:`gputwin.economics.tables`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, PositiveInt
 
@@ -25,6 +25,7 @@ from gputwin.economics.build_vs_buy import (
 )
 from gputwin.economics.tables import apis_for_model
 from gputwin.economics.tco import OwnedAssumptions, OwnedCost, owned_cost, rental_prices
+from gputwin.energy.tco import SERVING_NETWORK, NetworkClass
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.input_model import InputModel
 from gputwin.perf.dataflow import estimate_dataflow, is_dataflow
@@ -53,7 +54,7 @@ class TcoRequest(InputModel):
     kv_cache: str = "bf16"
     tp: PositiveInt | None = None
     cooling: str = "air"
-    network: Literal["infiniband", "ethernet", "none"] = "ethernet"
+    network: NetworkClass = SERVING_NETWORK
     financing_rate_frac: float | None = Field(default=None, ge=0, lt=1)
     electricity_usd_per_mwh: float | None = Field(default=None, ge=0)
     pue: float | None = Field(default=None, ge=1.0)

@@ -146,23 +146,22 @@ def priced_hardware(request: ServePlanRequest, cat: Catalog
 
 
 def _owned_fleet(hw: HardwareSpec) -> AllocationRates:
-    """An owned deployment's rate per GPU-second of wall clock, as in ``estimate tco``: its
-    replicas are held every second, so their idle seconds are already in the fleet's price
-    (the ledger's owned rate, per *allocated* hour at the price book's 80 % use, would pay
-    for them twice), and there is no energy ledger here, so the rate carries the power bill
-    (IT power at the TCO's mean activity x PUE x price of ``tco.yaml``)."""
+    """An owned deployment's rate per GPU-second of wall clock: the one owned-cost rule
+    (:func:`gputwin.energy.tco.owned_rate`, the rate ``estimate tco`` and ``simulate
+    serve`` charge) on a serving fleet's fabric. There is no energy ledger here, so the
+    rate carries the power bill (IT power at the TCO's mean activity x PUE x price of
+    ``tco.yaml``)."""
     from gputwin.energy.accounting import embodied_g_per_gpu_s
-    from gputwin.energy.tco import owned_cost
+    from gputwin.energy.tco import SERVING_NETWORK, OwnedAssumptions, owned_rate
 
     acc = hw.accelerator
-    own = owned_cost(acc, hw.system)
-    a = own.assumptions
+    a = OwnedAssumptions(network=SERVING_NETWORK)
+    own = owned_rate(acc, hw.system, a)
     return AllocationRates(
         embodied_g_per_gpu_s(acc.name, acc.tdp_w), own.usd_per_gpu_hour / 3600.0,
-        f"owned: full TCO ${own.usd_per_gpu_hour:.2f}/GPU-h of wall clock (capex "
-        f"${own.capex_usd['server']:,.0f}/GPU + network, storage, facility, maintenance, staff "
-        f"over {a['depreciation_years']:g} y at {a['financing_rate_frac']:.0%}; power at "
-        f"{a['activity_frac']:.0%} activity x PUE {a['pue']:g})", True)
+        f"owned: full TCO ${own.usd_per_gpu_hour:.2f}/GPU-h of wall clock ({own.basis}; "
+        f"+ power ${own.power_usd_per_gpu_hour:.3f}/GPU-h at {a.activity_frac:.0%} activity)",
+        True)
 
 
 def weight_choices(request: ServePlanRequest) -> tuple[str, ...]:

@@ -16,7 +16,10 @@ Every replica life is accounted through the same pieces a cluster run uses:
 - **price book** (``energy/data/price_book.yaml`` via
   :func:`gputwin.energy.accounting.allocation_rates`, ``site.provider``/``site.pricing``):
   compute cost per GPU-second held. Cost = compute cost, plus the energy cost when the
-  GPUs are owned (a rental price already pays for the energy), as in cluster runs.
+  GPUs are owned (a rental price already pays for the energy), as in cluster runs. Owned
+  GPUs: the one owned-cost rule (:func:`gputwin.energy.tco.owned_rate`), the TCO less power
+  per wall-clock hour a replica holds them, on a serving fleet's Ethernet fabric -- the
+  rate ``plan serve`` and ``estimate tco`` charge, with the energy from the ledger.
 
 A GPU without a price book entry has no compute cost: its cost fields are ``None`` and
 ``site.cost_basis`` says why. GPUs the cluster has but no replica holds are not counted.
@@ -43,6 +46,7 @@ from gputwin.energy.accounting import (
 from gputwin.energy.facility import Facility
 from gputwin.energy.power import job_power
 from gputwin.energy.regions import region_grid
+from gputwin.energy.tco import SERVING_NETWORK
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingPerf
 from gputwin.run.power_supply import supply_summary
@@ -116,7 +120,7 @@ def _rates(config: SiteConfig, hw: HardwareSpec) -> tuple[AllocationRates, bool]
     acc = hw.accelerator
     try:
         return allocation_rates(acc.name, acc.tdp_w, provider=config.provider,
-                                pricing=config.pricing), True
+                                pricing=config.pricing, network=SERVING_NETWORK), True
     except InputError as exc:
         if "price book" not in str(exc):
             raise

@@ -24,6 +24,7 @@ import numpy as np
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import allocation_rates
 from gputwin.energy.regions import region_grid
+from gputwin.energy.tco import SERVING_NETWORK
 from gputwin.errors import InputError
 from gputwin.run.rollout_summary import plan_rollout
 from gputwin.run.serving_energy import ServiceEnergy
@@ -93,7 +94,8 @@ def _replica_usd_per_h(sc: ServingScenario, b: _Built, site_name: str) -> float:
     acc = b.energy.hw.accelerator
     try:
         rates = allocation_rates(acc.name, acc.tdp_w, provider=opts.provider or sc.site.provider,
-                                 pricing=opts.pricing or sc.site.pricing)
+                                 pricing=opts.pricing or sc.site.pricing,
+                                 network=SERVING_NETWORK)
     except InputError:
         return float("inf")
     return rates.compute_usd_per_gpu_s * 3600.0 * b.meta.gpus_per_replica
