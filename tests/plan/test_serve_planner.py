@@ -366,7 +366,8 @@ def test_concurrent_users_are_planned_with_a_closed_loop() -> None:
     assert plan.passed
     for row in plan.passed:
         assert row["num_requests"] == 600  # 8 per user, at least 600
-        assert row["goodput_rps"] * (0.5 + 63 * 0.02) >= 24 * 0.9 * row["slo_attainment_frac"]
+        assert (row["goodput_steady_rps"] * (0.5 + 63 * 0.02)
+                >= 24 * 0.9 * row["slo_attainment_frac"])
     dep = plan.search.candidates[0].deployment
     src = scenario_for(plan.request, dep, None).serving.workload[0]
     assert getattr(src, "concurrency", None) == 24 and getattr(src, "arrival", 1) is None
@@ -495,3 +496,42 @@ def test_an_owned_fleet_is_priced_per_wall_clock_hour_as_in_estimate_tco() -> No
     assert rates.energy_in_price and "wall clock" in rates.cost_basis
     rented = priced_hardware(ServePlanRequest(**SMALL), default_catalog())[1]
     assert rented["h100-sxm-80gb"].cost_basis.startswith("rental")
+
+
+def test_plan_goodput_is_per_second_of_the_steady_arrival_window() -> None:
+    """``plan serve``'s goodput counts the requests arriving after the first 10 % of the
+    window that finished within every SLO, per second of that steady window (n arrivals
+    span n gaps): the planned load x attainment, named ``goodput_steady_rps``."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from gputwin.plan.serve import Slo
+    from gputwin.run.plan_confirm import WARMUP_FRAC, measure
+
+    n = 101
+    arrival = np.arange(n, dtype=float)  # one request a second over 100 s
+    ttft = np.where(np.arange(n) % 4 == 0, 2.0, 0.1)  # every 4th misses a 1 s TTFT SLO
+    table = SimpleNamespace(arrival_s=arrival, status=np.zeros(n, dtype=int), ttft_s=ttft,
+                            tpot_s=np.full(n, 0.01), e2e_s=ttft + 1.0,
+                            prompt_tokens=np.full(n, 100), output_tokens=np.full(n, 10))
+    row = measure(table, Slo(1.0, None, None, 99.0))
+    steady = arrival >= WARMUP_FRAC * 100
+    good = steady & (ttft <= 1.0)
+    span = 100 * (1 - WARMUP_FRAC) * steady.sum() / (steady.sum() - 1)
+    assert "goodput_rps" not in row and "goodput_tokens_per_s" not in row
+    assert row["goodput_steady_rps"] == pytest.approx(good.sum() / span)
+    assert row["goodput_steady_tokens_per_s"] == pytest.approx(110 * good.sum() / span)
+    assert row["goodput_steady_rps"] == pytest.approx(
+        steady.sum() / span * row["slo_attainment_frac"])
+
+
+def test_stored_rows_are_not_reused_at_other_prices() -> None:
+    """``candidates.parquet`` rows carry their cost: a rerun after a price book edit or a
+    new cost rule must simulate again rather than reuse rows costed at the old rates."""
+    from gputwin.run.plan_store import fingerprint
+
+    req = ServePlanRequest(**SMALL)
+    fp = fingerprint(req, {"h100-sxm-80gb": 3.0 / 3600})
+    assert fp == fingerprint(req, {"h100-sxm-80gb": 3.0 / 3600})
+    assert fp != fingerprint(req, {"h100-sxm-80gb": 1.78 / 3600})

@@ -82,7 +82,7 @@ def test_every_job_and_request_is_accounted_for(result: SimulationResult) -> Non
     assert s["jobs_by_status"]["completed"] == 12 and by_status["finished"] == 6000
     chat = s["serving"]["services"]["chat"]
     assert chat["ttft_s"]["p99"] is not None and chat["tpot_s"]["p50"] is not None
-    assert chat["goodput_rps"] > 0
+    assert chat["goodput_active_rps"] > 0
 
 
 def test_compare_metrics_of_a_shared_fleet_exist(result: SimulationResult) -> None:

@@ -155,7 +155,7 @@ def test_summary_metrics_are_consistent(tmp_path: Path) -> None:
     res = simulate_serving(_scenario(replicas=2, slo={"ttft": "2s", "tpot": "100ms"}))
     s = res.summary
     assert s["ttft_s"]["p50"] <= s["ttft_s"]["p90"] <= s["ttft_s"]["p99"]
-    assert s["goodput_rps"] <= s["throughput_rps"] + 1e-12
+    assert s["goodput_active_rps"] <= s["throughput_rps"] + 1e-12
     assert 0 < s["kv_used_frac_peak"] <= 1
     acc = res.replicas[0]
     from gputwin.catalog.loader import default_catalog

@@ -22,13 +22,25 @@ def _serve(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
 
 def test_no_slo_means_no_goodput(tmp_path: Path) -> None:
     s = _serve(tmp_path, "a", "--rate", "2", "--num-requests", "40")
-    assert s["slo_attainment_frac"] is None and s["goodput_rps"] is None
+    assert s["slo_attainment_frac"] is None and s["goodput_active_rps"] is None
 
 
 def test_slo_gives_goodput(tmp_path: Path) -> None:
     s = _serve(tmp_path, "b", "--rate", "2", "--num-requests", "40", "--ttft-slo", "10s")
     assert s["slo_attainment_frac"] == pytest.approx(1.0)
-    assert 0 < s["goodput_rps"] <= s["throughput_rps"] + 1e-12
+    assert 0 < s["goodput_active_rps"] <= s["throughput_rps"] + 1e-12
+
+
+def test_goodput_is_named_for_its_denominator(tmp_path: Path) -> None:
+    """``simulate serve``'s goodput is per second of the service's active time (first
+    measured arrival to last completion), like its throughput; ``plan serve``'s is per
+    second of the steady arrival window (``goodput_steady_rps``): two meanings, two names,
+    and the old ambiguous ``goodput_rps`` is gone."""
+    s = _serve(tmp_path, "c", "--rate", "4", "--num-requests", "60", "--tpot-slo", "11.6ms")
+    assert "goodput_rps" not in s
+    assert 0 < s["slo_attainment_frac"] < 1
+    assert s["goodput_active_rps"] == pytest.approx(
+        s["throughput_rps"] * s["slo_attainment_frac"])
 
 
 def test_overload_warns_light_load_does_not(tmp_path: Path,

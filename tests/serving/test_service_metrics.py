@@ -45,7 +45,7 @@ def test_throughput_is_over_the_service_active_time(summary: dict[str, Any], nam
     assert s["finished"] == NUM
     # 200 requests between the first arrival and the last completion (~10 s + one request)
     assert s["throughput_rps"] == pytest.approx(RATE, rel=0.05)
-    assert s["goodput_rps"] == pytest.approx(RATE, rel=0.05)
+    assert s["goodput_active_rps"] == pytest.approx(RATE, rel=0.05)
     assert s["output_tokens_per_s"] == pytest.approx(RATE * 20, rel=0.05)
     assert s["input_tokens_per_s"] == pytest.approx(RATE * 200, rel=0.05)
     assert 9.9 < s["active_time_s"] < 11.0

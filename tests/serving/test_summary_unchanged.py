@@ -34,7 +34,7 @@ RUNS: dict[str, tuple[list[str], Path | None]] = {
 }
 KEYS = ("num_requests", "finished", "dropped", "in_flight", "dropped_by_reason", "truncated",
         "end_time_s", "ttft_s", "tpot_s", "itl_s", "e2e_s", "slo_attainment_frac",
-        "goodput_rps", "throughput_rps", "output_tokens_per_s", "input_tokens_per_s",
+        "goodput_active_rps", "throughput_rps", "output_tokens_per_s", "input_tokens_per_s",
         "output_tokens", "input_tokens", "prefix_cache_hit_frac", "num_preemptions",
         "requests_preempted", "kv_used_frac_mean", "kv_used_frac_peak", "batch_size_mean",
         "num_events", "requests_by_status")

@@ -323,7 +323,7 @@ def _print_serve(result: ServePlan, out: Any) -> None:
                       f"{est}{c['usd_per_hour']:.2f}",
                       f"{est}{c['cost_usd_per_million_tokens']:.3f}",
                       _ms(c["ttft_s"][pct]), _ms(c["tpot_s"][pct]), _ms(c["e2e_s"][pct]),
-                      f"{c['goodput_rps']:.2f}", "*" if c["key"] in pareto else "")
+                      f"{c['goodput_steady_rps']:.2f}", "*" if c["key"] in pareto else "")
     console.print(table)
     if any(c["price_estimated"] for c in d["candidates"]):
         console.print(ESTIMATE_FOOTNOTE)

@@ -485,7 +485,7 @@ def _service_table(result: ServingResult, name: str, s: dict[str, Any]) -> Any:
                                 f"{s['throughput_rps']:,.2f} req/s")
     att = s["slo_attainment_frac"]
     table.add_row("goodput", "- (no SLO: give --ttft-slo/--tpot-slo)" if att is None else
-                  f"{s['goodput_rps']:,.2f} req/s meeting the SLO ({att:.1%})")
+                  f"{s['goodput_active_rps']:,.2f} req/s meeting the SLO ({att:.1%})")
     table.add_row("KV cache", f"mean {s['kv_used_frac_mean'] or 0:.1%}, peak "
                               f"{s['kv_used_frac_peak'] or 0:.1%}; prefix hits "
                               f"{s['prefix_cache_hit_frac']:.1%}; "

@@ -20,7 +20,7 @@ from gputwin.plan.serve import deployment_label
 from gputwin.report.page import CSS, SORT_JS, figure_html, note_html
 
 _COLUMNS = (("deployment", False), ("GPUs", True), ("$/hour", True), ("$/M tokens", True),
-            ("TTFT", True), ("TPOT", True), ("e2e", True), ("goodput req/s", True),
+            ("TTFT", True), ("TPOT", True), ("e2e", True), ("steady goodput req/s", True),
             ("SLO attained", True), ("Pareto", False))
 
 
@@ -82,7 +82,7 @@ def _table(cands: list[dict[str, Any]], pareto_keys: set[str], pct: str) -> str:
                  _cell(f"{est}{c['cost_usd_per_million_tokens']:.4f}",
                        c["cost_usd_per_million_tokens"])]
         cells += [_cell(f"{v * 1e3:,.0f} ms" if v is not None else "-", v) for v in lat]
-        cells += [_cell(f"{c['goodput_rps']:.2f}", c["goodput_rps"]),
+        cells += [_cell(f"{c['goodput_steady_rps']:.2f}", c["goodput_steady_rps"]),
                   _cell(f"{c['slo_attainment_frac']:.1%}", c["slo_attainment_frac"]),
                   _cell("yes" if c["key"] in pareto_keys else "")]
         body.append("<tr>" + "".join(cells) + "</tr>")

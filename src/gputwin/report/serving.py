@@ -173,7 +173,8 @@ def _cards(s: dict[str, Any], trace_reuse: float | None = None) -> str:
          False),
         ("output throughput", f"{s['output_tokens_per_s']:,.0f} tok/s",
          f"{s['throughput_rps']:,.2f} req/s", False),
-        ("goodput", "-" if s["goodput_rps"] is None else f"{s['goodput_rps']:,.2f} req/s",
+        ("goodput", "-" if s["goodput_active_rps"] is None
+         else f"{s['goodput_active_rps']:,.2f} req/s",
          "no SLO given" if att is None else f"{att:.1%} meet the SLO",
          att is not None and att < 0.9),
         ("KV cache", f"{(s['kv_used_frac_mean'] or 0):.1%}",

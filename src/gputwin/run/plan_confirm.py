@@ -125,7 +125,8 @@ def _failed(row: dict[str, Any], error: str) -> dict[str, Any]:
     row.update({f"{m}_{k}_s": math.nan for m in METRICS
                 for k in (*(f"p{q}" for q in QUANTILES), "pct")})
     row.update(num_requests=0, measured_requests=0, finished=0, slo_attainment_frac=0.0,
-               goodput_rps=0.0, goodput_tokens_per_s=0.0, cost_usd_per_million_tokens=math.inf,
+               goodput_steady_rps=0.0, goodput_steady_tokens_per_s=0.0,
+               cost_usd_per_million_tokens=math.inf,
                cost_usd_per_million_output_tokens=math.inf, slo_met=False, error=error,
                sim_wall_s=0.0, simulated_s=0.0)
     return row
@@ -158,6 +159,10 @@ def measure(table: Any, slo: Slo) -> dict[str, Any]:
 
     Every request must finish; the requests arriving in the first ``WARMUP_FRAC`` of the
     arrival window (an empty fleet filling up, faster than steady state) are not measured.
+    ``goodput_steady_rps`` (``_tokens_per_s``): the measured requests that finished within
+    every SLO (TTFT, TPOT, e2e, where set) per second of the steady arrival window -- the
+    planned load x SLO attainment, what the fleet's price is divided by. (``simulate
+    serve``'s ``goodput_active_rps`` is per second of its active time, drain included.)
     """
     arr = table.arrival_s
     n_all = len(arr)
@@ -187,8 +192,8 @@ def measure(table: Any, slo: Slo) -> dict[str, Any]:
     tokens = table.prompt_tokens + table.output_tokens
     out.update(num_requests=n_all, measured_requests=n, finished=int((table.status == 0).sum()),
                slo_attainment_frac=float(good.sum()) / n if n else 0.0,
-               goodput_rps=float(good.sum()) / span,
-               goodput_tokens_per_s=float(tokens[good].sum()) / span,
+               goodput_steady_rps=float(good.sum()) / span,
+               goodput_steady_tokens_per_s=float(tokens[good].sum()) / span,
                _good_tokens_per_s=float(tokens[good].sum()) / span,
                _good_output_tokens_per_s=float(table.output_tokens[good].sum()) / span,
                slo_met=bool(met))
@@ -206,7 +211,7 @@ def candidate_dict(row: dict[str, Any]) -> dict[str, Any]:
         "max_num_seqs", "engine",
         "replicas", "prefill_replicas", "decode_replicas", "gpus",
         "cost_usd_per_million_tokens", "cost_usd_per_million_output_tokens", "usd_per_hour",
-        "goodput_rps", "goodput_tokens_per_s", "slo_attainment_frac", "slo_met",
+        "goodput_steady_rps", "goodput_steady_tokens_per_s", "slo_attainment_frac", "slo_met",
         "num_requests", "measured_requests", "finished")}
     out["disaggregated"] = row["prefill_replicas"] > 0
     for m in METRICS:

@@ -293,7 +293,7 @@ def plan_serve(request: ServePlanRequest, *, catalog: Catalog | None = None,
         store.prepare()  # an unusable --out fails here, not after the simulations
     result = search_deployments(search)
     search_s = time.perf_counter() - wall0
-    fp = fingerprint(request)
+    fp = fingerprint(request, search.usd_per_gpu_s)
     done = store.load(fp) if store is not None else {}
     plan = ServePlan(request, search.traffic, result, [],
                      {name: r.cost_basis for name, r in priced.items()},

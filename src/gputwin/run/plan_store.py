@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,18 @@ _OUTCOME_FIELDS = ("model", "model_overrides", "rate", "trace", "trace_format",
                    "percentile", "num_requests", "seed", "provider", "pricing")
 
 
-def fingerprint(request: ServePlanRequest) -> str:
-    """A short stable hash of the outcome-deciding fields of ``request``."""
+#: bumped when a row's keys or meaning change (2: goodput_steady_rps, one owned-cost rule)
+_ROW_SCHEMA = 2
+
+
+def fingerprint(request: ServePlanRequest,
+                usd_per_gpu_s: Mapping[str, float] | None = None) -> str:
+    """A short stable hash of the outcome-deciding fields of ``request``, the rates its
+    fleets are priced at (a price book edit or a new cost rule must not reuse rows costed
+    at the old rates) and the row schema."""
     data = request.model_dump(include=set(_OUTCOME_FIELDS), mode="json")
+    data["usd_per_gpu_s"] = {k: float(v) for k, v in sorted((usd_per_gpu_s or {}).items())}
+    data["row_schema"] = _ROW_SCHEMA
     if request.trace is not None:  # the trace's content, not only its name
         path = Path(request.trace)
         if path.is_file():

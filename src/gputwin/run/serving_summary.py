@@ -9,10 +9,12 @@ Definitions (per service and for the whole run):
 - Rates are over the service's own *active time*: from its first arrival to its last
   completion (the last finish, or the arrival of the last dropped request; the end of the
   run while any of its requests is still in flight). Throughput = finished requests (and
-  output/input tokens of finished requests) per active second; goodput = finished
-  requests meeting *both* SLOs (TTFT and TPOT, where set) per active second. A service
-  fed only part of a multi-service run is thus not diluted by the others' time. Without
-  any SLO, goodput and SLO attainment are ``None`` (not "100 % meet the SLO").
+  output/input tokens of finished requests) per active second; ``goodput_active_rps`` =
+  finished requests meeting *both* SLOs (TTFT and TPOT, where set) per active second
+  (= ``throughput_rps`` x ``slo_attainment_frac``; ``plan serve``'s ``goodput_steady_rps``
+  is per second of its steady arrival window instead). A service fed only part of a
+  multi-service run is thus not diluted by the others' time. Without any SLO, goodput and
+  SLO attainment are ``None`` (not "100 % meet the SLO").
 - ``queue_growth_rps``: how fast the waiting queue grows while requests arrive (the
   time-weighted mean waiting in the last quarter of the arrival window minus the first
   quarter, over the three quarters between their midpoints). Above 5 % of the arrival
@@ -312,7 +314,7 @@ def summarize_service(meta: ServiceMeta, table: RequestTable, tl: ServiceTimelin
         "slo": {"ttft_s": meta.slo_ttft_s, "tpot_s": meta.slo_tpot_s},
         "slo_attainment_frac": good / num_fin if num_fin and has_slo else None,
         "active_time_s": duration,
-        "goodput_rps": good / duration if has_slo else None,
+        "goodput_active_rps": good / duration if has_slo else None,
         "throughput_rps": num_fin / duration,
         "output_tokens_per_s": out_tokens / duration,
         "input_tokens_per_s": in_tokens / duration,
