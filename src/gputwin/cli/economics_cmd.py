@@ -60,7 +60,8 @@ def apis(model: str | None, current: bool, as_json: bool) -> None:
 
 @economics.command()
 @click.option("--gpu", default=None, help="Accelerator (catalog) [default: all priced parts].")
-@click.option("--cooling", default="air", show_default=True)
+@click.option("--cooling", default=None,
+              help="air, air-legacy, liquid, immersion [default: the system's own].")
 @click.option("--network", type=click.Choice(["infiniband", "ethernet", "none"]),
               default="infiniband", show_default=True)
 @click.option("--activity", type=FINITE, default=0.6, show_default=True,
@@ -170,9 +171,11 @@ def supply(region: str, load_mw: float, ppa: tuple[str, ...], onsite: tuple[str,
 @click.option("--gpu-hours", type=FINITE, required=True, help="GPU-hours of the run.")
 @click.option("--utilisation", type=FINITE, default=0.8, show_default=True,
               help="Share of an owned fleet's hours doing useful work.")
-@click.option("--cooling", default="air", show_default=True)
+@click.option("--cooling", default=None,
+              help="air, air-legacy, liquid, immersion [default: the system's own].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str, as_json: bool) -> None:
+def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str | None,
+          as_json: bool) -> None:
     """Rent vs own for a training run of --gpu-hours (see `estimate train`/`estimate energy`
     for the GPU-hours of a model and token count)."""
     from gputwin.catalog.loader import default_catalog

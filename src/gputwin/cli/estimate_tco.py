@@ -87,8 +87,9 @@ def _rate(o: dict[str, Any]) -> str:
               help="Tensor parallel size [default: the cheapest that meets the SLOs].")
 @click.option("--weights", default="bf16", show_default=True, help="Weight dtype.")
 @click.option("--kv-cache", default="bf16", show_default=True, help="KV cache dtype.")
-@click.option("--cooling", default="air", show_default=True,
-              help="Owned facility cooling (air, air-legacy, liquid, immersion).")
+@click.option("--cooling", default=None,
+              help="Owned facility cooling (air, air-legacy, liquid, immersion) [default: the "
+              "system's own: liquid for a liquid-cooled system, else air].")
 @click.option("--network", type=click.Choice(["infiniband", "ethernet", "none"]),
               default="ethernet", show_default=True, help="Owned scale-out network class.")
 @click.option("--financing-rate", type=FINITE, default=None,

@@ -110,10 +110,12 @@ def owned_pricing_problem(provider: str | None, pricing: str | None) -> str | No
 
 def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "neocloud",
                      pricing: str | None = "on-demand",
-                     network: NetworkClass = "infiniband") -> AllocationRates:
+                     network: NetworkClass = "infiniband",
+                     cooling: str | None = None) -> AllocationRates:
     """Rates for ``accelerator``; ``provider='owned'`` charges the owned TCO per GPU-hour
     held (:func:`gputwin.energy.tco.owned_rate`, less power; ``network``: the fleet's
-    fabric, :data:`gputwin.energy.tco.SERVING_NETWORK` for serving) instead of renting.
+    fabric, :data:`gputwin.energy.tco.SERVING_NETWORK` for serving; ``cooling``: the
+    site's, ``None`` for the part's default system's own) instead of renting.
     ``provider``/``pricing`` ``None``: the first listing the price book has for the part,
     neocloud before hyperscaler before marketplace, on-demand before reserved before spot
     (TPUs, Trainium and Inferentia are rented from their cloud only).
@@ -128,7 +130,7 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "
         raise InputError(f"no price book entry for {accelerator} (known: "
                          f"{', '.join(sorted(book.accelerators))})", where="--gpu")
     if provider == "owned":
-        return _owned_rates(accelerator, tdp_w, embodied, network)
+        return _owned_rates(accelerator, tdp_w, embodied, network, cooling)
     providers: tuple[Provider, ...] = ("hyperscaler", "neocloud", "marketplace")
     if provider is not None and provider not in providers:
         raise UnknownNameError("provider", provider, [*providers, "owned"], where="--provider")
@@ -164,14 +166,14 @@ def _first_listing(listings: Mapping[str, Mapping[str, float]], provider: str | 
 
 
 def _owned_rates(accelerator: str, tdp_w: float, embodied: float,
-                 network: NetworkClass) -> AllocationRates:
+                 network: NetworkClass, cooling: str | None) -> AllocationRates:
     """Owned hardware: the fixed part of the one owned-cost rule (the full TCO of
     :mod:`gputwin.energy.tco` less power, per wall-clock hour held; the ledger bills the
     site's energy itself). No utilisation divisor: a run pays for every second it holds
     the GPUs, idle ones included (a cluster run charges its free slots too)."""
     from gputwin.energy.tco import owned_fixed_usd_per_gpu_hour
 
-    usd_h, basis = owned_fixed_usd_per_gpu_hour(accelerator, tdp_w, network)
+    usd_h, basis = owned_fixed_usd_per_gpu_hour(accelerator, tdp_w, network, cooling)
     return AllocationRates(embodied, usd_h / 3600.0, f"owned: {basis}, energy billed apart",
                            False)
 

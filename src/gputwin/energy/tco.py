@@ -111,9 +111,10 @@ def capital_recovery_factor(rate_frac: float, years: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class OwnedAssumptions:
-    """Choices of an owned fleet; ``None`` takes the default of ``tco.yaml``."""
+    """Choices of an owned fleet; ``None`` takes the default of ``tco.yaml`` (``cooling``:
+    the system's own, :func:`system_cooling`)."""
 
-    cooling: str = "air"
+    cooling: str | None = None
     network: NetworkClass = "infiniband"
     activity_frac: float = 0.6
     financing_rate_frac: float | None = None
@@ -170,6 +171,13 @@ def _it_power_per_gpu_w(acc: Accelerator, system: System, activity: float) -> fl
     return job_power(acc, system, num_gpus=n, num_nodes=1, activity_frac=activity).it_power_w / n
 
 
+def system_cooling(system: System) -> str:
+    """The facility cooling a system needs: ``liquid`` for a liquid-cooled system (a GB200
+    NVL72 rack cannot stand in an air-cooled hall), else ``air`` -- the default of a run's
+    site (``SiteConfig.cooling_for``) and of an owned fleet's facility."""
+    return "liquid" if system.cooling == "liquid" else "air"
+
+
 def owned_cost(acc: Accelerator, system: System,
                assumptions: OwnedAssumptions | None = None) -> OwnedCost:
     """Yearly cost of one owned ``acc`` in ``system`` (see the module docstring).
@@ -179,8 +187,9 @@ def owned_cost(acc: Accelerator, system: System,
     """
     a = assumptions or OwnedAssumptions()
     t = tco_table()
-    if a.cooling not in t.facility_usd_per_mw:
-        raise UnknownNameError("cooling type", a.cooling, list(t.facility_usd_per_mw),
+    cooling = a.cooling or system_cooling(system)
+    if cooling not in t.facility_usd_per_mw:
+        raise UnknownNameError("cooling type", cooling, list(t.facility_usd_per_mw),
                                where="--cooling")
     check_number(a.activity_frac, "activity_frac", 0.0, 1.0)
     rate = t.financing_rate_frac if a.financing_rate_frac is None else a.financing_rate_frac
@@ -199,7 +208,7 @@ def owned_cost(acc: Accelerator, system: System,
         facility, gpus_per_fte = edge.facility_usd_per_gpu, edge.staff_gpus_per_fte
     else:
         capex |= {"network": t.network_usd_per_gpu[a.network], "storage": t.storage_usd_per_gpu}
-        facility = t.facility_usd_per_mw[a.cooling] * peak_w / 1e6
+        facility = t.facility_usd_per_mw[cooling] * peak_w / 1e6
         gpus_per_fte = t.staff_gpus_per_fte
     hardware = sum(capex.values())
     capex["facility"] = facility
@@ -212,7 +221,7 @@ def owned_cost(acc: Accelerator, system: System,
     }
     used: dict[str, float | str] = {
         "deployment": system.deployment,
-        "cooling": a.cooling, "network": "edge" if edge else a.network,
+        "cooling": cooling, "network": "edge" if edge else a.network,
         "activity_frac": a.activity_frac,
         "financing_rate_frac": rate, "depreciation_years": years,
         "facility_years": t.facility_years, "electricity_usd_per_mwh": price, "pue": pue}
@@ -290,32 +299,37 @@ def rental_prices(accelerator: str) -> list[RentalListing]:
 
 
 def owned_fixed_usd_per_gpu_hour(accelerator: str, tdp_w: float,
-                                 network: NetworkClass = TRAINING_NETWORK) -> tuple[float, str]:
+                                 network: NetworkClass = TRAINING_NETWORK,
+                                 cooling: str | None = None) -> tuple[float, str]:
     """The fixed part of :func:`owned_rate` (no power: the energy ledger bills it) for
     ``accelerator`` in the catalog's default system for the part, at the defaults of
-    ``tco.yaml`` and ``network``, and a one-line basis. A part the catalog lacks is treated
-    as a bare ``tdp_w`` package (no host) on an air-cooled floor."""
+    ``tco.yaml``, ``network`` and ``cooling`` (``None``: the system's own), and a one-line
+    basis. A part the catalog lacks is treated as a bare ``tdp_w`` package (no host)."""
     from gputwin.catalog.loader import default_catalog
     from gputwin.topology.hardware import resolve_hardware
 
     try:
         hw = resolve_hardware(default_catalog(), gpu=accelerator)
     except UnknownNameError:
-        return _bare_fixed_usd_per_gpu_hour(accelerator, tdp_w, network)
-    rate = owned_rate(hw.accelerator, hw.system, OwnedAssumptions(network=network))
+        return _bare_fixed_usd_per_gpu_hour(accelerator, tdp_w, network, cooling or "air")
+    rate = owned_rate(hw.accelerator, hw.system,
+                      OwnedAssumptions(network=network, cooling=cooling))
     return rate.fixed_usd_per_gpu_hour, rate.basis
 
 
-def _bare_fixed_usd_per_gpu_hour(accelerator: str, tdp_w: float,
-                                 network: NetworkClass) -> tuple[float, str]:
+def _bare_fixed_usd_per_gpu_hour(accelerator: str, tdp_w: float, network: NetworkClass,
+                                 cooling: str) -> tuple[float, str]:
     t = tco_table()
     rate, years = t.financing_rate_frac, t.depreciation_years
     server = server_capex_usd(accelerator)
     hardware = server + t.network_usd_per_gpu[network] + t.storage_usd_per_gpu
-    facility = t.facility_usd_per_mw["air"] * tdp_w / 1e6
+    if cooling not in t.facility_usd_per_mw:
+        raise UnknownNameError("cooling type", cooling, list(t.facility_usd_per_mw),
+                               where="--cooling")
+    facility = t.facility_usd_per_mw[cooling] * tdp_w / 1e6
     per_year = (hardware * (capital_recovery_factor(rate, years) + t.maintenance_frac_per_year)
                 + facility * capital_recovery_factor(rate, t.facility_years)
                 + t.staff_usd_per_fte_year / t.staff_gpus_per_fte)
     usd_h = per_year / HOURS_PER_YEAR
-    return usd_h, (f"capex ${server:,.0f}/GPU + {network} network, storage, air facility, "
+    return usd_h, (f"capex ${server:,.0f}/GPU + {network} network, storage, {cooling} facility, "
                    f"maintenance, staff over {years:g} y at {rate:.0%} = ${usd_h:.2f}/GPU-h held")

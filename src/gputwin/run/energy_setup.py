@@ -84,7 +84,8 @@ def build_site_setup(config: SiteConfig, hw: HardwareSpec, layout: ClusterLayout
     embodied = kg * 1e3 / (emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac)
     try:
         rates: AllocationRates | None = allocation_rates(
-            acc.name, acc.tdp_w, provider=config.provider, pricing=config.pricing)
+            acc.name, acc.tdp_w, provider=config.provider, pricing=config.pricing,
+            cooling=racks.cooling)
         basis = rates.cost_basis if rates is not None else ""  # (mypy: Optional)
     except InputError as exc:
         if "price book" not in str(exc):

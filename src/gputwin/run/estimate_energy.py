@@ -134,11 +134,11 @@ def _check(request: EnergyRequest) -> None:
 
 
 def _rates(ledger: EnergyLedger, accel: str, tdp_w: float, request: EnergyRequest,
-           info: dict[str, Any]) -> AllocationRates | None:
+           info: dict[str, Any], cooling: str) -> AllocationRates | None:
     """The price book's rates for the accelerator (None when it has no entry)."""
     try:
         rates = allocation_rates(accel, tdp_w, provider=request.provider,
-                                 pricing=request.pricing)
+                                 pricing=request.pricing, cooling=cooling)
     except InputError as exc:
         if "price book" not in str(exc):
             raise
@@ -247,7 +247,7 @@ def estimate_energy(request: EnergyRequest, *, catalog: Catalog | None = None) -
                               pue_override=request.pue).with_offset(offset)
     site = Site(request.region, grid, facility, include_grid_water=request.include_grid_water)
     ledger = EnergyLedger({request.region: site})
-    rates = _rates(ledger, acc.name, acc.tdp_w, request, info)
+    rates = _rates(ledger, acc.name, acc.tdp_w, request, info, cooling)
     run = ledger.record("run", request.region, 0.0, duration, power.it_power_w,
                         num_gpus=num_gpus if rates is not None else 0, accelerator=acc.name)
     if rates is None:  # embodied carbon does not need a price

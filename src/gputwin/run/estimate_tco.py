@@ -53,7 +53,7 @@ class TcoRequest(InputModel):
     weights: str = "bf16"
     kv_cache: str = "bf16"
     tp: PositiveInt | None = None
-    cooling: str = "air"
+    cooling: str | None = None  # None: the system's own (energy.tco.system_cooling)
     network: NetworkClass = SERVING_NETWORK
     financing_rate_frac: float | None = Field(default=None, ge=0, lt=1)
     electricity_usd_per_mwh: float | None = Field(default=None, ge=0)
@@ -163,7 +163,7 @@ def estimate_tco(req: TcoRequest) -> dict[str, Any]:
         options.append(rent)
     options.append(fleet_option("own", "own", own.usd_per_gpu_hour, traffic, cap,
                                 f"owned TCO ${own.usd_per_gpu_hour:.2f}/GPU-h "
-                                f"({req.cooling} cooling, {req.network})"))
+                                f"({own.assumptions['cooling']} cooling, {req.network})"))
     if not options:
         raise InputError(f"nothing to compare for {req.model} on {cap.accelerator}")
     cheapest_api = min(apis, key=lambda a: api_option(a, traffic).monthly_usd, default=None)

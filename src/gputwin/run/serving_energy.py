@@ -120,7 +120,8 @@ def _rates(config: SiteConfig, hw: HardwareSpec) -> tuple[AllocationRates, bool]
     acc = hw.accelerator
     try:
         return allocation_rates(acc.name, acc.tdp_w, provider=config.provider,
-                                pricing=config.pricing, network=SERVING_NETWORK), True
+                                pricing=config.pricing, network=SERVING_NETWORK,
+                                cooling=config.cooling_for(hw.system)), True
     except InputError as exc:
         if "price book" not in str(exc):
             raise
