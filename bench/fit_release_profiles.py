@@ -34,8 +34,11 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
     "vllm-v0": {"step_overhead_s": (0.0035, 0.005, 0.0065, 0.008, 0.0095, 0.011, 0.0125),
                 "per_seq_overhead_s": tuple(u * _US for u in (20, 50, 80, 100, 120, 140,
                                                               160, 200))},
-    "sglang-0.3": {"per_seq_overhead_s": tuple(u * _US for u in (4, 20, 50, 80, 100, 120,
-                                                                 150, 200, 300))},
+    # per sequence from the sglang base's 4 us up; eager launch time per layer 0-350 us
+    "sglang-0.3": {"per_seq_overhead_s": tuple(u * _US for u in (4, 10, 20, 30, 50, 80,
+                                                                 100)),
+                   "eager_layer_s": tuple(u * _US for u in (0, 100, 200, 240, 260, 270, 280,
+                                                            290, 300, 350))},
     "trtllm-0.20": {"overlapped_per_seq_s": tuple(u * _US for u in (0, 15, 20, 22, 24, 25,
                                                                     26, 28, 30, 35))},
     # Intel's static-batch runner (not a release, same mechanics): 0-4 ms by 0.125 ms

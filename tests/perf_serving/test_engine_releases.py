@@ -26,7 +26,7 @@ from gputwin.topology.hardware import resolve_hardware
 #: release profile -> (base, the figures fitted for the release)
 RELEASES = {
     "vllm-v0": ("vllm", {"step_overhead_s", "per_seq_overhead_s"}),
-    "sglang-0.3": ("sglang", {"per_seq_overhead_s"}),
+    "sglang-0.3": ("sglang", {"per_seq_overhead_s", "eager_layer_s"}),
     "trtllm-0.20": ("trtllm", {"overlapped_per_seq_s"}),
 }
 _META = {"name", "title", "sources", "base"}

@@ -44,12 +44,13 @@ GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 #: masked_moe_formats)
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 #: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
-_OPTIONAL = ("mixed_chunk", "masked_moe_formats")
+_OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
                    "limits_scope", "mixed_chunk"),
-    "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"),
+    "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s",
+             "eager_layer_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows",
                 "masked_moe_formats"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
@@ -91,6 +92,10 @@ class EngineProfile:
     #: expert weight formats whose wide-EP decode runs DeepEP's low-latency all-to-all into
     #: a masked grouped GEMM (ServingPerf._expert_rate); () for none
     masked_moe_formats: tuple[str, ...] = ()
+    #: host seconds per layer of a step that carries prompt tokens, in series with the
+    #: device: the forward runs eagerly (CUDA graphs replay pure-decode batches only) and
+    #: small prompts leave the GPU waiting on kernel launches; 0: hidden or graph-captured
+    eager_layer_s: float = 0.0
     base: str | None = None  # release profile: the profile whose figures it inherits
 
     def host_floor_s(self, step_overhead_s: float, seqs_per_scheduler: int) -> float:
@@ -193,6 +198,8 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         value = tuple(value) if ok else value
     elif name in ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"):
         ok = isinstance(value, int | float) and 0.0 <= value <= 1.0
+    elif name == "eager_layer_s":
+        ok = isinstance(value, int | float) and 0.0 <= value <= 0.01
     elif name in ("attention_eff_mult", "memory_frac"):
         ok = isinstance(value, int | float) and 0.0 < value <= 2.0
     elif name == "blackwell_moe_min_tile_rows":

@@ -280,6 +280,7 @@ class ServingPerf:
         "_bw",
         "_dp",
         "_draft",
+        "_eager_s",
         "_ep",
         "_expert_tile",
         "_gemm_mult",
@@ -334,6 +335,8 @@ class ServingPerf:
                             if prof.overlapped_per_seq_s > 0.0 else None)
         self._tp, self._pp = c.tp, c.pp
         self._num_layers = c.model.num_layers
+        # host launch time of a forward that carries prompt tokens (eager, not a graph)
+        self._eager_s = prof.eager_layer_s * c.model.num_layers
         self._dp, self._ep = c.dp_attention, c.ep
         self.comm = ReplicaComm(c, cal.tp_comm_mult)
         self._k = c.num_speculative_tokens
@@ -468,6 +471,8 @@ class ServingPerf:
                                decode_context_tokens_sum, decode_context_tokens_sum,
                                num_decode_seqs + (1 if num_prefill_tokens else 0),
                                num_decode_seqs)
+        if num_prefill_tokens:
+            gpu += self._eager_s
         return self._with_host(gpu, num_decode_seqs)
 
     def _with_host(self, device_s: float, num_decode_seqs: int) -> float:
@@ -537,6 +542,8 @@ class ServingPerf:
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
             n * (k + 1) + (1 if num_prefill_tokens else 0), n,
             low_latency=num_prefill_tokens == 0)
+        if num_prefill_tokens:
+            verify += self._eager_s
         return self._with_host(verify + self.draft_time_s(n, decode_context_tokens_sum), n)
 
     # ---- power -----------------------------------------------------------------------
@@ -652,6 +659,8 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     roof.add(logits * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / p._bw, 1.0)
     if p._pp > 1:
         out["fixed_s"] += (p._pp - 1) * p.comm.handoff_s(tokens)
+    if num_prefill_tokens:
+        out["fixed_s"] += p._eager_s  # the eager forward's host launch time
     out["steps"] = 1.0
     out["seqs"] = float(-(-seqs // d))  # per scheduler (one per attention DP group)
     return out
