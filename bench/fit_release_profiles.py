@@ -34,6 +34,9 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
     "vllm-v0": {"step_overhead_s": (0.0035, 0.005, 0.0065, 0.008, 0.0095, 0.011, 0.0125),
                 "per_seq_overhead_s": tuple(u * _US for u in (20, 50, 80, 100, 120, 140,
                                                               160, 200))},
+    # the eager launch time carried from sglang-0.3's fit; the step time refitted with it
+    "vllm-0.6": {"step_overhead_s": (0.002, 0.0025, 0.00275, 0.003, 0.00325, 0.0035),
+                 "eager_layer_s": (0.00028,)},
     # per sequence from the sglang base's 4 us up; eager launch time per layer 0-350 us
     "sglang-0.3": {"per_seq_overhead_s": tuple(u * _US for u in (4, 10, 20, 30, 50, 80,
                                                                  100)),

@@ -16,7 +16,7 @@ from gputwin.perf.engines import engine_names, engine_profile, load_engine_profi
 from gputwin.perf.serving import step_components
 
 #: profiles whose prefill forward is charged a launch time per layer
-EAGER = {"sglang-0.3"}
+EAGER = {"sglang-0.3", "vllm-0.6"}
 
 
 def test_only_the_named_releases_charge_an_eager_forward() -> None:
@@ -25,6 +25,7 @@ def test_only_the_named_releases_charge_an_eager_forward() -> None:
         if name in EAGER:
             assert p.eager_layer_s > 0.0
             assert "FITTED" in p.sources["eager_layer_s"]
+            assert p.eager_layer_s == engine_profile("sglang-0.3").eager_layer_s  # one figure
         else:
             assert p.eager_layer_s == 0.0
 
@@ -72,3 +73,18 @@ def test_the_loader_bounds_the_figure(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="eager_layer_s"):
         load_engine_profiles(write_engines_yaml(tmp_path, too_big))
+
+
+def test_vllm_06_accepts_multi_step_and_prefills_eagerly() -> None:
+    from gputwin.scenario.serving import EngineOptions
+
+    assert EngineOptions(name="vllm-0.6", num_scheduler_steps=10).num_scheduler_steps == 10
+    old, base = (make_perf("llama3.1-70b", tp=4, engine=e) for e in ("vllm-0.6", "vllm"))
+    step = engine_profile("vllm-0.6").step_overhead_s - engine_profile("vllm").step_overhead_s
+    eager = 80 * engine_profile("vllm-0.6").eager_layer_s
+    prefill = (230, 0.0, 230 * 115.0, 0, 0.0)
+    decode = (0, 0.0, 0.0, 32, 32 * 400.0)
+    assert old.step_time_s(*prefill) - base.step_time_s(*prefill) == pytest.approx(
+        step + eager, rel=1e-9)
+    assert old.step_time_s(*decode) - base.step_time_s(*decode) == pytest.approx(
+        step, rel=1e-9)

@@ -1,4 +1,4 @@
-"""Release profiles (vllm-v0, sglang-0.3, trtllm-0.20): selection, unchanged defaults, and
+"""Release profiles (vllm-v0, vllm-0.6, sglang-0.3, trtllm-0.20): selection, unchanged defaults, and
 that each differs from its base profile only in the figures fitted for that release and
 in documented behaviour the release lacked (vLLM V0 had no hybrid KV pool)."""
 
@@ -26,6 +26,7 @@ from gputwin.topology.hardware import resolve_hardware
 #: release profile -> (base, the figures fitted for the release)
 RELEASES = {
     "vllm-v0": ("vllm", {"step_overhead_s", "per_seq_overhead_s"}),
+    "vllm-0.6": ("vllm", {"step_overhead_s", "eager_layer_s"}),
     "sglang-0.3": ("sglang", {"per_seq_overhead_s", "eager_layer_s"}),
     "trtllm-0.20": ("trtllm", {"overlapped_per_seq_s"}),
 }

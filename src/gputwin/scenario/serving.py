@@ -97,7 +97,7 @@ def _trtllm_family(p: EngineProfile) -> bool:
 
 def _vllm_multi_step_engine(p: EngineProfile) -> bool:
     """vLLM's profiles (V0 multi-step), not Intel's static runner built on one."""
-    return p.name in ("vllm", "vllm-v0")
+    return p.name in ("vllm", "vllm-v0", "vllm-0.6")
 
 
 def _engine_has_option(info: ValidationInfo, option: str,
@@ -192,8 +192,8 @@ class EngineOptions(_M):
         not Intel's static runner built on a vLLM profile."""
         if v > 1:
             _engine_has_option(info, "multi-step scheduling is a vLLM option",
-                               _vllm_multi_step_engine, "leave it at 1 or pick engine vllm "
-                               "or vllm-v0")
+                               _vllm_multi_step_engine, "leave it at 1 or pick engine vllm, "
+                               "vllm-v0 or vllm-0.6")
         return v
 
     def resolved(self, dp_attention: int = 1) -> EngineSettings:
