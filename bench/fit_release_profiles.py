@@ -1,5 +1,5 @@
-"""Fit the release profiles' host figures (vllm-v0, sglang-0.3, trtllm-0.20, and the
-optimum-habana benchmark runner) on their cases.
+"""Fit the release profiles' host figures (vllm-v0, vllm-0.6, sglang-0.3, trtllm-0.20, and
+the optimum-habana benchmark runner) on their cases.
 
 Run: ``python bench/fit_release_profiles.py [NAME ...] [--json]``. For each release profile
 of ``src/gputwin/perf/engines.yaml`` it replays every validation case that names it
