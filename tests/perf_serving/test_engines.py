@@ -31,12 +31,8 @@ def _perf(engine: str = "vllm", weights: str = "fp8", model: str = "llama3.1-8b"
 def test_registry_holds_the_three_engines_with_vllm_first() -> None:
     assert engine_names()[0] == "vllm"
     assert set(engine_names()) == {"vllm", "sglang", "trtllm",  # + release profiles
-<<<<<<< HEAD
-                                   "vllm-v0", "sglang-0.3", "trtllm-0.20",
-                                   "sglang-deepep",  # + a deployment profile
-=======
                                    "vllm-v0", "vllm-0.6", "sglang-0.3", "trtllm-0.20",
->>>>>>> 4fd1b4a (serving: vllm-0.6 release profile (V0 prefill eager: sglang-0.3's 0.28 ms/layer carried unchanged, step time refitted 3.5 -> 2.5 ms on the vllm profile's two v0.6 rows); the README's nine vLLM v0.6 rows run it, none worse by > 1.4 points)
+                                   "sglang-deepep",  # + a deployment profile
                                    "optimum-habana",  # + a vendor's benchmark runner
                                    "jetstream"}  # + Google's TPU engine (named only)
 
