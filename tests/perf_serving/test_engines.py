@@ -34,6 +34,7 @@ def test_registry_holds_the_three_engines_with_vllm_first() -> None:
                                    "vllm-v0", "vllm-0.6", "sglang-0.3", "trtllm-0.20",
                                    "sglang-deepep",  # + a deployment profile
                                    "optimum-habana",  # + a vendor's benchmark runner
+                                   "vllm-amd-mlperf",  # + AMD's MLPerf harness
                                    "jetstream"}  # + Google's TPU engine (named only)
 
 

@@ -44,7 +44,7 @@ GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 #: masked_moe_formats)
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 #: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
-_OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s")
+_OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s", "fp4_as_fp8_on")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
@@ -52,7 +52,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s",
              "eager_layer_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows",
-                "masked_moe_formats"),
+                "masked_moe_formats", "fp4_as_fp8_on"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
            "local_layer_kv"),
 }
@@ -97,6 +97,9 @@ class EngineProfile:
     #: small prompts leave the GPU waiting on kernel launches; 0: hidden or graph-captured
     eager_layer_s: float = 0.0
     base: str | None = None  # release profile: the profile whose figures it inherits
+    #: vendors on whose FP4 tensor cores the engine's W4A4 FP4 GEMMs run no faster than
+    #: FP8 ones: such steps are priced as FP8 GEMMs (perf.serving.timing_weights_dtype)
+    fp4_as_fp8_on: tuple[str, ...] = ()
 
     def host_floor_s(self, step_overhead_s: float, seqs_per_scheduler: int) -> float:
         """Least seconds a step lasts because of host work that overlaps the device step
@@ -105,6 +108,11 @@ class EngineProfile:
         if self.overlapped_per_seq_s <= 0.0:
             return 0.0
         return step_overhead_s + self.overlapped_per_seq_s * seqs_per_scheduler
+
+    def fp4_runs_as_fp8(self, vendor: str) -> bool:
+        """True when the engine's W4A4 FP4 GEMMs on ``vendor``'s parts are priced as FP8
+        GEMMs (``fp4_as_fp8_on``; engines.yaml gives the measurements)."""
+        return vendor.lower() in self.fp4_as_fp8_on
 
     def runs_on_part(self, vendor: str) -> bool:
         return vendor in self.runs_on
@@ -192,6 +200,9 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
     elif name in ("enable_chunked_prefill", "pad_decode_to_graph", "mixed_chunk"):
         ok = isinstance(value, bool)
+    elif name == "fp4_as_fp8_on":
+        ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+        value = tuple(v.lower() for v in value) if ok else value
     elif name == "cuda_graph_batch_sizes":
         ok = (isinstance(value, list) and all(isinstance(v, int) and v >= 1 for v in value)
               and value == sorted(set(value)))

@@ -223,6 +223,21 @@ def _compute_peak_dtype(acc: Accelerator, weights_dtype: str) -> str:
     return "bf16" if "bf16" in peaks else next(iter(peaks))
 
 
+def timing_weights_dtype(c: ServingConfig, prof: EngineProfile) -> str:
+    """The weight dtype ``c``'s steps are priced in under ``prof``: ``c.weights_dtype``,
+    except W4A4 FP4 weights (those run at the FP4 rate, :func:`_compute_peak_dtype`) on a
+    part whose vendor the profile lists in ``fp4_as_fp8_on``: those steps are priced as
+    the FP8 GEMMs of the same shape, FP8 rate and FP8 weight bytes, because the published
+    runs of the stock ROCm engines on CDNA 4 are no faster with MXFP4 than with FP8
+    (perf/engines.yaml has the figures). The weights keep their own bytes in memory."""
+    acc = c.hw.accelerator
+    if (c.weights_dtype in FP4_WEIGHTS and prof.fp4_runs_as_fp8(acc.vendor)
+            and _compute_peak_dtype(acc, c.weights_dtype) == "fp4"
+            and "fp8" in acc.peak_flop_per_s):
+        return "fp8"
+    return c.weights_dtype
+
+
 def local_attention(window: float, tokens: int, num_decode_seqs: int, prefill_pairs: float,
                     prefill_kv_tokens: float, decode_pairs: float,
                     decode_kv_tokens: float) -> tuple[float, float, float, float]:
@@ -297,6 +312,7 @@ class ServingPerf:
         "_seq_oh",
         "_step_oh",
         "_tp",
+        "_weights_bytes",
         "calibration",
         "comm",
         "config",
@@ -313,13 +329,15 @@ class ServingPerf:
         accel = c.hw.accelerator
         self.config = c
         self.calibration = cal
-        self.shape: ReplicaShape = replica_shape(
-            c.model, tp=c.tp, pp=c.pp, ep=c.ep, weights_dtype=c.weights_dtype,
-            kv_cache_dtype=c.kv_cache_dtype, redundant_experts=c.redundant_experts,
-            padded_ranks=accel.tp_ranks_per_chip if accel.pads_attention_heads else 0)
         prof = engine_profile(c.engine)
+        # the step is priced in timed.weights_dtype; memory holds c.weights_dtype's bytes
+        timed = dataclasses.replace(c, weights_dtype=timing_weights_dtype(c, prof))
+        self.shape: ReplicaShape = _replica_shape(timed)
+        self._weights_bytes = (self.shape.weights_bytes_per_gpu
+                               if timed.weights_dtype == c.weights_dtype
+                               else _replica_shape(c).weights_bytes_per_gpu)
         (self._gemm_rate, self._gemm_mult, self._attn_rate, self._bw,
-         self._expert_tile) = _device_rates(c, cal)
+         self._expert_tile) = _device_rates(timed, cal)
         self._half = cal.gemm_half_tokens
         self._masked_half = masked_expert_half_rows(c, prof, cal, self._gemm_rate
                                                     / self._gemm_mult, self._bw)
@@ -579,7 +597,7 @@ class ServingPerf:
     # ---- memory ----------------------------------------------------------------------
     @property
     def weights_bytes_per_gpu(self) -> float:
-        return self.shape.weights_bytes_per_gpu + (
+        return self._weights_bytes + (
             self._draft.weights_bytes_per_gpu if self._draft is not None else 0.0)
 
     @property
@@ -680,6 +698,14 @@ class _Roofline:
             return compute_s
         self.out["memory_unit_s"] += n * memory_s * self.bwf
         return memory_s
+
+
+def _replica_shape(c: ServingConfig) -> ReplicaShape:
+    accel = c.hw.accelerator
+    return replica_shape(
+        c.model, tp=c.tp, pp=c.pp, ep=c.ep, weights_dtype=c.weights_dtype,
+        kv_cache_dtype=c.kv_cache_dtype, redundant_experts=c.redundant_experts,
+        padded_ranks=accel.tp_ranks_per_chip if accel.pads_attention_heads else 0)
 
 
 def _device_rates(c: ServingConfig, cal: ServingCalibration,
