@@ -68,9 +68,18 @@ def test_atom_rows_say_the_vllm_profile_stands_in() -> None:
 
 
 def test_mlperf_server_arrivals_are_tokens_over_output_length() -> None:
-    (server,) = [c for c in CASES if "poisson" in c.inputs]
-    poisson = server.inputs["poisson"]
-    assert poisson["rate"] == pytest.approx(server.published / poisson["output"], rel=2e-3)
+    servers = [c for c in CASES if "poisson" in c.inputs]
+    assert len(servers) == 2  # v6.0 and v6.1
+    for server in servers:
+        poisson = server.inputs["poisson"]
+        assert poisson["rate"] == pytest.approx(server.published / poisson["output"], rel=2e-3)
+
+
+def test_mlperf_rows_run_amds_harness_and_inferencex_rows_a_stock_engine() -> None:
+    mlperf = [c for c in CASES if "MLPerf" in c.title]
+    assert len(mlperf) == 4
+    assert all(c.inputs["engine"] == "vllm-amd-mlperf" for c in mlperf)
+    assert all(c.inputs["engine"] == "vllm" for c in IMAX)
 
 
 def test_no_case_repeats_one_the_suite_holds() -> None:
