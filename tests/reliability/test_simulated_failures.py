@@ -132,3 +132,16 @@ def test_no_failures_section_no_reliability_key(tmp_path: Path) -> None:
 def test_unknown_fault_model_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="gpux"):
         _scenario(tmp_path, ["failures.models={gpux: {}}"])
+
+
+def test_summary_names_the_fault_rates_it_used(tmp_path: Path) -> None:
+    """Each model's rate as run, scaled, with the catalog row it comes from; a rate given in
+    the scenario (the switch here) says so."""
+    sc = _scenario(tmp_path, ["failures.models={gpu: {}, switch: {rate_per_unit_hour: 1e-5}}"])
+    rates = simulate(sc).summary["reliability"]["fault_rates"]
+    assert "Llama 3" in rates["catalog"]
+    gpu, switch = rates["models"]["gpu"], rates["models"]["switch"]
+    assert gpu["unit"] == "gpu" and gpu["source"].startswith("300 x the catalog rate (Llama 3")
+    assert gpu["rate_per_unit_hour"] == pytest.approx(300 * 9.231e-6)
+    assert switch["source"] == "given (no catalog rate)"
+    assert switch["rate_per_unit_hour"] == pytest.approx(300 * 1e-5)

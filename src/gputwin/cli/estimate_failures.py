@@ -69,6 +69,13 @@ def with_failures(payload: dict[str, Any], goodput: dict[str, Any]) -> dict[str,
             "failures": goodput}
 
 
+def _rates_line(rates: dict[str, Any]) -> str:
+    """Where the rates come from, and the scale applied to them."""
+    scale = rates["rate_scale"]
+    scaled = "" if scale == 1 else f" x {scale:g} (--fault-rate-scale)"
+    return f"{rates['catalog']}{scaled}; per model: --json failures.fault_rates"
+
+
 def print_failures(g: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -93,6 +100,7 @@ def print_failures(g: dict[str, Any]) -> None:
     grid.add_row("checkpoint", f"every {format_duration(g['checkpoint_interval_s'])} "
                                f"(Young/Daly {format_duration(g['young_daly_interval_s'])}), "
                                f"write {format_duration(g['checkpoint_write_s'])} "
+                               f"({g['checkpoint_bytes'] / 1e12:.2f} TB) "
                                f"to {g['checkpoint_storage']}")
     if g["simulated_optimum_interval_s"] is not None:
         grid.add_row("simulated optimum", format_duration(g["simulated_optimum_interval_s"]))
@@ -106,6 +114,7 @@ def print_failures(g: dict[str, Any]) -> None:
                      format_duration(g["time_to_train_with_failures_s"]))
     if g["by_cause"]:
         grid.add_row("by cause", ", ".join(f"{k} {v:.0f}" for k, v in g["by_cause"].items()))
+    grid.add_row("fault rates", _rates_line(g["fault_rates"]))
     console = Console()
     console.print("[bold]failures and goodput[/bold]")
     console.print(grid)

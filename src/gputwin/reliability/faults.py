@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from gputwin.errors import UnknownNameError
+from gputwin.errors import InputError, UnknownNameError
 from gputwin.quantities import Seconds
 from gputwin.yaml_io import load_yaml_with_lines, validation_error_to_input_error
 
@@ -118,6 +118,37 @@ def catalog() -> dict[str, FaultData]:
             raise validation_error_to_input_error(exc, str(DATA), lines,
                                                   ("models", name)) from None
     return out
+
+
+@cache
+def rates_provenance() -> str:
+    """The one-line origin of the default rates (``provenance:`` in ``data/faults.yaml``)."""
+    raw, _ = load_yaml_with_lines(DATA)
+    text = (raw or {}).get("provenance")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("expected a non-empty provenance: line (where the rates come from)",
+                         where=str(DATA))
+    return text
+
+
+def rates_used(models: list[FaultModel]) -> dict[str, Any]:
+    """Which rates ``models`` use and where they come from (the catalog's provenance line
+    and, per model, its unit, rate per unit-hour and source; a rate that differs from the
+    catalog's says by what factor, one without a catalog rate that it was given)."""
+    rows = catalog()
+    used: dict[str, dict[str, Any]] = {}
+    for m in models:
+        row = rows.get(m.name)
+        if row is None or row.rate_per_unit_hour == 0:
+            source = "given (no catalog rate)"
+        elif m.rate_per_unit_hour == row.rate_per_unit_hour:
+            source = row.source
+        else:
+            factor = m.rate_per_unit_hour / row.rate_per_unit_hour
+            source = f"{factor:.4g} x the catalog rate ({row.source})"
+        used[m.name] = {"unit": m.unit, "rate_per_unit_hour": m.rate_per_unit_hour,
+                        "planned": m.planned, "source": source}
+    return {"catalog": rates_provenance(), "models": used}
 
 
 class RestartData(_Strict):

@@ -5,6 +5,7 @@ Each returns "" when absent."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from gputwin.report.page import simple_table
@@ -26,6 +27,9 @@ def reliability_html(summary: dict[str, Any]) -> str:
     rows = [[name, f"{c['faults']:,}", f"{c['interruptions']:,}",
              f"{c['lost_gpu_hours']:,.1f}"] for name, c in rel["by_cause"].items()]
     table = simple_table(["cause", "faults", "interruptions", "lost GPU-h"], rows)
+    rates = rel.get("fault_rates")
+    if rates:
+        head += f"<p>Fault rates: {escape(rates['catalog'])} (per model in the JSON).</p>"
     ck = rel.get("checkpoints")
     if ck:
         head += (f"<p>Checkpoints ({ck.get('mode', '-')} writes): {ck.get('checkpoints', 0):,} "

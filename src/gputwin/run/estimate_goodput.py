@@ -65,8 +65,8 @@ def estimate_failures(request: TrainRequest, est: TrainingEstimate, options: Fai
     tier = hw.storage or cat.storage_tier(restart.checkpoint_storage)
     num_nodes = -(-request.num_gpus // hw.gpus_per_node)
     leaves = request.num_leaves_spanned or -(-num_nodes // request.nodes_per_leaf)
-    write_s, read_s = _tier_times_s(tier, CHECKPOINT_BYTES_PER_PARAM * total_params(spec),
-                                    num_nodes)
+    ckpt_bytes = CHECKPOINT_BYTES_PER_PARAM * total_params(spec)
+    write_s, read_s = _tier_times_s(tier, ckpt_bytes, num_nodes)
     models = [faults.build(n, rate_scale=options.rate_scale) for n in faults.default_names()]
     span = JobSpan(request.num_gpus, num_nodes, leaves)
     restart_s = restart.reschedule_s + read_s + restart.warmup_s
@@ -93,10 +93,12 @@ def estimate_failures(request: TrainRequest, est: TrainingEstimate, options: Fai
     result = goodput(duration)
     out = result.to_dict()
     out["checkpoint_storage"] = tier.name
+    out["checkpoint_bytes"] = ckpt_bytes
     out["checkpoint_load_s"] = read_s
     out["time_to_train_with_failures_s"] = (None if ttt is None or result.ettr <= 0
                                             else ttt / result.ettr)
     out["simulated_optimum_interval_s"] = _simulated(result, options.seed)
+    out["fault_rates"] = {"rate_scale": options.rate_scale, **faults.rates_used(models)}
     return out
 
 

@@ -24,6 +24,7 @@ from gputwin.catalog.model_math import total_params
 from gputwin.catalog.schema import StorageTier
 from gputwin.cluster.ledger import Ledger, Placement, make_placement
 from gputwin.perf.io import CHECKPOINT_BYTES_PER_PARAM
+from gputwin.reliability import faults
 from gputwin.reliability.faults import FaultModel
 from gputwin.reliability.goodput import JobSpan, daly_interval_s, interruption_rates_per_s
 from gputwin.reliability.injector import Fault, FaultInjector
@@ -296,6 +297,7 @@ class FailureDriver:
             "hot_swaps": s.hot_swaps,
             "ettr_cluster": kept_s / wall_s if wall_s > 0 else None,
             "ettr_per_job": ettr,
+            "fault_rates": faults.rates_used(list(self.plan.models)),
         }
 
 
