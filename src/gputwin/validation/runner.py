@@ -274,9 +274,30 @@ def run_case(case: ValidationCase) -> CaseResult:
         return CaseResult(case, None, error=str(exc))
     except TypeError as exc:  # inputs that do not match the evaluator's keywords
         return CaseResult(case, None, error=f"bad inputs: {exc}")
-    if case.metric not in payload:
+    value = metric_value(payload, case.metric)
+    if value is None:
         return CaseResult(case, None, error=f"metric {case.metric!r} not in the estimate")
-    return CaseResult(case, float(payload[case.metric]))
+    return CaseResult(case, value)
+
+
+def metric_value(payload: dict[str, Any], metric: str) -> float | None:
+    """``metric`` read from ``payload``: a key, a dotted path into nested dicts
+    (``by_cause.gpu``) or a sum of such terms (``by_cause.gpu+by_cause.hbm``); ``None``
+    when a term is missing."""
+    total = 0.0
+    for term in metric.split("+"):
+        node: Any = payload
+        if term in payload:
+            node = payload[term]
+        else:
+            for key in term.split("."):
+                if not isinstance(node, dict) or key not in node:
+                    return None
+                node = node[key]
+        if node is None or isinstance(node, dict):
+            return None
+        total += float(node)
+    return total
 
 
 def run_cases(cases: Sequence[ValidationCase]) -> list[CaseResult]:
