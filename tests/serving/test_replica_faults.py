@@ -140,6 +140,9 @@ def test_scenario_reports_failures(tmp_path: Path):
     assert f["faults"] >= 1
     assert f["replica_down_hours"] == pytest.approx(f["faults"] * 60 / 3600)
     assert svc["finished"] + svc["dropped"] == 3000
+    rates = f["fault_rates"]  # which rates the run used, scaled, with their source
+    assert "Llama 3" in rates["catalog"] and "maintenance" not in rates["models"]
+    assert rates["models"]["gpu"]["source"].startswith("1e+06 x the catalog rate (Llama 3")
 
 
 def test_restart_defaults_to_reschedule_weights_load_and_engine_start(tmp_path: Path):
