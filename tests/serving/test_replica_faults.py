@@ -197,3 +197,5 @@ def test_replica_faults_across_sites_retry_through_the_router(tmp_path: Path):
     status = s["requests_by_status"]
     assert status["finished"] + status["dropped"] + status["in_flight"] == s["num_requests"]
     assert status["dropped"] == failed
+    assert s["failures"]["fault_rates"] == next(iter(s["services"].values()))["failures"][
+        "fault_rates"]  # the run's total names the same rates as each service

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gputwin.catalog.loader import Catalog
-from gputwin.reliability.faults import restart_defaults
+from gputwin.reliability.faults import FaultModel, rates_used, restart_defaults
 from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.simulate_serve import provision_delay_s
 from gputwin.scenario.serving_failures import ServingFailuresConfig
 from gputwin.serving.fault_plan import FaultPlan, SiteOutage
 from gputwin.serving.fleet import FleetOutcome
+from gputwin.serving.replica_faults import ReplicaFaults
 from gputwin.sim.rng import RandomStreams
 
 
@@ -58,6 +60,17 @@ def fault_plan(cfg: ServingFailuresConfig | None, seed: int, targets: Sequence[F
         for o in cfg.site_outages)
     return FaultPlan(tuple(cfg.fault_models()), per_node, restart, cfg.max_retries,
                      RandomStreams(seed).stream("serving/faults"), outages)
+
+
+def failures_report(faults: ReplicaFaults, service: str | None, replica_time_s: float
+                    ) -> dict[str, Any]:
+    """``faults.report`` plus ``fault_rates``: the rates that failed replicas (unplanned,
+    non-straggler models, as ``serving/fault_plan``), scaled, with their sources."""
+    out = faults.report(service, replica_time_s)
+    out["fault_rates"] = rates_used([m for m in faults.plan.models
+                                     if isinstance(m, FaultModel)
+                                     and not m.planned and not m.is_straggler])
+    return out
 
 
 def replica_s(out: FleetOutcome, service: str) -> float:

@@ -433,9 +433,9 @@ def _service_summaries(metas: dict[str, ServiceMeta], table: RequestTable,
             end_s=out.end_s, num_preemptions=out.num_preemptions.get(name, 0),
             only_service=len(metas) == 1)
         if faults is not None:
-            from gputwin.run.serving_faults import replica_s
+            from gputwin.run.serving_faults import failures_report, replica_s
 
-            s["failures"] = faults.report(name, replica_s(out, name))
+            s["failures"] = failures_report(faults, name, replica_s(out, name))
         out_tok, in_tok = finished_tokens(table, None if len(metas) == 1 else name)
         s.update(energy_fields(acct.services[name], priced=acct.priced[name],
                                energy_in_price=acct.energy_in_price,

@@ -179,14 +179,15 @@ def simulate_sites(sc: ServingScenario, *, catalog: Catalog | None = None,
 def _add_failures(summary: dict[str, Any], faults: ReplicaFaults, out: FleetOutcome,
                   groups: list[str]) -> None:
     """The run's and each group's failure report (``serving.failures`` across sites)."""
-    from gputwin.run.serving_faults import replica_s
+    from gputwin.run.serving_faults import failures_report, replica_s
 
     total_s = sum(replica_s(out, g) for g in groups)
-    summary["failures"] = {**faults.report(None, total_s),
+    summary["failures"] = {**failures_report(faults, None, total_s),
                            "site_outages": faults.site_report()}
     for g in groups:
         if g in summary["services"]:
-            summary["services"][g]["failures"] = faults.report(g, replica_s(out, g))
+            summary["services"][g]["failures"] = failures_report(faults, g,
+                                                                 replica_s(out, g))
 
 
 def _faults(sc: ServingScenario, cat: Catalog,

@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gputwin.reliability.faults import FaultModel, rates_used
 from gputwin.serving.fault_plan import (
     FaultCause,
     FaultPlan,
@@ -208,11 +207,7 @@ class ReplicaFaults:
         ``replica_s`` their total); see :func:`~gputwin.serving.fault_stats.failures_report`."""
         st = self.stats.get(service, ServiceFaultStats()) if service is not None else (
             total_stats(self.stats.values()))
-        out = failures_report(st, replica_s)
-        out["fault_rates"] = rates_used([  # the ones that fail replicas (as fault_plan)
-            m for m in self.plan.models
-            if isinstance(m, FaultModel) and not m.planned and not m.is_straggler])
-        return out
+        return failures_report(st, replica_s)
 
     def site_report(self) -> list[dict[str, Any]]:
         """One row per site outage: when, the replicas it took, requests retried/failed."""
