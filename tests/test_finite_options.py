@@ -25,6 +25,7 @@ SUPPLY = ["economics", "supply", "--load-mw", "100"]
     (TRAIN_FAILURES, "--fault-rate-scale", "nan", "a finite number >= 0"),  # was: a hang
     (TRAIN_FAILURES, "--fault-rate-scale", "inf", "a finite number >= 0"),
     (TRAIN_FAILURES, "--fault-rate-scale", "-1", "a finite number >= 0"),
+    (TRAIN_FAILURES, "--checkpoint-bytes-per-param", "nan", "a finite number > 0"),
     (["estimate", "video", "--model", "wan2.1-1.3b"], "--fps", "inf", "a finite number > 0"),
     (["estimate", "video", "--model", "wan2.1-1.3b"], "--fps", "nan", "a finite number > 0"),
     (["estimate", "video", "--model", "wan2.1-1.3b"], "--fps", "0", "a finite number > 0"),

@@ -48,3 +48,24 @@ def test_text_names_the_rates_and_the_scale(capsys: pytest.CaptureFixture[str]) 
     flat = " ".join(out.split())
     assert "fault rates" in flat and "x 2.5 (--fault-rate-scale)" in flat
     assert "Llama 3" in flat and " TB)" in flat
+
+
+def test_checkpoint_bytes_per_param_sets_size_and_times(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """10 B/param (no fp32 master weights, as OPT-175B) shrinks the checkpoint, its write
+    and its load by 10/14; the flag needs --failures and a positive number."""
+    def failures(*flags: str) -> dict[str, float]:
+        code, out, _ = run_cli([*SMALL, *flags, "--json"], capsys)
+        assert code == 0
+        g: dict[str, float] = json.loads(out)["failures"]
+        return g
+
+    full, lean = failures(), failures("--checkpoint-bytes-per-param", "10")
+    assert lean["checkpoint_bytes"] == pytest.approx(full["checkpoint_bytes"] * 10 / 14)
+    assert lean["checkpoint_write_s"] < full["checkpoint_write_s"]
+    assert lean["checkpoint_load_s"] < full["checkpoint_load_s"]
+    code, _, err = run_cli([a for a in SMALL if a not in ("--failures", "--duration", "30d")]
+                           + ["--checkpoint-bytes-per-param", "10"], capsys)
+    assert code == 2 and "--checkpoint-bytes-per-param without --failures" in err
+    code, _, err = run_cli([*SMALL, "--checkpoint-bytes-per-param", "0"], capsys)
+    assert code == 2 and "expected a finite number > 0" in err

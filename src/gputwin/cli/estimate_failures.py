@@ -16,11 +16,17 @@ if TYPE_CHECKING:
     from gputwin.run.estimate_goodput import FailureOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
-_KEYS = ("failures", "duration_s", "async_checkpoint", "fault_rate_scale")
+_KEYS = ("failures", "duration_s", "async_checkpoint", "fault_rate_scale",
+         "checkpoint_bytes_per_param")
 
 
 def failure_options(func: F) -> F:
-    """Add ``--failures``, ``--duration``, ``--async-checkpoint``, ``--fault-rate-scale``."""
+    """Add ``--failures``, ``--duration``, ``--async-checkpoint``, ``--fault-rate-scale``,
+    ``--checkpoint-bytes-per-param``."""
+    func = click.option("--checkpoint-bytes-per-param", type=Finite(min=0, min_open=True),
+                        default=14.0, show_default=True, help="With --failures: bytes a "
+                        "checkpoint holds per parameter (14: bf16 weights, fp32 master "
+                        "weights and Adam moments; 10 without master weights).")(func)
     func = click.option("--fault-rate-scale", type=Finite(min=0), default=1.0,
                         show_default=True, help="With --failures: multiply every fault "
                         "rate (docs/reliability.md).")(func)
@@ -44,6 +50,9 @@ def pop_failure_options(ctx: click.Context, options: dict[str, Any]) -> FailureO
             ("--duration", values["duration_s"] is not None),
             ("--async-checkpoint", values["async_checkpoint"]),
             ("--fault-rate-scale", ctx.get_parameter_source("fault_rate_scale")
+             is not click.core.ParameterSource.DEFAULT),
+            ("--checkpoint-bytes-per-param",
+             ctx.get_parameter_source("checkpoint_bytes_per_param")
              is not click.core.ParameterSource.DEFAULT)) if on]
         if given:
             raise click.UsageError(f"{', '.join(given)} without --failures: "
@@ -53,6 +62,7 @@ def pop_failure_options(ctx: click.Context, options: dict[str, Any]) -> FailureO
     return FailureOptions(duration_s=values["duration_s"],
                           async_checkpoint=values["async_checkpoint"],
                           rate_scale=values["fault_rate_scale"],
+                          checkpoint_bytes_per_param=values["checkpoint_bytes_per_param"],
                           interval_given=source is not click.core.ParameterSource.DEFAULT)
 
 

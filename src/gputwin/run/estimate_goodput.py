@@ -31,13 +31,16 @@ __all__ = ["FailureOptions", "estimate_failures"]
 @dataclass(frozen=True, slots=True)
 class FailureOptions:
     """What ``--failures`` adds: the wall-clock window, async checkpoints, a rate scale and
-    whether the given ``--checkpoint-interval`` is used (else Young/Daly)."""
+    whether the given ``--checkpoint-interval`` is used (else Young/Daly), and the bytes per
+    parameter of a checkpoint (default 14: bf16 weights, fp32 master weights, two fp32 Adam
+    moments; 10 without master weights, as OPT-175B)."""
 
     duration_s: float | None = None
     async_checkpoint: bool = False
     rate_scale: float = 1.0
     interval_given: bool = False
     seed: int = 0
+    checkpoint_bytes_per_param: float = CHECKPOINT_BYTES_PER_PARAM  # 14: mixed-precision Adam
 
 
 def _tier_times_s(tier: StorageTier, ckpt_bytes: float, num_nodes: int) -> tuple[float, float]:
@@ -65,7 +68,11 @@ def estimate_failures(request: TrainRequest, est: TrainingEstimate, options: Fai
     tier = hw.storage or cat.storage_tier(restart.checkpoint_storage)
     num_nodes = -(-request.num_gpus // hw.gpus_per_node)
     leaves = request.num_leaves_spanned or -(-num_nodes // request.nodes_per_leaf)
-    ckpt_bytes = CHECKPOINT_BYTES_PER_PARAM * total_params(spec)
+    if not options.checkpoint_bytes_per_param > 0:
+        raise InputError(f"expected checkpoint bytes per parameter > 0, got "
+                         f"{options.checkpoint_bytes_per_param:g}",
+                         where="--checkpoint-bytes-per-param")
+    ckpt_bytes = options.checkpoint_bytes_per_param * total_params(spec)
     write_s, read_s = _tier_times_s(tier, ckpt_bytes, num_nodes)
     models = [faults.build(n, rate_scale=options.rate_scale) for n in faults.default_names()]
     span = JobSpan(request.num_gpus, num_nodes, leaves)

@@ -77,8 +77,8 @@ class _Payload:
 
 def _evaluate_reliability(**inputs: Any) -> _HasToDict:
     """``estimate train --failures``: a training request plus ``duration`` (e.g. 54d),
-    optional ``async_checkpoint`` and ``fault_rate_scale``; ``checkpoint_interval_s`` set
-    means that interval is used (else Young/Daly)."""
+    optional ``async_checkpoint``, ``fault_rate_scale`` and ``checkpoint_bytes_per_param``;
+    ``checkpoint_interval_s`` set means that interval is used (else Young/Daly)."""
     from gputwin.requests import TrainRequest
     from gputwin.run.estimate_goodput import FailureOptions, estimate_failures
     from gputwin.run.estimate_train import estimate_train
@@ -90,6 +90,7 @@ def _evaluate_reliability(**inputs: Any) -> _HasToDict:
         duration_s=None if duration is None else parse_duration(duration),
         async_checkpoint=bool(fields.pop("async_checkpoint", False)),
         rate_scale=float(fields.pop("fault_rate_scale", 1.0)),
+        checkpoint_bytes_per_param=float(fields.pop("checkpoint_bytes_per_param", 14.0)),
         interval_given="checkpoint_interval_s" in fields)
     request = TrainRequest.from_flat(fields)
     est = estimate_train(request, check_memory=False)
