@@ -224,13 +224,14 @@ def _summary_table(result: SimulationResult) -> Any:
 
 
 def _optional_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
-    """The table rows only some runs have: site energy, optics, power supply, trace rows
-    left out."""
-    from gputwin.report.cluster_extras import optics_line
+    """The table rows only some runs have: faults, site energy, optics, power supply,
+    trace rows left out."""
+    from gputwin.report.cluster_extras import faults_cli_line, optics_line
     from gputwin.report.energy import energy_cli_line, supply_cli_line
     from gputwin.report.page import skipped_rows_text
 
-    rows = [("site", energy_cli_line(s)), ("optics", optics_line(s)),
+    rows = [("faults", faults_cli_line(s)), ("site", energy_cli_line(s)),
+            ("optics", optics_line(s)),
             ("power supply", supply_cli_line((s.get("site") or {}).get("supply"))),
             ("trace", skipped_rows_text(s.get("trace_rows_skipped")))]
     return [(label, text) for label, text in rows if text is not None]

@@ -133,22 +133,40 @@ def rates_provenance() -> str:
 
 def rates_used(models: list[FaultModel]) -> dict[str, Any]:
     """Which rates ``models`` use and where they come from (the catalog's provenance line
-    and, per model, its unit, rate per unit-hour and source; a rate that differs from the
-    catalog's says by what factor, one without a catalog rate that it was given)."""
+    and, per model, its unit, rate per unit-hour, ``scale`` against the catalog rate and
+    source; a rate that differs from the catalog's says by what factor, one without a
+    catalog rate that it was given, with ``scale`` None)."""
     rows = catalog()
     used: dict[str, dict[str, Any]] = {}
     for m in models:
         row = rows.get(m.name)
+        factor = None
         if row is None or row.rate_per_unit_hour == 0:
             source = "given (no catalog rate)"
         elif m.rate_per_unit_hour == row.rate_per_unit_hour:
-            source = row.source
+            source, factor = row.source, 1.0
         else:
             factor = m.rate_per_unit_hour / row.rate_per_unit_hour
             source = f"{factor:.4g} x the catalog rate ({row.source})"
         used[m.name] = {"unit": m.unit, "rate_per_unit_hour": m.rate_per_unit_hour,
-                        "planned": m.planned, "source": source}
+                        "scale": factor, "planned": m.planned, "source": source}
     return {"catalog": rates_provenance(), "models": used}
+
+
+def rates_line(rates: dict[str, Any]) -> str:
+    """One line for a table: the catalog's provenance and the scale applied to it (one
+    factor for all, "scaled per model" otherwise; rates given outright are counted)."""
+    models = rates["models"].values()
+    scales = {round(m["scale"], 9) for m in models if m["scale"] is not None}
+    given = sum(1 for m in models if m["scale"] is None)
+    if scales <= {1.0}:
+        scaled = ""
+    elif len(scales) == 1:
+        scaled = f" x {scales.pop():g}"
+    else:
+        scaled = " (scaled per model)"
+    extra = f"; {given} model(s) at given rates" if given else ""
+    return f"{rates['catalog']}{scaled}{extra}"
 
 
 class RestartData(_Strict):

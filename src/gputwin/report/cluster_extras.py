@@ -8,6 +8,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from gputwin.reliability.faults import rates_line
 from gputwin.report.page import simple_table
 
 
@@ -29,7 +30,7 @@ def reliability_html(summary: dict[str, Any]) -> str:
     table = simple_table(["cause", "faults", "interruptions", "lost GPU-h"], rows)
     rates = rel.get("fault_rates")
     if rates:
-        head += f"<p>Fault rates: {escape(rates['catalog'])} (per model in the JSON).</p>"
+        head += f"<p>Fault rates: {escape(rates_line(rates))} (per model in the JSON).</p>"
     ck = rel.get("checkpoints")
     if ck:
         head += (f"<p>Checkpoints ({ck.get('mode', '-')} writes): {ck.get('checkpoints', 0):,} "
@@ -38,6 +39,20 @@ def reliability_html(summary: dict[str, Any]) -> str:
                  f"{ck.get('stalled_gpu_hours') or 0:,.1f} GPU-hours stalled, storage busy "
                  f"{(ck.get('storage_busy_frac') or 0):.1%} of the time.</p>")
     return head + table
+
+
+def faults_cli_line(summary: dict[str, Any]) -> str | None:
+    """The ``faults`` row of ``simulate``'s table: faults, interruptions, GPU-hours lost,
+    ETTR and the rates they were drawn at (``None`` without ``failures:``)."""
+    rel = summary.get("reliability")
+    if not rel:
+        return None
+    ettr = rel.get("ettr_cluster")
+    rates = rel.get("fault_rates")
+    return (f"{rel['faults']:,} faults, {rel['interruptions']:,} interruptions, "
+            f"{rel['lost_gpu_hours']:,.1f} GPU-h lost, ETTR "
+            f"{'-' if ettr is None else format(ettr, '.3f')}"
+            + ("" if not rates else f"; rates: {rates_line(rates)}"))
 
 
 def fabric_html(summary: dict[str, Any]) -> str:
