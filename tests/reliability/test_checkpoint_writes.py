@@ -114,3 +114,19 @@ def test_interval_sweep_has_its_optimum_near_young_daly() -> None:
     assert short[2] > mid[2] > daly[2] > long_[2]  # stall falls as the interval grows
     assert long_[1] > daly[1] and short[0] > mid[0]
     assert daly[0] <= min(short[0], mid[0], long_[0])
+
+
+def test_bytes_per_param_sets_what_each_checkpoint_writes() -> None:
+    """Without faults and at a fixed interval the same checkpoints are written; at 10 B/param
+    (no fp32 master weights) they hold 10/14 of the bytes and stall training less."""
+    def checkpoints(*extra: str) -> dict[str, float]:
+        sc = load_scenario(EXAMPLE,
+                           ["failures.rate_scale=0", "failures.checkpoint_interval=10min",
+                            *extra])
+        ck: dict[str, float] = simulate(sc).summary["reliability"]["checkpoints"]
+        return ck
+
+    full, lean = checkpoints(), checkpoints("failures.checkpoint_bytes_per_param=10")
+    assert lean["checkpoints"] == full["checkpoints"] > 0
+    assert lean["bytes_written"] == pytest.approx(full["bytes_written"] * 10 / 14)
+    assert lean["stalled_gpu_hours"] < full["stalled_gpu_hours"]

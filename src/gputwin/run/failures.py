@@ -46,6 +46,7 @@ class FailurePlan:
     hot_swap_s: float = 20.0  # the job's stall while a spare replaces a slow node
     checkpoint_storage: StorageTier | None = None  # for Young/Daly's checkpoint cost
     checkpoint_writes: str = "off"  # off | sync | async (run/checkpoints.py)
+    checkpoint_bytes_per_param: float = CHECKPOINT_BYTES_PER_PARAM  # 14: mixed-precision Adam
 
 
 class RunHandle(Protocol):
@@ -257,7 +258,8 @@ class FailureDriver:
         if (self.plan.checkpoint_writes == "off" or tier is None or not job.is_modelled
                 or not interval_s):
             return None
-        size = CHECKPOINT_BYTES_PER_PARAM * total_params(self.runtime.model_spec(job.model))
+        size = self.plan.checkpoint_bytes_per_param * total_params(
+            self.runtime.model_spec(job.model))
         cap = checkpoint_cap(num_nodes, tier.write_bandwidth_bytes_per_s_per_node,
                              tier.aggregate_write_bandwidth_bytes_per_s)
         return CheckpointJob(size, interval_s, cap, job.num_gpus)
@@ -273,7 +275,8 @@ class FailureDriver:
         lam = sum(rates.values())
         if lam <= 0:
             return 3600.0
-        ckpt = CHECKPOINT_BYTES_PER_PARAM * total_params(self.runtime.model_spec(job.model))
+        ckpt = self.plan.checkpoint_bytes_per_param * total_params(
+            self.runtime.model_spec(job.model))
         write = nodes * tier.write_bandwidth_bytes_per_s_per_node
         if tier.aggregate_write_bandwidth_bytes_per_s:
             write = min(write, tier.aggregate_write_bandwidth_bytes_per_s)

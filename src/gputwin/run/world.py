@@ -361,7 +361,8 @@ def build_failures(scenario: Scenario, hw: HardwareSpec, catalog: Catalog,
     return FailurePlan(models=tuple(cfg.fault_models()), spares=cfg.spares,
                        straggler_policy=cfg.straggler_policy,
                        hot_swap_s=faults.restart_defaults().hot_swap_s, checkpoint_storage=tier,
-                       checkpoint_writes=cfg.checkpoint_writes)
+                       checkpoint_writes=cfg.checkpoint_writes,
+                       checkpoint_bytes_per_param=cfg.checkpoint_bytes_per_param)
 
 
 def _failure_restart_s(scenario: Scenario) -> float:

@@ -40,6 +40,10 @@ class FailuresConfig(InputModel):
         "bandwidth shared by every job writing at once: sync (training stops for the write) "
         "or async (stops only for the snapshot to host memory); off = no write time, work "
         "lost back to the last multiple of the interval")
+    checkpoint_bytes_per_param: float = Field(
+        default=14.0, gt=0, description="Bytes a checkpoint holds per "
+        "parameter (14: bf16 weights, fp32 master weights and two Adam moments; 10 without "
+        "master weights, as OPT-175B): the write size and Young/Daly's checkpoint cost")
     straggler_policy: Literal["none", "exclude", "hot_swap"] = Field(
         default="none", description="Slow node: run slow until it recovers (none); after "
         "detection checkpoint, drain the node and re-place the job (exclude); or after "
