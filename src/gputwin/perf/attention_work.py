@@ -49,13 +49,16 @@ def kernel_keys_per_query(a: Arch, seq_len: int, extra_keys: float) -> float:
     return ((a.num_layers - local) * full + local * windowed) / a.num_layers
 
 
-def head_dim_rate_factor(shape: LayerShape, num_heads: int, softmax_head_dim: float) -> float:
-    """The attention kernel's rate at this layer's head dimension relative to head dim
-    128: ``(d/(d + c)) / (128/(128 + c))``, at most 1."""
-    d = (shape.q_dim + shape.v_dim) / (2.0 * num_heads)
-    c = softmax_head_dim
-    ref = REFERENCE_HEAD_DIM
+def head_dim_rate(head_dim: float, softmax_head_dim: float) -> float:
+    """The attention kernel's rate at head dimension ``head_dim`` (the mean of d_qk and
+    d_v) relative to head dim 128: ``(d/(d + c)) / (128/(128 + c))``, at most 1."""
+    d, c, ref = head_dim, softmax_head_dim, REFERENCE_HEAD_DIM
     return min(1.0, (d / (d + c)) / (ref / (ref + c)))
+
+
+def head_dim_rate_factor(shape: LayerShape, num_heads: int, softmax_head_dim: float) -> float:
+    """:func:`head_dim_rate` at this layer's mean head dimension."""
+    return head_dim_rate((shape.q_dim + shape.v_dim) / (2.0 * num_heads), softmax_head_dim)
 
 
 def attention_fwd_flops_per_token(shape: LayerShape, keys_per_query: float) -> float:

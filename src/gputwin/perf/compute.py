@@ -36,7 +36,9 @@ from gputwin.perf.plan import Plan
 #: Backward flash attention work relative to forward (5 matmuls vs 2), and its lower
 #: efficiency (FlashAttention-3 paper, Shah et al. 2024: backward reaches ~0.75 of the
 #: forward's TFLOP/s on H100 at head dim 128).
-ATTN_BWD_FACTOR = 2.5 / 0.75
+ATTN_BWD_WORK = 2.5
+ATTN_BWD_RATE = 0.75
+ATTN_BWD_FACTOR = ATTN_BWD_WORK / ATTN_BWD_RATE
 _ROW_PARALLEL = ("attn_out", "mlp_fc2", "expert_fc2", "shared_fc2")
 
 

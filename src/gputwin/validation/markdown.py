@@ -20,6 +20,7 @@ _KIND_TITLES = {
     "dataflow": "SRAM-resident dataflow parts: Groq LPU, Cerebras (estimate dataflow)",
     "supply": "Power supply: capacity factors, prices, storage (economics supply)",
     "tco": "Owned-fleet cost: facility capex (economics owned)",
+    "kernel": "Single kernels: GEMM and fused attention TFLOP/s",
 }
 
 

@@ -196,7 +196,16 @@ def _evaluate_tco(**inputs: Any) -> _HasToDict:
     return owned_cost(hw.accelerator, hw.system, OwnedAssumptions(**fields))
 
 
+def _evaluate_kernel(**inputs: Any) -> _HasToDict:
+    """One GEMM or fused-attention pass at the models' per-kernel rate
+    (:func:`gputwin.perf.kernel.kernel_estimate`: ``op``, ``part``, ``dtype`` and the shape)."""
+    from gputwin.perf.kernel import kernel_estimate
+
+    return kernel_estimate(**inputs)
+
+
 EVALUATORS: dict[str, Evaluator] = {
+    "kernel": _evaluate_kernel,
     "dataflow": _evaluate_dataflow,
     "optics": _evaluate_optics,
     "generation": _evaluate_generation,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CaseKind = Literal["training", "collective", "serving", "serving_sim", "energy", "reliability",
                    "rag", "vector_index", "optics", "generation", "dataflow",
-                   "supply", "tco"]
+                   "supply", "tco", "kernel"]
 
 
 class ValidationCase(BaseModel):

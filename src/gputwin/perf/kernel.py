@@ -1,0 +1,147 @@
+"""One kernel as the performance models price it: a GEMM or a fused attention pass.
+
+The training and serving models time whole layers; this module exposes the per-kernel rate
+they use, so that published kernel benchmarks can check it (validation kind ``kernel``):
+
+- GEMM ``[M, K] x [K, N]`` in ``dtype``: ``peak[dtype] · gemm_max_frac[dtype] · g(M)·g(N)·g(K)``
+  with ``g(x) = x/(x + gemm_half_dim)`` (:mod:`gputwin.perf.compute`).
+- Fused attention at mean head dimension ``d = (d_qk + d_v)/2``: forward at
+  ``peak[dtype] · attention_frac · head_dim_rate(d)`` (:mod:`gputwin.perf.attention_work`),
+  backward at ``ATTN_BWD_RATE`` of that. A causal mask halves the work, not the rate (the
+  published causal TFLOP/s count the half too). The training model runs attention at its
+  activation dtype (BF16); an FP8 kernel is priced at the FP8 peak, an extrapolation.
+- ``serving_tflops`` (forward only): the serving model's prefill-attention rate,
+  ``bf16 peak · min(1, attention_frac · attention_eff_mult) · attention_sfu_speedup``,
+  engine-neutral (no engine profile multiplier).
+
+``tflops`` is the kernel's own rate; the training model's ``sustained_frac`` (launch gaps,
+syncs, power capping in a real step) is left out of it and applied in ``in_step_tflops``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from gputwin.catalog.loader import default_catalog
+from gputwin.catalog.schema import Accelerator
+from gputwin.errors import InputError
+from gputwin.perf.attention_work import head_dim_rate
+from gputwin.perf.calibration import default_calibration
+from gputwin.perf.compute import ATTN_BWD_RATE, ATTN_BWD_WORK
+
+Pass = Literal["fwd", "bwd"]
+
+
+@dataclass(frozen=True, slots=True)
+class KernelEstimate:
+    """The model's rate for one kernel (TFLOP/s of useful work) and its time."""
+
+    op: str
+    part: str
+    dtype: str
+    flop: float
+    tflops: float
+    in_step_tflops: float
+    peak_tflops: float
+    serving_tflops: float | None = None
+
+    @property
+    def time_ms(self) -> float:
+        return self.flop / (self.tflops * 1e12) * 1e3
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "op": self.op, "part": self.part, "dtype": self.dtype, "flop": self.flop,
+            "tflops": self.tflops, "in_step_tflops": self.in_step_tflops,
+            "peak_tflops": self.peak_tflops, "efficiency": self.tflops / self.peak_tflops,
+            "time_ms": self.time_ms}
+        if self.serving_tflops is not None:
+            out["serving_tflops"] = self.serving_tflops
+        return out
+
+
+def _peak_tflops(acc: Accelerator, dtype: str) -> float:
+    try:
+        return acc.peak_for(dtype) / 1e12
+    except KeyError:
+        raise InputError(f"{acc.name} has no {dtype} peak (it has: "
+                         f"{', '.join(acc.peak_flop_per_s)})", where="dtype") from None
+
+
+def _positive(**dims: float) -> None:
+    for name, value in dims.items():
+        if not value > 0:
+            raise InputError(f"must be > 0, got {value}", where=name)
+
+
+def gemm_estimate(part: str, dtype: str, m: int, n: int, k: int) -> KernelEstimate:
+    """The model's rate for a ``[m, k] x [k, n]`` GEMM on ``part`` in ``dtype``."""
+    _positive(m=m, n=n, k=k)
+    acc = default_catalog().accelerator(part)
+    cal = default_calibration()
+    coeff = cal.for_accelerator(acc.name)
+    peak = _peak_tflops(acc, dtype)
+    h = cal.gemm_half_dim
+    shape = (m / (m + h)) * (n / (n + h)) * (k / (k + h))
+    rate = peak * coeff.gemm_frac(dtype) * shape
+    return KernelEstimate("gemm", acc.name, dtype, 2.0 * m * n * k, rate,
+                          rate * coeff.sustained_frac, peak)
+
+
+def attention_flop(batch: int, heads: int, seq: int, head_dim: int, head_dim_v: int,
+                   causal: bool, pass_: Pass) -> float:
+    """Useful FLOPs of one attention pass (q and kv length ``seq``): forward
+    ``2·b·h·s²·(d_qk + d_v)``, halved when causal; backward ``ATTN_BWD_WORK`` times it."""
+    fwd = 2.0 * batch * heads * float(seq) ** 2 * (head_dim + head_dim_v)
+    fwd *= 0.5 if causal else 1.0
+    return fwd * (ATTN_BWD_WORK if pass_ == "bwd" else 1.0)
+
+
+def attention_estimate(part: str, dtype: str, head_dim: int, *, pass_: Pass = "fwd",
+                       head_dim_v: int | None = None, causal: bool = True, batch: int = 1,
+                       heads: int = 1, seq: int = 8192) -> KernelEstimate:
+    """The model's rate for a fused attention pass on ``part``."""
+    if pass_ not in ("fwd", "bwd"):
+        raise InputError(f"expected fwd or bwd, got {pass_!r}", where="pass")
+    dv = head_dim if head_dim_v is None else head_dim_v
+    _positive(head_dim=head_dim, head_dim_v=dv, batch=batch, heads=heads, seq=seq)
+    acc = default_catalog().accelerator(part)
+    cal = default_calibration()
+    coeff = cal.for_accelerator(acc.name)
+    peak = _peak_tflops(acc, dtype)
+    rate = (peak * coeff.attention_frac
+            * head_dim_rate((head_dim + dv) / 2.0, cal.attention_softmax_head_dim))
+    serving = None
+    if pass_ == "bwd":
+        rate *= ATTN_BWD_RATE
+    else:
+        serving = _serving_prefill_tflops(acc, coeff.attention_frac)
+    return KernelEstimate("attention", acc.name, dtype,
+                          attention_flop(batch, heads, seq, head_dim, dv, causal, pass_),
+                          rate, rate * coeff.sustained_frac, peak, serving)
+
+
+def _serving_prefill_tflops(acc: Accelerator, attention_frac: float) -> float:
+    from gputwin.perf.serving_calib import default_serving_calibration
+
+    mult = default_serving_calibration().attention_eff_mult
+    bf16 = acc.peak_flop_per_s.get("bf16")
+    if bf16 is None:
+        return 0.0
+    return bf16 / 1e12 * min(1.0, attention_frac * mult) * acc.attention_sfu_speedup
+
+
+def kernel_estimate(*, op: str, part: str, dtype: str = "bf16",
+                    **shape: Any) -> KernelEstimate:
+    """``op`` ``gemm`` (``m``, ``n``, ``k``) or ``attention`` (``head_dim``, optional
+    ``head_dim_v``, ``pass`` fwd/bwd, ``causal``, ``batch``, ``heads``, ``seq``)."""
+    try:
+        if op == "gemm":
+            return gemm_estimate(part, dtype, **shape)
+        if op == "attention":
+            pass_ = shape.pop("pass", "fwd")
+            return attention_estimate(part, dtype, pass_=pass_, **shape)
+    except TypeError as exc:
+        raise InputError(f"bad {op} shape: {exc}", where="inputs") from None
+    raise InputError(f"expected gemm or attention, got {op!r}", where="op")
