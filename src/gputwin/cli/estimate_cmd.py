@@ -8,6 +8,7 @@ from gputwin.cli.estimate_collective import collective
 from gputwin.cli.estimate_dataflow import dataflow
 from gputwin.cli.estimate_energy import energy
 from gputwin.cli.estimate_fat_tree_optics import fat_tree_optics_cmd
+from gputwin.cli.estimate_kernel import kernel
 from gputwin.cli.estimate_optics import optics
 from gputwin.cli.estimate_rag import rag
 from gputwin.cli.estimate_serve import serve
@@ -31,3 +32,4 @@ estimate.add_command(video)
 estimate.add_command(rag)
 estimate.add_command(optics)
 estimate.add_command(fat_tree_optics_cmd)
+estimate.add_command(kernel)
