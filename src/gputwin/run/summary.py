@@ -74,43 +74,21 @@ def summarize(
     quota: QuotaBook | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready dict; see the module docstring for definitions."""
-    counts = {status: 0 for status in JOB_STATUSES}
-    for job in jobs:
-        counts[job.status] += 1
     completed = [j for j in jobs if j.status == "completed"]
-    jcts = [j.jct_s for j in completed if j.jct_s is not None]
-    waits = [j.wait_time_s for j in jobs if j.wait_time_s is not None]
-    gpu_s = step_integral(timeline, end_time_s)
     window = end_time_s - (timeline.time_s[0] if timeline.time_s else 0.0)
-    energies = [j.energy_j for j in jobs if j.energy_j is not None]
-    first_submit = min((j.submit_time_s for j in jobs), default=None)
-    last_end = max((j.end_time_s for j in completed if j.end_time_s is not None), default=None)
-    frag = [f for _, f in timeline.fragmentation]
     out: dict[str, Any] = {
         "scenario": scenario_name,
         "seed": seed,
         "total_gpus": total_gpus,
-        "num_jobs": len(jobs),
-        "jobs_by_status": counts,
-        "failed_by_reason": _by_reason(jobs, "failed"),
-        "queued_by_reason": _by_reason(jobs, "queued"),
+        **_job_counts(jobs),
         "end_time_s": end_time_s,
-        "makespan_s": (None if last_end is None or first_submit is None
-                       else last_end - first_submit),
-        "jct_s": distribution(jcts),
-        "wait_s": distribution(waits),
-        "gpu_allocation_mean_frac": gpu_s / (total_gpus * window) if window > 0 else None,
-        "gpu_allocation_peak_frac": max(timeline.gpus_allocated, default=0) / total_gpus,
-        "gpu_hours": gpu_s / 3600.0,
-        "energy_j": sum(energies) if energies else None,
-        "energy_jobs_counted": len(energies),
+        **_job_times(jobs, completed),
+        **_allocation(timeline, total_gpus, end_time_s, window),
+        **_energy(jobs),
         "jobs_per_day": len(completed) * 86400.0 / end_time_s if end_time_s > 0 else None,
         "bounded_slowdown": distribution(bounded_slowdowns(completed)),
-        "fragmentation_mean_frac": float(np.mean(frag)) if frag else None,
-        "fragmentation_samples": len(frag),
-        "preemptions": sum(j.preemptions for j in jobs),
-        "migrations": sum(j.migrations for j in jobs),
-        "lost_gpu_hours": sum(j.lost_gpu_hours for j in jobs),
+        **_fragmentation(timeline),
+        **_lost_work(jobs),
         "tenants": tenant_usage(jobs, total_gpus, window, tenant_shares),
         "num_events": num_events,
         "num_perf_estimates": num_estimates,
@@ -120,6 +98,59 @@ def summarize(
     if quota is not None:
         out["queues"] = queue_report(quota, jobs, end_time_s)
     return out
+
+
+def _job_counts(jobs: Sequence[JobRecord]) -> dict[str, Any]:
+    """Jobs in all, by status, and the failed and queued ones by reason."""
+    counts = {status: 0 for status in JOB_STATUSES}
+    for job in jobs:
+        counts[job.status] += 1
+    return {"num_jobs": len(jobs), "jobs_by_status": counts,
+            "failed_by_reason": _by_reason(jobs, "failed"),
+            "queued_by_reason": _by_reason(jobs, "queued")}
+
+
+def _job_times(jobs: Sequence[JobRecord], completed: Sequence[JobRecord]) -> dict[str, Any]:
+    """Makespan (first submit → last completion), JCT and wait distributions."""
+    jcts = [j.jct_s for j in completed if j.jct_s is not None]
+    waits = [j.wait_time_s for j in jobs if j.wait_time_s is not None]
+    first_submit = min((j.submit_time_s for j in jobs), default=None)
+    last_end = max((j.end_time_s for j in completed if j.end_time_s is not None), default=None)
+    return {"makespan_s": (None if last_end is None or first_submit is None
+                           else last_end - first_submit),
+            "jct_s": distribution(jcts), "wait_s": distribution(waits)}
+
+
+def _allocation(timeline: Timeline, total_gpus: int, end_time_s: float,
+                window_s: float) -> dict[str, Any]:
+    """Mean and peak share of the GPUs allocated, and the GPU-hours allocated."""
+    gpu_s = step_integral(timeline, end_time_s)
+    return {
+        "gpu_allocation_mean_frac": gpu_s / (total_gpus * window_s) if window_s > 0 else None,
+        "gpu_allocation_peak_frac": max(timeline.gpus_allocated, default=0) / total_gpus,
+        "gpu_hours": gpu_s / 3600.0,
+    }
+
+
+def _energy(jobs: Sequence[JobRecord]) -> dict[str, Any]:
+    """The energy of the jobs that have one (modelled jobs), and how many they are."""
+    energies = [j.energy_j for j in jobs if j.energy_j is not None]
+    return {"energy_j": sum(energies) if energies else None,
+            "energy_jobs_counted": len(energies)}
+
+
+def _fragmentation(timeline: Timeline) -> dict[str, Any]:
+    """The heuristic fragmentation's mean over the scheduling cycles sampled."""
+    frag = [f for _, f in timeline.fragmentation]
+    return {"fragmentation_mean_frac": float(np.mean(frag)) if frag else None,
+            "fragmentation_samples": len(frag)}
+
+
+def _lost_work(jobs: Sequence[JobRecord]) -> dict[str, Any]:
+    """Preemptions, migrations and the GPU-hours whose work was lost."""
+    return {"preemptions": sum(j.preemptions for j in jobs),
+            "migrations": sum(j.migrations for j in jobs),
+            "lost_gpu_hours": sum(j.lost_gpu_hours for j in jobs)}
 
 
 def fgd_metrics(timeline: Timeline, end_s: float) -> dict[str, Any]:
