@@ -148,72 +148,41 @@ def estimate_serve(request: ServeRequest, *,
     Raises :class:`InputError` naming the option, and :class:`DoesNotFitError` (need vs
     capacity) when the weights or the batch's KV cache do not fit.
     """
-    return _estimate_serve(**request.model_dump(), catalog=catalog)
+    return _estimate_serve(request, catalog or default_catalog())
 
 
-def _estimate_serve(
-    *,
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    gpu: str | None = None,
-    system: str | None = None,
-    tp: int = 1,
-    pp: int = 1,
-    ep: int = 1,
-    dp_attention: int = 1,
-    redundant_experts: int = 0,
-    ep_imbalance: float | None = None,
-    batch_size: int = 1,
-    weights: str = "bf16",
-    kv_cache: str = "bf16",
-    spec_tokens: int = 0,
-    acceptance: float = 0.7,
-    draft_model: str | None = None,
-    spec_kind: str | None = None,
-    calibration: str | None = None,
-    catalog: Catalog | None = None,
-    num_replicas: int = 1,
-    max_num_seqs: int = 256,
-    max_num_batched_tokens: int = 8192,
-    gpu_memory_utilization: float = 0.9,
-    model_overrides: Mapping[str, Any] | None = None,
-    draft_model_overrides: Mapping[str, Any] | None = None,
-    engine: str = "vllm",
-    context_buckets: list[int] | None = None,
-    kv_cache_length: int | None = None,
-) -> ServingEstimate:
-    """Resolve names, validate every option and estimate one serving configuration.
-
-    Raises :class:`InputError` naming the option, and :class:`DoesNotFitError` (need vs
-    capacity) when the weights or the batch's KV cache do not fit.
-    """
-    cat = catalog or default_catalog()
-    spec = _with_overrides(cat.model(model), model_overrides)
-    _check_sizes(spec, input_tokens, output_tokens, gpu_memory_utilization,
-                 {"batch-size": batch_size, "num-replicas": num_replicas, "tp": tp, "pp": pp,
-                  "ep": ep, "dp-attention": dp_attention})
-    _check_buckets(spec, context_buckets)
-    draft, kind = _speculation(cat, spec_tokens, spec_kind, draft_model,
-                               draft_model_overrides)
-    hw = resolve_hardware(cat, gpu=gpu, system=system, where=cli_flag)
-    # a replica beyond one node: the one split rule (perf.split, in check_config)
-    config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
-                           redundant_experts=redundant_experts, ep_imbalance=ep_imbalance,
-                           weights_dtype=weights,
-                           kv_cache_dtype=kv_cache, num_speculative_tokens=spec_tokens,
-                           draft_model=draft, draft_kind=kind if spec_tokens else None,
-                           max_num_batched_tokens=max_num_batched_tokens,
-                           max_num_seqs=max_num_seqs, acceptance_rate=acceptance,
-                           engine=engine, kv_cache_length=kv_cache_length)
-    cal = load_serving_calibration(calibration)
+def _estimate_serve(r: ServeRequest, cat: Catalog) -> ServingEstimate:
+    """Resolve names, validate every option and estimate one serving configuration."""
+    spec = _with_overrides(cat.model(r.model), r.model_overrides)
+    _check_sizes(spec, r.input_tokens, r.output_tokens, r.gpu_memory_utilization,
+                 {"batch-size": r.batch_size, "num-replicas": r.num_replicas, "tp": r.tp,
+                  "pp": r.pp, "ep": r.ep, "dp-attention": r.dp_attention})
+    _check_buckets(spec, r.context_buckets)
+    config = _serving_config(cat, spec, r)
+    cal = load_serving_calibration(r.calibration)
     perf = prepare_serving(config, cal)
-    load = (batch_size, input_tokens, output_tokens, num_replicas, gpu_memory_utilization,
-            bucketed_prompt_tokens(input_tokens, context_buckets))
+    load = (r.batch_size, r.input_tokens, r.output_tokens, r.num_replicas,
+            r.gpu_memory_utilization, bucketed_prompt_tokens(r.input_tokens, r.context_buckets))
     est = _estimate(perf, *load)
-    if spec_tokens:
+    if r.spec_tokens:
         _add_spec_speedup(est, config, cal, load)
     return est
+
+
+def _serving_config(cat: Catalog, spec: ModelSpec, r: ServeRequest) -> ServingConfig:
+    """The replica ``r`` describes: hardware, split, precisions, speculation, limits."""
+    draft, kind = _speculation(cat, r.spec_tokens, r.spec_kind, r.draft_model,
+                               r.draft_model_overrides)
+    hw = resolve_hardware(cat, gpu=r.gpu, system=r.system, where=cli_flag)
+    # a replica beyond one node: the one split rule (perf.split, in check_config)
+    return ServingConfig(spec, hw, tp=r.tp, pp=r.pp, ep=r.ep, dp_attention=r.dp_attention,
+                         redundant_experts=r.redundant_experts, ep_imbalance=r.ep_imbalance,
+                         weights_dtype=r.weights, kv_cache_dtype=r.kv_cache,
+                         num_speculative_tokens=r.spec_tokens, draft_model=draft,
+                         draft_kind=kind if r.spec_tokens else None,
+                         max_num_batched_tokens=r.max_num_batched_tokens,
+                         max_num_seqs=r.max_num_seqs, acceptance_rate=r.acceptance,
+                         engine=r.engine, kv_cache_length=r.kv_cache_length)
 
 
 def _add_spec_speedup(est: ServingEstimate, config: ServingConfig,
