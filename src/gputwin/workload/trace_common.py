@@ -123,10 +123,29 @@ def build_workload(
     midnight (``None`` when the trace's time of day is unknown).
     """
     skipped = dict(skipped or {})
-    for r in records:  # a gang no cluster can hold is a typo, not a job to count
+    _check_gang_sizes(records, path)
+    kept = _select(records, sel, skipped)
+    origin = kept[0].submit_s if kept else 0.0
+    s_of_day = (
+        None if clock_s_of_day_offset is None
+        else (origin + clock_s_of_day_offset) % SECONDS_PER_DAY
+    )
+    return TraceWorkload(fmt, str(path), _jobs(kept, sel, origin), list(nodes), s_of_day,
+                         {k: v for k, v in skipped.items() if v})
+
+
+def _check_gang_sizes(records: Sequence[TraceRecord], path: Path) -> None:
+    """A gang no cluster can hold is a typo, not a job to count: :class:`InputError`."""
+    for r in records:
         if r.num_gpus > MAX_GPUS.value:
             raise InputError(f"GPU count: {MAX_GPUS.message(r.num_gpus)}",
                              where=f"{path}:{r.line}")
+
+
+def _select(records: list[TraceRecord], sel: Selection,
+            skipped: dict[str, int]) -> list[TraceRecord]:
+    """The records ``sel`` keeps, by (submit time, line); counts the others in
+    ``skipped`` by reason (status, GPU range, time window, job cap)."""
 
     def drop(reason: str, keep: list[TraceRecord]) -> list[TraceRecord]:
         if len(keep) != len(records_now):
@@ -151,16 +170,21 @@ def build_workload(
     if sel.max_jobs is not None and len(records_now) > sel.max_jobs:
         skipped["max_jobs"] = skipped.get("max_jobs", 0) + len(records_now) - sel.max_jobs
         records_now = records_now[: sel.max_jobs]
-    origin = records_now[0].submit_s if records_now else 0.0
-    width = max(5, len(str(len(records_now))))
-    jobs = [
+    return records_now
+
+
+def _jobs(records: Sequence[TraceRecord], sel: Selection, origin_s: float) -> list[JobSpec]:
+    """One job per record, numbered in order, submitted ``origin_s`` earlier than in the
+    trace (the first kept record at 0)."""
+    width = max(5, len(str(len(records))))
+    return [
         JobSpec(
             job_id=f"{sel.id_prefix}-{i + 1:0{width}d}",
             kind=sel.kind,
             tenant=r.tenant,
             model=sel.model,
             num_gpus=r.num_gpus,
-            submit_time_s=r.submit_s - origin,
+            submit_time_s=r.submit_s - origin_s,
             parallel=_NO_PARALLELISM,
             fixed_duration_s=r.duration_s,
             gpu_milli=r.gpu_milli,
@@ -175,14 +199,8 @@ def build_workload(
             status_in_trace=r.status,
             wait_time_in_trace_s=r.wait_s,
         )
-        for i, r in enumerate(records_now)
+        for i, r in enumerate(records)
     ]
-    s_of_day = (
-        None if clock_s_of_day_offset is None
-        else (origin + clock_s_of_day_offset) % SECONDS_PER_DAY
-    )
-    return TraceWorkload(fmt, str(path), jobs, list(nodes), s_of_day,
-                         {k: v for k, v in skipped.items() if v})
 
 
 # ----------------------------------------------------------------------------- file helpers
