@@ -32,7 +32,7 @@ from gputwin.perf.flops import (
     model_flops_per_token,
     total_params,
 )
-from gputwin.perf.io import io_estimate
+from gputwin.perf.io import IoEstimate, io_estimate
 from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_params
 from gputwin.perf.pipeline import bubble_frac, bubble_s
 from gputwin.perf.plan import Plan
@@ -267,13 +267,62 @@ def estimate_training(
     """
     dp = _check_split(model, num_gpus, parallel, config)
     accel = hw.accelerator
-    for dt in {config.dtype, "bf16" if config.dtype != "fp16" else "fp16"}:
+    _check_dtype(accel, config.dtype)
+    c = default_calibration()
+    plan = make_plan(model, num_gpus, dp, parallel, config)
+    step = _step_parts(plan, hw, c, num_leaves_spanned)
+    mem = memory or _peak_or_refuse(model.name, plan, c, accel, check_memory)
+    est = _estimate(plan, hw, config, step, mem)
+    if tokens is None:
+        return est
+    ckpt_per_step = step.checkpoint_per_step_s(config.checkpoint_interval_s)
+    return _with_run(est, hw, tokens, step.step_s + ckpt_per_step, step.num_nodes,
+                     step.compute_frac)
+
+
+def _check_dtype(accel: Accelerator, dtype: str) -> None:
+    """The accelerator runs ``dtype`` (and bf16, or fp16, for what stays in 16 bits)."""
+    for dt in {dtype, "bf16" if dtype != "fp16" else "fp16"}:
         if dt not in accel.peak_flop_per_s:
             raise InputError(f"dtype {dt} is not supported by {accel.name}")
-    c = default_calibration()
+
+
+@dataclass(frozen=True, slots=True)
+class _StepParts:
+    """The parts of one step, in seconds: ``m`` micro-batches at the slowest stage's pace,
+    the pipeline bubble, exposed PP and DP communication, the optimizer and data loading."""
+
+    num_microbatches: int
+    mb: MicrobatchTimes
+    bubble_s: float
+    pp_exposed_s: float
+    dp: comm.DpComm
+    optimizer_s: float
+    io: IoEstimate
+    num_nodes: int
+    step_s: float
+
+    @property
+    def compute_s(self) -> float:
+        """Compute of the average stage (the rest of the slowest stage is imbalance)."""
+        return self.num_microbatches * self.mb.compute_avg
+
+    @property
+    def compute_frac(self) -> float:
+        """The share of the step the GPUs compute (compute and optimizer)."""
+        return (self.compute_s + self.optimizer_s) / self.step_s
+
+    def checkpoint_per_step_s(self, interval_s: float) -> float:
+        """One checkpoint write spread over the steps between two checkpoints."""
+        return self.io.checkpoint_write_s * self.step_s / interval_s
+
+
+def _step_parts(plan: Plan, hw: HardwareSpec, c: Calibration,
+                num_leaves_spanned: int | None) -> _StepParts:
+    """Time one step of ``plan`` on ``hw`` (the module docstring's equation)."""
+    accel = hw.accelerator
     coeff = c.for_accelerator(accel.name)
-    plan = make_plan(model, num_gpus, dp, parallel, config)
-    ctx = comm.make_context(hw, num_gpus, num_leaves_spanned)
+    ctx = comm.make_context(hw, plan.num_gpus, num_leaves_spanned)
     m = plan.num_microbatches
     mb = _microbatch_times(plan, accel, coeff, c, ctx)
     bubble = bubble_s(plan.pp, plan.interleave, mb.t_avg)
@@ -283,53 +332,51 @@ def estimate_training(
         params.dense / plan.dp_cp + params.expert / plan.expert_dp)
     opt = optimizer_time_s(local, accel, c, offload=plan.offload_optimizer)
     pp_exp = comm.pp_exposed_per_step(plan, ctx, c)
-    compute = m * mb.compute_avg  # the average stage; the rest is imbalance
     nodes = ctx.job_nodes
     io = io_estimate(hw.storage, tokens_per_step=plan.tokens_per_step, num_nodes=nodes,
                      total_params=total_params(plan.arch), compute_step_s=m * mb.t_max)
     step = m * mb.t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
+    return _StepParts(m, mb, bubble, pp_exp, dpc, opt, io, nodes, step)
 
-    mem = memory or _peak_or_refuse(model.name, plan, c, accel, check_memory)
-    capacity = accel.memory_bytes
 
+def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepParts,
+              mem: MemoryBreakdown) -> TrainingEstimate:
+    """The estimate of one step: rates, FLOP utilisation, breakdown and memory."""
+    accel = hw.accelerator
+    m, mb, step, num_gpus = s.num_microbatches, s.mb, s.step_s, plan.num_gpus
     tps = plan.tokens_per_step
     model_flops = model_flops_per_token(plan.arch, plan.seq_len) * tps
     hw_flops = hardware_flops_per_token(plan.arch, plan.seq_len, plan.recompute) * tps
     peak = accel.peak_for(config.dtype) * num_gpus
-    ckpt_per_step = io.checkpoint_write_s * step / config.checkpoint_interval_s
     breakdown = {
-        "compute_s": compute,
+        "compute_s": s.compute_s,
         "tp_comm_s": m * mb.tp_s,
         "cp_comm_s": m * mb.cp_s,
         "ep_comm_s": m * mb.ep_s,
-        "pp_comm_s": pp_exp,
-        "dp_comm_s": dpc.exposed_s,
-        "bubble_s": bubble,
+        "pp_comm_s": s.pp_exposed_s,
+        "dp_comm_s": s.dp.exposed_s,
+        "bubble_s": s.bubble_s,
         "stage_imbalance_s": m * (mb.t_max - mb.t_avg) if plan.pp > 1 else 0.0,
-        "optimizer_s": opt,
-        "data_loading_s": io.data_exposed_s,
-        "checkpoint_s": ckpt_per_step,
+        "optimizer_s": s.optimizer_s,
+        "data_loading_s": s.io.data_exposed_s,
+        "checkpoint_s": s.checkpoint_per_step_s(config.checkpoint_interval_s),
     }
-    compute_frac = (compute + opt) / step
     extra = {
         "num_microbatches": float(m),
         "bubble_frac": bubble_frac(plan.pp, plan.interleave, m),
         "hardware_flops_per_step": hw_flops,
-        "dp_comm_total_s": dpc.total_s,
-        "checkpoint_bytes": io.checkpoint_bytes,
-        "checkpoint_write_s": io.checkpoint_write_s,
-        "data_read_s": io.data_read_s,
-        "gpu_power_w": gpu_power_w(hw, compute_frac),
-        "num_nodes": float(nodes),
+        "dp_comm_total_s": s.dp.total_s,
+        "checkpoint_bytes": s.io.checkpoint_bytes,
+        "checkpoint_write_s": s.io.checkpoint_write_s,
+        "data_read_s": s.io.data_read_s,
+        "gpu_power_w": gpu_power_w(hw, s.compute_frac),
+        "num_nodes": float(s.num_nodes),
     }
-    est = TrainingEstimate(
+    return TrainingEstimate(
         step_time_s=step, mfu=model_flops / (step * peak), hfu=hw_flops / (step * peak),
         tokens_per_s=tps / step, tflops_per_gpu=model_flops / step / num_gpus / 1e12,
         memory=mem,
-        breakdown=breakdown, num_gpus=num_gpus, dp=dp, model_flops_per_step=model_flops,
+        breakdown=breakdown, num_gpus=num_gpus, dp=plan.dp, model_flops_per_step=model_flops,
         extra=extra, hw_tflops_per_gpu=hw_flops / step / num_gpus / 1e12,
-        memory_capacity_bytes=capacity,
+        memory_capacity_bytes=accel.memory_bytes,
     )
-    if tokens is None:
-        return est
-    return _with_run(est, hw, tokens, step + ckpt_per_step, nodes, compute_frac)
