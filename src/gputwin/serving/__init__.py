@@ -5,7 +5,10 @@ block pool with prefix caching (:mod:`.kv_cache`), the scheduler (:mod:`.schedul
 step pricer (:mod:`.step_cost`), the decode-skip arithmetic as pure functions
 (:mod:`.decode_skip`) and the step runner (:mod:`.engine`); :mod:`.fleet` wires
 replicas, routers (:mod:`.router`, a registry with typed args) and the
-autoscaler (:mod:`.autoscaler`) onto the event kernel. See docs/serving-simulation.md.
+autoscaler (:mod:`.autoscaler`) onto the event kernel, with its parts in their own
+modules: specs (:mod:`.fleet_spec`), pools (:mod:`.pool`), incoming requests
+(:mod:`.arrivals`), tick skipping (:mod:`.quiet_ticks`) and the outcome
+(:mod:`.fleet_outcome`). See docs/serving-simulation.md.
 """
 
 # first: a compiled engine (bench/build_serving_accel.py) is used only while it is current
@@ -13,7 +16,9 @@ from gputwin.serving._accel import USING_COMPILED
 from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
-from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ReplicaLife, ServiceSpec
+from gputwin.serving.fleet import Fleet
+from gputwin.serving.fleet_outcome import FleetOutcome, ReplicaLife
+from gputwin.serving.fleet_spec import PoolSpec, ServiceSpec
 from gputwin.serving.kv_cache import BlockPool, KvCacheError
 from gputwin.serving.router import ROUTERS, RouterPlugin, make_router, router_names
 from gputwin.serving.scheduler import Scheduler

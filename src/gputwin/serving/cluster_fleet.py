@@ -22,7 +22,8 @@ from typing import Protocol
 
 from gputwin.serving.closed_loop import ClosedLoop
 from gputwin.serving.engine import Replica
-from gputwin.serving.fleet import Fleet, ServiceSpec, _Pool
+from gputwin.serving.fleet import Fleet, ServiceSpec
+from gputwin.serving.pool import Pool
 from gputwin.serving.request import ReqState
 from gputwin.sim.kernel import Simulator
 from gputwin.workload.job import JobSpec
@@ -64,7 +65,7 @@ class ReplicaJobs:
 
 @dataclass(slots=True)
 class _Ask:
-    pool: _Pool
+    pool: Pool
     warm: bool
     asked_s: float
 
@@ -91,7 +92,7 @@ class ClusterFleet(Fleet):
                          closed_loops=closed_loops)
 
     # ---- asking the cluster ---------------------------------------------------------------
-    def _provision(self, pool: _Pool, now: float, count: int, *, initial: bool = False) -> None:
+    def _provision(self, pool: Pool, now: float, count: int, *, initial: bool = False) -> None:
         svc = pool.service.name
         j = self._jobs
         for _ in range(count):
@@ -118,7 +119,7 @@ class ClusterFleet(Fleet):
         self._add_replica(pool, now, now + load)
         self._flush(pool)
 
-    def _drain(self, pool: _Pool, serving: list[Replica], count: int) -> None:
+    def _drain(self, pool: Pool, serving: list[Replica], count: int) -> None:
         waiting = self._asked.get(id(pool), [])
         while count > 0 and waiting:  # replicas not placed yet go first
             self._withdraw(waiting.pop())
@@ -138,7 +139,7 @@ class ClusterFleet(Fleet):
         if job_id is not None:
             self._provider.release_replica(job_id)
 
-    def _autoscale(self, pool: _Pool) -> None:
+    def _autoscale(self, pool: Pool) -> None:
         super()._autoscale(pool)
         spec = pool.spec.autoscaler
         if spec is not None and not self._busy():
@@ -148,17 +149,17 @@ class ClusterFleet(Fleet):
             self._drain(pool, serving, len(waiting) + len(serving) - spec.min_replicas)
 
     # ---- the gateway ----------------------------------------------------------------------
-    def _route(self, pool: _Pool, state: ReqState, now: float) -> None:
+    def _route(self, pool: Pool, state: ReqState, now: float) -> None:
         if pool.accepting:
             super()._route(pool, state, now)
         else:  # no replica ready yet: the request waits at the gateway
             self._backlog.setdefault(id(pool), []).append(state)
 
-    def _ready(self, pool: _Pool, rep: Replica) -> None:
+    def _ready(self, pool: Pool, rep: Replica) -> None:
         super()._ready(pool, rep)
         self._flush(pool)
 
-    def _flush(self, pool: _Pool) -> None:
+    def _flush(self, pool: Pool) -> None:
         """Route the requests waiting at the gateway once ``pool`` has a replica."""
         backlog = self._backlog.get(id(pool))
         if not backlog or not pool.accepting:

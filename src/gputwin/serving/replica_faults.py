@@ -50,7 +50,8 @@ from gputwin.serving.request import DROPPED, ReqState, reset_for_retry
 
 if TYPE_CHECKING:
     from gputwin.serving.engine import Replica
-    from gputwin.serving.fleet import Fleet, _Pool
+    from gputwin.serving.fleet import Fleet
+    from gputwin.serving.pool import Pool
 
 #: the plan's types stay importable from here (the fleet and the run layer use them)
 __all__ = ["PRIORITY_FAULT", "FaultCause", "FaultPlan", "ReplicaFaults", "SiteOutage",
@@ -75,12 +76,12 @@ class ReplicaFaults:
             fleet.sim.schedule_at(outage.start_s, _bind(self._site_down, (outage, st)),
                                   PRIORITY_FAULT)
 
-    def is_down(self, pool: _Pool) -> bool:
+    def is_down(self, pool: Pool) -> bool:
         """True while a site outage holds ``pool``'s service down."""
         return self._down.get(pool.service.name, 0) > 0
 
     # ---- hooks the fleet calls -------------------------------------------------------
-    def added(self, pool: _Pool, rep: Replica, ready_s: float) -> None:
+    def added(self, pool: Pool, rep: Replica, ready_s: float) -> None:
         """A replica was created: draw its first fault (counted from when it serves)."""
         svc = pool.service.name
         rates = replica_rates_per_s(self.plan.models, pool.spec.gpus_per_replica,
@@ -94,12 +95,12 @@ class ReplicaFaults:
             self.fleet.sim.schedule_at(at, lambda: self._fail(pool, rep, model),
                                        PRIORITY_FAULT)
 
-    def hold(self, pool: _Pool, req: ReqState) -> None:
+    def hold(self, pool: Pool, req: ReqState) -> None:
         """No replica of ``pool`` accepts: keep ``req`` until a replacement is up."""
         self._held.setdefault(id(pool), []).append(req)
         self._waiting += 1
 
-    def flush(self, pool: _Pool) -> None:
+    def flush(self, pool: Pool) -> None:
         """A replica of ``pool`` came up: send it the requests waiting at the gateway."""
         held = self._held.pop(id(pool), None)
         if not held:
@@ -113,7 +114,7 @@ class ReplicaFaults:
         return self._waiting > 0
 
     # ---- a fault ---------------------------------------------------------------------
-    def _fail(self, pool: _Pool, rep: Replica, model: FaultCause) -> None:
+    def _fail(self, pool: Pool, rep: Replica, model: FaultCause) -> None:
         fleet = self.fleet
         life = fleet._life_of[rep.id]
         if life.end_s is not None or rep.dead:
@@ -129,7 +130,7 @@ class ReplicaFaults:
         self._take_down(pool, rep, model.name, model.detect_s, st)
         fleet._add_replica(pool, now, now + restart)  # replacement (draws its own faults)
 
-    def _take_down(self, pool: _Pool, rep: Replica, cause: str, detect_s: float,
+    def _take_down(self, pool: Pool, rep: Replica, cause: str, detect_s: float,
                    st: ServiceFaultStats, outage: OutageStats | None = None) -> None:
         """``rep`` dies now: out of its pool, its requests retried after ``detect_s``
         (or dropped with the reason after ``max_retries``)."""

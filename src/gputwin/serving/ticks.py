@@ -5,7 +5,7 @@ the ticks in between repeat the one before them. The fleet then puts its next ti
 last point of the tick grid before that event (:func:`skip_to`). A sample skips once it
 repeats the sample before it (so the output rate it shows, 0, holds over the gap): the
 samples left out would have repeated it, and the timelines, read as step functions, are
-unchanged. An autoscaler skips once it is steady (``Fleet._steady``): the tick before
+unchanged. An autoscaler skips once it is steady (``quiet_ticks.steady``): the tick before
 the event reads the same utilization span and scale-down window as it would have. The
 work grows with the events, not with the simulated span (a trace of two requests ten
 years apart, an arrival rate of 1e-30/s).
