@@ -9,6 +9,7 @@ moves the segment's end (run/simulate.py reschedules the completion).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gputwin.cluster.ledger import Placement
@@ -102,3 +103,36 @@ def time_at_work_s(state: JobState, now: float, work_s: float) -> float | None:
     done = progress(state, now)[0]
     begin = max(now, state.seg_start_s + plan.startup_s)
     return begin + max(0.0, work_s - done) / state.speed_frac
+
+
+def close_segment(state: JobState, now: float, *, done: bool, checkpoint_now: bool,
+                  durable_s: float | None, interval_s: Callable[[], float | None]) -> float:
+    """Account the segment that ends ``now`` on ``state``: time and GPU-seconds held, the
+    training kept (all of it when ``done`` or ``checkpoint_now``; else up to the last
+    checkpoint written through storage, ``durable_s``, or the last whole checkpoint
+    ``interval_s()``), the GPU-seconds lost and the energy used. Returns the work fraction
+    left."""
+    plan, placement = state.plan, state.placement
+    assert plan is not None and placement is not None
+    held_s = now - state.seg_start_s
+    gpus = placement.gpu_equivalents
+    state.gpu_s += gpus * held_s
+    state.held_s += held_s
+    train_s = plan.duration_s - plan.startup_s
+    work_s, full_power_s = progress(state, now)
+    trained_s = min(work_s, train_s)
+    if done or checkpoint_now:
+        kept_s = trained_s
+    elif durable_s is not None:  # checkpoints written through the storage tier
+        kept_s = min(durable_s, trained_s)
+    else:
+        interval = interval_s()
+        kept_s = (trained_s // interval) * interval if interval else 0.0
+    state.kept_s += kept_s
+    if not done:
+        state.lost_gpu_s += gpus * (held_s - kept_s)
+    if plan.energy_j is not None:
+        used = plan.energy_j * (min(full_power_s, train_s) / train_s if train_s > 0 else 1.0)
+        state.energy_j = (state.energy_j or 0.0) + used
+    kept_frac = kept_s / train_s if train_s > 0 else (1.0 if done else 0.0)
+    return state.remaining_frac * (1.0 - kept_frac)

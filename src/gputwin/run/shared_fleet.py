@@ -20,10 +20,11 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.cluster.ledger import Placement
 from gputwin.errors import InputError
 from gputwin.run.results import SimulationResult
+from gputwin.run.run_records import run_result
 from gputwin.run.serving_energy import ServiceEnergy
 from gputwin.run.serving_summary import ServiceMeta
 from gputwin.run.shared_fleet_summary import shared_result
-from gputwin.run.simulate import _Run, drive, run_result
+from gputwin.run.simulate import _Run, drive
 from gputwin.run.simulate_serve import (
     NO_EXTENT,
     build_requests_and_stages,
