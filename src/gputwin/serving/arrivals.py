@@ -5,7 +5,8 @@ time); closed-loop clients (:mod:`gputwin.serving.closed_loop`) send theirs as e
 ones complete. With a ``dispatch`` (runs across sites) each request reaches the service
 (site group) the dispatcher picks after that route's network delay, in transit until
 then. Each request's state is created when it arrives; :meth:`Arrivals.all_states` gives
-the rest a fresh state at the end. The fleet routes what arrives (``enter``).
+the rest a fresh state at the end. What arrives goes to its service's entry pool through
+the fleet's ``route`` (called directly: one call per arrival, as on the fleet itself).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from gputwin.serving.closed_loop import ClosedLoop, ClosedLoopClients
 from gputwin.serving.fleet_spec import Dispatch
+from gputwin.serving.pool import Pool
 from gputwin.serving.request import ReqState
 from gputwin.sim.kernel import Simulator
 from gputwin.workload.llm_request import LlmRequest
@@ -29,11 +31,13 @@ class Arrivals:
     """The requests still to come, those in transit, and every arrived request's state."""
 
     def __init__(self, requests: Sequence[LlmRequest], sim: Simulator,
-                 enter: Callable[[ReqState, float], None], *, dispatch: Dispatch | None,
+                 route: Callable[[Pool, ReqState, float], None], entry: Mapping[str, Pool],
+                 *, dispatch: Dispatch | None,
                  closed_loops: Mapping[int, ClosedLoop] | None) -> None:
         self.requests = requests
         self.sim = sim
-        self._enter = enter  # routes a request to its service's entry pool
+        self._route = route  # the fleet's router call
+        self._entry = entry  # service -> its entry pool (filled by the fleet)
         # request states are created at arrival (fewer live objects, cheaper set-up)
         self.states: list[ReqState | None] = [None] * len(requests)
         self.clients: ClosedLoopClients | None = None
@@ -78,7 +82,7 @@ class Arrivals:
         i = self._take()
         spec = self.requests[i]
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-        self._enter(state, self.sim.now)
+        self._route(self._entry[spec.service], state, self.sim.now)
 
     def _arrive_dispatched(self) -> None:
         """An arrival whose service (site group) and network delay ``dispatch`` decides:
@@ -105,11 +109,11 @@ class Arrivals:
             self._dispatched(i, spec, now)
             return
         state = self.states[i] = ReqState(spec, spec.num_output_tokens)
-        self._enter(state, now)
+        self._route(self._entry[spec.service], state, now)
 
     def _deliver(self, state: ReqState) -> None:
         self.in_transit -= 1
-        self._enter(state, self.sim.now)
+        self._route(self._entry[state.spec.service], state, self.sim.now)
 
     def resubmit(self, state: ReqState) -> None:
         """Send ``state`` to the router again now (a fault took its replica): to its own
@@ -117,7 +121,7 @@ class Arrivals:
         after that route's network delay."""
         now = self.sim.now
         if self._dispatch is None:
-            self._enter(state, now)
+            self._route(self._entry[state.spec.service], state, now)
             return
         if self._index_of is None:
             self._index_of = {r.request_id: i for i, r in enumerate(self.requests)}

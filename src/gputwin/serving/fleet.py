@@ -69,8 +69,9 @@ class Fleet:
         self.horizon_s = horizon_s
         self.max_total_gpus = max_total_gpus
         self.services = {s.name: s for s in services}
-        self.arrivals = Arrivals(requests, self.sim, self.route_entry, dispatch=dispatch,
-                                 closed_loops=closed_loops)
+        self.entry: dict[str, Pool] = {}
+        self.arrivals = Arrivals(requests, self.sim, self._route, self.entry,
+                                 dispatch=dispatch, closed_loops=closed_loops)
         self._clients = self.arrivals.clients
         if self._clients is not None:  # completion hooks that tell the clients
             self.on_finish = self._on_finish_closed  # type: ignore[method-assign]
@@ -82,7 +83,6 @@ class Fleet:
         self._next_id = 0
         self.timelines = {s.name: ServiceTimeline() for s in services}
         self._ticks = QuietTicks(self.sim)
-        self.entry: dict[str, Pool] = {}
         self.decode: dict[str, Pool] = {}
         self.pools: list[Pool] = []
         self.faults: ReplicaFaults | None = None
@@ -192,10 +192,6 @@ class Fleet:
         return sum(life.gpus for life in self.lives if life.end_s is None)
 
     # ---- requests ----------------------------------------------------------------------
-    def route_entry(self, state: ReqState, now: float) -> None:
-        """Route a request arriving now to its service's entry pool."""
-        self._route(self.entry[state.spec.service], state, now)
-
     def arrive_at(self, at_s: float, callback: Callable[[], None]) -> None:
         """Put an arrival-class event (a request or a hand-off reaching a pool) on the
         kernel: it fires before the replica step ends of the same instant."""
