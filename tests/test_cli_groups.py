@@ -26,3 +26,18 @@ def test_an_empty_scenario_name_is_named_as_such(command: list[str],
     code, out, err = run_cli([*command, "", "-q"], capsys)
     assert code == 2 and out == ""
     assert "SCENARIO: expected a scenario file or a bundled name" in err
+
+
+def test_python_dash_m_runs_the_same_command_line() -> None:
+    """``python -m gputwin`` is the console script for users without it on PATH: the same
+    help, and bad input exits 2 with one line, as the script does."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "gputwin", "estimate", "--help"],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "Usage: gputwin estimate" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "gputwin", "estimate", "energy", "--gpu",
+                          "no-such-gpu"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "no-such-gpu" in bad.stderr
