@@ -46,8 +46,8 @@ def _extra_s(perf: Any, g: Any, routed: int, imb: float, form: str, c: float) ->
 def loss_form(form: str, c: float) -> Iterator[None]:
     """Run with the narrow-expert factor off and ``form``'s per-routed-row time on."""
     def gemm_s(self: Any, g: Any, width_eff: float, tokens: int, routed: int, imb: float,
-               rate: float) -> tuple[float, float]:
-        compute, weights = _GEMM_S(self, g, 1.0, tokens, routed, imb, rate)
+               rate: float, masked: bool = False) -> tuple[float, float]:
+        compute, weights = _GEMM_S(self, g, 1.0, tokens, routed, imb, rate, masked)
         if not g.local_experts:
             return compute, weights
         extra = _extra_s(self, g, routed, imb, form, c)
