@@ -44,8 +44,8 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
                                                             290, 300, 350))},
     "trtllm-0.20": {"overlapped_per_seq_s": tuple(u * _US for u in (0, 15, 20, 22, 24, 25,
                                                                     26, 28, 30, 35))},
-    # Intel's static-batch runner (not a release, same mechanics): 0-4 ms by 0.125 ms
-    "optimum-habana": {"step_overhead_s": tuple(k * 0.000125 for k in range(33)),
+    # Intel's static-batch runner (not a release, same mechanics): 0-8 ms by 0.125 ms
+    "optimum-habana": {"step_overhead_s": tuple(k * 0.000125 for k in range(65)),
                        "per_seq_overhead_s": tuple(u * _US for u in (0, 0.5, 1, 2, 5, 10,
                                                                      20))},
 }

@@ -56,7 +56,12 @@ def _best_tokens_per_gpu(gpu: str) -> float:
                for dtype in ("bf16", "fp8"))
 
 
-def test_gaudi3_does_not_outrun_h100_on_llama3_70b() -> None:
-    """No published Gaudi 3 training run beats H100 at its best (FP8); issue 8 found the model
-    had Gaudi 3 ahead because the default coefficients took its 1.8 PFLOPS peak at face value."""
-    assert _best_tokens_per_gpu("gaudi3") < _best_tokens_per_gpu("h100-sxm-80gb")
+def test_gaudi3_llama3_70b_training_sits_between_gaudi2_and_intels_own_claim() -> None:
+    """No Gaudi 3 training throughput is published, so the band is what is known: above
+    Gaudi 2 (measured and calibrated, a third of the Gaudi 3 MME peak), and below Intel's own
+    launch projection of 1.5x H100's time-to-train (Intel Vision, April 2024: "50 % faster on
+    average" across Llama 2 7B/13B and GPT-3 175B). Issue 8 had held Gaudi 3 below H100 for
+    want of any figure, on an estimated GEMM fraction; with mamf-finder's measured fractions
+    (0.68 / 0.70 of peak) the model puts it 3 % ahead of H100's FP8 run."""
+    gaudi3 = _best_tokens_per_gpu("gaudi3")
+    assert _best_tokens_per_gpu("gaudi2") < gaudi3 < 1.5 * _best_tokens_per_gpu("h100-sxm-80gb")
