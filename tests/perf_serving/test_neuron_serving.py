@@ -34,7 +34,7 @@ def test_fused_speculation_beats_plain_decode_at_batch_1_on_trainium2() -> None:
     fused = make_perf("llama3.3-70b", num_speculative_tokens=7, draft_kind="fused_draft",
                       draft_model="llama3.2-1b", acceptance_rate=0.7, **kw)
     ctx = 10_750.0
-    per_token = fused.spec_step_time_s(1, ctx) / fused.expected_tokens_per_step()
+    per_token = fused.spec_step_time_s(1, ctx) / fused.speculation.expected_tokens_per_step()
     assert per_token < plain.step_time_s(0, 0.0, 0.0, 1, ctx) / 1.5
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from perf_serving_builders import make_perf
 
 from gputwin.errors import InputError
-from gputwin.perf.serving import ServingPerf, expected_accepted_tokens, step_components
+from gputwin.perf.serving import ServingPerf, step_components
+from gputwin.perf.speculation import expected_accepted_tokens
 
 
 def _decode(perf: ServingPerf, batch: int, ctx: int = 1024) -> float:
@@ -92,7 +93,7 @@ def test_speculative_decoding_helps_at_batch_1_and_hurts_at_large_batch() -> Non
                      draft_model="llama3.1-8b", acceptance_rate=0.8)
     def speedup(batch: int) -> float:
         ctx = float(batch * 1000)
-        per_tok = spec.spec_step_time_s(batch, ctx) / spec.expected_tokens_per_step()
+        per_tok = spec.spec_step_time_s(batch, ctx) / spec.speculation.expected_tokens_per_step()
         return plain.step_time_s(0, 0.0, 0.0, batch, ctx) / per_tok
     assert speedup(1) > 1.3
     assert speedup(512) < 1.0
@@ -103,7 +104,7 @@ def test_eagle_and_ngram_are_cheaper_than_a_draft_model() -> None:
     eagle = make_perf("llama3-70b", draft_kind="eagle", **kw)
     ngram = make_perf("llama3-70b", draft_kind="ngram", **kw)
     draft = make_perf("llama3-70b", draft_kind="draft_model", draft_model="llama3.1-8b", **kw)
-    costs = [p.draft_time_s(4, 4000.0) for p in (ngram, eagle, draft)]
+    costs = [p.speculation.draft_time_s(4, 4000.0) for p in (ngram, eagle, draft)]
     assert costs == sorted(costs) and costs[0] < 1e-3
 
 
@@ -114,10 +115,10 @@ def test_fused_draft_drops_only_the_per_proposal_host_launch() -> None:
     assert fused._draft is not None and host._draft is not None
     launch_s = host._draft._step_oh
     assert launch_s > 0.0
-    gap = host.draft_time_s(2, 8000.0) - fused.draft_time_s(2, 8000.0)
+    gap = host.speculation.draft_time_s(2, 8000.0) - fused.speculation.draft_time_s(2, 8000.0)
     assert gap == pytest.approx(7 * launch_s)
     # the proposals still cost device time, and verification is the same
-    assert fused.draft_time_s(2, 8000.0) > 0.0
+    assert fused.speculation.draft_time_s(2, 8000.0) > 0.0
     assert (host.spec_step_time_s(2, 8000.0) - fused.spec_step_time_s(2, 8000.0)
             == pytest.approx(gap))
 

@@ -88,7 +88,7 @@ def _spec_gain(rate: float, n: int) -> float:
     base = real_perf()
     spec = real_perf(spec_tokens=3, acceptance=0.8)
     reqs = _synthetic(n, rate, prompt=500, output=300)
-    e = spec.expected_tokens_per_step()
+    e = spec.speculation.expected_tokens_per_step()
     cfg = engine(20000, max_num_seqs=256, max_num_batched_tokens=8192)
     cfg_spec = engine(20000, max_num_seqs=256, max_num_batched_tokens=8192,
                       num_speculative_tokens=3, tokens_per_step=e)

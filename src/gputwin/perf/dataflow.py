@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gputwin.catalog.model_math import active_params_per_token, num_moe_layers, total_params
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.speculation import expected_accepted_tokens
 from gputwin.yaml_io import load_validated
 
 _BYTES = {"int8": 1.0, "fp8": 1.0, "bf16": 2.0, "fp16": 2.0, "int4": 0.5, "fp4": 0.5}
@@ -231,7 +232,6 @@ def _speculation(lay: _Layout, stack: str, context_tokens: int,
     if spec.speedup is not None:
         return spec.speedup, 0
     from gputwin.catalog.loader import default_catalog
-    from gputwin.perf.serving import expected_accepted_tokens
 
     assert spec.acceptance is not None and spec.draft_model is not None  # the validator's
     draft_model = default_catalog().model(spec.draft_model)

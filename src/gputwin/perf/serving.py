@@ -11,13 +11,13 @@ Public API (stable; the serving simulator calls it once per engine step):
 - ``ServingPerf.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
   prefill_attn_pairs, num_decode_seqs, decode_context_tokens_sum)``: one continuous-batching
   step mixing prefill chunks and decode tokens.
-- ``ServingPerf.spec_step_time_s(...)``, ``expected_tokens_per_step(alpha)``: speculative
-  decoding (draft + verification of ``k+1`` tokens per sequence).
+- ``ServingPerf.spec_step_time_s(...)``: a speculative step (draft + verification of ``k+1``
+  tokens per sequence); ``speculation`` (:class:`~gputwin.perf.speculation.Speculation`):
+  ``expected_tokens_per_step(alpha)``, ``draft_time_s(...)``.
 - memory: ``kv_bytes_per_token_per_gpu``, ``kv_bytes_per_token_total``,
   ``weights_bytes_per_gpu``; ``memory`` (:class:`~gputwin.perf.serving_memory.KvMemory`):
   ``num_kv_blocks(block_size, gpu_memory_utilization)``,
   ``max_batch_size_by_memory(context_tokens)``; disaggregation: ``kv_transfer_time_s``.
-- ``expected_accepted_tokens(alpha, k)``.
 
 Model of one step (per layer, per GPU, summed over all layers; with ``pp`` stages the
 engine keeps ``pp`` micro-batches in flight, so a step of B sequences costs one traverse
@@ -61,18 +61,18 @@ from gputwin.perf.serving_shapes import (
     ReplicaShape,
     replica_shape,
 )
+from gputwin.perf.speculation import (
+    DRAFT_MODEL_KINDS,
+    EagleHead,
+    Speculation,
+    draft_tp,
+    speculation_problem,
+)
 from gputwin.perf.split import Split, check_split
 from gputwin.topology.hardware import HardwareSpec
 
 WEIGHT_DTYPES = tuple(WEIGHT_BYTES)
 KV_DTYPES = ("bf16", "fp8")
-#: Proposers. ``draft_model``: a separate draft forward per proposal, each launched from the
-#: host (vLLM v0.6 spec_decode); ``fused_draft``: the draft model compiled into the target's
-#: graph, the k proposals and the verification one device launch (AWS NxD Inference "fused
-#: speculation"); ``eagle``: one extra decoder layer; ``ngram``: prompt lookup on the host.
-DRAFT_KINDS = ("draft_model", "fused_draft", "eagle", "ngram")
-#: Kinds that run a separate draft model (``--draft-model``).
-DRAFT_MODEL_KINDS = ("draft_model", "fused_draft")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +110,6 @@ class ServingConfig:
         return self.tp * self.pp * self.dp_attention
 
 
-def expected_accepted_tokens(alpha: float, k: int) -> float:
-    """Tokens emitted per verification step: ``(1 − α^{k+1})/(1 − α)`` (k+1 when α = 1)."""
-    if k <= 0:
-        return 1.0
-    if alpha >= 1.0:
-        return float(k + 1)
-    return (1.0 - alpha ** (k + 1)) / (1.0 - alpha)
-
-
 def check_config(c: ServingConfig) -> None:
     """Raise :class:`InputError` naming the option when the split or dtypes are invalid."""
     m = c.model
@@ -144,37 +135,16 @@ def check_config(c: ServingConfig) -> None:
     if c.kv_cache_dtype not in KV_DTYPES:
         raise InputError(f"--kv-cache must be one of {', '.join(KV_DTYPES)}, got "
                          f"{c.kv_cache_dtype!r}")
-    k = c.num_speculative_tokens
-    if k < 0:
-        raise InputError(f"--spec-tokens must be >= 0, got {k}")
-    if k > 0:
-        if c.draft_kind not in DRAFT_KINDS:
-            raise InputError(f"speculative decoding needs a draft kind ({', '.join(DRAFT_KINDS)}),"
-                             f" got {c.draft_kind!r}")
-        problem = draft_model_problem(c.draft_kind,
-                                      c.draft_model.name if c.draft_model else None)
-        if problem:
-            raise InputError(problem)
-    if not 0.0 <= c.acceptance_rate <= 1.0:
-        raise InputError(f"--acceptance must be in [0, 1], got {c.acceptance_rate}")
+    problem = speculation_problem(c.num_speculative_tokens, c.draft_kind,
+                                  c.draft_model.name if c.draft_model else None,
+                                  c.acceptance_rate)
+    if problem:
+        raise InputError(problem)
     if c.kv_cache_length is not None and (isinstance(c.kv_cache_length, bool)
                                           or not isinstance(c.kv_cache_length, int)
                                           or c.kv_cache_length < 1):
         raise InputError(f"--kv-cache-length must be a positive integer, got "
                          f"{c.kv_cache_length!r}")
-
-
-def draft_model_problem(kind: str, draft_model: str | None,
-                        name: str = "--draft-model") -> str | None:
-    """Why speculation of ``kind`` cannot run with ``draft_model`` (``None``: it can): the
-    draft_model and fused_draft proposers need one, the others run without. ``name``: how
-    the input that gives the draft model is called (the flag, or a scenario's key)."""
-    if kind in DRAFT_MODEL_KINDS and draft_model is None:
-        return f"{name} is required for {kind} speculative decoding"
-    if kind not in DRAFT_MODEL_KINDS and draft_model is not None:
-        return (f"{name} {draft_model} is used only by the "
-                f"{' and '.join(DRAFT_MODEL_KINDS)} proposers; {kind} proposes without one")
-    return None
 
 
 def context_problem(model: ModelSpec, input_tokens: int, output_tokens: int,
@@ -303,7 +273,6 @@ class ServingPerf:
         "_groups",
         "_half",
         "_host_floor",
-        "_k",
         "_kv_len",
         "_layer_oh",
         "_masked_half",
@@ -318,6 +287,7 @@ class ServingPerf:
         "config",
         "memory",
         "shape",
+        "speculation",
     )
 
     def __init__(self, config: ServingConfig, calibration: ServingCalibration) -> None:
@@ -357,9 +327,12 @@ class ServingPerf:
         self._eager_s = prof.eager_layer_s * c.model.num_layers
         self._dp, self._ep = c.dp_attention, c.ep
         self.comm = ReplicaComm(c, cal.tp_comm_mult)
-        self._k = c.num_speculative_tokens
         self._kv_len = c.kv_cache_length
-        self._draft = _draft_perf(c, cal)
+        draft = self._draft = _draft_perf(c, cal)
+        eagle = (EagleHead(self.shape, self._gemm_rate, self._half, self._attn_rate, self._bw,
+                           self._layer_oh) if c.draft_kind == "eagle" else None)
+        self.speculation = Speculation(c, self._step_oh, self._seq_oh, eagle,
+                                       draft.decode_forward_s if draft else None)
         self.memory = KvMemory(c, self.shape, cal, accel.memory_bytes,
                                self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu)
 
@@ -502,41 +475,6 @@ class ServingPerf:
         return t if self._host_floor is None else max(t, self._host_floor(seqs))
 
     # ---- speculative decoding --------------------------------------------------------
-    def expected_tokens_per_step(self, acceptance_rate: float | None = None) -> float:
-        """Tokens a sequence emits per (verification) step; 1 without speculation."""
-        a = self.config.acceptance_rate if acceptance_rate is None else acceptance_rate
-        return expected_accepted_tokens(a, self._k)
-
-    def draft_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float) -> float:
-        """Device seconds to propose ``k`` tokens for each decode sequence."""
-        k, n = self._k, num_decode_seqs
-        if k <= 0 or n <= 0:
-            return 0.0
-        kind = self.config.draft_kind
-        if kind == "ngram":
-            return k * -(-n // self._dp) * self._seq_oh  # prompt lookup on the host
-        if kind == "eagle":
-            # one decoder layer of the target's width + its LM head, per proposed token
-            g = self.shape.groups[0]
-            s = self.shape
-            rate = self._gemm_rate * n / (n + self._half)
-            one = (max(g.dense_flop_per_token * n / rate, g.dense_weight_bytes / self._bw)
-                   + max(decode_context_tokens_sum * g.decode_attn_flop_per_pair
-                         / self._attn_rate, decode_context_tokens_sum
-                         * g.kv_bytes_per_token / self._bw)
-                   + self._layer_oh
-                   + max(n * s.lm_head_flop_per_token / rate, s.lm_head_weight_bytes / self._bw))
-            return k * one
-        assert self._draft is not None
-        d = self._draft
-        # draft_model: each proposal is a separate forward of the draft model with its own
-        # host launch (vLLM v0.6 spec_decode runs the proposer's k passes through its model
-        # runner); fused_draft: the passes run inside the target's compiled graph, no host
-        # time of their own (the step's host overhead is paid once, in spec_step_time_s)
-        launch_s = 0.0 if kind == "fused_draft" else d._step_oh
-        return k * (d._gpu_time_s(n, 0.0, 0.0, decode_context_tokens_sum,
-                                  decode_context_tokens_sum, n, n) + launch_s)
-
     def spec_step_time_s(self, num_decode_seqs: int, decode_context_tokens_sum: float,
                          num_prefill_tokens: int = 0, prefill_context_tokens_sum: float = 0.0,
                          prefill_attn_pairs: float = 0.0) -> float:
@@ -545,7 +483,7 @@ class ServingPerf:
         Without speculation this equals :meth:`step_time_s`. Verification scores ``k+1``
         query tokens per sequence (compute grows ``k+1``-fold, the KV is read once).
         """
-        k = self._k
+        k = self.speculation.num_tokens
         if k <= 0:
             return self.step_time_s(num_prefill_tokens, prefill_context_tokens_sum,
                                     prefill_attn_pairs, num_decode_seqs,
@@ -562,7 +500,14 @@ class ServingPerf:
             low_latency=num_prefill_tokens == 0)
         if num_prefill_tokens:
             verify += self._eager_s
-        return self._with_host(verify + self.draft_time_s(n, decode_context_tokens_sum), n)
+        return self._with_host(
+            verify + self.speculation.draft_time_s(n, decode_context_tokens_sum), n)
+
+    def decode_forward_s(self, num_decode_seqs: int, decode_context_tokens_sum: float) -> float:
+        """Device seconds of one decode-only forward (no host time): a draft model's
+        proposal of one token for each sequence (:class:`~gputwin.perf.speculation.Speculation`)."""
+        return self._gpu_time_s(num_decode_seqs, 0.0, 0.0, decode_context_tokens_sum,
+                                decode_context_tokens_sum, num_decode_seqs, num_decode_seqs)
 
     # ---- power -----------------------------------------------------------------------
     def busy_activity_frac(self, num_tokens: float, busy_s: float, num_steps: int = 0,
@@ -786,18 +731,10 @@ def _draft_perf(c: ServingConfig, cal: ServingCalibration) -> ServingPerf | None
             or c.draft_model is None:
         return None
     return ServingPerf(ServingConfig(
-        c.draft_model, c.hw, tp=_draft_tp(c.draft_model, c.tp),
+        c.draft_model, c.hw, tp=draft_tp(c.draft_model, c.tp),
         weights_dtype="bf16" if c.weights_dtype == "int4" else c.weights_dtype,
         kv_cache_dtype=c.kv_cache_dtype, max_num_batched_tokens=c.max_num_batched_tokens,
         max_num_seqs=c.max_num_seqs, engine=c.engine), cal)
-
-
-def _draft_tp(draft: ModelSpec, tp: int) -> int:
-    """Largest TP ≤ the target's that the draft's heads allow (vLLM default: same TP)."""
-    t = tp
-    while t > 1 and (draft.num_attention_heads % t or (draft.kv_heads % t and t % draft.kv_heads)):
-        t //= 2
-    return max(1, t)
 
 
 def prepare_serving(config: ServingConfig,
@@ -807,8 +744,6 @@ def prepare_serving(config: ServingConfig,
 
 
 __all__ = [
-    "DRAFT_KINDS", "DRAFT_MODEL_KINDS", "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES",
-    "WEIGHT_DTYPES", "ServingConfig", "ServingPerf", "check_config",
-    "expected_accepted_tokens", "local_attention", "prepare_serving", "runs_weight_only",
-    "step_components",
+    "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES", "WEIGHT_DTYPES", "ServingConfig", "ServingPerf",
+    "check_config", "local_attention", "prepare_serving", "runs_weight_only", "step_components",
 ]

@@ -270,7 +270,7 @@ def _estimate(perf: ServingPerf, batch: int, inp: int, out: int, replicas: int,
     static = perf.config.kv_cache_length
     max_batch = perf.memory.max_batch_size_by_memory(static or inp + out, BLOCK_SIZE, util)
     _check_fit(perf, batch, static or inp + out, util, max_batch)
-    per_step = perf.expected_tokens_per_step()
+    per_step = perf.speculation.expected_tokens_per_step()
     total, ttft, ttft_max = _prefill(perf, batch, prompt)
     single = _prefill(perf, 1, prompt)[0]
     decode = loads_time_s(perf, [decode_load(batch, inp + out / 2.0)],

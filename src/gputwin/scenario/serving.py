@@ -49,7 +49,7 @@ from gputwin.errors import InputError, UnknownNameError
 from gputwin.input_model import InputModel
 from gputwin.limits import ReplicaCount, RequestCount
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
-from gputwin.perf.serving import draft_model_problem
+from gputwin.perf.speculation import draft_model_problem
 from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.requests import check_burstgpt_filter
