@@ -273,10 +273,8 @@ class ServingPerf:
         "_groups",
         "_half",
         "_host_floor",
-        "_kv_len",
         "_layer_oh",
         "_masked_half",
-        "_num_layers",
         "_pp",
         "_seq_oh",
         "_step_oh",
@@ -322,12 +320,10 @@ class ServingPerf:
         self._host_floor = (functools.partial(prof.host_floor_s, self._step_oh)
                             if prof.overlapped_per_seq_s > 0.0 else None)
         self._tp, self._pp = c.tp, c.pp
-        self._num_layers = c.model.num_layers
         # host launch time of a forward that carries prompt tokens (eager, not a graph)
         self._eager_s = prof.eager_layer_s * c.model.num_layers
         self._dp, self._ep = c.dp_attention, c.ep
         self.comm = ReplicaComm(c, cal.tp_comm_mult)
-        self._kv_len = c.kv_cache_length
         draft = self._draft = _draft_perf(c, cal)
         eagle = (EagleHead(self.shape, self._gemm_rate, self._half, self._attn_rate, self._bw,
                            self._layer_oh) if c.draft_kind == "eagle" else None)
@@ -433,15 +429,6 @@ class ServingPerf:
             total += (self._pp - 1) * comm.handoff_s(tokens)
         return total
 
-    def decode_read_tokens(self, num_decode_seqs: int, decode_context_tokens_sum: float
-                           ) -> float:
-        """Σ cached tokens decode attention reads: the sequences' contexts, or every
-        slot's whole static cache (``kv_cache_length``: JetStream's dense per-slot cache,
-        whose XLA-compiled attention runs over the full length, masked)."""
-        if self._kv_len is None:
-            return decode_context_tokens_sum
-        return float(num_decode_seqs * self._kv_len)
-
     def step_time_s(self, num_prefill_tokens: int, prefill_context_tokens_sum: float,
                     prefill_attn_pairs: float, num_decode_seqs: int,
                     decode_context_tokens_sum: float) -> float:
@@ -455,8 +442,8 @@ class ServingPerf:
         tokens = num_prefill_tokens + num_decode_seqs
         if tokens <= 0:
             return 0.0
-        decode_context_tokens_sum = self.decode_read_tokens(num_decode_seqs,
-                                                            decode_context_tokens_sum)
+        decode_context_tokens_sum = self.memory.decode_read_tokens(num_decode_seqs,
+                                                                   decode_context_tokens_sum)
         gpu = self._gpu_time_s(tokens, prefill_attn_pairs,
                                prefill_context_tokens_sum + num_prefill_tokens,
                                decode_context_tokens_sum, decode_context_tokens_sum,
@@ -492,7 +479,7 @@ class ServingPerf:
         tokens = num_prefill_tokens + n * (k + 1)
         if tokens <= 0:
             return 0.0
-        decode_context_tokens_sum = self.decode_read_tokens(n, decode_context_tokens_sum)
+        decode_context_tokens_sum = self.memory.decode_read_tokens(n, decode_context_tokens_sum)
         verify = self._gpu_time_s(
             tokens, prefill_attn_pairs + (k + 1) * decode_context_tokens_sum,
             prefill_context_tokens_sum + num_prefill_tokens, 0.0, decode_context_tokens_sum,
@@ -582,7 +569,8 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     if tokens <= 0:
         return out
     p = perf
-    decode_context_tokens_sum = p.decode_read_tokens(num_decode_seqs, decode_context_tokens_sum)
+    decode_context_tokens_sum = p.memory.decode_read_tokens(num_decode_seqs,
+                                                            decode_context_tokens_sum)
     seqs, d = num_decode_seqs, p._dp  # host overhead per sequence of the whole batch
     routed, tokens, (num_prefill_tokens, num_decode_seqs), (
         prefill_context_tokens_sum, prefill_attn_pairs, decode_context_tokens_sum) = gpu_share(

@@ -1,7 +1,8 @@
 """KV-cache memory of one serving replica (:class:`KvMemory`): what is left for the KV
 cache on each GPU after weights, activations and the runtime, how many tokens and blocks
 the replica's pools hold, and the batch that fits -- vLLM's profiling rule, with the
-engine-specific variants in :mod:`gputwin.perf.engines`."""
+engine-specific variants in :mod:`gputwin.perf.engines` -- and the cached tokens a decode
+step reads (all of a static per-slot cache, only the tokens held in a paged one)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,16 @@ class KvMemory:
         if n_full == 0 or n_full > n_local:
             return None
         return -(-n_local // n_full), self.kv_bytes_per_token_per_gpu - local
+
+    def decode_read_tokens(self, num_decode_seqs: int, decode_context_tokens_sum: float
+                           ) -> float:
+        """Σ cached tokens decode attention reads: the sequences' contexts, or every
+        slot's whole static cache (``kv_cache_length``: JetStream's dense per-slot cache,
+        whose XLA-compiled attention runs over the full length, masked)."""
+        length = self.config.kv_cache_length
+        if length is None:
+            return decode_context_tokens_sum
+        return float(num_decode_seqs * length)
 
     @property
     def kv_pools_per_replica(self) -> int:
