@@ -3,7 +3,7 @@
 Run: ``python bench/fit_masked_experts.py``. The masked expert GEMM of a wide-EP decode
 step (engine profile ``sglang-deepep``) costs ``FLOP/rate + f·weight bytes/bandwidth`` per
 expert, i.e. the dense rate at ``rows/(rows + f·ridge·bytes per weight/2)``
-(``perf.serving.masked_expert_half_rows``). This grid-fits ``f`` (0.01-3.00, least squares
+(``perf.serving_rates.masked_expert_half_rows``). This grid-fits ``f`` (0.01-3.00, least squares
 in log rate) to the 12 DeepGEMM figures of ``bench/probe_small_m_experts.py`` (H20 from
 DeepGEMM PR 192 without swap-AB; H800 from the DeepGEMM README, modelled as the H100 SXM),
 prints each figure against the fitted curve and the dense 64-row law, and the

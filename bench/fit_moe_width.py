@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gputwin.catalog.loader import default_catalog
-from gputwin.perf.serving import runs_weight_only
+from gputwin.perf.serving_rates import runs_weight_only
 from gputwin.run.fit_engines import (
     BENCHMARKS_PATH,
     _gemm_mult,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from gputwin.catalog.loader import default_catalog
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving_rates import runs_weight_only
 from gputwin.perf.serving_shapes import WEIGHT_BYTES
 from gputwin.topology.hardware import resolve_hardware
 

@@ -7,7 +7,8 @@ import pytest
 
 from gputwin.catalog.loader import default_catalog
 from gputwin.perf.calibration import default_calibration
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving_rates import runs_weight_only
 from gputwin.topology.hardware import resolve_hardware
 
 CAT = default_catalog()

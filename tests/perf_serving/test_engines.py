@@ -257,7 +257,7 @@ def test_weight_only_gemms_take_their_own_multiplier() -> None:
 
 def test_trtllm_serves_gpt_oss_on_hopper_with_bf16_kv_and_fp8_kv_on_blackwell() -> None:
     from gputwin.catalog.loader import default_catalog
-    from gputwin.perf.serving import runs_weight_only
+    from gputwin.perf.serving_rates import runs_weight_only
 
     cat = default_catalog()
     s = ServiceOptions(model="gpt-oss-20b", gpu="h100-sxm-80gb", weights_dtype="fp4",  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ def test_trainium1_int8_weights_run_weight_only_at_the_bf16_rate() -> None:
     # Neuron's int8 path stores int8 weights and runs BF16 matmuls: a 4096-token
     # context encoding costs what its BF16 twin costs in GEMM FLOPs, not half
     from gputwin.catalog.loader import default_catalog
-    from gputwin.perf.serving import runs_weight_only
+    from gputwin.perf.serving_rates import runs_weight_only
 
     acc = default_catalog().accelerator("trn1")
     assert runs_weight_only(acc, "int8")

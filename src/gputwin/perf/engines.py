@@ -38,7 +38,7 @@ LIMIT_SCOPES = ("replica", "dp_rank")
 #: aside up front, KvMemory.kv_pool_tokens), ``full`` (every layer caches every token)
 LOCAL_LAYER_KV = ("hybrid", "set_aside", "full")
 #: GEMM efficiency keys: the tensor-core dtype the GEMMs run in, or ``weight_only`` for
-#: weights dequantised to BF16 in the GEMM main loop (perf.serving.runs_weight_only)
+#: weights dequantised to BF16 in the GEMM main loop (perf.serving_rates.runs_weight_only)
 GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 #: expert weight formats a MoE kernel family can be named for (blackwell_moe_min_tile_rows,
 #: masked_moe_formats)
@@ -98,7 +98,7 @@ class EngineProfile:
     eager_layer_s: float = 0.0
     base: str | None = None  # release profile: the profile whose figures it inherits
     #: vendors on whose FP4 tensor cores the engine's W4A4 FP4 GEMMs run no faster than
-    #: FP8 ones: such steps are priced as FP8 GEMMs (perf.serving.timing_weights_dtype)
+    #: FP8 ones: such steps are priced as FP8 GEMMs (perf.serving_rates.timing_weights_dtype)
     fp4_as_fp8_on: tuple[str, ...] = ()
 
     def host_floor_s(self, step_overhead_s: float, seqs_per_scheduler: int) -> float:

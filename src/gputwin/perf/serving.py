@@ -30,7 +30,10 @@ batch). Plus the LM head for the sampled tokens, PP hand-offs and a host overhea
 and per sequence. With attention data parallelism the step's tokens split evenly over the
 ``dp_attention`` groups, the routed experts see every token of the replica (the busiest
 GPU ``imbalance`` × the mean) and each MoE layer adds its dispatch/combine all-to-all
-(:mod:`gputwin.perf.wide_ep`). See docs/serving-model.md.
+(:mod:`gputwin.perf.wide_ep`). The rates these are priced at (GEMM dtype of a weight
+format, attention and HBM rates, the expert GEMM kernels) come from
+:mod:`gputwin.perf.serving_rates`, the proposers of speculative decoding from
+:mod:`gputwin.perf.speculation`; neither imports this module. See docs/serving-model.md.
 """
 
 from __future__ import annotations
@@ -40,10 +43,9 @@ import functools
 import math
 from dataclasses import dataclass
 
-from gputwin.catalog.schema import Accelerator, ModelSpec
+from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
-from gputwin.perf.calibration import default_calibration
-from gputwin.perf.engines import EngineProfile, engine_profile
+from gputwin.perf.engines import engine_profile
 from gputwin.perf.kv_transfer import kv_transfer_time_s
 from gputwin.perf.power import inference_activity_frac
 from gputwin.perf.serving_calib import (
@@ -53,8 +55,12 @@ from gputwin.perf.serving_calib import (
 )
 from gputwin.perf.serving_comm import ReplicaComm
 from gputwin.perf.serving_memory import KvMemory
+from gputwin.perf.serving_rates import (
+    device_rates,
+    masked_expert_half_rows,
+    timing_weights_dtype,
+)
 from gputwin.perf.serving_shapes import (
-    FP4_WEIGHTS,
     KV_BYTES,
     WEIGHT_BYTES,
     GroupConsts,
@@ -161,53 +167,6 @@ def context_problem(model: ModelSpec, input_tokens: int, output_tokens: int,
     return None
 
 
-def runs_weight_only(acc: Accelerator, weights_dtype: str) -> bool:
-    """True when ``weights_dtype`` has no tensor-core rate on ``acc``.
-
-    Such weights are stored in their own format (the weight bytes, hence the memory-bound
-    decode, are theirs) and dequantised to BF16 in the GEMM main loop, which runs at the
-    BF16 rate: int4 everywhere (AWQ/GPTQ Marlin kernels); FP4 formats on parts without FP4
-    tensor cores (Hopper, Ampere, MI300X: vLLM's FP4 Marlin, the Triton MXFP4 MoE kernels
-    that serve gpt-oss on Hopper); fp8/int8 on parts without that rate (A100 fp8, B300
-    int8). One rule for every format, the same as :func:`_compute_peak`'s."""
-    if weights_dtype in ("bf16", "fp16"):
-        return False
-    return _compute_peak_dtype(acc, weights_dtype) not in ("fp8", "int8", "fp4")
-
-
-def _compute_peak_dtype(acc: Accelerator, weights_dtype: str) -> str:
-    """The tensor-core dtype the GEMMs of ``weights_dtype`` weights run in on ``acc``.
-
-    W8A8 (fp8, int8) at that rate; NVFP4 (``fp4``/``nvfp4``) W4A4 on Blackwell's
-    block-scaled FP4 MMA at the FP4 rate (NVIDIA Blackwell architecture technical brief,
-    2024); MXFP4 with MXFP8 activations, as the MXFP4 checkpoints in circulation (gpt-oss)
-    are served on Blackwell (TensorRT-LLM's and FlashInfer's W4A8 MXFP4 x MXFP8 MoE kernels;
-    the MMA takes E2M1 weights against E4M3 activations at the FP8 rate); anything else at
-    the BF16 rate (weight-only or bf16)."""
-    peaks = acc.peak_flop_per_s
-    if weights_dtype == "mxfp4" and "fp4" in peaks and "fp8" in peaks:
-        return "fp8"
-    w = "fp4" if weights_dtype in FP4_WEIGHTS else weights_dtype
-    if w in ("fp8", "int8", "fp4") and w in peaks:
-        return w
-    return "bf16" if "bf16" in peaks else next(iter(peaks))
-
-
-def timing_weights_dtype(c: ServingConfig, prof: EngineProfile) -> str:
-    """The weight dtype ``c``'s steps are priced in under ``prof``: ``c.weights_dtype``,
-    except W4A4 FP4 weights (those run at the FP4 rate, :func:`_compute_peak_dtype`) on a
-    part whose vendor the profile lists in ``fp4_as_fp8_on``: those steps are priced as
-    the FP8 GEMMs of the same shape, FP8 rate and FP8 weight bytes, because the published
-    runs of the stock ROCm engines on CDNA 4 are no faster with MXFP4 than with FP8
-    (perf/engines.yaml has the figures). The weights keep their own bytes in memory."""
-    acc = c.hw.accelerator
-    if (c.weights_dtype in FP4_WEIGHTS and prof.fp4_runs_as_fp8(acc.vendor)
-            and _compute_peak_dtype(acc, c.weights_dtype) == "fp4"
-            and "fp8" in acc.peak_flop_per_s):
-        return "fp8"
-    return c.weights_dtype
-
-
 def local_attention(window: float, tokens: int, num_decode_seqs: int, prefill_pairs: float,
                     prefill_kv_tokens: float, decode_pairs: float,
                     decode_kv_tokens: float) -> tuple[float, float, float, float]:
@@ -249,12 +208,6 @@ def gpu_share(pp: int, dp: int, tokens: int, counts: tuple[int, ...],
         counts = tuple(-(-c // dp) for c in counts)
         amounts = tuple(a / dp for a in amounts)
     return routed, tokens, counts, amounts
-
-
-def _compute_peak(c: ServingConfig) -> tuple[float, str, float]:
-    """(GEMM peak FLOP/s, dtype it runs in, extra compute multiplier)."""
-    dtype = _compute_peak_dtype(c.hw.accelerator, c.weights_dtype)
-    return c.hw.accelerator.peak_for(dtype), dtype, 1.0
 
 
 class ServingPerf:
@@ -305,7 +258,7 @@ class ServingPerf:
                                if timed.weights_dtype == c.weights_dtype
                                else _replica_shape(c).weights_bytes_per_gpu)
         (self._gemm_rate, self._gemm_mult, self._attn_rate, self._bw,
-         self._expert_tile) = _device_rates(timed, cal)
+         self._expert_tile) = device_rates(timed, cal)
         self._half = cal.gemm_half_tokens
         self._masked_half = masked_expert_half_rows(c, prof, cal, self._gemm_rate
                                                     / self._gemm_mult, self._bw)
@@ -345,13 +298,14 @@ class ServingPerf:
         and the weighted combine around them) far below a dense GEMM of the same FLOP
         (fitted; perf/serving_calibration.yaml; a part may have its own half-width there,
         ``ServingCalibration.moe_width_half_for``). The rows saturate as ``rows/(rows + tile)``
-        with ``tile`` the M-tile the expert kernel pads them to (:func:`expert_tile_rows`):
-        ``gemm_half_tokens`` (64) at many rows, like a dense GEMM's, and down to the
-        kernel family's smallest tile at a few rows per expert.
+        with ``tile`` the M-tile the expert kernel pads them to
+        (:func:`~gputwin.perf.serving_rates.expert_tile_rows`): ``gemm_half_tokens`` (64)
+        at many rows, like a dense GEMM's, and down to the kernel family's smallest tile at
+        a few rows per expert.
 
         ``masked``: a wide-EP decode step on a masked grouped GEMM behind DeepEP's
-        low-latency dispatch (:func:`masked_expert_half_rows`): the dense rate at
-        ``rows/(rows + masked half)``, no narrow-expert factor."""
+        low-latency dispatch (:func:`~gputwin.perf.serving_rates.masked_expert_half_rows`):
+        the dense rate at ``rows/(rows + masked half)``, no narrow-expert factor."""
         rows = routed * g.rows_per_expert_per_token / touched_frac
         if masked:
             return self._gemm_rate * rows / (rows + self._masked_half) / self._gemm_mult
@@ -641,77 +595,6 @@ def _replica_shape(c: ServingConfig) -> ReplicaShape:
         padded_ranks=accel.tp_ranks_per_chip if accel.pads_attention_heads else 0)
 
 
-def _device_rates(c: ServingConfig, cal: ServingCalibration,
-                  ) -> tuple[float, float, float, float, tuple[float, float]]:
-    """The replica's achievable rates: (GEMM FLOP/s, compute multiplier of weights
-    dequantised in the main loop, attention FLOP/s, HBM bytes/s, the (smallest, largest)
-    M-tile in rows per expert of its expert GEMMs)."""
-    accel = c.hw.accelerator
-    train = default_calibration().for_accelerator(accel.name)
-    coeff = cal.for_accelerator(accel.name)
-    peak, dtype, _ = _compute_peak(c)
-    prof = engine_profile(c.engine)
-    weight_only = runs_weight_only(accel, c.weights_dtype)
-    gemm_rate = (peak * train.gemm_frac(dtype) * coeff.compute_eff_mult
-                 * prof.gemm_mult(dtype, weight_only))
-    # 4-bit weights dequantised in the main loop (int4 AWQ/GPTQ, FP4 without FP4 MMA)
-    gemm_mult = (cal.int4_dequant_compute_mult
-                 if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)
-    bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
-    # a faster softmax exp (Blackwell Ultra's doubled SFU) shortens the kernel itself
-    attn_rate = (bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
-                            * prof.attention_eff_mult) * accel.attention_sfu_speedup)
-    bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
-    return (gemm_rate, gemm_mult, attn_rate, bw,
-            expert_tile_rows(accel, c.weights_dtype, weight_only, prof, cal))
-
-
-def expert_tile_rows(acc: Accelerator, weights_dtype: str, weight_only: bool,
-                     prof: EngineProfile, cal: ServingCalibration) -> tuple[float, float]:
-    """(smallest, largest) M-tile, in rows per expert, that the grouped expert GEMMs of
-    ``prof``'s engine on ``acc`` pad a step's rows to; in between the tile follows the rows
-    (ServingPerf._expert_rate).
-
-    Weight-only experts (mixed-input kernels, MARLIN's 16-row tiles at every batch):
-    ``weight_only_expert_half_rows`` both ways. Native-format experts on NVIDIA parts with
-    FP4 tensor cores (Blackwell) in a format the engine runs on kernels that pick their
-    token tile per step (FlashInfer's TRTLLM-Gen MoE: 8 to 64 rows per expert): the
-    profile's ``blackwell_moe_min_tile_rows`` up to ``gemm_half_tokens`` (perf/engines.yaml
-    has the sources). Any other expert GEMM: ``gemm_half_tokens`` at every batch."""
-    if weight_only:
-        return cal.weight_only_expert_half_rows, cal.weight_only_expert_half_rows
-    hi = cal.gemm_half_tokens
-    lo = hi
-    if acc.vendor.lower() == "nvidia" and "fp4" in acc.peak_flop_per_s:
-        lo = min(prof.blackwell_moe_min_tile_rows.get(weights_dtype, hi), hi)
-    return lo, hi
-
-
-def masked_expert_half_rows(c: ServingConfig, prof: EngineProfile, cal: ServingCalibration,
-                            dense_rate_flop_per_s: float, bw_bytes_per_s: float) -> float:
-    """Rows per expert at which a masked grouped expert GEMM reaches half the dense rate,
-    or 0 where the replica's decode steps do not run one.
-
-    Wide EP (``dp_attention > 1``) with experts in a format the engine runs on DeepEP's
-    low-latency dispatch into a masked grouped GEMM (``prof.masked_moe_formats``: SGLang's
-    FP8 DeepGEMM path) on an NVIDIA part with FP8 and without FP4 tensor cores (Hopper,
-    where DeepGEMM's figures were measured; Blackwell's FP8 MoE path is not fitted and
-    keeps the narrow-expert pricing). The kernel streams each touched expert's
-    weights once and hides only part of that read under its MMAs, so an expert costs
-    ``FLOP/rate + f·weight bytes/bandwidth``, i.e. the dense rate at
-    ``rows/(rows + f·ridge·weight bytes per element/2)`` with ``ridge = rate/bandwidth``
-    and ``f = masked_expert_exposed_read_frac`` (fitted on DeepGEMM's H20 and H800
-    figures, perf/serving_calibration.yaml)."""
-    acc = c.hw.accelerator
-    peaks = acc.peak_flop_per_s
-    if (c.dp_attention <= 1 or acc.vendor.lower() != "nvidia" or "fp4" in peaks
-            or "fp8" not in peaks or c.weights_dtype not in prof.masked_moe_formats
-            or runs_weight_only(acc, c.weights_dtype)):
-        return 0.0
-    ridge = dense_rate_flop_per_s / bw_bytes_per_s
-    return cal.masked_expert_exposed_read_frac * ridge * WEIGHT_BYTES[c.weights_dtype] / 2.0
-
-
 def _draft_perf(c: ServingConfig, cal: ServingCalibration) -> ServingPerf | None:
     """The separate draft model's step model (draft_model / fused_draft proposers), on the
     target's GPUs at the largest TP its heads allow; None without one."""
@@ -733,5 +616,5 @@ def prepare_serving(config: ServingConfig,
 
 __all__ = [
     "KV_BYTES", "KV_DTYPES", "WEIGHT_BYTES", "WEIGHT_DTYPES", "ServingConfig", "ServingPerf",
-    "check_config", "local_attention", "prepare_serving", "runs_weight_only", "step_components",
+    "check_config", "local_attention", "prepare_serving", "step_components",
 ]

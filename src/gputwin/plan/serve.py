@@ -41,7 +41,8 @@ from typing import Any
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.engines import engine_profile
-from gputwin.perf.serving import ServingConfig, prepare_serving, runs_weight_only
+from gputwin.perf.serving import ServingConfig, prepare_serving
+from gputwin.perf.serving_rates import runs_weight_only
 from gputwin.perf.serving_shapes import FP4_WEIGHTS
 from gputwin.perf.split import Split, split_problem
 from gputwin.plan.serve_replica import (

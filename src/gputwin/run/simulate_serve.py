@@ -29,7 +29,8 @@ from gputwin.perf.engines import (
     local_kv_layout,
     step_model,
 )
-from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving, runs_weight_only
+from gputwin.perf.serving import ServingConfig, ServingPerf, prepare_serving
+from gputwin.perf.serving_rates import runs_weight_only
 from gputwin.run.generation_run import (
     BuiltGeneration,
     build_generation,
