@@ -33,6 +33,38 @@ def test_azure_times_relative_and_sorted(tmp_path: Path) -> None:
     assert read_azure_llm_csv(path, speedup=2.0)[1].arrival_time_s == pytest.approx(2.1572895)
 
 
+@pytest.mark.parametrize("line_reader", [False, True])
+def test_azure_timestamps_may_be_plain_seconds(tmp_path: Path, line_reader: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand-written offline batch (every TIMESTAMP 0) or an offset in seconds reads as
+    the datetime form does; both the columnar and the line reader take it."""
+    import gputwin.workload.llm_azure as azure
+
+    if line_reader:
+        monkeypatch.setattr(azure, "_read_fast", lambda *a, **k: None)
+    batch = _write(tmp_path, "b.csv", AZURE_HEADER + "0,1024,128\n" * 3)
+    reqs = read_azure_llm_csv(batch)
+    assert [(r.arrival_time_s, r.num_prompt_tokens) for r in reqs] == [(0.0, 1024)] * 3
+    offsets = _write(tmp_path, "o.csv", AZURE_HEADER + "12.5,396,109\n8.25,374,44\n")
+    assert [(r.arrival_time_s, r.num_prompt_tokens) for r in read_azure_llm_csv(offsets)] == [
+        (0.0, 374), (4.25, 396)]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("0,10,5\n2023-11-16 18:15:50,10,5\n", "expected seconds as in the rows above"),
+    ("2023-11-16 18:15:50,10,5\n3.5,10,5\n", "expected datetimes as in the rows above"),
+    ("inf,10,5\n", "expected a finite number of seconds"),
+    ("soon,10,5\n", "expected 'YYYY-MM-DD HH:MM:SS[.f]' or seconds"),
+])
+def test_azure_timestamps_of_one_kind_and_finite(tmp_path: Path, rows: str,
+                                                 message: str) -> None:
+    import re
+
+    path = _write(tmp_path, "m.csv", AZURE_HEADER + rows)
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_azure_llm_csv(path)
+
+
 @pytest.mark.parametrize(("row", "column"), [
     ("2023-13-16 18:15:50,396,109", "TIMESTAMP"),
     ("2023-11-16 18:15:50,abc,109", "ContextTokens"),

@@ -3,12 +3,15 @@
 Published with Splitwise (Patel et al., ISCA 2024), Azure/AzurePublicDataset: one row per
 request, ``TIMESTAMP`` as ``YYYY-MM-DD HH:MM:SS.fffffff`` (invocation time),
 ``ContextTokens`` the prompt length and ``GeneratedTokens`` the output length. The trace
-carries no prompt content, so requests share no prefixes. Times are made relative to the
-earliest row. Malformed rows raise :class:`InputError` naming ``file:line`` and the column.
+carries no prompt content, so requests share no prefixes. A hand-written file may give
+``TIMESTAMP`` as plain seconds instead (``0`` for every row: an offline batch), one kind
+throughout. Times are made relative to the earliest row. Malformed rows raise
+:class:`InputError` naming ``file:line`` and the column.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -49,17 +52,13 @@ def read_azure_llm_csv(
     if fast is not None:
         return requests_from_columns(*fast, speedup=speedup, max_requests=max_requests,
                                      service=service)
-    stamps: list[datetime] = []
+    stamps: list[datetime | float] = []
     wheres: list[str] = []
     lengths: list[tuple[int, int]] = []
     i_ts, i_in, i_out = COLUMNS
     for where, fields, idx in csv_rows(path, COLUMNS, ",".join(COLUMNS)):
-        text = fields[idx[i_ts]].strip()
-        try:
-            stamp = datetime.fromisoformat(text)
-        except ValueError:
-            raise InputError("column 'TIMESTAMP': expected 'YYYY-MM-DD HH:MM:SS[.f]', "
-                             f"got {text!r}", where=where) from None
+        stamp = _stamp(fields[idx[i_ts]].strip(), where,
+                       seconds=isinstance(stamps[0], float) if stamps else None)
         prompt = parse_int(fields[idx[i_in]].strip(), "ContextTokens", where, minimum=1)
         output = parse_int(fields[idx[i_out]].strip(), "GeneratedTokens", where, minimum=0)
         if output == 0:
@@ -72,13 +71,44 @@ def read_azure_llm_csv(
         lengths.append((prompt, output))
     if not stamps:
         return []
-    first = min(stamps)
-    secs = [(s - first).total_seconds() for s in stamps]
+    secs = _relative_s(stamps)
     order, times = apply_window(secs, speedup=speedup, max_requests=max_requests,
                                 wheres=wheres, column="TIMESTAMP")
     return [LlmRequest(request_id=k, arrival_time_s=t, num_prompt_tokens=lengths[i][0],
                        num_output_tokens=lengths[i][1], service=service)
             for k, (i, t) in enumerate(zip(order, times, strict=True))]
+
+
+def _stamp(text: str, where: str, *, seconds: bool | None) -> datetime | float:
+    """A ``TIMESTAMP`` cell: a datetime, or a finite number of seconds; ``seconds`` is the
+    kind of the rows before (None for the first row), which every row must keep."""
+    try:
+        value: datetime | float = float(text)
+    except ValueError:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError("column 'TIMESTAMP': expected 'YYYY-MM-DD HH:MM:SS[.f]' or "
+                             f"seconds, got {text!r}", where=where) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"column 'TIMESTAMP': expected a finite number of seconds, got "
+                         f"{text!r}", where=where)
+    if seconds is not None and seconds != isinstance(value, float):
+        kind = "seconds" if seconds else "datetimes"
+        raise InputError(f"column 'TIMESTAMP': expected {kind} as in the rows above, got "
+                         f"{text!r}", where=where)
+    return value
+
+
+def _relative_s(stamps: list[datetime | float]) -> list[float]:
+    """Seconds from the earliest of ``stamps`` (all datetimes or all seconds)."""
+    if isinstance(stamps[0], float):
+        numbers = [float(s) for s in stamps if isinstance(s, float)]
+        first_s = min(numbers)
+        return [s - first_s for s in numbers]
+    dates = [s for s in stamps if isinstance(s, datetime)]
+    first = min(dates)
+    return [(s - first).total_seconds() for s in dates]
 
 
 def _read_fast(path: Path, skip_zero_output: bool, skipped: dict[str, int] | None = None
@@ -87,20 +117,25 @@ def _read_fast(path: Path, skip_zero_output: bool, skipped: dict[str, int] | Non
     order, parsed by pyarrow, or None when anything is unusual (a bad row, a prompt of 0
     tokens, ...): the csv reader then parses it and names the offending line. Times are
     truncated to microseconds, as :meth:`datetime.fromisoformat` does."""
-    cols = read_csv_columns(path, {"TIMESTAMP": "time", "ContextTokens": "int",
-                                   "GeneratedTokens": "int"})
-    if cols is None:
-        return None
-    us, prompts, outputs = (cols[c] for c in COLUMNS)
-    if len(us) and (int(prompts.min()) < 1 or int(outputs.min()) < 0 or (
+    lengths = {"ContextTokens": "int", "GeneratedTokens": "int"}
+    cols = read_csv_columns(path, {"TIMESTAMP": "time", **lengths})
+    if cols is not None:  # datetimes: int64 microseconds since the epoch
+        stamps, per_s = cols["TIMESTAMP"], 1e6
+    else:  # or plain seconds
+        cols = read_csv_columns(path, {"TIMESTAMP": "float", **lengths})
+        if cols is None or not bool(np.isfinite(cols["TIMESTAMP"]).all()):
+            return None
+        stamps, per_s = cols["TIMESTAMP"], 1.0
+    prompts, outputs = cols["ContextTokens"], cols["GeneratedTokens"]
+    if len(stamps) and (int(prompts.min()) < 1 or int(outputs.min()) < 0 or (
             not skip_zero_output and int(outputs.min()) < 1)
             or max(int(prompts.max()), int(outputs.max())) > MAX_TOKENS
-            or not span_ok(us / 1e6)):
+            or not span_ok(stamps / per_s)):
         return None
     keep = outputs > 0
     if not bool(keep.all()):
         count_skipped(skipped, ZERO_OUTPUT, int(len(keep) - keep.sum()))
-        us, prompts, outputs = us[keep], prompts[keep], outputs[keep]
-    if len(us) == 0:
-        return us.astype(np.float64), prompts, outputs
-    return (us - us.min()) / 1e6, prompts, outputs
+        stamps, prompts, outputs = stamps[keep], prompts[keep], outputs[keep]
+    if len(stamps) == 0:
+        return stamps.astype(np.float64), prompts, outputs
+    return (stamps - stamps.min()) / per_s, prompts, outputs
