@@ -30,3 +30,16 @@ def write_engines_yaml(tmp_path: Path, mutate: Callable[[dict[str, Any]], None])
     path = tmp_path / "engines.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def components_total_s(perf: ServingPerf, components: dict[str, float]) -> float:
+    """A step's seconds rebuilt from :func:`gputwin.perf.serving.step_components`: host
+    time per step and per sequence, per-layer overhead, compute and memory units at their
+    efficiencies, and the fixed part (what ``step_time_s`` must equal)."""
+    cal = perf.calibration
+    a = cal.for_accelerator(perf.config.hw.accelerator.name)
+    step_oh, seq_oh = cal.host_overheads(perf.config.engine)
+    return (components["steps"] * step_oh + components["seqs"] * seq_oh
+            + components["layers"] * cal.layer_overhead_s
+            + components["compute_unit_s"] / a.compute_eff_mult
+            + components["memory_unit_s"] / a.bandwidth_frac + components["fixed_s"])

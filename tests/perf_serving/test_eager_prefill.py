@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from perf_serving_builders import make_perf, write_engines_yaml
+from perf_serving_builders import components_total_s, make_perf, write_engines_yaml
 
 from gputwin.errors import InputError
 from gputwin.perf.engines import engine_names, engine_profile, load_engine_profiles
@@ -57,13 +57,7 @@ def test_a_decode_step_is_a_graph_replay_without_launch_time() -> None:
 def test_components_sum_to_the_step_with_an_eager_forward(prefill: int, decode: int) -> None:
     p = make_perf("llama3.1-70b", tp=4, engine="sglang-0.3")
     args = (prefill, 0.0, prefill * prefill / 2.0, decode, 400.0 * decode)
-    c = step_components(p, *args)
-    cal = p.calibration
-    a = cal.for_accelerator(p.config.hw.accelerator.name)
-    step_oh, seq_oh = cal.host_overheads(p.config.engine)
-    total = (c["steps"] * step_oh + c["seqs"] * seq_oh + c["layers"] * cal.layer_overhead_s
-             + c["compute_unit_s"] / a.compute_eff_mult + c["memory_unit_s"] / a.bandwidth_frac
-             + c["fixed_s"])
+    total = components_total_s(p, step_components(p, *args))
     assert total == pytest.approx(p.step_time_s(*args), rel=1e-9)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from perf_serving_builders import make_perf
+from perf_serving_builders import components_total_s, make_perf
 
 from gputwin.errors import InputError
 from gputwin.perf.serving import ServingPerf, step_components
@@ -142,13 +142,7 @@ def test_components_sum_to_step_time(prefill: int, decode: int, ctx: int) -> Non
     args = (prefill, float(ctx * (prefill > 0)), prefill * (ctx + prefill / 2.0), decode,
             float(decode * ctx))
     t = p.step_time_s(*args)
-    c = step_components(p, *args)
-    cal = p.calibration
-    a = cal.for_accelerator(p.config.hw.accelerator.name)
-    step_oh, seq_oh = cal.host_overheads(p.config.engine)
-    total = (c["steps"] * step_oh + c["seqs"] * seq_oh + c["layers"] * cal.layer_overhead_s
-             + c["compute_unit_s"] / a.compute_eff_mult + c["memory_unit_s"] / a.bandwidth_frac
-             + c["fixed_s"])
+    total = components_total_s(p, step_components(p, *args))
     assert total == pytest.approx(t, rel=1e-9, abs=1e-12)
     assert t >= 0.0
 
