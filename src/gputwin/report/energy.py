@@ -17,6 +17,7 @@ from gputwin.report.downsample import DEFAULT_MAX_POINTS
 from gputwin.report.fmt import axis_unit, fmt_count, fmt_energy
 from gputwin.report.page import figure_html, note_html
 from gputwin.run.results import SimulationResult
+from gputwin.units import format_grams
 
 Figure = dict[str, Any]
 _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
@@ -180,12 +181,9 @@ def supply_cli_line(supply: dict[str, Any] | None) -> str | None:
     """One line for the CLI: CFE score, location vs market carbon, energy cost, shortfall."""
     if not supply:
         return None
-    def mass(g: float) -> str:
-        return f"{g / 1e6:,.2f} t" if g >= 1e5 else f"{g / 1e3:,.2f} kg"
-
     line = (f"24/7 CFE {supply['cfe_score_frac']:.0%}; CO2e location-based "
-            f"{mass(supply['co2e_location_g'])}, market-based "
-            f"{mass(supply['co2e_market_hourly_g'])}; energy "
+            f"{format_grams(supply['co2e_location_g'])}, market-based "
+            f"{format_grams(supply['co2e_market_hourly_g'])}; energy "
             f"${supply['cost_energy_usd']:,.2f}")
     if supply.get("cost_usd") is not None:
         line += f" (run ${supply['cost_usd']:,.2f})"

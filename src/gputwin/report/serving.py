@@ -29,6 +29,7 @@ from gputwin.run.serving_results import (
     request_table,
 )
 from gputwin.run.serving_summary import replica_shape_text
+from gputwin.units import format_grams
 
 Figure = dict[str, Any]
 _MAX_CDF = 2000
@@ -102,8 +103,10 @@ def slo_figure(summary: dict[str, Any], service: str) -> Figure | None:
         if d["p50"] is None:
             continue
         xs = ["p50", "p90", "p99"]
+        values_ms = [_r(d[x] * 1e3) for x in xs]
         data.append({"type": "bar", "name": label, "x": [f"{label} {x}" for x in xs],
-                     "y": [_r(d[x] * 1e3) for x in xs], "marker": {"color": _COLORS[i]}})
+                     "y": values_ms, "marker": {"color": _COLORS[i]},
+                     "text": [f"{v:,.1f} ms" for v in values_ms], "textposition": "outside"})
         slo = summary["slo"][slo_key]
         if slo is not None:
             shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": slo * 1e3,
@@ -183,8 +186,8 @@ def _cards(s: dict[str, Any], trace_reuse: float | None = None) -> str:
         ("prefix-cache hits", f"{s['prefix_cache_hit_frac']:.1%}", "of prompt tokens" + (
             "" if trace_reuse is None else f"; the trace allows {trace_reuse:.1%}"), False),
         ("energy", "-" if e is None else f"{e:.3f} J/token", "per output token", False),
-        ("carbon", f"{s['co2e_g'] / 1e3:,.3f} kg CO2e",
-         f"{s['co2e_embodied_g'] / 1e3:,.3f} kg embodied; {s['water_l']:,.2f} L water", False),
+        ("carbon", f"{format_grams(s['co2e_g'])} CO2e",
+         f"{format_grams(s['co2e_embodied_g'])} embodied; {s['water_l']:,.2f} L water", False),
         ("cost", "-" if c is None else f"${c:,.2f}", "per million output tokens (price book)",
          False),
         ("replicas", f"{s['replicas_mean'] or 0:,.1f}",
@@ -227,7 +230,7 @@ def _generation_cards(g: dict[str, Any]) -> str:
         ("cost", "-" if per_s is None and per_sample is None else
          (f"${per_s:,.2f}" if per_s is not None else f"${per_sample:,.3f}"),
          "per generated second" if per_s is not None else "per sample", False),
-        ("carbon", f"{g['co2e_g'] / 1e3:,.3f} kg CO2e", f"{g['gpu_hours']:,.1f} GPU-h", False),
+        ("carbon", f"{format_grams(g['co2e_g'])} CO2e", f"{g['gpu_hours']:,.1f} GPU-h", False),
     ]
     out = [f'<div class="{"card bad" if bad else "card"}"><div class="label">'
            f'{html.escape(label)}</div><div class="value">{html.escape(value)}</div>'
