@@ -7,11 +7,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gputwin.energy.accounting import EnergyLedger, Site, allocation_rates
+from gputwin.energy.accounting import (
+    EnergyLedger,
+    Site,
+    allocation_rates,
+    embodied_basis_note,
+    embodied_g_per_gpu_s,
+    embodied_kg_per_gpu,
+)
 from gputwin.energy.facility import Facility
 from gputwin.energy.grid import J_PER_KWH, RegionGrid, constant_series
 from gputwin.energy.regions import region_grid
-from gputwin.errors import InputError
+from gputwin.energy.tables import default_tables
+from gputwin.errors import InputError, UnknownNameError
 
 ACC = "h100-sxm-80gb"
 SITE = Site("gb", region_grid("GB"), Facility.build("air", "GB"))
@@ -59,6 +67,26 @@ def test_embodied_and_rental_rates_per_gpu_hour() -> None:
     spot = allocation_rates(ACC, 700.0, provider="marketplace", pricing="spot")
     ondemand = allocation_rates(ACC, 700.0, provider="hyperscaler", pricing="on-demand")
     assert spot.compute_usd_per_gpu_s < ondemand.compute_usd_per_gpu_s
+
+
+def test_one_embodied_rule_two_bases() -> None:
+    """Wall clock: a GPU charged every second of its life is charged its kg exactly; allocated:
+    charged only its held 85 %, it is charged its kg too (not 1/0.85 of it)."""
+    emb = default_tables().embodied
+    life_s = emb.lifetime_years * 8760 * 3600
+    kg, _ = embodied_kg_per_gpu(ACC, 700.0)
+    wall = embodied_g_per_gpu_s(ACC, 700.0, "wall-clock")
+    held = embodied_g_per_gpu_s(ACC, 700.0, "allocated")
+    assert wall * life_s == pytest.approx(kg * 1e3)
+    assert held * life_s * emb.utilisation_frac == pytest.approx(kg * 1e3)
+    assert allocation_rates(ACC, 700.0, embodied_basis="wall-clock").embodied_g_per_gpu_s == wall
+    owned = allocation_rates(ACC, 700.0, provider="owned", embodied_basis="wall-clock")
+    assert (owned.embodied_g_per_gpu_s, owned.embodied_basis) == (wall, "wall-clock")
+    assert allocation_rates(ACC, 700.0).embodied_g_per_gpu_s == held  # the ledger's default
+    assert embodied_basis_note("wall-clock").startswith("wall-clock")
+    assert f"{emb.utilisation_frac:.0%}" in embodied_basis_note("allocated")
+    with pytest.raises(UnknownNameError, match="embodied basis"):
+        embodied_g_per_gpu_s(ACC, 700.0, "busy")  # type: ignore[arg-type]
 
 
 def test_bad_intervals_are_refused() -> None:

@@ -30,6 +30,17 @@ def test_outputs_are_consistent() -> None:
     assert d["water_l"]["total"] >= d["water_l"]["onsite"] >= 0
 
 
+def test_an_estimate_charges_embodied_per_allocated_gpu_second() -> None:
+    """An estimate counts only the run's GPU-seconds: the allocated rate of the one rule, with
+    or without a price (a part the price book lacks is charged the same carbon)."""
+    from gputwin.energy.accounting import embodied_g_per_gpu_s
+
+    d = energy_of(**BASE, region="GB").to_dict()
+    rate = embodied_g_per_gpu_s("h100-sxm-80gb", 700.0, "allocated")
+    assert d["co2e_embodied_g"] == pytest.approx(80.0 * 3600 * rate, rel=1e-9)
+    assert d["embodied_basis"].startswith("allocated")
+
+
 def test_cleaner_region_and_better_cooling_lower_carbon() -> None:
     dirty = energy_of(**BASE, region="IN-WE").to_dict()["co2e_operational_g"]
     clean = energy_of(**BASE, region="CA-ON").to_dict()["co2e_operational_g"]

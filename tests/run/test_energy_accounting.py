@@ -106,6 +106,28 @@ def test_hand_worked_trace_on_one_node(tmp_path: Path) -> None:
     assert a_job.co2e_g is not None and a_job.co2e_g > 0
 
 
+def test_cluster_embodied_is_wall_clock_share_of_every_slot(tmp_path: Path) -> None:
+    """Every slot-second is charged (held to its job, free to idle), so the run's embodied
+    carbon is N slots x window x kg / lifetime -- no 85 % use divisor on top (it billed the
+    idle share twice: 1/0.85 too much)."""
+    path = _trace_scenario(tmp_path, "site: {region: GB, pue: 1.5, start: 2023-03-01T00:00}\n")
+    result = simulate(load_scenario(path))
+    s = result.summary
+    emb = default_tables().embodied
+    entry = emb.accelerators["h100-sxm-80gb"]
+    kg = entry.accelerator_kg + entry.host_share_kg
+    per_slot_s = kg * 1e3 / (emb.lifetime_years * 8760 * 3600)
+    assert s["co2e_embodied_g"] == pytest.approx(8 * 150 * per_slot_s, rel=1e-9)
+    # the held slots' share is the jobs', the rest the idle account's
+    assert result.energy is not None
+    assert result.energy["idle"]["co2e_embodied_g"] == pytest.approx(
+        (8 * 150 - (8 * 100 + 4 * 50 + 4 * 30)) * per_slot_s, rel=1e-9)
+    assert s["site"]["embodied_basis"].startswith("wall-clock")
+    # the timeline charges the same slots: its last cumulative CO2e is the run's
+    assert result.energy["timeline"]["co2e_cumulative_g"][-1] == pytest.approx(
+        s["co2e_operational_g"] + s["co2e_embodied_g"], rel=1e-6)
+
+
 def test_owned_hardware_pays_capex_and_energy(tmp_path: Path) -> None:
     path = _trace_scenario(tmp_path, "site: {region: US-TEX-ERCO, provider: owned}\n")
     s = simulate(load_scenario(path)).summary

@@ -97,6 +97,18 @@ def test_region_moves_carbon_not_rental_cost(base: dict[str, Any]) -> None:
     assert coal["energy_j"] == pytest.approx(hydro["energy_j"])
 
 
+def test_serving_embodied_is_per_held_gpu_second_at_the_allocated_rate(
+        base: dict[str, Any]) -> None:
+    """A serving run charges only the GPU-seconds replicas hold (no idle account for GPUs no
+    replica holds), so embodied carbon is the allocated rate of the one rule."""
+    from gputwin.energy.accounting import embodied_g_per_gpu_s
+
+    held_s = base["gpu_hours"] * 3600.0
+    assert base["co2e_embodied_g"] == pytest.approx(
+        held_s * embodied_g_per_gpu_s(GPU, 700.0, "allocated"), rel=1e-9)
+    assert base["site"]["embodied_basis"].startswith("allocated")
+
+
 def test_a_gpu_without_a_price_book_entry_has_no_cost(monkeypatch: pytest.MonkeyPatch) -> None:
     book = default_tables().price_book
     entries = {k: v for k, v in book.accelerators.items() if k != "l40s"}

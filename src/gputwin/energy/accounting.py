@@ -7,9 +7,26 @@ For an interval ``[t0, t1]`` at constant IT power ``P`` (W) on a site (region + 
   life-cycle (LCA) figure is kept alongside);
 - water: on site ``P·∫WUE(t)dt`` plus, optionally, upstream ``facility energy × grid water``;
 - energy cost ``P·∫PUE(t)·price(t)dt``;
-- per allocated GPU-second: embodied carbon (manufacturing amortised over the lifetime) and
-  compute cost (rental price book, or the owned hardware's total cost of ownership less
-  its power, :mod:`gputwin.energy.tco`).
+- per GPU-second recorded: embodied carbon (manufacturing amortised over the lifetime,
+  :func:`embodied_g_per_gpu_s`, on the basis the caller states) and compute cost (rental
+  price book, or the owned hardware's total cost of ownership less its power,
+  :mod:`gputwin.energy.tco`).
+
+**The one embodied-carbon rule** (:func:`embodied_g_per_gpu_s`): a GPU's manufacturing
+carbon (``embodied.yaml``: accelerator + host share) is spread over its lifetime, on one of
+two bases, and every path that charges embodied carbon names the one it uses:
+
+- ``wall-clock``: kg / (lifetime seconds). For an account that charges *every* second of
+  the hardware it models, held or not: a cluster run charges its free slots to the idle
+  account, so over a lifetime its slots are charged exactly the GPU's kg;
+- ``allocated``: kg / (lifetime seconds x ``utilisation_frac``, 85 %). For an account that
+  charges only the seconds a job holds the GPUs (a one-job estimate, a serving run's
+  replica lives, rented GPUs): the unallocated share of the GPU's life is nobody's there,
+  so it is spread over the allocated seconds.
+
+Using the allocated rate where the idle seconds are charged too counts the idle share
+twice (1/0.85: 17.6 % too much), as the owned-cost rule found for capex
+(:func:`gputwin.energy.tco.owned_rate`).
 
 Every integral is O(1) (prefix sums of hourly products, see :mod:`gputwin.energy.grid`).
 Invariants (tested): nothing is negative; facility >= IT energy; the totals equal the sum
@@ -21,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +54,9 @@ if TYPE_CHECKING:
 HOURS_PER_YEAR = 8760.0
 HOUR_S = 3600.0
 IDLE = "(idle)"
+
+#: how a path spreads a GPU's manufacturing carbon over its lifetime (module docstring)
+EmbodiedBasis = Literal["wall-clock", "allocated"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -70,13 +90,15 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class AllocationRates:
-    """Per allocated GPU-second: embodied carbon (g) and compute cost (USD)."""
+    """Per GPU-second recorded: embodied carbon (g, on ``embodied_basis``) and compute
+    cost (USD)."""
 
     embodied_g_per_gpu_s: float
     compute_usd_per_gpu_s: float
     cost_basis: str  # "rental: neocloud/on-demand (as of ...)" or "owned: capex ..."
     energy_in_price: bool  # True for rentals: the price already pays for the energy
     price_estimated: bool = False  # the rental figure is an estimate (price_book `estimated`)
+    embodied_basis: EmbodiedBasis = "allocated"
 
 
 def embodied_kg_per_gpu(accelerator: str, tdp_w: float) -> tuple[float, str]:
@@ -90,12 +112,37 @@ def embodied_kg_per_gpu(accelerator: str, tdp_w: float) -> tuple[float, str]:
     return tdp_w * table.per_tdp_kg_per_w + host, table.per_tdp_source
 
 
-def embodied_g_per_gpu_s(accelerator: str, tdp_w: float) -> float:
-    """Manufacturing carbon per allocated GPU-second (g): :func:`embodied_kg_per_gpu`
-    amortised over the lifetime and utilisation of ``embodied.yaml``."""
+def _embodied_seconds(basis: EmbodiedBasis) -> float:
+    """The seconds of a GPU's life its manufacturing carbon is spread over on ``basis``."""
     emb = default_tables().embodied
+    life_s = emb.lifetime_years * HOURS_PER_YEAR * HOUR_S
+    if basis == "wall-clock":
+        return life_s
+    if basis == "allocated":
+        return life_s * emb.utilisation_frac
+    raise UnknownNameError("embodied basis", str(basis), list(get_args(EmbodiedBasis)))
+
+
+def embodied_g_per_gpu_s(accelerator: str, tdp_w: float, basis: EmbodiedBasis) -> float:
+    """The one embodied-carbon rule (module docstring): :func:`embodied_kg_per_gpu` in g
+    per GPU-second, over the lifetime of ``embodied.yaml`` of wall clock (``wall-clock``:
+    the account charges idle seconds too) or its allocated share (``allocated``: only held
+    seconds are charged). Raises :class:`UnknownNameError` for another basis."""
     kg, _ = embodied_kg_per_gpu(accelerator, tdp_w)
-    return kg * 1e3 / (emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac)
+    return kg * 1e3 / _embodied_seconds(basis)
+
+
+def embodied_basis_note(basis: EmbodiedBasis) -> str:
+    """One line for outputs: how embodied carbon was spread (``basis`` of
+    :func:`embodied_g_per_gpu_s`), e.g. ``allocated: lifetime 6 y at 85 % allocated,
+    per GPU-second held``."""
+    emb = default_tables().embodied
+    if basis == "wall-clock":
+        return (f"wall-clock: lifetime {emb.lifetime_years:g} y of wall clock, per GPU-second "
+                "held or idle (idle GPU time charged apart)")
+    _embodied_seconds(basis)  # an unknown basis is an error here too
+    return (f"allocated: lifetime {emb.lifetime_years:g} y at {emb.utilisation_frac:.0%} "
+            "allocated, per GPU-second held (idle GPU time not charged)")
 
 
 def owned_pricing_problem(provider: str | None, pricing: str | None) -> str | None:
@@ -111,11 +158,15 @@ def owned_pricing_problem(provider: str | None, pricing: str | None) -> str | No
 def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "neocloud",
                      pricing: str | None = "on-demand",
                      network: NetworkClass = "infiniband",
-                     cooling: str | None = None) -> AllocationRates:
-    """Rates for ``accelerator``; ``provider='owned'`` charges the owned TCO per GPU-hour
-    held (:func:`gputwin.energy.tco.owned_rate`, less power; ``network``: the fleet's
-    fabric, :data:`gputwin.energy.tco.SERVING_NETWORK` for serving; ``cooling``: the
-    site's, ``None`` for the part's default system's own) instead of renting.
+                     cooling: str | None = None,
+                     embodied_basis: EmbodiedBasis = "allocated") -> AllocationRates:
+    """Rates for ``accelerator``; ``embodied_basis``: how the embodied carbon is spread
+    (:func:`embodied_g_per_gpu_s`; ``allocated`` for a ledger that records only held
+    GPU-seconds, ``wall-clock`` where idle GPU-seconds are charged too);
+    ``provider='owned'`` charges the owned TCO per GPU-hour held
+    (:func:`gputwin.energy.tco.owned_rate`, less power; ``network``: the fleet's fabric,
+    :data:`gputwin.energy.tco.SERVING_NETWORK` for serving; ``cooling``: the site's,
+    ``None`` for the part's default system's own) instead of renting.
     ``provider``/``pricing`` ``None``: the first listing the price book has for the part,
     neocloud before hyperscaler before marketplace, on-demand before reserved before spot
     (TPUs, Trainium and Inferentia are rented from their cloud only).
@@ -123,14 +174,14 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "
     Raises :class:`UnknownNameError` for an unknown provider/pricing, :class:`InputError`
     when the price book lacks the accelerator.
     """
-    embodied = embodied_g_per_gpu_s(accelerator, tdp_w)
+    embodied = embodied_g_per_gpu_s(accelerator, tdp_w, embodied_basis)
     book = default_tables().price_book
     entry = book.accelerators.get(accelerator)
     if entry is None:
         raise InputError(f"no price book entry for {accelerator} (known: "
                          f"{', '.join(sorted(book.accelerators))})", where="--gpu")
     if provider == "owned":
-        return _owned_rates(accelerator, tdp_w, embodied, network, cooling)
+        return _owned_rates(accelerator, tdp_w, embodied, network, cooling, embodied_basis)
     providers: tuple[Provider, ...] = ("hyperscaler", "neocloud", "marketplace")
     if provider is not None and provider not in providers:
         raise UnknownNameError("provider", provider, [*providers, "owned"], where="--provider")
@@ -151,7 +202,7 @@ def allocation_rates(accelerator: str, tdp_w: float, *, provider: str | None = "
     return AllocationRates(embodied, usd_h / 3600.0,
                            f"rental: {provider}/{pricing} ${usd_h:.2f}/GPU-h "
                            f"(as of {entry.as_of}{ESTIMATE_NOTE if estimated else ''})", True,
-                           estimated)
+                           estimated, embodied_basis)
 
 
 def _first_listing(listings: Mapping[str, Mapping[str, float]], provider: str | None,
@@ -166,7 +217,8 @@ def _first_listing(listings: Mapping[str, Mapping[str, float]], provider: str | 
 
 
 def _owned_rates(accelerator: str, tdp_w: float, embodied: float,
-                 network: NetworkClass, cooling: str | None) -> AllocationRates:
+                 network: NetworkClass, cooling: str | None,
+                 embodied_basis: EmbodiedBasis) -> AllocationRates:
     """Owned hardware: the fixed part of the one owned-cost rule (the full TCO of
     :mod:`gputwin.energy.tco` less power, per wall-clock hour held; the ledger bills the
     site's energy itself). No utilisation divisor: a run pays for every second it holds
@@ -175,7 +227,7 @@ def _owned_rates(accelerator: str, tdp_w: float, embodied: float,
 
     usd_h, basis = owned_fixed_usd_per_gpu_hour(accelerator, tdp_w, network, cooling)
     return AllocationRates(embodied, usd_h / 3600.0, f"owned: {basis}, energy billed apart",
-                           False)
+                           False, embodied_basis=embodied_basis)
 
 
 @dataclass(slots=True)
@@ -214,7 +266,8 @@ class EnergyLedger:
     """Accumulates intervals of power per job and site; returns per-job and total accounts.
 
     ``rates`` maps an accelerator name to its :class:`AllocationRates` (embodied carbon and
-    compute cost per GPU-second); intervals with ``num_gpus == 0`` carry neither.
+    compute cost per GPU-second, on the rates' ``embodied_basis``); intervals with
+    ``num_gpus == 0`` carry neither.
     """
 
     __slots__ = ("_idle", "_intervals", "_jobs", "_rates", "_sites", "_total")

@@ -16,7 +16,9 @@ end of the run. Recording is O(1) per event; all integration happens once, vecto
 - each interval is integrated against the site's hourly series: facility energy
   ``P·∫PUE``, operational CO2e ``P·∫PUE·CI`` (location-based, direct; LCA alongside),
   water ``P·∫WUE`` (+ grid water), energy cost ``P·∫PUE·price``; embodied CO2e and compute
-  cost per slot-second (held slots to the job, free slots to idle).
+  cost per slot-second (held slots to the job, free slots to idle). Since every slot-second
+  is charged, embodied carbon is spread over the lifetime's wall clock
+  (:data:`gputwin.run.energy_setup.CLUSTER_EMBODIED_BASIS`), not its allocated 85 %.
 
 Totals = Σ jobs + idle by construction; the hourly timeline (IT/facility power, carbon
 intensity, emission rate, cumulative CO2e and cost) is integrated independently from the
@@ -32,9 +34,10 @@ import numpy as np
 import numpy.typing as npt
 
 from gputwin.cluster.ledger import Placement
+from gputwin.energy.accounting import embodied_basis_note
 from gputwin.energy.grid import J_PER_KWH, GridSeries
 from gputwin.perf.power import default_power_coefficients, training_activity_frac
-from gputwin.run.energy_setup import SiteSetup, activity_from_slot_power
+from gputwin.run.energy_setup import CLUSTER_EMBODIED_BASIS, SiteSetup, activity_from_slot_power
 from gputwin.run.power_supply import supply_summary
 from gputwin.scheduling.plugins.power import SitePower
 from gputwin.training.runtime import RunPlan
@@ -363,6 +366,7 @@ def _site_extras(setup: SiteSetup, totals: dict[str, float], idle: dict[str, flo
         "region": cfg.region, "cooling": setup.racks.cooling,
         "grid_origin": setup.site.grid.origin, "start": cfg.start,
         "cost_basis": setup.cost_basis,
+        "embodied_basis": embodied_basis_note(CLUSTER_EMBODIED_BASIS),
         "nodes_per_rack": setup.racks.nodes_per_rack,
         "rack_power_limit_w": setup.racks.power_limit_w,
         "rack_nameplate_w": setup.racks.full_rack_nameplate_w,

@@ -15,11 +15,16 @@ from pathlib import Path
 
 from gputwin.cluster.layout import ClusterLayout
 from gputwin.cluster.ledger import Placement
-from gputwin.energy.accounting import AllocationRates, Site, allocation_rates, embodied_kg_per_gpu
+from gputwin.energy.accounting import (
+    AllocationRates,
+    EmbodiedBasis,
+    Site,
+    allocation_rates,
+    embodied_g_per_gpu_s,
+)
 from gputwin.energy.facility import Facility
 from gputwin.energy.grid import Forecast, NoisyForecast, PerfectForecast, PersistenceForecast
 from gputwin.energy.regions import region_grid
-from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
 from gputwin.perf.power import default_power_coefficients, training_activity_frac
 from gputwin.scenario.paths import data_candidates, data_dir
@@ -31,7 +36,9 @@ from gputwin.topology.hardware import HardwareSpec
 from gputwin.training.runtime import TrainingRuntime
 from gputwin.workload.job import JobSpec
 
-HOURS_PER_YEAR = 8760.0
+#: a cluster run charges every slot-second (free slots to the idle account), so embodied
+#: carbon is spread over the lifetime's wall clock (energy.accounting's one rule)
+CLUSTER_EMBODIED_BASIS: EmbodiedBasis = "wall-clock"
 
 
 @dataclass(slots=True)
@@ -41,7 +48,7 @@ class SiteSetup:
     config: SiteConfig
     site: Site  # energy.accounting.Site: grid + facility, offset to site.start
     rates: AllocationRates | None  # None: no price book entry (compute cost not counted)
-    embodied_g_per_gpu_s: float
+    embodied_g_per_gpu_s: float  # per slot-second, held or free (CLUSTER_EMBODIED_BASIS)
     racks: RackLayout
     power: SitePower
     forecast: Forecast  # of the direct carbon intensity (g/J), for carbon-aware plugins
@@ -79,13 +86,11 @@ def build_site_setup(config: SiteConfig, hw: HardwareSpec, layout: ClusterLayout
     facility = Facility.build(racks.cooling, config.region,
                               pue_override=config.pue).with_offset(offset)
     site = Site(config.region, grid, facility, include_grid_water=config.include_grid_water)
-    emb = default_tables().embodied
-    kg, _ = embodied_kg_per_gpu(acc.name, acc.tdp_w)
-    embodied = kg * 1e3 / (emb.lifetime_years * HOURS_PER_YEAR * 3600.0 * emb.utilisation_frac)
+    embodied = embodied_g_per_gpu_s(acc.name, acc.tdp_w, CLUSTER_EMBODIED_BASIS)
     try:
         rates: AllocationRates | None = allocation_rates(
             acc.name, acc.tdp_w, provider=config.provider, pricing=config.pricing,
-            cooling=racks.cooling)
+            cooling=racks.cooling, embodied_basis=CLUSTER_EMBODIED_BASIS)
         basis = rates.cost_basis if rates is not None else ""  # (mypy: Optional)
     except InputError as exc:
         if "price book" not in str(exc):

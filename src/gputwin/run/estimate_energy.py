@@ -7,6 +7,11 @@ share (``energy.power``), optionally under a per-GPU ``power_cap_w``. Then the l
 (``energy.accounting``) integrates hour by hour over the region's grid (bundled synthetic
 profile, or the real 2023 CSVs with ``grid_data``) and the facility's PUE/WUE.
 
+Embodied carbon: the run's GPU-seconds at the *allocated* rate of the one embodied-carbon
+rule (:func:`gputwin.energy.accounting.embodied_g_per_gpu_s`, :data:`ESTIMATE_EMBODIED_BASIS`):
+an estimate counts only the run's own seconds, so the unallocated share of the GPUs' life
+is spread over them (``embodied_basis`` in the output says so).
+
 Overrides for reproducing published accounts: ``gpu_power_w`` (measured average power per
 accelerator *including* its host share, as Patterson et al. report it), ``pue``,
 ``carbon_intensity_g_per_kwh`` (a flat intensity). Every option error raises
@@ -24,9 +29,11 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.energy.accounting import (
     Account,
     AllocationRates,
+    EmbodiedBasis,
     EnergyLedger,
     Site,
     allocation_rates,
+    embodied_basis_note,
     embodied_g_per_gpu_s,
 )
 from gputwin.energy.facility import Facility, max_nodes_per_rack, rack_can_host, rack_power_w
@@ -48,6 +55,9 @@ from gputwin.requests import EnergyRequest, TrainLayout, TrainRequest
 from gputwin.run.estimate_train import estimate_train
 from gputwin.run.plan_train import planned_estimate
 from gputwin.topology.hardware import HardwareSpec, resolve_hardware
+
+#: a one-run estimate charges only the run's GPU-seconds (module docstring)
+ESTIMATE_EMBODIED_BASIS: EmbodiedBasis = "allocated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +148,8 @@ def _rates(ledger: EnergyLedger, accel: str, tdp_w: float, request: EnergyReques
     """The price book's rates for the accelerator (None when it has no entry)."""
     try:
         rates = allocation_rates(accel, tdp_w, provider=request.provider,
-                                 pricing=request.pricing, cooling=cooling)
+                                 pricing=request.pricing, cooling=cooling,
+                                 embodied_basis=ESTIMATE_EMBODIED_BASIS)
     except InputError as exc:
         if "price book" not in str(exc):
             raise
@@ -251,12 +262,14 @@ def estimate_energy(request: EnergyRequest, *, catalog: Catalog | None = None) -
     run = ledger.record("run", request.region, 0.0, duration, power.it_power_w,
                         num_gpus=num_gpus if rates is not None else 0, accelerator=acc.name)
     if rates is None:  # embodied carbon does not need a price
-        run.co2e_embodied_g = embodied_g_per_gpu_s(acc.name, acc.tdp_w) * num_gpus * duration
+        run.co2e_embodied_g = (embodied_g_per_gpu_s(acc.name, acc.tdp_w, ESTIMATE_EMBODIED_BASIS)
+                               * num_gpus * duration)
     values = _values(request, hw, power, run, site, grid, duration, compute_frac, rates)
     nodes_per_rack = default_tables().facility.nodes_per_rack.get(node.name, 4)
     check = rack_can_host(acc, node, nodes_per_rack, cooling)
     values["rack_nameplate_power_w"] = rack_power_w(acc, node, nodes_per_rack)
     info.update({"cooling": cooling, "grid_origin": grid.origin, "start": request.start,
+                 "embodied_basis": embodied_basis_note(ESTIMATE_EMBODIED_BASIS),
                  "rack": {"nodes": nodes_per_rack, "ok": check.ok, "reason": check.reason,
                           "max_nodes": max_nodes_per_rack(acc, node, cooling)}})
     return EnergyEstimate(values, info)

@@ -153,12 +153,14 @@ def _owned_fleet(hw: HardwareSpec) -> AllocationRates:
     ``tco.yaml``)."""
     from gputwin.energy.accounting import embodied_g_per_gpu_s
     from gputwin.energy.tco import SERVING_NETWORK, OwnedAssumptions, owned_rate
+    from gputwin.run.serving_energy import SERVING_EMBODIED_BASIS
 
     acc = hw.accelerator
     a = OwnedAssumptions(network=SERVING_NETWORK)
     own = owned_rate(acc, hw.system, a)
     return AllocationRates(
-        embodied_g_per_gpu_s(acc.name, acc.tdp_w), own.usd_per_gpu_hour / 3600.0,
+        embodied_g_per_gpu_s(acc.name, acc.tdp_w, SERVING_EMBODIED_BASIS),
+        own.usd_per_gpu_hour / 3600.0,
         f"owned: full TCO ${own.usd_per_gpu_hour:.2f}/GPU-h of wall clock ({own.basis}; "
         f"+ power ${own.power_usd_per_gpu_hour:.3f}/GPU-h at {a.activity_frac:.0%} activity)",
         True)

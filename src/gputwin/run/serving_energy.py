@@ -23,6 +23,11 @@ Every replica life is accounted through the same pieces a cluster run uses:
 
 A GPU without a price book entry has no compute cost: its cost fields are ``None`` and
 ``site.cost_basis`` says why. GPUs the cluster has but no replica holds are not counted.
+So embodied carbon is charged per GPU-second a replica holds (loading, busy or waiting
+for requests) at the *allocated* rate of the one embodied-carbon rule
+(:func:`gputwin.energy.accounting.embodied_g_per_gpu_s`, :data:`SERVING_EMBODIED_BASIS`):
+the share of a GPU's life no replica holds is charged nowhere, so it is spread over the
+held seconds (``site.embodied_basis`` says so).
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ import numpy as np
 from gputwin.energy.accounting import (
     Account,
     AllocationRates,
+    EmbodiedBasis,
     EnergyLedger,
     Site,
     allocation_rates,
+    embodied_basis_note,
     embodied_g_per_gpu_s,
 )
 from gputwin.energy.facility import Facility
@@ -53,6 +60,9 @@ from gputwin.run.power_supply import supply_summary
 from gputwin.run.serving_results import ReplicaRecord, RequestTable
 from gputwin.scenario.site import SiteConfig
 from gputwin.topology.hardware import HardwareSpec
+
+#: a serving run charges only the GPU-seconds replicas hold (module docstring)
+SERVING_EMBODIED_BASIS: EmbodiedBasis = "allocated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +131,16 @@ def _rates(config: SiteConfig, hw: HardwareSpec) -> tuple[AllocationRates, bool]
     try:
         return allocation_rates(acc.name, acc.tdp_w, provider=config.provider,
                                 pricing=config.pricing, network=SERVING_NETWORK,
-                                cooling=config.cooling_for(hw.system)), True
+                                cooling=config.cooling_for(hw.system),
+                                embodied_basis=SERVING_EMBODIED_BASIS), True
     except InputError as exc:
         if "price book" not in str(exc):
             raise
         why = exc.detail
     # embodied carbon is still counted (owned hardware has no capex entry either)
-    return AllocationRates(embodied_g_per_gpu_s(acc.name, acc.tdp_w), 0.0,
-                           f"{why}: compute cost not counted", False), False
+    return AllocationRates(embodied_g_per_gpu_s(acc.name, acc.tdp_w, SERVING_EMBODIED_BASIS),
+                           0.0, f"{why}: compute cost not counted", False,
+                           embodied_basis=SERVING_EMBODIED_BASIS), False
 
 
 def tokens_computed(table: RequestTable, num_replicas: int) -> np.ndarray:
@@ -194,7 +206,9 @@ def account_serving(config: SiteConfig, services: Sequence[ServiceEnergy],
                 {config.cooling_for(h.system) for h in [s.hw for s in services]
                  + [e.hw for e in extra]}),
             "start": config.start, "provider": config.provider, "pricing": config.pricing,
-            "cost_basis": "; ".join(dict.fromkeys(bases)), "pue": ledger.total.pue}
+            "cost_basis": "; ".join(dict.fromkeys(bases)),
+            "embodied_basis": embodied_basis_note(SERVING_EMBODIED_BASIS),
+            "pue": ledger.total.pue}
     end_s = max([r.end_s for r in replicas] + [e.end_s for e in extra], default=0.0)
     info["supply"] = _supply(config, ledger, sorted(set(site_of.values())), end_s,
                              None if not all(priced.values())
