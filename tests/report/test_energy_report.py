@@ -30,6 +30,7 @@ def test_section_present_with_site_and_consistent(tmp_path: Path) -> None:
     result = _run(tmp_path, "site: {region: GB, cooling: air}\n")
     page = render_report(result)
     assert 'id="power-carbon"' in page and "Power and carbon" in page
+    assert "embodied carbon: wall-clock" in page  # the basis its embodied CO2e is charged on
     for div in ("fig-power", "fig-carbon", "fig-cumulative"):
         assert f'id="{div}"' in page
     labels = [c[0] for c in energy_cards(result)]

@@ -158,7 +158,8 @@ def energy_section(result: SimulationResult,
     note = note_html(
         f"{site.get('region', '')} grid ({site.get('grid_origin', '')}), "
         f"{site.get('cooling', '')} cooling, {site.get('nodes_per_rack', '')} nodes per rack; "
-        f"cost basis: {site.get('cost_basis', '')}. Idle GPUs and hosts are counted at idle "
+        f"cost basis: {site.get('cost_basis', '')}; embodied carbon: "
+        f"{site.get('embodied_basis', '')}. Idle GPUs and hosts are counted at idle "
         "power; carbon is location-based unless a power supply is shown (docs/energy.md).")
     body = (f'<div class="cards">{card_html}</div>'
             + (f'<div class="grid2">{panels}</div>' if panels else "") + note)
