@@ -45,6 +45,16 @@ def test_section_present_with_site_and_consistent(tmp_path: Path) -> None:
     assert line is not None and "t CO2e" in line and "GB" in line
 
 
+def test_water_card_says_when_it_includes_the_grid_s_water(tmp_path: Path) -> None:
+    """With ``include_grid_water`` the run's water_l adds the grid's upstream water: the
+    card must not call it on-site cooling alone."""
+    on_site = dict((c[0], c[2]) for c in energy_cards(_run(tmp_path, "site: {region: GB}\n")))
+    both = _run(tmp_path, "site: {region: GB, include_grid_water: true}\n")
+    assert on_site["water"] == "on-site cooling"
+    assert dict((c[0], c[2]) for c in energy_cards(both))["water"] == \
+        "on-site cooling + grid upstream"
+
+
 def test_no_section_without_site(tmp_path: Path) -> None:
     result = _run(tmp_path, "")
     page = render_report(result)

@@ -111,7 +111,9 @@ def energy_cards(result: SimulationResult) -> list[tuple[str, str, str]]:
         ("CO2e", f"{co2 / 1e6:,.2f} t",
          f"operational {s['co2e_operational_g'] / 1e6:,.2f} t, embodied "
          f"{s['co2e_embodied_g'] / 1e6:,.2f} t"),
-        ("water", f"{s['water_l'] / 1e3:,.1f} m³", "on-site cooling"),
+        ("water", f"{s['water_l'] / 1e3:,.1f} m³",
+         "on-site cooling + grid upstream" if site.get("include_grid_water")
+         else "on-site cooling"),
         ("cost", f"${fmt_count(round(s['cost_usd']))}",
          f"energy ${fmt_count(round(s['cost_energy_usd']))}"),
         ("$ / GPU-hour", "-" if per_h is None else f"${per_h:,.2f}", "per busy GPU-hour"),

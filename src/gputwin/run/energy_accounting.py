@@ -367,6 +367,7 @@ def _site_extras(setup: SiteSetup, totals: dict[str, float], idle: dict[str, flo
         "grid_origin": setup.site.grid.origin, "start": cfg.start,
         "cost_basis": setup.cost_basis,
         "embodied_basis": embodied_basis_note(CLUSTER_EMBODIED_BASIS),
+        "include_grid_water": cfg.include_grid_water,  # water_l adds the grid's upstream water
         "nodes_per_rack": setup.racks.nodes_per_rack,
         "rack_power_limit_w": setup.racks.power_limit_w,
         "rack_nameplate_w": setup.racks.full_rack_nameplate_w,
