@@ -24,6 +24,7 @@ RANKS: dict[str, int] = {
     "validation": 10, "report": 10,
     "cli": 11, "api": 11,
     "server": 12,  # the REST interface calls gputwin.api (rank 11)
+    "__main__": 12,  # python -m gputwin runs gputwin.cli (rank 11)
 }
 
 
