@@ -177,11 +177,6 @@ def test_itl_without_warmup_is_the_token_weighted_tpot() -> None:
         _token_weighted_tpot_s(t, np.ones(len(t), bool)), rel=0.01)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "root cause in the simulator core (serving/engine.py, not this layer): the engine "
-    "feeds the ITL histogram once per step or merged decode stretch weighted by "
-    "sched.n_dec, every decoding sequence, warm-up included; it needs the step's count "
-    "of measured decoders (a warm-up decoder count beside n_dec in the scheduler)"))
 def test_itl_leaves_the_warmup_out_like_every_other_latency() -> None:
     """Every per-request latency (TTFT, TPOT, e2e) leaves warm-up requests out; the ITL
     percentiles must too: their mean is the measured requests' token-weighted TPOT."""

@@ -25,6 +25,12 @@ batches in a row and see one gap, recorded at the next decode batch
 (:class:`~gputwin.serving.prefill_pause.PrefillPause`). A decode-only stretch ends where a
 prefill batch can form: an arrival cuts it (unless the queue head is refused until a
 finish), a finish ends it.
+
+**Inter-token latencies** go to :attr:`Replica.itl`, one weight per decoder per step (or
+per stretch and segment, spread over their steps). The weight is the scheduler's
+``n_measured``, not ``n_dec``: a warm-up request's tokens load the batch and its step
+times but stay out of the histogram, as its TTFT, TPOT and end-to-end latency stay out
+of the metrics; without warm-up the two counts are equal.
 """
 
 from __future__ import annotations
@@ -212,7 +218,7 @@ class Replica(ReplicaState):
                 self._b = 0.0
                 self._blocked = False
         if self._sep and self._pause.groups:
-            self._pause.log(self.itl, self._a, sched.n_dec)
+            self._pause.log(self.itl, self._a, sched.n_measured)
         self._handle = self.sim.schedule_at(
             now + self._dur, self._segment_end_cb if self._pre else self._end_cb, PRIORITY_STEP)
 
@@ -247,8 +253,9 @@ class Replica(ReplicaState):
         sched = self.sched
         self.num_merges += 1
         n_old = sched.n_dec
-        if n_old:
-            self.itl.add(c0, n_old)
+        measured = sched.n_measured
+        if measured:
+            self.itl.add(c0, measured)
         self.tokens_out += n_old
         self.num_steps += 1
         sched.S += 1
@@ -293,6 +300,7 @@ class Replica(ReplicaState):
         now = self.sim.now
         n = self._n
         n_dec = sched.n_dec
+        measured = sched.n_measured
         first = sched.S
         last = first + n - 1
         if self._sep and self._pause.first_logged:  # first-step gaps logged with the wait
@@ -300,14 +308,14 @@ class Replica(ReplicaState):
             if n > 1:
                 sched.pool.take(alloc_between(sched.cnt, n_dec, first + 1, last + 1))
                 self.itl.add_uniform(self._a + self._b, self._a + self._b * (n - 1),
-                                     n_dec * (n - 1))
+                                     measured * (n - 1))
         elif n > 1:
             blocks = alloc_between(sched.cnt, n_dec, first + 1, last + 1)
             if blocks:
                 sched.pool.take(blocks)
-            self.itl.add_uniform(self._a, self._a + self._b * (n - 1), n_dec * n)
-        elif n_dec:
-            self.itl.add(self._dur, n_dec)
+            self.itl.add_uniform(self._a, self._a + self._b * (n - 1), measured * n)
+        elif measured:
+            self.itl.add(self._dur, measured)
         self.tokens_out += n_dec * n
         self._close(n)
         sched.S = last + 1
@@ -325,12 +333,12 @@ class Replica(ReplicaState):
         prompts join the wait from their first token."""
         sched = self.sched
         now = self.sim.now
-        n_old, dur = sched.n_dec, self._dur
+        measured, dur = sched.n_measured, self._dur
         self._close(1)
         self._paused = False
         self.tokens_out += sched.apply_chunks(self._chunks, now)
         self._chunks = []
-        self._pause.batch_ended(dur, n_old, sched.n_dec)
+        self._pause.batch_ended(dur, measured, sched.n_measured)
         self._start_step(now)
 
     def _segment_end(self) -> None:
@@ -345,7 +353,8 @@ class Replica(ReplicaState):
             blocks = alloc_between(sched.cnt, n_dec, first, first + m)
             if blocks:
                 sched.pool.take(blocks)
-            self.itl.add_uniform(self._a, self._a + self._b * (m - 1), n_dec * m)
+            self.itl.add_uniform(self._a, self._a + self._b * (m - 1),
+                                 sched.n_measured * m)
             self.tokens_out += n_dec * m
         self._close(m)
         self._pre = False

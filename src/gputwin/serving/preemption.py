@@ -50,6 +50,8 @@ def leave_decode(s: SchedulerState, req: ReqState) -> None:
     """Take ``req`` out of the implicit decoders (its heap entry goes stale)."""
     s.cnt[req.phase] -= 1
     s.n_dec -= 1
+    if not req.spec.warmup:
+        s.n_measured -= 1
     s.dec_off_sum -= req.dec_x0 - req.dec_s0
     req.version += 1
 

@@ -64,7 +64,8 @@ def after_chunk(s: SchedulerState, req: ReqState, chunk: int, now: float) -> int
     generated = req.generated = req.generated + 1
     if req.first_token_s is None:
         req.first_token_s = now
-    rid = req.spec.request_id
+    spec = req.spec
+    rid = spec.request_id
     del s.prefilling[rid]
     if generated >= req.output or s.prefill_only:
         release(s, req, req.blocks, now)
@@ -85,6 +86,8 @@ def after_chunk(s: SchedulerState, req: ReqState, chunk: int, now: float) -> int
     finish = req.finish_step = s0 + (req.output - generated) - 1
     s.cnt[phase] += 1
     s.n_dec += 1
+    if not spec.warmup:
+        s.n_measured += 1
     s.dec_off_sum += off
     heapq.heappush(s.fin, (finish, rid, req.version, req))
     return 1

@@ -20,6 +20,8 @@ def finish_decoders(s: SchedulerState, last: int, now: float) -> None:
         req.generated = req.output
         cnt[req.phase] -= 1  # preemption.leave_decode, inlined
         s.n_dec -= 1
+        if not req.spec.warmup:
+            s.n_measured -= 1
         s.dec_off_sum -= off
         req.version += 1
         held = -(-(off + last + 1) // bs)  # release(), inlined

@@ -3,7 +3,9 @@
 :class:`SchedulerState` holds the waiting queue, the running set and the implicit
 decoders (see :mod:`gputwin.serving.decode_skip`): at step index ``S`` a decoder holds
 ``dec_x0 + (S − dec_s0)`` tokens; the state keeps the per-phase counts ``cnt``, their
-number ``n_dec``, ``Σ (x0 − s0)`` and a heap of finish steps. The modules that change it
+number ``n_dec`` and how many of them are measured (``n_measured``: not warm-up requests,
+whose tokens stay out of the ITL histogram like every other metric), ``Σ (x0 − s0)`` and
+a heap of finish steps. The modules that change it
 (:mod:`.admission`, :mod:`.preemption`, :mod:`.prefill_progress`, :mod:`.release`) import
 this one; :class:`~.scheduler.Scheduler` builds on it and them.
 
@@ -47,6 +49,7 @@ class SchedulerState:
         self.prefilling: dict[int, ReqState] = {}
         self.cnt = [0] * self.bs  # decoders per phase
         self.n_dec = 0
+        self.n_measured = 0  # decoders whose tokens the ITL histogram counts (not warm-up)
         self.dec_off_sum = 0  # Σ (x0 − s0) over decoders
         self.fin: list[tuple[int, int, int, ReqState]] = []  # (finish step, rid, version, req)
         self.S = 0  # index of the next step to plan
