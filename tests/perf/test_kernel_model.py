@@ -8,7 +8,6 @@ import pytest
 from gputwin.catalog.loader import default_catalog
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
-from gputwin.perf.compute import ATTN_BWD_RATE
 from gputwin.perf.kernel import attention_estimate, attention_flop, gemm_estimate, kernel_estimate
 from gputwin.validation.runner import CASES_DIR, load_cases, run_case
 
@@ -39,7 +38,8 @@ def test_gemm_rate_grows_with_the_shape_toward_the_fraction() -> None:
 def test_attention_backward_runs_at_the_model_share_of_forward() -> None:
     fwd = attention_estimate("gb200", "bf16", 128, pass_="fwd")
     bwd = attention_estimate("gb200", "bf16", 128, pass_="bwd")
-    assert bwd.tflops == pytest.approx(ATTN_BWD_RATE * fwd.tflops)
+    share = default_calibration().for_accelerator("gb200").attention_bwd_rate
+    assert bwd.tflops == pytest.approx(share * fwd.tflops)
     assert bwd.flop == pytest.approx(2.5 * fwd.flop)
     assert fwd.serving_tflops is not None and bwd.serving_tflops is None
 

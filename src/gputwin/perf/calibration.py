@@ -29,6 +29,12 @@ class AcceleratorCoefficients:
     gemm_max_frac: dict[str, float]
     attention_frac: float
     sustained_frac: float
+    #: ``attention_frac`` is the measured fused kernel's forward rate (serving reads it as
+    #: is); otherwise an end-to-end figure (:mod:`gputwin.perf.attention_rate`)
+    attention_kernel: bool = False
+    #: fused attention backward rate as a share of the forward's (the file's top-level
+    #: ``attention_bwd_rate`` unless the family measured its own)
+    attention_bwd_rate: float = 0.75
 
     def gemm_frac(self, dtype: str) -> float:
         """Achievable fraction of the ``dtype`` dense peak for large GEMMs."""
@@ -61,6 +67,7 @@ class Calibration:
     host_memory_bytes_per_s_per_gpu: float
     local_attention_extra_keys: float
     attention_softmax_head_dim: float
+    attention_bwd_rate: float
 
     def for_accelerator(self, name: str) -> AcceleratorCoefficients:
         """Coefficients of the family whose key is the longest prefix of ``name``."""
@@ -84,11 +91,12 @@ _FLOAT_KEYS = (
     "cp_overlap_frac", "ep_overlap_frac", "moe_imbalance", "fp8_cast_bytes_per_gemm_input",
     "runtime_overhead_bytes", "fragmentation_frac", "optimizer_bytes_per_param",
     "host_link_bytes_per_s_per_gpu", "host_memory_bytes_per_s_per_gpu",
-    "local_attention_extra_keys", "attention_softmax_head_dim",
+    "local_attention_extra_keys", "attention_softmax_head_dim", "attention_bwd_rate",
 )
 
 
-def _accelerator(family: str, raw: Any, where: str) -> AcceleratorCoefficients:
+def _accelerator(family: str, raw: Any, where: str,
+                 bwd_rate: float) -> AcceleratorCoefficients:
     if not isinstance(raw, dict) or "source" not in raw:
         raise InputError(f"accelerators.{family}: needs gemm_max_frac, ... and a source",
                          where=where)
@@ -98,9 +106,18 @@ def _accelerator(family: str, raw: Any, where: str) -> AcceleratorCoefficients:
             gemm_max_frac={str(k): float(v) for k, v in raw["gemm_max_frac"].items()},
             attention_frac=float(raw["attention_frac"]),
             sustained_frac=float(raw["sustained_frac"]),
+            attention_kernel=_flag(raw.get("attention_kernel", False), family, where),
+            attention_bwd_rate=float(raw.get("attention_bwd_rate", bwd_rate)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"accelerators.{family}: bad entry ({exc})", where=where) from None
+
+
+def _flag(value: Any, family: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"accelerators.{family}.attention_kernel: expected true or false, "
+                         f"got {value!r}", where=where)
+    return value
 
 
 def load_calibration(path: Path = CALIBRATION_PATH) -> Calibration:
@@ -109,12 +126,13 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> Calibration:
     where = str(path)
     if not isinstance(data, dict) or "default" not in data.get("accelerators", {}):
         raise InputError("needs an `accelerators` mapping with a `default` entry", where=where)
-    accels = {k: _accelerator(k, v, where) for k, v in data["accelerators"].items()}
     values: dict[str, float] = {}
     for key in _FLOAT_KEYS:
         if key not in data:
             raise InputError(f"missing coefficient {key!r}", where=where)
         values[key] = float(data[key])
+    accels = {k: _accelerator(k, v, where, values["attention_bwd_rate"])
+              for k, v in data["accelerators"].items()}
     return Calibration(accelerators=accels, **values)
 
 

@@ -8,8 +8,10 @@ sequence-parallel all-gather):
   FP8 training runs only the GEMMs at the FP8 rate.
 - Attention core (flash, causal ≈ half the full score matrix; local-attention layers their
   window plus the kernel's overhead, :mod:`gputwin.perf.attention_work`) at
-  ``attention_frac`` of the BF16 peak, lower below head dim 128; backward does 2.5× the
-  forward work (five matmuls vs two) at 0.75 of the forward's rate.
+  ``attention_frac`` of the BF16 peak (times the part's softmax speed-up where the fraction
+  is the measured kernel's: :mod:`gputwin.perf.attention_rate`), lower below head dim 128;
+  backward does 2.5× the forward work (five matmuls vs two) at ``attention_bwd_rate`` of
+  the forward's rate before the speed-up.
 - Memory-bound work (norms, residual adds, activation functions, dropout, rotary, FP8
   casts, MoE permutes) = bytes / (HBM bandwidth · memory_bw_frac); without sequence
   parallelism the hidden-size-wide ops are replicated on every TP rank.
@@ -24,6 +26,7 @@ import functools
 from dataclasses import dataclass, replace
 
 from gputwin.catalog.schema import Accelerator
+from gputwin.perf.attention_rate import ATTN_BWD_WORK, training_bwd_rate, training_fwd_rate
 from gputwin.perf.attention_work import (
     attention_fwd_flops_per_token,
     head_dim_rate_factor,
@@ -33,12 +36,6 @@ from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
 from gputwin.perf.flops import Arch, Gemm, LayerShape, layer_shapes
 from gputwin.perf.plan import Plan
 
-#: Backward flash attention work relative to forward (5 matmuls vs 2), and its lower
-#: efficiency (FlashAttention-3 paper, Shah et al. 2024: backward reaches ~0.75 of the
-#: forward's TFLOP/s on H100 at head dim 128).
-ATTN_BWD_WORK = 2.5
-ATTN_BWD_RATE = 0.75
-ATTN_BWD_FACTOR = ATTN_BWD_WORK / ATTN_BWD_RATE
 _ROW_PARALLEL = ("attn_out", "mlp_fc2", "expert_fc2", "shared_fc2")
 
 
@@ -48,20 +45,21 @@ class LayerTime:
 
     gemm_fwd_s: float
     attn_fwd_s: float
+    attn_bwd_s: float
     elem_fwd_s: float
     overhead_s: float
 
     @property
     def attn_total_s(self) -> float:
         """Attention-core seconds, forward plus backward."""
-        return self.attn_fwd_s * (1.0 + ATTN_BWD_FACTOR)
+        return self.attn_fwd_s + self.attn_bwd_s
 
     @property
     def fwd_s(self) -> float:
         return self.gemm_fwd_s + self.attn_fwd_s + self.elem_fwd_s + self.overhead_s / 3
 
     def bwd_s(self, recompute: str) -> float:
-        base = (2 * self.gemm_fwd_s + ATTN_BWD_FACTOR * self.attn_fwd_s
+        base = (2 * self.gemm_fwd_s + self.attn_bwd_s
                 + 2 * self.elem_fwd_s + 2 * self.overhead_s / 3)
         if recompute == "full":
             return base + self.fwd_s
@@ -111,9 +109,9 @@ def _elementwise_bytes_per_token(shape: LayerShape, a: Arch, plan: Plan, c: Cali
 
 
 @functools.lru_cache(maxsize=1024)
-def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float, act_peak: float,
-                       hbm_bw: float, coeff: AcceleratorCoefficients,
-                       c: Calibration) -> LayerTime:
+def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float,
+                       attn_rates: tuple[float, float], hbm_bw: float,
+                       coeff: AcceleratorCoefficients, c: Calibration) -> LayerTime:
     tokens = float(plan.tokens_per_microbatch)
     half = c.gemm_half_dim
     rate = accel_peak * coeff.gemm_frac(plan.compute_dtype)
@@ -124,14 +122,13 @@ def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float, act_pea
     a = plan.arch
     keys = kernel_keys_per_query(a, plan.seq_len, c.local_attention_extra_keys)
     attn_flops = attention_fwd_flops_per_token(shape, keys) * tokens / plan.tp
-    attn_rate = (act_peak * coeff.attention_frac
-                 * head_dim_rate_factor(shape, a.num_attention_heads,
-                                        c.attention_softmax_head_dim))
-    attn = attn_flops / attn_rate
+    head = head_dim_rate_factor(shape, a.num_attention_heads, c.attention_softmax_head_dim)
+    attn = attn_flops / (attn_rates[0] * head)
+    attn_bwd = ATTN_BWD_WORK * attn_flops / (attn_rates[1] * head)
     elem = (_elementwise_bytes_per_token(shape, plan.arch, plan, c) * tokens
             / (hbm_bw * c.memory_bw_frac))
     s = coeff.sustained_frac
-    return LayerTime(gemm / s, attn / s, elem / s, c.layer_overhead_s / s)
+    return LayerTime(gemm / s, attn / s, attn_bwd / s, elem / s, c.layer_overhead_s / s)
 
 
 def _layer_key(plan: Plan) -> Plan:
@@ -148,11 +145,12 @@ def layer_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,
                 c: Calibration) -> tuple[tuple[LayerTime, float], ...]:
     """``((time, share_of_layers), ...)`` per layer type (dense, MoE)."""
     peak = accel.peak_for(plan.compute_dtype)
-    act_peak = accel.peak_for(plan.act_dtype)
+    attn_rates = (training_fwd_rate(accel, coeff, plan.act_dtype),
+                  training_bwd_rate(accel, coeff, plan.act_dtype))
     total = plan.arch.num_layers
     key = _layer_key(plan)
     return tuple(
-        (_layer_time_cached(shape, key, peak, act_peak, accel.memory_bandwidth_bytes_per_s,
+        (_layer_time_cached(shape, key, peak, attn_rates, accel.memory_bandwidth_bytes_per_s,
                             coeff, c), n / total)
         for shape, n in layer_shapes(plan.arch)
     )

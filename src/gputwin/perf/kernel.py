@@ -5,14 +5,15 @@ they use, so that published kernel benchmarks can check it (validation kind ``ke
 
 - GEMM ``[M, K] x [K, N]`` in ``dtype``: ``peak[dtype] · gemm_max_frac[dtype] · g(M)·g(N)·g(K)``
   with ``g(x) = x/(x + gemm_half_dim)`` (:mod:`gputwin.perf.compute`).
-- Fused attention at mean head dimension ``d = (d_qk + d_v)/2``: forward at
-  ``peak[dtype] · attention_frac · head_dim_rate(d)`` (:mod:`gputwin.perf.attention_work`),
-  backward at ``ATTN_BWD_RATE`` of that. A causal mask halves the work, not the rate (the
-  published causal TFLOP/s count the half too). The training model runs attention at its
-  activation dtype (BF16); an FP8 kernel is priced at the FP8 peak, an extrapolation.
-- ``serving_tflops`` (forward only): the serving model's prefill-attention rate,
-  ``bf16 peak · min(1, attention_frac · attention_eff_mult) · attention_sfu_speedup``,
-  engine-neutral (no engine profile multiplier).
+- Fused attention at mean head dimension ``d = (d_qk + d_v)/2``: the training model's
+  forward and backward rates (:mod:`gputwin.perf.attention_rate`) times
+  ``head_dim_rate(d)`` (:mod:`gputwin.perf.attention_work`). A causal mask halves the
+  work, not the rate (the published causal TFLOP/s count the half too). The training model
+  runs attention at its activation dtype (BF16); an FP8 kernel is priced at the FP8 peak,
+  an extrapolation.
+- ``serving_tflops`` (forward only): the serving model's prefill-attention rate
+  (:func:`gputwin.perf.attention_rate.serving_fwd_rate`, BF16), engine-neutral (no engine
+  profile multiplier).
 
 ``tflops`` is the kernel's own rate; the training model's ``sustained_frac`` (launch gaps,
 syncs, power capping in a real step) is left out of it and applied in ``in_step_tflops``.
@@ -26,9 +27,14 @@ from typing import Any, Literal
 from gputwin.catalog.loader import default_catalog
 from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError
+from gputwin.perf.attention_rate import (
+    ATTN_BWD_WORK,
+    serving_fwd_rate,
+    training_bwd_rate,
+    training_fwd_rate,
+)
 from gputwin.perf.attention_work import head_dim_rate
-from gputwin.perf.calibration import default_calibration
-from gputwin.perf.compute import ATTN_BWD_RATE, ATTN_BWD_WORK
+from gputwin.perf.calibration import AcceleratorCoefficients, default_calibration
 
 Pass = Literal["fwd", "bwd"]
 
@@ -110,26 +116,25 @@ def attention_estimate(part: str, dtype: str, head_dim: int, *, pass_: Pass = "f
     cal = default_calibration()
     coeff = cal.for_accelerator(acc.name)
     peak = _peak_tflops(acc, dtype)
-    rate = (peak * coeff.attention_frac
-            * head_dim_rate((head_dim + dv) / 2.0, cal.attention_softmax_head_dim))
+    head = head_dim_rate((head_dim + dv) / 2.0, cal.attention_softmax_head_dim)
     serving = None
     if pass_ == "bwd":
-        rate *= ATTN_BWD_RATE
+        rate = training_bwd_rate(acc, coeff, dtype) / 1e12 * head
     else:
-        serving = _serving_prefill_tflops(acc, coeff.attention_frac)
+        rate = training_fwd_rate(acc, coeff, dtype) / 1e12 * head
+        serving = _serving_prefill_tflops(acc, coeff)
     return KernelEstimate("attention", acc.name, dtype,
                           attention_flop(batch, heads, seq, head_dim, dv, causal, pass_),
                           rate, rate * coeff.sustained_frac, peak, serving)
 
 
-def _serving_prefill_tflops(acc: Accelerator, attention_frac: float) -> float:
+def _serving_prefill_tflops(acc: Accelerator, coeff: AcceleratorCoefficients) -> float:
     from gputwin.perf.serving_calib import default_serving_calibration
 
-    mult = default_serving_calibration().attention_eff_mult
-    bf16 = acc.peak_flop_per_s.get("bf16")
-    if bf16 is None:
+    if "bf16" not in acc.peak_flop_per_s:
         return 0.0
-    return bf16 / 1e12 * min(1.0, attention_frac * mult) * acc.attention_sfu_speedup
+    mult = default_serving_calibration().attention_eff_mult
+    return serving_fwd_rate(acc, coeff, "bf16", mult) / 1e12
 
 
 def kernel_estimate(*, op: str, part: str, dtype: str = "bf16",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gputwin.catalog.schema import Accelerator
+from gputwin.perf.attention_rate import serving_fwd_rate
 from gputwin.perf.calibration import default_calibration
 from gputwin.perf.engines import EngineProfile, engine_profile
 from gputwin.perf.serving_calib import ServingCalibration
@@ -84,10 +85,11 @@ def device_rates(c: ServingConfig, cal: ServingCalibration,
     # 4-bit weights dequantised in the main loop (int4 AWQ/GPTQ, FP4 without FP4 MMA)
     gemm_mult = (cal.int4_dequant_compute_mult
                  if weight_only and WEIGHT_BYTES[c.weights_dtype] < 1.0 else 1.0)
-    bf16 = accel.peak_flop_per_s.get("bf16") or accel.peak_for(dtype)
-    # a faster softmax exp (Blackwell Ultra's doubled SFU) shortens the kernel itself
-    attn_rate = (bf16 * min(1.0, train.attention_frac * cal.attention_eff_mult
-                            * prof.attention_eff_mult) * accel.attention_sfu_speedup)
+    # the fused kernel's forward (perf/attention_rate.py, the training model's rule): BF16,
+    # or the GEMM dtype on a part without a BF16 peak
+    attn_dtype = "bf16" if accel.peak_flop_per_s.get("bf16") else dtype
+    attn_rate = serving_fwd_rate(accel, train, attn_dtype, cal.attention_eff_mult,
+                                 prof.attention_eff_mult)
     bw = accel.memory_bandwidth_bytes_per_s * coeff.bandwidth_frac
     return (gemm_rate, gemm_mult, attn_rate, bw,
             expert_tile_rows(accel, c.weights_dtype, weight_only, prof, cal))
