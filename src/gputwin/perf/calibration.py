@@ -29,12 +29,12 @@ class AcceleratorCoefficients:
     gemm_max_frac: dict[str, float]
     attention_frac: float
     sustained_frac: float
+    #: fused attention backward rate as a share of the forward's (the file's top-level
+    #: ``attention_bwd_rate`` unless the family measured its own)
+    attention_bwd_rate: float
     #: ``attention_frac`` is the measured fused kernel's forward rate (serving reads it as
     #: is); otherwise an end-to-end figure (:mod:`gputwin.perf.attention_rate`)
     attention_kernel: bool = False
-    #: fused attention backward rate as a share of the forward's (the file's top-level
-    #: ``attention_bwd_rate`` unless the family measured its own)
-    attention_bwd_rate: float = 0.75
 
     def gemm_frac(self, dtype: str) -> float:
         """Achievable fraction of the ``dtype`` dense peak for large GEMMs."""
