@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from gputwin.errors import InputError, UnknownNameError
@@ -157,6 +159,21 @@ def test_slice_availability_of_a_large_pod_is_finite() -> None:
     assert binomial_upper_tail(10, 0.3, 0) == 1.0
     assert binomial_upper_tail(10, 0.0, 1) == 0.0
     assert binomial_upper_tail(10, 0.3, 11) == 0.0
+
+
+def test_binomial_tail_work_does_not_grow_with_the_pod() -> None:
+    """Spare blocks only add terms the tail need not sum: 10^20 spares answered at once
+    (was: a loop over every one of them, so ``--spare-blocks 99999999999999999999``
+    never returned)."""
+    from gputwin.topology.optical import binomial_upper_tail
+
+    assert binomial_upper_tail(10**20 + 64, 0.92, 64) == 1.0
+    assert binomial_upper_tail(10**20, 1e-19, 64) == pytest.approx(
+        1.0 - sum(math.exp(-10.0) * 10.0**k / math.factorial(k) for k in range(64)))
+    # both sides of the mean against the closed form
+    for n, p, k in [(40, 0.3, 5), (40, 0.3, 20), (40, 0.9, 39), (7, 0.5, 7)]:
+        exact = sum(math.comb(n, j) * p**j * (1 - p)**(n - j) for j in range(k, n + 1))
+        assert binomial_upper_tail(n, p, k) == pytest.approx(exact, rel=1e-12, abs=1e-15)
 
 
 def test_optics_cli_many_spare_blocks(capsys: pytest.CaptureFixture[str]) -> None:

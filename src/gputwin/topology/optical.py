@@ -231,14 +231,29 @@ def slice_availability(blocks: int, total_blocks: int, *, ocs: bool,
 
 def binomial_upper_tail(n: int, p: float, k_min: int) -> float:
     """``P(Binomial(n, p) >= k_min)``, each term summed in log space so that pods of
-    thousands of blocks neither overflow ``math.comb`` into a float nor underflow."""
+    thousands of blocks neither overflow ``math.comb`` into a float nor underflow.
+
+    Work grows with ``k_min`` (the slice's blocks), not with ``n``: at or below the mean the
+    tail is one minus the ``k_min`` terms under it; above the mean the terms fall
+    geometrically and the sum stops once they no longer change it. Summing the ``n - k_min
+    + 1`` terms of the tail itself never finished for a pod of 10^20 spare blocks."""
     if p >= 1.0 or k_min <= 0:
         return 1.0
-    if p <= 0.0:
+    if p <= 0.0 or k_min > n:
         return 0.0
     log_p, log_q = math.log(p), math.log1p(-p)
     log_n_fact = math.lgamma(n + 1)
-    total = sum(math.exp(log_n_fact - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-                         + k * log_p + (n - k) * log_q)
-                for k in range(k_min, n + 1))
+
+    def term(k: int) -> float:
+        return math.exp(log_n_fact - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                        + k * log_p + (n - k) * log_q)
+
+    if k_min <= n * p:
+        return max(0.0, 1.0 - math.fsum(term(k) for k in range(k_min)))
+    total = 0.0
+    for k in range(k_min, n + 1):
+        t = term(k)
+        total += t
+        if t <= total * 1e-17:  # past the mode every later term is smaller still
+            break
     return min(1.0, total)
