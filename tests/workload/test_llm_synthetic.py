@@ -110,3 +110,15 @@ def test_repeat_sends_each_distinct_prompt_k_times_with_shared_blocks() -> None:
     assert twice == make(2)  # seeded order
     with pytest.raises(InputError, match="repeat"):
         make(0)
+
+
+def test_a_repeat_beyond_the_request_count_sends_one_prompt() -> None:
+    # was: OverflowError from numpy sizing distinct x repeat slots (simulate serve --repeat
+    # 99999999999999999999)
+    def make(repeat: int) -> list:
+        return generate_requests(5, ArrivalProcess("poisson", 3.0),
+                                 LengthDist("uniform", low=20, high=300), LengthDist(value=5),
+                                 RandomStreams(7), repeat=repeat)
+    huge = make(10**20)
+    assert len({r.prefix_hashes for r in huge}) == 1
+    assert huge == make(5)

@@ -224,7 +224,9 @@ def _repeated(times: np.ndarray, prompts: np.ndarray, outputs: np.ndarray, repea
     (a fresh range per distinct prompt), shared by its copies."""
     n = len(times)
     distinct = -(-n // repeat)
-    order = rng.permutation(np.tile(np.arange(distinct), repeat)[:n] if n else np.arange(0))
+    # prompt i % distinct for send slot i: each prompt ``repeat`` times (the last fewer);
+    # never an array of distinct x repeat, which a huge ``repeat`` cannot size
+    order = rng.permutation(np.arange(n) % distinct if n else np.arange(0))
     h = REPEAT_HASH_BLOCK_TOKENS
     blocks = -(-prompts[:distinct].astype(np.int64) // h)
     first_id = np.concatenate(([0], np.cumsum(blocks)[:-1])) if distinct else blocks
