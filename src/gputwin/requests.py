@@ -21,7 +21,7 @@ from pydantic import (
 
 from gputwin.errors import InputError
 from gputwin.input_model import InputModel
-from gputwin.limits import GpuCount
+from gputwin.limits import GpuCount, ReplicaCount, RequestCount
 from gputwin.quantities import Bytes, PositiveCount, Seconds
 
 Recompute = Literal["none", "selective", "full"]
@@ -235,15 +235,15 @@ class ServePlanRequest(_Request):
                                       description="Engine profiles; None = every registered")
     max_tp: PositiveInt | None = None
     disaggregate: bool = False
-    max_replicas: PositiveInt = 64
+    max_replicas: ReplicaCount = 64  # bounded: gputwin.limits
     replica_slack: int = Field(default=1, ge=0)
     provider: str = "neocloud"
     pricing: str = "on-demand"
     top: PositiveInt = 10
     finalists: PositiveInt = Field(default=16, description="Simulations per round")
     max_simulations: PositiveInt = 256
-    num_requests: PositiveInt | None = Field(default=None,
-                                             description="None = ~60 s of arrivals")
+    num_requests: RequestCount | None = Field(default=None,
+                                              description="None = ~60 s of arrivals")
     seed: int = Field(default=0, ge=0)
     prune: bool = True
     model_overrides: dict[str, Any] | None = None

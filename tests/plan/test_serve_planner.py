@@ -192,6 +192,13 @@ def test_a_failed_confirmation_renders_with_its_reason() -> None:
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--rate", "-1"], "error: --rate: Input should be greater than 0"),
     (["--max-num-seqs", "0"], "error: --max-num-seqs: Input should be greater than 0"),
+    # was: a search that never ended (a loop to 10^20 replicas)
+    (["--max-replicas", "99999999999999999999"], "error: --max-replicas: got "
+     "99,999,999,999,999,999,999, above the limit of 10,000 replicas per service"),
+    # was: "plan serve: cannot build the confirming scenario: 1 validation error for
+    # ServingScenario" and three more lines, after the search
+    (["--num-requests", "99999999999999999999"], "error: --num-requests: got "
+     "99,999,999,999,999,999,999, above the limit of 5,000,000 requests"),
 ])
 def test_cli_names_the_option_the_request_refuses(extra: list[str], needle: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
@@ -287,6 +294,16 @@ def test_pruning_keeps_the_cheapest_accepted_with_disaggregation() -> None:
     for shape, rows in accepted.items():
         fewest = min(_replicas(r) for r in rows)
         assert any(r["key"] in kept for r in rows if _replicas(r) == fewest), shape
+
+
+def test_a_huge_replica_slack_stops_at_max_replicas_when_disaggregated() -> None:
+    # was: a prefill loop over 10^20 counts that never ended (max_replicas bounded only
+    # the decode pool)
+    plan = _plan(disaggregate=True, replica_slack=10**20, weights=["fp8"],
+                 max_num_seqs=[128], max_simulations=1)
+    assert plan.search.candidates
+    assert all(c.deployment.prefill_replicas + c.deployment.decode_replicas <= 4
+               for c in plan.search.candidates if c.deployment.disaggregated)
 
 
 def test_impossible_slo_is_pruned_by_the_lone_request_bound() -> None:

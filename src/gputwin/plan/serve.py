@@ -342,11 +342,15 @@ class _Searcher:
         rate = t.rate_per_s
         pre = m.prefill_rate()
         dec = m.rate_at(m.max_batch, with_prefill=False)
+        # each pool below max_replicas: the other holds at least one replica (a huge
+        # replica_slack once made the prefill loop run past every count that can fit)
         if s.prune:
             prefills = range(max(1, math.ceil(rate / (pre * s.margin))),
-                             math.ceil(rate * s.margin / pre) + s.replica_slack + 1)
+                             min(math.ceil(rate * s.margin / pre) + s.replica_slack + 1,
+                                 s.max_replicas))
             decodes = range(max(1, math.ceil(rate / (dec * s.margin))),
-                            math.ceil(rate * s.margin / dec) + s.replica_slack + 1)
+                            min(math.ceil(rate * s.margin / dec) + s.replica_slack + 1,
+                                s.max_replicas))
         else:
             prefills = decodes = range(1, s.max_replicas)
         transfer = m.perf.kv_transfer_time_s(int(t.input_tokens))
