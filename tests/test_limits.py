@@ -79,3 +79,13 @@ def test_cluster_gpus_not_only_nodes_are_bounded(sets: list[str], gpus: str,
     code, err = _run(args, capsys)
     assert code == 2 and err.count("\n") == 1
     assert f"cluster.num_nodes: got {gpus}, above the limit of 1,048,576 GPUs" in err
+
+
+def test_nodes_per_rack_is_bounded_like_the_cluster(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: OverflowError traceback from numpy dividing node indices by 10^20
+    code, err = _run(["simulate", "--set", "site.racks.nodes_per_rack=99999999999999999999",
+                      "--quiet", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.count("\n") == 1 and not (tmp_path / "o").exists()
+    assert ("site.racks.nodes_per_rack: got 99,999,999,999,999,999,999, above the limit of "
+            "1,048,576 GPUs") in err

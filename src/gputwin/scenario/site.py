@@ -27,6 +27,7 @@ from gputwin.energy.facility import rack_can_host, rack_power_w
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError
 from gputwin.input_model import InputModel
+from gputwin.limits import GpuCount
 from gputwin.quantities import Watts
 from gputwin.scenario.supply import PowerSupplyConfig
 
@@ -40,8 +41,8 @@ DEFAULT_NODES_PER_RACK = 4
 class RackConfig(InputModel):
     """Rack layout: consecutive node indices fill racks of ``nodes_per_rack``."""
 
-    nodes_per_rack: int | None = Field(
-        default=None, gt=0, description="Default: energy/data/facility.yaml for the system "
+    nodes_per_rack: GpuCount | None = Field(  # bounded like cluster.num_nodes (limits.py)
+        default=None, description="Default: energy/data/facility.yaml for the system "
         "(4 for DGX/HGX), lowered until a full rack's nameplate fits the power limit")
     power_limit: Watts | None = Field(
         default=None, gt=0, description="Rack power limit, e.g. 40kW (default: the cooling "
