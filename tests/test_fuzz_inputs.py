@@ -350,3 +350,50 @@ def test_a_batch_in_both_or_neither_unit_names_both_flags(
     assert code == 2
     _fails_cleanly(err, "--global-batch-size (sequences) or --global-batch-tokens",
                    "neither given")
+
+
+@pytest.mark.parametrize(("name", "text", "fmt", "columns"), [
+    # was: ContextTokens 1, GeneratedTokens 234 (the rest dropped) and exit 0
+    ("azure.csv", AZURE_HEADER + "2023-11-16 18:15:46.68,1,234,5\n", "azure", 3),
+    ("burst.csv", "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+                  "5,ChatGPT,1,200,10,1210,Conversation log\n", "burstgpt", 6),
+])
+def test_an_llm_trace_row_wider_than_its_header_is_refused(
+        name: str, text: str, fmt: str, columns: int, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / name
+    trace.write_text(text)
+    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                            str(trace), "--trace-format", fmt,
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"{name}:2: expected {columns} columns as in the header, got "
+                        f"{columns + 1}")
+
+
+@pytest.mark.parametrize(("fmt", "text"), [
+    # was: num_gpus 1, gpu_time 0 (the "1,000" of 1,000 GPU-seconds split) and exit 0
+    ("philly_csv", "timestamp,duration,num_gpus,gpu_time,cluster\n"
+                   "2017-10-09 07:01:55,66.0,1,1,000,c1\n"),
+    ("helios", "job_id,user,vc,gpu_num,cpu_num,node_num,state,submit_time,start_time,"
+               "end_time,duration,queue\n"
+               "1,u,vc1,1,1,1,COMPLETED,2020-06-09 18:41:01,2020-06-09 18:41:01,"
+               "2020-06-10 04:55:09,36,848,0\n"),
+])
+def test_a_cluster_trace_row_wider_than_its_header_is_refused(
+        fmt: str, text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text(text)
+    code, out, err = run_cli(["workload", "stats", "--format", fmt, str(trace)], capsys)
+    assert code == 2 and out == ""
+    _fails_cleanly(err, f"{trace}:2: expected ", " columns as in the header, got ")
+
+
+def test_a_trailing_comma_is_not_a_wider_row(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "azure.csv"
+    trace.write_text(AZURE_HEADER + "2023-11-16 18:15:46.68,100,5,\n")
+    code, out, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
+                              str(trace), "--outputs", "none", "-q", "--json"], capsys)
+    assert code == 0, err
+    assert '"finished": 1' in out

@@ -8,6 +8,8 @@ mark is accepted and dropped.
 
 :func:`write_text_atomic` is the matching way to write one output file (``--out FILE``):
 atomically, through symlinks, never over a folder, FIFO or device.
+
+:func:`check_row_width` is the one rule for a CSV data row wider than its header.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import os
 import secrets
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from gputwin.errors import InputError
@@ -51,6 +54,18 @@ def _open_error(path: Path, what: str, exc: OSError) -> InputError:
     if isinstance(exc, IsADirectoryError):
         return InputError(f"expected a {what}, got a folder", where=str(path))
     return InputError(f"cannot read {what}: {exc.strerror}", where=str(path))
+
+
+def check_row_width(fields: Sequence[str], num_columns: int, where: str) -> None:
+    """Refuse a CSV data row with values beyond its header's ``num_columns`` columns: its
+    fields no longer line up with the header (most often a number written with a thousands
+    separator, ``1,234``, or a text field holding an unquoted comma), so the columns read
+    from it would silently hold the wrong values. Empty trailing fields (a trailing comma)
+    are accepted. ``where`` is ``file:line``."""
+    if len(fields) > num_columns and any(f.strip() for f in fields[num_columns:]):
+        raise InputError(f"expected {num_columns} columns as in the header, got "
+                         f"{len(fields)} (a number with a thousands separator or a field "
+                         "with an unquoted comma?)", where=where)
 
 
 def read_text(path: Path | str, what: str = "file") -> str:

@@ -43,6 +43,18 @@ def test_carbon_reader_bad_time_and_missing_column(tmp_path: Path) -> None:
         read_carbon_csv(write(tmp_path, "d.csv", "Datetime (UTC),foo\n2023-01-01,1\n"))
 
 
+def test_grid_readers_refuse_a_row_wider_than_the_header(tmp_path: Path) -> None:
+    # was: a price of 1 (EUR 1,092.40 split at its thousands separator) read silently
+    with pytest.raises(InputError, match=r"p\.csv:2: expected 2 columns as in the header, "
+                                         r"got 3"):
+        read_price_csv(write(tmp_path, "p.csv", "Datetime,Price (EUR/MWh)\n"
+                                                "2023-01-01 00:00:00,1,092.40\n"))
+    with pytest.raises(InputError, match=r"c\.csv:2: expected 7 columns as in the header, "
+                                         r"got 8"):
+        read_carbon_csv(write(tmp_path, "c.csv",
+                              HEADER + "2023-01-01 00:00:00,X,X,X,1,100,150,1\n"))
+
+
 def test_reader_refuses_a_mostly_empty_year(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="hours of 2023 have data"):
         read_carbon_csv(write(tmp_path, "c.csv", HEADER + _carbon_rows(48)))

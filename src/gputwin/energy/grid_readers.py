@@ -28,7 +28,7 @@ import numpy as np
 from gputwin.energy.grid import J_PER_KWH, J_PER_MWH, FloatArray, GridSeries, RegionGrid
 from gputwin.energy.tables import default_tables
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.textio import open_text
+from gputwin.textio import check_row_width, open_text
 
 _CARBON_DIRECT = "carbon intensity gco₂eq/kwh (direct)"
 _CARBON_LCA = "carbon intensity gco₂eq/kwh (lca)"
@@ -113,9 +113,11 @@ def read_carbon_csv(path: str | Path) -> CarbonData:
     direct: list[float] = []
     lca: list[float] = []
     cols: dict[str, int] = {}
+    width = 0
     for line, row in _rows(p):
         where = f"{p}:{line}"
         if line == 1:
+            width = len(row)
             cols = {name.strip().lower(): i for i, name in enumerate(row)}
             need = ("datetime (utc)", _CARBON_DIRECT, _CARBON_LCA)
             missing = [n for n in need if n not in cols]
@@ -127,6 +129,7 @@ def read_carbon_csv(path: str | Path) -> CarbonData:
             continue
         if len(row) <= max(cols.values()):
             raise InputError(f"expected {len(cols)} columns, got {len(row)}", where=where)
+        check_row_width(row, width, where)
         times.append(_parse_time(row[cols["datetime (utc)"]], where))
         direct.append(_parse_float(row[cols[_CARBON_DIRECT]], "direct intensity", where))
         lca.append(_parse_float(row[cols[_CARBON_LCA]], "LCA intensity", where))
@@ -142,9 +145,11 @@ def read_price_csv(path: str | Path) -> PriceData:
     prices: list[float] = []
     currency = ""
     rate = 1.0
+    width = 0
     for line, row in _rows(p):
         where = f"{p}:{line}"
         if line == 1:
+            width = len(row)
             m = _PRICE.match(row[1]) if len(row) >= 2 else None
             if m is None:
                 raise InputError("expected header 'Datetime,Price (<CUR>/MWh)'", where=where)
@@ -157,6 +162,7 @@ def read_price_csv(path: str | Path) -> PriceData:
             continue
         if len(row) < 2:
             raise InputError(f"expected 2 columns, got {len(row)}", where=where)
+        check_row_width(row, width, where)
         times.append(_parse_time(row[0], where))
         prices.append(_parse_float(row[1], "price", where) / rate)
     year, (usd,), filled = _bin_hourly(times, [prices], p)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from gputwin.errors import InputError
-from gputwin.textio import open_text
+from gputwin.textio import check_row_width, open_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,8 +28,8 @@ def csv_rows(path: Path, columns: Sequence[str], expected_header: str
 
     Yields ``(where, fields, index)``: ``where`` is ``file:line`` for error messages,
     ``index`` maps each of ``columns`` to its position. Blank lines are skipped; a missing
-    header column or a short row raises :class:`InputError` (``expected_header`` is quoted
-    in the message).
+    header column, a short row or one wider than the header raises :class:`InputError`
+    (``expected_header`` is quoted in the message).
     """
     with open_trace(path) as handle:
         reader = csv.reader(handle)
@@ -50,6 +50,7 @@ def csv_rows(path: Path, columns: Sequence[str], expected_header: str
             if len(fields) < width:
                 raise InputError(f"expected {len(names)} columns, got {len(fields)}",
                                  where=where)
+            check_row_width(fields, len(names), where)
             yield where, fields, index
 
 

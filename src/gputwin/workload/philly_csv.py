@@ -23,6 +23,7 @@ import numpy as np
 
 from gputwin.errors import InputError
 from gputwin.limits import MAX_GPUS
+from gputwin.textio import check_row_width
 from gputwin.workload.job import JobSpec
 from gputwin.workload.trace_arrow import read_csv_columns
 from gputwin.workload.trace_common import open_text
@@ -140,6 +141,7 @@ def _read_rows(path: Path) -> list[_Row]:
             line = reader.line_num
             if not fields or all(not f.strip() for f in fields):
                 continue  # blank lines (the published file ends with one)
+            check_row_width(fields, len(header), f"{path}:{line}")
             rows.append(_parse_row(fields, index, f"{path}:{line}", line))
         return rows
 

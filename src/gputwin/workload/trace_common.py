@@ -216,7 +216,8 @@ class CsvRows:
     """Iterate the data rows of a CSV file with a header line.
 
     ``required`` columns must be in the header (else an error at ``file:1``). Yields
-    ``(line_number, fields)``; blank lines are skipped. ``header`` gives the columns of a
+    ``(line_number, fields)``; blank lines are skipped, a row wider than the header is
+    refused (:func:`gputwin.textio.check_row_width`). ``header`` gives the columns of a
     file without a header line (``line_offset``: lines already consumed from ``handle``).
     :meth:`get` returns a stripped field or raises an error naming ``file:line`` and the
     column.
@@ -244,7 +245,9 @@ class CsvRows:
         for fields in self._reader:
             if not fields or all(not f.strip() for f in fields):
                 continue
-            yield self._reader.line_num + self._offset, fields
+            line = self._reader.line_num + self._offset
+            textio.check_row_width(fields, len(self.header), f"{self.path}:{line}")
+            yield line, fields
 
     def has(self, column: str) -> bool:
         """True when the header has ``column``."""
