@@ -397,3 +397,62 @@ def test_a_trailing_comma_is_not_a_wider_row(tmp_path: Path,
                               str(trace), "--outputs", "none", "-q", "--json"], capsys)
     assert code == 0, err
     assert '"finished": 1' in out
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    # was: ValueError "Maximum allowed size exceeded" (a weight per chunk)
+    ("num_chunks", HUGE, ".num_chunks: got 99,999,999,999,999,999,999, above the limit of "
+                         "10,000,000 corpus chunks"),
+    # was: OverflowError tracebacks building the request table
+    ("chunk_tokens", HUGE, ".chunk_tokens: got 99,999,999,999,999,999,999, above the limit of "
+                           "2,147,483,647 tokens"),
+    ("query.high", HUGE, ".query.high: got 99,999,999,999,999,999,999, above the limit of "
+                         "2,147,483,647 tokens"),
+    # was: a loop over 10^17 system-prompt blocks per request that never ended
+    ("system_tokens", "2000000000", ": num_requests x blocks per prompt (3,906,255: "),
+    ("chunks_per_request", "30000", ": chunks_per_request (30000) exceeds num_chunks (20000)"),
+    ("pipeline.embedder.replicas", HUGE,
+     ".pipeline.embedder.replicas: got 99,999,999,999,999,999,999, above the limit of 10,000 "
+     "replicas"),
+    ("pipeline.index.threads", HUGE, ".pipeline.index: replicas x threads: got "),
+    ("pipeline.bm25.threads", HUGE, ".pipeline.bm25: replicas x threads: got "),
+])
+def test_a_rag_source_too_large_to_generate_names_its_key(
+        key: str, value: str, message: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["simulate", str(EXAMPLES / "rag.yaml"), "--set",
+                            f"serving.workload.0.{key}={value}",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "rag.yaml:", f"serving.workload[0]{message}")
+
+
+def test_a_synthetic_length_beyond_the_token_limit_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "ValueError: high is out of bounds for int64" traceback while drawing
+    code, _, err = run_cli(["simulate", "serve-default", "--set",
+                            "serving.workload.0.prompt={dist: uniform, low: 5, high: "
+                            f"{HUGE}}}", "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "serving.workload[0].prompt.high: got 99,999,999,999,999,999,999, "
+                        "above the limit of 2,147,483,647 tokens")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    # was: a fleet of 10^20 replicas being built (never returned)
+    ("disaggregation", f"{{prefill_replicas: {HUGE}, decode_replicas: 1}}"),
+    ("disaggregation", f"{{prefill_replicas: 1, decode_replicas: {HUGE}}}"),
+    ("autoscaler", f"{{min_replicas: 1, max_replicas: {HUGE}}}"),
+])
+def test_replica_counts_of_pools_and_autoscalers_are_bounded(
+        key: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["simulate", "serve-default", "--set",
+                            f"serving.services.0.{key}={value}",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, f"serving.services[0].{key}.", "replicas: got 99,999,999,999,999,999,"
+                        "999, above the limit of 10,000 replicas per service")

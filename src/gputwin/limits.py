@@ -49,6 +49,21 @@ MAX_GPUS = Limit(1_048_576, "GPUs",
 MAX_REPLICAS = Limit(10_000, "replicas per service",
                      "each replica is simulated step by step")
 
+#: Tokens of one prompt or output (or a part of one: a chunk, a system prompt).
+MAX_TOKENS = Limit(2**31 - 1, "tokens",
+                   "2^31 - 1, far above any model's context and small enough for the int64 "
+                   "columns of the request table")
+#: Corpus chunks of one RAG workload source (each has a popularity weight).
+MAX_RAG_CHUNKS = Limit(10_000_000, "corpus chunks per RAG source",
+                       "each chunk's popularity weight is kept and summed, 16 bytes a chunk")
+#: Prompt blocks one RAG source generates: requests x (system blocks + chunks per request).
+MAX_PROMPT_BLOCKS = Limit(100_000_000, "prompt blocks per RAG source",
+                          "each request keeps its prompt's KV-block ids, about 10 bytes "
+                          "each: 100 M take ~1 GiB")
+#: Servers of one RAG pipeline stage (replicas x concurrent queries per replica).
+MAX_STAGE_SERVERS = Limit(1_000_000, "servers per RAG stage",
+                          "each server's next free time is kept in a heap")
+
 #: Runs of one ``compare`` (variants x seeds; each run is a whole simulation).
 MAX_COMPARE_RUNS = Limit(2_000, "runs per comparison (variants x seeds)",
                          "each run is a whole simulation whose summary is kept (0.3 s "
@@ -77,8 +92,11 @@ def _at_most(limit: Limit) -> Callable[[int], int]:
     return validate
 
 
-#: Pydantic field types: a positive integer no larger than the limit.
+#: Pydantic field types: a positive integer (or one >= 0: ``OrZero``) no larger than the limit.
 RequestCount = Annotated[int, Field(gt=0), AfterValidator(_at_most(MAX_REQUESTS))]
 JobCount = Annotated[int, Field(gt=0), AfterValidator(_at_most(MAX_JOBS))]
 GpuCount = Annotated[int, Field(gt=0), AfterValidator(_at_most(MAX_GPUS))]
 ReplicaCount = Annotated[int, Field(gt=0), AfterValidator(_at_most(MAX_REPLICAS))]
+TokenCount = Annotated[int, Field(gt=0), AfterValidator(_at_most(MAX_TOKENS))]
+TokenCountOrZero = Annotated[int, Field(ge=0), AfterValidator(_at_most(MAX_TOKENS))]
+RagChunkCount = Annotated[int, Field(gt=0), AfterValidator(_at_most(MAX_RAG_CHUNKS))]

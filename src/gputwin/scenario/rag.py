@@ -25,11 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.input_model import InputModel
+from gputwin.limits import MAX_STAGE_SERVERS, ReplicaCount
 from gputwin.perf.embedding import encoder_perf
 from gputwin.perf.vector_index import IndexSpec, check_fits_gpu
 from gputwin.yaml_io import KeyPath
@@ -42,10 +43,17 @@ class _M(InputModel):
     """The rules of every user input (:class:`gputwin.input_model.InputModel`)."""
 
 
+def check_stage_servers(replicas: int, threads: int) -> None:
+    """A CPU stage runs ``replicas x threads`` servers (one queue slot each); raises
+    ``ValueError`` (pydantic names the service) above :data:`MAX_STAGE_SERVERS`."""
+    if replicas * threads > MAX_STAGE_SERVERS.value:
+        raise ValueError(f"replicas x threads: {MAX_STAGE_SERVERS.message(replicas * threads)}")
+
+
 class EncoderService(_M):
     model: str = Field(description="Catalog encoder")
     gpu: str = Field(default="l40s", description="Catalog accelerator")
-    replicas: PosInt = 1
+    replicas: ReplicaCount = 1  # bounded: gputwin.limits
     max_batch: PosInt = Field(default=32, description="Dynamic batching limit")
 
 
@@ -65,17 +73,27 @@ class IndexService(_M):
     pq_bytes: PosInt = 64
     refine: PosInt = 1
     shards: PosInt = 1
-    replicas: PosInt = 1
+    replicas: ReplicaCount = 1
     threads: PosInt = Field(default=16, description="Concurrent queries per CPU replica")
     gpu: str | None = Field(default=None, description="GPU indexes (cagra, gpu_*)")
     max_batch: PosInt = Field(default=64, description="GPU indexes: queries per batch")
     filter_selectivity: float = Field(default=1.0, gt=0, le=1)
 
+    @model_validator(mode="after")
+    def _servers(self) -> IndexService:
+        check_stage_servers(self.replicas, self.threads)
+        return self
+
 
 class Bm25Service(_M):
-    replicas: PosInt = 1
+    replicas: ReplicaCount = 1
     threads: PosInt = 8
     query_terms: PosInt = 8
+
+    @model_validator(mode="after")
+    def _servers(self) -> Bm25Service:
+        check_stage_servers(self.replicas, self.threads)
+        return self
 
 
 class RagPipelineOptions(_M):

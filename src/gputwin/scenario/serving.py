@@ -47,7 +47,15 @@ from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import Accelerator, System
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.input_model import InputModel
-from gputwin.limits import ReplicaCount, RequestCount
+from gputwin.limits import (
+    MAX_PROMPT_BLOCKS,
+    MAX_TOKENS,
+    RagChunkCount,
+    ReplicaCount,
+    RequestCount,
+    TokenCount,
+    TokenCountOrZero,
+)
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
 from gputwin.perf.speculation import draft_model_problem
 from gputwin.perf.split import Split, check_split
@@ -252,8 +260,8 @@ class AutoscalerOptions(_M):
         "busy fraction; concurrency: requests in the replica (running + waiting)")
     target: float = Field(default=4.0, gt=0)
     interval: Seconds = Field(default=15.0, gt=0)
-    min_replicas: PosInt = 1
-    max_replicas: PosInt = 8
+    min_replicas: ReplicaCount = 1  # bounded: gputwin.limits
+    max_replicas: ReplicaCount = 8
     storage: str | None = Field(default=None, description="Tier weights load from")
     startup_overhead: Seconds = Field(default=0.0, description="Container start etc.")
     scale_down_stabilization: Seconds = Field(
@@ -284,8 +292,8 @@ class PoolLayout(_M):
 
 
 class DisaggregationOptions(_M):
-    prefill_replicas: PosInt
-    decode_replicas: PosInt
+    prefill_replicas: ReplicaCount  # bounded: gputwin.limits
+    decode_replicas: ReplicaCount
     transfer_bandwidth: BytesPerS | None = Field(default=None, description="None = NICs")
     prefill_autoscaler: AutoscalerOptions | None = Field(
         default=None, description="The prefill pool's own policy (default: the service's "
@@ -407,9 +415,9 @@ class ServiceOptions(_M):
 
 class LengthOptions(_M):
     dist: Literal["fixed", "uniform", "lognormal"] = "fixed"
-    value: PosInt = 128
-    low: PosInt = 1
-    high: PosInt = 1_000_000
+    value: TokenCount = 128  # bounded: gputwin.limits
+    low: TokenCount = 1
+    high: TokenCount = 1_000_000
     mean: float = Field(default=0.0)
     median: float = Field(default=0.0)
 
@@ -548,10 +556,10 @@ class RagSource(_M):
     service: str = "default"
     num_requests: RequestCount
     arrival: ArrivalOptions
-    num_chunks: PosInt = 1000
+    num_chunks: RagChunkCount = 1000  # bounded: gputwin.limits
     chunks_per_request: PosInt = 4
-    chunk_tokens: PosInt = 512
-    system_tokens: int = Field(default=512, ge=0)
+    chunk_tokens: TokenCount = 512
+    system_tokens: TokenCountOrZero = 512
     zipf_s: float = Field(default=1.1, ge=0)
     query: LengthOptions = LengthOptions(dist="uniform", low=16, high=128)
     output: LengthOptions = LengthOptions(dist="lognormal", low=16, high=2048, mean=250,
@@ -561,6 +569,27 @@ class RagSource(_M):
     pipeline: RagPipelineOptions | None = Field(
         default=None, description="Embedding, vector index, BM25 and reranker services "
         "simulated under load in front of the LLM (docs/rag.md)")
+
+    @model_validator(mode="after")
+    def _prompts_fit(self) -> RagSource:
+        """The generator's sizes, before anything is drawn: top-k from the corpus, a prompt
+        an int64 request table holds, and every request's block ids in memory."""
+        k = self.chunks_per_request
+        if k > self.num_chunks:
+            raise ValueError(f"chunks_per_request ({k}) exceeds num_chunks "
+                             f"({self.num_chunks}): a prompt's chunks are distinct")
+        query = self.query.value if self.query.dist == "fixed" else self.query.high
+        prompt = self.system_tokens + k * self.chunk_tokens + query
+        if prompt > MAX_TOKENS.value:
+            raise ValueError("the longest prompt (system_tokens + chunks_per_request x "
+                             f"chunk_tokens + query): {MAX_TOKENS.message(prompt)}")
+        per_prompt = -(-self.system_tokens // self.chunk_tokens) + k
+        blocks = self.num_requests * per_prompt
+        if blocks > MAX_PROMPT_BLOCKS.value:
+            raise ValueError(f"num_requests x blocks per prompt ({per_prompt:,}: system_tokens "
+                             "in chunk_tokens blocks + chunks_per_request): "
+                             + MAX_PROMPT_BLOCKS.message(blocks))
+        return self
 
 
 Source = Annotated[SyntheticSource | TraceSource | RagSource, Field(discriminator="kind")]

@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from gputwin.errors import InputError
+from gputwin.limits import MAX_TOKENS
 from gputwin.sim.rng import RandomStreams
 from gputwin.workload.llm_request import MOONCAKE_HASH_BLOCK_TOKENS, LlmRequest
 
@@ -85,6 +86,9 @@ class LengthDist:
                              f"{self.high}]")
         if self.kind == "fixed" and self.value < 1:
             raise InputError(f"fixed length must be >= 1 token, got {self.value}")
+        if max(self.value, self.high) > MAX_TOKENS.value:
+            # a draw is an int64 and a sum of them too; numpy refuses or wraps beyond
+            raise InputError("length: " + MAX_TOKENS.message(max(self.value, self.high)))
         if self.kind == "lognormal" and not (0 < self.median <= self.mean):
             raise InputError("lognormal lengths need 0 < median <= mean, got "
                              f"mean {self.mean:g}, median {self.median:g}")

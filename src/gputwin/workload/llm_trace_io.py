@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from gputwin.errors import InputError
+from gputwin.limits import MAX_TOKENS as TOKEN_LIMIT
 from gputwin.textio import check_row_width, open_text
 
 if TYPE_CHECKING:
@@ -54,10 +55,9 @@ def csv_rows(path: Path, columns: Sequence[str], expected_header: str
             yield where, fields, index
 
 
-#: Largest token count a trace row may give: 2^31 - 1, far above any model's context (a
-#: longer prompt is dropped by the engine as too long) and small enough for the int64
-#: columns of the request table.
-MAX_TOKENS = 2**31 - 1
+#: Largest token count a trace row may give (:data:`gputwin.limits.MAX_TOKENS`; a longer
+#: prompt than the model's context is dropped by the engine as too long).
+MAX_TOKENS = TOKEN_LIMIT.value
 
 
 def parse_int(text: object, column: str, where: str, *, minimum: int = 0,
