@@ -456,3 +456,16 @@ def test_replica_counts_of_pools_and_autoscalers_are_bounded(
     assert code == 2 and not (tmp_path / "o").exists()
     _fails_cleanly(err, f"serving.services[0].{key}.", "replicas: got 99,999,999,999,999,999,"
                         "999, above the limit of 10,000 replicas per service")
+
+
+@pytest.mark.parametrize("tp", ["3", HUGE])
+def test_a_prefill_layout_split_is_checked_at_its_key_when_loading(
+        tp: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "service 'reasoning': disaggregation.prefill_layout: tp: 3 does not divide ..."
+    # (no file, no line) once the run had built the decode pool
+    code, _, err = run_cli(["simulate", str(EXAMPLES / "disagg-layouts.yaml"), "--set",
+                            f"serving.services.0.disaggregation.prefill_layout.tp={tp}",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "disagg-layouts.yaml:24: serving.services[0].disaggregation."
+                        f"prefill_layout.tp: {tp} does not divide the 128 attention heads")

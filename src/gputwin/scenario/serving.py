@@ -760,6 +760,15 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
                           redundant_experts=s.redundant_experts), ep_over_dp=False,
                     padded_heads=acc is not None and acc.pads_attention_heads,
                     system=_service_system(catalog, s), where=_at_key(where, base))
+        layout = s.disaggregation.prefill_layout if s.disaggregation else None
+        if layout is not None:  # the prefill pool's own split, named at its own key
+            p = layout.applied_to(s)
+            check_split(catalog.models[s.model],
+                        Split(tp=p.tp, pp=p.pp, ep=p.ep, dp_attention=p.dp_attention,
+                              redundant_experts=p.redundant_experts), ep_over_dp=False,
+                        padded_heads=acc is not None and acc.pads_attention_heads,
+                        system=_service_system(catalog, p),
+                        where=_at_key(where, (*base, "disaggregation", "prefill_layout")))
         if sys_ is not None and acc is not None:
             check_serving_site(sc.site, [(acc, sys_)], where)
     if sc.serving.failures is not None:
