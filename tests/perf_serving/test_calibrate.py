@@ -126,6 +126,11 @@ def test_request_csv(tmp_path: Path) -> None:
     (",".join(STEP_COLUMNS) + "\n0,0,0,4,4000,0.01\n0,0,0,x,4000,0.01\n", ":3", "expected a"),
     (",".join(STEP_COLUMNS) + "\n0,0,0,4,4000,-1\n", ":2", "non-negative"),
     ("input_tokens,output_tokens,batch_size,ttft_s,tpot_s\n10,10,1,,\n", ":2", "ttft_s or"),
+    # was: line 3 (rows counted, the blank line not)
+    (",".join(STEP_COLUMNS) + "\n0,0,0,4,4000,0.01\n\n0,0,0,x,4000,0.01\n", ":4", "expected a"),
+    # was: accepted, step_time_s = 0 and the 0.01 s measured dropped without a word
+    (",".join(STEP_COLUMNS) + "\n0,0,0,4,4000,0,01\n", ":2", "expected 6 columns as in the "
+                                                          "header, got 7"),
 ])
 def test_bad_csv_names_the_line(tmp_path: Path, text: str, where: str, what: str) -> None:
     path = tmp_path / "m.csv"

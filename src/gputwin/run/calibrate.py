@@ -38,7 +38,7 @@ from gputwin.perf.serving_fit import (
 from gputwin.perf.serving_load import StepLoad, prefill_batch_loads, steady_state_mix
 from gputwin.perf.split import cli_flag
 from gputwin.run.estimate_serve import _positive
-from gputwin.textio import read_text, write_text_atomic
+from gputwin.textio import check_row_width, read_text, write_text_atomic
 from gputwin.topology.hardware import resolve_hardware
 
 STEP_COLUMNS = ("num_prefill_tokens", "prefill_context_tokens_sum", "prefill_attn_pairs",
@@ -146,11 +146,15 @@ def read_measurements(path: Path, chunk_tokens: int = 8192,
                          where=f"{path}:1")
     obs: list[Observation] = []
     rows = 0
-    for i, raw in enumerate(reader, start=2):
+    width = len(reader.fieldnames or [])
+    for raw in reader:
         row = {k.strip(): v for k, v in raw.items() if k is not None}
         if not any((v or "").strip() for v in row.values()):
             continue
-        where = f"{path}:{i}"
+        # the reader's own line count: it skips blank lines, which a row count would not
+        where = f"{path}:{reader.line_num}"
+        check_row_width([*(v or "" for v in row.values()), *(raw.get(None) or [])], width,
+                        where)  # DictReader files values beyond the header under None
         rows += 1
         obs += _step_obs(row, where) if kind == "step" else _request_obs(
             row, where, chunk_tokens, model)
