@@ -183,7 +183,7 @@ def train(gpu: str, gpu_hours: float, utilisation: float, cooling: str | None,
     from gputwin.economics.train_cost import training_options
     from gputwin.topology.hardware import resolve_hardware
 
-    hw = resolve_hardware(default_catalog(), gpu=gpu)
+    hw = resolve_hardware(default_catalog(), gpu=gpu, where=lambda f: f"--{f}")
     own, idle = (owned_cost(hw.accelerator, hw.system,
                             OwnedAssumptions(cooling=cooling, network="infiniband",
                                              activity_frac=activity))

@@ -47,7 +47,9 @@ def kernel(gpu: str, op: str, dtype: str, m: int | None, n: int | None, k: int |
     else:
         shape = {"head_dim": head_dim, "head_dim_v": head_dim_v, "pass": pass_,
                  "causal": causal, "seq": seq, "batch": batch, "heads": heads}
-    est = kernel_estimate(op=op, part=gpu, dtype=dtype, **shape).to_dict()
+    flags = {"part": "--gpu", "head_dim_v": "--head-dim-v", "head_dim": "--head-dim"}
+    est = kernel_estimate(op=op, part=gpu, dtype=dtype, **shape,
+                          where=lambda name: flags.get(name, f"--{name}")).to_dict()
     if as_json:
         emit_json(est)
         return

@@ -187,7 +187,7 @@ def owned_cost(acc: Accelerator, system: System,
     """
     a = assumptions or OwnedAssumptions()
     t = tco_table()
-    cooling = a.cooling or system_cooling(system)
+    cooling = system_cooling(system) if a.cooling is None else a.cooling  # "" is unknown
     if cooling not in t.facility_usd_per_mw:
         raise UnknownNameError("cooling type", cooling, list(t.facility_usd_per_mw),
                                where="--cooling")
@@ -311,7 +311,8 @@ def owned_fixed_usd_per_gpu_hour(accelerator: str, tdp_w: float,
     try:
         hw = resolve_hardware(default_catalog(), gpu=accelerator)
     except UnknownNameError:
-        return _bare_fixed_usd_per_gpu_hour(accelerator, tdp_w, network, cooling or "air")
+        return _bare_fixed_usd_per_gpu_hour(accelerator, tdp_w, network,
+                                            "air" if cooling is None else cooling)
     rate = owned_rate(hw.accelerator, hw.system,
                       OwnedAssumptions(network=network, cooling=cooling))
     return rate.fixed_usd_per_gpu_hour, rate.basis

@@ -21,6 +21,7 @@ syncs, power capping in a real step) is left out of it and applied in ``in_step_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -67,27 +68,42 @@ class KernelEstimate:
         return out
 
 
-def _peak_tflops(acc: Accelerator, dtype: str) -> float:
+#: An input's name (``part``, ``dtype``, ``m``, ...) → where the caller took it from (a CLI
+#: flag, a validation case's key); the name itself when the caller gives none.
+Where = Callable[[str], str]
+
+
+def _at(where: Where | None, name: str) -> str:
+    return name if where is None else where(name)
+
+
+def _peak_tflops(acc: Accelerator, dtype: str, where: Where | None = None) -> float:
     try:
         return acc.peak_for(dtype) / 1e12
     except KeyError:
-        raise InputError(f"{acc.name} has no {dtype} peak (it has: "
-                         f"{', '.join(acc.peak_flop_per_s)})", where="dtype") from None
+        raise InputError(f"{acc.name} has no {dtype!r} peak (it has: "
+                         f"{', '.join(acc.peak_flop_per_s)})", where=_at(where, "dtype")
+                         ) from None
 
 
-def _positive(**dims: float) -> None:
+def _part(part: str, where: Where | None) -> Accelerator:
+    return default_catalog().accelerator(part, where=None if where is None else where("part"))
+
+
+def _positive(where: Where | None = None, **dims: float) -> None:
     for name, value in dims.items():
         if not value > 0:
-            raise InputError(f"must be > 0, got {value}", where=name)
+            raise InputError(f"must be > 0, got {value}", where=_at(where, name))
 
 
-def gemm_estimate(part: str, dtype: str, m: int, n: int, k: int) -> KernelEstimate:
+def gemm_estimate(part: str, dtype: str, m: int, n: int, k: int, *,
+                  where: Where | None = None) -> KernelEstimate:
     """The model's rate for a ``[m, k] x [k, n]`` GEMM on ``part`` in ``dtype``."""
-    _positive(m=m, n=n, k=k)
-    acc = default_catalog().accelerator(part)
+    _positive(where, m=m, n=n, k=k)
+    acc = _part(part, where)
     cal = default_calibration()
     coeff = cal.for_accelerator(acc.name)
-    peak = _peak_tflops(acc, dtype)
+    peak = _peak_tflops(acc, dtype, where)
     h = cal.gemm_half_dim
     shape = (m / (m + h)) * (n / (n + h)) * (k / (k + h))
     rate = peak * coeff.gemm_frac(dtype) * shape
@@ -106,16 +122,17 @@ def attention_flop(batch: int, heads: int, seq: int, head_dim: int, head_dim_v: 
 
 def attention_estimate(part: str, dtype: str, head_dim: int, *, pass_: Pass = "fwd",
                        head_dim_v: int | None = None, causal: bool = True, batch: int = 1,
-                       heads: int = 1, seq: int = 8192) -> KernelEstimate:
+                       heads: int = 1, seq: int = 8192,
+                       where: Where | None = None) -> KernelEstimate:
     """The model's rate for a fused attention pass on ``part``."""
     if pass_ not in ("fwd", "bwd"):
-        raise InputError(f"expected fwd or bwd, got {pass_!r}", where="pass")
+        raise InputError(f"expected fwd or bwd, got {pass_!r}", where=_at(where, "pass"))
     dv = head_dim if head_dim_v is None else head_dim_v
-    _positive(head_dim=head_dim, head_dim_v=dv, batch=batch, heads=heads, seq=seq)
-    acc = default_catalog().accelerator(part)
+    _positive(where, head_dim=head_dim, head_dim_v=dv, batch=batch, heads=heads, seq=seq)
+    acc = _part(part, where)
     cal = default_calibration()
     coeff = cal.for_accelerator(acc.name)
-    peak = _peak_tflops(acc, dtype)
+    peak = _peak_tflops(acc, dtype, where)
     head = head_dim_rate((head_dim + dv) / 2.0, cal.attention_softmax_head_dim)
     serving = None
     if pass_ == "bwd":
@@ -137,16 +154,17 @@ def _serving_prefill_tflops(acc: Accelerator, coeff: AcceleratorCoefficients) ->
     return serving_fwd_rate(acc, coeff, "bf16", mult) / 1e12
 
 
-def kernel_estimate(*, op: str, part: str, dtype: str = "bf16",
+def kernel_estimate(*, op: str, part: str, dtype: str = "bf16", where: Where | None = None,
                     **shape: Any) -> KernelEstimate:
     """``op`` ``gemm`` (``m``, ``n``, ``k``) or ``attention`` (``head_dim``, optional
-    ``head_dim_v``, ``pass`` fwd/bwd, ``causal``, ``batch``, ``heads``, ``seq``)."""
+    ``head_dim_v``, ``pass`` fwd/bwd, ``causal``, ``batch``, ``heads``, ``seq``). ``where``
+    names an input's place in errors (the CLI: ``part`` → ``--gpu``)."""
     try:
         if op == "gemm":
-            return gemm_estimate(part, dtype, **shape)
+            return gemm_estimate(part, dtype, **shape, where=where)
         if op == "attention":
             pass_ = shape.pop("pass", "fwd")
-            return attention_estimate(part, dtype, pass_=pass_, **shape)
+            return attention_estimate(part, dtype, pass_=pass_, **shape, where=where)
     except TypeError as exc:
         raise InputError(f"bad {op} shape: {exc}", where="inputs") from None
     raise InputError(f"expected gemm or attention, got {op!r}", where="op")

@@ -188,7 +188,7 @@ def calibrate(measurements: str | Path, *, model: str, gpu: str | None = None,
     for option, value in (("tp", tp), ("pp", pp), ("ep", ep), ("folds", folds)):
         _positive(option, value)
     cat = catalog or default_catalog()
-    spec = cat.model(model)
+    spec = cat.model(model, where="--model")
     hw = resolve_hardware(cat, gpu=gpu, system=system, where=cli_flag)
     config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, weights_dtype=weights,
                            kv_cache_dtype=kv_cache,

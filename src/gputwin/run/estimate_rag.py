@@ -103,9 +103,9 @@ def _encoder(cat: Catalog, name: str, gpu: str, kind: str, where: str) -> Encode
 
 def _llm(req: RagRequest, cat: Catalog) -> ServingPerf:
     hw = resolve_hardware(cat, gpu=req.gpu, system=None)
-    cfg = ServingConfig(model=cat.model(req.model), hw=hw, tp=req.tp, weights_dtype=req.weights,
-                        kv_cache_dtype="bf16", max_num_batched_tokens=req.max_num_batched_tokens,
-                        engine=req.engine)
+    cfg = ServingConfig(model=cat.model(req.model, where="--model"), hw=hw, tp=req.tp,
+                        weights_dtype=req.weights, kv_cache_dtype="bf16",
+                        max_num_batched_tokens=req.max_num_batched_tokens, engine=req.engine)
     return prepare_serving(cfg)
 
 

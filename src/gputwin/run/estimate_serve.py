@@ -153,7 +153,7 @@ def estimate_serve(request: ServeRequest, *,
 
 def _estimate_serve(r: ServeRequest, cat: Catalog) -> ServingEstimate:
     """Resolve names, validate every option and estimate one serving configuration."""
-    spec = _with_overrides(cat.model(r.model), r.model_overrides)
+    spec = _with_overrides(cat.model(r.model, where="--model"), r.model_overrides)
     _check_sizes(spec, r.input_tokens, r.output_tokens, r.gpu_memory_utilization,
                  {"batch-size": r.batch_size, "num-replicas": r.num_replicas, "tp": r.tp,
                   "pp": r.pp, "ep": r.ep, "dp-attention": r.dp_attention})
@@ -206,7 +206,8 @@ def _speculation(cat: Catalog, spec_tokens: int, spec_kind: str | None,
         raise InputError(f"{'--spec-kind' if spec_kind else '--draft-model'} needs "
                          "--spec-tokens N (draft tokens per step; 0 = no speculation)",
                          where="--spec-tokens")
-    draft = _with_overrides(cat.model(draft_model), overrides) if draft_model else None
+    draft = (_with_overrides(cat.model(draft_model, where="--draft-model"), overrides)
+             if draft_model else None)
     kind = spec_kind or ("draft_model" if draft is not None else None)
     if spec_tokens and kind is None:
         raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")

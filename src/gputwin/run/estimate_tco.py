@@ -148,7 +148,7 @@ def _owned(req: TcoRequest) -> OwnedCost:
 
 def estimate_tco(req: TcoRequest) -> dict[str, Any]:
     """Options (API, rent, own) sorted by monthly cost, break-even volumes, sizing."""
-    default_catalog().model(req.model)  # unknown names fail first, with suggestions
+    default_catalog().model(req.model, where="--model")  # unknown names fail first
     share_out = req.output_tokens / (req.input_tokens + req.output_tokens)
     traffic = Traffic(req.tokens_per_day * (1 - share_out), req.tokens_per_day * share_out,
                       req.peak_to_mean)

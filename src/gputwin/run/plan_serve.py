@@ -260,7 +260,7 @@ def closed_loop_rate(request: ServePlanRequest) -> float:
 
 def build_search(request: ServePlanRequest, cat: Catalog
                  ) -> tuple[ServeSearch, dict[str, AllocationRates]]:
-    spec = _with_overrides(cat.model(request.model), request.model_overrides)
+    spec = _with_overrides(cat.model(request.model, where="--model"), request.model_overrides)
     if request.trace is None and request.input_tokens and request.output_tokens:
         too_long = context_problem(spec, request.input_tokens, request.output_tokens)
         if too_long is not None:  # every simulated request would be dropped

@@ -59,10 +59,10 @@ def fat_tree_optics(num_gpus: int, *, ports_per_gpu: int = 1, radix: int | None 
     pluggable: a module faster than the port serves several ports (a 1.6T twin-port OSFP
     two 800G ports), a slower one is doubled up. Raises InputError or UnknownNameError."""
     table = optical_table()
-    for name in (transceiver, nic_transceiver, cpo_port):
+    for name, flag in ((transceiver, "--transceiver"), (nic_transceiver, "--nic-transceiver"),
+                       (cpo_port, "cpo_port")):
         if name not in table.transceivers:
-            raise UnknownNameError("transceiver", name, list(table.transceivers),
-                                   where="--transceiver")
+            raise UnknownNameError("transceiver", name, list(table.transceivers), where=flag)
     if num_gpus < 1 or ports_per_gpu < 1:
         raise InputError(f"a fat tree needs at least one GPU and one port per GPU; got "
                          f"{num_gpus} GPUs, {ports_per_gpu} ports", where="--num-gpus")

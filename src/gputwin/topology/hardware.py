@@ -111,11 +111,12 @@ def resolve_hardware(
         raise InputError("name a GPU (--gpu) or a system (--system)")
     accel = catalog.accelerator(sysm.accelerator)
     scale_up = catalog.fabric(sysm.scale_up_fabric) if sysm.scale_up_fabric else None
-    scale_out = catalog.fabric(fabric or sysm.scale_out_fabric,
-                               where=at("fabric") if fabric else None)
+    # "" is a name given (and unknown), not "the default": only None means none was given
+    scale_out = catalog.fabric(sysm.scale_out_fabric if fabric is None else fabric,
+                               where=None if fabric is None else at("fabric"))
     if scale_out.kind != "scale_out":
         raise InputError(f"fabric {scale_out.name!r} is a {scale_out.kind} fabric, not scale-out")
-    tier = catalog.storage_tier(storage, where=at("storage")) if storage else None
+    tier = None if storage is None else catalog.storage_tier(storage, where=at("storage"))
     bridge = catalog.fabric(sysm.pair_bridge_fabric) if sysm.pair_bridge_fabric else None
     return HardwareSpec(
         accelerator=accel,
