@@ -469,3 +469,22 @@ def test_a_prefill_layout_split_is_checked_at_its_key_when_loading(
     assert code == 2 and not (tmp_path / "o").exists()
     _fails_cleanly(err, "disagg-layouts.yaml:24: serving.services[0].disaggregation."
                         f"prefill_layout.tp: {tp} does not divide the 128 attention heads")
+
+
+def test_replicas_beside_disaggregated_pools_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: exit 0, a 1 + 1 replica run: --replicas 3 (the pools' counts replace it) dropped
+    # without a word
+    code, _, err = run_cli(["simulate", "serve", "--rate", "5", "--num-requests", "5",
+                            "--disaggregate", "1:1", "--replicas", "3",
+                            "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "error: --disaggregate: replicas (3) counts colocated replicas")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text((SCENARIOS / "serve-default.yaml").read_text().replace(
+        "      replicas: 2\n",
+        "      replicas: 2\n      disaggregation: {prefill_replicas: 1, decode_replicas: 1}\n"))
+    code, _, err = run_cli(["simulate", str(scenario), "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "s.yaml:17: serving.services[0].disaggregation: replicas (2) counts")

@@ -116,7 +116,7 @@ def _fleet_variant(extra: dict[str, Any], **top: Any) -> Any:
 
 
 @pytest.mark.parametrize(("extra", "top"), [
-    ({"disaggregation": {"prefill_replicas": 1, "decode_replicas": 2}}, {}),
+    ({"replicas": 1, "disaggregation": {"prefill_replicas": 1, "decode_replicas": 2}}, {}),
     ({"replicas": 1, "autoscaler": {"metric": "utilization", "target": 0.5,
                                     "interval": "3s", "min_replicas": 1,
                                     "max_replicas": 3}}, {}),

@@ -138,7 +138,7 @@ SERVE_HELP: dict[str, str] = {
     "tp": "Tensor-parallel GPUs per replica.",
     "pp": "Pipeline-parallel stages per replica.",
     "kv_cache_dtype": "KV-cache format (fp8 halves its memory).",
-    "replicas": "Replicas of the service (each tp x pp GPUs).",
+    "replicas": "Replicas of the service (each tp x pp GPUs; not with --disaggregate).",
     "trace_format": "Format of --trace.",
     "num_requests": "Synthetic requests to send (with --rate or --concurrency; not with "
                     "--trace).",

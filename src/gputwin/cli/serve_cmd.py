@@ -301,7 +301,8 @@ _SERVICE_FLAGS = {
     "--no-prefix-caching", "preemption_mode": "--preemption", "skip_decode_steps": "--no-skip",
     "num_tokens": "--spec-tokens", "acceptance": "--acceptance", "kind": "--draft-kind",
     "draft_model": "--draft-model", "prefill_replicas": "--disaggregate",
-    "decode_replicas": "--disaggregate", "ttft": "--ttft-slo", "tpot": "--tpot-slo",
+    "decode_replicas": "--disaggregate", "disaggregation": "--disaggregate",
+    "ttft": "--ttft-slo", "tpot": "--tpot-slo",
     "speculative": "--spec-tokens", "prefill_min_free_kv_frac": "--prefill-min-free-kv"}
 _SITE_OPTIONS = ("region", "cooling", "provider", "pricing", "start")
 

@@ -378,6 +378,18 @@ class ServiceOptions(_M):
     def endpoint_name(self) -> str:
         return self.endpoint or self.name
 
+    @field_validator("disaggregation")
+    @classmethod
+    def _pools_replace_replicas(cls, v: DisaggregationOptions | None,
+                                info: ValidationInfo) -> DisaggregationOptions | None:
+        """The pools' counts replace ``replicas``: another value was dropped without a word."""
+        replicas = info.data.get("replicas", 1)
+        if v is not None and replicas != 1:
+            raise ValueError(f"replicas ({replicas}) counts colocated replicas; a disaggregated "
+                             "service has prefill_replicas and decode_replicas here instead "
+                             "(leave replicas out)")
+        return v
+
     @field_validator("speculative")
     @classmethod
     def _not_multi_step(cls, v: SpeculativeOptions | None,
