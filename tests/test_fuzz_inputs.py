@@ -218,6 +218,11 @@ def test_cluster_scenario_refuses_infinite_numbers(
     ("default", "foo.bar=1", "foo"),
     ("serve-default", "foo=1", "foo"),
     ("serve-default", "serving.services.0.tp=0", "serving.services[0].tp"),
+    # was: "<site-packages>/scenarios/serve-default.yaml:25: serving.workload[0].num_requests"
+    # (the file's 3000, not the 0 given): the source's union tag hid the override
+    ("serve-default", "serving.workload.0.num_requests=0", "serving.workload[0].num_requests"),
+    ("serve-default", "serving.workload.0.warmup_requests=5000",
+     "serving.workload[0].warmup_requests"),
 ])
 def test_a_bad_override_is_named_not_the_bundled_file(
         scenario: str, override: str, field: str, tmp_path: Path,
@@ -428,7 +433,7 @@ def test_a_rag_source_too_large_to_generate_names_its_key(
                             f"serving.workload.0.{key}={value}",
                             "--out", str(tmp_path / "o"), "-q"], capsys)
     assert code == 2 and not (tmp_path / "o").exists()
-    _fails_cleanly(err, "rag.yaml:", f"serving.workload[0]{message}")
+    _fails_cleanly(err, f"serving.workload[0]{message}")
 
 
 def test_a_synthetic_length_beyond_the_token_limit_is_refused(
@@ -488,3 +493,13 @@ def test_replicas_beside_disaggregated_pools_are_refused(
                            capsys)
     assert code == 2 and not (tmp_path / "o").exists()
     _fails_cleanly(err, "s.yaml:17: serving.services[0].disaggregation: replicas (2) counts")
+
+
+def test_a_warmup_of_every_request_is_named_at_its_flag(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was: "error: options: serving.workload[0].synthetic: warmup_requests (20) ..."
+    code, _, err = run_cli(["simulate", "serve", "--rate", "5", "--num-requests", "20",
+                            "--warmup-requests", "20", "--out", str(tmp_path / "o"), "-q"],
+                           capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    _fails_cleanly(err, "error: --warmup-requests: must be below num_requests (20)")

@@ -8,7 +8,7 @@ line as well as the field. ``validation_error_to_input_error`` turns a pydantic
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -220,15 +220,19 @@ def validation_error_to_input_error(
     lines: dict[KeyPath, int] | None = None,
     prefix: KeyPath = (),
     flag_of: Callable[[KeyPath], str | None] | None = None,
+    keys: Collection[KeyPath] | None = None,
 ) -> InputError:
     """The most useful error of ``exc`` as one line: ``file:line: field: message (got ...)``.
 
     ``flag_of`` names the command-line option a field came from (``--input-tokens``), when
-    the data was built from options: the error then names that option instead."""
+    the data was built from options: the error then names that option instead. ``keys``:
+    the key paths of the data, which tell pydantic's union tags from keys where ``lines``
+    cannot (a value a ``--set`` gave)."""
     errors = exc.errors()
     err = _most_useful(errors)
     raw_loc: KeyPath = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
-    loc = _real_path(raw_loc, lines, last_may_be_new=err["type"] in ("missing",
+    known = lines if lines is not None or keys is None else dict.fromkeys(keys, 0)
+    loc = _real_path(raw_loc, known, last_may_be_new=err["type"] in ("missing",
                                                                       "extra_forbidden"))
     line = None
     if lines:

@@ -98,7 +98,7 @@ def test_cli_warmup_requests(capsys: pytest.CaptureFixture[str], tmp_path: Any) 
     with pytest.raises(SystemExit) as info:
         main([*args, "--warmup-requests", "40", "--out", str(tmp_path / "b")])
     assert info.value.code == 2
-    assert "warmup_requests" in capsys.readouterr().err
+    assert "error: --warmup-requests: must be below num_requests (40)" in capsys.readouterr().err
 
 
 def test_requests_file_marks_the_warmup_and_recomputes_the_summary(tmp_path: Any) -> None:

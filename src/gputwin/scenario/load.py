@@ -20,6 +20,7 @@ from gputwin.scenario.kueue import tenancy_from_kueue
 from gputwin.scenario.overrides import (
     apply_overrides,
     error_key_path,
+    key_paths,
     override_at,
     parse_override,
 )
@@ -91,9 +92,10 @@ def load_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        ov = override_at(error_key_path(exc), parsed, lines)
+        ov = override_at(error_key_path(exc, data), parsed, lines)
         if ov is not None:
-            raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
+            raise validation_error_to_input_error(exc, f"--set {ov.text}",
+                                                  keys=key_paths(data)) from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
     if scenario.catalog and catalog is None:
         catalog = scenario_catalog(scenario.catalog, file.parent, locate(("catalog",)))

@@ -57,10 +57,37 @@ def override_at(key_path: KeyPath, overrides: list[Override],
     return None
 
 
-def error_key_path(exc: ValidationError) -> KeyPath:
-    """The key path of the first error of ``exc`` (union-member tags left out)."""
+def key_paths(data: Any, base: KeyPath = ()) -> set[KeyPath]:
+    """Every key path of ``data`` (mappings and lists, to any depth)."""
+    out: set[KeyPath] = {base} if base else set()
+    items = (data.items() if isinstance(data, dict)
+             else enumerate(data) if isinstance(data, list) else ())
+    for key, value in items:
+        out |= key_paths(value, (*base, key))
+    return out
+
+
+def error_key_path(exc: ValidationError, data: Any = None) -> KeyPath:
+    """The key path of the first error of ``exc`` (union-member tags left out).
+
+    With the validated ``data``, a part is kept only where it names a key or index of the
+    data at that depth (the last part may be a key the data lacks): a discriminated union's
+    tag (``synthetic`` in ``serving.workload.0.synthetic.num_requests``) names none, and
+    left in, it hid which ``--set`` gave the value."""
     loc = exc.errors()[0]["loc"]
-    return tuple(p for p in loc if isinstance(p, int) or "[" not in p)
+    if data is None:
+        return tuple(p for p in loc if isinstance(p, int) or "[" not in p)
+    out: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or (isinstance(node, list) and isinstance(part, int)
+                       and 0 <= part < len(node)):
+            out.append(part)
+            node = node[part]
+        elif index == len(loc) - 1 and isinstance(part, str) and "[" not in part:
+            out.append(part)
+    return tuple(out)
 
 
 def apply_overrides(data: Any, overrides: list[Override]) -> Any:

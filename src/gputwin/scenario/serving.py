@@ -65,6 +65,7 @@ from gputwin.scenario.generation import GenerationSection
 from gputwin.scenario.overrides import (
     apply_overrides,
     error_key_path,
+    key_paths,
     override_at,
     parse_override,
 )
@@ -540,10 +541,17 @@ class SyntheticSource(_M):
                              "exactly one")
         if self.think_time and self.concurrency is None:
             raise ValueError("think_time applies to closed-loop clients (concurrency)")
-        if self.warmup_requests >= self.num_requests:
-            raise ValueError(f"warmup_requests ({self.warmup_requests}) must be below "
-                             f"num_requests ({self.num_requests}): nothing would be measured")
         return self
+
+    @field_validator("warmup_requests")
+    @classmethod
+    def _something_measured(cls, value: int, info: ValidationInfo) -> int:
+        """Named at its own key (and flag), not at the source as a whole."""
+        total = info.data.get("num_requests")
+        if total is not None and value >= total:
+            raise ValueError(f"must be below num_requests ({total}): nothing would be "
+                             "measured")
+        return value
 
 
 class TraceSource(_M):
@@ -699,9 +707,10 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
     try:
         sc = ServingScenario.model_validate(data)
     except ValidationError as exc:
-        ov = override_at(error_key_path(exc), parsed, lines)
+        ov = override_at(error_key_path(exc, data), parsed, lines)
         if ov is not None:
-            raise validation_error_to_input_error(exc, f"--set {ov.text}") from None
+            raise validation_error_to_input_error(exc, f"--set {ov.text}",
+                                                  keys=key_paths(data)) from None
         raise validation_error_to_input_error(exc, str(file), lines) from None
 
     def where(key: KeyPath) -> str:
