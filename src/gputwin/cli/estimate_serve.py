@@ -8,6 +8,7 @@ import click
 
 from gputwin.cli.options import Finite, emit_json, gpus_on, positive_int, wide_ep_options
 from gputwin.perf.engines import default_engine, engine_names
+from gputwin.perf.speculation import DRAFT_KINDS
 
 if TYPE_CHECKING:
     from gputwin.run.estimate_serve import ServingEstimate
@@ -95,7 +96,7 @@ def _buckets(ctx: click.Context, param: click.Parameter, value: str | None) -> l
               show_default=True, help="Per-token acceptance rate of the proposals.")
 @click.option("--draft-model", default=None, help="Draft model (catalog) for speculation.")
 @click.option("--spec-kind", default=None,
-              type=click.Choice(["draft_model", "fused_draft", "eagle", "ngram"]),
+              type=click.Choice(DRAFT_KINDS),
               help="Proposer [default: draft_model with --draft-model]; fused_draft: the "
               "draft compiled into the target's graph (NxD Inference fused speculation).")
 @click.option("--max-num-seqs", type=int, default=256, show_default=True,

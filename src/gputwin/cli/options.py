@@ -144,8 +144,6 @@ SERVE_HELP: dict[str, str] = {
                     "--trace).",
     "arrival": "Synthetic arrival process.",
     "acceptance": "Speculative decoding: probability a draft token is accepted.",
-    "draft_kind": "Speculative decoding: how drafts are made [default: eagle].",
-    "draft_model": "Catalog model of the draft (--draft-kind draft_model or fused_draft).",
     "router": "How requests are spread over replicas.",
     "max_num_seqs": "Engine: most sequences in one batch (vLLM max_num_seqs).",
     "max_num_batched_tokens": "Engine: most tokens in one step (vLLM max_num_batched_tokens).",

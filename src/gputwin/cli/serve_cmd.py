@@ -29,6 +29,7 @@ from gputwin.cli.options import (
 )
 from gputwin.errors import InputError
 from gputwin.perf.engines import default_engine, engine_names
+from gputwin.perf.speculation import DEFAULT_DRAFT_KIND, DRAFT_KINDS, DRAFT_MODEL_KINDS
 from gputwin.units import format_grams
 from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
 
@@ -140,9 +141,10 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
 @click.option("--spec-tokens", default=0, show_default=True, type=int,
               help="Speculative decoding: draft tokens per step (0 = off).")
 @click.option("--acceptance", default=0.7, show_default=True, type=Finite(0, 1))
-@click.option("--draft-kind", default=None,
-              type=click.Choice(["eagle", "draft_model", "fused_draft", "ngram"]))
-@click.option("--draft-model", default=None)
+@click.option("--draft-kind", default=None, type=click.Choice(DRAFT_KINDS),
+              help=f"Speculative decoding: how drafts are made [default: {DEFAULT_DRAFT_KIND}].")
+@click.option("--draft-model", default=None,
+              help=f"Catalog model of the draft (--draft-kind {' or '.join(DRAFT_MODEL_KINDS)}).")
 @click.option("--router", default="least_outstanding", show_default=True,
               type=RouterChoice())
 @click.option("--max-num-seqs", default=None, type=int, callback=positive_int,
@@ -348,9 +350,10 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }
     if o["spec_tokens"]:
+        # no --draft-kind: the scenario's default proposer
+        kind = {"kind": o["draft_kind"]} if o["draft_kind"] else {}
         service["speculative"] = {"num_tokens": o["spec_tokens"], "acceptance": o["acceptance"],
-                                  "kind": o["draft_kind"] or "eagle",
-                                  "draft_model": o["draft_model"]}
+                                  **kind, "draft_model": o["draft_model"]}
     elif o["draft_kind"] or o["draft_model"]:
         raise InputError(f"{'--draft-kind' if o['draft_kind'] else '--draft-model'} needs "
                          "--spec-tokens N (draft tokens per step; 0 = no speculation)",

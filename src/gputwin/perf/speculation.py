@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.perf.serving_shapes import ReplicaShape
@@ -22,13 +22,23 @@ from gputwin.perf.serving_shapes import ReplicaShape
 if TYPE_CHECKING:
     from gputwin.perf.serving import ServingConfig
 
-#: Proposers. ``draft_model``: a separate draft forward per proposal, each launched from the
-#: host (vLLM v0.6 spec_decode); ``fused_draft``: the draft model compiled into the target's
-#: graph, the k proposals and the verification one device launch (AWS NxD Inference "fused
+#: A proposer's name: the one list of them, from which :data:`DRAFT_KINDS`, the scenario's
+#: ``speculative.kind`` and the CLI's ``--draft-kind`` / ``--spec-kind`` choices derive.
+#: ``draft_model``: a separate draft forward per proposal, each launched from the host (vLLM
+#: v0.6 spec_decode); ``fused_draft``: the draft model compiled into the target's graph, the
+#: k proposals and the verification one device launch (AWS NxD Inference "fused
 #: speculation"); ``eagle``: one extra decoder layer; ``ngram``: prompt lookup on the host.
-DRAFT_KINDS = ("draft_model", "fused_draft", "eagle", "ngram")
+DraftKind = Literal["draft_model", "fused_draft", "eagle", "ngram"]
+#: The proposers' names, in :data:`DraftKind`'s order.
+DRAFT_KINDS: tuple[DraftKind, ...] = get_args(DraftKind)
 #: Kinds that run a separate draft model (``--draft-model``).
-DRAFT_MODEL_KINDS = ("draft_model", "fused_draft")
+DRAFT_MODEL_KINDS: tuple[DraftKind, ...] = ("draft_model", "fused_draft")
+#: Kinds that propose without one.
+SELF_DRAFT_KINDS: tuple[DraftKind, ...] = tuple(
+    k for k in DRAFT_KINDS if k not in DRAFT_MODEL_KINDS)
+#: The proposer of a scenario's ``speculative:`` and of ``simulate serve --spec-tokens N``
+#: when none is named (``estimate serve`` takes draft_model with ``--draft-model``).
+DEFAULT_DRAFT_KIND: DraftKind = "eagle"
 
 
 def expected_accepted_tokens(alpha: float, k: int) -> float:
@@ -156,6 +166,7 @@ class Speculation:
 
 
 __all__ = [
-    "DRAFT_KINDS", "DRAFT_MODEL_KINDS", "EagleHead", "Speculation", "draft_model_problem",
-    "draft_tp", "expected_accepted_tokens", "speculation_problem",
+    "DEFAULT_DRAFT_KIND", "DRAFT_KINDS", "DRAFT_MODEL_KINDS", "SELF_DRAFT_KINDS", "DraftKind",
+    "EagleHead", "Speculation", "draft_model_problem", "draft_tp", "expected_accepted_tokens",
+    "speculation_problem",
 ]

@@ -35,6 +35,7 @@ from gputwin.perf.serving_load import (
     prefill_batch_loads,
     steady_state_mix,
 )
+from gputwin.perf.speculation import SELF_DRAFT_KINDS
 from gputwin.perf.split import cli_flag
 from gputwin.requests import ServeRequest
 from gputwin.run.estimate_train import _with_overrides
@@ -210,7 +211,8 @@ def _speculation(cat: Catalog, spec_tokens: int, spec_kind: str | None,
              if draft_model else None)
     kind = spec_kind or ("draft_model" if draft is not None else None)
     if spec_tokens and kind is None:
-        raise InputError("--spec-tokens needs --draft-model or --spec-kind (eagle, ngram)")
+        raise InputError("--spec-tokens needs --draft-model or --spec-kind "
+                         f"({', '.join(SELF_DRAFT_KINDS)})")
     return draft, kind
 
 

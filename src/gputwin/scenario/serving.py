@@ -57,7 +57,7 @@ from gputwin.limits import (
     TokenCountOrZero,
 )
 from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
-from gputwin.perf.speculation import draft_model_problem
+from gputwin.perf.speculation import DEFAULT_DRAFT_KIND, DraftKind, draft_model_problem
 from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
 from gputwin.requests import check_burstgpt_filter
@@ -242,7 +242,7 @@ class EngineSettings:
 class SpeculativeOptions(_M):
     num_tokens: PosInt
     acceptance: float = Field(default=0.7, ge=0, le=1)
-    kind: Literal["draft_model", "fused_draft", "eagle", "ngram"] = "eagle"
+    kind: DraftKind = DEFAULT_DRAFT_KIND
     draft_model: str | None = Field(default=None, validate_default=True)
 
     @field_validator("draft_model")
