@@ -6,6 +6,9 @@ Every blocked job in the window gets a reservation on a profile of free GPUs ove
 and delays none of the reservations before it. The walk on Python lists
 (:meth:`ConservativeBackfill._walk_lists`, used with the framework's shortcuts) makes the
 same decisions as the NumPy one and can reuse the last walk when only new jobs arrived.
+This module walks the queue and builds the profile from the running jobs; the profile's
+own arithmetic (earliest fit, reservations) is
+:mod:`gputwin.scheduling.plugins.reservation_profile`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ import numpy as np
 
 from gputwin.scheduling.api import CycleState, QueuedJob
 from gputwin.scheduling.plugins.queueing import attempt
+from gputwin.scheduling.plugins.reservation_profile import (
+    earliest,
+    earliest_lists,
+    last_startable,
+    reserve,
+    reserve_lists,
+)
 from gputwin.scheduling.status import Code, Status
 
 if TYPE_CHECKING:
@@ -59,28 +69,28 @@ class ConservativeBackfill:
             times, avail = profile
             need = job.spec.num_gpus
             dur = max(job.est_runtime_s, 1e-9)
-            start = _earliest(times, avail, need, dur, now)
+            start = earliest(times, avail, need, dur, now)
             if start <= now:
                 status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
                 if status.ok:
-                    profile = _reserve(times, avail, now, now + dur, need)
+                    profile = reserve(times, avail, now, now + dur, need)
                     continue
                 # fits by count but not by shape: reserve from the next release on
                 nxt = times[times > now]
-                start = _earliest(times, avail, need, dur, float(nxt[0])) if nxt.size else math.inf
+                start = earliest(times, avail, need, dur, float(nxt[0])) if nxt.size else math.inf
             if math.isfinite(start):
-                profile = _reserve(times, avail, start, start + dur, need)
+                profile = reserve(times, avail, start, start + dur, need)
                 job.reason = f"reserved: expected start in {start - now:.0f} s"
             else:
                 job.reason = "no reservation possible (exceeds capacity)"
 
     def _walk_lists(self, fw: Framework, order: Iterator[QueuedJob],
-                            state: CycleState) -> None:
+                    state: CycleState) -> None:
         """:meth:`walk`, same decisions, faster: the profile is a pair of Python
         lists kept sorted with ``bisect`` (reservations insert in place instead of
-        ``np.insert``), :func:`_earliest_lists` skips the start candidates whose window
+        ``np.insert``), :func:`earliest_lists` skips the start candidates whose window
         holds a step already known to be short of GPUs, and the walk stops once no job
-        left in the window can start now (:func:`_last_startable`): reservations only
+        left in the window can start now (:func:`last_startable`): reservations only
         take capacity away, so a job that cannot start now by count never will in this
         cycle, and a reservation only matters to the jobs after it in the walk."""
         now = state.now_s
@@ -114,12 +124,12 @@ class ConservativeBackfill:
                 if fw.queue.keyed_order:  # the rest of the window does not depend on the walk
                     rest = list(itertools.islice(jobs, limit - tried - 1))
                     base = tried + 1
-                    stop = base + _last_startable(times, avail, rest, now, 0)
+                    stop = base + last_startable(times, avail, rest, now, 0)
                     jobs = iter(rest)
                     self._carry = _Carry((fw.version, fw.queue.order_epoch), times, avail,
                                          rest[-1] if rest else job, fw.last_seq)
             elif base >= 0 and (tried & 15) == 0:  # reservations since may rule out more
-                stop = base + _last_startable(times, avail, rest, now, tried - base)
+                stop = base + last_startable(times, avail, rest, now, tried - base)
             self._reserve_one(fw, job, state, times, avail, failed_now)
         carry = self._carry
         if carry is not None:  # valid only if nothing started after the profile was built
@@ -167,7 +177,7 @@ class ConservativeBackfill:
         inside = [queue.at(i) for i in range(first, min(self.max_job_test, fw.num_queued()))]
         times[0] = now
         if inside:
-            if _last_startable(times, avail, inside, now, 0) > 0:
+            if last_startable(times, avail, inside, now, 0) > 0:
                 return False
             carry.last = inside[-1]
         carry.seen_seq = fw.last_seq
@@ -179,18 +189,18 @@ class ConservativeBackfill:
         now = state.now_s
         need = job.spec.num_gpus
         dur = max(job.est_runtime_s, 1e-9)
-        start = _earliest_lists(times, avail, need, dur, now)
+        start = earliest_lists(times, avail, need, dur, now)
         if start <= now:
             status = Status.unschedulable("") if failed_now else attempt(fw, job, state)
             if status.ok:
-                _reserve_lists(times, avail, now, now + dur, need)
+                reserve_lists(times, avail, now, now + dur, need)
                 return
             # fits by count but not by shape: reserve from the next release on
             k = bisect.bisect_right(times, now)
-            start = (_earliest_lists(times, avail, need, dur, times[k])
+            start = (earliest_lists(times, avail, need, dur, times[k])
                      if k < len(times) else math.inf)
         if math.isfinite(start):
-            _reserve_lists(times, avail, start, start + dur, need)
+            reserve_lists(times, avail, start, start + dur, need)
             job.reason = f"reserved: expected start in {start - now:.0f} s"
         else:
             job.reason = "no reservation possible (exceeds capacity)"
@@ -256,84 +266,3 @@ class _Carry:
     seen_seq: int
     free: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     health: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
-
-
-def _earliest(times: np.ndarray, avail: np.ndarray, need: int, dur: float,
-              not_before: float) -> float:
-    """Earliest ``t >= not_before`` with ``avail >= need`` throughout ``[t, t + dur)``;
-    candidates are ``not_before`` and the later profile steps (where capacity grows)."""
-    i0 = max(0, int(np.searchsorted(times, not_before, side="right")) - 1)
-    later = np.flatnonzero(avail[i0 + 1:] >= need) + i0 + 1
-    for i, t0 in [(i0, not_before), *((int(k), float(times[k])) for k in later)]:
-        j = int(np.searchsorted(times, t0 + dur, side="left"))
-        if avail[i:max(j, i + 1)].min() >= need:
-            return t0
-    return math.inf
-
-
-def _reserve(times: np.ndarray, avail: np.ndarray, t0: float, t1: float,
-             need: int) -> tuple[np.ndarray, np.ndarray]:
-    """Subtract ``need`` GPUs from the profile over ``[t0, t1)`` (inserting steps)."""
-    for t in (t0, t1):
-        i = int(np.searchsorted(times, t, side="right")) - 1
-        if i < 0 or times[i] != t:
-            base = avail[i] if i >= 0 else avail[0]
-            times = np.insert(times, i + 1, t)
-            avail = np.insert(avail, i + 1, base)
-    mask = (times >= t0) & (times < t1)
-    avail = avail.copy()
-    avail[mask] -= need
-    return times, avail
-
-
-def _earliest_lists(times: list[float], avail: list[int], need: int, dur: float,
-                    not_before: float) -> float:
-    """:func:`_earliest` on lists, same result. A candidate start whose window
-    ``[t, t + dur)`` holds a step ``b`` short of GPUs fails, and so does every later
-    candidate before ``b`` (its window starts later, so it reaches ``b`` too): the next
-    candidate to try is the first step after ``b`` with enough GPUs."""
-    n = len(times)
-    i = max(0, bisect.bisect_right(times, not_before) - 1)
-    t0 = not_before
-    while True:
-        j = max(bisect.bisect_left(times, t0 + dur), i + 1)
-        if min(avail[i:j]) >= need:  # the whole window holds (the common case, in C)
-            return t0
-        b = i
-        while avail[b] >= need:  # a short step exists in [i, min(j, n))
-            b += 1
-        i = b + 1
-        while i < n and avail[i] < need:
-            i += 1
-        if i >= n:
-            return math.inf
-        t0 = times[i]
-
-
-def _reserve_lists(times: list[float], avail: list[int], t0: float, t1: float,
-                   need: int) -> None:
-    """:func:`_reserve` in place on lists (``bisect`` instead of ``np.insert``)."""
-    for t in (t0, t1):
-        i = bisect.bisect_right(times, t) - 1
-        if i < 0 or times[i] != t:
-            base = avail[i] if i >= 0 else avail[0]
-            times.insert(i + 1, t)
-            avail.insert(i + 1, base)
-    lo, hi = bisect.bisect_left(times, t0), bisect.bisect_left(times, t1)
-    avail[lo:hi] = [v - need for v in avail[lo:hi]]
-
-
-def _last_startable(times: list[float], avail: list[int], rest: list[QueuedJob],
-                    now: float, first: int) -> int:
-    """1 + the index in ``rest`` (from ``first`` on) of the last job that could start
-    now by count (``avail >= need`` on every step of ``[now, now + dur)``, the test of
-    :func:`_earliest_lists` at ``now``); ``first`` when none can. Capacity only shrinks
-    as the walk reserves, so jobs after that index can neither start nor change a start."""
-    lows = list(itertools.accumulate(avail, min))
-    last = first - 1
-    for k in range(first, len(rest)):
-        q = rest[k]
-        j = max(bisect.bisect_left(times, now + max(q.est_runtime_s, 1e-9)), 1)
-        if lows[j - 1] >= q.spec.num_gpus:
-            last = k
-    return last + 1
