@@ -138,13 +138,21 @@ def test_burstgpt_reader_refuses_a_huge_token_count(tmp_path: Path) -> None:
 def test_a_trace_without_requests_is_refused(name: str, text: str, fmt: str, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     # was: exit 0 and a summary of 0 requests
+    err = _serve_trace_refused(tmp_path, name, text, fmt, capsys)
+    _fails_cleanly(err, f"{name}: the {fmt} trace holds no request")
+
+
+def _serve_trace_refused(tmp_path: Path, name: str, text: str, fmt: str,
+                         capsys: pytest.CaptureFixture[str]) -> str:
+    """``simulate serve`` on a trace file ``name`` holding ``text``: exit 2 with nothing
+    written; returns stderr."""
     trace = tmp_path / name
     trace.write_text(text)
     code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
                             str(trace), "--trace-format", fmt,
                             "--out", str(tmp_path / "o"), "-q"], capsys)
     assert code == 2 and not (tmp_path / "o").exists()
-    _fails_cleanly(err, f"{name}: the {fmt} trace holds no request")
+    return err
 
 
 @pytest.mark.parametrize(("text", "settings"), [
@@ -366,12 +374,7 @@ def test_a_batch_in_both_or_neither_unit_names_both_flags(
 def test_an_llm_trace_row_wider_than_its_header_is_refused(
         name: str, text: str, fmt: str, columns: int, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    trace = tmp_path / name
-    trace.write_text(text)
-    code, _, err = run_cli(["simulate", "serve", "--model", "llama3.1-8b", "--trace",
-                            str(trace), "--trace-format", fmt,
-                            "--out", str(tmp_path / "o"), "-q"], capsys)
-    assert code == 2 and not (tmp_path / "o").exists()
+    err = _serve_trace_refused(tmp_path, name, text, fmt, capsys)
     _fails_cleanly(err, f"{name}:2: expected {columns} columns as in the header, got "
                         f"{columns + 1}")
 
