@@ -75,14 +75,35 @@ def _assert_splits(whole: LogHistogram, a: LogHistogram, b: LogHistogram) -> Non
         assert a.bins.get(i, 0.0) + b.bins.get(i, 0.0) == pytest.approx(w, rel=1e-9), i
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", [*PATHS, *PREEMPTING, "disaggregated"])
 def test_itl_counts_each_measured_token_once_and_no_warmup_token(path: str) -> None:
+    """One gap per measured token after the first, on every path: a token a prefill chunk
+    emits after a stall (a preempted request's resume by recompute or swap-in, the decode
+    pool's first token after a disaggregated hand-off) counts its gap from the request's
+    previous token, stall included (it was missing: one gap per resume or hand-off)."""
     reqs = _requests()
     warm = set(range(N // 2))
-    out = _run(_labelled(reqs, warm), PATHS[path])
+    out = _run(_labelled(reqs, warm), PATHS.get(path) or PREEMPTING.get(path),
+               path == "disaggregated")
+    if path in PREEMPTING:
+        assert sum(s.num_preemptions for s in out.states if not s.spec.warmup) > 0
     itl = out.itl["default"]
     assert itl.total == pytest.approx(_measured_gaps(out), rel=1e-9)
     assert 0 < itl.total < sum(s.output - 1 for s in out.states)
+
+
+@pytest.mark.parametrize("path", [*PREEMPTING, "disaggregated"])
+def test_the_itl_mean_is_the_token_weighted_tpot_through_stalls(path: str) -> None:
+    """A request's gaps sum to ``tpot x (output - 1)``, stalls included, so the ITL mean over
+    all measured tokens is the token-weighted TPOT; with the resume and hand-off gaps left
+    out it read short."""
+    out = _run(_requests(), PREEMPTING.get(path), path == "disaggregated")
+    done = [s for s in out.states if s.output >= 2]
+    weights = [s.output - 1 for s in done]
+    gaps_s = sum((s.finish_s - s.first_token_s) for s in done)  # type: ignore[operator]
+    itl = out.itl["default"]
+    assert itl.total == pytest.approx(sum(weights), rel=1e-9)
+    assert itl.mean() == pytest.approx(gaps_s / sum(weights), rel=0.02)
 
 
 @pytest.mark.parametrize("path", [*PATHS, *PREEMPTING, "disaggregated"])

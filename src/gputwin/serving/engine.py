@@ -187,6 +187,7 @@ class Replica(ReplicaState):
     # ---- planning ---------------------------------------------------------------------
     def _start_step(self, now: float) -> None:
         sched = self.sched
+        sched.plan_s = now
         chunks, swap_s, preempted = sched.plan()
         n_dec = sched.n_dec
         if not chunks and n_dec == 0:
@@ -261,6 +262,8 @@ class Replica(ReplicaState):
         sched.S += 1
         sched.dec_allocated = False
         self.tokens_out += sched.apply_chunks(chunks, now + c0)
+        if sched.resume_gaps:
+            self._record_resume_gaps()
         self._chunks = []
         self._pre, self._c0, self._pre_tokens = True, c0, n_old + len(chunks)
         n_dec = sched.n_dec
@@ -324,8 +327,18 @@ class Replica(ReplicaState):
             sched.finish_decoders(last, now)
         if self._chunks:
             self.tokens_out += sched.apply_chunks(self._chunks, now)
+            if sched.resume_gaps:
+                self._record_resume_gaps()
             self._chunks = []
         self._start_step(now)
+
+    def _record_resume_gaps(self) -> None:
+        """Inter-token gaps of tokens a prefill chunk emitted after a stall (a preempted
+        request's resume, a disaggregated hand-off): from the request's previous token."""
+        gaps = self.sched.resume_gaps
+        for gap in gaps:
+            self.itl.add(gap, 1)
+        gaps.clear()
 
     def _prefill_end(self) -> None:
         """End of a prefill batch (prefill first): its chunks are applied; the decoders
@@ -337,6 +350,8 @@ class Replica(ReplicaState):
         self._close(1)
         self._paused = False
         self.tokens_out += sched.apply_chunks(self._chunks, now)
+        if sched.resume_gaps:
+            self._record_resume_gaps()
         self._chunks = []
         self._pause.batch_ended(dur, measured, sched.n_measured)
         self._start_step(now)

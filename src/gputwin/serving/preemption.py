@@ -22,7 +22,8 @@ def victim(s: SchedulerState) -> ReqState:
 def preempt(s: SchedulerState, req: ReqState) -> None:
     """Free ``req``'s blocks (kept as swapped blocks in swap mode) and requeue it."""
     held = s.held_blocks(req)
-    if req.status == DECODE:
+    if req.status == DECODE:  # its latest token came with the step that just ended
+        req.last_token_s = s.plan_s
         req.generated = req.dec_g0 + (s.S - req.dec_s0)
         req.num_tokens = req.spec.num_prompt_tokens + req.generated
         req.computed = req.dec_x0 + s.S - req.dec_s0

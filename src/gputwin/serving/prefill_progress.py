@@ -62,9 +62,12 @@ def after_chunk(s: SchedulerState, req: ReqState, chunk: int, now: float) -> int
     if computed < req.num_tokens:
         return 0
     generated = req.generated = req.generated + 1
+    spec = req.spec
     if req.first_token_s is None:
         req.first_token_s = now
-    spec = req.spec
+    elif not spec.warmup:  # a token after a stall: its gap is an inter-token latency
+        s.resume_gaps.append(now - req.last_token_s)
+    req.last_token_s = now
     rid = spec.request_id
     del s.prefilling[rid]
     if generated >= req.output or s.prefill_only:

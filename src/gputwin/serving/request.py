@@ -47,6 +47,7 @@ class ReqState:
     # metrics
     engine_arrival_s: float = 0.0
     first_token_s: float | None = None
+    last_token_s: float = 0.0  # when its latest token was emitted (a resumed token's gap)
     finish_s: float | None = None
     num_preemptions: int = 0
     cached_tokens: int = 0

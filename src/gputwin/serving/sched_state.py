@@ -50,6 +50,10 @@ class SchedulerState:
         self.cnt = [0] * self.bs  # decoders per phase
         self.n_dec = 0
         self.n_measured = 0  # decoders whose tokens the ITL histogram counts (not warm-up)
+        self.plan_s = 0.0  # when the step being planned starts (its decoders' last token)
+        #: inter-token gaps of measured tokens emitted by a prefill chunk after a stall (a
+        #: preempted request's resume, a disaggregated hand-off); the engine drains them
+        self.resume_gaps: list[float] = []
         self.dec_off_sum = 0  # Σ (x0 − s0) over decoders
         self.fin: list[tuple[int, int, int, ReqState]] = []  # (finish step, rid, version, req)
         self.S = 0  # index of the next step to plan
