@@ -23,6 +23,8 @@ def preempt(s: SchedulerState, req: ReqState) -> None:
     """Free ``req``'s blocks (kept as swapped blocks in swap mode) and requeue it."""
     held = s.held_blocks(req)
     if req.status == DECODE:  # its latest token came with the step that just ended
+        # (prefill first: before the prefill batch that just ended, whose wait is then
+        # left out of its resume gap)
         req.last_token_s = s.plan_s
         req.generated = req.dec_g0 + (s.S - req.dec_s0)
         req.num_tokens = req.spec.num_prompt_tokens + req.generated
