@@ -142,3 +142,34 @@ def test_every_carbon_profile_keeps_every_job(grids) -> None:  # type: ignore[no
         assert sorted(j.job_id for j in a.jobs) == sorted(j.job_id for j in jobs), profile
         assert all(j.status == "completed" for j in a.jobs), profile
         assert a.jobs == b.jobs, profile
+
+
+def test_a_job_longer_than_the_grid_profile_is_ranked_on_one_period() -> None:
+    """The profile repeats after a year of hours: a runtime or a deadline of 1e20 s used to
+    ask the forecast for ~10^16 hourly values (an ArrayMemoryError traceback from a job of
+    hostile size); starts are now ranked on one period of the run, the same ranking a
+    one-period job gets."""
+    import numpy as np
+
+    from gputwin.energy.grid import GridSeries, PerfectForecast
+    from gputwin.scheduling.plugins.carbon_grid import forecast_costs
+
+    series = GridSeries(np.array([100.0, 400.0] * 12 * 365) / 3.6e6, name="day-night")
+    period_s = series.values.size * series.step_s
+    forecast = PerfectForecast(series)
+    starts, costs = forecast_costs(forecast, series, 5.0, 1e20, 1e20)
+    assert starts.max() <= 5.0 + period_s and np.isfinite(costs).all()
+    ref_starts, ref_costs = forecast_costs(forecast, series, 5.0, 5.0 + period_s, period_s)
+    assert np.array_equal(starts, ref_starts) and np.allclose(costs, ref_costs)
+
+
+def test_a_threshold_over_an_endless_window_reads_one_period_of_forecast() -> None:
+    """The percentile rule over a window of 1e20 s used to ask for that many hourly values;
+    it reads one period of the profile, whose percentile is the same for any longer window
+    of a repeating profile."""
+    from tests.scheduling.test_carbon_builders import world_with
+
+    world = world_with(scenario("carbon-threshold"), [job("a", 1, 3, slack_h=24)])
+    rule = plugin(world, "pre-filter/carbon-threshold")
+    period_s = rule.series.values.size * rule.series.step_s
+    assert rule.threshold_g_per_j(0.0, 1e20) == rule.threshold_g_per_j(0.0, period_s)

@@ -170,7 +170,9 @@ class CarbonThreshold(_Deferral):
         assert isinstance(self.a, ThresholdArgs)
         if self.a.threshold_g_per_kwh is not None:
             return self.a.threshold_g_per_kwh / J_PER_KWH
-        pred = self.forecast.predict(now_s, max(window_end_s - now_s, self.series.step_s))
+        period_s = self.series.values.size * self.series.step_s  # the profile repeats after
+        horizon_s = min(max(window_end_s - now_s, self.series.step_s), period_s)
+        pred = self.forecast.predict(now_s, horizon_s)
         return float(np.percentile(pred, self.a.percentile or DEFAULT_PERCENTILE))
 
     def go(self, job: QueuedJob, now_s: float, latest_s: float) -> bool:

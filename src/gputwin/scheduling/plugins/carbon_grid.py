@@ -118,8 +118,15 @@ def next_step_s(series: GridSeries, now_s: float) -> float:
 def forecast_costs(forecast: Forecast, series: GridSeries, now_s: float, latest_s: float,
                    runtime_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Candidate starts in ``[now, latest]`` (now, each hour boundary, latest) and the
-    forecast integral of intensity over ``[start, start + runtime]`` for each (g·s/J)."""
+    forecast integral of intensity over ``[start, start + runtime]`` for each (g·s/J).
+
+    The grid profile repeats after one period (a year of hours): a job that runs longer
+    covers every hour of it, so starts are ranked on the first period of its run, and a
+    deadline further than a period ahead adds no start that a nearer one lacks."""
     step = series.step_s
+    period_s = series.values.size * step
+    runtime_s = min(runtime_s, period_s)
+    latest_s = min(latest_s, now_s + period_s)
     slot0 = math.floor((now_s + series.offset_s) / step + 1e-9) * step - series.offset_s
     horizon = max(latest_s, now_s) + runtime_s - slot0
     values = forecast.predict(slot0, horizon + step)
