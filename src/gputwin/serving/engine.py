@@ -47,10 +47,9 @@ from gputwin.serving.decode_skip import (
     max_stretch,
     time_of,
 )
-from gputwin.serving.histogram import LogHistogram
 from gputwin.serving.prefill_pause import PrefillPause
 from gputwin.serving.replica_state import ReplicaState
-from gputwin.serving.request import DECODE, DROPPED, WAITING, ReqState, fit_to_engine
+from gputwin.serving.request import DROPPED, WAITING, ReqState, fit_to_engine
 from gputwin.serving.scheduler import Chunks, Scheduler
 from gputwin.serving.step_cost import StepPricer
 from gputwin.sim.kernel import EventHandle, Simulator
@@ -109,7 +108,7 @@ class Replica(ReplicaState):
         self.accepting = True  # False while draining (autoscaler scale-down)
         self.dead = False  # True after fail(): a fault took it down
         # statistics (besides ReplicaState's)
-        self.itl = LogHistogram()
+        self.itl = self.sched.itl
         self.num_merges = 0  # prefill steps applied when planned (merged segments)
         self.num_cuts = 0  # stretches or segments shortened by an arrival
 
@@ -168,13 +167,8 @@ class Replica(ReplicaState):
         self.in_step = False
         self.accepting = False
         self.dead = True
-        held = sorted(sched.running.values(), key=lambda r: r.seq)
-        for req in held:
-            if req.status == DECODE:
-                req.generated = req.dec_g0 + (sched.S + decode_steps - req.dec_s0)
-        held.extend(sched.queue.in_order())
         self.outstanding = 0
-        return held
+        return sched.held_requests(decode_steps)
 
     def blocks_returned(self, n: int, now: float) -> None:
         """``n`` KV blocks held for a transfer come back to the pool (disaggregated prefill:
@@ -262,8 +256,6 @@ class Replica(ReplicaState):
         sched.S += 1
         sched.dec_allocated = False
         self.tokens_out += sched.apply_chunks(chunks, now + c0)
-        if sched.resume_gaps:
-            self._record_resume_gaps()
         self._chunks = []
         self._pre, self._c0, self._pre_tokens = True, c0, n_old + len(chunks)
         n_dec = sched.n_dec
@@ -327,18 +319,8 @@ class Replica(ReplicaState):
             sched.finish_decoders(last, now)
         if self._chunks:
             self.tokens_out += sched.apply_chunks(self._chunks, now)
-            if sched.resume_gaps:
-                self._record_resume_gaps()
             self._chunks = []
         self._start_step(now)
-
-    def _record_resume_gaps(self) -> None:
-        """Inter-token gaps of tokens a prefill chunk emitted after a stall (a preempted
-        request's resume, a disaggregated hand-off): from the request's previous token."""
-        gaps = self.sched.resume_gaps
-        for gap in gaps:
-            self.itl.add(gap, 1)
-        gaps.clear()
 
     def _prefill_end(self) -> None:
         """End of a prefill batch (prefill first): its chunks are applied; the decoders
@@ -350,8 +332,6 @@ class Replica(ReplicaState):
         self._close(1)
         self._paused = False
         self.tokens_out += sched.apply_chunks(self._chunks, now)
-        if sched.resume_gaps:
-            self._record_resume_gaps()
         self._chunks = []
         self._pause.batch_ended(dur, measured, sched.n_measured)
         self._start_step(now)

@@ -7,7 +7,7 @@ waiting queue.
 
 from __future__ import annotations
 
-from gputwin.serving.request import DECODE, NO_KEYS, WAITING, ReqState
+from gputwin.serving.request import DECODE, NO_KEYS, WAITING, ReqState, generated_at
 from gputwin.serving.sched_state import SchedulerState
 
 
@@ -26,7 +26,7 @@ def preempt(s: SchedulerState, req: ReqState) -> None:
         # (prefill first: before the prefill batch that just ended, whose wait is then
         # left out of its resume gap)
         req.last_token_s = s.plan_s
-        req.generated = req.dec_g0 + (s.S - req.dec_s0)
+        req.generated = generated_at(req, s.S)
         req.num_tokens = req.spec.num_prompt_tokens + req.generated
         req.computed = req.dec_x0 + s.S - req.dec_s0
         leave_decode(s, req)

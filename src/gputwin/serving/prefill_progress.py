@@ -66,7 +66,7 @@ def after_chunk(s: SchedulerState, req: ReqState, chunk: int, now: float) -> int
     if req.first_token_s is None:
         req.first_token_s = now
     elif not spec.warmup:  # a token after a stall: its gap is an inter-token latency
-        s.resume_gaps.append(now - req.last_token_s)
+        s.itl.add(now - req.last_token_s, 1.0)
     req.last_token_s = now
     rid = spec.request_id
     del s.prefilling[rid]

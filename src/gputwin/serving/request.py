@@ -62,6 +62,12 @@ class ReqState:
         return self.spec.request_id
 
 
+def generated_at(req: ReqState, step: int) -> int:
+    """Tokens a decoding ``req`` has generated once step ``step - 1`` has run (its decode
+    state is implicit: one token per step since it started decoding)."""
+    return req.dec_g0 + (step - req.dec_s0)
+
+
 def reset_for_retry(req: ReqState) -> None:
     """Start ``req`` again from its prompt (a replica fault lost its KV and its generated
     tokens; the client's stream broke, so TTFT and end-to-end count from the original

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.context_hold import ContextHold
+from gputwin.serving.histogram import LogHistogram
 from gputwin.serving.kv_cache import BlockPool
 from gputwin.serving.request import DECODE, ReqState
 from gputwin.serving.wait_queue import WaitQueue
@@ -51,9 +52,9 @@ class SchedulerState:
         self.n_dec = 0
         self.n_measured = 0  # decoders whose tokens the ITL histogram counts (not warm-up)
         self.plan_s = 0.0  # when the step being planned starts (its decoders' last token)
-        #: inter-token gaps of measured tokens emitted by a prefill chunk after a stall (a
-        #: preempted request's resume, a disaggregated hand-off); the engine drains them
-        self.resume_gaps: list[float] = []
+        #: inter-token latencies of the measured tokens (the replica's ``itl``): the engine
+        #: adds its steps' gaps, a prefill chunk the gap of a token emitted after a stall
+        self.itl = LogHistogram()
         self.dec_off_sum = 0  # Σ (x0 − s0) over decoders
         self.fin: list[tuple[int, int, int, ReqState]] = []  # (finish step, rid, version, req)
         self.S = 0  # index of the next step to plan

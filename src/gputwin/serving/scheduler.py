@@ -27,7 +27,7 @@ from gputwin.serving.admission import admit, admit_by_rank, context_candidates
 from gputwin.serving.preemption import preempt_for_decoders
 from gputwin.serving.prefill_progress import apply_chunks, continue_prefills
 from gputwin.serving.release import finish_decoders
-from gputwin.serving.request import WAITING, ReqState
+from gputwin.serving.request import DECODE, WAITING, ReqState, generated_at
 from gputwin.serving.sched_state import Chunks, SchedulerState
 
 __all__ = ["Chunks", "Scheduler"]
@@ -143,6 +143,16 @@ class Scheduler(SchedulerState):
         """Apply a step's prefill chunks (their step ended at ``now``, ``S`` advanced);
         returns the first tokens they emitted."""
         return apply_chunks(self, chunks, now)
+
+    def held_requests(self, decode_steps: int) -> list[ReqState]:
+        """Every request it holds, the running ones in admission order then the queue, each
+        decoder's ``generated`` brought up to ``decode_steps`` steps past ``S``."""
+        held = sorted(self.running.values(), key=lambda r: r.seq)
+        for req in held:
+            if req.status == DECODE:
+                req.generated = generated_at(req, self.S + decode_steps)
+        held.extend(self.queue.in_order())
+        return held
 
     def finish_decoders(self, last: int, now: float) -> None:
         """Release the decoders whose last token is computed in step ``last`` or before."""
