@@ -541,17 +541,8 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
         gemm = p._gemm_s(g, width_eff, tokens, routed, imb, rate,
                          num_prefill_tokens == 0 and p._masked_half > 0.0)
         roof.add(*gemm, n)
-        layer_s = max(gemm)
-        pairs, pre_kv, _, dec_kv = (
-            local_attention(g.attn_window, tokens, num_decode_seqs, prefill_attn_pairs,
-                            kv_tokens, 0.0, decode_context_tokens_sum) if g.attn_window
-            else (prefill_attn_pairs, kv_tokens, 0.0, decode_context_tokens_sum))
-        if prefill_attn_pairs > 0.0:
-            layer_s += roof.add(pairs * g.prefill_attn_flop_per_pair / p._attn_rate,
-                                pre_kv * g.kv_bytes_per_token / p._bw, n, fixed=True)
-        if decode_context_tokens_sum > 0.0:
-            layer_s += roof.add(dec_kv * g.decode_attn_flop_per_pair / p._attn_rate,
-                                dec_kv * g.kv_bytes_per_token / p._bw, n, fixed=True)
+        layer_s = _add_attention(roof, p, g, max(gemm), tokens, num_decode_seqs,
+                                 prefill_attn_pairs, kv_tokens, decode_context_tokens_sum)
         elem_s = tokens * g.elem_bytes_per_token / p._bw
         out["memory_unit_s"] += n * elem_s * roof.bwf
         if moe_comm and g.local_experts and p.comm.a2a is not None:
@@ -569,6 +560,26 @@ def step_components(perf: ServingPerf, num_prefill_tokens: int,
     out["steps"] = 1.0
     out["seqs"] = float(-(-seqs // d))  # per scheduler (one per attention DP group)
     return out
+
+
+def _add_attention(roof: _Roofline, p: ServingPerf, g: GroupConsts, layer_s: float,
+                   tokens: int, num_decode_seqs: int, prefill_attn_pairs: float,
+                   kv_tokens: float, decode_context_tokens_sum: float) -> float:
+    """:func:`step_components`' attention of one layer of group ``g`` (prefill, then
+    decode; a local-attention layer sees its window only) added to ``roof``; returns
+    ``layer_s`` with the two kernels' binding seconds added in that order."""
+    n = float(g.num_layers)
+    pairs, pre_kv, _, dec_kv = (
+        local_attention(g.attn_window, tokens, num_decode_seqs, prefill_attn_pairs,
+                        kv_tokens, 0.0, decode_context_tokens_sum) if g.attn_window
+        else (prefill_attn_pairs, kv_tokens, 0.0, decode_context_tokens_sum))
+    if prefill_attn_pairs > 0.0:
+        layer_s += roof.add(pairs * g.prefill_attn_flop_per_pair / p._attn_rate,
+                            pre_kv * g.kv_bytes_per_token / p._bw, n, fixed=True)
+    if decode_context_tokens_sum > 0.0:
+        layer_s += roof.add(dec_kv * g.decode_attn_flop_per_pair / p._attn_rate,
+                            dec_kv * g.kv_bytes_per_token / p._bw, n, fixed=True)
+    return layer_s
 
 
 class _Roofline:
