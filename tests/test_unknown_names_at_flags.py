@@ -8,6 +8,13 @@ import pytest
 from tests.cli_run import run_cli
 
 
+def _refused_at(args: list[str], prefix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2, nothing on stdout, and one error that starts with ``prefix`` (the flag)."""
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {prefix}"), err
+
+
 @pytest.mark.parametrize(("args", "prefix"), [
     (["estimate", "train", "--model", "nope", "--gpu", "h100-sxm-80gb", "--num-gpus", "8",
       "--global-batch-size", "8"], "--model: unknown model 'nope'"),
@@ -28,9 +35,7 @@ from tests.cli_run import run_cli
 ])
 def test_unknown_name_names_its_flag(args: list[str], prefix: str,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(args, capsys)
-    assert code == 2 and out == ""
-    assert err.startswith(f"error: {prefix}"), err
+    _refused_at(args, prefix, capsys)
 
 
 @pytest.mark.parametrize(("args", "prefix"), [
@@ -42,8 +47,7 @@ def test_an_empty_model_name_is_not_the_current_folder(args: list[str], prefix: 
                                                        capsys: pytest.CaptureFixture[str]
                                                        ) -> None:
     """`--model ""` was read as ./config.json: `config.json: no such Hugging Face config`."""
-    code, _, err = run_cli(args, capsys)
-    assert code == 2 and err.startswith(f"error: {prefix}"), err
+    _refused_at(args, prefix, capsys)
 
 
 SERVE = ["--gpu", "h100-sxm-80gb", "--input-tokens", "100", "--output-tokens", "10"]
@@ -74,9 +78,7 @@ GEMM = ["estimate", "kernel", "--op", "gemm", "--m", "64", "--n", "64", "--k", "
 ])
 def test_more_unknown_names_name_their_flag(args: list[str], prefix: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(args, capsys)
-    assert code == 2 and out == ""
-    assert err.startswith(f"error: {prefix}"), err
+    _refused_at(args, prefix, capsys)
 
 
 @pytest.mark.parametrize(("args", "prefix"), [
@@ -90,6 +92,4 @@ def test_more_unknown_names_name_their_flag(args: list[str], prefix: str,
 ])
 def test_an_empty_name_is_unknown_not_the_default(args: list[str], prefix: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(args, capsys)
-    assert code == 2 and out == ""
-    assert err.startswith(f"error: {prefix}"), err
+    _refused_at(args, prefix, capsys)
