@@ -145,3 +145,43 @@ def test_summary_names_the_fault_rates_it_used(tmp_path: Path) -> None:
     assert gpu["rate_per_unit_hour"] == pytest.approx(300 * 9.231e-6)
     assert switch["source"] == "given (no catalog rate)"
     assert switch["rate_per_unit_hour"] == pytest.approx(300 * 1e-5)
+
+
+def test_crash_loop_fails_the_job_after_the_stall_limit(tmp_path: Path) -> None:
+    """A job whose every restart is struck before it keeps any work (checkpoints a year
+    apart, a fault every few minutes, repaired in a minute) fails as abandoned after
+    ``max_stalled_restarts`` interruptions in a row; the run ends with every job counted."""
+    sc = _scenario(tmp_path, [
+        "workload.synthetic.num_jobs=1",
+        "failures.models={gpu: {rate_per_unit_hour: 0.01, repair: 1min}}",
+        "failures.rate_scale=1", "failures.checkpoint_interval=365d",
+        "failures.max_stalled_restarts=4"])
+    result = simulate(sc)
+    (job,) = result.jobs
+    assert job.status == "failed"
+    assert result.summary["failed_by_reason"] == {
+        "abandoned: 4 interruptions in a row kept no work (faults strike before a restart "
+        "reaches a checkpoint)": 1}
+    assert result.summary["reliability"]["interruptions"] == 4
+
+
+def test_a_kept_checkpoint_resets_the_stall_count(tmp_path: Path) -> None:
+    """The same faults with checkpoints a minute apart: restarts keep work, so the job is
+    never abandoned however often it is interrupted."""
+    sc = _scenario(tmp_path, [
+        "workload.synthetic.num_jobs=1",
+        "failures.models={gpu: {rate_per_unit_hour: 0.01, repair: 1min}}",
+        "failures.rate_scale=1", "failures.checkpoint_interval=1min",
+        "failures.max_stalled_restarts=4"])
+    result = simulate(sc)
+    (job,) = result.jobs
+    assert job.status == "completed"
+    assert result.summary["reliability"]["interruptions"] > 4
+
+
+def test_faults_faster_than_a_second_are_refused(tmp_path: Path) -> None:
+    """Rates no job could restart between (here ~1e15 faults a simulated second) are
+    refused before the run, naming the section, instead of a run that never ends."""
+    with pytest.raises(InputError, match=r"failures: the fault rates strike the cluster's "
+                       r"96 GPUs every .* s on average; a run needs at least 1 s"):
+        simulate(_scenario(tmp_path, ["failures.rate_scale=1e20"]))

@@ -47,6 +47,7 @@ class FailurePlan:
     checkpoint_storage: StorageTier | None = None  # for Young/Daly's checkpoint cost
     checkpoint_writes: str = "off"  # off | sync | async (run/checkpoints.py)
     checkpoint_bytes_per_param: float = CHECKPOINT_BYTES_PER_PARAM  # 14: mixed-precision Adam
+    max_stalled_restarts: int = 100  # a job interrupted this often in a row, keeping nothing, fails
 
 
 class RunHandle(Protocol):
@@ -55,7 +56,8 @@ class RunHandle(Protocol):
     sim: Simulator
     ledger: Ledger
 
-    def interrupt(self, job_id: str, reason: str, checkpoint_now: bool) -> float | None: ...
+    def interrupt(self, job_id: str, reason: str, checkpoint_now: bool,
+                  stall_limit: int | None = None) -> float | None: ...
     def set_speed(self, job_id: str, throughput_frac: float, power_frac: float,
                   source: str = "scheduler") -> None: ...
     def request_pass(self) -> None: ...
@@ -156,7 +158,8 @@ class FailureDriver:
             return  # ended or moved before the fault was detected
         # planned: the job checkpoints first; a straggler is slow, not dead: it can too
         lost = self.run.interrupt(job_id, f"interrupted: {model.name} fault",
-                                  model.planned or model.is_straggler)
+                                  model.planned or model.is_straggler,
+                                  self.plan.max_stalled_restarts)
         if lost is None:
             return
         cause = self.stats.cause(model.name)

@@ -40,6 +40,7 @@ class JobState:
     kept_s: float = 0.0  # training seconds kept (not lost to an interruption): ETTR
     energy_j: float | None = None  # energy of finished segments
     preemptions: int = 0
+    stalled_restarts: int = 0  # fault interruptions in a row that kept no work
     migrations: int = 0
     handle: EventHandle | None = None  # pending completion
     # speed of the current segment (power caps): progress since ``mark_s`` runs at

@@ -203,9 +203,12 @@ class _Run:
             return own
         return self.faults.checkpoint_interval_s(job)
 
-    def interrupt(self, job_id: str, reason: str, checkpoint_now: bool) -> float | None:
+    def interrupt(self, job_id: str, reason: str, checkpoint_now: bool,
+                  stall_limit: int | None = None) -> float | None:
         """A fault stops running ``job_id``: it goes back to the scheduler with the work
-        left since its last checkpoint (all of it kept with ``checkpoint_now``). Returns
+        left since its last checkpoint (all of it kept with ``checkpoint_now``), or fails
+        when this is its ``stall_limit``-th interruption in a row that kept no work (a
+        crash loop: faults strike before it can restart and reach a checkpoint). Returns
         the GPU-seconds lost, ``None`` if the job was not running."""
         state = self.states[job_id]
         if state.status != "running" or state.handle is None:
@@ -216,11 +219,14 @@ class _Run:
         self.running -= 1
         lost_before = state.lost_gpu_s
         left = self._close_segment(state, now, done=False, checkpoint_now=checkpoint_now)
+        state.stalled_restarts = state.stalled_restarts + 1 if left >= state.remaining_frac else 0
         scheduler = self.world.scheduler
         scheduler.finished(job_id, now)
         state.status, state.reason, state.handle = "queued", reason, None
-        rejection = scheduler.submit(state.spec, now, left)
-        if rejection is not None:
+        if stall_limit is not None and state.stalled_restarts >= stall_limit:
+            self.fail(state.spec, f"abandoned: {stall_limit} interruptions in a row kept no "
+                      "work (faults strike before a restart reaches a checkpoint)", now)
+        elif (rejection := scheduler.submit(state.spec, now, left)) is not None:
             self.fail(state.spec, rejection.reason, now)
         self.request_pass()
         return state.lost_gpu_s - lost_before

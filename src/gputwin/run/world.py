@@ -362,7 +362,8 @@ def build_failures(scenario: Scenario, hw: HardwareSpec, catalog: Catalog,
                        straggler_policy=cfg.straggler_policy,
                        hot_swap_s=faults.restart_defaults().hot_swap_s, checkpoint_storage=tier,
                        checkpoint_writes=cfg.checkpoint_writes,
-                       checkpoint_bytes_per_param=cfg.checkpoint_bytes_per_param)
+                       checkpoint_bytes_per_param=cfg.checkpoint_bytes_per_param,
+                       max_stalled_restarts=cfg.max_stalled_restarts)
 
 
 def _failure_restart_s(scenario: Scenario) -> float:

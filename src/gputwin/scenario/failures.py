@@ -44,6 +44,11 @@ class FailuresConfig(InputModel):
         default=14.0, gt=0, description="Bytes a checkpoint holds per "
         "parameter (14: bf16 weights, fp32 master weights and two Adam moments; 10 without "
         "master weights, as OPT-175B): the write size and Young/Daly's checkpoint cost")
+    max_stalled_restarts: int = Field(
+        default=100, ge=1, description="A job interrupted by faults this many times in a "
+        "row without keeping any work (each fault struck before its restart reached a "
+        "checkpoint) fails as abandoned, as a job controller's backoff limit ends a crash "
+        "loop; without it a run at rates the jobs cannot outpace never ends")
     straggler_policy: Literal["none", "exclude", "hot_swap"] = Field(
         default="none", description="Slow node: run slow until it recovers (none); after "
         "detection checkpoint, drain the node and re-place the job (exclude); or after "
