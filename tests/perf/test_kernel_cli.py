@@ -17,6 +17,7 @@ def test_gemm_json_matches_the_module(capsys: pytest.CaptureFixture[str]) -> Non
     data = json.loads(out)
     assert data["tflops"] == pytest.approx(gemm_estimate("b200", "fp8", 4096, 8192, 2048).tflops)
     assert "serving_tflops" not in data
+    assert data["memory_bound"] is False and data["traffic_bytes"] > 0
 
 
 def test_attention_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,6 +27,24 @@ def test_gemm_rate_is_peak_times_fraction_times_shape_factor() -> None:
     assert est.time_ms == pytest.approx(2.0 * m * n * k / (expected * 1e12) * 1e3)
 
 
+def test_thin_gemm_is_priced_by_its_traffic() -> None:
+    """At M = 64 (a decode step's shape) the weight read sets the time: operands and result
+    over HBM at memory_bw_frac, not the shape factor's rate (which is twice as fast here)."""
+    cal = default_calibration()
+    acc = default_catalog().accelerator("h100-sxm-80gb")
+    m, n, k = 64, 7168, 16384
+    est = gemm_estimate("h100-sxm-80gb", "fp8", m, n, k)
+    traffic = (m * k + k * n) * 1.0 + m * n * 2.0  # FP8 operands, BF16 result
+    assert est.memory_bound and est.traffic_bytes == pytest.approx(traffic)
+    seconds = traffic / (acc.memory_bandwidth_bytes_per_s * cal.memory_bw_frac)
+    assert est.time_ms == pytest.approx(seconds * 1e3)
+    h = cal.gemm_half_dim
+    compute_only = (acc.peak_for("fp8") / 1e12 * cal.for_accelerator(acc.name).gemm_frac("fp8")
+                    * (m / (m + h)) * (n / (n + h)) * (k / (k + h)))
+    assert est.tflops < 0.6 * compute_only
+    assert not gemm_estimate("h100-sxm-80gb", "fp8", 4096, n, k).memory_bound
+
+
 def test_gemm_rate_grows_with_the_shape_toward_the_fraction() -> None:
     small = gemm_estimate("b200", "bf16", 256, 4096, 4096).tflops
     large = gemm_estimate("b200", "bf16", 16384, 16384, 16384).tflops

@@ -58,6 +58,10 @@ def kernel(gpu: str, op: str, dtype: str, m: int | None, n: int | None, k: int |
                f"{est['time_ms']:.3f} ms for {est['flop'] / 1e12:,.3f} TFLOP")
     click.echo(f"  inside a training step (sustained_frac applied): "
                f"{est['in_step_tflops']:,.1f} TFLOP/s")
+    if "traffic_bytes" in est:
+        bound = "memory-bound" if est["memory_bound"] else "compute-bound"
+        click.echo(f"  {bound}: {est['traffic_bytes'] / 1e6:,.1f} MB of operands and result "
+                   f"at {est['traffic_bytes'] / (est['time_ms'] / 1e3) / 1e9:,.0f} GB/s")
     if "serving_tflops" in est:
         click.echo(f"  serving prefill-attention rate: {est['serving_tflops']:,.1f} TFLOP/s")
     click.echo("  (perf/kernel.py; checked against kernel benchmarks: validate --kind kernel)")

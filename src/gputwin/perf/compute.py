@@ -4,8 +4,9 @@ Per layer and micro-batch (``T = mbs·seq/cp`` tokens on each TP rank after the
 sequence-parallel all-gather):
 
 - GEMM time = FLOP / (peak[dtype] · gemm_max_frac[dtype] · g(M)·g(N)·g(K)) with
-  ``g(x) = x/(x + half_dim)`` for small per-rank slices (TP-split dims, tokens per expert).
-  FP8 training runs only the GEMMs at the FP8 rate.
+  ``g(x) = x/(x + half_dim)`` for small per-rank slices (TP-split dims, tokens per expert),
+  or its operand traffic over HBM when that is longer (:mod:`gputwin.perf.gemm`; training
+  shapes are compute-bound). FP8 training runs only the GEMMs at the FP8 rate.
 - Attention core (flash, causal ≈ half the full score matrix; local-attention layers their
   window plus the kernel's overhead, :mod:`gputwin.perf.attention_work`) at
   ``attention_frac`` of the BF16 peak (times the part's softmax speed-up where the fraction
@@ -34,6 +35,7 @@ from gputwin.perf.attention_work import (
 )
 from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
 from gputwin.perf.flops import Arch, Gemm, LayerShape, layer_shapes
+from gputwin.perf.gemm import gemm_time_s
 from gputwin.perf.plan import Plan
 
 _ROW_PARALLEL = ("attn_out", "mlp_fc2", "expert_fc2", "shared_fc2")
@@ -68,23 +70,18 @@ class LayerTime:
         return base
 
 
-def _g(x: float, half: float) -> float:
-    return x / (x + half) if x > 0 else 0.0
-
-
-def _gemm_time(g: Gemm, plan: Plan, tokens: float, rate: float, half: float) -> float:
-    """Forward seconds of one GEMM (all ``count`` copies) on one rank."""
+def _gemm_time(g: Gemm, plan: Plan, tokens: float, rate: float, half: float,
+               bandwidth: float, dtype: str) -> float:
+    """Forward seconds of one GEMM (all ``count`` copies) on one rank
+    (:func:`gputwin.perf.gemm.gemm_time_s`)."""
     tp = plan.tp if g.tp_split else 1
-    if g.expert:
-        local_experts = max(1, g.count // plan.ep)
-        m_dim = tokens * plan.ep * g.tokens_frac
-        flops = 2.0 * g.n * g.k * m_dim * local_experts / tp
+    if g.expert:  # each local expert's GEMM sees the tokens routed to it from the EP group
+        copies, m_dim = float(max(1, g.count // plan.ep)), tokens * plan.ep * g.tokens_frac
     else:
-        m_dim = tokens
-        flops = g.flops_per_token * tokens / tp
+        copies, m_dim = g.count * g.tokens_frac, tokens
     n, k = (g.n, g.k / tp) if g.name in _ROW_PARALLEL else (g.n / tp, g.k)
-    eff = _g(m_dim, half) * _g(n, half) * _g(k, half)
-    return flops / (rate * eff) if flops > 0 else 0.0
+    return gemm_time_s(m_dim, n, k, dtype, rate_flop_per_s=rate, half_dim=half,
+                       bandwidth_bytes_per_s=bandwidth, copies=copies)
 
 
 def _elementwise_bytes_per_token(shape: LayerShape, a: Arch, plan: Plan, c: Calibration) -> float:
@@ -115,9 +112,10 @@ def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float,
     tokens = float(plan.tokens_per_microbatch)
     half = c.gemm_half_dim
     rate = accel_peak * coeff.gemm_frac(plan.compute_dtype)
+    bandwidth = hbm_bw * c.memory_bw_frac
     gemm = 0.0
     for g in shape.gemms:
-        t = _gemm_time(g, plan, tokens, rate, half)
+        t = _gemm_time(g, plan, tokens, rate, half, bandwidth, plan.compute_dtype)
         gemm += t * (c.moe_imbalance if g.expert else 1.0)
     a = plan.arch
     keys = kernel_keys_per_query(a, plan.seq_len, c.local_attention_extra_keys)
@@ -163,7 +161,8 @@ def logits_time_s(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients
     tokens = float(plan.tokens_per_microbatch)
     gemm = Gemm("logits", a.vocab_size, a.hidden_size)
     rate = accel.peak_for(plan.act_dtype) * coeff.gemm_frac(plan.act_dtype)
-    fwd = _gemm_time(gemm, plan, tokens, rate, c.gemm_half_dim)
+    fwd = _gemm_time(gemm, plan, tokens, rate, c.gemm_half_dim,
+                     accel.memory_bandwidth_bytes_per_s * c.memory_bw_frac, plan.act_dtype)
     # cross-entropy in fp32 over the vocab slice: read logits, write/read softmax, grads
     ce_bytes = 14.0 * tokens * a.vocab_size / plan.tp
     ce = ce_bytes / (accel.memory_bandwidth_bytes_per_s * c.memory_bw_frac)

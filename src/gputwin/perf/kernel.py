@@ -4,7 +4,9 @@ The training and serving models time whole layers; this module exposes the per-k
 they use, so that published kernel benchmarks can check it (validation kind ``kernel``):
 
 - GEMM ``[M, K] x [K, N]`` in ``dtype``: ``peak[dtype] · gemm_max_frac[dtype] · g(M)·g(N)·g(K)``
-  with ``g(x) = x/(x + gemm_half_dim)`` (:mod:`gputwin.perf.compute`).
+  with ``g(x) = x/(x + gemm_half_dim)``, or the operands' traffic over HBM at
+  ``memory_bw_frac`` when that takes longer (a thin GEMM; :mod:`gputwin.perf.gemm`, the rule
+  the training model uses).
 - Fused attention at mean head dimension ``d = (d_qk + d_v)/2``: the training model's
   forward and backward rates (:mod:`gputwin.perf.attention_rate`) times
   ``head_dim_rate(d)`` (:mod:`gputwin.perf.attention_work`). A causal mask halves the
@@ -36,6 +38,7 @@ from gputwin.perf.attention_rate import (
 )
 from gputwin.perf.attention_work import head_dim_rate
 from gputwin.perf.calibration import AcceleratorCoefficients, default_calibration
+from gputwin.perf.gemm import gemm_time_s, memory_bound, traffic_bytes
 
 Pass = Literal["fwd", "bwd"]
 
@@ -52,6 +55,9 @@ class KernelEstimate:
     in_step_tflops: float
     peak_tflops: float
     serving_tflops: float | None = None
+    #: a GEMM's operand traffic (bytes) and whether it, not compute, sets the time
+    traffic_bytes: float | None = None
+    memory_bound: bool | None = None
 
     @property
     def time_ms(self) -> float:
@@ -65,6 +71,9 @@ class KernelEstimate:
             "time_ms": self.time_ms}
         if self.serving_tflops is not None:
             out["serving_tflops"] = self.serving_tflops
+        if self.traffic_bytes is not None:
+            out["traffic_bytes"] = self.traffic_bytes
+            out["memory_bound"] = self.memory_bound
         return out
 
 
@@ -104,11 +113,14 @@ def gemm_estimate(part: str, dtype: str, m: int, n: int, k: int, *,
     cal = default_calibration()
     coeff = cal.for_accelerator(acc.name)
     peak = _peak_tflops(acc, dtype, where)
-    h = cal.gemm_half_dim
-    shape = (m / (m + h)) * (n / (n + h)) * (k / (k + h))
-    rate = peak * coeff.gemm_frac(dtype) * shape
-    return KernelEstimate("gemm", acc.name, dtype, 2.0 * m * n * k, rate,
-                          rate * coeff.sustained_frac, peak)
+    flop = 2.0 * m * n * k
+    rates = {"rate_flop_per_s": peak * 1e12 * coeff.gemm_frac(dtype),
+             "half_dim": cal.gemm_half_dim,
+             "bandwidth_bytes_per_s": acc.memory_bandwidth_bytes_per_s * cal.memory_bw_frac}
+    rate = flop / gemm_time_s(m, n, k, dtype, **rates) / 1e12
+    return KernelEstimate("gemm", acc.name, dtype, flop, rate, rate * coeff.sustained_frac,
+                          peak, traffic_bytes=traffic_bytes(m, n, k, dtype),
+                          memory_bound=memory_bound(m, n, k, dtype, **rates))
 
 
 def attention_flop(batch: int, heads: int, seq: int, head_dim: int, head_dim_v: int,
