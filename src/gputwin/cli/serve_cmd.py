@@ -28,7 +28,7 @@ from gputwin.cli.options import (
     wide_ep_options,
 )
 from gputwin.errors import InputError
-from gputwin.perf.engines import default_engine, engine_names
+from gputwin.perf.engines import CAPACITY_POLICIES, default_engine, engine_names
 from gputwin.perf.speculation import DEFAULT_DRAFT_KIND, DRAFT_KINDS, DRAFT_MODEL_KINDS
 from gputwin.units import format_grams
 from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
@@ -171,6 +171,10 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               type=Finite(0, 1, max_open=True),
               help="Admit a new prefill only while this share of the KV blocks is free "
                    "(AMD's MLPerf vLLM VLLM_SCHED_PREFILL_KVC_FREEPCT / 100; 0 = off).")
+@click.option("--capacity-policy", type=click.Choice(list(CAPACITY_POLICIES)), default=None,
+              help="How the scheduler admits against KV capacity [default: the engine's]: "
+                   "greedy (vLLM; TensorRT-LLM MAX_UTILIZATION), no_evict (TensorRT-LLM "
+                   "GUARANTEED_NO_EVICT) or new_token_ratio (SGLang).")
 @click.option("--enable-mixed-chunk", is_flag=True, default=None,
               help="SGLang --enable-mixed-chunk: the running requests decode inside prefill "
                    "batches [default: off, prefill batches run apart from decode batches].")
@@ -346,6 +350,7 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
                    "num_scheduler_steps": o["num_scheduler_steps"],
                    "enable_mixed_chunk": o["enable_mixed_chunk"] or None,
                    "prefill_min_free_kv_frac": o["prefill_min_free_kv"],
+                   "capacity_policy": o["capacity_policy"],
                    **{k: o[k] for k in _CONTEXT_HOLD_FLAGS}},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }

@@ -19,7 +19,7 @@ import bisect
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.serving_memory import KvMemory
@@ -31,7 +31,9 @@ CACHE_KINDS = ("paged", "radix")
 KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
 MEMORY_MODES = ("total", "free")
 #: greedy (vLLM), no_evict (TensorRT-LLM GUARANTEED_NO_EVICT), new_token_ratio (SGLang)
-CAPACITY_POLICIES = ("greedy", "no_evict", "new_token_ratio")
+#: How a scheduler admits against KV capacity (EngineOptions.capacity_policy has the words)
+CapacityPolicy = Literal["greedy", "no_evict", "new_token_ratio"]
+CAPACITY_POLICIES: tuple[str, ...] = get_args(CapacityPolicy)
 LIMIT_SCOPES = ("replica", "dp_rank")
 #: KV of local-attention layers: ``hybrid`` (one pool; a sequence holds blocks for its
 #: window only, vLLM V1), ``set_aside`` (the windows of ``max_num_seqs`` sequences set

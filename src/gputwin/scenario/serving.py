@@ -56,7 +56,13 @@ from gputwin.limits import (
     TokenCount,
     TokenCountOrZero,
 )
-from gputwin.perf.engines import EngineProfile, default_engine, engine_names, engine_profile
+from gputwin.perf.engines import (
+    CapacityPolicy,
+    EngineProfile,
+    default_engine,
+    engine_names,
+    engine_profile,
+)
 from gputwin.perf.speculation import DEFAULT_DRAFT_KIND, DraftKind, draft_model_problem
 from gputwin.perf.split import Split, check_split
 from gputwin.quantities import BytesPerS, Seconds
@@ -163,6 +169,13 @@ class EngineOptions(_M):
         "share of the KV blocks is free (AMD's MLPerf vLLM VLLM_SCHED_PREFILL_KVC_FREEPCT "
         "/ 100; 0 = off)")
 
+    capacity_policy: CapacityPolicy | None = Field(
+        default=None, description="How the scheduler admits against KV capacity (None = "
+        "the profile's): greedy (vLLM; TensorRT-LLM MAX_UTILIZATION: admit while blocks "
+        "are free, preempt when they run out), no_evict (TensorRT-LLM "
+        "GUARANTEED_NO_EVICT: admit only when the whole sequence's KV is reserved) or "
+        "new_token_ratio (SGLang's estimate of the running requests' remaining output)")
+
     enable_mixed_chunk: bool | None = Field(
         default=None, description="SGLang --enable-mixed-chunk: the running requests "
         "decode inside prefill batches (None = the profile's: off, prefill batches run "
@@ -222,7 +235,8 @@ class EngineOptions(_M):
             gpu_memory_utilization=self.gpu_memory_utilization or p.memory_frac,
             budget_given=self.max_num_batched_tokens is not None,
             mixed_chunk=(p.mixed_chunk if self.enable_mixed_chunk is None
-                         else self.enable_mixed_chunk))
+                         else self.enable_mixed_chunk),
+            capacity_policy=self.capacity_policy or p.capacity_policy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +251,7 @@ class EngineSettings:
     gpu_memory_utilization: float
     budget_given: bool  # the token budget was set explicitly (not the profile's)
     mixed_chunk: bool = True  # decoders ride in prefill steps (off: SGLang's default)
+    capacity_policy: str = "greedy"  # perf.engines.CAPACITY_POLICIES
 
 
 class SpeculativeOptions(_M):
