@@ -94,3 +94,17 @@ def test_capacity_policy_overrides_the_profile() -> None:
         assert m["requests_by_status.finished"] == 200
     with pytest.raises(InputError, match="capacity_policy"):
         simulate_case(**case, engine="trtllm", capacity_policy="max_util")
+
+
+def test_cuda_graph_padding_can_be_turned_off() -> None:
+    """The trtllm profile pads a decode batch to the next captured graph size; a runtime
+    without graphs (``cuda_graph_padding: false``) runs the batch as it is, so the same
+    offline run finishes sooner; turning padding on for vLLM slows it."""
+    case = {**OFFLINE, "offline": {"num_requests": 600, "input_tokens": 128,
+                                   "output_tokens": 300}}
+    padded = simulate_case(**case, engine="trtllm").metrics
+    bare = simulate_case(**case, engine="trtllm", cuda_graph_padding=False).metrics
+    assert bare["output_tokens_per_s"] > padded["output_tokens_per_s"]
+    vllm = simulate_case(**case, engine="vllm").metrics
+    vllm_padded = simulate_case(**case, engine="vllm", cuda_graph_padding=True).metrics
+    assert vllm_padded["output_tokens_per_s"] < vllm["output_tokens_per_s"]

@@ -175,6 +175,9 @@ def parse_length(text: str, option: str) -> dict[str, Any]:
               help="How the scheduler admits against KV capacity [default: the engine's]: "
                    "greedy (vLLM; TensorRT-LLM MAX_UTILIZATION), no_evict (TensorRT-LLM "
                    "GUARANTEED_NO_EVICT) or new_token_ratio (SGLang).")
+@click.option("--cuda-graph-padding/--no-cuda-graph-padding", default=None,
+              help="Pad a pure-decode batch to the next captured CUDA-graph size "
+                   "[default: the engine's].")
 @click.option("--enable-mixed-chunk", is_flag=True, default=None,
               help="SGLang --enable-mixed-chunk: the running requests decode inside prefill "
                    "batches [default: off, prefill batches run apart from decode batches].")
@@ -351,6 +354,7 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
                    "enable_mixed_chunk": o["enable_mixed_chunk"] or None,
                    "prefill_min_free_kv_frac": o["prefill_min_free_kv"],
                    "capacity_policy": o["capacity_policy"],
+                   "cuda_graph_padding": o["cuda_graph_padding"],
                    **{k: o[k] for k in _CONTEXT_HOLD_FLAGS}},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }

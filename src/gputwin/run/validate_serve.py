@@ -32,7 +32,8 @@ _ENGINE_KEYS = ("max_num_seqs", "max_num_batched_tokens", "block_size",
                 "skip_decode_steps", "num_scheduler_steps", "adp_enable_balance",
                 "adp_timeout_iters", "adp_batching_wait_iters", "batch_wait_timeout_iters",
                 "batch_wait_max_tokens_ratio", "enable_mixed_chunk",
-                "prefill_min_free_kv_frac", "capacity_policy")
+                "prefill_min_free_kv_frac", "capacity_policy",
+                "cuda_graph_padding")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ against the catalog by :func:`load_serving_scenario` with ``file:line`` location
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -176,6 +176,11 @@ class EngineOptions(_M):
         "GUARANTEED_NO_EVICT: admit only when the whole sequence's KV is reserved) or "
         "new_token_ratio (SGLang's estimate of the running requests' remaining output)")
 
+    cuda_graph_padding: bool | None = Field(
+        default=None, description="Pad a pure-decode batch to the next captured CUDA-graph "
+        "size (None = the profile's: TensorRT-LLM and SGLang pad, vLLM V1 as calibrated does "
+        "not); false for a runtime without graphs (NVIDIA's MLPerf harness: use_graphs off)")
+
     enable_mixed_chunk: bool | None = Field(
         default=None, description="SGLang --enable-mixed-chunk: the running requests "
         "decode inside prefill batches (None = the profile's: off, prefill batches run "
@@ -223,6 +228,8 @@ class EngineOptions(_M):
         rest; engines whose limits count one attention DP rank (TensorRT-LLM) hold them
         ``dp_attention`` times."""
         p = engine_profile(self.name)
+        if self.cuda_graph_padding is not None:
+            p = replace(p, pad_decode_to_graph=self.cuda_graph_padding)
         times = p.limits_multiplier(dp_attention)
         return EngineSettings(
             profile=p,
