@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,36 +148,36 @@ def test_summary_names_the_fault_rates_it_used(tmp_path: Path) -> None:
     assert switch["rate_per_unit_hour"] == pytest.approx(300 * 1e-5)
 
 
-def test_crash_loop_fails_the_job_after_the_stall_limit(tmp_path: Path) -> None:
-    """A job whose every restart is struck before it keeps any work (checkpoints a year
-    apart, a fault every few minutes, repaired in a minute) fails as abandoned after
-    ``max_stalled_restarts`` interruptions in a row; the run ends with every job counted."""
+def _crash_loop_job(tmp_path: Path, interval: str) -> tuple[str, dict[str, Any]]:
+    """One job under a GPU fault every ~1.5 h on its GPUs (repaired in a minute) with
+    checkpoints ``interval`` apart and a stall limit of 4: its status and the summary."""
     sc = _scenario(tmp_path, [
         "workload.synthetic.num_jobs=1",
         "failures.models={gpu: {rate_per_unit_hour: 0.01, repair: 1min}}",
-        "failures.rate_scale=1", "failures.checkpoint_interval=365d",
+        "failures.rate_scale=1", f"failures.checkpoint_interval={interval}",
         "failures.max_stalled_restarts=4"])
     result = simulate(sc)
     (job,) = result.jobs
-    assert job.status == "failed"
-    assert result.summary["failed_by_reason"] == {
+    return job.status, result.summary
+
+
+def test_crash_loop_fails_the_job_after_the_stall_limit(tmp_path: Path) -> None:
+    """Checkpoints a year apart: no restart ever keeps work, so the job fails as abandoned
+    after ``max_stalled_restarts`` interruptions in a row; the run ends with it counted."""
+    status, summary = _crash_loop_job(tmp_path, "365d")
+    assert status == "failed"
+    assert summary["failed_by_reason"] == {
         "abandoned: 4 interruptions in a row kept no work (faults strike before a restart "
         "reaches a checkpoint)": 1}
-    assert result.summary["reliability"]["interruptions"] == 4
+    assert summary["reliability"]["interruptions"] == 4
 
 
 def test_a_kept_checkpoint_resets_the_stall_count(tmp_path: Path) -> None:
     """The same faults with checkpoints a minute apart: restarts keep work, so the job is
     never abandoned however often it is interrupted."""
-    sc = _scenario(tmp_path, [
-        "workload.synthetic.num_jobs=1",
-        "failures.models={gpu: {rate_per_unit_hour: 0.01, repair: 1min}}",
-        "failures.rate_scale=1", "failures.checkpoint_interval=1min",
-        "failures.max_stalled_restarts=4"])
-    result = simulate(sc)
-    (job,) = result.jobs
-    assert job.status == "completed"
-    assert result.summary["reliability"]["interruptions"] > 4
+    status, summary = _crash_loop_job(tmp_path, "1min")
+    assert status == "completed"
+    assert summary["reliability"]["interruptions"] > 4
 
 
 def test_faults_faster_than_a_second_are_refused(tmp_path: Path) -> None:
