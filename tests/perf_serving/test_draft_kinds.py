@@ -16,7 +16,7 @@ from gputwin.perf.speculation import (
     DRAFT_KINDS,
     DRAFT_MODEL_KINDS,
 )
-from gputwin.scenario.serving import SpeculativeOptions
+from gputwin.scenario.serving_service import SpeculativeOptions
 
 
 def _draft_model(kind: str) -> str | None:

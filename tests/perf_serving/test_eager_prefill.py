@@ -70,7 +70,7 @@ def test_the_loader_bounds_the_figure(tmp_path: Path) -> None:
 
 
 def test_vllm_06_accepts_multi_step_and_prefills_eagerly() -> None:
-    from gputwin.scenario.serving import EngineOptions
+    from gputwin.scenario.serving_engine import EngineOptions
 
     assert EngineOptions(name="vllm-0.6", num_scheduler_steps=10).num_scheduler_steps == 10
     old, base = (make_perf("llama3.1-70b", tp=4, engine=e) for e in ("vllm-0.6", "vllm"))

@@ -20,7 +20,7 @@ from gputwin.perf.engines import (
 )
 from gputwin.perf.serving import ServingConfig, prepare_serving
 from gputwin.perf.serving_calib import default_serving_calibration
-from gputwin.scenario.serving import ServiceOptions
+from gputwin.scenario.serving_service import ServiceOptions
 from gputwin.topology.hardware import resolve_hardware
 
 #: release profile -> (base, the figures fitted for the release)

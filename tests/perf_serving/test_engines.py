@@ -17,7 +17,8 @@ from gputwin.perf.engines import (
     load_engine_profiles,
 )
 from gputwin.perf.serving import ServingConfig, prepare_serving
-from gputwin.scenario.serving import EngineOptions, ServiceOptions
+from gputwin.scenario.serving_engine import EngineOptions
+from gputwin.scenario.serving_service import ServiceOptions
 from gputwin.topology.hardware import resolve_hardware
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from serving_builders import run_main, scenario_file
 
-from gputwin.scenario.serving import ServiceOptions, load_serving_scenario
+from gputwin.scenario.serving import load_serving_scenario
+from gputwin.scenario.serving_service import ServiceOptions
 
 
 def test_scenario_takes_fp4_on_hopper_as_weight_only(tmp_path: Path) -> None:

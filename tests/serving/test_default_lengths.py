@@ -10,7 +10,7 @@ import pytest
 
 from gputwin.cli.main import main
 from gputwin.run.serving_summary import drop_reason_key
-from gputwin.scenario.serving import default_lengths
+from gputwin.scenario.serving_workload import default_lengths
 
 
 @pytest.mark.parametrize(("model", "prompt_cap", "output_cap"), [

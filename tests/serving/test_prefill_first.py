@@ -164,7 +164,7 @@ def test_sglang_ratio_room_counts_running_outputs() -> None:
 def test_enable_mixed_chunk_is_an_sglang_option() -> None:
     from pydantic import ValidationError
 
-    from gputwin.scenario.serving import EngineOptions
+    from gputwin.scenario.serving_engine import EngineOptions
 
     assert EngineOptions(name="sglang").resolved().mixed_chunk is False
     assert EngineOptions(name="sglang-0.3").resolved().mixed_chunk is False

@@ -13,7 +13,7 @@ from gputwin.cli.main import cli
 from gputwin.errors import InputError
 from gputwin.requests import ServePlanRequest
 from gputwin.scenario.paths import data_dir
-from gputwin.scenario.serving import LengthTraceOptions, TraceSource
+from gputwin.scenario.serving_workload import LengthTraceOptions, TraceSource
 from gputwin.workload.llm_request import LlmRequest
 from gputwin.workload.llm_traces import (
     LLM_TRACE_FORMATS,

@@ -402,7 +402,7 @@ def _workload_source(o: dict[str, Any]) -> dict[str, Any]:
     if o["rate"] is None and o["concurrency"] is None:
         raise InputError("give --trace FILE, --rate QPS or --concurrency N (with "
                          "--num-requests)", where="options")
-    from gputwin.scenario.serving import default_lengths  # fitted to the model's context
+    from gputwin.scenario.serving_workload import default_lengths  # fitted to the model's context
 
     source: dict[str, Any] = {"kind": "synthetic", "num_requests": o["num_requests"],
                               "repeat": o["repeat"]}

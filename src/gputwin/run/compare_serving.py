@@ -17,12 +17,8 @@ from typing import Any
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import InputError
 from gputwin.run.compare_variants import Variant, check_runs, expand_variants
-from gputwin.scenario.serving import (
-    RagSource,
-    ServingScenario,
-    SyntheticSource,
-    load_serving_scenario,
-)
+from gputwin.scenario.serving import ServingScenario, load_serving_scenario
+from gputwin.scenario.serving_workload import RagSource, SyntheticSource
 
 
 def serving_variants(path: Path, sets: Sequence[str],

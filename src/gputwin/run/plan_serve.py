@@ -179,7 +179,7 @@ def weight_choices(request: ServePlanRequest) -> tuple[str, ...]:
             raise InputError(f"unknown weight dtype(s) {unknown}; expected some of "
                              f"{', '.join(WEIGHT_DTYPES)}", where="--weights")
         return tuple(dict.fromkeys(request.weights))
-    from gputwin.scenario.serving import ServiceOptions
+    from gputwin.scenario.serving_service import ServiceOptions
 
     accepted = set(get_args(ServiceOptions.model_fields["weights_dtype"].annotation))
     return tuple(w for w in ("bf16", "fp8", "fp4") if w in WEIGHT_DTYPES and w in accepted)

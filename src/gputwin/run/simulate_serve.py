@@ -58,16 +58,13 @@ from gputwin.run.serving_summary import (
     summarize_service,
     timeline_data,
 )
-from gputwin.scenario.serving import (
+from gputwin.scenario.serving import ServingScenario, ServingSection, check_serving_site
+from gputwin.scenario.serving_service import AutoscalerOptions, ServiceOptions
+from gputwin.scenario.serving_workload import (
     ArrivalOptions,
-    AutoscalerOptions,
     RagSource,
-    ServiceOptions,
-    ServingScenario,
-    ServingSection,
     SyntheticSource,
     TraceSource,
-    check_serving_site,
 )
 from gputwin.serving.autoscaler import AutoscalerSpec
 from gputwin.serving.closed_loop import ClosedLoop
