@@ -15,7 +15,8 @@ import statistics
 import time
 from pathlib import Path
 
-from gputwin.run.simulate_serve import build_requests_and_stages, simulate_serving
+from gputwin.run.serving_requests import build_requests_and_stages
+from gputwin.run.simulate_serve import simulate_serving
 from gputwin.scenario.serving import load_serving_scenario
 from gputwin.sim.rng import RandomStreams
 

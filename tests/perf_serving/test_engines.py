@@ -89,7 +89,7 @@ def test_graphs_are_captured_only_up_to_the_largest_decode_batch() -> None:
 def test_a_max_batch_below_the_graphs_caps_the_padding() -> None:
     """A replica limited to 600 sequences pads a decode batch of 534 to 600 (its cap),
     not to the 1024 graph it never captures."""
-    from gputwin.run.simulate_serve import build_service
+    from gputwin.run.serving_build import build_service
 
     cat = default_catalog()
     opts = ServiceOptions(model="llama3.1-8b", gpu="h100-sxm-80gb",  # type: ignore[arg-type]

@@ -83,8 +83,9 @@ def test_same_seed_same_summary_json() -> None:
 def test_request_table_rows_equal_the_per_request_records() -> None:
     """The columnar table (numpy) and the per-object record builder agree row by row."""
     from gputwin.catalog.loader import default_catalog
+    from gputwin.run.serving_build import build_service
+    from gputwin.run.serving_requests import build_requests
     from gputwin.run.serving_summary import request_table
-    from gputwin.run.simulate_serve import build_requests, build_service
     from gputwin.serving.fleet import Fleet
     from gputwin.sim.rng import RandomStreams
 

@@ -10,7 +10,7 @@ import pytest
 from serving_builders import run_main
 
 from gputwin.errors import InputError
-from gputwin.run.simulate_serve import build_requests
+from gputwin.run.serving_requests import build_requests
 from gputwin.scenario.serving import ServingScenario
 from gputwin.sim.rng import RandomStreams
 from gputwin.workload.llm_azure import read_azure_llm_csv

@@ -223,7 +223,7 @@ def resolve_traffic(request: ServePlanRequest, cat: Catalog) -> Traffic:
         return Traffic(rate, float(i), float(o), i, i, o)
     import numpy as np
 
-    from gputwin.run.simulate_serve import build_requests_and_stages
+    from gputwin.run.serving_requests import build_requests_and_stages
     from gputwin.sim.rng import RandomStreams
 
     built = build_requests_and_stages(scenario_for(request, None, cat),

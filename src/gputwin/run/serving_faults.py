@@ -13,8 +13,8 @@ from typing import Any
 
 from gputwin.catalog.loader import Catalog
 from gputwin.reliability.faults import FaultModel, rates_used, restart_defaults
+from gputwin.run.serving_build import provision_delay_s
 from gputwin.run.serving_energy import ServiceEnergy
-from gputwin.run.simulate_serve import provision_delay_s
 from gputwin.scenario.serving_failures import ServingFailuresConfig
 from gputwin.serving.fault_plan import FaultPlan, SiteOutage
 from gputwin.serving.fleet import FleetOutcome

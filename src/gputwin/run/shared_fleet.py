@@ -21,19 +21,17 @@ from gputwin.cluster.ledger import Placement
 from gputwin.errors import InputError
 from gputwin.run.results import SimulationResult
 from gputwin.run.run_records import run_result
+from gputwin.run.serving_build import (
+    NO_EXTENT,
+    build_service,
+    provision_delay_s,
+    workload_extents,
+)
 from gputwin.run.serving_energy import ServiceEnergy
+from gputwin.run.serving_requests import build_requests_and_stages, closed_loops, trace_fields
 from gputwin.run.serving_summary import ServiceMeta
 from gputwin.run.shared_fleet_summary import shared_result
 from gputwin.run.simulate import _Run, drive
-from gputwin.run.simulate_serve import (
-    NO_EXTENT,
-    build_requests_and_stages,
-    build_service,
-    closed_loops,
-    provision_delay_s,
-    trace_fields,
-    workload_extents,
-)
 from gputwin.run.world import World, build_world
 from gputwin.scenario.schema import Scenario
 from gputwin.scenario.shared_fleet import FleetServing, serving_view

@@ -48,7 +48,7 @@ def shared_result(cluster: SimulationResult, run: SharedRun, fleet: ClusterFleet
                   trace: dict[str, Any] | None = None) -> SimulationResult:
     """``cluster`` (the training side's result) with the serving side and the fleet
     section added to its summary, and the requests attached (``result.serving``);
-    ``trace``: the replayed serving trace's fields (``simulate_serve.trace_fields``)."""
+    ``trace``: the replayed serving trace's fields (``serving_requests.trace_fields``)."""
     by_name = {m.name: m for m in metas}
     table = request_table(outcome.states, by_name)
     replicas = replica_records(outcome)

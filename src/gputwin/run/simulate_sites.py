@@ -1,7 +1,7 @@
 """Composition root of a geo-distributed serving run: sites, users, placement, routing.
 
 ``simulate_sites(scenario)``: the services are built as in a one-site run
-(:func:`gputwin.run.simulate_serve.build_service`); the placement policy keeps some of
+(:func:`gputwin.run.serving_build.build_service`); the placement policy keeps some of
 the declared deployments (service × site); each kept deployment becomes one fleet
 service (a *group*, ``service@site``) with its replicas; each request is given a user
 population (share × diurnal weight at its arrival, seeded stream ``users``) and, when it
@@ -27,18 +27,16 @@ from gputwin.energy.regions import region_grid
 from gputwin.energy.tco import SERVING_NETWORK
 from gputwin.errors import InputError
 from gputwin.run.rollout_summary import plan_rollout
+from gputwin.run.serving_build import NO_EXTENT, build_service, workload_extents
 from gputwin.run.serving_energy import ServiceEnergy
-from gputwin.run.serving_results import ServingResult
-from gputwin.run.serving_summary import ServiceMeta, replica_records, request_table
-from gputwin.run.simulate_serve import (
-    NO_EXTENT,
+from gputwin.run.serving_requests import (
     ServingWorkload,
     build_requests_and_stages,
-    build_service,
     closed_loops,
     trace_fields,
-    workload_extents,
 )
+from gputwin.run.serving_results import ServingResult
+from gputwin.run.serving_summary import ServiceMeta, replica_records, request_table
 from gputwin.run.sites_summary import RouteLog, sites_summary
 from gputwin.scenario.serving import ServingScenario
 from gputwin.scenario.sites_check import resolve_geo

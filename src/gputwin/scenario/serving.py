@@ -193,7 +193,7 @@ def _check_engine_budget(s: ServiceOptions, base: KeyPath, where: Any) -> None:
     """The step's token budget (:func:`~gputwin.serving.config.check_step_budget`), named
     at the engine option given (the budget, else the batch size, else the speculative
     tokens). A profile's budget without chunked prefill is raised to the workload's
-    longest prompt at run time (``run.simulate_serve.engine_config``), so it is checked
+    longest prompt at run time (``run.serving_build.engine_config``), so it is checked
     then."""
     e = s.engine.resolved(s.dp_attention)
     if not e.budget_given and not e.enable_chunked_prefill:
