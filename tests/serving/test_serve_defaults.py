@@ -8,7 +8,7 @@ import json
 from click.testing import CliRunner
 
 from gputwin.cli.main import cli
-from gputwin.cli.serve_cmd import DEFAULT_GPU, DEFAULT_MODEL
+from gputwin.cli.serve_scenario import DEFAULT_GPU, DEFAULT_MODEL
 
 
 def _run(*args: str) -> str:

@@ -132,7 +132,7 @@ def run_serving(sc: Any, out_dir: Path | None, as_json: bool, quiet: bool,
     if as_json:
         click.echo(serving_summary_json(result, timing=not no_timing), nl=False)
     elif not quiet:
-        from gputwin.cli.serve_cmd import print_serving_summary
+        from gputwin.cli.serve_output import print_serving_summary
 
         print_serving_summary(result, paths)
 
@@ -259,7 +259,7 @@ def _shared_fleet_lines(s: dict[str, Any]) -> list[str]:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v * 1e3:,.0f} ms"
 
-    from gputwin.cli.serve_cmd import drop_reasons_text
+    from gputwin.cli.serve_output import drop_reasons_text
     from gputwin.report.page import skipped_rows_text
 
     skipped = skipped_rows_text(s["serving"].get("trace_rows_skipped"))
