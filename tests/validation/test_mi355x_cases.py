@@ -77,7 +77,7 @@ def test_mlperf_server_arrivals_are_tokens_over_output_length() -> None:
 
 def test_mlperf_rows_run_amds_harness_and_inferencex_rows_a_stock_engine() -> None:
     mlperf = [c for c in CASES if "MLPerf" in c.title]
-    assert len(mlperf) == 4
+    assert len(mlperf) == 5  # v6.0 (87 and 8 GPUs, Offline; Server) and v6.1 (Offline, Server)
     assert all(c.inputs["engine"] == "vllm-amd-mlperf" for c in mlperf)
     assert all(c.inputs["engine"] == "vllm" for c in IMAX)
 
