@@ -173,5 +173,5 @@ class EngineSettings:
     enable_chunked_prefill: bool
     gpu_memory_utilization: float
     budget_given: bool  # the token budget was set explicitly (not the profile's)
+    capacity_policy: str  # perf.engines.CAPACITY_POLICIES: the option's, else the profile's
     mixed_chunk: bool = True  # decoders ride in prefill steps (off: SGLang's default)
-    capacity_policy: str = "greedy"  # perf.engines.CAPACITY_POLICIES
