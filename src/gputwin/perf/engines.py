@@ -30,8 +30,8 @@ ENGINES_PATH = Path(__file__).with_name("engines.yaml")
 CACHE_KINDS = ("paged", "radix")
 KV_DEFAULTS = ("auto", "checkpoint", "bf16", "fp8")
 MEMORY_MODES = ("total", "free")
-#: greedy (vLLM), no_evict (TensorRT-LLM GUARANTEED_NO_EVICT), new_token_ratio (SGLang)
-#: How a scheduler admits against KV capacity (EngineOptions.capacity_policy has the words)
+#: How a scheduler admits against KV capacity: greedy (vLLM; TensorRT-LLM MAX_UTILIZATION),
+#: no_evict (TensorRT-LLM GUARANTEED_NO_EVICT), new_token_ratio (SGLang)
 CapacityPolicy = Literal["greedy", "no_evict", "new_token_ratio"]
 CAPACITY_POLICIES: tuple[str, ...] = get_args(CapacityPolicy)
 LIMIT_SCOPES = ("replica", "dp_rank")
