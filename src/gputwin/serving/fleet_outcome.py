@@ -87,10 +87,7 @@ def fleet_outcome(states: list[ReqState], lives: list[ReplicaLife],
     itl: dict[str, LogHistogram] = {}
     pre: dict[str, int] = {}
     for life in lives:
-        hist = itl.setdefault(life.service, LogHistogram())
-        for i, w in life.replica.itl.bins.items():
-            hist.bins[i] = hist.bins.get(i, 0.0) + w
-        hist.total += life.replica.itl.total
+        itl.setdefault(life.service, LogHistogram()).absorb(life.replica.itl)
         pre[life.service] = pre.get(life.service, 0) + life.replica.num_preemptions
     return FleetOutcome(states=states, lives=lives, timelines=timelines,
                         itl=itl, end_s=end, num_events=num_events, num_preemptions=pre)

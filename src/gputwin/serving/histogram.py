@@ -1,7 +1,9 @@
 """A log-binned weighted histogram for latency percentiles (1 % relative resolution).
 
 Used for inter-token latencies, which are too many to keep one by one (one per token).
-Percentiles are read at bin centres, so they are within ~0.5 % of the exact value.
+Percentiles are read at bin centres, so they are within ~0.5 % of the exact value;
+``sum_s`` keeps the exact weighted sum of the values (a spread over equally spaced steps adds
+its midpoint times its weight, which is exact for them).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ _floor, _log = math.floor, math.log
 
 
 class LogHistogram:
-    __slots__ = ("bins", "total")
+    __slots__ = ("bins", "sum_s", "total")
 
     def __init__(self) -> None:
         self.bins: dict[int, float] = {}
         self.total = 0.0
+        self.sum_s = 0.0
 
     @staticmethod
     def _index(x: float) -> int:
@@ -32,6 +35,7 @@ class LogHistogram:
         bins = self.bins
         bins[i] = bins.get(i, 0.0) + weight
         self.total += weight
+        self.sum_s += x * weight
 
     def add_uniform(self, lo: float, hi: float, weight: float) -> None:
         """Spread ``weight`` uniformly over ``[lo, hi]`` (values of equally spaced steps)."""
@@ -40,6 +44,7 @@ class LogHistogram:
         if hi <= lo:
             self.add(lo, weight)
             return
+        self.sum_s += (lo + hi) * 0.5 * weight
         i0 = _floor(_log(lo if lo > _MIN_S else _MIN_S) / _LOG_RATIO)  # _index, inlined
         i1 = _floor(_log(hi if hi > _MIN_S else _MIN_S) / _LOG_RATIO)
         bins = self.bins
@@ -72,6 +77,14 @@ class LogHistogram:
             if acc >= target:
                 return float(_RATIO ** (i + 0.5))
         return float(_RATIO ** (keys[-1] + 0.5))
+
+    def absorb(self, other: LogHistogram) -> None:
+        """Add ``other``'s weights and sum to this histogram's."""
+        bins = self.bins
+        for i, w in other.bins.items():
+            bins[i] = bins.get(i, 0.0) + w
+        self.total += other.total
+        self.sum_s += other.sum_s
 
     def mean(self) -> float | None:
         if self.total <= 0:
