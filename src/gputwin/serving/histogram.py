@@ -1,9 +1,9 @@
 """A log-binned weighted histogram for latency percentiles (1 % relative resolution).
 
 Used for inter-token latencies, which are too many to keep one by one (one per token).
-Percentiles are read at bin centres, so they are within ~0.5 % of the exact value;
-``sum_s`` keeps the exact weighted sum of the values (a spread over equally spaced steps adds
-its midpoint times its weight, which is exact for them).
+Percentiles are read at bin centres, so they are within ~0.5 % of the exact value; the mean
+is exact: ``sum_s`` keeps the weighted sum of the values (a spread over equally spaced steps
+adds its midpoint times its weight, which is exact for them).
 """
 
 from __future__ import annotations
@@ -87,9 +87,8 @@ class LogHistogram:
         self.sum_s += other.sum_s
 
     def mean(self) -> float | None:
+        """The exact weighted mean of the values fed (``sum_s / total``), not a bin-centre
+        estimate."""
         if self.total <= 0:
             return None
-        acc = 0.0
-        for i, w in self.bins.items():
-            acc += w * _RATIO ** (i + 0.5)
-        return acc / self.total
+        return self.sum_s / self.total
