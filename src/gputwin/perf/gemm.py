@@ -39,20 +39,21 @@ def traffic_bytes(m: float, n: float, k: float, dtype: str) -> float:
     return (m * k + k * n) * OPERAND_BYTES.get(dtype, 2.0) + m * n * RESULT_BYTES
 
 
-def memory_bound(m: float, n: float, k: float, dtype: str, *, rate_flop_per_s: float,
-                 half_dim: float, bandwidth_bytes_per_s: float) -> bool:
-    """Whether the traffic, not the compute, sets the GEMM's time."""
+def gemm_times_s(m: float, n: float, k: float, dtype: str, *, rate_flop_per_s: float,
+                 half_dim: float, bandwidth_bytes_per_s: float) -> tuple[float, float]:
+    """``(compute_s, memory_s)`` of one GEMM; the longer one is its time."""
     eff = shape_efficiency(m, n, k, half_dim)
-    return (traffic_bytes(m, n, k, dtype) / bandwidth_bytes_per_s
-            > 2.0 * m * n * k / (rate_flop_per_s * eff)) if eff > 0 else False
+    if eff <= 0:
+        return 0.0, 0.0
+    return (2.0 * m * n * k / (rate_flop_per_s * eff),
+            traffic_bytes(m, n, k, dtype) / bandwidth_bytes_per_s)
 
 
 def gemm_time_s(m: float, n: float, k: float, dtype: str, *, rate_flop_per_s: float,
                 half_dim: float, bandwidth_bytes_per_s: float, copies: float = 1.0) -> float:
     """Seconds of ``copies`` GEMMs of one shape: the longer of compute and traffic."""
-    eff = shape_efficiency(m, n, k, half_dim)
-    if eff <= 0 or copies <= 0:
+    if copies <= 0:
         return 0.0
-    compute_s = 2.0 * m * n * k / (rate_flop_per_s * eff)
-    memory_s = traffic_bytes(m, n, k, dtype) / bandwidth_bytes_per_s
-    return copies * max(compute_s, memory_s)
+    return copies * max(gemm_times_s(m, n, k, dtype, rate_flop_per_s=rate_flop_per_s,
+                                     half_dim=half_dim,
+                                     bandwidth_bytes_per_s=bandwidth_bytes_per_s))

@@ -38,7 +38,7 @@ from gputwin.perf.attention_rate import (
 )
 from gputwin.perf.attention_work import head_dim_rate
 from gputwin.perf.calibration import AcceleratorCoefficients, default_calibration
-from gputwin.perf.gemm import gemm_time_s, memory_bound, traffic_bytes
+from gputwin.perf.gemm import gemm_times_s, traffic_bytes
 
 Pass = Literal["fwd", "bwd"]
 
@@ -117,10 +117,11 @@ def gemm_estimate(part: str, dtype: str, m: int, n: int, k: int, *,
     rates = {"rate_flop_per_s": peak * 1e12 * coeff.gemm_frac(dtype),
              "half_dim": cal.gemm_half_dim,
              "bandwidth_bytes_per_s": acc.memory_bandwidth_bytes_per_s * cal.memory_bw_frac}
-    rate = flop / gemm_time_s(m, n, k, dtype, **rates) / 1e12
+    compute_s, memory_s = gemm_times_s(m, n, k, dtype, **rates)
+    rate = flop / max(compute_s, memory_s) / 1e12
     return KernelEstimate("gemm", acc.name, dtype, flop, rate, rate * coeff.sustained_frac,
                           peak, traffic_bytes=traffic_bytes(m, n, k, dtype),
-                          memory_bound=memory_bound(m, n, k, dtype, **rates))
+                          memory_bound=memory_s > compute_s)
 
 
 def attention_flop(batch: int, heads: int, seq: int, head_dim: int, head_dim_v: int,

@@ -43,8 +43,8 @@ class FaultInjector:
     __slots__ = ("_layout", "_models", "_probs", "_rng", "_total_rate_per_s")
 
     def __init__(self, models: Sequence[FaultModel], layout: ClusterLayout,
-                 rng: np.random.Generator, where: str = "failures") -> None:
-        """Raises InputError (at ``where``) when the models fault the cluster more often
+                 rng: np.random.Generator) -> None:
+        """Raises InputError (at ``failures``) when the models fault the cluster more often
         than once per ``MIN_MEAN_S_BETWEEN_FAULTS``."""
         self._layout = layout
         self._models = [m for m in models if m.rate_per_unit_hour > 0]
@@ -55,7 +55,7 @@ class FaultInjector:
                 f"the fault rates strike the cluster's {layout.total_gpus} GPUs every "
                 f"{1.0 / self._total_rate_per_s:.3g} s on average; a run needs at least "
                 f"{MIN_MEAN_S_BETWEEN_FAULTS:g} s between faults (no job restarts faster): "
-                "lower rate_scale or the models' rates", where=where)
+                "lower rate_scale or the models' rates", where="failures")
         self._probs = rates / self._total_rate_per_s if self._total_rate_per_s > 0 else rates
         self._rng = rng
 

@@ -105,7 +105,7 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     budget = e.max_num_batched_tokens
     max_len = opts.engine.max_model_len or model_max_len
     if not e.enable_chunked_prefill:
-        no_evict = e.capacity_policy == "no_evict"
+        no_evict = e.profile.capacity_policy == "no_evict"
         need, what = ((extent.prompt_tokens, "prompt") if no_evict
                       else (extent.sequence_tokens, "sequence (prompt + output)"))
         if not e.budget_given:
@@ -133,9 +133,9 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         tokens_per_step=perf.speculation.expected_tokens_per_step(),
         skip_decode_steps=opts.engine.skip_decode_steps,
         num_scheduler_steps=opts.engine.num_scheduler_steps,
-        reserve_full_sequence=e.capacity_policy == "no_evict",
+        reserve_full_sequence=e.profile.capacity_policy == "no_evict",
         mixed_chunk=e.mixed_chunk,
-        new_token_ratio=e.capacity_policy == "new_token_ratio",
+        new_token_ratio=e.profile.capacity_policy == "new_token_ratio",
         prefill_min_free_kv_frac=opts.engine.prefill_min_free_kv_frac,
         **context_hold_options(opts))
 

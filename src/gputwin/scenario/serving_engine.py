@@ -142,10 +142,12 @@ class EngineOptions(InputModel):
     def resolved(self, dp_attention: int = 1) -> EngineSettings:
         """Concrete limits of a replica: the given values, the profile's defaults for the
         rest; engines whose limits count one attention DP rank (TensorRT-LLM) hold them
-        ``dp_attention`` times."""
+        ``dp_attention`` times. The profile is the one this service runs: the capacity
+        policy and graph padding given here replace the profile's."""
         p = engine_profile(self.name)
-        if self.cuda_graph_padding is not None:
-            p = replace(p, pad_decode_to_graph=self.cuda_graph_padding)
+        p = replace(p, capacity_policy=self.capacity_policy or p.capacity_policy,
+                    pad_decode_to_graph=(p.pad_decode_to_graph if self.cuda_graph_padding
+                                         is None else self.cuda_graph_padding))
         times = p.limits_multiplier(dp_attention)
         return EngineSettings(
             profile=p,
@@ -158,8 +160,7 @@ class EngineOptions(InputModel):
             gpu_memory_utilization=self.gpu_memory_utilization or p.memory_frac,
             budget_given=self.max_num_batched_tokens is not None,
             mixed_chunk=(p.mixed_chunk if self.enable_mixed_chunk is None
-                         else self.enable_mixed_chunk),
-            capacity_policy=self.capacity_policy or p.capacity_policy)
+                         else self.enable_mixed_chunk))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,5 +174,4 @@ class EngineSettings:
     enable_chunked_prefill: bool
     gpu_memory_utilization: float
     budget_given: bool  # the token budget was set explicitly (not the profile's)
-    capacity_policy: str  # perf.engines.CAPACITY_POLICIES: the option's, else the profile's
     mixed_chunk: bool = True  # decoders ride in prefill steps (off: SGLang's default)
