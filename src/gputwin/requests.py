@@ -60,6 +60,18 @@ class TrainLayout(_Request):
     balanced_stages: bool = Field(
         default=True, description="First/last pipeline stages give up layers when uneven")
     offload_optimizer: bool = Field(default=False, description="Adam state on the host")
+    ep_dispatcher: Literal["alltoall", "deepep", "hybridep"] = Field(
+        default="alltoall", description="MoE token dispatch: every top-k copy over the EP "
+        "group (alltoall) or one copy per remote node forwarded over NVLink (deepep, "
+        "hybridep)")
+    ep_dispatch_fp8: bool = Field(
+        default=False, description="Dispatch MoE tokens in FP8 (DeepSeek-V3), not BF16")
+    moe_a2a_overlap: bool = Field(
+        default=False, description="Hide the EP all-to-all behind another micro-batch's "
+        "compute (1F1B A2A overlap)")
+    pipeline_schedule: Literal["1f1b", "dualpipe"] = Field(
+        default="1f1b", description="1F1B (interleaved when interleave > 1) or DeepSeek's "
+        "DualPipe")
 
 
 LAYOUT_FIELDS = frozenset(TrainLayout.model_fields)
@@ -123,6 +135,12 @@ class TrainPlanRequest(_Request):
     pricing: str = "on-demand"
     max_tp: PositiveInt | None = None
     allow_offload: bool = False
+    ep_dispatcher: Literal["alltoall", "deepep", "hybridep"] = Field(
+        default="alltoall", description="The MoE dispatcher every expert-parallel layout runs")
+    moe_a2a_overlap: bool = Field(
+        default=False, description="Hide the EP all-to-all behind another micro-batch in "
+        "the layouts that allow it (pp 1 or interleave > 1, 2+ micro-batches, no full "
+        "recomputation)")
     top: PositiveInt = 5
     fabric: str | None = None
     storage: str | None = None

@@ -32,7 +32,8 @@ DEEPSEEK_V3: dict[str, Any] = {
     "num_hidden_layers": 61, "first_k_dense_replace": 3, "n_routed_experts": 256,
     "n_shared_experts": 1, "num_experts_per_tok": 8, "q_lora_rank": 1536, "kv_lora_rank": 512,
     "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "vocab_size": 129280,
-    "max_position_embeddings": 163840, "tie_word_embeddings": False,
+    "max_position_embeddings": 163840, "tie_word_embeddings": False, "n_group": 8,
+    "topk_group": 4,
 }
 GPT2_SMALL: dict[str, Any] = {
     "model_type": "gpt2", "n_layer": 12, "n_embd": 768, "n_head": 12, "n_positions": 1024,
@@ -104,6 +105,17 @@ def test_deepseek_v3_config(tmp_path: Path) -> None:
     assert spec.attention_kind == "mla" and spec.num_dense_layers == 3
     assert total_params(spec) == total_params(default_catalog().model("deepseek-v3"))
     assert total_params(spec) == pytest.approx(671e9, rel=0.01)
+    # node-limited routing: 8 expert groups, a token's experts from its best 4
+    catalog = default_catalog().model("deepseek-v3")
+    assert (spec.num_expert_groups, spec.expert_groups_per_token) == (8, 4)
+    assert (catalog.num_expert_groups, catalog.expert_groups_per_token) == (8, 4)
+
+
+def test_expert_groups_must_fit_the_experts(tmp_path: Path) -> None:
+    for bad, needle in (({"topk_group": 9}, "exceeds num_expert_groups"),
+                        ({"n_group": 7, "topk_group": 4}, "must divide num_experts")):
+        with pytest.raises(InputError, match=needle):
+            model_from_hf_config(write(tmp_path / f"ds-{len(needle)}", {**DEEPSEEK_V3, **bad}))
 
 
 @pytest.mark.parametrize(

@@ -148,6 +148,8 @@ def _deepseek(r: _Reader) -> dict[str, Any]:
         moe_ffn_hidden_size=r.get_int("moe_intermediate_size", default=None),
         num_shared_experts=r.get_int("n_shared_experts", default=0),
         num_dense_layers=r.get_int("first_k_dense_replace", default=0),
+        num_expert_groups=r.get_int("n_group", default=1) or 1,
+        expert_groups_per_token=r.get_int("topk_group", default=1) or 1,
         attention_kind="mla",
         q_lora_rank=r.get_int("q_lora_rank", default=None),
         kv_lora_rank=r.get_int("kv_lora_rank"),

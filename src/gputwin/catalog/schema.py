@@ -245,6 +245,12 @@ class ModelSpec(CatalogEntry):
     moe_ffn_hidden_size: int | None = Field(default=None, gt=0)
     num_shared_experts: int = Field(default=0, ge=0)
     num_dense_layers: int = Field(default=0, ge=0, description="Leading layers with a dense MLP")
+    # Group-limited routing (DeepSeek-V3 "node-limited routing"; HF n_group / topk_group):
+    # the routed experts form `num_expert_groups` equal groups and a token picks its top-k
+    # experts inside its best `expert_groups_per_token` groups. 1/1 = no limit.
+    num_expert_groups: int = Field(default=1, ge=1, description="Expert groups (HF n_group)")
+    expert_groups_per_token: int = Field(
+        default=1, ge=1, description="Groups a token's experts come from (HF topk_group)")
     # Multi-head latent attention (DeepSeek-V2/V3); None for standard MHA/GQA.
     attention_kind: Literal["mha", "mla"] = "mha"
     q_lora_rank: int | None = None
@@ -290,6 +296,16 @@ class ModelSpec(CatalogEntry):
             raise ValueError(f"hidden_size ({hidden}) is not a multiple of "
                              f"num_attention_heads ({heads}); give head_dim")
         return value
+
+    @model_validator(mode="after")
+    def _expert_groups_fit(self) -> ModelSpec:
+        if self.expert_groups_per_token > self.num_expert_groups:
+            raise ValueError(f"expert_groups_per_token ({self.expert_groups_per_token}) "
+                             f"exceeds num_expert_groups ({self.num_expert_groups})")
+        if self.num_expert_groups > 1 and self.num_experts % self.num_expert_groups:
+            raise ValueError(f"num_expert_groups ({self.num_expert_groups}) must divide "
+                             f"num_experts ({self.num_experts})")
+        return self
 
     @model_validator(mode="after")
     def _local_attention_fits(self) -> ModelSpec:

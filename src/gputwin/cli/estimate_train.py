@@ -109,6 +109,20 @@ def _summary(est: TrainingEstimate, title: str) -> None:
                    "divide the layers (Llama 3 style), or every stage the rounded-up count.")
 @click.option("--offload-optimizer", is_flag=True,
               help="Keep Adam's state on the host and step it there (CPU offload).")
+@click.option("--ep-dispatcher", type=click.Choice(["alltoall", "deepep", "hybridep"]),
+              default="alltoall", show_default=True,
+              help="MoE token dispatch: every top-k copy over the EP group, or one copy per "
+                   "remote node forwarded over NVLink (DeepEP, HybridEP).")
+@click.option("--ep-dispatch-fp8", is_flag=True,
+              help="Dispatch MoE tokens in FP8 (DeepSeek-V3's stack; Megatron's DeepEP and "
+                   "HybridEP dispatch BF16).")
+@click.option("--moe-a2a-overlap", is_flag=True,
+              help="Hide the EP all-to-all behind another micro-batch's compute (Megatron "
+                   "overlap_moe_expert_parallel_comm; needs --interleave > 1 with --pp > 1).")
+@click.option("--pipeline-schedule", type=click.Choice(["1f1b", "dualpipe"]), default="1f1b",
+              show_default=True,
+              help="1F1B (interleaved with --interleave > 1) or DeepSeek-V3's DualPipe (even "
+                   "--pp; pairs forward and backward chunks so the EP all-to-all hides).")
 @click.option("--fabric", default=None, help="Scale-out fabric overriding the system's.")
 @click.option("--storage", default=None, help="Storage tier for data and checkpoints.")
 @click.option("--tokens", type=COUNT, default=None,

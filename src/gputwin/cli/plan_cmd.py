@@ -88,6 +88,10 @@ def layout_text(lay: dict[str, Any]) -> str:
               f"zero{lay['zero_stage']}", str(lay["dtype"])]
     if lay.get("offload_optimizer"):
         parts.append("offload")
+    if lay.get("ep", 1) > 1 and lay.get("ep_dispatcher", "alltoall") != "alltoall":
+        parts.append(str(lay["ep_dispatcher"]))
+    if lay.get("moe_a2a_overlap"):
+        parts.append("a2a-overlap")
     return " ".join(parts)
 
 
@@ -117,6 +121,12 @@ def layout_text(lay: dict[str, Any]) -> str:
 @click.option("--max-tp", type=int, default=None, callback=positive_int,
               help="Largest tensor-parallel size [default: the scale-up domain].")
 @click.option("--allow-offload", is_flag=True, help="Also try optimizer CPU offload.")
+@click.option("--ep-dispatcher", type=click.Choice(["alltoall", "deepep", "hybridep"]),
+              default="alltoall", show_default=True,
+              help="MoE dispatcher of every expert-parallel layout (estimate train --help).")
+@click.option("--moe-a2a-overlap", is_flag=True,
+              help="Hide the EP all-to-all behind another micro-batch in the layouts that "
+                   "allow it (pp 1 or interleave > 1, no full recomputation).")
 @click.option("--top", type=int, default=5, show_default=True, callback=positive_int)
 @click.option("--fabric", default=None, help="Scale-out fabric overriding the system's.")
 @click.option("--oversubscription", type=FINITE, default=1.0, show_default=True)

@@ -58,6 +58,7 @@ class Calibration:
     pp_overlap_frac: float
     cp_overlap_frac: float
     ep_overlap_frac: float
+    a2a_overlap_sm_frac: float
     moe_imbalance: float
     fp8_cast_bytes_per_gemm_input: float
     runtime_overhead_bytes: float
@@ -88,7 +89,8 @@ def family_key(name: str, keys: Iterable[str]) -> str:
 _FLOAT_KEYS = (
     "gemm_half_dim", "memory_bw_frac", "layer_overhead_s", "tp_overlap_frac_sp",
     "tp_overlap_frac_no_sp", "dp_overlap_frac", "dp_bucket_params", "pp_overlap_frac",
-    "cp_overlap_frac", "ep_overlap_frac", "moe_imbalance", "fp8_cast_bytes_per_gemm_input",
+    "cp_overlap_frac", "ep_overlap_frac", "a2a_overlap_sm_frac", "moe_imbalance",
+    "fp8_cast_bytes_per_gemm_input",
     "runtime_overhead_bytes", "fragmentation_frac", "optimizer_bytes_per_param",
     "host_link_bytes_per_s_per_gpu", "host_memory_bytes_per_s_per_gpu",
     "local_attention_extra_keys", "attention_softmax_head_dim", "attention_bwd_rate",

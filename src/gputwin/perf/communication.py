@@ -8,7 +8,20 @@ DP×CP, PP outermost) and are priced with :func:`gputwin.topology.collectives.co
   each way (same volume). Full recomputation repeats the forward ones.
 - CP (ring attention): ``cp-1`` exchanges of the local K/V chunk forward, twice that
   backward (K/V and their gradients), hidden behind the attention compute.
-- EP: 2 all-to-alls forward and 2 backward per MoE layer of ``tokens·top_k·h`` BF16.
+- EP: 2 all-to-alls forward (dispatch, combine) and 2 backward per MoE layer, in BF16
+  (the forward dispatch in FP8 with ``ep_dispatch_fp8``, as DeepSeek-V3 §3.3.2; Megatron-
+  Core's DeepEP and HybridEP backends dispatch BF16). The ``alltoall`` dispatcher
+  (Megatron-Core's default) sends every token's ``top_k`` copies over the EP group. The
+  ``deepep``/``hybridep`` dispatchers (DeepEP normal kernels, DeepSeek-V3 report §3.2.2;
+  NVIDIA's HybridEP) send a token once to each remote scale-up domain holding any of its
+  experts and forward it over NVLink there (:func:`gputwin.perf.wide_ep.forwarded_all_to_all_s`,
+  with the model's group-limited routing); inside one domain both are the plain
+  all-to-all. ``ep_overlap_frac`` of the all-to-all hides behind the layer's own work;
+  with ``moe_a2a_overlap`` (Megatron-Core's 1F1B A2A overlap) or DualPipe a forward chunk
+  runs beside another micro-batch's backward chunk, so the forward's all-to-all hides
+  behind that backward's compute and the backward's behind the forward's: what exceeds
+  them stays exposed, and at least ``a2a_overlap_sm_frac`` of each (the compute loses the
+  SMs the communication kernels hold while they run).
 - PP: send/recv of ``b·s/(cp·tp)·h`` activations at every chunk boundary, each way.
 - DP: reduce-scatter (ZeRO ≥ 1) or all-reduce (ZeRO-0) of BF16 gradients over DP×CP, and
   an all-gather of updated BF16 weights (ZeRO ≥ 1), overlapped with the last backward /
@@ -28,7 +41,13 @@ from gputwin.perf.calibration import Calibration
 from gputwin.perf.flops import layer_shapes
 from gputwin.perf.memory import LocalParams
 from gputwin.perf.plan import Plan
+from gputwin.perf.wide_ep import (
+    DISPATCH_BYTES_FP8,
+    forwarded_all_to_all_s,
+    remote_domains_per_token,
+)
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
+from gputwin.topology.comm_types import CommGroup
 from gputwin.topology.hardware import HardwareSpec
 
 ACT_BYTES = 2.0
@@ -42,18 +61,20 @@ class CommContext:
     job_leaves: int
     job_nodes: int
 
+    def group(self, group_size: int, stride: int) -> CommGroup:
+        """The ranks ``r, r+stride, ...`` (``group_size`` of them) as a communicator."""
+        span_gpus = (group_size - 1) * stride + 1
+        span_nodes = math.ceil(span_gpus / self.hw.gpus_per_node)
+        leaves = max(1, min(self.job_leaves,
+                            math.ceil(self.job_leaves * span_nodes / max(1, self.job_nodes))))
+        return group_for_ranks(self.hw, group_size, stride, leaves if span_nodes > 1 else None)
+
     def group_time(self, op: CollectiveOp, size_bytes: float, group_size: int,
                    stride: int) -> float:
         """Seconds of one collective over ranks ``r, r+stride, ...`` (0 for one rank)."""
         if group_size <= 1 or size_bytes <= 0:
             return 0.0
-        span_gpus = (group_size - 1) * stride + 1
-        span_nodes = math.ceil(span_gpus / self.hw.gpus_per_node)
-        leaves = max(1, min(self.job_leaves,
-                            math.ceil(self.job_leaves * span_nodes / max(1, self.job_nodes))))
-        group = group_for_ranks(self.hw, group_size, stride,
-                                leaves if span_nodes > 1 else None)
-        return collective_time(op, size_bytes, group).time_s
+        return collective_time(op, size_bytes, self.group(group_size, stride)).time_s
 
 
 def make_context(hw: HardwareSpec, num_gpus: int, num_leaves_spanned: int | None) -> CommContext:
@@ -98,16 +119,51 @@ def cp_exposed_per_layer(plan: Plan, ctx: CommContext, c: Calibration,
     return max(total - c.cp_overlap_frac * attn_s, (1.0 - c.cp_overlap_frac) * total)
 
 
-def ep_exposed_per_moe_layer(plan: Plan, ctx: CommContext, c: Calibration) -> float:
-    """Exposed expert-parallel all-to-all seconds per MoE layer per micro-batch."""
+def _ep_call_s(plan: Plan, ctx: CommContext, token_bytes: float) -> float:
+    """One dispatch or combine of a micro-batch's tokens (``token_bytes``: one copy of
+    them) on the EP group, by the plan's dispatcher."""
+    a = plan.arch
+    k = max(1, a.num_experts_per_token)
+    if plan.ep_dispatcher == "alltoall":
+        return ctx.group_time(CollectiveOp.ALL_TO_ALL, token_bytes * k, plan.ep, plan.tp)
+    group = ctx.group(plan.ep, plan.tp)
+    g = group.gpus_per_domain
+    if group.num_domains <= 1 or g <= 1 or ctx.hw.system.scale_up_topology == "pcie":
+        return collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * k, group).time_s
+    remote = remote_domains_per_token(a.num_experts, k, group.num_domains,
+                                      groups=a.num_expert_groups,
+                                      groups_per_token=a.expert_groups_per_token)
+    return forwarded_all_to_all_s(group, ctx.group(g, plan.tp), token_bytes, k, remote)
+
+
+def ep_times_per_moe_layer(plan: Plan, ctx: CommContext) -> tuple[float, float]:
+    """(forward, backward) EP all-to-all seconds per MoE layer per micro-batch, not yet
+    overlapped (full recomputation repeats the forward's in the backward)."""
     a = plan.arch
     if plan.ep == 1 or not a.is_moe:
-        return 0.0
+        return 0.0, 0.0
     tokens = plan.tokens_per_microbatch / (plan.tp if plan.sp else 1)
-    size = ACT_BYTES * tokens * max(1, a.num_experts_per_token) * a.hidden_size
-    one = ctx.group_time(CollectiveOp.ALL_TO_ALL, size, plan.ep, plan.tp)
-    count = 4 + (2 if plan.recompute == "full" else 0)
-    return count * one * (1.0 - c.ep_overlap_frac)
+    bf16 = _ep_call_s(plan, ctx, ACT_BYTES * tokens * a.hidden_size)
+    dispatch = bf16
+    if plan.ep_dispatch_fp8:
+        dispatch = _ep_call_s(plan, ctx, DISPATCH_BYTES_FP8 * tokens * a.hidden_size)
+    forward = dispatch + bf16
+    return forward, 2 * bf16 + (forward if plan.recompute == "full" else 0.0)
+
+
+def ep_exposed_per_moe_layer(plan: Plan, ctx: CommContext, c: Calibration,
+                             fwd_s: float, bwd_s: float) -> float:
+    """Exposed EP all-to-all seconds per MoE layer per micro-batch. Overlapped (1F1B A2A
+    overlap, DualPipe), a forward chunk runs beside another micro-batch's backward chunk:
+    the forward's all-to-all hides behind that backward's compute (``bwd_s``), the
+    backward's behind the forward's (``fwd_s``), each keeping at least
+    ``a2a_overlap_sm_frac`` of itself visible."""
+    a2a_fwd, a2a_bwd = ep_times_per_moe_layer(plan, ctx)
+    if plan.a2a_overlapped:
+        floor = c.a2a_overlap_sm_frac
+        return (max(a2a_fwd - bwd_s, floor * a2a_fwd)
+                + max(a2a_bwd - fwd_s, floor * a2a_bwd))
+    return (a2a_fwd + a2a_bwd) * (1.0 - c.ep_overlap_frac)
 
 
 def pp_exposed_per_step(plan: Plan, ctx: CommContext, c: Calibration) -> float:

@@ -136,7 +136,9 @@ def _layer_key(plan: Plan) -> Plan:
     sequence length and dtype)."""
     return replace(plan, num_gpus=0, pp=1, dp=1, interleave=1, zero_stage=0,
                    global_batch_size=0, recompute="", balanced_stages=True,
-                   deallocate_pipeline_outputs=True, offload_optimizer=False)
+                   deallocate_pipeline_outputs=True, offload_optimizer=False,
+                   ep_dispatcher="alltoall", ep_dispatch_fp8=False, moe_a2a_overlap=False,
+                   pipeline_schedule="1f1b")
 
 
 def layer_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,

@@ -51,6 +51,8 @@ class Arch:
     v_head_dim: int | None
     local_attention_window: int = 0  # 0: every layer attends over the whole context
     local_attention_layers: int = 0
+    num_expert_groups: int = 1  # group-limited routing (ModelSpec): 1/1 = no limit
+    expert_groups_per_token: int = 1
 
     @property
     def is_moe(self) -> bool:
@@ -66,6 +68,7 @@ def arch_of(m: ModelSpec) -> Arch:
         m.num_dense_layers, m.attention_kind, m.q_lora_rank, m.kv_lora_rank,
         m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim,
         m.local_attention_window or 0, m.local_attention_layers,
+        m.num_expert_groups, m.expert_groups_per_token,
     )
 
 

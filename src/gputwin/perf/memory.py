@@ -136,9 +136,12 @@ def held_chunks(plan: Plan, rank: int) -> int:
 
     Megatron-Core's warm-up: 1F1B runs ``p - r - 1`` forwards before its first backward,
     the interleaved schedule ``2(p - r - 1) + (v - 1)·p`` chunk forwards; one more is in
-    flight in the steady state; neither can exceed the step's ``m·v`` chunks.
+    flight in the steady state; neither can exceed the step's ``m·v`` chunks. DualPipe
+    holds ``p + 1`` on every rank (DeepSeek-V3 report, Table 2).
     """
     p, v, m = plan.pp, plan.interleave, plan.num_microbatches
+    if plan.pipeline_schedule == "dualpipe":  # DeepSeek-V3 report Table 2: PP + 1 per device
+        return min(m, p + 1)
     warmup = (p - rank - 1) if v == 1 else 2 * (p - rank - 1) + (v - 1) * p
     return min(m * v, warmup + 1)
 
@@ -188,11 +191,16 @@ def _stage_output_bytes(plan: Plan) -> float:
 def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool,
                  rank: int | None = None) -> MemoryBreakdown:
     """Peak bytes on one GPU of pipeline ``rank`` (default: the first rank if ``first``,
-    else the last)."""
+    else the last). Under DualPipe a rank holds two stages (its own and the mirrored one,
+    "two copies of the model parameters", DeepSeek-V3 report §3.2.1): weights and
+    gradients count twice; the optimizer state once (assumed shared by the two copies, as
+    the report does not say)."""
     rank = (0 if first else plan.pp - 1) if rank is None else rank
     layers = float(plan.stage_layer_counts[rank])
     params = stage_params(plan, first=first, last=last, layers=layers)
     weights, grads, opt = _state_after_zero(params, plan, layers)
+    if plan.pipeline_schedule == "dualpipe":  # each rank also holds the mirrored stage
+        weights, grads = 2.0 * weights, 2.0 * grads
     chunks = held_chunks(plan, rank)
     per_chunk = activations_per_microbatch(plan, layers / plan.interleave)
     acts = per_chunk * chunks + working_set_bytes(plan) + chunks * _stage_output_bytes(plan)

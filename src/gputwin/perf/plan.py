@@ -35,6 +35,17 @@ class Plan:
     balanced_stages: bool = True  # first/last stages give up layers when pp·v ∤ layers
     deallocate_pipeline_outputs: bool = True  # Megatron-Core frees sent stage outputs
     offload_optimizer: bool = False  # Adam state and step on the host (CPU offload)
+    ep_dispatcher: str = "alltoall"  # "alltoall" | "deepep" | "hybridep" (communication.py)
+    ep_dispatch_fp8: bool = False  # MoE dispatch in FP8 (DeepSeek-V3 §3.3), else BF16
+    moe_a2a_overlap: bool = False  # EP all-to-all hidden behind another micro-batch
+    pipeline_schedule: str = "1f1b"  # "1f1b" (interleaved with interleave > 1) | "dualpipe"
+
+    @property
+    def a2a_overlapped(self) -> bool:
+        """The EP all-to-all runs beside another micro-batch's compute (1F1B A2A overlap,
+        or DualPipe, whose paired forward and backward chunks exist for this)."""
+        return (self.moe_a2a_overlap or self.pipeline_schedule == "dualpipe") and (
+            self.num_microbatches > 1)
 
     @property
     def num_microbatches(self) -> int:

@@ -39,7 +39,9 @@ class ReplicaComm:
         if c.dp_attention > 1:  # wide EP: experts over every rank, all-to-all per MoE layer
             self.a2a = wide_ep_comm(c.hw, c.ep, c.model.hidden_size,
                                     c.model.num_experts_per_token, c.weights_dtype,
-                                    c.ep_overlap_frac, num_experts=c.model.num_experts)
+                                    c.ep_overlap_frac, num_experts=c.model.num_experts,
+                                    num_expert_groups=c.model.num_expert_groups,
+                                    expert_groups_per_token=c.model.expert_groups_per_token)
         self._ar_cache: dict[int, float] = {}
         self._pp_cache: dict[int, float] = {}
         self._a2a_cache: dict[tuple[int, bool], float] = {}

@@ -34,13 +34,15 @@ from gputwin.perf.flops import (
 )
 from gputwin.perf.io import IoEstimate, io_estimate
 from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_params
-from gputwin.perf.pipeline import bubble_frac, bubble_s
+from gputwin.perf.pipeline import bubble_s, dualpipe_bubble_s
 from gputwin.perf.plan import Plan
 from gputwin.perf.split import Split, check_split
 from gputwin.topology.hardware import HardwareSpec
 from gputwin.units import format_bytes
 
 Recompute = Literal["none", "selective", "full"]
+EpDispatcher = Literal["alltoall", "deepep", "hybridep"]
+PipelineSchedule = Literal["1f1b", "dualpipe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,13 @@ class ParallelConfig:
     zero_stage: int = 1  # 0 = plain DDP, 1 = optimizer, 2 = +gradients, 3 = FSDP (+weights)
     balanced_stages: bool = True  # first/last pipeline stages give up layers (Llama 3 style)
     offload_optimizer: bool = False  # Adam state and step on the host
+    #: How MoE tokens reach their experts: "alltoall" (every top-k copy over the EP group)
+    #: or "deepep"/"hybridep" (one scale-out copy per remote node, forwarded over NVLink);
+    #: see perf/communication.py.
+    ep_dispatcher: EpDispatcher = "alltoall"
+    ep_dispatch_fp8: bool = False  # dispatch in FP8 (DeepSeek's own stack); BF16 otherwise
+    moe_a2a_overlap: bool = False  # EP all-to-all hidden behind another micro-batch's compute
+    pipeline_schedule: PipelineSchedule = "1f1b"  # "dualpipe": DeepSeek-V3's (pipeline.py)
 
     @property
     def split(self) -> Split:
@@ -142,12 +151,50 @@ def _check_split(model: ModelSpec, num_gpus: int, p: ParallelConfig,
     check_split(model, p.split, seq_len=cfg.seq_len, num_gpus=num_gpus, where=str)
     if p.zero_stage not in (0, 1, 2, 3):
         raise InputError(f"zero_stage must be 0, 1, 2 or 3, got {p.zero_stage}")
+    if p.ep_dispatcher not in ("alltoall", "deepep", "hybridep"):
+        raise InputError("ep_dispatcher must be alltoall, deepep or hybridep, got "
+                         f"{p.ep_dispatcher!r}")
     dp = num_gpus // (p.tp * p.pp * p.cp)
     if cfg.global_batch_size % (cfg.micro_batch_size * dp):
         raise InputError(
             f"global_batch_size {cfg.global_batch_size} must be a multiple of "
             f"micro_batch_size x dp = {cfg.micro_batch_size} x {dp}")
+    _check_schedule(p, cfg, cfg.global_batch_size // (cfg.micro_batch_size * dp))
+    if p.moe_a2a_overlap and model.is_moe and p.ep > 1:
+        _check_a2a_overlap(p, cfg, cfg.global_batch_size // (cfg.micro_batch_size * dp))
     return dp
+
+
+def _check_schedule(p: ParallelConfig, cfg: TrainingConfig, microbatches: int) -> None:
+    """DualPipe runs two pipelines in opposite directions over one even set of stages."""
+    if p.pipeline_schedule == "1f1b":
+        return
+    if p.pipeline_schedule != "dualpipe":
+        raise InputError("pipeline_schedule must be 1f1b or dualpipe, got "
+                         f"{p.pipeline_schedule!r}")
+    if p.pp < 2 or p.pp % 2 or p.interleave != 1:
+        raise InputError(f"pipeline_schedule dualpipe needs an even pp >= 2 and interleave 1 "
+                         f"(its stages pair up from both ends), got pp {p.pp}, interleave "
+                         f"{p.interleave}")
+    if microbatches < 2 or microbatches % 2:
+        raise InputError(f"pipeline_schedule dualpipe feeds half the micro-batches from each "
+                         f"end: it needs an even number of them per step, got {microbatches}")
+
+
+def _check_a2a_overlap(p: ParallelConfig, cfg: TrainingConfig, microbatches: int) -> None:
+    """The 1F1B A2A overlap's conditions (Megatron-Core ``overlap_moe_expert_parallel_comm``:
+    a forward and a backward of two micro-batches run together)."""
+    if microbatches < 2:
+        raise InputError("moe_a2a_overlap hides one micro-batch's all-to-all behind another's "
+                         "compute: it needs at least 2 micro-batches per step (global batch "
+                         f"{cfg.global_batch_size} gives 1)")
+    if p.pp > 1 and p.interleave == 1 and p.pipeline_schedule == "1f1b":
+        raise InputError("moe_a2a_overlap with pipeline parallelism needs interleave > 1 "
+                         "(Megatron-Core's combined 1F1B schedule runs on virtual stages) or "
+                         "pipeline_schedule dualpipe")
+    if cfg.recompute == "full":
+        raise InputError("moe_a2a_overlap does not run with full recomputation (Megatron-Core "
+                         "refuses it): use recompute selective or none")
 
 
 def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig,
@@ -157,7 +204,9 @@ def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig
     return Plan(arch_of(model), num_gpus, p.tp, p.pp, p.cp, p.ep, dp, p.interleave,
                 p.sequence_parallel, p.zero_stage, config.micro_batch_size, config.seq_len,
                 config.global_batch_size, config.dtype, config.recompute,
-                balanced_stages=p.balanced_stages, offload_optimizer=p.offload_optimizer)
+                balanced_stages=p.balanced_stages, offload_optimizer=p.offload_optimizer,
+                ep_dispatcher=p.ep_dispatcher, ep_dispatch_fp8=p.ep_dispatch_fp8,
+                moe_a2a_overlap=p.moe_a2a_overlap, pipeline_schedule=p.pipeline_schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +233,7 @@ def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoeffici
         attn += share * lt.attn_total_s
     tp = comm.tp_exposed_per_layer(plan, ctx, c)
     cp = comm.cp_exposed_per_layer(plan, ctx, c, attn)
-    ep = plan.moe_layer_frac * comm.ep_exposed_per_moe_layer(plan, ctx, c)
+    ep = plan.moe_layer_frac * comm.ep_exposed_per_moe_layer(plan, ctx, c, fwd, bwd)
     per_layer = fwd + bwd + tp + cp + ep
     logits = logits_time_s(plan, accel, coeff, c)
     counts = plan.stage_layer_counts
@@ -208,12 +257,21 @@ def step_lower_bound_s(model: ModelSpec, hw: HardwareSpec, num_gpus: int,
     c = default_calibration()
     accel = hw.accelerator
     coeff = c.for_accelerator(accel.name)
-    per_layer = sum(share * (lt.fwd_s + lt.bwd_s(plan.recompute))
-                    for lt, share in layer_times(plan, accel, coeff, c))
+    times = layer_times(plan, accel, coeff, c)
+    fwd = sum(share * lt.fwd_s for lt, share in times)
+    per_layer = fwd + sum(share * lt.bwd_s(plan.recompute) for lt, share in times)
     stage_s = [n * per_layer for n in plan.stage_layer_counts]
     stage_s[-1] += logits_time_s(plan, accel, coeff, c)
     return (plan.num_microbatches * max(stage_s)
-            + bubble_s(plan.pp, plan.interleave, sum(stage_s) / plan.pp))
+            + _bubble_s(plan, sum(stage_s) / plan.pp, fwd / per_layer))
+
+
+def _bubble_s(plan: Plan, t_avg_s: float, fwd_share: float) -> float:
+    """Idle seconds per step of the plan's pipeline schedule; ``t_avg_s`` is one
+    micro-batch on the average stage, ``fwd_share`` of it the forward."""
+    if plan.pipeline_schedule == "dualpipe":
+        return dualpipe_bubble_s(plan.pp, fwd_share * t_avg_s, (1.0 - fwd_share) * t_avg_s)
+    return bubble_s(plan.pp, plan.interleave, t_avg_s)
 
 
 def _peak_or_refuse(model_name: str, plan: Plan, c: Calibration, accel: Accelerator,
@@ -325,7 +383,7 @@ def _step_parts(plan: Plan, hw: HardwareSpec, c: Calibration,
     ctx = comm.make_context(hw, plan.num_gpus, num_leaves_spanned)
     m = plan.num_microbatches
     mb = _microbatch_times(plan, accel, coeff, c, ctx)
-    bubble = bubble_s(plan.pp, plan.interleave, mb.t_avg)
+    bubble = _bubble_s(plan, mb.t_avg, mb.fwd / (mb.fwd + mb.bwd))
     params = stage_params(plan, first=plan.pp == 1, last=True)
     dpc = comm.dp_comm(plan, params, ctx, c, mb.fwd, mb.bwd, bubble)
     local = params.total if plan.zero_stage == 0 else (
@@ -363,7 +421,7 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
     }
     extra = {
         "num_microbatches": float(m),
-        "bubble_frac": bubble_frac(plan.pp, plan.interleave, m),
+        "bubble_frac": s.bubble_s / (m * mb.t_avg) if plan.pp > 1 else 0.0,
         "hardware_flops_per_step": hw_flops,
         "dp_comm_total_s": s.dp.total_s,
         "checkpoint_bytes": s.io.checkpoint_bytes,

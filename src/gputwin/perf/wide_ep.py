@@ -118,6 +118,8 @@ class WideEpComm:
     gathered: bool = False  # all-gather + reduce-scatter (no NVLink) instead of all-to-all
     num_experts: int = 0  # routed experts of the model (0: no forwarding path)
     domain: CommGroup | None = None  # one scale-up domain of the group (forwarding leg)
+    num_expert_groups: int = 1  # group-limited routing (ModelSpec; 1/1 = none)
+    expert_groups_per_token: int = 1
 
     def layer_time_s(self, local_tokens: int, imbalance: float, *, low_latency: bool) -> float:
         """Dispatch + combine seconds of one MoE layer for ``local_tokens`` per rank.
@@ -143,19 +145,13 @@ class WideEpComm:
         scale-out copy per remote domain, ``k`` NVLink copies inside it (module docstring);
         each call costs its slower leg."""
         assert self.domain is not None
-        n, g = self.group.num_gpus, self.group.gpus_per_domain
-        remote = remote_domains_per_token(self.num_experts, self.top_k, self.group.num_domains)
-        total = 0.0
-        for nbytes in (self.dispatch_bytes, COMBINE_BYTES):
-            token_bytes = local_tokens * self.hidden_size * nbytes
-            # sizes in the nccl-tests convention: out_bytes = (n - g)/n × size
-            nic = collective_time(CollectiveOp.ALL_TO_ALL,
-                                  token_bytes * remote * n / (n - g), self.group)
-            nvl = collective_time(CollectiveOp.ALL_TO_ALL,
-                                  token_bytes * self.top_k, self.domain)
-            total += max(est.base_s + est.latency_s + est.bandwidth_s * imbalance
-                         for est in (nic, nvl))
-        return total
+        remote = remote_domains_per_token(
+            self.num_experts, self.top_k, self.group.num_domains,
+            groups=self.num_expert_groups, groups_per_token=self.expert_groups_per_token)
+        return sum(forwarded_all_to_all_s(self.group, self.domain,
+                                          local_tokens * self.hidden_size * nbytes,
+                                          self.top_k, remote, imbalance)
+                   for nbytes in (self.dispatch_bytes, COMBINE_BYTES))
 
     def _gather_time_s(self, local_tokens: int) -> float:
         """All-gather of every rank's ``local_tokens`` (dispatch precision) + reduce-scatter
@@ -175,23 +171,65 @@ class WideEpComm:
         return max(0.0, comm_s - self.overlap_frac * compute_s)
 
 
-def remote_domains_per_token(num_experts: int, top_k: int, num_domains: int) -> float:
-    """Expected scale-up domains, other than the sender's, holding at least one of a
-    token's ``top_k`` experts: ``(d - 1) × (1 - C(E - E/d, k) / C(E, k))`` for ``E``
-    experts spread evenly over ``d`` domains and picked at random (routing skew and
-    DeepSeek's group-limited routing, which caps a token at 4 nodes, are not counted)."""
-    if num_domains <= 1 or num_experts <= 0:
-        return 0.0
-    others = num_experts - num_experts / num_domains
+def forwarded_all_to_all_s(group: CommGroup, domain: CommGroup, token_bytes: float,
+                           top_k: int, remote_domains: float,
+                           imbalance: float = 1.0) -> float:
+    """One dispatch (or combine) of the forwarding kernels over several scale-up domains:
+    ``token_bytes`` (a rank's tokens, one copy) cross the scale-out fabric once per remote
+    domain and go ``top_k`` times over the domain's NVLink; the two legs are pipelined, so
+    the call costs the slower (module docstring). The bandwidth part scales with the
+    busiest rank's share (``imbalance``)."""
+    n, g = group.num_gpus, group.gpus_per_domain
+    # sizes in the nccl-tests convention: out_bytes = (n - g)/n × size
+    nic = collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * remote_domains * n / (n - g),
+                          group)
+    nvl = collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * top_k, domain)
+    return max(est.base_s + est.latency_s + est.bandwidth_s * imbalance for est in (nic, nvl))
+
+
+def _miss(pool: float, excluded: float, k: int) -> float:
+    """``C(pool - excluded, k) / C(pool, k)``: the chance that ``k`` experts picked at random
+    from ``pool`` avoid a given ``excluded`` of them."""
     miss = 1.0
-    for i in range(min(top_k, num_experts)):
-        miss *= max(0.0, others - i) / (num_experts - i)
-    return (num_domains - 1) * (1.0 - miss)
+    for i in range(min(k, math.ceil(pool))):
+        miss *= max(0.0, pool - excluded - i) / (pool - i)
+    return miss
+
+
+def remote_domains_per_token(num_experts: int, top_k: int, num_domains: int, *,
+                             groups: int = 1, groups_per_token: int = 1) -> float:
+    """Expected scale-up domains, other than the sender's, holding at least one of a
+    token's ``top_k`` experts, for ``E`` experts spread evenly over ``d`` domains and
+    picked at random (routing skew is not counted): ``(d - 1) × (1 - C(E - E/d, k) /
+    C(E, k))``.
+
+    With group-limited routing (DeepSeek-V3's node-limited routing, HF ``n_group`` /
+    ``topk_group``: the experts form ``groups`` equal groups and a token's come from its
+    best ``groups_per_token`` of them), the groups picked at random: when a domain holds
+    whole groups, the number of picked groups in it is hypergeometric and the ``k``
+    experts fall among the picked groups' experts only; when a group spans several
+    domains, a domain is reached only if its group is picked. Groups and domains that do
+    not line up are counted as unlimited."""
+    d, e, k = num_domains, num_experts, top_k
+    if d <= 1 or e <= 0:
+        return 0.0
+    g, picked = groups, min(groups_per_token, groups)
+    if g <= 1 or picked >= g or (g % d and d % g):
+        reached = 1.0 - _miss(e, e / d, k)
+    elif g % d == 0:  # a domain holds g/d whole groups
+        held, pool = g // d, picked * e / g
+        none = sum(math.comb(held, j) * math.comb(g - held, picked - j) / math.comb(g, picked)
+                   * _miss(pool, j * e / g, k) for j in range(min(held, picked) + 1))
+        reached = 1.0 - none
+    else:  # a group spans d/g domains
+        reached = picked / g * (1.0 - _miss(picked * e / g, e / d, k))
+    return (d - 1) * reached
 
 
 def wide_ep_comm(hw: HardwareSpec, ep: int, hidden_size: int, top_k: int,
                  weights_dtype: str, overlap_frac: float = 1.0,
-                 num_experts: int = 0) -> WideEpComm:
+                 num_experts: int = 0, *, num_expert_groups: int = 1,
+                 expert_groups_per_token: int = 1) -> WideEpComm:
     """The EP group of ``ep`` consecutive ranks (packed onto nodes and NVLink domains);
     on a PCIe scale-up domain the gather path; over several scale-up domains with
     ``num_experts`` given, the forwarding path of the normal kernels (module docstring)."""
@@ -202,9 +240,12 @@ def wide_ep_comm(hw: HardwareSpec, ep: int, hidden_size: int, top_k: int,
               if group.num_domains > 1 and g > 1 and not pcie else None)
     return WideEpComm(group, hidden_size, max(1, top_k),
                       dispatch_bytes_per_element(weights_dtype), overlap_frac,
-                      gathered=pcie, num_experts=num_experts, domain=domain)
+                      gathered=pcie, num_experts=num_experts, domain=domain,
+                      num_expert_groups=num_expert_groups,
+                      expert_groups_per_token=expert_groups_per_token)
 
 
 __all__ = ["COMBINE_BYTES", "DEFAULT_EXPERT_SKEW", "DISPATCH_BYTES_FP4", "DISPATCH_BYTES_FP8",
            "NORMAL_KERNEL_SYNC_S", "WideEpComm", "dispatch_bytes_per_element",
-           "expected_imbalance", "remote_domains_per_token", "wide_ep_comm"]
+           "expected_imbalance", "forwarded_all_to_all_s", "remote_domains_per_token",
+           "wide_ep_comm"]

@@ -33,6 +33,7 @@ from gputwin.perf.calibration import default_calibration
 from gputwin.perf.memory import MemoryBreakdown, peak_memory
 from gputwin.perf.split import Split, split_problem
 from gputwin.perf.training import (
+    EpDispatcher,
     ParallelConfig,
     TrainingConfig,
     TrainingEstimate,
@@ -84,6 +85,8 @@ class TrainSearch:
     tokens: float | None = None  # training tokens (time to train, energy, cost)
     usd_per_gpu_hour: float | None = None  # needed for the ``cost`` objective
     keep: int = 5  # the best this many are exact; layouts bounded out of them are not timed
+    ep_dispatcher: EpDispatcher = "alltoall"  # the MoE dispatcher of every EP layout
+    moe_a2a_overlap: bool = False  # used by the layouts that allow it (_a2a_overlap_allowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,8 @@ class Candidate:
                 "interleave": p.interleave, "micro_batch_size": c.micro_batch_size,
                 "recompute": c.recompute, "zero_stage": p.zero_stage,
                 "sequence_parallel": p.sequence_parallel, "dtype": c.dtype,
-                "offload_optimizer": p.offload_optimizer}
+                "offload_optimizer": p.offload_optimizer, "ep_dispatcher": p.ep_dispatcher,
+                "moe_a2a_overlap": p.moe_a2a_overlap}
 
 
 @dataclass(slots=True)
@@ -117,6 +121,14 @@ class SearchResult:
     @property
     def best(self) -> Candidate:
         return self.candidates[0]
+
+
+def _a2a_overlap_allowed(model: ModelSpec, split: Split, recompute: str,
+                         microbatches: int) -> bool:
+    """A layout can hide its EP all-to-all behind another micro-batch (the conditions
+    ``perf.training`` checks for ``moe_a2a_overlap``)."""
+    return (model.is_moe and split.ep > 1 and microbatches >= 2 and recompute != "full"
+            and (split.pp == 1 or split.interleave > 1))
 
 
 def _divisors(n: int, limit: int) -> list[int]:
@@ -191,10 +203,14 @@ class _Searcher:
         return None
 
     def _layout(self, split: Split, mbs: int, gbs: int, dtype: str, offload: bool,
-                recompute: str, zero: int) -> tuple[ParallelConfig, TrainingConfig]:
+                recompute: str, zero: int, dp: int) -> tuple[ParallelConfig, TrainingConfig]:
+        s = self.s
+        overlap = s.moe_a2a_overlap and _a2a_overlap_allowed(
+            s.model, split, recompute, gbs // (mbs * dp))
         p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
                            sequence_parallel=split.tp > 1, zero_stage=zero,
-                           offload_optimizer=offload)
+                           offload_optimizer=offload, ep_dispatcher=s.ep_dispatcher,
+                           moe_a2a_overlap=overlap)
         cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
                              seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
                              recompute=recompute)  # type: ignore[arg-type]
@@ -214,7 +230,7 @@ class _Searcher:
         for zero in ZERO_ORDER:
             self._reject("dominated", len(RECOMPUTE_ORDER) - least)  # beaten at lower ZeRO
             for level, recompute in enumerate(RECOMPUTE_ORDER[:least]):
-                p, cfg = self._layout(split, mbs, gbs, dtype, offload, recompute, zero)
+                p, cfg = self._layout(split, mbs, gbs, dtype, offload, recompute, zero, dp)
                 mem = self._fits(num_gpus, dp, p, cfg)
                 if mem is None:
                     self._reject("memory")

@@ -74,7 +74,11 @@ def parallel_config(layout: TrainLayout) -> ParallelConfig:
                           interleave=layout.interleave,
                           sequence_parallel=layout.sequence_parallel,
                           zero_stage=layout.zero_stage, balanced_stages=layout.balanced_stages,
-                          offload_optimizer=layout.offload_optimizer)
+                          offload_optimizer=layout.offload_optimizer,
+                          ep_dispatcher=layout.ep_dispatcher,
+                          ep_dispatch_fp8=layout.ep_dispatch_fp8,
+                          moe_a2a_overlap=layout.moe_a2a_overlap,
+                          pipeline_schedule=layout.pipeline_schedule)
 
 
 def resolve_model(request: TrainRequest, catalog: Catalog,
