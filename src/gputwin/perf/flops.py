@@ -16,6 +16,7 @@ Conventions (per token, forward pass, whole layer before any tensor-parallel spl
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,8 +60,24 @@ class Arch:
         return self.num_experts > 0
 
 
+#: Each (frozen) catalog model's architecture, built once (the planner asks per layout):
+#: keyed by the object's id, with a weak reference that tells a reused id from the model.
+_ARCHES: dict[int, tuple[weakref.ref[ModelSpec], Arch]] = {}
+
+
 def arch_of(m: ModelSpec) -> Arch:
-    """Extract the hashable architecture of a catalog model."""
+    """Extract the hashable architecture of a catalog model (memoised per model object)."""
+    hit = _ARCHES.get(id(m))
+    if hit is not None and hit[0]() is m:
+        return hit[1]
+    arch = _build_arch(m)
+    if len(_ARCHES) >= 1024:  # models built from config files come and go
+        _ARCHES.clear()
+    _ARCHES[id(m)] = (weakref.ref(m), arch)
+    return arch
+
+
+def _build_arch(m: ModelSpec) -> Arch:
     return Arch(
         m.num_layers, m.hidden_size, m.num_attention_heads, m.kv_heads, m.attn_head_dim,
         m.ffn_hidden_size, m.vocab_size, m.mlp_kind, m.tied_embeddings, m.num_experts,
