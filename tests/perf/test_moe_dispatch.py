@@ -3,11 +3,13 @@ FP8 dispatch, group-limited routing, the 1F1B A2A overlap and DualPipe."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 from perf_builders import flat_train
+from tests.cli_run import run_cli
 
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
@@ -130,3 +132,26 @@ def test_dualpipe_refuses_layouts_it_cannot_pair(change: dict[str, object], need
     base = dict(DSV3, pp=4, interleave=1, global_batch_size=1024)
     with pytest.raises(InputError, match=needs):
         flat_train(**{**base, **change}, pipeline_schedule="dualpipe")
+
+
+DSV3_CLI = ["estimate", "train", "--model", "deepseek-v3", "--gpu", "h800-sxm-80gb",
+            "--num-gpus", "2048", "--pp", "16", "--ep", "64", "--global-batch-size", "15360",
+            "--seq-len", "4096", "--dtype", "fp8", "--no-memory-check"]
+
+
+def test_cli_takes_the_dispatch_options(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--ep-dispatcher", "deepep", "--ep-dispatch-fp8", "--pipeline-schedule", "dualpipe"]
+    code, out, _ = run_cli([*DSV3_CLI, *flags], capsys)
+    assert code == 0
+    assert "deepep fp8-dispatch" in " ".join(out.split()) and "dualpipe" in out
+    code, out, _ = run_cli([*DSV3_CLI, *flags, "--json"], capsys)
+    faster = json.loads(out)["step_time_s"]
+    code, out, _ = run_cli([*DSV3_CLI, "--json"], capsys)
+    assert faster < json.loads(out)["step_time_s"]
+
+
+def test_cli_refuses_an_overlap_the_schedule_cannot_run(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    code, out, err = run_cli([*DSV3_CLI, "--moe-a2a-overlap"], capsys)
+    assert code == 2
+    assert "interleave > 1" in out + err and "Traceback" not in out + err

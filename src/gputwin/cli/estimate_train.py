@@ -73,6 +73,21 @@ def _summary(est: TrainingEstimate, title: str) -> None:
     console.print(table)
 
 
+def _schedule_text(lay: Any) -> str:
+    """``, deepep fp8-dispatch, a2a overlap, dualpipe``: the non-default MoE dispatch and
+    pipeline choices of a layout (empty when it has none)."""
+    parts = []
+    if lay.ep > 1 and lay.ep_dispatcher != "alltoall":
+        parts.append(lay.ep_dispatcher + (" fp8-dispatch" if lay.ep_dispatch_fp8 else ""))
+    elif lay.ep > 1 and lay.ep_dispatch_fp8:
+        parts.append("fp8-dispatch")
+    if lay.moe_a2a_overlap:
+        parts.append("a2a overlap")
+    if lay.pipeline_schedule != "1f1b":
+        parts.append(lay.pipeline_schedule)
+    return "".join(", " + p for p in parts)
+
+
 @click.command()
 @click.option("--model", required=True, help="Model name (catalog) or HF config.json path.")
 @click.option("--gpu", default=None, help="Accelerator name (catalog).")
@@ -159,6 +174,6 @@ def train(ctx: click.Context, /, as_json: bool, skip_memory_check: bool,
     lay = request.layout
     on = gpus_on(request.num_gpus, request.gpu, request.system)
     _summary(est, f"{request.model} on {on}: tp={lay.tp} pp={lay.pp} "
-                  f"cp={lay.cp} ep={lay.ep} dp={est.dp}, {lay.dtype}")
+                  f"cp={lay.cp} ep={lay.ep} dp={est.dp}, {lay.dtype}{_schedule_text(lay)}")
     if goodput is not None:
         print_failures(goodput)
