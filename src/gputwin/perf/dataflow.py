@@ -34,10 +34,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gputwin.catalog.model_math import active_params_per_token, num_moe_layers, total_params
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import InputError, UnknownNameError
+from gputwin.perf.gemm import OPERAND_BYTES
 from gputwin.perf.speculation import expected_accepted_tokens
 from gputwin.yaml_io import load_validated
 
-_BYTES = {"int8": 1.0, "fp8": 1.0, "bf16": 2.0, "fp16": 2.0, "int4": 0.5, "fp4": 0.5}
+#: Weight formats the SRAM-resident parts are published with; their bytes are the GEMM
+#: operand sizes (:data:`gputwin.perf.gemm.OPERAND_BYTES`).
+WEIGHT_DTYPES = ("int8", "fp8", "bf16", "fp16", "int4", "fp4")
+_BYTES = {dtype: OPERAND_BYTES[dtype] for dtype in WEIGHT_DTYPES}
 
 
 class Speculation(BaseModel):
