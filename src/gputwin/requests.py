@@ -27,6 +27,10 @@ from gputwin.quantities import Bytes, PositiveCount, Seconds
 Recompute = Literal["none", "selective", "full"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
 PlanDType = Literal["bf16", "fp16", "fp8", "any"]
+#: How MoE tokens reach their experts (perf/communication.py) and the pipeline schedule
+#: (perf/pipeline.py); the CLI choices are read from these.
+EpDispatcher = Literal["alltoall", "deepep", "hybridep"]
+PipelineSchedule = Literal["1f1b", "dualpipe"]
 
 
 class _Request(InputModel):
@@ -60,7 +64,7 @@ class TrainLayout(_Request):
     balanced_stages: bool = Field(
         default=True, description="First/last pipeline stages give up layers when uneven")
     offload_optimizer: bool = Field(default=False, description="Adam state on the host")
-    ep_dispatcher: Literal["alltoall", "deepep", "hybridep"] = Field(
+    ep_dispatcher: EpDispatcher = Field(
         default="alltoall", description="MoE token dispatch: every top-k copy over the EP "
         "group (alltoall) or one copy per remote node forwarded over NVLink (deepep, "
         "hybridep)")
@@ -69,7 +73,7 @@ class TrainLayout(_Request):
     moe_a2a_overlap: bool = Field(
         default=False, description="Hide the EP all-to-all behind another micro-batch's "
         "compute (1F1B A2A overlap)")
-    pipeline_schedule: Literal["1f1b", "dualpipe"] = Field(
+    pipeline_schedule: PipelineSchedule = Field(
         default="1f1b", description="1F1B (interleaved when interleave > 1) or DeepSeek's "
         "DualPipe")
 
@@ -135,7 +139,7 @@ class TrainPlanRequest(_Request):
     pricing: str = "on-demand"
     max_tp: PositiveInt | None = None
     allow_offload: bool = False
-    ep_dispatcher: Literal["alltoall", "deepep", "hybridep"] = Field(
+    ep_dispatcher: EpDispatcher = Field(
         default="alltoall", description="The MoE dispatcher every expert-parallel layout runs")
     moe_a2a_overlap: bool = Field(
         default=False, description="Hide the EP all-to-all behind another micro-batch in "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 
@@ -22,6 +22,7 @@ from gputwin.cli.options import (
     option_of,
     positive_int,
 )
+from gputwin.requests import EpDispatcher, PipelineSchedule
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -124,7 +125,7 @@ def _schedule_text(lay: Any) -> str:
                    "divide the layers (Llama 3 style), or every stage the rounded-up count.")
 @click.option("--offload-optimizer", is_flag=True,
               help="Keep Adam's state on the host and step it there (CPU offload).")
-@click.option("--ep-dispatcher", type=click.Choice(["alltoall", "deepep", "hybridep"]),
+@click.option("--ep-dispatcher", type=click.Choice(get_args(EpDispatcher)),
               default="alltoall", show_default=True,
               help="MoE token dispatch: every top-k copy over the EP group, or one copy per "
                    "remote node forwarded over NVLink (DeepEP, HybridEP).")
@@ -134,7 +135,7 @@ def _schedule_text(lay: Any) -> str:
 @click.option("--moe-a2a-overlap", is_flag=True,
               help="Hide the EP all-to-all behind another micro-batch's compute (Megatron "
                    "overlap_moe_expert_parallel_comm; needs --interleave > 1 with --pp > 1).")
-@click.option("--pipeline-schedule", type=click.Choice(["1f1b", "dualpipe"]), default="1f1b",
+@click.option("--pipeline-schedule", type=click.Choice(get_args(PipelineSchedule)), default="1f1b",
               show_default=True,
               help="1F1B (interleaved with --interleave > 1) or DeepSeek-V3's DualPipe (even "
                    "--pp; pairs forward and backward chunks so the EP all-to-all hides).")

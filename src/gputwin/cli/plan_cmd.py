@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 
@@ -17,6 +17,7 @@ from gputwin.cli.options import (
     positive_int,
     wide_console,
 )
+from gputwin.requests import EpDispatcher
 from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def layout_text(lay: dict[str, Any]) -> str:
 @click.option("--max-tp", type=int, default=None, callback=positive_int,
               help="Largest tensor-parallel size [default: the scale-up domain].")
 @click.option("--allow-offload", is_flag=True, help="Also try optimizer CPU offload.")
-@click.option("--ep-dispatcher", type=click.Choice(["alltoall", "deepep", "hybridep"]),
+@click.option("--ep-dispatcher", type=click.Choice(get_args(EpDispatcher)),
               default="alltoall", show_default=True,
               help="MoE dispatcher of every expert-parallel layout (estimate train --help).")
 @click.option("--moe-a2a-overlap", is_flag=True,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
@@ -37,12 +37,11 @@ from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_params
 from gputwin.perf.pipeline import bubble_s, dualpipe_bubble_s
 from gputwin.perf.plan import Plan
 from gputwin.perf.split import Split, check_split
+from gputwin.requests import EpDispatcher, PipelineSchedule
 from gputwin.topology.hardware import HardwareSpec
 from gputwin.units import format_bytes
 
 Recompute = Literal["none", "selective", "full"]
-EpDispatcher = Literal["alltoall", "deepep", "hybridep"]
-PipelineSchedule = Literal["1f1b", "dualpipe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +150,9 @@ def _check_split(model: ModelSpec, num_gpus: int, p: ParallelConfig,
     check_split(model, p.split, seq_len=cfg.seq_len, num_gpus=num_gpus, where=str)
     if p.zero_stage not in (0, 1, 2, 3):
         raise InputError(f"zero_stage must be 0, 1, 2 or 3, got {p.zero_stage}")
-    if p.ep_dispatcher not in ("alltoall", "deepep", "hybridep"):
-        raise InputError("ep_dispatcher must be alltoall, deepep or hybridep, got "
-                         f"{p.ep_dispatcher!r}")
+    if p.ep_dispatcher not in get_args(EpDispatcher):
+        raise InputError(f"ep_dispatcher must be one of {', '.join(get_args(EpDispatcher))}, "
+                         f"got {p.ep_dispatcher!r}")
     dp = num_gpus // (p.tp * p.pp * p.cp)
     if cfg.global_batch_size % (cfg.micro_batch_size * dp):
         raise InputError(

@@ -33,7 +33,6 @@ from gputwin.perf.calibration import default_calibration
 from gputwin.perf.memory import MemoryBreakdown, peak_memory
 from gputwin.perf.split import Split, split_problem
 from gputwin.perf.training import (
-    EpDispatcher,
     ParallelConfig,
     TrainingConfig,
     TrainingEstimate,
@@ -41,6 +40,7 @@ from gputwin.perf.training import (
     make_plan,
     step_lower_bound_s,
 )
+from gputwin.requests import EpDispatcher
 from gputwin.topology.hardware import HardwareSpec
 
 Objective = Literal["throughput", "time", "cost", "energy"]
