@@ -296,3 +296,16 @@ def test_every_speculation_endpoint_is_a_catalog_model() -> None:
                 CAT.model(name)  # raises for an unknown name
             if spec is not None and spec.draft_model is not None:
                 CAT.model(spec.draft_model)
+
+
+def test_first_token_takes_a_whole_pass_without_the_speculative_speed_up() -> None:
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.dataflow import estimate_dataflow
+
+    cat = default_catalog()
+    est = estimate_dataflow(cat.accelerators["groq-lpu"], cat.model("llama3.3-70b"),
+                            input_tokens=512, output_tokens=512)
+    assert est.speculation_speedup > 1.5  # the 2026 stack drafts for this model
+    one_pass = est.tpot_s * est.speculation_speedup
+    assert est.ttft_s > one_pass
+    assert est.ttft_s < one_pass * 1.2  # 512 prompt tokens' math is small against the pass

@@ -280,14 +280,17 @@ def estimate_dataflow(acc: Accelerator, model: ModelSpec, *, input_tokens: int,
     context = input_tokens + output_tokens
     lay = _layout(acc, part, stack, model, dtype, context, batch_size)
     speedup, k = _speculation(lay, stack, context, batch_size)
-    tpot = lay.pass_time_s(batch_size) / speedup
+    one_pass = lay.pass_time_s(batch_size)
+    tpot = one_pass / speedup
+    # the prompt's math spread over every chip, then the pass that yields the first token
+    # (a prefill pass: the speculative speed-up only shortens the tokens after it)
     prefill = 2.0 * active_params_per_token(model) * input_tokens * batch_size / (
         lay.chips * lay.peak_flop_per_s)
     depth = min(model.num_layers, lay.chips)
     hops = lay.system_crossings
     spec = lay.sw.speculation if k > 0 else None
     return DataflowEstimate(
-        lay.chips, tpot, 1.0 / tpot, prefill + tpot, batch_size * depth / tpot,
+        lay.chips, tpot, 1.0 / tpot, prefill + one_pass, batch_size * depth / tpot,
         lay.weights_bytes, lay.kv_bytes, stack, speedup, k, hops, hops * lay.sw.system_hop_s,
         dtype, lay.sw.layer_latency_s, part.usable_frac,
         spec.draft_model or "" if spec is not None else "",
