@@ -158,13 +158,16 @@ def _check_split(model: ModelSpec, num_gpus: int, p: ParallelConfig,
         raise InputError(
             f"global_batch_size {cfg.global_batch_size} must be a multiple of "
             f"micro_batch_size x dp = {cfg.micro_batch_size} x {dp}")
-    _check_schedule(p, cfg, cfg.global_batch_size // (cfg.micro_batch_size * dp))
+    _check_schedule(p, cfg.global_batch_size // (cfg.micro_batch_size * dp))
     if p.moe_a2a_overlap and model.is_moe and p.ep > 1:
-        _check_a2a_overlap(p, cfg, cfg.global_batch_size // (cfg.micro_batch_size * dp))
+        problem = a2a_overlap_problem(p, cfg.recompute,
+                                      cfg.global_batch_size // (cfg.micro_batch_size * dp))
+        if problem is not None:
+            raise InputError(problem)
     return dp
 
 
-def _check_schedule(p: ParallelConfig, cfg: TrainingConfig, microbatches: int) -> None:
+def _check_schedule(p: ParallelConfig, microbatches: int) -> None:
     """DualPipe runs two pipelines in opposite directions over one even set of stages."""
     if p.pipeline_schedule == "1f1b":
         return
@@ -180,20 +183,21 @@ def _check_schedule(p: ParallelConfig, cfg: TrainingConfig, microbatches: int) -
                          f"end: it needs an even number of them per step, got {microbatches}")
 
 
-def _check_a2a_overlap(p: ParallelConfig, cfg: TrainingConfig, microbatches: int) -> None:
-    """The 1F1B A2A overlap's conditions (Megatron-Core ``overlap_moe_expert_parallel_comm``:
-    a forward and a backward of two micro-batches run together)."""
+def a2a_overlap_problem(p: ParallelConfig, recompute: str, microbatches: int) -> str | None:
+    """Why a layout cannot run the 1F1B A2A overlap (Megatron-Core
+    ``overlap_moe_expert_parallel_comm``: a forward and a backward of two micro-batches run
+    together), or None when it can. The planner asks the same."""
     if microbatches < 2:
-        raise InputError("moe_a2a_overlap hides one micro-batch's all-to-all behind another's "
-                         "compute: it needs at least 2 micro-batches per step (global batch "
-                         f"{cfg.global_batch_size} gives 1)")
+        return ("moe_a2a_overlap hides one micro-batch's all-to-all behind another's compute: "
+                f"it needs at least 2 micro-batches per step, the batch gives {microbatches}")
     if p.pp > 1 and p.interleave == 1 and p.pipeline_schedule == "1f1b":
-        raise InputError("moe_a2a_overlap with pipeline parallelism needs interleave > 1 "
-                         "(Megatron-Core's combined 1F1B schedule runs on virtual stages) or "
-                         "pipeline_schedule dualpipe")
-    if cfg.recompute == "full":
-        raise InputError("moe_a2a_overlap does not run with full recomputation (Megatron-Core "
-                         "refuses it): use recompute selective or none")
+        return ("moe_a2a_overlap with pipeline parallelism needs interleave > 1 (Megatron-"
+                "Core's combined 1F1B schedule runs on virtual stages) or pipeline_schedule "
+                "dualpipe")
+    if recompute == "full":
+        return ("moe_a2a_overlap does not run with full recomputation (Megatron-Core refuses "
+                "it): use recompute selective or none")
+    return None
 
 
 def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig,

@@ -24,7 +24,7 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from gputwin.catalog.schema import ModelSpec
@@ -36,6 +36,7 @@ from gputwin.perf.training import (
     ParallelConfig,
     TrainingConfig,
     TrainingEstimate,
+    a2a_overlap_problem,
     estimate_training,
     make_plan,
     step_lower_bound_s,
@@ -123,14 +124,6 @@ class SearchResult:
         return self.candidates[0]
 
 
-def _a2a_overlap_allowed(model: ModelSpec, split: Split, recompute: str,
-                         microbatches: int) -> bool:
-    """A layout can hide its EP all-to-all behind another micro-batch (the conditions
-    ``perf.training`` checks for ``moe_a2a_overlap``)."""
-    return (model.is_moe and split.ep > 1 and microbatches >= 2 and recompute != "full"
-            and (split.pp == 1 or split.interleave > 1))
-
-
 def _divisors(n: int, limit: int) -> list[int]:
     return [d for d in range(1, min(n, limit) + 1) if n % d == 0]
 
@@ -205,12 +198,12 @@ class _Searcher:
     def _layout(self, split: Split, mbs: int, gbs: int, dtype: str, offload: bool,
                 recompute: str, zero: int, dp: int) -> tuple[ParallelConfig, TrainingConfig]:
         s = self.s
-        overlap = s.moe_a2a_overlap and _a2a_overlap_allowed(
-            s.model, split, recompute, gbs // (mbs * dp))
         p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
                            sequence_parallel=split.tp > 1, zero_stage=zero,
-                           offload_optimizer=offload, ep_dispatcher=s.ep_dispatcher,
-                           moe_a2a_overlap=overlap)
+                           offload_optimizer=offload, ep_dispatcher=s.ep_dispatcher)
+        if (s.moe_a2a_overlap and s.model.is_moe and split.ep > 1
+                and a2a_overlap_problem(p, recompute, gbs // (mbs * dp)) is None):
+            p = replace(p, moe_a2a_overlap=True)
         cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
                              seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
                              recompute=recompute)  # type: ignore[arg-type]
