@@ -2,7 +2,8 @@
 
 Public API (stable, used by the CLI, the validation suite and the simulator):
 
-- ``ParallelConfig``, ``TrainingConfig``: what to run and how it is split.
+- ``ParallelConfig``, ``TrainingConfig``: what to run and how it is split (defined, with
+  the checks a layout must pass, in :mod:`gputwin.perf.training_layout`).
 - ``estimate_training(model, hw, num_gpus, parallel, config, *, tokens=None,
   num_leaves_spanned=None, check_memory=True) -> TrainingEstimate``.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, get_args
+from typing import Any
 
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
@@ -27,7 +28,6 @@ from gputwin.perf.calibration import AcceleratorCoefficients, Calibration, defau
 from gputwin.perf.compute import layer_times, logits_time_s, optimizer_time_s
 from gputwin.perf.energy import gpu_power_w, run_energy_j
 from gputwin.perf.flops import (
-    arch_of,
     hardware_flops_per_token,
     model_flops_per_token,
     total_params,
@@ -36,48 +36,14 @@ from gputwin.perf.io import IoEstimate, io_estimate
 from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_params
 from gputwin.perf.pipeline import bubble_s, dualpipe_bubble_s
 from gputwin.perf.plan import Plan
-from gputwin.perf.split import Split, check_split
-from gputwin.requests import EpDispatcher, PipelineSchedule
+from gputwin.perf.training_layout import ParallelConfig as ParallelConfig
+from gputwin.perf.training_layout import Recompute as Recompute
+from gputwin.perf.training_layout import TrainingConfig as TrainingConfig
+from gputwin.perf.training_layout import a2a_overlap_problem as a2a_overlap_problem
+from gputwin.perf.training_layout import check_layout
+from gputwin.perf.training_layout import make_plan as make_plan
 from gputwin.topology.hardware import HardwareSpec
 from gputwin.units import format_bytes
-
-Recompute = Literal["none", "selective", "full"]
-
-
-@dataclass(frozen=True, slots=True)
-class ParallelConfig:
-    """How a job is split. ``dp`` is derived from the GPU count by ``estimate_training``."""
-
-    tp: int = 1
-    pp: int = 1
-    cp: int = 1
-    ep: int = 1
-    interleave: int = 1  # virtual pipeline stages per rank (1 = plain 1F1B)
-    sequence_parallel: bool = False
-    zero_stage: int = 1  # 0 = plain DDP, 1 = optimizer, 2 = +gradients, 3 = FSDP (+weights)
-    balanced_stages: bool = True  # first/last pipeline stages give up layers (Llama 3 style)
-    offload_optimizer: bool = False  # Adam state and step on the host
-    #: How MoE tokens reach their experts: "alltoall" (every top-k copy over the EP group)
-    #: or "deepep"/"hybridep" (one scale-out copy per remote node, forwarded over NVLink);
-    #: see perf/communication.py.
-    ep_dispatcher: EpDispatcher = "alltoall"
-    ep_dispatch_fp8: bool = False  # dispatch in FP8 (DeepSeek's own stack); BF16 otherwise
-    moe_a2a_overlap: bool = False  # EP all-to-all hidden behind another micro-batch's compute
-    pipeline_schedule: PipelineSchedule = "1f1b"  # "dualpipe": DeepSeek-V3's (pipeline.py)
-
-    @property
-    def split(self) -> Split:
-        return Split(self.tp, self.pp, self.cp, self.ep, self.interleave)
-
-
-@dataclass(frozen=True, slots=True)
-class TrainingConfig:
-    global_batch_size: int
-    micro_batch_size: int = 1
-    seq_len: int = 2048
-    dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
-    recompute: Recompute = "selective"
-    checkpoint_interval_s: float = 3600.0  # training time between two checkpoint saves
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,78 +104,6 @@ class TrainingEstimate:
             out["time_to_train_s"] = self.time_to_train_s
             out["energy_j"] = self.energy_j
         return out
-
-
-def _check_split(model: ModelSpec, num_gpus: int, p: ParallelConfig,
-                 cfg: TrainingConfig) -> int:
-    """Validate the split and the batch; return dp. Raises :class:`InputError`."""
-    for name, value in (("global_batch_size", cfg.global_batch_size),
-                        ("micro_batch_size", cfg.micro_batch_size), ("seq_len", cfg.seq_len)):
-        if value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value}")
-    check_split(model, p.split, seq_len=cfg.seq_len, num_gpus=num_gpus, where=str)
-    if p.zero_stage not in (0, 1, 2, 3):
-        raise InputError(f"zero_stage must be 0, 1, 2 or 3, got {p.zero_stage}")
-    if p.ep_dispatcher not in get_args(EpDispatcher):
-        raise InputError(f"ep_dispatcher must be one of {', '.join(get_args(EpDispatcher))}, "
-                         f"got {p.ep_dispatcher!r}")
-    dp = num_gpus // (p.tp * p.pp * p.cp)
-    if cfg.global_batch_size % (cfg.micro_batch_size * dp):
-        raise InputError(
-            f"global_batch_size {cfg.global_batch_size} must be a multiple of "
-            f"micro_batch_size x dp = {cfg.micro_batch_size} x {dp}")
-    _check_schedule(p, cfg.global_batch_size // (cfg.micro_batch_size * dp))
-    if p.moe_a2a_overlap and model.is_moe and p.ep > 1:
-        problem = a2a_overlap_problem(p, cfg.recompute,
-                                      cfg.global_batch_size // (cfg.micro_batch_size * dp))
-        if problem is not None:
-            raise InputError(problem)
-    return dp
-
-
-def _check_schedule(p: ParallelConfig, microbatches: int) -> None:
-    """DualPipe runs two pipelines in opposite directions over one even set of stages."""
-    if p.pipeline_schedule == "1f1b":
-        return
-    if p.pipeline_schedule != "dualpipe":
-        raise InputError("pipeline_schedule must be 1f1b or dualpipe, got "
-                         f"{p.pipeline_schedule!r}")
-    if p.pp < 2 or p.pp % 2 or p.interleave != 1:
-        raise InputError(f"pipeline_schedule dualpipe needs an even pp >= 2 and interleave 1 "
-                         f"(its stages pair up from both ends), got pp {p.pp}, interleave "
-                         f"{p.interleave}")
-    if microbatches < 2 or microbatches % 2:
-        raise InputError(f"pipeline_schedule dualpipe feeds half the micro-batches from each "
-                         f"end: it needs an even number of them per step, got {microbatches}")
-
-
-def a2a_overlap_problem(p: ParallelConfig, recompute: str, microbatches: int) -> str | None:
-    """Why a layout cannot run the 1F1B A2A overlap (Megatron-Core
-    ``overlap_moe_expert_parallel_comm``: a forward and a backward of two micro-batches run
-    together), or None when it can. The planner asks the same."""
-    if microbatches < 2:
-        return ("moe_a2a_overlap hides one micro-batch's all-to-all behind another's compute: "
-                f"it needs at least 2 micro-batches per step, the batch gives {microbatches}")
-    if p.pp > 1 and p.interleave == 1 and p.pipeline_schedule == "1f1b":
-        return ("moe_a2a_overlap with pipeline parallelism needs interleave > 1 (Megatron-"
-                "Core's combined 1F1B schedule runs on virtual stages) or pipeline_schedule "
-                "dualpipe")
-    if recompute == "full":
-        return ("moe_a2a_overlap does not run with full recomputation (Megatron-Core refuses "
-                "it): use recompute selective or none")
-    return None
-
-
-def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig,
-              config: TrainingConfig) -> Plan:
-    """The derived shape of a checked job (see :class:`Plan`)."""
-    p = parallel
-    return Plan(arch_of(model), num_gpus, p.tp, p.pp, p.cp, p.ep, dp, p.interleave,
-                p.sequence_parallel, p.zero_stage, config.micro_batch_size, config.seq_len,
-                config.global_batch_size, config.dtype, config.recompute,
-                balanced_stages=p.balanced_stages, offload_optimizer=p.offload_optimizer,
-                ep_dispatcher=p.ep_dispatcher, ep_dispatch_fp8=p.ep_dispatch_fp8,
-                moe_a2a_overlap=p.moe_a2a_overlap, pipeline_schedule=p.pipeline_schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +220,7 @@ def estimate_training(
     real placement; default: nodes packed under as few leaves as possible).
     ``memory``: the peak memory of this very plan when the caller has it already.
     """
-    dp = _check_split(model, num_gpus, parallel, config)
+    dp = check_layout(model, num_gpus, parallel, config)
     accel = hw.accelerator
     _check_dtype(accel, config.dtype)
     c = default_calibration()
