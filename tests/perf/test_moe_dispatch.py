@@ -86,11 +86,14 @@ def test_fp8_dispatch_saves_less_than_half_of_the_all_to_all() -> None:
 
 def test_a2a_overlap_hides_behind_compute_but_keeps_the_sm_share() -> None:
     c = default_calibration()
-    plain = flat_train(**DSV3).breakdown["ep_comm_s"]  # (1 - ep_overlap_frac) exposed
-    total = plain / (1.0 - c.ep_overlap_frac)
-    overlapped = flat_train(**DSV3, moe_a2a_overlap=True).breakdown["ep_comm_s"]
-    assert overlapped < plain
-    assert overlapped >= c.a2a_overlap_sm_frac * total * (1 - 1e-9)
+    est = flat_train(**DSV3)
+    total = est.extra["ep_comm_total_s"]  # before any overlap
+    plain = est.breakdown["ep_comm_s"]
+    assert plain == pytest.approx((1.0 - c.ep_overlap_frac) * total)
+    over = flat_train(**DSV3, moe_a2a_overlap=True)
+    assert over.extra["ep_comm_total_s"] == pytest.approx(total)
+    assert over.breakdown["ep_comm_s"] < plain
+    assert over.breakdown["ep_comm_s"] >= c.a2a_overlap_sm_frac * total * (1 - 1e-9)
 
 
 @pytest.mark.parametrize(("change", "needs"), [

@@ -115,6 +115,7 @@ class MicrobatchTimes:
     tp_s: float  # exposed TP / CP / EP communication of the busiest stage
     cp_s: float
     ep_s: float
+    ep_total_s: float  # the busiest stage's EP all-to-all before any overlap
     t_max: float  # the slowest stage (sets the steady-state pace)
     t_avg: float  # the average stage (sets the fill and drain)
     compute_avg: float  # compute of the average stage
@@ -138,9 +139,11 @@ def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoeffici
     stage_s[-1] += logits
     busiest = float(max(counts))
     mean_layers = plan.arch.num_layers / plan.pp
+    ep_total = plan.moe_layer_frac * sum(comm.ep_times_per_moe_layer(plan, ctx))
     return MicrobatchTimes(
         fwd=busiest * fwd, bwd=busiest * bwd, tp_s=busiest * tp, cp_s=busiest * cp,
-        ep_s=busiest * ep, t_max=max(stage_s), t_avg=sum(stage_s) / plan.pp,
+        ep_s=busiest * ep, ep_total_s=busiest * ep_total, t_max=max(stage_s),
+        t_avg=sum(stage_s) / plan.pp,
         compute_avg=mean_layers * (fwd + bwd) + logits / plan.pp)
 
 
@@ -321,6 +324,7 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
         "bubble_frac": s.bubble_s / (m * mb.t_avg) if plan.pp > 1 else 0.0,
         "hardware_flops_per_step": hw_flops,
         "dp_comm_total_s": s.dp.total_s,
+        "ep_comm_total_s": m * mb.ep_total_s,
         "checkpoint_bytes": s.io.checkpoint_bytes,
         "checkpoint_write_s": s.io.checkpoint_write_s,
         "data_read_s": s.io.data_read_s,
