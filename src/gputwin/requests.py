@@ -141,6 +141,8 @@ class TrainPlanRequest(_Request):
     allow_offload: bool = False
     ep_dispatcher: EpDispatcher = Field(
         default="alltoall", description="The MoE dispatcher every expert-parallel layout runs")
+    ep_dispatch_fp8: bool = Field(default=False,
+                                  description="Every expert-parallel layout dispatches in FP8")
     moe_a2a_overlap: bool = Field(
         default=False, description="Hide the EP all-to-all behind another micro-batch in "
         "the layouts that allow it (pp 1 or interleave > 1, 2+ micro-batches, no full "

@@ -249,13 +249,14 @@ def test_owned_cost_objective_pays_the_power_the_owned_rate_leaves_apart() -> No
 def test_moe_dispatch_choices_reach_every_layout_that_can_run_them() -> None:
     model = CAT.model("qwen3-30b-a3b")
     search = TrainSearch(model, H100, (64,), 4096, global_batch_size=256, dtypes=("fp8",),
-                         keep=40, ep_dispatcher="deepep", moe_a2a_overlap=True)
+                         keep=40, ep_dispatcher="deepep", ep_dispatch_fp8=True,
+                         moe_a2a_overlap=True)
     cands = search_layouts(search).candidates
     with_ep = [c for c in cands if c.parallel.ep > 1]
     assert with_ep, "the search keeps expert-parallel layouts"
     for cand in cands:
         p, cfg = cand.parallel, cand.config
-        assert p.ep_dispatcher == "deepep"
+        assert p.ep_dispatcher == "deepep" and p.ep_dispatch_fp8
         allowed = (p.ep > 1 and cfg.recompute != "full" and (p.pp == 1 or p.interleave > 1)
                    and cfg.global_batch_size // (cfg.micro_batch_size * cand.estimate.dp) > 1)
         assert p.moe_a2a_overlap == allowed

@@ -91,6 +91,8 @@ def layout_text(lay: dict[str, Any]) -> str:
         parts.append("offload")
     if lay.get("ep", 1) > 1 and lay.get("ep_dispatcher", "alltoall") != "alltoall":
         parts.append(str(lay["ep_dispatcher"]))
+    if lay.get("ep", 1) > 1 and lay.get("ep_dispatch_fp8"):
+        parts.append("fp8-dispatch")
     if lay.get("moe_a2a_overlap"):
         parts.append("a2a-overlap")
     return " ".join(parts)
@@ -125,6 +127,8 @@ def layout_text(lay: dict[str, Any]) -> str:
 @click.option("--ep-dispatcher", type=click.Choice(get_args(EpDispatcher)),
               default="alltoall", show_default=True,
               help="MoE dispatcher of every expert-parallel layout (estimate train --help).")
+@click.option("--ep-dispatch-fp8", is_flag=True,
+              help="Every expert-parallel layout dispatches in FP8 (DeepSeek-V3's stack).")
 @click.option("--moe-a2a-overlap", is_flag=True,
               help="Hide the EP all-to-all behind another micro-batch in the layouts that "
                    "allow it (pp 1 or interleave > 1, no full recomputation).")

@@ -87,6 +87,7 @@ class TrainSearch:
     usd_per_gpu_hour: float | None = None  # needed for the ``cost`` objective
     keep: int = 5  # the best this many are exact; layouts bounded out of them are not timed
     ep_dispatcher: EpDispatcher = "alltoall"  # the MoE dispatcher of every EP layout
+    ep_dispatch_fp8: bool = False
     moe_a2a_overlap: bool = False  # used by the layouts that allow it (_a2a_overlap_allowed)
 
 
@@ -107,7 +108,7 @@ class Candidate:
                 "recompute": c.recompute, "zero_stage": p.zero_stage,
                 "sequence_parallel": p.sequence_parallel, "dtype": c.dtype,
                 "offload_optimizer": p.offload_optimizer, "ep_dispatcher": p.ep_dispatcher,
-                "moe_a2a_overlap": p.moe_a2a_overlap}
+                "ep_dispatch_fp8": p.ep_dispatch_fp8, "moe_a2a_overlap": p.moe_a2a_overlap}
 
 
 @dataclass(slots=True)
@@ -200,7 +201,8 @@ class _Searcher:
         s = self.s
         p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
                            sequence_parallel=split.tp > 1, zero_stage=zero,
-                           offload_optimizer=offload, ep_dispatcher=s.ep_dispatcher)
+                           offload_optimizer=offload, ep_dispatcher=s.ep_dispatcher,
+                           ep_dispatch_fp8=s.ep_dispatch_fp8)
         if (s.moe_a2a_overlap and s.model.is_moe and split.ep > 1
                 and a2a_overlap_problem(p, recompute, gbs // (mbs * dp)) is None):
             p = replace(p, moe_a2a_overlap=True)

@@ -137,7 +137,7 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
         max_tp=request.max_tp, allow_offload=request.allow_offload,
         objective=request.objective, tokens=request.tokens, usd_per_gpu_hour=price,
         keep=request.top, ep_dispatcher=request.ep_dispatcher,
-        moe_a2a_overlap=request.moe_a2a_overlap)
+        ep_dispatch_fp8=request.ep_dispatch_fp8, moe_a2a_overlap=request.moe_a2a_overlap)
     return TrainPlan(request, search_layouts(search), seq, basis)
 
 
@@ -148,7 +148,7 @@ def layout_of(c: Candidate) -> TrainLayout:
                        zero_stage=p.zero_stage, sequence_parallel=p.sequence_parallel,
                        dtype=cfg.dtype, balanced_stages=p.balanced_stages,
                        offload_optimizer=p.offload_optimizer, ep_dispatcher=p.ep_dispatcher,
-                       moe_a2a_overlap=p.moe_a2a_overlap)
+                       ep_dispatch_fp8=p.ep_dispatch_fp8, moe_a2a_overlap=p.moe_a2a_overlap)
 
 
 def planned_estimate(request: TrainRequest, *, catalog: Catalog | None = None

@@ -110,16 +110,11 @@ def build_layout(scenario: Scenario, hw: HardwareSpec,
 def job_template(cfg: TemplateConfig, layouts: PlannedLayouts | None = None) -> JobTemplate:
     """A generator template; ``layouts`` (per GPU count) replace the template's own."""
     lo, hi = cfg.tokens_range
+    parallel, training = cfg.layout()
     return JobTemplate(
         weight=cfg.weight, kind=cfg.kind, model=cfg.model, tenant=cfg.tenant,
         num_gpus_choices=cfg.num_gpus_choices, tokens_min=lo, tokens_max=hi,
-        parallel=ParallelConfig(tp=cfg.tp, pp=cfg.pp, cp=cfg.cp, ep=cfg.ep,
-                                sequence_parallel=cfg.sequence_parallel,
-                                zero_stage=cfg.zero_stage),
-        training=TrainingConfig(global_batch_size=cfg.global_batch_size or 1,
-                                micro_batch_size=cfg.micro_batch_size,
-                                seq_len=cfg.seq_len or 2048,
-                                dtype=cfg.dtype, recompute=cfg.recompute),
+        parallel=parallel, training=training,
         startup_overhead_s=cfg.startup_overhead,
         deferrable_slack_s=cfg.deferrable_slack, interruptible=cfg.interruptible,
         data_bytes=cfg.data_bytes, region=cfg.region, layouts=layouts, gpu_type=cfg.gpu,
@@ -145,7 +140,8 @@ def plan_template_layouts(cfg: TemplateConfig, scenario: Scenario,
         request = TrainPlanRequest(
             model=cfg.model, num_gpus=[num_gpus], gpu=c.gpu, system=c.system,
             global_batch_size=cfg.global_batch_size or 1, seq_len=seq, dtypes=[cfg.dtype],
-            top=1,
+            top=1, ep_dispatcher=cfg.ep_dispatcher, ep_dispatch_fp8=cfg.ep_dispatch_fp8,
+            moe_a2a_overlap=cfg.moe_a2a_overlap,
             fabric=c.scale_out_fabric, oversubscription=c.network.oversubscription,
             nodes_per_leaf=c.network.nodes_per_leaf)
         planned = _best_layout(request, catalog)

@@ -13,6 +13,7 @@ from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.limits import MAX_GPUS, check_at_most
 from gputwin.perf.split import Split, Where, check_split
+from gputwin.perf.training_layout import check_layout
 from gputwin.scenario.schema import Scenario, TemplateConfig
 from gputwin.topology.hardware import default_system_for
 from gputwin.topology.optical import hosts_per_block, torus_optics
@@ -109,10 +110,23 @@ def _check_optics(scenario: Scenario, catalog: Catalog,
 
 
 def _check_template_split(template: TemplateConfig, model: ModelSpec, where: Where) -> None:
-    """The one split check (perf.split) for every GPU count a template may draw."""
-    split = Split(tp=template.tp, pp=template.pp, cp=template.cp, ep=template.ep)
+    """The one split check (perf.split) for every GPU count a template may draw, and the
+    layout checks (perf.training_layout) of a DualPipe schedule or an A2A overlap."""
+    split = Split(tp=template.tp, pp=template.pp, cp=template.cp, ep=template.ep,
+                  interleave=template.interleave)
     for num_gpus in template.num_gpus_choices:
         check_split(model, split, seq_len=template.seq_len, num_gpus=num_gpus, where=where)
+    scheduled = template.pipeline_schedule != "1f1b" or template.moe_a2a_overlap
+    if not scheduled or template.global_batch_size is None or not template.layout_given:
+        return
+    parallel, training = template.layout(template.seq_len or model.training_seq_len)
+    for num_gpus in template.num_gpus_choices:
+        try:
+            check_layout(model, num_gpus, parallel, training)
+        except InputError as exc:
+            key = exc.detail.split(" ", 1)[0]
+            raise InputError(exc.detail, where=where(
+                key if key in TemplateConfig.model_fields else "pipeline_schedule")) from None
 
 
 def _under(prefix: KeyPath, where: Callable[[KeyPath], str]) -> Where:

@@ -9,13 +9,14 @@ See docs/scenario.md for the reference.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
 from gputwin.input_model import InputModel
 from gputwin.limits import GpuCount, JobCount
 from gputwin.quantities import Bytes, Count, Seconds, ShareWeight
+from gputwin.requests import EpDispatcher, PipelineSchedule
 from gputwin.scenario.experiment import ExperimentConfig
 from gputwin.scenario.failures import FailuresConfig
 from gputwin.scenario.paths import CATALOG_FIELD_HELP
@@ -23,6 +24,9 @@ from gputwin.scenario.shared_fleet import FleetServing, fill_service_hardware
 from gputwin.scenario.site import SiteConfig
 from gputwin.scenario.tenancy import TenancyConfig
 from gputwin.topology.hardware import TopologyKind
+
+if TYPE_CHECKING:
+    from gputwin.perf.training_layout import ParallelConfig, TrainingConfig
 
 
 def _number_to_str(value: Any) -> Any:
@@ -136,8 +140,9 @@ class ArrivalConfig(_Model):
     start: Seconds = 0.0
 
 
-_LAYOUT_KEYS = frozenset({"tp", "pp", "cp", "ep", "zero_stage", "sequence_parallel",
-                          "micro_batch_size", "recompute"})
+_LAYOUT_KEYS = frozenset({"tp", "pp", "cp", "ep", "interleave", "zero_stage",
+                          "sequence_parallel", "micro_batch_size", "recompute",
+                          "pipeline_schedule"})
 
 
 class TemplateConfig(_Model):
@@ -145,9 +150,12 @@ class TemplateConfig(_Model):
 
     ``num_gpus``: one count or a list of choices (uniform). ``tokens``: a number or a
     ``[min, max]`` range (log-uniform). A template that sets no layout knob (tp, pp, cp,
-    ep, zero_stage, sequence_parallel, micro_batch_size, recompute) gets the layout
-    planner's best layout for each GPU count. The split (every GPU count a multiple of
-    ``tp·pp·cp``, heads, layers, experts) is checked against the model in ``scenario.check``.
+    ep, interleave, zero_stage, sequence_parallel, micro_batch_size, recompute,
+    pipeline_schedule) gets the layout planner's best layout for each GPU count, run with
+    the template's MoE dispatch (ep_dispatcher, ep_dispatch_fp8, moe_a2a_overlap where the
+    layout allows it). The split (every GPU count a multiple of ``tp·pp·cp``, heads,
+    layers, experts) and the layout's schedule are checked against the model in
+    ``scenario.check``.
     """
 
     weight: float = Field(default=1.0, gt=0)
@@ -159,8 +167,14 @@ class TemplateConfig(_Model):
     pp: PositiveInt = 1
     cp: PositiveInt = 1
     ep: PositiveInt = 1
+    interleave: PositiveInt = Field(default=1, description="Virtual pipeline stages per rank")
     zero_stage: int = Field(default=1, ge=0, le=3)
     sequence_parallel: bool = False
+    ep_dispatcher: EpDispatcher = Field(
+        default="alltoall", description="MoE dispatch (docs/training-model.md, 'MoE dispatch')")
+    ep_dispatch_fp8: bool = False
+    moe_a2a_overlap: bool = False
+    pipeline_schedule: PipelineSchedule = "1f1b"
     global_batch_size: PositiveInt | None = Field(
         default=None, description="Sequences per step (required with `tokens`)")
     micro_batch_size: PositiveInt = 1
@@ -199,6 +213,22 @@ class TemplateConfig(_Model):
     def layout_given(self) -> bool:
         """Whether the file sets any layout knob; if not, the planner chooses the layout."""
         return bool(self.model_fields_set & _LAYOUT_KEYS)
+
+    def layout(self, seq_len: int | None = None) -> tuple[ParallelConfig, TrainingConfig]:
+        """The template's own layout and batch (``seq_len``: the sequence length to use,
+        default the template's, else 2,048)."""
+        from gputwin.perf.training_layout import ParallelConfig, TrainingConfig
+
+        parallel = ParallelConfig(
+            tp=self.tp, pp=self.pp, cp=self.cp, ep=self.ep, interleave=self.interleave,
+            sequence_parallel=self.sequence_parallel, zero_stage=self.zero_stage,
+            ep_dispatcher=self.ep_dispatcher, ep_dispatch_fp8=self.ep_dispatch_fp8,
+            moe_a2a_overlap=self.moe_a2a_overlap, pipeline_schedule=self.pipeline_schedule)
+        training = TrainingConfig(global_batch_size=self.global_batch_size or 1,
+                                  micro_batch_size=self.micro_batch_size,
+                                  seq_len=seq_len or self.seq_len or 2048,
+                                  dtype=self.dtype, recompute=self.recompute)
+        return parallel, training
 
     @property
     def tokens_range(self) -> tuple[float, float]:
