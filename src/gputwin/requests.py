@@ -143,6 +143,9 @@ class TrainPlanRequest(_Request):
         default="alltoall", description="The MoE dispatcher every expert-parallel layout runs")
     ep_dispatch_fp8: bool = Field(default=False,
                                   description="Every expert-parallel layout dispatches in FP8")
+    try_dualpipe: bool = Field(
+        default=False, description="Also time DeepSeek's DualPipe schedule on the layouts "
+        "that can run it (even pp, interleave 1, an even number of micro-batches)")
     moe_a2a_overlap: bool = Field(
         default=False, description="Hide the EP all-to-all behind another micro-batch in "
         "the layouts that allow it (pp 1 or interleave > 1, 2+ micro-batches, no full "

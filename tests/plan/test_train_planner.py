@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -264,3 +265,21 @@ def test_moe_dispatch_choices_reach_every_layout_that_can_run_them() -> None:
         again = estimate_training(model, H100, 64, p, cfg)
         assert again.step_time_s == pytest.approx(cand.estimate.step_time_s)
     assert any(c.parallel.moe_a2a_overlap for c in with_ep)
+
+
+def test_dualpipe_search_adds_the_layouts_that_can_run_it() -> None:
+    model = CAT.model("qwen3-30b-a3b")
+    base: dict[str, Any] = dict(global_batch_size=512, dtypes=("fp8",), keep=200,
+                                ep_dispatcher="deepep", moe_a2a_overlap=True)
+    plain = search_layouts(TrainSearch(model, H100, (64,), 4096, **base))
+    both = search_layouts(TrainSearch(model, H100, (64,), 4096, try_dualpipe=True, **base))
+    dual = [c for c in both.candidates if c.parallel.pipeline_schedule == "dualpipe"]
+    assert dual, "some layouts run DualPipe"
+    assert not [c for c in plain.candidates if c.parallel.pipeline_schedule == "dualpipe"]
+    for cand in dual[:10]:
+        p, cfg = cand.parallel, cand.config
+        assert p.pp % 2 == 0 and p.interleave == 1
+        assert (cfg.global_batch_size // (cfg.micro_batch_size * cand.estimate.dp)) % 2 == 0
+        again = estimate_training(model, H100, 64, p, cfg)
+        assert again.step_time_s == pytest.approx(cand.estimate.step_time_s)
+    assert both.best.score <= plain.best.score

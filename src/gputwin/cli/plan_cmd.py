@@ -95,6 +95,8 @@ def layout_text(lay: dict[str, Any]) -> str:
         parts.append("fp8-dispatch")
     if lay.get("moe_a2a_overlap"):
         parts.append("a2a-overlap")
+    if lay.get("pipeline_schedule", "1f1b") != "1f1b":
+        parts.append(str(lay["pipeline_schedule"]))
     return " ".join(parts)
 
 
@@ -132,6 +134,9 @@ def layout_text(lay: dict[str, Any]) -> str:
 @click.option("--moe-a2a-overlap", is_flag=True,
               help="Hide the EP all-to-all behind another micro-batch in the layouts that "
                    "allow it (pp 1 or interleave > 1, no full recomputation).")
+@click.option("--try-dualpipe", is_flag=True,
+              help="Also time DeepSeek's DualPipe schedule on the layouts that can run it "
+                   "(even pp, no interleave, an even number of micro-batches).")
 @click.option("--top", type=int, default=5, show_default=True, callback=positive_int)
 @click.option("--fabric", default=None, help="Scale-out fabric overriding the system's.")
 @click.option("--oversubscription", type=FINITE, default=1.0, show_default=True)

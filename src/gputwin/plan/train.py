@@ -41,7 +41,7 @@ from gputwin.perf.training import (
     make_plan,
     step_lower_bound_s,
 )
-from gputwin.requests import EpDispatcher
+from gputwin.requests import EpDispatcher, PipelineSchedule
 from gputwin.topology.hardware import HardwareSpec
 
 Objective = Literal["throughput", "time", "cost", "energy"]
@@ -88,7 +88,8 @@ class TrainSearch:
     keep: int = 5  # the best this many are exact; layouts bounded out of them are not timed
     ep_dispatcher: EpDispatcher = "alltoall"  # the MoE dispatcher of every EP layout
     ep_dispatch_fp8: bool = False
-    moe_a2a_overlap: bool = False  # used by the layouts that allow it (_a2a_overlap_allowed)
+    moe_a2a_overlap: bool = False  # used by the layouts that allow it (a2a_overlap_problem)
+    try_dualpipe: bool = False  # also time DualPipe where it runs (even pp, interleave 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class Candidate:
                 "recompute": c.recompute, "zero_stage": p.zero_stage,
                 "sequence_parallel": p.sequence_parallel, "dtype": c.dtype,
                 "offload_optimizer": p.offload_optimizer, "ep_dispatcher": p.ep_dispatcher,
-                "ep_dispatch_fp8": p.ep_dispatch_fp8, "moe_a2a_overlap": p.moe_a2a_overlap}
+                "ep_dispatch_fp8": p.ep_dispatch_fp8, "moe_a2a_overlap": p.moe_a2a_overlap,
+                "pipeline_schedule": p.pipeline_schedule}
 
 
 @dataclass(slots=True)
@@ -197,12 +199,13 @@ class _Searcher:
         return None
 
     def _layout(self, split: Split, mbs: int, gbs: int, dtype: str, offload: bool,
-                recompute: str, zero: int, dp: int) -> tuple[ParallelConfig, TrainingConfig]:
+                recompute: str, zero: int, dp: int,
+                schedule: PipelineSchedule) -> tuple[ParallelConfig, TrainingConfig]:
         s = self.s
         p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
                            sequence_parallel=split.tp > 1, zero_stage=zero,
                            offload_optimizer=offload, ep_dispatcher=s.ep_dispatcher,
-                           ep_dispatch_fp8=s.ep_dispatch_fp8)
+                           ep_dispatch_fp8=s.ep_dispatch_fp8, pipeline_schedule=schedule)
         if (s.moe_a2a_overlap and s.model.is_moe and split.ep > 1
                 and a2a_overlap_problem(p, recompute, gbs // (mbs * dp)) is None):
             p = replace(p, moe_a2a_overlap=True)
@@ -212,7 +215,7 @@ class _Searcher:
         return p, cfg
 
     def _pareto_fits(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
-                     dtype: str, offload: bool
+                     dtype: str, offload: bool, schedule: PipelineSchedule = "1f1b"
                      ) -> list[tuple[ParallelConfig, TrainingConfig, MemoryBreakdown]]:
         """The (ZeRO, recompute) pairs that fit and that no other fitting pair beats.
 
@@ -225,7 +228,8 @@ class _Searcher:
         for zero in ZERO_ORDER:
             self._reject("dominated", len(RECOMPUTE_ORDER) - least)  # beaten at lower ZeRO
             for level, recompute in enumerate(RECOMPUTE_ORDER[:least]):
-                p, cfg = self._layout(split, mbs, gbs, dtype, offload, recompute, zero, dp)
+                p, cfg = self._layout(split, mbs, gbs, dtype, offload, recompute, zero, dp,
+                                      schedule)
                 mem = self._fits(num_gpus, dp, p, cfg)
                 if mem is None:
                     self._reject("memory")
@@ -263,6 +267,16 @@ class _Searcher:
         if len(self._best) > self.s.keep:
             heapq.heappop(self._best)
 
+    def _schedules(self, split: Split, microbatches: int) -> tuple[PipelineSchedule, ...]:
+        """1F1B, and DualPipe too when asked and the layout can run it (an even ``pp``, no
+        virtual stages, an even number of micro-batches; ``perf.training_layout``)."""
+        if not self.s.try_dualpipe or split.pp < 2 or split.pp % 2 or split.interleave > 1:
+            return ("1f1b",)
+        if microbatches < 2 or microbatches % 2:
+            self._reject("dualpipe (odd micro-batches)")
+            return ("1f1b",)
+        return ("1f1b", "dualpipe")
+
     def run(self) -> SearchResult:
         s = self.s
         offloads = (False, True) if s.allow_offload else (False,)
@@ -279,11 +293,12 @@ class _Searcher:
                     if gbs is None:
                         self._reject("batch")
                         continue
-                    for dtype in s.dtypes:
-                        for offload in offloads:
-                            for found in self._pareto_fits(num_gpus, dp, split, mbs, gbs,
-                                                           dtype, offload):
-                                self._evaluate(num_gpus, *found)
+                    for schedule in self._schedules(split, gbs // (dp * mbs)):
+                        for dtype in s.dtypes:
+                            for offload in offloads:
+                                for found in self._pareto_fits(num_gpus, dp, split, mbs, gbs,
+                                                               dtype, offload, schedule):
+                                    self._evaluate(num_gpus, *found)
         self.result.candidates.sort(key=lambda c: (c.score, c.estimate.memory_per_gpu_bytes))
         return self.result
 

@@ -137,7 +137,8 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
         max_tp=request.max_tp, allow_offload=request.allow_offload,
         objective=request.objective, tokens=request.tokens, usd_per_gpu_hour=price,
         keep=request.top, ep_dispatcher=request.ep_dispatcher,
-        ep_dispatch_fp8=request.ep_dispatch_fp8, moe_a2a_overlap=request.moe_a2a_overlap)
+        ep_dispatch_fp8=request.ep_dispatch_fp8, moe_a2a_overlap=request.moe_a2a_overlap,
+        try_dualpipe=request.try_dualpipe)
     return TrainPlan(request, search_layouts(search), seq, basis)
 
 
@@ -148,7 +149,8 @@ def layout_of(c: Candidate) -> TrainLayout:
                        zero_stage=p.zero_stage, sequence_parallel=p.sequence_parallel,
                        dtype=cfg.dtype, balanced_stages=p.balanced_stages,
                        offload_optimizer=p.offload_optimizer, ep_dispatcher=p.ep_dispatcher,
-                       ep_dispatch_fp8=p.ep_dispatch_fp8, moe_a2a_overlap=p.moe_a2a_overlap)
+                       ep_dispatch_fp8=p.ep_dispatch_fp8, moe_a2a_overlap=p.moe_a2a_overlap,
+                       pipeline_schedule=p.pipeline_schedule)
 
 
 def planned_estimate(request: TrainRequest, *, catalog: Catalog | None = None
