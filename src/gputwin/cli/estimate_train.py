@@ -19,10 +19,11 @@ from gputwin.cli.options import (
     FINITE,
     emit_json,
     gpus_on,
+    moe_dispatch_options,
     option_of,
     positive_int,
 )
-from gputwin.requests import EpDispatcher, PipelineSchedule
+from gputwin.requests import PipelineSchedule
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -125,16 +126,7 @@ def _schedule_text(lay: Any) -> str:
                    "divide the layers (Llama 3 style), or every stage the rounded-up count.")
 @click.option("--offload-optimizer", is_flag=True,
               help="Keep Adam's state on the host and step it there (CPU offload).")
-@click.option("--ep-dispatcher", type=click.Choice(get_args(EpDispatcher)),
-              default="alltoall", show_default=True,
-              help="MoE token dispatch: every top-k copy over the EP group, or one copy per "
-                   "remote node forwarded over NVLink (DeepEP, HybridEP).")
-@click.option("--ep-dispatch-fp8", is_flag=True,
-              help="Dispatch MoE tokens in FP8 (DeepSeek-V3's stack; Megatron's DeepEP and "
-                   "HybridEP dispatch BF16).")
-@click.option("--moe-a2a-overlap", is_flag=True,
-              help="Hide the EP all-to-all behind another micro-batch's compute (Megatron "
-                   "overlap_moe_expert_parallel_comm; needs --interleave > 1 with --pp > 1).")
+@moe_dispatch_options
 @click.option("--pipeline-schedule", type=click.Choice(get_args(PipelineSchedule)), default="1f1b",
               show_default=True,
               help="1F1B (interleaved with --interleave > 1) or DeepSeek-V3's DualPipe (even "

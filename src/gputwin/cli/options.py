@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_args
 
 import click
 
@@ -201,6 +201,28 @@ def wide_ep_options(command: F) -> F:
                      show_default=True, help="EPLB redundant expert slots (wide EP)."),
         click.option("--ep-imbalance", type=FINITE, default=None,
                      help="Busiest GPU's routed tokens over the mean [default: expected]."),
+    )):
+        command = option(command)
+    return command
+
+
+def moe_dispatch_options(command: F) -> F:
+    """How a MoE training layout dispatches its tokens, shared by ``estimate train`` and
+    ``plan train`` (docs/training-model.md, "MoE dispatch, the A2A overlap and DualPipe")."""
+    from gputwin.requests import EpDispatcher
+
+    for option in reversed((
+        click.option("--ep-dispatcher", type=click.Choice(get_args(EpDispatcher)),
+                     default="alltoall", show_default=True,
+                     help="MoE token dispatch: every top-k copy over the EP group, or one "
+                          "copy per remote node forwarded over NVLink (DeepEP, HybridEP)."),
+        click.option("--ep-dispatch-fp8", is_flag=True,
+                     help="Dispatch MoE tokens in FP8 (DeepSeek-V3's stack; Megatron's "
+                          "DeepEP and HybridEP dispatch BF16)."),
+        click.option("--moe-a2a-overlap", is_flag=True,
+                     help="Hide the EP all-to-all behind another micro-batch's compute "
+                          "(Megatron overlap_moe_expert_parallel_comm: 2+ micro-batches, "
+                          "--interleave > 1 with --pp > 1, no full recomputation)."),
     )):
         command = option(command)
     return command

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,10 +14,10 @@ from gputwin.cli.options import (
     OutPath,
     closed_loop_options,
     emit_json,
+    moe_dispatch_options,
     positive_int,
     wide_console,
 )
-from gputwin.requests import EpDispatcher
 from gputwin.workload.llm_traces import LLM_TRACE_FORMATS
 
 if TYPE_CHECKING:
@@ -126,14 +126,7 @@ def layout_text(lay: dict[str, Any]) -> str:
 @click.option("--max-tp", type=int, default=None, callback=positive_int,
               help="Largest tensor-parallel size [default: the scale-up domain].")
 @click.option("--allow-offload", is_flag=True, help="Also try optimizer CPU offload.")
-@click.option("--ep-dispatcher", type=click.Choice(get_args(EpDispatcher)),
-              default="alltoall", show_default=True,
-              help="MoE dispatcher of every expert-parallel layout (estimate train --help).")
-@click.option("--ep-dispatch-fp8", is_flag=True,
-              help="Every expert-parallel layout dispatches in FP8 (DeepSeek-V3's stack).")
-@click.option("--moe-a2a-overlap", is_flag=True,
-              help="Hide the EP all-to-all behind another micro-batch in the layouts that "
-                   "allow it (pp 1 or interleave > 1, no full recomputation).")
+@moe_dispatch_options
 @click.option("--try-dualpipe", is_flag=True,
               help="Also time DeepSeek's DualPipe schedule on the layouts that can run it "
                    "(even pp, no interleave, an even number of micro-batches).")
