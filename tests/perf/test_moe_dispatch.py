@@ -158,3 +158,13 @@ def test_cli_refuses_an_overlap_the_schedule_cannot_run(capsys: pytest.CaptureFi
     code, out, err = run_cli([*DSV3_CLI, "--moe-a2a-overlap"], capsys)
     assert code == 2
     assert "interleave > 1" in out + err and "Traceback" not in out + err
+
+
+def test_dualpipe_shares_the_end_stages_work_between_mirrored_ranks() -> None:
+    # the last stage carries the logits: under 1F1B it sets the pace, under DualPipe the
+    # rank holding it also holds the first stage, so the pace is the mirrored pair's mean
+    base = dict(DSV3, pp=16, interleave=1, num_gpus=1024, global_batch_size=512)
+    plain = flat_train(**base)
+    dual = flat_train(**base, pipeline_schedule="dualpipe")
+    assert plain.breakdown["stage_imbalance_s"] > 0
+    assert dual.breakdown["stage_imbalance_s"] < plain.breakdown["stage_imbalance_s"]

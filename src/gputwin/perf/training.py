@@ -140,9 +140,14 @@ def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoeffici
     busiest = float(max(counts))
     mean_layers = plan.arch.num_layers / plan.pp
     ep_total = plan.moe_layer_frac * sum(comm.ep_times_per_moe_layer(plan, ctx))
+    pace = stage_s
+    if plan.pipeline_schedule == "dualpipe":
+        # rank r runs half the micro-batches at stage r and half at stage p-1-r (the
+        # reverse pipeline), so the end stages' extra work (embedding, logits) is shared
+        pace = [(s + stage_s[-1 - r]) / 2.0 for r, s in enumerate(stage_s)]
     return MicrobatchTimes(
         fwd=busiest * fwd, bwd=busiest * bwd, tp_s=busiest * tp, cp_s=busiest * cp,
-        ep_s=busiest * ep, ep_total_s=busiest * ep_total, t_max=max(stage_s),
+        ep_s=busiest * ep, ep_total_s=busiest * ep_total, t_max=max(pace),
         t_avg=sum(stage_s) / plan.pp,
         compute_avg=mean_layers * (fwd + bwd) + logits / plan.pp)
 
