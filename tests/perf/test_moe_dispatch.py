@@ -168,3 +168,25 @@ def test_dualpipe_shares_the_end_stages_work_between_mirrored_ranks() -> None:
     dual = flat_train(**base, pipeline_schedule="dualpipe")
     assert plain.breakdown["stage_imbalance_s"] > 0
     assert dual.breakdown["stage_imbalance_s"] < plain.breakdown["stage_imbalance_s"]
+
+
+def test_the_planners_lower_bound_holds_under_dualpipe() -> None:
+    # one GPU per stage and a heavy last stage (Llama 3's 128k-word logits): the bound must
+    # use DualPipe's paired pace, or it exceeds the step it bounds and prunes good layouts
+    from gputwin.catalog.loader import default_catalog
+    from gputwin.perf.training import (
+        ParallelConfig,
+        TrainingConfig,
+        estimate_training,
+        step_lower_bound_s,
+    )
+    from gputwin.topology.hardware import resolve_hardware
+
+    cat = default_catalog()
+    hw = resolve_hardware(cat, gpu="h100-sxm-80gb")
+    model = cat.model("llama3-8b")
+    cfg = TrainingConfig(global_batch_size=16, micro_batch_size=1, seq_len=8192)
+    for schedule in ("1f1b", "dualpipe"):
+        p = ParallelConfig(pp=8, pipeline_schedule=schedule)  # type: ignore[arg-type]
+        step = estimate_training(model, hw, 8, p, cfg, check_memory=False).step_time_s
+        assert step_lower_bound_s(model, hw, 8, p, cfg) <= step

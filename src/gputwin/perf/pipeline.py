@@ -26,7 +26,3 @@ def dualpipe_bubble_s(pp: int, fwd_s: float, bwd_s: float) -> float:
     w = min(fwd_s, bwd_s / 2.0)
     return (pp / 2.0 - 1.0) * max(0.0, fwd_s + 2.0 * bwd_s - 3.0 * w)
 
-
-def bubble_frac(pp: int, interleave: int, num_microbatches: int) -> float:
-    """Bubble relative to the ideal (bubble-free) step time."""
-    return (pp - 1) / (interleave * num_microbatches) if pp > 1 else 0.0

@@ -140,14 +140,9 @@ def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoeffici
     busiest = float(max(counts))
     mean_layers = plan.arch.num_layers / plan.pp
     ep_total = plan.moe_layer_frac * sum(comm.ep_times_per_moe_layer(plan, ctx))
-    pace = stage_s
-    if plan.pipeline_schedule == "dualpipe":
-        # rank r runs half the micro-batches at stage r and half at stage p-1-r (the
-        # reverse pipeline), so the end stages' extra work (embedding, logits) is shared
-        pace = [(s + stage_s[-1 - r]) / 2.0 for r, s in enumerate(stage_s)]
     return MicrobatchTimes(
         fwd=busiest * fwd, bwd=busiest * bwd, tp_s=busiest * tp, cp_s=busiest * cp,
-        ep_s=busiest * ep, ep_total_s=busiest * ep_total, t_max=max(pace),
+        ep_s=busiest * ep, ep_total_s=busiest * ep_total, t_max=_pace_s(plan, stage_s),
         t_avg=sum(stage_s) / plan.pp,
         compute_avg=mean_layers * (fwd + bwd) + logits / plan.pp)
 
@@ -167,8 +162,17 @@ def step_lower_bound_s(model: ModelSpec, hw: HardwareSpec, num_gpus: int,
     per_layer = fwd + sum(share * lt.bwd_s(plan.recompute) for lt, share in times)
     stage_s = [n * per_layer for n in plan.stage_layer_counts]
     stage_s[-1] += logits_time_s(plan, accel, coeff, c)
-    return (plan.num_microbatches * max(stage_s)
+    return (plan.num_microbatches * _pace_s(plan, stage_s)
             + _bubble_s(plan, sum(stage_s) / plan.pp, fwd / per_layer))
+
+
+def _pace_s(plan: Plan, stage_s: list[float]) -> float:
+    """Seconds per micro-batch of the steady state: the slowest stage, or under DualPipe
+    the slowest mirrored pair's mean (rank r runs half the micro-batches at stage r and
+    half at stage p-1-r, so the end stages' embedding and logits work is shared)."""
+    if plan.pipeline_schedule == "dualpipe":
+        return max((s + stage_s[-1 - r]) / 2.0 for r, s in enumerate(stage_s))
+    return max(stage_s)
 
 
 def _bubble_s(plan: Plan, t_avg_s: float, fwd_share: float) -> float:

@@ -7,8 +7,8 @@ names) so the planner and the checks read one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, get_args
+from dataclasses import dataclass, fields
+from typing import Any, Literal, get_args
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
@@ -44,6 +44,18 @@ class ParallelConfig:
     @property
     def split(self) -> Split:
         return Split(self.tp, self.pp, self.cp, self.ep, self.interleave)
+
+
+def parallel_config_of(source: object) -> ParallelConfig:
+    """The :class:`ParallelConfig` of any object that names its fields (a request's layout,
+    a scenario template): each field the object has, the default for the others."""
+    return ParallelConfig(**{f.name: getattr(source, f.name) for f in fields(ParallelConfig)
+                             if hasattr(source, f.name)})
+
+
+def parallel_fields(p: ParallelConfig) -> dict[str, Any]:
+    """``p``'s fields by name (to build a request's layout from it)."""
+    return {f.name: getattr(p, f.name) for f in fields(ParallelConfig)}
 
 
 @dataclass(frozen=True, slots=True)

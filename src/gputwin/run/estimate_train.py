@@ -17,11 +17,11 @@ from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
 from gputwin.perf.split import Split, Where, check_split, cli_flag
 from gputwin.perf.training import (
-    ParallelConfig,
     TrainingConfig,
     TrainingEstimate,
     estimate_training,
 )
+from gputwin.perf.training_layout import parallel_config_of
 from gputwin.requests import TrainLayout, TrainRequest
 from gputwin.topology.hardware import HardwareSpec, NetworkTopology, resolve_hardware
 
@@ -67,18 +67,6 @@ def resolve_global_batch(sequences: int | None, tokens: float | None, seq_len: i
 def split_of(layout: TrainLayout) -> Split:
     return Split(tp=layout.tp, pp=layout.pp, cp=layout.cp, ep=layout.ep,
                  interleave=layout.interleave)
-
-
-def parallel_config(layout: TrainLayout) -> ParallelConfig:
-    return ParallelConfig(tp=layout.tp, pp=layout.pp, cp=layout.cp, ep=layout.ep,
-                          interleave=layout.interleave,
-                          sequence_parallel=layout.sequence_parallel,
-                          zero_stage=layout.zero_stage, balanced_stages=layout.balanced_stages,
-                          offload_optimizer=layout.offload_optimizer,
-                          ep_dispatcher=layout.ep_dispatcher,
-                          ep_dispatch_fp8=layout.ep_dispatch_fp8,
-                          moe_a2a_overlap=layout.moe_a2a_overlap,
-                          pipeline_schedule=layout.pipeline_schedule)
 
 
 def resolve_model(request: TrainRequest, catalog: Catalog,
@@ -130,7 +118,7 @@ def estimate_train(request: TrainRequest, *, catalog: Catalog | None = None,
         raise InputError(f"{request.num_leaves_spanned} leaf switches for a job of {nodes} "
                          f"node(s): each leaf holds at least one of its nodes",
                          where=where("num_leaves_spanned"))
-    return estimate_training(spec, hw, request.num_gpus, parallel_config(layout),
+    return estimate_training(spec, hw, request.num_gpus, parallel_config_of(layout),
                              training_config(request, seq, gbs), tokens=request.tokens,
                              num_leaves_spanned=request.num_leaves_spanned,
                              check_memory=check_memory)

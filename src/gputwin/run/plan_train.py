@@ -15,6 +15,7 @@ from gputwin.energy.accounting import allocation_rates
 from gputwin.energy.tco import owned_power_usd_per_gpu_hour
 from gputwin.errors import InputError
 from gputwin.perf.training import TrainingEstimate
+from gputwin.perf.training_layout import parallel_fields
 from gputwin.plan.train import (
     Candidate,
     SearchResult,
@@ -143,14 +144,9 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
 
 
 def layout_of(c: Candidate) -> TrainLayout:
-    p, cfg = c.parallel, c.config
-    return TrainLayout(tp=p.tp, pp=p.pp, cp=p.cp, ep=p.ep, interleave=p.interleave,
-                       micro_batch_size=cfg.micro_batch_size, recompute=cfg.recompute,
-                       zero_stage=p.zero_stage, sequence_parallel=p.sequence_parallel,
-                       dtype=cfg.dtype, balanced_stages=p.balanced_stages,
-                       offload_optimizer=p.offload_optimizer, ep_dispatcher=p.ep_dispatcher,
-                       ep_dispatch_fp8=p.ep_dispatch_fp8, moe_a2a_overlap=p.moe_a2a_overlap,
-                       pipeline_schedule=p.pipeline_schedule)
+    cfg = c.config
+    return TrainLayout(**parallel_fields(c.parallel), micro_batch_size=cfg.micro_batch_size,
+                       recompute=cfg.recompute, dtype=cfg.dtype)
 
 
 def planned_estimate(request: TrainRequest, *, catalog: Catalog | None = None

@@ -217,13 +217,9 @@ class TemplateConfig(_Model):
     def layout(self, seq_len: int | None = None) -> tuple[ParallelConfig, TrainingConfig]:
         """The template's own layout and batch (``seq_len``: the sequence length to use,
         default the template's, else 2,048)."""
-        from gputwin.perf.training_layout import ParallelConfig, TrainingConfig
+        from gputwin.perf.training_layout import TrainingConfig, parallel_config_of
 
-        parallel = ParallelConfig(
-            tp=self.tp, pp=self.pp, cp=self.cp, ep=self.ep, interleave=self.interleave,
-            sequence_parallel=self.sequence_parallel, zero_stage=self.zero_stage,
-            ep_dispatcher=self.ep_dispatcher, ep_dispatch_fp8=self.ep_dispatch_fp8,
-            moe_a2a_overlap=self.moe_a2a_overlap, pipeline_schedule=self.pipeline_schedule)
+        parallel = parallel_config_of(self)
         training = TrainingConfig(global_batch_size=self.global_batch_size or 1,
                                   micro_batch_size=self.micro_batch_size,
                                   seq_len=seq_len or self.seq_len or 2048,
