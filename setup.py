@@ -1,9 +1,10 @@
-"""Build hook: compile the serving engine with mypyc when it can, never fail because of it.
+"""Build hook: compile the simulator's hot modules with mypyc when it can, never fail for it.
 
-``pip install .`` builds a wheel; during ``build_ext`` this compiles the serving engine's hot
-modules (``gputwin.serving._accel.MODULES``, the same mypy-strict sources) into extension
-modules next to their installed sources, with a stamp of the sources' hashes, so the
-simulator runs about twice as fast. Anything that goes wrong — mypyc missing, no C compiler,
+``pip install .`` builds a wheel; during ``build_ext`` this compiles the serving simulator's
+hot modules (``gputwin._accel.MODULES``: the engine, the event kernel, the arrival feed and
+the step model; the same mypy-strict sources) into extension modules next to their
+installed sources, with a stamp of the sources' hashes, so the simulator runs about twice
+as fast. Anything that goes wrong — mypyc missing, no C compiler,
 a type error, a failed link — prints one line and installs the pure-Python package (the
 reference; identical results). Editable installs (``pip install -e .``) stay pure unless
 ``GPUTWIN_ACCEL=1``; ``GPUTWIN_ACCEL=0`` skips compiling everywhere.
@@ -22,7 +23,7 @@ from setuptools import Distribution, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-SERVING = ROOT / "src" / "gputwin" / "serving"
+PACKAGE = ROOT / "src" / "gputwin"
 # mypy on the engine alone: third-party packages are not in the isolated build environment
 # (their types become Any; the engine's own code is typed throughout)
 MYPY_CONFIG = "[mypy]\npython_version = 3.11\nmypy_path = {src}\nignore_missing_imports = True\n" \
@@ -30,8 +31,8 @@ MYPY_CONFIG = "[mypy]\npython_version = 3.11\nmypy_path = {src}\nignore_missing_
 
 
 def _accel_module() -> Any:
-    """``gputwin/serving/_accel.py`` on its own (importing the package needs its deps)."""
-    spec = importlib.util.spec_from_file_location("_gputwin_accel", SERVING / "_accel.py")
+    """``gputwin/_accel.py`` on its own (importing the package needs its deps)."""
+    spec = importlib.util.spec_from_file_location("_gputwin_accel", PACKAGE / "_accel.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -65,7 +66,7 @@ class OptionalMypyc(build_ext):
     def _mypyc_extensions(self) -> list[Any]:
         from mypyc.build import mypycify
 
-        paths = [str(SERVING / f"{m}.py") for m in self._accel.MODULES]
+        paths = [str(PACKAGE / f"{m}.py") for m in self._accel.MODULES]
         target = Path(self.build_temp or "build") / "mypyc"
         target.mkdir(parents=True, exist_ok=True)
         config = target / "mypy.ini"
@@ -85,23 +86,23 @@ class OptionalMypyc(build_ext):
             _skipped(exc)
 
     def _outputs(self, accel: Any) -> tuple[Path, list[Path]]:
-        folder = Path(self.build_lib) / "gputwin" / "serving"
-        found = [*folder.glob("*.so"), *folder.glob("*.pyd"),
-                 *Path(self.build_lib).glob(f"{accel.GROUP}__mypyc*")]
-        return folder, found
+        root = Path(self.build_lib) / "gputwin"
+        found = [p for m in accel.MODULES for p in root.glob(f"{m}.*")
+                 if p.suffix in (".so", ".pyd")]
+        return root, [*found, *Path(self.build_lib).glob(f"{accel.GROUP}__mypyc*")]
 
     def _stamp(self, accel: Any) -> None:
         """Write the stamp of the built sources; raise unless the build is complete."""
-        folder, _ = self._outputs(accel)
-        hashes = accel.source_hashes(folder)
-        (folder / accel.STAMP).write_text(json.dumps(hashes, indent=1) + "\n")
-        reason = accel.stale(folder, accel.MODULES, Path(self.build_lib))
-        if reason or not accel.compiled(folder):
+        root, _ = self._outputs(accel)
+        hashes = accel.source_hashes(root)
+        (root / accel.STAMP).write_text(json.dumps(hashes, indent=1) + "\n")
+        reason = accel.stale(root, accel.MODULES, Path(self.build_lib))
+        if reason or not accel.compiled(root):
             raise RuntimeError(f"incomplete build: {reason or 'nothing compiled'}")
 
     def _remove_outputs(self, accel: Any) -> None:
-        folder, found = self._outputs(accel)
-        for path in [*found, folder / accel.STAMP]:
+        root, found = self._outputs(accel)
+        for path in [*found, root / accel.STAMP]:
             path.unlink(missing_ok=True)
         self.extensions = []
 

@@ -1,13 +1,13 @@
-"""Compile the serving engine's hot modules with mypyc (optional, about 2x faster).
+"""Compile the simulator's hot modules with mypyc (optional, about 2x faster).
 
     python bench/build_serving_accel.py          # build in place (needs mypy and a C compiler)
     python bench/build_serving_accel.py --clean  # remove the compiled modules
 
 The compiled modules are the same code as the sources (mypy-strict), so results are
 identical (tests/serving pass against them, golden summaries byte-identical). They sit next
-to the sources in src/gputwin/serving/ (git-ignored) with a stamp of the sources' hashes;
-``gputwin.serving`` ignores them, with a warning, as soon as a source changes
-(:mod:`gputwin.serving._accel`). Not part of the package build: the pure-Python package
+to their sources under src/gputwin/ (git-ignored) with a stamp of the sources' hashes
+(src/gputwin/_accel_stamp.json); ``gputwin`` ignores them, with a warning, as soon as a
+source changes (:mod:`gputwin._accel`). Not part of the package build: the pure-Python package
 is the reference and runs everywhere.
 """
 
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
 
-from gputwin.serving._accel import GROUP, MODULES, STAMP, compiled, source_hashes  # noqa: E402
+from gputwin._accel import GROUP, MODULES, STAMP, compiled, source_hashes  # noqa: E402
 
-SERVING = SRC / "gputwin" / "serving"
+PACKAGE = SRC / "gputwin"
 
 SETUP = """
 from setuptools import setup
@@ -38,13 +38,15 @@ setup(name={group!r}, script_args=["build_ext", "--inplace", "--build-temp", {tm
 
 
 def clean() -> None:
-    for path in [*SERVING.glob("*.so"), *SRC.glob(f"{GROUP}__mypyc*.so"), SERVING / STAMP]:
+    folders = {(PACKAGE / m).parent for m in MODULES}
+    built = [p for f in folders for p in f.glob("*.so")]
+    for path in [*built, *SRC.glob(f"{GROUP}__mypyc*.so"), PACKAGE / STAMP]:
         path.unlink(missing_ok=True)
 
 
 def build() -> None:
     clean()
-    paths = [f"gputwin/serving/{m}.py" for m in MODULES]
+    paths = [f"gputwin/{m}.py" for m in MODULES]
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "setup_accel.py"
         script.write_text(SETUP.format(group=GROUP, tmp=tmp, paths=paths))
@@ -52,8 +54,8 @@ def build() -> None:
         subprocess.run([sys.executable, str(script)], cwd=SRC, env=env, check=True)
     shutil.rmtree(SRC / "build", ignore_errors=True)
     shutil.rmtree(SRC / ".mypy_cache", ignore_errors=True)
-    (SERVING / STAMP).write_text(json.dumps(source_hashes(SERVING), indent=1) + "\n")
-    print(f"compiled: {', '.join(compiled(SERVING))} (stamp {SERVING / STAMP})")
+    (PACKAGE / STAMP).write_text(json.dumps(source_hashes(PACKAGE), indent=1) + "\n")
+    print(f"compiled: {', '.join(compiled(PACKAGE))} (stamp {PACKAGE / STAMP})")
 
 
 if __name__ == "__main__":

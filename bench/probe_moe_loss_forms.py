@@ -15,7 +15,8 @@ The time is added to the layer's GEMM time (both sides of its roofline). Reports
 grid value, the fit (49 rows), leave-one-model-out and held-out (37 rows) errors, and
 each row's signed error, as ``fit_moe_width.py`` does. Nothing is written to the model;
 docs/serving-model.md ("What the narrow-expert loss is") reads the output. About 90 s per
-grid value on one core.
+grid value on one core. It patches the step model's class, so on a compiled build it needs
+``GPUTWIN_ACCEL=0`` (the sources).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import fit_moe_width as fmw
 
 import gputwin.perf.serving as serving_mod
+from gputwin import USING_COMPILED
 from gputwin.run.fit_engines import error_summary, summary_line
 
 _GEMM_S = serving_mod.ServingPerf._gemm_s
@@ -61,6 +63,9 @@ def loss_form(form: str, c: float) -> Iterator[None]:
 
 
 def main(argv: list[str]) -> None:
+    if USING_COMPILED:
+        raise SystemExit("the probe swaps ServingPerf._gemm_s, which the compiled build does "
+                         "not allow: run it with GPUTWIN_ACCEL=0 in the environment")
     form, grid = argv[0], [float(v) for v in argv[1].split(",")]
     if form not in ("mem", "row"):
         raise SystemExit("FORM is mem or row")

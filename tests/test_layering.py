@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "gputwin"
 RANKS: dict[str, int] = {
     "errors": 0, "units": 0, "yaml_io": 0, "quantities": 0, "requests": 0, "__init__": 0,
     "input_model": 0,
-    "textio": 0, "limits": 0, "parse_cache": 0,
+    "textio": 0, "limits": 0, "parse_cache": 0, "_accel": 0,
     "sim": 1,
     "catalog": 2,
     "topology": 3,

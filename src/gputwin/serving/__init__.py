@@ -11,8 +11,8 @@ modules: specs (:mod:`.fleet_spec`), pools (:mod:`.pool`), incoming requests
 (:mod:`.fleet_outcome`). See docs/serving-simulation.md.
 """
 
-# first: a compiled engine (bench/build_serving_accel.py) is used only while it is current
-from gputwin.serving._accel import USING_COMPILED
+# the package's import checked the compiled modules (gputwin/_accel.py); re-exported here
+from gputwin._accel import USING_COMPILED
 from gputwin.serving.autoscaler import AutoscalerSpec, desired_replicas
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.engine import Replica, StepModel
