@@ -1,4 +1,4 @@
-"""Compile the simulator's hot modules with mypyc (optional, about 2x faster).
+"""Compile the simulator's hot modules with mypyc (optional, 2.5-3x faster).
 
     python bench/build_serving_accel.py          # build in place (needs mypy and a C compiler)
     python bench/build_serving_accel.py --clean  # remove the compiled modules
