@@ -7,8 +7,8 @@ installed sources, with a stamp of the sources' hashes, so the simulator runs ab
 as fast. Anything that goes wrong — mypyc missing, no C compiler,
 a type error, a failed link — prints one line and installs the pure-Python package (the
 reference; identical results). Editable installs (``pip install -e .``) stay pure unless
-``GPUTWIN_ACCEL=1``; ``GPUTWIN_ACCEL=0`` skips compiling everywhere (and, at run time, makes an installed
-compiled build import its sources: gputwin/_accel.py).
+``GPUTWIN_ACCEL=1``; ``GPUTWIN_ACCEL=0`` skips compiling everywhere (and, at run time,
+makes an installed compiled build import its sources: gputwin/_accel.py).
 """
 
 from __future__ import annotations
