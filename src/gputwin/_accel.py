@@ -4,8 +4,9 @@
 the simulator's hot modules (:data:`MODULES`: the serving engine, the event kernel, the
 arrival feed and the serving step model) with mypyc into extension modules next to their
 sources (the same code, the same results, 2.5-3 times as fast on a serving run) and
-writes :data:`STAMP` with each source's SHA-256. Python imports an extension module in preference to the
-``.py`` beside it, so a compiled module would keep running after its source was edited.
+writes :data:`STAMP` with each source's SHA-256. Python imports an extension module in
+preference to the ``.py`` beside it, so a compiled module would keep running after its
+source was edited.
 :func:`guard` runs when the ``gputwin`` package is imported, before any of its modules,
 and checks the stamp: when a compiled module exists and any source differs from what was
 compiled, the sources are imported instead — all of them, since compiled modules call each
