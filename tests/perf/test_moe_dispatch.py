@@ -14,7 +14,7 @@ from tests.cli_run import run_cli
 from gputwin.errors import InputError
 from gputwin.perf.calibration import default_calibration
 from gputwin.perf.pipeline import bubble_s, dualpipe_bubble_s
-from gputwin.perf.wide_ep import remote_domains_per_token
+from gputwin.perf.wide_ep import ranks_per_token, remote_domains_per_token
 
 # DeepSeek-V3 on 64 H100 nodes: EP64 spans 8 nodes, PP4 with 4 virtual stages.
 DSV3 = dict(model="deepseek-v3", gpu="h100-sxm-80gb", num_gpus=512, pp=4, interleave=4,
@@ -71,10 +71,42 @@ def test_forwarding_dispatcher_moves_less_over_the_network() -> None:
     assert hybrid.step_time_s == pytest.approx(forwarded.step_time_s)
 
 
-def test_inside_one_node_the_dispatchers_are_the_same_all_to_all() -> None:
+def _monte_carlo_ranks(num_experts: int, top_k: int, ranks: int, groups: int,
+                       groups_per_token: int, tokens: int = 40_000) -> float:
+    """GPUs of the group (the sender's included) holding any of a token's experts."""
+    rng = np.random.default_rng(11)
+    per_group, per_rank = num_experts // groups, num_experts // ranks
+    total = 0
+    for _ in range(tokens):
+        picked = rng.choice(groups, groups_per_token, replace=False)
+        pool = np.concatenate([np.arange(g * per_group, (g + 1) * per_group) for g in picked])
+        total += len(set((rng.choice(pool, top_k, replace=False) // per_rank).tolist()))
+    return total / tokens
+
+
+@pytest.mark.parametrize(("experts", "top_k", "ranks", "groups", "picked"),
+                         [(256, 8, 8, 8, 4), (256, 8, 32, 8, 4), (256, 8, 64, 1, 1),
+                          (128, 8, 8, 1, 1), (128, 8, 16, 1, 1)])
+def test_per_rank_copies_match_a_simulation(experts: int, top_k: int, ranks: int,
+                                            groups: int, picked: int) -> None:
+    formula = ranks_per_token(experts, top_k, ranks, groups=groups, groups_per_token=picked)
+    assert formula == pytest.approx(
+        _monte_carlo_ranks(experts, top_k, ranks, groups, picked), rel=0.02)
+    assert 1.0 < formula < top_k  # several experts share a GPU
+    assert ranks_per_token(experts, top_k, 1) == top_k  # one rank: nothing to count
+
+
+def test_inside_one_node_deepep_sends_one_copy_per_gpu_not_per_expert() -> None:
     one_node = dict(DSV3, num_gpus=64, pp=8, interleave=1, ep=8, global_batch_size=64)
-    assert flat_train(**one_node, ep_dispatcher="deepep").step_time_s == pytest.approx(
-        flat_train(**one_node).step_time_s)
+    plain = flat_train(**one_node)
+    deepep = flat_train(**one_node, ep_dispatcher="deepep")
+    # DeepSeek-V3 on EP8: each GPU holds one of the 8 expert groups and a token's experts
+    # come from 4 groups, so they sit on at most 4 GPUs (3.6 on average), not 8
+    copies = ranks_per_token(256, 8, 8, groups=8, groups_per_token=4)
+    assert 3.0 < copies < 4.0
+    assert deepep.breakdown["ep_comm_s"] < plain.breakdown["ep_comm_s"]
+    assert deepep.breakdown["ep_comm_s"] == pytest.approx(
+        plain.breakdown["ep_comm_s"] * copies / 8, rel=0.05)
 
 
 def test_fp8_dispatch_saves_less_than_half_of_the_all_to_all() -> None:

@@ -15,8 +15,9 @@ DP×CP, PP outermost) and are priced with :func:`gputwin.topology.collectives.co
   ``deepep``/``hybridep`` dispatchers (DeepEP normal kernels, DeepSeek-V3 report §3.2.2;
   NVIDIA's HybridEP) send a token once to each remote scale-up domain holding any of its
   experts and forward it over NVLink there (:func:`gputwin.perf.wide_ep.forwarded_all_to_all_s`,
-  with the model's group-limited routing); inside one domain both are the plain
-  all-to-all. ``ep_overlap_frac`` of the all-to-all hides behind the layer's own work;
+  with the model's group-limited routing); inside a domain they send a token once to each
+  GPU holding any of its experts (:func:`gputwin.perf.wide_ep.ranks_per_token` copies,
+  not ``top_k``), on one domain as an all-to-all of those copies. ``ep_overlap_frac`` of the all-to-all hides behind the layer's own work;
   with ``moe_a2a_overlap`` (Megatron-Core's 1F1B A2A overlap) or DualPipe a forward chunk
   runs beside another micro-batch's backward chunk, so the forward's all-to-all hides
   behind that backward's compute and the backward's behind the forward's: what exceeds
@@ -44,6 +45,7 @@ from gputwin.perf.plan import Plan
 from gputwin.perf.wide_ep import (
     DISPATCH_BYTES_FP8,
     forwarded_all_to_all_s,
+    ranks_per_token,
     remote_domains_per_token,
 )
 from gputwin.topology.collectives import CollectiveOp, collective_time, group_for_ranks
@@ -128,12 +130,12 @@ def _ep_call_s(plan: Plan, ctx: CommContext, token_bytes: float) -> float:
         return ctx.group_time(CollectiveOp.ALL_TO_ALL, token_bytes * k, plan.ep, plan.tp)
     group = ctx.group(plan.ep, plan.tp)
     g = group.gpus_per_domain
+    limit = {"groups": a.num_expert_groups, "groups_per_token": a.expert_groups_per_token}
+    ranks = ranks_per_token(a.num_experts, k, plan.ep, **limit)
     if group.num_domains <= 1 or g <= 1 or ctx.hw.system.scale_up_topology == "pcie":
-        return collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * k, group).time_s
-    remote = remote_domains_per_token(a.num_experts, k, group.num_domains,
-                                      groups=a.num_expert_groups,
-                                      groups_per_token=a.expert_groups_per_token)
-    return forwarded_all_to_all_s(group, ctx.group(g, plan.tp), token_bytes, k, remote)
+        return collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * ranks, group).time_s
+    remote = remote_domains_per_token(a.num_experts, k, group.num_domains, **limit)
+    return forwarded_all_to_all_s(group, ctx.group(g, plan.tp), token_bytes, ranks, remote)
 
 
 def ep_times_per_moe_layer(plan: Plan, ctx: CommContext) -> tuple[float, float]:

@@ -28,10 +28,13 @@ GPUs with the same in-node index on their target nodes ... forwarded via NVLink"
 reduces inside the domain first and sends one copy back). Per rank and MoE layer the NIC
 moves ``tokens × R × hidden`` elements, ``R`` = the expected remote domains a token's
 top-``k`` experts fall in (:func:`remote_domains_per_token`, experts spread evenly and
-picked at random), not ``tokens × k × (n - g)/n``; NVLink carries the ``k`` copies
-(``(g - 1)/g`` of them leave the receiving GPU). The two legs are pipelined, so a call
-costs the slower. The low-latency kernels send every (token, expert) copy straight over
-RDMA (no forwarding) and keep the plain all-to-all.
+picked at random), not ``tokens × k × (n - g)/n``. Inside a domain the normal kernels
+send a token once to each GPU holding any of its experts, which feeds all of its own
+(DeepEP's per-rank layout, ``is_token_in_rank``), so NVLink carries ``P`` copies
+(:func:`ranks_per_token`: the expected GPUs of the group holding any of the token's
+experts, ``P ≤ k``; ``(g - 1)/g`` of them leave the receiving GPU). The two legs are
+pipelined, so a call costs the slower. The low-latency kernels send every (token, expert)
+copy straight over RDMA (no forwarding) and keep the plain all-to-all.
 
 **Load imbalance**: a step waits for the busiest GPU. Its share of the routed tokens is
 ``imbalance × mean`` with ``imbalance = skew × (1 + sqrt(2 ln n / m))`` — the expected
@@ -145,12 +148,14 @@ class WideEpComm:
         scale-out copy per remote domain, ``k`` NVLink copies inside it (module docstring);
         each call costs its slower leg."""
         assert self.domain is not None
-        remote = remote_domains_per_token(
-            self.num_experts, self.top_k, self.group.num_domains,
-            groups=self.num_expert_groups, groups_per_token=self.expert_groups_per_token)
+        limit = {"groups": self.num_expert_groups,
+                 "groups_per_token": self.expert_groups_per_token}
+        remote = remote_domains_per_token(self.num_experts, self.top_k,
+                                          self.group.num_domains, **limit)
+        ranks = ranks_per_token(self.num_experts, self.top_k, self.group.num_gpus, **limit)
         return sum(forwarded_all_to_all_s(self.group, self.domain,
                                           local_tokens * self.hidden_size * nbytes,
-                                          self.top_k, remote, imbalance)
+                                          ranks, remote, imbalance)
                    for nbytes in (self.dispatch_bytes, COMBINE_BYTES))
 
     def _gather_time_s(self, local_tokens: int) -> float:
@@ -172,18 +177,19 @@ class WideEpComm:
 
 
 def forwarded_all_to_all_s(group: CommGroup, domain: CommGroup, token_bytes: float,
-                           top_k: int, remote_domains: float,
+                           ranks: float, remote_domains: float,
                            imbalance: float = 1.0) -> float:
     """One dispatch (or combine) of the forwarding kernels over several scale-up domains:
     ``token_bytes`` (a rank's tokens, one copy) cross the scale-out fabric once per remote
-    domain and go ``top_k`` times over the domain's NVLink; the two legs are pipelined, so
-    the call costs the slower (module docstring). The bandwidth part scales with the
-    busiest rank's share (``imbalance``)."""
+    domain and go over the domains' NVLink once per GPU holding any of their experts
+    (``ranks`` per token over the group, :func:`ranks_per_token`); the two legs are
+    pipelined, so the call costs the slower (module docstring). The bandwidth part scales
+    with the busiest rank's share (``imbalance``)."""
     n, g = group.num_gpus, group.gpus_per_domain
     # sizes in the nccl-tests convention: out_bytes = (n - g)/n × size
     nic = collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * remote_domains * n / (n - g),
                           group)
-    nvl = collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * top_k, domain)
+    nvl = collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * ranks, domain)
     return max(est.base_s + est.latency_s + est.bandwidth_s * imbalance for est in (nic, nvl))
 
 
@@ -224,6 +230,21 @@ def remote_domains_per_token(num_experts: int, top_k: int, num_domains: int, *,
     else:  # a group spans d/g domains
         reached = picked / g * (1.0 - _miss(picked * e / g, e / d, k))
     return (d - 1) * reached
+
+
+def ranks_per_token(num_experts: int, top_k: int, num_ranks: int, *,
+                    groups: int = 1, groups_per_token: int = 1) -> float:
+    """Expected GPUs of an EP group of ``num_ranks`` holding at least one of a token's
+    ``top_k`` experts (the sender's own included), the copies a per-rank dispatch sends
+    (DeepEP's normal kernels: one per destination GPU, not one per expert): the
+    :func:`remote_domains_per_token` count with one GPU per domain, over all ``n`` GPUs
+    instead of the ``n - 1`` others (every GPU is reached with the same chance). ``top_k``
+    for one rank or no experts."""
+    if num_ranks <= 1 or num_experts <= 0:
+        return float(top_k)
+    others = remote_domains_per_token(num_experts, top_k, num_ranks, groups=groups,
+                                      groups_per_token=groups_per_token)
+    return min(float(top_k), others * num_ranks / (num_ranks - 1))
 
 
 def wide_ep_comm(hw: HardwareSpec, ep: int, hidden_size: int, top_k: int,
