@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.cli_run import run_cli
 
 from gputwin.catalog.loader import default_catalog
 from gputwin.errors import InputError, UnknownNameError
@@ -309,3 +310,16 @@ def test_first_token_takes_a_whole_pass_without_the_speculative_speed_up() -> No
     one_pass = est.tpot_s * est.speculation_speedup
     assert est.ttft_s > one_pass
     assert est.ttft_s < one_pass * 1.2  # 512 prompt tokens' math is small against the pass
+
+
+@pytest.mark.parametrize("command", [
+    ["estimate", "serve", "--input-tokens", "1000", "--output-tokens", "200"],
+    ["simulate", "serve", "--rate", "1", "--num-requests", "5", "--input-tokens", "100",
+     "--output-tokens", "10"]])
+def test_the_gpu_serving_commands_point_a_dataflow_part_to_its_own_model(
+        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli([*command, "--model", "llama3.3-70b", "--gpu", "groq-lpu"], capsys)
+    assert code == 2
+    assert "SRAM-resident dataflow part" in err
+    assert "gputwin estimate dataflow --model llama3.3-70b --gpu groq-lpu" in err
+    assert "Traceback" not in out + err

@@ -17,12 +17,13 @@ DP×CP, PP outermost) and are priced with :func:`gputwin.topology.collectives.co
   experts and forward it over NVLink there (:func:`gputwin.perf.wide_ep.forwarded_all_to_all_s`,
   with the model's group-limited routing); inside a domain they send a token once to each
   GPU holding any of its experts (:func:`gputwin.perf.wide_ep.ranks_per_token` copies,
-  not ``top_k``), on one domain as an all-to-all of those copies. ``ep_overlap_frac`` of the all-to-all hides behind the layer's own work;
-  with ``moe_a2a_overlap`` (Megatron-Core's 1F1B A2A overlap) or DualPipe a forward chunk
-  runs beside another micro-batch's backward chunk, so the forward's all-to-all hides
-  behind that backward's compute and the backward's behind the forward's: what exceeds
-  them stays exposed, and at least ``a2a_overlap_sm_frac`` of each (the compute loses the
-  SMs the communication kernels hold while they run).
+  not ``top_k``), on one domain as an all-to-all of those copies. ``ep_overlap_frac`` of
+  the all-to-all hides behind the layer's own work; with ``moe_a2a_overlap``
+  (Megatron-Core's 1F1B A2A overlap) or DualPipe a forward chunk runs beside another
+  micro-batch's backward chunk, so the forward's all-to-all hides behind that backward's
+  compute and the backward's behind the forward's: what exceeds them stays exposed, and
+  at least ``a2a_overlap_sm_frac`` of each (the compute loses the SMs the communication
+  kernels hold while they run).
 - PP: send/recv of ``b·s/(cp·tp)·h`` activations at every chunk boundary, each way.
 - DP: reduce-scatter (ZeRO ≥ 1) or all-reduce (ZeRO-0) of BF16 gradients over DP×CP, and
   an all-gather of updated BF16 weights (ZeRO ≥ 1), overlapped with the last backward /

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
+from gputwin.perf.dataflow import is_dataflow
 from gputwin.perf.engines import engine_profile
 from gputwin.perf.kv_transfer import kv_transfer_time_s
 from gputwin.perf.power import inference_activity_frac
@@ -132,9 +133,15 @@ def check_config(c: ServingConfig) -> None:
                          f"{c.ep_imbalance}")
     if not 0.0 <= c.ep_overlap_frac <= 1.0:
         raise InputError(f"ep_overlap_frac must be in [0, 1], got {c.ep_overlap_frac}")
+    acc = c.hw.accelerator.name
+    if is_dataflow(acc):
+        raise InputError(f"{acc} is an SRAM-resident dataflow part, which the GPU serving "
+                         f"model does not describe: its model is `gputwin estimate dataflow "
+                         f"--model {c.model.name} --gpu {acc}` (tokens/s per user, chips, "
+                         f"system rate)", where="--gpu")
     # unknown engine -> UnknownNameError listing the registry; TensorRT-LLM on an AMD part
     # -> InputError
-    engine_profile(c.engine).check_runs_on(c.hw.accelerator.name, c.hw.accelerator.vendor)
+    engine_profile(c.engine).check_runs_on(acc, c.hw.accelerator.vendor)
     if c.weights_dtype not in WEIGHT_DTYPES:
         raise InputError(f"--weights must be one of {', '.join(WEIGHT_DTYPES)}, got "
                          f"{c.weights_dtype!r}")
