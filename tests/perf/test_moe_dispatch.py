@@ -22,19 +22,20 @@ DSV3 = dict(model="deepseek-v3", gpu="h100-sxm-80gb", num_gpus=512, pp=4, interl
             check_memory=False)
 
 
-def _monte_carlo_remote(num_experts: int, top_k: int, domains: int, groups: int,
-                        groups_per_token: int, tokens: int = 40_000) -> float:
-    """Remote domains per token when each token picks ``groups_per_token`` random groups
-    and then ``top_k`` random experts among them (the sender sits in domain 0)."""
+def _monte_carlo_reached(num_experts: int, top_k: int, holders: int, groups: int,
+                         groups_per_token: int, *, count_own: bool,
+                         tokens: int = 40_000) -> float:
+    """Holders (domains or GPUs, each with an equal slice of the experts) of a token's
+    experts when it picks ``groups_per_token`` random groups and then ``top_k`` random
+    experts among them; without ``count_own`` the sender's (holder 0) is not counted."""
     rng = np.random.default_rng(7)
-    per_group, per_domain = num_experts // groups, num_experts // domains
+    per_group, per_holder = num_experts // groups, num_experts // holders
     total = 0
     for _ in range(tokens):
         picked = rng.choice(groups, groups_per_token, replace=False)
         pool = np.concatenate([np.arange(g * per_group, (g + 1) * per_group) for g in picked])
-        experts = rng.choice(pool, top_k, replace=False)
-        reached = set((experts // per_domain).tolist())
-        total += len(reached - {0})
+        reached = set((rng.choice(pool, top_k, replace=False) // per_holder).tolist())
+        total += len(reached if count_own else reached - {0})
     return total / tokens
 
 
@@ -42,7 +43,8 @@ def _monte_carlo_remote(num_experts: int, top_k: int, domains: int, groups: int,
 def test_group_limited_remote_domains_match_a_simulation(domains: int) -> None:
     # DeepSeek-V3: 256 experts in 8 groups, a token's 8 experts from its best 4 groups
     formula = remote_domains_per_token(256, 8, domains, groups=8, groups_per_token=4)
-    assert formula == pytest.approx(_monte_carlo_remote(256, 8, domains, 8, 4), rel=0.02)
+    assert formula == pytest.approx(
+        _monte_carlo_reached(256, 8, domains, 8, 4, count_own=False), rel=0.02)
     assert formula < remote_domains_per_token(256, 8, domains)  # the limit saves traffic
 
 
@@ -71,19 +73,6 @@ def test_forwarding_dispatcher_moves_less_over_the_network() -> None:
     assert hybrid.step_time_s == pytest.approx(forwarded.step_time_s)
 
 
-def _monte_carlo_ranks(num_experts: int, top_k: int, ranks: int, groups: int,
-                       groups_per_token: int, tokens: int = 40_000) -> float:
-    """GPUs of the group (the sender's included) holding any of a token's experts."""
-    rng = np.random.default_rng(11)
-    per_group, per_rank = num_experts // groups, num_experts // ranks
-    total = 0
-    for _ in range(tokens):
-        picked = rng.choice(groups, groups_per_token, replace=False)
-        pool = np.concatenate([np.arange(g * per_group, (g + 1) * per_group) for g in picked])
-        total += len(set((rng.choice(pool, top_k, replace=False) // per_rank).tolist()))
-    return total / tokens
-
-
 @pytest.mark.parametrize(("experts", "top_k", "ranks", "groups", "picked"),
                          [(256, 8, 8, 8, 4), (256, 8, 32, 8, 4), (256, 8, 64, 1, 1),
                           (128, 8, 8, 1, 1), (128, 8, 16, 1, 1)])
@@ -91,7 +80,7 @@ def test_per_rank_copies_match_a_simulation(experts: int, top_k: int, ranks: int
                                             groups: int, picked: int) -> None:
     formula = ranks_per_token(experts, top_k, ranks, groups=groups, groups_per_token=picked)
     assert formula == pytest.approx(
-        _monte_carlo_ranks(experts, top_k, ranks, groups, picked), rel=0.02)
+        _monte_carlo_reached(experts, top_k, ranks, groups, picked, count_own=True), rel=0.02)
     assert 1.0 < formula < top_k  # several experts share a GPU
     assert ranks_per_token(experts, top_k, 1) == top_k  # one rank: nothing to count
 
