@@ -3,9 +3,9 @@
 ``pip install .`` builds a wheel; during ``build_ext`` this compiles the serving simulator's
 hot modules (``gputwin._accel.MODULES``: the engine, the event kernel, the arrival feed and
 the step model; the same mypy-strict sources) into extension modules next to their
-installed sources, with a stamp of the sources' hashes, so the simulator runs about twice
-as fast. Anything that goes wrong — mypyc missing, no C compiler,
-a type error, a failed link — prints one line and installs the pure-Python package (the
+installed sources, with a stamp of the sources' hashes, so the simulator runs 2.5-3 times
+as fast. Anything that goes wrong — mypyc missing, no C compiler, a type error, a failed
+link — prints one line and installs the pure-Python package (the
 reference; identical results). Editable installs (``pip install -e .``) stay pure unless
 ``GPUTWIN_ACCEL=1``; ``GPUTWIN_ACCEL=0`` skips compiling everywhere (and, at run time,
 makes an installed compiled build import its sources: gputwin/_accel.py).

@@ -7,8 +7,9 @@ The compiled modules are the same code as the sources (mypy-strict), so results 
 identical (tests/serving pass against them, golden summaries byte-identical). They sit next
 to their sources under src/gputwin/ (git-ignored) with a stamp of the sources' hashes
 (src/gputwin/_accel_stamp.json); ``gputwin`` ignores them, with a warning, as soon as a
-source changes (:mod:`gputwin._accel`). Not part of the package build: the pure-Python package
-is the reference and runs everywhere.
+source changes (:mod:`gputwin._accel`). ``pip install .`` compiles the same modules into
+the installed package (setup.py); this script builds them in a source checkout. The
+pure-Python package is the reference and runs everywhere.
 """
 
 from __future__ import annotations
