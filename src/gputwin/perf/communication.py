@@ -131,9 +131,11 @@ def _ep_call_s(plan: Plan, ctx: CommContext, token_bytes: float) -> float:
         return ctx.group_time(CollectiveOp.ALL_TO_ALL, token_bytes * k, plan.ep, plan.tp)
     group = ctx.group(plan.ep, plan.tp)
     g = group.gpus_per_domain
+    if ctx.hw.system.scale_up_topology == "pcie":  # no NVLink: the plain all-to-all
+        return collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * k, group).time_s
     limit = {"groups": a.num_expert_groups, "groups_per_token": a.expert_groups_per_token}
     ranks = ranks_per_token(a.num_experts, k, plan.ep, **limit)
-    if group.num_domains <= 1 or g <= 1 or ctx.hw.system.scale_up_topology == "pcie":
+    if group.num_domains <= 1 or g <= 1:
         return collective_time(CollectiveOp.ALL_TO_ALL, token_bytes * ranks, group).time_s
     remote = remote_domains_per_token(a.num_experts, k, group.num_domains, **limit)
     return forwarded_all_to_all_s(group, ctx.group(g, plan.tp), token_bytes, ranks, remote)

@@ -145,8 +145,8 @@ class WideEpComm:
 
     def _forwarded_time_s(self, local_tokens: int, imbalance: float) -> float:
         """Dispatch + combine of the normal kernels over several scale-up domains: one
-        scale-out copy per remote domain, ``k`` NVLink copies inside it (module docstring);
-        each call costs its slower leg."""
+        scale-out copy per remote domain, one NVLink copy per GPU holding any of the
+        token's experts (module docstring); each call costs its slower leg."""
         assert self.domain is not None
         limit = {"groups": self.num_expert_groups,
                  "groups_per_token": self.expert_groups_per_token}
