@@ -312,10 +312,11 @@ def test_h20_takes_hopper_coefficients_not_h200s_by_prefix() -> None:
     # SM (perf/diffusion.yaml; checked against xDiT's H20 rows in tests/perf/test_diffusion)
     attn = diffusion_table().attention
     assert attn["h20"].fa2[1] > attn["h100"].fa2[1] and attn["h20"].fa3[1] > attn["h100"].fa3[1]
-    # the L20 has its own family (GEMM measured on the part, tensor rate capped per SM); the
-    # L40S and L4 (nothing measured) stay on `default`, and "l20" is no prefix of theirs
+    # the L20 and the L40S have their own GEMM families (measured on the parts); the L4
+    # (nothing measured) stays on `default`, and "l20" is no prefix of "l40s"
     assert train.for_accelerator("l20").family == "l20"
-    assert train.for_accelerator("l40s").family == train.for_accelerator("l4").family == "default"
+    assert train.for_accelerator("l40s").family == "l40s"
+    assert train.for_accelerator("l4").family == "default"
     assert family_key("l20", attn) == "l20" and family_key("l40s", attn) == "default"
 
 

@@ -363,9 +363,10 @@ def test_l20_series_follows_from_the_parts_measured_kernels() -> None:
     assert one.time_s == pytest.approx(estimate_generation(h20, "hunyuanvideo", **kw).time_s,
                                        rel=0.05)
     assert l20.peak_for("bf16") < 0.85 * h20.peak_for("bf16")
-    # the L40S (full-rate tensor cores, nothing measured) keeps the default family
+    # the L40S (full-rate tensor cores) keeps its measured GEMM share well below the L20's
+    # and the default family's attention share (no attention kernel measured on it)
     l40s = estimate_generation(cat.accelerator("l40s"), "hunyuanvideo", **kw)
-    assert l40s.gemm_frac == pytest.approx(0.70) and l40s.attention_frac < 0.5
+    assert l40s.gemm_frac == pytest.approx(0.743) and l40s.attention_frac < 0.5
 
 
 @pytest.mark.parametrize("model", ["flux.1-dev", "wan2.1-14b"])
