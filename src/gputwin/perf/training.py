@@ -41,6 +41,7 @@ from gputwin.perf.training_layout import Recompute as Recompute
 from gputwin.perf.training_layout import TrainingConfig as TrainingConfig
 from gputwin.perf.training_layout import a2a_overlap_problem as a2a_overlap_problem
 from gputwin.perf.training_layout import check_layout
+from gputwin.perf.training_layout import dualpipe_problem as dualpipe_problem
 from gputwin.perf.training_layout import make_plan as make_plan
 from gputwin.topology.hardware import HardwareSpec
 from gputwin.units import format_bytes

@@ -86,29 +86,29 @@ def check_layout(model: ModelSpec, num_gpus: int, p: ParallelConfig,
         raise InputError(
             f"global_batch_size {cfg.global_batch_size} must be a multiple of "
             f"micro_batch_size x dp = {cfg.micro_batch_size} x {dp}")
-    _check_schedule(p, cfg.global_batch_size // (cfg.micro_batch_size * dp))
-    if p.moe_a2a_overlap and model.is_moe and p.ep > 1:
-        problem = a2a_overlap_problem(p, cfg.recompute,
-                                      cfg.global_batch_size // (cfg.micro_batch_size * dp))
-        if problem is not None:
-            raise InputError(problem)
+    microbatches = cfg.global_batch_size // (cfg.micro_batch_size * dp)
+    if p.pipeline_schedule not in get_args(PipelineSchedule):
+        raise InputError(f"pipeline_schedule must be one of "
+                         f"{', '.join(get_args(PipelineSchedule))}, got {p.pipeline_schedule!r}")
+    problem = (dualpipe_problem(p.pp, p.interleave, microbatches)
+               if p.pipeline_schedule == "dualpipe" else None)
+    if problem is None and p.moe_a2a_overlap and model.is_moe and p.ep > 1:
+        problem = a2a_overlap_problem(p, cfg.recompute, microbatches)
+    if problem is not None:
+        raise InputError(problem)
     return dp
 
 
-def _check_schedule(p: ParallelConfig, microbatches: int) -> None:
-    """DualPipe runs two pipelines in opposite directions over one even set of stages."""
-    if p.pipeline_schedule == "1f1b":
-        return
-    if p.pipeline_schedule != "dualpipe":
-        raise InputError("pipeline_schedule must be 1f1b or dualpipe, got "
-                         f"{p.pipeline_schedule!r}")
-    if p.pp < 2 or p.pp % 2 or p.interleave != 1:
-        raise InputError(f"pipeline_schedule dualpipe needs an even pp >= 2 and interleave 1 "
-                         f"(its stages pair up from both ends), got pp {p.pp}, interleave "
-                         f"{p.interleave}")
+def dualpipe_problem(pp: int, interleave: int, microbatches: int) -> str | None:
+    """Why a layout cannot run DualPipe (two pipelines in opposite directions over one even
+    set of stages), or None when it can. The planner asks the same."""
+    if pp < 2 or pp % 2 or interleave != 1:
+        return (f"pipeline_schedule dualpipe needs an even pp >= 2 and interleave 1 (its "
+                f"stages pair up from both ends), got pp {pp}, interleave {interleave}")
     if microbatches < 2 or microbatches % 2:
-        raise InputError(f"pipeline_schedule dualpipe feeds half the micro-batches from each "
-                         f"end: it needs an even number of them per step, got {microbatches}")
+        return (f"pipeline_schedule dualpipe feeds half the micro-batches from each end: it "
+                f"needs an even number of them per step, got {microbatches}")
+    return None
 
 
 def a2a_overlap_problem(p: ParallelConfig, recompute: str, microbatches: int) -> str | None:

@@ -37,6 +37,7 @@ from gputwin.perf.training import (
     TrainingConfig,
     TrainingEstimate,
     a2a_overlap_problem,
+    dualpipe_problem,
     estimate_training,
     make_plan,
     step_lower_bound_s,
@@ -270,9 +271,9 @@ class _Searcher:
     def _schedules(self, split: Split, microbatches: int) -> tuple[PipelineSchedule, ...]:
         """1F1B, and DualPipe too when asked and the layout can run it (an even ``pp``, no
         virtual stages, an even number of micro-batches; ``perf.training_layout``)."""
-        if not self.s.try_dualpipe or split.pp < 2 or split.pp % 2 or split.interleave > 1:
-            return ("1f1b",)
-        if microbatches < 2 or microbatches % 2:
+        if not self.s.try_dualpipe or dualpipe_problem(split.pp, split.interleave, 2):
+            return ("1f1b",)  # the stages cannot pair up
+        if dualpipe_problem(split.pp, split.interleave, microbatches):
             self._reject("dualpipe (odd micro-batches)")
             return ("1f1b",)
         return ("1f1b", "dualpipe")
