@@ -20,6 +20,7 @@ from gputwin.perf.attention_rate import (
 )
 from gputwin.perf.calibration import (
     CALIBRATION_PATH,
+    MAX_GEMM_FRAC,
     AcceleratorCoefficients,
     default_calibration,
     load_calibration,
@@ -98,3 +99,17 @@ def test_backward_rate_defaults_to_the_top_level_figure(tmp_path: Path) -> None:
 def test_attention_kernel_flag_must_be_a_boolean(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"accelerators\.a100\.attention_kernel"):
         load_calibration(_write(tmp_path, "a100", attention_kernel="yes"))
+
+
+@pytest.mark.parametrize("frac", [0.0, -0.2, 1.5])
+def test_gemm_fraction_outside_its_range_names_the_family(tmp_path: Path, frac: float) -> None:
+    with pytest.raises(InputError, match=r"accelerators\.a100\.gemm_max_frac.*bf16"):
+        load_calibration(_write(tmp_path, "a100", gemm_max_frac={"bf16": frac}))
+
+
+def test_a_card_boosting_above_its_rated_clock_keeps_its_measured_gemm_fraction() -> None:
+    # the RTX 5090's torch.matmul (237 TFLOP/s BF16) beats its rated-clock 209.5
+    coeff = default_calibration().for_accelerator("rtx-5090")
+    acc = default_catalog().accelerator("rtx-5090")
+    assert 1.0 < coeff.gemm_frac("bf16") <= MAX_GEMM_FRAC
+    assert acc.peak_for("bf16") * coeff.gemm_frac("bf16") / 1e12 == pytest.approx(237, rel=0.02)

@@ -19,11 +19,15 @@ from gputwin.errors import InputError
 from gputwin.yaml_io import load_yaml_with_lines
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.yaml")
+#: largest GEMM fraction of a rated-clock peak the file may give: a card boosting above its
+#: rated clock measures more than the datasheet's rate (the RTX 5090: 1.13), none by 30 %
+MAX_GEMM_FRAC = 1.3
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity hash: usable as a cache key
 class AcceleratorCoefficients:
-    """Per-family efficiency fractions (all in (0, 1])."""
+    """Per-family efficiency fractions of the rated-clock peaks (above 0; a GEMM fraction
+    may pass 1 on a card that boosts above its rated clock, at most MAX_GEMM_FRAC)."""
 
     family: str
     gemm_max_frac: dict[str, float]
@@ -103,9 +107,14 @@ def _accelerator(family: str, raw: Any, where: str,
         raise InputError(f"accelerators.{family}: needs gemm_max_frac, ... and a source",
                          where=where)
     try:
+        gemm = {str(k): float(v) for k, v in raw["gemm_max_frac"].items()}
+        bad = {k: v for k, v in gemm.items() if not 0.0 < v <= MAX_GEMM_FRAC}
+        if bad:
+            raise InputError(f"accelerators.{family}.gemm_max_frac: expected fractions in "
+                             f"(0, {MAX_GEMM_FRAC}], got {bad}", where=where)
         return AcceleratorCoefficients(
             family=family,
-            gemm_max_frac={str(k): float(v) for k, v in raw["gemm_max_frac"].items()},
+            gemm_max_frac=gemm,
             attention_frac=float(raw["attention_frac"]),
             sustained_frac=float(raw["sustained_frac"]),
             attention_kernel=_flag(raw.get("attention_kernel", False), family, where),
