@@ -38,7 +38,7 @@ def components_total_s(perf: ServingPerf, components: dict[str, float]) -> float
     efficiencies, and the fixed part (what ``step_time_s`` must equal)."""
     cal = perf.calibration
     a = cal.for_accelerator(perf.config.hw.accelerator.name)
-    step_oh, seq_oh = cal.host_overheads(perf.config.engine)
+    step_oh, seq_oh = cal.host_overheads(perf.config.engine, perf.config.hw.accelerator.vendor)
     return (components["steps"] * step_oh + components["seqs"] * seq_oh
             + components["layers"] * cal.layer_overhead_s
             + components["compute_unit_s"] / a.compute_eff_mult

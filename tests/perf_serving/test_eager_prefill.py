@@ -74,7 +74,8 @@ def test_vllm_06_accepts_multi_step_and_prefills_eagerly() -> None:
 
     assert EngineOptions(name="vllm-0.6", num_scheduler_steps=10).num_scheduler_steps == 10
     old, base = (make_perf("llama3.1-70b", tp=4, engine=e) for e in ("vllm-0.6", "vllm"))
-    step = engine_profile("vllm-0.6").step_overhead_s - engine_profile("vllm").step_overhead_s
+    step = (engine_profile("vllm-0.6").step_overhead_for("nvidia")
+            - engine_profile("vllm").step_overhead_for("nvidia"))
     eager = 80 * engine_profile("vllm-0.6").eager_layer_s
     prefill = (230, 0.0, 230 * 115.0, 0, 0.0)
     decode = (0, 0.0, 0.0, 32, 32 * 400.0)

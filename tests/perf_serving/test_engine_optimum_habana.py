@@ -22,7 +22,9 @@ NAME = "optimum-habana"
 #: what the static runner sets; every other figure (and its source) is vllm's
 OWN = {"runs_on", "max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
        "cuda_graph_batch_sizes", "capacity_policy", "step_overhead_s", "per_seq_overhead_s",
-       "block_size", "default_kv_dtype"}
+       "block_size", "default_kv_dtype",
+       # its own step time replaces vllm's per-vendor one; no API server (in process)
+       "vendor_step_overhead_s", "frontend_latency_s"}
 _META = {"name", "title", "sources", "base"}
 
 

@@ -33,6 +33,11 @@ RELEASES = {
 _META = {"name", "title", "sources", "base"}
 #: release profile -> behaviour it lacked (not fitted; its source cites the release)
 BEHAVIOUR = {"vllm-v0": {"local_layer_kv"}}
+#: the vllm base's host figures fitted on V1 rows that a vLLM release's own fitted step
+#: time replaces: its NVIDIA step time (dropped with the release's own step time) and
+#: the API-server latency, 0 in the releases (their fits carried it)
+V1_HOST = {"vendor_step_overhead_s", "frontend_latency_s"}
+VLLM_RELEASES = {"vllm-v0", "vllm-0.6"}
 
 
 def _differences(a: object, b: object) -> set[str]:
@@ -62,6 +67,10 @@ def test_defaults_are_unchanged() -> None:
     assert all(p.overlapped_per_seq_s == 0.0 and p.base is None for p in (v, s, t))
     cal = default_serving_calibration()
     assert cal.host_overheads("vllm") == (0.0035, 0.00002)
+    # vLLM V1's CUDA back end has its own step time (fitted on vLLM 0.8.5 rows)
+    assert cal.host_overheads("vllm", "nvidia") == (0.00075, 0.00002)
+    assert cal.host_overheads("vllm", "amd") == (0.0035, 0.00002)
+    assert (v.frontend_latency_s, s.frontend_latency_s, t.frontend_latency_s) == (0.004, 0, 0)
 
 
 @pytest.mark.parametrize("name", sorted(RELEASES))
@@ -70,12 +79,16 @@ def test_a_release_differs_from_its_base_only_in_its_fitted_figures(name: str) -
     p, b = engine_profile(name), engine_profile(base)
     assert p.base == base
     behaviour = BEHAVIOUR.get(name, set())
-    assert _differences(p, b) == fitted | behaviour
+    v1_host = V1_HOST if name in VLLM_RELEASES else set()
+    assert _differences(p, b) == fitted | behaviour | v1_host
     for key in fitted:
         assert "FITTED" in p.sources[key]
     for key in behaviour:
         assert "V0" in p.sources[key] and p.sources[key] != b.sources[key]
-    for key in set(p.sources) - fitted - behaviour:  # the rest is the base's, source and all
+    if v1_host:
+        assert p.vendor_step_overhead_s == {} and p.frontend_latency_s == 0.0
+        assert "fitted without a frontend term" in p.sources["frontend_latency_s"]
+    for key in set(p.sources) - fitted - behaviour - v1_host:  # the rest is the base's
         assert p.sources[key] == b.sources[key]
     assert default_serving_calibration().host_overheads(name) == (
         p.step_overhead_s, p.per_seq_overhead_s)

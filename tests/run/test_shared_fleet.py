@@ -47,7 +47,7 @@ serving:
     - kind: synthetic
       service: chat
       num_requests: 6000
-      arrival: {process: diurnal, rate: 5, amplitude: 0.9, period: 30min, peak: 10min}
+      arrival: {process: diurnal, rate: 8, amplitude: 0.9, period: 30min, peak: 10min}
       prompt: {dist: lognormal, mean: 800, median: 500, high: 8000}
       output: {dist: lognormal, mean: 400, median: 250, high: 2000}
 """

@@ -36,7 +36,7 @@ def test_goodput_is_named_for_its_denominator(tmp_path: Path) -> None:
     measured arrival to last completion), like its throughput; ``plan serve``'s is per
     second of the steady arrival window (``goodput_steady_rps``): two meanings, two names,
     and the old ambiguous ``goodput_rps`` is gone."""
-    s = _serve(tmp_path, "c", "--rate", "4", "--num-requests", "60", "--tpot-slo", "11.6ms")
+    s = _serve(tmp_path, "c", "--rate", "4", "--num-requests", "60", "--tpot-slo", "8.45ms")
     assert "goodput_rps" not in s
     assert 0 < s["slo_attainment_frac"] < 1
     assert s["goodput_active_rps"] == pytest.approx(

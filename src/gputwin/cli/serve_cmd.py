@@ -149,6 +149,9 @@ class RouterChoice(click.Choice):  # type: ignore[type-arg]
               help="How the scheduler admits against KV capacity [default: the engine's]: "
                    "greedy (vLLM; TensorRT-LLM MAX_UTILIZATION), no_evict (TensorRT-LLM "
                    "GUARANTEED_NO_EVICT) or new_token_ratio (SGLang).")
+@click.option("--frontend-latency", type=DURATION, default=None,
+              help="The API server's time per request outside the engine loop, added to "
+                   "TTFT and end-to-end latency (e.g. 4ms) [default: the engine's].")
 @click.option("--cuda-graph-padding/--no-cuda-graph-padding", default=None,
               help="Pad a pure-decode batch to the next captured CUDA-graph size "
                    "[default: the engine's].")

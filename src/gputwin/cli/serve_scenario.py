@@ -155,6 +155,7 @@ def _service_options(o: dict[str, Any]) -> dict[str, Any]:
                    "prefill_min_free_kv_frac": o["prefill_min_free_kv"],
                    "capacity_policy": o["capacity_policy"],
                    "cuda_graph_padding": o["cuda_graph_padding"],
+                   "frontend_latency": o["frontend_latency"],
                    **{k: o[k] for k in _CONTEXT_HOLD_FLAGS}},
         "slo": {"ttft": o["ttft_slo"], "tpot": o["tpot_slo"]},
     }

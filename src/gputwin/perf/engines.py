@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
@@ -46,13 +46,14 @@ GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 #: masked_moe_formats)
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 #: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
-_OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s", "fp4_as_fp8_on")
+_OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s", "fp4_as_fp8_on",
+             "frontend_latency_s")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
                    "limits_scope", "mixed_chunk"),
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s",
-             "eager_layer_s"),
+             "eager_layer_s", "frontend_latency_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows",
                 "masked_moe_formats", "fp4_as_fp8_on"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
@@ -102,6 +103,20 @@ class EngineProfile:
     #: vendors on whose FP4 tensor cores the engine's W4A4 FP4 GEMMs run no faster than
     #: FP8 ones: such steps are priced as FP8 GEMMs (perf.serving_rates.timing_weights_dtype)
     fp4_as_fp8_on: tuple[str, ...] = ()
+    #: host seconds per step on the listed vendors' parts where the engine's back end for
+    #: them differs from ``step_overhead_s`` (engines.yaml: ``{default: s, vendor: s}``)
+    vendor_step_overhead_s: dict[str, float] = field(default_factory=dict)
+    #: seconds a request spends in the engine's API server outside the engine loop (HTTP
+    #: intake, tokenisation, hand-off to the engine, streaming the tokens back): it adds
+    #: to TTFT and end-to-end latency and delays a closed-loop client's next request, but
+    #: occupies no device; 0: not modelled
+    frontend_latency_s: float = 0.0
+
+    def step_overhead_for(self, vendor: str | None) -> float:
+        """Host seconds per step of the engine on ``vendor``'s parts."""
+        if vendor is None:
+            return self.step_overhead_s
+        return self.vendor_step_overhead_s.get(vendor.lower(), self.step_overhead_s)
 
     def host_floor_s(self, step_overhead_s: float, seqs_per_scheduler: int) -> float:
         """Least seconds a step lasts because of host work that overlaps the device step
@@ -209,8 +224,13 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         ok = (isinstance(value, list) and all(isinstance(v, int) and v >= 1 for v in value)
               and value == sorted(set(value)))
         value = tuple(value) if ok else value
-    elif name in ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s"):
-        ok = isinstance(value, int | float) and 0.0 <= value <= 1.0
+    elif name == "step_overhead_s" and isinstance(value, dict):  # {default: s, vendor: s}
+        ok = ("default" in value and all(isinstance(k, str) and k for k in value)
+              and all(_seconds(v) for v in value.values()))
+        value = {k.lower(): float(v) for k, v in value.items()} if ok else value
+    elif name in ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s",
+                  "frontend_latency_s"):
+        ok = _seconds(value)
     elif name == "eager_layer_s":
         ok = isinstance(value, int | float) and 0.0 <= value <= 0.01
     elif name in ("attention_eff_mult", "memory_frac"):
@@ -237,6 +257,10 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
     if not ok:
         raise InputError(f"invalid value {value!r} for {name}", where=where(key))
     return value
+
+
+def _seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
 def _inherit(name: str, raw: Any, engines: dict[str, Any], where: _Where) -> Any:
@@ -293,6 +317,10 @@ def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
         raise InputError("max_num_batched_tokens must be >= max_num_seqs (every running "
                          "sequence decodes each step)", where=where((*base, "scheduling")))
     sources["runs_on"] = runs_on_source
+    step = values["step_overhead_s"]
+    if isinstance(step, dict):
+        values["step_overhead_s"] = step["default"]
+        values["vendor_step_overhead_s"] = {k: v for k, v in step.items() if k != "default"}
     return EngineProfile(name=name, title=str(raw.get("title", name)), sources=sources,
                          runs_on=tuple(runs_on), base=raw.get("base"), **values)
 

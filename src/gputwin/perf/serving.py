@@ -275,7 +275,7 @@ class ServingPerf:
             (g, g.expert_width / (g.expert_width + width_half) if g.expert_width
              else 1.0) for g in self.shape.groups)
         self._layer_oh = cal.layer_overhead_s
-        self._step_oh, self._seq_oh = cal.host_overheads(c.engine)
+        self._step_oh, self._seq_oh = cal.host_overheads(c.engine, accel.vendor)
         # a host floor under the step (release profiles only; None: the step is the sum)
         self._host_floor = (functools.partial(prof.host_floor_s, self._step_oh)
                             if prof.overlapped_per_seq_s > 0.0 else None)

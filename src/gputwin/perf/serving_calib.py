@@ -20,7 +20,8 @@ SERVING_CALIBRATION_PATH = Path(__file__).with_name("serving_calibration.yaml")
 ACCEL_KEYS = ("compute_eff_mult", "bandwidth_frac")
 #: Per-accelerator coefficients a family may set; unset, the global value applies.
 OPTIONAL_ACCEL_KEYS = ("moe_width_half",)
-#: Per-engine host overheads (override the global ones for that engine).
+#: Per-engine host overheads (override the global ones for that engine); the step overhead
+#: may also be given per accelerator vendor as ``step_overhead_s.<vendor>``.
 ENGINE_KEYS = ("step_overhead_s", "per_seq_overhead_s")
 #: Global coefficients.
 GLOBAL_KEYS = (
@@ -76,11 +77,15 @@ class ServingCalibration:
         own = self.for_accelerator(name).moe_width_half
         return self.moe_width_half if own is None else own
 
-    def host_overheads(self, engine: str) -> tuple[float, float]:
-        """(per-step, per-sequence) host seconds of ``engine`` (global values if unlisted)."""
+    def host_overheads(self, engine: str, vendor: str | None = None) -> tuple[float, float]:
+        """(per-step, per-sequence) host seconds of ``engine`` on ``vendor``'s parts (the
+        engine's vendor-wide step time where it has one for the vendor; global values
+        if unlisted)."""
         e = self.engines.get(engine, {})
-        return (e.get("step_overhead_s", self.step_overhead_s),
-                e.get("per_seq_overhead_s", self.per_seq_overhead_s))
+        step = e.get("step_overhead_s", self.step_overhead_s)
+        if vendor is not None:
+            step = e.get(f"step_overhead_s.{vendor.lower()}", step)
+        return step, e.get("per_seq_overhead_s", self.per_seq_overhead_s)
 
     def as_mapping(self) -> dict[str, Any]:
         """Plain data in the YAML file's shape (without sources)."""
@@ -146,14 +151,23 @@ def _engines(raw: Any, base: dict[str, dict[str, float]], where: str,
     for name, entry in raw.items():
         if not isinstance(entry, dict):
             raise InputError(f"engines.{name}: expected a mapping", where=where)
-        unknown = sorted(set(entry) - {*ENGINE_KEYS, "source"})
+        unknown = sorted(k for k in entry
+                         if k not in (*ENGINE_KEYS, "source") and not _vendor_step_key(k))
         if unknown:
-            raise InputError(f"engines.{name}: unknown key(s) {', '.join(unknown)}",
+            raise InputError(f"engines.{name}: unknown key(s) {', '.join(map(str, unknown))}",
                              where=where)
-        vals = {k: _float(entry[k], f"engines.{name}.{k}", where, high=1.0)
-                for k in ENGINE_KEYS if k in entry}
-        out[str(name)] = {**out.get(str(name), {}), **vals}
+        vals = {str(k): _float(entry[k], f"engines.{name}.{k}", where, high=1.0)
+                for k in entry if k in ENGINE_KEYS or _vendor_step_key(k)}
+        prev = out.get(str(name), {})
+        if "step_overhead_s" in vals:  # a step time set for the engine holds on every vendor
+            prev = {k: v for k, v in prev.items() if not _vendor_step_key(k)}
+        out[str(name)] = {**prev, **vals}
     return out
+
+
+def _vendor_step_key(key: Any) -> bool:
+    """``step_overhead_s.<vendor>``: an engine's step time on one vendor's parts."""
+    return isinstance(key, str) and key.startswith("step_overhead_s.") and len(key) > 16
 
 
 def parse_serving_calibration(data: Any, where: str,
@@ -199,11 +213,23 @@ def default_serving_calibration() -> ServingCalibration:
 
     Per-engine host overheads come from the engine profiles (perf/engines.yaml) unless
     the calibration file's ``engines:`` section sets them."""
-    from gputwin.perf.engines import engine_names, engine_profile
+    from gputwin.perf.engines import engine_names
 
     data, _ = load_yaml_with_lines(SERVING_CALIBRATION_PATH)
     cal = parse_serving_calibration(data, str(SERVING_CALIBRATION_PATH))
-    engines = {name: {"step_overhead_s": engine_profile(name).step_overhead_s,
-                      "per_seq_overhead_s": engine_profile(name).per_seq_overhead_s,
-                      **cal.engines.get(name, {})} for name in engine_names()}
-    return replace(cal, engines={**cal.engines, **engines})
+    engines = {name: _profile_host(name) for name in engine_names()}
+    for name, own in cal.engines.items():  # the file's engines section wins
+        prev = engines.get(name, {})
+        if "step_overhead_s" in own:
+            prev = {k: v for k, v in prev.items() if not _vendor_step_key(k)}
+        engines[name] = {**prev, **own}
+    return replace(cal, engines=engines)
+
+
+def _profile_host(name: str) -> dict[str, float]:
+    from gputwin.perf.engines import engine_profile
+
+    prof = engine_profile(name)
+    return {"step_overhead_s": prof.step_overhead_s,
+            "per_seq_overhead_s": prof.per_seq_overhead_s,
+            **{f"step_overhead_s.{v}": s for v, s in prof.vendor_step_overhead_s.items()}}

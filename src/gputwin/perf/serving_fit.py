@@ -116,7 +116,7 @@ def _with(cal: ServingCalibration, accel: str, values: dict[str, float]) -> Serv
         values.get("bandwidth_frac", base.bandwidth_frac), base.moe_width_half)
     glob: dict[str, Any] = {k: v for k, v in values.items() if k not in _INVERSE}
     # fitted host overheads hold for whatever engine was measured: drop per-engine values
-    engines = {name: {k: v for k, v in e.items() if k not in glob}
+    engines = {name: {k: v for k, v in e.items() if k.split(".")[0] not in glob}
                for name, e in cal.engines.items()}
     return replace(cal, accelerators={**cal.accelerators, accel: acc}, engines=engines,
                    **glob)

@@ -137,6 +137,7 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
         mixed_chunk=e.mixed_chunk,
         new_token_ratio=e.profile.capacity_policy == "new_token_ratio",
         prefill_min_free_kv_frac=opts.engine.prefill_min_free_kv_frac,
+        frontend_latency_s=e.profile.frontend_latency_s,
         **context_hold_options(opts))
 
 
@@ -198,7 +199,8 @@ def build_service(opts: ServiceOptions, catalog: Catalog,
     meta = ServiceMeta(
         name=opts.name, model=opts.model, gpu=hw.accelerator.name, gpus_per_replica=gpus,
         slo_ttft_s=opts.slo.ttft, slo_tpot_s=opts.slo.tpot, num_kv_blocks=eng.num_kv_blocks,
-        block_size=eng.block_size, idle_rank_prompt_tokens=eng.idle_rank_prompt_tokens)
+        block_size=eng.block_size, idle_rank_prompt_tokens=eng.idle_rank_prompt_tokens,
+        frontend_latency_s=eng.frontend_latency_s)
     power = ServiceEnergy(opts.name, hw, perf)
     d = opts.disaggregation
     if d is None:

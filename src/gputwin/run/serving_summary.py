@@ -69,6 +69,9 @@ class ServiceMeta:
     prefill_gpus_per_replica: int | None = None  # a prefill pool with its own layout
     #: prompts longer than this start only on an idle rank (``EngineConfig``'s property)
     idle_rank_prompt_tokens: int | None = None
+    #: seconds the engine's API server adds to every answer (``EngineConfig``): the
+    #: client sees the first and last tokens this much after the engine made them
+    frontend_latency_s: float = 0.0
 
 
 def replica_shape_text(summary: dict[str, Any]) -> str:
@@ -99,6 +102,9 @@ def request_record(st: ReqState, meta: ServiceMeta) -> RequestRecord:
     else:
         status = "in_flight"
     first, fin = st.first_token_s, (st.finish_s if st.status == FINISHED else None)
+    if meta.frontend_latency_s:  # as the client sees them
+        first = None if first is None else first + meta.frontend_latency_s
+        fin = None if fin is None else fin + meta.frontend_latency_s
     ttft = None if first is None else first - arrival
     tpot = None
     if fin is not None and first is not None and st.output > 1:
@@ -136,13 +142,18 @@ def request_table(states: Sequence[ReqState], metas: Mapping[str, ServiceMeta]
     first = np.array(list(map(attrgetter("first_token_s"), states)), dtype=f8).reshape(n)
     fin = np.array(list(map(attrgetter("finish_s"), states)), dtype=f8).reshape(n)
     fin[~fin_mask] = np.nan
+    service = list(map(attrgetter("service"), specs))
+    if any(m.frontend_latency_s for m in metas.values()):  # as the clients see them
+        shift = np.fromiter((metas[s].frontend_latency_s if s in metas else 0.0
+                             for s in service), f8, n)
+        first += shift
+        fin += shift
     target = col(states, "output", i8)
     output = np.where(fin_mask, target, col(states, "generated", i8))
     ttft = first - arrival
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(fin_mask & (target > 1), (fin - first) / (target - 1), np.nan)
     e2e = fin - arrival
-    service = list(map(attrgetter("service"), specs))
     meets = np.full(n, -1, dtype=np.int8)
     for name, meta in metas.items():
         ok = fin_mask & ~np.isnan(ttft)

@@ -33,7 +33,7 @@ _ENGINE_KEYS = ("max_num_seqs", "max_num_batched_tokens", "block_size",
                 "adp_timeout_iters", "adp_batching_wait_iters", "batch_wait_timeout_iters",
                 "batch_wait_max_tokens_ratio", "enable_mixed_chunk",
                 "prefill_min_free_kv_frac", "capacity_policy",
-                "cuda_graph_padding")
+                "cuda_graph_padding", "frontend_latency")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from gputwin.perf.engines import (
     engine_names,
     engine_profile,
 )
-from gputwin.quantities import BytesPerS
+from gputwin.quantities import BytesPerS, Seconds
 
 PosInt = Annotated[int, Field(gt=0)]
 
@@ -97,6 +97,11 @@ class EngineOptions(InputModel):
         "size (None = the profile's: TensorRT-LLM and SGLang pad, vLLM V1 as calibrated does "
         "not); false for a runtime without graphs (NVIDIA's MLPerf harness: use_graphs off)")
 
+    frontend_latency: Seconds | None = Field(
+        default=None, ge=0, le=60, description="The API server's time per request outside "
+        "the engine loop (HTTP, tokenising, streaming back), added to TTFT and end-to-end "
+        "latency (None = the profile's: vLLM's 4 ms, 0 for the others)")
+
     enable_mixed_chunk: bool | None = Field(
         default=None, description="SGLang --enable-mixed-chunk: the running requests "
         "decode inside prefill batches (None = the profile's: off, prefill batches run "
@@ -147,7 +152,9 @@ class EngineOptions(InputModel):
         p = engine_profile(self.name)
         p = replace(p, capacity_policy=self.capacity_policy or p.capacity_policy,
                     pad_decode_to_graph=(p.pad_decode_to_graph if self.cuda_graph_padding
-                                         is None else self.cuda_graph_padding))
+                                         is None else self.cuda_graph_padding),
+                    frontend_latency_s=(p.frontend_latency_s if self.frontend_latency is None
+                                        else self.frontend_latency))
         times = p.limits_multiplier(dp_attention)
         return EngineSettings(
             profile=p,

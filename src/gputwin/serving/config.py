@@ -95,6 +95,10 @@ class EngineConfig:
     mixed_chunk: bool = True
     new_token_ratio: bool = False
     prefill_min_free_kv_frac: float = 0.0
+    #: the engine's API-server seconds per request outside the engine loop
+    #: (``EngineProfile.frontend_latency_s``): a closed-loop client gets its answer, and
+    #: sends its next request, this much after the engine finishes; 0 = not modelled
+    frontend_latency_s: float = 0.0
 
     @property
     def holds_context(self) -> bool:

@@ -228,9 +228,9 @@ class Fleet:
     def _on_finish_closed(self, req: ReqState, replica: Replica, now_s: float) -> None:
         handed_off = replica.prefill_only and req.generated < req.output
         Fleet.on_finish(self, req, replica, now_s)
-        if not handed_off:
+        if not handed_off:  # the client has its answer after the engine's API server
             assert self._clients is not None
-            self._clients.completed(req.spec, now_s)
+            self._clients.completed(req.spec, now_s + replica.cfg.frontend_latency_s)
 
     def _on_drop_closed(self, req: ReqState, replica: Replica | None, now_s: float) -> None:
         Fleet.on_drop(self, req, replica, now_s)
