@@ -38,6 +38,7 @@ def test_a_release_with_its_own_step_time_drops_the_vendor_ones() -> None:
     ({"nvidia": 0.001}, "step_overhead_s"),            # no default
     ({"default": 0.003, "nvidia": 2.0}, "step_overhead_s"),  # beyond a second
     ({"default": 0.003, "nvidia": True}, "step_overhead_s"),
+    ({"default": 0.003, "nvidai": 0.001}, "nvidai"),  # a vendor the engine does not run on
 ])
 def test_a_bad_vendor_map_names_the_figure(tmp_path: Path, value: Any, match: str) -> None:
     def put(data: dict[str, Any]) -> None:

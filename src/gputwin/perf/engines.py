@@ -319,8 +319,15 @@ def _profile(name: str, raw: Any, where: _Where) -> EngineProfile:
     sources["runs_on"] = runs_on_source
     step = values["step_overhead_s"]
     if isinstance(step, dict):
+        own = {"default", *(v.lower() for v in runs_on)}
+        stray = sorted(set(step) - own)
+        if stray and raw.get("base") is None:  # a release keeps its base's for its vendors
+            raise InputError(f"step time for vendor(s) {', '.join(stray)} the engine does not "
+                             f"run on ({', '.join(runs_on)})",
+                             where=where((*base, "host", "step_overhead_s", "value")))
         values["step_overhead_s"] = step["default"]
-        values["vendor_step_overhead_s"] = {k: v for k, v in step.items() if k != "default"}
+        values["vendor_step_overhead_s"] = {k: v for k, v in step.items()
+                                            if k != "default" and k in own}
     return EngineProfile(name=name, title=str(raw.get("title", name)), sources=sources,
                          runs_on=tuple(runs_on), base=raw.get("base"), **values)
 
