@@ -30,6 +30,7 @@ def test_it_adds_to_ttft_and_e2e_not_to_tpot(capsys: pytest.CaptureFixture[str])
         assert slow["e2e_s"][key] - base["e2e_s"][key] == pytest.approx(0.025, abs=1e-9)
         assert slow["tpot_s"][key] == pytest.approx(base["tpot_s"][key], rel=1e-12)
     assert slow["num_events"] == base["num_events"]  # the engine ran the same steps
+    assert slow["services"]["default"]["frontend_latency_s"] == pytest.approx(0.025)
 
 
 def test_vllm_takes_its_profile_latency_by_default(capsys: pytest.CaptureFixture[str]) -> None:

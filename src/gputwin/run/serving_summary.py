@@ -367,12 +367,12 @@ def idle_rank_prompts(prompt_tokens: np.ndarray, meta: ServiceMeta) -> list[str]
 
 def _replica_fields(meta: ServiceMeta) -> dict[str, Any]:
     """What a replica is: model, GPUs (a prefill pool's own count when it has its own
-    layout) and KV blocks."""
+    layout), KV blocks and the API server's latency its TTFTs include."""
     layout = ({} if meta.prefill_gpus_per_replica is None
               else {"prefill_gpus_per_replica": meta.prefill_gpus_per_replica})
     return {"model": meta.model, "gpu": meta.gpu, "gpus_per_replica": meta.gpus_per_replica,
             **layout, "num_kv_blocks_per_replica": meta.num_kv_blocks,
-            "block_size": meta.block_size}
+            "block_size": meta.block_size, "frontend_latency_s": meta.frontend_latency_s}
 
 
 def _drop_reasons(table: RequestTable, dropped: np.ndarray) -> dict[str, int]:
