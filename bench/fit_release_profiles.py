@@ -1,11 +1,12 @@
-"""Fit the release profiles' host figures (vllm-v0, vllm-0.6, sglang-0.3, trtllm-0.20, and
-the optimum-habana benchmark runner) on their cases.
+"""Fit the host figures of the release profiles (vllm-v0, vllm-0.6, sglang-0.3, trtllm-0.20),
+the optimum-habana benchmark runner and vllm's NVIDIA back end on their cases.
 
-Run: ``python bench/fit_release_profiles.py [NAME ...] [--json]``. For each release profile
-of ``src/gputwin/perf/engines.yaml`` it replays every validation case that names it
-(``inputs.engine``) at each point of the profile's grid below, picks the point with the
-least mean squared log error over the cases marked ``calibration: true`` and reports every
-case's error there and the fit and hold-out medians. The profile is patched in memory
+Run: ``python bench/fit_release_profiles.py [NAME ...] [--json]``. For each profile of
+``src/gputwin/perf/engines.yaml`` named in the grids below it replays the validation cases
+that name it (``inputs.engine``) and are marked ``calibration: true`` at each point of the
+profile's grid, picks the point with the least mean squared log error over them, then
+replays every case naming the profile at that point and reports each case's error and the
+fit and hold-out medians. The profile is patched in memory
 (nothing is written); copy the values into ``engines.yaml`` with the errors in their
 ``source``. The 0.20 page's rows that are not cases (the 76-row probe) are not replayed
 here. Takes about a minute.
@@ -48,7 +49,7 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
     # server's latency per request (0-8 ms), on the vLLM 0.8.5 rows of serving_vllm_v1.yaml
     # (the time per sequence stays the profile's: a 20-80 us grid with the 32 req/s TPOT
     # as a fifth calibration row went to 80 us, which took the AMD, TPU and MLPerf vLLM rows
-    # 15-50 points further out)
+    # 19-54 points further out)
     "vllm": {"vendor_step_overhead_s": tuple({"nvidia": k * 0.00025} for k in range(15)),
              "frontend_latency_s": tuple(k * 0.0005 for k in range(17))},
     # Intel's static-batch runner (not a release, same mechanics): 0-8 ms by 0.125 ms

@@ -158,16 +158,24 @@ def _engines(raw: Any, base: dict[str, dict[str, float]], where: str,
                              where=where)
         vals = {str(k): _float(entry[k], f"engines.{name}.{k}", where, high=1.0)
                 for k in entry if k in ENGINE_KEYS or _vendor_step_key(k)}
-        prev = out.get(str(name), {})
-        if "step_overhead_s" in vals:  # a step time set for the engine holds on every vendor
-            prev = {k: v for k, v in prev.items() if not _vendor_step_key(k)}
-        out[str(name)] = {**prev, **vals}
+        out[str(name)] = _overlay_host(out.get(str(name), {}), vals)
     return out
 
 
 def _vendor_step_key(key: Any) -> bool:
     """``step_overhead_s.<vendor>``: an engine's step time on one vendor's parts."""
-    return isinstance(key, str) and key.startswith("step_overhead_s.") and len(key) > 16
+    if not isinstance(key, str):
+        return False
+    figure, dot, vendor = key.partition(".")
+    return figure == "step_overhead_s" and bool(dot) and bool(vendor)
+
+
+def _overlay_host(prev: dict[str, float], own: dict[str, float]) -> dict[str, float]:
+    """An engine's host figures ``prev`` with ``own`` laid over them: a step time given for
+    the engine holds on every vendor (it replaces the per-vendor ones it does not name)."""
+    if "step_overhead_s" in own:
+        prev = {k: v for k, v in prev.items() if not _vendor_step_key(k)}
+    return {**prev, **own}
 
 
 def parse_serving_calibration(data: Any, where: str,
@@ -219,10 +227,7 @@ def default_serving_calibration() -> ServingCalibration:
     cal = parse_serving_calibration(data, str(SERVING_CALIBRATION_PATH))
     engines = {name: _profile_host(name) for name in engine_names()}
     for name, own in cal.engines.items():  # the file's engines section wins
-        prev = engines.get(name, {})
-        if "step_overhead_s" in own:
-            prev = {k: v for k, v in prev.items() if not _vendor_step_key(k)}
-        engines[name] = {**prev, **own}
+        engines[name] = _overlay_host(engines.get(name, {}), own)
     return replace(cal, engines=engines)
 
 
