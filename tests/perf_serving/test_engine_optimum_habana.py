@@ -24,7 +24,9 @@ OWN = {"runs_on", "max_num_seqs", "max_num_batched_tokens", "enable_chunked_pref
        "cuda_graph_batch_sizes", "capacity_policy", "step_overhead_s", "per_seq_overhead_s",
        "block_size", "default_kv_dtype",
        # its own step time replaces vllm's per-vendor one; no API server (in process)
-       "vendor_step_overhead_s", "frontend_latency_s"}
+       "vendor_step_overhead_s", "frontend_latency_s",
+       # it allocates each bucket's KV at start-up: not vLLM V1's memory profiling
+       "profiling"}
 _META = {"name", "title", "sources", "base"}
 
 

@@ -33,10 +33,11 @@ RELEASES = {
 _META = {"name", "title", "sources", "base"}
 #: release profile -> behaviour it lacked (not fitted; its source cites the release)
 BEHAVIOUR = {"vllm-v0": {"local_layer_kv"}}
-#: the vllm base's host figures fitted on V1 rows that a vLLM release's own fitted step
-#: time replaces: its NVIDIA step time (dropped with the release's own step time) and
-#: the API-server latency, 0 in the releases (their fits carried it)
-V1_HOST = {"vendor_step_overhead_s", "frontend_latency_s"}
+#: the vllm base's figures fitted on V1 rows that a vLLM release drops: its NVIDIA step
+#: time (replaced by the release's own step time), the API-server latency (0 in the
+#: releases: their fits carried it) and V1's memory-profiling rule (fitted on vLLM 0.19
+#: logs; the releases keep the calibration's rule their rows were checked with)
+V1_HOST = {"vendor_step_overhead_s", "frontend_latency_s", "profiling"}
 VLLM_RELEASES = {"vllm-v0", "vllm-0.6"}
 
 
@@ -87,6 +88,7 @@ def test_a_release_differs_from_its_base_only_in_its_fitted_figures(name: str) -
         assert "V0" in p.sources[key] and p.sources[key] != b.sources[key]
     if v1_host:
         assert p.vendor_step_overhead_s == {} and p.frontend_latency_s == 0.0
+        assert p.profiling is None and b.profiling is not None
         assert "fitted without a frontend term" in p.sources["frontend_latency_s"]
     for key in set(p.sources) - fitted - behaviour - v1_host:  # the rest is the base's
         assert p.sources[key] == b.sources[key]

@@ -285,10 +285,10 @@ def test_simulated_trtllm_replica_sizes_its_kv_pool_in_the_default_kv_dtype() ->
 @pytest.mark.parametrize(("model", "engine", "frac", "words"), [
     # was: "leaves no memory for the KV cache (-18.0 GiB per GPU after weights ...)"
     ("llama3.1-8b", "vllm", 0.01,
-     ["need 18.8 GiB per GPU (weights 15.0 GiB), but a GPU memory utilisation of 0.01 "
-      "leaves 819.2 MiB of its 80.0 GiB", "or a higher gpu_memory_utilization"]),
+     ["need 16.6 GiB per GPU (weights 15.0 GiB), but a GPU memory utilisation of 0.01 "
+      "leaves 810.9 MiB of its 79.2 GiB", "or a higher gpu_memory_utilization"]),
     ("llama3-70b", "trtllm", 0.9,
-     ["need 136.6 GiB per GPU (weights 131.4 GiB), but the GPU has 80.0 GiB; use more GPUs"]),
+     ["need 136.6 GiB per GPU (weights 131.4 GiB), but the GPU has 79.2 GiB; use more GPUs"]),
 ])
 def test_no_kv_room_is_said_plainly(model: str, engine: str, frac: float,
                                     words: list[str]) -> None:
@@ -311,5 +311,5 @@ def test_simulate_serve_says_what_the_memory_utilisation_leaves(
               "--output-tokens", "10", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert done.value.code == 2
-    assert "a GPU memory utilisation of 0.01 leaves 819.2 MiB of its 80.0 GiB" in err
+    assert "a GPU memory utilisation of 0.01 leaves 810.9 MiB of its 79.2 GiB" in err
     assert "-18.0" not in err

@@ -11,7 +11,10 @@ weighted mean of the values fed (``sum_s / total``), not a bin-centre estimate.
 
 The vllm profile's host times on NVIDIA parts and its API-server latency (fitted on vLLM
 0.8.5 rows, 2026-12-07) are a model change, not a plumbing one: these runs pin the
-profile's former figures (3.5 ms per step on every vendor, no frontend latency).
+profile's former figures (3.5 ms per step on every vendor, no frontend latency). So are
+the KV pool's sizing from vLLM 0.19's memory-profiling logs and the usable memory the
+runtime reports (2026-12-08): these runs pin the calibration's profiling rule and the
+nominal memory.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import pytest
 from serving_builders import run_main
 
+from gputwin.catalog.schema import Accelerator
 from gputwin.perf import engines as engines_mod
 from gputwin.perf import serving_calib
 from gputwin.scenario.paths import data_dir
@@ -65,11 +69,14 @@ def _same(a: Any, b: Any, path: str) -> list[str]:
 
 
 @pytest.fixture
-def former_vllm_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The vllm profile with the host figures the golden runs were written with."""
+def former_vllm_figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The vllm profile with the host figures and memory sizing the golden runs were
+    written with."""
     default, profiles = engines_mod._registry()
     old = dataclasses.replace(profiles["vllm"], vendor_step_overhead_s={},
-                              frontend_latency_s=0.0)
+                              frontend_latency_s=0.0, profiling=None)
+    monkeypatch.setattr(Accelerator, "usable_memory",
+                        property(lambda self: self.memory_bytes))
     assert old.step_overhead_s == 0.0035
     patched = (default, {**profiles, "vllm": old})
     monkeypatch.setattr(engines_mod, "_registry", lambda: patched)
@@ -78,7 +85,7 @@ def former_vllm_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     serving_calib.default_serving_calibration.cache_clear()
 
 
-@pytest.mark.usefixtures("former_vllm_host")
+@pytest.mark.usefixtures("former_vllm_figures")
 @pytest.mark.parametrize("name", list(RUNS))
 def test_summary_unchanged(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     args, trace = RUNS[name]

@@ -67,6 +67,11 @@ class Accelerator(CatalogEntry):
     vendor: str
     peak_flop_per_s: dict[DType, PositiveFlopPerS]
     memory_bytes: Bytes = Field(gt=0)
+    usable_memory_bytes: Bytes | None = Field(
+        default=None, gt=0, description="Device memory the runtime reports as its total "
+        "(torch.cuda.mem_get_info, the total vLLM's gpu_memory_utilization multiplies): "
+        "memory_bytes less the driver's reservation and, on GDDR6 parts with ECC on, the "
+        "sixteenth ECC keeps; None where no measurement is cited (memory_bytes is used)")
     memory_bandwidth_bytes_per_s: BytesPerS = Field(gt=0)
     scale_up_bandwidth_bytes_per_s: BytesPerS = Field(
         description="Scale-up (NVLink/ICI/Infinity Fabric) bandwidth per accelerator, per "
@@ -87,6 +92,20 @@ class Accelerator(CatalogEntry):
         "kernels relative to the same kernels on the tensor-core-equal part the attention "
         "efficiency was set for, from a faster softmax exponential (special-function unit); "
         "1 unless published (Blackwell Ultra: doubled SFU exp rate)")
+
+    @property
+    def usable_memory(self) -> float:
+        """Bytes a process can allocate on one device (``usable_memory_bytes`` where
+        measured, else the nominal ``memory_bytes``)."""
+        return self.usable_memory_bytes or self.memory_bytes
+
+    @field_validator("usable_memory_bytes")
+    @classmethod
+    def _usable_within_memory(cls, value: float | None, info: ValidationInfo) -> float | None:
+        total = info.data.get("memory_bytes")
+        if value is not None and total is not None and value > total:
+            raise ValueError(f"must not exceed memory_bytes ({total / 2**30:g} GiB)")
+        return value
 
     @field_validator("peak_flop_per_s")
     @classmethod
@@ -124,6 +143,11 @@ class System(CatalogEntry):
     pair_bridge_fabric: str | None = Field(
         default=None, description="Point-to-point bridge (e.g. NVLink bridge) joining "
         "accelerator pairs (2k, 2k+1) of a PCIe server; used by 2-member groups of a pair")
+    peer_to_peer: bool = Field(
+        default=True, description="Accelerators read and write each other's memory directly "
+        "over the scale-up fabric; false where the driver refuses it (GeForce cards), so "
+        "collectives bounce through host memory and the engines' one-shot all-reduce "
+        "kernels cannot run (perf/serving_comm.py)")
     num_nics: int = Field(ge=0, description="Scale-out NICs per node")
     nic_bandwidth_bytes_per_s: BytesPerS = Field(description="Per NIC, per direction")
     scale_out_fabric: str

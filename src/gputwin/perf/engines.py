@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
 from gputwin.errors import InputError, UnknownNameError
-from gputwin.perf.serving_memory import KvMemory
+from gputwin.perf.serving_memory import KvMemory, ProfilingRule
 from gputwin.units import format_bytes
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines
 
@@ -47,7 +47,7 @@ GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 #: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
 _OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s", "fp4_as_fp8_on",
-             "frontend_latency_s")
+             "frontend_latency_s", "profiling")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
@@ -57,7 +57,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows",
                 "masked_moe_formats", "fp4_as_fp8_on"),
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
-           "local_layer_kv"),
+           "local_layer_kv", "profiling"),
 }
 
 
@@ -111,6 +111,9 @@ class EngineProfile:
     #: to TTFT and end-to-end latency and delays a closed-loop client's next request, but
     #: occupies no device; 0: not modelled
     frontend_latency_s: float = 0.0
+    #: how the engine's memory profiling sizes what stays out of the KV pool; None: the
+    #: calibration's rule (perf/serving_memory.py ProfilingRule, KvMemory)
+    profiling: ProfilingRule | None = None
 
     def step_overhead_for(self, vendor: str | None) -> float:
         """Host seconds per step of the engine on ``vendor``'s parts."""
@@ -242,6 +245,8 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
     elif name == "masked_moe_formats":
         ok = (isinstance(value, list) and set(value) <= set(MOE_TILE_FORMATS))
         value = tuple(value) if ok else value
+    elif name == "profiling":  # null (the calibration's rule) or the four figures
+        return _profiling_rule(value, key, where)
     elif name == "gemm_eff_mult":
         ok = (isinstance(value, dict) and set(value) <= set(GEMM_DTYPES)
               and all(isinstance(v, int | float) and 0.0 < v <= 2.0 for v in value.values()))
@@ -257,6 +262,26 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
     if not ok:
         raise InputError(f"invalid value {value!r} for {name}", where=where(key))
     return value
+
+
+#: ProfilingRule's figures and their bounds (copies; bytes per GPU up to 16 GiB)
+_PROFILING_BOUNDS = {"sampler_logit_copies": (0.0, 20.0),
+                     "runtime_bytes": (0.0, 16 * 2.0**30),
+                     "tp_runtime_bytes": (0.0, 16 * 2.0**30)}
+
+
+def _profiling_rule(value: Any, key: KeyPath, where: _Where) -> ProfilingRule | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != set(_PROFILING_BOUNDS):
+        raise InputError(f"expected null or a mapping of {', '.join(_PROFILING_BOUNDS)}",
+                         where=where(key))
+    for name, (low, high) in _PROFILING_BOUNDS.items():
+        v = value[name]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not low <= v <= high:
+            raise InputError(f"expected a number in [{low:g}, {high:g}], got {v!r}",
+                             where=where((*key, name)))
+    return ProfilingRule(**{k: float(v) for k, v in value.items()})
 
 
 def _seconds(value: Any) -> bool:
@@ -484,7 +509,7 @@ def kv_room_problem(memory: KvMemory, profile: EngineProfile, block_size: int,
     if kv_pool_blocks(memory, profile, block_size, frac) >= 1:
         return None
     need = (memory.weights_bytes_per_gpu + memory.activation_peak_bytes()
-            + memory.calibration.runtime_overhead_bytes)
+            + memory.runtime_bytes())
     used = (f"weights, activations and runtime need {format_bytes(need)} per GPU (weights "
             f"{format_bytes(memory.weights_bytes_per_gpu)})")
     hbm = memory.hbm_bytes

@@ -289,8 +289,9 @@ class ServingPerf:
                            self._layer_oh) if c.draft_kind == "eagle" else None)
         self.speculation = Speculation(c, self._step_oh, self._seq_oh, eagle,
                                        draft.decode_forward_s if draft else None)
-        self.memory = KvMemory(c, self.shape, cal, accel.memory_bytes,
-                               self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu)
+        self.memory = KvMemory(c, self.shape, cal, accel.usable_memory,
+                               self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu,
+                               prof.profiling)
 
     # ---- the step ------------------------------------------------------------------
     def _expert_rate(self, g: GroupConsts, routed: int, width_eff: float,

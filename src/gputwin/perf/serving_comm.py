@@ -16,10 +16,31 @@ from gputwin.topology.comm_types import CommGroup
 
 if TYPE_CHECKING:
     from gputwin.perf.serving import ServingConfig
+    from gputwin.topology.hardware import HardwareSpec
 
 #: Largest all-reduce vLLM's custom kernel handles (8 MiB); bigger ones go to NCCL.
 CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 1024 * 1024
 ACTIVATION_BYTES = 2.0  # bf16 hidden states between ranks and stages
+
+
+def custom_allreduce_runs(hw: HardwareSpec, tp: int) -> bool:
+    """Whether a TP group's small all-reduces run the engines' one-shot kernel (vLLM's
+    custom all-reduce and its SGLang and TensorRT-LLM counterparts) rather than NCCL.
+
+    The kernel has every rank read its peers' buffers directly, so it needs the whole
+    group inside one scale-up domain with peer access (TensorRT-LLM's runs across the
+    trays of an NVL72 rack). vLLM
+    (``vllm/distributed/device_communicators/custom_all_reduce.py``) turns it off on more
+    than two GPUs that are not all NVLink-connected ("not supported on more than two
+    PCIe-only GPUs") and where the peer-access check fails: on a host-routed PCIe domain
+    only a pair with peer-to-peer access (a bridge or PCIe P2P) keeps it.
+    """
+    sysm = hw.system
+    if tp > sysm.scale_up_domain_size:
+        return False
+    if sysm.scale_up_topology != "pcie":
+        return True
+    return tp == 2 and (sysm.peer_to_peer or sysm.pair_bridge_fabric is not None)
 
 
 class ReplicaComm:
@@ -31,7 +52,8 @@ class ReplicaComm:
     def __init__(self, c: ServingConfig, tp_comm_mult: float) -> None:
         self._config = c
         self._hidden = c.model.hidden_size
-        self._tp_comm_mult = tp_comm_mult
+        # the one-shot kernel's share of NCCL's time; 1 where the group falls back to NCCL
+        self._tp_comm_mult = tp_comm_mult if custom_allreduce_runs(c.hw, c.tp) else 1.0
         self.ar: CommGroup | None = group_for_ranks(c.hw, c.tp, 1) if c.tp > 1 else None
         self.pp_group: CommGroup | None = (group_for_ranks(c.hw, 2, c.tp) if c.pp > 1
                                            else None)

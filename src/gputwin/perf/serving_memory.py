@@ -17,6 +17,27 @@ if TYPE_CHECKING:
     from gputwin.perf.serving import ServingConfig
 
 
+#: bytes of one fp32 logit: the sampler works on fp32 logits over the whole vocabulary
+LOGIT_BYTES = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilingRule:
+    """How an engine's start-up memory profiling sizes what it keeps out of the KV pool
+    (an engine profile's ``kv.profiling``, perf/engines.yaml, where each figure's source
+    is). vLLM V1 runs a dummy forward of ``max_num_batched_tokens`` (its peak the
+    calibration's ``activation_peak_mult`` rule) and, apart, a dummy sampling of
+    ``max_num_seqs`` rows of logits; the larger peak counts, and the logits
+    span the whole vocabulary on every rank (gathered before sampling), so that peak does
+    not shrink with tensor parallelism. ``runtime_bytes`` is the memory outside PyTorch's
+    allocator that grows during profiling (the log's ``non_torch_memory``): on one GPU
+    little, with a tensor-parallel group the communicators' buffers as well."""
+
+    sampler_logit_copies: float  # fp32 vocabulary-wide rows held at once, per sequence
+    runtime_bytes: float  # non-torch bytes per GPU without a tensor-parallel group
+    tp_runtime_bytes: float  # the same per GPU of a tensor-parallel group (tp > 1)
+
+
 @dataclass(frozen=True, slots=True)
 class KvMemory:
     """The memory side of a :class:`~gputwin.perf.serving.ServingPerf` (its ``memory``)."""
@@ -24,23 +45,38 @@ class KvMemory:
     config: ServingConfig
     shape: ReplicaShape
     calibration: ServingCalibration
-    hbm_bytes: float  # one GPU's memory
+    hbm_bytes: float  # one GPU's memory as the runtime reports it (Accelerator.usable_memory)
     weights_bytes_per_gpu: float  # target (and draft) model
     kv_bytes_per_token_per_gpu: float  # target (and draft) model, all layers of a stage
+    #: the engine's profiling rule; None: the calibration's (activations of the token
+    #: budget and the logits added, runtime_overhead_bytes)
+    profiling: ProfilingRule | None = None
 
     def activation_peak_bytes(self) -> float:
         """Peak activation bytes per GPU of the profiling pass (``max_num_batched_tokens``)."""
         c = self.config
         d = c.dp_attention  # each attention DP group runs its share of the budget
-        acts = (-(-c.max_num_batched_tokens // d) * self.shape.act_peak_bytes_per_token
-                * self.calibration.activation_peak_mult)
-        logits = -(-c.max_num_seqs // d) * self.shape.vocab_size / c.tp * 4.0  # fp32 sampling
-        return acts + logits
+        tokens = -(-c.max_num_batched_tokens // d) * self.shape.act_peak_bytes_per_token
+        seqs = -(-c.max_num_seqs // d)
+        rule = self.profiling
+        forward = tokens * self.calibration.activation_peak_mult
+        if rule is not None:
+            return max(forward,
+                       seqs * self.shape.vocab_size * LOGIT_BYTES * rule.sampler_logit_copies)
+        return forward + seqs * self.shape.vocab_size / c.tp * LOGIT_BYTES
+
+    def runtime_bytes(self) -> float:
+        """Bytes per GPU outside weights, activations and the KV cache that the sizing
+        sets aside (CUDA context, communicator buffers, allocator slack)."""
+        rule = self.profiling
+        if rule is None:
+            return self.calibration.runtime_overhead_bytes
+        return rule.tp_runtime_bytes if self.config.tp > 1 else rule.runtime_bytes
 
     def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
         """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""
         return (self.hbm_bytes * gpu_memory_utilization - self.weights_bytes_per_gpu
-                - self.activation_peak_bytes() - self.calibration.runtime_overhead_bytes)
+                - self.activation_peak_bytes() - self.runtime_bytes())
 
     def kv_pool_tokens(self, free_bytes_per_gpu: float) -> float:
         """Tokens of context one KV pool holds in ``free_bytes_per_gpu`` (0 when none).

@@ -139,6 +139,8 @@ def _memory(perf: ServingPerf, gpu_memory_utilization: float) -> dict[str, float
         "num_kv_blocks": float(blocks),
         "kv_capacity_tokens": float(blocks * BLOCK_SIZE),
         "memory_capacity_bytes": perf.config.hw.accelerator.memory_bytes,
+        "usable_memory_bytes": perf.memory.hbm_bytes,
+        "runtime_bytes_per_gpu": perf.memory.runtime_bytes(),
     }
 
 
@@ -246,15 +248,15 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
     name = perf.config.model.name
     accel = perf.config.hw.accelerator
     if free <= 0:
-        need = perf.weights_bytes_per_gpu + perf.memory.activation_peak_bytes() + (
-            perf.calibration.runtime_overhead_bytes)
+        need = (perf.weights_bytes_per_gpu + perf.memory.activation_peak_bytes()
+                + perf.memory.runtime_bytes())
         draft = perf.config.draft_model if perf.config.num_speculative_tokens else None
         if draft is not None:  # the draft's weights share the GPUs: say so
             name = f"{name} with draft model {draft.name}"
         raise DoesNotFitError(
             f"{name} needs {format_bytes(need)} per GPU before any KV cache (weights "
             f"{format_bytes(perf.weights_bytes_per_gpu)}) but {accel.name} offers "
-            f"{format_bytes(accel.memory_bytes * util)} at utilisation {util}; raise --tp/--pp "
+            f"{format_bytes(perf.memory.hbm_bytes * util)} at utilisation {util}; raise --tp/--pp "
             "or quantise --weights")
     if batch > max_batch:
         need = batch * perf.memory.kv_bytes_per_sequence(context, BLOCK_SIZE)
