@@ -44,6 +44,11 @@ def _summary(est: ServingEstimate, title: str, bucket: int | None = None) -> Non
     t.add_row("KV per token", f"{format_bytes(d['kv_bytes_per_token_total'])} "
                               f"({format_bytes(d['kv_bytes_per_token_per_gpu'])} per GPU)")
     t.add_row("KV capacity", f"{d['kv_capacity_tokens']:,.0f} tokens")
+    t.add_row("memory per GPU", f"{format_bytes(d['usable_memory_bytes'])} usable of "
+                                f"{format_bytes(d['memory_capacity_bytes'])}; set aside beside "
+                                "the weights: activation peak "
+                                f"{format_bytes(d['activation_peak_bytes_per_gpu'])}, runtime "
+                                f"{format_bytes(d['runtime_bytes_per_gpu'])}")
     if d["decode_tokens_per_step"] > 1:
         t.add_row("tokens per spec step", f"{d['decode_tokens_per_step']:.2f}")
     if "spec_speedup" in d:
