@@ -106,3 +106,31 @@ def test_usable_memory_defaults_to_the_nominal_and_never_exceeds_it() -> None:
     data = l4.model_dump() | {"usable_memory_bytes": "25GiB"}
     with pytest.raises(ValidationError, match="must not exceed memory_bytes"):
         Accelerator.model_validate(data)
+
+
+def test_sglang_leaves_activations_to_the_rest_of_its_fraction() -> None:
+    perf = make_perf("llama3.1-8b", "h100-sxm-80gb", weights_dtype="bf16", engine="sglang")
+    mem, rule = perf.memory, engine_profile("sglang").profiling
+    assert rule is not None and not rule.reserves_activations
+    assert mem.activation_peak_bytes() > 0  # reported, not subtracted
+    assert mem.set_aside_bytes() == rule.runtime_bytes
+    free = 0.88 * 79.19 * GIB - perf.weights_bytes_per_gpu - rule.runtime_bytes
+    assert mem.free_kv_bytes_per_gpu(0.88) == pytest.approx(free)
+    # SGLang's docs-CI log on an 80 GB H100: max_total_num_tokens=444500
+    assert mem.num_kv_blocks(16, 0.88) * 16 == pytest.approx(444_500, rel=0.01)
+
+
+def test_no_room_under_sglang_names_weights_and_runtime() -> None:
+    from gputwin.perf.engines import kv_room_problem
+
+    perf = make_perf("llama3.1-8b", weights_dtype="bf16", engine="sglang")
+    text = kv_room_problem(perf.memory, engine_profile("sglang"), 16, 0.1)
+    assert text is not None and text.startswith("weights and runtime need")
+
+
+def test_reserves_activations_must_be_a_boolean(tmp_path: Path) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["engines"]["sglang"]["kv"]["profiling"]["value"]["reserves_activations"] = "no"
+
+    with pytest.raises(InputError, match="expected true or false"):
+        load_engine_profiles(write_engines_yaml(tmp_path, mutate))

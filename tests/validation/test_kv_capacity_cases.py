@@ -1,6 +1,6 @@
 """KV-cache capacity cases (serving_kv_capacity.yaml): each figure is the token count its
-log quotes, the two calibration rows are the ones the vllm profile's profiling rule was
-set from, models whose logged count is not a pool size are absent, and every case runs
+log quotes, the calibration rows are the ones the vllm and sglang profiles' profiling
+rules were set from, models whose logged count is not a pool size are absent, and every case runs
 within its tolerance."""
 
 from __future__ import annotations
@@ -14,17 +14,23 @@ FILE = CASES_DIR / "serving_kv_capacity.yaml"
 CASES = load_cases([FILE])
 
 
+#: how each engine's start-up log states its pool (vLLM; SGLang's two forms)
+QUOTED = {"vllm": r"GPU KV cache size: ([\d,]+) tokens",
+          "sglang": r"(?:#tokens: |max_total_num_tokens=)(\d+)"}
+
+
 def test_each_figure_is_the_count_its_log_quotes() -> None:
-    assert len(CASES) >= 25
+    assert len(CASES) >= 30
     for case in CASES:
         assert case.metric == "kv_capacity_tokens" and case.kind == "serving"
-        quoted = re.search(r"GPU KV cache size: ([\d,]+) tokens", case.citation)
+        quoted = re.search(QUOTED[case.inputs["engine"]], case.citation)
         assert quoted, case.id
         assert int(quoted.group(1).replace(",", "")) == case.published, case.id
 
 
-def test_calibration_is_the_two_rows_the_rule_came_from() -> None:
+def test_calibration_is_the_rows_each_rule_came_from() -> None:
     assert sorted(c.id for c in CASES if c.calibration) == [
+        "kv-sglang-qwen3-235b-a22b-fp8-4xh100", "kv-sglang04-llama31-8b-h100",
         "kv-vllm019-llama31-8b-tp1-h100", "kv-vllm019-llama31-8b-tp2-h100"]
 
 

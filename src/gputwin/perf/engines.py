@@ -271,17 +271,25 @@ _PROFILING_BOUNDS = {"sampler_logit_copies": (0.0, 20.0),
 
 
 def _profiling_rule(value: Any, key: KeyPath, where: _Where) -> ProfilingRule | None:
+    """null, or the figures of _PROFILING_BOUNDS and optionally reserves_activations."""
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) != set(_PROFILING_BOUNDS):
-        raise InputError(f"expected null or a mapping of {', '.join(_PROFILING_BOUNDS)}",
-                         where=where(key))
+    if not isinstance(value, dict) or not (
+            set(_PROFILING_BOUNDS) <= set(value)
+            <= {*_PROFILING_BOUNDS, "reserves_activations"}):
+        raise InputError(f"expected null or a mapping of {', '.join(_PROFILING_BOUNDS)} "
+                         "(and optionally reserves_activations)", where=where(key))
     for name, (low, high) in _PROFILING_BOUNDS.items():
         v = value[name]
         if isinstance(v, bool) or not isinstance(v, int | float) or not low <= v <= high:
             raise InputError(f"expected a number in [{low:g}, {high:g}], got {v!r}",
                              where=where((*key, name)))
-    return ProfilingRule(**{k: float(v) for k, v in value.items()})
+    reserves = value.get("reserves_activations", True)
+    if not isinstance(reserves, bool):
+        raise InputError(f"expected true or false, got {reserves!r}",
+                         where=where((*key, "reserves_activations")))
+    return ProfilingRule(**{k: float(value[k]) for k in _PROFILING_BOUNDS},
+                         reserves_activations=reserves)
 
 
 def _seconds(value: Any) -> bool:
@@ -508,9 +516,11 @@ def kv_room_problem(memory: KvMemory, profile: EngineProfile, block_size: int,
     memory utilisation) leaves, and what would help."""
     if kv_pool_blocks(memory, profile, block_size, frac) >= 1:
         return None
-    need = (memory.weights_bytes_per_gpu + memory.activation_peak_bytes()
-            + memory.runtime_bytes())
-    used = (f"weights, activations and runtime need {format_bytes(need)} per GPU (weights "
+    need = memory.weights_bytes_per_gpu + memory.set_aside_bytes()
+    rule = memory.profiling
+    parts = ("weights and runtime" if rule is not None and not rule.reserves_activations
+             else "weights, activations and runtime")
+    used = (f"{parts} need {format_bytes(need)} per GPU (weights "
             f"{format_bytes(memory.weights_bytes_per_gpu)})")
     hbm = memory.hbm_bytes
     if need >= hbm:

@@ -31,11 +31,17 @@ class ProfilingRule:
     span the whole vocabulary on every rank (gathered before sampling), so that peak does
     not shrink with tensor parallelism. ``runtime_bytes`` is the memory outside PyTorch's
     allocator that grows during profiling (the log's ``non_torch_memory``): on one GPU
-    little, with a tensor-parallel group the communicators' buffers as well."""
+    little, with a tensor-parallel group the communicators' buffers as well.
+
+    SGLang's static fraction works the other way (``reserves_activations`` false): the
+    pool is ``mem_fraction_static`` of the memory free before the weights load, less the
+    weights, and the activations and CUDA graphs live in the rest; ``runtime_bytes`` is
+    then the fraction's share of what the runtime held before loading."""
 
     sampler_logit_copies: float  # fp32 vocabulary-wide rows held at once, per sequence
     runtime_bytes: float  # non-torch bytes per GPU without a tensor-parallel group
     tp_runtime_bytes: float  # the same per GPU of a tensor-parallel group (tp > 1)
+    reserves_activations: bool = True  # the pool leaves room for the activation peak
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +79,18 @@ class KvMemory:
             return self.calibration.runtime_overhead_bytes
         return rule.tp_runtime_bytes if self.config.tp > 1 else rule.runtime_bytes
 
+    def set_aside_bytes(self) -> float:
+        """Bytes per GPU the sizing keeps out of the pool beside the weights: the runtime,
+        and the activation peak unless the engine's fraction leaves it outside."""
+        rule = self.profiling
+        acts = self.activation_peak_bytes() if rule is None or rule.reserves_activations \
+            else 0.0
+        return acts + self.runtime_bytes()
+
     def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
         """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""
         return (self.hbm_bytes * gpu_memory_utilization - self.weights_bytes_per_gpu
-                - self.activation_peak_bytes() - self.runtime_bytes())
+                - self.set_aside_bytes())
 
     def kv_pool_tokens(self, free_bytes_per_gpu: float) -> float:
         """Tokens of context one KV pool holds in ``free_bytes_per_gpu`` (0 when none).

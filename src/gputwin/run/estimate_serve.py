@@ -248,8 +248,7 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
     name = perf.config.model.name
     accel = perf.config.hw.accelerator
     if free <= 0:
-        need = (perf.weights_bytes_per_gpu + perf.memory.activation_peak_bytes()
-                + perf.memory.runtime_bytes())
+        need = perf.weights_bytes_per_gpu + perf.memory.set_aside_bytes()
         draft = perf.config.draft_model if perf.config.num_speculative_tokens else None
         if draft is not None:  # the draft's weights share the GPUs: say so
             name = f"{name} with draft model {draft.name}"
