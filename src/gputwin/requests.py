@@ -300,9 +300,15 @@ class ServeRequest(_Request):
     spec_kind: str | None = None
     calibration: str | None = Field(default=None, description="A calibration YAML file")
     num_replicas: PositiveInt = 1
-    max_num_seqs: PositiveInt = 256
-    max_num_batched_tokens: PositiveInt = 8192
-    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+    max_num_seqs: PositiveInt | None = Field(
+        default=None, description="Engine batch limit; None: the engine's default for the "
+        "part (vLLM: 1,024 on CUDA/ROCm GPUs of 70 GiB or more but A100s, else 256)")
+    max_num_batched_tokens: PositiveInt | None = Field(
+        default=None, description="Token budget of one step; None: the engine's default "
+        "for the part (vLLM: 8,192 on those large GPUs, else 2,048)")
+    gpu_memory_utilization: float | None = Field(
+        default=None, gt=0.0, le=1.0, description="Share of the GPU memory the engine "
+        "sizes its KV pool in; None: the engine's (vLLM 0.9, SGLang 0.88)")
     model_overrides: dict[str, Any] | None = None
     draft_model_overrides: dict[str, Any] | None = None
     engine: str = "vllm"

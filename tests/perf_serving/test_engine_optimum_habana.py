@@ -25,8 +25,9 @@ OWN = {"runs_on", "max_num_seqs", "max_num_batched_tokens", "enable_chunked_pref
        "block_size", "default_kv_dtype",
        # its own step time replaces vllm's per-vendor one; no API server (in process)
        "vendor_step_overhead_s", "frontend_latency_s",
-       # it allocates each bucket's KV at start-up: not vLLM V1's memory profiling
-       "profiling"}
+       # it allocates each bucket's KV at start-up: not vLLM V1's memory profiling; its
+       # commands give its limits, not vLLM V1's defaults by part
+       "profiling", "large_gpu_limits"}
 _META = {"name", "title", "sources", "base"}
 
 

@@ -35,9 +35,11 @@ _META = {"name", "title", "sources", "base"}
 BEHAVIOUR = {"vllm-v0": {"local_layer_kv"}}
 #: the vllm base's figures fitted on V1 rows that a vLLM release drops: its NVIDIA step
 #: time (replaced by the release's own step time), the API-server latency (0 in the
-#: releases: their fits carried it) and V1's memory-profiling rule (fitted on vLLM 0.19
-#: logs; the releases keep the calibration's rule their rows were checked with)
-V1_HOST = {"vendor_step_overhead_s", "frontend_latency_s", "profiling"}
+#: releases: their fits carried it), V1's memory-profiling rule (fitted on vLLM 0.19
+#: logs; the releases keep the calibration's rule their rows were checked with) and V1's
+#: batch defaults by part (the releases keep the 8,192-token budget their rows ran)
+V1_HOST = {"vendor_step_overhead_s", "frontend_latency_s", "profiling", "large_gpu_limits",
+           "max_num_batched_tokens"}
 VLLM_RELEASES = {"vllm-v0", "vllm-0.6"}
 
 
@@ -89,6 +91,7 @@ def test_a_release_differs_from_its_base_only_in_its_fitted_figures(name: str) -
     if v1_host:
         assert p.vendor_step_overhead_s == {} and p.frontend_latency_s == 0.0
         assert p.profiling is None and b.profiling is not None
+        assert p.large_gpu_limits is None and p.max_num_batched_tokens == 8192
         assert "fitted without a frontend term" in p.sources["frontend_latency_s"]
     for key in set(p.sources) - fitted - behaviour - v1_host:  # the rest is the base's
         assert p.sources[key] == b.sources[key]

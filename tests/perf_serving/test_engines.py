@@ -50,10 +50,21 @@ def test_cli_and_scenario_choices_come_from_the_registry() -> None:
         EngineOptions(name="tgi")
 
 
-def test_vllm_profile_keeps_the_earlier_defaults() -> None:
-    e = EngineOptions().resolved()
-    assert (e.max_num_seqs, e.max_num_batched_tokens, e.block_size,
-            e.gpu_memory_utilization, e.enable_chunked_prefill) == (256, 8192, 16, 0.9, True)
+def test_vllm_profile_defaults_follow_vllm_on_each_part() -> None:
+    cat = default_catalog()
+    small = EngineOptions().resolved()  # part unknown: the profile's own
+    assert (small.max_num_seqs, small.max_num_batched_tokens, small.block_size,
+            small.gpu_memory_utilization, small.enable_chunked_prefill) == (
+                256, 2048, 16, 0.9, True)
+    # vLLM's get_batch_defaults: >= 70 GiB as the runtime reports it, not an A100
+    for gpu, limits in (("h100-sxm-80gb", (1024, 8192)), ("mi300x", (1024, 8192)),
+                        ("a100-sxm-80gb", (256, 2048)), ("l40s", (256, 2048)),
+                        ("gaudi3", (256, 2048))):  # plug-in back ends: not its rule
+        e = EngineOptions().resolved(accelerator=cat.accelerator(gpu))
+        assert (e.max_num_seqs, e.max_num_batched_tokens) == limits, gpu
+    given = EngineOptions(max_num_seqs=64).resolved(
+        accelerator=cat.accelerator("h100-sxm-80gb"))
+    assert (given.max_num_seqs, given.max_num_batched_tokens) == (64, 8192)
     assert ServiceOptions(model="m", gpu="g", weights_dtype="fp8").kv_dtype() == "bf16"
 
 

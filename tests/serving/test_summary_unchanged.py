@@ -13,8 +13,9 @@ The vllm profile's host times on NVIDIA parts and its API-server latency (fitted
 0.8.5 rows, 2026-12-07) are a model change, not a plumbing one: these runs pin the
 profile's former figures (3.5 ms per step on every vendor, no frontend latency). So are
 the KV pool's sizing from vLLM 0.19's memory-profiling logs and the usable memory the
-runtime reports (2026-12-08): these runs pin the calibration's profiling rule and the
-nominal memory.
+runtime reports (2026-12-08), and vLLM's batch defaults by part (1,024 / 8,192 on large
+GPUs, 256 / 2,048 below): these runs pin the calibration's profiling rule, the nominal
+memory and the former 256 / 8,192.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def former_vllm_figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     written with."""
     default, profiles = engines_mod._registry()
     old = dataclasses.replace(profiles["vllm"], vendor_step_overhead_s={},
-                              frontend_latency_s=0.0, profiling=None)
+                              frontend_latency_s=0.0, profiling=None,
+                              max_num_batched_tokens=8192, large_gpu_limits=None)
     monkeypatch.setattr(Accelerator, "usable_memory",
                         property(lambda self: self.memory_bytes))
     assert old.step_overhead_s == 0.0035

@@ -31,8 +31,10 @@ def _pct(x: float | None) -> str:
                    "bandwidth_frac].")
 @click.option("--folds", type=int, default=5, show_default=True, callback=positive_int,
               help="Folds of the hold-out cross-validation.")
-@click.option("--max-num-batched-tokens", type=int, default=8192, show_default=True,
-              callback=positive_int, help="Engine token budget used for TTFT rows.")
+@click.option("--max-num-batched-tokens", type=int, default=None, callback=positive_int,
+              help="Engine token budget used for TTFT rows [default: vLLM's for the part, "
+              "as estimate serve: 8,192 on CUDA/ROCm GPUs of 70 GiB or more but A100s, "
+              "2,048 below].")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Starting calibration YAML [default: bundled].")
 @click.option("--out", type=OutPath(dir_okay=False), default=None,
@@ -40,7 +42,7 @@ def _pct(x: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def calibrate(measurements: str, model: str, gpu: str | None, system: str | None, tp: int,
               pp: int, ep: int, weights: str, kv_cache: str, fit_names: tuple[str, ...],
-              folds: int, max_num_batched_tokens: int, calibration: str | None,
+              folds: int, max_num_batched_tokens: int | None, calibration: str | None,
               out: str | None, as_json: bool) -> None:
     """Fit serving-model coefficients to MEASUREMENTS (CSV of step or request times)."""
     from gputwin.perf.serving_fit import DEFAULT_FIT

@@ -104,10 +104,12 @@ def _buckets(ctx: click.Context, param: click.Parameter, value: str | None) -> l
               type=click.Choice(DRAFT_KINDS),
               help="Proposer [default: draft_model with --draft-model]; fused_draft: the "
               "draft compiled into the target's graph (NxD Inference fused speculation).")
-@click.option("--max-num-seqs", type=int, default=256, show_default=True,
-              callback=positive_int, help="Engine batch limit.")
-@click.option("--max-num-batched-tokens", type=int, default=8192, show_default=True,
-              callback=positive_int, help="Token budget of one step (chunked prefill).")
+@click.option("--max-num-seqs", type=int, default=None, callback=positive_int,
+              help="Engine batch limit [default: the engine's for the part: vLLM 1,024 on "
+              "CUDA/ROCm GPUs of 70 GiB or more but A100s, 256 below].")
+@click.option("--max-num-batched-tokens", type=int, default=None, callback=positive_int,
+              help="Token budget of one step (chunked prefill) [default: the engine's for "
+              "the part: vLLM 8,192 on those large GPUs, 2,048 below].")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Calibration YAML from `gputwin calibrate`.")
 @click.option("--engine", default=default_engine(), show_default=True,
@@ -126,8 +128,8 @@ def serve(model: str, gpu: str | None, system: str | None, tp: int, pp: int, ep:
           dp_attention: int, redundant_experts: int, ep_imbalance: float | None,
           input_tokens: int, output_tokens: int, batch_size: int, num_replicas: int,
           weights: str, kv_cache: str, spec_tokens: int, acceptance: float,
-          draft_model: str | None, spec_kind: str | None, max_num_seqs: int,
-          max_num_batched_tokens: int, calibration: str | None, engine: str,
+          draft_model: str | None, spec_kind: str | None, max_num_seqs: int | None,
+          max_num_batched_tokens: int | None, calibration: str | None, engine: str,
           context_buckets: list[int] | None, kv_cache_length: int | None,
           as_json: bool) -> None:
     """TTFT, TPOT, throughput and memory of one inference replica."""

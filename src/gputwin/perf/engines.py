@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
+from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.serving_memory import KvMemory, ProfilingRule
 from gputwin.units import format_bytes
@@ -47,11 +48,11 @@ GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 #: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
 _OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s", "fp4_as_fp8_on",
-             "frontend_latency_s", "profiling")
+             "frontend_latency_s", "profiling", "large_gpu_limits")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
-                   "limits_scope", "mixed_chunk"),
+                   "limits_scope", "mixed_chunk", "large_gpu_limits"),
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s",
              "eager_layer_s", "frontend_latency_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows",
@@ -59,6 +60,25 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "kv": ("block_size", "cache", "default_kv_dtype", "memory_mode", "memory_frac",
            "local_layer_kv", "profiling"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class LargeGpuLimits:
+    """Batch limits an engine defaults to on large parts (vLLM's get_batch_defaults: a
+    device of one of ``vendors``, with ``min_usable_bytes`` or more, whose name holds none
+    of ``except_names``)."""
+
+    vendors: tuple[str, ...]
+    min_usable_bytes: float
+    except_names: tuple[str, ...]
+    max_num_seqs: int
+    max_num_batched_tokens: int
+
+    def applies(self, accelerator: Accelerator) -> bool:
+        name = accelerator.name.lower()
+        return (accelerator.vendor.lower() in self.vendors
+                and accelerator.usable_memory >= self.min_usable_bytes
+                and not any(n in name for n in self.except_names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +134,17 @@ class EngineProfile:
     #: how the engine's memory profiling sizes what stays out of the KV pool; None: the
     #: calibration's rule (perf/serving_memory.py ProfilingRule, KvMemory)
     profiling: ProfilingRule | None = None
+    #: other default batch limits on large parts; None: max_num_seqs and
+    #: max_num_batched_tokens on every part
+    large_gpu_limits: LargeGpuLimits | None = None
+
+    def limits_for(self, accelerator: Accelerator | None) -> tuple[int, int]:
+        """Default ``(max_num_seqs, max_num_batched_tokens)`` of the engine on
+        ``accelerator`` (the profile's own where the part is unknown)."""
+        big = self.large_gpu_limits
+        if big is not None and accelerator is not None and big.applies(accelerator):
+            return big.max_num_seqs, big.max_num_batched_tokens
+        return self.max_num_seqs, self.max_num_batched_tokens
 
     def step_overhead_for(self, vendor: str | None) -> float:
         """Host seconds per step of the engine on ``vendor``'s parts."""
@@ -247,6 +278,8 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         value = tuple(value) if ok else value
     elif name == "profiling":  # null (the calibration's rule) or the four figures
         return _profiling_rule(value, key, where)
+    elif name == "large_gpu_limits":
+        return _large_gpu_limits(value, key, where)
     elif name == "gemm_eff_mult":
         ok = (isinstance(value, dict) and set(value) <= set(GEMM_DTYPES)
               and all(isinstance(v, int | float) and 0.0 < v <= 2.0 for v in value.values()))
@@ -290,6 +323,36 @@ def _profiling_rule(value: Any, key: KeyPath, where: _Where) -> ProfilingRule | 
                          where=where((*key, "reserves_activations")))
     return ProfilingRule(**{k: float(value[k]) for k in _PROFILING_BOUNDS},
                          reserves_activations=reserves)
+
+
+_LARGE_GPU_KEYS = ("vendors", "min_usable_gib", "except_names", "max_num_seqs",
+                   "max_num_batched_tokens")
+
+
+def _large_gpu_limits(value: Any, key: KeyPath, where: _Where) -> LargeGpuLimits | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != set(_LARGE_GPU_KEYS):
+        raise InputError(f"expected null or a mapping of {', '.join(_LARGE_GPU_KEYS)}",
+                         where=where(key))
+    gib, names, vendors = value["min_usable_gib"], value["except_names"], value["vendors"]
+    if not (isinstance(vendors, list) and vendors
+            and all(isinstance(v, str) and v for v in vendors)):
+        raise InputError("expected a non-empty list of accelerator vendors",
+                         where=where((*key, "vendors")))
+    if isinstance(gib, bool) or not isinstance(gib, int | float) or not 0 < gib <= 4096:
+        raise InputError(f"expected GiB in (0, 4096], got {gib!r}",
+                         where=where((*key, "min_usable_gib")))
+    if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):
+        raise InputError("expected a list of name fragments",
+                         where=where((*key, "except_names")))
+    limits = [value["max_num_seqs"], value["max_num_batched_tokens"]]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in limits) \
+            or limits[1] < limits[0]:
+        raise InputError("expected whole numbers >= 1, the token budget >= the sequences",
+                         where=where(key))
+    return LargeGpuLimits(tuple(v.lower() for v in vendors), gib * 2.0**30,
+                          tuple(n.lower() for n in names), *limits)
 
 
 def _seconds(value: Any) -> bool:
@@ -551,6 +614,7 @@ __all__ = [
     "ENGINES_PATH",
     "EngineProfile",
     "GraphPaddedStep",
+    "LargeGpuLimits",
     "StepModel",
     "current_engine_names",
     "default_engine",

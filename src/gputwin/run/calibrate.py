@@ -26,6 +26,7 @@ import yaml
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
+from gputwin.perf.engines import default_engine, engine_profile
 from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, prepare_serving
 from gputwin.perf.serving_calib import ServingCalibration, load_serving_calibration
 from gputwin.perf.serving_fit import (
@@ -182,14 +183,18 @@ def calibrate(measurements: str | Path, *, model: str, gpu: str | None = None,
               system: str | None = None, tp: int = 1, pp: int = 1, ep: int = 1,
               weights: str = "bf16", kv_cache: str = "bf16",
               fit: Sequence[str] = DEFAULT_FIT, folds: int = 5,
-              calibration: str | None = None, max_num_batched_tokens: int = 8192,
+              calibration: str | None = None, max_num_batched_tokens: int | None = None,
               catalog: Catalog | None = None) -> CalibrationReport:
-    """Fit ``fit`` coefficients for one model/GPU/split to the measurements CSV."""
+    """Fit ``fit`` coefficients for one model/GPU/split to the measurements CSV
+    (``max_num_batched_tokens`` None: vLLM's default on the part, as estimate serve's)."""
     for option, value in (("tp", tp), ("pp", pp), ("ep", ep), ("folds", folds)):
         _positive(option, value)
     cat = catalog or default_catalog()
     spec = cat.model(model, where="--model")
     hw = resolve_hardware(cat, gpu=gpu, system=system, where=cli_flag)
+    if max_num_batched_tokens is None:
+        max_num_batched_tokens = engine_profile(default_engine()).limits_for(
+            hw.accelerator)[1]
     config = ServingConfig(spec, hw, tp=tp, pp=pp, ep=ep, weights_dtype=weights,
                            kv_cache_dtype=kv_cache,
                            max_num_batched_tokens=max_num_batched_tokens)

@@ -25,7 +25,8 @@ from typing import Any
 
 from gputwin.catalog.loader import Catalog, default_catalog
 from gputwin.catalog.schema import ModelSpec
-from gputwin.errors import DoesNotFitError, InputError
+from gputwin.errors import DoesNotFitError, InputError, UnknownNameError
+from gputwin.perf.engines import engine_names, engine_profile
 from gputwin.perf.serving import ServingConfig, ServingPerf, context_problem, prepare_serving
 from gputwin.perf.serving_calib import ServingCalibration, load_serving_calibration
 from gputwin.perf.serving_load import (
@@ -154,8 +155,26 @@ def estimate_serve(request: ServeRequest, *,
     return _estimate_serve(request, catalog or default_catalog())
 
 
+def _engine_defaults(r: ServeRequest, cat: Catalog) -> ServeRequest:
+    """``r`` with the limits and memory share it leaves unset taken from its engine's
+    profile for the part (vLLM's batch defaults depend on the GPU's memory and name)."""
+    if None not in (r.max_num_seqs, r.max_num_batched_tokens, r.gpu_memory_utilization):
+        return r
+    if r.engine not in engine_names():
+        raise UnknownNameError("engine", r.engine, list(engine_names()), where="--engine")
+    profile = engine_profile(r.engine)
+    acc = resolve_hardware(cat, gpu=r.gpu, system=r.system, where=cli_flag).accelerator
+    seqs, budget = profile.limits_for(acc)
+    return r.model_copy(update={
+        "max_num_seqs": r.max_num_seqs or seqs,
+        "max_num_batched_tokens": r.max_num_batched_tokens or budget,
+        "gpu_memory_utilization": r.gpu_memory_utilization or profile.memory_frac})
+
+
 def _estimate_serve(r: ServeRequest, cat: Catalog) -> ServingEstimate:
     """Resolve names, validate every option and estimate one serving configuration."""
+    r = _engine_defaults(r, cat)
+    assert r.gpu_memory_utilization is not None  # _engine_defaults filled it
     spec = _with_overrides(cat.model(r.model, where="--model"), r.model_overrides)
     _check_sizes(spec, r.input_tokens, r.output_tokens, r.gpu_memory_utilization,
                  {"batch-size": r.batch_size, "num-replicas": r.num_replicas, "tp": r.tp,
@@ -177,6 +196,7 @@ def _serving_config(cat: Catalog, spec: ModelSpec, r: ServeRequest) -> ServingCo
     draft, kind = _speculation(cat, r.spec_tokens, r.spec_kind, r.draft_model,
                                r.draft_model_overrides)
     hw = resolve_hardware(cat, gpu=r.gpu, system=r.system, where=cli_flag)
+    assert r.max_num_seqs is not None and r.max_num_batched_tokens is not None  # filled
     # a replica beyond one node: the one split rule (perf.split, in check_config)
     return ServingConfig(spec, hw, tp=r.tp, pp=r.pp, ep=r.ep, dp_attention=r.dp_attention,
                          redundant_experts=r.redundant_experts, ep_imbalance=r.ep_imbalance,

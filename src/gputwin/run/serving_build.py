@@ -40,7 +40,7 @@ from gputwin.workload.llm_request import LlmRequest
 def _perf(opts: ServiceOptions, catalog: Catalog) -> ServingPerf:
     hw = resolve_hardware(catalog, gpu=opts.gpu, system=opts.system)
     spec = opts.speculative
-    e = opts.engine.resolved(opts.dp_attention)
+    e = opts.engine.resolved(opts.dp_attention, hw.accelerator)
     cfg = ServingConfig(
         model=catalog.model(opts.model), hw=hw, tp=opts.tp, pp=opts.pp, ep=opts.ep,
         dp_attention=opts.dp_attention, redundant_experts=opts.redundant_experts,
@@ -91,7 +91,7 @@ def engine_config(opts: ServiceOptions, perf: ServingPerf, model_max_len: int,
     profile's default it is raised to what the workload needs (no-evict: the longest
     prompt beside a full decode batch, as trtllm-bench sizes max_num_tokens to its
     dataset); a budget given explicitly is kept and checked."""
-    e = opts.engine.resolved(opts.dp_attention)
+    e = opts.engine.resolved(opts.dp_attention, perf.config.hw.accelerator)
     frac = e.gpu_memory_utilization
     blocks = kv_pool_blocks(perf.memory, e.profile, e.block_size, frac)
     if blocks < 1:

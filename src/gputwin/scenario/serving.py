@@ -189,13 +189,17 @@ def load_serving_scenario(path: str | Path, overrides: Sequence[str] = (), *,
     return resolve_trace_paths(sc, file.parent, where)
 
 
-def _check_engine_budget(s: ServiceOptions, base: KeyPath, where: Any) -> None:
+def _check_engine_budget(s: ServiceOptions, base: KeyPath, where: Any,
+                         catalog: Catalog) -> None:
     """The step's token budget (:func:`~gputwin.serving.config.check_step_budget`), named
     at the engine option given (the budget, else the batch size, else the speculative
     tokens). A profile's budget without chunked prefill is raised to the workload's
     longest prompt at run time (``run.serving_build.engine_config``), so it is checked
     then."""
-    e = s.engine.resolved(s.dp_attention)
+    gpu = s.gpu if s.gpu is not None else (
+        catalog.system(s.system).accelerator if s.system is not None else None)
+    e = s.engine.resolved(s.dp_attention,
+                          catalog.accelerator(gpu) if gpu is not None else None)
     if not e.budget_given and not e.enable_chunked_prefill:
         return
     k = s.speculative.num_tokens if s.speculative else 0
@@ -230,7 +234,7 @@ def check_serving(sc: ServingScenario, catalog: Catalog, where: Any) -> None:
         if pre is not None:
             known("storage", "storage tier", pre.storage,
                   (*base, "disaggregation", "prefill_autoscaler", "storage"))
-        _check_engine_budget(s, base, where)
+        _check_engine_budget(s, base, where, catalog)
         sys_, acc = cluster_hardware(catalog, s.system, s.gpu)
         if acc is None and s.gpu is not None:
             acc = catalog.accelerator(s.gpu)

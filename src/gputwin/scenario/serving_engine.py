@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -21,6 +21,9 @@ from gputwin.perf.engines import (
     engine_profile,
 )
 from gputwin.quantities import BytesPerS, Seconds
+
+if TYPE_CHECKING:
+    from gputwin.catalog.schema import Accelerator
 
 PosInt = Annotated[int, Field(gt=0)]
 
@@ -144,12 +147,16 @@ class EngineOptions(InputModel):
                                "vllm-v0 or vllm-0.6")
         return v
 
-    def resolved(self, dp_attention: int = 1) -> EngineSettings:
+    def resolved(self, dp_attention: int = 1,
+                 accelerator: Accelerator | None = None) -> EngineSettings:
         """Concrete limits of a replica: the given values, the profile's defaults for the
-        rest; engines whose limits count one attention DP rank (TensorRT-LLM) hold them
-        ``dp_attention`` times. The profile is the one this service runs: the capacity
-        policy and graph padding given here replace the profile's."""
+        rest (on ``accelerator`` where the engine's defaults depend on the part: vLLM's
+        larger ones on large GPUs); engines whose limits count one attention DP rank
+        (TensorRT-LLM) hold them ``dp_attention`` times. The profile is the one this
+        service runs: the capacity policy and graph padding given here replace the
+        profile's."""
         p = engine_profile(self.name)
+        seqs, budget = p.limits_for(accelerator)
         p = replace(p, capacity_policy=self.capacity_policy or p.capacity_policy,
                     pad_decode_to_graph=(p.pad_decode_to_graph if self.cuda_graph_padding
                                          is None else self.cuda_graph_padding),
@@ -159,9 +166,8 @@ class EngineOptions(InputModel):
         return EngineSettings(
             profile=p,
             block_size=self.block_size or p.block_size,
-            max_num_seqs=(self.max_num_seqs or p.max_num_seqs) * times,
-            max_num_batched_tokens=(self.max_num_batched_tokens
-                                    or p.max_num_batched_tokens) * times,
+            max_num_seqs=(self.max_num_seqs or seqs) * times,
+            max_num_batched_tokens=(self.max_num_batched_tokens or budget) * times,
             enable_chunked_prefill=(p.enable_chunked_prefill if self.enable_chunked_prefill
                                     is None else self.enable_chunked_prefill),
             gpu_memory_utilization=self.gpu_memory_utilization or p.memory_frac,
