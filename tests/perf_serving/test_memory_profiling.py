@@ -134,3 +134,24 @@ def test_reserves_activations_must_be_a_boolean(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="expected true or false"):
         load_engine_profiles(write_engines_yaml(tmp_path, mutate))
+
+
+def test_estimate_and_simulator_size_tensorrt_llm_alike() -> None:
+    from gputwin.perf.engines import kv_pool_blocks
+    from gputwin.requests import ServeRequest, validated
+    from gputwin.run.estimate_serve import estimate_serve
+
+    seqs, budget = engine_profile("trtllm").limits_for(None)  # estimate serve's defaults
+    perf = make_perf("llama3.3-70b", weights_dtype="fp8", kv_cache_dtype="fp8",
+                     engine="trtllm", max_num_seqs=seqs, max_num_batched_tokens=budget)
+    mem = perf.memory
+    assert mem.memory_mode == "free"
+    left = mem.hbm_bytes - perf.weights_bytes_per_gpu - mem.set_aside_bytes()
+    assert mem.free_kv_bytes_per_gpu(0.9) == pytest.approx(0.9 * left)
+    est = estimate_serve(validated(ServeRequest, {
+        "model": "llama3.3-70b", "gpu": "h100-sxm-80gb", "weights": "fp8",
+        "kv_cache": "fp8", "engine": "trtllm", "input_tokens": 1000,
+        "output_tokens": 100})).to_dict()
+    # 70 GiB of FP8 weights leave ~8 GiB: 0.9 of it, not 0.9 of the GPU less the weights
+    assert est["kv_capacity_tokens"] == kv_pool_blocks(mem, engine_profile("trtllm"), 16,
+                                                      0.9) * 16 > 20_000

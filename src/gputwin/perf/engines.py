@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
@@ -526,14 +526,12 @@ class GraphPaddedStep:
 
 
 def kv_pool_bytes_per_gpu(memory: KvMemory, profile: EngineProfile, frac: float) -> float:
-    """KV pool bytes per GPU (negative: the model does not fit).
-
-    ``total`` (vLLM, SGLang): ``memory × frac − weights − activations − runtime``;
-    ``free`` (TensorRT-LLM): ``frac × (memory − weights − activations − runtime)``."""
-    if profile.memory_mode == "total":
-        return memory.free_kv_bytes_per_gpu(frac)
-    left = memory.free_kv_bytes_per_gpu(1.0)
-    return left * frac if left > 0 else left
+    """KV pool bytes per GPU (negative: the model does not fit), by the profile's memory
+    mode (:meth:`KvMemory.free_kv_bytes_per_gpu`: ``total`` for vLLM and SGLang,
+    ``free`` for TensorRT-LLM)."""
+    if memory.memory_mode != profile.memory_mode:
+        memory = replace(memory, memory_mode=profile.memory_mode)
+    return memory.free_kv_bytes_per_gpu(frac)
 
 
 def kv_pool_blocks(memory: KvMemory, profile: EngineProfile, block_size: int,

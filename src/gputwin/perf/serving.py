@@ -291,7 +291,7 @@ class ServingPerf:
                                        draft.decode_forward_s if draft else None)
         self.memory = KvMemory(c, self.shape, cal, accel.usable_memory,
                                self.weights_bytes_per_gpu, self.kv_bytes_per_token_per_gpu,
-                               prof.profiling)
+                               prof.profiling, prof.memory_mode)
 
     # ---- the step ------------------------------------------------------------------
     def _expert_rate(self, g: GroupConsts, routed: int, width_eff: float,

@@ -57,6 +57,9 @@ class KvMemory:
     #: the engine's profiling rule; None: the calibration's (activations of the token
     #: budget and the logits added, runtime_overhead_bytes)
     profiling: ProfilingRule | None = None
+    #: what the memory fraction multiplies: ``total`` (vLLM, SGLang: the GPU's memory) or
+    #: ``free`` (TensorRT-LLM: the memory left after the weights and the set-aside)
+    memory_mode: str = "total"
 
     def activation_peak_bytes(self) -> float:
         """Peak activation bytes per GPU of the profiling pass (``max_num_batched_tokens``)."""
@@ -88,7 +91,12 @@ class KvMemory:
         return acts + self.runtime_bytes()
 
     def free_kv_bytes_per_gpu(self, gpu_memory_utilization: float = 0.9) -> float:
-        """Bytes left for the KV cache on one GPU (may be negative: does not fit)."""
+        """Bytes left for the KV cache on one GPU (may be negative: does not fit):
+        ``memory × fraction − weights − set-aside`` (``total``), or ``fraction × (memory −
+        weights − set-aside)`` (``free``, TensorRT-LLM's ``free_gpu_memory_fraction``)."""
+        if self.memory_mode == "free":
+            left = self.hbm_bytes - self.weights_bytes_per_gpu - self.set_aside_bytes()
+            return left * gpu_memory_utilization if left > 0.0 else left
         return (self.hbm_bytes * gpu_memory_utilization - self.weights_bytes_per_gpu
                 - self.set_aside_bytes())
 
