@@ -122,11 +122,12 @@ class RouterChoice(click.Choice):  # type: ignore[type-arg]
 @click.option("--router", default="least_outstanding", show_default=True,
               type=RouterChoice())
 @click.option("--max-num-seqs", default=None, type=int, callback=positive_int,
-              help="Running sequences at most [default: the engine's]; per attention-DP "
-                   "rank for TensorRT-LLM, per replica otherwise.")
+              help="Running sequences at most [default: the engine's for the part: vLLM "
+                   "1,024 on CUDA/ROCm GPUs of 70 GiB or more but A100s, else 256]; per "
+                   "attention-DP rank for TensorRT-LLM, per replica otherwise.")
 @click.option("--max-num-batched-tokens", default=None, type=int, callback=positive_int,
-              help="Tokens per step at most [default: the engine's]; per attention-DP "
-                   "rank for TensorRT-LLM.")
+              help="Tokens per step at most [default: the engine's for the part: vLLM "
+                   "8,192 on those GPUs, else 2,048]; per attention-DP rank for TensorRT-LLM.")
 @click.option("--block-size", default=None, type=int, callback=positive_int,
               help="KV block size in tokens [default: the engine's].")
 @click.option("--gpu-memory-utilization", default=None, type=FINITE,
