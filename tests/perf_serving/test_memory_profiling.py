@@ -155,3 +155,17 @@ def test_estimate_and_simulator_size_tensorrt_llm_alike() -> None:
     # 70 GiB of FP8 weights leave ~8 GiB: 0.9 of it, not 0.9 of the GPU less the weights
     assert est["kv_capacity_tokens"] == kv_pool_blocks(mem, engine_profile("trtllm"), 16,
                                                       0.9) * 16 > 20_000
+
+
+def test_a_model_too_large_is_told_by_the_engine_rule() -> None:
+    from gputwin.errors import DoesNotFitError
+    from gputwin.requests import ServeRequest, validated
+    from gputwin.run.estimate_serve import estimate_serve
+
+    base = {"model": "llama3-70b", "gpu": "h100-sxm-80gb", "input_tokens": 100,
+            "output_tokens": 10}
+    with pytest.raises(DoesNotFitError, match=r"offers 71\.3 GiB at utilisation 0\.9"):
+        estimate_serve(validated(ServeRequest, base))
+    # TensorRT-LLM's share applies to what is left: the GPU's whole usable memory is short
+    with pytest.raises(DoesNotFitError, match=r"offers 79\.2 GiB; raise"):
+        estimate_serve(validated(ServeRequest, {**base, "engine": "trtllm"}))

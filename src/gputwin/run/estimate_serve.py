@@ -272,11 +272,15 @@ def _check_fit(perf: ServingPerf, batch: int, context: int, util: float,
         draft = perf.config.draft_model if perf.config.num_speculative_tokens else None
         if draft is not None:  # the draft's weights share the GPUs: say so
             name = f"{name} with draft model {draft.name}"
+        # the share applies to the whole memory (vLLM, SGLang) or to what is left
+        # (TensorRT-LLM): then nothing is left whatever the share
+        total = perf.memory.memory_mode == "total"
+        offered = perf.memory.hbm_bytes * (util if total else 1.0)
         raise DoesNotFitError(
             f"{name} needs {format_bytes(need)} per GPU before any KV cache (weights "
             f"{format_bytes(perf.weights_bytes_per_gpu)}) but {accel.name} offers "
-            f"{format_bytes(perf.memory.hbm_bytes * util)} at utilisation {util}; raise --tp/--pp "
-            "or quantise --weights")
+            f"{format_bytes(offered)}" + (f" at utilisation {util}" if total else "")
+            + "; raise --tp/--pp or quantise --weights")
     if batch > max_batch:
         need = batch * perf.memory.kv_bytes_per_sequence(context, BLOCK_SIZE)
         raise DoesNotFitError(
