@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from serving_builders import LinearStepModel, engine, finish_times, real_perf, requests_from
 
-from gputwin.perf.engines import engine_profile, kv_pool_blocks, local_kv_layout
+from gputwin.perf.engines import engine_profile, kv_pool_blocks, local_kv_layout, sized_by
 from gputwin.serving.config import EngineConfig
 from gputwin.serving.fleet import Fleet, FleetOutcome, PoolSpec, ServiceSpec
 from gputwin.serving.request import DECODE, DROPPED, FINISHED, ReqState
@@ -148,7 +148,8 @@ def test_gemma3_at_16k_runs_the_batch_estimate_serve_fits(engine_name: str) -> N
 def test_vllm_v0_caches_every_token_in_every_layer() -> None:
     perf = real_perf("gemma3-27b")
     v0 = kv_pool_blocks(perf.memory, engine_profile("vllm-v0"), 16, 0.9)
-    free = perf.memory.free_kv_bytes_per_gpu(0.9)
+    # the pool as vLLM V0 sizes it (its own reserve), every layer holding every token
+    free = sized_by(perf.memory, engine_profile("vllm-v0")).free_kv_bytes_per_gpu(0.9)
     assert v0 == int(free / perf.memory.kv_bytes_per_token_per_gpu // 16)
 
 

@@ -19,13 +19,15 @@ import bisect
 import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
-from gputwin.catalog.schema import Accelerator
 from gputwin.errors import InputError, UnknownNameError
 from gputwin.perf.serving_memory import KvMemory, ProfilingRule
 from gputwin.units import format_bytes
 from gputwin.yaml_io import KeyPath, load_yaml_with_lines
+
+if TYPE_CHECKING:
+    from gputwin.catalog.schema import Accelerator
 
 ENGINES_PATH = Path(__file__).with_name("engines.yaml")
 CACHE_KINDS = ("paged", "radix")
@@ -526,12 +528,19 @@ class GraphPaddedStep:
 
 
 def kv_pool_bytes_per_gpu(memory: KvMemory, profile: EngineProfile, frac: float) -> float:
-    """KV pool bytes per GPU (negative: the model does not fit), by the profile's memory
-    mode (:meth:`KvMemory.free_kv_bytes_per_gpu`: ``total`` for vLLM and SGLang,
-    ``free`` for TensorRT-LLM)."""
-    if memory.memory_mode != profile.memory_mode:
-        memory = replace(memory, memory_mode=profile.memory_mode)
-    return memory.free_kv_bytes_per_gpu(frac)
+    """KV pool bytes per GPU (negative: the model does not fit) as ``profile`` sizes it:
+    its memory mode (:meth:`KvMemory.free_kv_bytes_per_gpu`: ``total`` for vLLM and
+    SGLang, ``free`` for TensorRT-LLM) and its profiling rule. A replica's own memory
+    already carries its engine's (:class:`~gputwin.perf.serving.ServingPerf`); another
+    profile re-sizes it."""
+    return sized_by(memory, profile).free_kv_bytes_per_gpu(frac)
+
+
+def sized_by(memory: KvMemory, profile: EngineProfile) -> KvMemory:
+    """``memory`` with ``profile``'s pool-sizing rule (itself when it has it already)."""
+    if (memory.memory_mode, memory.profiling) == (profile.memory_mode, profile.profiling):
+        return memory
+    return replace(memory, memory_mode=profile.memory_mode, profiling=profile.profiling)
 
 
 def kv_pool_blocks(memory: KvMemory, profile: EngineProfile, block_size: int,
@@ -577,6 +586,7 @@ def kv_room_problem(memory: KvMemory, profile: EngineProfile, block_size: int,
     memory utilisation) leaves, and what would help."""
     if kv_pool_blocks(memory, profile, block_size, frac) >= 1:
         return None
+    memory = sized_by(memory, profile)
     need = memory.weights_bytes_per_gpu + memory.set_aside_bytes()
     rule = memory.profiling
     parts = ("weights and runtime" if rule is not None and not rule.reserves_activations
@@ -623,5 +633,6 @@ __all__ = [
     "kv_room_problem",
     "load_engine_profiles",
     "local_kv_layout",
+    "sized_by",
     "step_model",
 ]
