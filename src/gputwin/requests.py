@@ -25,6 +25,10 @@ from gputwin.limits import GpuCount, ReplicaCount, RequestCount
 from gputwin.quantities import Bytes, PositiveCount, Seconds
 
 Recompute = Literal["none", "selective", "full"]
+#: Megatron-Core's ``recompute_modules``: what selective recomputation checkpoints
+#: (perf/activations.py says what each frees).
+RecomputeModule = Literal["core_attn", "layernorm", "mla_up_proj", "mlp", "moe", "moe_act",
+                          "shared_experts"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
 PlanDType = Literal["bf16", "fp16", "fp8", "any"]
 #: How MoE tokens reach their experts (perf/communication.py) and the pipeline schedule
@@ -57,6 +61,24 @@ class TrainLayout(_Request):
     interleave: PositiveInt = Field(default=1, description="Virtual pipeline stages per rank")
     micro_batch_size: PositiveInt = 1
     recompute: Recompute = "selective"
+    recompute_modules: list[RecomputeModule] | None = Field(
+        default=None, description="Modules selective recomputation checkpoints (Megatron-Core "
+        "recompute_modules); default core_attn")
+    recompute_num_layers: PositiveInt | None = Field(
+        default=None, description="Full recomputation of only the first N layers of each "
+        "pipeline chunk (Megatron-Core recompute_method block); default every layer")
+    offload_activation_layers: int = Field(
+        default=0, ge=0, description="Layers whose activations go to host memory during the "
+        "forward pass and come back for the backward (Megatron-Core cpu_offloading_num_layers)")
+    main_grads_fp32: bool = Field(
+        default=False, description="Accumulate and reduce gradients in FP32 (Megatron-LM's "
+        "default with bf16); BF16 otherwise (NeMo's performance recipes)")
+    fused_cross_entropy: bool = Field(
+        default=False, description="Transformer Engine's fused cross entropy (NeMo's "
+        "recipes): the loss writes its gradient over the BF16 logits, no FP32 softmax kept")
+    adam_moments_bf16: bool = Field(
+        default=False, description="Keep Adam's two moments in BF16 (Megatron-Core's "
+        "precision-aware optimizer, DeepSeek-V3); FP32 otherwise")
     zero_stage: int = Field(default=1, ge=0, le=3,
                             description="0 DDP, 1 distributed optimizer, 2 +grads, 3 FSDP")
     sequence_parallel: bool = False

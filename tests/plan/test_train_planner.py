@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -283,3 +284,25 @@ def test_dualpipe_search_adds_the_layouts_that_can_run_it() -> None:
         again = estimate_training(model, H100, 64, p, cfg)
         assert again.step_time_s == pytest.approx(cand.estimate.step_time_s)
     assert both.best.score <= plain.best.score
+
+
+def test_allow_offload_finds_the_fewest_offloaded_layers_that_fit() -> None:
+    """NeMo runs Llama 3 70B on 64 GB200 with FSDP and no recomputation by sending the
+    first layers' activations to the Grace CPU; the planner finds that layout only when
+    offload is allowed, with the fewest layers that make it fit."""
+    hw = resolve_hardware(CAT, system="gb200-nvl72")
+    base = dict(model=CAT.model("llama3-70b"), hw=hw, num_gpus=(64,), seq_len=8192,
+                global_batch_size=128, dtypes=("fp8",))
+    plain = search_layouts(TrainSearch(**base))  # type: ignore[arg-type]
+    assert all(c.parallel.offload_activation_layers == 0 for c in plain.candidates)
+    offl = search_layouts(TrainSearch(**base, allow_offload=True))  # type: ignore[arg-type]
+    found = [c for c in offl.candidates if c.parallel.offload_activation_layers]
+    assert found and all(c.parallel.pp == 1 and c.config.recompute == "none" for c in found)
+    best = found[0]
+    assert best.estimate.memory_per_gpu_bytes <= hw.accelerator.usable_memory
+    fewer = replace(best.parallel,
+                    offload_activation_layers=best.parallel.offload_activation_layers - 1)
+    with pytest.raises(DoesNotFitError):
+        estimate_training(CAT.model("llama3-70b"), hw, best.num_gpus, fewer, best.config)
+    assert best.layout()["offload_activation_layers"] == best.parallel.offload_activation_layers
+    assert offl.candidates[0].estimate.tokens_per_s >= plain.candidates[0].estimate.tokens_per_s

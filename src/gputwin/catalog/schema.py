@@ -148,6 +148,10 @@ class System(CatalogEntry):
         "over the scale-up fabric; false where the driver refuses it (GeForce cards), so "
         "collectives bounce through host memory and the engines' one-shot all-reduce "
         "kernels cannot run (perf/serving_comm.py)")
+    host_link_bytes_per_s_per_gpu: BytesPerS | None = Field(
+        default=None, gt=0, description="Copy bandwidth between one accelerator and host memory, "
+        "per direction, all accelerators copying at once (NVLink-C2C on Grace parts); None: "
+        "the calibration's PCIe Gen5 figure (perf/calibration.yaml host_link)")
     num_nics: int = Field(ge=0, description="Scale-out NICs per node")
     nic_bandwidth_bytes_per_s: BytesPerS = Field(description="Per NIC, per direction")
     scale_out_fabric: str

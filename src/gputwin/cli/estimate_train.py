@@ -17,13 +17,14 @@ from gputwin.cli.options import (
     COUNT,
     DURATION,
     FINITE,
+    comma_list,
     emit_json,
     gpus_on,
     moe_dispatch_options,
     option_of,
     positive_int,
 )
-from gputwin.requests import PipelineSchedule
+from gputwin.requests import PipelineSchedule, RecomputeModule
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -51,7 +52,7 @@ def _summary(est: TrainingEstimate, title: str) -> None:
     used = est.memory_per_gpu_bytes
     room = (f"{format_bytes(cap - used)} free" if used <= cap
             else f"[red]over by {format_bytes(used - cap)}: does not fit[/red]")
-    head.add_row("memory per GPU", f"{format_bytes(used)} of {format_bytes(cap)} "
+    head.add_row("memory per GPU", f"{format_bytes(used)} of {format_bytes(cap)} usable "
                                    f"({used / cap:.0%}, {room})")
     mem = d["memory"]
     head.add_row("", "  ".join(f"{k.removesuffix('_bytes')} {format_bytes(v)}"
@@ -90,6 +91,19 @@ def _schedule_text(lay: Any) -> str:
     return "".join(", " + p for p in parts)
 
 
+def _memory_saving_text(lay: Any) -> str:
+    """``recompute selective (mla_up_proj, mlp)``, ``recompute full (first 5 layers)``,
+    ``recompute none, 40 layers offloaded``: what the layout does to save activations."""
+    text = f"recompute {lay.recompute}"
+    if lay.recompute == "selective":
+        text += f" ({', '.join(lay.recompute_modules or ['core_attn'])})"
+    elif lay.recompute == "full" and lay.recompute_num_layers:
+        text += f" (first {lay.recompute_num_layers} layers per chunk)"
+    if lay.offload_activation_layers:
+        text += f", {lay.offload_activation_layers} layers offloaded"
+    return text
+
+
 @click.command()
 @click.option("--model", required=True, help="Model name (catalog) or HF config.json path.")
 @click.option("--gpu", default=None, help="Accelerator name (catalog).")
@@ -116,6 +130,24 @@ def _schedule_text(lay: Any) -> str:
               help="Virtual pipeline stages per rank (interleaved 1F1B).")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]),
               default="selective", show_default=True, help="Activation recomputation.")
+@click.option("--recompute-modules", default=None, callback=comma_list,
+              help="With --recompute selective: the modules to checkpoint, comma-separated, of "
+                   f"{', '.join(get_args(RecomputeModule))} (Megatron-Core recompute_modules) "
+                   "[default: core_attn].")
+@click.option("--recompute-num-layers", type=int, default=None, callback=positive_int,
+              help="With --recompute full: recompute only the first N layers of each pipeline "
+                   "chunk (Megatron-Core's block method) [default: every layer].")
+@click.option("--offload-activation-layers", type=click.IntRange(min=0), default=None,
+              help="Layers whose activations go to host memory in the forward pass and come "
+                   "back for the backward (Megatron-Core cpu_offloading_num_layers; pp 1, "
+                   "recompute none).")
+@click.option("--main-grads-fp32", is_flag=True, default=None,
+              help="Accumulate and reduce gradients in FP32 (Megatron-LM's default with bf16).")
+@click.option("--fused-cross-entropy", is_flag=True, default=None,
+              help="Transformer Engine's fused cross entropy (NeMo's recipes): the loss keeps "
+                   "only the BF16 logits.")
+@click.option("--adam-moments-bf16", is_flag=True, default=None,
+              help="Keep Adam's moments in BF16 (Megatron-Core's precision-aware optimizer).")
 @click.option("--sequence-parallel", is_flag=True, help="Megatron sequence parallelism.")
 @click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp8"]), default="bf16",
               show_default=True)
@@ -167,6 +199,7 @@ def train(ctx: click.Context, /, as_json: bool, skip_memory_check: bool,
     lay = request.layout
     on = gpus_on(request.num_gpus, request.gpu, request.system)
     _summary(est, f"{request.model} on {on}: tp={lay.tp} pp={lay.pp} "
-                  f"cp={lay.cp} ep={lay.ep} dp={est.dp}, {lay.dtype}{_schedule_text(lay)}")
+                  f"cp={lay.cp} ep={lay.ep} dp={est.dp}, {lay.dtype}{_schedule_text(lay)}, "
+                  f"{_memory_saving_text(lay)}")
     if goodput is not None:
         print_failures(goodput)

@@ -100,6 +100,14 @@ def positive_int(ctx: click.Context, param: click.Parameter, value: int | None) 
     return value
 
 
+def comma_list(ctx: click.Context, param: click.Parameter,
+               value: str | None) -> list[str] | None:
+    """``a,b`` -> ``["a", "b"]`` (the request checks each name)."""
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def option_of(command: click.Command) -> Callable[[str], str]:
     """Where a request field set by ``command`` was typed, for :func:`gputwin.requests.
     validated`'s ``where``: the option that fills the field (``checkpoint_interval_s`` →

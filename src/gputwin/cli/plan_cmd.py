@@ -89,6 +89,8 @@ def layout_text(lay: dict[str, Any]) -> str:
               f"zero{lay['zero_stage']}", str(lay["dtype"])]
     if lay.get("offload_optimizer"):
         parts.append("offload")
+    if lay.get("offload_activation_layers"):
+        parts.append(f"act-offload{lay['offload_activation_layers']}")
     if lay.get("ep", 1) > 1 and lay.get("ep_dispatcher", "alltoall") != "alltoall":
         parts.append(str(lay["ep_dispatcher"]))
     if lay.get("ep", 1) > 1 and lay.get("ep_dispatch_fp8"):
@@ -125,7 +127,9 @@ def layout_text(lay: dict[str, Any]) -> str:
               default="on-demand", show_default=True)
 @click.option("--max-tp", type=int, default=None, callback=positive_int,
               help="Largest tensor-parallel size [default: the scale-up domain].")
-@click.option("--allow-offload", is_flag=True, help="Also try optimizer CPU offload.")
+@click.option("--allow-offload", is_flag=True,
+              help="Also try CPU offload: the optimizer's state, and (pp 1, no recomputation) "
+                   "the activations of the fewest layers that make the layout fit.")
 @moe_dispatch_options
 @click.option("--try-dualpipe", is_flag=True,
               help="Also time DeepSeek's DualPipe schedule on the layouts that can run it "

@@ -191,14 +191,16 @@ class DpComm:
 
 
 def _dp_times(bytes_: float, size: int, stride: int, ctx: CommContext,
-              zero: int) -> tuple[float, float, float]:
-    """(grad reduce, param gather, one-bucket reduce) seconds for ``bytes_`` of BF16."""
+              zero: int, grad_scale: float = 1.0) -> tuple[float, float, float]:
+    """(grad reduce, param gather, one-bucket reduce) seconds for ``bytes_`` of BF16
+    parameters (gradients reduced in ``grad_scale`` times the bytes: 2 in FP32)."""
     if size <= 1 or bytes_ <= 0:
         return 0.0, 0.0, 0.0
+    grads = grad_scale * bytes_
     if zero == 0:
-        red = ctx.group_time(CollectiveOp.ALL_REDUCE, bytes_, size, stride)
+        red = ctx.group_time(CollectiveOp.ALL_REDUCE, grads, size, stride)
         return red, 0.0, red
-    red = ctx.group_time(CollectiveOp.REDUCE_SCATTER, bytes_, size, stride)
+    red = ctx.group_time(CollectiveOp.REDUCE_SCATTER, grads, size, stride)
     gat = ctx.group_time(CollectiveOp.ALL_GATHER, bytes_, size, stride)
     return red, gat, red
 
@@ -217,11 +219,14 @@ def dp_comm(plan: Plan, params: LocalParams, ctx: CommContext, c: Calibration,
     # FSDP / ZeRO-3 gathers and reduces one layer (wrapping unit) at a time: each of those
     # collectives pays its own latency, which dominates at thousands of ranks.
     units = max(1, plan.layers_per_stage) if plan.zero_stage >= 3 else 1
+    grad_scale = 2.0 if plan.main_grads_fp32 else 1.0
     for n_params, size, stride in groups:
-        r, g, _ = _dp_times(ACT_BYTES * n_params / units, size, stride, ctx, plan.zero_stage)
+        r, g, _ = _dp_times(ACT_BYTES * n_params / units, size, stride, ctx, plan.zero_stage,
+                            grad_scale)
         red, gat = red + units * r, gat + units * g
         bucket = min(n_params, c.dp_bucket_params)
-        bucket_red += _dp_times(ACT_BYTES * bucket, size, stride, ctx, plan.zero_stage)[2]
+        bucket_red += _dp_times(ACT_BYTES * bucket, size, stride, ctx, plan.zero_stage,
+                                grad_scale)[2]
     if red == 0.0:
         return DpComm(0.0, 0.0)
     m = plan.num_microbatches

@@ -34,7 +34,7 @@ from gputwin.perf.attention_work import (
     kernel_keys_per_query,
 )
 from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
-from gputwin.perf.flops import Arch, Gemm, LayerShape, layer_shapes
+from gputwin.perf.flops import Arch, Gemm, LayerShape, layer_shapes, recomputing_modules
 from gputwin.perf.gemm import gemm_time_s
 from gputwin.perf.plan import Plan
 
@@ -50,6 +50,8 @@ class LayerTime:
     attn_bwd_s: float
     elem_fwd_s: float
     overhead_s: float
+    #: Forward seconds of each module selective recomputation can re-run (perf/activations).
+    module_fwd_s: tuple[tuple[str, float], ...] = ()
 
     @property
     def attn_total_s(self) -> float:
@@ -60,13 +62,17 @@ class LayerTime:
     def fwd_s(self) -> float:
         return self.gemm_fwd_s + self.attn_fwd_s + self.elem_fwd_s + self.overhead_s / 3
 
-    def bwd_s(self, recompute: str) -> float:
+    def bwd_s(self, recompute: str, modules: tuple[str, ...] = ("core_attn",),
+              full_frac: float = 1.0) -> float:
+        """Backward seconds: twice the forward GEMMs, the attention backward, plus what
+        recomputation runs again (the forward of ``full_frac`` of the layers under
+        ``full``, the checkpointed ``modules`` under ``selective``)."""
         base = (2 * self.gemm_fwd_s + self.attn_bwd_s
                 + 2 * self.elem_fwd_s + 2 * self.overhead_s / 3)
         if recompute == "full":
-            return base + self.fwd_s
+            return base + full_frac * self.fwd_s
         if recompute == "selective":
-            return base + self.attn_fwd_s
+            return base + sum(t for name, t in self.module_fwd_s if name in modules)
         return base
 
 
@@ -114,9 +120,13 @@ def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float,
     rate = accel_peak * coeff.gemm_frac(plan.compute_dtype)
     bandwidth = hbm_bw * c.memory_bw_frac
     gemm = 0.0
+    modules: dict[str, float] = {}
     for g in shape.gemms:
         t = _gemm_time(g, plan, tokens, rate, half, bandwidth, plan.compute_dtype)
-        gemm += t * (c.moe_imbalance if g.expert else 1.0)
+        t *= c.moe_imbalance if g.expert else 1.0
+        gemm += t
+        for module in recomputing_modules(g.name):
+            modules[module] = modules.get(module, 0.0) + t
     a = plan.arch
     keys = kernel_keys_per_query(a, plan.seq_len, c.local_attention_extra_keys)
     attn_flops = attention_fwd_flops_per_token(shape, keys) * tokens / plan.tp
@@ -125,8 +135,29 @@ def _layer_time_cached(shape: LayerShape, plan: Plan, accel_peak: float,
     attn_bwd = ATTN_BWD_WORK * attn_flops / (attn_rates[1] * head)
     elem = (_elementwise_bytes_per_token(shape, plan.arch, plan, c) * tokens
             / (hbm_bw * c.memory_bw_frac))
+    modules["core_attn"] = attn
+    for module, nbytes in _recomputed_elementwise_bytes_per_token(shape, plan).items():
+        modules[module] = modules.get(module, 0.0) + (
+            nbytes * tokens / (hbm_bw * c.memory_bw_frac))
     s = coeff.sustained_frac
-    return LayerTime(gemm / s, attn / s, attn_bwd / s, elem / s, c.layer_overhead_s / s)
+    return LayerTime(gemm / s, attn / s, attn_bwd / s, elem / s, c.layer_overhead_s / s,
+                     tuple((name, t / s) for name, t in sorted(modules.items())))
+
+
+def _recomputed_elementwise_bytes_per_token(shape: LayerShape, plan: Plan) -> dict[str, float]:
+    """HBM bytes per token of the memory-bound kernels each ``recompute_modules`` entry runs
+    again: the two norms (read and write the hidden state), the MLP activation functions."""
+    a = plan.arch
+    out = {"layernorm": 8.0 * a.hidden_size / (plan.tp if plan.sp else 1)}
+    for g in shape.gemms:
+        if not g.name.endswith("_fc1"):
+            continue
+        ffn = g.n // 2 if a.mlp_kind == "swiglu" else g.n
+        act = (6.0 if a.mlp_kind == "swiglu" else 4.0) * ffn * g.count * g.tokens_frac / plan.tp
+        owners = recomputing_modules(g.name) | ({"moe_act"} if g.expert else frozenset())
+        for module in owners:
+            out[module] = out.get(module, 0.0) + act
+    return out
 
 
 def _layer_key(plan: Plan) -> Plan:
@@ -135,7 +166,10 @@ def _layer_key(plan: Plan) -> Plan:
     recomputation share one cached layer time (it reads tp, cp, ep, sp, micro-batch tokens,
     sequence length and dtype)."""
     return replace(plan, num_gpus=0, pp=1, dp=1, interleave=1, zero_stage=0,
-                   global_batch_size=0, recompute="", balanced_stages=True,
+                   global_batch_size=0, recompute="", recompute_modules=(),
+                   recompute_num_layers=0, offload_activation_layers=0,
+                   main_grads_fp32=False, adam_moments_bf16=False,
+                   fused_cross_entropy=False, balanced_stages=True,
                    deallocate_pipeline_outputs=True, offload_optimizer=False,
                    ep_dispatcher="alltoall", ep_dispatch_fp8=False, moe_a2a_overlap=False,
                    pipeline_schedule="1f1b")
@@ -172,14 +206,16 @@ def logits_time_s(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients
 
 
 def optimizer_time_s(local_params: float, accel: Accelerator, c: Calibration, *,
-                     offload: bool = False) -> float:
+                     offload: bool = False, host_link_bytes_per_s: float | None = None) -> float:
     """Seconds of the (sharded) Adam step over ``local_params`` parameters.
 
     ``offload``: the host runs it — BF16 gradients down and BF16 weights back over the host
-    link (4 B/param), the fp32 state (``optimizer_bytes_per_param``) in host memory.
+    link (4 B/param at ``host_link_bytes_per_s``, default the calibration's PCIe figure),
+    the fp32 state (``optimizer_bytes_per_param``) in host memory.
     """
     if offload:
-        return local_params * (4.0 / c.host_link_bytes_per_s_per_gpu
+        link = host_link_bytes_per_s or c.host_link_bytes_per_s_per_gpu
+        return local_params * (4.0 / link
                                + c.optimizer_bytes_per_param
                                / c.host_memory_bytes_per_s_per_gpu)
     return (local_params * c.optimizer_bytes_per_param

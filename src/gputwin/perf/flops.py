@@ -140,6 +140,22 @@ class LayerShape:
         return sum(g.params for g in self.gemms) + self.norm_params
 
 
+#: The Megatron-Core ``recompute_modules`` entry whose checkpoint re-runs each GEMM (the
+#: shared experts also run again when the whole MoE layer is recomputed).
+_GEMM_MODULES: dict[str, frozenset[str]] = {
+    "q_up": frozenset({"mla_up_proj"}), "kv_up": frozenset({"mla_up_proj"}),
+    "mlp_fc1": frozenset({"mlp"}), "mlp_fc2": frozenset({"mlp"}),
+    "router": frozenset({"moe"}), "expert_fc1": frozenset({"moe"}),
+    "expert_fc2": frozenset({"moe"}), "shared_fc1": frozenset({"shared_experts", "moe"}),
+    "shared_fc2": frozenset({"shared_experts", "moe"}),
+}
+
+
+def recomputing_modules(gemm_name: str) -> frozenset[str]:
+    """The ``recompute_modules`` entries whose checkpoint re-runs GEMM ``gemm_name``."""
+    return _GEMM_MODULES.get(gemm_name, frozenset())
+
+
 def _attention_gemms(m: Arch) -> tuple[list[Gemm], int, int, int]:
     h = m.hidden_size
     heads = m.num_attention_heads
@@ -232,13 +248,19 @@ def model_flops_per_token(m: Arch, seq_len: int) -> float:
     return 3.0 * forward_flops_per_token(m, seq_len)
 
 
-def hardware_flops_per_token(m: Arch, seq_len: int, recompute: str) -> float:
-    """Model FLOPs plus the forward work recomputed in backward (for HFU)."""
+def hardware_flops_per_token(m: Arch, seq_len: int, recompute: str,
+                             modules: frozenset[str] = frozenset({"core_attn"}),
+                             full_frac: float = 1.0) -> float:
+    """Model FLOPs plus the forward work recomputed in backward (for HFU): the whole forward
+    of ``full_frac`` of the layers under ``full``, the checkpointed ``modules`` (attention
+    core, GEMMs) under ``selective``."""
     extra = 0.0
     for s, n in layer_shapes(m):
         attn = s.attn_core_flops_per_token(seq_len)
         if recompute == "full":
-            extra += n * (s.gemm_flops_per_token + attn)
+            extra += n * full_frac * (s.gemm_flops_per_token + attn)
         elif recompute == "selective":
-            extra += n * attn
+            extra += n * (attn if "core_attn" in modules else 0.0)
+            extra += n * sum(g.flops_per_token for g in s.gemms
+                             if recomputing_modules(g.name) & modules)
     return model_flops_per_token(m, seq_len) + extra

@@ -5,11 +5,9 @@
   ZeRO-1 (Megatron's distributed optimizer) shards the optimizer state over the ranks that
   hold the same weights (DP×CP for dense, expert-DP for experts); ZeRO-2 also the gradients;
   ZeRO-3/FSDP also the weights (plus two layers gathered at a time).
-- Activations follow Korthikanti et al. 2022 (arXiv:2205.05198) with flash attention (no
-  ``s²`` terms): per layer and token the norm inputs, GEMM inputs, Q/K/V, attention output,
-  MLP intermediate and dropout masks; the hidden-size-wide tensors are split across TP only
-  with sequence parallelism. FP8 keeps GEMM inputs in 1 byte. ``full`` recomputation keeps
-  only each layer's input (plus one layer's working set).
+- Activations: :mod:`gputwin.perf.activations` (tensor by tensor, after Korthikanti et al.
+  2022, with selective, full or block recomputation and layers offloaded to the host), plus
+  one layer's working set while a fully recomputed layer runs again.
 - Pipelines are modelled rank by rank (``stage_memory``): each rank's layers (balanced
   stages give the first and last fewer), its embedding or output layer, and the chunks it
   holds at its peak under Megatron-Core's schedule: ``min(m, p - r)`` micro-batches for
@@ -23,13 +21,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gputwin.perf.activations import (
+    activation_bytes_per_token,
+    activations_per_microbatch,
+    working_set_bytes,
+)
 from gputwin.perf.calibration import Calibration
 from gputwin.perf.flops import LayerShape, embedding_params, layer_shapes
 from gputwin.perf.plan import Plan
 
 WEIGHT_BYTES = 2.0
-GRAD_BYTES = 2.0
-OPTIMIZER_BYTES = 12.0
+GRAD_BYTES = 2.0  # BF16 gradient buffer; 4 B with ``main_grads_fp32``
+OPTIMIZER_BYTES = 12.0  # FP32 master copy and two FP32 moments; 8 B with BF16 moments
+
+__all__ = [
+    "LocalParams",
+    "MemoryBreakdown",
+    "activation_bytes_per_token",
+    "activations_per_microbatch",
+    "held_chunks",
+    "inflight_microbatches",
+    "peak_memory",
+    "stage_memory",
+    "stage_params",
+    "working_set_bytes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,47 +106,6 @@ def stage_params(plan: Plan, *, first: bool, last: bool,
     return LocalParams(dense, expert)
 
 
-def activation_bytes_per_token(shape: LayerShape, plan: Plan) -> float:
-    """Stored activation bytes of one layer for one token on one rank (no recompute)."""
-    a = plan.arch
-    h = a.hidden_size
-    gemm_in = 1.0 if plan.dtype == "fp8" else 2.0
-    wide = (2.0 + 2.0 + gemm_in + gemm_in) * h  # 2 norm inputs, qkv and fc1 inputs
-    if a.mlp_kind == "gelu":
-        wide += 2.0 * h  # two dropout masks (1 B each)
-    wide /= plan.tp if plan.sp else 1
-    sliced = 2.0 * (shape.q_dim + shape.kv_dim) + 2.0 * shape.v_dim
-    for g in shape.gemms:
-        if g.name.endswith("fc1"):
-            share = g.count * g.tokens_frac
-            ffn = g.n // 2 if a.mlp_kind == "swiglu" else g.n
-            sliced += share * (2.0 * g.n + gemm_in * ffn)
-            if g.expert:
-                sliced += share * 2.0 * h  # permuted copy of the token per expert
-    return wide + sliced / plan.tp
-
-
-def activations_per_microbatch(plan: Plan, layers: float) -> float:
-    """Stored activations of ``layers`` layers for one micro-batch on one rank."""
-    a = plan.arch
-    tokens = plan.tokens_per_microbatch
-    per_layer = [(activation_bytes_per_token(s, plan), n / a.num_layers)
-                 for s, n in layer_shapes(a)]
-    if plan.recompute == "full":
-        layer_input = 2.0 * a.hidden_size / (plan.tp if plan.sp else 1)
-        return tokens * layer_input * layers
-    return tokens * layers * sum(b * share for b, share in per_layer)
-
-
-def working_set_bytes(plan: Plan) -> float:
-    """One layer's full activations, live while it is recomputed (``full`` only)."""
-    if plan.recompute != "full":
-        return 0.0
-    a = plan.arch
-    tokens = plan.tokens_per_microbatch
-    return tokens * max(activation_bytes_per_token(s, plan) for s, _ in layer_shapes(a))
-
-
 def held_chunks(plan: Plan, rank: int) -> int:
     """Micro-batch chunks whose activations pipeline ``rank`` holds at its peak.
 
@@ -152,8 +127,11 @@ def inflight_microbatches(plan: Plan) -> float:
 
 
 def logits_bytes(plan: Plan) -> float:
-    """BF16 logits plus the fp32 softmax of the loss for one micro-batch (last stage)."""
-    return 6.0 * plan.tokens_per_microbatch * plan.arch.vocab_size / plan.tp
+    """The loss's memory for one micro-batch on the last stage: the BF16 logits and the FP32
+    softmax Megatron-Core's own loss keeps, or the BF16 logits alone under Transformer
+    Engine's fused cross entropy (it writes the gradient over them in the forward pass)."""
+    per_logit = 2.0 if plan.fused_cross_entropy else 6.0
+    return per_logit * plan.tokens_per_microbatch * plan.arch.vocab_size / plan.tp
 
 
 def _state_bytes(params: LocalParams, plan: Plan) -> tuple[float, float, float]:
@@ -166,8 +144,9 @@ def _state_bytes(params: LocalParams, plan: Plan) -> tuple[float, float, float]:
             return per_param * params.total
         return per_param * (params.dense / dense_shard + params.expert / expert_shard)
 
-    return (sharded(WEIGHT_BYTES, z >= 3), sharded(GRAD_BYTES, z >= 2),
-            sharded(OPTIMIZER_BYTES, z >= 1))
+    grad_bytes = 2.0 * GRAD_BYTES if plan.main_grads_fp32 else GRAD_BYTES
+    return (sharded(WEIGHT_BYTES, z >= 3), sharded(grad_bytes, z >= 2),
+            sharded(OPTIMIZER_BYTES - (4.0 if plan.adam_moments_bf16 else 0.0), z >= 1))
 
 
 def _state_after_zero(params: LocalParams, plan: Plan,

@@ -35,6 +35,13 @@ class Plan:
     balanced_stages: bool = True  # first/last stages give up layers when pp·v ∤ layers
     deallocate_pipeline_outputs: bool = True  # Megatron-Core frees sent stage outputs
     offload_optimizer: bool = False  # Adam state and step on the host (CPU offload)
+    #: Selective recomputation's checkpointed modules (perf/activations.py).
+    recompute_modules: tuple[str, ...] = ("core_attn",)
+    recompute_num_layers: int = 0  # full recompute of the first N layers per chunk (0: all)
+    offload_activation_layers: int = 0  # layers whose activations wait in host memory
+    main_grads_fp32: bool = False  # gradients accumulated and reduced in FP32
+    adam_moments_bf16: bool = False  # Adam's two moments in BF16 (FP32 master kept)
+    fused_cross_entropy: bool = False  # the loss keeps only the BF16 logits (TE's fused loss)
     ep_dispatcher: str = "alltoall"  # "alltoall" | "deepep" | "hybridep" (communication.py)
     ep_dispatch_fp8: bool = False  # MoE dispatch in FP8 (DeepSeek-V3 §3.3), else BF16
     moe_a2a_overlap: bool = False  # EP all-to-all hidden behind another micro-batch

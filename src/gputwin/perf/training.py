@@ -24,8 +24,9 @@ from typing import Any
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf import communication as comm
+from gputwin.perf.activations import fully_recomputed_layers, offload_bytes_per_microbatch
 from gputwin.perf.calibration import AcceleratorCoefficients, Calibration, default_calibration
-from gputwin.perf.compute import layer_times, logits_time_s, optimizer_time_s
+from gputwin.perf.compute import LayerTime, layer_times, logits_time_s, optimizer_time_s
 from gputwin.perf.energy import gpu_power_w, run_energy_j
 from gputwin.perf.flops import (
     hardware_flops_per_token,
@@ -33,7 +34,7 @@ from gputwin.perf.flops import (
     total_params,
 )
 from gputwin.perf.io import IoEstimate, io_estimate
-from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_params
+from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_memory, stage_params
 from gputwin.perf.pipeline import bubble_s, dualpipe_bubble_s
 from gputwin.perf.plan import Plan
 from gputwin.perf.training_layout import ParallelConfig as ParallelConfig
@@ -122,13 +123,22 @@ class MicrobatchTimes:
     compute_avg: float  # compute of the average stage
 
 
+def layer_bwd_s(lt: LayerTime, plan: Plan) -> float:
+    """One layer's backward under the plan's recomputation: selective re-runs the
+    checkpointed modules; full re-runs the forward of the share of each pipeline chunk's
+    layers it covers (all, or the first ``recompute_num_layers``)."""
+    chunk = plan.layers_per_stage / plan.interleave
+    full_frac = fully_recomputed_layers(plan, chunk) / chunk if chunk else 1.0
+    return lt.bwd_s(plan.recompute, plan.recompute_modules, full_frac)
+
+
 def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,
                       c: Calibration, ctx: comm.CommContext) -> MicrobatchTimes:
     """Per-layer times scaled by each stage's layers; the last stage adds the logits."""
     fwd = bwd = attn = 0.0
     for lt, share in layer_times(plan, accel, coeff, c):
         fwd += share * lt.fwd_s
-        bwd += share * lt.bwd_s(plan.recompute)
+        bwd += share * layer_bwd_s(lt, plan)
         attn += share * lt.attn_total_s
     tp = comm.tp_exposed_per_layer(plan, ctx, c)
     cp = comm.cp_exposed_per_layer(plan, ctx, c, attn)
@@ -160,7 +170,7 @@ def step_lower_bound_s(model: ModelSpec, hw: HardwareSpec, num_gpus: int,
     coeff = c.for_accelerator(accel.name)
     times = layer_times(plan, accel, coeff, c)
     fwd = sum(share * lt.fwd_s for lt, share in times)
-    per_layer = fwd + sum(share * lt.bwd_s(plan.recompute) for lt, share in times)
+    per_layer = fwd + sum(share * layer_bwd_s(lt, plan) for lt, share in times)
     stage_s = [n * per_layer for n in plan.stage_layer_counts]
     stage_s[-1] += logits_time_s(plan, accel, coeff, c)
     return (plan.num_microbatches * _pace_s(plan, stage_s)
@@ -189,16 +199,17 @@ def _peak_or_refuse(model_name: str, plan: Plan, c: Calibration, accel: Accelera
     """The plan's peak memory per GPU; :class:`DoesNotFitError` (with the shortfall and its
     parts) when it exceeds the accelerator's and ``check`` is on."""
     mem = peak_memory(plan, c)
-    capacity = accel.memory_bytes
+    capacity = accel.usable_memory
     if check and mem.total_bytes > capacity:
         raise DoesNotFitError(
             f"{model_name} needs {format_bytes(mem.total_bytes)} per GPU, "
             f"{format_bytes(mem.total_bytes - capacity)} more than the "
-            f"{format_bytes(capacity)} of {accel.name} (weights "
+            f"{format_bytes(capacity)} usable on {accel.name} (weights "
             f"{format_bytes(mem.weights_bytes)}, gradients {format_bytes(mem.gradients_bytes)}, "
             f"optimizer {format_bytes(mem.optimizer_bytes)}, activations "
             f"{format_bytes(mem.activations_bytes)}, runtime {format_bytes(mem.other_bytes)}); "
-            "use more GPUs, tp/pp/cp, zero_stage, recompute or `gputwin plan train`")
+            "use more GPUs, tp/pp/cp, zero_stage, recompute, offload_activation_layers or "
+            "`gputwin plan train`")
     return mem
 
 
@@ -266,6 +277,7 @@ class _StepParts:
     pp_exposed_s: float
     dp: comm.DpComm
     optimizer_s: float
+    offload_s: float  # activation copies to and from the host not hidden behind compute
     io: IoEstimate
     num_nodes: int
     step_s: float
@@ -298,13 +310,37 @@ def _step_parts(plan: Plan, hw: HardwareSpec, c: Calibration,
     dpc = comm.dp_comm(plan, params, ctx, c, mb.fwd, mb.bwd, bubble)
     local = params.total if plan.zero_stage == 0 else (
         params.dense / plan.dp_cp + params.expert / plan.expert_dp)
-    opt = optimizer_time_s(local, accel, c, offload=plan.offload_optimizer)
+    host_link = host_link_bytes_per_s(hw, c)
+    opt = optimizer_time_s(local, accel, c, offload=plan.offload_optimizer,
+                           host_link_bytes_per_s=host_link)
+    offload = m * activation_offload_exposed_s(plan, mb, host_link)
     pp_exp = comm.pp_exposed_per_step(plan, ctx, c)
     nodes = ctx.job_nodes
     io = io_estimate(hw.storage, tokens_per_step=plan.tokens_per_step, num_nodes=nodes,
                      total_params=total_params(plan.arch), compute_step_s=m * mb.t_max)
-    step = m * mb.t_max + bubble + pp_exp + dpc.exposed_s + opt + io.data_exposed_s
-    return _StepParts(m, mb, bubble, pp_exp, dpc, opt, io, nodes, step)
+    step = (m * mb.t_max + bubble + pp_exp + dpc.exposed_s + opt + offload
+            + io.data_exposed_s)
+    return _StepParts(m, mb, bubble, pp_exp, dpc, opt, offload, io, nodes, step)
+
+
+def host_link_bytes_per_s(hw: HardwareSpec, c: Calibration) -> float:
+    """Copy bandwidth between one GPU and host memory, per direction: the system's own
+    (NVLink-C2C on Grace parts), else the calibration's PCIe figure."""
+    return hw.system.host_link_bytes_per_s_per_gpu or c.host_link_bytes_per_s_per_gpu
+
+
+def activation_offload_exposed_s(plan: Plan, mb: MicrobatchTimes, host_link: float) -> float:
+    """Seconds per micro-batch the activation offload adds: the copies to the host run
+    beside the forward pass and the copies back beside the backward; what outlasts its
+    pass is exposed."""
+    if not plan.offload_activation_layers:
+        return 0.0
+    copy_s = offload_bytes_per_microbatch(plan) / host_link
+    return max(0.0, copy_s - mb.fwd) + max(0.0, copy_s - mb.bwd)
+
+
+def _allocated(mem: MemoryBreakdown) -> float:
+    return mem.total_bytes - mem.other_bytes
 
 
 def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepParts,
@@ -314,7 +350,10 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
     m, mb, step, num_gpus = s.num_microbatches, s.mb, s.step_s, plan.num_gpus
     tps = plan.tokens_per_step
     model_flops = model_flops_per_token(plan.arch, plan.seq_len) * tps
-    hw_flops = hardware_flops_per_token(plan.arch, plan.seq_len, plan.recompute) * tps
+    chunk = plan.layers_per_stage / plan.interleave
+    hw_flops = hardware_flops_per_token(
+        plan.arch, plan.seq_len, plan.recompute, frozenset(plan.recompute_modules),
+        fully_recomputed_layers(plan, chunk) / chunk) * tps
     peak = accel.peak_for(config.dtype) * num_gpus
     breakdown = {
         "compute_s": s.compute_s,
@@ -326,6 +365,7 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
         "bubble_s": s.bubble_s,
         "stage_imbalance_s": m * (mb.t_max - mb.t_avg) if plan.pp > 1 else 0.0,
         "optimizer_s": s.optimizer_s,
+        "activation_offload_s": s.offload_s,
         "data_loading_s": s.io.data_exposed_s,
         "checkpoint_s": s.checkpoint_per_step_s(config.checkpoint_interval_s),
     }
@@ -339,6 +379,11 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
         "checkpoint_write_s": s.io.checkpoint_write_s,
         "data_read_s": s.io.data_read_s,
         "gpu_power_w": gpu_power_w(hw, s.compute_frac),
+        # What torch.cuda.max_memory_allocated reports (no CUDA context, NCCL buffers or
+        # allocator slack), on the busiest rank and on the last pipeline rank.
+        "memory_allocated_bytes": _allocated(mem),
+        "memory_last_stage_allocated_bytes": _allocated(
+            stage_memory(plan, default_calibration(), first=plan.pp == 1, last=True)),
         "num_nodes": float(s.num_nodes),
     }
     return TrainingEstimate(
@@ -347,5 +392,5 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
         memory=mem,
         breakdown=breakdown, num_gpus=num_gpus, dp=plan.dp, model_flops_per_step=model_flops,
         extra=extra, hw_tflops_per_gpu=hw_flops / step / num_gpus / 1e12,
-        memory_capacity_bytes=accel.memory_bytes,
+        memory_capacity_bytes=accel.usable_memory,
     )

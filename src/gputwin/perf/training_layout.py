@@ -15,9 +15,12 @@ from gputwin.errors import InputError
 from gputwin.perf.flops import arch_of
 from gputwin.perf.plan import Plan
 from gputwin.perf.split import Split, check_split
-from gputwin.requests import EpDispatcher, PipelineSchedule
+from gputwin.requests import EpDispatcher, PipelineSchedule, RecomputeModule
 
 Recompute = Literal["none", "selective", "full"]
+#: What ``recompute: selective`` checkpoints when no modules are named (Megatron-Core's
+#: default): the attention core, which with flash attention frees nothing.
+DEFAULT_RECOMPUTE_MODULES: tuple[RecomputeModule, ...] = ("core_attn",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,12 @@ class ParallelConfig:
     zero_stage: int = 1  # 0 = plain DDP, 1 = optimizer, 2 = +gradients, 3 = FSDP (+weights)
     balanced_stages: bool = True  # first/last pipeline stages give up layers (Llama 3 style)
     offload_optimizer: bool = False  # Adam state and step on the host
+    #: Layers whose activations go to host memory in the forward pass and come back for
+    #: the backward (Megatron-Core ``cpu_offloading_num_layers``; needs pp 1, no recompute).
+    offload_activation_layers: int = 0
+    main_grads_fp32: bool = False  # gradients accumulated and reduced in FP32, else BF16
+    adam_moments_bf16: bool = False  # Adam's moments in BF16 (precision-aware optimizer)
+    fused_cross_entropy: bool = False  # TE's loss: gradient over the BF16 logits, no FP32 copy
     #: How MoE tokens reach their experts: "alltoall" (every top-k copy over the EP group)
     #: or "deepep"/"hybridep" (one scale-out copy per remote node, forwarded over NVLink);
     #: see perf/communication.py.
@@ -66,6 +75,11 @@ class TrainingConfig:
     dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
     recompute: Recompute = "selective"
     checkpoint_interval_s: float = 3600.0  # training time between two checkpoint saves
+    #: What ``selective`` checkpoints (None: Megatron-Core's default, core attention).
+    recompute_modules: tuple[RecomputeModule, ...] | None = None
+    #: ``full`` on only the first N layers of each pipeline chunk (Megatron-Core's block
+    #: method); None: every layer.
+    recompute_num_layers: int | None = None
 
 
 def check_layout(model: ModelSpec, num_gpus: int, p: ParallelConfig,
@@ -92,6 +106,7 @@ def check_layout(model: ModelSpec, num_gpus: int, p: ParallelConfig,
                          f"{', '.join(get_args(PipelineSchedule))}, got {p.pipeline_schedule!r}")
     problem = (dualpipe_problem(p.pp, p.interleave, microbatches)
                if p.pipeline_schedule == "dualpipe" else None)
+    problem = problem or memory_saving_problem(p, cfg, arch_of(model).num_layers)
     if problem is None and p.moe_a2a_overlap and model.is_moe and p.ep > 1:
         problem = a2a_overlap_problem(p, cfg.recompute, microbatches)
     if problem is not None:
@@ -108,6 +123,28 @@ def dualpipe_problem(pp: int, interleave: int, microbatches: int) -> str | None:
     if microbatches < 2 or microbatches % 2:
         return (f"pipeline_schedule dualpipe feeds half the micro-batches from each end: it "
                 f"needs an even number of them per step, got {microbatches}")
+    return None
+
+
+def memory_saving_problem(p: ParallelConfig, cfg: TrainingConfig,
+                          num_layers: int) -> str | None:
+    """Why a layout's recomputation or activation offload cannot run as asked (Megatron-
+    Core's own rules), or None when it can."""
+    if cfg.recompute_modules is not None and cfg.recompute != "selective":
+        return (f"recompute_modules names what selective recomputation checkpoints: it needs "
+                f"recompute selective, got {cfg.recompute}")
+    if cfg.recompute_num_layers is not None and cfg.recompute != "full":
+        return (f"recompute_num_layers limits full recomputation to the first layers of each "
+                f"pipeline chunk: it needs recompute full, got {cfg.recompute}")
+    if p.offload_activation_layers < 0:
+        return f"offload_activation_layers must be >= 0, got {p.offload_activation_layers}"
+    if p.offload_activation_layers and (p.pp > 1 or cfg.recompute != "none"):
+        return ("offload_activation_layers (Megatron-Core cpu_offloading) runs with pp 1 and "
+                f"recompute none, got pp {p.pp}, recompute {cfg.recompute}")
+    if p.offload_activation_layers >= num_layers:
+        return (f"offload_activation_layers must be below the model's {num_layers} layers "
+                f"(the last layer's activations are used at once), got "
+                f"{p.offload_activation_layers}")
     return None
 
 
@@ -137,4 +174,9 @@ def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig
                 config.global_batch_size, config.dtype, config.recompute,
                 balanced_stages=p.balanced_stages, offload_optimizer=p.offload_optimizer,
                 ep_dispatcher=p.ep_dispatcher, ep_dispatch_fp8=p.ep_dispatch_fp8,
-                moe_a2a_overlap=p.moe_a2a_overlap, pipeline_schedule=p.pipeline_schedule)
+                moe_a2a_overlap=p.moe_a2a_overlap, pipeline_schedule=p.pipeline_schedule,
+                recompute_modules=tuple(config.recompute_modules or DEFAULT_RECOMPUTE_MODULES),
+                recompute_num_layers=config.recompute_num_layers or 0,
+                offload_activation_layers=p.offload_activation_layers,
+                main_grads_fp32=p.main_grads_fp32, adam_moments_bf16=p.adam_moments_bf16,
+                fused_cross_entropy=p.fused_cross_entropy)

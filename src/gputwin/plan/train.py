@@ -111,7 +111,8 @@ class Candidate:
                 "sequence_parallel": p.sequence_parallel, "dtype": c.dtype,
                 "offload_optimizer": p.offload_optimizer, "ep_dispatcher": p.ep_dispatcher,
                 "ep_dispatch_fp8": p.ep_dispatch_fp8, "moe_a2a_overlap": p.moe_a2a_overlap,
-                "pipeline_schedule": p.pipeline_schedule}
+                "pipeline_schedule": p.pipeline_schedule,
+                "offload_activation_layers": p.offload_activation_layers}
 
 
 @dataclass(slots=True)
@@ -181,7 +182,7 @@ class _Searcher:
     def __init__(self, search: TrainSearch) -> None:
         self.s = search
         self.c = default_calibration()
-        self.capacity = search.hw.accelerator.memory_bytes
+        self.capacity = search.hw.accelerator.usable_memory
         self.result = SearchResult(candidates=[])
         self._best: list[float] = []  # the ``keep`` best scores so far, as a max-heap (negated)
 
@@ -234,12 +235,35 @@ class _Searcher:
                 mem = self._fits(num_gpus, dp, p, cfg)
                 if mem is None:
                     self._reject("memory")
+                    if recompute == "none" and self.s.allow_offload and not offload and (
+                            split.pp == 1):
+                        kept.extend(self._offloading_fit(num_gpus, dp, p, cfg))
                     continue
                 kept.append((p, cfg, mem))
                 self._reject("dominated", least - level - 1)  # more recomputation, same ZeRO
                 least = level
                 break
         return kept
+
+    def _offloading_fit(self, num_gpus: int, dp: int, p: ParallelConfig, cfg: TrainingConfig
+                        ) -> list[tuple[ParallelConfig, TrainingConfig, MemoryBreakdown]]:
+        """A layout without recomputation that fits once the fewest layers' activations go
+        to the host (Megatron-Core ``cpu_offloading_num_layers``; with ``--allow-offload``,
+        pp 1), or nothing when even ``layers - 1`` of them leave it over. Memory falls with
+        every offloaded layer, so the fewest is found by bisection."""
+        lo, hi = 2, self.s.model.num_layers - 1  # one offloaded layer is in flight at the peak
+        if lo > hi or self._fits(num_gpus, dp, replace(p, offload_activation_layers=hi),
+                                 cfg) is None:
+            return []
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._fits(num_gpus, dp, replace(p, offload_activation_layers=mid), cfg):
+                hi = mid
+            else:
+                lo = mid + 1
+        fit = replace(p, offload_activation_layers=hi)
+        mem = self._fits(num_gpus, dp, fit, cfg)
+        return [] if mem is None else [(fit, cfg, mem)]
 
     def _bounded_out(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig) -> bool:
         """True when even the compute-only bound cannot enter the ``keep`` best (branch and

@@ -92,7 +92,10 @@ def training_config(request: TrainRequest, seq_len: int, global_batch_size: int)
     return TrainingConfig(global_batch_size=global_batch_size,
                           micro_batch_size=layout.micro_batch_size, seq_len=seq_len,
                           dtype=layout.dtype, recompute=layout.recompute,
-                          checkpoint_interval_s=request.checkpoint_interval_s)
+                          checkpoint_interval_s=request.checkpoint_interval_s,
+                          recompute_modules=(None if layout.recompute_modules is None
+                                             else tuple(layout.recompute_modules)),
+                          recompute_num_layers=layout.recompute_num_layers)
 
 
 def estimate_train(request: TrainRequest, *, catalog: Catalog | None = None,

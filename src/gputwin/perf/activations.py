@@ -1,0 +1,156 @@
+"""The activations one transformer layer stores for its backward pass, tensor by tensor.
+
+Bytes per token of one layer on one rank, after Korthikanti et al. 2022 (arXiv:2205.05198)
+with flash attention (no ``s²`` terms): the two norm inputs (the residual stream), the GEMM
+inputs (1 B each in FP8), Q/K/V and the attention output, the MLP's first-GEMM output and
+activation output, GELU models' dropout masks, and for MoE layers the permuted copy of each
+token per expert. Tensors as wide as the hidden size are split over TP only with sequence
+parallelism; the others always are.
+
+Megatron-Core's selective recomputation (``recompute_granularity: selective``) checkpoints
+the modules named in ``recompute_modules``: a checkpointed module keeps its input and
+recomputes what it made in the backward pass, so each tensor here names the modules whose
+recomputation frees it. ``core_attn`` frees nothing with flash attention (the kernel keeps
+no ``s²`` scores); ``layernorm`` frees the norms' outputs (the QKV and MLP GEMM inputs);
+``mla_up_proj`` frees MLA's per-head Q, K and V (kept: the compressed latents); ``mlp``,
+``moe`` and ``shared_experts`` free their block's inner tensors; ``moe_act`` the experts'
+activation output. ``full`` recomputation keeps only each layer's input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gputwin.perf.flops import LayerShape, layer_shapes, recomputing_modules
+from gputwin.perf.plan import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTensor:
+    """One activation a layer keeps for its backward pass: bytes per token on one rank, and
+    the ``recompute_modules`` entries whose recomputation frees it."""
+
+    name: str
+    bytes_per_token: float
+    freed_by: frozenset[str] = frozenset()
+
+
+def _attention_tensors(shape: LayerShape, plan: Plan, gemm_in: float,
+                       wide: int) -> list[StoredTensor]:
+    a = plan.arch
+    h, tp = a.hidden_size, plan.tp
+    out = [StoredTensor("attn_norm_input", 2.0 * h / wide),
+           StoredTensor("qkv_input", gemm_in * h / wide, frozenset({"layernorm"}))]
+    if a.attention_kind == "mla":
+        # Kept: the compressed latents (inputs of the up-projections, not split over TP).
+        # Freed by mla_up_proj: Q and K per head (nope + rope dims) and the kv_up output
+        # (K's nope part and V), which flash attention keeps.
+        heads = a.num_attention_heads
+        kv_up = heads * ((a.qk_nope_head_dim or 128) + (a.v_head_dim or 128))
+        out.append(StoredTensor("mla_latents",
+                                2.0 * ((a.q_lora_rank or 0) + shape.kv_dim)))
+        out.append(StoredTensor("qkv", 2.0 * (2 * shape.q_dim + kv_up) / tp,
+                                frozenset({"mla_up_proj"})))
+    else:
+        out.append(StoredTensor("qkv", 2.0 * (shape.q_dim + shape.kv_dim) / tp))
+    out.append(StoredTensor("attn_output", 2.0 * shape.v_dim / tp))
+    return out
+
+
+def _mlp_tensors(shape: LayerShape, plan: Plan, gemm_in: float,
+                 wide: int) -> list[StoredTensor]:
+    a = plan.arch
+    h, tp = a.hidden_size, plan.tp
+    out = [StoredTensor("mlp_norm_input", 2.0 * h / wide)]
+    # A dense MLP's checkpoint holds its norm (fused with the first GEMM); a MoE layer's
+    # norm stands apart (the router reads it too), so only ``layernorm`` frees its output.
+    mlp_input_freed = {"layernorm"} if shape.is_moe else {"layernorm", "mlp"}
+    out.append(StoredTensor("mlp_input", gemm_in * h / wide, frozenset(mlp_input_freed)))
+    if a.mlp_kind == "gelu":
+        out.append(StoredTensor("dropout_masks", 2.0 * h / wide))
+    for g in shape.gemms:
+        if not g.name.endswith("_fc1"):
+            continue
+        share = g.count * g.tokens_frac
+        ffn = g.n // 2 if a.mlp_kind == "swiglu" else g.n
+        block = recomputing_modules(g.name)
+        prefix = g.name.removesuffix("_fc1")
+        out.append(StoredTensor(f"{prefix}_fc1_output", share * 2.0 * g.n / tp, block))
+        act_freed = block | {"moe_act"} if g.expert else block
+        out.append(StoredTensor(f"{prefix}_act_output", share * gemm_in * ffn / tp, act_freed))
+        if g.expert:
+            out.append(StoredTensor("expert_permuted_input", share * 2.0 * h / tp, block))
+    return out
+
+
+def stored_tensors(shape: LayerShape, plan: Plan) -> tuple[StoredTensor, ...]:
+    """Every activation one layer of ``shape`` keeps per token on one rank (no recompute)."""
+    gemm_in = 1.0 if plan.dtype == "fp8" else 2.0
+    wide = plan.tp if plan.sp else 1
+    return (*_attention_tensors(shape, plan, gemm_in, wide),
+            *_mlp_tensors(shape, plan, gemm_in, wide))
+
+
+def _selective_modules(plan: Plan) -> frozenset[str]:
+    """The modules ``plan`` checkpoints under selective recomputation (none otherwise)."""
+    return frozenset(plan.recompute_modules) if plan.recompute == "selective" else frozenset()
+
+
+def activation_bytes_per_token(shape: LayerShape, plan: Plan) -> float:
+    """Stored activation bytes of one layer for one token on one rank, after the plan's
+    selective recomputation (``full`` keeps only :func:`layer_input_bytes_per_token`)."""
+    modules = _selective_modules(plan)
+    return sum(t.bytes_per_token for t in stored_tensors(shape, plan)
+               if not t.freed_by & modules)
+
+
+def layer_input_bytes_per_token(plan: Plan) -> float:
+    """What a fully recomputed layer keeps: its input, split over TP with SP."""
+    return 2.0 * plan.arch.hidden_size / (plan.tp if plan.sp else 1)
+
+
+def _mean_layer_bytes_per_token(plan: Plan) -> float:
+    """:func:`activation_bytes_per_token` averaged over the model's layer types."""
+    a = plan.arch
+    return sum(activation_bytes_per_token(s, plan) * n / a.num_layers
+               for s, n in layer_shapes(a))
+
+
+def fully_recomputed_layers(plan: Plan, layers: float) -> float:
+    """How many of a pipeline chunk's ``layers`` keep only their input: all of them under
+    ``full``, or the first ``recompute_num_layers`` (Megatron-Core's block method)."""
+    if plan.recompute != "full":
+        return 0.0
+    return min(layers, float(plan.recompute_num_layers)) if plan.recompute_num_layers else layers
+
+
+def offloaded_layers(plan: Plan) -> float:
+    """Layers whose activations wait in host memory at the peak: the offloaded ones but one,
+    whose copy back is in flight when the backward pass starts."""
+    return float(max(0, plan.offload_activation_layers - 1))
+
+
+def activations_per_microbatch(plan: Plan, layers: float) -> float:
+    """Stored activations of ``layers`` layers (one pipeline chunk) for one micro-batch on
+    one rank, on the GPU: fully recomputed layers keep their input, the others what
+    selective recomputation leaves, less the layers offloaded to the host."""
+    tokens = plan.tokens_per_microbatch
+    recomputed = fully_recomputed_layers(plan, layers)
+    kept = max(0.0, layers - recomputed - offloaded_layers(plan))
+    return tokens * (recomputed * layer_input_bytes_per_token(plan)
+                     + kept * _mean_layer_bytes_per_token(plan))
+
+
+def offload_bytes_per_microbatch(plan: Plan) -> float:
+    """Activation bytes one micro-batch sends to the host (and fetches back) on one rank."""
+    return (plan.tokens_per_microbatch * plan.offload_activation_layers
+            * _mean_layer_bytes_per_token(plan))
+
+
+def working_set_bytes(plan: Plan) -> float:
+    """One layer's full activations, live while a fully recomputed layer runs again."""
+    if plan.recompute != "full":
+        return 0.0
+    return plan.tokens_per_microbatch * max(
+        sum(t.bytes_per_token for t in stored_tensors(s, plan))
+        for s, _ in layer_shapes(plan.arch))
