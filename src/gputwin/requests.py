@@ -62,8 +62,8 @@ class TrainLayout(_Request):
     micro_batch_size: PositiveInt = 1
     recompute: Recompute = "selective"
     recompute_modules: list[RecomputeModule] | None = Field(
-        default=None, description="Modules selective recomputation checkpoints (Megatron-Core "
-        "recompute_modules); default core_attn")
+        default=None, min_length=1, description="Modules selective recomputation checkpoints "
+        "(Megatron-Core recompute_modules); default core_attn (recompute none: nothing)")
     recompute_num_layers: PositiveInt | None = Field(
         default=None, description="Full recomputation of only the first N layers of each "
         "pipeline chunk (Megatron-Core recompute_method block); default every layer")

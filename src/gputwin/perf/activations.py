@@ -19,9 +19,11 @@ activation output. ``full`` recomputation keeps only each layer's input.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from gputwin.perf.flops import LayerShape, layer_shapes, recomputing_modules
+from gputwin.perf.flops import Arch, LayerShape, layer_shapes, recomputing_modules
 from gputwin.perf.plan import Plan
 
 
@@ -35,10 +37,9 @@ class StoredTensor:
     freed_by: frozenset[str] = frozenset()
 
 
-def _attention_tensors(shape: LayerShape, plan: Plan, gemm_in: float,
+def _attention_tensors(shape: LayerShape, a: Arch, tp: int, gemm_in: float,
                        wide: int) -> list[StoredTensor]:
-    a = plan.arch
-    h, tp = a.hidden_size, plan.tp
+    h = a.hidden_size
     out = [StoredTensor("attn_norm_input", 2.0 * h / wide),
            StoredTensor("qkv_input", gemm_in * h / wide, frozenset({"layernorm"}))]
     if a.attention_kind == "mla":
@@ -57,10 +58,9 @@ def _attention_tensors(shape: LayerShape, plan: Plan, gemm_in: float,
     return out
 
 
-def _mlp_tensors(shape: LayerShape, plan: Plan, gemm_in: float,
+def _mlp_tensors(shape: LayerShape, a: Arch, tp: int, gemm_in: float,
                  wide: int) -> list[StoredTensor]:
-    a = plan.arch
-    h, tp = a.hidden_size, plan.tp
+    h = a.hidden_size
     out = [StoredTensor("mlp_norm_input", 2.0 * h / wide)]
     # A dense MLP's checkpoint holds its norm (fused with the first GEMM); a MoE layer's
     # norm stands apart (the router reads it too), so only ``layernorm`` frees its output.
@@ -85,10 +85,16 @@ def _mlp_tensors(shape: LayerShape, plan: Plan, gemm_in: float,
 
 def stored_tensors(shape: LayerShape, plan: Plan) -> tuple[StoredTensor, ...]:
     """Every activation one layer of ``shape`` keeps per token on one rank (no recompute)."""
-    gemm_in = 1.0 if plan.dtype == "fp8" else 2.0
-    wide = plan.tp if plan.sp else 1
-    return (*_attention_tensors(shape, plan, gemm_in, wide),
-            *_mlp_tensors(shape, plan, gemm_in, wide))
+    return _tensors(shape, plan.arch, plan.tp, plan.sp, plan.dtype == "fp8")
+
+
+@functools.lru_cache(maxsize=1024)
+def _tensors(shape: LayerShape, a: Arch, tp: int, sp: bool,
+             fp8: bool) -> tuple[StoredTensor, ...]:
+    gemm_in = 1.0 if fp8 else 2.0
+    wide = tp if sp else 1
+    return (*_attention_tensors(shape, a, tp, gemm_in, wide),
+            *_mlp_tensors(shape, a, tp, gemm_in, wide))
 
 
 def _selective_modules(plan: Plan) -> frozenset[str]:
@@ -109,11 +115,34 @@ def layer_input_bytes_per_token(plan: Plan) -> float:
     return 2.0 * plan.arch.hidden_size / (plan.tp if plan.sp else 1)
 
 
+#: Per-layer sums by (what, architecture identity, tp, sp, fp8, modules); the architecture
+#: is kept beside its value, so a reused ``id`` never answers for another one.
+_MEMO: dict[tuple[str, int, int, bool, bool, tuple[str, ...]], tuple[Arch, float]] = {}
+
+
+def _memoised(what: str, plan: Plan, modules: tuple[str, ...],
+              compute: Callable[[], float]) -> float:
+    """``compute()`` once per architecture and layout shape: the planner asks tens of
+    thousands of times per search, and hashing the architecture itself would cost more than
+    the sum."""
+    a = plan.arch
+    key = (what, id(a), plan.tp, plan.sp, plan.dtype == "fp8", modules)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    value = compute()
+    if len(_MEMO) >= 4096:
+        _MEMO.clear()
+    _MEMO[key] = (a, value)
+    return value
+
+
 def _mean_layer_bytes_per_token(plan: Plan) -> float:
     """:func:`activation_bytes_per_token` averaged over the model's layer types."""
     a = plan.arch
-    return sum(activation_bytes_per_token(s, plan) * n / a.num_layers
-               for s, n in layer_shapes(a))
+    modules = plan.recompute_modules if plan.recompute == "selective" else ()
+    return _memoised("mean", plan, modules, lambda: sum(
+        activation_bytes_per_token(s, plan) * n / a.num_layers for s, n in layer_shapes(a)))
 
 
 def fully_recomputed_layers(plan: Plan, layers: float) -> float:
@@ -151,6 +180,7 @@ def working_set_bytes(plan: Plan) -> float:
     """One layer's full activations, live while a fully recomputed layer runs again."""
     if plan.recompute != "full":
         return 0.0
-    return plan.tokens_per_microbatch * max(
+    largest = _memoised("largest", plan, (), lambda: max(
         sum(t.bytes_per_token for t in stored_tensors(s, plan))
-        for s, _ in layer_shapes(plan.arch))
+        for s, _ in layer_shapes(plan.arch)))
+    return plan.tokens_per_microbatch * largest

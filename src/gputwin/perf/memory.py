@@ -202,11 +202,26 @@ def _peak_ranks(plan: Plan) -> list[int]:
     return ranks
 
 
+@dataclass(frozen=True, slots=True)
+class PlanMemory:
+    """A plan's busiest rank (what must fit) and its last pipeline rank (where Megatron-LM
+    logs its memory), from one pass over the ranks."""
+
+    peak: MemoryBreakdown
+    last_stage: MemoryBreakdown
+
+
+def plan_memory(plan: Plan, c: Calibration) -> PlanMemory:
+    """The largest per-GPU memory over the pipeline ranks, and the last rank's."""
+    if plan.pp == 1:
+        only = stage_memory(plan, c, first=True, last=True)
+        return PlanMemory(only, only)
+    last = plan.pp - 1
+    stages = {r: stage_memory(plan, c, first=r == 0, last=r == last, rank=r)
+              for r in _peak_ranks(plan)}
+    return PlanMemory(max(stages.values(), key=lambda m: m.total_bytes), stages[last])
+
+
 def peak_memory(plan: Plan, c: Calibration) -> MemoryBreakdown:
     """The largest per-GPU memory over the pipeline ranks (the single stage when pp = 1)."""
-    if plan.pp == 1:
-        return stage_memory(plan, c, first=True, last=True)
-    last = plan.pp - 1
-    stages = [stage_memory(plan, c, first=r == 0, last=r == last, rank=r)
-              for r in _peak_ranks(plan)]
-    return max(stages, key=lambda m: m.total_bytes)
+    return plan_memory(plan, c).peak

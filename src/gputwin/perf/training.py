@@ -34,7 +34,7 @@ from gputwin.perf.flops import (
     total_params,
 )
 from gputwin.perf.io import IoEstimate, io_estimate
-from gputwin.perf.memory import MemoryBreakdown, peak_memory, stage_memory, stage_params
+from gputwin.perf.memory import MemoryBreakdown, PlanMemory, plan_memory, stage_params
 from gputwin.perf.pipeline import bubble_s, dualpipe_bubble_s
 from gputwin.perf.plan import Plan
 from gputwin.perf.training_layout import ParallelConfig as ParallelConfig
@@ -195,10 +195,11 @@ def _bubble_s(plan: Plan, t_avg_s: float, fwd_share: float) -> float:
 
 
 def _peak_or_refuse(model_name: str, plan: Plan, c: Calibration, accel: Accelerator,
-                    check: bool) -> MemoryBreakdown:
+                    check: bool) -> PlanMemory:
     """The plan's peak memory per GPU; :class:`DoesNotFitError` (with the shortfall and its
     parts) when it exceeds the accelerator's and ``check`` is on."""
-    mem = peak_memory(plan, c)
+    both = plan_memory(plan, c)
+    mem = both.peak
     capacity = accel.usable_memory
     if check and mem.total_bytes > capacity:
         raise DoesNotFitError(
@@ -210,7 +211,7 @@ def _peak_or_refuse(model_name: str, plan: Plan, c: Calibration, accel: Accelera
             f"{format_bytes(mem.activations_bytes)}, runtime {format_bytes(mem.other_bytes)}); "
             "use more GPUs, tp/pp/cp, zero_stage, recompute, offload_activation_layers or "
             "`gputwin plan train`")
-    return mem
+    return both
 
 
 def _with_run(est: TrainingEstimate, hw: HardwareSpec, tokens: float, step_with_ckpt_s: float,
@@ -235,7 +236,7 @@ def estimate_training(
     tokens: float | None = None,
     num_leaves_spanned: int | None = None,
     check_memory: bool = True,
-    memory: MemoryBreakdown | None = None,
+    memory: PlanMemory | None = None,
 ) -> TrainingEstimate:
     """Estimate one training step of ``model`` on ``num_gpus`` GPUs of ``hw``.
 
@@ -344,7 +345,7 @@ def _allocated(mem: MemoryBreakdown) -> float:
 
 
 def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepParts,
-              mem: MemoryBreakdown) -> TrainingEstimate:
+              mem: PlanMemory) -> TrainingEstimate:
     """The estimate of one step: rates, FLOP utilisation, breakdown and memory."""
     accel = hw.accelerator
     m, mb, step, num_gpus = s.num_microbatches, s.mb, s.step_s, plan.num_gpus
@@ -381,15 +382,14 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
         "gpu_power_w": gpu_power_w(hw, s.compute_frac),
         # What torch.cuda.max_memory_allocated reports (no CUDA context, NCCL buffers or
         # allocator slack), on the busiest rank and on the last pipeline rank.
-        "memory_allocated_bytes": _allocated(mem),
-        "memory_last_stage_allocated_bytes": _allocated(
-            stage_memory(plan, default_calibration(), first=plan.pp == 1, last=True)),
+        "memory_allocated_bytes": _allocated(mem.peak),
+        "memory_last_stage_allocated_bytes": _allocated(mem.last_stage),
         "num_nodes": float(s.num_nodes),
     }
     return TrainingEstimate(
         step_time_s=step, mfu=model_flops / (step * peak), hfu=hw_flops / (step * peak),
         tokens_per_s=tps / step, tflops_per_gpu=model_flops / step / num_gpus / 1e12,
-        memory=mem,
+        memory=mem.peak,
         breakdown=breakdown, num_gpus=num_gpus, dp=plan.dp, model_flops_per_step=model_flops,
         extra=extra, hw_tflops_per_gpu=hw_flops / step / num_gpus / 1e12,
         memory_capacity_bytes=accel.usable_memory,

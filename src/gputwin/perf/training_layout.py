@@ -175,7 +175,8 @@ def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig
                 balanced_stages=p.balanced_stages, offload_optimizer=p.offload_optimizer,
                 ep_dispatcher=p.ep_dispatcher, ep_dispatch_fp8=p.ep_dispatch_fp8,
                 moe_a2a_overlap=p.moe_a2a_overlap, pipeline_schedule=p.pipeline_schedule,
-                recompute_modules=tuple(config.recompute_modules or DEFAULT_RECOMPUTE_MODULES),
+                recompute_modules=(DEFAULT_RECOMPUTE_MODULES if config.recompute_modules is None
+                                   else tuple(config.recompute_modules)),
                 recompute_num_layers=config.recompute_num_layers or 0,
                 offload_activation_layers=p.offload_activation_layers,
                 main_grads_fp32=p.main_grads_fp32, adam_moments_bf16=p.adam_moments_bf16,

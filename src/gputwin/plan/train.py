@@ -30,7 +30,7 @@ from typing import Literal
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf.calibration import default_calibration
-from gputwin.perf.memory import MemoryBreakdown, peak_memory
+from gputwin.perf.memory import PlanMemory, plan_memory
 from gputwin.perf.split import Split, split_problem
 from gputwin.perf.training import (
     ParallelConfig,
@@ -190,10 +190,10 @@ class _Searcher:
         self.result.rejected[reason] += n
 
     def _fits(self, num_gpus: int, dp: int, p: ParallelConfig,
-              cfg: TrainingConfig) -> MemoryBreakdown | None:
+              cfg: TrainingConfig) -> PlanMemory | None:
         plan = make_plan(self.s.model, num_gpus, dp, p, cfg)
-        mem = peak_memory(plan, self.c)
-        over = mem.total_bytes - self.capacity
+        mem = plan_memory(plan, self.c)
+        over = mem.peak.total_bytes - self.capacity
         if over <= 0:
             return mem
         best = self.result.closest_misfit_bytes
@@ -218,14 +218,14 @@ class _Searcher:
 
     def _pareto_fits(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
                      dtype: str, offload: bool, schedule: PipelineSchedule = "1f1b"
-                     ) -> list[tuple[ParallelConfig, TrainingConfig, MemoryBreakdown]]:
+                     ) -> list[tuple[ParallelConfig, TrainingConfig, PlanMemory]]:
         """The (ZeRO, recompute) pairs that fit and that no other fitting pair beats.
 
         For one ZeRO stage the least recomputation that fits is the fastest; a higher stage
         is kept only when it lets less recomputation fit (more sharding costs
         communication, more recomputation costs compute: neither order dominates). The
         rest are counted as ``dominated`` or ``memory``."""
-        kept: list[tuple[ParallelConfig, TrainingConfig, MemoryBreakdown]] = []
+        kept: list[tuple[ParallelConfig, TrainingConfig, PlanMemory]] = []
         least = len(RECOMPUTE_ORDER)  # index of the least recomputation kept so far
         for zero in ZERO_ORDER:
             self._reject("dominated", len(RECOMPUTE_ORDER) - least)  # beaten at lower ZeRO
@@ -246,7 +246,7 @@ class _Searcher:
         return kept
 
     def _offloading_fit(self, num_gpus: int, dp: int, p: ParallelConfig, cfg: TrainingConfig
-                        ) -> list[tuple[ParallelConfig, TrainingConfig, MemoryBreakdown]]:
+                        ) -> list[tuple[ParallelConfig, TrainingConfig, PlanMemory]]:
         """A layout without recomputation that fits once the fewest layers' activations go
         to the host (Megatron-Core ``cpu_offloading_num_layers``; with ``--allow-offload``,
         pp 1), or nothing when even ``layers - 1`` of them leave it over. Memory falls with
@@ -276,7 +276,7 @@ class _Searcher:
         return _score_of(s, best_tokens_per_s, num_gpus, 0.0) >= -self._best[0]
 
     def _evaluate(self, num_gpus: int, p: ParallelConfig, cfg: TrainingConfig,
-                  mem: MemoryBreakdown) -> None:
+                  mem: PlanMemory) -> None:
         if self._bounded_out(num_gpus, p, cfg):
             self._reject("bounded")
             return

@@ -111,12 +111,16 @@ def _check_optics(scenario: Scenario, catalog: Catalog,
 
 def _check_template_split(template: TemplateConfig, model: ModelSpec, where: Where) -> None:
     """The one split check (perf.split) for every GPU count a template may draw, and the
-    layout checks (perf.training_layout) of a DualPipe schedule or an A2A overlap."""
+    layout checks (perf.training_layout) of a DualPipe schedule, an A2A overlap or the
+    memory-saving knobs (recomputed modules or layers, activation offload)."""
     split = Split(tp=template.tp, pp=template.pp, cp=template.cp, ep=template.ep,
                   interleave=template.interleave)
     for num_gpus in template.num_gpus_choices:
         check_split(model, split, seq_len=template.seq_len, num_gpus=num_gpus, where=where)
-    scheduled = template.pipeline_schedule != "1f1b" or template.moe_a2a_overlap
+    scheduled = (template.pipeline_schedule != "1f1b" or template.moe_a2a_overlap
+                 or template.offload_activation_layers > 0
+                 or template.recompute_modules is not None
+                 or template.recompute_num_layers is not None)
     if not scheduled or template.global_batch_size is None or not template.layout_given:
         return
     parallel, training = template.layout(template.seq_len or model.training_seq_len)

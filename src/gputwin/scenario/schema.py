@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from gputwin.input_model import InputModel
 from gputwin.limits import GpuCount, JobCount
 from gputwin.quantities import Bytes, Count, Seconds, ShareWeight
-from gputwin.requests import EpDispatcher, PipelineSchedule
+from gputwin.requests import EpDispatcher, PipelineSchedule, RecomputeModule
 from gputwin.scenario.experiment import ExperimentConfig
 from gputwin.scenario.failures import FailuresConfig
 from gputwin.scenario.paths import CATALOG_FIELD_HELP
@@ -142,7 +142,9 @@ class ArrivalConfig(_Model):
 
 _LAYOUT_KEYS = frozenset({"tp", "pp", "cp", "ep", "interleave", "zero_stage",
                           "sequence_parallel", "micro_batch_size", "recompute",
-                          "pipeline_schedule"})
+                          "pipeline_schedule", "recompute_modules", "recompute_num_layers",
+                          "offload_activation_layers", "main_grads_fp32", "adam_moments_bf16",
+                          "fused_cross_entropy"})
 
 
 class TemplateConfig(_Model):
@@ -151,7 +153,10 @@ class TemplateConfig(_Model):
     ``num_gpus``: one count or a list of choices (uniform). ``tokens``: a number or a
     ``[min, max]`` range (log-uniform). A template that sets no layout knob (tp, pp, cp,
     ep, interleave, zero_stage, sequence_parallel, micro_batch_size, recompute,
-    pipeline_schedule) gets the layout planner's best layout for each GPU count, run with
+    pipeline_schedule, or the memory knobs recompute_modules, recompute_num_layers,
+    offload_activation_layers, main_grads_fp32, adam_moments_bf16, fused_cross_entropy;
+    docs/training-model.md, 'Memory') gets the layout planner's best layout for each GPU
+    count, run with
     the template's MoE dispatch (ep_dispatcher, ep_dispatch_fp8, moe_a2a_overlap where the
     layout allows it). The split (every GPU count a multiple of ``tp·pp·cp``, heads,
     layers, experts) and the layout's schedule are checked against the model in
@@ -182,6 +187,18 @@ class TemplateConfig(_Model):
         default=None, description="None = the model's training length (catalog)")
     dtype: Literal["bf16", "fp16", "fp8"] = "bf16"
     recompute: Literal["none", "selective", "full"] = "selective"
+    recompute_modules: list[RecomputeModule] | None = Field(
+        default=None, min_length=1, description="With recompute selective: what it "
+        "checkpoints (Megatron-Core recompute_modules); default core_attn")
+    recompute_num_layers: PositiveInt | None = Field(
+        default=None, description="With recompute full: only the first N layers of each "
+        "pipeline chunk")
+    offload_activation_layers: int = Field(
+        default=0, ge=0, description="Layers whose activations wait in host memory (pp 1, "
+        "recompute none)")
+    main_grads_fp32: bool = False
+    adam_moments_bf16: bool = False
+    fused_cross_entropy: bool = False
     tokens: Count | tuple[Count, Count] | None = Field(
         default=None, description="Training tokens (a number or [min, max]); required "
         "unless `duration` is given")
@@ -223,7 +240,10 @@ class TemplateConfig(_Model):
         training = TrainingConfig(global_batch_size=self.global_batch_size or 1,
                                   micro_batch_size=self.micro_batch_size,
                                   seq_len=seq_len or self.seq_len or 2048,
-                                  dtype=self.dtype, recompute=self.recompute)
+                                  dtype=self.dtype, recompute=self.recompute,
+                                  recompute_modules=(None if self.recompute_modules is None
+                                                     else tuple(self.recompute_modules)),
+                                  recompute_num_layers=self.recompute_num_layers)
         return parallel, training
 
     @property
