@@ -306,3 +306,30 @@ def test_allow_offload_finds_the_fewest_offloaded_layers_that_fit() -> None:
         estimate_training(CAT.model("llama3-70b"), hw, best.num_gpus, fewer, best.config)
     assert best.layout()["offload_activation_layers"] == best.parallel.offload_activation_layers
     assert offl.candidates[0].estimate.tokens_per_s >= plain.candidates[0].estimate.tokens_per_s
+
+
+def test_recompute_ladder_by_architecture() -> None:
+    from gputwin.plan.train import recompute_ladder
+
+    assert recompute_ladder(CAT.model("llama3-70b")) == (("none", None), ("full", None))
+    assert recompute_ladder(CAT.model("mixtral-8x22b")) == (
+        ("none", None), ("selective", ("moe_act",)), ("full", None))
+    assert recompute_ladder(CAT.model("deepseek-v3")) == (
+        ("none", None), ("selective", ("moe_act",)),
+        ("selective", ("moe_act", "mla_up_proj")), ("full", None))
+
+
+def test_planner_takes_the_cheap_selective_rung_where_none_does_not_fit() -> None:
+    """DeepSeek-V3 on 256 GB200: layouts without recomputation that miss by a little fit
+    with the MLA up-projections recomputed, as NeMo's recipes run them, and beat full."""
+    hw = resolve_hardware(CAT, system="gb200-nvl72")
+    result = search_layouts(TrainSearch(CAT.model("deepseek-v3"), hw, (256,), 4096,
+                                        global_batch_size=2048, dtypes=("fp8",)))
+    modules = {c.config.recompute_modules for c in result.candidates
+               if c.config.recompute == "selective"}
+    assert ("moe_act", "mla_up_proj") in modules
+    best = result.best
+    assert best.config.recompute_modules == ("moe_act", "mla_up_proj")
+    none = replace(best.config, recompute="none", recompute_modules=None)
+    with pytest.raises(DoesNotFitError):  # the same layout without it does not fit
+        estimate_training(CAT.model("deepseek-v3"), hw, 256, best.parallel, none)

@@ -79,13 +79,20 @@ _SCORE_COLUMNS: dict[str, tuple[str, str, Any]] = {
 }
 
 
+def _recompute_text(lay: dict[str, Any]) -> str:
+    """``no-rc``, ``full-rc`` or ``sel-rc(moe_act+mla_up_proj)``."""
+    text = {"none": "no-rc", "selective": "sel-rc", "full": "full-rc"}[str(lay["recompute"])]
+    modules = lay.get("recompute_modules")
+    return f"{text}({'+'.join(modules)})" if modules else text
+
+
 def layout_text(lay: dict[str, Any]) -> str:
     """``tp8 pp16/v4 cp2 dp64 mbs1 sel z1`` — the parts that differ from the trivial split."""
     parts = [f"tp{lay['tp']}", f"pp{lay['pp']}" + (f"/v{lay['interleave']}"
                                                    if lay["interleave"] > 1 else "")]
     parts += [f"{k}{lay[k]}" for k in ("cp", "ep") if lay[k] > 1]
     parts += [f"dp{lay['dp']}", f"mbs{lay['micro_batch_size']}",
-              {"none": "no-rc", "selective": "sel-rc", "full": "full-rc"}[str(lay["recompute"])],
+              _recompute_text(lay),
               f"zero{lay['zero_stage']}", str(lay["dtype"])]
     if lay.get("offload_optimizer"):
         parts.append("offload")

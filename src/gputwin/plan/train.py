@@ -8,9 +8,10 @@ and the memory model, and the survivors are ranked by the training model.
 
 The search is exact: it prunes only what cannot win.
 - Memory first: a layout that does not fit is never timed.
-- Dominance: for the same split and micro-batch, recomputation ``none`` is never slower
-  than ``selective``, nor ``selective`` than ``full``; ZeRO 1 never slower than 2, nor 2
-  than 3 (more sharding only adds communication). Of the (ZeRO, recompute) pairs that fit,
+- Dominance: for the same split and micro-batch, a rung of the recomputation ladder
+  (:func:`recompute_ladder`: none, the cheap selective modules, full) is never slower than
+  the next; ZeRO 1 never slower than 2, nor 2 than 3 (more sharding only adds
+  communication). Of the (ZeRO, recompute) pairs that fit,
   only those no other fitting pair beats on both are timed (at most three); the rest are
   counted as ``dominated``. Sequence parallelism is always on
   with TP > 1 (less memory, never slower). Plain DDP (ZeRO 0) holds more and is no faster
@@ -47,7 +48,8 @@ from gputwin.topology.hardware import HardwareSpec
 
 Objective = Literal["throughput", "time", "cost", "energy"]
 OBJECTIVES: tuple[str, ...] = ("throughput", "time", "cost", "energy")
-RECOMPUTE_ORDER = ("none", "selective", "full")
+#: A rung of the recomputation ladder: ``(recompute, recompute_modules)``.
+Rung = tuple[str, tuple[str, ...] | None]
 ZERO_ORDER = (1, 2, 3)
 MICRO_BATCHES = (1, 2, 4, 8)
 INTERLEAVES = (1, 2, 3, 4, 6, 8)
@@ -107,7 +109,9 @@ class Candidate:
         p, c = self.parallel, self.config
         return {"tp": p.tp, "pp": p.pp, "cp": p.cp, "ep": p.ep, "dp": self.estimate.dp,
                 "interleave": p.interleave, "micro_batch_size": c.micro_batch_size,
-                "recompute": c.recompute, "zero_stage": p.zero_stage,
+                "recompute": c.recompute, "recompute_modules": (
+                    list(c.recompute_modules) if c.recompute_modules is not None else None),
+                "zero_stage": p.zero_stage,
                 "sequence_parallel": p.sequence_parallel, "dtype": c.dtype,
                 "offload_optimizer": p.offload_optimizer, "ep_dispatcher": p.ep_dispatcher,
                 "ep_dispatch_fp8": p.ep_dispatch_fp8, "moe_a2a_overlap": p.moe_a2a_overlap,
@@ -172,6 +176,23 @@ def _score_of(search: TrainSearch, tokens_per_s: float, num_gpus: int,
     return train_s * gpu_power_w * num_gpus
 
 
+def recompute_ladder(model: ModelSpec) -> tuple[Rung, ...]:
+    """The recomputation the planner tries, least first: each rung frees at least what the
+    one before frees and re-runs at least as much, so the first that fits is the fastest of
+    those that fit. Between none and full, the selective modules measured to free memory
+    cheaply (perf/activations.py): a MoE model's expert activation (elementwise), then an
+    MLA model's up-projections too (small GEMMs). Selective recomputation of the attention
+    core alone is no rung: with flash attention it frees nothing ``none`` keeps."""
+    cheap: tuple[str, ...] = ("moe_act",) if model.is_moe else ()
+    rungs: list[Rung] = [("none", None)]
+    if cheap:
+        rungs.append(("selective", cheap))
+    if model.attention_kind == "mla":
+        rungs.append(("selective", (*cheap, "mla_up_proj")))
+    rungs.append(("full", None))
+    return tuple(rungs)
+
+
 def _score(search: TrainSearch, est: TrainingEstimate) -> float:
     return _score_of(search, est.tokens_per_s, est.num_gpus, est.extra.get("gpu_power_w", 0.0))
 
@@ -183,6 +204,7 @@ class _Searcher:
         self.s = search
         self.c = default_calibration()
         self.capacity = search.hw.accelerator.usable_memory
+        self.ladder = recompute_ladder(search.model)
         self.result = SearchResult(candidates=[])
         self._best: list[float] = []  # the ``keep`` best scores so far, as a max-heap (negated)
 
@@ -201,9 +223,10 @@ class _Searcher:
         return None
 
     def _layout(self, split: Split, mbs: int, gbs: int, dtype: str, offload: bool,
-                recompute: str, zero: int, dp: int,
+                rung: Rung, zero: int, dp: int,
                 schedule: PipelineSchedule) -> tuple[ParallelConfig, TrainingConfig]:
         s = self.s
+        recompute, modules = rung
         p = ParallelConfig(split.tp, split.pp, split.cp, split.ep, split.interleave,
                            sequence_parallel=split.tp > 1, zero_stage=zero,
                            offload_optimizer=offload, ep_dispatcher=s.ep_dispatcher,
@@ -213,7 +236,8 @@ class _Searcher:
             p = replace(p, moe_a2a_overlap=True)
         cfg = TrainingConfig(global_batch_size=gbs, micro_batch_size=mbs,
                              seq_len=self.s.seq_len, dtype=dtype,  # type: ignore[arg-type]
-                             recompute=recompute)  # type: ignore[arg-type]
+                             recompute=recompute,  # type: ignore[arg-type]
+                             recompute_modules=modules)  # type: ignore[arg-type]
         return p, cfg
 
     def _pareto_fits(self, num_gpus: int, dp: int, split: Split, mbs: int, gbs: int,
@@ -226,16 +250,17 @@ class _Searcher:
         communication, more recomputation costs compute: neither order dominates). The
         rest are counted as ``dominated`` or ``memory``."""
         kept: list[tuple[ParallelConfig, TrainingConfig, PlanMemory]] = []
-        least = len(RECOMPUTE_ORDER)  # index of the least recomputation kept so far
+        ladder = self.ladder
+        least = len(ladder)  # index of the least recomputation kept so far
         for zero in ZERO_ORDER:
-            self._reject("dominated", len(RECOMPUTE_ORDER) - least)  # beaten at lower ZeRO
-            for level, recompute in enumerate(RECOMPUTE_ORDER[:least]):
-                p, cfg = self._layout(split, mbs, gbs, dtype, offload, recompute, zero, dp,
+            self._reject("dominated", len(ladder) - least)  # beaten at lower ZeRO
+            for level, rung in enumerate(ladder[:least]):
+                p, cfg = self._layout(split, mbs, gbs, dtype, offload, rung, zero, dp,
                                       schedule)
                 mem = self._fits(num_gpus, dp, p, cfg)
                 if mem is None:
                     self._reject("memory")
-                    if recompute == "none" and self.s.allow_offload and not offload and (
+                    if level == 0 and self.s.allow_offload and not offload and (
                             split.pp == 1):
                         kept.extend(self._offloading_fit(num_gpus, dp, p, cfg))
                     continue
