@@ -333,3 +333,18 @@ def test_planner_takes_the_cheap_selective_rung_where_none_does_not_fit() -> Non
     none = replace(best.config, recompute="none", recompute_modules=None)
     with pytest.raises(DoesNotFitError):  # the same layout without it does not fit
         estimate_training(CAT.model("deepseek-v3"), hw, 256, best.parallel, none)
+
+
+def test_a_planned_layout_keeps_its_recomputed_modules() -> None:
+    """Everything that runs the planner's best layout (estimate energy, scenarios) gets its
+    selective modules too: without them the layout would not fit."""
+    from gputwin.requests import TrainLayout, TrainRequest
+    from gputwin.run.plan_train import planned_estimate
+
+    request = TrainRequest(model="deepseek-v3", system="gb200-nvl72", num_gpus=256,
+                           global_batch_size=2048, seq_len=4096,
+                           layout=TrainLayout(dtype="fp8"))
+    est, chosen = planned_estimate(request)
+    assert chosen.layout.recompute == "selective"
+    assert chosen.layout.recompute_modules == ["moe_act", "mla_up_proj"]
+    assert est.memory_per_gpu_bytes <= est.memory_capacity_bytes

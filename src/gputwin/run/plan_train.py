@@ -146,7 +146,10 @@ def plan_train(request: TrainPlanRequest, *, catalog: Catalog | None = None) -> 
 def layout_of(c: Candidate) -> TrainLayout:
     cfg = c.config
     return TrainLayout(**parallel_fields(c.parallel), micro_batch_size=cfg.micro_batch_size,
-                       recompute=cfg.recompute, dtype=cfg.dtype)
+                       recompute=cfg.recompute, dtype=cfg.dtype,
+                       recompute_modules=(None if cfg.recompute_modules is None
+                                          else list(cfg.recompute_modules)),
+                       recompute_num_layers=cfg.recompute_num_layers)
 
 
 def planned_estimate(request: TrainRequest, *, catalog: Catalog | None = None
