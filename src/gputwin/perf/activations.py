@@ -14,7 +14,10 @@ recomputation frees it. ``core_attn`` frees nothing with flash attention (the ke
 no ``s²`` scores); ``layernorm`` frees the norms' outputs (the QKV and MLP GEMM inputs);
 ``mla_up_proj`` frees MLA's per-head Q, K and V (kept: the compressed latents); ``mlp``,
 ``moe`` and ``shared_experts`` free their block's inner tensors; ``moe_act`` the experts'
-activation output. ``full`` recomputation keeps only each layer's input.
+activation output. ``full`` recomputation keeps only each layer's input, on every layer or
+(Megatron-Core's block method, ``recompute_num_layers``) on the first layers of each pipeline
+chunk. Layers offloaded to the host (``cpu_offloading_num_layers``) leave the GPU but the one
+whose copy back is in flight.
 """
 
 from __future__ import annotations
@@ -46,11 +49,10 @@ def _attention_tensors(shape: LayerShape, a: Arch, tp: int, gemm_in: float,
         # Kept: the compressed latents (inputs of the up-projections, not split over TP).
         # Freed by mla_up_proj: Q and K per head (nope + rope dims) and the kv_up output
         # (K's nope part and V), which flash attention keeps.
-        heads = a.num_attention_heads
-        kv_up = heads * ((a.qk_nope_head_dim or 128) + (a.v_head_dim or 128))
-        out.append(StoredTensor("mla_latents",
-                                2.0 * ((a.q_lora_rank or 0) + shape.kv_dim)))
-        out.append(StoredTensor("qkv", 2.0 * (2 * shape.q_dim + kv_up) / tp,
+        dims = {g.name: g for g in shape.gemms}
+        q_latent = dims["q_up"].k if "q_up" in dims else 0
+        out.append(StoredTensor("mla_latents", 2.0 * (q_latent + shape.kv_dim)))
+        out.append(StoredTensor("qkv", 2.0 * (2 * shape.q_dim + dims["kv_up"].n) / tp,
                                 frozenset({"mla_up_proj"})))
     else:
         out.append(StoredTensor("qkv", 2.0 * (shape.q_dim + shape.kv_dim) / tp))
@@ -151,6 +153,12 @@ def fully_recomputed_layers(plan: Plan, layers: float) -> float:
     if plan.recompute != "full":
         return 0.0
     return min(layers, float(plan.recompute_num_layers)) if plan.recompute_num_layers else layers
+
+
+def fully_recomputed_frac(plan: Plan) -> float:
+    """The share of the busiest pipeline chunk's layers that full recomputation re-runs."""
+    chunk = plan.layers_per_stage / plan.interleave
+    return fully_recomputed_layers(plan, chunk) / chunk if chunk else 1.0
 
 
 def offloaded_layers(plan: Plan) -> float:

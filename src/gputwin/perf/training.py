@@ -24,7 +24,7 @@ from typing import Any
 from gputwin.catalog.schema import Accelerator, ModelSpec
 from gputwin.errors import DoesNotFitError, InputError
 from gputwin.perf import communication as comm
-from gputwin.perf.activations import fully_recomputed_layers, offload_bytes_per_microbatch
+from gputwin.perf.activations import fully_recomputed_frac, offload_bytes_per_microbatch
 from gputwin.perf.calibration import AcceleratorCoefficients, Calibration, default_calibration
 from gputwin.perf.compute import LayerTime, layer_times, logits_time_s, optimizer_time_s
 from gputwin.perf.energy import gpu_power_w, run_energy_j
@@ -127,9 +127,7 @@ def layer_bwd_s(lt: LayerTime, plan: Plan) -> float:
     """One layer's backward under the plan's recomputation: selective re-runs the
     checkpointed modules; full re-runs the forward of the share of each pipeline chunk's
     layers it covers (all, or the first ``recompute_num_layers``)."""
-    chunk = plan.layers_per_stage / plan.interleave
-    full_frac = fully_recomputed_layers(plan, chunk) / chunk if chunk else 1.0
-    return lt.bwd_s(plan.recompute, plan.recompute_modules, full_frac)
+    return lt.bwd_s(plan.recompute, plan.recompute_modules, fully_recomputed_frac(plan))
 
 
 def _microbatch_times(plan: Plan, accel: Accelerator, coeff: AcceleratorCoefficients,
@@ -351,10 +349,9 @@ def _estimate(plan: Plan, hw: HardwareSpec, config: TrainingConfig, s: _StepPart
     m, mb, step, num_gpus = s.num_microbatches, s.mb, s.step_s, plan.num_gpus
     tps = plan.tokens_per_step
     model_flops = model_flops_per_token(plan.arch, plan.seq_len) * tps
-    chunk = plan.layers_per_stage / plan.interleave
     hw_flops = hardware_flops_per_token(
         plan.arch, plan.seq_len, plan.recompute, frozenset(plan.recompute_modules),
-        fully_recomputed_layers(plan, chunk) / chunk) * tps
+        fully_recomputed_frac(plan)) * tps
     peak = accel.peak_for(config.dtype) * num_gpus
     breakdown = {
         "compute_s": s.compute_s,
