@@ -161,3 +161,24 @@ def test_fp32_gradients_double_the_reduce_traffic() -> None:
     bf16 = flat_train(**job).to_dict()["dp_comm_total_s"]
     fp32 = flat_train(**job, main_grads_fp32=True).to_dict()["dp_comm_total_s"]
     assert 1.3 * bf16 < fp32 < 2.0 * bf16  # reduce-scatter doubles, the gather does not
+
+
+def test_fp8_keeps_quantised_gemm_inputs(catalog: Catalog) -> None:
+    """In FP8 each GEMM keeps its own 1-byte input: the norm outputs, the experts' routed
+    copies and the output projection's copy of the attention output, which flash attention
+    keeps in BF16 as well."""
+    arch = arch_of(catalog.model("deepseek-v3"))
+    shape = _moe_shape(arch)
+    h, v = arch.hidden_size, shape.v_dim
+
+    def kept(dtype: str) -> dict[str, float]:
+        plan = _plan(arch, dtype=dtype, recompute="none")
+        return {t.name: t.bytes_per_token for t in stored_tensors(shape, plan)}
+
+    bf16, fp8 = kept("bf16"), kept("fp8")
+    assert fp8["expert_permuted_input"] == pytest.approx(bf16["expert_permuted_input"] / 2)
+    assert fp8["expert_permuted_input"] == pytest.approx(8 * 1.0 * h)  # top-8, 1 B each
+    assert fp8["attn_output"] == bf16["attn_output"] == pytest.approx(2.0 * v)
+    assert fp8["attn_proj_input"] == pytest.approx(1.0 * v)
+    assert "attn_proj_input" not in bf16  # in BF16 the projection keeps the same tensor
+    assert fp8["qkv"] == bf16["qkv"]  # flash attention's inputs stay in BF16

@@ -2,9 +2,10 @@
 
 Bytes per token of one layer on one rank, after Korthikanti et al. 2022 (arXiv:2205.05198)
 with flash attention (no ``s²`` terms): the two norm inputs (the residual stream), the GEMM
-inputs (1 B each in FP8), Q/K/V and the attention output, the MLP's first-GEMM output and
-activation output, GELU models' dropout masks, and for MoE layers the permuted copy of each
-token per expert. Tensors as wide as the hidden size are split over TP only with sequence
+inputs (in FP8 each GEMM keeps its quantised input, 1 B, and the attention output is kept
+twice: in BF16 by flash attention, in FP8 by the output projection), Q/K/V and the attention
+output, the MLP's first-GEMM output and activation output, GELU models' dropout masks, and
+for MoE layers the experts' GEMM input, one copy per routed token. Tensors as wide as the hidden size are split over TP only with sequence
 parallelism; the others always are.
 
 Megatron-Core's selective recomputation (``recompute_granularity: selective``) checkpoints
@@ -57,6 +58,8 @@ def _attention_tensors(shape: LayerShape, a: Arch, tp: int, gemm_in: float,
     else:
         out.append(StoredTensor("qkv", 2.0 * (shape.q_dim + shape.kv_dim) / tp))
     out.append(StoredTensor("attn_output", 2.0 * shape.v_dim / tp))
+    if gemm_in < 2.0:  # FP8: the output projection keeps its own quantised copy of it
+        out.append(StoredTensor("attn_proj_input", gemm_in * shape.v_dim / tp))
     return out
 
 
@@ -80,8 +83,8 @@ def _mlp_tensors(shape: LayerShape, a: Arch, tp: int, gemm_in: float,
         out.append(StoredTensor(f"{prefix}_fc1_output", share * 2.0 * g.n / tp, block))
         act_freed = block | {"moe_act"} if g.expert else block
         out.append(StoredTensor(f"{prefix}_act_output", share * gemm_in * ffn / tp, act_freed))
-        if g.expert:
-            out.append(StoredTensor("expert_permuted_input", share * 2.0 * h / tp, block))
+        if g.expert:  # the grouped GEMM's input: each routed copy, as the GEMM keeps it
+            out.append(StoredTensor("expert_permuted_input", share * gemm_in * h / tp, block))
     return out
 
 
