@@ -29,6 +29,10 @@ Recompute = Literal["none", "selective", "full"]
 #: (perf/activations.py says what each frees).
 RecomputeModule = Literal["core_attn", "layernorm", "mla_up_proj", "mlp", "moe", "moe_act",
                           "shared_experts"]
+#: Megatron-Core's fine-grained activation offload (``offload_modules``): whose inputs go to
+#: host memory (perf/activations.py says which stored tensors each names).
+OffloadModule = Literal["attn_norm", "qkv_linear", "core_attn", "attn_proj", "mlp_norm",
+                        "expert_fc1", "moe_act"]
 TrainDType = Literal["bf16", "fp16", "fp8"]
 PlanDType = Literal["bf16", "fp16", "fp8", "any"]
 #: How MoE tokens reach their experts (perf/communication.py) and the pipeline schedule
@@ -70,6 +74,9 @@ class TrainLayout(_Request):
     offload_activation_layers: int = Field(
         default=0, ge=0, description="Layers whose activations go to host memory during the "
         "forward pass and come back for the backward (Megatron-Core cpu_offloading_num_layers)")
+    offload_modules: list[OffloadModule] | None = Field(
+        default=None, min_length=1, description="Modules whose inputs go to host memory in "
+        "every layer (Megatron-Core fine-grained activation offloading; any pp)")
     main_grads_fp32: bool = Field(
         default=False, description="Accumulate and reduce gradients in FP32 (Megatron-LM's "
         "default with bf16); BF16 otherwise (NeMo's performance recipes)")

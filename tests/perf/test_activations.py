@@ -18,7 +18,7 @@ from gputwin.perf.activations import (
 )
 from gputwin.perf.calibration import default_calibration
 from gputwin.perf.flops import arch_of, layer_shapes
-from gputwin.perf.memory import peak_memory
+from gputwin.perf.memory import peak_memory, stage_memory
 from gputwin.perf.plan import Plan
 
 
@@ -182,3 +182,44 @@ def test_fp8_keeps_quantised_gemm_inputs(catalog: Catalog) -> None:
     assert fp8["attn_proj_input"] == pytest.approx(1.0 * v)
     assert "attn_proj_input" not in bf16  # in BF16 the projection keeps the same tensor
     assert fp8["qkv"] == bf16["qkv"]  # flash attention's inputs stay in BF16
+
+
+def test_offloaded_module_inputs_leave_the_gpu_but_the_chunk_copying_out(
+        catalog: Catalog) -> None:
+    arch = arch_of(catalog.model("deepseek-v3"))
+    shape = _moe_shape(arch)
+    plan = _plan(arch, recompute="none", pp=4, interleave=1, num_gpus=256, dp=64, ep=8,
+                 global_batch_size=256)
+    off = replace(plan, offload_modules=("expert_fc1", "moe_act"))
+    tensors = {t.name: t.bytes_per_token for t in stored_tensors(shape, plan)}
+    moved = tensors["expert_permuted_input"] + tensors["expert_fc1_output"]
+    chunk = float(plan.layers_per_stage)
+    on_gpu = activations_per_microbatch(plan, chunk) - activations_per_microbatch(off, chunk)
+    moe_share = sum(n for s, n in layer_shapes(arch) if s.is_moe) / arch.num_layers
+    assert on_gpu == pytest.approx(4096 * chunk * moe_share * moved)
+    c = default_calibration()
+    first = float(plan.stage_layer_counts[0])
+    per_mb = activations_per_microbatch(plan, first) - activations_per_microbatch(off, first)
+    full = stage_memory(plan, c, first=True, last=False)
+    lean = stage_memory(off, c, first=True, last=False)
+    # the first rank holds 4 micro-batches; one chunk's inputs are still on the GPU
+    assert full.activations_bytes - lean.activations_bytes == pytest.approx(3 * per_mb)
+    assert offload_bytes_per_microbatch(off) == pytest.approx(on_gpu)
+
+
+def test_module_offload_runs_with_pipelines_and_is_timed() -> None:
+    job = dict(model="deepseek-v3", num_gpus=256, pp=4, interleave=4, ep=64,
+               global_batch_size=2048, seq_len=4096, dtype="fp8",
+               recompute_modules=["mla_up_proj"], check_memory=False)
+    grace = flat_train(**job, system="gb200-nvl72", offload_modules=["expert_fc1"])
+    plain = flat_train(**job, system="gb200-nvl72")
+    assert grace.memory_per_gpu_bytes < plain.memory_per_gpu_bytes
+    assert grace.breakdown["activation_offload_s"] == 0.0  # hidden behind the passes
+    pcie = flat_train(**job, system="dgx-b200",
+                      offload_modules=["attn_norm", "qkv_linear", "core_attn", "attn_proj",
+                                       "mlp_norm", "expert_fc1", "moe_act"])
+    assert pcie.breakdown["activation_offload_s"] > 0.0
+    with pytest.raises(InputError, match="give one"):
+        flat_train(**{**job, "recompute": "none", "recompute_modules": None, "pp": 1,
+                      "interleave": 1}, system="gb200-nvl72",
+                   offload_modules=["moe_act"], offload_activation_layers=10)

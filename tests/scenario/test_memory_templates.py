@@ -47,12 +47,16 @@ def test_template_memory_knobs_reach_the_job(tmp_path: Path) -> None:
     assert selective.training.recompute_modules == ("layernorm", "mlp")
     block = job_template(_template(tmp_path, "recompute: full, recompute_num_layers: 5"))
     assert block.training.recompute_num_layers == 5
+    fine = job_template(_template(tmp_path, "offload_modules: [expert_fc1, moe_act]"))
+    assert fine.parallel.offload_modules == ("expert_fc1", "moe_act")
 
 
 @pytest.mark.parametrize(("knobs", "key"), [
     ("offload_activation_layers: 40", "offload_activation_layers"),  # needs recompute none
     ("recompute: full, recompute_modules: [mlp]", "recompute_modules"),
     ("recompute_num_layers: 3", "recompute_num_layers"),
+    ("recompute: none, offload_activation_layers: 4, offload_modules: [moe_act]",
+     "offload_modules"),
 ])
 def test_a_bad_memory_knob_names_its_line_and_key(tmp_path: Path, knobs: str,
                                                   key: str) -> None:

@@ -24,7 +24,7 @@ from gputwin.cli.options import (
     option_of,
     positive_int,
 )
-from gputwin.requests import PipelineSchedule, RecomputeModule
+from gputwin.requests import OffloadModule, PipelineSchedule, RecomputeModule
 
 if TYPE_CHECKING:
     from gputwin.perf.training import TrainingEstimate
@@ -101,6 +101,8 @@ def _memory_saving_text(lay: Any) -> str:
         text += f" (first {lay.recompute_num_layers} layers per chunk)"
     if lay.offload_activation_layers:
         text += f", {lay.offload_activation_layers} layers offloaded"
+    if lay.offload_modules:
+        text += f", inputs of {', '.join(lay.offload_modules)} offloaded"
     return text
 
 
@@ -141,6 +143,10 @@ def _memory_saving_text(lay: Any) -> str:
               help="Layers whose activations go to host memory in the forward pass and come "
                    "back for the backward (Megatron-Core cpu_offloading_num_layers; pp 1, "
                    "recompute none).")
+@click.option("--offload-modules", default=None, callback=comma_list,
+              help="Modules whose inputs go to host memory in every layer, comma-separated, "
+                   f"of {', '.join(get_args(OffloadModule))} (Megatron-Core fine-grained "
+                   "activation offloading; any pp).")
 @click.option("--main-grads-fp32", is_flag=True, default=None,
               help="Accumulate and reduce gradients in FP32 (Megatron-LM's default with bf16).")
 @click.option("--fused-cross-entropy", is_flag=True, default=None,

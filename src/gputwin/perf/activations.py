@@ -5,8 +5,8 @@ with flash attention (no ``s²`` terms): the two norm inputs (the residual strea
 inputs (in FP8 each GEMM keeps its quantised input, 1 B, and the attention output is kept
 twice: in BF16 by flash attention, in FP8 by the output projection), Q/K/V and the attention
 output, the MLP's first-GEMM output and activation output, GELU models' dropout masks, and
-for MoE layers the experts' GEMM input, one copy per routed token. Tensors as wide as the hidden size are split over TP only with sequence
-parallelism; the others always are.
+for MoE layers the experts' GEMM input, one copy per routed token. Tensors as wide as the
+hidden size are split over TP only with sequence parallelism; the others always are.
 
 Megatron-Core's selective recomputation (``recompute_granularity: selective``) checkpoints
 the modules named in ``recompute_modules``: a checkpointed module keeps its input and
@@ -18,7 +18,8 @@ no ``s²`` scores); ``layernorm`` frees the norms' outputs (the QKV and MLP GEMM
 activation output. ``full`` recomputation keeps only each layer's input, on every layer or
 (Megatron-Core's block method, ``recompute_num_layers``) on the first layers of each pipeline
 chunk. Layers offloaded to the host (``cpu_offloading_num_layers``) leave the GPU but the one
-whose copy back is in flight.
+whose copy back is in flight; fine-grained offload (``offload_modules``) sends the named
+modules' inputs of every layer, but those of the chunk still copying out.
 """
 
 from __future__ import annotations
@@ -142,12 +143,46 @@ def _memoised(what: str, plan: Plan, modules: tuple[str, ...],
     return value
 
 
-def _mean_layer_bytes_per_token(plan: Plan) -> float:
-    """:func:`activation_bytes_per_token` averaged over the model's layer types."""
+#: Megatron-Core's fine-grained activation offload: the ``offload_modules`` entry whose
+#: input each stored tensor is (the tensors it sends to host memory).
+_OFFLOADED_AS_INPUT_OF = {
+    "attn_norm_input": "attn_norm", "qkv_input": "qkv_linear", "qkv": "core_attn",
+    "attn_output": "attn_proj", "attn_proj_input": "attn_proj", "mlp_norm_input": "mlp_norm",
+    "expert_permuted_input": "expert_fc1", "expert_fc1_output": "moe_act",
+}
+
+
+def _mean_split(plan: Plan) -> tuple[float, float]:
+    """Per token and layer (mean over layer types), what selective recomputation leaves:
+    ``(on the GPU, offloaded to the host by offload_modules)``."""
     a = plan.arch
     modules = plan.recompute_modules if plan.recompute == "selective" else ()
-    return _memoised("mean", plan, modules, lambda: sum(
-        activation_bytes_per_token(s, plan) * n / a.num_layers for s, n in layer_shapes(a)))
+    offload = frozenset(plan.offload_modules)
+
+    def kept(on_host: bool) -> float:
+        freed = frozenset(modules)
+        return sum(n / a.num_layers * sum(
+            t.bytes_per_token for t in stored_tensors(s, plan)
+            if not t.freed_by & freed
+            and (_OFFLOADED_AS_INPUT_OF.get(t.name) in offload) == on_host)
+            for s, n in layer_shapes(a))
+
+    key = (*modules, "|", *plan.offload_modules)
+    return (_memoised("gpu", plan, key, lambda: kept(False)),
+            _memoised("host", plan, key, lambda: kept(True)))
+
+
+def _mean_layer_bytes_per_token(plan: Plan) -> float:
+    """:func:`activation_bytes_per_token` averaged over the model's layer types."""
+    gpu, host = _mean_split(plan)
+    return gpu + host
+
+
+def _input_split(plan: Plan) -> tuple[float, float]:
+    """A fully recomputed layer's input: ``(on the GPU, on the host)`` (``attn_norm``
+    offloads it)."""
+    b = layer_input_bytes_per_token(plan)
+    return (0.0, b) if "attn_norm" in plan.offload_modules else (b, 0.0)
 
 
 def fully_recomputed_layers(plan: Plan, layers: float) -> float:
@@ -173,18 +208,32 @@ def offloaded_layers(plan: Plan) -> float:
 def activations_per_microbatch(plan: Plan, layers: float) -> float:
     """Stored activations of ``layers`` layers (one pipeline chunk) for one micro-batch on
     one rank, on the GPU: fully recomputed layers keep their input, the others what
-    selective recomputation leaves, less the layers offloaded to the host."""
+    selective recomputation leaves, less the layers or the modules' inputs offloaded to the
+    host."""
     tokens = plan.tokens_per_microbatch
     recomputed = fully_recomputed_layers(plan, layers)
     kept = max(0.0, layers - recomputed - offloaded_layers(plan))
-    return tokens * (recomputed * layer_input_bytes_per_token(plan)
-                     + kept * _mean_layer_bytes_per_token(plan))
+    gpu = _mean_split(plan)[0] if plan.offload_modules else _mean_layer_bytes_per_token(plan)
+    return tokens * (recomputed * _input_split(plan)[0] + kept * gpu)
+
+
+def module_offload_bytes(plan: Plan, layers: float) -> float:
+    """What ``offload_modules`` sends to the host from ``layers`` layers of one micro-batch
+    on one rank (0 without it)."""
+    if not plan.offload_modules:
+        return 0.0
+    recomputed = fully_recomputed_layers(plan, layers)
+    return plan.tokens_per_microbatch * (recomputed * _input_split(plan)[1]
+                                         + (layers - recomputed) * _mean_split(plan)[1])
 
 
 def offload_bytes_per_microbatch(plan: Plan) -> float:
-    """Activation bytes one micro-batch sends to the host (and fetches back) on one rank."""
+    """Activation bytes one micro-batch sends to the host (and fetches back) on one rank of
+    the busiest stage: whole layers (``offload_activation_layers``) or the named modules'
+    inputs in every layer (``offload_modules``)."""
     return (plan.tokens_per_microbatch * plan.offload_activation_layers
-            * _mean_layer_bytes_per_token(plan))
+            * _mean_layer_bytes_per_token(plan)
+            + module_offload_bytes(plan, float(plan.layers_per_stage)))
 
 
 def working_set_bytes(plan: Plan) -> float:

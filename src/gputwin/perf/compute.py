@@ -168,6 +168,7 @@ def _layer_key(plan: Plan) -> Plan:
     return replace(plan, num_gpus=0, pp=1, dp=1, interleave=1, zero_stage=0,
                    global_batch_size=0, recompute="", recompute_modules=(),
                    recompute_num_layers=0, offload_activation_layers=0,
+                   offload_modules=(),
                    main_grads_fp32=False, adam_moments_bf16=False,
                    fused_cross_entropy=False, balanced_stages=True,
                    deallocate_pipeline_outputs=True, offload_optimizer=False,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from gputwin.perf.activations import (
     activation_bytes_per_token,
     activations_per_microbatch,
+    module_offload_bytes,
     working_set_bytes,
 )
 from gputwin.perf.calibration import Calibration
@@ -183,6 +184,8 @@ def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool,
     chunks = held_chunks(plan, rank)
     per_chunk = activations_per_microbatch(plan, layers / plan.interleave)
     acts = per_chunk * chunks + working_set_bytes(plan) + chunks * _stage_output_bytes(plan)
+    # fine-grained offload: the chunk just run still holds its inputs while they copy out
+    acts += module_offload_bytes(plan, layers / plan.interleave)
     if last:
         acts += logits_bytes(plan)
     other = c.runtime_overhead_bytes + c.fragmentation_frac * (acts + weights + grads)

@@ -39,6 +39,7 @@ class Plan:
     recompute_modules: tuple[str, ...] = ("core_attn",)
     recompute_num_layers: int = 0  # full recompute of the first N layers per chunk (0: all)
     offload_activation_layers: int = 0  # layers whose activations wait in host memory
+    offload_modules: tuple[str, ...] = ()  # modules whose inputs wait in host memory
     main_grads_fp32: bool = False  # gradients accumulated and reduced in FP32
     adam_moments_bf16: bool = False  # Adam's two moments in BF16 (FP32 master kept)
     fused_cross_entropy: bool = False  # the loss keeps only the BF16 logits (TE's fused loss)

@@ -332,7 +332,7 @@ def activation_offload_exposed_s(plan: Plan, mb: MicrobatchTimes, host_link: flo
     """Seconds per micro-batch the activation offload adds: the copies to the host run
     beside the forward pass and the copies back beside the backward; what outlasts its
     pass is exposed."""
-    if not plan.offload_activation_layers:
+    if not (plan.offload_activation_layers or plan.offload_modules):
         return 0.0
     copy_s = offload_bytes_per_microbatch(plan) / host_link
     return max(0.0, copy_s - mb.fwd) + max(0.0, copy_s - mb.bwd)

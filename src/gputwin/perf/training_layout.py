@@ -15,7 +15,7 @@ from gputwin.errors import InputError
 from gputwin.perf.flops import arch_of
 from gputwin.perf.plan import Plan
 from gputwin.perf.split import Split, check_split
-from gputwin.requests import EpDispatcher, PipelineSchedule, RecomputeModule
+from gputwin.requests import EpDispatcher, OffloadModule, PipelineSchedule, RecomputeModule
 
 Recompute = Literal["none", "selective", "full"]
 #: What ``recompute: selective`` checkpoints when no modules are named (Megatron-Core's
@@ -39,6 +39,9 @@ class ParallelConfig:
     #: Layers whose activations go to host memory in the forward pass and come back for
     #: the backward (Megatron-Core ``cpu_offloading_num_layers``; needs pp 1, no recompute).
     offload_activation_layers: int = 0
+    #: Modules whose inputs go to host memory in every layer (Megatron-Core fine-grained
+    #: activation offloading, ``offload_modules``; any pp, with or without recomputation).
+    offload_modules: tuple[OffloadModule, ...] = ()
     main_grads_fp32: bool = False  # gradients accumulated and reduced in FP32, else BF16
     adam_moments_bf16: bool = False  # Adam's moments in BF16 (precision-aware optimizer)
     fused_cross_entropy: bool = False  # TE's loss: gradient over the BF16 logits, no FP32 copy
@@ -57,14 +60,20 @@ class ParallelConfig:
 
 def parallel_config_of(source: object) -> ParallelConfig:
     """The :class:`ParallelConfig` of any object that names its fields (a request's layout,
-    a scenario template): each field the object has, the default for the others."""
-    return ParallelConfig(**{f.name: getattr(source, f.name) for f in fields(ParallelConfig)
-                             if hasattr(source, f.name)})
+    a scenario template): each field the object has, the default for the others (a list
+    becomes a tuple, an unset list the empty one)."""
+    values = {f.name: getattr(source, f.name) for f in fields(ParallelConfig)
+              if hasattr(source, f.name)}
+    if "offload_modules" in values:
+        values["offload_modules"] = tuple(values["offload_modules"] or ())
+    return ParallelConfig(**values)
 
 
 def parallel_fields(p: ParallelConfig) -> dict[str, Any]:
     """``p``'s fields by name (to build a request's layout from it)."""
-    return {f.name: getattr(p, f.name) for f in fields(ParallelConfig)}
+    out = {f.name: getattr(p, f.name) for f in fields(ParallelConfig)}
+    out["offload_modules"] = list(p.offload_modules) or None
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,9 @@ def memory_saving_problem(p: ParallelConfig, cfg: TrainingConfig,
     if p.offload_activation_layers and (p.pp > 1 or cfg.recompute != "none"):
         return ("offload_activation_layers (Megatron-Core cpu_offloading) runs with pp 1 and "
                 f"recompute none, got pp {p.pp}, recompute {cfg.recompute}")
+    if p.offload_activation_layers and p.offload_modules:
+        return ("offload_modules (fine-grained offloading) and offload_activation_layers "
+                "(whole layers) are two ways to offload: give one")
     if p.offload_activation_layers >= num_layers:
         return (f"offload_activation_layers must be below the model's {num_layers} layers "
                 f"(the last layer's activations are used at once), got "
@@ -179,5 +191,6 @@ def make_plan(model: ModelSpec, num_gpus: int, dp: int, parallel: ParallelConfig
                                    else tuple(config.recompute_modules)),
                 recompute_num_layers=config.recompute_num_layers or 0,
                 offload_activation_layers=p.offload_activation_layers,
+                offload_modules=tuple(p.offload_modules),
                 main_grads_fp32=p.main_grads_fp32, adam_moments_bf16=p.adam_moments_bf16,
                 fused_cross_entropy=p.fused_cross_entropy)

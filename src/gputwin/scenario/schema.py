@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from gputwin.input_model import InputModel
 from gputwin.limits import GpuCount, JobCount
 from gputwin.quantities import Bytes, Count, Seconds, ShareWeight
-from gputwin.requests import EpDispatcher, PipelineSchedule, RecomputeModule
+from gputwin.requests import EpDispatcher, OffloadModule, PipelineSchedule, RecomputeModule
 from gputwin.scenario.experiment import ExperimentConfig
 from gputwin.scenario.failures import FailuresConfig
 from gputwin.scenario.paths import CATALOG_FIELD_HELP
@@ -143,7 +143,8 @@ class ArrivalConfig(_Model):
 _LAYOUT_KEYS = frozenset({"tp", "pp", "cp", "ep", "interleave", "zero_stage",
                           "sequence_parallel", "micro_batch_size", "recompute",
                           "pipeline_schedule", "recompute_modules", "recompute_num_layers",
-                          "offload_activation_layers", "main_grads_fp32", "adam_moments_bf16",
+                          "offload_activation_layers", "offload_modules", "main_grads_fp32",
+                          "adam_moments_bf16",
                           "fused_cross_entropy"})
 
 
@@ -154,7 +155,8 @@ class TemplateConfig(_Model):
     ``[min, max]`` range (log-uniform). A template that sets no layout knob (tp, pp, cp,
     ep, interleave, zero_stage, sequence_parallel, micro_batch_size, recompute,
     pipeline_schedule, or the memory knobs recompute_modules, recompute_num_layers,
-    offload_activation_layers, main_grads_fp32, adam_moments_bf16, fused_cross_entropy;
+    offload_activation_layers, offload_modules, main_grads_fp32, adam_moments_bf16,
+    fused_cross_entropy;
     docs/training-model.md, 'Memory') gets the layout planner's best layout for each GPU
     count, run with
     the template's MoE dispatch (ep_dispatcher, ep_dispatch_fp8, moe_a2a_overlap where the
@@ -196,6 +198,9 @@ class TemplateConfig(_Model):
     offload_activation_layers: int = Field(
         default=0, ge=0, description="Layers whose activations wait in host memory (pp 1, "
         "recompute none)")
+    offload_modules: list[OffloadModule] | None = Field(
+        default=None, min_length=1, description="Modules whose inputs wait in host memory "
+        "in every layer (fine-grained offload)")
     main_grads_fp32: bool = False
     adam_moments_bf16: bool = False
     fused_cross_entropy: bool = False
