@@ -173,9 +173,12 @@ def _mean_split(plan: Plan) -> tuple[float, float]:
 
 
 def _mean_layer_bytes_per_token(plan: Plan) -> float:
-    """:func:`activation_bytes_per_token` averaged over the model's layer types."""
-    gpu, host = _mean_split(plan)
-    return gpu + host
+    """:func:`activation_bytes_per_token` averaged over the model's layer types (on the GPU
+    and on the host together)."""
+    a = plan.arch
+    modules = plan.recompute_modules if plan.recompute == "selective" else ()
+    return _memoised("mean", plan, modules, lambda: sum(
+        activation_bytes_per_token(s, plan) * n / a.num_layers for s, n in layer_shapes(a)))
 
 
 def _input_split(plan: Plan) -> tuple[float, float]:
