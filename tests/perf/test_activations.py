@@ -115,6 +115,7 @@ def test_offloaded_layers_leave_the_gpu_but_one(catalog: Catalog) -> None:
     assert offload_bytes_per_microbatch(off) == pytest.approx(40 * per_layer)
     c = default_calibration()
     assert peak_memory(off, c).activations_bytes < peak_memory(plan, c).activations_bytes
+    assert peak_memory(off, c).host_activations_bytes == pytest.approx(39 * per_layer)
 
 
 def test_offload_copies_hide_on_grace_and_show_over_pcie() -> None:
@@ -205,6 +206,8 @@ def test_offloaded_module_inputs_leave_the_gpu_but_the_chunk_copying_out(
     # the first rank holds 4 micro-batches; one chunk's inputs are still on the GPU
     assert full.activations_bytes - lean.activations_bytes == pytest.approx(3 * per_mb)
     assert offload_bytes_per_microbatch(off) == pytest.approx(on_gpu)
+    assert lean.host_activations_bytes == pytest.approx(3 * per_mb)  # what left the GPU
+    assert full.host_activations_bytes == 0.0
 
 
 def test_module_offload_runs_with_pipelines_and_is_timed() -> None:

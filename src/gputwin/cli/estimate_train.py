@@ -57,6 +57,9 @@ def _summary(est: TrainingEstimate, title: str) -> None:
     mem = d["memory"]
     head.add_row("", "  ".join(f"{k.removesuffix('_bytes')} {format_bytes(v)}"
                                for k, v in mem.items()))
+    if d["host_activations_bytes"]:
+        head.add_row("host memory", f"{format_bytes(d['host_activations_bytes'])} per GPU of "
+                                    "offloaded activations at the peak")
     head.add_row("data parallel", f"{est.dp} (micro-batches per step: "
                                   f"{int(d['num_microbatches'])})")
     if est.num_steps is not None and est.time_to_train_s is not None:

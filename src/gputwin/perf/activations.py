@@ -220,6 +220,12 @@ def activations_per_microbatch(plan: Plan, layers: float) -> float:
     return tokens * (recomputed * _input_split(plan)[0] + kept * gpu)
 
 
+def host_layer_bytes(plan: Plan) -> float:
+    """The whole layers' activations waiting in host memory at the peak (one micro-batch:
+    layer offload runs with pp 1)."""
+    return plan.tokens_per_microbatch * offloaded_layers(plan) * _mean_layer_bytes_per_token(plan)
+
+
 def module_offload_bytes(plan: Plan, layers: float) -> float:
     """What ``offload_modules`` sends to the host from ``layers`` layers of one micro-batch
     on one rank (0 without it)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from gputwin.perf.activations import (
     activation_bytes_per_token,
     activations_per_microbatch,
+    host_layer_bytes,
     module_offload_bytes,
     working_set_bytes,
 )
@@ -58,6 +59,8 @@ class MemoryBreakdown:
     optimizer_bytes: float
     activations_bytes: float
     other_bytes: float
+    #: Activations waiting in host memory at the peak (offloaded; not in the total).
+    host_activations_bytes: float = 0.0
 
     @property
     def total_bytes(self) -> float:
@@ -185,11 +188,13 @@ def stage_memory(plan: Plan, c: Calibration, *, first: bool, last: bool,
     per_chunk = activations_per_microbatch(plan, layers / plan.interleave)
     acts = per_chunk * chunks + working_set_bytes(plan) + chunks * _stage_output_bytes(plan)
     # fine-grained offload: the chunk just run still holds its inputs while they copy out
-    acts += module_offload_bytes(plan, layers / plan.interleave)
+    copying_out = module_offload_bytes(plan, layers / plan.interleave)
+    acts += copying_out
     if last:
         acts += logits_bytes(plan)
     other = c.runtime_overhead_bytes + c.fragmentation_frac * (acts + weights + grads)
-    return MemoryBreakdown(weights, grads, opt, acts, other)
+    host = copying_out * (chunks - 1) + host_layer_bytes(plan)
+    return MemoryBreakdown(weights, grads, opt, acts, other, host)
 
 
 def _peak_ranks(plan: Plan) -> list[int]:

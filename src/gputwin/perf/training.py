@@ -88,6 +88,7 @@ class TrainingEstimate:
             "memory_per_gpu_bytes": self.memory_per_gpu_bytes,
             "memory_capacity_bytes": self.memory_capacity_bytes,
             "memory_margin_bytes": self.memory_capacity_bytes - self.memory_per_gpu_bytes,
+            "host_activations_bytes": self.memory.host_activations_bytes,
             "memory": {
                 "weights_bytes": self.memory.weights_bytes,
                 "gradients_bytes": self.memory.gradients_bytes,
