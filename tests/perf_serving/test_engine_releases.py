@@ -39,7 +39,7 @@ BEHAVIOUR = {"vllm-v0": {"local_layer_kv"}}
 #: logs; the releases keep the calibration's rule their rows were checked with) and V1's
 #: batch defaults by part (the releases keep the 8,192-token budget their rows ran)
 V1_HOST = {"vendor_step_overhead_s", "frontend_latency_s", "profiling", "large_gpu_limits",
-           "max_num_batched_tokens"}
+           "max_num_batched_tokens", "tpu_token_budgets"}
 VLLM_RELEASES = {"vllm-v0", "vllm-0.6"}
 
 
@@ -92,6 +92,7 @@ def test_a_release_differs_from_its_base_only_in_its_fitted_figures(name: str) -
         assert p.vendor_step_overhead_s == {} and p.frontend_latency_s == 0.0
         assert p.profiling is None and b.profiling is not None
         assert p.large_gpu_limits is None and p.max_num_batched_tokens == 8192
+        assert p.tpu_token_budgets == () and b.tpu_token_budgets
         assert "fitted without a frontend term" in p.sources["frontend_latency_s"]
     for key in set(p.sources) - fitted - behaviour - v1_host:  # the rest is the base's
         assert p.sources[key] == b.sources[key]
@@ -149,3 +150,25 @@ def test_a_release_override_is_checked_like_any_figure(tmp_path: Path) -> None:
         d["engines"]["vllm-v0"]["host"]["warp_speed"] = {"value": 1, "source": "made up here"}
     with pytest.raises(InputError, match="unknown \\['warp_speed'\\]"):
         load_engine_profiles(write_engines_yaml(tmp_path, unknown))
+
+
+def test_vllm_takes_its_tpu_token_budget_by_chip() -> None:
+    """vLLM's get_batch_defaults on TPU: the OpenAI server's budget by chip (v6e 1,024,
+    v5e 512, v5p 256), the sequences capped by it; chips outside its table (Ironwood) and
+    JetStream keep their own."""
+    cat = default_catalog()
+    vllm = engine_profile("vllm")
+    assert [vllm.limits_for(cat.accelerator(n)) for n in ("tpu-v6e", "tpu-v5e", "tpu-v5p")] == [
+        (256, 1024), (256, 512), (256, 256)]
+    assert vllm.limits_for(cat.accelerator("tpu-v7")) == (256, 2048)
+    assert all(cat.accelerator(name) for name, _ in vllm.tpu_token_budgets)  # catalog parts
+    assert engine_profile("jetstream").limits_for(cat.accelerator("tpu-v6e")) == (256, 8192)
+
+
+def test_a_bad_tpu_budget_is_named(tmp_path: Path) -> None:
+    def mutate(data: dict) -> None:  # type: ignore[type-arg]
+        data["engines"]["vllm"]["scheduling"]["tpu_token_budgets"]["value"] = {"tpu-v6e": 0}
+
+    path = write_engines_yaml(tmp_path, mutate)
+    with pytest.raises(InputError, match="tpu_token_budgets"):
+        load_engine_profiles(path)

@@ -50,11 +50,11 @@ GEMM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "weight_only")
 MOE_TILE_FORMATS = ("mxfp4", "nvfp4", "fp8", "bf16")
 #: figures a profile may leave out (EngineProfile's default: vLLM's behaviour)
 _OPTIONAL = ("mixed_chunk", "masked_moe_formats", "eager_layer_s", "fp4_as_fp8_on",
-             "frontend_latency_s", "profiling", "large_gpu_limits")
+             "frontend_latency_s", "profiling", "large_gpu_limits", "tpu_token_budgets")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "scheduling": ("max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill",
                    "cuda_graph_batch_sizes", "pad_decode_to_graph", "capacity_policy",
-                   "limits_scope", "mixed_chunk", "large_gpu_limits"),
+                   "limits_scope", "mixed_chunk", "large_gpu_limits", "tpu_token_budgets"),
     "host": ("step_overhead_s", "per_seq_overhead_s", "overlapped_per_seq_s",
              "eager_layer_s", "frontend_latency_s"),
     "kernels": ("attention_eff_mult", "gemm_eff_mult", "blackwell_moe_min_tile_rows",
@@ -139,10 +139,15 @@ class EngineProfile:
     #: other default batch limits on large parts; None: max_num_seqs and
     #: max_num_batched_tokens on every part
     large_gpu_limits: LargeGpuLimits | None = None
+    #: default token budget by TPU part (catalog name); the sequences are capped by it
+    tpu_token_budgets: tuple[tuple[str, int], ...] = ()
 
     def limits_for(self, accelerator: Accelerator | None) -> tuple[int, int]:
         """Default ``(max_num_seqs, max_num_batched_tokens)`` of the engine on
         ``accelerator`` (the profile's own where the part is unknown)."""
+        budget = dict(self.tpu_token_budgets).get(accelerator.name) if accelerator else None
+        if budget is not None:
+            return min(self.max_num_seqs, budget), budget
         big = self.large_gpu_limits
         if big is not None and accelerator is not None and big.applies(accelerator):
             return big.max_num_seqs, big.max_num_batched_tokens
@@ -282,6 +287,13 @@ def _check(value: Any, name: str, key: KeyPath, where: _Where) -> Any:
         return _profiling_rule(value, key, where)
     elif name == "large_gpu_limits":
         return _large_gpu_limits(value, key, where)
+    elif name == "tpu_token_budgets":  # null or {accelerator name: tokens}
+        if value is None:
+            return ()
+        ok = (isinstance(value, dict) and all(
+            isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool)
+            and v >= 1 for k, v in value.items()))
+        value = tuple(sorted(value.items())) if ok else value
     elif name == "gemm_eff_mult":
         ok = (isinstance(value, dict) and set(value) <= set(GEMM_DTYPES)
               and all(isinstance(v, int | float) and 0.0 < v <= 2.0 for v in value.values()))
