@@ -7,8 +7,9 @@ from perf_builders import train
 
 from gputwin.catalog.loader import Catalog
 from gputwin.errors import DoesNotFitError
+from gputwin.perf.activations import activation_bytes_per_token
 from gputwin.perf.flops import arch_of, layer_shapes
-from gputwin.perf.memory import activation_bytes_per_token, inflight_microbatches
+from gputwin.perf.memory import inflight_microbatches
 from gputwin.perf.plan import Plan
 
 

@@ -34,7 +34,14 @@ from gputwin.perf.attention_work import (
     kernel_keys_per_query,
 )
 from gputwin.perf.calibration import AcceleratorCoefficients, Calibration
-from gputwin.perf.flops import Arch, Gemm, LayerShape, layer_shapes, recomputing_modules
+from gputwin.perf.flops import (
+    DEFAULT_RECOMPUTE_MODULES,
+    Arch,
+    Gemm,
+    LayerShape,
+    layer_shapes,
+    recomputing_modules,
+)
 from gputwin.perf.gemm import gemm_time_s
 from gputwin.perf.plan import Plan
 
@@ -62,7 +69,7 @@ class LayerTime:
     def fwd_s(self) -> float:
         return self.gemm_fwd_s + self.attn_fwd_s + self.elem_fwd_s + self.overhead_s / 3
 
-    def bwd_s(self, recompute: str, modules: tuple[str, ...] = ("core_attn",),
+    def bwd_s(self, recompute: str, modules: tuple[str, ...] = DEFAULT_RECOMPUTE_MODULES,
               full_frac: float = 1.0) -> float:
         """Backward seconds: twice the forward GEMMs, the attention backward, plus what
         recomputation runs again (the forward of ``full_frac`` of the layers under

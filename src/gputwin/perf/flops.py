@@ -151,6 +151,12 @@ _GEMM_MODULES: dict[str, frozenset[str]] = {
 }
 
 
+#: What selective recomputation checkpoints when no modules are named (Megatron-Core's
+#: default ``recompute_modules``): the attention core, which with flash attention frees
+#: nothing but runs its forward again.
+DEFAULT_RECOMPUTE_MODULES: tuple[str, ...] = ("core_attn",)
+
+
 def recomputing_modules(gemm_name: str) -> frozenset[str]:
     """The ``recompute_modules`` entries whose checkpoint re-runs GEMM ``gemm_name``."""
     return _GEMM_MODULES.get(gemm_name, frozenset())
@@ -249,7 +255,7 @@ def model_flops_per_token(m: Arch, seq_len: int) -> float:
 
 
 def hardware_flops_per_token(m: Arch, seq_len: int, recompute: str,
-                             modules: frozenset[str] = frozenset({"core_attn"}),
+                             modules: frozenset[str] = frozenset(DEFAULT_RECOMPUTE_MODULES),
                              full_frac: float = 1.0) -> float:
     """Model FLOPs plus the forward work recomputed in backward (for HFU): the whole forward
     of ``full_frac`` of the layers under ``full``, the checkpointed ``modules`` (attention

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gputwin.perf.activations import (
-    activation_bytes_per_token,
     activations_per_microbatch,
     host_layer_bytes,
     module_offload_bytes,
@@ -36,18 +35,6 @@ WEIGHT_BYTES = 2.0
 GRAD_BYTES = 2.0  # BF16 gradient buffer; 4 B with ``main_grads_fp32``
 OPTIMIZER_BYTES = 12.0  # FP32 master copy and two FP32 moments; 8 B with BF16 moments
 
-__all__ = [
-    "LocalParams",
-    "MemoryBreakdown",
-    "activation_bytes_per_token",
-    "activations_per_microbatch",
-    "held_chunks",
-    "inflight_microbatches",
-    "peak_memory",
-    "stage_memory",
-    "stage_params",
-    "working_set_bytes",
-]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from gputwin.perf.flops import Arch
+from gputwin.perf.flops import DEFAULT_RECOMPUTE_MODULES, Arch
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Plan:
     deallocate_pipeline_outputs: bool = True  # Megatron-Core frees sent stage outputs
     offload_optimizer: bool = False  # Adam state and step on the host (CPU offload)
     #: Selective recomputation's checkpointed modules (perf/activations.py).
-    recompute_modules: tuple[str, ...] = ("core_attn",)
+    recompute_modules: tuple[str, ...] = DEFAULT_RECOMPUTE_MODULES
     recompute_num_layers: int = 0  # full recompute of the first N layers per chunk (0: all)
     offload_activation_layers: int = 0  # layers whose activations wait in host memory
     offload_modules: tuple[str, ...] = ()  # modules whose inputs wait in host memory

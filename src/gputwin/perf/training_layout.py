@@ -12,15 +12,12 @@ from typing import Any, Literal, get_args
 
 from gputwin.catalog.schema import ModelSpec
 from gputwin.errors import InputError
-from gputwin.perf.flops import arch_of
+from gputwin.perf.flops import DEFAULT_RECOMPUTE_MODULES, arch_of
 from gputwin.perf.plan import Plan
 from gputwin.perf.split import Split, check_split
 from gputwin.requests import EpDispatcher, OffloadModule, PipelineSchedule, RecomputeModule
 
 Recompute = Literal["none", "selective", "full"]
-#: What ``recompute: selective`` checkpoints when no modules are named (Megatron-Core's
-#: default): the attention core, which with flash attention frees nothing.
-DEFAULT_RECOMPUTE_MODULES: tuple[RecomputeModule, ...] = ("core_attn",)
 
 
 @dataclass(frozen=True, slots=True)

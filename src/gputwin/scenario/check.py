@@ -117,12 +117,12 @@ def _check_template_split(template: TemplateConfig, model: ModelSpec, where: Whe
                   interleave=template.interleave)
     for num_gpus in template.num_gpus_choices:
         check_split(model, split, seq_len=template.seq_len, num_gpus=num_gpus, where=where)
-    scheduled = (template.pipeline_schedule != "1f1b" or template.moe_a2a_overlap
+    layout_rules = (template.pipeline_schedule != "1f1b" or template.moe_a2a_overlap
                  or template.offload_activation_layers > 0
                  or template.offload_modules is not None
                  or template.recompute_modules is not None
                  or template.recompute_num_layers is not None)
-    if not scheduled or template.global_batch_size is None or not template.layout_given:
+    if not layout_rules or template.global_batch_size is None or not template.layout_given:
         return
     parallel, training = template.layout(template.seq_len or model.training_seq_len)
     for num_gpus in template.num_gpus_choices:
